@@ -1,0 +1,88 @@
+/**
+ * The compute backend contract. Every kernel exists twice: in C++ (src/tensor/native.ts over the N-API addon)
+ * and in plain TypeScript (src/tensor/js.ts). Tests run both on the same inputs and compare.
+ *
+ * Conventions (all float32, row-major, no hidden allocation of outputs):
+ * - Matrices are flat Float32Arrays with explicit sizes; `out` buffers are given by the caller.
+ * - Weights use the Hugging Face / PyTorch layout `[out, in]`, so a linear layer is `y = x · Wᵀ` (matmulABt).
+ * - A kernel may be called with zero rows; it then does nothing.
+ * - Every entry point validates sizes against buffer lengths and throws a RangeError/TypeError on misuse.
+ */
+
+export type RopeLayout = 'half' | 'interleaved';
+export type GeluKind = 'tanh' | 'erf';
+
+/** Attention of a chunk of queries over a ragged per-KV-head cache. */
+export interface AttentionArgs {
+  /** Chunk queries after RoPE, `[nQ, nHeads, headDim]`. */
+  q: Float32Array;
+  nQ: number;
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  /**
+   * Per KV head: cached keys `[len_h, headDim]` (post-RoPE); only the first `lens[h]` rows are read. The chunk's
+   * own keys must already be appended, so they are the last `nQ` rows of every head: query i sees rows
+   * `0 .. lens[h] - nQ + i` (causal within the chunk; everything older is visible).
+   */
+  keys: Float32Array[];
+  /** Per KV head: cached values `[len_h, headDim]`. */
+  values: Float32Array[];
+  /** Per KV head: number of valid rows (each ≥ nQ). */
+  lens: Int32Array;
+  /** Softmax scale, usually 1/√headDim. */
+  scale: number;
+  /** Output `[nQ, nHeads, headDim]`. */
+  out: Float32Array;
+  /**
+   * Optional per KV head: post-softmax probabilities `[nQ, lens[h]]`, averaged over the query heads that share
+   * that KV head (GQA); masked (future) positions are written as 0.
+   */
+  probs?: Float32Array[];
+}
+
+export interface Backend {
+  readonly name: 'native' | 'js';
+  /** SIMD path in use ('avx512' | 'avx2' | 'scalar' for native, 'js' for TypeScript). */
+  readonly simd: string;
+  /** Threads used by multi-threaded kernels (1 = run on the calling thread). */
+  threads: number;
+
+  /** C[M,N] (+)= A[M,K] · B[N,K]ᵀ — activations times HF `[out,in]` weights. M = 1 takes the streaming GEMV path. */
+  matmulABt(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate?: boolean): void;
+  /** C[M,N] (+)= A[M,K] · B[K,N] — used by backward passes (dX = dY · W). */
+  matmulAB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate?: boolean): void;
+  /** C[M,N] (+)= A[K,M]ᵀ · B[K,N] — weight gradients (dW = dYᵀ · X). */
+  matmulAtB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate?: boolean): void;
+
+  /** out[r,:] = x[r,:] / sqrt(mean(x[r,:]²) + eps) * weight. out may alias x. */
+  rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void;
+  /** out[r,:] = (x[r,:] − mean) / sqrt(var + eps) * weight + bias (biased variance). out may alias x. */
+  layerNorm(out: Float32Array, x: Float32Array, weight: Float32Array, bias: Float32Array, rows: number, dim: number, eps: number): void;
+  /**
+   * Rotates x `[rows, nHeads, headDim]` in place. Row r is at absolute position `positions[r]`; pair i uses
+   * angle `positions[r] · invFreq[i]` (computed in float32, as HF does), for i < rotaryDim/2.
+   * 'half': pairs (i, i + rotaryDim/2) (HF Llama rotate_half); 'interleaved': pairs (2i, 2i+1) (llama2.c / GGUF).
+   */
+  rope(x: Float32Array, rows: number, nHeads: number, headDim: number, positions: Int32Array, invFreq: Float32Array, layout: RopeLayout): void;
+  /** out[i] = silu(gate[i]) * up[i]. out may alias gate or up. */
+  siluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
+  /** out[i] = gelu(x[i]) ('tanh' approximation of GPT-2, or exact 'erf'). out may alias x. */
+  gelu(out: Float32Array, x: Float32Array, n: number, kind: GeluKind): void;
+  /** Row-wise softmax over the last dimension, in place, numerically stable. */
+  softmax(x: Float32Array, rows: number, cols: number): void;
+  /** out[i] = a[i] + b[i]. out may alias a or b. */
+  add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void;
+  /** x[r,c] += bias[c] for rows × cols. */
+  addBias(x: Float32Array, bias: Float32Array, rows: number, cols: number): void;
+
+  /** See AttentionArgs. */
+  attention(args: AttentionArgs): void;
+
+  /** IEEE half → float32 for n values. */
+  f16ToF32(src: Uint16Array, dst: Float32Array, n: number): void;
+  /** bfloat16 → float32 for n values. */
+  bf16ToF32(src: Uint16Array, dst: Float32Array, n: number): void;
+  /** GGML Q8_0 blocks (34 bytes: f16 scale + 32 int8) → float32; n must be a multiple of 32. */
+  q8_0ToF32(src: Uint8Array, dst: Float32Array, n: number): void;
+}

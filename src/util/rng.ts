@@ -1,0 +1,88 @@
+/**
+ * A small seeded random generator (xoshiro128**, seeded through splitmix32) whose whole state can be saved and
+ * restored, so checkpointed jobs resume bit-identically. Every random choice in namm takes one of these.
+ */
+export class Rng {
+  private s = new Uint32Array(4);
+  private spare: number | null = null;
+
+  constructor(seed: number | string = 0) {
+    let x = typeof seed === 'string' ? hashString(seed) : seed >>> 0;
+    for (let i = 0; i < 4; i++) {
+      x = (x + 0x9e3779b9) >>> 0;
+      let z = x;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+      this.s[i] = (z ^ (z >>> 16)) >>> 0;
+    }
+    if ((this.s[0]! | this.s[1]! | this.s[2]! | this.s[3]!) === 0) this.s[0] = 1;
+  }
+
+  /** Uniform 32-bit unsigned integer. */
+  nextU32(): number {
+    const s = this.s;
+    const result = Math.imul(rotl(Math.imul(s[1]!, 5) >>> 0, 7), 9) >>> 0;
+    const t = (s[1]! << 9) >>> 0;
+    s[2] = s[2]! ^ s[0]!; s[3] = s[3]! ^ s[1]!; s[1] = s[1]! ^ s[2]!; s[0] = s[0]! ^ s[3]!;
+    s[2] = s[2]! ^ t; s[3] = rotl(s[3]!, 11);
+    return result;
+  }
+
+  /** Uniform float in [0, 1) with 53 random bits. */
+  float(): number {
+    const hi = this.nextU32() >>> 5, lo = this.nextU32() >>> 6;
+    return (hi * 67108864 + lo) / 9007199254740992;
+  }
+
+  /** Uniform integer in [0, n). */
+  int(n: number): number {
+    if (!Number.isInteger(n) || n <= 0) throw new RangeError(`Rng.int needs a positive integer, got ${n}`);
+    return Math.floor(this.float() * n);
+  }
+
+  /** Standard normal (Box–Muller, the second value cached). */
+  normal(): number {
+    if (this.spare !== null) { const v = this.spare; this.spare = null; return v; }
+    let u = 0;
+    while (u === 0) u = this.float();
+    const v = this.float();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+
+  /** In-place Fisher–Yates shuffle. */
+  shuffle<T>(a: T[]): T[] {
+    for (let i = a.length - 1; i > 0; i--) { const j = this.int(i + 1); [a[i], a[j]] = [a[j]!, a[i]!]; }
+    return a;
+  }
+
+  /** One element chosen uniformly. */
+  pick<T>(a: readonly T[]): T {
+    if (a.length === 0) throw new RangeError('Rng.pick on an empty array');
+    return a[this.int(a.length)]!;
+  }
+
+  /** k distinct indices from [0, n) without replacement, in draw order. */
+  sample(n: number, k: number): number[] {
+    if (k > n) throw new RangeError(`cannot sample ${k} of ${n} without replacement`);
+    const idx = Array.from({ length: n }, (_, i) => i);
+    for (let i = 0; i < k; i++) { const j = i + this.int(n - i); [idx[i], idx[j]] = [idx[j]!, idx[i]!]; }
+    return idx.slice(0, k);
+  }
+
+  /** Serialisable state (for checkpoints). */
+  getState(): { s: number[]; spare: number | null } { return { s: Array.from(this.s), spare: this.spare }; }
+  setState(st: { s: number[]; spare: number | null }): void {
+    if (!Array.isArray(st.s) || st.s.length !== 4) throw new TypeError('bad Rng state');
+    this.s.set(st.s.map((v) => v >>> 0)); this.spare = st.spare;
+  }
+}
+
+function rotl(x: number, k: number): number { return ((x << k) | (x >>> (32 - k))) >>> 0; }
+
+function hashString(str: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < str.length; i++) h = Math.imul(h ^ str.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
