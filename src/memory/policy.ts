@@ -1,0 +1,50 @@
+/**
+ * The memory-policy hook. After each layer's attention for a forward chunk (a prefill chunk of ≤128 tokens or one
+ * decoded token), the session hands the active policy what it asked for and may receive keep lists back. The
+ * policy never touches the cache: the session applies the keep lists with KVCache.retain.
+ */
+
+export interface CacheShape {
+  nLayers: number;
+  nKvHeads: number;
+  headDim: number;
+}
+
+export interface LayerObservation {
+  layer: number;
+  /** Tokens in this chunk (queries). */
+  nQ: number;
+  /** Total tokens ever fed to this sequence, including this chunk (T_abs). */
+  totalTokens: number;
+  phase: 'prefill' | 'decode';
+  /** True on the last chunk of a prefill call (e.g. the end of a context that should be compressed now). */
+  endOfPrefill: boolean;
+  /** Per KV head: cached rows after appending this chunk (the chunk's tokens are the last nQ rows). */
+  lens: Int32Array;
+  /** Per KV head: absolute positions of the cached rows, oldest first (first lens[h] entries valid). Read-only. */
+  positions: Int32Array[];
+  /** Per KV head: post-RoPE keys `[lens[h], headDim]` (read-only). */
+  keys: Float32Array[];
+  /** Per KV head: values `[lens[h], headDim]` (read-only). */
+  values: Float32Array[];
+  /**
+   * Only when the policy's `needsAttention` is true: per KV head, the GQA-averaged post-softmax attention of the
+   * chunk's queries over the current cache, `[nQ, lens[h]]` row-major (future positions are 0). Valid only during
+   * the call; copy what must be kept.
+   */
+  attention?: Float32Array[];
+}
+
+/** Per KV head, ascending row indices (into the current cache of that layer and head) to keep. */
+export type KeepLists = Int32Array[];
+
+export interface MemoryPolicy {
+  /** Spec-like name for reports, e.g. "h2o:ratio=0.5". */
+  readonly name: string;
+  /** Whether the session must compute attention probabilities for this policy. */
+  readonly needsAttention: boolean;
+  /** Starts a new sequence: drop all per-sequence state. */
+  reset(shape: CacheShape): void;
+  /** Sees one layer's chunk; returns keep lists when this layer's cache should shrink now, else null. */
+  observe(obs: LayerObservation): KeepLists | null;
+}

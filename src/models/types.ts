@@ -1,0 +1,56 @@
+/** What every loader produces and every architecture consumes. */
+
+export type Architecture = 'llama' | 'gpt2';
+
+/** RoPE frequency scaling, normalised from HF `rope_scaling` (or GGUF metadata). */
+export type RopeScaling =
+  | { type: 'none' }
+  | { type: 'linear'; factor: number }
+  /** Static NTK-aware: base θ' = θ·(α·f − (α−1))^(d/(d−2)) (α = 1 for plain NTK). */
+  | { type: 'ntk'; factor: number; alpha: number }
+  /** HF "dynamic": NTK base recomputed from the current sequence length once it exceeds the original context. */
+  | { type: 'dynamic'; factor: number; originalMaxPositions: number }
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
+
+export interface ModelConfig {
+  arch: Architecture;
+  /** HF `model_type` (or GGUF `general.architecture`) it came from, for messages. */
+  modelType: string;
+  vocabSize: number;
+  hiddenSize: number;
+  nLayers: number;
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  maxPositions: number;
+  normEps: number;
+  /** llama: rotary base and scaling; gpt2: unused. */
+  ropeTheta: number;
+  ropeScaling: RopeScaling;
+  /** 'half' = HF rotate_half (safetensors), 'interleaved' = llama2.c / GGUF pair layout. */
+  ropeLayout: 'half' | 'interleaved';
+  /** Fraction of head dims that rotate (1 for every supported family today). */
+  partialRotaryFactor: number;
+  /** Biases on q/k/v projections (Qwen2, GPT-2) and on o/MLP projections (GPT-2). */
+  attnQkvBias: boolean;
+  attnOutBias: boolean;
+  mlpBias: boolean;
+  /** llama: 'silu' (SwiGLU); gpt2: 'gelu_new' (tanh) or 'gelu' (erf). */
+  activation: 'silu' | 'gelu_tanh' | 'gelu_erf';
+  tieEmbeddings: boolean;
+  bosTokenId: number | null;
+  eosTokenIds: number[];
+}
+
+/** A named float32 tensor with its shape (PyTorch/HF layout: linear weights are [out, in]). */
+export interface Tensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+/**
+ * Weights keyed by Hugging Face parameter names (`model.layers.0.self_attn.q_proj.weight`, `lm_head.weight`,
+ * `transformer.h.0.attn.c_attn.weight`, ...). GGUF and llama2.c loaders translate their names into these.
+ */
+export type WeightMap = Map<string, Tensor>;
