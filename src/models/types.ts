@@ -54,3 +54,16 @@ export interface Tensor {
  * `transformer.h.0.attn.c_attn.weight`, ...). GGUF and llama2.c loaders translate their names into these.
  */
 export type WeightMap = Map<string, Tensor>;
+
+/** A text ↔ token-id codec. Implemented over tokenizer.json, llama2.c tokenizer.bin and GGUF vocabularies. */
+export interface Tokenizer {
+  readonly vocabSize: number;
+  readonly bosTokenId: number | null;
+  readonly eosTokenIds: number[];
+  /** Encodes text; `addBos` (default: the tokenizer's own post-processor rule) prepends BOS when there is one. */
+  encode(text: string, options?: { addBos?: boolean }): number[];
+  /** Decodes ids; `skipSpecial` (default true) drops special tokens such as BOS/EOS. */
+  decode(ids: readonly number[], options?: { skipSpecial?: boolean }): string;
+  /** Renders a chat with the model's template, when the model folder has one. */
+  applyChatTemplate?(messages: { role: string; content: string }[], options?: { addGenerationPrompt?: boolean }): string;
+}

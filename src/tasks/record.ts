@@ -1,0 +1,25 @@
+/**
+ * One evaluation sample in the LongBench record format. Generated tasks use the same format plus the name of
+ * their metric, so one loader and one evaluation path serve real and generated data.
+ */
+export interface TaskRecord {
+  /** The question / instruction (LongBench `input`). */
+  input: string;
+  /** The long context to be compressed. */
+  context: string;
+  /** Gold answers; a sample scores the maximum over them. */
+  answers: string[];
+  /** Length of the context (LongBench: words; generated tasks: tokens of the tokenizer they were sized for). */
+  length: number;
+  /** Task name, e.g. "passage_retrieval_en" or "niah_single_1". */
+  dataset: string;
+  language: string;
+  /** Class labels for classification tasks, else null. */
+  all_classes: string[] | null;
+  _id: string;
+  /** Metric name (generated tasks always carry it; LongBench records get it from their dataset). */
+  metric?: string;
+  /** Generated tasks: the full prompt template with {context} and {input}, and the max new tokens. */
+  prompt_template?: string;
+  max_new_tokens?: number;
+}
