@@ -1,0 +1,40 @@
+/** What a decoder architecture offers to a Session: one forward over a chunk of tokens. */
+import type { Backend } from '../tensor/backend.js';
+import type { ModelConfig, WeightMap, Tensor } from './types.js';
+
+/**
+ * The session's attention step for one layer: given the chunk's rotated queries `[n, nHeads, headDim]`, keys and
+ * values `[n, nKvHeads, headDim]`, it appends k/v to the cache, attends over the cache, lets the memory policy act,
+ * and writes the attention output `[n, nHeads, headDim]` into `out`.
+ */
+export type AttendFn = (layer: number, q: Float32Array, k: Float32Array, v: Float32Array, n: number, out: Float32Array) => void;
+
+export interface DecoderArch {
+  readonly config: ModelConfig;
+  /**
+   * Runs the chunk `ids` at absolute `positions` through every layer. Returns logits `[rows, vocab]` for the last
+   * row only (`'last'`) or for every row (`'all'`, used by perplexity).
+   */
+  forward(backend: Backend, ids: Int32Array, positions: Int32Array, attend: AttendFn, logitsFor: 'last' | 'all'): Float32Array;
+  /** Bytes of weights held. */
+  readonly weightBytes: number;
+}
+
+export function requireTensor(w: WeightMap, name: string, shape: number[]): Tensor {
+  const t = w.get(name);
+  if (!t) throw new Error(`missing weight "${name}"`);
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new Error(`weight "${name}" has shape [${t.shape}] but [${shape}] was expected`);
+  }
+  return t;
+}
+
+/** Reusable per-chunk-size scratch buffers (a forward is synchronous, so one set per model is enough). */
+export class Scratch {
+  private bufs = new Map<string, Float32Array>();
+  get(name: string, size: number): Float32Array {
+    let b = this.bufs.get(name);
+    if (!b || b.length < size) { b = new Float32Array(size); this.bufs.set(name, b); }
+    return b.length === size ? b : b.subarray(0, size);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The Llama family (Llama 2/3, Mistral, Qwen2, SmolLM, TinyLlama): RMSNorm, RoPE, grouped-query attention, SwiGLU.
+ * Each step is written out in order, llm.c style; the attention itself is the session's (cache + memory policy).
+ */
+import type { Backend } from '../tensor/backend.js';
+import { requireTensor, Scratch, type AttendFn, type DecoderArch } from './arch.js';
+import { ropeInvFreq } from './rope.js';
+import type { ModelConfig, WeightMap } from './types.js';
+
+interface LlamaLayer {
+  attnNorm: Float32Array;
+  wq: Float32Array; wk: Float32Array; wv: Float32Array; wo: Float32Array;
+  bq: Float32Array | null; bk: Float32Array | null; bv: Float32Array | null;
+  mlpNorm: Float32Array;
+  wGate: Float32Array; wUp: Float32Array; wDown: Float32Array;
+}
+
+export class LlamaArch implements DecoderArch {
+  private readonly layers: LlamaLayer[];
+  private readonly embed: Float32Array;
+  private readonly finalNorm: Float32Array;
+  private readonly lmHead: Float32Array;
+  private readonly scratch = new Scratch();
+  readonly weightBytes: number;
+
+  constructor(readonly config: ModelConfig, w: WeightMap) {
+    const c = config, D = c.hiddenSize, hd = c.headDim, I = c.intermediateSize;
+    const qDim = c.nHeads * hd, kvDim = c.nKvHeads * hd;
+    this.embed = requireTensor(w, 'model.embed_tokens.weight', [c.vocabSize, D]).data;
+    this.finalNorm = requireTensor(w, 'model.norm.weight', [D]).data;
+    this.lmHead = (w.has('lm_head.weight') ? requireTensor(w, 'lm_head.weight', [c.vocabSize, D]) : requireTensor(w, 'model.embed_tokens.weight', [c.vocabSize, D])).data;
+    const bias = (name: string, n: number) => (c.attnQkvBias ? requireTensor(w, name, [n]).data : null);
+    this.layers = [];
+    for (let l = 0; l < c.nLayers; l++) {
+      const p = `model.layers.${l}.`;
+      this.layers.push({
+        attnNorm: requireTensor(w, p + 'input_layernorm.weight', [D]).data,
+        wq: requireTensor(w, p + 'self_attn.q_proj.weight', [qDim, D]).data,
+        wk: requireTensor(w, p + 'self_attn.k_proj.weight', [kvDim, D]).data,
+        wv: requireTensor(w, p + 'self_attn.v_proj.weight', [kvDim, D]).data,
+        wo: requireTensor(w, p + 'self_attn.o_proj.weight', [D, qDim]).data,
+        bq: bias(p + 'self_attn.q_proj.bias', qDim), bk: bias(p + 'self_attn.k_proj.bias', kvDim), bv: bias(p + 'self_attn.v_proj.bias', kvDim),
+        mlpNorm: requireTensor(w, p + 'post_attention_layernorm.weight', [D]).data,
+        wGate: requireTensor(w, p + 'mlp.gate_proj.weight', [I, D]).data,
+        wUp: requireTensor(w, p + 'mlp.up_proj.weight', [I, D]).data,
+        wDown: requireTensor(w, p + 'mlp.down_proj.weight', [D, I]).data,
+      });
+    }
+    const seen = new Set<Float32Array>();
+    let bytes = 0;
+    for (const t of w.values()) if (!seen.has(t.data)) { seen.add(t.data); bytes += t.data.byteLength; }
+    this.weightBytes = bytes;
+  }
+
+  forward(be: Backend, ids: Int32Array, positions: Int32Array, attend: AttendFn, logitsFor: 'last' | 'all'): Float32Array {
+    const c = this.config, n = ids.length, D = c.hiddenSize, hd = c.headDim, I = c.intermediateSize, V = c.vocabSize;
+    const qDim = c.nHeads * hd, kvDim = c.nKvHeads * hd;
+    const s = this.scratch;
+    const x = s.get('x', n * D), h = s.get('h', n * D), tmp = s.get('tmp', n * D);
+    const q = s.get('q', n * qDim), k = s.get('k', n * kvDim), v = s.get('v', n * kvDim), att = s.get('att', n * qDim);
+    const gate = s.get('gate', n * I), up = s.get('up', n * I);
+    for (let t = 0; t < n; t++) {
+      const id = ids[t]!;
+      if (!(id >= 0 && id < V)) throw new RangeError(`token id ${id} is outside the vocabulary (0..${V - 1})`);
+      x.set(this.embed.subarray(id * D, id * D + D), t * D);
+    }
+    let maxPos = 0;
+    for (let t = 0; t < n; t++) maxPos = Math.max(maxPos, positions[t]!);
+    const invFreq = ropeInvFreq(c, maxPos + 1);
+    for (let l = 0; l < c.nLayers; l++) {
+      const L = this.layers[l]!;
+      be.rmsNorm(h, x, L.attnNorm, n, D, c.normEps);
+      be.matmulABt(h, L.wq, q, n, D, qDim);
+      be.matmulABt(h, L.wk, k, n, D, kvDim);
+      be.matmulABt(h, L.wv, v, n, D, kvDim);
+      if (L.bq) { be.addBias(q, L.bq, n, qDim); be.addBias(k, L.bk!, n, kvDim); be.addBias(v, L.bv!, n, kvDim); }
+      be.rope(q, n, c.nHeads, hd, positions, invFreq, c.ropeLayout);
+      be.rope(k, n, c.nKvHeads, hd, positions, invFreq, c.ropeLayout);
+      attend(l, q, k, v, n, att);
+      be.matmulABt(att, L.wo, tmp, n, qDim, D);
+      be.add(x, x, tmp, n * D);
+      be.rmsNorm(h, x, L.mlpNorm, n, D, c.normEps);
+      be.matmulABt(h, L.wGate, gate, n, D, I);
+      be.matmulABt(h, L.wUp, up, n, D, I);
+      be.siluMul(gate, gate, up, n * I);
+      be.matmulABt(gate, L.wDown, tmp, n, I, D);
+      be.add(x, x, tmp, n * D);
+    }
+    const first = logitsFor === 'last' ? n - 1 : 0, rows = n - first;
+    const last = x.subarray(first * D, n * D);
+    be.rmsNorm(h, last, this.finalNorm, rows, D, c.normEps);
+    const logits = new Float32Array(rows * V);
+    be.matmulABt(h, this.lmHead, logits, rows, D, V);
+    return logits;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * A loaded model: configuration, weights arranged for one architecture, and the tokenizer. Immutable and shared:
+ * any number of Sessions (each with its own KV cache and memory policy) run on one Model.
+ */
+import { getBackend } from '../tensor/index.js';
+import type { Backend } from '../tensor/backend.js';
+import type { MemoryPolicy } from '../memory/policy.js';
+import { Session, type SessionOptions } from '../runtime/session.js';
+import type { DecoderArch } from './arch.js';
+import { Gpt2Arch } from './gpt2.js';
+import { LlamaArch } from './llama.js';
+import { loadModelFiles } from './load.js';
+import type { ModelConfig, Tokenizer, WeightMap } from './types.js';
+
+export interface LoadModelOptions {
+  backend?: Backend;
+}
+
+export interface CreateSessionOptions extends Omit<SessionOptions, 'memory'> {
+  /** A memory policy, or a spec string such as "h2o:ratio=0.5" or "namm:model.namm". */
+  memory?: MemoryPolicy | string | null;
+}
+
+export class Model {
+  readonly arch: DecoderArch;
+
+  constructor(
+    readonly config: ModelConfig,
+    weights: WeightMap,
+    readonly tokenizer: Tokenizer | null,
+    readonly backend: Backend = getBackend(),
+    /** Where the model came from (path), for reports. */
+    readonly source = '',
+  ) {
+    this.arch = config.arch === 'gpt2' ? new Gpt2Arch(config, weights) : new LlamaArch(config, weights);
+  }
+
+  /** Loads a Hugging Face folder (safetensors), a GGUF file or a llama2.c checkpoint. */
+  static async fromPretrained(path: string, options: LoadModelOptions = {}): Promise<Model> {
+    const files = await loadModelFiles(path);
+    return new Model(files.config, files.weights, files.tokenizer, options.backend ?? getBackend(), files.source);
+  }
+
+  /** A new sequence with its own KV cache and memory-policy state. */
+  async createSession(options: CreateSessionOptions = {}): Promise<Session> {
+    let memory: MemoryPolicy | null = null;
+    if (typeof options.memory === 'string') {
+      const { parsePolicySpec } = await import('../memory/spec.js');
+      memory = parsePolicySpec(options.memory);
+    } else memory = options.memory ?? null;
+    return new Session(this.arch, this.backend, this.tokenizer, { ...options, memory });
+  }
+
+  /** Synchronous variant for an already-built policy object. */
+  createSessionWith(memory: MemoryPolicy | null, options: Omit<SessionOptions, 'memory'> = {}): Session {
+    return new Session(this.arch, this.backend, this.tokenizer, { ...options, memory });
+  }
+}
+
+/** transformers.js-style entry point: `const model = await loadModel(path)`. */
+export function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
+  return Model.fromPretrained(path, options);
+}

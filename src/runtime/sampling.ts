@@ -1,0 +1,60 @@
+/** Next-token choice: greedy, or temperature / top-k / top-p sampling from a seeded generator. */
+import { Rng } from '../util/rng.js';
+
+export interface SamplingOptions {
+  /** Always take the most likely token (ties: the lowest id). Default when temperature is 0 or unset. */
+  greedy?: boolean;
+  /** Softmax temperature (> 0) for sampling. */
+  temperature?: number;
+  /** Keep only the k most likely tokens (0 = off). */
+  topK?: number;
+  /** Keep the smallest set of most likely tokens whose probability reaches p (1 = off). */
+  topP?: number;
+  seed?: number;
+}
+
+export function validateSampling(o: SamplingOptions): void {
+  if (o.temperature !== undefined && !(o.temperature >= 0 && Number.isFinite(o.temperature))) throw new RangeError(`temperature must be a finite number ≥ 0, got ${o.temperature}`);
+  if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 0)) throw new RangeError(`topK must be an integer ≥ 0, got ${o.topK}`);
+  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new RangeError(`topP must be in (0, 1], got ${o.topP}`);
+}
+
+export function argmax(logits: Float32Array): number {
+  let best = 0, bv = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i]! > bv) { bv = logits[i]!; best = i; }
+  return best;
+}
+
+export class Sampler {
+  private rng: Rng;
+  private readonly greedy: boolean;
+
+  constructor(private readonly o: SamplingOptions = {}) {
+    validateSampling(o);
+    this.rng = new Rng(o.seed ?? 0);
+    this.greedy = o.greedy === true || !o.temperature;
+  }
+
+  next(logits: Float32Array): number {
+    if (this.greedy) return argmax(logits);
+    const t = this.o.temperature!;
+    const n = logits.length;
+    let order = Array.from({ length: n }, (_, i) => i);
+    const k = this.o.topK && this.o.topK < n ? this.o.topK : n;
+    order.sort((a, b) => logits[b]! - logits[a]! || a - b);
+    order = order.slice(0, k);
+    const max = logits[order[0]!]!;
+    const probs = order.map((i) => Math.exp((logits[i]! - max) / t));
+    let sum = probs.reduce((a, b) => a + b, 0);
+    const p = this.o.topP ?? 1;
+    let keep = probs.length;
+    if (p < 1) {
+      let acc = 0;
+      for (let i = 0; i < probs.length; i++) { acc += probs[i]! / sum; if (acc >= p) { keep = i + 1; break; } }
+      sum = probs.slice(0, keep).reduce((a, b) => a + b, 0);
+    }
+    let u = this.rng.float() * sum;
+    for (let i = 0; i < keep; i++) { u -= probs[i]!; if (u < 0) return order[i]!; }
+    return order[keep - 1]!;
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * A Session owns one sequence: its KV cache, its absolute position counter and its memory policy's state. It feeds
+ * prompts in chunks aligned to absolute positions, decodes one token at a time, and after every layer's attention
+ * lets the memory policy shrink that layer's cache.
+ */
+import type { Backend } from '../tensor/backend.js';
+import type { DecoderArch } from '../models/arch.js';
+import type { Tokenizer } from '../models/types.js';
+import type { KeepLists, MemoryPolicy } from '../memory/policy.js';
+import { KVCache } from './kvcache.js';
+import { CacheStats, type CacheStatsSummary } from './stats.js';
+import { Sampler, type SamplingOptions } from './sampling.js';
+
+export interface SessionOptions {
+  /** The memory policy (default: none, the full cache). */
+  memory?: MemoryPolicy | null;
+  /** Prefill chunk size; chunk boundaries fall on multiples of it in absolute positions (default 128). */
+  chunkSize?: number;
+  /** Called with every non-null keep-list decision (e.g. to record a matched-memory trace). */
+  onEviction?: (event: { layer: number; totalTokens: number; keep: KeepLists; lensBefore: Int32Array }) => void;
+}
+
+export interface PrefillOptions {
+  /** Logits for the last token (default) or for every token (perplexity). */
+  logits?: 'last' | 'all';
+  /** Mark the end of this prefill as the end of a context (policies such as SnapKV compress then). Default true. */
+  endOfPrefill?: boolean;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  maxNewTokens?: number;
+  /** Token ids that end generation (default: the tokenizer's EOS ids). */
+  stopTokens?: number[];
+  /** Strings that end generation; the text is cut before the first one found. */
+  stopStrings?: string[];
+  /** Prepend BOS to a text prompt when the session is empty (default: the tokenizer's rule, BOS if it has one). */
+  addBos?: boolean;
+  /** Streaming: called with each new piece of text and the token id that produced it. */
+  onToken?: (text: string, tokenId: number) => void;
+}
+
+export interface GenerateResult {
+  text: string;
+  promptTokens: number[];
+  outputTokens: number[];
+  stoppedBy: 'eos' | 'stop-string' | 'length';
+  prefillTokensPerS: number;
+  decodeTokensPerS: number;
+  kvCacheBytes: number;
+  memory: CacheStatsSummary;
+}
+
+export class Session {
+  readonly cache: KVCache;
+  readonly stats: CacheStats;
+  /** Tokens ever fed to this sequence (T_abs); the next token's position. */
+  totalTokens = 0;
+  private readonly chunkSize: number;
+  private readonly policy: MemoryPolicy | null;
+  private readonly probsScratch: Float32Array[] = [];
+  private chunkPositions = new Int32Array(0);
+  private phase: 'prefill' | 'decode' = 'prefill';
+  private endOfPrefill = false;
+  private readonly nextTokenTotal = { value: 0 };
+  /** A sampled token that generation returned but did not feed yet; it goes in first on the next call. */
+  private pending: number[] = [];
+
+  constructor(
+    readonly arch: DecoderArch,
+    readonly backend: Backend,
+    readonly tokenizer: Tokenizer | null,
+    private readonly options: SessionOptions = {},
+  ) {
+    const c = arch.config;
+    this.chunkSize = options.chunkSize ?? 128;
+    if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${options.chunkSize}`);
+    this.cache = new KVCache(c.nLayers, c.nKvHeads, c.headDim);
+    this.stats = new CacheStats(c.nLayers, c.nKvHeads);
+    this.policy = options.memory ?? null;
+    this.policy?.reset({ nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim });
+  }
+
+  get memoryPolicy(): MemoryPolicy | null { return this.policy; }
+
+  /** Forgets the sequence: empty cache, position 0, fresh policy state. */
+  reset(): void {
+    const c = this.arch.config;
+    this.cache.clear();
+    this.totalTokens = 0;
+    this.pending = [];
+    this.stats.snapshots.length = 0;
+    this.stats.evictionEvents = 0;
+    this.policy?.reset({ nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim });
+  }
+
+  /**
+   * Feeds tokens in chunks whose boundaries fall on multiples of `chunkSize` in absolute positions. Returns the logits
+   * of the last token `[vocab]`, or of every token `[n, vocab]` with `logits: 'all'`.
+   */
+  prefill(ids: ArrayLike<number>, options: PrefillOptions = {}): Float32Array {
+    if (this.pending.length > 0) { ids = [...this.pending, ...Array.from(ids)]; this.pending = []; }
+    const n = ids.length;
+    if (n === 0) throw new RangeError('prefill needs at least one token');
+    const all = options.logits === 'all';
+    const V = this.arch.config.vocabSize;
+    const out = all ? new Float32Array(n * V) : null;
+    let last: Float32Array = new Float32Array(0);
+    let i = 0;
+    while (i < n) {
+      const room = this.chunkSize - (this.totalTokens % this.chunkSize);
+      const m = Math.min(room, n - i);
+      const chunk = Int32Array.from({ length: m }, (_, t) => ids[i + t]!);
+      const isLast = i + m === n;
+      last = this.runChunk(chunk, 'prefill', isLast && options.endOfPrefill !== false, all ? 'all' : 'last');
+      if (out) out.set(last, i * V);
+      i += m;
+    }
+    return out ?? last;
+  }
+
+  /** Feeds one token (a decoding step) and returns the next-token logits. */
+  decode(id: number): Float32Array {
+    if (this.pending.length > 0) return this.prefill([id]);
+    return this.runChunk(Int32Array.of(id), 'decode', false, 'last');
+  }
+
+  private runChunk(ids: Int32Array, phase: 'prefill' | 'decode', endOfPrefill: boolean, logitsFor: 'last' | 'all'): Float32Array {
+    const n = ids.length;
+    const maxPos = this.arch.config.maxPositions;
+    if (this.arch.config.arch === 'gpt2' && this.totalTokens + n > maxPos) {
+      throw new RangeError(`this GPT-2 model has ${maxPos} learned positions; the sequence would reach ${this.totalTokens + n} tokens`);
+    }
+    if (this.chunkPositions.length < n) this.chunkPositions = new Int32Array(Math.max(n, this.chunkSize));
+    const positions = this.chunkPositions.subarray(0, n);
+    for (let t = 0; t < n; t++) positions[t] = this.totalTokens + t;
+    this.phase = phase;
+    this.endOfPrefill = endOfPrefill;
+    this.nextTokenTotal.value = this.totalTokens + n;
+    const logits = this.arch.forward(this.backend, ids, positions, this.attend, logitsFor);
+    this.totalTokens += n;
+    const held = new Int32Array(this.cache.nLayers * this.cache.nKvHeads);
+    for (let l = 0; l < this.cache.nLayers; l++) {
+      const stores = this.cache.layerStores(l);
+      for (let h = 0; h < stores.length; h++) held[l * stores.length + h] = stores[h]!.len;
+    }
+    this.stats.record(this.totalTokens, n, held);
+    return logits;
+  }
+
+  /** The attention step of one layer (see AttendFn): append, attend, let the policy evict. */
+  private readonly attend = (layer: number, q: Float32Array, k: Float32Array, v: Float32Array, n: number, out: Float32Array): void => {
+    const c = this.arch.config;
+    const H = c.nKvHeads;
+    this.cache.append(layer, k, v, this.chunkPositions, n);
+    const stores = this.cache.layerStores(layer);
+    const lens = Int32Array.from(stores, (s) => s.len);
+    const keys = stores.map((s) => s.keys), values = stores.map((s) => s.values);
+    const policy = this.policy;
+    let probs: Float32Array[] | undefined;
+    if (policy?.needsAttention) {
+      probs = [];
+      for (let h = 0; h < H; h++) {
+        const need = n * lens[h]!;
+        let buf = this.probsScratch[h];
+        if (!buf || buf.length < need) { buf = new Float32Array(Math.max(need, (buf?.length ?? 0) * 2)); this.probsScratch[h] = buf; }
+        probs.push(buf.subarray(0, need));
+      }
+    }
+    this.backend.attention({ q, nQ: n, nHeads: c.nHeads, nKvHeads: H, headDim: c.headDim, keys, values, lens, scale: 1 / Math.sqrt(c.headDim), out, probs });
+    if (!policy) return;
+    const keep = policy.observe({
+      layer, nQ: n, totalTokens: this.nextTokenTotal.value, phase: this.phase, endOfPrefill: this.endOfPrefill,
+      lens, positions: stores.map((s) => s.positions), keys, values, attention: probs,
+    });
+    if (!keep) return;
+    if (keep.length !== H) throw new Error(`memory policy ${policy.name} returned ${keep.length} keep lists for ${H} KV heads`);
+    this.options.onEviction?.({ layer, totalTokens: this.nextTokenTotal.value, keep, lensBefore: lens });
+    let evicted = false;
+    for (let h = 0; h < H; h++) {
+      if (keep[h]!.length === lens[h]) continue;
+      this.cache.retain(layer, h, keep[h]!);
+      evicted = true;
+    }
+    if (evicted) this.stats.evictionEvents++;
+  };
+
+  /** Cache statistics so far (fractions of the full cache, bytes held and freed). */
+  memoryStats(): CacheStatsSummary {
+    return this.stats.summary({ held: this.cache.bytesHeld(), used: this.cache.bytesUsed(), freed: this.cache.bytesFreed() });
+  }
+
+  /**
+   * Generates a continuation of `prompt` (text, or token ids) after what the session already holds.
+   * Greedy unless a temperature is given.
+   */
+  async generate(prompt: string | readonly number[], options: GenerateOptions = {}): Promise<GenerateResult> {
+    const maxNew = options.maxNewTokens ?? 128;
+    if (!Number.isInteger(maxNew) || maxNew < 0) throw new RangeError(`maxNewTokens must be an integer ≥ 0, got ${options.maxNewTokens}`);
+    const tok = this.tokenizer;
+    let promptIds: number[];
+    if (typeof prompt === 'string') {
+      if (!tok) throw new Error('this model has no tokenizer; pass token ids instead of text');
+      const addBos = options.addBos ?? (this.totalTokens === 0);
+      promptIds = tok.encode(prompt, { addBos: addBos && this.totalTokens === 0 });
+    } else promptIds = [...prompt];
+    const sampler = new Sampler(options);
+    const stopTokens = new Set(options.stopTokens ?? tok?.eosTokenIds ?? this.arch.config.eosTokenIds);
+    const stopStrings = (options.stopStrings ?? []).filter((s) => s.length > 0);
+
+    const t0 = performance.now();
+    let logits = promptIds.length > 0 ? this.prefill(promptIds) : null;
+    const t1 = performance.now();
+    if (!logits) throw new RangeError('generate needs a non-empty prompt');
+    const out: number[] = [];
+    let text = '';
+    let stoppedBy: GenerateResult['stoppedBy'] = 'length';
+    for (let step = 0; step < maxNew; step++) {
+      const id = sampler.next(logits);
+      if (stopTokens.has(id)) { stoppedBy = 'eos'; break; }
+      out.push(id);
+      let full = tok ? tok.decode(out) : out.join(' ');
+      let hit = -1;
+      for (const s of stopStrings) { const at = full.indexOf(s); if (at >= 0 && (hit < 0 || at < hit)) hit = at; }
+      if (hit >= 0) full = full.slice(0, hit);
+      // Hold back a trailing replacement character: it is usually half of a multi-byte character.
+      const stable = hit < 0 && full.endsWith('\uFFFD') ? full.slice(0, -1) : full;
+      if (stable.length > text.length && stable.startsWith(text)) { options.onToken?.(stable.slice(text.length), id); text = stable; }
+      else if (!stable.startsWith(text)) text = stable;
+      if (hit >= 0) { stoppedBy = 'stop-string'; break; }
+      if (step + 1 < maxNew) logits = this.decode(id);
+      else this.pending.push(id);
+      if (step % 16 === 15) await new Promise<void>((r) => setImmediate(r));
+    }
+    if (tok && stoppedBy !== 'stop-string') {
+      const full = tok.decode(out);
+      if (full.length > text.length && full.startsWith(text)) options.onToken?.(full.slice(text.length), out.at(-1) ?? -1);
+      text = full;
+    }
+    const t2 = performance.now();
+    const decodeSteps = Math.max(0, out.length - 1);
+    return {
+      text,
+      promptTokens: promptIds,
+      outputTokens: out,
+      stoppedBy,
+      prefillTokensPerS: promptIds.length / Math.max(1e-9, (t1 - t0) / 1000),
+      decodeTokensPerS: decodeSteps > 0 ? decodeSteps / Math.max(1e-9, (t2 - t1) / 1000) : 0,
+      kvCacheBytes: this.cache.bytesHeld(),
+      memory: this.memoryStats(),
+    };
+  }
+}

@@ -1,0 +1,129 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadModelFiles } from '../../src/models/load.js';
+import { Model } from '../../src/models/model.js';
+import type { LayerObservation, MemoryPolicy } from '../../src/memory/policy.js';
+import { referenceLlamaLogits } from '../helpers/reference-llama.js';
+import { JsBackend } from '../../src/tensor/js.js';
+import { getBackend } from '../../src/tensor/index.js';
+
+const MODEL = '../shared/models/tinystories-656k';
+const GOLDEN = [147, 201, 282, 215, 286, 598, 1662, 356, 499, 826, 1363, 1145, 1652, 615, 242, 1482, 951, 628, 499, 826, 872, 921, 318, 385];
+
+const files = await loadModelFiles(MODEL);
+
+/** max |a − b| / max |b| over all entries. */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let diff = 0, scale = 0;
+  for (let i = 0; i < b.length; i++) { diff = Math.max(diff, Math.abs(a[i]! - b[i]!)); scale = Math.max(scale, Math.abs(b[i]!)); }
+  return diff / scale;
+}
+
+for (const backend of [getBackend(), new JsBackend()]) {
+  const model = new Model(files.config, files.weights, files.tokenizer, backend, MODEL);
+
+  test(`[${backend.name}] greedy decoding from BOS reproduces the golden ids`, async () => {
+    const s = await model.createSession();
+    const r = await s.generate([1], { maxNewTokens: GOLDEN.length, stopTokens: [] });
+    assert.deepEqual(r.outputTokens, GOLDEN);
+    assert.match(r.text, /^Once upon a time, there was a little girl named Lily\./);
+  });
+
+  test(`[${backend.name}] chunked prefill gives the float64 reference logits at every position`, async () => {
+    const ids = [1, ...GOLDEN, ...GOLDEN.slice(0, 20)];
+    const s = await model.createSession({ chunkSize: 16 });
+    const got = s.prefill(ids, { logits: 'all' });
+    const ref = referenceLlamaLogits(files.config, files.weights, ids);
+    assert.ok(relErr(got, ref) < 1e-4, `relative error ${relErr(got, ref)}`);
+  });
+
+  test(`[${backend.name}] prefill in chunks equals token-by-token decoding`, async () => {
+    const ids = [1, ...GOLDEN];
+    const a = await model.createSession({ chunkSize: 7 });
+    const all = a.prefill(ids, { logits: 'all' });
+    const b = await model.createSession();
+    const V = files.config.vocabSize;
+    for (let t = 0; t < ids.length; t++) {
+      const l = b.decode(ids[t]!);
+      assert.ok(relErr(l, all.subarray(t * V, (t + 1) * V)) < 1e-5, `position ${t}`);
+    }
+    assert.equal(b.totalTokens, ids.length);
+  });
+}
+
+/** Evicts a fixed, position-based pattern at given T_abs, and remembers what it removed. */
+class PatternPolicy implements MemoryPolicy {
+  readonly name = 'pattern';
+  readonly needsAttention = false;
+  /** (time, layer, head) → evicted absolute positions. */
+  readonly events: { time: number; layer: number; head: number; evicted: Set<number> }[] = [];
+  constructor(private readonly at: number[]) {}
+  reset(): void { this.events.length = 0; }
+  observe(o: LayerObservation): Int32Array[] | null {
+    if (!this.at.includes(o.totalTokens)) return null;
+    return Array.from(o.lens, (len, h) => {
+      const keep: number[] = [];
+      const evicted = new Set<number>();
+      for (let r = 0; r < len; r++) {
+        const pos = o.positions[h]![r]!;
+        const drop = r < len - 1 && (pos * (o.layer + 2) + h + o.totalTokens) % 3 === 0;
+        if (drop) evicted.add(pos); else keep.push(r);
+      }
+      this.events.push({ time: o.totalTokens, layer: o.layer, head: h, evicted });
+      return Int32Array.from(keep);
+    });
+  }
+}
+
+test('evicting through retain and continuing equals attending only to the kept tokens at their positions', async () => {
+  const model = new Model(files.config, files.weights, files.tokenizer, getBackend(), MODEL);
+  const ids = [1, ...GOLDEN, ...GOLDEN, ...GOLDEN.slice(0, 10)];
+  const policy = new PatternPolicy([24, 40, 53]);
+  const s = model.createSessionWith(policy, { chunkSize: 8 });
+  const V = files.config.vocabSize;
+  const got = new Float32Array(ids.length * V);
+  got.set(s.prefill(ids.slice(0, 48), { logits: 'all' }));
+  for (let t = 48; t < ids.length; t++) got.set(s.decode(ids[t]!), t * V);
+  assert.ok(policy.events.length > 0);
+  const bytesBefore = 2 * files.config.nLayers * files.config.nKvHeads * ids.length * files.config.headDim * 4;
+  assert.ok(s.cache.bytesUsed() < bytesBefore, 'cache holds fewer bytes after eviction');
+  const visible = (layer: number, head: number, query: number, key: number) =>
+    !policy.events.some((e) => e.layer === layer && e.head === head && e.time <= query && e.evicted.has(key));
+  const ref = referenceLlamaLogits(files.config, files.weights, ids, visible);
+  assert.ok(relErr(got, ref) < 1e-4, `relative error ${relErr(got, ref)}`);
+  // The same run without eviction differs, so the comparison above is sensitive to the evictions.
+  const full = referenceLlamaLogits(files.config, files.weights, ids);
+  assert.ok(relErr(got, full) > 1e-3);
+  // Positions continue from the tokens seen, not from the cache length.
+  const last = s.cache.store(0, 0);
+  assert.equal(last.positions[last.len - 1], ids.length - 1);
+  assert.ok(last.len < ids.length);
+});
+
+test('several sessions share one model without interfering', async () => {
+  const model = new Model(files.config, files.weights, files.tokenizer, getBackend(), MODEL);
+  const a = await model.createSession(), b = await model.createSession();
+  const la: Float32Array[] = [], lb: Float32Array[] = [];
+  for (let t = 0; t < 10; t++) { la.push(a.decode(GOLDEN[t]!)); lb.push(b.decode(GOLDEN[10 + t]!)); }
+  const c = await model.createSession();
+  for (let t = 0; t < 10; t++) assert.deepEqual(c.decode(GOLDEN[10 + t]!), lb[t]);
+  assert.equal(a.totalTokens, 10);
+});
+
+test('generation options: stop strings, stop tokens, seeded sampling, streaming', async () => {
+  const model = new Model(files.config, files.weights, files.tokenizer, getBackend(), MODEL);
+  const s1 = await model.createSession();
+  const pieces: string[] = [];
+  const r1 = await s1.generate([1], { maxNewTokens: 40, stopStrings: ['Lily'], onToken: (t) => pieces.push(t) });
+  assert.equal(r1.stoppedBy, 'stop-string');
+  assert.equal(r1.text, 'Once upon a time, there was a little girl named ');
+  assert.equal(pieces.join(''), r1.text);
+  const s2 = await model.createSession();
+  const r2 = await s2.generate([1], { maxNewTokens: 10, stopTokens: [286] });
+  assert.equal(r2.stoppedBy, 'eos');
+  assert.deepEqual(r2.outputTokens, GOLDEN.slice(0, 4));
+  const sample = async (seed: number) => (await (await model.createSession()).generate([1], { maxNewTokens: 20, temperature: 1, topK: 50, topP: 0.9, seed })).outputTokens;
+  assert.deepEqual(await sample(7), await sample(7));
+  assert.notDeepEqual(await sample(7), await sample(8));
+  await assert.rejects(model.createSession().then((s) => s.generate([1], { temperature: -1 })), /temperature/);
+});
