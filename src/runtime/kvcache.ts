@@ -47,7 +47,7 @@ export class KVCache {
   /** Rows removed by retain over the cache's life (all layers and heads). */
   rowsEvicted = 0;
 
-  constructor(readonly nLayers: number, readonly nKvHeads: number, readonly headDim: number, initialCapacity = 128) {
+  constructor(readonly nLayers: number, readonly nKvHeads: number, readonly headDim: number, initialCapacity = 0) {
     this.stores = Array.from({ length: nLayers }, () =>
       Array.from({ length: nKvHeads }, () => new HeadStore(headDim, initialCapacity)));
   }

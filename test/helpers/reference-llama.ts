@@ -63,6 +63,12 @@ export function referenceLlamaLogits(c: ModelConfig, w: WeightMap, ids: number[]
     const q = linear(h, n, D, get(w, p + 'self_attn.q_proj.weight'), H * hd);
     const k = linear(h, n, D, get(w, p + 'self_attn.k_proj.weight'), KV * hd);
     const v = linear(h, n, D, get(w, p + 'self_attn.v_proj.weight'), KV * hd);
+    if (c.attnQkvBias) {
+      const add = (y: Float64Array, b: Float32Array, m: number) => { for (let t = 0; t < n; t++) for (let i = 0; i < m; i++) y[t * m + i] = y[t * m + i]! + b[i]!; };
+      add(q, get(w, p + 'self_attn.q_proj.bias'), H * hd);
+      add(k, get(w, p + 'self_attn.k_proj.bias'), KV * hd);
+      add(v, get(w, p + 'self_attn.v_proj.bias'), KV * hd);
+    }
     rope(q, n, H, hd, c.ropeTheta);
     rope(k, n, KV, hd, c.ropeTheta);
     const att = new Float64Array(n * H * hd);

@@ -1,0 +1,79 @@
+/** `namm generate`: run a model on a prompt, streaming the text, optionally under a memory policy. */
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { loadModel } from '../models/model.js';
+import { collect, floatOption, intOption } from './util.js';
+
+interface GenerateCliOptions {
+  model: string;
+  prompt?: string;
+  promptFile?: string;
+  maxNewTokens: number;
+  greedy?: boolean;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed: number;
+  memory?: string;
+  stop?: string[];
+  chunkSize: number;
+  json?: boolean;
+  threads?: number;
+}
+
+export function register(program: Command): void {
+  program
+    .command('generate')
+    .description('generate text from a prompt (streams to stdout; --json prints one result object)')
+    .requiredOption('-m, --model <path>', 'model folder (config.json + safetensors), .gguf file or llama2.c .bin')
+    .option('-p, --prompt <text>', 'the prompt')
+    .option('-f, --prompt-file <file>', 'read the prompt from a file')
+    .option('-n, --max-new-tokens <n>', 'tokens to generate at most', intOption('--max-new-tokens'), 128)
+    .option('--greedy', 'always take the most likely token (the default unless --temperature is given)')
+    .option('-t, --temperature <t>', 'sampling temperature (> 0 samples)', floatOption('--temperature', 0))
+    .option('--top-k <k>', 'sample from the k most likely tokens', intOption('--top-k'))
+    .option('--top-p <p>', 'nucleus sampling threshold', floatOption('--top-p', 0, 1))
+    .option('-s, --seed <n>', 'random seed for sampling', intOption('--seed'), 0)
+    .option('--memory <spec>', 'memory policy, e.g. full, namm:FILE.namm, h2o:ratio=0.5, streaming:sinks=4,window=512')
+    .option('--stop <text>', 'stop when this text appears (repeatable)', collect)
+    .option('--chunk-size <n>', 'prefill chunk size in tokens', intOption('--chunk-size', 1), 128)
+    .option('--threads <n>', 'kernel threads (default: all cores)', intOption('--threads', 1))
+    .option('--json', 'print one JSON object instead of streaming text')
+    .action(async (o: GenerateCliOptions) => {
+      if ((o.prompt === undefined) === (o.promptFile === undefined)) throw new Error('give exactly one of --prompt and --prompt-file');
+      const prompt = o.prompt ?? readFileSync(o.promptFile!, 'utf8');
+      const model = await loadModel(o.model);
+      if (o.threads) model.backend.threads = o.threads;
+      const session = await model.createSession({ memory: o.memory ?? null, chunkSize: o.chunkSize });
+      const sampling = o.greedy ? { greedy: true } : { temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed };
+      const result = await session.generate(prompt, {
+        ...sampling,
+        maxNewTokens: o.maxNewTokens,
+        stopStrings: o.stop,
+        onToken: o.json ? undefined : (text) => process.stdout.write(text),
+      });
+      if (o.json) {
+        process.stdout.write(JSON.stringify({
+          model: model.source,
+          backend: `${model.backend.name}/${model.backend.simd}`,
+          memory_policy: session.memoryPolicy?.name ?? 'full',
+          prompt_tokens: result.promptTokens,
+          output_tokens: result.outputTokens,
+          text: result.text,
+          stopped_by: result.stoppedBy,
+          prefill_tokens_per_s: round(result.prefillTokensPerS),
+          decode_tokens_per_s: round(result.decodeTokensPerS),
+          kv_cache_bytes: result.kvCacheBytes,
+          memory: result.memory,
+        }) + '\n');
+      } else {
+        process.stdout.write('\n');
+        const m = result.memory;
+        process.stderr.write(
+          `[${result.promptTokens.length} prompt + ${result.outputTokens.length} new tokens · prefill ${round(result.prefillTokensPerS)} tok/s · decode ${round(result.decodeTokensPerS)} tok/s · ` +
+          `KV cache ${(result.kvCacheBytes / 1024).toFixed(1)} KiB, mean ${(100 * m.meanFraction).toFixed(1)}% of full]\n`);
+      }
+    });
+}
+
+function round(x: number): number { return Math.round(x * 10) / 10; }

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+/** The `namm` command: each subcommand lives in its own file and registers itself here. */
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { commands } from './commands.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+function version(): string {
+  for (const p of [join(here, '../../package.json'), join(here, '../../../package.json')]) {
+    try { return (JSON.parse(readFileSync(p, 'utf8')) as { version: string }).version; } catch { /* try the next layout */ }
+  }
+  return '0.0.0';
+}
+
+const program = new Command();
+program
+  .name('namm')
+  .description('Neural Attention Memory Models: run transformers with a learned, evictable KV cache; evaluate and evolve memory policies.')
+  .version(version())
+  .showHelpAfterError();
+for (const register of commands) register(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const e = err as Error;
+  process.stderr.write(`namm: ${e?.message ?? String(err)}\n`);
+  if (process.env.NAMM_DEBUG) process.stderr.write(`${e?.stack}\n`);
+  process.exitCode = 1;
+});

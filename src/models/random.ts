@@ -1,0 +1,80 @@
+/**
+ * Randomly initialised models (normal(0, std) weights, unit norms, zero biases) under Hugging Face names: for
+ * benchmarks at sizes no shipped model has, and for tests of architectures without a real checkpoint here.
+ */
+import { Rng } from '../util/rng.js';
+import type { ModelConfig, Tensor, WeightMap } from './types.js';
+
+export function llamaConfig(over: Partial<ModelConfig> = {}): ModelConfig {
+  const c: ModelConfig = {
+    arch: 'llama', modelType: 'llama', vocabSize: 32000, hiddenSize: 768, nLayers: 12, nHeads: 12, nKvHeads: 4,
+    headDim: 64, intermediateSize: 2048, maxPositions: 8192, normEps: 1e-5, ropeTheta: 10000,
+    ropeScaling: { type: 'none' }, ropeLayout: 'half', partialRotaryFactor: 1, attnQkvBias: false, attnOutBias: false,
+    mlpBias: false, activation: 'silu', tieEmbeddings: true, bosTokenId: 1, eosTokenIds: [2], ...over,
+  };
+  if (!over.headDim) c.headDim = c.hiddenSize / c.nHeads;
+  return c;
+}
+
+export function gpt2Config(over: Partial<ModelConfig> = {}): ModelConfig {
+  const c = llamaConfig({
+    arch: 'gpt2', modelType: 'gpt2', vocabSize: 50257, hiddenSize: 768, nLayers: 12, nHeads: 12, nKvHeads: 12,
+    intermediateSize: 3072, maxPositions: 1024, normEps: 1e-5, attnQkvBias: true, attnOutBias: true, mlpBias: true,
+    activation: 'gelu_tanh', bosTokenId: 50256, eosTokenIds: [50256], ...over,
+  });
+  if (!over.nKvHeads) c.nKvHeads = c.nHeads;
+  return c;
+}
+
+/** Random weights for `config` (seeded). Tied embeddings share one tensor under both names. */
+export function randomWeights(config: ModelConfig, seed = 0, std = 0.02): WeightMap {
+  const rng = new Rng(seed);
+  const w: WeightMap = new Map();
+  const normal = (shape: number[]): Tensor => {
+    const n = shape.reduce((a, b) => a * b, 1), data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = rng.normal() * std;
+    return { shape, data };
+  };
+  const fill = (shape: number[], v: number): Tensor => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(v) });
+  const c = config, D = c.hiddenSize, I = c.intermediateSize, hd = c.headDim;
+  if (c.arch === 'llama') {
+    const emb = normal([c.vocabSize, D]);
+    w.set('model.embed_tokens.weight', emb);
+    w.set('lm_head.weight', c.tieEmbeddings ? emb : normal([c.vocabSize, D]));
+    w.set('model.norm.weight', fill([D], 1));
+    for (let l = 0; l < c.nLayers; l++) {
+      const p = `model.layers.${l}.`;
+      w.set(p + 'input_layernorm.weight', fill([D], 1));
+      w.set(p + 'post_attention_layernorm.weight', fill([D], 1));
+      w.set(p + 'self_attn.q_proj.weight', normal([c.nHeads * hd, D]));
+      w.set(p + 'self_attn.k_proj.weight', normal([c.nKvHeads * hd, D]));
+      w.set(p + 'self_attn.v_proj.weight', normal([c.nKvHeads * hd, D]));
+      w.set(p + 'self_attn.o_proj.weight', normal([D, c.nHeads * hd]));
+      if (c.attnQkvBias) {
+        w.set(p + 'self_attn.q_proj.bias', normal([c.nHeads * hd]));
+        w.set(p + 'self_attn.k_proj.bias', normal([c.nKvHeads * hd]));
+        w.set(p + 'self_attn.v_proj.bias', normal([c.nKvHeads * hd]));
+      }
+      w.set(p + 'mlp.gate_proj.weight', normal([I, D]));
+      w.set(p + 'mlp.up_proj.weight', normal([I, D]));
+      w.set(p + 'mlp.down_proj.weight', normal([D, I]));
+    }
+  } else {
+    const wte = normal([c.vocabSize, D]);
+    w.set('transformer.wte.weight', wte);
+    w.set('lm_head.weight', wte);
+    w.set('transformer.wpe.weight', normal([c.maxPositions, D]));
+    w.set('transformer.ln_f.weight', fill([D], 1));
+    w.set('transformer.ln_f.bias', normal([D]));
+    for (let l = 0; l < c.nLayers; l++) {
+      const p = `transformer.h.${l}.`;
+      w.set(p + 'ln_1.weight', fill([D], 1)); w.set(p + 'ln_1.bias', normal([D]));
+      w.set(p + 'attn.c_attn.weight', normal([D, 3 * D])); w.set(p + 'attn.c_attn.bias', normal([3 * D]));
+      w.set(p + 'attn.c_proj.weight', normal([D, D])); w.set(p + 'attn.c_proj.bias', normal([D]));
+      w.set(p + 'ln_2.weight', fill([D], 1)); w.set(p + 'ln_2.bias', normal([D]));
+      w.set(p + 'mlp.c_fc.weight', normal([D, I])); w.set(p + 'mlp.c_fc.bias', normal([I]));
+      w.set(p + 'mlp.c_proj.weight', normal([I, D])); w.set(p + 'mlp.c_proj.bias', normal([D]));
+    }
+  }
+  return w;
+}
