@@ -1,0 +1,29 @@
+import { pySplit } from './python-string.js';
+
+/** InfiniteBench `first_int_match`: the first run of ASCII digits (`re.split("[^0-9]", text)`), or `""`. */
+export function firstInteger(text: string): string {
+  return /[0-9]+/.exec(text)?.[0] ?? '';
+}
+
+function firstAnswer(answers: readonly string[], metric: string): string {
+  if (answers.length === 0) throw new Error(`${metric}: the record has no answer`);
+  return answers[0]!;
+}
+
+/** InfiniteBench passkey / number_string: 1 when the first integer of the output equals the (first) answer string. */
+export function passkeyScore(prediction: string, answers: readonly string[]): number {
+  return firstInteger(prediction) === firstAnswer(answers, 'passkey') ? 1.0 : 0.0;
+}
+
+/**
+ * How kv_retrieval decides a match: `'contains'` (default; InfiniteBench's current `label in pred`) or `'words'`
+ * (its first release: the output's \n : " ' . , ? ! { } become spaces and the answer must be one of the words).
+ */
+export type KvRetrievalMatch = 'contains' | 'words';
+
+/** InfiniteBench kv_retrieval: is the (first) answer in the output. */
+export function kvRetrievalScore(prediction: string, answers: readonly string[], match: KvRetrievalMatch = 'contains'): number {
+  const answer = firstAnswer(answers, 'kv_retrieval');
+  if (match === 'contains') return prediction.includes(answer) ? 1.0 : 0.0;
+  return pySplit(prediction.replace(/[\n:"'.,?!{}]/g, ' ')).includes(answer) ? 1.0 : 0.0;
+}
