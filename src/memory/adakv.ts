@@ -1,0 +1,63 @@
+/** AdaKV (Feng et al., arXiv 2407.11550): one top-k across all heads of a layer, each head keeping a floor share. Wraps any scoring baseline. */
+import { selectTopK } from './budget.js';
+import { ScoredPolicy, type Selector } from './scored.js';
+
+export interface AdaKVOptions {
+  /** Each head first keeps its own top max(1, ⌊floor·target_h⌋) rows (kvpress alpha_safeguard). Default 0.2. */
+  floor?: number;
+}
+
+export const ADAKV_DEFAULTS = { floor: 0.2 } as const;
+
+/**
+ * The layer keeps min(Σ_h target_h, Σ_h rows_h) rows in total (the budget it would have had per head, pooled).
+ * Each head is guaranteed its top max(1, ⌊floor·target_h⌋); the rest of the total goes to the highest scores of the layer,
+ * flattened over heads (ties: newer rows and later heads win). Heads therefore end up with different lengths.
+ */
+export function adaKvSelect(floor: number = ADAKV_DEFAULTS.floor): Selector {
+  if (typeof floor !== 'number' || !Number.isFinite(floor) || floor < 0 || floor > 1) {
+    throw new RangeError(`adakv: floor must be a number in [0, 1], got ${floor}`);
+  }
+  const sum = (a: Int32Array): number => a.reduce((x, y) => x + y, 0);
+  return {
+    shrinks: (targets, lens) => sum(targets) < sum(lens),
+    select(scores, targets, lens) {
+      const H = lens.length, total = Math.min(sum(targets), sum(lens));
+      const forced: Uint8Array[] = [];
+      let nForced = 0;
+      for (let h = 0; h < H; h++) {
+        const n = lens[h]!, mark = new Uint8Array(n);
+        // At least one row per head: attention over an emptied head is undefined.
+        for (const i of selectTopK(scores[h]!, n, Math.max(1, Math.floor(floor * targets[h]!)))) { mark[i] = 1; nForced++; }
+        forced.push(mark);
+      }
+      // Flatten the rows not yet guaranteed; the best of them fill what remains of the total.
+      const free = sum(lens) - nForced;
+      const flatScore = new Float64Array(free), flatHead = new Int32Array(free), flatRow = new Int32Array(free);
+      let f = 0;
+      for (let h = 0; h < H; h++) {
+        const m = forced[h]!, s = scores[h]!;
+        for (let i = 0; i < lens[h]!; i++) if (!m[i]) { flatScore[f] = s[i]!; flatHead[f] = h; flatRow[f] = i; f++; }
+      }
+      for (const j of selectTopK(flatScore, f, total - nForced)) forced[flatHead[j]!]![flatRow[j]!] = 1;
+      return forced.map((m) => {
+        const out: number[] = [];
+        for (let i = 0; i < m.length; i++) if (m[i]) out.push(i);
+        return Int32Array.from(out);
+      });
+    },
+  };
+}
+
+/**
+ * Re-wraps a scoring baseline with AdaKV selection, taking over its scorer, budget and cadence (do not use the
+ * wrapped policy on its own afterwards: they share per-sequence state).
+ */
+export function adakvPolicy(inner: ScoredPolicy, opts: AdaKVOptions = {}): ScoredPolicy {
+  const floor = opts.floor ?? ADAKV_DEFAULTS.floor;
+  const select = adaKvSelect(floor);
+  const suffix = floor === ADAKV_DEFAULTS.floor ? '' : `,floor=${floor}`;
+  const [method, ...rest] = inner.name.split(':');
+  const name = `adakv(${method})${rest.length ? `:${rest.join(':')}${suffix}` : suffix ? `:${suffix.slice(1)}` : ''}`;
+  return new ScoredPolicy(inner.scorer, { budget: inner.budget, every: inner.every, select, name });
+}

@@ -1,0 +1,156 @@
+/**
+ * Cache budgets, action cadence and the top-k selection shared by every hand-designed baseline.
+ *
+ * Budget (kvpress convention): `ratio=r` is the fraction of tokens *removed*, so a head keeps ⌊T·(1−r)⌋ of the T
+ * tokens the sequence has seen so far; `tokens=N` keeps N per layer and KV head. T is the sequence length
+ * (`totalTokens`), which equals the cache length the first time a policy acts; using it (not the current cache
+ * length) keeps repeated actions at a fixed fraction of the sequence instead of compounding. A target is never
+ * below 1 (attention needs at least one key); a head holding fewer rows than its target keeps them all.
+ */
+
+/** How many tokens a baseline keeps per layer and KV head. */
+export type Budget =
+  | { readonly kind: 'ratio'; readonly ratio: number }
+  | { readonly kind: 'tokens'; readonly tokens: number };
+
+/** Fraction removed, 0 ≤ r < 1 (kvpress `compression_ratio`). */
+export function ratioBudget(ratio: number): Budget {
+  if (typeof ratio !== 'number' || !Number.isFinite(ratio) || ratio < 0 || ratio >= 1) {
+    throw new RangeError(`ratio must be a number with 0 ≤ ratio < 1 (the fraction of tokens removed), got ${ratio}`);
+  }
+  return { kind: 'ratio', ratio };
+}
+
+/** A fixed number of tokens kept per layer and KV head, N ≥ 1. */
+export function tokenBudget(tokens: number): Budget {
+  if (typeof tokens !== 'number' || !Number.isInteger(tokens) || tokens < 1) {
+    throw new RangeError(`tokens must be an integer ≥ 1 (tokens kept per layer and KV head), got ${tokens}`);
+  }
+  return { kind: 'tokens', tokens };
+}
+
+/** Spec-string form, e.g. "ratio=0.5" or "tokens=1024". */
+export function describeBudget(b: Budget): string {
+  return b.kind === 'ratio' ? `ratio=${b.ratio}` : `tokens=${b.tokens}`;
+}
+
+/** Rows each head of a layer should keep (before clamping to the rows it holds): ⌊T·(1−r)⌋ or N, at least 1. */
+export function budgetWant(b: Budget, totalTokens: number): number {
+  const want = b.kind === 'ratio' ? Math.floor(totalTokens * (1 - b.ratio)) : b.tokens;
+  return Math.max(1, want);
+}
+
+/** Rows one head should keep, clamped to the rows it holds. */
+export function budgetTarget(b: Budget, totalTokens: number, rows: number): number {
+  return Math.min(rows, budgetWant(b, totalTokens));
+}
+
+/** Per-head targets for one layer, not clamped to the rows (AdaKV pools the whole layer's budget). */
+export function budgetTargets(b: Budget, totalTokens: number, nKvHeads: number): Int32Array {
+  return new Int32Array(nKvHeads).fill(budgetWant(b, totalTokens));
+}
+
+/**
+ * When a policy acts. `tokens`: whenever the sequence length crosses a multiple of `every` (every = 1 acts on
+ * every prefill chunk and every decoded token). `prefill`: once per sequence, on the last chunk of the first
+ * prefill call (kvpress: compress the context, not the question or the answer).
+ */
+export type Cadence = { readonly kind: 'tokens'; readonly every: number } | { readonly kind: 'prefill' };
+
+export function everyTokens(every: number): Cadence {
+  if (!Number.isInteger(every) || every < 1) {
+    throw new RangeError(`every must be an integer ≥ 1 (tokens between actions) or "prefill", got ${every}`);
+  }
+  return { kind: 'tokens', every };
+}
+
+export const AT_PREFILL_END: Cadence = { kind: 'prefill' };
+
+/** Parses the `every=` value: a positive integer or "prefill". */
+export function parseCadence(value: string): Cadence {
+  if (value === 'prefill') return AT_PREFILL_END;
+  if (!/^[0-9]+$/.test(value)) throw new RangeError(`every must be a positive integer (tokens) or "prefill", got "${value}"`);
+  return everyTokens(Number(value));
+}
+
+export function describeCadence(c: Cadence): string {
+  return c.kind === 'prefill' ? 'every=prefill' : `every=${c.every}`;
+}
+
+/** Whether a chunk that ended at `totalTokens` after `nQ` new tokens crosses a multiple of `every`. */
+export function crossesMultiple(every: number, totalTokens: number, nQ: number): boolean {
+  return Math.floor(totalTokens / every) > Math.floor((totalTokens - nQ) / every);
+}
+
+/**
+ * The `k` highest of `scores[0..n)`, as ascending row indices. Ties go to the newer (higher) row, as in the NAMM
+ * selector's stable sort, and NaN counts as −∞. Expected O(n) (quickselect on a strict total order).
+ */
+export function selectTopK(scores: ArrayLike<number>, n: number, k: number): Int32Array {
+  if (k >= n) return iota(n);
+  if (k <= 0) return new Int32Array(0);
+  const evict = n - k;
+  const s = new Float64Array(n);
+  for (let i = 0; i < n; i++) { const v = scores[i]!; s[i] = Number.isNaN(v) ? -Infinity : v; }
+  const gone = new Uint8Array(n);
+  if (evict <= SMALL_EVICT) {
+    // Decoding usually evicts a token or two per step: one pass keeping the few lowest beats a quickselect.
+    for (const i of fewSmallest(s, evict)) gone[i] = 1;
+  } else {
+    const idx = iota(n);
+    partitionSmallest(idx, s, evict);
+    for (let i = 0; i < evict; i++) gone[idx[i]!] = 1;
+  }
+  const keep = new Int32Array(k);
+  let w = 0;
+  for (let i = 0; i < n; i++) if (!gone[i]) keep[w++] = i;
+  return keep;
+}
+
+/** 0, 1, …, n−1. */
+export function iota(n: number): Int32Array {
+  const a = new Int32Array(n);
+  for (let i = 0; i < n; i++) a[i] = i;
+  return a;
+}
+
+// Eviction order: lower score first; among equal scores the older row (lower index) first.
+function before(s: Float64Array, a: number, b: number): boolean {
+  const x = s[a]!, y = s[b]!;
+  return x < y || (x === y && a < b);
+}
+
+const SMALL_EVICT = 8;
+
+/** The m smallest rows under `before`, by one scan with a small sorted list (m ≤ SMALL_EVICT). */
+function fewSmallest(s: Float64Array, m: number): number[] {
+  const low: number[] = []; // ascending under `before`
+  for (let i = 0; i < s.length; i++) {
+    if (low.length === m && !before(s, i, low[m - 1]!)) continue;
+    let j = low.length === m ? m - 1 : low.length;
+    while (j > 0 && before(s, i, low[j - 1]!)) { low[j] = low[j - 1]!; j--; }
+    low[j] = i;
+  }
+  return low;
+}
+
+/** Rearranges `idx` so that its first `m` entries are the m smallest under `before` (iterative quickselect). */
+function partitionSmallest(idx: Int32Array, s: Float64Array, m: number): void {
+  const target = m - 1;
+  let lo = 0, hi = idx.length - 1;
+  const swap = (i: number, j: number): void => { const t = idx[i]!; idx[i] = idx[j]!; idx[j] = t; };
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    // Median of three guards against sorted inputs (recency scores are sorted).
+    if (before(s, idx[mid]!, idx[lo]!)) swap(lo, mid);
+    if (before(s, idx[hi]!, idx[lo]!)) swap(lo, hi);
+    if (before(s, idx[hi]!, idx[mid]!)) swap(mid, hi);
+    swap(mid, hi);
+    const pivot = idx[hi]!;
+    let store = lo;
+    for (let i = lo; i < hi; i++) if (before(s, idx[i]!, pivot)) { swap(store, i); store++; }
+    swap(store, hi);
+    if (store === target) return;
+    if (store < target) lo = store + 1; else hi = store - 1;
+  }
+}

@@ -1,0 +1,12 @@
+/** Full cache: keeps every token (the reference that every eviction method is measured against). */
+import type { CacheShape, KeepLists, LayerObservation, MemoryPolicy } from './policy.js';
+import { checkShape } from './scored.js';
+
+export class FullPolicy implements MemoryPolicy {
+  readonly name = 'full';
+  readonly needsAttention = false;
+  reset(shape: CacheShape): void { checkShape(shape); }
+  observe(_obs: LayerObservation): KeepLists | null { return null; }
+}
+
+export function fullPolicy(): FullPolicy { return new FullPolicy(); }

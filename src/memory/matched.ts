@@ -1,0 +1,202 @@
+/**
+ * Matched memory: run a baseline at exactly the cache size another policy reached on the same prompt (the fair
+ * comparison against NAMM, whose cache size is emergent, arXiv 2410.13166). A trace records, for every update
+ * where the reference policy returned keep lists, how many rows each KV head of that layer kept; the wrapper makes
+ * the baseline evict at the same (layer, totalTokens) points down to the same counts, and never otherwise, so both
+ * caches hold the same number of tokens per layer at every moment.
+ *
+ * Trace file (JSON): `{ "version": 1, "source": "namm:…", "sequences": [[event, …], …] }`, one list of events per
+ * sequence (per `reset`); an event is `{ "totalTokens": T, "layer": l, "kept": n | [n_0, …, n_{H−1}] }` (a number
+ * when all heads kept the same count). A bare array of events is accepted as a one-sequence trace.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { CacheShape, KeepLists, LayerObservation, MemoryPolicy } from './policy.js';
+import type { TargetedPolicy } from './scored.js';
+
+export interface MemoryTraceEvent {
+  /** Sequence length at the end of the chunk where the reference policy evicted. */
+  totalTokens: number;
+  layer: number;
+  /** Rows kept per KV head, or one count for all heads. */
+  kept: number | number[];
+}
+
+export interface MemoryTrace {
+  version: 1;
+  /** The policy that produced the trace (its name), for reports. */
+  source?: string;
+  sequences: MemoryTraceEvent[][];
+}
+
+/** Validates a parsed JSON value as a trace (either the full object or a bare event list). */
+export function parseMemoryTrace(json: unknown, where = 'memory trace'): MemoryTrace {
+  let source: string | undefined, sequences: unknown;
+  if (Array.isArray(json)) sequences = [json];
+  else if (json && typeof json === 'object') {
+    const o = json as Record<string, unknown>;
+    if (o.version !== undefined && o.version !== 1) throw new Error(`${where}: unsupported version ${String(o.version)} (expected 1)`);
+    if (o.source !== undefined && typeof o.source !== 'string') throw new Error(`${where}: "source" must be a string`);
+    source = o.source as string | undefined;
+    sequences = o.sequences ?? (o.events !== undefined ? [o.events] : undefined);
+  }
+  if (!Array.isArray(sequences) || sequences.length === 0) {
+    throw new Error(`${where}: expected an array of events or { "version": 1, "sequences": [[events…]] } with at least one sequence`);
+  }
+  const out = sequences.map((seq, si) => {
+    if (!Array.isArray(seq)) throw new Error(`${where}: sequence ${si} is not an array of events`);
+    return seq.map((e, ei) => checkEvent(e, `${where}: sequence ${si} event ${ei}`));
+  });
+  return source === undefined ? { version: 1, sequences: out } : { version: 1, source, sequences: out };
+}
+
+function checkEvent(e: unknown, where: string): MemoryTraceEvent {
+  if (!e || typeof e !== 'object') throw new Error(`${where}: not an object`);
+  const { totalTokens, layer, kept } = e as Record<string, unknown>;
+  const isCount = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min;
+  if (!isCount(totalTokens, 1)) throw new Error(`${where}: totalTokens must be an integer ≥ 1`);
+  if (!isCount(layer, 0)) throw new Error(`${where}: layer must be an integer ≥ 0`);
+  if (isCount(kept, 0)) return { totalTokens, layer, kept };
+  if (Array.isArray(kept) && kept.length > 0 && kept.every((k) => isCount(k, 0))) return { totalTokens, layer, kept: [...kept] };
+  throw new Error(`${where}: kept must be an integer ≥ 0 or a non-empty array of them (one per KV head)`);
+}
+
+export function loadMemoryTrace(path: string): MemoryTrace {
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch (err) { throw new Error(`cannot read memory trace ${path}: ${(err as Error).message}`); }
+  let json: unknown;
+  try { json = JSON.parse(text); } catch (err) { throw new Error(`memory trace ${path} is not valid JSON: ${(err as Error).message}`); }
+  return parseMemoryTrace(json, `memory trace ${path}`);
+}
+
+export function saveMemoryTrace(path: string, trace: MemoryTrace): void {
+  writeFileSync(path, JSON.stringify(trace) + '\n');
+}
+
+/** Builds a trace from (observation, keep lists) pairs, one sequence per beginSequence(). */
+export class MemoryTraceRecorder {
+  private readonly sequences: MemoryTraceEvent[][] = [];
+  constructor(readonly source?: string) {}
+
+  beginSequence(): void { this.sequences.push([]); }
+
+  /** Records one observe() outcome; null, or keep lists that keep every row, record nothing. */
+  record(obs: Pick<LayerObservation, 'layer' | 'totalTokens' | 'lens'>, keep: KeepLists | null): void {
+    if (!keep || keep.every((k, h) => k.length === obs.lens[h])) return;
+    if (this.sequences.length === 0) this.beginSequence();
+    const counts = keep.map((k) => k.length);
+    const kept = counts.every((c) => c === counts[0]) ? counts[0]! : counts;
+    this.sequences[this.sequences.length - 1]!.push({ totalTokens: obs.totalTokens, layer: obs.layer, kept });
+  }
+
+  toTrace(): MemoryTrace {
+    const sequences = this.sequences.length ? this.sequences.map((s) => s.map((e) => ({ ...e }))) : [[]];
+    return this.source === undefined ? { version: 1, sequences } : { version: 1, source: this.source, sequences };
+  }
+}
+
+/**
+ * Wraps any policy so that everything it evicts is recorded. A trace sequence starts at the first observation
+ * after a reset (as MatchedPolicy consumes them), so resets without observations leave no empty sequences.
+ */
+export function recordingPolicy(policy: MemoryPolicy, recorder: MemoryTraceRecorder): MemoryPolicy {
+  let pending = true;
+  return {
+    name: policy.name,
+    needsAttention: policy.needsAttention,
+    reset(shape: CacheShape): void { pending = true; policy.reset(shape); },
+    observe(obs: LayerObservation): KeepLists | null {
+      if (pending) { recorder.beginSequence(); pending = false; }
+      const keep = policy.observe(obs);
+      recorder.record(obs, keep);
+      return keep;
+    },
+  };
+}
+
+/**
+ * Makes a budgetable baseline follow a trace. The i-th sequence run (a reset followed by observations) plays the
+ * trace's i-th sequence; a one-sequence trace is replayed on every sequence. A trace event the run skips past, or one that asks a head to keep more rows
+ * than it holds, means the trace came from another prompt or chunking, and is an error.
+ */
+export class MatchedPolicy implements MemoryPolicy {
+  readonly name: string;
+  readonly needsAttention: boolean;
+  private started = 0;
+  private shape: CacheShape | null = null;
+  private queues: MemoryTraceEvent[][] = [];
+  private cursor: number[] = [];
+
+  constructor(private readonly inner: TargetedPolicy, private readonly trace: MemoryTrace, label = 'trace') {
+    this.name = `matched(${inner.name}):trace=${label}`;
+    this.needsAttention = inner.needsAttention;
+  }
+
+  reset(shape: CacheShape): void {
+    this.shape = shape;
+    this.queues = [];
+    this.cursor = [];
+    this.inner.reset(shape);
+  }
+
+  /** The next trace sequence, taken when a sequence really starts (its first observation), not at every reset. */
+  private startSequence(shape: CacheShape): void {
+    const seqs = this.trace.sequences;
+    const i = seqs.length === 1 ? 0 : this.started;
+    if (i >= seqs.length) throw new Error(`${this.name}: sequence ${i + 1} started, but the trace holds only ${seqs.length}`);
+    this.started++;
+    this.queues = Array.from({ length: shape.nLayers }, () => []);
+    for (const e of seqs[i]!) {
+      if (e.layer >= shape.nLayers) throw new Error(`${this.name}: trace event for layer ${e.layer}, but the model has ${shape.nLayers} layers`);
+      if (Array.isArray(e.kept) && e.kept.length !== shape.nKvHeads) {
+        throw new Error(`${this.name}: trace event (layer ${e.layer}, totalTokens ${e.totalTokens}) lists ${e.kept.length} heads, the model has ${shape.nKvHeads} KV heads`);
+      }
+      this.queues[e.layer]!.push(e);
+    }
+    for (const q of this.queues) q.sort((a, b) => a.totalTokens - b.totalTokens);
+    this.cursor = new Array<number>(shape.nLayers).fill(0);
+  }
+
+  observe(obs: LayerObservation): KeepLists | null {
+    const shape = this.shape;
+    if (!shape) throw new Error(`${this.name}: observe() before reset(shape)`);
+    if (this.queues.length === 0) this.startSequence(shape);
+    const q = this.queues[obs.layer];
+    if (!q) throw new Error(`${this.name}: layer ${obs.layer} out of range [0, ${shape.nLayers})`);
+    let c = this.cursor[obs.layer]!;
+    let event: MemoryTraceEvent | undefined;
+    while (c < q.length && q[c]!.totalTokens <= obs.totalTokens) {
+      const e = q[c++]!;
+      if (e.totalTokens < obs.totalTokens) {
+        throw new Error(`${this.name}: the trace evicts in layer ${obs.layer} at totalTokens ${e.totalTokens}, but no chunk ended there ` +
+          `(this one ends at ${obs.totalTokens}): the trace was recorded on another prompt or chunking`);
+      }
+      event = e; // duplicates at the same point: the last one wins
+    }
+    this.cursor[obs.layer] = c;
+    let targets: Int32Array | null = null;
+    if (event) {
+      targets = new Int32Array(shape.nKvHeads);
+      let want = 0, held = 0;
+      for (let h = 0; h < shape.nKvHeads; h++) {
+        targets[h] = Array.isArray(event.kept) ? event.kept[h]! : event.kept;
+        want += targets[h]!; held += obs.lens[h]!;
+      }
+      if (want > held) {
+        throw new Error(`${this.name}: the trace keeps ${want} rows in layer ${obs.layer} at totalTokens ${obs.totalTokens}, ` +
+          `but the cache holds only ${held}: the trace was recorded on another prompt or chunking`);
+      }
+    }
+    return this.inner.observeAt(obs, targets);
+  }
+
+  /** Trace events of the current sequence not reached yet (non-zero at the end means the run stopped early). */
+  pendingEvents(): number {
+    let n = 0;
+    for (let l = 0; l < this.queues.length; l++) n += this.queues[l]!.length - this.cursor[l]!;
+    return n;
+  }
+}
+
+export function matchedPolicy(inner: TargetedPolicy, trace: MemoryTrace, label?: string): MatchedPolicy {
+  return new MatchedPolicy(inner, trace, label);
+}

@@ -1,0 +1,199 @@
+/**
+ * The shared base of the "score every cached token, keep the top-k per head" baselines (kvpress ScorerPress). A
+ * baseline supplies a TokenScorer; ScoredPolicy adds the budget, the cadence and the selection rule (per head, or
+ * AdaKV's layer-wide top-k), so every method runs through the same code path and the same tests.
+ */
+import type { CacheShape, KeepLists, LayerObservation, MemoryPolicy } from './policy.js';
+import { type Budget, type Cadence, budgetTargets, crossesMultiple, describeBudget, describeCadence, selectTopK } from './budget.js';
+
+/** One method's scoring rule and the per-sequence state it needs. Higher score = more worth keeping. */
+export interface TokenScorer {
+  /** Method name as in a spec string ("h2o"). */
+  readonly method: string;
+  readonly needsAttention: boolean;
+  reset(shape: CacheShape): void;
+  /** Sees every chunk of a layer (before any selection on it) to update running state. */
+  update(obs: LayerObservation): void;
+  /** Per-head scores for the current rows (`[lens[h]]` each); `targets` lets windows size themselves. */
+  score(obs: LayerObservation, targets: Int32Array): Float64Array[];
+  /** The session keeps exactly these rows of `layer`: realign per-row state. */
+  retain(layer: number, keep: KeepLists): void;
+  /** This layer will never act again in this sequence: free its state and ignore its further chunks. */
+  release?(layer: number): void;
+}
+
+/**
+ * Turns per-head scores into keep lists. `targets[h]` is head h's share of the budget, possibly more than the rows
+ * it holds: per head, a head keeps min(targets[h], lens[h]); AdaKV pools the layer's Σ targets.
+ */
+export interface Selector {
+  /** Whether these targets remove anything (checked before scoring). */
+  shrinks(targets: Int32Array, lens: Int32Array): boolean;
+  select(scores: Float64Array[], targets: Int32Array, lens: Int32Array): KeepLists;
+}
+
+/** The plain rule: every head keeps its own top `targets[h]` rows. */
+export const perHeadSelect: Selector = {
+  shrinks(targets, lens) {
+    for (let h = 0; h < lens.length; h++) if (targets[h]! < lens[h]!) return true;
+    return false;
+  },
+  select: (scores, targets, lens) => scores.map((s, h) => selectTopK(s, lens[h]!, targets[h]!)),
+};
+
+/** A policy whose budget can be dictated from outside (by the matched-memory wrapper). */
+export interface TargetedPolicy extends MemoryPolicy {
+  /**
+   * Like observe, but acts iff `targets` is given: head h keeps min(targets[h], lens[h]) rows (AdaKV: the layer
+   * keeps min(Σ targets, Σ lens)).
+   */
+  observeAt(obs: LayerObservation, targets: Int32Array | null): KeepLists | null;
+}
+
+export function isTargetedPolicy(p: MemoryPolicy): p is TargetedPolicy {
+  return typeof (p as Partial<TargetedPolicy>).observeAt === 'function';
+}
+
+export interface ScoredPolicyOptions {
+  /** null: no own budget; only a wrapper (matched memory) makes it act, through observeAt. */
+  budget: Budget | null;
+  every: Cadence;
+  /** Defaults to per-head top-k. */
+  select?: Selector;
+  /** The method's default cadence, left out of the report name. */
+  defaultEvery?: Cadence;
+  /** Report name; defaults to "<method>:<budget>,<extra>[,every=…]". */
+  name?: string;
+  /** Method options other than budget and cadence, spec-formatted ("recent=64"), for the report name. */
+  extra?: string[];
+}
+
+/** A scorer plus budget, cadence and selection: a complete MemoryPolicy. */
+export class ScoredPolicy implements TargetedPolicy {
+  readonly name: string;
+  readonly needsAttention: boolean;
+  readonly scorer: TokenScorer;
+  readonly budget: Budget | null;
+  readonly every: Cadence;
+  readonly select: Selector;
+  readonly extra: readonly string[];
+  private shape: CacheShape | null = null;
+  private finished: boolean[] = [];
+
+  constructor(scorer: TokenScorer, opts: ScoredPolicyOptions) {
+    this.scorer = scorer;
+    this.budget = opts.budget;
+    this.every = opts.every;
+    this.select = opts.select ?? perHeadSelect;
+    this.extra = opts.extra ?? [];
+    this.needsAttention = scorer.needsAttention;
+    const cadence = opts.defaultEvery && sameCadence(opts.defaultEvery, this.every) ? [] : [describeCadence(this.every)];
+    const parts = this.budget ? [describeBudget(this.budget), ...this.extra, ...cadence] : [...this.extra];
+    this.name = opts.name ?? (parts.length ? `${scorer.method}:${parts.join(',')}` : scorer.method);
+  }
+
+  reset(shape: CacheShape): void {
+    checkShape(shape);
+    this.shape = shape;
+    this.finished = new Array<boolean>(shape.nLayers).fill(false);
+    this.scorer.reset(shape);
+  }
+
+  observe(obs: LayerObservation): KeepLists | null {
+    if (this.budget === null) {
+      throw new Error(`${this.name} has no budget of its own: give ratio= or tokens=, or wrap it in matched(...)`);
+    }
+    const act = this.every.kind === 'prefill'
+      ? obs.phase === 'prefill' && obs.endOfPrefill
+      : crossesMultiple(this.every.every, obs.totalTokens, obs.nQ);
+    return this.observeAt(obs, act ? budgetTargets(this.budget, obs.totalTokens, obs.lens.length) : null);
+  }
+
+  observeAt(obs: LayerObservation, targets: Int32Array | null): KeepLists | null {
+    const shape = this.checkObservation(obs);
+    if (this.finished[obs.layer]) return null;
+    if (this.needsAttention && !obs.attention) {
+      throw new Error(`${this.name} needs attention probabilities, but the observation carries none`);
+    }
+    this.scorer.update(obs);
+    let keep: KeepLists | null = null;
+    if (targets) {
+      if (targets.length !== shape.nKvHeads) throw new Error(`${this.name}: ${targets.length} targets for ${shape.nKvHeads} KV heads`);
+      if (this.select.shrinks(targets, obs.lens)) {
+        const scores = this.scorer.score(obs, targets);
+        keep = this.select.select(scores, targets, obs.lens);
+        this.scorer.retain(obs.layer, keep);
+      }
+      // The once-per-sequence cadence is spent on this layer even when nothing needed evicting.
+      if (this.every.kind === 'prefill' && this.budget !== null) {
+        this.finished[obs.layer] = true;
+        this.scorer.release?.(obs.layer);
+      }
+    }
+    return keep;
+  }
+
+  private checkObservation(obs: LayerObservation): CacheShape {
+    const shape = this.shape;
+    if (!shape) throw new Error(`${this.name}: observe() before reset(shape)`);
+    if (!Number.isInteger(obs.layer) || obs.layer < 0 || obs.layer >= shape.nLayers) {
+      throw new Error(`${this.name}: layer ${obs.layer} out of range [0, ${shape.nLayers})`);
+    }
+    if (obs.lens.length !== shape.nKvHeads) {
+      throw new Error(`${this.name}: observation has ${obs.lens.length} KV heads, reset() said ${shape.nKvHeads}`);
+    }
+    return shape;
+  }
+}
+
+function sameCadence(a: Cadence, b: Cadence): boolean {
+  return a.kind === b.kind && (a.kind === 'prefill' || a.every === (b as { every: number }).every);
+}
+
+export function checkShape(shape: CacheShape): void {
+  for (const k of ['nLayers', 'nKvHeads', 'headDim'] as const) {
+    if (!Number.isInteger(shape[k]) || shape[k] < 1) throw new Error(`cache shape: ${k} must be an integer ≥ 1, got ${shape[k]}`);
+  }
+}
+
+/**
+ * Per-layer, per-head state indexed by cache row (accumulated attention, buffered attention rows). Checks that the
+ * cache it mirrors grew by exactly the chunk since the last call, which catches a keep list the session did not
+ * apply (or applied differently): the only way such state can silently drift.
+ */
+export class RowTracker {
+  private rows: (Int32Array | null)[] = [];
+  constructor(private readonly who: string) {}
+
+  reset(nLayers: number): void { this.rows = new Array<Int32Array | null>(nLayers).fill(null); }
+
+  /** Returns, per head, how many rows existed before this chunk (its new rows start there). */
+  advance(obs: LayerObservation): Int32Array {
+    const prev = this.rows[obs.layer];
+    const old = new Int32Array(obs.lens.length);
+    for (let h = 0; h < obs.lens.length; h++) {
+      const len = obs.lens[h]!;
+      if (len < obs.nQ) throw new Error(`${this.who}: head ${h} of layer ${obs.layer} holds ${len} rows, fewer than the chunk's ${obs.nQ} tokens`);
+      if (prev && len !== prev[h]! + obs.nQ) {
+        throw new Error(`${this.who}: layer ${obs.layer} head ${h} has ${len} rows, expected ${prev[h]! + obs.nQ} ` +
+          `(${prev[h]} kept + ${obs.nQ} new): the cache and the policy are out of step (was a keep list not applied?)`);
+      }
+      old[h] = len - obs.nQ;
+    }
+    this.rows[obs.layer] = Int32Array.from(obs.lens);
+    return old;
+  }
+
+  retain(layer: number, keep: KeepLists): void {
+    const r = this.rows[layer];
+    if (!r) return;
+    for (let h = 0; h < keep.length; h++) r[h] = keep[h]!.length;
+  }
+
+  release(layer: number): void { this.rows[layer] = null; }
+}
+
+/** Gathers `data[keep[i]]` into `data[i]` in place (keep ascending, so reads never trail writes). */
+export function compactInPlace(data: Float64Array | Float32Array, keep: Int32Array): void {
+  for (let i = 0; i < keep.length; i++) data[i] = data[keep[i]!]!;
+}

@@ -1,0 +1,114 @@
+/** SnapKV (Li et al., arXiv 2404.14469): keep the tokens the last `window` prompt queries attend to (pooled), plus the window itself. */
+import type { CacheShape, KeepLists, LayerObservation } from './policy.js';
+import { AT_PREFILL_END, type Budget, type Cadence } from './budget.js';
+import { RowTracker, ScoredPolicy, type TokenScorer } from './scored.js';
+
+export type SnapKVPool = 'avg' | 'max';
+
+export interface SnapKVOptions {
+  budget: Budget | null;
+  /** Observation window: the last `window` queries vote, and their own tokens are always kept. Default 64. */
+  window?: number;
+  /** 1-D pooling kernel over the votes (odd). Default 5. */
+  kernel?: number;
+  /** Pooling: 'avg' (official code and kvpress default; zero padding counted) or 'max'. Default 'avg'. */
+  pool?: SnapKVPool;
+  /** Default: once, at the end of the first prefill (the context). */
+  every?: Cadence;
+}
+
+export const SNAPKV_DEFAULTS = { window: 64, kernel: 5, pool: 'avg' as SnapKVPool, every: AT_PREFILL_END } as const;
+
+/**
+ * Per KV head: the mean attention of the last `window` queries (buffered across chunks, since a prefill's last
+ * chunk may hold fewer than `window` queries) on the rows before the window, smoothed by a 1-D pool with
+ * padding ⌊kernel/2⌋; the window's own rows score +∞. The tap is averaged over the query heads of each KV head
+ * before pooling (kvpress averages after; identical for avg pooling, close for max).
+ * Memory: up to `window` attention rows per layer and KV head are held until the layer acts.
+ */
+export class SnapKVScorer implements TokenScorer {
+  readonly method = 'snapkv';
+  readonly needsAttention = true;
+  /** Per layer, per head: the last ≤ window attention rows, oldest first; row r covers the rows cached at its time. */
+  private buf: Float32Array[][][] = [];
+  private readonly rows = new RowTracker('snapkv');
+
+  constructor(readonly window: number, readonly kernel: number, readonly pool: SnapKVPool) {
+    if (!Number.isInteger(window) || window < 1) throw new RangeError(`snapkv: window must be an integer ≥ 1, got ${window}`);
+    if (!Number.isInteger(kernel) || kernel < 1 || kernel % 2 === 0) {
+      throw new RangeError(`snapkv: kernel must be an odd integer ≥ 1, got ${kernel}`);
+    }
+    if (pool !== 'avg' && pool !== 'max') throw new RangeError(`snapkv: pool must be "avg" or "max", got "${pool}"`);
+  }
+
+  reset(shape: CacheShape): void {
+    this.buf = Array.from({ length: shape.nLayers }, () => Array.from({ length: shape.nKvHeads }, () => []));
+    this.rows.reset(shape.nLayers);
+  }
+
+  update(obs: LayerObservation): void {
+    this.rows.advance(obs);
+    const heads = this.buf[obs.layer]!;
+    const first = Math.max(0, obs.nQ - this.window);
+    for (let h = 0; h < obs.lens.length; h++) {
+      const n = obs.lens[h]!, att = obs.attention![h]!, rows = heads[h]!;
+      if (att.length < obs.nQ * n) throw new Error(`snapkv: attention of head ${h} holds ${att.length} values, need ${obs.nQ}×${n}`);
+      for (let q = first; q < obs.nQ; q++) rows.push(att.slice(q * n, q * n + n));
+      if (rows.length > this.window) rows.splice(0, rows.length - this.window);
+    }
+  }
+
+  score(obs: LayerObservation): Float64Array[] {
+    const half = this.kernel >> 1;
+    return Array.from(obs.lens, (n, h) => {
+      const rows = this.buf[obs.layer]![h]!;
+      const win = Math.min(rows.length, n);
+      const prefix = n - win;
+      const vote = new Float64Array(prefix);
+      for (const r of rows) { const e = Math.min(prefix, r.length); for (let j = 0; j < e; j++) vote[j]! += r[j]!; }
+      if (rows.length > 0) for (let j = 0; j < prefix; j++) vote[j]! /= rows.length;
+      const s = new Float64Array(n);
+      for (let j = 0; j < prefix; j++) {
+        const lo = Math.max(0, j - half), hi = Math.min(prefix - 1, j + half);
+        if (this.pool === 'max') {
+          let m = -Infinity;
+          for (let i = lo; i <= hi; i++) if (vote[i]! > m) m = vote[i]!;
+          s[j] = m;
+        } else {
+          let acc = 0;
+          for (let i = lo; i <= hi; i++) acc += vote[i]!;
+          s[j] = acc / this.kernel; // zero padding counts (PyTorch avg_pool1d, count_include_pad)
+        }
+      }
+      s.fill(Infinity, prefix, n);
+      return s;
+    });
+  }
+
+  retain(layer: number, keep: KeepLists): void {
+    const heads = this.buf[layer]!;
+    for (let h = 0; h < keep.length; h++) {
+      const k = keep[h]!;
+      heads[h] = heads[h]!.map((r) => {
+        let w = 0;
+        while (w < k.length && k[w]! < r.length) { r[w] = r[k[w]!]!; w++; }
+        return r.subarray(0, w);
+      });
+    }
+    this.rows.retain(layer, keep);
+  }
+
+  release(layer: number): void {
+    this.buf[layer] = this.buf[layer]!.map(() => []);
+    this.rows.release(layer);
+  }
+}
+
+export function snapkvPolicy(opts: SnapKVOptions): ScoredPolicy {
+  const window = opts.window ?? SNAPKV_DEFAULTS.window, kernel = opts.kernel ?? SNAPKV_DEFAULTS.kernel;
+  const pool = opts.pool ?? SNAPKV_DEFAULTS.pool;
+  return new ScoredPolicy(new SnapKVScorer(window, kernel, pool), {
+    budget: opts.budget, every: opts.every ?? SNAPKV_DEFAULTS.every, defaultEvery: SNAPKV_DEFAULTS.every,
+    extra: [`window=${window}`, `kernel=${kernel}`, `pool=${pool}`],
+  });
+}

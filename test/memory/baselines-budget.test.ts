@@ -1,0 +1,72 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  budgetTarget, budgetTargets, budgetWant, crossesMultiple, describeBudget, everyTokens, parseCadence, ratioBudget, selectTopK, tokenBudget,
+} from '../../src/memory/budget.js';
+import { Rng } from '../../src/util/rng.js';
+import { topKRows } from '../helpers/cache-sim.js';
+
+describe('budgets', () => {
+  it('ratio keeps ⌊T·(1−r)⌋ (kvpress), at least 1, at most the rows held', () => {
+    assert.equal(budgetTarget(ratioBudget(0.5), 7, 7), 3);
+    assert.equal(budgetTarget(ratioBudget(0.875), 300, 300), 37);
+    assert.equal(budgetTarget(ratioBudget(0.25), 100, 100), 75);
+    assert.equal(budgetTarget(ratioBudget(0), 100, 100), 100);
+    assert.equal(budgetTarget(ratioBudget(0.9), 5, 5), 1, 'never below one row');
+    assert.equal(budgetTarget(ratioBudget(0.5), 1000, 300), 300, 'T is the sequence length; the cache may already be smaller');
+    assert.equal(budgetTarget(ratioBudget(0.5), 10, 0), 0);
+    assert.equal(budgetWant(ratioBudget(0.5), 1000), 500);
+    assert.deepEqual(Array.from(budgetTargets(ratioBudget(0.5), 10, 3)), [5, 5, 5]);
+  });
+
+  it('tokens keeps N per head', () => {
+    assert.equal(budgetTarget(tokenBudget(64), 1000, 900), 64);
+    assert.equal(budgetTarget(tokenBudget(64), 1000, 10), 10);
+  });
+
+  it('rejects bad budgets with clear errors', () => {
+    for (const r of [-0.1, 1, 1.5, NaN, Infinity]) assert.throws(() => ratioBudget(r), /0 ≤ ratio < 1/);
+    for (const n of [0, -3, 2.5, NaN]) assert.throws(() => tokenBudget(n), /integer ≥ 1/);
+    assert.equal(describeBudget(ratioBudget(0.25)), 'ratio=0.25');
+    assert.equal(describeBudget(tokenBudget(8)), 'tokens=8');
+  });
+
+  it('cadence: every N tokens crosses multiples; "prefill" is once', () => {
+    assert.deepEqual(parseCadence('prefill'), { kind: 'prefill' });
+    assert.deepEqual(parseCadence('512'), { kind: 'tokens', every: 512 });
+    for (const bad of ['0', '-1', '1.5', 'often', '']) assert.throws(() => parseCadence(bad), /every/);
+    assert.throws(() => everyTokens(0), /every/);
+    assert.equal(crossesMultiple(512, 512, 128), true);
+    assert.equal(crossesMultiple(512, 640, 128), false);
+    assert.equal(crossesMultiple(512, 1030, 10), true, 'a chunk spanning 1024 acts');
+    assert.equal(crossesMultiple(1, 77, 1), true);
+  });
+});
+
+describe('selectTopK', () => {
+  it('matches a sort-based reference, ties kept for the newer row, NaN as −∞', () => {
+    const rng = new Rng(42);
+    for (let trial = 0; trial < 300; trial++) {
+      const n = 1 + rng.int(60), k = rng.int(n + 2);
+      // Few distinct values, so ties are everywhere; some NaN and ±∞.
+      const s = Array.from({ length: n }, () => {
+        const u = rng.int(12);
+        return u === 0 ? NaN : u === 1 ? Infinity : u === 2 ? -Infinity : rng.int(5);
+      });
+      const ref = topKRows(s.map((v) => (Number.isNaN(v) ? -Infinity : v)), Math.min(k, n));
+      assert.deepEqual(Array.from(selectTopK(s, n, k)), ref, `n=${n} k=${k} s=${s.join(',')}`);
+    }
+  });
+
+  it('handles sorted inputs and the edges', () => {
+    const up = Float64Array.from({ length: 1000 }, (_, i) => i);
+    assert.deepEqual(Array.from(selectTopK(up, 1000, 3)), [997, 998, 999]);
+    const down = up.slice().reverse();
+    assert.deepEqual(Array.from(selectTopK(down, 1000, 3)), [0, 1, 2]);
+    assert.deepEqual(Array.from(selectTopK(up, 1000, 0)), []);
+    assert.equal(selectTopK(up, 1000, 5000).length, 1000);
+    const flat = new Float64Array(10);
+    assert.deepEqual(Array.from(selectTopK(flat, 10, 4)), [6, 7, 8, 9], 'all tied: the newest survive');
+    assert.ok(selectTopK(up, 10, 4) instanceof Int32Array);
+  });
+});

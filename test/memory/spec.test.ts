@@ -1,0 +1,175 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describePolicies, listPolicies, parsePolicySpec } from '../../src/memory/spec.js';
+import { ScoredPolicy } from '../../src/memory/scored.js';
+import { FullPolicy } from '../../src/memory/full.js';
+import { MatchedPolicy, saveMemoryTrace } from '../../src/memory/matched.js';
+import { H2OScorer, h2oPolicy } from '../../src/memory/h2o.js';
+import { SnapKVScorer } from '../../src/memory/snapkv.js';
+import { RandomScorer } from '../../src/memory/random.js';
+import { ratioBudget } from '../../src/memory/budget.js';
+import { saveNammCheckpoint, zeroNammParams } from '../../src/memory/namm/index.js';
+import type { MemoryPolicy } from '../../src/memory/policy.js';
+import { SimCache, schedule } from '../helpers/cache-sim.js';
+
+let dir = '';
+let tracePath = '';
+let nammPath = '';
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'namm-spec-'));
+  tracePath = join(dir, 'run.json');
+  saveMemoryTrace(tracePath, { version: 1, source: 'test', sequences: [[{ totalTokens: 32, layer: 0, kept: 8 }]] });
+  nammPath = join(dir, 'zero.namm');
+  saveNammCheckpoint(nammPath, { scorer: 'bam', params: zeroNammParams('bam'), normStats: null, updateEvery: 512, selection: 'min-over-heads' });
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function scored(spec: string): ScoredPolicy {
+  const p = parsePolicySpec(spec);
+  assert.ok(p instanceof ScoredPolicy, `${spec} builds a ScoredPolicy`);
+  return p;
+}
+
+describe('parsePolicySpec: the examples', () => {
+  it('full', () => {
+    const p = parsePolicySpec('full');
+    assert.ok(p instanceof FullPolicy);
+    assert.equal(p.needsAttention, false);
+  });
+
+  it('budgets, options and defaults reach the policy', () => {
+    const a = scored('h2o:ratio=0.5');
+    assert.deepEqual(a.budget, { kind: 'ratio', ratio: 0.5 });
+    assert.equal(a.name, 'h2o:ratio=0.5');
+    assert.equal(a.needsAttention, true);
+    assert.deepEqual(a.every, { kind: 'tokens', every: 1 });
+    const b = scored('h2o:tokens=1024,recent=64');
+    assert.deepEqual(b.budget, { kind: 'tokens', tokens: 1024 });
+    assert.equal((b.scorer as H2OScorer).recent, 64);
+    const s = scored('streaming:sinks=4,window=512');
+    assert.deepEqual(s.budget, { kind: 'tokens', tokens: 516 });
+    assert.equal(s.needsAttention, false);
+    assert.deepEqual(scored('l2:tokens=1024').budget, { kind: 'tokens', tokens: 1024 });
+    const k = scored('snapkv:ratio=0.75,window=64,kernel=5,pool=max');
+    const ks = k.scorer as SnapKVScorer;
+    assert.deepEqual([ks.window, ks.kernel, ks.pool], [64, 5, 'max']);
+    assert.deepEqual(k.every, { kind: 'prefill' });
+    const kd = scored('snapkv:ratio=0.5').scorer as SnapKVScorer;
+    assert.deepEqual([kd.window, kd.kernel, kd.pool], [64, 5, 'avg']);
+    assert.equal(scored('tova:ratio=0.5').scorer.method, 'tova');
+    assert.equal((scored('random:ratio=0.5,seed=3').scorer as RandomScorer).seed, 3);
+    assert.equal((scored('random:ratio=0.5').scorer as RandomScorer).seed, 0);
+    assert.deepEqual(scored('h2o:ratio=0.5,every=128').every, { kind: 'tokens', every: 128 });
+    assert.deepEqual(scored('tova:tokens=64,every=prefill').every, { kind: 'prefill' });
+    assert.equal(scored('  H2O:ratio=0.5 ').name, 'h2o:ratio=0.5', 'names are case-insensitive, spaces trimmed');
+  });
+
+  it('adakv(...) forwards what it does not know to the wrapped policy', () => {
+    const a = scored('adakv(snapkv):ratio=0.5');
+    const b = scored('adakv(snapkv:ratio=0.5)');
+    assert.equal(a.name, b.name);
+    assert.equal(a.name, 'adakv(snapkv):ratio=0.5,window=64,kernel=5,pool=avg');
+    assert.equal(a.needsAttention, true);
+    assert.equal(scored('adakv(l2):tokens=8,floor=0.3').name, 'adakv(l2):tokens=8,floor=0.3');
+    assert.equal(scored('adakv(l2):tokens=8').needsAttention, false);
+  });
+
+  it('matched(...) reads its trace and leaves the budget to it', () => {
+    const m = parsePolicySpec(`matched(h2o):trace=${tracePath}`);
+    assert.ok(m instanceof MatchedPolicy);
+    assert.equal(m.name, `matched(h2o):trace=${tracePath}`);
+    const n = parsePolicySpec(`matched(adakv(snapkv)):trace=${tracePath},window=32`);
+    assert.ok(n instanceof MatchedPolicy);
+    assert.match(n.name, /window=32/);
+    // It acts where the trace says: 8 rows kept in layer 0 at 32 tokens, nothing in layer 1.
+    const sim = new SimCache({ nLayers: 2, nKvHeads: 1, headDim: 4 }, parsePolicySpec(`matched(l2):trace=${tracePath}`));
+    sim.run(schedule(40, 16));
+    assert.equal(sim.rows(0, 0), 16);
+    assert.equal(sim.rows(1, 0), 40);
+  });
+
+  it('namm:PATH[,key=value] loads a checkpoint through loadNammPolicy', () => {
+    const p = parsePolicySpec(`namm:${nammPath}`);
+    assert.match(p.name, /^namm/);
+    assert.equal(p.needsAttention, true);
+    assert.match(parsePolicySpec(`namm:${nammPath},selection=per-head`).name, /selection=per-head/);
+    assert.throws(() => parsePolicySpec(`namm:${nammPath},bogus=1`), /bogus/);
+    assert.throws(() => parsePolicySpec('namm'), /checkpoint path/);
+    assert.throws(() => parsePolicySpec('namm:selection=per-head'), /checkpoint path/);
+  });
+
+  it('a spec-built policy behaves like the factory-built one', () => {
+    const run = (p: MemoryPolicy): number[][] => {
+      const sim = new SimCache({ nLayers: 2, nKvHeads: 2, headDim: 4 }, p);
+      sim.run(schedule(90, 32, 5));
+      return sim.records.flatMap((r) => (r.keep ? r.keep.map((k) => Array.from(k)) : []));
+    };
+    assert.deepEqual(run(parsePolicySpec('h2o:ratio=0.5,recent=4')), run(h2oPolicy({ budget: ratioBudget(0.5), recent: 4 })));
+  });
+});
+
+describe('parsePolicySpec: errors say what is allowed', () => {
+  const cases: [string, RegExp][] = [
+    ['', /empty.*known policies: full, random, streaming, h2o, tova, l2, snapkv, namm, adakv\(SPEC\), matched\(SPEC\)/],
+    ['lru:ratio=0.5', /unknown memory policy "lru"; known: full, random/],
+    ['h2o', /h2o needs a budget: ratio=R .* or tokens=N/],
+    ['h2o:ratio=0.5,tokens=10', /either ratio= or tokens=, not both/],
+    ['h2o:ratio=1', /0 ≤ ratio < 1/],
+    ['h2o:ratio=-0.5', /0 ≤ ratio < 1/],
+    ['h2o:ratio=half', /ratio must be a number/],
+    ['h2o:tokens=0', /tokens must be an integer ≥ 1/],
+    ['h2o:tokens=1.5', /tokens must be an integer/],
+    ['h2o:ratio=0.5,window=3', /h2o: unknown option "window"; allowed: ratio, tokens, recent, every/],
+    ['h2o:ratio=0.5,ratio=0.4', /given twice/],
+    ['h2o:ratio', /must look like key=value/],
+    ['h2o:ratio=0.5,', /must look like key=value/],
+    ['h2o:ratio=0.5,every=0', /h2o: every must be an integer ≥ 1 .* or "prefill"/],
+    ['full:ratio=0.5', /full takes no options/],
+    ['streaming:window=10,tokens=20', /one of window=, ratio= or tokens=/],
+    ['streaming:sinks=4', /streaming needs a budget: window=W/],
+    ['snapkv:ratio=0.5,kernel=4', /odd/],
+    ['snapkv:ratio=0.5,pool=median', /pool must be avg or max/],
+    ['random:ratio=0.5,seed=x', /seed must be an integer/],
+    ['adakv(full):ratio=0.5', /adakv\(\.\.\.\) wraps a scoring baseline/],
+    ['adakv(h2o):ratio=0.5,floor=2', /floor must be a number in \[0, 1\]/],
+    ['adakv(h2o', /unbalanced parentheses/],
+    ['adakv()', /needs a policy inside/],
+    ['adakv(h2o)ratio=0.5', /options follow a colon/],
+    ['lru(h2o):ratio=0.5', /unknown policy wrapper "lru\(\.\.\.\)"; known: adakv\(SPEC\), matched\(SPEC\)/],
+    ['matched(h2o)', /needs trace=FILE/],
+    ['matched(h2o):trace=/nonexistent/run.json', /cannot read memory trace/],
+    ['matched(full):trace=x', /wraps a scoring baseline/],
+  ];
+  for (const [spec, re] of cases) {
+    it(JSON.stringify(spec), () => assert.throws(() => parsePolicySpec(spec), re));
+  }
+
+  it('matched(...) rejects a budget, a cadence, and NAMM', () => {
+    assert.throws(() => parsePolicySpec(`matched(h2o):trace=${tracePath},ratio=0.5`), /trace sets the cache size; remove ratio=/);
+    assert.throws(() => parsePolicySpec(`matched(h2o:tokens=5):trace=${tracePath}`), /remove tokens=/);
+    assert.throws(() => parsePolicySpec(`matched(streaming:window=5):trace=${tracePath}`), /remove window=/);
+    assert.throws(() => parsePolicySpec(`matched(h2o):trace=${tracePath},every=64`), /remove every=/);
+    assert.throws(() => parsePolicySpec(`matched(namm:${nammPath}):trace=${tracePath}`), /matched\(\.\.\.\) wraps a scoring baseline .*not namm/);
+    assert.throws(() => parsePolicySpec(`matched(matched(h2o):trace=${tracePath}):trace=${tracePath}`), /cannot be nested/);
+  });
+});
+
+describe('listPolicies', () => {
+  it('lists every policy with its options and defaults', () => {
+    const list = listPolicies();
+    assert.deepEqual(list.map((p) => p.name), ['full', 'random', 'streaming', 'h2o', 'tova', 'l2', 'snapkv', 'namm', 'adakv(SPEC)', 'matched(SPEC)']);
+    const snap = list.find((p) => p.name === 'snapkv')!;
+    assert.deepEqual(snap.options.map((o) => [o.key, o.default]),
+      [['ratio', 'required*'], ['tokens', 'required*'], ['window', '64'], ['kernel', '5'], ['pool', 'avg'], ['every', 'prefill']]);
+    assert.equal(list.find((p) => p.name === 'streaming')!.options.find((o) => o.key === 'sinks')!.default, '4');
+    assert.equal(list.find((p) => p.name === 'adakv(SPEC)')!.options[0]!.default, '0.2');
+    // A copy: callers cannot change the table.
+    list[0]!.name = 'changed';
+    assert.equal(listPolicies()[0]!.name, 'full');
+    const text = describePolicies();
+    for (const p of ['h2o:ratio=R|tokens=N', 'matched(SPEC):trace=FILE', 'arXiv 2404.14469']) assert.ok(text.includes(p), p);
+  });
+});
