@@ -1,0 +1,91 @@
+/** NAMM: Neural Attention Memory Models (arXiv 2410.13166) as a MemoryPolicy, its parts and its file format. */
+import type { MemoryPolicy } from '../policy.js';
+import { readNammCheckpoint } from './checkpoint.js';
+import { NammPolicy, type NammPolicyOptions } from './policy.js';
+import { NAMM_SELECTIONS, type NammSelection } from './selection.js';
+
+export { NammPolicy } from './policy.js';
+export type { NammPolicyOptions, NammUpdateInfo, NammHeadUpdate } from './policy.js';
+export {
+  NAMM_PARAM_COUNT, MLP_PARAM_COUNT, FEATURE_DIM, BAM_HIDDEN, BAM_LAYOUT, zeroNammParams, paramCountFor, validateNammParams,
+} from './params.js';
+export type { NammScorerKind } from './params.js';
+export { NormAccumulator, FeatureNormalizer } from './normalize.js';
+export type { NormStats } from './normalize.js';
+export { selectTokens, NAMM_SELECTIONS, FLT_MAX } from './selection.js';
+export type { NammSelection, SelectionOptions } from './selection.js';
+export { saveNammCheckpoint, readNammCheckpoint, encodeNammCheckpoint, decodeNammCheckpoint, NAMM_FILE_VERSION } from './checkpoint.js';
+export type { NammCheckpoint, NammCheckpointHeader } from './checkpoint.js';
+export { BamScorer } from './bam.js';
+export { MlpScorer } from './mlp.js';
+export { stftMagnitudes, N_FFT, HOP, N_BINS, HANN_WINDOW } from './stft.js';
+export { emaFrameWeights, emaOldStateDecay, EMA_COEFF } from './ema.js';
+export { recencyEmbedding, RECENCY_DIMS, RECENCY_TABLE_MAX } from './recency.js';
+export type { RecencyOverflow } from './recency.js';
+
+/** A NAMM policy from options (see NammPolicyOptions; defaults are the reference's). */
+export function createNammPolicy(options: NammPolicyOptions): NammPolicy {
+  return new NammPolicy(options);
+}
+
+/** Keys accepted after the path in a `namm:PATH,key=value,...` spec. */
+export const NAMM_OVERRIDE_KEYS = ['selection', 'update', 'cacheSize', 'calibrate', 'recency'] as const;
+const ALIASES: Record<string, (typeof NAMM_OVERRIDE_KEYS)[number]> = {
+  selection: 'selection', update: 'update', updateEvery: 'update', cacheSize: 'cacheSize', cache: 'cacheSize',
+  calibrate: 'calibrate', recency: 'recency',
+};
+
+/**
+ * Loads a `.namm` file as a policy; `overrides` (string values, from a spec string such as
+ * `namm:model.namm,selection=per-head,update=512`) replace the file's config: selection
+ * (min-over-heads|per-head), update (alias updateEvery; positive multiple of 16), cacheSize (alias cache; positive
+ * integer or "none"), calibrate (true|false), recency (error|extend).
+ */
+export function loadNammPolicy(path: string, overrides: Record<string, string> = {}): MemoryPolicy {
+  if (typeof path !== 'string' || path.length === 0) throw new Error('loadNammPolicy needs the path of a .namm file');
+  const ckpt = readNammCheckpoint(path);
+  const opts: NammPolicyOptions = {
+    params: ckpt.params,
+    normStats: ckpt.normStats,
+    updateEvery: ckpt.updateEvery,
+    selection: ckpt.selection,
+    scorer: ckpt.scorer,
+    ...(ckpt.cacheSize !== undefined ? { cacheSize: ckpt.cacheSize } : {}),
+  };
+  const named: string[] = [];
+  for (const [rawKey, rawValue] of Object.entries(overrides)) {
+    const key = ALIASES[rawKey];
+    if (!key) throw new Error(`namm: unknown option "${rawKey}" (valid: ${NAMM_OVERRIDE_KEYS.join(', ')})`);
+    const value = String(rawValue).trim();
+    const bad = (want: string): never => { throw new Error(`namm: option ${rawKey}=${value} is invalid (${want})`); };
+    switch (key) {
+      case 'selection':
+        if (!NAMM_SELECTIONS.includes(value as NammSelection)) bad(`expected ${NAMM_SELECTIONS.join(' or ')}`);
+        opts.selection = value as NammSelection;
+        break;
+      case 'update': {
+        const n = /^\d+$/.test(value) ? Number(value) : NaN;
+        if (!(n >= 16 && n % 16 === 0)) bad('expected a positive multiple of 16');
+        opts.updateEvery = n;
+        break;
+      }
+      case 'cacheSize': {
+        if (value === 'none') { delete opts.cacheSize; break; }
+        const n = /^\d+$/.test(value) ? Number(value) : NaN;
+        if (!(n >= 1)) bad('expected a positive integer or "none"');
+        opts.cacheSize = n;
+        break;
+      }
+      case 'calibrate':
+        if (value !== 'true' && value !== 'false') bad('expected true or false');
+        opts.calibrate = value === 'true';
+        break;
+      case 'recency':
+        if (value !== 'error' && value !== 'extend') bad('expected error or extend');
+        opts.recency = value as 'error' | 'extend';
+        break;
+    }
+    named.push(`${key}=${value}`);
+  }
+  return new NammPolicy({ ...opts, name: ['namm:' + path, ...named].join(',') });
+}

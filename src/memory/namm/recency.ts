@@ -1,0 +1,38 @@
+/**
+ * The recency embedding (spec/namm.md §2, `RecencyEmbeddingWrapper`): for a cached token at distance r from the
+ * newest cached token (r = p_last − p_k, so the newest has r = 0),
+ *   e(r) = [sin(r·ω_0..3), cos(r·ω_0..3)],  ω_i = 1 / 50000^{i/4},
+ * computed in float64 and only then rounded to float32 (the reference's table). The reference stores a table for
+ * r = 0..32768 and fails on anything larger; by default so do we (with a clear error), or `extend` continues the
+ * same formula past the table.
+ */
+
+export const RECENCY_DIMS = 8;
+export const RECENCY_MAX_FREQ = 50000;
+/** Largest distance the reference's table holds (`max_position_id`). */
+export const RECENCY_TABLE_MAX = 32768;
+
+export type RecencyOverflow = 'error' | 'extend';
+
+const OMEGA: Float64Array = (() => {
+  const half = RECENCY_DIMS / 2;
+  const w = new Float64Array(half);
+  for (let i = 0; i < half; i++) w[i] = 1 / RECENCY_MAX_FREQ ** (i / half);
+  return w;
+})();
+
+/** Writes e(r) (8 float32 values) into out at offset. */
+export function recencyEmbedding(r: number, out: Float32Array, offset = 0, overflow: RecencyOverflow = 'error'): void {
+  if (!Number.isInteger(r) || r < 0) throw new RangeError(`recency must be a non-negative integer, got ${r}`);
+  if (r > RECENCY_TABLE_MAX && overflow === 'error') {
+    throw new RangeError(
+      `NAMM recency ${r} exceeds the reference table (0..${RECENCY_TABLE_MAX}); pass recency=extend to continue the formula`,
+    );
+  }
+  const half = RECENCY_DIMS / 2;
+  for (let i = 0; i < half; i++) {
+    const x = r * OMEGA[i]!;
+    out[offset + i] = Math.sin(x);
+    out[offset + half + i] = Math.cos(x);
+  }
+}

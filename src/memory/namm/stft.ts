@@ -1,0 +1,92 @@
+/**
+ * Short-time Fourier transform of attention time series (spec/namm.md §2): n_fft 32, hop 16, periodic Hann
+ * window, center=False, one-sided magnitudes (17 bins), no normalisation, no power, no log.
+ *
+ * A frame is 32 consecutive samples: the previous 16-query block of a token's attention followed by the current
+ * one. The DFT is computed directly (float64 arithmetic, float32 in and out); the symmetries of a real input
+ * (pairs m ↔ 32−m) and of the bins (f ↔ 16−f) cut the work to about a quarter of a plain 32×17 DFT.
+ */
+
+export const N_FFT = 32;
+export const HOP = 16;
+/** One-sided bins of a 32-point DFT. */
+export const N_BINS = N_FFT / 2 + 1;
+
+/** Periodic Hann window w[m] = 0.5 − 0.5·cos(2πm/32), rounded to float32 like torch.hann_window. */
+export const HANN_WINDOW: Float32Array = (() => {
+  const w = new Float32Array(N_FFT);
+  for (let m = 0; m < N_FFT; m++) w[m] = 0.5 - 0.5 * Math.cos((2 * Math.PI * m) / N_FFT);
+  return w;
+})();
+
+// COS[f·16 + m] = cos(2πfm/32), SIN likewise, for f = 0..8 and m = 1..15 (index m, slot 0 unused).
+const HALF = N_FFT / 2;
+const COS = new Float64Array(9 * HALF);
+const SIN = new Float64Array(9 * HALF);
+for (let f = 0; f <= 8; f++) {
+  for (let m = 1; m < HALF; m++) {
+    COS[f * HALF + m] = Math.cos((2 * Math.PI * f * m) / N_FFT);
+    SIN[f * HALF + m] = Math.sin((2 * Math.PI * f * m) / N_FFT);
+  }
+}
+
+const y = new Float64Array(N_FFT);
+const even = new Float64Array(HALF);
+const odd = new Float64Array(HALF);
+
+/**
+ * Magnitudes of one frame. The 32 samples are `first[firstOff .. +16)` then `second[secondOff .. +16)`;
+ * `out[outOff + f]` receives |X_f| for f = 0..16 (multiplied by `scale` and added when `accumulate`).
+ * Returns false (and writes nothing) when all 32 samples are zero, which is common for tokens absent from a block.
+ */
+export function frameMagnitudes(
+  first: Float32Array, firstOff: number, second: Float32Array, secondOff: number,
+  out: Float32Array | Float64Array, outOff: number, scale = 1, accumulate = false,
+): boolean {
+  let any = 0;
+  for (let m = 0; m < HALF; m++) {
+    const a = first[firstOff + m]!, b = second[secondOff + m]!;
+    any += Math.abs(a) + Math.abs(b);
+    y[m] = HANN_WINDOW[m]! * a;
+    y[m + HALF] = HANN_WINDOW[m + HALF]! * b;
+  }
+  if (any === 0) {
+    if (!accumulate) out.fill(0, outOff, outOff + N_BINS);
+    return false;
+  }
+  // Real input: Re X_f = y0 + (−1)^f y16 + Σ_{m=1}^{15} (y_m + y_{32−m}) cos, Im X_f = −Σ (y_m − y_{32−m}) sin.
+  for (let m = 1; m < HALF; m++) { even[m] = y[m]! + y[N_FFT - m]!; odd[m] = y[m]! - y[N_FFT - m]!; }
+  const y0 = y[0]!, y16 = y[HALF]!;
+  for (let f = 0; f <= 8; f++) {
+    // Bin 16−f shares the tables: cos flips sign on odd m, sin keeps its sign on odd m and flips on even m.
+    let reEven = 0, reOdd = 0, imEven = 0, imOdd = 0;
+    const t = f * HALF;
+    for (let m = 1; m < HALF; m += 2) { reOdd += even[m]! * COS[t + m]!; imOdd += odd[m]! * SIN[t + m]!; }
+    for (let m = 2; m < HALF; m += 2) { reEven += even[m]! * COS[t + m]!; imEven += odd[m]! * SIN[t + m]!; }
+    const sign = f % 2 === 0 ? 1 : -1;
+    const reLow = y0 + sign * y16 + reEven + reOdd, imLow = imEven + imOdd;
+    const magLow = Math.sqrt(reLow * reLow + imLow * imLow);
+    if (accumulate) out[outOff + f] = out[outOff + f]! + scale * magLow;
+    else out[outOff + f] = scale * magLow;
+    if (f === 8) continue;
+    const reHigh = y0 + sign * y16 + reEven - reOdd, imHigh = imOdd - imEven;
+    const magHigh = Math.sqrt(reHigh * reHigh + imHigh * imHigh);
+    if (accumulate) out[outOff + 16 - f] = out[outOff + 16 - f]! + scale * magHigh;
+    else out[outOff + 16 - f] = scale * magHigh;
+  }
+  return true;
+}
+
+/**
+ * |STFT| of one signal (length 16·(F+1)), frames F, center=False: `[F, 17]` row-major. A plain helper for tests,
+ * tools and documentation; the policy feeds frames incrementally through frameMagnitudes.
+ */
+export function stftMagnitudes(signal: Float32Array): Float32Array {
+  if (signal.length < N_FFT || signal.length % HOP !== 0) {
+    throw new RangeError(`stftMagnitudes needs a signal of 32 + 16·k samples, got ${signal.length}`);
+  }
+  const frames = (signal.length - N_FFT) / HOP + 1;
+  const out = new Float32Array(frames * N_BINS);
+  for (let t = 0; t < frames; t++) frameMagnitudes(signal, t * HOP, signal, t * HOP + HALF, out, t * N_BINS);
+  return out;
+}

@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  decodeNammCheckpoint, encodeNammCheckpoint, loadNammPolicy, NAMM_PARAM_COUNT, readNammCheckpoint, saveNammCheckpoint,
+  type NammCheckpoint, NammPolicy,
+} from '../../src/memory/namm/index.js';
+
+function sample(): NammCheckpoint {
+  return {
+    scorer: 'bam',
+    params: Float32Array.from({ length: NAMM_PARAM_COUNT }, (_, i) => Math.sin(i) * 0.1),
+    normStats: { mean: Float32Array.from({ length: 17 }, (_, i) => i * 1e-3), variance: new Float32Array(17).fill(2e-6), count: 12345 },
+    updateEvery: 512,
+    selection: 'min-over-heads',
+    provenance: { model: 'tiny-llama', generation: 40, tasks: ['passage_retrieval_en'] },
+  };
+}
+
+test('.namm round trip keeps params, statistics and config exactly; the write is atomic', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-ckpt-'));
+  try {
+    const path = join(dir, 'policy.namm');
+    const ck = sample();
+    saveNammCheckpoint(path, ck);
+    saveNammCheckpoint(path, { ...ck, cacheSize: 2048 }); // overwrite in place
+    assert.deepEqual(readdirSync(dir), ['policy.namm'], 'no temporary file left behind');
+    const back = readNammCheckpoint(path);
+    assert.deepEqual(Array.from(back.params), Array.from(ck.params));
+    assert.deepEqual(Array.from(back.normStats!.mean), Array.from(ck.normStats!.mean));
+    assert.deepEqual(Array.from(back.normStats!.variance), Array.from(ck.normStats!.variance));
+    assert.equal(back.normStats!.count, 12345);
+    assert.equal(back.cacheSize, 2048);
+    assert.deepEqual(back.provenance, ck.provenance);
+    const bytes = readFileSync(path);
+    assert.equal(bytes.subarray(0, 4).toString('latin1'), 'NAMM');
+    assert.equal(bytes.readUInt32LE(4), 1);
+    // Float32 payload at the end, little-endian: the last variance value.
+    assert.equal(bytes.readFloatLE(bytes.length - 4), Math.fround(2e-6));
+    const noStats = decodeNammCheckpoint(encodeNammCheckpoint({ ...ck, normStats: null }));
+    assert.equal(noStats.normStats, null);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('.namm reading reports truncation, corruption, wrong counts and NaN clearly', () => {
+  const good = encodeNammCheckpoint(sample());
+  assert.throws(() => decodeNammCheckpoint(good.subarray(0, good.length - 3)), /truncated/);
+  assert.throws(() => decodeNammCheckpoint(good.subarray(0, 8)), /too short/);
+  const extra = new Uint8Array(good.length + 4); extra.set(good);
+  assert.throws(() => decodeNammCheckpoint(extra), /unexpected bytes/);
+  const flipped = good.slice(); flipped[flipped.length - 10]! ^= 0x40;
+  assert.throws(() => decodeNammCheckpoint(flipped), /checksum/);
+  const magic = good.slice(); magic[0] = 0x58;
+  assert.throws(() => decodeNammCheckpoint(magic), /bad magic/);
+  const version = good.slice(); new DataView(version.buffer).setUint32(4, 7, true);
+  assert.throws(() => decodeNammCheckpoint(version), /version 7/);
+  const nan = sample(); nan.params[5] = NaN;
+  assert.throws(() => encodeNammCheckpoint(nan), /params\[5\] is not finite/);
+  assert.throws(() => encodeNammCheckpoint({ ...sample(), params: new Float32Array(100) }), /4172 parameters/);
+  assert.throws(() => encodeNammCheckpoint({ ...sample(), updateEvery: 500 }), /multiple of 16/);
+  // A header that lies about the count (hand-built file).
+  const json = new TextEncoder().encode(JSON.stringify({
+    scorer: 'bam', paramCount: 4000, featureDim: 25, nBins: 17, recencyDims: 8, bamHidden: 32, updateEvery: 512,
+    selection: 'min-over-heads', cacheSize: null, norm: null, provenance: {}, payloadBytes: 16000, payloadCrc32: 0,
+  }));
+  const lying = new Uint8Array(12 + json.length); lying.set(new TextEncoder().encode('NAMM'));
+  new DataView(lying.buffer).setUint32(4, 1, true); new DataView(lying.buffer).setUint32(8, json.length, true); lying.set(json, 12);
+  assert.throws(() => decodeNammCheckpoint(lying), /needs 4172 parameters, header says 4000/);
+  assert.throws(() => readNammCheckpoint('/nonexistent/x.namm'), /cannot read NAMM checkpoint/);
+});
+
+test('loadNammPolicy applies and validates spec-string overrides', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-load-'));
+  try {
+    const path = join(dir, 'p.namm');
+    writeFileSync(path, encodeNammCheckpoint(sample()));
+    const p = loadNammPolicy(path, {}) as NammPolicy;
+    assert.equal(p.updateEvery, 512);
+    assert.equal(p.selection, 'min-over-heads');
+    assert.equal(p.needsAttention, true);
+    const q = loadNammPolicy(path, { selection: 'per-head', update: '256', cache: '1024' }) as NammPolicy;
+    assert.equal(q.selection, 'per-head');
+    assert.equal(q.updateEvery, 256);
+    assert.equal(q.cacheSize, 1024);
+    assert.match(q.name, /^namm:.*p\.namm,selection=per-head,update=256,cacheSize=1024$/);
+    assert.throws(() => loadNammPolicy(path, { ratio: '0.5' }), /unknown option "ratio"/);
+    assert.throws(() => loadNammPolicy(path, { selection: 'max' }), /selection=max is invalid/);
+    assert.throws(() => loadNammPolicy(path, { update: '100' }), /multiple of 16/);
+    assert.throws(() => loadNammPolicy(path, { cacheSize: '-3' }), /positive integer/);
+    assert.throws(() => loadNammPolicy(path, { calibrate: 'yes' }), /true or false/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
