@@ -1,0 +1,89 @@
+/** `namm convert`: between Hugging Face folders, GGUF files and llama2.c checkpoints (as sources). */
+import type { Command } from 'commander';
+import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { toHfConfig } from '../models/config.js';
+import { convertRopeLayout, writeGguf, type GgufWriteDtype } from '../models/gguf.js';
+import { loadModelFiles, tiedNames } from '../models/load.js';
+import { writeSafetensors, type SafetensorsDtype, type SafetensorsWriteTensor } from '../models/safetensors.js';
+import { HfTokenizer } from '../models/tokenizers/hf.js';
+
+export interface ConvertOptions {
+  from: string;
+  to: 'gguf' | 'safetensors';
+  out: string;
+  /** f32 (default), f16, q8_0 (GGUF only), bf16 (safetensors only). */
+  dtype?: string;
+  /** llama2.c sources: the tokenizer.bin (default: beside the checkpoint). */
+  tokenizer?: string;
+}
+
+export interface ConvertReport {
+  out: string;
+  tensors: number;
+  tokenizer: 'embedded' | 'copied' | 'written' | 'none';
+  notes: string[];
+}
+
+/** Files of a HF folder that travel with the tokenizer. */
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json'];
+
+export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
+  const dtype = (o.dtype ?? 'f32').toUpperCase();
+  if (o.to === 'gguf' && !['F32', 'F16', 'Q8_0'].includes(dtype)) throw new Error(`--dtype ${o.dtype} is not available for GGUF output (f32, f16, q8_0)`);
+  if (o.to === 'safetensors' && !['F32', 'F16', 'BF16'].includes(dtype)) throw new Error(`--dtype ${o.dtype} is not available for safetensors output (f32, f16, bf16)`);
+  if (o.to !== 'gguf' && o.to !== 'safetensors') throw new Error(`--to must be gguf or safetensors, got "${String(o.to)}"`);
+  const src = await loadModelFiles(o.from, { tokenizerPath: o.tokenizer });
+  const notes: string[] = [];
+
+  if (o.to === 'gguf') {
+    writeGguf(o.out, src.config, src.weights, src.tokenizer, { dtype: dtype as GgufWriteDtype });
+    if (!src.tokenizer) notes.push('the source has no tokenizer; the GGUF file has no vocabulary');
+    return { out: resolve(o.out), tensors: src.weights.size, tokenizer: src.tokenizer ? 'embedded' : 'none', notes };
+  }
+
+  // A HF folder: weights back in rotate-half layout (HF config.json cannot say "interleaved").
+  if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new Error(`${o.out}: exists and is not a folder (safetensors output is a HF folder)`);
+  mkdirSync(o.out, { recursive: true });
+  const weights = convertRopeLayout(src.config, src.weights, 'half');
+  const config = { ...src.config, ropeLayout: 'half' as const };
+  const { embed, head } = tiedNames(config);
+  const tensors = new Map<string, SafetensorsWriteTensor>();
+  const tied = weights.get(embed) === weights.get(head);
+  for (const [name, t] of weights) {
+    if (tied && name === embed) continue; // stored once, as transformers does, with an alias in __metadata__
+    tensors.set(name, { dtype: dtype as SafetensorsDtype, shape: t.shape, data: t.data });
+  }
+  writeSafetensors(join(o.out, 'model.safetensors'), tensors, tied ? { format: 'pt', [embed]: head } : { format: 'pt' });
+  writeFileSync(join(o.out, 'config.json'), JSON.stringify({ ...toHfConfig(config), torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype] }, null, 2) + '\n');
+
+  let tokenizer: ConvertReport['tokenizer'] = 'none';
+  if (src.format === 'safetensors' && existsSync(join(src.source, 'tokenizer.json'))) {
+    for (const f of TOKENIZER_FILES) if (existsSync(join(src.source, f))) copyFileSync(join(src.source, f), join(o.out, f));
+    tokenizer = 'copied';
+  } else if (src.tokenizer instanceof HfTokenizer) {
+    // GGUF byte-level vocabularies become a tokenizer.json in memory; write it out.
+    writeFileSync(join(o.out, 'tokenizer.json'), JSON.stringify(src.tokenizer.json));
+    writeFileSync(join(o.out, 'tokenizer_config.json'), JSON.stringify(src.tokenizer.tokenizerConfig, null, 2) + '\n');
+    tokenizer = 'written';
+  } else if (src.tokenizer) {
+    notes.push('SentencePiece-style vocabularies (GGUF "llama", llama2.c tokenizer.bin) are not written as tokenizer.json yet; keep the source file for its tokenizer');
+  }
+  return { out: resolve(o.out), tensors: tensors.size, tokenizer, notes };
+}
+
+export function register(program: Command): void {
+  program
+    .command('convert')
+    .description('convert a model: HF folder, .gguf or llama2.c .bin → GGUF file or HF safetensors folder')
+    .requiredOption('--from <path>', 'source: HF folder (config.json + safetensors), .gguf file or llama2.c .bin')
+    .requiredOption('--to <format>', 'gguf | safetensors')
+    .requiredOption('--out <path>', 'output .gguf file, or folder for safetensors')
+    .option('--dtype <type>', 'f32 | f16 | q8_0 (GGUF) | bf16 (safetensors)', 'f32')
+    .option('--tokenizer <path>', 'llama2.c source: its tokenizer.bin (default: beside the checkpoint)')
+    .action(async (opts: ConvertOptions) => {
+      const r = await convertModel(opts);
+      process.stdout.write(`wrote ${r.out}: ${r.tensors} tensors, tokenizer ${r.tokenizer}\n`);
+      for (const n of r.notes) process.stderr.write(`note: ${n}\n`);
+    });
+}

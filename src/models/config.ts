@@ -1,0 +1,305 @@
+/**
+ * Hugging Face `config.json` → ModelConfig. Each supported `model_type` maps onto one of the two architectures the
+ * runtime implements (Llama family, GPT-2 family); anything else is refused by name rather than run wrongly.
+ */
+import type { ModelConfig, RopeScaling } from './types.js';
+
+type Json = Record<string, unknown>;
+
+/** Reads config keys with errors that name the key and the file. */
+class ConfigReader {
+  constructor(private readonly json: Json, private readonly source: string) {}
+
+  has(key: string): boolean {
+    return this.json[key] !== undefined && this.json[key] !== null;
+  }
+
+  raw(key: string): unknown {
+    return this.json[key];
+  }
+
+  /** A positive integer size; `fallback` is used only when the key is absent or null. */
+  size(key: string, fallback?: number): number {
+    if (!this.has(key)) {
+      if (fallback !== undefined) return fallback;
+      throw new Error(`${this.source}: required key "${key}" is missing`);
+    }
+    const v = this.json[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+      throw new Error(`${this.source}: "${key}" must be a positive integer, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
+
+  positive(key: string, fallback: number): number {
+    if (!this.has(key)) return fallback;
+    const v = this.json[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      throw new Error(`${this.source}: "${key}" must be a positive number, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
+
+  bool(key: string, fallback: boolean): boolean {
+    if (!this.has(key)) return fallback;
+    const v = this.json[key];
+    if (typeof v !== 'boolean') throw new Error(`${this.source}: "${key}" must be true or false, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  /** A token id that may be absent (null). */
+  tokenId(key: string): number | null {
+    if (!this.has(key)) return null;
+    const v = this.json[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+      throw new Error(`${this.source}: "${key}" must be a non-negative integer token id, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
+
+  /** A token id or a list of them (HF allows both for eos_token_id). */
+  tokenIds(key: string): number[] {
+    if (!this.has(key)) return [];
+    const v = this.json[key];
+    const list = Array.isArray(v) ? v : [v];
+    for (const id of list) {
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
+        throw new Error(`${this.source}: "${key}" must be a token id or a list of token ids, got ${JSON.stringify(v)}`);
+      }
+    }
+    return list as number[];
+  }
+}
+
+const LLAMA_FAMILY = new Set(['llama', 'mistral', 'qwen2']);
+
+/** Parses a HF config.json object. `source` names the file in error messages. */
+export function parseHfConfig(json: unknown, source: string): ModelConfig {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new Error(`${source}: expected a JSON object at the top level`);
+  }
+  const r = new ConfigReader(json as Json, source);
+  const modelType = r.raw('model_type');
+  if (typeof modelType !== 'string') throw new Error(`${source}: required key "model_type" is missing or not a string`);
+  if (modelType === 'gpt2') return parseGpt2(r, source);
+  if (LLAMA_FAMILY.has(modelType)) return parseLlamaFamily(r, modelType, source);
+  throw new Error(
+    `${source}: model_type "${modelType}" is not supported (supported: llama, mistral, qwen2, gpt2; SmolLM and TinyLlama use "llama")`,
+  );
+}
+
+function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): ModelConfig {
+  const hiddenSize = r.size('hidden_size');
+  const nHeads = r.size('num_attention_heads');
+  const nKvHeads = r.size('num_key_value_heads', nHeads);
+  if (!r.has('head_dim') && hiddenSize % nHeads !== 0) {
+    throw new Error(`${source}: num_attention_heads (${nHeads}) does not divide hidden_size (${hiddenSize})`);
+  }
+  if (nHeads % nKvHeads !== 0) {
+    throw new Error(`${source}: num_key_value_heads (${nKvHeads}) does not divide num_attention_heads (${nHeads})`);
+  }
+  const headDim = r.size('head_dim', hiddenSize / nHeads);
+  const maxPositions = r.size('max_position_embeddings');
+
+  const act = r.has('hidden_act') ? r.raw('hidden_act') : 'silu';
+  if (act !== 'silu' && act !== 'swish') {
+    throw new Error(`${source}: hidden_act "${String(act)}" is not supported for ${modelType} (only "silu")`);
+  }
+  const partial = r.positive('partial_rotary_factor', 1);
+  if (partial > 1) throw new Error(`${source}: "partial_rotary_factor" must be in (0, 1], got ${partial}`);
+
+  // transformers v5 moves rope settings into `rope_parameters`; older files keep rope_theta + rope_scaling.
+  const ropeParams = r.raw('rope_parameters');
+  let ropeTheta = r.positive('rope_theta', 10000);
+  let scalingJson: unknown = r.raw('rope_scaling');
+  if (ropeParams && typeof ropeParams === 'object' && !Array.isArray(ropeParams)) {
+    const p = new ConfigReader(ropeParams as Json, `${source} (rope_parameters)`);
+    ropeTheta = p.positive('rope_theta', ropeTheta);
+    scalingJson = ropeParams;
+  }
+  const ropeScaling = parseRopeScaling(scalingJson, maxPositions, source);
+
+  // Llama/Mistral: `attention_bias` covers q, k, v and o together; Qwen2 always has q/k/v biases and no o bias.
+  const attentionBias = r.bool('attention_bias', false);
+  const isQwen2 = modelType === 'qwen2';
+  return {
+    arch: 'llama',
+    modelType,
+    vocabSize: r.size('vocab_size'),
+    hiddenSize,
+    nLayers: r.size('num_hidden_layers'),
+    nHeads,
+    nKvHeads,
+    headDim,
+    intermediateSize: r.size('intermediate_size'),
+    maxPositions,
+    normEps: r.positive('rms_norm_eps', 1e-6),
+    ropeTheta,
+    ropeScaling,
+    ropeLayout: 'half',
+    partialRotaryFactor: partial,
+    attnQkvBias: isQwen2 ? true : attentionBias,
+    attnOutBias: isQwen2 ? false : attentionBias,
+    mlpBias: r.bool('mlp_bias', false),
+    activation: 'silu',
+    tieEmbeddings: r.bool('tie_word_embeddings', false),
+    bosTokenId: r.tokenId('bos_token_id'),
+    eosTokenIds: r.tokenIds('eos_token_id'),
+  };
+}
+
+function parseGpt2(r: ConfigReader, source: string): ModelConfig {
+  const hiddenSize = r.size('n_embd');
+  const nHeads = r.size('n_head');
+  if (hiddenSize % nHeads !== 0) throw new Error(`${source}: n_head (${nHeads}) does not divide n_embd (${hiddenSize})`);
+  const act = r.has('activation_function') ? r.raw('activation_function') : 'gelu_new';
+  let activation: ModelConfig['activation'];
+  if (act === 'gelu_new' || act === 'gelu_pytorch_tanh' || act === 'gelu_fast') activation = 'gelu_tanh';
+  else if (act === 'gelu') activation = 'gelu_erf';
+  else throw new Error(`${source}: activation_function "${String(act)}" is not supported for gpt2 (gelu_new, gelu)`);
+  const eos = r.tokenIds('eos_token_id');
+  return {
+    arch: 'gpt2',
+    modelType: 'gpt2',
+    vocabSize: r.size('vocab_size'),
+    hiddenSize,
+    nLayers: r.size('n_layer'),
+    nHeads,
+    nKvHeads: nHeads,
+    headDim: hiddenSize / nHeads,
+    intermediateSize: r.size('n_inner', 4 * hiddenSize),
+    maxPositions: r.size('n_positions'),
+    normEps: r.positive('layer_norm_epsilon', 1e-5),
+    ropeTheta: 10000,
+    ropeScaling: { type: 'none' },
+    ropeLayout: 'half',
+    partialRotaryFactor: 1,
+    attnQkvBias: true,
+    attnOutBias: true,
+    mlpBias: true,
+    activation,
+    tieEmbeddings: r.bool('tie_word_embeddings', true),
+    bosTokenId: r.has('bos_token_id') ? r.tokenId('bos_token_id') : 50256,
+    eosTokenIds: r.has('eos_token_id') ? eos : [50256],
+  };
+}
+
+/** HF `rope_scaling` (or v5 `rope_parameters`) → RopeScaling. */
+export function parseRopeScaling(json: unknown, maxPositions: number, source: string): RopeScaling {
+  if (json === undefined || json === null) return { type: 'none' };
+  if (typeof json !== 'object' || Array.isArray(json)) {
+    throw new Error(`${source}: "rope_scaling" must be an object or null, got ${JSON.stringify(json)}`);
+  }
+  const r = new ConfigReader(json as Json, `${source} (rope_scaling)`);
+  const type = r.raw('rope_type') ?? r.raw('type');
+  if (type === undefined || type === null || type === 'default') return { type: 'none' };
+  const factor = (): number => {
+    if (!r.has('factor')) throw new Error(`${source}: rope_scaling of type "${String(type)}" needs "factor"`);
+    return r.positive('factor', 1);
+  };
+  switch (type) {
+    case 'linear':
+      return { type: 'linear', factor: factor() };
+    case 'dynamic':
+      return { type: 'dynamic', factor: factor(), originalMaxPositions: r.size('original_max_position_embeddings', maxPositions) };
+    case 'ntk':
+      return { type: 'ntk', factor: factor(), alpha: r.positive('alpha', 1) };
+    case 'llama3':
+      return {
+        type: 'llama3',
+        factor: factor(),
+        lowFreqFactor: r.positive('low_freq_factor', 1),
+        highFreqFactor: r.positive('high_freq_factor', 4),
+        originalMaxPositions: r.size('original_max_position_embeddings', 8192),
+      };
+    default:
+      throw new Error(
+        `${source}: rope_scaling type "${String(type)}" is not supported (supported: linear, dynamic, ntk, llama3)`,
+      );
+  }
+}
+
+/** ModelConfig → HF config.json object (the inverse of parseHfConfig, for `namm convert` and the trainer). */
+export function toHfConfig(config: ModelConfig): Record<string, unknown> {
+  const eos = config.eosTokenIds.length === 1 ? config.eosTokenIds[0] : config.eosTokenIds.length ? config.eosTokenIds : null;
+  if (config.arch === 'gpt2') {
+    return {
+      architectures: ['GPT2LMHeadModel'],
+      model_type: 'gpt2',
+      vocab_size: config.vocabSize,
+      n_embd: config.hiddenSize,
+      n_head: config.nHeads,
+      n_layer: config.nLayers,
+      n_positions: config.maxPositions,
+      n_inner: config.intermediateSize,
+      layer_norm_epsilon: config.normEps,
+      activation_function: config.activation === 'gelu_erf' ? 'gelu' : 'gelu_new',
+      tie_word_embeddings: config.tieEmbeddings,
+      bos_token_id: config.bosTokenId,
+      eos_token_id: eos,
+      torch_dtype: 'float32',
+    };
+  }
+  const modelType = config.modelType === 'qwen2' || config.modelType === 'mistral' ? config.modelType : 'llama';
+  const archName = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM' }[modelType];
+  const out: Record<string, unknown> = {
+    architectures: [archName],
+    model_type: modelType,
+    vocab_size: config.vocabSize,
+    hidden_size: config.hiddenSize,
+    num_hidden_layers: config.nLayers,
+    num_attention_heads: config.nHeads,
+    num_key_value_heads: config.nKvHeads,
+    head_dim: config.headDim,
+    intermediate_size: config.intermediateSize,
+    max_position_embeddings: config.maxPositions,
+    rms_norm_eps: config.normEps,
+    rope_theta: config.ropeTheta,
+    rope_scaling: ropeScalingToHf(config.ropeScaling),
+    hidden_act: 'silu',
+    tie_word_embeddings: config.tieEmbeddings,
+    bos_token_id: config.bosTokenId,
+    eos_token_id: eos,
+    torch_dtype: 'float32',
+  };
+  if (modelType !== 'qwen2') {
+    out.attention_bias = config.attnQkvBias;
+    out.mlp_bias = config.mlpBias;
+  }
+  if (config.partialRotaryFactor !== 1) out.partial_rotary_factor = config.partialRotaryFactor;
+  return out;
+}
+
+export function ropeScalingToHf(s: RopeScaling): Record<string, unknown> | null {
+  switch (s.type) {
+    case 'none': return null;
+    case 'linear': return { rope_type: 'linear', factor: s.factor };
+    case 'ntk': return { rope_type: 'ntk', factor: s.factor, alpha: s.alpha };
+    case 'dynamic': return { rope_type: 'dynamic', factor: s.factor, original_max_position_embeddings: s.originalMaxPositions };
+    case 'llama3':
+      return {
+        rope_type: 'llama3', factor: s.factor, low_freq_factor: s.lowFreqFactor, high_freq_factor: s.highFreqFactor,
+        original_max_position_embeddings: s.originalMaxPositions,
+      };
+  }
+}
+
+/** Reads and parses a JSON file, with the file named in any error. */
+export async function readJsonFile(path: string): Promise<unknown> {
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile(path, 'utf8');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+/** Like readJsonFile, but null when the file does not exist; must hold an object when it does. */
+export async function readOptionalJsonObject(path: string): Promise<Record<string, unknown> | null> {
+  const { existsSync } = await import('node:fs');
+  if (!existsSync(path)) return null;
+  const json = await readJsonFile(path);
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${path}: expected a JSON object`);
+  return json as Record<string, unknown>;
+}

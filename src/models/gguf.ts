@@ -1,0 +1,697 @@
+/**
+ * GGUF v2/v3 (llama.cpp's model file, https://github.com/ggml-org/ggml/blob/master/docs/gguf.md): a header with
+ * typed metadata key/values and tensor infos, then tensor data at `general.alignment`. The reader maps llama.cpp's
+ * tensor names and metadata back to Hugging Face names and a ModelConfig; the writer does the reverse, laying
+ * tensors out the way llama.cpp's own converter does so llama.cpp can read our files.
+ *
+ * Layout notes. GGUF lists dims innermost first (ne[0] = columns), so an HF `[out, in]` weight has ne = [in, out];
+ * the bytes are the same row-major data. llama.cpp's converter permutes the rows of Llama q/k projections so that
+ * RoPE rotates interleaved pairs (2i, 2i+1): the reader keeps them as stored and says `ropeLayout: 'interleaved'`,
+ * the writer applies that permutation to 'half'-layout models. GPT-2's Conv1D weights are stored transposed
+ * ([out, in]) in GGUF; the reader transposes them back to HF's Conv1D `[in, out]`.
+ */
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { getBackend } from '../tensor/index.js';
+import { parseRopeScaling, ropeScalingToHf } from './config.js';
+import { tieEmbeddings } from './load.js';
+import { f32ToF16 as f32ToF16Bits, readExactly } from './safetensors.js';
+import { ggufTokenizerFromMetadata, ggufVocabularyMetadata } from './tokenizers/gguf-vocab.js';
+import type { ModelConfig, RopeScaling, Tensor, Tokenizer, WeightMap } from './types.js';
+
+// ---------------------------------------------------------------- container types
+
+export const GgufValueType = {
+  UINT8: 0, INT8: 1, UINT16: 2, INT16: 3, UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9,
+  UINT64: 10, INT64: 11, FLOAT64: 12,
+} as const;
+const FIXED_SIZE: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+
+/** A metadata value; 64-bit integers are bigints; typed entries remember their type for writing. */
+export type GgufScalar = number | bigint | boolean | string;
+export type GgufValue = GgufScalar | GgufValue[];
+/** A metadata entry with its declared type (arrays also carry the element type). */
+export interface GgufEntry { type: number; value: GgufValue; elementType?: number }
+export type GgufMetadata = Map<string, GgufEntry>;
+
+/** ggml tensor types this project reads (and, for F32/F16/Q8_0, writes). */
+export const GgmlType = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 } as const;
+const GGML_NAMES: Record<number, string> = {
+  0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 6: 'Q5_0', 7: 'Q5_1', 8: 'Q8_0', 9: 'Q8_1', 10: 'Q2_K', 11: 'Q3_K', 12: 'Q4_K',
+  13: 'Q5_K', 14: 'Q6_K', 15: 'Q8_K', 16: 'IQ2_XXS', 17: 'IQ2_XS', 18: 'IQ3_XXS', 19: 'IQ1_S', 20: 'IQ4_NL', 21: 'IQ3_S',
+  22: 'IQ2_S', 23: 'IQ4_XS', 24: 'I8', 25: 'I16', 26: 'I32', 27: 'I64', 28: 'F64', 29: 'IQ1_M', 30: 'BF16',
+};
+/** [values per block, bytes per block]. */
+const BLOCK: Record<number, [number, number]> = { 0: [1, 4], 1: [1, 2], 2: [32, 18], 8: [32, 34], 30: [1, 2] };
+
+export interface GgufTensorInfo {
+  name: string;
+  /** ggml order: dims[0] is the innermost (contiguous) dimension. */
+  dims: number[];
+  type: number;
+  /** Absolute byte range in the file. */
+  begin: number;
+  end: number;
+}
+
+export interface GgufHeader {
+  version: number;
+  metadata: GgufMetadata;
+  tensors: GgufTensorInfo[];
+  alignment: number;
+  dataStart: number;
+}
+
+const MAGIC = 0x46554747; // "GGUF" little-endian
+
+/** True when the file starts with the GGUF magic. */
+export function isGgufFile(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const b = new Uint8Array(4);
+    return readSync(fd, b, 0, 4, 0) === 4 && new DataView(b.buffer).getUint32(0, true) === MAGIC;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// ---------------------------------------------------------------- reading
+
+/** Sequential reads over a file through a window, checking every length against the bytes that remain. */
+class Cursor {
+  pos = 0;
+  private buf: Uint8Array = new Uint8Array(0);
+  private bufStart = 0;
+
+  constructor(private readonly fd: number, readonly size: number, private readonly file: string) {}
+
+  remaining(): number { return this.size - this.pos; }
+
+  private need(n: number, what: string): number {
+    if (n > this.size - this.pos) throw new Error(`${this.file}: unexpected end of file reading ${what} at offset ${this.pos} (truncated?)`);
+    if (this.pos < this.bufStart || this.pos + n > this.bufStart + this.buf.length) {
+      const len = Math.min(Math.max(n, 1 << 20), this.size - this.pos);
+      this.buf = readExactly(this.fd, this.pos, len, this.file);
+      this.bufStart = this.pos;
+    }
+    const at = this.pos - this.bufStart;
+    this.pos += n;
+    return at;
+  }
+
+  /** A DataView over the next n bytes (need() runs first, so the view is of the refreshed window). */
+  private at(n: number, what: string): DataView {
+    const offset = this.need(n, what);
+    return new DataView(this.buf.buffer, this.buf.byteOffset + offset, n);
+  }
+
+  u32(what: string): number { return this.at(4, what).getUint32(0, true); }
+  u64(what: string): bigint { return this.at(8, what).getBigUint64(0, true); }
+  /** A u64 count or size that must fit a safe integer and be at most `max`. */
+  count(what: string, max: number): number {
+    const v = this.u64(what);
+    if (v > BigInt(max)) throw new Error(`${this.file}: ${what} ${v} exceeds what the file can hold (${max})`);
+    return Number(v);
+  }
+  string(what: string): string {
+    const len = this.count(`${what} length`, this.remaining() - 8);
+    const at = this.need(len, what);
+    return Buffer.from(this.buf.buffer, this.buf.byteOffset + at, len).toString('utf8');
+  }
+  scalar(type: number, what: string): GgufScalar {
+    switch (type) {
+      case 0: return this.at(1, what).getUint8(0);
+      case 1: return this.at(1, what).getInt8(0);
+      case 2: return this.at(2, what).getUint16(0, true);
+      case 3: return this.at(2, what).getInt16(0, true);
+      case 4: return this.at(4, what).getUint32(0, true);
+      case 5: return this.at(4, what).getInt32(0, true);
+      case 6: return this.at(4, what).getFloat32(0, true);
+      case 7: {
+        const b = this.at(1, what).getUint8(0);
+        if (b > 1) throw new Error(`${this.file}: ${what} is a bool with value ${b}`);
+        return b === 1;
+      }
+      case 8: return this.string(what);
+      case 10: return this.at(8, what).getBigUint64(0, true);
+      case 11: return this.at(8, what).getBigInt64(0, true);
+      case 12: return this.at(8, what).getFloat64(0, true);
+      default: throw new Error(`${this.file}: ${what} has unknown value type ${type}`);
+    }
+  }
+  value(type: number, what: string, depth = 0): GgufEntry {
+    if (type !== GgufValueType.ARRAY) return { type, value: this.scalar(type, what) };
+    if (depth > 4) throw new Error(`${this.file}: ${what} nests arrays too deeply`);
+    const elementType = this.u32(`${what} element type`);
+    const minSize = elementType === GgufValueType.STRING ? 8 : elementType === GgufValueType.ARRAY ? 12 : FIXED_SIZE[elementType];
+    if (minSize === undefined) throw new Error(`${this.file}: ${what} has unknown array element type ${elementType}`);
+    const n = this.count(`${what} array length`, Math.floor((this.remaining() - 8) / minSize));
+    const out: GgufValue[] = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.value(elementType, what, depth + 1).value;
+    return { type, value: out, elementType };
+  }
+}
+
+/** Parses and validates the header of an open GGUF file. */
+export function readGgufHeader(fd: number, file: string): GgufHeader {
+  const size = fstatSync(fd).size;
+  const c = new Cursor(fd, size, file);
+  if (size < 4 || c.u32('magic') !== MAGIC) throw new Error(`${file}: not a GGUF file (bad magic)`);
+  const version = c.u32('version');
+  if (version !== 2 && version !== 3) throw new Error(`${file}: GGUF version ${version} is not supported (2 and 3 are)`);
+  // Each tensor info is at least 8 (name) + 4 (n_dims) + 4 (type) + 8 (offset) bytes; each KV at least 8 + 4 + 1.
+  const nTensors = c.count('tensor count', Math.floor((size - 24) / 24));
+  const nKv = c.count('metadata count', Math.floor((size - 24) / 13));
+  const metadata: GgufMetadata = new Map();
+  for (let i = 0; i < nKv; i++) {
+    const key = c.string(`metadata key #${i}`);
+    const type = c.u32(`type of "${key}"`);
+    if (metadata.has(key)) throw new Error(`${file}: duplicate metadata key "${key}"`);
+    metadata.set(key, c.value(type, `metadata "${key}"`));
+  }
+  let alignment = 32;
+  const al = metadata.get('general.alignment');
+  if (al) {
+    const a = Number(al.value);
+    if (typeof al.value !== 'number' && typeof al.value !== 'bigint' || !Number.isInteger(a) || a <= 0 || (a & (a - 1)) !== 0) {
+      throw new Error(`${file}: general.alignment must be a positive power of two, got ${String(al.value)}`);
+    }
+    alignment = a;
+  }
+  const infos: { name: string; dims: number[]; type: number; offset: number }[] = [];
+  for (let i = 0; i < nTensors; i++) {
+    const name = c.string(`tensor #${i} name`);
+    const nDims = c.u32(`tensor "${name}" n_dims`);
+    if (nDims < 1 || nDims > 4) throw new Error(`${file}: tensor "${name}" has ${nDims} dimensions (1 to 4 allowed)`);
+    const dims: number[] = [];
+    for (let d = 0; d < nDims; d++) {
+      const v = c.u64(`tensor "${name}" dim ${d}`);
+      if (v === 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`${file}: tensor "${name}" has an invalid dimension ${v}`);
+      dims.push(Number(v));
+    }
+    const type = c.u32(`tensor "${name}" type`);
+    const offset = c.count(`tensor "${name}" offset`, Number.MAX_SAFE_INTEGER);
+    infos.push({ name, dims, type, offset });
+  }
+  const dataStart = Math.ceil(c.pos / alignment) * alignment;
+  const dataSize = size - dataStart;
+  const tensors: GgufTensorInfo[] = [];
+  const seen = new Set<string>();
+  for (const { name, dims, type, offset } of infos) {
+    if (seen.has(name)) throw new Error(`${file}: duplicate tensor name "${name}"`);
+    seen.add(name);
+    const block = BLOCK[type];
+    if (!block) {
+      const known = GGML_NAMES[type];
+      throw new Error(`${file}: tensor "${name}" has type ${known ?? `#${type}`}, which is ${known ? 'not supported' : 'unknown'} (F32, F16, BF16, Q8_0, Q4_0 are)`);
+    }
+    if (dims[0]! % block[0] !== 0) throw new Error(`${file}: tensor "${name}" row length ${dims[0]} is not a multiple of the ${GGML_NAMES[type]} block size ${block[0]}`);
+    const count = dims.reduce((a, b) => a * b, 1);
+    if (!Number.isSafeInteger(count)) throw new Error(`${file}: tensor "${name}" has too many elements`);
+    const bytes = (count / block[0]) * block[1];
+    if (offset % alignment !== 0) throw new Error(`${file}: tensor "${name}" offset ${offset} is not a multiple of the alignment ${alignment}`);
+    if (offset + bytes > dataSize) throw new Error(`${file}: tensor "${name}" (${bytes} bytes at data offset ${offset}) runs past the end of the file; truncated?`);
+    tensors.push({ name, dims, type, begin: dataStart + offset, end: dataStart + offset + bytes });
+  }
+  const sorted = [...tensors].sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i]!.begin < sorted[i - 1]!.end) throw new Error(`${file}: tensors "${sorted[i - 1]!.name}" and "${sorted[i]!.name}" overlap`);
+  }
+  return { version, metadata, tensors, alignment, dataStart };
+}
+
+/** Q4_0: per block of 32, an f16 scale d and 16 bytes; value j = d·((q[j] & 15) − 8), value j+16 = d·((q[j] >> 4) − 8). */
+export function q4_0ToF32(src: Uint8Array, dst: Float32Array, n: number): void {
+  const scale = new Uint16Array(1), scaleF = new Float32Array(1);
+  const backend = getBackend();
+  for (let b = 0; b < n / 32; b++) {
+    const o = b * 18;
+    scale[0] = src[o]! | (src[o + 1]! << 8);
+    backend.f16ToF32(scale, scaleF, 1);
+    const d = scaleF[0]!;
+    for (let j = 0; j < 16; j++) {
+      const q = src[o + 2 + j]!;
+      dst[b * 32 + j] = d * ((q & 15) - 8);
+      dst[b * 32 + j + 16] = d * ((q >> 4) - 8);
+    }
+  }
+}
+
+/** Reads one tensor as float32, shaped in HF order (outermost first), values exactly as stored. */
+export function readGgufTensor(fd: number, info: GgufTensorInfo, file: string): Tensor {
+  const count = info.dims.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(count);
+  const bytes = info.end - info.begin;
+  const backend = getBackend();
+  if (info.type === GgmlType.F32) {
+    readExactly(fd, info.begin, bytes, file, new Uint8Array(data.buffer));
+  } else if (info.type === GgmlType.F16 || info.type === GgmlType.BF16) {
+    const half = new Uint16Array(count);
+    readExactly(fd, info.begin, bytes, file, new Uint8Array(half.buffer));
+    if (info.type === GgmlType.F16) backend.f16ToF32(half, data, count);
+    else backend.bf16ToF32(half, data, count);
+  } else {
+    const raw = readExactly(fd, info.begin, bytes, file);
+    if (info.type === GgmlType.Q8_0) backend.q8_0ToF32(raw, data, count);
+    else q4_0ToF32(raw, data, count);
+  }
+  return { shape: [...info.dims].reverse(), data };
+}
+
+// ---------------------------------------------------------------- names and layouts
+
+const LLAMA_LAYER_NAMES: [string, string][] = [
+  ['attn_norm', 'input_layernorm'], ['attn_q', 'self_attn.q_proj'], ['attn_k', 'self_attn.k_proj'],
+  ['attn_v', 'self_attn.v_proj'], ['attn_output', 'self_attn.o_proj'], ['ffn_norm', 'post_attention_layernorm'],
+  ['ffn_gate', 'mlp.gate_proj'], ['ffn_up', 'mlp.up_proj'], ['ffn_down', 'mlp.down_proj'],
+];
+const GPT2_LAYER_NAMES: [string, string][] = [
+  ['attn_norm', 'ln_1'], ['attn_qkv', 'attn.c_attn'], ['attn_output', 'attn.c_proj'], ['ffn_norm', 'ln_2'],
+  ['ffn_up', 'mlp.c_fc'], ['ffn_down', 'mlp.c_proj'],
+];
+const GLOBAL_NAMES: Record<'llama' | 'gpt2', [string, string][]> = {
+  llama: [['token_embd', 'model.embed_tokens'], ['output_norm', 'model.norm'], ['output', 'lm_head']],
+  gpt2: [['token_embd', 'transformer.wte'], ['position_embd', 'transformer.wpe'], ['output_norm', 'transformer.ln_f'], ['output', 'lm_head']],
+};
+/** GPT-2 Conv1D weights, stored [in, out] by HF and transposed to [out, in] by llama.cpp's converter. */
+const GPT2_CONV1D = /\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/;
+
+/** GGUF tensor name → HF name (null when it has no HF counterpart). */
+export function ggufToHfName(name: string, arch: 'llama' | 'gpt2'): string | null {
+  const m = /^(.*)\.(weight|bias)$/.exec(name);
+  if (!m) return null;
+  const [, stem, kind] = m as unknown as [string, string, string];
+  for (const [g, h] of GLOBAL_NAMES[arch]) if (stem === g) return `${h}.${kind}`;
+  const layer = /^blk\.(\d+)\.(.+)$/.exec(stem);
+  if (!layer) return null;
+  for (const [g, h] of arch === 'gpt2' ? GPT2_LAYER_NAMES : LLAMA_LAYER_NAMES) {
+    if (layer[2] === g) return `${arch === 'gpt2' ? 'transformer.h' : 'model.layers'}.${layer[1]}.${h}.${kind}`;
+  }
+  return null;
+}
+
+/** HF name → GGUF tensor name (null for names GGUF has no slot for). */
+export function hfToGgufName(name: string, arch: 'llama' | 'gpt2'): string | null {
+  const m = /^(.*)\.(weight|bias)$/.exec(name);
+  if (!m) return null;
+  const [, stem, kind] = m as unknown as [string, string, string];
+  for (const [g, h] of GLOBAL_NAMES[arch]) if (stem === h) return `${g}.${kind}`;
+  const prefix = arch === 'gpt2' ? 'transformer.h' : 'model.layers';
+  const layer = new RegExp(`^${prefix.replace('.', '\\.')}\\.(\\d+)\\.(.+)$`).exec(stem);
+  if (!layer) return null;
+  for (const [g, h] of arch === 'gpt2' ? GPT2_LAYER_NAMES : LLAMA_LAYER_NAMES) if (layer[2] === h) return `blk.${layer[1]}.${g}.${kind}`;
+  return null;
+}
+
+export function transpose2d(t: Tensor): Tensor {
+  const [rows, cols] = t.shape as [number, number];
+  const out = new Float32Array(t.data.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = t.data[r * cols + c]!;
+  return { shape: [cols, rows], data: out };
+}
+
+/**
+ * Reorders the rows of a q/k projection (weight [nHeads·headDim, in] or bias [nHeads·headDim]) from HF's
+ * rotate-half layout (pair i = rows i and i + d/2 of each head) to the interleaved one (pair i = rows 2i, 2i+1),
+ * as llama.cpp's converter does. `inverse` undoes it.
+ */
+export function permuteRopeRows(t: Tensor, nHeads: number, inverse = false): Tensor {
+  const rows = t.shape[0]!;
+  const cols = t.shape.length > 1 ? t.data.length / rows : 1;
+  if (rows % nHeads !== 0 || (rows / nHeads) % 2 !== 0) throw new Error(`cannot permute ${rows} rows into ${nHeads} heads of even size`);
+  const headDim = rows / nHeads, half = headDim / 2;
+  const out = new Float32Array(t.data.length);
+  for (let h = 0; h < nHeads; h++) {
+    for (let i = 0; i < half; i++) {
+      for (let j = 0; j < 2; j++) {
+        const interleaved = h * headDim + 2 * i + j;
+        const halfRow = h * headDim + j * half + i;
+        const [dst, src] = inverse ? [halfRow, interleaved] : [interleaved, halfRow];
+        out.set(t.data.subarray(src * cols, (src + 1) * cols), dst * cols);
+      }
+    }
+  }
+  return { shape: [...t.shape], data: out };
+}
+
+/** Converts q/k projections between RoPE layouts for a Llama-family model (no-op when they already match). */
+export function convertRopeLayout(config: ModelConfig, weights: WeightMap, to: 'half' | 'interleaved'): WeightMap {
+  if (config.arch !== 'llama' || config.ropeLayout === to) return weights;
+  const out: WeightMap = new Map(weights);
+  for (const [name, t] of weights) {
+    const m = /^model\.layers\.\d+\.self_attn\.(q|k)_proj\.(weight|bias)$/.exec(name);
+    if (!m) continue;
+    out.set(name, permuteRopeRows(t, m[1] === 'q' ? config.nHeads : config.nKvHeads, to === 'half'));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- metadata → config
+
+/** Typed access to GGUF metadata with errors naming the key and the file. */
+export class GgufMeta {
+  constructor(readonly map: GgufMetadata, readonly file: string) {}
+  has(key: string): boolean { return this.map.has(key); }
+  number(key: string, fallback?: number): number {
+    const e = this.map.get(key);
+    if (!e) {
+      if (fallback !== undefined) return fallback;
+      throw new Error(`${this.file}: required metadata key "${key}" is missing`);
+    }
+    if (typeof e.value !== 'number' && typeof e.value !== 'bigint') throw new Error(`${this.file}: metadata "${key}" must be a number`);
+    const v = Number(e.value);
+    if (!Number.isFinite(v)) throw new Error(`${this.file}: metadata "${key}" is not finite`);
+    return v;
+  }
+  size(key: string, fallback?: number): number {
+    const v = this.number(key, fallback);
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`${this.file}: metadata "${key}" must be a positive integer, got ${v}`);
+    return v;
+  }
+  string(key: string): string | null {
+    const e = this.map.get(key);
+    if (!e) return null;
+    if (typeof e.value !== 'string') throw new Error(`${this.file}: metadata "${key}" must be a string`);
+    return e.value;
+  }
+  bool(key: string): boolean | null {
+    const e = this.map.get(key);
+    if (!e) return null;
+    if (typeof e.value !== 'boolean') throw new Error(`${this.file}: metadata "${key}" must be a bool`);
+    return e.value;
+  }
+  array(key: string): GgufValue[] | null {
+    const e = this.map.get(key);
+    if (!e) return null;
+    if (!Array.isArray(e.value)) throw new Error(`${this.file}: metadata "${key}" must be an array`);
+    return e.value;
+  }
+}
+
+const SUPPORTED_ARCHS = ['llama', 'qwen2', 'gpt2'];
+
+export function ggufConfig(meta: GgufMeta, tensors: Map<string, GgufTensorInfo>): ModelConfig {
+  const file = meta.file;
+  const archName = meta.string('general.architecture');
+  if (archName === null) throw new Error(`${file}: required metadata key "general.architecture" is missing`);
+  if (!SUPPORTED_ARCHS.includes(archName)) throw new Error(`${file}: architecture "${archName}" is not supported (${SUPPORTED_ARCHS.join(', ')})`);
+  const a = archName;
+  const arch = archName === 'gpt2' ? 'gpt2' : 'llama';
+  const hiddenSize = meta.size(`${a}.embedding_length`);
+  const nHeads = meta.size(`${a}.attention.head_count`);
+  const nKvHeads = meta.size(`${a}.attention.head_count_kv`, nHeads);
+  if (nHeads % nKvHeads !== 0) throw new Error(`${file}: ${a}.attention.head_count_kv (${nKvHeads}) does not divide head_count (${nHeads})`);
+  if (!meta.has(`${a}.attention.key_length`) && hiddenSize % nHeads !== 0) {
+    throw new Error(`${file}: ${a}.attention.head_count (${nHeads}) does not divide embedding_length (${hiddenSize})`);
+  }
+  const headDim = meta.size(`${a}.attention.key_length`, hiddenSize / nHeads);
+  const embd = tensors.get('token_embd.weight');
+  if (!embd) throw new Error(`${file}: tensor "token_embd.weight" is missing`);
+  const tokens = meta.array('tokenizer.ggml.tokens');
+  const vocabSize = meta.size(`${a}.vocab_size`, embd.dims[1] ?? tokens?.length);
+  const eos = meta.has('tokenizer.ggml.eos_token_id') ? [meta.number('tokenizer.ggml.eos_token_id')] : [];
+  const bos = meta.has('tokenizer.ggml.bos_token_id') ? meta.number('tokenizer.ggml.bos_token_id') : null;
+  const maxPositions = meta.size(`${a}.context_length`);
+  const common = {
+    modelType: archName, vocabSize, hiddenSize, nLayers: meta.size(`${a}.block_count`), nHeads, nKvHeads, headDim,
+    intermediateSize: meta.size(`${a}.feed_forward_length`), maxPositions, tieEmbeddings: !tensors.has('output.weight'),
+    bosTokenId: bos, eosTokenIds: eos,
+  };
+  if (arch === 'gpt2') {
+    return {
+      ...common, arch, normEps: meta.number(`${a}.attention.layer_norm_epsilon`, 1e-5), ropeTheta: 10000,
+      ropeScaling: { type: 'none' }, ropeLayout: 'half', partialRotaryFactor: 1, attnQkvBias: true, attnOutBias: true,
+      mlpBias: true, activation: 'gelu_tanh',
+    };
+  }
+  const rotaryDims = meta.size(`${a}.rope.dimension_count`, headDim);
+  return {
+    ...common, arch,
+    normEps: meta.number(`${a}.attention.layer_norm_rms_epsilon`, 1e-5),
+    ropeTheta: meta.number(`${a}.rope.freq_base`, 10000),
+    ropeScaling: ggufRopeScaling(meta, a, maxPositions),
+    // llama.cpp runs 'llama' with interleaved pairs (its converter permuted q/k) and qwen2 with NEOX (= HF half).
+    ropeLayout: archName === 'qwen2' ? 'half' : 'interleaved',
+    partialRotaryFactor: rotaryDims / headDim,
+    attnQkvBias: tensors.has('blk.0.attn_q.bias'),
+    attnOutBias: tensors.has('blk.0.attn_output.bias'),
+    mlpBias: tensors.has('blk.0.ffn_up.bias'),
+    activation: 'silu',
+  };
+}
+
+/**
+ * RoPE scaling from metadata: llama.cpp's `rope.scaling.type` (none / linear), its older `rope.scale_linear`, or
+ * namm's own `namm.rope_scaling` (HF JSON) for the kinds llama.cpp has no key for (dynamic, ntk, llama3).
+ */
+function ggufRopeScaling(meta: GgufMeta, a: string, maxPositions: number): RopeScaling {
+  const own = meta.string('namm.rope_scaling');
+  if (own !== null) {
+    let json: unknown;
+    try { json = JSON.parse(own); } catch { throw new Error(`${meta.file}: metadata "namm.rope_scaling" is not valid JSON`); }
+    return parseRopeScaling(json, maxPositions, `${meta.file} (namm.rope_scaling)`);
+  }
+  const type = meta.string(`${a}.rope.scaling.type`);
+  if (type === null || type === 'none') {
+    if (meta.has(`${a}.rope.scale_linear`)) return { type: 'linear', factor: meta.number(`${a}.rope.scale_linear`) };
+    return { type: 'none' };
+  }
+  if (type === 'linear') return { type: 'linear', factor: meta.number(`${a}.rope.scaling.factor`) };
+  throw new Error(`${meta.file}: ${a}.rope.scaling.type "${type}" is not supported (none, linear)`);
+}
+
+// ---------------------------------------------------------------- loading
+
+export interface GgufModel {
+  config: ModelConfig;
+  weights: WeightMap;
+  tokenizer: Tokenizer | null;
+  metadata: GgufMetadata;
+}
+
+export async function loadGguf(file: string): Promise<GgufModel> {
+  const fd = openSync(file, 'r');
+  try {
+    const header = readGgufHeader(fd, file);
+    const meta = new GgufMeta(header.metadata, file);
+    const infos = new Map(header.tensors.map((t) => [t.name, t]));
+    const config = ggufConfig(meta, infos);
+    if (infos.has('rope_freqs.weight')) {
+      throw new Error(`${file}: per-frequency RoPE factors (rope_freqs.weight, Llama 3.1 style) are not supported yet`);
+    }
+    const arch = config.arch;
+    const weights: WeightMap = new Map();
+    for (const info of header.tensors) {
+      const hf = ggufToHfName(info.name, arch);
+      if (!hf) throw new Error(`${file}: tensor "${info.name}" has no counterpart in a ${arch} model`);
+      let t = readGgufTensor(fd, info, file);
+      if (arch === 'gpt2' && GPT2_CONV1D.test(hf)) t = transpose2d(t);
+      weights.set(hf, t);
+    }
+    tieEmbeddings(config, weights, file);
+    const tokenizer = meta.has('tokenizer.ggml.model') ? ggufTokenizerFromMetadata(meta) : null;
+    if (tokenizer && config.eosTokenIds.length === 0) config.eosTokenIds = [...tokenizer.eosTokenIds];
+    return { config, weights, tokenizer, metadata: header.metadata };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The vocabulary embedded in a GGUF file (the tensors are not read). */
+export function loadGgufTokenizer(file: string): Tokenizer {
+  const fd = openSync(file, 'r');
+  try {
+    const meta = new GgufMeta(readGgufHeader(fd, file).metadata, file);
+    if (!meta.has('tokenizer.ggml.model')) throw new Error(`${file}: no embedded vocabulary (tokenizer.ggml.model is missing)`);
+    return ggufTokenizerFromMetadata(meta);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// ---------------------------------------------------------------- writing
+
+export type GgufWriteDtype = 'F32' | 'F16' | 'Q8_0';
+
+export interface GgufWriteOptions {
+  dtype?: GgufWriteDtype;
+  /** general.name. */
+  name?: string;
+}
+
+/** Metadata entry helpers for the writer. */
+export const gv = {
+  str: (value: string): GgufEntry => ({ type: GgufValueType.STRING, value }),
+  u32: (value: number): GgufEntry => ({ type: GgufValueType.UINT32, value }),
+  i32: (value: number): GgufEntry => ({ type: GgufValueType.INT32, value }),
+  f32: (value: number): GgufEntry => ({ type: GgufValueType.FLOAT32, value }),
+  bool: (value: boolean): GgufEntry => ({ type: GgufValueType.BOOL, value }),
+  arr: (elementType: number, value: GgufValue[]): GgufEntry => ({ type: GgufValueType.ARRAY, elementType, value }),
+};
+
+/** Serialises GGUF metadata values (little-endian), growing a list of chunks. */
+class ByteSink {
+  chunks: Buffer[] = [];
+  length = 0;
+  push(b: Buffer): void { this.chunks.push(b); this.length += b.length; }
+  u32(v: number): void { const b = Buffer.alloc(4); b.writeUInt32LE(v); this.push(b); }
+  u64(v: number | bigint): void { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); this.push(b); }
+  string(s: string): void { const b = Buffer.from(s, 'utf8'); this.u64(b.length); this.push(b); }
+  scalar(type: number, v: GgufValue): void {
+    const b = Buffer.alloc(FIXED_SIZE[type] ?? 0);
+    switch (type) {
+      case 0: b.writeUInt8(v as number); break;
+      case 1: b.writeInt8(v as number); break;
+      case 2: b.writeUInt16LE(v as number); break;
+      case 3: b.writeInt16LE(v as number); break;
+      case 4: b.writeUInt32LE(v as number); break;
+      case 5: b.writeInt32LE(v as number); break;
+      case 6: b.writeFloatLE(v as number); break;
+      case 7: b.writeUInt8(v ? 1 : 0); break;
+      case 8: this.string(v as string); return;
+      case 10: b.writeBigUInt64LE(BigInt(v as number)); break;
+      case 11: b.writeBigInt64LE(BigInt(v as number)); break;
+      case 12: b.writeDoubleLE(v as number); break;
+      default: throw new Error(`GGUF writer: unknown value type ${type}`);
+    }
+    this.push(b);
+  }
+  entry(e: GgufEntry): void {
+    if (e.type !== GgufValueType.ARRAY) { this.scalar(e.type, e.value); return; }
+    const items = e.value as GgufValue[];
+    this.u32(e.elementType!);
+    this.u64(items.length);
+    if (e.elementType === GgufValueType.ARRAY) throw new Error('GGUF writer: nested arrays are not written');
+    for (const item of items) this.scalar(e.elementType!, item);
+  }
+}
+
+/** Writes a raw GGUF container (metadata + already-encoded tensors). Exposed for tests of malformed files. */
+export function writeGgufContainer(path: string, metadata: GgufMetadata, tensors: { name: string; dims: number[]; type: number; bytes: Uint8Array }[], version = 3): void {
+  const alignment = Number(metadata.get('general.alignment')?.value ?? 32);
+  const head = new ByteSink();
+  head.u32(MAGIC);
+  head.u32(version);
+  head.u64(tensors.length);
+  head.u64(metadata.size);
+  for (const [key, e] of metadata) { head.string(key); head.u32(e.type); head.entry(e); }
+  let offset = 0;
+  for (const t of tensors) {
+    head.string(t.name);
+    head.u32(t.dims.length);
+    for (const d of t.dims) head.u64(d);
+    head.u32(t.type);
+    head.u64(offset);
+    offset += Math.ceil(t.bytes.length / alignment) * alignment;
+  }
+  head.push(Buffer.alloc((alignment - (head.length % alignment)) % alignment));
+  const fd = openSync(path, 'w');
+  try {
+    for (const c of head.chunks) writeSync(fd, c);
+    for (const t of tensors) {
+      writeSync(fd, t.bytes);
+      const pad = (alignment - (t.bytes.length % alignment)) % alignment;
+      if (pad) writeSync(fd, Buffer.alloc(pad));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** float32 → ggml Q8_0 blocks, as ggml's reference quantiser: d = max|x|/127, q = round(x/d). */
+export function quantizeQ8_0(x: Float32Array): Uint8Array {
+  if (x.length % 32 !== 0) throw new Error(`Q8_0 needs a multiple of 32 values, got ${x.length}`);
+  const out = new Uint8Array((x.length / 32) * 34);
+  const view = new DataView(out.buffer);
+  for (let b = 0; b < x.length / 32; b++) {
+    let amax = 0;
+    for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[b * 32 + i]!));
+    // float32 arithmetic throughout, as ggml does, so our bytes equal llama.cpp's quantiser's.
+    const d = Math.fround(amax / 127);
+    const id = d ? Math.fround(1 / d) : 0;
+    view.setUint16(b * 34, f32ToF16Bits(d), true);
+    // roundf() rounds halves away from zero; Math.round would round -2.5 to -2.
+    for (let i = 0; i < 32; i++) {
+      const v = Math.fround(x[b * 32 + i]! * id);
+      view.setInt8(b * 34 + 2 + i, Math.sign(v) * Math.round(Math.abs(v)));
+    }
+  }
+  return out;
+}
+
+function encodeTensorData(t: Tensor, type: number): Uint8Array {
+  if (type === GgmlType.F32) return new Uint8Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength));
+  if (type === GgmlType.F16) {
+    const h = new Uint16Array(t.data.length);
+    for (let i = 0; i < h.length; i++) h[i] = f32ToF16Bits(t.data[i]!);
+    return new Uint8Array(h.buffer);
+  }
+  return quantizeQ8_0(t.data);
+}
+
+/**
+ * Writes a model as GGUF v3 the way llama.cpp's converter lays it out: llama q/k rows permuted for interleaved
+ * RoPE, GPT-2 Conv1D weights transposed, tied embeddings stored once, 1-D tensors (norms, biases) kept F32, and the
+ * tokenizer's vocabulary embedded when one is given.
+ */
+export function writeGguf(path: string, config: ModelConfig, weights: WeightMap, tokenizer?: Tokenizer | null, options: GgufWriteOptions = {}): void {
+  const dtype = options.dtype ?? 'F32';
+  const ggArch = config.arch === 'gpt2' ? 'gpt2' : config.modelType === 'qwen2' ? 'qwen2' : 'llama';
+  // qwen2 runs NEOX-style (= HF half) in llama.cpp; llama runs interleaved pairs.
+  const layout = ggArch === 'qwen2' ? 'half' : 'interleaved';
+  if (ggArch === 'qwen2' && config.ropeLayout !== 'half') throw new Error('GGUF writer: a qwen2 model must be in the half RoPE layout');
+  const stored = config.arch === 'llama' ? convertRopeLayout(config, weights, layout) : weights;
+
+  const meta: GgufMetadata = new Map();
+  meta.set('general.architecture', gv.str(ggArch));
+  meta.set('general.name', gv.str(options.name ?? config.modelType));
+  meta.set('general.alignment', gv.u32(32));
+  meta.set('general.file_type', gv.u32({ F32: 0, F16: 1, Q8_0: 7 }[dtype]));
+  const a = ggArch;
+  meta.set(`${a}.context_length`, gv.u32(config.maxPositions));
+  meta.set(`${a}.embedding_length`, gv.u32(config.hiddenSize));
+  meta.set(`${a}.block_count`, gv.u32(config.nLayers));
+  meta.set(`${a}.feed_forward_length`, gv.u32(config.intermediateSize));
+  meta.set(`${a}.attention.head_count`, gv.u32(config.nHeads));
+  meta.set(`${a}.vocab_size`, gv.u32(config.vocabSize));
+  if (config.arch === 'gpt2') {
+    meta.set(`${a}.attention.layer_norm_epsilon`, gv.f32(config.normEps));
+  } else {
+    meta.set(`${a}.attention.head_count_kv`, gv.u32(config.nKvHeads));
+    meta.set(`${a}.attention.layer_norm_rms_epsilon`, gv.f32(config.normEps));
+    meta.set(`${a}.rope.freq_base`, gv.f32(config.ropeTheta));
+    meta.set(`${a}.rope.dimension_count`, gv.u32(Math.round(config.headDim * config.partialRotaryFactor)));
+    if (config.headDim * config.nHeads !== config.hiddenSize) {
+      meta.set(`${a}.attention.key_length`, gv.u32(config.headDim));
+      meta.set(`${a}.attention.value_length`, gv.u32(config.headDim));
+    }
+    const s = config.ropeScaling;
+    if (s.type === 'linear') {
+      meta.set(`${a}.rope.scaling.type`, gv.str('linear'));
+      meta.set(`${a}.rope.scaling.factor`, gv.f32(s.factor));
+    } else if (s.type !== 'none') {
+      meta.set('namm.rope_scaling', gv.str(JSON.stringify(ropeScalingToHf(s))));
+    }
+  }
+  if (tokenizer) for (const [k, v] of ggufVocabularyMetadata(tokenizer, config, path)) meta.set(k, v);
+  if (config.bosTokenId !== null && !meta.has('tokenizer.ggml.bos_token_id')) meta.set('tokenizer.ggml.bos_token_id', gv.u32(config.bosTokenId));
+  if (config.eosTokenIds.length && !meta.has('tokenizer.ggml.eos_token_id')) meta.set('tokenizer.ggml.eos_token_id', gv.u32(config.eosTokenIds[0]!));
+
+  const { embed, head } = config.arch === 'gpt2'
+    ? { embed: 'transformer.wte.weight', head: 'lm_head.weight' }
+    : { embed: 'model.embed_tokens.weight', head: 'lm_head.weight' };
+  const tied = config.tieEmbeddings || stored.get(embed) === stored.get(head);
+  const tensors: { name: string; dims: number[]; type: number; bytes: Uint8Array }[] = [];
+  for (const [hf, t0] of stored) {
+    if (tied && hf === head) continue;
+    const name = hfToGgufName(hf, config.arch);
+    if (!name) throw new Error(`GGUF writer: weight "${hf}" has no GGUF name for a ${config.arch} model`);
+    const t = config.arch === 'gpt2' && GPT2_CONV1D.test(hf) ? transpose2d(t0) : t0;
+    const dims = [...t.shape].reverse();
+    // As llama.cpp: vectors stay F32; matrices take the requested type when their rows fit its blocks.
+    let type: number = GgmlType.F32;
+    if (dims.length >= 2 && dtype === 'F16') type = GgmlType.F16;
+    if (dims.length >= 2 && dtype === 'Q8_0') type = dims[0]! % 32 === 0 ? GgmlType.Q8_0 : GgmlType.F16;
+    tensors.push({ name, dims, type, bytes: encodeTensorData(t, type) });
+  }
+  writeGgufContainer(path, meta, tensors);
+}

@@ -1,0 +1,117 @@
+/**
+ * `loadModelFiles(path)`: config, float32 weights under Hugging Face names, and the tokenizer, from a HF folder
+ * (single or sharded safetensors), a GGUF file, or a llama2.c checkpoint.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { parseHfConfig, readJsonFile } from './config.js';
+import { readSafetensors } from './safetensors.js';
+import { loadHfTokenizer } from './tokenizer.js';
+import type { ModelConfig, Tokenizer, WeightMap } from './types.js';
+
+export type ModelFileFormat = 'safetensors' | 'gguf' | 'llama2c';
+
+export interface LoadedModelFiles {
+  config: ModelConfig;
+  weights: WeightMap;
+  tokenizer: Tokenizer | null;
+  /** The resolved path the model came from, for messages. */
+  source: string;
+  format: ModelFileFormat;
+}
+
+export interface LoadModelOptions {
+  /** llama2.c: the tokenizer.bin to use (default: tokenizer.bin beside the checkpoint, if any). */
+  tokenizerPath?: string;
+}
+
+export async function loadModelFiles(path: string, options: LoadModelOptions = {}): Promise<LoadedModelFiles> {
+  const source = resolve(path);
+  if (!existsSync(source)) throw new Error(`${source}: no such file or folder`);
+  if (statSync(source).isDirectory()) return loadHfFolder(source);
+  if (basename(source).endsWith('.safetensors')) return loadHfFolder(dirname(source), source);
+  const { isGgufFile, loadGguf } = await import('./gguf.js');
+  if (isGgufFile(source)) return { ...(await loadGguf(source)), source, format: 'gguf' };
+  const { loadLlama2c } = await import('./llama2c.js');
+  return { ...(await loadLlama2c(source, options.tokenizerPath)), source, format: 'llama2c' };
+}
+
+/** Embedding / output-projection names per architecture, for tied weights. */
+export function tiedNames(config: ModelConfig): { embed: string; head: string } {
+  return config.arch === 'gpt2'
+    ? { embed: 'transformer.wte.weight', head: 'lm_head.weight' }
+    : { embed: 'model.embed_tokens.weight', head: 'lm_head.weight' };
+}
+
+/**
+ * When only one of the embedding and the output projection is stored, the model ties them: both names then refer
+ * to the same Tensor object (no copy).
+ */
+export function tieEmbeddings(config: ModelConfig, weights: WeightMap, source: string): void {
+  const { embed, head } = tiedNames(config);
+  const e = weights.get(embed), h = weights.get(head);
+  if (!e && !h) throw new Error(`${source}: neither "${embed}" nor "${head}" is present; not a ${config.modelType} checkpoint?`);
+  if (!e) weights.set(embed, h!);
+  if (!h) weights.set(head, e!);
+  if (!e || !h) config.tieEmbeddings = true;
+}
+
+async function loadHfFolder(dir: string, singleFile?: string): Promise<LoadedModelFiles> {
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) throw new Error(`${dir}: no config.json (a Hugging Face model folder needs one)`);
+  const config = parseHfConfig(await readJsonFile(configPath), configPath);
+
+  const weights: WeightMap = new Map();
+  for (const file of singleFile ? [singleFile] : await safetensorsFiles(dir)) {
+    for (const [name, t] of readSafetensors(file).tensors) weights.set(name, t);
+  }
+  if (config.arch === 'gpt2') normaliseGpt2Names(weights);
+  tieEmbeddings(config, weights, dir);
+
+  const tokenizerPath = join(dir, 'tokenizer.json');
+  const tokenizer = existsSync(tokenizerPath) ? await loadHfTokenizer(tokenizerPath) : null;
+  if (tokenizer) {
+    if (config.bosTokenId === null) config.bosTokenId = tokenizer.bosTokenId;
+    if (config.eosTokenIds.length === 0) config.eosTokenIds = [...tokenizer.eosTokenIds];
+  }
+  return { config, weights, tokenizer, source: dir, format: 'safetensors' };
+}
+
+/** model.safetensors, or the shards that model.safetensors.index.json lists. */
+async function safetensorsFiles(dir: string): Promise<string[]> {
+  const single = join(dir, 'model.safetensors');
+  if (existsSync(single)) return [single];
+  const indexPath = join(dir, 'model.safetensors.index.json');
+  if (!existsSync(indexPath)) throw new Error(`${dir}: neither model.safetensors nor model.safetensors.index.json is present`);
+  const index = await readJsonFile(indexPath);
+  const map = (index as { weight_map?: unknown } | null)?.weight_map;
+  if (map === null || typeof map !== 'object' || Array.isArray(map)) throw new Error(`${indexPath}: no "weight_map" object`);
+  const files = new Set<string>();
+  for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
+    if (typeof file !== 'string' || file.includes('/') || file.includes('\\') || file === '..') {
+      throw new Error(`${indexPath}: weight_map entry for "${name}" must be a file name in the same folder, got ${JSON.stringify(file)}`);
+    }
+    files.add(file);
+  }
+  if (files.size === 0) throw new Error(`${indexPath}: weight_map is empty`);
+  const paths = [...files].map((f) => join(dir, f));
+  for (const p of paths) if (!existsSync(p)) throw new Error(`${indexPath}: shard ${basename(p)} is missing`);
+  return paths;
+}
+
+/**
+ * Original GPT-2 checkpoints store `h.0.attn.c_attn.weight` without the `transformer.` prefix, plus the causal
+ * mask buffers `attn.bias` / `attn.masked_bias`, which are not weights.
+ */
+function normaliseGpt2Names(weights: WeightMap): void {
+  for (const [name, t] of [...weights]) {
+    if (name.endsWith('.attn.bias') || name.endsWith('.attn.masked_bias')) {
+      weights.delete(name);
+      continue;
+    }
+    if (!name.startsWith('transformer.') && !name.startsWith('lm_head.')) {
+      weights.delete(name);
+      weights.set(`transformer.${name}`, t);
+    }
+  }
+}

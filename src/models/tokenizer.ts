@@ -1,0 +1,42 @@
+/**
+ * `loadTokenizer(path)`: one entry point for every vocabulary format namm reads — a Hugging Face folder or
+ * `tokenizer.json`, a GGUF file's embedded vocabulary, or a llama2.c `tokenizer.bin`.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { readJsonFile, readOptionalJsonObject } from './config.js';
+import { HfTokenizer } from './tokenizers/hf.js';
+import type { Tokenizer } from './types.js';
+
+export { HfTokenizer } from './tokenizers/hf.js';
+
+/** Loads tokenizer.json from `dir` with the bos/eos/chat-template settings of the JSON files beside it. */
+export async function loadHfTokenizer(tokenizerJsonPath: string): Promise<HfTokenizer> {
+  const dir = dirname(tokenizerJsonPath);
+  const [tokenizerJson, tokenizerConfig, modelConfig, generationConfig] = await Promise.all([
+    readJsonFile(tokenizerJsonPath),
+    readOptionalJsonObject(join(dir, 'tokenizer_config.json')),
+    readOptionalJsonObject(join(dir, 'config.json')),
+    readOptionalJsonObject(join(dir, 'generation_config.json')),
+  ]);
+  return new HfTokenizer({ tokenizerJson, tokenizerConfig, modelConfig, generationConfig, origin: tokenizerJsonPath });
+}
+
+export interface LoadTokenizerOptions {
+  /** llama2.c tokenizer.bin only: the model's vocabulary size (the file does not store it). */
+  vocabSize?: number;
+}
+
+export async function loadTokenizer(path: string, options: LoadTokenizerOptions = {}): Promise<Tokenizer> {
+  if (!existsSync(path)) throw new Error(`${path}: no such file or folder`);
+  if (statSync(path).isDirectory()) {
+    if (existsSync(join(path, 'tokenizer.json'))) return loadHfTokenizer(join(path, 'tokenizer.json'));
+    if (existsSync(join(path, 'tokenizer.bin'))) return loadTokenizer(join(path, 'tokenizer.bin'), options);
+    throw new Error(`${path}: folder has neither tokenizer.json nor tokenizer.bin`);
+  }
+  if (basename(path).endsWith('.json')) return loadHfTokenizer(path);
+  const { isGgufFile, loadGgufTokenizer } = await import('./gguf.js');
+  if (isGgufFile(path)) return loadGgufTokenizer(path);
+  const { loadLlama2cTokenizer } = await import('./llama2c.js');
+  return loadLlama2cTokenizer(path, options.vocabSize);
+}

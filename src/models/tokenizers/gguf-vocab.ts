@@ -1,0 +1,245 @@
+/**
+ * The vocabulary embedded in GGUF metadata (`tokenizer.ggml.*`), both ways:
+ * - "llama": SentencePiece-style pieces with scores and token types → SpmTokenizer;
+ * - "gpt2": byte-level BPE pieces with merges → a tokenizer.json built in memory, run by HfTokenizer.
+ * And from our tokenizers back to those keys, for the GGUF writer.
+ */
+import { GgufValueType, gv, type GgufEntry, type GgufMeta } from '../gguf.js';
+import type { ModelConfig, Tokenizer } from '../types.js';
+import { HfTokenizer } from './hf.js';
+import { SpmTokenizer, TokenType } from './spm.js';
+
+type Json = Record<string, unknown>;
+
+/** Pre-tokenizer split patterns by llama.cpp's `tokenizer.ggml.pre` name (the ones HF tokenizer.json files use). */
+const PRE_TOKENIZER_PATTERNS: Record<string, string> = {
+  'llama-bpe': "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+  qwen2: "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+};
+
+function stringArray(meta: GgufMeta, key: string): string[] | null {
+  const a = meta.array(key);
+  if (a === null) return null;
+  if (!a.every((x) => typeof x === 'string')) throw new Error(`${meta.file}: metadata "${key}" must be an array of strings`);
+  return a as string[];
+}
+
+function numberArray(meta: GgufMeta, key: string, length: number): number[] | null {
+  const a = meta.array(key);
+  if (a === null) return null;
+  if (a.length !== length) throw new Error(`${meta.file}: metadata "${key}" has ${a.length} entries for ${length} tokens`);
+  return a.map((x, i) => {
+    const v = Number(x);
+    if ((typeof x !== 'number' && typeof x !== 'bigint') || Number.isNaN(v)) throw new Error(`${meta.file}: metadata "${key}"[${i}] is not a number`);
+    return v;
+  });
+}
+
+function optionalId(meta: GgufMeta, key: string, vocabSize: number): number | null {
+  if (!meta.has(key)) return null;
+  const id = meta.number(key);
+  if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new Error(`${meta.file}: ${key} ${id} is outside the vocabulary (${vocabSize} tokens)`);
+  return id;
+}
+
+export function ggufTokenizerFromMetadata(meta: GgufMeta): Tokenizer {
+  const model = meta.string('tokenizer.ggml.model');
+  const tokens = stringArray(meta, 'tokenizer.ggml.tokens');
+  if (!tokens) throw new Error(`${meta.file}: metadata "tokenizer.ggml.tokens" is missing`);
+  const n = tokens.length;
+  const types = numberArray(meta, 'tokenizer.ggml.token_type', n);
+  const bos = optionalId(meta, 'tokenizer.ggml.bos_token_id', n);
+  const eos = optionalId(meta, 'tokenizer.ggml.eos_token_id', n);
+  const chatTemplate = meta.string('tokenizer.chat_template');
+  if (model === 'llama') {
+    return new SpmTokenizer({
+      tokens,
+      scores: numberArray(meta, 'tokenizer.ggml.scores', n) ?? new Array<number>(n).fill(0),
+      types: types ?? undefined,
+      bosTokenId: bos,
+      eosTokenIds: eos === null ? [] : [eos],
+      unkTokenId: optionalId(meta, 'tokenizer.ggml.unknown_token_id', n) ?? (types ? nullIfMissing(types.indexOf(TokenType.unknown)) : null),
+      spaceSymbol: '▁',
+      addSpacePrefix: meta.bool('tokenizer.ggml.add_space_prefix') ?? true,
+      addBosByDefault: meta.bool('tokenizer.ggml.add_bos_token') ?? true,
+      chatTemplate,
+      fuseUnk: meta.bool('namm.tokenizer.fuse_unk') ?? false,
+      origin: meta.file,
+    });
+  }
+  if (model === 'gpt2') return gpt2Tokenizer(meta, tokens, types, bos, eos, chatTemplate);
+  throw new Error(`${meta.file}: tokenizer model "${String(model)}" is not supported (llama, gpt2)`);
+}
+
+function nullIfMissing(i: number): number | null {
+  return i < 0 ? null : i;
+}
+
+function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null, bos: number | null, eos: number | null, chatTemplate: string | null): Tokenizer {
+  const merges = stringArray(meta, 'tokenizer.ggml.merges');
+  if (!merges) throw new Error(`${meta.file}: metadata "tokenizer.ggml.merges" is missing (needed for a gpt2 vocabulary)`);
+  const pre = meta.string('tokenizer.ggml.pre') ?? 'gpt2';
+  const byteLevel = (useRegex: boolean): Json => ({ type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: useRegex });
+  let preTokenizer: Json;
+  if (pre === 'gpt2' || pre === 'default') preTokenizer = byteLevel(true);
+  else if (PRE_TOKENIZER_PATTERNS[pre]) {
+    preTokenizer = {
+      type: 'Sequence',
+      pretokenizers: [{ type: 'Split', pattern: { Regex: PRE_TOKENIZER_PATTERNS[pre] }, behavior: 'Isolated', invert: false }, byteLevel(false)],
+    };
+  } else {
+    throw new Error(`${meta.file}: pre-tokenizer "${pre}" is not supported (gpt2, llama-bpe, qwen2)`);
+  }
+  const vocab: Record<string, number> = {};
+  const added: Json[] = [];
+  tokens.forEach((t, id) => {
+    if (!(t in vocab)) vocab[t] = id;
+    const type = types?.[id] ?? TokenType.normal;
+    if (type === TokenType.control || type === TokenType.userDefined) {
+      added.push({ id, content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: type === TokenType.control });
+    }
+  });
+  const addBos = (meta.bool('tokenizer.ggml.add_bos_token') ?? false) && bos !== null;
+  const tokenizerJson = {
+    version: '1.0',
+    added_tokens: added,
+    normalizer: null,
+    pre_tokenizer: preTokenizer,
+    post_processor: addBos
+      ? { type: 'TemplateProcessing', single: [{ SpecialToken: { id: tokens[bos!], type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+        pair: [{ SpecialToken: { id: tokens[bos!], type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+        special_tokens: { [tokens[bos!]!]: { id: tokens[bos!], ids: [bos], tokens: [tokens[bos!]] } } }
+      : null,
+    decoder: byteLevel(true),
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false,
+      byte_fallback: false, ignore_merges: pre === 'llama-bpe', vocab, merges },
+  };
+  return new HfTokenizer({
+    tokenizerJson,
+    tokenizerConfig: { bos_token: bos === null ? null : tokens[bos], eos_token: eos === null ? null : tokens[eos], chat_template: chatTemplate },
+    modelConfig: { bos_token_id: bos, eos_token_id: eos },
+    origin: meta.file,
+  });
+}
+
+// ---------------------------------------------------------------- tokenizer → GGUF metadata
+
+const arr = (t: number, v: (string | number)[]): GgufEntry => gv.arr(t, v);
+
+/** `tokenizer.ggml.*` entries describing `tokenizer`, for the GGUF writer. */
+export function ggufVocabularyMetadata(tokenizer: Tokenizer, config: ModelConfig, path: string): [string, GgufEntry][] {
+  if (tokenizer instanceof SpmTokenizer) return spmMetadata(tokenizer);
+  if (tokenizer instanceof HfTokenizer) return hfMetadata(tokenizer, config, path);
+  throw new Error(`GGUF writer (${path}): cannot embed a vocabulary from this tokenizer type`);
+}
+
+function common(tokenizer: Tokenizer, out: [string, GgufEntry][]): void {
+  if (tokenizer.bosTokenId !== null) out.push(['tokenizer.ggml.bos_token_id', gv.u32(tokenizer.bosTokenId)]);
+  if (tokenizer.eosTokenIds.length) out.push(['tokenizer.ggml.eos_token_id', gv.u32(tokenizer.eosTokenIds[0]!)]);
+}
+
+function spmMetadata(t: SpmTokenizer): [string, GgufEntry][] {
+  const v = t.vocab;
+  const tokens = v.tokens.map((tok, id) => (v.spaceSymbol !== '▁' && (t.types[id] === TokenType.normal || t.types[id] === TokenType.userDefined) ? tok.replaceAll(v.spaceSymbol, '▁') : tok));
+  const out: [string, GgufEntry][] = [
+    ['tokenizer.ggml.model', gv.str('llama')],
+    ['tokenizer.ggml.tokens', arr(GgufValueType.STRING, tokens)],
+    ['tokenizer.ggml.scores', arr(GgufValueType.FLOAT32, Array.from(v.scores))],
+    ['tokenizer.ggml.token_type', arr(GgufValueType.INT32, Array.from(t.types))],
+    ['tokenizer.ggml.add_space_prefix', gv.bool(v.addSpacePrefix)],
+    ['tokenizer.ggml.add_bos_token', gv.bool(v.addBosByDefault)],
+  ];
+  if (v.fuseUnk) out.push(['namm.tokenizer.fuse_unk', gv.bool(true)]);
+  if (v.unkTokenId !== null) out.push(['tokenizer.ggml.unknown_token_id', gv.u32(v.unkTokenId)]);
+  if (v.chatTemplate) out.push(['tokenizer.chat_template', gv.str(v.chatTemplate)]);
+  common(t, out);
+  return out;
+}
+
+interface HfAdded { id: number; content: string; special?: boolean }
+
+function mergePair(m: unknown): [string, string] | null {
+  if (typeof m === 'string') {
+    const i = m.indexOf(' ', 1);
+    return i < 0 ? null : [m.slice(0, i), m.slice(i + 1)];
+  }
+  if (Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string') return [m[0], m[1]];
+  return null;
+}
+
+/** True when a tokenizer.json spells spaces as '▁' and prepends one (Llama-2 style), so SentencePiece rules fit. */
+function isSentencePieceStyle(json: Json): boolean {
+  const norm = JSON.stringify(json.normalizer ?? null);
+  const pre = JSON.stringify(json.pre_tokenizer ?? null);
+  return norm.includes('"Prepend"') || pre.includes('"Metaspace"') || (json.model as Json).byte_fallback === true;
+}
+
+function hfMetadata(t: HfTokenizer, config: ModelConfig, path: string): [string, GgufEntry][] {
+  const json = t.json;
+  const model = json.model as Json;
+  if (model.type !== 'BPE') throw new Error(`GGUF writer (${path}): only BPE tokenizer.json models can be embedded, this one is ${String(model.type)}`);
+  const vocab = model.vocab as Record<string, number>;
+  const addedList = (Array.isArray(json.added_tokens) ? json.added_tokens : []) as HfAdded[];
+  const size = Math.max(t.vocabSize, config.vocabSize);
+  const tokens = new Array<string>(size).fill('');
+  const types = new Array<number>(size).fill(TokenType.unused);
+  for (const [tok, id] of Object.entries(vocab)) { tokens[id] = tok; types[id] = TokenType.normal; }
+  for (const a of addedList) { tokens[a.id] = a.content; types[a.id] = a.special ? TokenType.control : TokenType.userDefined; }
+  for (let id = 0; id < size; id++) {
+    if (types[id] === TokenType.unused) tokens[id] = `[PAD${id}]`;
+    else if (types[id] === TokenType.normal && /^<0x[0-9A-Fa-f]{2}>$/.test(tokens[id]!)) types[id] = TokenType.byte;
+  }
+  const unk = typeof model.unk_token === 'string' ? t.tokenToId(model.unk_token) : undefined;
+  if (unk !== undefined) types[unk] = TokenType.unknown;
+  const merges = (Array.isArray(model.merges) ? model.merges : []).map(mergePair);
+  if (merges.some((m) => m === null)) throw new Error(`GGUF writer (${path}): tokenizer.json has malformed merges`);
+
+  // BOS added by the post-processor means llama.cpp should add it too.
+  const addBos = t.bosTokenId !== null && t.encode('').includes(t.bosTokenId);
+  const template = typeof t.tokenizerConfig.chat_template === 'string' ? t.tokenizerConfig.chat_template : null;
+  const out: [string, GgufEntry][] = [];
+  if (isSentencePieceStyle(json)) {
+    // SentencePiece merges the best-scoring piece; score each piece by the rank of the first merge that makes it,
+    // so earlier merges win as in BPE. Pieces no merge makes (characters, specials) score below every merge.
+    const scores = new Array<number>(size).fill(0);
+    const rank = new Map<string, number>();
+    merges.forEach((m, r) => { const s = m![0] + m![1]; if (!rank.has(s)) rank.set(s, r); });
+    for (let id = 0; id < size; id++) scores[id] = -(rank.get(tokens[id]!) ?? merges.length + id);
+    const normalizer = JSON.stringify(json.normalizer ?? null) + JSON.stringify(json.pre_tokenizer ?? null);
+    out.push(
+      ['tokenizer.ggml.model', gv.str('llama')],
+      ['tokenizer.ggml.tokens', arr(GgufValueType.STRING, tokens)],
+      ['tokenizer.ggml.scores', arr(GgufValueType.FLOAT32, scores)],
+      ['tokenizer.ggml.token_type', arr(GgufValueType.INT32, types)],
+      ['tokenizer.ggml.add_space_prefix', gv.bool(normalizer.includes('"Prepend"') || /"prepend_scheme":"(always|first)"/.test(normalizer) || /"add_prefix_space":true/.test(normalizer))],
+      ['tokenizer.ggml.add_bos_token', gv.bool(addBos)],
+    );
+    if (unk !== undefined) out.push(['tokenizer.ggml.unknown_token_id', gv.u32(unk)]);
+    // llama.cpp ignores this key (and never fuses); our reader honours it so HF's fuse_unk survives the trip.
+    if (model.fuse_unk === true) out.push(['namm.tokenizer.fuse_unk', gv.bool(true)]);
+  } else {
+    if (!JSON.stringify(json.pre_tokenizer ?? null).includes('"ByteLevel"')) {
+      throw new Error(`GGUF writer (${path}): tokenizer.json is neither SentencePiece-style nor byte-level BPE`);
+    }
+    out.push(
+      ['tokenizer.ggml.model', gv.str('gpt2')],
+      ['tokenizer.ggml.pre', gv.str(preTokenizerName(json, path))],
+      ['tokenizer.ggml.tokens', arr(GgufValueType.STRING, tokens)],
+      ['tokenizer.ggml.token_type', arr(GgufValueType.INT32, types)],
+      ['tokenizer.ggml.merges', arr(GgufValueType.STRING, merges.map((m) => `${m![0]} ${m![1]}`))],
+      ['tokenizer.ggml.add_bos_token', gv.bool(addBos)],
+    );
+  }
+  if (template) out.push(['tokenizer.chat_template', gv.str(template)]);
+  common(t, out);
+  return out;
+}
+
+/** The llama.cpp pre-tokenizer name for a byte-level tokenizer.json. */
+function preTokenizerName(json: Json, path: string): string {
+  const pre = json.pre_tokenizer as Json;
+  if (pre.type === 'ByteLevel') return 'gpt2';
+  const text = JSON.stringify(pre);
+  for (const [name, pattern] of Object.entries(PRE_TOKENIZER_PATTERNS)) if (text.includes(JSON.stringify(pattern))) return name;
+  throw new Error(`GGUF writer (${path}): the tokenizer.json pre-tokenizer matches none that GGUF names here (gpt2, llama-bpe, qwen2)`);
+}

@@ -1,0 +1,95 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parseHfConfig, toHfConfig } from '../../src/models/config.js';
+
+const tinystories = JSON.parse(readFileSync('../shared/models/tinystories-656k/config.json', 'utf8'));
+
+/** Abridged from the public config.json files of these models. */
+const qwen2 = {
+  model_type: 'qwen2', hidden_size: 896, intermediate_size: 4864, num_attention_heads: 14, num_key_value_heads: 2,
+  num_hidden_layers: 24, max_position_embeddings: 32768, rms_norm_eps: 1e-6, rope_theta: 1000000.0, vocab_size: 151936,
+  tie_word_embeddings: true, bos_token_id: 151643, eos_token_id: 151645, hidden_act: 'silu', sliding_window: 32768,
+};
+const llama31 = {
+  model_type: 'llama', hidden_size: 2048, intermediate_size: 8192, num_attention_heads: 32, num_key_value_heads: 8,
+  num_hidden_layers: 16, max_position_embeddings: 131072, rms_norm_eps: 1e-5, rope_theta: 500000.0, vocab_size: 128256,
+  head_dim: 64, bos_token_id: 128000, eos_token_id: [128001, 128008, 128009], tie_word_embeddings: true,
+  rope_scaling: { factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192, rope_type: 'llama3' },
+};
+const gpt2 = {
+  model_type: 'gpt2', activation_function: 'gelu_new', n_ctx: 1024, n_embd: 768, n_head: 12, n_inner: null, n_layer: 12,
+  n_positions: 1024, layer_norm_epsilon: 1e-5, vocab_size: 50257, bos_token_id: 50256, eos_token_id: 50256,
+};
+
+test('tinystories config.json → llama with GQA and tied embeddings', () => {
+  const c = parseHfConfig(tinystories, 'config.json');
+  assert.deepEqual(
+    { arch: c.arch, vocab: c.vocabSize, hidden: c.hiddenSize, layers: c.nLayers, heads: c.nHeads, kv: c.nKvHeads, hd: c.headDim, ff: c.intermediateSize, pos: c.maxPositions, eps: c.normEps, theta: c.ropeTheta, tie: c.tieEmbeddings, bos: c.bosTokenId, eos: c.eosTokenIds, layout: c.ropeLayout, act: c.activation, bias: c.attnQkvBias },
+    { arch: 'llama', vocab: 2048, hidden: 128, layers: 2, heads: 8, kv: 4, hd: 16, ff: 384, pos: 512, eps: 1e-6, theta: 10000, tie: true, bos: 1, eos: [2], layout: 'half', act: 'silu', bias: false },
+  );
+  assert.deepEqual(c.ropeScaling, { type: 'none' });
+});
+
+test('qwen2 gets q/k/v biases; llama3 rope scaling; gpt2 defaults', () => {
+  const q = parseHfConfig(qwen2, 'q.json');
+  assert.equal(q.arch, 'llama');
+  assert.equal(q.attnQkvBias, true);
+  assert.equal(q.attnOutBias, false);
+  assert.equal(q.headDim, 64);
+  assert.equal(q.ropeTheta, 1e6);
+  const l = parseHfConfig(llama31, 'l.json');
+  assert.deepEqual(l.ropeScaling, { type: 'llama3', factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 });
+  assert.deepEqual(l.eosTokenIds, [128001, 128008, 128009]);
+  const g = parseHfConfig(gpt2, 'g.json');
+  assert.equal(g.arch, 'gpt2');
+  assert.equal(g.intermediateSize, 3072, 'n_inner null → 4·n_embd');
+  assert.equal(g.activation, 'gelu_tanh');
+  assert.equal(g.headDim, 64);
+  assert.equal(g.tieEmbeddings, true);
+  assert.equal(g.attnQkvBias && g.attnOutBias && g.mlpBias, true);
+  assert.equal(parseHfConfig({ ...gpt2, activation_function: 'gelu' }, 'g.json').activation, 'gelu_erf');
+  assert.equal(parseHfConfig({ ...tinystories, model_type: 'mistral', sliding_window: 4096 }, 'm.json').modelType, 'mistral');
+  assert.equal(parseHfConfig({ ...tinystories, head_dim: 32 }, 'h.json').headDim, 32);
+});
+
+test('rope_scaling forms: linear, dynamic, ntk, default/null, v5 rope_parameters', () => {
+  const withScaling = (s: unknown) => parseHfConfig({ ...tinystories, rope_scaling: s }, 'c.json').ropeScaling;
+  assert.deepEqual(withScaling({ type: 'linear', factor: 2 }), { type: 'linear', factor: 2 });
+  assert.deepEqual(withScaling({ type: 'dynamic', factor: 4 }), { type: 'dynamic', factor: 4, originalMaxPositions: 512 });
+  assert.deepEqual(withScaling({ rope_type: 'dynamic', factor: 4, original_max_position_embeddings: 256 }), { type: 'dynamic', factor: 4, originalMaxPositions: 256 });
+  assert.deepEqual(withScaling({ type: 'ntk', factor: 8, alpha: 2 }), { type: 'ntk', factor: 8, alpha: 2 });
+  assert.deepEqual(withScaling({ type: 'ntk', factor: 8 }), { type: 'ntk', factor: 8, alpha: 1 });
+  assert.deepEqual(withScaling({ rope_type: 'default' }), { type: 'none' });
+  const v5 = parseHfConfig({ ...tinystories, rope_theta: undefined, rope_parameters: { rope_type: 'linear', factor: 3, rope_theta: 5e5 } }, 'c.json');
+  assert.equal(v5.ropeTheta, 5e5);
+  assert.deepEqual(v5.ropeScaling, { type: 'linear', factor: 3 });
+  assert.throws(() => withScaling({ type: 'yarn', factor: 4 }), /c\.json: rope_scaling type "yarn" is not supported/);
+  assert.throws(() => withScaling({ type: 'linear' }), /needs "factor"/);
+  assert.throws(() => withScaling({ type: 'linear', factor: -1 }), /"factor" must be a positive number/);
+});
+
+test('toHfConfig inverts parseHfConfig', () => {
+  for (const src of [tinystories, qwen2, llama31, gpt2]) {
+    const c = parseHfConfig(src, 'a.json');
+    assert.deepEqual(parseHfConfig(toHfConfig(c), 'b.json'), c);
+  }
+});
+
+test('bad configs are refused with the key and the file named', () => {
+  const bad = (over: Record<string, unknown>) => () => parseHfConfig({ ...tinystories, ...over }, '/m/config.json');
+  assert.throws(bad({ model_type: 'bert' }), /\/m\/config\.json: model_type "bert" is not supported/);
+  assert.throws(bad({ model_type: undefined }), /required key "model_type" is missing/);
+  assert.throws(bad({ hidden_size: undefined }), /\/m\/config\.json: required key "hidden_size" is missing/);
+  assert.throws(bad({ num_hidden_layers: 0 }), /"num_hidden_layers" must be a positive integer, got 0/);
+  assert.throws(bad({ vocab_size: 12.5 }), /"vocab_size" must be a positive integer, got 12\.5/);
+  assert.throws(bad({ intermediate_size: '384' }), /"intermediate_size" must be a positive integer/);
+  assert.throws(bad({ num_attention_heads: 7 }), /num_attention_heads \(7\) does not divide hidden_size \(128\)/);
+  assert.throws(bad({ num_key_value_heads: 3 }), /num_key_value_heads \(3\) does not divide num_attention_heads \(8\)/);
+  assert.throws(bad({ hidden_act: 'gelu' }), /hidden_act "gelu" is not supported/);
+  assert.throws(bad({ rms_norm_eps: -1 }), /"rms_norm_eps" must be a positive number/);
+  assert.throws(bad({ max_position_embeddings: undefined }), /required key "max_position_embeddings" is missing/);
+  assert.throws(() => parseHfConfig({ ...gpt2, n_head: 5 }, 'g.json'), /n_head \(5\) does not divide n_embd \(768\)/);
+  assert.throws(() => parseHfConfig({ ...gpt2, n_positions: undefined }, 'g.json'), /required key "n_positions" is missing/);
+  assert.throws(() => parseHfConfig([1], 'x.json'), /x\.json: expected a JSON object/);
+});

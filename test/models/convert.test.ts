@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { convertModel } from '../../src/cli/convert.js';
+import { loadModelFiles } from '../../src/models/load.js';
+import { readSafetensors } from '../../src/models/safetensors.js';
+
+const MODEL = '../shared/models/tinystories-656k';
+
+function withDir(fn: (dir: string) => void | Promise<void>) {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'namm-conv-'));
+    try { await fn(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
+  };
+}
+
+test('HF → GGUF → HF folder gives back the original weights, config and tokenizer', withDir(async (dir) => {
+  const src = await loadModelFiles(MODEL);
+  const gguf = join(dir, 'ts.gguf');
+  const r1 = await convertModel({ from: MODEL, to: 'gguf', out: gguf });
+  assert.equal(r1.tokenizer, 'embedded');
+  const r2 = await convertModel({ from: gguf, to: 'safetensors', out: join(dir, 'back') });
+  assert.equal(r2.tensors, 20, 'the tied embedding is stored once');
+  assert.match(r2.notes.join(), /not written as tokenizer\.json/);
+  const back = await loadModelFiles(join(dir, 'back'));
+  assert.equal(back.config.ropeLayout, 'half');
+  assert.deepEqual({ ...back.config, normEps: src.config.normEps }, src.config);
+  for (const [name, t] of src.weights) assert.deepEqual(back.weights.get(name)!.data, t.data, name);
+  assert.equal(back.weights.get('lm_head.weight'), back.weights.get('model.embed_tokens.weight'));
+  assert.deepEqual(readSafetensors(join(dir, 'back', 'model.safetensors')).metadata, { format: 'pt', 'model.embed_tokens.weight': 'lm_head.weight' });
+}));
+
+test('HF → HF f16 copies the tokenizer files; bad dtypes are refused', withDir(async (dir) => {
+  const out = join(dir, 'f16');
+  const r = await convertModel({ from: MODEL, to: 'safetensors', out, dtype: 'f16' });
+  assert.equal(r.tokenizer, 'copied');
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json']) {
+    assert.deepEqual(readFileSync(join(out, f)), readFileSync(join(MODEL, f)), f);
+  }
+  assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).torch_dtype, 'float16');
+  const src = await loadModelFiles(MODEL);
+  const back = await loadModelFiles(out);
+  // The shipped weights are f16 values held in f32, so f16 storage is exact for them.
+  for (const [name, t] of src.weights) assert.deepEqual(back.weights.get(name)!.data, t.data, name);
+  assert.deepEqual(back.tokenizer!.encode('Once upon a time'), src.tokenizer!.encode('Once upon a time'));
+  await assert.rejects(convertModel({ from: MODEL, to: 'safetensors', out, dtype: 'q8_0' }), /--dtype q8_0 is not available for safetensors/);
+  await assert.rejects(convertModel({ from: MODEL, to: 'gguf', out: join(dir, 'x.gguf'), dtype: 'bf16' }), /--dtype bf16 is not available for GGUF/);
+  assert.equal(existsSync(join(dir, 'x.gguf')), false);
+}));

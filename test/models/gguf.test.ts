@@ -1,0 +1,279 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadModelFiles } from '../../src/models/load.js';
+import { loadTokenizer } from '../../src/models/tokenizer.js';
+import { HfTokenizer } from '../../src/models/tokenizers/hf.js';
+import {
+  GgmlType, GgufValueType, ggufToHfName, hfToGgufName, permuteRopeRows, q4_0ToF32, quantizeQ8_0, writeGguf, writeGgufContainer, gv,
+  type GgufMetadata,
+} from '../../src/models/gguf.js';
+import { getBackend } from '../../src/tensor/index.js';
+import { tinyByteLevelTokenizerJson, tinyGpt2, tinyQwen2 } from '../fixtures/tiny-models.js';
+
+const MODEL = '../shared/models/tinystories-656k';
+const ESSAYS = '../shared/data/pg-essays';
+
+function withDir(fn: (dir: string) => void | Promise<void>) {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'namm-gguf-'));
+    try { await fn(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
+  };
+}
+
+/** The HF q/k weight as llama.cpp's converter stores it (rows permuted for interleaved RoPE). */
+function expectedStored(name: string, t: { shape: number[]; data: Float32Array }) {
+  const m = /self_attn\.(q|k)_proj/.exec(name);
+  return m ? permuteRopeRows(t, m[1] === 'q' ? 8 : 4) : t;
+}
+
+test('tinystories → GGUF F32 / F16 → load: every tensor identical, interleaved layout, tied embeddings', withDir(async (dir) => {
+  const src = await loadModelFiles(MODEL);
+  for (const dtype of ['F32', 'F16'] as const) {
+    const p = join(dir, `ts-${dtype}.gguf`);
+    writeGguf(p, src.config, src.weights, src.tokenizer, { dtype });
+    const g = await loadModelFiles(p);
+    assert.equal(g.format, 'gguf');
+    assert.equal(g.config.ropeLayout, 'interleaved');
+    // GGUF stores eps as float32.
+    assert.deepEqual({ ...g.config, ropeLayout: 'half', modelType: 'llama' }, { ...src.config, normEps: Math.fround(src.config.normEps) });
+    assert.equal(g.weights.size, src.weights.size);
+    assert.equal(g.weights.get('lm_head.weight'), g.weights.get('model.embed_tokens.weight'));
+    for (const [name, t] of src.weights) {
+      const got = g.weights.get(name)!;
+      assert.deepEqual(got.shape, t.shape, name);
+      // The shipped weights are f16 values stored as f32 (SOURCE.md), so F16 is lossless here too.
+      assert.deepEqual(got.data, expectedStored(name, t).data, `${dtype} ${name}`);
+    }
+  }
+}));
+
+test('tinystories → GGUF Q8_0 → load: within the Q8_0 quantisation bound', withDir(async (dir, ) => {
+  const src = await loadModelFiles(MODEL);
+  const p = join(dir, 'ts-q8.gguf');
+  writeGguf(p, src.config, src.weights, src.tokenizer, { dtype: 'Q8_0' });
+  const g = await loadModelFiles(p);
+  let maxErr = 0;
+  for (const [name, t] of src.weights) {
+    const ref = expectedStored(name, t).data, got = g.weights.get(name)!.data;
+    if (t.shape.length === 1) { assert.deepEqual(got, ref, `${name} stays F32`); continue; }
+    for (let b = 0; b < ref.length; b += 32) {
+      let amax = 0;
+      for (let i = b; i < b + 32; i++) amax = Math.max(amax, Math.abs(ref[i]!));
+      // Rounding to the nearest step d/2 = amax/254, plus the f16 rounding of d (≤ 2^-11 relative) times |q| ≤ 127.
+      const bound = amax / 254 + amax * 2 ** -11 + 1e-7;
+      for (let i = b; i < b + 32; i++) {
+        const err = Math.abs(got[i]! - ref[i]!);
+        maxErr = Math.max(maxErr, err);
+        assert.ok(err <= bound, `${name}[${i}] error ${err} > ${bound}`);
+      }
+    }
+  }
+  assert.ok(maxErr > 0 && maxErr < 0.02, `max abs error ${maxErr}`);
+  console.log(`# tinystories Q8_0 round trip: max abs error ${maxErr}`);
+}));
+
+test('Q8_0 quantiser: one block by hand (halves round away from zero, as roundf)', () => {
+  const x = Float32Array.from({ length: 32 }, (_, i) => i - 16); // amax 16 → d = 16/127
+  const q = quantizeQ8_0(x);
+  assert.equal(q.length, 34);
+  assert.equal(q[0]! | (q[1]! << 8), 0x3008); // half(16/127 = 0.125984…) = 0x3008 (0.1259765625)
+  const qs = Int8Array.from(q.subarray(2));
+  assert.equal(qs[0], -127);
+  assert.equal(qs[8], -64); // -8 · 127/16 = -63.5 → -64
+  assert.equal(qs[24], 64); //  8 · 127/16 =  63.5 →  64
+  assert.equal(qs[16], 0);
+  const back = new Float32Array(32);
+  getBackend().q8_0ToF32(q, back, 32);
+  assert.equal(back[0], -127 * 0.1259765625);
+});
+
+test('Q4_0 dequantisation: one block by hand', () => {
+  const block = new Uint8Array(18);
+  block[0] = 0x00; block[1] = 0x38; // half 0.5
+  for (let j = 0; j < 16; j++) block[2 + j] = j | ((15 - j) << 4);
+  const out = new Float32Array(32);
+  q4_0ToF32(block, out, 32);
+  for (let j = 0; j < 16; j++) {
+    assert.equal(out[j], 0.5 * (j - 8));
+    assert.equal(out[j + 16], 0.5 * (15 - j - 8));
+  }
+});
+
+test('reads Q4_0 and BF16 tensors from a hand-assembled GGUF', withDir(async (dir) => {
+  const p = join(dir, 'q4.gguf');
+  const q4 = new Uint8Array(18 * 2);
+  q4.set([0x00, 0x3c], 0); q4.set([0x00, 0x40], 18); // scales 1 and 2
+  for (let j = 0; j < 16; j++) { q4[2 + j] = 0x99; q4[20 + j] = 0x07; } // (9-8)=1 both nibbles; (7-8)=-1 low, (0-8)=-8 high
+  const bf = new Uint16Array([0x3f80, 0xc000]); // 1, -2
+  writeGgufContainer(p, minimalLlamaMeta(), [
+    { name: 'token_embd.weight', dims: [32, 2], type: GgmlType.Q4_0, bytes: q4 },
+    { name: 'output_norm.weight', dims: [2], type: GgmlType.BF16, bytes: new Uint8Array(bf.buffer) },
+  ]);
+  const g = await loadModelFiles(p);
+  const e = g.weights.get('model.embed_tokens.weight')!;
+  assert.deepEqual(e.shape, [2, 32]);
+  assert.deepEqual([...e.data.subarray(0, 32)], new Array(32).fill(1));
+  assert.deepEqual([...e.data.subarray(32, 48)], new Array(16).fill(-2));
+  assert.deepEqual([...e.data.subarray(48)], new Array(16).fill(-16));
+  assert.deepEqual([...g.weights.get('model.norm.weight')!.data], [1, -2]);
+}));
+
+test('rope row permutation: inverse undoes it, and attention scores are unchanged under the interleaved layout', async () => {
+  const src = await loadModelFiles(MODEL);
+  const b = getBackend();
+  const wq = src.weights.get('model.layers.0.self_attn.q_proj.weight')!;
+  const wk = src.weights.get('model.layers.0.self_attn.k_proj.weight')!;
+  assert.deepEqual(permuteRopeRows(permuteRopeRows(wq, 8), 8, true).data, wq.data);
+  const n = 5, hd = 16;
+  const x = Float32Array.from({ length: n * 128 }, (_, i) => Math.sin(i * 0.37));
+  const pos = Int32Array.from({ length: n }, (_, i) => 3 + 7 * i);
+  const invFreq = Float32Array.from({ length: hd / 2 }, (_, i) => 1 / 10000 ** ((2 * i) / hd));
+  const project = (w: Float32Array, rows: number, heads: number, layout: 'half' | 'interleaved') => {
+    const y = new Float32Array(n * rows);
+    b.matmulABt(x, w, y, n, 128, rows);
+    b.rope(y, n, heads, hd, pos, invFreq, layout);
+    return y;
+  };
+  const q = project(wq.data, 128, 8, 'half'), k = project(wk.data, 64, 4, 'half');
+  const q2 = project(permuteRopeRows(wq, 8).data, 128, 8, 'interleaved'), k2 = project(permuteRopeRows(wk, 4).data, 64, 4, 'interleaved');
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let h = 0; h < 8; h++) {
+    let s = 0, s2 = 0;
+    const kh = h >> 1; // GQA: 2 query heads per KV head
+    for (let d = 0; d < hd; d++) {
+      s += q[i * 128 + h * hd + d]! * k[j * 64 + kh * hd + d]!;
+      s2 += q2[i * 128 + h * hd + d]! * k2[j * 64 + kh * hd + d]!;
+    }
+    assert.ok(Math.abs(s - s2) <= 1e-5 * Math.max(1, Math.abs(s)), `score ${i},${j},${h}: ${s} vs ${s2}`);
+  }
+});
+
+test('GGUF embedded vocabulary encodes like tokenizer.json (tinystories, sample essays) and decodes the golden ids', withDir(async (dir) => {
+  const src = await loadModelFiles(MODEL);
+  const p = join(dir, 'ts.gguf');
+  writeGguf(p, src.config, src.weights, src.tokenizer);
+  const tok = await loadTokenizer(p);
+  assert.equal(tok.vocabSize, 2048);
+  assert.equal(tok.bosTokenId, 1);
+  assert.deepEqual(tok.eosTokenIds, [2]);
+  const golden = [147, 201, 282, 215, 286, 598, 1662, 356, 499, 826, 1363, 1145, 1652, 615, 242, 1482, 951, 628, 499, 826, 872, 921, 318, 385];
+  assert.equal(tok.decode([1, ...golden]), 'Once upon a time, there was a little girl named Lily. She had a toy car that she loved very much. One day, she went to the park to play with her toy car in the park. Lily was very happy ');
+  const texts = ['Once upon a time, there was a little girl named Lily.', 'héllo 😀😀 world', '  two  spaces\nnew line', ''];
+  for (const f of readdirSync(ESSAYS).sort().slice(0, 4)) texts.push(readFileSync(join(ESSAYS, f), 'utf8').slice(0, 6000));
+  for (const t of texts) {
+    assert.deepEqual(tok.encode(t), src.tokenizer!.encode(t), JSON.stringify(t.slice(0, 40)));
+    assert.deepEqual(tok.encode(t, { addBos: false }), src.tokenizer!.encode(t, { addBos: false }));
+    const ids = tok.encode(t);
+    assert.equal(tok.decode(ids), src.tokenizer!.decode(ids));
+  }
+}));
+
+test('qwen2 → GGUF keeps the half layout (llama.cpp runs qwen2 NEOX-style) and the q/k/v biases', withDir(async (dir) => {
+  const { config, weights } = tinyQwen2();
+  const p = join(dir, 'qwen.gguf');
+  writeGguf(p, config, weights, null, { dtype: 'F32' });
+  const g = await loadModelFiles(p);
+  assert.equal(g.config.modelType, 'qwen2');
+  assert.equal(g.config.ropeLayout, 'half');
+  assert.equal(g.config.attnQkvBias, true);
+  assert.equal(g.config.attnOutBias, false);
+  assert.equal(g.config.tieEmbeddings, false);
+  for (const [name, t] of weights) assert.deepEqual(g.weights.get(name)!.data, t.data, name);
+}));
+
+test('GPT-2 → GGUF → load: Conv1D weights back in HF layout, byte-level vocabulary with merges', withDir(async (dir) => {
+  const { json, vocabSize } = tinyByteLevelTokenizerJson();
+  const hfTok = new HfTokenizer({ tokenizerJson: json, tokenizerConfig: { eos_token: '<|endoftext|>', bos_token: '<|endoftext|>' }, origin: 'tiny' });
+  const { config, weights } = tinyGpt2(vocabSize);
+  const p = join(dir, 'gpt2.gguf');
+  writeGguf(p, config, weights, hfTok, { dtype: 'F32' });
+  const g = await loadModelFiles(p);
+  assert.equal(g.config.arch, 'gpt2');
+  assert.equal(g.config.tieEmbeddings, true);
+  for (const [name, t] of weights) {
+    assert.deepEqual(g.weights.get(name)!.shape, t.shape, name);
+    assert.deepEqual(g.weights.get(name)!.data, t.data, name);
+  }
+  const tok = g.tokenizer!;
+  for (const text of ['the cat in the hat', ' another  one!\n', 'ünïcödé ☃']) {
+    assert.deepEqual(tok.encode(text), hfTok.encode(text), text);
+    assert.equal(tok.decode(tok.encode(text)), text);
+  }
+  // "Ġthe" is one merged token, the second-to-last merges give "Ġan".
+  assert.equal(hfTok.encode(' the').length, 1);
+  assert.deepEqual(tok.encode('<|endoftext|>'), [vocabSize - 1]);
+}));
+
+test('tensor names map both ways', () => {
+  assert.equal(ggufToHfName('blk.3.attn_q.weight', 'llama'), 'model.layers.3.self_attn.q_proj.weight');
+  assert.equal(ggufToHfName('blk.0.ffn_down.weight', 'llama'), 'model.layers.0.mlp.down_proj.weight');
+  assert.equal(ggufToHfName('output.weight', 'llama'), 'lm_head.weight');
+  assert.equal(ggufToHfName('blk.1.attn_qkv.bias', 'gpt2'), 'transformer.h.1.attn.c_attn.bias');
+  assert.equal(ggufToHfName('position_embd.weight', 'gpt2'), 'transformer.wpe.weight');
+  assert.equal(ggufToHfName('rope_freqs.weight', 'llama'), null);
+  assert.equal(hfToGgufName('model.layers.11.post_attention_layernorm.weight', 'llama'), 'blk.11.ffn_norm.weight');
+  assert.equal(hfToGgufName('transformer.ln_f.bias', 'gpt2'), 'output_norm.bias');
+});
+
+// ---------------------------------------------------------------- malformed files
+
+function minimalLlamaMeta(): GgufMetadata {
+  return new Map([
+    ['general.architecture', gv.str('llama')],
+    ['llama.context_length', gv.u32(64)], ['llama.embedding_length', gv.u32(32)], ['llama.block_count', gv.u32(1)],
+    ['llama.feed_forward_length', gv.u32(64)], ['llama.attention.head_count', gv.u32(2)],
+  ]);
+}
+
+/** Raw little-endian pieces for hand-built headers. */
+const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); return b; };
+const u64 = (v: bigint | number) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); return b; };
+const str = (s: string) => Buffer.concat([u64(Buffer.byteLength(s)), Buffer.from(s)]);
+const kvStr = (k: string, v: string) => Buffer.concat([str(k), u32(GgufValueType.STRING), str(v)]);
+
+test('malformed GGUF files end in clear errors naming the file and the problem', withDir(async (dir) => {
+  const p = join(dir, 'bad.gguf');
+  const good = join(dir, 'good.gguf');
+  writeGgufContainer(good, minimalLlamaMeta(), [{ name: 'token_embd.weight', dims: [32, 4], type: GgmlType.F32, bytes: new Uint8Array(512) }]);
+  const goodBytes = readFileSync(good);
+  await loadModelFiles(good); // the baseline loads
+  const header = (version: number, nt: number | bigint, nkv: number | bigint, ...rest: Buffer[]) =>
+    Buffer.concat([Buffer.from('GGUF'), u32(version), u64(nt), u64(nkv), ...rest, Buffer.alloc(64)]); // padding so counts pass
+  const emb = (type: number, offset: number, dims = [32, 4]) =>
+    Buffer.concat([str('token_embd.weight'), u32(dims.length), ...dims.map((d) => u64(d)), u32(type), u64(offset)]);
+  const cases: [string, Buffer, RegExp][] = [
+    ['bad magic', Buffer.from('GGML\x03\x00\x00\x00'), /not a GGUF file \(bad magic\)|not a llama2\.c|too short/],
+    ['version 1', header(1, 0, 0), /GGUF version 1 is not supported/],
+    ['truncated counts', Buffer.from('GGUF\x03\x00\x00\x00\x01'), /unexpected end of file reading tensor count/],
+    ['truncated header', goodBytes.subarray(0, 60), /unexpected end of file|exceeds what the file can hold/],
+    ['huge tensor count', header(3, 1n << 60n, 0), /tensor count \d+ exceeds what the file can hold/],
+    ['huge string length', header(3, 0, 1, u64(1n << 50n)), /metadata key #0 length \d+ exceeds/],
+    ['huge array', header(3, 0, 1, str('a'), u32(GgufValueType.ARRAY), u32(GgufValueType.UINT32), u64(1n << 40n)), /metadata "a" array length \d+ exceeds/],
+    ['unknown value type', header(3, 0, 1, str('a'), u32(77), u32(0)), /metadata "a" has unknown value type 77/],
+    ['bad bool', header(3, 0, 1, str('a'), u32(GgufValueType.BOOL), Buffer.from([7])), /bool with value 7/],
+    ['bad alignment', header(3, 0, 1, str('general.alignment'), u32(GgufValueType.UINT32), u32(24)), /general\.alignment must be a positive power of two, got 24/],
+    ['five dims', header(3, 1, 0, str('t'), u32(5)), /tensor "t" has 5 dimensions/],
+    ['zero dim', header(3, 1, 0, str('t'), u32(1), u64(0)), /tensor "t" has an invalid dimension 0/],
+    ['unknown tensor type', header(3, 1, 0, emb(99, 0), Buffer.alloc(600)), /tensor "token_embd\.weight" has type #99, which is unknown/],
+    ['unsupported tensor type', header(3, 1, 0, emb(12, 0), Buffer.alloc(600)), /has type Q4_K, which is not supported/],
+    ['misaligned offset', header(3, 1, 0, emb(0, 4), Buffer.alloc(600)), /offset 4 is not a multiple of the alignment 32/],
+    ['tensor past EOF', header(3, 1, 0, emb(0, 0), Buffer.alloc(100)), /tensor "token_embd\.weight" \(512 bytes at data offset 0\) runs past the end of the file/],
+    ['Q8_0 row not a block multiple', header(3, 1, 0, emb(8, 0, [20, 4]), Buffer.alloc(600)), /row length 20 is not a multiple of the Q8_0 block size 32/],
+    ['duplicate key', header(3, 0, 2, kvStr('a', 'x'), kvStr('a', 'y')), /duplicate metadata key "a"/],
+    ['no architecture', header(3, 1, 0, emb(0, 0), Buffer.alloc(600)), /required metadata key "general\.architecture" is missing/],
+    ['unsupported architecture', header(3, 0, 1, kvStr('general.architecture', 'mamba')), /architecture "mamba" is not supported/],
+  ];
+  for (const [what, bytes, re] of cases) {
+    writeFileSync(p, bytes);
+    await assert.rejects(loadModelFiles(p), (e: Error) => re.test(e.message) && e.message.includes(dir), `${what}: expected ${re}`);
+  }
+  const meta = minimalLlamaMeta();
+  meta.delete('llama.block_count');
+  writeGgufContainer(p, meta, [{ name: 'token_embd.weight', dims: [32, 4], type: GgmlType.F32, bytes: new Uint8Array(512) }]);
+  await assert.rejects(loadModelFiles(p), /bad\.gguf: required metadata key "llama\.block_count" is missing/);
+  writeGgufContainer(p, minimalLlamaMeta(), [{ name: 'blk.0.mystery.weight', dims: [32], type: GgmlType.F32, bytes: new Uint8Array(128) },
+    { name: 'token_embd.weight', dims: [32, 4], type: GgmlType.F32, bytes: new Uint8Array(512) }]);
+  await assert.rejects(loadModelFiles(p), /tensor "blk\.0\.mystery\.weight" has no counterpart in a llama model/);
+}));

@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { loadModelFiles } from '../../src/models/load.js';
+
+const MODEL = '../shared/models/tinystories-656k';
+
+/** Reads a tensor straight out of the file with a DataView, independently of the loader. */
+function rawTensor(name: string): Float32Array {
+  const buf = readFileSync(`${MODEL}/model.safetensors`);
+  const n = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+  const [b, e] = header[name].data_offsets as [number, number];
+  const out = new Float32Array((e - b) / 4);
+  for (let i = 0; i < out.length; i++) out[i] = buf.readFloatLE(8 + n + b + 4 * i);
+  return out;
+}
+
+test('loads the tinystories HF folder: config, tied embeddings, weights, tokenizer', async () => {
+  const m = await loadModelFiles(MODEL);
+  assert.equal(m.format, 'safetensors');
+  assert.equal(m.config.arch, 'llama');
+  assert.equal(m.config.hiddenSize, 128);
+  assert.equal(m.config.nLayers, 2);
+  assert.equal(m.config.nHeads, 8);
+  assert.equal(m.config.nKvHeads, 4);
+  assert.equal(m.config.headDim, 16);
+  assert.equal(m.config.intermediateSize, 384);
+  assert.equal(m.config.ropeLayout, 'half');
+  assert.equal(m.config.tieEmbeddings, true);
+  assert.equal(m.config.bosTokenId, 1);
+  assert.deepEqual(m.config.eosTokenIds, [2]);
+  assert.equal(m.weights.size, 21); // 20 stored tensors + the embedding alias from __metadata__
+  const head = m.weights.get('lm_head.weight')!;
+  assert.deepEqual(head.shape, [2048, 128]);
+  assert.equal(m.weights.get('model.embed_tokens.weight'), head, 'tied: the same Tensor object');
+  const q = m.weights.get('model.layers.1.self_attn.k_proj.weight')!;
+  assert.deepEqual(q.shape, [64, 128]);
+  assert.deepEqual(q.data, rawTensor('model.layers.1.self_attn.k_proj.weight'));
+  assert.deepEqual(head.data, rawTensor('lm_head.weight'));
+  assert.ok(m.tokenizer);
+  assert.equal(m.tokenizer.vocabSize, 2048);
+});

@@ -1,0 +1,45 @@
+/** End to end: the converted files run through the runtime reproduce the golden greedy ids of SOURCE.md. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { convertModel } from '../../src/cli/convert.js';
+import { convertRopeLayout } from '../../src/models/gguf.js';
+import { encodeLlama2cCheckpoint } from '../../src/models/llama2c.js';
+import { loadModelFiles } from '../../src/models/load.js';
+import { Model } from '../../src/models/model.js';
+
+const MODEL = '../shared/models/tinystories-656k';
+const GOLDEN = [147, 201, 282, 215, 286, 598, 1662, 356, 499, 826, 1363, 1145, 1652, 615, 242, 1482, 951, 628, 499, 826, 872, 921, 318, 385];
+
+async function greedyFromBos(path: string): Promise<number[]> {
+  const model = await Model.fromPretrained(path);
+  const session = model.createSessionWith(null);
+  let logits = session.prefill([1]);
+  const ids: number[] = [];
+  while (ids.length < GOLDEN.length) {
+    let best = 0;
+    for (let j = 1; j < logits.length; j++) if (logits[j]! > logits[best]!) best = j;
+    ids.push(best);
+    logits = session.decode(best);
+  }
+  return ids;
+}
+
+test('GGUF F32 and Q8_0 (interleaved RoPE) and a llama2.c checkpoint all give the golden ids', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-golden-'));
+  try {
+    for (const dtype of ['f32', 'q8_0']) {
+      const p = join(dir, `ts-${dtype}.gguf`);
+      await convertModel({ from: MODEL, to: 'gguf', out: p, dtype });
+      assert.deepEqual(await greedyFromBos(p), GOLDEN, dtype);
+    }
+    const src = await loadModelFiles(MODEL);
+    const weights = convertRopeLayout(src.config, src.weights, 'interleaved');
+    writeFileSync(join(dir, 'model.bin'), encodeLlama2cCheckpoint({ ...src.config, ropeLayout: 'interleaved' }, weights));
+    assert.deepEqual(await greedyFromBos(join(dir, 'model.bin')), GOLDEN, 'llama2.c');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
