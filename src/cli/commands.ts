@@ -1,5 +1,9 @@
 /** Every subcommand of `namm`, in help order. */
 import type { Command } from 'commander';
 import { register as generate } from './generate.js';
+import { register as evaluate } from './eval.js';
+import { register as perplexity } from './perplexity.js';
+import { register as convert } from './convert.js';
+import { register as policies } from './policies.js';
 
-export const commands: ((program: Command) => void)[] = [generate];
+export const commands: ((program: Command) => void)[] = [generate, evaluate, perplexity, convert, policies];

@@ -37,6 +37,11 @@ export interface GenerateOptions extends SamplingOptions {
   addBos?: boolean;
   /** Streaming: called with each new piece of text and the token id that produced it. */
   onToken?: (text: string, tokenId: number) => void;
+  /**
+   * Whether the end of the prompt counts as the end of a context to compress (PrefillOptions.endOfPrefill; default
+   * true). The kvpress protocol prefills the context, then generates from the question with this set to false.
+   */
+  compressPrompt?: boolean;
 }
 
 export interface GenerateResult {
@@ -208,7 +213,7 @@ export class Session {
     const stopStrings = (options.stopStrings ?? []).filter((s) => s.length > 0);
 
     const t0 = performance.now();
-    let logits = promptIds.length > 0 ? this.prefill(promptIds) : null;
+    let logits = promptIds.length > 0 ? this.prefill(promptIds, { endOfPrefill: options.compressPrompt !== false }) : null;
     const t1 = performance.now();
     if (!logits) throw new RangeError('generate needs a non-empty prompt');
     const out: number[] = [];

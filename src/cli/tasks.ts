@@ -1,0 +1,105 @@
+/** `namm tasks list | generate`: generated long-context tasks (RULER, InfiniteBench, needle sweeps) as JSONL. */
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { loadTokenizer } from '../models/tokenizer.js';
+import type { Tokenizer } from '../models/types.js';
+import { getTask, iterateRecords, listTasks } from '../tasks/registry.js';
+import { intOption } from './util.js';
+
+interface GenerateTasksCliOptions {
+  task: string;
+  length: number[];
+  tokenizer: string;
+  n: number;
+  seed: number;
+  out: string;
+  haystack?: string;
+  depth?: number[];
+  quiet?: boolean;
+}
+
+/** "1024,4096" or "4k,16K" → [1024, 4096]. */
+export function parseLengths(value: string): number[] {
+  return value.split(',').map((part) => {
+    const m = /^\s*(\d+)\s*([kK]?)\s*$/.exec(part);
+    const n = m ? Number(m[1]) * (m[2] ? 1024 : 1) : NaN;
+    if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`--length must be positive token counts like 4096 or 4k, got "${part}"`);
+    return n;
+  });
+}
+
+/** "0,50,100" → [0, 50, 100] percent. */
+export function parseDepths(value: string): number[] {
+  return value.split(',').map((part) => {
+    const n = Number(part.trim());
+    if (part.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError(`--depth must be percentages within 0..100, got "${part}"`);
+    return n;
+  });
+}
+
+/** Writes every record as one JSON line; returns how many. */
+export function writeTaskFile(path: string, options: Omit<GenerateTasksCliOptions, 'tokenizer' | 'out' | 'quiet'> & { tokenizer: Tokenizer },
+  onRecord?: (done: number) => void): number {
+  getTask(options.task); // fail before creating the file
+  const fd = openSync(path, 'w');
+  let done = 0;
+  try {
+    for (const record of iterateRecords({
+      task: options.task, lengths: options.length, tokenizer: options.tokenizer, n: options.n, seed: options.seed,
+      haystack: options.haystack, depths: options.depth,
+    })) {
+      writeSync(fd, `${JSON.stringify(record)}\n`);
+      done++;
+      onRecord?.(done);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return done;
+}
+
+export function register(program: Command): void {
+  const tasks = program.command('tasks').description('generated long-context tasks sized in a model\'s own tokens');
+
+  tasks
+    .command('list')
+    .description('list the task names with their metric, new tokens and haystack')
+    .option('--json', 'print the list as JSON')
+    .action((opts: { json?: boolean }) => {
+      const rows = listTasks().map((t) => ({
+        name: t.name, family: t.family, language: t.language, metric: t.metric, max_new_tokens: t.maxNewTokens,
+        haystack: t.haystack ?? 'own', depth: t.depth, description: t.description,
+      }));
+      if (opts.json) { process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`); return; }
+      const width = Math.max(...rows.map((r) => r.name.length));
+      for (const r of rows) {
+        process.stdout.write(`${r.name.padEnd(width)}  ${r.metric.padEnd(16)}  new ${String(r.max_new_tokens).padStart(3)}  ` +
+          `${r.language}  haystack ${r.haystack.padEnd(5)}  ${r.description}\n`);
+      }
+    });
+
+  tasks
+    .command('generate')
+    .description('write N records of a task per length (and per depth) as LongBench-format JSONL')
+    .requiredOption('--task <name>', 'task name (see `namm tasks list`)')
+    .requiredOption('--length <tokens>', 'target prompt + new tokens, comma-separated for a sweep (e.g. 4096 or 1k,4k,16k)', parseLengths)
+    .requiredOption('--tokenizer <path>', 'the model\'s tokenizer: a model folder, tokenizer.json, .gguf or llama2.c tokenizer.bin')
+    .requiredOption('--out <file>', 'output .jsonl file')
+    .option('-n, --n <n>', 'records per length (and depth)', intOption('--n', 1), 1)
+    .option('-s, --seed <n>', 'seed: the same seed gives the same file', intOption('--seed'), 0)
+    .option('--haystack <kind>', 'noise | essay | brown | a directory of .txt files (default: the task\'s own)')
+    .option('--depth <percent>', 'needle depth(s) in percent, comma-separated for a sweep (default: random per record)', parseDepths)
+    .option('-q, --quiet', 'no progress on stderr')
+    .action(async (opts: GenerateTasksCliOptions) => {
+      const task = getTask(opts.task);
+      if (opts.depth && !task.depth) throw new Error(`task ${task.name} has no needle depth to set`);
+      const tokenizer = await loadTokenizer(opts.tokenizer);
+      const total = opts.length.length * (opts.depth?.length ?? 1) * opts.n;
+      const started = Date.now();
+      const written = writeTaskFile(opts.out, { ...opts, tokenizer }, (done) => {
+        if (!opts.quiet) process.stderr.write(`\r${task.name}: ${done}/${total} records`);
+      });
+      if (!opts.quiet) process.stderr.write(`\r${task.name}: ${written} records → ${opts.out} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    });
+}

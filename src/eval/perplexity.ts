@@ -1,0 +1,37 @@
+/** Perplexity of a text under a memory policy: every token is predicted from the cache as the policy left it. */
+import type { Model } from '../models/model.js';
+import type { MemoryPolicy } from '../memory/policy.js';
+import type { CacheStatsSummary } from '../runtime/stats.js';
+
+export interface PerplexityResult {
+  tokens: number;
+  /** Mean negative log-likelihood (nats) of tokens 1..n−1 given their prefix. */
+  nll: number;
+  perplexity: number;
+  memory: CacheStatsSummary;
+}
+
+export function perplexity(model: Model, ids: readonly number[], policy: MemoryPolicy | null, options: { chunkSize?: number; onProgress?: (done: number, total: number) => void } = {}): PerplexityResult {
+  if (ids.length < 2) throw new Error('perplexity needs at least two tokens');
+  const chunk = options.chunkSize ?? 128;
+  const session = model.createSessionWith(policy, { chunkSize: chunk });
+  const V = model.config.vocabSize;
+  let nll = 0, count = 0;
+  for (let start = 0; start < ids.length; start += chunk) {
+    const piece = ids.slice(start, start + chunk);
+    const logits = session.prefill(piece, { logits: 'all', endOfPrefill: start + chunk >= ids.length });
+    for (let t = 0; t < piece.length; t++) {
+      const target = ids[start + t + 1];
+      if (target === undefined) break;
+      const row = logits.subarray(t * V, (t + 1) * V);
+      let max = -Infinity;
+      for (let v = 0; v < V; v++) if (row[v]! > max) max = row[v]!;
+      let z = 0;
+      for (let v = 0; v < V; v++) z += Math.exp(row[v]! - max);
+      nll += Math.log(z) + max - row[target]!;
+      count++;
+    }
+    options.onProgress?.(Math.min(ids.length, start + chunk), ids.length);
+  }
+  return { tokens: ids.length, nll: nll / count, perplexity: Math.exp(nll / count), memory: session.memoryStats() };
+}

@@ -1,0 +1,55 @@
+/** namm: Neural Attention Memory Models for transformers in Node.js. Public API. */
+
+// Kernels
+export { getBackend, JsBackend } from './tensor/index.js';
+export type { Backend, AttentionArgs, RopeLayout, GeluKind } from './tensor/index.js';
+
+// Models and runtime
+export { Model, loadModel } from './models/model.js';
+export type { LoadModelOptions, CreateSessionOptions } from './models/model.js';
+export type { ModelConfig, Tensor, WeightMap, Tokenizer, Architecture, RopeScaling } from './models/types.js';
+export { llamaConfig, gpt2Config, randomWeights } from './models/random.js';
+export { Session } from './runtime/session.js';
+export type { SessionOptions, PrefillOptions, GenerateOptions, GenerateResult } from './runtime/session.js';
+export { KVCache, HeadStore } from './runtime/kvcache.js';
+export { CacheStats } from './runtime/stats.js';
+export type { CacheStatsSummary, CacheSnapshot } from './runtime/stats.js';
+export { Sampler, argmax } from './runtime/sampling.js';
+export type { SamplingOptions } from './runtime/sampling.js';
+
+// Memory policies
+export type { MemoryPolicy, LayerObservation, KeepLists, CacheShape } from './memory/policy.js';
+
+// Utilities
+export { Rng } from './util/rng.js';
+export { parsePolicySpec, listPolicies, describePolicies, type PolicyInfo, type PolicyOptionInfo } from './memory/spec.js';
+export { type Budget, ratioBudget, tokenBudget, budgetTarget, budgetWant, type Cadence, everyTokens, AT_PREFILL_END, parseCadence, selectTopK } from './memory/budget.js';
+export { ScoredPolicy, perHeadSelect, isTargetedPolicy, type TokenScorer, type Selector, type TargetedPolicy } from './memory/scored.js';
+export { FullPolicy, fullPolicy } from './memory/full.js';
+export { randomPolicy, RandomScorer, type RandomOptions } from './memory/random.js';
+export { streamingPolicy, streamingWindowBudget, StreamingScorer, type StreamingOptions } from './memory/streaming.js';
+export { h2oPolicy, H2OScorer, type H2OOptions } from './memory/h2o.js';
+export { tovaPolicy, TOVAScorer, type TOVAOptions } from './memory/tova.js';
+export { l2Policy, L2Scorer, type L2Options } from './memory/l2.js';
+export { snapkvPolicy, SnapKVScorer, type SnapKVOptions } from './memory/snapkv.js';
+export { adakvPolicy, adaKvSelect, type AdaKVOptions } from './memory/adakv.js';
+export { MatchedPolicy, matchedPolicy, MemoryTraceRecorder, recordingPolicy, parseMemoryTrace, loadMemoryTrace, saveMemoryTrace, type MemoryTrace, type MemoryTraceEvent } from './memory/matched.js';
+export * from './memory/namm/index.js';
+
+// Model files
+export { parseHfConfig, toHfConfig } from './models/config.js';
+export { loadModelFiles, type LoadedModelFiles, type ModelFileFormat } from './models/load.js';
+export { loadTokenizer, HfTokenizer } from './models/tokenizer.js';
+export { SpmTokenizer } from './models/tokenizers/spm.js';
+export { readSafetensors, writeSafetensors } from './models/safetensors.js';
+export { loadGguf, writeGguf, readGgufHeader, convertRopeLayout } from './models/gguf.js';
+export { loadLlama2c, loadLlama2cTokenizer } from './models/llama2c.js';
+export { convertModel } from './cli/convert.js';
+
+// Tasks, metrics and evaluation
+export * from './tasks/metrics/index.js';
+export * from './tasks/longbench.js';
+export type { TaskRecord } from './tasks/record.js';
+export { runRecord, type RecordResult, type RunRecordOptions } from './eval/runner.js';
+export { summarize, formatSummary, type SummaryRow } from './eval/summary.js';
+export { perplexity, type PerplexityResult } from './eval/perplexity.js';

@@ -1,0 +1,69 @@
+/** Memory policies running inside real sessions of the tinystories model. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadModel } from '../../src/models/model.js';
+import { parsePolicySpec } from '../../src/memory/spec.js';
+import { createNammPolicy, saveNammCheckpoint, zeroNammParams, NAMM_PARAM_COUNT } from '../../src/memory/namm/index.js';
+import type { Session } from '../../src/runtime/session.js';
+
+const model = await loadModel('../shared/models/tinystories-656k');
+const story = model.tokenizer!.encode('Once upon a time, there was a little girl named Lily. She had a toy car that she loved very much. One day, she went to the park to play with her toy car in the park. Lily was very happy.', { addBos: false });
+/** 1,100 prompt tokens (NAMM updates at 512 and 1,024 in prefill), then decoded tokens (at 1,536 during decoding when ≥ 436 steps). */
+const ids = [1, ...Array.from({ length: 1099 }, (_, i) => story[i % story.length]!)];
+
+function run(session: Session, decodeSteps = 30): Float32Array[] {
+  const out = [session.prefill(ids)];
+  for (let i = 0; i < decodeSteps; i++) out.push(session.decode(story[i % story.length]!));
+  return out;
+}
+
+const full = run(model.createSessionWith(null));
+
+for (const spec of ['h2o:ratio=0', 'tova:ratio=0', 'l2:ratio=0', 'snapkv:ratio=0', 'random:ratio=0', 'adakv(snapkv):ratio=0', 'streaming:ratio=0']) {
+  test(`${spec} reproduces the full-cache logits exactly`, () => {
+    const got = run(model.createSessionWith(parsePolicySpec(spec)));
+    for (let i = 0; i < full.length; i++) assert.deepEqual(got[i], full[i]);
+  });
+}
+
+test('a NAMM with all-zero parameters (loaded from a .namm file) evicts nothing and reproduces the full cache', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-'));
+  const file = join(dir, 'zero.namm');
+  saveNammCheckpoint(file, { scorer: 'bam', params: zeroNammParams(), normStats: null, updateEvery: 512, selection: 'min-over-heads' });
+  const s = model.createSessionWith(parsePolicySpec(`namm:${file}`));
+  const got = run(s, 480);
+  const fullLong = run(model.createSessionWith(null), 480);
+  for (let i = 0; i < got.length; i++) assert.deepEqual(got[i], fullLong[i]);
+  assert.equal(s.memoryStats().meanFraction, 1);
+});
+
+test('a NAMM whose final bias is very negative keeps only the newest token at each update and keeps running', () => {
+  const params = new Float32Array(NAMM_PARAM_COUNT);
+  params[NAMM_PARAM_COUNT - 1] = -1000;
+  const s = model.createSessionWith(createNammPolicy({ params }));
+  const out = run(s, 40);
+  assert.ok(out.every((l) => l.every(Number.isFinite)));
+  // The update at 1,024 tokens left one row per head; the 1,100 + 40 − 1,024 tokens fed since are all still there.
+  for (let l = 0; l < model.config.nLayers; l++) for (let h = 0; h < model.config.nKvHeads; h++) {
+    assert.equal(s.cache.store(l, h).len, ids.length + 40 - 1024 + 1);
+  }
+  const m = s.memoryStats();
+  assert.ok(m.bytesFreed > 0 && m.meanFraction < 0.8 && m.evictionEvents === 2 * model.config.nLayers);
+});
+
+test('budgeted baselines shrink the cache and the statistics say so', () => {
+  const s = model.createSessionWith(parsePolicySpec('h2o:ratio=0.5'));
+  run(s, 10);
+  const reference = model.createSessionWith(null);
+  run(reference, 10);
+  const m = s.memoryStats();
+  const T = ids.length + 10;
+  assert.equal(m.totalTokens, T);
+  for (const layer of m.finalHeldPerHead) for (const held of layer) assert.equal(held, Math.floor(T * 0.5));
+  assert.ok(m.meanFraction < 0.6 && m.meanFraction > 0.45, `mean fraction ${m.meanFraction}`);
+  assert.ok(m.bytesFreed > 0);
+  assert.ok(s.cache.bytesHeld() < 0.75 * reference.cache.bytesHeld(), 'the evicted memory is really released');
+});
