@@ -15,8 +15,9 @@ export function register(program: Command): void {
     .requiredOption('--text <file>', 'a UTF-8 text file')
     .option('--memory <spec>', 'memory policy', 'full')
     .option('--max-tokens <n>', 'use only the first n tokens', intOption('--max-tokens', 2))
+    .option('--chunk-size <n>', 'tokens per forward chunk (a policy acts between chunks)', intOption('--chunk-size', 1), 128)
     .option('--json', 'print one JSON object')
-    .action(async (o: { model: string; text: string; memory: string; maxTokens?: number; json?: boolean }) => {
+    .action(async (o: { model: string; text: string; memory: string; maxTokens?: number; chunkSize: number; json?: boolean }) => {
       const model = await loadModel(o.model);
       if (!model.tokenizer) throw new Error(`${o.model} has no tokenizer`);
       let ids = model.tokenizer.encode(readFileSync(o.text, 'utf8'), { addBos: true });
@@ -24,7 +25,7 @@ export function register(program: Command): void {
       if (model.config.arch === 'gpt2' && ids.length > model.config.maxPositions) ids = ids.slice(0, model.config.maxPositions);
       const policy = o.memory === 'full' ? null : parsePolicySpec(o.memory);
       const bar = createProgress(ids.length, 'perplexity');
-      const r = perplexity(model, ids, policy, { onProgress: (d) => bar.update(d) });
+      const r = perplexity(model, ids, policy, { chunkSize: o.chunkSize, onProgress: (d) => bar.update(d) });
       bar.stop();
       const out = { model: model.source, policy: o.memory, tokens: r.tokens, nll: r.nll, perplexity: r.perplexity, mean_kv_fraction: r.memory.meanFraction, memory: r.memory };
       process.stdout.write(o.json ? JSON.stringify(out) + '\n' : `perplexity ${r.perplexity.toFixed(3)} over ${r.tokens} tokens (mean KV ${(100 * r.memory.meanFraction).toFixed(1)}% of full)\n`);

@@ -1,0 +1,87 @@
+/** The `namm` command end to end, as a user runs it (through tsx, so no build step is needed). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const MODEL = '../shared/models/tinystories-656k';
+
+function namm(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('namm generate --json reports tokens, speed, cache bytes and memory statistics', () => {
+  const r = namm('generate', '--model', MODEL, '--prompt', 'Once upon a time', '--max-new-tokens', '12', '--memory', 'h2o:tokens=8', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.deepEqual(out.prompt_tokens.slice(0, 1), [1]);
+  assert.equal(out.output_tokens.length, 12);
+  assert.equal(typeof out.text, 'string');
+  assert.ok(out.prefill_tokens_per_s > 0 && out.decode_tokens_per_s > 0);
+  assert.ok(out.kv_cache_bytes > 0);
+  assert.equal(out.memory_policy, 'h2o:tokens=8');
+  assert.ok(out.memory.meanFraction < 1 && out.memory.bytesFreed > 0);
+  assert.deepEqual(out.memory.finalHeldPerHead, [[8, 8, 8, 8], [8, 8, 8, 8]]);
+});
+
+test('namm generate streams text and refuses bad input with a clear message', () => {
+  const ok = namm('generate', '--model', MODEL, '--prompt', 'Once upon a time', '--max-new-tokens', '8', '--greedy');
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.ok(ok.stdout.trim().length > 0);
+  const bad = namm('generate', '--model', MODEL, '--prompt', 'x', '--memory', 'h2o:ratio=2');
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /ratio/);
+  const missing = namm('generate', '--model', '/nonexistent/model', '--prompt', 'x');
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /no such file/);
+  const both = namm('generate', '--model', MODEL);
+  assert.equal(both.status, 1);
+  assert.match(both.stderr, /--prompt/);
+});
+
+test('namm eval scores records under several policies, writes results and resumes', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-eval-'));
+  const data = join(dir, 'tasks.jsonl');
+  const records = [0, 1].map((i) => ({
+    input: 'What was the girl called?', context: 'Once upon a time, there was a little girl named Lily. She had a toy car.'.repeat(3 + i),
+    answers: ['Lily'], length: 40, dataset: 'toy_names', language: 'en', all_classes: null, _id: `toy-${i}`,
+    metric: 'string_match_part', prompt_template: '{context}\nQuestion: {input}\nAnswer:', max_new_tokens: 6,
+  }));
+  writeFileSync(data, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const out = join(dir, 'out');
+  const r = namm('eval', '--model', MODEL, '--data', data, '--memory', 'l2:tokens=16', '--out', out, '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const rows = JSON.parse(r.stdout) as { dataset: string; policy: string; samples: number; score: number; meanKvFraction: number; relativeToFull: number | null }[];
+  assert.deepEqual(rows.map((x) => x.policy), ['full', 'l2:tokens=16']);
+  assert.ok(rows.every((x) => x.samples === 2 && x.dataset === 'toy_names'));
+  assert.equal(rows[0]!.meanKvFraction, 1);
+  assert.ok(rows[1]!.meanKvFraction < 1);
+  const lines = readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, 4);
+  for (const l of lines) assert.ok(typeof l.prediction === 'string' && l.score >= 0 && l.score <= 1);
+  // A second run finds every (record, policy) done and only prints the table again.
+  const again = namm('eval', '--model', MODEL, '--data', data, '--memory', 'l2:tokens=16', '--out', out, '--json');
+  assert.equal(again.status, 0, again.stderr);
+  assert.deepEqual(JSON.parse(again.stdout), rows);
+  assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 4);
+});
+
+test('namm perplexity gives a finite perplexity that eviction changes', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-ppl-'));
+  const text = join(dir, 'story.txt');
+  writeFileSync(text, 'Once upon a time, there was a little girl named Lily. She had a toy car that she loved very much. One day, she went to the park to play with her toy car in the park. Lily was very happy. '.repeat(12));
+  const full = namm('perplexity', '--model', MODEL, '--text', text, '--json');
+  assert.equal(full.status, 0, full.stderr);
+  const f = JSON.parse(full.stdout);
+  assert.ok(f.perplexity > 1 && f.perplexity < 50, `perplexity ${f.perplexity}`);
+  // A policy acts between forward chunks, so use chunks of 32 to let it matter within this short text.
+  const small = JSON.parse(namm('perplexity', '--model', MODEL, '--text', text, '--memory', 'streaming:sinks=4,window=16', '--chunk-size', '32', '--json').stdout);
+  assert.ok(Math.abs(small.perplexity - f.perplexity) > 0.1, 'forgetting changes the predictions');
+  assert.ok(small.mean_kv_fraction < 0.5 && f.mean_kv_fraction === 1);
+  // A window larger than the text never evicts: exactly the full-cache figure.
+  const roomy = JSON.parse(namm('perplexity', '--model', MODEL, '--text', text, '--memory', 'streaming:sinks=4,window=4096', '--chunk-size', '32', '--json').stdout);
+  assert.equal(roomy.perplexity, JSON.parse(namm('perplexity', '--model', MODEL, '--text', text, '--chunk-size', '32', '--json').stdout).perplexity);
+});
