@@ -58,6 +58,8 @@ export interface GenerateResult {
 export class Session {
   readonly cache: KVCache;
   readonly stats: CacheStats;
+  /** Milliseconds spent in the memory policy's observe() and in cache compaction (retain), for profiling. */
+  readonly timings = { policyMs: 0, compactionMs: 0 };
   /** Tokens ever fed to this sequence (T_abs); the next token's position. */
   totalTokens = 0;
   private readonly chunkSize: number;
@@ -173,10 +175,13 @@ export class Session {
     }
     this.backend.attention({ q, nQ: n, nHeads: c.nHeads, nKvHeads: H, headDim: c.headDim, keys, values, lens, scale: 1 / Math.sqrt(c.headDim), out, probs });
     if (!policy) return;
+    const t0 = performance.now();
     const keep = policy.observe({
       layer, nQ: n, totalTokens: this.nextTokenTotal.value, phase: this.phase, endOfPrefill: this.endOfPrefill,
       lens, positions: stores.map((s) => s.positions), keys, values, attention: probs,
     });
+    const t1 = performance.now();
+    this.timings.policyMs += t1 - t0;
     if (!keep) return;
     if (keep.length !== H) throw new Error(`memory policy ${policy.name} returned ${keep.length} keep lists for ${H} KV heads`);
     this.options.onEviction?.({ layer, totalTokens: this.nextTokenTotal.value, keep, lensBefore: lens });
@@ -187,6 +192,7 @@ export class Session {
       evicted = true;
     }
     if (evicted) this.stats.evictionEvents++;
+    this.timings.compactionMs += performance.now() - t1;
   };
 
   /** Cache statistics so far (fractions of the full cache, bytes held and freed). */

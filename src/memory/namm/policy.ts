@@ -125,6 +125,12 @@ export class NammPolicy implements MemoryPolicy {
     ].join(',');
   }
 
+  /**
+   * Milliseconds spent per stage since construction: features (attention buffering, STFT, EMA, recency,
+   * normalisation), scoring (BAM/MLP) and selection (keep lists and the gather of per-token state).
+   */
+  readonly timings = { featuresMs: 0, scoringMs: 0, selectionMs: 0, updates: 0 };
+
   reset(shape: CacheShape): void {
     for (const k of ['nLayers', 'nKvHeads'] as const) {
       if (!Number.isInteger(shape?.[k]) || shape[k] < 1) throw new RangeError(`NammPolicy.reset: ${k} must be a positive integer`);
@@ -163,10 +169,12 @@ export class NammPolicy implements MemoryPolicy {
     // alive[h]: when an update happened earlier in this chunk, the original cache rows still alive, in order.
     let alive: Int32Array[] | null = null;
     for (let i = 0; i < nQ; i++) {
+      const t0 = performance.now();
       for (let h = 0; h < nH; h++) {
         const len = obs.lens[h]!;
         st.windows[h]!.addQuery(att[h]!, i * len, len, alive ? alive[h]! : null);
       }
+      this.timings.featuresMs += performance.now() - t0;
       const queryIndex = st.seen + i;
       if (!endsWindow(queryIndex, this.updateEvery)) continue;
       const { keep, scored } = this.update(layer, st, obs, alive, queryIndex + 1);
@@ -218,7 +226,10 @@ export class NammPolicy implements MemoryPolicy {
     const scores: Float32Array[] = [];
     const counts = new Int32Array(nH);
     if (!this.normalizer && !this.calibrate) warnUnnormalisedOnce();
+    this.timings.updates++;
+    let tFeatures = 0, tScoring = 0;
     for (let h = 0; h < nH; h++) {
+      const t0 = performance.now();
       const win = st.windows[h]!;
       const n = win.scoredRows;
       counts[h] = n;
@@ -235,14 +246,20 @@ export class NammPolicy implements MemoryPolicy {
         if (this.normalizer) this.normalizer.apply(rawEma, k * N_BINS, features, k * FEATURE_DIM + RECENCY_DIMS);
         else features.set(rawEma.subarray(k * N_BINS, (k + 1) * N_BINS), k * FEATURE_DIM + RECENCY_DIMS);
       }
+      const t1 = performance.now();
+      tFeatures += t1 - t0;
       let s: Float32Array | null = null;
       if (!this.calibrate) {
         s = new Float32Array(n);
         this.scorer.score(features, n, s);
         scores.push(s);
       }
+      tScoring += performance.now() - t1;
       heads.push({ positions, rawEma, features, scores: s, keep: new Int32Array(0) });
     }
+    this.timings.featuresMs += tFeatures;
+    this.timings.scoringMs += tScoring;
+    const tSelect = performance.now();
     const keep = this.calibrate
       ? heads.map((hd) => Int32Array.from({ length: hd.positions.length }, (_, i) => i))
       : selectTokens(scores, counts, { mode: this.selection, cacheSize: this.cacheSize });
@@ -254,6 +271,7 @@ export class NammPolicy implements MemoryPolicy {
       st.ema[h] = ema;
       st.windows[h] = new HeadWindow(this.updateEvery, k.length, st.windows[h]!.carryFor(k), EMA_COEFF);
     }
+    this.timings.selectionMs += performance.now() - tSelect;
     this.onUpdate?.({ layer, totalTokens, heads });
     return { keep, scored: counts };
   }

@@ -1,0 +1,57 @@
+/**
+ * NAMM's cost: time per update spent on features (buffering, STFT, EMA, recency, normalisation), scoring (BAM),
+ * selection and cache compaction, as a share of the forward time, at 2K, 4K and 8K tokens, for the test model and a
+ * random ~100M-parameter Llama. The NAMM parameters are one draw of CMA-ES's first generation (N(0, 0.065²)), so
+ * evictions happen as they do early in evolution. One JSON line per (model, context).
+ * Usage: npm run bench:namm [-- --quick]
+ */
+import { existsSync } from 'node:fs';
+import { Model } from '../src/models/model.js';
+import { loadModelFiles } from '../src/models/load.js';
+import { llamaConfig, randomWeights } from '../src/models/random.js';
+import { getBackend } from '../src/tensor/index.js';
+import { createNammPolicy, NAMM_PARAM_COUNT } from '../src/memory/namm/index.js';
+import { Rng } from '../src/util/rng.js';
+
+const quick = process.argv.includes('--quick');
+const contexts = quick ? [2048] : [2048, 4096, 8192];
+const backend = getBackend();
+const rng = new Rng(2024);
+const params = Float32Array.from({ length: NAMM_PARAM_COUNT }, () => 0.065 * rng.normal());
+
+const models: { name: string; model: Model }[] = [];
+const TEST_MODEL = '../shared/models/tinystories-656k';
+if (existsSync(TEST_MODEL)) {
+  const f = await loadModelFiles(TEST_MODEL);
+  models.push({ name: 'tinystories-656k', model: new Model(f.config, f.weights, f.tokenizer, backend) });
+}
+const big = llamaConfig({ vocabSize: 32000, hiddenSize: 768, nLayers: 12, nHeads: 12, nKvHeads: 4, intermediateSize: 2048, maxPositions: 8192 });
+models.push({ name: 'random-llama-100m', model: new Model(big, randomWeights(big, 1), null, backend) });
+
+for (const { name, model } of models) {
+  for (const ctx of contexts) {
+    const ids = Array.from({ length: ctx }, (_, i) => 3 + ((i * 7919) % (model.config.vocabSize - 3)));
+    const full = model.createSessionWith(null);
+    let t = performance.now();
+    full.prefill(ids);
+    const fullMs = performance.now() - t;
+
+    const policy = createNammPolicy({ params });
+    const s = model.createSessionWith(policy);
+    t = performance.now();
+    s.prefill(ids);
+    const totalMs = performance.now() - t;
+    const p = policy.timings;
+    const nammMs = s.timings.policyMs + s.timings.compactionMs;
+    const forwardMs = totalMs - nammMs;
+    console.log(JSON.stringify({
+      bench: 'namm', model: name, backend: `${backend.name}/${backend.simd}`, threads: backend.threads, context: ctx,
+      updates: p.updates, full_forward_ms: +fullMs.toFixed(1), namm_run_ms: +totalMs.toFixed(1),
+      features_ms: +p.featuresMs.toFixed(1), scoring_ms: +p.scoringMs.toFixed(1), selection_ms: +p.selectionMs.toFixed(1),
+      compaction_ms: +s.timings.compactionMs.toFixed(1),
+      per_update_ms: +(nammMs / Math.max(1, p.updates)).toFixed(2),
+      namm_share_of_forward: +(nammMs / forwardMs).toFixed(4),
+      mean_kv_fraction: +s.memoryStats().meanFraction.toFixed(3),
+    }));
+  }
+}
