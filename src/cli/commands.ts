@@ -5,5 +5,6 @@ import { register as evaluate } from './eval.js';
 import { register as perplexity } from './perplexity.js';
 import { register as convert } from './convert.js';
 import { register as policies } from './policies.js';
+import { register as nammFile } from './namm-file.js';
 
-export const commands: ((program: Command) => void)[] = [generate, evaluate, perplexity, convert, policies];
+export const commands: ((program: Command) => void)[] = [generate, evaluate, perplexity, convert, policies, nammFile];

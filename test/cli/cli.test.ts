@@ -85,3 +85,32 @@ test('namm perplexity gives a finite perplexity that eviction changes', () => {
   const roomy = JSON.parse(namm('perplexity', '--model', MODEL, '--text', text, '--memory', 'streaming:sinks=4,window=4096', '--chunk-size', '32', '--json').stdout);
   assert.equal(roomy.perplexity, JSON.parse(namm('perplexity', '--model', MODEL, '--text', text, '--chunk-size', '32', '--json').stdout).perplexity);
 });
+
+test('namm init → calibrate → inspect → generate with the calibrated NAMM', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-file-'));
+  const file = join(dir, 'zero.namm');
+  assert.equal(namm('init', '--out', file).status, 0);
+  assert.match(namm('init', '--out', file).stderr, /exists/);
+  const data = join(dir, 'long.jsonl');
+  const story = 'Once upon a time, there was a little girl named Lily. She had a toy car that she loved very much. ';
+  writeFileSync(data, JSON.stringify({
+    input: 'Who had a toy car?', context: story.repeat(45), answers: ['Lily'], length: 700, dataset: 'toy', language: 'en',
+    all_classes: null, _id: 'long-0', metric: 'string_match_part', prompt_template: '{context}\n{input}', max_new_tokens: 4,
+  }) + '\n');
+  // The test model has 512 positions; let the prompt run past them (RoPE extrapolates) so that one update happens.
+  const cal = namm('calibrate', '--model', MODEL, '--namm', file, '--data', data, '--max-prompt-tokens', '2000');
+  assert.equal(cal.status, 0, cal.stderr);
+  const info = JSON.parse(namm('inspect', file).stdout);
+  assert.equal(info.params, 4172);
+  assert.equal(info.param_max_abs, 0);
+  assert.equal(info.normalisation.mean.length, 17);
+  // One update at 512 tokens over 2 layers × 4 KV heads, each holding 512 rows.
+  assert.equal(info.normalisation.rows, 512 * 2 * 4);
+  assert.ok(info.normalisation.mean.every((m: number) => m >= 0) && info.normalisation.mean[0] > 0);
+  const gen = namm('generate', '--model', MODEL, '--prompt-file', data, '--max-new-tokens', '4', '--memory', `namm:${file}`, '--json');
+  assert.equal(gen.status, 0, gen.stderr);
+  assert.equal(JSON.parse(gen.stdout).memory.meanFraction, 1);
+  const short = join(dir, 'short.jsonl');
+  writeFileSync(short, readFileSync(data, 'utf8').replace(story.repeat(45), story));
+  assert.match(namm('calibrate', '--model', MODEL, '--namm', file, '--data', short, '--max-prompt-tokens', '2000').stderr, /shorter than the update cadence/);
+});

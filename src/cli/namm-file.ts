@@ -1,0 +1,73 @@
+/** `namm init`, `namm calibrate` and `namm inspect`: create, calibrate and read `.namm` checkpoint files. */
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { loadModel } from '../models/model.js';
+import { readJsonl, loadLongBenchConfig } from '../tasks/longbench.js';
+import { calibrateNamm } from '../eval/calibrate.js';
+import { readNammCheckpoint, saveNammCheckpoint, zeroNammParams, NAMM_SELECTIONS, type NammSelection } from '../memory/namm/index.js';
+import { createProgress } from './progress.js';
+import { collect, intOption } from './util.js';
+
+export function register(program: Command): void {
+  program
+    .command('init')
+    .description('write a .namm file with all-zero parameters (evicts nothing; the start of evolution)')
+    .requiredOption('-o, --out <file>', 'the .namm file to write')
+    .option('--scorer <kind>', 'bam or mlp', 'bam')
+    .option('--update <n>', 'update cadence in tokens (multiple of 16)', intOption('--update', 16), 512)
+    .option('--selection <mode>', `${NAMM_SELECTIONS.join(' or ')}`, 'min-over-heads')
+    .option('--force', 'overwrite an existing file')
+    .action((o: { out: string; scorer: string; update: number; selection: string; force?: boolean }) => {
+      if (o.scorer !== 'bam' && o.scorer !== 'mlp') throw new Error(`--scorer must be bam or mlp, got ${o.scorer}`);
+      if (!(NAMM_SELECTIONS as readonly string[]).includes(o.selection)) throw new Error(`--selection must be one of ${NAMM_SELECTIONS.join(', ')}`);
+      if (existsSync(o.out) && !o.force) throw new Error(`${o.out} exists; pass --force to overwrite it`);
+      saveNammCheckpoint(o.out, {
+        scorer: o.scorer as 'bam' | 'mlp', params: zeroNammParams(o.scorer as 'bam' | 'mlp'), normStats: null, updateEvery: o.update,
+        selection: o.selection as NammSelection, provenance: { created: new Date().toISOString(), by: 'namm init' },
+      });
+      process.stdout.write(`wrote ${o.out}\n`);
+    });
+
+  program
+    .command('calibrate')
+    .description("collect a NAMM's feature-normalisation statistics on task records and store them in the .namm file")
+    .requiredOption('-m, --model <path>', 'model folder, .gguf or llama2.c .bin')
+    .requiredOption('--namm <file>', 'the .namm file whose parameters and cadence are used')
+    .requiredOption('-d, --data <file>', 'task records, JSON lines (repeatable)', collect)
+    .option('-o, --out <file>', 'where to write the calibrated .namm (default: update --namm in place)')
+    .option('--longbench-config <dir>', 'LongBench config folder for records without their own template')
+    .option('--limit <n>', 'first n records of each file', intOption('--limit', 1))
+    .option('--max-prompt-tokens <n>', "prompt budget (default: the model's context minus the answer)", intOption('--max-prompt-tokens', 2))
+    .action(async (o: { model: string; namm: string; data: string[]; out?: string; longbenchConfig?: string; limit?: number; maxPromptTokens?: number }) => {
+      const ckpt = readNammCheckpoint(o.namm);
+      const model = await loadModel(o.model);
+      const records = o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity));
+      const bar = createProgress(records.length, 'calibrate');
+      const stats = await calibrateNamm(model, records, ckpt.params, {
+        updateEvery: ckpt.updateEvery, scorer: ckpt.scorer, maxPromptTokens: o.maxPromptTokens,
+        longbenchConfig: o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined,
+        onProgress: (d) => bar.update(d),
+      });
+      bar.stop();
+      const out = o.out ?? o.namm;
+      saveNammCheckpoint(out, { ...ckpt, normStats: stats, provenance: { ...ckpt.provenance, calibration: { model: model.source, records: records.length, rows: stats.count, data: o.data } } });
+      process.stdout.write(`wrote ${out}: statistics over ${stats.count} cached rows of ${records.length} records\n`);
+    });
+
+  program
+    .command('inspect')
+    .description('print what a .namm file holds (config, provenance, parameter and statistics summaries)')
+    .argument('<file>', 'a .namm file')
+    .action((file: string) => {
+      const c = readNammCheckpoint(file);
+      let sq = 0, max = 0;
+      for (const v of c.params) { sq += v * v; max = Math.max(max, Math.abs(v)); }
+      process.stdout.write(JSON.stringify({
+        scorer: c.scorer, params: c.params.length, param_rms: Math.sqrt(sq / c.params.length), param_max_abs: max,
+        update_every: c.updateEvery, selection: c.selection, cache_size: c.cacheSize ?? null,
+        normalisation: c.normStats ? { rows: c.normStats.count, mean: Array.from(c.normStats.mean), variance: Array.from(c.normStats.variance) } : null,
+        provenance: c.provenance ?? null,
+      }, null, 2) + '\n');
+    });
+}
+

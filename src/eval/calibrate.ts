@@ -1,0 +1,32 @@
+/**
+ * NAMM calibration: the reference freezes its feature-normalisation statistics after evaluating the all-zero
+ * (evict-nothing) policy once on the first stage's prompts. This runs a calibrating NAMM (which scores nothing and
+ * keeps every token) over task records and returns the pooled per-bin statistics.
+ */
+import type { Model } from '../models/model.js';
+import { createNammPolicy } from '../memory/namm/index.js';
+import type { NormStats } from '../memory/namm/index.js';
+import type { NammScorerKind } from '../memory/namm/params.js';
+import type { TaskRecord } from '../tasks/record.js';
+import { runRecord, type RunRecordOptions } from './runner.js';
+
+export interface CalibrateOptions extends RunRecordOptions {
+  updateEvery?: number;
+  scorer?: NammScorerKind;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export async function calibrateNamm(model: Model, records: readonly TaskRecord[], params: Float32Array, options: CalibrateOptions = {}): Promise<NormStats> {
+  if (records.length === 0) throw new Error('calibration needs at least one record');
+  const policy = createNammPolicy({ params, calibrate: true, updateEvery: options.updateEvery, scorer: options.scorer });
+  let done = 0;
+  for (const record of records) {
+    await runRecord(model, record, policy, options);
+    options.onProgress?.(++done, records.length);
+  }
+  const stats = policy.calibrationStats();
+  if (!stats) {
+    throw new Error(`no NAMM update happened: every prompt is shorter than the update cadence (${options.updateEvery ?? 512} tokens); calibrate on longer records`);
+  }
+  return stats;
+}
