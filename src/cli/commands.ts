@@ -6,5 +6,6 @@ import { register as perplexity } from './perplexity.js';
 import { register as convert } from './convert.js';
 import { register as policies } from './policies.js';
 import { register as nammFile } from './namm-file.js';
+import { register as tasks } from './tasks.js';
 
-export const commands: ((program: Command) => void)[] = [generate, evaluate, perplexity, convert, policies, nammFile];
+export const commands: ((program: Command) => void)[] = [generate, evaluate, perplexity, tasks, convert, policies, nammFile];

@@ -41,14 +41,16 @@ export function parseDepths(value: string): number[] {
 /** Writes every record as one JSON line; returns how many. */
 export function writeTaskFile(path: string, options: Omit<GenerateTasksCliOptions, 'tokenizer' | 'out' | 'quiet'> & { tokenizer: Tokenizer },
   onRecord?: (done: number) => void): number {
-  getTask(options.task); // fail before creating the file
+  const records = iterateRecords({
+    task: options.task, lengths: options.length, tokenizer: options.tokenizer, n: options.n, seed: options.seed,
+    haystack: options.haystack, depths: options.depth,
+  });
+  const first = records.next(); // every option is checked before the first record, so bad ones leave no file
   const fd = openSync(path, 'w');
   let done = 0;
   try {
-    for (const record of iterateRecords({
-      task: options.task, lengths: options.length, tokenizer: options.tokenizer, n: options.n, seed: options.seed,
-      haystack: options.haystack, depths: options.depth,
-    })) {
+    for (let r = first; !r.done; r = records.next()) {
+      const record = r.value;
       writeSync(fd, `${JSON.stringify(record)}\n`);
       done++;
       onRecord?.(done);

@@ -9,7 +9,7 @@ export interface TaskRecord {
   context: string;
   /** Gold answers; a sample scores the maximum over them. */
   answers: string[];
-  /** Length of the context (LongBench: words; generated tasks: tokens of the tokenizer they were sized for). */
+  /** LongBench: words of the context; generated tasks: tokens of the whole filled prompt (BOS included), measured with the tokenizer they were sized for. */
   length: number;
   /** Task name, e.g. "passage_retrieval_en" or "niah_single_1". */
   dataset: string;

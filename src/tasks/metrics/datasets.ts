@@ -26,6 +26,8 @@ export const GENERATED_DATASET_METRICS: Readonly<Record<string, MetricName>> = {
   vt: 'string_match_all', cwe: 'string_match_all', fwe: 'string_match_all',
   qa_1: 'string_match_part', qa_2: 'string_match_part',
   passkey: 'passkey', number_string: 'passkey', kv_retrieval: 'kv_retrieval',
+  needle_in_haystack: 'string_match_all', niah_ja: 'string_match_all', niah_multikey_ja: 'string_match_all',
+  kv_retrieval_ja: 'kv_retrieval', needle_in_haystack_ja: 'string_match_all',
 };
 
 /** Tasks whose prediction LongBench cuts to its first line before scoring (few-shot tasks that keep going). */

@@ -1,0 +1,51 @@
+/**
+ * RULER's common words extraction (cwe): a numbered list where 10 words repeat often (30 times at full size) and
+ * many others a few times (3); the answer is the 10 common words.
+ */
+import { Rng } from '../../util/rng.js';
+import { commonEnglishWords } from '../wordlists.js';
+import { fitToLength, countPromptTokens } from './sizing.js';
+import type { Sample, SampleContext } from './common.js';
+
+export const CWE_TEMPLATE = 'Below is a numbered list of words. In these words, some appear more often than others. ' +
+  'Memorize the ones that appear most often.\n{context}\nQuestion: {input}';
+
+export const CWE_COMMON_WORDS = 10;
+/** Repetitions of the common words, largest first: short prompts cannot hold 10 × 30 entries. */
+const COMMON_FREQUENCIES = [30, 20, 15, 10, 8, 6, 5, 4];
+/** The common words may take at most this share of the prompt budget, leaving room for the rest of the list. */
+const COMMON_SHARE = 0.6;
+
+export function generateCommonWords(ctx: SampleContext): Sample {
+  const rng = ctx.rng;
+  const words = rng.shuffle([...commonEnglishWords()]);
+  const common = words.slice(0, CWE_COMMON_WORDS);
+  const uncommon = words.slice(CWE_COMMON_WORDS);
+  const shuffleSeed = rng.nextU32();
+  const input = `What are the ${CWE_COMMON_WORDS} most common words in the above list? Answer: The top ${CWE_COMMON_WORDS} ` +
+    'words that appear most often in the list are:';
+  const budget = ctx.length - ctx.maxNewTokens;
+
+  // The list of n uncommon entries: each uncommon word repeated freqUncommon times, in draw order, then shuffled.
+  const render = (freqCommon: number, freqUncommon: number, n: number) => {
+    const entries: string[] = [];
+    for (const w of common) for (let i = 0; i < freqCommon; i++) entries.push(w);
+    for (let j = 0; j < n; j++) entries.push(uncommon[Math.floor(j / freqUncommon)]!);
+    new Rng(`${shuffleSeed}:${freqCommon}:${n}`).shuffle(entries);
+    return { context: entries.map((w, i) => `${i + 1}. ${w}`).join(' '), input };
+  };
+
+  for (const freqCommon of COMMON_FREQUENCIES) {
+    const freqUncommon = Math.min(3, Math.floor(freqCommon / 3));
+    const commonOnly = countPromptTokens(ctx.tokenizer, ctx.template, render(freqCommon, freqUncommon, 0));
+    if (commonOnly > COMMON_SHARE * budget && freqCommon !== COMMON_FREQUENCIES[COMMON_FREQUENCIES.length - 1]) continue;
+    const fit = fitToLength({
+      task: ctx.task, tokenizer: ctx.tokenizer, template: ctx.template, target: ctx.length, maxNewTokens: ctx.maxNewTokens,
+      render: (n) => render(freqCommon, freqUncommon, n), tokensPerProxy: 5,
+      maxUnits: uncommon.length * freqUncommon, exhausted: `the word list has only ${words.length} words`,
+      memo: ctx.memo,
+    });
+    return { ...fit.parts, answers: common, promptTokens: fit.promptTokens };
+  }
+  throw new Error('unreachable: the last common-word frequency is always tried');
+}
