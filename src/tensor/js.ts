@@ -1,9 +1,29 @@
 /**
- * The plain-TypeScript backend: the reference twin of every native kernel, and the fallback on machines where
- * the addon cannot be built. Written for clarity first; the GEMM is register-blocked so the fallback stays usable.
+ * The plain-TypeScript backend: the documented reference of every kernel's semantics, the twin that the native
+ * addon is tested against, and the fallback on machines where the addon cannot be built.
+ *
+ * Numerics: inputs and outputs are float32; every sum (GEMM dot products, norms, softmax, attention) is
+ * accumulated in JavaScript numbers, i.e. float64, and rounded to float32 once when stored (attention also
+ * rounds its scores and probabilities to float32 between its two products). The native twin accumulates in
+ * float32, so the two agree to about 1e-5 relative on well-conditioned inputs (the contract is 1e-4).
+ *
+ * Speed: the GEMMs are register-blocked (a 4×4 tile of C in sixteen local accumulators, the K loop innermost
+ * over precomputed row offsets), which is what lets V8 keep everything in registers; the three layouts share
+ * that one micro-kernel by transposing the operand that is not K-contiguous, a block at a time.
  */
 import type { AttentionArgs, Backend, GeluKind, RopeLayout } from './backend.js';
-import { checkCount, checkF32, checkGemm, checkU16 } from './validate.js';
+import {
+  checkAttention, checkCount, checkF32, checkFiniteNumber, checkGemm, checkI32, checkU16, checkU8,
+} from './validate.js';
+
+export { checkAttention } from './validate.js';
+
+/** Rows of B (columns of C) per cache block: 64 rows of K ≤ 1024 floats stay within L2 while all of A streams. */
+const GEMM_COL_BLOCK = 64;
+/** Below this many rows of A, transposing the other operand costs as much as the product itself. */
+const GEMM_SMALL_M = 4;
+/** Query rows (queries × heads of a group) per attention block: 64 rows × 4K keys is a 1 MiB score matrix. */
+const ATTENTION_ROW_BLOCK = 64;
 
 export class JsBackend implements Backend {
   readonly name = 'js' as const;
@@ -13,65 +33,53 @@ export class JsBackend implements Backend {
 
   matmulABt(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate = false): void {
     checkGemm(a, b, c, M, K, N);
-    for (let i = 0; i < M; i++) {
-      const ao = i * K;
-      for (let j = 0; j < N; j++) {
-        const bo = j * K;
-        let s = 0;
-        for (let k = 0; k < K; k++) s += a[ao + k]! * b[bo + k]!;
-        c[i * N + j] = accumulate ? c[i * N + j]! + s : s;
-      }
-    }
+    gemmRowDot(a, b, c, M, K, N, N, 0, accumulate);
   }
 
   matmulAB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate = false): void {
     checkGemm(a, b, c, M, K, N);
-    if (!accumulate) c.fill(0, 0, M * N);
-    for (let i = 0; i < M; i++) {
-      for (let k = 0; k < K; k++) {
-        const av = a[i * K + k]!;
-        const bo = k * N, co = i * N;
-        for (let j = 0; j < N; j++) c[co + j] = c[co + j]! + av * b[bo + j]!;
-      }
-    }
+    if (M < GEMM_SMALL_M) return gemmAxpy(a, K, 1, b, c, M, K, N, accumulate);
+    gemmTransposedB(a, b, c, M, K, N, accumulate);
   }
 
   matmulAtB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate = false): void {
     checkGemm(a, b, c, M, K, N);
-    if (!accumulate) c.fill(0, 0, M * N);
+    if (M < GEMM_SMALL_M) return gemmAxpy(a, 1, M, b, c, M, K, N, accumulate);
+    // Aᵀ is only M·K floats (the size of A itself) and is read N/64 times, so transpose it whole.
+    const at = new Float32Array(M * K);
     for (let k = 0; k < K; k++) {
-      for (let i = 0; i < M; i++) {
-        const av = a[k * M + i]!;
-        const bo = k * N, co = i * N;
-        for (let j = 0; j < N; j++) c[co + j] = c[co + j]! + av * b[bo + j]!;
-      }
+      const src = k * M;
+      for (let i = 0; i < M; i++) at[i * K + k] = a[src + i]!;
     }
+    gemmTransposedB(at, b, c, M, K, N, accumulate);
   }
 
   rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void {
-    checkCount('rows', rows); checkCount('dim', dim);
+    checkCount('rows', rows); checkCount('dim', dim); checkFiniteNumber('eps', eps);
     checkF32('x', x, rows * dim); checkF32('out', out, rows * dim); checkF32('weight', weight, dim);
     for (let r = 0; r < rows; r++) {
       const o = r * dim;
       let ss = 0;
-      for (let i = 0; i < dim; i++) ss += x[o + i]! * x[o + i]!;
+      for (let i = 0; i < dim; i++) { const v = x[o + i]!; ss += v * v; }
+      // dim = 0: nothing to write, and the (NaN) scale is never used.
       const inv = 1 / Math.sqrt(ss / dim + eps);
       for (let i = 0; i < dim; i++) out[o + i] = x[o + i]! * inv * weight[i]!;
     }
   }
 
   layerNorm(out: Float32Array, x: Float32Array, weight: Float32Array, bias: Float32Array, rows: number, dim: number, eps: number): void {
-    checkCount('rows', rows); checkCount('dim', dim);
+    checkCount('rows', rows); checkCount('dim', dim); checkFiniteNumber('eps', eps);
     checkF32('x', x, rows * dim); checkF32('out', out, rows * dim);
     checkF32('weight', weight, dim); checkF32('bias', bias, dim);
     for (let r = 0; r < rows; r++) {
       const o = r * dim;
-      let mean = 0;
-      for (let i = 0; i < dim; i++) mean += x[o + i]!;
-      mean /= dim;
-      let v = 0;
-      for (let i = 0; i < dim; i++) { const d = x[o + i]! - mean; v += d * d; }
-      const inv = 1 / Math.sqrt(v / dim + eps);
+      let sum = 0;
+      for (let i = 0; i < dim; i++) sum += x[o + i]!;
+      const mean = sum / dim;
+      // Two passes (mean, then squared deviations): no cancellation when |mean| ≫ std.
+      let sq = 0;
+      for (let i = 0; i < dim; i++) { const d = x[o + i]! - mean; sq += d * d; }
+      const inv = 1 / Math.sqrt(sq / dim + eps);
       for (let i = 0; i < dim; i++) out[o + i] = (x[o + i]! - mean) * inv * weight[i]! + bias[i]!;
     }
   }
@@ -79,25 +87,29 @@ export class JsBackend implements Backend {
   rope(x: Float32Array, rows: number, nHeads: number, headDim: number, positions: Int32Array, invFreq: Float32Array, layout: RopeLayout): void {
     checkCount('rows', rows); checkCount('nHeads', nHeads); checkCount('headDim', headDim);
     checkF32('x', x, rows * nHeads * headDim);
-    if (!(positions instanceof Int32Array) || positions.length < rows) throw new RangeError('positions must be an Int32Array with one entry per row');
+    checkI32('positions', positions, rows);
+    checkF32('invFreq', invFreq, 0);
+    if (layout !== 'half' && layout !== 'interleaved') throw new TypeError(`unknown RoPE layout ${String(layout)}`);
+    // rotaryDim = 2·invFreq.length; a shorter invFreq rotates only the first rotaryDim dims (partial rotary).
     const half = invFreq.length;
     if (2 * half > headDim) throw new RangeError(`invFreq has ${half} entries, more than headDim/2 = ${headDim / 2}`);
-    if (layout !== 'half' && layout !== 'interleaved') throw new TypeError(`unknown RoPE layout ${String(layout)}`);
-    const cos = new Float32Array(half), sin = new Float32Array(half);
+    // 'half' pairs dim i with i + rotaryDim/2 (HF rotate_half); 'interleaved' pairs 2i with 2i+1 (llama2.c, GGUF).
+    const stride0 = layout === 'half' ? 1 : 2, partner = layout === 'half' ? half : 1;
+    const cos = new Float64Array(half), sin = new Float64Array(half);
     for (let r = 0; r < rows; r++) {
-      const p = positions[r]!;
+      // As HF: position and inverse frequency are float32, so is their product; cos/sin are rounded to float32.
+      const p = Math.fround(positions[r]!);
       for (let i = 0; i < half; i++) {
-        const ang = Math.fround(p * invFreq[i]!);
-        cos[i] = Math.cos(ang); sin[i] = Math.sin(ang);
+        const angle = Math.fround(p * invFreq[i]!);
+        cos[i] = Math.fround(Math.cos(angle)); sin[i] = Math.fround(Math.sin(angle));
       }
       for (let h = 0; h < nHeads; h++) {
         const o = (r * nHeads + h) * headDim;
         for (let i = 0; i < half; i++) {
-          const i0 = layout === 'half' ? o + i : o + 2 * i;
-          const i1 = layout === 'half' ? o + i + half : o + 2 * i + 1;
-          const a = x[i0]!, b = x[i1]!;
-          x[i0] = a * cos[i]! - b * sin[i]!;
-          x[i1] = b * cos[i]! + a * sin[i]!;
+          const i0 = o + i * stride0, i1 = i0 + partner;
+          const u = x[i0]!, v = x[i1]!;
+          x[i0] = u * cos[i]! - v * sin[i]!;
+          x[i1] = v * cos[i]! + u * sin[i]!;
         }
       }
     }
@@ -105,19 +117,23 @@ export class JsBackend implements Backend {
 
   siluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
     checkCount('n', n); checkF32('out', out, n); checkF32('gate', gate, n); checkF32('up', up, n);
+    // g / (1 + e^-g): for g → -∞ the denominator overflows to ∞ and the result is a clean -0, never NaN.
     for (let i = 0; i < n; i++) { const g = gate[i]!; out[i] = (g / (1 + Math.exp(-g))) * up[i]!; }
   }
 
   gelu(out: Float32Array, x: Float32Array, n: number, kind: GeluKind): void {
     checkCount('n', n); checkF32('out', out, n); checkF32('x', x, n);
     if (kind === 'tanh') {
+      // GPT-2's approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
       const c = Math.sqrt(2 / Math.PI);
       for (let i = 0; i < n; i++) { const v = x[i]!; out[i] = 0.5 * v * (1 + Math.tanh(c * (v + 0.044715 * v * v * v))); }
     } else if (kind === 'erf') {
+      // Exact: x·Φ(x) = 0.5·x·(1 + erf(x/√2)).
       for (let i = 0; i < n; i++) { const v = x[i]!; out[i] = 0.5 * v * (1 + erf(v / Math.SQRT2)); }
     } else throw new TypeError(`unknown GELU kind ${String(kind)}`);
   }
 
+  /** Row-wise softmax. A row of only −∞ has no defined distribution and comes out NaN (as in PyTorch). */
   softmax(x: Float32Array, rows: number, cols: number): void {
     checkCount('rows', rows); checkCount('cols', cols); checkF32('x', x, rows * cols);
     for (let r = 0; r < rows; r++) softmaxRow(x, r * cols, cols);
@@ -130,40 +146,58 @@ export class JsBackend implements Backend {
 
   addBias(x: Float32Array, bias: Float32Array, rows: number, cols: number): void {
     checkCount('rows', rows); checkCount('cols', cols); checkF32('x', x, rows * cols); checkF32('bias', bias, cols);
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) x[r * cols + c] = x[r * cols + c]! + bias[c]!;
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      for (let c = 0; c < cols; c++) x[o + c] = x[o + c]! + bias[c]!;
+    }
   }
 
+  /**
+   * For query head h (KV head h / group) and chunk query i: scores s_j = scale·⟨q_i, k_j⟩ over the visible rows
+   * j ≤ lens − nQ + i, p = softmax(s), out = Σ_j p_j v_j. probs[kv][i, j] = mean over the group's heads of p_j,
+   * and 0 for j beyond the visible rows.
+   *
+   * Computed per KV head as two GEMMs over a block of query rows (every query of the chunk × every head of the
+   * group): S = Q·Kᵀ, a masked softmax of each row, then O = P·V. Each key and value row is then loaded once per
+   * block instead of once per query, which is what makes a 4K-token cache affordable. Each query row is copied
+   * into its block before that row's output is written and is never read again, so out may share memory with q.
+   */
   attention(args: AttentionArgs): void {
-    const { q, nQ, nHeads, nKvHeads, headDim, keys, values, lens, scale, out, probs } = args;
     checkAttention(args);
-    const group = nHeads / nKvHeads;
+    const { q, nQ, nHeads, nKvHeads, headDim, keys, values, lens, scale, out, probs } = args;
+    const group = nHeads / nKvHeads, rowsPerHead = nQ * group;
     let maxLen = 0;
     for (let h = 0; h < nKvHeads; h++) maxLen = Math.max(maxLen, lens[h]!);
-    const w = new Float32Array(maxLen);
-    if (probs) for (let h = 0; h < nKvHeads; h++) probs[h]!.fill(0, 0, nQ * lens[h]!);
+    // Block of query rows: bounds the score matrix at ATTENTION_ROW_BLOCK × maxLen floats.
+    const blockRows = Math.min(ATTENTION_ROW_BLOCK, rowsPerHead);
+    const qBlock = new Float32Array(blockRows * headDim), oBlock = new Float32Array(blockRows * headDim);
+    const S = new Float32Array(blockRows * maxLen);
     for (let kvh = 0; kvh < nKvHeads; kvh++) {
       const K = keys[kvh]!, V = values[kvh]!, len = lens[kvh]!, P = probs?.[kvh];
-      for (let g = 0; g < group; g++) {
-        const h = kvh * group + g;
-        for (let i = 0; i < nQ; i++) {
-          const visible = len - nQ + i + 1;
-          const qo = (i * nHeads + h) * headDim;
-          for (let j = 0; j < visible; j++) {
-            let s = 0;
-            const ko = j * headDim;
-            for (let d = 0; d < headDim; d++) s += q[qo + d]! * K[ko + d]!;
-            w[j] = s * scale;
-          }
-          softmaxRow(w, 0, visible);
-          for (let d = 0; d < headDim; d++) out[qo + d] = 0;
-          for (let j = 0; j < visible; j++) {
-            const pj = w[j]!, vo = j * headDim;
-            for (let d = 0; d < headDim; d++) out[qo + d] = out[qo + d]! + pj * V[vo + d]!;
-          }
+      if (P) P.fill(0, 0, nQ * len);
+      const past = len - nQ;
+      // Row r of this KV head is query i = ⌊r / group⌋ of head kvh·group + r mod group.
+      for (let r0 = 0; r0 < rowsPerHead; r0 += blockRows) {
+        const rows = Math.min(blockRows, rowsPerHead - r0);
+        for (let r = 0; r < rows; r++) {
+          const i = Math.floor((r0 + r) / group), h = kvh * group + ((r0 + r) % group);
+          qBlock.set(q.subarray((i * nHeads + h) * headDim, (i * nHeads + h + 1) * headDim), r * headDim);
+        }
+        // Keys visible to the block's last query; earlier queries mask their tail inside the softmax.
+        const width = past + Math.floor((r0 + rows - 1) / group) + 1;
+        gemmRowDot(qBlock, K, S, rows, headDim, width, width, 0, false);
+        for (let r = 0; r < rows; r++) {
+          const i = Math.floor((r0 + r) / group);
+          maskedSoftmaxRow(S, r * width, width, past + i + 1, scale);
           if (P) {
-            const po = i * len;
-            for (let j = 0; j < visible; j++) P[po + j] = P[po + j]! + w[j]! / group;
+            const po = i * len, so = r * width;
+            for (let j = 0; j <= past + i; j++) P[po + j] = P[po + j]! + S[so + j]! / group;
           }
+        }
+        gemmTransposedB(S, V, oBlock, rows, width, headDim, false);
+        for (let r = 0; r < rows; r++) {
+          const i = Math.floor((r0 + r) / group), h = kvh * group + ((r0 + r) % group);
+          out.set(oBlock.subarray(r * headDim, (r + 1) * headDim), (i * nHeads + h) * headDim);
         }
       }
     }
@@ -176,42 +210,154 @@ export class JsBackend implements Backend {
 
   bf16ToF32(src: Uint16Array, dst: Float32Array, n: number): void {
     checkCount('n', n); checkU16('src', src, n); checkF32('dst', dst, n);
-    const u = new Uint32Array(dst.buffer, dst.byteOffset, n);
-    for (let i = 0; i < n; i++) u[i] = src[i]! << 16;
+    // bfloat16 is the top half of a float32: shift the bits into place (NaN payloads and −0 survive).
+    const bits = new Uint32Array(dst.buffer, dst.byteOffset, n);
+    for (let i = 0; i < n; i++) bits[i] = src[i]! << 16;
   }
 
   q8_0ToF32(src: Uint8Array, dst: Float32Array, n: number): void {
     checkCount('n', n);
     if (n % 32 !== 0) throw new RangeError(`Q8_0 holds blocks of 32 values; n = ${n} is not a multiple of 32`);
-    if (!(src instanceof Uint8Array) || src.length < (n / 32) * 34) throw new RangeError(`src must be a Uint8Array of at least ${(n / 32) * 34} bytes`);
-    checkF32('dst', dst, n);
-    for (let b = 0; b < n / 32; b++) {
-      const o = b * 34;
+    checkU8('src', src, (n / 32) * 34); checkF32('dst', dst, n);
+    // Block layout (GGML block_q8_0): little-endian f16 scale d, then 32 int8 quants; value = d · q.
+    for (let blk = 0; blk < n / 32; blk++) {
+      const o = blk * 34;
       const d = halfToFloat(src[o]! | (src[o + 1]! << 8));
       for (let i = 0; i < 32; i++) {
-        const q = src[o + 2 + i]!;
-        dst[b * 32 + i] = d * (q > 127 ? q - 256 : q);
+        const u = src[o + 2 + i]!;
+        dst[blk * 32 + i] = d * (u > 127 ? u - 256 : u);
       }
     }
   }
 }
 
-export function checkAttention(a: AttentionArgs): void {
-  const { q, nQ, nHeads, nKvHeads, headDim, keys, values, lens, out, probs } = a;
-  checkCount('nQ', nQ); checkCount('nHeads', nHeads); checkCount('nKvHeads', nKvHeads); checkCount('headDim', headDim);
-  if (nKvHeads === 0 || nHeads % nKvHeads !== 0) throw new RangeError(`nHeads (${nHeads}) must be a positive multiple of nKvHeads (${nKvHeads})`);
-  checkF32('q', q, nQ * nHeads * headDim); checkF32('out', out, nQ * nHeads * headDim);
-  if (!(lens instanceof Int32Array) || lens.length < nKvHeads) throw new RangeError('lens must be an Int32Array with one entry per KV head');
-  if (!Array.isArray(keys) || keys.length < nKvHeads || !Array.isArray(values) || values.length < nKvHeads) throw new RangeError('keys and values need one array per KV head');
-  if (!Number.isFinite(a.scale)) throw new RangeError('scale must be finite');
-  for (let h = 0; h < nKvHeads; h++) {
-    const len = lens[h]!;
-    if (len < nQ) throw new RangeError(`lens[${h}] = ${len} is smaller than the chunk (${nQ} queries)`);
-    checkF32(`keys[${h}]`, keys[h], len * headDim); checkF32(`values[${h}]`, values[h], len * headDim);
-    if (probs) checkF32(`probs[${h}]`, probs[h], nQ * len);
+/**
+ * C[i, cOff + j] (+)= Σ_k A[i,k]·B[j,k] for i < M, j < N, where A and B both store rows of K contiguous floats
+ * and C has row stride ldc. This is the one GEMM micro-kernel; the other layouts reshape into it.
+ */
+function gemmRowDot(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, ldc: number, cOff: number, accumulate: boolean): void {
+  const M4 = M - (M % 4);
+  for (let j0 = 0; j0 < N; j0 += GEMM_COL_BLOCK) {
+    const j1 = Math.min(N, j0 + GEMM_COL_BLOCK), j4 = j1 - ((j1 - j0) % 4);
+    for (let i = 0; i < M4; i += 4) {
+      const a0 = i * K, a1 = a0 + K, a2 = a1 + K, a3 = a2 + K;
+      for (let j = j0; j < j4; j += 4) {
+        const b0 = j * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;
+        let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+        let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+        for (let k = 0; k < K; k++) {
+          const x0 = a[a0 + k]!, x1 = a[a1 + k]!, x2 = a[a2 + k]!, x3 = a[a3 + k]!;
+          let y = b[b0 + k]!; c00 += x0 * y; c10 += x1 * y; c20 += x2 * y; c30 += x3 * y;
+          y = b[b1 + k]!; c01 += x0 * y; c11 += x1 * y; c21 += x2 * y; c31 += x3 * y;
+          y = b[b2 + k]!; c02 += x0 * y; c12 += x1 * y; c22 += x2 * y; c32 += x3 * y;
+          y = b[b3 + k]!; c03 += x0 * y; c13 += x1 * y; c23 += x2 * y; c33 += x3 * y;
+        }
+        const o = i * ldc + cOff + j;
+        store4(c, o, c00, c01, c02, c03, accumulate);
+        store4(c, o + ldc, c10, c11, c12, c13, accumulate);
+        store4(c, o + 2 * ldc, c20, c21, c22, c23, accumulate);
+        store4(c, o + 3 * ldc, c30, c31, c32, c33, accumulate);
+      }
+      // Leftover columns of this block: one column of B against the four rows of A.
+      for (let j = j4; j < j1; j++) {
+        const bo = j * K;
+        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (let k = 0; k < K; k++) {
+          const y = b[bo + k]!;
+          s0 += a[a0 + k]! * y; s1 += a[a1 + k]! * y; s2 += a[a2 + k]! * y; s3 += a[a3 + k]! * y;
+        }
+        const o = i * ldc + cOff + j;
+        store1(c, o, s0, accumulate); store1(c, o + ldc, s1, accumulate);
+        store1(c, o + 2 * ldc, s2, accumulate); store1(c, o + 3 * ldc, s3, accumulate);
+      }
+    }
+    // Leftover rows (all rows when M < 4, e.g. decode): one row of A against four columns of B (a GEMV).
+    for (let i = M4; i < M; i++) {
+      const ao = i * K;
+      let j = j0;
+      for (; j < j4; j += 4) {
+        const b0 = j * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;
+        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (let k = 0; k < K; k++) {
+          const x = a[ao + k]!;
+          s0 += x * b[b0 + k]!; s1 += x * b[b1 + k]!; s2 += x * b[b2 + k]!; s3 += x * b[b3 + k]!;
+        }
+        store4(c, i * ldc + cOff + j, s0, s1, s2, s3, accumulate);
+      }
+      for (; j < j1; j++) {
+        const bo = j * K;
+        let s = 0;
+        for (let k = 0; k < K; k++) s += a[ao + k]! * b[bo + k]!;
+        store1(c, i * ldc + cOff + j, s, accumulate);
+      }
+    }
   }
 }
 
+/** C (+)= A·B with B[K,N] row-major: transpose B one column block at a time into K-contiguous rows. */
+function gemmTransposedB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate: boolean): void {
+  const bt = new Float32Array(Math.min(N, GEMM_COL_BLOCK) * K);
+  for (let j0 = 0; j0 < N; j0 += GEMM_COL_BLOCK) {
+    const nb = Math.min(GEMM_COL_BLOCK, N - j0);
+    for (let k = 0; k < K; k++) {
+      const src = k * N + j0;
+      for (let jj = 0; jj < nb; jj++) bt[jj * K + k] = b[src + jj]!;
+    }
+    gemmRowDot(a, bt, c, M, K, nb, N, j0, accumulate);
+  }
+}
+
+/**
+ * C[M,N] (+)= A·B with B[K,N] row-major and A(i,k) = a[i·rsA + k·csA], for few rows of A: each row of C is a
+ * float64 accumulator that B's rows are added into, so B streams through once per row without a transpose.
+ */
+function gemmAxpy(a: Float32Array, rsA: number, csA: number, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate: boolean): void {
+  const acc = new Float64Array(N);
+  for (let i = 0; i < M; i++) {
+    const co = i * N;
+    if (accumulate) for (let j = 0; j < N; j++) acc[j] = c[co + j]!;
+    else acc.fill(0);
+    // Four rows of B per pass, so each accumulator is loaded and stored once per four products.
+    const K4 = K - (K % 4);
+    let k = 0;
+    for (; k < K4; k += 4) {
+      const ak = i * rsA + k * csA;
+      const x0 = a[ak]!, x1 = a[ak + csA]!, x2 = a[ak + 2 * csA]!, x3 = a[ak + 3 * csA]!;
+      const b0 = k * N, b1 = b0 + N, b2 = b1 + N, b3 = b2 + N;
+      for (let j = 0; j < N; j++) acc[j] += x0 * b[b0 + j]! + x1 * b[b1 + j]! + x2 * b[b2 + j]! + x3 * b[b3 + j]!;
+    }
+    for (; k < K; k++) {
+      const x = a[i * rsA + k * csA]!, bo = k * N;
+      for (let j = 0; j < N; j++) acc[j] += x * b[bo + j]!;
+    }
+    for (let j = 0; j < N; j++) c[co + j] = acc[j]!;
+  }
+}
+
+function store4(c: Float32Array, o: number, s0: number, s1: number, s2: number, s3: number, accumulate: boolean): void {
+  if (accumulate) { s0 += c[o]!; s1 += c[o + 1]!; s2 += c[o + 2]!; s3 += c[o + 3]!; }
+  c[o] = s0; c[o + 1] = s1; c[o + 2] = s2; c[o + 3] = s3;
+}
+
+function store1(c: Float32Array, o: number, s: number, accumulate: boolean): void {
+  c[o] = accumulate ? c[o]! + s : s;
+}
+
+/**
+ * Softmax of scale·x[o .. o+visible) in place (float64 max, exponentials and sum), and zeros over the masked
+ * rest x[o+visible .. o+width), so the P·V product that follows ignores those keys.
+ */
+function maskedSoftmaxRow(x: Float32Array, o: number, width: number, visible: number, scale: number): void {
+  let m = -Infinity;
+  for (let j = 0; j < visible; j++) { const v = x[o + j]! * scale; if (v > m) m = v; }
+  let sum = 0;
+  for (let j = 0; j < visible; j++) { const e = Math.exp(x[o + j]! * scale - m); x[o + j] = e; sum += e; }
+  const inv = 1 / sum;
+  for (let j = 0; j < visible; j++) x[o + j] = x[o + j]! * inv;
+  x.fill(0, o + visible, o + width);
+}
+
+/** Softmax of x[o .. o+n) in place: subtract the max (no overflow), exponentiate, divide by the float64 sum. */
 function softmaxRow(x: Float32Array, o: number, n: number): void {
   if (n === 0) return;
   let m = -Infinity;
@@ -222,7 +368,7 @@ function softmaxRow(x: Float32Array, o: number, n: number): void {
   for (let i = 0; i < n; i++) x[o + i] = x[o + i]! * inv;
 }
 
-/** IEEE 754 binary16 bits → number (exact). */
+/** IEEE 754 binary16 bits → number (exact, including subnormals, ±0, ±∞ and NaN). */
 export function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
   if (e === 0) return s * f * 2 ** -24;
@@ -230,11 +376,12 @@ export function halfToFloat(h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
-/** erf with float64 accuracy (Abramowitz–Stegun 7.1.26 is too coarse for a reference; use a series/continued fraction). */
+/** erf to float64 accuracy (Abramowitz–Stegun 7.1.26 is too coarse for a reference). */
 export function erf(x: number): number {
+  if (Number.isNaN(x)) return NaN;
   const ax = Math.abs(x);
   if (ax < 2.5) {
-    // Maclaurin series: converges quickly for |x| < 2.5 in float64.
+    // Maclaurin series 2/√π Σ (−1)ⁿ x^(2n+1) / (n!(2n+1)): converges to float64 precision for |x| < 2.5.
     let term = ax, sum = ax;
     const x2 = ax * ax;
     for (let n = 1; n < 80; n++) {
@@ -246,7 +393,8 @@ export function erf(x: number): number {
     const r = (2 / Math.sqrt(Math.PI)) * sum;
     return x < 0 ? -r : r;
   }
-  // Continued fraction for erfc at larger |x|.
+  // Continued fraction for erfc, accurate for larger |x| (60 terms is ample above 2.5); erfc(∞) = 0.
+  if (ax === Infinity) return x < 0 ? -1 : 1;
   let f = 0;
   for (let n = 60; n >= 1; n--) f = (n / 2) / (ax + f);
   const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f);

@@ -1,20 +1,73 @@
-/** Argument checks shared by the TypeScript backend (the native addon repeats them in C++). */
+/**
+ * Argument checks shared by the TypeScript backend (the native addon repeats them in C++). Wrong types give a
+ * TypeError, wrong sizes a RangeError, each naming the argument, so misuse never turns into a crash or a hang.
+ */
+import type { AttentionArgs } from './backend.js';
 
 export function checkCount(name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 0) throw new RangeError(`${name} must be a non-negative integer, got ${v}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+    throw new RangeError(`${name} must be a non-negative integer, got ${String(v)}`);
+  }
+}
+
+function checkLength(name: string, a: ArrayLike<number>, need: number): void {
+  if (a.length < need) throw new RangeError(`${name} holds ${a.length} values but ${need} are needed`);
 }
 
 export function checkF32(name: string, a: unknown, need: number): asserts a is Float32Array {
   if (!(a instanceof Float32Array)) throw new TypeError(`${name} must be a Float32Array`);
-  if (a.length < need) throw new RangeError(`${name} holds ${a.length} values but ${need} are needed`);
+  checkLength(name, a, need);
 }
 
 export function checkU16(name: string, a: unknown, need: number): asserts a is Uint16Array {
   if (!(a instanceof Uint16Array)) throw new TypeError(`${name} must be a Uint16Array`);
-  if (a.length < need) throw new RangeError(`${name} holds ${a.length} values but ${need} are needed`);
+  checkLength(name, a, need);
 }
 
+export function checkU8(name: string, a: unknown, need: number): asserts a is Uint8Array {
+  if (!(a instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array`);
+  checkLength(name, a, need);
+}
+
+export function checkI32(name: string, a: unknown, need: number): asserts a is Int32Array {
+  if (!(a instanceof Int32Array)) throw new TypeError(`${name} must be an Int32Array`);
+  checkLength(name, a, need);
+}
+
+export function checkFiniteNumber(name: string, v: unknown): asserts v is number {
+  if (typeof v !== 'number') throw new TypeError(`${name} must be a number, got ${typeof v}`);
+  if (!Number.isFinite(v)) throw new RangeError(`${name} must be finite, got ${v}`);
+}
+
+/** Sizes of every GEMM layout: a holds M·K values, b K·N, c M·N (the layouts differ only in order). */
 export function checkGemm(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number): void {
   checkCount('M', M); checkCount('K', K); checkCount('N', N);
   checkF32('a', a, M * K); checkF32('b', b, K * N); checkF32('c', c, M * N);
+}
+
+export function checkAttention(a: AttentionArgs): void {
+  if (typeof a !== 'object' || a === null) throw new TypeError('attention needs an AttentionArgs object');
+  const { q, nQ, nHeads, nKvHeads, headDim, keys, values, lens, out, probs } = a;
+  checkCount('nQ', nQ); checkCount('nHeads', nHeads); checkCount('nKvHeads', nKvHeads); checkCount('headDim', headDim);
+  if (nKvHeads === 0 || nHeads === 0 || nHeads % nKvHeads !== 0) {
+    throw new RangeError(`nHeads (${nHeads}) must be a positive multiple of nKvHeads (${nKvHeads})`);
+  }
+  checkF32('q', q, nQ * nHeads * headDim); checkF32('out', out, nQ * nHeads * headDim);
+  checkI32('lens', lens, nKvHeads);
+  if (!Array.isArray(keys)) throw new TypeError('keys must be an array of Float32Array, one per KV head');
+  if (!Array.isArray(values)) throw new TypeError('values must be an array of Float32Array, one per KV head');
+  if (keys.length < nKvHeads || values.length < nKvHeads) {
+    throw new RangeError(`keys and values need one array per KV head (${nKvHeads}), got ${keys.length} and ${values.length}`);
+  }
+  if (probs !== undefined) {
+    if (!Array.isArray(probs)) throw new TypeError('probs must be an array of Float32Array, one per KV head');
+    if (probs.length < nKvHeads) throw new RangeError(`probs needs one array per KV head (${nKvHeads}), got ${probs.length}`);
+  }
+  checkFiniteNumber('scale', a.scale);
+  for (let h = 0; h < nKvHeads; h++) {
+    const len = lens[h]!;
+    if (len < nQ) throw new RangeError(`lens[${h}] = ${len} is smaller than the chunk (${nQ} queries)`);
+    checkF32(`keys[${h}]`, keys[h], len * headDim); checkF32(`values[${h}]`, values[h], len * headDim);
+    if (probs) checkF32(`probs[${h}]`, probs[h], nQ * len);
+  }
 }
