@@ -60,3 +60,11 @@ export type { SizingMemo, FitOptions, FitResult } from './tasks/generate/sizing.
 export { resolveHaystack, renderHaystack, NOISE_SENTENCES, HAYSTACK_NAMES } from './tasks/haystack.js';
 export type { HaystackSource, HaystackStream, Needle } from './tasks/haystack.js';
 export { calibrateNamm, type CalibrateOptions } from './eval/calibrate.js';
+
+// Evolution
+export { CmaEs, cmaParameters, hansenEigenGap } from './evolve/cmaes.js';
+export type { CmaOptions, CmaMode, CmaVariant, CmaParameters, ResolvedCmaOptions } from './evolve/cmaes.js';
+export { symmetricEigen, symmetricEigenInPlace } from './evolve/eigen.js';
+export { runEvolution, loadEvolutionCheckpoint } from './evolve/loop.js';
+export type { RunEvolutionOptions, EvolutionStage, EvaluationContext, EvaluationResult, GenerationRecord, EvolutionResult, LoopMeta, StoredRecord } from './evolve/loop.js';
+export { writeFileAtomic, writeCheckpointFile, readCheckpointFile } from './evolve/checkpoint.js';

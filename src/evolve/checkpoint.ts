@@ -1,0 +1,127 @@
+/**
+ * Crash-safe checkpoint files. `writeFileAtomic` writes to a temp file in the same directory, fsyncs it, renames
+ * it over the target and fsyncs the directory, so after a crash at any moment the target holds either the old or
+ * the new content, never a mix. Checkpoint files add a frame (magic, length, SHA-256) so that a file damaged some
+ * other way (copied half, edited, disk error) is rejected with a clear message instead of resuming from garbage.
+ *
+ * Frame: "NAMMCKP1" | u32 LE format version (1) | u32 LE reserved (0) | f64 LE payload length | 32-byte SHA-256
+ * of the payload | payload.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+const MAGIC = 'NAMMCKP1';
+const VERSION = 1;
+const HEADER_BYTES = 8 + 4 + 4 + 8 + 32;
+
+/** Marks temp files of `writeFileAtomic`, so stale ones from a killed writer can be recognised and removed. */
+export const TEMP_MARKER = '.tmp-';
+
+/**
+ * Atomically replaces `path` with `data` (temp file + fsync + rename + directory fsync). `data` may be a list of
+ * chunks, written back to back, so large states need not be concatenated in memory first.
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array | string | Uint8Array[]): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}${TEMP_MARKER}${process.pid}-${randomBytes(4).toString('hex')}`);
+  const handle = await fs.open(tmp, 'w', 0o644);
+  try {
+    if (Array.isArray(data)) {
+      for (const chunk of data) {
+        for (let off = 0; off < chunk.length;) off += (await handle.write(chunk, off, chunk.length - off)).bytesWritten;
+      }
+    } else {
+      await handle.writeFile(data);
+    }
+    await handle.sync();
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+  await handle.close();
+  try {
+    await fs.rename(tmp, path);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+  await syncDirectory(dir);
+}
+
+/** fsync a directory so a rename in it is durable; platforms that cannot (Windows) are skipped silently. */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(dir, 'r');
+    await handle.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EACCES') throw err;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** Removes temp files that a killed `writeFileAtomic` left next to `path`; returns how many it removed. */
+export async function removeStaleTempFiles(path: string): Promise<number> {
+  const dir = dirname(path), prefix = `.${basename(path)}${TEMP_MARKER}`;
+  let removed = 0;
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    if (name.startsWith(prefix)) { await fs.rm(join(dir, name), { force: true }); removed++; }
+  }
+  return removed;
+}
+
+/** Frames `payload` (one buffer, or chunks that together form it) and writes it atomically. */
+export async function writeCheckpointFile(path: string, payload: Uint8Array | Uint8Array[]): Promise<void> {
+  const chunks = Array.isArray(payload) ? payload : [payload];
+  await writeFileAtomic(path, [checkpointHeader(chunks), ...chunks]);
+}
+
+/** The framed file as one buffer (what `writeCheckpointFile` writes). */
+export function frameCheckpoint(payload: Uint8Array): Uint8Array {
+  return Buffer.concat([checkpointHeader([payload]), payload]);
+}
+
+function checkpointHeader(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(HEADER_BYTES);
+  const view = new DataView(out.buffer);
+  out.set(Buffer.from(MAGIC, 'latin1'), 0);
+  view.setUint32(8, VERSION, true);
+  view.setUint32(12, 0, true);
+  view.setFloat64(16, chunks.reduce((s, c) => s + c.length, 0), true);
+  const hash = createHash('sha256');
+  for (const c of chunks) hash.update(c);
+  out.set(hash.digest(), 24);
+  return out;
+}
+
+/** Reads a framed checkpoint and returns its payload, or throws a clear Error if it is missing or damaged. */
+export async function readCheckpointFile(path: string): Promise<Uint8Array> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(path);
+  } catch (err) {
+    throw new Error(`checkpoint ${path}: cannot read (${(err as Error).message})`);
+  }
+  return unframeCheckpoint(bytes, path);
+}
+
+export function unframeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Uint8Array {
+  if (bytes.length < HEADER_BYTES) throw new Error(`checkpoint ${name}: truncated (${bytes.length} bytes, header needs ${HEADER_BYTES})`);
+  if (Buffer.from(bytes.subarray(0, 8)).toString('latin1') !== MAGIC) throw new Error(`checkpoint ${name}: not a namm checkpoint (bad magic)`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint32(8, true);
+  if (version !== VERSION) throw new Error(`checkpoint ${name}: format version ${version}, this namm reads ${VERSION}`);
+  const length = view.getFloat64(16, true);
+  const have = bytes.length - HEADER_BYTES;
+  if (!Number.isInteger(length) || length < 0) throw new Error(`checkpoint ${name}: corrupt header (payload length ${length})`);
+  if (have < length) throw new Error(`checkpoint ${name}: truncated (payload ${have} of ${length} bytes)`);
+  if (have > length) throw new Error(`checkpoint ${name}: ${have - length} unexpected trailing bytes`);
+  const payload = bytes.subarray(HEADER_BYTES);
+  const digest = createHash('sha256').update(payload).digest();
+  if (!digest.equals(Buffer.from(bytes.subarray(24, 56)))) throw new Error(`checkpoint ${name}: corrupt (SHA-256 mismatch)`);
+  return payload;
+}

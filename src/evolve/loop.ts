@@ -1,0 +1,297 @@
+/**
+ * The generic, resumable evolution loop: ask → evaluate (the caller's fitness) → tell → checkpoint, in stages that
+ * carry one CMA-ES state along (spec/namm.md §5: incremental training, generation counting continues).
+ *
+ * Files in `dir`:
+ * - `checkpoint.bin`: everything needed to resume (CMA-ES state with its Rng, stage bookkeeping, the per-generation
+ *   history, the caller's `extra` blob), written atomically after every generation. It is the single source of
+ *   truth: a SIGKILL at any moment loses at most the generation in flight, and a resumed run ends bit-identical
+ *   to an uninterrupted one with the same seed (given a deterministic `evaluate`).
+ * - `log.jsonl`: one JSON line per generation (rebuilt from the checkpoint on resume, so it never holds a
+ *   half-written or orphaned line).
+ * - `mean.f32`, `best.f32`: the deployed policy (the CMA-ES mean) and the best sample so far, raw little-endian
+ *   float32, for tools that just want the parameters.
+ */
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { CmaEs, type CmaOptions } from './cmaes.js';
+import { readCheckpointFile, removeStaleTempFiles, writeCheckpointFile, writeFileAtomic } from './checkpoint.js';
+import { ProgressLine, type ProgressStats } from './progress.js';
+
+export interface EvolutionStage {
+  name: string;
+  generations: number;
+  /** Anything the caller's evaluate needs for this stage (task list, …); passed back in the context. */
+  [key: string]: unknown;
+}
+
+export interface EvaluationContext {
+  stage: EvolutionStage;
+  stageIndex: number;
+  /** Generations of this stage already completed. */
+  stageGeneration: number;
+  /** The `extra` blob of the checkpoint this run resumed from (undefined on a fresh start). */
+  restoredExtra: unknown;
+}
+
+export interface EvaluationResult {
+  /** One fitness per member, higher is better. */
+  fitness: number[];
+  /** Numbers to log with the generation (e.g. mean cache fraction). */
+  info?: Record<string, number>;
+}
+
+export interface GenerationRecord {
+  /** Index of the generation (0-based over the whole run, all stages). */
+  generation: number;
+  stage: string;
+  stageGeneration: number;
+  best: number;
+  mean: number;
+  median: number;
+  /** σ after this generation's update. */
+  sigma: number;
+  /** Seconds this generation took, and since the run started (summed over resumed processes). */
+  timeS: number;
+  elapsedS: number;
+  etaS: number | null;
+  info?: Record<string, number>;
+}
+
+export interface RunEvolutionOptions {
+  dir: string;
+  dim: number;
+  cmaOptions?: Omit<CmaOptions, 'dim' | 'seed'>;
+  /** Generations of a single stage named 'main' (when `stages` is not given). */
+  generations?: number;
+  stages?: EvolutionStage[];
+  seed?: number | string;
+  evaluate: (population: Float32Array[], generation: number, context: EvaluationContext) => Promise<EvaluationResult>;
+  /** JSON blob stored with every checkpoint (e.g. normalisation statistics); called after each generation. */
+  extra?: () => unknown;
+  onProgress?: (record: GenerationRecord) => void;
+  /** Continue from `dir/checkpoint.bin` if present. Without it an existing checkpoint is an error. */
+  resume?: boolean;
+  /** Progress line on stderr (default), another stream, or false for none. */
+  progress?: boolean | (NodeJS.WritableStream & { isTTY?: boolean });
+}
+
+export interface EvolutionResult {
+  cma: CmaEs;
+  /** The deployed policy: the CMA-ES mean, as float32. */
+  mean: Float32Array;
+  best: Float32Array | null;
+  bestFitness: number;
+  generation: number;
+  history: GenerationRecord[];
+  extra: unknown;
+}
+
+/** A history record as stored in the checkpoint: the log line plus every member's fitness. */
+export interface StoredRecord extends GenerationRecord { fitness: number[] }
+
+/** The loop's part of `checkpoint.bin` (the CMA-ES state follows it). */
+export interface LoopMeta {
+  format: 'namm-evolution';
+  version: 1;
+  dim: number;
+  seed: number | string;
+  stages: { name: string; generations: number }[];
+  stageIndex: number;
+  stageGeneration: number;
+  elapsedS: number;
+  history: StoredRecord[];
+  extra: unknown;
+}
+
+export const CHECKPOINT_FILE = 'checkpoint.bin';
+export const LOG_FILE = 'log.jsonl';
+
+export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionResult> {
+  const stages = resolveStages(o);
+  if (typeof o.evaluate !== 'function') throw new TypeError('runEvolution: evaluate must be a function');
+  if (typeof o.dir !== 'string' || o.dir === '') throw new TypeError('runEvolution: dir must be a directory path');
+  await fs.mkdir(o.dir, { recursive: true });
+  const ckptPath = join(o.dir, CHECKPOINT_FILE);
+  for (const f of [CHECKPOINT_FILE, LOG_FILE, 'mean.f32', 'best.f32']) await removeStaleTempFiles(join(o.dir, f));
+
+  let cma: CmaEs;
+  let meta: LoopMeta;
+  let restoredExtra: unknown;
+  if (await exists(ckptPath)) {
+    if (!o.resume) throw new Error(`runEvolution: ${ckptPath} exists; pass resume: true to continue it, or use a new dir`);
+    ({ cma, meta } = await loadEvolutionCheckpoint(o.dir));
+    checkCompatible(meta, cma, o, stages);
+    meta.stages = stages.map((s) => ({ name: s.name, generations: s.generations }));
+    restoredExtra = meta.extra;
+    // The log and parameter files may be one generation behind (or half-written): rebuild them.
+    await writeFileAtomic(join(o.dir, LOG_FILE), meta.history.map((r) => JSON.stringify(logLine(r)) + '\n').join(''));
+    await writeParameterFiles(o.dir, cma);
+  } else {
+    cma = new CmaEs({ ...(o.cmaOptions ?? {}), dim: o.dim, seed: o.seed ?? 0 });
+    meta = {
+      format: 'namm-evolution', version: 1, dim: o.dim, seed: o.seed ?? 0,
+      stages: stages.map((s) => ({ name: s.name, generations: s.generations })),
+      stageIndex: 0, stageGeneration: 0, elapsedS: 0, history: [], extra: null,
+    };
+    await writeFileAtomic(join(o.dir, LOG_FILE), '');
+  }
+
+  const progress = o.progress === false ? null : new ProgressLine(o.progress === true || o.progress === undefined ? process.stderr : o.progress);
+  const totalGenerations = cma.generation - completedInStages(meta) + stages.reduce((s, st) => s + st.generations, 0);
+  const recentTimes: number[] = [];
+  try {
+    while (meta.stageIndex < stages.length) {
+      const stage = stages[meta.stageIndex]!;
+      if (meta.stageGeneration >= stage.generations) { meta.stageIndex++; meta.stageGeneration = 0; continue; }
+      const started = performance.now();
+      const population = cma.ask().map((x) => Float32Array.from(x));
+      const generation = cma.generation;
+      const result = await o.evaluate(population, generation, {
+        stage, stageIndex: meta.stageIndex, stageGeneration: meta.stageGeneration, restoredExtra,
+      });
+      const fitness = checkFitness(result, population.length, generation);
+      cma.tell(fitness);
+      meta.stageGeneration++;
+
+      const timeS = (performance.now() - started) / 1000;
+      meta.elapsedS += timeS;
+      recentTimes.push(timeS);
+      if (recentTimes.length > 10) recentTimes.shift();
+      const remaining = totalGenerations - cma.generation;
+      const record: StoredRecord = {
+        generation, stage: stage.name, stageGeneration: meta.stageGeneration - 1, ...summarise(fitness),
+        sigma: cma.sigma, timeS, elapsedS: meta.elapsedS,
+        etaS: (remaining * recentTimes.reduce((s, t) => s + t, 0)) / recentTimes.length,
+        ...(result.info ? { info: { ...result.info } } : {}), fitness,
+      };
+      meta.history.push(record);
+      if (o.extra) meta.extra = o.extra();
+
+      await writeCheckpointFile(ckptPath, encodeLoopCheckpoint(meta, cma));
+      await fs.appendFile(join(o.dir, LOG_FILE), JSON.stringify(logLine(record)) + '\n');
+      await writeParameterFiles(o.dir, cma);
+      progress?.update({ ...record, totalGenerations } satisfies ProgressStats);
+      o.onProgress?.(logLine(record));
+    }
+  } finally {
+    progress?.done();
+  }
+  return {
+    cma, mean: Float32Array.from(cma.mean), best: cma.bestX ? Float32Array.from(cma.bestX) : null,
+    bestFitness: cma.bestFitness, generation: cma.generation, history: meta.history.map(logLine), extra: meta.extra,
+  };
+}
+
+/** Reads and validates `dir/checkpoint.bin`. */
+export async function loadEvolutionCheckpoint(dir: string): Promise<{ cma: CmaEs; meta: LoopMeta }> {
+  const path = join(dir, CHECKPOINT_FILE);
+  const payload = await readCheckpointFile(path);
+  if (payload.length < 4) throw new Error(`checkpoint ${path}: payload too short`);
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const metaLength = view.getUint32(0, true);
+  if (4 + metaLength > payload.length) throw new Error(`checkpoint ${path}: metadata runs past the end`);
+  let meta: LoopMeta;
+  try {
+    meta = JSON.parse(Buffer.from(payload.subarray(4, 4 + metaLength)).toString('utf8')) as LoopMeta;
+  } catch (err) {
+    throw new Error(`checkpoint ${path}: corrupt metadata (${(err as Error).message})`);
+  }
+  if (meta?.format !== 'namm-evolution' || meta.version !== 1) throw new Error(`checkpoint ${path}: not a namm evolution checkpoint`);
+  const cma = CmaEs.deserialize(payload.subarray(align8(4 + metaLength)));
+  if (cma.generation !== meta.history.length) {
+    throw new Error(`checkpoint ${path}: CMA-ES generation ${cma.generation} but ${meta.history.length} history records`);
+  }
+  return { cma, meta };
+}
+
+/** The checkpoint payload as two chunks: u32 metadata length + metadata JSON + padding, then the CMA-ES state. */
+function encodeLoopCheckpoint(meta: LoopMeta, cma: CmaEs): Uint8Array[] {
+  let json: string;
+  try {
+    json = JSON.stringify(meta);
+  } catch (err) {
+    throw new Error(`runEvolution: extra must be JSON-serialisable (${(err as Error).message})`);
+  }
+  const metaBytes = Buffer.from(json, 'utf8');
+  const prefix = new Uint8Array(align8(4 + metaBytes.length));
+  new DataView(prefix.buffer).setUint32(0, metaBytes.length, true);
+  prefix.set(metaBytes, 4);
+  return [prefix, cma.serialize()];
+}
+
+function align8(x: number): number { return (x + 7) & ~7; }
+
+function resolveStages(o: RunEvolutionOptions): EvolutionStage[] {
+  const stages = o.stages ?? (o.generations !== undefined ? [{ name: 'main', generations: o.generations }] : undefined);
+  if (!stages || stages.length === 0) throw new RangeError('runEvolution: give generations or a non-empty stages list');
+  const names = new Set<string>();
+  for (const s of stages) {
+    if (typeof s.name !== 'string' || s.name === '') throw new RangeError('runEvolution: every stage needs a name');
+    if (names.has(s.name)) throw new RangeError(`runEvolution: duplicate stage name "${s.name}"`);
+    names.add(s.name);
+    if (!Number.isInteger(s.generations) || s.generations < 0) {
+      throw new RangeError(`runEvolution: stage "${s.name}" generations must be a non-negative integer, got ${s.generations}`);
+    }
+  }
+  return stages;
+}
+
+function checkCompatible(meta: LoopMeta, cma: CmaEs, o: RunEvolutionOptions, stages: EvolutionStage[]): void {
+  if (meta.dim !== o.dim) throw new Error(`runEvolution: checkpoint has dim ${meta.dim}, asked for ${o.dim}`);
+  const want = o.cmaOptions ?? {};
+  for (const k of ['popSize', 'variant', 'mode'] as const) {
+    if (want[k] !== undefined && want[k] !== cma.options[k]) {
+      throw new Error(`runEvolution: checkpoint has ${k} ${String(cma.options[k])}, asked for ${String(want[k])}`);
+    }
+  }
+  for (let i = 0; i <= Math.min(meta.stageIndex, meta.stages.length - 1); i++) {
+    if (stages[i]?.name !== meta.stages[i]!.name) {
+      throw new Error(`runEvolution: checkpoint stage ${i} is "${meta.stages[i]!.name}", asked for "${stages[i]?.name}"`);
+    }
+  }
+}
+
+/** Generations of the stages list that the checkpoint has already run (to size the ETA). */
+function completedInStages(meta: LoopMeta): number {
+  let done = meta.stageGeneration;
+  for (let i = 0; i < meta.stageIndex; i++) done += meta.stages[i]!.generations;
+  return done;
+}
+
+function checkFitness(result: EvaluationResult, popSize: number, generation: number): number[] {
+  if (!result || !Array.isArray(result.fitness)) throw new TypeError(`runEvolution: evaluate must return { fitness: number[] } (generation ${generation})`);
+  if (result.fitness.length !== popSize) {
+    throw new RangeError(`runEvolution: evaluate returned ${result.fitness.length} fitness values for ${popSize} members (generation ${generation})`);
+  }
+  result.fitness.forEach((f, i) => {
+    if (typeof f !== 'number' || !Number.isFinite(f)) throw new RangeError(`runEvolution: fitness[${i}] is ${f} at generation ${generation}`);
+  });
+  return result.fitness.slice();
+}
+
+function summarise(fitness: number[]): { best: number; mean: number; median: number } {
+  const sorted = fitness.slice().sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { best: sorted[sorted.length - 1]!, mean: fitness.reduce((s, f) => s + f, 0) / fitness.length, median };
+}
+
+function logLine(r: StoredRecord): GenerationRecord {
+  const { fitness: _omit, ...rest } = r;
+  return rest;
+}
+
+async function writeParameterFiles(dir: string, cma: CmaEs): Promise<void> {
+  await writeFileAtomic(join(dir, 'mean.f32'), float32Bytes(cma.mean));
+  if (cma.bestX) await writeFileAtomic(join(dir, 'best.f32'), float32Bytes(cma.bestX));
+}
+
+function float32Bytes(a: Float64Array): Uint8Array {
+  const f = Float32Array.from(a);
+  return new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try { await fs.access(path); return true; } catch { return false; }
+}

@@ -1,0 +1,56 @@
+/**
+ * The one-line evolution progress report on stderr: rewritten in place with `\r` on a terminal, one plain line
+ * per generation otherwise (logs, CI), so neither a TTY fills with lines nor a log file with carriage returns.
+ */
+
+export interface ProgressStats {
+  stage: string;
+  generation: number;
+  totalGenerations: number;
+  best: number;
+  mean: number;
+  median: number;
+  sigma: number;
+  /** Seconds since the run (all processes together) started. */
+  elapsedS: number;
+  /** Estimated seconds left; null when unknown. */
+  etaS: number | null;
+  info?: Record<string, number>;
+}
+
+export function formatDuration(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds)) return '?';
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
+}
+
+const num = (v: number): string => (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(3) : v.toFixed(4));
+
+export function formatProgress(p: ProgressStats): string {
+  const info = p.info ? Object.entries(p.info).map(([k, v]) => ` ${k} ${num(v)}`).join('') : '';
+  return `[${p.stage}] gen ${p.generation}/${p.totalGenerations} best ${num(p.best)} mean ${num(p.mean)} ` +
+    `median ${num(p.median)} σ ${num(p.sigma)}${info} | ${formatDuration(p.elapsedS)} elapsed, ETA ${formatDuration(p.etaS)}`;
+}
+
+/** Writes progress lines to a stream (stderr by default), TTY-aware. */
+export class ProgressLine {
+  private lastLength = 0;
+  constructor(private readonly stream: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr) {}
+
+  update(p: ProgressStats): void {
+    const line = formatProgress(p);
+    if (this.stream.isTTY) {
+      this.stream.write(`\r${line}${' '.repeat(Math.max(0, this.lastLength - line.length))}`);
+      this.lastLength = line.length;
+    } else {
+      this.stream.write(`${line}\n`);
+    }
+  }
+
+  /** Ends the in-place line on a terminal. */
+  done(): void {
+    if (this.stream.isTTY && this.lastLength > 0) this.stream.write('\n');
+    this.lastLength = 0;
+  }
+}

@@ -1,0 +1,50 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { frameCheckpoint, readCheckpointFile, removeStaleTempFiles, writeCheckpointFile, writeFileAtomic } from '../../src/evolve/checkpoint.js';
+
+test('writeFileAtomic replaces the file and leaves no temp file behind', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'namm-ckpt-'));
+  try {
+    const path = join(dir, 'a.bin');
+    await writeFileAtomic(path, 'first');
+    await writeFileAtomic(path, Uint8Array.from([1, 2, 3]));
+    assert.deepEqual([...(await readFile(path))], [1, 2, 3]);
+    assert.deepEqual(await readdir(dir), ['a.bin']);
+  } finally { await rm(dir, { recursive: true, force: true }); }
+});
+
+test('checkpoint frame round-trips, and damaged files give clear errors', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'namm-ckpt-'));
+  try {
+    const path = join(dir, 'c.bin');
+    const payload = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) & 255);
+    await writeCheckpointFile(path, payload);
+    assert.deepEqual(Buffer.from(await readCheckpointFile(path)), Buffer.from(payload));
+
+    const framed = frameCheckpoint(payload);
+    await writeFile(path, framed.subarray(0, framed.length - 10));
+    await assert.rejects(readCheckpointFile(path), /truncated \(payload 990 of 1000 bytes\)/);
+    await writeFile(path, framed.subarray(0, 20));
+    await assert.rejects(readCheckpointFile(path), /truncated/);
+    const flipped = framed.slice(); flipped[framed.length - 1] ^= 1;
+    await writeFile(path, flipped);
+    await assert.rejects(readCheckpointFile(path), /corrupt \(SHA-256 mismatch\)/);
+    await writeFile(path, Buffer.from('hello world, this is not a checkpoint at all. '.repeat(3)));
+    await assert.rejects(readCheckpointFile(path), /bad magic/);
+    await assert.rejects(readCheckpointFile(join(dir, 'missing.bin')), /cannot read/);
+  } finally { await rm(dir, { recursive: true, force: true }); }
+});
+
+test('removeStaleTempFiles removes only the temp files of that target', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'namm-ckpt-'));
+  try {
+    await writeFile(join(dir, '.c.bin.tmp-123-abcd'), 'x');
+    await writeFile(join(dir, '.other.bin.tmp-1-ff'), 'x');
+    await writeFile(join(dir, 'c.bin'), 'keep');
+    assert.equal(await removeStaleTempFiles(join(dir, 'c.bin')), 1);
+    assert.deepEqual((await readdir(dir)).sort(), ['.other.bin.tmp-1-ff', 'c.bin']);
+  } finally { await rm(dir, { recursive: true, force: true }); }
+});

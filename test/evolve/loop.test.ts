@@ -1,0 +1,175 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, watch } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadEvolutionCheckpoint, runEvolution, type GenerationRecord } from '../../src/evolve/loop.js';
+import { ProgressLine } from '../../src/evolve/progress.js';
+import { Rng } from '../../src/util/rng.js';
+import { CHILD_SETUP, bigExtra, objective } from '../fixtures/evolve/evolution-child.js';
+
+const CHILD = fileURLToPath(new URL('../fixtures/evolve/evolution-child.ts', import.meta.url));
+const bytes = (a: Float64Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+const sphere = async (pop: Float32Array[]) => ({ fitness: pop.map((x) => -x.reduce((s, v) => s + (v - 1) ** 2, 0)), info: { cache: 0.5 } });
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'namm-evolve-'));
+  try { await fn(dir); } finally { await rm(dir, { recursive: true, force: true }); }
+}
+
+test('runEvolution writes checkpoint, log.jsonl, mean/best files and the extra blob every generation', () => withDir(async (dir) => {
+  const seen: number[] = [];
+  const result = await runEvolution({
+    dir, dim: 5, generations: 6, seed: 3, cmaOptions: { popSize: 8, initSigma: 0.5 }, progress: false,
+    evaluate: async (pop, g) => { seen.push(g); assert.equal(pop.length, 8); assert.ok(pop[0] instanceof Float32Array); return sphere(pop); },
+    extra: () => ({ norm: [1, 2, 3], generationsSeen: seen.length }),
+  });
+  assert.deepEqual(seen, [0, 1, 2, 3, 4, 5]);
+  const lines = (await readFile(join(dir, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as GenerationRecord);
+  assert.deepEqual(lines.map((l) => l.generation), [0, 1, 2, 3, 4, 5]);
+  for (const l of lines) {
+    assert.ok(l.best >= l.median && l.best >= l.mean && l.sigma > 0 && l.timeS >= 0 && l.elapsedS >= l.timeS);
+    assert.equal(l.info?.cache, 0.5);
+  }
+  assert.equal(lines[5]!.etaS, 0);
+  const { cma, meta } = await loadEvolutionCheckpoint(dir);
+  assert.equal(cma.generation, 6);
+  assert.deepEqual(meta.extra, { norm: [1, 2, 3], generationsSeen: 6 });
+  assert.deepEqual(bytes(cma.mean), bytes(result.cma.mean));
+  const meanFile = new Float32Array((await readFile(join(dir, 'mean.f32'))).buffer.slice(0));
+  assert.deepEqual(meanFile, result.mean);
+  assert.deepEqual(new Float32Array((await readFile(join(dir, 'best.f32'))).buffer.slice(0)), result.best);
+  // Without resume an existing checkpoint is an error, not silently overwritten.
+  await assert.rejects(runEvolution({ dir, dim: 5, generations: 6, evaluate: sphere, progress: false }), /exists; pass resume: true/);
+}));
+
+test('stages carry the CMA-ES state and keep counting generations; resume extends a run bit-identically', () => withDir(async (dir) => {
+  const stages = [{ name: 'a', generations: 3, tasks: ['x'] }, { name: 'b', generations: 4, tasks: ['x', 'y'] }];
+  const calls: string[] = [];
+  const straight = await runEvolution({
+    dir: join(dir, 'straight'), dim: 4, stages, seed: 9, cmaOptions: { popSize: 6 }, progress: false,
+    evaluate: async (pop, g, ctx) => { calls.push(`${ctx.stage.name}:${ctx.stageGeneration}:${g}:${(ctx.stage.tasks as string[]).length}`); return sphere(pop); },
+  });
+  assert.deepEqual(calls, ['a:0:0:1', 'a:1:1:1', 'a:2:2:1', 'b:0:3:2', 'b:1:4:2', 'b:2:5:2', 'b:3:6:2']);
+  assert.equal(straight.generation, 7);
+
+  // Same run in pieces: stage a only, then stage b resumed (extending the stage list), then nothing left to do.
+  const split = join(dir, 'split');
+  await runEvolution({ dir: split, dim: 4, stages: stages.slice(0, 1), seed: 9, cmaOptions: { popSize: 6 }, progress: false, evaluate: sphere, extra: () => ({ n: 1 }) });
+  let restored: unknown;
+  const resumed = await runEvolution({
+    dir: split, dim: 4, stages, seed: 9, cmaOptions: { popSize: 6 }, progress: false, resume: true,
+    evaluate: async (pop, _g, ctx) => { restored = ctx.restoredExtra; return sphere(pop); },
+  });
+  assert.deepEqual(restored, { n: 1 });
+  assert.deepEqual(bytes(resumed.cma.mean), bytes(straight.cma.mean));
+  assert.deepEqual(bytes(resumed.cma.cov), bytes(straight.cma.cov));
+  assert.ok(Object.is(resumed.cma.sigma, straight.cma.sigma));
+  assert.equal((await readFile(join(split, 'log.jsonl'), 'utf8')).trim().split('\n').length, 7);
+  await assert.rejects(runEvolution({ dir: split, dim: 5, stages, resume: true, evaluate: sphere, progress: false }), /dim 4, asked for 5/);
+  await assert.rejects(runEvolution({ dir: split, dim: 4, stages: [{ name: 'z', generations: 1 }], resume: true, evaluate: sphere, progress: false }), /stage 0 is "a"/);
+}));
+
+test('bad evaluate results and options give clear errors; a corrupt checkpoint refuses to resume', () => withDir(async (dir) => {
+  await assert.rejects(runEvolution({ dir, dim: 3, evaluate: sphere, progress: false }), /give generations or a non-empty stages list/);
+  await assert.rejects(runEvolution({ dir: join(dir, 'a'), dim: 3, generations: 2, cmaOptions: { popSize: 4 }, progress: false,
+    evaluate: async () => ({ fitness: [1, 2, 3] }) }), /returned 3 fitness values for 4 members/);
+  await assert.rejects(runEvolution({ dir: join(dir, 'b'), dim: 3, generations: 2, cmaOptions: { popSize: 4 }, progress: false,
+    evaluate: async () => ({ fitness: [1, 2, NaN, 4] }) }), /fitness\[2\] is NaN/);
+  const c = join(dir, 'c');
+  await runEvolution({ dir: c, dim: 3, generations: 2, progress: false, evaluate: sphere });
+  const file = await readFile(join(c, 'checkpoint.bin'));
+  await writeFile(join(c, 'checkpoint.bin'), file.subarray(0, file.length - 100));
+  await assert.rejects(runEvolution({ dir: c, dim: 3, generations: 4, progress: false, resume: true, evaluate: sphere }), /truncated/);
+}));
+
+test('progress line: \\r-updated on a TTY, one plain line per generation otherwise', () => {
+  const stats = { stage: 's', generation: 3, totalGenerations: 10, best: 1.5, mean: 1, median: 1.2, sigma: 0.06, elapsedS: 75, etaS: 3700 };
+  const make = (isTTY: boolean) => { const out: string[] = []; return { out, stream: { isTTY, write: (s: string) => { out.push(s); return true; } } as never }; };
+  const tty = make(true), plain = make(false);
+  const a = new ProgressLine(tty.stream), b = new ProgressLine(plain.stream);
+  a.update(stats); a.update({ ...stats, generation: 4 }); a.done();
+  b.update(stats); b.update({ ...stats, generation: 4 }); b.done();
+  assert.ok(tty.out[0]!.startsWith('\r[s] gen 3/10 best 1.5000 mean 1.0000 median 1.2000 σ 0.0600'));
+  assert.match(tty.out[0]!, /1m15s elapsed, ETA 1h01m$/);
+  assert.equal(tty.out.at(-1), '\n');
+  assert.ok(tty.out.every((s) => !s.slice(0, -1).includes('\n')));
+  assert.deepEqual(plain.out.map((s) => [s.startsWith('\r'), s.endsWith('\n')]), [[false, true], [false, true]]);
+});
+
+type Kill = { afterMs: number } | { afterCheckpoint: number; delayMs: number } | { onTempFile: number };
+
+/**
+ * Runs the child evolution and SIGKILLs it: `afterMs` after spawn, `delayMs` after it announces its k-th
+ * checkpoint (mid-serialisation), or as soon as the k-th checkpoint temp file appears (mid-write, seen by inotify).
+ */
+function runChild(dir: string, kill: Kill | null):
+  Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '', checkpoints = 0;
+    const killNow = (): void => { child.kill('SIGKILL'); };
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (kill && 'afterCheckpoint' in kill) {
+        const before = checkpoints;
+        checkpoints = (stdout.match(/^checkpoint /gm) ?? []).length;
+        if (before < kill.afterCheckpoint && checkpoints >= kill.afterCheckpoint) setTimeout(killNow, kill.delayMs);
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const timer = kill && 'afterMs' in kill ? setTimeout(killNow, kill.afterMs) : null;
+    let watcher: ReturnType<typeof watch> | null = null;
+    if (kill && 'onTempFile' in kill) {
+      mkdirSync(dir, { recursive: true });
+      let temps = 0;
+      watcher = watch(dir, (_event, name) => {
+        if (name?.startsWith('.checkpoint.bin.tmp-') && ++temps === kill.onTempFile) killNow();
+      });
+    }
+    child.on('exit', (code, signal) => { if (timer) clearTimeout(timer); watcher?.close(); resolve({ code, signal, stdout, stderr }); });
+  });
+}
+
+test('SIGKILL at random moments (also mid-checkpoint) + resume ends exactly like an uninterrupted run', { timeout: 180000 }, () => withDir(async (dir) => {
+  const reference = await runEvolution({
+    ...CHILD_SETUP, dir: join(dir, 'reference'), progress: false,
+    evaluate: async (pop, _g, ctx) => ({ fitness: pop.map((x) => objective(x, ctx.stageIndex)), info: { stage: ctx.stageIndex } }),
+    extra: () => bigExtra(0),
+  });
+  const killed = join(dir, 'killed');
+  const rng = new Rng(2024);
+  let kills = 0, tempFilesFound = 0;
+  const plan: Kill[] = [
+    { afterMs: 200 + rng.int(300) }, { onTempFile: 1 }, { afterCheckpoint: 1, delayMs: rng.int(3) },
+    { afterMs: 600 + rng.int(900) }, { onTempFile: 1 + rng.int(3) }, { afterCheckpoint: 2 + rng.int(3), delayMs: 40 + rng.int(60) },
+    { afterMs: 500 + rng.int(1500) }, { onTempFile: 2 },
+  ];
+  for (const kill of plan) {
+    const r = await runChild(killed, kill);
+    if (r.signal !== 'SIGKILL') { assert.equal(r.code, 0, r.stderr); break; }
+    kills++;
+    if ((await readdir(killed).catch(() => [] as string[])).some((f) => f.includes('.tmp-'))) tempFilesFound++;
+  }
+  const last = await runChild(killed, null);
+  assert.equal(last.code, 0, last.stderr);
+  assert.match(last.stdout, /finished/);
+  assert.ok(kills >= 5, `only ${kills} kills landed before the child finished`);
+  assert.ok(tempFilesFound >= 1, 'no kill landed inside a checkpoint file write');
+  process.stderr.write(`# SIGKILL test: ${kills} kills, ${tempFilesFound} of them left a half-written temp file\n`);
+
+  const a = await loadEvolutionCheckpoint(join(dir, 'reference'));
+  const b = await loadEvolutionCheckpoint(killed);
+  assert.equal(b.cma.generation, reference.generation);
+  assert.deepEqual(bytes(b.cma.mean), bytes(a.cma.mean));
+  assert.deepEqual(bytes(b.cma.cov), bytes(a.cma.cov));
+  assert.deepEqual(bytes(b.cma.pathSigma), bytes(a.cma.pathSigma));
+  assert.ok(Object.is(b.cma.sigma, a.cma.sigma));
+  assert.deepEqual(b.meta.history.map((h) => h.fitness), a.meta.history.map((h) => h.fitness));
+  const log = (await readFile(join(killed, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as GenerationRecord);
+  assert.deepEqual(log.map((l) => l.generation), Array.from({ length: reference.generation }, (_, i) => i));
+  assert.ok(!(await readdir(killed)).some((f) => f.includes('.tmp-')));
+}));
