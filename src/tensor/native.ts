@@ -1,5 +1,165 @@
-/** Placeholder until the native addon lands: always reports that it is unavailable. */
-import type { Backend } from './backend.js';
-export function loadNativeBackend(): Backend {
-  throw new Error('native addon not built');
+/**
+ * The native backend: the C++ kernels of native/ (built by `npm install` into build/Release/namm_native.node),
+ * behind the Backend interface. The addon validates every argument itself and throws TypeError/RangeError on
+ * misuse, exactly as the TypeScript twin does.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AttentionArgs, Backend, GeluKind, RopeLayout } from './backend.js';
+
+export type SimdPath = 'scalar' | 'avx2' | 'avx512';
+
+/** The object the addon's `Kernels` class creates (see native/src/addon.cc). */
+interface NativeKernels {
+  threads: number;
+  readonly simd: SimdPath;
+  forceSimd(path: SimdPath | 'auto'): SimdPath;
+  matmulABt(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate?: boolean): void;
+  matmulAB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate?: boolean): void;
+  matmulAtB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate?: boolean): void;
+  rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void;
+  layerNorm(out: Float32Array, x: Float32Array, weight: Float32Array, bias: Float32Array, rows: number, dim: number, eps: number): void;
+  rope(x: Float32Array, rows: number, nHeads: number, headDim: number, positions: Int32Array, invFreq: Float32Array, layout: RopeLayout): void;
+  siluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
+  gelu(out: Float32Array, x: Float32Array, n: number, kind: GeluKind): void;
+  softmax(x: Float32Array, rows: number, cols: number): void;
+  add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void;
+  addBias(x: Float32Array, bias: Float32Array, rows: number, cols: number): void;
+  attention(args: AttentionArgs): void;
+  f16ToF32(src: Uint16Array, dst: Float32Array, n: number): void;
+  bf16ToF32(src: Uint16Array, dst: Float32Array, n: number): void;
+  q8_0ToF32(src: Uint8Array, dst: Float32Array, n: number): void;
+}
+
+interface NativeAddon {
+  Kernels: new () => NativeKernels;
+  /** SIMD paths this CPU can run, e.g. ['scalar', 'avx2']. */
+  availableSimd: SimdPath[];
+  /** CPUs available to this process: the default thread count. */
+  cores: number;
+}
+
+let addon: NativeAddon | undefined;
+let loadError: Error | undefined;
+
+/** The package root: two levels above this file both from src/tensor (tsx) and from dist/src/tensor (tsc). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir;
+    dir = dirname(dir);
+  }
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+}
+
+/** The compiled addon, loaded once per thread; throws a clear Error when it is missing or cannot load. */
+export function loadNativeAddon(): NativeAddon {
+  if (addon) return addon;
+  if (loadError) throw loadError;
+  const file = join(packageRoot(), 'build', 'Release', 'namm_native.node');
+  if (!existsSync(file)) {
+    loadError = new Error(`native addon not built: ${file} is missing (run "npm run build" or "node scripts/build-native.mjs")`);
+    throw loadError;
+  }
+  try {
+    addon = createRequire(import.meta.url)(file) as NativeAddon;
+  } catch (err) {
+    loadError = new Error(`native addon ${file} could not be loaded: ${(err as Error).message}`);
+    throw loadError;
+  }
+  return addon;
+}
+
+/**
+ * The C++ kernels. `threads` (default: the CPUs available) sets how many threads of the process-wide pool a
+ * kernel may use; 1 runs every kernel on the calling thread. `forceSimd` pins a SIMD path (a test hook; it
+ * refuses paths the CPU lacks). `NAMM_SIMD=scalar|avx2|avx512` pins the path of new instances.
+ */
+export class NativeBackend implements Backend {
+  readonly name = 'native' as const;
+  private readonly k: NativeKernels;
+
+  constructor(options: { threads?: number; simd?: SimdPath | 'auto' } = {}) {
+    const lib = loadNativeAddon();
+    this.k = new lib.Kernels();
+    const simd = options.simd ?? (process.env.NAMM_SIMD?.trim().toLowerCase() as SimdPath | 'auto' | undefined);
+    if (simd) this.k.forceSimd(simd);
+    if (options.threads !== undefined) this.k.threads = options.threads;
+  }
+
+  /** SIMD paths this CPU can run, scalar first. */
+  static availableSimd(): SimdPath[] {
+    return [...loadNativeAddon().availableSimd];
+  }
+
+  get simd(): SimdPath {
+    return this.k.simd;
+  }
+
+  get threads(): number {
+    return this.k.threads;
+  }
+
+  /** 1 … 256; RangeError otherwise. */
+  set threads(n: number) {
+    this.k.threads = n;
+  }
+
+  /** Pins the SIMD path ('auto' = the best one); throws if the CPU cannot run it. Returns the path now in use. */
+  forceSimd(path: SimdPath | 'auto'): SimdPath {
+    return this.k.forceSimd(path);
+  }
+
+  matmulABt(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate = false): void {
+    this.k.matmulABt(a, b, c, M, K, N, accumulate);
+  }
+  matmulAB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate = false): void {
+    this.k.matmulAB(a, b, c, M, K, N, accumulate);
+  }
+  matmulAtB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate = false): void {
+    this.k.matmulAtB(a, b, c, M, K, N, accumulate);
+  }
+  rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void {
+    this.k.rmsNorm(out, x, weight, rows, dim, eps);
+  }
+  layerNorm(out: Float32Array, x: Float32Array, weight: Float32Array, bias: Float32Array, rows: number, dim: number, eps: number): void {
+    this.k.layerNorm(out, x, weight, bias, rows, dim, eps);
+  }
+  rope(x: Float32Array, rows: number, nHeads: number, headDim: number, positions: Int32Array, invFreq: Float32Array, layout: RopeLayout): void {
+    this.k.rope(x, rows, nHeads, headDim, positions, invFreq, layout);
+  }
+  siluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
+    this.k.siluMul(out, gate, up, n);
+  }
+  gelu(out: Float32Array, x: Float32Array, n: number, kind: GeluKind): void {
+    this.k.gelu(out, x, n, kind);
+  }
+  softmax(x: Float32Array, rows: number, cols: number): void {
+    this.k.softmax(x, rows, cols);
+  }
+  add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void {
+    this.k.add(out, a, b, n);
+  }
+  addBias(x: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+    this.k.addBias(x, bias, rows, cols);
+  }
+  attention(args: AttentionArgs): void {
+    this.k.attention(args);
+  }
+  f16ToF32(src: Uint16Array, dst: Float32Array, n: number): void {
+    this.k.f16ToF32(src, dst, n);
+  }
+  bf16ToF32(src: Uint16Array, dst: Float32Array, n: number): void {
+    this.k.bf16ToF32(src, dst, n);
+  }
+  q8_0ToF32(src: Uint8Array, dst: Float32Array, n: number): void {
+    this.k.q8_0ToF32(src, dst, n);
+  }
+}
+
+/** A native backend with the default settings; throws a clear Error when the addon is absent or unloadable. */
+export function loadNativeBackend(): NativeBackend {
+  return new NativeBackend();
 }

@@ -1,0 +1,322 @@
+// The N-API surface: a `Kernels` class whose instances hold a SIMD path and a thread count and expose every
+// entry of the Backend interface (src/tensor/backend.ts). Every method validates its arguments completely before
+// any kernel runs; the kernels themselves (kernels_impl.inc) trust what they are given.
+#include <napi.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "cpu.h"
+#include "kernels.h"
+#include "thread_pool.h"
+
+namespace namm {
+
+static const KernelTable& table_for(Simd s) {
+  switch (s) {
+    case Simd::Avx512: return avx512_kernels();
+    case Simd::Avx2: return avx2_kernels();
+    case Simd::Scalar: break;
+  }
+  return scalar_kernels();
+}
+
+class Kernels : public Napi::ObjectWrap<Kernels> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Kernels",
+                       {
+                           InstanceAccessor<&Kernels::GetThreads, &Kernels::SetThreads>("threads"),
+                           InstanceAccessor<&Kernels::GetSimd>("simd"),
+                           InstanceMethod<&Kernels::ForceSimd>("forceSimd"),
+                           InstanceMethod<&Kernels::MatmulABt>("matmulABt"),
+                           InstanceMethod<&Kernels::MatmulAB>("matmulAB"),
+                           InstanceMethod<&Kernels::MatmulAtB>("matmulAtB"),
+                           InstanceMethod<&Kernels::RmsNorm>("rmsNorm"),
+                           InstanceMethod<&Kernels::LayerNorm>("layerNorm"),
+                           InstanceMethod<&Kernels::Rope>("rope"),
+                           InstanceMethod<&Kernels::SiluMul>("siluMul"),
+                           InstanceMethod<&Kernels::Gelu>("gelu"),
+                           InstanceMethod<&Kernels::Softmax>("softmax"),
+                           InstanceMethod<&Kernels::Add>("add"),
+                           InstanceMethod<&Kernels::AddBias>("addBias"),
+                           InstanceMethod<&Kernels::Attention>("attention"),
+                           InstanceMethod<&Kernels::F16ToF32>("f16ToF32"),
+                           InstanceMethod<&Kernels::Bf16ToF32>("bf16ToF32"),
+                           InstanceMethod<&Kernels::Q8_0ToF32>("q8_0ToF32"),
+                       });
+  }
+
+  explicit Kernels(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<Kernels>(info), simd_(best_simd()), threads_(available_cores()) {}
+
+ private:
+  Simd simd_;
+  int threads_;
+
+  const KernelTable& k() const { return table_for(simd_); }
+
+  Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), threads_); }
+
+  void SetThreads(const Napi::CallbackInfo& info, const Napi::Value& v) {
+    const double t = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    if (!(t >= 1 && t <= kMaxThreads && t == std::floor(t)))
+      throw Napi::RangeError::New(info.Env(), "threads must be an integer from 1 to " + std::to_string(kMaxThreads));
+    threads_ = static_cast<int>(t);
+  }
+
+  Napi::Value GetSimd(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), simd_name(simd_)); }
+
+  /** forceSimd('scalar' | 'avx2' | 'avx512' | 'auto'): a test hook; refuses a path this CPU cannot run. */
+  Napi::Value ForceSimd(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString()) throw Napi::TypeError::New(env, "forceSimd expects 'scalar', 'avx2', 'avx512' or 'auto'");
+    const std::string want = info[0].As<Napi::String>().Utf8Value();
+    Simd s;
+    if (want == "auto") s = best_simd();
+    else if (want == "scalar") s = Simd::Scalar;
+    else if (want == "avx2") s = Simd::Avx2;
+    else if (want == "avx512") s = Simd::Avx512;
+    else throw Napi::RangeError::New(env, "unknown SIMD path '" + want + "' (expected scalar, avx2, avx512 or auto)");
+    if (!simd_supported(s))
+      throw Napi::Error::New(env, "this CPU cannot run the " + want + " kernels (best available: " +
+                                      simd_name(best_simd()) + ")");
+    simd_ = s;
+    return Napi::String::New(env, simd_name(simd_));
+  }
+
+  // --- GEMM -------------------------------------------------------------------------------------------------
+
+  enum class Layout { ABt, AB, AtB };
+
+  void Gemm(const Napi::CallbackInfo& info, Layout layout) {
+    Napi::Env env = info.Env();
+    const int64_t M = count_arg(info[3], "M"), K = count_arg(info[4], "K"), N = count_arg(info[5], "N");
+    GemmArgs g{};
+    g.a = f32_arg(info[0], "a", checked_mul(env, M, K)).data;
+    g.b = f32_arg(info[1], "b", checked_mul(env, K, N)).data;
+    g.c = f32_arg(info[2], "c", checked_mul(env, M, N)).data;
+    g.M = M;
+    g.K = K;
+    g.N = N;
+    g.ldc = N;
+    g.accumulate = optional_bool_arg(info[6], "accumulate");
+    switch (layout) {
+      case Layout::ABt: g.rsA = K, g.csA = 1, g.rsB = 1, g.csB = K; break;
+      case Layout::AB: g.rsA = K, g.csA = 1, g.rsB = N, g.csB = 1; break;
+      case Layout::AtB: g.rsA = 1, g.csA = M, g.rsB = N, g.csB = 1; break;
+    }
+    k().gemm(g, threads_);
+  }
+  Napi::Value MatmulABt(const Napi::CallbackInfo& info) { Gemm(info, Layout::ABt); return info.Env().Undefined(); }
+  Napi::Value MatmulAB(const Napi::CallbackInfo& info) { Gemm(info, Layout::AB); return info.Env().Undefined(); }
+  Napi::Value MatmulAtB(const Napi::CallbackInfo& info) { Gemm(info, Layout::AtB); return info.Env().Undefined(); }
+
+  // --- norms, RoPE, activations, element-wise ------------------------------------------------------------------
+
+  Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int64_t rows = count_arg(info[3], "rows"), dim = count_arg(info[4], "dim");
+    const int64_t n = checked_mul(env, rows, dim);
+    float* x = f32_arg(info[1], "x", n).data;
+    float* out = f32_arg(info[0], "out", n).data;
+    float* w = f32_arg(info[2], "weight", dim).data;
+    const double eps = finite_arg(info[5], "eps");
+    k().rms_norm(out, x, w, rows, dim, eps, threads_);
+    return env.Undefined();
+  }
+
+  Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int64_t rows = count_arg(info[4], "rows"), dim = count_arg(info[5], "dim");
+    const int64_t n = checked_mul(env, rows, dim);
+    float* x = f32_arg(info[1], "x", n).data;
+    float* out = f32_arg(info[0], "out", n).data;
+    float* w = f32_arg(info[2], "weight", dim).data;
+    float* b = f32_arg(info[3], "bias", dim).data;
+    const double eps = finite_arg(info[6], "eps");
+    k().layer_norm(out, x, w, b, rows, dim, eps, threads_);
+    return env.Undefined();
+  }
+
+  Napi::Value Rope(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int64_t rows = count_arg(info[1], "rows"), nHeads = count_arg(info[2], "nHeads"),
+                  headDim = count_arg(info[3], "headDim");
+    float* x = f32_arg(info[0], "x", checked_mul(env, checked_mul(env, rows, nHeads), headDim)).data;
+    const int32_t* positions = i32_arg(info[4], "positions", rows).data;
+    Buffer<float> invFreq = f32_arg(info[5], "invFreq", 0);
+    const int64_t half = static_cast<int64_t>(invFreq.length);
+    if (2 * half > headDim)
+      throw Napi::RangeError::New(env, "invFreq has " + std::to_string(half) + " entries, more than headDim/2 = " +
+                                           std::to_string(headDim / 2.0));
+    const std::string layout = info[6].IsString() ? info[6].As<Napi::String>().Utf8Value() : std::string();
+    if (layout != "half" && layout != "interleaved")
+      throw Napi::TypeError::New(env, "unknown RoPE layout (expected 'half' or 'interleaved')");
+    k().rope(x, rows, nHeads, headDim, positions, invFreq.data, half, layout == "interleaved", threads_);
+    return env.Undefined();
+  }
+
+  Napi::Value SiluMul(const Napi::CallbackInfo& info) {
+    const int64_t n = count_arg(info[3], "n");
+    float* out = f32_arg(info[0], "out", n).data;
+    float* gate = f32_arg(info[1], "gate", n).data;
+    float* up = f32_arg(info[2], "up", n).data;
+    k().silu_mul(out, gate, up, n, threads_);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Gelu(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int64_t n = count_arg(info[2], "n");
+    float* out = f32_arg(info[0], "out", n).data;
+    float* x = f32_arg(info[1], "x", n).data;
+    const std::string kind = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : std::string();
+    if (kind == "tanh") k().gelu_tanh(out, x, n, threads_);
+    else if (kind == "erf") k().gelu_erf(out, x, n, threads_);
+    else throw Napi::TypeError::New(env, "unknown GELU kind (expected 'tanh' or 'erf')");
+    return env.Undefined();
+  }
+
+  Napi::Value Softmax(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int64_t rows = count_arg(info[1], "rows"), cols = count_arg(info[2], "cols");
+    float* x = f32_arg(info[0], "x", checked_mul(env, rows, cols)).data;
+    k().softmax(x, rows, cols, threads_);
+    return env.Undefined();
+  }
+
+  Napi::Value Add(const Napi::CallbackInfo& info) {
+    const int64_t n = count_arg(info[3], "n");
+    float* out = f32_arg(info[0], "out", n).data;
+    float* a = f32_arg(info[1], "a", n).data;
+    float* b = f32_arg(info[2], "b", n).data;
+    k().add(out, a, b, n, threads_);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value AddBias(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int64_t rows = count_arg(info[2], "rows"), cols = count_arg(info[3], "cols");
+    float* x = f32_arg(info[0], "x", checked_mul(env, rows, cols)).data;
+    float* bias = f32_arg(info[1], "bias", cols).data;
+    k().add_bias(x, bias, rows, cols, threads_);
+    return env.Undefined();
+  }
+
+  // --- attention -----------------------------------------------------------------------------------------------
+
+  Napi::Value Attention(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsObject()) throw Napi::TypeError::New(env, "attention expects an AttentionArgs object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    // Phase 1: read every property (getters may run JS code). Phase 2 below takes pointers and runs no JS, so
+    // no buffer can be detached or swapped between its check and its use.
+    Napi::Value vq = o.Get("q"), vnQ = o.Get("nQ"), vnHeads = o.Get("nHeads"), vnKv = o.Get("nKvHeads"),
+                vhd = o.Get("headDim"), vkeys = o.Get("keys"), vvalues = o.Get("values"), vlens = o.Get("lens"),
+                vscale = o.Get("scale"), vout = o.Get("out"), vprobs = o.Get("probs");
+    const int64_t nQ = count_arg(vnQ, "nQ"), nHeads = count_arg(vnHeads, "nHeads"),
+                  nKvHeads = count_arg(vnKv, "nKvHeads"), headDim = count_arg(vhd, "headDim");
+    if (nKvHeads == 0 || nHeads == 0 || nHeads % nKvHeads != 0)
+      throw Napi::RangeError::New(env, "nHeads (" + std::to_string(nHeads) + ") must be a positive multiple of nKvHeads (" +
+                                           std::to_string(nKvHeads) + ")");
+    const bool hasProbs = !vprobs.IsUndefined();
+    if (!vkeys.IsArray()) throw Napi::TypeError::New(env, "keys must be an array of Float32Array, one per KV head");
+    if (!vvalues.IsArray()) throw Napi::TypeError::New(env, "values must be an array of Float32Array, one per KV head");
+    const uint32_t nKeys = vkeys.As<Napi::Array>().Length(), nValues = vvalues.As<Napi::Array>().Length();
+    if (nKeys < nKvHeads || nValues < nKvHeads)
+      throw Napi::RangeError::New(env, "keys and values need one array per KV head (" + std::to_string(nKvHeads) +
+                                           "), got " + std::to_string(nKeys) + " and " + std::to_string(nValues));
+    if (hasProbs && !vprobs.IsArray())
+      throw Napi::TypeError::New(env, "probs must be an array of Float32Array, one per KV head");
+    if (hasProbs && vprobs.As<Napi::Array>().Length() < nKvHeads)
+      throw Napi::RangeError::New(env, "probs needs one array per KV head (" + std::to_string(nKvHeads) + "), got " +
+                                           std::to_string(vprobs.As<Napi::Array>().Length()));
+    std::vector<Napi::Value> kv, vv, pv;
+    Napi::Array keysArr = vkeys.As<Napi::Array>(), valuesArr = vvalues.As<Napi::Array>();
+    for (int64_t h = 0; h < nKvHeads; h++) {
+      kv.push_back(keysArr.Get(static_cast<uint32_t>(h)));
+      vv.push_back(valuesArr.Get(static_cast<uint32_t>(h)));
+      if (hasProbs) pv.push_back(vprobs.As<Napi::Array>().Get(static_cast<uint32_t>(h)));
+    }
+
+    // Phase 2: types, sizes and pointers.
+    AttentionArgs a{};
+    const int64_t qn = checked_mul(env, checked_mul(env, nQ, nHeads), headDim);
+    a.q = f32_arg(vq, "q", qn).data;
+    a.out = f32_arg(vout, "out", qn).data;
+    const int32_t* lensIn = i32_arg(vlens, "lens", nKvHeads).data;
+    a.scale = static_cast<float>(finite_arg(vscale, "scale"));
+    // Private copies: a shared lens array could change under the kernel after it was checked.
+    std::vector<int32_t> lens(lensIn, lensIn + nKvHeads);
+    std::vector<const float*> keys(nKvHeads), values(nKvHeads);
+    std::vector<float*> probs(hasProbs ? nKvHeads : 0);
+    for (int64_t h = 0; h < nKvHeads; h++) {
+      const int64_t len = lens[h];
+      const std::string hs = "[" + std::to_string(h) + "]";
+      if (len < nQ)
+        throw Napi::RangeError::New(env, "lens" + hs + " = " + std::to_string(len) + " is smaller than the chunk (" +
+                                             std::to_string(nQ) + " queries)");
+      keys[h] = f32_arg(kv[h], ("keys" + hs).c_str(), checked_mul(env, len, headDim)).data;
+      values[h] = f32_arg(vv[h], ("values" + hs).c_str(), checked_mul(env, len, headDim)).data;
+      if (hasProbs) probs[h] = f32_arg(pv[h], ("probs" + hs).c_str(), checked_mul(env, nQ, len)).data;
+    }
+    a.nQ = nQ;
+    a.nHeads = nHeads;
+    a.nKvHeads = nKvHeads;
+    a.headDim = headDim;
+    a.keys = keys.data();
+    a.values = values.data();
+    a.lens = lens.data();
+    a.probs = hasProbs ? probs.data() : nullptr;
+    k().attention(a, threads_);
+    return env.Undefined();
+  }
+
+  // --- weight formats ------------------------------------------------------------------------------------------
+
+  Napi::Value F16ToF32(const Napi::CallbackInfo& info) {
+    const int64_t n = count_arg(info[2], "n");
+    const uint16_t* src = u16_arg(info[0], "src", n).data;
+    float* dst = f32_arg(info[1], "dst", n).data;
+    k().f16_to_f32(src, dst, n, threads_);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Bf16ToF32(const Napi::CallbackInfo& info) {
+    const int64_t n = count_arg(info[2], "n");
+    const uint16_t* src = u16_arg(info[0], "src", n).data;
+    float* dst = f32_arg(info[1], "dst", n).data;
+    k().bf16_to_f32(src, dst, n, threads_);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Q8_0ToF32(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int64_t n = count_arg(info[2], "n");
+    if (n % 32 != 0)
+      throw Napi::RangeError::New(env, "Q8_0 holds blocks of 32 values; n = " + std::to_string(n) +
+                                           " is not a multiple of 32");
+    const uint8_t* src = u8_arg(info[0], "src", checked_mul(env, n / 32, 34)).data;
+    float* dst = f32_arg(info[1], "dst", n).data;
+    k().q8_0_to_f32(src, dst, n, threads_);
+    return env.Undefined();
+  }
+};
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Kernels", Kernels::Define(env));
+  Napi::Array simd = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (Simd s : {Simd::Scalar, Simd::Avx2, Simd::Avx512})
+    if (simd_supported(s)) simd.Set(i++, Napi::String::New(env, simd_name(s)));
+  exports.Set("availableSimd", simd);
+  exports.Set("cores", Napi::Number::New(env, available_cores()));
+  return exports;
+}
+
+NODE_API_MODULE(namm_native, Init)
+
+}  // namespace namm

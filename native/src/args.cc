@@ -1,0 +1,75 @@
+#include "args.h"
+
+#include <cmath>
+#include <string>
+
+namespace namm {
+
+static std::string describe(const Napi::Value& v) {
+  if (v.IsNumber()) {
+    // Number → string through JS semantics ("NaN", "1.5", "-3") without running any user code.
+    return v.ToString().Utf8Value();
+  }
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsString()) return "a string";
+  if (v.IsBoolean()) return "a boolean";
+  if (v.IsBigInt()) return "a bigint";
+  return "an object";
+}
+
+int64_t count_arg(const Napi::Value& v, const char* name) {
+  if (v.IsNumber()) {
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (std::isfinite(d) && d >= 0 && d == std::floor(d) && d <= 9007199254740991.0) return static_cast<int64_t>(d);
+  }
+  throw Napi::RangeError::New(v.Env(), std::string(name) + " must be a non-negative integer, got " + describe(v));
+}
+
+double finite_arg(const Napi::Value& v, const char* name) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), std::string(name) + " must be a number, got " + describe(v));
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d)) throw Napi::RangeError::New(v.Env(), std::string(name) + " must be finite, got " + describe(v));
+  return d;
+}
+
+int64_t checked_mul(Napi::Env env, int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r) || r > 9007199254740991LL)
+    throw Napi::RangeError::New(env, "sizes are too large: their product overflows");
+  return r;
+}
+
+template <class T>
+static Buffer<T> typed_arg(const Napi::Value& v, const char* name, int64_t need, napi_typedarray_type type,
+                           const char* typeName) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+    throw Napi::TypeError::New(v.Env(), std::string(name) + " must be " + typeName);
+  Napi::TypedArrayOf<T> a = v.As<Napi::TypedArrayOf<T>>();
+  const size_t length = a.ElementLength();
+  if (need < 0 || static_cast<uint64_t>(need) > length)
+    throw Napi::RangeError::New(v.Env(), std::string(name) + " holds " + std::to_string(length) + " values but " +
+                                             std::to_string(need) + " are needed");
+  return Buffer<T>{length ? a.Data() : nullptr, length};
+}
+
+Buffer<float> f32_arg(const Napi::Value& v, const char* name, int64_t need) {
+  return typed_arg<float>(v, name, need, napi_float32_array, "a Float32Array");
+}
+Buffer<uint16_t> u16_arg(const Napi::Value& v, const char* name, int64_t need) {
+  return typed_arg<uint16_t>(v, name, need, napi_uint16_array, "a Uint16Array");
+}
+Buffer<uint8_t> u8_arg(const Napi::Value& v, const char* name, int64_t need) {
+  return typed_arg<uint8_t>(v, name, need, napi_uint8_array, "a Uint8Array");
+}
+Buffer<int32_t> i32_arg(const Napi::Value& v, const char* name, int64_t need) {
+  return typed_arg<int32_t>(v, name, need, napi_int32_array, "an Int32Array");
+}
+
+bool optional_bool_arg(const Napi::Value& v, const char* name) {
+  if (v.IsUndefined() || v.IsNull()) return false;
+  if (!v.IsBoolean()) throw Napi::TypeError::New(v.Env(), std::string(name) + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+}  // namespace namm

@@ -1,0 +1,33 @@
+// Argument checks for the N-API entry points. Each throws a JavaScript TypeError (wrong type) or RangeError
+// (wrong size or value) with a message naming the argument, in the same words as src/tensor/validate.ts, so no
+// kernel ever sees a pointer that does not cover the sizes it is given.
+#pragma once
+#include <napi.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace namm {
+
+template <class T>
+struct Buffer {
+  T* data;
+  size_t length;
+};
+
+/** A non-negative integer count (a JS number ≤ 2^53 − 1). */
+int64_t count_arg(const Napi::Value& v, const char* name);
+/** A finite JS number: TypeError when not a number, RangeError when NaN or infinite. */
+double finite_arg(const Napi::Value& v, const char* name);
+/** a · b, throwing a RangeError if it overflows (then no buffer could hold it anyway). */
+int64_t checked_mul(Napi::Env env, int64_t a, int64_t b);
+
+/** A Float32Array with at least `need` elements. */
+Buffer<float> f32_arg(const Napi::Value& v, const char* name, int64_t need);
+Buffer<uint16_t> u16_arg(const Napi::Value& v, const char* name, int64_t need);
+Buffer<uint8_t> u8_arg(const Napi::Value& v, const char* name, int64_t need);
+Buffer<int32_t> i32_arg(const Napi::Value& v, const char* name, int64_t need);
+/** undefined / null → false, else it must be a boolean. */
+bool optional_bool_arg(const Napi::Value& v, const char* name);
+
+}  // namespace namm

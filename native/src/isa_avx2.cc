@@ -1,0 +1,80 @@
+// The AVX2 + FMA (+ F16C) path: 8 floats per register, a 6×16 GEMM micro-tile (12 accumulators + 2 B registers
+// + 1 broadcast of the 16 YMM registers). Compiled for that ISA only inside the target region below, and only
+// run when the CPU reports all three extensions, so the binary stays portable.
+#include "isa_common.h"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
+namespace namm {
+namespace avx2 {
+
+#include "avx_transpose.h"
+#include "simd_exp.h"
+
+struct V {
+  using R = __m256;
+  static constexpr const char* kName = "avx2";
+  static constexpr int W = 8, MR = 6, NRV = 2;
+  static constexpr bool kTranspose8 = true, kF16 = true;
+  static R zero() { return _mm256_setzero_ps(); }
+  static R set1(float v) { return _mm256_set1_ps(v); }
+  static R load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, R v) { _mm256_storeu_ps(p, v); }
+  static R add(R a, R b) { return _mm256_add_ps(a, b); }
+  static R sub(R a, R b) { return _mm256_sub_ps(a, b); }
+  static R mul(R a, R b) { return _mm256_mul_ps(a, b); }
+  static R div(R a, R b) { return _mm256_div_ps(a, b); }
+  static R max(R a, R b) { return _mm256_max_ps(a, b); }
+  static R fma(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
+  static float hsum(R v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  static void hsum4(R a, R b, R c, R d, float* out) {
+    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));  // per lane: a b c d partial sums
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
+  }
+  static float hmax(R v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  // exp building blocks (simd_exp.h)
+  static R floor(R v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
+  static R pow2i(R n) {
+    __m256i e = _mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+  }
+  static R clamp(R x, R lo, R hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, x)); }  // NaN x stays NaN
+  static R select_lt(R x, R c, R a, R b) { return _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, c, _CMP_LT_OQ)); }
+  static R select_gt(R x, R c, R a, R b) { return _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, c, _CMP_GT_OQ)); }
+  static R exp(R x) { return cephes_exp<V>(x); }
+
+  static void transpose8(const float* src, int64_t lds, float* dst, int64_t ldd) { transpose8x8(src, lds, dst, ldd); }
+  static void f16(const uint16_t* src, float* dst) {
+    _mm256_storeu_ps(dst, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src))));
+  }
+};
+
+#include "kernels_impl.inc"
+
+}  // namespace avx2
+
+const KernelTable& avx2_kernels() { return avx2::kTable; }
+
+}  // namespace namm
+
+#pragma GCC pop_options
+
+#else  // not x86: the dispatcher never selects this path
+namespace namm {
+const KernelTable& avx2_kernels() { return scalar_kernels(); }
+}  // namespace namm
+#endif

@@ -1,0 +1,12 @@
+// Headers every kernel_impl.inc instantiation needs. Included before any `#pragma GCC target`, so the library
+// code they define is compiled for the baseline ISA and shared safely by all paths.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "half.h"
+#include "kernels.h"
+#include "scratch.h"
+#include "thread_pool.h"

@@ -1,0 +1,37 @@
+// The portable path: plain C++ (the compiler may still auto-vectorise with the baseline ISA, e.g. SSE2).
+// It is the only path on non-x86 CPUs and the fallback on x86 CPUs without AVX2.
+#include "isa_common.h"
+
+namespace namm {
+namespace scalar {
+
+struct V {
+  using R = float;
+  static constexpr const char* kName = "scalar";
+  static constexpr int W = 1, MR = 4, NRV = 4;
+  static constexpr bool kTranspose8 = false, kF16 = false;
+  static R zero() { return 0.f; }
+  static R set1(float v) { return v; }
+  static R load(const float* p) { return *p; }
+  static void store(float* p, R v) { *p = v; }
+  static R add(R a, R b) { return a + b; }
+  static R sub(R a, R b) { return a - b; }
+  static R mul(R a, R b) { return a * b; }
+  static R div(R a, R b) { return a / b; }
+  static R max(R a, R b) { return a > b ? a : b; }
+  static R fma(R a, R b, R c) { return a * b + c; }
+  static float hsum(R v) { return v; }
+  static float hmax(R v) { return v; }
+  static void hsum4(R a, R b, R c, R d, float* out) { out[0] = a, out[1] = b, out[2] = c, out[3] = d; }
+  static R exp(R v) { return std::exp(v); }
+  static void transpose8(const float*, int64_t, float*, int64_t) {}
+  static void f16(const uint16_t*, float*) {}
+};
+
+#include "kernels_impl.inc"
+
+}  // namespace scalar
+
+const KernelTable& scalar_kernels() { return scalar::kTable; }
+
+}  // namespace namm

@@ -1,0 +1,55 @@
+// The kernel table: one instance per SIMD path (isa_scalar.cc, isa_avx2.cc, isa_avx512.cc), all compiled from
+// the same generic source (kernels_impl.inc) over a different vector type. Arguments are already validated by
+// the N-API layer (addon.cc): pointers cover the sizes given, counts are non-negative.
+#pragma once
+#include <cstdint>
+
+namespace namm {
+
+/** C[M,N] (+)= A·B where A[i,k] = a[i·rsA + k·csA], B[k,j] = b[k·rsB + j·csB] and C[i,j] = c[i·ldc + j]. */
+struct GemmArgs {
+  const float* a;
+  const float* b;
+  float* c;
+  int64_t M, K, N;
+  int64_t rsA, csA, rsB, csB;
+  int64_t ldc;  // ≥ N
+  bool accumulate;
+};
+
+struct AttentionArgs {
+  const float* q;  // [nQ, nHeads, headDim]
+  int64_t nQ, nHeads, nKvHeads, headDim;
+  const float* const* keys;    // per KV head, [lens[h], headDim]
+  const float* const* values;  // per KV head, [lens[h], headDim]
+  const int32_t* lens;         // per KV head, each ≥ nQ
+  float scale;
+  float* out;            // [nQ, nHeads, headDim]
+  float* const* probs;   // null, or per KV head [nQ, lens[h]]
+};
+
+struct KernelTable {
+  const char* name;
+  void (*gemm)(const GemmArgs& g, int threads);
+  void (*rms_norm)(float* out, const float* x, const float* weight, int64_t rows, int64_t dim, double eps, int threads);
+  void (*layer_norm)(float* out, const float* x, const float* weight, const float* bias, int64_t rows, int64_t dim,
+                     double eps, int threads);
+  void (*rope)(float* x, int64_t rows, int64_t nHeads, int64_t headDim, const int32_t* positions, const float* invFreq,
+               int64_t half, bool interleaved, int threads);
+  void (*silu_mul)(float* out, const float* gate, const float* up, int64_t n, int threads);
+  void (*gelu_tanh)(float* out, const float* x, int64_t n, int threads);
+  void (*gelu_erf)(float* out, const float* x, int64_t n, int threads);
+  void (*softmax)(float* x, int64_t rows, int64_t cols, int threads);
+  void (*add)(float* out, const float* a, const float* b, int64_t n, int threads);
+  void (*add_bias)(float* x, const float* bias, int64_t rows, int64_t cols, int threads);
+  void (*attention)(const AttentionArgs& a, int threads);
+  void (*f16_to_f32)(const uint16_t* src, float* dst, int64_t n, int threads);
+  void (*bf16_to_f32)(const uint16_t* src, float* dst, int64_t n, int threads);
+  void (*q8_0_to_f32)(const uint8_t* src, float* dst, int64_t n, int threads);
+};
+
+const KernelTable& scalar_kernels();
+const KernelTable& avx2_kernels();
+const KernelTable& avx512_kernels();
+
+}  // namespace namm

@@ -1,0 +1,266 @@
+/**
+ * Every native kernel against its TypeScript twin (src/tensor/js.ts), on every SIMD path this CPU has and with
+ * 1 and 2 threads: odd sizes, one row, empty (0) and large shapes; buffers carry guard tails that must survive.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { JsBackend, erf } from '../../src/tensor/js.js';
+import { NativeBackend, type SimdPath } from '../../src/tensor/native.js';
+import type { AttentionArgs } from '../../src/tensor/backend.js';
+import { Rng } from '../../src/util/rng.js';
+import { assertClose, assertGuardIntact, gemmAbsScale, randomF32, simdPaths, skipNative, zerosF32, GUARD } from './native-fixtures.js';
+
+const js = new JsBackend();
+const ALL_PATHS: SimdPath[] = ['scalar', 'avx2', 'avx512'];
+
+const GEMM_SHAPES: [number, number, number][] = [
+  [0, 5, 7], [5, 0, 7], [5, 7, 0], [1, 1, 1], [1, 37, 19], [1, 1024, 70], [1, 5, 1], [2, 3, 4], [7, 13, 29],
+  [6, 16, 16], [12, 32, 32], [13, 17, 33], [64, 300, 100], [130, 257, 77], [3, 1, 50],
+];
+const GEMM_LARGE: [number, number, number][] = [[257, 520, 130], [20, 40, 3100]];
+
+type GemmOp = 'matmulABt' | 'matmulAB' | 'matmulAtB';
+/** Strides of A[i,k] and B[k,j] inside the flat buffers, per layout (see backend.ts). */
+function strides(op: GemmOp, M: number, K: number, N: number): [number, number, number, number] {
+  if (op === 'matmulABt') return [K, 1, 1, K];
+  if (op === 'matmulAB') return [K, 1, N, 1];
+  return [1, M, N, 1];
+}
+
+function checkGemm(nb: NativeBackend, op: GemmOp, rng: Rng, M: number, K: number, N: number, accumulate: boolean): void {
+  const a = randomF32(rng, M * K), b = randomF32(rng, K * N);
+  const c0 = randomF32(rng, M * N);
+  const cNative = c0.slice(), cJs = c0.slice();
+  nb[op](a, b, cNative, M, K, N, accumulate);
+  js[op](a, b, cJs, M, K, N, accumulate);
+  const [rsA, csA, rsB, csB] = strides(op, M, K, N);
+  const scale = gemmAbsScale(a, b, M, K, N, rsA, csA, rsB, csB);
+  if (accumulate) for (let i = 0; i < M * N; i++) scale[i] = scale[i]! + Math.abs(c0[i]!);
+  assertClose(`${op} ${M}x${K}x${N} acc=${accumulate}`, cNative, cJs, M * N, 1e-5, 1e-30, scale);
+  assertGuardIntact(`${op} c`, cNative, M * N);
+}
+
+function attentionCase(rng: Rng, nQ: number, nHeads: number, nKvHeads: number, headDim: number, extra: number[], withProbs: boolean) {
+  const lens = new Int32Array(nKvHeads).map((_, h) => nQ + extra[h % extra.length]!);
+  const keys = Array.from({ length: nKvHeads }, (_, h) => randomF32(rng, lens[h]! * headDim));
+  const values = Array.from({ length: nKvHeads }, (_, h) => randomF32(rng, lens[h]! * headDim));
+  const q = randomF32(rng, nQ * nHeads * headDim, 2);
+  const mk = (): AttentionArgs => ({
+    q, nQ, nHeads, nKvHeads, headDim, keys, values, lens, scale: 1 / Math.sqrt(Math.max(headDim, 1)),
+    out: randomF32(rng, nQ * nHeads * headDim),
+    probs: withProbs ? Array.from({ length: nKvHeads }, (_, h) => randomF32(rng, nQ * lens[h]!)) : undefined,
+  });
+  return { mk, lens };
+}
+
+function kernelSuite(simd: SimdPath, threads: number): void {
+  const nb = (): NativeBackend => new NativeBackend({ simd, threads });
+  const seed = `${simd}/${threads}`;
+
+  it('reports its SIMD path and thread count', () => {
+    const b = nb();
+    assert.equal(b.name, 'native');
+    assert.equal(b.simd, simd);
+    assert.equal(b.threads, threads);
+  });
+
+  for (const op of ['matmulABt', 'matmulAB', 'matmulAtB'] as const) {
+    it(`${op}: odd, one-row, empty and blocked shapes, with and without accumulate`, () => {
+      const b = nb(), rng = new Rng(`${seed}/${op}`);
+      for (const [M, K, N] of GEMM_SHAPES) for (const acc of [false, true]) checkGemm(b, op, rng, M, K, N, acc);
+    });
+  }
+
+  it('matmulABt: large shapes that cross every cache block (KC, MC, NC)', () => {
+    const b = nb(), rng = new Rng(`${seed}/large`);
+    for (const [M, K, N] of GEMM_LARGE) checkGemm(b, 'matmulABt', rng, M, K, N, false);
+    checkGemm(b, 'matmulAtB', rng, 140, 300, 90, true);
+    checkGemm(b, 'matmulAB', rng, 140, 300, 90, false);
+  });
+
+  it('matmulABt on hand-computed values', () => {
+    // [[1,2],[3,4]] · [[5,6],[7,8],[9,10]]ᵀ = [[17,23,29],[39,53,67]]
+    const c = new Float32Array(6);
+    nb().matmulABt(new Float32Array([1, 2, 3, 4]), new Float32Array([5, 6, 7, 8, 9, 10]), c, 2, 2, 3);
+    assert.deepEqual([...c], [17, 23, 29, 39, 53, 67]);
+  });
+
+  it('rmsNorm and layerNorm (also in place)', () => {
+    const b = nb(), rng = new Rng(`${seed}/norm`);
+    for (const [rows, dim] of [[0, 8], [1, 1], [1, 7], [3, 64], [17, 130], [40, 1000]] as const) {
+      const x = randomF32(rng, rows * dim, 3), w = randomF32(rng, dim), bias = randomF32(rng, dim);
+      const o1 = zerosF32(rows * dim), o2 = zerosF32(rows * dim);
+      b.rmsNorm(o1, x, w, rows, dim, 1e-5); js.rmsNorm(o2, x, w, rows, dim, 1e-5);
+      assertClose(`rmsNorm ${rows}x${dim}`, o1, o2, rows * dim);
+      assertGuardIntact('rmsNorm out', o1, rows * dim);
+      b.layerNorm(o1, x, w, bias, rows, dim, 1e-5); js.layerNorm(o2, x, w, bias, rows, dim, 1e-5);
+      assertClose(`layerNorm ${rows}x${dim}`, o1, o2, rows * dim, 1e-5, 1e-5);
+      const inPlace = x.slice();
+      b.rmsNorm(inPlace, inPlace, w, rows, dim, 1e-6); js.rmsNorm(o2, x, w, rows, dim, 1e-6);
+      assertClose(`rmsNorm in place ${rows}x${dim}`, inPlace, o2, rows * dim);
+    }
+  });
+
+  it('rope, both layouts, partial rotary dims and large positions', () => {
+    const b = nb(), rng = new Rng(`${seed}/rope`);
+    for (const layout of ['half', 'interleaved'] as const)
+      for (const [rows, nHeads, headDim, half] of [[0, 2, 8, 4], [1, 1, 2, 1], [5, 3, 8, 4], [4, 2, 10, 3], [33, 4, 64, 32]] as const) {
+        const x = randomF32(rng, rows * nHeads * headDim);
+        const positions = new Int32Array(rows).map(() => rng.int(200000) - 1000);
+        const invFreq = new Float32Array(half).map((_, i) => Math.pow(10000, (-2 * i) / (2 * half)));
+        const x1 = x.slice(), x2 = x.slice();
+        b.rope(x1, rows, nHeads, headDim, positions, invFreq, layout);
+        js.rope(x2, rows, nHeads, headDim, positions, invFreq, layout);
+        assertClose(`rope ${layout} ${rows}x${nHeads}x${headDim}`, x1, x2, rows * nHeads * headDim, 1e-6, 1e-6);
+        assertGuardIntact('rope x', x1, rows * nHeads * headDim);
+      }
+  });
+
+  it('siluMul, gelu (tanh, erf), add, addBias: short, odd and multi-chunk lengths, aliasing', () => {
+    const b = nb(), rng = new Rng(`${seed}/act`);
+    for (const n of [0, 1, 7, 8, 9, 33, 100003]) {
+      const g = randomF32(rng, n, 12), u = randomF32(rng, n, 3);
+      const o1 = zerosF32(n), o2 = zerosF32(n);
+      b.siluMul(o1, g, u, n); js.siluMul(o2, g, u, n);
+      assertClose(`siluMul n=${n}`, o1, o2, n, 1e-5, 1e-6);
+      assertGuardIntact('siluMul out', o1, n);
+      for (const kind of ['tanh', 'erf'] as const) {
+        b.gelu(o1, g, n, kind); js.gelu(o2, g, n, kind);
+        assertClose(`gelu ${kind} n=${n}`, o1, o2, n, kind === 'erf' ? 1e-6 : 1e-5, 1e-6);
+      }
+      b.add(o1, g, u, n); js.add(o2, g, u, n);
+      assertClose(`add n=${n}`, o1, o2, n, 0, 0);
+      const alias = g.slice();
+      b.add(alias, alias, u, n);
+      assertClose(`add aliased n=${n}`, alias, o2, n, 0, 0);
+      b.siluMul(alias, g, alias, n); js.siluMul(o2, g, o2, n);
+      assertClose(`siluMul aliased n=${n}`, alias, o2, n, 1e-5, 1e-6);
+    }
+    for (const [rows, cols] of [[0, 3], [1, 1], [3, 9], [50, 700]] as const) {
+      const x = randomF32(rng, rows * cols), bias = randomF32(rng, cols);
+      const x1 = x.slice(), x2 = x.slice();
+      b.addBias(x1, bias, rows, cols); js.addBias(x2, bias, rows, cols);
+      assertClose(`addBias ${rows}x${cols}`, x1, x2, rows * cols, 0, 0);
+      assertGuardIntact('addBias x', x1, rows * cols);
+    }
+  });
+
+  it('gelu and silu at the extremes (±30, ±100) against float64 formulas', () => {
+    const b = nb();
+    const x = new Float32Array([-100, -30, -10, -3.5, -0.5, -1e-8, 0, 1e-8, 0.5, 3.5, 10, 30, 100]);
+    const n = x.length, o = new Float32Array(n);
+    const c = Math.sqrt(2 / Math.PI);
+    // 0.5·v·(1 + tanh u) written as v / (1 + e^(−2u)), which does not cancel for negative v.
+    const tanhRef = [...x].map((v) => v / (1 + Math.exp(-2 * c * (v + 0.044715 * v * v * v))));
+    const erfRef = [...x].map((v) => 0.5 * v * (1 + erf(v / Math.SQRT2)));
+    const siluRef = [...x].map((v) => v / (1 + Math.exp(-v)));
+    b.gelu(o, x, n, 'tanh');
+    assertClose('gelu tanh', o, new Float32Array(tanhRef), n, 1e-5, 1e-30);
+    b.gelu(o, x, n, 'erf');
+    assertClose('gelu erf', o, new Float32Array(erfRef), n, 1e-6, 1e-15); // float64 1 + erf cancels below ≈ −8
+    b.siluMul(o, x, new Float32Array(n).fill(1), n);
+    assertClose('silu', o, new Float32Array(siluRef), n, 1e-5, 1e-30);
+    const special = new Float32Array([NaN, Infinity, -Infinity]);
+    b.siluMul(o, special, new Float32Array(3).fill(1), 3);
+    assert.ok(Number.isNaN(o[0]!), 'silu(NaN) is NaN');
+    assert.equal(o[1], Infinity);
+  });
+
+  it('softmax: odd widths, one column, -Infinity entries, large logits', () => {
+    const b = nb(), rng = new Rng(`${seed}/softmax`);
+    for (const [rows, cols, scale] of [[0, 4, 1], [1, 1, 1], [3, 7, 5], [5, 33, 40], [9, 1000, 20], [2, 70000, 3]] as const) {
+      const x = randomF32(rng, rows * cols, scale);
+      if (rows > 0 && cols > 3) x[2] = -Infinity;
+      const x1 = x.slice(), x2 = x.slice();
+      b.softmax(x1, rows, cols); js.softmax(x2, rows, cols);
+      assertClose(`softmax ${rows}x${cols}`, x1, x2, rows * cols, 1e-5, 1e-9);
+      assertGuardIntact('softmax x', x1, rows * cols);
+    }
+  });
+
+  it('attention: MHA and GQA, ragged lengths, causal chunks, decode, probabilities', () => {
+    const b = nb(), rng = new Rng(`${seed}/attn`);
+    const cases: [number, number, number, number, number[]][] = [
+      // nQ, nHeads, nKvHeads, headDim, extra cached rows per KV head (beyond the chunk)
+      [1, 1, 1, 1, [0]], [1, 8, 8, 64, [100, 3, 0, 257]], [1, 32, 8, 128, [300, 17]], [3, 4, 2, 5, [0, 9]],
+      [7, 6, 3, 17, [2, 40, 11]], [16, 8, 2, 64, [33, 0]], [40, 4, 4, 32, [5, 100, 0, 64]], [0, 2, 1, 8, [4]],
+      [2, 16, 1, 8, [20]], [33, 8, 2, 64, [3180, 300]], // the last one crosses every GEMM block (KC, NC)
+    ];
+    for (const [nQ, nHeads, nKvHeads, headDim, extra] of cases)
+      for (const withProbs of [false, true]) {
+        const { mk, lens } = attentionCase(rng, nQ, nHeads, nKvHeads, headDim, extra, withProbs);
+        const a1 = mk(), a2 = mk();
+        b.attention(a1); js.attention(a2);
+        const tag = `attention nQ=${nQ} h=${nHeads}/${nKvHeads} d=${headDim}`;
+        assertClose(`${tag} out`, a1.out, a2.out, nQ * nHeads * headDim, 1e-5, 1e-6);
+        assertGuardIntact(`${tag} out`, a1.out, nQ * nHeads * headDim);
+        if (withProbs)
+          for (let h = 0; h < nKvHeads; h++) {
+            assertClose(`${tag} probs[${h}]`, a1.probs![h]!, a2.probs![h]!, nQ * lens[h]!, 1e-5, 1e-7);
+            assertGuardIntact(`${tag} probs[${h}]`, a1.probs![h]!, nQ * lens[h]!);
+          }
+      }
+  });
+
+  it('attention: out may alias q', () => {
+    const b = nb(), rng = new Rng(`${seed}/alias`);
+    const { mk } = attentionCase(rng, 4, 4, 2, 16, [6, 3], false);
+    const a1 = mk(), a2 = mk();
+    const shared = a1.q.slice();
+    b.attention({ ...a1, q: shared, out: shared });
+    js.attention(a2);
+    assertClose('attention q===out', shared, a2.out, 4 * 4 * 16, 1e-5, 1e-6);
+  });
+
+  it('f16 and bf16 → f32: every one of the 65536 bit patterns, exactly', () => {
+    const b = nb();
+    const src = new Uint16Array(65536).map((_, i) => i);
+    for (const op of ['f16ToF32', 'bf16ToF32'] as const) {
+      const d1 = zerosF32(65536), d2 = zerosF32(65536);
+      b[op](src, d1, 65536); js[op](src, d2, 65536);
+      assertClose(op, d1, d2, 65536, 0, 0);
+      assertGuardIntact(op, d1, 65536);
+    }
+    const d = new Float32Array(6);
+    b.f16ToF32(new Uint16Array([0x3c00, 0xc000, 0x7bff, 0x0001, 0x7c00, 0x3555]), d, 6);
+    assert.deepEqual([...d], [1, -2, 65504, 2 ** -24, Infinity, 0.333251953125]);
+    b.bf16ToF32(new Uint16Array([0x3f80, 0xc0a0]), d, 2);
+    assert.deepEqual([...d.subarray(0, 2)], [1, -5]);
+  });
+
+  it('Q8_0 → f32 matches the twin and a hand-computed block', () => {
+    const b = nb(), rng = new Rng(`${seed}/q8`);
+    for (const n of [0, 32, 320]) {
+      const src = new Uint8Array((n / 32) * 34).map(() => rng.int(256));
+      for (let blk = 0; blk < n / 32; blk++) { src[blk * 34 + 1] = 0x2c + rng.int(8); } // finite scales
+      const d1 = zerosF32(n), d2 = zerosF32(n);
+      b.q8_0ToF32(src, d1, n); js.q8_0ToF32(src, d2, n);
+      assertClose(`q8_0 n=${n}`, d1, d2, n, 0, 0);
+      assertGuardIntact('q8_0 dst', d1, n);
+    }
+    // Scale 0x3800 = 0.5; quants 0..31 as int8 with the sign flipped on odd indices.
+    const blk = new Uint8Array(34);
+    blk[0] = 0x00; blk[1] = 0x38;
+    for (let i = 0; i < 32; i++) blk[2 + i] = (i % 2 ? -i : i) & 0xff;
+    const d = new Float32Array(32);
+    b.q8_0ToF32(blk, d, 32);
+    assert.deepEqual([...d], Array.from({ length: 32 }, (_, i) => (i % 2 ? -i : i) * 0.5));
+  });
+
+  it('leaves the guard tails of every input untouched and ignores extra length', () => {
+    const b = nb(), rng = new Rng(`${seed}/guard`);
+    const a = randomF32(rng, 6 * 10), w = randomF32(rng, 10 * 9), c = zerosF32(6 * 9);
+    b.matmulABt(a, w, c, 6, 10, 9);
+    assertGuardIntact('a', a, 60);
+    assertGuardIntact('w', w, 90);
+    assert.equal(c.length, 54 + GUARD);
+  });
+}
+
+describe('native kernels vs the TypeScript twin', { skip: skipNative }, () => {
+  const available = simdPaths();
+  for (const simd of ALL_PATHS) {
+    const skip = available.includes(simd) ? false : `this CPU cannot run the ${simd} path`;
+    for (const threads of [1, 2]) describe(`${simd}, threads=${threads}`, { skip }, () => kernelSuite(simd, threads));
+  }
+});

@@ -1,0 +1,107 @@
+/**
+ * The thread pool: results are bit-identical whatever the thread count (work is split without changing any
+ * summation order), instances keep their own settings, and several JS worker_threads, each with its own backend,
+ * run kernels at the same time, with threads = 1 (inline) and while contending for the pool (threads = 2).
+ */
+import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { NativeBackend } from '../../src/tensor/native.js';
+import { Rng } from '../../src/util/rng.js';
+import { randomF32, skipNative } from './native-fixtures.js';
+
+const ADDON = join(process.cwd(), 'build', 'Release', 'namm_native.node');
+
+/** Deterministic inputs shared by the main thread and the workers (same formula on both sides). */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { Kernels } = require(workerData.addon);
+const k = new Kernels();
+k.threads = workerData.threads;
+const { M, K, N, reps } = workerData;
+const a = new Float32Array(M * K), b = new Float32Array(K * N), c = new Float32Array(M * N);
+for (let i = 0; i < a.length; i++) a[i] = Math.sin(i * 0.37) ;
+for (let i = 0; i < b.length; i++) b[i] = Math.cos(i * 0.11);
+for (let r = 0; r < reps; r++) k.matmulABt(a, b, c, M, K, N);
+parentPort.postMessage(c);
+`;
+
+function runWorker(threads: number, M: number, K: number, N: number, reps: number): Promise<Float32Array> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { addon: ADDON, threads, M, K, N, reps } });
+    w.once('message', (c: Float32Array) => resolve(c));
+    w.once('error', reject);
+    w.once('exit', (code) => { if (code !== 0) reject(new Error(`worker exited with ${code}`)); });
+  });
+}
+
+describe('native thread pool', { skip: skipNative }, () => {
+  it('defaults to the available cores; each instance keeps its own count', () => {
+    const a = new NativeBackend(), b = new NativeBackend({ threads: 1 });
+    assert.equal(a.threads, availableParallelism());
+    assert.equal(b.threads, 1);
+    a.threads = 3;
+    assert.equal(b.threads, 1);
+  });
+
+  it('gives bit-identical results with 1, 2, 3 and 5 threads', () => {
+    const rng = new Rng('threads');
+    const M = 70, K = 300, N = 130;
+    const a = randomF32(rng, M * K), w = randomF32(rng, K * N), x = randomF32(rng, K);
+    const lens = new Int32Array([40, 700]);
+    const keys = [randomF32(rng, 40 * 16), randomF32(rng, 700 * 16)], values = [randomF32(rng, 40 * 16), randomF32(rng, 700 * 16)];
+    const q = randomF32(rng, 9 * 4 * 16);
+    const q2 = randomF32(rng, 40 * 4 * 16);
+    const run = (threads: number) => {
+      const be = new NativeBackend({ threads });
+      const gemm = new Float32Array(M * N), gemv = new Float32Array(N), atb = new Float32Array(K * N);
+      be.matmulABt(a, w, gemm, M, K, N);
+      be.matmulABt(x, w, gemv, 1, K, N);
+      be.matmulAtB(a, w, atb, K, M, N); // a read as [M rows of k] = Aᵀ with A [K, M]
+      const out = new Float32Array(9 * 4 * 16), probs = [new Float32Array(9 * 40), new Float32Array(9 * 700)];
+      be.attention({ q, nQ: 9, nHeads: 4, nKvHeads: 2, headDim: 16, keys, values, lens, scale: 0.25, out, probs });
+      const out2 = new Float32Array(40 * 4 * 16);
+      be.attention({ q: q2, nQ: 40, nHeads: 4, nKvHeads: 2, headDim: 16, keys, values, lens, scale: 0.25, out: out2 });
+      const sm = randomF32(new Rng('sm'), 50 * 999);
+      be.softmax(sm, 50, 999);
+      return [gemm, gemv, atb, out, ...probs, out2, sm];
+    };
+    const ref = run(1);
+    for (const t of [2, 3, 5]) run(t).forEach((r, i) => assert.deepEqual(r, ref[i], `result ${i} with ${t} threads`));
+  });
+
+  it('survives thousands of back-to-back tiny jobs (pool hand-off, joining and closing)', () => {
+    const rng = new Rng('tiny');
+    const a = randomF32(rng, 13 * 40), w = randomF32(rng, 40 * 50);
+    const ref = new Float32Array(13 * 50);
+    new NativeBackend({ threads: 1 }).matmulABt(a, w, ref, 13, 40, 50);
+    for (const threads of [2, 3, 4]) {
+      const be = new NativeBackend({ threads });
+      const c = new Float32Array(13 * 50);
+      for (let rep = 0; rep < 1500; rep++) {
+        c.fill(NaN);
+        be.matmulABt(a, w, c, 13, 40, 50);
+        if (rep % 100 === 0) assert.deepEqual(c, ref, `threads ${threads}, call ${rep}`);
+      }
+      assert.deepEqual(c, ref);
+    }
+  });
+
+  it('runs in several worker_threads at once, inline (threads = 1) and contending for the pool (threads = 2)', async () => {
+    const M = 96, K = 200, N = 160;
+    const be = new NativeBackend({ threads: 1 });
+    const a = new Float32Array(M * K).map((_, i) => Math.sin(i * 0.37)), b = new Float32Array(K * N).map((_, i) => Math.cos(i * 0.11));
+    const ref = new Float32Array(M * N);
+    be.matmulABt(a, b, ref, M, K, N);
+    for (const threads of [1, 2]) {
+      // The main thread keeps using the pool meanwhile, so workers with threads = 2 find it busy at times.
+      const pending = [runWorker(threads, M, K, N, 20), runWorker(threads, M, K, N, 20), runWorker(threads, M, K, N, 20)];
+      const main = new NativeBackend({ threads: 2 }), c = new Float32Array(M * N);
+      for (let r = 0; r < 20; r++) main.matmulABt(a, b, c, M, K, N);
+      assert.deepEqual(c, ref);
+      for (const got of await Promise.all(pending)) assert.deepEqual(got, ref, `worker result with threads = ${threads}`);
+    }
+  });
+});
