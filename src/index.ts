@@ -68,3 +68,15 @@ export { symmetricEigen, symmetricEigenInPlace } from './evolve/eigen.js';
 export { runEvolution, loadEvolutionCheckpoint } from './evolve/loop.js';
 export type { RunEvolutionOptions, EvolutionStage, EvaluationContext, EvaluationResult, GenerationRecord, EvolutionResult, LoopMeta, StoredRecord } from './evolve/loop.js';
 export { writeFileAtomic, writeCheckpointFile, readCheckpointFile } from './evolve/checkpoint.js';
+
+// Training
+export { runTraining, modelConfigFor, type TrainRunOptions, type TrainRunResult, type StepInfo } from './train/trainer.js';
+export { parseTrainConfig, readTrainConfig, type TrainConfig } from './train/config.js';
+export { trainBpe, bpeTokenizerJson, bpeTokenizerConfig, type BpeModel } from './train/bpe.js';
+export { createTrainableModel } from './train/family.js';
+export type { TrainableModel } from './train/model.js';
+export { AdamW, clipGradNorm } from './train/adamw.js';
+export { learningRate } from './train/schedule.js';
+export { DataMixer, TRAIN_SEED_BASE, type Sample } from './train/data.js';
+export { corpusSplit } from './train/corpus.js';
+export { saveHfModel } from './train/export.js';

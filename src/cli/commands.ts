@@ -7,5 +7,6 @@ import { register as convert } from './convert.js';
 import { register as policies } from './policies.js';
 import { register as nammFile } from './namm-file.js';
 import { register as tasks } from './tasks.js';
+import { register as train } from './train.js';
 
-export const commands: ((program: Command) => void)[] = [generate, evaluate, perplexity, tasks, convert, policies, nammFile];
+export const commands: ((program: Command) => void)[] = [generate, evaluate, perplexity, tasks, train, convert, policies, nammFile];

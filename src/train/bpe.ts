@@ -1,0 +1,197 @@
+/**
+ * Byte-level BPE tokenizer training (the GPT-2 scheme: text → UTF-8 bytes, each byte shown as a printable
+ * Unicode character, merges learnt greedily by pair frequency within pre-tokens) and its standard Hugging Face
+ * `tokenizer.json`, which `@huggingface/tokenizers` (and the Rust/Python `tokenizers`) load as is.
+ *
+ * Deterministic: pre-tokens are counted in input order, and ties between equally frequent pairs go to the pair of
+ * smaller ids, so the same texts and options always give the same vocabulary.
+ */
+
+/**
+ * The pre-tokeniser: GPT-2's pattern, except that digits split one by one (so numbers, pass keys and counts are
+ * spelt in a 10-token alphabet a small model can copy) and English contractions are matched first.
+ */
+export const PRETOKENIZE_PATTERN = "'(?:[sdmt]|ll|ve|re)| ?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+
+export interface SpecialTokens {
+  pad: string;
+  bos: string;
+  eos: string;
+}
+
+export const DEFAULT_SPECIAL_TOKENS: SpecialTokens = { pad: '<|pad|>', bos: '<|bos|>', eos: '<|eos|>' };
+
+export interface BpeTrainOptions {
+  /** Final vocabulary size: special tokens + 256 bytes + merges. */
+  vocabSize: number;
+  specialTokens?: SpecialTokens;
+  /** Pairs seen fewer times than this are never merged (training stops early if none is left). */
+  minFrequency?: number;
+}
+
+export interface BpeModel {
+  /** Token strings by id (byte-level alphabet; the special tokens first, at ids 0 (pad), 1 (bos), 2 (eos)). */
+  vocab: string[];
+  /** Merges in rank order, as pairs of token strings. */
+  merges: [string, string][];
+  specialTokens: SpecialTokens;
+}
+
+/** GPT-2's bytes_to_unicode: printable bytes map to themselves, the rest to code points 256 and up, in byte order. */
+export function byteToUnicode(): string[] {
+  const table: string[] = new Array(256);
+  const printable = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+  let next = 0;
+  for (let b = 0; b < 256; b++) table[b] = String.fromCodePoint(printable(b) ? b : 256 + next++);
+  return table;
+}
+
+/** A max-heap of (count, pair key), ties to the smaller key; stale entries are skipped by the caller. */
+class PairHeap {
+  private counts: number[] = [];
+  private keys: number[] = [];
+  get size(): number { return this.counts.length; }
+  private above(i: number, j: number): boolean {
+    const a = this.counts[i]!, b = this.counts[j]!;
+    return a > b || (a === b && this.keys[i]! < this.keys[j]!);
+  }
+  private swap(i: number, j: number): void {
+    [this.counts[i], this.counts[j]] = [this.counts[j]!, this.counts[i]!];
+    [this.keys[i], this.keys[j]] = [this.keys[j]!, this.keys[i]!];
+  }
+  push(count: number, key: number): void {
+    this.counts.push(count); this.keys.push(key);
+    let i = this.counts.length - 1;
+    while (i > 0) { const p = (i - 1) >> 1; if (!this.above(i, p)) break; this.swap(i, p); i = p; }
+  }
+  pop(): [number, number] {
+    const top: [number, number] = [this.counts[0]!, this.keys[0]!];
+    const lastC = this.counts.pop()!, lastK = this.keys.pop()!;
+    if (this.counts.length) {
+      this.counts[0] = lastC; this.keys[0] = lastK;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < this.counts.length && this.above(l, m)) m = l;
+        if (r < this.counts.length && this.above(r, m)) m = r;
+        if (m === i) break;
+        this.swap(i, m); i = m;
+      }
+    }
+    return top;
+  }
+}
+
+/** Trains a byte-level BPE on `texts` (any iterable of strings, read once). */
+export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): BpeModel {
+  const specials = options.specialTokens ?? DEFAULT_SPECIAL_TOKENS;
+  const specialList = [specials.pad, specials.bos, specials.eos];
+  if (new Set(specialList).size !== 3 || specialList.some((s) => s.length === 0)) throw new Error('pad, bos and eos tokens must be three distinct non-empty strings');
+  const base = specialList.length + 256;
+  if (!Number.isInteger(options.vocabSize) || options.vocabSize < base || options.vocabSize > 65536) {
+    throw new Error(`vocabSize must be an integer within ${base}..65536 (3 special tokens + 256 bytes + merges), got ${options.vocabSize}`);
+  }
+  const minFrequency = options.minFrequency ?? 2;
+  if (!(Number.isInteger(minFrequency) && minFrequency >= 1)) throw new Error(`minFrequency must be an integer ≥ 1, got ${minFrequency}`);
+
+  // 1. Pre-token frequencies, as byte sequences.
+  const counts = new Map<string, number>();
+  const re = new RegExp(PRETOKENIZE_PATTERN, 'gu');
+  for (const text of texts) for (const m of text.matchAll(re)) counts.set(m[0], (counts.get(m[0]) ?? 0) + 1);
+  const encoder = new TextEncoder();
+  const words: number[][] = [], freqs: number[] = [];
+  for (const [piece, f] of counts) { words.push(Array.from(encoder.encode(piece), (b) => b + specialList.length)); freqs.push(f); }
+
+  // 2. Pair counts and, per pair, the words that (may) contain it. Key = a·65536 + b.
+  const pairCount = new Map<number, number>(), where = new Map<number, number[]>();
+  const addPairs = (w: number, sign: number) => {
+    const s = words[w]!, f = freqs[w]! * sign;
+    for (let i = 0; i + 1 < s.length; i++) {
+      const key = s[i]! * 65536 + s[i + 1]!;
+      pairCount.set(key, (pairCount.get(key) ?? 0) + f);
+      if (sign > 0) { let list = where.get(key); if (!list) where.set(key, (list = [])); if (list[list.length - 1] !== w) list.push(w); }
+    }
+  };
+  for (let w = 0; w < words.length; w++) addPairs(w, 1);
+  const heap = new PairHeap();
+  for (const [key, c] of pairCount) heap.push(c, key);
+
+  // 3. Greedy merges.
+  const byteChars = byteToUnicode();
+  const vocab = [...specialList, ...byteChars];
+  const merges: [string, string][] = [];
+  while (vocab.length < options.vocabSize && heap.size > 0) {
+    const [c, key] = heap.pop();
+    const current = pairCount.get(key) ?? 0;
+    if (current !== c) { if (current > 0) heap.push(current, key); continue; }
+    if (c < minFrequency) break;
+    const a = Math.floor(key / 65536), b = key % 65536, id = vocab.length;
+    vocab.push(vocab[a]! + vocab[b]!);
+    merges.push([vocab[a]!, vocab[b]!]);
+    const touched = new Set<number>();
+    for (const w of where.get(key) ?? []) {
+      const s = words[w]!;
+      let has = false;
+      for (let i = 0; i + 1 < s.length; i++) if (s[i] === a && s[i + 1] === b) { has = true; break; }
+      if (!has) continue;
+      addPairs(w, -1);
+      const merged: number[] = [];
+      for (let i = 0; i < s.length; i++) {
+        if (i + 1 < s.length && s[i] === a && s[i + 1] === b) { merged.push(id); i++; } else merged.push(s[i]!);
+      }
+      words[w] = merged;
+      addPairs(w, 1);
+      for (let i = 0; i + 1 < merged.length; i++) touched.add(merged[i]! * 65536 + merged[i + 1]!);
+    }
+    pairCount.delete(key);
+    for (const k of touched) { const n = pairCount.get(k) ?? 0; if (n > 0) heap.push(n, k); }
+  }
+  return { vocab, merges, specialTokens: specials };
+}
+
+/** The standard `tokenizer.json` of a trained model: BPE + byte-level, BOS prepended by the post-processor. */
+export function bpeTokenizerJson(model: BpeModel): Record<string, unknown> {
+  const { pad, bos, eos } = model.specialTokens;
+  const vocab: Record<string, number> = {};
+  model.vocab.forEach((t, i) => { vocab[t] = i; });
+  const added = [pad, bos, eos].map((content) => ({
+    id: vocab[content], content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+  }));
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: null,
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        { type: 'Split', pattern: { Regex: PRETOKENIZE_PATTERN }, behavior: 'Isolated', invert: false },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: bos, type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { [bos]: { id: bos, ids: [vocab[bos]], tokens: [bos] } },
+    },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
+      fuse_unk: false, byte_fallback: false, ignore_merges: false,
+      vocab,
+      merges: model.merges.map(([a, b]) => `${a} ${b}`),
+    },
+  };
+}
+
+/** tokenizer_config.json beside it (what transformers' AutoTokenizer reads for the special tokens). */
+export function bpeTokenizerConfig(model: BpeModel, maxLength: number): Record<string, unknown> {
+  const { pad, bos, eos } = model.specialTokens;
+  return {
+    tokenizer_class: 'PreTrainedTokenizerFast', bos_token: bos, eos_token: eos, pad_token: pad,
+    model_max_length: maxLength, add_bos_token: true, clean_up_tokenization_spaces: false,
+  };
+}

@@ -1,0 +1,159 @@
+/**
+ * The training config file (JSON): model shape, tokenizer, data mix, optimizer, schedule and run length. Every
+ * field is validated with a message that names it; unknown fields are errors (a typo must not be ignored).
+ */
+import { readFileSync } from 'node:fs';
+
+export interface TrainModelSection {
+  arch: 'llama' | 'gpt2';
+  hiddenSize: number;
+  nLayers: number;
+  nHeads: number;
+  /** llama only (GQA); gpt2 always has nHeads. */
+  nKvHeads: number;
+  intermediateSize: number;
+  /** Context length (gpt2: number of learned positions). */
+  maxPositions: number;
+  ropeTheta: number;
+  normEps: number;
+  tieEmbeddings: boolean;
+  /** gpt2: 'gelu_tanh' (GPT-2) or 'gelu_erf'; llama: 'silu'. */
+  activation: 'silu' | 'gelu_tanh' | 'gelu_erf';
+  initStd: number;
+}
+
+export interface TrainConfig {
+  /** Free text for model cards and logs. */
+  name: string;
+  model: TrainModelSection;
+  tokenizer: { vocabSize: number; path: string | null };
+  data: {
+    textWeight: number; taskWeight: number; textLengths: number[]; taskLengths: number[]; tasks: string[];
+    lossOn: 'answer' | 'all'; validationSamples: number;
+  };
+  optimizer: { lr: number; minLr: number; warmupSteps: number; weightDecay: number; beta1: number; beta2: number; eps: number; gradClip: number };
+  training: { steps: number; tokensPerStep: number; seed: number; checkpointEvery: number; evalEvery: number };
+}
+
+type Json = Record<string, unknown>;
+
+function section(obj: Json, key: string, where: string): Json {
+  const v = obj[key];
+  if (v === undefined) return {};
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${where}.${key} must be an object`);
+  return v as Json;
+}
+
+function noUnknown(obj: Json, known: string[], where: string): void {
+  for (const k of Object.keys(obj)) if (!known.includes(k)) throw new Error(`${where}: unknown field "${k}" (known: ${known.join(', ')})`);
+}
+
+function num(obj: Json, key: string, where: string, dflt: number | undefined, check: (v: number) => boolean, rule: string): number {
+  const v = obj[key] ?? dflt;
+  if (v === undefined) throw new Error(`${where}.${key} is required (${rule})`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || !check(v)) throw new Error(`${where}.${key} must be ${rule}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+const int = (min: number) => (v: number) => Number.isInteger(v) && v >= min;
+const pos = (v: number) => v > 0;
+
+function ints(obj: Json, key: string, where: string, dflt: number[]): number[] {
+  const v = obj[key] ?? dflt;
+  if (!Array.isArray(v) || v.some((x) => !Number.isInteger(x) || (x as number) < 1)) throw new Error(`${where}.${key} must be an array of positive integers`);
+  return v as number[];
+}
+
+function oneOf<T extends string>(obj: Json, key: string, where: string, dflt: T, allowed: readonly T[]): T {
+  const v = obj[key] ?? dflt;
+  if (typeof v !== 'string' || !allowed.includes(v as T)) throw new Error(`${where}.${key} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as T;
+}
+
+/** Validates a parsed config object and fills the defaults. */
+export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${source}: the training config must be a JSON object`);
+  const root = json as Json;
+  noUnknown(root, ['name', 'model', 'tokenizer', 'data', 'optimizer', 'training'], source);
+  const m = section(root, 'model', source), w = `${source}: model`;
+  noUnknown(m, ['arch', 'hiddenSize', 'nLayers', 'nHeads', 'nKvHeads', 'intermediateSize', 'maxPositions', 'ropeTheta', 'normEps', 'tieEmbeddings', 'activation', 'initStd'], w);
+  const arch = oneOf(m, 'arch', w, 'llama', ['llama', 'gpt2'] as const);
+  const nHeads = num(m, 'nHeads', w, undefined, int(1), 'an integer ≥ 1');
+  const model: TrainModelSection = {
+    arch,
+    hiddenSize: num(m, 'hiddenSize', w, undefined, int(2), 'an integer ≥ 2'),
+    nLayers: num(m, 'nLayers', w, undefined, int(1), 'an integer ≥ 1'),
+    nHeads,
+    nKvHeads: num(m, 'nKvHeads', w, nHeads, int(1), 'an integer ≥ 1'),
+    intermediateSize: num(m, 'intermediateSize', w, undefined, int(1), 'an integer ≥ 1'),
+    maxPositions: num(m, 'maxPositions', w, undefined, int(2), 'an integer ≥ 2'),
+    ropeTheta: num(m, 'ropeTheta', w, 10000, pos, 'a number > 0'),
+    normEps: num(m, 'normEps', w, 1e-5, pos, 'a number > 0'),
+    tieEmbeddings: (m.tieEmbeddings ?? true) as boolean,
+    activation: oneOf(m, 'activation', w, arch === 'llama' ? 'silu' : 'gelu_tanh', ['silu', 'gelu_tanh', 'gelu_erf'] as const),
+    initStd: num(m, 'initStd', w, 0.02, pos, 'a number > 0'),
+  };
+  if (typeof model.tieEmbeddings !== 'boolean') throw new Error(`${w}.tieEmbeddings must be true or false`);
+  if (model.hiddenSize % model.nHeads !== 0) throw new Error(`${w}: hiddenSize ${model.hiddenSize} must be a multiple of nHeads ${model.nHeads}`);
+  if (model.nHeads % model.nKvHeads !== 0) throw new Error(`${w}: nHeads ${model.nHeads} must be a multiple of nKvHeads ${model.nKvHeads}`);
+  if (arch === 'llama' && model.activation !== 'silu') throw new Error(`${w}: llama models use activation "silu"`);
+  if (arch === 'llama' && (model.hiddenSize / model.nHeads) % 2 !== 0) throw new Error(`${w}: RoPE needs an even head dimension`);
+  if (arch === 'gpt2' && model.activation === 'silu') throw new Error(`${w}: gpt2 models use gelu_tanh or gelu_erf`);
+  if (arch === 'gpt2' && model.nKvHeads !== model.nHeads) throw new Error(`${w}: gpt2 models have nKvHeads = nHeads`);
+
+  const t = section(root, 'tokenizer', source), wt = `${source}: tokenizer`;
+  noUnknown(t, ['vocabSize', 'path'], wt);
+  const tokenizer = { vocabSize: num(t, 'vocabSize', wt, 4096, int(259), 'an integer ≥ 259'), path: (t.path ?? null) as string | null };
+  if (tokenizer.path !== null && typeof tokenizer.path !== 'string') throw new Error(`${wt}.path must be a file path or null`);
+
+  const d = section(root, 'data', source), wd = `${source}: data`;
+  noUnknown(d, ['textWeight', 'taskWeight', 'textLengths', 'taskLengths', 'tasks', 'lossOn', 'validationSamples'], wd);
+  const ctx = model.maxPositions;
+  const data = {
+    textWeight: num(d, 'textWeight', wd, 0.7, (v) => v >= 0, 'a number ≥ 0'),
+    taskWeight: num(d, 'taskWeight', wd, 0.3, (v) => v >= 0, 'a number ≥ 0'),
+    textLengths: ints(d, 'textLengths', wd, [Math.min(512, ctx), ctx]),
+    taskLengths: ints(d, 'taskLengths', wd, [Math.min(512, ctx), ctx]),
+    tasks: (d.tasks ?? ['niah_single_1', 'niah_single_2', 'niah_multikey_1', 'passkey', 'number_string', 'kv_retrieval', 'vt']) as string[],
+    lossOn: oneOf(d, 'lossOn', wd, 'answer', ['answer', 'all'] as const),
+    validationSamples: num(d, 'validationSamples', wd, 8, int(0), 'an integer ≥ 0'),
+  };
+  if (!Array.isArray(data.tasks) || data.tasks.some((x) => typeof x !== 'string')) throw new Error(`${wd}.tasks must be an array of task names`);
+  for (const L of [...data.textLengths, ...data.taskLengths]) if (L > ctx) throw new Error(`${wd}: length ${L} exceeds the model's context ${ctx}`);
+
+  const o = section(root, 'optimizer', source), wo = `${source}: optimizer`;
+  noUnknown(o, ['lr', 'minLr', 'warmupSteps', 'weightDecay', 'beta1', 'beta2', 'eps', 'gradClip'], wo);
+  const lr = num(o, 'lr', wo, 1e-3, pos, 'a number > 0');
+  const optimizer = {
+    lr, minLr: num(o, 'minLr', wo, lr / 10, (v) => v >= 0 && v <= lr, `a number within 0..lr`),
+    warmupSteps: num(o, 'warmupSteps', wo, 100, int(0), 'an integer ≥ 0'),
+    weightDecay: num(o, 'weightDecay', wo, 0.1, (v) => v >= 0, 'a number ≥ 0'),
+    beta1: num(o, 'beta1', wo, 0.9, (v) => v >= 0 && v < 1, 'within [0, 1)'),
+    beta2: num(o, 'beta2', wo, 0.95, (v) => v >= 0 && v < 1, 'within [0, 1)'),
+    eps: num(o, 'eps', wo, 1e-8, pos, 'a number > 0'),
+    gradClip: num(o, 'gradClip', wo, 1, (v) => v >= 0, 'a number ≥ 0 (0 = no clipping)'),
+  };
+
+  const r = section(root, 'training', source), wr = `${source}: training`;
+  noUnknown(r, ['steps', 'tokensPerStep', 'seed', 'checkpointEvery', 'evalEvery'], wr);
+  const training = {
+    steps: num(r, 'steps', wr, undefined, int(1), 'an integer ≥ 1'),
+    tokensPerStep: num(r, 'tokensPerStep', wr, 16384, int(1), 'an integer ≥ 1'),
+    seed: num(r, 'seed', wr, 0, int(0), 'an integer ≥ 0'),
+    checkpointEvery: num(r, 'checkpointEvery', wr, 100, int(1), 'an integer ≥ 1'),
+    evalEvery: num(r, 'evalEvery', wr, 500, int(0), 'an integer ≥ 0 (0 = never)'),
+  };
+  const name = root.name ?? 'namm-model';
+  if (typeof name !== 'string') throw new Error(`${source}: name must be a string`);
+  return { name, model, tokenizer, data, optimizer, training };
+}
+
+export function readTrainConfig(path: string): TrainConfig {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`${path}: cannot read the training config (${(err as Error).message})`);
+  }
+  return parseTrainConfig(json, path);
+}

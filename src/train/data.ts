@@ -1,0 +1,166 @@
+/**
+ * The seeded training-data mixer. Each sample is one sequence (ids, and the target after each id or IGNORE):
+ * - natural text: a window of the token stream of the training documents (shuffled once by the seed; each
+ *   document is BOS + text + EOS), every token a target;
+ * - a generated long-context task (src/tasks/registry.ts): BOS + prompt + answer + EOS, at a length drawn from
+ *   the configured ones; targets on the answer and EOS only (`lossOn: 'answer'`) or on every token.
+ *
+ * Seeds. Generated task samples for training use seed TRAIN_SEED_BASE + config seed (1,000,000 and up) with
+ * running indices below VALIDATION_INDEX_BASE; the trainer's validation samples use indices from
+ * VALIDATION_INDEX_BASE up. Evaluation (`namm eval`, the NAMM fitness) uses seeds below 1,000,000, so no
+ * evaluation sample is ever trained on.
+ *
+ * Position: the whole state is the Rng state plus two counters (text cursor, task index), saved in checkpoints;
+ * the same state gives the same following samples.
+ */
+import type { Tokenizer } from '../models/types.js';
+import { buildPrompt } from '../tasks/longbench.js';
+import { generateRecord, getTask } from '../tasks/registry.js';
+import type { SizingMemo } from '../tasks/generate/sizing.js';
+import { Rng } from '../util/rng.js';
+import type { Document } from './corpus.js';
+import { IGNORE } from './ops/cross-entropy.js';
+
+export const TRAIN_SEED_BASE = 1_000_000;
+export const VALIDATION_INDEX_BASE = 1_000_000_000;
+
+export interface Sample {
+  ids: Int32Array;
+  targets: Int32Array;
+  kind: 'text' | 'task';
+  /** "text" or the task name. */
+  source: string;
+}
+
+export interface MixerOptions {
+  /** Relative weight of natural-text windows vs generated task samples. */
+  textWeight: number;
+  taskWeight: number;
+  /** Sequence lengths (tokens) to draw text windows at, uniformly. */
+  textLengths: number[];
+  /** Target lengths (tokens) for task samples, uniformly; each ≤ the model's context. */
+  taskLengths: number[];
+  /** Task names from the registry (English ones: the tokenizer is trained on English). */
+  tasks: string[];
+  lossOn: 'answer' | 'all';
+  /** The config's seed (0 by default); the task seed is TRAIN_SEED_BASE + seed. */
+  seed: number;
+}
+
+export interface MixerState {
+  rng: { s: number[]; spare: number | null };
+  textCursor: number;
+  taskIndex: number;
+  epoch: number;
+}
+
+/** Concatenates BOS + doc + EOS for every document (in the given order) into one stream. */
+export function tokenStream(docs: readonly Document[], tokenizer: Tokenizer, bos: number, eos: number): Int32Array {
+  const parts: number[][] = [];
+  let total = 0;
+  for (const d of docs) {
+    const ids = tokenizer.encode(d.text, { addBos: false });
+    parts.push(ids); total += ids.length + 2;
+  }
+  const out = new Int32Array(total);
+  let o = 0;
+  for (const ids of parts) { out[o++] = bos; out.set(ids, o); o += ids.length; out[o++] = eos; }
+  return out;
+}
+
+/** The answer text a model should produce for a task record (all gold answers for multi-answer tasks). */
+export function answerText(answers: readonly string[]): string {
+  return ' ' + answers.join(', ');
+}
+
+export class DataMixer {
+  private readonly rng: Rng;
+  private textCursor = 0;
+  private taskIndex = 0;
+  private epoch = 0;
+  private readonly memo: SizingMemo = new Map();
+
+  constructor(
+    private readonly options: MixerOptions,
+    private readonly stream: Int32Array,
+    private readonly tokenizer: Tokenizer,
+    private readonly bos: number,
+    private readonly eos: number,
+    private readonly maxLength: number,
+  ) {
+    const o = options;
+    if (!(o.textWeight >= 0 && o.taskWeight >= 0 && o.textWeight + o.taskWeight > 0)) throw new Error('data: textWeight and taskWeight must be ≥ 0 and not both 0');
+    if (o.textWeight > 0) {
+      if (o.textLengths.length === 0) throw new Error('data: textLengths is empty');
+      for (const L of o.textLengths) if (!(Number.isInteger(L) && L >= 2 && L <= maxLength)) throw new Error(`data: text length ${L} must be an integer within 2..${maxLength}`);
+      if (stream.length < Math.max(...o.textLengths) + 1) throw new Error(`data: the text stream (${stream.length} tokens) is shorter than the longest text window`);
+    }
+    if (o.taskWeight > 0) {
+      if (o.tasks.length === 0 || o.taskLengths.length === 0) throw new Error('data: tasks and taskLengths must be non-empty when taskWeight > 0');
+      for (const t of o.tasks) getTask(t);
+      for (const L of o.taskLengths) if (!(Number.isInteger(L) && L >= 64 && L <= maxLength)) throw new Error(`data: task length ${L} must be an integer within 64..${maxLength}`);
+    }
+    this.rng = new Rng(`namm-train-mixer|${o.seed}`);
+  }
+
+  getState(): MixerState {
+    return { rng: this.rng.getState(), textCursor: this.textCursor, taskIndex: this.taskIndex, epoch: this.epoch };
+  }
+
+  setState(s: MixerState): void {
+    this.rng.setState(s.rng);
+    this.textCursor = s.textCursor; this.taskIndex = s.taskIndex; this.epoch = s.epoch;
+  }
+
+  /** The next training sample. */
+  next(): Sample {
+    const o = this.options;
+    const text = this.rng.float() * (o.textWeight + o.taskWeight) < o.textWeight;
+    if (text) {
+      const L = this.rng.pick(o.textLengths);
+      if (this.textCursor + L + 1 > this.stream.length) { this.textCursor = 0; this.epoch++; }
+      const window = this.stream.subarray(this.textCursor, this.textCursor + L + 1);
+      this.textCursor += L;
+      return { ids: window.slice(0, L), targets: window.slice(1), kind: 'text', source: 'text' };
+    }
+    const task = this.rng.pick(o.tasks), length = this.rng.pick(o.taskLengths);
+    return this.taskSample(task, length, this.taskIndex++);
+  }
+
+  /** A task sample with an explicit index (validation uses indices ≥ VALIDATION_INDEX_BASE). */
+  taskSample(task: string, length: number, index: number): Sample {
+    // The record is sized so that prompt + max new tokens ≈ length; BOS and EOS fit in the difference between
+    // the real answer and maxNewTokens (answers are much shorter than the generation budget).
+    const record = generateRecord({ task, length, tokenizer: this.tokenizer, seed: TRAIN_SEED_BASE + this.options.seed, index, memo: this.memo });
+    const prompt = this.tokenizer.encode(buildPrompt(record), { addBos: false });
+    const answer = this.tokenizer.encode(answerText(record.answers), { addBos: false });
+    let seq = [this.bos, ...prompt, ...answer, this.eos];
+    if (seq.length > this.maxLength + 1) seq = seq.slice(seq.length - this.maxLength - 1);
+    const n = seq.length - 1;
+    const ids = Int32Array.from(seq.slice(0, n)), targets = Int32Array.from(seq.slice(1));
+    if (this.options.lossOn === 'answer') {
+      // Row t predicts seq[t+1]; keep the rows that predict answer tokens and the EOS.
+      const firstAnswerRow = n - answer.length - 1;
+      targets.fill(IGNORE, 0, Math.max(0, firstAnswerRow));
+    }
+    return { ids, targets, kind: 'task', source: task };
+  }
+
+  /** Fixed validation samples: text windows from the held-out stream, tasks at validation indices. */
+  static validationSamples(mixer: DataMixer, heldOut: Int32Array, count: number): Sample[] {
+    const o = mixer.options, out: Sample[] = [];
+    const rng = new Rng(`namm-train-validation|${o.seed}`);
+    for (let i = 0; i < count; i++) {
+      const useText = o.taskWeight === 0 || (o.textWeight > 0 && i % 2 === 0);
+      if (useText) {
+        const L = Math.min(Math.max(...o.textLengths), heldOut.length - 1);
+        const start = rng.int(Math.max(1, heldOut.length - L - 1));
+        const w = heldOut.subarray(start, start + L + 1);
+        out.push({ ids: w.slice(0, L), targets: w.slice(1), kind: 'text', source: 'text' });
+      } else {
+        out.push(mixer.taskSample(o.tasks[i % o.tasks.length]!, rng.pick(o.taskLengths), VALIDATION_INDEX_BASE + i));
+      }
+    }
+    return out;
+  }
+}

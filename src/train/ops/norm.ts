@@ -1,0 +1,76 @@
+/**
+ * RMSNorm (Llama) and LayerNorm (GPT-2) with the statistics the backward needs. Sums run in float64 (JS numbers),
+ * as in the TypeScript backend, so the training forward matches the inference forward.
+ */
+import type { Vec } from './types.js';
+
+/** out = x / √(mean(x²) + eps) · w, row-wise; saves rstd[r] = 1/√(mean(x²)+eps). */
+export function rmsNormForward(out: Vec, rstd: Float64Array, x: Vec, w: Vec, rows: number, D: number, eps: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * D;
+    let ss = 0;
+    for (let i = 0; i < D; i++) { const v = x[o + i]!; ss += v * v; }
+    const s = 1 / Math.sqrt(ss / D + eps);
+    rstd[r] = s;
+    for (let i = 0; i < D; i++) out[o + i] = x[o + i]! * s * w[i]!;
+  }
+}
+
+/**
+ * Backward of RMSNorm. With g = dy·w and s = rstd: dx = s·g − s³/D · x · Σ(g·x) (added into dx: the residual
+ * stream already holds the gradient of the skip path), dw += Σ_rows dy · x · s.
+ */
+export function rmsNormBackward(dx: Vec, dw: Vec, dy: Vec, x: Vec, w: Vec, rstd: Float64Array, rows: number, D: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * D, s = rstd[r]!;
+    let dot = 0;
+    for (let i = 0; i < D; i++) dot += dy[o + i]! * w[i]! * x[o + i]!;
+    const c = (s * s * s * dot) / D;
+    for (let i = 0; i < D; i++) {
+      const xi = x[o + i]!, di = dy[o + i]!;
+      dx[o + i] += s * di * w[i]! - c * xi;
+      dw[i] += di * xi * s;
+    }
+  }
+}
+
+/** out = (x − μ)/√(var + eps) · w + b (biased variance); saves mean[r] and rstd[r]. */
+export function layerNormForward(
+  out: Vec, mean: Float64Array, rstd: Float64Array, x: Vec, w: Vec, b: Vec, rows: number, D: number, eps: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * D;
+    let sum = 0;
+    for (let i = 0; i < D; i++) sum += x[o + i]!;
+    const mu = sum / D;
+    let ss = 0;
+    for (let i = 0; i < D; i++) { const d = x[o + i]! - mu; ss += d * d; }
+    const s = 1 / Math.sqrt(ss / D + eps);
+    mean[r] = mu; rstd[r] = s;
+    for (let i = 0; i < D; i++) out[o + i] = (x[o + i]! - mu) * s * w[i]! + b[i]!;
+  }
+}
+
+/**
+ * Backward of LayerNorm. With x̂ = (x − μ)·s and g = dy·w: dx = s·(g − mean(g) − x̂·mean(g·x̂)) (added into dx),
+ * dw += Σ dy·x̂, db += Σ dy.
+ */
+export function layerNormBackward(
+  dx: Vec, dw: Vec, db: Vec, dy: Vec, x: Vec, w: Vec, mean: Float64Array, rstd: Float64Array, rows: number, D: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * D, mu = mean[r]!, s = rstd[r]!;
+    let gSum = 0, gxSum = 0;
+    for (let i = 0; i < D; i++) {
+      const g = dy[o + i]! * w[i]!, xh = (x[o + i]! - mu) * s;
+      gSum += g; gxSum += g * xh;
+    }
+    const gMean = gSum / D, gxMean = gxSum / D;
+    for (let i = 0; i < D; i++) {
+      const di = dy[o + i]!, xh = (x[o + i]! - mu) * s;
+      dx[o + i] += s * (di * w[i]! - gMean - xh * gxMean);
+      dw[i] += di * xh;
+      db[i] += di;
+    }
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * The training loop: tokenizer (trained here or given), model from the config, the seeded data mix, AdamW with
+ * warm-up + cosine, gradient accumulation up to `tokensPerStep`, global-norm clipping, a JSON-lines log,
+ * validation loss, atomic checkpoints every N steps and exact resume, and the model saved in HF layout.
+ *
+ * Out folder: config.json, generation_config.json, tokenizer.json, tokenizer_config.json, model.safetensors (the
+ * latest weights, rewritten at every checkpoint), checkpoint.bin, train-log.jsonl, token-cache.bin.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { readCheckpointFile, writeCheckpointFile, writeFileAtomic } from '../evolve/checkpoint.js';
+import { gpt2Config, llamaConfig } from '../models/random.js';
+import { loadHfTokenizer } from '../models/tokenizer.js';
+import type { ModelConfig, Tokenizer } from '../models/types.js';
+import { getBackend } from '../tensor/index.js';
+import type { Backend } from '../tensor/backend.js';
+import { Rng } from '../util/rng.js';
+import { AdamW, clipGradNorm } from './adamw.js';
+import { bpeTokenizerConfig, bpeTokenizerJson, trainBpe } from './bpe.js';
+import { loadTrainCheckpoint, saveTrainCheckpoint, TRAIN_CHECKPOINT_FORMAT } from './checkpoint.js';
+import type { TrainConfig } from './config.js';
+import { corpusSplit, type Document } from './corpus.js';
+import { DataMixer, tokenStream, type Sample } from './data.js';
+import { writeModelConfigs, writeModelWeights } from './export.js';
+import { createTrainableModel } from './family.js';
+import type { TrainableModel } from './model.js';
+import { backendGemm } from './ops/gemm.js';
+import { learningRate } from './schedule.js';
+
+export interface StepInfo {
+  step: number;
+  totalSteps: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  /** Input tokens processed in this step / since the start of the run (all invocations). */
+  stepTokens: number;
+  tokensSeen: number;
+  tokensPerS: number;
+  elapsedS: number;
+  sequences: number;
+}
+
+export interface TrainRunOptions {
+  config: TrainConfig;
+  outDir: string;
+  resume?: boolean;
+  backend?: Backend;
+  /** Stop after this many steps in this invocation (for measurements and tests); the schedule still uses config steps. */
+  maxSteps?: number;
+  onStep?: (info: StepInfo) => void;
+  onEval?: (step: number, loss: number) => void;
+  /** Human-readable progress of the preparation phases. */
+  onStatus?: (message: string) => void;
+  /** Documents to use instead of the packaged corpus (tests use a small one). */
+  corpus?: { train: Document[]; validation: Document[] };
+}
+
+export interface TrainRunResult {
+  step: number;
+  tokensSeen: number;
+  lastLoss: number;
+  validationLoss: number | null;
+  tokensPerS: number;
+  outDir: string;
+}
+
+const PAD = 0, BOS = 1, EOS = 2;
+
+/** The ModelConfig a training config describes, for a tokenizer with `vocabSize` ids and the given BOS/EOS. */
+export function modelConfigFor(t: TrainConfig, vocabSize: number, bos: number, eos: number): ModelConfig {
+  const m = t.model;
+  const common = {
+    vocabSize, hiddenSize: m.hiddenSize, nLayers: m.nLayers, nHeads: m.nHeads, headDim: m.hiddenSize / m.nHeads,
+    intermediateSize: m.intermediateSize, maxPositions: m.maxPositions, normEps: m.normEps, tieEmbeddings: m.tieEmbeddings,
+    bosTokenId: bos, eosTokenIds: [eos],
+  };
+  return m.arch === 'gpt2'
+    ? gpt2Config({ ...common, nKvHeads: m.nHeads, activation: m.activation })
+    : llamaConfig({ ...common, nKvHeads: m.nKvHeads, ropeTheta: m.ropeTheta });
+}
+
+/** The tokenizer: the configured file, or a byte-level BPE trained on the training documents (deterministic). */
+async function prepareTokenizer(o: TrainRunOptions, train: Document[]): Promise<void> {
+  const path = join(o.outDir, 'tokenizer.json');
+  if (o.resume && existsSync(path)) return;
+  const t = o.config.tokenizer;
+  if (t.path) {
+    const src = t.path.endsWith('.json') ? t.path : join(t.path, 'tokenizer.json');
+    await fs.copyFile(src, path);
+    const cfg = join(src, '..', 'tokenizer_config.json');
+    if (existsSync(cfg)) await fs.copyFile(cfg, join(o.outDir, 'tokenizer_config.json'));
+    return;
+  }
+  o.onStatus?.(`training a ${t.vocabSize}-token byte-level BPE on ${train.length} documents`);
+  const bpe = trainBpe(train.map((d) => d.text), { vocabSize: t.vocabSize });
+  await writeFileAtomic(path, JSON.stringify(bpeTokenizerJson(bpe)));
+  await writeFileAtomic(join(o.outDir, 'tokenizer_config.json'), JSON.stringify(bpeTokenizerConfig(bpe, o.config.model.maxPositions), null, 2) + '\n');
+}
+
+/** Token streams of the (seed-shuffled) training and the validation documents, cached per tokenizer. */
+async function prepareStreams(o: TrainRunOptions, tokenizer: Tokenizer, split: { train: Document[]; validation: Document[] }, bos: number, eos: number) {
+  const tokHash = createHash('sha256').update(await fs.readFile(join(o.outDir, 'tokenizer.json'))).update(`|${o.config.training.seed}`).digest();
+  const cachePath = join(o.outDir, 'token-cache.bin');
+  if (existsSync(cachePath)) {
+    try {
+      const p = await readCheckpointFile(cachePath);
+      if (Buffer.from(p.subarray(0, 32)).equals(tokHash)) {
+        const ints = new Int32Array(new Uint8Array(p.subarray(40)).buffer);
+        const view = new DataView(p.buffer, p.byteOffset, p.byteLength);
+        const nTrain = view.getUint32(32, true), nVal = view.getUint32(36, true);
+        return { train: ints.slice(0, nTrain), validation: ints.slice(nTrain, nTrain + nVal) };
+      }
+    } catch { /* a damaged cache is rebuilt */ }
+  }
+  o.onStatus?.(`tokenizing ${split.train.length + split.validation.length} documents`);
+  const order = new Rng(`namm-train-docs|${o.config.training.seed}`).shuffle([...split.train]);
+  const train = tokenStream(order, tokenizer, bos, eos), validation = tokenStream(split.validation, tokenizer, bos, eos);
+  const payload = new Uint8Array(40 + 4 * (train.length + validation.length));
+  payload.set(tokHash, 0);
+  const view = new DataView(payload.buffer);
+  view.setUint32(32, train.length, true); view.setUint32(36, validation.length, true);
+  new Int32Array(payload.buffer, 40).set(train); new Int32Array(payload.buffer, 40 + 4 * train.length).set(validation);
+  await writeCheckpointFile(cachePath, payload);
+  return { train, validation };
+}
+
+function sameSetup(a: TrainConfig, b: TrainConfig): boolean {
+  const key = (c: TrainConfig) => JSON.stringify([c.model, c.tokenizer, c.data, c.training.seed, c.training.tokensPerStep]);
+  return key(a) === key(b);
+}
+
+function validationLoss(model: TrainableModel, samples: Sample[]): number {
+  let sum = 0, count = 0;
+  for (const s of samples) { const l = model.loss(s.ids, s.targets); sum += l.sum; count += l.count; }
+  return count ? sum / count : Number.NaN;
+}
+
+export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
+  const cfg = o.config, be = o.backend ?? getBackend();
+  await fs.mkdir(o.outDir, { recursive: true });
+  const ckptPath = join(o.outDir, 'checkpoint.bin'), logPath = join(o.outDir, 'train-log.jsonl');
+  const checkpoint = o.resume ? await loadTrainCheckpoint(ckptPath) : null;
+  if (!o.resume && existsSync(ckptPath)) throw new Error(`${o.outDir} already holds a training checkpoint; pass --resume to continue it or choose another --out`);
+  if (checkpoint && !sameSetup(checkpoint.header.config, cfg)) {
+    throw new Error(`${ckptPath} was made with a different model, tokenizer, data or seed configuration; only training.steps, checkpointEvery, evalEvery and the optimizer may change on resume`);
+  }
+
+  const split = o.corpus ?? corpusSplit();
+  await prepareTokenizer(o, split.train);
+  // config.json must exist before the tokenizer is loaded: it names the BOS/EOS ids.
+  const probe = await loadHfTokenizer(join(o.outDir, 'tokenizer.json'));
+  const bos = cfg.tokenizer.path ? probe.bosTokenId : BOS, eos = cfg.tokenizer.path ? probe.eosTokenIds[0] ?? null : EOS;
+  if (bos === null || eos === null) throw new Error('the tokenizer must define BOS and EOS tokens');
+  const config = modelConfigFor(cfg, probe.vocabSize, bos, eos);
+  await writeModelConfigs(o.outDir, config, cfg.tokenizer.path ? null : PAD);
+  const tokenizer = await loadHfTokenizer(join(o.outDir, 'tokenizer.json'));
+  const streams = await prepareStreams(o, tokenizer, split, bos, eos);
+
+  const mixer = new DataMixer({ ...cfg.data, seed: cfg.training.seed }, streams.train, tokenizer, bos, eos, config.maxPositions);
+  const validation = cfg.data.validationSamples > 0 ? DataMixer.validationSamples(mixer, streams.validation, cfg.data.validationSamples) : [];
+  const model = createTrainableModel(config, backendGemm(be), 'f32');
+  const opt = new AdamW(model.params, { beta1: cfg.optimizer.beta1, beta2: cfg.optimizer.beta2, eps: cfg.optimizer.eps, weightDecay: cfg.optimizer.weightDecay });
+  let step = 0, tokensSeen = 0, elapsedBefore = 0;
+  if (checkpoint) {
+    if (checkpoint.header.paramCount !== model.params.count) throw new Error(`${ckptPath}: ${checkpoint.header.paramCount} parameters, the model has ${model.params.count}`);
+    model.params.data.set(checkpoint.params);
+    opt.setState({ step: checkpoint.header.adamStep, m: checkpoint.m, v: checkpoint.v });
+    mixer.setState(checkpoint.header.mixer);
+    step = checkpoint.header.step; tokensSeen = checkpoint.header.tokensSeen; elapsedBefore = checkpoint.header.elapsedS;
+    o.onStatus?.(`resumed at step ${step} (${tokensSeen} tokens seen)`);
+  } else {
+    model.params.initialize(cfg.training.seed);
+    await fs.writeFile(logPath, '');
+  }
+
+  const schedule = { peak: cfg.optimizer.lr, min: cfg.optimizer.minLr, warmupSteps: cfg.optimizer.warmupSteps, totalSteps: cfg.training.steps };
+  const stopAt = Math.min(cfg.training.steps, o.maxSteps !== undefined ? step + o.maxSteps : Infinity);
+  const log = async (entry: Record<string, unknown>) => fs.appendFile(logPath, JSON.stringify(entry) + '\n');
+  const save = async () => {
+    await writeModelWeights(o.outDir, model, { step: String(step) });
+    await saveTrainCheckpoint(ckptPath, {
+      header: {
+        format: TRAIN_CHECKPOINT_FORMAT, step, tokensSeen, elapsedS: elapsedBefore + (performance.now() - t0) / 1000,
+        adamStep: opt.step, paramCount: model.params.count, mixer: mixer.getState(), config: cfg,
+      },
+      params: model.params.data as Float32Array, m: opt.m as Float32Array, v: opt.v as Float32Array,
+    });
+  };
+
+  const t0 = performance.now();
+  let runTokens = 0, lastLoss = Number.NaN, valLoss: number | null = null;
+  while (step < stopAt) {
+    const stepStart = performance.now();
+    // Draw the whole step first: the gradient is the mean over the step's target tokens, so the scale must be known.
+    const batch: Sample[] = [];
+    let stepTokens = 0, targets = 0;
+    while (stepTokens < cfg.training.tokensPerStep) {
+      const s = mixer.next();
+      batch.push(s); stepTokens += s.ids.length;
+      for (const y of s.targets) if (y >= 0) targets++;
+    }
+    model.params.zeroGrad();
+    let lossSum = 0;
+    for (const s of batch) lossSum += model.forwardBackward(s.ids, s.targets, 1 / Math.max(1, targets)).sum;
+    const gradNorm = clipGradNorm(model.params.grad, cfg.optimizer.gradClip);
+    const lr = learningRate(schedule, step);
+    if (Number.isFinite(gradNorm)) opt.update(lr);
+    else o.onStatus?.(`step ${step}: non-finite gradient norm, update skipped`);
+    step++; tokensSeen += stepTokens; runTokens += stepTokens;
+    lastLoss = lossSum / Math.max(1, targets);
+    const now = performance.now(), elapsedS = (now - t0) / 1000;
+    const info: StepInfo = {
+      step, totalSteps: cfg.training.steps, loss: lastLoss, lr, gradNorm, stepTokens, tokensSeen,
+      tokensPerS: stepTokens / ((now - stepStart) / 1000), elapsedS: elapsedBefore + elapsedS, sequences: batch.length,
+    };
+    await log({ step, loss: lastLoss, lr, grad_norm: gradNorm, tokens: stepTokens, tokens_seen: tokensSeen, sequences: batch.length, tokens_per_s: info.tokensPerS, elapsed_s: info.elapsedS });
+    o.onStep?.(info);
+    if (cfg.training.evalEvery > 0 && validation.length && (step % cfg.training.evalEvery === 0 || step === cfg.training.steps)) {
+      valLoss = validationLoss(model, validation);
+      await log({ step, validation_loss: valLoss });
+      o.onEval?.(step, valLoss);
+    }
+    if (step % cfg.training.checkpointEvery === 0 || step === stopAt) await save();
+  }
+  const runS = (performance.now() - t0) / 1000;
+  return { step, tokensSeen, lastLoss, validationLoss: valLoss, tokensPerS: runS > 0 ? runTokens / runS : 0, outDir: o.outDir };
+}

@@ -1,0 +1,104 @@
+/** The BPE trainer (standard tokenizer.json, round trip, determinism) and the seeded data mixer. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { HfTokenizer } from '../../src/models/tokenizers/hf.js';
+import { bpeTokenizerConfig, bpeTokenizerJson, byteToUnicode, trainBpe } from '../../src/train/bpe.js';
+import { brownDocuments, corpusSplit, wordnetGlosses } from '../../src/train/corpus.js';
+import { DataMixer, tokenStream, TRAIN_SEED_BASE, VALIDATION_INDEX_BASE } from '../../src/train/data.js';
+import { IGNORE } from '../../src/train/ops/cross-entropy.js';
+
+const texts = brownDocuments().slice(0, 8).map((d) => d.text);
+
+function tokenizerOf(vocabSize: number): HfTokenizer {
+  const bpe = trainBpe(texts, { vocabSize });
+  return new HfTokenizer({ tokenizerJson: bpeTokenizerJson(bpe), tokenizerConfig: bpeTokenizerConfig(bpe, 512), origin: 'test' });
+}
+
+describe('byte-level BPE training', () => {
+  it('GPT-2 byte alphabet: 256 distinct printable characters, printable ASCII kept', () => {
+    const t = byteToUnicode();
+    assert.equal(new Set(t).size, 256);
+    assert.equal(t[65], 'A'); assert.equal(t[32], 'Ġ'); assert.equal(t[10], 'Ċ');
+  });
+
+  it('reaches the vocabulary size, is deterministic, and merges frequent pairs first', () => {
+    const a = trainBpe(texts, { vocabSize: 600 }), b = trainBpe(texts, { vocabSize: 600 });
+    assert.equal(a.vocab.length, 600);
+    assert.deepEqual(a.merges, b.merges);
+    assert.deepEqual(a.vocab.slice(0, 3), ['<|pad|>', '<|bos|>', '<|eos|>']);
+    assert.ok(a.vocab.includes('Ġthe'), '" the" is learnt');
+    assert.throws(() => trainBpe(texts, { vocabSize: 100 }), /vocabSize must be/);
+  });
+
+  it('tokenizer.json loads in @huggingface/tokenizers and round-trips text, unicode and digits', () => {
+    const tok = tokenizerOf(700);
+    assert.equal(tok.vocabSize, 700);
+    assert.equal(tok.bosTokenId, 1); assert.deepEqual(tok.eosTokenIds, [2]);
+    for (const text of [...texts.slice(0, 3), "Don't  stop -- 'mon!\n\n\tÉté 日本語 😀 the pass key is 71432.", '   leading and trailing   ']) {
+      const ids = tok.encode(text, { addBos: false });
+      assert.equal(tok.decode(ids), text);
+    }
+    const withBos = tok.encode('hello');
+    assert.equal(withBos[0], 1);
+    // Digits are single tokens: a number of n digits is n tokens.
+    assert.equal(tok.encode('71432', { addBos: false }).length, 5);
+    // Frequent words are single tokens after training.
+    assert.equal(tok.encode(' the', { addBos: false }).length, 1);
+  });
+});
+
+describe('corpus and data mixer', () => {
+  it('corpus: Brown without tags, WordNet glosses, a fixed held-out split', () => {
+    assert.ok(!/\/(at|nn|vbd)\b/.test(texts[0]!), 'no /tag suffixes');
+    const glosses = wordnetGlosses('noun');
+    assert.ok(glosses.length > 80000);
+    assert.match(glosses[0]!, /^that which is perceived/);
+    const split = corpusSplit();
+    assert.ok(split.validation.length > 100 && split.train.length > 20 * split.validation.length);
+    assert.ok(!split.train.some((d) => split.validation.some((v) => v.name === d.name)));
+  });
+
+  const tok = tokenizerOf(500);
+  const stream = tokenStream(brownDocuments().slice(0, 4), tok, 1, 2);
+  const options = { textWeight: 1, taskWeight: 1, textLengths: [16, 32], taskLengths: [360], tasks: ['passkey', 'niah_single_1'], lossOn: 'answer' as const, seed: 0 };
+
+  it('is deterministic and resumes from its state', () => {
+    const a = new DataMixer(options, stream, tok, 1, 2, 512), b = new DataMixer(options, stream, tok, 1, 2, 512);
+    const first = Array.from({ length: 6 }, () => a.next());
+    const state = a.getState();
+    const more = Array.from({ length: 4 }, () => a.next());
+    for (const s of first) assert.deepEqual(b.next(), s);
+    const c = new DataMixer(options, stream, tok, 1, 2, 512);
+    c.setState(state);
+    for (const s of more) assert.deepEqual(c.next(), s);
+    assert.ok(first.some((s) => s.kind === 'text') && [...first, ...more].some((s) => s.kind === 'task'), 'both kinds drawn');
+  });
+
+  it('text windows train on every token; task samples on the answer and EOS only', () => {
+    const m = new DataMixer(options, stream, tok, 1, 2, 512);
+    for (let i = 0; i < 12; i++) {
+      const s = m.next();
+      assert.equal(s.ids.length, s.targets.length);
+      assert.ok(s.ids.length <= 512);
+      if (s.kind === 'text') {
+        assert.ok(s.targets.every((t) => t !== IGNORE));
+        assert.deepEqual(Array.from(s.targets.subarray(0, s.targets.length - 1)), Array.from(s.ids.subarray(1)));
+      } else {
+        assert.equal(s.ids[0], 1);
+        assert.equal(s.targets[s.targets.length - 1], 2, 'EOS is the last target');
+        const kept = Array.from(s.targets).filter((t) => t !== IGNORE);
+        assert.ok(kept.length >= 2 && kept.length < 20, `answer tokens only (${kept.length})`);
+        const answer = tok.decode(kept);
+        assert.match(answer, /^ ?[\w\d, -]+$/);
+      }
+    }
+  });
+
+  it('training and validation task seeds are disjoint from evaluation seeds (< 1,000,000)', () => {
+    assert.equal(TRAIN_SEED_BASE, 1_000_000);
+    const m = new DataMixer(options, stream, tok, 1, 2, 512);
+    const train = m.taskSample('passkey', 360, 0), val = m.taskSample('passkey', 360, VALIDATION_INDEX_BASE);
+    assert.notDeepEqual(Array.from(train.ids), Array.from(val.ids));
+    assert.throws(() => new DataMixer({ ...options, taskLengths: [600] }, stream, tok, 1, 2, 512), /task length 600/);
+  });
+});

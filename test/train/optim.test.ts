@@ -1,0 +1,104 @@
+/** AdamW, the learning-rate schedule, gradient clipping, the config schema and the checkpoint codec. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AdamW, clipGradNorm } from '../../src/train/adamw.js';
+import { decodeTrainCheckpoint, encodeTrainCheckpoint, TRAIN_CHECKPOINT_FORMAT } from '../../src/train/checkpoint.js';
+import { parseTrainConfig, readTrainConfig } from '../../src/train/config.js';
+import { ParamStore } from '../../src/train/params.js';
+import { learningRate } from '../../src/train/schedule.js';
+
+function store(): ParamStore {
+  const p = new ParamStore([
+    { name: 'w', shape: [2, 2], decay: true, init: { kind: 'const', value: 1 } },
+    { name: 'norm', shape: [2], decay: false, init: { kind: 'const', value: 1 } },
+  ], 'f64');
+  p.initialize(0);
+  return p;
+}
+
+describe('AdamW', () => {
+  it('first step moves every parameter by lr·sign(g) (bias correction), decays only decayed ones', () => {
+    const p = store(), opt = new AdamW(p, { weightDecay: 0.5, eps: 1e-12 });
+    p.grad.set([2, -3, 0.5, -0.1, 4, -4]);
+    opt.update(0.1);
+    // m̂ = g, v̂ = g², so the Adam step is lr·g/|g|; decay multiplies decayed weights by (1 − lr·λ) = 0.95 first.
+    const want = [0.95 - 0.1, 0.95 + 0.1, 0.95 - 0.1, 0.95 + 0.1, 1 - 0.1, 1 + 0.1];
+    for (let i = 0; i < 6; i++) assert.ok(Math.abs(p.data[i]! - want[i]!) < 1e-9, `param ${i}: ${p.data[i]} vs ${want[i]}`);
+  });
+
+  it('matches a hand-computed second step', () => {
+    const p = new ParamStore([{ name: 'x', shape: [1], decay: true, init: { kind: 'const', value: 2 } }], 'f64');
+    p.initialize(0);
+    const o = { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1 };
+    const opt = new AdamW(p, o);
+    let x = 2, m = 0, v = 0;
+    for (let t = 1; t <= 2; t++) {
+      const g = 2 * x; // gradient of x²
+      p.grad[0] = g; opt.update(0.01);
+      m = o.beta1 * m + (1 - o.beta1) * g; v = o.beta2 * v + (1 - o.beta2) * g * g;
+      x = x * (1 - 0.01 * o.weightDecay) - 0.01 * (m / (1 - o.beta1 ** t)) / (Math.sqrt(v / (1 - o.beta2 ** t)) + o.eps);
+      assert.ok(Math.abs(p.data[0]! - x) < 1e-12, `step ${t}`);
+    }
+    const state = opt.getState(), again = new AdamW(p, o);
+    again.setState(state);
+    assert.equal(again.step, 2);
+    assert.throws(() => new AdamW(p, { beta1: 1 }), /betas/);
+  });
+
+  it('clipGradNorm scales to the max norm and reports the norm before', () => {
+    const g = new Float64Array([3, 4]);
+    assert.equal(clipGradNorm(g, 1), 5);
+    assert.ok(Math.abs(Math.hypot(g[0]!, g[1]!) - 1) < 1e-9);
+    const h = new Float64Array([0.3, 0.4]);
+    clipGradNorm(h, 1);
+    assert.deepEqual(Array.from(h), [0.3, 0.4]);
+  });
+});
+
+describe('warm-up + cosine schedule', () => {
+  const s = { peak: 1e-3, min: 1e-4, warmupSteps: 10, totalSteps: 110 };
+  it('rises linearly, peaks, follows a half cosine to the minimum', () => {
+    assert.ok(Math.abs(learningRate(s, 0) - 1e-4) < 1e-15);
+    assert.ok(Math.abs(learningRate(s, 9) - 1e-3) < 1e-15);
+    assert.ok(Math.abs(learningRate(s, 10) - 1e-3) < 1e-15);
+    assert.ok(Math.abs(learningRate(s, 60) - 5.5e-4) < 1e-12, 'half way: the mean of peak and min');
+    assert.ok(Math.abs(learningRate(s, 110) - 1e-4) < 1e-15);
+    assert.ok(Math.abs(learningRate(s, 500) - 1e-4) < 1e-15);
+    for (let t = 11; t < 110; t++) assert.ok(learningRate(s, t) < learningRate(s, t - 1), 'decreasing');
+  });
+});
+
+describe('training config', () => {
+  it('the shipped configs parse and describe the two target models', () => {
+    const llama = readTrainConfig('configs/namm-tiny-llama.json'), gpt2 = readTrainConfig('configs/namm-tiny-gpt2.json');
+    assert.equal(llama.model.arch, 'llama'); assert.equal(llama.model.nHeads, 8); assert.equal(llama.model.nKvHeads, 4);
+    assert.ok(llama.model.maxPositions >= 4096);
+    assert.equal(gpt2.model.arch, 'gpt2'); assert.ok(gpt2.model.maxPositions >= 2048);
+  });
+  it('rejects bad input with the field named', () => {
+    const base = { model: { arch: 'llama', hiddenSize: 16, nLayers: 1, nHeads: 4, intermediateSize: 8, maxPositions: 64 }, training: { steps: 1 } };
+    assert.equal(parseTrainConfig(base).data.lossOn, 'answer');
+    assert.throws(() => parseTrainConfig({ ...base, extra: 1 }), /unknown field "extra"/);
+    assert.throws(() => parseTrainConfig({ ...base, model: { ...base.model, nKvHeads: 3 } }), /multiple of nKvHeads/);
+    assert.throws(() => parseTrainConfig({ ...base, training: { steps: 0 } }), /training\.steps must be an integer ≥ 1/);
+    assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [128] } }), /exceeds the model's context 64/);
+    assert.throws(() => parseTrainConfig({ ...base, optimizer: { lr: 1e-3, minLr: 1 } }), /minLr/);
+    assert.throws(() => parseTrainConfig({ model: base.model }), /training\.steps is required/);
+  });
+});
+
+describe('training checkpoint codec', () => {
+  it('round-trips header and arrays, rejects a wrong size', () => {
+    const n = 5, params = Float32Array.from({ length: n }, (_, i) => i + 0.5);
+    const header = {
+      format: TRAIN_CHECKPOINT_FORMAT, step: 3, tokensSeen: 99, elapsedS: 1.5, adamStep: 3, paramCount: n,
+      mixer: { rng: { s: [1, 2, 3, 4], spare: null }, textCursor: 7, taskIndex: 2, epoch: 0 },
+      config: parseTrainConfig({ model: { arch: 'gpt2', hiddenSize: 8, nLayers: 1, nHeads: 2, intermediateSize: 8, maxPositions: 64 }, data: { textLengths: [32], taskLengths: [64] }, training: { steps: 1 } }),
+    };
+    const bytes = encodeTrainCheckpoint({ header, params, m: params.map((x) => -x), v: params.map((x) => x * x) });
+    const back = decodeTrainCheckpoint(bytes);
+    assert.deepEqual(back.header, header);
+    assert.deepEqual(Array.from(back.m), Array.from(params, (x) => -x));
+    assert.throws(() => decodeTrainCheckpoint(bytes.subarray(0, bytes.length - 4)), /expected 5 parameters/);
+  });
+});
