@@ -68,6 +68,12 @@ export { symmetricEigen, symmetricEigenInPlace } from './evolve/eigen.js';
 export { runEvolution, loadEvolutionCheckpoint } from './evolve/loop.js';
 export type { RunEvolutionOptions, EvolutionStage, EvaluationContext, EvaluationResult, GenerationRecord, EvolutionResult, LoopMeta, StoredRecord } from './evolve/loop.js';
 export { writeFileAtomic, writeCheckpointFile, readCheckpointFile } from './evolve/checkpoint.js';
+export { evolveNamm, EVOLVED_FILE, MEMBERS_FILE, SVG_FILE, type EvolveNammOptions, type EvolveNammResult, type MemberReport } from './evolve/namm-evolution.js';
+export { computeFitness, samplePromptIndices, REFERENCE_EPSILON, FITNESS_NORMALISATIONS, type FitnessNormalisation, type TaskScores, type FitnessOptions, type FitnessResult } from './evolve/fitness.js';
+export { parseCurriculum, loadCurriculum, resolveTaskPools, curriculumFingerprints, MIN_TRAINING_SEED, CURRICULUM_DEFAULTS, type Curriculum, type StageSpec, type TaskSpec, type GeneratedTaskSpec, type JsonlTaskSpec, type CmaSettings, type NammSettings, type RunSettings } from './evolve/curriculum.js';
+export { ReferenceScoreCache, referenceKey, referenceSettings, modelFingerprint, REFERENCE_SCORES_FILE, type ReferenceEntry } from './evolve/reference-scores.js';
+export { createEvaluator, loadSharedModel, shareWeights, runEvaluationJob, type Evaluator, type EvaluationBatch, type JobResult, type NammRunSettings, type SharedModel } from './evolve/workers.js';
+export { renderFitnessSvg, readEvolutionLog, niceTicks } from './evolve/plot.js';
 
 // Training
 export { runTraining, modelConfigFor, type TrainRunOptions, type TrainRunResult, type StepInfo } from './train/trainer.js';

@@ -9,5 +9,6 @@ import { register as policies } from './policies.js';
 import { register as nammFile } from './namm-file.js';
 import { register as tasks } from './tasks.js';
 import { register as train } from './train.js';
+import { register as evolve } from './evolve.js';
 
-export const commands: ((program: Command) => void)[] = [demo, generate, evaluate, perplexity, tasks, train, convert, policies, nammFile];
+export const commands: ((program: Command) => void)[] = [demo, generate, evaluate, perplexity, tasks, train, evolve, convert, policies, nammFile];

@@ -1,0 +1,336 @@
+/**
+ * The curriculum file of `namm evolve`: evolution settings and a list of stages, each a set of tasks with a prompt
+ * pool, how many prompts per task every generation samples, and how many generations it runs. Later stages usually
+ * add tasks (`addTasks`), as the reference's incremental training does (retrieval first, then harder mixes); the
+ * CMA-ES state carries over from stage to stage.
+ *
+ * Tasks are generated (`{ "task": "passkey", "lengths": [4096], "samples": 64, "seed": 1000000 }`, sized in the
+ * model's tokens) or read from a JSONL file of task records (`{ "jsonl": "data/x.jsonl", "name": "x" }`, relative
+ * to the curriculum file). Generated training tasks must use seeds ≥ 1,000,000: `namm tasks generate` and the
+ * evaluation sets use small seeds (default 0), so training prompts can never be evaluation prompts.
+ *
+ * Every key is checked; an unknown key (a typo) is an error naming its place in the file.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { CmaMode, CmaVariant } from './cmaes.js';
+import { FITNESS_NORMALISATIONS, type FitnessNormalisation } from './fitness.js';
+import { NAMM_SELECTIONS, type NammSelection } from '../memory/namm/selection.js';
+import type { Tokenizer } from '../models/types.js';
+import { checkRecordOptions, generateRecords } from '../tasks/registry.js';
+import { readJsonl } from '../tasks/longbench.js';
+import type { TaskRecord } from '../tasks/record.js';
+
+/** Generated training tasks use seeds from here up; evaluation sets use smaller ones. */
+export const MIN_TRAINING_SEED = 1_000_000;
+
+export interface GeneratedTaskSpec {
+  kind: 'generated';
+  /** The task's name in fitness reports (default: the generator's name). */
+  name: string;
+  task: string;
+  /** Target lengths in tokens (prompt + answer); the pool holds `samples` records per length. */
+  lengths: number[];
+  samples: number;
+  seed: number;
+  haystack?: string;
+}
+
+export interface JsonlTaskSpec {
+  kind: 'jsonl';
+  name: string;
+  /** Absolute path of the JSONL file. */
+  path: string;
+  /** Use only the first `limit` records. */
+  limit?: number;
+}
+
+export type TaskSpec = GeneratedTaskSpec | JsonlTaskSpec;
+
+export interface StageSpec {
+  name: string;
+  generations: number;
+  samplesPerTask: number;
+  /** Every task of the stage (inherited ones included, for `addTasks`). */
+  tasks: TaskSpec[];
+}
+
+export interface CmaSettings {
+  popSize: number;
+  initSigma: number;
+  eliteRatio: number;
+  variant: CmaVariant;
+  mode: CmaMode;
+}
+
+export interface NammSettings {
+  updateEvery: number;
+  selection: NammSelection;
+  cacheSize: number | null;
+}
+
+export interface RunSettings {
+  /** Prompt budget in tokens (default: the model's context minus the answer). */
+  maxPromptTokens: number | null;
+  /** Override of every record's answer length. */
+  maxNewTokens: number | null;
+  queryAware: boolean;
+  chunkSize: number | null;
+  /** Absolute path of a LongBench config folder (for LongBench records without their own template). */
+  longbenchConfig: string | null;
+}
+
+export interface Curriculum {
+  /** Where it came from, for messages. */
+  source: string;
+  description: string;
+  seed: number;
+  cma: CmaSettings;
+  namm: NammSettings;
+  run: RunSettings;
+  fitness: { normalisation: FitnessNormalisation; cachePenalty: number };
+  /** Calibration runs on stage 1's pool; `limit` caps the records used per task (null: all). */
+  calibration: { limit: number | null };
+  stages: StageSpec[];
+}
+
+/** The defaults: the reference's CMA-ES (population 32, σ 0.065, elite ratio 0.5, full covariance). */
+export const CURRICULUM_DEFAULTS = {
+  seed: 0,
+  cma: { popSize: 32, initSigma: 0.065, eliteRatio: 0.5, variant: 'full', mode: 'fast' } as CmaSettings,
+  namm: { updateEvery: 512, selection: 'min-over-heads', cacheSize: null } as NammSettings,
+  run: { maxPromptTokens: null, maxNewTokens: null, queryAware: false, chunkSize: null, longbenchConfig: null } as RunSettings,
+  fitness: { normalisation: 'guarded' as FitnessNormalisation, cachePenalty: 0 },
+  calibration: { limit: null as number | null },
+};
+
+type Json = Record<string, unknown>;
+
+/** Validation with the place of every problem in the message. */
+class Checker {
+  constructor(private readonly source: string) {}
+
+  fail(path: string, why: string): never {
+    throw new Error(`${this.source}: ${path}: ${why}`);
+  }
+
+  object(v: unknown, path: string, keys: readonly string[]): Json {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(path, 'must be a JSON object');
+    for (const k of Object.keys(v as Json)) {
+      if (!keys.includes(k)) this.fail(path, `unknown key "${k}" (valid: ${keys.join(', ')})`);
+    }
+    return v as Json;
+  }
+
+  int(v: unknown, path: string, min: number, fallback?: number): number {
+    if (v === undefined && fallback !== undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) this.fail(path, `must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+    return v as number;
+  }
+
+  intOrNull(v: unknown, path: string, min: number): number | null {
+    return v === undefined || v === null ? null : this.int(v, path, min);
+  }
+
+  number(v: unknown, path: string, min: number, fallback: number, exclusiveMin = false): number {
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (exclusiveMin && v === min)) {
+      this.fail(path, `must be a number ${exclusiveMin ? '>' : '≥'} ${min}, got ${JSON.stringify(v)}`);
+    }
+    return v as number;
+  }
+
+  oneOf<T extends string>(v: unknown, path: string, values: readonly T[], fallback: T): T {
+    if (v === undefined) return fallback;
+    if (typeof v !== 'string' || !values.includes(v as T)) this.fail(path, `must be one of ${values.join(', ')}, got ${JSON.stringify(v)}`);
+    return v as T;
+  }
+
+  string(v: unknown, path: string): string {
+    if (typeof v !== 'string' || v.trim() === '') this.fail(path, `must be a non-empty string, got ${JSON.stringify(v)}`);
+    return v as string;
+  }
+
+  bool(v: unknown, path: string, fallback: boolean): boolean {
+    if (v === undefined) return fallback;
+    if (typeof v !== 'boolean') this.fail(path, `must be true or false, got ${JSON.stringify(v)}`);
+    return v as boolean;
+  }
+}
+
+/** Validates a parsed curriculum; relative JSONL and config paths resolve against `baseDir`. */
+export function parseCurriculum(value: unknown, source = 'curriculum', baseDir = '.'): Curriculum {
+  const c = new Checker(source);
+  const top = c.object(value, '(top level)', ['description', 'seed', 'cma', 'namm', 'run', 'fitness', 'calibration', 'stages']);
+  const d = CURRICULUM_DEFAULTS;
+
+  const cmaIn = top.cma === undefined ? {} : c.object(top.cma, 'cma', ['popSize', 'initSigma', 'eliteRatio', 'variant', 'mode']);
+  const cma: CmaSettings = {
+    popSize: c.int(cmaIn.popSize, 'cma.popSize', 2, d.cma.popSize),
+    initSigma: c.number(cmaIn.initSigma, 'cma.initSigma', 0, d.cma.initSigma, true),
+    eliteRatio: c.number(cmaIn.eliteRatio, 'cma.eliteRatio', 0, d.cma.eliteRatio, true),
+    variant: c.oneOf(cmaIn.variant, 'cma.variant', ['full', 'separable'] as const, d.cma.variant),
+    mode: c.oneOf(cmaIn.mode, 'cma.mode', ['reference', 'fast'] as const, d.cma.mode),
+  };
+  if (cma.eliteRatio > 1) c.fail('cma.eliteRatio', `must be at most 1, got ${cma.eliteRatio}`);
+
+  const nammIn = top.namm === undefined ? {} : c.object(top.namm, 'namm', ['updateEvery', 'selection', 'cacheSize']);
+  const namm: NammSettings = {
+    updateEvery: c.int(nammIn.updateEvery, 'namm.updateEvery', 16, d.namm.updateEvery),
+    selection: c.oneOf(nammIn.selection, 'namm.selection', NAMM_SELECTIONS, d.namm.selection),
+    cacheSize: c.intOrNull(nammIn.cacheSize, 'namm.cacheSize', 1),
+  };
+  if (namm.updateEvery % 16 !== 0) c.fail('namm.updateEvery', `must be a multiple of 16 (the STFT hop), got ${namm.updateEvery}`);
+
+  const runIn = top.run === undefined ? {} : c.object(top.run, 'run', ['maxPromptTokens', 'maxNewTokens', 'queryAware', 'chunkSize', 'longbenchConfig']);
+  const run: RunSettings = {
+    maxPromptTokens: c.intOrNull(runIn.maxPromptTokens, 'run.maxPromptTokens', 2),
+    maxNewTokens: c.intOrNull(runIn.maxNewTokens, 'run.maxNewTokens', 1),
+    queryAware: c.bool(runIn.queryAware, 'run.queryAware', false),
+    chunkSize: c.intOrNull(runIn.chunkSize, 'run.chunkSize', 1),
+    longbenchConfig: runIn.longbenchConfig === undefined || runIn.longbenchConfig === null
+      ? null : resolve(baseDir, c.string(runIn.longbenchConfig, 'run.longbenchConfig')),
+  };
+
+  const fitIn = top.fitness === undefined ? {} : c.object(top.fitness, 'fitness', ['normalisation', 'cachePenalty']);
+  const fitness = {
+    normalisation: c.oneOf(fitIn.normalisation, 'fitness.normalisation', FITNESS_NORMALISATIONS, d.fitness.normalisation),
+    cachePenalty: c.number(fitIn.cachePenalty, 'fitness.cachePenalty', 0, d.fitness.cachePenalty),
+  };
+  const calIn = top.calibration === undefined ? {} : c.object(top.calibration, 'calibration', ['limit']);
+  const calibration = { limit: c.intOrNull(calIn.limit, 'calibration.limit', 1) };
+
+  if (!Array.isArray(top.stages) || top.stages.length === 0) c.fail('stages', 'must be a non-empty list of stages');
+  const stages: StageSpec[] = [];
+  const byName = new Map<string, { spec: TaskSpec; where: string }>();
+  (top.stages as unknown[]).forEach((raw, s) => {
+    const where = `stages[${s}]`;
+    const st = c.object(raw, where, ['name', 'generations', 'samplesPerTask', 'tasks', 'addTasks']);
+    const name = st.name === undefined ? `stage${s + 1}` : c.string(st.name, `${where}.name`);
+    if (stages.some((x) => x.name === name)) c.fail(`${where}.name`, `duplicate stage name "${name}"`);
+    if ((st.tasks === undefined) === (st.addTasks === undefined)) {
+      c.fail(where, 'give exactly one of "tasks" (the stage\'s full task list) and "addTasks" (tasks added to the previous stage\'s)');
+    }
+    if (st.addTasks !== undefined && s === 0) c.fail(`${where}.addTasks`, 'the first stage has no previous tasks; use "tasks"');
+    const key = st.tasks !== undefined ? 'tasks' : 'addTasks';
+    const list = st[key];
+    if (!Array.isArray(list) || list.length === 0) c.fail(`${where}.${key}`, 'must be a non-empty list of tasks');
+    const own = (list as unknown[]).map((t, i) => parseTask(c, t, `${where}.${key}[${i}]`, baseDir));
+    const tasks = key === 'addTasks' ? [...stages[s - 1]!.tasks, ...own] : own;
+    const names = new Set<string>();
+    tasks.forEach((t, i) => {
+      if (names.has(t.name)) c.fail(`${where}`, `task name "${t.name}" appears twice; give one of them a different "name"`);
+      names.add(t.name);
+      const seen = byName.get(t.name);
+      if (seen && stableJson(seen.spec) !== stableJson(t)) {
+        c.fail(`${where}.${key}[${i - (tasks.length - own.length)}]`, `task "${t.name}" is defined differently in ${seen.where}; one name, one prompt pool`);
+      }
+      if (!seen) byName.set(t.name, { spec: t, where: `${where}.${key}` });
+    });
+    const samplesPerTask = c.int(st.samplesPerTask, `${where}.samplesPerTask`, 1);
+    for (const t of tasks) {
+      if (t.kind === 'generated' && t.samples * t.lengths.length < samplesPerTask) {
+        c.fail(`${where}.samplesPerTask`, `${samplesPerTask} prompts per generation cannot be drawn without replacement from task "${t.name}"'s pool of ${t.samples * t.lengths.length}`);
+      }
+    }
+    stages.push({ name, generations: c.int(st.generations, `${where}.generations`, 0), samplesPerTask, tasks });
+  });
+
+  return {
+    source, description: top.description === undefined ? '' : c.string(top.description, 'description'),
+    seed: c.int(top.seed, 'seed', 0, d.seed), cma, namm, run, fitness, calibration, stages,
+  };
+}
+
+function parseTask(c: Checker, raw: unknown, where: string, baseDir: string): TaskSpec {
+  if (typeof raw === 'object' && raw !== null && 'jsonl' in raw) {
+    const t = c.object(raw, where, ['jsonl', 'name', 'limit']);
+    const path = resolve(baseDir, c.string(t.jsonl, `${where}.jsonl`));
+    const limit = c.intOrNull(t.limit, `${where}.limit`, 1);
+    const name = t.name === undefined ? path.split(/[\\/]/).pop()!.replace(/\.jsonl?$/, '') : c.string(t.name, `${where}.name`);
+    return { kind: 'jsonl', name, path, ...(limit !== null ? { limit } : {}) };
+  }
+  const t = c.object(raw, where, ['task', 'name', 'lengths', 'samples', 'seed', 'haystack']);
+  const task = c.string(t.task, `${where}.task`);
+  if (!Array.isArray(t.lengths) || t.lengths.length === 0) c.fail(`${where}.lengths`, 'must be a non-empty list of token lengths');
+  const lengths = (t.lengths as unknown[]).map((l, i) => c.int(l, `${where}.lengths[${i}]`, 1));
+  const samples = c.int(t.samples, `${where}.samples`, 1);
+  if (t.seed === undefined) c.fail(`${where}.seed`, `is required for a generated training task (an integer ≥ ${MIN_TRAINING_SEED})`);
+  const seed = c.int(t.seed, `${where}.seed`, 0);
+  if (seed < MIN_TRAINING_SEED) {
+    c.fail(`${where}.seed`, `training seeds must be ≥ ${MIN_TRAINING_SEED} so that training prompts never overlap evaluation prompts (generated with small seeds), got ${seed}`);
+  }
+  const haystack = t.haystack === undefined ? undefined : c.string(t.haystack, `${where}.haystack`);
+  try {
+    for (const length of lengths) checkRecordOptions({ task, length, seed, ...(haystack !== undefined ? { haystack } : {}) });
+  } catch (err) {
+    c.fail(where, (err as Error).message);
+  }
+  const name = t.name === undefined ? task : c.string(t.name, `${where}.name`);
+  return { kind: 'generated', name, task, lengths, samples, seed, ...(haystack !== undefined ? { haystack } : {}) };
+}
+
+/** Reads and validates a curriculum JSON file. */
+export function loadCurriculum(path: string): Curriculum {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read curriculum ${path}: ${(err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+  return parseCurriculum(value, path, dirname(resolve(path)));
+}
+
+/** Every task's prompt pool, keyed by task name (generated in the model's tokens, or read from JSONL). */
+export function resolveTaskPools(curriculum: Curriculum, tokenizer: Tokenizer): Map<string, TaskRecord[]> {
+  const pools = new Map<string, TaskRecord[]>();
+  for (const stage of curriculum.stages) {
+    for (const t of stage.tasks) {
+      if (pools.has(t.name)) continue;
+      let records: TaskRecord[];
+      if (t.kind === 'generated') {
+        records = generateRecords({ task: t.task, lengths: t.lengths, n: t.samples, seed: t.seed, tokenizer, ...(t.haystack !== undefined ? { haystack: t.haystack } : {}) });
+      } else {
+        records = readJsonl(t.path).slice(0, t.limit ?? Infinity);
+        if (records.length === 0) throw new Error(`${curriculum.source}: task "${t.name}": ${t.path} holds no records`);
+      }
+      pools.set(t.name, records);
+    }
+    for (const t of stage.tasks) {
+      const n = pools.get(t.name)!.length;
+      if (n < stage.samplesPerTask) {
+        throw new Error(`${curriculum.source}: stage "${stage.name}" samples ${stage.samplesPerTask} prompts per generation but task "${t.name}" has only ${n} records`);
+      }
+    }
+  }
+  return pools;
+}
+
+/** JSON with sorted keys, so equal definitions hash equally. */
+export function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stableJson((v as Json)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+const sha = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 16);
+
+/**
+ * Fingerprints that a resumed run must match: the settings that change what a fitness value means, and each
+ * stage's prompts (its tasks and samples per generation; not its generation count, which may be extended).
+ */
+export function curriculumFingerprints(c: Curriculum): { settings: string; stages: string[] } {
+  return {
+    settings: sha(stableJson({ namm: c.namm, run: c.run, fitness: c.fitness, calibration: c.calibration })),
+    stages: c.stages.map((s) => sha(stableJson({ name: s.name, samplesPerTask: s.samplesPerTask, tasks: s.tasks }))),
+  };
+}

@@ -1,0 +1,317 @@
+/**
+ * `evolveNamm`: evolves a NAMM's 4,172 BAM parameters with CMA-ES on task scores (spec/namm.md §5), stage by stage
+ * as a curriculum file says, resumably, with members evaluated in parallel worker threads.
+ *
+ * Before generation 0 the frozen normalisation statistics are collected by running the all-zero (evict-nothing)
+ * policy over stage 1's prompt pool, as the reference's iteration-0 evaluation does; they are stored in the loop
+ * checkpoint's `extra` blob and reused on resume. Every generation then samples prompts per task (seeded by the
+ * run seed and the generation), runs the full cache on those it has no reference score for yet (cached on disk),
+ * runs every member on every sampled prompt, and turns the scores into fitness (fitness.ts).
+ *
+ * Files in the run directory, besides the loop's (checkpoint.bin, log.jsonl, mean.f32, best.f32):
+ * curriculum.json (the curriculum as resolved), reference-scores.json, members.jsonl (per generation: every
+ * member's fitness and mean KV fraction, skipped tasks), stage-K-NAME.namm after each stage, evolved.namm (the
+ * CMA-ES mean at the end, with the statistics and provenance) and fitness.svg.
+ */
+import { appendFileSync, promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { calibrateNamm } from '../eval/calibrate.js';
+import type { RunRecordOptions } from '../eval/runner.js';
+import { NAMM_PARAM_COUNT, saveNammCheckpoint, zeroNammParams } from '../memory/namm/index.js';
+import type { NormStats } from '../memory/namm/normalize.js';
+import { loadLongBenchConfig } from '../tasks/longbench.js';
+import type { TaskRecord } from '../tasks/record.js';
+import { writeFileAtomic } from './checkpoint.js';
+import type { CmaMode } from './cmaes.js';
+import { curriculumFingerprints, loadCurriculum, resolveTaskPools, type Curriculum, type StageSpec } from './curriculum.js';
+import { computeFitness, samplePromptIndices, type FitnessOptions, type TaskScores } from './fitness.js';
+import { CHECKPOINT_FILE, loadEvolutionCheckpoint, runEvolution, type EvaluationResult, type GenerationRecord } from './loop.js';
+import { renderFitnessSvg } from './plot.js';
+import { ProgressLine } from './progress.js';
+import { REFERENCE_SCORES_FILE, ReferenceScoreCache, referenceKey, referenceSettings } from './reference-scores.js';
+import { createEvaluator, loadSharedModel, type Evaluator, type NammRunSettings } from './workers.js';
+
+export const EVOLVED_FILE = 'evolved.namm';
+export const MEMBERS_FILE = 'members.jsonl';
+export const SVG_FILE = 'fitness.svg';
+
+export interface EvolveNammOptions {
+  /** A parsed curriculum or the path of its JSON file. */
+  curriculum: Curriculum | string;
+  /** Model folder, .gguf or llama2.c checkpoint. */
+  model: string;
+  /** Run directory. */
+  out: string;
+  /** Continue the run in `out`; without it an existing run there is an error. */
+  resume?: boolean;
+  /** Evaluation threads (default 1: the main thread). The results do not depend on it. */
+  workers?: number;
+  /** Overrides the curriculum's seed (must match the run's on resume). */
+  seed?: number;
+  /** Overrides the curriculum's CMA-ES mode. */
+  mode?: CmaMode;
+  /** Progress line on stderr (default), another stream, or false. */
+  progress?: boolean | (NodeJS.WritableStream & { isTTY?: boolean });
+  /** Called after every generation (after its checkpoint is written). */
+  onGeneration?: (record: GenerationRecord, members: MemberReport) => void;
+}
+
+/** Per generation: what the loop's log does not hold. */
+export interface MemberReport {
+  generation: number;
+  stage: string;
+  fitness: number[];
+  /** Each member's mean KV-cache fraction over its prompts. */
+  kv: number[];
+  /** Tasks left out of this generation's fitness (guarded normalisation, zero reference mean). */
+  skippedTasks: string[];
+  rawFallback: boolean;
+  /** Full-cache runs this generation needed (0 once every sampled prompt has a cached reference score). */
+  referenceRuns: number;
+}
+
+export interface EvolveNammResult {
+  /** evolved.namm: the CMA-ES mean with the statistics and provenance. */
+  nammPath: string;
+  stageFiles: string[];
+  mean: Float32Array;
+  normStats: NormStats;
+  generation: number;
+  history: GenerationRecord[];
+  members: MemberReport[];
+}
+
+/** What the run keeps in the checkpoint's `extra` blob. */
+interface EvolveExtra {
+  format: 'namm-evolve';
+  version: 1;
+  seed: number;
+  model: string;
+  fingerprints: { settings: string; stages: string[] };
+  normStats: { mean: number[]; variance: number[]; count: number };
+  calibration: { records: number; seconds: number };
+  members: MemberReport[];
+}
+
+export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult> {
+  const curriculum = typeof o.curriculum === 'string' ? loadCurriculum(o.curriculum) : o.curriculum;
+  const workers = o.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be an integer ≥ 1, got ${workers}`);
+  if (o.seed !== undefined && (!Number.isSafeInteger(o.seed) || o.seed < 0)) throw new RangeError(`seed must be an integer ≥ 0, got ${o.seed}`);
+  const out = o.out;
+  await fs.mkdir(out, { recursive: true });
+  const checkpointExists = await exists(join(out, CHECKPOINT_FILE));
+  if (checkpointExists && !o.resume) throw new Error(`${out} already holds an evolution run; pass resume to continue it, or use a new directory`);
+  const restored = checkpointExists ? readExtra((await loadEvolutionCheckpoint(out)).meta.extra, out) : null;
+  if (restored && o.seed !== undefined && o.seed !== restored.seed) {
+    throw new Error(`the run in ${out} uses seed ${restored.seed}; cannot resume it with seed ${o.seed}`);
+  }
+  const seed = restored?.seed ?? o.seed ?? curriculum.seed;
+  const fingerprints = curriculumFingerprints(curriculum);
+  if (restored) checkFingerprints(restored, fingerprints, out);
+
+  const stream = o.progress === false ? null : o.progress === true || o.progress === undefined ? process.stderr : o.progress;
+  const say = (line: string): void => { stream?.write(`${line}\n`); };
+  const shared = await loadSharedModel(o.model);
+  if (restored && restored.model !== shared.fingerprint) {
+    throw new Error(`the run in ${out} was evolved on another model (fingerprint ${restored.model}, ${o.model} is ${shared.fingerprint})`);
+  }
+  const model = shared.model;
+  const pools = resolveTaskPools(curriculum, model.tokenizer!);
+  const runOptions: RunRecordOptions = {
+    ...(curriculum.run.maxPromptTokens !== null ? { maxPromptTokens: curriculum.run.maxPromptTokens } : {}),
+    ...(curriculum.run.maxNewTokens !== null ? { maxNewTokens: curriculum.run.maxNewTokens } : {}),
+    ...(curriculum.run.queryAware ? { queryAware: true } : {}),
+    ...(curriculum.run.chunkSize !== null ? { chunkSize: curriculum.run.chunkSize } : {}),
+    ...(curriculum.run.longbenchConfig !== null ? { longbenchConfig: loadLongBenchConfig(curriculum.run.longbenchConfig) } : {}),
+  };
+  const settings: NammRunSettings = { scorer: 'bam', ...curriculum.namm, run: runOptions };
+  const references = await ReferenceScoreCache.open(join(out, REFERENCE_SCORES_FILE), shared.fingerprint);
+  if (!restored) await writeFileAtomic(join(out, 'curriculum.json'), JSON.stringify(curriculum, null, 2) + '\n');
+
+  // The frozen normalisation statistics: the all-zero policy over stage 1's pool (main thread, so they never
+  // depend on the worker count).
+  let normStats: NormStats;
+  let calibration: EvolveExtra['calibration'];
+  if (restored) {
+    normStats = { mean: Float32Array.from(restored.normStats.mean), variance: Float32Array.from(restored.normStats.variance), count: restored.normStats.count };
+    calibration = restored.calibration;
+  } else {
+    const limit = curriculum.calibration.limit ?? Infinity;
+    const records = curriculum.stages[0]!.tasks.flatMap((t) => pools.get(t.name)!.slice(0, limit));
+    say(`calibrating the normalisation statistics on ${records.length} prompts of stage "${curriculum.stages[0]!.name}"…`);
+    const started = performance.now();
+    normStats = await calibrateNamm(model, records, zeroNammParams('bam'), { ...runOptions, updateEvery: curriculum.namm.updateEvery, scorer: 'bam' });
+    calibration = { records: records.length, seconds: (performance.now() - started) / 1000 };
+  }
+
+  const members: MemberReport[] = restored ? [...restored.members] : [];
+  const evaluator = await createEvaluator(shared, settings, workers);
+  const referenceKeySettings = referenceSettings(runOptions);
+  const extra = (): EvolveExtra => ({
+    format: 'namm-evolve', version: 1, seed, model: shared.fingerprint, fingerprints,
+    normStats: { mean: Array.from(normStats.mean), variance: Array.from(normStats.variance), count: normStats.count },
+    calibration, members,
+  });
+
+  const evaluate = async (population: Float32Array[], generation: number, stageIndex: number): Promise<EvaluationResult> => {
+    const { result, report } = await evaluateGeneration({
+      stage: curriculum.stages[stageIndex]!, pools, seed, generation, population, normStats, evaluator, references,
+      referenceKeyOf: (r) => referenceKey(shared.fingerprint, r, referenceKeySettings), fitness: curriculum.fitness,
+    });
+    members.push(report);
+    return result;
+  };
+
+  const total = curriculum.stages.reduce((s, st) => s + st.generations, 0);
+  const progress = stream ? new ProgressLine(stream) : null;
+  const recent: number[] = [];
+  const onProgress = (record: GenerationRecord): void => {
+    recent.push(record.timeS);
+    if (recent.length > 10) recent.shift();
+    const remaining = total - (record.generation + 1);
+    progress?.update({ ...record, generation: record.generation + 1, totalGenerations: total, etaS: remaining > 0 ? (remaining * recent.reduce((s, t) => s + t, 0)) / recent.length : 0 });
+    const report = members.find((m) => m.generation === record.generation)!;
+    appendFileSync(join(out, MEMBERS_FILE), JSON.stringify(report) + '\n');
+    o.onGeneration?.(record, report);
+  };
+
+  const stageFiles: string[] = [];
+  let last: Awaited<ReturnType<typeof runEvolution>> | null = null;
+  try {
+    await writeFileAtomic(join(out, MEMBERS_FILE), members.map((m) => JSON.stringify(m) + '\n').join(''));
+    const stages = curriculum.stages.map((s) => ({ name: s.name, generations: s.generations }));
+    // One runEvolution per stage prefix: the CMA-ES state carries over through the checkpoint, and each stage's
+    // end is a point where its mean can be saved (also after a resume that finds the stage already done).
+    for (let k = 0; k < stages.length; k++) {
+      last = await runEvolution({
+        dir: out, dim: NAMM_PARAM_COUNT, seed, stages: stages.slice(0, k + 1), resume: checkpointExists || k > 0, progress: false,
+        cmaOptions: {
+          popSize: curriculum.cma.popSize, initSigma: curriculum.cma.initSigma, eliteRatio: curriculum.cma.eliteRatio,
+          variant: curriculum.cma.variant, mode: o.mode ?? curriculum.cma.mode,
+        },
+        evaluate: (population, generation, ctx) => evaluate(population, generation, ctx.stageIndex),
+        extra, onProgress,
+      });
+      const file = join(out, `stage-${k + 1}-${curriculum.stages[k]!.name.replace(/[^A-Za-z0-9_-]+/g, '_')}.namm`);
+      saveNamm(file, last.mean, last.history, k);
+      stageFiles.push(file);
+      await writeReports(out, last.history, members);
+    }
+  } finally {
+    progress?.done();
+    await evaluator.close();
+  }
+  const nammPath = join(out, EVOLVED_FILE);
+  saveNamm(nammPath, last!.mean, last!.history, curriculum.stages.length - 1);
+  return { nammPath, stageFiles, mean: last!.mean, normStats, generation: last!.generation, history: last!.history, members: members.slice(0, last!.generation) };
+
+  function saveNamm(path: string, mean: Float32Array, history: GenerationRecord[], stageIndex: number): void {
+    const lastRecord = history.at(-1);
+    saveNammCheckpoint(path, {
+      scorer: 'bam', params: mean, normStats, updateEvery: curriculum.namm.updateEvery, selection: curriculum.namm.selection,
+      ...(curriculum.namm.cacheSize !== null ? { cacheSize: curriculum.namm.cacheSize } : {}),
+      provenance: {
+        by: 'namm evolve', created: new Date().toISOString(), parameters: 'CMA-ES mean',
+        model: { source: model.source, fingerprint: shared.fingerprint },
+        curriculum: {
+          source: curriculum.source, description: curriculum.description,
+          stages: curriculum.stages.slice(0, stageIndex + 1).map((s) => ({ name: s.name, generations: s.generations, samplesPerTask: s.samplesPerTask, tasks: s.tasks.map((t) => t.name) })),
+        },
+        seed, generations: history.length, stage: curriculum.stages[stageIndex]!.name,
+        cma: { ...curriculum.cma, mode: o.mode ?? curriculum.cma.mode },
+        fitness: lastRecord ? { best: lastRecord.best, mean: lastRecord.mean, median: lastRecord.median, normalisation: curriculum.fitness.normalisation, cachePenalty: curriculum.fitness.cachePenalty } : null,
+        calibration,
+      },
+    });
+  }
+}
+
+interface GenerationInputs {
+  stage: StageSpec;
+  pools: Map<string, TaskRecord[]>;
+  seed: number;
+  generation: number;
+  population: Float32Array[];
+  normStats: NormStats;
+  evaluator: Evaluator;
+  references: ReferenceScoreCache;
+  referenceKeyOf: (record: TaskRecord) => string;
+  fitness: FitnessOptions;
+}
+
+/**
+ * One generation: sample the prompts of every task, run the full cache on those without a cached reference score
+ * and every member on every prompt (one batch, so workers stay busy), store the new reference scores, and turn
+ * the scores into fitness.
+ */
+async function evaluateGeneration(g: GenerationInputs): Promise<{ result: EvaluationResult; report: MemberReport }> {
+  const records: TaskRecord[] = [];
+  const taskRanges: { task: string; start: number; count: number }[] = [];
+  for (const t of g.stage.tasks) {
+    const pool = g.pools.get(t.name)!;
+    const picked = samplePromptIndices(pool.length, g.stage.samplesPerTask, g.seed, g.generation, t.name);
+    taskRanges.push({ task: t.name, start: records.length, count: picked.length });
+    for (const i of picked) records.push(pool[i]!);
+  }
+  const keys = records.map(g.referenceKeyOf);
+  // Record index of the first occurrence of every key that has no reference score yet.
+  const missing = new Map<string, number>();
+  keys.forEach((k, i) => { if (!g.references.get(k) && !missing.has(k)) missing.set(k, i); });
+  const jobs: { record: number; member: number | null }[] = [...missing.values()].map((record) => ({ record, member: null }));
+  for (let m = 0; m < g.population.length; m++) for (let i = 0; i < records.length; i++) jobs.push({ record: i, member: m });
+  const results = await g.evaluator.run({ records, params: g.population, normStats: g.normStats, jobs });
+
+  [...missing.values()].forEach((i, j) => {
+    const r = results[j]!;
+    g.references.set(keys[i]!, { id: records[i]!._id, dataset: records[i]!.dataset, score: r.score, prediction: r.prediction, meanFraction: r.meanFraction });
+  });
+  await g.references.flush();
+  const memberResult = (m: number, i: number) => results[missing.size + m * records.length + i]!;
+  const tasks: TaskScores[] = taskRanges.map(({ task, start, count }) => ({
+    task,
+    reference: keys.slice(start, start + count).map((k) => g.references.get(k)!.score),
+    members: g.population.map((_, m) => Array.from({ length: count }, (_, i) => memberResult(m, start + i).score)),
+  }));
+  const kv = g.population.map((_, m) => records.reduce((s, _r, i) => s + memberResult(m, i).meanFraction, 0) / records.length);
+  const fit = computeFitness(tasks, kv, g.fitness);
+  const best = fit.fitness.reduce((b, f, j) => (f > fit.fitness[b]! ? j : b), 0);
+  return {
+    result: { fitness: fit.fitness, info: { kv: kv.reduce((s, v) => s + v, 0) / kv.length, kvBest: kv[best]! } },
+    report: {
+      generation: g.generation, stage: g.stage.name, fitness: fit.fitness, kv, skippedTasks: fit.skippedTasks,
+      rawFallback: fit.rawFallback, referenceRuns: missing.size,
+    },
+  };
+}
+
+/** members.jsonl and fitness.svg, rewritten from the run's state. */
+async function writeReports(out: string, history: GenerationRecord[], members: MemberReport[]): Promise<void> {
+  await writeFileAtomic(join(out, MEMBERS_FILE), members.slice(0, history.length).map((m) => JSON.stringify(m) + '\n').join(''));
+  await writeFileAtomic(join(out, SVG_FILE), renderFitnessSvg(history));
+}
+
+function readExtra(value: unknown, out: string): EvolveExtra {
+  const e = value as EvolveExtra | null;
+  if (!e || e.format !== 'namm-evolve' || e.version !== 1 || !e.normStats || !Array.isArray(e.members)) {
+    throw new Error(`${join(out, CHECKPOINT_FILE)} is not a checkpoint of namm evolve (no NAMM state in it)`);
+  }
+  return e;
+}
+
+function checkFingerprints(restored: EvolveExtra, now: { settings: string; stages: string[] }, out: string): void {
+  if (restored.fingerprints.settings !== now.settings) {
+    throw new Error(`the curriculum's namm/run/fitness/calibration settings differ from those the run in ${out} started with (see ${join(out, 'curriculum.json')})`);
+  }
+  const n = Math.min(restored.fingerprints.stages.length, now.stages.length);
+  for (let i = 0; i < n; i++) {
+    if (restored.fingerprints.stages[i] !== now.stages[i]) {
+      throw new Error(`stage ${i + 1} of the curriculum (its name, tasks or samplesPerTask) differs from the run in ${out}; only generations may change and stages be appended`);
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try { await fs.access(path); return true; } catch { return false; }
+}
+

@@ -1,0 +1,278 @@
+/**
+ * Parallel evaluation of population members. One evaluation job runs one task record greedily, either under a NAMM
+ * with one member's parameters or with the full cache (the reference score). Jobs are independent: each builds its
+ * own policy and session, so a result never depends on which thread ran it or in what order, and the fitness is
+ * the same bit for bit with any number of workers.
+ *
+ * With one worker the jobs run in the main thread on the model's backend with its default threads. With N > 1,
+ * N worker_threads each build a Model over the *same* weight memory: every weight tensor is copied once into a
+ * SharedArrayBuffer in the main thread (`loadSharedModel`) and the Float32Array views are posted to the workers,
+ * which never copy them. Each worker has its own backend instance with threads = 1 (the kernels then run inline on
+ * the worker's thread, so N workers use N cores without contending for the kernel thread pool) and re-loads the
+ * tokenizer from the model path.
+ */
+import { Worker } from 'node:worker_threads';
+import { dirname, join } from 'node:path';
+import { loadModelFiles, type ModelFileFormat } from '../models/load.js';
+import { Model } from '../models/model.js';
+import type { ModelConfig, WeightMap } from '../models/types.js';
+import type { Backend } from '../tensor/backend.js';
+import { getBackend } from '../tensor/index.js';
+import { createNammPolicy } from '../memory/namm/index.js';
+import type { NormStats } from '../memory/namm/normalize.js';
+import type { NammScorerKind } from '../memory/namm/params.js';
+import type { NammSelection } from '../memory/namm/selection.js';
+import { runRecord, type RunRecordOptions } from '../eval/runner.js';
+import type { TaskRecord } from '../tasks/record.js';
+import { modelFingerprint } from './reference-scores.js';
+
+/** How every member's NAMM is built and how every record is run. */
+export interface NammRunSettings {
+  scorer: NammScorerKind;
+  updateEvery: number;
+  selection: NammSelection;
+  cacheSize: number | null;
+  run: RunRecordOptions;
+}
+
+/** A batch: the records and parameter vectors it uses, and the (record, member) pairs to run. */
+export interface EvaluationBatch {
+  records: readonly TaskRecord[];
+  params: readonly Float32Array[];
+  normStats: NormStats | null;
+  /** `member: null` runs the record with the full cache (no policy). */
+  jobs: readonly { record: number; member: number | null }[];
+}
+
+export interface JobResult {
+  score: number;
+  prediction: string;
+  /** Token-weighted mean fraction of the full KV cache held during the run. */
+  meanFraction: number;
+  promptTokens: number;
+  seconds: number;
+}
+
+export interface Evaluator {
+  readonly workers: number;
+  /** Runs every job of the batch; results in job order. */
+  run(batch: EvaluationBatch): Promise<JobResult[]>;
+  close(): Promise<void>;
+}
+
+/** A model whose weights live in SharedArrayBuffers, with what a worker needs to rebuild it. */
+export interface SharedModel {
+  model: Model;
+  weights: WeightMap;
+  /** Where the tokenizer is re-loaded from in workers, and the vocabulary size llama2.c files need. */
+  tokenizerPath: string;
+  format: ModelFileFormat;
+  /** modelFingerprint of config and weights (keys the reference scores). */
+  fingerprint: string;
+}
+
+/** Copies every weight tensor once into its own SharedArrayBuffer; tied aliases keep sharing one copy. */
+export function shareWeights(weights: WeightMap): WeightMap {
+  const copies = new Map<Float32Array, Float32Array>();
+  const out: WeightMap = new Map();
+  for (const [name, t] of weights) {
+    let data = copies.get(t.data);
+    if (!data) {
+      data = new Float32Array(new SharedArrayBuffer(t.data.byteLength));
+      data.set(t.data);
+      copies.set(t.data, data);
+    }
+    out.set(name, { shape: [...t.shape], data });
+  }
+  return out;
+}
+
+/** Loads a model (any format `loadModelFiles` reads) with its weights in shared memory. */
+export async function loadSharedModel(path: string, backend: Backend = getBackend()): Promise<SharedModel> {
+  const files = await loadModelFiles(path);
+  if (!files.tokenizer) throw new Error(`model ${files.source} has no tokenizer; evolution runs tasks and needs one`);
+  const weights = shareWeights(files.weights);
+  files.weights.clear();
+  const model = new Model(files.config, weights, files.tokenizer, backend, files.source);
+  const tokenizerPath = files.format === 'safetensors' ? files.source
+    : files.format === 'gguf' ? files.source : join(dirname(files.source), 'tokenizer.bin');
+  return { model, weights, tokenizerPath, format: files.format, fingerprint: modelFingerprint(files.config, weights) };
+}
+
+/** Runs one job on a model (the same code in the main thread and in workers). */
+export async function runEvaluationJob(
+  model: Model, record: TaskRecord, params: Float32Array | null, normStats: NormStats | null, settings: NammRunSettings,
+): Promise<JobResult> {
+  const policy = params === null ? null : createNammPolicy({
+    params, normStats, scorer: settings.scorer, updateEvery: settings.updateEvery, selection: settings.selection,
+    ...(settings.cacheSize !== null ? { cacheSize: settings.cacheSize } : {}), backend: model.backend,
+  });
+  const r = await runRecord(model, record, policy, settings.run);
+  return { score: r.score, prediction: r.prediction, meanFraction: r.memory.meanFraction, promptTokens: r.promptTokens, seconds: r.seconds };
+}
+
+function checkBatch(batch: EvaluationBatch): void {
+  for (const [i, j] of batch.jobs.entries()) {
+    if (!(j.record >= 0 && j.record < batch.records.length)) throw new RangeError(`job ${i}: record ${j.record} is not in the batch`);
+    if (j.member !== null && !(j.member >= 0 && j.member < batch.params.length)) throw new RangeError(`job ${i}: member ${j.member} is not in the batch`);
+  }
+}
+
+/** Evaluates in the calling thread, one job after the other. */
+class InlineEvaluator implements Evaluator {
+  readonly workers = 1;
+  constructor(private readonly model: Model, private readonly settings: NammRunSettings) {}
+
+  async run(batch: EvaluationBatch): Promise<JobResult[]> {
+    checkBatch(batch);
+    const out: JobResult[] = [];
+    for (const job of batch.jobs) {
+      const params = job.member === null ? null : batch.params[job.member]!;
+      out.push(await runEvaluationJob(this.model, batch.records[job.record]!, params, batch.normStats, this.settings));
+    }
+    return out;
+  }
+
+  async close(): Promise<void> { /* nothing to release */ }
+}
+
+/** What a worker receives at start (see worker-entry.ts). */
+export interface WorkerInit {
+  config: ModelConfig;
+  /** [name, shape, data]: data views over SharedArrayBuffers (never copied by postMessage). */
+  weights: [string, number[], Float32Array][];
+  source: string;
+  tokenizerPath: string;
+  backend: { kind: 'native'; simd: string } | { kind: 'js' };
+  settings: NammRunSettings;
+}
+
+export type WorkerRequest =
+  | { type: 'batch'; records: readonly TaskRecord[]; params: readonly Float32Array[]; normStats: NormStats | null }
+  | { type: 'job'; id: number; record: number; member: number | null };
+
+export type WorkerReply =
+  | { type: 'ready' }
+  | { type: 'result'; id: number; result: JobResult }
+  | { type: 'error'; id: number | null; message: string };
+
+/**
+ * The worker's entry module. Compiled, it is worker-entry.js. Under tsx (tests, benches) it is a .ts file, and on
+ * Node 20 the `--import tsx` hooks do not reach worker threads, so a tiny ESM bootstrap registers tsx in the
+ * worker first and then imports the .ts entry.
+ */
+function workerEntryUrl(): URL {
+  if (!import.meta.url.endsWith('.ts')) return new URL('./worker-entry.js', import.meta.url);
+  const entry = new URL('./worker-entry.ts', import.meta.url);
+  let api: string;
+  try {
+    api = import.meta.resolve('tsx/esm/api');
+  } catch {
+    return entry;
+  }
+  const code = `import { register } from ${JSON.stringify(api)}; register(); await import(${JSON.stringify(entry.href)});`;
+  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
+}
+
+/** N worker_threads over shared weights; jobs go to whichever worker is free. */
+class WorkerPoolEvaluator implements Evaluator {
+  private failure: Error | null = null;
+  private busy = false;
+
+  private constructor(readonly workers: number, private readonly threads: Worker[]) {}
+
+  static async start(shared: SharedModel, settings: NammRunSettings, count: number): Promise<WorkerPoolEvaluator> {
+    const be = shared.model.backend as Backend & { simd?: string };
+    const init: WorkerInit = {
+      config: shared.model.config,
+      weights: [...shared.weights].map(([name, t]) => [name, t.shape, t.data]),
+      source: shared.model.source,
+      tokenizerPath: shared.tokenizerPath,
+      backend: be.name === 'native' ? { kind: 'native', simd: String(be.simd) } : { kind: 'js' },
+      settings,
+    };
+    const threads: Worker[] = [];
+    try {
+      for (let i = 0; i < count; i++) threads.push(new Worker(workerEntryUrl(), { workerData: init }));
+      await Promise.all(threads.map((w, i) => new Promise<void>((resolve, reject) => {
+        const onMessage = (m: WorkerReply): void => {
+          if (m.type === 'ready') { cleanup(); resolve(); }
+          else if (m.type === 'error') { cleanup(); reject(new Error(`evaluation worker ${i} could not start: ${m.message}`)); }
+        };
+        const onError = (err: Error): void => { cleanup(); reject(new Error(`evaluation worker ${i} could not start: ${err.message}`)); };
+        const onExit = (code: number): void => { cleanup(); reject(new Error(`evaluation worker ${i} exited with code ${code} while starting`)); };
+        const cleanup = (): void => { w.off('message', onMessage); w.off('error', onError); w.off('exit', onExit); };
+        w.on('message', onMessage); w.on('error', onError); w.on('exit', onExit);
+      })));
+    } catch (err) {
+      await Promise.all(threads.map((w) => w.terminate()));
+      throw err;
+    }
+    return new WorkerPoolEvaluator(count, threads);
+  }
+
+  async run(batch: EvaluationBatch): Promise<JobResult[]> {
+    if (this.failure) throw this.failure;
+    if (this.busy) throw new Error('evaluator: one batch at a time');
+    checkBatch(batch);
+    this.busy = true;
+    try {
+      return await this.dispatch(batch);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private dispatch(batch: EvaluationBatch): Promise<JobResult[]> {
+    const results = new Array<JobResult | undefined>(batch.jobs.length);
+    let next = 0, done = 0;
+    return new Promise<JobResult[]>((resolve, reject) => {
+      const listeners: (() => void)[] = [];
+      const finish = (err: Error | null): void => {
+        for (const off of listeners) off();
+        if (err) { this.failure = err; void this.close(); reject(err); } else resolve(results as JobResult[]);
+      };
+      const feed = (w: Worker): void => {
+        if (next < batch.jobs.length) {
+          const id = next++;
+          const { record, member } = batch.jobs[id]!;
+          w.postMessage({ type: 'job', id, record, member } satisfies WorkerRequest);
+        }
+      };
+      const describe = (id: number | null): string => {
+        if (id === null) return '';
+        const job = batch.jobs[id]!;
+        return ` (record ${batch.records[job.record]!._id}, ${job.member === null ? 'full cache' : `member ${job.member}`})`;
+      };
+      this.threads.forEach((w, i) => {
+        const onMessage = (m: WorkerReply): void => {
+          if (m.type === 'result') {
+            results[m.id] = m.result;
+            if (++done === batch.jobs.length) finish(null); else feed(w);
+          } else if (m.type === 'error') {
+            finish(new Error(`evaluation worker ${i} failed${describe(m.id)}: ${m.message}`));
+          }
+        };
+        const onError = (err: Error): void => finish(new Error(`evaluation worker ${i} crashed: ${err.message}`));
+        const onExit = (code: number): void => finish(new Error(`evaluation worker ${i} exited unexpectedly (code ${code})`));
+        w.on('message', onMessage); w.on('error', onError); w.on('exit', onExit);
+        listeners.push(() => { w.off('message', onMessage); w.off('error', onError); w.off('exit', onExit); });
+        w.postMessage({ type: 'batch', records: batch.records, params: batch.params, normStats: batch.normStats } satisfies WorkerRequest);
+      });
+      if (batch.jobs.length === 0) { finish(null); return; }
+      for (const w of this.threads) feed(w);
+    });
+  }
+
+  async close(): Promise<void> {
+    const threads = this.threads.splice(0);
+    await Promise.all(threads.map((w) => w.terminate()));
+  }
+}
+
+/** An evaluator with `workers` threads (1: the calling thread). */
+export async function createEvaluator(shared: SharedModel, settings: NammRunSettings, workers: number): Promise<Evaluator> {
+  if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be an integer ≥ 1, got ${workers}`);
+  if (workers === 1) return new InlineEvaluator(shared.model, settings);
+  return WorkerPoolEvaluator.start(shared, settings, workers);
+}

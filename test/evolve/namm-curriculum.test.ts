@@ -1,0 +1,102 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { curriculumFingerprints, loadCurriculum, parseCurriculum, resolveTaskPools, MIN_TRAINING_SEED } from '../../src/evolve/curriculum.js';
+import { loadTokenizer } from '../../src/models/tokenizer.js';
+import { MODEL, storyRecords, tinyCurriculum, withTempDir, writeTinyCurriculum } from './namm-helpers.js';
+
+const passkey = { task: 'passkey', lengths: [700], samples: 4, seed: MIN_TRAINING_SEED };
+const oneStage = (tasks: unknown[], extra: Record<string, unknown> = {}) => ({ stages: [{ name: 's', generations: 2, samplesPerTask: 2, tasks, ...extra }] });
+
+test('a minimal curriculum gets the reference defaults; addTasks inherits the previous stage\'s tasks', () => {
+  const c = parseCurriculum({
+    stages: [
+      { generations: 3, samplesPerTask: 2, tasks: [passkey] },
+      { name: 'mix', generations: 2, samplesPerTask: 2, addTasks: [{ task: 'vt', lengths: [800, 900], samples: 1, seed: 2_000_000 }] },
+      { name: 'only-vt', generations: 1, samplesPerTask: 1, tasks: [{ task: 'vt', lengths: [800, 900], samples: 1, seed: 2_000_000 }] },
+    ],
+  }, 'c.json', '/base');
+  assert.deepEqual(c.cma, { popSize: 32, initSigma: 0.065, eliteRatio: 0.5, variant: 'full', mode: 'fast' });
+  assert.deepEqual(c.namm, { updateEvery: 512, selection: 'min-over-heads', cacheSize: null });
+  assert.deepEqual(c.fitness, { normalisation: 'guarded', cachePenalty: 0 });
+  assert.equal(c.seed, 0);
+  assert.deepEqual(c.stages.map((s) => s.name), ['stage1', 'mix', 'only-vt']);
+  assert.deepEqual(c.stages.map((s) => s.tasks.map((t) => t.name)), [['passkey'], ['passkey', 'vt'], ['vt']]);
+  assert.deepEqual(c.stages[1]!.tasks[1], { kind: 'generated', name: 'vt', task: 'vt', lengths: [800, 900], samples: 1, seed: 2_000_000 });
+  const jsonl = parseCurriculum(oneStage([{ jsonl: 'data/x.jsonl', limit: 5 }]), 'c.json', '/base').stages[0]!.tasks[0];
+  assert.deepEqual(jsonl, { kind: 'jsonl', name: 'x', path: '/base/data/x.jsonl', limit: 5 });
+});
+
+test('curriculum validation names the place and the reason', () => {
+  const bad = (value: unknown, pattern: RegExp): void => assert.throws(() => parseCurriculum(value, 'c.json'), pattern);
+  bad([], /c\.json: \(top level\): must be a JSON object/);
+  bad({ stages: [], seeds: 1 }, /\(top level\): unknown key "seeds"/);
+  bad({ stages: [] }, /stages: must be a non-empty list/);
+  bad(oneStage([{ ...passkey, seed: 42 }]), /stages\[0\]\.tasks\[0\]\.seed: training seeds must be ≥ 1000000 so that training prompts never overlap evaluation prompts/);
+  bad(oneStage([{ task: 'passkey', lengths: [700], samples: 4 }]), /stages\[0\]\.tasks\[0\]\.seed: is required/);
+  bad(oneStage([{ ...passkey, task: 'nope' }]), /stages\[0\]\.tasks\[0\]: unknown task "nope"; known tasks: niah_single_1/);
+  bad(oneStage([{ ...passkey, lengths: [] }]), /lengths: must be a non-empty list/);
+  bad(oneStage([{ ...passkey, lenghts: [700] }]), /tasks\[0\]: unknown key "lenghts"/);
+  bad(oneStage([{ ...passkey, samples: 1 }]), /samplesPerTask: 2 prompts per generation cannot be drawn without replacement from task "passkey"'s pool of 1/);
+  bad(oneStage([passkey, passkey]), /task name "passkey" appears twice/);
+  bad({ stages: [{ generations: 1, samplesPerTask: 1, addTasks: [passkey] }] }, /stages\[0\]\.addTasks: the first stage has no previous tasks/);
+  bad({ stages: [{ generations: 1, samplesPerTask: 1, tasks: [passkey], addTasks: [passkey] }] }, /give exactly one of "tasks"/);
+  bad({ stages: [{ name: 'a', generations: 1, samplesPerTask: 1, tasks: [passkey] }, { name: 'a', generations: 1, samplesPerTask: 1, tasks: [passkey] }] }, /duplicate stage name "a"/);
+  bad({ stages: [{ generations: 1, samplesPerTask: 1, tasks: [passkey] }, { generations: 1, samplesPerTask: 1, tasks: [{ ...passkey, lengths: [900] }] }] },
+    /stages\[1\]\.tasks\[0\]: task "passkey" is defined differently in stages\[0\]\.tasks; one name, one prompt pool/);
+  bad(oneStage([passkey], { generations: -1 }), /generations: must be an integer ≥ 0/);
+  bad(oneStage([passkey], { samplesPerTask: 0 }), /samplesPerTask: must be an integer ≥ 1/);
+  bad({ ...oneStage([passkey]), cma: { popSize: 1 } }, /cma\.popSize: must be an integer ≥ 2/);
+  bad({ ...oneStage([passkey]), cma: { variant: 'diagonal' } }, /cma\.variant: must be one of full, separable/);
+  bad({ ...oneStage([passkey]), cma: { initSigma: 0 } }, /cma\.initSigma: must be a number > 0/);
+  bad({ ...oneStage([passkey]), namm: { updateEvery: 500 } }, /namm\.updateEvery: must be a multiple of 16/);
+  bad({ ...oneStage([passkey]), fitness: { normalisation: 'raw' } }, /fitness\.normalisation: must be one of guarded, reference/);
+  bad({ ...oneStage([passkey]), run: { maxPromptTokens: 1.5 } }, /run\.maxPromptTokens: must be an integer ≥ 2/);
+});
+
+test('loadCurriculum: unreadable and non-JSON files are clear errors', () => withTempDir(async (dir) => {
+  assert.throws(() => loadCurriculum(join(dir, 'missing.json')), /cannot read curriculum .*missing\.json/);
+  await writeFile(join(dir, 'broken.json'), '{ "stages": [');
+  assert.throws(() => loadCurriculum(join(dir, 'broken.json')), /broken\.json: not valid JSON/);
+}));
+
+test('resolveTaskPools: generated pools sized in the model\'s tokens, JSONL pools relative to the file, pool-size checks', () => withTempDir(async (dir) => {
+  const path = await writeTinyCurriculum(dir);
+  const c = loadCurriculum(path);
+  const tokenizer = await loadTokenizer(MODEL);
+  const pools = resolveTaskPools(c, tokenizer);
+  assert.deepEqual([...pools.keys()], ['passkey', 'story']);
+  const pk = pools.get('passkey')!;
+  assert.equal(pk.length, 3);
+  assert.equal(new Set(pk.map((r) => r._id)).size, 3);
+  for (const r of pk) assert.ok(r.length > 680 && r.length + 8 <= 700, `passkey prompt of ${r.length} tokens fits 700 with its answer`);
+  assert.deepEqual(pools.get('story')!.map((r) => r._id), storyRecords(4).map((r) => r._id));
+  // The same definition always gives the same pool (no hidden randomness).
+  assert.deepEqual(resolveTaskPools(c, tokenizer).get('passkey'), pk);
+
+  await writeFile(join(dir, 'small.json'), JSON.stringify({ ...tinyCurriculum(), stages: [{ name: 'x', generations: 1, samplesPerTask: 5, tasks: [{ jsonl: 'stories.jsonl' }] }] }));
+  assert.throws(() => resolveTaskPools(loadCurriculum(join(dir, 'small.json')), tokenizer),
+    /stage "x" samples 5 prompts per generation but task "stories" has only 4 records/);
+}));
+
+test('fingerprints change with what a fitness means, not with generation counts', () => {
+  const base = parseCurriculum(tinyCurriculum(), 'c.json');
+  const more = parseCurriculum({ ...tinyCurriculum(), stages: (tinyCurriculum().stages as Record<string, unknown>[]).map((s) => ({ ...s, generations: 9 })) }, 'c.json');
+  assert.deepEqual(curriculumFingerprints(more), curriculumFingerprints(base));
+  const penalty = parseCurriculum({ ...tinyCurriculum(), fitness: { cachePenalty: 0.5 } }, 'c.json');
+  assert.notEqual(curriculumFingerprints(penalty).settings, curriculumFingerprints(base).settings);
+  const samples = parseCurriculum({ ...tinyCurriculum(), stages: (tinyCurriculum().stages as Record<string, unknown>[]).map((s, i) => (i === 1 ? { ...s, samplesPerTask: 1 } : s)) }, 'c.json');
+  assert.deepEqual(curriculumFingerprints(samples).stages.map((h, i) => h === curriculumFingerprints(base).stages[i]), [true, false]);
+});
+
+test('the shipped example curricula are valid; the tinystories one resolves on the tinystories tokenizer', async () => {
+  for (const name of ['evolve-tinystories.json', 'evolve-incremental.json', 'evolve-longbench.json']) {
+    const c = loadCurriculum(join('configs', name));
+    assert.ok(c.stages.length >= 2, `${name} has stages`);
+    assert.ok(c.stages.every((s, i) => i === 0 || s.tasks.length > c.stages[i - 1]!.tasks.length), `${name}: later stages add tasks`);
+  }
+  const c = loadCurriculum('configs/evolve-tinystories.json');
+  const pools = resolveTaskPools(c, await loadTokenizer(MODEL));
+  assert.deepEqual([...pools].map(([name, records]) => [name, records.length]), [['passkey', 32], ['niah_single_1', 32], ['vt', 16], ['niah_multikey_1', 16]]);
+});

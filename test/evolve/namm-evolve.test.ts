@@ -1,0 +1,144 @@
+/** `namm evolve` end to end on the tinystories model: files, a loadable .namm, worker-count independence, resume. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { evolveNamm, type EvolveNammResult, type MemberReport } from '../../src/evolve/namm-evolution.js';
+import { loadEvolutionCheckpoint, type GenerationRecord } from '../../src/evolve/loop.js';
+import { loadNammPolicy, readNammCheckpoint } from '../../src/memory/namm/index.js';
+import { loadModel } from '../../src/models/model.js';
+import { runRecord } from '../../src/eval/runner.js';
+import { MODEL, storyRecords, tinyCurriculum, withTempDir, writeTinyCurriculum } from './namm-helpers.js';
+
+const CLI_CHILD = fileURLToPath(new URL('./namm-cli-child.ts', import.meta.url));
+const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+const readJsonl = async <T>(path: string): Promise<T[]> => (await readFile(path, 'utf8')).split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
+const fitnessOf = (history: GenerationRecord[]) => history.map((r) => [r.stage, r.best, r.mean, r.median, r.sigma, r.info?.kv]);
+
+let single: EvolveNammResult | null = null;
+let singleReferences: unknown = null;
+
+test('a tiny evolution (population 4, 2 stages of 1 generation) writes a loadable .namm and its reports', { timeout: 120000 }, () => withTempDir(async (dir) => {
+  const config = await writeTinyCurriculum(dir);
+  const out = join(dir, 'run');
+  const r = await evolveNamm({ curriculum: config, model: MODEL, out, workers: 1, progress: false });
+  single = r;
+  assert.equal(r.generation, 2);
+  assert.deepEqual(r.history.map((h) => h.stage), ['retrieval', 'stories']);
+  for (const f of ['checkpoint.bin', 'log.jsonl', 'mean.f32', 'members.jsonl', 'reference-scores.json', 'curriculum.json', 'fitness.svg',
+    'stage-1-retrieval.namm', 'stage-2-stories.namm', 'evolved.namm']) assert.ok(existsSync(join(out, f)), `${f} is written`);
+
+  // The deployed policy is the CMA-ES mean, with the calibrated statistics and provenance.
+  const ckpt = readNammCheckpoint(r.nammPath);
+  assert.deepEqual(bytes(ckpt.params), bytes(r.mean));
+  assert.deepEqual(bytes(ckpt.params), await readFile(join(out, 'mean.f32')));
+  assert.ok(ckpt.params.some((v) => v !== 0), 'the mean moved away from the all-zero start');
+  assert.ok(ckpt.normStats && ckpt.normStats.count > 0, 'normalisation statistics are stored');
+  assert.deepEqual(ckpt.normStats, r.normStats);
+  assert.equal(ckpt.updateEvery, 512);
+  const prov = ckpt.provenance as Record<string, any>;
+  assert.equal(prov.by, 'namm evolve');
+  assert.equal(prov.seed, 11);
+  assert.equal(prov.generations, 2);
+  assert.deepEqual(prov.curriculum.stages.map((s: { name: string; tasks: string[] }) => [s.name, s.tasks]), [['retrieval', ['passkey']], ['stories', ['passkey', 'story']]]);
+  assert.equal(prov.fitness.best, r.history[1]!.best);
+  const stage1 = readNammCheckpoint(join(out, 'stage-1-retrieval.namm'));
+  assert.notDeepEqual(bytes(stage1.params), bytes(ckpt.params));
+  assert.deepEqual(stage1.normStats, ckpt.normStats);
+
+  // It loads as a policy and runs a prompt past the model's 512 positions.
+  const model = await loadModel(MODEL);
+  const run = await runRecord(model, storyRecords(1)[0]!, loadNammPolicy(r.nammPath), { maxPromptTokens: 1000 });
+  assert.ok(run.promptTokens > 512 && run.score >= 0 && run.score <= 1, `ran ${run.promptTokens} tokens`);
+
+  // members.jsonl: per generation every member's fitness and KV fraction, consistent with log.jsonl.
+  const members = await readJsonl<MemberReport>(join(out, 'members.jsonl'));
+  assert.deepEqual(members, r.members);
+  members.forEach((m, g) => {
+    assert.equal(m.fitness.length, 4);
+    assert.ok(m.kv.every((f) => f > 0 && f <= 1), `KV fractions in (0, 1]: ${m.kv.join(', ')}`);
+    assert.equal(Math.max(...m.fitness), r.history[g]!.best);
+    assert.equal(r.history[g]!.info!.kv, m.kv.reduce((s, v) => s + v, 0) / 4);
+  });
+  // The full cache never finds this model's passkeys: guarded mode leaves passkey out, and generation 0 (passkey
+  // only) falls back to raw scores minus the cache penalty.
+  assert.deepEqual(members[0]!.skippedTasks, ['passkey']);
+  assert.equal(members[0]!.rawFallback, true);
+  members[0]!.fitness.forEach((f, j) => {
+    const raw = f + 0.25 * members[0]!.kv[j]!;
+    assert.ok(raw >= -1e-12 && raw <= 1 + 1e-12, `member ${j}: raw mean score ${raw} in [0, 1]`);
+  });
+  assert.deepEqual(members[1]!.skippedTasks, ['passkey']);
+  assert.equal(members[1]!.rawFallback, false, 'the sampled stories have a non-zero full-cache mean');
+
+  // Every sampled prompt got exactly one full-cache run, cached on disk.
+  const refs = JSON.parse(await readFile(join(out, 'reference-scores.json'), 'utf8'));
+  singleReferences = refs.entries;
+  const entries = Object.values(refs.entries) as { dataset: string; score: number }[];
+  assert.equal(entries.length, members.reduce((s, m) => s + m.referenceRuns, 0));
+  assert.ok(entries.some((e) => e.dataset === 'story' && e.score > 0), 'some story prompt scores with the full cache');
+  assert.ok((await readFile(join(out, 'fitness.svg'), 'utf8')).includes('<path d="M'), 'the fitness curve is drawn');
+
+  // Reruns in the same directory need --resume; a resume must keep the fitness settings.
+  await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, progress: false }), /already holds an evolution run; pass resume/);
+  await writeFile(join(dir, 'changed.json'), JSON.stringify(tinyCurriculum({ fitness: { cachePenalty: 0.5 } })));
+  await assert.rejects(evolveNamm({ curriculum: join(dir, 'changed.json'), model: MODEL, out, resume: true, progress: false }), /settings differ from those the run/);
+  await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, seed: 3, progress: false }), /uses seed 11; cannot resume it with seed 3/);
+}));
+
+test('1 and 2 workers give the same fitness values bit for bit', { timeout: 120000 }, () => withTempDir(async (dir) => {
+  assert.ok(single, 'the single-worker run of the previous test exists');
+  const config = await writeTinyCurriculum(dir);
+  const r = await evolveNamm({ curriculum: config, model: MODEL, out: join(dir, 'run'), workers: 2, progress: false });
+  assert.deepEqual(r.members.map((m) => [m.fitness, m.kv, m.skippedTasks]), single.members.map((m) => [m.fitness, m.kv, m.skippedTasks]));
+  assert.deepEqual(fitnessOf(r.history), fitnessOf(single.history));
+  assert.deepEqual(bytes(r.mean), bytes(single.mean));
+  assert.deepEqual(r.normStats, single.normStats);
+}));
+
+function runCli(args: string[], killAfterGeneration?: { generation: number; delayMs: number }):
+  Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI_CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '', stdout = '', armed = false;
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      // The progress line of a generation is printed after that generation's checkpoint is on disk.
+      if (killAfterGeneration && !armed && stderr.includes(` gen ${killAfterGeneration.generation}/`)) {
+        armed = true;
+        setTimeout(() => child.kill('SIGKILL'), killAfterGeneration.delayMs);
+      }
+    });
+    child.on('exit', (code, signal) => resolve({ code, signal, stderr, stdout }));
+  });
+}
+
+test('namm evolve --workers 2: SIGKILL mid-generation, then --resume, ends bit-identical to an uninterrupted run', { timeout: 180000 }, () => withTempDir(async (dir) => {
+  assert.ok(single, 'the uninterrupted run of the first test exists');
+  const config = await writeTinyCurriculum(dir);
+  const out = join(dir, 'run');
+  const args = ['--config', config, '--model', MODEL, '--out', out, '--workers', '2'];
+  const killed = await runCli(args, { generation: 1, delayMs: 400 });
+  assert.equal(killed.signal, 'SIGKILL', `the run was killed before finishing (exit ${killed.code}): ${killed.stderr}`);
+  assert.match(killed.stderr, /\[retrieval\] gen 1\/2 best \S+ mean \S+ median \S+ σ \S+ kv \S+ kvBest \S+ \| .* elapsed, ETA/);
+  assert.equal((await loadEvolutionCheckpoint(out)).cma.generation, 1, 'one generation was checkpointed, the second was lost');
+  assert.ok(!existsSync(join(out, 'evolved.namm')), 'no final .namm before the run ends');
+
+  const resumed = await runCli([...args, '--resume']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stdout, /wrote .*evolved\.namm \(CMA-ES mean after 2 generations/);
+  assert.deepEqual(bytes(readNammCheckpoint(join(out, 'evolved.namm')).params), bytes(single.mean));
+  assert.deepEqual(fitnessOf(await readJsonl<GenerationRecord>(join(out, 'log.jsonl'))), fitnessOf(single.history));
+  assert.deepEqual((await readJsonl<MemberReport>(join(out, 'members.jsonl'))).map((m) => m.fitness), single.members.map((m) => m.fitness));
+  // The reference scores were reused, not recomputed differently: the same entries as the uninterrupted run.
+  const refs = JSON.parse(await readFile(join(out, 'reference-scores.json'), 'utf8'));
+  assert.deepEqual(refs.entries, singleReferences);
+
+  const again = await runCli(args);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /namm: .* already holds an evolution run/);
+}));
