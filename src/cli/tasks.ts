@@ -100,8 +100,8 @@ export function register(program: Command): void {
       const total = opts.length.length * (opts.depth?.length ?? 1) * opts.n;
       const started = Date.now();
       const written = writeTaskFile(opts.out, { ...opts, tokenizer }, (done) => {
-        if (!opts.quiet) process.stderr.write(`\r${task.name}: ${done}/${total} records`);
+        if (!opts.quiet && process.stderr.isTTY) process.stderr.write(`\r${task.name}: ${done}/${total} records`);
       });
-      if (!opts.quiet) process.stderr.write(`\r${task.name}: ${written} records → ${opts.out} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+      if (!opts.quiet) process.stderr.write(`${process.stderr.isTTY ? '\r' : ''}${task.name}: ${written} records → ${opts.out} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     });
 }
