@@ -10,6 +10,7 @@
 #include "args.h"
 #include "cpu.h"
 #include "kernels.h"
+#include "namm_kernels.h"
 #include "thread_pool.h"
 
 namespace namm {
@@ -46,6 +47,11 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
                            InstanceMethod<&Kernels::F16ToF32>("f16ToF32"),
                            InstanceMethod<&Kernels::Bf16ToF32>("bf16ToF32"),
                            InstanceMethod<&Kernels::Q8_0ToF32>("q8_0ToF32"),
+                           InstanceMethod<&Kernels::TrainAttentionForward>("trainAttentionForward"),
+                           InstanceMethod<&Kernels::TrainAttentionBackward>("trainAttentionBackward"),
+                           InstanceMethod<&Kernels::SymmetricEigen>("symmetricEigen"),
+                           InstanceMethod<&Kernels::StftAccumulate>("stftAccumulate"),
+                           InstanceMethod<&Kernels::BamScores>("bamScores"),
                        });
   }
 
@@ -55,6 +61,11 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
  private:
   Simd simd_;
   int threads_;
+
+  /** stftAccumulate(prev, cur, ld, rows, weight, acc): NAMM spectrogram frame (namm_kernels.h). */
+  Napi::Value StftAccumulate(const Napi::CallbackInfo& info);
+  /** bamScores(x, n, params, out): NAMM BAM scores (namm_kernels.h). */
+  Napi::Value BamScores(const Napi::CallbackInfo& info);
 
   const KernelTable& k() const { return table_for(simd_); }
 
@@ -304,7 +315,114 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     k().q8_0_to_f32(src, dst, n, threads_);
     return env.Undefined();
   }
+  // --- training attention (whole sequence, causal, GQA) --------------------------------------------------------
+
+  /** The shape arguments shared by the forward and the backward (same words as src/train/ops/attention.ts). */
+  struct TrainShape {
+    int64_t T, nHeads, nKvHeads, headDim, qn, kvn;
+    float scale;
+  };
+  static TrainShape train_shape(const Napi::CallbackInfo& info, int first) {
+    Napi::Env env = info.Env();
+    TrainShape s{};
+    s.T = count_arg(info[first], "T");
+    s.nHeads = count_arg(info[first + 1], "nHeads");
+    s.nKvHeads = count_arg(info[first + 2], "nKvHeads");
+    s.headDim = count_arg(info[first + 3], "headDim");
+    if (!(s.nKvHeads > 0 && s.nHeads % s.nKvHeads == 0))
+      throw Napi::RangeError::New(env, "nHeads (" + std::to_string(s.nHeads) + ") must be a multiple of nKvHeads (" +
+                                           std::to_string(s.nKvHeads) + ")");
+    s.scale = static_cast<float>(finite_arg(info[first + 4], "scale"));
+    s.qn = checked_mul(env, checked_mul(env, s.T, s.nHeads), s.headDim);
+    s.kvn = checked_mul(env, checked_mul(env, s.T, s.nKvHeads), s.headDim);
+    return s;
+  }
+
+  /** trainAttentionForward(out, lse, q, k, v, T, nHeads, nKvHeads, headDim, scale); lse is a Float64Array. */
+  Napi::Value TrainAttentionForward(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const TrainShape s = train_shape(info, 5);
+    float* out = f32_arg(info[0], "out", s.qn).data;
+    double* lse = f64_arg(info[1], "lse", checked_mul(env, s.T, s.nHeads)).data;
+    const float* q = f32_arg(info[2], "q", s.qn).data;
+    const float* kk = f32_arg(info[3], "k", s.kvn).data;
+    const float* v = f32_arg(info[4], "v", s.kvn).data;
+    k().train_attention_forward(out, lse, q, kk, v, s.T, s.nHeads, s.nKvHeads, s.headDim, s.scale, threads_);
+    return env.Undefined();
+  }
+
+  /** trainAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, T, nHeads, nKvHeads, headDim, scale). */
+  Napi::Value TrainAttentionBackward(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const TrainShape s = train_shape(info, 9);
+    float* dq = f32_arg(info[0], "dq", s.qn).data;
+    float* dk = f32_arg(info[1], "dk", s.kvn).data;
+    float* dv = f32_arg(info[2], "dv", s.kvn).data;
+    const float* dout = f32_arg(info[3], "dout", s.qn).data;
+    const float* q = f32_arg(info[4], "q", s.qn).data;
+    const float* kk = f32_arg(info[5], "k", s.kvn).data;
+    const float* v = f32_arg(info[6], "v", s.kvn).data;
+    const float* out = f32_arg(info[7], "out", s.qn).data;
+    const double* lse = f64_arg(info[8], "lse", checked_mul(env, s.T, s.nHeads)).data;
+    k().train_attention_backward(dq, dk, dv, dout, q, kk, v, out, lse, s.T, s.nHeads, s.nKvHeads, s.headDim, s.scale,
+                                 threads_);
+    return env.Undefined();
+  }
+
+  // --- float64 symmetric eigendecomposition (CMA-ES) -----------------------------------------------------------
+
+  /** symmetricEigen(a, n, values): as symmetricEigenInPlace in src/evolve/eigen.ts. */
+  Napi::Value SymmetricEigen(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int64_t n = count_arg(info[1], "n");
+    if (n < 1) throw Napi::RangeError::New(env, "symmetricEigen: n must be a positive integer, got 0");
+    double* a = f64_arg(info[0], "a", checked_mul(env, n, n)).data;
+    double* values = f64_arg(info[2], "values", n).data;
+    for (int64_t i = 0; i < n * n; i++)
+      if (!std::isfinite(a[i]))
+        throw Napi::RangeError::New(env, "symmetricEigen: matrix entry " + std::to_string(i) + " is " +
+                                             (std::isnan(a[i]) ? "NaN" : a[i] > 0 ? "Infinity" : "-Infinity"));
+    const int64_t failed = k().symmetric_eigen(a, n, values, threads_);
+    if (failed >= 0)
+      throw Napi::Error::New(env, "symmetricEigen: QL iteration did not converge for eigenvalue " +
+                                      std::to_string(failed) + " of " + std::to_string(n));
+    return env.Undefined();
+  }
 };
+
+// The NAMM policy kernels (namm_kernels.h / namm_kernels.inc): a table of their own, chosen with the same SIMD path.
+static const NammKernelTable& namm_table_for(Simd s) {
+  switch (s) {
+    case Simd::Avx512: return avx512_namm_kernels();
+    case Simd::Avx2: return avx2_namm_kernels();
+    case Simd::Scalar: break;
+  }
+  return scalar_namm_kernels();
+}
+
+Napi::Value Kernels::StftAccumulate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t ld = count_arg(info[2], "ld"), rows = count_arg(info[3], "rows");
+  if (rows > ld)
+    throw Napi::RangeError::New(env, "stftAccumulate: rows (" + std::to_string(rows) + ") exceed the row stride ld (" +
+                                         std::to_string(ld) + ")");
+  const double weight = finite_arg(info[4], "weight");
+  const float* prev = f32_arg(info[0], "prev", checked_mul(env, kNammHop, ld)).data;
+  const float* cur = f32_arg(info[1], "cur", checked_mul(env, kNammHop, ld)).data;
+  double* acc = f64_arg(info[5], "acc", namm_acc_size(ld)).data;
+  namm_table_for(simd_).stft_accumulate(prev, cur, ld, rows, static_cast<float>(weight), acc, threads_);
+  return env.Undefined();
+}
+
+Napi::Value Kernels::BamScores(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t n = count_arg(info[1], "n");
+  const float* x = f32_arg(info[0], "x", checked_mul(env, n, kBamDim)).data;
+  const float* params = f32_arg(info[2], "params", kBamParams).data;
+  float* out = f32_arg(info[3], "out", n).data;
+  namm_table_for(simd_).bam_scores(x, n, params, out, threads_);
+  return env.Undefined();
+}
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Kernels", Kernels::Define(env));

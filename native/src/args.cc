@@ -56,6 +56,9 @@ static Buffer<T> typed_arg(const Napi::Value& v, const char* name, int64_t need,
 Buffer<float> f32_arg(const Napi::Value& v, const char* name, int64_t need) {
   return typed_arg<float>(v, name, need, napi_float32_array, "a Float32Array");
 }
+Buffer<double> f64_arg(const Napi::Value& v, const char* name, int64_t need) {
+  return typed_arg<double>(v, name, need, napi_float64_array, "a Float64Array");
+}
 Buffer<uint16_t> u16_arg(const Napi::Value& v, const char* name, int64_t need) {
   return typed_arg<uint16_t>(v, name, need, napi_uint16_array, "a Uint16Array");
 }

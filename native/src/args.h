@@ -24,6 +24,7 @@ int64_t checked_mul(Napi::Env env, int64_t a, int64_t b);
 
 /** A Float32Array with at least `need` elements. */
 Buffer<float> f32_arg(const Napi::Value& v, const char* name, int64_t need);
+Buffer<double> f64_arg(const Napi::Value& v, const char* name, int64_t need);
 Buffer<uint16_t> u16_arg(const Napi::Value& v, const char* name, int64_t need);
 Buffer<uint8_t> u8_arg(const Napi::Value& v, const char* name, int64_t need);
 Buffer<int32_t> i32_arg(const Napi::Value& v, const char* name, int64_t need);

@@ -64,10 +64,12 @@ struct V {
 };
 
 #include "kernels_impl.inc"
+#include "namm_kernels.inc"
 
 }  // namespace avx2
 
 const KernelTable& avx2_kernels() { return avx2::kTable; }
+const NammKernelTable& avx2_namm_kernels() { return avx2::kNammTable; }
 
 }  // namespace namm
 
@@ -76,5 +78,6 @@ const KernelTable& avx2_kernels() { return avx2::kTable; }
 #else  // not x86: the dispatcher never selects this path
 namespace namm {
 const KernelTable& avx2_kernels() { return scalar_kernels(); }
+const NammKernelTable& avx2_namm_kernels() { return scalar_namm_kernels(); }
 }  // namespace namm
 #endif

@@ -74,10 +74,12 @@ struct V {
 };
 
 #include "kernels_impl.inc"
+#include "namm_kernels.inc"
 
 }  // namespace avx512
 
 const KernelTable& avx512_kernels() { return avx512::kTable; }
+const NammKernelTable& avx512_namm_kernels() { return avx512::kNammTable; }
 
 }  // namespace namm
 
@@ -86,5 +88,6 @@ const KernelTable& avx512_kernels() { return avx512::kTable; }
 #else  // not x86: the dispatcher never selects this path
 namespace namm {
 const KernelTable& avx512_kernels() { return scalar_kernels(); }
+const NammKernelTable& avx512_namm_kernels() { return scalar_namm_kernels(); }
 }  // namespace namm
 #endif

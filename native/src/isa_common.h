@@ -5,8 +5,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "half.h"
 #include "kernels.h"
+#include "namm_kernels.h"
 #include "scratch.h"
 #include "thread_pool.h"

@@ -29,9 +29,11 @@ struct V {
 };
 
 #include "kernels_impl.inc"
+#include "namm_kernels.inc"
 
 }  // namespace scalar
 
 const KernelTable& scalar_kernels() { return scalar::kTable; }
+const NammKernelTable& scalar_namm_kernels() { return scalar::kNammTable; }
 
 }  // namespace namm

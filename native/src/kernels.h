@@ -46,6 +46,15 @@ struct KernelTable {
   void (*f16_to_f32)(const uint16_t* src, float* dst, int64_t n, int threads);
   void (*bf16_to_f32)(const uint16_t* src, float* dst, int64_t n, int threads);
   void (*q8_0_to_f32)(const uint8_t* src, float* dst, int64_t n, int threads);
+  /** Causal GQA self-attention over T positions for training: out [T,nHeads,hd], lse [T,nHeads]. */
+  void (*train_attention_forward)(float* out, double* lse, const float* q, const float* k, const float* v, int64_t T,
+                                  int64_t nHeads, int64_t nKvHeads, int64_t headDim, float scale, int threads);
+  /** Its backward: dq, dk, dv overwritten from dout and the forward's out and lse. */
+  void (*train_attention_backward)(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                                   const float* v, const float* out, const double* lse, int64_t T, int64_t nHeads,
+                                   int64_t nKvHeads, int64_t headDim, float scale, int threads);
+  /** Float64 symmetric eigendecomposition in place (eigenvectors as rows); −1 or the non-converged index. */
+  int64_t (*symmetric_eigen)(double* a, int64_t n, double* values, int threads);
 };
 
 const KernelTable& scalar_kernels();

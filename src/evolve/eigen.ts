@@ -9,7 +9,14 @@
  * - each Householder vector is parked in the (unused) upper part of its own row;
  * - the accumulated factor is transposed once, so the QL plane rotations combine two adjacent *rows* instead of
  *   two strided columns. The result therefore comes out with one eigenvector per row.
+ *
+ * Native route: `symmetricEigenInPlace` runs the native backend's float64 port of the same algorithm
+ * (native/src/kernels_eigen.inc: multi-threaded, QL rotations applied in cache-sized column chunks) when the
+ * default backend has it; the functions here are then its TypeScript twin (`symmetricEigenInPlaceJs`). The two
+ * agree to rounding, not bit for bit; each is deterministic (the native one for any thread count).
+ * `NAMM_BACKEND=js` keeps CMA-ES on this file.
  */
+import { getBackend } from '../tensor/index.js';
 
 /** Largest number of QL iterations spent on one eigenvalue before giving up. */
 const MAX_QL_ITERATIONS = 60;
@@ -34,11 +41,27 @@ export function symmetricEigen(a: Float64Array, n: number): SymmetricEigen {
  * `values` receives the eigenvalues in ascending order, so that A = Σ_i values[i] · a[i,:]ᵀ a[i,:].
  */
 export function symmetricEigenInPlace(a: Float64Array, n: number, values: Float64Array): void {
+  checkInPlace(a, n, values);
+  const native = getBackend().symmetricEigen;
+  if (native) native.call(getBackend(), a, n, values);
+  else decompose(a, n, values);
+}
+
+/** The TypeScript implementation of `symmetricEigenInPlace`, whatever the backend (the native kernel's twin). */
+export function symmetricEigenInPlaceJs(a: Float64Array, n: number, values: Float64Array): void {
+  checkInPlace(a, n, values);
+  decompose(a, n, values);
+}
+
+function checkInPlace(a: Float64Array, n: number, values: Float64Array): void {
   checkSquare(a, n);
   if (values.length < n) throw new RangeError(`symmetricEigen: values has ${values.length} entries, need ${n}`);
   for (let i = 0; i < n * n; i++) {
     if (!Number.isFinite(a[i]!)) throw new RangeError(`symmetricEigen: matrix entry ${i} is ${a[i]}`);
   }
+}
+
+function decompose(a: Float64Array, n: number, values: Float64Array): void {
   const offDiagonal = new Float64Array(n);
   const taus = tridiagonalise(a, n, values, offDiagonal);
   accumulateReflectors(a, n, taus);

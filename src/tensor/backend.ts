@@ -85,4 +85,40 @@ export interface Backend {
   bf16ToF32(src: Uint16Array, dst: Float32Array, n: number): void;
   /** GGML Q8_0 blocks (34 bytes: f16 scale + 32 int8) → float32; n must be a multiple of 32. */
   q8_0ToF32(src: Uint8Array, dst: Float32Array, n: number): void;
+
+  // Optional kernels: present on the native backend; their TypeScript twins live beside their callers
+  // (src/train/ops/attention-gemm.ts, src/evolve/eigen.ts), which fall back to them when a backend lacks these.
+
+  /**
+   * Causal grouped-query self-attention over a whole sequence, for training (the contract of
+   * src/train/ops/attention.ts): q, out `[T, nHeads, headDim]`; k, v `[T, nKvHeads, headDim]`; lse `[T, nHeads]`
+   * receives log Σ_{s≤t} exp(scale · q·k) per row, for the backward.
+   */
+  trainAttentionForward?(
+    out: Float32Array, lse: Float64Array, q: Float32Array, k: Float32Array, v: Float32Array,
+    T: number, nHeads: number, nKvHeads: number, headDim: number, scale: number,
+  ): void;
+  /** Backward of trainAttentionForward: dq, dk, dv are overwritten (probabilities recomputed from lse). */
+  trainAttentionBackward?(
+    dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array, q: Float32Array, k: Float32Array,
+    v: Float32Array, out: Float32Array, lse: Float64Array, T: number, nHeads: number, nKvHeads: number, headDim: number, scale: number,
+  ): void;
+  /**
+   * Float64 symmetric eigendecomposition in place, as `symmetricEigenInPlace` (src/evolve/eigen.ts): `a`
+   * (row-major n×n, lower triangle read) becomes the eigenvectors, one per row; `values` the ascending eigenvalues.
+   */
+  symmetricEigen?(a: Float64Array, n: number, values: Float64Array): void;
+  /**
+   * One NAMM spectrogram frame for `rows` cache rows (spec/namm.md §2; twin: `stftAccumulateTs` in
+   * src/memory/namm/stft.ts): acc[r, f] += weight · |DFT_f(hann · [prev | cur] of row r)|, f = 0..16, where
+   * prev and cur are query-major 16-query blocks (sample m of row r at m·ld + r, each ≥ 16·ld values) and acc is
+   * float64 in tiles of 16 rows, row r bin f at ((r >> 4)·17 + f)·16 + (r & 15) (stftAccIndex / stftAccSize in
+   * stft.ts: 272·⌈ld/16⌉ values). rows ≤ ld.
+   */
+  stftAccumulate?(prev: Float32Array, cur: Float32Array, ld: number, rows: number, weight: number, acc: Float64Array): void;
+  /**
+   * NAMM BAM scores of n tokens (spec/namm.md §3; twin: BamScorer without a backend, src/memory/namm/bam.ts):
+   * x `[n, 25]` features, params the flat 4,172-value BAM vector, out `[n]`.
+   */
+  bamScores?(x: Float32Array, n: number, params: Float32Array, out: Float32Array): void;
 }

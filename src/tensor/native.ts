@@ -31,6 +31,17 @@ interface NativeKernels {
   f16ToF32(src: Uint16Array, dst: Float32Array, n: number): void;
   bf16ToF32(src: Uint16Array, dst: Float32Array, n: number): void;
   q8_0ToF32(src: Uint8Array, dst: Float32Array, n: number): void;
+  trainAttentionForward(
+    out: Float32Array, lse: Float64Array, q: Float32Array, k: Float32Array, v: Float32Array,
+    T: number, nHeads: number, nKvHeads: number, headDim: number, scale: number,
+  ): void;
+  trainAttentionBackward(
+    dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array, q: Float32Array, k: Float32Array,
+    v: Float32Array, out: Float32Array, lse: Float64Array, T: number, nHeads: number, nKvHeads: number, headDim: number, scale: number,
+  ): void;
+  symmetricEigen(a: Float64Array, n: number, values: Float64Array): void;
+  stftAccumulate(prev: Float32Array, cur: Float32Array, ld: number, rows: number, weight: number, acc: Float64Array): void;
+  bamScores(x: Float32Array, n: number, params: Float32Array, out: Float32Array): void;
 }
 
 interface NativeAddon {
@@ -156,6 +167,27 @@ export class NativeBackend implements Backend {
   }
   q8_0ToF32(src: Uint8Array, dst: Float32Array, n: number): void {
     this.k.q8_0ToF32(src, dst, n);
+  }
+  trainAttentionForward(
+    out: Float32Array, lse: Float64Array, q: Float32Array, k: Float32Array, v: Float32Array,
+    T: number, nHeads: number, nKvHeads: number, headDim: number, scale: number,
+  ): void {
+    this.k.trainAttentionForward(out, lse, q, k, v, T, nHeads, nKvHeads, headDim, scale);
+  }
+  trainAttentionBackward(
+    dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array, q: Float32Array, k: Float32Array,
+    v: Float32Array, out: Float32Array, lse: Float64Array, T: number, nHeads: number, nKvHeads: number, headDim: number, scale: number,
+  ): void {
+    this.k.trainAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, T, nHeads, nKvHeads, headDim, scale);
+  }
+  symmetricEigen(a: Float64Array, n: number, values: Float64Array): void {
+    this.k.symmetricEigen(a, n, values);
+  }
+  stftAccumulate(prev: Float32Array, cur: Float32Array, ld: number, rows: number, weight: number, acc: Float64Array): void {
+    this.k.stftAccumulate(prev, cur, ld, rows, weight, acc);
+  }
+  bamScores(x: Float32Array, n: number, params: Float32Array, out: Float32Array): void {
+    this.k.bamScores(x, n, params, out);
   }
 }
 

@@ -9,8 +9,31 @@
  * the masked upper triangle is skipped except within the diagonal block, and the score buffer is BLOCK×T.
  *
  * Layouts as in attention.ts: q, out `[T, nHeads, headDim]`; k, v `[T, nKvHeads, headDim]`; lse `[T, nHeads]`.
+ *
+ * Native route: when the Gemm also carries the fused kernels of `AttentionKernels` (the native backend's
+ * trainAttentionForward/Backward, attached by `attentionKernelsOf`) and the arrays are float32, both functions
+ * hand the whole computation to that kernel instead (tiled, multi-threaded, vectorised exp). This file is then
+ * its TypeScript twin; float64 callers (the gradient checks) always take the TypeScript path.
  */
+import type { Backend } from '../../tensor/backend.js';
 import { allocVec, type Gemm, type Vec } from './types.js';
+
+/** The fused training-attention kernels a Gemm may carry next to its three products. */
+export interface AttentionKernels {
+  trainAttentionForward?: NonNullable<Backend['trainAttentionForward']>;
+  trainAttentionBackward?: NonNullable<Backend['trainAttentionBackward']>;
+}
+
+/** The backend's fused attention kernels (bound to it), or none: spread into a Gemm to route training through them. */
+export function attentionKernelsOf(be: Backend): AttentionKernels {
+  const fwd = be.trainAttentionForward, bwd = be.trainAttentionBackward;
+  if (typeof fwd !== 'function' || typeof bwd !== 'function') return {};
+  return { trainAttentionForward: fwd.bind(be), trainAttentionBackward: bwd.bind(be) };
+}
+
+function allF32(...vs: Vec[]): boolean {
+  return vs.every((v) => v instanceof Float32Array);
+}
 
 /** Query rows per block: 128 rows × 4096 keys is a 2 MiB score block (plus as much for its gradient). */
 export const ATTENTION_BLOCK = 128;
@@ -42,6 +65,11 @@ export function attentionForwardGemm(
   g: Gemm, out: Vec, lse: Float64Array, q: Vec, k: Vec, v: Vec, T: number, nHeads: number, nKvHeads: number, headDim: number, scale: number,
   BLOCK = ATTENTION_BLOCK,
 ): void {
+  const fused = (g as Gemm & AttentionKernels).trainAttentionForward;
+  if (fused && allF32(out, q, k, v)) {
+    fused(out as Float32Array, lse, q as Float32Array, k as Float32Array, v as Float32Array, T, nHeads, nKvHeads, headDim, scale);
+    return;
+  }
   const group = checkHeads(nHeads, nKvHeads), hd = headDim, p = precisionOf(q);
   const qh = allocVec(p, T * hd), kg = allocVec(p, T * hd), vg = allocVec(p, T * hd), oh = allocVec(p, T * hd);
   const S = allocVec(p, Math.min(BLOCK, T) * T), invSum = new Float64Array(Math.min(BLOCK, T));
@@ -80,6 +108,12 @@ export function attentionBackwardGemm(
   g: Gemm, dq: Vec, dk: Vec, dv: Vec, dout: Vec, q: Vec, k: Vec, v: Vec, out: Vec, lse: Float64Array,
   T: number, nHeads: number, nKvHeads: number, headDim: number, scale: number, BLOCK = ATTENTION_BLOCK,
 ): void {
+  const fused = (g as Gemm & AttentionKernels).trainAttentionBackward;
+  if (fused && allF32(dq, dk, dv, dout, q, k, v, out)) {
+    const f = (x: Vec): Float32Array => x as Float32Array;
+    fused(f(dq), f(dk), f(dv), f(dout), f(q), f(k), f(v), f(out), lse, T, nHeads, nKvHeads, headDim, scale);
+    return;
+  }
   const group = checkHeads(nHeads, nKvHeads), hd = headDim, p = precisionOf(q);
   const qh = allocVec(p, T * hd), kg = allocVec(p, T * hd), vg = allocVec(p, T * hd), doh = allocVec(p, T * hd);
   const dqh = allocVec(p, T * hd), dkg = allocVec(p, T * hd), dvg = allocVec(p, T * hd);

@@ -1,0 +1,118 @@
+/**
+ * The native training-attention kernel (trainAttentionForward/Backward) against its TypeScript twins:
+ * attentionForwardGemm/attentionBackwardGemm on the TypeScript backend's GEMMs (what training runs without the
+ * addon) and the plain-loop specification in attention.ts. Every SIMD path, 1 and 3 threads (bit-identical),
+ * odd sizes, GQA, T = 1, sequences longer than one 64-row tile, guard tails, misuse, and the routing through
+ * `attentionKernelsOf`.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { JsBackend } from '../../src/tensor/js.js';
+import { NativeBackend } from '../../src/tensor/native.js';
+import { attentionBackward, attentionForward } from '../../src/train/ops/attention.js';
+import { attentionBackwardGemm, attentionForwardGemm, attentionKernelsOf } from '../../src/train/ops/attention-gemm.js';
+import { backendGemm } from '../../src/train/ops/gemm.js';
+import { Rng } from '../../src/util/rng.js';
+import { assertGuardIntact, randomF32, simdPaths, skipNative, zerosF32 } from './native-fixtures.js';
+
+interface Case { T: number; nHeads: number; nKv: number; hd: number }
+const CASES: Case[] = [
+  { T: 1, nHeads: 2, nKv: 1, hd: 8 },
+  { T: 7, nHeads: 4, nKv: 2, hd: 5 },
+  { T: 65, nHeads: 3, nKv: 3, hd: 16 },
+  { T: 130, nHeads: 4, nKv: 1, hd: 33 },
+  { T: 200, nHeads: 8, nKv: 4, hd: 32 },
+];
+
+function inputs(c: Case, seed: number) {
+  const rng = new Rng(seed), qn = c.T * c.nHeads * c.hd, kvn = c.T * c.nKv * c.hd;
+  return { q: randomF32(rng, qn, 2), k: randomF32(rng, kvn, 2), v: randomF32(rng, kvn), dout: randomF32(rng, qn), qn, kvn };
+}
+
+/**
+ * max |got − want| / max(max |want|, 0.01) over the first n values. The floor: at T = 1 the softmax has one entry,
+ * so dq is exactly 0 mathematically and both sides hold float32 cancellation noise (~1e-7).
+ */
+function relErr(got: ArrayLike<number>, want: ArrayLike<number>, n: number): number {
+  let err = 0, size = 0;
+  for (let i = 0; i < n; i++) { err = Math.max(err, Math.abs(got[i]! - want[i]!)); size = Math.max(size, Math.abs(want[i]!)); }
+  return err / Math.max(size, 0.01);
+}
+
+describe('native training attention', { skip: skipNative }, () => {
+  for (const simd of simdPaths()) {
+    for (const c of CASES) {
+      it(`${simd}: T=${c.T}, ${c.nHeads} query / ${c.nKv} KV heads, headDim ${c.hd}: matches the TypeScript twin; any thread count`, () => {
+        const { q, k, v, dout, qn, kvn } = inputs(c, 11 + c.T), scale = 1 / Math.sqrt(c.hd);
+        // The twin: the GEMM formulation on the TypeScript backend (float32), as training runs without the addon.
+        const js = backendGemm(new JsBackend());
+        const refOut = zerosF32(qn), refLse = new Float64Array(c.T * c.nHeads);
+        attentionForwardGemm(js, refOut, refLse, q, k, v, c.T, c.nHeads, c.nKv, c.hd, scale);
+        const refDq = zerosF32(qn), refDk = zerosF32(kvn), refDv = zerosF32(kvn);
+        attentionBackwardGemm(js, refDq, refDk, refDv, dout, q, k, v, refOut, refLse, c.T, c.nHeads, c.nKv, c.hd, scale);
+        // And the plain-loop specification, for the lse (float64 sums there).
+        const specOut = new Float32Array(qn), specLse = new Float64Array(c.T * c.nHeads);
+        attentionForward(specOut, specLse, q, k, v, c.T, c.nHeads, c.nKv, c.hd, scale);
+
+        let first: Float32Array[] | undefined;
+        for (const threads of [1, 3]) {
+          const be = new NativeBackend({ simd, threads });
+          const out = zerosF32(qn), lse = new Float64Array(c.T * c.nHeads);
+          be.trainAttentionForward(out, lse, q, k, v, c.T, c.nHeads, c.nKv, c.hd, scale);
+          const dq = zerosF32(qn).fill(7, 0, qn), dk = zerosF32(kvn).fill(7, 0, kvn), dv = zerosF32(kvn).fill(7, 0, kvn);
+          be.trainAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, c.T, c.nHeads, c.nKv, c.hd, scale);
+          for (const [name, a, n] of [['out', out, qn], ['dq', dq, qn], ['dk', dk, kvn], ['dv', dv, kvn]] as const) assertGuardIntact(name, a, n);
+          assert.ok(relErr(out, refOut, qn) < 2e-5, `out: relative error ${relErr(out, refOut, qn)}`);
+          assert.ok(relErr(out, specOut, qn) < 2e-5, `out vs spec: relative error ${relErr(out, specOut, qn)}`);
+          for (let i = 0; i < lse.length; i++) assert.ok(Math.abs(lse[i]! - specLse[i]!) < 2e-5 * (1 + Math.abs(specLse[i]!)), `lse[${i}] = ${lse[i]}, want ${specLse[i]}`);
+          for (const [name, got, want, n] of [['dq', dq, refDq, qn], ['dk', dk, refDk, kvn], ['dv', dv, refDv, kvn]] as const) {
+            assert.ok(relErr(got, want, n) < 5e-5, `${name}: relative error ${relErr(got, want, n)}`);
+          }
+          const outs = [out, lse.length ? Float32Array.from(lse) : out, dq, dk, dv];
+          if (!first) first = outs;
+          else outs.forEach((a, i) => assert.deepEqual(a, first![i], `threads=${threads} differs from threads=1 (output ${i})`));
+        }
+      });
+    }
+  }
+
+  it('backward matches the loop specification on a long sequence (several 64-row tiles, GQA)', () => {
+    const c = { T: 150, nHeads: 4, nKv: 2, hd: 12 }, { q, k, v, dout, qn, kvn } = inputs(c, 3), scale = 0.3;
+    const out = new Float32Array(qn), lse = new Float64Array(c.T * c.nHeads);
+    attentionForward(out, lse, q, k, v, c.T, c.nHeads, c.nKv, c.hd, scale);
+    const want = [new Float32Array(qn), new Float32Array(kvn), new Float32Array(kvn)] as const;
+    attentionBackward(...want, dout, q, k, v, out, lse, c.T, c.nHeads, c.nKv, c.hd, scale);
+    const got = [new Float32Array(qn), new Float32Array(kvn), new Float32Array(kvn)] as const;
+    new NativeBackend().trainAttentionBackward(...got, dout, q, k, v, out, lse, c.T, c.nHeads, c.nKv, c.hd, scale);
+    ['dq', 'dk', 'dv'].forEach((name, i) => assert.ok(relErr(got[i]!, want[i]!, got[i]!.length) < 5e-5, `${name}: relative error ${relErr(got[i]!, want[i]!, got[i]!.length)}`));
+  });
+
+  it('attentionForwardGemm/BackwardGemm route float32 through the kernels of attentionKernelsOf(native), float64 stays in TypeScript', () => {
+    const be = new NativeBackend();
+    let calls = 0;
+    const counted = { ...attentionKernelsOf(be) };
+    const fwd = counted.trainAttentionForward!, bwd = counted.trainAttentionBackward!;
+    counted.trainAttentionForward = (...a) => { calls++; fwd(...a); };
+    counted.trainAttentionBackward = (...a) => { calls++; bwd(...a); };
+    const g = { ...backendGemm(be), ...counted };
+    const c = { T: 9, nHeads: 2, nKv: 1, hd: 4 }, { q, k, v, dout, qn, kvn } = inputs(c, 5);
+    const out = new Float32Array(qn), lse = new Float64Array(c.T * c.nHeads);
+    attentionForwardGemm(g, out, lse, q, k, v, c.T, c.nHeads, c.nKv, c.hd, 0.5);
+    attentionBackwardGemm(g, new Float32Array(qn), new Float32Array(kvn), new Float32Array(kvn), dout, q, k, v, out, lse, c.T, c.nHeads, c.nKv, c.hd, 0.5);
+    assert.equal(calls, 2, 'both float32 calls went to the native kernel');
+    assert.deepEqual(attentionKernelsOf(new JsBackend()), {}, 'the TypeScript backend has no fused kernels');
+  });
+
+  it('misuse throws TypeError/RangeError before any kernel runs', () => {
+    const be = new NativeBackend(), f = new Float32Array(64), d = new Float64Array(8);
+    assert.throws(() => be.trainAttentionForward(f, d, f, f, f, 2, 3, 2, 4, 1), RangeError, 'nHeads not a multiple of nKvHeads');
+    assert.throws(() => be.trainAttentionForward(f, d, f, f, f, 2, 2, 0, 4, 1), RangeError, 'zero KV heads');
+    assert.throws(() => be.trainAttentionForward(f, d, f, f, f, 5, 4, 2, 4, 1), RangeError, 'q too short');
+    assert.throws(() => be.trainAttentionForward(f, new Float64Array(3), f, f, f, 2, 2, 1, 4, 1), RangeError, 'lse too short');
+    assert.throws(() => be.trainAttentionForward(f, new Float32Array(8) as unknown as Float64Array, f, f, f, 2, 2, 1, 4, 1), TypeError, 'lse must be float64');
+    assert.throws(() => be.trainAttentionForward(f, d, f, f, f, 2, 2, 1, 4, NaN), RangeError, 'scale NaN');
+    assert.throws(() => be.trainAttentionForward(f, d, f, f, f, 1.5, 2, 1, 4, 1), RangeError, 'fractional T');
+    assert.throws(() => be.trainAttentionBackward(f, f, f, f, f, f, f, f, d, 2, 2, 1, 40, 1), RangeError, 'backward buffers too short');
+    assert.throws(() => be.trainAttentionBackward(f, f, new Float64Array(64) as unknown as Float32Array, f, f, f, f, f, d, 2, 2, 1, 4, 1), TypeError, 'dv must be float32');
+  });
+});
