@@ -3,7 +3,7 @@
  * selection and cache compaction, as a share of the forward time, at 2K, 4K and 8K tokens, for the test model and a
  * random ~100M-parameter Llama. The NAMM parameters are one draw of CMA-ES's first generation (N(0, 0.065²)), so
  * evictions happen as they do early in evolution. One JSON line per (model, context).
- * Usage: npm run bench:namm [-- --quick]
+ * Usage: npm run bench:namm [-- --quick] [-- --context=4096] [-- --model=llama]
  */
 import { existsSync } from 'node:fs';
 import { Model } from '../src/models/model.js';
@@ -14,19 +14,21 @@ import { createNammPolicy, NAMM_PARAM_COUNT } from '../src/memory/namm/index.js'
 import { Rng } from '../src/util/rng.js';
 
 const quick = process.argv.includes('--quick');
-const contexts = quick ? [2048] : [2048, 4096, 8192];
+const contextArg = process.argv.find((a) => a.startsWith('--context='));
+const modelArg = process.argv.find((a) => a.startsWith('--model='))?.slice('--model='.length);
+const contexts = contextArg ? contextArg.slice('--context='.length).split(',').map(Number) : quick ? [2048] : [2048, 4096, 8192];
 const backend = getBackend();
 const rng = new Rng(2024);
 const params = Float32Array.from({ length: NAMM_PARAM_COUNT }, () => 0.065 * rng.normal());
 
 const models: { name: string; model: Model }[] = [];
 const TEST_MODEL = '../shared/models/tinystories-656k';
-if (existsSync(TEST_MODEL)) {
+if (existsSync(TEST_MODEL) && (!modelArg || 'tinystories-656k'.includes(modelArg))) {
   const f = await loadModelFiles(TEST_MODEL);
   models.push({ name: 'tinystories-656k', model: new Model(f.config, f.weights, f.tokenizer, backend) });
 }
 const big = llamaConfig({ vocabSize: 32000, hiddenSize: 768, nLayers: 12, nHeads: 12, nKvHeads: 4, intermediateSize: 2048, maxPositions: 8192 });
-models.push({ name: 'random-llama-100m', model: new Model(big, randomWeights(big, 1), null, backend) });
+if (!modelArg || 'random-llama-100m'.includes(modelArg)) models.push({ name: 'random-llama-100m', model: new Model(big, randomWeights(big, 1), null, backend) });
 
 for (const { name, model } of models) {
   for (const ctx of contexts) {
@@ -36,7 +38,20 @@ for (const { name, model } of models) {
     full.prefill(ids);
     const fullMs = performance.now() - t;
 
-    const policy = createNammPolicy({ params });
+    // The BAM attention's inherent work: Σ over scored heads of n(n+1)/2 (query, key) pairs × 64 FMAs (Q·K and P·V).
+    let bamPairs = 0, rowFrames = 0;
+    const policy = createNammPolicy({
+      params,
+      onUpdate: (info) => {
+        // STFT rows × frames: old rows see all F = U/16 frames, a new row of block b the last F − b.
+        const F = policy.updateEvery / 16;
+        for (const hd of info.heads) {
+          const n = hd.positions.length;
+          bamPairs += (n * (n + 1)) / 2;
+          rowFrames += F * (n - policy.updateEvery) + (16 * F * (F + 1)) / 2;
+        }
+      },
+    });
     const s = model.createSessionWith(policy);
     t = performance.now();
     s.prefill(ids);
@@ -52,6 +67,9 @@ for (const { name, model } of models) {
       per_update_ms: +(nammMs / Math.max(1, p.updates)).toFixed(2),
       namm_share_of_forward: +(nammMs / forwardMs).toFixed(4),
       mean_kv_fraction: +s.memoryStats().meanFraction.toFixed(3),
+      bam_gfma: +((bamPairs * 64) / 1e9).toFixed(2),
+      bam_gfma_per_s: +((bamPairs * 64) / 1e6 / Math.max(p.scoringMs, 1e-9)).toFixed(1),
+      stft_row_frames_m: +(rowFrames / 1e6).toFixed(2),
     }));
   }
 }

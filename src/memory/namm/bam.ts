@@ -5,8 +5,10 @@
  *   QKV = X·Wqkv + bqkv;  S = Q·Kᵀ/√32 with token i seeing only tokens j ≥ i (itself and newer);
  *   O = softmax(S)·V;  Y = O·Wo + bo = [R | Mul];  X' = X ⊙ (1 + Mul) + R;  s = X'·w + b.
  *
- * The attention is n² per head, so it is the expensive part of NAMM: with a Backend it runs as blocked GEMMs
- * (Q·Kᵀ, softmax, P·V) on the backend's kernels; without one, as tight float64-accumulating loops.
+ * The attention is n² per head, so it is the expensive part of NAMM. With a backend that has the fused kernel
+ * (Backend.bamScores, native: triangular, tiled, multi-threaded) the whole scorer is one call; with another
+ * backend it runs as blocked GEMMs (Q·Kᵀ, softmax, P·V) on the backend's kernels; without one, as tight
+ * float64-accumulating loops — the TypeScript twin of the native kernel.
  */
 import type { Backend } from '../../tensor/backend.js';
 import { BAM_HIDDEN, BAM_LAYOUT, FEATURE_DIM, validateNammParams } from './params.js';
@@ -26,6 +28,8 @@ export class BamScorer {
   private readonly bo: Float32Array;
   private readonly w: Float32Array;
   private readonly b: number;
+  /** A private copy of the flat parameters, for the fused backend kernel. */
+  private readonly flat: Float32Array;
   private q = new Float32Array(0);
   private k = new Float32Array(0);
   private v = new Float32Array(0);
@@ -44,6 +48,7 @@ export class BamScorer {
     this.bo = seg(BAM_LAYOUT.bo);
     this.w = seg(BAM_LAYOUT.w);
     this.b = params[BAM_LAYOUT.b.offset]!;
+    this.flat = params.slice(0, BAM_LAYOUT.b.offset + 1);
   }
 
   /** Scores `n` tokens whose features are `x` `[n, 25]` (oldest first) into `out[0..n)`. */
@@ -52,6 +57,10 @@ export class BamScorer {
     if (x.length < n * D) throw new RangeError(`BAM: features hold ${x.length} values, ${n * D} needed`);
     if (out.length < n) throw new RangeError(`BAM: output holds ${out.length} values, ${n} needed`);
     if (n === 0) return;
+    if (this.backend?.bamScores) {
+      this.backend.bamScores(x, n, this.flat, out);
+      return;
+    }
     this.ensure(n);
     this.projectQkv(x, n);
     if (this.backend) this.attendBlocked(n, this.backend);

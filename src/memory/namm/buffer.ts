@@ -5,7 +5,7 @@
  * `updateEvery` (U = 512), then stacks the buffered chunks (right-zero-padded to the current key count) into the
  * last U queries × all current keys, and runs the STFT over each key's column. Holding U × n floats per layer and
  * head is the largest cost of that design, so we consume the same matrix incrementally: the queries of a window are
- * gathered into 16-query blocks (key-major), and as soon as a block is complete its STFT frame (the previous block
+ * gathered into 16-query blocks (query-major: one contiguous copy per query), and as soon as a block is complete its STFT frame (the previous block
  * followed by this one) is computed for every key and added, with its EMA weight and frame mask, to a per-key
  * accumulator. At the end of the window the accumulator holds exactly Σ_t w_t·S_t[k] of the reference, and the
  * last block becomes the carry-over of the next window. Memory per head: 2 blocks (2·16·n) + the accumulator (17·n).
@@ -15,8 +15,22 @@
  * past a multiple of U is handled as if the update had happened exactly at that multiple: the window is scored
  * from its own U queries and tokens, and the rest of the chunk starts the next window (see NammPolicy.observe).
  */
+import type { Backend } from '../../tensor/backend.js';
+import { getBackend } from '../../tensor/index.js';
 import { emaFrameWeights, EMA_COEFF } from './ema.js';
-import { frameMagnitudes, HOP, N_BINS } from './stft.js';
+import { ACC_BLOCK, HOP, N_BINS, stftAccSize, stftAccumulateTs } from './stft.js';
+
+// Module-local copies: under a transpiling loader (tsx), imported bindings are getters, too slow for inner loops.
+const BLOCK = HOP;
+const BINS = N_BINS;
+const TILE = ACC_BLOCK;
+
+/**
+ * Carry arrays returned by carryFor → the window they came from. A new window built from such a carry adopts that
+ * window's buffers instead of allocating ~264 bytes per row per head at every update, and the old window is
+ * retired. Buffers are allocated for ld + U rows, so they always fit the next window (nOld ≤ the scored rows).
+ */
+const carrySource = new WeakMap<Float32Array, HeadWindow>();
 
 /** Checks an update cadence: a positive multiple of the STFT hop. */
 export function validateUpdateEvery(updateEvery: number): void {
@@ -34,6 +48,11 @@ export function endsWindow(queryIndex: number, updateEvery: number): boolean {
  * One (layer, head)'s current window: the frame accumulator over its cache rows.
  * Rows are the cache rows of that head, oldest first; rows [0, nOld) are tokens scored at earlier updates, the
  * window's own tokens follow.
+ *
+ * Layout (that of Backend.stftAccumulate): the two blocks are query-major `[16, ld]` (a query's attention row is
+ * one contiguous copy; the kernel then reads 8 or 16 consecutive rows per register) and the accumulator is
+ * float64 in tiles of 16 rows × 17 bins (stftAccIndex), with ld = nOld + U. One kernel call per frame covers every
+ * row of the head.
  */
 export class HeadWindow {
   /** Cache rows scored at earlier updates (their EMA is carried; their frame mask is 0). */
@@ -42,27 +61,45 @@ export class HeadWindow {
   queries = 0;
   /** Highest row count seen in this window (rows beyond it are zero in every block). */
   rows: number;
-  private cap: number;
+  private readonly ld: number;
   private prev: Float32Array;
   private cur: Float32Array;
   private acc: Float64Array;
   private readonly weights: Float32Array;
+  private readonly backend: Backend | null;
+  private retired = false;
 
   /**
-   * `carry` is the key-major `[nOld, 16]` last block of the previous window (rows already filtered to the retained
-   * tokens), or null at the start of a sequence (zeros).
+   * `carry` is the last block of the previous window as returned by carryFor (query-major `[16, nOld]`, rows
+   * already filtered to the retained tokens), or null at the start of a sequence (zeros). `backend` runs the
+   * frame kernel when it has one (default: the process backend, getBackend()); null or a backend without
+   * stftAccumulate uses the TypeScript twin. A window whose carryFor result is passed here hands its buffers to
+   * the new window and is retired (its methods throw from then on).
    */
-  constructor(readonly updateEvery: number, nOld: number, carry: Float32Array | null, gamma = EMA_COEFF) {
+  constructor(readonly updateEvery: number, nOld: number, carry: Float32Array | null, gamma = EMA_COEFF, backend?: Backend | null) {
     validateUpdateEvery(updateEvery);
-    if (carry && carry.length < nOld * HOP) throw new RangeError(`HeadWindow: carry holds ${carry.length} values, ${nOld * HOP} needed`);
+    if (!Number.isInteger(nOld) || nOld < 0) throw new RangeError(`HeadWindow: nOld must be a non-negative integer, got ${nOld}`);
+    if (carry && carry.length < nOld * BLOCK) throw new RangeError(`HeadWindow: carry holds ${carry.length} values, ${nOld * BLOCK} needed`);
     this.nOld = nOld;
     this.rows = nOld;
-    this.cap = Math.max(16, nOld + updateEvery);
-    this.prev = new Float32Array(this.cap * HOP);
-    if (carry) this.prev.set(carry.subarray(0, nOld * HOP));
-    this.cur = new Float32Array(this.cap * HOP);
-    this.acc = new Float64Array(this.cap * N_BINS);
-    this.weights = emaFrameWeights(updateEvery / HOP, gamma);
+    const ld = this.ld = Math.max(16, nOld + updateEvery);
+    const donor = carry ? carrySource.get(carry) : undefined;
+    if (donor && !donor.retired && donor.prev.length >= ld * BLOCK && donor.acc.length >= stftAccSize(ld)) {
+      carrySource.delete(carry!);
+      donor.retired = true;
+      this.prev = donor.prev.fill(0, 0, ld * BLOCK);
+      this.cur = donor.cur.fill(0, 0, ld * BLOCK);
+      this.acc = donor.acc.fill(0, 0, stftAccSize(ld));
+    } else {
+      const cap = ld + updateEvery;
+      this.prev = new Float32Array(cap * BLOCK);
+      this.cur = new Float32Array(cap * BLOCK);
+      this.acc = new Float64Array(stftAccSize(cap));
+    }
+    if (carry && nOld > 0) for (let m = 0; m < BLOCK; m++) this.prev.set(carry.subarray(m * nOld, (m + 1) * nOld), m * ld);
+    this.weights = emaFrameWeights(updateEvery / BLOCK, gamma);
+    const be = backend === undefined ? getBackend() : backend;
+    this.backend = be && be.stftAccumulate ? be : null;
   }
 
   /** Rows this window scores at its end: the old tokens plus one token per query. */
@@ -78,38 +115,56 @@ export class HeadWindow {
    */
   addQuery(row: Float32Array, rowOff: number, nCols: number, colMap: Int32Array | null): void {
     if (this.complete) throw new Error('HeadWindow: the window is already complete');
-    const slot = this.queries % HOP;
+    if (this.retired) throw new Error('HeadWindow: this window handed its buffers to the next one');
+    const slot = this.queries % BLOCK;
     const n = Math.min(colMap ? colMap.length : nCols, this.scoredRows);
     if (n > this.rows) this.rows = n;
-    const cur = this.cur;
-    if (colMap) for (let r = 0; r < n; r++) cur[r * HOP + slot] = row[rowOff + colMap[r]!]!;
-    else for (let r = 0; r < n; r++) cur[r * HOP + slot] = row[rowOff + r]!;
+    const cur = this.cur, off = slot * this.ld;
+    if (colMap) for (let r = 0; r < n; r++) cur[off + r] = row[rowOff + colMap[r]!]!;
+    else cur.set(row.subarray(rowOff, rowOff + n), off);
     this.queries++;
-    if (this.queries % HOP === 0) this.closeFrame(this.queries / HOP - 1);
+    if (this.queries % BLOCK === 0) this.closeFrame(this.queries / BLOCK - 1);
   }
 
   /** Frame t = [previous block | this block]; only rows born before the end of block t count (mask b(k) ≤ t). */
   private closeFrame(t: number): void {
-    const limit = Math.min(this.rows, this.nOld + HOP * (t + 1));
+    const limit = Math.min(this.rows, this.nOld + BLOCK * (t + 1));
     const w = this.weights[t]!;
-    for (let r = 0; r < limit; r++) frameMagnitudes(this.prev, r * HOP, this.cur, r * HOP, this.acc, r * N_BINS, w, true);
+    if (this.backend) this.backend.stftAccumulate!(this.prev, this.cur, this.ld, limit, w, this.acc);
+    else stftAccumulateTs(this.prev, this.cur, this.ld, limit, w, this.acc);
     const done = this.prev;
     this.prev = this.cur;
     this.cur = done;
-    this.cur.fill(0, 0, this.rows * HOP);
+    // Rows past a later query's count must read 0 (the block is reused): clear what the last frames wrote.
+    for (let m = 0; m < BLOCK; m++) done.fill(0, m * this.ld, m * this.ld + this.rows);
   }
 
-  /** Σ_t w_t·S_t per row `[scoredRows, 17]` (float64); valid once complete. */
+  /** Σ_t w_t·S_t per row `[scoredRows, 17]` (float64, row-major); valid once complete. */
   accumulated(): Float64Array {
     if (!this.complete) throw new Error('HeadWindow: the window is not complete yet');
-    return this.acc;
+    if (this.retired) throw new Error('HeadWindow: this window handed its buffers to the next one');
+    const n = this.scoredRows, acc = this.acc;
+    const out = new Float64Array(n * BINS);
+    for (let r0 = 0; r0 < n; r0 += TILE) {
+      const tile = (r0 / TILE) * BINS * TILE, end = Math.min(TILE, n - r0);
+      for (let f = 0; f < BINS; f++) {
+        const src = tile + f * TILE;
+        for (let l = 0; l < end; l++) out[(r0 + l) * BINS + f] = acc[src + l]!;
+      }
+    }
+    return out;
   }
 
-  /** The carry-over for the next window: rows `keep` of this window's last block, key-major `[keep.length, 16]`. */
+  /** The carry-over for the next window: rows `keep` of this window's last block, query-major `[16, keep.length]`. */
   carryFor(keep: Int32Array): Float32Array {
     if (!this.complete) throw new Error('HeadWindow: the window is not complete yet');
-    const out = new Float32Array(keep.length * HOP);
-    for (let i = 0; i < keep.length; i++) out.set(this.prev.subarray(keep[i]! * HOP, keep[i]! * HOP + HOP), i * HOP);
+    if (this.retired) throw new Error('HeadWindow: this window handed its buffers to the next one');
+    const k = keep.length, out = new Float32Array(k * BLOCK), prev = this.prev, ld = this.ld;
+    for (let m = 0; m < BLOCK; m++) {
+      const src = m * ld, dst = m * k;
+      for (let i = 0; i < k; i++) out[dst + i] = prev[src + keep[i]!]!;
+    }
+    carrySource.set(out, this);
     return out;
   }
 }

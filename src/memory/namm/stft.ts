@@ -90,3 +90,55 @@ export function stftMagnitudes(signal: Float32Array): Float32Array {
   for (let t = 0; t < frames; t++) frameMagnitudes(signal, t * HOP, signal, t * HOP + HALF, out, t * N_BINS);
   return out;
 }
+
+const frameA = new Float32Array(HALF);
+const frameB = new Float32Array(HALF);
+const frameMag = new Float64Array(N_BINS);
+
+/** Rows per tile of the STFT accumulator (see stftAccIndex). */
+export const ACC_BLOCK = 16;
+
+/**
+ * Where row r, bin f lives in an STFT accumulator: tiles of 16 rows, each a contiguous `[17][16]` float64 block
+ * (the native kernel then reads and writes one contiguous run per register group, not 17 strided streams).
+ */
+export function stftAccIndex(r: number, f: number): number {
+  return (Math.floor(r / ACC_BLOCK) * N_BINS + f) * ACC_BLOCK + (r % ACC_BLOCK);
+}
+
+/** Float64 values an STFT accumulator for `ld` rows needs: whole tiles. */
+export function stftAccSize(ld: number): number {
+  return Math.ceil(ld / ACC_BLOCK) * N_BINS * ACC_BLOCK;
+}
+
+/**
+ * One frame for many rows at once, in the layout of the native `stftAccumulate` kernel (Backend.stftAccumulate)
+ * and its TypeScript twin: `prev` and `cur` are query-major 16-query blocks (sample m of row r at `m·ld + r`),
+ * `acc` is the tiled float64 accumulator (stftAccIndex), and for every row r < rows, acc[r, f] += weight·|X_f|.
+ * The magnitudes are frameMagnitudes' (float64); the native kernel computes them in float32.
+ */
+export function stftAccumulateTs(
+  prev: Float32Array, cur: Float32Array, ld: number, rows: number, weight: number, acc: Float64Array,
+): void {
+  checkStftAccumulateArgs(prev, cur, ld, rows, weight, acc);
+  const w = Math.fround(weight);
+  for (let r = 0; r < rows; r++) {
+    for (let m = 0; m < HALF; m++) { frameA[m] = prev[m * ld + r]!; frameB[m] = cur[m * ld + r]!; }
+    if (!frameMagnitudes(frameA, 0, frameB, 0, frameMag, 0)) continue;
+    const tile = Math.floor(r / ACC_BLOCK) * N_BINS * ACC_BLOCK + (r % ACC_BLOCK);
+    for (let f = 0; f < N_BINS; f++) acc[tile + f * ACC_BLOCK] = acc[tile + f * ACC_BLOCK]! + w * frameMag[f]!;
+  }
+}
+
+/** The argument checks shared by the twin and (in the same words) the native kernel. */
+export function checkStftAccumulateArgs(
+  prev: Float32Array, cur: Float32Array, ld: number, rows: number, weight: number, acc: Float64Array,
+): void {
+  if (!(prev instanceof Float32Array) || !(cur instanceof Float32Array)) throw new TypeError('stftAccumulate: prev and cur must be Float32Arrays');
+  if (!(acc instanceof Float64Array)) throw new TypeError('stftAccumulate: acc must be a Float64Array');
+  if (!Number.isInteger(ld) || ld < 0) throw new RangeError(`stftAccumulate: ld must be a non-negative integer, got ${ld}`);
+  if (!Number.isInteger(rows) || rows < 0 || rows > ld) throw new RangeError(`stftAccumulate: rows must be an integer in [0, ld = ${ld}], got ${rows}`);
+  if (typeof weight !== 'number' || !Number.isFinite(weight)) throw new RangeError(`stftAccumulate: weight must be finite, got ${weight}`);
+  if (prev.length < HOP * ld || cur.length < HOP * ld) throw new RangeError(`stftAccumulate: prev and cur need ${HOP * ld} values`);
+  if (acc.length < stftAccSize(ld)) throw new RangeError(`stftAccumulate: acc needs ${stftAccSize(ld)} values, has ${acc.length}`);
+}
