@@ -19,7 +19,13 @@ import { FeatureNormalizer, NormAccumulator, validateNormStats, warnUnnormalised
 import { FEATURE_DIM, validateNammParams, type NammScorerKind } from './params.js';
 import { recencyEmbedding, RECENCY_DIMS, type RecencyOverflow } from './recency.js';
 import { NAMM_SELECTIONS, selectTokens, type NammSelection } from './selection.js';
-import { N_BINS } from './stft.js';
+import { N_BINS as IMPORTED_N_BINS } from './stft.js';
+
+// Module-local copies of constants used in per-row loops (an imported binding can cost a call per access when the
+// module is transpiled on the fly).
+const N_BINS = IMPORTED_N_BINS;
+const FEATURE_DIMS = FEATURE_DIM;
+const RECENCY_WIDTH = RECENCY_DIMS;
 
 export interface NammPolicyOptions {
   /** Flat parameter vector (4,172 for 'bam', 25 for 'mlp'); see params.ts. */
@@ -95,6 +101,8 @@ export class NammPolicy implements MemoryPolicy {
   private readonly onUpdate: ((info: NammUpdateInfo) => void) | undefined;
   private shape: CacheShape | null = null;
   private layers: LayerState[] = [];
+  /** Kernels for the spectrogram and BAM (null: the plain TypeScript loops). */
+  private readonly backend: Backend | null;
 
   constructor(opts: NammPolicyOptions) {
     if (!opts || typeof opts !== 'object') throw new TypeError('NammPolicy needs an options object');
@@ -113,7 +121,8 @@ export class NammPolicy implements MemoryPolicy {
     this.calibrate = opts.calibrate ?? false;
     if (opts.normStats) validateNormStats(opts.normStats);
     this.normalizer = opts.normStats ? new FeatureNormalizer(opts.normStats) : null;
-    this.scorer = this.scorerKind === 'bam' ? new BamScorer(opts.params, opts.backend === undefined ? getBackend() : opts.backend ?? undefined) : new MlpScorer(opts.params);
+    this.backend = opts.backend === undefined ? getBackend() : opts.backend;
+    this.scorer = this.scorerKind === 'bam' ? new BamScorer(opts.params, this.backend ?? undefined) : new MlpScorer(opts.params);
     this.decay = emaOldStateDecay(this.updateEvery, EMA_COEFF);
     this.onUpdate = opts.onUpdate;
     this.name = opts.name ?? [
@@ -209,7 +218,7 @@ export class NammPolicy implements MemoryPolicy {
     return {
       seen: 0,
       cacheRows: new Int32Array(nH),
-      windows: Array.from({ length: nH }, () => new HeadWindow(this.updateEvery, 0, null, EMA_COEFF)),
+      windows: Array.from({ length: nH }, () => new HeadWindow(this.updateEvery, 0, null, EMA_COEFF, this.backend)),
       ema: Array.from({ length: nH }, () => null),
     };
   }
@@ -239,12 +248,12 @@ export class NammPolicy implements MemoryPolicy {
       const pos = obs.positions[h]!;
       const map = alive ? alive[h]! : null;
       for (let k = 0; k < n; k++) positions[k] = pos[map ? map[k]! : k]!;
-      const features = new Float32Array(n * FEATURE_DIM);
+      const features = new Float32Array(n * FEATURE_DIMS);
       const newest = positions[n - 1]!;
       for (let k = 0; k < n; k++) {
-        recencyEmbedding(newest - positions[k]!, features, k * FEATURE_DIM, this.recency);
-        if (this.normalizer) this.normalizer.apply(rawEma, k * N_BINS, features, k * FEATURE_DIM + RECENCY_DIMS);
-        else features.set(rawEma.subarray(k * N_BINS, (k + 1) * N_BINS), k * FEATURE_DIM + RECENCY_DIMS);
+        recencyEmbedding(newest - positions[k]!, features, k * FEATURE_DIMS, this.recency);
+        if (this.normalizer) this.normalizer.apply(rawEma, k * N_BINS, features, k * FEATURE_DIMS + RECENCY_WIDTH);
+        else features.set(rawEma.subarray(k * N_BINS, (k + 1) * N_BINS), k * FEATURE_DIMS + RECENCY_WIDTH);
       }
       const t1 = performance.now();
       tFeatures += t1 - t0;
@@ -269,7 +278,7 @@ export class NammPolicy implements MemoryPolicy {
       const ema = new Float32Array(k.length * N_BINS);
       for (let j = 0; j < k.length; j++) ema.set(hd.rawEma.subarray(k[j]! * N_BINS, (k[j]! + 1) * N_BINS), j * N_BINS);
       st.ema[h] = ema;
-      st.windows[h] = new HeadWindow(this.updateEvery, k.length, st.windows[h]!.carryFor(k), EMA_COEFF);
+      st.windows[h] = new HeadWindow(this.updateEvery, k.length, st.windows[h]!.carryFor(k), EMA_COEFF, this.backend);
     }
     this.timings.selectionMs += performance.now() - tSelect;
     this.onUpdate?.({ layer, totalTokens, heads });
