@@ -32,6 +32,15 @@ const TILE = ACC_BLOCK;
  */
 const carrySource = new WeakMap<Float32Array, HeadWindow>();
 
+/** EMA frame weights per (frames, γ), shared read-only by every window (computed once, not at every update). */
+const weightCache = new Map<string, Float32Array>();
+function frameWeights(frames: number, gamma: number): Float32Array {
+  const key = `${frames},${gamma}`;
+  let w = weightCache.get(key);
+  if (!w) weightCache.set(key, (w = emaFrameWeights(frames, gamma)));
+  return w;
+}
+
 /** Checks an update cadence: a positive multiple of the STFT hop. */
 export function validateUpdateEvery(updateEvery: number): void {
   if (!Number.isInteger(updateEvery) || updateEvery < HOP || updateEvery % HOP !== 0) {
@@ -97,7 +106,7 @@ export class HeadWindow {
       this.acc = new Float64Array(stftAccSize(cap));
     }
     if (carry && nOld > 0) for (let m = 0; m < BLOCK; m++) this.prev.set(carry.subarray(m * nOld, (m + 1) * nOld), m * ld);
-    this.weights = emaFrameWeights(updateEvery / BLOCK, gamma);
+    this.weights = frameWeights(updateEvery / BLOCK, gamma);
     const be = backend === undefined ? getBackend() : backend;
     this.backend = be && be.stftAccumulate ? be : null;
   }
@@ -118,12 +127,54 @@ export class HeadWindow {
     if (this.retired) throw new Error('HeadWindow: this window handed its buffers to the next one');
     const slot = this.queries % BLOCK;
     const n = Math.min(colMap ? colMap.length : nCols, this.scoredRows);
-    if (n > this.rows) this.rows = n;
     const cur = this.cur, off = slot * this.ld;
     if (colMap) for (let r = 0; r < n; r++) cur[off + r] = row[rowOff + colMap[r]!]!;
     else cur.set(row.subarray(rowOff, rowOff + n), off);
+    // Rows this slot held from an earlier block but this query does not reach must read 0 (rare: row counts only
+    // grow within a window in normal use).
+    if (n < this.rows) cur.fill(0, off + n, off + this.rows);
+    else this.rows = n;
     this.queries++;
     if (this.queries % BLOCK === 0) this.closeFrame(this.queries / BLOCK - 1);
+  }
+
+  /**
+   * Consumes `count` consecutive query rows of a chunk's attention `att` (query-major, `len` columns per query),
+   * starting with query `q0` of the chunk: the same as addQuery(att, (q0 + i)·len, len, colMap) for i < count, but
+   * whole 16-query blocks lying inside the chunk are fed to the frame kernel as views of `att` (no copy) when the
+   * layout allows it (no colMap, every column belongs to this window).
+   */
+  addQueries(att: Float32Array, q0: number, count: number, len: number, colMap: Int32Array | null): void {
+    if (count > this.updateEvery - this.queries) throw new Error('HeadWindow: more queries than the window has left');
+    if (this.retired) throw new Error('HeadWindow: this window handed its buffers to the next one');
+    let i = q0;
+    const end = q0 + count;
+    if (!colMap && len <= this.scoredRows && len >= this.rows && att.length >= end * len) {
+      // Finish the current block query by query.
+      for (; i < end && this.queries % BLOCK !== 0; i++) this.addQuery(att, i * len, len, null);
+      const blocks = Math.floor((end - i) / BLOCK);
+      if (blocks >= 2) {
+        // First block: copied, it pairs with the buffered previous block.
+        for (let m = 0; m < BLOCK; m++) this.addQuery(att, (i + m) * len, len, null);
+        // Middle frames: both blocks are views of the chunk (ld = len). Rows < limit ≤ len are exactly the rows
+        // the copies would hold.
+        for (let b = 1; b < blocks; b++) {
+          const t = this.queries / BLOCK;
+          const limit = Math.min(this.rows, this.nOld + BLOCK * (t + 1));
+          const w = this.weights[t]!;
+          const p = att.subarray((i + (b - 1) * BLOCK) * len), c = att.subarray((i + b * BLOCK) * len);
+          if (this.backend) this.backend.stftAccumulate!(p, c, len, limit, w, this.acc);
+          else stftAccumulateTs(p, c, len, limit, w, this.acc);
+          this.queries += BLOCK;
+        }
+        // The last block becomes the buffered previous block (layout ld); `cur` keeps stale rows < this.rows ≤
+        // every later query's count, so they are overwritten before being read.
+        const last = i + (blocks - 1) * BLOCK, ld = this.ld, dst = this.prev;
+        for (let m = 0; m < BLOCK; m++) dst.set(att.subarray((last + m) * len, (last + m + 1) * len), m * ld);
+        i += blocks * BLOCK;
+      }
+    }
+    for (; i < end; i++) this.addQuery(att, i * len, len, colMap);
   }
 
   /** Frame t = [previous block | this block]; only rows born before the end of block t count (mask b(k) ≤ t). */
@@ -135,8 +186,8 @@ export class HeadWindow {
     const done = this.prev;
     this.prev = this.cur;
     this.cur = done;
-    // Rows past a later query's count must read 0 (the block is reused): clear what the last frames wrote.
-    for (let m = 0; m < BLOCK; m++) done.fill(0, m * this.ld, m * this.ld + this.rows);
+    // The reused block keeps its rows < this.rows: every later query overwrites them or clears what it does not
+    // reach (addQuery), so rows past a query's count still read 0.
   }
 
   /** Σ_t w_t·S_t per row `[scoredRows, 17]` (float64, row-major); valid once complete. */
@@ -150,6 +201,29 @@ export class HeadWindow {
       for (let f = 0; f < BINS; f++) {
         const src = tile + f * TILE;
         for (let l = 0; l < end; l++) out[(r0 + l) * BINS + f] = acc[src + l]!;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * foldEma(oldEma, nOld, accumulated(), scoredRows, 17, decay) without the intermediate float64 copy: the new raw
+   * EMA `[scoredRows, 17]` (float32), old rows decayed and added to, new rows the accumulator alone.
+   */
+  foldedEma(oldEma: Float32Array | null, decay: number): Float32Array {
+    if (!this.complete) throw new Error('HeadWindow: the window is not complete yet');
+    if (this.retired) throw new Error('HeadWindow: this window handed its buffers to the next one');
+    const n = this.scoredRows, nOld = this.nOld, acc = this.acc;
+    if (nOld > 0 && (!oldEma || oldEma.length < nOld * BINS)) throw new RangeError('foldEma: the stored EMA has fewer rows than the cache');
+    const out = new Float32Array(n * BINS);
+    for (let r0 = 0; r0 < n; r0 += TILE) {
+      const tile = (r0 / TILE) * BINS * TILE, end = Math.min(TILE, n - r0);
+      const endOld = Math.max(0, Math.min(end, nOld - r0));
+      for (let f = 0; f < BINS; f++) {
+        const src = tile + f * TILE;
+        let l = 0;
+        for (; l < endOld; l++) { const i = (r0 + l) * BINS + f; out[i] = decay * oldEma![i]! + acc[src + l]!; }
+        for (; l < end; l++) out[(r0 + l) * BINS + f] = acc[src + l]!;
       }
     }
     return out;

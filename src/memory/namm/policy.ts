@@ -13,11 +13,11 @@ import { getBackend } from '../../tensor/index.js';
 import type { CacheShape, KeepLists, LayerObservation, MemoryPolicy } from '../policy.js';
 import { BamScorer } from './bam.js';
 import { endsWindow, HeadWindow, validateUpdateEvery } from './buffer.js';
-import { EMA_COEFF, emaOldStateDecay, foldEma } from './ema.js';
+import { EMA_COEFF, emaOldStateDecay } from './ema.js';
 import { MlpScorer } from './mlp.js';
 import { FeatureNormalizer, NormAccumulator, validateNormStats, warnUnnormalisedOnce, type NormStats } from './normalize.js';
 import { FEATURE_DIM, validateNammParams, type NammScorerKind } from './params.js';
-import { recencyEmbedding, RECENCY_DIMS, type RecencyOverflow } from './recency.js';
+import { recencyEmbedding, RECENCY_DIMS, RECENCY_TABLE_MAX, recencyTable, type RecencyOverflow } from './recency.js';
 import { NAMM_SELECTIONS, selectTokens, type NammSelection } from './selection.js';
 import { N_BINS as IMPORTED_N_BINS } from './stft.js';
 
@@ -26,6 +26,7 @@ import { N_BINS as IMPORTED_N_BINS } from './stft.js';
 const N_BINS = IMPORTED_N_BINS;
 const FEATURE_DIMS = FEATURE_DIM;
 const RECENCY_WIDTH = RECENCY_DIMS;
+const RECENCY_TABLE_LIMIT = RECENCY_TABLE_MAX;
 
 export interface NammPolicyOptions {
   /** Flat parameter vector (4,172 for 'bam', 25 for 'mlp'); see params.ts. */
@@ -177,14 +178,17 @@ export class NammPolicy implements MemoryPolicy {
 
     // alive[h]: when an update happened earlier in this chunk, the original cache rows still alive, in order.
     let alive: Int32Array[] | null = null;
-    for (let i = 0; i < nQ; i++) {
+    for (let i = 0; i < nQ;) {
+      // The queries of this chunk up to the end of the current window (or of the chunk), consumed in bulk.
+      const toEnd = this.updateEvery - ((st.seen + i) % this.updateEvery);
+      const count = Math.min(toEnd, nQ - i);
       const t0 = performance.now();
       for (let h = 0; h < nH; h++) {
-        const len = obs.lens[h]!;
-        st.windows[h]!.addQuery(att[h]!, i * len, len, alive ? alive[h]! : null);
+        st.windows[h]!.addQueries(att[h]!, i, count, obs.lens[h]!, alive ? alive[h]! : null);
       }
       this.timings.featuresMs += performance.now() - t0;
-      const queryIndex = st.seen + i;
+      i += count;
+      const queryIndex = st.seen + i - 1;
       if (!endsWindow(queryIndex, this.updateEvery)) continue;
       const { keep, scored } = this.update(layer, st, obs, alive, queryIndex + 1);
       // Compose: kept scored rows, then every row newer than the window (the rest of this chunk), in order.
@@ -242,7 +246,7 @@ export class NammPolicy implements MemoryPolicy {
       const win = st.windows[h]!;
       const n = win.scoredRows;
       counts[h] = n;
-      const rawEma = foldEma(st.ema[h]!, win.nOld, win.accumulated(), n, N_BINS, this.decay);
+      const rawEma = win.foldedEma(st.ema[h]!, this.decay);
       if (this.calibrate) this.calibration.addRows(rawEma, n);
       const positions = new Int32Array(n);
       const pos = obs.positions[h]!;
@@ -250,10 +254,18 @@ export class NammPolicy implements MemoryPolicy {
       for (let k = 0; k < n; k++) positions[k] = pos[map ? map[k]! : k]!;
       const features = new Float32Array(n * FEATURE_DIMS);
       const newest = positions[n - 1]!;
+      const table = recencyTable();
       for (let k = 0; k < n; k++) {
-        recencyEmbedding(newest - positions[k]!, features, k * FEATURE_DIMS, this.recency);
-        if (this.normalizer) this.normalizer.apply(rawEma, k * N_BINS, features, k * FEATURE_DIMS + RECENCY_WIDTH);
-        else features.set(rawEma.subarray(k * N_BINS, (k + 1) * N_BINS), k * FEATURE_DIMS + RECENCY_WIDTH);
+        const r = newest - positions[k]!, o = k * FEATURE_DIMS;
+        if (r >= 0 && r <= RECENCY_TABLE_LIMIT) { // r: a difference of int32 positions, an integer
+          const src = r * RECENCY_WIDTH;
+          for (let d = 0; d < RECENCY_WIDTH; d++) features[o + d] = table[src + d]!;
+        } else recencyEmbedding(r, features, o, this.recency);
+        if (this.normalizer) this.normalizer.apply(rawEma, k * N_BINS, features, o + RECENCY_WIDTH);
+        else {
+          const src = k * N_BINS, dst = o + RECENCY_WIDTH;
+          for (let f = 0; f < N_BINS; f++) features[dst + f] = rawEma[src + f]!;
+        }
       }
       const t1 = performance.now();
       tFeatures += t1 - t0;
@@ -276,7 +288,11 @@ export class NammPolicy implements MemoryPolicy {
       const k = keep[h]!, hd = heads[h]!;
       hd.keep = k;
       const ema = new Float32Array(k.length * N_BINS);
-      for (let j = 0; j < k.length; j++) ema.set(hd.rawEma.subarray(k[j]! * N_BINS, (k[j]! + 1) * N_BINS), j * N_BINS);
+      const raw = hd.rawEma;
+      for (let j = 0; j < k.length; j++) {
+        const src = k[j]! * N_BINS, dst = j * N_BINS;
+        for (let f = 0; f < N_BINS; f++) ema[dst + f] = raw[src + f]!;
+      }
       st.ema[h] = ema;
       st.windows[h] = new HeadWindow(this.updateEvery, k.length, st.windows[h]!.carryFor(k), EMA_COEFF, this.backend);
     }

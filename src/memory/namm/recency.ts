@@ -36,3 +36,16 @@ export function recencyEmbedding(r: number, out: Float32Array, offset = 0, overf
     out[offset + half + i] = Math.cos(x);
   }
 }
+
+let table: Float32Array | null = null;
+
+/**
+ * e(r) for r = 0..RECENCY_TABLE_MAX, `[32769, 8]` float32 (each value computed in float64 by the formula above,
+ * then rounded, as recencyEmbedding), built on first use.
+ */
+export function recencyTable(): Float32Array {
+  if (table) return table;
+  const t = new Float32Array((RECENCY_TABLE_MAX + 1) * RECENCY_DIMS);
+  for (let r = 0; r <= RECENCY_TABLE_MAX; r++) recencyEmbedding(r, t, r * RECENCY_DIMS);
+  return (table = t);
+}

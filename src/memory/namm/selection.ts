@@ -36,29 +36,70 @@ export function selectTokens(scores: Float32Array[], counts: ArrayLike<number>, 
   if (opts.cacheSize !== undefined && (!Number.isInteger(opts.cacheSize) || opts.cacheSize < 1)) {
     throw new RangeError(`cacheSize must be a positive integer, got ${opts.cacheSize}`);
   }
-  // Per head: indices sorted ascending by score (stable), restricted to the top cacheSize.
-  const orders: Int32Array[] = [];
+  // Per head, in the stable ascending order of (score, index): the top cacheSize are those past the first `cut`;
+  // negatives sort first, so the negatives among them number max(0, negatives − cut).
+  const keyedAll: Float64Array[] = [];
+  const cuts: number[] = [];
   const negatives: number[] = [];
+  const allNegatives: number[] = [];
   for (let h = 0; h < nHeads; h++) {
     const n = counts[h]!;
     const s = scores[h]!;
     if (s.length < n) throw new RangeError(`selectTokens: head ${h} has ${s.length} scores for ${n} tokens`);
     const keyed = new Float64Array(n);
-    for (let i = 0; i < n; i++) keyed[i] = Number.isNaN(s[i]!) ? Infinity : s[i]!;
-    if (n > 0) keyed[n - 1] = FLT_MAX;
-    const idx = Int32Array.from({ length: n }, (_, i) => i);
-    idx.sort((a, b) => keyed[a]! - keyed[b]! || a - b);
-    const top = opts.cacheSize !== undefined && n > opts.cacheSize ? idx.subarray(n - opts.cacheSize) : idx;
     let neg = 0;
-    while (neg < top.length && keyed[top[neg]!]! < 0) neg++;
-    orders.push(top);
-    negatives.push(neg);
+    for (let i = 0; i < n; i++) {
+      const v = s[i]!;
+      if (v < 0) neg++;
+      keyed[i] = v !== v ? Infinity : v;
+    }
+    if (n > 0) { if (keyed[n - 1]! < 0) neg--; keyed[n - 1] = FLT_MAX; }
+    const cut = opts.cacheSize !== undefined && n > opts.cacheSize ? n - opts.cacheSize : 0;
+    keyedAll.push(keyed);
+    cuts.push(cut);
+    negatives.push(Math.max(0, neg - cut));
+    allNegatives.push(neg);
   }
-  const dropMin = Math.min(...negatives);
+  let dropMin = Infinity;
+  for (let h = 0; h < nHeads; h++) if (negatives[h]! < dropMin) dropMin = negatives[h]!;
   const keep: Int32Array[] = [];
   for (let h = 0; h < nHeads; h++) {
     const drop = opts.mode === 'per-head' ? negatives[h]! : dropMin;
-    keep.push(orders[h]!.slice(drop).sort());
+    keep.push(keepAllButSmallest(keyedAll[h]!, cuts[h]! + drop, allNegatives[h]!));
   }
   return keep;
+}
+
+/**
+ * Ascending indices of `keyed` without its `d` first entries in the stable ascending order of (value, index).
+ * `negatives` is the number of values < 0 (when d ≤ negatives, only those need ordering).
+ */
+function keepAllButSmallest(keyed: Float64Array, d: number, negatives: number): Int32Array {
+  const n = keyed.length;
+  if (d <= 0) {
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) out[i] = i;
+    return out;
+  }
+  // The d-th smallest value v: everything below v goes, and of the entries equal to v the oldest (d − #below).
+  let cand: Float64Array;
+  if (d <= negatives) {
+    cand = new Float64Array(negatives);
+    let j = 0;
+    for (let i = 0; i < n; i++) if (keyed[i]! < 0) cand[j++] = keyed[i]!;
+  } else cand = keyed.slice();
+  cand.sort();
+  const v = cand[d - 1]!;
+  let below = 0;
+  while (cand[below]! < v) below++;
+  let ties = d - below;
+  const out = new Int32Array(n - d);
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    const x = keyed[i]!;
+    if (x < v) continue;
+    if (x === v && ties > 0) { ties--; continue; }
+    out[j++] = i;
+  }
+  return out;
 }
