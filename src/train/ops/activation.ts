@@ -1,6 +1,9 @@
 /** The MLP nonlinearities: SwiGLU (Llama) and GELU in GPT-2's tanh form or the exact erf form, with backwards. */
 import type { GeluKind } from '../../tensor/backend.js';
 import type { Vec } from './types.js';
+import { erf } from '../../tensor/js.js';
+
+export { erf };
 
 /** out = silu(gate) · up, silu(g) = g·σ(g). */
 export function swigluForward(out: Vec, gate: Vec, up: Vec, n: number): void {
@@ -46,27 +49,3 @@ export function geluBackward(dx: Vec, dout: Vec, x: Vec, n: number, kind: GeluKi
   } else throw new TypeError(`unknown GELU kind ${String(kind)}`);
 }
 
-/**
- * The error function to ~1e-15: its Maclaurin series below |x| = 2 (terms peak near e^{x²} ≈ 55, so
- * cancellation costs under two of float64's sixteen digits) and a continued fraction for erfc from 2 up, where
- * 60 terms already converge to the last bit. Accurate enough that finite differences of GELU(erf) match Φ + xφ.
- */
-export function erf(x: number): number {
-  const ax = Math.abs(x);
-  if (ax < 2) {
-    let term = x, sum = x;
-    const x2 = x * x;
-    for (let n = 1; n < 100; n++) {
-      term *= -x2 / n;
-      const add = term / (2 * n + 1);
-      sum += add;
-      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
-    }
-    return (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  // erfc(x) = exp(−x²)/√π · 1/(x + 1/2/(x + 1/(x + 3/2/(x + ...)))), evaluated bottom-up with 60 terms.
-  let f = ax;
-  for (let n = 60; n >= 1; n--) f = ax + (n / 2) / f;
-  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
-  return x > 0 ? 1 - erfc : erfc - 1;
-}
