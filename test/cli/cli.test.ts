@@ -114,3 +114,16 @@ test('namm init → calibrate → inspect → generate with the calibrated NAMM'
   writeFileSync(short, readFileSync(data, 'utf8').replace(story.repeat(45), story));
   assert.match(namm('calibrate', '--model', MODEL, '--namm', file, '--data', short, '--max-prompt-tokens', '2000').stderr, /shorter than the update cadence/);
 });
+
+test('namm demo (the README quick start) answers a generated prompt with the full cache and each policy', () => {
+  const r = namm('demo', '--model', MODEL, '--length', '1500', '--max-prompt-tokens', '1500', '--memory', 'h2o:ratio=0.5', '--memory', 'streaming:sinks=4,window=256');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^task +passkey: \d+ prompt tokens/m);
+  assert.match(r.stdout, /^expected "\d{5}"/m);
+  for (const policy of ['full', 'h2o:ratio=0.5', 'streaming:sinks=4,window=256']) assert.match(r.stdout, new RegExp(`^${policy.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+  assert.match(r.stdout, /mean 100\.0% of the full KV cache/);
+  assert.match(r.stdout, /mean 50\.0% of the full KV cache, final 50\.0%, [\d.]+ MiB freed/);
+  const missing = namm('demo', '--model', '/nonexistent/model');
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /no model at/);
+});
