@@ -11,38 +11,14 @@ import type { AttentionArgs, Backend, GeluKind, RopeLayout } from './backend.js'
 
 export type SimdPath = 'scalar' | 'avx2' | 'avx512';
 
-/** The object the addon's `Kernels` class creates (see native/src/addon.cc). */
-interface NativeKernels {
-  threads: number;
+/**
+ * The object the addon's `Kernels` class creates (see native/src/addon.cc): every Backend kernel, the optional ones
+ * included, plus the SIMD-path hook.
+ */
+type NativeKernels = Omit<Required<Backend>, 'name' | 'simd'> & {
   readonly simd: SimdPath;
   forceSimd(path: SimdPath | 'auto'): SimdPath;
-  matmulABt(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate?: boolean): void;
-  matmulAB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate?: boolean): void;
-  matmulAtB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate?: boolean): void;
-  rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void;
-  layerNorm(out: Float32Array, x: Float32Array, weight: Float32Array, bias: Float32Array, rows: number, dim: number, eps: number): void;
-  rope(x: Float32Array, rows: number, nHeads: number, headDim: number, positions: Int32Array, invFreq: Float32Array, layout: RopeLayout): void;
-  siluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
-  gelu(out: Float32Array, x: Float32Array, n: number, kind: GeluKind): void;
-  softmax(x: Float32Array, rows: number, cols: number): void;
-  add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void;
-  addBias(x: Float32Array, bias: Float32Array, rows: number, cols: number): void;
-  attention(args: AttentionArgs): void;
-  f16ToF32(src: Uint16Array, dst: Float32Array, n: number): void;
-  bf16ToF32(src: Uint16Array, dst: Float32Array, n: number): void;
-  q8_0ToF32(src: Uint8Array, dst: Float32Array, n: number): void;
-  trainAttentionForward(
-    out: Float32Array, lse: Float64Array, q: Float32Array, k: Float32Array, v: Float32Array,
-    T: number, nHeads: number, nKvHeads: number, headDim: number, scale: number,
-  ): void;
-  trainAttentionBackward(
-    dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array, q: Float32Array, k: Float32Array,
-    v: Float32Array, out: Float32Array, lse: Float64Array, T: number, nHeads: number, nKvHeads: number, headDim: number, scale: number,
-  ): void;
-  symmetricEigen(a: Float64Array, n: number, values: Float64Array): void;
-  stftAccumulate(prev: Float32Array, cur: Float32Array, ld: number, rows: number, weight: number, acc: Float64Array): void;
-  bamScores(x: Float32Array, n: number, params: Float32Array, out: Float32Array): void;
-}
+};
 
 interface NativeAddon {
   Kernels: new () => NativeKernels;
