@@ -28,7 +28,7 @@ export interface TrainConfig {
   model: TrainModelSection;
   tokenizer: { vocabSize: number; path: string | null };
   data: {
-    textWeight: number; taskWeight: number; textLengths: number[]; taskLengths: number[]; tasks: string[];
+    textWeight: number; taskWeight: number; copyWeight: number; textLengths: number[]; taskLengths: number[]; copyLengths: number[]; tasks: string[];
     lossOn: 'answer' | 'all'; validationSamples: number;
   };
   optimizer: { lr: number; minLr: number; warmupSteps: number; weightDecay: number; beta1: number; beta2: number; eps: number; gradClip: number };
@@ -107,19 +107,21 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
   if (tokenizer.path !== null && typeof tokenizer.path !== 'string') throw new Error(`${wt}.path must be a file path or null`);
 
   const d = section(root, 'data', source), wd = `${source}: data`;
-  noUnknown(d, ['textWeight', 'taskWeight', 'textLengths', 'taskLengths', 'tasks', 'lossOn', 'validationSamples'], wd);
+  noUnknown(d, ['textWeight', 'taskWeight', 'copyWeight', 'textLengths', 'taskLengths', 'copyLengths', 'tasks', 'lossOn', 'validationSamples'], wd);
   const ctx = model.maxPositions;
   const data = {
     textWeight: num(d, 'textWeight', wd, 0.7, (v) => v >= 0, 'a number ≥ 0'),
     taskWeight: num(d, 'taskWeight', wd, 0.3, (v) => v >= 0, 'a number ≥ 0'),
+    copyWeight: num(d, 'copyWeight', wd, 0, (v) => v >= 0, 'a number ≥ 0'),
     textLengths: ints(d, 'textLengths', wd, [Math.min(512, ctx), ctx]),
+    copyLengths: ints(d, 'copyLengths', wd, (d.textLengths as number[] | undefined) ?? [Math.min(512, ctx), ctx]),
     taskLengths: ints(d, 'taskLengths', wd, [Math.min(512, ctx), ctx]),
     tasks: (d.tasks ?? ['niah_single_1', 'niah_single_2', 'niah_multikey_1', 'passkey', 'number_string', 'kv_retrieval', 'vt']) as string[],
     lossOn: oneOf(d, 'lossOn', wd, 'answer', ['answer', 'all'] as const),
     validationSamples: num(d, 'validationSamples', wd, 8, int(0), 'an integer ≥ 0'),
   };
   if (!Array.isArray(data.tasks) || data.tasks.some((x) => typeof x !== 'string')) throw new Error(`${wd}.tasks must be an array of task names`);
-  for (const L of [...data.textLengths, ...data.taskLengths]) if (L > ctx) throw new Error(`${wd}: length ${L} exceeds the model's context ${ctx}`);
+  for (const L of [...data.textLengths, ...data.taskLengths, ...data.copyLengths]) if (L > ctx) throw new Error(`${wd}: length ${L} exceeds the model's context ${ctx}`);
 
   const o = section(root, 'optimizer', source), wo = `${source}: optimizer`;
   noUnknown(o, ['lr', 'minLr', 'warmupSteps', 'weightDecay', 'beta1', 'beta2', 'eps', 'gradClip'], wo);

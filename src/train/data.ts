@@ -3,7 +3,11 @@
  * - natural text: a window of the token stream of the training documents (shuffled once by the seed; each
  *   document is BOS + text + EOS), every token a target;
  * - a generated long-context task (src/tasks/registry.ts): BOS + prompt + answer + EOS, at a length drawn from
- *   the configured ones; targets on the answer and EOS only (`lossOn: 'answer'`) or on every token.
+ *   the configured ones; targets on the answer and EOS only (`lossOn: 'answer'`) or on every token;
+ * - a copy sample (`copyWeight` > 0): BOS + a segment repeated until the drawn length, every token a target. The
+ *   segment is a text window or uniformly random token ids (half each), of a length drawn within 8..L/2. Every
+ *   repeat can only be predicted by finding the earlier copy and reading on from it: the dense signal that grows
+ *   induction (retrieval) heads in a small model far sooner than the few answer tokens of a task sample do.
  *
  * Seeds. Generated task samples for training use seed TRAIN_SEED_BASE + config seed (1,000,000 and up) with
  * running indices below VALIDATION_INDEX_BASE; the trainer's validation samples use indices from
@@ -27,8 +31,8 @@ export const VALIDATION_INDEX_BASE = 1_000_000_000;
 export interface Sample {
   ids: Int32Array;
   targets: Int32Array;
-  kind: 'text' | 'task';
-  /** "text" or the task name. */
+  kind: 'text' | 'task' | 'copy';
+  /** "text", "copy" or the task name. */
   source: string;
 }
 
@@ -36,6 +40,10 @@ export interface MixerOptions {
   /** Relative weight of natural-text windows vs generated task samples. */
   textWeight: number;
   taskWeight: number;
+  /** Relative weight of copy samples (0 = none). */
+  copyWeight?: number;
+  /** Lengths (tokens) of copy samples, uniformly (default: textLengths). */
+  copyLengths?: number[];
   /** Sequence lengths (tokens) to draw text windows at, uniformly. */
   textLengths: number[];
   /** Target lengths (tokens) for task samples, uniformly; each ≤ the model's context. */
@@ -89,7 +97,16 @@ export class DataMixer {
     private readonly maxLength: number,
   ) {
     const o = options;
-    if (!(o.textWeight >= 0 && o.taskWeight >= 0 && o.textWeight + o.taskWeight > 0)) throw new Error('data: textWeight and taskWeight must be ≥ 0 and not both 0');
+    const copyWeight = o.copyWeight ?? 0;
+    if (!(o.textWeight >= 0 && o.taskWeight >= 0 && copyWeight >= 0 && o.textWeight + o.taskWeight + copyWeight > 0)) {
+      throw new Error('data: textWeight, taskWeight and copyWeight must be ≥ 0 and not all 0');
+    }
+    if (copyWeight > 0) {
+      const lengths = o.copyLengths ?? o.textLengths;
+      if (lengths.length === 0) throw new Error('data: copyLengths is empty');
+      for (const L of lengths) if (!(Number.isInteger(L) && L >= 32 && L <= maxLength)) throw new Error(`data: copy length ${L} must be an integer within 32..${maxLength}`);
+      if (stream.length < Math.max(...lengths) + 1) throw new Error(`data: the text stream (${stream.length} tokens) is shorter than the longest copy sample`);
+    }
     if (o.textWeight > 0) {
       if (o.textLengths.length === 0) throw new Error('data: textLengths is empty');
       for (const L of o.textLengths) if (!(Number.isInteger(L) && L >= 2 && L <= maxLength)) throw new Error(`data: text length ${L} must be an integer within 2..${maxLength}`);
@@ -114,9 +131,10 @@ export class DataMixer {
 
   /** The next training sample. */
   next(): Sample {
-    const o = this.options;
-    const text = this.rng.float() * (o.textWeight + o.taskWeight) < o.textWeight;
-    if (text) {
+    const o = this.options, copyWeight = o.copyWeight ?? 0;
+    const u = this.rng.float() * (o.textWeight + o.taskWeight + copyWeight);
+    if (u >= o.textWeight + o.taskWeight) return this.copySample();
+    if (u < o.textWeight) {
       const L = this.rng.pick(o.textLengths);
       if (this.textCursor + L + 1 > this.stream.length) { this.textCursor = 0; this.epoch++; }
       const window = this.stream.subarray(this.textCursor, this.textCursor + L + 1);
@@ -125,6 +143,26 @@ export class DataMixer {
     }
     const task = this.rng.pick(o.tasks), length = this.rng.pick(o.taskLengths);
     return this.taskSample(task, length, this.taskIndex++);
+  }
+
+  /** BOS + one segment repeated up to the drawn length; the segment is a text window or random ids. */
+  private copySample(): Sample {
+    const o = this.options, L = this.rng.pick(o.copyLengths ?? o.textLengths);
+    const period = 8 + this.rng.int(Math.floor(L / 2) - 7);
+    const segment = new Int32Array(period);
+    if (this.rng.float() < 0.5) {
+      if (this.textCursor + period > this.stream.length) { this.textCursor = 0; this.epoch++; }
+      segment.set(this.stream.subarray(this.textCursor, this.textCursor + period));
+      this.textCursor += period;
+    } else {
+      // Ids above the special tokens: 0..2 are PAD/BOS/EOS in the project's tokenizers, and byte tokens follow.
+      const lo = Math.min(3, this.tokenizer.vocabSize - 1);
+      for (let i = 0; i < period; i++) segment[i] = lo + this.rng.int(this.tokenizer.vocabSize - lo);
+    }
+    const seq = new Int32Array(L + 1);
+    seq[0] = this.bos;
+    for (let i = 1; i <= L; i++) seq[i] = segment[(i - 1) % period]!;
+    return { ids: seq.slice(0, L), targets: seq.slice(1), kind: 'copy', source: 'copy' };
   }
 
   /** A task sample with an explicit index (validation uses indices ≥ VALIDATION_INDEX_BASE). */

@@ -101,4 +101,24 @@ describe('corpus and data mixer', () => {
     assert.notDeepEqual(Array.from(train.ids), Array.from(val.ids));
     assert.throws(() => new DataMixer({ ...options, taskLengths: [600] }, stream, tok, 1, 2, 512), /task length 600/);
   });
+  it('copy samples: BOS + one segment repeated, every token a target, text or random segments', () => {
+    const m = new DataMixer({ ...options, textWeight: 0, taskWeight: 0, copyWeight: 1, copyLengths: [64, 96] }, stream, tok, 1, 2, 512);
+    let random = 0;
+    for (let i = 0; i < 20; i++) {
+      const s = m.next();
+      assert.equal(s.kind, 'copy');
+      assert.ok(s.ids.length === 64 || s.ids.length === 96);
+      assert.equal(s.ids[0], 1);
+      assert.ok(s.targets.every((t) => t !== IGNORE));
+      assert.deepEqual(Array.from(s.targets.subarray(0, s.targets.length - 1)), Array.from(s.ids.subarray(1)));
+      // The smallest period p with seq[i] = seq[i - p] for all i is within 8..L/2, and the body repeats at least twice.
+      const body = Array.from(s.ids.subarray(1)).concat(s.targets[s.targets.length - 1]!);
+      let p = 1;
+      while (!body.every((x, j) => j < p || x === body[j - p])) p++;
+      assert.ok(p <= s.ids.length / 2, `period ${p}`);
+      if (!body.slice(0, p).every((x) => Array.from(stream).includes(x))) random++;
+    }
+    assert.ok(random > 0, 'some segments are random ids');
+    assert.throws(() => new DataMixer({ ...options, copyWeight: 1, copyLengths: [16] }, stream, tok, 1, 2, 512), /copy length 16/);
+  });
 });
