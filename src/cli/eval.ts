@@ -1,8 +1,11 @@
 /** `namm eval`: every record under every memory policy; JSON lines per (record, policy) and a summary table. */
 import type { Command } from 'commander';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '../models/model.js';
+import { MemoryTraceRecorder, recordingPolicy, saveMemoryTrace } from '../memory/matched.js';
+import type { MemoryPolicy } from '../memory/policy.js';
 import { parsePolicySpec } from '../memory/spec.js';
 import { loadLongBenchConfig, readJsonl } from '../tasks/longbench.js';
 import { runRecord, type RecordResult } from '../eval/runner.js';
@@ -22,6 +25,16 @@ interface EvalCliOptions {
   full: boolean;
   maxPromptTokens?: number;
   threads?: number;
+  match?: string;
+}
+
+/** A `matched(...)` spec that names no trace: it takes, per record, the trace of the `--match` policy. */
+const needsRecordTrace = (spec: string): boolean => /^matched\(/.test(spec) && !/[:,]trace=/.test(spec);
+
+/** The spec with `trace=FILE` appended to its options. */
+function withTrace(spec: string, file: string): string {
+  const close = spec.lastIndexOf(')');
+  return spec.length > close + 1 ? `${spec},trace=${file}` : `${spec}:trace=${file}`;
 }
 
 export function register(program: Command): void {
@@ -38,14 +51,23 @@ export function register(program: Command): void {
     .option('--no-full', 'do not add the full-cache reference run')
     .option('--max-prompt-tokens <n>', 'prompt budget; longer prompts are cut in the middle', intOption('--max-prompt-tokens', 2))
     .option('--threads <n>', 'kernel threads', intOption('--threads', 1))
+    .option('--match <spec>', 'record this policy\'s cache sizes on every record; `matched(SPEC)` without trace= then follows them (matched memory)')
     .option('--json', 'print the summary as JSON')
     .action(async (o: EvalCliOptions) => {
       const model = await loadModel(o.model);
       if (o.threads) model.backend.threads = o.threads;
       const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
-      const specs = [...new Set([...(o.full ? ['full'] : []), ...(o.memory ?? [])])];
+      // The --match policy runs first on each record, so its trace exists when the matched runs need it.
+      const specs = [...new Set([...(o.match ? [o.match] : []), ...(o.full ? ['full'] : []), ...(o.memory ?? [])])];
       if (specs.length === 0) throw new Error('nothing to evaluate: give --memory or leave the full-cache run on');
-      const policies = specs.map((s) => ({ spec: s, policy: s === 'full' ? null : parsePolicySpec(s) }));
+      if (o.match === 'full') throw new Error('--match full: the full cache never evicts, so there is nothing to match');
+      const unmatched = specs.filter(needsRecordTrace);
+      if (unmatched.length && !o.match) throw new Error(`${unmatched[0]} has no trace=FILE: give one, or --match SPEC to record it per record`);
+      if (o.match && needsRecordTrace(o.match)) throw new Error('--match must name a policy with its own cache sizes, not a matched(...) one');
+      // Static policies are parsed once (errors surface before any work); per-record matched ones on use.
+      const policies = specs.map((s) => ({ spec: s, policy: s === 'full' || needsRecordTrace(s) ? null : parsePolicySpec(s) }));
+      const traceDir = o.match ? (o.out ? join(o.out, 'traces') : mkdtempSync(join(tmpdir(), 'namm-traces-'))) : null;
+      if (traceDir) mkdirSync(traceDir, { recursive: true });
       const records = o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity));
       if (records.length === 0) throw new Error('no records in the data files');
 
@@ -68,10 +90,22 @@ export function register(program: Command): void {
       const progress = createProgress(total, 'eval');
       let finished = done.size;
       progress.update(finished);
+      const runOptions = { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens };
       for (const record of records) {
+        const traceFile = traceDir ? join(traceDir, `${record._id.replace(/[^\w.-]/g, '_')}.json`) : null;
+        const needTrace = traceFile !== null && !existsSync(traceFile) && policies.some((p) => needsRecordTrace(p.spec) && !done.has(`${record._id}\u0000${p.spec}`));
         for (const { spec, policy } of policies) {
-          if (done.has(`${record._id}\u0000${spec}`)) continue;
-          const r = await runRecord(model, record, policy, { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens });
+          const isDone = done.has(`${record._id}\u0000${spec}`);
+          const recordHere = spec === o.match && needTrace;
+          if (isDone && !recordHere) continue;
+          let run: MemoryPolicy | null = policy;
+          const recorder = recordHere ? new MemoryTraceRecorder(spec) : null;
+          if (recorder) run = recordingPolicy(policy!, recorder);
+          else if (needsRecordTrace(spec)) run = parsePolicySpec(withTrace(spec, traceFile!));
+          const r = await runRecord(model, record, run, runOptions);
+          // Written only after a whole run, so a trace file on disk is always complete.
+          if (recorder) saveMemoryTrace(traceFile!, recorder.toTrace());
+          if (isDone) continue;
           const line = { ...r, policy: spec, spec };
           results.push(line);
           if (resultsFile) appendFileSync(resultsFile, JSON.stringify(line) + '\n');

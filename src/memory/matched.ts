@@ -9,7 +9,7 @@
  * sequence (per `reset`); an event is `{ "totalTokens": T, "layer": l, "kept": n | [n_0, …, n_{H−1}] }` (a number
  * when all heads kept the same count). A bare array of events is accepted as a one-sequence trace.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { CacheShape, KeepLists, LayerObservation, MemoryPolicy } from './policy.js';
 import type { TargetedPolicy } from './scored.js';
 
@@ -68,8 +68,11 @@ export function loadMemoryTrace(path: string): MemoryTrace {
   return parseMemoryTrace(json, `memory trace ${path}`);
 }
 
+/** Writes the trace atomically (a temporary file renamed over the target), so a crash never leaves half a trace. */
 export function saveMemoryTrace(path: string, trace: MemoryTrace): void {
-  writeFileSync(path, JSON.stringify(trace) + '\n');
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(trace) + '\n');
+  renameSync(tmp, path);
 }
 
 /** Builds a trace from (observation, keep lists) pairs, one sequence per beginSequence(). */

@@ -69,6 +69,39 @@ test('namm eval scores records under several policies, writes results and resume
   assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 4);
 });
 
+test('namm eval --match records a policy per record and matched(SPEC) holds the same cache sizes', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-match-'));
+  const data = join(dir, 'tasks.jsonl');
+  const records = [0, 1].map((i) => ({
+    input: 'What was the girl called?', context: 'Once upon a time, there was a little girl named Lily. She had a toy car.'.repeat(4 + 2 * i),
+    answers: ['Lily'], length: 80, dataset: 'toy_names', language: 'en', all_classes: null, _id: `toy-${i}`,
+    metric: 'string_match_part', prompt_template: '{context}\nQuestion: {input}\nAnswer:', max_new_tokens: 4,
+  }));
+  writeFileSync(data, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const out = join(dir, 'out');
+  const args = ['eval', '--model', MODEL, '--data', data, '--match', 'l2:ratio=0.5,every=prefill', '--memory', 'matched(h2o)', '--memory', 'matched(random)', '--no-full', '--out', out, '--json'];
+  const r = namm(...args);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, 6);
+  for (const id of ['toy-0', 'toy-1']) {
+    const held = (spec: string) => lines.find((l) => l.id === id && l.spec === spec).memory.finalHeldPerHead;
+    const ref = held('l2:ratio=0.5,every=prefill');
+    const refLine = lines.find((l) => l.id === id && l.spec === 'l2:ratio=0.5,every=prefill');
+    assert.ok(refLine.memory.evictionEvents > 0 && refLine.memory.finalFraction < 1, 'the reference evicted');
+    assert.deepEqual(held('matched(h2o)'), ref);
+    assert.deepEqual(held('matched(random)'), ref);
+  }
+  assert.equal(readFileSync(join(out, 'traces', 'toy-1.json'), 'utf8').includes('"source":"l2:ratio=0.5,every=prefill"'), true);
+  // Resuming with nothing left to do runs nothing and keeps the results.
+  const again = namm(...args);
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 6);
+  const bad = namm('eval', '--model', MODEL, '--data', data, '--memory', 'matched(h2o)');
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--match/);
+});
+
 test('namm perplexity gives a finite perplexity that eviction changes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'namm-ppl-'));
   const text = join(dir, 'story.txt');
