@@ -74,6 +74,9 @@ export { parseCurriculum, loadCurriculum, resolveTaskPools, curriculumFingerprin
 export { ReferenceScoreCache, referenceKey, referenceSettings, modelFingerprint, REFERENCE_SCORES_FILE, type ReferenceEntry } from './evolve/reference-scores.js';
 export { createEvaluator, loadSharedModel, shareWeights, runEvaluationJob, type Evaluator, type EvaluationBatch, type JobResult, type NammRunSettings, type SharedModel } from './evolve/workers.js';
 export { renderFitnessSvg, readEvolutionLog, niceTicks } from './evolve/plot.js';
+export { renderLineChart, type LineChartOptions, type LineSeries } from './util/chart.js';
+export { renderLossSvg, readTrainLog } from './train/plot.js';
+export { renderScoreVsKvSvg, type ScoreVsKvPoint } from './eval/plot.js';
 
 // Training
 export { runTraining, modelConfigFor, type TrainRunOptions, type TrainRunResult, type StepInfo } from './train/trainer.js';

@@ -9,6 +9,7 @@ import type { MemoryPolicy } from '../memory/policy.js';
 import { parsePolicySpec } from '../memory/spec.js';
 import { loadLongBenchConfig, readJsonl } from '../tasks/longbench.js';
 import { runRecord, type RecordResult } from '../eval/runner.js';
+import { renderScoreVsKvSvg } from '../eval/plot.js';
 import { formatSummary, summarize } from '../eval/summary.js';
 import { createProgress } from './progress.js';
 import { collect, intOption } from './util.js';
@@ -46,7 +47,7 @@ export function register(program: Command): void {
     .option('--memory <spec>', 'memory policy (repeatable), e.g. namm:FILE.namm, h2o:ratio=0.5', collect)
     .option('--longbench-config <dir>', 'folder with LongBench dataset2prompt.json and dataset2maxlen.json')
     .option('--limit <n>', 'first n records of each file', intOption('--limit', 1))
-    .option('-o, --out <dir>', 'write results.jsonl (resumable) and summary.json here')
+    .option('-o, --out <dir>', 'write results.jsonl (resumable), summary.json and score-vs-kv.svg here')
     .option('--query-aware', 'compress context and question together (default: the context only, kvpress protocol)')
     .option('--no-full', 'do not add the full-cache reference run')
     .option('--max-prompt-tokens <n>', 'prompt budget; longer prompts are cut in the middle', intOption('--max-prompt-tokens', 2))
@@ -114,7 +115,12 @@ export function register(program: Command): void {
       }
       progress.stop();
       const rows = summarize(results.filter((r) => records.some((rec) => rec._id === r.id)));
-      if (o.out) writeFileSync(join(o.out, 'summary.json'), JSON.stringify(rows, null, 2) + '\n');
+      if (o.out) {
+        writeFileSync(join(o.out, 'summary.json'), JSON.stringify(rows, null, 2) + '\n');
+        // One point per (task, policy): the task's score against the cache fraction the policy held on it.
+        const points = rows.map((r) => ({ policy: r.policy, kvFraction: r.meanKvFraction, score: r.score }));
+        writeFileSync(join(o.out, 'score-vs-kv.svg'), renderScoreVsKvSvg(points));
+      }
       process.stdout.write(o.json ? JSON.stringify(rows) + '\n' : formatSummary(rows) + '\n');
     });
 }

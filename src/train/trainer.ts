@@ -4,7 +4,8 @@
  * validation loss, atomic checkpoints every N steps and exact resume, and the model saved in HF layout.
  *
  * Out folder: config.json, generation_config.json, tokenizer.json, tokenizer_config.json, model.safetensors (the
- * latest weights, rewritten at every checkpoint), checkpoint.bin, train-log.jsonl, token-cache.bin.
+ * latest weights, rewritten at every checkpoint), checkpoint.bin, train-log.jsonl, loss.svg (redrawn at every
+ * checkpoint), token-cache.bin.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
@@ -26,6 +27,7 @@ import { writeModelConfigs, writeModelWeights } from './export.js';
 import { createTrainableModel } from './family.js';
 import type { TrainableModel } from './model.js';
 import { backendGemm } from './ops/gemm.js';
+import { readTrainLog, renderLossSvg } from './plot.js';
 import { learningRate } from './schedule.js';
 
 export interface StepInfo {
@@ -180,6 +182,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const log = async (entry: Record<string, unknown>) => fs.appendFile(logPath, JSON.stringify(entry) + '\n');
   const save = async () => {
     await writeModelWeights(o.outDir, model, { step: String(step) });
+    await writeFileAtomic(join(o.outDir, 'loss.svg'), renderLossSvg(readTrainLog(logPath), `${cfg.name}: training loss`));
     await saveTrainCheckpoint(ckptPath, {
       header: {
         format: TRAIN_CHECKPOINT_FORMAT, step, tokensSeen, elapsedS: elapsedBefore + (performance.now() - t0) / 1000,

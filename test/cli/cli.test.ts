@@ -62,6 +62,8 @@ test('namm eval scores records under several policies, writes results and resume
   const lines = readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(lines.length, 4);
   for (const l of lines) assert.ok(typeof l.prediction === 'string' && l.score >= 0 && l.score <= 1);
+  const svg = readFileSync(join(out, 'score-vs-kv.svg'), 'utf8');
+  assert.ok(svg.startsWith('<svg') && svg.includes('l2'), 'score-vs-kv.svg names the policies');
   // A second run finds every (record, policy) done and only prints the table again.
   const again = namm('eval', '--model', MODEL, '--data', data, '--memory', 'l2:tokens=16', '--out', out, '--json');
   assert.equal(again.status, 0, again.stderr);

@@ -45,7 +45,7 @@ describe('namm train loop', () => {
       const r = await runTraining({ config: tinyConfig(arch), outDir: out, backend: be, corpus, onStep: (s) => losses.push(s.loss) });
       assert.equal(r.step, 4);
       assert.ok(losses.every(Number.isFinite) && losses.length === 4);
-      for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors', 'checkpoint.bin', 'train-log.jsonl']) {
+      for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors', 'checkpoint.bin', 'train-log.jsonl', 'loss.svg']) {
         assert.ok(existsSync(join(out, f)), `${f} is written`);
       }
       const log = readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);

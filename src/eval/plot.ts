@@ -1,0 +1,48 @@
+/**
+ * Task score against the KV-cache fraction held, one line per policy family (e.g. every `h2o:ratio=…` run is one
+ * line through its budgets), with the full cache as a single point at x = 1.
+ */
+import { PALETTE, renderLineChart, type LineSeries } from '../util/chart.js';
+
+export interface ScoreVsKvPoint {
+  /** Policy name as the runner records it, e.g. `full`, `h2o:ratio=0.5`, `adakv(snapkv):ratio=0.25`. */
+  policy: string;
+  /** Mean fraction of the full KV cache held, 0–1. */
+  kvFraction: number;
+  /** Task score, 0–100. */
+  score: number;
+}
+
+/** The family of a policy spec: its name without options (`h2o:ratio=0.5` → `h2o`, `adakv(snapkv):ratio=0.5` → `adakv(snapkv)`). */
+export function policyFamily(policy: string): string {
+  // The options start at the first ':' outside parentheses; wrappers such as adakv(snapkv) keep their inner name.
+  let depth = 0;
+  for (let i = 0; i < policy.length; i++) {
+    const c = policy[i];
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === ':' && depth === 0) return policy.slice(0, i).trim() || policy;
+  }
+  return policy.trim() || policy;
+}
+
+/** The SVG text of score vs KV fraction: one series per policy family, sorted by KV fraction, with markers. */
+export function renderScoreVsKvSvg(points: readonly ScoreVsKvPoint[], title = 'score vs KV-cache fraction'): string {
+  const families = new Map<string, [number, number][]>();
+  for (const p of points) {
+    const f = policyFamily(p.policy);
+    (families.get(f) ?? families.set(f, []).get(f)!).push([p.kvFraction, p.score]);
+  }
+  // The full cache first (in black), then the families by name, each with a stable colour.
+  const names = [...families.keys()].sort((a, b) => (a === 'full' ? -1 : b === 'full' ? 1 : a.localeCompare(b)));
+  let next = 0;
+  const series: LineSeries[] = names.map((name) => ({
+    label: name,
+    points: families.get(name)!.sort((a, b) => a[0] - b[0] || a[1] - b[1]),
+    color: name === 'full' ? '#000000' : PALETTE[next++ % PALETTE.length]!,
+    markers: true,
+  }));
+  return renderLineChart({
+    title, xLabel: 'mean KV-cache fraction', yLabel: 'score', series, xRange: [0, 1], yRange: [0, 100], emptyText: 'no data',
+  });
+}

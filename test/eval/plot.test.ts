@@ -1,0 +1,48 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { policyFamily, renderScoreVsKvSvg, type ScoreVsKvPoint } from '../../src/eval/plot.js';
+import { assertWellFormedSvg, frameOf, pathsOf, verticesOf, yTickLabels } from '../helpers/svg.js';
+
+test('policy families: the name before the first ":" or "("', () => {
+  assert.equal(policyFamily('h2o:ratio=0.5'), 'h2o');
+  assert.equal(policyFamily('adakv(snapkv):ratio=0.25'), 'adakv(snapkv)');
+  assert.equal(policyFamily('matched(h2o):trace=namm'), 'matched(h2o)');
+  assert.equal(policyFamily('namm:models/x.namm,selection=per-head'), 'namm');
+  assert.equal(policyFamily('full'), 'full');
+  assert.equal(policyFamily('namm'), 'namm');
+});
+
+test('score vs KV: one series per family sorted by KV fraction, markers, full cache a point at x = 1', () => {
+  const points: ScoreVsKvPoint[] = [
+    { policy: 'h2o:ratio=0.5', kvFraction: 0.5, score: 40 },
+    { policy: 'full', kvFraction: 1, score: 52 },
+    { policy: 'h2o:ratio=0.25', kvFraction: 0.25, score: 31 },
+    { policy: 'snapkv:ratio=0.5', kvFraction: 0.52, score: 45 },
+    { policy: 'h2o:ratio=0.75', kvFraction: 0.75, score: 48 },
+    { policy: 'snapkv:ratio=0.25', kvFraction: 0.27, score: 38 },
+    { policy: 'namm<"x"&', kvFraction: 0.6, score: 50 },
+  ];
+  const svg = renderScoreVsKvSvg(points, 'LongBench <qa>');
+  assertWellFormedSvg(svg);
+  assert.ok(svg.includes('LongBench &lt;qa&gt;'));
+  assert.ok(svg.includes('>namm&lt;&quot;x&quot;&amp;</text>'), 'a policy name is escaped in the legend');
+  const paths = pathsOf(svg).map(verticesOf);
+  assert.equal(paths.length, 4, 'full, h2o, namm…, snapkv');
+  const [full, h2o, namm, snap] = paths;
+  const [l, t, r, b] = frameOf(svg);
+  assert.deepEqual(full, [[r, b - 0.52 * (b - t)].map((v) => Number(v.toFixed(1)))], 'the full cache: one point at x = 1');
+  assert.equal(h2o!.length, 3);
+  assert.equal(namm!.length, 1);
+  assert.equal(snap!.length, 2);
+  assert.ok(h2o!.every((v, i) => i === 0 || v[0] > h2o![i - 1]![0]), 'sorted by KV fraction');
+  assert.ok(Math.abs(h2o![0]![0] - (l + 0.25 * (r - l))) < 0.1, 'x is the KV fraction on 0–1');
+  assert.deepEqual(yTickLabels(svg), [0, 20, 40, 60, 80, 100], 'scores on 0–100');
+  assert.equal((svg.match(/<circle /g) ?? []).length, 7 + 4, 'a marker per point and per legend entry');
+  assert.match(svg, />full<\/text>[\s\S]*>h2o<\/text>[\s\S]*>snapkv<\/text>/, 'legend: full first, then by name');
+});
+
+test('score vs KV: no points gives "no data"', () => {
+  const svg = renderScoreVsKvSvg([], 'empty');
+  assertWellFormedSvg(svg);
+  assert.match(svg, />no data<\/text>/);
+});
