@@ -91,7 +91,7 @@ test('fingerprints change with what a fitness means, not with generation counts'
 });
 
 test('the shipped example curricula are valid; the tinystories one resolves on the tinystories tokenizer', async () => {
-  for (const name of ['evolve-tinystories.json', 'evolve-incremental.json', 'evolve-longbench.json']) {
+  for (const name of ['evolve-tinystories.json', 'evolve-incremental.json', 'evolve-longbench.json', 'evolve-tiny-llama.json']) {
     const c = loadCurriculum(join('configs', name));
     assert.ok(c.stages.length >= 2, `${name} has stages`);
     assert.ok(c.stages.every((s, i) => i === 0 || s.tasks.length > c.stages[i - 1]!.tasks.length), `${name}: later stages add tasks`);
