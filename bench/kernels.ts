@@ -137,11 +137,10 @@ function benchPrefillAttention(nHeads: number, nKvHeads: number, headDim: number
 }
 
 console.log(JSON.stringify({ bench: 'kernels', cpu: cpus()[0]?.model, cores: cpus().length, loadavg: loadavg().map((x) => +x.toFixed(2)), node: process.version, simdAvailable: NativeBackend.availableSimd() }));
-benchGemm('matmulABt', 512, 256, 768);
-benchGemm('matmulABt', 512, 1024, 4096);
-benchGemm('matmulABt', 2048, 576, 1536);
-benchGemm('matmulAB', 512, 1024, 4096);
-benchGemm('matmulAtB', 512, 1024, 4096);
+// The prefill shapes (M, K, N), each in every layout: the forward product and the two a backward pass needs.
+for (const [M, K, N] of [[512, 256, 768], [512, 1024, 4096], [2048, 576, 1536]] as const) {
+  for (const op of ['matmulABt', 'matmulAB', 'matmulAtB'] as const) benchGemm(op, M, K, N);
+}
 benchGemv(576, 1536);
 benchGemv(1024, 4096);
 benchDecodeAttention(8, 8, 128, 1024);

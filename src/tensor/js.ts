@@ -7,21 +7,18 @@
  * rounds its scores and probabilities to float32 between its two products). The native twin accumulates in
  * float32, so the two agree to about 1e-5 relative on well-conditioned inputs (the contract is 1e-4).
  *
- * Speed: the GEMMs are register-blocked (a 4×4 tile of C in sixteen local accumulators, the K loop innermost
- * over precomputed row offsets), which is what lets V8 keep everything in registers; the three layouts share
- * that one micro-kernel by transposing the operand that is not K-contiguous, a block at a time.
+ * Speed: the GEMMs (src/tensor/js-gemm.ts) pack both operands into float64 panels and run a register-blocked
+ * 4×4 micro-kernel over them, which is what lets V8 keep the accumulators in registers; packing absorbs the
+ * layout, so the three layouts share that one kernel.
  */
 import type { AttentionArgs, Backend, GeluKind, RopeLayout } from './backend.js';
+import { gemmAB, gemmABt, gemmAtB } from './js-gemm.js';
 import {
   checkAttention, checkCount, checkF32, checkFiniteNumber, checkGemm, checkI32, checkU16, checkU8,
 } from './validate.js';
 
 export { checkAttention } from './validate.js';
 
-/** Rows of B (columns of C) per cache block: 64 rows of K ≤ 1024 floats stay within L2 while all of A streams. */
-const GEMM_COL_BLOCK = 64;
-/** Below this many rows of A, transposing the other operand costs as much as the product itself. */
-const GEMM_SMALL_M = 4;
 /** Query rows (queries × heads of a group) per attention block: 64 rows × 4K keys is a 1 MiB score matrix. */
 const ATTENTION_ROW_BLOCK = 64;
 
@@ -33,25 +30,17 @@ export class JsBackend implements Backend {
 
   matmulABt(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate = false): void {
     checkGemm(a, b, c, M, K, N);
-    gemmRowDot(a, b, c, M, K, N, N, 0, accumulate);
+    gemmABt(a, b, c, M, K, N, accumulate);
   }
 
   matmulAB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate = false): void {
     checkGemm(a, b, c, M, K, N);
-    if (M < GEMM_SMALL_M) return gemmAxpy(a, K, 1, b, c, M, K, N, accumulate);
-    gemmTransposedB(a, b, c, M, K, N, accumulate);
+    gemmAB(a, b, c, M, K, N, accumulate);
   }
 
   matmulAtB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate = false): void {
     checkGemm(a, b, c, M, K, N);
-    if (M < GEMM_SMALL_M) return gemmAxpy(a, 1, M, b, c, M, K, N, accumulate);
-    // Aᵀ is only M·K floats (the size of A itself) and is read N/64 times, so transpose it whole.
-    const at = new Float32Array(M * K);
-    for (let k = 0; k < K; k++) {
-      const src = k * M;
-      for (let i = 0; i < M; i++) at[i * K + k] = a[src + i]!;
-    }
-    gemmTransposedB(at, b, c, M, K, N, accumulate);
+    gemmAtB(a, b, c, M, K, N, accumulate);
   }
 
   rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void {
@@ -185,7 +174,7 @@ export class JsBackend implements Backend {
         }
         // Keys visible to the block's last query; earlier queries mask their tail inside the softmax.
         const width = past + Math.floor((r0 + rows - 1) / group) + 1;
-        gemmRowDot(qBlock, K, S, rows, headDim, width, width, 0, false);
+        gemmABt(qBlock, K, S, rows, headDim, width, false);
         for (let r = 0; r < rows; r++) {
           const i = Math.floor((r0 + r) / group);
           maskedSoftmaxRow(S, r * width, width, past + i + 1, scale);
@@ -194,7 +183,7 @@ export class JsBackend implements Backend {
             for (let j = 0; j <= past + i; j++) P[po + j] = P[po + j]! + S[so + j]! / group;
           }
         }
-        gemmTransposedB(S, V, oBlock, rows, width, headDim, false);
+        gemmAB(S, V, oBlock, rows, width, headDim, false);
         for (let r = 0; r < rows; r++) {
           const i = Math.floor((r0 + r) / group), h = kvh * group + ((r0 + r) % group);
           out.set(oBlock.subarray(r * headDim, (r + 1) * headDim), (i * nHeads + h) * headDim);
@@ -229,118 +218,6 @@ export class JsBackend implements Backend {
       }
     }
   }
-}
-
-/**
- * C[i, cOff + j] (+)= Σ_k A[i,k]·B[j,k] for i < M, j < N, where A and B both store rows of K contiguous floats
- * and C has row stride ldc. This is the one GEMM micro-kernel; the other layouts reshape into it.
- */
-function gemmRowDot(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, ldc: number, cOff: number, accumulate: boolean): void {
-  const M4 = M - (M % 4);
-  for (let j0 = 0; j0 < N; j0 += GEMM_COL_BLOCK) {
-    const j1 = Math.min(N, j0 + GEMM_COL_BLOCK), j4 = j1 - ((j1 - j0) % 4);
-    for (let i = 0; i < M4; i += 4) {
-      const a0 = i * K, a1 = a0 + K, a2 = a1 + K, a3 = a2 + K;
-      for (let j = j0; j < j4; j += 4) {
-        const b0 = j * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;
-        let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-        let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
-        for (let k = 0; k < K; k++) {
-          const x0 = a[a0 + k]!, x1 = a[a1 + k]!, x2 = a[a2 + k]!, x3 = a[a3 + k]!;
-          let y = b[b0 + k]!; c00 += x0 * y; c10 += x1 * y; c20 += x2 * y; c30 += x3 * y;
-          y = b[b1 + k]!; c01 += x0 * y; c11 += x1 * y; c21 += x2 * y; c31 += x3 * y;
-          y = b[b2 + k]!; c02 += x0 * y; c12 += x1 * y; c22 += x2 * y; c32 += x3 * y;
-          y = b[b3 + k]!; c03 += x0 * y; c13 += x1 * y; c23 += x2 * y; c33 += x3 * y;
-        }
-        const o = i * ldc + cOff + j;
-        store4(c, o, c00, c01, c02, c03, accumulate);
-        store4(c, o + ldc, c10, c11, c12, c13, accumulate);
-        store4(c, o + 2 * ldc, c20, c21, c22, c23, accumulate);
-        store4(c, o + 3 * ldc, c30, c31, c32, c33, accumulate);
-      }
-      // Leftover columns of this block: one column of B against the four rows of A.
-      for (let j = j4; j < j1; j++) {
-        const bo = j * K;
-        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (let k = 0; k < K; k++) {
-          const y = b[bo + k]!;
-          s0 += a[a0 + k]! * y; s1 += a[a1 + k]! * y; s2 += a[a2 + k]! * y; s3 += a[a3 + k]! * y;
-        }
-        const o = i * ldc + cOff + j;
-        store1(c, o, s0, accumulate); store1(c, o + ldc, s1, accumulate);
-        store1(c, o + 2 * ldc, s2, accumulate); store1(c, o + 3 * ldc, s3, accumulate);
-      }
-    }
-    // Leftover rows (all rows when M < 4, e.g. decode): one row of A against four columns of B (a GEMV).
-    for (let i = M4; i < M; i++) {
-      const ao = i * K;
-      let j = j0;
-      for (; j < j4; j += 4) {
-        const b0 = j * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;
-        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (let k = 0; k < K; k++) {
-          const x = a[ao + k]!;
-          s0 += x * b[b0 + k]!; s1 += x * b[b1 + k]!; s2 += x * b[b2 + k]!; s3 += x * b[b3 + k]!;
-        }
-        store4(c, i * ldc + cOff + j, s0, s1, s2, s3, accumulate);
-      }
-      for (; j < j1; j++) {
-        const bo = j * K;
-        let s = 0;
-        for (let k = 0; k < K; k++) s += a[ao + k]! * b[bo + k]!;
-        store1(c, i * ldc + cOff + j, s, accumulate);
-      }
-    }
-  }
-}
-
-/** C (+)= A·B with B[K,N] row-major: transpose B one column block at a time into K-contiguous rows. */
-function gemmTransposedB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate: boolean): void {
-  const bt = new Float32Array(Math.min(N, GEMM_COL_BLOCK) * K);
-  for (let j0 = 0; j0 < N; j0 += GEMM_COL_BLOCK) {
-    const nb = Math.min(GEMM_COL_BLOCK, N - j0);
-    for (let k = 0; k < K; k++) {
-      const src = k * N + j0;
-      for (let jj = 0; jj < nb; jj++) bt[jj * K + k] = b[src + jj]!;
-    }
-    gemmRowDot(a, bt, c, M, K, nb, N, j0, accumulate);
-  }
-}
-
-/**
- * C[M,N] (+)= A·B with B[K,N] row-major and A(i,k) = a[i·rsA + k·csA], for few rows of A: each row of C is a
- * float64 accumulator that B's rows are added into, so B streams through once per row without a transpose.
- */
-function gemmAxpy(a: Float32Array, rsA: number, csA: number, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate: boolean): void {
-  const acc = new Float64Array(N);
-  for (let i = 0; i < M; i++) {
-    const co = i * N;
-    if (accumulate) for (let j = 0; j < N; j++) acc[j] = c[co + j]!;
-    else acc.fill(0);
-    // Four rows of B per pass, so each accumulator is loaded and stored once per four products.
-    const K4 = K - (K % 4);
-    let k = 0;
-    for (; k < K4; k += 4) {
-      const ak = i * rsA + k * csA;
-      const x0 = a[ak]!, x1 = a[ak + csA]!, x2 = a[ak + 2 * csA]!, x3 = a[ak + 3 * csA]!;
-      const b0 = k * N, b1 = b0 + N, b2 = b1 + N, b3 = b2 + N;
-      for (let j = 0; j < N; j++) acc[j] += x0 * b[b0 + j]! + x1 * b[b1 + j]! + x2 * b[b2 + j]! + x3 * b[b3 + j]!;
-    }
-    for (; k < K; k++) {
-      const x = a[i * rsA + k * csA]!, bo = k * N;
-      for (let j = 0; j < N; j++) acc[j] += x * b[bo + j]!;
-    }
-    for (let j = 0; j < N; j++) c[co + j] = acc[j]!;
-  }
-}
-
-function store4(c: Float32Array, o: number, s0: number, s1: number, s2: number, s3: number, accumulate: boolean): void {
-  if (accumulate) { s0 += c[o]!; s1 += c[o + 1]!; s2 += c[o + 2]!; s3 += c[o + 3]!; }
-  c[o] = s0; c[o + 1] = s1; c[o + 2] = s2; c[o + 3] = s3;
-}
-
-function store1(c: Float32Array, o: number, s: number, accumulate: boolean): void {
-  c[o] = accumulate ? c[o]! + s : s;
 }
 
 /**

@@ -81,12 +81,74 @@ test('GEMM: one large prefill-like case per layout matches the reference', () =>
   }
 });
 
+test('GEMM: shapes that cross the packed cache blocks and tile edges match the reference and write nothing past C', () => {
+  // The packed path blocks A by ⌊65536 / K⌋ rows and B by ⌊32768 / K⌋ columns (rounded to 4): K = 1024 gives
+  // blocks of 64 rows × 32 columns, K = 3000 blocks of 20 × 8, so these shapes have several blocks per operand,
+  // a ragged last block, and tiles that overhang the edge of C. M ≥ 4 keeps them on the packed path.
+  const rng = new Rng('gemm-blocks');
+  const shapes: [number, number, number][] = [
+    [130, 1024, 70], [45, 3000, 19], [4, 1, 1], [9, 1, 1], [6, 5, 1], [4, 1, 9], [5, 2, 5], [69, 257, 35],
+  ];
+  for (const layout of layouts) {
+    for (const [M, K, N] of shapes) {
+      const a = randomF32(rng, M * K), b = randomF32(rng, K * N), c0 = randomF32(rng, M * N);
+      const c = new Float32Array(M * N + 5).fill(Number.NaN);
+      c.fill(7, M * N);
+      js[layout](a, b, c, M, K, N);
+      assertClose(c, refs[layout](a, b, M, K, N), TOL, `${layout} ${M}×${K}×${N}`);
+      assert.deepEqual(Array.from(c.subarray(M * N)), [7, 7, 7, 7, 7], `${layout} ${M}×${K}×${N}: past the end of C`);
+      const acc = new Float32Array(M * N + 5);
+      acc.set(c0); acc.fill(7, M * N);
+      js[layout](a, b, acc, M, K, N, true);
+      assertClose(acc, refs[layout](a, b, M, K, N, c0), TOL, `${layout} accumulate ${M}×${K}×${N}`);
+      assert.deepEqual(Array.from(acc.subarray(M * N)), [7, 7, 7, 7, 7], `${layout} accumulate ${M}×${K}×${N}: past the end of C`);
+    }
+  }
+});
+
+test('GEMM: the reused packing workspace carries nothing from one call to the next', () => {
+  const rng = new Rng('gemm-reuse');
+  const big = { M: 64, K: 700, N: 48 }, small = { M: 5, K: 3, N: 6 };
+  for (const layout of layouts) {
+    const runs = [big, small, big, small].map(({ M, K, N }) => ({ M, K, N, a: randomF32(rng, M * K), b: randomF32(rng, K * N) }));
+    for (const { M, K, N, a, b } of runs) {
+      const c = new Float32Array(M * N);
+      js[layout](a, b, c, M, K, N);
+      assertClose(c, refs[layout](a, b, M, K, N), TOL, `${layout} ${M}×${K}×${N} after another shape`);
+    }
+  }
+});
+
+test('GEMM: an infinite row of A in an overhanging edge tile gives an infinite row of C and nothing else', () => {
+  // M = N = 5: one full 4×4 tile plus tiles that overhang C (computed on padding, stored only in part). Row 4 of A
+  // is +∞ in every k, so C row 4 is +∞ (B > 0) and every other row is finite.
+  const [M, K, N] = [5, 3, 5];
+  for (const layout of layouts) {
+    const A = new Float32Array(M * K), B = new Float32Array(K * N).fill(0.5);
+    for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) {
+      const v = i === 4 ? Infinity : i + 1;
+      A[layout === 'matmulAtB' ? k * M + i : i * K + k] = v;
+    }
+    const c = new Float32Array(M * N);
+    js[layout](A, B, c, M, K, N);
+    for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+      assert.equal(c[i * N + j], i === 4 ? Infinity : 1.5 * (i + 1), `${layout} C[${i},${j}]`);
+    }
+  }
+});
+
 test('GEMM: NaN and infinity propagate as in the plain sum', () => {
   for (const layout of layouts) {
     // 1×2 · 2×1 with B holding ∞: 0·∞ is NaN, 1·∞ is ∞.
     const c = new Float32Array(1);
     js[layout](f32([0, 1]), f32([Infinity, 1]), c, 1, 2, 1); assert.ok(Number.isNaN(c[0]), `${layout}: 0·∞ is NaN`);
     js[layout](f32([1, 1]), f32([Infinity, 1]), c, 1, 2, 1); assert.equal(c[0], Infinity, `${layout}: 1·∞ is ∞`);
+    // The same on the packed path (M = 4): rows [0,1], [1,1], [0,1], [1,1] of A against B = [∞, 1]ᵀ.
+    const A = layout === 'matmulAtB' ? f32([0, 1, 0, 1, 1, 1, 1, 1]) : f32([0, 1, 1, 1, 0, 1, 1, 1]);
+    const c4 = new Float32Array(4);
+    js[layout](A, f32([Infinity, 1]), c4, 4, 2, 1);
+    assert.ok(Number.isNaN(c4[0]) && Number.isNaN(c4[2]), `${layout}: 0·∞ is NaN on the packed path`);
+    assert.ok(c4[1] === Infinity && c4[3] === Infinity, `${layout}: 1·∞ is ∞ on the packed path`);
   }
 });
 
