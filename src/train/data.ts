@@ -27,6 +27,8 @@ import { IGNORE } from './ops/cross-entropy.js';
 
 export const TRAIN_SEED_BASE = 1_000_000;
 export const VALIDATION_INDEX_BASE = 1_000_000_000;
+/** Consecutive records tried for one drawn (task, length) before the mixer gives up. */
+const MAX_SIZING_TRIES = 8;
 
 export interface Sample {
   ids: Int32Array;
@@ -142,7 +144,15 @@ export class DataMixer {
       return { ids: window.slice(0, L), targets: window.slice(1), kind: 'text', source: 'text' };
     }
     const task = this.rng.pick(o.tasks), length = this.rng.pick(o.taskLengths);
-    return this.taskSample(task, length, this.taskIndex++);
+    // A record that cannot be sized within 1% of the length (kv_retrieval grows in whole key-value pairs) is
+    // skipped for the next index: deterministic, and a long run never dies on one unlucky draw.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return this.taskSample(task, length, this.taskIndex++);
+      } catch (err) {
+        if (attempt >= MAX_SIZING_TRIES) throw new Error(`data: task ${task} could not be sized to ${length} tokens in ${MAX_SIZING_TRIES} consecutive records (${(err as Error).message})`);
+      }
+    }
   }
 
   /** BOS + one segment repeated up to the drawn length; the segment is a text window or random ids. */

@@ -94,6 +94,20 @@ describe('corpus and data mixer', () => {
     }
   });
 
+  it('a record that cannot be sized is skipped for the next index; a length no record reaches is a clear error', () => {
+    // With this tokenizer, kv_retrieval records 0-5 and 7-8 cannot be sized to 340 tokens; 6 and 9 can.
+    const kv = { ...options, textWeight: 0, tasks: ['kv_retrieval'], taskLengths: [340] };
+    const a = new DataMixer(kv, stream, tok, 1, 2, 512);
+    const samples = Array.from({ length: 2 }, () => a.next());
+    assert.ok(samples.every((s) => s.source === 'kv_retrieval'));
+    assert.equal(a.getState().taskIndex, 10);
+    assert.deepEqual(samples[0], a.taskSample('kv_retrieval', 340, 6));
+    const b = new DataMixer(kv, stream, tok, 1, 2, 512);
+    assert.deepEqual(Array.from({ length: 2 }, () => b.next()), samples, 'skipping is deterministic');
+    const tooSmall = new DataMixer({ ...kv, taskLengths: [70] }, stream, tok, 1, 2, 512);
+    assert.throws(() => tooSmall.next(), /kv_retrieval could not be sized to 70 tokens in 8 consecutive records/);
+  });
+
   it('training and validation task seeds are disjoint from evaluation seeds (< 1,000,000)', () => {
     assert.equal(TRAIN_SEED_BASE, 1_000_000);
     const m = new DataMixer(options, stream, tok, 1, 2, 512);
