@@ -11,6 +11,7 @@ interface TrainCliOptions {
   config: string;
   out?: string;
   resume?: boolean;
+  newData?: boolean;
   maxSteps?: number;
   threads?: number;
 }
@@ -24,6 +25,7 @@ export function register(program: Command): void {
     .requiredOption('-c, --config <file>', 'training config (JSON)')
     .option('-o, --out <dir>', 'output folder (default: runs/<config name>)')
     .option('--resume', 'continue from <out>/checkpoint.bin')
+    .option('--new-data', 'with --resume: continue the weights and optimizer on the config\'s (changed) data section, a new curriculum phase')
     .option('--max-steps <n>', 'stop after this many steps in this invocation (the schedule still spans the config\'s steps)', intOption('--max-steps', 1))
     .option('--threads <n>', 'kernel threads (default: all cores)', intOption('--threads', 1))
     .action(async (o: TrainCliOptions) => {
@@ -34,7 +36,7 @@ export function register(program: Command): void {
       process.stderr.write(`namm train: ${config.name} (${config.model.arch}) → ${outDir} · backend ${backend.name}/${backend.simd}, ${backend.threads} thread(s)\n`);
       let progress: Progress | null = null, first = 0;
       const result = await runTraining({
-        config, outDir, resume: o.resume, backend, maxSteps: o.maxSteps,
+        config, outDir, resume: o.resume, newData: o.newData, backend, maxSteps: o.maxSteps,
         onStatus: (m) => process.stderr.write(`namm train: ${m}\n`),
         onStep: (s) => {
           if (!progress) {

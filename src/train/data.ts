@@ -122,6 +122,19 @@ export class DataMixer {
     this.rng = new Rng(`namm-train-mixer|${o.seed}`);
   }
 
+  /**
+   * Starts a new data phase at training step `step` (a resumed run whose data section changed): a fresh random
+   * stream and task indices of its own (step × 10,000 up, so no phase repeats another's records), while the text
+   * cursor carries on through the corpus from where the last phase left it.
+   */
+  startPhase(step: number, previous: MixerState): void {
+    if (!(Number.isInteger(step) && step >= 0 && step * 10_000 < VALIDATION_INDEX_BASE)) throw new Error(`data: cannot start a phase at step ${step}`);
+    this.rng.setState(new Rng(`namm-train-mixer|${this.options.seed}|phase-at-${step}`).getState());
+    this.taskIndex = step * 10_000;
+    this.textCursor = previous.textCursor < this.stream.length ? previous.textCursor : 0;
+    this.epoch = previous.epoch;
+  }
+
   getState(): MixerState {
     return { rng: this.rng.getState(), textCursor: this.textCursor, taskIndex: this.taskIndex, epoch: this.epoch };
   }

@@ -49,6 +49,11 @@ export interface TrainRunOptions {
   outDir: string;
   resume?: boolean;
   backend?: Backend;
+  /**
+   * With `resume`: the config's data section (and tokens per step) may differ from the checkpoint's; training
+   * continues from its weights and optimizer state on the new data mix, a new phase (a curriculum step).
+   */
+  newData?: boolean;
   /** Stop after this many steps in this invocation (for measurements and tests); the schedule still uses config steps. */
   maxSteps?: number;
   onStep?: (info: StepInfo) => void;
@@ -128,8 +133,8 @@ async function prepareStreams(o: TrainRunOptions, tokenizer: Tokenizer, split: {
   return { train, validation };
 }
 
-function sameSetup(a: TrainConfig, b: TrainConfig): boolean {
-  const key = (c: TrainConfig) => JSON.stringify([c.model, c.tokenizer, c.data, c.training.seed, c.training.tokensPerStep]);
+function sameSetup(a: TrainConfig, b: TrainConfig, newData = false): boolean {
+  const key = (c: TrainConfig) => JSON.stringify(newData ? [c.model, c.tokenizer, c.training.seed] : [c.model, c.tokenizer, c.data, c.training.seed, c.training.tokensPerStep]);
   return key(a) === key(b);
 }
 
@@ -145,9 +150,13 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const ckptPath = join(o.outDir, 'checkpoint.bin'), logPath = join(o.outDir, 'train-log.jsonl');
   const checkpoint = o.resume ? await loadTrainCheckpoint(ckptPath) : null;
   if (!o.resume && existsSync(ckptPath)) throw new Error(`${o.outDir} already holds a training checkpoint; pass --resume to continue it or choose another --out`);
-  if (checkpoint && !sameSetup(checkpoint.header.config, cfg)) {
-    throw new Error(`${ckptPath} was made with a different model, tokenizer, data or seed configuration; only training.steps, checkpointEvery, evalEvery and the optimizer may change on resume`);
+  if (o.newData && !o.resume) throw new Error('a new data phase continues a run: pass --resume with it');
+  if (checkpoint && !sameSetup(checkpoint.header.config, cfg, o.newData)) {
+    throw new Error(o.newData
+      ? `${ckptPath} was made with a different model, tokenizer or seed; a new data phase may change only the data section, tokensPerStep, the schedule and the optimizer`
+      : `${ckptPath} was made with a different model, tokenizer, data or seed configuration; only training.steps, checkpointEvery, evalEvery and the optimizer may change on resume (--new-data starts a new data phase)`);
   }
+  const phaseStarts = !!checkpoint && !!o.newData && !sameSetup(checkpoint.header.config, cfg);
 
   const split = o.corpus ?? corpusSplit();
   await prepareTokenizer(o, split.train);
@@ -169,9 +178,11 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     if (checkpoint.header.paramCount !== model.params.count) throw new Error(`${ckptPath}: ${checkpoint.header.paramCount} parameters, the model has ${model.params.count}`);
     model.params.data.set(checkpoint.params);
     opt.setState({ step: checkpoint.header.adamStep, m: checkpoint.m, v: checkpoint.v });
-    mixer.setState(checkpoint.header.mixer);
+    if (phaseStarts) mixer.startPhase(checkpoint.header.step, checkpoint.header.mixer);
+    else mixer.setState(checkpoint.header.mixer);
     step = checkpoint.header.step; tokensSeen = checkpoint.header.tokensSeen; elapsedBefore = checkpoint.header.elapsedS;
-    o.onStatus?.(`resumed at step ${step} (${tokensSeen} tokens seen)`);
+    o.onStatus?.(`resumed at step ${step} (${tokensSeen} tokens seen)${phaseStarts ? ', new data phase' : ''}`);
+    if (phaseStarts) await fs.appendFile(logPath, JSON.stringify({ step, phase: 'new data', data: cfg.data, tokens_per_step: cfg.training.tokensPerStep }) + '\n');
   } else {
     model.params.initialize(cfg.training.seed);
     await fs.writeFile(logPath, '');

@@ -89,6 +89,31 @@ describe('namm train loop', () => {
     assert.ok(Buffer.from(a.v.buffer).equals(Buffer.from(b.v.buffer)), 'optimizer state identical');
   });
 
+  it('a new data phase continues the weights and optimizer on a changed data mix; a plain resume refuses the change', async () => {
+    const out = tempDir(), be = new JsBackend();
+    await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, maxSteps: 2 });
+    const before = await loadTrainCheckpoint(join(out, 'checkpoint.bin'));
+    const phase2 = tinyConfig('llama', 4);
+    phase2.data = { ...phase2.data, copyWeight: 1, copyLengths: [48], taskWeight: 0 };
+    phase2.training.tokensPerStep = 100;
+    await assert.rejects(runTraining({ config: phase2, outDir: out, backend: be, corpus, resume: true }), /--new-data/);
+    await assert.rejects(runTraining({ config: phase2, outDir: tempDir(), backend: be, corpus, newData: true }), /pass --resume/);
+    await runTraining({ config: phase2, outDir: out, backend: be, corpus, resume: true, newData: true, maxSteps: 1 });
+    const mid = await loadTrainCheckpoint(join(out, 'checkpoint.bin'));
+    assert.equal(mid.header.step, 3);
+    assert.equal(mid.header.adamStep, before.header.adamStep + 1, 'the optimizer state carries on');
+    assert.ok(mid.header.mixer.taskIndex >= 20_000, 'the phase draws task records of its own');
+    assert.equal(mid.header.config.training.tokensPerStep, 100);
+    // Within the phase, a plain resume (same data) continues it.
+    await runTraining({ config: phase2, outDir: out, backend: be, corpus, resume: true });
+    assert.equal((await loadTrainCheckpoint(join(out, 'checkpoint.bin'))).header.step, 4);
+    const log = readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(log.filter((l) => l.phase === 'new data').length, 1);
+    const other = tinyConfig('llama', 4);
+    other.model.nLayers = 3;
+    await assert.rejects(runTraining({ config: other, outDir: out, backend: be, corpus, resume: true, newData: true }), /different model, tokenizer or seed/);
+  });
+
   it('refuses to overwrite a run without --resume, and to resume with another model', async () => {
     const out = tempDir(), be = new JsBackend();
     await runTraining({ config: tinyConfig('llama', 2), outDir: out, backend: be, corpus });
