@@ -3,6 +3,7 @@
 // any kernel runs; the kernels themselves (kernels_impl.inc) trust what they are given.
 #include <napi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -51,7 +52,10 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
                            InstanceMethod<&Kernels::TrainAttentionBackward>("trainAttentionBackward"),
                            InstanceMethod<&Kernels::SymmetricEigen>("symmetricEigen"),
                            InstanceMethod<&Kernels::StftAccumulate>("stftAccumulate"),
+                           InstanceMethod<&Kernels::StftAccumulateFrames>("stftAccumulateFrames"),
                            InstanceMethod<&Kernels::BamScores>("bamScores"),
+                           InstanceMethod<&Kernels::NammFeatures>("nammFeatures"),
+                           InstanceMethod<&Kernels::GatherRows>("gatherRows"),
                        });
   }
 
@@ -64,8 +68,14 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
 
   /** stftAccumulate(prev, cur, ld, rows, weight, acc): NAMM spectrogram frame (namm_kernels.h). */
   Napi::Value StftAccumulate(const Napi::CallbackInfo& info);
+  /** stftAccumulateFrames(prev, prevLd, next, nextLd, frames, rows, weights, acc): consecutive frames. */
+  Napi::Value StftAccumulateFrames(const Napi::CallbackInfo& info);
   /** bamScores(x, n, params, out): NAMM BAM scores (namm_kernels.h). */
   Napi::Value BamScores(const Napi::CallbackInfo& info);
+  /** nammFeatures(acc, n, nOld, oldEma, decay, positions, table, norm, raw, features): closes a window. */
+  Napi::Value NammFeatures(const Napi::CallbackInfo& info);
+  /** gatherRows(src, srcPlane, dst, dstPlane, planes, width, keep, k): rows `keep` of every plane. */
+  Napi::Value GatherRows(const Napi::CallbackInfo& info);
 
   const KernelTable& k() const { return table_for(simd_); }
 
@@ -411,6 +421,77 @@ Napi::Value Kernels::StftAccumulate(const Napi::CallbackInfo& info) {
   const float* cur = f32_arg(info[1], "cur", checked_mul(env, kNammHop, ld)).data;
   double* acc = f64_arg(info[5], "acc", namm_acc_size(ld)).data;
   namm_table_for(simd_).stft_accumulate(prev, cur, ld, rows, static_cast<float>(weight), acc, threads_);
+  return env.Undefined();
+}
+
+Napi::Value Kernels::StftAccumulateFrames(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t prevLd = count_arg(info[1], "prevLd"), nextLd = count_arg(info[3], "nextLd");
+  const int64_t frames = count_arg(info[4], "frames");
+  const int32_t* rows = i32_arg(info[5], "rows", frames).data;
+  const float* weights = f32_arg(info[6], "weights", frames).data;
+  int64_t maxRows = 0;
+  for (int64_t t = 0; t < frames; t++) {
+    const int64_t limit = t == 0 ? std::min(prevLd, nextLd) : nextLd;
+    if (rows[t] < 0 || rows[t] > limit)
+      throw Napi::RangeError::New(env, "stftAccumulateFrames: rows[" + std::to_string(t) + "] must be an integer in [0, " +
+                                           std::to_string(limit) + "], got " + std::to_string(rows[t]));
+    if (!std::isfinite(weights[t]))
+      throw Napi::RangeError::New(env, "stftAccumulateFrames: weights[" + std::to_string(t) + "] must be finite");
+    maxRows = std::max<int64_t>(maxRows, rows[t]);
+  }
+  const float* prev = f32_arg(info[0], "prev", checked_mul(env, kNammHop, prevLd)).data;
+  const float* next = f32_arg(info[2], "next", checked_mul(env, checked_mul(env, kNammHop, frames), nextLd)).data;
+  double* acc = f64_arg(info[7], "acc", namm_acc_size(maxRows)).data;
+  namm_table_for(simd_).stft_accumulate_frames(prev, prevLd, next, nextLd, frames, rows, weights, acc, threads_);
+  return env.Undefined();
+}
+
+Napi::Value Kernels::NammFeatures(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t n = count_arg(info[1], "n"), nOld = count_arg(info[2], "nOld");
+  if (nOld > n)
+    throw Napi::RangeError::New(env, "nammFeatures: nOld (" + std::to_string(nOld) + ") exceeds n (" + std::to_string(n) + ")");
+  double* acc = f64_arg(info[0], "acc", namm_acc_size(n)).data;
+  const float* oldEma = f32_arg(info[3], "oldEma", checked_mul(env, nOld, kNammBins)).data;
+  const double decay = finite_arg(info[4], "decay");
+  const int32_t* positions = i32_arg(info[5], "positions", n).data;
+  constexpr int kRec = kBamDim - kNammBins;
+  const Buffer<float> table = f32_arg(info[6], "table", kRec);
+  const int64_t tableRows = static_cast<int64_t>(table.length) / kRec;
+  const double* norm = nullptr;
+  if (!info[7].IsNull() && !info[7].IsUndefined()) norm = f64_arg(info[7], "norm", 2 * kNammBins).data;
+  float* raw = f32_arg(info[8], "raw", checked_mul(env, n, kNammBins)).data;
+  float* feat = f32_arg(info[9], "features", checked_mul(env, n, kBamDim)).data;
+  for (int64_t k = 0; k < n; k++) {
+    const int64_t r = static_cast<int64_t>(positions[n - 1]) - positions[k];
+    if (r < 0 || r >= tableRows)
+      throw Napi::RangeError::New(env, "nammFeatures: recency " + std::to_string(r) + " of row " + std::to_string(k) +
+                                           " is outside the table (0.." + std::to_string(tableRows - 1) + ")");
+  }
+  namm_table_for(simd_).features(acc, n, nOld, oldEma, decay, positions, table.data, norm, raw, feat);
+  return env.Undefined();
+}
+
+Napi::Value Kernels::GatherRows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t srcPlane = count_arg(info[1], "srcPlane"), dstPlane = count_arg(info[3], "dstPlane");
+  const int64_t planes = count_arg(info[4], "planes"), width = count_arg(info[5], "width"), k = count_arg(info[7], "k");
+  const int32_t* keep = i32_arg(info[6], "keep", k).data;
+  int64_t maxKeep = -1;
+  for (int64_t i = 0; i < k; i++) {
+    if (keep[i] < 0) throw Napi::RangeError::New(env, "gatherRows: keep[" + std::to_string(i) + "] is negative");
+    maxKeep = std::max<int64_t>(maxKeep, keep[i]);
+  }
+  const bool empty = planes == 0 || k == 0 || width == 0;
+  const int64_t srcNeed = empty ? 0 : checked_mul(env, planes - 1, srcPlane) + checked_mul(env, maxKeep + 1, width);
+  const int64_t dstNeed = empty ? 0 : checked_mul(env, planes - 1, dstPlane) + checked_mul(env, k, width);
+  const float* src = f32_arg(info[0], "src", srcNeed).data;
+  float* dst = f32_arg(info[2], "dst", dstNeed).data;
+  const auto at = [](const float* q) { return reinterpret_cast<uintptr_t>(q); };
+  if (!empty && at(src) < at(dst + dstNeed) && at(dst) < at(src + srcNeed))
+    throw Napi::RangeError::New(env, "gatherRows: src and dst overlap");
+  if (!empty) namm_table_for(simd_).gather_rows(src, srcPlane, dst, dstPlane, planes, width, keep, k);
   return env.Undefined();
 }
 

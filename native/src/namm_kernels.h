@@ -26,8 +26,26 @@ struct NammKernelTable {
    */
   void (*stft_accumulate)(const float* prev, const float* cur, int64_t ld, int64_t rows, float weight, double* acc,
                           int threads);
+  /**
+   * `frames` consecutive frames in one call, bit-identical to one stft_accumulate per frame in order: frame t is
+   * [block t−1 | block t] where block −1 is prev (stride prevLd) and block t ≥ 0 starts at next + 16·t·nextLd
+   * (stride nextLd); it adds weights[t]·|X| to rows r < rows[t] (rows[t] ≤ nextLd, and rows[0] ≤ prevLd).
+   */
+  void (*stft_accumulate_frames)(const float* prev, int64_t prevLd, const float* next, int64_t nextLd, int64_t frames,
+                                 const int32_t* rows, const float* weights, double* acc, int threads);
   /** BAM scores of n tokens: x [n, 25], params [4172] (flat layout above), out [n]. */
   void (*bam_scores)(const float* x, int64_t n, const float* params, float* out, int threads);
+  /**
+   * Closes a window for n rows: raw[k, f] = f32(decay·oldEma[k, f] + acc[k, f]) for k < nOld and f32(acc[k, f])
+   * for the rest (float64 arithmetic; acc in the tiled layout, each value read is reset to 0), and the scorer input
+   * feat[k] = [table[(positions[n−1] − positions[k])·8 .. +8) | e_k] with e_k[f] = f32((raw[k, f] − norm[f])·
+   * norm[17 + f]) when norm is given (mean then 1/σ, float64), else raw[k, f]. Recency indices are in range.
+   */
+  void (*features)(double* acc, int64_t n, int64_t nOld, const float* oldEma, double decay, const int32_t* positions,
+                   const float* table, const double* norm, float* raw, float* feat);
+  /** dst[p·dstPlane + i·width + c] = src[p·srcPlane + keep[i]·width + c], p < planes, i < k, c < width. */
+  void (*gather_rows)(const float* src, int64_t srcPlane, float* dst, int64_t dstPlane, int64_t planes, int64_t width,
+                      const int32_t* keep, int64_t k);
 };
 
 const NammKernelTable& scalar_namm_kernels();

@@ -121,4 +121,36 @@ export interface Backend {
    * x `[n, 25]` features, params the flat 4,172-value BAM vector, out `[n]`.
    */
   bamScores?(x: Float32Array, n: number, params: Float32Array, out: Float32Array): void;
+  /**
+   * `frames` consecutive NAMM spectrogram frames in one call (twin: `stftAccumulateFramesTs` in
+   * src/memory/namm/stft.ts), the same as stftAccumulate once per frame in order: frame t = [block t−1 | block t]
+   * where block −1 is `prev` (stride prevLd, ≥ 16·prevLd values) and block t ≥ 0 is the 16 query rows of `next`
+   * from 16·t·nextLd on (stride nextLd, ≥ 16·frames·nextLd values); frame t adds weights[t]·|X| to the rows
+   * r < rows[t] (rows[t] ≤ nextLd, rows[0] ≤ prevLd; acc ≥ stftAccSize(max rows[t]) values).
+   */
+  stftAccumulateFrames?(
+    prev: Float32Array, prevLd: number, next: Float32Array, nextLd: number, frames: number,
+    rows: Int32Array, weights: Float32Array, acc: Float64Array,
+  ): void;
+  /**
+   * Closes a NAMM window for one head (spec/namm.md §2; twin: `nammFeaturesTs` in src/memory/namm/features.ts):
+   * raw `[n, 17]` = float32(decay·oldEma + acc) for the first nOld rows and float32(acc) for the rest (float64
+   * arithmetic; acc is tiled as for stftAccumulate and every value read is reset to 0), and the scorer input
+   * features `[n, 25]`: row k is table row (positions[n−1] − positions[k]) (8 values; out of the table is a
+   * RangeError) followed by float32((raw − norm[f])·norm[17 + f]) when `norm` (mean then 1/σ, 34 values) is given,
+   * else raw.
+   */
+  nammFeatures?(
+    acc: Float64Array, n: number, nOld: number, oldEma: Float32Array, decay: number, positions: Int32Array,
+    table: Float32Array, norm: Float64Array | null, raw: Float32Array, features: Float32Array,
+  ): void;
+  /**
+   * dst[p·dstPlane + i·width + c] = src[p·srcPlane + keep[i]·width + c] for p < planes, i < k, c < width (twin:
+   * `gatherRowsTs` in src/memory/namm/selection.ts): the rows a NAMM selection keeps, of one matrix (planes = 1)
+   * or of every query row of a block (width = 1). src and dst must not overlap.
+   */
+  gatherRows?(
+    src: Float32Array, srcPlane: number, dst: Float32Array, dstPlane: number, planes: number, width: number,
+    keep: Int32Array, k: number,
+  ): void;
 }

@@ -165,6 +165,24 @@ export class NativeBackend implements Backend {
   bamScores(x: Float32Array, n: number, params: Float32Array, out: Float32Array): void {
     this.k.bamScores(x, n, params, out);
   }
+  stftAccumulateFrames(
+    prev: Float32Array, prevLd: number, next: Float32Array, nextLd: number, frames: number,
+    rows: Int32Array, weights: Float32Array, acc: Float64Array,
+  ): void {
+    this.k.stftAccumulateFrames(prev, prevLd, next, nextLd, frames, rows, weights, acc);
+  }
+  nammFeatures(
+    acc: Float64Array, n: number, nOld: number, oldEma: Float32Array, decay: number, positions: Int32Array,
+    table: Float32Array, norm: Float64Array | null, raw: Float32Array, features: Float32Array,
+  ): void {
+    this.k.nammFeatures(acc, n, nOld, oldEma, decay, positions, table, norm, raw, features);
+  }
+  gatherRows(
+    src: Float32Array, srcPlane: number, dst: Float32Array, dstPlane: number, planes: number, width: number,
+    keep: Int32Array, k: number,
+  ): void {
+    this.k.gatherRows(src, srcPlane, dst, dstPlane, planes, width, keep, k);
+  }
 }
 
 /** A native backend with the default settings; throws a clear Error when the addon is absent or unloadable. */

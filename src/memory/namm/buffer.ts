@@ -5,9 +5,10 @@
  * `updateEvery` (U = 512), then stacks the buffered chunks (right-zero-padded to the current key count) into the
  * last U queries × all current keys, and runs the STFT over each key's column. Holding U × n floats per layer and
  * head is the largest cost of that design, so we consume the same matrix incrementally: the queries of a window are
- * gathered into 16-query blocks (query-major: one contiguous copy per query), and as soon as a block is complete its STFT frame (the previous block
- * followed by this one) is computed for every key and added, with its EMA weight and frame mask, to a per-key
- * accumulator. At the end of the window the accumulator holds exactly Σ_t w_t·S_t[k] of the reference, and the
+ * gathered into 16-query blocks (query-major: one contiguous copy per query), and as soon as a block is complete
+ * its STFT frame (the previous block followed by this one) is computed for every key and added, with its EMA weight
+ * and frame mask, to a per-key accumulator (whole blocks inside a chunk are read in place, all the chunk's frames
+ * in one kernel call). At the end of the window the accumulator holds exactly Σ_t w_t·S_t[k] of the reference, and the
  * last block becomes the carry-over of the next window. Memory per head: 2 blocks (2·16·n) + the accumulator (17·n).
  *
  * Cadence: a window covers the queries with absolute index in [w·U, (w+1)·U). Chunks aligned to the window (the
@@ -18,7 +19,10 @@
 import type { Backend } from '../../tensor/backend.js';
 import { getBackend } from '../../tensor/index.js';
 import { emaFrameWeights, EMA_COEFF } from './ema.js';
-import { ACC_BLOCK, HOP, N_BINS, stftAccSize, stftAccumulateTs } from './stft.js';
+import { closeWindowFeatures } from './features.js';
+import type { RecencyOverflow } from './recency.js';
+import { gatherRowsTs } from './selection.js';
+import { ACC_BLOCK, HOP, N_BINS, stftAccSize, stftAccumulateFramesTs, stftAccumulateTs } from './stft.js';
 
 // Module-local copies: under a transpiling loader (tsx), imported bindings are getters, too slow for inner loops.
 const BLOCK = HOP;
@@ -60,23 +64,34 @@ export function endsWindow(queryIndex: number, updateEvery: number): boolean {
  *
  * Layout (that of Backend.stftAccumulate): the two blocks are query-major `[16, ld]` (a query's attention row is
  * one contiguous copy; the kernel then reads 8 or 16 consecutive rows per register) and the accumulator is
- * float64 in tiles of 16 rows × 17 bins (stftAccIndex), with ld = nOld + U. One kernel call per frame covers every
- * row of the head.
+ * float64 in tiles of 16 rows × 17 bins (stftAccIndex). ld is the row capacity of the buffers, at least
+ * nOld + U; it stays fixed from one window to the next (restart) until a window needs more rows. One kernel call
+ * covers every row of the head for a frame, or for all the whole frames of a chunk (stftAccumulateFrames).
+ *
+ * Invariant: in both blocks, every row at or past `rows` is 0 (a row only becomes non-zero once a query reaches
+ * it), so a frame never reads attention from a token that did not exist yet.
  */
 export class HeadWindow {
   /** Cache rows scored at earlier updates (their EMA is carried; their frame mask is 0). */
-  readonly nOld: number;
+  nOld: number;
   /** Queries consumed so far in this window (0..U). */
   queries = 0;
   /** Highest row count seen in this window (rows beyond it are zero in every block). */
   rows: number;
-  private readonly ld: number;
+  private ld: number;
   private prev: Float32Array;
   private cur: Float32Array;
   private acc: Float64Array;
+  /** False once `closeFeatures` has read (and so cleared) the accumulator. */
+  private accDirty = true;
   private readonly weights: Float32Array;
   private readonly backend: Backend | null;
   private retired = false;
+  /** Row limits of the frames of one stftAccumulateFrames call (reused). */
+  private frameRows = new Int32Array(0);
+  /** The backend's kernels for closing and restarting a window, bound once (null: the TypeScript twins). */
+  private readonly featuresKernel: Backend['nammFeatures'] | null;
+  private readonly gather: NonNullable<Backend['gatherRows']>;
 
   /**
    * `carry` is the last block of the previous window as returned by carryFor (query-major `[16, nOld]`, rows
@@ -91,24 +106,32 @@ export class HeadWindow {
     if (carry && carry.length < nOld * BLOCK) throw new RangeError(`HeadWindow: carry holds ${carry.length} values, ${nOld * BLOCK} needed`);
     this.nOld = nOld;
     this.rows = nOld;
-    const ld = this.ld = Math.max(16, nOld + updateEvery);
     const donor = carry ? carrySource.get(carry) : undefined;
-    if (donor && !donor.retired && donor.prev.length >= ld * BLOCK && donor.acc.length >= stftAccSize(ld)) {
+    if (donor && !donor.retired && donor.ld >= nOld + updateEvery) {
       carrySource.delete(carry!);
       donor.retired = true;
-      this.prev = donor.prev.fill(0, 0, ld * BLOCK);
-      this.cur = donor.cur.fill(0, 0, ld * BLOCK);
-      this.acc = donor.acc.fill(0, 0, stftAccSize(ld));
+      this.ld = donor.ld;
+      this.prev = donor.prev.fill(0);
+      this.cur = donor.cur.fill(0);
+      this.acc = donor.acc.fill(0);
     } else {
-      const cap = ld + updateEvery;
-      this.prev = new Float32Array(cap * BLOCK);
-      this.cur = new Float32Array(cap * BLOCK);
-      this.acc = new Float64Array(stftAccSize(cap));
+      this.ld = HeadWindow.capacityFor(nOld, updateEvery);
+      this.prev = new Float32Array(this.ld * BLOCK);
+      this.cur = new Float32Array(this.ld * BLOCK);
+      this.acc = new Float64Array(stftAccSize(this.ld));
     }
+    const ld = this.ld;
     if (carry && nOld > 0) for (let m = 0; m < BLOCK; m++) this.prev.set(carry.subarray(m * nOld, (m + 1) * nOld), m * ld);
     this.weights = frameWeights(updateEvery / BLOCK, gamma);
     const be = backend === undefined ? getBackend() : backend;
     this.backend = be && be.stftAccumulate ? be : null;
+    this.featuresKernel = be?.nammFeatures ? be.nammFeatures.bind(be) : null;
+    this.gather = be?.gatherRows ? be.gatherRows.bind(be) : gatherRowsTs;
+  }
+
+  /** Row capacity for a window of nOld old rows: room for this window and the growth of the next one. */
+  private static capacityFor(nOld: number, updateEvery: number): number {
+    return Math.ceil(Math.max(16, nOld + 2 * updateEvery) / ACC_BLOCK) * ACC_BLOCK;
   }
 
   /** Rows this window scores at its end: the old tokens plus one token per query. */
@@ -141,8 +164,8 @@ export class HeadWindow {
   /**
    * Consumes `count` consecutive query rows of a chunk's attention `att` (query-major, `len` columns per query),
    * starting with query `q0` of the chunk: the same as addQuery(att, (q0 + i)·len, len, colMap) for i < count, but
-   * whole 16-query blocks lying inside the chunk are fed to the frame kernel as views of `att` (no copy) when the
-   * layout allows it (no colMap, every column belongs to this window).
+   * whole 16-query blocks lying inside the chunk go to the frame kernel in one call, read in place from `att` (no
+   * copy), when the layout allows it (no colMap, every column belongs to this window).
    */
   addQueries(att: Float32Array, q0: number, count: number, len: number, colMap: Int32Array | null): void {
     if (count > this.updateEvery - this.queries) throw new Error('HeadWindow: more queries than the window has left');
@@ -153,20 +176,19 @@ export class HeadWindow {
       // Finish the current block query by query.
       for (; i < end && this.queries % BLOCK !== 0; i++) this.addQuery(att, i * len, len, null);
       const blocks = Math.floor((end - i) / BLOCK);
-      if (blocks >= 2) {
-        // First block: copied, it pairs with the buffered previous block.
-        for (let m = 0; m < BLOCK; m++) this.addQuery(att, (i + m) * len, len, null);
-        // Middle frames: both blocks are views of the chunk (ld = len). Rows < limit ≤ len are exactly the rows
-        // the copies would hold.
-        for (let b = 1; b < blocks; b++) {
-          const t = this.queries / BLOCK;
-          const limit = Math.min(this.rows, this.nOld + BLOCK * (t + 1));
-          const w = this.weights[t]!;
-          const p = att.subarray((i + (b - 1) * BLOCK) * len), c = att.subarray((i + b * BLOCK) * len);
-          if (this.backend) this.backend.stftAccumulate!(p, c, len, limit, w, this.acc);
-          else stftAccumulateTs(p, c, len, limit, w, this.acc);
-          this.queries += BLOCK;
-        }
+      if (blocks >= 1) {
+        // Frame t pairs the buffered block (stride ld) with the chunk's first whole block, then each chunk block
+        // with the next one (stride len). Rows < limit ≤ len are exactly the rows the copies would hold, and
+        // rows ≥ this.rows of the buffered block are 0, as the first queries of these blocks would leave them.
+        this.rows = len;
+        const t0 = this.queries / BLOCK;
+        if (this.frameRows.length < blocks) this.frameRows = new Int32Array(blocks);
+        const limits = this.frameRows;
+        for (let b = 0; b < blocks; b++) limits[b] = Math.min(len, this.nOld + BLOCK * (t0 + b + 1));
+        const next = att.subarray(i * len), weights = this.weights.subarray(t0, t0 + blocks);
+        if (this.backend?.stftAccumulateFrames) this.backend.stftAccumulateFrames(this.prev, this.ld, next, len, blocks, limits, weights, this.acc);
+        else stftAccumulateFramesTs(this.prev, this.ld, next, len, blocks, limits, weights, this.acc);
+        this.queries += BLOCK * blocks;
         // The last block becomes the buffered previous block (layout ld); `cur` keeps stale rows < this.rows ≤
         // every later query's count, so they are overwritten before being read.
         const last = i + (blocks - 1) * BLOCK, ld = this.ld, dst = this.prev;
@@ -190,10 +212,9 @@ export class HeadWindow {
     // reach (addQuery), so rows past a query's count still read 0.
   }
 
-  /** Σ_t w_t·S_t per row `[scoredRows, 17]` (float64, row-major); valid once complete. */
+  /** Σ_t w_t·S_t per row `[scoredRows, 17]` (float64, row-major); valid once complete, until closeFeatures. */
   accumulated(): Float64Array {
-    if (!this.complete) throw new Error('HeadWindow: the window is not complete yet');
-    if (this.retired) throw new Error('HeadWindow: this window handed its buffers to the next one');
+    this.checkClosable();
     const n = this.scoredRows, acc = this.acc;
     const out = new Float64Array(n * BINS);
     for (let r0 = 0; r0 < n; r0 += TILE) {
@@ -211,8 +232,7 @@ export class HeadWindow {
    * EMA `[scoredRows, 17]` (float32), old rows decayed and added to, new rows the accumulator alone.
    */
   foldedEma(oldEma: Float32Array | null, decay: number): Float32Array {
-    if (!this.complete) throw new Error('HeadWindow: the window is not complete yet');
-    if (this.retired) throw new Error('HeadWindow: this window handed its buffers to the next one');
+    this.checkClosable();
     const n = this.scoredRows, nOld = this.nOld, acc = this.acc;
     if (nOld > 0 && (!oldEma || oldEma.length < nOld * BINS)) throw new RangeError('foldEma: the stored EMA has fewer rows than the cache');
     const out = new Float32Array(n * BINS);
@@ -227,6 +247,69 @@ export class HeadWindow {
       }
     }
     return out;
+  }
+
+  /**
+   * Closes the window (Backend.nammFeatures or its twin, see features.ts): `raw` `[scoredRows, 17]` receives the
+   * new raw EMA (old rows decayed by `decay` and added to), `features` `[scoredRows, 25]` the scorer input for
+   * rows at absolute `positions`; the accumulator is cleared on the way. `norm`: FeatureNormalizer.packed or null.
+   */
+  closeFeatures(
+    oldEma: Float32Array, decay: number, positions: Int32Array, table: Float32Array, norm: Float64Array | null,
+    raw: Float32Array, features: Float32Array, overflow: RecencyOverflow,
+  ): void {
+    this.checkClosable();
+    closeWindowFeatures(this.featuresKernel ?? null, this.acc, this.scoredRows, this.nOld, oldEma, decay, positions, table, norm, raw, features, overflow);
+    this.accDirty = false;
+  }
+
+  /** A complete window whose accumulator is still there to read. */
+  private checkClosable(): void {
+    if (!this.complete) throw new Error('HeadWindow: the window is not complete yet');
+    if (this.retired) throw new Error('HeadWindow: this window handed its buffers to the next one');
+    if (!this.accDirty) throw new Error('HeadWindow: closeFeatures already read (and cleared) the accumulator');
+  }
+
+  /**
+   * Turns this complete window into the next one, in place: its old rows are this window's rows `keep` (strictly
+   * ascending), whose carry-over (the last block's rows `keep`) is gathered into the new previous block. No
+   * allocation unless the next window needs more rows than the buffers hold.
+   */
+  restart(keep: Int32Array): void {
+    if (!this.complete) throw new Error('HeadWindow: the window is not complete yet');
+    if (this.retired) throw new Error('HeadWindow: this window handed its buffers to the next one');
+    const k = keep.length, written = this.rows, U = this.updateEvery;
+    for (let i = 0; i < k; i++) {
+      const r = keep[i]!;
+      if (!(r >= (i > 0 ? keep[i - 1]! + 1 : 0) && r < this.scoredRows)) throw new RangeError(`HeadWindow.restart: keep must be strictly ascending rows below ${this.scoredRows}; entry ${i} is ${r}`);
+    }
+    const gather = this.gather;
+    if (k + U > this.ld) {
+      const ld = HeadWindow.capacityFor(k, U);
+      const prev = new Float32Array(ld * BLOCK);
+      gather(this.prev, this.ld, prev, ld, BLOCK, 1, keep, k);
+      this.prev = prev;
+      this.cur = new Float32Array(ld * BLOCK);
+      this.acc = new Float64Array(stftAccSize(ld));
+      this.ld = ld;
+    } else {
+      const ld = this.ld, old = this.prev, next = this.cur;
+      gather(old, ld, next, ld, BLOCK, 1, keep, k);
+      // Rows k ≤ r < written held this window's attention: clear them in both blocks (the invariant).
+      if (written > k) {
+        for (let m = 0; m < BLOCK; m++) {
+          next.fill(0, m * ld + k, m * ld + written);
+          old.fill(0, m * ld + k, m * ld + written);
+        }
+      }
+      this.prev = next;
+      this.cur = old;
+      if (this.accDirty) this.acc.fill(0, 0, stftAccSize(written));
+    }
+    this.accDirty = true;
+    this.nOld = k;
+    this.rows = k;
+    this.queries = 0;
   }
 
   /** The carry-over for the next window: rows `keep` of this window's last block, query-major `[16, keep.length]`. */

@@ -52,6 +52,14 @@ export class FeatureNormalizer {
     for (let f = 0; f < N_BINS; f++) this.invStd[f] = 1 / Math.max(Math.fround(Math.sqrt(stats.variance[f]!)), NORM_MIN_STD);
   }
 
+  /** μ then 1/max(σ, 1e-7), 34 float64 values: the `norm` argument of Backend.nammFeatures. */
+  get packed(): Float64Array {
+    const out = new Float64Array(2 * N_BINS);
+    out.set(this.mean, 0);
+    out.set(this.invStd, N_BINS);
+    return out;
+  }
+
   /** out[outOff + f] = (raw[rawOff + f] − μ_f) / max(σ_f, 1e-7) for the 17 bins. */
   apply(raw: Float32Array, rawOff: number, out: Float32Array, outOff: number): void {
     for (let f = 0; f < N_BINS; f++) out[outOff + f] = (raw[rawOff + f]! - this.mean[f]!) * this.invStd[f]!;

@@ -7,6 +7,11 @@
  * stft.ts, ema.ts), its recency (recency.ts), normalised with frozen statistics (normalize.ts), scored by BAM or the
  * MLP (bam.ts, mlp.ts), turned into keep lists (selection.ts). The policy keeps its own per-sequence state and
  * returns keep lists; the session compacts the cache.
+ *
+ * Cost: the per-token work runs in backend kernels when the backend has them (spectrogram frames, closing a
+ * window, BAM, gathering kept rows), and an update reuses its buffers (per-head windows restart in place, scratch
+ * is shared by the layers), so it allocates little beyond its keep lists: large typed arrays live outside the JS
+ * heap and cost more to allocate than the loops that fill them.
  */
 import type { Backend } from '../../tensor/backend.js';
 import { getBackend } from '../../tensor/index.js';
@@ -17,16 +22,14 @@ import { EMA_COEFF, emaOldStateDecay } from './ema.js';
 import { MlpScorer } from './mlp.js';
 import { FeatureNormalizer, NormAccumulator, validateNormStats, warnUnnormalisedOnce, type NormStats } from './normalize.js';
 import { FEATURE_DIM, validateNammParams, type NammScorerKind } from './params.js';
-import { recencyEmbedding, RECENCY_DIMS, RECENCY_TABLE_MAX, recencyTable, type RecencyOverflow } from './recency.js';
-import { NAMM_SELECTIONS, selectTokens, type NammSelection } from './selection.js';
-import { N_BINS as IMPORTED_N_BINS } from './stft.js';
+import { recencyTable, type RecencyOverflow } from './recency.js';
+import { gatherRowsTs, NAMM_SELECTIONS, selectTokens, type NammSelection } from './selection.js';
+import { HOP, N_BINS as IMPORTED_N_BINS } from './stft.js';
 
 // Module-local copies of constants used in per-row loops (an imported binding can cost a call per access when the
 // module is transpiled on the fly).
 const N_BINS = IMPORTED_N_BINS;
 const FEATURE_DIMS = FEATURE_DIM;
-const RECENCY_WIDTH = RECENCY_DIMS;
-const RECENCY_TABLE_LIMIT = RECENCY_TABLE_MAX;
 
 export interface NammPolicyOptions {
   /** Flat parameter vector (4,172 for 'bam', 25 for 'mlp'); see params.ts. */
@@ -78,9 +81,36 @@ interface LayerState {
   seen: number;
   /** Rows per head in the cache after the last keep lists we returned. */
   cacheRows: Int32Array;
+  /** One window per head, restarted in place at every update. */
   windows: HeadWindow[];
-  /** Raw EMA per head for the rows scored at earlier updates (null before the first update). */
-  ema: (Float32Array | null)[];
+  /** Raw EMA per head `[nOld, 17]` of the rows scored at earlier updates (a buffer with spare capacity). */
+  ema: Float32Array[];
+}
+
+/**
+ * Buffers an update fills per head and uses up before the next update starts (features, scores, the new raw EMA
+ * before the kept rows are gathered), shared by all layers and grown as needed: an update then allocates nothing
+ * but its keep lists.
+ */
+class UpdateScratch {
+  positions: Int32Array[] = [];
+  raw: Float32Array[] = [];
+  scores: Float32Array[] = [];
+  features = new Float32Array(0);
+
+  /** Makes every buffer hold n rows for heads 0..nH−1. */
+  reserve(nH: number, n: number): void {
+    const grow = (have: number) => have >= n ? have : Math.max(n, Math.ceil(have * 1.5));
+    for (let h = 0; h < nH; h++) {
+      if (!this.positions[h] || this.positions[h]!.length < n) {
+        const cap = grow(this.positions[h]?.length ?? 0);
+        this.positions[h] = new Int32Array(cap);
+        this.raw[h] = new Float32Array(cap * N_BINS);
+        this.scores[h] = new Float32Array(cap);
+      }
+    }
+    if (this.features.length < n * FEATURE_DIMS) this.features = new Float32Array(grow(this.features.length / FEATURE_DIMS) * FEATURE_DIMS);
+  }
 }
 
 interface Scorer { score(x: Float32Array, n: number, out: Float32Array): void }
@@ -104,6 +134,13 @@ export class NammPolicy implements MemoryPolicy {
   private layers: LayerState[] = [];
   /** Kernels for the spectrogram and BAM (null: the plain TypeScript loops). */
   private readonly backend: Backend | null;
+  /** FeatureNormalizer.packed of the statistics (null: none). */
+  private readonly norm: Float64Array | null;
+  private readonly scratch = new UpdateScratch();
+  /** The recency table (built once per process, here rather than inside the first update). */
+  private readonly table = recencyTable();
+  /** Backend.gatherRows bound once, or its twin. */
+  private readonly gather: NonNullable<Backend['gatherRows']>;
 
   constructor(opts: NammPolicyOptions) {
     if (!opts || typeof opts !== 'object') throw new TypeError('NammPolicy needs an options object');
@@ -122,7 +159,10 @@ export class NammPolicy implements MemoryPolicy {
     this.calibrate = opts.calibrate ?? false;
     if (opts.normStats) validateNormStats(opts.normStats);
     this.normalizer = opts.normStats ? new FeatureNormalizer(opts.normStats) : null;
+    this.norm = this.normalizer ? this.normalizer.packed : null;
     this.backend = opts.backend === undefined ? getBackend() : opts.backend;
+    const be = this.backend;
+    this.gather = be?.gatherRows ? be.gatherRows.bind(be) : gatherRowsTs;
     this.scorer = this.scorerKind === 'bam' ? new BamScorer(opts.params, this.backend ?? undefined) : new MlpScorer(opts.params);
     this.decay = emaOldStateDecay(this.updateEvery, EMA_COEFF);
     this.onUpdate = opts.onUpdate;
@@ -140,6 +180,13 @@ export class NammPolicy implements MemoryPolicy {
    * normalisation), scoring (BAM/MLP) and selection (keep lists and the gather of per-token state).
    */
   readonly timings = { featuresMs: 0, scoringMs: 0, selectionMs: 0, updates: 0 };
+
+  /**
+   * Work done since construction, for benchmarks: rows scored, (query, key) pairs of the BAM attention
+   * (Σ n(n+1)/2 over scored heads) and STFT row-frames (old rows see all U/16 frames of a window, a new row of
+   * block b the last U/16 − b).
+   */
+  readonly work = { scoredRows: 0, bamPairs: 0, stftRowFrames: 0 };
 
   reset(shape: CacheShape): void {
     for (const k of ['nLayers', 'nKvHeads'] as const) {
@@ -183,7 +230,8 @@ export class NammPolicy implements MemoryPolicy {
       const toEnd = this.updateEvery - ((st.seen + i) % this.updateEvery);
       const count = Math.min(toEnd, nQ - i);
       const t0 = performance.now();
-      for (let h = 0; h < nH; h++) {
+      // Last head first: the attention kernel wrote the heads in order, so the last one is likeliest still cached.
+      for (let h = nH - 1; h >= 0; h--) {
         st.windows[h]!.addQueries(att[h]!, i, count, obs.lens[h]!, alive ? alive[h]! : null);
       }
       this.timings.featuresMs += performance.now() - t0;
@@ -197,6 +245,7 @@ export class NammPolicy implements MemoryPolicy {
         const base = alive ? alive[h]! : null;
         const rows = base ? base.length : obs.lens[h]!;
         const k = keep[h]!, n = scored[h]!;
+        if (!base && rows === n) { next.push(k); continue; } // the window ended with the chunk: keep is the list
         const out = new Int32Array(k.length + rows - n);
         for (let j = 0; j < k.length; j++) out[j] = base ? base[k[j]!]! : k[j]!;
         for (let r = n; r < rows; r++) out[k.length + r - n] = base ? base[r]! : r;
@@ -223,7 +272,7 @@ export class NammPolicy implements MemoryPolicy {
       seen: 0,
       cacheRows: new Int32Array(nH),
       windows: Array.from({ length: nH }, () => new HeadWindow(this.updateEvery, 0, null, EMA_COEFF, this.backend)),
-      ema: Array.from({ length: nH }, () => null),
+      ema: Array.from({ length: nH }, () => new Float32Array(0)),
     };
   }
 
@@ -235,69 +284,58 @@ export class NammPolicy implements MemoryPolicy {
     layer: number, st: LayerState, obs: LayerObservation, alive: Int32Array[] | null, totalTokens: number,
   ): { keep: Int32Array[]; scored: Int32Array } {
     const nH = st.windows.length;
-    const heads: NammHeadUpdate[] = [];
-    const scores: Float32Array[] = [];
     const counts = new Int32Array(nH);
     if (!this.normalizer && !this.calibrate) warnUnnormalisedOnce();
     this.timings.updates++;
+    const sc = this.scratch;
+    let maxRows = 0;
+    for (let h = 0; h < nH; h++) maxRows = Math.max(maxRows, st.windows[h]!.scoredRows);
+    sc.reserve(nH, maxRows);
+    const heads: NammHeadUpdate[] | null = this.onUpdate ? [] : null;
+    const table = this.table;
+    const frames = this.updateEvery / HOP;
     let tFeatures = 0, tScoring = 0;
     for (let h = 0; h < nH; h++) {
       const t0 = performance.now();
       const win = st.windows[h]!;
       const n = win.scoredRows;
       counts[h] = n;
-      const rawEma = win.foldedEma(st.ema[h]!, this.decay);
-      if (this.calibrate) this.calibration.addRows(rawEma, n);
-      const positions = new Int32Array(n);
+      const positions = sc.positions[h]!, raw = sc.raw[h]!, features = sc.features;
       const pos = obs.positions[h]!;
       const map = alive ? alive[h]! : null;
-      for (let k = 0; k < n; k++) positions[k] = pos[map ? map[k]! : k]!;
-      const features = new Float32Array(n * FEATURE_DIMS);
-      const newest = positions[n - 1]!;
-      const table = recencyTable();
-      for (let k = 0; k < n; k++) {
-        const r = newest - positions[k]!, o = k * FEATURE_DIMS;
-        if (r >= 0 && r <= RECENCY_TABLE_LIMIT) { // r: a difference of int32 positions, an integer
-          const src = r * RECENCY_WIDTH;
-          for (let d = 0; d < RECENCY_WIDTH; d++) features[o + d] = table[src + d]!;
-        } else recencyEmbedding(r, features, o, this.recency);
-        if (this.normalizer) this.normalizer.apply(rawEma, k * N_BINS, features, o + RECENCY_WIDTH);
-        else {
-          const src = k * N_BINS, dst = o + RECENCY_WIDTH;
-          for (let f = 0; f < N_BINS; f++) features[dst + f] = rawEma[src + f]!;
-        }
-      }
+      if (map) for (let k = 0; k < n; k++) positions[k] = pos[map[k]!]!;
+      else positions.set(pos.subarray(0, n));
+      win.closeFeatures(st.ema[h]!, this.decay, positions, table, this.norm, raw, features, this.recency);
+      if (this.calibrate) this.calibration.addRows(raw, n);
       const t1 = performance.now();
       tFeatures += t1 - t0;
-      let s: Float32Array | null = null;
-      if (!this.calibrate) {
-        s = new Float32Array(n);
-        this.scorer.score(features, n, s);
-        scores.push(s);
-      }
+      if (!this.calibrate) this.scorer.score(features, n, sc.scores[h]!);
       tScoring += performance.now() - t1;
-      heads.push({ positions, rawEma, features, scores: s, keep: new Int32Array(0) });
+      this.work.scoredRows += n;
+      this.work.bamPairs += this.calibrate ? 0 : (n * (n + 1)) / 2;
+      this.work.stftRowFrames += frames * win.nOld + (HOP * frames * (frames + 1)) / 2;
+      heads?.push({
+        positions: positions.slice(0, n), rawEma: raw.slice(0, n * N_BINS), features: features.slice(0, n * FEATURE_DIMS),
+        scores: this.calibrate ? null : sc.scores[h]!.slice(0, n), keep: new Int32Array(0),
+      });
     }
     this.timings.featuresMs += tFeatures;
     this.timings.scoringMs += tScoring;
     const tSelect = performance.now();
     const keep = this.calibrate
-      ? heads.map((hd) => Int32Array.from({ length: hd.positions.length }, (_, i) => i))
-      : selectTokens(scores, counts, { mode: this.selection, cacheSize: this.cacheSize });
+      ? Array.from(counts, (n) => Int32Array.from({ length: n }, (_, i) => i))
+      : selectTokens(sc.scores.slice(0, nH), counts, { mode: this.selection, cacheSize: this.cacheSize });
+    const gather = this.gather;
     for (let h = 0; h < nH; h++) {
-      const k = keep[h]!, hd = heads[h]!;
-      hd.keep = k;
-      const ema = new Float32Array(k.length * N_BINS);
-      const raw = hd.rawEma;
-      for (let j = 0; j < k.length; j++) {
-        const src = k[j]! * N_BINS, dst = j * N_BINS;
-        for (let f = 0; f < N_BINS; f++) ema[dst + f] = raw[src + f]!;
-      }
-      st.ema[h] = ema;
-      st.windows[h] = new HeadWindow(this.updateEvery, k.length, st.windows[h]!.carryFor(k), EMA_COEFF, this.backend);
+      const k = keep[h]!;
+      // The kept rows' raw EMA becomes the state of the next update (its buffer keeps spare capacity).
+      if (st.ema[h]!.length < k.length * N_BINS) st.ema[h] = new Float32Array(Math.ceil(k.length * 1.25) * N_BINS);
+      gather(sc.raw[h]!, 0, st.ema[h]!, 0, 1, N_BINS, k, k.length);
+      st.windows[h]!.restart(k);
+      if (heads) heads[h]!.keep = k;
     }
     this.timings.selectionMs += performance.now() - tSelect;
-    this.onUpdate?.({ layer, totalTokens, heads });
+    if (heads) this.onUpdate!({ layer, totalTokens, heads });
     return { keep, scored: counts };
   }
 }

@@ -46,12 +46,13 @@ export function selectTokens(scores: Float32Array[], counts: ArrayLike<number>, 
     const n = counts[h]!;
     const s = scores[h]!;
     if (s.length < n) throw new RangeError(`selectTokens: head ${h} has ${s.length} scores for ${n} tokens`);
-    const keyed = new Float64Array(n);
+    const keyed = keyedScratch(h, n);
     let neg = 0;
     for (let i = 0; i < n; i++) {
       const v = s[i]!;
       if (v < 0) neg++;
-      keyed[i] = v !== v ? Infinity : v;
+      keyed[i] = v;
+      if (v !== v) keyed[i] = Infinity; // NaN sorts last (kept); a separate store keeps this loop on plain doubles
     }
     if (n > 0) { if (keyed[n - 1]! < 0) neg--; keyed[n - 1] = FLT_MAX; }
     const cut = opts.cacheSize !== undefined && n > opts.cacheSize ? n - opts.cacheSize : 0;
@@ -65,34 +66,52 @@ export function selectTokens(scores: Float32Array[], counts: ArrayLike<number>, 
   const keep: Int32Array[] = [];
   for (let h = 0; h < nHeads; h++) {
     const drop = opts.mode === 'per-head' ? negatives[h]! : dropMin;
-    keep.push(keepAllButSmallest(keyedAll[h]!, cuts[h]! + drop, allNegatives[h]!));
+    keep.push(keepAllButSmallest(keyedAll[h]!, counts[h]!, cuts[h]! + drop, allNegatives[h]!));
   }
   return keep;
 }
 
 /**
- * Ascending indices of `keyed` without its `d` first entries in the stable ascending order of (value, index).
+ * Reused float64 working copies of the scores (per head) and of the candidates for the cut: a fresh typed array
+ * of a few KB per head and update costs more than the selection itself (it lives outside the JS heap).
+ */
+const keyedBuffers: Float64Array[] = [];
+let candBuffer = new Float64Array(0);
+
+function keyedScratch(h: number, n: number): Float64Array {
+  if (!keyedBuffers[h] || keyedBuffers[h]!.length < n) keyedBuffers[h] = new Float64Array(Math.max(n, Math.ceil((keyedBuffers[h]?.length ?? 0) * 1.5)));
+  return keyedBuffers[h]!;
+}
+
+/**
+ * Ascending indices of `keyed[0..n)` without its `d` first entries in the stable ascending order of (value, index).
  * `negatives` is the number of values < 0 (when d ≤ negatives, only those need ordering).
  */
-function keepAllButSmallest(keyed: Float64Array, d: number, negatives: number): Int32Array {
-  const n = keyed.length;
+function keepAllButSmallest(keyed: Float64Array, n: number, d: number, negatives: number): Int32Array {
   if (d <= 0) {
     const out = new Int32Array(n);
     for (let i = 0; i < n; i++) out[i] = i;
     return out;
   }
   // The d-th smallest value v: everything below v goes, and of the entries equal to v the oldest (d − #below).
-  let cand: Float64Array;
-  if (d <= negatives) {
-    cand = new Float64Array(negatives);
-    let j = 0;
-    for (let i = 0; i < n; i++) if (keyed[i]! < 0) cand[j++] = keyed[i]!;
-  } else cand = keyed.slice();
-  cand.sort();
-  const v = cand[d - 1]!;
-  let below = 0;
-  while (cand[below]! < v) below++;
-  let ties = d - below;
+  // When d is exactly the number of negatives (the head that sets d, in 'min-over-heads'), that is every negative.
+  let v: number, ties: number;
+  if (d === negatives) {
+    v = 0;
+    ties = 0;
+  } else {
+    const m = d < negatives ? negatives : n;
+    if (candBuffer.length < m) candBuffer = new Float64Array(Math.max(m, Math.ceil(candBuffer.length * 1.5)));
+    const cand = candBuffer.subarray(0, m);
+    if (d < negatives) {
+      let j = 0;
+      for (let i = 0; i < n; i++) if (keyed[i]! < 0) cand[j++] = keyed[i]!;
+    } else cand.set(keyed.subarray(0, n));
+    v = kthSmallest(cand, d - 1);
+    let below = 0;
+    for (let i = 0; i < m; i++) if (cand[i]! < v) below++;
+    ties = d - below;
+  }
   const out = new Int32Array(n - d);
   let j = 0;
   for (let i = 0; i < n; i++) {
@@ -102,4 +121,82 @@ function keepAllButSmallest(keyed: Float64Array, d: number, negatives: number): 
     out[j++] = i;
   }
   return out;
+}
+
+/**
+ * The value of rank k (0-based, ascending) of `a` (no NaN), reordering `a` in place: Hoare's selection with a
+ * median-of-three pivot, O(n) on average where a full sort is O(n log n) (an update selects on every head).
+ */
+function kthSmallest(a: Float64Array, k: number): number {
+  let lo = 0, hi = a.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    // Median of three into a[mid], then partition around its value.
+    if (a[mid]! < a[lo]!) swap(a, mid, lo);
+    if (a[hi]! < a[lo]!) swap(a, hi, lo);
+    if (a[hi]! < a[mid]!) swap(a, hi, mid);
+    const pivot = a[mid]!;
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) { swap(a, i, j); i++; j--; }
+    }
+    // Now a[lo..j] ≤ pivot ≤ a[i..hi], and a[j+1..i-1] (if any) equal the pivot.
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k]!;
+  }
+  return a[k]!;
+}
+
+function swap(a: Float64Array, i: number, j: number): void {
+  const t = a[i]!;
+  a[i] = a[j]!;
+  a[j] = t;
+}
+
+/**
+ * dst[p·dstPlane + i·width + c] = src[p·srcPlane + keep[i]·width + c] for p < planes, i < k, c < width: the rows a
+ * selection keeps, of a row-major matrix (planes = 1, e.g. the raw EMA `[n, 17]`) or of every query row of a
+ * query-major block (width = 1, e.g. the STFT carry `[16, ld]`). The twin of Backend.gatherRows, with its checks;
+ * src and dst must not overlap.
+ */
+export function gatherRowsTs(
+  src: Float32Array, srcPlane: number, dst: Float32Array, dstPlane: number, planes: number, width: number,
+  keep: Int32Array, k: number,
+): void {
+  for (const [name, v] of [['srcPlane', srcPlane], ['dstPlane', dstPlane], ['planes', planes], ['width', width], ['k', k]] as const) {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be a non-negative integer, got ${String(v)}`);
+  }
+  if (!(keep instanceof Int32Array)) throw new TypeError('keep must be an Int32Array');
+  if (keep.length < k) throw new RangeError(`keep holds ${keep.length} values but ${k} are needed`);
+  let maxKeep = -1;
+  for (let i = 0; i < k; i++) {
+    if (keep[i]! < 0) throw new RangeError(`gatherRows: keep[${i}] is negative`);
+    if (keep[i]! > maxKeep) maxKeep = keep[i]!;
+  }
+  const empty = planes === 0 || k === 0 || width === 0;
+  const srcNeed = empty ? 0 : (planes - 1) * srcPlane + (maxKeep + 1) * width;
+  const dstNeed = empty ? 0 : (planes - 1) * dstPlane + k * width;
+  if (!(src instanceof Float32Array)) throw new TypeError('src must be a Float32Array');
+  if (src.length < srcNeed) throw new RangeError(`src holds ${src.length} values but ${srcNeed} are needed`);
+  if (!(dst instanceof Float32Array)) throw new TypeError('dst must be a Float32Array');
+  if (dst.length < dstNeed) throw new RangeError(`dst holds ${dst.length} values but ${dstNeed} are needed`);
+  if (empty) return;
+  if (src.buffer === dst.buffer) {
+    const s0 = src.byteOffset, d0 = dst.byteOffset;
+    if (s0 < d0 + 4 * dstNeed && d0 < s0 + 4 * srcNeed) throw new RangeError('gatherRows: src and dst overlap');
+  }
+  for (let p = 0; p < planes; p++) {
+    const so = p * srcPlane, dOff = p * dstPlane;
+    if (width === 1) {
+      for (let i = 0; i < k; i++) dst[dOff + i] = src[so + keep[i]!]!;
+    } else {
+      for (let i = 0; i < k; i++) {
+        const s = so + keep[i]! * width, d = dOff + i * width;
+        for (let c = 0; c < width; c++) dst[d + c] = src[s + c]!;
+      }
+    }
+  }
 }

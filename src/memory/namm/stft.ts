@@ -121,13 +121,64 @@ export function stftAccumulateTs(
   prev: Float32Array, cur: Float32Array, ld: number, rows: number, weight: number, acc: Float64Array,
 ): void {
   checkStftAccumulateArgs(prev, cur, ld, rows, weight, acc);
-  const w = Math.fround(weight);
+  accumulateFrame(prev, 0, ld, cur, 0, ld, rows, Math.fround(weight), acc);
+}
+
+/** One frame whose two blocks have their own offsets and strides (the arguments are already checked). */
+function accumulateFrame(
+  prev: Float32Array, prevOff: number, ldp: number, cur: Float32Array, curOff: number, ldc: number, rows: number,
+  w: number, acc: Float64Array,
+): void {
   for (let r = 0; r < rows; r++) {
-    for (let m = 0; m < HALF; m++) { frameA[m] = prev[m * ld + r]!; frameB[m] = cur[m * ld + r]!; }
+    for (let m = 0; m < HALF; m++) { frameA[m] = prev[prevOff + m * ldp + r]!; frameB[m] = cur[curOff + m * ldc + r]!; }
     if (!frameMagnitudes(frameA, 0, frameB, 0, frameMag, 0)) continue;
     const tile = Math.floor(r / ACC_BLOCK) * N_BINS * ACC_BLOCK + (r % ACC_BLOCK);
     for (let f = 0; f < N_BINS; f++) acc[tile + f * ACC_BLOCK] = acc[tile + f * ACC_BLOCK]! + w * frameMag[f]!;
   }
+}
+
+/**
+ * Consecutive frames, the contract of Backend.stftAccumulateFrames: frame t = [block t−1 | block t], block −1 is
+ * `prev` (stride prevLd) and block t ≥ 0 the 16 query rows of `next` from 16·t·nextLd on (stride nextLd); frame t
+ * adds weights[t]·|X| to rows r < rows[t]. The same as stftAccumulateTs once per frame, in order.
+ */
+export function stftAccumulateFramesTs(
+  prev: Float32Array, prevLd: number, next: Float32Array, nextLd: number, frames: number,
+  rows: Int32Array, weights: Float32Array, acc: Float64Array,
+): void {
+  checkStftAccumulateFramesArgs(prev, prevLd, next, nextLd, frames, rows, weights, acc);
+  for (let t = 0; t < frames; t++) {
+    if (t === 0) accumulateFrame(prev, 0, prevLd, next, 0, nextLd, rows[0]!, weights[0]!, acc);
+    else accumulateFrame(next, (t - 1) * HOP * nextLd, nextLd, next, t * HOP * nextLd, nextLd, rows[t]!, weights[t]!, acc);
+  }
+}
+
+/** The argument checks of stftAccumulateFramesTs, in the words of the native kernel. */
+export function checkStftAccumulateFramesArgs(
+  prev: Float32Array, prevLd: number, next: Float32Array, nextLd: number, frames: number,
+  rows: Int32Array, weights: Float32Array, acc: Float64Array,
+): void {
+  for (const [name, v] of [['prevLd', prevLd], ['nextLd', nextLd], ['frames', frames]] as const) {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be a non-negative integer, got ${String(v)}`);
+  }
+  if (!(rows instanceof Int32Array)) throw new TypeError('rows must be an Int32Array');
+  if (rows.length < frames) throw new RangeError(`rows holds ${rows.length} values but ${frames} are needed`);
+  if (!(weights instanceof Float32Array)) throw new TypeError('weights must be a Float32Array');
+  if (weights.length < frames) throw new RangeError(`weights holds ${weights.length} values but ${frames} are needed`);
+  let maxRows = 0;
+  for (let t = 0; t < frames; t++) {
+    const limit = t === 0 ? Math.min(prevLd, nextLd) : nextLd;
+    if (rows[t]! < 0 || rows[t]! > limit) throw new RangeError(`stftAccumulateFrames: rows[${t}] must be an integer in [0, ${limit}], got ${rows[t]}`);
+    if (!Number.isFinite(weights[t]!)) throw new RangeError(`stftAccumulateFrames: weights[${t}] must be finite`);
+    maxRows = Math.max(maxRows, rows[t]!);
+  }
+  const need = (name: string, a: unknown, type: typeof Float32Array | typeof Float64Array, typeName: string, n: number) => {
+    if (!(a instanceof type)) throw new TypeError(`${name} must be ${typeName}`);
+    if (a.length < n) throw new RangeError(`${name} holds ${a.length} values but ${n} are needed`);
+  };
+  need('prev', prev, Float32Array, 'a Float32Array', HOP * prevLd);
+  need('next', next, Float32Array, 'a Float32Array', HOP * frames * nextLd);
+  need('acc', acc, Float64Array, 'a Float64Array', stftAccSize(maxRows));
 }
 
 /** The argument checks shared by the twin and (in the same words) the native kernel. */
