@@ -1,0 +1,88 @@
+/**
+ * The numbers of a model card: full-cache scores on held-out generated tasks, perplexity on the held-out corpus
+ * documents, and the loss curve of its training log.
+ *
+ *   npx tsx scripts/model-card.ts --model models/namm-tiny-llama --lengths 2048,4096 --n 100 --out card.json
+ *
+ * Held out: task records use seed 7 (evaluation seeds are below 1,000,000; training draws from 1,000,000 up, see
+ * src/train/data.ts), and the perplexity text is the corpus's validation split, which training never reads.
+ * Writes the JSON to --out, `loss.svg` next to the model when the model folder (or --log) has a train-log.jsonl,
+ * and prints a Markdown table.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createProgress } from '../src/cli/progress.js';
+import { runRecord } from '../src/eval/runner.js';
+import { perplexity } from '../src/eval/perplexity.js';
+import { loadModel } from '../src/models/model.js';
+import { generateRecords } from '../src/tasks/registry.js';
+import { corpusSplit } from '../src/train/corpus.js';
+import { readTrainLog, renderLossSvg } from '../src/train/plot.js';
+
+const { values: a } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    tasks: { type: 'string', default: 'niah_single_1,niah_single_2,niah_multikey_1,passkey,kv_retrieval,vt' },
+    lengths: { type: 'string', default: '2048' },
+    n: { type: 'string', default: '100' },
+    seed: { type: 'string', default: '7' },
+    'ppl-tokens': { type: 'string', default: '16384' },
+    log: { type: 'string' },
+    out: { type: 'string' },
+    threads: { type: 'string' },
+  },
+});
+if (!a.model) throw new Error('--model DIR is required');
+const seed = Number(a.seed), n = Number(a.n);
+if (!(Number.isInteger(seed) && seed >= 0 && seed < 1_000_000)) throw new Error('--seed must be an evaluation seed: an integer within 0..999999');
+if (!(Number.isInteger(n) && n >= 1)) throw new Error('--n must be an integer ≥ 1');
+const model = await loadModel(a.model);
+if (a.threads) model.backend.threads = Number(a.threads);
+const tokenizer = model.tokenizer;
+if (!tokenizer) throw new Error(`${a.model} has no tokenizer`);
+const tasks = a.tasks!.split(','), lengths = a.lengths!.split(',').map(Number);
+
+const scores: { task: string; length: number; samples: number; score: number; seconds: number }[] = [];
+const progress = createProgress(tasks.length * lengths.length * n, 'card');
+let done = 0;
+for (const length of lengths) {
+  for (const task of tasks) {
+    const t0 = performance.now();
+    let sum = 0;
+    for (const record of generateRecords({ task, lengths: [length], n, tokenizer, seed })) {
+      sum += (await runRecord(model, record, null)).score;
+      progress.update(++done, { task, length });
+    }
+    scores.push({ task, length, samples: n, score: (100 * sum) / n, seconds: (performance.now() - t0) / 1000 });
+  }
+}
+progress.stop();
+
+// Perplexity: the held-out documents as one stream, scored in windows of the model's context.
+const pplTokens = Number(a['ppl-tokens']);
+const ids: number[] = [];
+for (const d of corpusSplit().validation) {
+  if (ids.length >= pplTokens) break;
+  ids.push(...tokenizer.encode(d.text, { addBos: true }));
+}
+ids.length = Math.min(ids.length, pplTokens);
+const window = Math.min(model.config.maxPositions, 2048);
+let nll = 0, count = 0;
+for (let s = 0; s + 1 < ids.length; s += window) {
+  const piece = ids.slice(s, s + window);
+  if (piece.length < 2) break;
+  const r = perplexity(model, piece, null);
+  nll += r.nll * (piece.length - 1); count += piece.length - 1;
+}
+const heldOutPerplexity = Math.exp(nll / count);
+
+const log = a.log ?? join(a.model, 'train-log.jsonl');
+if (existsSync(log)) writeFileSync(join(a.model, 'loss.svg'), renderLossSvg(readTrainLog(log), `${a.model.split('/').pop()} training loss`));
+
+const result = { model: a.model, seed, scores, perplexity: { tokens: count + 1, window, value: heldOutPerplexity } };
+if (a.out) writeFileSync(a.out, JSON.stringify(result, null, 2) + '\n');
+console.log('| task | ' + lengths.map((l) => `${l} tokens`).join(' | ') + ' |');
+console.log('|---|' + lengths.map(() => '---:|').join(''));
+for (const task of tasks) console.log(`| ${task} | ` + lengths.map((l) => scores.find((x) => x.task === task && x.length === l)!.score.toFixed(1)).join(' | ') + ' |');
+console.log(`\nheld-out perplexity: ${heldOutPerplexity.toFixed(2)} over ${count + 1} tokens (windows of ${window})`);
