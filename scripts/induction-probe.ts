@@ -1,0 +1,45 @@
+/**
+ * Has a model learnt to copy? Feeds BOS + a segment repeated three times and prints the mean negative
+ * log-likelihood (nats) of each repeat. Without induction heads the repeats score like the first pass (random ids:
+ * about ln(vocab size)); a model that retrieves drops far lower on the second and third. Retrieval tasks (pass keys,
+ * needles) need this ability, so it is the quickest check on a training run.
+ *   npx tsx scripts/induction-probe.ts MODEL_DIR [period ...]
+ */
+import { loadModel } from '../src/models/model.js';
+import { corpusSplit } from '../src/train/corpus.js';
+import { Rng } from '../src/util/rng.js';
+
+const [dir, ...periodArgs] = process.argv.slice(2);
+if (!dir) throw new Error('usage: induction-probe.ts MODEL_DIR [period ...]');
+const periods = periodArgs.length ? periodArgs.map(Number) : [50, 200];
+const model = await loadModel(dir);
+const tokenizer = model.tokenizer;
+if (!tokenizer) throw new Error(`${dir} has no tokenizer`);
+const V = model.config.vocabSize, bos = model.config.bosTokenId ?? 1;
+const rng = new Rng('induction-probe');
+const text = tokenizer.encode(corpusSplit().validation.map((d) => d.text).join(' '), { addBos: false });
+
+/** Mean NLL of each of the three repeats of `segment` after BOS. */
+function repeats(segment: number[]): number[] {
+  const ids = [bos, ...segment, ...segment, ...segment], P = segment.length;
+  if (ids.length > model.config.maxPositions) throw new Error(`period ${P}: ${ids.length} tokens exceed the context ${model.config.maxPositions}`);
+  const logits = model.createSessionWith(null).prefill(ids, { logits: 'all' });
+  const per = [0, 0, 0];
+  for (let t = 0; t + 1 < ids.length; t++) {
+    const row = logits.subarray(t * V, (t + 1) * V);
+    let mx = -Infinity;
+    for (let v = 0; v < V; v++) mx = Math.max(mx, row[v]!);
+    let z = 0;
+    for (let v = 0; v < V; v++) z += Math.exp(row[v]! - mx);
+    per[Math.min(2, Math.floor(t / P))]! += (Math.log(z) + mx - row[ids[t + 1]!]!) / P;
+  }
+  return per;
+}
+
+for (const P of periods) {
+  const random = Array.from({ length: P }, () => 3 + rng.int(V - 3));
+  const start = rng.int(Math.max(1, text.length - P));
+  const prose = text.slice(start, start + P);
+  const fmt = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' / ');
+  console.log(`period ${P}: random ids ${fmt(repeats(random))} · held-out text ${fmt(repeats(prose))} (nats per token, repeats 1 / 2 / 3; ln V = ${Math.log(V).toFixed(2)})`);
+}
