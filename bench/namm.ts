@@ -1,12 +1,14 @@
 /**
  * NAMM's cost: time per update spent on features (buffering, STFT, EMA, recency, normalisation), scoring (BAM),
- * selection and cache compaction, as a share of the forward time, at 2K, 4K and 8K tokens, for the test model and a
+ * selection and cache compaction, as a share of the forward time (with the garbage-collection pauses of the NAMM run
+ * and the KV cache's bytes held and used at the end), at 2K, 4K and 8K tokens, for the test model and a
  * random ~100M-parameter Llama. The NAMM parameters are one draw of CMA-ES's first generation (N(0, 0.065²)), so
  * evictions happen as they do early in evolution. One JSON line per (model, context).
  * Usage: npm run bench:namm [-- --quick] [-- --context=4096] [-- --model=llama] [-- --threads=1]
  * (--threads sets the native backend's thread count, e.g. 1 on a machine whose other cores are busy.)
  */
 import { existsSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { Model } from '../src/models/model.js';
 import { loadModelFiles } from '../src/models/load.js';
 import { llamaConfig, randomWeights } from '../src/models/random.js';
@@ -23,6 +25,12 @@ const threadsArg = process.argv.find((a) => a.startsWith('--threads='));
 if (threadsArg) backend.threads = Number(threadsArg.slice('--threads='.length));
 const rng = new Rng(2024);
 const params = Float32Array.from({ length: NAMM_PARAM_COUNT }, () => 0.065 * rng.normal());
+
+// Garbage-collection pauses, so that the NAMM run's share can be read next to the memory churn it causes.
+const gcPauses: { start: number; ms: number }[] = [];
+const gcObserver = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcPauses.push({ start: e.startTime, ms: e.duration }); });
+gcObserver.observe({ entryTypes: ['gc'] });
+const gcMsBetween = (from: number, to: number) => gcPauses.reduce((a, g) => (g.start >= from && g.start < to ? a + g.ms : a), 0);
 
 const models: { name: string; model: Model }[] = [];
 const TEST_MODEL = '../shared/models/tinystories-656k';
@@ -48,7 +56,9 @@ for (const { name, model } of models) {
     const s = model.createSessionWith(policy);
     t = performance.now();
     s.prefill(ids);
-    const totalMs = performance.now() - t;
+    const tEnd = performance.now();
+    const totalMs = tEnd - t;
+    await new Promise<void>((r) => setTimeout(r, 50)); // let the observer deliver the run's GC entries
     const p = policy.timings;
     const { bamPairs, stftRowFrames: rowFrames } = policy.work;
     const nammMs = s.timings.policyMs + s.timings.compactionMs;
@@ -57,10 +67,11 @@ for (const { name, model } of models) {
       bench: 'namm', model: name, backend: `${backend.name}/${backend.simd}`, threads: backend.threads, context: ctx,
       updates: p.updates, full_forward_ms: +fullMs.toFixed(1), namm_run_ms: +totalMs.toFixed(1),
       features_ms: +p.featuresMs.toFixed(1), scoring_ms: +p.scoringMs.toFixed(1), selection_ms: +p.selectionMs.toFixed(1),
-      compaction_ms: +s.timings.compactionMs.toFixed(1),
+      compaction_ms: +s.timings.compactionMs.toFixed(1), gc_ms: +gcMsBetween(t, tEnd).toFixed(1),
       per_update_ms: +(nammMs / Math.max(1, p.updates)).toFixed(2),
       namm_share_of_forward: +(nammMs / forwardMs).toFixed(4),
       mean_kv_fraction: +s.memoryStats().meanFraction.toFixed(3),
+      kv_held_mib: +(s.memoryStats().bytesHeld / 2 ** 20).toFixed(2), kv_used_mib: +(s.memoryStats().bytesUsed / 2 ** 20).toFixed(2),
       bam_gfma: +((bamPairs * 64) / 1e9).toFixed(2),
       bam_gfma_per_s: +((bamPairs * 64) / 1e6 / Math.max(p.scoringMs, 1e-9)).toFixed(1),
       stft_row_frames_m: +(rowFrames / 1e6).toFixed(2),

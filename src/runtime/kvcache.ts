@@ -1,8 +1,25 @@
 /**
  * A KV cache with one independent, ragged store per layer and per KV head: post-RoPE keys, values and the absolute
- * position of every cached token. Any token of any head can be dropped with `retain`, which compacts in place and
- * gives memory back once a store is less than half full, so the bytes reported are the bytes really held.
+ * position of every cached token. Any token of any head can be dropped with `retain`, which compacts in place.
+ *
+ * Memory: a store is a growable array. Its capacity grows geometrically (×1.5) so that appends do not reallocate at
+ * every chunk, and an eviction keeps the capacity (the freed rows are reused by the tokens that follow) instead of
+ * reallocating the store down and then up again at every memory-policy update, which used to cost a megabyte-sized
+ * allocation and copy per head and update and the garbage collection that came with them. The memory is given back
+ * to the process (the arrays are reallocated smaller) in three places:
+ * - `retain`, when a store falls below a quarter of its capacity (then to twice its rows);
+ * - `shrinkToFit`, which the session calls at the end of each prefill for stores holding more than twice their rows,
+ *   and which anyone may call to release all slack;
+ * - `clear`.
+ * The figures stay honest because they do not mix the two quantities: `bytesHeld` is the bytes allocated (capacity,
+ * what the process really holds), `bytesUsed` the bytes of valid rows, and `bytesFreed` the bytes of the rows evicted
+ * so far (whether their space was handed back to the process or is being reused for new tokens).
  */
+
+/** Smallest capacity (rows) a store is given when it allocates. */
+const MIN_CAPACITY = 16;
+/** Capacity growth factor when an append does not fit. */
+const GROWTH = 1.5;
 
 /** One (layer, KV head) store. Rows 0..len-1 are valid, oldest first. */
 export class HeadStore {
@@ -23,10 +40,13 @@ export class HeadStore {
   reserve(extra: number): void {
     const need = this.len + extra;
     if (need <= this.capacity) return;
-    this.resize(Math.max(need, Math.ceil(this.capacity * 1.5), 16));
+    this.resize(Math.max(need, Math.ceil(this.capacity * GROWTH), MIN_CAPACITY));
   }
 
+  /** Reallocates to exactly `capacity` rows (at least the valid rows), keeping the valid rows. */
   resize(capacity: number): void {
+    if (!Number.isInteger(capacity) || capacity < this.len) throw new RangeError(`resize to ${capacity} rows would drop some of the ${this.len} valid rows`);
+    if (capacity === this.capacity) return;
     const d = this.headDim;
     const keys = new Float32Array(capacity * d), values = new Float32Array(capacity * d), pos = new Int32Array(capacity);
     keys.set(this.keys.subarray(0, this.len * d));
@@ -34,6 +54,41 @@ export class HeadStore {
     pos.set(this.positions.subarray(0, this.len));
     this.keys = keys; this.values = values; this.positions = pos;
   }
+
+  /**
+   * Moves the rows `keep` (strictly ascending, already validated) to the front, in order, without allocating: each
+   * run of consecutive kept rows moves with one copyWithin per array. A row only ever moves towards the front, so
+   * compacting from the first run to the last never overwrites a row that is still to be moved.
+   */
+  compact(keep: Int32Array | readonly number[]): void {
+    const d = this.headDim, n = keep.length;
+    const keys = this.keys, values = this.values, positions = this.positions;
+    let i = 0;
+    while (i < n && keep[i] === i) i++; // the kept prefix is already in place
+    let dst = i;
+    while (i < n) {
+      const start = keep[i]!;
+      let end = start + 1;
+      for (i++; i < n && keep[i] === end; i++) end++;
+      const rows = end - start;
+      keys.copyWithin(dst * d, start * d, end * d);
+      values.copyWithin(dst * d, start * d, end * d);
+      positions.copyWithin(dst, start, end);
+      dst += rows;
+    }
+    this.len = n;
+  }
+
+  /** Reallocates to the valid rows (at least MIN_CAPACITY) when the capacity is larger; returns the bytes released. */
+  shrinkToFit(): number {
+    const before = this.byteLength;
+    const target = Math.max(this.len, MIN_CAPACITY);
+    if (this.capacity > target) this.resize(target);
+    return before - this.byteLength;
+  }
+
+  /** Bytes allocated for keys, values and positions. */
+  get byteLength(): number { return this.keys.byteLength + this.values.byteLength + this.positions.byteLength; }
 }
 
 export interface RetainResult {
@@ -74,11 +129,12 @@ export class KVCache {
 
   /**
    * Keeps only the rows `keep` (strictly ascending indices into the current rows) of one layer's head, compacting in
-   * place. When the store falls below half its capacity it is reallocated, so the memory is really released.
+   * place with one copy per run of consecutive kept rows. The capacity is kept for the tokens that follow, unless the
+   * store falls below a quarter of it: then it is reallocated to twice its rows, so a store that lost most of its
+   * tokens really gives the memory back while one that will refill soon does not reallocate at every update.
    */
   retain(layer: number, head: number, keep: Int32Array | readonly number[]): RetainResult {
     const s = this.store(layer, head);
-    const d = this.headDim;
     let prev = -1;
     for (let i = 0; i < keep.length; i++) {
       const r = keep[i]!;
@@ -87,23 +143,30 @@ export class KVCache {
       }
       prev = r;
     }
-    for (let i = 0; i < keep.length; i++) {
-      const r = keep[i]!;
-      if (r === i) continue;
-      s.keys.copyWithin(i * d, r * d, (r + 1) * d);
-      s.values.copyWithin(i * d, r * d, (r + 1) * d);
-      s.positions[i] = s.positions[r]!;
-    }
     const removed = s.len - keep.length;
-    s.len = keep.length;
+    s.compact(keep);
     this.rowsEvicted += removed;
-    if (s.capacity > 64 && s.len < s.capacity / 2) s.resize(Math.max(64, Math.ceil(s.len * 1.25)));
+    if (s.capacity > 4 * MIN_CAPACITY && s.len < s.capacity / 4) s.resize(Math.max(MIN_CAPACITY, 2 * s.len));
     return { removed };
+  }
+
+  /**
+   * Gives back the slack of every store whose capacity exceeds `ratio` times its rows (default 1: any slack),
+   * reallocating it to its rows. Returns the bytes released. The session calls it with ratio 2 at the end of each
+   * prefill, so that after a prompt the cache holds at most about twice what it uses (geometric growth alone leaves
+   * up to 1.5×) and the memory freed by evictions during the prompt is really released.
+   */
+  shrinkToFit(ratio = 1): number {
+    let released = 0;
+    for (const layer of this.stores) for (const s of layer) {
+      if (s.capacity > Math.max(MIN_CAPACITY, ratio * s.len)) released += s.shrinkToFit();
+    }
+    return released;
   }
 
   /** Drops everything (a new sequence) and releases the memory. */
   clear(): void {
-    for (const layer of this.stores) for (const s of layer) { s.len = 0; s.resize(16); }
+    for (const layer of this.stores) for (const s of layer) { s.len = 0; s.resize(MIN_CAPACITY); }
     this.rowsEvicted = 0;
   }
 
@@ -134,10 +197,10 @@ export class KVCache {
   /** Bytes of keys, values and positions in use (valid rows). */
   bytesUsed(): number { return this.totalRows() * (2 * this.headDim * 4 + 4); }
 
-  /** Bytes allocated (what the process really holds for the cache). */
+  /** Bytes allocated (what the process really holds for the cache, spare capacity included). */
   bytesHeld(): number {
     let n = 0;
-    for (const layer of this.stores) for (const s of layer) n += s.keys.byteLength + s.values.byteLength + s.positions.byteLength;
+    for (const layer of this.stores) for (const s of layer) n += s.byteLength;
     return n;
   }
 

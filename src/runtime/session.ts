@@ -58,7 +58,10 @@ export interface GenerateResult {
 export class Session {
   readonly cache: KVCache;
   readonly stats: CacheStats;
-  /** Milliseconds spent in the memory policy's observe() and in cache compaction (retain), for profiling. */
+  /**
+   * Milliseconds spent in the memory policy's observe() and in cache compaction (retain, and the release of the slack
+   * evictions left at the end of a prefill), for profiling.
+   */
   readonly timings = { policyMs: 0, compactionMs: 0 };
   /** Tokens ever fed to this sequence (T_abs); the next token's position. */
   totalTokens = 0;
@@ -121,6 +124,13 @@ export class Session {
       last = this.runChunk(chunk, 'prefill', isLast && options.endOfPrefill !== false, all ? 'all' : 'last');
       if (out) out.set(last, i * V);
       i += m;
+    }
+    if (this.policy) {
+      // Evictions keep each store's capacity for the tokens that follow (see KVCache); once the prompt is in, the
+      // slack they left is given back, so the memory freed during the prompt is really released.
+      const t0 = performance.now();
+      this.cache.shrinkToFit(2);
+      this.timings.compactionMs += performance.now() - t0;
     }
     return out ?? last;
   }

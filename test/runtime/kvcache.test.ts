@@ -1,0 +1,261 @@
+/**
+ * KVCache on its own: compaction by runs of kept rows (checked against a row-by-row reference), capacity reuse after
+ * an eviction (the attention over a reused store equals the attention over a fresh one), when memory is handed back,
+ * and what the byte statistics mean.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KVCache, HeadStore } from '../../src/runtime/kvcache.js';
+import { JsBackend } from '../../src/tensor/js.js';
+import type { Backend } from '../../src/tensor/backend.js';
+import { getBackend } from '../../src/tensor/index.js';
+import type { LayerObservation, MemoryPolicy } from '../../src/memory/policy.js';
+import { Model } from '../../src/models/model.js';
+import { llamaConfig, randomWeights } from '../../src/models/random.js';
+import { Rng } from '../../src/util/rng.js';
+
+const D = 8;
+const ROW_BYTES = 2 * D * 4 + 4;
+
+/** A [n, H, D] chunk whose every value encodes (position, head, dim), so a misplaced row is visible. */
+function chunk(H: number, first: number, n: number): { k: Float32Array; v: Float32Array; pos: Int32Array } {
+  const k = new Float32Array(n * H * D), v = new Float32Array(n * H * D);
+  for (let t = 0; t < n; t++) for (let h = 0; h < H; h++) for (let j = 0; j < D; j++) {
+    k[(t * H + h) * D + j] = (first + t) * 1000 + h * 10 + j;
+    v[(t * H + h) * D + j] = -((first + t) * 1000 + h * 10 + j) - 0.5;
+  }
+  return { k, v, pos: Int32Array.from({ length: n }, (_, t) => first + t) };
+}
+
+/** A cache of one layer with `H` heads holding positions 0..n-1. */
+function filled(n: number, H = 1): KVCache {
+  const c = new KVCache(1, H, D);
+  const { k, v, pos } = chunk(H, 0, n);
+  c.append(0, k, v, pos, n);
+  return c;
+}
+
+/** The valid rows of a store, row by row: [position, keys, values]. */
+function rows(s: HeadStore): [number, number[], number[]][] {
+  return Array.from({ length: s.len }, (_, r) => [s.positions[r]!, Array.from(s.keys.subarray(r * D, (r + 1) * D)), Array.from(s.values.subarray(r * D, (r + 1) * D))]);
+}
+
+const n = 40;
+const patterns: Record<string, number[]> = {
+  'everything kept': Array.from({ length: n }, (_, i) => i),
+  'first row only': [0],
+  'last row only (nothing but the newest)': [n - 1],
+  'first and last rows': [0, n - 1],
+  'single rows (every other one, first kept)': Array.from({ length: n / 2 }, (_, i) => 2 * i),
+  'single rows (every other one, last kept)': Array.from({ length: n / 2 }, (_, i) => 2 * i + 1),
+  'a kept prefix, then runs and gaps': [0, 1, 2, 3, 7, 8, 9, 12, 20, 21, 22, 23, 24, 25, 38, 39],
+  'runs that start after a gap at row 0': [3, 4, 5, 10, 11, 30, 31, 32, 33],
+  'all but the first row': Array.from({ length: n - 1 }, (_, i) => i + 1),
+  'all but the last row': Array.from({ length: n - 1 }, (_, i) => i),
+  'nothing': [],
+};
+
+for (const [name, keep] of Object.entries(patterns)) {
+  test(`retain compacts runs of kept rows in place: ${name}`, () => {
+    const c = filled(n);
+    const s = c.store(0, 0);
+    const before = rows(s);
+    const keys = s.keys, values = s.values, positions = s.positions;
+    const { removed } = c.retain(0, 0, Int32Array.from(keep));
+    assert.equal(removed, n - keep.length);
+    assert.deepEqual(rows(s), keep.map((r) => before[r]!));
+    // In place: no new arrays (a 40-row store is too small to be reallocated; the capacity tests below cover that).
+    assert.equal(s.keys, keys); assert.equal(s.values, values); assert.equal(s.positions, positions);
+  });
+}
+
+test('retain on random patterns and several heads equals row-by-row filtering, and accepts plain arrays', () => {
+  const rng = new Rng(11);
+  for (let trial = 0; trial < 50; trial++) {
+    const len = 1 + Math.floor(rng.float() * 90), H = 3;
+    const c = filled(len, H);
+    const p = rng.float();
+    for (let h = 0; h < H; h++) {
+      const s = c.store(0, h);
+      const before = rows(s);
+      const keep: number[] = [];
+      for (let r = 0; r < len; r++) if (rng.float() < p) keep.push(r);
+      c.retain(0, h, h === 0 ? keep : Int32Array.from(keep));
+      assert.deepEqual(rows(s), keep.map((r) => before[r]!), `trial ${trial} head ${h}`);
+    }
+  }
+});
+
+test('retain rejects a bad keep list and leaves the store untouched', () => {
+  const c = filled(10);
+  const s = c.store(0, 0);
+  const before = rows(s);
+  for (const bad of [[0, 2, 2], [3, 1], [0, 10], [-1, 2], [0.5]]) {
+    assert.throws(() => c.retain(0, 0, bad), /strictly ascending/);
+    assert.deepEqual(rows(s), before);
+  }
+  assert.equal(c.rowsEvicted, 0);
+});
+
+test('an eviction keeps the capacity, and the tokens that follow reuse it without reallocating', () => {
+  const c = filled(256);
+  const s = c.store(0, 0);
+  const cap = s.capacity, keys = s.keys;
+  c.retain(0, 0, Int32Array.from({ length: 100 }, (_, i) => 2 * i + 50));
+  assert.equal(s.capacity, cap);
+  const { k, v, pos } = chunk(1, 256, 128);
+  c.append(0, k, v, pos, 128);
+  assert.equal(s.len, 228);
+  assert.equal(s.keys, keys, 'grew back into the kept capacity');
+  // Growth beyond the capacity is geometric, not to the exact size.
+  const more = chunk(1, 384, 64);
+  c.append(0, more.k, more.v, more.pos, 64);
+  assert.ok(s.capacity >= Math.ceil(cap * 1.5), `capacity ${s.capacity} after growing from ${cap}`);
+});
+
+test('a store that falls below a quarter of its capacity is reallocated to twice its rows', () => {
+  const c = filled(512);
+  const s = c.store(0, 0);
+  c.retain(0, 0, Int32Array.from({ length: 200 }, (_, i) => i * 2)); // 200 of 512: above a quarter, kept
+  assert.equal(s.capacity, 512);
+  c.retain(0, 0, Int32Array.from({ length: 100 }, (_, i) => i)); // 100 < 128: released
+  assert.equal(s.capacity, 200);
+  assert.deepEqual(Array.from(s.positions.subarray(0, 3)), [0, 2, 4]);
+  c.retain(0, 0, [99]); // the newest only
+  assert.equal(s.capacity, 16);
+  assert.equal(s.len, 1);
+  assert.equal(s.positions[0], 198);
+  assert.equal(s.keys[0], 198 * 1000);
+});
+
+/** Attention of `nQ` fixed queries over every head of layer 0 (the last nQ rows are the chunk's own). */
+function attend(backend: Backend, c: KVCache, q: Float32Array, nQ: number, nHeads: number): Float32Array {
+  const stores = c.layerStores(0);
+  const out = new Float32Array(nQ * nHeads * D);
+  const lens = Int32Array.from(stores, (s) => s.len);
+  const probs = stores.map((s) => new Float32Array(nQ * s.len));
+  backend.attention({ q, nQ, nHeads, nKvHeads: stores.length, headDim: D, keys: stores.map((s) => s.keys), values: stores.map((s) => s.values), lens, scale: 1 / Math.sqrt(D), out, probs });
+  const all = new Float32Array(out.length + probs.reduce((a, p) => a + p.length, 0));
+  all.set(out);
+  let o = out.length;
+  for (const p of probs) { all.set(p, o); o += p.length; }
+  return all;
+}
+
+for (const backend of [getBackend(), new JsBackend()]) {
+  test(`[${backend.name}] attention over a store reused after evict-then-grow equals attention over a fresh cache`, () => {
+    const H = 2, nHeads = 4, rng = new Rng(5);
+    const used = new KVCache(1, H, D);
+    const kept: { k: Float32Array; v: Float32Array; pos: number }[][] = [[], []];
+    let T = 0;
+    const rand = (m: number) => Float32Array.from({ length: m }, () => rng.normal());
+    // Three rounds of: append a chunk, evict a head-dependent pattern (the cache keeps its capacity).
+    for (let round = 0; round < 3; round++) {
+      const m = 96;
+      const k = rand(m * H * D), v = rand(m * H * D);
+      used.append(0, k, v, Int32Array.from({ length: m }, (_, t) => T + t), m);
+      for (let h = 0; h < H; h++) {
+        for (let t = 0; t < m; t++) kept[h]!.push({ k: k.slice((t * H + h) * D, (t * H + h + 1) * D), v: v.slice((t * H + h) * D, (t * H + h + 1) * D), pos: T + t });
+        const len = used.store(0, h).len;
+        const keep = Array.from({ length: len }, (_, r) => r).filter((r) => r === len - 1 || (r * (h + 3) + round) % 5 < 3);
+        used.retain(0, h, keep);
+        kept[h] = keep.map((r) => kept[h]![r]!);
+      }
+      T += m;
+    }
+    const capsBefore = used.layerStores(0).map((s) => s.keys);
+    // The next chunk grows into the reused capacity.
+    const m = 24;
+    const k = rand(m * H * D), v = rand(m * H * D), q = rand(m * nHeads * D);
+    const positions = Int32Array.from({ length: m }, (_, t) => T + t);
+    used.append(0, k, v, positions, m);
+    assert.ok(used.layerStores(0).every((s, h) => s.keys === capsBefore[h]), 'no reallocation: the evicted rows were reused');
+    // A fresh cache holding exactly the kept rows, then the same chunk.
+    const fresh = new KVCache(1, H, D);
+    for (let h = 0; h < H; h++) {
+      const rowsH = kept[h]!;
+      const s = fresh.store(0, h);
+      s.reserve(rowsH.length);
+      rowsH.forEach((row, r) => { s.keys.set(row.k, r * D); s.values.set(row.v, r * D); s.positions[r] = row.pos; });
+      s.len = rowsH.length;
+    }
+    fresh.append(0, k, v, positions, m);
+    for (let h = 0; h < H; h++) {
+      assert.deepEqual(rows(used.store(0, h)), rows(fresh.store(0, h)));
+      assert.ok(used.store(0, h).capacity > fresh.store(0, h).capacity);
+    }
+    assert.deepEqual(attend(backend, used, q, m, nHeads), attend(backend, fresh, q, m, nHeads));
+  });
+}
+
+test('byte statistics: used = valid rows, held = allocated (slack included), freed = evicted rows', () => {
+  const H = 2;
+  const c = filled(300, H);
+  assert.equal(c.bytesUsed(), 2 * 300 * ROW_BYTES);
+  assert.equal(c.bytesHeld(), 2 * 300 * ROW_BYTES, 'a single append allocates exactly its rows');
+  c.retain(0, 0, Int32Array.from({ length: 120 }, (_, i) => i));
+  c.retain(0, 1, Int32Array.from({ length: 200 }, (_, i) => i + 100));
+  assert.equal(c.bytesUsed(), (120 + 200) * ROW_BYTES);
+  assert.equal(c.bytesFreed(), (180 + 100) * ROW_BYTES);
+  assert.equal(c.bytesHeld(), 2 * 300 * ROW_BYTES, 'the capacity is kept for the next tokens');
+  // shrinkToFit(2) only trims stores holding more than twice their rows: head 0 (120 of 300), not head 1.
+  assert.equal(c.shrinkToFit(2), 180 * ROW_BYTES);
+  assert.deepEqual(c.layerStores(0).map((s) => s.capacity), [120, 300]);
+  // shrinkToFit() releases all the slack; then the bytes held are the bytes used.
+  assert.equal(c.shrinkToFit(), 100 * ROW_BYTES);
+  assert.equal(c.bytesHeld(), c.bytesUsed());
+  assert.equal(c.shrinkToFit(), 0);
+  assert.equal(c.bytesFreed(), (180 + 100) * ROW_BYTES, 'releasing memory does not count as evicting rows');
+  // Rows kept after the trim are intact.
+  assert.deepEqual(rows(c.store(0, 1))[0]![0], 100);
+  c.clear();
+  assert.equal(c.bytesUsed(), 0);
+  assert.equal(c.bytesFreed(), 0);
+  assert.equal(c.bytesHeld(), 2 * 16 * ROW_BYTES);
+});
+
+test('resize refuses to drop valid rows', () => {
+  const c = filled(20);
+  assert.throws(() => c.store(0, 0).resize(19), /valid rows/);
+});
+
+/** Keeps every third row and the newest at given T_abs. */
+class ThinningPolicy implements MemoryPolicy {
+  readonly name = 'thinning';
+  readonly needsAttention = false;
+  constructor(private readonly at: number[]) {}
+  reset(): void {}
+  observe(o: LayerObservation): Int32Array[] | null {
+    if (!this.at.includes(o.totalTokens)) return null;
+    return Array.from(o.lens, (len) => Int32Array.from({ length: len }, (_, r) => r).filter((r) => r % 3 === 0 || r === len - 1));
+  }
+}
+
+test('a session releases the slack its evictions left at the end of each prefill, and its statistics say so', () => {
+  const config = llamaConfig({ vocabSize: 64, hiddenSize: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, intermediateSize: 48, maxPositions: 1024 });
+  const model = new Model(config, randomWeights(config, 3), null, getBackend());
+  const ids = Array.from({ length: 600 }, (_, i) => 1 + ((i * 17) % 63));
+  const rowBytes = 2 * config.headDim * 4 + 4;
+  const V = config.vocabSize;
+  // Two prefills (the first ends right after the eviction at 256) against one; chunks fall on the same boundaries.
+  const split = model.createSessionWith(new ThinningPolicy([256, 512, 600]), { chunkSize: 64 });
+  const a = split.prefill(ids.slice(0, 256), { logits: 'all' });
+  const afterFirst = split.memoryStats();
+  assert.equal(afterFirst.bytesUsed, 2 * 2 * 86 * rowBytes, 'rows 0, 3, …, 255 of each head of each layer');
+  assert.equal(afterFirst.bytesHeld, afterFirst.bytesUsed, 'the slack the eviction left is released');
+  const b = split.prefill(ids.slice(256), { logits: 'all' });
+  const whole = model.createSessionWith(new ThinningPolicy([256, 512, 600]), { chunkSize: 64 });
+  const all = whole.prefill(ids, { logits: 'all' });
+  assert.deepEqual(a, all.subarray(0, 256 * V));
+  assert.deepEqual(b, all.subarray(256 * V));
+  for (const s of [split, whole]) {
+    const m = s.memoryStats();
+    assert.equal(m.bytesUsed, s.cache.totalRows() * rowBytes);
+    assert.equal(m.bytesHeld, s.cache.bytesHeld());
+    assert.ok(m.bytesHeld <= 2 * m.bytesUsed, `after the prompt the cache holds ${m.bytesHeld} bytes for ${m.bytesUsed} used`);
+    assert.equal(m.bytesFreed, s.cache.rowsEvicted * rowBytes);
+    assert.ok(m.bytesFreed > 0);
+  }
+  // Decoding goes on identically (into freshly grown capacity).
+  for (let t = 0; t < 5; t++) assert.deepEqual(split.decode(5 + t), whole.decode(5 + t));
+});
