@@ -1,8 +1,8 @@
 /**
  * The native training-attention kernel (trainAttentionForward/Backward) against its TypeScript twins:
  * attentionForwardGemm/attentionBackwardGemm on the TypeScript backend's GEMMs (what training runs without the
- * addon) and the plain-loop specification in attention.ts. Every SIMD path, 1 and 3 threads (bit-identical),
- * odd sizes, GQA, T = 1, sequences longer than one 64-row tile, guard tails, misuse, and the routing through
+ * addon) and the plain-loop specification in attention.ts. Every SIMD path, 1, 2 and 3 threads (bit-identical),
+ * odd sizes, GQA, T = 1, sequences longer than one 64-row tile (up to 1100 tokens at headDim 24), guard tails, misuse, and the routing through
  * `attentionKernelsOf`.
  */
 import assert from 'node:assert/strict';
@@ -22,6 +22,9 @@ const CASES: Case[] = [
   { T: 65, nHeads: 3, nKv: 3, hd: 16 },
   { T: 130, nHeads: 4, nKv: 1, hd: 33 },
   { T: 200, nHeads: 8, nKv: 4, hd: 32 },
+  // The project's small models: headDim 24, 8 query / 4 KV heads; a partial last tile and many tiles.
+  { T: 300, nHeads: 8, nKv: 4, hd: 24 },
+  { T: 1100, nHeads: 8, nKv: 4, hd: 24 },
 ];
 
 function inputs(c: Case, seed: number) {
@@ -55,7 +58,7 @@ describe('native training attention', { skip: skipNative }, () => {
         attentionForward(specOut, specLse, q, k, v, c.T, c.nHeads, c.nKv, c.hd, scale);
 
         let first: Float32Array[] | undefined;
-        for (const threads of [1, 3]) {
+        for (const threads of [1, 2, 3]) {
           const be = new NativeBackend({ simd, threads });
           const out = zerosF32(qn), lse = new Float64Array(c.T * c.nHeads);
           be.trainAttentionForward(out, lse, q, k, v, c.T, c.nHeads, c.nKv, c.hd, scale);
