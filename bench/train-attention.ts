@@ -6,7 +6,9 @@
  * Shapes are those of the project's small models (8 query heads, 4 KV heads). Old and new runs alternate, so
  * background load hits both alike; each line prints the median wall time per forward+backward, the CPU time of
  * the process per call, and the old/new ratio. Outputs of the two builds are compared (max relative difference).
+ * Without an old build (the default path missing and no --old), the current build's times alone are printed.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { Rng } from '../src/util/rng.js';
@@ -31,7 +33,8 @@ interface Kernels {
 }
 const require = createRequire(import.meta.url);
 const load = (p: string) => new (require(resolve(p)) as { Kernels: new () => Kernels }).Kernels();
-const builds: [string, Kernels][] = [['old', load(oldPath)], ['new', load(resolve(import.meta.dirname, '../build/Release/namm_native.node'))]];
+const current: [string, Kernels] = ['new', load(resolve(import.meta.dirname, '../build/Release/namm_native.node'))];
+const builds: [string, Kernels][] = existsSync(oldPath) ? [['old', load(oldPath)], current] : [current];
 
 const rng = new Rng(7);
 function random(n: number, amp: number): Float32Array {
@@ -62,11 +65,15 @@ for (const hd of hds) {
         const t1 = performance.now(), c1 = process.cpuUsage(c0);
         return [t1 - t0, (c1.user + c1.system) / 1000];
       };
-      run(0); run(1);
+      for (let i = 0; i < builds.length; i++) run(i);
       for (let rep = 0; rep < reps; rep++) {
         for (let i = 0; i < builds.length; i++) { const [w, c] = run(i); wall[i]!.push(w!); cpu[i]!.push(c!); }
       }
       const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+      if (builds.length === 1) {
+        console.log(JSON.stringify({ hd, T, heads: `${nHeads}/${nKv}`, threads, ms: +med(wall[0]!).toFixed(2), cpuMs: +med(cpu[0]!).toFixed(1) }));
+        continue;
+      }
       const [wo, wn] = wall.map(med), [co, cn] = cpu.map(med);
       const diff = Math.max(...(['out', 'dq', 'dk', 'dv'] as const).map((n) => maxRelDiff(res[1]![n], res[0]![n])));
       console.log(JSON.stringify({ hd, T, heads: `${nHeads}/${nKv}`, threads, oldMs: +wo!.toFixed(2), newMs: +wn!.toFixed(2), speedup: +(wo! / wn!).toFixed(2), oldCpuMs: +co!.toFixed(1), newCpuMs: +cn!.toFixed(1), cpuSpeedup: +(co! / cn!).toFixed(2), maxRelDiff: +diff.toExponential(2) }));
