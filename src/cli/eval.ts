@@ -1,5 +1,6 @@
 /** `namm eval`: every record under every memory policy; JSON lines per (record, policy) and a summary table. */
 import type { Command } from 'commander';
+import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +32,9 @@ interface EvalCliOptions {
 
 /** A `matched(...)` spec that names no trace: it takes, per record, the trace of the `--match` policy. */
 const needsRecordTrace = (spec: string): boolean => /^matched\(/.test(spec) && !/[:,]trace=/.test(spec);
+
+/** A file name for a record's trace: the id itself when it is a safe name, else its hash (never two ids, one file). */
+const traceName = (id: string): string => (/^[\w.-]{1,100}$/.test(id) ? id : createHash('sha256').update(id).digest('hex').slice(0, 32));
 
 /** The spec with `trace=FILE` appended to its options. */
 function withTrace(spec: string, file: string): string {
@@ -93,7 +97,7 @@ export function register(program: Command): void {
       progress.update(finished);
       const runOptions = { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens };
       for (const record of records) {
-        const traceFile = traceDir ? join(traceDir, `${record._id.replace(/[^\w.-]/g, '_')}.json`) : null;
+        const traceFile = traceDir ? join(traceDir, `${traceName(record._id)}.json`) : null;
         const needTrace = traceFile !== null && !existsSync(traceFile) && policies.some((p) => needsRecordTrace(p.spec) && !done.has(`${record._id}\u0000${p.spec}`));
         for (const { spec, policy } of policies) {
           const isDone = done.has(`${record._id}\u0000${spec}`);
