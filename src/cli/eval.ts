@@ -9,7 +9,7 @@ import { MemoryTraceRecorder, recordingPolicy, saveMemoryTrace } from '../memory
 import type { MemoryPolicy } from '../memory/policy.js';
 import { parsePolicySpec } from '../memory/spec.js';
 import { loadLongBenchConfig, readJsonl } from '../tasks/longbench.js';
-import { runRecord, type RecordResult } from '../eval/runner.js';
+import { RECORD_SCORES, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
 import { renderScoreVsKvSvg } from '../eval/plot.js';
 import { formatSummary, summarize } from '../eval/summary.js';
 import { createProgress } from './progress.js';
@@ -28,6 +28,7 @@ interface EvalCliOptions {
   maxPromptTokens?: number;
   threads?: number;
   match?: string;
+  score?: string;
 }
 
 /** A `matched(...)` spec that names no trace: it takes, per record, the trace of the `--match` policy. */
@@ -57,8 +58,11 @@ export function register(program: Command): void {
     .option('--max-prompt-tokens <n>', 'prompt budget; longer prompts are cut in the middle', intOption('--max-prompt-tokens', 2))
     .option('--threads <n>', 'kernel threads', intOption('--threads', 1))
     .option('--match <spec>', 'record this policy\'s cache sizes on every record; `matched(SPEC)` without trace= then follows them (matched memory)')
+    .option('--score <kind>', 'task: the task metric of the greedy answer (default); likelihood: exp(−mean NLL) of the gold answer, teacher-forced')
     .option('--json', 'print the summary as JSON')
     .action(async (o: EvalCliOptions) => {
+      const scoreKind = (o.score ?? 'task') as RecordScore;
+      if (!RECORD_SCORES.includes(scoreKind)) throw new Error(`--score must be ${RECORD_SCORES.join(' or ')}, got "${o.score}"`);
       const model = await loadModel(o.model);
       if (o.threads) model.backend.threads = o.threads;
       const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
@@ -95,7 +99,7 @@ export function register(program: Command): void {
       const progress = createProgress(total, 'eval');
       let finished = done.size;
       progress.update(finished);
-      const runOptions = { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens };
+      const runOptions = { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens, score: scoreKind };
       for (const record of records) {
         const traceFile = traceDir ? join(traceDir, `${traceName(record._id)}.json`) : null;
         const needTrace = traceFile !== null && !existsSync(traceFile) && policies.some((p) => needsRecordTrace(p.spec) && !done.has(`${record._id}\u0000${p.spec}`));

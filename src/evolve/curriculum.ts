@@ -21,6 +21,7 @@ import type { Tokenizer } from '../models/types.js';
 import { checkRecordOptions, generateRecords } from '../tasks/registry.js';
 import { readJsonl } from '../tasks/longbench.js';
 import type { TaskRecord } from '../tasks/record.js';
+import { RECORD_SCORES, type RecordScore } from '../eval/runner.js';
 
 /** Generated training tasks use seeds from here up; evaluation sets use smaller ones. */
 export const MIN_TRAINING_SEED = 1_000_000;
@@ -79,6 +80,8 @@ export interface RunSettings {
   chunkSize: number | null;
   /** Absolute path of a LongBench config folder (for LongBench records without their own template). */
   longbenchConfig: string | null;
+  /** What a member is scored on: the task metric (the reference's) or the gold answer's likelihood (runner.ts). */
+  score: RecordScore;
 }
 
 export interface Curriculum {
@@ -100,7 +103,7 @@ export const CURRICULUM_DEFAULTS = {
   seed: 0,
   cma: { popSize: 32, initSigma: 0.065, eliteRatio: 0.5, variant: 'full', mode: 'fast' } as CmaSettings,
   namm: { updateEvery: 512, selection: 'min-over-heads', cacheSize: null } as NammSettings,
-  run: { maxPromptTokens: null, maxNewTokens: null, queryAware: false, chunkSize: null, longbenchConfig: null } as RunSettings,
+  run: { maxPromptTokens: null, maxNewTokens: null, queryAware: false, chunkSize: null, longbenchConfig: null, score: 'task' } as RunSettings,
   fitness: { normalisation: 'guarded' as FitnessNormalisation, cachePenalty: 0 },
   calibration: { limit: null as number | null },
 };
@@ -183,7 +186,7 @@ export function parseCurriculum(value: unknown, source = 'curriculum', baseDir =
   };
   if (namm.updateEvery % 16 !== 0) c.fail('namm.updateEvery', `must be a multiple of 16 (the STFT hop), got ${namm.updateEvery}`);
 
-  const runIn = top.run === undefined ? {} : c.object(top.run, 'run', ['maxPromptTokens', 'maxNewTokens', 'queryAware', 'chunkSize', 'longbenchConfig']);
+  const runIn = top.run === undefined ? {} : c.object(top.run, 'run', ['maxPromptTokens', 'maxNewTokens', 'queryAware', 'chunkSize', 'longbenchConfig', 'score']);
   const run: RunSettings = {
     maxPromptTokens: c.intOrNull(runIn.maxPromptTokens, 'run.maxPromptTokens', 2),
     maxNewTokens: c.intOrNull(runIn.maxNewTokens, 'run.maxNewTokens', 1),
@@ -191,6 +194,7 @@ export function parseCurriculum(value: unknown, source = 'curriculum', baseDir =
     chunkSize: c.intOrNull(runIn.chunkSize, 'run.chunkSize', 1),
     longbenchConfig: runIn.longbenchConfig === undefined || runIn.longbenchConfig === null
       ? null : resolve(baseDir, c.string(runIn.longbenchConfig, 'run.longbenchConfig')),
+    score: c.oneOf(runIn.score, 'run.score', RECORD_SCORES, d.run.score),
   };
 
   const fitIn = top.fitness === undefined ? {} : c.object(top.fitness, 'fitness', ['normalisation', 'cachePenalty']);
@@ -330,7 +334,14 @@ const sha = (s: string): string => createHash('sha256').update(s).digest('hex').
  */
 export function curriculumFingerprints(c: Curriculum): { settings: string; stages: string[] } {
   return {
-    settings: sha(stableJson({ namm: c.namm, run: c.run, fitness: c.fitness, calibration: c.calibration })),
+    // The default score is left out, so runs started before it existed keep their fingerprint.
+    settings: sha(stableJson({ namm: c.namm, run: runWithoutDefaultScore(c.run), fitness: c.fitness, calibration: c.calibration })),
     stages: c.stages.map((s) => sha(stableJson({ name: s.name, samplesPerTask: s.samplesPerTask, tasks: s.tasks }))),
   };
+}
+
+function runWithoutDefaultScore(run: RunSettings): Partial<RunSettings> {
+  if (run.score !== 'task') return run;
+  const { score: _score, ...rest } = run;
+  return rest;
 }

@@ -124,6 +124,7 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
     ...(curriculum.run.queryAware ? { queryAware: true } : {}),
     ...(curriculum.run.chunkSize !== null ? { chunkSize: curriculum.run.chunkSize } : {}),
     ...(curriculum.run.longbenchConfig !== null ? { longbenchConfig: loadLongBenchConfig(curriculum.run.longbenchConfig) } : {}),
+    ...(curriculum.run.score !== 'task' ? { score: curriculum.run.score } : {}),
   };
   const settings: NammRunSettings = { scorer: 'bam', ...curriculum.namm, run: runOptions };
   const references = await ReferenceScoreCache.open(join(out, REFERENCE_SCORES_FILE), shared.fingerprint);

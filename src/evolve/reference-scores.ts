@@ -54,6 +54,8 @@ export function referenceSettings(o: RunRecordOptions): Record<string, unknown> 
   return {
     maxPromptTokens: o.maxPromptTokens ?? null, maxNewTokens: o.maxNewTokens ?? null, queryAware: o.queryAware ?? false,
     chunkSize: o.chunkSize ?? null, metricOptions: o.metricOptions ?? {}, longbenchConfig: o.longbenchConfig ?? null,
+    // Only when not the default, so the keys of task-score runs stay what they were.
+    ...(o.score && o.score !== 'task' ? { score: o.score } : {}),
   };
 }
 

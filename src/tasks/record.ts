@@ -23,3 +23,11 @@ export interface TaskRecord {
   prompt_template?: string;
   max_new_tokens?: number;
 }
+
+/**
+ * The answer text a model is trained to produce after a record's prompt (all gold answers, comma-separated, for
+ * multi-answer tasks), and the text whose likelihood `score: 'likelihood'` measures.
+ */
+export function answerText(answers: readonly string[]): string {
+  return ' ' + answers.join(', ');
+}

@@ -19,6 +19,7 @@
  */
 import type { Tokenizer } from '../models/types.js';
 import { buildPrompt } from '../tasks/longbench.js';
+import { answerText } from '../tasks/record.js';
 import { generateRecord, getTask } from '../tasks/registry.js';
 import type { SizingMemo } from '../tasks/generate/sizing.js';
 import { Rng } from '../util/rng.js';
@@ -78,10 +79,7 @@ export function tokenStream(docs: readonly Document[], tokenizer: Tokenizer, bos
   return out;
 }
 
-/** The answer text a model should produce for a task record (all gold answers for multi-answer tasks). */
-export function answerText(answers: readonly string[]): string {
-  return ' ' + answers.join(', ');
-}
+export { answerText };
 
 export class DataMixer {
   private readonly rng: Rng;

@@ -1,0 +1,86 @@
+/** `score: 'likelihood'`: the teacher-forced likelihood of the gold answer, on the tinystories model. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runRecord } from '../../src/eval/runner.js';
+import { parseCurriculum } from '../../src/evolve/curriculum.js';
+import { referenceKey, referenceSettings } from '../../src/evolve/reference-scores.js';
+import { parsePolicySpec } from '../../src/memory/spec.js';
+import { loadModel } from '../../src/models/model.js';
+import { answerText, type TaskRecord } from '../../src/tasks/record.js';
+import { tinyCurriculum } from '../evolve/namm-helpers.js';
+
+const model = await loadModel('../shared/models/tinystories-656k');
+const tok = model.tokenizer!;
+
+function story(words: number): TaskRecord {
+  const names = ['Lily', 'Tom', 'Ben', 'Sue'];
+  const parts: string[] = [];
+  for (let i = 0; parts.join(' ').split(' ').length < words; i++) parts.push(`${names[i % 4]} played with a red ball in the park.`);
+  return {
+    input: 'One day, Lily went to the', context: parts.join(' '), answers: ['park'], length: 0, dataset: 'story', language: 'en',
+    all_classes: null, _id: 'story', metric: 'string_match_part', prompt_template: '{context}\n\n{input}', max_new_tokens: 4,
+  };
+}
+
+/** exp(−mean NLL) of the answer from one full-cache forward over context, question and answer: the hand computation. */
+function handLikelihood(record: TaskRecord): { score: number; nll: number } {
+  // The template is '{context}\n\n{input}': the context is compressed, the rest is the question.
+  const ctx = tok.encode(record.context, { addBos: true });
+  const q = tok.encode(`\n\n${record.input}`, { addBos: false });
+  const a = tok.encode(answerText(record.answers), { addBos: false });
+  const ids = [...ctx, ...q, ...a];
+  const V = model.config.vocabSize;
+  const logits = model.createSessionWith(null).prefill(ids, { logits: 'all' });
+  let nll = 0;
+  for (let i = 0; i < a.length; i++) {
+    const t = ctx.length + q.length - 1 + i;
+    const row = logits.subarray(t * V, (t + 1) * V);
+    const mx = Math.max(...row);
+    const z = row.reduce((s, x) => s + Math.exp(x - mx), 0);
+    nll += Math.log(z) + mx - row[a[i]!]!;
+  }
+  return { score: Math.exp(-nll / a.length), nll: nll / a.length };
+}
+
+test('with the full cache the likelihood score is exp(−mean NLL) of the gold answer from one forward pass', async () => {
+  const record = story(150);
+  const want = handLikelihood(record);
+  const r = await runRecord(model, record, null, { score: 'likelihood' });
+  assert.equal(r.metric, 'answer likelihood');
+  assert.ok(Math.abs(r.answerNll! - want.nll) < 1e-4, `NLL ${r.answerNll} vs ${want.nll}`);
+  assert.ok(Math.abs(r.score - want.score) < 1e-4, `score ${r.score} vs ${want.score}`);
+  assert.ok(r.score > 0 && r.score <= 1);
+  assert.equal(r.newTokens, tok.encode(answerText(record.answers), { addBos: false }).length);
+  assert.equal(r.memory.meanFraction, 1);
+});
+
+test('under a memory policy the likelihood moves with what the cache kept', async () => {
+  const record = story(300);
+  const full = await runRecord(model, record, null, { score: 'likelihood' });
+  const small = await runRecord(model, record, parsePolicySpec('streaming:sinks=1,window=16'), { score: 'likelihood' });
+  assert.ok(small.memory.meanFraction < 0.5, `held ${small.memory.meanFraction}`);
+  assert.notEqual(small.score, full.score);
+  assert.ok(small.score > 0 && small.score <= 1);
+  // The task score of the same record still runs the greedy answer.
+  const task = await runRecord(model, record, null, {});
+  assert.equal(task.metric, 'string_match_part');
+  assert.equal(task.answerNll, undefined);
+});
+
+test('bad score kinds and empty answers are clear errors', async () => {
+  await assert.rejects(runRecord(model, story(50), null, { score: 'bleu' as 'task' }), /score must be task or likelihood/);
+  await assert.rejects(runRecord(model, { ...story(50), answers: [''] }, null, { score: 'likelihood' }), /answer is empty/);
+});
+
+test('likelihood runs get their own reference-score keys, task runs keep theirs', () => {
+  const record = story(50);
+  const task = referenceKey('m', record, referenceSettings({}));
+  assert.equal(task, referenceKey('m', record, referenceSettings({ score: 'task' })));
+  assert.notEqual(task, referenceKey('m', record, referenceSettings({ score: 'likelihood' })));
+});
+
+test('a curriculum takes run.score and refuses an unknown one', () => {
+  assert.equal(parseCurriculum(tinyCurriculum()).run.score, 'task');
+  assert.equal(parseCurriculum(tinyCurriculum({ run: { score: 'likelihood' } })).run.score, 'likelihood');
+  assert.throws(() => parseCurriculum(tinyCurriculum({ run: { score: 'bleu' } })), /run\.score/);
+});
