@@ -39,6 +39,8 @@ export interface RunRecordOptions {
 }
 
 export type RecordScore = 'task' | 'likelihood';
+/** The `metric` of a likelihood-scored result (summaries average it ×100 like the task metrics). */
+export const LIKELIHOOD_METRIC = 'answer_likelihood';
 export const RECORD_SCORES: readonly RecordScore[] = ['task', 'likelihood'];
 
 export interface RecordResult {
@@ -84,7 +86,7 @@ export async function runRecord(model: Model, record: TaskRecord, policy: Memory
   if (answerIds) {
     const { nll, argmax } = answerLikelihood(session, ctxIds, qIds, answerIds, model.config.vocabSize, options.queryAware === true);
     return {
-      id: record._id, dataset: record.dataset, metric: 'answer likelihood', policy: policy?.name ?? 'full',
+      id: record._id, dataset: record.dataset, metric: LIKELIHOOD_METRIC, policy: policy?.name ?? 'full',
       prediction: tok.decode(argmax), score: Math.exp(-nll), answerNll: nll, answers: record.answers,
       promptTokens: ctxIds.length + qIds.length, contextTokens: ctxIds.length, newTokens: answerIds.length, truncated,
       memory: session.memoryStats(), seconds: (performance.now() - started) / 1000,

@@ -1,12 +1,12 @@
 /** The per-task, per-policy table of an evaluation: score, score relative to the full cache, mean KV fraction. */
 import { aggregateScores, isMetricName } from '../tasks/metrics/index.js';
-import type { RecordResult } from './runner.js';
+import { LIKELIHOOD_METRIC, type RecordResult } from './runner.js';
 
 export interface SummaryRow {
   dataset: string;
   policy: string;
   samples: number;
-  /** Task score 0–100 with the metric's official aggregation. */
+  /** Task score 0–100 with the metric's official aggregation (likelihood scores: 100 × their mean). */
   score: number;
   /** score / full-cache score of the same task and samples (null without a full-cache run or when it scored 0). */
   relativeToFull: number | null;
@@ -25,10 +25,12 @@ export function summarize(results: readonly RecordResult[], fullPolicy = 'full')
   for (const [key, rs] of groups) {
     const [dataset, policy] = key.split('\u0000') as [string, string];
     const metric = rs[0]!.metric;
-    if (!isMetricName(metric)) throw new Error(`unknown metric ${metric}`);
+    if (metric !== LIKELIHOOD_METRIC && !isMetricName(metric)) throw new Error(`unknown metric ${metric}`);
+    if (rs.some((r) => r.metric !== metric)) throw new Error(`${dataset} under ${policy} mixes results scored by ${metric} and by ${rs.find((r) => r.metric !== metric)!.metric}`);
+    const scores = rs.map((r) => r.score);
     rows.push({
       dataset, policy, samples: rs.length,
-      score: aggregateScores(metric, rs.map((r) => r.score)),
+      score: metric === LIKELIHOOD_METRIC ? (100 * scores.reduce((a, x) => a + x, 0)) / scores.length : aggregateScores(metric, scores),
       relativeToFull: null,
       meanKvFraction: rs.reduce((a, r) => a + r.memory.meanFraction, 0) / rs.length,
       peakKvFraction: Math.max(...rs.map((r) => r.memory.peakFraction)),

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runRecord } from '../../src/eval/runner.js';
+import { summarize } from '../../src/eval/summary.js';
 import { parseCurriculum } from '../../src/evolve/curriculum.js';
 import { referenceKey, referenceSettings } from '../../src/evolve/reference-scores.js';
 import { parsePolicySpec } from '../../src/memory/spec.js';
@@ -46,7 +47,7 @@ test('with the full cache the likelihood score is exp(−mean NLL) of the gold a
   const record = story(150);
   const want = handLikelihood(record);
   const r = await runRecord(model, record, null, { score: 'likelihood' });
-  assert.equal(r.metric, 'answer likelihood');
+  assert.equal(r.metric, 'answer_likelihood');
   assert.ok(Math.abs(r.answerNll! - want.nll) < 1e-4, `NLL ${r.answerNll} vs ${want.nll}`);
   assert.ok(Math.abs(r.score - want.score) < 1e-4, `score ${r.score} vs ${want.score}`);
   assert.ok(r.score > 0 && r.score <= 1);
@@ -61,6 +62,11 @@ test('under a memory policy the likelihood moves with what the cache kept', asyn
   assert.ok(small.memory.meanFraction < 0.5, `held ${small.memory.meanFraction}`);
   assert.notEqual(small.score, full.score);
   assert.ok(small.score > 0 && small.score <= 1);
+  // Summaries average likelihood scores ×100 and relate them to the full cache's.
+  const rows = summarize([full, { ...small, policy: 'streaming' }]);
+  const row = rows.find((x) => x.policy === 'streaming')!;
+  assert.ok(Math.abs(row.score - 100 * small.score) < 1e-9);
+  assert.ok(Math.abs(row.relativeToFull! - small.score / full.score) < 1e-9);
   // The task score of the same record still runs the greedy answer.
   const task = await runRecord(model, record, null, {});
   assert.equal(task.metric, 'string_match_part');
