@@ -51,6 +51,11 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
                            InstanceMethod<&Kernels::TrainAttentionForward>("trainAttentionForward"),
                            InstanceMethod<&Kernels::TrainAttentionBackward>("trainAttentionBackward"),
                            InstanceMethod<&Kernels::SymmetricEigen>("symmetricEigen"),
+                           InstanceMethod<&Kernels::CrossEntropy>("crossEntropy"),
+                           InstanceMethod<&Kernels::SiluMulBackward>("siluMulBackward"),
+                           InstanceMethod<&Kernels::GeluTanhBackward>("geluTanhBackward"),
+                           InstanceMethod<&Kernels::RmsNormTrain>("rmsNormTrain"),
+                           InstanceMethod<&Kernels::RmsNormBackward>("rmsNormBackward"),
                            InstanceMethod<&Kernels::StftAccumulate>("stftAccumulate"),
                            InstanceMethod<&Kernels::StftAccumulateFrames>("stftAccumulateFrames"),
                            InstanceMethod<&Kernels::BamScores>("bamScores"),
@@ -380,6 +385,79 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
   }
 
   // --- float64 symmetric eigendecomposition (CMA-ES) -----------------------------------------------------------
+
+  /**
+   * crossEntropy(logits, targets, T, V, gradScale, rowLoss): as crossEntropyForwardBackward in
+   * src/train/ops/cross-entropy.ts, with each row's loss in rowLoss (Float64Array, 0 for ignored rows).
+   */
+  Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int64_t T = count_arg(info[2], "T"), V = count_arg(info[3], "V");
+    float* logits = f32_arg(info[0], "logits", checked_mul(env, T, V)).data;
+    const int32_t* targets = i32_arg(info[1], "targets", T).data;
+    const float gradScale = static_cast<float>(finite_arg(info[4], "gradScale"));
+    double* rowLoss = f64_arg(info[5], "rowLoss", T).data;
+    for (int64_t t = 0; t < T; t++) {
+      if (targets[t] != -1 && (targets[t] < 0 || targets[t] >= V))
+        throw Napi::RangeError::New(env, "target " + std::to_string(targets[t]) + " at row " + std::to_string(t) +
+                                             " is outside the vocabulary (0.." + std::to_string(V - 1) +
+                                             ") and is not IGNORE (-1)");
+    }
+    if (V == 0 && T > 0) throw Napi::RangeError::New(env, "V must be at least 1");
+    k().cross_entropy(logits, targets, T, V, gradScale, rowLoss, threads_);
+    return env.Undefined();
+  }
+
+  /** siluMulBackward(dgate, dup, dout, gate, up, n): the backward of siluMul. */
+  Napi::Value SiluMulBackward(const Napi::CallbackInfo& info) {
+    const int64_t n = count_arg(info[5], "n");
+    float* dgate = f32_arg(info[0], "dgate", n).data;
+    float* dup = f32_arg(info[1], "dup", n).data;
+    const float* dout = f32_arg(info[2], "dout", n).data;
+    const float* gate = f32_arg(info[3], "gate", n).data;
+    const float* up = f32_arg(info[4], "up", n).data;
+    k().silu_mul_backward(dgate, dup, dout, gate, up, n, threads_);
+    return info.Env().Undefined();
+  }
+
+  /** geluTanhBackward(dx, dout, x, n): dx = dout·gelu'(x), GELU's tanh form. */
+  Napi::Value GeluTanhBackward(const Napi::CallbackInfo& info) {
+    const int64_t n = count_arg(info[3], "n");
+    float* dx = f32_arg(info[0], "dx", n).data;
+    const float* dout = f32_arg(info[1], "dout", n).data;
+    const float* x = f32_arg(info[2], "x", n).data;
+    k().gelu_tanh_backward(dx, dout, x, n, threads_);
+    return info.Env().Undefined();
+  }
+
+  /** rmsNormTrain(out, rstd, x, weight, rows, dim, eps): RMSNorm saving 1/rms per row in rstd (Float64Array). */
+  Napi::Value RmsNormTrain(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int64_t rows = count_arg(info[4], "rows"), dim = count_arg(info[5], "dim");
+    const int64_t n = checked_mul(env, rows, dim);
+    float* out = f32_arg(info[0], "out", n).data;
+    double* rstd = f64_arg(info[1], "rstd", rows).data;
+    const float* x = f32_arg(info[2], "x", n).data;
+    const float* w = f32_arg(info[3], "weight", dim).data;
+    const double eps = finite_arg(info[6], "eps");
+    k().rms_norm_train(out, rstd, x, w, rows, dim, eps, threads_);
+    return env.Undefined();
+  }
+
+  /** rmsNormBackward(dx, dw, dy, x, weight, rstd, rows, dim): dx added into, dw accumulated. */
+  Napi::Value RmsNormBackward(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int64_t rows = count_arg(info[6], "rows"), dim = count_arg(info[7], "dim");
+    const int64_t n = checked_mul(env, rows, dim);
+    float* dx = f32_arg(info[0], "dx", n).data;
+    float* dw = f32_arg(info[1], "dw", dim).data;
+    const float* dy = f32_arg(info[2], "dy", n).data;
+    const float* x = f32_arg(info[3], "x", n).data;
+    const float* w = f32_arg(info[4], "weight", dim).data;
+    const double* rstd = f64_arg(info[5], "rstd", rows).data;
+    k().rms_norm_backward(dx, dw, dy, x, w, rstd, rows, dim, threads_);
+    return env.Undefined();
+  }
 
   /** symmetricEigen(a, n, values): as symmetricEigenInPlace in src/evolve/eigen.ts. */
   Napi::Value SymmetricEigen(const Napi::CallbackInfo& info) {

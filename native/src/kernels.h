@@ -55,6 +55,17 @@ struct KernelTable {
                                    int64_t nKvHeads, int64_t headDim, float scale, int threads);
   /** Float64 symmetric eigendecomposition in place (eigenvectors as rows); −1 or the non-converged index. */
   int64_t (*symmetric_eigen)(double* a, int64_t n, double* values, int threads);
+  /** Training rows (kernels_train_rows.inc). Softmax cross-entropy fused with its backward, in place; targets −1 ignored. */
+  void (*cross_entropy)(float* logits, const int32_t* targets, int64_t T, int64_t V, float gradScale, double* rowLoss,
+                        int threads);
+  void (*silu_mul_backward)(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int64_t n,
+                            int threads);
+  void (*gelu_tanh_backward)(float* dx, const float* dout, const float* x, int64_t n, int threads);
+  void (*rms_norm_train)(float* out, double* rstd, const float* x, const float* w, int64_t rows, int64_t dim, double eps,
+                         int threads);
+  /** dx is added into; dw accumulates. */
+  void (*rms_norm_backward)(float* dx, float* dw, const float* dy, const float* x, const float* w, const double* rstd,
+                            int64_t rows, int64_t dim, int threads);
 };
 
 const KernelTable& scalar_kernels();

@@ -104,6 +104,22 @@ export interface Backend {
     v: Float32Array, out: Float32Array, lse: Float64Array, T: number, nHeads: number, nKvHeads: number, headDim: number, scale: number,
   ): void;
   /**
+   * The row parts of a training step (twins in src/train/ops/cross-entropy.ts, activation.ts, norm.ts).
+   * crossEntropy: softmax cross-entropy fused with its backward, in place: each row with target y ≠ −1 becomes
+   * gradScale·(softmax − onehot(y)) and its loss (logZ − x[y]) goes to rowLoss; rows with y = −1 become 0 (loss 0).
+   */
+  crossEntropy?(logits: Float32Array, targets: Int32Array, T: number, V: number, gradScale: number, rowLoss: Float64Array): void;
+  /** Backward of siluMul: dgate = dout·up·silu'(gate), dup = dout·silu(gate) (both overwritten). */
+  siluMulBackward?(dgate: Float32Array, dup: Float32Array, dout: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
+  /** dx = dout·gelu'(x) for GELU's tanh form (overwritten). */
+  geluTanhBackward?(dx: Float32Array, dout: Float32Array, x: Float32Array, n: number): void;
+  /** RMSNorm that also saves each row's 1/rms in rstd. */
+  rmsNormTrain?(out: Float32Array, rstd: Float64Array, x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void;
+  /** RMSNorm backward: dx is added into, dw accumulated. */
+  rmsNormBackward?(
+    dx: Float32Array, dw: Float32Array, dy: Float32Array, x: Float32Array, weight: Float32Array, rstd: Float64Array, rows: number, dim: number,
+  ): void;
+  /**
    * Float64 symmetric eigendecomposition in place, as `symmetricEigenInPlace` (src/evolve/eigen.ts): `a`
    * (row-major n×n, lower triangle read) becomes the eigenvectors, one per row; `values` the ascending eigenvalues.
    */

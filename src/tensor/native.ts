@@ -156,6 +156,23 @@ export class NativeBackend implements Backend {
   ): void {
     this.k.trainAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, T, nHeads, nKvHeads, headDim, scale);
   }
+  crossEntropy(logits: Float32Array, targets: Int32Array, T: number, V: number, gradScale: number, rowLoss: Float64Array): void {
+    this.k.crossEntropy(logits, targets, T, V, gradScale, rowLoss);
+  }
+  siluMulBackward(dgate: Float32Array, dup: Float32Array, dout: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
+    this.k.siluMulBackward(dgate, dup, dout, gate, up, n);
+  }
+  geluTanhBackward(dx: Float32Array, dout: Float32Array, x: Float32Array, n: number): void {
+    this.k.geluTanhBackward(dx, dout, x, n);
+  }
+  rmsNormTrain(out: Float32Array, rstd: Float64Array, x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void {
+    this.k.rmsNormTrain(out, rstd, x, weight, rows, dim, eps);
+  }
+  rmsNormBackward(
+    dx: Float32Array, dw: Float32Array, dy: Float32Array, x: Float32Array, weight: Float32Array, rstd: Float64Array, rows: number, dim: number,
+  ): void {
+    this.k.rmsNormBackward(dx, dw, dy, x, weight, rstd, rows, dim);
+  }
   symmetricEigen(a: Float64Array, n: number, values: Float64Array): void {
     this.k.symmetricEigen(a, n, values);
   }

@@ -115,7 +115,7 @@ export class Gpt2TrainModel implements TrainableModel {
       for (let i = 0; i < T * D; i++) mid[i] += x[i]!;
       layerNormForward(h2, A.stats(`mean2.${l}`, T), A.stats(`rstd2.${l}`, T), mid, P.value(n.ln2w), P.value(n.ln2b), T, D, c.normEps);
       linearForward(g, fc, h2, P.value(n.wFc), P.value(n.bFc), T, D, I);
-      geluForward(act, fc, T * I, this.gelu);
+      geluForward(act, fc, T * I, this.gelu, g.rows);
       linearForward(g, out, act, P.value(n.wProj), P.value(n.bProj), T, I, D);
       for (let i = 0; i < T * D; i++) out[i] += mid[i]!;
       x = out;
@@ -141,7 +141,7 @@ export class Gpt2TrainModel implements TrainableModel {
     const c = this.config, T = ids.length, D = c.hiddenSize, hd = c.headDim, I = c.intermediateSize, V = c.vocabSize;
     const P = this.params, A = this.arena, g = this.gemm, scale = 1 / Math.sqrt(hd);
     const logits = this.forward(ids);
-    const loss = crossEntropyForwardBackward(logits, targets, T, V, gradScale);
+    const loss = crossEntropyForwardBackward(logits, targets, T, V, gradScale, g.rows);
 
     const dh = A.get('dh', T * D), dx = A.get('dx', T * D);
     linearBackward(g, dh, P.gradOf(this.headName()), null, logits, A.get('hf', T * D), P.value(this.headName()), T, D, V, false);
@@ -158,7 +158,7 @@ export class Gpt2TrainModel implements TrainableModel {
 
       // MLP: out = mid + proj(gelu(fc(ln_2(mid)))).
       linearBackward(g, dAct, P.gradOf(n.wProj), P.gradOf(n.bProj), dx, act, P.value(n.wProj), T, I, D, false);
-      geluBackward(dFc, dAct, fc, T * I, this.gelu);
+      geluBackward(dFc, dAct, fc, T * I, this.gelu, g.rows);
       linearBackward(g, dh, P.gradOf(n.wFc), P.gradOf(n.bFc), dFc, h2, P.value(n.wFc), T, D, I, false);
       layerNormBackward(dx, P.gradOf(n.ln2w), P.gradOf(n.ln2b), dh, mid, P.value(n.ln2w), A.stats(`mean2.${l}`, T), A.stats(`rstd2.${l}`, T), T, D);
 

@@ -101,7 +101,7 @@ export class LlamaTrainModel implements TrainableModel {
       const att = A.get(`att.${l}`, T * qDim), mid = A.get(`mid.${l}`, T * D), h2 = A.get(`h2.${l}`, T * D);
       const gate = A.get(`gate.${l}`, T * I), up = A.get(`up.${l}`, T * I), act = A.get(`act.${l}`, T * I);
       const out = A.get(`x${l + 1}`, T * D);
-      rmsNormForward(h1, A.stats(`rstd1.${l}`, T), x, P.value(n.attnNorm), T, D, c.normEps);
+      rmsNormForward(h1, A.stats(`rstd1.${l}`, T), x, P.value(n.attnNorm), T, D, c.normEps, g.rows);
       linearForward(g, q, h1, P.value(n.wq), c.attnQkvBias ? P.value(n.bq) : null, T, D, qDim);
       linearForward(g, k, h1, P.value(n.wk), c.attnQkvBias ? P.value(n.bk) : null, T, D, kvDim);
       linearForward(g, v, h1, P.value(n.wv), c.attnQkvBias ? P.value(n.bv) : null, T, D, kvDim);
@@ -110,16 +110,16 @@ export class LlamaTrainModel implements TrainableModel {
       attentionForwardGemm(g, att, A.stats(`lse.${l}`, T * c.nHeads), q, k, v, T, c.nHeads, c.nKvHeads, hd, scale);
       linearForward(g, mid, att, P.value(n.wo), null, T, qDim, D);
       for (let i = 0; i < T * D; i++) mid[i] += x[i]!;
-      rmsNormForward(h2, A.stats(`rstd2.${l}`, T), mid, P.value(n.mlpNorm), T, D, c.normEps);
+      rmsNormForward(h2, A.stats(`rstd2.${l}`, T), mid, P.value(n.mlpNorm), T, D, c.normEps, g.rows);
       linearForward(g, gate, h2, P.value(n.wGate), null, T, D, I);
       linearForward(g, up, h2, P.value(n.wUp), null, T, D, I);
-      swigluForward(act, gate, up, T * I);
+      swigluForward(act, gate, up, T * I, g.rows);
       linearForward(g, out, act, P.value(n.wDown), null, T, I, D);
       for (let i = 0; i < T * D; i++) out[i] += mid[i]!;
       x = out;
     }
     const hf = A.get('hf', T * D), logits = A.get('logits', T * V);
-    rmsNormForward(hf, A.stats('rstdF', T), x, P.value(FINAL_NORM), T, D, c.normEps);
+    rmsNormForward(hf, A.stats('rstdF', T), x, P.value(FINAL_NORM), T, D, c.normEps, g.rows);
     linearForward(g, logits, hf, P.value(this.headName()), null, T, D, V);
     return logits;
   }
@@ -147,14 +147,14 @@ export class LlamaTrainModel implements TrainableModel {
     const scale = 1 / Math.sqrt(hd);
     const rope = this.rope(T);
     const logits = this.forward(ids, rope);
-    const loss = crossEntropyForwardBackward(logits, targets, T, V, gradScale);
+    const loss = crossEntropyForwardBackward(logits, targets, T, V, gradScale, g.rows);
     const dlogits = logits;
 
     // Head and final norm. dx is the gradient of the residual stream, carried down through the layers.
     const dh = A.get('dh', T * D), dx = A.get('dx', T * D);
     linearBackward(g, dh, P.gradOf(this.headName()), null, dlogits, A.get('hf', T * D), P.value(this.headName()), T, D, V, false);
     dx.fill(0);
-    rmsNormBackward(dx, P.gradOf(FINAL_NORM), dh, A.get(`x${c.nLayers}`, T * D), P.value(FINAL_NORM), A.stats('rstdF', T), T, D);
+    rmsNormBackward(dx, P.gradOf(FINAL_NORM), dh, A.get(`x${c.nLayers}`, T * D), P.value(FINAL_NORM), A.stats('rstdF', T), T, D, g.rows);
 
     const dAct = A.get('dAct', T * I), dGate = A.get('dGate', T * I), dUp = A.get('dUp', T * I);
     const dAtt = A.get('dAtt', T * qDim), dq = A.get('dq', T * qDim), dk = A.get('dk', T * kvDim), dv = A.get('dv', T * kvDim);
@@ -167,10 +167,10 @@ export class LlamaTrainModel implements TrainableModel {
 
       // MLP: out = mid + down(silu(gate(h2)) · up(h2)); the skip path leaves dx as d(mid) so far.
       linearBackward(g, dAct, P.gradOf(n.wDown), null, dx, act, P.value(n.wDown), T, I, D, false);
-      swigluBackward(dGate, dUp, dAct, gate, up, T * I);
+      swigluBackward(dGate, dUp, dAct, gate, up, T * I, g.rows);
       linearBackward(g, dh, P.gradOf(n.wGate), null, dGate, h2, P.value(n.wGate), T, D, I, false);
       linearBackward(g, dh, P.gradOf(n.wUp), null, dUp, h2, P.value(n.wUp), T, D, I, true);
-      rmsNormBackward(dx, P.gradOf(n.mlpNorm), dh, mid, P.value(n.mlpNorm), A.stats(`rstd2.${l}`, T), T, D);
+      rmsNormBackward(dx, P.gradOf(n.mlpNorm), dh, mid, P.value(n.mlpNorm), A.stats(`rstd2.${l}`, T), T, D, g.rows);
 
       // Attention: mid = xin + o(attention(rope(q(h1)), rope(k(h1)), v(h1))).
       linearBackward(g, dAtt, P.gradOf(n.wo), null, dx, att, P.value(n.wo), T, qDim, D, false);
@@ -181,7 +181,7 @@ export class LlamaTrainModel implements TrainableModel {
       linearBackward(g, dh, P.gradOf(n.wq), bias ? P.gradOf(n.bq) : null, dq, h1, P.value(n.wq), T, D, qDim, false);
       linearBackward(g, dh, P.gradOf(n.wk), bias ? P.gradOf(n.bk) : null, dk, h1, P.value(n.wk), T, D, kvDim, true);
       linearBackward(g, dh, P.gradOf(n.wv), bias ? P.gradOf(n.bv) : null, dv, h1, P.value(n.wv), T, D, kvDim, true);
-      rmsNormBackward(dx, P.gradOf(n.attnNorm), dh, xin, P.value(n.attnNorm), A.stats(`rstd1.${l}`, T), T, D);
+      rmsNormBackward(dx, P.gradOf(n.attnNorm), dh, xin, P.value(n.attnNorm), A.stats(`rstd1.${l}`, T), T, D, g.rows);
     }
     // With tied embeddings the head's gradient is already in EMBED's slot; the lookup's adds to it.
     embeddingBackward(P.gradOf(EMBED), dx, ids, D);

@@ -3,7 +3,7 @@
  * dLoss/dlogits, so a `[T, V]` buffer is held once. Rows whose target is `IGNORE` (−1) add no loss and get a zero
  * gradient: that is how samples train on the answer tokens only.
  */
-import type { Vec } from './types.js';
+import type { RowKernels, Vec } from './types.js';
 
 export const IGNORE = -1;
 
@@ -16,9 +16,17 @@ export interface LossSum {
 
 /**
  * For each row t with target y ≠ IGNORE: loss += −log softmax(logits[t])[y] and logits[t] := gradScale·(p − onehot(y));
- * ignored rows become 0. `gradScale` is usually 1 / (target tokens in the whole optimizer step).
+ * ignored rows become 0. `gradScale` is usually 1 / (target tokens in the whole optimizer step). With `kernels`
+ * (the native backend's) float32 logits go to its fused kernel; this loop is its twin.
  */
-export function crossEntropyForwardBackward(logits: Vec, targets: Int32Array, T: number, V: number, gradScale: number): LossSum {
+export function crossEntropyForwardBackward(logits: Vec, targets: Int32Array, T: number, V: number, gradScale: number, kernels?: RowKernels): LossSum {
+  if (kernels && logits instanceof Float32Array) {
+    const rowLoss = new Float64Array(T);
+    kernels.crossEntropy(logits, targets, T, V, gradScale, rowLoss);
+    let sum = 0, count = 0;
+    for (let t = 0; t < T; t++) if (targets[t] !== IGNORE) { sum += rowLoss[t]!; count++; }
+    return { sum, count };
+  }
   let sum = 0, count = 0;
   for (let t = 0; t < T; t++) {
     const o = t * V, y = targets[t]!;

@@ -6,6 +6,7 @@
 import type { Backend } from '../../tensor/backend.js';
 import type { Gemm, Vec } from './types.js';
 import { attentionKernelsOf } from './attention-gemm.js';
+import { rowKernelsOf } from './row-kernels.js';
 
 function f32(v: Vec, what: string): Float32Array {
   if (!(v instanceof Float32Array)) throw new TypeError(`backend GEMM: ${what} must be a Float32Array (float32 training)`);
@@ -17,6 +18,7 @@ export function backendGemm(be: Backend): Gemm {
   return {
     // The fused native training-attention kernels, when the backend has them (float32 calls only).
     ...attentionKernelsOf(be),
+    ...rowKernelsOf(be),
     matmulABt: (a, b, c, M, K, N, acc) => be.matmulABt(f32(a, 'A'), f32(b, 'B'), f32(c, 'C'), M, K, N, acc),
     matmulAB: (a, b, c, M, K, N, acc) => be.matmulAB(f32(a, 'A'), f32(b, 'B'), f32(c, 'C'), M, K, N, acc),
     matmulAtB: (a, b, c, M, K, N, acc) => be.matmulAtB(f32(a, 'A'), f32(b, 'B'), f32(c, 'C'), M, K, N, acc),

@@ -2,10 +2,14 @@
  * RMSNorm (Llama) and LayerNorm (GPT-2) with the statistics the backward needs. Sums run in float64 (JS numbers),
  * as in the TypeScript backend, so the training forward matches the inference forward.
  */
-import type { Vec } from './types.js';
+import { allF32, type RowKernels, type Vec } from './types.js';
 
-/** out = x / √(mean(x²) + eps) · w, row-wise; saves rstd[r] = 1/√(mean(x²)+eps). */
-export function rmsNormForward(out: Vec, rstd: Float64Array, x: Vec, w: Vec, rows: number, D: number, eps: number): void {
+/**
+ * out = x / √(mean(x²) + eps) · w, row-wise; saves rstd[r] = 1/√(mean(x²)+eps). Float32 calls with `kernels` (the
+ * native backend's) run there, as do the backward's; these loops are their twins.
+ */
+export function rmsNormForward(out: Vec, rstd: Float64Array, x: Vec, w: Vec, rows: number, D: number, eps: number, kernels?: RowKernels): void {
+  if (kernels && allF32(out, x, w)) return kernels.rmsNormTrain(out as Float32Array, rstd, x as Float32Array, w as Float32Array, rows, D, eps);
   for (let r = 0; r < rows; r++) {
     const o = r * D;
     let ss = 0;
@@ -20,7 +24,11 @@ export function rmsNormForward(out: Vec, rstd: Float64Array, x: Vec, w: Vec, row
  * Backward of RMSNorm. With g = dy·w and s = rstd: dx = s·g − s³/D · x · Σ(g·x) (added into dx: the residual
  * stream already holds the gradient of the skip path), dw += Σ_rows dy · x · s.
  */
-export function rmsNormBackward(dx: Vec, dw: Vec, dy: Vec, x: Vec, w: Vec, rstd: Float64Array, rows: number, D: number): void {
+export function rmsNormBackward(dx: Vec, dw: Vec, dy: Vec, x: Vec, w: Vec, rstd: Float64Array, rows: number, D: number, kernels?: RowKernels): void {
+  if (kernels && allF32(dx, dw, dy, x, w)) {
+    const f = (v: Vec): Float32Array => v as Float32Array;
+    return kernels.rmsNormBackward(f(dx), f(dw), f(dy), f(x), f(w), rstd, rows, D);
+  }
   for (let r = 0; r < rows; r++) {
     const o = r * D, s = rstd[r]!;
     let dot = 0;

@@ -1,0 +1,133 @@
+/**
+ * The native row kernels of a training step (crossEntropy, siluMul + siluMulBackward, gelu + geluTanhBackward,
+ * rmsNormTrain + rmsNormBackward) against their TypeScript twins in src/train/ops: every SIMD path, 1–3 threads
+ * (bit-identical), odd sizes with vector tails, ignored rows, guard tails, misuse, and the routing of
+ * `backendGemm(native).rows` through the ops.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { JsBackend } from '../../src/tensor/js.js';
+import { NativeBackend } from '../../src/tensor/native.js';
+import { geluBackward, geluForward, swigluBackward, swigluForward } from '../../src/train/ops/activation.js';
+import { crossEntropyForwardBackward, IGNORE } from '../../src/train/ops/cross-entropy.js';
+import { backendGemm } from '../../src/train/ops/gemm.js';
+import { rmsNormBackward, rmsNormForward } from '../../src/train/ops/norm.js';
+import { Rng } from '../../src/util/rng.js';
+import { assertClose, assertGuardIntact, randomF32, simdPaths, skipNative, zerosF32 } from './native-fixtures.js';
+
+const THREADS = [1, 2, 3];
+
+/** Runs `body` with a backend per thread count; every run's outputs must be bit-identical to the first. */
+function sameForAnyThreads(simd: ReturnType<typeof simdPaths>[number], body: (be: NativeBackend) => Float32Array[]): Float32Array[] {
+  let first: Float32Array[] | null = null;
+  for (const threads of THREADS) {
+    const outs = body(new NativeBackend({ simd, threads }));
+    if (!first) first = outs;
+    else outs.forEach((a, i) => assert.deepEqual(a, first![i], `threads=${threads} differs from threads=1 (output ${i})`));
+  }
+  return first!;
+}
+
+describe('native training row kernels', { skip: skipNative }, () => {
+  for (const simd of simdPaths()) {
+    for (const [T, V] of [[1, 5], [7, 37], [33, 2048], [130, 300]] as const) {
+      it(`${simd}: cross-entropy fused with its backward, T=${T}, V=${V}, ignored rows`, () => {
+        const rng = new Rng(T * 1000 + V), n = T * V;
+        const logits = randomF32(rng, n, 6);
+        const targets = Int32Array.from({ length: T }, (_, t) => (t % 4 === 2 ? IGNORE : rng.int(V)));
+        const want = Float32Array.from(logits.subarray(0, n));
+        const wantLoss = crossEntropyForwardBackward(want, targets, T, V, 0.125);
+        const [got] = sameForAnyThreads(simd, (be) => {
+          const x = Float32Array.from(logits), rowLoss = new Float64Array(T);
+          be.crossEntropy(x, targets, T, V, 0.125, rowLoss);
+          assertGuardIntact('logits', x, n);
+          let sum = 0;
+          targets.forEach((y, t) => { if (y === IGNORE) assert.equal(rowLoss[t], 0); else sum += rowLoss[t]!; });
+          assert.ok(Math.abs(sum - wantLoss.sum) <= 1e-5 * Math.abs(wantLoss.sum) + 1e-5, `loss ${sum} vs ${wantLoss.sum}`);
+          return [x];
+        });
+        assertClose('dlogits', got!, want, n, 1e-5, 1e-8);
+      });
+    }
+
+    for (const n of [1, 7, 8, 9, 1000, 70001]) {
+      it(`${simd}: SwiGLU and GELU (tanh) forward and backward, n=${n}`, () => {
+        const rng = new Rng(n);
+        const gate = randomF32(rng, n, 8), up = randomF32(rng, n, 2), dout = randomF32(rng, n);
+        const wantAct = new Float32Array(n), wantDg = new Float32Array(n), wantDu = new Float32Array(n);
+        swigluForward(wantAct, gate, up, n);
+        swigluBackward(wantDg, wantDu, dout, gate, up, n);
+        const wantGelu = new Float32Array(n), wantDx = new Float32Array(n);
+        geluForward(wantGelu, gate, n, 'tanh');
+        geluBackward(wantDx, dout, gate, n, 'tanh');
+        const outs = sameForAnyThreads(simd, (be) => {
+          const act = zerosF32(n), dg = zerosF32(n), du = zerosF32(n), dx = zerosF32(n);
+          be.siluMul(act, gate, up, n);
+          be.siluMulBackward(dg, du, dout, gate, up, n);
+          be.geluTanhBackward(dx, dout, gate, n);
+          for (const [name, a] of [['act', act], ['dgate', dg], ['dup', du], ['dx', dx]] as const) assertGuardIntact(name, a, n);
+          return [act, dg, du, dx];
+        });
+        assertClose('silu·up', outs[0]!, wantAct, n, 2e-6, 1e-6);
+        assertClose('dgate', outs[1]!, wantDg, n, 2e-6, 1e-6);
+        assertClose('dup', outs[2]!, wantDu, n, 2e-6, 1e-6);
+        assertClose('gelu dx', outs[3]!, wantDx, n, 2e-6, 1e-6);
+      });
+    }
+
+    for (const [rows, D] of [[1, 3], [5, 192], [130, 37], [200, 64]] as const) {
+      it(`${simd}: RMSNorm forward with saved statistics and backward, ${rows}×${D}`, () => {
+        const rng = new Rng(rows * 7 + D), n = rows * D;
+        const x = randomF32(rng, n, 3), w = randomF32(rng, D), dy = randomF32(rng, n), dx0 = randomF32(rng, n), dw0 = randomF32(rng, D);
+        const wantOut = new Float32Array(n), wantRstd = new Float64Array(rows);
+        rmsNormForward(wantOut, wantRstd, x, w, rows, D, 1e-5);
+        const wantDx = Float32Array.from(dx0.subarray(0, n)), wantDw = Float32Array.from(dw0.subarray(0, D));
+        rmsNormBackward(wantDx, wantDw, dy, x, w, wantRstd, rows, D);
+        const outs = sameForAnyThreads(simd, (be) => {
+          const out = zerosF32(n), rstd = new Float64Array(rows), dx = Float32Array.from(dx0), dw = Float32Array.from(dw0);
+          be.rmsNormTrain(out, rstd, x, w, rows, D, 1e-5);
+          rstd.forEach((s, r) => assert.ok(Math.abs(s - wantRstd[r]!) <= 1e-6 * wantRstd[r]!, `rstd[${r}] ${s} vs ${wantRstd[r]}`));
+          be.rmsNormBackward(dx, dw, dy, x, w, wantRstd, rows, D);
+          assertGuardIntact('out', out, n); assertGuardIntact('dx', dx, n); assertGuardIntact('dw', dw, D);
+          return [out, dx, dw];
+        });
+        assertClose('out', outs[0]!, wantOut, n, 1e-5, 1e-6);
+        assertClose('dx', outs[1]!, wantDx, n, 1e-4, 1e-5);
+        assertClose('dw', outs[2]!, wantDw, D, 1e-4, 1e-4);
+      });
+    }
+  }
+
+  it('the ops route float32 calls through backendGemm(native).rows, float64 and the TypeScript backend stay in TypeScript', () => {
+    const be = new NativeBackend();
+    const rows = backendGemm(be).rows!;
+    assert.ok(rows, 'the native backend lends its row kernels');
+    assert.equal(backendGemm(new JsBackend()).rows, undefined, 'the TypeScript backend has none');
+    let calls = 0;
+    const counted = Object.fromEntries(Object.entries(rows).map(([k, f]) => [k, (...a: unknown[]) => { calls++; return (f as (...x: unknown[]) => void)(...a); }])) as unknown as typeof rows;
+    const n = 12, a = new Float32Array(n).fill(0.5), b = new Float32Array(n).fill(2), c = new Float32Array(n), d = new Float32Array(n);
+    swigluForward(c, a, b, n, counted); swigluBackward(c, d, a, a, b, n, counted);
+    geluForward(c, a, n, 'tanh', counted); geluBackward(c, a, a, n, 'tanh', counted);
+    geluBackward(c, a, a, n, 'erf', counted); // no native erf backward: TypeScript
+    rmsNormForward(c, new Float64Array(3), a, b.subarray(0, 4), 3, 4, 1e-5, counted);
+    rmsNormBackward(c, d.subarray(0, 4), a, a, b.subarray(0, 4), new Float64Array(3).fill(1), 3, 4, counted);
+    const loss = crossEntropyForwardBackward(c, Int32Array.of(1, IGNORE, 3), 3, 4, 1, counted);
+    assert.equal(calls, 7);
+    assert.equal(loss.count, 2);
+    const f64 = new Float64Array(n);
+    swigluForward(f64, Float64Array.from(a), Float64Array.from(b), n, counted);
+    assert.equal(calls, 7, 'float64 stays in TypeScript');
+  });
+
+  it('misuse is a RangeError or TypeError before any kernel runs', () => {
+    const be = new NativeBackend(), f = new Float32Array(12), d = new Float64Array(3);
+    assert.throws(() => be.crossEntropy(f, Int32Array.of(0, 4, 1), 3, 4, 1, d), /target 4 at row 1 is outside the vocabulary/);
+    assert.throws(() => be.crossEntropy(f, Int32Array.of(0, -2, 1), 3, 4, 1, d), RangeError);
+    assert.throws(() => be.crossEntropy(f, Int32Array.of(0, 1), 3, 4, 1, d), RangeError, 'targets too short');
+    assert.throws(() => be.crossEntropy(f, Int32Array.of(0, 1, 2), 3, 4, 1, new Float64Array(2)), RangeError, 'rowLoss too short');
+    assert.throws(() => be.crossEntropy(f, Int32Array.of(0, 1, 2), 3, 4, NaN, d), RangeError, 'gradScale NaN');
+    assert.throws(() => be.siluMulBackward(f, f, f, f, f, 13), RangeError);
+    assert.throws(() => be.rmsNormTrain(f, new Float64Array(2), f, f, 3, 4, 1e-5), RangeError, 'rstd too short');
+    assert.throws(() => be.rmsNormBackward(f, f, f, f, f, new Float32Array(3) as unknown as Float64Array, 3, 4), TypeError);
+  });
+});
