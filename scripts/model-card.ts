@@ -6,6 +6,8 @@
  *
  * Held out: task records use seed 7 (evaluation seeds are below 1,000,000; training draws from 1,000,000 up, see
  * src/train/data.ts), and the perplexity text is the corpus's validation split, which training never reads.
+ * With --likelihood each record also gets the gold answer's teacher-forced likelihood (`namm eval --score
+ * likelihood`: exp(−mean NLL) of the answer tokens), which still measures a model that does not answer right yet.
  * Writes the JSON to --out, `loss.svg` next to the model when the model folder (or --log) has a train-log.jsonl,
  * and prints a Markdown table.
  */
@@ -31,6 +33,7 @@ const { values: a } = parseArgs({
     log: { type: 'string' },
     out: { type: 'string' },
     threads: { type: 'string' },
+    likelihood: { type: 'boolean', default: false },
   },
 });
 if (!a.model) throw new Error('--model DIR is required');
@@ -43,18 +46,26 @@ const tokenizer = model.tokenizer;
 if (!tokenizer) throw new Error(`${a.model} has no tokenizer`);
 const tasks = a.tasks!.split(','), lengths = a.lengths!.split(',').map(Number);
 
-const scores: { task: string; length: number; samples: number; score: number; seconds: number }[] = [];
+const scores: { task: string; length: number; samples: number; score: number; likelihood?: number; answerNll?: number; seconds: number }[] = [];
 const progress = createProgress(tasks.length * lengths.length * n, 'card');
 let done = 0;
 for (const length of lengths) {
   for (const task of tasks) {
     const t0 = performance.now();
-    let sum = 0;
+    let sum = 0, lik = 0, nll = 0;
     for (const record of generateRecords({ task, lengths: [length], n, tokenizer, seed })) {
       sum += (await runRecord(model, record, null)).score;
+      if (a.likelihood) {
+        const r = await runRecord(model, record, null, { score: 'likelihood' });
+        lik += r.score; nll += r.answerNll!;
+      }
       progress.update(++done, { task, length });
     }
-    scores.push({ task, length, samples: n, score: (100 * sum) / n, seconds: (performance.now() - t0) / 1000 });
+    scores.push({
+      task, length, samples: n, score: (100 * sum) / n,
+      ...(a.likelihood ? { likelihood: (100 * lik) / n, answerNll: nll / n } : {}),
+      seconds: (performance.now() - t0) / 1000,
+    });
   }
 }
 progress.stop();
@@ -82,7 +93,12 @@ if (existsSync(log)) writeFileSync(join(a.model, 'loss.svg'), renderLossSvg(read
 
 const result = { model: a.model, seed, scores, perplexity: { tokens: count + 1, window, value: heldOutPerplexity } };
 if (a.out) writeFileSync(a.out, JSON.stringify(result, null, 2) + '\n');
+const cell = (task: string, l: number): string => {
+  const x = scores.find((y) => y.task === task && y.length === l)!;
+  return x.likelihood === undefined ? x.score.toFixed(1) : `${x.score.toFixed(1)} (${x.answerNll!.toFixed(2)})`;
+};
 console.log('| task | ' + lengths.map((l) => `${l} tokens`).join(' | ') + ' |');
 console.log('|---|' + lengths.map(() => '---:|').join(''));
-for (const task of tasks) console.log(`| ${task} | ` + lengths.map((l) => scores.find((x) => x.task === task && x.length === l)!.score.toFixed(1)).join(' | ') + ' |');
+for (const task of tasks) console.log(`| ${task} | ` + lengths.map((l) => cell(task, l)).join(' | ') + ' |');
+if (a.likelihood) console.log('\n(in brackets: the gold answer\'s mean negative log-likelihood, nats per token, teacher-forced)');
 console.log(`\nheld-out perplexity: ${heldOutPerplexity.toFixed(2)} over ${count + 1} tokens (windows of ${window})`);
