@@ -1,15 +1,21 @@
 /**
  * `namm demo`: the main job in one command. Generates a long retrieval prompt sized for the model, answers it with
- * the full KV cache and under memory policies, and shows each answer, whether it is right, and the memory it used.
+ * the full KV cache and under memory policies, and shows each answer, whether it is right, the likelihood each run
+ * gives the gold answer (teacher-forced; it shows what forgetting cost even where every answer is wrong) and the
+ * memory it used. By default the policies are the shipped NAMM and H2O evicting at the same points down to the same
+ * per-head sizes (`matched(h2o)` following the NAMM run's trace).
  */
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel } from '../models/model.js';
+import { MemoryTraceRecorder, recordingPolicy, saveMemoryTrace } from '../memory/matched.js';
+import type { MemoryPolicy } from '../memory/policy.js';
 import { parsePolicySpec } from '../memory/spec.js';
 import { generateRecord } from '../tasks/registry.js';
-import { runRecord } from '../eval/runner.js';
+import { runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
 import { collect, intOption } from './util.js';
 
 /** The package root (works from src/ through tsx and from dist/src/ after the build). */
@@ -29,7 +35,7 @@ export function register(program: Command): void {
     .command('demo')
     .description('the main job: a long generated prompt answered with the full cache and with NAMM memory, showing answers and memory saved')
     .option('-m, --model <path>', `model (default: the shipped ${DEFAULT_MODEL})`)
-    .option('--memory <spec>', `memory policy to compare with the full cache (repeatable; default: namm:${DEFAULT_NAMM} and h2o at the same memory)`, collect)
+    .option('--memory <spec>', `memory policy to compare with the full cache (repeatable; default: namm:${DEFAULT_NAMM} and matched(h2o), H2O at the NAMM run's per-head sizes)`, collect)
     .option('--task <name>', 'generated task (see `namm tasks list`)', 'passkey')
     .option('--length <tokens>', 'prompt length in model tokens', intOption('--length', 64), 2048)
     .option('--seed <n>', 'task seed (seeds below 1,000,000 are never used in training)', intOption('--seed'), 7)
@@ -43,24 +49,49 @@ export function register(program: Command): void {
       const model = await loadModel(modelPath);
       if (!model.tokenizer) throw new Error(`${modelPath} has no tokenizer`);
       let specs = o.memory;
+      let matchTo: string | null = null;
       if (!specs) {
         const namm = join(root, DEFAULT_NAMM);
         if (!existsSync(namm)) throw new Error(`no evolved NAMM at ${namm} yet (see \`namm evolve\`); pass --memory SPEC`);
-        specs = [`namm:${namm}`];
+        matchTo = `namm:${namm}`;
+        specs = [matchTo, 'matched(h2o)'];
       }
+      // Policies are parsed before any work, so a bad spec fails at once.
+      for (const spec of specs) if (spec !== 'matched(h2o)' || !matchTo) parsePolicySpec(spec);
       const record = generateRecord({ task: o.task, length: o.length, tokenizer: model.tokenizer, seed: o.seed });
       const out = (s: string) => process.stdout.write(s + '\n');
       out(`model    ${resolve(modelPath)} (${model.config.arch}, ${model.config.nLayers} layers, ${(model.arch.weightBytes / 2 ** 20).toFixed(1)} MiB of weights, ${model.backend.name}/${model.backend.simd})`);
       out(`task     ${record.dataset}: ${record.length} prompt tokens; question: ${JSON.stringify(record.input.trim().slice(0, 120))}`);
       out(`expected ${JSON.stringify(record.answers.join(' | '))}`);
       out('');
-      for (const spec of ['full', ...specs]) {
-        const r = await runRecord(model, record, spec === 'full' ? null : parsePolicySpec(spec), { maxPromptTokens: o.maxPromptTokens });
-        const m = r.memory;
-        const saved = m.bytesFreed > 0 ? `, ${(m.bytesFreed / 2 ** 20).toFixed(2)} MiB freed` : '';
-        out(`${spec}`);
-        out(`  answer  ${JSON.stringify(r.prediction.trim().slice(0, 160))}  (${r.score >= 1 ? 'right' : r.score > 0 ? `partly right, ${r.score.toFixed(2)}` : 'wrong'})`);
-        out(`  memory  mean ${(100 * m.meanFraction).toFixed(1)}% of the full KV cache, final ${(100 * m.finalFraction).toFixed(1)}%${saved}; ${r.seconds.toFixed(1)} s`);
+      // One trace per kind of run: the likelihood run feeds the answer instead of generating, so its evictions differ.
+      const traceDir = matchTo ? mkdtempSync(join(tmpdir(), 'namm-demo-')) : null;
+      const traceFile = (kind: RecordScore): string => join(traceDir!, `${kind}.json`);
+      let fullNll: number | null = null;
+      try {
+        for (const spec of ['full', ...specs]) {
+          const runs = {} as Record<RecordScore, RecordResult>;
+          for (const kind of ['task', 'likelihood'] as const) {
+            let policy: MemoryPolicy | null = null, recorder: MemoryTraceRecorder | null = null;
+            if (spec === 'matched(h2o)' && matchTo) policy = parsePolicySpec(`matched(h2o):trace=${traceFile(kind)}`);
+            else if (spec !== 'full') {
+              policy = parsePolicySpec(spec);
+              if (spec === matchTo) { recorder = new MemoryTraceRecorder(spec); policy = recordingPolicy(policy, recorder); }
+            }
+            runs[kind] = await runRecord(model, record, policy, { maxPromptTokens: o.maxPromptTokens, score: kind });
+            if (recorder) saveMemoryTrace(traceFile(kind), recorder.toTrace());
+          }
+          const r = runs.task, nll = runs.likelihood.answerNll!, m = r.memory;
+          if (spec === 'full') fullNll = nll;
+          const saved = m.bytesFreed > 0 ? `, ${(m.bytesFreed / 2 ** 20).toFixed(2)} MiB freed` : '';
+          out(spec === 'matched(h2o)' && matchTo ? 'matched(h2o)  (H2O held to the NAMM run\'s per-head sizes)' : spec);
+          out(`  answer      ${JSON.stringify(r.prediction.trim().slice(0, 160))}  (${r.score >= 1 ? 'right' : r.score > 0 ? `partly right, ${r.score.toFixed(2)}` : 'wrong'})`);
+          const delta = fullNll !== null && spec !== 'full' ? ` (${nll >= fullNll ? '+' : ''}${(nll - fullNll).toFixed(3)} vs full)` : '';
+          out(`  likelihood  gold answer ${(100 * runs.likelihood.score).toFixed(2)}% per token, NLL ${nll.toFixed(3)} nats${delta}`);
+          out(`  memory      mean ${(100 * m.meanFraction).toFixed(1)}% of the full KV cache, final ${(100 * m.finalFraction).toFixed(1)}%${saved}; ${r.seconds.toFixed(1)} s`);
+        }
+      } finally {
+        if (traceDir) rmSync(traceDir, { recursive: true, force: true });
       }
     });
 }

@@ -158,6 +158,9 @@ test('namm demo (the README quick start) answers a generated prompt with the ful
   for (const policy of ['full', 'h2o:ratio=0.5', 'streaming:sinks=4,window=256']) assert.match(r.stdout, new RegExp(`^${policy.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
   assert.match(r.stdout, /mean 100\.0% of the full KV cache/);
   assert.match(r.stdout, /mean 50\.0% of the full KV cache, final 50\.0%, [\d.]+ MiB freed/);
+  // The gold answer's likelihood per run, and its change against the full cache under each policy.
+  assert.equal([...r.stdout.matchAll(/^ {2}likelihood {2}gold answer [\d.]+% per token, NLL [\d.]+ nats/gm)].length, 3);
+  assert.equal([...r.stdout.matchAll(/NLL [\d.]+ nats \([+-][\d.]+ vs full\)$/gm)].length, 2);
   const missing = namm('demo', '--model', '/nonexistent/model');
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /no model at/);
