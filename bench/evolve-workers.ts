@@ -1,6 +1,8 @@
 // Manual benchmark (not a test): wall time of one evolution generation's evaluations with 1 worker (the main
-// thread, the backend's default threads) and with N worker threads over shared weights, on the same jobs; prints
-// the speed-ups and checks that every result is identical.
+// thread) and with N worker threads over shared weights, on the same jobs; prints the speed-ups and checks that
+// every result is identical. The 1-worker run is measured twice: with single-threaded kernels (one evaluation
+// thread on one core, as each of the N workers runs) and with the backend's default threads (what `namm evolve
+// --workers 1` does); speed-ups are given against both.
 // Usage: node --import tsx bench/evolve-workers.ts [model=../shared/models/tinystories-656k] [workers=2] [population=8] [prompts=4] [length=1000]
 import { availableParallelism } from 'node:os';
 import { calibrateNamm } from '../src/eval/calibrate.js';
@@ -32,8 +34,10 @@ const warm: EvaluationBatch = { records: [warmRecord], params, normStats, jobs: 
 console.log(`model ${shared.model.source} (${shared.model.backend.name} backend, default threads ${shared.model.backend.threads}), ` +
   `${availableParallelism()} CPUs; ${population} members × ${records.length} passkey prompts of ~${length} tokens = ${jobs.length} jobs`);
 const key = (rs: JobResult[]): string => JSON.stringify(rs.map((r) => [r.score, r.meanFraction, r.prediction]));
-let baseline = 0, baselineKey = '';
-for (let workers = 1; workers <= maxWorkers; workers = workers === 1 ? 2 : workers * 2) {
+let baseline = 0, baselineKey = '', baselineOneThread = 0;
+const defaultThreads = shared.model.backend.threads;
+for (const [workers, kernelThreads] of [[1, 1], [1, defaultThreads], ...Array.from({ length: Math.floor(Math.log2(maxWorkers)) }, (_, i) => [2 ** (i + 1), 1])] as [number, number][]) {
+  shared.model.backend.threads = workers === 1 ? kernelThreads : defaultThreads;
   const evaluator = await createEvaluator(shared, settings, workers);
   await evaluator.run(warm);
   const t0 = performance.now(), cpu0 = process.cpuUsage();
@@ -43,10 +47,14 @@ for (let workers = 1; workers <= maxWorkers; workers = workers === 1 ? 2 : worke
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const jobSeconds = results.reduce((s, r) => s + r.seconds, 0) / results.length;
   await evaluator.close();
-  if (workers === 1) { baseline = seconds; baselineKey = key(results); }
+  if (workers === 1 && kernelThreads === 1) { baselineOneThread = seconds; baselineKey = key(results); }
+  if (workers === 1 && kernelThreads === defaultThreads) baseline = seconds;
   const same = key(results) === baselineKey;
   const kv = results.reduce((s, r) => s + r.meanFraction, 0) / results.length;
-  console.log(`workers ${workers}: ${seconds.toFixed(2)} s (${(jobs.length / seconds).toFixed(2)} jobs/s), speed-up ×${(baseline / seconds).toFixed(2)}, ` +
+  const label = workers === 1 ? `1 worker, kernels on ${kernelThreads} thread(s)` : `workers ${workers}`;
+  const speedups = workers === 1 && kernelThreads === 1 ? '' : `speed-up ×${(baselineOneThread / seconds).toFixed(2)} vs 1 worker on 1 thread` +
+    (workers > 1 ? `, ×${(baseline / seconds).toFixed(2)} vs 1 worker on ${defaultThreads}` : '') + ', ';
+  console.log(`${label}: ${seconds.toFixed(2)} s (${(jobs.length / seconds).toFixed(2)} jobs/s), ${speedups}` +
     `${jobSeconds.toFixed(3)} s per job, ${(cpuSeconds / seconds).toFixed(2)} cores busy, mean KV fraction ${kv.toFixed(3)}, ` +
     `results ${same ? 'identical' : 'DIFFERENT'} to 1 worker`);
   if (!same) process.exitCode = 1;
