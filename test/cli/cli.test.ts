@@ -150,6 +150,19 @@ test('namm init → calibrate → inspect → generate with the calibrated NAMM'
   assert.match(namm('calibrate', '--model', MODEL, '--namm', file, '--data', short, '--max-prompt-tokens', '2000').stderr, /shorter than the update cadence/);
 });
 
+test('namm demo with no options runs the shipped model, the shipped NAMM and H2O held to its sizes', () => {
+  const r = namm('demo', '--length', '1200');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^model +\S*models\/namm-tiny-llama \(llama, 4 layers/m);
+  assert.match(r.stdout, /^namm:\S*models\/namm-tiny-llama\.namm$/m);
+  assert.match(r.stdout, /^matched\(h2o\) {2}\(H2O held to the NAMM run's per-head sizes\)$/m);
+  const kv = [...r.stdout.matchAll(/mean ([\d.]+)% of the full KV cache/g)].map((m) => Number(m[1]));
+  assert.equal(kv.length, 3);
+  assert.equal(kv[0], 100);
+  assert.ok(kv[1]! < 100, `the NAMM evicted (held ${kv[1]}%)`);
+  assert.ok(Math.abs(kv[2]! - kv[1]!) < 1, `matched H2O holds what the NAMM held (${kv[2]}% vs ${kv[1]}%)`);
+});
+
 test('namm demo (the README quick start) answers a generated prompt with the full cache and each policy', () => {
   const r = namm('demo', '--model', MODEL, '--length', '1500', '--max-prompt-tokens', '1500', '--memory', 'h2o:ratio=0.5', '--memory', 'streaming:sinks=4,window=256');
   assert.equal(r.status, 0, r.stderr);
