@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderScoreVsKvSvg } from '../src/eval/plot.js';
 import type { SummaryRow } from '../src/eval/summary.js';
+import { LIKELIHOOD_METRIC } from '../src/eval/runner.js';
 
 const [out, ...lengths] = process.argv.slice(2);
 if (!out || lengths.length === 0) throw new Error('usage: heldout-report.ts OUT LENGTH...');
@@ -31,6 +32,10 @@ function figures(rows: readonly SummaryRow[]): PolicyFigures[] {
   });
 }
 
+// Likelihood runs (`heldout-eval.sh ... likelihood`) score the gold answer's likelihood, not the task metric.
+const firstResult = readFileSync(join(out, lengths[0]!, 'results.jsonl'), 'utf8').split('\n').find((l) => l.trim());
+const likelihood = firstResult !== undefined && (JSON.parse(firstResult) as { metric?: string }).metric === LIKELIHOOD_METRIC;
+const scoreName = likelihood ? 'answer likelihood ×100' : 'score';
 const perLength = new Map<string, SummaryRow[]>();
 for (const L of lengths) perLength.set(L, JSON.parse(readFileSync(join(out, L, 'summary.json'), 'utf8')) as SummaryRow[]);
 // Over all lengths, a (task, length) pair counts as one task.
@@ -41,7 +46,7 @@ overall.sort((a, b) => order(a.policy) - order(b.policy) || a.policy.localeCompa
 
 const pct = (v: number | null): string => (v === null ? '–' : `${(100 * v).toFixed(1)}%`);
 const lines = [
-  `| policy | ${lengths.map((L) => `score @${L}`).join(' | ')} | score (all) | vs full | KV held |`,
+  `| policy | ${lengths.map((L) => `${scoreName} @${L}`).join(' | ')} | ${scoreName} (all) | vs full | KV held |`,
   `|---|${lengths.map(() => '---:|').join('')}---:|---:|---:|`,
 ];
 const perLengthFigures = new Map([...perLength].map(([L, rows]) => [L, figures(rows)]));
@@ -53,6 +58,6 @@ writeFileSync(join(out, 'report.md'), lines.join('\n') + '\n');
 writeFileSync(join(out, 'report.json'), JSON.stringify({ lengths, overall, perLength: Object.fromEntries(perLengthFigures) }, null, 2) + '\n');
 writeFileSync(join(out, 'score-vs-kv.svg'), renderScoreVsKvSvg(
   overall.map((f) => ({ policy: f.policy, kvFraction: f.kv, score: f.score })),
-  `held-out tasks (${lengths.join(', ')} tokens): mean score vs KV-cache fraction`,
+  `held-out tasks (${lengths.join(', ')} tokens): mean ${scoreName} vs KV-cache fraction`,
 ));
 console.log(lines.join('\n'));
