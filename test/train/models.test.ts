@@ -8,6 +8,8 @@ import { gpt2Config, llamaConfig, randomWeights } from '../../src/models/random.
 import { Model } from '../../src/models/model.js';
 import type { ModelConfig } from '../../src/models/types.js';
 import { JsBackend } from '../../src/tensor/js.js';
+import { NativeBackend } from '../../src/tensor/native.js';
+import { skipNative } from '../tensor/native-fixtures.js';
 import { AdamW } from '../../src/train/adamw.js';
 import { createTrainableModel } from '../../src/train/family.js';
 import { IGNORE } from '../../src/train/ops/cross-entropy.js';
@@ -106,6 +108,34 @@ describe('a tiny model overfits one batch', () => {
       }
       assert.ok(initial > 3, `initial loss ${initial} should be near ln 32 = 3.47`);
       assert.ok(loss < 0.05, `loss after training ${loss}`);
+    });
+  }
+});
+
+describe('a whole step on the native backend (fused attention and row kernels) equals the TypeScript one', { skip: skipNative }, () => {
+  for (const [name, config] of [
+    ['llama, GQA', llamaConfig({ vocabSize: 301, hiddenSize: 48, nLayers: 2, nHeads: 4, nKvHeads: 2, intermediateSize: 96, maxPositions: 128 })],
+    ['gpt2, GELU tanh', gpt2Config({ vocabSize: 301, hiddenSize: 48, nLayers: 2, nHeads: 4, intermediateSize: 96, maxPositions: 128 })],
+  ] as const) {
+    it(`${name}: loss and every gradient`, () => {
+      const rng = new Rng(9), T = 100;
+      const ids = randomTokens(rng, T, config.vocabSize), targets = randomTokens(rng, T, config.vocabSize);
+      targets[5] = IGNORE;
+      const run = (gemm: ReturnType<typeof backendGemm>) => {
+        const model = createTrainableModel(config, gemm, 'f32');
+        model.params.initialize(4);
+        model.params.zeroGrad();
+        const loss = model.forwardBackward(ids, targets, 1 / T);
+        return { loss, grad: Float64Array.from(model.params.grad) };
+      };
+      const native = backendGemm(new NativeBackend());
+      assert.ok(native.rows, 'the native backend lends its row kernels');
+      const got = run(native), want = run(backendGemm(new JsBackend()));
+      assert.equal(got.loss.count, want.loss.count);
+      assert.ok(Math.abs(got.loss.sum - want.loss.sum) < 1e-4 * want.loss.sum, `loss ${got.loss.sum} vs ${want.loss.sum}`);
+      let num = 0, den = 0;
+      for (let i = 0; i < want.grad.length; i++) { num += (got.grad[i]! - want.grad[i]!) ** 2; den += want.grad[i]! ** 2; }
+      assert.ok(Math.sqrt(num / den) < 1e-4, `relative gradient difference ${Math.sqrt(num / den)}`);
     });
   }
 });
