@@ -56,6 +56,8 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
                            InstanceMethod<&Kernels::GeluTanhBackward>("geluTanhBackward"),
                            InstanceMethod<&Kernels::RmsNormTrain>("rmsNormTrain"),
                            InstanceMethod<&Kernels::RmsNormBackward>("rmsNormBackward"),
+                           InstanceMethod<&Kernels::LayerNormTrain>("layerNormTrain"),
+                           InstanceMethod<&Kernels::LayerNormBackward>("layerNormBackward"),
                            InstanceMethod<&Kernels::StftAccumulate>("stftAccumulate"),
                            InstanceMethod<&Kernels::StftAccumulateFrames>("stftAccumulateFrames"),
                            InstanceMethod<&Kernels::BamScores>("bamScores"),
@@ -456,6 +458,39 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const float* w = f32_arg(info[4], "weight", dim).data;
     const double* rstd = f64_arg(info[5], "rstd", rows).data;
     k().rms_norm_backward(dx, dw, dy, x, w, rstd, rows, dim, threads_);
+    return env.Undefined();
+  }
+
+  /** layerNormTrain(out, mean, rstd, x, weight, bias, rows, dim, eps): LayerNorm saving μ and 1/σ per row (Float64Array). */
+  Napi::Value LayerNormTrain(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int64_t rows = count_arg(info[6], "rows"), dim = count_arg(info[7], "dim");
+    const int64_t n = checked_mul(env, rows, dim);
+    float* out = f32_arg(info[0], "out", n).data;
+    double* mean = f64_arg(info[1], "mean", rows).data;
+    double* rstd = f64_arg(info[2], "rstd", rows).data;
+    const float* x = f32_arg(info[3], "x", n).data;
+    const float* w = f32_arg(info[4], "weight", dim).data;
+    const float* b = f32_arg(info[5], "bias", dim).data;
+    const double eps = finite_arg(info[8], "eps");
+    k().layer_norm_train(out, mean, rstd, x, w, b, rows, dim, eps, threads_);
+    return env.Undefined();
+  }
+
+  /** layerNormBackward(dx, dw, db, dy, x, weight, mean, rstd, rows, dim): dx added into, dw and db accumulated. */
+  Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int64_t rows = count_arg(info[8], "rows"), dim = count_arg(info[9], "dim");
+    const int64_t n = checked_mul(env, rows, dim);
+    float* dx = f32_arg(info[0], "dx", n).data;
+    float* dw = f32_arg(info[1], "dw", dim).data;
+    float* db = f32_arg(info[2], "db", dim).data;
+    const float* dy = f32_arg(info[3], "dy", n).data;
+    const float* x = f32_arg(info[4], "x", n).data;
+    const float* w = f32_arg(info[5], "weight", dim).data;
+    const double* mean = f64_arg(info[6], "mean", rows).data;
+    const double* rstd = f64_arg(info[7], "rstd", rows).data;
+    k().layer_norm_backward(dx, dw, db, dy, x, w, mean, rstd, rows, dim, threads_);
     return env.Undefined();
   }
 

@@ -66,6 +66,11 @@ struct KernelTable {
   /** dx is added into; dw accumulates. */
   void (*rms_norm_backward)(float* dx, float* dw, const float* dy, const float* x, const float* w, const double* rstd,
                             int64_t rows, int64_t dim, int threads);
+  void (*layer_norm_train)(float* out, double* mean, double* rstd, const float* x, const float* w, const float* b,
+                           int64_t rows, int64_t dim, double eps, int threads);
+  /** dx is added into; dw and db accumulate. */
+  void (*layer_norm_backward)(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
+                              const double* mean, const double* rstd, int64_t rows, int64_t dim, int threads);
 };
 
 const KernelTable& scalar_kernels();

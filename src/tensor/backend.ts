@@ -119,6 +119,15 @@ export interface Backend {
   rmsNormBackward?(
     dx: Float32Array, dw: Float32Array, dy: Float32Array, x: Float32Array, weight: Float32Array, rstd: Float64Array, rows: number, dim: number,
   ): void;
+  /** LayerNorm that also saves each row's mean and 1/σ. */
+  layerNormTrain?(
+    out: Float32Array, mean: Float64Array, rstd: Float64Array, x: Float32Array, weight: Float32Array, bias: Float32Array, rows: number, dim: number, eps: number,
+  ): void;
+  /** LayerNorm backward: dx is added into, dw and db accumulated. */
+  layerNormBackward?(
+    dx: Float32Array, dw: Float32Array, db: Float32Array, dy: Float32Array, x: Float32Array, weight: Float32Array,
+    mean: Float64Array, rstd: Float64Array, rows: number, dim: number,
+  ): void;
   /**
    * Float64 symmetric eigendecomposition in place, as `symmetricEigenInPlace` (src/evolve/eigen.ts): `a`
    * (row-major n×n, lower triangle read) becomes the eigenvectors, one per row; `values` the ascending eigenvalues.

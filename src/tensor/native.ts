@@ -173,6 +173,17 @@ export class NativeBackend implements Backend {
   ): void {
     this.k.rmsNormBackward(dx, dw, dy, x, weight, rstd, rows, dim);
   }
+  layerNormTrain(
+    out: Float32Array, mean: Float64Array, rstd: Float64Array, x: Float32Array, weight: Float32Array, bias: Float32Array, rows: number, dim: number, eps: number,
+  ): void {
+    this.k.layerNormTrain(out, mean, rstd, x, weight, bias, rows, dim, eps);
+  }
+  layerNormBackward(
+    dx: Float32Array, dw: Float32Array, db: Float32Array, dy: Float32Array, x: Float32Array, weight: Float32Array,
+    mean: Float64Array, rstd: Float64Array, rows: number, dim: number,
+  ): void {
+    this.k.layerNormBackward(dx, dw, db, dy, x, weight, mean, rstd, rows, dim);
+  }
   symmetricEigen(a: Float64Array, n: number, values: Float64Array): void {
     this.k.symmetricEigen(a, n, values);
   }

@@ -106,14 +106,14 @@ export class Gpt2TrainModel implements TrainableModel {
       const h1 = A.get(`h1.${l}`, T * D), q = A.get(`q.${l}`, T * D), k = A.get(`k.${l}`, T * D), v = A.get(`v.${l}`, T * D);
       const att = A.get(`att.${l}`, T * D), mid = A.get(`mid.${l}`, T * D), h2 = A.get(`h2.${l}`, T * D);
       const fc = A.get(`fc.${l}`, T * I), act = A.get(`act.${l}`, T * I), out = A.get(`x${l + 1}`, T * D);
-      layerNormForward(h1, A.stats(`mean1.${l}`, T), A.stats(`rstd1.${l}`, T), x, P.value(n.ln1w), P.value(n.ln1b), T, D, c.normEps);
+      layerNormForward(h1, A.stats(`mean1.${l}`, T), A.stats(`rstd1.${l}`, T), x, P.value(n.ln1w), P.value(n.ln1b), T, D, c.normEps, g.rows);
       linearForward(g, q, h1, P.value(n.wq), P.value(n.bq), T, D, D);
       linearForward(g, k, h1, P.value(n.wk), P.value(n.bk), T, D, D);
       linearForward(g, v, h1, P.value(n.wv), P.value(n.bv), T, D, D);
       attentionForwardGemm(g, att, A.stats(`lse.${l}`, T * c.nHeads), q, k, v, T, c.nHeads, c.nHeads, hd, scale);
       linearForward(g, mid, att, P.value(n.wo), P.value(n.bo), T, D, D);
       for (let i = 0; i < T * D; i++) mid[i] += x[i]!;
-      layerNormForward(h2, A.stats(`mean2.${l}`, T), A.stats(`rstd2.${l}`, T), mid, P.value(n.ln2w), P.value(n.ln2b), T, D, c.normEps);
+      layerNormForward(h2, A.stats(`mean2.${l}`, T), A.stats(`rstd2.${l}`, T), mid, P.value(n.ln2w), P.value(n.ln2b), T, D, c.normEps, g.rows);
       linearForward(g, fc, h2, P.value(n.wFc), P.value(n.bFc), T, D, I);
       geluForward(act, fc, T * I, this.gelu, g.rows);
       linearForward(g, out, act, P.value(n.wProj), P.value(n.bProj), T, I, D);
@@ -121,7 +121,7 @@ export class Gpt2TrainModel implements TrainableModel {
       x = out;
     }
     const hf = A.get('hf', T * D), logits = A.get('logits', T * V);
-    layerNormForward(hf, A.stats('meanF', T), A.stats('rstdF', T), x, P.value(LNF_W), P.value(LNF_B), T, D, c.normEps);
+    layerNormForward(hf, A.stats('meanF', T), A.stats('rstdF', T), x, P.value(LNF_W), P.value(LNF_B), T, D, c.normEps, g.rows);
     linearForward(g, logits, hf, P.value(this.headName()), null, T, D, V);
     return logits;
   }
@@ -146,7 +146,7 @@ export class Gpt2TrainModel implements TrainableModel {
     const dh = A.get('dh', T * D), dx = A.get('dx', T * D);
     linearBackward(g, dh, P.gradOf(this.headName()), null, logits, A.get('hf', T * D), P.value(this.headName()), T, D, V, false);
     dx.fill(0);
-    layerNormBackward(dx, P.gradOf(LNF_W), P.gradOf(LNF_B), dh, A.get(`x${c.nLayers}`, T * D), P.value(LNF_W), A.stats('meanF', T), A.stats('rstdF', T), T, D);
+    layerNormBackward(dx, P.gradOf(LNF_W), P.gradOf(LNF_B), dh, A.get(`x${c.nLayers}`, T * D), P.value(LNF_W), A.stats('meanF', T), A.stats('rstdF', T), T, D, g.rows);
 
     const dAct = A.get('dAct', T * I), dFc = A.get('dFc', T * I);
     const dAtt = A.get('dAtt', T * D), dq = A.get('dq', T * D), dk = A.get('dk', T * D), dv = A.get('dv', T * D);
@@ -160,7 +160,7 @@ export class Gpt2TrainModel implements TrainableModel {
       linearBackward(g, dAct, P.gradOf(n.wProj), P.gradOf(n.bProj), dx, act, P.value(n.wProj), T, I, D, false);
       geluBackward(dFc, dAct, fc, T * I, this.gelu, g.rows);
       linearBackward(g, dh, P.gradOf(n.wFc), P.gradOf(n.bFc), dFc, h2, P.value(n.wFc), T, D, I, false);
-      layerNormBackward(dx, P.gradOf(n.ln2w), P.gradOf(n.ln2b), dh, mid, P.value(n.ln2w), A.stats(`mean2.${l}`, T), A.stats(`rstd2.${l}`, T), T, D);
+      layerNormBackward(dx, P.gradOf(n.ln2w), P.gradOf(n.ln2b), dh, mid, P.value(n.ln2w), A.stats(`mean2.${l}`, T), A.stats(`rstd2.${l}`, T), T, D, g.rows);
 
       // Attention: mid = xin + out(attention(q(h1), k(h1), v(h1))), h1 = ln_1(xin).
       linearBackward(g, dAtt, P.gradOf(n.wo), P.gradOf(n.bo), dx, att, P.value(n.wo), T, D, D, false);
@@ -168,7 +168,7 @@ export class Gpt2TrainModel implements TrainableModel {
       linearBackward(g, dh, P.gradOf(n.wq), P.gradOf(n.bq), dq, h1, P.value(n.wq), T, D, D, false);
       linearBackward(g, dh, P.gradOf(n.wk), P.gradOf(n.bk), dk, h1, P.value(n.wk), T, D, D, true);
       linearBackward(g, dh, P.gradOf(n.wv), P.gradOf(n.bv), dv, h1, P.value(n.wv), T, D, D, true);
-      layerNormBackward(dx, P.gradOf(n.ln1w), P.gradOf(n.ln1b), dh, xin, P.value(n.ln1w), A.stats(`mean1.${l}`, T), A.stats(`rstd1.${l}`, T), T, D);
+      layerNormBackward(dx, P.gradOf(n.ln1w), P.gradOf(n.ln1b), dh, xin, P.value(n.ln1w), A.stats(`mean1.${l}`, T), A.stats(`rstd1.${l}`, T), T, D, g.rows);
     }
     // Token and position embeddings (position t is row t: training sequences start at position 0).
     embeddingBackward(P.gradOf(WTE), dx, ids, D, P.gradOf(WPE));

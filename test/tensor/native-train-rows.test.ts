@@ -11,7 +11,7 @@ import { NativeBackend } from '../../src/tensor/native.js';
 import { geluBackward, geluForward, swigluBackward, swigluForward } from '../../src/train/ops/activation.js';
 import { crossEntropyForwardBackward, IGNORE } from '../../src/train/ops/cross-entropy.js';
 import { backendGemm } from '../../src/train/ops/gemm.js';
-import { rmsNormBackward, rmsNormForward } from '../../src/train/ops/norm.js';
+import { layerNormBackward, layerNormForward, rmsNormBackward, rmsNormForward } from '../../src/train/ops/norm.js';
 import { Rng } from '../../src/util/rng.js';
 import { assertClose, assertGuardIntact, randomF32, simdPaths, skipNative, zerosF32 } from './native-fixtures.js';
 
@@ -96,6 +96,33 @@ describe('native training row kernels', { skip: skipNative }, () => {
         assertClose('dw', outs[2]!, wantDw, D, 1e-4, 1e-4);
       });
     }
+
+    for (const [rows, D, offset] of [[1, 3, 0], [5, 192, 0], [130, 37, 0], [70, 64, 500]] as const) {
+      it(`${simd}: LayerNorm forward with saved statistics and backward, ${rows}×${D}${offset ? `, rows offset by ${offset}` : ''}`, () => {
+        const rng = new Rng(rows * 11 + D), n = rows * D;
+        const x = randomF32(rng, n, 3);
+        for (let i = 0; i < n; i++) x[i]! += offset; // a large offset: the statistics must keep the spread
+        const w = randomF32(rng, D), b = randomF32(rng, D), dy = randomF32(rng, n), dx0 = randomF32(rng, n), dw0 = randomF32(rng, D), db0 = randomF32(rng, D);
+        const wantOut = new Float32Array(n), wantMean = new Float64Array(rows), wantRstd = new Float64Array(rows);
+        layerNormForward(wantOut, wantMean, wantRstd, x, w, b, rows, D, 1e-5);
+        const wantDx = Float32Array.from(dx0.subarray(0, n)), wantDw = Float32Array.from(dw0.subarray(0, D)), wantDb = Float32Array.from(db0.subarray(0, D));
+        layerNormBackward(wantDx, wantDw, wantDb, dy, x, w, wantMean, wantRstd, rows, D);
+        const outs = sameForAnyThreads(simd, (be) => {
+          const out = zerosF32(n), mean = new Float64Array(rows), rstd = new Float64Array(rows);
+          const dx = Float32Array.from(dx0), dw = Float32Array.from(dw0), db = Float32Array.from(db0);
+          be.layerNormTrain(out, mean, rstd, x, w, b, rows, D, 1e-5);
+          mean.forEach((m, r) => assert.ok(Math.abs(m - wantMean[r]!) <= 1e-6 * (Math.abs(wantMean[r]!) + 1), `mean[${r}] ${m} vs ${wantMean[r]}`));
+          rstd.forEach((s, r) => assert.ok(Math.abs(s - wantRstd[r]!) <= 1e-4 * wantRstd[r]!, `rstd[${r}] ${s} vs ${wantRstd[r]}`));
+          be.layerNormBackward(dx, dw, db, dy, x, w, wantMean, wantRstd, rows, D);
+          for (const [name, a, len] of [['out', out, n], ['dx', dx, n], ['dw', dw, D], ['db', db, D]] as const) assertGuardIntact(name, a, len);
+          return [out, dx, dw, db];
+        });
+        assertClose('out', outs[0]!, wantOut, n, 1e-4, 1e-4);
+        assertClose('dx', outs[1]!, wantDx, n, 1e-4, 1e-4);
+        assertClose('dw', outs[2]!, wantDw, D, 1e-4, 1e-3);
+        assertClose('db', outs[3]!, wantDb, D, 1e-4, 1e-4);
+      });
+    }
   }
 
   it('the ops route float32 calls through backendGemm(native).rows, float64 and the TypeScript backend stay in TypeScript', () => {
@@ -111,12 +138,14 @@ describe('native training row kernels', { skip: skipNative }, () => {
     geluBackward(c, a, a, n, 'erf', counted); // no native erf backward: TypeScript
     rmsNormForward(c, new Float64Array(3), a, b.subarray(0, 4), 3, 4, 1e-5, counted);
     rmsNormBackward(c, d.subarray(0, 4), a, a, b.subarray(0, 4), new Float64Array(3).fill(1), 3, 4, counted);
+    layerNormForward(c, new Float64Array(3), new Float64Array(3), a, b.subarray(0, 4), b.subarray(4, 8), 3, 4, 1e-5, counted);
+    layerNormBackward(c, d.subarray(0, 4), d.subarray(4, 8), a, a, b.subarray(0, 4), new Float64Array(3), new Float64Array(3).fill(1), 3, 4, counted);
     const loss = crossEntropyForwardBackward(c, Int32Array.of(1, IGNORE, 3), 3, 4, 1, counted);
-    assert.equal(calls, 7);
+    assert.equal(calls, 9);
     assert.equal(loss.count, 2);
     const f64 = new Float64Array(n);
     swigluForward(f64, Float64Array.from(a), Float64Array.from(b), n, counted);
-    assert.equal(calls, 7, 'float64 stays in TypeScript');
+    assert.equal(calls, 9, 'float64 stays in TypeScript');
   });
 
   it('misuse is a RangeError or TypeError before any kernel runs', () => {

@@ -44,8 +44,11 @@ export function rmsNormBackward(dx: Vec, dw: Vec, dy: Vec, x: Vec, w: Vec, rstd:
 
 /** out = (x − μ)/√(var + eps) · w + b (biased variance); saves mean[r] and rstd[r]. */
 export function layerNormForward(
-  out: Vec, mean: Float64Array, rstd: Float64Array, x: Vec, w: Vec, b: Vec, rows: number, D: number, eps: number,
+  out: Vec, mean: Float64Array, rstd: Float64Array, x: Vec, w: Vec, b: Vec, rows: number, D: number, eps: number, kernels?: RowKernels,
 ): void {
+  if (kernels && allF32(out, x, w, b)) {
+    return kernels.layerNormTrain(out as Float32Array, mean, rstd, x as Float32Array, w as Float32Array, b as Float32Array, rows, D, eps);
+  }
   for (let r = 0; r < rows; r++) {
     const o = r * D;
     let sum = 0;
@@ -64,8 +67,12 @@ export function layerNormForward(
  * dw += Σ dy·x̂, db += Σ dy.
  */
 export function layerNormBackward(
-  dx: Vec, dw: Vec, db: Vec, dy: Vec, x: Vec, w: Vec, mean: Float64Array, rstd: Float64Array, rows: number, D: number,
+  dx: Vec, dw: Vec, db: Vec, dy: Vec, x: Vec, w: Vec, mean: Float64Array, rstd: Float64Array, rows: number, D: number, kernels?: RowKernels,
 ): void {
+  if (kernels && allF32(dx, dw, db, dy, x, w)) {
+    const f = (v: Vec): Float32Array => v as Float32Array;
+    return kernels.layerNormBackward(f(dx), f(dw), f(db), f(dy), f(x), f(w), mean, rstd, rows, D);
+  }
   for (let r = 0; r < rows; r++) {
     const o = r * D, mu = mean[r]!, s = rstd[r]!;
     let gSum = 0, gxSum = 0;

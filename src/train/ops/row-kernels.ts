@@ -7,8 +7,8 @@ import type { RowKernels } from './types.js';
  * otherwise nothing, so the TypeScript backend trains through the ops' own loops (the twins), as before.
  */
 export function rowKernelsOf(be: Backend): { rows?: RowKernels } {
-  const { crossEntropy, siluMulBackward, geluTanhBackward, rmsNormTrain, rmsNormBackward } = be;
-  if (!crossEntropy || !siluMulBackward || !geluTanhBackward || !rmsNormTrain || !rmsNormBackward) return {};
+  const { crossEntropy, siluMulBackward, geluTanhBackward, rmsNormTrain, rmsNormBackward, layerNormTrain, layerNormBackward } = be;
+  if (!crossEntropy || !siluMulBackward || !geluTanhBackward || !rmsNormTrain || !rmsNormBackward || !layerNormTrain || !layerNormBackward) return {};
   return {
     rows: {
       crossEntropy: crossEntropy.bind(be),
@@ -18,6 +18,8 @@ export function rowKernelsOf(be: Backend): { rows?: RowKernels } {
       geluTanhBackward: geluTanhBackward.bind(be),
       rmsNormTrain: rmsNormTrain.bind(be),
       rmsNormBackward: rmsNormBackward.bind(be),
+      layerNormTrain: layerNormTrain.bind(be),
+      layerNormBackward: layerNormBackward.bind(be),
     },
   };
 }

@@ -31,6 +31,13 @@ export interface RowKernels {
   rmsNormBackward(
     dx: Float32Array, dw: Float32Array, dy: Float32Array, x: Float32Array, weight: Float32Array, rstd: Float64Array, rows: number, dim: number,
   ): void;
+  layerNormTrain(
+    out: Float32Array, mean: Float64Array, rstd: Float64Array, x: Float32Array, weight: Float32Array, bias: Float32Array, rows: number, dim: number, eps: number,
+  ): void;
+  layerNormBackward(
+    dx: Float32Array, dw: Float32Array, db: Float32Array, dy: Float32Array, x: Float32Array, weight: Float32Array,
+    mean: Float64Array, rstd: Float64Array, rows: number, dim: number,
+  ): void;
 }
 
 /** True when every array is float32 (the row kernels' precision). */
