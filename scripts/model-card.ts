@@ -66,6 +66,8 @@ for (const length of lengths) {
       ...(a.likelihood ? { likelihood: (100 * lik) / n, answerNll: nll / n } : {}),
       seconds: (performance.now() - t0) / 1000,
     });
+    // The scores so far, after every task: a long run that is stopped keeps what it measured.
+    if (a.out) writeFileSync(a.out, JSON.stringify({ model: a.model, seed, scores, perplexity: null }, null, 2) + '\n');
   }
 }
 progress.stop();
