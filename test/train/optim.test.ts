@@ -74,6 +74,10 @@ describe('training config', () => {
     assert.equal(llama.model.arch, 'llama'); assert.equal(llama.model.nHeads, 8); assert.equal(llama.model.nKvHeads, 4);
     assert.ok(llama.model.maxPositions >= 4096);
     assert.equal(gpt2.model.arch, 'gpt2'); assert.ok(gpt2.model.maxPositions >= 2048);
+    // The other phases and the toy that shows induction forming parse too.
+    assert.equal(readTrainConfig('configs/namm-tiny-llama-induction.json').data.copyWeight, 0.6);
+    const toy = readTrainConfig('configs/toy-induction.json');
+    assert.equal(toy.data.copyWeight, 1); assert.equal(toy.data.taskWeight, 0);
   });
   it('rejects bad input with the field named', () => {
     const base = { model: { arch: 'llama', hiddenSize: 16, nLayers: 1, nHeads: 4, intermediateSize: 8, maxPositions: 64 }, training: { steps: 1 } };
