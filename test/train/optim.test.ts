@@ -76,6 +76,8 @@ describe('training config', () => {
     assert.equal(gpt2.model.arch, 'gpt2'); assert.ok(gpt2.model.maxPositions >= 2048);
     // The other phases and the toy that shows induction forming parse too.
     assert.equal(readTrainConfig('configs/namm-tiny-llama-induction.json').data.copyWeight, 0.6);
+    assert.equal(readTrainConfig('configs/namm-tiny-llama-copy.json').data.copyWeight, 1);
+    assert.equal(readTrainConfig('configs/namm-tiny-llama-retrieval.json').data.taskWeight, 0.6);
     const toy = readTrainConfig('configs/toy-induction.json');
     assert.equal(toy.data.copyWeight, 1); assert.equal(toy.data.taskWeight, 0);
   });
