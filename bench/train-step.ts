@@ -10,11 +10,11 @@
  * bench/kernels.ts) and at the model's own largest forward shape. Weights are random (the config's init); the time of
  * a step does not depend on what the weights are.
  */
-import { readFileSync } from 'node:fs';
-import { gpt2Config, llamaConfig } from '../src/models/random.js';
 import { NativeBackend } from '../src/tensor/native.js';
 import { AdamW, clipGradNorm } from '../src/train/adamw.js';
+import { readTrainConfig } from '../src/train/config.js';
 import { createTrainableModel } from '../src/train/family.js';
+import { modelConfigFor } from '../src/train/trainer.js';
 import { backendGemm } from '../src/train/ops/gemm.js';
 import type { Gemm } from '../src/train/ops/types.js';
 import { Rng } from '../src/util/rng.js';
@@ -25,13 +25,9 @@ const configPath = option('--config', 'configs/namm-tiny-llama.json');
 const T = Number(option('--T', '512')), batch = Number(option('--batch', '8')), reps = Number(option('--reps', '5'));
 const threadCounts = option('--threads', '1,2').split(',').map(Number);
 
-const cfg = JSON.parse(readFileSync(configPath, 'utf8')) as { model: Record<string, number | string | boolean>; tokenizer: { vocabSize: number } };
-const m = cfg.model as { arch: string; hiddenSize: number; nLayers: number; nHeads: number; nKvHeads?: number; intermediateSize: number; maxPositions: number; tieEmbeddings: boolean; activation?: 'gelu_tanh' | 'gelu_erf' };
-const common = {
-  vocabSize: cfg.tokenizer.vocabSize, hiddenSize: m.hiddenSize, nLayers: m.nLayers, nHeads: m.nHeads, headDim: m.hiddenSize / m.nHeads,
-  intermediateSize: m.intermediateSize, maxPositions: m.maxPositions, tieEmbeddings: m.tieEmbeddings,
-};
-const config = m.arch === 'gpt2' ? gpt2Config({ ...common, nKvHeads: m.nHeads, activation: m.activation ?? 'gelu_tanh' }) : llamaConfig({ ...common, nKvHeads: m.nKvHeads ?? m.nHeads });
+const train = readTrainConfig(configPath), m = train.model;
+// The trainer's own mapping to a ModelConfig (PAD/BOS/EOS are ids 0/1/2 in the project's tokenizers).
+const config = modelConfigFor(train, train.tokenizer.vocabSize, 1, 2);
 const D = config.hiddenSize, hd = config.headDim, qDim = config.nHeads * hd, kvDim = config.nKvHeads * hd, I = config.intermediateSize, V = config.vocabSize;
 const mlpMats = m.arch === 'gpt2' ? 2 : 3;
 const matmulParams = config.nLayers * (D * qDim + 2 * D * kvDim + qDim * D + mlpMats * D * I) + D * V;

@@ -5,6 +5,7 @@
  * needles) need this ability, so it is the quickest check on a training run.
  *   npx tsx scripts/induction-probe.ts MODEL_DIR [period ...]
  */
+import { tokenNll } from '../src/eval/perplexity.js';
 import { loadModel } from '../src/models/model.js';
 import { corpusSplit } from '../src/train/corpus.js';
 import { Rng } from '../src/util/rng.js';
@@ -26,12 +27,7 @@ function repeats(segment: number[]): number[] {
   const logits = model.createSessionWith(null).prefill(ids, { logits: 'all' });
   const per = [0, 0, 0];
   for (let t = 0; t + 1 < ids.length; t++) {
-    const row = logits.subarray(t * V, (t + 1) * V);
-    let mx = -Infinity;
-    for (let v = 0; v < V; v++) mx = Math.max(mx, row[v]!);
-    let z = 0;
-    for (let v = 0; v < V; v++) z += Math.exp(row[v]! - mx);
-    per[Math.min(2, Math.floor(t / P))]! += (Math.log(z) + mx - row[ids[t + 1]!]!) / P;
+    per[Math.min(2, Math.floor(t / P))]! += tokenNll(logits.subarray(t * V, (t + 1) * V), ids[t + 1]!).nll / P;
   }
   return per;
 }

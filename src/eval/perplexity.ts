@@ -11,6 +11,15 @@ export interface PerplexityResult {
   memory: CacheStatsSummary;
 }
 
+/** −log softmax(row)[target] in nats, and the row's argmax (the greedy token), from one row of logits. */
+export function tokenNll(row: ArrayLike<number>, target: number): { nll: number; argmax: number } {
+  let max = -Infinity, argmax = 0;
+  for (let v = 0; v < row.length; v++) if (row[v]! > max) { max = row[v]!; argmax = v; }
+  let z = 0;
+  for (let v = 0; v < row.length; v++) z += Math.exp(row[v]! - max);
+  return { nll: Math.log(z) + max - row[target]!, argmax };
+}
+
 export function perplexity(model: Model, ids: readonly number[], policy: MemoryPolicy | null, options: { chunkSize?: number; onProgress?: (done: number, total: number) => void } = {}): PerplexityResult {
   if (ids.length < 2) throw new Error('perplexity needs at least two tokens');
   const chunk = options.chunkSize ?? 128;
@@ -23,12 +32,7 @@ export function perplexity(model: Model, ids: readonly number[], policy: MemoryP
     for (let t = 0; t < piece.length; t++) {
       const target = ids[start + t + 1];
       if (target === undefined) break;
-      const row = logits.subarray(t * V, (t + 1) * V);
-      let max = -Infinity;
-      for (let v = 0; v < V; v++) if (row[v]! > max) max = row[v]!;
-      let z = 0;
-      for (let v = 0; v < V; v++) z += Math.exp(row[v]! - max);
-      nll += Math.log(z) + max - row[target]!;
+      nll += tokenNll(logits.subarray(t * V, (t + 1) * V), target).nll;
       count++;
     }
     options.onProgress?.(Math.min(ids.length, start + chunk), ids.length);

@@ -22,6 +22,7 @@ import {
 } from '../tasks/longbench.js';
 import type { MetricOptions } from '../tasks/metrics/index.js';
 import type { CacheStatsSummary } from '../runtime/stats.js';
+import { tokenNll } from './perplexity.js';
 
 export interface RunRecordOptions {
   /** Official LongBench prompts and generation lengths (records without their own template need it). */
@@ -141,13 +142,9 @@ function answerLikelihood(
   let nll = 0;
   const argmax: number[] = [];
   for (let i = 0; i < answer.length; i++) {
-    const row = i === 0 ? last : rest!.subarray((i - 1) * V, i * V);
-    let mx = -Infinity, best = 0;
-    for (let v = 0; v < V; v++) if (row[v]! > mx) { mx = row[v]!; best = v; }
-    let z = 0;
-    for (let v = 0; v < V; v++) z += Math.exp(row[v]! - mx);
-    nll += Math.log(z) + mx - row[answer[i]!]!;
-    argmax.push(best);
+    const r = tokenNll(i === 0 ? last : rest!.subarray((i - 1) * V, i * V), answer[i]!);
+    nll += r.nll;
+    argmax.push(r.argmax);
   }
   return { nll: nll / answer.length, argmax };
 }

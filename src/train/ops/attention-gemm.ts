@@ -16,7 +16,7 @@
  * its TypeScript twin; float64 callers (the gradient checks) always take the TypeScript path.
  */
 import type { Backend } from '../../tensor/backend.js';
-import { allocVec, type Gemm, type Vec } from './types.js';
+import { allF32, allocVec, type Gemm, type Vec } from './types.js';
 
 /** The fused training-attention kernels a Gemm may carry next to its three products. */
 export interface AttentionKernels {
@@ -29,10 +29,6 @@ export function attentionKernelsOf(be: Backend): AttentionKernels {
   const fwd = be.trainAttentionForward, bwd = be.trainAttentionBackward;
   if (typeof fwd !== 'function' || typeof bwd !== 'function') return {};
   return { trainAttentionForward: fwd.bind(be), trainAttentionBackward: bwd.bind(be) };
-}
-
-function allF32(...vs: Vec[]): boolean {
-  return vs.every((v) => v instanceof Float32Array);
 }
 
 /** Query rows per block: 128 rows × 4096 keys is a 2 MiB score block (plus as much for its gradient). */
