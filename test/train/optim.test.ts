@@ -78,6 +78,9 @@ describe('training config', () => {
     assert.equal(readTrainConfig('configs/namm-tiny-llama-induction.json').data.copyWeight, 0.6);
     assert.equal(readTrainConfig('configs/namm-tiny-llama-copy.json').data.copyWeight, 1);
     assert.equal(readTrainConfig('configs/namm-tiny-llama-retrieval.json').data.taskWeight, 0.6);
+    const answers = readTrainConfig('configs/namm-tiny-llama-answers.json'), long = readTrainConfig('configs/namm-tiny-llama-long.json');
+    assert.equal(answers.data.lossOn, 'answer'); assert.equal(long.data.lossOn, 'answer');
+    assert.equal(Math.max(...long.data.taskLengths), 4096);
     const toy = readTrainConfig('configs/toy-induction.json');
     assert.equal(toy.data.copyWeight, 1); assert.equal(toy.data.taskWeight, 0);
   });
