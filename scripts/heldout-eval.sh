@@ -29,13 +29,20 @@ for L in ${LENGTHS//,/ }; do
   done
 done
 # The longest prompts first, so the last jobs to finish are short ones.
+# A pair that fails stops the script before anything is merged (a stale summary must not stand in for it).
 printf '%s\n' "${pairs[@]}" | sort -k1,1nr | {
-while read -r L t; do
-  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 1; done
-  $CLI eval --model "$MODEL" --data "$OUT/data/$t-$L.jsonl" --match "namm:$NAMM" "${memory[@]}" --score "$SCORE" \
-    --threads 1 --out "$OUT/parts/$L-$t" --json > "$OUT/parts/$L-$t.json" &
-done
-wait
+  pids=(); names=()
+  while read -r L t; do
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 1; done
+    $CLI eval --model "$MODEL" --data "$OUT/data/$t-$L.jsonl" --match "namm:$NAMM" "${memory[@]}" --score "$SCORE" \
+      --threads 1 --out "$OUT/parts/$L-$t" --json > "$OUT/parts/$L-$t.json" &
+    pids+=($!); names+=("$L $t")
+  done
+  failed=0
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || { echo "heldout-eval: the evaluation of ${names[$i]} failed (see above)" >&2; failed=1; }
+  done
+  exit $failed
 }
 # Merge the pairs of each length into OUT/LENGTH/{summary.json,results.jsonl} for the report.
 for L in ${LENGTHS//,/ }; do
