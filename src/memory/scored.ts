@@ -197,3 +197,42 @@ export class RowTracker {
 export function compactInPlace(data: Float64Array | Float32Array, keep: Int32Array): void {
   for (let i = 0; i < keep.length; i++) data[i] = data[keep[i]!]!;
 }
+
+/**
+ * A scorer that never gives up the first `sinks` positions of the sequence (the attention sinks of StreamingLLM,
+ * arXiv 2309.17453): their rows score +∞, so any top-k (per head or AdaKV's layer-wide one) keeps them while the
+ * budget allows. Not part of the published L2/H2O/TOVA/SnapKV rules; an option for models whose first tokens a
+ * rule would evict (on namm-tiny-llama the BOS key has the largest L2 norm in most heads, so L2 drops it first).
+ */
+export class SinkGuard implements TokenScorer {
+  readonly method: string;
+  readonly needsAttention: boolean;
+  readonly release?: (layer: number) => void;
+
+  constructor(readonly inner: TokenScorer, readonly sinks: number) {
+    if (!Number.isInteger(sinks) || sinks < 1) throw new RangeError(`sinks must be an integer ≥ 1 (first positions always kept), got ${sinks}`);
+    this.method = inner.method;
+    this.needsAttention = inner.needsAttention;
+    if (inner.release) this.release = (layer) => inner.release!(layer);
+  }
+
+  reset(shape: CacheShape): void { this.inner.reset(shape); }
+  update(obs: LayerObservation): void { this.inner.update(obs); }
+  retain(layer: number, keep: KeepLists): void { this.inner.retain(layer, keep); }
+
+  score(obs: LayerObservation, targets: Int32Array): Float64Array[] {
+    const scores = this.inner.score(obs, targets);
+    for (let h = 0; h < scores.length; h++) {
+      const pos = obs.positions[h]!, s = scores[h]!, n = obs.lens[h]!;
+      // Rows are oldest first, so the sinks (if still cached) lead.
+      for (let i = 0; i < n && pos[i]! < this.sinks; i++) s[i] = Infinity;
+    }
+    return scores;
+  }
+}
+
+/** `policy` with its first `sinks` positions protected (SinkGuard); the name gains ",sinks=S". */
+export function withSinks(policy: ScoredPolicy, sinks: number): ScoredPolicy {
+  const name = `${policy.name}${policy.name.includes(':') ? ',' : ':'}sinks=${sinks}`;
+  return new ScoredPolicy(new SinkGuard(policy.scorer, sinks), { budget: policy.budget, every: policy.every, select: policy.select, name });
+}

@@ -11,7 +11,7 @@
  */
 import type { MemoryPolicy } from './policy.js';
 import { type Budget, type Cadence, parseCadence, ratioBudget, tokenBudget } from './budget.js';
-import { ScoredPolicy } from './scored.js';
+import { ScoredPolicy, withSinks } from './scored.js';
 import { fullPolicy } from './full.js';
 import { RANDOM_DEFAULTS, randomPolicy } from './random.js';
 import { STREAMING_DEFAULTS, streamingPolicy, streamingWindowBudget } from './streaming.js';
@@ -60,6 +60,13 @@ const BUDGET_OPTIONS: PolicyOptionInfo[] = [
   { key: 'tokens', value: 'N', default: 'required*', help: 'tokens kept per layer and KV head, N ≥ 1' },
 ];
 
+/** The scoring baselines that take `sinks=S` through SinkGuard (streaming keeps sinks by its own rule). */
+const SINK_GUARDED = ['random', 'h2o', 'tova', 'l2', 'snapkv'];
+const SINKS_OPTION: PolicyOptionInfo = {
+  key: 'sinks', value: 'S', default: '0 (the published rule)',
+  help: 'the first S positions are always kept (attention sinks), whatever their score',
+};
+
 const everyOption = (dflt: string): PolicyOptionInfo => ({
   key: 'every', value: 'N|prefill', default: dflt,
   help: 'act when the sequence length crosses a multiple of N tokens (1: every chunk and decode step), or once at the end of the first prefill',
@@ -75,9 +82,9 @@ const DEFS: PolicyDef[] = [
   },
   {
     info: {
-      name: 'random', usage: 'random:ratio=R|tokens=N[,seed=S][,every=…]', summary: 'a uniform random subset per head (seeded)',
+      name: 'random', usage: 'random:ratio=R|tokens=N[,seed=S][,sinks=S][,every=…]', summary: 'a uniform random subset per head (seeded)',
       paper: '-', needsAttention: 'no', acts: 'every chunk and decode step (every=1)',
-      options: [...BUDGET_OPTIONS, { key: 'seed', value: 'S', default: String(RANDOM_DEFAULTS.seed), help: 'integer seed' }, everyOption('1')],
+      options: [...BUDGET_OPTIONS, { key: 'seed', value: 'S', default: String(RANDOM_DEFAULTS.seed), help: 'integer seed' }, SINKS_OPTION, everyOption('1')],
     },
     build: (o, ctx) => {
       allowOnly('random', o, ['ratio', 'tokens', 'seed', 'every']);
@@ -111,10 +118,10 @@ const DEFS: PolicyDef[] = [
   },
   {
     info: {
-      name: 'h2o', usage: 'h2o:ratio=R|tokens=N[,recent=W][,every=…]',
+      name: 'h2o', usage: 'h2o:ratio=R|tokens=N[,recent=W][,sinks=S][,every=…]',
       summary: 'a recent window plus the heavy hitters (largest attention accumulated over all queries so far)',
       paper: 'H2O, arXiv 2306.14048', needsAttention: 'yes (every query row)', acts: 'every chunk and decode step (every=1)',
-      options: [...BUDGET_OPTIONS, { key: 'recent', value: 'W', default: 'half the budget', help: 'most recent tokens always kept' }, everyOption('1')],
+      options: [...BUDGET_OPTIONS, { key: 'recent', value: 'W', default: 'half the budget', help: 'most recent tokens always kept' }, SINKS_OPTION, everyOption('1')],
     },
     build: (o, ctx) => {
       allowOnly('h2o', o, ['ratio', 'tokens', 'recent', 'every']);
@@ -124,10 +131,10 @@ const DEFS: PolicyDef[] = [
   },
   {
     info: {
-      name: 'tova', usage: 'tova:ratio=R|tokens=N[,every=…]',
+      name: 'tova', usage: 'tova:ratio=R|tokens=N[,sinks=S][,every=…]',
       summary: 'drops the tokens the current (last) query attends to least, averaged over the heads of the layer',
       paper: 'TOVA, arXiv 2401.06104', needsAttention: 'yes (last query row)', acts: 'every chunk and decode step (every=1)',
-      options: [...BUDGET_OPTIONS, everyOption('1')],
+      options: [...BUDGET_OPTIONS, SINKS_OPTION, everyOption('1')],
     },
     build: (o, ctx) => {
       allowOnly('tova', o, ['ratio', 'tokens', 'every']);
@@ -136,9 +143,9 @@ const DEFS: PolicyDef[] = [
   },
   {
     info: {
-      name: 'l2', usage: 'l2:ratio=R|tokens=N[,every=…]', summary: 'keeps the keys with the lowest L2 norm (KNorm)',
+      name: 'l2', usage: 'l2:ratio=R|tokens=N[,sinks=S][,every=…]', summary: 'keeps the keys with the lowest L2 norm (KNorm)',
       paper: 'arXiv 2406.11430', needsAttention: 'no', acts: 'every chunk and decode step (every=1)',
-      options: [...BUDGET_OPTIONS, everyOption('1')],
+      options: [...BUDGET_OPTIONS, SINKS_OPTION, everyOption('1')],
     },
     build: (o, ctx) => {
       allowOnly('l2', o, ['ratio', 'tokens', 'every']);
@@ -147,7 +154,7 @@ const DEFS: PolicyDef[] = [
   },
   {
     info: {
-      name: 'snapkv', usage: 'snapkv:ratio=R|tokens=N[,window=W][,kernel=K][,pool=avg|max][,every=…]',
+      name: 'snapkv', usage: 'snapkv:ratio=R|tokens=N[,window=W][,kernel=K][,pool=avg|max][,sinks=S][,every=…]',
       summary: 'per head: mean attention of the last W prompt queries, pooled, top-k, plus the window itself',
       paper: 'SnapKV, arXiv 2404.14469', needsAttention: 'yes (last W query rows)', acts: 'once, at the end of the first prefill (every=prefill)',
       options: [
@@ -155,6 +162,7 @@ const DEFS: PolicyDef[] = [
         { key: 'window', value: 'W', default: String(SNAPKV_DEFAULTS.window), help: 'observation window (queries that vote; always kept)' },
         { key: 'kernel', value: 'K', default: String(SNAPKV_DEFAULTS.kernel), help: 'odd 1-D pooling kernel' },
         { key: 'pool', value: 'avg|max', default: SNAPKV_DEFAULTS.pool, help: 'pooling of the votes' },
+        SINKS_OPTION,
         everyOption('prefill'),
       ],
     },
@@ -275,7 +283,12 @@ function parseSpec(spec: string, forwarded: Options, ctx: Context): MemoryPolicy
   }
   const def = DEFS.find((d) => d.info.name === name);
   if (!def) throw new Error(`unknown memory policy "${name}"; known: ${KNOWN}`);
-  return def.build(merge(parseOptions(name, body), forwarded, name), ctx);
+  const opts = merge(parseOptions(name, body), forwarded, name);
+  // sinks= on a scoring baseline (streaming has its own): protect the first S positions whatever the rule says.
+  const sinks = SINK_GUARDED.includes(name) ? opts.get('sinks') : undefined;
+  if (sinks === undefined) return def.build(opts, ctx);
+  opts.delete('sinks');
+  return withSinks(def.build(opts, ctx) as ScoredPolicy, intValue(name, 'sinks', sinks, 1));
 }
 
 function matchingParen(s: string, open: number): number {

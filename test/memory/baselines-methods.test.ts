@@ -9,6 +9,7 @@ import { adaKvSelect, adakvPolicy } from '../../src/memory/adakv.js';
 import { tovaPolicy } from '../../src/memory/tova.js';
 import { h2oPolicy } from '../../src/memory/h2o.js';
 import { l2Policy } from '../../src/memory/l2.js';
+import { withSinks } from '../../src/memory/scored.js';
 import { SimCache, schedule } from '../helpers/cache-sim.js';
 
 /** One layer's observation from plain arrays (per head: positions, attention rows `[nQ][rows]`, keys `[rows][d]`). */
@@ -180,6 +181,31 @@ describe('L2 / KNorm', () => {
     p.reset({ nLayers: 1, nKvHeads: 1, headDim: 2 });
     const keys = [[[3, 0], [0, 1], [1.2, 1.5], [5, 5]]]; // norms 3, 1, 1.92, 7.07
     assert.deepEqual(keepOf(p.observe(obsOf({ nQ: 4, totalTokens: 4, positions: [[0, 1, 2, 3]], keys }))), [[1, 2]]);
+  });
+
+  it('sinks=S keeps the first S positions whatever their norm, then the lowest norms', () => {
+    // Position 0 has the largest norm (as the BOS key of namm-tiny-llama does): the plain rule drops it first.
+    const keys = [[[9, 9], [3, 0], [0, 1], [1.2, 1.5], [5, 5]], [[0.1, 0], [4, 4], [0, 2], [3, 3], [0, 0.5]]];
+    const obs = obsOf({ nQ: 5, totalTokens: 5, positions: [[0, 1, 2, 3, 4], [0, 1, 2, 3, 4]], keys });
+    const shape = { nLayers: 1, nKvHeads: 2, headDim: 2 };
+    const plain = l2Policy({ budget: tokenBudget(3) });
+    plain.reset(shape);
+    assert.deepEqual(keepOf(plain.observe(obs)), [[1, 2, 3], [0, 2, 4]]);
+    const guarded = withSinks(l2Policy({ budget: tokenBudget(3) }), 1);
+    guarded.reset(shape);
+    assert.equal(guarded.name, 'l2:tokens=3,sinks=1');
+    assert.deepEqual(keepOf(guarded.observe(obs)), [[0, 2, 3], [0, 2, 4]]);
+    // Later, with the sink at row 0 of a compacted cache, it stays; positions ≥ S get no protection.
+    const later = obsOf({ nQ: 1, totalTokens: 6, positions: [[0, 2, 3, 5], [0, 2, 4, 5]],
+      keys: [[[9, 9], [0, 1], [1.2, 1.5], [0, 0.1]], [[0.1, 0], [0, 2], [0, 0.5], [7, 7]]] });
+    assert.deepEqual(keepOf(guarded.observe(later)), [[0, 1, 3], [0, 1, 2]]);
+    // AdaKV's layer-wide top-k keeps them too (floor 0: no per-head share).
+    const ada = adakvPolicy(withSinks(l2Policy({ budget: tokenBudget(2) }), 1), { floor: 0 });
+    ada.reset(shape);
+    const kept = keepOf(ada.observe(obs))!;
+    assert.ok(kept[0]!.includes(0) && kept[1]!.includes(0));
+    assert.equal(kept[0]!.length + kept[1]!.length, 4);
+    assert.throws(() => withSinks(l2Policy({ budget: tokenBudget(3) }), 0), /sinks must be an integer ≥ 1/);
   });
 });
 

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describePolicies, listPolicies, parsePolicySpec } from '../../src/memory/spec.js';
-import { ScoredPolicy } from '../../src/memory/scored.js';
+import { ScoredPolicy, SinkGuard } from '../../src/memory/scored.js';
 import { FullPolicy } from '../../src/memory/full.js';
 import { MatchedPolicy, saveMemoryTrace } from '../../src/memory/matched.js';
 import { H2OScorer, h2oPolicy } from '../../src/memory/h2o.js';
@@ -77,6 +77,21 @@ describe('parsePolicySpec: the examples', () => {
     assert.equal(scored('adakv(l2):tokens=8').needsAttention, false);
   });
 
+  it('sinks=S guards the first positions of every scoring baseline, wrapped or not', () => {
+    for (const base of ['l2:ratio=0.5', 'h2o:ratio=0.5', 'tova:tokens=8', 'random:ratio=0.5', 'snapkv:ratio=0.5']) {
+      const p = scored(`${base},sinks=4`);
+      assert.ok(p.scorer instanceof SinkGuard && p.scorer.sinks === 4, base);
+      assert.ok(p.name.endsWith(',sinks=4'), p.name);
+    }
+    assert.equal(scored('l2:ratio=0.5,sinks=4').needsAttention, false);
+    assert.equal(scored('h2o:ratio=0.5,sinks=4').needsAttention, true);
+    const a = scored('adakv(l2):ratio=0.5,sinks=2');
+    assert.ok(a.scorer instanceof SinkGuard);
+    assert.equal(a.name, 'adakv(l2):ratio=0.5,sinks=2');
+    // streaming's own sinks option is its rule, not the guard.
+    assert.ok(!(scored('streaming:window=8,sinks=2').scorer instanceof SinkGuard));
+  });
+
   it('matched(...) reads its trace and leaves the budget to it', () => {
     const m = parsePolicySpec(`matched(h2o):trace=${tracePath}`);
     assert.ok(m instanceof MatchedPolicy);
@@ -133,6 +148,9 @@ describe('parsePolicySpec: errors say what is allowed', () => {
     ['snapkv:ratio=0.5,kernel=4', /odd/],
     ['snapkv:ratio=0.5,pool=median', /pool must be avg or max/],
     ['random:ratio=0.5,seed=x', /seed must be an integer/],
+    ['l2:ratio=0.5,sinks=0', /l2: sinks must be an integer ≥ 1/],
+    ['h2o:ratio=0.5,sinks=two', /h2o: sinks must be an integer/],
+    ['full:sinks=4', /full takes no options/],
     ['adakv(full):ratio=0.5', /adakv\(\.\.\.\) wraps a scoring baseline/],
     ['adakv(h2o):ratio=0.5,floor=2', /floor must be a number in \[0, 1\]/],
     ['adakv(h2o', /unbalanced parentheses/],
@@ -163,7 +181,7 @@ describe('listPolicies', () => {
     assert.deepEqual(list.map((p) => p.name), ['full', 'random', 'streaming', 'h2o', 'tova', 'l2', 'snapkv', 'namm', 'adakv(SPEC)', 'matched(SPEC)']);
     const snap = list.find((p) => p.name === 'snapkv')!;
     assert.deepEqual(snap.options.map((o) => [o.key, o.default]),
-      [['ratio', 'required*'], ['tokens', 'required*'], ['window', '64'], ['kernel', '5'], ['pool', 'avg'], ['every', 'prefill']]);
+      [['ratio', 'required*'], ['tokens', 'required*'], ['window', '64'], ['kernel', '5'], ['pool', 'avg'], ['sinks', '0 (the published rule)'], ['every', 'prefill']]);
     assert.equal(list.find((p) => p.name === 'streaming')!.options.find((o) => o.key === 'sinks')!.default, '4');
     assert.equal(list.find((p) => p.name === 'adakv(SPEC)')!.options[0]!.default, '0.2');
     // A copy: callers cannot change the table.
