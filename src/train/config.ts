@@ -20,6 +20,8 @@ export interface TrainModelSection {
   /** gpt2: 'gelu_tanh' (GPT-2) or 'gelu_erf'; llama: 'silu'. */
   activation: 'silu' | 'gelu_tanh' | 'gelu_erf';
   initStd: number;
+  /** gpt2 only: the position table's init, 'normal' (GPT-2) or 'sinusoidal' (see gpt2ParamSpecs). */
+  positionInit: 'normal' | 'sinusoidal';
 }
 
 export interface TrainConfig {
@@ -76,7 +78,7 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
   const root = json as Json;
   noUnknown(root, ['name', 'model', 'tokenizer', 'data', 'optimizer', 'training'], source);
   const m = section(root, 'model', source), w = `${source}: model`;
-  noUnknown(m, ['arch', 'hiddenSize', 'nLayers', 'nHeads', 'nKvHeads', 'intermediateSize', 'maxPositions', 'ropeTheta', 'normEps', 'tieEmbeddings', 'activation', 'initStd'], w);
+  noUnknown(m, ['arch', 'hiddenSize', 'nLayers', 'nHeads', 'nKvHeads', 'intermediateSize', 'maxPositions', 'ropeTheta', 'normEps', 'tieEmbeddings', 'activation', 'initStd', 'positionInit'], w);
   const arch = oneOf(m, 'arch', w, 'llama', ['llama', 'gpt2'] as const);
   const nHeads = num(m, 'nHeads', w, undefined, int(1), 'an integer ≥ 1');
   const model: TrainModelSection = {
@@ -92,7 +94,9 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
     tieEmbeddings: (m.tieEmbeddings ?? true) as boolean,
     activation: oneOf(m, 'activation', w, arch === 'llama' ? 'silu' : 'gelu_tanh', ['silu', 'gelu_tanh', 'gelu_erf'] as const),
     initStd: num(m, 'initStd', w, 0.02, pos, 'a number > 0'),
+    positionInit: oneOf(m, 'positionInit', w, 'normal', ['normal', 'sinusoidal'] as const),
   };
+  if (arch === 'llama' && model.positionInit !== 'normal') throw new Error(`${w}.positionInit applies to gpt2 models (llama has no position table)`);
   if (typeof model.tieEmbeddings !== 'boolean') throw new Error(`${w}.tieEmbeddings must be true or false`);
   if (model.hiddenSize % model.nHeads !== 0) throw new Error(`${w}: hiddenSize ${model.hiddenSize} must be a multiple of nHeads ${model.nHeads}`);
   if (model.nHeads % model.nKvHeads !== 0) throw new Error(`${w}: nHeads ${model.nHeads} must be a multiple of nKvHeads ${model.nKvHeads}`);

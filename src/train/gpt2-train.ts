@@ -13,7 +13,7 @@ import { embeddingBackward, embeddingForward } from './ops/embedding.js';
 import { linearBackward, linearForward } from './ops/linear.js';
 import { layerNormBackward, layerNormForward } from './ops/norm.js';
 import type { Gemm, Precision, Vec } from './ops/types.js';
-import { checkSequence, toF32, type TrainableModel } from './model.js';
+import { checkSequence, toF32, type PositionInit, type TrainableModel, type TrainInit } from './model.js';
 import { Arena, ParamStore, type ParamSpec } from './params.js';
 
 const WTE = 'wte', WPE = 'wpe', LNF_W = 'ln_f.weight', LNF_B = 'ln_f.bias', HEAD = 'lm_head';
@@ -39,8 +39,12 @@ function geluKind(c: ModelConfig): GeluKind {
   throw new Error(`GPT-2 models use a GELU activation, got ${c.activation}`);
 }
 
-/** Parameter list with GPT-2's init: N(0, 0.02), positions N(0, 0.01), residual projections 0.02/√(2·layers). */
-export function gpt2ParamSpecs(c: ModelConfig, initStd = 0.02): ParamSpec[] {
+/**
+ * Parameter list with GPT-2's init: N(0, 0.02), positions N(0, 0.01), residual projections 0.02/√(2·layers).
+ * `positionInit: 'sinusoidal'` starts the (still learned) position table from the sinusoidal encoding of the
+ * same RMS (initStd / 2), so that "the previous position" is one fixed linear map from the start.
+ */
+export function gpt2ParamSpecs(c: ModelConfig, initStd = 0.02, positionInit: PositionInit = 'normal'): ParamSpec[] {
   if (c.arch !== 'gpt2') throw new Error(`gpt2ParamSpecs needs a gpt2 config, got ${c.arch}`);
   if (c.nKvHeads !== c.nHeads) throw new Error('GPT-2 models have as many KV heads as query heads');
   if (c.headDim * c.nHeads !== c.hiddenSize) throw new Error(`GPT-2: headDim × nHeads (${c.headDim}×${c.nHeads}) must equal hiddenSize ${c.hiddenSize}`);
@@ -51,7 +55,7 @@ export function gpt2ParamSpecs(c: ModelConfig, initStd = 0.02): ParamSpec[] {
   const residualStd = initStd / Math.sqrt(2 * c.nLayers);
   const specs: ParamSpec[] = [
     { name: WTE, shape: [c.vocabSize, D], decay: false, init: normal(initStd) },
-    { name: WPE, shape: [c.maxPositions, D], decay: false, init: normal(initStd / 2) },
+    { name: WPE, shape: [c.maxPositions, D], decay: false, init: positionInit === 'sinusoidal' ? { kind: 'sinusoidal', rms: initStd / 2 } : normal(initStd / 2) },
   ];
   for (let l = 0; l < c.nLayers; l++) {
     const n = layerNames(l);
@@ -86,8 +90,8 @@ export class Gpt2TrainModel implements TrainableModel {
   private readonly names: LayerNames[];
   private readonly gelu: GeluKind;
 
-  constructor(readonly config: ModelConfig, private readonly gemm: Gemm, precision: Precision = 'f32') {
-    this.params = new ParamStore(gpt2ParamSpecs(config), precision);
+  constructor(readonly config: ModelConfig, private readonly gemm: Gemm, precision: Precision = 'f32', init: TrainInit = {}) {
+    this.params = new ParamStore(gpt2ParamSpecs(config, init.std, init.positions), precision);
     this.arena = new Arena(precision);
     this.names = Array.from({ length: config.nLayers }, (_, l) => layerNames(l));
     this.gelu = geluKind(config);

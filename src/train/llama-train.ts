@@ -13,7 +13,7 @@ import { linearBackward, linearForward } from './ops/linear.js';
 import { rmsNormBackward, rmsNormForward } from './ops/norm.js';
 import { ropeApply, ropeTable, type RopeTable } from './ops/rope.js';
 import type { Gemm, Precision, Vec } from './ops/types.js';
-import { checkSequence, loadInto, toF32, type TrainableModel } from './model.js';
+import { checkSequence, loadInto, toF32, type TrainableModel, type TrainInit } from './model.js';
 import { Arena, ParamStore, type ParamSpec } from './params.js';
 
 const EMBED = 'model.embed_tokens.weight', HEAD = 'lm_head.weight', FINAL_NORM = 'model.norm.weight';
@@ -76,8 +76,8 @@ export class LlamaTrainModel implements TrainableModel {
   private readonly arena: Arena;
   private readonly names: LayerNames[];
 
-  constructor(readonly config: ModelConfig, private readonly gemm: Gemm, precision: Precision = 'f32') {
-    this.params = new ParamStore(llamaParamSpecs(config), precision);
+  constructor(readonly config: ModelConfig, private readonly gemm: Gemm, precision: Precision = 'f32', init: TrainInit = {}) {
+    this.params = new ParamStore(llamaParamSpecs(config, init.std), precision);
     this.arena = new Arena(precision);
     this.names = Array.from({ length: config.nLayers }, (_, l) => layerNames(l));
   }

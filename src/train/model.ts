@@ -42,3 +42,12 @@ export function loadInto(dst: Vec, w: WeightMap, name: string, shape: number[]):
   }
   dst.set(t.data);
 }
+
+/** Position-table init of GPT-2 models: GPT-2's N(0, (initStd/2)²), or the sinusoidal encoding at that RMS. */
+export type PositionInit = 'normal' | 'sinusoidal';
+
+/** Initialisation choices of a training config (model section): weight std (default 0.02), GPT-2 positions. */
+export interface TrainInit {
+  std?: number;
+  positions?: PositionInit;
+}

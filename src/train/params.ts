@@ -5,7 +5,11 @@
 import { Rng } from '../util/rng.js';
 import { allocVec, type Precision, type Vec } from './ops/types.js';
 
-export type ParamInit = { kind: 'normal'; std: number } | { kind: 'const'; value: number };
+/**
+ * How a tensor starts: N(0, std²), a constant, or (`sinusoidal`, for a [positions, width] table) the fixed
+ * encoding of Vaswani et al. scaled to an RMS of `rms`: row p, columns 2i and 2i + 1 = √2·rms·(sin, cos)(p·10000^(−2i/width)).
+ */
+export type ParamInit = { kind: 'normal'; std: number } | { kind: 'const'; value: number } | { kind: 'sinusoidal'; rms: number };
 
 export interface ParamSpec {
   /** Trainer-internal name (HF name where the layout is HF's; see each family's export). */
@@ -63,6 +67,7 @@ export class ParamStore {
     for (const e of this.entries) {
       const v = this.data.subarray(e.offset, e.offset + e.size);
       if (e.init.kind === 'const') v.fill(e.init.value);
+      else if (e.init.kind === 'sinusoidal') sinusoidalTable(v, e.shape, e.init.rms);
       else for (let i = 0; i < e.size; i++) v[i] = rng.normal() * e.init.std;
     }
   }
@@ -92,5 +97,19 @@ export class Arena {
     let b = this.f64.get(name);
     if (!b || b.length < n) { b = new Float64Array(n); this.f64.set(name, b); }
     return b.subarray(0, n);
+  }
+}
+
+/** Fills `v` ([rows, width], width even) with the sinusoidal position encoding of RMS `rms` (float64, then rounded). */
+export function sinusoidalTable(v: Vec, shape: readonly number[], rms: number): void {
+  const [rows, width] = shape as [number, number];
+  if (shape.length !== 2 || width % 2 !== 0) throw new Error(`a sinusoidal table needs a [positions, even width] shape, got [${shape.join(', ')}]`);
+  const amp = Math.SQRT2 * rms;
+  for (let i = 0; i < width / 2; i++) {
+    const omega = Math.pow(10000, (-2 * i) / width);
+    for (let p = 0; p < rows; p++) {
+      v[p * width + 2 * i] = amp * Math.sin(p * omega);
+      v[p * width + 2 * i + 1] = amp * Math.cos(p * omega);
+    }
   }
 }

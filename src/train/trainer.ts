@@ -134,7 +134,9 @@ async function prepareStreams(o: TrainRunOptions, tokenizer: Tokenizer, split: {
 }
 
 function sameSetup(a: TrainConfig, b: TrainConfig, newData = false): boolean {
-  const key = (c: TrainConfig) => JSON.stringify(newData ? [c.model, c.tokenizer, c.training.seed] : [c.model, c.tokenizer, c.data, c.training.seed, c.training.tokensPerStep]);
+  // Checkpoints written before model.positionInit existed hold no such field: they used the default.
+  const modelOf = (c: TrainConfig) => ({ ...c.model, positionInit: c.model.positionInit ?? 'normal' });
+  const key = (c: TrainConfig) => JSON.stringify(newData ? [modelOf(c), c.tokenizer, c.training.seed] : [modelOf(c), c.tokenizer, c.data, c.training.seed, c.training.tokensPerStep]);
   return key(a) === key(b);
 }
 
@@ -171,7 +173,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
 
   const mixer = new DataMixer({ ...cfg.data, seed: cfg.training.seed }, streams.train, tokenizer, bos, eos, config.maxPositions);
   const validation = cfg.data.validationSamples > 0 ? DataMixer.validationSamples(mixer, streams.validation, cfg.data.validationSamples) : [];
-  const model = createTrainableModel(config, backendGemm(be), 'f32');
+  const model = createTrainableModel(config, backendGemm(be), 'f32', { std: cfg.model.initStd, positions: cfg.model.positionInit });
   const opt = new AdamW(model.params, { beta1: cfg.optimizer.beta1, beta2: cfg.optimizer.beta2, eps: cfg.optimizer.eps, weightDecay: cfg.optimizer.weightDecay });
   let step = 0, tokensSeen = 0, elapsedBefore = 0;
   if (checkpoint) {

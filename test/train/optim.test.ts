@@ -93,6 +93,39 @@ describe('training config', () => {
     assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [128] } }), /exceeds the model's context 64/);
     assert.throws(() => parseTrainConfig({ ...base, optimizer: { lr: 1e-3, minLr: 1 } }), /minLr/);
     assert.throws(() => parseTrainConfig({ model: base.model }), /training\.steps is required/);
+    assert.throws(() => parseTrainConfig({ ...base, model: { ...base.model, positionInit: 'sinusoidal' } }), /positionInit applies to gpt2 models/);
+    const gpt2 = { ...base, model: { arch: 'gpt2', hiddenSize: 16, nLayers: 1, nHeads: 4, intermediateSize: 8, maxPositions: 64 } };
+    assert.equal(parseTrainConfig(gpt2).model.positionInit, 'normal');
+    assert.equal(parseTrainConfig({ ...gpt2, model: { ...gpt2.model, positionInit: 'sinusoidal' } }).model.positionInit, 'sinusoidal');
+    assert.throws(() => parseTrainConfig({ ...gpt2, model: { ...gpt2.model, positionInit: 'rope' } }), /positionInit must be one of/);
+  });
+});
+
+describe('parameter init', () => {
+  it('a sinusoidal table: hand-computed rows, the requested RMS, the same table for any seed', () => {
+    const specs = [{ name: 'wpe', shape: [64, 8], decay: false, init: { kind: 'sinusoidal', rms: 0.01 } as const }];
+    const a = new ParamStore(specs, 'f64'), b = new ParamStore(specs, 'f64');
+    a.initialize(0); b.initialize(123);
+    assert.deepEqual(Array.from(a.data), Array.from(b.data));
+    const amp = Math.SQRT2 * 0.01, v = a.data;
+    // Row 0: sin 0 = 0, cos 0 = 1 in every pair.
+    assert.deepEqual(Array.from(v.subarray(0, 8)), [0, amp, 0, amp, 0, amp, 0, amp]);
+    // Row 3, pair 1: frequency 10000^(−2/8) = 0.1.
+    assert.ok(Math.abs(v[3 * 8 + 2]! - amp * Math.sin(0.3)) < 1e-15 && Math.abs(v[3 * 8 + 3]! - amp * Math.cos(0.3)) < 1e-15);
+    let sq = 0;
+    for (let i = 0; i < v.length; i++) sq += v[i]! * v[i]!;
+    assert.ok(Math.abs(Math.sqrt(sq / v.length) - 0.01) < 1e-12);
+    assert.throws(() => new ParamStore([{ ...specs[0]!, shape: [4, 3] }], 'f64').initialize(0), /even width/);
+  });
+
+  it('GPT-2 configs choose their position init; every other tensor keeps its draw', async () => {
+    const { gpt2ParamSpecs } = await import('../../src/train/gpt2-train.js');
+    const { gpt2Config } = await import('../../src/models/random.js');
+    const c = gpt2Config({ vocabSize: 11, hiddenSize: 8, nLayers: 1, nHeads: 2, intermediateSize: 8, maxPositions: 16 });
+    const normal = gpt2ParamSpecs(c), sinus = gpt2ParamSpecs(c, 0.02, 'sinusoidal');
+    assert.deepEqual(normal.find((s) => s.name === 'wpe')!.init, { kind: 'normal', std: 0.01 });
+    assert.deepEqual(sinus.find((s) => s.name === 'wpe')!.init, { kind: 'sinusoidal', rms: 0.01 });
+    assert.deepEqual(sinus.filter((s) => s.name !== 'wpe'), normal.filter((s) => s.name !== 'wpe'));
   });
 });
 
