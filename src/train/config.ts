@@ -22,6 +22,10 @@ export interface TrainModelSection {
   initStd: number;
   /** gpt2 only: the position table's init, 'normal' (GPT-2) or 'sinusoidal' (see gpt2ParamSpecs). */
   positionInit: 'normal' | 'sinusoidal';
+  /** gpt2 only: the RMS of the initial position table (default initStd / 2, GPT-2's 0.01). */
+  positionStd: number;
+  /** gpt2 with sinusoidal positions only: heads of layer 0 wired to attend to the previous position at init. */
+  previousTokenHeads: number;
 }
 
 export interface TrainConfig {
@@ -78,7 +82,7 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
   const root = json as Json;
   noUnknown(root, ['name', 'model', 'tokenizer', 'data', 'optimizer', 'training'], source);
   const m = section(root, 'model', source), w = `${source}: model`;
-  noUnknown(m, ['arch', 'hiddenSize', 'nLayers', 'nHeads', 'nKvHeads', 'intermediateSize', 'maxPositions', 'ropeTheta', 'normEps', 'tieEmbeddings', 'activation', 'initStd', 'positionInit'], w);
+  noUnknown(m, ['arch', 'hiddenSize', 'nLayers', 'nHeads', 'nKvHeads', 'intermediateSize', 'maxPositions', 'ropeTheta', 'normEps', 'tieEmbeddings', 'activation', 'initStd', 'positionInit', 'positionStd', 'previousTokenHeads'], w);
   const arch = oneOf(m, 'arch', w, 'llama', ['llama', 'gpt2'] as const);
   const nHeads = num(m, 'nHeads', w, undefined, int(1), 'an integer ≥ 1');
   const model: TrainModelSection = {
@@ -95,8 +99,15 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
     activation: oneOf(m, 'activation', w, arch === 'llama' ? 'silu' : 'gelu_tanh', ['silu', 'gelu_tanh', 'gelu_erf'] as const),
     initStd: num(m, 'initStd', w, 0.02, pos, 'a number > 0'),
     positionInit: oneOf(m, 'positionInit', w, 'normal', ['normal', 'sinusoidal'] as const),
+    positionStd: 0,
+    previousTokenHeads: num(m, 'previousTokenHeads', w, 0, int(0), 'an integer ≥ 0'),
   };
-  if (arch === 'llama' && model.positionInit !== 'normal') throw new Error(`${w}.positionInit applies to gpt2 models (llama has no position table)`);
+  model.positionStd = num(m, 'positionStd', w, model.initStd / 2, pos, 'a number > 0');
+  if (arch === 'llama' && (m.positionInit !== undefined || m.positionStd !== undefined || m.previousTokenHeads !== undefined)) {
+    throw new Error(`${w}: positionInit, positionStd and previousTokenHeads apply to gpt2 models (llama has no position table)`);
+  }
+  if (model.previousTokenHeads > 0 && model.positionInit !== 'sinusoidal') throw new Error(`${w}.previousTokenHeads needs "positionInit": "sinusoidal"`);
+  if (model.previousTokenHeads > model.nHeads) throw new Error(`${w}.previousTokenHeads must be at most nHeads (${model.nHeads})`);
   if (typeof model.tieEmbeddings !== 'boolean') throw new Error(`${w}.tieEmbeddings must be true or false`);
   if (model.hiddenSize % model.nHeads !== 0) throw new Error(`${w}: hiddenSize ${model.hiddenSize} must be a multiple of nHeads ${model.nHeads}`);
   if (model.nHeads % model.nKvHeads !== 0) throw new Error(`${w}: nHeads ${model.nHeads} must be a multiple of nKvHeads ${model.nKvHeads}`);

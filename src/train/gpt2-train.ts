@@ -41,10 +41,10 @@ function geluKind(c: ModelConfig): GeluKind {
 
 /**
  * Parameter list with GPT-2's init: N(0, 0.02), positions N(0, 0.01), residual projections 0.02/√(2·layers).
- * `positionInit: 'sinusoidal'` starts the (still learned) position table from the sinusoidal encoding of the
- * same RMS (initStd / 2), so that "the previous position" is one fixed linear map from the start.
+ * `positionInit: 'sinusoidal'` starts the (still learned) position table from the sinusoidal encoding instead,
+ * so that "the previous position" is one fixed linear map from the start; `positionStd` is the table's RMS.
  */
-export function gpt2ParamSpecs(c: ModelConfig, initStd = 0.02, positionInit: PositionInit = 'normal'): ParamSpec[] {
+export function gpt2ParamSpecs(c: ModelConfig, initStd = 0.02, positionInit: PositionInit = 'normal', positionStd = initStd / 2): ParamSpec[] {
   if (c.arch !== 'gpt2') throw new Error(`gpt2ParamSpecs needs a gpt2 config, got ${c.arch}`);
   if (c.nKvHeads !== c.nHeads) throw new Error('GPT-2 models have as many KV heads as query heads');
   if (c.headDim * c.nHeads !== c.hiddenSize) throw new Error(`GPT-2: headDim × nHeads (${c.headDim}×${c.nHeads}) must equal hiddenSize ${c.hiddenSize}`);
@@ -55,7 +55,7 @@ export function gpt2ParamSpecs(c: ModelConfig, initStd = 0.02, positionInit: Pos
   const residualStd = initStd / Math.sqrt(2 * c.nLayers);
   const specs: ParamSpec[] = [
     { name: WTE, shape: [c.vocabSize, D], decay: false, init: normal(initStd) },
-    { name: WPE, shape: [c.maxPositions, D], decay: false, init: positionInit === 'sinusoidal' ? { kind: 'sinusoidal', rms: initStd / 2 } : normal(initStd / 2) },
+    { name: WPE, shape: [c.maxPositions, D], decay: false, init: positionInit === 'sinusoidal' ? { kind: 'sinusoidal', rms: positionStd } : normal(positionStd) },
   ];
   for (let l = 0; l < c.nLayers; l++) {
     const n = layerNames(l);
@@ -84,6 +84,40 @@ function transpose(src: ArrayLike<number>, rows: number, cols: number): Float32A
   return out;
 }
 
+/**
+ * A positional prior for GPT-2 models whose position table starts sinusoidal: overwrites the query and key weights
+ * of heads 0..heads−1 of layer 0 so that, at initialisation, each attends to the previous position. Every weight
+ * is still trained afterwards; this only gives the two-layer copying circuit (a previous-token head, then an
+ * induction head reading it) its first half, which learned absolute positions otherwise take very long to find
+ * (RoPE models find it within a few million tokens; see models/namm-tiny-gpt2/README.md).
+ *
+ * Head h uses the position table's frequency pairs i = h·hd/2 + j (j < hd/2, the fastest first): its query reads
+ * (sin pω_i, cos pω_i) after ln_1 and its key the same pair rotated one position on, so q_p·k_p' is
+ * β²·a²·Σ_j cos((p − p' − 1)·ω_i), largest at p' = p − 1 (a = the pair's amplitude after ln_1). β is set so that
+ * the logit of the previous position exceeds that of the positions next to it by `margin`.
+ */
+export function wirePreviousTokenHeads(params: ParamStore, c: ModelConfig, heads: number, init: { std: number; positionStd: number }, margin = 8): void {
+  const D = c.hiddenSize, hd = c.headDim;
+  if (!Number.isInteger(heads) || heads < 0 || heads > c.nHeads) throw new RangeError(`previousTokenHeads must be an integer in 0..${c.nHeads}, got ${heads}`);
+  if (hd % 2 !== 0 || heads * (hd / 2) > D / 2) throw new RangeError(`previousTokenHeads: ${heads} heads of ${hd} dimensions need ${heads * hd / 2} frequency pairs, the table has ${D / 2}`);
+  const n = layerNames(0), wq = params.value(n.wq), wk = params.value(n.wk), bq = params.value(n.bq), bk = params.value(n.bk);
+  // ln_1 of token + position at init: the position pair's amplitude relative to the input's standard deviation.
+  const amp = (Math.SQRT2 * init.positionStd) / Math.sqrt(init.positionStd ** 2 + init.std ** 2);
+  for (let h = 0; h < heads; h++) {
+    const omegas = Array.from({ length: hd / 2 }, (_, j) => Math.pow(10000, (-2 * (h * hd / 2 + j)) / D));
+    // Σ_j cos(Δω): Δ = 0 at the previous position, ±1 next to it.
+    const gap = omegas.reduce((a, w) => a + 1 - Math.cos(w), 0);
+    const beta = Math.sqrt((margin * Math.sqrt(hd)) / (amp * amp * gap));
+    for (let j = 0; j < hd / 2; j++) {
+      const i = h * hd / 2 + j, w = omegas[j]!, o = h * hd + 2 * j;
+      for (const r of [o, o + 1]) { wq.fill(0, r * D, (r + 1) * D); wk.fill(0, r * D, (r + 1) * D); bq[r] = 0; bk[r] = 0; }
+      wq[o * D + 2 * i] = beta; wq[(o + 1) * D + 2 * i + 1] = beta;
+      wk[o * D + 2 * i] = beta * Math.cos(w); wk[o * D + 2 * i + 1] = beta * Math.sin(w);
+      wk[(o + 1) * D + 2 * i] = -beta * Math.sin(w); wk[(o + 1) * D + 2 * i + 1] = beta * Math.cos(w);
+    }
+  }
+}
+
 export class Gpt2TrainModel implements TrainableModel {
   readonly params: ParamStore;
   private readonly arena: Arena;
@@ -91,7 +125,7 @@ export class Gpt2TrainModel implements TrainableModel {
   private readonly gelu: GeluKind;
 
   constructor(readonly config: ModelConfig, private readonly gemm: Gemm, precision: Precision = 'f32', init: TrainInit = {}) {
-    this.params = new ParamStore(gpt2ParamSpecs(config, init.std, init.positions), precision);
+    this.params = new ParamStore(gpt2ParamSpecs(config, init.std, init.positions, init.positionStd), precision);
     this.arena = new Arena(precision);
     this.names = Array.from({ length: config.nLayers }, (_, l) => layerNames(l));
     this.gelu = geluKind(config);

@@ -50,4 +50,6 @@ export type PositionInit = 'normal' | 'sinusoidal';
 export interface TrainInit {
   std?: number;
   positions?: PositionInit;
+  /** RMS of the initial GPT-2 position table (default std / 2). */
+  positionStd?: number;
 }

@@ -25,6 +25,7 @@ import { corpusSplit, type Document } from './corpus.js';
 import { DataMixer, tokenStream, type Sample } from './data.js';
 import { writeModelConfigs, writeModelWeights } from './export.js';
 import { createTrainableModel } from './family.js';
+import { wirePreviousTokenHeads } from './gpt2-train.js';
 import type { TrainableModel } from './model.js';
 import { backendGemm } from './ops/gemm.js';
 import { readTrainLog, renderLossSvg } from './plot.js';
@@ -135,7 +136,10 @@ async function prepareStreams(o: TrainRunOptions, tokenizer: Tokenizer, split: {
 
 function sameSetup(a: TrainConfig, b: TrainConfig, newData = false): boolean {
   // Checkpoints written before model.positionInit existed hold no such field: they used the default.
-  const modelOf = (c: TrainConfig) => ({ ...c.model, positionInit: c.model.positionInit ?? 'normal' });
+  const modelOf = (c: TrainConfig) => ({
+    ...c.model, positionInit: c.model.positionInit ?? 'normal', positionStd: c.model.positionStd ?? c.model.initStd / 2,
+    previousTokenHeads: c.model.previousTokenHeads ?? 0,
+  });
   const key = (c: TrainConfig) => JSON.stringify(newData ? [modelOf(c), c.tokenizer, c.training.seed] : [modelOf(c), c.tokenizer, c.data, c.training.seed, c.training.tokensPerStep]);
   return key(a) === key(b);
 }
@@ -173,7 +177,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
 
   const mixer = new DataMixer({ ...cfg.data, seed: cfg.training.seed }, streams.train, tokenizer, bos, eos, config.maxPositions);
   const validation = cfg.data.validationSamples > 0 ? DataMixer.validationSamples(mixer, streams.validation, cfg.data.validationSamples) : [];
-  const model = createTrainableModel(config, backendGemm(be), 'f32', { std: cfg.model.initStd, positions: cfg.model.positionInit });
+  const model = createTrainableModel(config, backendGemm(be), 'f32', { std: cfg.model.initStd, positions: cfg.model.positionInit, positionStd: cfg.model.positionStd });
   const opt = new AdamW(model.params, { beta1: cfg.optimizer.beta1, beta2: cfg.optimizer.beta2, eps: cfg.optimizer.eps, weightDecay: cfg.optimizer.weightDecay });
   let step = 0, tokensSeen = 0, elapsedBefore = 0;
   if (checkpoint) {
@@ -187,6 +191,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     if (phaseStarts) await fs.appendFile(logPath, JSON.stringify({ step, phase: 'new data', data: cfg.data, tokens_per_step: cfg.training.tokensPerStep }) + '\n');
   } else {
     model.params.initialize(cfg.training.seed);
+    if (cfg.model.previousTokenHeads > 0) wirePreviousTokenHeads(model.params, config, cfg.model.previousTokenHeads, { std: cfg.model.initStd, positionStd: cfg.model.positionStd });
     await fs.writeFile(logPath, '');
   }
 

@@ -139,3 +139,54 @@ describe('a whole step on the native backend (fused attention and row kernels) e
     });
   }
 });
+
+describe('GPT-2 positional prior (model.positionInit "sinusoidal", previousTokenHeads)', () => {
+  /** Layer-0 attention of heads 0 and 1: mean weight on the previous position, share of queries whose largest weight is there. */
+  function previousTokenAttention(model: Model, n: number): { prev: number[]; argmax: number[] } {
+    const prev = [0, 0], argmax = [0, 0];
+    const probe = {
+      name: 'probe', needsAttention: true, reset() {},
+      observe(o: import('../../src/memory/policy.js').LayerObservation) {
+        if (o.layer !== 0) return null;
+        for (const h of [0, 1]) {
+          const A = o.attention![h]!, len = o.lens[h]!;
+          for (let i = 0; i < o.nQ; i++) {
+            const p = o.totalTokens - o.nQ + i;
+            if (p < 1) continue;
+            prev[h]! += A[i * len + p - 1]! / (n - 1);
+            let best = 0;
+            for (let j = 1; j <= p; j++) if (A[i * len + j]! > A[i * len + best]!) best = j;
+            if (best === p - 1) argmax[h]! += 1 / (n - 1);
+          }
+        }
+        return null;
+      },
+    };
+    const rng = new Rng(3);
+    model.createSessionWith(probe).prefill(Int32Array.from({ length: n }, () => 3 + rng.int(60)));
+    return { prev, argmax };
+  }
+
+  it('a wired head attends to the previous position at every position of the context; an unwired head does not', async () => {
+    const { Gpt2TrainModel, wirePreviousTokenHeads } = await import('../../src/train/gpt2-train.js');
+    const be = new JsBackend();
+    const c = gpt2Config({ vocabSize: 64, hiddenSize: 192, nLayers: 1, nHeads: 8, intermediateSize: 16, maxPositions: 512 }); // namm-tiny-gpt2's width and heads
+    const m = new Gpt2TrainModel(c, referenceGemm, 'f32', { positions: 'sinusoidal', positionStd: 0.1 });
+    m.params.initialize(0);
+    wirePreviousTokenHeads(m.params, c, 1, { std: 0.02, positionStd: 0.1 });
+    const { prev, argmax } = previousTokenAttention(new Model(c, m.toHfWeights(), null, be), 400);
+    assert.ok(prev[0]! > 0.9, `wired head: ${prev[0]} on the previous position`);
+    assert.ok(argmax[0]! > 0.95, `wired head: the previous position is the most attended for ${argmax[0]} of the queries`);
+    assert.ok(prev[1]! < 0.1 && argmax[1]! < 0.1, `unwired head: ${prev[1]}, ${argmax[1]}`);
+    assert.throws(() => wirePreviousTokenHeads(m.params, c, 9, { std: 0.02, positionStd: 0.1 }), /previousTokenHeads must be an integer in 0\.\.8/);
+    assert.throws(() => wirePreviousTokenHeads(m.params, gpt2Config({ ...c, hiddenSize: 16, nHeads: 2 }), 2, { std: 0.02, positionStd: 0.1 }), /frequency pairs/);
+  });
+
+  it('the config asks for sinusoidal positions and names the field', async () => {
+    const { parseTrainConfig } = await import('../../src/train/config.js');
+    const model = { arch: 'gpt2', hiddenSize: 16, nLayers: 1, nHeads: 2, intermediateSize: 8, maxPositions: 64 };
+    assert.throws(() => parseTrainConfig({ model: { ...model, previousTokenHeads: 1 }, training: { steps: 1 } }), /previousTokenHeads needs "positionInit": "sinusoidal"/);
+    assert.throws(() => parseTrainConfig({ model: { ...model, positionInit: 'sinusoidal', previousTokenHeads: 3 }, training: { steps: 1 } }), /at most nHeads/);
+    assert.equal(parseTrainConfig({ model: { ...model, positionInit: 'sinusoidal', previousTokenHeads: 1 }, training: { steps: 1 } }).model.previousTokenHeads, 1);
+  });
+});

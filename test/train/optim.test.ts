@@ -93,7 +93,7 @@ describe('training config', () => {
     assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [128] } }), /exceeds the model's context 64/);
     assert.throws(() => parseTrainConfig({ ...base, optimizer: { lr: 1e-3, minLr: 1 } }), /minLr/);
     assert.throws(() => parseTrainConfig({ model: base.model }), /training\.steps is required/);
-    assert.throws(() => parseTrainConfig({ ...base, model: { ...base.model, positionInit: 'sinusoidal' } }), /positionInit applies to gpt2 models/);
+    assert.throws(() => parseTrainConfig({ ...base, model: { ...base.model, positionInit: 'sinusoidal' } }), /positionInit, positionStd and previousTokenHeads apply to gpt2 models/);
     const gpt2 = { ...base, model: { arch: 'gpt2', hiddenSize: 16, nLayers: 1, nHeads: 4, intermediateSize: 8, maxPositions: 64 } };
     assert.equal(parseTrainConfig(gpt2).model.positionInit, 'normal');
     assert.equal(parseTrainConfig({ ...gpt2, model: { ...gpt2.model, positionInit: 'sinusoidal' } }).model.positionInit, 'sinusoidal');
@@ -126,6 +126,10 @@ describe('parameter init', () => {
     assert.deepEqual(normal.find((s) => s.name === 'wpe')!.init, { kind: 'normal', std: 0.01 });
     assert.deepEqual(sinus.find((s) => s.name === 'wpe')!.init, { kind: 'sinusoidal', rms: 0.01 });
     assert.deepEqual(sinus.filter((s) => s.name !== 'wpe'), normal.filter((s) => s.name !== 'wpe'));
+    assert.deepEqual(gpt2ParamSpecs(c, 0.02, 'sinusoidal', 0.05).find((s) => s.name === 'wpe')!.init, { kind: 'sinusoidal', rms: 0.05 });
+    const cfg = parseTrainConfig({ model: { arch: 'gpt2', hiddenSize: 8, nLayers: 1, nHeads: 2, intermediateSize: 8, maxPositions: 16, positionStd: 0.05 }, training: { steps: 1 } });
+    assert.equal(cfg.model.positionStd, 0.05);
+    assert.throws(() => parseTrainConfig({ model: { ...cfg.model, positionStd: 0 }, training: { steps: 1 } }), /positionStd must be a number > 0/);
   });
 });
 
