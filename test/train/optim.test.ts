@@ -81,6 +81,8 @@ describe('training config', () => {
     const answers = readTrainConfig('configs/namm-tiny-llama-answers.json'), long = readTrainConfig('configs/namm-tiny-llama-long.json');
     assert.equal(answers.data.lossOn, 'answer'); assert.equal(long.data.lossOn, 'answer');
     assert.equal(Math.max(...long.data.taskLengths), 4096);
+    const wired = readTrainConfig('configs/gpt2-wired-copy.json');
+    assert.equal(wired.model.positionInit, 'sinusoidal'); assert.equal(wired.model.previousTokenHeads, 1); assert.equal(wired.data.copyWeight, 1);
     const toy = readTrainConfig('configs/toy-induction.json');
     assert.equal(toy.data.copyWeight, 1); assert.equal(toy.data.taskWeight, 0);
   });
