@@ -43,7 +43,7 @@ export function loadInto(dst: Vec, w: WeightMap, name: string, shape: number[]):
   dst.set(t.data);
 }
 
-/** Position-table init of GPT-2 models: GPT-2's N(0, (initStd/2)²), or the sinusoidal encoding at that RMS. */
+/** Position-table init of GPT-2 models: N(0, positionStd²) as GPT-2 (positionStd 0.01), or the sinusoidal encoding of that RMS. */
 export type PositionInit = 'normal' | 'sinusoidal';
 
 /** Initialisation choices of a training config (model section): weight std (default 0.02), GPT-2 positions. */
