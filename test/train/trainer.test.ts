@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadModel } from '../../src/models/model.js';
 import { JsBackend } from '../../src/tensor/js.js';
-import { loadTrainCheckpoint } from '../../src/train/checkpoint.js';
+import { loadTrainCheckpoint, saveTrainCheckpoint } from '../../src/train/checkpoint.js';
 import { parseTrainConfig, type TrainConfig } from '../../src/train/config.js';
 import { brownDocuments, wordnetDocuments } from '../../src/train/corpus.js';
 import { createTrainableModel } from '../../src/train/family.js';
@@ -87,6 +87,21 @@ describe('namm train loop', () => {
     assert.deepEqual(b.header.mixer, a.header.mixer);
     assert.ok(Buffer.from(a.params.buffer).equals(Buffer.from(b.params.buffer)), 'weights identical');
     assert.ok(Buffer.from(a.v.buffer).equals(Buffer.from(b.v.buffer)), 'optimizer state identical');
+  });
+
+  it('resumes a checkpoint written before the GPT-2 position-init fields existed (they meant the defaults)', async () => {
+    const out = tempDir(), be = new JsBackend();
+    await runTraining({ config: tinyConfig('gpt2'), outDir: out, backend: be, corpus, maxSteps: 2 });
+    const path = join(out, 'checkpoint.bin'), ckpt = await loadTrainCheckpoint(path);
+    const legacy = ckpt.header.config.model as unknown as Record<string, unknown>;
+    for (const k of ['positionInit', 'positionStd', 'previousTokenHeads']) delete legacy[k];
+    await saveTrainCheckpoint(path, ckpt);
+    const r = await runTraining({ config: tinyConfig('gpt2'), outDir: out, backend: be, corpus, resume: true });
+    assert.equal(r.step, 4);
+    // A real change of the init is still a different model.
+    const sinus = tinyConfig('gpt2');
+    sinus.model.positionInit = 'sinusoidal';
+    await assert.rejects(runTraining({ config: sinus, outDir: out, backend: be, corpus, resume: true }), /different model/);
   });
 
   it('a new data phase continues the weights and optimizer on a changed data mix; a plain resume refuses the change', async () => {
