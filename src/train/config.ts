@@ -85,6 +85,7 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
   noUnknown(m, ['arch', 'hiddenSize', 'nLayers', 'nHeads', 'nKvHeads', 'intermediateSize', 'maxPositions', 'ropeTheta', 'normEps', 'tieEmbeddings', 'activation', 'initStd', 'positionInit', 'positionStd', 'previousTokenHeads'], w);
   const arch = oneOf(m, 'arch', w, 'llama', ['llama', 'gpt2'] as const);
   const nHeads = num(m, 'nHeads', w, undefined, int(1), 'an integer ≥ 1');
+  const initStd = num(m, 'initStd', w, 0.02, pos, 'a number > 0');
   const model: TrainModelSection = {
     arch,
     hiddenSize: num(m, 'hiddenSize', w, undefined, int(2), 'an integer ≥ 2'),
@@ -97,12 +98,11 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
     normEps: num(m, 'normEps', w, 1e-5, pos, 'a number > 0'),
     tieEmbeddings: (m.tieEmbeddings ?? true) as boolean,
     activation: oneOf(m, 'activation', w, arch === 'llama' ? 'silu' : 'gelu_tanh', ['silu', 'gelu_tanh', 'gelu_erf'] as const),
-    initStd: num(m, 'initStd', w, 0.02, pos, 'a number > 0'),
+    initStd,
     positionInit: oneOf(m, 'positionInit', w, 'normal', ['normal', 'sinusoidal'] as const),
-    positionStd: 0,
+    positionStd: num(m, 'positionStd', w, initStd / 2, pos, 'a number > 0'),
     previousTokenHeads: num(m, 'previousTokenHeads', w, 0, int(0), 'an integer ≥ 0'),
   };
-  model.positionStd = num(m, 'positionStd', w, model.initStd / 2, pos, 'a number > 0');
   if (arch === 'llama' && (m.positionInit !== undefined || m.positionStd !== undefined || m.previousTokenHeads !== undefined)) {
     throw new Error(`${w}: positionInit, positionStd and previousTokenHeads apply to gpt2 models (llama has no position table)`);
   }

@@ -140,7 +140,7 @@ describe('a whole step on the native backend (fused attention and row kernels) e
   }
 });
 
-describe('GPT-2 positional prior (model.positionInit "sinusoidal", previousTokenHeads)', () => {
+describe('GPT-2 positional prior (wirePreviousTokenHeads)', () => {
   /** Layer-0 attention of heads 0 and 1: mean weight on the previous position, share of queries whose largest weight is there. */
   function previousTokenAttention(model: Model, n: number): { prev: number[]; argmax: number[] } {
     const prev = [0, 0], argmax = [0, 0];
@@ -180,13 +180,5 @@ describe('GPT-2 positional prior (model.positionInit "sinusoidal", previousToken
     assert.ok(prev[1]! < 0.1 && argmax[1]! < 0.1, `unwired head: ${prev[1]}, ${argmax[1]}`);
     assert.throws(() => wirePreviousTokenHeads(m.params, c, 9, { std: 0.02, positionStd: 0.1 }), /previousTokenHeads must be an integer in 0\.\.8/);
     assert.throws(() => wirePreviousTokenHeads(m.params, gpt2Config({ ...c, hiddenSize: 16, nHeads: 2 }), 2, { std: 0.02, positionStd: 0.1 }), /frequency pairs/);
-  });
-
-  it('the config asks for sinusoidal positions and names the field', async () => {
-    const { parseTrainConfig } = await import('../../src/train/config.js');
-    const model = { arch: 'gpt2', hiddenSize: 16, nLayers: 1, nHeads: 2, intermediateSize: 8, maxPositions: 64 };
-    assert.throws(() => parseTrainConfig({ model: { ...model, previousTokenHeads: 1 }, training: { steps: 1 } }), /previousTokenHeads needs "positionInit": "sinusoidal"/);
-    assert.throws(() => parseTrainConfig({ model: { ...model, positionInit: 'sinusoidal', previousTokenHeads: 3 }, training: { steps: 1 } }), /at most nHeads/);
-    assert.equal(parseTrainConfig({ model: { ...model, positionInit: 'sinusoidal', previousTokenHeads: 1 }, training: { steps: 1 } }).model.previousTokenHeads, 1);
   });
 });

@@ -100,6 +100,10 @@ describe('training config', () => {
     assert.equal(parseTrainConfig(gpt2).model.positionInit, 'normal');
     assert.equal(parseTrainConfig({ ...gpt2, model: { ...gpt2.model, positionInit: 'sinusoidal' } }).model.positionInit, 'sinusoidal');
     assert.throws(() => parseTrainConfig({ ...gpt2, model: { ...gpt2.model, positionInit: 'rope' } }), /positionInit must be one of/);
+    assert.throws(() => parseTrainConfig({ ...gpt2, model: { ...gpt2.model, previousTokenHeads: 1 } }), /previousTokenHeads needs "positionInit": "sinusoidal"/);
+    const sinusoidal = { ...gpt2.model, positionInit: 'sinusoidal' };
+    assert.throws(() => parseTrainConfig({ ...gpt2, model: { ...sinusoidal, previousTokenHeads: 5 } }), /at most nHeads/);
+    assert.equal(parseTrainConfig({ ...gpt2, model: { ...sinusoidal, previousTokenHeads: 1 } }).model.previousTokenHeads, 1);
   });
 });
 
