@@ -52,6 +52,14 @@ struct V {
     __m256i e = _mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127));
     return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
   }
+  /**
+   * 2^n from t = n + 1.5·2^23 (n integral in [−127, 127], as the addition of that constant leaves it): the low
+   * mantissa bits of t hold n, shifted into the exponent field and biased; n = −127 gives exactly 0.
+   */
+  static R pow2_rounded(R t) {
+    const __m256i b = _mm256_slli_epi32(_mm256_castps_si256(t), 23);
+    return _mm256_castsi256_ps(_mm256_add_epi32(b, _mm256_set1_epi32(127 << 23)));
+  }
   static R clamp(R x, R lo, R hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, x)); }  // NaN x stays NaN
   static R select_lt(R x, R c, R a, R b) { return _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, c, _CMP_LT_OQ)); }
   static R select_gt(R x, R c, R a, R b) { return _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, c, _CMP_GT_OQ)); }

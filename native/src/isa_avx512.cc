@@ -58,6 +58,14 @@ struct V {
     __m512i e = _mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127));
     return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
   }
+  /**
+   * 2^n from t = n + 1.5·2^23 (n integral in [−127, 127], as the addition of that constant leaves it): the low
+   * mantissa bits of t hold n, shifted into the exponent field and biased; n = −127 gives exactly 0.
+   */
+  static R pow2_rounded(R t) {
+    const __m512i b = _mm512_slli_epi32(_mm512_castps_si512(t), 23);
+    return _mm512_castsi512_ps(_mm512_add_epi32(b, _mm512_set1_epi32(127 << 23)));
+  }
   static R clamp(R x, R lo, R hi) {
     // max/min return their second operand when either is NaN: keep x second so NaN propagates.
     return _mm512_min_ps(hi, _mm512_max_ps(lo, x));
