@@ -244,13 +244,16 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     // no buffer can be detached or swapped between its check and its use.
     Napi::Value vq = o.Get("q"), vnQ = o.Get("nQ"), vnHeads = o.Get("nHeads"), vnKv = o.Get("nKvHeads"),
                 vhd = o.Get("headDim"), vkeys = o.Get("keys"), vvalues = o.Get("values"), vlens = o.Get("lens"),
-                vscale = o.Get("scale"), vout = o.Get("out"), vprobs = o.Get("probs");
+                vscale = o.Get("scale"), vout = o.Get("out"), vprobs = o.Get("probs"),
+                vbf16 = o.Get("probsBf16");
     const int64_t nQ = count_arg(vnQ, "nQ"), nHeads = count_arg(vnHeads, "nHeads"),
                   nKvHeads = count_arg(vnKv, "nKvHeads"), headDim = count_arg(vhd, "headDim");
     if (nKvHeads == 0 || nHeads == 0 || nHeads % nKvHeads != 0)
       throw Napi::RangeError::New(env, "nHeads (" + std::to_string(nHeads) + ") must be a positive multiple of nKvHeads (" +
                                            std::to_string(nKvHeads) + ")");
     const bool hasProbs = !vprobs.IsUndefined();
+    if (!vbf16.IsUndefined() && !vbf16.IsBoolean()) throw Napi::TypeError::New(env, "probsBf16 must be a boolean");
+    const bool probsBf16 = !vbf16.IsUndefined() && vbf16.As<Napi::Boolean>().Value();
     if (!vkeys.IsArray()) throw Napi::TypeError::New(env, "keys must be an array of Float32Array, one per KV head");
     if (!vvalues.IsArray()) throw Napi::TypeError::New(env, "values must be an array of Float32Array, one per KV head");
     const uint32_t nKeys = vkeys.As<Napi::Array>().Length(), nValues = vvalues.As<Napi::Array>().Length();
@@ -299,6 +302,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     a.values = values.data();
     a.lens = lens.data();
     a.probs = hasProbs ? probs.data() : nullptr;
+    a.probsBf16 = probsBf16;
     k().attention(a, threads_);
     return env.Undefined();
   }

@@ -24,4 +24,12 @@ inline float half_to_float(uint16_t h) {
 
 inline float bf16_to_float(uint16_t b) { return bits_to_float(static_cast<uint32_t>(b) << 16); }
 
+/** x rounded to the nearest bfloat16 (ties to even), as a float; for finite x (attention probabilities). */
+inline float round_to_bf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  return bits_to_float(u);
+}
+
 }  // namespace namm

@@ -26,6 +26,7 @@ struct AttentionArgs {
   float scale;
   float* out;            // [nQ, nHeads, headDim]
   float* const* probs;   // null, or per KV head [nQ, lens[h]]
+  bool probsBf16;        // probs as a bfloat16 model's: each head's rounded to bf16, then their mean rounded again
 };
 
 struct KernelTable {

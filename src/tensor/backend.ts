@@ -39,6 +39,12 @@ export interface AttentionArgs {
    * that KV head (GQA); masked (future) positions are written as 0.
    */
   probs?: Float32Array[];
+  /**
+   * With probs: compute them as a bfloat16 model does (the NAMM reference's eager attention in bf16): each query
+   * head's probabilities rounded to bf16 (nearest, ties to even), their mean over the group taken in float32 and
+   * rounded to bf16 again. Default false: float32 throughout.
+   */
+  probsBf16?: boolean;
 }
 
 export interface Backend {

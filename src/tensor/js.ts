@@ -154,6 +154,7 @@ export class JsBackend implements Backend {
   attention(args: AttentionArgs): void {
     checkAttention(args);
     const { q, nQ, nHeads, nKvHeads, headDim, keys, values, lens, scale, out, probs } = args;
+    const bf16 = !!args.probsBf16;
     const group = nHeads / nKvHeads, rowsPerHead = nQ * group;
     let maxLen = 0;
     for (let h = 0; h < nKvHeads; h++) maxLen = Math.max(maxLen, lens[h]!);
@@ -180,7 +181,8 @@ export class JsBackend implements Backend {
           maskedSoftmaxRow(S, r * width, width, past + i + 1, scale);
           if (P) {
             const po = i * len, so = r * width;
-            for (let j = 0; j <= past + i; j++) P[po + j] = P[po + j]! + S[so + j]! / group;
+            if (bf16) for (let j = 0; j <= past + i; j++) P[po + j] = P[po + j]! + roundToBf16(S[so + j]!) / group;
+            else for (let j = 0; j <= past + i; j++) P[po + j] = P[po + j]! + S[so + j]! / group;
           }
         }
         gemmAB(S, V, oBlock, rows, width, headDim, false);
@@ -189,6 +191,9 @@ export class JsBackend implements Backend {
           out.set(oBlock.subarray(r * headDim, (r + 1) * headDim), (i * nHeads + h) * headDim);
         }
       }
+      // The group mean rounds to bf16 once every head of a query has added to it (a query's heads can straddle
+      // two row blocks when the group does not divide the block).
+      if (P && bf16) for (let x = 0; x < nQ * len; x++) P[x] = roundToBf16(P[x]!);
     }
   }
 
@@ -243,6 +248,16 @@ function softmaxRow(x: Float32Array, o: number, n: number): void {
   for (let i = 0; i < n; i++) { const e = Math.exp(x[o + i]! - m); x[o + i] = e; s += e; }
   const inv = 1 / s;
   for (let i = 0; i < n; i++) x[o + i] = x[o + i]! * inv;
+}
+
+const bf16Value = new Float32Array(1), bf16Bits = new Uint32Array(bf16Value.buffer);
+
+/** A finite float32 value rounded to the nearest bfloat16 (ties to even), as a number. */
+export function roundToBf16(x: number): number {
+  bf16Value[0] = x;
+  const u = bf16Bits[0]!;
+  bf16Bits[0] = (u + 0x7fff + ((u >>> 16) & 1)) & 0xffff0000;
+  return bf16Value[0]!;
 }
 
 /** IEEE 754 binary16 bits → number (exact, including subnormals, ±0, ±∞ and NaN). */

@@ -59,6 +59,7 @@ export function checkAttention(a: AttentionArgs): void {
   if (keys.length < nKvHeads || values.length < nKvHeads) {
     throw new RangeError(`keys and values need one array per KV head (${nKvHeads}), got ${keys.length} and ${values.length}`);
   }
+  if (a.probsBf16 !== undefined && typeof a.probsBf16 !== 'boolean') throw new TypeError('probsBf16 must be a boolean');
   if (probs !== undefined) {
     if (!Array.isArray(probs)) throw new TypeError('probs must be an array of Float32Array, one per KV head');
     if (probs.length < nKvHeads) throw new RangeError(`probs needs one array per KV head (${nKvHeads}), got ${probs.length}`);

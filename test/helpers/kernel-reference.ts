@@ -119,13 +119,20 @@ export function refAddBias(x: Float32Array, bias: Float32Array, rows: number, co
   return Float64Array.from({ length: rows * cols }, (_, i) => x[i]! + bias[i % cols]!);
 }
 
-export interface RefAttention { out: Float64Array; probs: Float64Array[] }
+export interface RefAttention {
+  out: Float64Array;
+  /** Per KV head `[nQ, len]`: the mean over the group's heads. */
+  probs: Float64Array[];
+  /** Per query head `[nQ, len]`. */
+  headProbs: Float64Array[];
+}
 
 /** Causal attention of nQ chunk queries over per-KV-head caches whose last nQ rows are the chunk's own keys. */
 export function refAttention(q: Float32Array, nQ: number, nHeads: number, nKvHeads: number, headDim: number, keys: Float32Array[], values: Float32Array[], lens: Int32Array, scale: number): RefAttention {
   const group = nHeads / nKvHeads;
   const out = new Float64Array(nQ * nHeads * headDim);
   const probs = Array.from({ length: nKvHeads }, (_, kv) => new Float64Array(nQ * lens[kv]!));
+  const headProbs = Array.from({ length: nHeads }, (_, h) => new Float64Array(nQ * lens[Math.floor(h / group)]!));
   for (let h = 0; h < nHeads; h++) {
     const kv = Math.floor(h / group), len = lens[kv]!;
     for (let i = 0; i < nQ; i++) {
@@ -142,11 +149,22 @@ export function refAttention(q: Float32Array, nQ: number, nHeads: number, nKvHea
       for (let j = 0; j <= lastVisible; j++) {
         const p = e[j]! / sum;
         probs[kv]![i * len + j]! += p / group;
+        headProbs[h]![i * len + j] = p;
         for (let d = 0; d < headDim; d++) out[(i * nHeads + h) * headDim + d]! += p * values[kv]![j * headDim + d]!;
       }
     }
   }
-  return { out, probs };
+  return { out, probs, headProbs };
+}
+
+/** x ≥ 0 rounded to the nearest bfloat16 (8 significant bits, ties to even), by arithmetic on its exponent. */
+export function refRoundBf16(x: number): number {
+  if (x === 0) return 0;
+  let e = Math.max(-126, Math.floor(Math.log2(x)));
+  if (e > -126 && 2 ** e > x) e--;
+  if (2 ** (e + 1) <= x) e++;
+  const ulp = 2 ** (e - 7), q = x / ulp, f = Math.floor(q), r = q - f;
+  return (r > 0.5 || (r === 0.5 && f % 2 === 1) ? f + 1 : f) * ulp;
 }
 
 /** IEEE binary16 → float32 by re-biasing the exponent into float32 bits (subnormals scaled directly). */

@@ -12,7 +12,7 @@ import { Rng } from '../../src/util/rng.js';
 import { randomF32, randomQ8_0, randomU16, uniformF32 } from '../helpers/random-arrays.js';
 import { assertClose, assertSameBits } from '../helpers/compare.js';
 import {
-  refAdd, refAddBias, refAttention, refBf16, refErf, refF16, refGelu, refLayerNorm, refMatmulAB, refMatmulABt,
+  refAdd, refAddBias, refAttention, refBf16, refErf, refRoundBf16, refF16, refGelu, refLayerNorm, refMatmulAB, refMatmulABt,
   refMatmulAtB, refQ8_0, refRmsNorm, refRope, refSiluMul, refSoftmax,
 } from '../helpers/kernel-reference.js';
 
@@ -429,6 +429,33 @@ test('attention: random GQA caches against the reference (ragged lens, odd headD
     js.attention(noProbs);
     assertSameBits(noProbs.out, args.out, `out without probs ${tag}`);
   }
+});
+
+test('attention: probsBf16 rounds each head to bfloat16, then the group mean (as a bf16 model)', () => {
+  const rng = new Rng('attention-bf16');
+  for (const [nQ, nHeads, nKv, headDim, lens] of [[3, 4, 2, 8, [9, 5]], [5, 12, 4, 6, [6, 70, 9, 5]], [1, 8, 1, 16, [40]]] as const) {
+    const args = { ...attentionCase(rng, nQ, nHeads, nKv, headDim, [...lens], true), probsBf16: true };
+    js.attention(args);
+    const ref = refAttention(args.q, nQ, nHeads, nKv, headDim, args.keys, args.values, args.lens, args.scale);
+    const group = nHeads / nKv, bits = new Uint32Array(1), f = new Float32Array(bits.buffer);
+    for (let kv = 0; kv < nKv; kv++) {
+      const len = lens[kv]!, P = args.probs![kv]!;
+      for (let x = 0; x < nQ * len; x++) {
+        let sum = 0;
+        for (let g = 0; g < group; g++) sum += refRoundBf16(Math.fround(ref.headProbs[kv * group + g]![x]!));
+        const want = refRoundBf16(Math.fround(sum / group)), got = P[x]!;
+        f[0] = got;
+        assert.equal(bits[0]! & 0xffff, 0, `probs[${kv}][${x}] = ${got} is not a bfloat16 value`);
+        // float32 and float64 probabilities can straddle a rounding boundary: one bf16 step at most.
+        assert.ok(Math.abs(got - want) <= want * 2 ** -7 + 1e-38, `probs[${kv}][${x}]: ${got} vs ${want}`);
+      }
+    }
+    // The output itself does not change.
+    const plain = { ...args, out: new Float32Array(args.out.length), probs: undefined, probsBf16: false };
+    js.attention(plain);
+    assertSameBits(plain.out, args.out, 'out with and without probsBf16');
+  }
+  assert.throws(() => js.attention({ ...attentionCase(rng, 1, 1, 1, 1, [1], true), probsBf16: 1 as never }), /probsBf16 must be a boolean/);
 });
 
 test('attention: probs rows sum to 1 over the visible keys and beyond them are exactly 0', () => {

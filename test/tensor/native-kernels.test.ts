@@ -191,6 +191,17 @@ function kernelSuite(simd: SimdPath, threads: number): void {
         const { mk, lens } = attentionCase(rng, nQ, nHeads, nKvHeads, headDim, extra, withProbs);
         const a1 = mk(), a2 = mk();
         b.attention(a1); js.attention(a2);
+        if (withProbs) {
+          // bf16 taps: the same values up to one bf16 step where float32 sums straddle a rounding boundary.
+          const c1 = { ...mk(), probsBf16: true }, c2 = { ...mk(), probsBf16: true };
+          b.attention(c1); js.attention(c2);
+          for (let h = 0; h < nKvHeads; h++)
+            for (let x = 0; x < nQ * lens[h]!; x++) {
+              const u = c1.probs![h]![x]!, v = c2.probs![h]![x]!;
+              assert.ok(Math.abs(u - v) <= Math.max(u, v) * 2 ** -7, `bf16 probs[${h}][${x}] ${u} vs ${v}`);
+              assert.equal(new Uint32Array(Float32Array.of(u).buffer)[0]! & 0xffff, 0, `bf16 probs[${h}][${x}] = ${u}`);
+            }
+        }
         const tag = `attention nQ=${nQ} h=${nHeads}/${nKvHeads} d=${headDim}`;
         assertClose(`${tag} out`, a1.out, a2.out, nQ * nHeads * headDim, 1e-5, 1e-6);
         assertGuardIntact(`${tag} out`, a1.out, nQ * nHeads * headDim);

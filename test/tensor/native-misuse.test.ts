@@ -106,6 +106,7 @@ describe('native argument checks', { skip: skipNative }, () => {
     bad({ probs: [f32(10)] }, /probs needs one array per KV head/);
     bad({ probs: null as never }, /probs must be an array of Float32Array/, 'TypeError');
     bad({ scale: '0.5' as never }, /scale must be a number/, 'TypeError');
+    bad({ probsBf16: 'yes' as never }, /probsBf16 must be a boolean/, 'TypeError');
     be.attention({ ...attentionArgs(), probs: undefined }); // valid: no probabilities requested
   });
 
