@@ -19,7 +19,7 @@ const tokenizer = shared.model.tokenizer!;
 const records = generateRecords({ task: 'passkey', lengths: [length], n: prompts + 1, tokenizer, seed: 1_000_000 });
 const warmRecord = records.pop()!;
 const settings: NammRunSettings = {
-  scorer: 'bam', updateEvery: 512, selection: 'min-over-heads', cacheSize: null, run: { maxPromptTokens: length + 64 },
+  scorer: 'bam', updateEvery: 512, selection: 'min-over-heads', cacheSize: null, taps: 'bf16', run: { maxPromptTokens: length + 64 },
 };
 const normStats = await calibrateNamm(shared.model, records, zeroNammParams('bam'), { maxPromptTokens: length + 64 });
 const rng = new Rng(5);

@@ -5,6 +5,7 @@ import { loadModel } from '../models/model.js';
 import { readJsonl, loadLongBenchConfig } from '../tasks/longbench.js';
 import { calibrateNamm } from '../eval/calibrate.js';
 import { readNammCheckpoint, saveNammCheckpoint, zeroNammParams, NAMM_SELECTIONS, type NammSelection } from '../memory/namm/index.js';
+import { TAP_PRECISIONS, type TapPrecision } from '../memory/policy.js';
 import { createProgress } from './progress.js';
 import { collect, intOption } from './util.js';
 
@@ -16,14 +17,16 @@ export function register(program: Command): void {
     .option('--scorer <kind>', 'bam or mlp', 'bam')
     .option('--update <n>', 'update cadence in tokens (multiple of 16)', intOption('--update', 16), 512)
     .option('--selection <mode>', `${NAMM_SELECTIONS.join(' or ')}`, 'min-over-heads')
+    .option('--taps <precision>', 'attention probabilities read: bf16 (as the reference\'s bf16 model) or fp32', 'bf16')
     .option('--force', 'overwrite an existing file')
-    .action((o: { out: string; scorer: string; update: number; selection: string; force?: boolean }) => {
+    .action((o: { out: string; scorer: string; update: number; selection: string; taps: string; force?: boolean }) => {
       if (o.scorer !== 'bam' && o.scorer !== 'mlp') throw new Error(`--scorer must be bam or mlp, got ${o.scorer}`);
       if (!(NAMM_SELECTIONS as readonly string[]).includes(o.selection)) throw new Error(`--selection must be one of ${NAMM_SELECTIONS.join(', ')}`);
+      if (!(TAP_PRECISIONS as readonly string[]).includes(o.taps)) throw new Error(`--taps must be ${TAP_PRECISIONS.join(' or ')}, got ${o.taps}`);
       if (existsSync(o.out) && !o.force) throw new Error(`${o.out} exists; pass --force to overwrite it`);
       saveNammCheckpoint(o.out, {
         scorer: o.scorer as 'bam' | 'mlp', params: zeroNammParams(o.scorer as 'bam' | 'mlp'), normStats: null, updateEvery: o.update,
-        selection: o.selection as NammSelection, provenance: { created: new Date().toISOString(), by: 'namm init' },
+        selection: o.selection as NammSelection, taps: o.taps as TapPrecision, provenance: { created: new Date().toISOString(), by: 'namm init' },
       });
       process.stdout.write(`wrote ${o.out}\n`);
     });
@@ -44,7 +47,7 @@ export function register(program: Command): void {
       const records = o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity));
       const bar = createProgress(records.length, 'calibrate');
       const stats = await calibrateNamm(model, records, ckpt.params, {
-        updateEvery: ckpt.updateEvery, scorer: ckpt.scorer, maxPromptTokens: o.maxPromptTokens,
+        updateEvery: ckpt.updateEvery, scorer: ckpt.scorer, taps: ckpt.taps, maxPromptTokens: o.maxPromptTokens,
         longbenchConfig: o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined,
         onProgress: (d) => bar.update(d),
       });
@@ -64,7 +67,7 @@ export function register(program: Command): void {
       for (const v of c.params) { sq += v * v; max = Math.max(max, Math.abs(v)); }
       process.stdout.write(JSON.stringify({
         scorer: c.scorer, params: c.params.length, param_rms: Math.sqrt(sq / c.params.length), param_max_abs: max,
-        update_every: c.updateEvery, selection: c.selection, cache_size: c.cacheSize ?? null,
+        update_every: c.updateEvery, selection: c.selection, cache_size: c.cacheSize ?? null, taps: c.taps,
         normalisation: c.normStats ? { rows: c.normStats.count, mean: Array.from(c.normStats.mean), variance: Array.from(c.normStats.variance) } : null,
         provenance: c.provenance ?? null,
       }, null, 2) + '\n');

@@ -7,18 +7,21 @@ import type { Model } from '../models/model.js';
 import { createNammPolicy } from '../memory/namm/index.js';
 import type { NormStats } from '../memory/namm/index.js';
 import type { NammScorerKind } from '../memory/namm/params.js';
+import type { TapPrecision } from '../memory/policy.js';
 import type { TaskRecord } from '../tasks/record.js';
 import { runRecord, type RunRecordOptions } from './runner.js';
 
 export interface CalibrateOptions extends RunRecordOptions {
   updateEvery?: number;
   scorer?: NammScorerKind;
+  /** The attention probabilities to calibrate on (NammPolicyOptions.taps; default 'bf16'). */
+  taps?: TapPrecision;
   onProgress?: (done: number, total: number) => void;
 }
 
 export async function calibrateNamm(model: Model, records: readonly TaskRecord[], params: Float32Array, options: CalibrateOptions = {}): Promise<NormStats> {
   if (records.length === 0) throw new Error('calibration needs at least one record');
-  const policy = createNammPolicy({ params, calibrate: true, updateEvery: options.updateEvery, scorer: options.scorer });
+  const policy = createNammPolicy({ params, calibrate: true, updateEvery: options.updateEvery, scorer: options.scorer, taps: options.taps });
   let done = 0;
   for (const record of records) {
     await runRecord(model, record, policy, options);

@@ -17,6 +17,7 @@ import { dirname, resolve } from 'node:path';
 import type { CmaMode, CmaVariant } from './cmaes.js';
 import { FITNESS_NORMALISATIONS, type FitnessNormalisation } from './fitness.js';
 import { NAMM_SELECTIONS, type NammSelection } from '../memory/namm/selection.js';
+import { TAP_PRECISIONS, type TapPrecision } from '../memory/policy.js';
 import type { Tokenizer } from '../models/types.js';
 import { checkRecordOptions, generateRecords } from '../tasks/registry.js';
 import { readJsonl } from '../tasks/longbench.js';
@@ -69,6 +70,8 @@ export interface NammSettings {
   updateEvery: number;
   selection: NammSelection;
   cacheSize: number | null;
+  /** The attention probabilities NAMM reads (reference: 'bf16'). */
+  taps: TapPrecision;
 }
 
 export interface RunSettings {
@@ -102,7 +105,7 @@ export interface Curriculum {
 export const CURRICULUM_DEFAULTS = {
   seed: 0,
   cma: { popSize: 32, initSigma: 0.065, eliteRatio: 0.5, variant: 'full', mode: 'fast' } as CmaSettings,
-  namm: { updateEvery: 512, selection: 'min-over-heads', cacheSize: null } as NammSettings,
+  namm: { updateEvery: 512, selection: 'min-over-heads', cacheSize: null, taps: 'bf16' } as NammSettings,
   run: { maxPromptTokens: null, maxNewTokens: null, queryAware: false, chunkSize: null, longbenchConfig: null, score: 'task' } as RunSettings,
   fitness: { normalisation: 'guarded' as FitnessNormalisation, cachePenalty: 0 },
   calibration: { limit: null as number | null },
@@ -178,11 +181,12 @@ export function parseCurriculum(value: unknown, source = 'curriculum', baseDir =
   };
   if (cma.eliteRatio > 1) c.fail('cma.eliteRatio', `must be at most 1, got ${cma.eliteRatio}`);
 
-  const nammIn = top.namm === undefined ? {} : c.object(top.namm, 'namm', ['updateEvery', 'selection', 'cacheSize']);
+  const nammIn = top.namm === undefined ? {} : c.object(top.namm, 'namm', ['updateEvery', 'selection', 'cacheSize', 'taps']);
   const namm: NammSettings = {
     updateEvery: c.int(nammIn.updateEvery, 'namm.updateEvery', 16, d.namm.updateEvery),
     selection: c.oneOf(nammIn.selection, 'namm.selection', NAMM_SELECTIONS, d.namm.selection),
     cacheSize: c.intOrNull(nammIn.cacheSize, 'namm.cacheSize', 1),
+    taps: c.oneOf(nammIn.taps, 'namm.taps', TAP_PRECISIONS, d.namm.taps),
   };
   if (namm.updateEvery % 16 !== 0) c.fail('namm.updateEvery', `must be a multiple of 16 (the STFT hop), got ${namm.updateEvery}`);
 
@@ -334,10 +338,17 @@ const sha = (s: string): string => createHash('sha256').update(s).digest('hex').
  */
 export function curriculumFingerprints(c: Curriculum): { settings: string; stages: string[] } {
   return {
-    // The default score is left out, so runs started before it existed keep their fingerprint.
-    settings: sha(stableJson({ namm: c.namm, run: runWithoutDefaultScore(c.run), fitness: c.fitness, calibration: c.calibration })),
+    // The default score and fp32 taps are left out, so runs started before those options existed (on fp32 taps)
+    // keep their fingerprint.
+    settings: sha(stableJson({ namm: nammWithoutFp32Taps(c.namm), run: runWithoutDefaultScore(c.run), fitness: c.fitness, calibration: c.calibration })),
     stages: c.stages.map((s) => sha(stableJson({ name: s.name, samplesPerTask: s.samplesPerTask, tasks: s.tasks }))),
   };
+}
+
+function nammWithoutFp32Taps(namm: NammSettings): Partial<NammSettings> {
+  if (namm.taps !== 'fp32') return namm;
+  const { taps: _taps, ...rest } = namm;
+  return rest;
 }
 
 function runWithoutDefaultScore(run: RunSettings): Partial<RunSettings> {

@@ -142,7 +142,7 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
     const records = curriculum.stages[0]!.tasks.flatMap((t) => pools.get(t.name)!.slice(0, limit));
     say(`calibrating the normalisation statistics on ${records.length} prompts of stage "${curriculum.stages[0]!.name}"…`);
     const started = performance.now();
-    normStats = await calibrateNamm(model, records, zeroNammParams('bam'), { ...runOptions, updateEvery: curriculum.namm.updateEvery, scorer: 'bam' });
+    normStats = await calibrateNamm(model, records, zeroNammParams('bam'), { ...runOptions, updateEvery: curriculum.namm.updateEvery, scorer: 'bam', taps: curriculum.namm.taps });
     calibration = { records: records.length, seconds: (performance.now() - started) / 1000 };
   }
 
@@ -210,7 +210,7 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
   function saveNamm(path: string, mean: Float32Array, history: GenerationRecord[], stageIndex: number): void {
     const lastRecord = history.at(-1);
     saveNammCheckpoint(path, {
-      scorer: 'bam', params: mean, normStats, updateEvery: curriculum.namm.updateEvery, selection: curriculum.namm.selection,
+      scorer: 'bam', params: mean, normStats, updateEvery: curriculum.namm.updateEvery, selection: curriculum.namm.selection, taps: curriculum.namm.taps,
       ...(curriculum.namm.cacheSize !== null ? { cacheSize: curriculum.namm.cacheSize } : {}),
       provenance: {
         by: 'namm evolve', created: new Date().toISOString(), parameters: 'CMA-ES mean',

@@ -20,6 +20,7 @@ import type { Backend } from '../tensor/backend.js';
 import { getBackend } from '../tensor/index.js';
 import { createNammPolicy } from '../memory/namm/index.js';
 import type { NormStats } from '../memory/namm/normalize.js';
+import type { TapPrecision } from '../memory/policy.js';
 import type { NammScorerKind } from '../memory/namm/params.js';
 import type { NammSelection } from '../memory/namm/selection.js';
 import { runRecord, type RunRecordOptions } from '../eval/runner.js';
@@ -32,6 +33,7 @@ export interface NammRunSettings {
   updateEvery: number;
   selection: NammSelection;
   cacheSize: number | null;
+  taps: TapPrecision;
   run: RunRecordOptions;
 }
 
@@ -104,7 +106,7 @@ export async function runEvaluationJob(
   model: Model, record: TaskRecord, params: Float32Array | null, normStats: NormStats | null, settings: NammRunSettings,
 ): Promise<JobResult> {
   const policy = params === null ? null : createNammPolicy({
-    params, normStats, scorer: settings.scorer, updateEvery: settings.updateEvery, selection: settings.selection,
+    params, normStats, scorer: settings.scorer, updateEvery: settings.updateEvery, selection: settings.selection, taps: settings.taps,
     ...(settings.cacheSize !== null ? { cacheSize: settings.cacheSize } : {}), backend: model.backend,
   });
   const r = await runRecord(model, record, policy, settings.run);

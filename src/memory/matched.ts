@@ -106,6 +106,7 @@ export function recordingPolicy(policy: MemoryPolicy, recorder: MemoryTraceRecor
   return {
     name: policy.name,
     needsAttention: policy.needsAttention,
+    ...(policy.tapPrecision ? { tapPrecision: policy.tapPrecision } : {}),
     reset(shape: CacheShape): void { pending = true; policy.reset(shape); },
     observe(obs: LayerObservation): KeepLists | null {
       if (pending) { recorder.beginSequence(); pending = false; }

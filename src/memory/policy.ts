@@ -38,11 +38,21 @@ export interface LayerObservation {
 /** Per KV head, ascending row indices (into the current cache of that layer and head) to keep. */
 export type KeepLists = Int32Array[];
 
+/**
+ * The arithmetic of the attention probabilities a policy receives: 'fp32' throughout, or 'bf16' as a bfloat16
+ * model's eager attention (each query head's probabilities rounded to bf16, their GQA mean rounded again), which is
+ * what the NAMM reference reads.
+ */
+export type TapPrecision = 'fp32' | 'bf16';
+export const TAP_PRECISIONS: readonly TapPrecision[] = ['fp32', 'bf16'];
+
 export interface MemoryPolicy {
   /** Spec-like name for reports, e.g. "h2o:ratio=0.5". */
   readonly name: string;
   /** Whether the session must compute attention probabilities for this policy. */
   readonly needsAttention: boolean;
+  /** With needsAttention: how the session computes them (default 'fp32'). */
+  readonly tapPrecision?: TapPrecision;
   /** Starts a new sequence: drop all per-sequence state. */
   reset(shape: CacheShape): void;
   /** Sees one layer's chunk; returns keep lists when this layer's cache should shrink now, else null. */

@@ -181,7 +181,14 @@ const DEFS: PolicyDef[] = [
 const NAMM_INFO: PolicyInfo = {
   name: 'namm', usage: 'namm:PATH[,key=value...]', summary: 'the learned Neural Attention Memory Model (checkpoint at PATH)',
   paper: 'NAMM, arXiv 2410.13166', needsAttention: 'yes', acts: 'as its checkpoint config says (every 512 tokens in the paper)',
-  options: [{ key: 'PATH', value: 'file', default: 'required', help: 'checkpoint; further key=value pairs override its config (e.g. selection=per-head)' }],
+  options: [
+    { key: 'PATH', value: 'file', default: 'required', help: 'checkpoint; further key=value pairs override its config (e.g. selection=per-head)' },
+    { key: 'selection', value: 'min-over-heads|per-head', default: 'the file', help: 'the reference rule, or each head drops its own negative scores' },
+    { key: 'update', value: 'multiple of 16', default: 'the file', help: 'tokens between updates' },
+    { key: 'cacheSize', value: 'n|none', default: 'the file', help: 'cap on tokens kept per head' },
+    { key: 'taps', value: 'bf16|fp32', default: 'the file', help: "attention probabilities read: a bf16 model's (the reference) or float32" },
+    { key: 'recency', value: 'error|extend', default: 'error', help: 'tokens older than 32,768 positions: an error (reference) or the table extended' },
+  ],
 };
 
 const WRAPPERS: { info: PolicyInfo; keys: string[]; build(inner: string, own: Options, rest: Options, ctx: Context): MemoryPolicy }[] = [

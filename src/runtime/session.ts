@@ -183,7 +183,10 @@ export class Session {
         probs.push(buf.subarray(0, need));
       }
     }
-    this.backend.attention({ q, nQ: n, nHeads: c.nHeads, nKvHeads: H, headDim: c.headDim, keys, values, lens, scale: 1 / Math.sqrt(c.headDim), out, probs });
+    this.backend.attention({
+      q, nQ: n, nHeads: c.nHeads, nKvHeads: H, headDim: c.headDim, keys, values, lens, scale: 1 / Math.sqrt(c.headDim), out, probs,
+      ...(probs && policy?.tapPrecision === 'bf16' ? { probsBf16: true } : {}),
+    });
     if (!policy) return;
     const t0 = performance.now();
     const keep = policy.observe({

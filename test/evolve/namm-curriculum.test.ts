@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { curriculumFingerprints, loadCurriculum, parseCurriculum, resolveTaskPools, MIN_TRAINING_SEED } from '../../src/evolve/curriculum.js';
+import { createHash } from 'node:crypto';
+import { curriculumFingerprints, loadCurriculum, parseCurriculum, resolveTaskPools, stableJson, MIN_TRAINING_SEED } from '../../src/evolve/curriculum.js';
 import { loadTokenizer } from '../../src/models/tokenizer.js';
 import { MODEL, storyRecords, tinyCurriculum, withTempDir, writeTinyCurriculum } from './namm-helpers.js';
 
@@ -18,7 +19,7 @@ test('a minimal curriculum gets the reference defaults; addTasks inherits the pr
     ],
   }, 'c.json', '/base');
   assert.deepEqual(c.cma, { popSize: 32, initSigma: 0.065, eliteRatio: 0.5, variant: 'full', mode: 'fast' });
-  assert.deepEqual(c.namm, { updateEvery: 512, selection: 'min-over-heads', cacheSize: null });
+  assert.deepEqual(c.namm, { updateEvery: 512, selection: 'min-over-heads', cacheSize: null, taps: 'bf16' });
   assert.deepEqual(c.fitness, { normalisation: 'guarded', cachePenalty: 0 });
   assert.equal(c.seed, 0);
   assert.deepEqual(c.stages.map((s) => s.name), ['stage1', 'mix', 'only-vt']);
@@ -88,6 +89,15 @@ test('fingerprints change with what a fitness means, not with generation counts'
   assert.notEqual(curriculumFingerprints(penalty).settings, curriculumFingerprints(base).settings);
   const samples = parseCurriculum({ ...tinyCurriculum(), stages: (tinyCurriculum().stages as Record<string, unknown>[]).map((s, i) => (i === 1 ? { ...s, samplesPerTask: 1 } : s)) }, 'c.json');
   assert.deepEqual(curriculumFingerprints(samples).stages.map((h, i) => h === curriculumFingerprints(base).stages[i]), [true, false]);
+  // The taps change what a fitness means; fp32 taps (what runs before the option read) keep the old fingerprint.
+  const fp32 = parseCurriculum({ ...tinyCurriculum(), namm: { taps: 'fp32' } }, 'c.json');
+  assert.notEqual(curriculumFingerprints(fp32).settings, curriculumFingerprints(base).settings);
+  const { taps: _taps, ...nammBefore } = fp32.namm;
+  const { score: _score, ...runBefore } = fp32.run; // the default score is left out as well
+  assert.equal(fp32.run.score, 'task');
+  const settingsBefore = createHash('sha256').update(stableJson({ namm: nammBefore, run: runBefore, fitness: fp32.fitness, calibration: fp32.calibration })).digest('hex').slice(0, 16);
+  assert.equal(curriculumFingerprints(fp32).settings, settingsBefore);
+  assert.throws(() => parseCurriculum({ ...tinyCurriculum(), namm: { taps: 'fp16' } }, 'c.json'), /namm\.taps/);
 });
 
 test('the shipped example curricula are valid; the tinystories one resolves on the tinystories tokenizer', async () => {

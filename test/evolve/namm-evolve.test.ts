@@ -39,6 +39,7 @@ test('a tiny evolution (population 4, 2 stages of 1 generation) writes a loadabl
   assert.ok(ckpt.normStats && ckpt.normStats.count > 0, 'normalisation statistics are stored');
   assert.deepEqual(ckpt.normStats, r.normStats);
   assert.equal(ckpt.updateEvery, 512);
+  assert.equal(ckpt.taps, 'bf16', "the curriculum's default: the reference's bf16 probabilities");
   const prov = ckpt.provenance as Record<string, any>;
   assert.equal(prov.by, 'namm evolve');
   assert.equal(prov.seed, 11);

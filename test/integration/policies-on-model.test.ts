@@ -32,7 +32,7 @@ for (const spec of ['h2o:ratio=0', 'tova:ratio=0', 'l2:ratio=0', 'snapkv:ratio=0
 test('a NAMM with all-zero parameters (loaded from a .namm file) evicts nothing and reproduces the full cache', () => {
   const dir = mkdtempSync(join(tmpdir(), 'namm-'));
   const file = join(dir, 'zero.namm');
-  saveNammCheckpoint(file, { scorer: 'bam', params: zeroNammParams(), normStats: null, updateEvery: 512, selection: 'min-over-heads' });
+  saveNammCheckpoint(file, { scorer: 'bam', params: zeroNammParams(), normStats: null, updateEvery: 512, selection: 'min-over-heads', taps: 'bf16' });
   const s = model.createSessionWith(parsePolicySpec(`namm:${file}`));
   const got = run(s, 480);
   const fullLong = run(model.createSessionWith(null), 480);

@@ -15,6 +15,7 @@ function sample(): NammCheckpoint {
     normStats: { mean: Float32Array.from({ length: 17 }, (_, i) => i * 1e-3), variance: new Float32Array(17).fill(2e-6), count: 12345 },
     updateEvery: 512,
     selection: 'min-over-heads',
+    taps: 'bf16',
     provenance: { model: 'tiny-llama', generation: 40, tasks: ['passage_retrieval_en'] },
   };
 }
@@ -41,6 +42,9 @@ test('.namm round trip keeps params, statistics and config exactly; the write is
     assert.equal(bytes.readFloatLE(bytes.length - 4), Math.fround(2e-6));
     const noStats = decodeNammCheckpoint(encodeNammCheckpoint({ ...ck, normStats: null }));
     assert.equal(noStats.normStats, null);
+    assert.equal(back.taps, 'bf16');
+    assert.equal(decodeNammCheckpoint(encodeNammCheckpoint({ ...ck, taps: 'fp32' })).taps, 'fp32');
+    assert.throws(() => encodeNammCheckpoint({ ...ck, taps: 'fp16' as never }), /taps must be fp32 or bf16, got "fp16"/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -70,6 +74,18 @@ test('.namm reading reports truncation, corruption, wrong counts and NaN clearly
   const lying = new Uint8Array(12 + json.length); lying.set(new TextEncoder().encode('NAMM'));
   new DataView(lying.buffer).setUint32(4, 1, true); new DataView(lying.buffer).setUint32(8, json.length, true); lying.set(json, 12);
   assert.throws(() => decodeNammCheckpoint(lying), /needs 4172 parameters, header says 4000/);
+  // A file written before the taps field existed was evolved on float32 probabilities, and reads as such.
+  const ck = sample(), enc = encodeNammCheckpoint(ck);
+  const headerLen = new DataView(enc.buffer).getUint32(8, true);
+  const header = JSON.parse(new TextDecoder().decode(enc.subarray(12, 12 + headerLen)));
+  assert.equal(header.taps, 'bf16');
+  delete header.taps;
+  const oldJson = new TextEncoder().encode(JSON.stringify(header));
+  const payload = enc.subarray((12 + headerLen + 3) & ~3);
+  const old = new Uint8Array(((12 + oldJson.length + 3) & ~3) + payload.length);
+  old.set(enc.subarray(0, 12)); new DataView(old.buffer).setUint32(8, oldJson.length, true); old.set(oldJson, 12);
+  old.set(payload, (12 + oldJson.length + 3) & ~3);
+  assert.equal(decodeNammCheckpoint(old).taps, 'fp32');
   assert.throws(() => readNammCheckpoint('/nonexistent/x.namm'), /cannot read NAMM checkpoint/);
 });
 
@@ -82,6 +98,11 @@ test('loadNammPolicy applies and validates spec-string overrides', () => {
     assert.equal(p.updateEvery, 512);
     assert.equal(p.selection, 'min-over-heads');
     assert.equal(p.needsAttention, true);
+    assert.equal(p.tapPrecision, 'bf16', 'the file says bf16');
+    const f = loadNammPolicy(path, { taps: 'fp32' }) as NammPolicy;
+    assert.equal(f.tapPrecision, 'fp32');
+    assert.match(f.name, /,taps=fp32$/);
+    assert.throws(() => loadNammPolicy(path, { taps: 'f16' }), /taps=f16 is invalid \(expected fp32 or bf16\)/);
     const q = loadNammPolicy(path, { selection: 'per-head', update: '256', cache: '1024' }) as NammPolicy;
     assert.equal(q.selection, 'per-head');
     assert.equal(q.updateEvery, 256);

@@ -23,7 +23,7 @@ before(() => {
   tracePath = join(dir, 'run.json');
   saveMemoryTrace(tracePath, { version: 1, source: 'test', sequences: [[{ totalTokens: 32, layer: 0, kept: 8 }]] });
   nammPath = join(dir, 'zero.namm');
-  saveNammCheckpoint(nammPath, { scorer: 'bam', params: zeroNammParams('bam'), normStats: null, updateEvery: 512, selection: 'min-over-heads' });
+  saveNammCheckpoint(nammPath, { scorer: 'bam', params: zeroNammParams('bam'), normStats: null, updateEvery: 512, selection: 'min-over-heads', taps: 'bf16' });
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -127,3 +127,44 @@ test('generation options: stop strings, stop tokens, seeded sampling, streaming'
   assert.notDeepEqual(await sample(7), await sample(8));
   await assert.rejects(model.createSession().then((s) => s.generate([1], { temperature: -1 })), /temperature/);
 });
+
+test("a policy's tapPrecision sets how the session computes its attention probabilities (recording keeps it)", async () => {
+  const { recordingPolicy, MemoryTraceRecorder } = await import('../../src/memory/matched.js');
+  const { createNammPolicy, zeroNammParams } = await import('../../src/memory/namm/index.js');
+  const model = new Model(files.config, files.weights, files.tokenizer, getBackend(), MODEL);
+  /** Keeps every token; notes whether every probability it saw is a bfloat16 value, and their sum. */
+  class Tap implements MemoryPolicy {
+    readonly name = 'tap';
+    readonly needsAttention = true;
+    allBf16 = true;
+    sum = 0;
+    constructor(readonly tapPrecision?: 'fp32' | 'bf16') {}
+    reset(): void {}
+    observe(o: LayerObservation): null {
+      const bits = new Uint32Array(1), f = new Float32Array(bits.buffer);
+      for (let h = 0; h < o.lens.length; h++) {
+        const a = o.attention![h]!.subarray(0, o.nQ * o.lens[h]!);
+        for (const v of a) { f[0] = v; if (bits[0]! & 0xffff) this.allBf16 = false; this.sum += v; }
+      }
+      return null;
+    }
+  }
+  const ids = [1, ...GOLDEN];
+  const run = (p: MemoryPolicy) => model.createSessionWith(p).prefill(ids);
+  const plain = new Tap(), fp32 = new Tap('fp32'), bf16 = new Tap('bf16'), recorded = new Tap('bf16');
+  run(plain); run(fp32); run(bf16);
+  const wrapped = recordingPolicy(recorded, new MemoryTraceRecorder());
+  assert.equal(wrapped.tapPrecision, 'bf16');
+  run(wrapped);
+  assert.equal(plain.allBf16, false, 'float32 probabilities by default');
+  assert.equal(fp32.allBf16, false);
+  assert.equal(bf16.allBf16, true, 'every probability a bfloat16 value');
+  assert.equal(recorded.allBf16, true, 'through recordingPolicy too');
+  // Rows still sum to ~1 per query and layer (bf16 rounding moves each sum by well under 1%).
+  const rows = ids.length * files.config.nLayers * files.config.nKvHeads;
+  assert.ok(Math.abs(bf16.sum / rows - 1) < 0.01 && Math.abs(plain.sum / rows - 1) < 1e-5, `${bf16.sum / rows}, ${plain.sum / rows}`);
+  // NAMM reads bf16 probabilities unless told otherwise, as the reference's bf16 model gives them.
+  assert.equal(createNammPolicy({ params: zeroNammParams() }).tapPrecision, 'bf16');
+  assert.equal(createNammPolicy({ params: zeroNammParams(), taps: 'fp32' }).tapPrecision, 'fp32');
+  assert.throws(() => createNammPolicy({ params: zeroNammParams(), taps: 'fp16' as never }), /NAMM taps must be fp32 or bf16/);
+});

@@ -12,6 +12,7 @@
  * The header records the payload length and its CRC-32, so truncation, wrong counts, corruption and non-finite
  * values are all reported as clear errors on read. Writes are atomic (temporary file, then rename).
  */
+import { TAP_PRECISIONS, type TapPrecision } from '../policy.js';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { validateUpdateEvery } from './buffer.js';
 import { validateNormStats, type NormStats } from './normalize.js';
@@ -31,6 +32,11 @@ export interface NammCheckpoint {
   updateEvery: number;
   selection: NammSelection;
   cacheSize?: number;
+  /**
+   * The attention probabilities the parameters were evolved on (the policy default when loaded). A file without
+   * the field predates it and was evolved on 'fp32' probabilities.
+   */
+  taps: TapPrecision;
   /** Free-form provenance: model, tasks, generation, fitness, date, seed, ... (JSON values). */
   provenance?: Record<string, unknown>;
 }
@@ -46,6 +52,7 @@ export interface NammCheckpointHeader {
   updateEvery: number;
   selection: NammSelection;
   cacheSize: number | null;
+  taps?: TapPrecision;
   norm: { count: number } | null;
   provenance: Record<string, unknown>;
   payloadBytes: number;
@@ -72,6 +79,7 @@ export function encodeNammCheckpoint(ckpt: NammCheckpoint): Uint8Array {
     updateEvery: ckpt.updateEvery,
     selection: ckpt.selection,
     cacheSize: ckpt.cacheSize ?? null,
+    taps: ckpt.taps,
     norm: ckpt.normStats ? { count: ckpt.normStats.count } : null,
     provenance: ckpt.provenance ?? {},
     payloadBytes: payload.length,
@@ -132,6 +140,7 @@ export function decodeNammCheckpoint(bytes: Uint8Array, source = 'NAMM checkpoin
     updateEvery: header.updateEvery,
     selection: header.selection,
     ...(header.cacheSize !== null && header.cacheSize !== undefined ? { cacheSize: header.cacheSize } : {}),
+    taps: header.taps ?? 'fp32',
     provenance: header.provenance ?? {},
   };
   try {
@@ -176,6 +185,7 @@ function validateCheckpoint(c: NammCheckpoint): void {
   validateUpdateEvery(c.updateEvery);
   if (!NAMM_SELECTIONS.includes(c.selection)) throw new RangeError(`selection must be one of ${NAMM_SELECTIONS.join(', ')}, got "${String(c.selection)}"`);
   if (c.cacheSize !== undefined && (!Number.isInteger(c.cacheSize) || c.cacheSize < 1)) throw new RangeError(`cacheSize must be a positive integer, got ${c.cacheSize}`);
+  if (!TAP_PRECISIONS.includes(c.taps)) throw new RangeError(`taps must be ${TAP_PRECISIONS.join(' or ')}, got "${String(c.taps)}"`);
   if (c.provenance !== undefined && (typeof c.provenance !== 'object' || c.provenance === null || Array.isArray(c.provenance))) {
     throw new TypeError('provenance must be a plain object');
   }

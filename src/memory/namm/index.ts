@@ -1,5 +1,5 @@
 /** NAMM: Neural Attention Memory Models (arXiv 2410.13166) as a MemoryPolicy, its parts and its file format. */
-import type { MemoryPolicy } from '../policy.js';
+import { TAP_PRECISIONS, type MemoryPolicy, type TapPrecision } from '../policy.js';
 import { readNammCheckpoint } from './checkpoint.js';
 import { NammPolicy, type NammPolicyOptions } from './policy.js';
 import { NAMM_SELECTIONS, type NammSelection } from './selection.js';
@@ -29,17 +29,18 @@ export function createNammPolicy(options: NammPolicyOptions): NammPolicy {
 }
 
 /** Keys accepted after the path in a `namm:PATH,key=value,...` spec. */
-export const NAMM_OVERRIDE_KEYS = ['selection', 'update', 'cacheSize', 'calibrate', 'recency'] as const;
+export const NAMM_OVERRIDE_KEYS = ['selection', 'update', 'cacheSize', 'calibrate', 'recency', 'taps'] as const;
 const ALIASES: Record<string, (typeof NAMM_OVERRIDE_KEYS)[number]> = {
   selection: 'selection', update: 'update', updateEvery: 'update', cacheSize: 'cacheSize', cache: 'cacheSize',
-  calibrate: 'calibrate', recency: 'recency',
+  calibrate: 'calibrate', recency: 'recency', taps: 'taps',
 };
 
 /**
  * Loads a `.namm` file as a policy; `overrides` (string values, from a spec string such as
  * `namm:model.namm,selection=per-head,update=512`) replace the file's config: selection
  * (min-over-heads|per-head), update (alias updateEvery; positive multiple of 16), cacheSize (alias cache; positive
- * integer or "none"), calibrate (true|false), recency (error|extend).
+ * integer or "none"), calibrate (true|false), recency (error|extend), taps (bf16|fp32: the attention probabilities
+ * read; the file says which ones its parameters were evolved on).
  */
 export function loadNammPolicy(path: string, overrides: Record<string, string> = {}): MemoryPolicy {
   if (typeof path !== 'string' || path.length === 0) throw new Error('loadNammPolicy needs the path of a .namm file');
@@ -50,6 +51,7 @@ export function loadNammPolicy(path: string, overrides: Record<string, string> =
     updateEvery: ckpt.updateEvery,
     selection: ckpt.selection,
     scorer: ckpt.scorer,
+    taps: ckpt.taps,
     ...(ckpt.cacheSize !== undefined ? { cacheSize: ckpt.cacheSize } : {}),
   };
   const named: string[] = [];
@@ -83,6 +85,10 @@ export function loadNammPolicy(path: string, overrides: Record<string, string> =
       case 'recency':
         if (value !== 'error' && value !== 'extend') bad('expected error or extend');
         opts.recency = value as 'error' | 'extend';
+        break;
+      case 'taps':
+        if (!TAP_PRECISIONS.includes(value as TapPrecision)) bad(`expected ${TAP_PRECISIONS.join(' or ')}`);
+        opts.taps = value as TapPrecision;
         break;
     }
     named.push(`${key}=${value}`);

@@ -15,7 +15,7 @@
  */
 import type { Backend } from '../../tensor/backend.js';
 import { getBackend } from '../../tensor/index.js';
-import type { CacheShape, KeepLists, LayerObservation, MemoryPolicy } from '../policy.js';
+import { TAP_PRECISIONS, type CacheShape, type KeepLists, type LayerObservation, type MemoryPolicy, type TapPrecision } from '../policy.js';
 import { BamScorer } from './bam.js';
 import { endsWindow, HeadWindow, validateUpdateEvery } from './buffer.js';
 import { EMA_COEFF, emaOldStateDecay } from './ema.js';
@@ -48,6 +48,11 @@ export interface NammPolicyOptions {
   calibrate?: boolean;
   /** What to do with a token more than 32,768 positions older than the newest: 'error' (reference) or 'extend'. */
   recency?: RecencyOverflow;
+  /**
+   * The attention probabilities NAMM reads: 'bf16' (reference: a bf16 model's probabilities, each head rounded to
+   * bfloat16 before the GQA mean and the mean rounded again) or 'fp32' (float32 throughout).
+   */
+  taps?: TapPrecision;
   /** Kernels for the BAM attention (GEMMs and softmax); default the process backend (getBackend()); null: plain loops. */
   backend?: Backend | null;
   /** Called after every (layer) update with what was computed; for inspection tools and tests. */
@@ -118,6 +123,7 @@ interface Scorer { score(x: Float32Array, n: number, out: Float32Array): void }
 export class NammPolicy implements MemoryPolicy {
   readonly name: string;
   readonly needsAttention = true;
+  readonly tapPrecision: TapPrecision;
   readonly updateEvery: number;
   readonly selection: NammSelection;
   readonly cacheSize: number | undefined;
@@ -157,6 +163,8 @@ export class NammPolicy implements MemoryPolicy {
     this.recency = opts.recency ?? 'error';
     if (this.recency !== 'error' && this.recency !== 'extend') throw new RangeError(`NAMM recency must be "error" or "extend", got "${this.recency}"`);
     this.calibrate = opts.calibrate ?? false;
+    this.tapPrecision = opts.taps ?? 'bf16';
+    if (!TAP_PRECISIONS.includes(this.tapPrecision)) throw new RangeError(`NAMM taps must be ${TAP_PRECISIONS.join(' or ')}, got "${String(this.tapPrecision)}"`);
     if (opts.normStats) validateNormStats(opts.normStats);
     this.normalizer = opts.normStats ? new FeatureNormalizer(opts.normStats) : null;
     this.norm = this.normalizer ? this.normalizer.packed : null;
@@ -172,6 +180,7 @@ export class NammPolicy implements MemoryPolicy {
       `update=${this.updateEvery}`,
       ...(this.cacheSize !== undefined ? [`cacheSize=${this.cacheSize}`] : []),
       ...(this.calibrate ? ['calibrate=true'] : []),
+      ...(this.tapPrecision !== 'bf16' ? [`taps=${this.tapPrecision}`] : []),
     ].join(',');
   }
 
