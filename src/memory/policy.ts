@@ -29,8 +29,8 @@ export interface LayerObservation {
   values: Float32Array[];
   /**
    * Only when the policy's `needsAttention` is true: per KV head, the GQA-averaged post-softmax attention of the
-   * chunk's queries over the current cache, `[nQ, lens[h]]` row-major (future positions are 0). Valid only during
-   * the call; copy what must be kept.
+   * chunk's queries over the current cache, `[nQ, lens[h]]` row-major (future positions are 0), computed as the
+   * policy's `tapPrecision` says. Valid only during the call; copy what must be kept.
    */
   attention?: Float32Array[];
 }
