@@ -12,8 +12,8 @@
  * The header records the payload length and its CRC-32, so truncation, wrong counts, corruption and non-finite
  * values are all reported as clear errors on read. Writes are atomic (temporary file, then rename).
  */
-import { TAP_PRECISIONS, type TapPrecision } from '../policy.js';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { TAP_PRECISIONS, type TapPrecision } from '../policy.js';
 import { validateUpdateEvery } from './buffer.js';
 import { validateNormStats, type NormStats } from './normalize.js';
 import { BAM_HIDDEN, FEATURE_DIM, paramCountFor, validateNammParams, type NammScorerKind } from './params.js';
