@@ -15,6 +15,9 @@ test('tinystories tokenizer.json: golden ids decode to the SOURCE.md text', asyn
   assert.equal(tok.decode([1, ...GOLDEN_IDS]), GOLDEN_TEXT);
   assert.equal(tok.decode(GOLDEN_IDS), GOLDEN_TEXT);
   assert.equal(tok.decode([1, 147], { skipSpecial: false }), '<|start_story|>On');
+  // An empty list (a generation that emits EOS first) decodes to '', where the library itself throws.
+  assert.equal(tok.decode([]), '');
+  assert.equal(tok.decode([1]), '');
 });
 
 test('tinystories tokenizer.json: encodes like the Rust tokenizers library (ids hand-checked against the vocab)', async () => {

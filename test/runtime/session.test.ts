@@ -168,3 +168,13 @@ test("a policy's tapPrecision sets how the session computes its attention probab
   assert.equal(createNammPolicy({ params: zeroNammParams(), taps: 'fp32' }).tapPrecision, 'fp32');
   assert.throws(() => createNammPolicy({ params: zeroNammParams(), taps: 'fp16' as never }), /NAMM taps must be fp32 or bf16/);
 });
+
+test('a generation whose first token is a stop token returns empty text (the tokenizer decodes nothing)', async () => {
+  const model = new Model(files.config, files.weights, files.tokenizer, getBackend(), MODEL);
+  const s = await model.createSession();
+  // The greedy first token after BOS is GOLDEN[0]: make it the stop token.
+  const r = await s.generate([1], { maxNewTokens: 4, stopTokens: [GOLDEN[0]!] });
+  assert.equal(r.stoppedBy, 'eos');
+  assert.deepEqual(r.outputTokens, []);
+  assert.equal(r.text, '');
+});

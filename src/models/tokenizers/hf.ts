@@ -95,6 +95,8 @@ export class HfTokenizer implements Tokenizer {
   }
 
   decode(ids: readonly number[], options?: { skipSpecial?: boolean }): string {
+    // The library refuses an empty list; a generation that stops at once (EOS first) decodes to ''.
+    if (ids.length === 0) return '';
     return this.core.decode([...ids], { skip_special_tokens: options?.skipSpecial ?? true });
   }
 
