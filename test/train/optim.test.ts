@@ -81,8 +81,12 @@ describe('training config', () => {
     const answers = readTrainConfig('configs/namm-tiny-llama-answers.json'), long = readTrainConfig('configs/namm-tiny-llama-long.json');
     assert.equal(answers.data.lossOn, 'answer'); assert.equal(long.data.lossOn, 'answer');
     assert.equal(Math.max(...long.data.taskLengths), 4096);
-    const wired = readTrainConfig('configs/gpt2-wired-copy.json');
-    assert.equal(wired.model.positionInit, 'sinusoidal'); assert.equal(wired.model.previousTokenHeads, 1); assert.equal(wired.data.copyWeight, 1);
+    // GPT-2's phases: pure copy with a wired previous-token head, longer copies, then the answers.
+    assert.equal(gpt2.model.positionInit, 'sinusoidal'); assert.equal(gpt2.model.previousTokenHeads, 1); assert.equal(gpt2.data.copyWeight, 1);
+    assert.equal(Math.max(...readTrainConfig('configs/namm-tiny-gpt2-copylong.json').data.copyLengths), 1024);
+    const gpt2Answers = readTrainConfig('configs/namm-tiny-gpt2-answers.json');
+    assert.equal(gpt2Answers.data.lossOn, 'answer'); assert.equal(Math.max(...gpt2Answers.data.taskLengths), 2048);
+    assert.equal(readTrainConfig('configs/gpt2-first-attempt.json').model.positionInit, 'normal');
     const toy = readTrainConfig('configs/toy-induction.json');
     assert.equal(toy.data.copyWeight, 1); assert.equal(toy.data.taskWeight, 0);
   });
