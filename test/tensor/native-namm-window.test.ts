@@ -87,15 +87,24 @@ describe('native NAMM window kernels', { skip: skipNative }, () => {
         assert.deepEqual(many, one, `trial ${trial}: threads 1 vs 3`);
         assert.deepEqual(one, perFrame, `trial ${trial}: one call vs one call per frame`);
       }
-      // A large case, so that the work is really split between threads.
-      const ld = 2100, frames = 8;
-      const prev = blocks(rng, 1, ld, ld), next = blocks(rng, frames, ld, ld);
-      const rows = Int32Array.from({ length: frames }, (_, t) => 1300 + 100 * t);
-      const weights = Float32Array.from({ length: frames }, (_, t) => 0.01 * (t + 1));
-      const a = new Float64Array(stftAccSize(ld)), b = new Float64Array(stftAccSize(ld));
-      new NativeBackend({ threads: 1, simd }).stftAccumulateFrames(prev, ld, next, ld, frames, rows, weights, a);
-      new NativeBackend({ threads: 2, simd }).stftAccumulateFrames(prev, ld, next, ld, frames, rows, weights, b);
-      assert.deepEqual(b, a, 'large case: threads 1 vs 2');
+      // Large cases, so that the work is really split between threads; 1,024 is a stride whose query rows share
+      // L1 sets (the kernel copies each block before reading it), checked against one call per frame as well.
+      for (const ld of [2100, 1024]) {
+        const frames = 8;
+        const prev = blocks(rng, 1, ld, ld), next = blocks(rng, frames, ld, ld);
+        const rows = Int32Array.from({ length: frames }, (_, t) => ld - 800 + 100 * t);
+        const weights = Float32Array.from({ length: frames }, (_, t) => 0.01 * (t + 1));
+        const a = new Float64Array(stftAccSize(ld)), b = new Float64Array(stftAccSize(ld)), perFrame = new Float64Array(stftAccSize(ld));
+        new NativeBackend({ threads: 1, simd }).stftAccumulateFrames(prev, ld, next, ld, frames, rows, weights, a);
+        const two = new NativeBackend({ threads: 2, simd });
+        two.stftAccumulateFrames(prev, ld, next, ld, frames, rows, weights, b);
+        for (let t = 0; t < frames; t++) {
+          const p = t === 0 ? prev : next.subarray((t - 1) * HOP * ld);
+          two.stftAccumulate(p, next.subarray(t * HOP * ld), ld, rows[t]!, weights[t]!, perFrame);
+        }
+        assert.deepEqual(b, a, `large case, ld ${ld}: threads 1 vs 2`);
+        assert.deepEqual(a, perFrame, `large case, ld ${ld}: one call vs one call per frame`);
+      }
     });
 
     it(`nammFeatures is bit-identical to the TypeScript twin (${simd})`, () => {
