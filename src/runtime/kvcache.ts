@@ -11,6 +11,10 @@
  * - `shrinkToFit`, which the session calls at the end of each prefill for stores holding more than twice their rows,
  *   and which anyone may call to release all slack;
  * - `clear`.
+ * The arrays are views of resizable ArrayBuffers that reserve address space for `reserveRows` rows (the model's
+ * context; reserving commits no memory), so growing and shrinking a store happen in place: no copy, and the pages
+ * a shrink gives up are returned to the system at once. Past the reserve (or where a runtime cannot reserve) a store
+ * falls back to reallocating and copying.
  * The figures stay honest because they do not mix the two quantities: `bytesHeld` is the bytes allocated (capacity,
  * what the process really holds), `bytesUsed` the bytes of valid rows, and `bytesFreed` the bytes of the rows evicted
  * so far (whether their space was handed back to the process or is being reused for new tokens).
@@ -21,17 +25,40 @@ const MIN_CAPACITY = 16;
 /** Capacity growth factor when an append does not fit. */
 const GROWTH = 1.5;
 
+/** Rows a store reserves address space for when its owner does not say (nothing is committed until used). */
+const DEFAULT_RESERVE_ROWS = 4096;
+
+/**
+ * A buffer of `bytes` that can later be resized in place up to `maxBytes`, or a fixed one where the runtime cannot
+ * reserve that much address space (or has no resizable buffers).
+ */
+function resizableBuffer(bytes: number, maxBytes: number): ArrayBuffer {
+  try {
+    return new ArrayBuffer(bytes, { maxByteLength: Math.max(bytes, maxBytes) });
+  } catch {
+    return new ArrayBuffer(bytes);
+  }
+}
+
 /** One (layer, KV head) store. Rows 0..len-1 are valid, oldest first. */
 export class HeadStore {
-  keys: Float32Array;
-  values: Float32Array;
-  positions: Int32Array;
+  /** Length-tracking views of resizable buffers: the same objects stay valid when the store resizes in place. */
+  keys!: Float32Array;
+  values!: Float32Array;
+  positions!: Int32Array;
   len = 0;
+  private reserveRows: number;
 
-  constructor(readonly headDim: number, capacity: number) {
-    this.keys = new Float32Array(capacity * headDim);
-    this.values = new Float32Array(capacity * headDim);
-    this.positions = new Int32Array(capacity);
+  constructor(readonly headDim: number, capacity: number, reserveRows = DEFAULT_RESERVE_ROWS) {
+    this.reserveRows = Math.max(reserveRows, capacity);
+    this.allocate(capacity);
+  }
+
+  private allocate(capacity: number): void {
+    const d = this.headDim, r = this.reserveRows;
+    this.keys = new Float32Array(resizableBuffer(capacity * d * 4, r * d * 4));
+    this.values = new Float32Array(resizableBuffer(capacity * d * 4, r * d * 4));
+    this.positions = new Int32Array(resizableBuffer(capacity * 4, r * 4));
   }
 
   get capacity(): number { return this.positions.length; }
@@ -43,16 +70,27 @@ export class HeadStore {
     this.resize(Math.max(need, Math.ceil(this.capacity * GROWTH), MIN_CAPACITY));
   }
 
-  /** Reallocates to exactly `capacity` rows (at least the valid rows), keeping the valid rows. */
+  /**
+   * Sets the capacity to exactly `capacity` rows (at least the valid rows), keeping the valid rows: in place while it
+   * lies within the reserve, otherwise by reallocating (with a reserve of twice the new capacity) and copying.
+   */
   resize(capacity: number): void {
     if (!Number.isInteger(capacity) || capacity < this.len) throw new RangeError(`resize to ${capacity} rows would drop some of the ${this.len} valid rows`);
     if (capacity === this.capacity) return;
     const d = this.headDim;
-    const keys = new Float32Array(capacity * d), values = new Float32Array(capacity * d), pos = new Int32Array(capacity);
-    keys.set(this.keys.subarray(0, this.len * d));
-    values.set(this.values.subarray(0, this.len * d));
-    pos.set(this.positions.subarray(0, this.len));
-    this.keys = keys; this.values = values; this.positions = pos;
+    const kb = this.keys.buffer as ArrayBuffer, vb = this.values.buffer as ArrayBuffer, pb = this.positions.buffer as ArrayBuffer;
+    if (kb.resizable && vb.resizable && pb.resizable && capacity * d * 4 <= kb.maxByteLength) {
+      kb.resize(capacity * d * 4);
+      vb.resize(capacity * d * 4);
+      pb.resize(capacity * 4);
+      return;
+    }
+    const { keys, values, positions } = this;
+    this.reserveRows = Math.max(this.reserveRows, 2 * capacity);
+    this.allocate(capacity);
+    this.keys.set(keys.subarray(0, this.len * d));
+    this.values.set(values.subarray(0, this.len * d));
+    this.positions.set(positions.subarray(0, this.len));
   }
 
   /**
@@ -102,9 +140,13 @@ export class KVCache {
   /** Rows removed by retain over the cache's life (all layers and heads). */
   rowsEvicted = 0;
 
-  constructor(readonly nLayers: number, readonly nKvHeads: number, readonly headDim: number, initialCapacity = 0) {
+  /**
+   * `reserveRows`: the rows each store reserves address space for, so that it grows and shrinks in place up to
+   * there (the session passes the model's context length); more rows still fit, by reallocation.
+   */
+  constructor(readonly nLayers: number, readonly nKvHeads: number, readonly headDim: number, initialCapacity = 0, reserveRows = DEFAULT_RESERVE_ROWS) {
     this.stores = Array.from({ length: nLayers }, () =>
-      Array.from({ length: nKvHeads }, () => new HeadStore(headDim, initialCapacity)));
+      Array.from({ length: nKvHeads }, () => new HeadStore(headDim, initialCapacity, reserveRows)));
   }
 
   /**

@@ -84,7 +84,7 @@ export class Session {
     const c = arch.config;
     this.chunkSize = options.chunkSize ?? 128;
     if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${options.chunkSize}`);
-    this.cache = new KVCache(c.nLayers, c.nKvHeads, c.headDim);
+    this.cache = new KVCache(c.nLayers, c.nKvHeads, c.headDim, 0, c.maxPositions);
     this.stats = new CacheStats(c.nLayers, c.nKvHeads);
     this.policy = options.memory ?? null;
     this.policy?.reset({ nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim });

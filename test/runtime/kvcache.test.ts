@@ -128,6 +128,40 @@ test('a store that falls below a quarter of its capacity is reallocated to twice
   assert.equal(s.keys[0], 198 * 1000);
 });
 
+test('a store grows and shrinks in place within its reserve, and past it reallocates, keeping its rows', () => {
+  const c = new KVCache(1, 1, D, 0, 300);
+  const s = c.store(0, 0);
+  const { k, v, pos } = chunk(1, 0, 200);
+  c.append(0, k, v, pos, 200);
+  const keys = s.keys, values = s.values, positions = s.positions;
+  assert.ok((keys.buffer as ArrayBuffer).resizable, 'keys live in a resizable buffer');
+  c.retain(0, 0, Int32Array.from({ length: 40 }, (_, i) => 5 * i)); // 40 < 200 / 4: the store shrinks
+  assert.equal(s.capacity, 80);
+  assert.equal(s.keys, keys, 'shrunk in place: the same views');
+  assert.equal(keys.length, 80 * D, 'the views track the new size');
+  assert.equal(keys.buffer.byteLength, 80 * D * 4, 'the buffer itself gave the bytes up');
+  const more = chunk(1, 200, 250);
+  c.append(0, more.k, more.v, more.pos, 250); // 290 rows: grows within the reserve of 300
+  assert.equal(s.keys, keys);
+  assert.equal(s.values, values);
+  assert.equal(s.positions, positions);
+  const again = chunk(1, 450, 60);
+  c.append(0, again.k, again.v, again.pos, 60); // 350 rows: past the reserve, reallocated
+  assert.notEqual(s.keys, keys);
+  assert.equal(s.len, 350);
+  const want = [...Array.from({ length: 40 }, (_, i) => 5 * i), ...Array.from({ length: 310 }, (_, i) => 200 + i)];
+  assert.deepEqual(Array.from(s.positions.subarray(0, s.len)), want);
+  for (let r = 0; r < s.len; r++) {
+    assert.equal(s.keys[r * D + 3], want[r]! * 1000 + 3, `key row ${r}`);
+    assert.equal(s.values[r * D + 7], -(want[r]! * 1000 + 7) - 0.5, `value row ${r}`);
+  }
+  // The new buffers reserve room to grow again in place.
+  const grown = s.keys;
+  c.append(0, chunk(1, 510, 100).k, chunk(1, 510, 100).v, chunk(1, 510, 100).pos, 100);
+  assert.equal(s.keys, grown);
+  assert.equal(s.len, 450);
+});
+
 /** Attention of `nQ` fixed queries over every head of layer 0 (the last nQ rows are the chunk's own). */
 function attend(backend: Backend, c: KVCache, q: Float32Array, nQ: number, nHeads: number): Float32Array {
   const stores = c.layerStores(0);

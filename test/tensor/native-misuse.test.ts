@@ -116,7 +116,7 @@ describe('native argument checks', { skip: skipNative }, () => {
     const sneaky = {
       ...args,
       get probs() {
-        structuredClone(q.buffer, { transfer: [q.buffer] }); // detaches q after q was read
+        structuredClone(q.buffer, { transfer: [q.buffer as ArrayBuffer] }); // detaches q after q was read
         return undefined;
       },
     };
