@@ -283,7 +283,13 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     // Private copies: a shared lens array could change under the kernel after it was checked.
     std::vector<int32_t> lens(lensIn, lensIn + nKvHeads);
     std::vector<const float*> keys(nKvHeads), values(nKvHeads);
-    std::vector<float*> probs(hasProbs ? nKvHeads : 0);
+    // probs holds Float32Arrays, or Uint16Arrays that receive the bf16 probabilities' bit patterns (probsBf16).
+    const bool packed = hasProbs && nKvHeads > 0 && pv[0].IsTypedArray() &&
+                        pv[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array;
+    if (packed && !probsBf16)
+      throw Napi::RangeError::New(env, "probs as Uint16Array (bf16 bit patterns) need probsBf16: true");
+    std::vector<float*> probs(hasProbs && !packed ? nKvHeads : 0);
+    std::vector<uint16_t*> probs16(packed ? nKvHeads : 0);
     for (int64_t h = 0; h < nKvHeads; h++) {
       const int64_t len = lens[h];
       const std::string hs = "[" + std::to_string(h) + "]";
@@ -292,7 +298,8 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
                                              std::to_string(nQ) + " queries)");
       keys[h] = f32_arg(kv[h], ("keys" + hs).c_str(), checked_mul(env, len, headDim)).data;
       values[h] = f32_arg(vv[h], ("values" + hs).c_str(), checked_mul(env, len, headDim)).data;
-      if (hasProbs) probs[h] = f32_arg(pv[h], ("probs" + hs).c_str(), checked_mul(env, nQ, len)).data;
+      if (packed) probs16[h] = u16_arg(pv[h], ("probs" + hs).c_str(), checked_mul(env, nQ, len)).data;
+      else if (hasProbs) probs[h] = f32_arg(pv[h], ("probs" + hs).c_str(), checked_mul(env, nQ, len)).data;
     }
     a.nQ = nQ;
     a.nHeads = nHeads;
@@ -301,7 +308,8 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     a.keys = keys.data();
     a.values = values.data();
     a.lens = lens.data();
-    a.probs = hasProbs ? probs.data() : nullptr;
+    a.probs = hasProbs && !packed ? probs.data() : nullptr;
+    a.probs16 = packed ? probs16.data() : nullptr;
     a.probsBf16 = probsBf16;
     k().attention(a, threads_);
     return env.Undefined();
@@ -558,9 +566,30 @@ Napi::Value Kernels::StftAccumulateFrames(const Napi::CallbackInfo& info) {
     maxRows = std::max<int64_t>(maxRows, rows[t]);
   }
   const float* prev = f32_arg(info[0], "prev", checked_mul(env, kNammHop, prevLd)).data;
-  const float* next = f32_arg(info[2], "next", checked_mul(env, checked_mul(env, kNammHop, frames), nextLd)).data;
+  // next: a Float32Array, or a Uint16Array of bfloat16 bit patterns (packed bf16 attention taps).
+  const int64_t nextNeed = checked_mul(env, checked_mul(env, kNammHop, frames), nextLd);
+  const bool packed = info[2].IsTypedArray() && info[2].As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array;
+  const uint16_t* next16 = packed ? u16_arg(info[2], "next", nextNeed).data : nullptr;
+  const float* next = packed ? nullptr : f32_arg(info[2], "next", nextNeed).data;
   double* acc = f64_arg(info[7], "acc", namm_acc_size(maxRows)).data;
-  namm_table_for(simd_).stft_accumulate_frames(prev, prevLd, next, nextLd, frames, rows, weights, acc, threads_);
+  // Optional: last, lastLd — where the last block's rows < max rows[t] go (float32, stride lastLd ≥ those rows).
+  float* last = nullptr;
+  int64_t lastLd = 0;
+  if (info.Length() > 8 && !info[8].IsUndefined() && !info[8].IsNull()) {
+    lastLd = count_arg(info[9], "lastLd");
+    if (lastLd < maxRows)
+      throw Napi::RangeError::New(env, "stftAccumulateFrames: lastLd (" + std::to_string(lastLd) + ") is below the rows written (" +
+                                           std::to_string(maxRows) + ")");
+    const Buffer<float> out = f32_arg(info[8], "last", checked_mul(env, kNammHop, lastLd));
+    last = out.data;
+    const uint8_t* lo = reinterpret_cast<const uint8_t*>(last);
+    const uint8_t* hi = lo + static_cast<size_t>(kNammHop * lastLd) * sizeof(float);
+    const uint8_t* nlo = packed ? reinterpret_cast<const uint8_t*>(next16) : reinterpret_cast<const uint8_t*>(next);
+    const uint8_t* nhi = nlo + static_cast<size_t>(nextNeed) * (packed ? sizeof(uint16_t) : sizeof(float));
+    if (lo < nhi && nlo < hi) throw Napi::RangeError::New(env, "stftAccumulateFrames: last must not overlap next");
+  }
+  if (packed) namm_table_for(simd_).stft_accumulate_frames_bf16(prev, prevLd, next16, nextLd, frames, rows, weights, acc, last, lastLd, threads_);
+  else namm_table_for(simd_).stft_accumulate_frames(prev, prevLd, next, nextLd, frames, rows, weights, acc, last, lastLd, threads_);
   return env.Undefined();
 }
 

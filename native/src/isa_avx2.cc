@@ -23,6 +23,9 @@ struct V {
   static R zero() { return _mm256_setzero_ps(); }
   static R set1(float v) { return _mm256_set1_ps(v); }
   static R load(const float* p) { return _mm256_loadu_ps(p); }
+  static R load_bf16(const uint16_t* p) {  // W bfloat16 values (bit patterns) widened exactly
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
+  }
   static void store(float* p, R v) { _mm256_storeu_ps(p, v); }
   static R add(R a, R b) { return _mm256_add_ps(a, b); }
   static R sub(R a, R b) { return _mm256_sub_ps(a, b); }

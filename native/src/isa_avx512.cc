@@ -26,6 +26,9 @@ struct V {
   static R zero() { return _mm512_setzero_ps(); }
   static R set1(float v) { return _mm512_set1_ps(v); }
   static R load(const float* p) { return _mm512_loadu_ps(p); }
+  static R load_bf16(const uint16_t* p) {  // W bfloat16 values (bit patterns) widened exactly
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
+  }
   static void store(float* p, R v) { _mm512_storeu_ps(p, v); }
   static R add(R a, R b) { return _mm512_add_ps(a, b); }
   static R sub(R a, R b) { return _mm512_sub_ps(a, b); }

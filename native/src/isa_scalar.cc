@@ -13,6 +13,7 @@ struct V {
   static R zero() { return 0.f; }
   static R set1(float v) { return v; }
   static R load(const float* p) { return *p; }
+  static R load_bf16(const uint16_t* p) { return bf16_to_float(*p); }
   static void store(float* p, R v) { *p = v; }
   static R add(R a, R b) { return a + b; }
   static R sub(R a, R b) { return a - b; }

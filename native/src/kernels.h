@@ -27,6 +27,7 @@ struct AttentionArgs {
   float* out;            // [nQ, nHeads, headDim]
   float* const* probs;   // null, or per KV head [nQ, lens[h]]
   bool probsBf16;        // probs as a bfloat16 model's: each head's rounded to bf16, then their mean rounded again
+  uint16_t* const* probs16;  // null, or (instead of probs, with probsBf16) per KV head [nQ, lens[h]] bf16 bit patterns
 };
 
 struct KernelTable {

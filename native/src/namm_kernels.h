@@ -30,9 +30,17 @@ struct NammKernelTable {
    * `frames` consecutive frames in one call, bit-identical to one stft_accumulate per frame in order: frame t is
    * [block t−1 | block t] where block −1 is prev (stride prevLd) and block t ≥ 0 starts at next + 16·t·nextLd
    * (stride nextLd); it adds weights[t]·|X| to rows r < rows[t] (rows[t] ≤ nextLd, and rows[0] ≤ prevLd).
+   * When `last` is not null, the last block's rows r < max rows[t] are also written there (sample m of row r at
+   * m·lastLd + r, as float32): the previous block of the next call. `last` may be `prev` itself (each row is read
+   * before it is written), but must not overlap `next`.
    */
   void (*stft_accumulate_frames)(const float* prev, int64_t prevLd, const float* next, int64_t nextLd, int64_t frames,
-                                 const int32_t* rows, const float* weights, double* acc, int threads);
+                                 const int32_t* rows, const float* weights, double* acc, float* last, int64_t lastLd,
+                                 int threads);
+  /** The same with `next` as bfloat16 bit patterns (packed bf16 attention taps), widened exactly to float32. */
+  void (*stft_accumulate_frames_bf16)(const float* prev, int64_t prevLd, const uint16_t* next, int64_t nextLd,
+                                      int64_t frames, const int32_t* rows, const float* weights, double* acc,
+                                      float* last, int64_t lastLd, int threads);
   /** BAM scores of n tokens: x [n, 25], params [4172] (flat layout above), out [n]. */
   void (*bam_scores)(const float* x, int64_t n, const float* params, float* out, int threads);
   /**

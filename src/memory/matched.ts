@@ -107,6 +107,7 @@ export function recordingPolicy(policy: MemoryPolicy, recorder: MemoryTraceRecor
     name: policy.name,
     needsAttention: policy.needsAttention,
     ...(policy.tapPrecision ? { tapPrecision: policy.tapPrecision } : {}),
+    ...(policy.packedTaps ? { packedTaps: policy.packedTaps } : {}),
     reset(shape: CacheShape): void { pending = true; policy.reset(shape); },
     observe(obs: LayerObservation): KeepLists | null {
       if (pending) { recorder.beginSequence(); pending = false; }

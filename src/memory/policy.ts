@@ -33,6 +33,11 @@ export interface LayerObservation {
    * policy's `tapPrecision` says. Valid only during the call; copy what must be kept.
    */
   attention?: Float32Array[];
+  /**
+   * Instead of `attention`, for a policy with `tapPrecision: 'bf16'` and `packedTaps: true`: the same bf16
+   * probabilities as their bit patterns (the upper half of each float32), half the memory. Valid only during the call.
+   */
+  attentionBf16?: Uint16Array[];
 }
 
 /** Per KV head, ascending row indices (into the current cache of that layer and head) to keep. */
@@ -53,6 +58,8 @@ export interface MemoryPolicy {
   readonly needsAttention: boolean;
   /** With needsAttention: how the session computes them (default 'fp32'). */
   readonly tapPrecision?: TapPrecision;
+  /** With tapPrecision 'bf16': receive them packed, in `attentionBf16`, rather than as float32 in `attention`. */
+  readonly packedTaps?: boolean;
   /** Starts a new sequence: drop all per-sequence state. */
   reset(shape: CacheShape): void;
   /** Sees one layer's chunk; returns keep lists when this layer's cache should shrink now, else null. */

@@ -68,6 +68,7 @@ export class Session {
   private readonly chunkSize: number;
   private readonly policy: MemoryPolicy | null;
   private readonly probsScratch: Float32Array[] = [];
+  private readonly packedScratch: Uint16Array[] = [];
   private chunkPositions = new Int32Array(0);
   private phase: 'prefill' | 'decode' = 'prefill';
   private endOfPrefill = false;
@@ -173,25 +174,39 @@ export class Session {
     const lens = Int32Array.from(stores, (s) => s.len);
     const keys = stores.map((s) => s.keys), values = stores.map((s) => s.values);
     const policy = this.policy;
-    let probs: Float32Array[] | undefined;
+    let probs: Float32Array[] | undefined, packed: Uint16Array[] | undefined;
     if (policy?.needsAttention) {
-      probs = [];
-      for (let h = 0; h < H; h++) {
-        const need = n * lens[h]!;
-        let buf = this.probsScratch[h];
-        if (!buf || buf.length < need) { buf = new Float32Array(Math.max(need, (buf?.length ?? 0) * 2)); this.probsScratch[h] = buf; }
-        probs.push(buf.subarray(0, need));
+      const bf16 = policy.tapPrecision === 'bf16';
+      if (bf16 && policy.packedTaps) {
+        // bf16 taps as their bit patterns: the same values in half the bytes to write and for the policy to read.
+        packed = [];
+        for (let h = 0; h < H; h++) {
+          const need = n * lens[h]!;
+          let buf = this.packedScratch[h];
+          if (!buf || buf.length < need) { buf = new Uint16Array(Math.max(need, (buf?.length ?? 0) * 2)); this.packedScratch[h] = buf; }
+          packed.push(buf.subarray(0, need));
+        }
+      } else {
+        probs = [];
+        for (let h = 0; h < H; h++) {
+          const need = n * lens[h]!;
+          let buf = this.probsScratch[h];
+          if (!buf || buf.length < need) { buf = new Float32Array(Math.max(need, (buf?.length ?? 0) * 2)); this.probsScratch[h] = buf; }
+          probs.push(buf.subarray(0, need));
+        }
       }
     }
     this.backend.attention({
-      q, nQ: n, nHeads: c.nHeads, nKvHeads: H, headDim: c.headDim, keys, values, lens, scale: 1 / Math.sqrt(c.headDim), out, probs,
-      ...(probs && policy?.tapPrecision === 'bf16' ? { probsBf16: true } : {}),
+      q, nQ: n, nHeads: c.nHeads, nKvHeads: H, headDim: c.headDim, keys, values, lens, scale: 1 / Math.sqrt(c.headDim), out,
+      probs: packed ?? probs,
+      ...((probs || packed) && policy?.tapPrecision === 'bf16' ? { probsBf16: true } : {}),
     });
     if (!policy) return;
     const t0 = performance.now();
     const keep = policy.observe({
       layer, nQ: n, totalTokens: this.nextTokenTotal.value, phase: this.phase, endOfPrefill: this.endOfPrefill,
       lens, positions: stores.map((s) => s.positions), keys, values, attention: probs,
+      ...(packed ? { attentionBf16: packed } : {}),
     });
     const t1 = performance.now();
     this.timings.policyMs += t1 - t0;

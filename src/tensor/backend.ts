@@ -36,9 +36,10 @@ export interface AttentionArgs {
   out: Float32Array;
   /**
    * Optional per KV head: post-softmax probabilities `[nQ, lens[h]]`, averaged over the query heads that share
-   * that KV head (GQA); masked (future) positions are written as 0.
+   * that KV head (GQA); masked (future) positions are written as 0. Uint16Arrays (with probsBf16) receive the
+   * bf16 probabilities as their bit patterns (the upper half of the float32): the same values in half the bytes.
    */
-  probs?: Float32Array[];
+  probs?: Float32Array[] | Uint16Array[];
   /**
    * With probs: compute them as a bfloat16 model does (the NAMM reference's eager attention in bf16): each query
    * head's probabilities rounded to bf16 (nearest, ties to even), their mean over the group taken in float32 and
@@ -157,11 +158,14 @@ export interface Backend {
    * src/memory/namm/stft.ts), the same as stftAccumulate once per frame in order: frame t = [block t−1 | block t]
    * where block −1 is `prev` (stride prevLd, ≥ 16·prevLd values) and block t ≥ 0 is the 16 query rows of `next`
    * from 16·t·nextLd on (stride nextLd, ≥ 16·frames·nextLd values); frame t adds weights[t]·|X| to the rows
-   * r < rows[t] (rows[t] ≤ nextLd, rows[0] ≤ prevLd; acc ≥ stftAccSize(max rows[t]) values).
+   * r < rows[t] (rows[t] ≤ nextLd, rows[0] ≤ prevLd; acc ≥ stftAccSize(max rows[t]) values). `next` may hold
+   * packed bf16 taps (a Uint16Array of bit patterns), read as the float32 values they stand for. With `last`
+   * (≥ 16·lastLd values, lastLd ≥ max rows[t]; it may be `prev` itself, but must not overlap `next`), the last
+   * block's rows r < max rows[t] are also written there as float32, sample m of row r at m·lastLd + r.
    */
   stftAccumulateFrames?(
-    prev: Float32Array, prevLd: number, next: Float32Array, nextLd: number, frames: number,
-    rows: Int32Array, weights: Float32Array, acc: Float64Array,
+    prev: Float32Array, prevLd: number, next: Float32Array | Uint16Array, nextLd: number, frames: number,
+    rows: Int32Array, weights: Float32Array, acc: Float64Array, last?: Float32Array, lastLd?: number,
   ): void;
   /**
    * Closes a NAMM window for one head (spec/namm.md §2; twin: `nammFeaturesTs` in src/memory/namm/features.ts):

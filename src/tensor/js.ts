@@ -163,7 +163,9 @@ export class JsBackend implements Backend {
     const qBlock = new Float32Array(blockRows * headDim), oBlock = new Float32Array(blockRows * headDim);
     const S = new Float32Array(blockRows * maxLen);
     for (let kvh = 0; kvh < nKvHeads; kvh++) {
-      const K = keys[kvh]!, V = values[kvh]!, len = lens[kvh]!, P = probs?.[kvh];
+      const K = keys[kvh]!, V = values[kvh]!, len = lens[kvh]!, dst = probs?.[kvh];
+      // Uint16Array probabilities (bf16 bit patterns) are computed in float32 first, then their upper halves kept.
+      const P = dst instanceof Uint16Array ? new Float32Array(nQ * len) : dst;
       if (P) P.fill(0, 0, nQ * len);
       const past = len - nQ;
       // Row r of this KV head is query i = ⌊r / group⌋ of head kvh·group + r mod group.
@@ -194,6 +196,10 @@ export class JsBackend implements Backend {
       // The group mean rounds to bf16 once every head of a query has added to it (a query's heads can straddle
       // two row blocks when the group does not divide the block).
       if (P && bf16) for (let x = 0; x < nQ * len; x++) P[x] = roundToBf16(P[x]!);
+      if (dst instanceof Uint16Array) {
+        const bits = new Uint32Array(P!.buffer, P!.byteOffset, nQ * len);
+        for (let x = 0; x < nQ * len; x++) dst[x] = bits[x]! >>> 16;
+      }
     }
   }
 

@@ -194,10 +194,10 @@ export class NativeBackend implements Backend {
     this.k.bamScores(x, n, params, out);
   }
   stftAccumulateFrames(
-    prev: Float32Array, prevLd: number, next: Float32Array, nextLd: number, frames: number,
-    rows: Int32Array, weights: Float32Array, acc: Float64Array,
+    prev: Float32Array, prevLd: number, next: Float32Array | Uint16Array, nextLd: number, frames: number,
+    rows: Int32Array, weights: Float32Array, acc: Float64Array, last?: Float32Array, lastLd?: number,
   ): void {
-    this.k.stftAccumulateFrames(prev, prevLd, next, nextLd, frames, rows, weights, acc);
+    this.k.stftAccumulateFrames(prev, prevLd, next, nextLd, frames, rows, weights, acc, last, lastLd);
   }
   nammFeatures(
     acc: Float64Array, n: number, nOld: number, oldEma: Float32Array, decay: number, positions: Int32Array,

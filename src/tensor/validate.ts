@@ -60,15 +60,18 @@ export function checkAttention(a: AttentionArgs): void {
     throw new RangeError(`keys and values need one array per KV head (${nKvHeads}), got ${keys.length} and ${values.length}`);
   }
   if (a.probsBf16 !== undefined && typeof a.probsBf16 !== 'boolean') throw new TypeError('probsBf16 must be a boolean');
+  const packed = Array.isArray(probs) && nKvHeads > 0 && probs[0] instanceof Uint16Array;
   if (probs !== undefined) {
     if (!Array.isArray(probs)) throw new TypeError('probs must be an array of Float32Array, one per KV head');
     if (probs.length < nKvHeads) throw new RangeError(`probs needs one array per KV head (${nKvHeads}), got ${probs.length}`);
+    if (packed && !a.probsBf16) throw new RangeError('probs as Uint16Array (bf16 bit patterns) need probsBf16: true');
   }
   checkFiniteNumber('scale', a.scale);
   for (let h = 0; h < nKvHeads; h++) {
     const len = lens[h]!;
     if (len < nQ) throw new RangeError(`lens[${h}] = ${len} is smaller than the chunk (${nQ} queries)`);
     checkF32(`keys[${h}]`, keys[h], len * headDim); checkF32(`values[${h}]`, values[h], len * headDim);
-    if (probs) checkF32(`probs[${h}]`, probs[h], nQ * len);
+    if (packed) checkU16(`probs[${h}]`, probs[h], nQ * len);
+    else if (probs) checkF32(`probs[${h}]`, probs[h], nQ * len);
   }
 }

@@ -6,6 +6,7 @@ import type { LayerObservation, MemoryPolicy } from '../../src/memory/policy.js'
 import { referenceLlamaLogits } from '../helpers/reference-llama.js';
 import { JsBackend } from '../../src/tensor/js.js';
 import { getBackend } from '../../src/tensor/index.js';
+import { Rng } from '../../src/util/rng.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 const GOLDEN = [147, 201, 282, 215, 286, 598, 1662, 356, 499, 826, 1363, 1145, 1652, 615, 242, 1482, 951, 628, 499, 826, 872, 921, 318, 385];
@@ -167,6 +168,63 @@ test("a policy's tapPrecision sets how the session computes its attention probab
   assert.equal(createNammPolicy({ params: zeroNammParams() }).tapPrecision, 'bf16');
   assert.equal(createNammPolicy({ params: zeroNammParams(), taps: 'fp32' }).tapPrecision, 'fp32');
   assert.throws(() => createNammPolicy({ params: zeroNammParams(), taps: 'fp16' as never }), /NAMM taps must be fp32 or bf16/);
+
+  // Packed bf16 taps: exactly the upper halves of the float32 bf16 taps, delivered in attentionBf16.
+  class PackedTap implements MemoryPolicy {
+    readonly name = 'packed-tap';
+    readonly needsAttention = true;
+    readonly tapPrecision = 'bf16' as const;
+    readonly packedTaps = true;
+    seen: number[] = [];
+    reset(): void {}
+    observe(o: LayerObservation): null {
+      assert.equal(o.attention, undefined, 'packed taps replace the float32 ones');
+      for (let h = 0; h < o.lens.length; h++) this.seen.push(...o.attentionBf16![h]!.subarray(0, o.nQ * o.lens[h]!));
+      return null;
+    }
+  }
+  class WideTap extends Tap {
+    seen: number[] = [];
+    override observe(o: LayerObservation): null {
+      for (let h = 0; h < o.lens.length; h++) {
+        const bits = new Uint32Array(Float32Array.from(o.attention![h]!.subarray(0, o.nQ * o.lens[h]!)).buffer);
+        for (const b of bits) this.seen.push(b >>> 16);
+      }
+      return null;
+    }
+  }
+  const packed = new PackedTap(), wide = new WideTap('bf16');
+  run(packed); run(wide);
+  assert.ok(packed.seen.length > 1000);
+  assert.deepEqual(packed.seen, wide.seen);
+  assert.equal(recordingPolicy(packed, new MemoryTraceRecorder()).packedTaps, true, 'recordingPolicy keeps packedTaps');
+  assert.equal(createNammPolicy({ params: zeroNammParams() }).packedTaps, true);
+  assert.equal(createNammPolicy({ params: zeroNammParams(), taps: 'fp32' }).packedTaps, false);
+});
+
+test('NAMM evicts the same tokens and the model gives the same logits with packed and float32 bf16 taps', async () => {
+  const { createNammPolicy, NAMM_PARAM_COUNT } = await import('../../src/memory/namm/index.js');
+  const rng = new Rng(11);
+  const params = Float32Array.from({ length: NAMM_PARAM_COUNT }, () => 0.065 * rng.normal());
+  const ids = [1, ...GOLDEN, ...GOLDEN, ...GOLDEN].slice(0, 200);
+  for (const backend of [getBackend(), new JsBackend()]) {
+    const model = new Model(files.config, files.weights, files.tokenizer, backend, MODEL);
+    const run = (unpack: boolean) => {
+      const namm = createNammPolicy({ params, updateEvery: 32, backend: backend.name === 'js' ? null : backend });
+      const evictions: number[][] = [];
+      // The same policy, told to take float32 taps: the session then writes the bf16 values as float32.
+      const policy: MemoryPolicy = unpack
+        ? { name: namm.name, needsAttention: true, tapPrecision: 'bf16', reset: (s) => namm.reset(s), observe: (o) => namm.observe(o) }
+        : namm;
+      const s = model.createSessionWith(policy, { onEviction: (e) => evictions.push(e.keep.flatMap((k) => Array.from(k))) });
+      const logits = s.prefill(ids);
+      return { logits, evictions };
+    };
+    const a = run(false), b = run(true);
+    assert.ok(a.evictions.length > 0, 'the policy evicted');
+    assert.deepEqual(a.evictions, b.evictions, backend.name);
+    assert.deepEqual(a.logits, b.logits, backend.name);
+  }
 });
 
 test('a generation whose first token is a stop token returns empty text (the tokenizer decodes nothing)', async () => {

@@ -186,7 +186,7 @@ test('attention: native matches TypeScript (GQA, ragged lens, odd headDim, probs
             probs: withProbs ? lens.map((l) => new Float32Array(nQ * l).fill(Number.NaN)) : undefined,
           };
           be.attention(args);
-          return [args.out, ...(args.probs ?? [])];
+          return [args.out, ...((args.probs as Float32Array[] | undefined) ?? [])];
         },
       });
     }

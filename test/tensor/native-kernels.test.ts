@@ -201,14 +201,28 @@ function kernelSuite(simd: SimdPath, threads: number): void {
               assert.ok(Math.abs(u - v) <= Math.max(u, v) * 2 ** -7, `bf16 probs[${h}][${x}] ${u} vs ${v}`);
               assert.equal(new Uint32Array(Float32Array.of(u).buffer)[0]! & 0xffff, 0, `bf16 probs[${h}][${x}] = ${u}`);
             }
+          // Packed bf16 taps (Uint16Array): exactly the upper halves of the float32 bf16 taps, on both backends.
+          for (const [be, ref] of [[b, c1], [js, c2]] as const) {
+            const packed = Array.from(lens, (l) => new Uint16Array(nQ * l).fill(0xdead));
+            be.attention({ ...mk(), probsBf16: true, probs: packed });
+            for (let h = 0; h < nKvHeads; h++) {
+              const want = new Uint32Array(Float32Array.from((ref.probs as Float32Array[])[h]!.subarray(0, nQ * lens[h]!)).buffer);
+              for (let x = 0; x < nQ * lens[h]!; x++) {
+                if (packed[h]![x] !== want[x]! >>> 16) assert.fail(`${be.name} packed probs[${h}][${x}]: ${packed[h]![x]} vs ${want[x]! >>> 16}`);
+              }
+            }
+          }
+          assert.throws(() => b.attention({ ...mk(), probs: Array.from(lens, (l) => new Uint16Array(nQ * l)) }), { name: 'RangeError', message: /need probsBf16/ });
+          assert.throws(() => js.attention({ ...mk(), probs: Array.from(lens, (l) => new Uint16Array(nQ * l)) }), { name: 'RangeError', message: /need probsBf16/ });
         }
         const tag = `attention nQ=${nQ} h=${nHeads}/${nKvHeads} d=${headDim}`;
         assertClose(`${tag} out`, a1.out, a2.out, nQ * nHeads * headDim, 1e-5, 1e-6);
         assertGuardIntact(`${tag} out`, a1.out, nQ * nHeads * headDim);
         if (withProbs)
           for (let h = 0; h < nKvHeads; h++) {
-            assertClose(`${tag} probs[${h}]`, a1.probs![h]!, a2.probs![h]!, nQ * lens[h]!, 1e-5, 1e-7);
-            assertGuardIntact(`${tag} probs[${h}]`, a1.probs![h]!, nQ * lens[h]!);
+            const p1 = a1.probs as Float32Array[], p2 = a2.probs as Float32Array[];
+            assertClose(`${tag} probs[${h}]`, p1[h]!, p2[h]!, nQ * lens[h]!, 1e-5, 1e-7);
+            assertGuardIntact(`${tag} probs[${h}]`, p1[h]!, nQ * lens[h]!);
           }
       }
   });

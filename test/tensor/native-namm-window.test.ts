@@ -69,6 +69,80 @@ describe('native NAMM window kernels', { skip: skipNative }, () => {
       });
     }
 
+    it(`stftAccumulateFrames reads packed bf16 taps as the float32 values they stand for (${simd})`, () => {
+      const rng = new Rng(41);
+      const cases = Array.from({ length: 25 }, () => framesCase(rng));
+      // and one large enough for whole 64-row blocks, at a stride of 1,024
+      const ld = 1024, frames = 3;
+      cases.push({ prev: blocks(rng, 1, ld, ld), prevLd: ld, next: blocks(rng, frames, ld, ld), nextLd: ld, frames,
+        rows: Int32Array.from([700, 900, 1024]), weights: Float32Array.from([0.1, 0.2, 0.3]), init: new Float64Array(stftAccSize(ld)) });
+      for (const [trial, c] of cases.entries()) {
+        // The case's next blocks as bf16 bit patterns (truncated), and the float32 values they stand for.
+        const packed = Uint16Array.from(new Uint32Array(c.next.buffer, c.next.byteOffset, c.next.length), (u) => u >>> 16);
+        const wide = new Float32Array(Uint32Array.from(packed, (b) => b << 16).buffer);
+        for (const threads of [1, 2]) {
+          const be = new NativeBackend({ threads, simd });
+          const a = c.init.slice(), b = c.init.slice();
+          be.stftAccumulateFrames(c.prev, c.prevLd, packed, c.nextLd, c.frames, c.rows, c.weights, a);
+          be.stftAccumulateFrames(c.prev, c.prevLd, wide, c.nextLd, c.frames, c.rows, c.weights, b);
+          assert.deepEqual(a, b, `trial ${trial}, ${threads} thread(s): packed vs float32`);
+        }
+        const t1 = c.init.slice(), t2 = c.init.slice();
+        stftAccumulateFramesTs(c.prev, c.prevLd, packed, c.nextLd, c.frames, c.rows, c.weights, t1);
+        stftAccumulateFramesTs(c.prev, c.prevLd, wide, c.nextLd, c.frames, c.rows, c.weights, t2);
+        assert.deepEqual(t1, t2, `trial ${trial}: the TypeScript twin, packed vs float32`);
+      }
+      assert.throws(() => new NativeBackend({ threads: 1, simd }).stftAccumulateFrames(new Float32Array(16), 1, new Uint16Array(15), 1, 1, Int32Array.of(1), Float32Array.of(1), new Float64Array(17 * 16)), { name: 'RangeError', message: /next holds 15 values but 16/ });
+    });
+
+    it(`stftAccumulateFrames hands back the last block as the next call's previous block, in place too (${simd})`, () => {
+      const rng = new Rng(43);
+      const cases = Array.from({ length: 25 }, () => framesCase(rng, true)).filter((c) => c.frames > 0);
+      const ld = 1024, frames = 4;
+      cases.push({ prev: blocks(rng, 1, ld, ld), prevLd: ld, next: blocks(rng, frames, ld, ld), nextLd: ld, frames,
+        rows: Int32Array.from([500, 700, 900, 1000]), weights: Float32Array.from([0.1, 0.2, 0.3, 0.4]), init: new Float64Array(stftAccSize(ld)) });
+      for (const [trial, c] of cases.entries()) {
+        const maxRows = Math.max(0, ...c.rows), lastLd = c.prevLd;
+        const packed = Uint16Array.from(new Uint32Array(c.next.buffer, c.next.byteOffset, c.next.length), (u) => u >>> 16);
+        const wide = new Float32Array(Uint32Array.from(packed, (b) => b << 16).buffer);
+        for (const next of [c.next, packed]) {
+          const values = next === packed ? wide : c.next;
+          const plain = c.init.slice();
+          new NativeBackend({ threads: 1, simd }).stftAccumulateFrames(c.prev, c.prevLd, next, c.nextLd, c.frames, c.rows, c.weights, plain);
+          for (const threads of [1, 2]) {
+            const be = new NativeBackend({ threads, simd });
+            // A separate buffer: rows < maxRows of the last block, nothing else touched.
+            const out = new Float32Array(HOP * lastLd).fill(-7), acc = c.init.slice();
+            be.stftAccumulateFrames(c.prev, c.prevLd, next, c.nextLd, c.frames, c.rows, c.weights, acc, out, lastLd);
+            assert.deepEqual(acc, plain, `trial ${trial}: the accumulator does not change`);
+            const src = (c.frames - 1) * HOP * c.nextLd;
+            for (let m = 0; m < HOP; m++)
+              for (let r = 0; r < lastLd; r++) {
+                const want = r < maxRows ? values[src + m * c.nextLd + r]! : -7;
+                if (out[m * lastLd + r] !== want) assert.fail(`trial ${trial}, ${threads} thread(s): last[${m}, ${r}] = ${out[m * lastLd + r]}, want ${want}`);
+              }
+            // In place: prev itself receives the last block, after every row of it was read.
+            const prev = c.prev.slice(), acc2 = c.init.slice();
+            be.stftAccumulateFrames(prev, c.prevLd, next, c.nextLd, c.frames, c.rows, c.weights, acc2, prev, lastLd);
+            assert.deepEqual(acc2, plain, `trial ${trial}: in place`);
+            for (let m = 0; m < HOP; m++)
+              for (let r = 0; r < lastLd; r++) {
+                const want = r < maxRows ? values[src + m * c.nextLd + r]! : c.prev[m * c.prevLd + r]!;
+                if (prev[m * lastLd + r] !== want) assert.fail(`trial ${trial}: in place, prev[${m}, ${r}]`);
+              }
+            // The TypeScript twin writes the same block.
+            const outTs = new Float32Array(HOP * lastLd).fill(-7);
+            stftAccumulateFramesTs(c.prev, c.prevLd, next, c.nextLd, c.frames, c.rows, c.weights, c.init.slice(), outTs, lastLd);
+            assert.deepEqual(outTs, out, `trial ${trial}: the twin's last block`);
+          }
+        }
+      }
+      const be = new NativeBackend({ threads: 1, simd });
+      const next = new Float32Array(16 * 8);
+      assert.throws(() => be.stftAccumulateFrames(new Float32Array(16 * 8), 8, next, 8, 1, Int32Array.of(8), Float32Array.of(1), new Float64Array(17 * 16), new Float32Array(16 * 4), 4), { name: 'RangeError', message: /lastLd \(4\) is below the rows written \(8\)/ });
+      assert.throws(() => be.stftAccumulateFrames(new Float32Array(16 * 8), 8, next, 8, 1, Int32Array.of(8), Float32Array.of(1), new Float64Array(17 * 16), next, 8), { name: 'RangeError', message: /last must not overlap next/ });
+    });
+
     it(`stftAccumulateFrames is bit-identical to one stftAccumulate per frame, for any thread count (${simd})`, () => {
       const rng = new Rng(37);
       for (let trial = 0; trial < 30; trial++) {

@@ -45,6 +45,22 @@ function frameWeights(frames: number, gamma: number): Float32Array {
   return w;
 }
 
+/**
+ * Attention rows as the session hands them over: float32, or packed bf16 taps (their bit patterns in a Uint16Array,
+ * widened here exactly: a bf16 value is the upper half of the float32 it stands for).
+ */
+export type TapRows = Float32Array | Uint16Array;
+
+/** dst[dOff + i] = src[sOff + i], i < n, widening packed bf16 taps. */
+function copyTaps(src: TapRows, sOff: number, dst: Float32Array, dOff: number, n: number): void {
+  if (src instanceof Float32Array) {
+    dst.set(src.subarray(sOff, sOff + n), dOff);
+    return;
+  }
+  const bits = new Uint32Array(dst.buffer, dst.byteOffset + 4 * dOff, n);
+  for (let i = 0; i < n; i++) bits[i] = src[sOff + i]! << 16;
+}
+
 /** Checks an update cadence: a positive multiple of the STFT hop. */
 export function validateUpdateEvery(updateEvery: number): void {
   if (!Number.isInteger(updateEvery) || updateEvery < HOP || updateEvery % HOP !== 0) {
@@ -141,18 +157,23 @@ export class HeadWindow {
   get complete(): boolean { return this.queries === this.updateEvery; }
 
   /**
-   * Consumes one query row of attention. `row[rowOff + c]` is its attention to cache column c, c < nCols; when
+   * Consumes one query row of attention (float32 or packed bf16 taps). `row[rowOff + c]` is its attention to cache
+   * column c, c < nCols; when
    * `colMap` is given, compacted row r reads column colMap[r] (used after an update earlier in the same chunk).
    * Columns past this window's own tokens are ignored.
    */
-  addQuery(row: Float32Array, rowOff: number, nCols: number, colMap: Int32Array | null): void {
+  addQuery(row: TapRows, rowOff: number, nCols: number, colMap: Int32Array | null): void {
     if (this.complete) throw new Error('HeadWindow: the window is already complete');
     if (this.retired) throw new Error('HeadWindow: this window handed its buffers to the next one');
     const slot = this.queries % BLOCK;
     const n = Math.min(colMap ? colMap.length : nCols, this.scoredRows);
     const cur = this.cur, off = slot * this.ld;
-    if (colMap) for (let r = 0; r < n; r++) cur[off + r] = row[rowOff + colMap[r]!]!;
-    else cur.set(row.subarray(rowOff, rowOff + n), off);
+    if (!colMap) copyTaps(row, rowOff, cur, off, n);
+    else if (row instanceof Float32Array) for (let r = 0; r < n; r++) cur[off + r] = row[rowOff + colMap[r]!]!;
+    else {
+      const bits = new Uint32Array(cur.buffer, cur.byteOffset + 4 * off, n);
+      for (let r = 0; r < n; r++) bits[r] = row[rowOff + colMap[r]!]! << 16;
+    }
     // Rows this slot held from an earlier block but this query does not reach must read 0 (rare: row counts only
     // grow within a window in normal use).
     if (n < this.rows) cur.fill(0, off + n, off + this.rows);
@@ -167,7 +188,7 @@ export class HeadWindow {
    * whole 16-query blocks lying inside the chunk go to the frame kernel in one call, read in place from `att` (no
    * copy), when the layout allows it (no colMap, every column belongs to this window).
    */
-  addQueries(att: Float32Array, q0: number, count: number, len: number, colMap: Int32Array | null): void {
+  addQueries(att: TapRows, q0: number, count: number, len: number, colMap: Int32Array | null): void {
     if (count > this.updateEvery - this.queries) throw new Error('HeadWindow: more queries than the window has left');
     if (this.retired) throw new Error('HeadWindow: this window handed its buffers to the next one');
     let i = q0;
@@ -186,13 +207,16 @@ export class HeadWindow {
         const limits = this.frameRows;
         for (let b = 0; b < blocks; b++) limits[b] = Math.min(len, this.nOld + BLOCK * (t0 + b + 1));
         const next = att.subarray(i * len), weights = this.weights.subarray(t0, t0 + blocks);
-        if (this.backend?.stftAccumulateFrames) this.backend.stftAccumulateFrames(this.prev, this.ld, next, len, blocks, limits, weights, this.acc);
-        else stftAccumulateFramesTs(this.prev, this.ld, next, len, blocks, limits, weights, this.acc);
+        // The last block becomes the buffered previous block (layout ld): the kernel writes its rows below the
+        // last frame's limit (widened, straight from its own copy), and the rest of each query row is copied
+        // here. `cur` keeps stale rows < this.rows ≤ every later query's count, so they are overwritten before
+        // being read.
+        const ld = this.ld, dst = this.prev, written = limits[blocks - 1]!;
+        if (this.backend?.stftAccumulateFrames) this.backend.stftAccumulateFrames(dst, ld, next, len, blocks, limits, weights, this.acc, dst, ld);
+        else stftAccumulateFramesTs(dst, ld, next, len, blocks, limits, weights, this.acc, dst, ld);
         this.queries += BLOCK * blocks;
-        // The last block becomes the buffered previous block (layout ld); `cur` keeps stale rows < this.rows ≤
-        // every later query's count, so they are overwritten before being read.
-        const last = i + (blocks - 1) * BLOCK, ld = this.ld, dst = this.prev;
-        for (let m = 0; m < BLOCK; m++) dst.set(att.subarray((last + m) * len, (last + m + 1) * len), m * ld);
+        const last = i + (blocks - 1) * BLOCK;
+        if (written < len) for (let m = 0; m < BLOCK; m++) copyTaps(att, (last + m) * len + written, dst, m * ld + written, len - written);
         i += blocks * BLOCK;
       }
     }

@@ -17,7 +17,7 @@ import type { Backend } from '../../tensor/backend.js';
 import { getBackend } from '../../tensor/index.js';
 import { TAP_PRECISIONS, type CacheShape, type KeepLists, type LayerObservation, type MemoryPolicy, type TapPrecision } from '../policy.js';
 import { BamScorer } from './bam.js';
-import { endsWindow, HeadWindow, validateUpdateEvery } from './buffer.js';
+import { endsWindow, HeadWindow, validateUpdateEvery, type TapRows } from './buffer.js';
 import { EMA_COEFF, emaOldStateDecay } from './ema.js';
 import { MlpScorer } from './mlp.js';
 import { FeatureNormalizer, NormAccumulator, validateNormStats, warnUnnormalisedOnce, type NormStats } from './normalize.js';
@@ -124,6 +124,8 @@ export class NammPolicy implements MemoryPolicy {
   readonly name: string;
   readonly needsAttention = true;
   readonly tapPrecision: TapPrecision;
+  /** bf16 taps arrive packed (16-bit patterns): half the bytes for the attention to write and the spectrogram to read. */
+  readonly packedTaps: boolean;
   readonly updateEvery: number;
   readonly selection: NammSelection;
   readonly cacheSize: number | undefined;
@@ -165,6 +167,7 @@ export class NammPolicy implements MemoryPolicy {
     this.calibrate = opts.calibrate ?? false;
     this.tapPrecision = opts.taps ?? 'bf16';
     if (!TAP_PRECISIONS.includes(this.tapPrecision)) throw new RangeError(`NAMM taps must be ${TAP_PRECISIONS.join(' or ')}, got "${String(this.tapPrecision)}"`);
+    this.packedTaps = this.tapPrecision === 'bf16';
     if (opts.normStats) validateNormStats(opts.normStats);
     this.normalizer = opts.normStats ? new FeatureNormalizer(opts.normStats) : null;
     this.norm = this.normalizer ? this.normalizer.packed : null;
@@ -217,7 +220,8 @@ export class NammPolicy implements MemoryPolicy {
     if (!Number.isInteger(layer) || layer < 0 || layer >= shape.nLayers) throw new RangeError(`NAMM: layer ${layer} out of range (0..${shape.nLayers - 1})`);
     if (!Number.isInteger(nQ) || nQ < 1) throw new RangeError(`NAMM: a chunk needs at least one query, got ${nQ}`);
     const nH = shape.nKvHeads;
-    const att = obs.attention;
+    // Packed bf16 taps when the session sends them (it does for packedTaps), else float32 ones.
+    const att: TapRows[] | undefined = obs.attentionBf16 ?? obs.attention;
     if (!att || att.length < nH) throw new Error('NAMM needs the attention probabilities of every KV head (needsAttention is true)');
     let st = this.layers[layer];
     if (!st || (obs.totalTokens === nQ && st.seen !== 0)) st = this.layers[layer] = this.newLayerState(nH);

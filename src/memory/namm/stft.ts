@@ -143,19 +143,39 @@ function accumulateFrame(
  * adds weights[t]·|X| to rows r < rows[t]. The same as stftAccumulateTs once per frame, in order.
  */
 export function stftAccumulateFramesTs(
-  prev: Float32Array, prevLd: number, next: Float32Array, nextLd: number, frames: number,
-  rows: Int32Array, weights: Float32Array, acc: Float64Array,
+  prev: Float32Array, prevLd: number, nextIn: Float32Array | Uint16Array, nextLd: number, frames: number,
+  rows: Int32Array, weights: Float32Array, acc: Float64Array, last?: Float32Array, lastLd = 0,
 ): void {
-  checkStftAccumulateFramesArgs(prev, prevLd, next, nextLd, frames, rows, weights, acc);
+  checkStftAccumulateFramesArgs(prev, prevLd, nextIn, nextLd, frames, rows, weights, acc);
+  let maxRows = 0;
+  for (let t = 0; t < frames; t++) maxRows = Math.max(maxRows, rows[t]!);
+  if (last !== undefined && last !== null) {
+    if (!Number.isSafeInteger(lastLd) || lastLd < 0) throw new RangeError(`lastLd must be a non-negative integer, got ${String(lastLd)}`);
+    if (lastLd < maxRows) throw new RangeError(`stftAccumulateFrames: lastLd (${lastLd}) is below the rows written (${maxRows})`);
+    if (!(last instanceof Float32Array)) throw new TypeError('last must be a Float32Array');
+    if (last.length < HOP * lastLd) throw new RangeError(`last holds ${last.length} values but ${HOP * lastLd} are needed`);
+    if (last.buffer === nextIn.buffer) throw new RangeError('stftAccumulateFrames: last must not overlap next');
+  }
+  // Packed bf16 taps: each value is the upper half of its float32, so widening them first changes nothing.
+  let next: Float32Array;
+  if (nextIn instanceof Uint16Array) {
+    const n = HOP * frames * nextLd, bits = new Uint32Array(n);
+    for (let i = 0; i < n; i++) bits[i] = nextIn[i]! << 16;
+    next = new Float32Array(bits.buffer);
+  } else next = nextIn;
   for (let t = 0; t < frames; t++) {
     if (t === 0) accumulateFrame(prev, 0, prevLd, next, 0, nextLd, rows[0]!, weights[0]!, acc);
     else accumulateFrame(next, (t - 1) * HOP * nextLd, nextLd, next, t * HOP * nextLd, nextLd, rows[t]!, weights[t]!, acc);
+  }
+  if (last && frames > 0) {
+    const src = (frames - 1) * HOP * nextLd;
+    for (let m = 0; m < HOP; m++) last.set(next.subarray(src + m * nextLd, src + m * nextLd + maxRows), m * lastLd);
   }
 }
 
 /** The argument checks of stftAccumulateFramesTs, in the words of the native kernel. */
 export function checkStftAccumulateFramesArgs(
-  prev: Float32Array, prevLd: number, next: Float32Array, nextLd: number, frames: number,
+  prev: Float32Array, prevLd: number, next: Float32Array | Uint16Array, nextLd: number, frames: number,
   rows: Int32Array, weights: Float32Array, acc: Float64Array,
 ): void {
   for (const [name, v] of [['prevLd', prevLd], ['nextLd', nextLd], ['frames', frames]] as const) {
@@ -172,12 +192,12 @@ export function checkStftAccumulateFramesArgs(
     if (!Number.isFinite(weights[t]!)) throw new RangeError(`stftAccumulateFrames: weights[${t}] must be finite`);
     maxRows = Math.max(maxRows, rows[t]!);
   }
-  const need = (name: string, a: unknown, type: typeof Float32Array | typeof Float64Array, typeName: string, n: number) => {
+  const need = (name: string, a: unknown, type: typeof Float32Array | typeof Float64Array | typeof Uint16Array, typeName: string, n: number) => {
     if (!(a instanceof type)) throw new TypeError(`${name} must be ${typeName}`);
     if (a.length < n) throw new RangeError(`${name} holds ${a.length} values but ${n} are needed`);
   };
   need('prev', prev, Float32Array, 'a Float32Array', HOP * prevLd);
-  need('next', next, Float32Array, 'a Float32Array', HOP * frames * nextLd);
+  need('next', next, next instanceof Uint16Array ? Uint16Array : Float32Array, 'a Float32Array', HOP * frames * nextLd);
   need('acc', acc, Float64Array, 'a Float64Array', stftAccSize(maxRows));
 }
 
