@@ -177,24 +177,9 @@ export class Session {
     let probs: Float32Array[] | undefined, packed: Uint16Array[] | undefined;
     if (policy?.needsAttention) {
       const bf16 = policy.tapPrecision === 'bf16';
-      if (bf16 && policy.packedTaps) {
-        // bf16 taps as their bit patterns: the same values in half the bytes to write and for the policy to read.
-        packed = [];
-        for (let h = 0; h < H; h++) {
-          const need = n * lens[h]!;
-          let buf = this.packedScratch[h];
-          if (!buf || buf.length < need) { buf = new Uint16Array(Math.max(need, (buf?.length ?? 0) * 2)); this.packedScratch[h] = buf; }
-          packed.push(buf.subarray(0, need));
-        }
-      } else {
-        probs = [];
-        for (let h = 0; h < H; h++) {
-          const need = n * lens[h]!;
-          let buf = this.probsScratch[h];
-          if (!buf || buf.length < need) { buf = new Float32Array(Math.max(need, (buf?.length ?? 0) * 2)); this.probsScratch[h] = buf; }
-          probs.push(buf.subarray(0, need));
-        }
-      }
+      // bf16 taps as their bit patterns (packedTaps): the same values in half the bytes to write and to read.
+      if (bf16 && policy.packedTaps) packed = scratchViews(this.packedScratch, (m) => new Uint16Array(m), lens, n);
+      else probs = scratchViews(this.probsScratch, (m) => new Float32Array(m), lens, n);
     }
     this.backend.attention({
       q, nQ: n, nHeads: c.nHeads, nKvHeads: H, headDim: c.headDim, keys, values, lens, scale: 1 / Math.sqrt(c.headDim), out,
@@ -288,4 +273,16 @@ export class Session {
       memory: this.memoryStats(),
     };
   }
+}
+
+/** Per head, an `[n, lens[h]]` view of that head's scratch buffer in `pool`, grown geometrically and kept for the next chunks. */
+function scratchViews<T extends Float32Array | Uint16Array>(pool: T[], make: (length: number) => T, lens: Int32Array, n: number): T[] {
+  const views: T[] = [];
+  for (let h = 0; h < lens.length; h++) {
+    const need = n * lens[h]!;
+    let buf = pool[h];
+    if (!buf || buf.length < need) pool[h] = buf = make(Math.max(need, (buf?.length ?? 0) * 2));
+    views.push(buf.subarray(0, need) as T);
+  }
+  return views;
 }
