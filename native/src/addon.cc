@@ -569,6 +569,8 @@ Napi::Value Kernels::StftAccumulateFrames(const Napi::CallbackInfo& info) {
   // next: a Float32Array, or a Uint16Array of bfloat16 bit patterns (packed bf16 attention taps).
   const int64_t nextNeed = checked_mul(env, checked_mul(env, kNammHop, frames), nextLd);
   const bool packed = info[2].IsTypedArray() && info[2].As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array;
+  if (!packed && !(info[2].IsTypedArray() && info[2].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array))
+    throw Napi::TypeError::New(env, "next must be a Float32Array or a Uint16Array");
   const uint16_t* next16 = packed ? u16_arg(info[2], "next", nextNeed).data : nullptr;
   const float* next = packed ? nullptr : f32_arg(info[2], "next", nextNeed).data;
   double* acc = f64_arg(info[7], "acc", namm_acc_size(maxRows)).data;

@@ -257,6 +257,7 @@ describe('native NAMM window kernels', { skip: skipNative }, () => {
       assert.throws(fn({ rows: i32(-1, 5) }), { name: 'RangeError', message: /rows\[0\]/ });
       assert.throws(fn({ weights: Float32Array.from([0.1, Number.NaN]) }), { name: 'RangeError', message: /weights\[1\]/ });
       assert.throws(fn({ weights: new Float64Array(2) }), { name: 'TypeError', message: /weights must be a Float32Array/ });
+      assert.throws(fn({ next: new Float64Array(64) }), { name: 'TypeError', message: /next must be a Float32Array or a Uint16Array/ });
       assert.throws(fn({ frames: 1.5 }), { name: 'RangeError', message: /frames/ });
       assert.throws(fn({ prevLd: -4 }), { name: 'RangeError', message: /prevLd/ });
       assert.ok(acc.every((v) => v === 3), 'a rejected call writes nothing');

@@ -158,9 +158,8 @@ export class HeadWindow {
 
   /**
    * Consumes one query row of attention (float32 or packed bf16 taps). `row[rowOff + c]` is its attention to cache
-   * column c, c < nCols; when
-   * `colMap` is given, compacted row r reads column colMap[r] (used after an update earlier in the same chunk).
-   * Columns past this window's own tokens are ignored.
+   * column c, c < nCols; when `colMap` is given, compacted row r reads column colMap[r] (used after an update
+   * earlier in the same chunk). Columns past this window's own tokens are ignored.
    */
   addQuery(row: TapRows, rowOff: number, nCols: number, colMap: Int32Array | null): void {
     if (this.complete) throw new Error('HeadWindow: the window is already complete');

@@ -154,7 +154,9 @@ export function stftAccumulateFramesTs(
     if (lastLd < maxRows) throw new RangeError(`stftAccumulateFrames: lastLd (${lastLd}) is below the rows written (${maxRows})`);
     if (!(last instanceof Float32Array)) throw new TypeError('last must be a Float32Array');
     if (last.length < HOP * lastLd) throw new RangeError(`last holds ${last.length} values but ${HOP * lastLd} are needed`);
-    if (last.buffer === nextIn.buffer) throw new RangeError('stftAccumulateFrames: last must not overlap next');
+    const lo = last.byteOffset, hi = lo + HOP * lastLd * 4;
+    const nlo = nextIn.byteOffset, nhi = nlo + HOP * frames * nextLd * nextIn.BYTES_PER_ELEMENT;
+    if (last.buffer === nextIn.buffer && lo < nhi && nlo < hi) throw new RangeError('stftAccumulateFrames: last must not overlap next');
   }
   // Packed bf16 taps: each value is the upper half of its float32, so widening them first changes nothing.
   let next: Float32Array;
@@ -197,7 +199,7 @@ export function checkStftAccumulateFramesArgs(
     if (a.length < n) throw new RangeError(`${name} holds ${a.length} values but ${n} are needed`);
   };
   need('prev', prev, Float32Array, 'a Float32Array', HOP * prevLd);
-  need('next', next, next instanceof Uint16Array ? Uint16Array : Float32Array, 'a Float32Array', HOP * frames * nextLd);
+  need('next', next, next instanceof Uint16Array ? Uint16Array : Float32Array, 'a Float32Array or a Uint16Array', HOP * frames * nextLd);
   need('acc', acc, Float64Array, 'a Float64Array', stftAccSize(maxRows));
 }
 
