@@ -88,6 +88,25 @@ describe('native NAMM kernels', { skip: skipNative }, () => {
       }
     });
 
+    it(`bamScores keeps each softmax row exact where its logits span hundreds (row maxima at tile edges) (${simd})`, () => {
+      // With features ×20 the logits of a row span hundreds of units, so a row maximum taken over too few keys
+      // overflows 2^(s − max), and one taken over masked keys underflows every live key: either shows as a score
+      // far from the float64 loops (or NaN). The sizes put the diagonal and the last key on every kind of tile edge.
+      const be = new NativeBackend({ threads: 2, simd });
+      const rng = new Rng(13);
+      for (const n of [3, 23, 24, 25, 47, 49, 71, 97, 250]) {
+        const { params, x } = bamInputs(rng, n);
+        for (let i = 0; i < x.length; i++) x[i] = x[i]! * 20;
+        const got = new Float32Array(n), want = new Float32Array(n);
+        be.bamScores(x, n, params, got);
+        new BamScorer(params).score(x, n, want);
+        for (let i = 0; i < n; i++) {
+          assert.ok(Number.isFinite(got[i]!), `n ${n}: score ${i} is ${got[i]}`);
+          assert.ok(Math.abs(got[i]! - want[i]!) <= 2e-3 * Math.max(1, Math.abs(want[i]!)), `n ${n}: score ${i} ${got[i]} vs ${want[i]}`);
+        }
+      }
+    });
+
     it(`bamScores is bit-identical for any thread count (${simd})`, () => {
       const rng = new Rng(12);
       const n = 1111;
