@@ -75,7 +75,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
 
   /** stftAccumulate(prev, cur, ld, rows, weight, acc): NAMM spectrogram frame (namm_kernels.h). */
   Napi::Value StftAccumulate(const Napi::CallbackInfo& info);
-  /** stftAccumulateFrames(prev, prevLd, next, nextLd, frames, rows, weights, acc): consecutive frames. */
+  /** stftAccumulateFrames(prev, prevLd, next, nextLd, frames, rows, weights, acc[, last, lastLd]): consecutive frames. */
   Napi::Value StftAccumulateFrames(const Napi::CallbackInfo& info);
   /** bamScores(x, n, params, out): NAMM BAM scores (namm_kernels.h). */
   Napi::Value BamScores(const Napi::CallbackInfo& info);

@@ -184,8 +184,9 @@ export class HeadWindow {
   /**
    * Consumes `count` consecutive query rows of a chunk's attention `att` (query-major, `len` columns per query),
    * starting with query `q0` of the chunk: the same as addQuery(att, (q0 + i)·len, len, colMap) for i < count, but
-   * whole 16-query blocks lying inside the chunk go to the frame kernel in one call, read in place from `att` (no
-   * copy), when the layout allows it (no colMap, every column belongs to this window).
+   * whole 16-query blocks lying inside the chunk go to the frame kernel in one call, handed over in place from
+   * `att` (no JavaScript copy; the kernel also writes the last block back as the buffered one), when the layout
+   * allows it (no colMap, every column belongs to this window).
    */
   addQueries(att: TapRows, q0: number, count: number, len: number, colMap: Int32Array | null): void {
     if (count > this.updateEvery - this.queries) throw new Error('HeadWindow: more queries than the window has left');
