@@ -227,6 +227,31 @@ function kernelSuite(simd: SimdPath, threads: number): void {
       }
   });
 
+  it('attention: bf16 taps are the float32 taps rounded to bf16, exactly, in the vector body and the tail', () => {
+    // With one query head per KV head the GQA mean is the head's own probability (×1), so the bf16 tap must be
+    // exactly round_to_bf16 of the float32 tap: this pins the kernel's vector rounding and packing bit for bit.
+    const b = nb(), rng = new Rng(`${seed}/bf16-taps`);
+    const bf16 = (x: number) => {
+      const u = new Uint32Array(Float32Array.of(x).buffer)[0]!;
+      return (((u + 0x7fff + ((u >>> 16) & 1)) >>> 0) & 0xffff0000) >>> 0;
+    };
+    for (const [nQ, extra] of [[5, [0, 3]], [19, [45, 1]], [64, [7, 130]]] as const) {
+      const { mk, lens } = attentionCase(rng, nQ, 2, 2, 16, [...extra], true);
+      const f = mk(), g = { ...mk(), probsBf16: true };
+      const packed = Array.from(lens, (l) => new Uint16Array(nQ * l).fill(0xdead));
+      b.attention(f); b.attention(g); b.attention({ ...mk(), probsBf16: true, probs: packed });
+      for (let h = 0; h < 2; h++) {
+        const pf = (f.probs as Float32Array[])[h]!, pg = new Uint32Array((g.probs as Float32Array[])[h]!.buffer);
+        for (let x = 0; x < nQ * lens[h]!; x++) {
+          const want = bf16(pf[x]!);
+          if (pg[x] !== want || packed[h]![x] !== want >>> 16) {
+            assert.fail(`nQ=${nQ} head ${h} tap ${x}: float ${pf[x]} → bf16 ${pg[x]!.toString(16)} / packed ${packed[h]![x]!.toString(16)}, want ${want.toString(16)}`);
+          }
+        }
+      }
+    }
+  });
+
   it('attention: out may alias q', () => {
     const b = nb(), rng = new Rng(`${seed}/alias`);
     const { mk } = attentionCase(rng, 4, 4, 2, 16, [6, 3], false);
