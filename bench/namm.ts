@@ -64,34 +64,43 @@ for (const { name, model } of models) {
     const ids = Array.from({ length: ctx }, (_, i) => 3 + ((i * 7919) % (model.config.vocabSize - 3)));
     const runs: Record<string, number>[] = [];
     let last: { s: ReturnType<Model['createSessionWith']>; policy: ReturnType<typeof createNammPolicy> } | null = null;
+    // An untimed warm-up (JIT, thread pool, allocator), then each repeat runs the three sessions in a rotated order,
+    // so that none of them always runs first (on this VM the first run of a series tends to be the slowest).
+    model.createSessionWith(null).prefill(ids.slice(0, Math.min(ctx, 1024)));
     for (let rep = 0; rep < repeats; rep++) {
-      const full = model.createSessionWith(null);
-      let t = performance.now();
-      full.prefill(ids);
-      const fullMs = performance.now() - t;
-      const taps = model.createSessionWith(tapsOnlyPolicy());
-      t = performance.now();
-      taps.prefill(ids);
-      const tapsMs = performance.now() - t;
-
+      const m: Record<string, number> = {};
+      const runFull = () => {
+        const full = model.createSessionWith(null);
+        const t = performance.now();
+        full.prefill(ids);
+        m.fullMs = performance.now() - t;
+      };
+      const runTaps = () => {
+        const taps = model.createSessionWith(tapsOnlyPolicy());
+        const t = performance.now();
+        taps.prefill(ids);
+        m.tapsMs = performance.now() - t;
+      };
       // No onUpdate callback: it would make the policy copy every head's features for it. The work counters say
       // how much there was to do: the BAM attention's (query, key) pairs (64 multiply-adds each in the reference's
       // formulation, Q·K and P·V) and the STFT row-frames.
-      const policy = createNammPolicy({ params });
-      const s = model.createSessionWith(policy);
-      t = performance.now();
-      s.prefill(ids);
-      const tEnd = performance.now();
-      const totalMs = tEnd - t;
-      await new Promise<void>((r) => setTimeout(r, 50)); // let the observer deliver the run's GC entries
-      const p = policy.timings;
-      const nammMs = s.timings.policyMs + s.timings.compactionMs;
-      runs.push({
-        fullMs, tapsMs, totalMs, nammMs, features: p.featuresMs, scoring: p.scoringMs, selection: p.selectionMs,
-        compaction: s.timings.compactionMs, gc: gcMsBetween(t, tEnd),
-        share: nammMs / (totalMs - nammMs), shareFull: nammMs / fullMs,
-      });
-      last = { s, policy };
+      const runNamm = async () => {
+        const policy = createNammPolicy({ params });
+        const s = model.createSessionWith(policy);
+        const t = performance.now();
+        s.prefill(ids);
+        const tEnd = performance.now();
+        await new Promise<void>((r) => setTimeout(r, 50)); // let the observer deliver the run's GC entries
+        const p = policy.timings;
+        Object.assign(m, {
+          totalMs: tEnd - t, nammMs: s.timings.policyMs + s.timings.compactionMs, features: p.featuresMs,
+          scoring: p.scoringMs, selection: p.selectionMs, compaction: s.timings.compactionMs, gc: gcMsBetween(t, tEnd),
+        });
+        last = { s, policy };
+      };
+      const order = [runFull, runTaps, runNamm];
+      for (let k = 0; k < order.length; k++) await order[(k + rep) % order.length]!();
+      runs.push({ ...m, share: m.nammMs! / (m.totalMs! - m.nammMs!), shareFull: m.nammMs! / m.fullMs! });
     }
     const { s, policy } = last!;
     const med = (k: string) => median(runs.map((r) => r[k]!));
