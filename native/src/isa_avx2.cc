@@ -27,18 +27,6 @@ struct V {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
   }
   static void store(float* p, R v) { _mm256_storeu_ps(p, v); }
-  /** round_to_bf16 (half.h) on each lane: round to nearest even at bit 16, low half cleared (finite inputs). */
-  static R round_bf16(R x) {
-    const __m256i u = _mm256_castps_si256(x);
-    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
-    const __m256i r = _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), odd);
-    return _mm256_castsi256_ps(_mm256_and_si256(r, _mm256_set1_epi32(static_cast<int>(0xffff0000u))));
-  }
-  /** The upper 16 bits of each lane (a bf16 value's bit pattern), packed into W uint16. */
-  static void store_bf16(uint16_t* p, R x) {
-    const __m256i h = _mm256_srli_epi32(_mm256_castps_si256(x), 16);  // 0..65535: packus does not saturate
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm_packus_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
-  }
   static R add(R a, R b) { return _mm256_add_ps(a, b); }
   static R sub(R a, R b) { return _mm256_sub_ps(a, b); }
   static R mul(R a, R b) { return _mm256_mul_ps(a, b); }

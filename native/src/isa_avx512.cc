@@ -30,18 +30,6 @@ struct V {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
   }
   static void store(float* p, R v) { _mm512_storeu_ps(p, v); }
-  /** round_to_bf16 (half.h) on each lane: round to nearest even at bit 16, low half cleared (finite inputs). */
-  static R round_bf16(R x) {
-    const __m512i u = _mm512_castps_si512(x);
-    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-    const __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), odd);
-    return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
-  }
-  /** The upper 16 bits of each lane (a bf16 value's bit pattern), packed into W uint16. */
-  static void store_bf16(uint16_t* p, R x) {
-    const __m512i h = _mm512_srli_epi32(_mm512_castps_si512(x), 16);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(h));
-  }
   static R add(R a, R b) { return _mm512_add_ps(a, b); }
   static R sub(R a, R b) { return _mm512_sub_ps(a, b); }
   static R mul(R a, R b) { return _mm512_mul_ps(a, b); }

@@ -15,12 +15,6 @@ struct V {
   static R load(const float* p) { return *p; }
   static R load_bf16(const uint16_t* p) { return bf16_to_float(*p); }
   static void store(float* p, R v) { *p = v; }
-  static R round_bf16(R x) { return round_to_bf16(x); }
-  static void store_bf16(uint16_t* p, R x) {
-    uint32_t u;
-    std::memcpy(&u, &x, sizeof u);
-    *p = static_cast<uint16_t>(u >> 16);
-  }
   static R add(R a, R b) { return a + b; }
   static R sub(R a, R b) { return a - b; }
   static R mul(R a, R b) { return a * b; }
