@@ -32,7 +32,10 @@ const threadsArg = process.argv.find((a) => a.startsWith('--threads='));
 if (threadsArg) backend.threads = Number(threadsArg.slice('--threads='.length));
 const repeatArg = process.argv.find((a) => a.startsWith('--repeat='));
 const repeats = repeatArg ? Number(repeatArg.slice('--repeat='.length)) : 1;
-if (!Number.isInteger(repeats) || repeats < 1) throw new RangeError(`--repeat must be a positive integer, got ${repeatArg}`);
+if (!Number.isInteger(repeats) || repeats < 1) {
+  console.error(`bench:namm: --repeat must be a positive integer, got ${repeatArg}`);
+  process.exit(2);
+}
 const rng = new Rng(2024);
 const params = Float32Array.from({ length: NAMM_PARAM_COUNT }, () => 0.065 * rng.normal());
 
