@@ -544,7 +544,7 @@ Napi::Value Kernels::StftAccumulate(const Napi::CallbackInfo& info) {
   const double weight = finite_arg(info[4], "weight");
   const float* prev = f32_arg(info[0], "prev", checked_mul(env, kNammHop, ld)).data;
   const float* cur = f32_arg(info[1], "cur", checked_mul(env, kNammHop, ld)).data;
-  double* acc = f64_arg(info[5], "acc", namm_acc_size(ld)).data;
+  float* acc = f32_arg(info[5], "acc", namm_acc_size(ld)).data;
   namm_table_for(simd_).stft_accumulate(prev, cur, ld, rows, static_cast<float>(weight), acc, threads_);
   return env.Undefined();
 }
@@ -573,7 +573,7 @@ Napi::Value Kernels::StftAccumulateFrames(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "next must be a Float32Array or a Uint16Array");
   const uint16_t* next16 = packed ? u16_arg(info[2], "next", nextNeed).data : nullptr;
   const float* next = packed ? nullptr : f32_arg(info[2], "next", nextNeed).data;
-  double* acc = f64_arg(info[7], "acc", namm_acc_size(maxRows)).data;
+  float* acc = f32_arg(info[7], "acc", namm_acc_size(maxRows)).data;
   // Optional: last, lastLd — where the last block's rows < max rows[t] go (float32, stride lastLd ≥ those rows).
   float* last = nullptr;
   int64_t lastLd = 0;
@@ -600,7 +600,7 @@ Napi::Value Kernels::NammFeatures(const Napi::CallbackInfo& info) {
   const int64_t n = count_arg(info[1], "n"), nOld = count_arg(info[2], "nOld");
   if (nOld > n)
     throw Napi::RangeError::New(env, "nammFeatures: nOld (" + std::to_string(nOld) + ") exceeds n (" + std::to_string(n) + ")");
-  double* acc = f64_arg(info[0], "acc", namm_acc_size(n)).data;
+  float* acc = f32_arg(info[0], "acc", namm_acc_size(n)).data;
   const float* oldEma = f32_arg(info[3], "oldEma", checked_mul(env, nOld, kNammBins)).data;
   const double decay = finite_arg(info[4], "decay");
   const int32_t* positions = i32_arg(info[5], "positions", n).data;

@@ -68,13 +68,6 @@ struct V {
   static R select_gt(R x, R c, R a, R b) { return _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, c, _CMP_GT_OQ)); }
   static R exp(R x) { return cephes_exp<V>(x); }
   static R sqrt(R v) { return _mm256_sqrt_ps(v); }
-  /** a[l] += w·s[l] in float64 (an exact product, one rounding per sum), l < W: the NAMM STFT accumulator. */
-  static void add_scaled_f64(double* a, R s, double w) {
-    const __m256d wv = _mm256_set1_pd(w);
-    const __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(s)), hi = _mm256_cvtps_pd(_mm256_extractf128_ps(s, 1));
-    _mm256_storeu_pd(a, _mm256_add_pd(_mm256_loadu_pd(a), _mm256_mul_pd(wv, lo)));
-    _mm256_storeu_pd(a + 4, _mm256_add_pd(_mm256_loadu_pd(a + 4), _mm256_mul_pd(wv, hi)));
-  }
 
   static void transpose8(const float* src, int64_t lds, float* dst, int64_t ldd) { transpose8x8(src, lds, dst, ldd); }
   static void f16(const uint16_t* src, float* dst) {

@@ -77,14 +77,6 @@ struct V {
   static R select_gt(R x, R c, R a, R b) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, c, _CMP_GT_OQ), b, a); }
   static R exp(R x) { return cephes_exp<V>(x); }
   static R sqrt(R v) { return _mm512_sqrt_ps(v); }
-  /** a[l] += w·s[l] in float64 (an exact product, one rounding per sum), l < W: the NAMM STFT accumulator. */
-  static void add_scaled_f64(double* a, R s, double w) {
-    const __m512d wv = _mm512_set1_pd(w);
-    const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(s));
-    const __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1)));
-    _mm512_storeu_pd(a, _mm512_add_pd(_mm512_loadu_pd(a), _mm512_mul_pd(wv, lo)));
-    _mm512_storeu_pd(a + 8, _mm512_add_pd(_mm512_loadu_pd(a + 8), _mm512_mul_pd(wv, hi)));
-  }
 
   // 8×8 blocks with AVX2 instructions: packing is not the bottleneck.
   static void transpose8(const float* src, int64_t lds, float* dst, int64_t ldd) { transpose8x8(src, lds, dst, ldd); }

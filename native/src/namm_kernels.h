@@ -21,10 +21,10 @@ constexpr int kBamParams = 4172;
 struct NammKernelTable {
   /**
    * For rows r < rows: acc[r, f] += weight · |DFT_f(hann · [prev[0..16)·ld + r | cur[0..16)·ld + r])|,
-   * f = 0..16. prev/cur are query-major blocks (sample m of row r at m·ld + r); acc is float64 in tiles of 16
+   * f = 0..16. prev/cur are query-major blocks (sample m of row r at m·ld + r); acc is float32 in tiles of 16
    * rows, row r bin f at ((r / 16)·17 + f)·16 + r % 16 (namm_acc_size(ld) values).
    */
-  void (*stft_accumulate)(const float* prev, const float* cur, int64_t ld, int64_t rows, float weight, double* acc,
+  void (*stft_accumulate)(const float* prev, const float* cur, int64_t ld, int64_t rows, float weight, float* acc,
                           int threads);
   /**
    * `frames` consecutive frames in one call, bit-identical to one stft_accumulate per frame in order: frame t is
@@ -35,21 +35,21 @@ struct NammKernelTable {
    * before it is written), but must not overlap `next`.
    */
   void (*stft_accumulate_frames)(const float* prev, int64_t prevLd, const float* next, int64_t nextLd, int64_t frames,
-                                 const int32_t* rows, const float* weights, double* acc, float* last, int64_t lastLd,
+                                 const int32_t* rows, const float* weights, float* acc, float* last, int64_t lastLd,
                                  int threads);
   /** The same with `next` as bfloat16 bit patterns (packed bf16 attention taps), widened exactly to float32. */
   void (*stft_accumulate_frames_bf16)(const float* prev, int64_t prevLd, const uint16_t* next, int64_t nextLd,
-                                      int64_t frames, const int32_t* rows, const float* weights, double* acc,
+                                      int64_t frames, const int32_t* rows, const float* weights, float* acc,
                                       float* last, int64_t lastLd, int threads);
   /** BAM scores of n tokens: x [n, 25], params [4172] (flat layout above), out [n]. */
   void (*bam_scores)(const float* x, int64_t n, const float* params, float* out, int threads);
   /**
-   * Closes a window for n rows: raw[k, f] = f32(decay·oldEma[k, f] + acc[k, f]) for k < nOld and f32(acc[k, f])
-   * for the rest (float64 arithmetic; acc in the tiled layout, each value read is reset to 0), and the scorer input
+   * Closes a window for n rows: raw[k, f] = f32(decay·oldEma[k, f] + acc[k, f]) for k < nOld (float64 arithmetic,
+   * one rounding) and acc[k, f] for the rest (acc in the tiled layout, each value read is reset to 0), and the scorer input
    * feat[k] = [table[(positions[n−1] − positions[k])·8 .. +8) | e_k] with e_k[f] = f32((raw[k, f] − norm[f])·
    * norm[17 + f]) when norm is given (mean then 1/σ, float64), else raw[k, f]. Recency indices are in range.
    */
-  void (*features)(double* acc, int64_t n, int64_t nOld, const float* oldEma, double decay, const int32_t* positions,
+  void (*features)(float* acc, int64_t n, int64_t nOld, const float* oldEma, double decay, const int32_t* positions,
                    const float* table, const double* norm, float* raw, float* feat);
   /** dst[p·dstPlane + i·width + c] = src[p·srcPlane + keep[i]·width + c], p < planes, i < k, c < width. */
   void (*gather_rows)(const float* src, int64_t srcPlane, float* dst, int64_t dstPlane, int64_t planes, int64_t width,

@@ -147,7 +147,7 @@ export interface Backend {
    * float64 in tiles of 16 rows, row r bin f at ((r >> 4)·17 + f)·16 + (r & 15) (stftAccIndex / stftAccSize in
    * stft.ts: 272·⌈ld/16⌉ values). rows ≤ ld.
    */
-  stftAccumulate?(prev: Float32Array, cur: Float32Array, ld: number, rows: number, weight: number, acc: Float64Array): void;
+  stftAccumulate?(prev: Float32Array, cur: Float32Array, ld: number, rows: number, weight: number, acc: Float32Array): void;
   /**
    * NAMM BAM scores of n tokens (spec/namm.md §3; twin: BamScorer without a backend, src/memory/namm/bam.ts):
    * x `[n, 25]` features, params the flat 4,172-value BAM vector, out `[n]`.
@@ -165,7 +165,7 @@ export interface Backend {
    */
   stftAccumulateFrames?(
     prev: Float32Array, prevLd: number, next: Float32Array | Uint16Array, nextLd: number, frames: number,
-    rows: Int32Array, weights: Float32Array, acc: Float64Array, last?: Float32Array, lastLd?: number,
+    rows: Int32Array, weights: Float32Array, acc: Float32Array, last?: Float32Array, lastLd?: number,
   ): void;
   /**
    * Closes a NAMM window for one head (spec/namm.md §2; twin: `nammFeaturesTs` in src/memory/namm/features.ts):
@@ -176,7 +176,7 @@ export interface Backend {
    * else raw.
    */
   nammFeatures?(
-    acc: Float64Array, n: number, nOld: number, oldEma: Float32Array, decay: number, positions: Int32Array,
+    acc: Float32Array, n: number, nOld: number, oldEma: Float32Array, decay: number, positions: Int32Array,
     table: Float32Array, norm: Float64Array | null, raw: Float32Array, features: Float32Array,
   ): void;
   /**

@@ -187,7 +187,7 @@ export class NativeBackend implements Backend {
   symmetricEigen(a: Float64Array, n: number, values: Float64Array): void {
     this.k.symmetricEigen(a, n, values);
   }
-  stftAccumulate(prev: Float32Array, cur: Float32Array, ld: number, rows: number, weight: number, acc: Float64Array): void {
+  stftAccumulate(prev: Float32Array, cur: Float32Array, ld: number, rows: number, weight: number, acc: Float32Array): void {
     this.k.stftAccumulate(prev, cur, ld, rows, weight, acc);
   }
   bamScores(x: Float32Array, n: number, params: Float32Array, out: Float32Array): void {
@@ -195,12 +195,12 @@ export class NativeBackend implements Backend {
   }
   stftAccumulateFrames(
     prev: Float32Array, prevLd: number, next: Float32Array | Uint16Array, nextLd: number, frames: number,
-    rows: Int32Array, weights: Float32Array, acc: Float64Array, last?: Float32Array, lastLd?: number,
+    rows: Int32Array, weights: Float32Array, acc: Float32Array, last?: Float32Array, lastLd?: number,
   ): void {
     this.k.stftAccumulateFrames(prev, prevLd, next, nextLd, frames, rows, weights, acc, last, lastLd);
   }
   nammFeatures(
-    acc: Float64Array, n: number, nOld: number, oldEma: Float32Array, decay: number, positions: Int32Array,
+    acc: Float32Array, n: number, nOld: number, oldEma: Float32Array, decay: number, positions: Int32Array,
     table: Float32Array, norm: Float64Array | null, raw: Float32Array, features: Float32Array,
   ): void {
     this.k.nammFeatures(acc, n, nOld, oldEma, decay, positions, table, norm, raw, features);

@@ -26,7 +26,7 @@ function blocks(rng: Rng, count: number, ld: number, rows: number): Float32Array
   return a;
 }
 
-interface FramesCase { prev: Float32Array; prevLd: number; next: Float32Array; nextLd: number; frames: number; rows: Int32Array; weights: Float32Array; init: Float64Array }
+interface FramesCase { prev: Float32Array; prevLd: number; next: Float32Array; nextLd: number; frames: number; rows: Int32Array; weights: Float32Array; init: Float32Array }
 
 function framesCase(rng: Rng, sameLd = false): FramesCase {
   const frames = int(rng, 1, 9);
@@ -40,7 +40,7 @@ function framesCase(rng: Rng, sameLd = false): FramesCase {
   }
   const maxRows = Math.max(0, ...rows);
   const weights = Float32Array.from({ length: frames }, () => rng.float() * 0.1);
-  const init = Float64Array.from({ length: stftAccSize(Math.max(maxRows, 1)) + 5 }, () => rng.float());
+  const init = Float32Array.from({ length: stftAccSize(Math.max(maxRows, 1)) + 5 }, () => rng.float());
   return { prev: blocks(rng, 1, prevLd, prevLd), prevLd, next: blocks(rng, frames, nextLd, nextLd), nextLd, frames, rows, weights, init };
 }
 
@@ -61,8 +61,9 @@ describe('native NAMM window kernels', { skip: skipNative }, () => {
             for (let f = 0; f < N_BINS; f++) {
               const i = stftAccIndex(r, f);
               if (r >= maxRows) assert.equal(got[i], c.init[i], `acc[${r}, ${f}] past every frame's rows was written`);
-              // float32 magnitudes (native) vs float64 (TypeScript): ~60 ulp of the largest term.
-              else assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-7 + 1e-6 * Math.abs(want[i]! - c.init[i]!), `trial ${trial} acc[${r}, ${f}]: ${got[i]} vs ${want[i]}`);
+              // float32 magnitudes (native) vs float64 (TypeScript): ~60 ulp of the largest term; and each frame's
+              // float32 sum, rounded once by the twin and twice by the kernel: up to 2⁻²³ of the sum per frame.
+              else assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-7 + 1e-6 * Math.abs(want[i]! - c.init[i]!) + c.frames * 2 ** -23 * Math.abs(want[i]!), `trial ${trial} acc[${r}, ${f}]: ${got[i]} vs ${want[i]}`);
             }
           }
         }
@@ -75,7 +76,7 @@ describe('native NAMM window kernels', { skip: skipNative }, () => {
       // and one large enough for whole 64-row blocks, at a stride of 1,024
       const ld = 1024, frames = 3;
       cases.push({ prev: blocks(rng, 1, ld, ld), prevLd: ld, next: blocks(rng, frames, ld, ld), nextLd: ld, frames,
-        rows: Int32Array.from([700, 900, 1024]), weights: Float32Array.from([0.1, 0.2, 0.3]), init: new Float64Array(stftAccSize(ld)) });
+        rows: Int32Array.from([700, 900, 1024]), weights: Float32Array.from([0.1, 0.2, 0.3]), init: new Float32Array(stftAccSize(ld)) });
       for (const [trial, c] of cases.entries()) {
         // The case's next blocks as bf16 bit patterns (truncated), and the float32 values they stand for.
         const packed = Uint16Array.from(new Uint32Array(c.next.buffer, c.next.byteOffset, c.next.length), (u) => u >>> 16);
@@ -92,7 +93,7 @@ describe('native NAMM window kernels', { skip: skipNative }, () => {
         stftAccumulateFramesTs(c.prev, c.prevLd, wide, c.nextLd, c.frames, c.rows, c.weights, t2);
         assert.deepEqual(t1, t2, `trial ${trial}: the TypeScript twin, packed vs float32`);
       }
-      assert.throws(() => new NativeBackend({ threads: 1, simd }).stftAccumulateFrames(new Float32Array(16), 1, new Uint16Array(15), 1, 1, Int32Array.of(1), Float32Array.of(1), new Float64Array(17 * 16)), { name: 'RangeError', message: /next holds 15 values but 16/ });
+      assert.throws(() => new NativeBackend({ threads: 1, simd }).stftAccumulateFrames(new Float32Array(16), 1, new Uint16Array(15), 1, 1, Int32Array.of(1), Float32Array.of(1), new Float32Array(17 * 16)), { name: 'RangeError', message: /next holds 15 values but 16/ });
     });
 
     it(`stftAccumulateFrames hands back the last block as the next call's previous block, in place too (${simd})`, () => {
@@ -100,7 +101,7 @@ describe('native NAMM window kernels', { skip: skipNative }, () => {
       const cases = Array.from({ length: 25 }, () => framesCase(rng, true)).filter((c) => c.frames > 0);
       const ld = 1024, frames = 4;
       cases.push({ prev: blocks(rng, 1, ld, ld), prevLd: ld, next: blocks(rng, frames, ld, ld), nextLd: ld, frames,
-        rows: Int32Array.from([500, 700, 900, 1000]), weights: Float32Array.from([0.1, 0.2, 0.3, 0.4]), init: new Float64Array(stftAccSize(ld)) });
+        rows: Int32Array.from([500, 700, 900, 1000]), weights: Float32Array.from([0.1, 0.2, 0.3, 0.4]), init: new Float32Array(stftAccSize(ld)) });
       for (const [trial, c] of cases.entries()) {
         const maxRows = Math.max(0, ...c.rows), lastLd = c.prevLd;
         const packed = Uint16Array.from(new Uint32Array(c.next.buffer, c.next.byteOffset, c.next.length), (u) => u >>> 16);
@@ -139,8 +140,8 @@ describe('native NAMM window kernels', { skip: skipNative }, () => {
       }
       const be = new NativeBackend({ threads: 1, simd });
       const next = new Float32Array(16 * 8);
-      assert.throws(() => be.stftAccumulateFrames(new Float32Array(16 * 8), 8, next, 8, 1, Int32Array.of(8), Float32Array.of(1), new Float64Array(17 * 16), new Float32Array(16 * 4), 4), { name: 'RangeError', message: /lastLd \(4\) is below the rows written \(8\)/ });
-      assert.throws(() => be.stftAccumulateFrames(new Float32Array(16 * 8), 8, next, 8, 1, Int32Array.of(8), Float32Array.of(1), new Float64Array(17 * 16), next, 8), { name: 'RangeError', message: /last must not overlap next/ });
+      assert.throws(() => be.stftAccumulateFrames(new Float32Array(16 * 8), 8, next, 8, 1, Int32Array.of(8), Float32Array.of(1), new Float32Array(17 * 16), new Float32Array(16 * 4), 4), { name: 'RangeError', message: /lastLd \(4\) is below the rows written \(8\)/ });
+      assert.throws(() => be.stftAccumulateFrames(new Float32Array(16 * 8), 8, next, 8, 1, Int32Array.of(8), Float32Array.of(1), new Float32Array(17 * 16), next, 8), { name: 'RangeError', message: /last must not overlap next/ });
     });
 
     it(`stftAccumulateFrames is bit-identical to one stftAccumulate per frame, for any thread count (${simd})`, () => {
@@ -148,7 +149,7 @@ describe('native NAMM window kernels', { skip: skipNative }, () => {
       for (let trial = 0; trial < 30; trial++) {
         const c = framesCase(rng, true);
         // stftAccumulate wants an accumulator for all ld rows.
-        const init = Float64Array.from({ length: stftAccSize(c.nextLd) }, (_, i) => c.init[i] ?? 0.5);
+        const init = Float32Array.from({ length: stftAccSize(c.nextLd) }, (_, i) => c.init[i] ?? 0.5);
         const one = init.slice(), many = init.slice(), perFrame = init.slice();
         new NativeBackend({ threads: 1, simd }).stftAccumulateFrames(c.prev, c.prevLd, c.next, c.nextLd, c.frames, c.rows, c.weights, one);
         new NativeBackend({ threads: 3, simd }).stftAccumulateFrames(c.prev, c.prevLd, c.next, c.nextLd, c.frames, c.rows, c.weights, many);
@@ -168,7 +169,7 @@ describe('native NAMM window kernels', { skip: skipNative }, () => {
         const prev = blocks(rng, 1, ld, ld), next = blocks(rng, frames, ld, ld);
         const rows = Int32Array.from({ length: frames }, (_, t) => ld - 800 + 100 * t);
         const weights = Float32Array.from({ length: frames }, (_, t) => 0.01 * (t + 1));
-        const a = new Float64Array(stftAccSize(ld)), b = new Float64Array(stftAccSize(ld)), perFrame = new Float64Array(stftAccSize(ld));
+        const a = new Float32Array(stftAccSize(ld)), b = new Float32Array(stftAccSize(ld)), perFrame = new Float32Array(stftAccSize(ld));
         new NativeBackend({ threads: 1, simd }).stftAccumulateFrames(prev, ld, next, ld, frames, rows, weights, a);
         const two = new NativeBackend({ threads: 2, simd });
         two.stftAccumulateFrames(prev, ld, next, ld, frames, rows, weights, b);
@@ -187,7 +188,7 @@ describe('native NAMM window kernels', { skip: skipNative }, () => {
       const table = recencyTable();
       for (let trial = 0; trial < 40; trial++) {
         const n = int(rng, 0, 300), nOld = int(rng, 0, n);
-        const acc = Float64Array.from({ length: stftAccSize(Math.max(n, 1)) }, () => rng.float() * 0.3);
+        const acc = Float32Array.from({ length: stftAccSize(Math.max(n, 1)) }, () => rng.float() * 0.3);
         const oldEma = Float32Array.from({ length: nOld * N_BINS + 3 }, () => rng.float());
         // Ascending positions with gaps, reaching far back (recency up to the table's end).
         const positions = new Int32Array(n);
@@ -235,7 +236,7 @@ describe('native NAMM window kernels', { skip: skipNative }, () => {
     const f32 = (n: number) => new Float32Array(n);
     const i32 = (...v: number[]) => Int32Array.from(v);
     // stftAccumulateFrames: 2 frames, prevLd 4, nextLd 5.
-    const acc = new Float64Array(stftAccSize(5)).fill(3);
+    const acc = new Float32Array(stftAccSize(5)).fill(3);
     const prev = f32(64), next = f32(160), w = Float32Array.from([0.1, 0.2]);
     const frames = (over: Partial<Record<string, unknown>>) => () => {
       const a = { prev, prevLd: 4, next, nextLd: 5, frames: 2, rows: i32(4, 5), weights: w, acc, ...over };
@@ -248,8 +249,8 @@ describe('native NAMM window kernels', { skip: skipNative }, () => {
       assert.throws(fn({ prev: new Float64Array(64) }), { name: 'TypeError', message: /prev must be a Float32Array/ });
       assert.throws(fn({ prev: f32(63) }), { name: 'RangeError', message: /prev/ });
       assert.throws(fn({ next: f32(159) }), { name: 'RangeError', message: /next/ });
-      assert.throws(fn({ acc: f32(272) }), { name: 'TypeError', message: /acc must be a Float64Array/ });
-      assert.throws(fn({ acc: new Float64Array(271) }), { name: 'RangeError', message: /acc/ });
+      assert.throws(fn({ acc: new Float64Array(272) as never }), { name: 'TypeError', message: /acc must be a Float32Array/ });
+      assert.throws(fn({ acc: f32(271) }), { name: 'RangeError', message: /acc/ });
       assert.throws(fn({ rows: [4, 5] }), { name: 'TypeError', message: /rows must be an Int32Array/ });
       assert.throws(fn({ rows: i32(4) }), { name: 'RangeError', message: /rows/ });
       assert.throws(fn({ rows: i32(5, 5) }), { name: 'RangeError', message: /rows\[0\]/ }); // frame 0 reads prev: ≤ prevLd
@@ -262,13 +263,13 @@ describe('native NAMM window kernels', { skip: skipNative }, () => {
       assert.throws(fn({ prevLd: -4 }), { name: 'RangeError', message: /prevLd/ });
       assert.ok(acc.every((v) => v === 3), 'a rejected call writes nothing');
     }
-    be.stftAccumulateFrames(f32(0), 0, f32(0), 0, 0, i32(), f32(0), new Float64Array(0)); // no frames: a no-op
+    be.stftAccumulateFrames(f32(0), 0, f32(0), 0, 0, i32(), f32(0), f32(0)); // no frames: a no-op
 
     // nammFeatures: n = 3 rows, 1 old.
     const table = recencyTable();
     const feats = (over: Partial<Record<string, unknown>>, ts = false) => () => {
       const a = {
-        acc: new Float64Array(stftAccSize(3)).fill(1), n: 3, nOld: 1, oldEma: f32(17), decay: 0.5, positions: i32(10, 11, 12),
+        acc: new Float32Array(stftAccSize(3)).fill(1), n: 3, nOld: 1, oldEma: f32(17), decay: 0.5, positions: i32(10, 11, 12),
         table, norm: null as Float64Array | null, raw: f32(51).fill(9), features: f32(75).fill(9), ...over,
       };
       const args = [a.acc, a.n, a.nOld, a.oldEma, a.decay, a.positions, a.table, a.norm, a.raw, a.features] as const;
@@ -276,8 +277,8 @@ describe('native NAMM window kernels', { skip: skipNative }, () => {
     };
     for (const ts of [false, true]) {
       assert.throws(feats({ nOld: 4 }, ts), { name: 'RangeError', message: /nOld/ });
-      assert.throws(feats({ acc: new Float64Array(271) }, ts), { name: 'RangeError', message: /acc/ });
-      assert.throws(feats({ acc: f32(272) }, ts), { name: 'TypeError', message: /acc must be a Float64Array/ });
+      assert.throws(feats({ acc: f32(271) }, ts), { name: 'RangeError', message: /acc/ });
+      assert.throws(feats({ acc: new Float64Array(272) as never }, ts), { name: 'TypeError', message: /acc must be a Float32Array/ });
       assert.throws(feats({ oldEma: f32(16) }, ts), { name: 'RangeError', message: /oldEma/ });
       assert.throws(feats({ decay: Number.POSITIVE_INFINITY }, ts), { name: 'RangeError', message: /decay/ });
       assert.throws(feats({ decay: '0.5' }, ts), { name: 'TypeError', message: /decay/ });
@@ -293,7 +294,7 @@ describe('native NAMM window kernels', { skip: skipNative }, () => {
     const raw = f32(51).fill(9);
     assert.throws(feats({ raw, positions: i32(10, 13, 12) }), /recency/);
     assert.ok(raw.every((v) => v === 9), 'a rejected call writes nothing');
-    be.nammFeatures(new Float64Array(0), 0, 0, f32(0), 0.5, i32(), table, null, f32(0), f32(0)); // n = 0: a no-op
+    be.nammFeatures(f32(0), 0, 0, f32(0), 0.5, i32(), table, null, f32(0), f32(0)); // n = 0: a no-op
 
     // gatherRows
     const src = Float32Array.from({ length: 12 }, (_, i) => i);

@@ -97,7 +97,7 @@ export class HeadWindow {
   private ld: number;
   private prev: Float32Array;
   private cur: Float32Array;
-  private acc: Float64Array;
+  private acc: Float32Array;
   /** False once `closeFeatures` has read (and so cleared) the accumulator. */
   private accDirty = true;
   private readonly weights: Float32Array;
@@ -134,7 +134,7 @@ export class HeadWindow {
       this.ld = HeadWindow.capacityFor(nOld, updateEvery);
       this.prev = new Float32Array(this.ld * BLOCK);
       this.cur = new Float32Array(this.ld * BLOCK);
-      this.acc = new Float64Array(stftAccSize(this.ld));
+      this.acc = new Float32Array(stftAccSize(this.ld));
     }
     const ld = this.ld;
     if (carry && nOld > 0) for (let m = 0; m < BLOCK; m++) this.prev.set(carry.subarray(m * nOld, (m + 1) * nOld), m * ld);
@@ -314,7 +314,7 @@ export class HeadWindow {
       gather(this.prev, this.ld, prev, ld, BLOCK, 1, keep, k);
       this.prev = prev;
       this.cur = new Float32Array(ld * BLOCK);
-      this.acc = new Float64Array(stftAccSize(ld));
+      this.acc = new Float32Array(stftAccSize(ld));
       this.ld = ld;
     } else {
       const ld = this.ld, old = this.prev, next = this.cur;

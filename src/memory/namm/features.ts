@@ -1,10 +1,10 @@
 /**
  * Closing a window (spec/namm.md §2): the raw spectrogram EMA of every scored row and the scorer's input
- * `[recency (8) | normalised EMA (17)]`, in one pass over the window's STFT accumulator. This is the TypeScript
- * twin of Backend.nammFeatures; both do float64 arithmetic with one rounding to float32 per stored value:
+ * `[recency (8) | normalised EMA (17)]`, in one pass over the window's (float32) STFT accumulator. This is the
+ * TypeScript twin of Backend.nammFeatures; both do float64 arithmetic with one rounding to float32 per stored value:
  *
  *   raw[k]  = f32(decay·oldEma[k] + acc[k])   (k < nOld: tokens scored at earlier updates)
- *           = f32(acc[k])                     (tokens new in this window)
+ *           = acc[k]                          (tokens new in this window)
  *   feat[k] = [table[positions[n−1] − positions[k]] | f32((raw[k] − μ)·(1/σ))]   (raw[k] without statistics)
  *
  * Reading the accumulator also resets it to 0, so the next window starts from a clean one without a separate
@@ -25,7 +25,7 @@ const TILE = ACC_BLOCK;
  * RangeError, as in the native kernel.
  */
 export function nammFeaturesTs(
-  acc: Float64Array, n: number, nOld: number, oldEma: Float32Array, decay: number, positions: Int32Array,
+  acc: Float32Array, n: number, nOld: number, oldEma: Float32Array, decay: number, positions: Int32Array,
   table: Float32Array, norm: Float64Array | null, raw: Float32Array, features: Float32Array,
 ): void {
   checkNammFeaturesArgs(acc, n, nOld, oldEma, decay, positions, table, norm, raw, features);
@@ -47,7 +47,7 @@ export function nammFeaturesTs(
  */
 export function closeWindowFeatures(
   kernel: ((...args: Parameters<typeof nammFeaturesTs>) => void) | null,
-  acc: Float64Array, n: number, nOld: number, oldEma: Float32Array, decay: number, positions: Int32Array,
+  acc: Float32Array, n: number, nOld: number, oldEma: Float32Array, decay: number, positions: Int32Array,
   table: Float32Array, norm: Float64Array | null, raw: Float32Array, features: Float32Array, overflow: RecencyOverflow,
 ): void {
   let inTable = true;
@@ -71,7 +71,7 @@ export function closeWindowFeatures(
 
 /** The shared loop: raw EMA, normalised EMA, and the recency written by `recency(r, offset)`. */
 function fillFeatures(
-  acc: Float64Array, n: number, nOld: number, oldEma: Float32Array, decay: number, positions: Int32Array,
+  acc: Float32Array, n: number, nOld: number, oldEma: Float32Array, decay: number, positions: Int32Array,
   norm: Float64Array | null, raw: Float32Array, features: Float32Array, recency: (r: number, offset: number) => void,
 ): void {
   const newest = n > 0 ? positions[n - 1]! : 0;
@@ -93,7 +93,7 @@ function fillFeatures(
 
 /** The argument checks of nammFeaturesTs, in the words of the native kernel. */
 export function checkNammFeaturesArgs(
-  acc: Float64Array, n: number, nOld: number, oldEma: Float32Array, decay: number, positions: Int32Array,
+  acc: Float32Array, n: number, nOld: number, oldEma: Float32Array, decay: number, positions: Int32Array,
   table: Float32Array, norm: Float64Array | null, raw: Float32Array, features: Float32Array,
 ): void {
   for (const [name, v] of [['n', n], ['nOld', nOld]] as const) {
@@ -104,7 +104,7 @@ export function checkNammFeaturesArgs(
     if (!ok) throw new TypeError(`${name} must be ${typeName}`);
     if ((a as ArrayLike<number>).length < count) throw new RangeError(`${name} holds ${(a as ArrayLike<number>).length} values but ${count} are needed`);
   };
-  need('acc', acc, acc instanceof Float64Array, 'a Float64Array', stftAccSize(n));
+  need('acc', acc, acc instanceof Float32Array, 'a Float32Array', stftAccSize(n));
   need('oldEma', oldEma, oldEma instanceof Float32Array, 'a Float32Array', nOld * BINS);
   if (typeof decay !== 'number') throw new TypeError(`decay must be a number, got ${typeof decay}`);
   if (!Number.isFinite(decay)) throw new RangeError(`decay must be finite, got ${decay}`);

@@ -99,14 +99,14 @@ const frameMag = new Float64Array(N_BINS);
 export const ACC_BLOCK = 16;
 
 /**
- * Where row r, bin f lives in an STFT accumulator: tiles of 16 rows, each a contiguous `[17][16]` float64 block
+ * Where row r, bin f lives in an STFT accumulator: tiles of 16 rows, each a contiguous `[17][16]` float32 block
  * (the native kernel then reads and writes one contiguous run per register group, not 17 strided streams).
  */
 export function stftAccIndex(r: number, f: number): number {
   return (Math.floor(r / ACC_BLOCK) * N_BINS + f) * ACC_BLOCK + (r % ACC_BLOCK);
 }
 
-/** Float64 values an STFT accumulator for `ld` rows needs: whole tiles. */
+/** Values (float32) an STFT accumulator for `ld` rows needs: whole tiles. */
 export function stftAccSize(ld: number): number {
   return Math.ceil(ld / ACC_BLOCK) * N_BINS * ACC_BLOCK;
 }
@@ -114,11 +114,11 @@ export function stftAccSize(ld: number): number {
 /**
  * One frame for many rows at once, in the layout of the native `stftAccumulate` kernel (Backend.stftAccumulate)
  * and its TypeScript twin: `prev` and `cur` are query-major 16-query blocks (sample m of row r at `m·ld + r`),
- * `acc` is the tiled float64 accumulator (stftAccIndex), and for every row r < rows, acc[r, f] += weight·|X_f|.
+ * `acc` is the tiled float32 accumulator (stftAccIndex), and for every row r < rows, acc[r, f] += weight·|X_f|.
  * The magnitudes are frameMagnitudes' (float64); the native kernel computes them in float32.
  */
 export function stftAccumulateTs(
-  prev: Float32Array, cur: Float32Array, ld: number, rows: number, weight: number, acc: Float64Array,
+  prev: Float32Array, cur: Float32Array, ld: number, rows: number, weight: number, acc: Float32Array,
 ): void {
   checkStftAccumulateArgs(prev, cur, ld, rows, weight, acc);
   accumulateFrame(prev, 0, ld, cur, 0, ld, rows, Math.fround(weight), acc);
@@ -127,7 +127,7 @@ export function stftAccumulateTs(
 /** One frame whose two blocks have their own offsets and strides (the arguments are already checked). */
 function accumulateFrame(
   prev: Float32Array, prevOff: number, ldp: number, cur: Float32Array, curOff: number, ldc: number, rows: number,
-  w: number, acc: Float64Array,
+  w: number, acc: Float32Array,
 ): void {
   for (let r = 0; r < rows; r++) {
     for (let m = 0; m < HALF; m++) { frameA[m] = prev[prevOff + m * ldp + r]!; frameB[m] = cur[curOff + m * ldc + r]!; }
@@ -144,7 +144,7 @@ function accumulateFrame(
  */
 export function stftAccumulateFramesTs(
   prev: Float32Array, prevLd: number, nextIn: Float32Array | Uint16Array, nextLd: number, frames: number,
-  rows: Int32Array, weights: Float32Array, acc: Float64Array, last?: Float32Array, lastLd = 0,
+  rows: Int32Array, weights: Float32Array, acc: Float32Array, last?: Float32Array, lastLd = 0,
 ): void {
   checkStftAccumulateFramesArgs(prev, prevLd, nextIn, nextLd, frames, rows, weights, acc);
   let maxRows = 0;
@@ -178,7 +178,7 @@ export function stftAccumulateFramesTs(
 /** The argument checks of stftAccumulateFramesTs, in the words of the native kernel. */
 export function checkStftAccumulateFramesArgs(
   prev: Float32Array, prevLd: number, next: Float32Array | Uint16Array, nextLd: number, frames: number,
-  rows: Int32Array, weights: Float32Array, acc: Float64Array,
+  rows: Int32Array, weights: Float32Array, acc: Float32Array,
 ): void {
   for (const [name, v] of [['prevLd', prevLd], ['nextLd', nextLd], ['frames', frames]] as const) {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be a non-negative integer, got ${String(v)}`);
@@ -200,15 +200,15 @@ export function checkStftAccumulateFramesArgs(
   };
   need('prev', prev, Float32Array, 'a Float32Array', HOP * prevLd);
   need('next', next, next instanceof Uint16Array ? Uint16Array : Float32Array, 'a Float32Array or a Uint16Array', HOP * frames * nextLd);
-  need('acc', acc, Float64Array, 'a Float64Array', stftAccSize(maxRows));
+  need('acc', acc, Float32Array, 'a Float32Array', stftAccSize(maxRows));
 }
 
 /** The argument checks shared by the twin and (in the same words) the native kernel. */
 export function checkStftAccumulateArgs(
-  prev: Float32Array, cur: Float32Array, ld: number, rows: number, weight: number, acc: Float64Array,
+  prev: Float32Array, cur: Float32Array, ld: number, rows: number, weight: number, acc: Float32Array,
 ): void {
   if (!(prev instanceof Float32Array) || !(cur instanceof Float32Array)) throw new TypeError('stftAccumulate: prev and cur must be Float32Arrays');
-  if (!(acc instanceof Float64Array)) throw new TypeError('stftAccumulate: acc must be a Float64Array');
+  if (!(acc instanceof Float32Array)) throw new TypeError('stftAccumulate: acc must be a Float32Array');
   if (!Number.isInteger(ld) || ld < 0) throw new RangeError(`stftAccumulate: ld must be a non-negative integer, got ${ld}`);
   if (!Number.isInteger(rows) || rows < 0 || rows > ld) throw new RangeError(`stftAccumulate: rows must be an integer in [0, ld = ${ld}], got ${rows}`);
   if (typeof weight !== 'number' || !Number.isFinite(weight)) throw new RangeError(`stftAccumulate: weight must be finite, got ${weight}`);
