@@ -80,7 +80,8 @@ export function endsWindow(queryIndex: number, updateEvery: number): boolean {
  *
  * Layout (that of Backend.stftAccumulate): the two blocks are query-major `[16, ld]` (a query's attention row is
  * one contiguous copy; the kernel then reads 8 or 16 consecutive rows per register) and the accumulator is
- * float64 in tiles of 16 rows × 17 bins (stftAccIndex). ld is the row capacity of the buffers, at least
+ * float32, as the reference's, in tiles of 16 rows × 17 bins (stftAccIndex); frames are added in order, so it does
+ * not depend on how the prompt was chunked. ld is the row capacity of the buffers, at least
  * nOld + U; it stays fixed from one window to the next (restart) until a window needs more rows. One kernel call
  * covers every row of the head for a frame, or for all the whole frames of a chunk (stftAccumulateFrames).
  *
@@ -236,7 +237,7 @@ export class HeadWindow {
     // reach (addQuery), so rows past a query's count still read 0.
   }
 
-  /** Σ_t w_t·S_t per row `[scoredRows, 17]` (float64, row-major); valid once complete, until closeFeatures. */
+  /** Σ_t w_t·S_t per row `[scoredRows, 17]` (row-major, widened to float64); valid once complete, until closeFeatures. */
   accumulated(): Float64Array {
     this.checkClosable();
     const n = this.scoredRows, acc = this.acc;
