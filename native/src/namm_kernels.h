@@ -45,9 +45,10 @@ struct NammKernelTable {
   void (*bam_scores)(const float* x, int64_t n, const float* params, float* out, int threads);
   /**
    * Closes a window for n rows: raw[k, f] = f32(decay·oldEma[k, f] + acc[k, f]) for k < nOld (float64 arithmetic,
-   * one rounding) and acc[k, f] for the rest (acc in the tiled layout, each value read is reset to 0), and the scorer input
-   * feat[k] = [table[(positions[n−1] − positions[k])·8 .. +8) | e_k] with e_k[f] = f32((raw[k, f] − norm[f])·
-   * norm[17 + f]) when norm is given (mean then 1/σ, float64), else raw[k, f]. Recency indices are in range.
+   * one rounding) and acc[k, f] for the rest (acc in the tiled layout, each value read is reset to 0), and the
+   * scorer input feat[k] = [table[(positions[n−1] − positions[k])·8 .. +8) | e_k] with
+   * e_k[f] = f32((raw[k, f] − norm[f])·norm[17 + f]) when norm is given (mean then 1/σ, float64), else raw[k, f].
+   * Recency indices are in range.
    */
   void (*features)(float* acc, int64_t n, int64_t nOld, const float* oldEma, double decay, const int32_t* positions,
                    const float* table, const double* norm, float* raw, float* feat);
