@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { JsBackend, erf } from '../../src/tensor/js.js';
 import { NativeBackend, type SimdPath } from '../../src/tensor/native.js';
 import type { AttentionArgs } from '../../src/tensor/backend.js';
+import { f32ToBf16 } from '../../src/models/safetensors.js';
 import { Rng } from '../../src/util/rng.js';
 import { assertClose, assertGuardIntact, gemmAbsScale, randomF32, simdPaths, skipNative, zerosF32, GUARD } from './native-fixtures.js';
 
@@ -227,14 +228,10 @@ function kernelSuite(simd: SimdPath, threads: number): void {
       }
   });
 
-  it('attention: bf16 taps are the float32 taps rounded to bf16, exactly, in the vector body and the tail', () => {
+  it('attention: bf16 taps are the float32 taps rounded to bf16, exactly, at every row length', () => {
     // With one query head per KV head the GQA mean is the head's own probability (×1), so the bf16 tap must be
-    // exactly round_to_bf16 of the float32 tap: this pins the kernel's vector rounding and packing bit for bit.
+    // exactly the float32 tap rounded to bf16 (the project's f32ToBf16), both unpacked and packed.
     const b = nb(), rng = new Rng(`${seed}/bf16-taps`);
-    const bf16 = (x: number) => {
-      const u = new Uint32Array(Float32Array.of(x).buffer)[0]!;
-      return (((u + 0x7fff + ((u >>> 16) & 1)) >>> 0) & 0xffff0000) >>> 0;
-    };
     for (const [nQ, extra] of [[5, [0, 3]], [19, [45, 1]], [64, [7, 130]]] as const) {
       const { mk, lens } = attentionCase(rng, nQ, 2, 2, 16, [...extra], true);
       const f = mk(), g = { ...mk(), probsBf16: true };
@@ -243,8 +240,8 @@ function kernelSuite(simd: SimdPath, threads: number): void {
       for (let h = 0; h < 2; h++) {
         const pf = (f.probs as Float32Array[])[h]!, pg = new Uint32Array((g.probs as Float32Array[])[h]!.buffer);
         for (let x = 0; x < nQ * lens[h]!; x++) {
-          const want = bf16(pf[x]!);
-          if (pg[x] !== want || packed[h]![x] !== want >>> 16) {
+          const want = f32ToBf16(pf[x]!);
+          if (pg[x] !== want * 65536 || packed[h]![x] !== want) {
             assert.fail(`nQ=${nQ} head ${h} tap ${x}: float ${pf[x]} → bf16 ${pg[x]!.toString(16)} / packed ${packed[h]![x]!.toString(16)}, want ${want.toString(16)}`);
           }
         }
