@@ -81,6 +81,13 @@ describe('training config', () => {
     const answers = readTrainConfig('configs/namm-tiny-llama-answers.json'), long = readTrainConfig('configs/namm-tiny-llama-long.json');
     assert.equal(answers.data.lossOn, 'answer'); assert.equal(long.data.lossOn, 'answer');
     assert.equal(Math.max(...long.data.taskLengths), 4096);
+    // Phases 7 and 8: the same model, the answers of tasks drawn towards multi-key, kv_retrieval and vt.
+    for (const f of ['configs/namm-tiny-llama-weighted.json', 'configs/namm-tiny-llama-keys.json']) {
+      const c = readTrainConfig(f);
+      assert.deepEqual(c.model, long.model); assert.equal(c.data.lossOn, 'answer');
+      assert.equal(c.data.tasks.filter((t) => ['niah_multikey_1', 'kv_retrieval', 'vt'].includes(t)).length, 7);
+    }
+    assert.equal(Math.min(...readTrainConfig('configs/namm-tiny-llama-keys.json').data.taskLengths), 512);
     // GPT-2's phases: pure copy with a wired previous-token head, longer copies, then the answers.
     assert.equal(gpt2.model.positionInit, 'sinusoidal'); assert.equal(gpt2.model.previousTokenHeads, 1); assert.equal(gpt2.data.copyWeight, 1);
     assert.equal(Math.max(...readTrainConfig('configs/namm-tiny-gpt2-copylong.json').data.copyLengths), 1024);
