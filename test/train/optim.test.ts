@@ -88,6 +88,8 @@ describe('training config', () => {
       assert.equal(c.data.tasks.filter((t) => ['niah_multikey_1', 'kv_retrieval', 'vt'].includes(t)).length, 7);
     }
     assert.equal(Math.min(...readTrainConfig('configs/namm-tiny-llama-keys.json').data.taskLengths), 512);
+    const mk = readTrainConfig('configs/namm-tiny-llama-multikey-experiment.json');
+    assert.deepEqual(mk.data.tasks, ['niah_multikey_1']); assert.equal(Math.min(...mk.data.taskLengths), 384);
     // GPT-2's phases: pure copy with a wired previous-token head, longer copies, then the answers.
     assert.equal(gpt2.model.positionInit, 'sinusoidal'); assert.equal(gpt2.model.previousTokenHeads, 1); assert.equal(gpt2.data.copyWeight, 1);
     assert.equal(Math.max(...readTrainConfig('configs/namm-tiny-gpt2-copylong.json').data.copyLengths), 1024);
