@@ -68,6 +68,7 @@ struct V {
   static R select_gt(R x, R c, R a, R b) { return _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, c, _CMP_GT_OQ)); }
   static R exp(R x) { return cephes_exp<V>(x); }
   static R sqrt(R v) { return _mm256_sqrt_ps(v); }
+  static R rsqrt(R v) { return _mm256_rsqrt_ps(v); }  // ~12 bits
 
   static void transpose8(const float* src, int64_t lds, float* dst, int64_t ldd) { transpose8x8(src, lds, dst, ldd); }
   static void f16(const uint16_t* src, float* dst) {

@@ -77,6 +77,7 @@ struct V {
   static R select_gt(R x, R c, R a, R b) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, c, _CMP_GT_OQ), b, a); }
   static R exp(R x) { return cephes_exp<V>(x); }
   static R sqrt(R v) { return _mm512_sqrt_ps(v); }
+  static R rsqrt(R v) { return _mm512_rsqrt14_ps(v); }  // ~14 bits
 
   // 8×8 blocks with AVX2 instructions: packing is not the bottleneck.
   static void transpose8(const float* src, int64_t lds, float* dst, int64_t ldd) { transpose8x8(src, lds, dst, ldd); }

@@ -26,6 +26,7 @@ struct V {
   static void hsum4(R a, R b, R c, R d, float* out) { out[0] = a, out[1] = b, out[2] = c, out[3] = d; }
   static R exp(R v) { return std::exp(v); }
   static R sqrt(R v) { return std::sqrt(v); }
+  static R rsqrt(R v) { return 1.f / std::sqrt(v); }
   static void transpose8(const float*, int64_t, float*, int64_t) {}
   static void f16(const uint16_t*, float*) {}
 };
