@@ -122,6 +122,13 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
   // Llama/Mistral: `attention_bias` covers q, k, v and o together; Qwen2 always has q/k/v biases and no o bias.
   const attentionBias = r.bool('attention_bias', false);
   const isQwen2 = modelType === 'qwen2';
+  // Mistral applies `sliding_window` whenever it is set; Qwen2 only with `use_sliding_window` (and then from layer
+  // max_window_layers on, which the guard below covers conservatively); Llama has none.
+  const window = r.raw('sliding_window');
+  let slidingWindow: number | undefined;
+  if (window !== undefined && window !== null && (modelType === 'mistral' || (isQwen2 && r.bool('use_sliding_window', false)))) {
+    slidingWindow = r.size('sliding_window');
+  }
   return {
     arch: 'llama',
     modelType,
@@ -145,6 +152,7 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
     tieEmbeddings: r.bool('tie_word_embeddings', false),
     bosTokenId: r.tokenId('bos_token_id'),
     eosTokenIds: r.tokenIds('eos_token_id'),
+    ...(slidingWindow !== undefined && slidingWindow < maxPositions ? { slidingWindow } : {}),
   };
 }
 
@@ -267,6 +275,12 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
     out.mlp_bias = config.mlpBias;
   }
   if (config.partialRotaryFactor !== 1) out.partial_rotary_factor = config.partialRotaryFactor;
+  // Written out for Mistral either way: transformers' MistralConfig assumes a 4,096-token window when the key is absent.
+  if (modelType === 'mistral') out.sliding_window = config.slidingWindow ?? null;
+  else if (modelType === 'qwen2' && config.slidingWindow !== undefined) {
+    out.use_sliding_window = true;
+    out.sliding_window = config.slidingWindow;
+  }
   return out;
 }
 

@@ -41,6 +41,13 @@ export interface ModelConfig {
   tieEmbeddings: boolean;
   bosTokenId: number | null;
   eosTokenIds: number[];
+  /**
+   * Sliding-window attention span in positions (HF `sliding_window` of Mistral, or of Qwen2 with
+   * `use_sliding_window`): a query attends only the keys less than this many positions back. namm does not implement
+   * the window: a sequence of at most this many tokens is computed exactly (the window never cuts), and sessions
+   * refuse longer ones. Absent when the model has none.
+   */
+  slidingWindow?: number;
 }
 
 /** A named float32 tensor with its shape (PyTorch/HF layout: linear weights are [out, in]). */

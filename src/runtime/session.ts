@@ -112,6 +112,7 @@ export class Session {
     if (this.pending.length > 0) { ids = [...this.pending, ...Array.from(ids)]; this.pending = []; }
     const n = ids.length;
     if (n === 0) throw new RangeError('prefill needs at least one token');
+    this.checkWindow(n); // before any chunk runs, so a refused prompt leaves the session as it was
     const all = options.logits === 'all';
     const V = this.arch.config.vocabSize;
     const out = all ? new Float32Array(n * V) : null;
@@ -142,12 +143,28 @@ export class Session {
     return this.runChunk(Int32Array.of(id), 'decode', false, 'last');
   }
 
+  /**
+   * Refuses to grow the sequence past a sliding-window model's window (ModelConfig.slidingWindow): up to the window
+   * the full attention computed here is exactly the model's; past it the model would attend fewer keys than this
+   * runtime does.
+   */
+  private checkWindow(n: number): void {
+    const w = this.arch.config.slidingWindow;
+    if (w !== undefined && this.totalTokens + n > w) {
+      throw new RangeError(
+        `this ${this.arch.config.modelType} model attends through a sliding window of ${w} tokens, which namm does not implement; ` +
+        `the sequence would reach ${this.totalTokens + n} tokens (up to ${w} the output is exact)`,
+      );
+    }
+  }
+
   private runChunk(ids: Int32Array, phase: 'prefill' | 'decode', endOfPrefill: boolean, logitsFor: 'last' | 'all'): Float32Array {
     const n = ids.length;
     const maxPos = this.arch.config.maxPositions;
     if (this.arch.config.arch === 'gpt2' && this.totalTokens + n > maxPos) {
       throw new RangeError(`this GPT-2 model has ${maxPos} learned positions; the sequence would reach ${this.totalTokens + n} tokens`);
     }
+    this.checkWindow(n);
     if (this.chunkPositions.length < n) this.chunkPositions = new Int32Array(Math.max(n, this.chunkSize));
     const positions = this.chunkPositions.subarray(0, n);
     for (let t = 0; t < n; t++) positions[t] = this.totalTokens + t;

@@ -53,6 +53,23 @@ test('qwen2 gets q/k/v biases; llama3 rope scaling; gpt2 defaults', () => {
   assert.equal(parseHfConfig({ ...tinystories, head_dim: 32 }, 'h.json').headDim, 32);
 });
 
+test('sliding_window: Mistral applies it, Qwen2 only with use_sliding_window; none when null or not shorter than the context; written back', () => {
+  const mistral = { ...tinystories, model_type: 'mistral', max_position_embeddings: 32768 };
+  assert.equal(parseHfConfig({ ...mistral, sliding_window: 4096 }, 'm.json').slidingWindow, 4096);
+  assert.equal(parseHfConfig({ ...mistral, sliding_window: null }, 'm.json').slidingWindow, undefined);
+  assert.equal(parseHfConfig({ ...mistral, sliding_window: 32768 }, 'm.json').slidingWindow, undefined, 'a window as long as the context never cuts');
+  assert.equal(parseHfConfig({ ...tinystories, sliding_window: 64 }, 'l.json').slidingWindow, undefined, 'llama has no window');
+  assert.equal(parseHfConfig({ ...qwen2, sliding_window: 4096 }, 'q.json').slidingWindow, undefined, 'qwen2 without use_sliding_window');
+  assert.equal(parseHfConfig({ ...qwen2, sliding_window: 4096, use_sliding_window: true }, 'q.json').slidingWindow, 4096);
+  assert.throws(() => parseHfConfig({ ...mistral, sliding_window: -1 }, 'm.json'), /m\.json: "sliding_window" must be a positive integer, got -1/);
+  const m = parseHfConfig({ ...mistral, sliding_window: 4096 }, 'm.json');
+  assert.equal(toHfConfig(m).sliding_window, 4096);
+  assert.deepEqual(parseHfConfig(toHfConfig(m), 'back.json'), m);
+  assert.equal(toHfConfig(parseHfConfig(mistral, 'm.json')).sliding_window, null, 'no window is written as null (transformers would assume 4,096)');
+  const q = parseHfConfig({ ...qwen2, sliding_window: 4096, use_sliding_window: true }, 'q.json');
+  assert.deepEqual(parseHfConfig(toHfConfig(q), 'back.json'), q);
+});
+
 test('rope_scaling forms: linear, dynamic, ntk, default/null, v5 rope_parameters', () => {
   const withScaling = (s: unknown) => parseHfConfig({ ...tinystories, rope_scaling: s }, 'c.json').ropeScaling;
   assert.deepEqual(withScaling({ type: 'linear', factor: 2 }), { type: 'linear', factor: 2 });

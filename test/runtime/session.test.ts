@@ -236,3 +236,18 @@ test('a generation whose first token is a stop token returns empty text (the tok
   assert.deepEqual(r.outputTokens, []);
   assert.equal(r.text, '');
 });
+
+test('a sliding-window model: exact up to its window, longer sequences refused before anything runs', async () => {
+  const base = new Model(files.config, files.weights, files.tokenizer, getBackend(), MODEL);
+  const windowed = new Model({ ...files.config, modelType: 'mistral', slidingWindow: 12 }, files.weights, files.tokenizer, getBackend(), MODEL);
+  const ids = [1, ...GOLDEN.slice(0, 11)];
+  const want = (await base.createSession({ chunkSize: 4 })).prefill(ids, { logits: 'all' });
+  const s = await windowed.createSession({ chunkSize: 4 });
+  assert.deepEqual(s.prefill(ids, { logits: 'all' }), want, 'within the window the output is the full attention\'s');
+  assert.throws(() => s.decode(5), { name: 'RangeError', message: /sliding window of 12 tokens, which namm does not implement; the sequence would reach 13 tokens/ });
+  assert.equal(s.totalTokens, 12);
+  const fresh = await windowed.createSession({ chunkSize: 4 });
+  assert.throws(() => fresh.prefill([1, ...GOLDEN]), { name: 'RangeError', message: /would reach 25 tokens \(up to 12 the output is exact\)/ });
+  assert.equal(fresh.totalTokens, 0, 'a refused prompt leaves the session untouched');
+  assert.equal(fresh.prefill(ids).length, files.config.vocabSize, 'and the session is still usable');
+});
