@@ -109,10 +109,11 @@ export class Session {
    * of the last token `[vocab]`, or of every token `[n, vocab]` with `logits: 'all'`.
    */
   prefill(ids: ArrayLike<number>, options: PrefillOptions = {}): Float32Array {
-    if (this.pending.length > 0) { ids = [...this.pending, ...Array.from(ids)]; this.pending = []; }
+    if (this.pending.length > 0) ids = [...this.pending, ...Array.from(ids)];
     const n = ids.length;
     if (n === 0) throw new RangeError('prefill needs at least one token');
-    this.checkWindow(n); // before any chunk runs, so a refused prompt leaves the session as it was
+    this.checkWindow(n); // before any chunk runs (and pending tokens are taken), so a refused prompt changes nothing
+    this.pending = [];
     const all = options.logits === 'all';
     const V = this.arch.config.vocabSize;
     const out = all ? new Float32Array(n * V) : null;
@@ -248,6 +249,9 @@ export class Session {
     const stopTokens = new Set(options.stopTokens ?? tok?.eosTokenIds ?? this.arch.config.eosTokenIds);
     const stopStrings = (options.stopStrings ?? []).filter((s) => s.length > 0);
 
+    // A sliding-window model would refuse a decoding step past its window: refuse the whole call up front instead,
+    // before anything runs, rather than stop halfway with the text generated so far lost.
+    if (promptIds.length > 0) this.checkWindow(this.pending.length + promptIds.length + Math.max(0, maxNew - 1));
     const t0 = performance.now();
     let logits = promptIds.length > 0 ? this.prefill(promptIds, { endOfPrefill: options.compressPrompt !== false }) : null;
     const t1 = performance.now();

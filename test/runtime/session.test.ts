@@ -250,4 +250,9 @@ test('a sliding-window model: exact up to its window, longer sequences refused b
   assert.throws(() => fresh.prefill([1, ...GOLDEN]), { name: 'RangeError', message: /would reach 25 tokens \(up to 12 the output is exact\)/ });
   assert.equal(fresh.totalTokens, 0, 'a refused prompt leaves the session untouched');
   assert.equal(fresh.prefill(ids).length, files.config.vocabSize, 'and the session is still usable');
+  const gen = await windowed.createSession();
+  await assert.rejects(gen.generate([1, 2, 3], { maxNewTokens: 11 }), { name: 'RangeError', message: /would reach 13 tokens/ });
+  assert.equal(gen.totalTokens, 0, 'a generate call that would pass the window is refused before it runs');
+  const r = await gen.generate([1, ...GOLDEN.slice(0, 2)], { maxNewTokens: 10, stopTokens: [] });
+  assert.equal(r.outputTokens.length, 10, 'one that reaches it exactly runs (its last token is never fed)');
 });
