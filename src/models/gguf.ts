@@ -424,8 +424,11 @@ export function ggufConfig(meta: GgufMeta, tensors: Map<string, GgufTensorInfo>)
     };
   }
   const rotaryDims = meta.size(`${a}.rope.dimension_count`, headDim);
+  // llama.cpp's key for sliding-window attention (a window as long as the context never cuts, as in config.ts).
+  const window = meta.has(`${a}.attention.sliding_window`) ? meta.size(`${a}.attention.sliding_window`) : undefined;
   return {
     ...common, arch,
+    ...(window !== undefined && window < maxPositions ? { slidingWindow: window } : {}),
     normEps: meta.number(`${a}.attention.layer_norm_rms_epsilon`, 1e-5),
     ropeTheta: meta.number(`${a}.rope.freq_base`, 10000),
     ropeScaling: ggufRopeScaling(meta, a, maxPositions),
@@ -660,6 +663,7 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
     meta.set(`${a}.attention.layer_norm_rms_epsilon`, gv.f32(config.normEps));
     meta.set(`${a}.rope.freq_base`, gv.f32(config.ropeTheta));
     meta.set(`${a}.rope.dimension_count`, gv.u32(Math.round(config.headDim * config.partialRotaryFactor)));
+    if (config.slidingWindow !== undefined) meta.set(`${a}.attention.sliding_window`, gv.u32(config.slidingWindow));
     if (config.headDim * config.nHeads !== config.hiddenSize) {
       meta.set(`${a}.attention.key_length`, gv.u32(config.headDim));
       meta.set(`${a}.attention.value_length`, gv.u32(config.headDim));

@@ -183,6 +183,26 @@ test('qwen2 → GGUF keeps the half layout (llama.cpp runs qwen2 NEOX-style) and
   for (const [name, t] of weights) assert.deepEqual(g.weights.get(name)!.data, t.data, name);
 }));
 
+test('a sliding window travels through GGUF (attention.sliding_window); a window as long as the context is none', withDir(async (dir) => {
+  const { config, weights } = tinyQwen2();
+  const window = Math.floor(config.maxPositions / 2);
+  const p = join(dir, 'windowed.gguf');
+  writeGguf(p, { ...config, slidingWindow: window }, weights, null, { dtype: 'F32' });
+  const g = await loadModelFiles(p);
+  assert.equal(g.config.slidingWindow, window);
+  // A session on it refuses to run past the window (the guard of runtime/session.ts), before running anything.
+  const { Model } = await import('../../src/models/model.js');
+  const s = new Model(g.config, g.weights, null, getBackend()).createSessionWith(null);
+  assert.throws(() => s.prefill(Array.from({ length: window + 1 }, (_, i) => 1 + (i % 50))), /sliding window of \d+ tokens/);
+  assert.equal(s.totalTokens, 0);
+
+  writeGguf(p, config, weights, null, { dtype: 'F32' });
+  assert.equal((await loadModelFiles(p)).config.slidingWindow, undefined, 'no key, no window');
+  // A file that states a window as long as the context has no effective window.
+  writeGguf(p, { ...config, slidingWindow: config.maxPositions }, weights, null, { dtype: 'F32' });
+  assert.equal((await loadModelFiles(p)).config.slidingWindow, undefined, 'a window as long as the context never cuts');
+}));
+
 test('GPT-2 → GGUF → load: Conv1D weights back in HF layout, byte-level vocabulary with merges', withDir(async (dir) => {
   const { json, vocabSize } = tinyByteLevelTokenizerJson();
   const hfTok = new HfTokenizer({ tokenizerJson: json, tokenizerConfig: { eos_token: '<|endoftext|>', bos_token: '<|endoftext|>' }, origin: 'tiny' });
