@@ -48,11 +48,11 @@ export function selectTokens(scores: Float32Array[], counts: ArrayLike<number>, 
     if (s.length < n) throw new RangeError(`selectTokens: head ${h} has ${s.length} scores for ${n} tokens`);
     const keyed = keyedScratch(h, n);
     let neg = 0;
+    // Branch-free counting: scores are in random order, so `if (v < 0)` would mispredict on many of them.
     for (let i = 0; i < n; i++) {
       const v = s[i]!;
-      if (v < 0) neg++;
-      keyed[i] = v;
-      if (v !== v) keyed[i] = Infinity; // NaN sorts last (kept); a separate store keeps this loop on plain doubles
+      neg += +(v < 0);
+      keyed[i] = v === v ? v : Infinity; // NaN sorts last (kept)
     }
     if (n > 0) { if (keyed[n - 1]! < 0) neg--; keyed[n - 1] = FLT_MAX; }
     const cut = opts.cacheSize !== undefined && n > opts.cacheSize ? n - opts.cacheSize : 0;
@@ -101,26 +101,35 @@ function keepAllButSmallest(keyed: Float64Array, n: number, d: number, negatives
     ties = 0;
   } else {
     const m = d < negatives ? negatives : n;
-    if (candBuffer.length < m) candBuffer = new Float64Array(Math.max(m, Math.ceil(candBuffer.length * 1.5)));
+    if (candBuffer.length < n + 1) candBuffer = new Float64Array(Math.max(n + 1, Math.ceil(candBuffer.length * 1.5)));
     const cand = candBuffer.subarray(0, m);
     if (d < negatives) {
+      // Every value is written, the index advances past the negatives only (cand has room for n + 1).
       let j = 0;
-      for (let i = 0; i < n; i++) if (keyed[i]! < 0) cand[j++] = keyed[i]!;
+      for (let i = 0; i < n; i++) {
+        const x = keyed[i]!;
+        cand[j] = x;
+        j += +(x < 0);
+      }
     } else cand.set(keyed.subarray(0, n));
     v = kthSmallest(cand, d - 1);
     let below = 0;
     for (let i = 0; i < m; i++) if (cand[i]! < v) below++;
     ties = d - below;
   }
-  const out = new Int32Array(n - d);
+  // Every index is written and the next slot is taken only by a kept one (one slot of room at the end), so the
+  // only branch is on x === v, which is rare (values are in random order: a branch on x < v would mispredict).
+  const out = new Int32Array(n - d + 1);
   let j = 0;
   for (let i = 0; i < n; i++) {
     const x = keyed[i]!;
-    if (x < v) continue;
-    if (x === v && ties > 0) { ties--; continue; }
-    out[j++] = i;
+    out[j] = i;
+    if (x === v) {
+      if (ties > 0) ties--;
+      else j++;
+    } else j += +(x > v);
   }
-  return out;
+  return out.subarray(0, n - d);
 }
 
 /**
