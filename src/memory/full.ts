@@ -1,11 +1,17 @@
 /** Full cache: keeps every token (the reference that every eviction method is measured against). */
 import type { CacheShape, KeepLists, LayerObservation, MemoryPolicy } from './policy.js';
 import { checkShape } from './scored.js';
+import { cloneState } from '../util/clone.js';
 
 export class FullPolicy implements MemoryPolicy {
   readonly name = 'full';
   readonly needsAttention = false;
   reset(shape: CacheShape): void { checkShape(shape); }
+  /** An independent copy with the same per-sequence state (Session.fork); the backend stays shared. */
+  clone(): FullPolicy {
+    return cloneState(this);
+  }
+
   observe(_obs: LayerObservation): KeepLists | null { return null; }
 }
 

@@ -12,6 +12,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { CacheShape, KeepLists, LayerObservation, MemoryPolicy } from './policy.js';
 import type { TargetedPolicy } from './scored.js';
+import { cloneState } from '../util/clone.js';
 
 export interface MemoryTraceEvent {
   /** Sequence length at the end of the chunk where the reference policy evicted. */
@@ -159,6 +160,11 @@ export class MatchedPolicy implements MemoryPolicy {
     }
     for (const q of this.queues) q.sort((a, b) => a.totalTokens - b.totalTokens);
     this.cursor = new Array<number>(shape.nLayers).fill(0);
+  }
+
+  /** An independent copy with the same per-sequence state (Session.fork); the backend stays shared. */
+  clone(): MatchedPolicy {
+    return cloneState(this);
   }
 
   observe(obs: LayerObservation): KeepLists | null {

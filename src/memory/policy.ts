@@ -64,4 +64,9 @@ export interface MemoryPolicy {
   reset(shape: CacheShape): void;
   /** Sees one layer's chunk; returns keep lists when this layer's cache should shrink now, else null. */
   observe(obs: LayerObservation): KeepLists | null;
+  /**
+   * Optional: an independent copy of this policy holding the same per-sequence state, for Session.fork (every
+   * built-in policy has one). Without it a session with this policy cannot be forked.
+   */
+  clone?(): MemoryPolicy;
 }

@@ -5,6 +5,7 @@
  */
 import type { CacheShape, KeepLists, LayerObservation, MemoryPolicy } from './policy.js';
 import { type Budget, type Cadence, budgetTargets, crossesMultiple, describeBudget, describeCadence, selectTopK } from './budget.js';
+import { cloneState } from '../util/clone.js';
 
 /** One method's scoring rule and the per-sequence state it needs. Higher score = more worth keeping. */
 export interface TokenScorer {
@@ -97,6 +98,11 @@ export class ScoredPolicy implements TargetedPolicy {
     this.shape = shape;
     this.finished = new Array<boolean>(shape.nLayers).fill(false);
     this.scorer.reset(shape);
+  }
+
+  /** An independent copy with the same per-sequence state (Session.fork); the backend stays shared. */
+  clone(): ScoredPolicy {
+    return cloneState(this);
   }
 
   observe(obs: LayerObservation): KeepLists | null {

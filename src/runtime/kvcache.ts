@@ -127,6 +127,17 @@ export class HeadStore {
 
   /** Bytes allocated for keys, values and positions. */
   get byteLength(): number { return this.keys.byteLength + this.values.byteLength + this.positions.byteLength; }
+
+  /** An independent copy: the same rows, capacity and reserve. */
+  clone(): HeadStore {
+    const c = new HeadStore(this.headDim, this.capacity, this.reserveRows);
+    const d = this.headDim;
+    c.keys.set(this.keys.subarray(0, this.len * d));
+    c.values.set(this.values.subarray(0, this.len * d));
+    c.positions.set(this.positions.subarray(0, this.len));
+    c.len = this.len;
+    return c;
+  }
 }
 
 export interface RetainResult {
@@ -204,6 +215,14 @@ export class KVCache {
       if (s.capacity > Math.max(MIN_CAPACITY, ratio * s.len)) released += s.shrinkToFit();
     }
     return released;
+  }
+
+  /** An independent copy of every store (Session.fork). */
+  clone(): KVCache {
+    const c = new KVCache(this.nLayers, this.nKvHeads, this.headDim, 0, 0);
+    for (let l = 0; l < this.nLayers; l++) for (let h = 0; h < this.nKvHeads; h++) c.stores[l]![h] = this.stores[l]![h]!.clone();
+    c.rowsEvicted = this.rowsEvicted;
+    return c;
   }
 
   /** Drops everything (a new sequence) and releases the memory. */

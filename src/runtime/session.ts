@@ -20,6 +20,14 @@ export interface SessionOptions {
   onEviction?: (event: { layer: number; totalTokens: number; keep: KeepLists; lensBefore: Int32Array }) => void;
 }
 
+/** What Session.fork hands to the new session. */
+interface ForkedState {
+  cache: KVCache;
+  stats: CacheStats;
+  totalTokens: number;
+  pending: number[];
+}
+
 export interface PrefillOptions {
   /** Logits for the last token (default) or for every token (perplexity). */
   logits?: 'last' | 'all';
@@ -76,19 +84,46 @@ export class Session {
   /** A sampled token that generation returned but did not feed yet; it goes in first on the next call. */
   private pending: number[] = [];
 
+  /** `from` is internal (fork): the new session takes over that state instead of starting empty. */
   constructor(
     readonly arch: DecoderArch,
     readonly backend: Backend,
     readonly tokenizer: Tokenizer | null,
     private readonly options: SessionOptions = {},
+    from?: ForkedState,
   ) {
     const c = arch.config;
     this.chunkSize = options.chunkSize ?? 128;
     if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${options.chunkSize}`);
+    this.policy = options.memory ?? null;
+    if (from) {
+      this.cache = from.cache;
+      this.stats = from.stats;
+      this.totalTokens = from.totalTokens;
+      this.pending = from.pending;
+      return;
+    }
     this.cache = new KVCache(c.nLayers, c.nKvHeads, c.headDim, 0, c.maxPositions);
     this.stats = new CacheStats(c.nLayers, c.nKvHeads);
-    this.policy = options.memory ?? null;
     this.policy?.reset({ nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim });
+  }
+
+  /**
+   * An independent copy of this session as it stands: the same tokens, KV cache (the rows each head still holds)
+   * and memory-policy state, so that one long prompt, prefilled and compressed once, can be continued in several
+   * ways (for example one question per fork). Each copy then changes alone; the model and its weights are
+   * shared. The copy holds its own cache, so it costs the memory this session's cache holds. The memory policy
+   * must have `clone()` (every built-in policy has). `options` replace this session's options (not `memory`).
+   */
+  fork(options: Omit<SessionOptions, 'memory'> = {}): Session {
+    const policy = this.policy;
+    if (policy && typeof policy.clone !== 'function') {
+      throw new Error(`memory policy ${policy.name} cannot be forked: it has no clone() method`);
+    }
+    const memory = policy ? policy.clone!() : null;
+    return new Session(this.arch, this.backend, this.tokenizer, { ...this.options, ...options, memory }, {
+      cache: this.cache.clone(), stats: this.stats.clone(), totalTokens: this.totalTokens, pending: [...this.pending],
+    });
   }
 
   get memoryPolicy(): MemoryPolicy | null { return this.policy; }

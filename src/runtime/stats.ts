@@ -31,6 +31,14 @@ export class CacheStats {
 
   constructor(readonly nLayers: number, readonly nKvHeads: number) {}
 
+  /** An independent copy (Session.fork). */
+  clone(): CacheStats {
+    const c = new CacheStats(this.nLayers, this.nKvHeads);
+    for (const s of this.snapshots) c.snapshots.push({ ...s, held: s.held.slice() });
+    c.evictionEvents = this.evictionEvents;
+    return c;
+  }
+
   record(totalTokens: number, chunkTokens: number, held: Int32Array): void {
     this.snapshots.push({ totalTokens, chunkTokens, held });
   }

@@ -25,6 +25,7 @@ import { FEATURE_DIM, validateNammParams, type NammScorerKind } from './params.j
 import { recencyTable, type RecencyOverflow } from './recency.js';
 import { gatherRowsTs, NAMM_SELECTIONS, selectTokens, type NammSelection } from './selection.js';
 import { HOP, N_BINS as IMPORTED_N_BINS } from './stft.js';
+import { cloneState } from '../../util/clone.js';
 
 // Module-local copies of constants used in per-row loops (an imported binding can cost a call per access when the
 // module is transpiled on the fly).
@@ -211,6 +212,11 @@ export class NammPolicy implements MemoryPolicy {
   /** The statistics pooled by a calibration pass so far (null before any update). */
   calibrationStats(): NormStats | null {
     return this.calibration.toStats();
+  }
+
+  /** An independent copy with the same per-sequence state (Session.fork); the backend stays shared. */
+  clone(): NammPolicy {
+    return cloneState(this);
   }
 
   observe(obs: LayerObservation): KeepLists | null {
