@@ -1,7 +1,8 @@
 /** `namm generate`: run a model on a prompt, streaming the text, optionally under a memory policy. */
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { loadModel } from '../models/model.js';
+import { loadModel, type Model } from '../models/model.js';
+import type { GenerateOptions, Session } from '../runtime/session.js';
 import { collect, floatOption, intOption } from './util.js';
 
 interface GenerateCliOptions {
@@ -19,6 +20,7 @@ interface GenerateCliOptions {
   chunkSize: number;
   json?: boolean;
   threads?: number;
+  question?: string[];
 }
 
 export function register(program: Command): void {
@@ -38,6 +40,7 @@ export function register(program: Command): void {
     .option('--stop <text>', 'stop when this text appears (repeatable)', collect)
     .option('--chunk-size <n>', 'prefill chunk size in tokens', intOption('--chunk-size', 1), 128)
     .option('--threads <n>', 'kernel threads (default: all cores)', intOption('--threads', 1))
+    .option('-q, --question <text>', 'read the prompt (say, a long document) once, then answer this in a copy of the session (repeatable: one copy per question)', collect)
     .option('--json', 'print one JSON object instead of streaming text')
     .action(async (o: GenerateCliOptions) => {
       if ((o.prompt === undefined) === (o.promptFile === undefined)) throw new Error('give exactly one of --prompt and --prompt-file');
@@ -46,6 +49,10 @@ export function register(program: Command): void {
       if (o.threads) model.backend.threads = o.threads;
       const session = await model.createSession({ memory: o.memory ?? null, chunkSize: o.chunkSize });
       const sampling = o.greedy ? { greedy: true } : { temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed };
+      if (o.question?.length) {
+        await answerQuestions(model, session, prompt, o.question, { ...sampling, maxNewTokens: o.maxNewTokens, stopStrings: o.stop }, !!o.json);
+        return;
+      }
       const result = await session.generate(prompt, {
         ...sampling,
         maxNewTokens: o.maxNewTokens,
@@ -74,6 +81,45 @@ export function register(program: Command): void {
           `KV cache ${(result.kvCacheBytes / 1024).toFixed(1)} KiB, mean ${(100 * m.meanFraction).toFixed(1)}% of full]\n`);
       }
     });
+}
+
+/**
+ * --question: the prompt is prefilled (and compressed by the memory policy) once; each question then continues its
+ * own fork of that session, so the answers do not see each other.
+ */
+async function answerQuestions(
+  model: Model, session: Session, prompt: string, questions: string[], options: GenerateOptions, json: boolean,
+): Promise<void> {
+  const doc = await session.generate(prompt, { ...options, maxNewTokens: 0 });
+  const docReport = {
+    prompt_tokens: doc.promptTokens.length,
+    prefill_tokens_per_s: round(doc.prefillTokensPerS),
+    kv_cache_bytes: doc.kvCacheBytes,
+    memory: doc.memory,
+  };
+  if (!json) {
+    process.stderr.write(`[document: ${doc.promptTokens.length} tokens · prefill ${round(doc.prefillTokensPerS)} tok/s · ` +
+      `KV cache ${(doc.kvCacheBytes / 1024).toFixed(1)} KiB, ${(100 * doc.memory.finalFraction).toFixed(1)}% of full]\n`);
+  }
+  const answers = [];
+  for (const question of questions) {
+    if (!json) process.stdout.write(`Q: ${question}\nA: `);
+    const r = await session.fork().generate(question, { ...options, onToken: json ? undefined : (text) => process.stdout.write(text) });
+    if (!json) process.stdout.write('\n');
+    answers.push({
+      question, output_tokens: r.outputTokens, text: r.text, stopped_by: r.stoppedBy,
+      decode_tokens_per_s: round(r.decodeTokensPerS), kv_cache_bytes: r.kvCacheBytes, memory: r.memory,
+    });
+  }
+  if (json) {
+    process.stdout.write(JSON.stringify({
+      model: model.source,
+      backend: `${model.backend.name}/${model.backend.simd}`,
+      memory_policy: session.memoryPolicy?.name ?? 'full',
+      document: docReport,
+      answers,
+    }) + '\n');
+  }
 }
 
 function round(x: number): number { return Math.round(x * 10) / 10; }

@@ -42,6 +42,26 @@ test('namm generate streams text and refuses bad input with a clear message', ()
   assert.match(both.stderr, /--prompt/);
 });
 
+test('namm generate --question reads the prompt once and answers each question in its own copy', () => {
+  const story = 'Once upon a time, there was a little girl named Lily. She loved to play outside with her ball. '.repeat(6);
+  const args = ['generate', '--model', MODEL, '--prompt', story, '--max-new-tokens', '6', '--greedy', '--memory', 'h2o:tokens=40'];
+  const r = namm(...args, '--question', 'One day, Lily', '--question', 'Her mom said', '--question', 'One day, Lily', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.memory_policy, 'h2o:tokens=40');
+  assert.ok(out.document.prompt_tokens > 60);
+  assert.deepEqual(out.document.memory.finalHeldPerHead, [[40, 40, 40, 40], [40, 40, 40, 40]], 'the document was compressed');
+  assert.deepEqual(out.answers.map((a: { question: string }) => a.question), ['One day, Lily', 'Her mom said', 'One day, Lily']);
+  for (const a of out.answers) assert.equal(a.output_tokens.length, 6);
+  // Each answer starts from the same document: the third (same question as the first) is not changed by the others.
+  assert.deepEqual(out.answers[2].output_tokens, out.answers[0].output_tokens);
+  assert.notDeepEqual(out.answers[1].output_tokens, out.answers[0].output_tokens);
+  const text = namm(...args, '--question', 'One day, Lily');
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /^Q: One day, Lily\nA: \S/);
+  assert.match(text.stderr, /\[document: \d+ tokens/);
+});
+
 test('namm eval scores records under several policies, writes results and resumes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'namm-eval-'));
   const data = join(dir, 'tasks.jsonl');

@@ -37,7 +37,7 @@ const SPECS = [
  * 6-token greedy generation): the last prefill's logits, the per-head cache sizes then, and the tokens generated.
  */
 async function finish(s: Session, calls: number[][]): Promise<{ logits: number[]; lens: number[]; next: number[] }> {
-  let logits = new Float32Array(0);
+  let logits: Float32Array = new Float32Array(0);
   const lastCall = calls.at(-1)!;
   for (const c of [...calls.slice(0, -1), lastCall.slice(0, -1)]) logits = s.prefill(c);
   const lens = s.cache.stores.flatMap((layer) => layer.map((st) => st.len));
