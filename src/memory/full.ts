@@ -7,7 +7,7 @@ export class FullPolicy implements MemoryPolicy {
   readonly name = 'full';
   readonly needsAttention = false;
   reset(shape: CacheShape): void { checkShape(shape); }
-  /** An independent copy with the same per-sequence state (Session.fork); the backend stays shared. */
+  /** An independent copy (Session.fork); the full cache has no state of its own. */
   clone(): FullPolicy {
     return cloneState(this);
   }

@@ -25,7 +25,7 @@ import { FEATURE_DIM, validateNammParams, type NammScorerKind } from './params.j
 import { recencyTable, type RecencyOverflow } from './recency.js';
 import { gatherRowsTs, NAMM_SELECTIONS, selectTokens, type NammSelection } from './selection.js';
 import { HOP, N_BINS as IMPORTED_N_BINS } from './stft.js';
-import { cloneState } from '../../util/clone.js';
+import { cloneState, isBackend } from '../../util/clone.js';
 
 // Module-local copies of constants used in per-row loops (an imported binding can cost a call per access when the
 // module is transpiled on the fly).
@@ -214,9 +214,12 @@ export class NammPolicy implements MemoryPolicy {
     return this.calibration.toStats();
   }
 
-  /** An independent copy with the same per-sequence state (Session.fork); the backend stays shared. */
+  /**
+   * An independent copy with the same per-sequence state (Session.fork); the backend and the read-only recency
+   * table (1 MB, one per process) stay shared.
+   */
   clone(): NammPolicy {
-    return cloneState(this);
+    return cloneState(this, (v) => isBackend(v) || v === this.table);
   }
 
   observe(obs: LayerObservation): KeepLists | null {

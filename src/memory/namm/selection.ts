@@ -102,16 +102,17 @@ function keepAllButSmallest(keyed: Float64Array, n: number, d: number, negatives
   } else {
     const m = d < negatives ? negatives : n;
     if (candBuffer.length < n + 1) candBuffer = new Float64Array(Math.max(n + 1, Math.ceil(candBuffer.length * 1.5)));
-    const cand = candBuffer.subarray(0, m);
     if (d < negatives) {
-      // Every value is written, the index advances past the negatives only (cand has room for n + 1).
+      // Every value is written, the index advances past the negatives only (the buffer has room for n + 1).
+      const buf = candBuffer;
       let j = 0;
       for (let i = 0; i < n; i++) {
         const x = keyed[i]!;
-        cand[j] = x;
+        buf[j] = x;
         j += +(x < 0);
       }
-    } else cand.set(keyed.subarray(0, n));
+    } else candBuffer.set(keyed.subarray(0, n));
+    const cand = candBuffer.subarray(0, m);
     v = kthSmallest(cand, d - 1);
     let below = 0;
     for (let i = 0; i < m; i++) if (cand[i]! < v) below++;
