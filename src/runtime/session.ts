@@ -113,7 +113,8 @@ export class Session {
    * and memory-policy state, so that one long prompt, prefilled and compressed once, can be continued in several
    * ways (for example one question per fork). Each copy then changes alone; the model and its weights are
    * shared. The copy holds its own cache, so it costs the memory this session's cache holds. The memory policy
-   * must have `clone()` (every built-in policy has). `options` replace this session's options (not `memory`).
+   * must have `clone()` (every built-in policy has). The copy keeps this session's options (chunk size,
+   * `onEviction`, ...) except those given in `options` (e.g. `{ onEviction: undefined }`); `memory` is the clone.
    */
   fork(options: Omit<SessionOptions, 'memory'> = {}): Session {
     const policy = this.policy;
