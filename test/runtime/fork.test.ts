@@ -1,7 +1,7 @@
 /**
  * Session.fork: a copy of a session (tokens, KV cache, memory-policy state) that then runs on its own. For every
  * built-in policy, prefilling a document, forking, and continuing the original and the fork with different
- * questions (in either order, interleaved) gives exactly the logits, cache sizes and greedy continuations of fresh
+ * questions (in either order) gives exactly the logits, cache sizes and greedy continuations of fresh
  * sessions that were fed the same tokens in the same calls; the project's own model and its shipped NAMM run on an
  * essay long enough for NAMM to evict during the document.
  */
@@ -14,6 +14,9 @@ import { Model } from '../../src/models/model.js';
 import type { Session } from '../../src/runtime/session.js';
 import type { MemoryPolicy } from '../../src/memory/policy.js';
 import { cloneState } from '../../src/util/clone.js';
+import { MemoryTraceRecorder, matchedPolicy, recordingPolicy } from '../../src/memory/matched.js';
+import { l2Policy } from '../../src/memory/l2.js';
+import { parsePolicySpec } from '../../src/memory/spec.js';
 
 const MODEL = 'models/namm-tiny-llama';
 const NAMM = 'models/namm-tiny-llama.namm';
@@ -77,6 +80,19 @@ test('fork: NAMM evicts during the document (so the copied state matters) and ea
   d.prefill(doc);
   d.prefill(q1);
   assert.deepEqual(Array.from(c.prefill(q2)), Array.from(d.prefill(q2)));
+});
+
+test('fork (matched(l2) on a recorded trace): both copies follow the trace as a fresh session does', async () => {
+  const rec = new MemoryTraceRecorder('h2o');
+  await finish(model.createSessionWith(recordingPolicy(parsePolicySpec('h2o:ratio=0.5'), rec)), [doc, q1]);
+  const trace = rec.toTrace();
+  const fresh = await finish(model.createSessionWith(matchedPolicy(l2Policy({ budget: null }), trace)), [doc, q1]);
+  assert.ok(fresh.lens.every((n) => n < doc.length), 'the trace evicts');
+  const a = model.createSessionWith(matchedPolicy(l2Policy({ budget: null }), trace));
+  a.prefill(doc);
+  const b = a.fork();
+  assert.deepEqual(await finish(b, [q1]), fresh, 'the fork');
+  assert.deepEqual(await finish(a, [q1]), fresh, 'the original');
 });
 
 test('fork: a token that generation sampled but did not feed yet goes with the copy', async () => {
