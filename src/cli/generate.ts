@@ -44,6 +44,7 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON object instead of streaming text')
     .action(async (o: GenerateCliOptions) => {
       if ((o.prompt === undefined) === (o.promptFile === undefined)) throw new Error('give exactly one of --prompt and --prompt-file');
+      if (o.question?.some((q) => q === '')) throw new Error('--question must not be empty');
       const prompt = o.prompt ?? readFileSync(o.promptFile!, 'utf8');
       const model = await loadModel(o.model);
       if (o.threads) model.backend.threads = o.threads;

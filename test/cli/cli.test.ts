@@ -60,6 +60,9 @@ test('namm generate --question reads the prompt once and answers each question i
   assert.equal(text.status, 0, text.stderr);
   assert.match(text.stdout, /^Q: One day, Lily\nA: \S/);
   assert.match(text.stderr, /\[document: \d+ tokens/);
+  const empty = namm(...args, '--question', '');
+  assert.equal(empty.status, 1);
+  assert.match(empty.stderr, /--question must not be empty/);
 });
 
 test('namm eval scores records under several policies, writes results and resumes', () => {
