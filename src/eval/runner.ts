@@ -22,6 +22,7 @@ import {
 } from '../tasks/longbench.js';
 import type { MetricOptions } from '../tasks/metrics/index.js';
 import type { CacheStatsSummary } from '../runtime/stats.js';
+import type { Session } from '../runtime/session.js';
 import { tokenNll } from './perplexity.js';
 
 export interface RunRecordOptions {
@@ -37,6 +38,48 @@ export interface RunRecordOptions {
   maxNewTokens?: number;
   /** What a run scores: the task metric of the greedy answer (default) or the gold answer's likelihood. */
   score?: RecordScore;
+  /**
+   * A session already fed the first `tokens` tokens of this record's prompt (`recordPrompt(...).prefill`, by
+   * prefill without ending it), e.g. a fork of one that several policies share: the run continues it instead of
+   * starting a new session (its memory policy is the session's; `policy` then only names the result).
+   */
+  prefix?: { session: Session; tokens: number };
+}
+
+/** A record's prompt as runRecord feeds it. */
+export interface RecordPrompt {
+  ctxIds: number[];
+  qIds: number[];
+  /** With score 'likelihood': the gold answer's tokens. */
+  answerIds: number[] | null;
+  maxNew: number;
+  truncated: boolean;
+  /** The tokens of the first prefill call (the part a policy compresses): the context, with the question when query-aware. */
+  prefill: number[];
+}
+
+/** Tokenises a record as runRecord does (template, truncation in the middle of the context, question, answer). */
+export function recordPrompt(model: Model, record: TaskRecord, options: RunRecordOptions = {}): RecordPrompt {
+  const tok = model.tokenizer;
+  if (!tok) throw new Error(`model ${model.source} has no tokenizer; tasks need one`);
+  const scoreKind = options.score ?? 'task';
+  if (!RECORD_SCORES.includes(scoreKind)) throw new RangeError(`score must be ${RECORD_SCORES.join(' or ')}, got "${String(scoreKind)}"`);
+  if (scoreKind === 'likelihood' && record.answers.join('').trim() === '') throw new Error(`record ${record._id}: its answer is empty, so it has no likelihood`);
+  const answerIds = scoreKind === 'likelihood' ? tok.encode(answerText(record.answers), { addBos: false }) : null;
+  const maxNew = answerIds ? answerIds.length : options.maxNewTokens ?? maxNewTokensFor(record, options.longbenchConfig);
+  const { context, question } = splitContextAndQuestion(record, options.longbenchConfig);
+  let ctxIds = tok.encode(context, { addBos: true });
+  const qIds = tok.encode(question, { addBos: false });
+  const budget = options.maxPromptTokens ?? model.config.maxPositions - maxNew;
+  let truncated = false;
+  if (ctxIds.length + qIds.length > budget) {
+    const room = budget - qIds.length;
+    if (room < 2) throw new Error(`record ${record._id}: the question alone (${qIds.length} tokens) does not fit a ${budget}-token prompt budget`);
+    ctxIds = truncateMiddle(ctxIds, room);
+    truncated = true;
+  }
+  const prefill = options.queryAware || qIds.length === 0 ? [...ctxIds, ...qIds] : ctxIds;
+  return { ctxIds, qIds, answerIds, maxNew, truncated, prefill };
 }
 
 export type RecordScore = 'task' | 'likelihood';
@@ -64,28 +107,17 @@ export interface RecordResult {
 }
 
 export async function runRecord(model: Model, record: TaskRecord, policy: MemoryPolicy | null, options: RunRecordOptions = {}): Promise<RecordResult> {
-  const tok = model.tokenizer;
-  if (!tok) throw new Error(`model ${model.source} has no tokenizer; tasks need one`);
   const started = performance.now();
-  const scoreKind = options.score ?? 'task';
-  if (!RECORD_SCORES.includes(scoreKind)) throw new RangeError(`score must be ${RECORD_SCORES.join(' or ')}, got "${String(scoreKind)}"`);
-  if (scoreKind === 'likelihood' && record.answers.join('').trim() === '') throw new Error(`record ${record._id}: its answer is empty, so it has no likelihood`);
-  const answerIds = scoreKind === 'likelihood' ? tok.encode(answerText(record.answers), { addBos: false }) : null;
-  const maxNew = answerIds ? answerIds.length : options.maxNewTokens ?? maxNewTokensFor(record, options.longbenchConfig);
-  const { context, question } = splitContextAndQuestion(record, options.longbenchConfig);
-  let ctxIds = tok.encode(context, { addBos: true });
-  const qIds = tok.encode(question, { addBos: false });
-  const budget = options.maxPromptTokens ?? model.config.maxPositions - maxNew;
-  let truncated = false;
-  if (ctxIds.length + qIds.length > budget) {
-    const room = budget - qIds.length;
-    if (room < 2) throw new Error(`record ${record._id}: the question alone (${qIds.length} tokens) does not fit a ${budget}-token prompt budget`);
-    ctxIds = truncateMiddle(ctxIds, room);
-    truncated = true;
+  const { ctxIds, qIds, answerIds, maxNew, truncated, prefill } = recordPrompt(model, record, options);
+  const tok = model.tokenizer!;
+  const done = options.prefix?.tokens ?? 0;
+  if (!(Number.isInteger(done) && done >= 0 && done < prefill.length)) {
+    throw new RangeError(`record ${record._id}: a prefix of ${done} tokens must leave some of the ${prefill.length} tokens of the first prefill`);
   }
-  const session = model.createSessionWith(policy, { chunkSize: options.chunkSize });
+  const session = options.prefix ? options.prefix.session : model.createSessionWith(policy, { chunkSize: options.chunkSize });
+  const rest = prefill.slice(done);
   if (answerIds) {
-    const { nll, argmax } = answerLikelihood(session, ctxIds, qIds, answerIds, model.config.vocabSize, options.queryAware === true);
+    const { nll, argmax } = answerLikelihood(session, rest, prefill === ctxIds ? qIds : [], answerIds, model.config.vocabSize);
     return {
       id: record._id, dataset: record.dataset, metric: LIKELIHOOD_METRIC, policy: policy?.name ?? 'full',
       prediction: tok.decode(argmax), score: Math.exp(-nll), answerNll: nll, answers: record.answers,
@@ -95,11 +127,11 @@ export async function runRecord(model: Model, record: TaskRecord, policy: Memory
   }
   const gen = { greedy: true, maxNewTokens: maxNew, stopStrings: stopStringsFor(record.dataset) };
   let text: string, newTokens: number;
-  if (options.queryAware || qIds.length === 0) {
-    const r = await session.generate([...ctxIds, ...qIds], gen);
+  if (prefill !== ctxIds) {
+    const r = await session.generate(rest, gen);
     text = r.text; newTokens = r.outputTokens.length;
   } else {
-    session.prefill(ctxIds, { endOfPrefill: true });
+    session.prefill(rest, { endOfPrefill: true });
     const r = await session.generate(qIds, { ...gen, compressPrompt: false });
     text = r.text; newTokens = r.outputTokens.length;
   }
@@ -124,19 +156,16 @@ export async function runRecord(model: Model, record: TaskRecord, policy: Memory
 type LikelihoodSession = ReturnType<Model['createSessionWith']>;
 
 /**
- * Teacher-forced likelihood of `answer` after context and question: the context is prefilled as the part to
- * compress (with the question when `queryAware`), the question follows uncompressed, then the answer's tokens but
- * the last. Returns the mean negative log-likelihood (nats per token) and the argmax token at every position.
+ * Teacher-forced likelihood of `answer` after the prompt: `compressed` (what is left of the first prefill: the
+ * context, with the question when query-aware) is prefilled as the part to compress, `question` (empty when it was
+ * part of it) follows uncompressed, then the answer's tokens but the last. Returns the mean negative
+ * log-likelihood (nats per token) and the argmax token at every position.
  */
 function answerLikelihood(
-  session: LikelihoodSession, ctx: number[], question: number[], answer: number[], V: number, queryAware: boolean,
+  session: LikelihoodSession, compressed: number[], question: number[], answer: number[], V: number,
 ): { nll: number; argmax: number[] } {
-  let last: Float32Array;
-  if (queryAware || question.length === 0) last = session.prefill([...ctx, ...question], { endOfPrefill: true });
-  else {
-    session.prefill(ctx, { endOfPrefill: true });
-    last = session.prefill(question, { endOfPrefill: false });
-  }
+  let last = session.prefill(compressed, { endOfPrefill: true });
+  if (question.length > 0) last = session.prefill(question, { endOfPrefill: false });
   last = last.slice(); // the session may reuse its logits buffer for the next chunk
   const rest = answer.length > 1 ? session.prefill(answer.slice(0, -1), { endOfPrefill: false, logits: 'all' }) : null;
   let nll = 0;

@@ -10,7 +10,7 @@ import type { Backend } from '../tensor/backend.js';
 import { JsBackend } from '../tensor/js.js';
 import type { NormStats } from '../memory/namm/normalize.js';
 import type { TaskRecord } from '../tasks/record.js';
-import { runEvaluationJob, type WorkerInit, type WorkerReply, type WorkerRequest } from './workers.js';
+import { PromptPrefixes, runEvaluationJob, type WorkerInit, type WorkerReply, type WorkerRequest } from './workers.js';
 
 async function createBackend(spec: WorkerInit['backend']): Promise<Backend> {
   if (spec.kind === 'js') return new JsBackend();
@@ -37,16 +37,18 @@ async function main(): Promise<void> {
   let records: readonly TaskRecord[] = [];
   let params: readonly Float32Array[] = [];
   let normStats: NormStats | null = null;
+  // The members' shared prompt beginnings, for the current batch's records.
+  const prefixes = new PromptPrefixes();
   // Jobs run strictly one after another: the main thread sends the next only after this one's result.
   let queue: Promise<void> = Promise.resolve();
   port.on('message', (m: WorkerRequest) => {
     if (m.type === 'batch') {
-      queue = queue.then(() => { records = m.records; params = m.params; normStats = m.normStats; });
+      queue = queue.then(() => { records = m.records; params = m.params; normStats = m.normStats; prefixes.clear(); });
       return;
     }
     queue = queue.then(async () => {
       try {
-        const result = await runEvaluationJob(model, records[m.record]!, m.member === null ? null : params[m.member]!, normStats, init.settings);
+        const result = await runEvaluationJob(model, records[m.record]!, m.member === null ? null : params[m.member]!, normStats, init.settings, prefixes);
         reply({ type: 'result', id: m.id, result });
       } catch (err) {
         reply({ type: 'error', id: m.id, message: (err as Error).message });

@@ -136,7 +136,7 @@ export class NammPolicy implements MemoryPolicy {
   readonly calibration = new NormAccumulator();
   private readonly normalizer: FeatureNormalizer | null;
   private readonly recency: RecencyOverflow;
-  private readonly scorer: Scorer;
+  private scorer: Scorer;
   private readonly decay: number;
   private readonly onUpdate: ((info: NammUpdateInfo) => void) | undefined;
   private shape: CacheShape | null = null;
@@ -212,6 +212,16 @@ export class NammPolicy implements MemoryPolicy {
   /** The statistics pooled by a calibration pass so far (null before any update). */
   calibrationStats(): NormStats | null {
     return this.calibration.toStats();
+  }
+
+  /**
+   * Replaces the scorer's parameters (same scorer kind and layout), keeping the per-sequence state. Before its
+   * first update a NAMM has not used its parameters, so a fork of such a session given new parameters continues
+   * exactly as a session created with them would (evolution shares the prompt's first chunks between candidates).
+   */
+  setParams(params: Float32Array): void {
+    validateNammParams(params, this.scorerKind);
+    this.scorer = this.scorerKind === 'bam' ? new BamScorer(params, this.backend ?? undefined) : new MlpScorer(params);
   }
 
   /**
