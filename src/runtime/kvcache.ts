@@ -20,6 +20,8 @@
  * so far (whether their space was handed back to the process or is being reused for new tokens).
  */
 
+import type { Backend } from '../tensor/backend.js';
+
 /** Smallest capacity (rows) a store is given when it allocates. */
 const MIN_CAPACITY = 16;
 /** Capacity growth factor when an append does not fit. */
@@ -155,7 +157,17 @@ export class KVCache {
    * `reserveRows`: the rows each store reserves address space for, so that it grows and shrinks in place up to
    * there (the session passes the model's context length); more rows still fit, by reallocation.
    */
-  constructor(readonly nLayers: number, readonly nKvHeads: number, readonly headDim: number, initialCapacity = 0, reserveRows = DEFAULT_RESERVE_ROWS) {
+  /** Row indices t·nKvHeads + h of one head's rows in a chunk (reused by append). */
+  private rowIndex = new Int32Array(0);
+
+  /**
+   * `gatherRows`: a backend's row-gather kernel (Backend.gatherRows), which append then uses to copy each head's
+   * rows of a chunk in one call; without it append copies them row by row.
+   */
+  constructor(
+    readonly nLayers: number, readonly nKvHeads: number, readonly headDim: number, initialCapacity = 0,
+    reserveRows = DEFAULT_RESERVE_ROWS, private readonly gatherRows?: Backend['gatherRows'],
+  ) {
     this.stores = Array.from({ length: nLayers }, () =>
       Array.from({ length: nKvHeads }, () => new HeadStore(headDim, initialCapacity, reserveRows)));
   }
@@ -167,6 +179,23 @@ export class KVCache {
   append(layer: number, k: Float32Array, v: Float32Array, positions: Int32Array, n: number): void {
     const d = this.headDim, H = this.nKvHeads;
     const heads = this.layerStores(layer);
+    const gather = this.gatherRows;
+    if (gather && n > 1) {
+      // One kernel call per head and array: a subarray view per row (hundreds of thousands over a long prompt)
+      // costs more in allocation and garbage collection than the copy itself.
+      if (this.rowIndex.length < n) this.rowIndex = new Int32Array(n);
+      const idx = this.rowIndex;
+      for (let h = 0; h < H; h++) {
+        const s = heads[h]!;
+        s.reserve(n);
+        for (let t = 0; t < n; t++) idx[t] = t * H + h;
+        gather(k, 0, s.keys.subarray(s.len * d), 0, 1, d, idx, n);
+        gather(v, 0, s.values.subarray(s.len * d), 0, 1, d, idx, n);
+        s.positions.set(positions.subarray(0, n), s.len);
+        s.len += n;
+      }
+      return;
+    }
     for (let h = 0; h < H; h++) {
       const s = heads[h]!;
       s.reserve(n);
@@ -219,7 +248,7 @@ export class KVCache {
 
   /** An independent copy of every store (Session.fork). */
   clone(): KVCache {
-    const c = new KVCache(this.nLayers, this.nKvHeads, this.headDim, 0, 0);
+    const c = new KVCache(this.nLayers, this.nKvHeads, this.headDim, 0, 0, this.gatherRows);
     for (let l = 0; l < this.nLayers; l++) for (let h = 0; h < this.nKvHeads; h++) c.stores[l]![h] = this.stores[l]![h]!.clone();
     c.rowsEvicted = this.rowsEvicted;
     return c;

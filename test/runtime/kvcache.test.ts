@@ -1,7 +1,7 @@
 /**
  * KVCache on its own: compaction by runs of kept rows (checked against a row-by-row reference), capacity reuse after
  * an eviction (the attention over a reused store equals the attention over a fresh one), when memory is handed back,
- * and what the byte statistics mean.
+ * what the byte statistics mean, and that appending through a backend kernel stores the same rows.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -292,4 +292,21 @@ test('a session releases the slack its evictions left at the end of each prefill
   }
   // Decoding goes on identically (into freshly grown capacity).
   for (let t = 0; t < 5; t++) assert.deepEqual(split.decode(5 + t), whole.decode(5 + t));
+});
+
+test('append through a backend\'s gatherRows (one call per head) stores exactly what the row-by-row copy stores', () => {
+  const be = getBackend();
+  if (!be.gatherRows) return;
+  const H = 3;
+  const plain = new KVCache(2, H, D), fast = new KVCache(2, H, D, 0, 64, be.gatherRows.bind(be));
+  for (const c of [plain, fast]) {
+    let first = 0;
+    for (const [layer, n] of [[0, 5], [0, 1], [1, 17], [0, 40], [1, 1], [1, 2]] as const) {
+      const { k, v, pos } = chunk(H, first, n);
+      c.append(layer, k, v, pos, n);
+      first += n;
+    }
+  }
+  for (let l = 0; l < 2; l++) for (let h = 0; h < H; h++) assert.deepEqual(rows(fast.store(l, h)), rows(plain.store(l, h)), `layer ${l} head ${h}`);
+  assert.ok(fast.store(0, 0).len === 46 && fast.store(1, 2).len === 20);
 });
