@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
                            InstanceMethod<&Kernels::BamScores>("bamScores"),
                            InstanceMethod<&Kernels::NammFeatures>("nammFeatures"),
                            InstanceMethod<&Kernels::GatherRows>("gatherRows"),
+                           InstanceMethod<&Kernels::CompactRows>("compactRows"),
                        });
   }
 
@@ -83,6 +85,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
   Napi::Value NammFeatures(const Napi::CallbackInfo& info);
   /** gatherRows(src, srcPlane, dst, dstPlane, planes, width, keep, k): rows `keep` of every plane. */
   Napi::Value GatherRows(const Napi::CallbackInfo& info);
+  Napi::Value CompactRows(const Napi::CallbackInfo& info);
 
   const KernelTable& k() const { return table_for(simd_); }
 
@@ -618,6 +621,31 @@ Napi::Value Kernels::NammFeatures(const Napi::CallbackInfo& info) {
                                            " is outside the table (0.." + std::to_string(tableRows - 1) + ")");
   }
   namm_table_for(simd_).features(acc, n, nOld, oldEma, decay, positions, table.data, norm, raw, feat);
+  return env.Undefined();
+}
+
+/**
+ * compactRows(data, width, keep, k): in place, row i ← row keep[i] for i < k (rows of `width` floats; keep strictly
+ * ascending, so every row moves towards the front and none is overwritten before it has moved). Runs of
+ * consecutive kept rows move with one memmove each.
+ */
+Napi::Value Kernels::CompactRows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t width = count_arg(info[1], "width"), k = count_arg(info[3], "k");
+  const int32_t* keep = i32_arg(info[2], "keep", k).data;
+  for (int64_t i = 0; i < k; i++) {
+    if (keep[i] < i || (i > 0 && keep[i] <= keep[i - 1]))
+      throw Napi::RangeError::New(env, "compactRows: keep must be strictly ascending non-negative rows; keep[" + std::to_string(i) +
+                                           "] is " + std::to_string(keep[i]));
+  }
+  const int64_t rows = k > 0 ? int64_t(keep[k - 1]) + 1 : 0;
+  float* data = f32_arg(info[0], "data", checked_mul(env, rows, width)).data;
+  for (int64_t i = 0; i < k;) {
+    int64_t j = i + 1;
+    while (j < k && keep[j] == keep[j - 1] + 1) j++;  // a run of consecutive kept rows
+    if (keep[i] != i) std::memmove(data + i * width, data + int64_t(keep[i]) * width, static_cast<size_t>((j - i) * width) * sizeof(float));
+    i = j;
+  }
   return env.Undefined();
 }
 

@@ -22,6 +22,9 @@
 
 import type { Backend } from '../tensor/backend.js';
 
+/** The backend kernels a cache can use (Backend.gatherRows, Backend.compactRows); called as methods of this object. */
+export type CacheKernels = Pick<Backend, 'gatherRows' | 'compactRows'>;
+
 /** Smallest capacity (rows) a store is given when it allocates. */
 const MIN_CAPACITY = 16;
 /** Capacity growth factor when an append does not fit. */
@@ -100,9 +103,18 @@ export class HeadStore {
    * run of consecutive kept rows moves with one copyWithin per array. A row only ever moves towards the front, so
    * compacting from the first run to the last never overwrites a row that is still to be moved.
    */
-  compact(keep: Int32Array | readonly number[]): void {
+  compact(keep: Int32Array | readonly number[], kernels?: CacheKernels): void {
     const d = this.headDim, n = keep.length;
     const keys = this.keys, values = this.values, positions = this.positions;
+    if (kernels?.compactRows && keep instanceof Int32Array) {
+      // One kernel call per array: with scattered evictions the runs are short, and a copyWithin per run (a call
+      // into the engine each) cost several times the bytes moved.
+      kernels.compactRows(keys, d, keep, n);
+      kernels.compactRows(values, d, keep, n);
+      for (let i = 0; i < n; i++) positions[i] = positions[keep[i]!]!;
+      this.len = n;
+      return;
+    }
     let i = 0;
     while (i < n && keep[i] === i) i++; // the kept prefix is already in place
     let dst = i;
@@ -161,12 +173,12 @@ export class KVCache {
   private rowIndex = new Int32Array(0);
 
   /**
-   * `gatherRows`: a backend's row-gather kernel (Backend.gatherRows), which append then uses to copy each head's
-   * rows of a chunk in one call; without it append copies them row by row.
+   * `kernels`: a backend's row kernels (the session passes its backend); with them append copies each head's rows
+   * of a chunk in one gatherRows call and retain compacts with compactRows; without, plain copies do the same.
    */
   constructor(
     readonly nLayers: number, readonly nKvHeads: number, readonly headDim: number, initialCapacity = 0,
-    reserveRows = DEFAULT_RESERVE_ROWS, private readonly gatherRows?: Backend['gatherRows'],
+    reserveRows = DEFAULT_RESERVE_ROWS, private readonly kernels?: CacheKernels,
   ) {
     this.stores = Array.from({ length: nLayers }, () =>
       Array.from({ length: nKvHeads }, () => new HeadStore(headDim, initialCapacity, reserveRows)));
@@ -179,7 +191,7 @@ export class KVCache {
   append(layer: number, k: Float32Array, v: Float32Array, positions: Int32Array, n: number): void {
     const d = this.headDim, H = this.nKvHeads;
     const heads = this.layerStores(layer);
-    const gather = this.gatherRows;
+    const gather = this.kernels?.gatherRows;
     if (gather && n > 1) {
       // One kernel call per head and array: a subarray view per row (hundreds of thousands over a long prompt)
       // costs more in allocation and garbage collection than the copy itself.
@@ -189,8 +201,8 @@ export class KVCache {
         const s = heads[h]!;
         s.reserve(n);
         for (let t = 0; t < n; t++) idx[t] = t * H + h;
-        gather(k, 0, s.keys.subarray(s.len * d), 0, 1, d, idx, n);
-        gather(v, 0, s.values.subarray(s.len * d), 0, 1, d, idx, n);
+        gather.call(this.kernels, k, 0, s.keys.subarray(s.len * d), 0, 1, d, idx, n);
+        gather.call(this.kernels, v, 0, s.values.subarray(s.len * d), 0, 1, d, idx, n);
         s.positions.set(positions.subarray(0, n), s.len);
         s.len += n;
       }
@@ -226,7 +238,7 @@ export class KVCache {
       prev = r;
     }
     const removed = s.len - keep.length;
-    s.compact(keep);
+    s.compact(keep, this.kernels);
     this.rowsEvicted += removed;
     if (s.capacity > 4 * MIN_CAPACITY && s.len < s.capacity / 4) s.resize(Math.max(MIN_CAPACITY, 2 * s.len));
     return { removed };
@@ -248,7 +260,7 @@ export class KVCache {
 
   /** An independent copy of every store (Session.fork). */
   clone(): KVCache {
-    const c = new KVCache(this.nLayers, this.nKvHeads, this.headDim, 0, 0, this.gatherRows);
+    const c = new KVCache(this.nLayers, this.nKvHeads, this.headDim, 0, 0, this.kernels);
     for (let l = 0; l < this.nLayers; l++) for (let h = 0; h < this.nKvHeads; h++) c.stores[l]![h] = this.stores[l]![h]!.clone();
     c.rowsEvicted = this.rowsEvicted;
     return c;

@@ -103,7 +103,7 @@ export class Session {
       this.pending = from.pending;
       return;
     }
-    this.cache = new KVCache(c.nLayers, c.nKvHeads, c.headDim, 0, c.maxPositions, backend.gatherRows?.bind(backend));
+    this.cache = new KVCache(c.nLayers, c.nKvHeads, c.headDim, 0, c.maxPositions, backend);
     this.stats = new CacheStats(c.nLayers, c.nKvHeads);
     this.policy?.reset({ nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim });
   }

@@ -188,4 +188,10 @@ export interface Backend {
     src: Float32Array, srcPlane: number, dst: Float32Array, dstPlane: number, planes: number, width: number,
     keep: Int32Array, k: number,
   ): void;
+  /**
+   * In place: row i ← row keep[i] for i < k (rows of `width` floats; keep strictly ascending, so rows only move
+   * towards the front), as KV-cache compaction needs (twin: the run-by-run copyWithin of HeadStore.compact in
+   * src/runtime/kvcache.ts).
+   */
+  compactRows?(data: Float32Array, width: number, keep: Int32Array, k: number): void;
 }

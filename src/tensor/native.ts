@@ -210,7 +210,10 @@ export class NativeBackend implements Backend {
     keep: Int32Array, k: number,
   ): void {
     this.k.gatherRows(src, srcPlane, dst, dstPlane, planes, width, keep, k);
+  }  compactRows(data: Float32Array, width: number, keep: Int32Array, k: number): void {
+    this.k.compactRows(data, width, keep, k);
   }
+
 }
 
 /** A native backend with the default settings; throws a clear Error when the addon is absent or unloadable. */

@@ -1,7 +1,7 @@
 /**
  * KVCache on its own: compaction by runs of kept rows (checked against a row-by-row reference), capacity reuse after
  * an eviction (the attention over a reused store equals the attention over a fresh one), when memory is handed back,
- * what the byte statistics mean, and that appending through a backend kernel stores the same rows.
+ * what the byte statistics mean, and that appending and compacting through backend kernels store the same rows.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -294,11 +294,11 @@ test('a session releases the slack its evictions left at the end of each prefill
   for (let t = 0; t < 5; t++) assert.deepEqual(split.decode(5 + t), whole.decode(5 + t));
 });
 
-test('append through a backend\'s gatherRows (one call per head) stores exactly what the row-by-row copy stores', () => {
+test('with a backend\'s row kernels, append (gatherRows) and retain (compactRows) store exactly what plain copies store', () => {
   const be = getBackend();
-  if (!be.gatherRows) return;
+  assert.ok(be.gatherRows && be.compactRows, 'the native backend has both kernels');
   const H = 3;
-  const plain = new KVCache(2, H, D), fast = new KVCache(2, H, D, 0, 64, be.gatherRows.bind(be));
+  const plain = new KVCache(2, H, D), fast = new KVCache(2, H, D, 0, 64, be);
   for (const c of [plain, fast]) {
     let first = 0;
     for (const [layer, n] of [[0, 5], [0, 1], [1, 17], [0, 40], [1, 1], [1, 2]] as const) {
@@ -309,4 +309,26 @@ test('append through a backend\'s gatherRows (one call per head) stores exactly 
   }
   for (let l = 0; l < 2; l++) for (let h = 0; h < H; h++) assert.deepEqual(rows(fast.store(l, h)), rows(plain.store(l, h)), `layer ${l} head ${h}`);
   assert.ok(fast.store(0, 0).len === 46 && fast.store(1, 2).len === 20);
+  // Scattered keeps (short runs), a kept prefix, runs at the end, everything, nothing but the last row.
+  const rng = new Rng(9);
+  for (let round = 0; round < 4; round++) {
+    for (let l = 0; l < 2; l++) for (let h = 0; h < H; h++) {
+      const n = plain.store(l, h).len;
+      const keep = Int32Array.from({ length: n }, (_, i) => i).filter((i) => i < 2 || i === n - 1 || rng.float() < [0.5, 0.9, 1, 0][round]!);
+      plain.retain(l, h, keep);
+      fast.retain(l, h, keep);
+      assert.deepEqual(rows(fast.store(l, h)), rows(plain.store(l, h)), `round ${round} layer ${l} head ${h}`);
+    }
+    for (let l = 0; l < 2; l++) {
+      const { k, v, pos } = chunk(H, plain.store(l, 0).positions[plain.store(l, 0).len - 1]! + 1, 9);
+      for (const c of [plain, fast]) c.append(l, k, v, pos, 9);
+    }
+  }
+  // Bad keep lists are refused before anything moves.
+  const data = Float32Array.from({ length: 12 }, (_, i) => i);
+  assert.throws(() => be.compactRows!(data, 3, Int32Array.of(1, 1), 2), /strictly ascending/);
+  assert.throws(() => be.compactRows!(data, 3, Int32Array.of(0, 4), 2), /data/);
+  assert.deepEqual(Array.from(data), Array.from({ length: 12 }, (_, i) => i));
+  be.compactRows!(data, 3, Int32Array.of(1, 3), 2);
+  assert.deepEqual(Array.from(data.subarray(0, 6)), [3, 4, 5, 9, 10, 11]);
 });
