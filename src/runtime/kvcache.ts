@@ -99,9 +99,10 @@ export class HeadStore {
   }
 
   /**
-   * Moves the rows `keep` (strictly ascending, already validated) to the front, in order, without allocating: each
-   * run of consecutive kept rows moves with one copyWithin per array. A row only ever moves towards the front, so
-   * compacting from the first run to the last never overwrites a row that is still to be moved.
+   * Moves the rows `keep` (strictly ascending, already validated) to the front, in order, without allocating: with
+   * `kernels.compactRows`, one kernel call per array; otherwise each run of consecutive kept rows moves with one
+   * copyWithin per array. A row only ever moves towards the front, so compacting from the first run to the last
+   * never overwrites a row that is still to be moved.
    */
   compact(keep: Int32Array | readonly number[], kernels?: CacheKernels): void {
     const d = this.headDim, n = keep.length;
