@@ -90,18 +90,25 @@ export function selectTopK(scores: ArrayLike<number>, n: number, k: number): Int
   if (k >= n) return iota(n);
   if (k <= 0) return new Int32Array(0);
   const evict = n - k;
-  const s = new Float64Array(n);
-  for (let i = 0; i < n; i++) { const v = scores[i]!; s[i] = Number.isNaN(v) ? -Infinity : v; }
-  const gone = new Uint8Array(n);
-  if (evict <= SMALL_EVICT) {
-    // Decoding usually evicts a token or two per step: one pass keeping the few lowest beats a quickselect.
-    for (const i of fewSmallest(s, evict)) gone[i] = 1;
-  } else {
-    const idx = iota(n);
-    partitionSmallest(idx, s, evict);
-    for (let i = 0; i < evict; i++) gone[idx[i]!] = 1;
-  }
   const keep = new Int32Array(k);
+  if (evict <= SMALL_EVICT) {
+    // Decoding usually evicts a token or two per step: one pass over the scores as they are, keeping the few
+    // lowest, beats a quickselect, and the keep list skips them (no copy of the scores, no per-row marks: this
+    // runs for every head of every layer at every step).
+    const gone = fewSmallest(scores, n, evict).sort((a, b) => a - b);
+    let w = 0, g = 0;
+    for (let i = 0; i < n; i++) {
+      if (g < evict && gone[g] === i) g++;
+      else keep[w++] = i;
+    }
+    return keep;
+  }
+  const s = new Float64Array(n);
+  for (let i = 0; i < n; i++) s[i] = key(scores[i]!);
+  const idx = iota(n);
+  partitionSmallest(idx, s, evict);
+  const gone = new Uint8Array(n);
+  for (let i = 0; i < evict; i++) gone[idx[i]!] = 1;
   let w = 0;
   for (let i = 0; i < n; i++) if (!gone[i]) keep[w++] = i;
   return keep;
@@ -114,18 +121,32 @@ export function iota(n: number): Int32Array {
   return a;
 }
 
+/** A score as the selection orders it: NaN counts as −∞. */
+function key(v: number): number {
+  return v === v ? v : -Infinity;
+}
+
 // Eviction order: lower score first; among equal scores the older row (lower index) first.
-function before(s: Float64Array, a: number, b: number): boolean {
-  const x = s[a]!, y = s[b]!;
+function before(s: ArrayLike<number>, a: number, b: number): boolean {
+  const x = key(s[a]!), y = key(s[b]!);
   return x < y || (x === y && a < b);
 }
 
 const SMALL_EVICT = 8;
 
-/** The m smallest rows under `before`, by one scan with a small sorted list (m ≤ SMALL_EVICT). */
-function fewSmallest(s: Float64Array, m: number): number[] {
+/** The m smallest of rows 0..n−1 under `before`, by one scan with a small sorted list (m ≤ SMALL_EVICT). */
+function fewSmallest(s: ArrayLike<number>, n: number, m: number): number[] {
+  if (m === 1) {
+    // The common decoding case: the first (oldest) of the lowest scores.
+    let best = 0, bv = key(s[0]!);
+    for (let i = 1; i < n; i++) {
+      const v = key(s[i]!);
+      if (v < bv) { bv = v; best = i; }
+    }
+    return [best];
+  }
   const low: number[] = []; // ascending under `before`
-  for (let i = 0; i < s.length; i++) {
+  for (let i = 0; i < n; i++) {
     if (low.length === m && !before(s, i, low[m - 1]!)) continue;
     let j = low.length === m ? m - 1 : low.length;
     while (j > 0 && before(s, i, low[j - 1]!)) { low[j] = low[j - 1]!; j--; }
