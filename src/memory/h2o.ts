@@ -45,10 +45,7 @@ export class H2OScorer implements TokenScorer {
       a.fill(0, n - obs.nQ, n); // the chunk's own rows start from nothing
       const att = obs.attention![h]!;
       if (att.length < obs.nQ * n) throw new Error(`h2o: attention of head ${h} holds ${att.length} values, need ${obs.nQ}×${n}`);
-      for (let q = 0; q < obs.nQ; q++) {
-        const row = q * n;
-        for (let j = 0; j < n; j++) a[j]! += att[row + j]!;
-      }
+      addColumns(a, att, obs.nQ, n);
     }
   }
 
@@ -83,4 +80,32 @@ export function h2oPolicy(opts: H2OOptions): ScoredPolicy {
     budget: opts.budget, every: opts.every ?? H2O_DEFAULTS.every, defaultEvery: H2O_DEFAULTS.every,
     extra: opts.recent !== undefined ? [`recent=${opts.recent}`] : [],
   });
+}
+
+/**
+ * a[j] += Σ_q att[q·n + j] for j < n, each column summed in float64 with its rows in order (so the result is exactly
+ * that of the plain row-by-row loop), four columns at a time in registers: ~4× faster than adding row by row, which
+ * loads and stores every accumulator once per query (a prefill chunk adds nQ × n values per head and layer).
+ */
+export function addColumns(a: Float64Array, att: Float32Array, nQ: number, n: number): void {
+  const end = nQ * n;
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    let s0 = a[j]!, s1 = a[j + 1]!, s2 = a[j + 2]!, s3 = a[j + 3]!;
+    for (let r = j; r < end; r += n) {
+      s0 += att[r]!;
+      s1 += att[r + 1]!;
+      s2 += att[r + 2]!;
+      s3 += att[r + 3]!;
+    }
+    a[j] = s0;
+    a[j + 1] = s1;
+    a[j + 2] = s2;
+    a[j + 3] = s3;
+  }
+  for (; j < n; j++) {
+    let s = a[j]!;
+    for (let r = j; r < end; r += n) s += att[r]!;
+    a[j] = s;
+  }
 }

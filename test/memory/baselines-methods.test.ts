@@ -7,7 +7,8 @@ import { streamingPolicy, streamingWindowBudget } from '../../src/memory/streami
 import { snapkvPolicy } from '../../src/memory/snapkv.js';
 import { adaKvSelect, adakvPolicy } from '../../src/memory/adakv.js';
 import { tovaPolicy } from '../../src/memory/tova.js';
-import { h2oPolicy } from '../../src/memory/h2o.js';
+import { addColumns, h2oPolicy } from '../../src/memory/h2o.js';
+import { Rng } from '../../src/util/rng.js';
 import { l2Policy } from '../../src/memory/l2.js';
 import { withSinks } from '../../src/memory/scored.js';
 import { SimCache, schedule } from '../helpers/cache-sim.js';
@@ -162,6 +163,19 @@ describe('H2O', () => {
     // Chunk 3: rows [0, 1, 4, 5]; a big vote for position 4 (row 2): sums [1.6, 1.4, 0.05+1.5, 0]: keep 0, 4 (row 2), 5.
     const c3 = [[0.0, 0.0, 1.5, 0.0]];
     assert.deepEqual(keepOf(p.observe(obsOf({ nQ: 1, totalTokens: 6, phase: 'decode', endOfPrefill: false, positions: [[0, 1, 4, 5]], attention: [c3] }))), [[0, 2, 3]]);
+  });
+
+  it('adds a chunk\'s columns exactly as the row-by-row float64 loop (four columns at a time, every remainder)', () => {
+    const rng = new Rng(7);
+    for (const [nQ, n] of [[1, 1], [1, 7], [3, 4], [5, 9], [128, 1031], [2, 6]] as const) {
+      const att = Float32Array.from({ length: nQ * n + 5 }, () => rng.float() / n);
+      const start = Float64Array.from({ length: n + 2 }, () => rng.float());
+      const ref = start.slice();
+      for (let q = 0; q < nQ; q++) for (let j = 0; j < n; j++) ref[j]! += att[q * n + j]!;
+      const got = start.slice();
+      addColumns(got, att, nQ, n);
+      assert.deepEqual(got, ref, `nQ=${nQ} n=${n}`);
+    }
   });
 
   it('says so when the cache did not apply its keep lists', () => {
