@@ -51,6 +51,11 @@ export class HeadStore {
   keys!: Float32Array;
   values!: Float32Array;
   positions!: Int32Array;
+  /**
+   * The positions' bytes seen as float32 (the same buffer, length-tracking), so that the float32 row kernel moves
+   * them: copying bit patterns leaves every int32 exactly as it was.
+   */
+  private positionBits!: Float32Array;
   len = 0;
   private reserveRows: number;
 
@@ -64,6 +69,7 @@ export class HeadStore {
     this.keys = new Float32Array(resizableBuffer(capacity * d * 4, r * d * 4));
     this.values = new Float32Array(resizableBuffer(capacity * d * 4, r * d * 4));
     this.positions = new Int32Array(resizableBuffer(capacity * 4, r * 4));
+    this.positionBits = new Float32Array(this.positions.buffer);
   }
 
   get capacity(): number { return this.positions.length; }
@@ -112,7 +118,8 @@ export class HeadStore {
       // into the engine each) cost several times the bytes moved.
       kernels.compactRows(keys, d, keep, n);
       kernels.compactRows(values, d, keep, n);
-      for (let i = 0; i < n; i++) positions[i] = positions[keep[i]!]!;
+      // Not a JavaScript loop: element access to views of resizable buffers runs ~2× slower than to plain arrays.
+      kernels.compactRows(this.positionBits, 1, keep, n);
       this.len = n;
       return;
     }
