@@ -1,7 +1,7 @@
 /** L2 / KNorm (Devoto et al., arXiv 2406.11430): keep the keys with the lowest L2 norm (low norm ↔ high attention). */
-import type { CacheShape, LayerObservation } from './policy.js';
+import type { CacheShape, KeepLists, LayerObservation } from './policy.js';
 import { type Budget, type Cadence, everyTokens } from './budget.js';
-import { ScoredPolicy, type TokenScorer } from './scored.js';
+import { RowTracker, ScoredPolicy, compactInPlace, type TokenScorer } from './scored.js';
 
 export interface L2Options {
   budget: Budget | null;
@@ -11,28 +11,56 @@ export interface L2Options {
 
 export const L2_DEFAULTS = { every: everyTokens(1) } as const;
 
-/** Score = −‖k‖₂ of the post-RoPE key (RoPE is a rotation, so the norm is the pre-RoPE one too). */
+/**
+ * Score = −‖k‖₂ of the post-RoPE key (RoPE is a rotation, so the norm is the pre-RoPE one too). A cached key never
+ * changes, so each row's norm is computed once, when its chunk arrives, and kept aligned with the cache through the
+ * keep lists (as H2O's accumulators): a decoding step costs one key's norm per head instead of every cached key's
+ * (on the 100M test model with 1,536 cached tokens, 22.8 ms of policy per step before, for a 25.5 ms step).
+ */
 export class L2Scorer implements TokenScorer {
   readonly method = 'l2';
   readonly needsAttention = false;
   private headDim = 0;
-  reset(shape: CacheShape): void { this.headDim = shape.headDim; }
-  update(_obs: LayerObservation): void {}
-  score(obs: LayerObservation): Float64Array[] {
-    const d = this.headDim;
-    return Array.from(obs.lens, (n, h) => {
-      const k = obs.keys[h]!;
+  /** Per layer, per head: −‖k‖₂ of each cached row, in cache order (the first `rows` entries are valid). */
+  private scores: Float64Array[][] = [];
+  private readonly rows = new RowTracker('l2');
+
+  reset(shape: CacheShape): void {
+    this.headDim = shape.headDim;
+    this.scores = Array.from({ length: shape.nLayers }, () => Array.from({ length: shape.nKvHeads }, () => new Float64Array(0)));
+    this.rows.reset(shape.nLayers);
+  }
+
+  update(obs: LayerObservation): void {
+    const old = this.rows.advance(obs);
+    const d = this.headDim, heads = this.scores[obs.layer]!;
+    for (let h = 0; h < obs.lens.length; h++) {
+      const n = obs.lens[h]!, k = obs.keys[h]!;
       if (k.length < n * d) throw new Error(`l2: keys of head ${h} hold ${k.length} values, need ${n}×${d}`);
-      const s = new Float64Array(n);
-      for (let i = 0; i < n; i++) {
+      let s = heads[h]!;
+      if (s.length < n) { const grown = new Float64Array(Math.max(n, 2 * s.length)); grown.set(s.subarray(0, old[h]!)); s = heads[h] = grown; }
+      for (let i = old[h]!; i < n; i++) {
         let acc = 0;
         for (let j = i * d, e = j + d; j < e; j++) acc += k[j]! * k[j]!;
         s[i] = -Math.sqrt(acc);
       }
-      return s;
-    });
+    }
   }
-  retain(): void {}
+
+  score(obs: LayerObservation): Float64Array[] {
+    return Array.from(obs.lens, (n, h) => this.scores[obs.layer]![h]!.slice(0, n));
+  }
+
+  retain(layer: number, keep: KeepLists): void {
+    const heads = this.scores[layer]!;
+    for (let h = 0; h < keep.length; h++) compactInPlace(heads[h]!, keep[h]!);
+    this.rows.retain(layer, keep);
+  }
+
+  release(layer: number): void {
+    this.scores[layer] = this.scores[layer]!.map(() => new Float64Array(0));
+    this.rows.release(layer);
+  }
 }
 
 export function l2Policy(opts: L2Options): ScoredPolicy {
