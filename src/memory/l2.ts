@@ -15,7 +15,7 @@ export const L2_DEFAULTS = { every: everyTokens(1) } as const;
  * Score = −‖k‖₂ of the post-RoPE key (RoPE is a rotation, so the norm is the pre-RoPE one too). A cached key never
  * changes, so each row's norm is computed once, when its chunk arrives, and kept aligned with the cache through the
  * keep lists (as H2O's accumulators): a decoding step costs one key's norm per head instead of every cached key's
- * (on the 100M test model with 1,536 cached tokens, 22.8 ms of policy per step before, for a 25.5 ms step).
+ * (the 100M test model with 1,536 cached tokens: 22.8 ms of policy in a 54.5 ms step before, 2.9 ms now).
  */
 export class L2Scorer implements TokenScorer {
   readonly method = 'l2';
