@@ -53,7 +53,9 @@ export class SnapKVScorer implements TokenScorer {
     for (let h = 0; h < obs.lens.length; h++) {
       const n = obs.lens[h]!, att = obs.attention![h]!, rows = heads[h]!;
       if (att.length < obs.nQ * n) throw new Error(`snapkv: attention of head ${h} holds ${att.length} values, need ${obs.nQ}×${n}`);
-      for (let q = first; q < obs.nQ; q++) rows.push(att.slice(q * n, q * n + n));
+      // One copy of the chunk's last rows, each row a view of it (a copy per row cost an allocation per query).
+      const block = att.slice(first * n, obs.nQ * n);
+      for (let q = first; q < obs.nQ; q++) rows.push(block.subarray((q - first) * n, (q - first + 1) * n));
       if (rows.length > this.window) rows.splice(0, rows.length - this.window);
     }
   }
