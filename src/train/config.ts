@@ -31,11 +31,19 @@ export interface TrainModelSection {
 export interface TrainConfig {
   /** Free text for model cards and logs. */
   name: string;
+  /**
+   * A model folder (Hugging Face layout, e.g. one this trainer saved) whose weights start the run instead of a
+   * random initialisation; its architecture must be the model section's, and its tokenizer is used unless
+   * tokenizer.path names one. The optimizer starts fresh. Null: a random initialisation.
+   */
+  init: string | null;
   model: TrainModelSection;
   tokenizer: { vocabSize: number; path: string | null };
   data: {
     textWeight: number; taskWeight: number; copyWeight: number; textLengths: number[]; taskLengths: number[]; copyLengths: number[]; tasks: string[];
     lossOn: 'answer' | 'all'; validationSamples: number;
+    /** Recall samples (DataMixer): present only when recallWeight > 0, so that older checkpoints' configs still match. */
+    recallWeight?: number; recallLengths?: number[]; recallGaps?: number[];
   };
   optimizer: { lr: number; minLr: number; warmupSteps: number; weightDecay: number; beta1: number; beta2: number; eps: number; gradClip: number };
   training: { steps: number; tokensPerStep: number; seed: number; checkpointEvery: number; evalEvery: number };
@@ -80,7 +88,7 @@ function oneOf<T extends string>(obj: Json, key: string, where: string, dflt: T,
 export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${source}: the training config must be a JSON object`);
   const root = json as Json;
-  noUnknown(root, ['name', 'model', 'tokenizer', 'data', 'optimizer', 'training'], source);
+  noUnknown(root, ['name', 'init', 'model', 'tokenizer', 'data', 'optimizer', 'training'], source);
   const m = section(root, 'model', source), w = `${source}: model`;
   noUnknown(m, ['arch', 'hiddenSize', 'nLayers', 'nHeads', 'nKvHeads', 'intermediateSize', 'maxPositions', 'ropeTheta', 'normEps', 'tieEmbeddings', 'activation', 'initStd', 'positionInit', 'positionStd', 'previousTokenHeads'], w);
   const arch = oneOf(m, 'arch', w, 'llama', ['llama', 'gpt2'] as const);
@@ -118,13 +126,15 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
 
   const t = section(root, 'tokenizer', source), wt = `${source}: tokenizer`;
   noUnknown(t, ['vocabSize', 'path'], wt);
-  const tokenizer = { vocabSize: num(t, 'vocabSize', wt, 4096, int(259), 'an integer ≥ 259'), path: (t.path ?? null) as string | null };
+  const init = (root.init ?? null) as string | null;
+  if (init !== null && (typeof init !== 'string' || init === '')) throw new Error(`${source}: init must be a model folder's path or null`);
+  const tokenizer = { vocabSize: num(t, 'vocabSize', wt, 4096, int(259), 'an integer ≥ 259'), path: (t.path ?? init) as string | null };
   if (tokenizer.path !== null && typeof tokenizer.path !== 'string') throw new Error(`${wt}.path must be a file path or null`);
 
   const d = section(root, 'data', source), wd = `${source}: data`;
-  noUnknown(d, ['textWeight', 'taskWeight', 'copyWeight', 'textLengths', 'taskLengths', 'copyLengths', 'tasks', 'lossOn', 'validationSamples'], wd);
+  noUnknown(d, ['textWeight', 'taskWeight', 'copyWeight', 'recallWeight', 'textLengths', 'taskLengths', 'copyLengths', 'recallLengths', 'recallGaps', 'tasks', 'lossOn', 'validationSamples'], wd);
   const ctx = model.maxPositions;
-  const data = {
+  const data: TrainConfig['data'] = {
     textWeight: num(d, 'textWeight', wd, 0.7, (v) => v >= 0, 'a number ≥ 0'),
     taskWeight: num(d, 'taskWeight', wd, 0.3, (v) => v >= 0, 'a number ≥ 0'),
     copyWeight: num(d, 'copyWeight', wd, 0, (v) => v >= 0, 'a number ≥ 0'),
@@ -136,7 +146,17 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
     validationSamples: num(d, 'validationSamples', wd, 8, int(0), 'an integer ≥ 0'),
   };
   if (!Array.isArray(data.tasks) || data.tasks.some((x) => typeof x !== 'string')) throw new Error(`${wd}.tasks must be an array of task names`);
-  for (const L of [...data.textLengths, ...data.taskLengths, ...data.copyLengths]) if (L > ctx) throw new Error(`${wd}: length ${L} exceeds the model's context ${ctx}`);
+  const recallWeight = num(d, 'recallWeight', wd, 0, (v) => v >= 0, 'a number ≥ 0');
+  if (recallWeight > 0) {
+    const gaps = d.recallGaps ?? [0, 1, 2, 3];
+    if (!Array.isArray(gaps) || gaps.length === 0 || gaps.some((x) => !Number.isInteger(x) || (x as number) < 0 || (x as number) > 16)) {
+      throw new Error(`${wd}.recallGaps must be a non-empty array of integers within 0..16`);
+    }
+    Object.assign(data, { recallWeight, recallLengths: ints(d, 'recallLengths', wd, data.copyLengths), recallGaps: gaps as number[] });
+  } else if (d.recallLengths !== undefined || d.recallGaps !== undefined) {
+    throw new Error(`${wd}: recallLengths and recallGaps need recallWeight > 0`);
+  }
+  for (const L of [...data.textLengths, ...data.taskLengths, ...data.copyLengths, ...(data.recallLengths ?? [])]) if (L > ctx) throw new Error(`${wd}: length ${L} exceeds the model's context ${ctx}`);
 
   const o = section(root, 'optimizer', source), wo = `${source}: optimizer`;
   noUnknown(o, ['lr', 'minLr', 'warmupSteps', 'weightDecay', 'beta1', 'beta2', 'eps', 'gradClip'], wo);
@@ -162,7 +182,7 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
   };
   const name = root.name ?? 'namm-model';
   if (typeof name !== 'string') throw new Error(`${source}: name must be a string`);
-  return { name, model, tokenizer, data, optimizer, training };
+  return { name, init, model, tokenizer, data, optimizer, training };
 }
 
 export function readTrainConfig(path: string): TrainConfig {

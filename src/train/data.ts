@@ -7,7 +7,9 @@
  * - a copy sample (`copyWeight` > 0): BOS + a segment repeated until the drawn length, every token a target. The
  *   segment is a text window or uniformly random token ids (half each), of a length drawn within 8..L/2. Every
  *   repeat can only be predicted by finding the earlier copy and reading on from it: the dense signal that grows
- *   induction (retrieval) heads in a small model far sooner than the few answer tokens of a task sample do.
+ *   induction (retrieval) heads in a small model far sooner than the few answer tokens of a task sample do;
+ * - a recall sample (`recallWeight` > 0; see recallSample): multi-query associative recall with a gap between
+ *   each key and its value, the key lookup that multi-key needles and key-value retrieval need, in its densest form.
  *
  * Seeds. Generated task samples for training use seed TRAIN_SEED_BASE + config seed (1,000,000 and up) with
  * running indices below VALIDATION_INDEX_BASE; the trainer's validation samples use indices from
@@ -34,8 +36,8 @@ const MAX_SIZING_TRIES = 8;
 export interface Sample {
   ids: Int32Array;
   targets: Int32Array;
-  kind: 'text' | 'task' | 'copy';
-  /** "text", "copy" or the task name. */
+  kind: 'text' | 'task' | 'copy' | 'recall';
+  /** "text", "copy", "recall" or the task name. */
   source: string;
 }
 
@@ -47,6 +49,12 @@ export interface MixerOptions {
   copyWeight?: number;
   /** Lengths (tokens) of copy samples, uniformly (default: textLengths). */
   copyLengths?: number[];
+  /** Relative weight of recall samples (0 = none). */
+  recallWeight?: number;
+  /** Lengths (tokens) of recall samples, uniformly (default: copyLengths, else textLengths). */
+  recallLengths?: number[];
+  /** Gaps (filler tokens between a key and its value) of recall samples, uniformly (default 0..3). */
+  recallGaps?: number[];
   /** Sequence lengths (tokens) to draw text windows at, uniformly. */
   textLengths: number[];
   /** Target lengths (tokens) for task samples, uniformly; each ≤ the model's context. */
@@ -81,6 +89,49 @@ export function tokenStream(docs: readonly Document[], tokenizer: Tokenizer, bos
 
 export { answerText };
 
+export const RECALL_MIN_LENGTH = 32;
+export const MAX_RECALL_GAP = 16;
+const DEFAULT_RECALL_GAPS = [0, 1, 2, 3];
+
+/**
+ * A multi-query associative-recall sample (as MQAR, Arora et al. 2023, arXiv 2312.04927, with a gap): BOS, then P
+ * records "key · filler · value · separator", then the same records again in a shuffled order as queries. Keys are
+ * 1–2 and values 1–2 random token ids (distinct keys), the filler (`gap` tokens) and the separator are drawn once per
+ * sample and shared by every record, as "is:" is by every needle of a multi-key haystack. Only the queries' value
+ * tokens are targets. With gap 0 the value follows the key and plain induction (copy what followed the current
+ * token) finds it; with a gap the tokens before every value are the same filler, so the model must carry the key
+ * forward to the value's position and match on it: the second lookup that multi-key needles need. P is the most
+ * records that fit twice in `length` tokens (the sample may be a few tokens shorter than `length`).
+ */
+export function recallSample(rng: Rng, vocabSize: number, bos: number, length: number, gap: number): Sample {
+  const lo = Math.min(3, vocabSize - 1); // above PAD/BOS/EOS in the project's tokenizers
+  const draw = () => lo + rng.int(vocabSize - lo);
+  const keyLen = 1 + rng.int(2), valueLen = 1 + rng.int(2), size = keyLen + gap + valueLen + 1;
+  const filler = Array.from({ length: gap }, draw), sep = draw();
+  const pairs = Math.floor((length - 1) / (2 * size));
+  if (pairs < 1) throw new Error(`data: a recall sample of ${length} tokens cannot hold a record of ${size} tokens twice`);
+  const seen = new Set<string>(), records: number[][] = [];
+  while (records.length < pairs) {
+    const key = Array.from({ length: keyLen }, draw);
+    const id = key.join(',');
+    if (seen.has(id)) continue;
+    seen.add(id);
+    records.push([...key, ...filler, ...Array.from({ length: valueLen }, draw), sep]);
+  }
+  const order = records.map((_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) { const j = rng.int(i + 1); [order[i], order[j]] = [order[j]!, order[i]!]; }
+  const seq = [bos, ...records.flat()];
+  const valueAt: number[] = [];
+  for (const i of order) {
+    for (let v = keyLen + gap; v < keyLen + gap + valueLen; v++) valueAt.push(seq.length + v);
+    seq.push(...records[i]!);
+  }
+  const n = seq.length - 1;
+  const t = new Int32Array(n).fill(IGNORE);
+  for (const j of valueAt) t[j - 1] = seq[j]!; // row j − 1 predicts seq[j]
+  return { ids: Int32Array.from(seq.slice(0, n)), targets: t, kind: 'recall', source: `recall-gap${gap}` };
+}
+
 export class DataMixer {
   private readonly rng: Rng;
   private textCursor = 0;
@@ -97,9 +148,16 @@ export class DataMixer {
     private readonly maxLength: number,
   ) {
     const o = options;
-    const copyWeight = o.copyWeight ?? 0;
-    if (!(o.textWeight >= 0 && o.taskWeight >= 0 && copyWeight >= 0 && o.textWeight + o.taskWeight + copyWeight > 0)) {
-      throw new Error('data: textWeight, taskWeight and copyWeight must be ≥ 0 and not all 0');
+    const copyWeight = o.copyWeight ?? 0, recallWeight = o.recallWeight ?? 0;
+    if (!(o.textWeight >= 0 && o.taskWeight >= 0 && copyWeight >= 0 && recallWeight >= 0 && o.textWeight + o.taskWeight + copyWeight + recallWeight > 0)) {
+      throw new Error('data: textWeight, taskWeight, copyWeight and recallWeight must be ≥ 0 and not all 0');
+    }
+    if (recallWeight > 0) {
+      for (const L of this.recallLengths()) if (!(Number.isInteger(L) && L >= RECALL_MIN_LENGTH && L <= maxLength)) throw new Error(`data: recall length ${L} must be an integer within ${RECALL_MIN_LENGTH}..${maxLength}`);
+      const gaps = o.recallGaps ?? DEFAULT_RECALL_GAPS;
+      if (gaps.length === 0) throw new Error('data: recallGaps is empty');
+      for (const g of gaps) if (!(Number.isInteger(g) && g >= 0 && g <= MAX_RECALL_GAP)) throw new Error(`data: recall gap ${g} must be an integer within 0..${MAX_RECALL_GAP}`);
+      if (tokenizer.vocabSize < 64) throw new Error('data: recall samples need a vocabulary of at least 64 tokens');
     }
     if (copyWeight > 0) {
       const lengths = o.copyLengths ?? o.textLengths;
@@ -144,8 +202,12 @@ export class DataMixer {
 
   /** The next training sample. */
   next(): Sample {
-    const o = this.options, copyWeight = o.copyWeight ?? 0;
-    const u = this.rng.float() * (o.textWeight + o.taskWeight + copyWeight);
+    const o = this.options, copyWeight = o.copyWeight ?? 0, recallWeight = o.recallWeight ?? 0;
+    const u = this.rng.float() * (o.textWeight + o.taskWeight + copyWeight + recallWeight);
+    if (u >= o.textWeight + o.taskWeight + copyWeight) {
+      const L = this.rng.pick(this.recallLengths()), gap = this.rng.pick(o.recallGaps ?? DEFAULT_RECALL_GAPS);
+      return recallSample(this.rng, this.tokenizer.vocabSize, this.bos, L, gap);
+    }
     if (u >= o.textWeight + o.taskWeight) return this.copySample();
     if (u < o.textWeight) {
       const L = this.rng.pick(o.textLengths);
@@ -164,6 +226,11 @@ export class DataMixer {
         if (attempt >= MAX_SIZING_TRIES) throw new Error(`data: task ${task} could not be sized to ${length} tokens in ${MAX_SIZING_TRIES} consecutive records (${(err as Error).message})`);
       }
     }
+  }
+
+  private recallLengths(): number[] {
+    const o = this.options;
+    return o.recallLengths ?? o.copyLengths ?? o.textLengths;
   }
 
   /** BOS + one segment repeated up to the drawn length; the segment is a text window or random ids. */

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { readCheckpointFile, writeCheckpointFile, writeFileAtomic } from '../evolve/checkpoint.js';
+import { loadModelFiles } from '../models/load.js';
 import { gpt2Config, llamaConfig } from '../models/random.js';
 import { loadHfTokenizer } from '../models/tokenizer.js';
 import type { ModelConfig, Tokenizer } from '../models/types.js';
@@ -107,6 +108,22 @@ async function prepareTokenizer(o: TrainRunOptions, train: Document[]): Promise<
   await writeFileAtomic(join(o.outDir, 'tokenizer_config.json'), JSON.stringify(bpeTokenizerConfig(bpe, o.config.model.maxPositions), null, 2) + '\n');
 }
 
+/**
+ * Starts a run from a saved model's weights (config `init`): the folder's architecture must be the config's,
+ * field by field, so that a mistaken folder fails here with what differs rather than in a weight's shape.
+ */
+async function loadInitialWeights(model: TrainableModel, dir: string): Promise<void> {
+  if (!existsSync(join(dir, 'config.json'))) throw new Error(`init: ${dir} is not a model folder (no config.json)`);
+  const files = await loadModelFiles(dir);
+  const have = files.config, want = model.config;
+  const fields = ['arch', 'vocabSize', 'hiddenSize', 'nLayers', 'nHeads', 'nKvHeads', 'intermediateSize', 'maxPositions', 'tieEmbeddings', 'activation'] as const;
+  for (const k of fields) {
+    if (have[k] !== want[k]) throw new Error(`init: ${dir} has ${k} ${String(have[k])}, the config's model ${String(want[k])}`);
+  }
+  if (want.arch === 'llama' && have.ropeTheta !== want.ropeTheta) throw new Error(`init: ${dir} has ropeTheta ${have.ropeTheta}, the config's model ${want.ropeTheta}`);
+  model.loadHfWeights(files.weights);
+}
+
 /** Token streams of the (seed-shuffled) training and the validation documents, cached per tokenizer. */
 async function prepareStreams(o: TrainRunOptions, tokenizer: Tokenizer, split: { train: Document[]; validation: Document[] }, bos: number, eos: number) {
   const tokHash = createHash('sha256').update(await fs.readFile(join(o.outDir, 'tokenizer.json'))).update(`|${o.config.training.seed}`).digest();
@@ -189,6 +206,10 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     step = checkpoint.header.step; tokensSeen = checkpoint.header.tokensSeen; elapsedBefore = checkpoint.header.elapsedS;
     o.onStatus?.(`resumed at step ${step} (${tokensSeen} tokens seen)${phaseStarts ? ', new data phase' : ''}`);
     if (phaseStarts) await fs.appendFile(logPath, JSON.stringify({ step, phase: 'new data', data: cfg.data, tokens_per_step: cfg.training.tokensPerStep }) + '\n');
+  } else if (cfg.init) {
+    await loadInitialWeights(model, cfg.init);
+    o.onStatus?.(`weights from ${cfg.init}`);
+    await fs.writeFile(logPath, JSON.stringify({ step: 0, init: cfg.init }) + '\n');
   } else {
     model.params.initialize(cfg.training.seed);
     if (cfg.model.previousTokenHeads > 0) wirePreviousTokenHeads(model.params, config, cfg.model.previousTokenHeads, { std: cfg.model.initStd, positionStd: cfg.model.positionStd });

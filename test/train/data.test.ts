@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import { HfTokenizer } from '../../src/models/tokenizers/hf.js';
 import { bpeTokenizerConfig, bpeTokenizerJson, byteToUnicode, trainBpe } from '../../src/train/bpe.js';
 import { brownDocuments, corpusSplit, wordnetGlosses } from '../../src/train/corpus.js';
-import { DataMixer, tokenStream, TRAIN_SEED_BASE, VALIDATION_INDEX_BASE } from '../../src/train/data.js';
+import { DataMixer, recallSample, tokenStream, TRAIN_SEED_BASE, VALIDATION_INDEX_BASE } from '../../src/train/data.js';
+import { Rng } from '../../src/util/rng.js';
 import { IGNORE } from '../../src/train/ops/cross-entropy.js';
 
 const texts = brownDocuments().slice(0, 8).map((d) => d.text);
@@ -134,5 +135,61 @@ describe('corpus and data mixer', () => {
     }
     assert.ok(random > 0, 'some segments are random ids');
     assert.throws(() => new DataMixer({ ...options, copyWeight: 1, copyLengths: [16] }, stream, tok, 1, 2, 512), /copy length 16/);
+  });
+  it('recall samples: records, then the same records shuffled as queries, only the queries\' values are targets', () => {
+    const rng = new Rng('recall-test');
+    for (const gap of [0, 1, 3]) {
+      for (let trial = 0; trial < 6; trial++) {
+        const L = [64, 100, 256][trial % 3]!;
+        const s = recallSample(rng, 500, 1, L, gap);
+        assert.equal(s.kind, 'recall'); assert.equal(s.source, `recall-gap${gap}`);
+        // The sample's last token (the final separator) predicts nothing and is not part of it.
+        const seq = [...Array.from(s.ids), -1];
+        assert.equal(seq[0], 1);
+        // The value length is the run of consecutive target rows; the record size follows from the length.
+        const rows = Array.from(s.targets.keys()).filter((t) => s.targets[t] !== IGNORE);
+        const valueLen = rows[1] === rows[0]! + 1 ? 2 : 1;
+        const body = seq.slice(1), half = body.length / 2;
+        assert.ok(Number.isInteger(half));
+        // The first target row precedes the first asked value: seq index 1 + half + keyLen + gap.
+        const keyLen = rows[0]! - half - gap, size = keyLen + gap + valueLen + 1;
+        assert.ok(keyLen === 1 || keyLen === 2, `key length ${keyLen}`);
+        assert.equal(half, Math.floor((L - 1) / (2 * size)) * size, 'as many records as fit twice');
+        const records = (from: number) => Array.from({ length: half / size }, (_, i) => body.slice(from + i * size, from + (i + 1) * size));
+        const stored = records(0), asked = records(half);
+        const filler = stored[0]!.slice(keyLen, keyLen + gap), sep = stored[0]![size - 1];
+        for (const r of stored) {
+          assert.deepEqual(r.slice(keyLen, keyLen + gap), filler, 'one filler for every record');
+          assert.equal(r[size - 1], sep, 'one separator');
+          assert.ok(r.every((x) => x >= 3 && x < 500), 'no special tokens');
+        }
+        assert.equal(new Set(stored.map((r) => r.slice(0, keyLen).join())).size, stored.length, 'distinct keys');
+        const noSep = (r: number[]) => r.slice(0, size - 1).join();
+        assert.deepEqual(asked.map(noSep).sort(), stored.map(noSep).sort(), 'every record asked once');
+        assert.ok(asked.slice(0, -1).every((r) => r[size - 1] === sep), 'asked records end in the separator');
+        // Targets: exactly the rows before each asked record's value tokens, holding those tokens.
+        const want: number[] = [];
+        asked.forEach((_, i) => { for (let v = 0; v < valueLen; v++) want.push(half + i * size + keyLen + gap + v); });
+        assert.deepEqual(rows, want);
+        for (const t of rows) assert.equal(s.targets[t], seq[t + 1]);
+      }
+    }
+    assert.throws(() => recallSample(rng, 500, 1, 10, 8), /cannot hold a record/);
+  });
+  it('recall samples in the mix: drawn by weight, deterministic, validated', () => {
+    const recall = { ...options, textWeight: 0, taskWeight: 0, recallWeight: 1, recallLengths: [64, 128], recallGaps: [2] };
+    const a = new DataMixer(recall, stream, tok, 1, 2, 512), b = new DataMixer(recall, stream, tok, 1, 2, 512);
+    for (let i = 0; i < 10; i++) {
+      const x = a.next(), y = b.next();
+      assert.equal(x.kind, 'recall'); assert.equal(x.source, 'recall-gap2');
+      assert.ok(x.ids.length <= 128 && x.ids.length > 32);
+      assert.deepEqual(Array.from(x.ids), Array.from(y.ids));
+    }
+    // With no recall weight the mix draws exactly as before recall samples existed.
+    const plain = new DataMixer(options, stream, tok, 1, 2, 512), zero = new DataMixer({ ...options, recallWeight: 0 }, stream, tok, 1, 2, 512);
+    for (let i = 0; i < 10; i++) assert.deepEqual(Array.from(plain.next().ids), Array.from(zero.next().ids));
+    assert.throws(() => new DataMixer({ ...recall, recallLengths: [16] }, stream, tok, 1, 2, 512), /recall length 16/);
+    assert.throws(() => new DataMixer({ ...recall, recallGaps: [17] }, stream, tok, 1, 2, 512), /recall gap 17/);
+    assert.throws(() => new DataMixer({ ...recall, recallGaps: [] }, stream, tok, 1, 2, 512), /recallGaps is empty/);
   });
 });

@@ -117,6 +117,19 @@ describe('training config', () => {
     const sinusoidal = { ...gpt2.model, positionInit: 'sinusoidal' };
     assert.throws(() => parseTrainConfig({ ...gpt2, model: { ...sinusoidal, previousTokenHeads: 5 } }), /at most nHeads/);
     assert.equal(parseTrainConfig({ ...gpt2, model: { ...sinusoidal, previousTokenHeads: 1 } }).model.previousTokenHeads, 1);
+    // Recall samples: fields only with a weight; gaps within 0..16; lengths within the context.
+    assert.ok(!('recallWeight' in parseTrainConfig(base).data), 'no recall fields without recall samples');
+    const recall = parseTrainConfig({ ...base, data: { textLengths: [32], recallWeight: 0.5 } }).data;
+    assert.deepEqual([recall.recallWeight, recall.recallLengths, recall.recallGaps], [0.5, [32], [0, 1, 2, 3]]);
+    assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [32], recallGaps: [1] } }), /need recallWeight > 0/);
+    assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [32], recallWeight: 1, recallGaps: [17] } }), /recallGaps must be/);
+    assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [32], recallWeight: 1, recallLengths: [128] } }), /exceeds the model's context 64/);
+    // init: a model folder whose tokenizer is used unless one is named.
+    assert.equal(parseTrainConfig(base).init, null);
+    const init = parseTrainConfig({ ...base, init: 'models/x' });
+    assert.deepEqual([init.init, init.tokenizer.path], ['models/x', 'models/x']);
+    assert.equal(parseTrainConfig({ ...base, init: 'models/x', tokenizer: { path: 't.json' } }).tokenizer.path, 't.json');
+    assert.throws(() => parseTrainConfig({ ...base, init: 3 }), /init must be a model folder/);
   });
 });
 

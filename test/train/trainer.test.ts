@@ -129,6 +129,29 @@ describe('namm train loop', () => {
     await assert.rejects(runTraining({ config: other, outDir: out, backend: be, corpus, resume: true, newData: true }), /different model, tokenizer or seed/);
   });
 
+  it('init: a run starts from a saved model\'s weights and tokenizer; a folder of another shape is refused', async () => {
+    const first = tempDir(), be = new JsBackend();
+    await runTraining({ config: tinyConfig('llama', 2), outDir: first, backend: be, corpus });
+    const cont = tinyConfig('llama', 1);
+    cont.init = first; cont.tokenizer.path = first; // as parseTrainConfig fills it
+    // A rate so small that no float32 weight moves: the saved weights are exactly the folder's.
+    cont.optimizer = { ...cont.optimizer, lr: 1e-30, minLr: 0, weightDecay: 0 };
+    const second = tempDir();
+    const r = await runTraining({ config: cont, outDir: second, backend: be, corpus });
+    assert.equal(r.step, 1);
+    const a = await loadTrainCheckpoint(join(first, 'checkpoint.bin')), b = await loadTrainCheckpoint(join(second, 'checkpoint.bin'));
+    assert.ok(Buffer.from(a.params.buffer).equals(Buffer.from(b.params.buffer)), 'weights are the folder\'s');
+    assert.equal(b.header.adamStep, 1, 'the optimizer starts fresh');
+    assert.equal(readFileSync(join(second, 'tokenizer.json'), 'utf8'), readFileSync(join(first, 'tokenizer.json'), 'utf8'));
+    assert.deepEqual(JSON.parse(readFileSync(join(second, 'train-log.jsonl'), 'utf8').split('\n')[0]!), { step: 0, init: first });
+    const wider = tinyConfig('llama', 1);
+    wider.init = first; wider.tokenizer.path = first; wider.model.hiddenSize = 32;
+    await assert.rejects(runTraining({ config: wider, outDir: tempDir(), backend: be, corpus }), /init: .* has hiddenSize 16, the config's model 32/);
+    const nowhere = tinyConfig('llama', 1);
+    nowhere.init = join(first, 'missing'); nowhere.tokenizer.path = first;
+    await assert.rejects(runTraining({ config: nowhere, outDir: tempDir(), backend: be, corpus }), /is not a model folder/);
+  });
+
   it('refuses to overwrite a run without --resume, and to resume with another model', async () => {
     const out = tempDir(), be = new JsBackend();
     await runTraining({ config: tinyConfig('llama', 2), outDir: out, backend: be, corpus });
