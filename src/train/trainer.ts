@@ -109,6 +109,22 @@ async function prepareTokenizer(o: TrainRunOptions, train: Document[]): Promise<
 }
 
 /**
+ * Drops the log lines of steps after `step`: a run stopped between two checkpoints had logged steps that the resumed
+ * run does again, and the log (and its loss curve) must hold each step once. A torn last line goes too.
+ */
+async function truncateLog(path: string, step: number): Promise<void> {
+  if (!existsSync(path)) return;
+  const lines = (await fs.readFile(path, 'utf8')).split('\n').filter((l) => l.trim() !== '');
+  const keep = lines.filter((line, i) => {
+    let v: unknown;
+    try { v = JSON.parse(line); } catch { return i < lines.length - 1; }
+    const at = (v as { step?: unknown } | null)?.step;
+    return typeof at !== 'number' || at <= step;
+  });
+  if (keep.length !== lines.length) await writeFileAtomic(path, keep.map((l) => l + '\n').join(''));
+}
+
+/**
  * Starts a run from a saved model's weights (config `init`): the folder's architecture must be the config's,
  * field by field, so that a mistaken folder fails here with what differs rather than in a weight's shape.
  */
@@ -205,6 +221,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     else mixer.setState(checkpoint.header.mixer);
     step = checkpoint.header.step; tokensSeen = checkpoint.header.tokensSeen; elapsedBefore = checkpoint.header.elapsedS;
     o.onStatus?.(`resumed at step ${step} (${tokensSeen} tokens seen)${phaseStarts ? ', new data phase' : ''}`);
+    await truncateLog(logPath, step);
     if (phaseStarts) await fs.appendFile(logPath, JSON.stringify({ step, phase: 'new data', data: cfg.data, tokens_per_step: cfg.training.tokensPerStep }) + '\n');
   } else if (cfg.init) {
     await loadInitialWeights(model, cfg.init);

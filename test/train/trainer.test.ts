@@ -3,7 +3,7 @@
  * logits as the trainer's forward), exact resume from a checkpoint, and clear refusals.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -87,6 +87,20 @@ describe('namm train loop', () => {
     assert.deepEqual(b.header.mixer, a.header.mixer);
     assert.ok(Buffer.from(a.params.buffer).equals(Buffer.from(b.params.buffer)), 'weights identical');
     assert.ok(Buffer.from(a.v.buffer).equals(Buffer.from(b.v.buffer)), 'optimizer state identical');
+    const steps = (dir: string) => readFileSync(join(dir, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
+    assert.deepEqual(steps(split), steps(straight), 'the log holds each step once');
+  });
+
+  it('a resume drops the log lines of steps after the checkpoint (a run stopped between checkpoints)', async () => {
+    const out = tempDir(), be = new JsBackend();
+    await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, maxSteps: 2 });
+    const logPath = join(out, 'train-log.jsonl');
+    // As if the process had logged step 3 and died before its checkpoint, mid-way through a line.
+    appendFileSync(logPath, JSON.stringify({ step: 3, loss: 9 }) + '\n{"step": 4, "lo');
+    await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, resume: true });
+    const log = readFileSync(logPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss?: number });
+    assert.deepEqual(log.filter((l) => 'loss' in l).map((l) => l.step), [1, 2, 3, 4]);
+    assert.ok(log.every((l) => l.loss !== 9), 'the stopped run\'s step 3 is gone');
   });
 
   it('resumes a checkpoint written before the GPT-2 position-init fields existed (they meant the defaults)', async () => {
