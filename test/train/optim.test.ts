@@ -90,6 +90,11 @@ describe('training config', () => {
     assert.equal(Math.min(...readTrainConfig('configs/namm-tiny-llama-keys.json').data.taskLengths), 512);
     const mk = readTrainConfig('configs/namm-tiny-llama-multikey-experiment.json');
     assert.deepEqual(mk.data.tasks, ['niah_multikey_1']); assert.equal(Math.min(...mk.data.taskLengths), 384);
+    // The recall experiment's four phases start from the shipped models' weights and change only the data mix.
+    const recall = ['', '-gap2', '-gap3', '-keys'].map((k) => readTrainConfig(`configs/namm-tiny-llama-recall${k}-experiment.json`));
+    for (const c of recall) { assert.equal(c.init, 'models/namm-tiny-llama'); assert.deepEqual(c.model, long.model); assert.ok(c.data.recallWeight! > 0); }
+    assert.deepEqual(recall.map((c) => c.data.recallGaps), [[0, 1, 2, 3, 4], [1, 2, 2, 2, 3], [1, 2, 3, 3, 3], [1, 2, 3, 3]]);
+    assert.equal(readTrainConfig('configs/namm-tiny-gpt2-recall-experiment.json').init, 'models/namm-tiny-gpt2');
     // GPT-2's phases: pure copy with a wired previous-token head, longer copies, then the answers.
     assert.equal(gpt2.model.positionInit, 'sinusoidal'); assert.equal(gpt2.model.previousTokenHeads, 1); assert.equal(gpt2.data.copyWeight, 1);
     assert.equal(Math.max(...readTrainConfig('configs/namm-tiny-gpt2-copylong.json').data.copyLengths), 1024);
