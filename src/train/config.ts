@@ -4,6 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 
+/** Recall samples (src/train/data.ts): the largest gap between key and value, and the gaps drawn by default. */
+export const MAX_RECALL_GAP = 16;
+export const DEFAULT_RECALL_GAPS: readonly number[] = [0, 1, 2, 3];
+
 export interface TrainModelSection {
   arch: 'llama' | 'gpt2';
   hiddenSize: number;
@@ -148,9 +152,9 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
   if (!Array.isArray(data.tasks) || data.tasks.some((x) => typeof x !== 'string')) throw new Error(`${wd}.tasks must be an array of task names`);
   const recallWeight = num(d, 'recallWeight', wd, 0, (v) => v >= 0, 'a number ≥ 0');
   if (recallWeight > 0) {
-    const gaps = d.recallGaps ?? [0, 1, 2, 3];
-    if (!Array.isArray(gaps) || gaps.length === 0 || gaps.some((x) => !Number.isInteger(x) || (x as number) < 0 || (x as number) > 16)) {
-      throw new Error(`${wd}.recallGaps must be a non-empty array of integers within 0..16`);
+    const gaps = d.recallGaps ?? [...DEFAULT_RECALL_GAPS];
+    if (!Array.isArray(gaps) || gaps.length === 0 || gaps.some((x) => !Number.isInteger(x) || (x as number) < 0 || (x as number) > MAX_RECALL_GAP)) {
+      throw new Error(`${wd}.recallGaps must be a non-empty array of integers within 0..${MAX_RECALL_GAP}`);
     }
     Object.assign(data, { recallWeight, recallLengths: ints(d, 'recallLengths', wd, data.copyLengths), recallGaps: gaps as number[] });
   } else if (d.recallLengths !== undefined || d.recallGaps !== undefined) {

@@ -25,6 +25,7 @@ import { answerText } from '../tasks/record.js';
 import { generateRecord, getTask } from '../tasks/registry.js';
 import type { SizingMemo } from '../tasks/generate/sizing.js';
 import { Rng } from '../util/rng.js';
+import { DEFAULT_RECALL_GAPS, MAX_RECALL_GAP } from './config.js';
 import type { Document } from './corpus.js';
 import { IGNORE } from './ops/cross-entropy.js';
 
@@ -90,8 +91,6 @@ export function tokenStream(docs: readonly Document[], tokenizer: Tokenizer, bos
 export { answerText };
 
 export const RECALL_MIN_LENGTH = 32;
-export const MAX_RECALL_GAP = 16;
-const DEFAULT_RECALL_GAPS = [0, 1, 2, 3];
 
 /**
  * A multi-query associative-recall sample (as MQAR, Arora et al. 2023, arXiv 2312.04927, with a gap): BOS, then P
