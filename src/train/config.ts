@@ -47,7 +47,7 @@ export interface TrainConfig {
     textWeight: number; taskWeight: number; copyWeight: number; textLengths: number[]; taskLengths: number[]; copyLengths: number[]; tasks: string[];
     lossOn: 'answer' | 'all'; validationSamples: number;
     /** Recall samples (DataMixer): present only when recallWeight > 0, so that older checkpoints' configs still match. */
-    recallWeight?: number; recallLengths?: number[]; recallGaps?: number[];
+    recallWeight?: number; recallLengths?: number[]; recallGaps?: number[]; recallQueryGaps?: number[];
   };
   optimizer: { lr: number; minLr: number; warmupSteps: number; weightDecay: number; beta1: number; beta2: number; eps: number; gradClip: number };
   training: { steps: number; tokensPerStep: number; seed: number; checkpointEvery: number; evalEvery: number };
@@ -136,7 +136,7 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
   if (tokenizer.path !== null && typeof tokenizer.path !== 'string') throw new Error(`${wt}.path must be a file path or null`);
 
   const d = section(root, 'data', source), wd = `${source}: data`;
-  noUnknown(d, ['textWeight', 'taskWeight', 'copyWeight', 'recallWeight', 'textLengths', 'taskLengths', 'copyLengths', 'recallLengths', 'recallGaps', 'tasks', 'lossOn', 'validationSamples'], wd);
+  noUnknown(d, ['textWeight', 'taskWeight', 'copyWeight', 'recallWeight', 'textLengths', 'taskLengths', 'copyLengths', 'recallLengths', 'recallGaps', 'recallQueryGaps', 'tasks', 'lossOn', 'validationSamples'], wd);
   const ctx = model.maxPositions;
   const data: TrainConfig['data'] = {
     textWeight: num(d, 'textWeight', wd, 0.7, (v) => v >= 0, 'a number ≥ 0'),
@@ -157,8 +157,15 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
       throw new Error(`${wd}.recallGaps must be a non-empty array of integers within 0..${MAX_RECALL_GAP}`);
     }
     Object.assign(data, { recallWeight, recallLengths: ints(d, 'recallLengths', wd, data.copyLengths), recallGaps: gaps as number[] });
-  } else if (d.recallLengths !== undefined || d.recallGaps !== undefined) {
-    throw new Error(`${wd}: recallLengths and recallGaps need recallWeight > 0`);
+    if (d.recallQueryGaps !== undefined) {
+      const q = d.recallQueryGaps;
+      if (!Array.isArray(q) || q.length === 0 || q.some((x) => !Number.isInteger(x) || (x as number) < 0 || (x as number) > MAX_RECALL_GAP)) {
+        throw new Error(`${wd}.recallQueryGaps must be a non-empty array of integers within 0..${MAX_RECALL_GAP}`);
+      }
+      data.recallQueryGaps = q as number[];
+    }
+  } else if (d.recallLengths !== undefined || d.recallGaps !== undefined || d.recallQueryGaps !== undefined) {
+    throw new Error(`${wd}: recallLengths, recallGaps and recallQueryGaps need recallWeight > 0`);
   }
   for (const L of [...data.textLengths, ...data.taskLengths, ...data.copyLengths, ...(data.recallLengths ?? [])]) if (L > ctx) throw new Error(`${wd}: length ${L} exceeds the model's context ${ctx}`);
 

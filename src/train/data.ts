@@ -56,6 +56,8 @@ export interface MixerOptions {
   recallLengths?: number[];
   /** Gaps (filler tokens between a key and its value) of recall samples, uniformly (default 0..3). */
   recallGaps?: number[];
+  /** Extra tokens between a query's key and its filler in recall samples, uniformly (default 0: queries as records). */
+  recallQueryGaps?: number[];
   /** Sequence lengths (tokens) to draw text windows at, uniformly. */
   textLengths: number[];
   /** Target lengths (tokens) for task samples, uniformly; each ≤ the model's context. */
@@ -99,36 +101,43 @@ export const RECALL_MIN_LENGTH = 32;
  * sample and shared by every record, as "is:" is by every needle of a multi-key haystack. Only the queries' value
  * tokens are targets. With gap 0 the value follows the key and plain induction (copy what followed the current
  * token) finds it; with a gap the tokens before every value are the same filler, so the model must carry the key
- * forward to the value's position and match on it: the second lookup that multi-key needles need. P is the most
- * records that fit twice in `length` tokens (the sample may be a few tokens shorter than `length`).
+ * forward to the value's position and match on it: the second lookup that multi-key needles need. With
+ * `queryGap` m > 0 every query also has m shared tokens between its key and the filler ("key · q · filler · value"),
+ * so its key is m tokens further from the value than in the records, as a needle's question phrases its key
+ * differently from the needle: the key must then be found by what surrounds it, not at a fixed distance. P is the most
+ * records (and queries) that fit in `length` tokens (the sample may be a few tokens shorter than `length`).
  */
-export function recallSample(rng: Rng, vocabSize: number, bos: number, length: number, gap: number): Sample {
+export function recallSample(rng: Rng, vocabSize: number, bos: number, length: number, gap: number, queryGap = 0): Sample {
   const lo = Math.min(3, vocabSize - 1); // above PAD/BOS/EOS in the project's tokenizers
   const draw = () => lo + rng.int(vocabSize - lo);
   const keyLen = 1 + rng.int(2), valueLen = 1 + rng.int(2), size = keyLen + gap + valueLen + 1;
   const filler = Array.from({ length: gap }, draw), sep = draw();
-  const pairs = Math.floor((length - 1) / (2 * size));
-  if (pairs < 1) throw new Error(`data: a recall sample of ${length} tokens cannot hold a record of ${size} tokens twice`);
-  const seen = new Set<string>(), records: number[][] = [];
-  while (records.length < pairs) {
+  const asked = Array.from({ length: queryGap }, draw);
+  const pairs = Math.floor((length - 1) / (2 * size + queryGap));
+  if (pairs < 1) throw new Error(`data: a recall sample of ${length} tokens cannot hold a record of ${size} tokens and its query`);
+  const seen = new Set<string>(), keys: number[][] = [], values: number[][] = [];
+  while (keys.length < pairs) {
     const key = Array.from({ length: keyLen }, draw);
     const id = key.join(',');
     if (seen.has(id)) continue;
     seen.add(id);
-    records.push([...key, ...filler, ...Array.from({ length: valueLen }, draw), sep]);
+    keys.push(key);
+    values.push(Array.from({ length: valueLen }, draw));
   }
-  const order = records.map((_, i) => i);
+  const seq = [bos];
+  for (let i = 0; i < pairs; i++) seq.push(...keys[i]!, ...filler, ...values[i]!, sep);
+  const order = keys.map((_, i) => i);
   for (let i = order.length - 1; i > 0; i--) { const j = rng.int(i + 1); [order[i], order[j]] = [order[j]!, order[i]!]; }
-  const seq = [bos, ...records.flat()];
   const valueAt: number[] = [];
   for (const i of order) {
-    for (let v = keyLen + gap; v < keyLen + gap + valueLen; v++) valueAt.push(seq.length + v);
-    seq.push(...records[i]!);
+    seq.push(...keys[i]!, ...asked, ...filler);
+    for (let v = 0; v < valueLen; v++) valueAt.push(seq.length + v);
+    seq.push(...values[i]!, sep);
   }
   const n = seq.length - 1;
   const t = new Int32Array(n).fill(IGNORE);
   for (const j of valueAt) t[j - 1] = seq[j]!; // row j − 1 predicts seq[j]
-  return { ids: Int32Array.from(seq.slice(0, n)), targets: t, kind: 'recall', source: `recall-gap${gap}` };
+  return { ids: Int32Array.from(seq.slice(0, n)), targets: t, kind: 'recall', source: queryGap ? `recall-gap${gap}-query${queryGap}` : `recall-gap${gap}` };
 }
 
 export class DataMixer {
@@ -156,6 +165,9 @@ export class DataMixer {
       const gaps = o.recallGaps ?? DEFAULT_RECALL_GAPS;
       if (gaps.length === 0) throw new Error('data: recallGaps is empty');
       for (const g of gaps) if (!(Number.isInteger(g) && g >= 0 && g <= MAX_RECALL_GAP)) throw new Error(`data: recall gap ${g} must be an integer within 0..${MAX_RECALL_GAP}`);
+      const queryGaps = o.recallQueryGaps ?? [0];
+      if (queryGaps.length === 0) throw new Error('data: recallQueryGaps is empty');
+      for (const g of queryGaps) if (!(Number.isInteger(g) && g >= 0 && g <= MAX_RECALL_GAP)) throw new Error(`data: recall query gap ${g} must be an integer within 0..${MAX_RECALL_GAP}`);
       if (tokenizer.vocabSize < 64) throw new Error('data: recall samples need a vocabulary of at least 64 tokens');
     }
     if (copyWeight > 0) {
@@ -205,7 +217,9 @@ export class DataMixer {
     const u = this.rng.float() * (o.textWeight + o.taskWeight + copyWeight + recallWeight);
     if (u >= o.textWeight + o.taskWeight + copyWeight) {
       const L = this.rng.pick(this.recallLengths()), gap = this.rng.pick(o.recallGaps ?? DEFAULT_RECALL_GAPS);
-      return recallSample(this.rng, this.tokenizer.vocabSize, this.bos, L, gap);
+      // Drawn only when configured, so that configs without query gaps draw exactly as before they existed.
+      const queryGap = o.recallQueryGaps ? this.rng.pick(o.recallQueryGaps) : 0;
+      return recallSample(this.rng, this.tokenizer.vocabSize, this.bos, L, gap, queryGap);
     }
     if (u >= o.textWeight + o.taskWeight) return this.copySample();
     if (u < o.textWeight) {

@@ -175,6 +175,35 @@ describe('corpus and data mixer', () => {
       }
     }
     assert.throws(() => recallSample(rng, 500, 1, 10, 8), /cannot hold a record/);
+    // With a query gap, every query is "key · q · filler · value · sep" with one q for all; records stay as they were.
+    for (let trial = 0; trial < 6; trial++) {
+      const gap = trial % 3, m = 1 + trial;
+      const s = recallSample(rng, 500, 1, 200, gap, m);
+      assert.equal(s.source, `recall-gap${gap}-query${m}`);
+      const seq = [...Array.from(s.ids), -1];
+      const rows = Array.from(s.targets.keys()).filter((t) => s.targets[t] !== IGNORE);
+      const valueLen = rows[1] === rows[0]! + 1 ? 2 : 1;
+      // P records of `size` tokens, then P queries of size + m: P·(2·size + m) + 1 tokens.
+      let found = false;
+      for (const keyLen of [1, 2]) {
+        const size = keyLen + gap + valueLen + 1, P = Math.floor(199 / (2 * size + m));
+        if (seq.length !== 1 + P * (2 * size + m)) continue;
+        const stored = Array.from({ length: P }, (_, i) => seq.slice(1 + i * size, 1 + (i + 1) * size));
+        const queries = Array.from({ length: P }, (_, i) => seq.slice(1 + P * size + i * (size + m), 1 + P * size + (i + 1) * (size + m)));
+        const q = queries[0]!.slice(keyLen, keyLen + m), filler = stored[0]!.slice(keyLen, keyLen + gap);
+        if (!queries.every((x) => x.slice(keyLen, keyLen + m).join() === q.join() && x.slice(keyLen + m, keyLen + m + gap).join() === filler.join())) continue;
+        // The record with the query's key holds the query's value.
+        const want: number[] = [];
+        queries.forEach((x, i) => {
+          const r = stored.find((y) => y.slice(0, keyLen).join() === x.slice(0, keyLen).join())!;
+          assert.deepEqual(x.slice(keyLen + m + gap, keyLen + m + gap + valueLen), r.slice(keyLen + gap, keyLen + gap + valueLen));
+          for (let v = 0; v < valueLen; v++) want.push(P * size + i * (size + m) + keyLen + m + gap + v);
+        });
+        assert.deepEqual(rows, want, 'targets: the queries\' values');
+        found = true;
+      }
+      assert.ok(found, `layout with query gap ${m}`);
+    }
   });
   it('recall samples in the mix: drawn by weight, deterministic, validated', () => {
     const recall = { ...options, textWeight: 0, taskWeight: 0, recallWeight: 1, recallLengths: [64, 128], recallGaps: [2] };
@@ -191,5 +220,8 @@ describe('corpus and data mixer', () => {
     assert.throws(() => new DataMixer({ ...recall, recallLengths: [16] }, stream, tok, 1, 2, 512), /recall length 16/);
     assert.throws(() => new DataMixer({ ...recall, recallGaps: [17] }, stream, tok, 1, 2, 512), /recall gap 17/);
     assert.throws(() => new DataMixer({ ...recall, recallGaps: [] }, stream, tok, 1, 2, 512), /recallGaps is empty/);
+    const asked = new DataMixer({ ...recall, recallQueryGaps: [4] }, stream, tok, 1, 2, 512);
+    assert.equal(asked.next().source, 'recall-gap2-query4');
+    assert.throws(() => new DataMixer({ ...recall, recallQueryGaps: [-1] }, stream, tok, 1, 2, 512), /recall query gap -1/);
   });
 });

@@ -94,6 +94,7 @@ describe('training config', () => {
     const recall = ['', '-gap2', '-gap3', '-keys'].map((k) => readTrainConfig(`configs/namm-tiny-llama-recall${k}-experiment.json`));
     for (const c of recall) { assert.equal(c.init, 'models/namm-tiny-llama'); assert.deepEqual(c.model, long.model); assert.ok(c.data.recallWeight! > 0); }
     assert.deepEqual(recall.map((c) => c.data.recallGaps), [[0, 1, 2, 3, 4], [1, 2, 2, 2, 3], [1, 2, 3, 3, 3], [1, 2, 3, 3]]);
+    assert.deepEqual(readTrainConfig('configs/namm-tiny-llama-recall-query-experiment.json').data.recallQueryGaps, [0, 2, 4, 8]);
     assert.equal(readTrainConfig('configs/namm-tiny-gpt2-recall-experiment.json').init, 'models/namm-tiny-gpt2');
     // GPT-2's phases: pure copy with a wired previous-token head, longer copies, then the answers.
     assert.equal(gpt2.model.positionInit, 'sinusoidal'); assert.equal(gpt2.model.previousTokenHeads, 1); assert.equal(gpt2.data.copyWeight, 1);
@@ -128,6 +129,9 @@ describe('training config', () => {
     assert.deepEqual([recall.recallWeight, recall.recallLengths, recall.recallGaps], [0.5, [32], [0, 1, 2, 3]]);
     assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [32], recallGaps: [1] } }), /need recallWeight > 0/);
     assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [32], recallWeight: 1, recallGaps: [17] } }), /recallGaps must be/);
+    assert.deepEqual(parseTrainConfig({ ...base, data: { textLengths: [32], recallWeight: 1, recallQueryGaps: [0, 4] } }).data.recallQueryGaps, [0, 4]);
+    assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [32], recallWeight: 1, recallQueryGaps: [] } }), /recallQueryGaps must be/);
+    assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [32], recallQueryGaps: [1] } }), /need recallWeight > 0/);
     assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [32], recallWeight: 1, recallLengths: [128] } }), /exceeds the model's context 64/);
     // init: a model folder whose tokenizer is used unless one is named.
     assert.equal(parseTrainConfig(base).init, null);
