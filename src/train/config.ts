@@ -152,18 +152,17 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
   if (!Array.isArray(data.tasks) || data.tasks.some((x) => typeof x !== 'string')) throw new Error(`${wd}.tasks must be an array of task names`);
   const recallWeight = num(d, 'recallWeight', wd, 0, (v) => v >= 0, 'a number ≥ 0');
   if (recallWeight > 0) {
-    const gaps = d.recallGaps ?? [...DEFAULT_RECALL_GAPS];
-    if (!Array.isArray(gaps) || gaps.length === 0 || gaps.some((x) => !Number.isInteger(x) || (x as number) < 0 || (x as number) > MAX_RECALL_GAP)) {
-      throw new Error(`${wd}.recallGaps must be a non-empty array of integers within 0..${MAX_RECALL_GAP}`);
-    }
-    Object.assign(data, { recallWeight, recallLengths: ints(d, 'recallLengths', wd, data.copyLengths), recallGaps: gaps as number[] });
-    if (d.recallQueryGaps !== undefined) {
-      const q = d.recallQueryGaps;
-      if (!Array.isArray(q) || q.length === 0 || q.some((x) => !Number.isInteger(x) || (x as number) < 0 || (x as number) > MAX_RECALL_GAP)) {
-        throw new Error(`${wd}.recallQueryGaps must be a non-empty array of integers within 0..${MAX_RECALL_GAP}`);
+    // Gap lists: non-empty, integers within 0..MAX_RECALL_GAP.
+    const gapList = (key: 'recallGaps' | 'recallQueryGaps', v: unknown): number[] => {
+      if (!Array.isArray(v) || v.length === 0 || v.some((x) => !Number.isInteger(x) || (x as number) < 0 || (x as number) > MAX_RECALL_GAP)) {
+        throw new Error(`${wd}.${key} must be a non-empty array of integers within 0..${MAX_RECALL_GAP}`);
       }
-      data.recallQueryGaps = q as number[];
-    }
+      return v as number[];
+    };
+    Object.assign(data, {
+      recallWeight, recallLengths: ints(d, 'recallLengths', wd, data.copyLengths), recallGaps: gapList('recallGaps', d.recallGaps ?? [...DEFAULT_RECALL_GAPS]),
+    });
+    if (d.recallQueryGaps !== undefined) data.recallQueryGaps = gapList('recallQueryGaps', d.recallQueryGaps);
   } else if (d.recallLengths !== undefined || d.recallGaps !== undefined || d.recallQueryGaps !== undefined) {
     throw new Error(`${wd}: recallLengths, recallGaps and recallQueryGaps need recallWeight > 0`);
   }

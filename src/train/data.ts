@@ -162,12 +162,10 @@ export class DataMixer {
     }
     if (recallWeight > 0) {
       for (const L of this.recallLengths()) if (!(Number.isInteger(L) && L >= RECALL_MIN_LENGTH && L <= maxLength)) throw new Error(`data: recall length ${L} must be an integer within ${RECALL_MIN_LENGTH}..${maxLength}`);
-      const gaps = o.recallGaps ?? DEFAULT_RECALL_GAPS;
-      if (gaps.length === 0) throw new Error('data: recallGaps is empty');
-      for (const g of gaps) if (!(Number.isInteger(g) && g >= 0 && g <= MAX_RECALL_GAP)) throw new Error(`data: recall gap ${g} must be an integer within 0..${MAX_RECALL_GAP}`);
-      const queryGaps = o.recallQueryGaps ?? [0];
-      if (queryGaps.length === 0) throw new Error('data: recallQueryGaps is empty');
-      for (const g of queryGaps) if (!(Number.isInteger(g) && g >= 0 && g <= MAX_RECALL_GAP)) throw new Error(`data: recall query gap ${g} must be an integer within 0..${MAX_RECALL_GAP}`);
+      for (const [field, what, gaps] of [['recallGaps', 'recall gap', o.recallGaps ?? DEFAULT_RECALL_GAPS], ['recallQueryGaps', 'recall query gap', o.recallQueryGaps ?? [0]]] as const) {
+        if (gaps.length === 0) throw new Error(`data: ${field} is empty`);
+        for (const g of gaps) if (!(Number.isInteger(g) && g >= 0 && g <= MAX_RECALL_GAP)) throw new Error(`data: ${what} ${g} must be an integer within 0..${MAX_RECALL_GAP}`);
+      }
       if (tokenizer.vocabSize < 64) throw new Error('data: recall samples need a vocabulary of at least 64 tokens');
     }
     if (copyWeight > 0) {
