@@ -8,8 +8,8 @@
  * src/train/data.ts), and the perplexity text is the corpus's validation split, which training never reads.
  * With --likelihood each record also gets the gold answer's teacher-forced likelihood (`namm eval --score
  * likelihood`: exp(−mean NLL) of the answer tokens), which still measures a model that does not answer right yet.
- * Writes the JSON to --out, `loss.svg` next to the model when the model folder (or --log) has a train-log.jsonl,
- * and prints a Markdown table.
+ * Writes the JSON to --out, `loss.svg` next to the model when the model folder (or --log) has a train-log.jsonl
+ * (unless --no-plot: a card run meant only to score leaves the model folder as it was), and prints a Markdown table.
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,6 +34,7 @@ const { values: a } = parseArgs({
     out: { type: 'string' },
     threads: { type: 'string' },
     likelihood: { type: 'boolean', default: false },
+    'no-plot': { type: 'boolean', default: false },
   },
 });
 if (!a.model) throw new Error('--model DIR is required');
@@ -100,7 +101,7 @@ for (let s = 0; s + 1 < ids.length; s += window) {
 const heldOutPerplexity = count > 0 ? Math.exp(nll / count) : null; // --ppl-tokens 0: not measured
 
 const log = a.log ?? join(a.model, 'train-log.jsonl');
-if (existsSync(log)) writeFileSync(join(a.model, 'loss.svg'), renderLossSvg(readTrainLog(log), `${a.model.split('/').pop()} training loss`));
+if (!a['no-plot'] && existsSync(log)) writeFileSync(join(a.model, 'loss.svg'), renderLossSvg(readTrainLog(log), `${a.model.split('/').pop()} training loss`));
 
 const result = { model: a.model, seed, scores, perplexity: heldOutPerplexity === null ? null : { tokens: count + 1, window, value: heldOutPerplexity } };
 if (a.out) writeFileSync(a.out, JSON.stringify(result, null, 2) + '\n');

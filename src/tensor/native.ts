@@ -210,7 +210,8 @@ export class NativeBackend implements Backend {
     keep: Int32Array, k: number,
   ): void {
     this.k.gatherRows(src, srcPlane, dst, dstPlane, planes, width, keep, k);
-  }  compactRows(data: Float32Array, width: number, keep: Int32Array, k: number): void {
+  }
+  compactRows(data: Float32Array, width: number, keep: Int32Array, k: number): void {
     this.k.compactRows(data, width, keep, k);
   }
 
