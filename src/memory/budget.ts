@@ -34,9 +34,14 @@ export function describeBudget(b: Budget): string {
   return b.kind === 'ratio' ? `ratio=${b.ratio}` : `tokens=${b.tokens}`;
 }
 
-/** Rows each head of a layer should keep (before clamping to the rows it holds): ⌊T·(1−r)⌋ or N, at least 1. */
+/**
+ * Rows each head of a layer should keep (before clamping to the rows it holds): ⌊T·(1−r)⌋ or N, at least 1. The
+ * floor is that of the decimal ratio the user wrote: 1 − 0.8 is 0.19999999999999996 in binary floating point, so
+ * a plain floor would keep 1 of 10 tokens (kvpress's int() does) where ⌊10·0.2⌋ = 2; a product within 1e-9 of the
+ * integer above it counts as that integer (far below the spacing of any ratio written with up to 8 decimals).
+ */
 export function budgetWant(b: Budget, totalTokens: number): number {
-  const want = b.kind === 'ratio' ? Math.floor(totalTokens * (1 - b.ratio)) : b.tokens;
+  const want = b.kind === 'ratio' ? Math.floor(totalTokens * (1 - b.ratio) + 1e-9) : b.tokens;
   return Math.max(1, want);
 }
 
@@ -53,9 +58,14 @@ export function budgetTargets(b: Budget, totalTokens: number, nKvHeads: number):
 /**
  * When a policy acts. `tokens`: whenever the sequence length crosses a multiple of `every` (every = 1 acts on
  * every prefill chunk and every decoded token). `prefill`: once per sequence, on the last chunk of the first
- * prefill call (kvpress: compress the context, not the question or the answer).
+ * prefill call (kvpress: compress the context, not the question or the answer). `decode`: at the end of a context
+ * (the last chunk of a prefill that ends one, with that chunk's last query as the current token) and at every
+ * decoded token, never inside a prefill (TOVA's schedule: the prompt is compressed once, by its last token).
  */
-export type Cadence = { readonly kind: 'tokens'; readonly every: number } | { readonly kind: 'prefill' };
+export type Cadence =
+  | { readonly kind: 'tokens'; readonly every: number }
+  | { readonly kind: 'prefill' }
+  | { readonly kind: 'decode' };
 
 export function everyTokens(every: number): Cadence {
   if (!Number.isInteger(every) || every < 1) {
@@ -65,16 +75,31 @@ export function everyTokens(every: number): Cadence {
 }
 
 export const AT_PREFILL_END: Cadence = { kind: 'prefill' };
+export const AT_CONTEXT_END_AND_DECODE: Cadence = { kind: 'decode' };
 
-/** Parses the `every=` value: a positive integer or "prefill". */
+/** Parses the `every=` value: a positive integer, "prefill" or "decode". */
 export function parseCadence(value: string): Cadence {
   if (value === 'prefill') return AT_PREFILL_END;
-  if (!/^[0-9]+$/.test(value)) throw new RangeError(`every must be a positive integer (tokens) or "prefill", got "${value}"`);
+  if (value === 'decode') return AT_CONTEXT_END_AND_DECODE;
+  if (!/^[0-9]+$/.test(value)) throw new RangeError(`every must be a positive integer (tokens), "prefill" or "decode", got "${value}"`);
   return everyTokens(Number(value));
 }
 
 export function describeCadence(c: Cadence): string {
-  return c.kind === 'prefill' ? 'every=prefill' : `every=${c.every}`;
+  return c.kind === 'tokens' ? `every=${c.every}` : `every=${c.kind}`;
+}
+
+export function sameCadence(a: Cadence, b: Cadence): boolean {
+  return a.kind === b.kind && (a.kind !== 'tokens' || a.every === (b as { every: number }).every);
+}
+
+/** Whether a policy with cadence `c` acts on this chunk (see Cadence). */
+export function cadenceActs(
+  c: Cadence, chunk: { phase: 'prefill' | 'decode'; endOfPrefill: boolean; totalTokens: number; nQ: number },
+): boolean {
+  if (c.kind === 'tokens') return crossesMultiple(c.every, chunk.totalTokens, chunk.nQ);
+  const contextEnds = chunk.phase === 'prefill' && chunk.endOfPrefill;
+  return c.kind === 'prefill' ? contextEnds : contextEnds || chunk.phase === 'decode';
 }
 
 /** Whether a chunk that ended at `totalTokens` after `nQ` new tokens crosses a multiple of `every`. */

@@ -4,7 +4,7 @@
  * AdaKV's layer-wide top-k), so every method runs through the same code path and the same tests.
  */
 import type { CacheShape, KeepLists, LayerObservation, MemoryPolicy } from './policy.js';
-import { type Budget, type Cadence, budgetTargets, crossesMultiple, describeBudget, describeCadence, selectTopK } from './budget.js';
+import { type Budget, type Cadence, budgetTargets, cadenceActs, describeBudget, describeCadence, sameCadence, selectTopK } from './budget.js';
 import { cloneState } from '../util/clone.js';
 
 /** One method's scoring rule and the per-sequence state it needs. Higher score = more worth keeping. */
@@ -109,9 +109,7 @@ export class ScoredPolicy implements TargetedPolicy {
     if (this.budget === null) {
       throw new Error(`${this.name} has no budget of its own: give ratio= or tokens=, or wrap it in matched(...)`);
     }
-    const act = this.every.kind === 'prefill'
-      ? obs.phase === 'prefill' && obs.endOfPrefill
-      : crossesMultiple(this.every.every, obs.totalTokens, obs.nQ);
+    const act = cadenceActs(this.every, obs);
     return this.observeAt(obs, act ? budgetTargets(this.budget, obs.totalTokens, obs.lens.length) : null);
   }
 
@@ -150,10 +148,6 @@ export class ScoredPolicy implements TargetedPolicy {
     }
     return shape;
   }
-}
-
-function sameCadence(a: Cadence, b: Cadence): boolean {
-  return a.kind === b.kind && (a.kind === 'prefill' || a.every === (b as { every: number }).every);
 }
 
 export function checkShape(shape: CacheShape): void {

@@ -68,8 +68,8 @@ const SINKS_OPTION: PolicyOptionInfo = {
 };
 
 const everyOption = (dflt: string): PolicyOptionInfo => ({
-  key: 'every', value: 'N|prefill', default: dflt,
-  help: 'act when the sequence length crosses a multiple of N tokens (1: every chunk and decode step), or once at the end of the first prefill',
+  key: 'every', value: 'N|prefill|decode', default: dflt,
+  help: 'act when the sequence length crosses a multiple of N tokens (1: every chunk and decode step), once at the end of the first prefill (prefill), or at the end of the prefill and every decode step but never inside a prefill (decode)',
 });
 
 const DEFS: PolicyDef[] = [
@@ -133,8 +133,9 @@ const DEFS: PolicyDef[] = [
     info: {
       name: 'tova', usage: 'tova:ratio=R|tokens=N[,sinks=S][,every=…]',
       summary: 'drops the tokens the current (last) query attends to least, averaged over the heads of the layer',
-      paper: 'TOVA, arXiv 2401.06104', needsAttention: 'yes (last query row)', acts: 'every chunk and decode step (every=1)',
-      options: [...BUDGET_OPTIONS, SINKS_OPTION, everyOption('1')],
+      paper: 'TOVA, arXiv 2401.06104', needsAttention: 'yes (last query row)',
+      acts: 'at the end of the prefill (by its last token) and every decode step (every=decode)',
+      options: [...BUDGET_OPTIONS, SINKS_OPTION, everyOption('decode')],
     },
     build: (o, ctx) => {
       allowOnly('tova', o, ['ratio', 'tokens', 'every']);

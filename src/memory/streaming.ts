@@ -6,7 +6,7 @@ import { ScoredPolicy, type TokenScorer } from './scored.js';
 export interface StreamingOptions {
   /** Total rows kept per head (sinks included): ratio=, tokens=, or null under matched(...). */
   budget: Budget | null;
-  /** Attention-sink tokens always kept (the first rows of the cache). Default 4. */
+  /** Attention-sink tokens always kept (the first positions of the sequence). Default 4. */
   sinks?: number;
   /** Default: every token (prefill chunks and decode steps). */
   every?: Cadence;
@@ -21,8 +21,10 @@ export function streamingWindowBudget(sinks: number, window: number): Budget {
 }
 
 /**
- * Scores that rank the sinks first (oldest first) and then every other row by recency, so keeping the top k means
- * keeping min(k, sinks) sinks plus the k − sinks newest rows. Position in the cache is all it needs.
+ * Scores that rank the sinks (the tokens at absolute positions below `sinks`) first, oldest first, and then every
+ * other row by recency, so keeping the top k means keeping the sinks still held (at most k) plus the newest of the
+ * rest. Sinks are told by position, not by row: once a budget at or below `sinks` has evicted one of them, the
+ * first rows of the cache are later tokens, which must not become permanent sinks.
  */
 export class StreamingScorer implements TokenScorer {
   readonly method = 'streaming';
@@ -33,9 +35,9 @@ export class StreamingScorer implements TokenScorer {
   reset(): void {}
   update(_obs: LayerObservation): void {}
   score(obs: LayerObservation): Float64Array[] {
-    return Array.from(obs.lens, (n) => {
-      const s = new Float64Array(n);
-      for (let i = 0; i < n; i++) s[i] = i < this.sinks ? 2 * n - i : i;
+    return Array.from(obs.lens, (n, h) => {
+      const pos = obs.positions[h]!, s = new Float64Array(n);
+      for (let i = 0; i < n; i++) s[i] = pos[i]! < this.sinks ? Number.MAX_SAFE_INTEGER - pos[i]! : pos[i]!;
       return s;
     });
   }

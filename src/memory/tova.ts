@@ -1,15 +1,19 @@
 /** TOVA, Token Omission Via Attention (Oren et al., arXiv 2401.06104): drop the tokens the current query attends to least, averaged over the layer's heads. */
 import type { CacheShape, LayerObservation } from './policy.js';
-import { type Budget, type Cadence, everyTokens } from './budget.js';
+import { AT_CONTEXT_END_AND_DECODE, type Budget, type Cadence } from './budget.js';
 import { ScoredPolicy, type TokenScorer } from './scored.js';
 
 export interface TOVAOptions {
   budget: Budget | null;
-  /** Default: every token (each decoded token; in prefill, the last token of each chunk). */
+  /**
+   * Default `decode`, the published schedule: the prompt is compressed once, at its end, by its last token's
+   * attention, then every decoded token acts. `everyTokens(1)` also acts inside the prefill, at the end of each
+   * chunk with that chunk's last token, which bounds the cache while a long prompt is read.
+   */
   every?: Cadence;
 }
 
-export const TOVA_DEFAULTS = { every: everyTokens(1) } as const;
+export const TOVA_DEFAULTS = { every: AT_CONTEXT_END_AND_DECODE } as const;
 
 /**
  * Score = attention of the chunk's last query (the current token), averaged over all heads of the layer: one

@@ -81,7 +81,8 @@ export class Rng {
 
 function rotl(x: number, k: number): number { return ((x << k) | (x >>> (32 - k))) >>> 0; }
 
-function hashString(str: string): number {
+/** FNV-1a hash of a string's UTF-16 code units, as an unsigned 32-bit integer (seeds from names). */
+export function hashString(str: string): number {
   let h = 2166136261;
   for (let i = 0; i < str.length; i++) h = Math.imul(h ^ str.charCodeAt(i), 16777619);
   return h >>> 0;

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  budgetTarget, budgetTargets, budgetWant, crossesMultiple, describeBudget, everyTokens, parseCadence, ratioBudget, selectTopK, tokenBudget,
+  budgetTarget, budgetTargets, budgetWant, cadenceActs, crossesMultiple, describeBudget, describeCadence, everyTokens, parseCadence,
+  ratioBudget, selectTopK, tokenBudget,
 } from '../../src/memory/budget.js';
 import { Rng } from '../../src/util/rng.js';
 import { topKRows } from '../helpers/cache-sim.js';
@@ -19,6 +20,20 @@ describe('budgets', () => {
     assert.deepEqual(Array.from(budgetTargets(ratioBudget(0.5), 10, 3)), [5, 5, 5]);
   });
 
+  it('ratio floors the decimal ratio as written, not its binary approximation', () => {
+    // 1 − 0.8 is 0.19999999999999996 in float64, so a plain floor keeps 1 of 10 tokens where ⌊10·0.2⌋ = 2.
+    assert.equal(budgetWant(ratioBudget(0.8), 10), 2);
+    assert.equal(budgetWant(ratioBudget(0.9), 100), 10);
+    // Every ratio with two decimals against exact integer arithmetic: ⌊T·(100 − c)/100⌋.
+    for (let c = 1; c < 100; c++) {
+      const b = ratioBudget(c / 100);
+      for (let T = 1; T <= 3000; T++) {
+        const exact = Math.max(1, Math.floor((T * (100 - c)) / 100));
+        if (budgetWant(b, T) !== exact) assert.fail(`ratio ${c / 100}, T = ${T}: kept ${budgetWant(b, T)}, ⌊T·(1−r)⌋ = ${exact}`);
+      }
+    }
+  });
+
   it('tokens keeps N per head', () => {
     assert.equal(budgetTarget(tokenBudget(64), 1000, 900), 64);
     assert.equal(budgetTarget(tokenBudget(64), 1000, 10), 10);
@@ -31,8 +46,18 @@ describe('budgets', () => {
     assert.equal(describeBudget(tokenBudget(8)), 'tokens=8');
   });
 
-  it('cadence: every N tokens crosses multiples; "prefill" is once', () => {
+  it('cadence: every N tokens crosses multiples; "prefill" is once; "decode" is the context end and each decode step', () => {
     assert.deepEqual(parseCadence('prefill'), { kind: 'prefill' });
+    assert.deepEqual(parseCadence('decode'), { kind: 'decode' });
+    const decode = parseCadence('decode'), once = parseCadence('prefill');
+    const chunk = (phase: 'prefill' | 'decode', endOfPrefill: boolean) => ({ phase, endOfPrefill, totalTokens: 256, nQ: phase === 'decode' ? 1 : 128 });
+    assert.equal(cadenceActs(decode, chunk('prefill', false)), false, 'never inside a prefill');
+    assert.equal(cadenceActs(decode, chunk('prefill', true)), true);
+    assert.equal(cadenceActs(decode, chunk('decode', false)), true);
+    assert.equal(cadenceActs(once, chunk('decode', false)), false);
+    assert.equal(cadenceActs(once, chunk('prefill', true)), true);
+    assert.equal(describeCadence(decode), 'every=decode');
+    assert.equal(describeCadence(everyTokens(4)), 'every=4');
     assert.deepEqual(parseCadence('512'), { kind: 'tokens', every: 512 });
     for (const bad of ['0', '-1', '1.5', 'often', '']) assert.throws(() => parseCadence(bad), /every/);
     assert.throws(() => everyTokens(0), /every/);

@@ -2,7 +2,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LayerObservation } from '../../src/memory/policy.js';
-import { AT_PREFILL_END, ratioBudget, tokenBudget } from '../../src/memory/budget.js';
+import { AT_PREFILL_END, everyTokens, ratioBudget, tokenBudget } from '../../src/memory/budget.js';
+import { RandomScorer, randomPolicy } from '../../src/memory/random.js';
 import { streamingPolicy, streamingWindowBudget } from '../../src/memory/streaming.js';
 import { snapkvPolicy } from '../../src/memory/snapkv.js';
 import { adaKvSelect, adakvPolicy } from '../../src/memory/adakv.js';
@@ -45,6 +46,76 @@ describe('StreamingLLM', () => {
     const sim = new SimCache({ nLayers: 1, nKvHeads: 1, headDim: 2 }, streamingPolicy({ budget: ratioBudget(0.75), sinks: 0, every: AT_PREFILL_END }));
     sim.run(schedule(40, 16));
     assert.deepEqual(sim.positions(0, 0), [30, 31, 32, 33, 34, 35, 36, 37, 38, 39]);
+  });
+});
+
+describe('StreamingLLM sinks are positions, not rows', () => {
+  it('a budget at or below the sinks never turns later tokens into sinks', () => {
+    // 20 tokens at ratio 0.875 keep 2; decoding then keeps ⌊T/8⌋. Told by row, rows 0–3 became "sinks" once the
+    // first ones were gone: positions 23 and 31 stayed for good and every new token was evicted on arrival.
+    const sim = new SimCache({ nLayers: 1, nKvHeads: 2, headDim: 2 }, streamingPolicy({ budget: ratioBudget(0.875) }), { noAttention: true });
+    for (const chunk of schedule(20, 8, 20)) {
+      sim.run([chunk]);
+      const T = sim.totalTokens, k = Math.max(1, Math.floor(T / 8));
+      for (let h = 0; h < 2; h++) {
+        const held = sim.positions(0, h), rest = held.filter((p) => p >= 4);
+        if (T > 20) assert.equal(held.length, Math.min(k, T), `T = ${T}`);
+        // Whatever sinks are still held, every other token kept is one of the newest, the newest first of all.
+        assert.deepEqual(rest, Array.from({ length: rest.length }, (_, i) => T - rest.length + i), `T = ${T}: ${held}`);
+        if (held.length > held.length - rest.length) assert.equal(held[held.length - 1], T - 1);
+      }
+    }
+  });
+});
+
+describe('Random', () => {
+  it('keeps a uniform subset: old and new tokens survive alike', () => {
+    // A 1,024-token prompt in 128-token chunks at ratio 0.5, acting at every chunk. Fresh scores at each action
+    // kept ~28% of the survivors from the first half (old tokens face more draws); fixed scores keep ~50%.
+    let early = 0, total = 0;
+    for (let seed = 0; seed < 10; seed++) {
+      const sim = new SimCache({ nLayers: 2, nKvHeads: 4, headDim: 2 }, randomPolicy({ budget: ratioBudget(0.5), seed }), { noAttention: true });
+      sim.run(schedule(1024, 128));
+      for (let l = 0; l < 2; l++) for (let h = 0; h < 4; h++) {
+        const p = sim.positions(l, h);
+        assert.equal(p.length, 512);
+        early += p.filter((x) => x < 512).length;
+        total += p.length;
+      }
+    }
+    const share = early / total;
+    assert.ok(share > 0.47 && share < 0.53, `share of kept tokens from the first half: ${share.toFixed(3)}`);
+  });
+
+  it('scores a token by (seed, layer, head, position) alone: chunking does not change them; seeds and heads do', () => {
+    const scorer = (seed: number) => { const s = new RandomScorer(seed); s.reset({ nLayers: 2, nKvHeads: 2, headDim: 2 }); return s; };
+    const a = scorer(3), b = scorer(3), c = scorer(4);
+    const whole = a.score(obsOf({ nQ: 6, totalTokens: 6, positions: [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5]] }));
+    const part = b.score(obsOf({ nQ: 1, totalTokens: 6, positions: [[1, 3, 5], [0, 2, 4]] }));
+    assert.deepEqual(Array.from(part[0]!), [1, 3, 5].map((p) => whole[0]![p]!));
+    assert.deepEqual(Array.from(part[1]!), [0, 2, 4].map((p) => whole[1]![p]!));
+    assert.notDeepEqual(Array.from(whole[0]!), Array.from(whole[1]!), 'heads draw independently');
+    const other = c.score(obsOf({ nQ: 6, totalTokens: 6, positions: [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5]] }));
+    assert.notDeepEqual(Array.from(other[0]!), Array.from(whole[0]!), 'another seed, other scores');
+    for (const s of whole.flatMap((x) => Array.from(x))) assert.ok(s >= 0 && s < 1);
+  });
+});
+
+describe('TOVA cadence', () => {
+  it('by default compresses the prompt once, at its end, then acts at every decode step', () => {
+    const sim = new SimCache({ nLayers: 1, nKvHeads: 2, headDim: 2 }, tovaPolicy({ budget: tokenBudget(16) }));
+    sim.run(schedule(100, 32, 5));
+    const acted = sim.records.map((r) => r.keep !== null);
+    assert.deepEqual(acted, [false, false, false, true, true, true, true, true, true]);
+    assert.equal(sim.rows(0, 0), 16);
+    assert.equal(tovaPolicy({ budget: tokenBudget(16) }).name, 'tova:tokens=16');
+    assert.equal(tovaPolicy({ budget: tokenBudget(16), every: everyTokens(1) }).name, 'tova:tokens=16,every=1');
+  });
+
+  it('every=1 also acts inside the prefill, at the end of each chunk', () => {
+    const sim = new SimCache({ nLayers: 1, nKvHeads: 2, headDim: 2 }, tovaPolicy({ budget: tokenBudget(16), every: everyTokens(1) }));
+    sim.run(schedule(100, 32, 2));
+    assert.deepEqual(sim.records.map((r) => r.keep !== null), [true, true, true, true, true, true]);
   });
 });
 

@@ -35,6 +35,8 @@ interface MethodCase {
   adakv?: boolean;
   /** Whether it acts once, at the end of the prefill. */
   once?: boolean;
+  /** Whether it acts at the end of the prefill and at every decode step only (every=decode). */
+  decodeCadence?: boolean;
 }
 
 // ---- independent reference scores, computed by absolute position from the raw history ----
@@ -101,7 +103,7 @@ function snapkvRef(window: number, kernel: number, pool: SnapKVPool): RefScores 
 
 function streamingRef(sinks: number): RefScores {
   // Rank: the sinks (oldest first), then the rest newest first, expressed as scores.
-  return (hist) => hist[hist.length - 1]!.positions.map((pos) => pos.map((_, j) => (j < sinks ? 1e9 - j : j)));
+  return (hist) => hist[hist.length - 1]!.positions.map((pos) => pos.map((p) => (p < sinks ? 1e9 - p : p)));
 }
 
 /** AdaKV selection recomputed from reference scores: per-head floor first, then one flattened top-k. */
@@ -121,7 +123,8 @@ const METHODS: MethodCase[] = [
   { name: 'streaming', make: (b) => streamingPolicy({ budget: b }), needsAttention: false, ref: streamingRef(4) },
   { name: 'h2o', make: (b) => h2oPolicy({ budget: b }), needsAttention: true, ref: h2oRef(undefined) },
   { name: 'h2o recent=8', make: (b) => h2oPolicy({ budget: b, recent: 8 }), needsAttention: true, ref: h2oRef(8) },
-  { name: 'tova', make: (b) => tovaPolicy({ budget: b }), needsAttention: true, ref: tovaRef },
+  { name: 'tova', make: (b) => tovaPolicy({ budget: b }), needsAttention: true, ref: tovaRef, decodeCadence: true },
+  { name: 'tova every=1', make: (b) => tovaPolicy({ budget: b, every: everyTokens(1) }), needsAttention: true, ref: tovaRef },
   { name: 'l2', make: (b) => l2Policy({ budget: b }), needsAttention: false, ref: l2Ref },
   { name: 'snapkv', make: (b) => snapkvPolicy({ budget: b }), needsAttention: true, ref: snapkvRef(64, 5, 'avg'), once: true },
   { name: 'snapkv pool=max window=16', make: (b) => snapkvPolicy({ budget: b, pool: 'max', window: 16 }), needsAttention: true, ref: snapkvRef(16, 5, 'max'), once: true },
@@ -161,7 +164,7 @@ for (const m of METHODS) {
             const targets = lens.map((n) => expectedTarget(budget, rec.totalTokens, n));
             const want = expectedTarget(budget, rec.totalTokens, Infinity); // one head's share, before clamping
             const sum = (a: number[]): number => a.reduce((x, y) => x + y, 0);
-            const due = m.once ? rec.endOfPrefill : true;
+            const due = m.once ? rec.endOfPrefill : m.decodeCadence ? rec.endOfPrefill || rec.phase === 'decode' : true;
             const mustShrink = due && (m.adakv ? SHAPE.nKvHeads * want < sum(lens) : targets.some((t, h) => t < lens[h]!));
             assert.equal(rec.keep !== null, mustShrink, `layer ${l} step ${i}: acts exactly when due and over budget`);
             if (!rec.keep) continue;
