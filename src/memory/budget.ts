@@ -69,7 +69,7 @@ export type Cadence =
 
 export function everyTokens(every: number): Cadence {
   if (!Number.isInteger(every) || every < 1) {
-    throw new RangeError(`every must be an integer ≥ 1 (tokens between actions) or "prefill", got ${every}`);
+    throw new RangeError(`every must be an integer ≥ 1 (tokens between actions), "prefill" or "decode", got ${every}`);
   }
   return { kind: 'tokens', every };
 }

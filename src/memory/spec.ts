@@ -188,6 +188,7 @@ const NAMM_INFO: PolicyInfo = {
     { key: 'update', value: 'multiple of 16', default: 'the file', help: 'tokens between updates' },
     { key: 'cacheSize', value: 'n|none', default: 'the file', help: 'cap on tokens kept per head' },
     { key: 'taps', value: 'bf16|fp32', default: 'the file', help: "attention probabilities read: a bf16 model's (the reference) or float32" },
+    { key: 'calibrate', value: 'true|false', default: 'false', help: 'a calibration pass: pool the features\' statistics and evict nothing (`namm calibrate` sets it)' },
     { key: 'recency', value: 'error|extend', default: 'error', help: 'tokens older than 32,768 positions: an error (reference) or the table extended' },
   ],
 };
@@ -296,7 +297,9 @@ function parseSpec(spec: string, forwarded: Options, ctx: Context): MemoryPolicy
   const sinks = SINK_GUARDED.includes(name) ? opts.get('sinks') : undefined;
   if (sinks === undefined) return def.build(opts, ctx);
   opts.delete('sinks');
-  return withSinks(def.build(opts, ctx) as ScoredPolicy, intValue(name, 'sinks', sinks, 1));
+  const s = intValue(name, 'sinks', sinks, 0);
+  // sinks=0 is the default written out: the published rule, under its plain name.
+  return s === 0 ? def.build(opts, ctx) : withSinks(def.build(opts, ctx) as ScoredPolicy, s);
 }
 
 function matchingParen(s: string, open: number): number {

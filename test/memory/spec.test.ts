@@ -141,14 +141,15 @@ describe('parsePolicySpec: errors say what is allowed', () => {
     ['h2o:ratio=0.5,ratio=0.4', /given twice/],
     ['h2o:ratio', /must look like key=value/],
     ['h2o:ratio=0.5,', /must look like key=value/],
-    ['h2o:ratio=0.5,every=0', /h2o: every must be an integer ≥ 1 .* or "prefill"/],
+    ['h2o:ratio=0.5,every=0', /h2o: every must be an integer ≥ 1 .*, "prefill" or "decode"/],
+    ['tova:ratio=0.5,every=always', /tova: every must be a positive integer \(tokens\), "prefill" or "decode"/],
     ['full:ratio=0.5', /full takes no options/],
     ['streaming:window=10,tokens=20', /one of window=, ratio= or tokens=/],
     ['streaming:sinks=4', /streaming needs a budget: window=W/],
     ['snapkv:ratio=0.5,kernel=4', /odd/],
     ['snapkv:ratio=0.5,pool=median', /pool must be avg or max/],
     ['random:ratio=0.5,seed=x', /seed must be an integer/],
-    ['l2:ratio=0.5,sinks=0', /l2: sinks must be an integer ≥ 1/],
+    ['l2:ratio=0.5,sinks=-1', /l2: sinks must be an integer ≥ 0/],
     ['h2o:ratio=0.5,sinks=two', /h2o: sinks must be an integer/],
     ['full:sinks=4', /full takes no options/],
     ['adakv(full):ratio=0.5', /adakv\(\.\.\.\) wraps a scoring baseline/],
@@ -164,6 +165,15 @@ describe('parsePolicySpec: errors say what is allowed', () => {
   for (const [spec, re] of cases) {
     it(JSON.stringify(spec), () => assert.throws(() => parsePolicySpec(spec), re));
   }
+
+  it('sinks=0 is the default written out: the published rule under its plain name', () => {
+    assert.equal(parsePolicySpec('l2:ratio=0.5,sinks=0').name, 'l2:ratio=0.5');
+    assert.equal(parsePolicySpec('adakv(h2o):ratio=0.5,sinks=0').name, parsePolicySpec('adakv(h2o):ratio=0.5').name);
+    assert.equal(parsePolicySpec('tova:ratio=0.5,sinks=2').name, 'tova:ratio=0.5,sinks=2');
+    assert.equal(parsePolicySpec('tova:ratio=0.5,every=decode').name, 'tova:ratio=0.5');
+    assert.equal(parsePolicySpec('tova:ratio=0.5,every=1').name, 'tova:ratio=0.5,every=1');
+    assert.equal(parsePolicySpec('h2o:ratio=0.5,every=decode').name, 'h2o:ratio=0.5,every=decode');
+  });
 
   it('matched(...) rejects a budget, a cadence, and NAMM', () => {
     assert.throws(() => parsePolicySpec(`matched(h2o):trace=${tracePath},ratio=0.5`), /trace sets the cache size; remove ratio=/);
