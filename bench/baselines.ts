@@ -41,7 +41,9 @@ if (arg('threads') !== undefined) backend.threads = intArg('threads', backend.th
 const modelArg = arg('model');
 const NAMM_FILE = 'models/namm-tiny-llama.namm';
 const specs = (arg('policies') ?? [
-  `h2o:tokens=${budget}`, `tova:tokens=${budget}`, `l2:tokens=${budget}`, `streaming:sinks=4,window=${budget - 4}`,
+  // TOVA at every token (its default acts only at the end of the prompt): the cost of a policy that acts on every
+  // prefill chunk, as the others here do.
+  `h2o:tokens=${budget}`, `tova:tokens=${budget},every=1`, `l2:tokens=${budget}`, `streaming:sinks=4,window=${budget - 4}`,
   `snapkv:tokens=${budget}`, ...(existsSync(NAMM_FILE) ? [`namm:${NAMM_FILE}`] : []),
 ].join(';')).split(';').map((s) => s.trim()).filter((s) => s !== '');
 for (const spec of specs) {
