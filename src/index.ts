@@ -23,7 +23,7 @@ export type { MemoryPolicy, LayerObservation, KeepLists, CacheShape } from './me
 // Utilities
 export { Rng } from './util/rng.js';
 export { parsePolicySpec, listPolicies, describePolicies, type PolicyInfo, type PolicyOptionInfo } from './memory/spec.js';
-export { type Budget, ratioBudget, tokenBudget, budgetTarget, budgetWant, type Cadence, everyTokens, AT_PREFILL_END, parseCadence, selectTopK } from './memory/budget.js';
+export { type Budget, ratioBudget, tokenBudget, budgetTarget, budgetWant, type Cadence, everyTokens, AT_PREFILL_END, AT_CONTEXT_END_AND_DECODE, parseCadence, selectTopK } from './memory/budget.js';
 export { ScoredPolicy, perHeadSelect, isTargetedPolicy, type TokenScorer, type Selector, type TargetedPolicy } from './memory/scored.js';
 export { FullPolicy, fullPolicy } from './memory/full.js';
 export { randomPolicy, RandomScorer, type RandomOptions } from './memory/random.js';
