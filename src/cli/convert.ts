@@ -7,6 +7,7 @@ import { convertRopeLayout, writeGguf, type GgufWriteDtype } from '../models/ggu
 import { loadModelFiles, tiedNames } from '../models/load.js';
 import { writeSafetensors, type SafetensorsDtype, type SafetensorsWriteTensor } from '../models/safetensors.js';
 import { HfTokenizer } from '../models/tokenizers/hf.js';
+import { checkOutputPath, writeFileVia } from '../util/files.js';
 
 export interface ConvertOptions {
   from: string;
@@ -16,6 +17,8 @@ export interface ConvertOptions {
   dtype?: string;
   /** llama2.c sources: the tokenizer.bin (default: beside the checkpoint). */
   tokenizer?: string;
+  /** Overwrite an existing output (never the source itself). */
+  force?: boolean;
 }
 
 export interface ConvertReport {
@@ -27,17 +30,29 @@ export interface ConvertReport {
 
 /** Files of a HF folder that travel with the tokenizer. */
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json'];
+/** Files a safetensors conversion may write into its output folder. */
+const HF_OUTPUT_FILES = ['model.safetensors', 'config.json', ...TOKENIZER_FILES];
 
 export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
   const dtype = (o.dtype ?? 'f32').toUpperCase();
   if (o.to === 'gguf' && !['F32', 'F16', 'Q8_0'].includes(dtype)) throw new Error(`--dtype ${o.dtype} is not available for GGUF output (f32, f16, q8_0)`);
   if (o.to === 'safetensors' && !['F32', 'F16', 'BF16'].includes(dtype)) throw new Error(`--dtype ${o.dtype} is not available for safetensors output (f32, f16, bf16)`);
   if (o.to !== 'gguf' && o.to !== 'safetensors') throw new Error(`--to must be gguf or safetensors, got "${String(o.to)}"`);
+  // Before anything is read: the output must not be the source (or lie inside its folder), nor replace existing
+  // files unasked. Every file is written whole beside its target and renamed over it (writeFileVia).
+  const inputs = [o.from, ...(o.tokenizer ? [o.tokenizer] : [])];
+  if (o.to === 'gguf') checkOutputPath(o.out, { force: o.force, inputs });
+  else {
+    checkOutputPath(o.out, { force: true, inputs });
+    for (const f of HF_OUTPUT_FILES) checkOutputPath(join(o.out, f), { force: true, inputs });
+    const held = existsSync(o.out) && statSync(o.out).isDirectory() ? HF_OUTPUT_FILES.filter((f) => existsSync(join(o.out, f))) : [];
+    if (held.length > 0 && !o.force) throw new Error(`${o.out} already holds ${held.join(', ')}; pass --force to overwrite them`);
+  }
   const src = await loadModelFiles(o.from, { tokenizerPath: o.tokenizer });
   const notes: string[] = [];
 
   if (o.to === 'gguf') {
-    writeGguf(o.out, src.config, src.weights, src.tokenizer, { dtype: dtype as GgufWriteDtype });
+    writeFileVia(o.out, (tmp) => writeGguf(tmp, src.config, src.weights, src.tokenizer, { dtype: dtype as GgufWriteDtype }));
     if (!src.tokenizer) notes.push('the source has no tokenizer; the GGUF file has no vocabulary');
     return { out: resolve(o.out), tensors: src.weights.size, tokenizer: src.tokenizer ? 'embedded' : 'none', notes };
   }
@@ -54,17 +69,20 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
     if (tied && name === embed) continue; // stored once, as transformers does, with an alias in __metadata__
     tensors.set(name, { dtype: dtype as SafetensorsDtype, shape: t.shape, data: t.data });
   }
-  writeSafetensors(join(o.out, 'model.safetensors'), tensors, tied ? { format: 'pt', [embed]: head } : { format: 'pt' });
-  writeFileSync(join(o.out, 'config.json'), JSON.stringify({ ...toHfConfig(config), torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype] }, null, 2) + '\n');
+  const write = (name: string, data: string) => writeFileVia(join(o.out, name), (tmp) => writeFileSync(tmp, data));
+  writeFileVia(join(o.out, 'model.safetensors'), (tmp) => writeSafetensors(tmp, tensors, tied ? { format: 'pt', [embed]: head } : { format: 'pt' }));
+  write('config.json', JSON.stringify({ ...toHfConfig(config), torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype] }, null, 2) + '\n');
 
   let tokenizer: ConvertReport['tokenizer'] = 'none';
   if (src.format === 'safetensors' && existsSync(join(src.source, 'tokenizer.json'))) {
-    for (const f of TOKENIZER_FILES) if (existsSync(join(src.source, f))) copyFileSync(join(src.source, f), join(o.out, f));
+    for (const f of TOKENIZER_FILES) {
+      if (existsSync(join(src.source, f))) writeFileVia(join(o.out, f), (tmp) => copyFileSync(join(src.source, f), tmp));
+    }
     tokenizer = 'copied';
   } else if (src.tokenizer instanceof HfTokenizer) {
     // GGUF byte-level vocabularies become a tokenizer.json in memory; write it out.
-    writeFileSync(join(o.out, 'tokenizer.json'), JSON.stringify(src.tokenizer.json));
-    writeFileSync(join(o.out, 'tokenizer_config.json'), JSON.stringify(src.tokenizer.tokenizerConfig, null, 2) + '\n');
+    write('tokenizer.json', JSON.stringify(src.tokenizer.json));
+    write('tokenizer_config.json', JSON.stringify(src.tokenizer.tokenizerConfig, null, 2) + '\n');
     tokenizer = 'written';
   } else if (src.tokenizer) {
     notes.push('SentencePiece-style vocabularies (GGUF "llama", llama2.c tokenizer.bin) are not written as tokenizer.json yet; keep the source file for its tokenizer');
@@ -81,6 +99,7 @@ export function register(program: Command): void {
     .requiredOption('--out <path>', 'output .gguf file, or folder for safetensors')
     .option('--dtype <type>', 'f32 | f16 | q8_0 (GGUF) | bf16 (safetensors)', 'f32')
     .option('--tokenizer <path>', 'llama2.c source: its tokenizer.bin (default: beside the checkpoint)')
+    .option('--force', 'overwrite an existing output file (or the model files of an output folder); never the source')
     .action(async (opts: ConvertOptions) => {
       const r = await convertModel(opts);
       process.stdout.write(`wrote ${r.out}: ${r.tensors} tensors, tokenizer ${r.tokenizer}\n`);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadModel } from '../models/model.js';
 import { MemoryTraceRecorder, recordingPolicy, saveMemoryTrace } from '../memory/matched.js';
 import type { MemoryPolicy } from '../memory/policy.js';
@@ -85,8 +85,26 @@ export function register(program: Command): void {
       const done = new Set<string>();
       if (resultsFile) {
         mkdirSync(o.out!, { recursive: true });
+        // Results are reused by (record, policy) on a rerun, so they must come from the same setup: the model, the
+        // score kind and the prompt options are kept in run.json and a different setup is refused.
+        const runFile = join(o.out!, 'run.json');
+        const setup = {
+          model: resolve(o.model), score: scoreKind, queryAware: !!o.queryAware, maxPromptTokens: o.maxPromptTokens ?? null,
+          longbenchConfig: o.longbenchConfig ? resolve(o.longbenchConfig) : null, match: o.match ?? null,
+        };
+        if (existsSync(runFile)) {
+          let before: Record<string, unknown>;
+          try { before = JSON.parse(readFileSync(runFile, 'utf8')) as Record<string, unknown>; } catch { throw new Error(`${runFile} is not valid JSON; delete it if the results beside it are from this setup`); }
+          const diff = Object.entries(setup).filter(([k, v]) => JSON.stringify(before[k] ?? null) !== JSON.stringify(v)).map(([k]) => k);
+          if (diff.length) {
+            throw new Error(`${o.out} holds results of another setup (${diff.map((k) => `${k}: ${JSON.stringify(before[k] ?? null)} there, ${JSON.stringify((setup as Record<string, unknown>)[k])} now`).join('; ')}); use another --out`);
+          }
+        } else writeFileSync(runFile, JSON.stringify(setup, null, 2) + '\n');
         if (existsSync(resultsFile)) {
-          for (const line of readFileSync(resultsFile, 'utf8').split('\n')) {
+          const text = readFileSync(resultsFile, 'utf8');
+          // A line cut by a crash is dropped below; end it so the next result starts a line of its own.
+          if (text.length > 0 && !text.endsWith('\n')) appendFileSync(resultsFile, '\n');
+          for (const line of text.split('\n')) {
             if (!line.trim()) continue;
             try {
               const r = JSON.parse(line) as RecordResult & { spec: string };

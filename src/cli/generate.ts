@@ -1,9 +1,9 @@
 /** `namm generate`: run a model on a prompt, streaming the text, optionally under a memory policy. */
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { loadModel, type Model } from '../models/model.js';
 import type { GenerateOptions, Session } from '../runtime/session.js';
 import { collect, floatOption, intOption } from './util.js';
+import { readTextFile } from '../util/files.js';
 
 interface GenerateCliOptions {
   model: string;
@@ -45,8 +45,9 @@ export function register(program: Command): void {
     .action(async (o: GenerateCliOptions) => {
       if ((o.prompt === undefined) === (o.promptFile === undefined)) throw new Error('give exactly one of --prompt and --prompt-file');
       if (o.question?.some((q) => q === '')) throw new Error('--question must not be empty');
-      const prompt = o.prompt ?? readFileSync(o.promptFile!, 'utf8');
+      const prompt = o.prompt ?? readTextFile(o.promptFile!, 'prompt file');
       const model = await loadModel(o.model);
+      if (!model.tokenizer) throw new Error(`${o.model} has no tokenizer (no tokenizer.json, embedded vocabulary or tokenizer.bin): generate needs one to read the prompt`);
       if (o.threads) model.backend.threads = o.threads;
       const session = await model.createSession({ memory: o.memory ?? null, chunkSize: o.chunkSize });
       const sampling = o.greedy ? { greedy: true } : { temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed };

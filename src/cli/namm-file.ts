@@ -1,6 +1,7 @@
 /** `namm init`, `namm calibrate` and `namm inspect`: create, calibrate and read `.namm` checkpoint files. */
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { checkOutputPath } from '../util/files.js';
 import { loadModel } from '../models/model.js';
 import { readJsonl, loadLongBenchConfig } from '../tasks/longbench.js';
 import { calibrateNamm } from '../eval/calibrate.js';
@@ -23,7 +24,7 @@ export function register(program: Command): void {
       if (o.scorer !== 'bam' && o.scorer !== 'mlp') throw new Error(`--scorer must be bam or mlp, got ${o.scorer}`);
       if (!(NAMM_SELECTIONS as readonly string[]).includes(o.selection)) throw new Error(`--selection must be one of ${NAMM_SELECTIONS.join(', ')}`);
       if (!(TAP_PRECISIONS as readonly string[]).includes(o.taps)) throw new Error(`--taps must be ${TAP_PRECISIONS.join(' or ')}, got ${o.taps}`);
-      if (existsSync(o.out) && !o.force) throw new Error(`${o.out} exists; pass --force to overwrite it`);
+      checkOutputPath(o.out, { force: o.force });
       saveNammCheckpoint(o.out, {
         scorer: o.scorer as 'bam' | 'mlp', params: zeroNammParams(o.scorer as 'bam' | 'mlp'), normStats: null, updateEvery: o.update,
         selection: o.selection as NammSelection, taps: o.taps as TapPrecision, provenance: { created: new Date().toISOString(), by: 'namm init' },
@@ -38,10 +39,13 @@ export function register(program: Command): void {
     .requiredOption('--namm <file>', 'the .namm file whose parameters and cadence are used')
     .requiredOption('-d, --data <file>', 'task records, JSON lines (repeatable)', collect)
     .option('-o, --out <file>', 'where to write the calibrated .namm (default: update --namm in place)')
+    .option('--force', 'overwrite an existing --out file')
     .option('--longbench-config <dir>', 'LongBench config folder for records without their own template')
     .option('--limit <n>', 'first n records of each file', intOption('--limit', 1))
     .option('--max-prompt-tokens <n>', "prompt budget (default: the model's context minus the answer)", intOption('--max-prompt-tokens', 2))
-    .action(async (o: { model: string; namm: string; data: string[]; out?: string; longbenchConfig?: string; limit?: number; maxPromptTokens?: number }) => {
+    .action(async (o: { model: string; namm: string; data: string[]; out?: string; force?: boolean; longbenchConfig?: string; limit?: number; maxPromptTokens?: number }) => {
+      // Checked before the (long) calibration pass: another file at --out is not overwritten unasked, nor an input.
+      if (o.out && resolve(o.out) !== resolve(o.namm)) checkOutputPath(o.out, { force: o.force, inputs: [o.model, ...o.data] });
       const ckpt = readNammCheckpoint(o.namm);
       const model = await loadModel(o.model);
       const records = o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity));

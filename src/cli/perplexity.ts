@@ -1,11 +1,11 @@
 /** `namm perplexity`: perplexity of a text file under a memory policy. */
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { loadModel } from '../models/model.js';
 import { parsePolicySpec } from '../memory/spec.js';
 import { perplexity } from '../eval/perplexity.js';
 import { createProgress } from './progress.js';
 import { intOption } from './util.js';
+import { readTextFile } from '../util/files.js';
 
 export function register(program: Command): void {
   program
@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .action(async (o: { model: string; text: string; memory: string; maxTokens?: number; chunkSize: number; json?: boolean }) => {
       const model = await loadModel(o.model);
       if (!model.tokenizer) throw new Error(`${o.model} has no tokenizer`);
-      let ids = model.tokenizer.encode(readFileSync(o.text, 'utf8'), { addBos: true });
+      let ids = model.tokenizer.encode(readTextFile(o.text, 'text file'), { addBos: true });
       if (o.maxTokens) ids = ids.slice(0, o.maxTokens);
       if (model.config.arch === 'gpt2' && ids.length > model.config.maxPositions) ids = ids.slice(0, model.config.maxPositions);
       const policy = o.memory === 'full' ? null : parsePolicySpec(o.memory);

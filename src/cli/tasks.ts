@@ -6,6 +6,7 @@ import { loadTokenizer } from '../models/tokenizer.js';
 import type { Tokenizer } from '../models/types.js';
 import { getTask, iterateRecords, listTasks } from '../tasks/registry.js';
 import { intOption } from './util.js';
+import { checkOutputPath, writeFileVia } from '../util/files.js';
 
 interface GenerateTasksCliOptions {
   task: string;
@@ -46,18 +47,21 @@ export function writeTaskFile(path: string, options: Omit<GenerateTasksCliOption
     haystack: options.haystack, depths: options.depth,
   });
   const first = records.next(); // every option is checked before the first record, so bad ones leave no file
-  const fd = openSync(path, 'w');
   let done = 0;
-  try {
-    for (let r = first; !r.done; r = records.next()) {
-      const record = r.value;
-      writeSync(fd, `${JSON.stringify(record)}\n`);
-      done++;
-      onRecord?.(done);
+  // Whole or not at all: records go to a file beside `path`, renamed over it at the end, so a length that cannot
+  // be sized (found only when its turn comes) or an interruption leaves an earlier file at `path` as it was.
+  writeFileVia(path, (tmp) => {
+    const fd = openSync(tmp, 'w');
+    try {
+      for (let r = first; !r.done; r = records.next()) {
+        writeSync(fd, `${JSON.stringify(r.value)}\n`);
+        done++;
+        onRecord?.(done);
+      }
+    } finally {
+      closeSync(fd);
     }
-  } finally {
-    closeSync(fd);
-  }
+  });
   return done;
 }
 
@@ -96,6 +100,7 @@ export function register(program: Command): void {
     .action(async (opts: GenerateTasksCliOptions) => {
       const task = getTask(opts.task);
       if (opts.depth && !task.depth) throw new Error(`task ${task.name} has no needle depth to set`);
+      checkOutputPath(opts.out, { force: true, inputs: [opts.tokenizer, ...(opts.haystack ? [opts.haystack] : [])] });
       const tokenizer = await loadTokenizer(opts.tokenizer);
       const total = opts.length.length * (opts.depth?.length ?? 1) * opts.n;
       const started = Date.now();

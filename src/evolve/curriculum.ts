@@ -296,8 +296,19 @@ export function loadCurriculum(path: string): Curriculum {
   return parseCurriculum(value, path, dirname(resolve(path)));
 }
 
-/** Every task's prompt pool, keyed by task name (generated in the model's tokens, or read from JSONL). */
-export function resolveTaskPools(curriculum: Curriculum, tokenizer: Tokenizer): Map<string, TaskRecord[]> {
+/**
+ * Every task's prompt pool, keyed by task name (generated in the model's tokens, or read from JSONL).
+ * `maxLength` refuses generated lengths beyond it before anything is generated (evolveNamm passes 8× the model's
+ * context: a longer prompt is cut to the context in the middle anyway, and generating millions of tokens would
+ * only take the time and memory of a run that never starts).
+ */
+export function resolveTaskPools(curriculum: Curriculum, tokenizer: Tokenizer, maxLength = Infinity): Map<string, TaskRecord[]> {
+  for (const stage of curriculum.stages) {
+    for (const t of stage.tasks) {
+      const over = t.kind === 'generated' ? t.lengths.find((l) => l > maxLength) : undefined;
+      if (over !== undefined) throw new Error(`${curriculum.source}: task "${t.name}" asks for ${over}-token prompts, more than the ${maxLength} this run allows (8× the model's context: longer prompts are cut to the context anyway)`);
+    }
+  }
   const pools = new Map<string, TaskRecord[]>();
   for (const stage of curriculum.stages) {
     for (const t of stage.tasks) {

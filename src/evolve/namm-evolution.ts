@@ -93,10 +93,15 @@ interface EvolveExtra {
   members: MemberReport[];
 }
 
+/** The most evaluation workers a run may start: each is a thread with its own sessions (~12 MB and up). */
+const MAX_WORKERS = 64;
+
 export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult> {
   const curriculum = typeof o.curriculum === 'string' ? loadCurriculum(o.curriculum) : o.curriculum;
   const workers = o.workers ?? 1;
-  if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be an integer ≥ 1, got ${workers}`);
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+    throw new RangeError(`workers must be an integer from 1 to ${MAX_WORKERS}, got ${workers} (each holds its own sessions; more workers than cores gain nothing)`);
+  }
   if (o.seed !== undefined && (!Number.isSafeInteger(o.seed) || o.seed < 0)) throw new RangeError(`seed must be an integer ≥ 0, got ${o.seed}`);
   const out = o.out;
   await fs.mkdir(out, { recursive: true });
@@ -117,7 +122,7 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
     throw new Error(`the run in ${out} was evolved on another model (fingerprint ${restored.model}, ${o.model} is ${shared.fingerprint})`);
   }
   const model = shared.model;
-  const pools = resolveTaskPools(curriculum, model.tokenizer!);
+  const pools = resolveTaskPools(curriculum, model.tokenizer!, 8 * model.config.maxPositions);
   const runOptions: RunRecordOptions = {
     ...(curriculum.run.maxPromptTokens !== null ? { maxPromptTokens: curriculum.run.maxPromptTokens } : {}),
     ...(curriculum.run.maxNewTokens !== null ? { maxNewTokens: curriculum.run.maxNewTokens } : {}),

@@ -126,7 +126,11 @@ const DEFS: PolicyDef[] = [
     build: (o, ctx) => {
       allowOnly('h2o', o, ['ratio', 'tokens', 'recent', 'every']);
       const recent = o.has('recent') ? intValue('h2o', 'recent', o.get('recent')!, 0) : undefined;
-      return h2oPolicy({ budget: budgetOf('h2o', o, ctx), recent, every: cadenceOf('h2o', o, ctx) });
+      const budget = budgetOf('h2o', o, ctx);
+      if (recent !== undefined && budget?.kind === 'tokens' && recent >= budget.tokens) {
+        throw new Error(`h2o: recent=${recent} leaves no room for heavy hitters in a budget of ${budget.tokens} tokens (it would keep only the newest); give recent < tokens, or use streaming`);
+      }
+      return h2oPolicy({ budget, recent, every: cadenceOf('h2o', o, ctx) });
     },
   },
   {
@@ -272,6 +276,8 @@ function parseSpec(spec: string, forwarded: Options, ctx: Context): MemoryPolicy
     if (innerName === 'full' || innerName === 'namm') {
       throw new Error(`${name}(...) wraps a scoring baseline (random, streaming, h2o, tova, l2, snapkv${name === 'matched' ? ', adakv(...)' : ''}), not ${innerName}`);
     }
+    if (innerName === name) throw new Error(`${name}(...) cannot be nested: one ${name}(...) is enough`);
+    if (name === 'adakv' && innerName === 'matched') throw new Error('adakv(matched(...)): write matched(adakv(...)) (matched(...) goes outside)');
     const opts = merge(parseOptions(name, after.slice(1)), forwarded, name);
     const own = new Map<string, string>(), rest = new Map<string, string>();
     for (const [k, v] of opts) (wrapper.keys.includes(k) ? own : rest).set(k, v);
@@ -342,8 +348,10 @@ function merge(a: Options, b: Options, name: string): Options {
 }
 
 function allowOnly(name: string, o: Options, allowed: string[]): void {
+  // sinks= is taken off before a scoring baseline's own options are checked (SinkGuard applies it), yet it is one.
+  const shown = SINK_GUARDED.includes(name) && !allowed.includes('sinks') ? [...allowed, 'sinks'] : allowed;
   for (const k of o.keys()) {
-    if (!allowed.includes(k)) throw new Error(`${name}: unknown option "${k}"; allowed: ${allowed.join(', ')}`);
+    if (!allowed.includes(k)) throw new Error(`${name}: unknown option "${k}"; allowed: ${shown.join(', ')}`);
   }
 }
 

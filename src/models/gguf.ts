@@ -151,6 +151,12 @@ class Cursor {
   }
 }
 
+/** A metadata key for an error message: JSON-quoted (control characters escaped), cut to 64 characters. */
+function quoteKey(key: string): string {
+  const q = JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key);
+  return q.replace(/[\u007f-\u009f\ufffd]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Parses and validates the header of an open GGUF file. */
 export function readGgufHeader(fd: number, file: string): GgufHeader {
   const size = fstatSync(fd).size;
@@ -164,9 +170,11 @@ export function readGgufHeader(fd: number, file: string): GgufHeader {
   const metadata: GgufMetadata = new Map();
   for (let i = 0; i < nKv; i++) {
     const key = c.string(`metadata key #${i}`);
-    const type = c.u32(`type of "${key}"`);
-    if (metadata.has(key)) throw new Error(`${file}: duplicate metadata key "${key}"`);
-    metadata.set(key, c.value(type, `metadata "${key}"`));
+    // A damaged file can hold any bytes as a key: quote it short and printable in messages.
+    const shown = `metadata key #${i} ${quoteKey(key)}`;
+    const type = c.u32(`type of ${shown}`);
+    if (metadata.has(key)) throw new Error(`${file}: duplicate ${shown}`);
+    metadata.set(key, c.value(type, shown));
   }
   let alignment = 32;
   const al = metadata.get('general.alignment');

@@ -10,6 +10,7 @@ import { aggregateScores, isMetricName, scoreByMetric, type MetricName, type Met
 import { FIRST_LINE_DATASETS, metricForDataset } from './metrics/datasets.js';
 import { stripLeadingNewlines } from './metrics/python-string.js';
 import type { TaskRecord } from './record.js';
+import { readTextFile } from '../util/files.js';
 
 /** Prompt templates and new-token budgets per dataset (LongBench's dataset2prompt.json / dataset2maxlen.json). */
 export interface LongBenchConfig {
@@ -41,7 +42,7 @@ export function taskRecordProblem(value: unknown): string | null {
 
 /** Reads a JSONL file of TaskRecords; blank lines are skipped, anything else invalid is an error naming the line. */
 export function readJsonl(path: string): TaskRecord[] {
-  const text = readFileSync(path, 'utf8');
+  const text = readTextFile(path, 'task file');
   const records: TaskRecord[] = [];
   text.split('\n').forEach((line, index) => {
     if (line.trim() === '') return;

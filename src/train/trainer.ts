@@ -183,10 +183,22 @@ function validationLoss(model: TrainableModel, samples: Sample[]): number {
   return count ? sum / count : Number.NaN;
 }
 
+/** What a run (or any Hugging Face model folder) writes; their presence marks a folder a fresh run must not take. */
+const MODEL_FOLDER_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'train-log.jsonl'];
+
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const cfg = o.config, be = o.backend ?? getBackend();
-  await fs.mkdir(o.outDir, { recursive: true });
   const ckptPath = join(o.outDir, 'checkpoint.bin'), logPath = join(o.outDir, 'train-log.jsonl');
+  if (!o.resume && !existsSync(ckptPath)) {
+    // A fresh run writes config.json, the tokenizer and the weights into the folder from its first moments: a
+    // folder that already holds a model (a shipped one, a finished run) would be overwritten piece by piece.
+    const held = existsSync(o.outDir) ? MODEL_FOLDER_FILES.filter((f) => existsSync(join(o.outDir, f))) : [];
+    if (held.length > 0) {
+      throw new Error(`${o.outDir} already holds a model (${held.join(', ')}) and no training checkpoint; a new run needs an empty or new --out (remove the folder to start over in it)`);
+    }
+  }
+  if (cfg.init && !existsSync(join(cfg.init, 'config.json'))) throw new Error(`init: ${cfg.init} is not a model folder (no config.json)`);
+  await fs.mkdir(o.outDir, { recursive: true });
   const checkpoint = o.resume ? await loadTrainCheckpoint(ckptPath) : null;
   if (!o.resume && existsSync(ckptPath)) throw new Error(`${o.outDir} already holds a training checkpoint; pass --resume to continue it or choose another --out`);
   if (o.newData && !o.resume) throw new Error('a new data phase continues a run: pass --resume with it');

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -200,4 +200,73 @@ test('namm demo (the README quick start) answers a generated prompt with the ful
   const missing = namm('demo', '--model', '/nonexistent/model');
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /no model at/);
+});
+
+test('outputs never destroy data: no overwriting an input, no overwriting unasked, no cut-off files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-cli-out-'));
+  const src = join(dir, 'ts');
+  cpSync(MODEL, src, { recursive: true });
+  const weights = readFileSync(join(src, 'model.safetensors'));
+  // convert: the output may not be the source or lie in its folder, even with --force.
+  let r = namm('convert', '--from', src, '--to', 'gguf', '--out', join(src, 'model.safetensors'), '--force');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /would overwrite the input/);
+  r = namm('convert', '--from', src, '--to', 'safetensors', '--out', src, '--force');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /would overwrite the input/);
+  assert.deepEqual(readFileSync(join(src, 'model.safetensors')), weights);
+  // An existing file is kept unless --force; with it, replaced whole.
+  const gguf = join(dir, 'm.gguf');
+  writeFileSync(gguf, 'keep me');
+  r = namm('convert', '--from', src, '--to', 'gguf', '--out', gguf);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /exists; pass --force/);
+  assert.equal(readFileSync(gguf, 'utf8'), 'keep me');
+  r = namm('convert', '--from', src, '--to', 'gguf', '--out', gguf, '--force');
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(readFileSync(gguf).length > 1000);
+  assert.deepEqual(readdirSync(dir).sort(), ['m.gguf', 'ts'], 'no temporary file is left behind');
+  // tasks generate: a length that cannot be sized, found after other records were made, leaves the old file as it was.
+  const data = join(dir, 'pk.jsonl');
+  writeFileSync(data, 'old records\n');
+  r = namm('tasks', 'generate', '--task', 'passkey', '--length', '400,10', '--tokenizer', MODEL, '--out', data, '-q');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /too small/);
+  assert.equal(readFileSync(data, 'utf8'), 'old records\n');
+  // calibrate --out onto another existing file: refused before any work.
+  const namFile = join(dir, 'z.namm');
+  assert.equal(namm('init', '--out', namFile).status, 0);
+  r = namm('calibrate', '--model', MODEL, '--namm', namFile, '--data', data, '--out', data);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /would overwrite the input|exists; pass --force/);
+  assert.equal(readFileSync(data, 'utf8'), 'old records\n');
+  // A missing folder or a folder given for a file: messages name the real path, not a temporary one.
+  r = namm('init', '--out', join(dir, 'no', 'such', 'z.namm'));
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /cannot write .*no\/such\/z\.namm: the folder .* does not exist/);
+  assert.doesNotMatch(r.stderr, /\.tmp-/);
+  r = namm('generate', '--model', MODEL, '--prompt-file', dir);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /prompt file .* is a folder, not a file/);
+});
+
+test('a run never reuses or overwrites another setup\'s folder: eval --out, train --out', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-cli-setup-'));
+  const data = join(dir, 'pk.jsonl');
+  assert.equal(namm('tasks', 'generate', '--task', 'passkey', '--length', '300', '--tokenizer', MODEL, '--out', data, '-q').status, 0);
+  const out = join(dir, 'ev');
+  let r = namm('eval', '--model', MODEL, '--data', data, '--memory', 'h2o:ratio=0.5', '--out', out, '--json');
+  assert.equal(r.status, 0, r.stderr);
+  // The same folder with another score kind would have printed the task scores as likelihoods.
+  r = namm('eval', '--model', MODEL, '--data', data, '--memory', 'h2o:ratio=0.5', '--out', out, '--score', 'likelihood');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /holds results of another setup \(score: "task" there, "likelihood" now\)/);
+  // train: a folder holding a model (and no training checkpoint) is not taken over by a fresh run.
+  const model = join(dir, 'model');
+  cpSync(MODEL, model, { recursive: true });
+  const config = readFileSync(join(model, 'config.json'), 'utf8');
+  r = namm('train', '--config', 'configs/toy-induction.json', '--out', model, '--max-steps', '1');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /already holds a model \(config\.json, model\.safetensors, tokenizer\.json\)/);
+  assert.equal(readFileSync(join(model, 'config.json'), 'utf8'), config);
 });

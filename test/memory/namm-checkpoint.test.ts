@@ -86,6 +86,18 @@ test('.namm reading reports truncation, corruption, wrong counts and NaN clearly
   old.set(enc.subarray(0, 12)); new DataView(old.buffer).setUint32(8, oldJson.length, true); old.set(oldJson, 12);
   old.set(payload, (12 + oldJson.length + 3) & ~3);
   assert.equal(decodeNammCheckpoint(old).taps, 'fp32');
+  // Header entries removed by hand: named, not a TypeError.
+  const rewrite = (edit: (h: Record<string, unknown>) => void): Uint8Array => {
+    const h = JSON.parse(JSON.stringify(header)) as Record<string, unknown>;
+    edit(h);
+    const j = new TextEncoder().encode(JSON.stringify(h));
+    const out = new Uint8Array(((12 + j.length + 3) & ~3) + payload.length);
+    out.set(enc.subarray(0, 12)); new DataView(out.buffer).setUint32(8, j.length, true); out.set(j, 12);
+    out.set(payload, (12 + j.length + 3) & ~3);
+    return out;
+  };
+  assert.throws(() => decodeNammCheckpoint(rewrite((h) => { delete h.norm; })), /no usable "norm" entry/);
+  assert.throws(() => decodeNammCheckpoint(rewrite((h) => { delete h.payloadCrc32; })), /no payload checksum/);
   assert.throws(() => readNammCheckpoint('/nonexistent/x.namm'), /cannot read NAMM checkpoint/);
 });
 

@@ -12,7 +12,8 @@
  * The header records the payload length and its CRC-32, so truncation, wrong counts, corruption and non-finite
  * values are all reported as clear errors on read. Writes are atomic (temporary file, then rename).
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileVia } from '../../util/files.js';
 import { TAP_PRECISIONS, type TapPrecision } from '../policy.js';
 import { validateUpdateEvery } from './buffer.js';
 import { validateNormStats, type NormStats } from './normalize.js';
@@ -120,6 +121,10 @@ export function decodeNammCheckpoint(bytes: Uint8Array, source = 'NAMM checkpoin
   }
   const want = paramCountFor(header.scorer);
   if (header.paramCount !== want) fail(`${header.scorer} scorer needs ${want} parameters, header says ${header.paramCount}`);
+  if (header.norm !== null && (typeof header.norm !== 'object' || !Number.isInteger(header.norm.count) || header.norm.count < 0)) {
+    fail('header has no usable "norm" entry (null, or the count of rows behind the normalisation statistics)');
+  }
+  if (!Number.isInteger(header.payloadCrc32)) fail('header has no payload checksum ("payloadCrc32")');
   const nNorm = header.norm === null ? 0 : 2 * N_BINS;
   const payloadBytes = 4 * (want + nNorm);
   if (header.payloadBytes !== payloadBytes) fail(`header announces ${header.payloadBytes} payload bytes, the counts need ${payloadBytes}`);
@@ -154,18 +159,7 @@ export function decodeNammCheckpoint(bytes: Uint8Array, source = 'NAMM checkpoin
 /** Writes a `.namm` file atomically (a temporary file in the same folder, fsynced, then renamed over `path`). */
 export function saveNammCheckpoint(path: string, ckpt: NammCheckpoint): void {
   const bytes = encodeNammCheckpoint(ckpt);
-  const tmp = `${path}.tmp-${process.pid}-${Date.now().toString(36)}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, bytes);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
+  writeFileVia(path, (tmp) => writeFileSync(tmp, bytes));
 }
 
 /** Reads and validates a `.namm` file. */

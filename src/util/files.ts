@@ -1,0 +1,83 @@
+/**
+ * Output files that never lose data: a file is written whole to a temporary file beside it and renamed over the
+ * target only once complete (so an error or a kill mid-way leaves the old file, or none, never a cut-off one), and
+ * commands refuse to overwrite what exists unless asked to, with messages that name the real paths.
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+
+/** Why `path` cannot be written to as a file, or null: a folder there, or no folder to hold it. */
+function fileTargetProblem(path: string): string | null {
+  if (path.trim() === '') return 'an empty path';
+  if (existsSync(path) && statSync(path).isDirectory()) return `${path} is a folder, not a file`;
+  const dir = dirname(resolve(path));
+  if (!existsSync(dir)) return `the folder ${dir} does not exist`;
+  if (!statSync(dir).isDirectory()) return `${dir} is not a folder`;
+  return null;
+}
+
+/**
+ * Writes `path` through `write(tmp)`, which must create the whole file at `tmp`; the temporary file is fsynced and
+ * renamed over `path`. On any error the temporary file is removed (`path` keeps what it held), and a file-system
+ * error names `path`, not the temporary.
+ */
+export function writeFileVia(path: string, write: (tmp: string) => void): void {
+  const problem = fileTargetProblem(path);
+  if (problem) throw new Error(`cannot write ${path}: ${problem}`);
+  const tmp = join(dirname(resolve(path)), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    write(tmp);
+    const fd = openSync(tmp, 'r+');
+    try { fsyncSync(fd); } finally { closeSync(fd); }
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    const message = String((err as Error)?.message ?? err);
+    if (!message.includes(tmp)) throw err; // the writer's own error (bad data, a task that cannot be sized)
+    throw new Error(`cannot write ${path}: ${message.split(tmp).join(path)}`, { cause: err });
+  }
+}
+
+/**
+ * Refuses an output path that exists (unless `force`) or that is, or lies inside, one of `inputs` (always: a
+ * command must not overwrite what it is reading). `flag` names the option that allows overwriting.
+ */
+export function checkOutputPath(path: string, opts: { force?: boolean; inputs?: string[]; flag?: string } = {}): void {
+  const target = canonical(path);
+  for (const input of opts.inputs ?? []) {
+    const src = canonical(input);
+    const rel = relative(src, target);
+    const inside = rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel) && statSafe(src)?.isDirectory();
+    if (rel === '' || inside) {
+      throw new Error(`${path} would overwrite the input ${input}; write somewhere else`);
+    }
+  }
+  if (existsSync(path) && !opts.force) throw new Error(`${path} exists; pass ${opts.flag ?? '--force'} to overwrite it`);
+}
+
+function statSafe(path: string): ReturnType<typeof statSync> | null {
+  try { return statSync(path); } catch { return null; }
+}
+
+/** The absolute path with symbolic links resolved as far as the path exists. */
+function canonical(path: string): string {
+  const abs = resolve(path);
+  let head = abs, tail = '';
+  while (!existsSync(head)) {
+    const up = dirname(head);
+    if (up === head) return abs;
+    tail = tail ? join(basename(head), tail) : basename(head);
+    head = up;
+  }
+  const real = realpathSync(head);
+  return tail ? join(real, tail) : real;
+}
+
+/** A text file's contents, with errors that name it (`what`: "prompt file") where Node's would not (a folder). */
+export function readTextFile(path: string, what = 'file'): string {
+  const st = statSafe(path);
+  if (!st) throw new Error(`${what} ${path} does not exist`);
+  if (st.isDirectory()) throw new Error(`${what} ${path} is a folder, not a file`);
+  return readFileSync(path, 'utf8');
+}
