@@ -238,11 +238,11 @@ function resolveStages(o: RunEvolutionOptions): EvolutionStage[] {
 }
 
 function checkCompatible(meta: LoopMeta, cma: CmaEs, o: RunEvolutionOptions, stages: EvolutionStage[]): void {
-  if (meta.dim !== o.dim) throw new Error(`runEvolution: checkpoint has dim ${meta.dim}, asked for ${o.dim}`);
+  if (meta.dim !== o.dim) throw new Error(`the checkpoint in ${o.dir} has ${meta.dim} parameters, this run ${o.dim}: resume with the settings it was started with`);
   const want = o.cmaOptions ?? {};
   for (const k of ['popSize', 'variant', 'mode'] as const) {
     if (want[k] !== undefined && want[k] !== cma.options[k]) {
-      throw new Error(`runEvolution: checkpoint has ${k} ${String(cma.options[k])}, asked for ${String(want[k])}`);
+      throw new Error(`the checkpoint in ${o.dir} has CMA-ES ${k} ${String(cma.options[k])}, this run asks for ${String(want[k])}: resume with the settings it was started with`);
     }
   }
   for (let i = 0; i <= Math.min(meta.stageIndex, meta.stages.length - 1); i++) {

@@ -69,7 +69,7 @@ test('stages carry the CMA-ES state and keep counting generations; resume extend
   assert.deepEqual(bytes(resumed.cma.cov), bytes(straight.cma.cov));
   assert.ok(Object.is(resumed.cma.sigma, straight.cma.sigma));
   assert.equal((await readFile(join(split, 'log.jsonl'), 'utf8')).trim().split('\n').length, 7);
-  await assert.rejects(runEvolution({ dir: split, dim: 5, stages, resume: true, evaluate: sphere, progress: false }), /dim 4, asked for 5/);
+  await assert.rejects(runEvolution({ dir: split, dim: 5, stages, resume: true, evaluate: sphere, progress: false }), /has 4 parameters, this run 5: resume with the settings/);
   await assert.rejects(runEvolution({ dir: split, dim: 4, stages: [{ name: 'z', generations: 1 }], resume: true, evaluate: sphere, progress: false }), /stage 0 is "a"/);
 }));
 
