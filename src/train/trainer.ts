@@ -234,6 +234,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     step = checkpoint.header.step; tokensSeen = checkpoint.header.tokensSeen; elapsedBefore = checkpoint.header.elapsedS;
     o.onStatus?.(`resumed at step ${step} (${tokensSeen} tokens seen)${phaseStarts ? ', new data phase' : ''}`);
     await truncateLog(logPath, step);
+    // The log is read again at every checkpoint (for loss.svg): a damaged line fails now, not after a checkpoint's work.
+    if (existsSync(logPath)) readTrainLog(logPath);
     if (phaseStarts) await fs.appendFile(logPath, JSON.stringify({ step, phase: 'new data', data: cfg.data, tokens_per_step: cfg.training.tokensPerStep }) + '\n');
   } else if (cfg.init) {
     await loadInitialWeights(model, cfg.init);

@@ -3,7 +3,7 @@
  * logits as the trainer's forward), exact resume from a checkpoint, and clear refusals.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -101,6 +101,11 @@ describe('namm train loop', () => {
     const log = readFileSync(logPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss?: number });
     assert.deepEqual(log.filter((l) => 'loss' in l).map((l) => l.step), [1, 2, 3, 4]);
     assert.ok(log.every((l) => l.loss !== 9), 'the stopped run\'s step 3 is gone');
+    // A damaged line inside the log is refused at the start of a resume, before any step runs.
+    const before = readFileSync(join(out, 'checkpoint.bin'));
+    writeFileSync(logPath, 'not json\n' + readFileSync(logPath, 'utf8'));
+    await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, resume: true, maxSteps: 6 }), /train-log\.jsonl:1: not valid JSON/);
+    assert.ok(readFileSync(join(out, 'checkpoint.bin')).equals(before), 'no step ran');
   });
 
   it('resumes a checkpoint written before the GPT-2 position-init fields existed (they meant the defaults)', async () => {
