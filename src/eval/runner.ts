@@ -73,9 +73,18 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
   const budget = options.maxPromptTokens ?? model.config.maxPositions - maxNew;
   let truncated = false;
   if (ctxIds.length + qIds.length > budget) {
-    const room = budget - qIds.length;
-    if (room < 2) throw new Error(`record ${record._id}: the question alone (${qIds.length} tokens) does not fit a ${budget}-token prompt budget`);
-    ctxIds = truncateMiddle(ctxIds, room);
+    // LongBench's cut over the whole prompt: its first ⌊budget/2⌋ tokens and its last ⌊budget/2⌋, which hold the
+    // question whenever it is at most half the budget (the context keeps its start and the rest of its end).
+    const half = Math.floor(budget / 2), tail = half - qIds.length;
+    if (tail >= 0 && half >= 1) {
+      ctxIds = [...ctxIds.slice(0, half), ...ctxIds.slice(ctxIds.length - tail)];
+    } else {
+      // A question longer than half the budget, which the official cut would split: it is kept whole and the
+      // context alone is cut in the middle to the room left.
+      const room = budget - qIds.length;
+      if (room < 2) throw new Error(`record ${record._id}: the question alone (${qIds.length} tokens) does not fit a ${budget}-token prompt budget`);
+      ctxIds = truncateMiddle(ctxIds, room);
+    }
     truncated = true;
   }
   const prefill = options.queryAware || qIds.length === 0 ? [...ctxIds, ...qIds] : ctxIds;

@@ -1,7 +1,7 @@
 /** `score: 'likelihood'`: the teacher-forced likelihood of the gold answer, on the tinystories model. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runRecord } from '../../src/eval/runner.js';
+import { recordPrompt, runRecord } from '../../src/eval/runner.js';
 import { summarize } from '../../src/eval/summary.js';
 import { parseCurriculum } from '../../src/evolve/curriculum.js';
 import { referenceKey, referenceSettings } from '../../src/evolve/reference-scores.js';
@@ -89,4 +89,23 @@ test('a curriculum takes run.score and refuses an unknown one', () => {
   assert.equal(parseCurriculum(tinyCurriculum()).run.score, 'task');
   assert.equal(parseCurriculum(tinyCurriculum({ run: { score: 'likelihood' } })).run.score, 'likelihood');
   assert.throws(() => parseCurriculum(tinyCurriculum({ run: { score: 'bleu' } })), /run\.score/);
+});
+
+test('a too-long prompt is cut as LongBench cuts it: its first and last ⌊budget/2⌋ tokens, the question within', () => {
+  const record = story(400);
+  const ctx = tok.encode(record.context, { addBos: true });
+  const q = tok.encode(`\n\n${record.input}`, { addBos: false });
+  const whole = [...ctx, ...q];
+  for (const budget of [101, 200, 257]) {
+    const p = recordPrompt(model, record, { maxPromptTokens: budget });
+    const half = Math.floor(budget / 2);
+    assert.ok(whole.length > budget);
+    assert.equal(p.truncated, true);
+    assert.deepEqual([...p.ctxIds, ...p.qIds], [...whole.slice(0, half), ...whole.slice(whole.length - half)], `budget ${budget}`);
+    assert.deepEqual(p.qIds, q, 'the question is whole');
+  }
+  // A question longer than half the budget is kept whole; the context is cut in the middle to the room left.
+  const p = recordPrompt(model, record, { maxPromptTokens: 2 * q.length - 2 });
+  assert.deepEqual(p.qIds, q);
+  assert.equal(p.ctxIds.length + q.length <= 2 * q.length - 2, true);
 });
