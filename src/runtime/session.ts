@@ -83,6 +83,13 @@ export class Session {
   private readonly nextTokenTotal = { value: 0 };
   /** A sampled token that generation returned but did not feed yet; it goes in first on the next call. */
   private pending: number[] = [];
+  /**
+   * Set when a chunk failed part-way through the layers (a policy or the cache threw after some layers had taken
+   * the chunk): the cache no longer matches `totalTokens`, so every later call refuses until reset().
+   */
+  private failure: Error | null = null;
+  /** True while a generate() call runs (it yields to the event loop between steps). */
+  private busy = false;
 
   /** `from` is internal (fork): the new session takes over that state instead of starting empty. */
   constructor(
@@ -117,6 +124,7 @@ export class Session {
    * `onEviction`, ...) except those given in `options` (e.g. `{ onEviction: undefined }`); `memory` is the clone.
    */
   fork(options: Omit<SessionOptions, 'memory'> = {}): Session {
+    this.checkUsable('fork');
     const policy = this.policy;
     if (policy && typeof policy.clone !== 'function') {
       throw new Error(`memory policy ${policy.name} cannot be forked: it has no clone() method`);
@@ -129,12 +137,14 @@ export class Session {
 
   get memoryPolicy(): MemoryPolicy | null { return this.policy; }
 
-  /** Forgets the sequence: empty cache, position 0, fresh policy state. */
+  /** Forgets the sequence: empty cache, position 0, fresh policy state (and a session that had failed works again). */
   reset(): void {
+    if (this.busy) throw new Error('reset: the session is busy (a generate() call is in progress); await it first');
     const c = this.arch.config;
     this.cache.clear();
     this.totalTokens = 0;
     this.pending = [];
+    this.failure = null;
     this.stats.snapshots.length = 0;
     this.stats.evictionEvents = 0;
     this.policy?.reset({ nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim });
@@ -145,25 +155,33 @@ export class Session {
    * of the last token `[vocab]`, or of every token `[n, vocab]` with `logits: 'all'`.
    */
   prefill(ids: ArrayLike<number>, options: PrefillOptions = {}): Float32Array {
-    if (this.pending.length > 0) ids = [...this.pending, ...Array.from(ids)];
-    const n = ids.length;
-    if (n === 0) throw new RangeError('prefill needs at least one token');
-    this.checkWindow(n); // before any chunk runs (and pending tokens are taken), so a refused prompt changes nothing
-    this.pending = [];
-    const all = options.logits === 'all';
+    this.checkUsable('prefill');
+    return this.prefillTokens(ids, options);
+  }
+
+  private prefillTokens(ids: ArrayLike<number>, options: PrefillOptions): Float32Array {
+    const given = this.checkIds(ids, 'prefill');
+    const held = this.pending.length;
+    const all = held > 0 ? [...this.pending, ...given] : given;
+    const n = all.length;
+    if (given.length === 0) throw new RangeError('prefill needs at least one token');
+    // Every check before any chunk runs (and pending tokens are taken), so a refused prompt changes nothing.
+    this.checkLength(n);
+    const wantAll = options.logits === 'all';
     const V = this.arch.config.vocabSize;
-    const out = all ? new Float32Array(n * V) : null;
+    const out = wantAll ? new Float32Array(n * V) : null;
     let last: Float32Array = new Float32Array(0);
     let i = 0;
     while (i < n) {
       const room = this.chunkSize - (this.totalTokens % this.chunkSize);
       const m = Math.min(room, n - i);
-      const chunk = Int32Array.from({ length: m }, (_, t) => ids[i + t]!);
+      const chunk = Int32Array.from({ length: m }, (_, t) => all[i + t]!);
       const isLast = i + m === n;
-      last = this.runChunk(chunk, 'prefill', isLast && options.endOfPrefill !== false, all ? 'all' : 'last');
+      last = this.runChunk(chunk, 'prefill', isLast && options.endOfPrefill !== false, wantAll ? 'all' : 'last');
       if (out) out.set(last, i * V);
       i += m;
     }
+    this.pending = [];
     if (this.policy) {
       // Evictions keep each store's capacity for the tokens that follow (see KVCache); once the prompt is in, the
       // slack they left is given back, so the memory freed during the prompt is really released.
@@ -171,13 +189,54 @@ export class Session {
       this.cache.shrinkToFit(2);
       this.timings.compactionMs += performance.now() - t0;
     }
-    return out ?? last;
+    // With logits: 'all', one row per token the caller gave (a pending generated token went in first, unasked).
+    return out ? (held > 0 ? out.slice(held * V) : out) : last;
   }
 
   /** Feeds one token (a decoding step) and returns the next-token logits. */
   decode(id: number): Float32Array {
-    if (this.pending.length > 0) return this.prefill([id]);
-    return this.runChunk(Int32Array.of(id), 'decode', false, 'last');
+    this.checkUsable('decode');
+    return this.decodeToken(id);
+  }
+
+  private decodeToken(id: number): Float32Array {
+    if (this.pending.length > 0) return this.prefillTokens([id], {});
+    const [checked] = this.checkIds([id], 'decode');
+    this.checkLength(1);
+    return this.runChunk(Int32Array.of(checked!), 'decode', false, 'last');
+  }
+
+  /** Refuses calls on a session that failed part-way through a chunk, or while a generate() call runs. */
+  private checkUsable(what: string): void {
+    if (this.failure) {
+      throw new Error(`${what}: this session is unusable: a chunk failed part-way through the layers (${this.failure.message}); call reset() to start over`);
+    }
+    if (this.busy) throw new Error(`${what}: the session is busy (a generate() call is in progress); await it, or fork() the session before it starts`);
+  }
+
+  /** Token ids as plain integers in [0, vocabSize), or a RangeError naming the first bad one. */
+  private checkIds(ids: ArrayLike<number>, what: string): number[] {
+    if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number') {
+      throw new TypeError(`${what}: token ids must be an array of integers, got ${ids === null ? 'null' : typeof ids}`);
+    }
+    const V = this.arch.config.vocabSize, out = new Array<number>(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= V) {
+        throw new RangeError(`${what}: token id at index ${i} must be an integer in 0..${V - 1}, got ${typeof id === 'string' ? `"${id}"` : String(id)}`);
+      }
+      out[i] = id;
+    }
+    return out;
+  }
+
+  /** Refuses to grow the sequence by `n` tokens past what the model can attend to (see checkWindow, GPT-2 positions). */
+  private checkLength(n: number): void {
+    this.checkWindow(n);
+    const c = this.arch.config;
+    if (c.arch === 'gpt2' && this.totalTokens + n > c.maxPositions) {
+      throw new RangeError(`this GPT-2 model has ${c.maxPositions} learned positions; the sequence would reach ${this.totalTokens + n} tokens`);
+    }
   }
 
   /**
@@ -197,18 +256,21 @@ export class Session {
 
   private runChunk(ids: Int32Array, phase: 'prefill' | 'decode', endOfPrefill: boolean, logitsFor: 'last' | 'all'): Float32Array {
     const n = ids.length;
-    const maxPos = this.arch.config.maxPositions;
-    if (this.arch.config.arch === 'gpt2' && this.totalTokens + n > maxPos) {
-      throw new RangeError(`this GPT-2 model has ${maxPos} learned positions; the sequence would reach ${this.totalTokens + n} tokens`);
-    }
-    this.checkWindow(n);
+    this.checkLength(n);
     if (this.chunkPositions.length < n) this.chunkPositions = new Int32Array(Math.max(n, this.chunkSize));
     const positions = this.chunkPositions.subarray(0, n);
     for (let t = 0; t < n; t++) positions[t] = this.totalTokens + t;
     this.phase = phase;
     this.endOfPrefill = endOfPrefill;
     this.nextTokenTotal.value = this.totalTokens + n;
-    const logits = this.arch.forward(this.backend, ids, positions, this.attend, logitsFor);
+    let logits: Float32Array;
+    try {
+      logits = this.arch.forward(this.backend, ids, positions, this.attend, logitsFor);
+    } catch (err) {
+      // Some layers may already hold this chunk (or have evicted for it): nothing later can be trusted.
+      this.failure = err instanceof Error ? err : new Error(String(err));
+      throw err;
+    }
     this.totalTokens += n;
     const held = new Int32Array(this.cache.nLayers * this.cache.nKvHeads);
     for (let l = 0; l < this.cache.nLayers; l++) {
@@ -272,6 +334,17 @@ export class Session {
    * Greedy unless a temperature is given.
    */
   async generate(prompt: string | readonly number[], options: GenerateOptions = {}): Promise<GenerateResult> {
+    this.checkUsable('generate');
+    if (options === null || typeof options !== 'object') throw new TypeError('generate: options must be an object');
+    this.busy = true;
+    try {
+      return await this.generateTokens(prompt, options);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async generateTokens(prompt: string | readonly number[], options: GenerateOptions): Promise<GenerateResult> {
     const maxNew = options.maxNewTokens ?? 128;
     if (!Number.isInteger(maxNew) || maxNew < 0) throw new RangeError(`maxNewTokens must be an integer ≥ 0, got ${options.maxNewTokens}`);
     const tok = this.tokenizer;
@@ -280,16 +353,16 @@ export class Session {
       if (!tok) throw new Error('this model has no tokenizer; pass token ids instead of text');
       const addBos = options.addBos ?? (this.totalTokens === 0);
       promptIds = tok.encode(prompt, { addBos: addBos && this.totalTokens === 0 });
-    } else promptIds = [...prompt];
+    } else promptIds = this.checkIds(prompt, 'generate');
     const sampler = new Sampler(options);
     const stopTokens = new Set(options.stopTokens ?? tok?.eosTokenIds ?? this.arch.config.eosTokenIds);
     const stopStrings = (options.stopStrings ?? []).filter((s) => s.length > 0);
 
-    // A sliding-window model would refuse a decoding step past its window: refuse the whole call up front instead,
-    // before anything runs, rather than stop halfway with the text generated so far lost.
-    if (promptIds.length > 0) this.checkWindow(this.pending.length + promptIds.length + Math.max(0, maxNew - 1));
+    // A sliding-window model (or GPT-2 at its last position) would refuse a decoding step past its limit: refuse the
+    // whole call up front instead, before anything runs, rather than stop halfway with the text generated so far lost.
+    if (promptIds.length > 0) this.checkLength(this.pending.length + promptIds.length + Math.max(0, maxNew - 1));
     const t0 = performance.now();
-    let logits = promptIds.length > 0 ? this.prefill(promptIds, { endOfPrefill: options.compressPrompt !== false }) : null;
+    let logits = promptIds.length > 0 ? this.prefillTokens(promptIds, { endOfPrefill: options.compressPrompt !== false }) : null;
     const t1 = performance.now();
     if (!logits) throw new RangeError('generate needs a non-empty prompt');
     const out: number[] = [];
@@ -308,7 +381,7 @@ export class Session {
       if (stable.length > text.length && stable.startsWith(text)) { options.onToken?.(stable.slice(text.length), id); text = stable; }
       else if (!stable.startsWith(text)) text = stable;
       if (hit >= 0) { stoppedBy = 'stop-string'; break; }
-      if (step + 1 < maxNew) logits = this.decode(id);
+      if (step + 1 < maxNew) logits = this.decodeToken(id);
       else this.pending.push(id);
       if (step % 16 === 15) await new Promise<void>((r) => setImmediate(r));
     }

@@ -256,3 +256,52 @@ test('a sliding-window model: exact up to its window, longer sequences refused b
   const r = await gen.generate([1, ...GOLDEN.slice(0, 2)], { maxNewTokens: 10, stopTokens: [] });
   assert.equal(r.outputTokens.length, 10, 'one that reaches it exactly runs (its last token is never fed)');
 });
+
+test('bad calls leave a session as it was, or unusable until reset(), never silently wrong', async () => {
+  const model = new Model(files.config, files.weights, files.tokenizer, getBackend(), MODEL);
+  const A = [1, 34, 72, 110, 300, 21, 9, 87, 402, 5, 66, 77, 88, 99, 100, 101, 102, 103, 104, 105];
+  const B = [12, 13, 14, 15, 16];
+  const fresh = model.createSessionWith(null, { chunkSize: 4 });
+  fresh.prefill(A);
+  const want = fresh.prefill(B);
+  // Bad token ids are refused before anything runs, whichever chunk they are in.
+  const s = model.createSessionWith(null, { chunkSize: 4 });
+  for (const bad of [[...A.slice(0, 13), 99999], [1.5], [Number.NaN], ['5' as unknown as number], [null as unknown as number], [-1]]) {
+    assert.throws(() => s.prefill(bad), /token id at index \d+ must be an integer in 0\.\.\d+/);
+  }
+  assert.throws(() => s.prefill(5 as unknown as number[]), /token ids must be an array/);
+  assert.throws(() => s.decode(1.5), /token id at index 0/);
+  await assert.rejects(s.generate([1, 2.5]), /token id at index 1/);
+  assert.equal(s.totalTokens, 0);
+  s.prefill(A);
+  assert.deepEqual(Array.from(s.prefill(B)), Array.from(want), 'refused calls changed nothing');
+  // A policy that throws part-way through the layers: the session refuses everything until reset().
+  let armed = true;
+  const bomb: MemoryPolicy = {
+    name: 'bomb', needsAttention: false, reset() {}, clone() { return this; },
+    observe(o: LayerObservation) { if (armed && o.layer === 1) { armed = false; throw new Error('boom'); } return null; },
+  };
+  const t = model.createSessionWith(bomb, { chunkSize: 4 });
+  assert.throws(() => t.prefill(A), /boom/);
+  assert.throws(() => t.prefill(A), /unusable: a chunk failed part-way through the layers \(boom\); call reset\(\)/);
+  assert.throws(() => t.fork(), /unusable/);
+  await assert.rejects(t.generate(B), /unusable/);
+  t.reset();
+  t.prefill(A);
+  assert.deepEqual(Array.from(t.prefill(B)), Array.from(want), 'after reset() the session is exact again');
+  // A pending generated token survives a refused call, and logits: 'all' gives one row per id given.
+  const g = model.createSessionWith(null), h = model.createSessionWith(null);
+  const r = await g.generate(A, { maxNewTokens: 3, stopTokens: [] });
+  assert.throws(() => g.prefill([99999]));
+  const rows = g.prefill(B, { logits: 'all' });
+  assert.equal(rows.length, B.length * model.config.vocabSize);
+  const ref = h.prefill([...A, ...r.outputTokens, ...B], { logits: 'all' });
+  assert.ok(relErr(rows, ref.subarray(ref.length - rows.length)) < 1e-5, 'the rows of B, after A and the generated tokens (other chunking)');
+  // Two overlapping generate() calls on one session: the second is refused (fork for concurrent questions).
+  const busy = model.createSessionWith(null);
+  const first = busy.generate(A, { maxNewTokens: 40, stopTokens: [] });
+  await assert.rejects(busy.generate(B, { maxNewTokens: 4 }), /busy \(a generate\(\) call is in progress\)/);
+  assert.throws(() => busy.prefill(B), /busy/);
+  await first;
+  assert.equal(busy.totalTokens, A.length + 39);
+});
