@@ -123,6 +123,9 @@ export async function runRecord(model: Model, record: TaskRecord, policy: Memory
   if (!(Number.isInteger(done) && done >= 0 && done < prefill.length)) {
     throw new RangeError(`record ${record._id}: a prefix of ${done} tokens must leave some of the ${prefill.length} tokens of the first prefill`);
   }
+  if (options.prefix && options.prefix.session.totalTokens !== done) {
+    throw new RangeError(`record ${record._id}: the prefix session holds ${options.prefix.session.totalTokens} tokens, the prefix says ${done}`);
+  }
   const session = options.prefix ? options.prefix.session : model.createSessionWith(policy, { chunkSize: options.chunkSize });
   const rest = prefill.slice(done);
   if (answerIds) {

@@ -328,12 +328,19 @@ function resolveOptions(o: CmaOptions): ResolvedCmaOptions {
     dim: o.dim, popSize: o.popSize ?? 32, eliteRatio: o.eliteRatio ?? 0.5, initSigma: o.initSigma ?? 0.065,
     cm: o.cm ?? 1, variant, mode, eigenEvery, shiftFirstGeneration: o.shiftFirstGeneration ?? true, seed: o.seed ?? 0,
   };
+  if (!(typeof r.cm === 'number' && r.cm > 0 && Number.isFinite(r.cm))) throw new RangeError(`CMA-ES: cm must be a positive finite number, got ${String(o.cm)}`);
+  if (!Number.isSafeInteger(r.seed)) throw new RangeError(`CMA-ES: seed must be an integer, got ${String(o.seed)}`);
   for (const k of ['c1', 'cmu', 'csigma', 'dsigma', 'cc'] as const) {
     const v = o[k];
     if (v === undefined) continue;
-    if (!(v > 0) || !Number.isFinite(v)) throw new RangeError(`CMA-ES: ${k} must be a positive finite number, got ${v}`);
+    // Learning rates are fractions: above 1 the mean, paths or covariance diverge or collapse (dsigma is a damping).
+    const max = k === 'dsigma' ? Infinity : 1;
+    if (typeof v !== 'number' || !(v > 0) || !(v <= max)) {
+      throw new RangeError(`CMA-ES: ${k} must be a number in ${k === 'dsigma' ? '(0, ∞)' : '(0, 1]'}, got ${String(v)}`);
+    }
     r[k] = v;
   }
+  if ((r.c1 ?? 0) + (r.cmu ?? 0) > 1) throw new RangeError(`CMA-ES: c1 + cmu must be at most 1, got ${r.c1} + ${r.cmu}`);
   return r;
 }
 

@@ -9,10 +9,11 @@
  * sequence (per `reset`); an event is `{ "totalTokens": T, "layer": l, "kept": n | [n_0, …, n_{H−1}] }` (a number
  * when all heads kept the same count). A bare array of events is accepted as a one-sequence trace.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { CacheShape, KeepLists, LayerObservation, MemoryPolicy } from './policy.js';
 import type { TargetedPolicy } from './scored.js';
 import { cloneState } from '../util/clone.js';
+import { writeFileVia } from '../util/files.js';
 
 export interface MemoryTraceEvent {
   /** Sequence length at the end of the chunk where the reference policy evicted. */
@@ -71,9 +72,9 @@ export function loadMemoryTrace(path: string): MemoryTrace {
 
 /** Writes the trace atomically (a temporary file renamed over the target), so a crash never leaves half a trace. */
 export function saveMemoryTrace(path: string, trace: MemoryTrace): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(trace) + '\n');
-  renameSync(tmp, path);
+  // Checked as loadMemoryTrace checks it, so that nothing is written that could not be read back.
+  const checked = parseMemoryTrace(trace, `saveMemoryTrace(${path})`);
+  writeFileVia(path, (tmp) => writeFileSync(tmp, JSON.stringify(checked) + '\n'));
 }
 
 /** Builds a trace from (observation, keep lists) pairs, one sequence per beginSequence(). */

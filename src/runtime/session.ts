@@ -103,6 +103,10 @@ export class Session {
     this.chunkSize = options.chunkSize ?? 128;
     if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${options.chunkSize}`);
     this.policy = options.memory ?? null;
+    const pol = this.policy as Partial<MemoryPolicy> | null;
+    if (pol !== null && (typeof pol !== 'object' || typeof pol.reset !== 'function' || typeof pol.observe !== 'function')) {
+      throw new TypeError('memory must be a memory policy (an object with reset() and observe()), a spec string given to createSession, or null');
+    }
     if (from) {
       this.cache = from.cache;
       this.stats = from.stats;
@@ -355,6 +359,12 @@ export class Session {
       promptIds = tok.encode(prompt, { addBos: addBos && this.totalTokens === 0 });
     } else promptIds = this.checkIds(prompt, 'generate');
     const sampler = new Sampler(options);
+    if (options.stopTokens !== undefined && !(Array.isArray(options.stopTokens) && options.stopTokens.every((t) => Number.isInteger(t)))) {
+      throw new TypeError('generate: stopTokens must be an array of token ids');
+    }
+    if (options.stopStrings !== undefined && !(Array.isArray(options.stopStrings) && options.stopStrings.every((t) => typeof t === 'string'))) {
+      throw new TypeError('generate: stopStrings must be an array of strings');
+    }
     const stopTokens = new Set(options.stopTokens ?? tok?.eosTokenIds ?? this.arch.config.eosTokenIds);
     const stopStrings = (options.stopStrings ?? []).filter((s) => s.length > 0);
 
@@ -369,6 +379,9 @@ export class Session {
     let text = '';
     let stoppedBy: GenerateResult['stoppedBy'] = 'length';
     for (let step = 0; step < maxNew; step++) {
+      if (hasNaN(logits)) {
+        throw new Error('generate: the model produced NaN logits (its weights or activations hold NaN or infinities); nothing to sample from');
+      }
       const id = sampler.next(logits);
       if (stopTokens.has(id)) { stoppedBy = 'eos'; break; }
       out.push(id);
@@ -403,6 +416,11 @@ export class Session {
       memory: this.memoryStats(),
     };
   }
+}
+
+function hasNaN(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== a[i]) return true;
+  return false;
 }
 
 /** Per head, an `[n, lens[h]]` view of that head's scratch buffer in `pool`, grown geometrically and kept for the next chunks. */

@@ -1,0 +1,61 @@
+/** Library calls with bad input: each is refused with a message that names what is wrong, and writes nothing. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadModel, Model } from '../../src/models/model.js';
+import { loadModelFiles } from '../../src/models/load.js';
+import { saveMemoryTrace, type MemoryTrace } from '../../src/memory/matched.js';
+import { CmaEs } from '../../src/evolve/cmaes.js';
+import { runRecord } from '../../src/eval/runner.js';
+import type { TaskRecord } from '../../src/tasks/record.js';
+
+const MODEL = '../shared/models/tinystories-656k';
+const model = await loadModel(MODEL);
+
+test('sessions: a memory that is not a policy, bad stop options, NaN logits', async () => {
+  assert.throws(() => model.createSessionWith(5 as never), /memory must be a memory policy/);
+  await assert.rejects(model.createSession({ memory: {} as never }), /memory must be a memory policy/);
+  const s = model.createSessionWith(null);
+  await assert.rejects(s.generate([1, 2], { stopTokens: 5 as never }), /stopTokens must be an array of token ids/);
+  await assert.rejects(s.generate([1, 2], { stopStrings: 'a' as never }), /stopStrings must be an array of strings/);
+  await assert.rejects(s.generate([1, 2], null as never), /options must be an object/);
+  assert.equal(s.totalTokens, 0, 'refused before anything ran');
+  // A NaN weight makes every logit NaN: generation says so instead of emitting token 0.
+  const files = await loadModelFiles(MODEL);
+  const embed = [...files.weights.entries()].find(([name]) => name.includes('embed'))![1];
+  const data = Float32Array.from(embed.data as Float32Array);
+  data.fill(Number.NaN, 0, data.length);
+  files.weights.set([...files.weights.entries()].find(([name]) => name.includes('embed'))![0], { ...embed, data });
+  const broken = new Model(files.config, files.weights, files.tokenizer, model.backend, MODEL);
+  await assert.rejects(broken.createSessionWith(null).generate([1, 5], { maxNewTokens: 2 }), /NaN logits/);
+});
+
+test('saveMemoryTrace refuses a trace loadMemoryTrace could not read, and leaves no file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-trace-'));
+  const path = join(dir, 't.json');
+  assert.throws(() => saveMemoryTrace(path, null as unknown as MemoryTrace), /expected an array of events/);
+  assert.throws(() => saveMemoryTrace(path, { version: 1, sequences: [[{ totalTokens: Number.NaN, layer: -1, kept: 'x' as never }]] }), /totalTokens must be an integer/);
+  assert.throws(() => saveMemoryTrace(join(dir, 'no', 't.json'), { version: 1, sequences: [[{ totalTokens: 5, layer: 0, kept: 2 }]] }), /cannot write .*: the folder .* does not exist/);
+  assert.equal(existsSync(path), false);
+  saveMemoryTrace(path, { version: 1, sequences: [[{ totalTokens: 5, layer: 0, kept: 2 }]] });
+  assert.deepEqual(readdirSync(dir), ['t.json']);
+});
+
+test('CMA-ES refuses learning rates that would make it diverge or collapse', () => {
+  for (const [k, v] of [['cm', Number.NaN], ['cm', -1], ['c1', 5], ['csigma', 2], ['cc', 1.5], ['cmu', 0]] as const) {
+    assert.throws(() => new CmaEs({ dim: 3, [k]: v }), new RegExp(`CMA-ES: ${k} must be`), `${k} = ${v}`);
+  }
+  assert.throws(() => new CmaEs({ dim: 3, c1: 0.6, cmu: 0.6 }), /c1 \+ cmu must be at most 1/);
+  assert.throws(() => new CmaEs({ dim: 3, seed: {} as never }), /seed must be an integer/);
+  assert.ok(new CmaEs({ dim: 3, c1: 0.2, cmu: 0.3, cc: 1, csigma: 0.5, dsigma: 3 }));
+});
+
+test('runRecord refuses a prefix session that does not hold the prefix it claims', async () => {
+  const record: TaskRecord = {
+    input: 'Where did Lily go?', context: 'Lily went to the park.', answers: ['park'], length: 0, dataset: 'story', language: 'en',
+    all_classes: null, _id: 'r', metric: 'string_match_part', prompt_template: '{context}\n\n{input}', max_new_tokens: 4,
+  };
+  await assert.rejects(runRecord(model, record, null, { prefix: { session: model.createSessionWith(null), tokens: 3 } }), /prefix session holds 0 tokens, the prefix says 3/);
+});
