@@ -10,6 +10,7 @@ import { saveMemoryTrace, type MemoryTrace } from '../../src/memory/matched.js';
 import { CmaEs } from '../../src/evolve/cmaes.js';
 import { runRecord } from '../../src/eval/runner.js';
 import type { TaskRecord } from '../../src/tasks/record.js';
+import { scoreByMetric } from '../../src/tasks/metrics/index.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 const model = await loadModel(MODEL);
@@ -58,4 +59,13 @@ test('runRecord refuses a prefix session that does not hold the prefix it claims
     all_classes: null, _id: 'r', metric: 'string_match_part', prompt_template: '{context}\n\n{input}', max_new_tokens: 4,
   };
   await assert.rejects(runRecord(model, record, null, { prefix: { session: model.createSessionWith(null), tokens: 3 } }), /prefix session holds 0 tokens, the prefix says 3/);
+});
+
+test('tokenizers and metrics name a wrong argument type', () => {
+  const tok = model.tokenizer!;
+  assert.throws(() => tok.encode(null as never), /encode: text must be a string, got null/);
+  assert.throws(() => tok.decode(null as never), /decode: ids must be an array of token ids/);
+  assert.throws(() => scoreByMetric('qa_f1', null as never, ['x']), /qa_f1: the prediction must be a string, got null/);
+  assert.throws(() => scoreByMetric('qa_f1', 'x', 'x' as never), /the answers must be an array of strings/);
+  assert.equal(scoreByMetric('qa_f1', 'the park', ['park']), 1);
 });

@@ -89,12 +89,14 @@ export class HfTokenizer implements Tokenizer {
   }
 
   encode(text: string, options?: { addBos?: boolean }): number[] {
+    if (typeof text !== 'string') throw new TypeError(`encode: text must be a string, got ${text === null ? 'null' : typeof text}`);
     if (options?.addBos === undefined) return this.core.encode(text).ids;
     const ids = this.core.encode(text, { add_special_tokens: false }).ids;
     return options.addBos && this.bosTokenId !== null ? [this.bosTokenId, ...ids] : ids;
   }
 
   decode(ids: readonly number[], options?: { skipSpecial?: boolean }): string {
+    if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number') throw new TypeError('decode: ids must be an array of token ids');
     // The library refuses an empty list; a generation that stops at once (EOS first) decodes to ''.
     if (ids.length === 0) return '';
     return this.core.decode([...ids], { skip_special_tokens: options?.skipSpecial ?? true });

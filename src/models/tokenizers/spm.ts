@@ -140,6 +140,7 @@ export class SpmTokenizer implements Tokenizer {
   }
 
   encode(text: string, options?: { addBos?: boolean }): number[] {
+    if (typeof text !== 'string') throw new TypeError(`encode: text must be a string, got ${text === null ? 'null' : typeof text}`);
     const out: number[] = [];
     if ((options?.addBos ?? this.vocab.addBosByDefault) && this.bosTokenId !== null) out.push(this.bosTokenId);
     // Special tokens written in the text (e.g. by a chat template) are emitted as themselves.
@@ -210,6 +211,7 @@ export class SpmTokenizer implements Tokenizer {
   }
 
   decode(ids: readonly number[], options?: { skipSpecial?: boolean }): string {
+    if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number') throw new TypeError('decode: ids must be an array of token ids');
     const skip = options?.skipSpecial ?? true;
     const bytes: number[] = [];
     const space = this.vocab.spaceSymbol;

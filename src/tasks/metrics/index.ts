@@ -64,6 +64,8 @@ export function scoreByMetric(
   options: MetricOptions = {},
 ): number {
   if (!isMetricName(name)) throw new Error(`unknown metric ${JSON.stringify(name)}; known: ${METRICS.join(', ')}`);
+  if (typeof prediction !== 'string') throw new TypeError(`${name}: the prediction must be a string, got ${prediction === null ? 'null' : typeof prediction}`);
+  if (!Array.isArray(answers) || !answers.every((a) => typeof a === 'string')) throw new TypeError(`${name}: the answers must be an array of strings`);
   const pair = PAIR_METRICS[name];
   if (pair) {
     let best = 0.0;
