@@ -26,6 +26,7 @@ export interface LoadModelOptions {
 }
 
 export async function loadModelFiles(path: string, options: LoadModelOptions = {}): Promise<LoadedModelFiles> {
+  if (typeof path !== 'string' || path.trim() === '') throw new Error('a model path is needed: a Hugging Face folder, a .gguf file or a llama2.c .bin');
   const source = resolve(path);
   if (!existsSync(source)) throw new Error(`${source}: no such file or folder`);
   if (statSync(source).isDirectory()) return loadHfFolder(source);

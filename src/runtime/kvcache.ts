@@ -188,6 +188,9 @@ export class KVCache {
     readonly nLayers: number, readonly nKvHeads: number, readonly headDim: number, initialCapacity = 0,
     reserveRows = DEFAULT_RESERVE_ROWS, private readonly kernels?: CacheKernels,
   ) {
+    for (const [k, v] of [['nLayers', nLayers], ['nKvHeads', nKvHeads], ['headDim', headDim]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`KVCache: ${k} must be an integer ≥ 1, got ${v}`);
+    }
     this.stores = Array.from({ length: nLayers }, () =>
       Array.from({ length: nKvHeads }, () => new HeadStore(headDim, initialCapacity, reserveRows)));
   }

@@ -11,6 +11,7 @@ import { CmaEs } from '../../src/evolve/cmaes.js';
 import { runRecord } from '../../src/eval/runner.js';
 import type { TaskRecord } from '../../src/tasks/record.js';
 import { scoreByMetric } from '../../src/tasks/metrics/index.js';
+import { KVCache } from '../../src/runtime/kvcache.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 const model = await loadModel(MODEL);
@@ -68,4 +69,10 @@ test('tokenizers and metrics name a wrong argument type', () => {
   assert.throws(() => scoreByMetric('qa_f1', null as never, ['x']), /qa_f1: the prediction must be a string, got null/);
   assert.throws(() => scoreByMetric('qa_f1', 'x', 'x' as never), /the answers must be an array of strings/);
   assert.equal(scoreByMetric('qa_f1', 'the park', ['park']), 1);
+});
+
+test('an empty model path and a cache of no layers are refused by name', async () => {
+  await assert.rejects(loadModel(''), /a model path is needed/);
+  assert.throws(() => new KVCache(Number.NaN, 4, 8), /KVCache: nLayers must be an integer ≥ 1, got NaN/);
+  assert.throws(() => new KVCache(2, -1, 8), /nKvHeads must be an integer ≥ 1/);
 });
