@@ -17,7 +17,7 @@ import type { Model } from '../models/model.js';
 import type { MemoryPolicy } from '../memory/policy.js';
 import { answerText, type TaskRecord } from '../tasks/record.js';
 import {
-  maxNewTokensFor, metricForRecord, postprocessPrediction, scoreRecord, splitContextAndQuestion, stopStringsFor,
+  maxNewTokensFor, metricForRecord, postprocessPrediction, scoreRecord, splitContextAndQuestion, extraStopTokensFor,
   truncateMiddle, type LongBenchConfig,
 } from '../tasks/longbench.js';
 import type { MetricOptions } from '../tasks/metrics/index.js';
@@ -137,7 +137,11 @@ export async function runRecord(model: Model, record: TaskRecord, policy: Memory
       memory: session.memoryStats(), seconds: (performance.now() - started) / 1000,
     };
   }
-  const gen = { greedy: true, maxNewTokens: maxNew, stopStrings: stopStringsFor(record.dataset) };
+  const extraStops = extraStopTokensFor(record.dataset, tok);
+  const gen = {
+    greedy: true, maxNewTokens: maxNew,
+    ...(extraStops.length > 0 ? { stopTokens: [...(tok.eosTokenIds ?? model.config.eosTokenIds), ...extraStops], minNewTokens: 1 } : {}),
+  };
   let text: string, newTokens: number;
   if (prefill !== ctxIds) {
     const r = await session.generate(rest, gen);

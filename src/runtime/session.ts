@@ -41,6 +41,11 @@ export interface GenerateOptions extends SamplingOptions {
   stopTokens?: number[];
   /** Strings that end generation; the text is cut before the first one found. */
   stopStrings?: string[];
+  /**
+   * No stop token can end generation before this many new tokens (their logits are masked, as transformers'
+   * `min_length` does; default 0).
+   */
+  minNewTokens?: number;
   /** Prepend BOS to a text prompt when the session is empty (default: the tokenizer's rule, BOS if it has one). */
   addBos?: boolean;
   /** Streaming: called with each new piece of text and the token id that produced it. */
@@ -365,6 +370,8 @@ export class Session {
     if (options.stopStrings !== undefined && !(Array.isArray(options.stopStrings) && options.stopStrings.every((t) => typeof t === 'string'))) {
       throw new TypeError('generate: stopStrings must be an array of strings');
     }
+    const minNew = options.minNewTokens ?? 0;
+    if (!Number.isInteger(minNew) || minNew < 0) throw new RangeError(`minNewTokens must be an integer ≥ 0, got ${options.minNewTokens}`);
     const stopTokens = new Set(options.stopTokens ?? tok?.eosTokenIds ?? this.arch.config.eosTokenIds);
     const stopStrings = (options.stopStrings ?? []).filter((s) => s.length > 0);
 
@@ -382,6 +389,7 @@ export class Session {
       if (hasNaN(logits)) {
         throw new Error('generate: the model produced NaN logits (its weights or activations hold NaN or infinities); nothing to sample from');
       }
+      if (step < minNew) for (const t of stopTokens) if (t >= 0 && t < logits.length) logits[t] = Number.NEGATIVE_INFINITY;
       const id = sampler.next(logits);
       if (stopTokens.has(id)) { stoppedBy = 'eos'; break; }
       out.push(id);

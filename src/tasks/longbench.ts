@@ -204,11 +204,14 @@ export function truncatePromptMiddle(prompt: string, tokenizer: Tokenizer, maxTo
 // ---------------------------------------------------------------------------------------------- generation and scoring
 
 /**
- * Extra strings that end generation besides EOS: samsum stops at a newline (pred.py adds the "\n" token to the EOS
- * ids, with `min_length` so that the first new token cannot end it).
+ * pred.py's extra stop for a dataset: samsum adds the newline token (the last id of the tokenizer's encoding of
+ * "\n", as `tokenizer.encode("\n", add_special_tokens=False)[-1]`) to the EOS ids, and sets `min_length` so that
+ * no stop token can end generation at the first new token (generate's `minNewTokens: 1`). Other datasets: none.
  */
-export function stopStringsFor(dataset: string): string[] {
-  return dataset === 'samsum' ? ['\n'] : [];
+export function extraStopTokensFor(dataset: string, tokenizer: Tokenizer): number[] {
+  if (dataset !== 'samsum') return [];
+  const ids = tokenizer.encode('\n', { addBos: false });
+  return ids.length > 0 ? [ids[ids.length - 1]!] : [];
 }
 
 /** For trec, triviaqa, samsum and lsht: `text.lstrip('\n').split('\n')[0]` (only `\n` counts); others unchanged. */

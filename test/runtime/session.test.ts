@@ -305,3 +305,16 @@ test('bad calls leave a session as it was, or unusable until reset(), never sile
   await first;
   assert.equal(busy.totalTokens, A.length + 39);
 });
+
+test('minNewTokens masks the stop tokens until that many tokens are out (transformers\' min_length)', async () => {
+  const model = new Model(files.config, files.weights, files.tokenizer, getBackend(), MODEL);
+  // Make the greedy first token a stop token: without minNewTokens generation ends at once.
+  const first = (await model.createSessionWith(null).generate([1], { maxNewTokens: 1, stopTokens: [] })).outputTokens[0]!;
+  const stopped = await model.createSessionWith(null).generate([1], { maxNewTokens: 4, stopTokens: [first] });
+  assert.equal(stopped.outputTokens.length, 0);
+  assert.equal(stopped.stoppedBy, 'eos');
+  const held = await model.createSessionWith(null).generate([1], { maxNewTokens: 4, stopTokens: [first], minNewTokens: 1 });
+  assert.ok(held.outputTokens.length >= 1);
+  assert.notEqual(held.outputTokens[0], first, 'the stop token could not be the first');
+  await assert.rejects(model.createSessionWith(null).generate([1], { minNewTokens: -1 }), /minNewTokens must be an integer/);
+});

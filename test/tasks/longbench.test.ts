@@ -8,7 +8,7 @@ import type { TaskRecord } from '../../src/tasks/record.js';
 import type { Tokenizer } from '../../src/models/types.js';
 import {
   buildPrompt, loadLongBenchConfig, maxNewTokensFor, metricForRecord, postprocessPrediction, readJsonl, scoreRecord,
-  scoreTask, splitContextAndQuestion, stopStringsFor, truncateMiddle, truncatePromptMiddle, writeJsonl,
+  scoreTask, splitContextAndQuestion, extraStopTokensFor, truncateMiddle, truncatePromptMiddle, writeJsonl,
 } from '../../src/tasks/longbench.js';
 
 const CONFIG_DIR = fileURLToPath(new URL('../../../shared/data/longbench', import.meta.url));
@@ -113,9 +113,15 @@ test('truncateMiddle keeps ids[:half] + ids[-half:] with half = floor(max / 2)',
   assert.equal(truncatePromptMiddle('abc', chars, 6), 'abc');
 });
 
-test('stop strings and the first-line cut', () => {
-  assert.deepEqual(stopStringsFor('samsum'), ['\n']);
-  assert.deepEqual(stopStringsFor('narrativeqa'), []);
+test('samsum\'s newline stop token (pred.py: the last id of encode("\\n")) and the first-line cut', () => {
+  // A tokenizer that encodes "\n" as two ids (as SentencePiece's "▁" then "<0x0A>"): the last one is the stop.
+  const sp: Tokenizer = {
+    vocabSize: 100, bosTokenId: 1, eosTokenIds: [2],
+    encode: (text, o) => [...(o?.addBos === false ? [] : [1]), ...(text === '\n' ? [29, 13] : [50])],
+    decode: () => '',
+  };
+  assert.deepEqual(extraStopTokensFor('samsum', sp), [13]);
+  assert.deepEqual(extraStopTokensFor('narrativeqa', sp), []);
   assert.equal(postprocessPrediction('trec', '\n\nLocation\r\nmore'), 'Location\r');
   assert.equal(postprocessPrediction('samsum', 'a\u2028b\vc\fd\ne'), 'a\u2028b\vc\fd');
   assert.equal(postprocessPrediction('lsht', ' \nx'), ' ');
