@@ -4,13 +4,13 @@
  * `namm generate --model dir` read it back; so do other tools that read HF folders.
  */
 import { promises as fs } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../evolve/checkpoint.js';
 import { toHfConfig } from '../models/config.js';
 import { writeSafetensors, type SafetensorsWriteTensor } from '../models/safetensors.js';
 import type { ModelConfig } from '../models/types.js';
 import type { TrainableModel } from './model.js';
+import { writeFileVia } from '../util/files.js';
 
 export function generationConfig(c: ModelConfig, padTokenId: number | null): Record<string, unknown> {
   const eos = c.eosTokenIds.length === 1 ? c.eosTokenIds[0] : c.eosTokenIds;
@@ -24,19 +24,11 @@ export async function writeModelConfigs(dir: string, config: ModelConfig, padTok
   await writeFileAtomic(join(dir, 'generation_config.json'), JSON.stringify(generationConfig(config, padTokenId), null, 2) + '\n');
 }
 
-/** Writes model.safetensors through a temp file and a rename, so a crash never leaves half a file. */
+/** Writes model.safetensors through a temp file and a rename (writeFileVia), so a crash never leaves half a file. */
 export async function writeModelWeights(dir: string, model: TrainableModel, metadata: Record<string, string> = {}): Promise<void> {
   const tensors = new Map<string, SafetensorsWriteTensor>();
   for (const [name, t] of model.toHfWeights()) tensors.set(name, { dtype: 'F32', shape: t.shape, data: t.data });
-  const target = join(dir, 'model.safetensors');
-  const tmp = join(dir, `.model.safetensors.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  try {
-    writeSafetensors(tmp, tensors, { format: 'pt', ...metadata });
-    await fs.rename(tmp, target);
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw err;
-  }
+  writeFileVia(join(dir, 'model.safetensors'), (tmp) => writeSafetensors(tmp, tensors, { format: 'pt', ...metadata }));
 }
 
 /** The whole folder: configs, weights and (optionally) the tokenizer files. */

@@ -10,7 +10,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 /** Why `path` cannot be written to as a file, or null: a folder there, or no folder to hold it. */
 function fileTargetProblem(path: string): string | null {
   if (path.trim() === '') return 'an empty path';
-  if (existsSync(path) && statSync(path).isDirectory()) return `${path} is a folder, not a file`;
+  if (statSafe(path)?.isDirectory()) return `${path} is a folder, not a file`;
   const dir = dirname(resolve(path));
   if (!existsSync(dir)) return `the folder ${dir} does not exist`;
   if (!statSync(dir).isDirectory()) return `${dir} is not a folder`;
