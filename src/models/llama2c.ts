@@ -34,8 +34,14 @@ export function parseLlama2cHeader(bytes: Uint8Array, fileSize: number, file: st
   const f = Array.from({ length: 7 }, (_, i) => v.getInt32(4 * i, true));
   const names = ['dim', 'hidden_dim', 'n_layers', 'n_heads', 'n_kv_heads', 'vocab_size', 'seq_len'];
   f.forEach((x, i) => {
-    if (i !== 5 && x <= 0) throw new Error(`${file}: header field ${names[i]} must be positive, got ${x}`);
+    if (i !== 5 && x <= 0) throw new Error(`${file}: header field ${names[i]} must be positive, got ${x} (is this a llama2.c checkpoint?)`);
   });
+  // Any other file read as this header gives numbers far outside every model's sizes (a text file's first bytes
+  // read as dim 1,634,607,139); say so rather than report one of them as a shape inconsistency.
+  const limits = [1 << 16, 1 << 18, 1 << 10, 1 << 12, 1 << 12, 1 << 22, 1 << 22];
+  if (f.some((x, i) => Math.abs(x) > limits[i]!)) {
+    throw new Error(`${file}: not a llama2.c checkpoint: its header reads ${f.map((x, i) => `${names[i]} ${x}`).join(', ')}, beyond any model's sizes (limits: ${limits.map((x, i) => `${names[i]} ${x}`).join(', ')})`);
+  }
   const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocab, seqLen] = f as [number, number, number, number, number, number, number];
   if (vocab === 0) throw new Error(`${file}: header field vocab_size is 0`);
   if (dim % nHeads !== 0) throw new Error(`${file}: n_heads (${nHeads}) does not divide dim (${dim})`);

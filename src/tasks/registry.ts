@@ -146,6 +146,7 @@ function checkInteger(what: string, v: number, min: number): void {
 
 /** Checks a request before any work (the CLI calls it before creating its output file); returns the task. */
 export function checkRecordOptions(o: Omit<RecordOptions, 'tokenizer' | 'memo'>): TaskDefinition {
+  if (o === null || typeof o !== 'object') throw new TypeError(`record options must be an object {task, length, tokenizer, …}, got ${o === null ? 'null' : typeof o}`);
   const task = getTask(o.task);
   checkInteger('length', o.length, 1);
   checkInteger('seed', o.seed ?? 0, 0);
@@ -165,6 +166,9 @@ export function checkRecordOptions(o: Omit<RecordOptions, 'tokenizer' | 'memo'>)
 /** One record, sized so that its prompt tokens + max new tokens is within 1% below `length` (or an Error). */
 export function generateRecord(o: RecordOptions): TaskRecord {
   const task = checkRecordOptions(o);
+  if (typeof o.tokenizer?.encode !== 'function') {
+    throw new TypeError(`generateRecord: tokenizer must be the model's tokenizer (an object with encode and decode), got ${o.tokenizer === null ? 'null' : typeof o.tokenizer}`);
+  }
   const seed = o.seed ?? 0, index = o.index ?? 0;
   const haystackChoice = o.haystack ?? task.haystack;
   const haystack = haystackChoice === null ? null : resolveHaystack(haystackChoice, task.language);

@@ -125,7 +125,9 @@ test('malformed llama2.c files end in clear errors naming the file', withDir(asy
     ['heads do not divide', header(8, 8, 1, 3, 3, 4, 4), /n_heads \(3\) does not divide dim \(8\)/],
     ['kv heads do not divide', header(8, 8, 1, 4, 3, 4, 4), /n_kv_heads \(3\) does not divide n_heads \(4\)/],
     ['size mismatch', Buffer.concat([header(8, 16, 1, 2, 2, 4, 4), Buffer.alloc(40)]), /implies \d+ bytes but the file has 68/],
-    ['huge header, tiny file', header(1 << 30, 1 << 30, 1 << 20, 1, 1, 1 << 30, 1 << 20), /implies [\d.e+]+ bytes but the file has 28/],
+    ['huge header, tiny file', header(1 << 16, 1 << 18, 1 << 10, 1, 1, 1 << 22, 1 << 22), /implies [\d.e+]+ bytes but the file has 28/],
+    ['a text file', Buffer.from('# namm\n\nA TypeScript library and CLI that gives transformers a learned memory.\n'), /not a llama2\.c checkpoint: its header reads dim 1634607139, /],
+    ['sizes beyond any model', header(1 << 20, 8, 1, 1, 1, 4, 4), /not a llama2\.c checkpoint: .*dim 1048576.*limits: dim 65536/],
     ['versioned export', Buffer.concat([Buffer.from('24ka', 'latin1'), Buffer.alloc(252)]), /versioned export \(magic "ak42"\) is not supported/],
   ];
   for (const [what, bytes, re] of cases) {

@@ -92,6 +92,9 @@ test('bad requests give clear errors', () => {
   assert.throws(() => generateRecord({ ...base, task: 'passkey', length: 1024, haystack: 'no-such-dir' }), /unknown haystack "no-such-dir"/);
   assert.throws(() => generateRecord({ ...base, task: 'niah_ja', length: 1024, haystack: 'brown' }), /English text; task language is ja/);
   assert.throws(() => generateRecords({ ...base, task: 'passkey', lengths: [1024], n: 0 }), /n must be an integer ≥ 1/);
+  assert.throws(() => generateRecord({ task: 'passkey', length: 1024 } as never), /tokenizer must be the model's tokenizer .*got undefined/);
+  assert.throws(() => generateRecord({ task: 'passkey', length: 1024, tokenizer: null } as never), /tokenizer must be .*got null/);
+  assert.throws(() => generateRecord(null as never), /record options must be an object .*got null/);
 });
 
 test('the noise haystack can replace natural text, and natural text the noise', () => {
