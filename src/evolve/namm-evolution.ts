@@ -13,7 +13,7 @@
  * member's fitness and mean KV fraction, skipped tasks), stage-K-NAME.namm after each stage, evolved.namm (the
  * CMA-ES mean at the end, with the statistics and provenance) and fitness.svg.
  */
-import { appendFileSync, promises as fs } from 'node:fs';
+import { appendFileSync, existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { calibrateNamm } from '../eval/calibrate.js';
 import type { RunRecordOptions } from '../eval/runner.js';
@@ -107,7 +107,8 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
   await fs.mkdir(out, { recursive: true });
   const checkpointExists = await exists(join(out, CHECKPOINT_FILE));
   if (checkpointExists && !o.resume) throw new Error(`${out} already holds an evolution run; pass resume to continue it, or use a new directory`);
-  const restored = checkpointExists ? readExtra((await loadEvolutionCheckpoint(out)).meta.extra, out) : null;
+  const restoredMeta = checkpointExists ? (await loadEvolutionCheckpoint(out)).meta : null;
+  const restored = restoredMeta ? readExtra(restoredMeta.extra, out) : null;
   if (restored && o.seed !== undefined && o.seed !== restored.seed) {
     throw new Error(`the run in ${out} uses seed ${restored.seed}; cannot resume it with seed ${o.seed}`);
   }
@@ -188,8 +189,16 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
     await writeFileAtomic(join(out, MEMBERS_FILE), members.map((m) => JSON.stringify(m) + '\n').join(''));
     const stages = curriculum.stages.map((s) => ({ name: s.name, generations: s.generations }));
     // One runEvolution per stage prefix: the CMA-ES state carries over through the checkpoint, and each stage's
-    // end is a point where its mean can be saved (also after a resume that finds the stage already done).
-    for (let k = 0; k < stages.length; k++) {
+    // end is a point where its mean can be saved (also after a resume that finds the stage already done). A
+    // resume starts at the checkpoint's stage: the stages before it ended, and their files were written, before
+    // it began (a prefix without the checkpoint's stage cannot take its state).
+    const first = restoredMeta ? Math.min(restoredMeta.stageIndex, stages.length - 1) : 0;
+    for (let k = 0; k < first; k++) {
+      const file = stageFile(k);
+      if (existsSync(file)) stageFiles.push(file);
+      else say(`note: ${file} is missing (stage ${k + 1} ended before this resume; its mean is not recoverable)`);
+    }
+    for (let k = first; k < stages.length; k++) {
       last = await runEvolution({
         dir: out, dim: NAMM_PARAM_COUNT, seed, stages: stages.slice(0, k + 1), resume: checkpointExists || k > 0, progress: false,
         cmaOptions: {
@@ -199,7 +208,7 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
         evaluate: (population, generation, ctx) => evaluate(population, generation, ctx.stageIndex),
         extra, onProgress,
       });
-      const file = join(out, `stage-${k + 1}-${curriculum.stages[k]!.name.replace(/[^A-Za-z0-9_-]+/g, '_')}.namm`);
+      const file = stageFile(k);
       saveNamm(file, last.mean, last.history, k);
       stageFiles.push(file);
       await writeReports(out, last.history, members);
@@ -211,6 +220,10 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
   const nammPath = join(out, EVOLVED_FILE);
   saveNamm(nammPath, last!.mean, last!.history, curriculum.stages.length - 1);
   return { nammPath, stageFiles, mean: last!.mean, normStats, generation: last!.generation, history: last!.history, members: members.slice(0, last!.generation) };
+
+  function stageFile(k: number): string {
+    return join(out, `stage-${k + 1}-${curriculum.stages[k]!.name.replace(/[^A-Za-z0-9_-]+/g, '_')}.namm`);
+  }
 
   function saveNamm(path: string, mean: Float32Array, history: GenerationRecord[], stageIndex: number): void {
     const lastRecord = history.at(-1);

@@ -143,3 +143,32 @@ test('namm evolve --workers 2: SIGKILL mid-generation, then --resume, ends bit-i
   assert.equal(again.code, 1);
   assert.match(again.stderr, /namm: .* already holds an evolution run/);
 }));
+
+test('a run resumed inside its second stage, or with that stage lengthened, continues exactly as one uninterrupted run', { timeout: 180000 }, () => withTempDir(async (dir) => {
+  const longer = (generations: number) => tinyCurriculum({
+    stages: [
+      { name: 'retrieval', generations: 1, samplesPerTask: 2, tasks: [{ task: 'passkey', lengths: [700], samples: 3, seed: 1_000_000 }] },
+      { name: 'stories', generations, samplesPerTask: 2, addTasks: [{ jsonl: 'stories.jsonl', name: 'story' }] },
+    ],
+  });
+  await writeTinyCurriculum(dir);
+  const write = async (name: string, generations: number) => {
+    const path = join(dir, name);
+    await writeFile(path, JSON.stringify(longer(generations)));
+    return path;
+  };
+  const two = await write('two.json', 2), three = await write('three.json', 3);
+  const straight = await evolveNamm({ curriculum: three, model: MODEL, out: join(dir, 'straight'), progress: false });
+  // Stage 2 checkpointed one generation (stage index 1), then the run stopped; resuming it used to fail because
+  // the first stage prefix alone cannot take a checkpoint from stage 2.
+  const out = join(dir, 'staged');
+  await evolveNamm({ curriculum: two, model: MODEL, out, progress: false });
+  const stage1 = await readFile(join(out, 'stage-1-retrieval.namm'));
+  const resumed = await evolveNamm({ curriculum: three, model: MODEL, out, resume: true, progress: false });
+  assert.equal(resumed.generation, 4);
+  assert.deepEqual(fitnessOf(resumed.history), fitnessOf(straight.history));
+  assert.deepEqual(bytes(resumed.mean), bytes(straight.mean));
+  assert.deepEqual(resumed.stageFiles.map((f) => f.slice(out.length + 1)), ['stage-1-retrieval.namm', 'stage-2-stories.namm']);
+  assert.deepEqual(await readFile(join(out, 'stage-1-retrieval.namm')), stage1, 'the finished stage 1 file is left as it was');
+  assert.deepEqual(bytes(readNammCheckpoint(join(out, 'stage-2-stories.namm')).params), bytes(straight.mean));
+}));
