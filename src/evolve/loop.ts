@@ -240,7 +240,10 @@ function resolveStages(o: RunEvolutionOptions): EvolutionStage[] {
 function checkCompatible(meta: LoopMeta, cma: CmaEs, o: RunEvolutionOptions, stages: EvolutionStage[]): void {
   if (meta.dim !== o.dim) throw new Error(`the checkpoint in ${o.dir} has ${meta.dim} parameters, this run ${o.dim}: resume with the settings it was started with`);
   const want = o.cmaOptions ?? {};
-  for (const k of ['popSize', 'variant', 'mode'] as const) {
+  // Every strategy setting the checkpoint's state was built with (a changed one would be ignored silently, and the
+  // reports would name it); those left unset here keep the checkpoint's.
+  const keys = ['popSize', 'eliteRatio', 'initSigma', 'cm', 'variant', 'mode', 'eigenEvery', 'shiftFirstGeneration', 'c1', 'cmu', 'csigma', 'dsigma', 'cc'] as const;
+  for (const k of keys) {
     if (want[k] !== undefined && want[k] !== cma.options[k]) {
       throw new Error(`the checkpoint in ${o.dir} has CMA-ES ${k} ${String(cma.options[k])}, this run asks for ${String(want[k])}: resume with the settings it was started with`);
     }

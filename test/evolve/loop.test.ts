@@ -71,6 +71,10 @@ test('stages carry the CMA-ES state and keep counting generations; resume extend
   assert.equal((await readFile(join(split, 'log.jsonl'), 'utf8')).trim().split('\n').length, 7);
   await assert.rejects(runEvolution({ dir: split, dim: 5, stages, resume: true, evaluate: sphere, progress: false }), /has 4 parameters, this run 5: resume with the settings/);
   await assert.rejects(runEvolution({ dir: split, dim: 4, stages: [{ name: 'z', generations: 1 }], resume: true, evaluate: sphere, progress: false }), /stage 0 is "a"/);
+  for (const [k, v, was] of [['popSize', 8, 6], ['eliteRatio', 0.25, 0.5], ['initSigma', 2, 0.065], ['mode', 'fast', 'reference'], ['cc', 0.5, undefined]] as const) {
+    await assert.rejects(runEvolution({ dir: split, dim: 4, stages, seed: 9, cmaOptions: { popSize: 6, [k]: v }, resume: true, evaluate: sphere, progress: false }),
+      new RegExp(`has CMA-ES ${k} ${String(was)}, this run asks for ${v}: resume with the settings`));
+  }
 }));
 
 test('bad evaluate results and options give clear errors; a corrupt checkpoint refuses to resume', () => withDir(async (dir) => {
