@@ -1,7 +1,8 @@
 /**
  * CMA-ES strategy parameters (weights and learning rates) as the NAMM reference computes them
  * (evo-memory `memory_evolution/cma_es.py::get_cma_defaults`, spec/namm.md §5), with the sep-CMA-ES learning-rate
- * scaling of Ros & Hansen (2008) for the diagonal variant.
+ * scaling of Ros & Hansen (2008) for the diagonal variant. At elite ratios other than 0.5 the weights' base moves
+ * with μ (see cmaParameters).
  */
 
 export type CmaVariant = 'full' | 'separable';
@@ -51,8 +52,14 @@ export function cmaParameters(dim: number, o: CmaParameterOptions): CmaParameter
   const mu = Math.max(1, Math.floor(lambda * o.eliteRatio));
   const clippedN = Math.min(n, CLIPPED_DIM_LIMIT);
 
+  // w'_i = ln(b) − ln i. At μ = ⌊λ/2⌋ (elite ratio 0.5, every reference run) b = (λ+1)/2, the reference's and
+  // Hansen's default. The reference keeps that b for any μ, so another ratio puts the sign change in the wrong place:
+  // below 0.5 the mean's weights sum to less than 1 and σ shrinks under random selection, above it some elite
+  // members get negative mean weights (at ratio 1 the mean steps away from the best). b = μ + ½ puts the sign
+  // change at μ, so the top μ carry the positive weights (summing to 1) and the rest the negative ones.
+  const base = mu === Math.floor(lambda / 2) ? (lambda + 1) / 2 : mu + 0.5;
   const raw = new Float64Array(lambda);
-  for (let i = 0; i < lambda; i++) raw[i] = Math.log((lambda + 1) / 2) - Math.log(i + 1);
+  for (let i = 0; i < lambda; i++) raw[i] = Math.log(base) - Math.log(i + 1);
   const muEff = effectiveSize(raw.subarray(0, mu));
   const muEffMinus = mu < lambda ? effectiveSize(raw.subarray(mu)) : 0;
 

@@ -38,6 +38,26 @@ test('separable variant scales c1 and cμ by (n + 1.5)/3 (Ros & Hansen)', () => 
   close(sep.cmu, full.cmu * (101.5 / 3), 1e-14, 'cμ sep');
 });
 
+test('any elite ratio: the top μ carry the positive weights, summing to 1, and σ holds under random selection', () => {
+  for (const [lambda, ratio, mu] of [[32, 0.25, 8], [32, 0.75, 24], [32, 1, 32], [15, 0.5, 7], [16, 0.125, 2]] as const) {
+    const p = cmaParameters(20, { popSize: lambda, eliteRatio: ratio, variant: 'full', cm: 1 });
+    assert.equal(p.mu, mu);
+    const top = Array.from(p.meanWeights.subarray(0, mu));
+    assert.ok(top.every((w, i) => w >= 0 && (i === 0 || w <= top[i - 1]!)), `λ ${lambda}, ratio ${ratio}: decreasing non-negative elite weights`);
+    close(top.reduce((a, w) => a + w, 0), 1, 1e-12, `λ ${lambda}, ratio ${ratio}: Σ mean weights`);
+    assert.ok(Array.from(p.weights.subarray(mu)).every((w) => w <= 0), `λ ${lambda}, ratio ${ratio}: no positive weight past μ`);
+    close(p.muEff, top.reduce((a, w) => a + w, 0) ** 2 / top.reduce((a, w) => a + w * w, 0), 1e-12, 'μ_eff of the mean weights');
+  }
+  // With fitness that ignores the samples, the step size neither collapses nor explodes (with the reference's
+  // weights at ratio 0.25, σ fell from 0.065 to ~3·10⁻⁷ in 300 generations here).
+  for (const eliteRatio of [0.25, 0.5, 0.75]) {
+    const cma = new CmaEs({ dim: 20, popSize: 32, eliteRatio, seed: 5 });
+    const rng = new Rng(99);
+    for (let g = 0; g < 300; g++) cma.tell(cma.ask().map(() => rng.normal()));
+    assert.ok(cma.sigma > 0.065 / 10 && cma.sigma < 0.065 * 10, `ratio ${eliteRatio}: σ ${cma.sigma} after 300 random generations`);
+  }
+});
+
 /** 4-D quadratic with correlations, so C departs from the identity. */
 function skewedQuadratic(x: Float64Array): number {
   return x[0]! ** 2 + 10 * (x[1]! - x[0]!) ** 2 + 3 * x[2]! ** 2 + 0.5 * (x[3]! + x[2]!) ** 2;
