@@ -110,6 +110,7 @@ export function recordingPolicy(policy: MemoryPolicy, recorder: MemoryTraceRecor
     needsAttention: policy.needsAttention,
     ...(policy.tapPrecision ? { tapPrecision: policy.tapPrecision } : {}),
     ...(policy.packedTaps ? { packedTaps: policy.packedTaps } : {}),
+    ...(policy.chunkBoundary ? { chunkBoundary: policy.chunkBoundary } : {}),
     reset(shape: CacheShape): void { pending = true; policy.reset(shape); },
     observe(obs: LayerObservation): KeepLists | null {
       if (pending) { recorder.beginSequence(); pending = false; }

@@ -60,6 +60,12 @@ export interface MemoryPolicy {
   readonly tapPrecision?: TapPrecision;
   /** With tapPrecision 'bf16': receive them packed, in `attentionBf16`, rather than as float32 in `attention`. */
   readonly packedTaps?: boolean;
+  /**
+   * Optional: the session also ends every prefill chunk at the multiples of this many absolute tokens, so that an
+   * eviction due at such a multiple happens before any later token attends (NAMM: its update interval, which the
+   * reference's 128-token sub-forwards always reach on a chunk's last query).
+   */
+  readonly chunkBoundary?: number;
   /** Starts a new sequence: drop all per-sequence state. */
   reset(shape: CacheShape): void;
   /** Sees one layer's chunk; returns keep lists when this layer's cache should shrink now, else null. */

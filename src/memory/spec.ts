@@ -5,7 +5,7 @@
  *   options := key "=" value ("," key "=" value)*          (namm: the first item is the checkpoint path)
  *
  * e.g. `full`, `h2o:ratio=0.5`, `h2o:tokens=1024,recent=64`, `streaming:sinks=4,window=512`,
- * `snapkv:ratio=0.75,window=64,kernel=5,pool=max`, `namm:ckpt.json,selection=per-head`,
+ * `snapkv:ratio=0.75,window=64,kernel=5,pool=max`, `namm:policy.namm,selection=per-head`,
  * `adakv(snapkv):ratio=0.5`, `matched(h2o):trace=run.json`. A wrapper's options that it does not know itself go to
  * the policy it wraps, so `adakv(snapkv):ratio=0.5` and `adakv(snapkv:ratio=0.5)` mean the same.
  */
@@ -290,7 +290,7 @@ function parseSpec(spec: string, forwarded: Options, ctx: Context): MemoryPolicy
     if (ctx.matched || forwarded.size > 0) throw new Error('namm cannot be wrapped in adakv(...) or matched(...): it sets its own cache size');
     const [path, ...items] = splitItems(body);
     if (!path || path.trim() === '' || path.includes('=')) {
-      throw new Error('namm needs a checkpoint path first: namm:PATH[,key=value...], e.g. namm:models/namm.json,selection=per-head');
+      throw new Error('namm needs a checkpoint path first: namm:PATH[,key=value...], e.g. namm:models/namm-tiny-llama.namm,selection=per-head');
     }
     const overrides: Record<string, string> = {};
     for (const [k, v] of parseItems('namm', items)) overrides[k] = v;

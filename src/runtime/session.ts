@@ -180,9 +180,16 @@ export class Session {
     const V = this.arch.config.vocabSize;
     const out = wantAll ? new Float32Array(n * V) : null;
     let last: Float32Array = new Float32Array(0);
+    // Chunks also end where the policy asks (NAMM's update points); without that a chunk crossing one would attend
+    // over tokens the update is about to evict.
+    const asked = this.policy?.chunkBoundary;
+    if (asked !== undefined && (!Number.isSafeInteger(asked) || asked < 1)) {
+      throw new RangeError(`memory policy ${this.policy!.name}: chunkBoundary must be a positive integer, got ${String(asked)}`);
+    }
+    const boundary = asked ?? Number.MAX_SAFE_INTEGER;
     let i = 0;
     while (i < n) {
-      const room = this.chunkSize - (this.totalTokens % this.chunkSize);
+      const room = Math.min(this.chunkSize - (this.totalTokens % this.chunkSize), boundary - (this.totalTokens % boundary));
       const m = Math.min(room, n - i);
       const chunk = Int32Array.from({ length: m }, (_, t) => all[i + t]!);
       const isLast = i + m === n;

@@ -8,6 +8,7 @@ import { loadModel } from '../../src/models/model.js';
 import { parsePolicySpec } from '../../src/memory/spec.js';
 import { createNammPolicy, saveNammCheckpoint, zeroNammParams, NAMM_PARAM_COUNT } from '../../src/memory/namm/index.js';
 import type { Session } from '../../src/runtime/session.js';
+import { MemoryTraceRecorder, recordingPolicy } from '../../src/memory/matched.js';
 
 const model = await loadModel('../shared/models/tinystories-656k');
 const story = model.tokenizer!.encode('Once upon a time, there was a little girl named Lily. She had a toy car that she loved very much. One day, she went to the park to play with her toy car in the park. Lily was very happy.', { addBos: false });
@@ -52,6 +53,29 @@ test('a NAMM whose final bias is very negative keeps only the newest token at ea
   }
   const m = s.memoryStats();
   assert.ok(m.bytesFreed > 0 && m.meanFraction < 0.8 && m.evictionEvents === 2 * model.config.nLayers);
+});
+
+test('a NAMM gives the same caches and logits whatever the chunk size: chunks end at its update points', () => {
+  const rng = new (class { s = 7; normal() { this.s = (this.s * 16807) % 2147483647; return (this.s / 2147483647 - 0.5) * 3.4; } })();
+  const params = Float32Array.from({ length: NAMM_PARAM_COUNT }, () => 0.1 * rng.normal());
+  const prefill = (chunkSize: number) => {
+    const s = model.createSessionWith(createNammPolicy({ params }), { chunkSize });
+    const logits = s.prefill(ids, { logits: 'all' });
+    const lens = Array.from({ length: model.config.nLayers }, (_, l) => Array.from({ length: model.config.nKvHeads }, (_, h) => s.cache.store(l, h).len));
+    return { logits, lens, fraction: s.memoryStats().meanFraction };
+  };
+  const want = prefill(128);
+  assert.equal(recordingPolicy(createNammPolicy({ params, updateEvery: 256 }), new MemoryTraceRecorder()).chunkBoundary, 256, 'a recorded NAMM keeps its boundary');
+  assert.ok(want.fraction < 0.95, `the parameters evict (mean fraction ${want.fraction})`);
+  // 200 and 300 cross 512 and 1,024 inside a chunk; 2,048 holds the whole prompt. Before chunks ended at update
+  // points, queries past 512 attended over tokens the update then evicted (logits ~0.3 apart).
+  for (const chunkSize of [200, 300, 2048]) {
+    const got = prefill(chunkSize);
+    assert.deepEqual(got.lens, want.lens, `chunkSize ${chunkSize}: caches`);
+    // Other chunkings sum in another order (the full cache's logits differ by up to 2e-5 between these chunk sizes).
+    const diff = got.logits.reduce((m, v, i) => Math.max(m, Math.abs(v - want.logits[i]!)), 0);
+    assert.ok(diff < 1e-3, `chunkSize ${chunkSize}: logits differ by ${diff}`);
+  }
 });
 
 test('budgeted baselines shrink the cache and the statistics say so', () => {

@@ -214,7 +214,7 @@ test('NAMM evicts the same tokens and the model gives the same logits with packe
       const evictions: number[][] = [];
       // The same policy, told to take float32 taps: the session then writes the bf16 values as float32.
       const policy: MemoryPolicy = unpack
-        ? { name: namm.name, needsAttention: true, tapPrecision: 'bf16', reset: (s) => namm.reset(s), observe: (o) => namm.observe(o) }
+        ? { name: namm.name, needsAttention: true, tapPrecision: 'bf16', chunkBoundary: namm.chunkBoundary, reset: (s) => namm.reset(s), observe: (o) => namm.observe(o) }
         : namm;
       const s = model.createSessionWith(policy, { onEviction: (e) => evictions.push(e.keep.flatMap((k) => Array.from(k))) });
       const logits = s.prefill(ids);

@@ -128,6 +128,8 @@ export class NammPolicy implements MemoryPolicy {
   /** bf16 taps arrive packed (16-bit patterns): half the bytes for the attention to write and the spectrogram to read. */
   readonly packedTaps: boolean;
   readonly updateEvery: number;
+  /** Sessions end their chunks at every update point, so that no later query attends before the update. */
+  get chunkBoundary(): number { return this.updateEvery; }
   readonly selection: NammSelection;
   readonly cacheSize: number | undefined;
   readonly scorerKind: NammScorerKind;
