@@ -12,9 +12,11 @@
  * last block becomes the carry-over of the next window. Memory per head: 2 blocks (2·16·n) + the accumulator (17·n).
  *
  * Cadence: a window covers the queries with absolute index in [w·U, (w+1)·U). Chunks aligned to the window (the
- * reference's 128-token prefill chunks and 1-token decode steps) end exactly on its last query. A chunk that runs
- * past a multiple of U is handled as if the update had happened exactly at that multiple: the window is scored
- * from its own U queries and tokens, and the rest of the chunk starts the next window (see NammPolicy.observe).
+ * reference's 128-token prefill chunks and 1-token decode steps) end exactly on its last query, and sessions end
+ * every chunk there (NammPolicy.chunkBoundary). A chunk that runs past a multiple of U (a caller driving the policy
+ * itself) is scored as if the update had happened exactly at that multiple: the window is scored from its own U
+ * queries and tokens, and the rest of the chunk starts the next window (see NammPolicy.observe); only that chunk's
+ * own queries past the multiple attended over rows the update then evicts.
  */
 import type { Backend } from '../../tensor/backend.js';
 import { getBackend } from '../../tensor/index.js';
