@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .description('evolve a NAMM with CMA-ES on task scores (curriculum of stages; resumable; parallel workers)')
     .requiredOption('-c, --config <file>', 'curriculum JSON: CMA-ES settings and stages of tasks (see configs/evolve-*.json)')
     .requiredOption('-m, --model <path>', 'model folder, .gguf or llama2.c .bin')
-    .requiredOption('-o, --out <dir>', 'run directory: checkpoint, log.jsonl, members.jsonl, reference scores, .namm files, fitness.svg')
+    .requiredOption('-o, --out <dir>', 'run directory: checkpoint, log.jsonl, members.jsonl, validation.jsonl, reference scores, .namm files, fitness.svg')
     .option('--resume', 'continue the run in --out (bit-identical to an uninterrupted run)')
     .option('--workers <n>', 'evaluation threads sharing the weights (results do not depend on it)', intOption('--workers', 1), 1)
     .option('--seed <n>', "seed of CMA-ES and of the prompt sampling (default: the curriculum's)", intOption('--seed', 0))
@@ -41,7 +41,8 @@ export function register(program: Command): void {
         ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.mode ? { mode: o.mode } : {}),
       });
       const last = result.history.at(-1);
-      process.stdout.write(`wrote ${result.nammPath} (CMA-ES mean after ${result.generation} generations` +
+      const chosen = result.stageBest.at(-1);
+      process.stdout.write(`wrote ${result.nammPath} (CMA-ES mean ${chosen ? `at generation ${chosen.generation} of ${result.generation}, the last stage's best validation score ${chosen.score.toFixed(4)}` : `after ${result.generation} generations`}` +
         `${last ? `, last best fitness ${last.best.toFixed(4)}, mean ${last.mean.toFixed(4)}` : ''})\n`);
     });
 }

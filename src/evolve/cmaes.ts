@@ -255,6 +255,25 @@ export class CmaEs {
     this.eigenCount++;
   }
 
+  /**
+   * Takes over the search distribution of `other` (an earlier state of the same run): mean, σ, C, both evolution
+   * paths and the eigendecomposition (recomputed at the next ask), keeping this object's generation counter,
+   * random stream and best sample. Used to start a stage from the best validated state of the stage before
+   * (spec/namm.md §5), while sampling continues where the run is.
+   */
+  adoptSearchState(other: CmaEs): void {
+    if (other.n !== this.n || other.options.variant !== this.options.variant || other.popSize !== this.popSize) {
+      throw new Error(`CMA-ES: cannot adopt a state of another shape (n ${other.n}, ${other.options.variant}, λ ${other.popSize})`);
+    }
+    if (this.pending) throw new Error('CMA-ES: cannot adopt a state while an ask is pending');
+    this.mean = Float64Array.from(other.mean);
+    this.sigma = other.sigma;
+    this.cov = Float64Array.from(other.cov);
+    this.pathSigma = Float64Array.from(other.pathSigma);
+    this.pathC = Float64Array.from(other.pathC);
+    this.eigenGeneration = -1;
+  }
+
   /** Compact binary state (see cma-state.ts); `CmaEs.deserialize` restores it bit-identically. */
   serialize(): Uint8Array {
     return encodeCmaState(this.snapshot());

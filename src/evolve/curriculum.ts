@@ -98,6 +98,12 @@ export interface Curriculum {
   fitness: { normalisation: FitnessNormalisation; cachePenalty: number };
   /** Calibration runs on stage 1's pool; `limit` caps the records used per task (null: all). */
   calibration: { limit: number | null };
+  /**
+   * Validation of the CMA-ES mean (spec/namm.md §5): every `every` generations of a stage (and at its end) on the
+   * stage's prompts, at most `limit` per task (null: all, as the reference); each stage ends in its best-scoring
+   * state and the next starts there. `every` 0: off, each stage ends in its last state.
+   */
+  validation: { every: number; limit: number | null };
   stages: StageSpec[];
 }
 
@@ -109,6 +115,7 @@ export const CURRICULUM_DEFAULTS = {
   run: { maxPromptTokens: null, maxNewTokens: null, queryAware: false, chunkSize: null, longbenchConfig: null, score: 'task' } as RunSettings,
   fitness: { normalisation: 'guarded' as FitnessNormalisation, cachePenalty: 0 },
   calibration: { limit: null as number | null },
+  validation: { every: 10, limit: null as number | null },
 };
 
 type Json = Record<string, unknown>;
@@ -168,7 +175,7 @@ class Checker {
 /** Validates a parsed curriculum; relative JSONL and config paths resolve against `baseDir`. */
 export function parseCurriculum(value: unknown, source = 'curriculum', baseDir = '.'): Curriculum {
   const c = new Checker(source);
-  const top = c.object(value, '(top level)', ['description', 'seed', 'cma', 'namm', 'run', 'fitness', 'calibration', 'stages']);
+  const top = c.object(value, '(top level)', ['description', 'seed', 'cma', 'namm', 'run', 'fitness', 'calibration', 'validation', 'stages']);
   const d = CURRICULUM_DEFAULTS;
 
   const cmaIn = top.cma === undefined ? {} : c.object(top.cma, 'cma', ['popSize', 'initSigma', 'eliteRatio', 'variant', 'mode']);
@@ -208,6 +215,8 @@ export function parseCurriculum(value: unknown, source = 'curriculum', baseDir =
   };
   const calIn = top.calibration === undefined ? {} : c.object(top.calibration, 'calibration', ['limit']);
   const calibration = { limit: c.intOrNull(calIn.limit, 'calibration.limit', 1) };
+  const valIn = top.validation === undefined ? {} : c.object(top.validation, 'validation', ['every', 'limit']);
+  const validation = { every: c.int(valIn.every, 'validation.every', 0, d.validation.every), limit: c.intOrNull(valIn.limit, 'validation.limit', 1) };
 
   if (!Array.isArray(top.stages) || top.stages.length === 0) c.fail('stages', 'must be a non-empty list of stages');
   const stages: StageSpec[] = [];
@@ -247,7 +256,7 @@ export function parseCurriculum(value: unknown, source = 'curriculum', baseDir =
 
   return {
     source, description: top.description === undefined ? '' : c.string(top.description, 'description'),
-    seed: c.int(top.seed, 'seed', 0, d.seed), cma, namm, run, fitness, calibration, stages,
+    seed: c.int(top.seed, 'seed', 0, d.seed), cma, namm, run, fitness, calibration, validation, stages,
   };
 }
 
@@ -351,7 +360,11 @@ export function curriculumFingerprints(c: Curriculum): { settings: string; stage
   return {
     // The default score and fp32 taps are left out, so runs started before those options existed (on fp32 taps)
     // keep their fingerprint.
-    settings: sha(stableJson({ namm: nammWithoutFp32Taps(c.namm), run: runWithoutDefaultScore(c.run), fitness: c.fitness, calibration: c.calibration })),
+    // Validation changes where each stage ends; off, it is left out (runs from before it existed were without it).
+    settings: sha(stableJson({
+      namm: nammWithoutFp32Taps(c.namm), run: runWithoutDefaultScore(c.run), fitness: c.fitness, calibration: c.calibration,
+      ...(c.validation.every > 0 ? { validation: c.validation } : {}),
+    })),
     stages: c.stages.map((s) => sha(stableJson({ name: s.name, samplesPerTask: s.samplesPerTask, tasks: s.tasks }))),
   };
 }

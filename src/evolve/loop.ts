@@ -70,10 +70,35 @@ export interface RunEvolutionOptions {
   /** JSON blob stored with every checkpoint (e.g. normalisation statistics); called after each generation. */
   extra?: () => unknown;
   onProgress?: (record: GenerationRecord) => void;
+  /**
+   * Validation of the mean (spec/namm.md §5): `run` scores the CMA-ES mean (higher is better) at stage generations
+   * 0, every, 2·every, … and at the stage's end; each stage ends in its best-scoring state, from which the next
+   * stage starts and which the run returns (the first of equal scores wins). `every` 0 turns it off (each stage
+   * ends in its last state).
+   */
+  validation?: { every: number; run: (mean: Float32Array, context: ValidationContext) => Promise<number> };
   /** Continue from `dir/checkpoint.bin` if present. Without it an existing checkpoint is an error. */
   resume?: boolean;
   /** Progress line on stderr (default), another stream, or false for none. */
   progress?: boolean | (NodeJS.WritableStream & { isTTY?: boolean });
+}
+
+export interface ValidationContext {
+  stage: EvolutionStage;
+  stageIndex: number;
+  /** Generations of this stage completed before this state (0: its starting state). */
+  stageGeneration: number;
+  /** The CMA-ES generation counter of this state. */
+  generation: number;
+}
+
+/** One validation of the mean. */
+export interface ValidationRecord {
+  stage: string;
+  stageIndex: number;
+  stageGeneration: number;
+  generation: number;
+  score: number;
 }
 
 export interface EvolutionResult {
@@ -84,6 +109,10 @@ export interface EvolutionResult {
   bestFitness: number;
   generation: number;
   history: GenerationRecord[];
+  /** Every validation of the mean so far (empty without validation). */
+  validations: ValidationRecord[];
+  /** Per stage that has ended: the validation whose state it ended in (null without validation). */
+  stageBest: (ValidationRecord | null)[];
   extra: unknown;
 }
 
@@ -101,10 +130,16 @@ export interface LoopMeta {
   stageGeneration: number;
   elapsedS: number;
   history: StoredRecord[];
+  /** Generations between validations of the mean (absent: none). */
+  validationEvery?: number;
+  /** Validations of the mean (absent in checkpoints written without validation). */
+  validations?: ValidationRecord[];
   extra: unknown;
 }
 
 export const CHECKPOINT_FILE = 'checkpoint.bin';
+/** The best validated state of a stage (`best-state-K.bin`, K from 1), kept until the next stage has run a generation. */
+export const bestStateFile = (stageIndex: number): string => `best-state-${stageIndex + 1}.bin`;
 export const LOG_FILE = 'log.jsonl';
 
 export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionResult> {
@@ -115,6 +150,10 @@ export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionRes
   const ckptPath = join(o.dir, CHECKPOINT_FILE);
   for (const f of [CHECKPOINT_FILE, LOG_FILE, 'mean.f32', 'best.f32']) await removeStaleTempFiles(join(o.dir, f));
 
+  const every = o.validation ? o.validation.every : 0;
+  if (o.validation && (typeof o.validation.run !== 'function' || !Number.isSafeInteger(every) || every < 0)) {
+    throw new RangeError(`runEvolution: validation needs a run function and an integer every ≥ 0, got every ${String(every)}`);
+  }
   let cma: CmaEs;
   let meta: LoopMeta;
   let restoredExtra: unknown;
@@ -122,6 +161,9 @@ export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionRes
     if (!o.resume) throw new Error(`runEvolution: ${ckptPath} exists; pass resume: true to continue it, or use a new dir`);
     ({ cma, meta } = await loadEvolutionCheckpoint(o.dir));
     checkCompatible(meta, cma, o, stages);
+    if ((meta.validationEvery ?? 0) !== every) {
+      throw new Error(`the checkpoint in ${o.dir} validates the mean every ${meta.validationEvery ?? 0} generations, this run asks for ${every}: resume with the settings it was started with`);
+    }
     meta.stages = stages.map((s) => ({ name: s.name, generations: s.generations }));
     restoredExtra = meta.extra;
     // The log and parameter files may be one generation behind (or half-written): rebuild them.
@@ -133,6 +175,7 @@ export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionRes
       format: 'namm-evolution', version: 1, dim: o.dim, seed: o.seed ?? 0,
       stages: stages.map((s) => ({ name: s.name, generations: s.generations })),
       stageIndex: 0, stageGeneration: 0, elapsedS: 0, history: [], extra: null,
+      ...(every > 0 ? { validationEvery: every, validations: [] } : {}),
     };
     await writeFileAtomic(join(o.dir, LOG_FILE), '');
   }
@@ -140,10 +183,40 @@ export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionRes
   const progress = o.progress === false ? null : new ProgressLine(o.progress === true || o.progress === undefined ? process.stderr : o.progress);
   const totalGenerations = cma.generation - completedInStages(meta) + stages.reduce((s, st) => s + st.generations, 0);
   const recentTimes: number[] = [];
+  if (every > 0) meta.validations ??= [];
+  const validations = meta.validations ?? [];
+  /** Scores the current mean unless this state of this stage was scored already (before a resume). */
+  const validate = async (): Promise<boolean> => {
+    const stageIndex = meta.stageIndex, generation = cma.generation;
+    if (validations.some((v) => v.stageIndex === stageIndex && v.generation === generation)) return false;
+    const stage = stages[stageIndex]!;
+    const context: ValidationContext = { stage, stageIndex, stageGeneration: meta.stageGeneration, generation };
+    const score = await o.validation!.run(Float32Array.from(cma.mean), context);
+    if (typeof score !== 'number' || !Number.isFinite(score)) throw new RangeError(`runEvolution: the validation score at generation ${generation} is ${String(score)}`);
+    const record: ValidationRecord = { stage: stage.name, stageIndex, stageGeneration: meta.stageGeneration, generation, score };
+    const best = bestValidation(validations, stageIndex);
+    // The state is saved before the record joins the checkpoint: a kill in between repeats the validation.
+    if (!best || score > best.score) await writeCheckpointFile(join(o.dir, bestStateFile(stageIndex)), encodeFramed(record, cma));
+    validations.push(record);
+    return true;
+  };
   try {
     while (meta.stageIndex < stages.length) {
       const stage = stages[meta.stageIndex]!;
-      if (meta.stageGeneration >= stage.generations) { meta.stageIndex++; meta.stageGeneration = 0; continue; }
+      if (meta.stageGeneration >= stage.generations) {
+        if (every > 0) {
+          // The stage's last state is a candidate too; the checkpoint records its score, so a finished run keeps
+          // it. Then the stage ends in its best state (the next one starts there).
+          if (await validate()) await writeCheckpointFile(ckptPath, encodeLoopCheckpoint(meta, cma));
+          const best = bestValidation(validations, meta.stageIndex)!;
+          if (best.generation !== cma.generation) cma.adoptSearchState(await loadBestState(o.dir, best));
+          await writeParameterFiles(o.dir, cma);
+        }
+        meta.stageIndex++;
+        meta.stageGeneration = 0;
+        continue;
+      }
+      if (every > 0 && meta.stageGeneration % every === 0) await validate();
       const started = performance.now();
       const population = cma.ask().map((x) => Float32Array.from(x));
       const generation = cma.generation;
@@ -169,6 +242,8 @@ export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionRes
       if (o.extra) meta.extra = o.extra();
 
       await writeCheckpointFile(ckptPath, encodeLoopCheckpoint(meta, cma));
+      // Earlier stages' best states are in this checkpoint's past now.
+      for (let k = 0; k < meta.stageIndex; k++) await fs.rm(join(o.dir, bestStateFile(k)), { force: true });
       await fs.appendFile(join(o.dir, LOG_FILE), JSON.stringify(logLine(record)) + '\n');
       await writeParameterFiles(o.dir, cma);
       progress?.update({ ...record, totalGenerations } satisfies ProgressStats);
@@ -179,26 +254,44 @@ export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionRes
   }
   return {
     cma, mean: Float32Array.from(cma.mean), best: cma.bestX ? Float32Array.from(cma.bestX) : null,
-    bestFitness: cma.bestFitness, generation: cma.generation, history: meta.history.map(logLine), extra: meta.extra,
+    bestFitness: cma.bestFitness, generation: cma.generation, history: meta.history.map(logLine),
+    validations: validations.slice(), stageBest: stages.map((_, k) => (every > 0 ? bestValidation(validations, k) : null)),
+    extra: meta.extra,
   };
+}
+
+/** The first of the best-scoring validations of a stage, or null when it has none. */
+function bestValidation(validations: ValidationRecord[], stageIndex: number): ValidationRecord | null {
+  let best: ValidationRecord | null = null;
+  for (const v of validations) if (v.stageIndex === stageIndex && (!best || v.score > best.score)) best = v;
+  return best;
+}
+
+/** Reads the best state saved for `best` (see validate in runEvolution), checking that it is that state. */
+async function loadBestState(dir: string, best: ValidationRecord): Promise<CmaEs> {
+  const path = join(dir, bestStateFile(best.stageIndex));
+  let payload: Uint8Array;
+  try {
+    payload = await readCheckpointFile(path);
+  } catch (err) {
+    throw new Error(`cannot end stage ${best.stageIndex + 1} in its best state (generation ${best.generation}): ${(err as Error).message}`);
+  }
+  const { json, rest } = decodeFramed(payload, path);
+  const saved = json as ValidationRecord;
+  if (saved?.stageIndex !== best.stageIndex || saved.generation !== best.generation || saved.score !== best.score) {
+    throw new Error(`${path} holds the state of generation ${String(saved?.generation)}, but the checkpoint's best validation of stage ${best.stageIndex + 1} is generation ${best.generation}`);
+  }
+  return CmaEs.deserialize(rest);
 }
 
 /** Reads and validates `dir/checkpoint.bin`. */
 export async function loadEvolutionCheckpoint(dir: string): Promise<{ cma: CmaEs; meta: LoopMeta }> {
   const path = join(dir, CHECKPOINT_FILE);
   const payload = await readCheckpointFile(path);
-  if (payload.length < 4) throw new Error(`checkpoint ${path}: payload too short`);
-  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  const metaLength = view.getUint32(0, true);
-  if (4 + metaLength > payload.length) throw new Error(`checkpoint ${path}: metadata runs past the end`);
-  let meta: LoopMeta;
-  try {
-    meta = JSON.parse(Buffer.from(payload.subarray(4, 4 + metaLength)).toString('utf8')) as LoopMeta;
-  } catch (err) {
-    throw new Error(`checkpoint ${path}: corrupt metadata (${(err as Error).message})`);
-  }
+  const { json, rest } = decodeFramed(payload, path);
+  const meta = json as LoopMeta;
   if (meta?.format !== 'namm-evolution' || meta.version !== 1) throw new Error(`checkpoint ${path}: not a namm evolution checkpoint`);
-  const cma = CmaEs.deserialize(payload.subarray(align8(4 + metaLength)));
+  const cma = CmaEs.deserialize(rest);
   if (cma.generation !== meta.history.length) {
     throw new Error(`checkpoint ${path}: CMA-ES generation ${cma.generation} but ${meta.history.length} history records`);
   }
@@ -207,9 +300,14 @@ export async function loadEvolutionCheckpoint(dir: string): Promise<{ cma: CmaEs
 
 /** The checkpoint payload as two chunks: u32 metadata length + metadata JSON + padding, then the CMA-ES state. */
 function encodeLoopCheckpoint(meta: LoopMeta, cma: CmaEs): Uint8Array[] {
+  return encodeFramed(meta, cma);
+}
+
+/** A JSON value and a CMA-ES state as checkpoint payload chunks (see encodeLoopCheckpoint). */
+function encodeFramed(value: unknown, cma: CmaEs): Uint8Array[] {
   let json: string;
   try {
-    json = JSON.stringify(meta);
+    json = JSON.stringify(value);
   } catch (err) {
     throw new Error(`runEvolution: extra must be JSON-serialisable (${(err as Error).message})`);
   }
@@ -218,6 +316,20 @@ function encodeLoopCheckpoint(meta: LoopMeta, cma: CmaEs): Uint8Array[] {
   new DataView(prefix.buffer).setUint32(0, metaBytes.length, true);
   prefix.set(metaBytes, 4);
   return [prefix, cma.serialize()];
+}
+
+function decodeFramed(payload: Uint8Array, path: string): { json: unknown; rest: Uint8Array } {
+  if (payload.length < 4) throw new Error(`checkpoint ${path}: payload too short`);
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const metaLength = view.getUint32(0, true);
+  if (4 + metaLength > payload.length) throw new Error(`checkpoint ${path}: metadata runs past the end`);
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(payload.subarray(4, 4 + metaLength)).toString('utf8'));
+  } catch (err) {
+    throw new Error(`checkpoint ${path}: corrupt metadata (${(err as Error).message})`);
+  }
+  return { json, rest: payload.subarray(align8(4 + metaLength)) };
 }
 
 function align8(x: number): number { return (x + 7) & ~7; }

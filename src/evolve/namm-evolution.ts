@@ -25,7 +25,10 @@ import { writeFileAtomic } from './checkpoint.js';
 import type { CmaMode } from './cmaes.js';
 import { curriculumFingerprints, loadCurriculum, resolveTaskPools, type Curriculum, type StageSpec } from './curriculum.js';
 import { computeFitness, samplePromptIndices, type FitnessOptions, type TaskScores } from './fitness.js';
-import { CHECKPOINT_FILE, loadEvolutionCheckpoint, runEvolution, type EvaluationResult, type GenerationRecord } from './loop.js';
+import {
+  CHECKPOINT_FILE, loadEvolutionCheckpoint, runEvolution, type EvaluationResult, type GenerationRecord, type ValidationContext,
+  type ValidationRecord,
+} from './loop.js';
 import { renderFitnessSvg } from './plot.js';
 import { ProgressLine } from './progress.js';
 import { REFERENCE_SCORES_FILE, ReferenceScoreCache, referenceKey, referenceSettings } from './reference-scores.js';
@@ -34,6 +37,7 @@ import { createEvaluator, loadSharedModel, type Evaluator, type NammRunSettings 
 export const EVOLVED_FILE = 'evolved.namm';
 export const MEMBERS_FILE = 'members.jsonl';
 export const SVG_FILE = 'fitness.svg';
+export const VALIDATION_FILE = 'validation.jsonl';
 
 export interface EvolveNammOptions {
   /** A parsed curriculum or the path of its JSON file. */
@@ -79,6 +83,9 @@ export interface EvolveNammResult {
   generation: number;
   history: GenerationRecord[];
   members: MemberReport[];
+  /** Every validation of the mean (empty with validation off) and, per stage, the one it ended in. */
+  validations: ValidationRecord[];
+  stageBest: (ValidationRecord | null)[];
 }
 
 /** What the run keeps in the checkpoint's `extra` blob. */
@@ -161,14 +168,32 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
     calibration, members,
   });
 
+  const scoring: ScoringInputs = {
+    normStats, evaluator, references, fitness: curriculum.fitness,
+    referenceKeyOf: (r) => referenceKey(shared.fingerprint, r, referenceKeySettings),
+  };
   const evaluate = async (population: Float32Array[], generation: number, stageIndex: number): Promise<EvaluationResult> => {
-    const { result, report } = await evaluateGeneration({
-      stage: curriculum.stages[stageIndex]!, pools, seed, generation, population, normStats, evaluator, references,
-      referenceKeyOf: (r) => referenceKey(shared.fingerprint, r, referenceKeySettings), fitness: curriculum.fitness,
-    });
+    const { result, report } = await evaluateGeneration({ ...scoring, stage: curriculum.stages[stageIndex]!, pools, seed, generation, population });
     members.push(report);
     return result;
   };
+  // The mean on every prompt of the stage's tasks (up to validation.limit per task), scored as a member is.
+  const validation = curriculum.validation.every > 0 ? {
+    every: curriculum.validation.every,
+    run: async (mean: Float32Array, ctx: ValidationContext): Promise<number> => {
+      const records: TaskRecord[] = [];
+      const taskRanges: TaskRange[] = [];
+      for (const t of curriculum.stages[ctx.stageIndex]!.tasks) {
+        const pool = pools.get(t.name)!.slice(0, curriculum.validation.limit ?? undefined);
+        taskRanges.push({ task: t.name, start: records.length, count: pool.length });
+        records.push(...pool);
+      }
+      const { fit, kv } = await scoreRecords(scoring, records, taskRanges, [mean]);
+      const score = fit.fitness[0]!;
+      appendFileSync(join(out, VALIDATION_FILE), JSON.stringify({ stage: ctx.stage.name, generation: ctx.generation, stageGeneration: ctx.stageGeneration, score, kv: kv[0], prompts: records.length, skippedTasks: fit.skippedTasks }) + '\n');
+      return score;
+    },
+  } : undefined;
 
   const total = curriculum.stages.reduce((s, st) => s + st.generations, 0);
   const progress = stream ? new ProgressLine(stream) : null;
@@ -187,6 +212,7 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
   let last: Awaited<ReturnType<typeof runEvolution>> | null = null;
   try {
     await writeFileAtomic(join(out, MEMBERS_FILE), members.map((m) => JSON.stringify(m) + '\n').join(''));
+    if (validation) await writeFileAtomic(join(out, VALIDATION_FILE), await recordedValidationLines(join(out, VALIDATION_FILE), restoredMeta?.validations ?? []));
     const stages = curriculum.stages.map((s) => ({ name: s.name, generations: s.generations }));
     // One runEvolution per stage prefix: the CMA-ES state carries over through the checkpoint, and each stage's
     // end is a point where its mean can be saved (also after a resume that finds the stage already done). A
@@ -206,10 +232,11 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
           variant: curriculum.cma.variant, mode: o.mode ?? curriculum.cma.mode,
         },
         evaluate: (population, generation, ctx) => evaluate(population, generation, ctx.stageIndex),
+        ...(validation ? { validation } : {}),
         extra, onProgress,
       });
       const file = stageFile(k);
-      saveNamm(file, last.mean, last.history, k);
+      saveNamm(file, last.mean, last.history, k, last.stageBest[k] ?? null);
       stageFiles.push(file);
       await writeReports(out, last.history, members);
     }
@@ -218,20 +245,25 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
     await evaluator.close();
   }
   const nammPath = join(out, EVOLVED_FILE);
-  saveNamm(nammPath, last!.mean, last!.history, curriculum.stages.length - 1);
-  return { nammPath, stageFiles, mean: last!.mean, normStats, generation: last!.generation, history: last!.history, members: members.slice(0, last!.generation) };
+  saveNamm(nammPath, last!.mean, last!.history, curriculum.stages.length - 1, last!.stageBest.at(-1) ?? null);
+  return {
+    nammPath, stageFiles, mean: last!.mean, normStats, generation: last!.generation, history: last!.history,
+    members: members.slice(0, last!.generation), validations: last!.validations, stageBest: last!.stageBest,
+  };
 
   function stageFile(k: number): string {
     return join(out, `stage-${k + 1}-${curriculum.stages[k]!.name.replace(/[^A-Za-z0-9_-]+/g, '_')}.namm`);
   }
 
-  function saveNamm(path: string, mean: Float32Array, history: GenerationRecord[], stageIndex: number): void {
+  function saveNamm(path: string, mean: Float32Array, history: GenerationRecord[], stageIndex: number, best: ValidationRecord | null): void {
     const lastRecord = history.at(-1);
     saveNammCheckpoint(path, {
       scorer: 'bam', params: mean, normStats, updateEvery: curriculum.namm.updateEvery, selection: curriculum.namm.selection, taps: curriculum.namm.taps,
       ...(curriculum.namm.cacheSize !== null ? { cacheSize: curriculum.namm.cacheSize } : {}),
       provenance: {
-        by: 'namm evolve', created: new Date().toISOString(), parameters: 'CMA-ES mean',
+        by: 'namm evolve', created: new Date().toISOString(),
+        parameters: best ? `CMA-ES mean at generation ${best.generation}, the stage's best validation` : 'CMA-ES mean',
+        ...(best ? { validation: { generation: best.generation, stageGeneration: best.stageGeneration, score: best.score, every: curriculum.validation.every, limit: curriculum.validation.limit } } : {}),
         model: { source: model.source, fingerprint: shared.fingerprint },
         curriculum: {
           source: curriculum.source, description: curriculum.description,
@@ -246,18 +278,23 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
   }
 }
 
-interface GenerationInputs {
-  stage: StageSpec;
-  pools: Map<string, TaskRecord[]>;
-  seed: number;
-  generation: number;
-  population: Float32Array[];
+interface ScoringInputs {
   normStats: NormStats;
   evaluator: Evaluator;
   references: ReferenceScoreCache;
   referenceKeyOf: (record: TaskRecord) => string;
   fitness: FitnessOptions;
 }
+
+interface GenerationInputs extends ScoringInputs {
+  stage: StageSpec;
+  pools: Map<string, TaskRecord[]>;
+  seed: number;
+  generation: number;
+  population: Float32Array[];
+}
+
+interface TaskRange { task: string; start: number; count: number }
 
 /**
  * One generation: sample the prompts of every task, run the full cache on those without a cached reference score
@@ -266,20 +303,39 @@ interface GenerationInputs {
  */
 async function evaluateGeneration(g: GenerationInputs): Promise<{ result: EvaluationResult; report: MemberReport }> {
   const records: TaskRecord[] = [];
-  const taskRanges: { task: string; start: number; count: number }[] = [];
+  const taskRanges: TaskRange[] = [];
   for (const t of g.stage.tasks) {
     const pool = g.pools.get(t.name)!;
     const picked = samplePromptIndices(pool.length, g.stage.samplesPerTask, g.seed, g.generation, t.name);
     taskRanges.push({ task: t.name, start: records.length, count: picked.length });
     for (const i of picked) records.push(pool[i]!);
   }
+  const { fit, kv, referenceRuns } = await scoreRecords(g, records, taskRanges, g.population);
+  const best = fit.fitness.reduce((b, f, j) => (f > fit.fitness[b]! ? j : b), 0);
+  return {
+    result: { fitness: fit.fitness, info: { kv: kv.reduce((s, v) => s + v, 0) / kv.length, kvBest: kv[best]! } },
+    report: {
+      generation: g.generation, stage: g.stage.name, fitness: fit.fitness, kv, skippedTasks: fit.skippedTasks,
+      rawFallback: fit.rawFallback, referenceRuns,
+    },
+  };
+}
+
+/**
+ * Runs every member of `population` on `records` (grouped per task by `taskRanges`), and the full cache first on
+ * the records without a cached reference score (stored for later), in one batch so workers stay busy; returns the
+ * fitness, each member's mean KV fraction and how many reference runs were needed.
+ */
+async function scoreRecords(
+  g: ScoringInputs, records: TaskRecord[], taskRanges: TaskRange[], population: Float32Array[],
+): Promise<{ fit: ReturnType<typeof computeFitness>; kv: number[]; referenceRuns: number }> {
   const keys = records.map(g.referenceKeyOf);
   // Record index of the first occurrence of every key that has no reference score yet.
   const missing = new Map<string, number>();
   keys.forEach((k, i) => { if (!g.references.get(k) && !missing.has(k)) missing.set(k, i); });
   const jobs: { record: number; member: number | null }[] = [...missing.values()].map((record) => ({ record, member: null }));
-  for (let m = 0; m < g.population.length; m++) for (let i = 0; i < records.length; i++) jobs.push({ record: i, member: m });
-  const results = await g.evaluator.run({ records, params: g.population, normStats: g.normStats, jobs });
+  for (let m = 0; m < population.length; m++) for (let i = 0; i < records.length; i++) jobs.push({ record: i, member: m });
+  const results = await g.evaluator.run({ records, params: population, normStats: g.normStats, jobs });
 
   [...missing.values()].forEach((i, j) => {
     const r = results[j]!;
@@ -290,18 +346,27 @@ async function evaluateGeneration(g: GenerationInputs): Promise<{ result: Evalua
   const tasks: TaskScores[] = taskRanges.map(({ task, start, count }) => ({
     task,
     reference: keys.slice(start, start + count).map((k) => g.references.get(k)!.score),
-    members: g.population.map((_, m) => Array.from({ length: count }, (_, i) => memberResult(m, start + i).score)),
+    members: population.map((_, m) => Array.from({ length: count }, (_, i) => memberResult(m, start + i).score)),
   }));
-  const kv = g.population.map((_, m) => records.reduce((s, _r, i) => s + memberResult(m, i).meanFraction, 0) / records.length);
-  const fit = computeFitness(tasks, kv, g.fitness);
-  const best = fit.fitness.reduce((b, f, j) => (f > fit.fitness[b]! ? j : b), 0);
-  return {
-    result: { fitness: fit.fitness, info: { kv: kv.reduce((s, v) => s + v, 0) / kv.length, kvBest: kv[best]! } },
-    report: {
-      generation: g.generation, stage: g.stage.name, fitness: fit.fitness, kv, skippedTasks: fit.skippedTasks,
-      rawFallback: fit.rawFallback, referenceRuns: missing.size,
-    },
-  };
+  const kv = population.map((_, m) => records.reduce((s, _r, i) => s + memberResult(m, i).meanFraction, 0) / records.length);
+  return { fit: computeFitness(tasks, kv, g.fitness), kv, referenceRuns: missing.size };
+}
+
+/**
+ * The lines of validation.jsonl that the checkpoint recorded (a validation after the last checkpoint runs again on
+ * resume and writes its line again), once each.
+ */
+async function recordedValidationLines(path: string, recorded: ValidationRecord[]): Promise<string> {
+  if (recorded.length === 0 || !existsSync(path)) return '';
+  const want = new Set(recorded.map((v) => `${v.stage}|${v.generation}`));
+  const kept: string[] = [];
+  for (const line of (await fs.readFile(path, 'utf8')).split('\n')) {
+    let v: { stage?: unknown; generation?: unknown };
+    try { v = JSON.parse(line) as typeof v; } catch { continue; } // a line cut off by a kill
+    const key = `${String(v.stage)}|${String(v.generation)}`;
+    if (want.delete(key)) kept.push(line + '\n');
+  }
+  return kept.join('');
 }
 
 /** members.jsonl and fitness.svg, rewritten from the run's state. */

@@ -77,6 +77,50 @@ test('stages carry the CMA-ES state and keep counting generations; resume extend
   }
 }));
 
+test('validation: each stage ends in its best-scoring state, the next starts there, and a resume across a stage end is exact', () => withDir(async (dir) => {
+  const stages = [{ name: 'a', generations: 5 }, { name: 'b', generations: 3 }];
+  const cmaOptions = { popSize: 6, initSigma: 0.3 };
+  /** Scores a state by its generation (stage a peaks at generation 2, stage b at its last), remembering the means. */
+  const runWith = (seen: string[], means: Map<string, Float32Array>) => ({
+    every: 2,
+    run: async (mean: Float32Array, c: { stage: { name: string }; stageGeneration: number; generation: number }) => {
+      seen.push(`${c.stage.name}:${c.stageGeneration}:${c.generation}`);
+      means.set(`${c.stage.name}:${c.generation}`, mean);
+      return c.stage.name === 'a' ? (c.generation === 2 ? 5 : c.generation === 4 ? 5 : 1) : c.generation;
+    },
+  });
+  const seen: string[] = [], means = new Map<string, Float32Array>();
+  const straight = await runEvolution({ dir: join(dir, 'straight'), dim: 4, stages, seed: 5, cmaOptions, progress: false, evaluate: sphere, validation: runWith(seen, means) });
+  // Stage generations 0, 2, 4 and the end (5); then stage b from its start (the state of generation 2), 2 and its end.
+  assert.deepEqual(seen, ['a:0:0', 'a:2:2', 'a:4:4', 'a:5:5', 'b:0:5', 'b:2:7', 'b:3:8']);
+  assert.deepEqual(straight.stageBest.map((v) => v && [v.stage, v.generation, v.score]), [['a', 2, 5], ['b', 8, 8]], 'the first of equal scores wins');
+  assert.deepEqual(means.get('b:5'), means.get('a:2'), 'stage b starts from the mean of stage a\'s best state');
+  assert.notDeepEqual(means.get('a:5'), means.get('a:2'));
+  assert.deepEqual(straight.mean, means.get('b:8'));
+  assert.equal(straight.generation, 8, 'the generation counter runs on');
+  const files = await readdir(join(dir, 'straight'));
+  assert.ok(files.includes('best-state-2.bin') && !files.includes('best-state-1.bin'), files.join(', '));
+
+  // Stage a alone ends in its best state; resumed with both stages, the run is the same as the straight one.
+  const split = join(dir, 'split');
+  const first = await runEvolution({ dir: split, dim: 4, stages: stages.slice(0, 1), seed: 5, cmaOptions, progress: false, evaluate: sphere, validation: runWith([], new Map()) });
+  assert.deepEqual(first.mean, means.get('a:2'));
+  assert.deepEqual(new Float32Array((await readFile(join(split, 'mean.f32'))).buffer.slice(0)), first.mean, 'mean.f32 holds the deployed state');
+  const seen2: string[] = [];
+  const resumed = await runEvolution({ dir: split, dim: 4, stages, seed: 5, cmaOptions, progress: false, resume: true, evaluate: sphere, validation: runWith(seen2, new Map()) });
+  assert.deepEqual(seen2, ['b:0:5', 'b:2:7', 'b:3:8'], 'validations recorded before the resume are not run again');
+  assert.deepEqual(resumed.validations, straight.validations);
+  assert.deepEqual(bytes(resumed.cma.mean), bytes(straight.cma.mean));
+  assert.deepEqual(bytes(resumed.cma.cov), bytes(straight.cma.cov));
+  assert.deepEqual(resumed.history.map((r) => [r.best, r.sigma]), straight.history.map((r) => [r.best, r.sigma]));
+  await assert.rejects(runEvolution({ dir: split, dim: 4, stages, seed: 5, cmaOptions, progress: false, resume: true, evaluate: sphere }), /validates the mean every 2 generations, this run asks for 0/);
+
+  // Without validation every stage ends in its last state.
+  const plain = await runEvolution({ dir: join(dir, 'plain'), dim: 4, stages, seed: 5, cmaOptions, progress: false, evaluate: sphere });
+  assert.deepEqual(plain.stageBest, [null, null]);
+  assert.deepEqual(plain.validations, []);
+}));
+
 test('bad evaluate results and options give clear errors; a corrupt checkpoint refuses to resume', () => withDir(async (dir) => {
   await assert.rejects(runEvolution({ dir, dim: 3, evaluate: sphere, progress: false }), /give generations or a non-empty stages list/);
   await assert.rejects(runEvolution({ dir: join(dir, 'a'), dim: 3, generations: 2, cmaOptions: { popSize: 4 }, progress: false,

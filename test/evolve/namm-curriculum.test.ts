@@ -98,6 +98,15 @@ test('fingerprints change with what a fitness means, not with generation counts'
   const settingsBefore = createHash('sha256').update(stableJson({ namm: nammBefore, run: runBefore, fitness: fp32.fitness, calibration: fp32.calibration })).digest('hex').slice(0, 16);
   assert.equal(curriculumFingerprints(fp32).settings, settingsBefore);
   assert.throws(() => parseCurriculum({ ...tinyCurriculum(), namm: { taps: 'fp16' } }, 'c.json'), /namm\.taps/);
+  // Validation changes where stages end: on (the default, every 10 on all prompts) it is part of the settings.
+  const { validation: _v, ...noValidation } = tinyCurriculum();
+  const validated = parseCurriculum(noValidation, 'c.json');
+  assert.deepEqual(validated.validation, { every: 10, limit: null });
+  assert.notEqual(curriculumFingerprints(validated).settings, curriculumFingerprints(base).settings);
+  assert.notEqual(curriculumFingerprints(parseCurriculum({ ...tinyCurriculum(), validation: { every: 10, limit: 5 } }, 'c.json')).settings, curriculumFingerprints(validated).settings);
+  assert.throws(() => parseCurriculum({ ...tinyCurriculum(), validation: { every: -1 } }, 'c.json'), /validation\.every: must be an integer ≥ 0, got -1/);
+  assert.throws(() => parseCurriculum({ ...tinyCurriculum(), validation: { every: 10, limit: 0 } }, 'c.json'), /validation\.limit: must be an integer ≥ 1/);
+  assert.throws(() => parseCurriculum({ ...tinyCurriculum(), validation: { each: 10 } }, 'c.json'), /validation: unknown key "each"/);
 });
 
 test('the shipped example curricula are valid; the tinystories one resolves on the tinystories tokenizer', async () => {

@@ -172,3 +172,33 @@ test('a run resumed inside its second stage, or with that stage lengthened, cont
   assert.deepEqual(await readFile(join(out, 'stage-1-retrieval.namm')), stage1, 'the finished stage 1 file is left as it was');
   assert.deepEqual(bytes(readNammCheckpoint(join(out, 'stage-2-stories.namm')).params), bytes(straight.mean));
 }));
+
+test('validation of the mean: every stage ends in its best-scoring state, recorded in validation.jsonl and the .namm provenance', { timeout: 180000 }, () => withTempDir(async (dir) => {
+  const stages = (g2: number) => [
+    { name: 'retrieval', generations: 2, samplesPerTask: 2, tasks: [{ task: 'passkey', lengths: [700], samples: 3, seed: 1_000_000 }] },
+    { name: 'stories', generations: g2, samplesPerTask: 2, addTasks: [{ jsonl: 'stories.jsonl', name: 'story' }] },
+  ];
+  const config = await writeTinyCurriculum(dir, { validation: { every: 2, limit: 2 }, stages: stages(1) });
+  const out = join(dir, 'run');
+  const r = await evolveNamm({ curriculum: config, model: MODEL, out, progress: false });
+  // Stage 1: its start and its end (generation 2); stage 2: its start (the state stage 1 ended in) and its end.
+  assert.deepEqual(r.validations.map((v) => [v.stage, v.generation]), [['retrieval', 0], ['retrieval', 2], ['stories', 2], ['stories', 3]]);
+  const lines = await readJsonl<{ stage: string; generation: number; score: number; prompts: number }>(join(out, 'validation.jsonl'));
+  assert.deepEqual(lines.map((l) => [l.stage, l.generation, l.score]), r.validations.map((v) => [v.stage, v.generation, v.score]));
+  assert.deepEqual(lines.map((l) => l.prompts), [2, 2, 4, 4], 'limit 2 prompts per task');
+  const best = r.stageBest[1]!;
+  const prov = readNammCheckpoint(r.nammPath).provenance as Record<string, any>;
+  assert.deepEqual(prov.validation, { generation: best.generation, stageGeneration: best.stageGeneration, score: best.score, every: 2, limit: 2 });
+  assert.deepEqual(bytes(readNammCheckpoint(r.nammPath).params), bytes(r.mean));
+  assert.equal((readNammCheckpoint(join(out, 'stage-1-retrieval.namm')).provenance as Record<string, any>).validation.generation, r.stageBest[0]!.generation);
+
+  // Lengthened, the run goes on without validating a recorded state again or repeating its lines.
+  await writeFile(config, JSON.stringify(tinyCurriculum({ validation: { every: 2, limit: 2 }, stages: stages(2) })));
+  const more = await evolveNamm({ curriculum: config, model: MODEL, out, resume: true, progress: false });
+  assert.equal(more.generation, 4);
+  const after = await readJsonl<{ stage: string; generation: number }>(join(out, 'validation.jsonl'));
+  assert.deepEqual(after.map((l) => [l.stage, l.generation]), more.validations.map((v) => [v.stage, v.generation]));
+  // A resume with other validation settings is refused.
+  await writeFile(config, JSON.stringify(tinyCurriculum({ validation: { every: 3, limit: 2 }, stages: stages(2) })));
+  await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, progress: false }), /settings differ from those the run/);
+}));
