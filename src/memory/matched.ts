@@ -27,18 +27,27 @@ export interface MemoryTrace {
   version: 1;
   /** The policy that produced the trace (its name), for reports. */
   source?: string;
+  /**
+   * That policy's chunk boundary (MemoryPolicy.chunkBoundary, e.g. a NAMM's update interval): a run that follows
+   * the trace ends its chunks there too, so that every eviction point of the trace is a chunk end.
+   */
+  chunkBoundary?: number;
   sequences: MemoryTraceEvent[][];
 }
 
 /** Validates a parsed JSON value as a trace (either the full object or a bare event list). */
 export function parseMemoryTrace(json: unknown, where = 'memory trace'): MemoryTrace {
-  let source: string | undefined, sequences: unknown;
+  let source: string | undefined, sequences: unknown, chunkBoundary: number | undefined;
   if (Array.isArray(json)) sequences = [json];
   else if (json && typeof json === 'object') {
     const o = json as Record<string, unknown>;
     if (o.version !== undefined && o.version !== 1) throw new Error(`${where}: unsupported version ${String(o.version)} (expected 1)`);
     if (o.source !== undefined && typeof o.source !== 'string') throw new Error(`${where}: "source" must be a string`);
     source = o.source as string | undefined;
+    if (o.chunkBoundary !== undefined && !(typeof o.chunkBoundary === 'number' && Number.isSafeInteger(o.chunkBoundary) && o.chunkBoundary >= 1)) {
+      throw new Error(`${where}: "chunkBoundary" must be a positive integer`);
+    }
+    chunkBoundary = o.chunkBoundary as number | undefined;
     sequences = o.sequences ?? (o.events !== undefined ? [o.events] : undefined);
   }
   if (!Array.isArray(sequences) || sequences.length === 0) {
@@ -48,7 +57,7 @@ export function parseMemoryTrace(json: unknown, where = 'memory trace'): MemoryT
     if (!Array.isArray(seq)) throw new Error(`${where}: sequence ${si} is not an array of events`);
     return seq.map((e, ei) => checkEvent(e, `${where}: sequence ${si} event ${ei}`));
   });
-  return source === undefined ? { version: 1, sequences: out } : { version: 1, source, sequences: out };
+  return { version: 1, ...(source !== undefined ? { source } : {}), ...(chunkBoundary !== undefined ? { chunkBoundary } : {}), sequences: out };
 }
 
 function checkEvent(e: unknown, where: string): MemoryTraceEvent {
@@ -80,6 +89,8 @@ export function saveMemoryTrace(path: string, trace: MemoryTrace): void {
 /** Builds a trace from (observation, keep lists) pairs, one sequence per beginSequence(). */
 export class MemoryTraceRecorder {
   private readonly sequences: MemoryTraceEvent[][] = [];
+  /** The recorded policy's chunk boundary (recordingPolicy sets it), kept in the trace. */
+  chunkBoundary: number | undefined;
   constructor(readonly source?: string) {}
 
   beginSequence(): void { this.sequences.push([]); }
@@ -95,7 +106,10 @@ export class MemoryTraceRecorder {
 
   toTrace(): MemoryTrace {
     const sequences = this.sequences.length ? this.sequences.map((s) => s.map((e) => ({ ...e }))) : [[]];
-    return this.source === undefined ? { version: 1, sequences } : { version: 1, source: this.source, sequences };
+    return {
+      version: 1, ...(this.source !== undefined ? { source: this.source } : {}),
+      ...(this.chunkBoundary !== undefined ? { chunkBoundary: this.chunkBoundary } : {}), sequences,
+    };
   }
 }
 
@@ -105,6 +119,7 @@ export class MemoryTraceRecorder {
  */
 export function recordingPolicy(policy: MemoryPolicy, recorder: MemoryTraceRecorder): MemoryPolicy {
   let pending = true;
+  if (policy.chunkBoundary !== undefined) recorder.chunkBoundary = policy.chunkBoundary;
   return {
     name: policy.name,
     needsAttention: policy.needsAttention,
@@ -138,6 +153,9 @@ export class MatchedPolicy implements MemoryPolicy {
     this.name = `matched(${inner.name}):trace=${label}`;
     this.needsAttention = inner.needsAttention;
   }
+
+  /** The recorded policy's chunk boundary, so that this run's chunks end at every eviction point of the trace. */
+  get chunkBoundary(): number | undefined { return this.trace.chunkBoundary; }
 
   reset(shape: CacheShape): void {
     this.shape = shape;

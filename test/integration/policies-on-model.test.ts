@@ -8,7 +8,7 @@ import { loadModel } from '../../src/models/model.js';
 import { parsePolicySpec } from '../../src/memory/spec.js';
 import { createNammPolicy, saveNammCheckpoint, zeroNammParams, NAMM_PARAM_COUNT } from '../../src/memory/namm/index.js';
 import type { Session } from '../../src/runtime/session.js';
-import { MemoryTraceRecorder, recordingPolicy } from '../../src/memory/matched.js';
+import { MemoryTraceRecorder, recordingPolicy, saveMemoryTrace } from '../../src/memory/matched.js';
 
 const model = await loadModel('../shared/models/tinystories-656k');
 const story = model.tokenizer!.encode('Once upon a time, there was a little girl named Lily. She had a toy car that she loved very much. One day, she went to the park to play with her toy car in the park. Lily was very happy.', { addBos: false });
@@ -75,6 +75,26 @@ test('a NAMM gives the same caches and logits whatever the chunk size: chunks en
     // Other chunkings sum in another order (the full cache's logits differ by up to 2e-5 between these chunk sizes).
     const diff = got.logits.reduce((m, v, i) => Math.max(m, Math.abs(v - want.logits[i]!)), 0);
     assert.ok(diff < 1e-3, `chunkSize ${chunkSize}: logits differ by ${diff}`);
+  }
+});
+
+test('a NAMM trace with an update interval that is no multiple of the chunk size replays in matched(h2o)', () => {
+  const params = new Float32Array(NAMM_PARAM_COUNT);
+  params[NAMM_PARAM_COUNT - 1] = -1; // every score −1: each update keeps the newest token only
+  const recorder = new MemoryTraceRecorder('namm');
+  const namm = model.createSessionWith(recordingPolicy(createNammPolicy({ params, updateEvery: 48 }), recorder));
+  namm.prefill(ids.slice(0, 300));
+  const trace = recorder.toTrace();
+  assert.equal(trace.chunkBoundary, 48);
+  assert.deepEqual([...new Set(trace.sequences[0]!.map((e) => e.totalTokens))], [48, 96, 144, 192, 240, 288]);
+  const dir = mkdtempSync(join(tmpdir(), 'namm-'));
+  const file = join(dir, 'trace.json');
+  saveMemoryTrace(file, trace);
+  // Before traces kept the boundary, the matched run chunked at 128 and refused: "no chunk ended there".
+  const matched = model.createSessionWith(parsePolicySpec(`matched(h2o):trace=${file}`));
+  matched.prefill(ids.slice(0, 300));
+  for (let l = 0; l < model.config.nLayers; l++) for (let h = 0; h < model.config.nKvHeads; h++) {
+    assert.equal(matched.cache.store(l, h).len, namm.cache.store(l, h).len, `layer ${l} head ${h}`);
   }
 });
 

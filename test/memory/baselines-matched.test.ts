@@ -29,6 +29,8 @@ describe('memory traces', () => {
     assert.throws(() => parseMemoryTrace([{ totalTokens: 5, layer: -1, kept: 1 }]), /layer/);
     assert.throws(() => parseMemoryTrace([{ totalTokens: 5, layer: 0, kept: [1.5] }]), /kept/);
     assert.throws(() => parseMemoryTrace([{ totalTokens: 5, layer: 0 }]), /kept/);
+    assert.equal(parseMemoryTrace({ version: 1, chunkBoundary: 48, sequences: [[]] }).chunkBoundary, 48);
+    assert.throws(() => parseMemoryTrace({ version: 1, chunkBoundary: 0, sequences: [[]] }), /"chunkBoundary" must be a positive integer/);
   });
 
   it('save and load round-trip; unreadable files name the path', () => {
