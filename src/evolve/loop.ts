@@ -15,7 +15,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { CmaEs, type CmaOptions } from './cmaes.js';
-import { readCheckpointFile, removeStaleTempFiles, writeCheckpointFile, writeFileAtomic } from './checkpoint.js';
+import { TEMP_MARKER, readCheckpointFile, removeStaleTempFiles, writeCheckpointFile, writeFileAtomic } from './checkpoint.js';
 import { ProgressLine, type ProgressStats } from './progress.js';
 
 export interface EvolutionStage {
@@ -138,8 +138,13 @@ export interface LoopMeta {
 }
 
 export const CHECKPOINT_FILE = 'checkpoint.bin';
-/** The best validated state of a stage (`best-state-K.bin`, K from 1), kept until the next stage has run a generation. */
-export const bestStateFile = (stageIndex: number): string => `best-state-${stageIndex + 1}.bin`;
+/**
+ * A validated state that was its stage's best when it was scored (`best-state-K-G.bin`: stage K from 1, generation
+ * G). The checkpoint's recorded best keeps its file until the next stage has run a generation; a newer best gets a
+ * file of its own, so the recorded one survives a kill before the checkpoint records the newer.
+ */
+export const bestStateFile = (stageIndex: number, generation: number): string => `best-state-${stageIndex + 1}-${generation}.bin`;
+const BEST_STATE_NAME = /^best-state-(\d+)-(\d+)\.bin$/;
 export const LOG_FILE = 'log.jsonl';
 
 export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionResult> {
@@ -149,6 +154,7 @@ export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionRes
   await fs.mkdir(o.dir, { recursive: true });
   const ckptPath = join(o.dir, CHECKPOINT_FILE);
   for (const f of [CHECKPOINT_FILE, LOG_FILE, 'mean.f32', 'best.f32']) await removeStaleTempFiles(join(o.dir, f));
+  await removeStaleBestStateTemps(o.dir);
 
   const every = o.validation ? o.validation.every : 0;
   if (o.validation && (typeof o.validation.run !== 'function' || !Number.isSafeInteger(every) || every < 0)) {
@@ -196,7 +202,7 @@ export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionRes
     const record: ValidationRecord = { stage: stage.name, stageIndex, stageGeneration: meta.stageGeneration, generation, score };
     const best = bestValidation(validations, stageIndex);
     // The state is saved before the record joins the checkpoint: a kill in between repeats the validation.
-    if (!best || score > best.score) await writeCheckpointFile(join(o.dir, bestStateFile(stageIndex)), encodeFramed(record, cma));
+    if (!best || score > best.score) await writeCheckpointFile(join(o.dir, bestStateFile(stageIndex, generation)), encodeFramed(record, cma));
     validations.push(record);
     return true;
   };
@@ -207,7 +213,10 @@ export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionRes
         if (every > 0) {
           // The stage's last state is a candidate too; the checkpoint records its score, so a finished run keeps
           // it. Then the stage ends in its best state (the next one starts there).
-          if (await validate()) await writeCheckpointFile(ckptPath, encodeLoopCheckpoint(meta, cma));
+          if (await validate()) {
+            await writeCheckpointFile(ckptPath, encodeLoopCheckpoint(meta, cma));
+            await pruneBestStates(o.dir, meta.stageIndex, validations);
+          }
           const best = bestValidation(validations, meta.stageIndex)!;
           if (best.generation !== cma.generation) cma.adoptSearchState(await loadBestState(o.dir, best));
           await writeParameterFiles(o.dir, cma);
@@ -242,8 +251,7 @@ export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionRes
       if (o.extra) meta.extra = o.extra();
 
       await writeCheckpointFile(ckptPath, encodeLoopCheckpoint(meta, cma));
-      // Earlier stages' best states are in this checkpoint's past now.
-      for (let k = 0; k < meta.stageIndex; k++) await fs.rm(join(o.dir, bestStateFile(k)), { force: true });
+      if (every > 0) await pruneBestStates(o.dir, meta.stageIndex, validations);
       await fs.appendFile(join(o.dir, LOG_FILE), JSON.stringify(logLine(record)) + '\n');
       await writeParameterFiles(o.dir, cma);
       progress?.update({ ...record, totalGenerations } satisfies ProgressStats);
@@ -267,9 +275,30 @@ function bestValidation(validations: ValidationRecord[], stageIndex: number): Va
   return best;
 }
 
+/**
+ * Once a checkpoint is written: removes the saved states it no longer needs, those of earlier stages (it is past
+ * their ends) and those of this stage other than its recorded best.
+ */
+async function pruneBestStates(dir: string, stageIndex: number, validations: ValidationRecord[]): Promise<void> {
+  const best = bestValidation(validations, stageIndex);
+  for (const name of await fs.readdir(dir)) {
+    const m = BEST_STATE_NAME.exec(name);
+    if (!m) continue;
+    const k = Number(m[1]) - 1, g = Number(m[2]);
+    if (k < stageIndex || (k === stageIndex && best && g !== best.generation)) await fs.rm(join(dir, name), { force: true });
+  }
+}
+
+/** Temporary files of best-state writes that a kill interrupted. */
+async function removeStaleBestStateTemps(dir: string): Promise<void> {
+  for (const name of await fs.readdir(dir)) {
+    if (name.startsWith('.best-state-') && name.includes(TEMP_MARKER)) await fs.rm(join(dir, name), { force: true });
+  }
+}
+
 /** Reads the best state saved for `best` (see validate in runEvolution), checking that it is that state. */
 async function loadBestState(dir: string, best: ValidationRecord): Promise<CmaEs> {
-  const path = join(dir, bestStateFile(best.stageIndex));
+  const path = join(dir, bestStateFile(best.stageIndex, best.generation));
   let payload: Uint8Array;
   try {
     payload = await readCheckpointFile(path);
@@ -363,6 +392,9 @@ function checkCompatible(meta: LoopMeta, cma: CmaEs, o: RunEvolutionOptions, sta
   for (let i = 0; i <= Math.min(meta.stageIndex, meta.stages.length - 1); i++) {
     if (stages[i]?.name !== meta.stages[i]!.name) {
       throw new Error(`runEvolution: checkpoint stage ${i} is "${meta.stages[i]!.name}", asked for "${stages[i]?.name}"`);
+    }
+    if (i < meta.stageIndex && stages[i]!.generations !== meta.stages[i]!.generations) {
+      throw new Error(`stage ${i + 1} ("${stages[i]!.name}") of the run in ${o.dir} ended after ${meta.stages[i]!.generations} generations and a later stage has begun: its length can no longer change (asked for ${stages[i]!.generations})`);
     }
   }
 }

@@ -385,7 +385,8 @@ function readExtra(value: unknown, out: string): EvolveExtra {
 
 function checkFingerprints(restored: EvolveExtra, now: { settings: string; stages: string[] }, out: string): void {
   if (restored.fingerprints.settings !== now.settings) {
-    throw new Error(`the curriculum's namm/run/fitness/calibration settings differ from those the run in ${out} started with (see ${join(out, 'curriculum.json')})`);
+    throw new Error(`the curriculum's namm/run/fitness/calibration/validation settings differ from those the run in ${out} started with (see ${join(out, 'curriculum.json')}; ` +
+      'a run started before validation existed resumes with "validation": {"every": 0})');
   }
   const n = Math.min(restored.fingerprints.stages.length, now.stages.length);
   for (let i = 0; i < n; i++) {

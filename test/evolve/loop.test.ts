@@ -99,7 +99,7 @@ test('validation: each stage ends in its best-scoring state, the next starts the
   assert.deepEqual(straight.mean, means.get('b:8'));
   assert.equal(straight.generation, 8, 'the generation counter runs on');
   const files = await readdir(join(dir, 'straight'));
-  assert.ok(files.includes('best-state-2.bin') && !files.includes('best-state-1.bin'), files.join(', '));
+  assert.deepEqual(files.filter((f) => f.startsWith('best-state')), ['best-state-2-8.bin'], 'only the last stage\'s recorded best is kept');
 
   // Stage a alone ends in its best state; resumed with both stages, the run is the same as the straight one.
   const split = join(dir, 'split');
@@ -114,11 +114,41 @@ test('validation: each stage ends in its best-scoring state, the next starts the
   assert.deepEqual(bytes(resumed.cma.cov), bytes(straight.cma.cov));
   assert.deepEqual(resumed.history.map((r) => [r.best, r.sigma]), straight.history.map((r) => [r.best, r.sigma]));
   await assert.rejects(runEvolution({ dir: split, dim: 4, stages, seed: 5, cmaOptions, progress: false, resume: true, evaluate: sphere }), /validates the mean every 2 generations, this run asks for 0/);
+  await assert.rejects(runEvolution({ dir: split, dim: 4, stages: [{ name: 'a', generations: 7 }, stages[1]!], seed: 5, cmaOptions, progress: false, resume: true, evaluate: sphere, validation: runWith([], new Map()) }),
+    /stage 1 \("a"\) of the run in .* ended after 5 generations and a later stage has begun: its length can no longer change \(asked for 7\)/);
 
   // Without validation every stage ends in its last state.
   const plain = await runEvolution({ dir: join(dir, 'plain'), dim: 4, stages, seed: 5, cmaOptions, progress: false, evaluate: sphere });
   assert.deepEqual(plain.stageBest, [null, null]);
   assert.deepEqual(plain.validations, []);
+}));
+
+test('validation: a kill between saving a new best state and the checkpoint loses nothing, even if the stage is then lengthened', () => withDir(async (dir) => {
+  const cmaOptions = { popSize: 6, initSigma: 0.3 };
+  const scores: Record<number, number> = { 0: 0, 10: 5, 15: 10, 20: 1, 25: 1 };
+  let snapshot: Buffer | null = null, state10: Buffer | null = null;
+  const validation = {
+    every: 10,
+    run: async (_mean: Float32Array, c: { stageGeneration: number }) => {
+      // At the stage's end (generation 15) the checkpoint on disk still records generation 10 as the best: keep it,
+      // as a kill right after this validation saved its state would leave it.
+      if (c.stageGeneration === 15 && !snapshot) {
+        snapshot = await readFile(join(dir, 'checkpoint.bin'));
+        state10 = await readFile(join(dir, 'best-state-1-10.bin'));
+      }
+      return scores[c.stageGeneration]!;
+    },
+  };
+  const stages = (generations: number) => [{ name: 'a', generations }];
+  await runEvolution({ dir, dim: 3, stages: stages(15), seed: 2, cmaOptions, progress: false, evaluate: sphere, validation });
+  // The files of that moment: the checkpoint, the recorded best's state (pruned once the run went on) and the new one.
+  await writeFile(join(dir, 'checkpoint.bin'), snapshot!);
+  await writeFile(join(dir, 'best-state-1-10.bin'), state10!);
+  // Lengthened, the resumed run never validates generation 15 again: generation 10 stays the recorded best.
+  const r = await runEvolution({ dir, dim: 3, stages: stages(25), seed: 2, cmaOptions, progress: false, resume: true, evaluate: sphere, validation });
+  assert.deepEqual(r.stageBest.map((v) => v && [v.stageGeneration, v.score]), [[10, 5]]);
+  assert.deepEqual(r.validations.map((v) => v.stageGeneration), [0, 10, 20, 25]);
+  assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('best-state')), ['best-state-1-10.bin']);
 }));
 
 test('bad evaluate results and options give clear errors; a corrupt checkpoint refuses to resume', () => withDir(async (dir) => {
