@@ -24,8 +24,12 @@ import { readJsonl } from '../tasks/longbench.js';
 import type { TaskRecord } from '../tasks/record.js';
 import { RECORD_SCORES, type RecordScore } from '../eval/runner.js';
 
-/** Generated training tasks use seeds from here up; evaluation sets use smaller ones. */
-export const MIN_TRAINING_SEED = 1_000_000;
+/**
+ * Generated tasks of an evolution use seeds from here up: seeds below 1,000,000 are evaluation sets', and
+ * 1,000,000–1,999,999 are the model trainer's (`namm train`, src/train/data.ts), so a NAMM is never evolved on a
+ * model's training samples nor scored during evolution on evaluation prompts.
+ */
+export const MIN_TRAINING_SEED = 2_000_000;
 
 export interface GeneratedTaskSpec {
   kind: 'generated';
@@ -276,7 +280,7 @@ function parseTask(c: Checker, raw: unknown, where: string, baseDir: string): Ta
   if (t.seed === undefined) c.fail(`${where}.seed`, `is required for a generated training task (an integer ≥ ${MIN_TRAINING_SEED})`);
   const seed = c.int(t.seed, `${where}.seed`, 0);
   if (seed < MIN_TRAINING_SEED) {
-    c.fail(`${where}.seed`, `training seeds must be ≥ ${MIN_TRAINING_SEED} so that training prompts never overlap evaluation prompts (generated with small seeds), got ${seed}`);
+    c.fail(`${where}.seed`, `evolution seeds must be ≥ ${MIN_TRAINING_SEED} so that its prompts never overlap evaluation prompts (seeds below 1,000,000) or the model trainer's samples (1,000,000–1,999,999), got ${seed}`);
   }
   const haystack = t.haystack === undefined ? undefined : c.string(t.haystack, `${where}.haystack`);
   try {

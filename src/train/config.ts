@@ -3,9 +3,12 @@
  * field is validated with a message that names it; unknown fields are errors (a typo must not be ignored).
  */
 import { readFileSync } from 'node:fs';
+import { getTask } from '../tasks/registry.js';
 
 /** Recall samples (src/train/data.ts): the largest gap between key and value, and the gaps drawn by default. */
 export const MAX_RECALL_GAP = 16;
+/** The shortest recall sample (src/train/data.ts). */
+export const RECALL_MIN_LENGTH = 32;
 export const DEFAULT_RECALL_GAPS: readonly number[] = [0, 1, 2, 3];
 
 export interface TrainModelSection {
@@ -167,6 +170,21 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
     throw new Error(`${wd}: recallLengths, recallGaps and recallQueryGaps need recallWeight > 0`);
   }
   for (const L of [...data.textLengths, ...data.taskLengths, ...data.copyLengths, ...(data.recallLengths ?? [])]) if (L > ctx) throw new Error(`${wd}: length ${L} exceeds the model's context ${ctx}`);
+  // What the data mixer would refuse, refused here, before a run writes anything into its folder (lengths as given;
+  // defaults follow the context, and a context too small for them is the mixer's to report).
+  const least = (key: string, lengths: number[], min: number) => {
+    if (d[key] === undefined) return;
+    for (const L of lengths) if (L < min) throw new Error(`${wd}.${key}: ${L} is below the shortest sample of its kind (${min} tokens)`);
+  };
+  least('textLengths', data.textLengths, 2);
+  if (data.taskWeight > 0) {
+    least('taskLengths', data.taskLengths, 64);
+    for (const name of data.tasks) {
+      try { getTask(name); } catch (err) { throw new Error(`${wd}.tasks: ${(err as Error).message}`); }
+    }
+  }
+  if (data.copyWeight > 0) least('copyLengths', data.copyLengths, 32);
+  if (data.recallLengths) least('recallLengths', data.recallLengths, RECALL_MIN_LENGTH);
 
   const o = section(root, 'optimizer', source), wo = `${source}: optimizer`;
   noUnknown(o, ['lr', 'minLr', 'warmupSteps', 'weightDecay', 'beta1', 'beta2', 'eps', 'gradClip'], wo);
@@ -186,10 +204,14 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
   const training = {
     steps: num(r, 'steps', wr, undefined, int(1), 'an integer ≥ 1'),
     tokensPerStep: num(r, 'tokensPerStep', wr, 16384, int(1), 'an integer ≥ 1'),
-    seed: num(r, 'seed', wr, 0, int(0), 'an integer ≥ 0'),
+    // Task samples use seed 1,000,000 + seed: below 2,000,000, where NAMM evolution's prompts begin.
+    seed: num(r, 'seed', wr, 0, (v) => int(0)(v) && v < 1_000_000, 'an integer within 0..999,999'),
     checkpointEvery: num(r, 'checkpointEvery', wr, 100, int(1), 'an integer ≥ 1'),
     evalEvery: num(r, 'evalEvery', wr, 500, int(0), 'an integer ≥ 0 (0 = never)'),
   };
+  if (o.warmupSteps !== undefined && optimizer.warmupSteps > training.steps) {
+    throw new Error(`${wo}.warmupSteps (${optimizer.warmupSteps}) is more than training.steps (${training.steps}): the rate would never reach its peak`);
+  }
   const name = root.name ?? 'namm-model';
   if (typeof name !== 'string') throw new Error(`${source}: name must be a string`);
   return { name, init, model, tokenizer, data, optimizer, training };

@@ -11,10 +11,10 @@
  * - a recall sample (`recallWeight` > 0; see recallSample): multi-query associative recall with a gap between
  *   each key and its value, the key lookup that multi-key needles and key-value retrieval need, in its densest form.
  *
- * Seeds. Generated task samples for training use seed TRAIN_SEED_BASE + config seed (1,000,000 and up) with
- * running indices below VALIDATION_INDEX_BASE; the trainer's validation samples use indices from
- * VALIDATION_INDEX_BASE up. Evaluation (`namm eval`, the NAMM fitness) uses seeds below 1,000,000, so no
- * evaluation sample is ever trained on.
+ * Seeds. Generated task samples for training use seed TRAIN_SEED_BASE + config seed (1,000,000–1,999,999: the
+ * config seed is below 1,000,000) with running indices below VALIDATION_INDEX_BASE; the trainer's validation
+ * samples use indices from VALIDATION_INDEX_BASE up. Evaluation (`namm eval`) uses seeds below 1,000,000 and NAMM
+ * evolution 2,000,000 and up (src/evolve/curriculum.ts), so a model is never trained on either.
  *
  * Position: the whole state is the Rng state plus two counters (text cursor, task index), saved in checkpoints;
  * the same state gives the same following samples.
@@ -25,7 +25,7 @@ import { answerText } from '../tasks/record.js';
 import { generateRecord, getTask } from '../tasks/registry.js';
 import type { SizingMemo } from '../tasks/generate/sizing.js';
 import { Rng } from '../util/rng.js';
-import { DEFAULT_RECALL_GAPS, MAX_RECALL_GAP } from './config.js';
+import { DEFAULT_RECALL_GAPS, MAX_RECALL_GAP, RECALL_MIN_LENGTH } from './config.js';
 import type { Document } from './corpus.js';
 import { IGNORE } from './ops/cross-entropy.js';
 
@@ -74,6 +74,11 @@ export interface MixerState {
   textCursor: number;
   taskIndex: number;
   epoch: number;
+  /**
+   * The task sizing memo (tokens-per-size rates learnt so far): it decides which of the sizes within tolerance a
+   * record gets, so a resume needs it to make the same samples (absent in checkpoints from before it was kept).
+   */
+  memo?: [string, number][];
 }
 
 /** Concatenates BOS + doc + EOS for every document (in the given order) into one stream. */
@@ -92,7 +97,7 @@ export function tokenStream(docs: readonly Document[], tokenizer: Tokenizer, bos
 
 export { answerText };
 
-export const RECALL_MIN_LENGTH = 32;
+export { RECALL_MIN_LENGTH };
 
 /**
  * A multi-query associative-recall sample (as MQAR, Arora et al. 2023, arXiv 2312.04927, with a gap): BOS, then P
@@ -198,15 +203,23 @@ export class DataMixer {
     this.taskIndex = step * 10_000;
     this.textCursor = previous.textCursor < this.stream.length ? previous.textCursor : 0;
     this.epoch = previous.epoch;
+    this.restoreMemo(previous);
   }
 
   getState(): MixerState {
-    return { rng: this.rng.getState(), textCursor: this.textCursor, taskIndex: this.taskIndex, epoch: this.epoch };
+    return { rng: this.rng.getState(), textCursor: this.textCursor, taskIndex: this.taskIndex, epoch: this.epoch, memo: [...this.memo] };
   }
 
   setState(s: MixerState): void {
     this.rng.setState(s.rng);
     this.textCursor = s.textCursor; this.taskIndex = s.taskIndex; this.epoch = s.epoch;
+    this.restoreMemo(s);
+  }
+
+  private restoreMemo(s: MixerState): void {
+    if (!s.memo) return;
+    this.memo.clear();
+    for (const [k, v] of s.memo) this.memo.set(k, v);
   }
 
   /** The next training sample. */

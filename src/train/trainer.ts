@@ -197,7 +197,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       throw new Error(`${o.outDir} already holds a model (${held.join(', ')}) and no training checkpoint; a new run needs an empty or new --out (remove the folder to start over in it)`);
     }
   }
-  if (cfg.init && !existsSync(join(cfg.init, 'config.json'))) throw new Error(`init: ${cfg.init} is not a model folder (no config.json)`);
+  // A resumed run has its weights in the checkpoint and its tokenizer in --out: the init folder may be gone.
+  if (cfg.init && !o.resume && !existsSync(join(cfg.init, 'config.json'))) throw new Error(`init: ${cfg.init} is not a model folder (no config.json)`);
   await fs.mkdir(o.outDir, { recursive: true });
   const checkpoint = o.resume ? await loadTrainCheckpoint(ckptPath) : null;
   if (!o.resume && existsSync(ckptPath)) throw new Error(`${o.outDir} already holds a training checkpoint; pass --resume to continue it or choose another --out`);

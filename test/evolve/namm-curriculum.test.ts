@@ -34,7 +34,7 @@ test('curriculum validation names the place and the reason', () => {
   bad([], /c\.json: \(top level\): must be a JSON object/);
   bad({ stages: [], seeds: 1 }, /\(top level\): unknown key "seeds"/);
   bad({ stages: [] }, /stages: must be a non-empty list/);
-  bad(oneStage([{ ...passkey, seed: 42 }]), /stages\[0\]\.tasks\[0\]\.seed: training seeds must be ≥ 1000000 so that training prompts never overlap evaluation prompts/);
+  bad(oneStage([{ ...passkey, seed: 42 }]), /stages\[0\]\.tasks\[0\]\.seed: evolution seeds must be ≥ 2000000 so that its prompts never overlap evaluation prompts \(seeds below 1,000,000\) or the model trainer's samples/);
   bad(oneStage([{ task: 'passkey', lengths: [700], samples: 4 }]), /stages\[0\]\.tasks\[0\]\.seed: is required/);
   bad(oneStage([{ ...passkey, task: 'nope' }]), /stages\[0\]\.tasks\[0\]: unknown task "nope"; known tasks: niah_single_1/);
   bad(oneStage([{ ...passkey, lengths: [] }]), /lengths: must be a non-empty list/);

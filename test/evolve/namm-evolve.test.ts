@@ -147,7 +147,7 @@ test('namm evolve --workers 2: SIGKILL mid-generation, then --resume, ends bit-i
 test('a run resumed inside its second stage, or with that stage lengthened, continues exactly as one uninterrupted run', { timeout: 180000 }, () => withTempDir(async (dir) => {
   const longer = (generations: number) => tinyCurriculum({
     stages: [
-      { name: 'retrieval', generations: 1, samplesPerTask: 2, tasks: [{ task: 'passkey', lengths: [700], samples: 3, seed: 1_000_000 }] },
+      { name: 'retrieval', generations: 1, samplesPerTask: 2, tasks: [{ task: 'passkey', lengths: [700], samples: 3, seed: 2_000_000 }] },
       { name: 'stories', generations, samplesPerTask: 2, addTasks: [{ jsonl: 'stories.jsonl', name: 'story' }] },
     ],
   });
@@ -175,7 +175,7 @@ test('a run resumed inside its second stage, or with that stage lengthened, cont
 
 test('validation of the mean: every stage ends in its best-scoring state, recorded in validation.jsonl and the .namm provenance', { timeout: 180000 }, () => withTempDir(async (dir) => {
   const stages = (g2: number) => [
-    { name: 'retrieval', generations: 2, samplesPerTask: 2, tasks: [{ task: 'passkey', lengths: [700], samples: 3, seed: 1_000_000 }] },
+    { name: 'retrieval', generations: 2, samplesPerTask: 2, tasks: [{ task: 'passkey', lengths: [700], samples: 3, seed: 2_000_000 }] },
     { name: 'stories', generations: g2, samplesPerTask: 2, addTasks: [{ jsonl: 'stories.jsonl', name: 'story' }] },
   ];
   const config = await writeTinyCurriculum(dir, { validation: { every: 2, limit: 2 }, stages: stages(1) });

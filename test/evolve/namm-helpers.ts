@@ -45,7 +45,7 @@ export function tinyCurriculum(overrides: Record<string, unknown> = {}): Record<
     calibration: { limit: 2 },
     validation: { every: 0 },
     stages: [
-      { name: 'retrieval', generations: 1, samplesPerTask: 2, tasks: [{ task: 'passkey', lengths: [700], samples: 3, seed: 1_000_000 }] },
+      { name: 'retrieval', generations: 1, samplesPerTask: 2, tasks: [{ task: 'passkey', lengths: [700], samples: 3, seed: 2_000_000 }] },
       { name: 'stories', generations: 1, samplesPerTask: 2, addTasks: [{ jsonl: 'stories.jsonl', name: 'story' }] },
     ],
     ...overrides,

@@ -113,6 +113,13 @@ describe('training config', () => {
     assert.throws(() => parseTrainConfig({ ...base, training: { steps: 0 } }), /training\.steps must be an integer ≥ 1/);
     assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [128] } }), /exceeds the model's context 64/);
     assert.throws(() => parseTrainConfig({ ...base, optimizer: { lr: 1e-3, minLr: 1 } }), /minLr/);
+    assert.throws(() => parseTrainConfig({ ...base, optimizer: { warmupSteps: 5 } }), /optimizer\.warmupSteps \(5\) is more than training\.steps \(1\)/);
+    assert.throws(() => parseTrainConfig({ ...base, training: { steps: 1, seed: 1_000_000 } }), /training\.seed must be an integer within 0\.\.999,999/);
+    // What the data mixer refuses is refused before a run writes into its folder.
+    assert.throws(() => parseTrainConfig({ ...base, data: { taskWeight: 1, tasks: ['paskey'], taskLengths: [64] } }), /data\.tasks: unknown task "paskey"/);
+    assert.throws(() => parseTrainConfig({ ...base, data: { taskWeight: 1, tasks: ['passkey'], taskLengths: [32] } }), /data\.taskLengths: 32 is below the shortest sample of its kind \(64 tokens\)/);
+    assert.throws(() => parseTrainConfig({ ...base, data: { copyWeight: 1, textLengths: [32], copyLengths: [16] } }), /data\.copyLengths: 16 is below/);
+    assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [1] } }), /data\.textLengths: 1 is below/);
     assert.throws(() => parseTrainConfig({ model: base.model }), /training\.steps is required/);
     assert.throws(() => parseTrainConfig({ ...base, model: { ...base.model, positionInit: 'sinusoidal' } }), /positionInit, positionStd and previousTokenHeads apply to gpt2 models/);
     const gpt2 = { ...base, model: { arch: 'gpt2', hiddenSize: 16, nLayers: 1, nHeads: 4, intermediateSize: 8, maxPositions: 64 } };

@@ -3,7 +3,7 @@
  * logits as the trainer's forward), exact resume from a checkpoint, and clear refusals.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -169,6 +169,16 @@ describe('namm train loop', () => {
     const nowhere = tinyConfig('llama', 1);
     nowhere.init = join(first, 'missing'); nowhere.tokenizer.path = first;
     await assert.rejects(runTraining({ config: nowhere, outDir: tempDir(), backend: be, corpus }), /is not a model folder/);
+    // Resuming needs only the run's own folder: its weights are in the checkpoint, its tokenizer in the folder.
+    const moved = tempDir();
+    cpSync(first, moved, { recursive: true });
+    const relocated = tinyConfig('llama', 2);
+    relocated.init = moved; relocated.tokenizer.path = moved;
+    const third = tempDir();
+    await runTraining({ config: relocated, outDir: third, backend: be, corpus });
+    rmSync(moved, { recursive: true });
+    const more = { ...relocated, training: { ...relocated.training, steps: 3 } };
+    assert.equal((await runTraining({ config: more, outDir: third, backend: be, corpus, resume: true })).step, 3);
   });
 
   it('refuses to overwrite a run without --resume, and to resume with another model', async () => {
