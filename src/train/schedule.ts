@@ -1,4 +1,9 @@
-/** Learning-rate schedule: linear warm-up to the peak, then a half cosine down to the minimum at the last step. */
+/**
+ * Learning-rate schedule: linear warm-up to the peak, then a half cosine down to the minimum. With 0-based steps the
+ * peak comes at step warmupSteps − 1 and again at warmupSteps (the cosine's start), and the cosine reaches the
+ * minimum at step totalSteps, one past the last, so the last step runs just above it (1.22·10⁻⁴ for a peak of
+ * 10⁻³, a minimum of 10⁻⁴ and 10 of 20 steps after warm-up). Kept so, as every shipped model was trained with it.
+ */
 
 export interface LrSchedule {
   peak: number;
