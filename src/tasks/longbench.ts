@@ -109,14 +109,16 @@ export function loadLongBenchConfig(dir: string): LongBenchConfig {
 
 function templateFor(record: TaskRecord, config?: LongBenchConfig): string {
   const template = record.prompt_template ?? config?.prompts[record.dataset];
-  if (template === undefined) throw new Error(`no prompt template for dataset ${JSON.stringify(record.dataset)} (the record has none and the config does not list it)`);
+  if (template === undefined) throw new Error(`no prompt template for dataset ${JSON.stringify(record.dataset)}${config ? ' (the record has none and the config does not list it)' : NO_CONFIG_HINT}`);
   return template;
 }
+
+const NO_CONFIG_HINT = ": the record has none and no LongBench config was given (LongBench's own records need --longbench-config DIR, the folder of LongBench's config/*.json; in a curriculum run.longbenchConfig)";
 
 /** New tokens to generate: the record's own `max_new_tokens`, else the config's value for its dataset. */
 export function maxNewTokensFor(record: TaskRecord, config?: LongBenchConfig): number {
   const tokens = record.max_new_tokens ?? config?.maxNewTokens[record.dataset];
-  if (tokens === undefined) throw new Error(`no max_new_tokens for dataset ${JSON.stringify(record.dataset)}`);
+  if (tokens === undefined) throw new Error(`no max_new_tokens for dataset ${JSON.stringify(record.dataset)}${config ? ' (the record has none and the config does not list it)' : NO_CONFIG_HINT}`);
   return tokens;
 }
 

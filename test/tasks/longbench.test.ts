@@ -76,7 +76,9 @@ test('buildPrompt fills {context} and {input} once, verbatim; generated records 
   assert.equal(buildPrompt(generated), 'A {json} Some {braced} context.|What is it?');
   assert.equal(maxNewTokensFor(generated), 6);
   assert.equal(maxNewTokensFor(trec, config), 64);
-  assert.throws(() => buildPrompt(record({ dataset: 'nope' }), config), /no prompt template for dataset "nope"/);
+  assert.throws(() => buildPrompt(record({ dataset: 'nope' }), config), /no prompt template for dataset "nope" \(the record has none and the config does not list it\)/);
+  assert.throws(() => buildPrompt(record({ dataset: 'nope' })), /no prompt template for dataset "nope": the record has none and no LongBench config was given \(LongBench's own records need --longbench-config DIR/);
+  assert.throws(() => maxNewTokensFor(record({ dataset: 'nope' })), /no max_new_tokens for dataset "nope": .*--longbench-config DIR/);
   assert.throws(() => buildPrompt(record({ prompt_template: '{nope}' })), /\{nope\} is not a field/);
   assert.throws(() => buildPrompt(record({ prompt_template: 'a } b' })), /single '}'/);
   assert.throws(() => buildPrompt(record({ prompt_template: '{0}' })), /unsupported field/);
