@@ -210,6 +210,12 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
 
   const stageFiles: string[] = [];
   let last: Awaited<ReturnType<typeof runEvolution>> | null = null;
+  if (curriculum.cma.variant === 'full') {
+    // The first generation waits for it with nothing to show (128 CPU-seconds natively at n = 4,172).
+    const mode = o.mode ?? curriculum.cma.mode;
+    say(`note: CMA-ES decomposes the full ${NAMM_PARAM_COUNT}×${NAMM_PARAM_COUNT} covariance (about a minute on 2 cores) ` +
+      (mode === 'fast' ? 'before the first generation and then every ~25' : 'before every generation (mode "reference")'));
+  }
   try {
     await writeFileAtomic(join(out, MEMBERS_FILE), members.map((m) => JSON.stringify(m) + '\n').join(''));
     if (validation) await writeFileAtomic(join(out, VALIDATION_FILE), await recordedValidationLines(join(out, VALIDATION_FILE), restoredMeta?.validations ?? []));
