@@ -233,6 +233,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const int64_t rows = count_arg(info[2], "rows"), cols = count_arg(info[3], "cols");
     float* x = f32_arg(info[0], "x", checked_mul(env, rows, cols)).data;
     float* bias = f32_arg(info[1], "bias", cols).data;
+    if (rows == 0 || cols == 0) return env.Undefined();  // nothing to add (and no 2^53 empty rows to walk)
     k().add_bias(x, bias, rows, cols, threads_);
     return env.Undefined();
   }
@@ -254,6 +255,9 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     if (nKvHeads == 0 || nHeads == 0 || nHeads % nKvHeads != 0)
       throw Napi::RangeError::New(env, "nHeads (" + std::to_string(nHeads) + ") must be a positive multiple of nKvHeads (" +
                                            std::to_string(nKvHeads) + ")");
+    if (headDim == 0) throw Napi::RangeError::New(env, "headDim must be a positive integer, got 0");
+    // lens first: it bounds nKvHeads by real memory before any per-head array is walked.
+    i32_arg(vlens, "lens", nKvHeads);
     const bool hasProbs = !vprobs.IsUndefined();
     if (!vbf16.IsUndefined() && !vbf16.IsBoolean()) throw Napi::TypeError::New(env, "probsBf16 must be a boolean");
     const bool probsBf16 = !vbf16.IsUndefined() && vbf16.As<Napi::Boolean>().Value();
@@ -314,7 +318,15 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     a.probs = hasProbs && !packed ? probs.data() : nullptr;
     a.probs16 = packed ? probs16.data() : nullptr;
     a.probsBf16 = probsBf16;
-    k().attention(a, threads_);
+    try {
+      k().attention(a, threads_);
+    } catch (const std::bad_alloc&) {
+      // The scratch holds every query row of a group against the longest cache (any other bad_alloc in the addon
+      // becomes a plain JS Error through NODE_ADDON_API_CPP_EXCEPTIONS_ALL).
+      throw Napi::RangeError::New(env, "attention: out of memory for the scratch of " + std::to_string(nQ) + " queries × " +
+                                           std::to_string(nHeads / nKvHeads) + " heads per group against caches of up to " +
+                                           std::to_string(*std::max_element(lens.begin(), lens.end())) + " rows");
+    }
     return env.Undefined();
   }
 
@@ -411,7 +423,8 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     Napi::Env env = info.Env();
     const int64_t T = count_arg(info[2], "T"), V = count_arg(info[3], "V");
     float* logits = f32_arg(info[0], "logits", checked_mul(env, T, V)).data;
-    const int32_t* targets = i32_arg(info[1], "targets", T).data;
+    const std::vector<int32_t> targetsCopy = i32_copy(info[1], "targets", T);
+    const int32_t* targets = targetsCopy.data();
     const float gradScale = static_cast<float>(finite_arg(info[4], "gradScale"));
     double* rowLoss = f64_arg(info[5], "rowLoss", T).data;
     for (int64_t t = 0; t < T; t++) {
@@ -556,7 +569,8 @@ Napi::Value Kernels::StftAccumulateFrames(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int64_t prevLd = count_arg(info[1], "prevLd"), nextLd = count_arg(info[3], "nextLd");
   const int64_t frames = count_arg(info[4], "frames");
-  const int32_t* rows = i32_arg(info[5], "rows", frames).data;
+  const std::vector<int32_t> rowsCopy = i32_copy(info[5], "rows", frames);
+  const int32_t* rows = rowsCopy.data();
   const float* weights = f32_arg(info[6], "weights", frames).data;
   int64_t maxRows = 0;
   for (int64_t t = 0; t < frames; t++) {
@@ -606,7 +620,8 @@ Napi::Value Kernels::NammFeatures(const Napi::CallbackInfo& info) {
   float* acc = f32_arg(info[0], "acc", namm_acc_size(n)).data;
   const float* oldEma = f32_arg(info[3], "oldEma", checked_mul(env, nOld, kNammBins)).data;
   const double decay = finite_arg(info[4], "decay");
-  const int32_t* positions = i32_arg(info[5], "positions", n).data;
+  const std::vector<int32_t> positionsCopy = i32_copy(info[5], "positions", n);
+  const int32_t* positions = positionsCopy.data();
   constexpr int kRec = kBamDim - kNammBins;
   const Buffer<float> table = f32_arg(info[6], "table", kRec);
   const int64_t tableRows = static_cast<int64_t>(table.length) / kRec;
@@ -632,7 +647,8 @@ Napi::Value Kernels::NammFeatures(const Napi::CallbackInfo& info) {
 Napi::Value Kernels::CompactRows(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int64_t width = count_arg(info[1], "width"), k = count_arg(info[3], "k");
-  const int32_t* keep = i32_arg(info[2], "keep", k).data;
+  const std::vector<int32_t> keepCopy = i32_copy(info[2], "keep", k);
+  const int32_t* keep = keepCopy.data();
   for (int64_t i = 0; i < k; i++) {
     if (keep[i] < i || (i > 0 && keep[i] <= keep[i - 1]))
       throw Napi::RangeError::New(env, "compactRows: keep must be strictly ascending non-negative rows; keep[" + std::to_string(i) +
@@ -653,13 +669,18 @@ Napi::Value Kernels::GatherRows(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int64_t srcPlane = count_arg(info[1], "srcPlane"), dstPlane = count_arg(info[3], "dstPlane");
   const int64_t planes = count_arg(info[4], "planes"), width = count_arg(info[5], "width"), k = count_arg(info[7], "k");
-  const int32_t* keep = i32_arg(info[6], "keep", k).data;
+  const std::vector<int32_t> keepCopy = i32_copy(info[6], "keep", k);
+  const int32_t* keep = keepCopy.data();
   int64_t maxKeep = -1;
   for (int64_t i = 0; i < k; i++) {
     if (keep[i] < 0) throw Napi::RangeError::New(env, "gatherRows: keep[" + std::to_string(i) + "] is negative");
     maxKeep = std::max<int64_t>(maxKeep, keep[i]);
   }
   const bool empty = planes == 0 || k == 0 || width == 0;
+  // Planes that overlap in dst would be written over one another (and a huge count of them walked for nothing).
+  if (!empty && planes > 1 && dstPlane < checked_mul(env, k, width))
+    throw Napi::RangeError::New(env, "gatherRows: dstPlane (" + std::to_string(dstPlane) + ") must be at least k·width (" +
+                                         std::to_string(k * width) + ") when planes > 1");
   const int64_t srcNeed = empty ? 0 : checked_mul(env, planes - 1, srcPlane) + checked_mul(env, maxKeep + 1, width);
   const int64_t dstNeed = empty ? 0 : checked_mul(env, planes - 1, dstPlane) + checked_mul(env, k, width);
   const float* src = f32_arg(info[0], "src", srcNeed).data;

@@ -69,6 +69,11 @@ Buffer<int32_t> i32_arg(const Napi::Value& v, const char* name, int64_t need) {
   return typed_arg<int32_t>(v, name, need, napi_int32_array, "an Int32Array");
 }
 
+std::vector<int32_t> i32_copy(const Napi::Value& v, const char* name, int64_t need) {
+  const Buffer<int32_t> b = i32_arg(v, name, need);
+  return std::vector<int32_t>(b.data, b.data + need);
+}
+
 bool optional_bool_arg(const Napi::Value& v, const char* name) {
   if (v.IsUndefined() || v.IsNull()) return false;
   if (!v.IsBoolean()) throw Napi::TypeError::New(v.Env(), std::string(name) + " must be a boolean");

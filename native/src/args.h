@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace namm {
 
@@ -28,6 +29,11 @@ Buffer<double> f64_arg(const Napi::Value& v, const char* name, int64_t need);
 Buffer<uint16_t> u16_arg(const Napi::Value& v, const char* name, int64_t need);
 Buffer<uint8_t> u8_arg(const Napi::Value& v, const char* name, int64_t need);
 Buffer<int32_t> i32_arg(const Napi::Value& v, const char* name, int64_t need);
+/**
+ * The first `need` values of an Int32Array, copied: indices that are checked and then used to address memory must
+ * not change in between (a SharedArrayBuffer can be written by another thread while a kernel runs).
+ */
+std::vector<int32_t> i32_copy(const Napi::Value& v, const char* name, int64_t need);
 /** undefined / null → false, else it must be a boolean. */
 bool optional_bool_arg(const Napi::Value& v, const char* name);
 

@@ -7,6 +7,8 @@ import { describe, it } from 'node:test';
 import { NativeBackend } from '../../src/tensor/native.js';
 import type { AttentionArgs } from '../../src/tensor/backend.js';
 import { skipNative } from './native-fixtures.js';
+import { Worker } from 'node:worker_threads';
+import { gatherRowsTs } from '../../src/memory/namm/selection.js';
 
 const f32 = (n: number) => new Float32Array(n);
 
@@ -138,5 +140,45 @@ describe('native argument checks', { skip: skipNative }, () => {
       else assert.throws(() => be.forceSimd(path), { message: new RegExp(`cannot run the ${path} kernels`) });
     }
     assert.equal(be.forceSimd('auto'), NativeBackend.availableSimd().at(-1));
+  });
+
+  it('sizes that no buffer bounds are refused or end at once, and an allocation beyond memory is an error, not an abort', () => {
+    const be = b();
+    // headDim 0 would leave the heads and cache lengths unbounded by any buffer (and the scratch size wrapping).
+    assert.throws(() => be.attention({ ...attentionArgs(), q: f32(0), out: f32(0), headDim: 0 }), { name: 'RangeError', message: /headDim must be a positive integer, got 0/ });
+    // lens is checked before the per-head arrays are walked: a sparse array of 2^32 − 1 heads is not iterated.
+    const sparse = new Array(2 ** 32 - 1);
+    assert.throws(() => be.attention({ ...attentionArgs(), nQ: 0, nHeads: 2 ** 32 - 1, nKvHeads: 2 ** 32 - 1, keys: sparse, values: sparse, lens: new Int32Array(0) }),
+      { name: 'RangeError', message: /lens holds 0 values but 4294967295 are needed/ });
+    // A valid request whose scratch (8 queries × 2^21 heads per group × 2^24 keys = 2^50 bytes) exceeds the address space.
+    const nHeads = 2 ** 21, len = 2 ** 24;
+    assert.throws(() => be.attention({ q: f32(8 * nHeads), out: f32(8 * nHeads), nQ: 8, nHeads, nKvHeads: 1, headDim: 1, keys: [f32(len)], values: [f32(len)], lens: Int32Array.of(len), scale: 1 }),
+      { name: 'RangeError', message: /attention: out of memory for the scratch of 8 queries × 2097152 heads per group against caches of up to 16777216 rows/ });
+    be.addBias(f32(0), f32(0), 2 ** 53 - 1, 0); // returns: no row has anything to add
+    assert.throws(() => be.gatherRows(f32(1), 0, f32(1), 0, 2 ** 53 - 1, 1, Int32Array.of(0), 1), { name: 'RangeError', message: /dstPlane \(0\) must be at least k·width \(1\) when planes > 1/ });
+    assert.throws(() => gatherRowsTs(f32(1), 0, f32(1), 0, 2, 1, Int32Array.of(0), 1), { name: 'RangeError', message: /dstPlane \(0\) must be at least k·width \(1\) when planes > 1/ });
+  });
+
+  it('index arrays are copied before they are checked: another thread changing them cannot make a kernel go out of bounds', async () => {
+    const be = b();
+    be.threads = 1;
+    // keep[0] flips between 0 and an index far past src while gatherRows runs; src is a view of the first 64 floats
+    // of a larger buffer whose float 100 is a sentinel that must never reach dst.
+    const whole = f32(256).fill(1);
+    whole[100] = -7;
+    const src = whole.subarray(0, 64), dst = f32(64);
+    const keep = new Int32Array(new SharedArrayBuffer(64 * 4)).map((_, i) => i);
+    const flipper = new Worker(`const { workerData: { sab } } = require('node:worker_threads'); const v = new Int32Array(sab);
+      for (;;) { Atomics.store(v, 0, 100); Atomics.store(v, 0, 0); }`, { eval: true, workerData: { sab: keep.buffer } });
+    try {
+      let refused = 0;
+      for (let i = 0; i < 20000; i++) {
+        try { be.gatherRows(src, 0, dst, 0, 1, 1, keep, 64); } catch (e) { assert.match((e as Error).message, /src holds 64 values but 101 are needed/); refused++; }
+        assert.notEqual(dst[0], -7, `call ${i} read past src`);
+      }
+      assert.ok(refused < 20000, 'some calls ran');
+    } finally {
+      await flipper.terminate();
+    }
   });
 });

@@ -187,6 +187,9 @@ export function gatherRowsTs(
     if (keep[i]! > maxKeep) maxKeep = keep[i]!;
   }
   const empty = planes === 0 || k === 0 || width === 0;
+  if (!empty && planes > 1 && dstPlane < k * width) {
+    throw new RangeError(`gatherRows: dstPlane (${dstPlane}) must be at least k·width (${k * width}) when planes > 1`);
+  }
   const srcNeed = empty ? 0 : (planes - 1) * srcPlane + (maxKeep + 1) * width;
   const dstNeed = empty ? 0 : (planes - 1) * dstPlane + k * width;
   if (!(src instanceof Float32Array)) throw new TypeError('src must be a Float32Array');
