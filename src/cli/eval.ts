@@ -1,7 +1,7 @@
 /** `namm eval`: every record under every memory policy; JSON lines per (record, policy) and a summary table. */
 import type { Command } from 'commander';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadModel } from '../models/model.js';
@@ -14,6 +14,8 @@ import { renderScoreVsKvSvg } from '../eval/plot.js';
 import { formatSummary, summarize } from '../eval/summary.js';
 import { createProgress } from './progress.js';
 import { collect, intOption } from './util.js';
+import { writeFileVia } from '../util/files.js';
+import type { TaskRecord } from '../tasks/record.js';
 
 interface EvalCliOptions {
   model: string;
@@ -77,7 +79,15 @@ export function register(program: Command): void {
       const policies = specs.map((s) => ({ spec: s, policy: s === 'full' || needsRecordTrace(s) ? null : parsePolicySpec(s) }));
       const traceDir = o.match ? (o.out ? join(o.out, 'traces') : mkdtempSync(join(tmpdir(), 'namm-traces-'))) : null;
       if (traceDir) mkdirSync(traceDir, { recursive: true });
-      const records = o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity));
+      const records: TaskRecord[] = [];
+      const byId = new Map<string, string>();
+      for (const rec of o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity))) {
+        // Results are kept per (record id, policy): a record given twice runs once, two different ones may not share an id.
+        const text = JSON.stringify(rec), seen = byId.get(rec._id);
+        if (seen === undefined) { byId.set(rec._id, text); records.push(rec); } else if (seen !== text) {
+          throw new Error(`two different records share the _id ${JSON.stringify(rec._id)}; results are kept per _id, so give them distinct ids`);
+        }
+      }
       if (records.length === 0) throw new Error('no records in the data files');
 
       const resultsFile = o.out ? join(o.out, 'results.jsonl') : null;
@@ -92,6 +102,10 @@ export function register(program: Command): void {
           model: resolve(o.model), score: scoreKind, queryAware: !!o.queryAware, maxPromptTokens: o.maxPromptTokens ?? null,
           longbenchConfig: o.longbenchConfig ? resolve(o.longbenchConfig) : null, match: o.match ?? null,
         };
+        // The files a policy reads (a .namm, a trace), by content: the same spec with another file behind it is
+        // another policy, whose results cannot be reused.
+        const files: Record<string, Record<string, string>> = {};
+        for (const s of specs) { const f = policyFileDigests(s); if (Object.keys(f).length) files[s] = f; }
         if (existsSync(runFile)) {
           let before: Record<string, unknown>;
           try { before = JSON.parse(readFileSync(runFile, 'utf8')) as Record<string, unknown>; } catch { throw new Error(`${runFile} is not valid JSON; delete it if the results beside it are from this setup`); }
@@ -99,7 +113,16 @@ export function register(program: Command): void {
           if (diff.length) {
             throw new Error(`${o.out} holds results of another setup (${diff.map((k) => `${k}: ${JSON.stringify(before[k] ?? null)} there, ${JSON.stringify((setup as Record<string, unknown>)[k])} now`).join('; ')}); use another --out`);
           }
-        } else writeFileSync(runFile, JSON.stringify(setup, null, 2) + '\n');
+          const beforeFiles = (before.policyFiles ?? {}) as Record<string, Record<string, string>>;
+          for (const [s, f] of Object.entries(files)) {
+            for (const [path, digest] of Object.entries(f)) {
+              const was = beforeFiles[s]?.[path];
+              if (was !== undefined && was !== digest) throw new Error(`${path} (read by ${s}) has changed since ${o.out} was evaluated with it; use another --out`);
+            }
+          }
+          const merged = { ...before, policyFiles: { ...beforeFiles, ...Object.fromEntries(Object.entries(files).map(([s, f]) => [s, { ...beforeFiles[s], ...f }])) } };
+          if (JSON.stringify(merged) !== JSON.stringify(before)) writeFileVia(runFile, (tmp) => writeFileSync(tmp, JSON.stringify(merged, null, 2) + '\n'));
+        } else writeFileVia(runFile, (tmp) => writeFileSync(tmp, JSON.stringify({ ...setup, policyFiles: files }, null, 2) + '\n'));
         if (existsSync(resultsFile)) {
           const text = readFileSync(resultsFile, 'utf8');
           // A line cut by a crash is dropped below; end it so the next result starts a line of its own.
@@ -108,7 +131,9 @@ export function register(program: Command): void {
             if (!line.trim()) continue;
             try {
               const r = JSON.parse(line) as RecordResult & { spec: string };
-              results.push(r); done.add(`${r.id}\u0000${r.spec}`);
+              const key = `${r.id}\u0000${r.spec}`;
+              if (done.has(key)) continue; // a pair written twice by an earlier version counts once
+              results.push(r); done.add(key);
             } catch { /* a line cut by a crash: that pair is simply run again */ }
           }
         }
@@ -135,18 +160,31 @@ export function register(program: Command): void {
           if (isDone) continue;
           const line = { ...r, policy: spec, spec };
           results.push(line);
+          done.add(`${record._id}\u0000${spec}`);
           if (resultsFile) appendFileSync(resultsFile, JSON.stringify(line) + '\n');
           progress.update(++finished, { task: record.dataset, policy: spec });
         }
       }
       progress.stop();
-      const rows = summarize(results.filter((r) => records.some((rec) => rec._id === r.id)));
+      // This run's records and policies only: the folder may hold results of others from earlier runs.
+      const asked = new Set(specs);
+      const rows = summarize(results.filter((r) => byId.has(r.id) && asked.has((r as RecordResult & { spec?: string }).spec ?? r.policy)));
       if (o.out) {
         writeFileSync(join(o.out, 'summary.json'), JSON.stringify(rows, null, 2) + '\n');
         // One point per (task, policy): the task's score against the cache fraction the policy held on it.
-        const points = rows.map((r) => ({ policy: r.policy, kvFraction: r.meanKvFraction, score: r.score }));
+        const points = rows.map((r) => ({ policy: r.policy, kvFraction: r.meanKvFraction, score: r.score, task: r.dataset }));
         writeFileSync(join(o.out, 'score-vs-kv.svg'), renderScoreVsKvSvg(points));
       }
       process.stdout.write(o.json ? JSON.stringify(rows) + '\n' : formatSummary(rows) + '\n');
     });
+}
+
+/** SHA-256 (16 hex digits) of every existing file a policy spec names: `namm:PATH` and `trace=PATH`. */
+function policyFileDigests(spec: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of spec.matchAll(/(?:^|[(:,])(?:namm:|trace=)([^,()]+)/g)) {
+    const path = resolve(m[1]!.trim());
+    if (existsSync(path) && statSync(path).isFile()) out[path] = createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16);
+  }
+  return out;
 }

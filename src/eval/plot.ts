@@ -1,6 +1,7 @@
 /**
  * Task score against the KV-cache fraction held, one line per policy family (e.g. every `h2o:ratio=…` run is one
- * line through its budgets), with the full cache as a single point at x = 1.
+ * line through its budgets), with the full cache as a single point at x = 1. Points of several tasks make one line
+ * per (family, task), labelled with the task, so no line joins scores of different tasks.
  */
 import { PALETTE, renderLineChart, type LineSeries } from '../util/chart.js';
 
@@ -11,6 +12,8 @@ export interface ScoreVsKvPoint {
   kvFraction: number;
   /** Task score, 0–100. */
   score: number;
+  /** The task (dataset) the point is for; with more than one task in the points, each gets its own lines. */
+  task?: string;
 }
 
 /** The family of a policy spec: its name without options (`h2o:ratio=0.5` → `h2o`, `adakv(snapkv):ratio=0.5` → `adakv(snapkv)`). */
@@ -28,18 +31,24 @@ export function policyFamily(policy: string): string {
 
 /** The SVG text of score vs KV fraction: one series per policy family, sorted by KV fraction, with markers. */
 export function renderScoreVsKvSvg(points: readonly ScoreVsKvPoint[], title = 'score vs KV-cache fraction'): string {
-  const families = new Map<string, [number, number][]>();
+  const tasks = new Set(points.map((p) => p.task ?? ''));
+  const perTask = tasks.size > 1;
+  const families = new Map<string, { family: string; points: [number, number][] }>();
   for (const p of points) {
-    const f = policyFamily(p.policy);
-    (families.get(f) ?? families.set(f, []).get(f)!).push([p.kvFraction, p.score]);
+    const family = policyFamily(p.policy);
+    const label = perTask ? `${family} · ${p.task ?? '?'}` : family;
+    (families.get(label) ?? families.set(label, { family, points: [] }).get(label)!).points.push([p.kvFraction, p.score]);
   }
   // The full cache first (in black), then the families by name, each with a stable colour.
-  const names = [...families.keys()].sort((a, b) => (a === 'full' ? -1 : b === 'full' ? 1 : a.localeCompare(b)));
+  const names = [...families.keys()].sort((a, b) => {
+    const fa = families.get(a)!.family === 'full', fb = families.get(b)!.family === 'full';
+    return fa !== fb ? (fa ? -1 : 1) : a.localeCompare(b);
+  });
   let next = 0;
   const series: LineSeries[] = names.map((name) => ({
     label: name,
-    points: families.get(name)!.sort((a, b) => a[0] - b[0] || a[1] - b[1]),
-    color: name === 'full' ? '#000000' : PALETTE[next++ % PALETTE.length]!,
+    points: families.get(name)!.points.sort((a, b) => a[0] - b[0] || a[1] - b[1]),
+    color: families.get(name)!.family === 'full' && !perTask ? '#000000' : PALETTE[next++ % PALETTE.length]!,
     markers: true,
   }));
   return renderLineChart({

@@ -92,6 +92,25 @@ test('namm eval scores records under several policies, writes results and resume
   assert.equal(again.status, 0, again.stderr);
   assert.deepEqual(JSON.parse(again.stdout), rows);
   assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 4);
+  // The data file given twice runs each record once; a rerun asking for fewer policies reports only those.
+  const twice = namm('eval', '--model', MODEL, '--data', data, '--data', data, '--memory', 'l2:tokens=16', '--no-full', '--out', out, '--json');
+  assert.equal(twice.status, 0, twice.stderr);
+  assert.deepEqual(JSON.parse(twice.stdout), rows.slice(1));
+  assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 4);
+  // Two different records with one id are refused (results are kept per id).
+  writeFileSync(join(dir, 'clash.jsonl'), JSON.stringify({ ...records[0], context: 'Another text.' }) + '\n');
+  const clash = namm('eval', '--model', MODEL, '--data', data, '--data', join(dir, 'clash.jsonl'), '--out', join(dir, 'clash'));
+  assert.notEqual(clash.status, 0);
+  assert.match(clash.stderr, /two different records share the _id "toy-0"/);
+  // A policy file that changed behind the same spec is another policy: its old results are not reused.
+  const policyFile = join(dir, 'p.namm');
+  assert.equal(namm('init', '--out', policyFile).status, 0);
+  const withNamm = ['eval', '--model', MODEL, '--data', data, '--memory', `namm:${policyFile}`, '--no-full', '--out', join(dir, 'nammrun'), '--json'];
+  assert.equal(namm(...withNamm).status, 0);
+  assert.equal(namm('init', '--out', policyFile, '--force', '--selection', 'per-head').status, 0);
+  const changed = namm(...withNamm);
+  assert.notEqual(changed.status, 0);
+  assert.match(changed.stderr, /p\.namm \(read by namm:.*\) has changed since .* was evaluated with it; use another --out/);
 });
 
 test('namm eval --match records a policy per record and matched(SPEC) holds the same cache sizes', () => {

@@ -41,6 +41,22 @@ test('score vs KV: one series per family sorted by KV fraction, markers, full ca
   assert.match(svg, />full<\/text>[\s\S]*>h2o<\/text>[\s\S]*>snapkv<\/text>/, 'legend: full first, then by name');
 });
 
+test('score vs KV: points of several tasks make one line per (family, task), labelled with the task', () => {
+  const points: ScoreVsKvPoint[] = [
+    { policy: 'full', kvFraction: 1, score: 90, task: 'passkey' },
+    { policy: 'full', kvFraction: 1, score: 40, task: 'niah' },
+    { policy: 'h2o:ratio=0.5', kvFraction: 0.5, score: 80, task: 'passkey' },
+    { policy: 'h2o:ratio=0.25', kvFraction: 0.25, score: 60, task: 'passkey' },
+    { policy: 'h2o:ratio=0.5', kvFraction: 0.5, score: 20, task: 'niah' },
+    { policy: 'h2o:ratio=0.25', kvFraction: 0.25, score: 10, task: 'niah' },
+  ];
+  const svg = renderScoreVsKvSvg(points);
+  assertWellFormedSvg(svg);
+  const paths = pathsOf(svg).map(verticesOf);
+  assert.deepEqual(paths.map((p) => p.length), [1, 1, 2, 2], 'full · niah, full · passkey, h2o · niah, h2o · passkey: no line across tasks');
+  assert.match(svg, />full · niah<\/text>[\s\S]*>full · passkey<\/text>[\s\S]*>h2o · niah<\/text>[\s\S]*>h2o · passkey<\/text>/);
+});
+
 test('score vs KV: no points gives "no data"', () => {
   const svg = renderScoreVsKvSvg([], 'empty');
   assertWellFormedSvg(svg);
