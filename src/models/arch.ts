@@ -13,9 +13,11 @@ export interface DecoderArch {
   readonly config: ModelConfig;
   /**
    * Runs the chunk `ids` at absolute `positions` through every layer. Returns logits `[rows, vocab]` for the last
-   * row only (`'last'`) or for every row (`'all'`, used by perplexity).
+   * row only (`'last'`) or for every row (`'all'`, used by perplexity). `seqLength`: the length of the whole forward
+   * this chunk belongs to (a prefill cut into chunks), for length-dependent RoPE scaling (dynamic NTK), which HF
+   * computes once per forward from its last position; default: this chunk's last position + 1.
    */
-  forward(backend: Backend, ids: Int32Array, positions: Int32Array, attend: AttendFn, logitsFor: 'last' | 'all'): Float32Array;
+  forward(backend: Backend, ids: Int32Array, positions: Int32Array, attend: AttendFn, logitsFor: 'last' | 'all', seqLength?: number): Float32Array;
   /** Bytes of weights held. */
   readonly weightBytes: number;
 }

@@ -128,6 +128,8 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
   let slidingWindow: number | undefined;
   if (window !== undefined && window !== null && (modelType === 'mistral' || (isQwen2 && r.bool('use_sliding_window', false)))) {
     slidingWindow = r.size('sliding_window');
+  } else if (window === undefined && modelType === 'mistral') {
+    slidingWindow = 4096; // MistralConfig's default when the key is absent (only an explicit null turns it off)
   }
   return {
     arch: 'llama',
@@ -165,6 +167,13 @@ function parseGpt2(r: ConfigReader, source: string): ModelConfig {
   if (act === 'gelu_new' || act === 'gelu_pytorch_tanh' || act === 'gelu_fast') activation = 'gelu_tanh';
   else if (act === 'gelu') activation = 'gelu_erf';
   else throw new Error(`${source}: activation_function "${String(act)}" is not supported for gpt2 (gelu_new, gelu)`);
+  // HF's GPT2Attention honours these two; namm scales every layer's scores by 1/√head_dim only.
+  if (r.has('scale_attn_weights') && r.raw('scale_attn_weights') !== true) {
+    throw new Error(`${source}: "scale_attn_weights": ${JSON.stringify(r.raw('scale_attn_weights'))} is not supported (namm scales attention scores by 1/√head_dim, as the default true does)`);
+  }
+  if (r.has('scale_attn_by_inverse_layer_idx') && r.raw('scale_attn_by_inverse_layer_idx') !== false) {
+    throw new Error(`${source}: "scale_attn_by_inverse_layer_idx": ${JSON.stringify(r.raw('scale_attn_by_inverse_layer_idx'))} is not supported (namm does not divide the scores by the layer index)`);
+  }
   const eos = r.tokenIds('eos_token_id');
   return {
     arch: 'gpt2',

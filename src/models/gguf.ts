@@ -647,6 +647,13 @@ function encodeTensorData(t: Tensor, type: number): Uint8Array {
 export function writeGguf(path: string, config: ModelConfig, weights: WeightMap, tokenizer?: Tokenizer | null, options: GgufWriteOptions = {}): void {
   const dtype = options.dtype ?? 'F32';
   const ggArch = config.arch === 'gpt2' ? 'gpt2' : config.modelType === 'qwen2' ? 'qwen2' : 'llama';
+  // What GGUF's architectures cannot say, refused rather than written as another model.
+  if (config.arch === 'gpt2' && config.activation !== 'gelu_tanh') {
+    throw new Error(`GGUF writer: GGUF's gpt2 uses the tanh GELU; this model's ${config.activation === 'gelu_erf' ? 'exact (erf) GELU' : config.activation} would run as another model`);
+  }
+  if (config.arch === 'llama' && config.partialRotaryFactor !== 1) {
+    throw new Error(`GGUF writer: partial rotary embeddings (partial_rotary_factor ${config.partialRotaryFactor}) are not supported for ${ggArch}`);
+  }
   // qwen2 runs NEOX-style (= HF half) in llama.cpp; llama runs interleaved pairs.
   const layout = ggArch === 'qwen2' ? 'half' : 'interleaved';
   if (ggArch === 'qwen2' && config.ropeLayout !== 'half') throw new Error('GGUF writer: a qwen2 model must be in the half RoPE layout');

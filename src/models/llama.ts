@@ -10,9 +10,10 @@ import type { ModelConfig, WeightMap } from './types.js';
 interface LlamaLayer {
   attnNorm: Float32Array;
   wq: Float32Array; wk: Float32Array; wv: Float32Array; wo: Float32Array;
-  bq: Float32Array | null; bk: Float32Array | null; bv: Float32Array | null;
+  bq: Float32Array | null; bk: Float32Array | null; bv: Float32Array | null; bo: Float32Array | null;
   mlpNorm: Float32Array;
   wGate: Float32Array; wUp: Float32Array; wDown: Float32Array;
+  bGate: Float32Array | null; bUp: Float32Array | null; bDown: Float32Array | null;
 }
 
 export class LlamaArch implements DecoderArch {
@@ -30,6 +31,9 @@ export class LlamaArch implements DecoderArch {
     this.finalNorm = requireTensor(w, 'model.norm.weight', [D]).data;
     this.lmHead = (w.has('lm_head.weight') ? requireTensor(w, 'lm_head.weight', [c.vocabSize, D]) : requireTensor(w, 'model.embed_tokens.weight', [c.vocabSize, D])).data;
     const bias = (name: string, n: number) => (c.attnQkvBias ? requireTensor(w, name, [n]).data : null);
+    // attention_bias also covers o_proj (Llama, Mistral; not Qwen2), mlp_bias the three MLP projections.
+    const outBias = (name: string, n: number) => (c.attnOutBias ? requireTensor(w, name, [n]).data : null);
+    const mlpBias = (name: string, n: number) => (c.mlpBias ? requireTensor(w, name, [n]).data : null);
     this.layers = [];
     for (let l = 0; l < c.nLayers; l++) {
       const p = `model.layers.${l}.`;
@@ -40,10 +44,12 @@ export class LlamaArch implements DecoderArch {
         wv: requireTensor(w, p + 'self_attn.v_proj.weight', [kvDim, D]).data,
         wo: requireTensor(w, p + 'self_attn.o_proj.weight', [D, qDim]).data,
         bq: bias(p + 'self_attn.q_proj.bias', qDim), bk: bias(p + 'self_attn.k_proj.bias', kvDim), bv: bias(p + 'self_attn.v_proj.bias', kvDim),
+        bo: outBias(p + 'self_attn.o_proj.bias', D),
         mlpNorm: requireTensor(w, p + 'post_attention_layernorm.weight', [D]).data,
         wGate: requireTensor(w, p + 'mlp.gate_proj.weight', [I, D]).data,
         wUp: requireTensor(w, p + 'mlp.up_proj.weight', [I, D]).data,
         wDown: requireTensor(w, p + 'mlp.down_proj.weight', [D, I]).data,
+        bGate: mlpBias(p + 'mlp.gate_proj.bias', I), bUp: mlpBias(p + 'mlp.up_proj.bias', I), bDown: mlpBias(p + 'mlp.down_proj.bias', D),
       });
     }
     const seen = new Set<Float32Array>();
@@ -52,7 +58,7 @@ export class LlamaArch implements DecoderArch {
     this.weightBytes = bytes;
   }
 
-  forward(be: Backend, ids: Int32Array, positions: Int32Array, attend: AttendFn, logitsFor: 'last' | 'all'): Float32Array {
+  forward(be: Backend, ids: Int32Array, positions: Int32Array, attend: AttendFn, logitsFor: 'last' | 'all', seqLength?: number): Float32Array {
     const c = this.config, n = ids.length, D = c.hiddenSize, hd = c.headDim, I = c.intermediateSize, V = c.vocabSize;
     const qDim = c.nHeads * hd, kvDim = c.nKvHeads * hd;
     const s = this.scratch;
@@ -66,7 +72,7 @@ export class LlamaArch implements DecoderArch {
     }
     let maxPos = 0;
     for (let t = 0; t < n; t++) maxPos = Math.max(maxPos, positions[t]!);
-    const invFreq = ropeInvFreq(c, maxPos + 1);
+    const invFreq = ropeInvFreq(c, Math.max(maxPos + 1, seqLength ?? 0));
     for (let l = 0; l < c.nLayers; l++) {
       const L = this.layers[l]!;
       be.rmsNorm(h, x, L.attnNorm, n, D, c.normEps);
@@ -78,12 +84,15 @@ export class LlamaArch implements DecoderArch {
       be.rope(k, n, c.nKvHeads, hd, positions, invFreq, c.ropeLayout);
       attend(l, q, k, v, n, att);
       be.matmulABt(att, L.wo, tmp, n, qDim, D);
+      if (L.bo) be.addBias(tmp, L.bo, n, D);
       be.add(x, x, tmp, n * D);
       be.rmsNorm(h, x, L.mlpNorm, n, D, c.normEps);
       be.matmulABt(h, L.wGate, gate, n, D, I);
       be.matmulABt(h, L.wUp, up, n, D, I);
+      if (L.bGate) { be.addBias(gate, L.bGate, n, I); be.addBias(up, L.bUp!, n, I); }
       be.siluMul(gate, gate, up, n * I);
       be.matmulABt(gate, L.wDown, tmp, n, I, D);
+      if (L.bDown) be.addBias(tmp, L.bDown, n, D);
       be.add(x, x, tmp, n * D);
     }
     const first = logitsFor === 'last' ? n - 1 : 0, rows = n - first;

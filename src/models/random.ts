@@ -55,9 +55,15 @@ export function randomWeights(config: ModelConfig, seed = 0, std = 0.02): Weight
         w.set(p + 'self_attn.k_proj.bias', normal([c.nKvHeads * hd]));
         w.set(p + 'self_attn.v_proj.bias', normal([c.nKvHeads * hd]));
       }
+      if (c.attnOutBias) w.set(p + 'self_attn.o_proj.bias', normal([D]));
       w.set(p + 'mlp.gate_proj.weight', normal([I, D]));
       w.set(p + 'mlp.up_proj.weight', normal([I, D]));
       w.set(p + 'mlp.down_proj.weight', normal([D, I]));
+      if (c.mlpBias) {
+        w.set(p + 'mlp.gate_proj.bias', normal([I]));
+        w.set(p + 'mlp.up_proj.bias', normal([I]));
+        w.set(p + 'mlp.down_proj.bias', normal([D]));
+      }
     }
   } else {
     const wte = normal([c.vocabSize, D]);

@@ -40,8 +40,10 @@ export class Sampler {
     const t = this.o.temperature!;
     const n = logits.length;
     let order = Array.from({ length: n }, (_, i) => i);
-    const k = this.o.topK && this.o.topK < n ? this.o.topK : n;
+    let k = this.o.topK && this.o.topK < n ? this.o.topK : n;
     order.sort((a, b) => logits[b]! - logits[a]! || a - b);
+    // Tokens tied with the k-th stay in, as HF's top-k keeps every logit ≥ the k-th largest.
+    while (k < n && logits[order[k]!] === logits[order[k - 1]!]) k++;
     order = order.slice(0, k);
     const max = logits[order[0]!]!;
     const probs = order.map((i) => Math.exp((logits[i]! - max) / t));

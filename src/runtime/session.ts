@@ -46,7 +46,7 @@ export interface GenerateOptions extends SamplingOptions {
    * `min_length` does; default 0).
    */
   minNewTokens?: number;
-  /** Prepend BOS to a text prompt when the session is empty (default: the tokenizer's rule, BOS if it has one). */
+  /** Prepend BOS to a text prompt when the session is empty (default: the tokenizer's own rule, as HF's tokenizer(text)). */
   addBos?: boolean;
   /** Streaming: called with each new piece of text and the token id that produced it. */
   onToken?: (text: string, tokenId: number) => void;
@@ -86,6 +86,8 @@ export class Session {
   private phase: 'prefill' | 'decode' = 'prefill';
   private endOfPrefill = false;
   private readonly nextTokenTotal = { value: 0 };
+  /** During a prefill: the sequence length at its end, which length-dependent RoPE scaling uses for every chunk (as HF's one forward does). */
+  private forwardLength: number | undefined;
   /** A sampled token that generation returned but did not feed yet; it goes in first on the next call. */
   private pending: number[] = [];
   /**
@@ -188,14 +190,19 @@ export class Session {
     }
     const boundary = asked ?? Number.MAX_SAFE_INTEGER;
     let i = 0;
-    while (i < n) {
-      const room = Math.min(this.chunkSize - (this.totalTokens % this.chunkSize), boundary - (this.totalTokens % boundary));
-      const m = Math.min(room, n - i);
-      const chunk = Int32Array.from({ length: m }, (_, t) => all[i + t]!);
-      const isLast = i + m === n;
-      last = this.runChunk(chunk, 'prefill', isLast && options.endOfPrefill !== false, wantAll ? 'all' : 'last');
-      if (out) out.set(last, i * V);
-      i += m;
+    this.forwardLength = this.totalTokens + n;
+    try {
+      while (i < n) {
+        const room = Math.min(this.chunkSize - (this.totalTokens % this.chunkSize), boundary - (this.totalTokens % boundary));
+        const m = Math.min(room, n - i);
+        const chunk = Int32Array.from({ length: m }, (_, t) => all[i + t]!);
+        const isLast = i + m === n;
+        last = this.runChunk(chunk, 'prefill', isLast && options.endOfPrefill !== false, wantAll ? 'all' : 'last');
+        if (out) out.set(last, i * V);
+        i += m;
+      }
+    } finally {
+      this.forwardLength = undefined;
     }
     this.pending = [];
     if (this.policy) {
@@ -281,7 +288,7 @@ export class Session {
     this.nextTokenTotal.value = this.totalTokens + n;
     let logits: Float32Array;
     try {
-      logits = this.arch.forward(this.backend, ids, positions, this.attend, logitsFor);
+      logits = this.arch.forward(this.backend, ids, positions, this.attend, logitsFor, this.forwardLength);
     } catch (err) {
       // Some layers may already hold this chunk (or have evicted for it): nothing later can be trusted.
       this.failure = err instanceof Error ? err : new Error(String(err));
@@ -367,8 +374,9 @@ export class Session {
     let promptIds: number[];
     if (typeof prompt === 'string') {
       if (!tok) throw new Error('this model has no tokenizer; pass token ids instead of text');
-      const addBos = options.addBos ?? (this.totalTokens === 0);
-      promptIds = tok.encode(prompt, { addBos: addBos && this.totalTokens === 0 });
+      // At the start of a sequence the tokenizer's own rule decides (GPT-2's and Qwen2's add no BOS) unless addBos is
+      // given; a text continuing a sequence never gets one.
+      promptIds = this.totalTokens === 0 && options.addBos === undefined ? tok.encode(prompt) : tok.encode(prompt, { addBos: this.totalTokens === 0 && options.addBos === true });
     } else promptIds = this.checkIds(prompt, 'generate');
     const sampler = new Sampler(options);
     if (options.stopTokens !== undefined && !(Array.isArray(options.stopTokens) && options.stopTokens.every((t) => Number.isInteger(t)))) {
@@ -408,7 +416,8 @@ export class Session {
       const stable = hit < 0 && full.endsWith('\uFFFD') ? full.slice(0, -1) : full;
       if (stable.length > text.length && stable.startsWith(text)) { options.onToken?.(stable.slice(text.length), id); text = stable; }
       else if (!stable.startsWith(text)) text = stable;
-      if (hit >= 0) { stoppedBy = 'stop-string'; break; }
+      // Its token is in the output, so it joins the sequence (fed with the next call, as after a length stop).
+      if (hit >= 0) { stoppedBy = 'stop-string'; this.pending.push(id); break; }
       if (step + 1 < maxNew) logits = this.decodeToken(id);
       else this.pending.push(id);
       if (step % 16 === 15) await new Promise<void>((r) => setImmediate(r));

@@ -91,13 +91,17 @@ export function referenceLlamaLogits(c: ModelConfig, w: WeightMap, ids: number[]
         }
       }
     }
+    const addBias = (y: Float64Array, b: Float32Array, m: number) => { for (let t = 0; t < n; t++) for (let i = 0; i < m; i++) y[t * m + i] = y[t * m + i]! + b[i]!; };
     const o = linear(att, n, H * hd, get(w, p + 'self_attn.o_proj.weight'), D);
+    if (c.attnOutBias) addBias(o, get(w, p + 'self_attn.o_proj.bias'), D);
     for (let i = 0; i < n * D; i++) x[i] = x[i]! + o[i]!;
     const h2 = rmsNorm(x, n, D, get(w, p + 'post_attention_layernorm.weight'), c.normEps);
     const g = linear(h2, n, D, get(w, p + 'mlp.gate_proj.weight'), I);
     const u = linear(h2, n, D, get(w, p + 'mlp.up_proj.weight'), I);
+    if (c.mlpBias) { addBias(g, get(w, p + 'mlp.gate_proj.bias'), I); addBias(u, get(w, p + 'mlp.up_proj.bias'), I); }
     for (let i = 0; i < n * I; i++) g[i] = (g[i]! / (1 + Math.exp(-g[i]!))) * u[i]!;
     const dn = linear(g, n, I, get(w, p + 'mlp.down_proj.weight'), D);
+    if (c.mlpBias) addBias(dn, get(w, p + 'mlp.down_proj.bias'), D);
     for (let i = 0; i < n * D; i++) x[i] = x[i]! + dn[i]!;
   }
   const f = rmsNorm(x, n, D, get(w, 'model.norm.weight'), c.normEps);

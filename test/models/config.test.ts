@@ -49,6 +49,10 @@ test('qwen2 gets q/k/v biases; llama3 rope scaling; gpt2 defaults', () => {
   assert.equal(g.tieEmbeddings, true);
   assert.equal(g.attnQkvBias && g.attnOutBias && g.mlpBias, true);
   assert.equal(parseHfConfig({ ...gpt2, activation_function: 'gelu' }, 'g.json').activation, 'gelu_erf');
+  // HF's attention-scaling switches: their defaults are what namm does; the others are refused, not ignored.
+  assert.equal(parseHfConfig({ ...gpt2, scale_attn_weights: true, scale_attn_by_inverse_layer_idx: false }, 'g.json').arch, 'gpt2');
+  assert.throws(() => parseHfConfig({ ...gpt2, scale_attn_weights: false }, 'g.json'), /g\.json: "scale_attn_weights": false is not supported/);
+  assert.throws(() => parseHfConfig({ ...gpt2, scale_attn_by_inverse_layer_idx: true }, 'g.json'), /g\.json: "scale_attn_by_inverse_layer_idx": true is not supported/);
   assert.equal(parseHfConfig({ ...tinystories, model_type: 'mistral', sliding_window: 4096 }, 'm.json').modelType, 'mistral');
   assert.equal(parseHfConfig({ ...tinystories, head_dim: 32 }, 'h.json').headDim, 32);
 });
@@ -65,7 +69,8 @@ test('sliding_window: Mistral applies it, Qwen2 only with use_sliding_window; no
   const m = parseHfConfig({ ...mistral, sliding_window: 4096 }, 'm.json');
   assert.equal(toHfConfig(m).sliding_window, 4096);
   assert.deepEqual(parseHfConfig(toHfConfig(m), 'back.json'), m);
-  assert.equal(toHfConfig(parseHfConfig(mistral, 'm.json')).sliding_window, null, 'no window is written as null (transformers would assume 4,096)');
+  assert.equal(toHfConfig(parseHfConfig({ ...mistral, sliding_window: null }, 'm.json')).sliding_window, null, 'no window is written as null (transformers would assume 4,096)');
+  assert.equal(parseHfConfig(mistral, 'm.json').slidingWindow, 4096, 'no sliding_window key: MistralConfig\'s default of 4,096');
   const q = parseHfConfig({ ...qwen2, sliding_window: 4096, use_sliding_window: true }, 'q.json');
   assert.deepEqual(parseHfConfig(toHfConfig(q), 'back.json'), q);
 });

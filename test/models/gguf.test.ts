@@ -170,6 +170,14 @@ test('GGUF embedded vocabulary encodes like tokenizer.json (tinystories, sample 
   }
 }));
 
+test('GGUF export refuses what its architectures cannot say: GPT-2 with exact GELU, partial rotary embeddings', withDir(async (dir) => {
+  const g = tinyGpt2(64);
+  assert.throws(() => writeGguf(join(dir, 'g.gguf'), { ...g.config, activation: 'gelu_erf' }, g.weights, null), /GGUF's gpt2 uses the tanh GELU; this model's exact \(erf\) GELU would run as another model/);
+  const q = tinyQwen2();
+  assert.throws(() => writeGguf(join(dir, 'q.gguf'), { ...q.config, modelType: 'llama', ropeLayout: 'half', attnQkvBias: false, partialRotaryFactor: 0.5 }, q.weights, null), /partial rotary embeddings \(partial_rotary_factor 0\.5\) are not supported for llama/);
+  assert.deepEqual(readdirSync(dir), [], 'nothing written');
+}));
+
 test('qwen2 → GGUF keeps the half layout (llama.cpp runs qwen2 NEOX-style) and the q/k/v biases', withDir(async (dir) => {
   const { config, weights } = tinyQwen2();
   const p = join(dir, 'qwen.gguf');

@@ -36,7 +36,30 @@ for (const backend of [getBackend(), new JsBackend()]) {
     const ref = referenceLlamaLogits(c, w, ids);
     assert.ok(relErr(got, ref) < 1e-4, `relative error ${relErr(got, ref)}`);
   });
+
+  test(`[${backend.name}] a Llama with attention_bias (q, k, v and o) and mlp_bias matches a float64 forward`, () => {
+    const c = llamaConfig({ vocabSize: 97, hiddenSize: 64, nLayers: 2, nHeads: 8, nKvHeads: 4, intermediateSize: 80, attnQkvBias: true, attnOutBias: true, mlpBias: true, tieEmbeddings: false });
+    const w = randomWeights(c, 10, 0.3);
+    const got = new Model(c, w, null, backend).createSessionWith(null, { chunkSize: 8 }).prefill(ids, { logits: 'all' });
+    const ref = referenceLlamaLogits(c, w, ids);
+    assert.ok(relErr(got, ref) < 1e-4, `relative error ${relErr(got, ref)}`);
+    // Before the o_proj and MLP biases were applied, the same weights gave the forward without them.
+    const without = new Map(w);
+    for (const k of [...without.keys()]) if (/o_proj\.bias|mlp\..*\.bias/.test(k)) without.set(k, { ...without.get(k)!, data: new Float32Array(without.get(k)!.data.length) });
+    assert.ok(relErr(got, referenceLlamaLogits(c, without, ids)) > 1e-2, 'the biases change the logits');
+  });
 }
+
+test('dynamic NTK scaling uses the whole prefill\'s length in every chunk, as HF\'s one forward over the prompt', () => {
+  const c = llamaConfig({ vocabSize: 97, hiddenSize: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, intermediateSize: 80, maxPositions: 64, ropeScaling: { type: 'dynamic', factor: 2, originalMaxPositions: 64 } });
+  const w = randomWeights(c, 11, 0.3);
+  const model = new Model(c, w, null, getBackend());
+  const prompt = Array.from({ length: 200 }, (_, i) => 3 + ((i * 37) % 90));
+  const whole = model.createSessionWith(null, { chunkSize: 256 }).prefill(prompt, { logits: 'all' });
+  const chunked = model.createSessionWith(null, { chunkSize: 64 }).prefill(prompt, { logits: 'all' });
+  // Before, each chunk scaled by its own last position: the first chunks ran unscaled (differences ~0.08).
+  assert.ok(relErr(chunked, whole) < 1e-5, `relative error ${relErr(chunked, whole)}`);
+});
 
 test('RoPE frequency scaling rules match their formulas', () => {
   const base = llamaConfig({ hiddenSize: 128, nHeads: 1, headDim: 128, ropeTheta: 500000 });

@@ -119,6 +119,11 @@ test('generation options: stop strings, stop tokens, seeded sampling, streaming'
   assert.equal(r1.stoppedBy, 'stop-string');
   assert.equal(r1.text, 'Once upon a time, there was a little girl named ');
   assert.equal(pieces.join(''), r1.text);
+  // The token that completed the stop string is in the output, so it joins the sequence: the next call feeds it
+  // first and the session holds the prompt and every output token (before, it ended one token behind).
+  assert.equal(s1.totalTokens, r1.outputTokens.length, 'the prompt and every output token but the last, which waits');
+  s1.decode(GOLDEN[r1.outputTokens.length]!);
+  assert.equal(s1.totalTokens, 1 + r1.outputTokens.length + 1);
   const s2 = await model.createSession();
   const r2 = await s2.generate([1], { maxNewTokens: 10, stopTokens: [286] });
   assert.equal(r2.stoppedBy, 'eos');
