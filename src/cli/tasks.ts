@@ -93,7 +93,7 @@ export function register(program: Command): void {
     .requiredOption('--tokenizer <path>', 'the model\'s tokenizer: a model folder, tokenizer.json, .gguf or llama2.c tokenizer.bin')
     .requiredOption('--out <file>', 'output .jsonl file')
     .option('-n, --n <n>', 'records per length (and depth)', intOption('--n', 1), 1)
-    .option('-s, --seed <n>', 'seed: the same seed gives the same file', intOption('--seed'), 0)
+    .option('-s, --seed <n>', 'seed: the same seed gives the same file (evaluation sets: below 1,000,000; 1,000,000 and up are training\'s and evolution\'s)', intOption('--seed'), 0)
     .option('--haystack <kind>', 'noise | essay | brown | a directory of .txt files (default: the task\'s own)')
     .option('--depth <percent>', 'needle depth(s) in percent, comma-separated for a sweep (default: random per record)', parseDepths)
     .option('-q, --quiet', 'no progress on stderr')
@@ -101,6 +101,9 @@ export function register(program: Command): void {
       const task = getTask(opts.task);
       if (opts.depth && !task.depth) throw new Error(`task ${task.name} has no needle depth to set`);
       checkOutputPath(opts.out, { force: true, inputs: [opts.tokenizer, ...(opts.haystack ? [opts.haystack] : [])] });
+      if (opts.seed >= 1_000_000) {
+        process.stderr.write(`note: seed ${opts.seed} is in the range of training (1,000,000–1,999,999: namm train's samples) or evolution (2,000,000 and up); evaluation sets use seeds below 1,000,000\n`);
+      }
       const tokenizer = await loadTokenizer(opts.tokenizer);
       const total = opts.length.length * (opts.depth?.length ?? 1) * opts.n;
       const started = Date.now();

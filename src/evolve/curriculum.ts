@@ -4,10 +4,10 @@
  * add tasks (`addTasks`), as the reference's incremental training does (retrieval first, then harder mixes); the
  * CMA-ES state carries over from stage to stage.
  *
- * Tasks are generated (`{ "task": "passkey", "lengths": [4096], "samples": 64, "seed": 1000000 }`, sized in the
+ * Tasks are generated (`{ "task": "passkey", "lengths": [4096], "samples": 64, "seed": 2000000 }`, sized in the
  * model's tokens) or read from a JSONL file of task records (`{ "jsonl": "data/x.jsonl", "name": "x" }`, relative
- * to the curriculum file). Generated training tasks must use seeds ≥ 1,000,000: `namm tasks generate` and the
- * evaluation sets use small seeds (default 0), so training prompts can never be evaluation prompts.
+ * to the curriculum file). Generated evolution tasks must use seeds ≥ 2,000,000 (MIN_TRAINING_SEED): evaluation sets
+ * use seeds below 1,000,000 (`namm tasks generate` defaults to 0) and the model trainer 1,000,000–1,999,999.
  *
  * Every key is checked; an unknown key (a typo) is an error naming its place in the file.
  */

@@ -163,7 +163,10 @@ export function checkRecordOptions(o: Omit<RecordOptions, 'tokenizer' | 'memo'>)
   return task;
 }
 
-/** One record, sized so that its prompt tokens + max new tokens is within 1% below `length` (or an Error). */
+/**
+ * One record, sized so that its prompt tokens + max new tokens is within 1% below `length` (or an Error); kv_retrieval
+ * and fwe, whose units are coarse, may end further below when no layout reaches the band.
+ */
 export function generateRecord(o: RecordOptions): TaskRecord {
   const task = checkRecordOptions(o);
   if (typeof o.tokenizer?.encode !== 'function') {
@@ -180,8 +183,10 @@ export function generateRecord(o: RecordOptions): TaskRecord {
     task: task.name, tokenizer: o.tokenizer, length: o.length, maxNewTokens: task.maxNewTokens,
     template: task.promptTemplate, rng, haystack, depthPercent: o.depthPercent, memo: o.memo ?? new Map(),
   });
+  // The text is part of the id: the size a record gets can depend on the sizing rates learnt from the records made
+  // before it (`memo`), so the same request in another run may give another text, which must not share the id.
   const id = createHash('sha256')
-    .update(`${task.name}|${haystackName}|${o.length}|${o.depthPercent ?? 'random'}|${seed}|${index}`)
+    .update(`${task.name}|${haystackName}|${o.length}|${o.depthPercent ?? 'random'}|${seed}|${index}|${sample.context}\u0000${sample.input}`)
     .digest('hex').slice(0, 32);
   return {
     input: sample.input,
