@@ -232,6 +232,19 @@ test('GPT-2 → GGUF → load: Conv1D weights back in HF layout, byte-level voca
   // "Ġthe" is one merged token, the second-to-last merges give "Ġan".
   assert.equal(hfTok.encode(' the').length, 1);
   assert.deepEqual(tok.encode('<|endoftext|>'), [vocabSize - 1]);
+  // llama.cpp's name for GPT-2's pre-tokenizer is "gpt-2" (it refuses "gpt2", which files before it was fixed hold).
+  assert.match(readFileSync(p).subarray(0, 1 << 16).toString('latin1'), /tokenizer\.ggml\.pre[\s\S]{12}gpt-2/);
+  // What GGUF has no field for is refused, not dropped: a normalizer, ByteLevel's add_prefix_space, an EOS template.
+  const variant = (edit: (j: Record<string, any>) => void) => {
+    const j = structuredClone(json) as Record<string, any>;
+    edit(j);
+    return new HfTokenizer({ tokenizerJson: j, tokenizerConfig: { eos_token: '<|endoftext|>', bos_token: '<|endoftext|>' }, origin: 'tiny' });
+  };
+  assert.throws(() => writeGguf(join(dir, 'x.gguf'), config, weights, variant((j) => { j.normalizer = { type: 'Lowercase' }; })), /the tokenizer's normalizer \(Lowercase\) has no GGUF form/);
+  assert.throws(() => writeGguf(join(dir, 'x.gguf'), config, weights, variant((j) => { j.pre_tokenizer = { ...j.pre_tokenizer, add_prefix_space: true }; })), /ByteLevel's add_prefix_space has no GGUF form/);
+  assert.throws(() => writeGguf(join(dir, 'x.gguf'), config, weights, variant((j) => {
+    j.post_processor = { type: 'TemplateProcessing', single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<|endoftext|>', type_id: 0 } }], pair: [], special_tokens: { '<|endoftext|>': { id: '<|endoftext|>', ids: [vocabSize - 1], tokens: ['<|endoftext|>'] } } };
+  })), /post-processor adds tokens other than a leading BOS/);
 }));
 
 test('tensor names map both ways', () => {

@@ -83,9 +83,14 @@ test('SentencePiece-style merging by best score, traced by hand', () => {
   assert.deepEqual(tok.encode('cab', { addBos: false }), [3, 6, 7]);
   // " ab": " a"(-2) vs ab(-1) → ab wins although " a" is leftmost.
   assert.deepEqual(tok.encode('ab', { addBos: false }), [3, 7]);
-  // é is not a token: its UTF-8 bytes C3 A9 become byte tokens; ü (C3 BC) has no <0xBC> so that byte is <unk>.
+  // é is not a token: its UTF-8 bytes C3 A9 become byte tokens; ü (C3 BC) has no <0xBC>, so the whole character is
+  // one <unk> (as HF's byte fallback does when a byte token is missing), and so is each character without bytes.
   assert.deepEqual(tok.encode('é', { addBos: false }), [3, 11, 12]);
-  assert.deepEqual(tok.encode('ü', { addBos: false }), [3, 11, 0]);
+  assert.deepEqual(tok.encode('ü', { addBos: false }), [3, 0]);
+  assert.deepEqual(tok.encode('日本', { addBos: false }), [3, 0, 0]);
+  // Special tokens in text, the unknown token's own text among them; the text after one is space-prefixed again.
+  assert.deepEqual(tok.encode('ab</s>ab', { addBos: false }), [3, 7, 2, 3, 7]);
+  assert.deepEqual(tok.encode('<unk>', { addBos: false }), [0]);
   assert.equal(tok.decode([1, 3, 9, 3, 11, 12]), 'abc é');
   assert.equal(tok.decode([1, 3, 9], { skipSpecial: false }), '<s> abc');
 });

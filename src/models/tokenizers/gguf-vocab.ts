@@ -81,14 +81,15 @@ function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null,
   const pre = meta.string('tokenizer.ggml.pre') ?? 'gpt2';
   const byteLevel = (useRegex: boolean): Json => ({ type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: useRegex });
   let preTokenizer: Json;
-  if (pre === 'gpt2' || pre === 'default') preTokenizer = byteLevel(true);
+  // llama.cpp names GPT-2's regex "gpt-2"; files from namm before 0.1 wrote "gpt2".
+  if (pre === 'gpt-2' || pre === 'gpt2' || pre === 'default') preTokenizer = byteLevel(true);
   else if (PRE_TOKENIZER_PATTERNS[pre]) {
     preTokenizer = {
       type: 'Sequence',
       pretokenizers: [{ type: 'Split', pattern: { Regex: PRE_TOKENIZER_PATTERNS[pre] }, behavior: 'Isolated', invert: false }, byteLevel(false)],
     };
   } else {
-    throw new Error(`${meta.file}: pre-tokenizer "${pre}" is not supported (gpt2, llama-bpe, qwen2)`);
+    throw new Error(`${meta.file}: pre-tokenizer "${pre}" is not supported (gpt-2, llama-bpe, qwen2)`);
   }
   const vocab: Record<string, number> = {};
   const added: Json[] = [];
@@ -187,15 +188,21 @@ function hfMetadata(t: HfTokenizer, config: ModelConfig, path: string): [string,
   for (const a of addedList) { tokens[a.id] = a.content; types[a.id] = a.special ? TokenType.control : TokenType.userDefined; }
   for (let id = 0; id < size; id++) {
     if (types[id] === TokenType.unused) tokens[id] = `[PAD${id}]`;
-    else if (types[id] === TokenType.normal && /^<0x[0-9A-Fa-f]{2}>$/.test(tokens[id]!)) types[id] = TokenType.byte;
+    // Byte tokens are byte tokens even when tokenizer.json lists them among its added tokens.
+    else if (/^<0x[0-9A-Fa-f]{2}>$/.test(tokens[id]!) && (vocab[tokens[id]!] === id || types[id] === TokenType.normal)) types[id] = TokenType.byte;
   }
   const unk = typeof model.unk_token === 'string' ? t.tokenToId(model.unk_token) : undefined;
   if (unk !== undefined) types[unk] = TokenType.unknown;
   const merges = (Array.isArray(model.merges) ? model.merges : []).map(mergePair);
   if (merges.some((m) => m === null)) throw new Error(`GGUF writer (${path}): tokenizer.json has malformed merges`);
 
-  // BOS added by the post-processor means llama.cpp should add it too.
-  const addBos = t.bosTokenId !== null && t.encode('').includes(t.bosTokenId);
+  // BOS added by the post-processor means llama.cpp should add it too; anything else it adds has no GGUF form.
+  const plain = t.encode('a', { addBos: false }), full = t.encode('a');
+  const addBos = t.bosTokenId !== null && full.length === plain.length + 1 && full[0] === t.bosTokenId;
+  if (JSON.stringify(addBos ? full.slice(1) : full) !== JSON.stringify(plain)) {
+    throw new Error(`GGUF writer (${path}): the tokenizer's post-processor adds tokens other than a leading BOS ("a" → ${full.join(', ')} for ${plain.join(', ')}), which GGUF cannot say`);
+  }
+  refuseUnwritable(json, isSentencePieceStyle(json), path);
   const template = typeof t.tokenizerConfig.chat_template === 'string' ? t.tokenizerConfig.chat_template : null;
   const out: [string, GgufEntry][] = [];
   if (isSentencePieceStyle(json)) {
@@ -235,11 +242,33 @@ function hfMetadata(t: HfTokenizer, config: ModelConfig, path: string): [string,
   return out;
 }
 
+/**
+ * Tokenizer features a GGUF vocabulary has no field for: written anyway, they would tokenize as another tokenizer.
+ * SentencePiece-style files may normalize with Prepend and Replace only (the '▁' spelling); byte-level ones not at
+ * all, and without ByteLevel's add_prefix_space.
+ */
+function refuseUnwritable(json: Json, sentencePiece: boolean, path: string): void {
+  const kinds: string[] = [];
+  const walk = (n: unknown): void => {
+    if (!n || typeof n !== 'object') return;
+    const o = n as Json;
+    if (o.type === 'Sequence' && Array.isArray(o.normalizers)) o.normalizers.forEach(walk);
+    else if (typeof o.type === 'string') kinds.push(o.type);
+  };
+  walk(json.normalizer);
+  const allowed = sentencePiece ? ['Prepend', 'Replace'] : [];
+  const bad = kinds.filter((k) => !allowed.includes(k));
+  if (bad.length) throw new Error(`GGUF writer (${path}): the tokenizer's normalizer (${bad.join(', ')}) has no GGUF form; it would tokenize differently`);
+  if (!sentencePiece && /"type":"ByteLevel"[^}]*"add_prefix_space":true/.test(JSON.stringify(json.pre_tokenizer ?? null))) {
+    throw new Error(`GGUF writer (${path}): ByteLevel's add_prefix_space has no GGUF form for a gpt2 vocabulary; it would tokenize differently`);
+  }
+}
+
 /** The llama.cpp pre-tokenizer name for a byte-level tokenizer.json. */
 function preTokenizerName(json: Json, path: string): string {
   const pre = json.pre_tokenizer as Json;
-  if (pre.type === 'ByteLevel') return 'gpt2';
+  if (pre.type === 'ByteLevel') return 'gpt-2';
   const text = JSON.stringify(pre);
   for (const [name, pattern] of Object.entries(PRE_TOKENIZER_PATTERNS)) if (text.includes(JSON.stringify(pattern))) return name;
-  throw new Error(`GGUF writer (${path}): the tokenizer.json pre-tokenizer matches none that GGUF names here (gpt2, llama-bpe, qwen2)`);
+  throw new Error(`GGUF writer (${path}): the tokenizer.json pre-tokenizer matches none that GGUF names here (gpt-2, llama-bpe, qwen2)`);
 }

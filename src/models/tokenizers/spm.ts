@@ -116,7 +116,8 @@ export class SpmTokenizer implements Tokenizer {
       if (type === TokenType.byte && byte) this.byteIds[parseInt(byte[1]!, 16)] = id;
       // First id wins for duplicate strings, as in llama.cpp's token_to_id map built in order.
       if ((type === TokenType.normal || type === TokenType.userDefined) && !this.ids.has(t)) this.ids.set(t, id);
-      if ((type === TokenType.control || type === TokenType.userDefined) && t.length > 0 && !this.specialIds.has(t)) {
+      // Control, user-defined and the unknown token itself are matched in text, as llama.cpp does.
+      if ((type === TokenType.control || type === TokenType.userDefined || type === TokenType.unknown) && t.length > 0 && !this.specialIds.has(t)) {
         this.specialIds.set(t, id);
         specials.push(t);
       }
@@ -149,7 +150,8 @@ export class SpmTokenizer implements Tokenizer {
       for (const m of text.matchAll(this.specialPattern)) {
         if (m.index! > last) { this.encodePlain(text.slice(last, m.index), first, out); first = false; }
         out.push(this.specialIds.get(m[0])!);
-        first = false;
+        // The text after a special token starts a fragment of its own, space-prefixed as the first (llama.cpp, HF).
+        first = true;
         last = m.index! + m[0].length;
       }
     }
@@ -198,15 +200,15 @@ export class SpmTokenizer implements Tokenizer {
     for (let i = 0; i >= 0; i = next[i]!) this.emitPiece(text.slice(begin[i]!, end[i]!), out);
   }
 
-  /** A final piece: its id, or its UTF-8 bytes as byte tokens, or unk. */
+  /** A final piece: its id, or each character's UTF-8 bytes as byte tokens, or one unk per character without them. */
   private emitPiece(piece: string, out: number[]): void {
     const id = this.ids.get(piece);
     if (id !== undefined) { out.push(id); return; }
     const unk = this.vocab.unkTokenId;
-    for (const byte of Buffer.from(piece, 'utf8')) {
-      const b = this.byteIds[byte]!;
-      if (b >= 0) out.push(b);
-      else if (unk !== null && !(this.vocab.fuseUnk && out.length && out[out.length - 1] === unk)) out.push(unk);
+    for (const ch of piece) {
+      const bytes = Buffer.from(ch, 'utf8');
+      if (bytes.every((byte) => this.byteIds[byte]! >= 0)) { for (const byte of bytes) out.push(this.byteIds[byte]!); continue; }
+      if (unk !== null && !(this.vocab.fuseUnk && out.length && out[out.length - 1] === unk)) out.push(unk);
     }
   }
 
