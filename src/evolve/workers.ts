@@ -146,7 +146,8 @@ export class PromptPrefixes {
       entry = null;
       if (tokens > 0) {
         const session = model.createSessionWith(nammPolicyFor(model, params, normStats, settings), { chunkSize: settings.run.chunkSize });
-        session.prefill(prefill.slice(0, tokens), { endOfPrefill: false });
+        // The run continues this prefill with the rest of `prefill`: one forward over it, as an unshared run's.
+        session.prefill(prefill.slice(0, tokens), { endOfPrefill: false, sequenceLength: prefill.length });
         entry = { session, tokens };
       }
       this.byRecord.set(record, entry);

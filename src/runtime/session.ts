@@ -33,6 +33,12 @@ export interface PrefillOptions {
   logits?: 'last' | 'all';
   /** Mark the end of this prefill as the end of a context (policies such as SnapKV compress then). Default true. */
   endOfPrefill?: boolean;
+  /**
+   * The sequence length at the end of the forward this prefill is the first part of (default: this prefill's end):
+   * length-dependent RoPE scaling (dynamic NTK) uses it for every chunk, as transformers' one forward over a prompt
+   * does. A prompt fed in two calls (a shared beginning, then the rest) gives the first call the whole length.
+   */
+  sequenceLength?: number;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -190,7 +196,11 @@ export class Session {
     }
     const boundary = asked ?? Number.MAX_SAFE_INTEGER;
     let i = 0;
-    this.forwardLength = this.totalTokens + n;
+    const asLong = options.sequenceLength;
+    if (asLong !== undefined && (!Number.isSafeInteger(asLong) || asLong < this.totalTokens + n)) {
+      throw new RangeError(`prefill: sequenceLength must be an integer ≥ the sequence's length after this prefill (${this.totalTokens + n}), got ${String(asLong)}`);
+    }
+    this.forwardLength = asLong ?? this.totalTokens + n;
     try {
       while (i < n) {
         const room = Math.min(this.chunkSize - (this.totalTokens % this.chunkSize), boundary - (this.totalTokens % boundary));

@@ -170,21 +170,22 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
     throw new Error(`${wd}: recallLengths, recallGaps and recallQueryGaps need recallWeight > 0`);
   }
   for (const L of [...data.textLengths, ...data.taskLengths, ...data.copyLengths, ...(data.recallLengths ?? [])]) if (L > ctx) throw new Error(`${wd}: length ${L} exceeds the model's context ${ctx}`);
-  // What the data mixer would refuse, refused here, before a run writes anything into its folder (lengths as given;
-  // defaults follow the context, and a context too small for them is the mixer's to report).
-  const least = (key: string, lengths: number[], min: number) => {
-    if (d[key] === undefined) return;
+  // What the data mixer would refuse, refused here, before a run writes anything into its folder: lengths given, or
+  // inherited from given ones (copy lengths default to the text lengths, recall lengths to the copy lengths). Lengths
+  // that only follow the context are the mixer's to report (a context too small for them).
+  const least = (key: string, lengths: number[], min: number, from: string[]) => {
+    if (!from.some((k) => d[k] !== undefined)) return;
     for (const L of lengths) if (L < min) throw new Error(`${wd}.${key}: ${L} is below the shortest sample of its kind (${min} tokens)`);
   };
-  least('textLengths', data.textLengths, 2);
+  least('textLengths', data.textLengths, 2, ['textLengths']);
   if (data.taskWeight > 0) {
-    least('taskLengths', data.taskLengths, 64);
+    least('taskLengths', data.taskLengths, 64, ['taskLengths']);
     for (const name of data.tasks) {
       try { getTask(name); } catch (err) { throw new Error(`${wd}.tasks: ${(err as Error).message}`); }
     }
   }
-  if (data.copyWeight > 0) least('copyLengths', data.copyLengths, 32);
-  if (data.recallLengths) least('recallLengths', data.recallLengths, RECALL_MIN_LENGTH);
+  if (data.copyWeight > 0) least('copyLengths', data.copyLengths, 32, ['copyLengths', 'textLengths']);
+  if (data.recallLengths) least('recallLengths', data.recallLengths, RECALL_MIN_LENGTH, ['recallLengths', 'copyLengths', 'textLengths']);
 
   const o = section(root, 'optimizer', source), wo = `${source}: optimizer`;
   noUnknown(o, ['lr', 'minLr', 'warmupSteps', 'weightDecay', 'beta1', 'beta2', 'eps', 'gradClip'], wo);

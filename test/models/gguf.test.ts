@@ -241,6 +241,7 @@ test('GPT-2 → GGUF → load: Conv1D weights back in HF layout, byte-level voca
     return new HfTokenizer({ tokenizerJson: j, tokenizerConfig: { eos_token: '<|endoftext|>', bos_token: '<|endoftext|>' }, origin: 'tiny' });
   };
   assert.throws(() => writeGguf(join(dir, 'x.gguf'), config, weights, variant((j) => { j.normalizer = { type: 'Lowercase' }; })), /the tokenizer's normalizer \(Lowercase\) has no GGUF form/);
+  writeGguf(join(dir, 'nfc.gguf'), config, weights, variant((j) => { j.normalizer = { type: 'NFC' }; })); // Qwen2's: written, as llama.cpp's converter does
   assert.throws(() => writeGguf(join(dir, 'x.gguf'), config, weights, variant((j) => { j.pre_tokenizer = { ...j.pre_tokenizer, add_prefix_space: true }; })), /ByteLevel's add_prefix_space has no GGUF form/);
   assert.throws(() => writeGguf(join(dir, 'x.gguf'), config, weights, variant((j) => {
     j.post_processor = { type: 'TemplateProcessing', single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<|endoftext|>', type_id: 0 } }], pair: [], special_tokens: { '<|endoftext|>': { id: '<|endoftext|>', ids: [vocabSize - 1], tokens: ['<|endoftext|>'] } } };

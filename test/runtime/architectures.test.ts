@@ -59,6 +59,13 @@ test('dynamic NTK scaling uses the whole prefill\'s length in every chunk, as HF
   const chunked = model.createSessionWith(null, { chunkSize: 64 }).prefill(prompt, { logits: 'all' });
   // Before, each chunk scaled by its own last position: the first chunks ran unscaled (differences ~0.08).
   assert.ok(relErr(chunked, whole) < 1e-5, `relative error ${relErr(chunked, whole)}`);
+  // A prompt fed in two calls (evolution's shared beginning, then the rest) is one forward when the first call is
+  // told the whole length; the last token's logits then equal the single prefill's.
+  const split = model.createSessionWith(null, { chunkSize: 64 });
+  split.prefill(prompt.slice(0, 128), { sequenceLength: 200 });
+  const last = split.prefill(prompt.slice(128));
+  assert.ok(relErr(last, whole.subarray(199 * 97)) < 1e-5, `relative error ${relErr(last, whole.subarray(199 * 97))}`);
+  assert.throws(() => split.prefill([5], { sequenceLength: 100 }), /sequenceLength must be an integer ≥ the sequence's length after this prefill \(201\)/);
 });
 
 test('RoPE frequency scaling rules match their formulas', () => {

@@ -120,6 +120,9 @@ describe('training config', () => {
     assert.throws(() => parseTrainConfig({ ...base, data: { taskWeight: 1, tasks: ['passkey'], taskLengths: [32] } }), /data\.taskLengths: 32 is below the shortest sample of its kind \(64 tokens\)/);
     assert.throws(() => parseTrainConfig({ ...base, data: { copyWeight: 1, textLengths: [32], copyLengths: [16] } }), /data\.copyLengths: 16 is below/);
     assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [1] } }), /data\.textLengths: 1 is below/);
+    // Copy and recall lengths inherit the text lengths: an inherited length too short is refused as well.
+    assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [16], copyWeight: 0.5 } }), /data\.copyLengths: 16 is below the shortest sample of its kind \(32 tokens\)/);
+    assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [16], recallWeight: 0.5 } }), /data\.recallLengths: 16 is below the shortest sample of its kind \(32 tokens\)/);
     assert.throws(() => parseTrainConfig({ model: base.model }), /training\.steps is required/);
     assert.throws(() => parseTrainConfig({ ...base, model: { ...base.model, positionInit: 'sinusoidal' } }), /positionInit, positionStd and previousTokenHeads apply to gpt2 models/);
     const gpt2 = { ...base, model: { arch: 'gpt2', hiddenSize: 16, nLayers: 1, nHeads: 4, intermediateSize: 8, maxPositions: 64 } };

@@ -245,7 +245,8 @@ function hfMetadata(t: HfTokenizer, config: ModelConfig, path: string): [string,
 /**
  * Tokenizer features a GGUF vocabulary has no field for: written anyway, they would tokenize as another tokenizer.
  * SentencePiece-style files may normalize with Prepend and Replace only (the '▁' spelling); byte-level ones not at
- * all, and without ByteLevel's add_prefix_space.
+ * all, and without ByteLevel's add_prefix_space. NFC passes (Qwen2's tokenizers have it, and llama.cpp's own
+ * converter drops it too): it changes only text that is not already in NFC.
  */
 function refuseUnwritable(json: Json, sentencePiece: boolean, path: string): void {
   const kinds: string[] = [];
@@ -256,7 +257,7 @@ function refuseUnwritable(json: Json, sentencePiece: boolean, path: string): voi
     else if (typeof o.type === 'string') kinds.push(o.type);
   };
   walk(json.normalizer);
-  const allowed = sentencePiece ? ['Prepend', 'Replace'] : [];
+  const allowed = sentencePiece ? ['Prepend', 'Replace', 'NFC'] : ['NFC'];
   const bad = kinds.filter((k) => !allowed.includes(k));
   if (bad.length) throw new Error(`GGUF writer (${path}): the tokenizer's normalizer (${bad.join(', ')}) has no GGUF form; it would tokenize differently`);
   if (!sentencePiece && /"type":"ByteLevel"[^}]*"add_prefix_space":true/.test(JSON.stringify(json.pre_tokenizer ?? null))) {
