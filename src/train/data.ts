@@ -16,8 +16,8 @@
  * samples use indices from VALIDATION_INDEX_BASE up. Evaluation (`namm eval`) uses seeds below 1,000,000 and NAMM
  * evolution 2,000,000 and up (src/evolve/curriculum.ts), so a model is never trained on either.
  *
- * Position: the whole state is the Rng state plus two counters (text cursor, task index), saved in checkpoints;
- * the same state gives the same following samples.
+ * Position: the whole state is the Rng state, two counters (text cursor, task index) and the task sizing memo,
+ * saved in checkpoints; the same state gives the same following samples.
  */
 import type { Tokenizer } from '../models/types.js';
 import { buildPrompt } from '../tasks/longbench.js';
