@@ -6,12 +6,14 @@
  * policy over stage 1's prompt pool, as the reference's iteration-0 evaluation does; they are stored in the loop
  * checkpoint's `extra` blob and reused on resume. Every generation then samples prompts per task (seeded by the
  * run seed and the generation), runs the full cache on those it has no reference score for yet (cached on disk),
- * runs every member on every sampled prompt, and turns the scores into fitness (fitness.ts).
+ * runs every member on every sampled prompt, and turns the scores into fitness (fitness.ts). With validation on
+ * (the default), the mean is scored on the stage's whole pool every `validation.every` generations and at the
+ * stage's end, and each stage ends in its best-scoring state (loop.ts).
  *
  * Files in the run directory, besides the loop's (checkpoint.bin, log.jsonl, mean.f32, best.f32):
  * curriculum.json (the curriculum as resolved), reference-scores.json, members.jsonl (per generation: every
- * member's fitness and mean KV fraction, skipped tasks), stage-K-NAME.namm after each stage, evolved.namm (the
- * CMA-ES mean at the end, with the statistics and provenance) and fitness.svg.
+ * member's fitness and mean KV fraction, skipped tasks), validation.jsonl, stage-K-NAME.namm after each stage,
+ * evolved.namm (the CMA-ES mean the last stage ended in, with the statistics and provenance) and fitness.svg.
  */
 import { appendFileSync, existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';

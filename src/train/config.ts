@@ -7,8 +7,10 @@ import { getTask } from '../tasks/registry.js';
 
 /** Recall samples (src/train/data.ts): the largest gap between key and value, and the gaps drawn by default. */
 export const MAX_RECALL_GAP = 16;
-/** The shortest recall sample (src/train/data.ts). */
+/** The shortest samples of each kind the data mixer makes (src/train/data.ts). */
 export const RECALL_MIN_LENGTH = 32;
+export const COPY_MIN_LENGTH = 32;
+export const TASK_MIN_LENGTH = 64;
 export const DEFAULT_RECALL_GAPS: readonly number[] = [0, 1, 2, 3];
 
 export interface TrainModelSection {
@@ -179,12 +181,12 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
   };
   least('textLengths', data.textLengths, 2, ['textLengths']);
   if (data.taskWeight > 0) {
-    least('taskLengths', data.taskLengths, 64, ['taskLengths']);
+    least('taskLengths', data.taskLengths, TASK_MIN_LENGTH, ['taskLengths']);
     for (const name of data.tasks) {
       try { getTask(name); } catch (err) { throw new Error(`${wd}.tasks: ${(err as Error).message}`); }
     }
   }
-  if (data.copyWeight > 0) least('copyLengths', data.copyLengths, 32, ['copyLengths', 'textLengths']);
+  if (data.copyWeight > 0) least('copyLengths', data.copyLengths, COPY_MIN_LENGTH, ['copyLengths', 'textLengths']);
   if (data.recallLengths) least('recallLengths', data.recallLengths, RECALL_MIN_LENGTH, ['recallLengths', 'copyLengths', 'textLengths']);
 
   const o = section(root, 'optimizer', source), wo = `${source}: optimizer`;

@@ -25,7 +25,7 @@ import { answerText } from '../tasks/record.js';
 import { generateRecord, getTask } from '../tasks/registry.js';
 import type { SizingMemo } from '../tasks/generate/sizing.js';
 import { Rng } from '../util/rng.js';
-import { DEFAULT_RECALL_GAPS, MAX_RECALL_GAP, RECALL_MIN_LENGTH } from './config.js';
+import { COPY_MIN_LENGTH, DEFAULT_RECALL_GAPS, MAX_RECALL_GAP, RECALL_MIN_LENGTH, TASK_MIN_LENGTH } from './config.js';
 import type { Document } from './corpus.js';
 import { IGNORE } from './ops/cross-entropy.js';
 
@@ -176,7 +176,7 @@ export class DataMixer {
     if (copyWeight > 0) {
       const lengths = o.copyLengths ?? o.textLengths;
       if (lengths.length === 0) throw new Error('data: copyLengths is empty');
-      for (const L of lengths) if (!(Number.isInteger(L) && L >= 32 && L <= maxLength)) throw new Error(`data: copy length ${L} must be an integer within 32..${maxLength}`);
+      for (const L of lengths) if (!(Number.isInteger(L) && L >= COPY_MIN_LENGTH && L <= maxLength)) throw new Error(`data: copy length ${L} must be an integer within ${COPY_MIN_LENGTH}..${maxLength}`);
       if (stream.length < Math.max(...lengths) + 1) throw new Error(`data: the text stream (${stream.length} tokens) is shorter than the longest copy sample`);
     }
     if (o.textWeight > 0) {
@@ -187,7 +187,7 @@ export class DataMixer {
     if (o.taskWeight > 0) {
       if (o.tasks.length === 0 || o.taskLengths.length === 0) throw new Error('data: tasks and taskLengths must be non-empty when taskWeight > 0');
       for (const t of o.tasks) getTask(t);
-      for (const L of o.taskLengths) if (!(Number.isInteger(L) && L >= 64 && L <= maxLength)) throw new Error(`data: task length ${L} must be an integer within 64..${maxLength}`);
+      for (const L of o.taskLengths) if (!(Number.isInteger(L) && L >= TASK_MIN_LENGTH && L <= maxLength)) throw new Error(`data: task length ${L} must be an integer within ${TASK_MIN_LENGTH}..${maxLength}`);
     }
     this.rng = new Rng(`namm-train-mixer|${o.seed}`);
   }

@@ -144,24 +144,23 @@ export class SpmTokenizer implements Tokenizer {
     if (typeof text !== 'string') throw new TypeError(`encode: text must be a string, got ${text === null ? 'null' : typeof text}`);
     const out: number[] = [];
     if ((options?.addBos ?? this.vocab.addBosByDefault) && this.bosTokenId !== null) out.push(this.bosTokenId);
-    // Special tokens written in the text (e.g. by a chat template) are emitted as themselves.
-    let last = 0, first = true;
+    // Special tokens written in the text (e.g. by a chat template) are emitted as themselves; the text between them
+    // comes in fragments, each space-prefixed as the first one is (llama.cpp, HF).
+    let last = 0;
     if (this.specialPattern) {
       for (const m of text.matchAll(this.specialPattern)) {
-        if (m.index! > last) { this.encodePlain(text.slice(last, m.index), first, out); first = false; }
+        if (m.index! > last) this.encodePlain(text.slice(last, m.index), out);
         out.push(this.specialIds.get(m[0])!);
-        // The text after a special token starts a fragment of its own, space-prefixed as the first (llama.cpp, HF).
-        first = true;
         last = m.index! + m[0].length;
       }
     }
-    if (last < text.length) this.encodePlain(text.slice(last), first, out);
+    if (last < text.length) this.encodePlain(text.slice(last), out);
     return out;
   }
 
-  private encodePlain(raw: string, first: boolean, out: number[]): void {
+  private encodePlain(raw: string, out: number[]): void {
     const { spaceSymbol, addSpacePrefix } = this.vocab;
-    let text = addSpacePrefix && first ? ' ' + raw : raw;
+    let text = addSpacePrefix ? ' ' + raw : raw;
     if (spaceSymbol !== ' ') text = text.replaceAll(' ', spaceSymbol);
     // Symbols are code-point spans [start, end) of `text`, linked so merges are O(1).
     const starts: number[] = [];
