@@ -74,6 +74,13 @@ export interface GenerateResult {
   memory: CacheStatsSummary;
 }
 
+/**
+ * The session each policy object serves: the last one created with it or reset on it. A policy keeps one sequence's
+ * state, so two live sessions on the same object would corrupt each other's evictions; the one that lost it refuses
+ * to run (see checkPolicyOwner) instead.
+ */
+const policyOwners = new WeakMap<MemoryPolicy, Session>();
+
 export class Session {
   readonly cache: KVCache;
   readonly stats: CacheStats;
@@ -125,11 +132,13 @@ export class Session {
       this.stats = from.stats;
       this.totalTokens = from.totalTokens;
       this.pending = from.pending;
+      if (this.policy) policyOwners.set(this.policy, this);
       return;
     }
     this.cache = new KVCache(c.nLayers, c.nKvHeads, c.headDim, 0, c.maxPositions, backend);
     this.stats = new CacheStats(c.nLayers, c.nKvHeads);
     this.policy?.reset({ nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim });
+    if (this.policy) policyOwners.set(this.policy, this);
   }
 
   /**
@@ -165,6 +174,7 @@ export class Session {
     this.stats.snapshots.length = 0;
     this.stats.evictionEvents = 0;
     this.policy?.reset({ nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim });
+    if (this.policy) policyOwners.set(this.policy, this);
   }
 
   /**
@@ -245,6 +255,17 @@ export class Session {
       throw new Error(`${what}: this session is unusable: a chunk failed part-way through the layers (${this.failure.message}); call reset() to start over`);
     }
     if (this.busy) throw new Error(`${what}: the session is busy (a generate() call is in progress); await it, or fork() the session before it starts`);
+    this.checkPolicyOwner(what);
+  }
+
+  /** Refuses to run once another session has taken this session's policy object (created with it, or reset on it). */
+  private checkPolicyOwner(what: string): void {
+    const policy = this.policy;
+    if (policy && policyOwners.get(policy) !== this) {
+      throw new Error(`${what}: memory policy ${policy.name} now serves another session (one created with, or reset on, ` +
+        'the same policy object), so its state no longer matches this cache; give each session its own policy ' +
+        '(a spec string, a new policy, or policy.clone()), or call reset() to take it back');
+    }
   }
 
   /** Token ids as plain integers in [0, vocabSize), or a RangeError naming the first bad one. */
@@ -290,6 +311,7 @@ export class Session {
   private runChunk(ids: Int32Array, phase: 'prefill' | 'decode', endOfPrefill: boolean, logitsFor: 'last' | 'all'): Float32Array {
     const n = ids.length;
     this.checkLength(n);
+    this.checkPolicyOwner(phase);
     if (this.chunkPositions.length < n) this.chunkPositions = new Int32Array(Math.max(n, this.chunkSize));
     const positions = this.chunkPositions.subarray(0, n);
     for (let t = 0; t < n; t++) positions[t] = this.totalTokens + t;

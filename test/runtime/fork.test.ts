@@ -110,6 +110,30 @@ test('fork: a policy without clone() is refused with a clear error', async () =>
   assert.throws(() => s.fork(), /memory policy bare cannot be forked: it has no clone\(\) method/);
 });
 
+test('one policy object given to two sessions: the one that lost it refuses with a clear error, reset() takes it back', async () => {
+  const policy = parsePolicySpec(`namm:${NAMM}`);
+  const a = model.createSessionWith(policy);
+  a.prefill(doc.slice(0, 600));
+  const b = model.createSessionWith(policy); // resets the policy: its state is b's from here on
+  const fromB = Array.from(b.prefill(doc.slice(0, 600)));
+  const lost = /prefill: memory policy namm:\S+ now serves another session .*give each session its own policy/;
+  assert.throws(() => a.prefill(doc.slice(600, 700)), lost);
+  assert.throws(() => a.decode(doc[600]!), /decode: memory policy .* now serves another session/);
+  await assert.rejects(a.generate(q1, { maxNewTokens: 2 }), /generate: memory policy .* now serves another session/);
+  assert.throws(() => a.fork(), /fork: memory policy .* now serves another session/);
+  assert.equal(a.totalTokens, 600, 'a refused call changes nothing');
+  // b was not disturbed: it matches a fresh session fed the same tokens.
+  const fresh = model.createSessionWith(parsePolicySpec(`namm:${NAMM}`));
+  assert.deepEqual(fromB, Array.from(fresh.prefill(doc.slice(0, 600))));
+  // A fork holds a clone, so the original keeps its policy; reset() hands the object back to a.
+  const c = b.fork();
+  assert.doesNotThrow(() => b.prefill(doc.slice(600, 610)));
+  assert.doesNotThrow(() => c.prefill(doc.slice(600, 610)));
+  a.reset();
+  assert.doesNotThrow(() => a.prefill(doc.slice(0, 10)));
+  assert.throws(() => b.prefill(doc.slice(610, 620)), /now serves another session/);
+});
+
 test('cloneState: copies typed arrays, arrays, maps and instances, keeps sharing and prototypes, shares functions and backends', () => {
   class Box { constructor(public v: Float32Array, public tag: string) {} get first() { return this.v[0]; } }
   const shared = new Float32Array([1, 2]);
