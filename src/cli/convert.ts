@@ -1,13 +1,13 @@
 /** `namm convert`: between Hugging Face folders, GGUF files and llama2.c checkpoints (as sources). */
 import type { Command } from 'commander';
-import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { toHfConfig } from '../models/config.js';
 import { convertRopeLayout, writeGguf, type GgufWriteDtype } from '../models/gguf.js';
 import { loadModelFiles, tiedNames } from '../models/load.js';
 import { writeSafetensors, type SafetensorsDtype, type SafetensorsWriteTensor } from '../models/safetensors.js';
 import { HfTokenizer } from '../models/tokenizers/hf.js';
-import { checkOutputPath, writeFileVia } from '../util/files.js';
+import { checkOutputPath, makeFolders, writeFileVia } from '../util/files.js';
 
 export interface ConvertOptions {
   from: string;
@@ -59,7 +59,7 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
 
   // A HF folder: weights back in rotate-half layout (HF config.json cannot say "interleaved").
   if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new Error(`${o.out}: exists and is not a folder (safetensors output is a HF folder)`);
-  mkdirSync(o.out, { recursive: true });
+  makeFolders(o.out, 'output folder');
   const weights = convertRopeLayout(src.config, src.weights, 'half');
   const config = { ...src.config, ropeLayout: 'half' as const };
   const { embed, head } = tiedNames(config);

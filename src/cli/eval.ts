@@ -1,7 +1,7 @@
 /** `namm eval`: every record under every memory policy; JSON lines per (record, policy) and a summary table. */
 import type { Command } from 'commander';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadModel } from '../models/model.js';
@@ -14,7 +14,7 @@ import { renderScoreVsKvSvg } from '../eval/plot.js';
 import { formatSummary, summarize } from '../eval/summary.js';
 import { createProgress } from './progress.js';
 import { collect, intOption } from './util.js';
-import { writeFileVia } from '../util/files.js';
+import { makeFolders, writeFileVia } from '../util/files.js';
 import type { TaskRecord } from '../tasks/record.js';
 
 interface EvalCliOptions {
@@ -78,7 +78,7 @@ export function register(program: Command): void {
       // Static policies are parsed once (errors surface before any work); per-record matched ones on use.
       const policies = specs.map((s) => ({ spec: s, policy: s === 'full' || needsRecordTrace(s) ? null : parsePolicySpec(s) }));
       const traceDir = o.match ? (o.out ? join(o.out, 'traces') : mkdtempSync(join(tmpdir(), 'namm-traces-'))) : null;
-      if (traceDir) mkdirSync(traceDir, { recursive: true });
+      if (traceDir) makeFolders(traceDir, 'trace folder');
       const records: TaskRecord[] = [];
       const byId = new Map<string, string>();
       for (const rec of o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity))) {
@@ -94,7 +94,7 @@ export function register(program: Command): void {
       const results: RecordResult[] = [];
       const done = new Set<string>();
       if (resultsFile) {
-        mkdirSync(o.out!, { recursive: true });
+        makeFolders(o.out!, 'output folder');
         // Results are reused by (record, policy) on a rerun, so they must come from the same setup: the model, the
         // score kind and the prompt options are kept in run.json and a different setup is refused.
         const runFile = join(o.out!, 'run.json');

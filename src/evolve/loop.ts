@@ -13,6 +13,7 @@
  *   float32, for tools that just want the parameters.
  */
 import { promises as fs } from 'node:fs';
+import { makeFolders } from '../util/files.js';
 import { join } from 'node:path';
 import { CmaEs, type CmaOptions } from './cmaes.js';
 import { TEMP_MARKER, readCheckpointFile, removeStaleTempFiles, writeCheckpointFile, writeFileAtomic } from './checkpoint.js';
@@ -151,7 +152,7 @@ export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionRes
   const stages = resolveStages(o);
   if (typeof o.evaluate !== 'function') throw new TypeError('runEvolution: evaluate must be a function');
   if (typeof o.dir !== 'string' || o.dir === '') throw new TypeError('runEvolution: dir must be a directory path');
-  await fs.mkdir(o.dir, { recursive: true });
+  makeFolders(o.dir, 'output folder');
   const ckptPath = join(o.dir, CHECKPOINT_FILE);
   for (const f of [CHECKPOINT_FILE, LOG_FILE, 'mean.f32', 'best.f32']) await removeStaleTempFiles(join(o.dir, f));
   await removeStaleBestStateTemps(o.dir);

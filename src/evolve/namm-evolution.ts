@@ -16,6 +16,7 @@
  * evolved.namm (the CMA-ES mean the last stage ended in, with the statistics and provenance) and fitness.svg.
  */
 import { appendFileSync, existsSync, promises as fs } from 'node:fs';
+import { makeFolders } from '../util/files.js';
 import { join } from 'node:path';
 import { calibrateNamm } from '../eval/calibrate.js';
 import type { RunRecordOptions } from '../eval/runner.js';
@@ -113,7 +114,7 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
   }
   if (o.seed !== undefined && (!Number.isSafeInteger(o.seed) || o.seed < 0)) throw new RangeError(`seed must be an integer ≥ 0, got ${o.seed}`);
   const out = o.out;
-  await fs.mkdir(out, { recursive: true });
+  makeFolders(out, 'output folder');
   const checkpointExists = await exists(join(out, CHECKPOINT_FILE));
   if (checkpointExists && !o.resume) throw new Error(`${out} already holds an evolution run; pass resume to continue it, or use a new directory`);
   const restoredMeta = checkpointExists ? (await loadEvolutionCheckpoint(out)).meta : null;

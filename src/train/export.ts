@@ -3,14 +3,13 @@
  * model.safetensors (float32) and, when given, tokenizer.json + tokenizer_config.json. `loadModel(dir)` and
  * `namm generate --model dir` read it back; so do other tools that read HF folders.
  */
-import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../evolve/checkpoint.js';
 import { toHfConfig } from '../models/config.js';
 import { writeSafetensors, type SafetensorsWriteTensor } from '../models/safetensors.js';
 import type { ModelConfig } from '../models/types.js';
 import type { TrainableModel } from './model.js';
-import { writeFileVia } from '../util/files.js';
+import { makeFolders, writeFileVia } from '../util/files.js';
 
 export function generationConfig(c: ModelConfig, padTokenId: number | null): Record<string, unknown> {
   const eos = c.eosTokenIds.length === 1 ? c.eosTokenIds[0] : c.eosTokenIds;
@@ -19,7 +18,7 @@ export function generationConfig(c: ModelConfig, padTokenId: number | null): Rec
 
 /** Writes config.json and generation_config.json (atomically). */
 export async function writeModelConfigs(dir: string, config: ModelConfig, padTokenId: number | null): Promise<void> {
-  await fs.mkdir(dir, { recursive: true });
+  makeFolders(dir, 'model folder');
   await writeFileAtomic(join(dir, 'config.json'), JSON.stringify(toHfConfig(config), null, 2) + '\n');
   await writeFileAtomic(join(dir, 'generation_config.json'), JSON.stringify(generationConfig(config, padTokenId), null, 2) + '\n');
 }

@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
+import { makeFolders } from '../util/files.js';
 import { join } from 'node:path';
 import { readCheckpointFile, writeCheckpointFile, writeFileAtomic } from '../evolve/checkpoint.js';
 import { loadModelFiles } from '../models/load.js';
@@ -199,7 +200,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   }
   // A resumed run has its weights in the checkpoint and its tokenizer in --out: the init folder may be gone.
   if (cfg.init && !o.resume && !existsSync(join(cfg.init, 'config.json'))) throw new Error(`init: ${cfg.init} is not a model folder (no config.json)`);
-  await fs.mkdir(o.outDir, { recursive: true });
+  makeFolders(o.outDir, 'output folder');
   const checkpoint = o.resume ? await loadTrainCheckpoint(ckptPath) : null;
   if (!o.resume && existsSync(ckptPath)) throw new Error(`${o.outDir} already holds a training checkpoint; pass --resume to continue it or choose another --out`);
   if (o.newData && !o.resume) throw new Error('a new data phase continues a run: pass --resume with it');

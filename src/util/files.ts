@@ -3,7 +3,7 @@
  * target only once complete (so an error or a kill mid-way leaves the old file, or none, never a cut-off one), and
  * commands refuse to overwrite what exists unless asked to, with messages that name the real paths.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
@@ -80,4 +80,35 @@ export function readTextFile(path: string, what = 'file'): string {
   if (!st) throw new Error(`${what} ${path} does not exist`);
   if (st.isDirectory()) throw new Error(`${what} ${path} is a folder, not a file`);
   return readFileSync(path, 'utf8');
+}
+
+/**
+ * Creates the folder `path` and any missing folders above it, one level at a time (Node 20's recursive mkdir never
+ * returns on some file systems, /proc among them, where every level gives ENOENT). Errors name `path` and `what`
+ * (e.g. "output folder"); a file where a folder should be is refused.
+ */
+export function makeFolders(path: string, what = 'folder'): void {
+  if (path.trim() === '') throw new Error(`cannot create the ${what}: an empty path`);
+  const abs = resolve(path);
+  const missing: string[] = [];
+  let head = abs;
+  for (;;) {
+    const st = statSafe(head);
+    if (st) {
+      if (!st.isDirectory()) throw new Error(`cannot create the ${what} ${path}: ${head} is a file, not a folder`);
+      break;
+    }
+    missing.push(head);
+    const up = dirname(head);
+    if (up === head) break;
+    head = up;
+  }
+  for (const dir of missing.reverse()) {
+    try {
+      mkdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST' && statSafe(dir)?.isDirectory()) continue; // made meanwhile
+      throw new Error(`cannot create the ${what} ${path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
 }
