@@ -140,6 +140,12 @@ export interface RecordOptions {
   memo?: SizingMemo;
 }
 
+/**
+ * The longest record asked for, in tokens: 2^20, eight times RULER's longest setting. Beyond it the text to build
+ * outgrows what a JavaScript array holds, and the process would die in the middle of generation instead of refusing.
+ */
+export const MAX_RECORD_LENGTH = 1 << 20;
+
 function checkInteger(what: string, v: number, min: number): void {
   if (!Number.isSafeInteger(v) || v < min) throw new Error(`${what} must be an integer ≥ ${min}, got ${v}`);
 }
@@ -149,6 +155,9 @@ export function checkRecordOptions(o: Omit<RecordOptions, 'tokenizer' | 'memo'>)
   if (o === null || typeof o !== 'object') throw new TypeError(`record options must be an object {task, length, tokenizer, …}, got ${o === null ? 'null' : typeof o}`);
   const task = getTask(o.task);
   checkInteger('length', o.length, 1);
+  if (o.length > MAX_RECORD_LENGTH) {
+    throw new RangeError(`length must be at most ${MAX_RECORD_LENGTH.toLocaleString('en-US')} tokens (2^20), got ${o.length.toLocaleString('en-US')}`);
+  }
   checkInteger('seed', o.seed ?? 0, 0);
   checkInteger('index', o.index ?? 0, 0);
   if (o.depthPercent !== undefined) {

@@ -94,6 +94,10 @@ test('bad requests give clear errors', () => {
   for (const length of [0, -4096, 1.5, Number.NaN]) {
     assert.throws(() => generateRecord({ ...base, task: 'passkey', length }), /length must be an integer ≥ 1/);
   }
+  // Refused at once, where building the text would kill the process (V8's array size limit) after half a minute.
+  for (const length of [2 ** 20 + 1, 1e12]) {
+    assert.throws(() => generateRecord({ ...base, task: 'passkey', length }), /length must be at most 1,048,576 tokens \(2\^20\)/);
+  }
   assert.throws(() => generateRecord({ ...base, task: 'niah_single_1', length: 150 }), /niah_single_1: a length of 150 tokens is too small/);
   assert.throws(() => generateRecord({ ...base, task: 'cwe', length: 300 }), /cwe: a length of 300 tokens is too small/);
   assert.throws(() => generateRecord({ ...base, task: 'kv_retrieval', length: 100 }), /kv_retrieval: a length of 100 tokens is too small/);
