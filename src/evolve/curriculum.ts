@@ -17,6 +17,7 @@ import { dirname, resolve } from 'node:path';
 import type { CmaMode, CmaVariant } from './cmaes.js';
 import { FITNESS_NORMALISATIONS, type FitnessNormalisation } from './fitness.js';
 import { NAMM_SELECTIONS, type NammSelection } from '../memory/namm/selection.js';
+import { MAX_UPDATE_EVERY } from '../memory/namm/buffer.js';
 import { TAP_PRECISIONS, type TapPrecision } from '../memory/policy.js';
 import type { Tokenizer } from '../models/types.js';
 import { checkRecordOptions, generateRecords } from '../tasks/registry.js';
@@ -30,6 +31,8 @@ import { RECORD_SCORES, type RecordScore } from '../eval/runner.js';
  * model's training samples nor scored during evolution on evaluation prompts.
  */
 export const MIN_TRAINING_SEED = 2_000_000;
+/** The largest CMA-ES population accepted (the paper's is 32): beyond it a mistyped size would fill memory, not fail. */
+export const MAX_POP_SIZE = 4096;
 
 export interface GeneratedTaskSpec {
   kind: 'generated';
@@ -191,6 +194,7 @@ export function parseCurriculum(value: unknown, source = 'curriculum', baseDir =
     mode: c.oneOf(cmaIn.mode, 'cma.mode', ['reference', 'fast'] as const, d.cma.mode),
   };
   if (cma.eliteRatio > 1) c.fail('cma.eliteRatio', `must be at most 1, got ${cma.eliteRatio}`);
+  if (cma.popSize > MAX_POP_SIZE) c.fail('cma.popSize', `must be at most ${MAX_POP_SIZE} (each member is a run of every prompt), got ${cma.popSize}`);
 
   const nammIn = top.namm === undefined ? {} : c.object(top.namm, 'namm', ['updateEvery', 'selection', 'cacheSize', 'taps']);
   const namm: NammSettings = {
@@ -200,6 +204,7 @@ export function parseCurriculum(value: unknown, source = 'curriculum', baseDir =
     taps: c.oneOf(nammIn.taps, 'namm.taps', TAP_PRECISIONS, d.namm.taps),
   };
   if (namm.updateEvery % 16 !== 0) c.fail('namm.updateEvery', `must be a multiple of 16 (the STFT hop), got ${namm.updateEvery}`);
+  if (namm.updateEvery > MAX_UPDATE_EVERY) c.fail('namm.updateEvery', `must be at most ${MAX_UPDATE_EVERY}, got ${namm.updateEvery}`);
 
   const runIn = top.run === undefined ? {} : c.object(top.run, 'run', ['maxPromptTokens', 'maxNewTokens', 'queryAware', 'chunkSize', 'longbenchConfig', 'score']);
   const run: RunSettings = {

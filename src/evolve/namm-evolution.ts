@@ -114,7 +114,6 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
   }
   if (o.seed !== undefined && (!Number.isSafeInteger(o.seed) || o.seed < 0)) throw new RangeError(`seed must be an integer ≥ 0, got ${o.seed}`);
   const out = o.out;
-  makeFolders(out, 'output folder');
   const checkpointExists = await exists(join(out, CHECKPOINT_FILE));
   if (checkpointExists && !o.resume) throw new Error(`${out} already holds an evolution run; pass resume to continue it, or use a new directory`);
   const restoredMeta = checkpointExists ? (await loadEvolutionCheckpoint(out)).meta : null;
@@ -143,6 +142,8 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
     ...(curriculum.run.score !== 'task' ? { score: curriculum.run.score } : {}),
   };
   const settings: NammRunSettings = { scorer: 'bam', ...curriculum.namm, run: runOptions };
+  // Made only now, so that a run refused above (a bad model or task, a mismatched resume) leaves no empty folder.
+  makeFolders(out, 'output folder');
   const references = await ReferenceScoreCache.open(join(out, REFERENCE_SCORES_FILE), shared.fingerprint);
   if (!restored) await writeFileAtomic(join(out, 'curriculum.json'), JSON.stringify(curriculum, null, 2) + '\n');
 

@@ -11,6 +11,9 @@ export const MAX_RECALL_GAP = 16;
 export const RECALL_MIN_LENGTH = 32;
 export const COPY_MIN_LENGTH = 32;
 export const TASK_MIN_LENGTH = 64;
+/** Upper bounds that keep a mistyped size a config error instead of an out-of-memory death: 2^24 tokens per step, a 2^18-token vocabulary (above any released model's). */
+export const MAX_TOKENS_PER_STEP = 1 << 24;
+export const MAX_VOCAB_SIZE = 1 << 18;
 export const DEFAULT_RECALL_GAPS: readonly number[] = [0, 1, 2, 3];
 
 export interface TrainModelSection {
@@ -137,7 +140,7 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
   noUnknown(t, ['vocabSize', 'path'], wt);
   const init = (root.init ?? null) as string | null;
   if (init !== null && (typeof init !== 'string' || init === '')) throw new Error(`${source}: init must be a model folder's path or null`);
-  const tokenizer = { vocabSize: num(t, 'vocabSize', wt, 4096, int(259), 'an integer ≥ 259'), path: (t.path ?? init) as string | null };
+  const tokenizer = { vocabSize: num(t, 'vocabSize', wt, 4096, (v) => int(259)(v) && v <= MAX_VOCAB_SIZE, `an integer within 259..${MAX_VOCAB_SIZE} (2^18)`), path: (t.path ?? init) as string | null };
   if (tokenizer.path !== null && typeof tokenizer.path !== 'string') throw new Error(`${wt}.path must be a file path or null`);
 
   const d = section(root, 'data', source), wd = `${source}: data`;
@@ -170,6 +173,9 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
     if (d.recallQueryGaps !== undefined) data.recallQueryGaps = gapList('recallQueryGaps', d.recallQueryGaps);
   } else if (d.recallLengths !== undefined || d.recallGaps !== undefined || d.recallQueryGaps !== undefined) {
     throw new Error(`${wd}: recallLengths, recallGaps and recallQueryGaps need recallWeight > 0`);
+  }
+  if (data.textWeight + data.taskWeight + data.copyWeight + recallWeight <= 0) {
+    throw new Error(`${wd}: textWeight, taskWeight, copyWeight and recallWeight are all 0; at least one kind of sample must be drawn`);
   }
   for (const L of [...data.textLengths, ...data.taskLengths, ...data.copyLengths, ...(data.recallLengths ?? [])]) if (L > ctx) throw new Error(`${wd}: length ${L} exceeds the model's context ${ctx}`);
   // What the data mixer would refuse, refused here, before a run writes anything into its folder: lengths given, or
@@ -206,7 +212,7 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
   noUnknown(r, ['steps', 'tokensPerStep', 'seed', 'checkpointEvery', 'evalEvery'], wr);
   const training = {
     steps: num(r, 'steps', wr, undefined, int(1), 'an integer ≥ 1'),
-    tokensPerStep: num(r, 'tokensPerStep', wr, 16384, int(1), 'an integer ≥ 1'),
+    tokensPerStep: num(r, 'tokensPerStep', wr, 16384, (v) => int(1)(v) && v <= MAX_TOKENS_PER_STEP, `an integer within 1..${MAX_TOKENS_PER_STEP} (2^24)`),
     // Task samples use seed 1,000,000 + seed: below 2,000,000, where NAMM evolution's prompts begin.
     seed: num(r, 'seed', wr, 0, (v) => int(0)(v) && v < 1_000_000, 'an integer within 0..999,999'),
     checkpointEvery: num(r, 'checkpointEvery', wr, 100, int(1), 'an integer ≥ 1'),

@@ -200,6 +200,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   }
   // A resumed run has its weights in the checkpoint and its tokenizer in --out: the init folder may be gone.
   if (cfg.init && !o.resume && !existsSync(join(cfg.init, 'config.json'))) throw new Error(`init: ${cfg.init} is not a model folder (no config.json)`);
+  if (o.resume && !existsSync(ckptPath)) throw new Error(`--resume: ${o.outDir} holds no training checkpoint (checkpoint.bin); a new run drops --resume`);
   makeFolders(o.outDir, 'output folder');
   const checkpoint = o.resume ? await loadTrainCheckpoint(ckptPath) : null;
   if (!o.resume && existsSync(ckptPath)) throw new Error(`${o.outDir} already holds a training checkpoint; pass --resume to continue it or choose another --out`);

@@ -52,6 +52,8 @@ test('curriculum validation names the place and the reason', () => {
   bad({ ...oneStage([passkey]), cma: { variant: 'diagonal' } }, /cma\.variant: must be one of full, separable/);
   bad({ ...oneStage([passkey]), cma: { initSigma: 0 } }, /cma\.initSigma: must be a number > 0/);
   bad({ ...oneStage([passkey]), namm: { updateEvery: 500 } }, /namm\.updateEvery: must be a multiple of 16/);
+  bad({ ...oneStage([passkey]), namm: { updateEvery: 2 ** 20 } }, /namm\.updateEvery: must be at most 65536/);
+  bad({ ...oneStage([passkey]), cma: { popSize: 1e9 } }, /cma\.popSize: must be at most 4096/);
   bad({ ...oneStage([passkey]), fitness: { normalisation: 'raw' } }, /fitness\.normalisation: must be one of guarded, reference/);
   bad({ ...oneStage([passkey]), run: { maxPromptTokens: 1.5 } }, /run\.maxPromptTokens: must be an integer ≥ 2/);
 });

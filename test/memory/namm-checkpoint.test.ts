@@ -66,6 +66,8 @@ test('.namm reading reports truncation, corruption, wrong counts and NaN clearly
   assert.throws(() => encodeNammCheckpoint(nan), /params\[5\] is not finite/);
   assert.throws(() => encodeNammCheckpoint({ ...sample(), params: new Float32Array(100) }), /4172 parameters/);
   assert.throws(() => encodeNammCheckpoint({ ...sample(), updateEvery: 500 }), /multiple of 16/);
+  // Before, 1e30 (a multiple of 16 as far as floating point goes) was written, and every run of the file failed.
+  assert.throws(() => encodeNammCheckpoint({ ...sample(), updateEvery: 1e30 }), /updateEvery must be at most 65536/);
   // A header that lies about the count (hand-built file).
   const json = new TextEncoder().encode(JSON.stringify({
     scorer: 'bam', paramCount: 4000, featureDim: 25, nBins: 17, recencyDims: 8, bamHidden: 32, updateEvery: 512,

@@ -301,6 +301,7 @@ test('the cadence hits exactly at multiples of updateEvery in prefill and decodi
   while (session.total < 1024) session.feed(128 - (session.total % 128)); // aligned prefill: 84, then 128s
   assert.deepEqual(session.updates.map((u) => u.total), [256, 256, 512, 512, 768, 768, 1024, 1024]);
   assert.throws(() => createNammPolicy({ params, updateEvery: 100 }), /multiple of 16/);
+  assert.throws(() => createNammPolicy({ params, updateEvery: 1e12 }), /updateEvery must be at most 65536/);
 });
 
 test('chunks that run past a multiple are scored as if the update had happened exactly at it', () => {

@@ -124,6 +124,10 @@ describe('training config', () => {
     assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [16], copyWeight: 0.5 } }), /data\.copyLengths: 16 is below the shortest sample of its kind \(32 tokens\)/);
     assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [16], recallWeight: 0.5 } }), /data\.recallLengths: 16 is below the shortest sample of its kind \(32 tokens\)/);
     assert.throws(() => parseTrainConfig({ model: base.model }), /training\.steps is required/);
+    // Sizes that would exhaust memory instead of failing, and a mix that draws nothing, are config errors.
+    assert.throws(() => parseTrainConfig({ ...base, training: { steps: 1, tokensPerStep: 1e15 } }), /training\.tokensPerStep must be an integer within 1\.\.16777216/);
+    assert.throws(() => parseTrainConfig({ ...base, tokenizer: { vocabSize: 1e9 } }), /tokenizer\.vocabSize must be an integer within 259\.\.262144/);
+    assert.throws(() => parseTrainConfig({ ...base, data: { textWeight: 0, taskWeight: 0 } }), /data: textWeight, taskWeight, copyWeight and recallWeight are all 0/);
     assert.throws(() => parseTrainConfig({ ...base, model: { ...base.model, positionInit: 'sinusoidal' } }), /positionInit, positionStd and previousTokenHeads apply to gpt2 models/);
     const gpt2 = { ...base, model: { arch: 'gpt2', hiddenSize: 16, nLayers: 1, nHeads: 4, intermediateSize: 8, maxPositions: 64 } };
     assert.equal(parseTrainConfig(gpt2).model.positionInit, 'normal');

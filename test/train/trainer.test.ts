@@ -108,6 +108,12 @@ describe('namm train loop', () => {
     assert.ok(readFileSync(join(out, 'checkpoint.bin')).equals(before), 'no step ran');
   });
 
+  it('--resume of a folder without a checkpoint is refused before anything is created', async () => {
+    const out = join(tempDir(), 'never-trained');
+    await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: new JsBackend(), corpus, resume: true }), /--resume: .*never-trained holds no training checkpoint/);
+    assert.equal(existsSync(out), false, 'no empty folder left behind');
+  });
+
   it('resumes a checkpoint written before the GPT-2 position-init fields existed (they meant the defaults)', async () => {
     const out = tempDir(), be = new JsBackend();
     await runTraining({ config: tinyConfig('gpt2'), outDir: out, backend: be, corpus, maxSteps: 2 });
@@ -188,6 +194,6 @@ describe('namm train loop', () => {
     const other = tinyConfig('llama', 4);
     other.model.nLayers = 3;
     await assert.rejects(runTraining({ config: other, outDir: out, backend: be, corpus, resume: true }), /different model/);
-    await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: tempDir(), backend: be, corpus, resume: true }), /cannot read/);
+    await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: tempDir(), backend: be, corpus, resume: true }), /--resume: .* holds no training checkpoint/);
   });
 });

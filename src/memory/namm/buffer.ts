@@ -68,7 +68,13 @@ export function validateUpdateEvery(updateEvery: number): void {
   if (!Number.isInteger(updateEvery) || updateEvery < HOP || updateEvery % HOP !== 0) {
     throw new RangeError(`NAMM updateEvery must be a positive multiple of ${HOP}, got ${updateEvery}`);
   }
+  if (updateEvery > MAX_UPDATE_EVERY) {
+    throw new RangeError(`NAMM updateEvery must be at most ${MAX_UPDATE_EVERY} (a window's buffers grow with it), got ${updateEvery}`);
+  }
 }
+
+/** The longest update interval accepted: 128 times the reference's 512 (each window's buffers hold that many queries' frames). */
+export const MAX_UPDATE_EVERY = 65536;
 
 /** True when the query with absolute index `queryIndex` (0-based) is the last of its window. */
 export function endsWindow(queryIndex: number, updateEvery: number): boolean {
