@@ -50,6 +50,18 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
   }
   const src = await loadModelFiles(o.from, { tokenizerPath: o.tokenizer });
   const notes: string[] = [];
+  if (o.to === 'safetensors') {
+    // --force replaces a folder's model files; a tokenizer file of the old model that this conversion does not
+    // write would stay beside the new weights and be loaded with them, so it is refused before anything is written.
+    const fromHfFolder = src.format === 'safetensors' && existsSync(join(src.source, 'tokenizer.json'));
+    const written = fromHfFolder ? TOKENIZER_FILES.filter((f) => existsSync(join(src.source, f)))
+      : src.tokenizer instanceof HfTokenizer ? ['tokenizer.json', 'tokenizer_config.json'] : [];
+    const stale = existsSync(o.out) ? TOKENIZER_FILES.filter((f) => !written.includes(f) && existsSync(join(o.out, f))) : [];
+    if (stale.length > 0) {
+      throw new Error(`${o.out} holds ${stale.join(', ')}, which this conversion would not replace (${written.length ? `it writes only ${written.join(', ')}` : 'the source has no tokenizer to write'}), ` +
+        'so they would describe another model; remove them or choose another --out');
+    }
+  }
 
   if (o.to === 'gguf') {
     writeFileVia(o.out, (tmp) => writeGguf(tmp, src.config, src.weights, src.tokenizer, { dtype: dtype as GgufWriteDtype }));

@@ -49,3 +49,18 @@ test('HF → HF f16 copies the tokenizer files; bad dtypes are refused', withDir
   await assert.rejects(convertModel({ from: MODEL, to: 'gguf', out: join(dir, 'x.gguf'), dtype: 'bf16' }), /--dtype bf16 is not available for GGUF/);
   assert.equal(existsSync(join(dir, 'x.gguf')), false);
 }));
+
+test('--force over a model folder: a tokenizer file the conversion would not replace is refused, nothing written', withDir(async (dir) => {
+  const out = join(dir, 'hf');
+  await convertModel({ from: MODEL, to: 'safetensors', out });
+  const gguf = join(dir, 'ts.gguf');
+  await convertModel({ from: MODEL, to: 'gguf', out: gguf });
+  const before = readFileSync(join(out, 'model.safetensors'));
+  // The GGUF's SentencePiece vocabulary is not written as tokenizer.json: the old one would stay beside new weights.
+  await assert.rejects(convertModel({ from: gguf, to: 'safetensors', out, force: true }),
+    /hf holds tokenizer\.json, tokenizer_config\.json, special_tokens_map\.json, generation_config\.json, which this conversion would not replace \(the source has no tokenizer to write\)/);
+  assert.ok(readFileSync(join(out, 'model.safetensors')).equals(before), 'the folder is as it was');
+  // From a HF folder every tokenizer file is replaced, so --force goes through.
+  const r = await convertModel({ from: MODEL, to: 'safetensors', out, force: true, dtype: 'f16' });
+  assert.equal(r.tokenizer, 'copied');
+}));
