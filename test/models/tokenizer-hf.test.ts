@@ -68,6 +68,9 @@ test('broken tokenizer files give errors that name the file', async () => {
     await assert.rejects(loadTokenizer(dir), /tokenizer\.json: not valid JSON/);
     writeFileSync(join(dir, 'tokenizer.json'), '{"version": "1.0"}');
     await assert.rejects(loadTokenizer(dir), /tokenizer\.json: tokenizer\.json has no "model"/);
+    // An empty vocabulary encoded every prompt to its BOS alone, and generation ran on that.
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({ model: { type: 'BPE', vocab: {}, merges: [] } }));
+    await assert.rejects(loadTokenizer(dir), /tokenizer\.json: tokenizer\.json model has an empty "vocab"/);
     await assert.rejects(loadTokenizer(join(dir, 'missing')), /no such file or folder/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -54,6 +54,8 @@ export class HfTokenizer implements Tokenizer {
       throw new Error(`${origin}: tokenizer.json has no "model" with a "type"`);
     }
     if (model.vocab === null || typeof model.vocab !== 'object') throw new Error(`${origin}: tokenizer.json model has no "vocab"`);
+    // An empty vocabulary encodes every text to nothing (or to its special tokens alone): a run would answer a prompt it never read.
+    if (Object.keys(model.vocab).length === 0) throw new Error(`${origin}: tokenizer.json model has an empty "vocab"`);
     this.tokenizerConfig = src.tokenizerConfig ?? {};
     try {
       this.core = new HfCoreTokenizer(this.json, this.tokenizerConfig);
