@@ -3,16 +3,20 @@ import { InvalidArgumentError } from 'commander';
 
 export function intOption(name: string, min = 0): (v: string) => number {
   return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got "${v}"`);
+    const n = v.trim() === '' ? NaN : Number(v); // Number('') is 0
+    // Safe integers only: 1e300 is an integer to JavaScript, but every step of arithmetic on it rounds.
+    if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min} (at most 2^53 − 1), got "${v}"`);
     return n;
   };
 }
 
 export function floatOption(name: string, min = -Infinity, max = Infinity): (v: string) => number {
   return (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}], got "${v}"`);
+    const n = v.trim() === '' ? NaN : Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) {
+      const range = max === Infinity ? (min === -Infinity ? 'a finite number' : `a finite number ≥ ${min}`) : `a number in [${min}, ${max}]`;
+      throw new InvalidArgumentError(`${name} must be ${range}, got "${v}"`);
+    }
     return n;
   };
 }

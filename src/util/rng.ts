@@ -6,8 +6,13 @@ export class Rng {
   private s = new Uint32Array(4);
   private spare: number | null = null;
 
+  /**
+   * A string seed is hashed; a numeric one must be a safe integer. Seeds in [0, 2^32) are used as they are; others
+   * are hashed from their decimal form, so that 2^32 + k no longer gives the stream of k (nor −1 that of 2^32 − 1).
+   */
   constructor(seed: number | string = 0) {
-    let x = typeof seed === 'string' ? hashString(seed) : seed >>> 0;
+    if (typeof seed === 'number' && !Number.isSafeInteger(seed)) throw new RangeError(`Rng: a seed must be a safe integer or a string, got ${seed}`);
+    let x = typeof seed === 'string' ? hashString(seed) : seed >= 0 && seed < 2 ** 32 ? seed : hashString(`seed:${seed}`);
     for (let i = 0; i < 4; i++) {
       x = (x + 0x9e3779b9) >>> 0;
       let z = x;

@@ -1,0 +1,21 @@
+/** The CLI's number options: safe integers only, and messages that state the range actually accepted. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { floatOption, intOption } from '../../src/cli/util.js';
+
+test('intOption: integers from the minimum up to 2^53 − 1; 1e300 is refused (it aliased other seeds before)', () => {
+  const seed = intOption('--seed');
+  assert.equal(seed('42'), 42);
+  assert.equal(seed('4294967296'), 2 ** 32);
+  for (const bad of ['1e300', '9007199254740993', '-1', '1.5', 'abc', '']) {
+    assert.throws(() => seed(bad), /--seed must be an integer ≥ 0 \(at most 2\^53 − 1\)/, bad);
+  }
+});
+
+test('floatOption: the message names the range accepted (Infinity is never in it)', () => {
+  assert.throws(() => floatOption('-t', 0)('Infinity'), /-t must be a finite number ≥ 0, got "Infinity"/);
+  assert.throws(() => floatOption('--top-p', 0, 1)('2'), /--top-p must be a number in \[0, 1\], got "2"/);
+  assert.throws(() => floatOption('--x')('NaN'), /--x must be a finite number, got "NaN"/);
+  assert.throws(() => floatOption('-t', 0)(' '), /-t must be a finite number ≥ 0/);
+  assert.equal(floatOption('-t', 0)('0.7'), 0.7);
+});
