@@ -310,7 +310,14 @@ export function ropeScalingToHf(s: RopeScaling): Record<string, unknown> | null 
 /** Reads and parses a JSON file, with the file named in any error. */
 export async function readJsonFile(path: string): Promise<unknown> {
   const { readFile } = await import('node:fs/promises');
-  const text = await readFile(path, 'utf8');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    // Node's EISDIR and friends do not say which file.
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(code === 'EISDIR' ? `${path} is a folder, not a file` : `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
   try {
     return JSON.parse(text);
   } catch (err) {

@@ -49,7 +49,9 @@ function isDim(v: unknown): v is number {
 
 /** Parses and validates the header of an open safetensors file. */
 export function readSafetensorsHeader(fd: number, file: string): SafetensorsHeader {
-  const fileSize = fstatSync(fd).size;
+  const st = fstatSync(fd);
+  if (st.isDirectory()) throw new Error(`${file} is a folder, not a safetensors file`);
+  const fileSize = st.size;
   if (fileSize < 8) throw new Error(`${file}: not a safetensors file (${fileSize} bytes, shorter than the 8-byte header length)`);
   const lenBytes = readExactly(fd, 0, 8, file);
   const headerLen = Number(new DataView(lenBytes.buffer).getBigUint64(0, true));

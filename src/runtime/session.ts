@@ -312,7 +312,8 @@ export class Session {
     const n = ids.length;
     this.checkLength(n);
     this.checkPolicyOwner(phase);
-    if (this.chunkPositions.length < n) this.chunkPositions = new Int32Array(Math.max(n, this.chunkSize));
+    // Sized by the chunk, not by chunkSize: a chunkSize far above any prompt (1e12) must not be allocated up front.
+    if (this.chunkPositions.length < n) this.chunkPositions = new Int32Array(n);
     const positions = this.chunkPositions.subarray(0, n);
     for (let t = 0; t < n; t++) positions[t] = this.totalTokens + t;
     this.phase = phase;

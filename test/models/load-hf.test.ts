@@ -41,3 +41,22 @@ test('loads the tinystories HF folder: config, tied embeddings, weights, tokeniz
   assert.ok(m.tokenizer);
   assert.equal(m.tokenizer.vocabSize, 2048);
 });
+
+test('a model folder whose config.json or model.safetensors is a folder: the error names the path', async () => {
+  const { cpSync, mkdirSync, mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'namm-load-'));
+  try {
+    for (const f of ['config.json', 'model.safetensors']) {
+      const m = join(dir, f.replace('.', '-'));
+      cpSync(MODEL, m, { recursive: true });
+      rmSync(join(m, f));
+      mkdirSync(join(m, f));
+      // Before: "EISDIR: illegal operation on a directory, read", with no path.
+      await assert.rejects(loadModelFiles(m), new RegExp(`${f.replace('.', '\\.')} is a folder, not a`));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -34,6 +34,13 @@ test('sessions: a memory that is not a policy, bad stop options, NaN logits', as
   await assert.rejects(broken.createSessionWith(null).generate([1, 5], { maxNewTokens: 2 }), /NaN logits/);
 });
 
+test('a chunk size far above any prompt runs the prompt as one chunk (it was allocated up front before)', () => {
+  const ids = [1, 5, 9, 200, 31, 7];
+  const huge = model.createSessionWith(null, { chunkSize: 1e12 }).prefill(ids);
+  const whole = model.createSessionWith(null, { chunkSize: ids.length }).prefill(ids);
+  assert.deepEqual(Array.from(huge), Array.from(whole));
+});
+
 test('saveMemoryTrace refuses a trace loadMemoryTrace could not read, and leaves no file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'namm-trace-'));
   const path = join(dir, 't.json');
