@@ -140,7 +140,9 @@ export function register(program: Command): void {
       }
       const total = records.length * policies.length;
       const progress = createProgress(total, 'eval');
-      let finished = done.size;
+      // Pairs of this run already done (the results file may also hold other records' or policies' results).
+      let finished = 0;
+      for (const record of records) for (const { spec } of policies) if (done.has(`${record._id}\u0000${spec}`)) finished++;
       progress.update(finished);
       const runOptions = { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens, score: scoreKind };
       for (const record of records) {

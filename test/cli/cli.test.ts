@@ -96,6 +96,8 @@ test('namm eval scores records under several policies, writes results and resume
   const twice = namm('eval', '--model', MODEL, '--data', data, '--data', data, '--memory', 'l2:tokens=16', '--no-full', '--out', out, '--json');
   assert.equal(twice.status, 0, twice.stderr);
   assert.deepEqual(JSON.parse(twice.stdout), rows.slice(1));
+  // Progress counts this run's pairs only (it read "eval 4/2": the folder's other policy counted as done).
+  assert.match(twice.stderr, /^eval 2\/2 /m);
   assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 4);
   // Two different records with one id are refused (results are kept per id).
   writeFileSync(join(dir, 'clash.jsonl'), JSON.stringify({ ...records[0], context: 'Another text.' }) + '\n');
