@@ -289,6 +289,10 @@ function parseSpec(spec: string, forwarded: Options, ctx: Context): MemoryPolicy
   if (name === 'namm') {
     if (ctx.matched || forwarded.size > 0) throw new Error('namm cannot be wrapped in adakv(...) or matched(...): it sets its own cache size');
     const [path, ...items] = splitItems(body);
+    const misplaced = path ? /^(.*[^:]):([A-Za-z]\w*=.*)$/.exec(path) : null;
+    if (misplaced) {
+      throw new Error(`namm: options follow the checkpoint path after a comma, not a colon: namm:${misplaced[1]},${misplaced[2]}`);
+    }
     if (!path || path.trim() === '' || path.includes('=')) {
       throw new Error('namm needs a checkpoint path first: namm:PATH[,key=value...], e.g. namm:models/namm-tiny-llama.namm,selection=per-head');
     }
