@@ -100,6 +100,8 @@ test('.namm reading reports truncation, corruption, wrong counts and NaN clearly
   };
   assert.throws(() => decodeNammCheckpoint(rewrite((h) => { delete h.norm; })), /no usable "norm" entry/);
   assert.throws(() => decodeNammCheckpoint(rewrite((h) => { delete h.payloadCrc32; })), /no payload checksum/);
+  // A size of the wrong type is shown as written (it read "features 25 … differ from this build's (25, …)").
+  assert.throws(() => decodeNammCheckpoint(rewrite((h) => { h.featureDim = '25'; delete h.nBins; })), /sizes \(features "25", bins missing, recency 8, hidden 32\) differ/);
   assert.throws(() => readNammCheckpoint('/nonexistent/x.namm'), /cannot read NAMM checkpoint/);
 });
 

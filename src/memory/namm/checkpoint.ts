@@ -117,7 +117,9 @@ export function decodeNammCheckpoint(bytes: Uint8Array, source = 'NAMM checkpoin
   if (!header || typeof header !== 'object') fail('header is not an object');
   if (header.scorer !== 'bam' && header.scorer !== 'mlp') fail(`unknown scorer "${String(header.scorer)}"`);
   if (header.featureDim !== FEATURE_DIM || header.nBins !== N_BINS || header.recencyDims !== RECENCY_DIMS || header.bamHidden !== BAM_HIDDEN) {
-    fail(`sizes (features ${header.featureDim}, bins ${header.nBins}, recency ${header.recencyDims}, hidden ${header.bamHidden}) differ from this build's (${FEATURE_DIM}, ${N_BINS}, ${RECENCY_DIMS}, ${BAM_HIDDEN})`);
+    // JSON.stringify, so that "25" (a string) does not read as the 25 it fails to equal.
+    const j = (v: unknown) => JSON.stringify(v) ?? 'missing';
+    fail(`sizes (features ${j(header.featureDim)}, bins ${j(header.nBins)}, recency ${j(header.recencyDims)}, hidden ${j(header.bamHidden)}) differ from this build's (${FEATURE_DIM}, ${N_BINS}, ${RECENCY_DIMS}, ${BAM_HIDDEN})`);
   }
   const want = paramCountFor(header.scorer);
   if (header.paramCount !== want) fail(`${header.scorer} scorer needs ${want} parameters, header says ${header.paramCount}`);
