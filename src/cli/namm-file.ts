@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .description('write a .namm file with all-zero parameters (evicts nothing; the start of evolution)')
     .requiredOption('-o, --out <file>', 'the .namm file to write')
     .option('--scorer <kind>', 'bam or mlp', 'bam')
-    .option('--update <n>', 'update cadence in tokens (multiple of 16)', intOption('--update', 16), 512)
+    .option('--update <n>', 'update cadence in tokens (a multiple of 16 up to 65536)', intOption('--update', 16), 512)
     .option('--selection <mode>', `${NAMM_SELECTIONS.join(' or ')}`, 'min-over-heads')
     .option('--taps <precision>', 'attention probabilities read: bf16 (as the reference\'s bf16 model) or fp32', 'bf16')
     .option('--force', 'overwrite an existing file')

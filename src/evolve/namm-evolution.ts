@@ -15,7 +15,7 @@
  * member's fitness and mean KV fraction, skipped tasks), validation.jsonl, stage-K-NAME.namm after each stage,
  * evolved.namm (the CMA-ES mean the last stage ended in, with the statistics and provenance) and fitness.svg.
  */
-import { appendFileSync, existsSync, promises as fs } from 'node:fs';
+import { appendFileSync, existsSync, promises as fs, statSync } from 'node:fs';
 import { makeFolders } from '../util/files.js';
 import { join } from 'node:path';
 import { calibrateNamm } from '../eval/calibrate.js';
@@ -114,6 +114,9 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
   }
   if (o.seed !== undefined && (!Number.isSafeInteger(o.seed) || o.seed < 0)) throw new RangeError(`seed must be an integer ≥ 0, got ${o.seed}`);
   const out = o.out;
+  // Checked now, though the folder is made only once the run is accepted: a file there would otherwise fail only
+  // after the model has loaded and every prompt has been generated.
+  if (existsSync(out) && !statSync(out).isDirectory()) throw new Error(`cannot create the output folder ${out}: it is a file, not a folder`);
   const checkpointExists = await exists(join(out, CHECKPOINT_FILE));
   if (checkpointExists && !o.resume) throw new Error(`${out} already holds an evolution run; pass resume to continue it, or use a new directory`);
   const restoredMeta = checkpointExists ? (await loadEvolutionCheckpoint(out)).meta : null;

@@ -189,7 +189,7 @@ const NAMM_INFO: PolicyInfo = {
   options: [
     { key: 'PATH', value: 'file', default: 'required', help: 'checkpoint; further key=value pairs override its config (e.g. selection=per-head)' },
     { key: 'selection', value: 'min-over-heads|per-head', default: 'the file', help: 'the reference rule, or each head drops its own negative scores' },
-    { key: 'update', value: 'multiple of 16', default: 'the file', help: 'tokens between updates' },
+    { key: 'update', value: 'multiple of 16, ≤ 65536', default: 'the file', help: 'tokens between updates' },
     { key: 'cacheSize', value: 'n|none', default: 'the file', help: 'cap on tokens kept per head' },
     { key: 'taps', value: 'bf16|fp32', default: 'the file', help: "attention probabilities read: a bf16 model's (the reference) or float32" },
     { key: 'calibrate', value: 'true|false', default: 'false', help: 'a calibration pass: pool the features\' statistics and evict nothing (`namm calibrate` sets it)' },
@@ -291,7 +291,8 @@ function parseSpec(spec: string, forwarded: Options, ctx: Context): MemoryPolicy
     const [path, ...items] = splitItems(body);
     const misplaced = path ? /^(.*[^:]):([A-Za-z]\w*=.*)$/.exec(path) : null;
     if (misplaced) {
-      throw new Error(`namm: options follow the checkpoint path after a comma, not a colon: namm:${misplaced[1]},${misplaced[2]}`);
+      const meant = [misplaced[1], misplaced[2], ...items].join(',');
+      throw new Error(`namm: options follow the checkpoint path after a comma, not a colon: namm:${meant}`);
     }
     if (!path || path.trim() === '' || path.includes('=')) {
       throw new Error('namm needs a checkpoint path first: namm:PATH[,key=value...], e.g. namm:models/namm-tiny-llama.namm,selection=per-head');

@@ -156,6 +156,9 @@ export class Session {
       throw new Error(`memory policy ${policy.name} cannot be forked: it has no clone() method`);
     }
     const memory = policy ? policy.clone!() : null;
+    if (memory && memory === policy) {
+      throw new Error(`memory policy ${policy.name}: clone() returned the policy itself; a fork needs a copy with its own state`);
+    }
     return new Session(this.arch, this.backend, this.tokenizer, { ...this.options, ...options, memory }, {
       cache: this.cache.clone(), stats: this.stats.clone(), totalTokens: this.totalTokens, pending: [...this.pending],
     });

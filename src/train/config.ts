@@ -11,7 +11,7 @@ export const MAX_RECALL_GAP = 16;
 export const RECALL_MIN_LENGTH = 32;
 export const COPY_MIN_LENGTH = 32;
 export const TASK_MIN_LENGTH = 64;
-/** Upper bounds that keep a mistyped size a config error instead of an out-of-memory death: 2^24 tokens per step, a 2^18-token vocabulary (above any released model's). */
+/** Upper bounds that keep a mistyped size a config error instead of an out-of-memory death: 2^24 tokens per step, a 2^18-token vocabulary (the size of the largest released ones, e.g. Gemma's). */
 export const MAX_TOKENS_PER_STEP = 1 << 24;
 export const MAX_VOCAB_SIZE = 1 << 18;
 export const DEFAULT_RECALL_GAPS: readonly number[] = [0, 1, 2, 3];

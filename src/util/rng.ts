@@ -7,19 +7,20 @@ export class Rng {
   private spare: number | null = null;
 
   /**
-   * A string seed is hashed; a numeric one must be a safe integer. Seeds in [0, 2^32) are used as they are; others
-   * are hashed from their decimal form, so that 2^32 + k no longer gives the stream of k (nor −1 that of 2^32 − 1).
+   * A string seed is hashed; a numeric one must be a safe integer. The state comes from the seed's low 32 bits, and
+   * for seeds outside [0, 2^32) the high bits are mixed into its last word through a bijection that keeps 0 at 0:
+   * seeds in [0, 2^32) keep the streams they always had, and every other safe integer starts from a state of its
+   * own (the first word alone already tells two low words apart), so 2^32 + k no longer repeats the stream of k.
    */
   constructor(seed: number | string = 0) {
     if (typeof seed === 'number' && !Number.isSafeInteger(seed)) throw new RangeError(`Rng: a seed must be a safe integer or a string, got ${seed}`);
-    let x = typeof seed === 'string' ? hashString(seed) : seed >= 0 && seed < 2 ** 32 ? seed : hashString(`seed:${seed}`);
+    const hi = typeof seed === 'number' ? Math.floor(seed / 2 ** 32) >>> 0 : 0;
+    let x = typeof seed === 'string' ? hashString(seed) : (seed - Math.floor(seed / 2 ** 32) * 2 ** 32) >>> 0;
     for (let i = 0; i < 4; i++) {
       x = (x + 0x9e3779b9) >>> 0;
-      let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-      this.s[i] = (z ^ (z >>> 16)) >>> 0;
+      this.s[i] = fmix32(x);
     }
+    if (hi !== 0) this.s[3] = (this.s[3]! ^ fmix32(hi)) >>> 0;
     if ((this.s[0]! | this.s[1]! | this.s[2]! | this.s[3]!) === 0) this.s[0] = 1;
   }
 
@@ -91,4 +92,11 @@ export function hashString(str: string): number {
   let h = 2166136261;
   for (let i = 0; i < str.length; i++) h = Math.imul(h ^ str.charCodeAt(i), 16777619);
   return h >>> 0;
+}
+
+/** MurmurHash3's 32-bit finaliser: a bijection of the 32-bit integers with fmix32(0) = 0. */
+function fmix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
 }

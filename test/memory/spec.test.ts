@@ -116,7 +116,7 @@ describe('parsePolicySpec: the examples', () => {
     assert.throws(() => parsePolicySpec('namm:selection=per-head'), /checkpoint path/);
     // A colon before the options: the message shows the spelling meant (it said "needs a checkpoint path first").
     assert.throws(() => parsePolicySpec('namm:models/x.namm:update=1024'), /options follow the checkpoint path after a comma, not a colon: namm:models\/x\.namm,update=1024/);
-    assert.throws(() => parsePolicySpec('namm:C:/models/x.namm:selection=per-head'), /namm:C:\/models\/x\.namm,selection=per-head/);
+    assert.throws(() => parsePolicySpec('namm:C:/models/x.namm:selection=per-head,update=1024'), /namm:C:\/models\/x\.namm,selection=per-head,update=1024$/);
   });
 
   it('a spec-built policy behaves like the factory-built one', () => {

@@ -23,6 +23,8 @@ test('sessions: a memory that is not a policy, bad stop options, NaN logits', as
   await assert.rejects(s.generate([1, 2], { stopTokens: 5 as never }), /stopTokens must be an array of token ids/);
   await assert.rejects(s.generate([1, 2], { stopStrings: 'a' as never }), /stopStrings must be an array of strings/);
   await assert.rejects(s.generate([1, 2], null as never), /options must be an object/);
+  // The sampling seed is named as such (it surfaced as the random generator's complaint before).
+  await assert.rejects(s.generate([1, 2], { temperature: 1, seed: 1.5 }), /seed must be an integer/);
   assert.equal(s.totalTokens, 0, 'refused before anything ran');
   // A NaN weight makes every logit NaN: generation says so instead of emitting token 0.
   const files = await loadModelFiles(MODEL);

@@ -134,6 +134,14 @@ test('one policy object given to two sessions: the one that lost it refuses with
   assert.throws(() => b.prefill(doc.slice(610, 620)), /now serves another session/);
 });
 
+test('fork: a policy whose clone() returns itself is refused (the fork would take the original\'s policy)', async () => {
+  const same: MemoryPolicy = { name: 'same', needsAttention: false, reset() {}, observe: () => null, clone() { return same; } };
+  const s = model.createSessionWith(same);
+  s.prefill(doc.slice(0, 20));
+  assert.throws(() => s.fork(), /memory policy same: clone\(\) returned the policy itself/);
+  assert.doesNotThrow(() => s.prefill(doc.slice(20, 30)), 'the original keeps its policy');
+});
+
 test('cloneState: copies typed arrays, arrays, maps and instances, keeps sharing and prototypes, shares functions and backends', () => {
   class Box { constructor(public v: Float32Array, public tag: string) {} get first() { return this.v[0]; } }
   const shared = new Float32Array([1, 2]);

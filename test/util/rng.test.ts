@@ -12,6 +12,11 @@ test('Rng: seeds in [0, 2^32) keep their streams; larger and negative seeds get 
   const streams = [0, 1, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, -1, Number.MAX_SAFE_INTEGER].map((s) => first(s).join(','));
   assert.equal(new Set(streams).size, streams.length, 'before, 2^32 + k repeated the stream of k and −1 that of 2^32 − 1');
   assert.deepEqual(first(2 ** 32 + 5), first(2 ** 32 + 5));
+  // Not merely another seed's stream: no seed below 2^32 starts where 2^32 does (the first word is a bijection of
+  // the low 32 bits, so only seed 0 could, and 0's last word differs).
+  const r0 = new Rng(0) as unknown as { s: Uint32Array }, r32 = new Rng(2 ** 32) as unknown as { s: Uint32Array };
+  assert.equal(r32.s[0], r0.s[0]);
+  assert.notEqual(r32.s[3], r0.s[3]);
   assert.notDeepEqual(first('0'), first(0));
 });
 
