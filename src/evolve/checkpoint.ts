@@ -23,6 +23,9 @@ export const TEMP_MARKER = '.tmp-';
  * chunks, written back to back, so large states need not be concatenated in memory first.
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string | Uint8Array[]): Promise<void> {
+  // Checked before the temporary file exists: a string chunk was written at file position 0 (over earlier chunks),
+  // and a wider typed array wrote .length bytes of its .byteLength.
+  if (typeof data !== 'string') for (const chunk of Array.isArray(data) ? data : [data]) checkByteChunk(chunk, 'writeFileAtomic');
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}${TEMP_MARKER}${process.pid}-${randomBytes(4).toString('hex')}`);
   const handle = await fs.open(tmp, 'w', 0o644);
@@ -48,6 +51,14 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string | 
     throw err;
   }
   await syncDirectory(dir);
+}
+
+/** Refuses anything but bytes (a Uint8Array or Buffer): other views would be written or hashed by element count. */
+function checkByteChunk(chunk: unknown, where: string): void {
+  if (!(chunk instanceof Uint8Array)) {
+    const kind = chunk === null ? 'null' : ArrayBuffer.isView(chunk) ? chunk.constructor.name : typeof chunk;
+    throw new TypeError(`${where}: data must be a Uint8Array (or a list of them), got ${kind}; pass a typed array's bytes as new Uint8Array(a.buffer, a.byteOffset, a.byteLength)`);
+  }
 }
 
 /** fsync a directory so a rename in it is durable; platforms that cannot (Windows) are skipped silently. */
@@ -77,6 +88,7 @@ export async function removeStaleTempFiles(path: string): Promise<number> {
 /** Frames `payload` (one buffer, or chunks that together form it) and writes it atomically. */
 export async function writeCheckpointFile(path: string, payload: Uint8Array | Uint8Array[]): Promise<void> {
   const chunks = Array.isArray(payload) ? payload : [payload];
+  for (const c of chunks) checkByteChunk(c, 'writeCheckpointFile');
   await writeFileAtomic(path, [checkpointHeader(chunks), ...chunks]);
 }
 

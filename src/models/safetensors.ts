@@ -7,6 +7,7 @@
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { getBackend } from '../tensor/index.js';
 import type { Tensor } from './types.js';
+import { writeFileVia } from '../util/files.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
@@ -171,7 +172,10 @@ export interface SafetensorsWriteTensor {
   data: Float32Array;
 }
 
-/** Writes tensors (in the map's order) with an optional `__metadata__` string map. */
+/**
+ * Writes tensors (in the map's order) with an optional `__metadata__` string map. Everything is checked before the
+ * file is touched, and the file is written whole beside `path` and renamed over it (writeFileVia).
+ */
 export function writeSafetensors(path: string, tensors: Map<string, SafetensorsWriteTensor>, metadata?: Record<string, string>): void {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
@@ -179,6 +183,16 @@ export function writeSafetensors(path: string, tensors: Map<string, SafetensorsW
   for (const [name, t] of tensors) {
     if (name === '__metadata__') throw new Error(`writeSafetensors(${path}): "__metadata__" is reserved and cannot name a tensor`);
     if (!(t.dtype in DTYPE_BYTES)) throw new Error(`writeSafetensors(${path}): tensor "${name}" has unsupported dtype ${String(t.dtype)}`);
+    if (!(t.data instanceof Float32Array)) {
+      throw new TypeError(`writeSafetensors(${path}): tensor "${name}" must hold a Float32Array, got ${t.data === null ? 'null' : (t.data as object)?.constructor?.name ?? typeof t.data}`);
+    }
+    if (t.dtype === 'F16') {
+      // Past 65,519 a value rounds to an infinity in float16: a silent change of the model, so refused.
+      for (let i = 0; i < t.data.length; i++) {
+        const v = t.data[i]!;
+        if (Number.isFinite(v) && Math.abs(v) >= 65520) throw new RangeError(`writeSafetensors(${path}): tensor "${name}" holds ${v}, beyond float16's range; write it as BF16 or F32`);
+      }
+    }
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (!t.shape.every(isDim) || count !== t.data.length) {
       throw new Error(`writeSafetensors(${path}): tensor "${name}" shape ${JSON.stringify(t.shape)} does not match its ${t.data.length} values`);
@@ -193,14 +207,16 @@ export function writeSafetensors(path: string, tensors: Map<string, SafetensorsW
   const jsonBytes = Buffer.from(json, 'utf8');
   const lenBytes = Buffer.alloc(8);
   lenBytes.writeBigUInt64LE(BigInt(jsonBytes.length));
-  const fd = openSync(path, 'w');
-  try {
-    writeSync(fd, lenBytes);
-    writeSync(fd, jsonBytes);
-    for (const t of tensors.values()) writeSync(fd, encodeTensor(t));
-  } finally {
-    closeSync(fd);
-  }
+  writeFileVia(path, (tmp) => {
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, lenBytes);
+      writeSync(fd, jsonBytes);
+      for (const t of tensors.values()) writeSync(fd, encodeTensor(t));
+    } finally {
+      closeSync(fd);
+    }
+  });
 }
 
 function encodeTensor(t: SafetensorsWriteTensor): Uint8Array {

@@ -13,6 +13,13 @@ test('writeFileAtomic replaces the file and leaves no temp file behind', async (
     await writeFileAtomic(path, Uint8Array.from([1, 2, 3]));
     assert.deepEqual([...(await readFile(path))], [1, 2, 3]);
     assert.deepEqual(await readdir(dir), ['a.bin']);
+    // Chunks that are not bytes are refused and the file keeps its content (a string chunk was written at offset 0,
+    // over the chunks before it; a Float32Array wrote a quarter of its bytes, and its checkpoint failed its checksum).
+    await assert.rejects(writeFileAtomic(path, [Uint8Array.from([9]), 'bb' as never]), /writeFileAtomic: data must be a Uint8Array .* got string/);
+    await assert.rejects(writeFileAtomic(path, [new Uint16Array([1, 2]) as never]), /got Uint16Array/);
+    await assert.rejects(writeCheckpointFile(path, new Float32Array([1, 2, 3]) as never), /writeCheckpointFile: data must be a Uint8Array .* got Float32Array/);
+    assert.deepEqual([...(await readFile(path))], [1, 2, 3]);
+    assert.deepEqual(await readdir(dir), ['a.bin']);
   } finally { await rm(dir, { recursive: true, force: true }); }
 });
 

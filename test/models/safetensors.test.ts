@@ -86,3 +86,18 @@ test('malformed files end in clear errors naming the file and the problem', with
     assert.throws(() => readSafetensors(p), (e: Error) => re.test(e.message) && e.message.includes(p), what);
   }
 }));
+
+test('writeSafetensors: wrong data types and float16 overflow are refused before the file is touched', withDir((dir) => {
+  const p = join(dir, 'a.safetensors');
+  writeFileSync(p, 'the old file');
+  // A Float64Array read back as other values, and a Uint8Array made an unreadable file (after truncating the old one).
+  for (const data of [new Float64Array([1, 2]), new Uint8Array(2), [1, 2]]) {
+    assert.throws(() => writeSafetensors(p, new Map([['w', { dtype: 'F32' as const, shape: [2], data: data as never }]])), /tensor "w" must hold a Float32Array/);
+  }
+  assert.throws(() => writeSafetensors(p, new Map([['w', { dtype: 'F16' as const, shape: [2], data: new Float32Array([1, 70000]) }]])),
+    /tensor "w" holds 70000, beyond float16's range; write it as BF16 or F32/);
+  assert.equal(readFileSync(p, 'utf8'), 'the old file');
+  // 65,519 still rounds to 65,504, and infinities already in the tensor stay what they are.
+  writeSafetensors(p, new Map([['w', { dtype: 'F16' as const, shape: [2], data: new Float32Array([65519, Infinity]) }]]));
+  assert.deepEqual([...readSafetensors(p).tensors.get('w')!.data], [65504, Infinity]);
+}));
