@@ -10,6 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { MiB, readFileLimited } from '../util/files.js';
 
 const MAGIC = 'NAMMCKP1';
 const VERSION = 1;
@@ -114,7 +115,7 @@ function checkpointHeader(chunks: Uint8Array[]): Uint8Array {
 export async function readCheckpointFile(path: string): Promise<Uint8Array> {
   let bytes: Buffer;
   try {
-    bytes = await fs.readFile(path);
+    bytes = readFileLimited(path, 3 * 1024 * MiB, 'checkpoint');
   } catch (err) {
     throw new Error(`checkpoint ${path}: cannot read (${(err as Error).message})`);
   }

@@ -12,7 +12,6 @@
  * Every key is checked; an unknown key (a typo) is an error naming its place in the file.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { CmaMode, CmaVariant } from './cmaes.js';
 import { FITNESS_NORMALISATIONS, type FitnessNormalisation } from './fitness.js';
@@ -24,6 +23,7 @@ import { checkRecordOptions, generateRecords } from '../tasks/registry.js';
 import { readJsonl } from '../tasks/longbench.js';
 import type { TaskRecord } from '../tasks/record.js';
 import { RECORD_SCORES, type RecordScore } from '../eval/runner.js';
+import { MiB, readFileLimited } from '../util/files.js';
 
 /**
  * Generated tasks of an evolution use seeds from here up: seeds below 1,000,000 are evaluation sets', and
@@ -301,7 +301,7 @@ function parseTask(c: Checker, raw: unknown, where: string, baseDir: string): Ta
 export function loadCurriculum(path: string): Curriculum {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readFileLimited(path, 16 * MiB, 'curriculum').toString('utf8');
   } catch (err) {
     throw new Error(`cannot read curriculum ${path}: ${(err as Error).message}`);
   }

@@ -16,7 +16,7 @@
  * evolved.namm (the CMA-ES mean the last stage ended in, with the statistics and provenance) and fitness.svg.
  */
 import { appendFileSync, existsSync, promises as fs, statSync } from 'node:fs';
-import { makeFolders } from '../util/files.js';
+import { makeFolders, MiB, readFileLimited } from '../util/files.js';
 import { join } from 'node:path';
 import { calibrateNamm } from '../eval/calibrate.js';
 import type { RunRecordOptions } from '../eval/runner.js';
@@ -373,7 +373,7 @@ async function recordedValidationLines(path: string, recorded: ValidationRecord[
   if (recorded.length === 0 || !existsSync(path)) return '';
   const want = new Set(recorded.map((v) => `${v.stage}|${v.generation}`));
   const kept: string[] = [];
-  for (const line of (await fs.readFile(path, 'utf8')).split('\n')) {
+  for (const line of readFileLimited(path, 1024 * MiB, 'log').toString('utf8').split('\n')) {
     let v: { stage?: unknown; generation?: unknown };
     try { v = JSON.parse(line) as typeof v; } catch { continue; } // a line cut off by a kill
     const key = `${String(v.stage)}|${String(v.generation)}`;

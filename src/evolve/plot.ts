@@ -2,9 +2,9 @@
  * fitness.svg: best / mean / median fitness per generation (left axis) and the population's mean KV-cache fraction
  * (right axis, 0–1), with dashed lines where a stage starts. Drawn by the shared line chart of src/util/chart.ts.
  */
-import { readFileSync } from 'node:fs';
 import { renderLineChart } from '../util/chart.js';
 import type { GenerationRecord } from './loop.js';
+import { MiB, readFileLimited } from '../util/files.js';
 
 export { niceTicks } from '../util/chart.js';
 
@@ -13,7 +13,7 @@ const COLORS = { best: '#d62728', mean: '#1f77b4', median: '#2ca02c', kv: '#7f7f
 /** The generation records of a run's log.jsonl (blank lines skipped; a damaged line is an error naming it). */
 export function readEvolutionLog(path: string): GenerationRecord[] {
   const out: GenerationRecord[] = [];
-  readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
+  readFileLimited(path, 1024 * MiB, 'log').toString('utf8').split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
     try {
       out.push(JSON.parse(line) as GenerationRecord);

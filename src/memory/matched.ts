@@ -9,11 +9,11 @@
  * sequence (per `reset`); an event is `{ "totalTokens": T, "layer": l, "kept": n | [n_0, …, n_{H−1}] }` (a number
  * when all heads kept the same count). A bare array of events is accepted as a one-sequence trace.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { CacheShape, KeepLists, LayerObservation, MemoryPolicy } from './policy.js';
 import type { TargetedPolicy } from './scored.js';
 import { cloneState } from '../util/clone.js';
-import { writeFileVia } from '../util/files.js';
+import { MiB, readFileLimited, writeFileVia } from '../util/files.js';
 
 export interface MemoryTraceEvent {
   /** Sequence length at the end of the chunk where the reference policy evicted. */
@@ -73,7 +73,7 @@ function checkEvent(e: unknown, where: string): MemoryTraceEvent {
 
 export function loadMemoryTrace(path: string): MemoryTrace {
   let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch (err) { throw new Error(`cannot read memory trace ${path}: ${(err as Error).message}`); }
+  try { text = readFileLimited(path, 512 * MiB, 'memory trace').toString('utf8'); } catch (err) { throw new Error(`cannot read memory trace ${path}: ${(err as Error).message}`); }
   let json: unknown;
   try { json = JSON.parse(text); } catch (err) { throw new Error(`memory trace ${path} is not valid JSON: ${(err as Error).message}`); }
   return parseMemoryTrace(json, `memory trace ${path}`);

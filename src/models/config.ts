@@ -3,6 +3,7 @@
  * runtime implements (Llama family, GPT-2 family); anything else is refused by name rather than run wrongly.
  */
 import type { ModelConfig, RopeScaling } from './types.js';
+import { MiB, readFileLimited } from '../util/files.js';
 
 type Json = Record<string, unknown>;
 
@@ -309,15 +310,8 @@ export function ropeScalingToHf(s: RopeScaling): Record<string, unknown> | null 
 
 /** Reads and parses a JSON file, with the file named in any error. */
 export async function readJsonFile(path: string): Promise<unknown> {
-  const { readFile } = await import('node:fs/promises');
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    // Node's EISDIR and friends do not say which file.
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(code === 'EISDIR' ? `${path} is a folder, not a file` : `cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  }
+  // Bounded (a tokenizer.json is tens of MB at most); a folder or a device named here is a clear error.
+  const text = readFileLimited(path, 512 * MiB, 'JSON file').toString('utf8');
   try {
     return JSON.parse(text);
   } catch (err) {

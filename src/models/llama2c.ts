@@ -4,11 +4,12 @@
  * run.c's order. Its q/k rows are in Meta's interleaved RoPE pair layout, so the config says 'interleaved'.
  * Also its `tokenizer.bin`: int32 max_token_length, then per token a float32 score, an int32 length and the bytes.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readExactly } from './safetensors.js';
 import { SpmTokenizer } from './tokenizers/spm.js';
 import type { ModelConfig, Tensor, WeightMap } from './types.js';
+import { MiB, readFileLimited } from '../util/files.js';
 
 const HEADER_BYTES = 28;
 /** llama2.c's newer export versions start with this magic ("ak42" little-endian); they are a different layout. */
@@ -129,7 +130,7 @@ export async function loadLlama2c(file: string, tokenizerPath?: string): Promise
  * entries until the end of the file.
  */
 export async function loadLlama2cTokenizer(file: string, vocabSize?: number): Promise<SpmTokenizer> {
-  const buf = readFileSync(file);
+  const buf = readFileLimited(file, 64 * MiB, 'llama2.c tokenizer.bin');
   if (buf.length < 4) throw new Error(`${file}: too short for a llama2.c tokenizer.bin`);
   const maxLen = buf.readInt32LE(0);
   if (maxLen <= 0 || maxLen > 1 << 16) throw new Error(`${file}: max_token_length ${maxLen} is not plausible; not a llama2.c tokenizer.bin?`);

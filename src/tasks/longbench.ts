@@ -3,14 +3,14 @@
  * (with the kvpress split into a compressed context part and a kept question part), middle truncation, stop
  * strings, the first-line cut, and scoring. Generated tasks use the same path with their own template and length.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tokenizer } from '../models/types.js';
 import { aggregateScores, isMetricName, scoreByMetric, type MetricName, type MetricOptions } from './metrics/index.js';
 import { FIRST_LINE_DATASETS, metricForDataset } from './metrics/datasets.js';
 import { stripLeadingNewlines } from './metrics/python-string.js';
 import type { TaskRecord } from './record.js';
-import { readTextFile } from '../util/files.js';
+import { MiB, readFileLimited, readTextFile } from '../util/files.js';
 
 /** Prompt templates and new-token budgets per dataset (LongBench's dataset2prompt.json / dataset2maxlen.json). */
 export interface LongBenchConfig {
@@ -74,7 +74,7 @@ function readJsonObject(path: string): Record<string, unknown> {
   if (!existsSync(path)) throw new Error(`LongBench config file not found: ${path}`);
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
+    value = JSON.parse(readFileLimited(path, 64 * MiB, 'LongBench config').toString('utf8'));
   } catch (error) {
     throw new Error(`${path}: not valid JSON (${(error as Error).message})`);
   }

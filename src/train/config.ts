@@ -2,8 +2,8 @@
  * The training config file (JSON): model shape, tokenizer, data mix, optimizer, schedule and run length. Every
  * field is validated with a message that names it; unknown fields are errors (a typo must not be ignored).
  */
-import { readFileSync } from 'node:fs';
 import { getTask } from '../tasks/registry.js';
+import { MiB, readFileLimited } from '../util/files.js';
 
 /** Recall samples (src/train/data.ts): the largest gap between key and value, and the gaps drawn by default. */
 export const MAX_RECALL_GAP = 16;
@@ -229,7 +229,7 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
 export function readTrainConfig(path: string): TrainConfig {
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    json = JSON.parse(readFileLimited(path, 16 * MiB, 'training config').toString('utf8'));
   } catch (err) {
     throw new Error(`${path}: cannot read the training config (${(err as Error).message})`);
   }

@@ -3,8 +3,8 @@
  * validation loss (dots), against tokens seen (millions) or the step. Reads the trainer's train-log.jsonl:
  * step lines `{"step":N,"loss":x,"lr":..,"tokens_seen":..,...}` and validation lines `{"step":N,"validation_loss":x}`.
  */
-import { readFileSync } from 'node:fs';
 import { renderLineChart, type ChartPoint } from '../util/chart.js';
+import { MiB, readFileLimited } from '../util/files.js';
 
 /** One line of train-log.jsonl (a non-finite loss is written by JSON.stringify as null). */
 export interface TrainLogLine {
@@ -55,7 +55,7 @@ export function parseTrainLog(text: string, source = 'train-log.jsonl'): TrainLo
 
 /** The lines of a run's train-log.jsonl (see parseTrainLog). */
 export function readTrainLog(path: string): TrainLogLine[] {
-  return parseTrainLog(readFileSync(path, 'utf8'), path);
+  return parseTrainLog(readFileLimited(path, 1024 * MiB, 'log').toString('utf8'), path);
 }
 
 /**

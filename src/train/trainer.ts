@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
-import { makeFolders } from '../util/files.js';
+import { makeFolders, MiB, readFileLimited } from '../util/files.js';
 import { join } from 'node:path';
 import { readCheckpointFile, writeCheckpointFile, writeFileAtomic } from '../evolve/checkpoint.js';
 import { loadModelFiles } from '../models/load.js';
@@ -115,7 +115,7 @@ async function prepareTokenizer(o: TrainRunOptions, train: Document[]): Promise<
  */
 async function truncateLog(path: string, step: number): Promise<void> {
   if (!existsSync(path)) return;
-  const lines = (await fs.readFile(path, 'utf8')).split('\n').filter((l) => l.trim() !== '');
+  const lines = readFileLimited(path, 1024 * MiB, 'log').toString('utf8').split('\n').filter((l) => l.trim() !== '');
   const keep = lines.filter((line, i) => {
     let v: unknown;
     try { v = JSON.parse(line); } catch { return i < lines.length - 1; }

@@ -3,7 +3,7 @@
  * target only once complete (so an error or a kill mid-way leaves the old file, or none, never a cut-off one), and
  * commands refuse to overwrite what exists unless asked to, with messages that name the real paths.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
@@ -110,5 +110,36 @@ export function makeFolders(path: string, what = 'folder'): void {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST' && statSafe(dir)?.isDirectory()) continue; // made meanwhile
       throw new Error(`cannot create the ${what} ${path}: ${(err as Error).message}`, { cause: err });
     }
+  }
+}
+
+/** Size limits of the files namm reads whole (far above any real one, far below what would exhaust memory). */
+export const MiB = 2 ** 20;
+
+/**
+ * A file's bytes, read whole but never past `maxBytes`: a device or pipe that never ends (/dev/zero named as a
+ * trace, say) or a wrong file of many gigabytes is an error, not a process that fills memory. Pipes and process
+ * substitutions (`<(…)`) still work. Errors say what the file was meant to be (`what`).
+ */
+export function readFileLimited(path: string, maxBytes: number, what: string): Buffer {
+  const st = statSafe(path);
+  if (st?.isDirectory()) throw new Error(`${path} is a folder, not a ${what}`);
+  if (st?.isFile() && st.size > maxBytes) throw new Error(`${path} holds ${st.size} bytes, more than a ${what} can (${Math.round(maxBytes / MiB)} MiB)`);
+  const fd = openSync(path, 'r');
+  try {
+    if (fstatSync(fd).isDirectory()) throw new Error(`${path} is a folder, not a ${what}`);
+    const parts: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(Math.min(16 * MiB, maxBytes + 1 - total));
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      parts.push(n === buf.length ? buf : buf.subarray(0, n));
+      total += n;
+      if (total > maxBytes) throw new Error(`${path} goes on past ${Math.round(maxBytes / MiB)} MiB, more than a ${what} can hold`);
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+  } finally {
+    closeSync(fd);
   }
 }

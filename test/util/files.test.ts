@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeFolders } from '../../src/util/files.js';
+import { makeFolders, MiB, readFileLimited } from '../../src/util/files.js';
+import { readNammCheckpoint } from '../../src/memory/namm/checkpoint.js';
+import { loadMemoryTrace } from '../../src/memory/matched.js';
 
 test('makeFolders: creates missing levels, accepts an existing folder, refuses a file in the way', () => {
   const root = mkdtempSync(join(tmpdir(), 'namm-folders-'));
@@ -26,4 +28,24 @@ test('makeFolders: creates missing levels, accepts an existing folder, refuses a
 test('makeFolders: a place where no folder can be made is a clear error, not a hang', { skip: !existsSync('/proc/self') }, () => {
   // Node 20's mkdir({ recursive: true }) loops forever here; one level at a time gives ENOENT at once.
   assert.throws(() => makeFolders('/proc/namm-no-such/out', 'output folder'), /cannot create the output folder \/proc\/namm-no-such\/out: .*ENOENT/);
+});
+
+test('readFileLimited: whole files up to the limit; a folder, a larger file or an endless device is an error', () => {
+  const root = mkdtempSync(join(tmpdir(), 'namm-read-'));
+  try {
+    const p = join(root, 'f.json');
+    writeFileSync(p, 'x'.repeat(1000));
+    assert.equal(readFileLimited(p, 1000, 'config').length, 1000);
+    assert.throws(() => readFileLimited(p, 999, 'config'), /holds 1000 bytes, more than a config can/);
+    assert.throws(() => readFileLimited(root, 1000, 'config'), /is a folder, not a config/);
+    assert.throws(() => readFileLimited(join(root, 'missing'), 1000, 'config'), /ENOENT/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('readers of namm\'s files stop at their limit on a device that never ends (they filled memory before)', { skip: !existsSync('/dev/zero') }, async () => {
+  assert.throws(() => readFileLimited('/dev/zero', 4 * MiB, 'trace'), /\/dev\/zero goes on past 4 MiB, more than a trace can hold/);
+  assert.throws(() => readNammCheckpoint('/dev/zero'), /cannot read NAMM checkpoint \/dev\/zero: .*goes on past 16 MiB/);
+  assert.throws(() => loadMemoryTrace('/dev/zero'), /cannot read memory trace \/dev\/zero: .*goes on past 512 MiB/);
 });

@@ -12,8 +12,8 @@
  * The header records the payload length and its CRC-32, so truncation, wrong counts, corruption and non-finite
  * values are all reported as clear errors on read. Writes are atomic (temporary file, then rename).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { writeFileVia } from '../../util/files.js';
+import { writeFileSync } from 'node:fs';
+import { MiB, readFileLimited, writeFileVia } from '../../util/files.js';
 import { TAP_PRECISIONS, type TapPrecision } from '../policy.js';
 import { validateUpdateEvery } from './buffer.js';
 import { validateNormStats, type NormStats } from './normalize.js';
@@ -168,7 +168,7 @@ export function saveNammCheckpoint(path: string, ckpt: NammCheckpoint): void {
 export function readNammCheckpoint(path: string): NammCheckpoint {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readFileLimited(path, 16 * MiB, 'NAMM checkpoint');
   } catch (err) {
     throw new Error(`cannot read NAMM checkpoint ${path}: ${(err as Error).message}`);
   }
