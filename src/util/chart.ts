@@ -72,10 +72,16 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const start = Math.floor(lo / step) * step;
+  // Ticks by index, not by adding `step` (at 1e16 an added 2 changes nothing and the loop never ended), and never
+  // more than a chart can show (a count of 1e7 built ten million ticks).
+  const n = Math.floor((hi + step * 1e-9 - start) / step);
+  if (!Number.isFinite(step) || !(step > 0) || !(n >= 0) || n > 1000) return [lo, hi];
   const ticks: number[] = [];
-  for (let v = Math.floor(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
-  if (ticks[ticks.length - 1]! < hi) ticks.push(Number((ticks[ticks.length - 1]! + step).toPrecision(12)));
-  return ticks;
+  for (let i = 0; i <= n; i++) ticks.push(Number((start + i * step).toPrecision(12)));
+  if (ticks[ticks.length - 1]! < hi) ticks.push(Number((start + (n + 1) * step).toPrecision(12)));
+  const distinct = [...new Set(ticks)];
+  return distinct.length >= 2 ? distinct : [lo, hi]; // labels rounded to 12 digits can all coincide
 }
 
 /** Text escaped for SVG/XML content and attribute values. */

@@ -6,6 +6,11 @@ import { codePoints, collapseWhitespace, digitRuns, pyLower, pySplit, stripLeadi
 test('pythonRound rounds the exact binary value half to even (values from CPython 3.11 round())', () => {
   // 2.675 is stored as 2.67499999999999982236431605997495353221893310546875, so it rounds down.
   assert.equal(pythonRound(2.675, 2), 2.67);
+  // CPython's limits (round(1.2345, 10**9) == 1.2345, round(1e300, -400) == 0.0): before, a billion-digit BigInt.
+  assert.equal(pythonRound(1.2345, 1e9), 1.2345);
+  assert.equal(pythonRound(1.2345, 323), 1.2345);
+  assert.ok(Object.is(pythonRound(-1e300, -400), -0));
+  assert.equal(pythonRound(1e300, -400), 0);
   // 0.125 and 3.125 are exact binary ties: the even digit wins (2, not 3). Math.round would give 0.13 / 3.13.
   assert.equal(pythonRound(0.125, 2), 0.12);
   assert.equal(pythonRound(3.125, 2), 3.12);

@@ -17,6 +17,9 @@ test('niceTicks: round steps that cover the range; evolve/plot re-exports the sa
     for (const s of steps) assert.ok(Math.abs(s - steps[0]!) < 1e-9 * Math.max(1, Math.abs(hi)), `even steps in [${t.join(', ')}]`);
   }
   assert.deepEqual(niceTicks(0, 1, 5), [0, 0.2, 0.4, 0.6, 0.8, 1]);
+  // A range too narrow for its magnitude never ended (v + step === v), and a huge count built millions of ticks.
+  assert.deepEqual(niceTicks(1e16, 1e16 + 4), [1e16, 1e16 + 4]);
+  assert.deepEqual(niceTicks(0, 1, 1e7), [0, 1]);
 });
 
 test('escaping and number formatting', () => {

@@ -7,6 +7,10 @@
 export function pythonRound(x: number, ndigits = 0): number {
   if (!Number.isInteger(ndigits)) throw new RangeError(`pythonRound: ndigits must be an integer, got ${ndigits}`);
   if (!Number.isFinite(x) || x === 0) return x;
+  // CPython's float.__round__ limits: past 323 digits every double is already exact, below −308 every one rounds to
+  // a zero of its sign (and the exact arithmetic below would build numbers of a billion digits for ndigits = 1e9).
+  if (ndigits > 323) return x;
+  if (ndigits < -308) return x < 0 ? -0 : 0;
   const { mantissa, exponent } = exactBinary(Math.abs(x));
   // |x| * 10^ndigits = numerator / denominator exactly.
   let numerator = mantissa;
