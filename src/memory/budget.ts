@@ -29,6 +29,26 @@ export function tokenBudget(tokens: number): Budget {
   return { kind: 'tokens', tokens };
 }
 
+/**
+ * A budget built by hand (an object literal rather than ratioBudget/tokenBudget), checked as those check it: a NaN
+ * token count used to empty the cache, a ratio of 5 to keep one row, and a generation still returned text.
+ */
+export function checkBudget(b: unknown): Budget {
+  const o = b as { kind?: unknown; ratio?: unknown; tokens?: unknown } | null;
+  if (o?.kind === 'ratio') return ratioBudget(o.ratio as number);
+  if (o?.kind === 'tokens') return tokenBudget(o.tokens as number);
+  throw new TypeError(`budget must be { kind: 'ratio', ratio } or { kind: 'tokens', tokens } (ratioBudget, tokenBudget), got ${JSON.stringify(b) ?? String(b)}`);
+}
+
+/** A cadence built by hand, checked as everyTokens and the constants are (every 0 or NaN never acted). */
+export function checkCadence(c: unknown): Cadence {
+  const o = c as { kind?: unknown; every?: unknown } | null;
+  if (o?.kind === 'tokens') return everyTokens(o.every as number);
+  if (o?.kind === 'prefill') return AT_PREFILL_END;
+  if (o?.kind === 'decode') return AT_CONTEXT_END_AND_DECODE;
+  throw new TypeError(`every must be { kind: 'tokens', every }, AT_PREFILL_END or AT_CONTEXT_END_AND_DECODE (everyTokens, parseCadence), got ${JSON.stringify(c) ?? String(c)}`);
+}
+
 /** Spec-string form, e.g. "ratio=0.5" or "tokens=1024". */
 export function describeBudget(b: Budget): string {
   return b.kind === 'ratio' ? `ratio=${b.ratio}` : `tokens=${b.tokens}`;
@@ -112,6 +132,8 @@ export function crossesMultiple(every: number, totalTokens: number, nQ: number):
  * selector's stable sort, and NaN counts as −∞. Expected O(n) (quickselect on a strict total order).
  */
 export function selectTopK(scores: ArrayLike<number>, n: number, k: number): Int32Array {
+  if (!Number.isInteger(n) || n < 0 || n > scores.length) throw new RangeError(`selectTopK: n must be an integer within 0..${scores.length} (the scores given), got ${n}`);
+  if (!Number.isInteger(k)) throw new RangeError(`selectTopK: k must be an integer, got ${k}`);
   if (k >= n) return iota(n);
   if (k <= 0) return new Int32Array(0);
   const evict = n - k;

@@ -4,7 +4,7 @@
  * AdaKV's layer-wide top-k), so every method runs through the same code path and the same tests.
  */
 import type { CacheShape, KeepLists, LayerObservation, MemoryPolicy } from './policy.js';
-import { type Budget, type Cadence, budgetTargets, cadenceActs, describeBudget, describeCadence, sameCadence, selectTopK } from './budget.js';
+import { type Budget, type Cadence, budgetTargets, cadenceActs, checkBudget, checkCadence, describeBudget, describeCadence, sameCadence, selectTopK } from './budget.js';
 import { cloneState } from '../util/clone.js';
 
 /** One method's scoring rule and the per-sequence state it needs. Higher score = more worth keeping. */
@@ -83,8 +83,8 @@ export class ScoredPolicy implements TargetedPolicy {
 
   constructor(scorer: TokenScorer, opts: ScoredPolicyOptions) {
     this.scorer = scorer;
-    this.budget = opts.budget;
-    this.every = opts.every;
+    this.budget = opts.budget == null ? null : checkBudget(opts.budget);
+    this.every = checkCadence(opts.every);
     this.select = opts.select ?? perHeadSelect;
     this.extra = opts.extra ?? [];
     this.needsAttention = scorer.needsAttention;

@@ -68,6 +68,20 @@ describe('budgets', () => {
   });
 });
 
+describe('hand-built budgets and cadences', () => {
+  it('are checked as the factories check them (a NaN token count emptied the cache; every 0 never acted)', async () => {
+    const { h2oPolicy } = await import('../../src/memory/h2o.js');
+    const { checkBudget, checkCadence } = await import('../../src/memory/budget.js');
+    assert.throws(() => h2oPolicy({ budget: { kind: 'tokens', tokens: NaN } }), /tokens must be an integer ≥ 1/);
+    assert.throws(() => h2oPolicy({ budget: { kind: 'ratio', ratio: 5 } }), /ratio must be a number with 0 ≤ ratio < 1/);
+    assert.throws(() => h2oPolicy({ budget: { kind: 'pages' } as never }), /budget must be \{ kind: 'ratio', ratio \}/);
+    assert.throws(() => h2oPolicy({ budget: tokenBudget(8), every: { kind: 'tokens', every: 0 } }), /every must be an integer ≥ 1/);
+    assert.throws(() => h2oPolicy({ budget: tokenBudget(8), every: 'prefill' as never }), /every must be \{ kind: 'tokens', every \}/);
+    assert.deepEqual(checkBudget({ kind: 'ratio', ratio: 0.25 }), ratioBudget(0.25));
+    assert.deepEqual(checkCadence({ kind: 'decode' }), { kind: 'decode' });
+  });
+});
+
 describe('selectTopK', () => {
   it('matches a sort-based reference, ties kept for the newer row, NaN as −∞', () => {
     const rng = new Rng(42);
@@ -93,5 +107,9 @@ describe('selectTopK', () => {
     const flat = new Float64Array(10);
     assert.deepEqual(Array.from(selectTopK(flat, 10, 4)), [6, 7, 8, 9], 'all tied: the newest survive');
     assert.ok(selectTopK(up, 10, 4) instanceof Int32Array);
+    // More rows than scores gave indices past the scores; a NaN count gave duplicates.
+    assert.throws(() => selectTopK([1, 2, 3], 10, 2), /selectTopK: n must be an integer within 0\.\.3/);
+    assert.throws(() => selectTopK([1, 2, 3], NaN, 2), /n must be an integer/);
+    assert.throws(() => selectTopK([1, 2, 3], 3, 1.5), /k must be an integer/);
   });
 });
