@@ -43,6 +43,7 @@ export class Model {
 
   /** A new sequence with its own KV cache and memory-policy state. */
   async createSession(options: CreateSessionOptions = {}): Promise<Session> {
+    checkOptionsObject(options, 'createSession');
     let memory: MemoryPolicy | null = null;
     if (typeof options.memory === 'string') {
       const { parsePolicySpec } = await import('../memory/spec.js');
@@ -53,6 +54,7 @@ export class Model {
 
   /** Synchronous variant for an already-built policy object. */
   createSessionWith(memory: MemoryPolicy | null, options: Omit<SessionOptions, 'memory'> = {}): Session {
+    checkOptionsObject(options, 'createSessionWith');
     return new Session(this.arch, this.backend, this.tokenizer, { ...options, memory });
   }
 }
@@ -60,4 +62,8 @@ export class Model {
 /** transformers.js-style entry point: `const model = await loadModel(path)`. */
 export function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
   return Model.fromPretrained(path, options);
+}
+
+function checkOptionsObject(options: unknown, where: string): void {
+  if (options === null || typeof options !== 'object') throw new TypeError(`${where}: session options must be an object, got ${options === null ? 'null' : typeof options}`);
 }

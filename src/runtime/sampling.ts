@@ -47,6 +47,8 @@ export class Sampler {
     while (k < n && logits[order[k]!] === logits[order[k - 1]!]) k++;
     order = order.slice(0, k);
     const max = logits[order[0]!]!;
+    // exp(∞ − ∞) is NaN, and the draw below then fell through to the least likely token kept.
+    if (!(max < Infinity)) throw new RangeError(`sampling: logits hold +Infinity or NaN (${max}); nothing to sample from`);
     const probs = order.map((i) => Math.exp((logits[i]! - max) / t));
     let sum = probs.reduce((a, b) => a + b, 0);
     const p = this.o.topP ?? 1;

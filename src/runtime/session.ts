@@ -120,8 +120,12 @@ export class Session {
     from?: ForkedState,
   ) {
     const c = arch.config;
+    if (options === null || typeof options !== 'object') throw new TypeError(`session options must be an object, got ${options === null ? 'null' : typeof options}`);
     this.chunkSize = options.chunkSize ?? 128;
     if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${options.chunkSize}`);
+    if (options.onEviction !== undefined && typeof options.onEviction !== 'function') {
+      throw new TypeError(`onEviction must be a function, got ${typeof options.onEviction}`);
+    }
     this.policy = options.memory ?? null;
     const pol = this.policy as Partial<MemoryPolicy> | null;
     if (pol !== null && (typeof pol !== 'object' || typeof pol.reset !== 'function' || typeof pol.observe !== 'function')) {
@@ -186,6 +190,7 @@ export class Session {
    */
   prefill(ids: ArrayLike<number>, options: PrefillOptions = {}): Float32Array {
     this.checkUsable('prefill');
+    if (options === null || typeof options !== 'object') throw new TypeError(`prefill: options must be an object, got ${options === null ? 'null' : typeof options}`);
     return this.prefillTokens(ids, options);
   }
 
@@ -421,6 +426,9 @@ export class Session {
     if (options.stopStrings !== undefined && !(Array.isArray(options.stopStrings) && options.stopStrings.every((t) => typeof t === 'string'))) {
       throw new TypeError('generate: stopStrings must be an array of strings');
     }
+    if (options.onToken !== undefined && typeof options.onToken !== 'function') {
+      throw new TypeError(`generate: onToken must be a function, got ${typeof options.onToken}`);
+    }
     const minNew = options.minNewTokens ?? 0;
     if (!Number.isInteger(minNew) || minNew < 0) throw new RangeError(`minNewTokens must be an integer ≥ 0, got ${options.minNewTokens}`);
     const stopTokens = new Set(options.stopTokens ?? tok?.eosTokenIds ?? this.arch.config.eosTokenIds);
@@ -437,8 +445,9 @@ export class Session {
     let text = '';
     let stoppedBy: GenerateResult['stoppedBy'] = 'length';
     for (let step = 0; step < maxNew; step++) {
-      if (hasNaN(logits)) {
-        throw new Error('generate: the model produced NaN logits (its weights or activations hold NaN or infinities); nothing to sample from');
+      if (hasNaNOrPlusInf(logits)) {
+        // +∞ as well: softmax over it is NaN, and the sampler then fell through to the least likely token.
+        throw new Error('generate: the model produced NaN or +Infinity logits (its weights or activations hold NaN or infinities); nothing to sample from');
       }
       if (step < minNew) for (const t of stopTokens) if (t >= 0 && t < logits.length) logits[t] = Number.NEGATIVE_INFINITY;
       const id = sampler.next(logits);
@@ -478,8 +487,8 @@ export class Session {
   }
 }
 
-function hasNaN(a: Float32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== a[i]) return true;
+function hasNaNOrPlusInf(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (!(a[i]! < Infinity)) return true; // NaN fails the comparison too
   return false;
 }
 

@@ -12,6 +12,7 @@ import { runRecord } from '../../src/eval/runner.js';
 import type { TaskRecord } from '../../src/tasks/record.js';
 import { scoreByMetric } from '../../src/tasks/metrics/index.js';
 import { KVCache } from '../../src/runtime/kvcache.js';
+import { Sampler } from '../../src/runtime/sampling.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 const model = await loadModel(MODEL);
@@ -33,7 +34,17 @@ test('sessions: a memory that is not a policy, bad stop options, NaN logits', as
   data.fill(Number.NaN, 0, data.length);
   files.weights.set([...files.weights.entries()].find(([name]) => name.includes('embed'))![0], { ...embed, data });
   const broken = new Model(files.config, files.weights, files.tokenizer, model.backend, MODEL);
-  await assert.rejects(broken.createSessionWith(null).generate([1, 5], { maxNewTokens: 2 }), /NaN logits/);
+  await assert.rejects(broken.createSessionWith(null).generate([1, 5], { maxNewTokens: 2 }), /NaN or \+Infinity logits/);
+  // +∞ logits: the sampler fell through to the least likely token before (generate checks for them, as for NaN).
+  assert.throws(() => new Sampler({ temperature: 1 }).next(Float32Array.of(Infinity, 1, Infinity)), /sampling: logits hold \+Infinity or NaN/);
+  assert.equal(new Sampler({ temperature: 1 }).next(Float32Array.of(-Infinity, 2, -Infinity)), 1, '−∞ is a masked token');
+  // Callbacks and options of the wrong type are refused before anything runs (onToken failed after the prefill).
+  const fresh = model.createSessionWith(null);
+  await assert.rejects(fresh.generate([1, 2], { onToken: 'x' as never }), /generate: onToken must be a function, got string/);
+  assert.equal(fresh.totalTokens, 0);
+  assert.throws(() => model.createSessionWith(null, { onEviction: 'x' as never }), /onEviction must be a function/);
+  assert.throws(() => model.createSessionWith(null, null as never), /session options must be an object, got null/);
+  assert.throws(() => fresh.prefill([1, 2], null as never), /prefill: options must be an object, got null/);
 });
 
 test('a chunk size far above any prompt runs the prompt as one chunk (it was allocated up front before)', () => {
