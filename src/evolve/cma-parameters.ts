@@ -47,6 +47,9 @@ const CLIPPED_DIM_LIMIT = 40000;
 export function cmaParameters(dim: number, o: CmaParameterOptions): CmaParameters {
   if (!Number.isInteger(dim) || dim < 1) throw new RangeError(`CMA-ES: dim must be a positive integer, got ${dim}`);
   if (!Number.isInteger(o.popSize) || o.popSize < 2) throw new RangeError(`CMA-ES: popSize must be an integer ≥ 2, got ${o.popSize}`);
+  // A generation holds popSize samples of dim values twice (z and y, float64): past 2^27 values that is 2 GiB, where
+  // a mistyped size filled memory for minutes instead of failing.
+  if (o.popSize * dim > 2 ** 27) throw new RangeError(`CMA-ES: popSize × dim must be at most 2^27 (a generation's samples), got ${o.popSize} × ${dim}`);
   if (!(o.eliteRatio > 0 && o.eliteRatio <= 1)) throw new RangeError(`CMA-ES: eliteRatio must be in (0, 1], got ${o.eliteRatio}`);
   const n = dim, lambda = o.popSize;
   const mu = Math.max(1, Math.floor(lambda * o.eliteRatio));

@@ -13,6 +13,7 @@ export class Rng {
    * own (the first word alone already tells two low words apart), so 2^32 + k no longer repeats the stream of k.
    */
   constructor(seed: number | string = 0) {
+    if (typeof seed !== 'number' && typeof seed !== 'string') throw new TypeError(`Rng: a seed must be a safe integer or a string, got ${seed === null ? 'null' : typeof seed}`);
     if (typeof seed === 'number' && !Number.isSafeInteger(seed)) throw new RangeError(`Rng: a seed must be a safe integer or a string, got ${seed}`);
     const hi = typeof seed === 'number' ? Math.floor(seed / 2 ** 32) >>> 0 : 0;
     let x = typeof seed === 'string' ? hashString(seed) : (seed - Math.floor(seed / 2 ** 32) * 2 ** 32) >>> 0;

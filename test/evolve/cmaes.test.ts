@@ -265,6 +265,8 @@ test('lazy mode decomposes every k generations; reference mode every generation'
 test('bad input gives clear errors', () => {
   assert.throws(() => new CmaEs({ dim: 0 }), /dim must be a positive integer/);
   assert.throws(() => new CmaEs({ dim: 3, popSize: 1 }), /popSize/);
+  // A generation of 2^31 members allocated gigabytes for a minute before anything failed.
+  assert.throws(() => new CmaEs({ dim: 3, popSize: 2 ** 31 }), /popSize × dim must be at most 2\^27/);
   assert.throws(() => new CmaEs({ dim: 3, initMean: [1, 2] }), /initMean has 2/);
   assert.throws(() => new CmaEs({ dim: 3, mode: 'quick' as never }), /mode/);
   const cma = new CmaEs({ dim: 3, popSize: 4 });

@@ -302,6 +302,9 @@ test('the cadence hits exactly at multiples of updateEvery in prefill and decodi
   assert.deepEqual(session.updates.map((u) => u.total), [256, 256, 512, 512, 768, 768, 1024, 1024]);
   assert.throws(() => createNammPolicy({ params, updateEvery: 100 }), /multiple of 16/);
   assert.throws(() => createNammPolicy({ params, updateEvery: 1e12 }), /updateEvery must be at most 65536/);
+  // Wrong types fail here, not at the first update in the middle of a layer.
+  assert.throws(() => createNammPolicy({ params, onUpdate: 'x' as never }), /NAMM onUpdate must be a function, got string/);
+  assert.throws(() => createNammPolicy({ params, backend: 5 as never }), /NAMM backend must be a tensor backend/);
 });
 
 test('chunks that run past a multiple are scored as if the update had happened exactly at it', () => {

@@ -22,4 +22,6 @@ test('Rng: seeds in [0, 2^32) keep their streams; larger and negative seeds get 
 
 test('Rng: a numeric seed that is not a safe integer is refused', () => {
   for (const bad of [1e300, 0.5, Number.NaN, Infinity]) assert.throws(() => new Rng(bad), /Rng: a seed must be a safe integer or a string/);
+  // An object, an array or null gave seed 0's stream.
+  for (const bad of [{}, [], null]) assert.throws(() => new Rng(bad as never), /Rng: a seed must be a safe integer or a string, got (object|null)/);
 });

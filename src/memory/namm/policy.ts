@@ -174,11 +174,15 @@ export class NammPolicy implements MemoryPolicy {
     if (opts.normStats) validateNormStats(opts.normStats);
     this.normalizer = opts.normStats ? new FeatureNormalizer(opts.normStats) : null;
     this.norm = this.normalizer ? this.normalizer.packed : null;
+    if (opts.backend !== undefined && opts.backend !== null && !isBackend(opts.backend)) {
+      throw new TypeError('NAMM backend must be a tensor backend (getBackend()), null for the TypeScript loops, or left out');
+    }
     this.backend = opts.backend === undefined ? getBackend() : opts.backend;
     const be = this.backend;
     this.gather = be?.gatherRows ? be.gatherRows.bind(be) : gatherRowsTs;
     this.scorer = this.scorerKind === 'bam' ? new BamScorer(opts.params, this.backend ?? undefined) : new MlpScorer(opts.params);
     this.decay = emaOldStateDecay(this.updateEvery, EMA_COEFF);
+    if (opts.onUpdate !== undefined && typeof opts.onUpdate !== 'function') throw new TypeError(`NAMM onUpdate must be a function, got ${typeof opts.onUpdate}`);
     this.onUpdate = opts.onUpdate;
     this.name = opts.name ?? [
       `namm:${this.scorerKind}`,
