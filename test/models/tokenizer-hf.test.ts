@@ -68,6 +68,13 @@ test('broken tokenizer files give errors that name the file', async () => {
     await assert.rejects(loadTokenizer(dir), /tokenizer\.json: not valid JSON/);
     writeFileSync(join(dir, 'tokenizer.json'), '{"version": "1.0"}');
     await assert.rejects(loadTokenizer(dir), /tokenizer\.json: tokenizer\.json has no "model"/);
+    // Ids that are no ids are refused (they were dropped silently); one past the vocabulary decodes to nothing, as in HF.
+    const tok = await loadTokenizer(MODEL);
+    assert.throws(() => tok.decode([100, -1, 101]), /decode: ids\[1\] is -1, not a token id/);
+    assert.throws(() => tok.decode([100, 2.5]), /ids\[1\] is 2\.5/);
+    // eslint-disable-next-line no-sparse-arrays
+    assert.throws(() => tok.decode([100, , 101] as number[]), /ids\[1\] is undefined/);
+    assert.equal(tok.decode([100, tok.vocabSize, 101]), tok.decode([100, 101]));
     // An empty vocabulary encoded every prompt to its BOS alone, and generation ran on that.
     writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({ model: { type: 'BPE', vocab: {}, merges: [] } }));
     await assert.rejects(loadTokenizer(dir), /tokenizer\.json: tokenizer\.json model has an empty "vocab"/);

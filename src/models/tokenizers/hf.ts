@@ -101,7 +101,12 @@ export class HfTokenizer implements Tokenizer {
     if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number') throw new TypeError('decode: ids must be an array of token ids');
     // The library refuses an empty list; a generation that stops at once (EOS first) decodes to ''.
     if (ids.length === 0) return '';
-    return this.core.decode([...ids], { skip_special_tokens: options?.skipSpecial ?? true });
+    const list = Array.from(ids);
+    // Not token ids at all (−1, 2.5, a hole) are errors; an id past the vocabulary decodes to nothing, as in HF
+    // tokenizers (a model's embedding is often padded past its tokenizer's vocabulary, and sampling can land there).
+    const bad = list.findIndex((id) => !Number.isSafeInteger(id) || id < 0);
+    if (bad >= 0) throw new RangeError(`decode: ids[${bad}] is ${String(list[bad])}, not a token id (an integer ≥ 0)`);
+    return this.core.decode(list, { skip_special_tokens: options?.skipSpecial ?? true });
   }
 
   /** Token string of an id (undefined when out of range). */
