@@ -23,7 +23,7 @@ export function ratioBudget(ratio: number): Budget {
 
 /** A fixed number of tokens kept per layer and KV head, N ≥ 1. */
 export function tokenBudget(tokens: number): Budget {
-  if (typeof tokens !== 'number' || !Number.isInteger(tokens) || tokens < 1) {
+  if (typeof tokens !== 'number' || !Number.isSafeInteger(tokens) || tokens < 1) {
     throw new RangeError(`tokens must be an integer ≥ 1 (tokens kept per layer and KV head), got ${tokens}`);
   }
   return { kind: 'tokens', tokens };
@@ -88,7 +88,7 @@ export type Cadence =
   | { readonly kind: 'decode' };
 
 export function everyTokens(every: number): Cadence {
-  if (!Number.isInteger(every) || every < 1) {
+  if (!Number.isSafeInteger(every) || every < 1) {
     throw new RangeError(`every must be an integer ≥ 1 (tokens between actions), "prefill" or "decode", got ${every}`);
   }
   return { kind: 'tokens', every };

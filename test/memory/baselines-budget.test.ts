@@ -78,6 +78,9 @@ describe('hand-built budgets and cadences', () => {
     assert.throws(() => h2oPolicy({ budget: tokenBudget(8), every: { kind: 'tokens', every: 0 } }), /every must be an integer ≥ 1/);
     assert.throws(() => h2oPolicy({ budget: tokenBudget(8), every: 'prefill' as never }), /every must be \{ kind: 'tokens', every \}/);
     assert.deepEqual(checkBudget({ kind: 'ratio', ratio: 0.25 }), ratioBudget(0.25));
+    // Integers past 2^53 are not counts (1e20 + 1 === 1e20).
+    assert.throws(() => tokenBudget(1e20), /tokens must be an integer ≥ 1/);
+    assert.throws(() => everyTokens(1e20), /every must be an integer ≥ 1/);
     assert.deepEqual(checkCadence({ kind: 'decode' }), { kind: 'decode' });
   });
 });

@@ -25,6 +25,11 @@ test('taskScore: LongBench and RULER formulas, rounded half to even', () => {
   assert.equal(taskScore([0.02675]), 2.67);
   assert.equal(taskScore([1 / 3, 1 / 3, 1 / 3, 0.5]), 37.5);
   assert.throws(() => taskScore([]), /no samples/);
+  // Scores that are not fractions are refused: ['1', '0'] gave 500, [5, 7] 600 and [NaN] NaN.
+  assert.throws(() => taskScore(['1', '0'] as never), /sample 0 scored 1; per-sample scores are numbers in \[0, 1\]/);
+  assert.throws(() => taskScore([0.5, 7]), /sample 1 scored 7/);
+  assert.throws(() => taskScore([Number.NaN]), /sample 0 scored NaN/);
+  assert.throws(() => taskScore([1], 'mean' as never), /formula must be "longbench" or "ruler"/);
 });
 
 test('passkey: the first run of ASCII digits equals the answer', () => {

@@ -161,7 +161,7 @@ export class NammPolicy implements MemoryPolicy {
     validateUpdateEvery(this.updateEvery);
     this.selection = opts.selection ?? 'min-over-heads';
     if (!NAMM_SELECTIONS.includes(this.selection)) throw new RangeError(`NAMM selection must be one of ${NAMM_SELECTIONS.join(', ')}, got "${this.selection}"`);
-    if (opts.cacheSize !== undefined && (!Number.isInteger(opts.cacheSize) || opts.cacheSize < 1)) {
+    if (opts.cacheSize !== undefined && (!Number.isSafeInteger(opts.cacheSize) || opts.cacheSize < 1)) {
       throw new RangeError(`NAMM cacheSize must be a positive integer, got ${opts.cacheSize}`);
     }
     this.cacheSize = opts.cacheSize;
