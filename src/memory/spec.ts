@@ -240,7 +240,8 @@ const KNOWN = [...DEFS.map((d) => d.info.name), NAMM_INFO.name, ...WRAPPERS.map(
 
 /** Builds a memory policy from a spec string (see the module comment for the grammar). */
 export function parsePolicySpec(spec: string): MemoryPolicy {
-  if (typeof spec !== 'string' || spec.trim() === '') throw new Error(`empty memory policy spec; known policies: ${KNOWN}`);
+  if (typeof spec !== 'string') throw new TypeError(`a memory policy spec is a string such as "h2o:ratio=0.5", got ${spec === null ? 'null' : typeof spec}`);
+  if (spec.trim() === '') throw new Error(`empty memory policy spec; known policies: ${KNOWN}`);
   return parseSpec(spec.trim(), new Map(), { matched: false });
 }
 

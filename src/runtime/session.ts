@@ -191,6 +191,9 @@ export class Session {
   prefill(ids: ArrayLike<number>, options: PrefillOptions = {}): Float32Array {
     this.checkUsable('prefill');
     if (options === null || typeof options !== 'object') throw new TypeError(`prefill: options must be an object, got ${options === null ? 'null' : typeof options}`);
+    if (options.logits !== undefined && options.logits !== 'last' && options.logits !== 'all') {
+      throw new RangeError(`prefill: logits must be "last" or "all", got ${JSON.stringify(options.logits)}`);
+    }
     return this.prefillTokens(ids, options);
   }
 

@@ -113,6 +113,7 @@ describe('parsePolicySpec: the examples', () => {
     assert.match(parsePolicySpec(`namm:${nammPath},selection=per-head`).name, /selection=per-head/);
     assert.throws(() => parsePolicySpec(`namm:${nammPath},bogus=1`), /bogus/);
     assert.throws(() => parsePolicySpec('namm'), /checkpoint path/);
+    assert.throws(() => parsePolicySpec(5 as never), /a memory policy spec is a string such as "h2o:ratio=0\.5", got number/);
     assert.throws(() => parsePolicySpec('namm:selection=per-head'), /checkpoint path/);
     // A colon before the options: the message shows the spelling meant (it said "needs a checkpoint path first").
     assert.throws(() => parsePolicySpec('namm:models/x.namm:update=1024'), /options follow the checkpoint path after a comma, not a colon: namm:models\/x\.namm,update=1024/);

@@ -45,6 +45,7 @@ test('sessions: a memory that is not a policy, bad stop options, NaN logits', as
   assert.throws(() => model.createSessionWith(null, { onEviction: 'x' as never }), /onEviction must be a function/);
   assert.throws(() => model.createSessionWith(null, null as never), /session options must be an object, got null/);
   assert.throws(() => fresh.prefill([1, 2], null as never), /prefill: options must be an object, got null/);
+  assert.throws(() => fresh.prefill([1, 2], { logits: 'xx' as never }), /prefill: logits must be "last" or "all", got "xx"/);
 });
 
 test('a chunk size far above any prompt runs the prompt as one chunk (it was allocated up front before)', () => {
