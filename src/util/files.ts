@@ -130,8 +130,11 @@ export function readFileLimited(path: string, maxBytes: number, what: string): B
     if (fstatSync(fd).isDirectory()) throw new Error(`${path} is a folder, not a ${what}`);
     const parts: Buffer[] = [];
     let total = 0;
+    // A regular file in one read of its size (+1, to see that it ends); a pipe or device in doubling chunks.
+    let chunk = st?.isFile() ? Number(st.size) + 1 : 64 * 1024;
     for (;;) {
-      const buf = Buffer.allocUnsafe(Math.min(16 * MiB, maxBytes + 1 - total));
+      const buf = Buffer.allocUnsafe(Math.min(chunk, maxBytes + 1 - total));
+      chunk = Math.min(2 * chunk, 16 * MiB);
       const n = readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
       parts.push(n === buf.length ? buf : buf.subarray(0, n));
