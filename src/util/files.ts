@@ -3,7 +3,7 @@
  * target only once complete (so an error or a kill mid-way leaves the old file, or none, never a cut-off one), and
  * commands refuse to overwrite what exists unless asked to, with messages that name the real paths.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
@@ -74,12 +74,15 @@ function canonical(path: string): string {
   return tail ? join(real, tail) : real;
 }
 
-/** A text file's contents, with errors that name it (`what`: "prompt file") where Node's would not (a folder). */
+/**
+ * A text file's contents (a prompt, a task file: up to 1 GiB, see readFileLimited), with errors that name it (`what`:
+ * "prompt file") where Node's would not (a folder).
+ */
 export function readTextFile(path: string, what = 'file'): string {
   const st = statSafe(path);
   if (!st) throw new Error(`${what} ${path} does not exist`);
   if (st.isDirectory()) throw new Error(`${what} ${path} is a folder, not a file`);
-  return readFileSync(path, 'utf8');
+  return readFileLimited(path, 1024 * MiB, what).toString('utf8');
 }
 
 /**

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeFolders, MiB, readFileLimited } from '../../src/util/files.js';
+import { makeFolders, MiB, readFileLimited, readTextFile } from '../../src/util/files.js';
 import { readNammCheckpoint } from '../../src/memory/namm/checkpoint.js';
 import { loadMemoryTrace } from '../../src/memory/matched.js';
 
@@ -48,4 +48,5 @@ test('readers of namm\'s files stop at their limit on a device that never ends (
   assert.throws(() => readFileLimited('/dev/zero', 4 * MiB, 'trace'), /\/dev\/zero goes on past 4 MiB, more than a trace can hold/);
   assert.throws(() => readNammCheckpoint('/dev/zero'), /cannot read NAMM checkpoint \/dev\/zero: .*goes on past 16 MiB/);
   assert.throws(() => loadMemoryTrace('/dev/zero'), /cannot read memory trace \/dev\/zero: .*goes on past 512 MiB/);
+  assert.throws(() => readTextFile('/dev/zero', 'prompt file'), /\/dev\/zero goes on past 1024 MiB, more than a prompt file can hold/);
 });
