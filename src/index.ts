@@ -37,7 +37,7 @@ export { MatchedPolicy, matchedPolicy, MemoryTraceRecorder, recordingPolicy, par
 export * from './memory/namm/index.js';
 
 // Model files
-export { parseHfConfig, toHfConfig } from './models/config.js';
+export { parseHfConfig, toHfConfig, validateModelConfig } from './models/config.js';
 export { loadModelFiles, type LoadedModelFiles, type ModelFileFormat } from './models/load.js';
 export { loadTokenizer, HfTokenizer } from './models/tokenizer.js';
 export { SpmTokenizer } from './models/tokenizers/spm.js';

@@ -75,7 +75,8 @@ class ConfigReader {
 const LLAMA_FAMILY = new Set(['llama', 'mistral', 'qwen2']);
 
 /** Parses a HF config.json object. `source` names the file in error messages. */
-export function parseHfConfig(json: unknown, source: string): ModelConfig {
+export function parseHfConfig(json: unknown, source = 'config.json'): ModelConfig {
+  if (typeof source !== 'string' || source === '') source = 'config.json';
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw new Error(`${source}: expected a JSON object at the top level`);
   }
@@ -235,6 +236,62 @@ export function parseRopeScaling(json: unknown, maxPositions: number, source: st
         `${source}: rope_scaling type "${String(type)}" is not supported (supported: linear, dynamic, ntk, llama3)`,
       );
   }
+}
+
+/**
+ * Checks a ModelConfig built by hand (the loaders' configs pass by construction): every size a positive safe
+ * integer, the head counts consistent, every number finite and in range, every enum one the runtime implements.
+ * Throws a RangeError (TypeError for a wrong type) that names the field; `Model` calls it before building anything.
+ */
+export function validateModelConfig(config: ModelConfig): void {
+  if (config === null || typeof config !== 'object') throw new TypeError(`model config must be an object, got ${config === null ? 'null' : typeof config}`);
+  const c = config as unknown as Record<string, unknown>;
+  const bad = (field: string, want: string): never => {
+    throw new RangeError(`model config: ${field} must be ${want}, got ${describe(c[field])}`);
+  };
+  if (c.arch !== 'llama' && c.arch !== 'gpt2') bad('arch', '"llama" or "gpt2"');
+  if (typeof c.modelType !== 'string') bad('modelType', 'a string');
+  for (const k of ['vocabSize', 'hiddenSize', 'nLayers', 'nHeads', 'nKvHeads', 'headDim', 'intermediateSize', 'maxPositions'] as const) {
+    if (!Number.isSafeInteger(c[k]) || (c[k] as number) < 1) bad(k, 'a positive integer');
+  }
+  if ((config.nHeads % config.nKvHeads) !== 0) {
+    throw new RangeError(`model config: nKvHeads (${config.nKvHeads}) must divide nHeads (${config.nHeads})`);
+  }
+  if (typeof c.normEps !== 'number' || !Number.isFinite(c.normEps) || c.normEps <= 0) bad('normEps', 'a positive finite number');
+  if (typeof c.ropeTheta !== 'number' || !Number.isFinite(c.ropeTheta) || c.ropeTheta <= 0) bad('ropeTheta', 'a positive finite number');
+  if (c.ropeLayout !== 'half' && c.ropeLayout !== 'interleaved') bad('ropeLayout', '"half" or "interleaved"');
+  if (typeof c.partialRotaryFactor !== 'number' || !(c.partialRotaryFactor > 0 && c.partialRotaryFactor <= 1)) {
+    bad('partialRotaryFactor', 'a number in (0, 1]');
+  }
+  for (const k of ['attnQkvBias', 'attnOutBias', 'mlpBias', 'tieEmbeddings'] as const) if (typeof c[k] !== 'boolean') bad(k, 'true or false');
+  const acts = config.arch === 'llama' ? ['silu'] : ['gelu_tanh', 'gelu_erf'];
+  if (!acts.includes(c.activation as string)) bad('activation', `one of ${acts.map((a) => `"${a}"`).join(', ')} for ${config.arch}`);
+  if (c.bosTokenId !== null && (!Number.isSafeInteger(c.bosTokenId) || (c.bosTokenId as number) < 0)) bad('bosTokenId', 'null or a token id (an integer ≥ 0)');
+  if (!Array.isArray(c.eosTokenIds) || !c.eosTokenIds.every((id) => Number.isSafeInteger(id) && id >= 0)) bad('eosTokenIds', 'an array of token ids');
+  if (c.slidingWindow !== undefined && (!Number.isSafeInteger(c.slidingWindow) || (c.slidingWindow as number) < 1)) bad('slidingWindow', 'a positive integer or absent');
+  validateRopeScaling(config.ropeScaling);
+}
+
+function validateRopeScaling(s: RopeScaling): void {
+  const r = s as unknown as Record<string, unknown> | null;
+  if (r === null || typeof r !== 'object') throw new TypeError(`model config: ropeScaling must be an object such as { type: 'none' }, got ${describe(r)}`);
+  const fields: Record<string, string[]> = {
+    none: [], linear: ['factor'], ntk: ['factor', 'alpha'], dynamic: ['factor', 'originalMaxPositions'],
+    llama3: ['factor', 'lowFreqFactor', 'highFreqFactor', 'originalMaxPositions'],
+  };
+  const want = typeof r.type === 'string' ? fields[r.type] : undefined;
+  if (!want) throw new RangeError(`model config: ropeScaling.type must be one of ${Object.keys(fields).join(', ')}, got ${describe(r.type)}`);
+  for (const k of want) {
+    const v = r[k];
+    const ok = k === 'originalMaxPositions' ? Number.isSafeInteger(v) && (v as number) >= 1 : typeof v === 'number' && Number.isFinite(v) && v > 0;
+    if (!ok) throw new RangeError(`model config: ropeScaling.${k} (type "${r.type}") must be a positive ${k === 'originalMaxPositions' ? 'integer' : 'finite number'}, got ${describe(v)}`);
+  }
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'number') return String(v);
+  if (v === undefined) return 'undefined';
+  try { return JSON.stringify(v) ?? String(v); } catch { return String(v); }
 }
 
 /** ModelConfig → HF config.json object (the inverse of parseHfConfig, for `namm convert` and the trainer). */

@@ -10,6 +10,7 @@ import type { DecoderArch } from './arch.js';
 import { Gpt2Arch } from './gpt2.js';
 import { LlamaArch } from './llama.js';
 import { loadModelFiles } from './load.js';
+import { validateModelConfig } from './config.js';
 import type { ModelConfig, Tokenizer, WeightMap } from './types.js';
 
 export interface LoadModelOptions {
@@ -32,6 +33,7 @@ export class Model {
     /** Where the model came from (path), for reports. */
     readonly source = '',
   ) {
+    validateModelConfig(config);
     this.arch = config.arch === 'gpt2' ? new Gpt2Arch(config, weights) : new LlamaArch(config, weights);
   }
 

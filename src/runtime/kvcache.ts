@@ -60,6 +60,11 @@ export class HeadStore {
   private reserveRows: number;
 
   constructor(readonly headDim: number, capacity: number, reserveRows = DEFAULT_RESERVE_ROWS) {
+    for (const [k, v] of [['headDim', headDim], ['capacity', capacity], ['reserveRows', reserveRows]] as const) {
+      if (!Number.isSafeInteger(v) || v < (k === 'headDim' ? 1 : 0)) {
+        throw new RangeError(`HeadStore: ${k} must be an integer ≥ ${k === 'headDim' ? 1 : 0}, got ${v}`);
+      }
+    }
     this.reserveRows = Math.max(reserveRows, capacity);
     this.allocate(capacity);
   }
@@ -202,6 +207,13 @@ export class KVCache {
   append(layer: number, k: Float32Array, v: Float32Array, positions: Int32Array, n: number): void {
     const d = this.headDim, H = this.nKvHeads;
     const heads = this.layerStores(layer);
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`KVCache.append: the row count must be an integer ≥ 0, got ${n}`);
+    for (const [name, a, need] of [['k', k, n * H * d], ['v', v, n * H * d], ['positions', positions, n]] as const) {
+      if (!(name === 'positions' ? a instanceof Int32Array : a instanceof Float32Array)) {
+        throw new TypeError(`KVCache.append: ${name} must be ${name === 'positions' ? 'an Int32Array' : 'a Float32Array'}`);
+      }
+      if (a.length < need) throw new RangeError(`KVCache.append: ${name} holds ${a.length} values, ${need} needed for ${n} rows`);
+    }
     const gather = this.kernels?.gatherRows;
     if (gather && n > 1) {
       // One kernel call per head and array: a subarray view per row (hundreds of thousands over a long prompt)

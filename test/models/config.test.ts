@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseHfConfig, toHfConfig } from '../../src/models/config.js';
+import { parseHfConfig, toHfConfig, validateModelConfig } from '../../src/models/config.js';
+import { Model } from '../../src/models/model.js';
+import { llamaConfig, randomWeights } from '../../src/models/random.js';
 
 const tinystories = JSON.parse(readFileSync('../shared/models/tinystories-656k/config.json', 'utf8'));
 
@@ -114,4 +116,47 @@ test('bad configs are refused with the key and the file named', () => {
   assert.throws(() => parseHfConfig({ ...gpt2, n_head: 5 }, 'g.json'), /n_head \(5\) does not divide n_embd \(768\)/);
   assert.throws(() => parseHfConfig({ ...gpt2, n_positions: undefined }, 'g.json'), /required key "n_positions" is missing/);
   assert.throws(() => parseHfConfig([1], 'x.json'), /x\.json: expected a JSON object/);
+});
+
+test('parseHfConfig without a source names config.json in its errors (not "undefined")', () => {
+  assert.throws(() => parseHfConfig({ ...tinystories, vocab_size: 0 } as never), /^Error: config\.json: "vocab_size" must be a positive integer, got 0$/);
+});
+
+test('a hand-built config is checked field by field before a Model is built from it', () => {
+  const good = llamaConfig({ vocabSize: 64, hiddenSize: 16, nLayers: 1, nHeads: 2, nKvHeads: 1, intermediateSize: 32, maxPositions: 64 });
+  const weights = randomWeights(good, 1);
+  // The configs the loaders produce pass.
+  validateModelConfig(good);
+  for (const json of [tinystories, qwen2, llama31, gpt2]) validateModelConfig(parseHfConfig(json, 'x.json'));
+  assert.equal(new Model(good, weights, null).config, good);
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ ropeTheta: 0 }, /ropeTheta must be a positive finite number, got 0/],
+    [{ ropeTheta: -5 }, /ropeTheta must be a positive finite number, got -5/],
+    [{ ropeTheta: Number.NaN }, /ropeTheta must be a positive finite number, got NaN/],
+    [{ activation: 'relu' }, /activation must be one of "silu" for llama, got "relu"/],
+    [{ activation: 'gelu_tanh' }, /activation must be one of "silu" for llama/],
+    [{ arch: 'bert' }, /arch must be "llama" or "gpt2", got "bert"/],
+    [{ nLayers: 0 }, /nLayers must be a positive integer, got 0/],
+    [{ hiddenSize: 1.5 }, /hiddenSize must be a positive integer, got 1.5/],
+    [{ nKvHeads: 3 }, /nKvHeads \(3\) must divide nHeads \(2\)/],
+    [{ normEps: 0 }, /normEps must be a positive finite number/],
+    [{ ropeLayout: 'sideways' }, /ropeLayout must be "half" or "interleaved"/],
+    [{ partialRotaryFactor: 2 }, /partialRotaryFactor must be a number in \(0, 1\]/],
+    [{ tieEmbeddings: 'yes' }, /tieEmbeddings must be true or false, got "yes"/],
+    [{ bosTokenId: -1 }, /bosTokenId must be null or a token id/],
+    [{ eosTokenIds: 2 }, /eosTokenIds must be an array of token ids, got 2/],
+    [{ slidingWindow: 0 }, /slidingWindow must be a positive integer or absent/],
+    [{ ropeScaling: { type: 'yarn', factor: 2 } }, /ropeScaling\.type must be one of none, linear, ntk, dynamic, llama3, got "yarn"/],
+    [{ ropeScaling: { type: 'linear', factor: 0 } }, /ropeScaling\.factor \(type "linear"\) must be a positive finite number, got 0/],
+    [{ ropeScaling: { type: 'dynamic', factor: 2, originalMaxPositions: 0.5 } }, /ropeScaling\.originalMaxPositions \(type "dynamic"\) must be a positive integer/],
+    [{ ropeScaling: null }, /ropeScaling must be an object/],
+  ];
+  for (const [over, re] of cases) {
+    const config = { ...good, ...over } as never;
+    assert.throws(() => validateModelConfig(config), re, JSON.stringify(over));
+    assert.throws(() => new Model(config, weights, null), re, `Model: ${JSON.stringify(over)}`);
+  }
+  const gpt = parseHfConfig(gpt2, 'g.json');
+  assert.throws(() => validateModelConfig({ ...gpt, activation: 'silu' }), /activation must be one of "gelu_tanh", "gelu_erf" for gpt2, got "silu"/);
+  assert.throws(() => validateModelConfig(null as never), /model config must be an object, got null/);
 });

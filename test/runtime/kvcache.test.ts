@@ -332,3 +332,24 @@ test('with a backend\'s row kernels, append (gatherRows) and retain (compactRows
   be.compactRows!(data, 3, Int32Array.of(1, 3), 2);
   assert.deepEqual(Array.from(data.subarray(0, 6)), [3, 4, 5, 9, 10, 11]);
 });
+
+test('append and HeadStore refuse bad arguments instead of storing a corrupt cache', () => {
+  for (const kernels of [undefined, getBackend()]) {
+    const c = new KVCache(1, 2, 4, 0, 64, kernels);
+    const pos = Int32Array.of(0, 1, 2);
+    assert.throws(() => c.append(0, new Float32Array(24), new Float32Array(24), pos, -1), /row count must be an integer ≥ 0, got -1/);
+    assert.throws(() => c.append(0, new Float32Array(24), new Float32Array(24), pos, 1.5), /row count/);
+    // One row needs nKvHeads·headDim = 8 values of k and v; a short array used to be copied in part (or read past).
+    assert.throws(() => c.append(0, new Float32Array(5), new Float32Array(8), pos, 1), /k holds 5 values, 8 needed for 1 rows/);
+    assert.throws(() => c.append(0, new Float32Array(24), new Float32Array(23), pos, 3), /v holds 23 values, 24 needed/);
+    assert.throws(() => c.append(0, new Float32Array(32), new Float32Array(32), pos, 4), /positions holds 3 values, 4 needed/);
+    assert.throws(() => c.append(0, [0, 0] as unknown as Float32Array, new Float32Array(8), pos, 1), /k must be a Float32Array/);
+    assert.deepEqual(c.lens(0), Int32Array.of(0, 0), 'nothing was stored');
+    c.append(0, new Float32Array(24), new Float32Array(24), pos, 3);
+    assert.deepEqual(c.lens(0), Int32Array.of(3, 3));
+  }
+  assert.throws(() => new HeadStore(Number.NaN, 4), /headDim must be an integer ≥ 1, got NaN/);
+  assert.throws(() => new HeadStore(0, 4), /headDim must be an integer ≥ 1, got 0/);
+  assert.throws(() => new HeadStore(4, -1), /capacity must be an integer ≥ 0, got -1/);
+  assert.throws(() => new HeadStore(4, 8, 2.5), /reserveRows must be an integer ≥ 0, got 2.5/);
+});
