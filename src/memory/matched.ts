@@ -126,6 +126,7 @@ export function recordingPolicy(policy: MemoryPolicy, recorder: MemoryTraceRecor
     ...(policy.tapPrecision ? { tapPrecision: policy.tapPrecision } : {}),
     ...(policy.packedTaps ? { packedTaps: policy.packedTaps } : {}),
     ...(policy.chunkBoundary ? { chunkBoundary: policy.chunkBoundary } : {}),
+    stateObjects: () => [policy],
     reset(shape: CacheShape): void { pending = true; policy.reset(shape); },
     observe(obs: LayerObservation): KeepLists | null {
       if (pending) { recorder.beginSequence(); pending = false; }
@@ -153,6 +154,9 @@ export class MatchedPolicy implements MemoryPolicy {
     this.name = `matched(${inner.name}):trace=${label}`;
     this.needsAttention = inner.needsAttention;
   }
+
+  /** The followed baseline keeps the scores. */
+  stateObjects(): readonly object[] { return [this.inner]; }
 
   /** The recorded policy's chunk boundary, so that this run's chunks end at every eviction point of the trace. */
   get chunkBoundary(): number | undefined { return this.trace.chunkBoundary; }

@@ -75,4 +75,30 @@ export interface MemoryPolicy {
    * built-in policy has one). Without it a session with this policy cannot be forked.
    */
   clone?(): MemoryPolicy;
+  /**
+   * Optional: the objects besides this one that hold its per-sequence state (a wrapped policy, a token scorer), so
+   * that a session can tell when another session has taken one of them over, and a fork that its clone shares
+   * none of them. The built-in wrappers (matched, adakv, recordingPolicy) list theirs.
+   */
+  stateObjects?(): readonly object[];
+}
+
+/** The policy and, recursively, every object its per-sequence state lives in (MemoryPolicy.stateObjects). */
+export function policyStateObjects(policy: MemoryPolicy): object[] {
+  const seen = new Set<object>();
+  const visit = (o: object): void => {
+    if (seen.has(o)) return;
+    seen.add(o);
+    const parts = (o as Partial<MemoryPolicy>).stateObjects?.();
+    if (parts === undefined) return;
+    if (!Array.isArray(parts)) throw new TypeError(`memory policy ${(o as Partial<MemoryPolicy>).name ?? ''}: stateObjects() must return an array of objects`);
+    for (const part of parts) {
+      if (part === null || (typeof part !== 'object' && typeof part !== 'function')) {
+        throw new TypeError(`memory policy ${(o as Partial<MemoryPolicy>).name ?? ''}: stateObjects() must return objects, got ${part === null ? 'null' : typeof part}`);
+      }
+      visit(part);
+    }
+  };
+  visit(policy);
+  return [...seen];
 }

@@ -93,6 +93,9 @@ export class ScoredPolicy implements TargetedPolicy {
     this.name = opts.name ?? (parts.length ? `${scorer.method}:${parts.join(',')}` : scorer.method);
   }
 
+  /** The scorer holds the per-sequence statistics (AdaKV wraps a baseline by sharing its scorer). */
+  stateObjects(): readonly object[] { return [this.scorer]; }
+
   reset(shape: CacheShape): void {
     checkShape(shape);
     this.shape = shape;

@@ -6,7 +6,7 @@
 import type { Backend } from '../tensor/backend.js';
 import type { DecoderArch } from '../models/arch.js';
 import type { Tokenizer } from '../models/types.js';
-import type { KeepLists, MemoryPolicy } from '../memory/policy.js';
+import { policyStateObjects, type KeepLists, type MemoryPolicy } from '../memory/policy.js';
 import { KVCache } from './kvcache.js';
 import { CacheStats, type CacheStatsSummary } from './stats.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
@@ -79,7 +79,15 @@ export interface GenerateResult {
  * state, so two live sessions on the same object would corrupt each other's evictions; the one that lost it refuses
  * to run (see checkPolicyOwner) instead.
  */
-const policyOwners = new WeakMap<MemoryPolicy, Session>();
+const policyOwners = new WeakMap<object, Session>();
+
+/** Names an object of a policy's state for an error message: a policy by its name, else by its kind. */
+function describeStatePart(o: object): string {
+  const name = (o as { name?: unknown }).name;
+  if (typeof (o as Partial<MemoryPolicy>).observe === 'function' && typeof name === 'string') return `inner policy ${name}`;
+  const method = (o as { method?: unknown }).method;
+  return typeof method === 'string' ? `${method} scorer` : 'state';
+}
 
 export class Session {
   readonly cache: KVCache;
@@ -93,6 +101,8 @@ export class Session {
   totalTokens = 0;
   private readonly chunkSize: number;
   private readonly policy: MemoryPolicy | null;
+  /** The policy and the objects holding its state (policyStateObjects), whose owner this session must stay. */
+  private policyState: object[];
   private readonly probsScratch: Float32Array[] = [];
   private readonly packedScratch: Uint16Array[] = [];
   private chunkPositions = new Int32Array(0);
@@ -136,13 +146,20 @@ export class Session {
       this.stats = from.stats;
       this.totalTokens = from.totalTokens;
       this.pending = from.pending;
-      if (this.policy) policyOwners.set(this.policy, this);
+      this.policyState = this.policy ? policyStateObjects(this.policy) : [];
+      this.takePolicy();
       return;
     }
     this.cache = new KVCache(c.nLayers, c.nKvHeads, c.headDim, 0, c.maxPositions, backend);
     this.stats = new CacheStats(c.nLayers, c.nKvHeads);
+    this.policyState = this.policy ? policyStateObjects(this.policy) : [];
     this.policy?.reset({ nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim });
-    if (this.policy) policyOwners.set(this.policy, this);
+    this.takePolicy();
+  }
+
+  /** Makes this session the owner of its policy and of every object holding the policy's state. */
+  private takePolicy(): void {
+    for (const o of this.policyState) policyOwners.set(o, this);
   }
 
   /**
@@ -163,6 +180,12 @@ export class Session {
     if (memory && memory === policy) {
       throw new Error(`memory policy ${policy.name}: clone() returned the policy itself; a fork needs a copy with its own state`);
     }
+    if (memory) {
+      const mine = new Set(this.policyState);
+      if (policyStateObjects(memory).some((o) => mine.has(o))) {
+        throw new Error(`memory policy ${policy!.name}: clone() returned a copy that shares state (an inner policy or scorer) with the original; a fork needs a copy with its own state`);
+      }
+    }
     return new Session(this.arch, this.backend, this.tokenizer, { ...this.options, ...options, memory }, {
       cache: this.cache.clone(), stats: this.stats.clone(), totalTokens: this.totalTokens, pending: [...this.pending],
     });
@@ -181,7 +204,7 @@ export class Session {
     this.stats.snapshots.length = 0;
     this.stats.evictionEvents = 0;
     this.policy?.reset({ nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim });
-    if (this.policy) policyOwners.set(this.policy, this);
+    this.takePolicy();
   }
 
   /**
@@ -272,9 +295,12 @@ export class Session {
   /** Refuses to run once another session has taken this session's policy object (created with it, or reset on it). */
   private checkPolicyOwner(what: string): void {
     const policy = this.policy;
-    if (policy && policyOwners.get(policy) !== this) {
-      throw new Error(`${what}: memory policy ${policy.name} now serves another session (one created with, or reset on, ` +
-        'the same policy object), so its state no longer matches this cache; give each session its own policy ' +
+    if (!policy) return;
+    for (const o of this.policyState) {
+      if (policyOwners.get(o) === this) continue;
+      const part = o === policy ? 'memory policy ' + policy.name : `memory policy ${policy.name}'s ${describeStatePart(o)}`;
+      throw new Error(`${what}: ${part} now serves another session (one created with, or reset on, ` +
+        'the same object), so its state no longer matches this cache; give each session its own policy ' +
         '(a spec string, a new policy, or policy.clone()), or call reset() to take it back');
     }
   }

@@ -142,6 +142,52 @@ test('fork: a policy whose clone() returns itself is refused (the fork would tak
   assert.doesNotThrow(() => s.prefill(doc.slice(20, 30)), 'the original keeps its policy');
 });
 
+test('a policy shared through a wrapper (recording, matched, adakv) is caught like a shared policy', async () => {
+  // The NAMM inside a recorder serves session a; the same NAMM object given to b takes it over.
+  const namm = parsePolicySpec(`namm:${NAMM}`);
+  const a = model.createSessionWith(recordingPolicy(namm, new MemoryTraceRecorder()));
+  a.prefill(doc.slice(0, 600));
+  const b = model.createSessionWith(namm);
+  b.prefill(doc.slice(0, 20));
+  assert.throws(() => a.prefill(doc.slice(600, 610)), /prefill: memory policy namm:\S+'s inner policy namm:\S+ now serves another session/);
+  assert.equal(a.totalTokens, 600);
+  a.reset(); // takes the recorder and the NAMM back
+  assert.doesNotThrow(() => a.prefill(doc.slice(0, 10)));
+  assert.throws(() => b.prefill(doc.slice(20, 30)), /prefill: memory policy namm:\S+ now serves another session/);
+
+  // AdaKV wraps a baseline by sharing its scorer, whose statistics are per sequence.
+  const h2o = parsePolicySpec('snapkv:ratio=0.5,window=16') as import('../../src/memory/scored.js').ScoredPolicy;
+  const { adakvPolicy } = await import('../../src/memory/adakv.js');
+  const c = model.createSessionWith(h2o);
+  c.prefill(doc.slice(0, 40));
+  const d = model.createSessionWith(adakvPolicy(h2o));
+  d.prefill(doc.slice(0, 40));
+  assert.throws(() => c.prefill(doc.slice(40, 50)), /memory policy snapkv:\S+'s snapkv scorer now serves another session/);
+
+  // matched(...) follows a trace with an inner baseline; that baseline used directly elsewhere is caught too.
+  const rec = new MemoryTraceRecorder();
+  model.createSessionWith(recordingPolicy(parsePolicySpec(`namm:${NAMM}`), rec)).prefill(doc.slice(0, 600));
+  const inner = parsePolicySpec('l2:ratio=0.5') as import('../../src/memory/scored.js').ScoredPolicy;
+  const e = model.createSessionWith(matchedPolicy(inner, rec.toTrace()));
+  e.prefill(doc.slice(0, 300));
+  model.createSessionWith(inner).prefill(doc.slice(0, 5));
+  assert.throws(() => e.prefill(doc.slice(300, 600)), /inner policy l2\S* now serves another session/);
+});
+
+test('fork: a clone that shares an inner policy or scorer with the original is refused', async () => {
+  const inner = parsePolicySpec('h2o:ratio=0.5');
+  const wrapper: MemoryPolicy = {
+    name: 'wrapper', needsAttention: inner.needsAttention, reset: (s) => inner.reset(s), observe: (o) => inner.observe(o),
+    stateObjects: () => [inner], clone: () => ({ ...wrapper }),
+  };
+  const s = model.createSessionWith(wrapper);
+  s.prefill(doc.slice(0, 20));
+  assert.throws(() => s.fork(), /memory policy wrapper: clone\(\) returned a copy that shares state \(an inner policy or scorer\) with the original/);
+  assert.doesNotThrow(() => s.prefill(doc.slice(20, 30)), 'the original keeps its policy');
+  const broken: MemoryPolicy = { ...wrapper, stateObjects: () => [null as unknown as object] };
+  assert.throws(() => model.createSessionWith(broken), /stateObjects\(\) must return objects, got null/);
+});
+
 test('cloneState: copies typed arrays, arrays, maps and instances, keeps sharing and prototypes, shares functions and backends', () => {
   class Box { constructor(public v: Float32Array, public tag: string) {} get first() { return this.v[0]; } }
   const shared = new Float32Array([1, 2]);
