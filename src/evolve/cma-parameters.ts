@@ -44,13 +44,48 @@ export interface CmaParameterOptions {
 /** The reference clips n to this in c1, cμ and the 1/(21n²) term of E‖N‖ ("numerical stability"). */
 const CLIPPED_DIM_LIMIT = 40000;
 
+/** The user-settable strategy constants: learning rates in (0, 1], and the step-size damping dsigma. */
+export const CMA_RATE_NAMES = ['c1', 'cmu', 'csigma', 'dsigma', 'cc'] as const;
+
+/**
+ * Checks the optional overrides c1, cμ, cσ, dσ and cc, and cm: the learning rates are fractions, in (0, 1] (above 1
+ * the mean, paths or covariance diverge or collapse); dsigma is a damping, any positive finite number (Infinity
+ * would freeze σ; a tiny one makes the step-size update overflow, which `tell` reports); cm a positive finite number.
+ */
+export function checkStrategyConstants(o: Partial<Record<(typeof CMA_RATE_NAMES)[number] | 'cm', unknown>>): void {
+  if (o.cm !== undefined && !(typeof o.cm === 'number' && o.cm > 0 && Number.isFinite(o.cm))) {
+    throw new (typeof o.cm === 'number' ? RangeError : TypeError)(`CMA-ES: cm must be a positive finite number, got ${describe(o.cm)}`);
+  }
+  for (const k of CMA_RATE_NAMES) {
+    const v = o[k];
+    if (v === undefined) continue;
+    const range = k === 'dsigma' ? 'a positive finite number' : 'a number in (0, 1]';
+    if (typeof v !== 'number') throw new TypeError(`CMA-ES: ${k} must be ${range}, got ${describe(v)}`);
+    if (!(v > 0) || !(k === 'dsigma' ? Number.isFinite(v) : v <= 1)) {
+      throw new RangeError(`CMA-ES: ${k} must be ${range}, got ${describe(v)}`);
+    }
+  }
+  const c1 = o.c1 as number | undefined, cmu = o.cmu as number | undefined;
+  if ((c1 ?? 0) + (cmu ?? 0) > 1) throw new RangeError(`CMA-ES: c1 + cmu must be at most 1, got ${c1} + ${cmu}`);
+}
+
+function describe(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' && v !== null ? Object.prototype.toString.call(v) : String(v);
+}
+
 export function cmaParameters(dim: number, o: CmaParameterOptions): CmaParameters {
+  if (o === null || typeof o !== 'object') throw new TypeError('CMA-ES: cmaParameters needs an options object');
   if (!Number.isInteger(dim) || dim < 1) throw new RangeError(`CMA-ES: dim must be a positive integer, got ${dim}`);
   if (!Number.isInteger(o.popSize) || o.popSize < 2) throw new RangeError(`CMA-ES: popSize must be an integer ≥ 2, got ${o.popSize}`);
   // A generation holds popSize samples of dim values twice (z and y, float64): past 2^27 values that is 2 GiB, where
   // a mistyped size filled memory for minutes instead of failing.
   if (o.popSize * dim > 2 ** 27) throw new RangeError(`CMA-ES: popSize × dim must be at most 2^27 (a generation's samples), got ${o.popSize} × ${dim}`);
-  if (!(o.eliteRatio > 0 && o.eliteRatio <= 1)) throw new RangeError(`CMA-ES: eliteRatio must be in (0, 1], got ${o.eliteRatio}`);
+  if (!(typeof o.eliteRatio === 'number' && o.eliteRatio > 0 && o.eliteRatio <= 1)) {
+    throw new RangeError(`CMA-ES: eliteRatio must be a number in (0, 1], got ${describe(o.eliteRatio)}`);
+  }
+  if (o.variant !== 'full' && o.variant !== 'separable') throw new RangeError(`CMA-ES: variant must be 'full' or 'separable', got ${String(o.variant)}`);
+  if (o.cm === undefined) throw new TypeError('CMA-ES: cmaParameters needs cm (the mean learning rate)');
+  checkStrategyConstants(o);
   const n = dim, lambda = o.popSize;
   const mu = Math.max(1, Math.floor(lambda * o.eliteRatio));
   const clippedN = Math.min(n, CLIPPED_DIM_LIMIT);

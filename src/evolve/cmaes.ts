@@ -9,7 +9,7 @@
  */
 import { Rng } from '../util/rng.js';
 import { symmetricEigenInPlace } from './eigen.js';
-import { cmaParameters, hansenEigenGap, type CmaParameters, type CmaVariant } from './cma-parameters.js';
+import { CMA_RATE_NAMES, checkStrategyConstants, cmaParameters, hansenEigenGap, type CmaParameters, type CmaVariant } from './cma-parameters.js';
 import { decodeCmaState, encodeCmaState, type CmaSnapshot } from './cma-state.js';
 
 export type { CmaVariant, CmaParameters } from './cma-parameters.js';
@@ -152,7 +152,11 @@ export class CmaEs {
     return out;
   }
 
-  /** Reports the fitness of the pending population (higher is better) and updates m, σ, C and the paths. */
+  /**
+   * Reports the fitness of the pending population (higher is better) and updates m, σ, C and the paths. An update
+   * that would make any of them non-finite (σ also: 0), e.g. from a far too small dsigma, throws an Error saying
+   * what and why, and stores nothing: the state stays that of the previous generation, with the ask pending.
+   */
   tell(fitness: ArrayLike<number>): void {
     if (!this.pending) throw new Error('CMA-ES: tell() without a pending ask()');
     const n = this.n, lambda = this.popSize, p = this.params;
@@ -163,16 +167,22 @@ export class CmaEs {
       }
     }
     const { z, y } = this.pending;
-    this.generation += 1;
-    const g = this.generation;
+    // The update is computed into new arrays (C: into its lower triangle, its upper one still holding the old C)
+    // and checked before anything is stored: an update that would leave σ, m, a path or C non-finite throws, and
+    // the strategy stays as it was after the previous generation, pending ask included (a checkpoint taken then is
+    // the last good state).
+    const g = this.generation + 1;
     const order = sortDescending(fitness);
 
     const best = order[0]!;
+    let newBestX: Float64Array | null = null;
     if (fitness[best]! > this.bestFitness) {
-      this.bestFitness = fitness[best]!;
-      const x = this.bestX ?? new Float64Array(n);
-      for (let i = 0; i < n; i++) x[i] = this.mean[i]! + this.sigma * y[best * n + i]!;
-      this.bestX = x;
+      newBestX = new Float64Array(n);
+      for (let i = 0; i < n; i++) newBestX[i] = this.mean[i]! + this.sigma * y[best * n + i]!;
+      const bad = firstNonFinite(newBestX);
+      if (bad >= 0) {
+        throw this.nonFinite(g, `the best sample (member ${best}) has entry ${bad} = ${newBestX[bad]} (mean ${this.mean[bad]} + sigma ${this.sigma} × ${y[best * n + bad]}: sigma too large?)`);
+      }
     }
 
     // ȳ = Σ_{i≤μ} w_i y_i:λ, and z̄ likewise, so that C^{-½}ȳ = B·z̄ (y = B·D·z, C^{-½} = B·D⁻¹·Bᵀ).
@@ -182,20 +192,40 @@ export class CmaEs {
       for (let i = 0; i < n; i++) { yMean[i] = yMean[i]! + w * y[off + i]!; zMean[i] = zMean[i]! + w * z[off + i]!; }
     }
     const step = p.cm * this.sigma;
-    for (let i = 0; i < n; i++) this.mean[i] = this.mean[i]! + step * yMean[i]!;
+    const newMean = new Float64Array(n);
+    for (let i = 0; i < n; i++) newMean[i] = this.mean[i]! + step * yMean[i]!;
+    const badMean = firstNonFinite(newMean);
+    if (badMean >= 0) {
+      throw this.nonFinite(g, `the mean became non-finite: mean[${badMean}] = ${newMean[badMean]} (${this.mean[badMean]} + cm × sigma = ${step} × ${yMean[badMean]}: sigma too large?)`);
+    }
 
     const whitened = this.isSeparable ? zMean : combineRows(this.eigenRows, zMean, n);
     const psScale = Math.sqrt(p.csigma * (2 - p.csigma) * p.muEff);
+    const newPathSigma = new Float64Array(n);
     let psNorm2 = 0;
     for (let i = 0; i < n; i++) {
       const v = (1 - p.csigma) * this.pathSigma[i]! + psScale * whitened[i]!;
-      this.pathSigma[i] = v;
+      newPathSigma[i] = v;
       psNorm2 += v * v;
     }
     const psNorm = Math.sqrt(psNorm2);
+    if (!Number.isFinite(psNorm)) {
+      throw this.nonFinite(g, `the step-size path pσ became non-finite (‖pσ‖ = ${psNorm}; csigma = ${p.csigma})`);
+    }
+    // σ's update, checked before the O(n²) covariance update: a tiny dsigma makes the exponent huge.
+    const sigmaExponent = (p.csigma / p.dsigma) * (psNorm / p.chiN - 1);
+    const newSigma = this.sigma * Math.exp(sigmaExponent);
+    if (!(newSigma > 0 && newSigma < Infinity)) {
+      const tiny = p.csigma / p.dsigma > 1 ? `: dsigma = ${p.dsigma} is too small?` : '';
+      throw this.nonFinite(g, `the step size sigma became ${newSigma} (${this.sigma} × exp(csigma / dsigma × (‖pσ‖ / E‖N(0,I)‖ − 1)) with csigma = ${p.csigma}, dsigma = ${p.dsigma}, ‖pσ‖ / E‖N(0,I)‖ = ${psNorm / p.chiN}, exponent ${sigmaExponent}${tiny})`);
+    }
+
     const hsigma = psNorm / Math.sqrt(1 - Math.pow(1 - p.csigma, 2 * g)) < (1.4 + 2 / (n + 1)) * p.chiN ? 1 : 0;
     const pcScale = hsigma * Math.sqrt(p.cc * (2 - p.cc) * p.muEff);
-    for (let i = 0; i < n; i++) this.pathC[i] = (1 - p.cc) * this.pathC[i]! + pcScale * yMean[i]!;
+    const newPathC = new Float64Array(n);
+    for (let i = 0; i < n; i++) newPathC[i] = (1 - p.cc) * this.pathC[i]! + pcScale * yMean[i]!;
+    const badPc = firstNonFinite(newPathC);
+    if (badPc >= 0) throw this.nonFinite(g, `the covariance path pc became non-finite: pc[${badPc}] = ${newPathC[badPc]} (cc = ${p.cc})`);
 
     // Active weights: negative ones are rescaled by n/‖C^{-½}y‖² (= n/‖z‖², since C^{-½}y = B·z with B orthogonal).
     const adjusted = new Float64Array(lambda);
@@ -216,24 +246,45 @@ export class CmaEs {
     const terms = lambda + 1;
     const vectors = new Float64Array(terms * n);
     const coefs = new Float64Array(terms);
-    vectors.set(this.pathC, 0);
+    vectors.set(newPathC, 0);
     coefs[0] = p.c1;
     for (let r = 0; r < lambda; r++) {
       vectors.set(y.subarray(order[r]! * n, order[r]! * n + n), (r + 1) * n);
       coefs[r + 1] = p.cmu * adjusted[r]!;
     }
+    const covDetail = `decay ${decay}, c1 = ${p.c1}, cmu = ${p.cmu}, sigma ${this.sigma}`;
     if (this.isSeparable) {
+      const newCov = new Float64Array(n);
       for (let i = 0; i < n; i++) {
         let s = 0;
         for (let t = 0; t < terms; t++) { const v = vectors[t * n + i]!; s += coefs[t]! * v * v; }
-        this.cov[i] = decay * this.cov[i]! + s;
+        newCov[i] = decay * this.cov[i]! + s;
       }
+      const bad = firstNonFinite(newCov);
+      if (bad >= 0) throw this.nonFinite(g, `the covariance became non-finite: C[${bad}] = ${newCov[bad]} (${covDetail})`);
+      this.cov.set(newCov);
     } else {
-      symmetricLowRankUpdate(this.cov, n, decay, vectors, coefs, terms);
+      const bad = symmetricLowRankUpdate(this.cov, n, decay, vectors, coefs, terms);
+      if (bad) throw this.nonFinite(g, `the covariance became non-finite: C[${bad.i},${bad.j}] = ${bad.value} (${covDetail})`);
     }
 
-    this.sigma *= Math.exp((p.csigma / p.dsigma) * (psNorm / p.chiN - 1));
+    // Nothing can fail from here on: store the new state.
+    if (newBestX) {
+      this.bestFitness = fitness[best]!;
+      if (this.bestX) this.bestX.set(newBestX);
+      else this.bestX = newBestX;
+    }
+    this.mean.set(newMean);
+    this.pathSigma.set(newPathSigma);
+    this.pathC.set(newPathC);
+    this.sigma = newSigma;
+    this.generation = g;
     this.pending = null;
+  }
+
+  /** The error of an update that would leave the state non-finite (thrown before anything is stored). */
+  private nonFinite(g: number, what: string): Error {
+    return new Error(`CMA-ES: the update of generation ${g} failed: ${what}. Nothing was changed: the state is still that after generation ${g - 1}, with its ask pending`);
   }
 
   /** Recomputes B and D from the current C (symmetrised; +1e-6 everywhere at generation 0 if enabled). */
@@ -243,9 +294,14 @@ export class CmaEs {
     if (this.isSeparable) {
       for (let i = 0; i < n; i++) this.eigenD[i] = rootOrFloor(this.cov[i]! + shift);
     } else {
+      // Both triangles: symmetricEigenInPlace checks the matrix is symmetric (it reads the lower one).
       const a = this.eigenRows, c = this.cov;
       for (let i = 0; i < n; i++) {
-        for (let j = 0; j <= i; j++) a[i * n + j] = (c[i * n + j]! + c[j * n + i]!) / 2 + shift;
+        for (let j = 0; j <= i; j++) {
+          const v = (c[i * n + j]! + c[j * n + i]!) / 2 + shift;
+          a[i * n + j] = v;
+          a[j * n + i] = v;
+        }
       }
       const values = new Float64Array(n);
       symmetricEigenInPlace(a, n, values);
@@ -318,6 +374,20 @@ export class CmaEs {
     expect('cov', s.cov, this.cov.length); expect('eigenD', s.eigenD, n);
     expect('eigenRows', s.eigenRows, this.eigenRows.length); expect('bestX', s.bestX, n);
     expect('pendingZ', s.pendingZ, n * this.popSize); expect('pendingY', s.pendingY, n * this.popSize);
+    // A state `tell` could not have produced (tell never stores a non-finite one) would only give garbage later.
+    if (!(typeof s.sigma === 'number' && s.sigma > 0 && s.sigma < Infinity)) {
+      throw new Error(`CMA-ES state: sigma is ${String(s.sigma)}, need a positive finite number`);
+    }
+    if (!Number.isSafeInteger(s.generation) || s.generation < 0) throw new Error(`CMA-ES state: generation is ${String(s.generation)}`);
+    if (!Number.isSafeInteger(s.eigenGeneration) || s.eigenGeneration < -1 || s.eigenGeneration > s.generation) {
+      throw new Error(`CMA-ES state: eigenGeneration is ${String(s.eigenGeneration)} (generation ${s.generation})`);
+    }
+    const sections: [string, Float64Array | null][] = [['mean', s.mean], ['pathSigma', s.pathSigma], ['pathC', s.pathC], ['cov', s.cov],
+      ['eigenD', s.eigenD], ['eigenRows', s.eigenRows], ['bestX', s.bestX], ['pendingZ', s.pendingZ], ['pendingY', s.pendingY]];
+    for (const [name, a] of sections) {
+      const bad = a ? firstNonFinite(a) : -1;
+      if (bad >= 0) throw new Error(`CMA-ES state: ${name}[${bad}] is ${a![bad]}`);
+    }
     this.generation = s.generation;
     this.sigma = s.sigma;
     this.bestFitness = s.bestFitness;
@@ -347,19 +417,13 @@ function resolveOptions(o: CmaOptions): ResolvedCmaOptions {
     dim: o.dim, popSize: o.popSize ?? 32, eliteRatio: o.eliteRatio ?? 0.5, initSigma: o.initSigma ?? 0.065,
     cm: o.cm ?? 1, variant, mode, eigenEvery, shiftFirstGeneration: o.shiftFirstGeneration ?? true, seed: o.seed ?? 0,
   };
-  if (!(typeof r.cm === 'number' && r.cm > 0 && Number.isFinite(r.cm))) throw new RangeError(`CMA-ES: cm must be a positive finite number, got ${String(o.cm)}`);
+  checkStrategyConstants({ cm: r.cm });
   if (!Number.isSafeInteger(r.seed)) throw new RangeError(`CMA-ES: seed must be an integer, got ${String(o.seed)}`);
-  for (const k of ['c1', 'cmu', 'csigma', 'dsigma', 'cc'] as const) {
-    const v = o[k];
-    if (v === undefined) continue;
-    // Learning rates are fractions: above 1 the mean, paths or covariance diverge or collapse (dsigma is a damping).
-    const max = k === 'dsigma' ? Infinity : 1;
-    if (typeof v !== 'number' || !(v > 0) || !(v <= max)) {
-      throw new RangeError(`CMA-ES: ${k} must be a number in ${k === 'dsigma' ? '(0, ∞)' : '(0, 1]'}, got ${String(v)}`);
-    }
-    r[k] = v;
+  if (typeof r.shiftFirstGeneration !== 'boolean') {
+    throw new TypeError(`CMA-ES: shiftFirstGeneration must be true or false, got ${String(o.shiftFirstGeneration)}`);
   }
-  if ((r.c1 ?? 0) + (r.cmu ?? 0) > 1) throw new RangeError(`CMA-ES: c1 + cmu must be at most 1, got ${r.c1} + ${r.cmu}`);
+  checkStrategyConstants(o);
+  for (const k of CMA_RATE_NAMES) if (o[k] !== undefined) r[k] = o[k];
   return r;
 }
 
@@ -397,14 +461,27 @@ function combineRows(rows: Float64Array, v: Float64Array, n: number): Float64Arr
   return out;
 }
 
+/** Index of the first non-finite entry of `a`, or −1. */
+function firstNonFinite(a: Float64Array): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return i;
+  return -1;
+}
+
 /**
  * C ← decay·C + Σ_t coefs[t]·v_t v_tᵀ on the lower triangle, then mirrored, so C stays exactly symmetric.
  * The vectors are transposed first so the inner sum over the terms is contiguous.
+ * Each new row is checked as it is written: at the first non-finite entry the update stops, the rows written so
+ * far get their old values back from the upper triangle (which still holds the old C, C being exactly symmetric)
+ * and the diagonal from a copy, and that entry is returned, C unchanged. Returns null when the update went through.
  */
-function symmetricLowRankUpdate(c: Float64Array, n: number, decay: number, vectors: Float64Array, coefs: Float64Array, terms: number): void {
+function symmetricLowRankUpdate(
+  c: Float64Array, n: number, decay: number, vectors: Float64Array, coefs: Float64Array, terms: number,
+): { i: number; j: number; value: number } | null {
   const vt = new Float64Array(n * terms); // vt[i·terms + t] = v_t[i]
   for (let t = 0; t < terms; t++) for (let i = 0; i < n; i++) vt[i * terms + t] = vectors[t * n + i]!;
   const scaled = new Float64Array(terms);
+  const diagonal = new Float64Array(n);
+  for (let i = 0; i < n; i++) diagonal[i] = c[i * n + i]!;
   for (let i = 0; i < n; i++) {
     const row = i * n, oi = i * terms;
     for (let t = 0; t < terms; t++) scaled[t] = coefs[t]! * vt[oi + t]!;
@@ -413,6 +490,15 @@ function symmetricLowRankUpdate(c: Float64Array, n: number, decay: number, vecto
       let s = 0;
       for (let t = 0; t < terms; t++) s += scaled[t]! * vt[oj + t]!;
       c[row + j] = decay * c[row + j]! + s;
+    }
+    for (let j = 0; j <= i; j++) {
+      const value = c[row + j]!;
+      if (Number.isFinite(value)) continue;
+      for (let r = 0; r <= i; r++) {
+        for (let k = 0; k < r; k++) c[r * n + k] = c[k * n + r]!;
+        c[r * n + r] = diagonal[r]!;
+      }
+      return { i, j, value };
     }
   }
   const tile = 64;
@@ -425,4 +511,5 @@ function symmetricLowRankUpdate(c: Float64Array, n: number, decay: number, vecto
       }
     }
   }
+  return null;
 }

@@ -21,27 +21,43 @@ import { getBackend } from '../tensor/index.js';
 /** Largest number of QL iterations spent on one eigenvalue before giving up. */
 const MAX_QL_ITERATIONS = 60;
 
+/**
+ * The input must be symmetric within this tolerance relative to its largest entry: |a_ij − a_ji| ≤ 1e-6 · max|a|.
+ * Only the lower triangle is read, so a non-symmetric matrix would otherwise give the eigenpairs of another matrix.
+ * (CMA-ES passes exactly symmetric matrices; products such as Q·Λ·Qᵀ carry rounding far below this.)
+ */
+export const SYMMETRY_TOLERANCE = 1e-6;
+
 /** Result of `symmetricEigen`: ascending eigenvalues, and eigenvector i in row i of `vectors` (row-major n×n). */
 export interface SymmetricEigen {
   values: Float64Array;
   vectors: Float64Array;
 }
 
-/** Eigendecomposition of the symmetric matrix `a` (row-major n×n, both triangles given, lower one read). */
+/**
+ * Eigendecomposition of the symmetric matrix `a` (row-major n×n, exactly n² finite entries, both triangles given
+ * and symmetric within SYMMETRY_TOLERANCE; the lower one is read). Bad input throws a RangeError or TypeError.
+ */
 export function symmetricEigen(a: Float64Array, n: number): SymmetricEigen {
-  checkSquare(a, n);
-  const vectors = Float64Array.from(a.subarray(0, n * n));
+  checkMatrix(a, n);
+  const vectors = Float64Array.from(a);
   const values = new Float64Array(n);
-  symmetricEigenInPlace(vectors, n, values);
+  decomposeRouted(vectors, n, values);
   return { values, vectors };
 }
 
 /**
- * In-place form: `a` (row-major n×n, lower triangle read) is overwritten with the eigenvectors, one per row, and
- * `values` receives the eigenvalues in ascending order, so that A = Σ_i values[i] · a[i,:]ᵀ a[i,:].
+ * In-place form: `a` (row-major n×n, checked as in `symmetricEigen`; lower triangle read) is overwritten with the
+ * eigenvectors, one per row, and `values` (at least n entries) receives the eigenvalues in ascending order, so that
+ * A = Σ_i values[i] · a[i,:]ᵀ a[i,:]. Bad input throws before `a` or `values` is touched.
  */
 export function symmetricEigenInPlace(a: Float64Array, n: number, values: Float64Array): void {
   checkInPlace(a, n, values);
+  decomposeRouted(a, n, values);
+}
+
+/** The native kernel when the default backend has one, else `decompose`; the input is checked already. */
+function decomposeRouted(a: Float64Array, n: number, values: Float64Array): void {
   const native = getBackend().symmetricEigen;
   if (native) native.call(getBackend(), a, n, values);
   else decompose(a, n, values);
@@ -54,11 +70,62 @@ export function symmetricEigenInPlaceJs(a: Float64Array, n: number, values: Floa
 }
 
 function checkInPlace(a: Float64Array, n: number, values: Float64Array): void {
-  checkSquare(a, n);
+  checkMatrix(a, n);
+  if (!(values instanceof Float64Array)) throw new TypeError(`symmetricEigen: values must be a Float64Array, got ${kind(values)}`);
   if (values.length < n) throw new RangeError(`symmetricEigen: values has ${values.length} entries, need ${n}`);
+}
+
+/**
+ * `a` must be a Float64Array of exactly n² finite entries, symmetric within SYMMETRY_TOLERANCE · max|a|. O(n²): one
+ * row-major pass for finiteness and the largest entry, one pass in 64×64 tiles (cache-friendly at large n) comparing
+ * each entry with its mirror; the first offending pair in row-major order is looked up only when one exists.
+ */
+function checkMatrix(a: Float64Array, n: number): void {
+  if (!(a instanceof Float64Array)) throw new TypeError(`symmetricEigen: the matrix must be a Float64Array, got ${kind(a)}`);
+  checkSquare(a, n);
+  let largest = 0;
   for (let i = 0; i < n * n; i++) {
-    if (!Number.isFinite(a[i]!)) throw new RangeError(`symmetricEigen: matrix entry ${i} is ${a[i]}`);
+    const x = a[i]!;
+    if (!Number.isFinite(x)) {
+      throw new RangeError(`symmetricEigen: matrix entry ${i} (row ${Math.floor(i / n)}, column ${i % n}) is ${x}`);
+    }
+    const ax = Math.abs(x);
+    if (ax > largest) largest = ax;
   }
+  const tolerance = SYMMETRY_TOLERANCE * largest;
+  if (isSymmetric(a, n, tolerance)) return;
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      const upper = a[i * n + j]!, lower = a[j * n + i]!;
+      if (!(Math.abs(upper - lower) <= tolerance)) {
+        throw new RangeError(
+          `symmetricEigen: the matrix is not symmetric: entry (${i}, ${j}) is ${upper} but entry (${j}, ${i}) is ${lower} ` +
+          `(difference ${Math.abs(upper - lower)}, allowed ${SYMMETRY_TOLERANCE} × max|entry| = ${tolerance})`,
+        );
+      }
+    }
+  }
+}
+
+function isSymmetric(a: Float64Array, n: number, tolerance: number): boolean {
+  const tile = 64;
+  for (let ib = 0; ib < n; ib += tile) {
+    const iEnd = Math.min(ib + tile, n);
+    for (let jb = 0; jb <= ib; jb += tile) {
+      const jEnd = Math.min(jb + tile, n);
+      for (let i = ib; i < iEnd; i++) {
+        const top = jb === ib ? i : jEnd, row = i * n;
+        for (let j = jb, mirror = jb * n + i; j < top; j++, mirror += n) {
+          if (!(Math.abs(a[row + j]! - a[mirror]!) <= tolerance)) return false;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+function kind(x: unknown): string {
+  return x === null ? 'null' : typeof x === 'object' ? (x as object).constructor?.name ?? 'an object' : typeof x;
 }
 
 function decompose(a: Float64Array, n: number, values: Float64Array): void {
@@ -71,8 +138,9 @@ function decompose(a: Float64Array, n: number, values: Float64Array): void {
 }
 
 function checkSquare(a: Float64Array, n: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`symmetricEigen: n must be a positive integer, got ${n}`);
-  if (a.length < n * n) throw new RangeError(`symmetricEigen: matrix has ${a.length} entries, need ${n * n}`);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`symmetricEigen: n must be a positive integer, got ${typeof n === 'string' ? JSON.stringify(n) : String(n)}`);
+  // Exactly n²: a longer array (another size's matrix) would be decomposed as a wrong n×n piece of it.
+  if (a.length !== n * n) throw new RangeError(`symmetricEigen: matrix has ${a.length} entries, need ${n * n} (n × n with n = ${n})`);
 }
 
 /**

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CmaEs, cmaParameters, hansenEigenGap, type CmaOptions } from '../../src/evolve/cmaes.js';
+import { decodeCmaState, encodeCmaState } from '../../src/evolve/cma-state.js';
+import { symmetricEigen } from '../../src/evolve/eigen.js';
 import { Rng } from '../../src/util/rng.js';
 
 const close = (a: number, b: number, rel: number, what: string): void =>
@@ -277,4 +279,110 @@ test('bad input gives clear errors', () => {
   assert.throws(() => CmaEs.deserialize(new Uint8Array(20)), /bad magic/);
   const good = cma.serialize();
   assert.throws(() => CmaEs.deserialize(good.subarray(0, good.length - 8)), /truncated/);
+});
+
+test('strategy constants: NaN, ±Infinity, zero, negative, non-numbers and out-of-range rates are refused, by name', () => {
+  for (const k of ['c1', 'cmu', 'csigma', 'dsigma', 'cc', 'cm'] as const) {
+    const bad: unknown[] = [Number.NaN, Infinity, -Infinity, 0, -0.5, '0.5', null];
+    if (k !== 'dsigma' && k !== 'cm') bad.push(1.5);
+    for (const v of bad) {
+      const cls = typeof v === 'number' ? RangeError : TypeError;
+      const name = `${k} = ${String(v)}`;
+      assert.throws(() => new CmaEs({ dim: 3, [k]: v }), (e: unknown) => e instanceof cls && new RegExp(`^CMA-ES: ${k} must be`).test((e as Error).message), name);
+      // The exported cmaParameters checks its overrides too (it took any value before).
+      assert.throws(() => cmaParameters(3, { popSize: 8, eliteRatio: 0.5, variant: 'full', cm: 1, [k]: v }), new RegExp(`CMA-ES: ${k} must be`), `cmaParameters ${name}`);
+    }
+  }
+  // dsigma is a damping: any positive finite value (Infinity, which froze σ, was accepted before).
+  assert.throws(() => new CmaEs({ dim: 3, dsigma: Infinity }), /^RangeError: CMA-ES: dsigma must be a positive finite number, got Infinity$/);
+  assert.throws(() => new CmaEs({ dim: 3, dsigma: -1 }), /CMA-ES: dsigma must be a positive finite number, got -1/);
+  assert.throws(() => new CmaEs({ dim: 3, cc: 2 }), /CMA-ES: cc must be a number in \(0, 1\], got 2/);
+  assert.ok(new CmaEs({ dim: 3, dsigma: 1e6 }));
+  assert.throws(() => cmaParameters(3, { popSize: 8, eliteRatio: 0.5, variant: 'full', cm: 1, c1: 0.6, cmu: 0.6 }), /c1 \+ cmu must be at most 1, got 0.6 \+ 0.6/);
+  assert.throws(() => cmaParameters(3, { popSize: 8, eliteRatio: 0.5, variant: 'diagonal' as never, cm: 1 }), /variant must be 'full' or 'separable'/);
+  assert.throws(() => cmaParameters(3, { popSize: 8, eliteRatio: 0.5, variant: 'full' } as never), /needs cm/);
+  assert.throws(() => new CmaEs({ dim: 3, eliteRatio: '0.5' as never }), /eliteRatio must be a number in \(0, 1\], got "0.5"/);
+  assert.throws(() => new CmaEs({ dim: 3, shiftFirstGeneration: 'no' as never }), /shiftFirstGeneration must be true or false, got no/);
+  // Defaults are untouched by the checks.
+  const p = cmaParameters(10, { popSize: 12, eliteRatio: 0.5, variant: 'full', cm: 1 });
+  assert.deepEqual(new CmaEs({ dim: 10, popSize: 12 }).params, p);
+});
+
+const stateBytes = (cma: CmaEs): Buffer => Buffer.from(cma.serialize());
+
+test('dsigma = 1e-300: tell throws naming the step size and dsigma, and keeps the last good state', () => {
+  for (const variant of ['full', 'separable'] as const) {
+    const cma = new CmaEs({ dim: 4, popSize: 8, seed: 1, dsigma: 1e-300, variant });
+    const xs = cma.ask();
+    const before = stateBytes(cma);
+    const { mean, sigma } = { mean: Float64Array.from(cma.mean), sigma: cma.sigma };
+    assert.throws(() => cma.tell(xs.map((x) => -sphere(x))),
+      (e: unknown) => e instanceof Error && /^CMA-ES: the update of generation 1 failed: the step size sigma became (Infinity|0) \(.*dsigma = 1e-300.*: dsigma = 1e-300 is too small\?\)\. Nothing was changed: the state is still that after generation 0, with its ask pending$/.test((e as Error).message),
+      variant);
+    // No lost data: the state (ask pending included) is the one before the failed update.
+    assert.deepEqual(stateBytes(cma), before, `${variant}: checkpoint after the error`);
+    assert.equal(cma.generation, 0);
+    assert.ok(Object.is(cma.sigma, sigma));
+    assert.deepEqual(bytes(cma.mean), bytes(mean));
+    assert.equal(cma.bestX, null);
+    assert.equal(cma.bestFitness, -Infinity);
+    assert.deepEqual(cma.candidates().map(bytes), xs.map(bytes));
+    const restored = CmaEs.deserialize(before);
+    assert.throws(() => restored.tell(xs.map((x) => -sphere(x))), /step size sigma became/);
+  }
+});
+
+test('a covariance update that would overflow throws and leaves C (and the rest) as it was', () => {
+  for (const variant of ['full', 'separable'] as const) {
+    const n = 5;
+    const cma = new CmaEs({ dim: n, popSize: 8, seed: 2, variant, initMean: [1, 2, 3, 4, 5] });
+    run(cma, 3);
+    const xs = cma.ask();
+    // Only the last component of pc is huge: every row of C but the last updates finitely first (the full variant
+    // writes rows in order), then C[4,4] overflows, so the rollback of the written rows is exercised.
+    cma.pathC[n - 1] = 1e200;
+    const before = stateBytes(cma), cov = Float64Array.from(cma.cov);
+    assert.throws(() => cma.tell(xs.map((x) => -ellipsoid(x))),
+      new RegExp(`^Error: CMA-ES: the update of generation 4 failed: the covariance became non-finite: C\\[${variant === 'full' ? '4,4' : '4'}\\] = Infinity \\(decay .*\\)\\. Nothing was changed: the state is still that after generation 3, with its ask pending$`),
+      variant);
+    assert.deepEqual(bytes(cma.cov), bytes(cov), `${variant}: C unchanged`);
+    assert.deepEqual(stateBytes(cma), before, `${variant}: state unchanged`);
+  }
+});
+
+test('a mean or best sample that would overflow throws and keeps the state', () => {
+  const cma = new CmaEs({ dim: 3, popSize: 6, seed: 4, initSigma: 1e308, initMean: [1.7e308, 1.7e308, 1.7e308] });
+  cma.ask();
+  const before = stateBytes(cma);
+  assert.throws(() => cma.tell([1, 2, 3, 4, 5, 6]), /CMA-ES: the update of generation 1 failed: the (best sample \(member 5\) has entry \d = Infinity|mean became non-finite)/);
+  assert.deepEqual(stateBytes(cma), before);
+  cma.bestFitness = 100; // no new best sample: the mean's own check
+  assert.throws(() => cma.tell([1, 2, 3, 4, 5, 6]), /CMA-ES: the update of generation 1 failed: the mean became non-finite: mean\[\d\] = Infinity/);
+});
+
+test('deserialize refuses a state with a non-finite or non-positive sigma, or non-finite arrays', () => {
+  const cma = new CmaEs({ dim: 3, popSize: 4, seed: 1 });
+  run(cma, 2);
+  for (const [edit, message] of [
+    [(s: ReturnType<typeof decodeCmaState>) => { s.sigma = -1; }, /CMA-ES state: sigma is -1, need a positive finite number/],
+    [(s: ReturnType<typeof decodeCmaState>) => { s.sigma = 0; }, /CMA-ES state: sigma is 0/],
+    [(s: ReturnType<typeof decodeCmaState>) => { s.mean[1] = Number.NaN; }, /CMA-ES state: mean\[1\] is NaN/],
+    [(s: ReturnType<typeof decodeCmaState>) => { s.cov[4] = Infinity; }, /CMA-ES state: cov\[4\] is Infinity/],
+    [(s: ReturnType<typeof decodeCmaState>) => { s.generation = -2; }, /CMA-ES state: generation is -2/],
+  ] as const) {
+    const s = decodeCmaState(cma.serialize());
+    edit(s);
+    assert.throws(() => CmaEs.deserialize(encodeCmaState(s)), message);
+  }
+});
+
+test('C stays exactly symmetric over many generations, so the eigendecomposition’s symmetry check never fires', () => {
+  for (const eliteRatio of [0.25, 0.5, 1]) {
+    const cma = new CmaEs({ dim: 12, popSize: 10, eliteRatio, seed: 8, initMean: new Array(12).fill(1) });
+    run(cma, 400);
+    const n = 12;
+    for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) assert.ok(Object.is(cma.cov[i * n + j], cma.cov[j * n + i]), `C[${i},${j}]`);
+    assert.ok(symmetricEigen(cma.cov, n).values.every((v) => v > 0));
+    assert.equal(cma.eigenCount, 400);
+  }
 });

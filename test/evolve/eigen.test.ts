@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { symmetricEigen } from '../../src/evolve/eigen.js';
+import { SYMMETRY_TOLERANCE, symmetricEigen, symmetricEigenInPlace, symmetricEigenInPlaceJs } from '../../src/evolve/eigen.js';
 import { Rng } from '../../src/util/rng.js';
 
 function randomSymmetric(n: number, rng: Rng): Float64Array {
@@ -88,4 +88,66 @@ test('bad input gives clear errors', () => {
   assert.throws(() => symmetricEigen(new Float64Array(3), 2), /need 4/);
   assert.throws(() => symmetricEigen(Float64Array.from([1, NaN, NaN, 1]), 2), /NaN/);
   assert.throws(() => symmetricEigen(new Float64Array(1), 0), /positive integer/);
+});
+
+test('a non-symmetric matrix is refused, naming the first offending pair and both values', () => {
+  const entryPoints: [string, (a: Float64Array, n: number) => unknown][] = [
+    ['symmetricEigen', symmetricEigen],
+    ['symmetricEigenInPlace', (a, n) => symmetricEigenInPlace(a, n, new Float64Array(n))],
+    ['symmetricEigenInPlaceJs', (a, n) => symmetricEigenInPlaceJs(a, n, new Float64Array(n))],
+  ];
+  for (const [name, f] of entryPoints) {
+    // Before, the lower triangle was decomposed and the upper one ignored: [[1, 2], [3, 4]] gave [[1, 3], [3, 4]]'s.
+    assert.throws(() => f(Float64Array.from([1, 2, 3, 4]), 2),
+      /^RangeError: symmetricEigen: the matrix is not symmetric: entry \(0, 1\) is 2 but entry \(1, 0\) is 3 \(difference 1, allowed 0\.000001 × max\|entry\| = 0\.000004\)$/, name);
+    // The first pair in row-major order of the upper triangle, wherever it lies (here past the first 64×64 tile).
+    const n = 70, a = randomSymmetric(n, new Rng(5));
+    a[3 * n + 66] += 1; a[60 * n + 2] += 1; // pairs (3, 66) and (2, 60): (2, 60) comes first
+    assert.throws(() => f(a.slice(), n), new RegExp(`entry \\(2, 60\\) is ${a[2 * n + 60]} but entry \\(60, 2\\) is ${a[60 * n + 2]}`), name);
+    // An upper triangle of zeros (only the lower one filled) is not a symmetric matrix either.
+    const lower = Float64Array.from([2, 0, 1, 3]);
+    assert.throws(() => f(lower, 2), /entry \(0, 1\) is 0 but entry \(1, 0\) is 1/, name);
+  }
+});
+
+test('rounding-level asymmetry (relative to the largest entry) is accepted; just above the tolerance is not', () => {
+  const n = 6, rng = new Rng(11);
+  const a = randomSymmetric(n, rng);
+  for (let i = 0; i < n * n; i++) a[i] = a[i]! * 1e-8; // tolerance is relative: small matrices are judged at their scale
+  let largest = 0;
+  for (const x of a) largest = Math.max(largest, Math.abs(x));
+  const b = a.slice();
+  b[1 * n + 4] = b[1 * n + 4]! + 0.5 * SYMMETRY_TOLERANCE * largest;
+  const exact = symmetricEigen(a, n), near = symmetricEigen(b, n);
+  assert.deepEqual(near.values, exact.values); // the lower triangle is what is read
+  const c = a.slice();
+  c[1 * n + 4] = c[1 * n + 4]! + 2 * SYMMETRY_TOLERANCE * largest;
+  assert.throws(() => symmetricEigen(c, n), /not symmetric: entry \(1, 4\)/);
+  // Q·Λ·Qᵀ built without symmetrising carries asymmetry of a few ulps: accepted.
+  const q = randomSymmetric(n, rng), m = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) { let s = 0; for (let k = 0; k < n; k++) s += q[i * n + k]! * (k + 1) * q[j * n + k]!; m[i * n + j] = s; }
+  assert.ok(symmetricEigen(m, n).values.length === n);
+});
+
+test('non-finite entries, wrong sizes and wrong types are refused before anything is written', () => {
+  for (const [bad, what] of [[Infinity, 'Infinity'], [-Infinity, '-Infinity'], [Number.NaN, 'NaN']] as const) {
+    const a = Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    a[5] = bad; a[7] = bad;
+    assert.throws(() => symmetricEigen(a, 3), new RegExp(`^RangeError: symmetricEigen: matrix entry 5 \\(row 1, column 2\\) is ${what}$`));
+  }
+  // Exactly n² entries: a 3×3 matrix passed with n = 2 was silently decomposed as the wrong 2×2 piece of it.
+  assert.throws(() => symmetricEigen(new Float64Array(9), 2), /^RangeError: symmetricEigen: matrix has 9 entries, need 4 \(n × n with n = 2\)$/);
+  assert.throws(() => symmetricEigenInPlace(new Float64Array(5), 2, new Float64Array(2)), /matrix has 5 entries, need 4/);
+  assert.throws(() => symmetricEigen(new Float64Array(4), 1.5), /n must be a positive integer, got 1\.5/);
+  assert.throws(() => symmetricEigen(new Float64Array(4), Number.NaN), /n must be a positive integer, got NaN/);
+  assert.throws(() => symmetricEigen(new Float64Array(4), '2' as never), /n must be a positive integer, got "2"/);
+  assert.throws(() => symmetricEigen([1, 0, 0, 1] as never, 2), (e: unknown) => e instanceof TypeError && /the matrix must be a Float64Array, got Array/.test((e as Error).message));
+  assert.throws(() => symmetricEigen(new Float32Array(4) as never, 2), (e: unknown) => e instanceof TypeError && /got Float32Array/.test((e as Error).message));
+  assert.throws(() => symmetricEigenInPlace(new Float64Array(4), 2, new Float32Array(2) as never), (e: unknown) => e instanceof TypeError && /values must be a Float64Array, got Float32Array/.test((e as Error).message));
+  assert.throws(() => symmetricEigenInPlace(new Float64Array(4), 2, new Float64Array(1)), /values has 1 entries, need 2/);
+  // The in-place form leaves both arrays untouched when it refuses.
+  const a = Float64Array.from([1, 2, 3, 4]), values = Float64Array.from([7, 8]);
+  assert.throws(() => symmetricEigenInPlace(a, 2, values), RangeError);
+  assert.deepEqual(Array.from(a), [1, 2, 3, 4]);
+  assert.deepEqual(Array.from(values), [7, 8]);
 });
