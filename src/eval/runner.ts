@@ -20,7 +20,7 @@ import {
   maxNewTokensFor, metricForRecord, postprocessPrediction, scoreRecord, splitContextAndQuestion, extraStopTokensFor,
   truncateMiddle, type LongBenchConfig,
 } from '../tasks/longbench.js';
-import type { MetricOptions } from '../tasks/metrics/index.js';
+import { checkMetricOptions, type MetricOptions } from '../tasks/metrics/index.js';
 import type { CacheStatsSummary } from '../runtime/stats.js';
 import type { Session } from '../runtime/session.js';
 import { tokenNll } from './perplexity.js';
@@ -60,6 +60,7 @@ export interface RecordPrompt {
 
 /** Tokenises a record as runRecord does (template, truncation in the middle of the context, question, answer). */
 export function recordPrompt(model: Model, record: TaskRecord, options: RunRecordOptions = {}): RecordPrompt {
+  checkRunOptions(options);
   const tok = model.tokenizer;
   if (!tok) throw new Error(`model ${model.source} has no tokenizer; tasks need one`);
   const scoreKind = options.score ?? 'task';
@@ -89,6 +90,30 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
   }
   const prefill = options.queryAware || qIds.length === 0 ? [...ctxIds, ...qIds] : ctxIds;
   return { ctxIds, qIds, answerIds, maxNew, truncated, prefill };
+}
+
+/** A value as an error message shows it: strings quoted, other non-numbers by their kind. */
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === undefined || v === null) return String(v);
+  return Array.isArray(v) ? 'an array' : typeof v;
+}
+
+/**
+ * Refuses, before any work, run options that would be ignored or fail late: a prompt budget or new-token count that
+ * is not a safe integer (NaN fell back silently to the model's own budget), bad metric options (checked only when
+ * the answer is scored, after the whole generation).
+ */
+function checkRunOptions(options: RunRecordOptions): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(`run options must be an object, got ${show(options)}`);
+  const { maxPromptTokens, maxNewTokens, metricOptions } = options;
+  if (maxPromptTokens !== undefined && !(Number.isSafeInteger(maxPromptTokens) && maxPromptTokens >= 1)) {
+    throw new RangeError(`maxPromptTokens must be a positive safe integer (a prompt budget in tokens), got ${show(maxPromptTokens)}`);
+  }
+  if (maxNewTokens !== undefined && !(Number.isSafeInteger(maxNewTokens) && maxNewTokens >= 0)) {
+    throw new RangeError(`maxNewTokens must be a safe integer ≥ 0, got ${show(maxNewTokens)}`);
+  }
+  if (metricOptions !== undefined) checkMetricOptions(metricOptions);
 }
 
 export type RecordScore = 'task' | 'likelihood';

@@ -146,8 +146,20 @@ export interface RecordOptions {
  */
 export const MAX_RECORD_LENGTH = 1 << 20;
 
-function checkInteger(what: string, v: number, min: number): void {
-  if (!Number.isSafeInteger(v) || v < min) throw new Error(`${what} must be an integer ≥ ${min}, got ${v}`);
+/** A value as an error message shows it: strings quoted, other non-numbers by their kind. */
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === undefined || v === null) return String(v);
+  return Array.isArray(v) ? 'an array' : typeof v;
+}
+
+function checkInteger(what: string, v: unknown, min: number): void {
+  if (!Number.isSafeInteger(v) || (v as number) < min) throw new RangeError(`${what} must be an integer ≥ ${min}, got ${show(v)}`);
+}
+
+/** An optional integer option: absent (undefined) takes its default; anything else, null included, must be an integer. */
+function checkOptionalInteger(what: string, v: unknown, min: number): void {
+  if (v !== undefined) checkInteger(what, v, min);
 }
 
 /** Checks a request before any work (the CLI calls it before creating its output file); returns the task. */
@@ -158,11 +170,17 @@ export function checkRecordOptions(o: Omit<RecordOptions, 'tokenizer' | 'memo'>)
   if (o.length > MAX_RECORD_LENGTH) {
     throw new RangeError(`length must be at most ${MAX_RECORD_LENGTH.toLocaleString('en-US')} tokens (2^20), got ${o.length.toLocaleString('en-US')}`);
   }
-  checkInteger('seed', o.seed ?? 0, 0);
-  checkInteger('index', o.index ?? 0, 0);
+  checkOptionalInteger('seed', o.seed, 0);
+  checkOptionalInteger('index', o.index, 0);
   if (o.depthPercent !== undefined) {
     if (!task.depth) throw new Error(`task ${task.name} has no needle depth to set`);
-    if (!(o.depthPercent >= 0 && o.depthPercent <= 100)) throw new Error(`depth must be within 0..100 percent, got ${o.depthPercent}`);
+    // A number only: null compares as 0 and '50' as 50, which would place the needle at a depth the id does not name.
+    if (typeof o.depthPercent !== 'number' || !(o.depthPercent >= 0 && o.depthPercent <= 100)) {
+      throw new RangeError(`depthPercent: the needle depth must be within 0..100 percent (undefined: a random depth), got ${show(o.depthPercent)}`);
+    }
+  }
+  if (o.haystack !== undefined && typeof o.haystack !== 'string') {
+    throw new TypeError(`haystack must be noise, essay, brown or a directory of .txt files (a string), got ${show(o.haystack)}`);
   }
   if (o.haystack !== undefined && task.haystack === null) {
     throw new Error(`task ${task.name} has its own haystack structure; --haystack does not apply`);
@@ -181,6 +199,7 @@ export function generateRecord(o: RecordOptions): TaskRecord {
   if (typeof o.tokenizer?.encode !== 'function') {
     throw new TypeError(`generateRecord: tokenizer must be the model's tokenizer (an object with encode and decode), got ${o.tokenizer === null ? 'null' : typeof o.tokenizer}`);
   }
+  if (o.memo !== undefined && !(o.memo instanceof Map)) throw new TypeError(`generateRecord: memo must be a Map shared across a run's records, got ${show(o.memo)}`);
   const seed = o.seed ?? 0, index = o.index ?? 0;
   const haystackChoice = o.haystack ?? task.haystack;
   const haystack = haystackChoice === null ? null : resolveHaystack(haystackChoice, task.language);
@@ -225,8 +244,15 @@ export interface RecordsOptions extends Omit<RecordOptions, 'index' | 'length' |
  * compares the same fact across lengths and depths.
  */
 export function* iterateRecords(o: RecordsOptions): Generator<TaskRecord> {
+  if (o === null || typeof o !== 'object') throw new TypeError(`records options must be an object {task, n, lengths, tokenizer, …}, got ${show(o)}`);
   checkInteger('n', o.n, 1);
-  if (o.lengths.length === 0) throw new Error('at least one length is needed');
+  if (!Array.isArray(o.lengths)) throw new TypeError(`lengths must be an array of lengths in tokens, got ${show(o.lengths)}`);
+  if (o.lengths.length === 0) throw new RangeError('lengths: at least one length is needed, got []');
+  if (o.depths !== undefined) {
+    if (!Array.isArray(o.depths)) throw new TypeError(`depths must be an array of depths in percent (undefined: a random depth per record), got ${show(o.depths)}`);
+    // An empty sweep would give no records at all, silently.
+    if (o.depths.length === 0) throw new RangeError('depths: at least one depth is needed (undefined: a random depth per record), got []');
+  }
   for (const length of o.lengths) for (const depthPercent of o.depths ?? [undefined]) checkRecordOptions({ ...o, length, depthPercent });
   const memo = o.memo ?? new Map();
   for (const length of o.lengths) {

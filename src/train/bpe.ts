@@ -83,22 +83,108 @@ class PairHeap {
   }
 }
 
+/** A value as an error message shows it: strings quoted, other non-numbers by their kind. */
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === undefined || v === null) return String(v);
+  return Array.isArray(v) ? 'an array' : typeof v;
+}
+
+const SPECIAL_NAMES = ['pad', 'bos', 'eos'] as const;
+const TRAIN_OPTION_NAMES = ['vocabSize', 'specialTokens', 'minFrequency'];
+
+/** Printable ASCII (33..126): the byte-level characters that stand for their own byte, and decode as themselves. */
+const isPrintableAscii = (c: number) => c >= 33 && c <= 126;
+/** Pieces of a contraction pre-token ("'ll", "'ve", …) that are neither all letters nor all punctuation. */
+const CONTRACTION_PIECES = ["'s", "'d", "'m", "'t", "'l", "'ll", "'v", "'ve", "'r", "'re"];
+
+/**
+ * Why `token` cannot be one of the trained tokenizer's special tokens, or null. A special token gets an id of its own
+ * (0, 1, 2) in a vocabulary whose other tokens are spelt in the byte-level alphabet, and is written as is into
+ * tokenizer.json, where a decoder reads a token spelt wholly in that alphabet as bytes. So a special token must be
+ * a well-formed non-empty string and either contain a character outside the byte-level alphabet (a space, a
+ * character beyond U+0143, …) or be printable ASCII (which stands for itself) that no ordinary token can spell: not a
+ * single byte, not a run of letters or of punctuation, not part of a contraction ("'ll"), all of which the BPE can
+ * learn as a merge, giving the string two ids.
+ */
+function specialTokenProblem(token: string, byteChars: readonly string[]): string | null {
+  if (token.length === 0) return 'is empty';
+  if (/\p{Cs}/u.test(token)) return 'holds a lone surrogate, which UTF-8 (tokenizer.json) cannot hold';
+  if (![...token].every((c) => byteChars.includes(c))) return null; // a character no byte-level token has: no clash
+  if (token.length === 1) {
+    return `is the byte-level token of byte 0x${byteChars.indexOf(token).toString(16).padStart(2, '0')}, which has an id of its own`;
+  }
+  if (![...token].every((c) => isPrintableAscii(c.codePointAt(0)!))) {
+    return 'is spelt only in the byte-level alphabet and is not printable ASCII: a byte-level decoder reads such a token as the bytes its characters stand for, not as its text';
+  }
+  if (/^[A-Za-z]+$/.test(token) || /^[^A-Za-z0-9]+$/.test(token) || CONTRACTION_PIECES.includes(token)) {
+    return 'is a piece the BPE can learn as an ordinary token (a run of letters or of punctuation), which would give it two ids';
+  }
+  return null;
+}
+
+/** The special tokens, checked: strings the trained vocabulary and tokenizer.json represent faithfully (see specialTokenProblem). */
+function checkSpecialTokens(specials: unknown, byteChars: readonly string[]): SpecialTokens {
+  if (specials === null || typeof specials !== 'object' || Array.isArray(specials)) {
+    throw new TypeError(`specialTokens must be an object {pad, bos, eos} of strings, got ${show(specials)}`);
+  }
+  for (const key in specials) {
+    if (!(SPECIAL_NAMES as readonly string[]).includes(key)) throw new RangeError(`unknown special token ${JSON.stringify(key)} (expected: pad, bos, eos)`);
+  }
+  const s = specials as Record<string, unknown>;
+  for (const name of SPECIAL_NAMES) {
+    const token = s[name];
+    if (typeof token !== 'string') throw new TypeError(`specialTokens.${name} must be a string, got ${show(token)}`);
+    const problem = specialTokenProblem(token, byteChars);
+    if (problem !== null) throw new RangeError(`specialTokens.${name} ${show(token)} ${problem}; use a marker such as "<|${name}|>"`);
+  }
+  const list = SPECIAL_NAMES.map((name) => s[name] as string);
+  if (new Set(list).size !== 3) throw new RangeError(`pad, bos and eos tokens must be three distinct non-empty strings, got ${list.map(show).join(', ')}`);
+  // Special tokens are found in text before anything else, leftmost first: one inside another, or one whose end is
+  // another's start, would make text + special token encode to other ids than it was made of.
+  for (const a of SPECIAL_NAMES) {
+    for (const b of SPECIAL_NAMES) {
+      const x = s[a] as string, y = s[b] as string;
+      if (a !== b && x.includes(y)) throw new RangeError(`specialTokens.${a} ${show(x)} contains specialTokens.${b} ${show(y)}; special tokens must not overlap`);
+      for (let k = 1; k < Math.min(x.length, y.length); k++) {
+        if (x.endsWith(y.slice(0, k))) {
+          throw new RangeError(`specialTokens.${a} ${show(x)} ends with ${show(y.slice(0, k))}, which ${a === b ? 'it also starts with' : `specialTokens.${b} ${show(y)} starts with`}; special tokens must not overlap`);
+        }
+      }
+    }
+  }
+  return { pad: s.pad as string, bos: s.bos as string, eos: s.eos as string };
+}
+
 /** Trains a byte-level BPE on `texts` (any iterable of strings, read once). */
 export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): BpeModel {
-  const specials = options.specialTokens ?? DEFAULT_SPECIAL_TOKENS;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(`options must be an object {vocabSize, …}, got ${show(options)}`);
+  for (const key in options) {
+    if (!TRAIN_OPTION_NAMES.includes(key)) throw new RangeError(`unknown trainBpe option ${JSON.stringify(key)} (expected one of: ${TRAIN_OPTION_NAMES.join(', ')})`);
+  }
+  const byteChars = byteToUnicode();
+  const specials = options.specialTokens === undefined ? DEFAULT_SPECIAL_TOKENS : checkSpecialTokens(options.specialTokens, byteChars);
   const specialList = [specials.pad, specials.bos, specials.eos];
-  if (new Set(specialList).size !== 3 || specialList.some((s) => s.length === 0)) throw new Error('pad, bos and eos tokens must be three distinct non-empty strings');
   const base = specialList.length + 256;
   if (!Number.isInteger(options.vocabSize) || options.vocabSize < base || options.vocabSize > 65536) {
-    throw new Error(`vocabSize must be an integer within ${base}..65536 (3 special tokens + 256 bytes + merges), got ${options.vocabSize}`);
+    throw new RangeError(`vocabSize must be an integer within ${base}..65536 (3 special tokens + 256 bytes + merges), got ${show(options.vocabSize)}`);
   }
   const minFrequency = options.minFrequency ?? 2;
-  if (!(Number.isInteger(minFrequency) && minFrequency >= 1)) throw new Error(`minFrequency must be an integer ≥ 1, got ${minFrequency}`);
+  if (!(Number.isInteger(minFrequency) && minFrequency >= 1)) throw new RangeError(`minFrequency must be an integer ≥ 1, got ${show(minFrequency)}`);
+  // One string is iterable too, character by character: it would be trained on as that many one-character texts.
+  if (texts === null || typeof texts === 'string' || typeof (texts as Partial<Iterable<string>> | undefined)?.[Symbol.iterator] !== 'function') {
+    throw new TypeError(`texts must be an iterable (an array, …) of strings, got ${typeof texts === 'string' ? 'one string' : show(texts)}`);
+  }
 
   // 1. Pre-token frequencies, as byte sequences.
   const counts = new Map<string, number>();
   const re = new RegExp(PRETOKENIZE_PATTERN, 'gu');
-  for (const text of texts) for (const m of text.matchAll(re)) counts.set(m[0], (counts.get(m[0]) ?? 0) + 1);
+  let t = 0;
+  for (const text of texts) {
+    if (typeof text !== 'string') throw new TypeError(`texts: item ${t} must be a string, got ${show(text)}`);
+    for (const m of text.matchAll(re)) counts.set(m[0], (counts.get(m[0]) ?? 0) + 1);
+    t++;
+  }
   const encoder = new TextEncoder();
   const words: number[][] = [], freqs: number[] = [];
   for (const [piece, f] of counts) { words.push(Array.from(encoder.encode(piece), (b) => b + specialList.length)); freqs.push(f); }
@@ -118,7 +204,6 @@ export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): Bpe
   for (const [key, c] of pairCount) heap.push(c, key);
 
   // 3. Greedy merges.
-  const byteChars = byteToUnicode();
   const vocab = [...specialList, ...byteChars];
   const merges: [string, string][] = [];
   while (vocab.length < options.vocabSize && heap.size > 0) {

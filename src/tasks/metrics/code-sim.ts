@@ -1,3 +1,4 @@
+import { checkChoice } from './choice.js';
 import { sequenceMatcherRatio } from './difflib.js';
 import { indelRatio } from './indel.js';
 import { pythonRound } from './python-round.js';
@@ -8,12 +9,14 @@ import { stripLeadingNewlines } from './python-string.js';
  * default) or `'levenshtein'` (python-Levenshtein's indel ratio, what setups with that package get).
  */
 export type CodeSimMatcher = 'difflib' | 'levenshtein';
+export const CODE_SIM_MATCHERS: readonly CodeSimMatcher[] = ['difflib', 'levenshtein'];
 
 /**
  * fuzzywuzzy 0.18 `fuzz.ratio(a, b)`: 100 when the strings are equal (even both empty), 0 when one is empty, else
  * `int(round(100 · ratio))` with Python's half-to-even rounding.
  */
 export function fuzzRatio(a: string, b: string, matcher: CodeSimMatcher = 'difflib'): number {
+  checkChoice('code_sim matcher', matcher, CODE_SIM_MATCHERS);
   if (a === b) return 100;
   if (a.length === 0 || b.length === 0) return 0;
   const ratio = matcher === 'levenshtein' ? indelRatio(a, b) : sequenceMatcherRatio(a, b);

@@ -3,9 +3,10 @@
  * RULER, InfiniteBench) by default, quirks included, with corrected variants behind options.
  */
 import { taskScore } from './aggregate.js';
-import { classificationScore, type ClassificationVariant } from './classification.js';
-import { codeSimScore, type CodeSimMatcher } from './code-sim.js';
-import { kvRetrievalScore, passkeyScore, type KvRetrievalMatch } from './infinitebench.js';
+import { checkChoice, checkOptionsObject } from './choice.js';
+import { CLASSIFICATION_VARIANTS, classificationScore, type ClassificationVariant } from './classification.js';
+import { CODE_SIM_MATCHERS, codeSimScore, type CodeSimMatcher } from './code-sim.js';
+import { KV_RETRIEVAL_MATCHES, kvRetrievalScore, passkeyScore, type KvRetrievalMatch } from './infinitebench.js';
 import { qaF1Score, qaF1ZhScore } from './qa-f1.js';
 import { countScore, retrievalScore, retrievalZhScore } from './retrieval.js';
 import { rougeScore } from './rouge.js';
@@ -27,6 +28,31 @@ export interface MetricOptions {
   codeSimMatcher?: CodeSimMatcher;
   /** kv_retrieval: `'contains'` (default) or InfiniteBench's first `'words'` rule. */
   kvRetrievalMatch?: KvRetrievalMatch;
+}
+
+/** The values each metric option takes. */
+export const METRIC_OPTION_VALUES: { readonly [K in keyof Required<MetricOptions>]: readonly NonNullable<MetricOptions[K]>[] } = {
+  rougeRecursion: ['official', 'corrected'],
+  classification: CLASSIFICATION_VARIANTS,
+  codeSimMatcher: CODE_SIM_MATCHERS,
+  kvRetrievalMatch: KV_RETRIEVAL_MATCHES,
+};
+
+/**
+ * Refuses metric options that would be ignored silently: not an object, an unknown key (a misspelt option), or a
+ * value that is not one of the option's (undefined counts as absent). Returns the options.
+ */
+export function checkMetricOptions(options: MetricOptions): MetricOptions {
+  checkOptionsObject('metric options', options);
+  const known = Object.keys(METRIC_OPTION_VALUES) as (keyof MetricOptions)[];
+  for (const key in options) {
+    if (!(known as string[]).includes(key)) {
+      throw new RangeError(`unknown metric option ${JSON.stringify(key)} (expected one of: ${known.join(', ')})`);
+    }
+    const value = options[key as keyof MetricOptions];
+    if (value !== undefined) checkChoice(`metric option ${key}`, value, METRIC_OPTION_VALUES[key as keyof MetricOptions]);
+  }
+  return options;
 }
 
 export function isMetricName(name: string): name is MetricName {
@@ -66,6 +92,7 @@ export function scoreByMetric(
   if (!isMetricName(name)) throw new Error(`unknown metric ${JSON.stringify(name)}; known: ${METRICS.join(', ')}`);
   if (typeof prediction !== 'string') throw new TypeError(`${name}: the prediction must be a string, got ${prediction === null ? 'null' : typeof prediction}`);
   if (!Array.isArray(answers) || !answers.every((a) => typeof a === 'string')) throw new TypeError(`${name}: the answers must be an array of strings`);
+  checkMetricOptions(options);
   const pair = PAIR_METRICS[name];
   if (pair) {
     let best = 0.0;

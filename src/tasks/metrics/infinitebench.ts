@@ -1,3 +1,4 @@
+import { checkChoice } from './choice.js';
 import { pySplit } from './python-string.js';
 
 /** InfiniteBench `first_int_match`: the first run of ASCII digits (`re.split("[^0-9]", text)`), or `""`. */
@@ -20,9 +21,11 @@ export function passkeyScore(prediction: string, answers: readonly string[]): nu
  * (its first release: the output's \n : " ' . , ? ! { } become spaces and the answer must be one of the words).
  */
 export type KvRetrievalMatch = 'contains' | 'words';
+export const KV_RETRIEVAL_MATCHES: readonly KvRetrievalMatch[] = ['contains', 'words'];
 
 /** InfiniteBench kv_retrieval: is the (first) answer in the output. */
 export function kvRetrievalScore(prediction: string, answers: readonly string[], match: KvRetrievalMatch = 'contains'): number {
+  checkChoice('kv_retrieval match', match, KV_RETRIEVAL_MATCHES);
   const answer = firstAnswer(answers, 'kv_retrieval');
   if (match === 'contains') return prediction.includes(answer) ? 1.0 : 0.0;
   return pySplit(prediction.replace(/[\n:"'.,?!{}]/g, ' ')).includes(answer) ? 1.0 : 0.0;

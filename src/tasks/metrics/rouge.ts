@@ -13,6 +13,7 @@
  * - any exception gives 0: an empty hypothesis or reference, one made only of periods, and, in the official setup,
  *   a backtrack deeper than Python's recursion limit allows (about 990 calls).
  */
+import { checkOptionsObject, showValue } from './choice.js';
 import { collapseWhitespace } from './python-string.js';
 
 /** Deepest LCS backtrack (in recursive calls) that LongBench's eval.py survives under Python's limit of 1000 frames. */
@@ -28,6 +29,23 @@ export interface RougeOptions {
   maxBacktrackCalls?: number;
 }
 
+/**
+ * The backtrack limit of `options` (`fallback` when absent); refuses options that are not an object, keys other
+ * than maxBacktrackCalls, and a limit that is neither an integer ≥ 0 nor Infinity (NaN would never fail).
+ */
+export function rougeBacktrackLimit(options: RougeOptions, fallback: number): number {
+  checkOptionsObject('rouge options', options);
+  for (const key in options) {
+    if (key !== 'maxBacktrackCalls') throw new RangeError(`unknown rouge option ${JSON.stringify(key)} (expected: maxBacktrackCalls)`);
+  }
+  const limit = options.maxBacktrackCalls;
+  if (limit === undefined) return fallback;
+  if (typeof limit !== 'number' || !(Number.isSafeInteger(limit) && limit >= 0 || limit === Infinity)) {
+    throw new RangeError(`rouge option maxBacktrackCalls must be an integer ≥ 0 or Infinity, got ${showValue(limit)}`);
+  }
+  return limit;
+}
+
 /** `[" ".join(s.split()) for s in text.split(".") if len(s) > 0]`. */
 export function rougeSentences(text: string): string[] {
   return text.split('.').filter((piece) => piece.length > 0).map(collapseWhitespace);
@@ -37,8 +55,9 @@ class RougeFailure extends Error {}
 
 /** LongBench `rouge_score(prediction, gold)`: ROUGE-L F of rouge 1.0.1, or 0 where the official code fails. */
 export function rougeScore(prediction: string, gold: string, options: RougeOptions = {}): number {
+  const maxBacktrackCalls = rougeBacktrackLimit(options, ROUGE_MAX_BACKTRACK_CALLS);
   try {
-    return rougeLSummaryLevel(rougeSentences(prediction), rougeSentences(gold), options.maxBacktrackCalls ?? ROUGE_MAX_BACKTRACK_CALLS);
+    return rougeLSummaryLevel(rougeSentences(prediction), rougeSentences(gold), maxBacktrackCalls);
   } catch (error) {
     if (error instanceof RougeFailure) return 0;
     throw error;

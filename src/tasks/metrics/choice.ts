@@ -1,0 +1,22 @@
+/** Checks of metric options: a bad one is refused rather than silently read as the default. */
+
+/** A value as an error message shows it: strings quoted, other non-numbers by their kind. */
+export function showValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === undefined || v === null) return String(v);
+  return Array.isArray(v) ? 'an array' : typeof v;
+}
+
+/** `value` if it is one of `allowed`; a TypeError (not a string) or RangeError (another string) naming `what` otherwise. */
+export function checkChoice<T extends string>(what: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
+  const message = `${what} must be ${allowed.map((a) => JSON.stringify(a)).join(' or ')}, got ${showValue(value)}`;
+  throw typeof value === 'string' ? new RangeError(message) : new TypeError(message);
+}
+
+/** Refuses an options argument that is not an object (null, an array, a string, …). */
+export function checkOptionsObject(what: string, options: unknown): asserts options is Record<string, unknown> {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`${what} must be an object, got ${showValue(options)}`);
+  }
+}

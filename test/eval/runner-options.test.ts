@@ -1,0 +1,46 @@
+/** runRecord / recordPrompt refuse run options that were ignored silently (a NaN prompt budget) or checked only after generation. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { recordPrompt, runRecord } from '../../src/eval/runner.js';
+import { loadModel } from '../../src/models/model.js';
+import type { TaskRecord } from '../../src/tasks/record.js';
+
+const model = await loadModel('../shared/models/tinystories-656k');
+
+const record: TaskRecord = {
+  input: 'One day, Lily went to the', context: 'Lily played with a red ball in the park. '.repeat(40), answers: ['park'], length: 0,
+  dataset: 'story', language: 'en', all_classes: null, _id: 'story', metric: 'string_match_part',
+  prompt_template: '{context}\n\n{input}', max_new_tokens: 4,
+};
+
+test('maxPromptTokens must be a positive safe integer when given (NaN fell back to the model budget)', () => {
+  for (const [bad, shown] of [[Number.NaN, 'NaN'], [0, '0'], [-5, '-5'], [1.5, '1.5'], [Infinity, 'Infinity'], ['100', '"100"'], [null, 'null'], [2 ** 53, String(2 ** 53)]] as const) {
+    assert.throws(() => recordPrompt(model, record, { maxPromptTokens: bad as never }), (e: Error) => e instanceof RangeError
+      && e.message === `maxPromptTokens must be a positive safe integer (a prompt budget in tokens), got ${shown}`, shown);
+  }
+  const whole = recordPrompt(model, record);
+  assert.equal(whole.truncated, false);
+  assert.deepEqual(recordPrompt(model, record, { maxPromptTokens: undefined }), whole);
+  const cut = recordPrompt(model, record, { maxPromptTokens: 100 });
+  assert.equal(cut.truncated, true);
+  assert.ok(cut.ctxIds.length + cut.qIds.length <= 100);
+});
+
+test('maxNewTokens must be a safe integer ≥ 0 when given', () => {
+  for (const bad of [Number.NaN, -1, 2.5, '4']) {
+    assert.throws(() => recordPrompt(model, record, { maxNewTokens: bad as never }), /^RangeError: maxNewTokens must be a safe integer ≥ 0, got /);
+  }
+  assert.equal(recordPrompt(model, record, { maxNewTokens: 0 }).maxNew, 0);
+  assert.equal(recordPrompt(model, record, { maxNewTokens: 3 }).maxNew, 3);
+});
+
+test('metric options are checked before the run, not after the generation', async () => {
+  assert.throws(() => recordPrompt(model, record, { metricOptions: { rougeRecusion: 'corrected' } as never }),
+    /^RangeError: unknown metric option "rougeRecusion" \(expected one of: rougeRecursion, classification, codeSimMatcher, kvRetrievalMatch\)$/);
+  await assert.rejects(runRecord(model, record, null, { metricOptions: { kvRetrievalMatch: 'Words' } as never }),
+    /^RangeError: metric option kvRetrievalMatch must be "contains" or "words", got "Words"$/);
+  await assert.rejects(runRecord(model, record, null, { maxPromptTokens: Number.NaN }), /maxPromptTokens must be a positive safe integer/);
+  assert.throws(() => recordPrompt(model, record, null as never), /^TypeError: run options must be an object, got null$/);
+  const r = await runRecord(model, record, null, { maxNewTokens: 2, metricOptions: { kvRetrievalMatch: 'words' } });
+  assert.equal(r.newTokens <= 2, true);
+});
