@@ -28,6 +28,7 @@ interface EvalCliOptions {
   queryAware?: boolean;
   full: boolean;
   maxPromptTokens?: number;
+  chunkSize?: number;
   threads?: number;
   match?: string;
   score?: string;
@@ -58,6 +59,7 @@ export function register(program: Command): void {
     .option('--query-aware', 'compress context and question together (default: the context only, kvpress protocol)')
     .option('--no-full', 'do not add the full-cache reference run')
     .option('--max-prompt-tokens <n>', 'prompt budget; longer prompts are cut in the middle', intOption('--max-prompt-tokens', 2))
+    .option('--chunk-size <n>', 'prefill chunk size in tokens (default 128, as the reference; full and NAMM runs give the same answers at any size, faster from 256 on)', intOption('--chunk-size', 1))
     .option('--threads <n>', 'kernel threads', intOption('--threads', 1))
     .option('--match <spec>', 'record this policy\'s cache sizes on every record; `matched(SPEC)` without trace= then follows them (matched memory)')
     .option('--score <kind>', 'task: the task metric of the greedy answer (default); likelihood: exp(−mean NLL) of the gold answer, teacher-forced')
@@ -101,6 +103,8 @@ export function register(program: Command): void {
         const setup = {
           model: resolve(o.model), score: scoreKind, queryAware: !!o.queryAware, maxPromptTokens: o.maxPromptTokens ?? null,
           longbenchConfig: o.longbenchConfig ? resolve(o.longbenchConfig) : null, match: o.match ?? null,
+          // A baseline that acts after every chunk evicts at other points with another chunk size.
+          chunkSize: o.chunkSize ?? null,
         };
         // The files a policy reads (a .namm, a trace), by content: the same spec with another file behind it is
         // another policy, whose results cannot be reused.
@@ -144,7 +148,10 @@ export function register(program: Command): void {
       let finished = 0;
       for (const record of records) for (const { spec } of policies) if (done.has(`${record._id}\u0000${spec}`)) finished++;
       progress.update(finished);
-      const runOptions = { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens, score: scoreKind };
+      const runOptions = {
+        longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens, score: scoreKind,
+        ...(o.chunkSize !== undefined ? { chunkSize: o.chunkSize } : {}),
+      };
       for (const record of records) {
         const traceFile = traceDir ? join(traceDir, `${traceName(record._id)}.json`) : null;
         const needTrace = traceFile !== null && !existsSync(traceFile) && policies.some((p) => needsRecordTrace(p.spec) && !done.has(`${record._id}\u0000${p.spec}`));

@@ -282,6 +282,16 @@ test('a run never reuses or overwrites another setup\'s folder: eval --out, trai
   r = namm('eval', '--model', MODEL, '--data', data, '--memory', 'h2o:ratio=0.5', '--out', out, '--score', 'likelihood');
   assert.equal(r.status, 1);
   assert.match(r.stderr, /holds results of another setup \(score: "task" there, "likelihood" now\)/);
+  // Another chunk size is another setup too (a baseline acting after every chunk evicts elsewhere); the full cache
+  // answers the same at any chunk size.
+  r = namm('eval', '--model', MODEL, '--data', data, '--memory', 'h2o:ratio=0.5', '--out', out, '--chunk-size', '64');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /holds results of another setup \(chunkSize: null there, 64 now\)/);
+  const full128 = JSON.parse(namm('eval', '--model', MODEL, '--data', data, '--out', out, '--json').stdout) as { policy: string; score: number }[];
+  r = namm('eval', '--model', MODEL, '--data', data, '--out', join(dir, 'ev64'), '--chunk-size', '64', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), full128.filter((x) => x.policy === 'full'));
+  assert.match(namm('eval', '--model', MODEL, '--data', data, '--chunk-size', '0').stderr, /--chunk-size/);
   // train: a folder holding a model (and no training checkpoint) is not taken over by a fresh run.
   const model = join(dir, 'model');
   cpSync(MODEL, model, { recursive: true });
