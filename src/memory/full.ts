@@ -6,6 +6,8 @@ import { cloneState } from '../util/clone.js';
 export class FullPolicy implements MemoryPolicy {
   readonly name = 'full';
   readonly needsAttention = false;
+  /** Nothing to decide: chunks may go through the layers together (MemoryPolicy.layerwise). */
+  readonly layerwise = true;
   reset(shape: CacheShape): void { checkShape(shape); }
   /** An independent copy (Session.fork); the full cache has no state of its own. */
   clone(): FullPolicy {

@@ -66,6 +66,14 @@ export interface MemoryPolicy {
    * reference's 128-token sub-forwards always reach on a chunk's last query).
    */
   readonly chunkBoundary?: number;
+  /**
+   * Optional: true when the policy's decisions for a layer depend on that layer's observations only, never on how
+   * the layers' chunks interleave (no state shared across layers that observe() consumes in call order, such as one
+   * random stream). A session may then run several chunks through a layer before the next layer (the same
+   * observations per layer, in the same order, and the same results, with the dense layers run on more tokens at
+   * once: faster). Full and NAMM say so; a policy that does not is run one chunk at a time.
+   */
+  readonly layerwise?: boolean;
   /** Starts a new sequence: drop all per-sequence state. */
   reset(shape: CacheShape): void;
   /** Sees one layer's chunk; returns keep lists when this layer's cache should shrink now, else null. */

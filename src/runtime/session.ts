@@ -16,11 +16,29 @@ export interface SessionOptions {
   memory?: MemoryPolicy | null;
   /** Prefill chunk size; chunk boundaries fall on multiples of it in absolute positions (default 128). */
   chunkSize?: number;
+  /**
+   * Tokens the dense layers (projections, MLP) take at once in a prefill (default 512): consecutive chunks go
+   * through each layer together, and within the layer each chunk still attends and meets the memory policy on its
+   * own, in order, so the results are those of one chunk at a time. Only without a policy or with one that says
+   * it allows it (MemoryPolicy.layerwise: NAMM, full). 1 (or ≤ chunkSize) turns it off.
+   */
+  forwardTokens?: number;
   /** Called with every non-null keep-list decision (e.g. to record a matched-memory trace). */
   onEviction?: (event: { layer: number; totalTokens: number; keep: KeepLists; lensBefore: Int32Array }) => void;
 }
 
 /** What Session.fork hands to the new session. */
+/** One chunk of a forward that runs several (Session.forwardTokens): its rows in the forward and its bookkeeping. */
+interface ForwardPart {
+  start: number;
+  n: number;
+  /** T_abs after this chunk. */
+  totalTokens: number;
+  endOfPrefill: boolean;
+  /** Rows each layer and KV head held after this chunk (its eviction included), for the cache statistics. */
+  held: Int32Array;
+}
+
 interface ForkedState {
   cache: KVCache;
   stats: CacheStats;
@@ -100,6 +118,9 @@ export class Session {
   /** Tokens ever fed to this sequence (T_abs); the next token's position. */
   totalTokens = 0;
   private readonly chunkSize: number;
+  private readonly forwardTokens: number;
+  /** The chunks of the forward in progress, when it runs more than one (null: the forward is one chunk). */
+  private parts: ForwardPart[] | null = null;
   private readonly policy: MemoryPolicy | null;
   /** The policy and the objects holding its state (policyStateObjects), whose owner this session must stay. */
   private policyState: object[];
@@ -133,6 +154,10 @@ export class Session {
     if (options === null || typeof options !== 'object') throw new TypeError(`session options must be an object, got ${options === null ? 'null' : typeof options}`);
     this.chunkSize = options.chunkSize ?? 128;
     if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${options.chunkSize}`);
+    this.forwardTokens = options.forwardTokens ?? 512;
+    if (!Number.isSafeInteger(this.forwardTokens) || this.forwardTokens < 1) {
+      throw new RangeError(`forwardTokens must be a positive integer, got ${options.forwardTokens}`);
+    }
     if (options.onEviction !== undefined && typeof options.onEviction !== 'function') {
       throw new TypeError(`onEviction must be a function, got ${typeof options.onEviction}`);
     }
@@ -245,13 +270,24 @@ export class Session {
       throw new RangeError(`prefill: sequenceLength must be an integer ≥ the sequence's length after this prefill (${this.totalTokens + n}), got ${String(asLong)}`);
     }
     this.forwardLength = asLong ?? this.totalTokens + n;
+    // The chunks, then groups of consecutive ones that go through the layers together (see forwardTokens). A
+    // one-token chunk stays alone: its projections are a matrix-vector product, whose sums are ordered differently.
+    const sizes: number[] = [];
+    for (let t = this.totalTokens, left = n; left > 0;) {
+      const m = Math.min(this.chunkSize - (t % this.chunkSize), boundary - (t % boundary), left);
+      sizes.push(m);
+      t += m;
+      left -= m;
+    }
+    const together = this.policy === null || this.policy.layerwise === true ? this.forwardTokens : 1;
     try {
-      while (i < n) {
-        const room = Math.min(this.chunkSize - (this.totalTokens % this.chunkSize), boundary - (this.totalTokens % boundary));
-        const m = Math.min(room, n - i);
+      for (let k = 0; k < sizes.length;) {
+        const group = [sizes[k++]!];
+        let m = group[0]!;
+        if (m > 1) while (k < sizes.length && sizes[k]! > 1 && m + sizes[k]! <= together) { m += sizes[k]!; group.push(sizes[k++]!); }
         const chunk = Int32Array.from({ length: m }, (_, t) => all[i + t]!);
         const isLast = i + m === n;
-        last = this.runChunk(chunk, 'prefill', isLast && options.endOfPrefill !== false, wantAll ? 'all' : 'last');
+        last = this.runChunk(chunk, 'prefill', isLast && options.endOfPrefill !== false, wantAll ? 'all' : 'last', group);
         if (out) out.set(last, i * V);
         i += m;
       }
@@ -345,7 +381,11 @@ export class Session {
     }
   }
 
-  private runChunk(ids: Int32Array, phase: 'prefill' | 'decode', endOfPrefill: boolean, logitsFor: 'last' | 'all'): Float32Array {
+  /**
+   * One forward over `ids`: one chunk, or the consecutive chunks of sizes `parts` (summing to ids.length), each of
+   * which attends and meets the policy on its own inside every layer (endOfPrefill applies to the last).
+   */
+  private runChunk(ids: Int32Array, phase: 'prefill' | 'decode', endOfPrefill: boolean, logitsFor: 'last' | 'all', parts?: number[]): Float32Array {
     const n = ids.length;
     this.checkLength(n);
     this.checkPolicyOwner(phase);
@@ -356,6 +396,20 @@ export class Session {
     this.phase = phase;
     this.endOfPrefill = endOfPrefill;
     this.nextTokenTotal.value = this.totalTokens + n;
+    let grouped: ForwardPart[] | null = null;
+    if (parts && parts.length > 1) {
+      grouped = [];
+      let start = 0;
+      for (let p = 0; p < parts.length; p++) {
+        start += parts[p]!;
+        grouped.push({
+          start: start - parts[p]!, n: parts[p]!, totalTokens: this.totalTokens + start, endOfPrefill: endOfPrefill && p === parts.length - 1,
+          held: new Int32Array(this.cache.nLayers * this.cache.nKvHeads),
+        });
+      }
+      if (start !== n) throw new Error(`internal: chunk sizes sum to ${start}, the forward has ${n} tokens`);
+    }
+    this.parts = grouped;
     let logits: Float32Array;
     try {
       logits = this.arch.forward(this.backend, ids, positions, this.attend, logitsFor, this.forwardLength);
@@ -363,8 +417,14 @@ export class Session {
       // Some layers may already hold this chunk (or have evicted for it): nothing later can be trusted.
       this.failure = err instanceof Error ? err : new Error(String(err));
       throw err;
+    } finally {
+      this.parts = null;
     }
     this.totalTokens += n;
+    if (grouped) {
+      for (const p of grouped) this.stats.record(p.totalTokens, p.n, p.held);
+      return logits;
+    }
     const held = new Int32Array(this.cache.nLayers * this.cache.nKvHeads);
     for (let l = 0; l < this.cache.nLayers; l++) {
       const stores = this.cache.layerStores(l);
@@ -374,11 +434,34 @@ export class Session {
     return logits;
   }
 
-  /** The attention step of one layer (see AttendFn): append, attend, let the policy evict. */
+  /**
+   * The attention step of one layer (see AttendFn): append, attend, let the policy evict; for a forward of several
+   * chunks, chunk by chunk in order, so that each chunk meets the cache its predecessors left.
+   */
   private readonly attend = (layer: number, q: Float32Array, k: Float32Array, v: Float32Array, n: number, out: Float32Array): void => {
+    const parts = this.parts;
+    if (!parts) {
+      this.attendChunk(layer, q, k, v, n, out, this.chunkPositions, this.nextTokenTotal.value, this.endOfPrefill);
+      return;
+    }
+    const c = this.arch.config, qd = c.nHeads * c.headDim, kd = c.nKvHeads * c.headDim;
+    for (const p of parts) {
+      const a = p.start, b = p.start + p.n;
+      this.attendChunk(layer, q.subarray(a * qd, b * qd), k.subarray(a * kd, b * kd), v.subarray(a * kd, b * kd), p.n,
+        out.subarray(a * qd, b * qd), this.chunkPositions.subarray(a, b), p.totalTokens, p.endOfPrefill);
+      const stores = this.cache.layerStores(layer);
+      for (let h = 0; h < stores.length; h++) p.held[layer * stores.length + h] = stores[h]!.len;
+    }
+  };
+
+  /** One chunk's attention in one layer: append its keys and values, attend, let the policy evict. */
+  private attendChunk(
+    layer: number, q: Float32Array, k: Float32Array, v: Float32Array, n: number, out: Float32Array, positions: Int32Array,
+    totalTokens: number, endOfPrefill: boolean,
+  ): void {
     const c = this.arch.config;
     const H = c.nKvHeads;
-    this.cache.append(layer, k, v, this.chunkPositions, n);
+    this.cache.append(layer, k, v, positions, n);
     const stores = this.cache.layerStores(layer);
     const lens = Int32Array.from(stores, (s) => s.len);
     const keys = stores.map((s) => s.keys), values = stores.map((s) => s.values);
@@ -398,7 +481,7 @@ export class Session {
     if (!policy) return;
     const t0 = performance.now();
     const keep = policy.observe({
-      layer, nQ: n, totalTokens: this.nextTokenTotal.value, phase: this.phase, endOfPrefill: this.endOfPrefill,
+      layer, nQ: n, totalTokens, phase: this.phase, endOfPrefill,
       lens, positions: stores.map((s) => s.positions), keys, values, attention: probs,
       ...(packed ? { attentionBf16: packed } : {}),
     });
@@ -406,7 +489,7 @@ export class Session {
     this.timings.policyMs += t1 - t0;
     if (!keep) return;
     if (keep.length !== H) throw new Error(`memory policy ${policy.name} returned ${keep.length} keep lists for ${H} KV heads`);
-    this.options.onEviction?.({ layer, totalTokens: this.nextTokenTotal.value, keep, lensBefore: lens });
+    this.options.onEviction?.({ layer, totalTokens, keep, lensBefore: lens });
     let evicted = false;
     for (let h = 0; h < H; h++) {
       if (keep[h]!.length === lens[h]) continue;
@@ -415,7 +498,7 @@ export class Session {
     }
     if (evicted) this.stats.evictionEvents++;
     this.timings.compactionMs += performance.now() - t1;
-  };
+  }
 
   /** Cache statistics so far (fractions of the full cache, bytes held and freed). */
   memoryStats(): CacheStatsSummary {

@@ -216,13 +216,16 @@ test('NAMM evicts the same tokens and the model gives the same logits with packe
     const model = new Model(files.config, files.weights, files.tokenizer, backend, MODEL);
     const run = (unpack: boolean) => {
       const namm = createNammPolicy({ params, updateEvery: 32, backend: backend.name === 'js' ? null : backend });
-      const evictions: number[][] = [];
+      const evictions: { at: string; keep: number[] }[] = [];
       // The same policy, told to take float32 taps: the session then writes the bf16 values as float32.
       const policy: MemoryPolicy = unpack
         ? { name: namm.name, needsAttention: true, tapPrecision: 'bf16', chunkBoundary: namm.chunkBoundary, reset: (s) => namm.reset(s), observe: (o) => namm.observe(o) }
         : namm;
-      const s = model.createSessionWith(policy, { onEviction: (e) => evictions.push(e.keep.flatMap((k) => Array.from(k))) });
+      const s = model.createSessionWith(policy, { onEviction: (e) => evictions.push({ at: `${e.totalTokens}/${e.layer}`, keep: e.keep.flatMap((k) => Array.from(k)) }) });
       const logits = s.prefill(ids);
+      // NAMM lets the session run several chunks through a layer at once (layerwise) and the wrapper does not, so
+      // the layers' evictions interleave differently: compare them by (tokens, layer).
+      evictions.sort((x, y) => (x.at < y.at ? -1 : x.at > y.at ? 1 : 0));
       return { logits, evictions };
     };
     const a = run(false), b = run(true);
@@ -322,4 +325,84 @@ test('minNewTokens masks the stop tokens until that many tokens are out (transfo
   assert.ok(held.outputTokens.length >= 1);
   assert.notEqual(held.outputTokens[0], first, 'the stop token could not be the first');
   await assert.rejects(model.createSessionWith(null).generate([1], { minNewTokens: -1 }), /minNewTokens must be an integer/);
+});
+
+test('several chunks through each layer at once (forwardTokens) give exactly the results of one chunk at a time', async () => {
+  const { createNammPolicy, NAMM_PARAM_COUNT } = await import('../../src/memory/namm/index.js');
+  const { parsePolicySpec } = await import('../../src/memory/spec.js');
+  const rng = new Rng(5);
+  const params = Float32Array.from({ length: NAMM_PARAM_COUNT }, () => 0.065 * rng.normal());
+  // 513 tokens: the last chunk holds one token (it stays alone), and a second prefill continues the sequence.
+  const ids = Array.from({ length: 513 }, (_, i) => 1 + ((i * 37) % 500));
+  const more = Array.from({ length: 200 }, (_, i) => 2 + ((i * 11) % 400));
+  /** Observes like a layerwise policy and records what each layer saw, in the order it saw it. */
+  const watcher = (layerwise: boolean) => {
+    const seen: string[][] = [];
+    const order: number[] = [];
+    const policy: MemoryPolicy = {
+      name: 'watch', needsAttention: true, layerwise, reset() { seen.length = 0; order.length = 0; },
+      observe(o: LayerObservation) {
+        (seen[o.layer] ??= []).push(`${o.nQ}@${o.totalTokens}:${o.endOfPrefill}:${Array.from(o.lens)}:${o.attention![0]![o.nQ * o.lens[0]! - 1]}`);
+        order.push(o.layer);
+        // Evict the oldest row of every head at every 64th token, so later chunks see what earlier ones left.
+        return o.totalTokens % 64 === 0 ? Array.from(o.lens, (len) => Int32Array.from({ length: len - 1 }, (_, i) => i + 1)) : null;
+      },
+    };
+    return { policy, seen, order };
+  };
+  for (const backend of [getBackend(), new JsBackend()]) {
+    const model = new Model(files.config, files.weights, files.tokenizer, backend, MODEL);
+    const run = (policy: () => MemoryPolicy | null, forwardTokens: number) => {
+      const events: string[] = [];
+      const s = model.createSessionWith(policy(), { chunkSize: 32, forwardTokens, onEviction: (e) => events.push(`${e.totalTokens}/${e.layer}:${e.keep.map((k) => k.length)}`) });
+      const a = Array.from(s.prefill(ids, { logits: 'all' }));
+      const b = Array.from(s.prefill(more));
+      const lens = Array.from({ length: files.config.nLayers }, (_, l) => Array.from(s.cache.lens(l)));
+      return { a, b, lens, events: events.sort(), snapshots: s.stats.snapshots.map((x) => `${x.totalTokens}+${x.chunkTokens}:${Array.from(x.held)}`) };
+    };
+    const cases: [string, () => MemoryPolicy | null][] = [
+      ['full cache', () => null],
+      ['NAMM', () => createNammPolicy({ params, updateEvery: 64, backend: backend.name === 'js' ? null : backend })],
+      ['full spec', () => parsePolicySpec('full')],
+    ];
+    for (const [what, policy] of cases) {
+      const one = run(policy, 1), together = run(policy, 512);
+      assert.deepEqual(together, one, `${backend.name}: ${what}`);
+    }
+    // A policy that sees every chunk: each layer sees the same chunks, caches and taps in the same order; only the
+    // interleaving of the layers changes (layer 0 takes several chunks before layer 1 takes the first).
+    const w1 = watcher(true), w2 = watcher(true);
+    const s1 = model.createSessionWith(w1.policy, { chunkSize: 32, forwardTokens: 1 });
+    const s2 = model.createSessionWith(w2.policy, { chunkSize: 32, forwardTokens: 256 });
+    assert.deepEqual(Array.from(s2.prefill(ids)), Array.from(s1.prefill(ids)));
+    assert.deepEqual(w2.seen, w1.seen);
+    assert.equal(w1.seen[0]!.filter((x) => x.includes(':true:')).length, 1, 'the last chunk alone is the end of the prefill');
+    const L = files.config.nLayers;
+    assert.deepEqual(w1.order.slice(0, L + 1), [...Array.from({ length: L }, (_, l) => l), 0], 'one chunk at a time: layer after layer');
+    assert.deepEqual(w2.order.slice(0, 3), [0, 0, 0], 'together: a layer takes several chunks first');
+    // A policy that does not say it is layerwise is run one chunk at a time whatever forwardTokens says.
+    const w3 = watcher(false);
+    model.createSessionWith(w3.policy, { chunkSize: 32, forwardTokens: 256 }).prefill(ids);
+    assert.deepEqual(w3.order, w1.order);
+  }
+  const model = new Model(files.config, files.weights, files.tokenizer, getBackend(), MODEL);
+  for (const bad of [0, -1, 1.5, Number.NaN]) {
+    assert.throws(() => model.createSessionWith(null, { forwardTokens: bad }), /forwardTokens must be a positive integer/);
+  }
+});
+
+test('a layerwise policy that throws in the middle of a group of chunks leaves the session refusing until reset()', async () => {
+  const model = new Model(files.config, files.weights, files.tokenizer, getBackend(), MODEL);
+  let calls = 0;
+  const policy: MemoryPolicy = {
+    name: 'fails', needsAttention: false, layerwise: true, reset() { calls = 0; },
+    observe() { if (++calls === 3) throw new Error('boom'); return null; },
+  };
+  const s = model.createSessionWith(policy, { chunkSize: 16 });
+  assert.throws(() => s.prefill(GOLDEN.concat(GOLDEN)), /boom/);
+  assert.throws(() => s.prefill([1]), /unusable: a chunk failed part-way through the layers \(boom\)/);
+  s.reset();
+  calls = -1e9;
+  assert.doesNotThrow(() => s.prefill(GOLDEN));
+  assert.equal(s.totalTokens, GOLDEN.length);
 });

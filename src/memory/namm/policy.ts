@@ -124,6 +124,13 @@ interface Scorer { score(x: Float32Array, n: number, out: Float32Array): void }
 export class NammPolicy implements MemoryPolicy {
   readonly name: string;
   readonly needsAttention = true;
+  /**
+   * Each layer keeps its own windows and state, and updates (the only evictions) happen at the same points whichever
+   * way the layers' chunks interleave: chunks may go through the layers together (the order in which different
+   * layers' updates reach onUpdate may then change). Not while calibrating: the pooled statistics are sums in
+   * update order.
+   */
+  get layerwise(): boolean { return !this.calibrate; }
   readonly tapPrecision: TapPrecision;
   /** bf16 taps arrive packed (16-bit patterns): half the bytes for the attention to write and the spectrogram to read. */
   readonly packedTaps: boolean;
