@@ -11,7 +11,9 @@
  *   namm_share_of_forward: NAMM's time / the rest of the NAMM run (a forward over the evicted, so cheaper, cache);
  *   namm_share_of_full_forward: NAMM's time / the full-cache forward of the same tokens (the run it replaces).
  * Usage: npm run bench:namm [-- --quick] [-- --context=4096] [-- --model=llama] [-- --threads=1] [-- --repeat=3]
- * (--threads sets the native backend's thread count, e.g. 1 on a machine whose other cores are busy.)
+ * [-- --forward-tokens=1] (--threads sets the native backend's thread count, e.g. 1 on a machine whose other cores are
+ * busy; --forward-tokens the sessions' forwardTokens, default theirs (512); 1 runs one chunk at a time through the
+ * layers, as before session 17).
  */
 import { existsSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -36,6 +38,13 @@ if (!Number.isInteger(repeats) || repeats < 1) {
   console.error(`bench:namm: --repeat must be a positive integer, got ${repeatArg}`);
   process.exit(2);
 }
+const forwardArg = process.argv.find((a) => a.startsWith('--forward-tokens='));
+const forwardTokens = forwardArg ? Number(forwardArg.slice('--forward-tokens='.length)) : undefined;
+if (forwardTokens !== undefined && !(Number.isSafeInteger(forwardTokens) && forwardTokens >= 1)) {
+  console.error(`bench:namm: --forward-tokens must be a positive integer, got ${forwardArg}`);
+  process.exit(2);
+}
+const sessionOptions = forwardTokens !== undefined ? { forwardTokens } : {};
 const rng = new Rng(2024);
 const params = Float32Array.from({ length: NAMM_PARAM_COUNT }, () => 0.065 * rng.normal());
 
@@ -56,7 +65,7 @@ if (!modelArg || 'random-llama-100m'.includes(modelArg)) models.push({ name: 'ra
 
 /** Asks for NAMM's attention taps (bf16, packed) and never evicts: the forward's share of NAMM's cost. */
 function tapsOnlyPolicy(): MemoryPolicy {
-  return { name: 'taps-only', needsAttention: true, tapPrecision: 'bf16', packedTaps: true, reset() {}, observe: () => null };
+  return { name: 'taps-only', needsAttention: true, tapPrecision: 'bf16', packedTaps: true, layerwise: true, reset() {}, observe: () => null };
 }
 
 const median = (xs: number[]) => { const a = [...xs].sort((x, y) => x - y); const m = a.length >> 1; return a.length % 2 ? a[m]! : (a[m - 1]! + a[m]!) / 2; };
@@ -73,13 +82,13 @@ for (const { name, model } of models) {
     for (let rep = 0; rep < repeats; rep++) {
       const m: Record<string, number> = {};
       const runFull = () => {
-        const full = model.createSessionWith(null);
+        const full = model.createSessionWith(null, sessionOptions);
         const t = performance.now();
         full.prefill(ids);
         m.fullMs = performance.now() - t;
       };
       const runTaps = () => {
-        const taps = model.createSessionWith(tapsOnlyPolicy());
+        const taps = model.createSessionWith(tapsOnlyPolicy(), sessionOptions);
         const t = performance.now();
         taps.prefill(ids);
         m.tapsMs = performance.now() - t;
@@ -89,7 +98,7 @@ for (const { name, model } of models) {
       // formulation, Q·K and P·V) and the STFT row-frames.
       const runNamm = async () => {
         const policy = createNammPolicy({ params });
-        const s = model.createSessionWith(policy);
+        const s = model.createSessionWith(policy, sessionOptions);
         const t = performance.now();
         s.prefill(ids);
         const tEnd = performance.now();
@@ -111,6 +120,7 @@ for (const { name, model } of models) {
     const { bamPairs, stftRowFrames: rowFrames } = policy.work;
     console.log(JSON.stringify({
       bench: 'namm', model: name, backend: `${backend.name}/${backend.simd}`, threads: backend.threads, context: ctx,
+      forward_tokens: forwardTokens ?? 'default',
       repeats, updates: p.updates, full_forward_ms: r1(med('fullMs')), taps_only_forward_ms: r1(med('tapsMs')),
       namm_run_ms: r1(med('totalMs')), features_ms: r1(med('features')), scoring_ms: r1(med('scoring')),
       selection_ms: r1(med('selection')), compaction_ms: r1(med('compaction')), gc_ms: r1(med('gc')),
