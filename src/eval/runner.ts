@@ -24,6 +24,7 @@ import { checkMetricOptions, type MetricOptions } from '../tasks/metrics/index.j
 import type { CacheStatsSummary } from '../runtime/stats.js';
 import type { Session } from '../runtime/session.js';
 import { tokenNll } from './perplexity.js';
+import { showValue } from '../util/show.js';
 
 export interface RunRecordOptions {
   /** Official LongBench prompts and generation lengths (records without their own template need it). */
@@ -92,12 +93,6 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
   return { ctxIds, qIds, answerIds, maxNew, truncated, prefill };
 }
 
-/** A value as an error message shows it: strings quoted, other non-numbers by their kind. */
-function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === undefined || v === null) return String(v);
-  return Array.isArray(v) ? 'an array' : typeof v;
-}
 
 /**
  * Refuses, before any work, run options that would be ignored or fail late: a prompt budget or new-token count that
@@ -105,13 +100,13 @@ function show(v: unknown): string {
  * the answer is scored, after the whole generation).
  */
 function checkRunOptions(options: RunRecordOptions): void {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(`run options must be an object, got ${show(options)}`);
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(`run options must be an object, got ${showValue(options)}`);
   const { maxPromptTokens, maxNewTokens, metricOptions } = options;
   if (maxPromptTokens !== undefined && !(Number.isSafeInteger(maxPromptTokens) && maxPromptTokens >= 1)) {
-    throw new RangeError(`maxPromptTokens must be a positive safe integer (a prompt budget in tokens), got ${show(maxPromptTokens)}`);
+    throw new RangeError(`maxPromptTokens must be a positive safe integer (a prompt budget in tokens), got ${showValue(maxPromptTokens)}`);
   }
   if (maxNewTokens !== undefined && !(Number.isSafeInteger(maxNewTokens) && maxNewTokens >= 0)) {
-    throw new RangeError(`maxNewTokens must be a safe integer ≥ 0, got ${show(maxNewTokens)}`);
+    throw new RangeError(`maxNewTokens must be a safe integer ≥ 0, got ${showValue(maxNewTokens)}`);
   }
   if (metricOptions !== undefined) checkMetricOptions(metricOptions);
 }

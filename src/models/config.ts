@@ -4,6 +4,7 @@
  */
 import type { ModelConfig, RopeScaling } from './types.js';
 import { MiB, readFileLimited } from '../util/files.js';
+import { showValue } from '../util/show.js';
 
 type Json = Record<string, unknown>;
 
@@ -247,7 +248,7 @@ export function validateModelConfig(config: ModelConfig): void {
   if (config === null || typeof config !== 'object') throw new TypeError(`model config must be an object, got ${config === null ? 'null' : typeof config}`);
   const c = config as unknown as Record<string, unknown>;
   const bad = (field: string, want: string): never => {
-    throw new RangeError(`model config: ${field} must be ${want}, got ${describe(c[field])}`);
+    throw new RangeError(`model config: ${field} must be ${want}, got ${showValue(c[field])}`);
   };
   if (c.arch !== 'llama' && c.arch !== 'gpt2') bad('arch', '"llama" or "gpt2"');
   if (typeof c.modelType !== 'string') bad('modelType', 'a string');
@@ -274,25 +275,20 @@ export function validateModelConfig(config: ModelConfig): void {
 
 function validateRopeScaling(s: RopeScaling): void {
   const r = s as unknown as Record<string, unknown> | null;
-  if (r === null || typeof r !== 'object') throw new TypeError(`model config: ropeScaling must be an object such as { type: 'none' }, got ${describe(r)}`);
+  if (r === null || typeof r !== 'object') throw new TypeError(`model config: ropeScaling must be an object such as { type: 'none' }, got ${showValue(r)}`);
   const fields: Record<string, string[]> = {
     none: [], linear: ['factor'], ntk: ['factor', 'alpha'], dynamic: ['factor', 'originalMaxPositions'],
     llama3: ['factor', 'lowFreqFactor', 'highFreqFactor', 'originalMaxPositions'],
   };
   const want = typeof r.type === 'string' ? fields[r.type] : undefined;
-  if (!want) throw new RangeError(`model config: ropeScaling.type must be one of ${Object.keys(fields).join(', ')}, got ${describe(r.type)}`);
+  if (!want) throw new RangeError(`model config: ropeScaling.type must be one of ${Object.keys(fields).join(', ')}, got ${showValue(r.type)}`);
   for (const k of want) {
     const v = r[k];
     const ok = k === 'originalMaxPositions' ? Number.isSafeInteger(v) && (v as number) >= 1 : typeof v === 'number' && Number.isFinite(v) && v > 0;
-    if (!ok) throw new RangeError(`model config: ropeScaling.${k} (type "${r.type}") must be a positive ${k === 'originalMaxPositions' ? 'integer' : 'finite number'}, got ${describe(v)}`);
+    if (!ok) throw new RangeError(`model config: ropeScaling.${k} (type "${r.type}") must be a positive ${k === 'originalMaxPositions' ? 'integer' : 'finite number'}, got ${showValue(v)}`);
   }
 }
 
-function describe(v: unknown): string {
-  if (typeof v === 'number') return String(v);
-  if (v === undefined) return 'undefined';
-  try { return JSON.stringify(v) ?? String(v); } catch { return String(v); }
-}
 
 /** ModelConfig → HF config.json object (the inverse of parseHfConfig, for `namm convert` and the trainer). */
 export function toHfConfig(config: ModelConfig): Record<string, unknown> {

@@ -17,6 +17,7 @@ import { generateNiah, niahTemplate, type NiahConfig } from './generate/niah.js'
 import { generatePasskey, NUMBER_STRING, PASSKEY, PASSKEY_TEMPLATE } from './generate/passkey.js';
 import type { SizingMemo } from './generate/sizing.js';
 import { generateVariableTracking, VT_TEMPLATE } from './generate/vt.js';
+import { showValue } from '../util/show.js';
 
 export type TaskMetric = 'string_match_all' | 'string_match_part' | 'passkey' | 'kv_retrieval';
 
@@ -146,15 +147,8 @@ export interface RecordOptions {
  */
 export const MAX_RECORD_LENGTH = 1 << 20;
 
-/** A value as an error message shows it: strings quoted, other non-numbers by their kind. */
-function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === undefined || v === null) return String(v);
-  return Array.isArray(v) ? 'an array' : typeof v;
-}
-
 function checkInteger(what: string, v: unknown, min: number): void {
-  if (!Number.isSafeInteger(v) || (v as number) < min) throw new RangeError(`${what} must be an integer ≥ ${min}, got ${show(v)}`);
+  if (!Number.isSafeInteger(v) || (v as number) < min) throw new RangeError(`${what} must be an integer ≥ ${min}, got ${showValue(v)}`);
 }
 
 /** An optional integer option: absent (undefined) takes its default; anything else, null included, must be an integer. */
@@ -176,11 +170,11 @@ export function checkRecordOptions(o: Omit<RecordOptions, 'tokenizer' | 'memo'>)
     if (!task.depth) throw new Error(`task ${task.name} has no needle depth to set`);
     // A number only: null compares as 0 and '50' as 50, which would place the needle at a depth the id does not name.
     if (typeof o.depthPercent !== 'number' || !(o.depthPercent >= 0 && o.depthPercent <= 100)) {
-      throw new RangeError(`depthPercent: the needle depth must be within 0..100 percent (undefined: a random depth), got ${show(o.depthPercent)}`);
+      throw new RangeError(`depthPercent: the needle depth must be within 0..100 percent (undefined: a random depth), got ${showValue(o.depthPercent)}`);
     }
   }
   if (o.haystack !== undefined && typeof o.haystack !== 'string') {
-    throw new TypeError(`haystack must be noise, essay, brown or a directory of .txt files (a string), got ${show(o.haystack)}`);
+    throw new TypeError(`haystack must be noise, essay, brown or a directory of .txt files (a string), got ${showValue(o.haystack)}`);
   }
   if (o.haystack !== undefined && task.haystack === null) {
     throw new Error(`task ${task.name} has its own haystack structure; --haystack does not apply`);
@@ -199,7 +193,7 @@ export function generateRecord(o: RecordOptions): TaskRecord {
   if (typeof o.tokenizer?.encode !== 'function') {
     throw new TypeError(`generateRecord: tokenizer must be the model's tokenizer (an object with encode and decode), got ${o.tokenizer === null ? 'null' : typeof o.tokenizer}`);
   }
-  if (o.memo !== undefined && !(o.memo instanceof Map)) throw new TypeError(`generateRecord: memo must be a Map shared across a run's records, got ${show(o.memo)}`);
+  if (o.memo !== undefined && !(o.memo instanceof Map)) throw new TypeError(`generateRecord: memo must be a Map shared across a run's records, got ${showValue(o.memo)}`);
   const seed = o.seed ?? 0, index = o.index ?? 0;
   const haystackChoice = o.haystack ?? task.haystack;
   const haystack = haystackChoice === null ? null : resolveHaystack(haystackChoice, task.language);
@@ -244,12 +238,12 @@ export interface RecordsOptions extends Omit<RecordOptions, 'index' | 'length' |
  * compares the same fact across lengths and depths.
  */
 export function* iterateRecords(o: RecordsOptions): Generator<TaskRecord> {
-  if (o === null || typeof o !== 'object') throw new TypeError(`records options must be an object {task, n, lengths, tokenizer, …}, got ${show(o)}`);
+  if (o === null || typeof o !== 'object') throw new TypeError(`records options must be an object {task, n, lengths, tokenizer, …}, got ${showValue(o)}`);
   checkInteger('n', o.n, 1);
-  if (!Array.isArray(o.lengths)) throw new TypeError(`lengths must be an array of lengths in tokens, got ${show(o.lengths)}`);
+  if (!Array.isArray(o.lengths)) throw new TypeError(`lengths must be an array of lengths in tokens, got ${showValue(o.lengths)}`);
   if (o.lengths.length === 0) throw new RangeError('lengths: at least one length is needed, got []');
   if (o.depths !== undefined) {
-    if (!Array.isArray(o.depths)) throw new TypeError(`depths must be an array of depths in percent (undefined: a random depth per record), got ${show(o.depths)}`);
+    if (!Array.isArray(o.depths)) throw new TypeError(`depths must be an array of depths in percent (undefined: a random depth per record), got ${showValue(o.depths)}`);
     // An empty sweep would give no records at all, silently.
     if (o.depths.length === 0) throw new RangeError('depths: at least one depth is needed (undefined: a random depth per record), got []');
   }

@@ -6,6 +6,7 @@
  * Deterministic: pre-tokens are counted in input order, and ties between equally frequent pairs go to the pair of
  * smaller ids, so the same texts and options always give the same vocabulary.
  */
+import { showValue } from '../util/show.js';
 
 /**
  * The pre-tokeniser: GPT-2's pattern, except that digits split one by one (so numbers, pass keys and counts are
@@ -83,12 +84,6 @@ class PairHeap {
   }
 }
 
-/** A value as an error message shows it: strings quoted, other non-numbers by their kind. */
-function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === undefined || v === null) return String(v);
-  return Array.isArray(v) ? 'an array' : typeof v;
-}
 
 const SPECIAL_NAMES = ['pad', 'bos', 'eos'] as const;
 const TRAIN_OPTION_NAMES = ['vocabSize', 'specialTokens', 'minFrequency'];
@@ -126,7 +121,7 @@ function specialTokenProblem(token: string, byteChars: readonly string[]): strin
 /** The special tokens, checked: strings the trained vocabulary and tokenizer.json represent faithfully (see specialTokenProblem). */
 function checkSpecialTokens(specials: unknown, byteChars: readonly string[]): SpecialTokens {
   if (specials === null || typeof specials !== 'object' || Array.isArray(specials)) {
-    throw new TypeError(`specialTokens must be an object {pad, bos, eos} of strings, got ${show(specials)}`);
+    throw new TypeError(`specialTokens must be an object {pad, bos, eos} of strings, got ${showValue(specials)}`);
   }
   for (const key in specials) {
     if (!(SPECIAL_NAMES as readonly string[]).includes(key)) throw new RangeError(`unknown special token ${JSON.stringify(key)} (expected: pad, bos, eos)`);
@@ -134,21 +129,21 @@ function checkSpecialTokens(specials: unknown, byteChars: readonly string[]): Sp
   const s = specials as Record<string, unknown>;
   for (const name of SPECIAL_NAMES) {
     const token = s[name];
-    if (typeof token !== 'string') throw new TypeError(`specialTokens.${name} must be a string, got ${show(token)}`);
+    if (typeof token !== 'string') throw new TypeError(`specialTokens.${name} must be a string, got ${showValue(token)}`);
     const problem = specialTokenProblem(token, byteChars);
-    if (problem !== null) throw new RangeError(`specialTokens.${name} ${show(token)} ${problem}; use a marker such as "<|${name}|>"`);
+    if (problem !== null) throw new RangeError(`specialTokens.${name} ${showValue(token)} ${problem}; use a marker such as "<|${name}|>"`);
   }
   const list = SPECIAL_NAMES.map((name) => s[name] as string);
-  if (new Set(list).size !== 3) throw new RangeError(`pad, bos and eos tokens must be three distinct non-empty strings, got ${list.map(show).join(', ')}`);
+  if (new Set(list).size !== 3) throw new RangeError(`pad, bos and eos tokens must be three distinct non-empty strings, got ${list.map(showValue).join(', ')}`);
   // Special tokens are found in text before anything else, leftmost first: one inside another, or one whose end is
   // another's start, would make text + special token encode to other ids than it was made of.
   for (const a of SPECIAL_NAMES) {
     for (const b of SPECIAL_NAMES) {
       const x = s[a] as string, y = s[b] as string;
-      if (a !== b && x.includes(y)) throw new RangeError(`specialTokens.${a} ${show(x)} contains specialTokens.${b} ${show(y)}; special tokens must not overlap`);
+      if (a !== b && x.includes(y)) throw new RangeError(`specialTokens.${a} ${showValue(x)} contains specialTokens.${b} ${showValue(y)}; special tokens must not overlap`);
       for (let k = 1; k < Math.min(x.length, y.length); k++) {
         if (x.endsWith(y.slice(0, k))) {
-          throw new RangeError(`specialTokens.${a} ${show(x)} ends with ${show(y.slice(0, k))}, which ${a === b ? 'it also starts with' : `specialTokens.${b} ${show(y)} starts with`}; special tokens must not overlap`);
+          throw new RangeError(`specialTokens.${a} ${showValue(x)} ends with ${showValue(y.slice(0, k))}, which ${a === b ? 'it also starts with' : `specialTokens.${b} ${showValue(y)} starts with`}; special tokens must not overlap`);
         }
       }
     }
@@ -158,7 +153,7 @@ function checkSpecialTokens(specials: unknown, byteChars: readonly string[]): Sp
 
 /** Trains a byte-level BPE on `texts` (any iterable of strings, read once). */
 export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): BpeModel {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(`options must be an object {vocabSize, …}, got ${show(options)}`);
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(`options must be an object {vocabSize, …}, got ${showValue(options)}`);
   for (const key in options) {
     if (!TRAIN_OPTION_NAMES.includes(key)) throw new RangeError(`unknown trainBpe option ${JSON.stringify(key)} (expected one of: ${TRAIN_OPTION_NAMES.join(', ')})`);
   }
@@ -167,13 +162,13 @@ export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): Bpe
   const specialList = [specials.pad, specials.bos, specials.eos];
   const base = specialList.length + 256;
   if (!Number.isInteger(options.vocabSize) || options.vocabSize < base || options.vocabSize > 65536) {
-    throw new RangeError(`vocabSize must be an integer within ${base}..65536 (3 special tokens + 256 bytes + merges), got ${show(options.vocabSize)}`);
+    throw new RangeError(`vocabSize must be an integer within ${base}..65536 (3 special tokens + 256 bytes + merges), got ${showValue(options.vocabSize)}`);
   }
   const minFrequency = options.minFrequency ?? 2;
-  if (!(Number.isInteger(minFrequency) && minFrequency >= 1)) throw new RangeError(`minFrequency must be an integer ≥ 1, got ${show(minFrequency)}`);
+  if (!(Number.isInteger(minFrequency) && minFrequency >= 1)) throw new RangeError(`minFrequency must be an integer ≥ 1, got ${showValue(minFrequency)}`);
   // One string is iterable too, character by character: it would be trained on as that many one-character texts.
   if (texts === null || typeof texts === 'string' || typeof (texts as Partial<Iterable<string>> | undefined)?.[Symbol.iterator] !== 'function') {
-    throw new TypeError(`texts must be an iterable (an array, …) of strings, got ${typeof texts === 'string' ? 'one string' : show(texts)}`);
+    throw new TypeError(`texts must be an iterable (an array, …) of strings, got ${typeof texts === 'string' ? 'one string' : showValue(texts)}`);
   }
 
   // 1. Pre-token frequencies, as byte sequences.
@@ -181,7 +176,7 @@ export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): Bpe
   const re = new RegExp(PRETOKENIZE_PATTERN, 'gu');
   let t = 0;
   for (const text of texts) {
-    if (typeof text !== 'string') throw new TypeError(`texts: item ${t} must be a string, got ${show(text)}`);
+    if (typeof text !== 'string') throw new TypeError(`texts: item ${t} must be a string, got ${showValue(text)}`);
     for (const m of text.matchAll(re)) counts.set(m[0], (counts.get(m[0]) ?? 0) + 1);
     t++;
   }

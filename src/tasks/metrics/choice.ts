@@ -1,11 +1,8 @@
 /** Checks of metric options: a bad one is refused rather than silently read as the default. */
+import { showValue } from '../../util/show.js';
 
-/** A value as an error message shows it: strings quoted, other non-numbers by their kind. */
-export function showValue(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === undefined || v === null) return String(v);
-  return Array.isArray(v) ? 'an array' : typeof v;
-}
+export { showValue };
+
 
 /** `value` if it is one of `allowed`; a TypeError (not a string) or RangeError (another string) naming `what` otherwise. */
 export function checkChoice<T extends string>(what: string, value: unknown, allowed: readonly T[]): T {
