@@ -23,11 +23,13 @@ export interface SessionOptions {
    * it allows it (MemoryPolicy.layerwise: NAMM, full). 1 (or ≤ chunkSize) turns it off.
    */
   forwardTokens?: number;
-  /** Called with every non-null keep-list decision (e.g. to record a matched-memory trace). */
+  /**
+   * Called with every non-null keep-list decision (e.g. to record a matched-memory trace). When a forward runs
+   * several chunks (forwardTokens), a layer's decisions for those chunks come before the next layer's.
+   */
   onEviction?: (event: { layer: number; totalTokens: number; keep: KeepLists; lensBefore: Int32Array }) => void;
 }
 
-/** What Session.fork hands to the new session. */
 /** One chunk of a forward that runs several (Session.forwardTokens): its rows in the forward and its bookkeeping. */
 interface ForwardPart {
   start: number;
@@ -39,6 +41,7 @@ interface ForwardPart {
   held: Int32Array;
 }
 
+/** What Session.fork hands to the new session. */
 interface ForkedState {
   cache: KVCache;
   stats: CacheStats;
