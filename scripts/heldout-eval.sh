@@ -24,7 +24,7 @@ pairs=()
 for L in ${LENGTHS//,/ }; do
   for t in $TASKS; do
     f="$OUT/data/$t-$L.jsonl"
-    [ -s "$f" ] || $CLI tasks generate --task "$t" --length "$L" -n "$N" --seed 7 --tokenizer "$MODEL" -q --out "$f"
+    [ -s "$f" ] || $CLI tasks generate --task "$t" --length "$L" -n "$N" --seed 7 --tokenizer "$MODEL" -q --force --out "$f"
     pairs+=("$L $t")
   done
 done

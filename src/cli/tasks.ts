@@ -15,6 +15,7 @@ interface GenerateTasksCliOptions {
   n: number;
   seed: number;
   out: string;
+  force?: boolean;
   haystack?: string;
   depth?: number[];
   quiet?: boolean;
@@ -97,10 +98,11 @@ export function register(program: Command): void {
     .option('--haystack <kind>', 'noise | essay | brown | a directory of .txt files (default: the task\'s own)')
     .option('--depth <percent>', 'needle depth(s) in percent, comma-separated for a sweep (default: random per record)', parseDepths)
     .option('-q, --quiet', 'no progress on stderr')
+    .option('--force', 'replace an existing --out file')
     .action(async (opts: GenerateTasksCliOptions) => {
       const task = getTask(opts.task);
       if (opts.depth && !task.depth) throw new Error(`task ${task.name} has no needle depth to set`);
-      checkOutputPath(opts.out, { force: true, inputs: [opts.tokenizer, ...(opts.haystack ? [opts.haystack] : [])] });
+      checkOutputPath(opts.out, { force: !!opts.force, inputs: [opts.tokenizer, ...(opts.haystack ? [opts.haystack] : [])] });
       if (opts.seed >= 1_000_000) {
         process.stderr.write(`note: seed ${opts.seed} is in the range of training (1,000,000–1,999,999: namm train's samples) or evolution (2,000,000 and up); evaluation sets use seeds below 1,000,000\n`);
       }

@@ -250,9 +250,14 @@ test('outputs never destroy data: no overwriting an input, no overwriting unaske
   // tasks generate: a length that cannot be sized, found after other records were made, leaves the old file as it was.
   const data = join(dir, 'pk.jsonl');
   writeFileSync(data, 'old records\n');
-  r = namm('tasks', 'generate', '--task', 'passkey', '--length', '400,10', '--tokenizer', MODEL, '--out', data, '-q');
+  r = namm('tasks', 'generate', '--task', 'passkey', '--length', '400,10', '--tokenizer', MODEL, '--out', data, '-q', '--force');
   assert.equal(r.status, 1);
   assert.match(r.stderr, /too small/);
+  assert.equal(readFileSync(data, 'utf8'), 'old records\n');
+  // Without --force an existing file is kept, like init's, convert's and calibrate's.
+  r = namm('tasks', 'generate', '--task', 'passkey', '--length', '400', '--tokenizer', MODEL, '--out', data, '-q');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /pk\.jsonl exists; pass --force to overwrite it/);
   assert.equal(readFileSync(data, 'utf8'), 'old records\n');
   // calibrate --out onto another existing file: refused before any work.
   const namFile = join(dir, 'z.namm');
