@@ -186,6 +186,11 @@ function validationLoss(model: TrainableModel, samples: Sample[]): number {
 
 /** What a run (or any Hugging Face model folder) writes; their presence marks a folder a fresh run must not take. */
 const MODEL_FOLDER_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'train-log.jsonl'];
+/**
+ * Written by a fresh run into --out before anything else and removed with its first checkpoint: model files beside it
+ * are that run's own, stopped before they could be resumed (a failure, a kill), so a new run may start over there.
+ */
+export const UNFINISHED_RUN_MARKER = 'train-unfinished.json';
 
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const cfg = o.config, be = o.backend ?? getBackend();
@@ -194,7 +199,9 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     // A fresh run writes config.json, the tokenizer and the weights into the folder from its first moments: a
     // folder that already holds a model (a shipped one, a finished run) would be overwritten piece by piece.
     const held = existsSync(o.outDir) ? MODEL_FOLDER_FILES.filter((f) => existsSync(join(o.outDir, f))) : [];
-    if (held.length > 0) {
+    if (held.length > 0 && existsSync(join(o.outDir, UNFINISHED_RUN_MARKER))) {
+      o.onStatus?.(`${o.outDir} holds a run that stopped before its first checkpoint (${held.join(', ')}); starting over in it`);
+    } else if (held.length > 0) {
       throw new Error(`${o.outDir} already holds a model (${held.join(', ')}) and no training checkpoint; a new run needs an empty or new --out (remove the folder to start over in it)`);
     }
   }
@@ -205,6 +212,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const checkpoint = o.resume ? await loadTrainCheckpoint(ckptPath) : null;
   if (!o.resume && existsSync(ckptPath)) throw new Error(`${o.outDir} already holds a training checkpoint; pass --resume to continue it or choose another --out`);
   if (o.newData && !o.resume) throw new Error('a new data phase continues a run: pass --resume with it');
+  const markerPath = join(o.outDir, UNFINISHED_RUN_MARKER);
+  if (!o.resume) await fs.writeFile(markerPath, JSON.stringify({ run: cfg.name, started: new Date().toISOString() }) + '\n');
   if (checkpoint && !sameSetup(checkpoint.header.config, cfg, o.newData)) {
     throw new Error(o.newData
       ? `${ckptPath} was made with a different model, tokenizer or seed; a new data phase may change only the data section, tokensPerStep, the schedule and the optimizer`
@@ -263,6 +272,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       },
       params: model.params.data as Float32Array, m: opt.m as Float32Array, v: opt.v as Float32Array,
     });
+    // From the first checkpoint on the run resumes: its files are no longer an unfinished start.
+    await fs.rm(markerPath, { force: true });
   };
 
   const t0 = performance.now();

@@ -14,7 +14,7 @@ import { parseTrainConfig, type TrainConfig } from '../../src/train/config.js';
 import { brownDocuments, wordnetDocuments } from '../../src/train/corpus.js';
 import { createTrainableModel } from '../../src/train/family.js';
 import { backendGemm } from '../../src/train/ops/gemm.js';
-import { runTraining } from '../../src/train/trainer.js';
+import { runTraining, UNFINISHED_RUN_MARKER } from '../../src/train/trainer.js';
 import { worstError } from '../helpers/compare.js';
 import { attendFull } from './attend.js';
 
@@ -106,6 +106,26 @@ describe('namm train loop', () => {
     writeFileSync(logPath, 'not json\n' + readFileSync(logPath, 'utf8'));
     await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, resume: true, maxSteps: 6 }), /train-log\.jsonl:1: not valid JSON/);
     assert.ok(readFileSync(join(out, 'checkpoint.bin')).equals(before), 'no step ran');
+  });
+
+  it('a fresh run that stopped before its first checkpoint can be started over in its folder; a finished one cannot', async () => {
+    const out = tempDir(), straight = tempDir(), be = new JsBackend();
+    await assert.rejects(runTraining({
+      config: tinyConfig('llama'), outDir: out, backend: be, corpus, onStep: () => { throw new Error('interrupted'); },
+    }), /interrupted/);
+    assert.ok(existsSync(join(out, 'config.json')) && existsSync(join(out, 'tokenizer.json')), 'the stopped run left its files');
+    assert.ok(existsSync(join(out, UNFINISHED_RUN_MARKER)));
+    const notes: string[] = [];
+    await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, onStatus: (m) => notes.push(m) });
+    assert.ok(notes.some((m) => /stopped before its first checkpoint .* starting over in it/.test(m)), notes.join('\n'));
+    assert.equal(existsSync(join(out, UNFINISHED_RUN_MARKER)), false, 'the marker goes with the first checkpoint');
+    await runTraining({ config: tinyConfig('llama'), outDir: straight, backend: be, corpus });
+    for (const f of ['model.safetensors', 'tokenizer.json', 'config.json']) {
+      assert.ok(readFileSync(join(out, f)).equals(readFileSync(join(straight, f))), `${f}: the same as a run that never stopped`);
+    }
+    // Without the marker (a finished run, someone's model) the folder is still refused.
+    rmSync(join(out, 'checkpoint.bin'));
+    await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus }), /already holds a model/);
   });
 
   it('--resume of a folder without a checkpoint is refused before anything is created', async () => {
