@@ -84,7 +84,6 @@ class PairHeap {
   }
 }
 
-
 const SPECIAL_NAMES = ['pad', 'bos', 'eos'] as const;
 const TRAIN_OPTION_NAMES = ['vocabSize', 'specialTokens', 'minFrequency'];
 
