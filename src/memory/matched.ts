@@ -104,8 +104,13 @@ export class MemoryTraceRecorder {
     this.sequences[this.sequences.length - 1]!.push({ totalTokens: obs.totalTokens, layer: obs.layer, kept });
   }
 
+  /**
+   * The trace: per sequence, events in order of tokens then layer (the order of one chunk at a time; a session that
+   * runs several chunks through a layer at once records a layer's events before the next layer's).
+   */
   toTrace(): MemoryTrace {
-    const sequences = this.sequences.length ? this.sequences.map((s) => s.map((e) => ({ ...e }))) : [[]];
+    const byPoint = (a: MemoryTraceEvent, b: MemoryTraceEvent) => a.totalTokens - b.totalTokens || a.layer - b.layer;
+    const sequences = this.sequences.length ? this.sequences.map((s) => s.map((e) => ({ ...e })).sort(byPoint)) : [[]];
     return {
       version: 1, ...(this.source !== undefined ? { source: this.source } : {}),
       ...(this.chunkBoundary !== undefined ? { chunkBoundary: this.chunkBoundary } : {}), sequences,
@@ -126,6 +131,8 @@ export function recordingPolicy(policy: MemoryPolicy, recorder: MemoryTraceRecor
     ...(policy.tapPrecision ? { tapPrecision: policy.tapPrecision } : {}),
     ...(policy.packedTaps ? { packedTaps: policy.packedTaps } : {}),
     ...(policy.chunkBoundary ? { chunkBoundary: policy.chunkBoundary } : {}),
+    // Recording adds nothing across layers (the trace is put in order when it is taken).
+    ...(policy.layerwise ? { layerwise: true } : {}),
     stateObjects: () => [policy],
     reset(shape: CacheShape): void { pending = true; policy.reset(shape); },
     observe(obs: LayerObservation): KeepLists | null {

@@ -369,6 +369,20 @@ test('several chunks through each layer at once (forwardTokens) give exactly the
       const one = run(policy, 1), together = run(policy, 512);
       assert.deepEqual(together, one, `${backend.name}: ${what}`);
     }
+    // A recorded NAMM runs several chunks at once too, and its trace is the same as one chunk at a time.
+    const { MemoryTraceRecorder, recordingPolicy } = await import('../../src/memory/matched.js');
+    // A negative final bias: evictions at many update points, several inside each group of chunks.
+    const evicting = params.slice();
+    evicting[NAMM_PARAM_COUNT - 1] = -0.1;
+    const traces = [1, 512].map((forwardTokens) => {
+      const rec = new MemoryTraceRecorder('namm');
+      const wrapped = recordingPolicy(createNammPolicy({ params: evicting, updateEvery: 32, backend: backend.name === 'js' ? null : backend }), rec);
+      assert.equal(wrapped.layerwise, true);
+      model.createSessionWith(wrapped, { chunkSize: 16, forwardTokens }).prefill(ids);
+      return rec.toTrace();
+    });
+    assert.ok(traces[0]!.sequences[0]!.length >= 8, `the NAMM evicted at several points (${JSON.stringify(traces[0])})`);
+    assert.deepEqual(traces[1], traces[0]);
     // A policy that sees every chunk: each layer sees the same chunks, caches and taps in the same order; only the
     // interleaving of the layers changes (layer 0 takes several chunks before layer 1 takes the first).
     const w1 = watcher(true), w2 = watcher(true);
