@@ -59,7 +59,7 @@ export function register(program: Command): void {
     .option('--query-aware', 'compress context and question together (default: the context only, kvpress protocol)')
     .option('--no-full', 'do not add the full-cache reference run')
     .option('--max-prompt-tokens <n>', 'prompt budget; longer prompts are cut in the middle', intOption('--max-prompt-tokens', 2))
-    .option('--chunk-size <n>', 'prefill chunk size in tokens (default 128, as the reference; full and NAMM runs give the same answers at any size, faster from 256 on)', intOption('--chunk-size', 1))
+    .option('--chunk-size <n>', 'prefill chunk size in tokens (default 128, as the reference; a baseline that acts after every chunk evicts elsewhere with another size)', intOption('--chunk-size', 1))
     .option('--threads <n>', 'kernel threads', intOption('--threads', 1))
     .option('--match <spec>', 'record this policy\'s cache sizes on every record; `matched(SPEC)` without trace= then follows them (matched memory)')
     .option('--score <kind>', 'task: the task metric of the greedy answer (default); likelihood: exp(−mean NLL) of the gold answer, teacher-forced')

@@ -21,6 +21,8 @@ export const H2O_DEFAULTS = { every: everyTokens(1) } as const;
 export class H2OScorer implements TokenScorer {
   readonly method = 'h2o';
   readonly needsAttention = true;
+  /** Its state is per layer: see TokenScorer.layerwise. */
+  readonly layerwise = true;
   private acc: Float64Array[][] = [];
   private readonly rows = new RowTracker('h2o');
 

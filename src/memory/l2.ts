@@ -20,6 +20,8 @@ export const L2_DEFAULTS = { every: everyTokens(1) } as const;
 export class L2Scorer implements TokenScorer {
   readonly method = 'l2';
   readonly needsAttention = false;
+  /** Its state is per layer: see TokenScorer.layerwise. */
+  readonly layerwise = true;
   private headDim = 0;
   /** Per layer, per head: −‖k‖₂ of each cached row, in cache order (the first `rows` entries are valid). */
   private scores: Float64Array[][] = [];

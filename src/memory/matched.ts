@@ -162,6 +162,9 @@ export class MatchedPolicy implements MemoryPolicy {
     this.needsAttention = inner.needsAttention;
   }
 
+  /** Queues and cursors are per layer: chunks may go through the layers together when the baseline allows it. */
+  get layerwise(): boolean { return this.inner.layerwise === true; }
+
   /** The followed baseline keeps the scores. */
   stateObjects(): readonly object[] { return [this.inner]; }
 

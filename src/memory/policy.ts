@@ -71,7 +71,8 @@ export interface MemoryPolicy {
    * the layers' chunks interleave (no state shared across layers that observe() consumes in call order, such as one
    * random stream). A session may then run several chunks through a layer before the next layer (the same
    * observations per layer, in the same order, and the same results, with the dense layers run on more tokens at
-   * once: faster). Full and NAMM say so; a policy that does not is run one chunk at a time.
+   * once: faster). Every built-in policy says so (a NAMM not while calibrating, a baseline when its scorer does); a
+   * policy that does not is run one chunk at a time.
    */
   readonly layerwise?: boolean;
   /** Starts a new sequence: drop all per-sequence state. */

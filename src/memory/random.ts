@@ -31,6 +31,8 @@ function mix32(x: number): number {
 export class RandomScorer implements TokenScorer {
   readonly method = 'random';
   readonly needsAttention = false;
+  /** Its state is per layer: see TokenScorer.layerwise. */
+  readonly layerwise = true;
   /** Per layer, per head: two hash keys derived from (seed, layer, head). */
   private keys: Uint32Array[] = [];
   constructor(readonly seed: number) {

@@ -12,6 +12,12 @@ export interface TokenScorer {
   /** Method name as in a spec string ("h2o"). */
   readonly method: string;
   readonly needsAttention: boolean;
+  /**
+   * Optional: true when the scorer keeps its state per layer (nothing shared across layers that the order of the
+   * layers' chunks would change), so its policy may be run several chunks per layer at once (MemoryPolicy.layerwise).
+   * Every built-in scorer is.
+   */
+  readonly layerwise?: boolean;
   reset(shape: CacheShape): void;
   /** Sees every chunk of a layer (before any selection on it) to update running state. */
   update(obs: LayerObservation): void;
@@ -92,6 +98,12 @@ export class ScoredPolicy implements TargetedPolicy {
     const parts = this.budget ? [describeBudget(this.budget), ...this.extra, ...cadence] : [...this.extra];
     this.name = opts.name ?? (parts.length ? `${scorer.method}:${parts.join(',')}` : scorer.method);
   }
+
+  /**
+   * Whether chunks may go through the layers together (MemoryPolicy.layerwise): the policy's own state (budgets,
+   * cadence, finished layers) is per layer or per observation, so it is when its scorer is.
+   */
+  get layerwise(): boolean { return this.scorer.layerwise === true; }
 
   /** The scorer holds the per-sequence statistics (AdaKV wraps a baseline by sharing its scorer). */
   stateObjects(): readonly object[] { return [this.scorer]; }
@@ -210,12 +222,14 @@ export function compactInPlace(data: Float64Array | Float32Array, keep: Int32Arr
 export class SinkGuard implements TokenScorer {
   readonly method: string;
   readonly needsAttention: boolean;
+  readonly layerwise: boolean;
   readonly release?: (layer: number) => void;
 
   constructor(readonly inner: TokenScorer, readonly sinks: number) {
     if (!Number.isInteger(sinks) || sinks < 1) throw new RangeError(`sinks must be an integer ≥ 1 (first positions always kept), got ${sinks}`);
     this.method = inner.method;
     this.needsAttention = inner.needsAttention;
+    this.layerwise = inner.layerwise === true;
     if (inner.release) this.release = (layer) => inner.release!(layer);
   }
 

@@ -29,6 +29,8 @@ export const SNAPKV_DEFAULTS = { window: 64, kernel: 5, pool: 'avg' as SnapKVPoo
 export class SnapKVScorer implements TokenScorer {
   readonly method = 'snapkv';
   readonly needsAttention = true;
+  /** Its state is per layer: see TokenScorer.layerwise. */
+  readonly layerwise = true;
   /** Per layer, per head: the last ≤ window attention rows, oldest first; row r covers the rows cached at its time. */
   private buf: Float32Array[][][] = [];
   private readonly rows = new RowTracker('snapkv');

@@ -29,6 +29,8 @@ export function streamingWindowBudget(sinks: number, window: number): Budget {
 export class StreamingScorer implements TokenScorer {
   readonly method = 'streaming';
   readonly needsAttention = false;
+  /** Its state is per layer: see TokenScorer.layerwise. */
+  readonly layerwise = true;
   constructor(readonly sinks: number) {
     if (!Number.isInteger(sinks) || sinks < 0) throw new RangeError(`streaming: sinks must be an integer ≥ 0, got ${sinks}`);
   }

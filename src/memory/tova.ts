@@ -25,6 +25,8 @@ export const TOVA_DEFAULTS = { every: AT_CONTEXT_END_AND_DECODE } as const;
 export class TOVAScorer implements TokenScorer {
   readonly method = 'tova';
   readonly needsAttention = true;
+  /** Its state is per layer: see TokenScorer.layerwise. */
+  readonly layerwise = true;
   reset(_shape: CacheShape): void {}
   update(_obs: LayerObservation): void {}
 

@@ -20,7 +20,7 @@ export interface SessionOptions {
    * Tokens the dense layers (projections, MLP) take at once in a prefill (default 512): consecutive chunks go
    * through each layer together, and within the layer each chunk still attends and meets the memory policy on its
    * own, in order, so the results are those of one chunk at a time. Only without a policy or with one that says
-   * it allows it (MemoryPolicy.layerwise: NAMM, full). 1 (or ≤ chunkSize) turns it off.
+   * it allows it (MemoryPolicy.layerwise: every built-in policy). 1 (or ≤ chunkSize) turns it off.
    */
   forwardTokens?: number;
   /**

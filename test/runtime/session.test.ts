@@ -360,14 +360,26 @@ test('several chunks through each layer at once (forwardTokens) give exactly the
       const lens = Array.from({ length: files.config.nLayers }, (_, l) => Array.from(s.cache.lens(l)));
       return { a, b, lens, events: events.sort(), snapshots: s.stats.snapshots.map((x) => `${x.totalTokens}+${x.chunkTokens}:${Array.from(x.held)}`) };
     };
+    // Every built-in policy is layerwise; a matched baseline follows a trace recorded on the same two prefills.
+    const { MemoryTraceRecorder: Recorder, recordingPolicy: recording, matchedPolicy } = await import('../../src/memory/matched.js');
+    const evictingParams = params.slice();
+    evictingParams[NAMM_PARAM_COUNT - 1] = -0.1;
+    const rec = new Recorder('namm');
+    run(() => recording(createNammPolicy({ params: evictingParams, updateEvery: 64 }), rec), 1);
+    const trace = rec.toTrace();
     const cases: [string, () => MemoryPolicy | null][] = [
       ['full cache', () => null],
       ['NAMM', () => createNammPolicy({ params, updateEvery: 64, backend: backend.name === 'js' ? null : backend })],
-      ['full spec', () => parsePolicySpec('full')],
+      ...['full', 'h2o:ratio=0.5', 'tova:tokens=100', 'l2:ratio=0.5,sinks=2', 'snapkv:ratio=0.5,window=16', 'streaming:sinks=4,window=64',
+        'random:ratio=0.5,seed=3', 'adakv(snapkv):ratio=0.5'].map((spec): [string, () => MemoryPolicy] => [spec, () => parsePolicySpec(spec)]),
+      ['matched(h2o)', () => matchedPolicy(parsePolicySpec('h2o:ratio=0.5') as import('../../src/memory/scored.js').ScoredPolicy, trace)],
     ];
     for (const [what, policy] of cases) {
+      const made = policy();
+      assert.ok(made === null || made.layerwise === true, `${what} is layerwise`);
       const one = run(policy, 1), together = run(policy, 512);
       assert.deepEqual(together, one, `${backend.name}: ${what}`);
+      if (what !== 'full cache' && what !== 'full') assert.ok(one.events.length > 0, `${what} evicted`);
     }
     // A recorded NAMM runs several chunks at once too, and its trace is the same as one chunk at a time.
     const { MemoryTraceRecorder, recordingPolicy } = await import('../../src/memory/matched.js');
