@@ -432,3 +432,23 @@ test('a layerwise policy that throws in the middle of a group of chunks leaves t
   assert.doesNotThrow(() => s.prefill(GOLDEN));
   assert.equal(s.totalTokens, GOLDEN.length);
 });
+
+test('grouped prefill is bit-identical for MLP widths that are no multiple of the SIMD width (the activation tail)', async () => {
+  const { llamaConfig, gpt2Config, randomWeights } = await import('../../src/models/random.js');
+  const configs = [
+    llamaConfig({ vocabSize: 300, hiddenSize: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, intermediateSize: 20, maxPositions: 2048 }),
+    gpt2Config({ vocabSize: 300, hiddenSize: 30, nLayers: 2, nHeads: 2, maxPositions: 2048 }),
+  ];
+  for (const config of configs) {
+    const model = new Model(config, randomWeights(config, 1, 0.5), null, getBackend());
+    const ids = Array.from({ length: 300 }, (_, i) => (i * 37) % 300);
+    for (const offset of [1, 3, 21]) {
+      const run = (forwardTokens: number) => {
+        const s = model.createSessionWith(null, { forwardTokens, chunkSize: 7 });
+        s.prefill(Array.from({ length: offset }, (_, i) => 7 + i));
+        return Array.from(s.prefill(ids, { logits: 'all' }));
+      };
+      assert.deepEqual(run(512), run(1), `${config.arch}, ${offset} tokens first`);
+    }
+  }
+});
