@@ -223,17 +223,20 @@ export class SinkGuard implements TokenScorer {
   readonly method: string;
   readonly needsAttention: boolean;
   readonly layerwise: boolean;
-  readonly release?: (layer: number) => void;
 
   constructor(readonly inner: TokenScorer, readonly sinks: number) {
     if (!Number.isInteger(sinks) || sinks < 1) throw new RangeError(`sinks must be an integer ≥ 1 (first positions always kept), got ${sinks}`);
     this.method = inner.method;
     this.needsAttention = inner.needsAttention;
     this.layerwise = inner.layerwise === true;
-    if (inner.release) this.release = (layer) => inner.release!(layer);
   }
 
   reset(shape: CacheShape): void { this.inner.reset(shape); }
+  /**
+   * A method, not a closure over `inner` made in the constructor: a clone (Session.fork copies the state, functions
+   * by reference) must free its own scorer's layer, not the original's.
+   */
+  release(layer: number): void { this.inner.release?.(layer); }
   update(obs: LayerObservation): void { this.inner.update(obs); }
   retain(layer: number, keep: KeepLists): void { this.inner.retain(layer, keep); }
 

@@ -65,6 +65,20 @@ for (const spec of SPECS) {
   });
 }
 
+test('fork: a policy with sinks that acts once per prefill frees the clone\'s layers, not the original\'s', async () => {
+  for (const spec of ['h2o:ratio=0.5,sinks=4,every=prefill', 'l2:ratio=0.5,sinks=4,every=prefill']) {
+    const rows = (s: Session) => s.cache.stores.map((layer) => layer.map((st) => Array.from(st.positions.subarray(0, st.len)).join(',')).join('|')).join('/');
+    const ref = await model.createSession({ memory: spec });
+    ref.prefill(doc, { endOfPrefill: false });
+    const refLogits = Array.from(ref.prefill(q1));
+    const a = await model.createSession({ memory: spec });
+    a.prefill(doc, { endOfPrefill: false });
+    a.fork().prefill(q2); // the fork compresses first and frees its finished layers' statistics
+    assert.deepEqual(Array.from(a.prefill(q1)), refLogits, spec);
+    assert.equal(rows(a), rows(ref), `${spec}: the original keeps the rows an unforked session keeps`);
+  }
+});
+
 test('fork: NAMM evicts during the document (so the copied state matters) and each copy holds its own cache', async () => {
   const a = await model.createSession({ memory: `namm:${NAMM}` });
   a.prefill(doc);
