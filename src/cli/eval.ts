@@ -16,6 +16,7 @@ import { createProgress } from './progress.js';
 import { collect, intOption } from './util.js';
 import { makeFolders, writeFileVia } from '../util/files.js';
 import type { TaskRecord } from '../tasks/record.js';
+import { DEFAULT_CHUNK_SIZE } from '../runtime/session.js';
 
 interface EvalCliOptions {
   model: string;
@@ -104,8 +105,10 @@ export function register(program: Command): void {
           model: resolve(o.model), score: scoreKind, queryAware: !!o.queryAware, maxPromptTokens: o.maxPromptTokens ?? null,
           longbenchConfig: o.longbenchConfig ? resolve(o.longbenchConfig) : null, match: o.match ?? null,
           // A baseline that acts after every chunk evicts at other points with another chunk size.
-          chunkSize: o.chunkSize ?? null,
+          chunkSize: o.chunkSize ?? DEFAULT_CHUNK_SIZE,
         };
+        // Keys an older run.json lacks held their defaults then.
+        const defaults: Record<string, unknown> = { chunkSize: DEFAULT_CHUNK_SIZE };
         // The files a policy reads (a .namm, a trace), by content: the same spec with another file behind it is
         // another policy, whose results cannot be reused.
         const files: Record<string, Record<string, string>> = {};
@@ -113,9 +116,10 @@ export function register(program: Command): void {
         if (existsSync(runFile)) {
           let before: Record<string, unknown>;
           try { before = JSON.parse(readFileSync(runFile, 'utf8')) as Record<string, unknown>; } catch { throw new Error(`${runFile} is not valid JSON; delete it if the results beside it are from this setup`); }
-          const diff = Object.entries(setup).filter(([k, v]) => JSON.stringify(before[k] ?? null) !== JSON.stringify(v)).map(([k]) => k);
+          const was = (k: string) => before[k] ?? defaults[k] ?? null;
+          const diff = Object.entries(setup).filter(([k, v]) => JSON.stringify(was(k)) !== JSON.stringify(v)).map(([k]) => k);
           if (diff.length) {
-            throw new Error(`${o.out} holds results of another setup (${diff.map((k) => `${k}: ${JSON.stringify(before[k] ?? null)} there, ${JSON.stringify((setup as Record<string, unknown>)[k])} now`).join('; ')}); use another --out`);
+            throw new Error(`${o.out} holds results of another setup (${diff.map((k) => `${k}: ${JSON.stringify(was(k))} there, ${JSON.stringify((setup as Record<string, unknown>)[k])} now`).join('; ')}); use another --out`);
           }
           const beforeFiles = (before.policyFiles ?? {}) as Record<string, Record<string, string>>;
           for (const [s, f] of Object.entries(files)) {

@@ -11,6 +11,9 @@ import { KVCache } from './kvcache.js';
 import { CacheStats, type CacheStatsSummary } from './stats.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
 
+/** The prefill chunk a session uses unless told otherwise: the reference's 128-token sub-forwards. */
+export const DEFAULT_CHUNK_SIZE = 128;
+
 export interface SessionOptions {
   /** The memory policy (default: none, the full cache). */
   memory?: MemoryPolicy | null;
@@ -20,7 +23,7 @@ export interface SessionOptions {
    * Tokens the dense layers (projections, MLP) take at once in a prefill (default 512): consecutive chunks go
    * through each layer together, and within the layer each chunk still attends and meets the memory policy on its
    * own, in order, so the results are those of one chunk at a time. Only without a policy or with one that says
-   * it allows it (MemoryPolicy.layerwise: every built-in policy). 1 (or ≤ chunkSize) turns it off.
+   * it allows it (MemoryPolicy.layerwise: every built-in policy). 1 turns it off.
    */
   forwardTokens?: number;
   /**
@@ -155,7 +158,7 @@ export class Session {
   ) {
     const c = arch.config;
     if (options === null || typeof options !== 'object') throw new TypeError(`session options must be an object, got ${options === null ? 'null' : typeof options}`);
-    this.chunkSize = options.chunkSize ?? 128;
+    this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${options.chunkSize}`);
     this.forwardTokens = options.forwardTokens ?? 512;
     if (!Number.isSafeInteger(this.forwardTokens) || this.forwardTokens < 1) {

@@ -291,7 +291,14 @@ test('a run never reuses or overwrites another setup\'s folder: eval --out, trai
   // answers the same at any chunk size.
   r = namm('eval', '--model', MODEL, '--data', data, '--memory', 'h2o:ratio=0.5', '--out', out, '--chunk-size', '64');
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /holds results of another setup \(chunkSize: null there, 64 now\)/);
+  assert.match(r.stderr, /holds results of another setup \(chunkSize: 128 there, 64 now\)/);
+  // The default given explicitly is the same setup (a run.json from before the option reads as the default).
+  const runJson = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as Record<string, unknown>;
+  assert.equal(runJson.chunkSize, 128);
+  delete runJson.chunkSize;
+  writeFileSync(join(out, 'run.json'), JSON.stringify(runJson));
+  r = namm('eval', '--model', MODEL, '--data', data, '--memory', 'h2o:ratio=0.5', '--out', out, '--chunk-size', '128', '--json');
+  assert.equal(r.status, 0, r.stderr);
   const full128 = JSON.parse(namm('eval', '--model', MODEL, '--data', data, '--out', out, '--json').stdout) as { policy: string; score: number }[];
   r = namm('eval', '--model', MODEL, '--data', data, '--out', join(dir, 'ev64'), '--chunk-size', '64', '--json');
   assert.equal(r.status, 0, r.stderr);
