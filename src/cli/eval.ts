@@ -152,10 +152,7 @@ export function register(program: Command): void {
       let finished = 0;
       for (const record of records) for (const { spec } of policies) if (done.has(`${record._id}\u0000${spec}`)) finished++;
       progress.update(finished);
-      const runOptions = {
-        longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens, score: scoreKind,
-        ...(o.chunkSize !== undefined ? { chunkSize: o.chunkSize } : {}),
-      };
+      const runOptions = { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens, score: scoreKind, chunkSize: o.chunkSize };
       for (const record of records) {
         const traceFile = traceDir ? join(traceDir, `${traceName(record._id)}.json`) : null;
         const needTrace = traceFile !== null && !existsSync(traceFile) && policies.some((p) => needsRecordTrace(p.spec) && !done.has(`${record._id}\u0000${p.spec}`));

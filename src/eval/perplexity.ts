@@ -2,6 +2,7 @@
 import type { Model } from '../models/model.js';
 import type { MemoryPolicy } from '../memory/policy.js';
 import type { CacheStatsSummary } from '../runtime/stats.js';
+import { DEFAULT_CHUNK_SIZE } from '../runtime/session.js';
 
 export interface PerplexityResult {
   tokens: number;
@@ -22,7 +23,7 @@ export function tokenNll(row: ArrayLike<number>, target: number): { nll: number;
 
 export function perplexity(model: Model, ids: readonly number[], policy: MemoryPolicy | null, options: { chunkSize?: number; onProgress?: (done: number, total: number) => void } = {}): PerplexityResult {
   if (ids.length < 2) throw new Error('perplexity needs at least two tokens');
-  const chunk = options.chunkSize ?? 128;
+  const chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const session = model.createSessionWith(policy, { chunkSize: chunk });
   const V = model.config.vocabSize;
   let nll = 0, count = 0;
