@@ -15,7 +15,7 @@ import { getBackend } from '../tensor/index.js';
 import { parseRopeScaling, ropeScalingToHf } from './config.js';
 import { tieEmbeddings } from './load.js';
 import { f32ToF16 as f32ToF16Bits, readExactly } from './safetensors.js';
-import { ggufTokenizerFromMetadata, ggufVocabularyMetadata } from './tokenizers/gguf-vocab.js';
+import { ggufEosEntries, ggufEosTokenIds, ggufTokenizerFromMetadata, ggufVocabularyMetadata } from './tokenizers/gguf-vocab.js';
 import type { ModelConfig, RopeScaling, Tensor, Tokenizer, WeightMap } from './types.js';
 
 // ---------------------------------------------------------------- container types
@@ -416,7 +416,7 @@ export function ggufConfig(meta: GgufMeta, tensors: Map<string, GgufTensorInfo>)
   if (!embd) throw new Error(`${file}: tensor "token_embd.weight" is missing`);
   const tokens = meta.array('tokenizer.ggml.tokens');
   const vocabSize = meta.size(`${a}.vocab_size`, embd.dims[1] ?? tokens?.length);
-  const eos = meta.has('tokenizer.ggml.eos_token_id') ? [meta.number('tokenizer.ggml.eos_token_id')] : [];
+  const eos = ggufEosTokenIds(meta, null);
   const bos = meta.has('tokenizer.ggml.bos_token_id') ? meta.number('tokenizer.ggml.bos_token_id') : null;
   const maxPositions = meta.size(`${a}.context_length`);
   const common = {
@@ -693,7 +693,7 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
   }
   if (tokenizer) for (const [k, v] of ggufVocabularyMetadata(tokenizer, config, path)) meta.set(k, v);
   if (config.bosTokenId !== null && !meta.has('tokenizer.ggml.bos_token_id')) meta.set('tokenizer.ggml.bos_token_id', gv.u32(config.bosTokenId));
-  if (config.eosTokenIds.length && !meta.has('tokenizer.ggml.eos_token_id')) meta.set('tokenizer.ggml.eos_token_id', gv.u32(config.eosTokenIds[0]!));
+  if (!meta.has('tokenizer.ggml.eos_token_id')) for (const [k, v] of ggufEosEntries(config.eosTokenIds)) meta.set(k, v);
 
   const { embed, head } = config.arch === 'gpt2'
     ? { embed: 'transformer.wte.weight', head: 'lm_head.weight' }

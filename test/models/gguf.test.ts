@@ -170,6 +170,36 @@ test('GGUF embedded vocabulary encodes like tokenizer.json (tinystories, sample 
   }
 }));
 
+test('end-of-generation ids: GGUF eos, eot and eom keys all stop a generation; several ids survive a round trip', withDir(async (dir) => {
+  // A hand-built llama vocabulary whose file names an end of sequence (3), of turn (5) and of message (5 again).
+  const tokens = ['<unk>', '<s>', '</s>', 'a', 'b', '<|eot|>'];
+  const vocabMeta = (extra: [string, ReturnType<typeof gv.u32>][]): GgufMetadata => new Map([
+    ...minimalLlamaMeta(),
+    ['tokenizer.ggml.model', gv.str('llama')],
+    ['tokenizer.ggml.tokens', gv.arr(GgufValueType.STRING, tokens)],
+    ['tokenizer.ggml.bos_token_id', gv.u32(1)],
+    ...extra,
+  ]);
+  const emb = [{ name: 'token_embd.weight', dims: [32, 6], type: GgmlType.F32, bytes: new Uint8Array(32 * 6 * 4) }];
+  const p = join(dir, 'v.gguf');
+  writeGgufContainer(p, vocabMeta([['tokenizer.ggml.eos_token_id', gv.u32(2)], ['tokenizer.ggml.eot_token_id', gv.u32(5)], ['tokenizer.ggml.eom_token_id', gv.u32(5)]]), emb);
+  const g = await loadModelFiles(p);
+  assert.deepEqual(g.tokenizer!.eosTokenIds, [2, 5]);
+  assert.deepEqual(g.config.eosTokenIds, [2, 5]);
+  writeGgufContainer(p, vocabMeta([['tokenizer.ggml.eot_token_id', gv.u32(5)]]), emb);
+  assert.deepEqual((await loadModelFiles(p)).tokenizer!.eosTokenIds, [5], 'an end of turn alone');
+  writeGgufContainer(p, vocabMeta([['tokenizer.ggml.eos_token_id', gv.u32(2)], ['tokenizer.ggml.eot_token_id', gv.u32(6)]]), emb);
+  await assert.rejects(loadModelFiles(p), /tokenizer\.ggml\.eot_token_id 6 is not a token id of the vocabulary \(6 tokens\)/);
+
+  // A model that stops on several ids (as Llama 3 instruct's generation_config lists them) keeps them all.
+  const src = await loadModelFiles(MODEL);
+  const out = join(dir, 'ts.gguf');
+  writeGguf(out, { ...src.config, eosTokenIds: [2, 7, 9] }, src.weights, null, { dtype: 'F32' });
+  assert.deepEqual((await loadModelFiles(out)).config.eosTokenIds, [2, 7, 9]);
+  writeGguf(out, { ...src.config, eosTokenIds: [2] }, src.weights, null, { dtype: 'F32' });
+  assert.deepEqual((await loadModelFiles(out)).config.eosTokenIds, [2]);
+}));
+
 test('GGUF export refuses what its architectures cannot say: GPT-2 with exact GELU, partial rotary embeddings', withDir(async (dir) => {
   const g = tinyGpt2(64);
   assert.throws(() => writeGguf(join(dir, 'g.gguf'), { ...g.config, activation: 'gelu_erf' }, g.weights, null), /GGUF's gpt2 uses the tanh GELU; this model's exact \(erf\) GELU would run as another model/);

@@ -42,6 +42,45 @@ function optionalId(meta: GgufMeta, key: string, vocabSize: number): number | nu
   return id;
 }
 
+/** namm's own key for a list of end-of-generation ids (GGUF's standard keys hold one id each). */
+export const GGUF_EOS_LIST_KEY = 'namm.tokenizer.eos_token_ids';
+/** The standard keys whose ids end a generation, as llama.cpp counts them: end of sequence, of turn, of message. */
+const GGUF_END_KEYS = ['tokenizer.ggml.eos_token_id', 'tokenizer.ggml.eot_token_id', 'tokenizer.ggml.eom_token_id'];
+
+/**
+ * The token ids that end a generation: namm's list when the file has one (written for models with several, such as
+ * Llama 3 instruct), else the end-of-sequence, end-of-turn and end-of-message ids that are present, in that order,
+ * each once. Ids outside the vocabulary (`vocabSize`, when known) are refused.
+ */
+export function ggufEosTokenIds(meta: GgufMeta, vocabSize: number | null): number[] {
+  const check = (id: number, key: string) => {
+    if (!Number.isSafeInteger(id) || id < 0 || (vocabSize !== null && id >= vocabSize)) {
+      throw new Error(`${meta.file}: ${key} ${id} is not a token id${vocabSize !== null ? ` of the vocabulary (${vocabSize} tokens)` : ''}`);
+    }
+    return id;
+  };
+  const list = meta.array(GGUF_EOS_LIST_KEY);
+  if (list !== null) {
+    if (!list.every((x) => typeof x === 'number' || typeof x === 'bigint')) throw new Error(`${meta.file}: metadata "${GGUF_EOS_LIST_KEY}" must be an array of token ids`);
+    return [...new Set(list.map((x, i) => check(Number(x), `${GGUF_EOS_LIST_KEY}[${i}]`)))];
+  }
+  const ids: number[] = [];
+  for (const key of GGUF_END_KEYS) {
+    if (!meta.has(key)) continue;
+    const id = check(meta.number(key), key);
+    if (!ids.includes(id)) ids.push(id);
+  }
+  return ids;
+}
+
+/** GGUF entries for end-of-generation ids: the first as eos_token_id, and namm's list when there are several. */
+export function ggufEosEntries(ids: readonly number[]): [string, GgufEntry][] {
+  if (ids.length === 0) return [];
+  const out: [string, GgufEntry][] = [['tokenizer.ggml.eos_token_id', gv.u32(ids[0]!)]];
+  if (ids.length > 1) out.push([GGUF_EOS_LIST_KEY, gv.arr(GgufValueType.UINT32, [...ids])]);
+  return out;
+}
+
 export function ggufTokenizerFromMetadata(meta: GgufMeta): Tokenizer {
   const model = meta.string('tokenizer.ggml.model');
   const tokens = stringArray(meta, 'tokenizer.ggml.tokens');
@@ -49,7 +88,8 @@ export function ggufTokenizerFromMetadata(meta: GgufMeta): Tokenizer {
   const n = tokens.length;
   const types = numberArray(meta, 'tokenizer.ggml.token_type', n);
   const bos = optionalId(meta, 'tokenizer.ggml.bos_token_id', n);
-  const eos = optionalId(meta, 'tokenizer.ggml.eos_token_id', n);
+  const eosIds = ggufEosTokenIds(meta, n);
+  const eos = eosIds[0] ?? null;
   const chatTemplate = meta.string('tokenizer.chat_template');
   if (model === 'llama') {
     return new SpmTokenizer({
@@ -57,7 +97,7 @@ export function ggufTokenizerFromMetadata(meta: GgufMeta): Tokenizer {
       scores: numberArray(meta, 'tokenizer.ggml.scores', n) ?? new Array<number>(n).fill(0),
       types: types ?? undefined,
       bosTokenId: bos,
-      eosTokenIds: eos === null ? [] : [eos],
+      eosTokenIds: eosIds,
       unkTokenId: optionalId(meta, 'tokenizer.ggml.unknown_token_id', n) ?? (types ? nullIfMissing(types.indexOf(TokenType.unknown)) : null),
       spaceSymbol: '▁',
       addSpacePrefix: meta.bool('tokenizer.ggml.add_space_prefix') ?? true,
@@ -67,7 +107,7 @@ export function ggufTokenizerFromMetadata(meta: GgufMeta): Tokenizer {
       origin: meta.file,
     });
   }
-  if (model === 'gpt2') return gpt2Tokenizer(meta, tokens, types, bos, eos, chatTemplate);
+  if (model === 'gpt2') return gpt2Tokenizer(meta, tokens, types, bos, eosIds, chatTemplate);
   throw new Error(`${meta.file}: tokenizer model "${String(model)}" is not supported (llama, gpt2)`);
 }
 
@@ -75,7 +115,8 @@ function nullIfMissing(i: number): number | null {
   return i < 0 ? null : i;
 }
 
-function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null, bos: number | null, eos: number | null, chatTemplate: string | null): Tokenizer {
+function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null, bos: number | null, eosIds: number[], chatTemplate: string | null): Tokenizer {
+  const eos = eosIds[0] ?? null;
   const merges = stringArray(meta, 'tokenizer.ggml.merges');
   if (!merges) throw new Error(`${meta.file}: metadata "tokenizer.ggml.merges" is missing (needed for a gpt2 vocabulary)`);
   const pre = meta.string('tokenizer.ggml.pre') ?? 'gpt2';
@@ -118,7 +159,7 @@ function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null,
   return new HfTokenizer({
     tokenizerJson,
     tokenizerConfig: { bos_token: bos === null ? null : tokens[bos], eos_token: eos === null ? null : tokens[eos], chat_template: chatTemplate },
-    modelConfig: { bos_token_id: bos, eos_token_id: eos },
+    modelConfig: { bos_token_id: bos, eos_token_id: eosIds.length > 1 ? eosIds : eos },
     origin: meta.file,
   });
 }
@@ -136,7 +177,7 @@ export function ggufVocabularyMetadata(tokenizer: Tokenizer, config: ModelConfig
 
 function common(tokenizer: Tokenizer, out: [string, GgufEntry][]): void {
   if (tokenizer.bosTokenId !== null) out.push(['tokenizer.ggml.bos_token_id', gv.u32(tokenizer.bosTokenId)]);
-  if (tokenizer.eosTokenIds.length) out.push(['tokenizer.ggml.eos_token_id', gv.u32(tokenizer.eosTokenIds[0]!)]);
+  out.push(...ggufEosEntries(tokenizer.eosTokenIds));
 }
 
 function spmMetadata(t: SpmTokenizer): [string, GgufEntry][] {
