@@ -11,9 +11,10 @@
  *   namm_share_of_forward: NAMM's time / the rest of the NAMM run (a forward over the evicted, so cheaper, cache);
  *   namm_share_of_full_forward: NAMM's time / the full-cache forward of the same tokens (the run it replaces).
  * Usage: npm run bench:namm [-- --quick] [-- --context=4096] [-- --model=llama] [-- --threads=1] [-- --repeat=3]
- * [-- --forward-tokens=1] (--threads sets the native backend's thread count, e.g. 1 on a machine whose other cores are
- * busy; --forward-tokens the sessions' forwardTokens, default theirs (512); 1 runs one chunk at a time through the
- * layers, as before session 17).
+ * [-- --forward-tokens=1] [-- --chunk-size=512] (--threads sets the native backend's thread count, e.g. 1 on a machine
+ * whose other cores are busy; --forward-tokens the sessions' forwardTokens, default theirs (512); 1 runs one chunk at a
+ * time through the layers, as before session 17; --chunk-size the sessions' chunkSize, default theirs (128): 512 gives
+ * NAMM one observation per window, with the same evictions).
  */
 import { existsSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -44,7 +45,13 @@ if (forwardTokens !== undefined && !(Number.isSafeInteger(forwardTokens) && forw
   console.error(`bench:namm: --forward-tokens must be a positive integer, got ${forwardArg}`);
   process.exit(2);
 }
-const sessionOptions = forwardTokens !== undefined ? { forwardTokens } : {};
+const chunkArg = process.argv.find((a) => a.startsWith('--chunk-size='));
+const chunkSize = chunkArg ? Number(chunkArg.slice('--chunk-size='.length)) : undefined;
+if (chunkSize !== undefined && !(Number.isSafeInteger(chunkSize) && chunkSize >= 1)) {
+  console.error(`bench:namm: --chunk-size must be a positive integer, got ${chunkArg}`);
+  process.exit(2);
+}
+const sessionOptions = { ...(forwardTokens !== undefined ? { forwardTokens } : {}), ...(chunkSize !== undefined ? { chunkSize } : {}) };
 const rng = new Rng(2024);
 const params = Float32Array.from({ length: NAMM_PARAM_COUNT }, () => 0.065 * rng.normal());
 
@@ -120,7 +127,7 @@ for (const { name, model } of models) {
     const { bamPairs, stftRowFrames: rowFrames } = policy.work;
     console.log(JSON.stringify({
       bench: 'namm', model: name, backend: `${backend.name}/${backend.simd}`, threads: backend.threads, context: ctx,
-      forward_tokens: forwardTokens ?? 'default',
+      forward_tokens: forwardTokens ?? 'default', chunk_size: chunkSize ?? 'default',
       repeats, updates: p.updates, full_forward_ms: r1(med('fullMs')), taps_only_forward_ms: r1(med('tapsMs')),
       namm_run_ms: r1(med('totalMs')), features_ms: r1(med('features')), scoring_ms: r1(med('scoring')),
       selection_ms: r1(med('selection')), compaction_ms: r1(med('compaction')), gc_ms: r1(med('gc')),
