@@ -32,7 +32,7 @@ export function register(program: Command): void {
     .option('--resume', 'continue the run in --out (bit-identical to an uninterrupted run)')
     .option('--workers <n>', 'evaluation threads sharing the weights (results do not depend on it)', intOption('--workers', 1), 1)
     .option('--seed <n>', "seed of CMA-ES and of the prompt sampling (default: the curriculum's)", intOption('--seed', 0))
-    .option('--mode <mode>', "CMA-ES eigendecomposition: reference (every generation) or fast (lazy); default: the curriculum's", modeOption)
+    .option('--mode <mode>', "CMA-ES eigendecomposition: reference (every generation) or fast (lazy); default: the curriculum's (on --resume: the run's)", modeOption)
     .action(async (o: EvolveCliOptions) => {
       // Resuming a run that never checkpointed is starting it; say so, in case --out is mistyped.
       if (o.resume && !existsSync(join(o.out, CHECKPOINT_FILE))) process.stderr.write(`note: ${o.out} holds no evolution checkpoint; starting a new run there\n`);

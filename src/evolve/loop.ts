@@ -68,7 +68,7 @@ export interface RunEvolutionOptions {
   stages?: EvolutionStage[];
   seed?: number | string;
   evaluate: (population: Float32Array[], generation: number, context: EvaluationContext) => Promise<EvaluationResult>;
-  /** JSON blob stored with every checkpoint (e.g. normalisation statistics); called after each generation. */
+  /** JSON blob stored with every checkpoint (e.g. normalisation statistics); called before each checkpoint is written. */
   extra?: () => unknown;
   onProgress?: (record: GenerationRecord) => void;
   /**
@@ -215,6 +215,9 @@ export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionRes
           // The stage's last state is a candidate too; the checkpoint records its score, so a finished run keeps
           // it. Then the stage ends in its best state (the next one starts there).
           if (await validate()) {
+            // A stage of 0 generations reaches this checkpoint without any generation's: take the caller's blob
+            // now too, or the first checkpoint of a run starting with one would hold none (its resume then fails).
+            if (o.extra) meta.extra = o.extra();
             await writeCheckpointFile(ckptPath, encodeLoopCheckpoint(meta, cma));
             await pruneBestStates(o.dir, meta.stageIndex, validations);
           }
@@ -381,6 +384,10 @@ function resolveStages(o: RunEvolutionOptions): EvolutionStage[] {
 
 function checkCompatible(meta: LoopMeta, cma: CmaEs, o: RunEvolutionOptions, stages: EvolutionStage[]): void {
   if (meta.dim !== o.dim) throw new Error(`the checkpoint in ${o.dir} has ${meta.dim} parameters, this run ${o.dim}: resume with the settings it was started with`);
+  // The seed only seeded the strategy's Rng, whose state the checkpoint carries on: another one would be ignored.
+  if (o.seed !== undefined && o.seed !== meta.seed) {
+    throw new Error(`the checkpoint in ${o.dir} has seed ${JSON.stringify(meta.seed)}, this run asks for ${JSON.stringify(o.seed)}: resume with the settings it was started with`);
+  }
   const want = o.cmaOptions ?? {};
   // Every strategy setting the checkpoint's state was built with (a changed one would be ignored silently, and the
   // reports would name it); those left unset here keep the checkpoint's.

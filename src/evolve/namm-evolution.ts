@@ -55,7 +55,7 @@ export interface EvolveNammOptions {
   workers?: number;
   /** Overrides the curriculum's seed (must match the run's on resume). */
   seed?: number;
-  /** Overrides the curriculum's CMA-ES mode. */
+  /** Overrides the curriculum's CMA-ES mode; the run keeps it, so a resume need not repeat it (as the seed). */
   mode?: CmaMode;
   /** Progress line on stderr (default), another stream, or false. */
   progress?: boolean | (NodeJS.WritableStream & { isTTY?: boolean });
@@ -96,6 +96,8 @@ interface EvolveExtra {
   format: 'namm-evolve';
   version: 1;
   seed: number;
+  /** The CMA-ES mode the run was given instead of the curriculum's (`mode`), if any. */
+  mode?: CmaMode;
   model: string;
   fingerprints: { settings: string; stages: string[] };
   normStats: { mean: number[]; variance: number[]; count: number };
@@ -113,7 +115,10 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
     throw new RangeError(`workers must be an integer from 1 to ${MAX_WORKERS}, got ${workers} (each holds its own sessions; more workers than cores gain nothing)`);
   }
   if (o.seed !== undefined && (!Number.isSafeInteger(o.seed) || o.seed < 0)) throw new RangeError(`seed must be an integer ≥ 0, got ${o.seed}`);
+  if (o.mode !== undefined && o.mode !== 'reference' && o.mode !== 'fast') throw new RangeError(`mode must be 'reference' or 'fast', got ${String(o.mode)}`);
   const out = o.out;
+  // An empty path would name the current folder's files (checkpoint.bin) and fail only after the model has loaded.
+  if (typeof out !== 'string' || out.trim() === '') throw new TypeError(`out must be the path of the run directory, got ${JSON.stringify(out)}`);
   // Checked now, though the folder is made only once the run is accepted: a file there would otherwise fail only
   // after the model has loaded and every prompt has been generated.
   if (existsSync(out) && !statSync(out).isDirectory()) throw new Error(`cannot create the output folder ${out}: it is a file, not a folder`);
@@ -125,6 +130,10 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
     throw new Error(`the run in ${out} uses seed ${restored.seed}; cannot resume it with seed ${o.seed}`);
   }
   const seed = restored?.seed ?? o.seed ?? curriculum.seed;
+  // A mode given when the run started stays the run's: its resume need not repeat it (a different one is refused
+  // with the other CMA-ES settings, by runEvolution).
+  const modeOverride = o.mode ?? restored?.mode;
+  const mode = modeOverride ?? curriculum.cma.mode;
   const fingerprints = curriculumFingerprints(curriculum);
   if (restored) checkFingerprints(restored, fingerprints, out);
 
@@ -170,7 +179,7 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
   const evaluator = await createEvaluator(shared, settings, workers);
   const referenceKeySettings = referenceSettings(runOptions);
   const extra = (): EvolveExtra => ({
-    format: 'namm-evolve', version: 1, seed, model: shared.fingerprint, fingerprints,
+    format: 'namm-evolve', version: 1, seed, ...(modeOverride !== undefined ? { mode: modeOverride } : {}), model: shared.fingerprint, fingerprints,
     normStats: { mean: Array.from(normStats.mean), variance: Array.from(normStats.variance), count: normStats.count },
     calibration, members,
   });
@@ -219,7 +228,6 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
   let last: Awaited<ReturnType<typeof runEvolution>> | null = null;
   if (curriculum.cma.variant === 'full') {
     // The first generation waits for it with nothing to show (128 CPU-seconds natively at n = 4,172).
-    const mode = o.mode ?? curriculum.cma.mode;
     say(`note: CMA-ES decomposes the full ${NAMM_PARAM_COUNT}×${NAMM_PARAM_COUNT} covariance (about a minute on 2 cores) ` +
       (mode === 'fast' ? 'before the first generation and then every ~25' : 'before every generation (mode "reference")'));
   }
@@ -242,7 +250,7 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
         dir: out, dim: NAMM_PARAM_COUNT, seed, stages: stages.slice(0, k + 1), resume: checkpointExists || k > 0, progress: false,
         cmaOptions: {
           popSize: curriculum.cma.popSize, initSigma: curriculum.cma.initSigma, eliteRatio: curriculum.cma.eliteRatio,
-          variant: curriculum.cma.variant, mode: o.mode ?? curriculum.cma.mode,
+          variant: curriculum.cma.variant, mode,
         },
         evaluate: (population, generation, ctx) => evaluate(population, generation, ctx.stageIndex),
         ...(validation ? { validation } : {}),
@@ -283,7 +291,7 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
           stages: curriculum.stages.slice(0, stageIndex + 1).map((s) => ({ name: s.name, generations: s.generations, samplesPerTask: s.samplesPerTask, tasks: s.tasks.map((t) => t.name) })),
         },
         seed, generations: history.length, stage: curriculum.stages[stageIndex]!.name,
-        cma: { ...curriculum.cma, mode: o.mode ?? curriculum.cma.mode },
+        cma: { ...curriculum.cma, mode },
         fitness: lastRecord ? { best: lastRecord.best, mean: lastRecord.mean, median: lastRecord.median, normalisation: curriculum.fitness.normalisation, cachePenalty: curriculum.fitness.cachePenalty } : null,
         calibration,
       },
@@ -393,6 +401,7 @@ function readExtra(value: unknown, out: string): EvolveExtra {
   if (!e || e.format !== 'namm-evolve' || e.version !== 1 || !e.normStats || !Array.isArray(e.members)) {
     throw new Error(`${join(out, CHECKPOINT_FILE)} is not a checkpoint of namm evolve (no NAMM state in it)`);
   }
+  if (e.mode !== undefined && e.mode !== 'reference' && e.mode !== 'fast') throw new Error(`${join(out, CHECKPOINT_FILE)}: bad CMA-ES mode ${String(e.mode)}`);
   return e;
 }
 

@@ -71,6 +71,7 @@ test('stages carry the CMA-ES state and keep counting generations; resume extend
   assert.equal((await readFile(join(split, 'log.jsonl'), 'utf8')).trim().split('\n').length, 7);
   await assert.rejects(runEvolution({ dir: split, dim: 5, stages, resume: true, evaluate: sphere, progress: false }), /has 4 parameters, this run 5: resume with the settings/);
   await assert.rejects(runEvolution({ dir: split, dim: 4, stages: [{ name: 'z', generations: 1 }], resume: true, evaluate: sphere, progress: false }), /stage 0 is "a"/);
+  await assert.rejects(runEvolution({ dir: split, dim: 4, stages, seed: 10, cmaOptions: { popSize: 6 }, resume: true, evaluate: sphere, progress: false }), /has seed 9, this run asks for 10: resume with the settings/);
   for (const [k, v, was] of [['popSize', 8, 6], ['eliteRatio', 0.25, 0.5], ['initSigma', 2, 0.065], ['mode', 'fast', 'reference'], ['cc', 0.5, undefined]] as const) {
     await assert.rejects(runEvolution({ dir: split, dim: 4, stages, seed: 9, cmaOptions: { popSize: 6, [k]: v }, resume: true, evaluate: sphere, progress: false }),
       new RegExp(`has CMA-ES ${k} ${String(was)}, this run asks for ${v}: resume with the settings`));
@@ -149,6 +150,24 @@ test('validation: a kill between saving a new best state and the checkpoint lose
   assert.deepEqual(r.stageBest.map((v) => v && [v.stageGeneration, v.score]), [[10, 5]]);
   assert.deepEqual(r.validations.map((v) => v.stageGeneration), [0, 10, 20, 25]);
   assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('best-state')), ['best-state-1-10.bin']);
+}));
+
+test('validation: a first stage of 0 generations writes a checkpoint that holds the extra blob, and it resumes', () => withDir(async (dir) => {
+  const cmaOptions = { popSize: 4 };
+  const validation = { every: 1, run: async () => 1 };
+  const extra = () => ({ stats: [1, 2] });
+  // The stage's end validates the starting state and checkpoints it, before any generation ran.
+  await runEvolution({ dir, dim: 3, stages: [{ name: 'a', generations: 0 }], seed: 1, cmaOptions, progress: false, evaluate: sphere, validation, extra });
+  const { cma, meta } = await loadEvolutionCheckpoint(dir);
+  assert.equal(cma.generation, 0);
+  assert.deepEqual(meta.extra, { stats: [1, 2] }, 'the checkpoint holds the caller\'s blob');
+  let restored: unknown = 'not called';
+  const r = await runEvolution({
+    dir, dim: 3, stages: [{ name: 'a', generations: 0 }, { name: 'b', generations: 1 }], seed: 1, cmaOptions, progress: false, resume: true,
+    evaluate: async (pop, _g, ctx) => { restored = ctx.restoredExtra; return sphere(pop); }, validation, extra,
+  });
+  assert.deepEqual(restored, { stats: [1, 2] });
+  assert.equal(r.generation, 1);
 }));
 
 test('bad evaluate results and options give clear errors; a corrupt checkpoint refuses to resume', () => withDir(async (dir) => {

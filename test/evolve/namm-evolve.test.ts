@@ -202,3 +202,38 @@ test('validation of the mean: every stage ends in its best-scoring state, record
   await writeFile(config, JSON.stringify(tinyCurriculum({ validation: { every: 3, limit: 2 }, stages: stages(2) })));
   await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, progress: false }), /settings differ from those the run/);
 }));
+
+test('a resume keeps the CMA-ES mode the run was started with, without repeating it', { timeout: 120000 }, () => withTempDir(async (dir) => {
+  const stage = (generations: number) => [{ name: 'retrieval', generations, samplesPerTask: 2, tasks: [{ task: 'passkey', lengths: [700], samples: 3, seed: 2_000_000 }] }];
+  const config = await writeTinyCurriculum(dir, { stages: stage(1) });
+  const out = join(dir, 'run');
+  await evolveNamm({ curriculum: config, model: MODEL, out, mode: 'reference', progress: false });
+  await writeFile(config, JSON.stringify(tinyCurriculum({ stages: stage(2) })));
+  // As the README's resume line: no --mode. The run's mode (not the curriculum's 'fast' default) goes on.
+  const resumed = await evolveNamm({ curriculum: config, model: MODEL, out, resume: true, progress: false });
+  assert.equal(resumed.generation, 2);
+  assert.equal((await loadEvolutionCheckpoint(out)).cma.options.mode, 'reference');
+  assert.equal((readNammCheckpoint(resumed.nammPath).provenance as Record<string, any>).cma.mode, 'reference');
+  const straight = await evolveNamm({ curriculum: config, model: MODEL, out: join(dir, 'straight'), mode: 'reference', progress: false });
+  assert.deepEqual(bytes(resumed.mean), bytes(straight.mean));
+  // Another mode is still refused, and a bad one before anything loads.
+  await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, mode: 'fast', progress: false }), /has CMA-ES mode reference, this run asks for fast/);
+  await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, mode: 'lazy' as 'fast', progress: false }), /mode must be 'reference' or 'fast', got lazy/);
+  await assert.rejects(evolveNamm({ curriculum: config, model: 'no-such-model', out: ' ', progress: false }), /out must be the path of the run directory, got " "/);
+}));
+
+test('a run whose first stage has 0 generations (validation on) resumes', { timeout: 120000 }, () => withTempDir(async (dir) => {
+  const stages = (g2: number) => [
+    { name: 'retrieval', generations: 0, samplesPerTask: 2, tasks: [{ task: 'passkey', lengths: [700], samples: 3, seed: 2_000_000 }] },
+    { name: 'stories', generations: g2, samplesPerTask: 2, addTasks: [{ jsonl: 'stories.jsonl', name: 'story' }] },
+  ];
+  const config = await writeTinyCurriculum(dir, { validation: { every: 1, limit: 1 }, stages: stages(0) });
+  const out = join(dir, 'run');
+  const first = await evolveNamm({ curriculum: config, model: MODEL, out, progress: false });
+  assert.equal(first.generation, 0);
+  // Its only checkpoint was written at the first stage's end: it must hold the run's state (statistics, seed).
+  await writeFile(config, JSON.stringify(tinyCurriculum({ validation: { every: 1, limit: 1 }, stages: stages(1) })));
+  const resumed = await evolveNamm({ curriculum: config, model: MODEL, out, resume: true, progress: false });
+  assert.equal(resumed.generation, 1);
+  assert.deepEqual(resumed.normStats, first.normStats);
+}));
