@@ -78,7 +78,11 @@ export interface GenerateOptions extends SamplingOptions {
   minNewTokens?: number;
   /** Prepend BOS to a text prompt when the session is empty (default: the tokenizer's own rule, as HF's tokenizer(text)). */
   addBos?: boolean;
-  /** Streaming: called with each new piece of text and the token id that produced it. */
+  /**
+   * Streaming: called with each new piece of text and the token id that produced it. The pieces join to exactly the
+   * result's text: a tail that could begin a stop string (or half a multi-byte character) waits for the tokens that
+   * tell.
+   */
   onToken?: (text: string, tokenId: number) => void;
   /**
    * Whether the end of the prompt counts as the end of a context to compress (PrefillOptions.endOfPrefill; default
@@ -575,8 +579,13 @@ export class Session {
       let hit = -1;
       for (const s of stopStrings) { const at = full.indexOf(s); if (at >= 0 && (hit < 0 || at < hit)) hit = at; }
       if (hit >= 0) full = full.slice(0, hit);
-      // Hold back a trailing replacement character: it is usually half of a multi-byte character.
-      const stable = hit < 0 && full.endsWith('\uFFFD') ? full.slice(0, -1) : full;
+      // Hold back a trailing replacement character (usually half of a multi-byte character), and a tail that could
+      // be the start of a stop string spanning several tokens: streamed now, it would show text the result cuts.
+      let stable = full;
+      if (hit < 0) {
+        if (stable.endsWith('\uFFFD')) stable = stable.slice(0, -1);
+        stable = stable.slice(0, stable.length - stopPrefixTail(stable, stopStrings));
+      }
       if (stable.length > text.length && stable.startsWith(text)) { options.onToken?.(stable.slice(text.length), id); text = stable; }
       else if (!stable.startsWith(text)) text = stable;
       // Its token is in the output, so it joins the sequence (fed with the next call, as after a length stop).
@@ -603,6 +612,17 @@ export class Session {
       memory: this.memoryStats(),
     };
   }
+}
+
+/** The length of the longest tail of `text` that is a proper beginning of one of `stops` (0 when none). */
+function stopPrefixTail(text: string, stops: readonly string[]): number {
+  let held = 0;
+  for (const s of stops) {
+    for (let k = Math.min(s.length - 1, text.length); k > held; k--) {
+      if (text.endsWith(s.slice(0, k))) { held = k; break; }
+    }
+  }
+  return held;
 }
 
 function hasNaNOrPlusInf(a: Float32Array): boolean {

@@ -119,6 +119,21 @@ test('generation options: stop strings, stop tokens, seeded sampling, streaming'
   assert.equal(r1.stoppedBy, 'stop-string');
   assert.equal(r1.text, 'Once upon a time, there was a little girl named ');
   assert.equal(pieces.join(''), r1.text);
+  // A stop string spanning several tokens: the text of its first tokens is held back, never streamed (it used to
+  // be: "named " reached onToken, then the result cut it); a held-back start that turns out to be no stop string is
+  // streamed once the next tokens show it, and every piece joins to exactly the result's text.
+  for (const [stop, before] of [['named Lily. She', 'Once upon a time, there was a little girl '], ['Lily. She had', 'Once upon a time, there was a little girl named ']]) {
+    const streamed: string[] = [];
+    const r = await (await model.createSession()).generate([1], { maxNewTokens: 30, stopStrings: [stop!], onToken: (t) => streamed.push(t) });
+    assert.equal(r.stoppedBy, 'stop-string', stop);
+    assert.equal(r.text, before, stop);
+    assert.equal(streamed.join(''), r.text, stop);
+  }
+  const streamed: string[] = [];
+  const r0 = await (await model.createSession()).generate([1], { maxNewTokens: 30, stopStrings: ['girl named Lily xyz'], onToken: (t) => streamed.push(t) });
+  assert.equal(r0.stoppedBy, 'length');
+  assert.ok(r0.text.includes('girl named Lily. She'));
+  assert.equal(streamed.join(''), r0.text);
   // The token that completed the stop string is in the output, so it joins the sequence: the next call feeds it
   // first and the session holds the prompt and every output token (before, it ended one token behind).
   assert.equal(s1.totalTokens, r1.outputTokens.length, 'the prompt and every output token but the last, which waits');
