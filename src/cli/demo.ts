@@ -25,6 +25,15 @@ function packageRoot(): string {
   return dir;
 }
 
+/** A `matched(...)` spec without trace=: it follows the trace of another policy's run on the demo's prompt. */
+const followsTrace = (spec: string): boolean => /^matched\(/.test(spec) && !/[:,]trace=/.test(spec);
+
+/** The spec with `trace=FILE` appended to its options. */
+function withTrace(spec: string, file: string): string {
+  const close = spec.lastIndexOf(')');
+  return spec.length > close + 1 ? `${spec},trace=${file}` : `${spec}:trace=${file}`;
+}
+
 export const DEFAULT_MODEL = 'models/namm-tiny-llama';
 export const DEFAULT_NAMM = 'models/namm-tiny-llama.namm';
 
@@ -35,7 +44,7 @@ export function register(program: Command): void {
     .command('demo')
     .description('the main job: a long generated prompt answered with the full cache and with NAMM memory, showing answers and memory saved')
     .option('-m, --model <path>', `model (default: the shipped ${DEFAULT_MODEL})`)
-    .option('--memory <spec>', `memory policy to compare with the full cache (repeatable; default: namm:${DEFAULT_NAMM} and matched(h2o), H2O at the NAMM run's per-head sizes)`, collect)
+    .option('--memory <spec>', `memory policy to compare with the full cache (repeatable; default: namm:${DEFAULT_NAMM} and matched(h2o), H2O at the NAMM run's per-head sizes; a matched(SPEC) without trace= follows the first other policy given)`, collect)
     .option('--task <name>', 'generated task (see `namm tasks list`)', 'passkey')
     .option('--length <tokens>', 'prompt length in model tokens', intOption('--length', 64), 2048)
     .option('--seed <n>', 'task seed (seeds below 1,000,000 are never used in training)', intOption('--seed'), 7)
@@ -55,9 +64,15 @@ export function register(program: Command): void {
         if (!existsSync(namm)) throw new Error(`no evolved NAMM at ${namm} yet (see \`namm evolve\`); pass --memory SPEC`);
         matchTo = `namm:${namm}`;
         specs = [matchTo, 'matched(h2o)'];
+      } else if (specs.some(followsTrace)) {
+        // As the default pair: a `matched(SPEC)` given without trace= follows the run of the first other policy given
+        // (say, --memory namm:mine.namm --memory 'matched(h2o)'), which therefore runs first.
+        matchTo = specs.find((s) => !followsTrace(s) && s !== 'full') ?? null;
+        if (!matchTo) throw new Error(`${specs.find(followsTrace)} has no trace=FILE and no other --memory policy to follow: give one (e.g. --memory namm:FILE), or trace=FILE`);
+        specs = [matchTo, ...specs.filter((s) => s !== matchTo)];
       }
       // Policies are parsed before any work, so a bad spec fails at once.
-      for (const spec of specs) if (spec !== 'matched(h2o)' || !matchTo) parsePolicySpec(spec);
+      for (const spec of specs) if (!followsTrace(spec) || !matchTo) parsePolicySpec(spec);
       const record = generateRecord({ task: o.task, length: o.length, tokenizer: model.tokenizer, seed: o.seed });
       const out = (s: string) => process.stdout.write(s + '\n');
       out(`model    ${resolve(modelPath)} (${model.config.arch}, ${model.config.nLayers} layers, ${(model.arch.weightBytes / 2 ** 20).toFixed(1)} MiB of weights, ${model.backend.name}/${model.backend.simd})`);
@@ -73,7 +88,7 @@ export function register(program: Command): void {
           const runs = {} as Record<RecordScore, RecordResult>;
           for (const kind of ['task', 'likelihood'] as const) {
             let policy: MemoryPolicy | null = null, recorder: MemoryTraceRecorder | null = null;
-            if (spec === 'matched(h2o)' && matchTo) policy = parsePolicySpec(`matched(h2o):trace=${traceFile(kind)}`);
+            if (followsTrace(spec) && matchTo) policy = parsePolicySpec(withTrace(spec, traceFile(kind)));
             else if (spec !== 'full') {
               policy = parsePolicySpec(spec);
               if (spec === matchTo) { recorder = new MemoryTraceRecorder(spec); policy = recordingPolicy(policy, recorder); }
@@ -84,7 +99,9 @@ export function register(program: Command): void {
           const r = runs.task, nll = runs.likelihood.answerNll!, m = r.memory;
           if (spec === 'full') fullNll = nll;
           const saved = m.bytesFreed > 0 ? `, ${(m.bytesFreed / 2 ** 20).toFixed(2)} MiB freed` : '';
-          out(spec === 'matched(h2o)' && matchTo ? 'matched(h2o)  (H2O held to the NAMM run\'s per-head sizes)' : spec);
+          out(!followsTrace(spec) || !matchTo ? spec
+            : spec === 'matched(h2o)' && matchTo.startsWith('namm:') ? 'matched(h2o)  (H2O held to the NAMM run\'s per-head sizes)'
+              : `${spec}  (held to the ${matchTo} run's per-head sizes)`);
           out(`  answer      ${JSON.stringify(r.prediction.trim().slice(0, 160))}  (${r.score >= 1 ? 'right' : r.score > 0 ? `partly right, ${r.score.toFixed(2)}` : 'wrong'})`);
           const delta = fullNll !== null && spec !== 'full' ? ` (${nll >= fullNll ? '+' : ''}${(nll - fullNll).toFixed(3)} vs full)` : '';
           out(`  likelihood  gold answer ${(100 * runs.likelihood.score).toFixed(2)}% per token, NLL ${nll.toFixed(3)} nats${delta}`);

@@ -1,7 +1,7 @@
 /** `namm eval`: every record under every memory policy; JSON lines per (record, policy) and a summary table. */
 import type { Command } from 'commander';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadModel } from '../models/model.js';
@@ -81,6 +81,9 @@ export function register(program: Command): void {
       // Static policies are parsed once (errors surface before any work); per-record matched ones on use.
       const policies = specs.map((s) => ({ spec: s, policy: s === 'full' || needsRecordTrace(s) ? null : parsePolicySpec(s) }));
       const traceDir = o.match ? (o.out ? join(o.out, 'traces') : mkdtempSync(join(tmpdir(), 'namm-traces-'))) : null;
+      // Without --out the traces are only needed during this run: the temporary folder goes when the process ends
+      // (an error included), rather than one more folder left in the temporary directory by every run.
+      if (traceDir && !o.out) process.once('exit', () => rmSync(traceDir, { recursive: true, force: true }));
       if (traceDir) makeFolders(traceDir, 'trace folder');
       const records: TaskRecord[] = [];
       const byId = new Map<string, string>();
@@ -123,12 +126,21 @@ export function register(program: Command): void {
           }
           const beforeFiles = (before.policyFiles ?? {}) as Record<string, Record<string, string>>;
           for (const [s, f] of Object.entries(files)) {
+            const had = beforeFiles[s];
+            if (!had) continue;
             for (const [path, digest] of Object.entries(f)) {
-              const was = beforeFiles[s]?.[path];
+              const was = had[path];
               if (was !== undefined && was !== digest) throw new Error(`${path} (read by ${s}) has changed since ${o.out} was evaluated with it; use another --out`);
             }
+            // The same spec can name another file (a relative path, run from another folder): the results are reusable
+            // only if it holds what was evaluated, whatever its path.
+            const wasDigests = new Set(Object.values(had)), nowDigests = new Set(Object.values(f));
+            if (wasDigests.size !== nowDigests.size || [...nowDigests].some((d) => !wasDigests.has(d))) {
+              throw new Error(`${s} reads ${Object.keys(f).join(', ')}, which differs from what ${o.out} was evaluated with (${Object.keys(had).join(', ')}); use another --out`);
+            }
           }
-          const merged = { ...before, policyFiles: { ...beforeFiles, ...Object.fromEntries(Object.entries(files).map(([s, f]) => [s, { ...beforeFiles[s], ...f }])) } };
+          // Each spec keeps the paths it read last (their contents are those recorded, checked above).
+          const merged = { ...before, policyFiles: { ...beforeFiles, ...files } };
           if (JSON.stringify(merged) !== JSON.stringify(before)) writeFileVia(runFile, (tmp) => writeFileSync(tmp, JSON.stringify(merged, null, 2) + '\n'));
         } else writeFileVia(runFile, (tmp) => writeFileSync(tmp, JSON.stringify({ ...setup, policyFiles: files }, null, 2) + '\n'));
         if (existsSync(resultsFile)) {
@@ -180,10 +192,11 @@ export function register(program: Command): void {
       const asked = new Set(specs);
       const rows = summarize(results.filter((r) => byId.has(r.id) && asked.has((r as RecordResult & { spec?: string }).spec ?? r.policy)));
       if (o.out) {
-        writeFileSync(join(o.out, 'summary.json'), JSON.stringify(rows, null, 2) + '\n');
+        // Whole or not at all, as every output file (README "Output files"): a kill mid-write leaves the old file.
+        writeFileVia(join(o.out, 'summary.json'), (tmp) => writeFileSync(tmp, JSON.stringify(rows, null, 2) + '\n'));
         // One point per (task, policy): the task's score against the cache fraction the policy held on it.
         const points = rows.map((r) => ({ policy: r.policy, kvFraction: r.meanKvFraction, score: r.score, task: r.dataset }));
-        writeFileSync(join(o.out, 'score-vs-kv.svg'), renderScoreVsKvSvg(points));
+        writeFileVia(join(o.out, 'score-vs-kv.svg'), (tmp) => writeFileSync(tmp, renderScoreVsKvSvg(points)));
       }
       process.stdout.write(o.json ? JSON.stringify(rows) + '\n' : formatSummary(rows) + '\n');
     });

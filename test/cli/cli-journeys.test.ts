@@ -1,0 +1,122 @@
+/**
+ * Defects found by walking the CLI's user journeys: what a newcomer sees must match what the command reports, a
+ * resumed evaluation must not reuse another policy's results, and runs leave nothing behind them.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const MODEL = resolve('../shared/models/tinystories-656k');
+const MAIN = resolve('src/cli/main.ts');
+// Absolute, so that the CLI can also run from another working folder.
+const TSX = import.meta.resolve('tsx');
+
+function namm(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', TSX, MAIN, ...args], {
+    encoding: 'utf8', cwd: opts.cwd, env: { ...process.env, NO_COLOR: '1', ...opts.env },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function toyRecords(dir: string): string {
+  const data = join(dir, 'tasks.jsonl');
+  const records = [0, 1].map((i) => ({
+    input: 'What was the girl called?', context: 'Once upon a time, there was a little girl named Lily. She had a toy car.'.repeat(4 + 2 * i),
+    answers: ['Lily'], length: 80, dataset: 'toy_names', language: 'en', all_classes: null, _id: `toy-${i}`,
+    metric: 'string_match_part', prompt_template: '{context}\nQuestion: {input}\nAnswer:', max_new_tokens: 4,
+  }));
+  writeFileSync(data, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  return data;
+}
+
+test('namm generate --stop: the streamed text is the text the result reports, without the start of a stop string', () => {
+  const args = ['generate', '--model', MODEL, '--prompt', 'Once upon a time', '--max-new-tokens', '20', '--greedy', '--stop', 'Lily lived'];
+  const json = namm([...args, '--json']);
+  assert.equal(json.status, 0, json.stderr);
+  const out = JSON.parse(json.stdout) as { text: string; stopped_by: string };
+  assert.equal(out.stopped_by, 'stop-string');
+  assert.ok(!out.text.includes('Lily'), out.text);
+  const streamed = namm(args);
+  assert.equal(streamed.status, 0, streamed.stderr);
+  // It printed ", a little girl named Lily" while the result's text ends at "named ".
+  assert.equal(streamed.stdout, out.text + '\n');
+  // The same in --question mode, each answer in its own fork.
+  const q = namm(['generate', '--model', MODEL, '--prompt', 'Once upon a time', '--question', ', a little girl named', '--max-new-tokens', '20', '--greedy', '--stop', 'very sleepy']);
+  const qj = namm(['generate', '--model', MODEL, '--prompt', 'Once upon a time', '--question', ', a little girl named', '--max-new-tokens', '20', '--greedy', '--stop', 'very sleepy', '--json']);
+  assert.equal(q.status, 0, q.stderr);
+  const answer = (JSON.parse(qj.stdout) as { answers: { text: string; stopped_by: string }[] }).answers[0]!;
+  assert.equal(answer.stopped_by, 'stop-string');
+  assert.equal(q.stdout, `Q: , a little girl named\nA: ${answer.text}\n`);
+});
+
+test('namm eval --out refuses to reuse results when the same spec names another file (run from another folder)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-cwd-'));
+  const data = toyRecords(dir);
+  const a = join(dir, 'a'), b = join(dir, 'b');
+  mkdirSync(a); mkdirSync(b);
+  assert.equal(namm(['init', '--out', join(a, 'p.namm')]).status, 0);
+  assert.equal(namm(['init', '--out', join(b, 'p.namm'), '--selection', 'per-head']).status, 0);
+  const out = join(dir, 'out');
+  const args = ['eval', '--model', MODEL, '--data', data, '--memory', 'namm:p.namm', '--no-full', '--out', out, '--json'];
+  const first = namm(args, { cwd: a });
+  assert.equal(first.status, 0, first.stderr);
+  // From b, "namm:p.namm" is b/p.namm, another policy: a's results were reported as its own.
+  const other = namm(args, { cwd: b });
+  assert.notEqual(other.status, 0, 'results of another NAMM file were reused');
+  assert.match(other.stderr, /namm:p\.namm reads .*b\/p\.namm, which differs from what .* was evaluated with \(.*a\/p\.namm\); use another --out/);
+  // The same content under another path is the same policy: its results are reused.
+  copyFileSync(join(a, 'p.namm'), join(b, 'p.namm'));
+  const same = namm(args, { cwd: b });
+  assert.equal(same.status, 0, same.stderr);
+  assert.deepEqual(JSON.parse(same.stdout), JSON.parse(first.stdout));
+  assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 2);
+});
+
+test('namm eval --match without --out leaves no temporary trace folder behind', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-tmp-'));
+  const data = toyRecords(dir);
+  const tmp = join(dir, 'tmp');
+  mkdirSync(tmp);
+  const r = namm(['eval', '--model', MODEL, '--data', data, '--match', 'l2:ratio=0.5,every=prefill', '--memory', 'matched(h2o)', '--no-full', '--json'], { env: { TMPDIR: tmp } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith('namm-traces-')), [], 'a namm-traces-* folder was left');
+});
+
+test('namm eval --out replaces summary.json and score-vs-kv.svg whole, never writing into the old file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-sum-'));
+  const data = toyRecords(dir);
+  const out = join(dir, 'out');
+  mkdirSync(out);
+  // Another file that shares the old summary's storage (a hard link, as a backup tool or `cp -l` makes) keeps its
+  // contents only if the new summary is written beside it and renamed over it.
+  const keep = join(dir, 'keep.json');
+  writeFileSync(keep, '"kept"\n');
+  linkSync(keep, join(out, 'summary.json'));
+  linkSync(keep, join(out, 'score-vs-kv.svg'));
+  const r = namm(['eval', '--model', MODEL, '--data', data, '--memory', 'l2:tokens=16', '--out', out, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(readFileSync(keep, 'utf8'), '"kept"\n');
+  assert.deepEqual(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')), JSON.parse(r.stdout));
+  assert.ok(readFileSync(join(out, 'score-vs-kv.svg'), 'utf8').startsWith('<svg'));
+  assert.deepEqual(readdirSync(out).filter((f) => f.startsWith('.')), [], 'no temporary file left');
+});
+
+test('namm demo --memory SPEC --memory matched(h2o): matched follows the other policy, as in the default pair', () => {
+  const r = namm(['demo', '--model', MODEL, '--length', '400', '--memory', 'l2:ratio=0.5,every=prefill', '--memory', 'matched(h2o)']);
+  assert.equal(r.status, 0, r.stderr);
+  const memory = (label: RegExp): string => {
+    const lines = r.stdout.split('\n');
+    const at = lines.findIndex((l) => label.test(l));
+    assert.ok(at >= 0, `no ${label} block in\n${r.stdout}`);
+    return lines[at + 3]!.replace(/; [\d.]+ s$/, '');
+  };
+  const l2 = memory(/^l2:ratio=0\.5,every=prefill$/);
+  assert.match(l2, /memory {6}mean [\d.]+% of the full KV cache, final [\d.]+%, [\d.]+ MiB freed/);
+  assert.equal(memory(/^matched\(h2o\) {2}\(held to the l2:ratio=0\.5,every=prefill run's per-head sizes\)$/), l2);
+  const alone = namm(['demo', '--model', MODEL, '--length', '400', '--memory', 'matched(h2o)']);
+  assert.equal(alone.status, 1);
+  assert.match(alone.stderr, /matched\(h2o\) has no trace=FILE and no other --memory policy to follow/);
+});
