@@ -34,7 +34,7 @@ export function register(program: Command): void {
     .option('--greedy', 'always take the most likely token (the default unless --temperature is given)')
     .option('-t, --temperature <t>', 'sampling temperature (> 0 samples)', floatOption('--temperature', 0))
     .option('--top-k <k>', 'sample from the k most likely tokens', intOption('--top-k'))
-    .option('--top-p <p>', 'nucleus sampling threshold', floatOption('--top-p', 0, 1))
+    .option('--top-p <p>', 'nucleus sampling threshold', floatOption('--top-p', 0, 1, true))
     .option('-s, --seed <n>', 'random seed for sampling', intOption('--seed'), 0)
     .option('--memory <spec>', 'memory policy, e.g. full, namm:FILE.namm, h2o:ratio=0.5, streaming:sinks=4,window=512')
     .option('--stop <text>', 'stop when this text appears (repeatable)', collect)

@@ -10,11 +10,13 @@ export function intOption(name: string, min = 0): (v: string) => number {
   };
 }
 
-export function floatOption(name: string, min = -Infinity, max = Infinity): (v: string) => number {
+export function floatOption(name: string, min = -Infinity, max = Infinity, minExclusive = false): (v: string) => number {
   return (v: string) => {
     const n = v.trim() === '' ? NaN : Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) {
-      const range = max === Infinity ? (min === -Infinity ? 'a finite number' : `a finite number ≥ ${min}`) : `a number in [${min}, ${max}]`;
+    if (!Number.isFinite(n) || n < min || (minExclusive && n === min) || n > max) {
+      const range = max === Infinity
+        ? (min === -Infinity ? 'a finite number' : `a finite number ${minExclusive ? '>' : '≥'} ${min}`)
+        : `a number in ${minExclusive ? '(' : '['}${min}, ${max}]`;
       throw new InvalidArgumentError(`${name} must be ${range}, got "${v}"`);
     }
     return n;

@@ -5,7 +5,10 @@ import type { CacheStatsSummary } from '../runtime/stats.js';
 import { DEFAULT_CHUNK_SIZE } from '../runtime/session.js';
 
 export interface PerplexityResult {
+  /** Tokens of the text (the first, often BOS, is only context). */
   tokens: number;
+  /** Tokens predicted: every one after the first. */
+  predicted: number;
   /** Mean negative log-likelihood (nats) of tokens 1..n−1 given their prefix. */
   nll: number;
   perplexity: number;
@@ -38,5 +41,5 @@ export function perplexity(model: Model, ids: readonly number[], policy: MemoryP
     }
     options.onProgress?.(Math.min(ids.length, start + chunk), ids.length);
   }
-  return { tokens: ids.length, nll: nll / count, perplexity: Math.exp(nll / count), memory: session.memoryStats() };
+  return { tokens: ids.length, predicted: count, nll: nll / count, perplexity: Math.exp(nll / count), memory: session.memoryStats() };
 }

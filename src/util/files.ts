@@ -49,9 +49,8 @@ export function checkOutputPath(path: string, opts: { force?: boolean; inputs?: 
     const src = canonical(input);
     const rel = relative(src, target);
     const inside = rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel) && statSafe(src)?.isDirectory();
-    if (rel === '' || inside) {
-      throw new Error(`${path} would overwrite the input ${input}; write somewhere else`);
-    }
+    if (rel === '') throw new Error(`${path} would overwrite the input ${input}; write somewhere else`);
+    if (inside) throw new Error(`${path} lies inside the input folder ${input}; write somewhere else`);
   }
   if (existsSync(path) && !opts.force) throw new Error(`${path} exists; pass ${opts.flag ?? '--force'} to overwrite it`);
 }

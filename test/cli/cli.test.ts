@@ -156,6 +156,13 @@ test('namm perplexity gives a finite perplexity that eviction changes', () => {
   assert.equal(full.status, 0, full.stderr);
   const f = JSON.parse(full.stdout);
   assert.ok(f.perplexity > 1 && f.perplexity < 50, `perplexity ${f.perplexity}`);
+  assert.equal(f.predicted, f.tokens - 1, 'every token after the first is predicted');
+  const plain = namm('perplexity', '--model', MODEL, '--text', text);
+  assert.match(plain.stdout, new RegExp(`over ${f.tokens} tokens \\(${f.tokens - 1} predicted; mean KV`));
+  // --top-p 0 is refused before the model loads, as the sampler would refuse it.
+  const topP = namm('generate', '--model', join(dir, 'no-such-model'), '--prompt', 'x', '--top-p', '0');
+  assert.equal(topP.status, 1);
+  assert.match(topP.stderr, /--top-p must be a number in \(0, 1\], got "0"/);
   // A policy acts between forward chunks, so use chunks of 32 to let it matter within this short text.
   const small = JSON.parse(namm('perplexity', '--model', MODEL, '--text', text, '--memory', 'streaming:sinks=4,window=16', '--chunk-size', '32', '--json').stdout);
   assert.ok(Math.abs(small.perplexity - f.perplexity) > 0.1, 'forgetting changes the predictions');
@@ -231,7 +238,7 @@ test('outputs never destroy data: no overwriting an input, no overwriting unaske
   // convert: the output may not be the source or lie in its folder, even with --force.
   let r = namm('convert', '--from', src, '--to', 'gguf', '--out', join(src, 'model.safetensors'), '--force');
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /would overwrite the input/);
+  assert.match(r.stderr, /model\.safetensors lies inside the input folder .*ts; write somewhere else/);
   r = namm('convert', '--from', src, '--to', 'safetensors', '--out', src, '--force');
   assert.equal(r.status, 1);
   assert.match(r.stderr, /would overwrite the input/);

@@ -18,4 +18,8 @@ test('floatOption: the message names the range accepted (Infinity is never in it
   assert.throws(() => floatOption('--x')('NaN'), /--x must be a finite number, got "NaN"/);
   assert.throws(() => floatOption('-t', 0)(' '), /-t must be a finite number ≥ 0/);
   assert.equal(floatOption('-t', 0)('0.7'), 0.7);
+  // An open lower end, as --top-p's (0, 1]: the sampler refuses 0, so the option does before the model loads.
+  assert.throws(() => floatOption('--top-p', 0, 1, true)('0'), /--top-p must be a number in \(0, 1\], got "0"/);
+  assert.equal(floatOption('--top-p', 0, 1, true)('1'), 1);
+  assert.throws(() => floatOption('-x', 0, Infinity, true)('0'), /-x must be a finite number > 0, got "0"/);
 });
