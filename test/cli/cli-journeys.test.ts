@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { writeToyRecords } from '../helpers/toy-records.js';
 
 const MODEL = resolve('../shared/models/tinystories-656k');
 const MAIN = resolve('src/cli/main.ts');
@@ -19,17 +20,6 @@ function namm(args: string[], opts: { cwd?: string; env?: Record<string, string>
     encoding: 'utf8', cwd: opts.cwd, env: { ...process.env, NO_COLOR: '1', ...opts.env },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function toyRecords(dir: string): string {
-  const data = join(dir, 'tasks.jsonl');
-  const records = [0, 1].map((i) => ({
-    input: 'What was the girl called?', context: 'Once upon a time, there was a little girl named Lily. She had a toy car.'.repeat(4 + 2 * i),
-    answers: ['Lily'], length: 80, dataset: 'toy_names', language: 'en', all_classes: null, _id: `toy-${i}`,
-    metric: 'string_match_part', prompt_template: '{context}\nQuestion: {input}\nAnswer:', max_new_tokens: 4,
-  }));
-  writeFileSync(data, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  return data;
 }
 
 test('namm generate --stop: the streamed text is the text the result reports, without the start of a stop string', () => {
@@ -54,7 +44,7 @@ test('namm generate --stop: the streamed text is the text the result reports, wi
 
 test('namm eval --out refuses to reuse results when the same spec names another file (run from another folder)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'namm-cwd-'));
-  const data = toyRecords(dir);
+  const data = writeToyRecords(dir);
   const a = join(dir, 'a'), b = join(dir, 'b');
   mkdirSync(a); mkdirSync(b);
   assert.equal(namm(['init', '--out', join(a, 'p.namm')]).status, 0);
@@ -77,7 +67,7 @@ test('namm eval --out refuses to reuse results when the same spec names another 
 
 test('namm eval --match without --out leaves no temporary trace folder behind', () => {
   const dir = mkdtempSync(join(tmpdir(), 'namm-tmp-'));
-  const data = toyRecords(dir);
+  const data = writeToyRecords(dir);
   const tmp = join(dir, 'tmp');
   mkdirSync(tmp);
   const r = namm(['eval', '--model', MODEL, '--data', data, '--match', 'l2:ratio=0.5,every=prefill', '--memory', 'matched(h2o)', '--no-full', '--json'], { env: { TMPDIR: tmp } });
@@ -87,7 +77,7 @@ test('namm eval --match without --out leaves no temporary trace folder behind', 
 
 test('namm eval --out replaces summary.json and score-vs-kv.svg whole, never writing into the old file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'namm-sum-'));
-  const data = toyRecords(dir);
+  const data = writeToyRecords(dir);
   const out = join(dir, 'out');
   mkdirSync(out);
   // Another file that shares the old summary's storage (a hard link, as a backup tool or `cp -l` makes) keeps its

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeToyRecords } from '../helpers/toy-records.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 
@@ -117,13 +118,7 @@ test('namm eval scores records under several policies, writes results and resume
 
 test('namm eval --match records a policy per record and matched(SPEC) holds the same cache sizes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'namm-match-'));
-  const data = join(dir, 'tasks.jsonl');
-  const records = [0, 1].map((i) => ({
-    input: 'What was the girl called?', context: 'Once upon a time, there was a little girl named Lily. She had a toy car.'.repeat(4 + 2 * i),
-    answers: ['Lily'], length: 80, dataset: 'toy_names', language: 'en', all_classes: null, _id: `toy-${i}`,
-    metric: 'string_match_part', prompt_template: '{context}\nQuestion: {input}\nAnswer:', max_new_tokens: 4,
-  }));
-  writeFileSync(data, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const data = writeToyRecords(dir);
   const out = join(dir, 'out');
   const args = ['eval', '--model', MODEL, '--data', data, '--match', 'l2:ratio=0.5,every=prefill', '--memory', 'matched(h2o)', '--memory', 'matched(random)', '--no-full', '--out', out, '--json'];
   const r = namm(...args);
