@@ -151,6 +151,9 @@ export function register(program: Command): void {
             if (!line.trim()) continue;
             try {
               const r = JSON.parse(line) as RecordResult & { spec: string };
+              // A result without a score (a NaN likelihood, which an older version wrote as null) is no result:
+              // the pair runs again, and a model that still gives NaN logits is then refused by name, as in a new run.
+              if (typeof r.score !== 'number') continue;
               const key = `${r.id}\u0000${r.spec}`;
               if (done.has(key)) continue; // a pair written twice by an earlier version counts once
               results.push(r); done.add(key);
@@ -180,6 +183,8 @@ export function register(program: Command): void {
           // Written only after a whole run, so a trace file on disk is always complete.
           if (recorder) saveMemoryTrace(traceFile!, recorder.toTrace());
           if (isDone) continue;
+          // JSON would write a NaN or infinite score as null (runRecord refuses to return one; this keeps it so).
+          if (!Number.isFinite(r.score)) throw new Error(`record ${record._id} under ${spec}: its score is ${r.score}, which results.jsonl cannot hold`);
           const line = { ...r, policy: spec, spec };
           results.push(line);
           done.add(`${record._id}\u0000${spec}`);

@@ -55,7 +55,12 @@ export interface RecordPrompt {
   answerIds: number[] | null;
   maxNew: number;
   truncated: boolean;
-  /** The tokens of the first prefill call (the part a policy compresses): the context, with the question when query-aware. */
+  /**
+   * The tokens of the first prefill call (the part a policy compresses): the context, with the question when
+   * query-aware. Empty when the context part tokenises to nothing (a tokenizer that adds no BOS, such as GPT-2's,
+   * and a template that starts with an empty `{context}`): there is nothing to compress, and the question is fed
+   * uncompressed from the start, as it follows a context.
+   */
   prefill: number[];
 }
 
@@ -89,6 +94,7 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
     }
     truncated = true;
   }
+  if (ctxIds.length + qIds.length === 0) throw new Error(`record ${record._id}: its prompt tokenises to no tokens (empty context and question, and a tokenizer that adds no BOS)`);
   const prefill = options.queryAware || qIds.length === 0 ? [...ctxIds, ...qIds] : ctxIds;
   return { ctxIds, qIds, answerIds, maxNew, truncated, prefill };
 }
@@ -140,7 +146,8 @@ export async function runRecord(model: Model, record: TaskRecord, policy: Memory
   const { ctxIds, qIds, answerIds, maxNew, truncated, prefill } = recordPrompt(model, record, options);
   const tok = model.tokenizer!;
   const done = options.prefix?.tokens ?? 0;
-  if (!(Number.isInteger(done) && done >= 0 && done < prefill.length)) {
+  // Without a prefix the first prefill may be empty (an empty context under a tokenizer without BOS).
+  if (options.prefix && !(Number.isInteger(done) && done >= 0 && done < prefill.length)) {
     throw new RangeError(`record ${record._id}: a prefix of ${done} tokens must leave some of the ${prefill.length} tokens of the first prefill`);
   }
   if (options.prefix && options.prefix.session.totalTokens !== done) {
@@ -149,7 +156,7 @@ export async function runRecord(model: Model, record: TaskRecord, policy: Memory
   const session = options.prefix ? options.prefix.session : model.createSessionWith(policy, { chunkSize: options.chunkSize });
   const rest = prefill.slice(done);
   if (answerIds) {
-    const { nll, argmax } = answerLikelihood(session, rest, prefill === ctxIds ? qIds : [], answerIds, model.config.vocabSize);
+    const { nll, argmax } = answerLikelihood(session, rest, prefill === ctxIds ? qIds : [], answerIds, model.config.vocabSize, `record ${record._id} under ${policy?.name ?? 'full'}`);
     return {
       id: record._id, dataset: record.dataset, metric: LIKELIHOOD_METRIC, policy: policy?.name ?? 'full',
       prediction: tok.decode(argmax), score: Math.exp(-nll), answerNll: nll, answers: record.answers,
@@ -167,7 +174,7 @@ export async function runRecord(model: Model, record: TaskRecord, policy: Memory
     const r = await session.generate(rest, gen);
     text = r.text; newTokens = r.outputTokens.length;
   } else {
-    session.prefill(rest, { endOfPrefill: true });
+    if (rest.length > 0) session.prefill(rest, { endOfPrefill: true });
     const r = await session.generate(qIds, { ...gen, compressPrompt: false });
     text = r.text; newTokens = r.outputTokens.length;
   }
@@ -194,20 +201,27 @@ type LikelihoodSession = ReturnType<Model['createSessionWith']>;
 /**
  * Teacher-forced likelihood of `answer` after the prompt: `compressed` (what is left of the first prefill: the
  * context, with the question when query-aware) is prefilled as the part to compress, `question` (empty when it was
- * part of it) follows uncompressed, then the answer's tokens but the last. Returns the mean negative
- * log-likelihood (nats per token) and the argmax token at every position.
+ * part of it; `compressed` is empty when the context tokenised to nothing) follows uncompressed, then the answer's
+ * tokens but the last. Returns the mean negative log-likelihood (nats per token) and the argmax token at every
+ * position. Logits with NaN or +∞ (a model whose weights or activations hold them) give no likelihood: refused
+ * with an error naming `what`, as generate refuses them, rather than a NaN score (JSON writes it as null, which a
+ * later summary read as a missing or zero score). A token given probability 0 (its logit −∞) is a score of 0.
  */
 function answerLikelihood(
-  session: LikelihoodSession, compressed: number[], question: number[], answer: number[], V: number,
+  session: LikelihoodSession, compressed: number[], question: number[], answer: number[], V: number, what: string,
 ): { nll: number; argmax: number[] } {
-  let last = session.prefill(compressed, { endOfPrefill: true });
+  let last = compressed.length > 0 ? session.prefill(compressed, { endOfPrefill: true }) : null;
   if (question.length > 0) last = session.prefill(question, { endOfPrefill: false });
+  if (!last) throw new Error(`${what}: no prompt tokens before the answer`); // recordPrompt refuses an empty prompt
   last = last.slice(); // the session may reuse its logits buffer for the next chunk
   const rest = answer.length > 1 ? session.prefill(answer.slice(0, -1), { endOfPrefill: false, logits: 'all' }) : null;
   let nll = 0;
   const argmax: number[] = [];
   for (let i = 0; i < answer.length; i++) {
     const r = tokenNll(i === 0 ? last : rest!.subarray((i - 1) * V, i * V), answer[i]!);
+    if (Number.isNaN(r.nll)) {
+      throw new Error(`${what}: the model produced NaN or +Infinity logits at answer token ${i + 1} of ${answer.length} (its weights or activations hold NaN or infinities); the answer has no likelihood`);
+    }
     nll += r.nll;
     argmax.push(r.argmax);
   }

@@ -1,18 +1,43 @@
 /** The per-task, per-policy table of an evaluation: score, score relative to the full cache, mean KV fraction. */
-import { aggregateScores, isMetricName } from '../tasks/metrics/index.js';
+import { aggregateScores, isMetricName, type MetricName } from '../tasks/metrics/index.js';
 import { LIKELIHOOD_METRIC, type RecordResult } from './runner.js';
 
 export interface SummaryRow {
   dataset: string;
   policy: string;
   samples: number;
-  /** Task score 0–100 with the metric's official aggregation (likelihood scores: 100 × their mean). */
+  /**
+   * Samples without a score: a score that is not a number (`null` in results.jsonl, where older versions wrote a
+   * NaN likelihood; runRecord now refuses to return one). `score` and `relativeToFull` leave them out.
+   */
+  unscored: number;
+  /**
+   * Task score 0–100 with the metric's official aggregation (likelihood scores: 100 × their mean), over the scored
+   * samples; NaN when none has a score.
+   */
   score: number;
-  /** score / full-cache score of the same task and samples (null without a full-cache run or when it scored 0). */
+  /**
+   * This policy's score / the full cache's score, both over the records that both scored (the same task and the
+   * same samples: after an interrupted run, or with results of other record subsets, the two may hold different
+   * records, and their scores over all they hold would compare different samples). Null without a full-cache run,
+   * without a record in common, or when the full cache scored 0 on them.
+   */
   relativeToFull: number | null;
+  /** How many records `relativeToFull` compares (null when it is null); fewer than `samples` flags a subset. */
+  relativeSamples: number | null;
   /** Mean over samples of the token-weighted mean fraction of the full KV cache held. */
   meanKvFraction: number;
   peakKvFraction: number;
+}
+
+/** Whether a result carries a score (not the null a NaN became in JSON, nor a NaN). */
+const hasScore = (r: RecordResult): boolean => typeof r.score === 'number' && !Number.isNaN(r.score);
+
+/** The task score of some samples (all scored): the metric's aggregation, likelihood scores 100 × their mean. */
+function scoreOf(metric: MetricName | typeof LIKELIHOOD_METRIC, rs: readonly RecordResult[]): number {
+  if (rs.length === 0) return NaN;
+  const scores = rs.map((r) => r.score);
+  return metric === LIKELIHOOD_METRIC ? (100 * scores.reduce((a, x) => a + x, 0)) / scores.length : aggregateScores(metric, scores);
 }
 
 export function summarize(results: readonly RecordResult[], fullPolicy = 'full'): SummaryRow[] {
@@ -21,36 +46,59 @@ export function summarize(results: readonly RecordResult[], fullPolicy = 'full')
     const key = `${r.dataset}\u0000${r.policy}`;
     (groups.get(key) ?? groups.set(key, []).get(key)!).push(r);
   }
-  const rows: SummaryRow[] = [];
+  const rows: { row: SummaryRow; metric: MetricName | typeof LIKELIHOOD_METRIC; scored: RecordResult[] }[] = [];
   for (const [key, rs] of groups) {
     const [dataset, policy] = key.split('\u0000') as [string, string];
     const metric = rs[0]!.metric;
     if (metric !== LIKELIHOOD_METRIC && !isMetricName(metric)) throw new Error(`unknown metric ${metric}`);
     if (rs.some((r) => r.metric !== metric)) throw new Error(`${dataset} under ${policy} mixes results scored by ${metric} and by ${rs.find((r) => r.metric !== metric)!.metric}`);
-    const scores = rs.map((r) => r.score);
+    const scored = rs.filter(hasScore);
     rows.push({
-      dataset, policy, samples: rs.length,
-      score: metric === LIKELIHOOD_METRIC ? (100 * scores.reduce((a, x) => a + x, 0)) / scores.length : aggregateScores(metric, scores),
-      relativeToFull: null,
-      meanKvFraction: rs.reduce((a, r) => a + r.memory.meanFraction, 0) / rs.length,
-      peakKvFraction: Math.max(...rs.map((r) => r.memory.peakFraction)),
+      metric, scored,
+      row: {
+        dataset, policy, samples: rs.length, unscored: rs.length - scored.length,
+        score: scoreOf(metric, scored),
+        relativeToFull: null, relativeSamples: null,
+        meanKvFraction: rs.reduce((a, r) => a + r.memory.meanFraction, 0) / rs.length,
+        peakKvFraction: Math.max(...rs.map((r) => r.memory.peakFraction)),
+      },
     });
   }
-  for (const row of rows) {
-    const full = rows.find((r) => r.dataset === row.dataset && r.policy === fullPolicy);
-    if (full && full.score > 0) row.relativeToFull = row.score / full.score;
+  // "vs full" compares like with like: both scores over the records both scored, whatever else either holds.
+  for (const { row, metric, scored } of rows) {
+    const full = rows.find((r) => r.row.dataset === row.dataset && r.row.policy === fullPolicy);
+    if (!full || full.metric !== metric) continue;
+    const mine = new Set(scored.map((r) => r.id)), theirs = new Set(full.scored.map((r) => r.id));
+    const own = scored.filter((r) => theirs.has(r.id)), ref = full.scored.filter((r) => mine.has(r.id));
+    if (own.length === 0) continue;
+    const fullScore = scoreOf(metric, ref);
+    if (fullScore > 0) {
+      row.relativeToFull = scoreOf(metric, own) / fullScore;
+      row.relativeSamples = new Set(own.map((r) => r.id)).size;
+    }
   }
-  rows.sort((a, b) => a.dataset.localeCompare(b.dataset) || (a.policy === fullPolicy ? -1 : b.policy === fullPolicy ? 1 : a.policy.localeCompare(b.policy)));
-  return rows;
+  const out = rows.map((r) => r.row);
+  out.sort((a, b) => a.dataset.localeCompare(b.dataset) || (a.policy === fullPolicy ? -1 : b.policy === fullPolicy ? 1 : a.policy.localeCompare(b.policy)));
+  return out;
 }
 
-/** A plain-text table for the terminal. */
-export function formatSummary(rows: readonly SummaryRow[]): string {
+/**
+ * A plain-text table for the terminal. `n` says how many samples had no score (`5 (1 unscored)`), and "vs full"
+ * how many records it compares when that is not every sample of the row (`95.0% (on 3)`); a note under the table
+ * explains either mark when it appears.
+ */
+export function formatSummary(rows: readonly SummaryRow[], fullPolicy = 'full'): string {
   const head = ['task', 'policy', 'n', 'score', 'vs full', 'mean KV', 'peak KV'];
-  const body = rows.map((r) => [r.dataset, r.policy, String(r.samples), r.score.toFixed(2),
-    r.relativeToFull === null ? '-' : `${(100 * r.relativeToFull).toFixed(1)}%`,
+  // A ratio over fewer records than the row or the full cache's row holds compares a subset: say on how many.
+  const fullSamples = (r: SummaryRow) => rows.find((x) => x.dataset === r.dataset && x.policy === fullPolicy)?.samples;
+  const partial = (r: SummaryRow) => r.policy !== fullPolicy && r.relativeSamples !== null && (r.relativeSamples !== r.samples || r.relativeSamples !== fullSamples(r));
+  const body = rows.map((r) => [r.dataset, r.policy, r.unscored > 0 ? `${r.samples} (${r.unscored} unscored)` : String(r.samples), r.score.toFixed(2),
+    r.relativeToFull === null ? '-' : `${(100 * r.relativeToFull).toFixed(1)}%${partial(r) ? ` (on ${r.relativeSamples})` : ''}`,
     `${(100 * r.meanKvFraction).toFixed(1)}%`, `${(100 * r.peakKvFraction).toFixed(1)}%`]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+  const notes: string[] = [];
+  if (rows.some((r) => r.unscored > 0)) notes.push('unscored: samples without a score (null in results.jsonl); the score leaves them out.');
+  if (rows.some(partial)) notes.push('vs full (on k): over the k records both this policy and the full cache scored.');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line), ...notes].join('\n');
 }

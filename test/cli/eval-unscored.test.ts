@@ -1,0 +1,108 @@
+/**
+ * `namm eval` and results without a score: a run refuses a NaN likelihood by record, and a resumed folder holding a
+ * null score (what an earlier version wrote for one) runs that pair again instead of counting it as 0. Also a
+ * GPT-2-style model (no BOS) on a record whose context is empty.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { writeSafetensors } from '../../src/models/safetensors.js';
+import { tinyByteLevelTokenizerJson, tinyGpt2 } from '../fixtures/tiny-models.js';
+
+const MODEL = '../shared/models/tinystories-656k';
+
+function namm(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The tiny GPT-2 fixture as a Hugging Face folder (byte-level tokenizer, no BOS); with `nan`, every logit is NaN. */
+function gpt2Folder(dir: string, nan: boolean): string {
+  mkdirSync(dir, { recursive: true });
+  const { json, vocabSize } = tinyByteLevelTokenizerJson();
+  const tensors = new Map<string, { dtype: 'F32'; shape: number[]; data: Float32Array }>();
+  for (const [name, w] of tinyGpt2(vocabSize).weights) {
+    if (name !== 'lm_head.weight') tensors.set(name, { dtype: 'F32', shape: w.shape, data: Float32Array.from(w.data) }); // tied
+  }
+  if (nan) tensors.get('transformer.ln_f.weight')!.data[0] = NaN;
+  writeSafetensors(join(dir, 'model.safetensors'), tensors);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'gpt2', vocab_size: vocabSize, n_embd: 32, n_head: 4, n_layer: 2, n_positions: 64 }));
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json));
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ eos_token: '<|endoftext|>' }));
+  return dir;
+}
+
+function writeRecords(file: string, records: object[]): string {
+  writeFileSync(file, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  return file;
+}
+
+const toy = (fields: object = {}) => ({
+  input: 'the answer', context: 'in the air', answers: ['an'], length: 0, dataset: 'toy', language: 'en', all_classes: null,
+  _id: 'toy-0', metric: 'string_match_part', prompt_template: '{context}\n\n{input}', max_new_tokens: 2, ...fields,
+});
+
+const readLines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; spec: string; score: number | null });
+
+test('namm eval --score likelihood: a null score in results.jsonl is run again on resume, not counted as 0', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-eval-null-'));
+  const data = writeRecords(join(dir, 'tasks.jsonl'), [{
+    input: 'What was the girl called?', context: 'Once upon a time, there was a little girl named Lily. She had a toy car.'.repeat(2),
+    answers: ['Lily'], length: 40, dataset: 'toy_names', language: 'en', all_classes: null, _id: 'toy-0',
+    metric: 'string_match_part', prompt_template: '{context}\nQuestion: {input}\nAnswer:', max_new_tokens: 4,
+  }]);
+  const out = join(dir, 'out');
+  const args = ['eval', '--model', MODEL, '--data', data, '--score', 'likelihood', '--out', out, '--json'];
+  const first = namm(...args);
+  assert.equal(first.status, 0, first.stderr);
+  const rows = JSON.parse(first.stdout) as { score: number; unscored: number }[];
+  const results = join(out, 'results.jsonl');
+  const [line] = readLines(results);
+  assert.ok(line!.score! > 0 && Math.abs(rows[0]!.score - 100 * line!.score!) < 1e-9);
+  // What an earlier version wrote for a NaN likelihood: the summary of the resumed folder read it as a score of 0.
+  writeFileSync(results, JSON.stringify({ ...line, score: null }) + '\n');
+  const resumed = namm(...args);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.deepEqual(JSON.parse(resumed.stdout), rows);
+  const lines = readLines(results);
+  assert.equal(lines.length, 2, 'the pair ran again');
+  assert.equal(lines[1]!.score, line!.score);
+  // Once it holds a score, the pair is done.
+  const again = namm(...args);
+  assert.deepEqual(JSON.parse(again.stdout), rows);
+  assert.equal(readLines(results).length, 2);
+});
+
+test('namm eval --score likelihood on a model with NaN logits is refused by record, in a new run and on resume alike', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-eval-nan-'));
+  const model = gpt2Folder(join(dir, 'nan-gpt2'), true);
+  const data = writeRecords(join(dir, 'tasks.jsonl'), [toy()]);
+  const out = join(dir, 'out');
+  const args = ['eval', '--model', model, '--data', data, '--score', 'likelihood', '--out', out, '--json'];
+  const run = namm(...args);
+  assert.equal(run.status, 1, 'it printed a table with a NaN score and wrote the score as null');
+  assert.match(run.stderr, /record toy-0 under full: the model produced NaN or \+Infinity logits at answer token 1 of \d+ .*no likelihood/);
+  assert.equal(readFileSync(join(out, 'results.jsonl'), { encoding: 'utf8', flag: 'a+' }), '', 'no result without a score');
+  // A folder where an earlier version wrote that score as null: the resume meets the same error, not a summary.
+  writeFileSync(join(out, 'results.jsonl'), JSON.stringify({ id: 'toy-0', dataset: 'toy', metric: 'answer_likelihood', policy: 'full', spec: 'full',
+    prediction: '', score: null, answerNll: null, answers: ['an'], promptTokens: 8, contextTokens: 3, newTokens: 1, truncated: false,
+    memory: { meanFraction: 1, peakFraction: 1 }, seconds: 0 }) + '\n');
+  const resumed = namm(...args);
+  assert.equal(resumed.status, 1);
+  assert.match(resumed.stderr, /record toy-0 under full: the model produced NaN or \+Infinity logits/);
+});
+
+test('namm eval on a GPT-2-style model (no BOS) runs a record whose context is empty', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-eval-empty-'));
+  const model = gpt2Folder(join(dir, 'gpt2'), false);
+  const data = writeRecords(join(dir, 'tasks.jsonl'), [toy({ context: '' }), toy({ _id: 'toy-1' })]);
+  for (const score of ['task', 'likelihood']) {
+    const r = namm('eval', '--model', model, '--data', data, '--memory', 'snapkv:tokens=2', '--score', score, '--json');
+    assert.equal(r.status, 0, r.stderr); // "a prefix of 0 tokens must leave some of the 0 tokens of the first prefill"
+    const rows = JSON.parse(r.stdout) as { policy: string; samples: number }[];
+    assert.deepEqual(rows.map((x) => [x.policy, x.samples]), [['full', 2], ['snapkv:tokens=2', 2]]);
+  }
+});
