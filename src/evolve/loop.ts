@@ -11,10 +11,13 @@
  *   half-written or orphaned line).
  * - `mean.f32`, `best.f32`: the deployed policy (the CMA-ES mean) and the best sample so far, raw little-endian
  *   float32, for tools that just want the parameters.
+ * - `run.lock` while the run goes: a second run on `dir` meanwhile is refused (src/util/run-lock.ts), before it
+ *   removes this one's temporary files or writes anything.
  */
 import { promises as fs } from 'node:fs';
 import { makeFolders } from '../util/files.js';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { acquireRunLock, type RunLock } from '../util/run-lock.js';
 import { CmaEs, type CmaOptions } from './cmaes.js';
 import { TEMP_MARKER, readCheckpointFile, removeStaleTempFiles, writeCheckpointFile, writeFileAtomic } from './checkpoint.js';
 import { ProgressLine, type ProgressStats } from './progress.js';
@@ -82,6 +85,11 @@ export interface RunEvolutionOptions {
   resume?: boolean;
   /** Progress line on stderr (default), another stream, or false for none. */
   progress?: boolean | (NodeJS.WritableStream & { isTTY?: boolean });
+  /**
+   * The run lock of `dir` that the caller holds for a longer run (evolveNamm, across its stages); without it
+   * runEvolution takes the lock itself for its duration.
+   */
+  lock?: RunLock;
 }
 
 export interface ValidationContext {
@@ -152,6 +160,17 @@ export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionRes
   const stages = resolveStages(o);
   if (typeof o.evaluate !== 'function') throw new TypeError('runEvolution: evaluate must be a function');
   if (typeof o.dir !== 'string' || o.dir === '') throw new TypeError('runEvolution: dir must be a directory path');
+  if (o.lock && (!o.lock.held || resolve(o.lock.dir) !== resolve(o.dir))) throw new Error(`runEvolution: the lock given is not a held lock of ${o.dir}`);
+  // Taken before the stale temporary files below are removed: those of a live run on `dir` are not stale.
+  const lock = o.lock ?? acquireRunLock(o.dir, { command: 'runEvolution' });
+  try {
+    return await evolveInLockedDir(o, stages);
+  } finally {
+    if (!o.lock) lock.release();
+  }
+}
+
+async function evolveInLockedDir(o: RunEvolutionOptions, stages: EvolutionStage[]): Promise<EvolutionResult> {
   makeFolders(o.dir, 'output folder');
   const ckptPath = join(o.dir, CHECKPOINT_FILE);
   for (const f of [CHECKPOINT_FILE, LOG_FILE, 'mean.f32', 'best.f32']) await removeStaleTempFiles(join(o.dir, f));

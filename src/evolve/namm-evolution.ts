@@ -13,10 +13,12 @@
  * Files in the run directory, besides the loop's (checkpoint.bin, log.jsonl, mean.f32, best.f32):
  * curriculum.json (the curriculum as resolved), reference-scores.json, members.jsonl (per generation: every
  * member's fitness and mean KV fraction, skipped tasks), validation.jsonl, stage-K-NAME.namm after each stage,
- * evolved.namm (the CMA-ES mean the last stage ended in, with the statistics and provenance) and fitness.svg.
+ * evolved.namm (the CMA-ES mean the last stage ended in, with the statistics and provenance) and fitness.svg;
+ * run.lock while the run goes.
  */
 import { appendFileSync, existsSync, promises as fs, statSync } from 'node:fs';
 import { makeFolders, MiB, readFileLimited } from '../util/files.js';
+import { acquireRunLock, type RunLock } from '../util/run-lock.js';
 import { join } from 'node:path';
 import { calibrateNamm } from '../eval/calibrate.js';
 import type { RunRecordOptions } from '../eval/runner.js';
@@ -122,8 +124,19 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
   // Checked now, though the folder is made only once the run is accepted: a file there would otherwise fail only
   // after the model has loaded and every prompt has been generated.
   if (existsSync(out) && !statSync(out).isDirectory()) throw new Error(`cannot create the output folder ${out}: it is a file, not a folder`);
+  // The run holds the folder's lock from here to its end: a second run on it meanwhile is refused now, before it
+  // loads the model, reads the checkpoint or removes this run's temporary files (src/util/run-lock.ts).
+  const lock = acquireRunLock(out, { command: 'namm evolve' });
+  try {
+    return await evolveInLockedDir(o, curriculum, workers, out, lock);
+  } finally {
+    lock.release();
+  }
+}
+
+async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, workers: number, out: string, lock: RunLock): Promise<EvolveNammResult> {
   const checkpointExists = await exists(join(out, CHECKPOINT_FILE));
-  if (checkpointExists && !o.resume) throw new Error(`${out} already holds an evolution run; pass resume to continue it, or use a new directory`);
+  if (checkpointExists && !o.resume) throw new Error(`${out} already holds an evolution run; pass resume (--resume) to continue it, or use a new directory`);
   const restoredMeta = checkpointExists ? (await loadEvolutionCheckpoint(out)).meta : null;
   const restored = restoredMeta ? readExtra(restoredMeta.extra, out) : null;
   if (restored && o.seed !== undefined && o.seed !== restored.seed) {
@@ -154,7 +167,8 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
     ...(curriculum.run.score !== 'task' ? { score: curriculum.run.score } : {}),
   };
   const settings: NammRunSettings = { scorer: 'bam', ...curriculum.namm, run: runOptions };
-  // Made only now, so that a run refused above (a bad model or task, a mismatched resume) leaves no empty folder.
+  // The lock made the folder if it was missing, and removes it again, if still empty, when a run refused above (a
+  // bad model or task, a mismatched resume) releases it: no empty folder is left behind.
   makeFolders(out, 'output folder');
   const references = await ReferenceScoreCache.open(join(out, REFERENCE_SCORES_FILE), shared.fingerprint);
   if (!restored) await writeFileAtomic(join(out, 'curriculum.json'), JSON.stringify(curriculum, null, 2) + '\n');
@@ -247,7 +261,7 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
     }
     for (let k = first; k < stages.length; k++) {
       last = await runEvolution({
-        dir: out, dim: NAMM_PARAM_COUNT, seed, stages: stages.slice(0, k + 1), resume: checkpointExists || k > 0, progress: false,
+        dir: out, lock, dim: NAMM_PARAM_COUNT, seed, stages: stages.slice(0, k + 1), resume: checkpointExists || k > 0, progress: false,
         cmaOptions: {
           popSize: curriculum.cma.popSize, initSigma: curriculum.cma.initSigma, eliteRatio: curriculum.cma.eliteRatio,
           variant: curriculum.cma.variant, mode,

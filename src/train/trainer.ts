@@ -5,11 +5,12 @@
  *
  * Out folder: config.json, generation_config.json, tokenizer.json, tokenizer_config.json, model.safetensors (the
  * latest weights, rewritten at every checkpoint), checkpoint.bin, train-log.jsonl, loss.svg (redrawn at every
- * checkpoint), token-cache.bin.
+ * checkpoint), token-cache.bin, and run.lock while the run goes (see runTraining).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import { makeFolders, MiB, readFileLimited } from '../util/files.js';
+import { acquireRunLock } from '../util/run-lock.js';
 import { join } from 'node:path';
 import { readCheckpointFile, writeCheckpointFile, writeFileAtomic } from '../evolve/checkpoint.js';
 import { loadModelFiles } from '../models/load.js';
@@ -192,7 +193,23 @@ const MODEL_FOLDER_FILES = ['config.json', 'model.safetensors', 'tokenizer.json'
  */
 export const UNFINISHED_RUN_MARKER = 'train-unfinished.json';
 
+/**
+ * Trains as `o` says. The run holds the lock of --out (src/util/run-lock.ts) from its first moment to its end: a
+ * second run on the folder meanwhile is refused before it looks at or writes anything there.
+ */
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
+  const lock = acquireRunLock(o.outDir, {
+    command: 'namm train',
+    onNote: (line) => { if (o.onStatus) o.onStatus(line); else process.stderr.write(`${line}\n`); },
+  });
+  try {
+    return await trainInLockedFolder(o);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> {
   const cfg = o.config, be = o.backend ?? getBackend();
   const ckptPath = join(o.outDir, 'checkpoint.bin'), logPath = join(o.outDir, 'train-log.jsonl');
   if (!o.resume && !existsSync(ckptPath)) {

@@ -10,6 +10,7 @@ import { evolveNamm, type EvolveNammResult, type MemberReport } from '../../src/
 import { loadEvolutionCheckpoint, type GenerationRecord } from '../../src/evolve/loop.js';
 import { loadNammPolicy, readNammCheckpoint } from '../../src/memory/namm/index.js';
 import { loadModel } from '../../src/models/model.js';
+import { readRunLock, RUN_LOCK_FILE } from '../../src/util/run-lock.js';
 import { runRecord } from '../../src/eval/runner.js';
 import { MODEL, storyRecords, tinyCurriculum, withTempDir, writeTinyCurriculum } from './namm-helpers.js';
 
@@ -24,8 +25,19 @@ let singleReferences: unknown = null;
 test('a tiny evolution (population 4, 2 stages of 1 generation) writes a loadable .namm and its reports', { timeout: 120000 }, () => withTempDir(async (dir) => {
   const config = await writeTinyCurriculum(dir);
   const out = join(dir, 'run');
-  const r = await evolveNamm({ curriculum: config, model: MODEL, out, workers: 1, progress: false });
+  // While the run goes it holds the folder's lock: a second run on the folder is refused (settled into its error now).
+  const lockPids: (number | undefined)[] = [], second: Promise<unknown>[] = [];
+  const r = await evolveNamm({
+    curriculum: config, model: MODEL, out, workers: 1, progress: false,
+    onGeneration: () => {
+      lockPids.push(readRunLock(out)?.pid);
+      second.push(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, progress: false }).then(() => null, (e: unknown) => e));
+    },
+  });
   single = r;
+  assert.deepEqual(lockPids, [process.pid, process.pid]);
+  for (const p of second) assert.match(String(await p), /is in use by another run: this process holds its lock/);
+  assert.ok(!existsSync(join(out, RUN_LOCK_FILE)), 'the lock is gone after the run');
   assert.equal(r.generation, 2);
   assert.deepEqual(r.history.map((h) => h.stage), ['retrieval', 'stories']);
   for (const f of ['checkpoint.bin', 'log.jsonl', 'mean.f32', 'members.jsonl', 'reference-scores.json', 'curriculum.json', 'fitness.svg',
@@ -101,7 +113,7 @@ test('1 and 2 workers give the same fitness values bit for bit', { timeout: 1200
 }));
 
 function runCli(args: string[], killAfterGeneration?: { generation: number; delayMs: number }):
-  Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; stdout: string }> {
+  Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; stdout: string; pid: number }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CLI_CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '', stdout = '', armed = false;
@@ -114,7 +126,7 @@ function runCli(args: string[], killAfterGeneration?: { generation: number; dela
         setTimeout(() => child.kill('SIGKILL'), killAfterGeneration.delayMs);
       }
     });
-    child.on('exit', (code, signal) => resolve({ code, signal, stderr, stdout }));
+    child.on('exit', (code, signal) => resolve({ code, signal, stderr, stdout, pid: child.pid! }));
   });
 }
 
@@ -129,8 +141,12 @@ test('namm evolve --workers 2: SIGKILL mid-generation, then --resume, ends bit-i
   assert.equal((await loadEvolutionCheckpoint(out)).cma.generation, 1, 'one generation was checkpointed, the second was lost');
   assert.ok(!existsSync(join(out, 'evolved.namm')), 'no final .namm before the run ends');
 
+  // The killed run's lock goes with it (its guardian removes it; were it left, the resume would take it over).
+  const lock = readRunLock(out);
+  assert.ok(lock === null || lock.pid === killed.pid);
   const resumed = await runCli([...args, '--resume']);
   assert.equal(resumed.code, 0, resumed.stderr);
+  assert.ok(!existsSync(join(out, RUN_LOCK_FILE)), 'the resumed run removed the lock at its end');
   assert.match(resumed.stdout, /wrote .*evolved\.namm \(CMA-ES mean after 2 generations/);
   assert.deepEqual(bytes(readNammCheckpoint(join(out, 'evolved.namm')).params), bytes(single.mean));
   assert.deepEqual(fitnessOf(await readJsonl<GenerationRecord>(join(out, 'log.jsonl'))), fitnessOf(single.history));

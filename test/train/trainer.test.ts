@@ -3,8 +3,8 @@
  * logits as the trainer's forward), exact resume from a checkpoint, and clear refusals.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadModel } from '../../src/models/model.js';
@@ -15,7 +15,9 @@ import { brownDocuments, wordnetDocuments } from '../../src/train/corpus.js';
 import { createTrainableModel } from '../../src/train/family.js';
 import { backendGemm } from '../../src/train/ops/gemm.js';
 import { runTraining, UNFINISHED_RUN_MARKER } from '../../src/train/trainer.js';
+import { RUN_LOCK_FILE, readRunLock } from '../../src/util/run-lock.js';
 import { worstError } from '../helpers/compare.js';
+import { deadPid, holdLock } from '../util/run-lock-holder.js';
 import { attendFull } from './attend.js';
 
 const dirs: string[] = [];
@@ -215,5 +217,54 @@ describe('namm train loop', () => {
     other.model.nLayers = 3;
     await assert.rejects(runTraining({ config: other, outDir: out, backend: be, corpus, resume: true }), /different model/);
     await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: tempDir(), backend: be, corpus, resume: true }), /--resume: .* holds no training checkpoint/);
+  });
+  it('a second run on a folder that a live run holds is refused before it reads or writes anything there', async () => {
+    const out = tempDir(), be = new JsBackend();
+    // Another process holds the folder (as a `namm train` there would): every kind of run is refused at once.
+    const holder = await holdLock(out, 'namm train');
+    try {
+      for (const resume of [false, true]) {
+        await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, resume }), (e: Error) => {
+          assert.ok(e.message.includes(`${out} is in use by another run: process ${holder.pid} (namm train)`), e.message);
+          assert.ok(e.message.includes(`kill ${holder.pid}`), e.message);
+          return true;
+        });
+      }
+      assert.deepEqual(readdirSync(out), [RUN_LOCK_FILE], 'nothing was written');
+      assert.equal(readRunLock(out)?.pid, holder.pid);
+    } finally {
+      await holder.stop('SIGKILL');
+    }
+    // And a run of this process, while it goes: the lock is there, with this pid, and a second run is refused.
+    const second: Promise<unknown>[] = []; // settled into their errors at once (no unhandled rejection meanwhile)
+    const lockDuringRun: (number | undefined)[] = [];
+    const fresh = tempDir();
+    await runTraining({
+      config: tinyConfig('llama', 2), outDir: fresh, backend: be, corpus,
+      onStep: () => {
+        lockDuringRun.push(readRunLock(fresh)?.pid);
+        second.push(runTraining({ config: tinyConfig('llama', 2), outDir: fresh, backend: be, corpus, resume: true }).then(() => null, (e: unknown) => e));
+      },
+    });
+    assert.deepEqual(lockDuringRun, [process.pid, process.pid]);
+    assert.equal(second.length, 2);
+    for (const p of second) assert.match(String(await p), /is in use by another run: this process holds its lock/);
+    assert.equal(existsSync(join(fresh, RUN_LOCK_FILE)), false, 'the lock is gone after a normal end');
+  });
+
+  it('a stale lock (its process is gone) is taken over with a note; the lock is gone after a normal end and after an error', async () => {
+    const out = tempDir(), be = new JsBackend(), pid = deadPid();
+    writeFileSync(join(out, RUN_LOCK_FILE), JSON.stringify({ pid, hostname: hostname(), started: '2020-01-01T00:00:00.000Z', command: 'namm train' }) + '\n');
+    const notes: string[] = [];
+    const r = await runTraining({ config: tinyConfig('llama', 2), outDir: out, backend: be, corpus, onStatus: (m) => notes.push(m) });
+    assert.equal(r.step, 2);
+    assert.match(notes[0]!, new RegExp(`^note: taking over the stale run lock .*${RUN_LOCK_FILE} of process ${pid} \\(namm train\\), started 2020-01-01T00:00:00.000Z, which no longer runs$`));
+    assert.equal(existsSync(join(out, RUN_LOCK_FILE)), false, 'gone after a normal end');
+    const other = tinyConfig('llama', 4);
+    other.model.nLayers = 3;
+    await assert.rejects(runTraining({ config: other, outDir: out, backend: be, corpus, resume: true }), /different model/);
+    assert.equal(existsSync(join(out, RUN_LOCK_FILE)), false, 'gone after an error');
+    await assert.rejects(runTraining({ config: tinyConfig('llama', 4), outDir: out, backend: be, corpus, resume: true, onStep: () => { throw new Error('interrupted'); } }), /interrupted/);
+    assert.equal(existsSync(join(out, RUN_LOCK_FILE)), false, 'gone after an error mid-run');
   });
 });

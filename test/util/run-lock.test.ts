@@ -1,0 +1,106 @@
+/** The run lock of an output folder (src/util/run-lock.ts), against real second processes. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { acquireRunLock, readRunLock, RUN_LOCK_FILE, RunLockedError } from '../../src/util/run-lock.js';
+import { deadPid, holdLock } from './run-lock-holder.js';
+
+/** Waits until `path` is gone (the guardian of a holder that died removes its lock a moment later); false: it stayed. */
+async function gone(path: string, ms = 5000): Promise<boolean> {
+  for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 20))) if (!existsSync(path)) return true;
+  return false;
+}
+
+function withDir(fn: (dir: string) => Promise<void> | void): () => Promise<void> {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'namm-lock-'));
+    try { await fn(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
+  };
+}
+
+test('the lock file is made atomically with pid, hostname and start time, and removed on release', withDir((dir) => {
+  for (const bad of ['', '  ']) assert.throws(() => acquireRunLock(bad), /the output folder must be a path, got/, 'never the current folder');
+  const lock = acquireRunLock(dir, { command: 'test' });
+  const info = JSON.parse(readFileSync(join(dir, RUN_LOCK_FILE), 'utf8')) as Record<string, unknown>;
+  assert.equal(info.pid, process.pid);
+  assert.equal(info.hostname, hostname());
+  assert.ok(Math.abs(Date.parse(String(info.started)) - Date.now()) < 60_000);
+  assert.equal(info.command, 'test');
+  assert.equal(lock.held, true);
+  // A second lock in this process is refused too.
+  assert.throws(() => acquireRunLock(dir), (e: Error) => e instanceof RunLockedError && /is in use by another run: this process holds its lock/.test(e.message));
+  lock.release();
+  lock.release(); // idempotent
+  assert.equal(lock.held, false);
+  assert.deepEqual(readdirSync(dir), []);
+}));
+
+test('a live lock of another process refuses at once, naming the folder, its pid and what to do; SIGTERM frees it', withDir(async (dir) => {
+  const holder = await holdLock(dir, 'namm evolve');
+  try {
+    assert.throws(() => acquireRunLock(dir), (e: Error) => {
+      assert.ok(e instanceof RunLockedError);
+      assert.ok(e.message.includes(`${dir} is in use by another run: process ${holder.pid} (namm evolve) on ${hostname()}`), e.message);
+      assert.ok(e.message.includes(`kill ${holder.pid}`) && e.message.includes('--resume'), e.message);
+      return true;
+    });
+    assert.equal(readRunLock(dir)?.pid, holder.pid, 'the refusal left the holder\'s lock alone');
+  } finally {
+    const end = await holder.stop('SIGTERM');
+    assert.equal(end.signal, 'SIGTERM', 'SIGTERM still ends the process by the signal');
+  }
+  assert.ok(await gone(join(dir, RUN_LOCK_FILE)), 'SIGTERM released the lock');
+  acquireRunLock(dir).release();
+}));
+
+test('Ctrl-C (SIGINT) removes the lock and still ends the process by SIGINT', withDir(async (dir) => {
+  const out = join(dir, 'made', 'by-lock');
+  const holder = await holdLock(out);
+  assert.ok(existsSync(join(out, RUN_LOCK_FILE)));
+  const end = await holder.stop('SIGINT');
+  assert.equal(end.signal, 'SIGINT');
+  assert.equal(end.code, null);
+  assert.ok(await gone(join(out, RUN_LOCK_FILE)));
+  assert.deepEqual(readdirSync(dir), [], 'the folders the lock made stayed empty, and went with it');
+}));
+
+test('even a SIGKILLed holder leaves no lock behind (its guardian removes it)', withDir(async (dir) => {
+  const holder = await holdLock(dir);
+  assert.equal(readRunLock(dir)?.pid, holder.pid);
+  assert.equal((await holder.stop('SIGKILL')).signal, 'SIGKILL');
+  assert.ok(await gone(join(dir, RUN_LOCK_FILE)));
+  acquireRunLock(dir).release();
+}));
+
+test('a stale lock (a pid that does not exist, or this process\'s own pid from an earlier life) is taken over with a one-line note', withDir((dir) => {
+  const notes: string[] = [];
+  const pid = deadPid();
+  writeFileSync(join(dir, RUN_LOCK_FILE), JSON.stringify({ pid, hostname: hostname(), started: '2020-01-01T00:00:00.000Z', command: 'namm train' }) + '\n');
+  const lock = acquireRunLock(dir, { onNote: (l) => notes.push(l) });
+  assert.equal(notes.length, 1);
+  assert.match(notes[0]!, new RegExp(`^note: taking over the stale run lock .*${RUN_LOCK_FILE} of process ${pid} \\(namm train\\), started 2020-01-01T00:00:00.000Z, which no longer runs$`));
+  assert.equal(readRunLock(dir)?.pid, process.pid);
+  lock.release();
+
+  // A container restarted after a kill often gives the new process the old one's pid.
+  writeFileSync(join(dir, RUN_LOCK_FILE), JSON.stringify({ pid: process.pid, hostname: hostname(), started: '2020-01-01T00:00:00.000Z' }) + '\n');
+  const again = acquireRunLock(dir, { onNote: (l) => notes.push(l) });
+  assert.match(notes[1]!, new RegExp(`of process ${process.pid}, started 2020-01-01T00:00:00.000Z, which no longer runs$`));
+  again.release();
+  assert.deepEqual(readdirSync(dir), []);
+}));
+
+test('a lock of another host, or an unreadable one, is refused with how to proceed; an existing folder is kept', withDir((dir) => {
+  const path = join(dir, RUN_LOCK_FILE);
+  writeFileSync(path, JSON.stringify({ pid: 1, hostname: `not-${hostname()}`, started: '2020-01-01T00:00:00.000Z' }));
+  assert.throws(() => acquireRunLock(dir), new RegExp(`process 1 on not-.*if it no longer runs, remove ${path} and start again`));
+  writeFileSync(path, 'garbage');
+  assert.throws(() => acquireRunLock(dir), new RegExp(`does not hold a readable run lock; if no run is using .*, remove ${path}`));
+  assert.equal(readFileSync(path, 'utf8'), 'garbage');
+  rmSync(path);
+  mkdirSync(join(dir, 'kept'));
+  acquireRunLock(join(dir, 'kept')).release();
+  assert.deepEqual(readdirSync(dir), ['kept']);
+}));
