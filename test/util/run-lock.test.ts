@@ -63,7 +63,9 @@ test('Ctrl-C (SIGINT) removes the lock and still ends the process by SIGINT', wi
   assert.equal(end.signal, 'SIGINT');
   assert.equal(end.code, null);
   assert.ok(await gone(join(out, RUN_LOCK_FILE)));
-  assert.deepEqual(readdirSync(dir), [], 'the folders the lock made stayed empty, and went with it');
+  // The guardian removes the lock file, then the folders it made: wait for the second step too.
+  assert.ok(await gone(join(dir, 'made')), 'the folders the lock made stayed empty, and went with it');
+  assert.deepEqual(readdirSync(dir), []);
 }));
 
 test('even a SIGKILLed holder leaves no lock behind (its guardian removes it)', withDir(async (dir) => {
