@@ -282,10 +282,15 @@ let done = false;
 function cleanup() {
   if (done) return;
   done = true;
+  // Moved aside before it is read (as removeIfUnchanged does), so that a lock another run has just put there in
+  // its place is put back rather than removed.
+  const aside = lockPath + '.released-' + process.pid;
   let mine = false;
-  try { mine = JSON.parse(fs.readFileSync(lockPath, 'utf8')).token === token; } catch {}
+  try { fs.renameSync(lockPath, aside); } catch { process.exit(0); }
+  try { mine = JSON.parse(fs.readFileSync(aside, 'utf8')).token === token; } catch {}
+  if (!mine) { try { fs.linkSync(aside, lockPath); } catch {} }
+  try { fs.unlinkSync(aside); } catch {}
   if (mine) {
-    try { fs.unlinkSync(lockPath); } catch {}
     if (to) for (let d = from; ; d = path.dirname(d)) {
       try { fs.rmdirSync(d); } catch { break; }
       if (d === to || path.dirname(d) === d) break;
