@@ -629,8 +629,17 @@ export function quantizeQ8_0(x: Float32Array): Uint8Array {
   return out;
 }
 
-function encodeTensorData(t: Tensor, type: number): Uint8Array {
+function encodeTensorData(t: Tensor, type: number, what: string): Uint8Array {
   if (type === GgmlType.F32) return new Uint8Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength));
+  // Past 65,519 a value (F16), or a Q8_0 block scale max|x|/127, rounds to an infinity in float16: a silent change of
+  // the model (a row of infinities, or a block of NaNs), so refused as the safetensors writer does.
+  const limit = type === GgmlType.F16 ? 65520 : 65520 * 127;
+  for (let i = 0; i < t.data.length; i++) {
+    const v = t.data[i]!;
+    if (Number.isFinite(v) && Math.abs(v) >= limit) {
+      throw new RangeError(`${what} holds ${v}, beyond what ${type === GgmlType.F16 ? 'float16' : 'Q8_0 (float16 block scales)'} can hold; write it as F32`);
+    }
+  }
   if (type === GgmlType.F16) {
     const h = new Uint16Array(t.data.length);
     for (let i = 0; i < h.length; i++) h[i] = f32ToF16Bits(t.data[i]!);
@@ -710,7 +719,7 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
     let type: number = GgmlType.F32;
     if (dims.length >= 2 && dtype === 'F16') type = GgmlType.F16;
     if (dims.length >= 2 && dtype === 'Q8_0') type = dims[0]! % 32 === 0 ? GgmlType.Q8_0 : GgmlType.F16;
-    tensors.push({ name, dims, type, bytes: encodeTensorData(t, type) });
+    tensors.push({ name, dims, type, bytes: encodeTensorData(t, type, `GGUF writer (${path}): tensor "${hf}"`) });
   }
   writeGgufContainer(path, meta, tensors);
 }

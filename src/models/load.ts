@@ -63,9 +63,23 @@ async function loadHfFolder(dir: string, singleFile?: string): Promise<LoadedMod
   const config = parseHfConfig(await readJsonFile(configPath), configPath);
 
   const weights: WeightMap = new Map();
+  // A tensor stored in two shards is a damaged or mixed-up folder: which copy is meant cannot be told, so it is
+  // refused (last-one-wins would run whichever shard happened to be read last). A tied-weight alias from a shard's
+  // __metadata__ never replaces a tensor another shard stores.
+  const storedIn = new Map<string, string>();
+  const aliases: WeightMap = new Map();
   for (const file of singleFile ? [singleFile] : await safetensorsFiles(dir)) {
-    for (const [name, t] of readSafetensors(file).tensors) weights.set(name, t);
+    const { tensors, metadata } = readSafetensors(file);
+    for (const [name, t] of tensors) {
+      const target = Object.hasOwn(metadata, name) ? metadata[name]! : undefined;
+      if (target !== undefined && target !== name && tensors.get(target) === t) { aliases.set(name, t); continue; }
+      const prev = storedIn.get(name);
+      if (prev !== undefined) throw new Error(`${dir}: tensor "${name}" is stored in both ${basename(prev)} and ${basename(file)}`);
+      storedIn.set(name, file);
+      weights.set(name, t);
+    }
   }
+  for (const [name, t] of aliases) if (!weights.has(name)) weights.set(name, t);
   if (config.arch === 'gpt2') normaliseGpt2Names(weights);
   tieEmbeddings(config, weights, dir);
 

@@ -81,7 +81,8 @@ export function readSafetensorsHeader(fd: number, file: string): SafetensorsHead
     }
     entries.push(parseEntry(name, value, dataStart, dataSize, file));
   }
-  const sorted = [...entries].sort((a, b) => a.begin - b.begin);
+  // By begin, then end: an empty tensor ([b, b]) sorts before a tensor starting at b, which it does not overlap.
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   for (let i = 1; i < sorted.length; i++) {
     const prev = sorted[i - 1]!, cur = sorted[i]!;
     if (cur.begin < prev.end) throw new Error(`${file}: tensors "${prev.name}" and "${cur.name}" have overlapping byte ranges`);

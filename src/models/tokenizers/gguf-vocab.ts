@@ -17,6 +17,9 @@ const PRE_TOKENIZER_PATTERNS: Record<string, string> = {
   qwen2: "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
 };
 
+/** `tokenizer.ggml.pre` names llama.cpp treats as its Llama-3 pre-tokenizer. */
+const LLAMA3_PRE_NAMES = new Set(['llama-bpe', 'llama3', 'llama-v3']);
+
 function stringArray(meta: GgufMeta, key: string): string[] | null {
   const a = meta.array(key);
   if (a === null) return null;
@@ -119,29 +122,35 @@ function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null,
   const eos = eosIds[0] ?? null;
   const merges = stringArray(meta, 'tokenizer.ggml.merges');
   if (!merges) throw new Error(`${meta.file}: metadata "tokenizer.ggml.merges" is missing (needed for a gpt2 vocabulary)`);
-  const pre = meta.string('tokenizer.ggml.pre') ?? 'gpt2';
+  const named = meta.string('tokenizer.ggml.pre') ?? 'gpt2';
+  // llama.cpp reads "llama3" and "llama-v3" as its "llama-bpe" (the same regex, merges ignored, BOS added).
+  const pre = LLAMA3_PRE_NAMES.has(named) ? 'llama-bpe' : named;
   const byteLevel = (useRegex: boolean): Json => ({ type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: useRegex });
   let preTokenizer: Json;
   // llama.cpp names GPT-2's regex "gpt-2"; files from namm before 0.1 wrote "gpt2".
   if (pre === 'gpt-2' || pre === 'gpt2' || pre === 'default') preTokenizer = byteLevel(true);
-  else if (PRE_TOKENIZER_PATTERNS[pre]) {
+  else if (Object.hasOwn(PRE_TOKENIZER_PATTERNS, pre)) {
     preTokenizer = {
       type: 'Sequence',
       pretokenizers: [{ type: 'Split', pattern: { Regex: PRE_TOKENIZER_PATTERNS[pre] }, behavior: 'Isolated', invert: false }, byteLevel(false)],
     };
   } else {
-    throw new Error(`${meta.file}: pre-tokenizer "${pre}" is not supported (gpt-2, llama-bpe, qwen2)`);
+    throw new Error(`${meta.file}: pre-tokenizer "${named}" is not supported (gpt-2, llama-bpe, qwen2)`);
   }
-  const vocab: Record<string, number> = {};
+  // No prototype: a token such as "toString", "constructor" or "__proto__" (code-heavy vocabularies hold them) is a
+  // key like any other, not an inherited property that `in` finds or an assignment that sets the prototype.
+  const vocab: Record<string, number> = Object.create(null) as Record<string, number>;
   const added: Json[] = [];
   tokens.forEach((t, id) => {
-    if (!(t in vocab)) vocab[t] = id;
+    if (!Object.hasOwn(vocab, t)) vocab[t] = id;
     const type = types?.[id] ?? TokenType.normal;
     if (type === TokenType.control || type === TokenType.userDefined) {
       added.push({ id, content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: type === TokenType.control });
     }
   });
-  const addBos = (meta.bool('tokenizer.ggml.add_bos_token') ?? false) && bos !== null;
+  // Without the key, llama.cpp adds BOS for the Llama-3 pre-tokenizer family (its "llama-bpe" arm sets add_bos) and
+  // not for the others; Llama-3 GGUFs from before llama.cpp's converter wrote the key rely on that default.
+  const addBos = (meta.bool('tokenizer.ggml.add_bos_token') ?? pre === 'llama-bpe') && bos !== null;
   const tokenizerJson = {
     version: '1.0',
     added_tokens: added,

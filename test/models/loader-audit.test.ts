@@ -1,0 +1,127 @@
+/** Loader and writer defects found in an audit of src/models: each test failed before its fix. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GgufMeta, GgufValueType, gv, writeGguf, type GgufMetadata } from '../../src/models/gguf.js';
+import { loadModelFiles } from '../../src/models/load.js';
+import { readSafetensors, writeSafetensors } from '../../src/models/safetensors.js';
+import { ggufTokenizerFromMetadata } from '../../src/models/tokenizers/gguf-vocab.js';
+import type { HfTokenizer } from '../../src/models/tokenizers/hf.js';
+import { byteToUnicode, tinyQwen2 } from '../fixtures/tiny-models.js';
+
+const MODEL = '../shared/models/tinystories-656k';
+
+function withDir(fn: (dir: string) => void | Promise<void>) {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'namm-audit-'));
+    try { await fn(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
+  };
+}
+
+/** A GGUF byte-level ("gpt2") vocabulary: the 256 byte symbols, then `extra` tokens, then a control BOS token. */
+function gpt2VocabMeta(pre: string | null, extra: string[], merges: string[], addBos?: boolean): { meta: GgufMeta; bos: number } {
+  const tokens = [...byteToUnicode(), ...extra, '<|begin_of_text|>'];
+  const bos = tokens.length - 1;
+  const m: GgufMetadata = new Map([
+    ['tokenizer.ggml.model', gv.str('gpt2')],
+    ['tokenizer.ggml.tokens', gv.arr(GgufValueType.STRING, tokens)],
+    ['tokenizer.ggml.token_type', gv.arr(GgufValueType.INT32, tokens.map((_, i) => (i === bos ? 3 : 1)))],
+    ['tokenizer.ggml.merges', gv.arr(GgufValueType.STRING, merges)],
+    ['tokenizer.ggml.bos_token_id', gv.u32(bos)],
+  ]);
+  if (pre !== null) m.set('tokenizer.ggml.pre', gv.str(pre));
+  if (addBos !== undefined) m.set('tokenizer.ggml.add_bos_token', gv.bool(addBos));
+  return { meta: new GgufMeta(m, 'vocab.gguf'), bos };
+}
+
+test('GGUF byte-level vocabulary: tokens named like Object.prototype members ("toString", "constructor", "__proto__") are ordinary tokens', () => {
+  const words = ['toString', 'constructor', '__proto__', 'valueOf'];
+  // ignore_merges (llama-bpe): a whole word in the vocabulary is one token.
+  const { meta } = gpt2VocabMeta('llama-bpe', words, [], false);
+  const tok = ggufTokenizerFromMetadata(meta);
+  for (const w of ['toString', 'constructor', 'valueOf']) assert.deepEqual(tok.encode(w), [256 + words.indexOf(w)], w);
+  // "__proto__" is split by the pre-tokenizer's regex (as in llama.cpp), but it is still a token of the vocabulary.
+  assert.equal((tok as HfTokenizer).tokenToId('__proto__'), 258);
+  assert.equal(tok.decode([256, 258, 257]), 'toString__proto__constructor');
+  // Through merges (gpt-2): the merged "toString" must be found in the vocabulary too.
+  const pieces = ['to', 'St', 'ri', 'ng', 'ring', 'String', 'toString'];
+  const g = ggufTokenizerFromMetadata(gpt2VocabMeta('gpt-2', pieces, ['t o', 'S t', 'r i', 'n g', 'ri ng', 'St ring', 'to String'], false).meta);
+  assert.deepEqual(g.encode('toString'), [256 + pieces.indexOf('toString')]);
+});
+
+test('GGUF llama-bpe vocabulary without tokenizer.ggml.add_bos_token adds BOS, as llama.cpp does (Llama 3 files)', () => {
+  for (const pre of ['llama-bpe', 'llama3', 'llama-v3']) {
+    const { meta, bos } = gpt2VocabMeta(pre, [], []);
+    const tok = ggufTokenizerFromMetadata(meta);
+    assert.deepEqual(tok.encode('hi'), [bos, 104, 105], pre);
+  }
+  // The explicit key still decides, and other pre-tokenizers keep llama.cpp's default of no BOS.
+  assert.deepEqual(ggufTokenizerFromMetadata(gpt2VocabMeta('llama-bpe', [], [], false).meta).encode('hi'), [104, 105]);
+  assert.deepEqual(ggufTokenizerFromMetadata(gpt2VocabMeta('qwen2', [], []).meta).encode('hi'), [104, 105]);
+  assert.deepEqual(ggufTokenizerFromMetadata(gpt2VocabMeta(null, [], []).meta).encode('hi'), [104, 105]);
+  assert.throws(() => ggufTokenizerFromMetadata(gpt2VocabMeta('constructor', [], []).meta), /vocab\.gguf: pre-tokenizer "constructor" is not supported/);
+});
+
+test('sharded safetensors: a tensor stored in two shards is refused by name, not silently taken from the last', withDir(async (dir) => {
+  const m = join(dir, 'sharded');
+  cpSync(MODEL, m, { recursive: true });
+  rmSync(join(m, 'model.safetensors'));
+  const src = readSafetensors(join(MODEL, 'model.safetensors')).tensors;
+  const names = [...src.keys()].filter((n) => n !== 'model.embed_tokens.weight'); // the alias: lm_head is stored
+  const half = Math.ceil(names.length / 2);
+  const shard = (file: string, list: string[]) =>
+    writeSafetensors(join(m, file), new Map(list.map((n) => [n, { dtype: 'F32' as const, shape: src.get(n)!.shape, data: src.get(n)!.data }])),
+      list.includes('lm_head.weight') ? { format: 'pt', 'model.embed_tokens.weight': 'lm_head.weight' } : { format: 'pt' });
+  const index = (map: Record<string, string>) => writeFileSync(join(m, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: map }));
+  const a = 'model-00001-of-00002.safetensors', b = 'model-00002-of-00002.safetensors';
+  shard(a, names.slice(0, half));
+  shard(b, names.slice(half));
+  index(Object.fromEntries(names.map((n, i) => [n, i < half ? a : b])));
+  const ok = await loadModelFiles(m); // the baseline: a well-formed sharded folder loads, alias and all
+  assert.deepEqual(ok.weights.get('model.layers.1.mlp.up_proj.weight')!.data, src.get('model.layers.1.mlp.up_proj.weight')!.data);
+  assert.equal(ok.weights.get('model.embed_tokens.weight'), ok.weights.get('lm_head.weight'));
+  // The second shard also holds a (different) copy of a tensor of the first.
+  const dup = names[0]!;
+  const other = { dtype: 'F32' as const, shape: src.get(dup)!.shape, data: src.get(dup)!.data.map((x) => x + 1) };
+  writeSafetensors(join(m, b), new Map([...names.slice(half).map((n) => [n, { dtype: 'F32' as const, shape: src.get(n)!.shape, data: src.get(n)!.data }] as const), [dup, other]]));
+  await assert.rejects(loadModelFiles(m), (e: Error) => e.message.includes(`tensor "${dup}" is stored in both ${a} and ${b}`) && e.message.includes(m));
+}));
+
+test('safetensors: an empty tensor at the offset where another begins does not "overlap" it', withDir((dir) => {
+  const p = join(dir, 'empty.safetensors');
+  // Header order as written by a writer that lists the non-empty tensor first (JSON order is not offset order).
+  const header = { w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, empty: { dtype: 'F32', shape: [0, 4], data_offsets: [0, 0] } };
+  const json = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  const data = Buffer.alloc(8);
+  data.writeFloatLE(1.5, 0); data.writeFloatLE(-2, 4);
+  writeFileSync(p, Buffer.concat([len, json, data]));
+  const r = readSafetensors(p);
+  assert.deepEqual([...r.tensors.get('w')!.data], [1.5, -2]);
+  assert.deepEqual(r.tensors.get('empty')!.shape, [0, 4]);
+  // Real overlaps are still refused.
+  const bad = { w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, v: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } };
+  const j2 = Buffer.from(JSON.stringify(bad));
+  len.writeBigUInt64LE(BigInt(j2.length));
+  writeFileSync(p, Buffer.concat([len, j2, data]));
+  assert.throws(() => readSafetensors(p), /overlapping byte ranges/);
+}));
+
+test('GGUF writer: F16 / Q8_0 refuse values float16 cannot hold instead of writing infinities', withDir((dir) => {
+  const { config, weights } = tinyQwen2();
+  const big = new Map(weights);
+  const t = weights.get('model.layers.0.mlp.up_proj.weight')!;
+  const data = t.data.slice();
+  data[5] = 70000;
+  big.set('model.layers.0.mlp.up_proj.weight', { shape: t.shape, data });
+  const p = join(dir, 'x.gguf');
+  assert.throws(() => writeGguf(p, config, big, null, { dtype: 'F16' }), /tensor "model\.layers\.0\.mlp\.up_proj\.weight" holds 70000, beyond what float16 can hold/);
+  writeGguf(p, config, big, null, { dtype: 'Q8_0' }); // 70000/127 is a fine block scale
+  data[5] = 1e7;
+  assert.throws(() => writeGguf(p, config, big, null, { dtype: 'Q8_0' }), /holds 10000000, beyond what Q8_0/);
+  writeGguf(p, config, big, null, { dtype: 'F32' });
+  assert.ok(readFileSync(p).length > 0);
+}));
