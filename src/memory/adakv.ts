@@ -20,6 +20,7 @@ export function adaKvSelect(floor: number = ADAKV_DEFAULTS.floor): Selector {
   }
   const sum = (a: Int32Array): number => a.reduce((x, y) => x + y, 0);
   return {
+    pooled: true,
     shrinks: (targets, lens) => sum(targets) < sum(lens),
     select(scores, targets, lens) {
       const H = lens.length, total = Math.min(sum(targets), sum(lens));

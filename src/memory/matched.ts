@@ -5,13 +5,15 @@
  * the baseline evict at the same (layer, totalTokens) points down to the same counts, and never otherwise, so both
  * caches hold the same number of tokens per layer at every moment.
  *
- * Trace file (JSON): `{ "version": 1, "source": "namm:…", "sequences": [[event, …], …] }`, one list of events per
- * sequence (per `reset`); an event is `{ "totalTokens": T, "layer": l, "kept": n | [n_0, …, n_{H−1}] }` (a number
- * when all heads kept the same count). A bare array of events is accepted as a one-sequence trace.
+ * Trace file (JSON): `{ "version": 1, "source": "namm:…", "shape": { "nLayers": L, "nKvHeads": H }, "sequences":
+ * [[event, …], …] }`, one list of events per sequence (per `reset`); an event is `{ "totalTokens": T, "layer": l,
+ * "kept": n | [n_0, …, n_{H−1}] }` with every count ≥ 1 (a number when all heads kept the same count). `shape`, the
+ * recorded model's layers and KV heads (written by recordingPolicy), is optional; when present, the trace replays
+ * only on a model of that shape. A bare array of events is accepted as a one-sequence trace.
  */
 import { writeFileSync } from 'node:fs';
 import type { CacheShape, KeepLists, LayerObservation, MemoryPolicy } from './policy.js';
-import type { TargetedPolicy } from './scored.js';
+import { ScoredPolicy, type TargetedPolicy } from './scored.js';
 import { cloneState } from '../util/clone.js';
 import { MiB, readFileLimited, writeFileVia } from '../util/files.js';
 
@@ -32,12 +34,22 @@ export interface MemoryTrace {
    * the trace ends its chunks there too, so that every eviction point of the trace is a chunk end.
    */
   chunkBoundary?: number;
+  /**
+   * The recorded model's cache shape, when known (recordingPolicy writes it): a trace of another model's layers or
+   * KV heads would be followed in some layers only, or not at all.
+   */
+  shape?: MemoryTraceShape;
   sequences: MemoryTraceEvent[][];
+}
+
+export interface MemoryTraceShape {
+  nLayers: number;
+  nKvHeads: number;
 }
 
 /** Validates a parsed JSON value as a trace (either the full object or a bare event list). */
 export function parseMemoryTrace(json: unknown, where = 'memory trace'): MemoryTrace {
-  let source: string | undefined, sequences: unknown, chunkBoundary: number | undefined;
+  let source: string | undefined, sequences: unknown, chunkBoundary: number | undefined, shape: MemoryTraceShape | undefined;
   if (Array.isArray(json)) sequences = [json];
   else if (json && typeof json === 'object') {
     const o = json as Record<string, unknown>;
@@ -48,6 +60,14 @@ export function parseMemoryTrace(json: unknown, where = 'memory trace'): MemoryT
       throw new Error(`${where}: "chunkBoundary" must be a positive integer`);
     }
     chunkBoundary = o.chunkBoundary as number | undefined;
+    if (o.shape !== undefined) {
+      const sh = o.shape as Record<string, unknown> | null;
+      const ok = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
+      if (!sh || typeof sh !== 'object' || !ok(sh.nLayers) || !ok(sh.nKvHeads)) {
+        throw new Error(`${where}: "shape" must be { "nLayers": L, "nKvHeads": H } with positive integers (the recorded model's layers and KV heads)`);
+      }
+      shape = { nLayers: sh.nLayers, nKvHeads: sh.nKvHeads };
+    }
     sequences = o.sequences ?? (o.events !== undefined ? [o.events] : undefined);
   }
   if (!Array.isArray(sequences) || sequences.length === 0) {
@@ -55,9 +75,16 @@ export function parseMemoryTrace(json: unknown, where = 'memory trace'): MemoryT
   }
   const out = sequences.map((seq, si) => {
     if (!Array.isArray(seq)) throw new Error(`${where}: sequence ${si} is not an array of events`);
-    return seq.map((e, ei) => checkEvent(e, `${where}: sequence ${si} event ${ei}`));
+    return seq.map((e, ei) => {
+      const ev = checkEvent(e, `${where}: sequence ${si} event ${ei}`);
+      if (shape) checkEventShape(ev, shape, `${where}: sequence ${si} event ${ei}`);
+      return ev;
+    });
   });
-  return { version: 1, ...(source !== undefined ? { source } : {}), ...(chunkBoundary !== undefined ? { chunkBoundary } : {}), sequences: out };
+  return {
+    version: 1, ...(source !== undefined ? { source } : {}), ...(chunkBoundary !== undefined ? { chunkBoundary } : {}),
+    ...(shape !== undefined ? { shape } : {}), sequences: out,
+  };
 }
 
 function checkEvent(e: unknown, where: string): MemoryTraceEvent {
@@ -66,9 +93,17 @@ function checkEvent(e: unknown, where: string): MemoryTraceEvent {
   const isCount = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min;
   if (!isCount(totalTokens, 1)) throw new Error(`${where}: totalTokens must be an integer ≥ 1`);
   if (!isCount(layer, 0)) throw new Error(`${where}: layer must be an integer ≥ 0`);
-  if (isCount(kept, 0)) return { totalTokens, layer, kept };
-  if (Array.isArray(kept) && kept.length > 0 && kept.every((k) => isCount(k, 0))) return { totalTokens, layer, kept: [...kept] };
-  throw new Error(`${where}: kept must be an integer ≥ 0 or a non-empty array of them (one per KV head)`);
+  // A head keeps at least one row (budgets never ask for fewer; attention needs a key): a 0 emptied the head.
+  if (isCount(kept, 1)) return { totalTokens, layer, kept };
+  if (Array.isArray(kept) && kept.length > 0 && kept.every((k) => isCount(k, 1))) return { totalTokens, layer, kept: [...kept] };
+  throw new Error(`${where}: kept must be an integer ≥ 1 or a non-empty array of them (one per KV head)`);
+}
+
+function checkEventShape(e: MemoryTraceEvent, shape: MemoryTraceShape, where: string): void {
+  if (e.layer >= shape.nLayers) throw new Error(`${where}: layer ${e.layer}, but the trace's model has ${shape.nLayers} layers`);
+  if (Array.isArray(e.kept) && e.kept.length !== shape.nKvHeads) {
+    throw new Error(`${where}: kept lists ${e.kept.length} counts, but the trace's model has ${shape.nKvHeads} KV heads`);
+  }
 }
 
 export function loadMemoryTrace(path: string): MemoryTrace {
@@ -91,9 +126,21 @@ export class MemoryTraceRecorder {
   private readonly sequences: MemoryTraceEvent[][] = [];
   /** The recorded policy's chunk boundary (recordingPolicy sets it), kept in the trace. */
   chunkBoundary: number | undefined;
+  /** The recorded model's layers and KV heads (recordingPolicy sets it at reset), kept in the trace. */
+  shape: MemoryTraceShape | undefined;
   constructor(readonly source?: string) {}
 
   beginSequence(): void { this.sequences.push([]); }
+
+  /** Notes the shape of the model whose cache is recorded; one trace holds one model's evictions. */
+  setShape(shape: CacheShape): void {
+    const s = { nLayers: shape.nLayers, nKvHeads: shape.nKvHeads };
+    if (this.shape && (this.shape.nLayers !== s.nLayers || this.shape.nKvHeads !== s.nKvHeads)) {
+      throw new Error(`memory trace recorder: a cache of ${s.nLayers} layers and ${s.nKvHeads} KV heads after one of ` +
+        `${this.shape.nLayers} and ${this.shape.nKvHeads}; a trace holds one model's evictions (use a recorder per model)`);
+    }
+    this.shape = s;
+  }
 
   /** Records one observe() outcome; null, or keep lists that keep every row, record nothing. */
   record(obs: Pick<LayerObservation, 'layer' | 'totalTokens' | 'lens'>, keep: KeepLists | null): void {
@@ -113,7 +160,8 @@ export class MemoryTraceRecorder {
     const sequences = this.sequences.length ? this.sequences.map((s) => s.map((e) => ({ ...e })).sort(byPoint)) : [[]];
     return {
       version: 1, ...(this.source !== undefined ? { source: this.source } : {}),
-      ...(this.chunkBoundary !== undefined ? { chunkBoundary: this.chunkBoundary } : {}), sequences,
+      ...(this.chunkBoundary !== undefined ? { chunkBoundary: this.chunkBoundary } : {}),
+      ...(this.shape !== undefined ? { shape: { ...this.shape } } : {}), sequences,
     };
   }
 }
@@ -134,7 +182,7 @@ export function recordingPolicy(policy: MemoryPolicy, recorder: MemoryTraceRecor
     // Recording adds nothing across layers (the trace is put in order when it is taken).
     ...(policy.layerwise ? { layerwise: true } : {}),
     stateObjects: () => [policy],
-    reset(shape: CacheShape): void { pending = true; policy.reset(shape); },
+    reset(shape: CacheShape): void { recorder.setShape(shape); pending = true; policy.reset(shape); },
     observe(obs: LayerObservation): KeepLists | null {
       if (pending) { recorder.beginSequence(); pending = false; }
       const keep = policy.observe(obs);
@@ -172,6 +220,11 @@ export class MatchedPolicy implements MemoryPolicy {
   get chunkBoundary(): number | undefined { return this.trace.chunkBoundary; }
 
   reset(shape: CacheShape): void {
+    const ts = this.trace.shape;
+    if (ts && (ts.nLayers !== shape.nLayers || ts.nKvHeads !== shape.nKvHeads)) {
+      throw new Error(`${this.name}: the trace was recorded on a model with ${ts.nLayers} layers and ${ts.nKvHeads} KV heads; ` +
+        `this one has ${shape.nLayers} layers and ${shape.nKvHeads} KV heads`);
+    }
     this.shape = shape;
     this.queues = [];
     this.cursor = [];
@@ -229,6 +282,17 @@ export class MatchedPolicy implements MemoryPolicy {
       if (want > held) {
         throw new Error(`${this.name}: the trace keeps ${want} rows in layer ${obs.layer} at totalTokens ${obs.totalTokens}, ` +
           `but the cache holds only ${held}: the trace was recorded on another prompt or chunking`);
+      }
+      // Per-head selection keeps min(target, rows) in each head, so a head asked for more than it holds would leave
+      // the layer smaller than the trace says (AdaKV pools the targets: there only the total above counts).
+      // (A property, not the selector's identity: a fork's clone holds a copy of the selector.)
+      if (this.inner instanceof ScoredPolicy && this.inner.select.pooled !== true) {
+        for (let h = 0; h < shape.nKvHeads; h++) {
+          if (targets[h]! > obs.lens[h]!) {
+            throw new Error(`${this.name}: the trace keeps ${targets[h]} rows in head ${h} of layer ${obs.layer} at totalTokens ${obs.totalTokens}, ` +
+              `but that head holds only ${obs.lens[h]}: the trace was recorded on another prompt or chunking`);
+          }
+        }
       }
     }
     return this.inner.observeAt(obs, targets);

@@ -34,6 +34,11 @@ export interface TokenScorer {
  * it holds: per head, a head keeps min(targets[h], lens[h]); AdaKV pools the layer's Σ targets.
  */
 export interface Selector {
+  /**
+   * True when the targets are pooled across the layer's heads (AdaKV): a head may keep more rows than its own
+   * target, only the layer's total is fixed. Absent or false: head h keeps min(targets[h], lens[h]).
+   */
+  readonly pooled?: boolean;
   /** Whether these targets remove anything (checked before scoring). */
   shrinks(targets: Int32Array, lens: Int32Array): boolean;
   select(scores: Float64Array[], targets: Int32Array, lens: Int32Array): KeepLists;

@@ -48,6 +48,13 @@ export class StreamingScorer implements TokenScorer {
 
 export function streamingPolicy(opts: StreamingOptions): ScoredPolicy {
   const sinks = opts.sinks ?? STREAMING_DEFAULTS.sinks;
+  // A token budget of at most the sinks is window=0, which streamingWindowBudget refuses: it kept only the sinks,
+  // evicting every other token (the current one included) as soon as it had attended.
+  const b = opts.budget as { kind?: unknown; tokens?: unknown } | null;
+  if (b?.kind === 'tokens' && typeof b.tokens === 'number' && b.tokens <= sinks) {
+    throw new RangeError(`streaming: tokens=${b.tokens} leaves no recent window beside the ${sinks} sinks (it would keep only the sinks); ` +
+      `give tokens > sinks, or window=W (recent tokens besides the sinks)`);
+  }
   return new ScoredPolicy(new StreamingScorer(sinks), {
     budget: opts.budget, every: opts.every ?? STREAMING_DEFAULTS.every, defaultEvery: STREAMING_DEFAULTS.every, extra: [`sinks=${sinks}`],
   });

@@ -55,9 +55,15 @@ export function loadNammPolicy(path: string, overrides: Record<string, string> =
     ...(ckpt.cacheSize !== undefined ? { cacheSize: ckpt.cacheSize } : {}),
   };
   const named: string[] = [];
+  const given = new Map<string, string>();
   for (const [rawKey, rawValue] of Object.entries(overrides)) {
-    const key = ALIASES[rawKey];
+    // Own keys only: "toString" or "constructor" found Object.prototype's and were taken as options (ignored).
+    const key = Object.hasOwn(ALIASES, rawKey) ? ALIASES[rawKey] : undefined;
     if (!key) throw new Error(`namm: unknown option "${rawKey}" (valid: ${NAMM_OVERRIDE_KEYS.join(', ')})`);
+    // An option under two of its names (update= and updateEvery=) is given twice, as one name twice is.
+    const earlier = given.get(key);
+    if (earlier !== undefined) throw new Error(`namm: option ${key}= given twice (${earlier}= and ${rawKey}=)`);
+    given.set(key, rawKey);
     const value = String(rawValue).trim();
     const bad = (want: string): never => { throw new Error(`namm: option ${rawKey}=${value} is invalid (${want})`); };
     switch (key) {

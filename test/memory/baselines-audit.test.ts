@@ -1,0 +1,112 @@
+/**
+ * Defects found by an audit of the baselines and matched-memory traces: each test failed before its fix.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tokenBudget } from '../../src/memory/budget.js';
+import { l2Policy } from '../../src/memory/l2.js';
+import { adakvPolicy } from '../../src/memory/adakv.js';
+import { streamingPolicy } from '../../src/memory/streaming.js';
+import { parsePolicySpec } from '../../src/memory/spec.js';
+import {
+  MemoryTraceRecorder, loadMemoryTrace, matchedPolicy, parseMemoryTrace, recordingPolicy, saveMemoryTrace,
+} from '../../src/memory/matched.js';
+import { saveNammCheckpoint, zeroNammParams } from '../../src/memory/namm/index.js';
+import { SimCache, schedule } from '../helpers/cache-sim.js';
+
+const SHAPE = { nLayers: 2, nKvHeads: 2, headDim: 4 };
+
+describe('matched memory: traces that cannot be followed are refused', () => {
+  it('a trace event keeping 0 rows is malformed (a target is never below 1: it emptied the head)', () => {
+    assert.throws(() => parseMemoryTrace([{ totalTokens: 16, layer: 0, kept: 0 }]), /kept must be an integer ≥ 1/);
+    assert.throws(() => parseMemoryTrace([{ totalTokens: 16, layer: 0, kept: [3, 0] }]), /kept must be an integer ≥ 1/);
+  });
+
+  it('under per-head selection, a head asked to keep more rows than it holds is an error, not a silently smaller cache', () => {
+    // Head 0 holds 16 rows and is asked for 20; head 1 keeps 2: in total 22 ≤ 32, yet the cache would hold 18.
+    const t = parseMemoryTrace([{ totalTokens: 16, layer: 0, kept: [20, 2] }]);
+    assert.throws(() => new SimCache(SHAPE, matchedPolicy(l2Policy({ budget: null }), t)).run(schedule(16, 16)),
+      /keeps 20 rows in head 0 of layer 0 at totalTokens 16, but that head holds only 16/);
+    // A fork's copy (Session.fork clones the policy, selector included) checks the same.
+    assert.throws(() => new SimCache(SHAPE, matchedPolicy(l2Policy({ budget: null }), t).clone()).run(schedule(16, 16)),
+      /that head holds only 16/);
+    // AdaKV pools the layer's targets, so there only the total counts (its copy too).
+    const sim = new SimCache(SHAPE, matchedPolicy(adakvPolicy(l2Policy({ budget: null })), t));
+    sim.run(schedule(16, 16));
+    assert.equal(sim.rows(0, 0) + sim.rows(0, 1), 22);
+    const forked = new SimCache(SHAPE, matchedPolicy(adakvPolicy(l2Policy({ budget: null })), t).clone());
+    forked.run(schedule(16, 16));
+    assert.equal(forked.rows(0, 0) + forked.rows(0, 1), 22);
+  });
+
+  it('a trace recorded on a model of another shape is refused, not followed in some layers only', () => {
+    const recorder = new MemoryTraceRecorder('l2');
+    new SimCache(SHAPE, recordingPolicy(l2Policy({ budget: tokenBudget(6) }), recorder)).run(schedule(40, 16));
+    const trace = recorder.toTrace();
+    assert.deepEqual(trace.shape, { nLayers: 2, nKvHeads: 2 });
+    // The same model follows it.
+    const same = new SimCache(SHAPE, matchedPolicy(l2Policy({ budget: null }), trace));
+    same.run(schedule(40, 16));
+    assert.equal(same.rows(1, 1), 6);
+    // A deeper model would have left layers 2 and 3 uncompressed; one with more KV heads is caught too.
+    assert.throws(() => new SimCache({ ...SHAPE, nLayers: 4 }, matchedPolicy(l2Policy({ budget: null }), trace)),
+      /recorded on a model with 2 layers and 2 KV heads; this one has 4 layers and 2 KV heads/);
+    assert.throws(() => new SimCache({ ...SHAPE, nKvHeads: 4 }, matchedPolicy(l2Policy({ budget: null }), trace)),
+      /recorded on a model with 2 layers and 2 KV heads; this one has 2 layers and 4 KV heads/);
+    // The shape survives a save and a load, and is checked against the events when the file is read.
+    const dir = mkdtempSync(join(tmpdir(), 'namm-trace-audit-'));
+    try {
+      const path = join(dir, 't.json');
+      saveMemoryTrace(path, trace);
+      assert.deepEqual(loadMemoryTrace(path).shape, { nLayers: 2, nKvHeads: 2 });
+      writeFileSync(path, JSON.stringify({ version: 1, shape: { nLayers: 2, nKvHeads: 2 }, sequences: [[{ totalTokens: 16, layer: 2, kept: 4 }]] }));
+      assert.throws(() => loadMemoryTrace(path), /layer 2, but the trace's model has 2 layers/);
+      writeFileSync(path, JSON.stringify({ version: 1, shape: { nLayers: 2, nKvHeads: 2 }, sequences: [[{ totalTokens: 16, layer: 0, kept: [4, 4, 4] }]] }));
+      assert.throws(() => loadMemoryTrace(path), /3 counts, but the trace's model has 2 KV heads/);
+      writeFileSync(path, JSON.stringify({ version: 1, shape: { nLayers: 0 }, sequences: [[]] }));
+      assert.throws(() => loadMemoryTrace(path), /"shape" must be \{ "nLayers": L, "nKvHeads": H \}/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // A recorder fed by two models cannot make one trace.
+    const mixed = new MemoryTraceRecorder();
+    const rec = recordingPolicy(l2Policy({ budget: tokenBudget(6) }), mixed);
+    rec.reset(SHAPE);
+    assert.throws(() => rec.reset({ ...SHAPE, nLayers: 3 }), /one model/);
+  });
+});
+
+describe('StreamingLLM: a token budget must leave room for a recent window', () => {
+  it('tokens ≤ sinks is refused, as window=0 is (it kept only the sinks and evicted each token as soon as it had attended)', () => {
+    assert.throws(() => parsePolicySpec('streaming:tokens=4'), /streaming: tokens=4 leaves no recent window beside the 4 sinks/);
+    assert.throws(() => parsePolicySpec('streaming:sinks=8,tokens=4'), /tokens=4 leaves no recent window beside the 8 sinks/);
+    assert.throws(() => parsePolicySpec('adakv(streaming):tokens=4'), /no recent window/);
+    assert.throws(() => streamingPolicy({ budget: tokenBudget(2), sinks: 2 }), /no recent window/);
+    assert.equal(parsePolicySpec('streaming:tokens=5').name, 'streaming:tokens=5,sinks=4');
+    assert.equal(parsePolicySpec('streaming:sinks=0,tokens=1').name, 'streaming:tokens=1,sinks=0');
+    // Under matched(...) the trace sets the size, so there is nothing to check.
+    assert.equal(streamingPolicy({ budget: null, sinks: 8 }).name, 'streaming:sinks=8');
+  });
+});
+
+describe('namm:PATH options', () => {
+  it('refuses Object.prototype names and an option given under two of its names', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'namm-spec-audit-'));
+    try {
+      const path = join(dir, 'zero.namm');
+      saveNammCheckpoint(path, { scorer: 'bam', params: zeroNammParams('bam'), normStats: null, updateEvery: 512, selection: 'min-over-heads', taps: 'bf16' });
+      // These were accepted, ignored, and named the policy "namm:…,function toString() { [native code] }=1".
+      assert.throws(() => parsePolicySpec(`namm:${path},toString=1`), /namm: unknown option "toString"/);
+      assert.throws(() => parsePolicySpec(`namm:${path},constructor=1`), /namm: unknown option "constructor"/);
+      // Last one silently won.
+      assert.throws(() => parsePolicySpec(`namm:${path},update=512,updateEvery=256`), /namm: option update= given twice \(update= and updateEvery=\)/);
+      assert.throws(() => parsePolicySpec(`namm:${path},cache=10,cacheSize=none`), /option cacheSize= given twice/);
+      assert.equal(parsePolicySpec(`namm:${path},updateEvery=256`).name, `namm:${path},update=256`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
