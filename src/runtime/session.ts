@@ -502,7 +502,14 @@ export class Session {
     this.options.onEviction?.({ layer, totalTokens, keep, lensBefore: lens });
     let evicted = false;
     for (let h = 0; h < H; h++) {
-      if (keep[h]!.length === lens[h]) continue;
+      const k = keep[h]!;
+      if (k.length === lens[h]) {
+        // Nothing to evict, but still a keep list: it must be 0..len−1 (KVCache.retain checks the shorter ones).
+        for (let i = 0; i < k.length; i++) {
+          if (k[i] !== i) throw new RangeError(`memory policy ${policy.name}: layer ${layer} head ${h}: a keep list as long as the ${lens[h]} rows held must list each row once, in order; entry ${i} is ${String(k[i])}`);
+        }
+        continue;
+      }
       this.cache.retain(layer, h, keep[h]!);
       evicted = true;
     }

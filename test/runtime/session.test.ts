@@ -467,3 +467,19 @@ test('grouped prefill is bit-identical for MLP widths that are no multiple of th
     }
   }
 });
+
+test('a keep list as long as the rows held must be every row in order: a policy repeating a row is refused, the session then unusable', () => {
+  const model = new Model(files.config, files.weights, files.tokenizer, getBackend(), MODEL);
+  const bad = (list: (n: number) => number[]): MemoryPolicy => ({
+    name: 'bad-keep', needsAttention: false, reset() {},
+    observe: (o: LayerObservation) => Array.from(o.lens, (n) => Int32Array.from(list(n))),
+  });
+  // Row 1 twice and row 2 lost, yet as many entries as rows: before, a list of that length was taken for "keep all".
+  const s = model.createSessionWith(bad((n) => [0, ...Array.from({ length: n - 1 }, (_, i) => (i === 0 ? 0 : i))]));
+  assert.throws(() => s.prefill([1, 2, 3, 4]), /memory policy bad-keep: layer 0 head 0: a keep list as long as the 4 rows held must list each row once, in order; entry 1 is 0/);
+  assert.throws(() => s.prefill([5]), /unusable/);
+  // The identity list changes nothing and is accepted.
+  const ok = model.createSessionWith(bad((n) => Array.from({ length: n }, (_, i) => i)));
+  const full = model.createSessionWith(null);
+  assert.deepEqual(ok.prefill([1, 2, 3, 4]), full.prefill([1, 2, 3, 4]));
+});
