@@ -40,6 +40,11 @@ export class Sampler {
     if (this.greedy) return argmax(logits);
     const t = this.o.temperature!;
     const n = logits.length;
+    // Every logit, not just the largest after the sort: a NaN makes the comparator inconsistent, so it may sort
+    // anywhere, and its probability (NaN) made the draw fall through to the last token kept.
+    for (let i = 0; i < n; i++) {
+      if (!(logits[i]! < Infinity)) throw new RangeError(`sampling: logits hold +Infinity or NaN (${logits[i]} at ${i}); nothing to sample from`);
+    }
     let order = Array.from({ length: n }, (_, i) => i);
     let k = this.o.topK && this.o.topK < n ? this.o.topK : n;
     order.sort((a, b) => logits[b]! - logits[a]! || a - b);
@@ -47,8 +52,8 @@ export class Sampler {
     while (k < n && logits[order[k]!] === logits[order[k - 1]!]) k++;
     order = order.slice(0, k);
     const max = logits[order[0]!]!;
-    // exp(∞ − ∞) is NaN, and the draw below then fell through to the least likely token kept.
-    if (!(max < Infinity)) throw new RangeError(`sampling: logits hold +Infinity or NaN (${max}); nothing to sample from`);
+    // exp(−∞ − (−∞)) is NaN, and the draw below then fell through to the least likely token kept.
+    if (!(max > -Infinity)) throw new RangeError('sampling: every logit is −Infinity; nothing to sample from');
     const probs = order.map((i) => Math.exp((logits[i]! - max) / t));
     let sum = probs.reduce((a, b) => a + b, 0);
     const p = this.o.topP ?? 1;
@@ -59,7 +64,14 @@ export class Sampler {
       sum = probs.slice(0, keep).reduce((a, b) => a + b, 0);
     }
     let u = this.rng.float() * sum;
-    for (let i = 0; i < keep; i++) { u -= probs[i]!; if (u < 0) return order[i]!; }
-    return order[keep - 1]!;
+    let lastPositive = 0;
+    for (let i = 0; i < keep; i++) {
+      if (probs[i]! > 0) lastPositive = i;
+      u -= probs[i]!;
+      if (u < 0) return order[i]!;
+    }
+    // Rounding (u within an ulp of the sum): the last token that can be drawn, never one of probability 0 (a stop
+    // token minNewTokens masked to −∞, say).
+    return order[lastPositive]!;
   }
 }

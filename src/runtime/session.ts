@@ -323,9 +323,15 @@ export class Session {
   }
 
   private decodeToken(id: number): Float32Array {
-    if (this.pending.length > 0) return this.prefillTokens([id], {});
     const [checked] = this.checkIds([id], 'decode');
-    this.checkLength(1);
+    this.checkLength(this.pending.length + 1);
+    // A token generation sampled but did not feed (a length or stop-string stop) goes in first, as the decoding step
+    // generation would have run for it. (It went in with this one as a two-token prefill chunk marked as the end of
+    // a context: a policy acting at every token then evicted once for both, and the statistics saw one chunk.)
+    while (this.pending.length > 0) {
+      this.runChunk(Int32Array.of(this.pending[0]!), 'decode', false, 'last');
+      this.pending.shift();
+    }
     return this.runChunk(Int32Array.of(checked!), 'decode', false, 'last');
   }
 
@@ -591,7 +597,7 @@ export class Session {
       let stable = full;
       if (hit < 0) {
         if (stable.endsWith('\uFFFD')) stable = stable.slice(0, -1);
-        stable = stable.slice(0, stable.length - stopPrefixTail(stable, stopStrings));
+        stable = stable.slice(0, stable.length - stopPrefixTail(stable, tok ? [...stopStrings, ...CLEANUP_PATTERNS] : stopStrings));
       }
       if (stable.length > text.length && stable.startsWith(text)) { options.onToken?.(stable.slice(text.length), id); text = stable; }
       else if (!stable.startsWith(text)) text = stable;
@@ -601,8 +607,9 @@ export class Session {
       else this.pending.push(id);
       if (step % 16 === 15) await new Promise<void>((r) => setImmediate(r));
     }
-    if (tok && stoppedBy !== 'stop-string') {
-      const full = tok.decode(out);
+    if (stoppedBy !== 'stop-string') {
+      // The whole output, the tail held back as a possible stop string's beginning included (without a tokenizer too).
+      const full = tok ? tok.decode(out) : out.join(' ');
       if (full.length > text.length && full.startsWith(text)) options.onToken?.(full.slice(text.length), out.at(-1) ?? -1);
       text = full;
     }
@@ -620,6 +627,13 @@ export class Session {
     };
   }
 }
+
+/**
+ * What a tokenizer's `clean_up_tokenization_spaces` (on by default in HF tokenizers, as in transformers) rewrites:
+ * each loses its leading space once complete, so a decoded text ending with the beginning of one (" ", " n'") may
+ * still change. Streamed before the next token told, such a space was in the pieces but not in the result.
+ */
+const CLEANUP_PATTERNS = [' .', ' ?', ' !', ' ,', " ' ", " n't", " 'm", " 's", " 've", " 're"];
 
 /** The length of the longest tail of `text` that is a proper beginning of one of `stops` (0 when none). */
 function stopPrefixTail(text: string, stops: readonly string[]): number {

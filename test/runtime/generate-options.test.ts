@@ -32,3 +32,17 @@ test('generate on text follows the tokenizer\'s own BOS rule unless addBos is gi
   const withBos = await (await model.createSession()).generate(text, { maxNewTokens: 1, addBos: true });
   assert.deepEqual(withBos.promptTokens, [tok.bosTokenId, ...plain]);
 });
+
+test('the sampler refuses NaN and +Infinity wherever they are, and logits that are all −Infinity', () => {
+  // Before, only a NaN that the (then inconsistent) sort put first was caught: elsewhere the draw fell through to
+  // the last token kept, every time.
+  for (const l of [[Number.NaN, 1, 2], [1, Number.NaN, 2], [1, 2, Number.NaN], [2, 1, Number.NaN, 0, 3], [1, Infinity, 2]]) {
+    for (const o of [{ temperature: 1 }, { temperature: 0.7, topK: 2 }, { temperature: 1, topP: 0.5 }]) {
+      assert.throws(() => new Sampler({ ...o, seed: 1 }).next(Float32Array.from(l)), /logits hold \+Infinity or NaN/, `${l}`);
+    }
+  }
+  assert.throws(() => new Sampler({ temperature: 1 }).next(Float32Array.of(-Infinity, -Infinity)), /every logit is −Infinity/);
+  // One finite logit among −∞ (stop tokens masked by minNewTokens): always that one.
+  const s = new Sampler({ temperature: 1, seed: 5 });
+  for (let i = 0; i < 200; i++) assert.equal(s.next(Float32Array.of(-Infinity, 0.5, -Infinity, -Infinity)), 1);
+});

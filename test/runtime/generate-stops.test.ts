@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadModelFiles } from '../../src/models/load.js';
+import { Model } from '../../src/models/model.js';
+import { getBackend } from '../../src/tensor/index.js';
+
+const MODEL = '../shared/models/tinystories-656k';
+const files = await loadModelFiles(MODEL);
+const model = new Model(files.config, files.weights, files.tokenizer, getBackend(), MODEL);
+const PROMPT = [1, 147, 201, 282, 215, 286, 598, 1662, 356, 499, 826, 1363, 1145];
+
+test('decode() after a length stop feeds the waiting token and its own as two decoding steps, as generation would', async () => {
+  // Before, the waiting token and the decoded one went in as one two-token prefill chunk marked as the end of a
+  // context: a policy acting at every token evicted once for both, and the statistics had one snapshot for them.
+  for (const spec of [null, 'h2o:tokens=8', 'tova:tokens=8', 'streaming:tokens=8']) {
+    const a = await model.createSession(spec ? { memory: spec } : {});
+    const r = await a.generate(PROMPT, { maxNewTokens: 3, stopTokens: [] });
+    assert.equal(r.stoppedBy, 'length');
+    const got = a.decode(5);
+    const b = await model.createSession(spec ? { memory: spec } : {});
+    b.prefill(PROMPT);
+    for (const t of r.outputTokens) b.decode(t);
+    assert.deepEqual(Array.from(got), Array.from(b.decode(5)), `${spec}: the logits of decode-by-decode`);
+    assert.equal(a.totalTokens, b.totalTokens);
+    assert.deepEqual(a.memoryStats(), b.memoryStats(), `${spec}: the same caches and statistics`);
+    assert.equal(a.stats.snapshots.length, b.stats.snapshots.length);
+  }
+});
+
+test('decode() after a stop-string stop feeds the token that completed it first, then its own', async () => {
+  const a = await model.createSession({ memory: 'h2o:tokens=8' });
+  const r = await a.generate(PROMPT, { maxNewTokens: 20, stopTokens: [], stopStrings: [' a '] });
+  assert.equal(r.stoppedBy, 'stop-string');
+  const got = a.decode(7);
+  const b = await model.createSession({ memory: 'h2o:tokens=8' });
+  b.prefill(PROMPT);
+  for (const t of r.outputTokens) b.decode(t);
+  assert.deepEqual(Array.from(got), Array.from(b.decode(7)));
+  // A refused decode leaves the waiting token waiting.
+  const c = await model.createSession();
+  await c.generate(PROMPT, { maxNewTokens: 2, stopTokens: [] });
+  const before = c.totalTokens;
+  assert.throws(() => c.decode(-1), /token id at index 0/);
+  assert.equal(c.totalTokens, before);
+  c.decode(7);
+  assert.equal(c.totalTokens, before + 2);
+});
+
+test('without a tokenizer, a held-back tail that might begin a stop string is in the result when none follows', async () => {
+  const bare = new Model(files.config, files.weights, null, getBackend(), MODEL);
+  const plain = await bare.createSessionWith(null).generate([1], { maxNewTokens: 3, stopTokens: [] });
+  assert.equal(plain.text, plain.outputTokens.join(' '));
+  // The last token's text begins the stop string, which never completes: before, the result lost it.
+  const stop = `${plain.outputTokens[2]} 99999`;
+  const pieces: string[] = [];
+  const r = await bare.createSessionWith(null).generate([1], { maxNewTokens: 3, stopTokens: [], stopStrings: [stop], onToken: (t) => pieces.push(t) });
+  assert.equal(r.stoppedBy, 'length');
+  assert.equal(r.text, plain.text);
+  assert.equal(pieces.join(''), r.text, 'the streamed pieces join to the result');
+});
+
+test('streaming with a tokenizer that cleans up spaces (" ." → "."): the pieces join to exactly the result', async () => {
+  const { HfTokenizer } = await import('../../src/models/tokenizers/hf.js');
+  const { tinyByteLevelTokenizerJson, tinyGpt2 } = await import('../fixtures/tiny-models.js');
+  const { json, vocabSize } = tinyByteLevelTokenizerJson();
+  // No clean_up_tokenization_spaces in the config: HF's default (true) applies, so decode([" ", "."]) is "." where
+  // decode([" "]) was " ".
+  const tok = new HfTokenizer({ tokenizerJson: json, tokenizerConfig: { eos_token: '<|endoftext|>' }, origin: 'tiny' });
+  assert.equal(tok.decode(tok.encode('a .', { addBos: false })), 'a.');
+  const { config, weights } = tinyGpt2(vocabSize);
+  // ln_f with weight 0 and bias 1 makes every position's logits the row sums of the (tied) embedding: the space
+  // (32) and the full stop (46) get 8, every other token about 0, so samples mix the two.
+  const d = config.hiddenSize;
+  weights.set('transformer.ln_f.weight', { shape: [d], data: new Float32Array(d) });
+  weights.set('transformer.ln_f.bias', { shape: [d], data: new Float32Array(d).fill(1) });
+  const wte = weights.get('transformer.wte.weight')!.data as Float32Array;
+  for (const t of [32, 46]) wte.fill(8 / d, t * d, (t + 1) * d);
+  const m = new Model(config, weights, tok, getBackend());
+  let cleaned = 0;
+  for (const seed of [1, 2, 3]) {
+    const pieces: string[] = [];
+    const r = await m.createSessionWith(null).generate('a', { maxNewTokens: 12, stopTokens: [], temperature: 1, seed, onToken: (t) => pieces.push(t) });
+    if (r.text.length < r.outputTokens.length) cleaned++;
+    // Before, a space streamed when it came was dropped from the result once a "." followed it.
+    assert.equal(pieces.join(''), r.text, `seed ${seed}`);
+  }
+  assert.ok(cleaned > 0, 'some output had a space the clean-up removed');
+});
