@@ -85,6 +85,12 @@ class PairHeap {
 }
 
 const SPECIAL_NAMES = ['pad', 'bos', 'eos'] as const;
+/**
+ * The largest vocabulary trainBpe makes: 2^18, the bound of a training config's tokenizer.vocabSize (config.ts). Pair
+ * keys pack two ids as a·2^18 + b (below 2^36, exact in a double; ordered as the pairs (a, b) are, for ties).
+ */
+export const BPE_MAX_VOCAB_SIZE = 1 << 18;
+const PAIR = BPE_MAX_VOCAB_SIZE;
 const TRAIN_OPTION_NAMES = ['vocabSize', 'specialTokens', 'minFrequency'];
 
 /** Printable ASCII (33..126): the byte-level characters that stand for their own byte, and decode as themselves. */
@@ -160,8 +166,8 @@ export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): Bpe
   const specials = options.specialTokens === undefined ? DEFAULT_SPECIAL_TOKENS : checkSpecialTokens(options.specialTokens, byteChars);
   const specialList = [specials.pad, specials.bos, specials.eos];
   const base = specialList.length + 256;
-  if (!Number.isInteger(options.vocabSize) || options.vocabSize < base || options.vocabSize > 65536) {
-    throw new RangeError(`vocabSize must be an integer within ${base}..65536 (3 special tokens + 256 bytes + merges), got ${showValue(options.vocabSize)}`);
+  if (!Number.isInteger(options.vocabSize) || options.vocabSize < base || options.vocabSize > BPE_MAX_VOCAB_SIZE) {
+    throw new RangeError(`vocabSize must be an integer within ${base}..${BPE_MAX_VOCAB_SIZE} (3 special tokens + 256 bytes + merges), got ${showValue(options.vocabSize)}`);
   }
   const minFrequency = options.minFrequency ?? 2;
   if (!(Number.isInteger(minFrequency) && minFrequency >= 1)) throw new RangeError(`minFrequency must be an integer ≥ 1, got ${showValue(minFrequency)}`);
@@ -183,12 +189,12 @@ export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): Bpe
   const words: number[][] = [], freqs: number[] = [];
   for (const [piece, f] of counts) { words.push(Array.from(encoder.encode(piece), (b) => b + specialList.length)); freqs.push(f); }
 
-  // 2. Pair counts and, per pair, the words that (may) contain it. Key = a·65536 + b.
+  // 2. Pair counts and, per pair, the words that (may) contain it. Key = a·2^18 + b (PAIR).
   const pairCount = new Map<number, number>(), where = new Map<number, number[]>();
   const addPairs = (w: number, sign: number) => {
     const s = words[w]!, f = freqs[w]! * sign;
     for (let i = 0; i + 1 < s.length; i++) {
-      const key = s[i]! * 65536 + s[i + 1]!;
+      const key = s[i]! * PAIR + s[i + 1]!;
       pairCount.set(key, (pairCount.get(key) ?? 0) + f);
       if (sign > 0) { let list = where.get(key); if (!list) where.set(key, (list = [])); if (list[list.length - 1] !== w) list.push(w); }
     }
@@ -205,7 +211,7 @@ export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): Bpe
     const current = pairCount.get(key) ?? 0;
     if (current !== c) { if (current > 0) heap.push(current, key); continue; }
     if (c < minFrequency) break;
-    const a = Math.floor(key / 65536), b = key % 65536, id = vocab.length;
+    const a = Math.floor(key / PAIR), b = key % PAIR, id = vocab.length;
     vocab.push(vocab[a]! + vocab[b]!);
     merges.push([vocab[a]!, vocab[b]!]);
     const touched = new Set<number>();
@@ -221,7 +227,7 @@ export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): Bpe
       }
       words[w] = merged;
       addPairs(w, 1);
-      for (let i = 0; i + 1 < merged.length; i++) touched.add(merged[i]! * 65536 + merged[i + 1]!);
+      for (let i = 0; i + 1 < merged.length; i++) touched.add(merged[i]! * PAIR + merged[i + 1]!);
     }
     pairCount.delete(key);
     for (const k of touched) { const n = pairCount.get(k) ?? 0; if (n > 0) heap.push(n, k); }

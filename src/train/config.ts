@@ -4,6 +4,7 @@
  */
 import { getTask } from '../tasks/registry.js';
 import { MiB, readFileLimited } from '../util/files.js';
+import { BPE_MAX_VOCAB_SIZE } from './bpe.js';
 
 /** Recall samples (src/train/data.ts): the largest gap between key and value, and the gaps drawn by default. */
 export const MAX_RECALL_GAP = 16;
@@ -13,8 +14,18 @@ export const COPY_MIN_LENGTH = 32;
 export const TASK_MIN_LENGTH = 64;
 /** Upper bounds that keep a mistyped size a config error instead of an out-of-memory death: 2^24 tokens per step, a 2^18-token vocabulary (the size of the largest released ones, e.g. Gemma's). */
 export const MAX_TOKENS_PER_STEP = 1 << 24;
-export const MAX_VOCAB_SIZE = 1 << 18;
+/** The BPE trainer's bound too: a vocabulary the config accepts is one a run can train. */
+export const MAX_VOCAB_SIZE = BPE_MAX_VOCAB_SIZE;
 export const DEFAULT_RECALL_GAPS: readonly number[] = [0, 1, 2, 3];
+
+/**
+ * The shortest recall sample that holds one record and its query at every draw with these gaps: a record is at most
+ * 2 key + `gap` filler + 2 value + 1 separator tokens, its query that many plus the query gap, after the BOS
+ * (recallSample in src/train/data.ts).
+ */
+export function recallLengthFor(gaps: readonly number[], queryGaps: readonly number[]): number {
+  return 1 + 2 * (Math.max(...gaps) + 5) + Math.max(...queryGaps);
+}
 
 export interface TrainModelSection {
   arch: 'llama' | 'gpt2';
@@ -178,6 +189,12 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
     throw new Error(`${wd}: textWeight, taskWeight, copyWeight and recallWeight are all 0; at least one kind of sample must be drawn`);
   }
   for (const L of [...data.textLengths, ...data.taskLengths, ...data.copyLengths, ...(data.recallLengths ?? [])]) if (L > ctx) throw new Error(`${wd}: length ${L} exceeds the model's context ${ctx}`);
+  // A kind that is drawn draws one of its lengths (and a task): an empty list would fail at the first such draw.
+  const used: [string, unknown[], number][] = [
+    ['textLengths', data.textLengths, data.textWeight], ['taskLengths', data.taskLengths, data.taskWeight], ['tasks', data.tasks, data.taskWeight],
+    ['copyLengths', data.copyLengths, data.copyWeight], ['recallLengths', data.recallLengths ?? [], recallWeight],
+  ];
+  for (const [key, list, weight] of used) if (weight > 0 && list.length === 0) throw new Error(`${wd}.${key} is empty, but its kind of sample is drawn (weight ${weight})`);
   // What the data mixer would refuse, refused here, before a run writes anything into its folder: lengths given, or
   // inherited from given ones (copy lengths default to the text lengths, recall lengths to the copy lengths). Lengths
   // that only follow the context are the mixer's to report (a context too small for them).
@@ -193,7 +210,14 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
     }
   }
   if (data.copyWeight > 0) least('copyLengths', data.copyLengths, COPY_MIN_LENGTH, ['copyLengths', 'textLengths']);
-  if (data.recallLengths) least('recallLengths', data.recallLengths, RECALL_MIN_LENGTH, ['recallLengths', 'copyLengths', 'textLengths']);
+  if (data.recallLengths) {
+    least('recallLengths', data.recallLengths, RECALL_MIN_LENGTH, ['recallLengths', 'copyLengths', 'textLengths']);
+    // Every length is drawn with every gap: each must hold a record and its query at the largest gaps.
+    const need = recallLengthFor(data.recallGaps!, data.recallQueryGaps ?? [0]);
+    for (const L of data.recallLengths) {
+      if (L < need) throw new Error(`${wd}.recallLengths: ${L} cannot hold a recall record and its query at gap ${Math.max(...data.recallGaps!)}${data.recallQueryGaps ? ` and query gap ${Math.max(...data.recallQueryGaps)}` : ''} (${need} tokens)`);
+    }
+  }
 
   const o = section(root, 'optimizer', source), wo = `${source}: optimizer`;
   noUnknown(o, ['lr', 'minLr', 'warmupSteps', 'weightDecay', 'beta1', 'beta2', 'eps', 'gradClip'], wo);

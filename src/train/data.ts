@@ -25,7 +25,7 @@ import { answerText } from '../tasks/record.js';
 import { generateRecord, getTask } from '../tasks/registry.js';
 import type { SizingMemo } from '../tasks/generate/sizing.js';
 import { Rng } from '../util/rng.js';
-import { COPY_MIN_LENGTH, DEFAULT_RECALL_GAPS, MAX_RECALL_GAP, RECALL_MIN_LENGTH, TASK_MIN_LENGTH } from './config.js';
+import { COPY_MIN_LENGTH, DEFAULT_RECALL_GAPS, MAX_RECALL_GAP, RECALL_MIN_LENGTH, recallLengthFor, TASK_MIN_LENGTH } from './config.js';
 import type { Document } from './corpus.js';
 import { IGNORE } from './ops/cross-entropy.js';
 
@@ -110,7 +110,8 @@ export { RECALL_MIN_LENGTH };
  * `queryGap` m > 0 every query also has m shared tokens between its key and the filler ("key · q · filler · value"),
  * so its key is m tokens further from the value than in the records, as a needle's question phrases its key
  * differently from the needle: the key must then be found by what surrounds it, not at a fixed distance. P is the most
- * records (and queries) that fit in `length` tokens (the sample may be a few tokens shorter than `length`).
+ * records (and queries) that fit in `length` tokens (the sample may be a few tokens shorter than `length`), at most
+ * the number of distinct keys (a small vocabulary with one-token keys makes a long sample shorter still).
  */
 export function recallSample(rng: Rng, vocabSize: number, bos: number, length: number, gap: number, queryGap = 0): Sample {
   const lo = Math.min(3, vocabSize - 1); // above PAD/BOS/EOS in the project's tokenizers
@@ -118,8 +119,10 @@ export function recallSample(rng: Rng, vocabSize: number, bos: number, length: n
   const keyLen = 1 + rng.int(2), valueLen = 1 + rng.int(2), size = keyLen + gap + valueLen + 1;
   const filler = Array.from({ length: gap }, draw), sep = draw();
   const asked = Array.from({ length: queryGap }, draw);
-  const pairs = Math.floor((length - 1) / (2 * size + queryGap));
-  if (pairs < 1) throw new Error(`data: a recall sample of ${length} tokens cannot hold a record of ${size} tokens and its query`);
+  // As many records as fit, but no more than there are distinct keys (with a small vocabulary and one-token keys a
+  // long sample fits more records than keys exist, and the search for another new key below would never end).
+  const pairs = Math.min(Math.floor((length - 1) / (2 * size + queryGap)), Math.pow(vocabSize - lo, keyLen));
+  if (!(pairs >= 1)) throw new Error(`data: a recall sample of ${length} tokens cannot hold a record of ${size} tokens and its query`);
   const seen = new Set<string>(), keys: number[][] = [], values: number[][] = [];
   while (keys.length < pairs) {
     const key = Array.from({ length: keyLen }, draw);
@@ -166,11 +169,14 @@ export class DataMixer {
       throw new Error('data: textWeight, taskWeight, copyWeight and recallWeight must be ≥ 0 and not all 0');
     }
     if (recallWeight > 0) {
+      if (this.recallLengths().length === 0) throw new Error('data: recallLengths is empty');
       for (const L of this.recallLengths()) if (!(Number.isInteger(L) && L >= RECALL_MIN_LENGTH && L <= maxLength)) throw new Error(`data: recall length ${L} must be an integer within ${RECALL_MIN_LENGTH}..${maxLength}`);
       for (const [field, what, gaps] of [['recallGaps', 'recall gap', o.recallGaps ?? DEFAULT_RECALL_GAPS], ['recallQueryGaps', 'recall query gap', o.recallQueryGaps ?? [0]]] as const) {
         if (gaps.length === 0) throw new Error(`data: ${field} is empty`);
         for (const g of gaps) if (!(Number.isInteger(g) && g >= 0 && g <= MAX_RECALL_GAP)) throw new Error(`data: ${what} ${g} must be an integer within 0..${MAX_RECALL_GAP}`);
       }
+      const need = recallLengthFor(o.recallGaps ?? DEFAULT_RECALL_GAPS, o.recallQueryGaps ?? [0]);
+      for (const L of this.recallLengths()) if (L < need) throw new Error(`data: recall length ${L} cannot hold a record and its query at the largest gaps (${need} tokens)`);
       if (tokenizer.vocabSize < 64) throw new Error('data: recall samples need a vocabulary of at least 64 tokens');
     }
     if (copyWeight > 0) {

@@ -92,13 +92,16 @@ export function modelConfigFor(t: TrainConfig, vocabSize: number, bos: number, e
     : llamaConfig({ ...common, nKvHeads: m.nKvHeads, ropeTheta: m.ropeTheta });
 }
 
+/** The tokenizer.json a config's tokenizer.path (a file, or a folder holding one) names. */
+const tokenizerSource = (path: string) => (path.endsWith('.json') ? path : join(path, 'tokenizer.json'));
+
 /** The tokenizer: the configured file, or a byte-level BPE trained on the training documents (deterministic). */
 async function prepareTokenizer(o: TrainRunOptions, train: Document[]): Promise<void> {
   const path = join(o.outDir, 'tokenizer.json');
   if (o.resume && existsSync(path)) return;
   const t = o.config.tokenizer;
   if (t.path) {
-    const src = t.path.endsWith('.json') ? t.path : join(t.path, 'tokenizer.json');
+    const src = tokenizerSource(t.path);
     await fs.copyFile(src, path);
     const cfg = join(src, '..', 'tokenizer_config.json');
     if (existsSync(cfg)) await fs.copyFile(cfg, join(o.outDir, 'tokenizer_config.json'));
@@ -225,6 +228,11 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
   // A resumed run has its weights in the checkpoint and its tokenizer in --out: the init folder may be gone.
   if (cfg.init && !o.resume && !existsSync(join(cfg.init, 'config.json'))) throw new Error(`init: ${cfg.init} is not a model folder (no config.json)`);
   if (o.resume && !existsSync(ckptPath)) throw new Error(`--resume: ${o.outDir} holds no training checkpoint (checkpoint.bin); a new run drops --resume`);
+  // The tokenizer is copied in once the folder is taken (a resumed run has it there already): a missing one is
+  // refused now, before anything is written, not as a failed copy after.
+  if (cfg.tokenizer.path && !(o.resume && existsSync(join(o.outDir, 'tokenizer.json'))) && !existsSync(tokenizerSource(cfg.tokenizer.path))) {
+    throw new Error(`${cfg.init !== null && cfg.tokenizer.path === cfg.init ? 'init' : 'tokenizer.path'}: ${tokenizerSource(cfg.tokenizer.path)} does not exist (no tokenizer to train with)`);
+  }
   makeFolders(o.outDir, 'output folder');
   const checkpoint = o.resume ? await loadTrainCheckpoint(ckptPath) : null;
   if (!o.resume && existsSync(ckptPath)) throw new Error(`${o.outDir} already holds a training checkpoint; pass --resume to continue it or choose another --out`);

@@ -60,7 +60,7 @@ test('trainBpe refuses unknown options, non-object options and texts that are no
   assert.throws(() => trainBpe(texts, null as never), /^TypeError: options must be an object \{vocabSize, …\}, got null$/);
   assert.throws(() => trainBpe('the cat' as never, { vocabSize: 300 }), /^TypeError: texts must be an iterable \(an array, …\) of strings, got one string$/);
   assert.throws(() => trainBpe(['a', 5] as never, { vocabSize: 300 }), /^TypeError: texts: item 1 must be a string, got 5$/);
-  assert.throws(() => trainBpe(texts, { vocabSize: Number.NaN }), /^RangeError: vocabSize must be an integer within 259\.\.65536/);
+  assert.throws(() => trainBpe(texts, { vocabSize: Number.NaN }), /^RangeError: vocabSize must be an integer within 259\.\.262144/);
   assert.throws(() => trainBpe(texts, { vocabSize: 300, minFrequency: 0 }), /^RangeError: minFrequency must be an integer ≥ 1, got 0$/);
 });
 

@@ -1,0 +1,101 @@
+/**
+ * Configs and inputs the trainer used to accept and then fail on mid-run (or never finish): empty length lists of a
+ * drawn kind, recall lengths too short for their gaps, recall samples with more records than distinct keys, a
+ * vocabulary the config allows but the BPE trainer refused, and a tokenizer path that does not exist.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { HfTokenizer } from '../../src/models/tokenizers/hf.js';
+import { JsBackend } from '../../src/tensor/js.js';
+import { bpeTokenizerConfig, bpeTokenizerJson, trainBpe } from '../../src/train/bpe.js';
+import { MAX_VOCAB_SIZE, parseTrainConfig } from '../../src/train/config.js';
+import { brownDocuments } from '../../src/train/corpus.js';
+import { DataMixer, tokenStream } from '../../src/train/data.js';
+import { runTraining } from '../../src/train/trainer.js';
+
+const dirs: string[] = [];
+after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+const base = { model: { arch: 'llama', hiddenSize: 16, nLayers: 1, nHeads: 4, intermediateSize: 8, maxPositions: 512 }, training: { steps: 1 } };
+
+describe('training config: what would fail at a draw is refused up front', () => {
+  it('an empty list of lengths (or tasks) of a kind that is drawn', () => {
+    assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [64], recallWeight: 1, recallLengths: [] } }), /data\.recallLengths is empty, but its kind of sample is drawn/);
+    assert.throws(() => parseTrainConfig({ ...base, data: { textWeight: 1, taskWeight: 1, tasks: [], taskLengths: [128] } }), /data\.tasks is empty/);
+    assert.throws(() => parseTrainConfig({ ...base, data: { textWeight: 1, taskWeight: 0, textLengths: [] } }), /data\.textLengths is empty/);
+    assert.throws(() => parseTrainConfig({ ...base, data: { textWeight: 1, taskWeight: 0, copyWeight: 1, textLengths: [64], copyLengths: [] } }), /data\.copyLengths is empty/);
+    // A kind that is not drawn may leave its list empty.
+    assert.deepEqual(parseTrainConfig({ ...base, data: { textWeight: 1, taskWeight: 0, tasks: [], textLengths: [64] } }).data.tasks, []);
+  });
+
+  it('recall lengths too short for the largest gaps (every length is drawn with every gap)', () => {
+    // A record is at most 2 + gap + 2 + 1 tokens; one record and its query (plus the query gap) after BOS.
+    assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [64], recallWeight: 1, recallLengths: [32, 64], recallGaps: [16] } }),
+      /data\.recallLengths: 32 cannot hold a recall record and its query at gap 16 \(43 tokens\)/);
+    assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [64], recallWeight: 1, recallLengths: [58], recallGaps: [16], recallQueryGaps: [0, 16] } }),
+      /58 cannot hold a recall record and its query at gap 16 and query gap 16 \(59 tokens\)/);
+    assert.deepEqual(parseTrainConfig({ ...base, data: { textLengths: [64], recallWeight: 1, recallLengths: [43], recallGaps: [16] } }).data.recallLengths, [43]);
+  });
+});
+
+describe('data mixer', () => {
+  const bpe = trainBpe(brownDocuments().slice(0, 2).map((d) => d.text), { vocabSize: 300 });
+  const tok = new HfTokenizer({ tokenizerJson: bpeTokenizerJson(bpe), tokenizerConfig: bpeTokenizerConfig(bpe, 512), origin: 'test' });
+  const stream = tokenStream(brownDocuments().slice(0, 2), tok, 1, 2);
+  const recall = { textWeight: 0, taskWeight: 0, recallWeight: 1, textLengths: [64], taskLengths: [], tasks: [], lossOn: 'answer' as const, seed: 0 };
+
+  it('refuses empty recall lengths and recall lengths too short for the gaps when it is made, not at a draw', () => {
+    assert.throws(() => new DataMixer({ ...recall, recallLengths: [] }, stream, tok, 1, 2, 512), /recallLengths is empty/);
+    assert.throws(() => new DataMixer({ ...recall, recallLengths: [32], recallGaps: [16] }, stream, tok, 1, 2, 512), /recall length 32 cannot hold a record/);
+  });
+
+  it('a recall sample longer than its distinct keys allow ends (at most one record per key)', () => {
+    // 64 ids (the mixer's least vocabulary for recall) leave 61 one-token keys; 4096 tokens would hold 682 records.
+    // Run in a child process: the search for a 62nd distinct key never ended.
+    const code = `
+      import { recallSample } from ${JSON.stringify(new URL('../../src/train/data.ts', import.meta.url).pathname)};
+      import { Rng } from ${JSON.stringify(new URL('../../src/util/rng.ts', import.meta.url).pathname)};
+      const rng = new Rng('keys'); let most = 0;
+      for (let i = 0; i < 20; i++) {
+        const s = recallSample(rng, 64, 1, 512, 0);
+        most = Math.max(most, s.ids.length);
+        if (s.ids.some((x) => x < 0 || x >= 64)) throw new Error('id out of range');
+      }
+      console.log('ok ' + most);`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.error, undefined, `the samples never finished (${String(r.error)})`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^ok \d+/);
+  });
+});
+
+describe('BPE: every vocabulary size the config accepts', () => {
+  it('trains beyond 65,536 ids: merges past id 65,535 name their parts right', () => {
+    assert.equal(MAX_VOCAB_SIZE, 1 << 18);
+    const letters = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ', words: string[] = [];
+    for (const a of letters) for (const b of letters) for (const c of letters) words.push(a + b + c);
+    const m = trainBpe([words.slice(0, 70_000).join(' ')], { vocabSize: 70_000, minFrequency: 1 });
+    assert.equal(m.vocab.length, 70_000);
+    assert.equal(new Set(m.vocab).size, 70_000, 'distinct tokens');
+    const id = new Map(m.vocab.map((v, i) => [v, i]));
+    m.merges.forEach(([x, y], k) => {
+      const made = 259 + k;
+      assert.ok(id.get(x)! < made && id.get(y)! < made && m.vocab[made] === x + y, `merge ${k}: ${x} + ${y}`);
+    });
+  });
+});
+
+describe('trainer', () => {
+  it('a tokenizer path that does not exist is refused before anything is written', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'namm-audit-')); dirs.push(root);
+    const out = join(root, 'run');
+    const config = parseTrainConfig({ ...base, tokenizer: { path: join(root, 'missing.json') }, data: { textLengths: [32], taskWeight: 0 }, training: { steps: 1, tokensPerStep: 64 } });
+    const corpus = { train: brownDocuments().slice(0, 1), validation: brownDocuments().slice(1, 2) };
+    await assert.rejects(runTraining({ config, outDir: out, backend: new JsBackend(), corpus }), /tokenizer\.path: .*missing\.json does not exist/);
+    assert.equal(existsSync(out), false, 'no folder made');
+  });
+});
