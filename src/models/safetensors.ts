@@ -103,7 +103,7 @@ function parseEntry(name: string, value: unknown, dataStart: number, dataSize: n
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${where} must be an object`);
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
   if (typeof dtype !== 'string') throw new Error(`${where} has no dtype`);
-  if (!(dtype in DTYPE_BYTES)) {
+  if (!Object.hasOwn(DTYPE_BYTES, dtype)) {
     if (KNOWN_UNSUPPORTED.has(dtype)) throw new Error(`${where} has dtype ${dtype}, which is not supported (F32, F16, BF16)`);
     throw new Error(`${where} has unknown dtype "${dtype}"`);
   }
@@ -183,7 +183,7 @@ export function writeSafetensors(path: string, tensors: Map<string, SafetensorsW
   let offset = 0;
   for (const [name, t] of tensors) {
     if (name === '__metadata__') throw new Error(`writeSafetensors(${path}): "__metadata__" is reserved and cannot name a tensor`);
-    if (!(t.dtype in DTYPE_BYTES)) throw new Error(`writeSafetensors(${path}): tensor "${name}" has unsupported dtype ${String(t.dtype)}`);
+    if (!Object.hasOwn(DTYPE_BYTES, t.dtype)) throw new Error(`writeSafetensors(${path}): tensor "${name}" has unsupported dtype ${String(t.dtype)}`);
     if (!(t.data instanceof Float32Array)) {
       throw new TypeError(`writeSafetensors(${path}): tensor "${name}" must hold a Float32Array, got ${t.data === null ? 'null' : (t.data as object)?.constructor?.name ?? typeof t.data}`);
     }

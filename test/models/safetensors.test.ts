@@ -70,6 +70,7 @@ test('malformed files end in clear errors naming the file and the problem', with
     ['JSON array', () => rawFile(p, [1, 2], 0), /header must be a JSON object/],
     ['unsupported dtype', () => rawFile(p, { w: { dtype: 'I64', shape: [2], data_offsets: [0, 16] } }, 16), /tensor "w" has dtype I64, which is not supported/],
     ['unknown dtype', () => rawFile(p, { w: { dtype: 'F31', shape: [2], data_offsets: [0, 8] } }, 8), /tensor "w" has unknown dtype "F31"/],
+    ['dtype named like an object property', () => rawFile(p, { w: { dtype: 'toString', shape: [2], data_offsets: [0, 8] } }, 8), /tensor "w" has unknown dtype "toString"/],
     ['negative dim', () => rawFile(p, { w: { dtype: 'F32', shape: [-2, 2], data_offsets: [0, 16] } }, 16), /invalid shape \[-2,2\]/],
     ['fractional dim', () => rawFile(p, { w: { dtype: 'F32', shape: [1.5], data_offsets: [0, 6] } }, 8), /invalid shape \[1\.5\]/],
     ['null (NaN-like) dim', () => rawFile(p, { w: { dtype: 'F32', shape: [null, 2], data_offsets: [0, 8] } }, 8), /invalid shape \[null,2\]/],

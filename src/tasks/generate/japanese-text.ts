@@ -80,7 +80,7 @@ const KEY_NOUNS = [
   '花火', '貯金箱', '地球儀', '双眼鏡', '鏡', '櫛', '団扇', '草履', '暖炉', '梯子', '籠', '瓶', '壺', '琴',
 ];
 
-/** A Japanese key phrase such as "青い時計" (adjective + noun; 36 × 96 = 3456 combinations). */
+/** A Japanese key phrase such as "青い時計" (adjective + noun; 36 × 93 = 3,348 combinations, JAPANESE_KEY_COUNT). */
 export function japaneseKey(rng: Rng): string {
   return rng.pick(KEY_ADJECTIVES) + rng.pick(KEY_NOUNS);
 }
