@@ -266,6 +266,9 @@ export class NammPolicy implements MemoryPolicy {
         throw new Error(`NAMM: layer ${layer} head ${h} has ${len} cached rows, expected ${st.cacheRows[h]! + nQ} (was the cache changed behind the policy?)`);
       }
       if (att[h]!.length < nQ * len) throw new RangeError(`NAMM: attention of head ${h} holds ${att[h]!.length} values, ${nQ * len} needed`);
+      // The recency feature reads the positions of every scored row: a short array would leave stale values there.
+      const pos = obs.positions?.[h];
+      if (!pos || pos.length < len) throw new RangeError(`NAMM: positions of head ${h} hold ${pos ? pos.length : 'no'} values, ${len} needed`);
     }
 
     // alive[h]: when an update happened earlier in this chunk, the original cache rows still alive, in order.
