@@ -134,6 +134,12 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     g.N = N;
     g.ldc = N;
     g.accumulate = optional_bool_arg(info[6], "accumulate");
+    // C is written while A and B are still being read (by other threads too): an overlap would give results that
+    // depend on the blocking and the thread count.
+    if (overlaps(g.c, M * N, sizeof(float), g.a, M * K, sizeof(float)))
+      throw Napi::RangeError::New(env, "c must not overlap a");
+    if (overlaps(g.c, M * N, sizeof(float), g.b, K * N, sizeof(float)))
+      throw Napi::RangeError::New(env, "c must not overlap b");
     switch (layout) {
       case Layout::ABt: g.rsA = K, g.csA = 1, g.rsB = 1, g.csB = K; break;
       case Layout::AB: g.rsA = K, g.csA = 1, g.rsB = N, g.csB = 1; break;
@@ -215,6 +221,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     Napi::Env env = info.Env();
     const int64_t rows = count_arg(info[1], "rows"), cols = count_arg(info[2], "cols");
     float* x = f32_arg(info[0], "x", checked_mul(env, rows, cols)).data;
+    if (rows == 0 || cols == 0) return env.Undefined();  // nothing to normalise (and no 2^53 empty rows to walk)
     k().softmax(x, rows, cols, threads_);
     return env.Undefined();
   }
@@ -529,6 +536,9 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     if (n < 1) throw Napi::RangeError::New(env, "symmetricEigen: n must be a positive integer, got 0");
     double* a = f64_arg(info[0], "a", checked_mul(env, n, n)).data;
     double* values = f64_arg(info[2], "values", n).data;
+    // The QL iteration writes the eigenvalues while the matrix (the eigenvectors) is still being transformed.
+    if (overlaps(values, n, sizeof(double), a, n * n, sizeof(double)))
+      throw Napi::RangeError::New(env, "symmetricEigen: values must not overlap a");
     for (int64_t i = 0; i < n * n; i++)
       if (!std::isfinite(a[i]))
         throw Napi::RangeError::New(env, "symmetricEigen: matrix entry " + std::to_string(i) + " is " +
@@ -607,8 +617,28 @@ Napi::Value Kernels::StftAccumulateFrames(const Napi::CallbackInfo& info) {
     const uint8_t* nhi = nlo + static_cast<size_t>(nextNeed) * (packed ? sizeof(uint16_t) : sizeof(float));
     if (lo < nhi && nlo < hi) throw Napi::RangeError::New(env, "stftAccumulateFrames: last must not overlap next");
   }
-  if (packed) namm_table_for(simd_).stft_accumulate_frames_bf16(prev, prevLd, next16, nextLd, frames, rows, weights, acc, last, lastLd, threads_);
-  else namm_table_for(simd_).stft_accumulate_frames(prev, prevLd, next, nextLd, frames, rows, weights, acc, last, lastLd, threads_);
+  // The kernel writes each row block's part of `last` as soon as that block is done, while other blocks still
+  // read prev and add into acc. That is safe for last = prev itself (same start, same stride: a block writes only
+  // its own rows); any other overlap with prev or acc would change what later blocks read (and depend on the
+  // thread count). Those go through a private copy written to `last` at the end, as the TypeScript twin does.
+  std::vector<float> staged;
+  float* lastOut = last;
+  int64_t lastOutLd = lastLd;
+  if (last && maxRows > 0) {
+    const int64_t lastSpan = (kNammHop - 1) * lastLd + maxRows;
+    const bool samePrev = last == prev && lastLd == prevLd;
+    if ((!samePrev && overlaps(last, lastSpan, sizeof(float), prev, checked_mul(env, kNammHop, prevLd), sizeof(float))) ||
+        overlaps(last, lastSpan, sizeof(float), acc, namm_acc_size(maxRows), sizeof(float))) {
+      staged.assign(static_cast<size_t>(kNammHop * maxRows), 0.f);
+      lastOut = staged.data();
+      lastOutLd = maxRows;
+    }
+  }
+  if (packed) namm_table_for(simd_).stft_accumulate_frames_bf16(prev, prevLd, next16, nextLd, frames, rows, weights, acc, lastOut, lastOutLd, threads_);
+  else namm_table_for(simd_).stft_accumulate_frames(prev, prevLd, next, nextLd, frames, rows, weights, acc, lastOut, lastOutLd, threads_);
+  if (!staged.empty())
+    for (int64_t m = 0; m < kNammHop; m++)
+      std::memmove(last + m * lastLd, staged.data() + m * maxRows, static_cast<size_t>(maxRows) * sizeof(float));
   return env.Undefined();
 }
 

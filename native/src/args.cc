@@ -74,6 +74,13 @@ std::vector<int32_t> i32_copy(const Napi::Value& v, const char* name, int64_t ne
   return std::vector<int32_t>(b.data, b.data + need);
 }
 
+bool overlaps(const void* a, int64_t aCount, size_t aSize, const void* b, int64_t bCount, size_t bSize) {
+  if (aCount <= 0 || bCount <= 0 || !a || !b) return false;
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(a), hi = lo + static_cast<uintptr_t>(aCount) * aSize;
+  const uintptr_t blo = reinterpret_cast<uintptr_t>(b), bhi = blo + static_cast<uintptr_t>(bCount) * bSize;
+  return lo < bhi && blo < hi;
+}
+
 bool optional_bool_arg(const Napi::Value& v, const char* name) {
   if (v.IsUndefined() || v.IsNull()) return false;
   if (!v.IsBoolean()) throw Napi::TypeError::New(v.Env(), std::string(name) + " must be a boolean");

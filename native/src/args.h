@@ -34,6 +34,11 @@ Buffer<int32_t> i32_arg(const Napi::Value& v, const char* name, int64_t need);
  * not change in between (a SharedArrayBuffer can be written by another thread while a kernel runs).
  */
 std::vector<int32_t> i32_copy(const Napi::Value& v, const char* name, int64_t need);
+/**
+ * Whether `aCount` elements of `aSize` bytes from a and `bCount` of `bSize` from b share a byte (an empty range
+ * shares none): the check for outputs that must not overlap an input.
+ */
+bool overlaps(const void* a, int64_t aCount, size_t aSize, const void* b, int64_t bCount, size_t bSize);
 /** undefined / null → false, else it must be a boolean. */
 bool optional_bool_arg(const Napi::Value& v, const char* name);
 

@@ -29,23 +29,27 @@ export class JsBackend implements Backend {
   threads = 1;
 
   matmulABt(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate = false): void {
-    checkGemm(a, b, c, M, K, N);
-    gemmABt(a, b, c, M, K, N, accumulate);
+    const acc = checkGemm(a, b, c, M, K, N, accumulate);
+    if (M === 0 || N === 0) return; // C is empty (whatever K is: no work, no workspace sized by the other count)
+    gemmABt(a, b, c, M, K, N, acc);
   }
 
   matmulAB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate = false): void {
-    checkGemm(a, b, c, M, K, N);
-    gemmAB(a, b, c, M, K, N, accumulate);
+    const acc = checkGemm(a, b, c, M, K, N, accumulate);
+    if (M === 0 || N === 0) return; // C is empty (whatever K is: no work, no workspace sized by the other count)
+    gemmAB(a, b, c, M, K, N, acc);
   }
 
   matmulAtB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate = false): void {
-    checkGemm(a, b, c, M, K, N);
-    gemmAtB(a, b, c, M, K, N, accumulate);
+    const acc = checkGemm(a, b, c, M, K, N, accumulate);
+    if (M === 0 || N === 0) return; // C is empty (whatever K is: no work, no workspace sized by the other count)
+    gemmAtB(a, b, c, M, K, N, acc);
   }
 
   rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void {
     checkCount('rows', rows); checkCount('dim', dim); checkFiniteNumber('eps', eps);
     checkF32('x', x, rows * dim); checkF32('out', out, rows * dim); checkF32('weight', weight, dim);
+    if (dim === 0) return; // empty rows: nothing to write (and no 2^53 of them to walk), as the native kernel
     for (let r = 0; r < rows; r++) {
       const o = r * dim;
       let ss = 0;
@@ -60,6 +64,7 @@ export class JsBackend implements Backend {
     checkCount('rows', rows); checkCount('dim', dim); checkFiniteNumber('eps', eps);
     checkF32('x', x, rows * dim); checkF32('out', out, rows * dim);
     checkF32('weight', weight, dim); checkF32('bias', bias, dim);
+    if (dim === 0) return; // empty rows, as in rmsNorm
     for (let r = 0; r < rows; r++) {
       const o = r * dim;
       let sum = 0;
@@ -82,6 +87,7 @@ export class JsBackend implements Backend {
     // rotaryDim = 2·invFreq.length; a shorter invFreq rotates only the first rotaryDim dims (partial rotary).
     const half = invFreq.length;
     if (2 * half > headDim) throw new RangeError(`invFreq has ${half} entries, more than headDim/2 = ${headDim / 2}`);
+    if (half === 0 || nHeads === 0 || rows === 0) return; // nothing rotates (headDim 0 leaves nHeads unbounded)
     // 'half' pairs dim i with i + rotaryDim/2 (HF rotate_half); 'interleaved' pairs 2i with 2i+1 (llama2.c, GGUF).
     const stride0 = layout === 'half' ? 1 : 2, partner = layout === 'half' ? half : 1;
     const cos = new Float64Array(half), sin = new Float64Array(half);
@@ -125,6 +131,7 @@ export class JsBackend implements Backend {
   /** Row-wise softmax. A row of only −∞ has no defined distribution and comes out NaN (as in PyTorch). */
   softmax(x: Float32Array, rows: number, cols: number): void {
     checkCount('rows', rows); checkCount('cols', cols); checkF32('x', x, rows * cols);
+    if (cols === 0) return; // empty rows (and no 2^53 of them to walk)
     for (let r = 0; r < rows; r++) softmaxRow(x, r * cols, cols);
   }
 
@@ -135,6 +142,7 @@ export class JsBackend implements Backend {
 
   addBias(x: Float32Array, bias: Float32Array, rows: number, cols: number): void {
     checkCount('rows', rows); checkCount('cols', cols); checkF32('x', x, rows * cols); checkF32('bias', bias, cols);
+    if (cols === 0) return; // as the native addon: nothing to add
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
       for (let c = 0; c < cols; c++) x[o + c] = x[o + c]! + bias[c]!;

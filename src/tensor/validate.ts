@@ -39,10 +39,38 @@ export function checkFiniteNumber(name: string, v: unknown): asserts v is number
   if (!Number.isFinite(v)) throw new RangeError(`${name} must be finite, got ${v}`);
 }
 
-/** Sizes of every GEMM layout: a holds M·K values, b K·N, c M·N (the layouts differ only in order). */
-export function checkGemm(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number): void {
+/**
+ * Whether the first `aCount` elements of a and the first `bCount` of b share a byte (an empty range shares none),
+ * as the native addon's `overlaps`: the check for outputs that must not overlap an input.
+ */
+export function overlaps(a: ArrayBufferView, aCount: number, b: ArrayBufferView, bCount: number): boolean {
+  if (aCount <= 0 || bCount <= 0 || a.buffer !== b.buffer) return false;
+  const aSize = (a as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  const bSize = (b as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  const lo = a.byteOffset, hi = lo + aCount * aSize, blo = b.byteOffset, bhi = blo + bCount * bSize;
+  return lo < bhi && blo < hi;
+}
+
+/** undefined / null → false, else it must be a boolean (as the native addon's optional_bool_arg). */
+export function optionalBool(name: string, v: unknown): boolean {
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') throw new TypeError(`${name} must be a boolean`);
+  return v;
+}
+
+/**
+ * Sizes of every GEMM layout: a holds M·K values, b K·N, c M·N (the layouts differ only in order); c must not
+ * overlap a or b (it is written while they are still read); accumulate is a boolean (or undefined / null).
+ */
+export function checkGemm(
+  a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate?: unknown,
+): boolean {
   checkCount('M', M); checkCount('K', K); checkCount('N', N);
   checkF32('a', a, M * K); checkF32('b', b, K * N); checkF32('c', c, M * N);
+  const acc = optionalBool('accumulate', accumulate);
+  if (overlaps(c, M * N, a, M * K)) throw new RangeError('c must not overlap a');
+  if (overlaps(c, M * N, b, K * N)) throw new RangeError('c must not overlap b');
+  return acc;
 }
 
 export function checkAttention(a: AttentionArgs): void {
@@ -52,6 +80,8 @@ export function checkAttention(a: AttentionArgs): void {
   if (nKvHeads === 0 || nHeads === 0 || nHeads % nKvHeads !== 0) {
     throw new RangeError(`nHeads (${nHeads}) must be a positive multiple of nKvHeads (${nKvHeads})`);
   }
+  // As the native addon: with headDim 0 no buffer would bound the heads or the cache lengths.
+  if (headDim === 0) throw new RangeError('headDim must be a positive integer, got 0');
   checkF32('q', q, nQ * nHeads * headDim); checkF32('out', out, nQ * nHeads * headDim);
   checkI32('lens', lens, nKvHeads);
   if (!Array.isArray(keys)) throw new TypeError('keys must be an array of Float32Array, one per KV head');

@@ -1,0 +1,161 @@
+/**
+ * Misuse that both backends must refuse (or handle) alike: overlapping GEMM operands, a non-boolean `accumulate`,
+ * attention with headDim 0, empty products whose other counts are huge, stftAccumulateFrames with `last` overlapping
+ * `prev` or `acc`, symmetricEigen with `values` inside the matrix. Calls that could hang run in a child process.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { AttentionArgs, Backend } from '../../src/tensor/backend.js';
+import { JsBackend } from '../../src/tensor/js.js';
+import { NativeBackend } from '../../src/tensor/native.js';
+import { stftAccumulateFramesTs } from '../../src/memory/namm/stft.js';
+import { symmetricEigenInPlaceJs } from '../../src/evolve/eigen.js';
+import { skipNative } from './native-fixtures.js';
+
+const f32 = (n: number, v = 0.25) => new Float32Array(n).fill(v);
+const wave = (n: number, s: number) => new Float32Array(n).map((_, i) => Math.sin(i * s));
+
+function backends(): Backend[] {
+  const list: Backend[] = [new JsBackend()];
+  if (!skipNative) list.push(new NativeBackend({ threads: 1 }), new NativeBackend({ threads: 2 }));
+  return list;
+}
+const label = (b: Backend) => `${b.name}/${b.threads}`;
+
+describe('both backends refuse the same misuse', () => {
+  it('GEMM: c must not overlap a or b (the result would depend on blocking and thread count)', () => {
+    for (const be of backends()) {
+      for (const op of ['matmulABt', 'matmulAB', 'matmulAtB'] as const) {
+        // M = 1, 8 and 64 rows: the GEMV paths and the blocked path.
+        for (const M of [1, 8, 64]) {
+          const K = 64, N = 64;
+          const buf = new Float32Array(M * K + K * N + M * N);
+          const a = buf.subarray(0, M * K), b = buf.subarray(M * K, M * K + K * N);
+          a.set(wave(M * K, 0.7)); b.set(wave(K * N, 0.3));
+          assert.throws(() => be[op](a, b, a, M, K, N), { name: 'RangeError', message: /c must not overlap a/ }, `${label(be)} ${op} M=${M}`);
+          assert.throws(() => be[op](a, b, buf.subarray(M * K + 5), M, K, N), { name: 'RangeError', message: /c must not overlap b/ }, `${label(be)} ${op} M=${M}`);
+          assert.throws(() => be[op](a, b, buf.subarray(1, 1 + M * N), M, K, N), { name: 'RangeError', message: /c must not overlap/ }, `${label(be)} ${op} M=${M}`);
+          // Disjoint views of one buffer are fine, and so is an overlap of parts that are not used.
+          const c = new Float32Array(M * N);
+          be[op](a, b, c, M, K, N);
+          const cView = buf.subarray(M * K + K * N);
+          be[op](a, b, cView, M, K, N);
+          assert.deepEqual(cView, c, `${label(be)} ${op} M=${M}: a disjoint view of the same buffer`);
+          be[op](a, b, a, 0, K, N); // empty c
+        }
+      }
+    }
+  });
+
+  it('GEMM: accumulate must be a boolean (undefined and null mean false)', () => {
+    for (const be of backends()) {
+      for (const bad of [1, 0, 'yes', {}]) {
+        assert.throws(() => be.matmulABt(f32(4), f32(4), f32(4), 2, 2, 2, bad as never), { name: 'TypeError', message: /accumulate must be a boolean/ }, label(be));
+      }
+      const c = f32(4, 3);
+      be.matmulABt(f32(4), f32(4), c, 2, 2, 2, null as never);
+      assert.deepEqual([...c], [0.125, 0.125, 0.125, 0.125], label(be));
+    }
+  });
+
+  it('GEMM: an empty C is a no-op whatever the other counts', () => {
+    for (const be of backends()) {
+      be.matmulAB(f32(0), f32(0), f32(0), 0, 0, 2 ** 53 - 1);
+      be.matmulAtB(f32(0), f32(0), f32(0), 2 ** 53 - 1, 0, 0);
+      be.matmulABt(f32(0), f32(0), f32(0), 0, 0, 2 ** 40);
+    }
+  });
+
+  it('attention: headDim 0 is refused by both backends', () => {
+    for (const be of backends()) {
+      const args: AttentionArgs = {
+        q: f32(0), nQ: 2, nHeads: 4, nKvHeads: 2, headDim: 0, keys: [f32(0), f32(0)], values: [f32(0), f32(0)],
+        lens: new Int32Array([5, 5]), scale: 1, out: f32(0), probs: [f32(10, 7), f32(10, 7)],
+      };
+      assert.throws(() => be.attention(args), { name: 'RangeError', message: /headDim must be a positive integer, got 0/ }, label(be));
+      assert.ok(args.probs![0]!.every((v) => v === 7), `${label(be)}: probs untouched`);
+    }
+  });
+
+  it('empty rows end at once however many there are (no 2^53-iteration loop)', () => {
+    const tensor = fileURLToPath(new URL('../../src/tensor/', import.meta.url));
+    const script = `
+      const { JsBackend } = await import(${JSON.stringify(tensor + 'js.ts')});
+      const { NativeBackend } = await import(${JSON.stringify(tensor + 'native.ts')});
+      const bes = [new JsBackend()];
+      if (!${JSON.stringify(!!skipNative)}) bes.push(new NativeBackend({ threads: 2 }));
+      const H = 2 ** 53 - 1, e = new Float32Array(0);
+      for (const be of bes) {
+        be.softmax(e, H, 0);
+        be.rmsNorm(e, e, e, H, 0, 1e-5);
+        be.layerNorm(e, e, e, e, H, 0, 1e-5);
+        be.addBias(e, e, H, 0);
+        be.rope(e, 1, H, 0, new Int32Array(1), e, 'half');
+      }
+      console.log('done');`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.signal, null, `child hung or was killed: ${r.signal} ${r.stderr}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /done/);
+  });
+});
+
+describe('native: overlapping outputs of the NAMM and eigen kernels', { skip: skipNative }, () => {
+  it('stftAccumulateFrames: last overlapping prev (not prev itself) or acc gives what separate buffers give', () => {
+    const prevLd = 256, nextLd = 256, frames = 2;
+    const rows = new Int32Array([256, 200]), weights = new Float32Array([1, 0.5]);
+    const next = wave(16 * frames * nextLd, 0.11);
+    for (const threads of [1, 2]) {
+      const be = new NativeBackend({ threads });
+      // last placed relative to prev: the same (documented), shifted by one value or by a row block, or with another stride.
+      for (const [name, shift, lastLd] of [['prev itself', 0, 256], ['shift 1', 1, 256], ['shift 128', 128, 256], ['shift -64', -64, 256], ['stride 300', 0, 300]] as const) {
+        const make = () => {
+          const buf = wave(16 * 300 + 512, 0.37);
+          return { buf, prev: buf.subarray(256, 256 + 16 * prevLd), acc: new Float32Array(17 * 256) };
+        };
+        // Reference: a separate `last`, copied where the overlapping one lies once the call is done.
+        const ref = make();
+        const lastSep = new Float32Array(16 * lastLd);
+        be.stftAccumulateFrames(ref.prev, prevLd, next, nextLd, frames, rows, weights, ref.acc, lastSep, lastLd);
+        for (let m = 0; m < 16; m++) ref.buf.set(lastSep.subarray(m * lastLd, m * lastLd + 256), 256 + shift + m * lastLd);
+        const got = make();
+        be.stftAccumulateFrames(got.prev, prevLd, next, nextLd, frames, rows, weights, got.acc, got.buf.subarray(256 + shift), lastLd);
+        assert.deepEqual(got.acc, ref.acc, `threads ${threads}, ${name}: acc`);
+        assert.deepEqual(got.buf, ref.buf, `threads ${threads}, ${name}: prev/last buffer`);
+        // And the twin agrees (to float rounding: it sums in another order).
+        const ts = make();
+        stftAccumulateFramesTs(ts.prev, prevLd, next, nextLd, frames, rows, weights, ts.acc, ts.buf.subarray(256 + shift), lastLd);
+        for (let i = 0; i < ts.acc.length; i++) assert.ok(Math.abs(ts.acc[i]! - got.acc[i]!) <= 1e-4 * (1 + Math.abs(ts.acc[i]!)), `threads ${threads}, ${name}: twin acc[${i}]`);
+        assert.deepEqual(got.buf, ts.buf, `threads ${threads}, ${name}: twin prev/last buffer`);
+      }
+      // last overlapping acc: acc holds the accumulated values, then last is written over it (as the twin does).
+      const acc = new Float32Array(17 * 256 + 16 * 256);
+      const prev = wave(16 * prevLd, 0.37);
+      const accRef = new Float32Array(17 * 256), lastRef = new Float32Array(16 * 256);
+      be.stftAccumulateFrames(prev, prevLd, next, nextLd, frames, rows, weights, accRef, lastRef, 256);
+      be.stftAccumulateFrames(prev, prevLd, next, nextLd, frames, rows, weights, acc, acc.subarray(17 * 128), 256);
+      const want = new Float32Array(acc.length);
+      want.set(accRef);
+      want.set(lastRef, 17 * 128);
+      assert.deepEqual(acc, want, `threads ${threads}: last overlapping acc`);
+    }
+  });
+
+  it('symmetricEigen: values must not overlap the matrix', () => {
+    const be = new NativeBackend({ threads: 1 });
+    const a = new Float64Array([2, 1, 1, 2, 0, 0]);
+    assert.throws(() => be.symmetricEigen(a, 2, a.subarray(2)), { name: 'RangeError', message: /values must not overlap a/ });
+    assert.throws(() => be.symmetricEigen(a.subarray(2), 2, a.subarray(1)), { name: 'RangeError', message: /values must not overlap a/ });
+    const values = new Float64Array(2);
+    be.symmetricEigen(a.subarray(0, 4), 2, a.subarray(4)); // adjacent, not overlapping
+    be.symmetricEigen(new Float64Array([2, 1, 1, 2]), 2, values);
+    assert.deepEqual([...a.subarray(4)], [...values]);
+    // The TypeScript twin refuses the same overlap.
+    const b = new Float64Array([2, 1, 1, 2, 0, 0]);
+    assert.throws(() => symmetricEigenInPlaceJs(b.subarray(0, 4), 2, b.subarray(2)), { name: 'RangeError', message: /values must not overlap a/ });
+    symmetricEigenInPlaceJs(b.subarray(0, 4), 2, b.subarray(4));
+    assert.deepEqual([...b.subarray(4)], [...values]);
+  });
+});
