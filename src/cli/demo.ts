@@ -15,7 +15,7 @@ import { MemoryTraceRecorder, recordingPolicy, saveMemoryTrace } from '../memory
 import type { MemoryPolicy } from '../memory/policy.js';
 import { parsePolicySpec } from '../memory/spec.js';
 import { generateRecord } from '../tasks/registry.js';
-import { runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
+import { recordPrompt, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
 import { collect, intOption } from './util.js';
 
 /** The package root (works from src/ through tsx and from dist/src/ after the build). */
@@ -37,7 +37,10 @@ function withTrace(spec: string, file: string): string {
 export const DEFAULT_MODEL = 'models/namm-tiny-llama';
 export const DEFAULT_NAMM = 'models/namm-tiny-llama.namm';
 
-interface DemoOptions { model?: string; memory?: string[]; task: string; length: number; seed: number; maxPromptTokens?: number }
+interface DemoOptions { model?: string; memory?: string[]; task: string; length?: number; seed: number; maxPromptTokens?: number }
+
+/** The demo's prompt length when --length is not given: 2,048 tokens, or the model's context when that is shorter. */
+export const DEFAULT_DEMO_LENGTH = 2048;
 
 export function register(program: Command): void {
   program
@@ -46,7 +49,7 @@ export function register(program: Command): void {
     .option('-m, --model <path>', `model (default: the shipped ${DEFAULT_MODEL})`)
     .option('--memory <spec>', `memory policy to compare with the full cache (repeatable; default: namm:${DEFAULT_NAMM} and matched(h2o), H2O at the NAMM run's per-head sizes; a matched(SPEC) without trace= follows the first other policy given)`, collect)
     .option('--task <name>', 'generated task (see `namm tasks list`)', 'passkey')
-    .option('--length <tokens>', 'prompt length in model tokens', intOption('--length', 64), 2048)
+    .option('--length <tokens>', `prompt length in model tokens (default ${DEFAULT_DEMO_LENGTH}, or the model's context if shorter)`, intOption('--length', 64))
     .option('--seed <n>', 'task seed (seeds below 1,000,000 are never used in training)', intOption('--seed'), 7)
     .option('--max-prompt-tokens <n>', "prompt budget (default: the model's context)", intOption('--max-prompt-tokens', 2))
     .action(async (o: DemoOptions) => {
@@ -73,10 +76,18 @@ export function register(program: Command): void {
       }
       // Policies are parsed before any work, so a bad spec fails at once.
       for (const spec of specs) if (!followsTrace(spec) || !matchTo) parsePolicySpec(spec);
-      const record = generateRecord({ task: o.task, length: o.length, tokenizer: model.tokenizer, seed: o.seed });
+      const context = model.config.maxPositions;
+      // A prompt longer than the model's context would be cut in its middle (where a needle may sit) before any policy
+      // saw it: refused unless a prompt budget is asked for (--max-prompt-tokens).
+      if (o.length !== undefined && o.length > context && o.maxPromptTokens === undefined) {
+        throw new Error(`--length ${o.length} is longer than ${modelPath}'s context (${context} positions); pass --length ${context} or less`);
+      }
+      const record = generateRecord({ task: o.task, length: o.length ?? Math.min(DEFAULT_DEMO_LENGTH, context), tokenizer: model.tokenizer, seed: o.seed });
+      const fed = recordPrompt(model, record, { maxPromptTokens: o.maxPromptTokens });
+      const fedTokens = fed.ctxIds.length + fed.qIds.length;
       const out = (s: string) => process.stdout.write(s + '\n');
       out(`model    ${resolve(modelPath)} (${model.config.arch}, ${model.config.nLayers} layers, ${(model.arch.weightBytes / 2 ** 20).toFixed(1)} MiB of weights, ${model.backend.name}/${model.backend.simd})`);
-      out(`task     ${record.dataset}: ${record.length} prompt tokens; question: ${JSON.stringify(record.input.trim().slice(0, 120))}`);
+      out(`task     ${record.dataset}: ${fedTokens} prompt tokens${fed.truncated ? ` (cut in the middle from ${record.length} to the prompt budget)` : ''}; question: ${JSON.stringify(record.input.trim().slice(0, 120))}`);
       out(`expected ${JSON.stringify(record.answers.join(' | '))}`);
       out('');
       // One trace per kind of run: the likelihood run feeds the answer instead of generating, so its evictions differ.

@@ -110,3 +110,19 @@ test('namm demo --memory SPEC --memory matched(h2o): matched follows the other p
   assert.equal(alone.status, 1);
   assert.match(alone.stderr, /matched\(h2o\) has no trace=FILE and no other --memory policy to follow/);
 });
+
+test('namm demo on a model with a short context: the default prompt fits it, a longer --length is refused, the line shows the tokens fed', () => {
+  // The test model has 512 positions: the default 2,048-token prompt used to be cut to ~504 while the line said 2,032.
+  const r = namm(['demo', '--model', MODEL, '--memory', 'h2o:ratio=0.5']);
+  assert.equal(r.status, 0, r.stderr);
+  const m = /^task {5}passkey: (\d+) prompt tokens; question/m.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  assert.ok(Number(m[1]) <= 512, `the prompt (${m[1]} tokens) fits the 512-position context`);
+  const long = namm(['demo', '--model', MODEL, '--memory', 'h2o:ratio=0.5', '--length', '1024']);
+  assert.equal(long.status, 1);
+  assert.match(long.stderr, /--length 1024 is longer than .*tinystories-656k's context \(512 positions\); pass --length 512 or less/);
+  // With a prompt budget asked for, the cut is made and said.
+  const cut = namm(['demo', '--model', MODEL, '--memory', 'h2o:ratio=0.5', '--length', '1024', '--max-prompt-tokens', '400']);
+  assert.equal(cut.status, 0, cut.stderr);
+  assert.match(cut.stdout, /^task {5}passkey: 400 prompt tokens \(cut in the middle from \d+ to the prompt budget\)/m);
+});
