@@ -281,6 +281,11 @@ function parseTask(c: Checker, raw: unknown, where: string, baseDir: string): Ta
   const task = c.string(t.task, `${where}.task`);
   if (!Array.isArray(t.lengths) || t.lengths.length === 0) c.fail(`${where}.lengths`, 'must be a non-empty list of token lengths');
   const lengths = (t.lengths as unknown[]).map((l, i) => c.int(l, `${where}.lengths[${i}]`, 1));
+  // A sample's content depends on its seed and index, not on its length: a length given twice would put every
+  // prompt of it into the pool twice, and a generation "without replacement" could draw the same prompt twice.
+  lengths.forEach((l, i) => {
+    if (lengths.indexOf(l) !== i) c.fail(`${where}.lengths[${i}]`, `length ${l} appears twice (it would put the same prompts into the pool twice)`);
+  });
   const samples = c.int(t.samples, `${where}.samples`, 1);
   if (t.seed === undefined) c.fail(`${where}.seed`, `is required for a generated training task (an integer ≥ ${MIN_TRAINING_SEED})`);
   const seed = c.int(t.seed, `${where}.seed`, 0);

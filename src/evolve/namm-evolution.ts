@@ -16,6 +16,7 @@
  * evolved.namm (the CMA-ES mean the last stage ended in, with the statistics and provenance) and fitness.svg;
  * run.lock while the run goes.
  */
+import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, promises as fs, statSync } from 'node:fs';
 import { makeFolders, MiB, readFileLimited } from '../util/files.js';
 import { acquireRunLock, type RunLock } from '../util/run-lock.js';
@@ -28,7 +29,7 @@ import { loadLongBenchConfig } from '../tasks/longbench.js';
 import type { TaskRecord } from '../tasks/record.js';
 import { writeFileAtomic } from './checkpoint.js';
 import type { CmaMode } from './cmaes.js';
-import { curriculumFingerprints, loadCurriculum, resolveTaskPools, type Curriculum, type StageSpec } from './curriculum.js';
+import { curriculumFingerprints, loadCurriculum, resolveTaskPools, stableJson, type Curriculum, type StageSpec } from './curriculum.js';
 import { computeFitness, samplePromptIndices, type FitnessOptions, type TaskScores } from './fitness.js';
 import {
   CHECKPOINT_FILE, loadEvolutionCheckpoint, runEvolution, type EvaluationResult, type GenerationRecord, type ValidationContext,
@@ -102,6 +103,11 @@ interface EvolveExtra {
   mode?: CmaMode;
   model: string;
   fingerprints: { settings: string; stages: string[] };
+  /**
+   * Per task name: a hash of its prompt pool as resolved (a JSONL file's records, not just its path), so a resume
+   * on changed prompts is refused. Absent in checkpoints written before it existed (then not checked).
+   */
+  pools?: Record<string, string>;
   normStats: { mean: number[]; variance: number[]; count: number };
   calibration: { records: number; seconds: number };
   members: MemberReport[];
@@ -158,6 +164,8 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   }
   const model = shared.model;
   const pools = resolveTaskPools(curriculum, model.tokenizer!, 8 * model.config.maxPositions);
+  const poolPrints = Object.fromEntries([...pools].map(([name, records]) => [name, createHash('sha256').update(stableJson(records)).digest('hex').slice(0, 16)]));
+  if (restored?.pools) checkPools(restored.pools, poolPrints, curriculum, out);
   const runOptions: RunRecordOptions = {
     ...(curriculum.run.maxPromptTokens !== null ? { maxPromptTokens: curriculum.run.maxPromptTokens } : {}),
     ...(curriculum.run.maxNewTokens !== null ? { maxNewTokens: curriculum.run.maxNewTokens } : {}),
@@ -193,7 +201,7 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   const evaluator = await createEvaluator(shared, settings, workers);
   const referenceKeySettings = referenceSettings(runOptions);
   const extra = (): EvolveExtra => ({
-    format: 'namm-evolve', version: 1, seed, ...(modeOverride !== undefined ? { mode: modeOverride } : {}), model: shared.fingerprint, fingerprints,
+    format: 'namm-evolve', version: 1, seed, ...(modeOverride !== undefined ? { mode: modeOverride } : {}), model: shared.fingerprint, fingerprints, pools: poolPrints,
     normStats: { mean: Array.from(normStats.mean), variance: Array.from(normStats.variance), count: normStats.count },
     calibration, members,
   });
@@ -416,6 +424,9 @@ function readExtra(value: unknown, out: string): EvolveExtra {
     throw new Error(`${join(out, CHECKPOINT_FILE)} is not a checkpoint of namm evolve (no NAMM state in it)`);
   }
   if (e.mode !== undefined && e.mode !== 'reference' && e.mode !== 'fast') throw new Error(`${join(out, CHECKPOINT_FILE)}: bad CMA-ES mode ${String(e.mode)}`);
+  if (e.pools !== undefined && (typeof e.pools !== 'object' || e.pools === null || Object.values(e.pools).some((v) => typeof v !== 'string'))) {
+    throw new Error(`${join(out, CHECKPOINT_FILE)}: bad prompt-pool fingerprints`);
+  }
   return e;
 }
 
@@ -429,6 +440,16 @@ function checkFingerprints(restored: EvolveExtra, now: { settings: string; stage
     if (restored.fingerprints.stages[i] !== now.stages[i]) {
       throw new Error(`stage ${i + 1} of the curriculum (its name, tasks or samplesPerTask) differs from the run in ${out}; only generations may change and stages be appended`);
     }
+  }
+}
+
+/** A resume must see the prompts the run started with: a JSONL file edited since is refused, not silently used. */
+function checkPools(restored: Record<string, string>, now: Record<string, string>, curriculum: Curriculum, out: string): void {
+  for (const [name, print] of Object.entries(restored)) {
+    if (now[name] === undefined || now[name] === print) continue;
+    const spec = curriculum.stages.flatMap((s) => s.tasks).find((t) => t.name === name);
+    const where = spec?.kind === 'jsonl' ? ` (${spec.path} has changed)` : '';
+    throw new Error(`the prompts of task "${name}"${where} differ from those the run in ${out} started with; only generations may change and stages be appended`);
   }
 }
 

@@ -121,3 +121,12 @@ test('the shipped example curricula are valid; the tinystories one resolves on t
   const pools = resolveTaskPools(c, await loadTokenizer(MODEL));
   assert.deepEqual([...pools].map(([name, records]) => [name, records.length]), [['passkey', 32], ['niah_single_1', 32], ['vt', 16], ['niah_multikey_1', 16]]);
 });
+
+test('a length given twice is refused: it would put every prompt into the pool twice', () => withTempDir(async () => {
+  const twice = oneStage([{ ...passkey, lengths: [700, 700], samples: 2 }], { samplesPerTask: 4 });
+  assert.throws(() => parseCurriculum(twice, 'c.json'), /c\.json: stages\[0\]\.tasks\[0\]\.lengths\[1\]: length 700 appears twice/);
+  // Distinct lengths are a pool of distinct prompts, every one drawn at most once per generation.
+  const c = parseCurriculum(oneStage([{ ...passkey, lengths: [700, 720], samples: 2 }], { samplesPerTask: 4 }), 'c.json');
+  const pool = resolveTaskPools(c, await loadTokenizer(MODEL)).get('passkey')!;
+  assert.equal(new Set(pool.map((r) => r._id)).size, 4);
+}));
