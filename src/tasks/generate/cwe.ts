@@ -13,6 +13,11 @@ export const CWE_TEMPLATE = 'Below is a numbered list of words. In these words, 
 export const CWE_COMMON_WORDS = 10;
 /** Repetitions of the common words, largest first: short prompts cannot hold 10 × 30 entries. */
 const COMMON_FREQUENCIES = [30, 20, 15, 10, 8, 6, 5, 4];
+/**
+ * Used only when even 10 × 4 common entries leave no room for the new tokens (prompts near the smallest a task can
+ * take, where a draw of long-tokenising words would otherwise be refused); uncommon words then occur once.
+ */
+const FALLBACK_FREQUENCIES = [3, 2];
 /** The common words may take at most this share of the prompt budget, leaving room for the rest of the list. */
 const COMMON_SHARE = 0.6;
 
@@ -35,10 +40,16 @@ export function generateCommonWords(ctx: SampleContext): Sample {
     return { context: entries.map((w, i) => `${i + 1}. ${w}`).join(' '), input };
   };
 
-  for (const freqCommon of COMMON_FREQUENCIES) {
-    const freqUncommon = Math.min(3, Math.floor(freqCommon / 3));
+  const preferredLast = COMMON_FREQUENCIES[COMMON_FREQUENCIES.length - 1]!;
+  const fallbackLast = FALLBACK_FREQUENCIES[FALLBACK_FREQUENCIES.length - 1]!;
+  for (const freqCommon of [...COMMON_FREQUENCIES, ...FALLBACK_FREQUENCIES]) {
+    const freqUncommon = Math.max(1, Math.min(3, Math.floor(freqCommon / 3)));
     const commonOnly = countPromptTokens(ctx.tokenizer, ctx.template, render(freqCommon, freqUncommon, 0));
-    if (commonOnly > COMMON_SHARE * budget && freqCommon !== COMMON_FREQUENCIES[COMMON_FREQUENCIES.length - 1]) continue;
+    if (freqCommon > preferredLast) {
+      if (commonOnly > COMMON_SHARE * budget) continue;
+    } else if (commonOnly > budget && freqCommon !== fallbackLast) {
+      continue; // the common words alone do not fit: fewer repetitions (the last one tried gives the clear error)
+    }
     const fit = fitToLength({
       task: ctx.task, tokenizer: ctx.tokenizer, template: ctx.template, target: ctx.length, maxNewTokens: ctx.maxNewTokens,
       render: (n) => render(freqCommon, freqUncommon, n), tokensPerProxy: 5,
