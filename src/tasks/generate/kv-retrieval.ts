@@ -65,9 +65,7 @@ export function generateKvRetrieval(ctx: SampleContext, language: 'en' | 'ja'): 
     });
     const fit = pairFit.withinTolerance ? pairFit : fitToLength({
       ...common, render: (level) => render(pairFit.n, level), tokensPerProxy: 2, maxUnits: pairFit.n + MAX_INDENT,
-      // With few pairs (a short prompt: one pair is ~90 tokens under some vocabularies) even the widest layout can
-      // stay below the band; the record then ends below it, as with the line-by-line gap elsewhere.
-      memoKey: `${ctx.task}:layout`, shortOk: true,
+      memoKey: `${ctx.task}:layout`,
     });
     return { ...fit.parts, answers: [value], promptTokens: fit.promptTokens };
   }, (s) => {

@@ -46,11 +46,6 @@ export interface FitOptions {
   memo?: SizingMemo;
   /** Memo key (default: task); a second sizing stage of a task uses its own. */
   memoKey?: string;
-  /**
-   * When every size up to maxUnits fits below the band, return the largest instead of throwing: for a second stage
-   * whose units are layouts of a haystack already fixed (its result is then `withinTolerance: false`).
-   */
-  shortOk?: boolean;
 }
 
 export interface FitResult {
@@ -174,7 +169,7 @@ export function fitToLength(o: FitOptions): FitResult {
   }
   if (o.memo && Number.isFinite(rate) && rate > 0) o.memo.set(key, rate);
   const within = budget - tLo <= tol;
-  if (!within && hi === Number.POSITIVE_INFINITY && lo >= o.maxUnits && !o.shortOk) {
+  if (!within && hi === Number.POSITIVE_INFINITY && lo >= o.maxUnits) {
     throw new Error(`${o.task}: cannot reach ${o.target} tokens: ${o.exhausted ?? `the haystack stops growing at ${o.maxUnits} units`} ` +
       `(prompt ${tLo} tokens + ${o.maxNewTokens} new tokens)`);
   }
