@@ -150,10 +150,13 @@ export function register(program: Command): void {
           for (const line of text.split('\n')) {
             if (!line.trim()) continue;
             try {
-              const r = JSON.parse(line) as RecordResult & { spec: string };
+              const parsed = JSON.parse(line) as RecordResult & { spec?: string };
               // A result without a score (a NaN likelihood, which an older version wrote as null) is no result:
               // the pair runs again, and a model that still gives NaN logits is then refused by name, as in a new run.
-              if (typeof r.score !== 'number') continue;
+              if (typeof parsed.score !== 'number') continue;
+              // Older versions wrote no `spec`: their `policy` is the spec (the summary reads it so), so the pair is done
+              // rather than run again and then counted twice.
+              const r = { ...parsed, spec: typeof parsed.spec === 'string' ? parsed.spec : parsed.policy };
               const key = `${r.id}\u0000${r.spec}`;
               if (done.has(key)) continue; // a pair written twice by an earlier version counts once
               results.push(r); done.add(key);

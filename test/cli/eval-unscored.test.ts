@@ -74,6 +74,13 @@ test('namm eval --score likelihood: a null score in results.jsonl is run again o
   const again = namm(...args);
   assert.deepEqual(JSON.parse(again.stdout), rows);
   assert.equal(readLines(results).length, 2);
+  // A line of an older version has no `spec` (its policy is the spec): the pair is done, not run again and counted twice.
+  const { spec: _spec, ...legacy } = line!;
+  writeFileSync(results, JSON.stringify(legacy) + '\n');
+  const old = namm(...args);
+  assert.equal(old.status, 0, old.stderr);
+  assert.deepEqual(JSON.parse(old.stdout), rows, 'one sample, as before');
+  assert.equal(readLines(results).length, 1, 'nothing ran again');
 });
 
 test('namm eval --score likelihood on a model with NaN logits is refused by record, in a new run and on resume alike', () => {
