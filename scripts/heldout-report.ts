@@ -5,7 +5,7 @@
  *   node --import tsx scripts/heldout-report.ts OUT 2048 4096
  * Writes OUT/report.md, OUT/report.json and OUT/score-vs-kv.svg.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderScoreVsKvSvg } from '../src/eval/plot.js';
 import type { SummaryRow } from '../src/eval/summary.js';
@@ -32,12 +32,56 @@ function figures(rows: readonly SummaryRow[]): PolicyFigures[] {
   });
 }
 
+/** A file of OUT/LENGTH, or a clear error when the length was not evaluated (or not merged) there. */
+function readOutput(L: string, name: string): string {
+  const path = join(out!, L, name);
+  if (!existsSync(path)) throw new Error(`${path} is missing: ${out} holds no merged evaluation at ${L} tokens (run scripts/heldout-eval.sh with that length to the end)`);
+  return readFileSync(path, 'utf8');
+}
+
+/**
+ * Every figure averages over task × length and divides by the full cache's score on the same task and prompts, so
+ * a partial folder (a policy without some task, a task without the full cache, rows over different prompts, as an
+ * interrupted or hand-merged run leaves) would average over different sets: refuse it instead of printing a number.
+ */
+function checkComplete(L: string, rows: readonly SummaryRow[]): void {
+  if (!Array.isArray(rows) || rows.length === 0) throw new Error(`${join(out!, L, 'summary.json')} holds no rows`);
+  const full = new Map(rows.filter((r) => r.policy === 'full').map((r) => [r.dataset, r]));
+  if (full.size === 0) throw new Error(`${join(out!, L, 'summary.json')} has no full-cache rows ("vs full" needs them)`);
+  const datasets = [...new Set(rows.map((r) => r.dataset))].sort();
+  const policies = [...new Set(rows.map((r) => r.policy))];
+  const problems: string[] = [];
+  for (const policy of policies) {
+    for (const dataset of datasets) {
+      const matching = rows.filter((r) => r.policy === policy && r.dataset === dataset);
+      const f = full.get(dataset);
+      if (matching.length === 0) problems.push(`${policy} has no ${dataset} row`);
+      else if (matching.length > 1) problems.push(`${policy} has ${matching.length} ${dataset} rows`);
+      else if (!f) problems.push(`${dataset} has no full-cache row`);
+      else if (matching[0]!.samples !== f.samples) problems.push(`${policy} on ${dataset}: ${matching[0]!.samples} samples, the full cache ${f.samples}`);
+      else if (matching[0]!.relativeSamples != null && matching[0]!.relativeSamples !== f.samples) problems.push(`${policy} on ${dataset}: ${matching[0]!.relativeSamples} of ${f.samples} prompts in common with the full cache`);
+    }
+  }
+  if (problems.length > 0) throw new Error(`${join(out!, L)} is partial: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`);
+}
+
 // Likelihood runs (`heldout-eval.sh ... likelihood`) score the gold answer's likelihood, not the task metric.
-const firstResult = readFileSync(join(out, lengths[0]!, 'results.jsonl'), 'utf8').split('\n').find((l) => l.trim());
-const likelihood = firstResult !== undefined && (JSON.parse(firstResult) as { metric?: string }).metric === LIKELIHOOD_METRIC;
+const isLikelihood = (L: string): boolean => {
+  const first = readOutput(L, 'results.jsonl').split('\n').find((l) => l.trim());
+  return first !== undefined && (JSON.parse(first) as { metric?: string }).metric === LIKELIHOOD_METRIC;
+};
+const likelihood = isLikelihood(lengths[0]!);
+for (const L of lengths.slice(1)) {
+  if (isLikelihood(L) !== likelihood) throw new Error(`${out}/${lengths[0]} and ${out}/${L} were scored differently (task metric and answer likelihood): one table cannot mix them`);
+}
 const scoreName = likelihood ? 'answer likelihood ×100' : 'score';
 const perLength = new Map<string, SummaryRow[]>();
-for (const L of lengths) perLength.set(L, JSON.parse(readFileSync(join(out, L, 'summary.json'), 'utf8')) as SummaryRow[]);
+if (new Set(lengths).size !== lengths.length) throw new Error(`a length is given twice: ${lengths.join(' ')}`);
+for (const L of lengths) {
+  const rows = JSON.parse(readOutput(L, 'summary.json')) as SummaryRow[];
+  checkComplete(L, rows);
+  perLength.set(L, rows);
+}
 // Over all lengths, a (task, length) pair counts as one task.
 const all = [...perLength].flatMap(([L, rows]) => rows.map((r) => ({ ...r, dataset: `${r.dataset}@${L}` })));
 const overall = figures(all);

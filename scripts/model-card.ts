@@ -91,19 +91,20 @@ for (const d of corpusSplit().validation) {
 }
 ids.length = Math.min(ids.length, pplTokens);
 const window = Math.min(model.config.maxPositions, 2048);
-let nll = 0, count = 0;
+// Each window's first token is only context, so the tokens read are `count` plus one per window, not plus one.
+let nll = 0, count = 0, read = 0;
 for (let s = 0; s + 1 < ids.length; s += window) {
   const piece = ids.slice(s, s + window);
   if (piece.length < 2) break;
   const r = perplexity(model, piece, null);
-  nll += r.nll * (piece.length - 1); count += piece.length - 1;
+  nll += r.nll * r.predicted; count += r.predicted; read += piece.length;
 }
 const heldOutPerplexity = count > 0 ? Math.exp(nll / count) : null; // --ppl-tokens 0: not measured
 
 const log = a.log ?? join(a.model, 'train-log.jsonl');
 if (!a['no-plot'] && existsSync(log)) writeFileSync(join(a.model, 'loss.svg'), renderLossSvg(readTrainLog(log), `${a.model.split('/').pop()} training loss`));
 
-const result = { model: a.model, seed, scores, perplexity: heldOutPerplexity === null ? null : { tokens: count + 1, window, value: heldOutPerplexity } };
+const result = { model: a.model, seed, scores, perplexity: heldOutPerplexity === null ? null : { tokens: read, predicted: count, window, value: heldOutPerplexity } };
 if (a.out) writeFileSync(a.out, JSON.stringify(result, null, 2) + '\n');
 const cell = (task: string, l: number): string => {
   const x = scores.find((y) => y.task === task && y.length === l);
@@ -114,4 +115,4 @@ console.log('| task | ' + lengths.map((l) => `${l} tokens`).join(' | ') + ' |');
 console.log('|---|' + lengths.map(() => '---:|').join(''));
 for (const task of tasks) console.log(`| ${task} | ` + lengths.map((l) => cell(task, l)).join(' | ') + ' |');
 if (a.likelihood) console.log('\n(in brackets: the gold answer\'s mean negative log-likelihood, nats per token, teacher-forced)');
-if (heldOutPerplexity !== null) console.log(`\nheld-out perplexity: ${heldOutPerplexity.toFixed(2)} over ${count + 1} tokens (windows of ${window})`);
+if (heldOutPerplexity !== null) console.log(`\nheld-out perplexity: ${heldOutPerplexity.toFixed(2)} over ${read} tokens (${count} predicted; windows of ${window})`);

@@ -1,0 +1,22 @@
+/** scripts/model-card.ts: the held-out perplexity's token count over several windows. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+test('held-out perplexity counts every token it read, one context token per window', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'model-card-'));
+  try {
+    const out = join(dir, 'card.json');
+    // namm-tiny-gpt2 reads windows of 2,048 tokens: 4,200 tokens are windows of 2,048, 2,048 and 104.
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/model-card.ts', '--model', 'models/namm-tiny-gpt2', '--tasks', 'passkey',
+      '--lengths', '256', '--n', '1', '--ppl-tokens', '4200', '--no-plot', '--out', out], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const card = JSON.parse(readFileSync(out, 'utf8')) as { perplexity: { tokens: number; predicted?: number; window: number } };
+    assert.equal(card.perplexity.window, 2048);
+    assert.equal(card.perplexity.tokens, 4200);
+    assert.equal(card.perplexity.predicted, 4200 - 3);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
