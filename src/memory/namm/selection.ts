@@ -12,6 +12,7 @@
  * Sorting is stable ascending (the older of two equal scores goes first); the reference's torch.sort is not
  * stable, so exact ties at the cut are unspecified there. A NaN score counts as +∞ (kept), as torch sorts NaN last.
  */
+import { overlaps } from '../../tensor/validate.js';
 
 export type NammSelection = 'min-over-heads' | 'per-head';
 export const NAMM_SELECTIONS: readonly NammSelection[] = ['min-over-heads', 'per-head'];
@@ -197,10 +198,7 @@ export function gatherRowsTs(
   if (!(dst instanceof Float32Array)) throw new TypeError('dst must be a Float32Array');
   if (dst.length < dstNeed) throw new RangeError(`dst holds ${dst.length} values but ${dstNeed} are needed`);
   if (empty) return;
-  if (src.buffer === dst.buffer) {
-    const s0 = src.byteOffset, d0 = dst.byteOffset;
-    if (s0 < d0 + 4 * dstNeed && d0 < s0 + 4 * srcNeed) throw new RangeError('gatherRows: src and dst overlap');
-  }
+  if (overlaps(src, srcNeed, dst, dstNeed)) throw new RangeError('gatherRows: src and dst overlap');
   for (let p = 0; p < planes; p++) {
     const so = p * srcPlane, dOff = p * dstPlane;
     if (width === 1) {
