@@ -13,6 +13,7 @@
 #include "cpu.h"
 #include "kernels.h"
 #include "namm_kernels.h"
+#include "packed_formats.h"
 #include "thread_pool.h"
 
 namespace namm {
@@ -35,6 +36,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
                            InstanceAccessor<&Kernels::GetSimd>("simd"),
                            InstanceMethod<&Kernels::ForceSimd>("forceSimd"),
                            InstanceMethod<&Kernels::MatmulABt>("matmulABt"),
+                           InstanceMethod<&Kernels::MatmulABtPacked>("matmulABtPacked"),
                            InstanceMethod<&Kernels::MatmulAB>("matmulAB"),
                            InstanceMethod<&Kernels::MatmulAtB>("matmulAtB"),
                            InstanceMethod<&Kernels::RmsNorm>("rmsNorm"),
@@ -149,6 +151,37 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
   }
   Napi::Value MatmulABt(const Napi::CallbackInfo& info) { Gemm(info, Layout::ABt); return info.Env().Undefined(); }
   Napi::Value MatmulAB(const Napi::CallbackInfo& info) { Gemm(info, Layout::AB); return info.Env().Undefined(); }
+
+  /**
+   * matmulABtPacked(a, w, format, c, M, K, N[, accumulate]): C[M,N] (+)= A·Wᵀ with W [N, K] held packed (a
+   * Uint8Array of N rows in `format`: 1 f16, 2 bf16, 3 Q8_0, 4 Q4_0; packed_formats.h).
+   */
+  Napi::Value MatmulABtPacked(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int64_t M = count_arg(info[4], "M"), K = count_arg(info[5], "K"), N = count_arg(info[6], "N");
+    const double f = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : -1;
+    const int format = f == std::floor(f) && f >= 1 && f <= 4 ? static_cast<int>(f) : 0;
+    if (!format) throw Napi::RangeError::New(env, "format must be 1 (f16), 2 (bf16), 3 (Q8_0) or 4 (Q4_0)");
+    const int64_t per = packed_block_values(format);
+    if (K % per != 0)
+      throw Napi::RangeError::New(env, "K (" + std::to_string(K) + ") must be a multiple of the format's block of " +
+                                           std::to_string(per) + " values");
+    GemmArgs g{};
+    g.bRowBytes = checked_mul(env, K / per, packed_block_bytes(format));
+    g.a = f32_arg(info[0], "a", checked_mul(env, M, K)).data;
+    g.bq = u8_arg(info[1], "w", checked_mul(env, N, g.bRowBytes)).data;
+    g.c = f32_arg(info[3], "c", checked_mul(env, M, N)).data;
+    g.bFormat = format;
+    g.M = M, g.K = K, g.N = N, g.ldc = N;
+    g.rsA = K, g.csA = 1, g.rsB = 1, g.csB = K;
+    g.accumulate = optional_bool_arg(info[7], "accumulate");
+    if (overlaps(g.c, M * N, sizeof(float), g.a, M * K, sizeof(float)))
+      throw Napi::RangeError::New(env, "c must not overlap a");
+    if (overlaps(g.c, M * N, sizeof(float), g.bq, N * g.bRowBytes, 1))
+      throw Napi::RangeError::New(env, "c must not overlap w");
+    k().gemm(g, threads_);
+    return env.Undefined();
+  }
   Napi::Value MatmulAtB(const Napi::CallbackInfo& info) { Gemm(info, Layout::AtB); return info.Env().Undefined(); }
 
   // --- norms, RoPE, activations, element-wise ------------------------------------------------------------------

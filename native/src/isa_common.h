@@ -10,5 +10,6 @@
 #include "half.h"
 #include "kernels.h"
 #include "namm_kernels.h"
+#include "packed_formats.h"
 #include "scratch.h"
 #include "thread_pool.h"

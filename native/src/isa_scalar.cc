@@ -14,6 +14,9 @@ struct V {
   static R set1(float v) { return v; }
   static R load(const float* p) { return *p; }
   static R load_bf16(const uint16_t* p) { return bf16_to_float(*p); }
+  static R load_f16(const uint16_t* p) { return half_to_float(*p); }
+  static R load_i8(const int8_t* p) { return static_cast<float>(*p); }
+  static R load_q4(const uint8_t* p, int shift) { return static_cast<float>(((*p >> shift) & 15) - 8); }
   static void store(float* p, R v) { *p = v; }
   static R add(R a, R b) { return a + b; }
   static R sub(R a, R b) { return a - b; }

@@ -15,6 +15,12 @@ struct GemmArgs {
   int64_t rsA, csA, rsB, csB;
   int64_t ldc;  // ≥ N
   bool accumulate;
+  // Packed weights (A·Bᵀ only): when bq is set, B's rows are W's rows [N, K] in format bFormat, bRowBytes bytes
+  // each (b is then unused). Every value is widened to float32 exactly as the format's conversion does, and the
+  // arithmetic is the float32 path's on those values (packed_formats.h).
+  const uint8_t* bq;
+  int bFormat;
+  int64_t bRowBytes;
 };
 
 struct AttentionArgs {

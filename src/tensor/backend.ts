@@ -55,8 +55,12 @@ export interface Backend {
   /** Threads used by multi-threaded kernels (1 = run on the calling thread). */
   threads: number;
 
-  /** C[M,N] (+)= A[M,K] · B[N,K]ᵀ — activations times HF `[out,in]` weights. M = 1 takes the streaming GEMV path. */
-  matmulABt(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate?: boolean): void;
+  /**
+   * C[M,N] (+)= A[M,K] · B[N,K]ᵀ — activations times HF `[out,in]` weights. M = 1 takes the streaming GEMV path.
+   * B may be a PackedMatrix (`rows` N, `cols` K; src/tensor/packed.ts): its rows are widened as they are read, to
+   * the same values and results as the float32 widening of the matrix.
+   */
+  matmulABt(a: Float32Array, b: Weight, c: Float32Array, M: number, K: number, N: number, accumulate?: boolean): void;
   /** C[M,N] (+)= A[M,K] · B[K,N] — used by backward passes (dX = dY · W). */
   matmulAB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate?: boolean): void;
   /** C[M,N] (+)= A[K,M]ᵀ · B[K,N] — weight gradients (dW = dYᵀ · X). */
@@ -194,4 +198,5 @@ export interface Backend {
    * src/runtime/kvcache.ts).
    */
   compactRows?(data: Float32Array, width: number, keep: Int32Array, k: number): void;
-}
+}import type { Weight } from './packed.js';
+

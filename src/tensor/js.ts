@@ -13,14 +13,17 @@
  */
 import type { AttentionArgs, Backend, GeluKind, RopeLayout } from './backend.js';
 import { gemmAB, gemmABt, gemmAtB } from './js-gemm.js';
+import { PackedMatrix, unpackRows, type Weight } from './packed.js';
 import {
-  checkAttention, checkCount, checkF32, checkFiniteNumber, checkGemm, checkI32, checkU16, checkU8,
+  checkAttention, checkCount, checkF32, checkFiniteNumber, checkGemm, checkI32, checkPackedGemm, checkU16, checkU8,
 } from './validate.js';
 
 export { checkAttention } from './validate.js';
 
 /** Query rows (queries × heads of a group) per attention block: 64 rows × 4K keys is a 1 MiB score matrix. */
 const ATTENTION_ROW_BLOCK = 64;
+/** Widened values per panel of a packed weight (1 MiB of float32). */
+const PACKED_PANEL_VALUES = 1 << 18;
 
 export class JsBackend implements Backend {
   readonly name = 'js' as const;
@@ -28,10 +31,35 @@ export class JsBackend implements Backend {
   /** The TypeScript backend always runs on the calling thread; the value is kept for interface symmetry. */
   threads = 1;
 
-  matmulABt(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate = false): void {
+  matmulABt(a: Float32Array, b: Weight, c: Float32Array, M: number, K: number, N: number, accumulate = false): void {
+    if (b instanceof PackedMatrix) {
+      this.matmulABtPacked(a, b, c, M, K, N, accumulate);
+      return;
+    }
     const acc = checkGemm(a, b, c, M, K, N, accumulate);
     if (M === 0 || N === 0) return; // C is empty (whatever K is: no work, no workspace sized by the other count)
     gemmABt(a, b, c, M, K, N, acc);
+  }
+
+  /**
+   * A·Wᵀ with W packed: W widened a block of rows at a time into a float32 panel, and the float32 GEMM run on it
+   * into a copy of C's columns (so an accumulating product adds the old C in float64, as the float32 path does). Every
+   * value of C is one dot product over the same k in the same order, so the result equals the float32 product with
+   * the widened matrix exactly.
+   */
+  private matmulABtPacked(a: Float32Array, w: PackedMatrix, c: Float32Array, M: number, K: number, N: number, accumulate: unknown): void {
+    const acc = checkPackedGemm(a, w, c, M, K, N, accumulate);
+    if (M === 0 || N === 0) return;
+    const rowsPer = Math.max(1, Math.min(N, Math.floor(PACKED_PANEL_VALUES / Math.max(1, K))));
+    const panel = new Float32Array(rowsPer * K), block = new Float32Array(M * rowsPer);
+    for (let j0 = 0; j0 < N; j0 += rowsPer) {
+      const nb = Math.min(rowsPer, N - j0);
+      unpackRows(w, j0, j0 + nb, panel);
+      const cb = block.subarray(0, M * nb);
+      if (acc) for (let i = 0; i < M; i++) cb.set(c.subarray(i * N + j0, i * N + j0 + nb), i * nb);
+      gemmABt(a, panel, cb, M, K, nb, acc);
+      for (let i = 0; i < M; i++) c.set(cb.subarray(i * nb, (i + 1) * nb), i * N + j0);
+    }
   }
 
   matmulAB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate = false): void {

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AttentionArgs, Backend, GeluKind, RopeLayout } from './backend.js';
+import { PACKED_FORMAT_CODE, PackedMatrix, type Weight } from './packed.js';
 
 export type SimdPath = 'scalar' | 'avx2' | 'avx512';
 
@@ -15,9 +16,12 @@ export type SimdPath = 'scalar' | 'avx2' | 'avx512';
  * The object the addon's `Kernels` class creates (see native/src/addon.cc): every Backend kernel, the optional ones
  * included, plus the SIMD-path hook.
  */
-type NativeKernels = Omit<Required<Backend>, 'name' | 'simd'> & {
+type NativeKernels = Omit<Required<Backend>, 'name' | 'simd' | 'matmulABt'> & {
   readonly simd: SimdPath;
   forceSimd(path: SimdPath | 'auto'): SimdPath;
+  matmulABt(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate?: boolean): void;
+  /** A·Wᵀ with W packed: `w` its bytes, `format` its code (PACKED_FORMAT_CODE). */
+  matmulABtPacked(a: Float32Array, w: Uint8Array, format: number, c: Float32Array, M: number, K: number, N: number, accumulate?: boolean): void;
 };
 
 interface NativeAddon {
@@ -99,7 +103,13 @@ export class NativeBackend implements Backend {
     return this.k.forceSimd(path);
   }
 
-  matmulABt(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate = false): void {
+  matmulABt(a: Float32Array, b: Weight, c: Float32Array, M: number, K: number, N: number, accumulate = false): void {
+    if (b instanceof PackedMatrix) {
+      // The addon checks sizes against K and N; the matrix's own shape is checked here.
+      if (b.rows !== N || b.cols !== K) throw new RangeError(`the packed weight is ${b.rows}×${b.cols}, but N×K = ${N}×${K} was asked for`);
+      this.k.matmulABtPacked(a, b.bytes, PACKED_FORMAT_CODE[b.format], c, M, K, N, accumulate);
+      return;
+    }
     this.k.matmulABt(a, b, c, M, K, N, accumulate);
   }
   matmulAB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate = false): void {

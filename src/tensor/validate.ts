@@ -3,6 +3,7 @@
  * TypeError, wrong sizes a RangeError, each naming the argument, so misuse never turns into a crash or a hang.
  */
 import type { AttentionArgs } from './backend.js';
+import type { PackedMatrix } from './packed.js';
 
 export function checkCount(name: string, v: number): void {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
@@ -70,6 +71,20 @@ export function checkGemm(
   const acc = optionalBool('accumulate', accumulate);
   if (overlaps(c, M * N, a, M * K)) throw new RangeError('c must not overlap a');
   if (overlaps(c, M * N, b, K * N)) throw new RangeError('c must not overlap b');
+  return acc;
+}
+
+/**
+ * checkGemm for A·Wᵀ with W packed: W must be N rows of K values (a RangeError naming both shapes otherwise), and
+ * C must not overlap A or W's bytes.
+ */
+export function checkPackedGemm(a: Float32Array, w: PackedMatrix, c: Float32Array, M: number, K: number, N: number, accumulate?: unknown): boolean {
+  checkCount('M', M); checkCount('K', K); checkCount('N', N);
+  checkF32('a', a, M * K); checkF32('c', c, M * N);
+  if (w.rows !== N || w.cols !== K) throw new RangeError(`the packed weight is ${w.rows}×${w.cols}, but N×K = ${N}×${K} was asked for`);
+  const acc = optionalBool('accumulate', accumulate);
+  if (overlaps(c, M * N, a, M * K)) throw new RangeError('c must not overlap a');
+  if (overlaps(c, M * N, w.bytes, w.bytes.length)) throw new RangeError('c must not overlap w');
   return acc;
 }
 

@@ -1,0 +1,145 @@
+/**
+ * Packed weight matrices: a linear layer's weights `W [rows = out, cols = in]` kept in a compact storage format
+ * (the one a GGUF or safetensors file stores them in) instead of being widened to float32 at load. The GEMM
+ * (`Backend.matmulABt`) widens the rows it reads on the fly, so a model takes about the bytes of its file:
+ * Q4_0 ~0.56 bytes a weight, Q8_0 ~1.06, F16/BF16 2, against 4 for float32.
+ *
+ * Every format widens exactly (f16 and bf16 to the same float32; Q8_0 and Q4_0 values are d·q with a float16 d and a
+ * small integer q, exact in float32), so a packed matrix holds precisely the values its float32 widening would, and
+ * the native GEMM multiplies them in the same order (its k blocks are whole 32-value blocks whenever K is, see
+ * plan_gemm): a packed model's logits equal those of the same file loaded as float32, bit for bit.
+ *
+ * Rows are self-contained (block formats block along a row), which is what lets a kernel widen any row range.
+ */
+import { halfToFloat } from './js.js';
+
+export const PACKED_FORMATS = ['f16', 'bf16', 'q8_0', 'q4_0'] as const;
+export type PackedFormat = (typeof PACKED_FORMATS)[number];
+
+/** The format codes of the native addon (native/src/packed_formats.h). */
+export const PACKED_FORMAT_CODE: Readonly<Record<PackedFormat, number>> = { f16: 1, bf16: 2, q8_0: 3, q4_0: 4 };
+
+/** Values per block (a row holds whole blocks) and bytes per block. */
+const BLOCK: Readonly<Record<PackedFormat, [values: number, bytes: number]>> = {
+  f16: [1, 2], bf16: [1, 2], q8_0: [32, 34], q4_0: [32, 18],
+};
+
+/** Values per block of a format: 32 for Q8_0 and Q4_0 (a row length must be a multiple of it), else 1. */
+export function packedBlockValues(format: PackedFormat): number {
+  return BLOCK[format][0];
+}
+
+/** Bytes of one row of `cols` values in `format`; a RangeError when cols is not whole blocks. */
+export function packedRowBytes(format: PackedFormat, cols: number): number {
+  if (!Object.hasOwn(BLOCK, format)) throw new RangeError(`unknown packed format "${String(format)}" (expected ${PACKED_FORMATS.join(', ')})`);
+  const [values, bytes] = BLOCK[format];
+  if (!Number.isSafeInteger(cols) || cols < 0) throw new RangeError(`a packed row length must be a non-negative integer, got ${cols}`);
+  if (cols % values !== 0) throw new RangeError(`${format} rows hold blocks of ${values} values; ${cols} is not a multiple of ${values}`);
+  return (cols / values) * bytes;
+}
+
+/** A weight matrix `[rows, cols]` held in a packed format (see the module comment). Immutable by convention. */
+export class PackedMatrix {
+  /** Bytes per row. */
+  readonly rowBytes: number;
+
+  constructor(readonly format: PackedFormat, readonly rows: number, readonly cols: number, readonly bytes: Uint8Array) {
+    if (!Number.isSafeInteger(rows) || rows < 0) throw new RangeError(`a packed matrix needs a non-negative integer row count, got ${rows}`);
+    this.rowBytes = packedRowBytes(format, cols);
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('a packed matrix holds its bytes in a Uint8Array');
+    if (bytes.length !== rows * this.rowBytes) {
+      throw new RangeError(`a ${rows}×${cols} ${format} matrix takes ${rows * this.rowBytes} bytes, got ${bytes.length}`);
+    }
+  }
+
+  /** Values held (rows · cols). */
+  get length(): number { return this.rows * this.cols; }
+  get byteLength(): number { return this.bytes.length; }
+}
+
+/** What a linear layer's weight can be: float32 `[out, in]` or packed. */
+export type Weight = Float32Array | PackedMatrix;
+
+export function isPackedMatrix(x: unknown): x is PackedMatrix {
+  return x instanceof PackedMatrix;
+}
+
+/**
+ * Widens rows [r0, r1) of a packed matrix into `out` (row-major, `(r1 − r0)·cols` values from `outOffset`): the
+ * TypeScript twin of the native kernels' on-the-fly widening, value for value.
+ */
+export function unpackRows(m: PackedMatrix, r0: number, r1: number, out: Float32Array, outOffset = 0): void {
+  if (!Number.isSafeInteger(r0) || !Number.isSafeInteger(r1) || r0 < 0 || r1 < r0 || r1 > m.rows) {
+    throw new RangeError(`rows [${r0}, ${r1}) are not inside the matrix's ${m.rows} rows`);
+  }
+  const n = (r1 - r0) * m.cols;
+  if (!Number.isSafeInteger(outOffset) || outOffset < 0 || outOffset + n > out.length) {
+    throw new RangeError(`the output holds ${out.length} values, ${outOffset + n} needed`);
+  }
+  const src = m.bytes, base = r0 * m.rowBytes;
+  switch (m.format) {
+    case 'f16':
+      for (let i = 0; i < n; i++) out[outOffset + i] = halfToFloat(src[base + 2 * i]! | (src[base + 2 * i + 1]! << 8));
+      return;
+    case 'bf16': {
+      // bfloat16 is the top half of a float32: place the bits (NaN payloads and −0 survive).
+      const bits = new Uint32Array(1), f = new Float32Array(bits.buffer);
+      for (let i = 0; i < n; i++) {
+        bits[0] = (src[base + 2 * i]! | (src[base + 2 * i + 1]! << 8)) << 16;
+        out[outOffset + i] = f[0]!;
+      }
+      return;
+    }
+    case 'q8_0':
+      for (let b = 0; b < n / 32; b++) {
+        const o = base + b * 34;
+        const d = halfToFloat(src[o]! | (src[o + 1]! << 8));
+        for (let j = 0; j < 32; j++) {
+          const u = src[o + 2 + j]!;
+          out[outOffset + b * 32 + j] = d * (u > 127 ? u - 256 : u);
+        }
+      }
+      return;
+    case 'q4_0':
+      for (let b = 0; b < n / 32; b++) {
+        const o = base + b * 18;
+        const d = halfToFloat(src[o]! | (src[o + 1]! << 8));
+        for (let j = 0; j < 16; j++) {
+          const q = src[o + 2 + j]!;
+          out[outOffset + b * 32 + j] = d * ((q & 15) - 8);
+          out[outOffset + b * 32 + j + 16] = d * ((q >> 4) - 8);
+        }
+      }
+      return;
+  }
+}
+
+/** Value `index` (row-major) of a packed matrix, widened as unpackRows does. */
+export function packedValueAt(m: PackedMatrix, index: number): number {
+  if (!Number.isSafeInteger(index) || index < 0 || index >= m.length) throw new RangeError(`index ${index} is not inside the matrix's ${m.length} values`);
+  const per = packedBlockValues(m.format);
+  const row = Math.floor(index / m.cols), col = index % m.cols, start = col - (col % per);
+  const block = new Float32Array(per);
+  // One block of the row, widened: a sub-matrix view of that block's bytes.
+  const bytesPer = BLOCK[m.format][1], at = row * m.rowBytes + (start / per) * bytesPer;
+  unpackRows(new PackedMatrix(m.format, 1, per, m.bytes.subarray(at, at + bytesPer)), 0, 1, block);
+  return block[col - start]!;
+}
+
+/** The whole matrix widened to float32 (row-major `[rows, cols]`). */
+export function unpackMatrix(m: PackedMatrix): Float32Array {
+  const out = new Float32Array(m.rows * m.cols);
+  unpackRows(m, 0, m.rows, out);
+  return out;
+}
+
+/** A new packed matrix holding the given rows of `m`, in that order (row bytes copied, nothing re-rounded). */
+export function selectRows(m: PackedMatrix, order: readonly number[] | Int32Array): PackedMatrix {
+  const out = new Uint8Array(order.length * m.rowBytes);
+  for (let i = 0; i < order.length; i++) {
+    const r = order[i]!;
+    if (!Number.isInteger(r) || r < 0 || r >= m.rows) throw new RangeError(`row ${r} is not inside the matrix's ${m.rows} rows`);
+    out.set(m.bytes.subarray(r * m.rowBytes, (r + 1) * m.rowBytes), i * m.rowBytes);
+  }
+  return new PackedMatrix(m.format, order.length, m.cols, out);
+}

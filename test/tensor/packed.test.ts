@@ -1,0 +1,199 @@
+/**
+ * Packed weights (src/tensor/packed.ts, native/src/kernels_gemm.inc): the widening of every format against the
+ * loaders' conversion kernels and hand-worked values, and A·Wᵀ with W packed against the float32 product with the
+ * widened matrix — bit-identical on the native backend (every SIMD path, 1 and 2 threads) and on the TypeScript
+ * one, and the two backends against each other; misuse gives clear errors.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { JsBackend } from '../../src/tensor/js.js';
+import { NativeBackend } from '../../src/tensor/native.js';
+import {
+  PackedMatrix, packedRowBytes, packedValueAt, selectRows, unpackMatrix, unpackRows, type PackedFormat,
+} from '../../src/tensor/packed.js';
+import { packMatrix, quantizeQ4_0 } from '../../src/models/pack.js';
+import { q4_0ToF32 } from '../../src/models/gguf.js';
+import { Rng } from '../../src/util/rng.js';
+import { randomQ8_0, randomU16 } from '../helpers/random-arrays.js';
+import { assertClose, assertGuardIntact, gemmAbsScale, randomF32, simdPaths, skipNative } from './native-fixtures.js';
+
+const js = new JsBackend();
+const FORMATS: PackedFormat[] = ['f16', 'bf16', 'q8_0', 'q4_0'];
+
+/** Random bytes of a matrix in `format`: any 16-bit pattern (f16/bf16), or blocks with moderate finite scales. */
+function randomPacked(rng: Rng, format: PackedFormat, rows: number, cols: number): PackedMatrix {
+  const n = rows * cols;
+  if (format === 'f16' || format === 'bf16') return new PackedMatrix(format, rows, cols, new Uint8Array(randomU16(rng, n).buffer));
+  if (format === 'q8_0') return new PackedMatrix(format, rows, cols, randomQ8_0(rng, n / 32));
+  const bytes = new Uint8Array((n / 32) * 18);
+  for (let b = 0; b < n / 32; b++) {
+    const scale = ((rng.int(2) << 15) | ((5 + rng.int(16)) << 10) | rng.int(1024)) >>> 0;
+    bytes[b * 18] = scale & 0xff; bytes[b * 18 + 1] = scale >> 8;
+    for (let j = 0; j < 16; j++) bytes[b * 18 + 2 + j] = rng.int(256);
+  }
+  return new PackedMatrix(format, rows, cols, bytes);
+}
+
+/** A matrix of moderate finite values (f16/bf16 from random floats; block formats with moderate scales), for products. */
+function finitePacked(rng: Rng, format: PackedFormat, rows: number, cols: number): PackedMatrix {
+  if (format === 'f16' || format === 'bf16') return packMatrix(randomF32(rng, rows * cols).subarray(0, rows * cols), rows, cols, format)!;
+  return randomPacked(rng, format, rows, cols);
+}
+
+describe('packed formats: widening', () => {
+  it('each format widens exactly as the loaders convert it (f16, bf16 and Q8_0 kernels, the Q4_0 reader)', () => {
+    const rng = new Rng('packed/widen');
+    for (const format of FORMATS) {
+      const m = randomPacked(rng, format, 3, 64);
+      const want = new Float32Array(3 * 64);
+      if (format === 'f16') js.f16ToF32(new Uint16Array(m.bytes.buffer), want, want.length);
+      if (format === 'bf16') js.bf16ToF32(new Uint16Array(m.bytes.buffer), want, want.length);
+      if (format === 'q8_0') js.q8_0ToF32(m.bytes, want, want.length);
+      if (format === 'q4_0') q4_0ToF32(m.bytes, want, want.length);
+      const got = unpackMatrix(m);
+      for (let i = 0; i < want.length; i++) assert.ok(Object.is(got[i], want[i]), `${format}[${i}]: ${got[i]} vs ${want[i]}`);
+      // A row range lands at the offset given, and single values match.
+      const part = new Float32Array(2 + 64).fill(7);
+      unpackRows(m, 1, 2, part, 2);
+      assert.deepEqual([...part.subarray(0, 2)], [7, 7]);
+      for (let j = 0; j < 64; j++) assert.ok(Object.is(part[2 + j], want[64 + j]));
+      for (const i of [0, 31, 32, 63, 64, 100, 191]) assert.ok(Object.is(packedValueAt(m, i), want[i]), `${format} value ${i}`);
+    }
+  });
+
+  it('Q4_0 quantises as ggml: hand-worked block', () => {
+    // The largest magnitude is −4 (sign kept): d = −4/−8 = 0.5, 1/d = 2; q = min(15, trunc(x·2 + 8.5)).
+    const x = new Float32Array(32);
+    x[0] = -4; x[1] = 1; x[2] = 0.3; x[16] = 3.9; x[17] = -0.26;
+    const b = quantizeQ4_0(x);
+    assert.equal(b.length, 18);
+    assert.equal(b[0]! | (b[1]! << 8), 0x3800, 'scale 0.5 as float16');
+    // byte j = q(x_j) | q(x_{j+16}) << 4: q(−4) = 0, q(3.9) = trunc(16.3) → 15; q(1) = 10, q(−0.26) = trunc(7.98) = 7;
+    // q(0.3) = trunc(9.1) = 9, q(0) = 8.
+    assert.equal(b[2], 0 | (15 << 4));
+    assert.equal(b[3], 10 | (7 << 4));
+    assert.equal(b[4], 9 | (8 << 4));
+    assert.equal(b[5], 8 | (8 << 4));
+    const back = unpackMatrix(new PackedMatrix('q4_0', 1, 32, b));
+    assert.deepEqual([back[0], back[1], back[2], back[3], back[16], back[17]], [-4, 1, 0.5, 0, 3.5, -0.5]);
+    // An all-zero block: d = 0 / −8 = −0 (as ggml), every value ±0.
+    assert.ok(unpackMatrix(new PackedMatrix('q4_0', 1, 32, quantizeQ4_0(new Float32Array(32)))).every((v) => v === 0));
+  });
+
+  it('packMatrix rounds f16/bf16 to nearest and quantises Q8_0; rows of the wrong length are left to the caller (null)', () => {
+    const x = Float32Array.from([1, -2.5, 65504, 1 / 3, 0, -0, 1e-8, 3]);
+    assert.deepEqual([...unpackMatrix(packMatrix(x, 2, 4, 'f16')!)], [1, -2.5, 65504, Math.fround(0.333251953125), 0, -0, Math.fround(5.960464477539063e-8 * 0), 3].map((v, i) => (i === 6 ? 0 : v)));
+    assert.equal(unpackMatrix(packMatrix(x, 2, 4, 'bf16')!)[3], 0.333984375);
+    assert.equal(packMatrix(x, 2, 4, 'q8_0'), null, 'rows of 4 values are not whole Q8_0 blocks');
+    const y = Float32Array.from({ length: 32 }, (_, i) => (i - 16) / 4);
+    const q = unpackMatrix(packMatrix(y, 1, 32, 'q8_0')!);
+    for (let i = 0; i < 32; i++) assert.ok(Math.abs(q[i]! - y[i]!) <= 4 / 127 / 2 + 1e-6, `q8_0 value ${i}`);
+  });
+
+  it('selectRows copies whole rows in the order given', () => {
+    const rng = new Rng('packed/select');
+    const m = randomPacked(rng, 'q4_0', 4, 64);
+    const s = selectRows(m, [2, 0]);
+    const all = unpackMatrix(m), got = unpackMatrix(s);
+    assert.deepEqual([...got.subarray(0, 64)], [...all.subarray(128, 192)]);
+    assert.deepEqual([...got.subarray(64)], [...all.subarray(0, 64)]);
+    assert.throws(() => selectRows(m, [4]), /row 4 is not inside the matrix's 4 rows/);
+  });
+
+  it('bad shapes and formats are refused with clear errors', () => {
+    assert.throws(() => new PackedMatrix('q8_0', 2, 48, new Uint8Array(0)), /blocks of 32 values; 48 is not a multiple of 32/);
+    assert.throws(() => new PackedMatrix('q4_0', 2, 32, new Uint8Array(35)), /2×32 q4_0 matrix takes 36 bytes, got 35/);
+    assert.throws(() => new PackedMatrix('q9' as PackedFormat, 1, 32, new Uint8Array(0)), /unknown packed format "q9"/);
+    assert.throws(() => new PackedMatrix('f16', -1, 2, new Uint8Array(0)), /non-negative integer row count/);
+    assert.equal(packedRowBytes('q8_0', 64), 68);
+    const m = new PackedMatrix('f16', 2, 2, new Uint8Array(8));
+    assert.throws(() => unpackRows(m, 1, 3, new Float32Array(8)), /rows \[1, 3\) are not inside/);
+    assert.throws(() => unpackRows(m, 0, 2, new Float32Array(3)), /output holds 3 values, 4 needed/);
+    assert.throws(() => packedValueAt(m, 4), /index 4 is not inside/);
+  });
+});
+
+/** Shapes (M, K, N): one row (the GEMV path), odd sizes, and blocks past KC = 256 and NR. */
+const SHAPES: [number, number, number][] = [
+  [1, 32, 1], [1, 64, 7], [1, 512, 300], [1, 1024, 70], [2, 32, 3], [5, 96, 33], [7, 256, 17], [13, 288, 40], [64, 512, 48], [130, 768, 70], [40, 800, 33], [20, 960, 24],
+];
+/** f16/bf16 only: K not a multiple of 32 (and of the vector width). */
+const HALF_SHAPES: [number, number, number][] = [[1, 37, 19], [1, 5, 1], [3, 1, 50], [6, 13, 29], [40, 300, 33]];
+
+function productCase(rng: Rng, format: PackedFormat, M: number, K: number, N: number) {
+  const a = randomF32(rng, M * K), w = finitePacked(rng, format, N, K);
+  const wide = unpackMatrix(w);
+  return { a, w, wide, c0: randomF32(rng, M * N) };
+}
+
+describe('A·Wᵀ with W packed: the TypeScript backend', () => {
+  it('equals the float32 product with the widened matrix exactly, with and without accumulate', () => {
+    const rng = new Rng('packed/js');
+    for (const format of FORMATS) {
+      for (const [M, K, N] of [...SHAPES.slice(0, 7), ...(format.endsWith('16') ? HALF_SHAPES : [])]) {
+        for (const acc of [false, true]) {
+          const { a, w, wide, c0 } = productCase(rng, format, M, K, N);
+          const got = c0.slice(), want = c0.slice();
+          js.matmulABt(a, w, got, M, K, N, acc);
+          js.matmulABt(a, wide, want, M, K, N, acc);
+          assert.deepEqual(got, want, `${format} ${M}x${K}x${N} acc=${acc}`);
+        }
+      }
+    }
+  });
+
+  it('refuses a matrix of another shape, short buffers and an output over the weights', () => {
+    const w = new PackedMatrix('q8_0', 3, 32, new Uint8Array(3 * 34));
+    assert.throws(() => js.matmulABt(new Float32Array(32), w, new Float32Array(4), 1, 32, 4), /packed weight is 3×32, but N×K = 4×32/);
+    assert.throws(() => js.matmulABt(new Float32Array(31), w, new Float32Array(3), 1, 32, 3), /a holds 31 values but 32 are needed/);
+    assert.throws(() => js.matmulABt(new Float32Array(32), w, new Float32Array(2), 1, 32, 3), /c holds 2 values but 3 are needed/);
+    const shared = new ArrayBuffer(3 * 34 + 16);
+    const wb = new PackedMatrix('q8_0', 3, 32, new Uint8Array(shared, 0, 3 * 34));
+    assert.throws(() => js.matmulABt(new Float32Array(32), wb, new Float32Array(shared, 96, 3), 1, 32, 3), /c must not overlap w/);
+  });
+});
+
+describe('A·Wᵀ with W packed: the native backend', { skip: skipNative }, () => {
+  for (const simd of simdPaths()) {
+    for (const threads of [1, 2]) {
+      it(`${simd}, ${threads} thread(s): equals its own float32 product with the widened matrix bit for bit, and the TypeScript twin within float32 rounding`, () => {
+        const nb = new NativeBackend({ simd, threads });
+        const rng = new Rng(`packed/native/${simd}/${threads}`);
+        for (const format of FORMATS) {
+          for (const [M, K, N] of [...SHAPES, ...(format.endsWith('16') ? HALF_SHAPES : [])]) {
+            for (const acc of [false, true]) {
+              const { a, w, wide, c0 } = productCase(rng, format, M, K, N);
+              const got = c0.slice(), same = c0.slice(), twin = c0.slice();
+              nb.matmulABt(a, w, got, M, K, N, acc);
+              nb.matmulABt(a, wide, same, M, K, N, acc);
+              js.matmulABt(a, w, twin, M, K, N, acc);
+              const what = `${format} ${M}x${K}x${N} acc=${acc}`;
+              assert.deepEqual(got, same, what);
+              assertGuardIntact(what, got, M * N);
+              const scale = gemmAbsScale(a, wide, M, K, N, K, 1, 1, K);
+              if (acc) for (let i = 0; i < M * N; i++) scale[i] = scale[i]! + Math.abs(c0[i]!);
+              assertClose(what, got, twin, M * N, 1e-5, 1e-30, scale);
+            }
+          }
+        }
+      });
+    }
+  }
+
+  it('refuses a matrix of another shape, short buffers, an output over the weights and bad raw arguments', () => {
+    const nb = new NativeBackend({ threads: 1 });
+    const w = new PackedMatrix('q4_0', 3, 32, new Uint8Array(3 * 18));
+    assert.throws(() => nb.matmulABt(new Float32Array(64), w, new Float32Array(3), 1, 64, 3), /packed weight is 3×32, but N×K = 3×64/);
+    assert.throws(() => nb.matmulABt(new Float32Array(31), w, new Float32Array(3), 1, 32, 3), /a/);
+    const shared = new ArrayBuffer(3 * 18 + 14);
+    const wb = new PackedMatrix('q4_0', 3, 32, new Uint8Array(shared, 0, 3 * 18));
+    assert.throws(() => nb.matmulABt(new Float32Array(32), wb, new Float32Array(shared, 52, 3), 1, 32, 3), /c must not overlap w/);
+    // The addon's own checks, below the TypeScript wrapper.
+    const k = (nb as unknown as { k: { matmulABtPacked: (...args: unknown[]) => void } }).k;
+    const a = new Float32Array(64), c = new Float32Array(4);
+    assert.throws(() => k.matmulABtPacked(a, new Uint8Array(68), 7, c, 1, 64, 1), /format must be 1 \(f16\), 2 \(bf16\), 3 \(Q8_0\) or 4 \(Q4_0\)/);
+    assert.throws(() => k.matmulABtPacked(a, new Uint8Array(68), 3, c, 1, 48, 1), /K \(48\) must be a multiple of the format's block of 32 values/);
+    assert.throws(() => k.matmulABtPacked(a, new Uint8Array(67), 3, c, 1, 64, 1), /w/);
+    assert.throws(() => k.matmulABtPacked(a, new Float32Array(17), 3, c, 1, 64, 1), /w/);
+  });
+});
