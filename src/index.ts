@@ -45,6 +45,8 @@ export { readSafetensors, writeSafetensors } from './models/safetensors.js';
 export { loadGguf, writeGguf, readGgufHeader, convertRopeLayout } from './models/gguf.js';
 export { loadLlama2c, loadLlama2cTokenizer } from './models/llama2c.js';
 export { convertModel } from './cli/convert.js';
+export { WEIGHT_STORAGES, convertWeights, packMatrix, quantizeQ4_0, tensorValues, widenTensor, type WeightStorage } from './models/pack.js';
+export { PACKED_FORMATS, PackedMatrix, unpackRows, unpackMatrix, type PackedFormat, type Weight } from './tensor/packed.js';
 
 // Tasks, metrics and evaluation
 export * from './tasks/metrics/index.js';

@@ -35,7 +35,7 @@ const HF_OUTPUT_FILES = ['model.safetensors', 'config.json', ...TOKENIZER_FILES]
 
 export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
   const dtype = (o.dtype ?? 'f32').toUpperCase();
-  if (o.to === 'gguf' && !['F32', 'F16', 'Q8_0'].includes(dtype)) throw new Error(`--dtype ${o.dtype} is not available for GGUF output (f32, f16, q8_0)`);
+  if (o.to === 'gguf' && !['F32', 'F16', 'Q8_0', 'Q4_0'].includes(dtype)) throw new Error(`--dtype ${o.dtype} is not available for GGUF output (f32, f16, q8_0, q4_0)`);
   if (o.to === 'safetensors' && !['F32', 'F16', 'BF16'].includes(dtype)) throw new Error(`--dtype ${o.dtype} is not available for safetensors output (f32, f16, bf16)`);
   if (o.to !== 'gguf' && o.to !== 'safetensors') throw new Error(`--to must be gguf or safetensors, got "${String(o.to)}"`);
   // Before anything is read: the output must not be the source (or lie inside its folder), nor replace existing
@@ -109,7 +109,7 @@ export function register(program: Command): void {
     .requiredOption('--from <path>', 'source: HF folder (config.json + safetensors), .gguf file or llama2.c .bin')
     .requiredOption('--to <format>', 'gguf | safetensors')
     .requiredOption('--out <path>', 'output .gguf file, or folder for safetensors')
-    .option('--dtype <type>', 'f32 | f16 | q8_0 (GGUF) | bf16 (safetensors)', 'f32')
+    .option('--dtype <type>', 'f32 | f16 | q8_0, q4_0 (GGUF) | bf16 (safetensors)', 'f32')
     .option('--tokenizer <path>', 'llama2.c source: its tokenizer.bin (default: beside the checkpoint)')
     .option('--force', 'overwrite an existing output file (or the model files of an output folder); never the source')
     .action(async (opts: ConvertOptions) => {

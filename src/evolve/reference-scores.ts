@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { ModelConfig, WeightMap } from '../models/types.js';
+import { packedValueAt } from '../tensor/packed.js';
 import type { RunRecordOptions } from '../eval/runner.js';
 import type { TaskRecord } from '../tasks/record.js';
 import { writeFileAtomic } from './checkpoint.js';
@@ -41,9 +42,12 @@ export function modelFingerprint(config: ModelConfig, weights: WeightMap): strin
   for (const name of [...weights.keys()].sort()) {
     const t = weights.get(name)!;
     hash.update(`${name}:${t.shape.join('x')};`);
-    const step = Math.max(1, Math.floor(t.data.length / SAMPLES_PER_TENSOR));
-    const sample = new Float32Array(Math.ceil(t.data.length / step));
-    for (let i = 0, j = 0; i < t.data.length; i += step, j++) sample[j] = t.data[i]!;
+    // A packed tensor is sampled at the same indices, widened: the same file loaded either way is the same model.
+    const length = t.packed ? t.packed.length : t.data.length;
+    const at = t.packed ? (i: number) => packedValueAt(t.packed!, i) : (i: number) => t.data[i]!;
+    const step = Math.max(1, Math.floor(length / SAMPLES_PER_TENSOR));
+    const sample = new Float32Array(Math.ceil(length / step));
+    for (let i = 0, j = 0; i < length; i += step, j++) sample[j] = at(i);
     hash.update(new Uint8Array(sample.buffer));
   }
   return hash.digest('hex').slice(0, 32);

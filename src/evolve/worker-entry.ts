@@ -10,7 +10,7 @@ import type { Backend } from '../tensor/backend.js';
 import { JsBackend } from '../tensor/js.js';
 import type { NormStats } from '../memory/namm/normalize.js';
 import type { TaskRecord } from '../tasks/record.js';
-import { PromptPrefixes, runEvaluationJob, type WorkerInit, type WorkerReply, type WorkerRequest } from './workers.js';
+import { PromptPrefixes, runEvaluationJob, workerWeights, type WorkerInit, type WorkerReply, type WorkerRequest } from './workers.js';
 
 async function createBackend(spec: WorkerInit['backend']): Promise<Backend> {
   if (spec.kind === 'js') return new JsBackend();
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const init = workerData as WorkerInit;
   let model: Model;
   try {
-    const weights: WeightMap = new Map(init.weights.map(([name, shape, data]) => [name, { shape, data }]));
+    const weights: WeightMap = workerWeights(init.weights);
     const tokenizer = await loadTokenizer(init.tokenizerPath, { vocabSize: init.config.vocabSize });
     model = new Model(init.config, weights, tokenizer, await createBackend(init.backend), init.source);
   } catch (err) {

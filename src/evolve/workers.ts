@@ -15,7 +15,9 @@ import { Worker } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
 import { loadModelFiles, type ModelFileFormat } from '../models/load.js';
 import { Model } from '../models/model.js';
-import type { ModelConfig, WeightMap } from '../models/types.js';
+import type { ModelConfig, Tensor, WeightMap } from '../models/types.js';
+import { packedTensor, tensorStorage, type WeightStorage } from '../models/pack.js';
+import { PackedMatrix, type PackedFormat } from '../tensor/packed.js';
 import type { Backend } from '../tensor/backend.js';
 import { getBackend } from '../tensor/index.js';
 import { createNammPolicy, type NammPolicy } from '../memory/namm/index.js';
@@ -74,25 +76,36 @@ export interface SharedModel {
   fingerprint: string;
 }
 
-/** Copies every weight tensor once into its own SharedArrayBuffer; tied aliases keep sharing one copy. */
+/**
+ * Copies every weight tensor once into its own SharedArrayBuffer (a packed one's bytes, staying packed); tied
+ * aliases keep sharing one copy.
+ */
 export function shareWeights(weights: WeightMap): WeightMap {
-  const copies = new Map<Float32Array, Float32Array>();
+  const copies = new Map<object, Tensor>();
   const out: WeightMap = new Map();
   for (const [name, t] of weights) {
-    let data = copies.get(t.data);
-    if (!data) {
-      data = new Float32Array(new SharedArrayBuffer(t.data.byteLength));
-      data.set(t.data);
-      copies.set(t.data, data);
+    const storage = tensorStorage(t);
+    let copy = copies.get(storage);
+    if (!copy) {
+      if (t.packed) {
+        const bytes = new Uint8Array(new SharedArrayBuffer(t.packed.byteLength));
+        bytes.set(t.packed.bytes);
+        copy = packedTensor(name, new PackedMatrix(t.packed.format, t.packed.rows, t.packed.cols, bytes));
+      } else {
+        const data = new Float32Array(new SharedArrayBuffer(t.data.byteLength));
+        data.set(t.data);
+        copy = { shape: [...t.shape], data };
+      }
+      copies.set(storage, copy);
     }
-    out.set(name, { shape: [...t.shape], data });
+    out.set(name, copy);
   }
   return out;
 }
 
-/** Loads a model (any format `loadModelFiles` reads) with its weights in shared memory. */
-export async function loadSharedModel(path: string, backend: Backend = getBackend()): Promise<SharedModel> {
-  const files = await loadModelFiles(path);
+/** Loads a model (any format `loadModelFiles` reads) with its weights in shared memory; `weights` as loadModelFiles. */
+export async function loadSharedModel(path: string, backend: Backend = getBackend(), storage: WeightStorage = 'f32'): Promise<SharedModel> {
+  const files = await loadModelFiles(path, { weights: storage });
   if (!files.tokenizer) throw new Error(`model ${files.source} has no tokenizer; evolution runs tasks and needs one`);
   const weights = shareWeights(files.weights);
   files.weights.clear();
@@ -203,11 +216,24 @@ class InlineEvaluator implements Evaluator {
   async close(): Promise<void> { /* nothing to release */ }
 }
 
+/** A packed matrix as posted to a worker: its fields, the bytes a view over a SharedArrayBuffer. */
+export interface SharedPackedMatrix { format: PackedFormat; rows: number; cols: number; bytes: Uint8Array }
+
+/** The weights a worker receives, rebuilt into a map (packed ones as packed tensors again). */
+export function workerWeights(entries: WorkerInit['weights']): WeightMap {
+  return new Map(entries.map(([name, shape, data]): [string, Tensor] => [name, data instanceof Float32Array
+    ? { shape, data }
+    : packedTensor(name, new PackedMatrix(data.format, data.rows, data.cols, data.bytes))]));
+}
+
 /** What a worker receives at start (see worker-entry.ts). */
 export interface WorkerInit {
   config: ModelConfig;
-  /** [name, shape, data]: data views over SharedArrayBuffers (never copied by postMessage). */
-  weights: [string, number[], Float32Array][];
+  /**
+   * [name, shape, data]: data views over SharedArrayBuffers (never copied by postMessage); a packed tensor's data is
+   * its format, shape and bytes (the class itself does not survive postMessage).
+   */
+  weights: [string, number[], Float32Array | SharedPackedMatrix][];
   source: string;
   tokenizerPath: string;
   backend: { kind: 'native'; simd: string } | { kind: 'js' };
@@ -252,7 +278,9 @@ class WorkerPoolEvaluator implements Evaluator {
     const be = shared.model.backend as Backend & { simd?: string };
     const init: WorkerInit = {
       config: shared.model.config,
-      weights: [...shared.weights].map(([name, t]) => [name, t.shape, t.data]),
+      weights: [...shared.weights].map(([name, t]) => [name, t.shape, t.packed
+        ? { format: t.packed.format, rows: t.packed.rows, cols: t.packed.cols, bytes: t.packed.bytes }
+        : t.data]),
       source: shared.model.source,
       tokenizerPath: shared.tokenizerPath,
       backend: be.name === 'native' ? { kind: 'native', simd: String(be.simd) } : { kind: 'js' },

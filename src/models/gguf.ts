@@ -14,6 +14,8 @@ import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { getBackend } from '../tensor/index.js';
 import { parseRopeScaling, ropeScalingToHf } from './config.js';
 import { tieEmbeddings } from './load.js';
+import { isPackableTensor, packedTensor, quantizeQ4_0, type WeightStorage } from './pack.js';
+import { PackedMatrix, type PackedFormat } from '../tensor/packed.js';
 import { f32ToF16 as f32ToF16Bits, readExactly } from './safetensors.js';
 import { ggufEosEntries, ggufEosTokenIds, ggufTokenizerFromMetadata, ggufVocabularyMetadata } from './tokenizers/gguf-vocab.js';
 import type { ModelConfig, RopeScaling, Tensor, Tokenizer, WeightMap } from './types.js';
@@ -244,9 +246,22 @@ export function q4_0ToF32(src: Uint8Array, dst: Float32Array, n: number): void {
   }
 }
 
-/** Reads one tensor as float32, shaped in HF order (outermost first), values exactly as stored. */
-export function readGgufTensor(fd: number, info: GgufTensorInfo, file: string): Tensor {
+/** The packed format a ggml type stays in (src/tensor/packed.ts), if any. */
+const PACKED_TYPE: Partial<Record<number, PackedFormat>> = {
+  [GgmlType.F16]: 'f16', [GgmlType.BF16]: 'bf16', [GgmlType.Q8_0]: 'q8_0', [GgmlType.Q4_0]: 'q4_0',
+};
+
+/**
+ * Reads one tensor as float32, shaped in HF order (outermost first), values exactly as stored; with `keepPacked`,
+ * a 2-D F16/BF16/Q8_0/Q4_0 tensor stays packed (its bytes as stored: ggml rows are HF rows).
+ */
+export function readGgufTensor(fd: number, info: GgufTensorInfo, file: string, keepPacked = false): Tensor {
   const count = info.dims.reduce((a, b) => a * b, 1);
+  const format = PACKED_TYPE[info.type];
+  if (keepPacked && format && info.dims.length === 2) {
+    const raw = readExactly(fd, info.begin, info.end - info.begin, file);
+    return packedTensor(info.name, new PackedMatrix(format, info.dims[1]!, info.dims[0]!, raw));
+  }
   const data = new Float32Array(count);
   const bytes = info.end - info.begin;
   const backend = getBackend();
@@ -479,7 +494,8 @@ export interface GgufModel {
   metadata: GgufMetadata;
 }
 
-export async function loadGguf(file: string): Promise<GgufModel> {
+/** `weights`: how matrices are held (src/models/pack.ts); anything but 'f32' keeps packable ones packed. */
+export async function loadGguf(file: string, storage: WeightStorage = 'f32'): Promise<GgufModel> {
   const fd = openSync(file, 'r');
   try {
     const header = readGgufHeader(fd, file);
@@ -494,7 +510,8 @@ export async function loadGguf(file: string): Promise<GgufModel> {
     for (const info of header.tensors) {
       const hf = ggufToHfName(info.name, arch);
       if (!hf) throw new Error(`${file}: tensor "${info.name}" has no counterpart in a ${arch} model`);
-      let t = readGgufTensor(fd, info, file);
+      const keep = storage !== 'f32' && isPackableTensor(config, hf, [...info.dims].reverse());
+      let t = readGgufTensor(fd, info, file, keep);
       if (arch === 'gpt2' && GPT2_CONV1D.test(hf)) t = transpose2d(t);
       weights.set(hf, t);
     }
@@ -521,7 +538,7 @@ export function loadGgufTokenizer(file: string): Tokenizer {
 
 // ---------------------------------------------------------------- writing
 
-export type GgufWriteDtype = 'F32' | 'F16' | 'Q8_0';
+export type GgufWriteDtype = 'F32' | 'F16' | 'Q8_0' | 'Q4_0';
 
 export interface GgufWriteOptions {
   dtype?: GgufWriteDtype;
@@ -631,15 +648,17 @@ export function quantizeQ8_0(x: Float32Array): Uint8Array {
 
 function encodeTensorData(t: Tensor, type: number, what: string): Uint8Array {
   if (type === GgmlType.F32) return new Uint8Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength));
-  // Past 65,519 a value (F16), or a Q8_0 block scale max|x|/127, rounds to an infinity in float16: a silent change of
-  // the model (a row of infinities, or a block of NaNs), so refused as the safetensors writer does.
-  const limit = type === GgmlType.F16 ? 65520 : 65520 * 127;
+  // Past 65,519 a value (F16), or a Q8_0 block scale max|x|/127 (Q4_0: max|x|/8), rounds to an infinity in float16:
+  // a silent change of the model (a row of infinities, or a block of NaNs), so refused as the safetensors writer does.
+  const limit = type === GgmlType.F16 ? 65520 : type === GgmlType.Q4_0 ? 65520 * 8 : 65520 * 127;
   for (let i = 0; i < t.data.length; i++) {
     const v = t.data[i]!;
     if (Number.isFinite(v) && Math.abs(v) >= limit) {
-      throw new RangeError(`${what} holds ${v}, beyond what ${type === GgmlType.F16 ? 'float16' : 'Q8_0 (float16 block scales)'} can hold; write it as F32`);
+      const fmt = type === GgmlType.F16 ? 'float16' : `${type === GgmlType.Q4_0 ? 'Q4_0' : 'Q8_0'} (float16 block scales)`;
+      throw new RangeError(`${what} holds ${v}, beyond what ${fmt} can hold; write it as F32`);
     }
   }
+  if (type === GgmlType.Q4_0) return quantizeQ4_0(t.data);
   if (type === GgmlType.F16) {
     const h = new Uint16Array(t.data.length);
     for (let i = 0; i < h.length; i++) h[i] = f32ToF16Bits(t.data[i]!);
@@ -672,7 +691,7 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
   meta.set('general.architecture', gv.str(ggArch));
   meta.set('general.name', gv.str(options.name ?? config.modelType));
   meta.set('general.alignment', gv.u32(32));
-  meta.set('general.file_type', gv.u32({ F32: 0, F16: 1, Q8_0: 7 }[dtype]));
+  meta.set('general.file_type', gv.u32({ F32: 0, F16: 1, Q8_0: 7, Q4_0: 2 }[dtype]));
   const a = ggArch;
   meta.set(`${a}.context_length`, gv.u32(config.maxPositions));
   meta.set(`${a}.embedding_length`, gv.u32(config.hiddenSize));
@@ -719,6 +738,7 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
     let type: number = GgmlType.F32;
     if (dims.length >= 2 && dtype === 'F16') type = GgmlType.F16;
     if (dims.length >= 2 && dtype === 'Q8_0') type = dims[0]! % 32 === 0 ? GgmlType.Q8_0 : GgmlType.F16;
+    if (dims.length >= 2 && dtype === 'Q4_0') type = dims[0]! % 32 === 0 ? GgmlType.Q4_0 : GgmlType.F16;
     tensors.push({ name, dims, type, bytes: encodeTensorData(t, type, `GGUF writer (${path}): tensor "${hf}"`) });
   }
   writeGgufContainer(path, meta, tensors);

@@ -6,30 +6,41 @@ import type { Backend } from '../tensor/backend.js';
 import { requireTensor, Scratch, type AttendFn, type DecoderArch } from './arch.js';
 import { ropeInvFreq } from './rope.js';
 import type { ModelConfig, WeightMap } from './types.js';
+import { tensorBytes, tensorStorage } from './pack.js';
+import { unpackRows, type Weight } from '../tensor/packed.js';
+import type { Tensor } from './types.js';
+
+/** A matrix's weights as the GEMM takes them: packed when held packed, else its float32 values. */
+function weightOf(t: Tensor): Weight {
+  return t.packed ?? t.data;
+}
 
 interface LlamaLayer {
   attnNorm: Float32Array;
-  wq: Float32Array; wk: Float32Array; wv: Float32Array; wo: Float32Array;
+  wq: Weight; wk: Weight; wv: Weight; wo: Weight;
   bq: Float32Array | null; bk: Float32Array | null; bv: Float32Array | null; bo: Float32Array | null;
   mlpNorm: Float32Array;
-  wGate: Float32Array; wUp: Float32Array; wDown: Float32Array;
+  wGate: Weight; wUp: Weight; wDown: Weight;
   bGate: Float32Array | null; bUp: Float32Array | null; bDown: Float32Array | null;
 }
 
 export class LlamaArch implements DecoderArch {
   private readonly layers: LlamaLayer[];
-  private readonly embed: Float32Array;
+  /** Token embeddings `[vocab, D]`, float32 or packed (a row widened per token). */
+  private readonly embed: Weight;
   private readonly finalNorm: Float32Array;
-  private readonly lmHead: Float32Array;
+  private readonly lmHead: Weight;
   private readonly scratch = new Scratch();
   readonly weightBytes: number;
 
   constructor(readonly config: ModelConfig, w: WeightMap) {
     const c = config, D = c.hiddenSize, hd = c.headDim, I = c.intermediateSize;
     const qDim = c.nHeads * hd, kvDim = c.nKvHeads * hd;
-    this.embed = requireTensor(w, 'model.embed_tokens.weight', [c.vocabSize, D]).data;
+    // Matrices may be held packed (src/models/pack.ts); norms and biases are always float32.
+    const mat = (name: string, shape: number[]): Weight => weightOf(requireTensor(w, name, shape));
+    this.embed = mat('model.embed_tokens.weight', [c.vocabSize, D]);
     this.finalNorm = requireTensor(w, 'model.norm.weight', [D]).data;
-    this.lmHead = (w.has('lm_head.weight') ? requireTensor(w, 'lm_head.weight', [c.vocabSize, D]) : requireTensor(w, 'model.embed_tokens.weight', [c.vocabSize, D])).data;
+    this.lmHead = w.has('lm_head.weight') ? mat('lm_head.weight', [c.vocabSize, D]) : this.embed;
     const bias = (name: string, n: number) => (c.attnQkvBias ? requireTensor(w, name, [n]).data : null);
     // attention_bias also covers o_proj (Llama, Mistral; not Qwen2), mlp_bias the three MLP projections.
     const outBias = (name: string, n: number) => (c.attnOutBias ? requireTensor(w, name, [n]).data : null);
@@ -39,22 +50,22 @@ export class LlamaArch implements DecoderArch {
       const p = `model.layers.${l}.`;
       this.layers.push({
         attnNorm: requireTensor(w, p + 'input_layernorm.weight', [D]).data,
-        wq: requireTensor(w, p + 'self_attn.q_proj.weight', [qDim, D]).data,
-        wk: requireTensor(w, p + 'self_attn.k_proj.weight', [kvDim, D]).data,
-        wv: requireTensor(w, p + 'self_attn.v_proj.weight', [kvDim, D]).data,
-        wo: requireTensor(w, p + 'self_attn.o_proj.weight', [D, qDim]).data,
+        wq: mat(p + 'self_attn.q_proj.weight', [qDim, D]),
+        wk: mat(p + 'self_attn.k_proj.weight', [kvDim, D]),
+        wv: mat(p + 'self_attn.v_proj.weight', [kvDim, D]),
+        wo: mat(p + 'self_attn.o_proj.weight', [D, qDim]),
         bq: bias(p + 'self_attn.q_proj.bias', qDim), bk: bias(p + 'self_attn.k_proj.bias', kvDim), bv: bias(p + 'self_attn.v_proj.bias', kvDim),
         bo: outBias(p + 'self_attn.o_proj.bias', D),
         mlpNorm: requireTensor(w, p + 'post_attention_layernorm.weight', [D]).data,
-        wGate: requireTensor(w, p + 'mlp.gate_proj.weight', [I, D]).data,
-        wUp: requireTensor(w, p + 'mlp.up_proj.weight', [I, D]).data,
-        wDown: requireTensor(w, p + 'mlp.down_proj.weight', [D, I]).data,
+        wGate: mat(p + 'mlp.gate_proj.weight', [I, D]),
+        wUp: mat(p + 'mlp.up_proj.weight', [I, D]),
+        wDown: mat(p + 'mlp.down_proj.weight', [D, I]),
         bGate: mlpBias(p + 'mlp.gate_proj.bias', I), bUp: mlpBias(p + 'mlp.up_proj.bias', I), bDown: mlpBias(p + 'mlp.down_proj.bias', D),
       });
     }
-    const seen = new Set<Float32Array>();
+    const seen = new Set<object>();
     let bytes = 0;
-    for (const t of w.values()) if (!seen.has(t.data)) { seen.add(t.data); bytes += t.data.byteLength; }
+    for (const t of w.values()) if (!seen.has(tensorStorage(t))) { seen.add(tensorStorage(t)); bytes += tensorBytes(t); }
     this.weightBytes = bytes;
   }
 
@@ -68,7 +79,8 @@ export class LlamaArch implements DecoderArch {
     for (let t = 0; t < n; t++) {
       const id = ids[t]!;
       if (!(id >= 0 && id < V)) throw new RangeError(`token id ${id} is outside the vocabulary (0..${V - 1})`);
-      x.set(this.embed.subarray(id * D, id * D + D), t * D);
+      if (this.embed instanceof Float32Array) x.set(this.embed.subarray(id * D, id * D + D), t * D);
+      else unpackRows(this.embed, id, id + 1, x, t * D);
     }
     let maxPos = 0;
     for (let t = 0; t < n; t++) maxPos = Math.max(maxPos, positions[t]!);

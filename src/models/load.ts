@@ -1,6 +1,6 @@
 /**
- * `loadModelFiles(path)`: config, float32 weights under Hugging Face names, and the tokenizer, from a HF folder
- * (single or sharded safetensors), a GGUF file, or a llama2.c checkpoint.
+ * `loadModelFiles(path)`: config, weights under Hugging Face names (float32, or packed matrices with the `weights`
+ * option), and the tokenizer, from a HF folder (single or sharded safetensors), a GGUF file, or a llama2.c checkpoint.
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -8,6 +8,7 @@ import { parseHfConfig, readJsonFile } from './config.js';
 import { readSafetensors } from './safetensors.js';
 import { loadHfTokenizer } from './tokenizer.js';
 import type { ModelConfig, Tokenizer, WeightMap } from './types.js';
+import { convertWeights, isPackableTensor, parseWeightStorage, type WeightStorage } from './pack.js';
 
 export type ModelFileFormat = 'safetensors' | 'gguf' | 'llama2c';
 
@@ -23,18 +24,31 @@ export interface LoadedModelFiles {
 export interface LoadModelOptions {
   /** llama2.c: the tokenizer.bin to use (default: tokenizer.bin beside the checkpoint, if any). */
   tokenizerPath?: string;
+  /**
+   * How the weight matrices are held (src/models/pack.ts): 'f32' (default) widens everything to float32; 'packed'
+   * keeps F16/BF16/Q8_0/Q4_0 matrices in their file format (same results, less memory); 'q8_0', 'q4_0', 'f16', 'bf16'
+   * also convert float32 matrices to that format (lossy). Llama-family models only: others stay float32.
+   */
+  weights?: WeightStorage;
 }
 
 export async function loadModelFiles(path: string, options: LoadModelOptions = {}): Promise<LoadedModelFiles> {
   if (typeof path !== 'string' || path.trim() === '') throw new Error('a model path is needed: a Hugging Face folder, a .gguf file or a llama2.c .bin');
+  const weights = options.weights === undefined ? 'f32' : parseWeightStorage(options.weights);
   const source = resolve(path);
   if (!existsSync(source)) throw new Error(`${source}: no such file or folder`);
-  if (statSync(source).isDirectory()) return loadHfFolder(source);
-  if (basename(source).endsWith('.safetensors')) return loadHfFolder(dirname(source), source);
+  const files = await loadFiles(source, weights, options.tokenizerPath);
+  convertWeights(files.config, files.weights, weights);
+  return files;
+}
+
+async function loadFiles(source: string, weights: WeightStorage, tokenizerPath: string | undefined): Promise<LoadedModelFiles> {
+  if (statSync(source).isDirectory()) return loadHfFolder(source, undefined, weights);
+  if (basename(source).endsWith('.safetensors')) return loadHfFolder(dirname(source), source, weights);
   const { isGgufFile, loadGguf } = await import('./gguf.js');
-  if (isGgufFile(source)) return { ...(await loadGguf(source)), source, format: 'gguf' };
+  if (isGgufFile(source)) return { ...(await loadGguf(source, weights)), source, format: 'gguf' };
   const { loadLlama2c } = await import('./llama2c.js');
-  return { ...(await loadLlama2c(source, options.tokenizerPath)), source, format: 'llama2c' };
+  return { ...(await loadLlama2c(source, tokenizerPath)), source, format: 'llama2c' };
 }
 
 /** Embedding / output-projection names per architecture, for tied weights. */
@@ -57,7 +71,7 @@ export function tieEmbeddings(config: ModelConfig, weights: WeightMap, source: s
   if (!e || !h) config.tieEmbeddings = true;
 }
 
-async function loadHfFolder(dir: string, singleFile?: string): Promise<LoadedModelFiles> {
+async function loadHfFolder(dir: string, singleFile: string | undefined, storage: WeightStorage): Promise<LoadedModelFiles> {
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) throw new Error(`${dir}: no config.json (a Hugging Face model folder needs one)`);
   const config = parseHfConfig(await readJsonFile(configPath), configPath);
@@ -69,7 +83,7 @@ async function loadHfFolder(dir: string, singleFile?: string): Promise<LoadedMod
   const storedIn = new Map<string, string>();
   const aliases: WeightMap = new Map();
   for (const file of singleFile ? [singleFile] : await safetensorsFiles(dir)) {
-    const { tensors, metadata } = readSafetensors(file);
+    const { tensors, metadata } = readSafetensors(file, storage === 'f32' ? undefined : (name, shape) => isPackableTensor(config, name, shape));
     for (const [name, t] of tensors) {
       const target = Object.hasOwn(metadata, name) ? metadata[name]! : undefined;
       if (target !== undefined && target !== name && tensors.get(target) === t) { aliases.set(name, t); continue; }

@@ -10,11 +10,18 @@ import type { DecoderArch } from './arch.js';
 import { Gpt2Arch } from './gpt2.js';
 import { LlamaArch } from './llama.js';
 import { loadModelFiles } from './load.js';
+import type { WeightStorage } from './pack.js';
 import { validateModelConfig } from './config.js';
 import type { ModelConfig, Tokenizer, WeightMap } from './types.js';
 
 export interface LoadModelOptions {
   backend?: Backend;
+  /**
+   * How weight matrices are held: 'f32' (default), 'packed' (F16/BF16/Q8_0/Q4_0 matrices stay as the file stores
+   * them: same results, a fraction of the memory), or 'q8_0' | 'q4_0' | 'f16' | 'bf16' (float32 matrices converted too,
+   * lossy). See src/models/pack.ts.
+   */
+  weights?: WeightStorage;
 }
 
 export interface CreateSessionOptions extends Omit<SessionOptions, 'memory'> {
@@ -39,7 +46,7 @@ export class Model {
 
   /** Loads a Hugging Face folder (safetensors), a GGUF file or a llama2.c checkpoint. */
   static async fromPretrained(path: string, options: LoadModelOptions = {}): Promise<Model> {
-    const files = await loadModelFiles(path);
+    const files = await loadModelFiles(path, options.weights === undefined ? {} : { weights: options.weights });
     return new Model(files.config, files.weights, files.tokenizer, options.backend ?? getBackend(), files.source);
   }
 

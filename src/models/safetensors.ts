@@ -6,6 +6,8 @@
  */
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { getBackend } from '../tensor/index.js';
+import { PackedMatrix } from '../tensor/packed.js';
+import { packedTensor } from './pack.js';
 import type { Tensor } from './types.js';
 import { writeFileVia } from '../util/files.js';
 
@@ -125,9 +127,16 @@ function parseEntry(name: string, value: unknown, dataStart: number, dataSize: n
   return { name, dtype: dtype as SafetensorsDtype, shape: shape as number[], begin: dataStart + b, end: dataStart + e };
 }
 
-/** Reads one entry as float32, converting F16/BF16 with the backend kernels. */
-export function readSafetensorsTensor(fd: number, entry: SafetensorsEntry, file: string): Tensor {
+/**
+ * Reads one entry as float32, converting F16/BF16 with the backend kernels; with `keepPacked`, a 2-D F16/BF16
+ * entry is kept packed instead (its bytes as stored; src/models/pack.ts).
+ */
+export function readSafetensorsTensor(fd: number, entry: SafetensorsEntry, file: string, keepPacked = false): Tensor {
   const count = entry.shape.reduce((a, b) => a * b, 1);
+  if (keepPacked && entry.dtype !== 'F32' && entry.shape.length === 2) {
+    const bytes = readExactly(fd, entry.begin, count * 2, file);
+    return packedTensor(entry.name, new PackedMatrix(entry.dtype === 'F16' ? 'f16' : 'bf16', entry.shape[0]!, entry.shape[1]!, bytes));
+  }
   const data = new Float32Array(count);
   if (entry.dtype === 'F32') {
     readExactly(fd, entry.begin, count * 4, file, new Uint8Array(data.buffer));
@@ -146,16 +155,17 @@ export interface SafetensorsFile {
 }
 
 /**
- * Reads every tensor of a safetensors file as float32. Names that `__metadata__` maps to another stored tensor
+ * Reads every tensor of a safetensors file as float32 (those `keepPacked` names, when F16/BF16 matrices, packed).
+ * Names that `__metadata__` maps to another stored tensor
  * (transformers' record of tied weights it de-duplicated, e.g. `model.embed_tokens.weight` → `lm_head.weight`)
  * are filled in with that same Tensor object.
  */
-export function readSafetensors(file: string): SafetensorsFile {
+export function readSafetensors(file: string, keepPacked?: (name: string, shape: readonly number[]) => boolean): SafetensorsFile {
   const fd = openSync(file, 'r');
   try {
     const header = readSafetensorsHeader(fd, file);
     const tensors = new Map<string, Tensor>();
-    for (const entry of header.entries) tensors.set(entry.name, readSafetensorsTensor(fd, entry, file));
+    for (const entry of header.entries) tensors.set(entry.name, readSafetensorsTensor(fd, entry, file, keepPacked?.(entry.name, entry.shape) ?? false));
     for (const [alias, target] of Object.entries(header.metadata)) {
       const t = tensors.get(target);
       if (t && !tensors.has(alias)) tensors.set(alias, t);

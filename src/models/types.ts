@@ -1,4 +1,5 @@
 /** What every loader produces and every architecture consumes. */
+import type { PackedMatrix } from '../tensor/packed.js';
 
 export type Architecture = 'llama' | 'gpt2';
 
@@ -53,7 +54,10 @@ export interface ModelConfig {
 /** A named float32 tensor with its shape (PyTorch/HF layout: linear weights are [out, in]). */
 export interface Tensor {
   shape: number[];
+  /** The values. For a packed tensor, reading it throws (see src/models/pack.ts: tensorValues widens one). */
   data: Float32Array;
+  /** Set when the values are held packed (a 2-D `[out, in]` matrix loaded with `weights` other than 'f32'). */
+  packed?: PackedMatrix;
 }
 
 /**

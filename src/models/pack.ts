@@ -1,0 +1,132 @@
+/**
+ * Packed weights in a model (src/tensor/packed.ts): which tensors may stay packed, turning float32 matrices into a
+ * packed format, and the `weights` load option.
+ *
+ * Only the Llama family's linear-layer and embedding matrices are packed (`model.layers.N.self_attn.{q,k,v,o}_proj`,
+ * `mlp.{gate,up,down}_proj`, `model.embed_tokens`, `lm_head`): they are nearly all of a model's bytes. Norms and
+ * biases stay float32, as do GPT-2 models (their Conv1D matrices are transposed at load) and llama2.c checkpoints
+ * (float32 files).
+ */
+import { quantizeQ8_0 } from './gguf.js';
+import { f32ToBf16, f32ToF16 } from './safetensors.js';
+import { PACKED_FORMATS, PackedMatrix, packedBlockValues, unpackMatrix, type PackedFormat } from '../tensor/packed.js';
+import type { ModelConfig, Tensor, WeightMap } from './types.js';
+
+/**
+ * How a loaded model holds its weight matrices:
+ * - `f32` (default): everything widened to float32 at load, as before;
+ * - `packed`: matrices stay in the file's format when it is F16, BF16, Q8_0 or Q4_0 (exactly the same values and
+ *   results as `f32`, in a half to a seventh of the memory); float32 matrices stay float32;
+ * - `q8_0`, `q4_0`, `f16`, `bf16`: as `packed`, and float32 matrices are converted to that format after loading
+ *   (lossy: the model's outputs change, slightly for f16/bf16/Q8_0, more for Q4_0; the block formats need rows of a
+ *   multiple of 32 values, and a matrix whose rows are not stays as it was).
+ */
+export const WEIGHT_STORAGES = ['f32', 'packed', 'q8_0', 'q4_0', 'f16', 'bf16'] as const;
+export type WeightStorage = (typeof WEIGHT_STORAGES)[number];
+
+export function parseWeightStorage(value: unknown, what = 'weights'): WeightStorage {
+  if (typeof value === 'string' && (WEIGHT_STORAGES as readonly string[]).includes(value)) return value as WeightStorage;
+  throw new RangeError(`${what} must be one of ${WEIGHT_STORAGES.join(', ')}, got ${JSON.stringify(value)}`);
+}
+
+const PACKABLE = /^(model\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)|model\.embed_tokens|lm_head)\.weight$/;
+
+/** Whether the tensor `name` of a model with this config may be held packed. */
+export function isPackableTensor(config: Pick<ModelConfig, 'arch'>, name: string, shape: readonly number[]): boolean {
+  return config.arch === 'llama' && shape.length === 2 && PACKABLE.test(name);
+}
+
+/**
+ * A tensor whose values are held packed. Reading `data` throws, naming the tensor: code that needs float32 values
+ * must widen it (`tensorValues`) or load the model with `weights: 'f32'`, and can never read an empty array by
+ * mistake.
+ */
+export function packedTensor(name: string, packed: PackedMatrix): Tensor {
+  return {
+    shape: [packed.rows, packed.cols],
+    packed,
+    get data(): Float32Array {
+      throw new Error(`weight "${name}" is held packed (${packed.format}); this needs float32 weights: widen it with tensorValues() or load the model with weights: 'f32'`);
+    },
+  };
+}
+
+/** A tensor's values as float32: its own array, or a new widened copy of a packed tensor. */
+export function tensorValues(t: Tensor): Float32Array {
+  return t.packed ? unpackMatrix(t.packed) : t.data;
+}
+
+/** Bytes a tensor holds in memory. */
+export function tensorBytes(t: Tensor): number {
+  return t.packed ? t.packed.byteLength : t.data.byteLength;
+}
+
+/** The identity of a tensor's storage (tied weights share one), for counting bytes once. */
+export function tensorStorage(t: Tensor): object {
+  return t.packed ?? t.data;
+}
+
+/** float32 values `[rows, cols]` packed into `format`; null when the row length does not fit the format's blocks. */
+export function packMatrix(data: Float32Array, rows: number, cols: number, format: PackedFormat): PackedMatrix | null {
+  if (!PACKED_FORMATS.includes(format)) throw new RangeError(`unknown packed format "${String(format)}" (expected ${PACKED_FORMATS.join(', ')})`);
+  if (data.length !== rows * cols) throw new RangeError(`a ${rows}×${cols} matrix has ${rows * cols} values, got ${data.length}`);
+  if (cols % packedBlockValues(format) !== 0) return null;
+  if (format === 'q8_0') return new PackedMatrix(format, rows, cols, quantizeQ8_0(data));
+  if (format === 'q4_0') return new PackedMatrix(format, rows, cols, quantizeQ4_0(data));
+  const half = new Uint16Array(data.length);
+  const convert = format === 'f16' ? f32ToF16 : f32ToBf16;
+  for (let i = 0; i < data.length; i++) half[i] = convert(data[i]!);
+  return new PackedMatrix(format, rows, cols, new Uint8Array(half.buffer));
+}
+
+/**
+ * float32 → ggml Q4_0 blocks as ggml's reference quantiser does it, in float32 arithmetic: the value of largest
+ * magnitude m (its sign kept) gives d = m / −8; q = min(15, trunc(x/d + 8.5)); value j in the low nibble of byte j,
+ * value j + 16 in its high nibble.
+ */
+export function quantizeQ4_0(x: Float32Array): Uint8Array {
+  if (x.length % 32 !== 0) throw new Error(`Q4_0 needs a multiple of 32 values, got ${x.length}`);
+  const out = new Uint8Array((x.length / 32) * 18);
+  const view = new DataView(out.buffer);
+  for (let b = 0; b < x.length / 32; b++) {
+    let amax = 0, max = 0;
+    for (let i = 0; i < 32; i++) {
+      const v = x[b * 32 + i]!;
+      if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; }
+    }
+    const d = Math.fround(max / -8);
+    const id = d ? Math.fround(1 / d) : 0;
+    view.setUint16(b * 18, f32ToF16(d), true);
+    const q = (v: number) => Math.min(15, Math.trunc(Math.fround(Math.fround(v * id) + 8.5)));
+    for (let j = 0; j < 16; j++) out[b * 18 + 2 + j] = q(x[b * 32 + j]!) | (q(x[b * 32 + j + 16]!) << 4);
+  }
+  return out;
+}
+
+/**
+ * Applies a `weights` storage to a loaded model's map in place: `q8_0`, `q4_0`, `f16` and `bf16` convert the packable float32
+ * matrices (loaders already kept packable file formats packed for every storage but `f32`). Tied tensors stay
+ * one object. Returns the number of tensors converted.
+ */
+export function convertWeights(config: ModelConfig, weights: WeightMap, storage: WeightStorage): number {
+  if (storage === 'f32' || storage === 'packed') return 0;
+  const done = new Map<Tensor, Tensor>();
+  let converted = 0;
+  for (const [name, t] of weights) {
+    if (t.packed || !isPackableTensor(config, name, t.shape)) continue;
+    let out = done.get(t);
+    if (!out) {
+      const packed = packMatrix(t.data, t.shape[0]!, t.shape[1]!, storage);
+      out = packed ? packedTensor(name, packed) : t;
+      if (packed) converted++;
+      done.set(t, out);
+    }
+    weights.set(name, out);
+  }
+  return converted;
+}
+
+/** A packed tensor widened back (for code that needs float32 values), or the tensor itself. */
+export function widenTensor(t: Tensor): Tensor {
+  return t.packed ? { shape: [...t.shape], data: unpackMatrix(t.packed) } : t;
+}

@@ -1,0 +1,133 @@
+/**
+ * Models with packed weights (`weights` load option, src/models/pack.ts) on the tinystories test model: a GGUF
+ * (F16, Q8_0, Q4_0) or safetensors (F16, BF16) file loaded packed runs exactly as the same file loaded as float32,
+ * in a fraction of the memory; converting at load (q8_0) still gives the model's golden greedy ids; workers of an
+ * evolution share packed weights and score exactly as float32 ones; misuse is refused with clear messages.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { convertModel } from '../../src/cli/convert.js';
+import { loadModelFiles } from '../../src/models/load.js';
+import { Model } from '../../src/models/model.js';
+import { convertWeights, tensorValues, widenTensor } from '../../src/models/pack.js';
+import { writeGguf } from '../../src/models/gguf.js';
+import { modelFingerprint } from '../../src/evolve/reference-scores.js';
+import { loadSharedModel, shareWeights, workerWeights } from '../../src/evolve/workers.js';
+import { PackedMatrix } from '../../src/tensor/packed.js';
+
+const MODEL = '../shared/models/tinystories-656k';
+const GPT2 = 'models/namm-tiny-gpt2';
+const GOLDEN = [147, 201, 282, 215, 286, 598, 1662, 356, 499, 826, 1363, 1145, 1652, 615, 242, 1482, 951, 628, 499, 826, 872, 921, 318, 385];
+
+const dir = mkdtempSync(join(tmpdir(), 'namm-packed-'));
+process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+/** Prefill logits of a fixed 300-token prompt, then 6 decode steps' logits, all concatenated. */
+function run(model: Model): Float32Array[] {
+  const ids = Array.from({ length: 300 }, (_, i) => 1 + ((i * 37) % 2000));
+  const s = model.createSessionWith(null, { chunkSize: 64 });
+  const out = [s.prefill(ids).slice()];
+  for (let t = 0; t < 6; t++) out.push(s.decode(5 + 11 * t).slice());
+  return out;
+}
+
+function greedyFromBos(model: Model): number[] {
+  const session = model.createSessionWith(null);
+  let logits = session.prefill([1]);
+  const ids: number[] = [];
+  while (ids.length < GOLDEN.length) {
+    let best = 0;
+    for (let j = 1; j < logits.length; j++) if (logits[j]! > logits[best]!) best = j;
+    ids.push(best);
+    logits = session.decode(best);
+  }
+  return ids;
+}
+
+test('a GGUF loaded packed (F16, Q8_0, Q4_0) gives exactly the logits of the same file widened to float32, in a fraction of the memory', async () => {
+  for (const [dtype, maxShare] of [['f16', 0.51], ['q8_0', 0.28], ['q4_0', 0.15]] as const) {
+    const path = join(dir, `ts-${dtype}.gguf`);
+    await convertModel({ from: MODEL, to: 'gguf', out: path, dtype });
+    const wide = await Model.fromPretrained(path), packed = await Model.fromPretrained(path, { weights: 'packed' });
+    assert.deepEqual(run(packed), run(wide), dtype);
+    const share = packed.arch.weightBytes / wide.arch.weightBytes;
+    assert.ok(share < maxShare, `${dtype}: packed weights take ${(100 * share).toFixed(1)}% of the float32 bytes`);
+    // Matrices are packed; norms stay float32.
+    const files = await loadModelFiles(path, { weights: 'packed' });
+    assert.equal(files.weights.get('model.layers.0.mlp.up_proj.weight')!.packed?.format, dtype);
+    assert.equal(files.weights.get('model.norm.weight')!.packed, undefined);
+  }
+});
+
+test('a safetensors folder in F16 or BF16 loaded packed runs exactly as loaded as float32', async () => {
+  for (const dtype of ['f16', 'bf16']) {
+    const out = join(dir, `hf-${dtype}`);
+    await convertModel({ from: MODEL, to: 'safetensors', out, dtype });
+    const wide = await Model.fromPretrained(out), packed = await Model.fromPretrained(out, { weights: 'packed' });
+    assert.deepEqual(run(packed), run(wide), dtype);
+    assert.ok(packed.arch.weightBytes < 0.51 * wide.arch.weightBytes, dtype);
+    // The tied embedding stays one tensor, packed once.
+    const files = await loadModelFiles(out, { weights: 'packed' });
+    assert.equal(files.weights.get('lm_head.weight'), files.weights.get('model.embed_tokens.weight'));
+  }
+});
+
+test('weights: q8_0 converts a float32 model at load and keeps its golden greedy ids; q4_0 and bf16 convert too', async () => {
+  const q8 = await Model.fromPretrained(MODEL, { weights: 'q8_0' });
+  assert.deepEqual(greedyFromBos(q8), GOLDEN);
+  const f32 = await Model.fromPretrained(MODEL);
+  assert.ok(q8.arch.weightBytes < 0.28 * f32.arch.weightBytes);
+  for (const w of ['q4_0', 'bf16'] as const) {
+    const m = await Model.fromPretrained(MODEL, { weights: w });
+    const files = await loadModelFiles(MODEL, { weights: w });
+    assert.equal(files.weights.get('model.layers.1.self_attn.q_proj.weight')!.packed?.format, w);
+    assert.equal(greedyFromBos(m).length, GOLDEN.length);
+  }
+  // 'packed' leaves a float32 file as it is.
+  const same = await loadModelFiles(MODEL, { weights: 'packed' });
+  assert.ok([...same.weights.values()].every((t) => !t.packed));
+});
+
+test('GPT-2 models stay float32 whatever the weights option', async () => {
+  const files = await loadModelFiles(GPT2, { weights: 'q8_0' });
+  assert.ok([...files.weights.values()].every((t) => !t.packed));
+  const converted = convertWeights(files.config, files.weights, 'q8_0');
+  assert.equal(converted, 0);
+});
+
+test('packed tensors refuse silent float32 reads; tensorValues and widenTensor widen them; bad options are refused', async () => {
+  const files = await loadModelFiles(join(dir, 'ts-q8_0.gguf'), { weights: 'packed' });
+  const t = files.weights.get('model.layers.0.self_attn.k_proj.weight')!;
+  assert.throws(() => t.data, /weight "blk\.0\.attn_k\.weight" is held packed \(q8_0\); this needs float32 weights/);
+  const wide = await loadModelFiles(join(dir, 'ts-q8_0.gguf'));
+  const want = wide.weights.get('model.layers.0.self_attn.k_proj.weight')!.data;
+  assert.deepEqual(tensorValues(t), want);
+  assert.deepEqual(widenTensor(t).data, want);
+  // Writing needs float32 values: the writer meets the packed tensor's refusal, not an empty array.
+  assert.throws(() => writeGguf(join(dir, 'x.gguf'), files.config, files.weights, null), /is held packed \(q8_0\)/);
+  await assert.rejects(loadModelFiles(MODEL, { weights: 'q9' as never }), /weights must be one of f32, packed, q8_0, q4_0, f16, bf16, got "q9"/);
+});
+
+test('shared weights stay packed in shared memory, rebuild in workers, and keep the float32 fingerprint', async () => {
+  const path = join(dir, 'ts-q4_0.gguf');
+  const packed = await loadSharedModel(path, undefined, 'packed');
+  const wide = await loadSharedModel(path);
+  assert.equal(packed.fingerprint, wide.fingerprint, 'the same file is the same model, packed or not');
+  const converted = await loadSharedModel(MODEL, undefined, 'q8_0');
+  assert.notEqual(converted.fingerprint, (await loadSharedModel(MODEL)).fingerprint, 'converted weights are another model');
+  const t = packed.weights.get('model.layers.0.mlp.down_proj.weight')!;
+  assert.ok(t.packed!.bytes.buffer instanceof SharedArrayBuffer);
+  // Tied aliases still share one copy.
+  assert.equal(packed.weights.get('lm_head.weight'), packed.weights.get('model.embed_tokens.weight'));
+  // What a worker receives (plain fields, as postMessage leaves them) rebuilds the same model.
+  const posted = [...packed.weights].map(([name, w]) => [name, w.shape, w.packed
+    ? { format: w.packed.format, rows: w.packed.rows, cols: w.packed.cols, bytes: w.packed.bytes }
+    : w.data] as [string, number[], Float32Array | { format: 'q4_0'; rows: number; cols: number; bytes: Uint8Array }]);
+  const rebuilt = workerWeights(posted);
+  assert.ok(rebuilt.get('model.layers.0.mlp.down_proj.weight')!.packed instanceof PackedMatrix);
+  assert.deepEqual(run(new Model(packed.model.config, rebuilt, null)), run(wide.model));
+  assert.equal(modelFingerprint(packed.model.config, shareWeights(rebuilt)), wide.fingerprint);
+});
