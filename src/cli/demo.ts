@@ -16,7 +16,8 @@ import type { MemoryPolicy } from '../memory/policy.js';
 import { parsePolicySpec } from '../memory/spec.js';
 import { generateRecord } from '../tasks/registry.js';
 import { recordPrompt, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
-import { collect, intOption } from './util.js';
+import { collect, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
+import type { WeightStorage } from '../models/pack.js';
 
 /** The package root (works from src/ through tsx and from dist/src/ after the build). */
 function packageRoot(): string {
@@ -37,7 +38,7 @@ function withTrace(spec: string, file: string): string {
 export const DEFAULT_MODEL = 'models/namm-tiny-llama';
 export const DEFAULT_NAMM = 'models/namm-tiny-llama.namm';
 
-interface DemoOptions { model?: string; memory?: string[]; task: string; length?: number; seed: number; maxPromptTokens?: number }
+interface DemoOptions { model?: string; memory?: string[]; task: string; length?: number; seed: number; maxPromptTokens?: number; weights?: WeightStorage }
 
 /** The demo's prompt length when --length is not given: 2,048 tokens, or the model's context when that is shorter. */
 export const DEFAULT_DEMO_LENGTH = 2048;
@@ -52,13 +53,14 @@ export function register(program: Command): void {
     .option('--length <tokens>', `prompt length in model tokens (default ${DEFAULT_DEMO_LENGTH}, or the model's context if shorter)`, intOption('--length', 64))
     .option('--seed <n>', 'task seed (seeds below 1,000,000 are never used in training)', intOption('--seed'), 7)
     .option('--max-prompt-tokens <n>', "prompt budget (default: the model's context)", intOption('--max-prompt-tokens', 2))
+    .option(WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption)
     .action(async (o: DemoOptions) => {
       const root = packageRoot();
       const modelPath = o.model ?? join(root, DEFAULT_MODEL);
       if (!existsSync(modelPath)) {
         throw new Error(`no model at ${modelPath}: the shipped model is made by \`namm train --config configs/namm-tiny-llama.json --out ${DEFAULT_MODEL}\`; or pass --model PATH`);
       }
-      const model = await loadModel(modelPath);
+      const model = await loadModel(modelPath, o.weights ? { weights: o.weights } : {});
       if (!model.tokenizer) throw new Error(`${modelPath} has no tokenizer`);
       let specs = o.memory;
       let matchTo: string | null = null;

@@ -13,7 +13,8 @@ import { RECORD_SCORES, runRecord, type RecordResult, type RecordScore } from '.
 import { renderScoreVsKvSvg } from '../eval/plot.js';
 import { formatSummary, summarize } from '../eval/summary.js';
 import { createProgress } from './progress.js';
-import { collect, intOption } from './util.js';
+import { collect, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
+import type { WeightStorage } from '../models/pack.js';
 import { makeFolders, writeFileVia } from '../util/files.js';
 import type { TaskRecord } from '../tasks/record.js';
 import { DEFAULT_CHUNK_SIZE } from '../runtime/session.js';
@@ -33,6 +34,7 @@ interface EvalCliOptions {
   threads?: number;
   match?: string;
   score?: string;
+  weights?: WeightStorage;
 }
 
 /** A `matched(...)` spec that names no trace: it takes, per record, the trace of the `--match` policy. */
@@ -64,11 +66,12 @@ export function register(program: Command): void {
     .option('--threads <n>', 'kernel threads', intOption('--threads', 1))
     .option('--match <spec>', 'record this policy\'s cache sizes on every record; `matched(SPEC)` without trace= then follows them (matched memory)')
     .option('--score <kind>', 'task: the task metric of the greedy answer (default); likelihood: exp(−mean NLL) of the gold answer, teacher-forced')
+    .option(WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption)
     .option('--json', 'print the summary as JSON')
     .action(async (o: EvalCliOptions) => {
       const scoreKind = (o.score ?? 'task') as RecordScore;
       if (!RECORD_SCORES.includes(scoreKind)) throw new Error(`--score must be ${RECORD_SCORES.join(' or ')}, got "${o.score}"`);
-      const model = await loadModel(o.model);
+      const model = await loadModel(o.model, o.weights ? { weights: o.weights } : {});
       if (o.threads) model.backend.threads = o.threads;
       const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
       // The --match policy runs first on each record, so its trace exists when the matched runs need it.
@@ -109,9 +112,12 @@ export function register(program: Command): void {
           longbenchConfig: o.longbenchConfig ? resolve(o.longbenchConfig) : null, match: o.match ?? null,
           // A baseline that acts after every chunk evicts at other points with another chunk size.
           chunkSize: o.chunkSize ?? DEFAULT_CHUNK_SIZE,
+          // Converted weights (q8_0, q4_0, f16, bf16) are another model; 'packed' holds the file's own values (the same
+          // results as f32), so it counts as f32.
+          weights: o.weights === undefined || o.weights === 'packed' ? 'f32' : o.weights,
         };
         // Keys an older run.json lacks held their defaults then.
-        const defaults: Record<string, unknown> = { chunkSize: DEFAULT_CHUNK_SIZE };
+        const defaults: Record<string, unknown> = { chunkSize: DEFAULT_CHUNK_SIZE, weights: 'f32' };
         // The files a policy reads (a .namm, a trace), by content: the same spec with another file behind it is
         // another policy, whose results cannot be reused.
         const files: Record<string, Record<string, string>> = {};

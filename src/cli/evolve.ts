@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHECKPOINT_FILE } from '../evolve/loop.js';
 import { evolveNamm } from '../evolve/namm-evolution.js';
-import { intOption } from './util.js';
+import { intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
+import type { WeightStorage } from '../models/pack.js';
 
 interface EvolveCliOptions {
   config: string;
@@ -15,6 +16,7 @@ interface EvolveCliOptions {
   workers: number;
   seed?: number;
   mode?: 'reference' | 'fast';
+  weights?: WeightStorage;
 }
 
 function modeOption(v: string): 'reference' | 'fast' {
@@ -33,12 +35,14 @@ export function register(program: Command): void {
     .option('--workers <n>', 'evaluation threads sharing the weights (results do not depend on it)', intOption('--workers', 1), 1)
     .option('--seed <n>', "seed of CMA-ES and of the prompt sampling (default: the curriculum's)", intOption('--seed', 0))
     .option('--mode <mode>', "CMA-ES eigendecomposition: reference (every generation) or fast (lazy); default: the curriculum's (on --resume: the run's)", modeOption)
+    .option(WEIGHTS_FLAGS, `${WEIGHTS_HELP}; a run resumes with the weights it started with`, weightsOption)
     .action(async (o: EvolveCliOptions) => {
       // Resuming a run that never checkpointed is starting it; say so, in case --out is mistyped.
       if (o.resume && !existsSync(join(o.out, CHECKPOINT_FILE))) process.stderr.write(`note: ${o.out} holds no evolution checkpoint; starting a new run there\n`);
       const result = await evolveNamm({
         curriculum: o.config, model: o.model, out: o.out, resume: o.resume, workers: o.workers,
         ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.mode ? { mode: o.mode } : {}),
+        ...(o.weights ? { weights: o.weights } : {}),
       });
       const last = result.history.at(-1);
       const chosen = result.stageBest.at(-1);

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { loadModel, type Model } from '../models/model.js';
 import type { GenerateOptions, Session } from '../runtime/session.js';
-import { collect, floatOption, intOption } from './util.js';
+import { collect, floatOption, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
+import type { WeightStorage } from '../models/pack.js';
 import { readTextFile } from '../util/files.js';
 
 interface GenerateCliOptions {
@@ -20,6 +21,7 @@ interface GenerateCliOptions {
   chunkSize: number;
   json?: boolean;
   threads?: number;
+  weights?: WeightStorage;
   question?: string[];
 }
 
@@ -40,13 +42,14 @@ export function register(program: Command): void {
     .option('--stop <text>', 'stop when this text appears (repeatable)', collect)
     .option('--chunk-size <n>', 'prefill chunk size in tokens', intOption('--chunk-size', 1), 128)
     .option('--threads <n>', 'kernel threads (default: all cores)', intOption('--threads', 1))
+    .option(WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption)
     .option('-q, --question <text>', 'read the prompt (say, a long document) once, then answer this in a copy of the session (repeatable: one copy per question)', collect)
     .option('--json', 'print one JSON object instead of streaming text')
     .action(async (o: GenerateCliOptions) => {
       if ((o.prompt === undefined) === (o.promptFile === undefined)) throw new Error('give exactly one of --prompt and --prompt-file');
       if (o.question?.some((q) => q === '')) throw new Error('--question must not be empty');
       const prompt = o.prompt ?? readTextFile(o.promptFile!, 'prompt file');
-      const model = await loadModel(o.model);
+      const model = await loadModel(o.model, o.weights ? { weights: o.weights } : {});
       if (!model.tokenizer) throw new Error(`${o.model} has no tokenizer (no tokenizer.json, embedded vocabulary or tokenizer.bin): generate needs one to read the prompt`);
       if (o.threads) model.backend.threads = o.threads;
       const session = await model.createSession({ memory: o.memory ?? null, chunkSize: o.chunkSize });

@@ -8,7 +8,8 @@ import { calibrateNamm } from '../eval/calibrate.js';
 import { readNammCheckpoint, saveNammCheckpoint, zeroNammParams, NAMM_SELECTIONS, type NammSelection } from '../memory/namm/index.js';
 import { TAP_PRECISIONS, type TapPrecision } from '../memory/policy.js';
 import { createProgress } from './progress.js';
-import { collect, intOption } from './util.js';
+import { collect, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
+import type { WeightStorage } from '../models/pack.js';
 
 export function register(program: Command): void {
   program
@@ -43,11 +44,12 @@ export function register(program: Command): void {
     .option('--longbench-config <dir>', 'LongBench config folder for records without their own template')
     .option('--limit <n>', 'first n records of each file', intOption('--limit', 1))
     .option('--max-prompt-tokens <n>', "prompt budget (default: the model's context minus the answer)", intOption('--max-prompt-tokens', 2))
-    .action(async (o: { model: string; namm: string; data: string[]; out?: string; force?: boolean; longbenchConfig?: string; limit?: number; maxPromptTokens?: number }) => {
+    .option(WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption)
+    .action(async (o: { model: string; namm: string; data: string[]; out?: string; force?: boolean; longbenchConfig?: string; limit?: number; maxPromptTokens?: number; weights?: WeightStorage }) => {
       // Checked before the (long) calibration pass: another file at --out is not overwritten unasked, nor an input.
       if (o.out && resolve(o.out) !== resolve(o.namm)) checkOutputPath(o.out, { force: o.force, inputs: [o.model, ...o.data] });
       const ckpt = readNammCheckpoint(o.namm);
-      const model = await loadModel(o.model);
+      const model = await loadModel(o.model, o.weights ? { weights: o.weights } : {});
       const records = o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity));
       const bar = createProgress(records.length, 'calibrate');
       const stats = await calibrateNamm(model, records, ckpt.params, {

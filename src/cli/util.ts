@@ -1,5 +1,6 @@
 /** Small helpers shared by the CLI commands: option parsing with clear errors. */
 import { InvalidArgumentError } from 'commander';
+import { parseWeightStorage, WEIGHT_STORAGES, type WeightStorage } from '../models/pack.js';
 
 export function intOption(name: string, min = 0): (v: string) => number {
   return (v: string) => {
@@ -25,4 +26,15 @@ export function floatOption(name: string, min = -Infinity, max = Infinity, minEx
 
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+/** `--weights <storage>`: how the model's weight matrices are held (src/models/pack.ts). */
+export const WEIGHTS_FLAGS = '--weights <storage>';
+export const WEIGHTS_HELP = `how weight matrices are held: ${WEIGHT_STORAGES.join(' | ')} (packed: F16/BF16/Q8_0/Q4_0 matrices stay as the file stores them, same results in less memory; q8_0/q4_0/f16/bf16 also convert float32 ones, lossy; default f32)`;
+export function weightsOption(v: string): WeightStorage {
+  try {
+    return parseWeightStorage(v, '--weights');
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }

@@ -39,6 +39,7 @@ import { renderFitnessSvg } from './plot.js';
 import { ProgressLine } from './progress.js';
 import { REFERENCE_SCORES_FILE, ReferenceScoreCache, referenceKey, referenceSettings } from './reference-scores.js';
 import { createEvaluator, loadSharedModel, type Evaluator, type NammRunSettings } from './workers.js';
+import { parseWeightStorage, type WeightStorage } from '../models/pack.js';
 
 export const EVOLVED_FILE = 'evolved.namm';
 export const MEMBERS_FILE = 'members.jsonl';
@@ -60,6 +61,12 @@ export interface EvolveNammOptions {
   seed?: number;
   /** Overrides the curriculum's CMA-ES mode; the run keeps it, so a resume need not repeat it (as the seed). */
   mode?: CmaMode;
+  /**
+   * How the model's weight matrices are held (src/models/pack.ts; default 'f32'). 'packed' evolves on the same
+   * model in less memory; a converting storage ('q8_0', ...) is another model (its fingerprint differs), so a run
+   * must resume with the storage it started with.
+   */
+  weights?: WeightStorage;
   /** Progress line on stderr (default), another stream, or false. */
   progress?: boolean | (NodeJS.WritableStream & { isTTY?: boolean });
   /** Called after every generation (after its checkpoint is written). */
@@ -158,7 +165,7 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
 
   const stream = o.progress === false ? null : o.progress === true || o.progress === undefined ? process.stderr : o.progress;
   const say = (line: string): void => { stream?.write(`${line}\n`); };
-  const shared = await loadSharedModel(o.model);
+  const shared = await loadSharedModel(o.model, undefined, o.weights === undefined ? 'f32' : parseWeightStorage(o.weights));
   if (restored && restored.model !== shared.fingerprint) {
     throw new Error(`the run in ${out} was evolved on another model (fingerprint ${restored.model}, ${o.model} is ${shared.fingerprint})`);
   }

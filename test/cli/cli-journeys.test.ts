@@ -126,3 +126,23 @@ test('namm demo on a model with a short context: the default prompt fits it, a l
   assert.equal(cut.status, 0, cut.stderr);
   assert.match(cut.stdout, /^task {5}passkey: 400 prompt tokens \(cut in the middle from \d+ to the prompt budget\)/m);
 });
+
+test('namm --weights: a GGUF run packed prints the same text and perplexity as float32 in less memory; a bad value is refused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-weights-'));
+  const gguf = join(dir, 'ts.gguf');
+  assert.equal(namm(['convert', '--from', MODEL, '--to', 'gguf', '--out', gguf, '--dtype', 'q4_0']).status, 0);
+  const gen = (extra: string[]) => namm(['generate', '--model', gguf, '--prompt', 'Once upon a time', '--max-new-tokens', '12', '--greedy', '--json', ...extra]);
+  const wide = gen([]), packed = gen(['--weights', 'packed']);
+  assert.equal(packed.status, 0, packed.stderr);
+  assert.equal(JSON.parse(packed.stdout).text, JSON.parse(wide.stdout).text);
+  const text = join(dir, 'text.txt');
+  writeFileSync(text, 'Once upon a time, there was a little girl named Lily. She loved to play outside in the sun. '.repeat(8));
+  const ppl = (extra: string[]) => JSON.parse(namm(['perplexity', '--model', gguf, '--text', text, '--json', ...extra]).stdout) as { perplexity: number; weights: string; weight_bytes: number };
+  const pw = ppl([]), pp = ppl(['--weights', 'packed']);
+  assert.equal(pp.perplexity, pw.perplexity);
+  assert.equal(pp.weights, 'packed');
+  assert.ok(pp.weight_bytes < 0.15 * pw.weight_bytes, `${pp.weight_bytes} vs ${pw.weight_bytes}`);
+  const bad = namm(['generate', '--model', gguf, '--prompt', 'x', '--weights', 'int3']);
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /--weights must be one of f32, packed, q8_0, q4_0, f16, bf16, got "int3"/);
+});
