@@ -35,6 +35,19 @@ struct V {
     const __m256i q = _mm256_and_si256(_mm256_srl_epi32(b, _mm_cvtsi32_si128(shift)), _mm256_set1_epi32(15));
     return _mm256_cvtepi32_ps(_mm256_sub_epi32(q, _mm256_set1_epi32(8)));
   }
+  static __m256i bytes_u32(const uint8_t* p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
+  static __m256i field(__m256i b, int shift, int mask) {
+    return _mm256_and_si256(_mm256_srl_epi32(b, _mm_cvtsi32_si128(shift)), _mm256_set1_epi32(mask));
+  }
+  static R load_u4(const uint8_t* p, int shift) { return _mm256_cvtepi32_ps(field(bytes_u32(p), shift, 15)); }  // (p[i] >> shift) & 15
+  static R load_q5(const uint8_t* ql, int shift, const uint8_t* qh, int bit) {  // nibble | bit << 4
+    const __m256i lo = field(bytes_u32(ql), shift, 15), hi = field(bytes_u32(qh), bit, 1);
+    return _mm256_cvtepi32_ps(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)));
+  }
+  static R load_q6(const uint8_t* ql, int shift, const uint8_t* qh, int hshift) {  // (nibble | 2 bits << 4) − 32
+    const __m256i lo = field(bytes_u32(ql), shift, 15), hi = field(bytes_u32(qh), hshift, 3);
+    return _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32)));
+  }
   static void store(float* p, R v) { _mm256_storeu_ps(p, v); }
   static R add(R a, R b) { return _mm256_add_ps(a, b); }
   static R sub(R a, R b) { return _mm256_sub_ps(a, b); }

@@ -38,6 +38,19 @@ struct V {
     const __m512i q = _mm512_and_si512(_mm512_srl_epi32(b, _mm_cvtsi32_si128(shift)), _mm512_set1_epi32(15));
     return _mm512_cvtepi32_ps(_mm512_sub_epi32(q, _mm512_set1_epi32(8)));
   }
+  static __m512i bytes_u32(const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static __m512i field(__m512i b, int shift, int mask) {
+    return _mm512_and_si512(_mm512_srl_epi32(b, _mm_cvtsi32_si128(shift)), _mm512_set1_epi32(mask));
+  }
+  static R load_u4(const uint8_t* p, int shift) { return _mm512_cvtepi32_ps(field(bytes_u32(p), shift, 15)); }  // (p[i] >> shift) & 15
+  static R load_q5(const uint8_t* ql, int shift, const uint8_t* qh, int bit) {  // nibble | bit << 4
+    const __m512i lo = field(bytes_u32(ql), shift, 15), hi = field(bytes_u32(qh), bit, 1);
+    return _mm512_cvtepi32_ps(_mm512_or_si512(lo, _mm512_slli_epi32(hi, 4)));
+  }
+  static R load_q6(const uint8_t* ql, int shift, const uint8_t* qh, int hshift) {  // (nibble | 2 bits << 4) − 32
+    const __m512i lo = field(bytes_u32(ql), shift, 15), hi = field(bytes_u32(qh), hshift, 3);
+    return _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_or_si512(lo, _mm512_slli_epi32(hi, 4)), _mm512_set1_epi32(32)));
+  }
   static void store(float* p, R v) { _mm512_storeu_ps(p, v); }
   static R add(R a, R b) { return _mm512_add_ps(a, b); }
   static R sub(R a, R b) { return _mm512_sub_ps(a, b); }

@@ -17,6 +17,13 @@ struct V {
   static R load_f16(const uint16_t* p) { return half_to_float(*p); }
   static R load_i8(const int8_t* p) { return static_cast<float>(*p); }
   static R load_q4(const uint8_t* p, int shift) { return static_cast<float>(((*p >> shift) & 15) - 8); }
+  static R load_u4(const uint8_t* p, int shift) { return static_cast<float>((*p >> shift) & 15); }
+  static R load_q5(const uint8_t* ql, int shift, const uint8_t* qh, int bit) {
+    return static_cast<float>(((*ql >> shift) & 15) | (((*qh >> bit) & 1) << 4));
+  }
+  static R load_q6(const uint8_t* ql, int shift, const uint8_t* qh, int hshift) {
+    return static_cast<float>((((*ql >> shift) & 15) | (((*qh >> hshift) & 3) << 4)) - 32);
+  }
   static void store(float* p, R v) { *p = v; }
   static R add(R a, R b) { return a + b; }
   static R sub(R a, R b) { return a - b; }

@@ -13,7 +13,7 @@ export interface ConvertOptions {
   from: string;
   to: 'gguf' | 'safetensors';
   out: string;
-  /** f32 (default), f16, q8_0 (GGUF only), bf16 (safetensors only). */
+  /** f32 (default), f16, q8_0 and q4_0 (GGUF only), bf16 (safetensors only). */
   dtype?: string;
   /** llama2.c sources: the tokenizer.bin (default: beside the checkpoint). */
   tokenizer?: string;

@@ -112,9 +112,9 @@ export function register(program: Command): void {
           longbenchConfig: o.longbenchConfig ? resolve(o.longbenchConfig) : null, match: o.match ?? null,
           // A baseline that acts after every chunk evicts at other points with another chunk size.
           chunkSize: o.chunkSize ?? DEFAULT_CHUNK_SIZE,
-          // Converted weights (q8_0, q4_0, f16, bf16) are another model; 'packed' holds the file's own values (the same
-          // results as f32), so it counts as f32.
-          weights: o.weights === undefined || o.weights === 'packed' ? 'f32' : o.weights,
+          // Weights converted at load (q8_0, q4_0, f16, bf16 where the file had float32 matrices) are another model;
+          // packed ones hold the file's own values (the same results as f32), so they count as f32.
+          weights: model.convertedWeights ?? 'f32',
         };
         // Keys an older run.json lacks held their defaults then.
         const defaults: Record<string, unknown> = { chunkSize: DEFAULT_CHUNK_SIZE, weights: 'f32' };

@@ -59,7 +59,7 @@ export function register(program: Command): void {
       });
       bar.stop();
       const out = o.out ?? o.namm;
-      saveNammCheckpoint(out, { ...ckpt, normStats: stats, provenance: { ...ckpt.provenance, calibration: { model: model.source, records: records.length, rows: stats.count, data: o.data } } });
+      saveNammCheckpoint(out, { ...ckpt, normStats: stats, provenance: { ...ckpt.provenance, calibration: { model: model.source, ...(model.convertedWeights ? { weights: model.convertedWeights } : {}), records: records.length, rows: stats.count, data: o.data } } });
       process.stdout.write(`wrote ${out}: statistics over ${stats.count} cached rows of ${records.length} records\n`);
     });
 

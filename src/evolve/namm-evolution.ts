@@ -39,7 +39,7 @@ import { renderFitnessSvg } from './plot.js';
 import { ProgressLine } from './progress.js';
 import { REFERENCE_SCORES_FILE, ReferenceScoreCache, referenceKey, referenceSettings } from './reference-scores.js';
 import { createEvaluator, loadSharedModel, type Evaluator, type NammRunSettings } from './workers.js';
-import { parseWeightStorage, type WeightStorage } from '../models/pack.js';
+import { parseWeightStorage, WEIGHT_STORAGES, type WeightStorage } from '../models/pack.js';
 
 export const EVOLVED_FILE = 'evolved.namm';
 export const MEMBERS_FILE = 'members.jsonl';
@@ -63,8 +63,8 @@ export interface EvolveNammOptions {
   mode?: CmaMode;
   /**
    * How the model's weight matrices are held (src/models/pack.ts; default 'f32'). 'packed' evolves on the same
-   * model in less memory; a converting storage ('q8_0', ...) is another model (its fingerprint differs), so a run
-   * must resume with the storage it started with.
+   * model in less memory; a converting storage ('q8_0', ...) is another model (its fingerprint differs). The run
+   * keeps it: a resume without `weights` uses the run's, one with other weights must load the same model.
    */
   weights?: WeightStorage;
   /** Progress line on stderr (default), another stream, or false. */
@@ -108,6 +108,8 @@ interface EvolveExtra {
   seed: number;
   /** The CMA-ES mode the run was given instead of the curriculum's (`mode`), if any. */
   mode?: CmaMode;
+  /** The weight storage the run was given (`weights`), when not f32. */
+  weights?: WeightStorage;
   model: string;
   fingerprints: { settings: string; stages: string[] };
   /**
@@ -165,9 +167,12 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
 
   const stream = o.progress === false ? null : o.progress === true || o.progress === undefined ? process.stderr : o.progress;
   const say = (line: string): void => { stream?.write(`${line}\n`); };
-  const shared = await loadSharedModel(o.model, undefined, o.weights === undefined ? 'f32' : parseWeightStorage(o.weights));
+  // As the mode: the weights a run started with stay its own (a resume need not repeat them).
+  const weights = o.weights !== undefined ? parseWeightStorage(o.weights) : restored?.weights ?? 'f32';
+  const shared = await loadSharedModel(o.model, undefined, weights);
   if (restored && restored.model !== shared.fingerprint) {
-    throw new Error(`the run in ${out} was evolved on another model (fingerprint ${restored.model}, ${o.model} is ${shared.fingerprint})`);
+    const how = weights === 'f32' ? '' : ` loaded with weights ${weights}`;
+    throw new Error(`the run in ${out} was evolved on another model (fingerprint ${restored.model}${restored.weights ? `, weights ${restored.weights}` : ''}; ${o.model}${how} is ${shared.fingerprint})`);
   }
   const model = shared.model;
   const pools = resolveTaskPools(curriculum, model.tokenizer!, 8 * model.config.maxPositions);
@@ -208,7 +213,8 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   const evaluator = await createEvaluator(shared, settings, workers);
   const referenceKeySettings = referenceSettings(runOptions);
   const extra = (): EvolveExtra => ({
-    format: 'namm-evolve', version: 1, seed, ...(modeOverride !== undefined ? { mode: modeOverride } : {}), model: shared.fingerprint, fingerprints, pools: poolPrints,
+    format: 'namm-evolve', version: 1, seed, ...(modeOverride !== undefined ? { mode: modeOverride } : {}),
+    ...(weights !== 'f32' ? { weights } : {}), model: shared.fingerprint, fingerprints, pools: poolPrints,
     normStats: { mean: Array.from(normStats.mean), variance: Array.from(normStats.variance), count: normStats.count },
     calibration, members,
   });
@@ -314,7 +320,7 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
         by: 'namm evolve', created: new Date().toISOString(),
         parameters: best ? `CMA-ES mean at generation ${best.generation}, the stage's best validation` : 'CMA-ES mean',
         ...(best ? { validation: { generation: best.generation, stageGeneration: best.stageGeneration, score: best.score, every: curriculum.validation.every, limit: curriculum.validation.limit } } : {}),
-        model: { source: model.source, fingerprint: shared.fingerprint },
+        model: { source: model.source, fingerprint: shared.fingerprint, ...(weights !== 'f32' ? { weights } : {}) },
         curriculum: {
           source: curriculum.source, description: curriculum.description,
           stages: curriculum.stages.slice(0, stageIndex + 1).map((s) => ({ name: s.name, generations: s.generations, samplesPerTask: s.samplesPerTask, tasks: s.tasks.map((t) => t.name) })),
@@ -431,6 +437,7 @@ function readExtra(value: unknown, out: string): EvolveExtra {
     throw new Error(`${join(out, CHECKPOINT_FILE)} is not a checkpoint of namm evolve (no NAMM state in it)`);
   }
   if (e.mode !== undefined && e.mode !== 'reference' && e.mode !== 'fast') throw new Error(`${join(out, CHECKPOINT_FILE)}: bad CMA-ES mode ${String(e.mode)}`);
+  if (e.weights !== undefined && !(WEIGHT_STORAGES as readonly string[]).includes(e.weights)) throw new Error(`${join(out, CHECKPOINT_FILE)}: bad weight storage ${String(e.weights)}`);
   if (e.pools !== undefined && (typeof e.pools !== 'object' || e.pools === null || Object.values(e.pools).some((v) => typeof v !== 'string'))) {
     throw new Error(`${join(out, CHECKPOINT_FILE)}: bad prompt-pool fingerprints`);
   }

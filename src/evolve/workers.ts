@@ -219,11 +219,21 @@ class InlineEvaluator implements Evaluator {
 /** A packed matrix as posted to a worker: its fields, the bytes a view over a SharedArrayBuffer. */
 export interface SharedPackedMatrix { format: PackedFormat; rows: number; cols: number; bytes: Uint8Array }
 
-/** The weights a worker receives, rebuilt into a map (packed ones as packed tensors again). */
+/**
+ * The weights a worker receives, rebuilt into a map (packed ones as packed tensors again). Tied aliases arrive as one
+ * array (postMessage keeps identity within a message) and stay one tensor.
+ */
 export function workerWeights(entries: WorkerInit['weights']): WeightMap {
-  return new Map(entries.map(([name, shape, data]): [string, Tensor] => [name, data instanceof Float32Array
-    ? { shape, data }
-    : packedTensor(name, new PackedMatrix(data.format, data.rows, data.cols, data.bytes))]));
+  const seen = new Map<object, Tensor>();
+  return new Map(entries.map(([name, shape, data]): [string, Tensor] => {
+    const key = data instanceof Float32Array ? data : data.bytes;
+    let t = seen.get(key);
+    if (!t) {
+      t = data instanceof Float32Array ? { shape, data } : packedTensor(name, new PackedMatrix(data.format, data.rows, data.cols, data.bytes));
+      seen.set(key, t);
+    }
+    return [name, t];
+  }));
 }
 
 /** What a worker receives at start (see worker-entry.ts). */

@@ -8,7 +8,7 @@ import { parseHfConfig, readJsonFile } from './config.js';
 import { readSafetensors } from './safetensors.js';
 import { loadHfTokenizer } from './tokenizer.js';
 import type { ModelConfig, Tokenizer, WeightMap } from './types.js';
-import { convertWeights, isPackableTensor, parseWeightStorage, type WeightStorage } from './pack.js';
+import { convertWeights, isPackableTensor, parseWeightStorage, storedTensor, type WeightStorage } from './pack.js';
 
 export type ModelFileFormat = 'safetensors' | 'gguf' | 'llama2c';
 
@@ -19,6 +19,11 @@ export interface LoadedModelFiles {
   /** The resolved path the model came from, for messages. */
   source: string;
   format: ModelFileFormat;
+  /**
+   * Matrices converted at load by a converting `weights` storage (q8_0, q4_0, f16, bf16): 0 when the model holds
+   * exactly its file's values (f32, packed, or a storage that found nothing to convert).
+   */
+  converted: number;
 }
 
 export interface LoadModelOptions {
@@ -38,7 +43,8 @@ export async function loadModelFiles(path: string, options: LoadModelOptions = {
   const source = resolve(path);
   if (!existsSync(source)) throw new Error(`${source}: no such file or folder`);
   const files = await loadFiles(source, weights, options.tokenizerPath);
-  convertWeights(files.config, files.weights, weights);
+  // What the loaders did not convert as they read (a llama2.c checkpoint's matrices) is converted now.
+  files.converted += convertWeights(files.config, files.weights, weights);
   return files;
 }
 
@@ -48,7 +54,7 @@ async function loadFiles(source: string, weights: WeightStorage, tokenizerPath: 
   const { isGgufFile, loadGguf } = await import('./gguf.js');
   if (isGgufFile(source)) return { ...(await loadGguf(source, weights)), source, format: 'gguf' };
   const { loadLlama2c } = await import('./llama2c.js');
-  return { ...(await loadLlama2c(source, tokenizerPath)), source, format: 'llama2c' };
+  return { ...(await loadLlama2c(source, tokenizerPath)), source, format: 'llama2c', converted: 0 };
 }
 
 /** Embedding / output-projection names per architecture, for tied weights. */
@@ -77,13 +83,18 @@ async function loadHfFolder(dir: string, singleFile: string | undefined, storage
   const config = parseHfConfig(await readJsonFile(configPath), configPath);
 
   const weights: WeightMap = new Map();
+  let converted = 0;
   // A tensor stored in two shards is a damaged or mixed-up folder: which copy is meant cannot be told, so it is
   // refused (last-one-wins would run whichever shard happened to be read last). A tied-weight alias from a shard's
   // __metadata__ never replaces a tensor another shard stores.
   const storedIn = new Map<string, string>();
   const aliases: WeightMap = new Map();
   for (const file of singleFile ? [singleFile] : await safetensorsFiles(dir)) {
-    const { tensors, metadata } = readSafetensors(file, storage === 'f32' ? undefined : (name, shape) => isPackableTensor(config, name, shape));
+    const { tensors, metadata } = readSafetensors(
+      file, storage === 'f32' ? undefined : (name, shape) => isPackableTensor(config, name, shape),
+      // A converting storage converts each matrix as it is read: the model is never whole in float32.
+      (name, t) => { const s = storedTensor(config, name, t, storage); if (s !== t) converted++; return s; },
+    );
     for (const [name, t] of tensors) {
       const target = Object.hasOwn(metadata, name) ? metadata[name]! : undefined;
       if (target !== undefined && target !== name && tensors.get(target) === t) { aliases.set(name, t); continue; }
@@ -103,7 +114,7 @@ async function loadHfFolder(dir: string, singleFile: string | undefined, storage
     if (config.bosTokenId === null) config.bosTokenId = tokenizer.bosTokenId;
     if (config.eosTokenIds.length === 0) config.eosTokenIds = [...tokenizer.eosTokenIds];
   }
-  return { config, weights, tokenizer, source: dir, format: 'safetensors' };
+  return { config, weights, tokenizer, source: dir, format: 'safetensors', converted };
 }
 
 /** model.safetensors, or the shards that model.safetensors.index.json lists. */

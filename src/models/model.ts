@@ -31,6 +31,12 @@ export interface CreateSessionOptions extends Omit<SessionOptions, 'memory'> {
 
 export class Model {
   readonly arch: DecoderArch;
+  /**
+   * The storage its matrices were converted to at load (`weights: 'q8_0'` and the like, when it converted any), or
+   * null when the model holds exactly its file's values (float32 or packed): what sets the model's outputs apart
+   * from the file's, for records of a run.
+   */
+  convertedWeights: WeightStorage | null = null;
 
   constructor(
     readonly config: ModelConfig,
@@ -47,7 +53,9 @@ export class Model {
   /** Loads a Hugging Face folder (safetensors), a GGUF file or a llama2.c checkpoint. */
   static async fromPretrained(path: string, options: LoadModelOptions = {}): Promise<Model> {
     const files = await loadModelFiles(path, options.weights === undefined ? {} : { weights: options.weights });
-    return new Model(files.config, files.weights, files.tokenizer, options.backend ?? getBackend(), files.source);
+    const model = new Model(files.config, files.weights, files.tokenizer, options.backend ?? getBackend(), files.source);
+    if (files.converted > 0) model.convertedWeights = options.weights!;
+    return model;
   }
 
   /** A new sequence with its own KV cache and memory-policy state. */

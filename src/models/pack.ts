@@ -4,8 +4,8 @@
  *
  * Only the Llama family's linear-layer and embedding matrices are packed (`model.layers.N.self_attn.{q,k,v,o}_proj`,
  * `mlp.{gate,up,down}_proj`, `model.embed_tokens`, `lm_head`): they are nearly all of a model's bytes. Norms and
- * biases stay float32, as do GPT-2 models (their Conv1D matrices are transposed at load) and llama2.c checkpoints
- * (float32 files).
+ * biases stay float32, as do GPT-2 models (their Conv1D matrices are transposed at load). llama2.c checkpoints are
+ * float32 files: 'packed' leaves them so, the converting storages convert them.
  */
 import { quantizeQ8_0 } from './gguf.js';
 import { f32ToBf16, f32ToF16 } from './safetensors.js';
@@ -66,17 +66,46 @@ export function tensorStorage(t: Tensor): object {
   return t.packed ?? t.data;
 }
 
-/** float32 values `[rows, cols]` packed into `format`; null when the row length does not fit the format's blocks. */
-export function packMatrix(data: Float32Array, rows: number, cols: number, format: PackedFormat): PackedMatrix | null {
-  if (!PACKED_FORMATS.includes(format)) throw new RangeError(`unknown packed format "${String(format)}" (expected ${PACKED_FORMATS.join(', ')})`);
+/** The formats float32 matrices can be converted to (the k-quants are read from files only). */
+const CONVERTIBLE: readonly PackedFormat[] = ['f16', 'bf16', 'q8_0', 'q4_0'];
+
+/**
+ * float32 values `[rows, cols]` packed into `format`; null when the row length does not fit the format's blocks. A
+ * finite value the format cannot hold (beyond float16's ±65,504; a Q8_0/Q4_0 block whose float16 scale would
+ * overflow, which would widen to infinities or NaN) is a RangeError naming `what`, as the file writers refuse it.
+ */
+export function packMatrix(data: Float32Array, rows: number, cols: number, format: PackedFormat, what = 'matrix'): PackedMatrix | null {
+  if (!CONVERTIBLE.includes(format)) {
+    throw new RangeError(`cannot convert to "${String(format)}" (float32 matrices convert to ${CONVERTIBLE.join(', ')})`);
+  }
   if (data.length !== rows * cols) throw new RangeError(`a ${rows}×${cols} matrix has ${rows * cols} values, got ${data.length}`);
   if (cols % packedBlockValues(format) !== 0) return null;
-  if (format === 'q8_0') return new PackedMatrix(format, rows, cols, quantizeQ8_0(data));
-  if (format === 'q4_0') return new PackedMatrix(format, rows, cols, quantizeQ4_0(data));
-  const half = new Uint16Array(data.length);
-  const convert = format === 'f16' ? f32ToF16 : f32ToBf16;
-  for (let i = 0; i < data.length; i++) half[i] = convert(data[i]!);
-  return new PackedMatrix(format, rows, cols, new Uint8Array(half.buffer));
+  let packed: PackedMatrix;
+  if (format === 'q8_0') packed = new PackedMatrix(format, rows, cols, quantizeQ8_0(data));
+  else if (format === 'q4_0') packed = new PackedMatrix(format, rows, cols, quantizeQ4_0(data));
+  else {
+    const half = new Uint16Array(data.length);
+    const convert = format === 'f16' ? f32ToF16 : f32ToBf16;
+    for (let i = 0; i < data.length; i++) half[i] = convert(data[i]!);
+    packed = new PackedMatrix(format, rows, cols, new Uint8Array(half.buffer));
+  }
+  const back = unpackMatrix(packed);
+  for (let i = 0; i < data.length; i++) {
+    if (Number.isFinite(data[i]!) && !Number.isFinite(back[i]!)) {
+      throw new RangeError(`${what} holds ${data[i]} (value ${i}), beyond what ${format} can hold (it would become ${back[i]}); load it with another weights storage`);
+    }
+  }
+  return packed;
+}
+
+/**
+ * A tensor as `storage` holds it: with a converting storage (q8_0, q4_0, f16, bf16) a packable float32 matrix is
+ * converted (see packMatrix); anything else is returned as it is.
+ */
+export function storedTensor(config: Pick<ModelConfig, 'arch'>, name: string, t: Tensor, storage: WeightStorage): Tensor {
+  if (storage === 'f32' || storage === 'packed' || t.packed || !isPackableTensor(config, name, t.shape)) return t;
+  const packed = packMatrix(t.data, t.shape[0]!, t.shape[1]!, storage, `weight "${name}"`);
+  return packed ? packedTensor(name, packed) : t;
 }
 
 /**
@@ -104,9 +133,10 @@ export function quantizeQ4_0(x: Float32Array): Uint8Array {
 }
 
 /**
- * Applies a `weights` storage to a loaded model's map in place: `q8_0`, `q4_0`, `f16` and `bf16` convert the packable float32
- * matrices (loaders already kept packable file formats packed for every storage but `f32`). Tied tensors stay
- * one object. Returns the number of tensors converted.
+ * Applies a `weights` storage to a loaded model's map in place: `q8_0`, `q4_0`, `f16` and `bf16` convert the packable
+ * float32 matrices (the GGUF and safetensors loaders convert each as they read it, so a model is never whole in
+ * float32, and keep packable file formats packed for every storage but `f32`). Tied tensors stay one object.
+ * Returns the number of tensors converted.
  */
 export function convertWeights(config: ModelConfig, weights: WeightMap, storage: WeightStorage): number {
   if (storage === 'f32' || storage === 'packed') return 0;
@@ -116,9 +146,8 @@ export function convertWeights(config: ModelConfig, weights: WeightMap, storage:
     if (t.packed || !isPackableTensor(config, name, t.shape)) continue;
     let out = done.get(t);
     if (!out) {
-      const packed = packMatrix(t.data, t.shape[0]!, t.shape[1]!, storage);
-      out = packed ? packedTensor(name, packed) : t;
-      if (packed) converted++;
+      out = storedTensor(config, name, t, storage);
+      if (out !== t) converted++;
       done.set(t, out);
     }
     weights.set(name, out);

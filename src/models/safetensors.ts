@@ -155,17 +155,23 @@ export interface SafetensorsFile {
 }
 
 /**
- * Reads every tensor of a safetensors file as float32 (those `keepPacked` names, when F16/BF16 matrices, packed).
+ * Reads every tensor of a safetensors file as float32 (those `keepPacked` names, when F16/BF16 matrices, packed;
+ * each then through `convert`, if given).
  * Names that `__metadata__` maps to another stored tensor
  * (transformers' record of tied weights it de-duplicated, e.g. `model.embed_tokens.weight` → `lm_head.weight`)
  * are filled in with that same Tensor object.
  */
-export function readSafetensors(file: string, keepPacked?: (name: string, shape: readonly number[]) => boolean): SafetensorsFile {
+export function readSafetensors(
+  file: string, keepPacked?: (name: string, shape: readonly number[]) => boolean, convert?: (name: string, t: Tensor) => Tensor,
+): SafetensorsFile {
   const fd = openSync(file, 'r');
   try {
     const header = readSafetensorsHeader(fd, file);
     const tensors = new Map<string, Tensor>();
-    for (const entry of header.entries) tensors.set(entry.name, readSafetensorsTensor(fd, entry, file, keepPacked?.(entry.name, entry.shape) ?? false));
+    for (const entry of header.entries) {
+      const t = readSafetensorsTensor(fd, entry, file, keepPacked?.(entry.name, entry.shape) ?? false);
+      tensors.set(entry.name, convert ? convert(entry.name, t) : t);
+    }
     for (const [alias, target] of Object.entries(header.metadata)) {
       const t = tensors.get(target);
       if (t && !tensors.has(alias)) tensors.set(alias, t);

@@ -13,18 +13,20 @@
  */
 import { halfToFloat } from './js.js';
 
-export const PACKED_FORMATS = ['f16', 'bf16', 'q8_0', 'q4_0'] as const;
+export const PACKED_FORMATS = ['f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k'] as const;
 export type PackedFormat = (typeof PACKED_FORMATS)[number];
 
 /** The format codes of the native addon (native/src/packed_formats.h). */
-export const PACKED_FORMAT_CODE: Readonly<Record<PackedFormat, number>> = { f16: 1, bf16: 2, q8_0: 3, q4_0: 4 };
+export const PACKED_FORMAT_CODE: Readonly<Record<PackedFormat, number>> = { f16: 1, bf16: 2, q8_0: 3, q4_0: 4, q4_k: 5, q5_k: 6, q6_k: 7 };
 
 /** Values per block (a row holds whole blocks) and bytes per block. */
 const BLOCK: Readonly<Record<PackedFormat, [values: number, bytes: number]>> = {
   f16: [1, 2], bf16: [1, 2], q8_0: [32, 34], q4_0: [32, 18],
+  // ggml's k-quants: super-blocks of 256 values (block_q4_K, block_q5_K, block_q6_K).
+  q4_k: [256, 144], q5_k: [256, 176], q6_k: [256, 210],
 };
 
-/** Values per block of a format: 32 for Q8_0 and Q4_0 (a row length must be a multiple of it), else 1. */
+/** Values per block of a format (a row length must be a multiple of it): 256 for k-quants, 32 for Q8_0/Q4_0, else 1. */
 export function packedBlockValues(format: PackedFormat): number {
   return BLOCK[format][0];
 }
@@ -111,6 +113,65 @@ export function unpackRows(m: PackedMatrix, r0: number, r1: number, out: Float32
         }
       }
       return;
+    case 'q4_k':
+    case 'q5_k':
+      for (let b = 0; b < n / 256; b++) widenQ45K(src, base + b * BLOCK[m.format][1], m.format === 'q5_k', out, outOffset + b * 256);
+      return;
+    case 'q6_k':
+      for (let b = 0; b < n / 256; b++) widenQ6K(src, base + b * 210, out, outOffset + b * 256);
+      return;
+    default:
+      throw new RangeError(`unknown packed format "${String(m.format)}" (expected ${PACKED_FORMATS.join(', ')})`);
+  }
+}
+
+/**
+ * Scale and min (6 bits each) of sub-block j (0..7) of a Q4_K/Q5_K super-block, from its 12 packed bytes at `o`:
+ * sub-blocks 0–3 in the low 6 bits of bytes j and j + 4; 4–7 in the nibbles of byte j + 4 with their top two bits in
+ * the high bits of bytes j − 4 (scale) and j (min).
+ */
+export function kScaleMin(src: Uint8Array, o: number, j: number): [scale: number, min: number] {
+  if (j < 4) return [src[o + j]! & 63, src[o + j + 4]! & 63];
+  return [(src[o + j + 4]! & 15) | ((src[o + j - 4]! >> 6) << 4), (src[o + j + 4]! >> 4) | ((src[o + j]! >> 6) << 4)];
+}
+
+/**
+ * One Q4_K (144 bytes: d, dmin, 12 scale bytes, 128 bytes of nibbles) or Q5_K (176 bytes: the same with 32 bytes
+ * of fifth bits before the nibbles) super-block. Sub-block s (32 values) takes nibble half s mod 2 of bytes
+ * 32·⌊s/2⌋ …; Q5_K adds 16 where bit s of the value's qh byte is set. Value = d·sc·q − dmin·m: d·sc, dmin·m and
+ * their product with q are exact in float32, so the one rounding is the subtraction's (as here: exact in float64,
+ * then rounded once, or within half a float32 ulp of an exact float32 value when the two are far apart).
+ */
+function widenQ45K(src: Uint8Array, o: number, five: boolean, out: Float32Array, at: number): void {
+  const d = halfToFloat(src[o]! | (src[o + 1]! << 8)), dmin = halfToFloat(src[o + 2]! | (src[o + 3]! << 8));
+  const qh = o + 16, qs = o + (five ? 48 : 16);
+  for (let s = 0; s < 8; s++) {
+    const [sc, mn] = kScaleMin(src, o + 4, s);
+    const d1 = d * sc, m1 = dmin * mn, shift = (s & 1) * 4, row = qs + 32 * (s >> 1);
+    for (let l = 0; l < 32; l++) {
+      let q = (src[row + l]! >> shift) & 15;
+      if (five && (src[qh + l]! >> s) & 1) q += 16;
+      out[at + 32 * s + l] = d1 * q - m1;
+    }
+  }
+}
+
+/**
+ * One Q6_K super-block (210 bytes: 128 bytes of low nibbles, 64 of two-bit highs, 16 int8 scales, then d). Value v
+ * = 128n + 32g + l (half n, group g, lane l): low nibble g ≥ 2 of ql[64n + 32(g mod 2) + l], high bits 2g.. of
+ * qh[32n + l], q − 32, scale sc[8n + 2g + ⌊l/16⌋]; value = (d·sc)·q (d·sc exact, one rounding).
+ */
+function widenQ6K(src: Uint8Array, o: number, out: Float32Array, at: number): void {
+  const d = halfToFloat(src[o + 208]! | (src[o + 209]! << 8));
+  for (let n = 0; n < 2; n++) {
+    for (let g = 0; g < 4; g++) {
+      for (let l = 0; l < 32; l++) {
+        const lo = (src[o + 64 * n + 32 * (g & 1) + l]! >> (g >= 2 ? 4 : 0)) & 15;
+        const hi = (src[o + 128 + 32 * n + l]! >> (2 * g)) & 3;
+        const u = src[o + 192 + 8 * n + 2 * g + (l >> 4)]!;
+        out[at + 128 * n + 32 * g + l] = d * (u > 127 ? u - 256 : u) * ((lo | (hi << 4)) - 32);
+      }
+    }
   }
 }
 

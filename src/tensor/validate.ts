@@ -3,7 +3,7 @@
  * TypeError, wrong sizes a RangeError, each naming the argument, so misuse never turns into a crash or a hang.
  */
 import type { AttentionArgs } from './backend.js';
-import type { PackedMatrix } from './packed.js';
+import { packedRowBytes, type PackedMatrix } from './packed.js';
 
 export function checkCount(name: string, v: number): void {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
@@ -82,6 +82,8 @@ export function checkPackedGemm(a: Float32Array, w: PackedMatrix, c: Float32Arra
   checkCount('M', M); checkCount('K', K); checkCount('N', N);
   checkF32('a', a, M * K); checkF32('c', c, M * N);
   if (w.rows !== N || w.cols !== K) throw new RangeError(`the packed weight is ${w.rows}×${w.cols}, but N×K = ${N}×${K} was asked for`);
+  // The fields are readonly to TypeScript only: an altered format or byte array is refused, as the addon does.
+  checkU8('w.bytes', w.bytes, N * packedRowBytes(w.format, K));
   const acc = optionalBool('accumulate', accumulate);
   if (overlaps(c, M * N, a, M * K)) throw new RangeError('c must not overlap a');
   if (overlaps(c, M * N, w.bytes, w.bytes.length)) throw new RangeError('c must not overlap w');

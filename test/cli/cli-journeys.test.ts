@@ -145,4 +145,17 @@ test('namm --weights: a GGUF run packed prints the same text and perplexity as f
   const bad = namm(['generate', '--model', gguf, '--prompt', 'x', '--weights', 'int3']);
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /--weights must be one of f32, packed, q8_0, q4_0, f16, bf16, got "int3"/);
+  // eval keys its results by what the model holds: --weights q8_0 on a Q4_0 file converts nothing (the file's own
+  // values, as packed), so the run resumes with --weights packed; converted weights are another setup.
+  const data = writeToyRecords(dir), out = join(dir, 'eval');
+  const ev = (w: string[], o = out) => namm(['eval', '--model', gguf, '--data', data, '--memory', 'l2:tokens=16', '--no-full', '--out', o, '--json', ...w]);
+  assert.equal(ev(['--weights', 'q8_0']).status, 0);
+  const again = ev(['--weights', 'packed']);
+  assert.equal(again.status, 0, again.stderr);
+  const conv = join(dir, 'eval-conv');
+  const evm = (w: string[]) => namm(['eval', '--model', MODEL, '--data', data, '--memory', 'l2:tokens=16', '--no-full', '--out', conv, '--json', ...w]);
+  assert.equal(evm(['--weights', 'q8_0']).status, 0);
+  const other = evm([]);
+  assert.notEqual(other.status, 0);
+  assert.match(other.stderr, /holds results of another setup \(weights: "q8_0" there, "f32" now\)/);
 });

@@ -16,4 +16,9 @@ test('an evolution on packed weights in 2 workers gives the float32 run\'s fitne
   const packed = await evolveNamm({ curriculum: config, model: gguf, out: join(dir, 'packed'), workers: 2, weights: 'packed', progress: false });
   assert.deepEqual(packed.members.map((m) => [m.fitness, m.kv]), wide.members.map((m) => [m.fitness, m.kv]));
   assert.deepEqual(Buffer.from(packed.mean.buffer), Buffer.from(wide.mean.buffer));
+  // A run keeps the weights it started with: resumed without --weights it loads them again; with others, it names both.
+  const conv = join(dir, 'q8');
+  await evolveNamm({ curriculum: config, model: MODEL, out: conv, workers: 1, weights: 'q8_0', progress: false });
+  await evolveNamm({ curriculum: config, model: MODEL, out: conv, resume: true, progress: false });
+  await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out: conv, resume: true, weights: 'f32', progress: false }), /evolved on another model \(fingerprint \w+, weights q8_0; .* is \w+\)/);
 }));

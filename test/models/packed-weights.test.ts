@@ -86,9 +86,26 @@ test('weights: q8_0 converts a float32 model at load and keeps its golden greedy
     assert.equal(files.weights.get('model.layers.1.self_attn.q_proj.weight')!.packed?.format, w);
     assert.equal(greedyFromBos(m).length, GOLDEN.length);
   }
-  // 'packed' leaves a float32 file as it is.
+  // 'packed' leaves a float32 file as it is; the files and the model say what was converted.
   const same = await loadModelFiles(MODEL, { weights: 'packed' });
   assert.ok([...same.weights.values()].every((t) => !t.packed));
+  assert.equal(same.converted, 0);
+  assert.equal((await loadModelFiles(MODEL, { weights: 'q8_0' })).converted, 15, '2 layers × 7 matrices + the tied embedding');
+  assert.equal(q8.convertedWeights, 'q8_0');
+  assert.equal(f32.convertedWeights, null);
+  // A file already packed converts nothing: it is the file's own model.
+  const kept = await Model.fromPretrained(join(dir, 'ts-q4_0.gguf'), { weights: 'q8_0' });
+  assert.equal(kept.convertedWeights, null);
+  // A llama2.c checkpoint (float32) converts too.
+  const { encodeLlama2cCheckpoint } = await import('../../src/models/llama2c.js');
+  const { convertRopeLayout } = await import('../../src/models/gguf.js');
+  const { writeFileSync } = await import('node:fs');
+  const src = await loadModelFiles(MODEL);
+  writeFileSync(join(dir, 'model.bin'), encodeLlama2cCheckpoint({ ...src.config, ropeLayout: 'interleaved' }, convertRopeLayout(src.config, src.weights, 'interleaved')));
+  const l2c = await loadModelFiles(join(dir, 'model.bin'), { weights: 'q8_0' });
+  assert.equal(l2c.format, 'llama2c');
+  assert.equal(l2c.converted, 15);
+  assert.equal(l2c.weights.get('model.layers.1.mlp.down_proj.weight')!.packed?.format, 'q8_0');
 });
 
 test('GPT-2 models stay float32 whatever the weights option', async () => {
@@ -130,4 +147,49 @@ test('shared weights stay packed in shared memory, rebuild in workers, and keep 
   assert.ok(rebuilt.get('model.layers.0.mlp.down_proj.weight')!.packed instanceof PackedMatrix);
   assert.deepEqual(run(new Model(packed.model.config, rebuilt, null)), run(wide.model));
   assert.equal(modelFingerprint(packed.model.config, shareWeights(rebuilt)), wide.fingerprint);
+});
+
+test('a GGUF with k-quant matrices (Q4_K, Q5_K, Q6_K) loads as float32 or packed with the same logits', async () => {
+  const { llamaConfig, randomWeights } = await import('../../src/models/random.js');
+  const { readGgufHeader, writeGgufContainer, GgmlType } = await import('../../src/models/gguf.js');
+  const { openSync, closeSync, readSync } = await import('node:fs');
+  const { Rng } = await import('../../src/util/rng.js');
+  const config = llamaConfig({ vocabSize: 2048, hiddenSize: 256, nLayers: 2, nHeads: 4, nKvHeads: 2, intermediateSize: 512, maxPositions: 512 });
+  const f32 = join(dir, 'random-f32.gguf'), kq = join(dir, 'random-k.gguf');
+  writeGguf(f32, config, randomWeights(config, 3), null);
+  // Every matrix whose rows are whole super-blocks becomes random k-quant blocks (moderate float16 factors), in turn
+  // Q4_K, Q5_K and Q6_K; the rest stays as written.
+  const fd = openSync(f32, 'r');
+  const header = readGgufHeader(fd, f32);
+  const rng = new Rng('k-quant gguf');
+  const types = [[GgmlType.Q4_K, 144], [GgmlType.Q5_K, 176], [GgmlType.Q6_K, 210]] as const;
+  let turn = 0;
+  const tensors = header.tensors.map((t) => {
+    if (t.dims.length === 2 && t.dims[0]! % 256 === 0) {
+      const [type, size] = types[turn++ % 3]!;
+      const blocks = (t.dims[0]! / 256) * t.dims[1]!;
+      const bytes = new Uint8Array(blocks * size).map(() => rng.int(256));
+      for (let b = 0; b < blocks; b++) {
+        for (const o of type === GgmlType.Q6_K ? [208] : [0, 2]) {
+          // A float16 of exponent field 9..12 (2^-6 .. 2^-3): small weights, finite logits.
+          const h = ((rng.int(2) << 15) | ((9 + rng.int(4)) << 10) | rng.int(1024)) >>> 0;
+          bytes[b * size + o] = h & 0xff; bytes[b * size + o + 1] = h >> 8;
+        }
+      }
+      return { name: t.name, dims: t.dims, type, bytes };
+    }
+    const bytes = new Uint8Array(t.end - t.begin);
+    readSync(fd, bytes, 0, bytes.length, t.begin);
+    return { name: t.name, dims: t.dims, type: t.type, bytes };
+  });
+  closeSync(fd);
+  assert.ok(turn >= 9, `${turn} matrices became k-quants`);
+  writeGgufContainer(kq, header.metadata, tensors);
+  const wide = await Model.fromPretrained(kq), packed = await Model.fromPretrained(kq, { weights: 'packed' });
+  const logits = run(packed);
+  assert.ok(logits.every((l) => l.every(Number.isFinite)));
+  assert.deepEqual(logits, run(wide));
+  assert.ok(packed.arch.weightBytes < 0.3 * wide.arch.weightBytes);
+  const files = await loadModelFiles(kq, { weights: 'packed' });
+  assert.deepEqual(new Set([...files.weights.values()].flatMap((t) => (t.packed ? [t.packed.format] : []))), new Set(['q4_k', 'q5_k', 'q6_k']));
 });

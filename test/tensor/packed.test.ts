@@ -18,13 +18,29 @@ import { randomQ8_0, randomU16 } from '../helpers/random-arrays.js';
 import { assertClose, assertGuardIntact, gemmAbsScale, randomF32, simdPaths, skipNative } from './native-fixtures.js';
 
 const js = new JsBackend();
-const FORMATS: PackedFormat[] = ['f16', 'bf16', 'q8_0', 'q4_0'];
+const FORMATS: PackedFormat[] = ['f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k'];
+const K_QUANTS = new Set<PackedFormat>(['q4_k', 'q5_k', 'q6_k']);
+/** A moderate finite float16 (exponent field 5..20: about 2^-10 .. 2^5), either sign, as its two bytes. */
+function moderateHalf(rng: Rng, bytes: Uint8Array, at: number): void {
+  const h = ((rng.int(2) << 15) | ((5 + rng.int(16)) << 10) | rng.int(1024)) >>> 0;
+  bytes[at] = h & 0xff; bytes[at + 1] = h >> 8;
+}
 
 /** Random bytes of a matrix in `format`: any 16-bit pattern (f16/bf16), or blocks with moderate finite scales. */
 function randomPacked(rng: Rng, format: PackedFormat, rows: number, cols: number): PackedMatrix {
   const n = rows * cols;
   if (format === 'f16' || format === 'bf16') return new PackedMatrix(format, rows, cols, new Uint8Array(randomU16(rng, n).buffer));
   if (format === 'q8_0') return new PackedMatrix(format, rows, cols, randomQ8_0(rng, n / 32));
+  if (K_QUANTS.has(format)) {
+    // Any bytes are a valid k-quant super-block; only its float16 factors are kept moderate.
+    const size = format === 'q4_k' ? 144 : format === 'q5_k' ? 176 : 210;
+    const bytes = new Uint8Array((n / 256) * size).map(() => rng.int(256));
+    for (let b = 0; b < n / 256; b++) {
+      if (format === 'q6_k') moderateHalf(rng, bytes, b * size + 208);
+      else { moderateHalf(rng, bytes, b * size); moderateHalf(rng, bytes, b * size + 2); }
+    }
+    return new PackedMatrix(format, rows, cols, bytes);
+  }
   const bytes = new Uint8Array((n / 32) * 18);
   for (let b = 0; b < n / 32; b++) {
     const scale = ((rng.int(2) << 15) | ((5 + rng.int(16)) << 10) | rng.int(1024)) >>> 0;
@@ -43,7 +59,7 @@ function finitePacked(rng: Rng, format: PackedFormat, rows: number, cols: number
 describe('packed formats: widening', () => {
   it('each format widens exactly as the loaders convert it (f16, bf16 and Q8_0 kernels, the Q4_0 reader)', () => {
     const rng = new Rng('packed/widen');
-    for (const format of FORMATS) {
+    for (const format of FORMATS.filter((f) => !K_QUANTS.has(f))) {
       const m = randomPacked(rng, format, 3, 64);
       const want = new Float32Array(3 * 64);
       if (format === 'f16') js.f16ToF32(new Uint16Array(m.bytes.buffer), want, want.length);
@@ -59,6 +75,37 @@ describe('packed formats: widening', () => {
       for (let j = 0; j < 64; j++) assert.ok(Object.is(part[2 + j], want[64 + j]));
       for (const i of [0, 31, 32, 63, 64, 100, 191]) assert.ok(Object.is(packedValueAt(m, i), want[i]), `${format} value ${i}`);
     }
+  });
+
+  it('k-quants widen as ggml lays them out: hand-worked super-blocks of Q4_K, Q5_K and Q6_K', () => {
+    const at = (b: Uint8Array, o: number, h: number) => { b[o] = h & 0xff; b[o + 1] = h >> 8; };
+    // Q4_K and Q5_K: d = 0.5, dmin = 0.25. Sub-block 0: scale 3, min 2 (low 6 bits of bytes 0 and 4). Sub-block 1:
+    // scale 0 (byte 1 & 63), min 1 (byte 5 & 63). Sub-block 5: scale (byte 9 & 15) | (byte 1 >> 6) << 4 = 10 + 16,
+    // min (byte 9 >> 4) | (byte 5 >> 6) << 4 = 7 + 32.
+    for (const five of [false, true]) {
+      const b = new Uint8Array(five ? 176 : 144);
+      at(b, 0, 0x3800); at(b, 2, 0x3400);
+      b[4 + 0] = 3; b[4 + 4] = 2; b[4 + 1] = 0x40; b[4 + 5] = 0x81; b[4 + 9] = 0x7a;
+      const qs = five ? 48 : 16;
+      b[qs + 0] = 0x0f; // value 0: low nibble 15 (sub-block 0); value 32: high nibble 0 (sub-block 1)
+      b[qs + 64 + 3] = 0xc0; // value 4·32 + 3: low nibble 0 (sub-block 4); value 5·32 + 3: high nibble 12 (sub-block 5)
+      if (five) { b[16 + 0] = 1; b[16 + 3] = 1 << 5; } // Q5_K: +16 for value 0 (bit 0 of qh[0]) and value 163 (bit 5 of qh[3])
+      const v = unpackMatrix(new PackedMatrix(five ? 'q5_k' : 'q4_k', 1, 256, b));
+      // value = d·sc·q − dmin·m
+      assert.equal(v[0], five ? 0.5 * 3 * 31 - 0.25 * 2 : 0.5 * 3 * 15 - 0.25 * 2);
+      assert.equal(v[32], -0.25);
+      assert.equal(v[131], 0);
+      assert.equal(v[163], five ? 0.5 * 26 * 28 - 0.25 * 39 : 0.5 * 26 * 12 - 0.25 * 39);
+    }
+    // Q6_K: d = 0.5 (bytes 208–209), int8 scales at 192. Value 0: ql[0] & 15 = 5, qh[0] & 3 = 2 → 37 − 32 = 5, scale
+    // sc[0] = 2. Value 241 (half 1, group 3, lane 17): ql[64 + 32 + 17] >> 4 = 9, (qh[32 + 17] >> 6) & 3 = 1 → 25 − 32
+    // = −7, scale sc[8 + 2·3 + 1] = −3. Value 1: q = 0 − 32, scale 2.
+    const b = new Uint8Array(210);
+    at(b, 208, 0x3800);
+    b[192] = 2; b[192 + 15] = 0xfd;
+    b[0] = 0x05; b[128] = 0b10; b[113] = 0x90; b[128 + 49] = 0x40;
+    const v = unpackMatrix(new PackedMatrix('q6_k', 1, 256, b));
+    assert.deepEqual([v[0], v[1], v[241]], [0.5 * 2 * 5, 0.5 * 2 * -32, 0.5 * -3 * -7]);
   });
 
   it('Q4_0 quantises as ggml: hand-worked block', () => {
@@ -90,6 +137,16 @@ describe('packed formats: widening', () => {
     for (let i = 0; i < 32; i++) assert.ok(Math.abs(q[i]! - y[i]!) <= 4 / 127 / 2 + 1e-6, `q8_0 value ${i}`);
   });
 
+  it('a value a format cannot hold is refused, naming the matrix, not turned into infinities or NaN', () => {
+    const x = new Float32Array(64);
+    x[1] = 1e5; x[40] = 6e5;
+    assert.throws(() => packMatrix(x, 2, 32, 'f16', 'weight "w"'), /weight "w" holds 100000 \(value 1\), beyond what f16 can hold \(it would become Infinity\)/);
+    assert.throws(() => packMatrix(Float32Array.from({ length: 32 }, (_, i) => (i === 3 ? 6e5 : 1)), 1, 32, 'q4_0'), /matrix holds .* beyond what q4_0 can hold/);
+    x[1] = 0; x[40] = 0;
+    assert.ok(packMatrix(x, 2, 32, 'f16'));
+    assert.throws(() => packMatrix(x, 2, 32, 'q4_k'), /cannot convert to "q4_k"/);
+  });
+
   it('selectRows copies whole rows in the order given', () => {
     const rng = new Rng('packed/select');
     const m = randomPacked(rng, 'q4_0', 4, 64);
@@ -119,6 +176,10 @@ const SHAPES: [number, number, number][] = [
 ];
 /** f16/bf16 only: K not a multiple of 32 (and of the vector width). */
 const HALF_SHAPES: [number, number, number][] = [[1, 37, 19], [1, 5, 1], [3, 1, 50], [6, 13, 29], [40, 300, 33]];
+/** k-quants: K whole super-blocks of 256. */
+const K_SHAPES: [number, number, number][] = [[1, 256, 7], [1, 512, 300], [2, 256, 3], [5, 768, 33], [64, 512, 48], [13, 1024, 40]];
+const shapesFor = (format: PackedFormat, all: boolean) => K_QUANTS.has(format) ? K_SHAPES
+  : [...(all ? SHAPES : SHAPES.slice(0, 7)), ...(format.endsWith('16') ? HALF_SHAPES : [])];
 
 function productCase(rng: Rng, format: PackedFormat, M: number, K: number, N: number) {
   const a = randomF32(rng, M * K), w = finitePacked(rng, format, N, K);
@@ -130,7 +191,7 @@ describe('A·Wᵀ with W packed: the TypeScript backend', () => {
   it('equals the float32 product with the widened matrix exactly, with and without accumulate', () => {
     const rng = new Rng('packed/js');
     for (const format of FORMATS) {
-      for (const [M, K, N] of [...SHAPES.slice(0, 7), ...(format.endsWith('16') ? HALF_SHAPES : [])]) {
+      for (const [M, K, N] of shapesFor(format, false)) {
         for (const acc of [false, true]) {
           const { a, w, wide, c0 } = productCase(rng, format, M, K, N);
           const got = c0.slice(), want = c0.slice();
@@ -150,6 +211,11 @@ describe('A·Wᵀ with W packed: the TypeScript backend', () => {
     const shared = new ArrayBuffer(3 * 34 + 16);
     const wb = new PackedMatrix('q8_0', 3, 32, new Uint8Array(shared, 0, 3 * 34));
     assert.throws(() => js.matmulABt(new Float32Array(32), wb, new Float32Array(shared, 96, 3), 1, 32, 3), /c must not overlap w/);
+    // The fields are readonly to TypeScript only: an altered matrix is refused, not read as garbage.
+    const bent = (field: string, value: unknown) => Object.defineProperty(new PackedMatrix('q8_0', 3, 32, new Uint8Array(3 * 34)), field, { value });
+    assert.throws(() => js.matmulABt(new Float32Array(32), bent('format', 'q4_1'), new Float32Array(3), 1, 32, 3), /unknown packed format "q4_1"/);
+    assert.throws(() => js.matmulABt(new Float32Array(32), bent('bytes', new Uint8Array(10)), new Float32Array(3), 1, 32, 3), /w\.bytes holds 10 values but 102 are needed/);
+    assert.throws(() => unpackRows(bent('format', 'q4_1'), 0, 1, new Float32Array(32)), /unknown packed format "q4_1"/);
   });
 });
 
@@ -160,7 +226,7 @@ describe('A·Wᵀ with W packed: the native backend', { skip: skipNative }, () =
         const nb = new NativeBackend({ simd, threads });
         const rng = new Rng(`packed/native/${simd}/${threads}`);
         for (const format of FORMATS) {
-          for (const [M, K, N] of [...SHAPES, ...(format.endsWith('16') ? HALF_SHAPES : [])]) {
+          for (const [M, K, N] of shapesFor(format, true)) {
             for (const acc of [false, true]) {
               const { a, w, wide, c0 } = productCase(rng, format, M, K, N);
               const got = c0.slice(), same = c0.slice(), twin = c0.slice();
@@ -191,7 +257,8 @@ describe('A·Wᵀ with W packed: the native backend', { skip: skipNative }, () =
     // The addon's own checks, below the TypeScript wrapper.
     const k = (nb as unknown as { k: { matmulABtPacked: (...args: unknown[]) => void } }).k;
     const a = new Float32Array(64), c = new Float32Array(4);
-    assert.throws(() => k.matmulABtPacked(a, new Uint8Array(68), 7, c, 1, 64, 1), /format must be 1 \(f16\), 2 \(bf16\), 3 \(Q8_0\) or 4 \(Q4_0\)/);
+    assert.throws(() => k.matmulABtPacked(a, new Uint8Array(68), 8, c, 1, 64, 1), /format must be 1 \(f16\), 2 \(bf16\), 3 \(Q8_0\), 4 \(Q4_0\), 5 \(Q4_K\), 6 \(Q5_K\) or 7 \(Q6_K\)/);
+    assert.throws(() => k.matmulABtPacked(a, new Uint8Array(144), 5, c, 1, 64, 1), /K \(64\) must be a multiple of the format's block of 256 values/);
     assert.throws(() => k.matmulABtPacked(a, new Uint8Array(68), 3, c, 1, 48, 1), /K \(48\) must be a multiple of the format's block of 32 values/);
     assert.throws(() => k.matmulABtPacked(a, new Uint8Array(67), 3, c, 1, 64, 1), /w/);
     assert.throws(() => k.matmulABtPacked(a, new Float32Array(17), 3, c, 1, 64, 1), /w/);
