@@ -29,7 +29,7 @@ export function register(program: Command): void {
       const bar = createProgress(ids.length, 'perplexity');
       const r = perplexity(model, ids, policy, { chunkSize: o.chunkSize, onProgress: (d) => bar.update(d) });
       bar.stop();
-      const out = { model: model.source, weights: o.weights ?? 'f32', weight_bytes: model.arch.weightBytes, policy: o.memory, tokens: r.tokens, predicted: r.predicted, nll: r.nll, perplexity: r.perplexity, mean_kv_fraction: r.memory.meanFraction, memory: r.memory };
+      const out = { model: model.source, weights: o.weights ?? 'auto', weight_bytes: model.arch.weightBytes, policy: o.memory, tokens: r.tokens, predicted: r.predicted, nll: r.nll, perplexity: r.perplexity, mean_kv_fraction: r.memory.meanFraction, memory: r.memory };
       process.stdout.write(o.json ? JSON.stringify(out) + '\n' : `perplexity ${r.perplexity.toFixed(3)} over ${r.tokens} tokens (${r.predicted} predicted; mean KV ${(100 * r.memory.meanFraction).toFixed(1)}% of full)\n`);
     });
 }

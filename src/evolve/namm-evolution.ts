@@ -62,7 +62,7 @@ export interface EvolveNammOptions {
   /** Overrides the curriculum's CMA-ES mode; the run keeps it, so a resume need not repeat it (as the seed). */
   mode?: CmaMode;
   /**
-   * How the model's weight matrices are held (src/models/pack.ts; default 'f32'). 'packed' evolves on the same
+   * How the model's weight matrices are held (src/models/pack.ts; default 'auto'). 'f32' and 'packed' evolve on the same
    * model in less memory; a converting storage ('q8_0', ...) is another model (its fingerprint differs). The run
    * keeps it: a resume without `weights` uses the run's, one with other weights must load the same model.
    */
@@ -168,10 +168,12 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   const stream = o.progress === false ? null : o.progress === true || o.progress === undefined ? process.stderr : o.progress;
   const say = (line: string): void => { stream?.write(`${line}\n`); };
   // As the mode: the weights a run started with stay its own (a resume need not repeat them).
-  const weights = o.weights !== undefined ? parseWeightStorage(o.weights) : restored?.weights ?? 'f32';
+  const weights = o.weights !== undefined ? parseWeightStorage(o.weights) : restored?.weights ?? 'auto';
+  // auto, f32 and packed hold the file's own values: nothing for the run to remember.
+  const sameValues = weights === 'auto' || weights === 'f32' || weights === 'packed';
   const shared = await loadSharedModel(o.model, undefined, weights);
   if (restored && restored.model !== shared.fingerprint) {
-    const how = weights === 'f32' ? '' : ` loaded with weights ${weights}`;
+    const how = sameValues ? '' : ` loaded with weights ${weights}`;
     throw new Error(`the run in ${out} was evolved on another model (fingerprint ${restored.model}${restored.weights ? `, weights ${restored.weights}` : ''}; ${o.model}${how} is ${shared.fingerprint})`);
   }
   const model = shared.model;
@@ -214,7 +216,7 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   const referenceKeySettings = referenceSettings(runOptions);
   const extra = (): EvolveExtra => ({
     format: 'namm-evolve', version: 1, seed, ...(modeOverride !== undefined ? { mode: modeOverride } : {}),
-    ...(weights !== 'f32' ? { weights } : {}), model: shared.fingerprint, fingerprints, pools: poolPrints,
+    ...(!sameValues ? { weights } : {}), model: shared.fingerprint, fingerprints, pools: poolPrints,
     normStats: { mean: Array.from(normStats.mean), variance: Array.from(normStats.variance), count: normStats.count },
     calibration, members,
   });
@@ -320,7 +322,7 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
         by: 'namm evolve', created: new Date().toISOString(),
         parameters: best ? `CMA-ES mean at generation ${best.generation}, the stage's best validation` : 'CMA-ES mean',
         ...(best ? { validation: { generation: best.generation, stageGeneration: best.stageGeneration, score: best.score, every: curriculum.validation.every, limit: curriculum.validation.limit } } : {}),
-        model: { source: model.source, fingerprint: shared.fingerprint, ...(weights !== 'f32' ? { weights } : {}) },
+        model: { source: model.source, fingerprint: shared.fingerprint, ...(!sameValues ? { weights } : {}) },
         curriculum: {
           source: curriculum.source, description: curriculum.description,
           stages: curriculum.stages.slice(0, stageIndex + 1).map((s) => ({ name: s.name, generations: s.generations, samplesPerTask: s.samplesPerTask, tasks: s.tasks.map((t) => t.name) })),

@@ -104,7 +104,7 @@ export function shareWeights(weights: WeightMap): WeightMap {
 }
 
 /** Loads a model (any format `loadModelFiles` reads) with its weights in shared memory; `weights` as loadModelFiles. */
-export async function loadSharedModel(path: string, backend: Backend = getBackend(), storage: WeightStorage = 'f32'): Promise<SharedModel> {
+export async function loadSharedModel(path: string, backend: Backend = getBackend(), storage: WeightStorage = 'auto'): Promise<SharedModel> {
   const files = await loadModelFiles(path, { weights: storage });
   if (!files.tokenizer) throw new Error(`model ${files.source} has no tokenizer; evolution runs tasks and needs one`);
   const weights = shareWeights(files.weights);

@@ -14,7 +14,7 @@ import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { getBackend } from '../tensor/index.js';
 import { parseRopeScaling, ropeScalingToHf } from './config.js';
 import { tieEmbeddings } from './load.js';
-import { isPackableTensor, packedTensor, quantizeQ4_0, storedTensor, type WeightStorage } from './pack.js';
+import { isPackableTensor, keepsPacked, packedTensor, quantizeQ4_0, storedTensor, type WeightStorage } from './pack.js';
 import { PackedMatrix, unpackRows, type PackedFormat } from '../tensor/packed.js';
 import { f32ToF16 as f32ToF16Bits, readExactly } from './safetensors.js';
 import { ggufEosEntries, ggufEosTokenIds, ggufTokenizerFromMetadata, ggufVocabularyMetadata } from './tokenizers/gguf-vocab.js';
@@ -499,7 +499,7 @@ export interface GgufModel {
   converted: number;
 }
 
-/** `weights`: how matrices are held (src/models/pack.ts); anything but 'f32' keeps packable ones packed. */
+/** `storage`: how matrices are held (src/models/pack.ts, keepsPacked and storedTensor). */
 export async function loadGguf(file: string, storage: WeightStorage = 'f32'): Promise<GgufModel> {
   const fd = openSync(file, 'r');
   try {
@@ -516,7 +516,8 @@ export async function loadGguf(file: string, storage: WeightStorage = 'f32'): Pr
     for (const info of header.tensors) {
       const hf = ggufToHfName(info.name, arch);
       if (!hf) throw new Error(`${file}: tensor "${info.name}" has no counterpart in a ${arch} model`);
-      const keep = storage !== 'f32' && isPackableTensor(config, hf, [...info.dims].reverse());
+      const format = PACKED_TYPE[info.type];
+      const keep = format !== undefined && keepsPacked(storage, format) && isPackableTensor(config, hf, [...info.dims].reverse());
       let t = readGgufTensor(fd, info, file, keep);
       if (arch === 'gpt2' && GPT2_CONV1D.test(hf)) t = transpose2d(t);
       // A converting storage converts each matrix as it is read: the model is never whole in float32.

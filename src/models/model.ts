@@ -17,9 +17,10 @@ import type { ModelConfig, Tokenizer, WeightMap } from './types.js';
 export interface LoadModelOptions {
   backend?: Backend;
   /**
-   * How weight matrices are held: 'f32' (default), 'packed' (F16/BF16/Q8_0/Q4_0 matrices stay as the file stores
-   * them: same results, a fraction of the memory), or 'q8_0' | 'q4_0' | 'f16' | 'bf16' (float32 matrices converted too,
-   * lossy). See src/models/pack.ts.
+   * How weight matrices are held: 'auto' (default: block-quantised matrices such as Q4_K or Q8_0 stay as the file
+   * stores them, F16/BF16 ones are widened), 'f32' (everything widened), 'packed' (every F16/BF16/Q8_0/Q4_0/k-quant
+   * matrix stays as stored) — all three with the same results — or 'q8_0' | 'q4_0' | 'f16' | 'bf16' (float32 matrices
+   * converted too, lossy). See src/models/pack.ts.
    */
   weights?: WeightStorage;
 }
@@ -52,7 +53,7 @@ export class Model {
 
   /** Loads a Hugging Face folder (safetensors), a GGUF file or a llama2.c checkpoint. */
   static async fromPretrained(path: string, options: LoadModelOptions = {}): Promise<Model> {
-    const files = await loadModelFiles(path, options.weights === undefined ? {} : { weights: options.weights });
+    const files = await loadModelFiles(path, { weights: options.weights ?? 'auto' });
     const model = new Model(files.config, files.weights, files.tokenizer, options.backend ?? getBackend(), files.source);
     if (files.converted > 0) model.convertedWeights = options.weights!;
     return model;

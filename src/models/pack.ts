@@ -14,14 +14,17 @@ import type { ModelConfig, Tensor, WeightMap } from './types.js';
 
 /**
  * How a loaded model holds its weight matrices:
- * - `f32` (default): everything widened to float32 at load, as before;
+ * - `auto` (the default of loadModel and the CLI): block-quantised matrices (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) stay
+ *   packed, as their file stores them (widening them would take 4–7 times the memory), and F16/BF16 ones are widened
+ *   (half the memory of float32 is not worth their slower prefill by default); the same results as `f32`;
+ * - `f32` (the default of loadModelFiles, which file tools use): everything widened to float32 at load;
  * - `packed`: matrices stay in the file's format when it is F16, BF16, Q8_0 or Q4_0 (exactly the same values and
  *   results as `f32`, in a half to a seventh of the memory); float32 matrices stay float32;
  * - `q8_0`, `q4_0`, `f16`, `bf16`: as `packed`, and float32 matrices are converted to that format after loading
  *   (lossy: the model's outputs change, slightly for f16/bf16/Q8_0, more for Q4_0; the block formats need rows of a
  *   multiple of 32 values, and a matrix whose rows are not stays as it was).
  */
-export const WEIGHT_STORAGES = ['f32', 'packed', 'q8_0', 'q4_0', 'f16', 'bf16'] as const;
+export const WEIGHT_STORAGES = ['auto', 'f32', 'packed', 'q8_0', 'q4_0', 'f16', 'bf16'] as const;
 export type WeightStorage = (typeof WEIGHT_STORAGES)[number];
 
 export function parseWeightStorage(value: unknown, what = 'weights'): WeightStorage {
@@ -30,6 +33,13 @@ export function parseWeightStorage(value: unknown, what = 'weights'): WeightStor
 }
 
 const PACKABLE = /^(model\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)|model\.embed_tokens|lm_head)\.weight$/;
+
+/** Whether a storage keeps a packable matrix of this file format packed (the loaders' rule). */
+export function keepsPacked(storage: WeightStorage, format: PackedFormat): boolean {
+  if (storage === 'f32') return false;
+  if (storage === 'auto') return format !== 'f16' && format !== 'bf16';
+  return true;
+}
 
 /** Whether the tensor `name` of a model with this config may be held packed. */
 export function isPackableTensor(config: Pick<ModelConfig, 'arch'>, name: string, shape: readonly number[]): boolean {
@@ -103,7 +113,7 @@ export function packMatrix(data: Float32Array, rows: number, cols: number, forma
  * converted (see packMatrix); anything else is returned as it is.
  */
 export function storedTensor(config: Pick<ModelConfig, 'arch'>, name: string, t: Tensor, storage: WeightStorage): Tensor {
-  if (storage === 'f32' || storage === 'packed' || t.packed || !isPackableTensor(config, name, t.shape)) return t;
+  if (storage === 'auto' || storage === 'f32' || storage === 'packed' || t.packed || !isPackableTensor(config, name, t.shape)) return t;
   const packed = packMatrix(t.data, t.shape[0]!, t.shape[1]!, storage, `weight "${name}"`);
   return packed ? packedTensor(name, packed) : t;
 }
@@ -139,7 +149,7 @@ export function quantizeQ4_0(x: Float32Array): Uint8Array {
  * Returns the number of tensors converted.
  */
 export function convertWeights(config: ModelConfig, weights: WeightMap, storage: WeightStorage): number {
-  if (storage === 'f32' || storage === 'packed') return 0;
+  if (storage === 'auto' || storage === 'f32' || storage === 'packed') return 0;
   const done = new Map<Tensor, Tensor>();
   let converted = 0;
   for (const [name, t] of weights) {

@@ -132,19 +132,19 @@ test('namm --weights: a GGUF run packed prints the same text and perplexity as f
   const gguf = join(dir, 'ts.gguf');
   assert.equal(namm(['convert', '--from', MODEL, '--to', 'gguf', '--out', gguf, '--dtype', 'q4_0']).status, 0);
   const gen = (extra: string[]) => namm(['generate', '--model', gguf, '--prompt', 'Once upon a time', '--max-new-tokens', '12', '--greedy', '--json', ...extra]);
-  const wide = gen([]), packed = gen(['--weights', 'packed']);
+  const wide = gen(['--weights', 'f32']), packed = gen([]);
   assert.equal(packed.status, 0, packed.stderr);
   assert.equal(JSON.parse(packed.stdout).text, JSON.parse(wide.stdout).text);
   const text = join(dir, 'text.txt');
   writeFileSync(text, 'Once upon a time, there was a little girl named Lily. She loved to play outside in the sun. '.repeat(8));
   const ppl = (extra: string[]) => JSON.parse(namm(['perplexity', '--model', gguf, '--text', text, '--json', ...extra]).stdout) as { perplexity: number; weights: string; weight_bytes: number };
-  const pw = ppl([]), pp = ppl(['--weights', 'packed']);
+  const pw = ppl(['--weights', 'f32']), pp = ppl([]);
   assert.equal(pp.perplexity, pw.perplexity);
-  assert.equal(pp.weights, 'packed');
+  assert.equal(pp.weights, 'auto');
   assert.ok(pp.weight_bytes < 0.15 * pw.weight_bytes, `${pp.weight_bytes} vs ${pw.weight_bytes}`);
   const bad = namm(['generate', '--model', gguf, '--prompt', 'x', '--weights', 'int3']);
   assert.notEqual(bad.status, 0);
-  assert.match(bad.stderr, /--weights must be one of f32, packed, q8_0, q4_0, f16, bf16, got "int3"/);
+  assert.match(bad.stderr, /--weights must be one of auto, f32, packed, q8_0, q4_0, f16, bf16, got "int3"/);
   // eval keys its results by what the model holds: --weights q8_0 on a Q4_0 file converts nothing (the file's own
   // values, as packed), so the run resumes with --weights packed; converted weights are another setup.
   const data = writeToyRecords(dir), out = join(dir, 'eval');
@@ -155,7 +155,7 @@ test('namm --weights: a GGUF run packed prints the same text and perplexity as f
   const conv = join(dir, 'eval-conv');
   const evm = (w: string[]) => namm(['eval', '--model', MODEL, '--data', data, '--memory', 'l2:tokens=16', '--no-full', '--out', conv, '--json', ...w]);
   assert.equal(evm(['--weights', 'q8_0']).status, 0);
-  const other = evm([]);
+  const other = evm(['--weights', 'f32']);
   assert.notEqual(other.status, 0);
   assert.match(other.stderr, /holds results of another setup \(weights: "q8_0" there, "f32" now\)/);
 });

@@ -12,7 +12,7 @@ test('an evolution on packed weights in 2 workers gives the float32 run\'s fitne
   const config = await writeTinyCurriculum(dir, { stages: [
     { name: 'stories', generations: 1, samplesPerTask: 2, tasks: [{ jsonl: 'stories.jsonl', name: 'story' }] },
   ] });
-  const wide = await evolveNamm({ curriculum: config, model: gguf, out: join(dir, 'f32'), workers: 1, progress: false });
+  const wide = await evolveNamm({ curriculum: config, model: gguf, out: join(dir, 'f32'), workers: 1, weights: 'f32', progress: false });
   const packed = await evolveNamm({ curriculum: config, model: gguf, out: join(dir, 'packed'), workers: 2, weights: 'packed', progress: false });
   assert.deepEqual(packed.members.map((m) => [m.fitness, m.kv]), wide.members.map((m) => [m.fitness, m.kv]));
   assert.deepEqual(Buffer.from(packed.mean.buffer), Buffer.from(wide.mean.buffer));

@@ -51,8 +51,11 @@ test('a GGUF loaded packed (F16, Q8_0, Q4_0) gives exactly the logits of the sam
   for (const [dtype, maxShare] of [['f16', 0.51], ['q8_0', 0.28], ['q4_0', 0.15]] as const) {
     const path = join(dir, `ts-${dtype}.gguf`);
     await convertModel({ from: MODEL, to: 'gguf', out: path, dtype });
-    const wide = await Model.fromPretrained(path), packed = await Model.fromPretrained(path, { weights: 'packed' });
+    const wide = await Model.fromPretrained(path, { weights: 'f32' }), packed = await Model.fromPretrained(path, { weights: 'packed' });
     assert.deepEqual(run(packed), run(wide), dtype);
+    // The default (auto) keeps block-quantised matrices packed and widens F16.
+    const auto = await Model.fromPretrained(path);
+    assert.equal(auto.arch.weightBytes, dtype === 'f16' ? wide.arch.weightBytes : packed.arch.weightBytes, `auto, ${dtype}`);
     const share = packed.arch.weightBytes / wide.arch.weightBytes;
     assert.ok(share < maxShare, `${dtype}: packed weights take ${(100 * share).toFixed(1)}% of the float32 bytes`);
     // Matrices are packed; norms stay float32.
@@ -66,7 +69,7 @@ test('a safetensors folder in F16 or BF16 loaded packed runs exactly as loaded a
   for (const dtype of ['f16', 'bf16']) {
     const out = join(dir, `hf-${dtype}`);
     await convertModel({ from: MODEL, to: 'safetensors', out, dtype });
-    const wide = await Model.fromPretrained(out), packed = await Model.fromPretrained(out, { weights: 'packed' });
+    const wide = await Model.fromPretrained(out, { weights: 'f32' }), packed = await Model.fromPretrained(out, { weights: 'packed' });
     assert.deepEqual(run(packed), run(wide), dtype);
     assert.ok(packed.arch.weightBytes < 0.51 * wide.arch.weightBytes, dtype);
     // The tied embedding stays one tensor, packed once.
@@ -125,13 +128,13 @@ test('packed tensors refuse silent float32 reads; tensorValues and widenTensor w
   assert.deepEqual(widenTensor(t).data, want);
   // Writing needs float32 values: the writer meets the packed tensor's refusal, not an empty array.
   assert.throws(() => writeGguf(join(dir, 'x.gguf'), files.config, files.weights, null), /is held packed \(q8_0\)/);
-  await assert.rejects(loadModelFiles(MODEL, { weights: 'q9' as never }), /weights must be one of f32, packed, q8_0, q4_0, f16, bf16, got "q9"/);
+  await assert.rejects(loadModelFiles(MODEL, { weights: 'q9' as never }), /weights must be one of auto, f32, packed, q8_0, q4_0, f16, bf16, got "q9"/);
 });
 
 test('shared weights stay packed in shared memory, rebuild in workers, and keep the float32 fingerprint', async () => {
   const path = join(dir, 'ts-q4_0.gguf');
   const packed = await loadSharedModel(path, undefined, 'packed');
-  const wide = await loadSharedModel(path);
+  const wide = await loadSharedModel(path, undefined, 'f32');
   assert.equal(packed.fingerprint, wide.fingerprint, 'the same file is the same model, packed or not');
   const converted = await loadSharedModel(MODEL, undefined, 'q8_0');
   assert.notEqual(converted.fingerprint, (await loadSharedModel(MODEL)).fingerprint, 'converted weights are another model');
@@ -185,7 +188,7 @@ test('a GGUF with k-quant matrices (Q4_K, Q5_K, Q6_K) loads as float32 or packed
   closeSync(fd);
   assert.ok(turn >= 9, `${turn} matrices became k-quants`);
   writeGgufContainer(kq, header.metadata, tensors);
-  const wide = await Model.fromPretrained(kq), packed = await Model.fromPretrained(kq, { weights: 'packed' });
+  const wide = await Model.fromPretrained(kq, { weights: 'f32' }), packed = await Model.fromPretrained(kq, { weights: 'packed' });
   const logits = run(packed);
   assert.ok(logits.every((l) => l.every(Number.isFinite)));
   assert.deepEqual(logits, run(wide));
