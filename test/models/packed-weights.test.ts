@@ -17,10 +17,11 @@ import { writeGguf } from '../../src/models/gguf.js';
 import { modelFingerprint } from '../../src/evolve/reference-scores.js';
 import { loadSharedModel, shareWeights, workerWeights } from '../../src/evolve/workers.js';
 import { PackedMatrix } from '../../src/tensor/packed.js';
+import { GOLDEN_FROM_BOS, greedyFromBos } from '../helpers/golden.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 const GPT2 = 'models/namm-tiny-gpt2';
-const GOLDEN = [147, 201, 282, 215, 286, 598, 1662, 356, 499, 826, 1363, 1145, 1652, 615, 242, 1482, 951, 628, 499, 826, 872, 921, 318, 385];
+const GOLDEN = GOLDEN_FROM_BOS;
 
 const dir = mkdtempSync(join(tmpdir(), 'namm-packed-'));
 process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -32,19 +33,6 @@ function run(model: Model): Float32Array[] {
   const out = [s.prefill(ids).slice()];
   for (let t = 0; t < 6; t++) out.push(s.decode(5 + 11 * t).slice());
   return out;
-}
-
-function greedyFromBos(model: Model): number[] {
-  const session = model.createSessionWith(null);
-  let logits = session.prefill([1]);
-  const ids: number[] = [];
-  while (ids.length < GOLDEN.length) {
-    let best = 0;
-    for (let j = 1; j < logits.length; j++) if (logits[j]! > logits[best]!) best = j;
-    ids.push(best);
-    logits = session.decode(best);
-  }
-  return ids;
 }
 
 test('a GGUF loaded packed (F16, Q8_0, Q4_0) gives exactly the logits of the same file widened to float32, in a fraction of the memory', async () => {

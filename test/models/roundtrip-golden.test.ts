@@ -9,22 +9,13 @@ import { convertRopeLayout } from '../../src/models/gguf.js';
 import { encodeLlama2cCheckpoint } from '../../src/models/llama2c.js';
 import { loadModelFiles } from '../../src/models/load.js';
 import { Model } from '../../src/models/model.js';
+import { GOLDEN_FROM_BOS, greedyFromBos as greedyIds } from '../helpers/golden.js';
 
 const MODEL = '../shared/models/tinystories-656k';
-const GOLDEN = [147, 201, 282, 215, 286, 598, 1662, 356, 499, 826, 1363, 1145, 1652, 615, 242, 1482, 951, 628, 499, 826, 872, 921, 318, 385];
+const GOLDEN = GOLDEN_FROM_BOS;
 
 async function greedyFromBos(path: string): Promise<number[]> {
-  const model = await Model.fromPretrained(path);
-  const session = model.createSessionWith(null);
-  let logits = session.prefill([1]);
-  const ids: number[] = [];
-  while (ids.length < GOLDEN.length) {
-    let best = 0;
-    for (let j = 1; j < logits.length; j++) if (logits[j]! > logits[best]!) best = j;
-    ids.push(best);
-    logits = session.decode(best);
-  }
-  return ids;
+  return greedyIds(await Model.fromPretrained(path));
 }
 
 test('GGUF F32 and Q8_0 (interleaved RoPE) and a llama2.c checkpoint all give the golden ids', async () => {
