@@ -9,14 +9,15 @@ namespace namm {
 enum PackedFormat : int {
   kPackedF16 = 1, kPackedBf16 = 2, kPackedQ8_0 = 3, kPackedQ4_0 = 4,
   kPackedQ4_K = 5, kPackedQ5_K = 6, kPackedQ6_K = 7,  // ggml k-quants: super-blocks of 256 values
+  kPackedQ4_1 = 8, kPackedQ5_0 = 9, kPackedQ5_1 = 10,  // 32-value blocks with an offset and/or a fifth bit
 };
-constexpr int kPackedFormats = 7;
+constexpr int kPackedFormats = 10;
 
 /** Values per block (a row is whole blocks) and bytes per block; 0 for an unknown code. */
 inline int packed_block_values(int format) {
   switch (format) {
     case kPackedF16: case kPackedBf16: return 1;
-    case kPackedQ8_0: case kPackedQ4_0: return 32;
+    case kPackedQ8_0: case kPackedQ4_0: case kPackedQ4_1: case kPackedQ5_0: case kPackedQ5_1: return 32;
     case kPackedQ4_K: case kPackedQ5_K: case kPackedQ6_K: return 256;
   }
   return 0;
@@ -29,6 +30,9 @@ inline int packed_block_bytes(int format) {
     case kPackedQ4_K: return 144;  // d, dmin, 12 bytes of 6-bit scales and mins, 128 bytes of nibbles
     case kPackedQ5_K: return 176;  // as Q4_K plus 32 bytes of fifth bits
     case kPackedQ6_K: return 210;  // 128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales, d
+    case kPackedQ4_1: return 20;   // d, m, 16 bytes of nibbles
+    case kPackedQ5_0: return 22;   // d, 32 fifth bits, 16 bytes of nibbles
+    case kPackedQ5_1: return 24;   // d, m, 32 fifth bits, 16 bytes of nibbles
   }
   return 0;
 }

@@ -169,12 +169,13 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   const say = (line: string): void => { stream?.write(`${line}\n`); };
   // As the mode: the weights a run started with stay its own (a resume need not repeat them).
   const weights = o.weights !== undefined ? parseWeightStorage(o.weights) : restored?.weights ?? 'auto';
-  // auto, f32 and packed hold the file's own values: nothing for the run to remember.
-  const sameValues = weights === 'auto' || weights === 'f32' || weights === 'packed';
   const shared = await loadSharedModel(o.model, undefined, weights);
+  // A load that converted nothing holds the file's own values: nothing for the run to remember.
+  const sameValues = shared.converted === 0;
   if (restored && restored.model !== shared.fingerprint) {
-    const how = sameValues ? '' : ` loaded with weights ${weights}`;
-    throw new Error(`the run in ${out} was evolved on another model (fingerprint ${restored.model}${restored.weights ? `, weights ${restored.weights}` : ''}; ${o.model}${how} is ${shared.fingerprint})`);
+    const how = o.weights !== undefined ? ` loaded with weights ${weights}` : '';
+    const hint = restored.weights || o.weights !== undefined ? '' : ' (started with other --weights? give them)';
+    throw new Error(`the run in ${out} was evolved on another model (fingerprint ${restored.model}${restored.weights ? `, weights ${restored.weights}` : ''}; ${o.model}${how} is ${shared.fingerprint})${hint}`);
   }
   const model = shared.model;
   const pools = resolveTaskPools(curriculum, model.tokenizer!, 8 * model.config.maxPositions);

@@ -14,7 +14,7 @@
 import { Worker } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
 import { loadModelFiles, type ModelFileFormat } from '../models/load.js';
-import { Model } from '../models/model.js';
+import { autoWeights, Model } from '../models/model.js';
 import type { ModelConfig, Tensor, WeightMap } from '../models/types.js';
 import { packedTensor, tensorStorage, type WeightStorage } from '../models/pack.js';
 import { PackedMatrix, type PackedFormat } from '../tensor/packed.js';
@@ -74,6 +74,8 @@ export interface SharedModel {
   format: ModelFileFormat;
   /** modelFingerprint of config and weights (keys the reference scores). */
   fingerprint: string;
+  /** Matrices the `weights` storage converted at load (0: the model holds its file's own values). */
+  converted: number;
 }
 
 /**
@@ -105,14 +107,14 @@ export function shareWeights(weights: WeightMap): WeightMap {
 
 /** Loads a model (any format `loadModelFiles` reads) with its weights in shared memory; `weights` as loadModelFiles. */
 export async function loadSharedModel(path: string, backend: Backend = getBackend(), storage: WeightStorage = 'auto'): Promise<SharedModel> {
-  const files = await loadModelFiles(path, { weights: storage });
+  const files = await loadModelFiles(path, { weights: autoWeights(storage, backend) });
   if (!files.tokenizer) throw new Error(`model ${files.source} has no tokenizer; evolution runs tasks and needs one`);
   const weights = shareWeights(files.weights);
   files.weights.clear();
   const model = new Model(files.config, weights, files.tokenizer, backend, files.source);
   const tokenizerPath = files.format === 'safetensors' ? files.source
     : files.format === 'gguf' ? files.source : join(dirname(files.source), 'tokenizer.bin');
-  return { model, weights, tokenizerPath, format: files.format, fingerprint: modelFingerprint(files.config, weights) };
+  return { model, weights, tokenizerPath, format: files.format, fingerprint: modelFingerprint(files.config, weights), converted: files.converted };
 }
 
 function nammPolicyFor(model: Model, params: Float32Array, normStats: NormStats | null, settings: NammRunSettings): NammPolicy {

@@ -36,14 +36,16 @@ export interface GgufEntry { type: number; value: GgufValue; elementType?: numbe
 export type GgufMetadata = Map<string, GgufEntry>;
 
 /** ggml tensor types this project reads (and, for F32/F16/Q8_0, writes). */
-export const GgmlType = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 } as const;
+export const GgmlType = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 } as const;
 const GGML_NAMES: Record<number, string> = {
   0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 6: 'Q5_0', 7: 'Q5_1', 8: 'Q8_0', 9: 'Q8_1', 10: 'Q2_K', 11: 'Q3_K', 12: 'Q4_K',
   13: 'Q5_K', 14: 'Q6_K', 15: 'Q8_K', 16: 'IQ2_XXS', 17: 'IQ2_XS', 18: 'IQ3_XXS', 19: 'IQ1_S', 20: 'IQ4_NL', 21: 'IQ3_S',
   22: 'IQ2_S', 23: 'IQ4_XS', 24: 'I8', 25: 'I16', 26: 'I32', 27: 'I64', 28: 'F64', 29: 'IQ1_M', 30: 'BF16',
 };
 /** [values per block, bytes per block]. */
-const BLOCK: Record<number, [number, number]> = { 0: [1, 4], 1: [1, 2], 2: [32, 18], 8: [32, 34], 12: [256, 144], 13: [256, 176], 14: [256, 210], 30: [1, 2] };
+const BLOCK: Record<number, [number, number]> = {
+  0: [1, 4], 1: [1, 2], 2: [32, 18], 3: [32, 20], 6: [32, 22], 7: [32, 24], 8: [32, 34], 12: [256, 144], 13: [256, 176], 14: [256, 210], 30: [1, 2],
+};
 
 export interface GgufTensorInfo {
   name: string;
@@ -212,7 +214,7 @@ export function readGgufHeader(fd: number, file: string): GgufHeader {
     const block = BLOCK[type];
     if (!block) {
       const known = GGML_NAMES[type];
-      throw new Error(`${file}: tensor "${name}" has type ${known ?? `#${type}`}, which is ${known ? 'not supported' : 'unknown'} (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K are)`);
+      throw new Error(`${file}: tensor "${name}" has type ${known ?? `#${type}`}, which is ${known ? 'not supported' : 'unknown'} (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K are)`);
     }
     if (dims[0]! % block[0] !== 0) throw new Error(`${file}: tensor "${name}" row length ${dims[0]} is not a multiple of the ${GGML_NAMES[type]} block size ${block[0]}`);
     const count = dims.reduce((a, b) => a * b, 1);
@@ -250,11 +252,13 @@ export function q4_0ToF32(src: Uint8Array, dst: Float32Array, n: number): void {
 const PACKED_TYPE: Partial<Record<number, PackedFormat>> = {
   [GgmlType.F16]: 'f16', [GgmlType.BF16]: 'bf16', [GgmlType.Q8_0]: 'q8_0', [GgmlType.Q4_0]: 'q4_0',
   [GgmlType.Q4_K]: 'q4_k', [GgmlType.Q5_K]: 'q5_k', [GgmlType.Q6_K]: 'q6_k',
+  [GgmlType.Q4_1]: 'q4_1', [GgmlType.Q5_0]: 'q5_0', [GgmlType.Q5_1]: 'q5_1',
 };
 
 /**
  * Reads one tensor as float32, shaped in HF order (outermost first), values exactly as stored; with `keepPacked`,
- * a 2-D F16/BF16/Q8_0/Q4_0 tensor stays packed (its bytes as stored: ggml rows are HF rows).
+ * a 2-D tensor of a packed format (F16, BF16 or a ggml quantisation) stays packed (its bytes as stored: ggml rows
+ * are HF rows).
  */
 export function readGgufTensor(fd: number, info: GgufTensorInfo, file: string, keepPacked = false): Tensor {
   const count = info.dims.reduce((a, b) => a * b, 1);
@@ -277,7 +281,7 @@ export function readGgufTensor(fd: number, info: GgufTensorInfo, file: string, k
     const raw = readExactly(fd, info.begin, bytes, file);
     if (info.type === GgmlType.Q8_0) backend.q8_0ToF32(raw, data, count);
     else if (info.type === GgmlType.Q4_0) q4_0ToF32(raw, data, count);
-    // k-quants: widened row by row exactly as the packed kernels widen them (src/tensor/packed.ts).
+    // Other block formats: widened row by row exactly as the packed kernels widen them (src/tensor/packed.ts).
     else unpackRows(new PackedMatrix(format!, count / info.dims[0]!, info.dims[0]!, raw), 0, count / info.dims[0]!, data);
   }
   return { shape: [...info.dims].reverse(), data };

@@ -31,7 +31,7 @@ export interface LoadModelOptions {
   tokenizerPath?: string;
   /**
    * How the weight matrices are held (src/models/pack.ts): 'f32' (default here) widens everything to float32; 'auto'
-   * (loadModel's default) keeps block-quantised matrices packed; 'packed' keeps every F16/BF16/Q8_0/Q4_0/k-quant
+   * (loadModel's default) keeps block-quantised matrices packed; 'packed' keeps every F16/BF16/quantised
    * matrix in its file format (all three: the same results); 'q8_0', 'q4_0', 'f16', 'bf16' also convert float32
    * matrices to that format (lossy). Llama-family models only: others stay float32.
    */

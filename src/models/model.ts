@@ -18,7 +18,7 @@ export interface LoadModelOptions {
   backend?: Backend;
   /**
    * How weight matrices are held: 'auto' (default: block-quantised matrices such as Q4_K or Q8_0 stay as the file
-   * stores them, F16/BF16 ones are widened), 'f32' (everything widened), 'packed' (every F16/BF16/Q8_0/Q4_0/k-quant
+   * stores them, F16/BF16 ones are widened), 'f32' (everything widened), 'packed' (every F16/BF16/quantised
    * matrix stays as stored) — all three with the same results — or 'q8_0' | 'q4_0' | 'f16' | 'bf16' (float32 matrices
    * converted too, lossy). See src/models/pack.ts.
    */
@@ -53,8 +53,9 @@ export class Model {
 
   /** Loads a Hugging Face folder (safetensors), a GGUF file or a llama2.c checkpoint. */
   static async fromPretrained(path: string, options: LoadModelOptions = {}): Promise<Model> {
-    const files = await loadModelFiles(path, { weights: options.weights ?? 'auto' });
-    const model = new Model(files.config, files.weights, files.tokenizer, options.backend ?? getBackend(), files.source);
+    const backend = options.backend ?? getBackend();
+    const files = await loadModelFiles(path, { weights: autoWeights(options.weights ?? 'auto', backend) });
+    const model = new Model(files.config, files.weights, files.tokenizer, backend, files.source);
     if (files.converted > 0) model.convertedWeights = options.weights!;
     return model;
   }
@@ -75,6 +76,14 @@ export class Model {
     checkOptionsObject(options, 'createSessionWith');
     return new Session(this.arch, this.backend, this.tokenizer, { ...options, memory });
   }
+}
+
+/**
+ * 'auto' on the TypeScript backend is 'f32': its GEMM widens a packed matrix anew on every call, which costs it
+ * several times the product (the native kernels widen as they pack, at a few percent).
+ */
+export function autoWeights(storage: WeightStorage, backend: Backend): WeightStorage {
+  return storage === 'auto' && backend.name === 'js' ? 'f32' : storage;
 }
 
 /** transformers.js-style entry point: `const model = await loadModel(path)`. */

@@ -18,8 +18,8 @@ import type { ModelConfig, Tensor, WeightMap } from './types.js';
  *   packed, as their file stores them (widening them would take 4–7 times the memory), and F16/BF16 ones are widened
  *   (half the memory of float32 is not worth their slower prefill by default); the same results as `f32`;
  * - `f32` (the default of loadModelFiles, which file tools use): everything widened to float32 at load;
- * - `packed`: matrices stay in the file's format when it is F16, BF16, Q8_0 or Q4_0 (exactly the same values and
- *   results as `f32`, in a half to a seventh of the memory); float32 matrices stay float32;
+ * - `packed`: matrices stay in the file's format whatever it is (F16, BF16 or a ggml quantisation: exactly the same
+ *   values and results as `f32`, in a half to a seventh of the memory); float32 matrices stay float32;
  * - `q8_0`, `q4_0`, `f16`, `bf16`: as `packed`, and float32 matrices are converted to that format after loading
  *   (lossy: the model's outputs change, slightly for f16/bf16/Q8_0, more for Q4_0; the block formats need rows of a
  *   multiple of 32 values, and a matrix whose rows are not stays as it was).

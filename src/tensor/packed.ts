@@ -2,10 +2,11 @@
  * Packed weight matrices: a linear layer's weights `W [rows = out, cols = in]` kept in a compact storage format
  * (the one a GGUF or safetensors file stores them in) instead of being widened to float32 at load. The GEMM
  * (`Backend.matmulABt`) widens the rows it reads on the fly, so a model takes about the bytes of its file:
- * Q4_0 ~0.56 bytes a weight, Q8_0 ~1.06, F16/BF16 2, against 4 for float32.
+ * Q4_K ~0.56 bytes a weight, Q4_0 ~0.56, Q6_K ~0.82, Q8_0 ~1.06, F16/BF16 2, against 4 for float32.
  *
- * Every format widens exactly (f16 and bf16 to the same float32; Q8_0 and Q4_0 values are d·q with a float16 d and a
- * small integer q, exact in float32), so a packed matrix holds precisely the values its float32 widening would, and
+ * Every format widens exactly as ggml's own conversion does (f16 and bf16 to the same float32; Q8_0, Q4_0, Q5_0 and
+ * Q6_K values are products of a float16 scale and small integers, exact in float32; Q4_1, Q5_1, Q4_K and Q5_K add an
+ * offset, rounding once, at the sum), so a packed matrix holds precisely the values its float32 widening would, and
  * the native GEMM multiplies them in the same order (its k blocks are whole 32-value blocks whenever K is, see
  * plan_gemm): a packed model's logits equal those of the same file loaded as float32, bit for bit.
  *
@@ -13,20 +14,24 @@
  */
 import { halfToFloat } from './js.js';
 
-export const PACKED_FORMATS = ['f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k'] as const;
+export const PACKED_FORMATS = ['f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1'] as const;
 export type PackedFormat = (typeof PACKED_FORMATS)[number];
 
 /** The format codes of the native addon (native/src/packed_formats.h). */
-export const PACKED_FORMAT_CODE: Readonly<Record<PackedFormat, number>> = { f16: 1, bf16: 2, q8_0: 3, q4_0: 4, q4_k: 5, q5_k: 6, q6_k: 7 };
+export const PACKED_FORMAT_CODE: Readonly<Record<PackedFormat, number>> = {
+  f16: 1, bf16: 2, q8_0: 3, q4_0: 4, q4_k: 5, q5_k: 6, q6_k: 7, q4_1: 8, q5_0: 9, q5_1: 10,
+};
 
 /** Values per block (a row holds whole blocks) and bytes per block. */
 const BLOCK: Readonly<Record<PackedFormat, [values: number, bytes: number]>> = {
   f16: [1, 2], bf16: [1, 2], q8_0: [32, 34], q4_0: [32, 18],
   // ggml's k-quants: super-blocks of 256 values (block_q4_K, block_q5_K, block_q6_K).
   q4_k: [256, 144], q5_k: [256, 176], q6_k: [256, 210],
+  // The other 32-value blocks llama.cpp falls back to for rows that are not whole super-blocks.
+  q4_1: [32, 20], q5_0: [32, 22], q5_1: [32, 24],
 };
 
-/** Values per block of a format (a row length must be a multiple of it): 256 for k-quants, 32 for Q8_0/Q4_0, else 1. */
+/** Values per block of a format (a row length must be a multiple of it): 256 for k-quants, 32 for the other quantised ones, else 1. */
 export function packedBlockValues(format: PackedFormat): number {
   return BLOCK[format][0];
 }
@@ -113,6 +118,11 @@ export function unpackRows(m: PackedMatrix, r0: number, r1: number, out: Float32
         }
       }
       return;
+    case 'q4_1':
+    case 'q5_0':
+    case 'q5_1':
+      for (let b = 0; b < n / 32; b++) widenQ41Q5(src, base + b * BLOCK[m.format][1], m.format, out, outOffset + b * 32);
+      return;
     case 'q4_k':
     case 'q5_k':
       for (let b = 0; b < n / 256; b++) widenQ45K(src, base + b * BLOCK[m.format][1], m.format === 'q5_k', out, outOffset + b * 256);
@@ -122,6 +132,23 @@ export function unpackRows(m: PackedMatrix, r0: number, r1: number, out: Float32
       return;
     default:
       throw new RangeError(`unknown packed format "${String(m.format)}" (expected ${PACKED_FORMATS.join(', ')})`);
+  }
+}
+
+/**
+ * One Q4_1 (20 bytes: d, m, 16 bytes of nibbles), Q5_0 (22: d, 32 fifth bits, nibbles) or Q5_1 (24: d, m, fifth bits,
+ * nibbles) block. Value j takes the low nibble of byte j (j < 16) or the high nibble of byte j − 16, plus 16 when bit j
+ * of the fifth bits is set; Q5_0's value is d·(q − 16), the others' d·q + m (d·q exact: one rounding, at the sum).
+ */
+function widenQ41Q5(src: Uint8Array, o: number, format: 'q4_1' | 'q5_0' | 'q5_1', out: Float32Array, at: number): void {
+  const d = halfToFloat(src[o]! | (src[o + 1]! << 8));
+  const m = format === 'q5_0' ? 0 : halfToFloat(src[o + 2]! | (src[o + 3]! << 8));
+  const qhAt = format === 'q5_0' ? o + 2 : o + 4;
+  const qh = format === 'q4_1' ? 0 : (src[qhAt]! | (src[qhAt + 1]! << 8) | (src[qhAt + 2]! << 16) | (src[qhAt + 3]! << 24)) >>> 0;
+  const qs = format === 'q4_1' ? o + 4 : format === 'q5_0' ? o + 6 : o + 8;
+  for (let j = 0; j < 32; j++) {
+    const q = ((j < 16 ? src[qs + j]! : src[qs + j - 16]! >> 4) & 15) | (((qh >>> j) & 1) << 4);
+    out[at + j] = format === 'q5_0' ? d * (q - 16) : d * q + m;
   }
 }
 
@@ -159,7 +186,7 @@ function widenQ45K(src: Uint8Array, o: number, five: boolean, out: Float32Array,
 /**
  * One Q6_K super-block (210 bytes: 128 bytes of low nibbles, 64 of two-bit highs, 16 int8 scales, then d). Value v
  * = 128n + 32g + l (half n, group g, lane l): low nibble g ≥ 2 of ql[64n + 32(g mod 2) + l], high bits 2g.. of
- * qh[32n + l], q − 32, scale sc[8n + 2g + ⌊l/16⌋]; value = (d·sc)·q (d·sc exact, one rounding).
+ * qh[32n + l], q − 32, scale sc[8n + 2g + ⌊l/16⌋]; value = (d·sc)·q, exact (at most 23 significant bits).
  */
 function widenQ6K(src: Uint8Array, o: number, out: Float32Array, at: number): void {
   const d = halfToFloat(src[o + 208]! | (src[o + 209]! << 8));

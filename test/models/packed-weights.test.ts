@@ -140,12 +140,14 @@ test('shared weights stay packed in shared memory, rebuild in workers, and keep 
   assert.equal(modelFingerprint(packed.model.config, shareWeights(rebuilt)), wide.fingerprint);
 });
 
-test('a GGUF with k-quant matrices (Q4_K, Q5_K, Q6_K) loads as float32 or packed with the same logits', async () => {
+test('a GGUF with k-quant matrices (Q4_K, Q5_K, Q6_K, and Q4_1/Q5_0/Q5_1 where rows are not whole super-blocks) loads as float32 or packed with the same logits', async () => {
   const { llamaConfig, randomWeights } = await import('../../src/models/random.js');
   const { readGgufHeader, writeGgufContainer, GgmlType } = await import('../../src/models/gguf.js');
   const { openSync, closeSync, readSync } = await import('node:fs');
   const { Rng } = await import('../../src/util/rng.js');
-  const config = llamaConfig({ vocabSize: 2048, hiddenSize: 256, nLayers: 2, nHeads: 4, nKvHeads: 2, intermediateSize: 512, maxPositions: 512 });
+  // intermediate 384: the down projections' rows are 384 values, not whole super-blocks (llama.cpp then falls back to
+  // Q4_1/Q5_0/Q5_1-style blocks of 32, as this file does).
+  const config = llamaConfig({ vocabSize: 2048, hiddenSize: 256, nLayers: 2, nHeads: 4, nKvHeads: 2, intermediateSize: 384, maxPositions: 512 });
   const f32 = join(dir, 'random-f32.gguf'), kq = join(dir, 'random-k.gguf');
   writeGguf(f32, config, randomWeights(config, 3), null);
   // Every matrix whose rows are whole super-blocks becomes random k-quant blocks (moderate float16 factors), in turn
@@ -153,15 +155,16 @@ test('a GGUF with k-quant matrices (Q4_K, Q5_K, Q6_K) loads as float32 or packed
   const fd = openSync(f32, 'r');
   const header = readGgufHeader(fd, f32);
   const rng = new Rng('k-quant gguf');
-  const types = [[GgmlType.Q4_K, 144], [GgmlType.Q5_K, 176], [GgmlType.Q6_K, 210]] as const;
-  let turn = 0;
+  const types = [[GgmlType.Q4_K, 144, 256, [0, 2]], [GgmlType.Q5_K, 176, 256, [0, 2]], [GgmlType.Q6_K, 210, 256, [208]]] as const;
+  const small = [[GgmlType.Q4_1, 20, 32, [0, 2]], [GgmlType.Q5_0, 22, 32, [0]], [GgmlType.Q5_1, 24, 32, [0, 2]]] as const;
+  let turn = 0, fallbacks = 0;
   const tensors = header.tensors.map((t) => {
-    if (t.dims.length === 2 && t.dims[0]! % 256 === 0) {
-      const [type, size] = types[turn++ % 3]!;
-      const blocks = (t.dims[0]! / 256) * t.dims[1]!;
+    if (t.dims.length === 2 && t.dims[0]! % 32 === 0) {
+      const [type, size, per, scales] = t.dims[0]! % 256 === 0 ? types[turn++ % 3]! : small[fallbacks++ % 3]!;
+      const blocks = (t.dims[0]! / per) * t.dims[1]!;
       const bytes = new Uint8Array(blocks * size).map(() => rng.int(256));
       for (let b = 0; b < blocks; b++) {
-        for (const o of type === GgmlType.Q6_K ? [208] : [0, 2]) {
+        for (const o of scales) {
           // A float16 of exponent field 9..12 (2^-6 .. 2^-3): small weights, finite logits.
           const h = ((rng.int(2) << 15) | ((9 + rng.int(4)) << 10) | rng.int(1024)) >>> 0;
           bytes[b * size + o] = h & 0xff; bytes[b * size + o + 1] = h >> 8;
@@ -174,7 +177,7 @@ test('a GGUF with k-quant matrices (Q4_K, Q5_K, Q6_K) loads as float32 or packed
     return { name: t.name, dims: t.dims, type: t.type, bytes };
   });
   closeSync(fd);
-  assert.ok(turn >= 9, `${turn} matrices became k-quants`);
+  assert.ok(turn >= 9 && fallbacks === 2, `${turn} matrices became k-quants, ${fallbacks} 32-value blocks`);
   writeGgufContainer(kq, header.metadata, tensors);
   const wide = await Model.fromPretrained(kq, { weights: 'f32' }), packed = await Model.fromPretrained(kq, { weights: 'packed' });
   const logits = run(packed);
@@ -182,5 +185,5 @@ test('a GGUF with k-quant matrices (Q4_K, Q5_K, Q6_K) loads as float32 or packed
   assert.deepEqual(logits, run(wide));
   assert.ok(packed.arch.weightBytes < 0.3 * wide.arch.weightBytes);
   const files = await loadModelFiles(kq, { weights: 'packed' });
-  assert.deepEqual(new Set([...files.weights.values()].flatMap((t) => (t.packed ? [t.packed.format] : []))), new Set(['q4_k', 'q5_k', 'q6_k']));
+  assert.deepEqual(new Set([...files.weights.values()].flatMap((t) => (t.packed ? [t.packed.format] : []))), new Set(['q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0']));
 });

@@ -18,8 +18,10 @@ import { randomQ8_0, randomU16 } from '../helpers/random-arrays.js';
 import { assertClose, assertGuardIntact, gemmAbsScale, randomF32, simdPaths, skipNative } from './native-fixtures.js';
 
 const js = new JsBackend();
-const FORMATS: PackedFormat[] = ['f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k'];
+const FORMATS: PackedFormat[] = ['f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1'];
 const K_QUANTS = new Set<PackedFormat>(['q4_k', 'q5_k', 'q6_k']);
+/** Formats only the GGUF reader widens (no loader kernel to compare with): checked on hand-worked blocks. */
+const OTHER_BLOCKS = new Set<PackedFormat>(['q4_1', 'q5_0', 'q5_1'] as PackedFormat[]);
 /** A moderate finite float16 (exponent field 5..20: about 2^-10 .. 2^5), either sign, as its two bytes. */
 function moderateHalf(rng: Rng, bytes: Uint8Array, at: number): void {
   const h = ((rng.int(2) << 15) | ((5 + rng.int(16)) << 10) | rng.int(1024)) >>> 0;
@@ -31,6 +33,15 @@ function randomPacked(rng: Rng, format: PackedFormat, rows: number, cols: number
   const n = rows * cols;
   if (format === 'f16' || format === 'bf16') return new PackedMatrix(format, rows, cols, new Uint8Array(randomU16(rng, n).buffer));
   if (format === 'q8_0') return new PackedMatrix(format, rows, cols, randomQ8_0(rng, n / 32));
+  if (OTHER_BLOCKS.has(format)) {
+    const size = format === 'q4_1' ? 20 : format === 'q5_0' ? 22 : 24;
+    const bytes = new Uint8Array((n / 32) * size).map(() => rng.int(256));
+    for (let b = 0; b < n / 32; b++) {
+      moderateHalf(rng, bytes, b * size);
+      if (format !== 'q5_0') moderateHalf(rng, bytes, b * size + 2);
+    }
+    return new PackedMatrix(format, rows, cols, bytes);
+  }
   if (K_QUANTS.has(format)) {
     // Any bytes are a valid k-quant super-block; only its float16 factors are kept moderate.
     const size = format === 'q4_k' ? 144 : format === 'q5_k' ? 176 : 210;
@@ -59,7 +70,7 @@ function finitePacked(rng: Rng, format: PackedFormat, rows: number, cols: number
 describe('packed formats: widening', () => {
   it('each format widens exactly as the loaders convert it (f16, bf16 and Q8_0 kernels, the Q4_0 reader)', () => {
     const rng = new Rng('packed/widen');
-    for (const format of FORMATS.filter((f) => !K_QUANTS.has(f))) {
+    for (const format of FORMATS.filter((f) => !K_QUANTS.has(f) && !OTHER_BLOCKS.has(f))) {
       const m = randomPacked(rng, format, 3, 64);
       const want = new Float32Array(3 * 64);
       if (format === 'f16') js.f16ToF32(new Uint16Array(m.bytes.buffer), want, want.length);
@@ -106,6 +117,21 @@ describe('packed formats: widening', () => {
     b[0] = 0x05; b[128] = 0b10; b[113] = 0x90; b[128 + 49] = 0x40;
     const v = unpackMatrix(new PackedMatrix('q6_k', 1, 256, b));
     assert.deepEqual([v[0], v[1], v[241]], [0.5 * 2 * 5, 0.5 * 2 * -32, 0.5 * -3 * -7]);
+  });
+
+  it('Q4_1, Q5_0 and Q5_1 widen as ggml lays them out: hand-worked blocks', () => {
+    const at = (b: Uint8Array, o: number, h: number) => { b[o] = h & 0xff; b[o + 1] = h >> 8; };
+    // d = 0.5, m = −1 (0xbc00). Byte 0 = 0x3c: value 0 takes its low nibble 12, value 16 its high nibble 3. Fifth bits
+    // (Q5_*): bit 0 and bit 16 set (+16 for values 0 and 16), bit 5 clear.
+    const q41 = new Uint8Array(20); at(q41, 0, 0x3800); at(q41, 2, 0xbc00); q41[4] = 0x3c;
+    const v41 = unpackMatrix(new PackedMatrix('q4_1' as PackedFormat, 1, 32, q41));
+    assert.deepEqual([v41[0], v41[16], v41[5]], [0.5 * 12 - 1, 0.5 * 3 - 1, -1]);
+    const q50 = new Uint8Array(22); at(q50, 0, 0x3800); q50[2] = 1; q50[4] = 1; q50[6] = 0x3c;
+    const v50 = unpackMatrix(new PackedMatrix('q5_0' as PackedFormat, 1, 32, q50));
+    assert.deepEqual([v50[0], v50[16], v50[5]], [0.5 * (28 - 16), 0.5 * (19 - 16), 0.5 * -16]);
+    const q51 = new Uint8Array(24); at(q51, 0, 0x3800); at(q51, 2, 0xbc00); q51[4] = 1; q51[6] = 1; q51[8] = 0x3c;
+    const v51 = unpackMatrix(new PackedMatrix('q5_1' as PackedFormat, 1, 32, q51));
+    assert.deepEqual([v51[0], v51[16], v51[5]], [0.5 * 28 - 1, 0.5 * 19 - 1, -1]);
   });
 
   it('Q4_0 quantises as ggml: hand-worked block', () => {
@@ -213,9 +239,9 @@ describe('A·Wᵀ with W packed: the TypeScript backend', () => {
     assert.throws(() => js.matmulABt(new Float32Array(32), wb, new Float32Array(shared, 96, 3), 1, 32, 3), /c must not overlap w/);
     // The fields are readonly to TypeScript only: an altered matrix is refused, not read as garbage.
     const bent = (field: string, value: unknown) => Object.defineProperty(new PackedMatrix('q8_0', 3, 32, new Uint8Array(3 * 34)), field, { value });
-    assert.throws(() => js.matmulABt(new Float32Array(32), bent('format', 'q4_1'), new Float32Array(3), 1, 32, 3), /unknown packed format "q4_1"/);
+    assert.throws(() => js.matmulABt(new Float32Array(32), bent('format', 'q2_k'), new Float32Array(3), 1, 32, 3), /unknown packed format "q2_k"/);
     assert.throws(() => js.matmulABt(new Float32Array(32), bent('bytes', new Uint8Array(10)), new Float32Array(3), 1, 32, 3), /w\.bytes holds 10 values but 102 are needed/);
-    assert.throws(() => unpackRows(bent('format', 'q4_1'), 0, 1, new Float32Array(32)), /unknown packed format "q4_1"/);
+    assert.throws(() => unpackRows(bent('format', 'q2_k'), 0, 1, new Float32Array(32)), /unknown packed format "q2_k"/);
   });
 });
 
@@ -257,7 +283,7 @@ describe('A·Wᵀ with W packed: the native backend', { skip: skipNative }, () =
     // The addon's own checks, below the TypeScript wrapper.
     const k = (nb as unknown as { k: { matmulABtPacked: (...args: unknown[]) => void } }).k;
     const a = new Float32Array(64), c = new Float32Array(4);
-    assert.throws(() => k.matmulABtPacked(a, new Uint8Array(68), 8, c, 1, 64, 1), /format must be 1 \(f16\), 2 \(bf16\), 3 \(Q8_0\), 4 \(Q4_0\), 5 \(Q4_K\), 6 \(Q5_K\) or 7 \(Q6_K\)/);
+    assert.throws(() => k.matmulABtPacked(a, new Uint8Array(68), 11, c, 1, 64, 1), /format must be 1 \(f16\), 2 \(bf16\), 3 \(Q8_0\), 4 \(Q4_0\), 5 \(Q4_K\), 6 \(Q5_K\), 7 \(Q6_K\), 8 \(Q4_1\), 9 \(Q5_0\) or 10 \(Q5_1\)/);
     assert.throws(() => k.matmulABtPacked(a, new Uint8Array(144), 5, c, 1, 64, 1), /K \(64\) must be a multiple of the format's block of 256 values/);
     assert.throws(() => k.matmulABtPacked(a, new Uint8Array(68), 3, c, 1, 48, 1), /K \(48\) must be a multiple of the format's block of 32 values/);
     assert.throws(() => k.matmulABtPacked(a, new Uint8Array(67), 3, c, 1, 64, 1), /w/);
