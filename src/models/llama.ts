@@ -5,10 +5,9 @@
 import type { Backend } from '../tensor/backend.js';
 import { requireTensor, Scratch, type AttendFn, type DecoderArch } from './arch.js';
 import { ropeInvFreq } from './rope.js';
-import type { ModelConfig, WeightMap } from './types.js';
+import type { ModelConfig, Tensor, WeightMap } from './types.js';
 import { tensorBytes, tensorStorage } from './pack.js';
 import { unpackRows, type Weight } from '../tensor/packed.js';
-import type { Tensor } from './types.js';
 
 /** A matrix's weights as the GEMM takes them: packed when held packed, else its float32 values. */
 function weightOf(t: Tensor): Weight {

@@ -14,9 +14,10 @@ import type { ModelConfig, Tensor, WeightMap } from './types.js';
 
 /**
  * How a loaded model holds its weight matrices:
- * - `auto` (the default of loadModel and the CLI): block-quantised matrices (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) stay
- *   packed, as their file stores them (widening them would take 4–7 times the memory), and F16/BF16 ones are widened
- *   (half the memory of float32 is not worth their slower prefill by default); the same results as `f32`;
+ * - `auto` (the default of loadModel and the CLI): block-quantised matrices (every ggml quantisation read: Q8_0,
+ *   Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) stay packed, as their file stores them (widening them would take 4–7
+ *   times the memory), and F16/BF16 ones are widened (half the memory of float32 is not worth their slower prefill by
+ *   default); the same results as `f32`. On the TypeScript backend it widens everything (model.ts, autoWeights);
  * - `f32` (the default of loadModelFiles, which file tools use): everything widened to float32 at load;
  * - `packed`: matrices stay in the file's format whatever it is (F16, BF16 or a ggml quantisation: exactly the same
  *   values and results as `f32`, in a half to a seventh of the memory); float32 matrices stay float32;
