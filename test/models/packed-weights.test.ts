@@ -99,6 +99,18 @@ test('weights: q8_0 converts a float32 model at load and keeps its golden greedy
   assert.equal(l2c.weights.get('model.layers.1.mlp.down_proj.weight')!.packed?.format, 'q8_0');
 });
 
+test('auto keeps quantised matrices packed on the native backend and widens them on the TypeScript one', async () => {
+  const { JsBackend } = await import('../../src/tensor/js.js');
+  const path = join(dir, 'ts-q4_0.gguf');
+  const native = await Model.fromPretrained(path), js = await Model.fromPretrained(path, { backend: new JsBackend() });
+  const wide = await Model.fromPretrained(path, { weights: 'f32' });
+  assert.equal(js.arch.weightBytes, wide.arch.weightBytes);
+  if (native.backend.name === 'native') assert.ok(native.arch.weightBytes < 0.15 * wide.arch.weightBytes);
+  // Asked for explicitly, packed weights also run on the TypeScript backend (widened per call), with the same logits.
+  const jsPacked = await Model.fromPretrained(path, { backend: new JsBackend(), weights: 'packed' });
+  assert.deepEqual(run(jsPacked), run(js));
+});
+
 test('GPT-2 models stay float32 whatever the weights option', async () => {
   const files = await loadModelFiles(GPT2, { weights: 'q8_0' });
   assert.ok([...files.weights.values()].every((t) => !t.packed));
@@ -126,6 +138,10 @@ test('shared weights stay packed in shared memory, rebuild in workers, and keep 
   assert.equal(packed.fingerprint, wide.fingerprint, 'the same file is the same model, packed or not');
   const converted = await loadSharedModel(MODEL, undefined, 'q8_0');
   assert.notEqual(converted.fingerprint, (await loadSharedModel(MODEL)).fingerprint, 'converted weights are another model');
+  // A converting storage that finds nothing to convert (the file is quantised already) loads the file's own model.
+  const notConverted = await loadSharedModel(path, undefined, 'q8_0');
+  assert.equal(notConverted.converted, 0);
+  assert.equal(notConverted.fingerprint, wide.fingerprint);
   const t = packed.weights.get('model.layers.0.mlp.down_proj.weight')!;
   assert.ok(t.packed!.bytes.buffer instanceof SharedArrayBuffer);
   // Tied aliases still share one copy.
