@@ -233,19 +233,8 @@ export function readGgufHeader(fd: number, file: string): GgufHeader {
 
 /** Q4_0: per block of 32, an f16 scale d and 16 bytes; value j = d·((q[j] & 15) − 8), value j+16 = d·((q[j] >> 4) − 8). */
 export function q4_0ToF32(src: Uint8Array, dst: Float32Array, n: number): void {
-  const scale = new Uint16Array(1), scaleF = new Float32Array(1);
-  const backend = getBackend();
-  for (let b = 0; b < n / 32; b++) {
-    const o = b * 18;
-    scale[0] = src[o]! | (src[o + 1]! << 8);
-    backend.f16ToF32(scale, scaleF, 1);
-    const d = scaleF[0]!;
-    for (let j = 0; j < 16; j++) {
-      const q = src[o + 2 + j]!;
-      dst[b * 32 + j] = d * ((q & 15) - 8);
-      dst[b * 32 + j + 16] = d * ((q >> 4) - 8);
-    }
-  }
+  // The packed widening's (src/tensor/packed.ts), over the n values as one row.
+  unpackRows(new PackedMatrix('q4_0', 1, n, src.subarray(0, (n / 32) * 18)), 0, 1, dst);
 }
 
 /** The packed format a ggml type stays in (src/tensor/packed.ts), if any. */

@@ -220,14 +220,3 @@ export function unpackMatrix(m: PackedMatrix): Float32Array {
   unpackRows(m, 0, m.rows, out);
   return out;
 }
-
-/** A new packed matrix holding the given rows of `m`, in that order (row bytes copied, nothing re-rounded). */
-export function selectRows(m: PackedMatrix, order: readonly number[] | Int32Array): PackedMatrix {
-  const out = new Uint8Array(order.length * m.rowBytes);
-  for (let i = 0; i < order.length; i++) {
-    const r = order[i]!;
-    if (!Number.isInteger(r) || r < 0 || r >= m.rows) throw new RangeError(`row ${r} is not inside the matrix's ${m.rows} rows`);
-    out.set(m.bytes.subarray(r * m.rowBytes, (r + 1) * m.rowBytes), i * m.rowBytes);
-  }
-  return new PackedMatrix(m.format, order.length, m.cols, out);
-}

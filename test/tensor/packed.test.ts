@@ -6,13 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { JsBackend } from '../../src/tensor/js.js';
+import { halfToFloat, JsBackend } from '../../src/tensor/js.js';
 import { NativeBackend } from '../../src/tensor/native.js';
 import {
-  PackedMatrix, packedRowBytes, packedValueAt, selectRows, unpackMatrix, unpackRows, type PackedFormat,
+  PackedMatrix, packedRowBytes, packedValueAt, unpackMatrix, unpackRows, type PackedFormat,
 } from '../../src/tensor/packed.js';
 import { packMatrix, quantizeQ4_0 } from '../../src/models/pack.js';
-import { q4_0ToF32 } from '../../src/models/gguf.js';
 import { Rng } from '../../src/util/rng.js';
 import { randomQ8_0, randomU16 } from '../helpers/random-arrays.js';
 import { assertClose, assertGuardIntact, gemmAbsScale, randomF32, simdPaths, skipNative } from './native-fixtures.js';
@@ -68,7 +67,7 @@ function finitePacked(rng: Rng, format: PackedFormat, rows: number, cols: number
 }
 
 describe('packed formats: widening', () => {
-  it('each format widens exactly as the loaders convert it (f16, bf16 and Q8_0 kernels, the Q4_0 reader)', () => {
+  it('each format widens exactly as the loaders convert it (the f16, bf16 and Q8_0 kernels; Q4_0 written out from its layout)', () => {
     const rng = new Rng('packed/widen');
     for (const format of FORMATS.filter((f) => !K_QUANTS.has(f) && !OTHER_BLOCKS.has(f))) {
       const m = randomPacked(rng, format, 3, 64);
@@ -76,7 +75,17 @@ describe('packed formats: widening', () => {
       if (format === 'f16') js.f16ToF32(new Uint16Array(m.bytes.buffer), want, want.length);
       if (format === 'bf16') js.bf16ToF32(new Uint16Array(m.bytes.buffer), want, want.length);
       if (format === 'q8_0') js.q8_0ToF32(m.bytes, want, want.length);
-      if (format === 'q4_0') q4_0ToF32(m.bytes, want, want.length);
+      if (format === 'q4_0') {
+        // Written out from the layout (q4_0ToF32 now widens through unpackRows itself): value j = d·((q[j] & 15) − 8),
+        // value j + 16 = d·((q[j] >> 4) − 8).
+        for (let b = 0; b < want.length / 32; b++) {
+          const d = halfToFloat(m.bytes[b * 18]! | (m.bytes[b * 18 + 1]! << 8));
+          for (let j = 0; j < 16; j++) {
+            want[b * 32 + j] = d * ((m.bytes[b * 18 + 2 + j]! & 15) - 8);
+            want[b * 32 + j + 16] = d * ((m.bytes[b * 18 + 2 + j]! >> 4) - 8);
+          }
+        }
+      }
       const got = unpackMatrix(m);
       for (let i = 0; i < want.length; i++) assert.ok(Object.is(got[i], want[i]), `${format}[${i}]: ${got[i]} vs ${want[i]}`);
       // A row range lands at the offset given, and single values match.
@@ -171,16 +180,6 @@ describe('packed formats: widening', () => {
     x[1] = 0; x[40] = 0;
     assert.ok(packMatrix(x, 2, 32, 'f16'));
     assert.throws(() => packMatrix(x, 2, 32, 'q4_k'), /cannot convert to "q4_k"/);
-  });
-
-  it('selectRows copies whole rows in the order given', () => {
-    const rng = new Rng('packed/select');
-    const m = randomPacked(rng, 'q4_0', 4, 64);
-    const s = selectRows(m, [2, 0]);
-    const all = unpackMatrix(m), got = unpackMatrix(s);
-    assert.deepEqual([...got.subarray(0, 64)], [...all.subarray(128, 192)]);
-    assert.deepEqual([...got.subarray(64)], [...all.subarray(0, 64)]);
-    assert.throws(() => selectRows(m, [4]), /row 4 is not inside the matrix's 4 rows/);
   });
 
   it('bad shapes and formats are refused with clear errors', () => {
