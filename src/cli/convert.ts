@@ -71,9 +71,11 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
 
   // A HF folder: weights back in rotate-half layout (HF config.json cannot say "interleaved").
   if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new Error(`${o.out}: exists and is not a folder (safetensors output is a HF folder)`);
+  const config = { ...src.config, ropeLayout: 'half' as const };
+  // Formed first: a config that config.json cannot say is refused before anything is written.
+  const configJson = JSON.stringify({ ...toHfConfig(config), torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype] }, null, 2) + '\n';
   makeFolders(o.out, 'output folder');
   const weights = convertRopeLayout(src.config, src.weights, 'half');
-  const config = { ...src.config, ropeLayout: 'half' as const };
   const { embed, head } = tiedNames(config);
   const tensors = new Map<string, SafetensorsWriteTensor>();
   const tied = weights.get(embed) === weights.get(head);
@@ -83,7 +85,7 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
   }
   const write = (name: string, data: string) => writeFileVia(join(o.out, name), (tmp) => writeFileSync(tmp, data));
   writeFileVia(join(o.out, 'model.safetensors'), (tmp) => writeSafetensors(tmp, tensors, tied ? { format: 'pt', [embed]: head } : { format: 'pt' }));
-  write('config.json', JSON.stringify({ ...toHfConfig(config), torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype] }, null, 2) + '\n');
+  write('config.json', configJson);
 
   let tokenizer: ConvertReport['tokenizer'] = 'none';
   if (src.format === 'safetensors' && existsSync(join(src.source, 'tokenizer.json'))) {

@@ -270,18 +270,24 @@ export function validateModelConfig(config: ModelConfig): void {
   if (c.bosTokenId !== null && (!Number.isSafeInteger(c.bosTokenId) || (c.bosTokenId as number) < 0)) bad('bosTokenId', 'null or a token id (an integer ≥ 0)');
   if (!Array.isArray(c.eosTokenIds) || !c.eosTokenIds.every((id) => Number.isSafeInteger(id) && id >= 0)) bad('eosTokenIds', 'an array of token ids');
   if (c.slidingWindow !== undefined && (!Number.isSafeInteger(c.slidingWindow) || (c.slidingWindow as number) < 1)) bad('slidingWindow', 'a positive integer or absent');
-  validateRopeScaling(config.ropeScaling);
+  validateRopeScaling(config.ropeScaling, Math.floor(config.headDim * config.partialRotaryFactor / 2));
 }
 
-function validateRopeScaling(s: RopeScaling): void {
+function validateRopeScaling(s: RopeScaling, pairs: number): void {
   const r = s as unknown as Record<string, unknown> | null;
   if (r === null || typeof r !== 'object') throw new TypeError(`model config: ropeScaling must be an object such as { type: 'none' }, got ${showValue(r)}`);
   const fields: Record<string, string[]> = {
     none: [], linear: ['factor'], ntk: ['factor', 'alpha'], dynamic: ['factor', 'originalMaxPositions'],
-    llama3: ['factor', 'lowFreqFactor', 'highFreqFactor', 'originalMaxPositions'],
+    llama3: ['factor', 'lowFreqFactor', 'highFreqFactor', 'originalMaxPositions'], factors: [],
   };
   const want = typeof r.type === 'string' ? fields[r.type] : undefined;
   if (!want) throw new RangeError(`model config: ropeScaling.type must be one of ${Object.keys(fields).join(', ')}, got ${showValue(r.type)}`);
+  if (r.type === 'factors') {
+    const f = r.factors;
+    if (!Array.isArray(f) || f.length !== pairs || !f.every((v) => typeof v === 'number' && Number.isFinite(v) && v > 0)) {
+      throw new RangeError(`model config: ropeScaling.factors must be ${pairs} positive finite numbers (one per rotary pair), got ${Array.isArray(f) ? `${f.length} values` : showValue(f)}`);
+    }
+  }
   for (const k of want) {
     const v = r[k];
     const ok = k === 'originalMaxPositions' ? Number.isSafeInteger(v) && (v as number) >= 1 : typeof v === 'number' && Number.isFinite(v) && v > 0;
@@ -347,8 +353,11 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
   return out;
 }
 
+/** HF's form of a scaling; per-pair factors (a GGUF file's `rope_freqs.weight`) have none and are refused. */
 export function ropeScalingToHf(s: RopeScaling): Record<string, unknown> | null {
   switch (s.type) {
+    case 'factors':
+      throw new Error('per-pair RoPE factors (a GGUF file\'s rope_freqs.weight) have no config.json form: keep this model as GGUF');
     case 'none': return null;
     case 'linear': return { rope_type: 'linear', factor: s.factor };
     case 'ntk': return { rope_type: 'ntk', factor: s.factor, alpha: s.alpha };

@@ -13,6 +13,7 @@
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { getBackend } from '../tensor/index.js';
 import { parseRopeScaling, ropeScalingToHf } from './config.js';
+import { llama3FromDivisors, ropeFrequencyDivisors, rotaryPairs } from './rope.js';
 import { tieEmbeddings } from './load.js';
 import { isPackableTensor, keepsPacked, packedTensor, quantizeQ4_0, storedTensor, type WeightStorage } from './pack.js';
 import { PackedMatrix, unpackRows, type PackedFormat } from '../tensor/packed.js';
@@ -481,6 +482,37 @@ function ggufRopeScaling(meta: GgufMeta, a: string, maxPositions: number): RopeS
   throw new Error(`${meta.file}: ${a}.rope.scaling.type "${type}" is not supported (none, linear)`);
 }
 
+/** llama.cpp's per-pair RoPE divisors (its converter writes them for Llama 3 scaling; one tensor for every layer). */
+const ROPE_FREQS = 'rope_freqs.weight';
+
+/**
+ * The scaling a file's `rope_freqs.weight` gives, as llama.cpp applies it: pair i turns at base^(−2i/d) divided by
+ * the tensor's value i and by the linear factor, if the file also has one. Divisors alone (llama.cpp's Llama 3.1+
+ * files) become the Llama 3 scaling they were made from when one reproduces them (llama3FromDivisors), so that the
+ * model converts back to a config.json, and stay per-pair factors otherwise. Where namm's own key already names the
+ * scaling (a file namm wrote for a Llama 3 model), the tensor must be that scaling's divisors and the key's exact
+ * parameters are kept.
+ */
+function ggufRopeFactors(fd: number, info: GgufTensorInfo, config: ModelConfig, originalContext: number | null, file: string): RopeScaling {
+  if (config.arch !== 'llama') throw new Error(`${file}: tensor "${ROPE_FREQS}" has no counterpart in a ${config.arch} model`);
+  const pairs = rotaryPairs(config);
+  if (info.dims.length !== 1 || info.dims[0] !== pairs) {
+    throw new Error(`${file}: tensor "${ROPE_FREQS}" must hold ${pairs} values (one per rotary pair), got shape [${[...info.dims].reverse().join(', ')}]`);
+  }
+  const values = [...readGgufTensor(fd, info, file).data];
+  const bad = values.findIndex((v) => !(Number.isFinite(v) && v > 0));
+  if (bad >= 0) throw new Error(`${file}: tensor "${ROPE_FREQS}" value ${bad} is ${values[bad]}, not a positive finite divisor`);
+  const s = config.ropeScaling;
+  if (s.type === 'none') return llama3FromDivisors(config, values, originalContext ?? undefined) ?? { type: 'factors', factors: values };
+  if (s.type === 'linear') return { type: 'factors', factors: values.map((v) => v * s.factor) };
+  const own = ropeFrequencyDivisors(config);
+  const off = own === null ? 0 : values.findIndex((v, i) => Math.abs(v - own[i]!) > 1e-6 * own[i]!);
+  if (own === null || off >= 0) {
+    throw new Error(`${file}: tensor "${ROPE_FREQS}" disagrees with the ${s.type} RoPE scaling of metadata "namm.rope_scaling"${own ? ` (pair ${off}: ${values[off]} against ${own[off]})` : ''}`);
+  }
+  return s;
+}
+
 // ---------------------------------------------------------------- loading
 
 export interface GgufModel {
@@ -500,13 +532,16 @@ export async function loadGguf(file: string, storage: WeightStorage = 'f32'): Pr
     const meta = new GgufMeta(header.metadata, file);
     const infos = new Map(header.tensors.map((t) => [t.name, t]));
     const config = ggufConfig(meta, infos);
-    if (infos.has('rope_freqs.weight')) {
-      throw new Error(`${file}: per-frequency RoPE factors (rope_freqs.weight, Llama 3.1 style) are not supported yet`);
+    const freqs = infos.get(ROPE_FREQS);
+    if (freqs) {
+      const key = `${meta.string('general.architecture')}.rope.scaling.original_context_length`;
+      config.ropeScaling = ggufRopeFactors(fd, freqs, config, meta.has(key) ? meta.size(key) : null, file);
     }
     const arch = config.arch;
     const weights: WeightMap = new Map();
     let converted = 0;
     for (const info of header.tensors) {
+      if (info.name === ROPE_FREQS) continue;
       const hf = ggufToHfName(info.name, arch);
       if (!hf) throw new Error(`${file}: tensor "${info.name}" has no counterpart in a ${arch} model`);
       const format = PACKED_TYPE[info.type];
@@ -718,7 +753,8 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
     if (s.type === 'linear') {
       meta.set(`${a}.rope.scaling.type`, gv.str('linear'));
       meta.set(`${a}.rope.scaling.factor`, gv.f32(s.factor));
-    } else if (s.type !== 'none') {
+    } else if (s.type !== 'none' && s.type !== 'factors') {
+      // llama.cpp has no key for these; Llama 3's also goes out as the divisors below, which llama.cpp reads.
       meta.set('namm.rope_scaling', gv.str(JSON.stringify(ropeScalingToHf(s))));
     }
   }
@@ -743,6 +779,13 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
     if (dims.length >= 2 && dtype === 'Q8_0') type = dims[0]! % 32 === 0 ? GgmlType.Q8_0 : GgmlType.F16;
     if (dims.length >= 2 && dtype === 'Q4_0') type = dims[0]! % 32 === 0 ? GgmlType.Q4_0 : GgmlType.F16;
     tensors.push({ name, dims, type, bytes: encodeTensorData(t, type, `GGUF writer (${path}): tensor "${hf}"`) });
+  }
+  const divisors = config.arch === 'llama' ? ropeFrequencyDivisors(config) : null;
+  if (divisors) {
+    // As llama.cpp's converter: one float32 vector, placed after the token embeddings.
+    const t: Tensor = { shape: [divisors.length], data: Float32Array.from(divisors) };
+    const at = tensors.findIndex((x) => x.name === 'token_embd.weight') + 1;
+    tensors.splice(at, 0, { name: ROPE_FREQS, dims: [divisors.length], type: GgmlType.F32, bytes: encodeTensorData(t, GgmlType.F32, `GGUF writer (${path}): tensor "${ROPE_FREQS}"`) });
   }
   writeGgufContainer(path, meta, tensors);
 }

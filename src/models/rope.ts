@@ -1,5 +1,5 @@
 /** Rotary-embedding frequencies for every supported scaling rule (HF Llama conventions). */
-import type { ModelConfig } from './types.js';
+import type { ModelConfig, RopeScaling } from './types.js';
 
 /**
  * Inverse frequencies `invFreq[i]`, i < rotaryDim/2, for a forward whose largest position is `seqLen − 1`.
@@ -7,7 +7,7 @@ import type { ModelConfig } from './types.js';
  * keys already cached are not re-rotated).
  */
 export function ropeInvFreq(c: ModelConfig, seqLen: number): Float32Array {
-  const rotaryDim = Math.floor(c.headDim * c.partialRotaryFactor / 2) * 2;
+  const rotaryDim = rotaryPairs(c) * 2;
   const half = rotaryDim / 2;
   const s = c.ropeScaling;
   let base = c.ropeTheta;
@@ -20,9 +20,68 @@ export function ropeInvFreq(c: ModelConfig, seqLen: number): Float32Array {
     let f = 1 / Math.pow(base, (2 * i) / rotaryDim);
     if (s.type === 'linear') f /= s.factor;
     if (s.type === 'llama3') f = llama3Scale(f, s.factor, s.lowFreqFactor, s.highFreqFactor, s.originalMaxPositions);
+    if (s.type === 'factors') f /= s.factors[i]!;
     inv[i] = f;
   }
   return inv;
+}
+
+/** Rotary pairs of a config: rotaryDim / 2. */
+export function rotaryPairs(c: ModelConfig): number {
+  return Math.floor(c.headDim * c.partialRotaryFactor / 2);
+}
+
+/**
+ * The per-pair divisors llama.cpp reads from `rope_freqs.weight` for this config's scaling, or null where its
+ * scaling is not one (none, linear, NTK and dynamic change the base or a global factor instead). For Llama 3
+ * scaling they are what llama.cpp's converter computes: 1 for short wavelengths, `factor` for long ones, and
+ * 1 / ((1 − s)/factor + s) in the band between, so that base^(−2i/d) / divisor is the scaled frequency.
+ */
+export function ropeFrequencyDivisors(c: ModelConfig): number[] | null {
+  const s = c.ropeScaling;
+  if (s.type === 'factors') return [...s.factors];
+  if (s.type !== 'llama3') return null;
+  const pairs = rotaryPairs(c), out: number[] = [];
+  for (let i = 0; i < pairs; i++) {
+    const wavelen = 2 * Math.PI * Math.pow(c.ropeTheta, (2 * i) / (2 * pairs));
+    const lowWavelen = s.originalMaxPositions / s.lowFreqFactor, highWavelen = s.originalMaxPositions / s.highFreqFactor;
+    if (wavelen < highWavelen) out.push(1);
+    else if (wavelen > lowWavelen) out.push(s.factor);
+    else {
+      const smooth = (s.originalMaxPositions / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+      out.push(1 / ((1 - smooth) / s.factor + smooth));
+    }
+  }
+  return out;
+}
+
+/**
+ * The Llama 3 scaling whose divisors these are (within float32 rounding), or null. llama.cpp's files carry only the
+ * divisors; the parameters come back from them: `factor` is the largest, and in the band between the divisors give
+ * the blend s = (1/divisor − 1/factor) / (1 − 1/factor), which is linear in originalMaxPositions / wavelength with
+ * slope 1/(high − low) and zero at `low`. With fewer than two pairs in the band the line is not determined, and
+ * Meta's low 1 and high 4 are tried. `originalMaxPositions` is the GGUF's `rope.scaling.original_context_length`
+ * when it has one (Llama 3's 8,192 otherwise): only its ratio to low and high matters to the result.
+ */
+export function llama3FromDivisors(c: ModelConfig, divisors: readonly number[], originalMaxPositions = 8192): RopeScaling | null {
+  const factor = Math.max(...divisors);
+  if (!(factor > 1) || divisors.some((d) => d < 1 - 1e-6)) return null;
+  const pairs = divisors.length, orig = originalMaxPositions;
+  const x = (i: number) => orig / (2 * Math.PI * Math.pow(c.ropeTheta, i / pairs));
+  const y = (i: number) => (1 / divisors[i]! - 1 / factor) / (1 - 1 / factor);
+  const band: number[] = [];
+  divisors.forEach((d, i) => { if (d > 1 + 1e-6 && d < factor * (1 - 1e-6)) band.push(i); });
+  let low = 1, high = 4;
+  if (band.length >= 2) {
+    const a = band[0]!, b = band[band.length - 1]!;
+    const span = (x(b) - x(a)) / (y(b) - y(a));
+    low = Number((x(a) - y(a) * span).toPrecision(6));
+    high = Number((low + span).toPrecision(6));
+  }
+  if (!(low > 0 && high > low && Number.isFinite(high))) return null;
+  const s: RopeScaling = { type: 'llama3', factor: Number(factor.toPrecision(7)), lowFreqFactor: low, highFreqFactor: high, originalMaxPositions: orig };
+  const back = ropeFrequencyDivisors({ ...c, ropeScaling: s })!;
+  return back.every((d, i) => Math.abs(d - divisors[i]!) <= 1e-5 * d) ? s : null;
 }
 
 /** Llama 3.1 frequency-dependent scaling: long wavelengths divided by `factor`, short kept, a smooth blend between. */

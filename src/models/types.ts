@@ -11,7 +11,12 @@ export type RopeScaling =
   | { type: 'ntk'; factor: number; alpha: number }
   /** HF "dynamic": NTK base recomputed from the current sequence length once it exceeds the original context. */
   | { type: 'dynamic'; factor: number; originalMaxPositions: number }
-  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number }
+  /**
+   * One divisor per rotary pair (llama.cpp's `rope_freqs.weight`, which its converter writes for Llama 3.1 and
+   * later): pair i turns at base^(−2i/d) / factors[i].
+   */
+  | { type: 'factors'; factors: number[] };
 
 export interface ModelConfig {
   arch: Architecture;

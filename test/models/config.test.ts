@@ -146,7 +146,7 @@ test('a hand-built config is checked field by field before a Model is built from
     [{ bosTokenId: -1 }, /bosTokenId must be null or a token id/],
     [{ eosTokenIds: 2 }, /eosTokenIds must be an array of token ids, got 2/],
     [{ slidingWindow: 0 }, /slidingWindow must be a positive integer or absent/],
-    [{ ropeScaling: { type: 'yarn', factor: 2 } }, /ropeScaling\.type must be one of none, linear, ntk, dynamic, llama3, got "yarn"/],
+    [{ ropeScaling: { type: 'yarn', factor: 2 } }, /ropeScaling\.type must be one of none, linear, ntk, dynamic, llama3, factors, got "yarn"/],
     [{ ropeScaling: { type: 'linear', factor: 0 } }, /ropeScaling\.factor \(type "linear"\) must be a positive finite number, got 0/],
     [{ ropeScaling: { type: 'dynamic', factor: 2, originalMaxPositions: 0.5 } }, /ropeScaling\.originalMaxPositions \(type "dynamic"\) must be a positive integer/],
     [{ ropeScaling: null }, /ropeScaling must be an object/],
