@@ -67,12 +67,15 @@ export function tiedNames(config: ModelConfig): { embed: string; head: string } 
 
 /**
  * When only one of the embedding and the output projection is stored, the model ties them: both names then refer
- * to the same Tensor object (no copy).
+ * to the same Tensor object (no copy). When both are stored but the config ties them, the embedding serves as both,
+ * as in transformers (whose `from_pretrained` ties the weights again after loading, the input embedding winning),
+ * and the stored output projection is not kept.
  */
 export function tieEmbeddings(config: ModelConfig, weights: WeightMap, source: string): void {
   const { embed, head } = tiedNames(config);
   const e = weights.get(embed), h = weights.get(head);
   if (!e && !h) throw new Error(`${source}: neither "${embed}" nor "${head}" is present; not a ${config.modelType} checkpoint?`);
+  if (e && h && e !== h && config.tieEmbeddings) weights.set(head, e);
   if (!e) weights.set(embed, h!);
   if (!h) weights.set(head, e!);
   if (!e || !h) config.tieEmbeddings = true;

@@ -60,3 +60,38 @@ test('a model folder whose config.json or model.safetensors is a folder: the err
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('tie_word_embeddings with both matrices stored: the embedding serves as both (as transformers ties them), the stored head is not kept; untied, each is its own', async () => {
+  const { cpSync, mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { writeSafetensors } = await import('../../src/models/safetensors.js');
+  const { Model } = await import('../../src/models/model.js');
+  const dir = mkdtempSync(join(tmpdir(), 'namm-tied-'));
+  try {
+    const src = await loadModelFiles(MODEL);
+    const embed = src.weights.get('model.embed_tokens.weight')!;
+    // Both stored, the head different from the embedding (every value negated).
+    const tensors = new Map([...src.weights].filter(([n]) => n !== 'lm_head.weight')
+      .map(([n, t]) => [n, { dtype: 'F32' as const, shape: t.shape, data: t.data }]));
+    tensors.set('lm_head.weight', { dtype: 'F32', shape: embed.shape, data: embed.data.map((v) => -v) });
+    const config = JSON.parse(readFileSync(join(MODEL, 'config.json'), 'utf8'));
+    for (const tie of [true, false]) {
+      const m = join(dir, `tie-${tie}`);
+      cpSync(MODEL, m, { recursive: true });
+      writeSafetensors(join(m, 'model.safetensors'), tensors, { format: 'pt' });
+      writeFileSync(join(m, 'config.json'), JSON.stringify({ ...config, tie_word_embeddings: tie }));
+      const got = await loadModelFiles(m);
+      const head = got.weights.get('lm_head.weight')!, e = got.weights.get('model.embed_tokens.weight')!;
+      assert.deepEqual(e.data, embed.data);
+      if (tie) assert.equal(head, e, 'tied: the embedding under both names');
+      else assert.deepEqual(head.data, embed.data.map((v) => -v));
+      // The logits follow: tied, the same as the original model's; untied, the negated head gives negated logits.
+      const logits = new Model(got.config, got.weights, null).createSessionWith(null).prefill([1, 5, 9]);
+      const ref = new Model(src.config, src.weights, null).createSessionWith(null).prefill([1, 5, 9]);
+      for (let i = 0; i < ref.length; i += 97) assert.ok(Math.abs(logits[i]! - (tie ? ref[i]! : -ref[i]!)) < 1e-4, `${tie} ${i}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
