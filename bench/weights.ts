@@ -1,6 +1,6 @@
 /**
  * Packed weights (src/models/pack.ts): memory, prefill and decode speed of the ~100M-parameter random Llama with
- * its matrices held as float32, f16, bf16, Q8_0 and Q4_0, on the native backend. Every storage runs in each repeat,
+ * its matrices held as float32, f16, bf16, Q8_0 and Q4_0, and as random Q4_K and Q6_K blocks, on the native backend. Every storage runs in each repeat,
  * in an order that rotates from repeat to repeat; figures are medians. The logits' largest difference from the
  * float32 run says how lossy each conversion is (a packed file loaded with weights: 'packed' gives exactly its
  * float32 widening's logits; see test/models/packed-weights.test.ts).
@@ -8,8 +8,10 @@
  */
 import { Model } from '../src/models/model.js';
 import { llamaConfig, randomWeights } from '../src/models/random.js';
-import { convertWeights, type WeightStorage } from '../src/models/pack.js';
-import type { WeightMap } from '../src/models/types.js';
+import { convertWeights, isPackableTensor, packedTensor, type WeightStorage } from '../src/models/pack.js';
+import type { Tensor, WeightMap } from '../src/models/types.js';
+import { PackedMatrix } from '../src/tensor/packed.js';
+import { Rng } from '../src/util/rng.js';
 import { getBackend } from '../src/tensor/index.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -32,6 +34,38 @@ for (const s of storages) {
   convertWeights(config, w, s);
   models.set(s, new Model(config, w, null, backend));
 }
+
+/**
+ * The same model with every matrix in random blocks of a k-quant (namm reads k-quants but does not write them):
+ * other weights than the float32 model's, so only their speed and memory compare. The float16 factors are small
+ * (2^-10 .. 2^-7), which keeps the logits finite.
+ */
+function randomKQuant(format: 'q4_k' | 'q6_k'): WeightMap {
+  const [size, factors] = format === 'q6_k' ? [210, [208]] : [144, [0, 2]];
+  const rng = new Rng(`bench:weights ${format}`);
+  const w: WeightMap = new Map(), done = new Map<Tensor, Tensor>();
+  for (const [name, t] of base) {
+    let k = done.get(t);
+    if (!k) {
+      k = t;
+      if (isPackableTensor(config, name, t.shape) && t.shape[1]! % 256 === 0) {
+        const blocks = (t.shape[0]! * t.shape[1]!) / 256;
+        const bytes = new Uint8Array(blocks * size).map(() => rng.int(256));
+        for (let b = 0; b < blocks; b++) {
+          for (const o of factors) {
+            const h = (rng.int(2) << 15) | ((5 + rng.int(4)) << 10) | rng.int(1024);
+            bytes[b * size + o] = h & 0xff, bytes[b * size + o + 1] = h >> 8;
+          }
+        }
+        k = packedTensor(name, new PackedMatrix(format, t.shape[0]!, t.shape[1]!, bytes));
+      }
+      done.set(t, k);
+    }
+    w.set(name, k);
+  }
+  return w;
+}
+for (const f of ['q4_k', 'q6_k'] as const) models.set(f, new Model(config, randomKQuant(f), null, backend));
 const ids = Array.from({ length: context }, (_, i) => 3 + ((i * 7919) % (config.vocabSize - 3)));
 const median = (xs: number[]) => { const a = [...xs].sort((x, y) => x - y); const m = a.length >> 1; return a.length % 2 ? a[m]! : (a[m - 1]! + a[m]!) / 2; };
 const names = [...models.keys()];
@@ -58,11 +92,12 @@ for (const name of names) {
   const r = runs.get(name)!;
   let maxDiff = 0;
   for (let i = 0; i < r.logits!.length; i++) maxDiff = Math.max(maxDiff, Math.abs(r.logits![i]! - ref.logits![i]!));
+  const randomBlocks = name === 'q4_k' || name === 'q6_k';
   console.log(JSON.stringify({
     bench: 'weights', model: 'random-llama-100m', backend: `${backend.name}/${backend.simd}`, threads: backend.threads, storage: name,
     context, repeats, weight_mib: +(models.get(name)!.arch.weightBytes / 2 ** 20).toFixed(1),
     prefill_tok_s: +median(r.prefill).toFixed(1), decode_tok_s: +median(r.decode).toFixed(2),
     decode_vs_f32: +(median(r.decode) / median(ref.decode)).toFixed(2), prefill_vs_f32: +(median(r.prefill) / median(ref.prefill)).toFixed(2),
-    last_logits_max_abs_diff_vs_f32: +maxDiff.toExponential(2),
+    last_logits_max_abs_diff_vs_f32: randomBlocks ? null : +maxDiff.toExponential(2), ...(randomBlocks ? { weights: 'random blocks' } : {}),
   }));
 }

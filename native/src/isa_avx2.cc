@@ -20,6 +20,8 @@ struct V {
   static constexpr const char* kName = "avx2";
   static constexpr int W = 8, MR = 6, NRV = 2;
   static constexpr bool kTranspose8 = true, kF16 = true;
+  // load_u4x32 / load_q5x32 / load_q6x32: a k-quant run of 32 values at once, its fields cut out with byte operations
+  static constexpr bool kQuant32 = true;
   static R zero() { return _mm256_setzero_ps(); }
   static R set1(float v) { return _mm256_set1_ps(v); }
   static R load(const float* p) { return _mm256_loadu_ps(p); }
@@ -47,6 +49,29 @@ struct V {
   static R load_q6(const uint8_t* ql, int shift, const uint8_t* qh, int hshift) {  // (nibble | 2 bits << 4) − 32
     const __m256i lo = field(bytes_u32(ql), shift, 15), hi = field(bytes_u32(qh), hshift, 3);
     return _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32)));
+  }
+  // 32 bytes, one value each, into 4 registers (bytes 0–7, 8–15, 16–23, 24–31) as floats, exactly: unsigned bytes, or
+  // signed ones with `sign`.
+  template <bool sign>
+  static void widen_x32(__m256i q, R (&out)[4]) {
+    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    const __m128i part[4] = {lo, _mm_unpackhi_epi64(lo, lo), hi, _mm_unpackhi_epi64(hi, hi)};
+    for (int i = 0; i < 4; i++) out[i] = _mm256_cvtepi32_ps(sign ? _mm256_cvtepi8_epi32(part[i]) : _mm256_cvtepu8_epi32(part[i]));
+  }
+  // (p[i] >> shift) & mask for 32 bytes. The shift runs in 16-bit lanes: the bits it brings into a low byte from the
+  // high one land at 8 − shift and above, outside every mask used here (shift + width ≤ 8).
+  static __m256i field_x32(const uint8_t* p, int shift, int mask) {
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm256_and_si256(_mm256_srl_epi16(b, _mm_cvtsi32_si128(shift)), _mm256_set1_epi8(static_cast<char>(mask)));
+  }
+  static float half1(uint16_t h) { return _cvtsh_ss(h); }  // one float16 widened by the F16C unit (exact)
+  static void load_u4x32(const uint8_t* p, int shift, R (&out)[4]) { widen_x32<false>(field_x32(p, shift, 15), out); }
+  static void load_q5x32(const uint8_t* ql, int shift, const uint8_t* qh, int bit, R (&out)[4]) {
+    widen_x32<false>(_mm256_or_si256(field_x32(ql, shift, 15), _mm256_slli_epi16(field_x32(qh, bit, 1), 4)), out);
+  }
+  static void load_q6x32(const uint8_t* ql, int shift, const uint8_t* qh, int hshift, R (&out)[4]) {
+    const __m256i q = _mm256_or_si256(field_x32(ql, shift, 15), _mm256_slli_epi16(field_x32(qh, hshift, 3), 4));
+    widen_x32<true>(_mm256_sub_epi8(q, _mm256_set1_epi8(32)), out);
   }
   static void store(float* p, R v) { _mm256_storeu_ps(p, v); }
   static R add(R a, R b) { return _mm256_add_ps(a, b); }

@@ -23,6 +23,7 @@ struct V {
   static constexpr const char* kName = "avx512";
   static constexpr int W = 16, MR = 12, NRV = 2;
   static constexpr bool kTranspose8 = true, kF16 = true;
+  static constexpr bool kQuant32 = false;  // no load_*x32 (see isa_avx2.cc)
   static R zero() { return _mm512_setzero_ps(); }
   static R set1(float v) { return _mm512_set1_ps(v); }
   static R load(const float* p) { return _mm512_loadu_ps(p); }
@@ -30,6 +31,7 @@ struct V {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
   }
   static R load_f16(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static float half1(uint16_t h) { return _cvtsh_ss(h); }  // one float16 widened by the F16C unit (exact)
   static R load_i8(const int8_t* p) {  // W signed bytes, exactly
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
   }

@@ -10,11 +10,13 @@ struct V {
   static constexpr const char* kName = "scalar";
   static constexpr int W = 1, MR = 4, NRV = 4;
   static constexpr bool kTranspose8 = false, kF16 = false;
+  static constexpr bool kQuant32 = false;  // no load_*x32 (see isa_avx2.cc)
   static R zero() { return 0.f; }
   static R set1(float v) { return v; }
   static R load(const float* p) { return *p; }
   static R load_bf16(const uint16_t* p) { return bf16_to_float(*p); }
   static R load_f16(const uint16_t* p) { return half_to_float(*p); }
+  static float half1(uint16_t h) { return half_to_float(h); }
   static R load_i8(const int8_t* p) { return static_cast<float>(*p); }
   static R load_q4(const uint8_t* p, int shift) { return static_cast<float>(((*p >> shift) & 15) - 8); }
   static R load_u4(const uint8_t* p, int shift) { return static_cast<float>((*p >> shift) & 15); }
