@@ -30,7 +30,7 @@ export function collect(value: string, previous: string[] | undefined): string[]
 
 /** `--weights <storage>`: how the model's weight matrices are held (src/models/pack.ts). */
 export const WEIGHTS_FLAGS = '--weights <storage>';
-export const WEIGHTS_HELP = `how weight matrices are held: ${WEIGHT_STORAGES.join(' | ')} (auto, the default: quantised matrices (Q8_0, Q4_0, Q4_K, ...) stay as the file stores them, F16/BF16 ones are widened to float32; f32 widens all, packed keeps all, each with the same results; q8_0/q4_0/f16/bf16 also convert float32 ones, lossy)`;
+export const WEIGHTS_HELP = `how weight matrices are held: ${WEIGHT_STORAGES.join(' | ')} (auto, the default: F16, BF16 and quantised matrices (Q8_0, Q4_0, Q4_K, ...) stay as the file stores them, widened on the TypeScript backend; f32 widens all, packed keeps all, each with the same results; q8_0/q4_0/f16/bf16 also convert float32 ones, lossy)`;
 export function weightsOption(v: string): WeightStorage {
   try {
     return parseWeightStorage(v, '--weights');

@@ -31,8 +31,8 @@ export interface LoadModelOptions {
   tokenizerPath?: string;
   /**
    * How the weight matrices are held (src/models/pack.ts): 'f32' (default here) widens everything to float32; 'auto'
-   * (loadModel's default) keeps block-quantised matrices packed; 'packed' keeps every F16/BF16/quantised
-   * matrix in its file format (all three: the same results); 'q8_0', 'q4_0', 'f16', 'bf16' also convert float32
+   * (loadModel's default) and 'packed' keep every F16/BF16/quantised matrix in its file format (all three: the same
+   * results); 'q8_0', 'q4_0', 'f16', 'bf16' also convert float32
    * matrices to that format (lossy). Llama-family models only: others stay float32.
    */
   weights?: WeightStorage;
@@ -96,7 +96,7 @@ async function loadHfFolder(dir: string, singleFile: string | undefined, storage
   for (const file of singleFile ? [singleFile] : await safetensorsFiles(dir)) {
     const { tensors, metadata } = readSafetensors(
       // Safetensors hold F16/BF16 at most, which only 'packed' and the converting storages keep packed.
-      file, storage === 'f32' || storage === 'auto' ? undefined : (name, shape) => isPackableTensor(config, name, shape),
+      file, storage === 'f32' ? undefined : (name, shape) => isPackableTensor(config, name, shape),
       // A converting storage converts each matrix as it is read: the model is never whole in float32.
       (name, t) => { const s = storedTensor(config, name, t, storage); if (s !== t) converted++; return s; },
     );

@@ -17,10 +17,10 @@ import type { ModelConfig, Tokenizer, WeightMap } from './types.js';
 export interface LoadModelOptions {
   backend?: Backend;
   /**
-   * How weight matrices are held: 'auto' (default: block-quantised matrices such as Q4_K or Q8_0 stay as the file
-   * stores them, F16/BF16 ones are widened), 'f32' (everything widened), 'packed' (every F16/BF16/quantised
-   * matrix stays as stored) — all three with the same results — or 'q8_0' | 'q4_0' | 'f16' | 'bf16' (float32 matrices
-   * converted too, lossy). See src/models/pack.ts.
+   * How weight matrices are held: 'auto' (default: F16, BF16 and quantised matrices such as Q4_K or Q8_0 stay as
+   * the file stores them on the native backend; the TypeScript one widens them), 'f32' (everything widened),
+   * 'packed' (every F16/BF16/quantised matrix stays as stored, on either backend) — all three with the same
+   * results — or 'q8_0' | 'q4_0' | 'f16' | 'bf16' (float32 matrices converted too, lossy). See src/models/pack.ts.
    */
   weights?: WeightStorage;
 }

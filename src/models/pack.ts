@@ -14,10 +14,10 @@ import type { ModelConfig, Tensor, WeightMap } from './types.js';
 
 /**
  * How a loaded model holds its weight matrices:
- * - `auto` (the default of loadModel and the CLI): block-quantised matrices (every ggml quantisation read: Q8_0,
- *   Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) stay packed, as their file stores them (widening them would take 4–7
- *   times the memory), and F16/BF16 ones are widened (half the memory of float32 is not worth their slower prefill by
- *   default); the same results as `f32`. On the TypeScript backend it widens everything (model.ts, autoWeights);
+ * - `auto` (the default of loadModel and the CLI): every F16, BF16 or ggml-quantised matrix (Q8_0, Q4_0, Q4_1,
+ *   Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) stays packed, as its file stores it (widening would take 2–7 times the memory, and
+ *   the native kernels decode faster and prefill as fast packed: README, "Packed weights"); the same results as
+ *   `f32`. On the TypeScript backend it widens everything (model.ts, autoWeights);
  * - `f32` (the default of loadModelFiles, which file tools use): everything widened to float32 at load;
  * - `packed`: matrices stay in the file's format whatever it is (F16, BF16 or a ggml quantisation: exactly the same
  *   values and results as `f32`, in a half to a seventh of the memory); float32 matrices stay float32;
@@ -37,9 +37,7 @@ const PACKABLE = /^(model\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up
 
 /** Whether a storage keeps a packable matrix of this file format packed (the loaders' rule). */
 export function keepsPacked(storage: WeightStorage, format: PackedFormat): boolean {
-  if (storage === 'f32') return false;
-  if (storage === 'auto') return format !== 'f16' && format !== 'bf16';
-  return true;
+  return storage !== 'f32';
 }
 
 /** Whether the tensor `name` of a model with this config may be held packed. */
