@@ -20,7 +20,8 @@ struct V {
   static constexpr const char* kName = "avx2";
   static constexpr int W = 8, MR = 6, NRV = 2;
   static constexpr bool kTranspose8 = true, kF16 = true;
-  // load_u4x32 / load_q5x32 / load_q6x32: a k-quant run of 32 values at once, its fields cut out with byte operations
+  // load_u4x32 / load_q5x32 / load_q6x32: a k-quant run of 32 values at once, its fields cut out with byte operations;
+  // bits16: Q5_0/Q5_1 values W at a time
   static constexpr bool kQuant32 = true;
   static R zero() { return _mm256_setzero_ps(); }
   static R set1(float v) { return _mm256_set1_ps(v); }
@@ -65,6 +66,11 @@ struct V {
     return _mm256_and_si256(_mm256_srl_epi16(b, _mm_cvtsi32_si128(shift)), _mm256_set1_epi8(static_cast<char>(mask)));
   }
   static float half1(uint16_t h) { return _cvtsh_ss(h); }  // one float16 widened by the F16C unit (exact)
+  static R bits16(uint8_t byte) {  // lane i: 16 where bit i of `byte` is set, else 0 (Q5_0/Q5_1's fifth bits)
+    const __m256i m = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    const __m256i hit = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(byte), m), m);
+    return _mm256_cvtepi32_ps(_mm256_and_si256(hit, _mm256_set1_epi32(16)));
+  }
   static void load_u4x32(const uint8_t* p, int shift, R (&out)[4]) { widen_x32<false>(field_x32(p, shift, 15), out); }
   static void load_q5x32(const uint8_t* ql, int shift, const uint8_t* qh, int bit, R (&out)[4]) {
     widen_x32<false>(_mm256_or_si256(field_x32(ql, shift, 15), _mm256_slli_epi16(field_x32(qh, bit, 1), 4)), out);
