@@ -32,8 +32,8 @@ export interface LoadModelOptions {
   /**
    * How the weight matrices are held (src/models/pack.ts): 'f32' (default here) widens everything to float32; 'auto'
    * (loadModel's default) and 'packed' keep every F16/BF16/quantised matrix in its file format (all three: the same
-   * results); 'q8_0', 'q4_0', 'f16', 'bf16' also convert float32
-   * matrices to that format (lossy). Llama-family models only: others stay float32.
+   * results); 'q8_0', 'q4_0', 'f16', 'bf16' also convert float32 matrices to that format (lossy). Llama-family models
+   * only: others stay float32.
    */
   weights?: WeightStorage;
 }
@@ -95,7 +95,7 @@ async function loadHfFolder(dir: string, singleFile: string | undefined, storage
   const aliases: WeightMap = new Map();
   for (const file of singleFile ? [singleFile] : await safetensorsFiles(dir)) {
     const { tensors, metadata } = readSafetensors(
-      // Safetensors hold F16/BF16 at most, which only 'packed' and the converting storages keep packed.
+      // Safetensors hold F16/BF16 at most, which every storage but 'f32' keeps packed.
       file, storage === 'f32' ? undefined : (name, shape) => isPackableTensor(config, name, shape),
       // A converting storage converts each matrix as it is read: the model is never whole in float32.
       (name, t) => { const s = storedTensor(config, name, t, storage); if (s !== t) converted++; return s; },
