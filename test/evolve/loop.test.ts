@@ -202,6 +202,9 @@ type Kill = { afterMs: number } | { afterCheckpoint: number; delayMs: number } |
 /**
  * Runs the child evolution and SIGKILLs it: `afterMs` after spawn, `delayMs` after it announces its k-th
  * checkpoint (mid-serialisation), or as soon as the k-th checkpoint temp file appears (mid-write, seen by inotify).
+ * A timer or a file event can come too late (a fast child has finished; a loaded machine delays inotify), and a child
+ * that finishes unkilled ends the series: so those two kinds also kill once the child has announced a few more
+ * checkpoints than they aim at (3 after spawn; the k-th temp file's checkpoint plus 2).
  */
 function runChild(dir: string, kill: Kill | null):
   Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
@@ -209,13 +212,13 @@ function runChild(dir: string, kill: Kill | null):
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '', checkpoints = 0;
     const killNow = (): void => { child.kill('SIGKILL'); };
+    const backstop = !kill ? Infinity : 'afterMs' in kill ? 3 : 'onTempFile' in kill ? kill.onTempFile + 2 : Infinity;
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
-      if (kill && 'afterCheckpoint' in kill) {
-        const before = checkpoints;
-        checkpoints = (stdout.match(/^checkpoint /gm) ?? []).length;
-        if (before < kill.afterCheckpoint && checkpoints >= kill.afterCheckpoint) setTimeout(killNow, kill.delayMs);
-      }
+      const before = checkpoints;
+      checkpoints = (stdout.match(/^checkpoint /gm) ?? []).length;
+      if (kill && 'afterCheckpoint' in kill && before < kill.afterCheckpoint && checkpoints >= kill.afterCheckpoint) setTimeout(killNow, kill.delayMs);
+      if (before < backstop && checkpoints >= backstop) killNow();
     });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     const timer = kill && 'afterMs' in kill ? setTimeout(killNow, kill.afterMs) : null;
