@@ -113,8 +113,7 @@ test('GGUF rope_freqs.weight: written for Llama 3 scaling, read back as the scal
   const back = await loadModelFiles(ours);
   assert.deepEqual(back.config.ropeScaling, L3);
   assert.ok(!back.weights.has('rope_freqs.weight'));
-  const asRead = (c: ModelConfig, w: typeof weights) => logits(c, w);
-  assert.ok(relErr(asRead(back.config, back.weights), reference) < 1e-5);
+  assert.ok(relErr(logits(back.config, back.weights), reference) < 1e-5);
 
   // As llama.cpp writes it: the divisors alone. The Llama 3 parameters come back (the original context from
   // llama.cpp's key, 8,192 when absent: only its ratio to low and high matters).
@@ -122,20 +121,20 @@ test('GGUF rope_freqs.weight: written for Llama 3 scaling, read back as the scal
   rewrite(ours, cpp, { meta: (m) => { m.delete('namm.rope_scaling'); m.set('llama.rope.scaling.original_context_length', gv.u32(128)); } });
   const fromCpp = await loadModelFiles(cpp);
   assert.deepEqual(fromCpp.config.ropeScaling, L3);
-  assert.ok(relErr(asRead(fromCpp.config, fromCpp.weights), reference) < 1e-5);
+  assert.ok(relErr(logits(fromCpp.config, fromCpp.weights), reference) < 1e-5);
   const noKey = join(dir, 'l3-cpp-nokey.gguf');
   rewrite(ours, noKey, { meta: (m) => m.delete('namm.rope_scaling') });
   const fromNoKey = await loadModelFiles(noKey);
   const s = fromNoKey.config.ropeScaling;
   assert.equal(s.type, 'llama3');
   assert.ok(s.type === 'llama3' && s.originalMaxPositions === 8192 && s.factor === 8 && Math.abs(s.lowFreqFactor - 64) < 1e-3 && Math.abs(s.highFreqFactor - 256) < 1e-3, JSON.stringify(s));
-  assert.ok(relErr(asRead(fromNoKey.config, fromNoKey.weights), reference) < 1e-5);
+  assert.ok(relErr(logits(fromNoKey.config, fromNoKey.weights), reference) < 1e-5);
   // So it converts to a Hugging Face folder whose config.json says Llama 3.
   const hf = join(dir, 'l3-hf');
   await convertModel({ from: cpp, to: 'safetensors', out: hf, dtype: 'f32' });
   const fromHf = await loadModelFiles(hf);
   assert.deepEqual(fromHf.config.ropeScaling, L3);
-  assert.ok(relErr(asRead(fromHf.config, fromHf.weights), reference) < 1e-5);
+  assert.ok(relErr(logits(fromHf.config, fromHf.weights), reference) < 1e-5);
 
   // Divisors that are no Llama 3 scaling stay per-pair factors, and runs divide by them; llama.cpp's linear factor
   // multiplies them.
@@ -146,7 +145,7 @@ test('GGUF rope_freqs.weight: written for Llama 3 scaling, read back as the scal
   assert.deepEqual(fromFactors.config.ropeScaling, { type: 'factors', factors: [...odd] });
   const expected = logits({ ...base, ropeScaling: { type: 'factors', factors: [...odd] } });
   assert.ok(relErr(expected, reference) > 1e-3);
-  assert.ok(relErr(asRead(fromFactors.config, fromFactors.weights), expected) < 1e-5);
+  assert.ok(relErr(logits(fromFactors.config, fromFactors.weights), expected) < 1e-5);
   const linear = join(dir, 'factors-linear.gguf');
   rewrite(ours, linear, {
     meta: (m) => { m.delete('namm.rope_scaling'); m.set('llama.rope.scaling.type', gv.str('linear')); m.set('llama.rope.scaling.factor', gv.f32(2)); },
