@@ -158,27 +158,30 @@ test('shared weights stay packed in shared memory, rebuild in workers, and keep 
   assert.equal(modelFingerprint(packed.model.config, shareWeights(rebuilt)), wide.fingerprint);
 });
 
-test('a GGUF with k-quant matrices (Q4_K, Q5_K, Q6_K, and Q4_1/Q5_0/Q5_1 where rows are not whole super-blocks) loads as float32 or packed with the same logits', async () => {
+/**
+ * A random Llama GGUF (hidden 256, intermediate 384) whose matrices are random blocks of ggml formats with moderate
+ * float16 factors: rows of whole 256-value super-blocks take the `big` formats in turn, the down projections' rows
+ * of 384 values (not whole super-blocks: llama.cpp then falls back to 32-value blocks, as this file does) the
+ * `small` ones; the rest stays as written. Entries: [ggml type, bytes per block, values per block, float16 offsets].
+ */
+async function randomBlocksGguf(
+  path: string, seed: string, big: readonly (readonly [number, number, number, readonly number[]])[],
+  small: readonly (readonly [number, number, number, readonly number[]])[],
+): Promise<{ turn: number; fallbacks: number }> {
   const { llamaConfig, randomWeights } = await import('../../src/models/random.js');
-  const { readGgufHeader, writeGgufContainer, GgmlType } = await import('../../src/models/gguf.js');
+  const { readGgufHeader, writeGgufContainer } = await import('../../src/models/gguf.js');
   const { openSync, closeSync, readSync } = await import('node:fs');
   const { Rng } = await import('../../src/util/rng.js');
-  // intermediate 384: the down projections' rows are 384 values, not whole super-blocks (llama.cpp then falls back to
-  // Q4_1/Q5_0/Q5_1-style blocks of 32, as this file does).
   const config = llamaConfig({ vocabSize: 2048, hiddenSize: 256, nLayers: 2, nHeads: 4, nKvHeads: 2, intermediateSize: 384, maxPositions: 512 });
-  const f32 = join(dir, 'random-f32.gguf'), kq = join(dir, 'random-k.gguf');
+  const f32 = join(dir, `${seed}-f32.gguf`);
   writeGguf(f32, config, randomWeights(config, 3), null);
-  // Every matrix whose rows are whole super-blocks becomes random k-quant blocks (moderate float16 factors), in turn
-  // Q4_K, Q5_K and Q6_K; the rest stays as written.
   const fd = openSync(f32, 'r');
   const header = readGgufHeader(fd, f32);
-  const rng = new Rng('k-quant gguf');
-  const types = [[GgmlType.Q4_K, 144, 256, [0, 2]], [GgmlType.Q5_K, 176, 256, [0, 2]], [GgmlType.Q6_K, 210, 256, [208]]] as const;
-  const small = [[GgmlType.Q4_1, 20, 32, [0, 2]], [GgmlType.Q5_0, 22, 32, [0]], [GgmlType.Q5_1, 24, 32, [0, 2]]] as const;
+  const rng = new Rng(seed);
   let turn = 0, fallbacks = 0;
   const tensors = header.tensors.map((t) => {
     if (t.dims.length === 2 && t.dims[0]! % 32 === 0) {
-      const [type, size, per, scales] = t.dims[0]! % 256 === 0 ? types[turn++ % 3]! : small[fallbacks++ % 3]!;
+      const [type, size, per, scales] = t.dims[0]! % 256 === 0 ? big[turn++ % big.length]! : small[fallbacks++ % small.length]!;
       const blocks = (t.dims[0]! / per) * t.dims[1]!;
       const bytes = new Uint8Array(blocks * size).map(() => rng.int(256));
       for (let b = 0; b < blocks; b++) {
@@ -195,13 +198,59 @@ test('a GGUF with k-quant matrices (Q4_K, Q5_K, Q6_K, and Q4_1/Q5_0/Q5_1 where r
     return { name: t.name, dims: t.dims, type: t.type, bytes };
   });
   closeSync(fd);
+  writeGgufContainer(path, header.metadata, tensors);
+  return { turn, fallbacks };
+}
+
+/** The packed formats a model's weights are held in. */
+function heldFormats(weights: Map<string, { packed?: PackedMatrix }>): Set<string> {
+  return new Set([...weights.values()].flatMap((t) => (t.packed ? [t.packed.format] : [])));
+}
+
+test('a GGUF with k-quant matrices (Q4_K, Q5_K, Q6_K, and Q4_1/Q5_0/Q5_1 where rows are not whole super-blocks) loads as float32 or packed with the same logits', async () => {
+  const { GgmlType } = await import('../../src/models/gguf.js');
+  const kq = join(dir, 'random-k.gguf');
+  const { turn, fallbacks } = await randomBlocksGguf(kq, 'k-quant gguf',
+    [[GgmlType.Q4_K, 144, 256, [0, 2]], [GgmlType.Q5_K, 176, 256, [0, 2]], [GgmlType.Q6_K, 210, 256, [208]]],
+    [[GgmlType.Q4_1, 20, 32, [0, 2]], [GgmlType.Q5_0, 22, 32, [0]], [GgmlType.Q5_1, 24, 32, [0, 2]]]);
   assert.ok(turn >= 9 && fallbacks === 2, `${turn} matrices became k-quants, ${fallbacks} 32-value blocks`);
-  writeGgufContainer(kq, header.metadata, tensors);
   const wide = await Model.fromPretrained(kq, { weights: 'f32' }), packed = await Model.fromPretrained(kq, { weights: 'packed' });
   const logits = run(packed);
   assert.ok(logits.every((l) => l.every(Number.isFinite)));
   assert.deepEqual(logits, run(wide));
   assert.ok(packed.arch.weightBytes < 0.3 * wide.arch.weightBytes);
   const files = await loadModelFiles(kq, { weights: 'packed' });
-  assert.deepEqual(new Set([...files.weights.values()].flatMap((t) => (t.packed ? [t.packed.format] : []))), new Set(['q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0']));
+  assert.deepEqual(heldFormats(files.weights), new Set(['q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0']));
+});
+
+test('a GGUF with Q2_K, Q3_K, IQ4_XS and IQ4_NL matrices: Q3_K held as Q6_K and IQ4_NL as Q8_0 (the same values), Q2_K and IQ4_XS widened, the same logits as float32', async () => {
+  const { GgmlType } = await import('../../src/models/gguf.js');
+  const path = join(dir, 'random-low-bit.gguf');
+  const { turn, fallbacks } = await randomBlocksGguf(path, 'low-bit gguf',
+    // The embedding (the largest matrix) comes first and is widened: Q2_K.
+    [[GgmlType.Q2_K, 84, 256, [80, 82]], [GgmlType.Q3_K, 110, 256, [108]], [GgmlType.IQ4_XS, 136, 256, [0]]],
+    [[GgmlType.IQ4_NL, 18, 32, [0]]]);
+  assert.ok(turn >= 9 && fallbacks === 2, `${turn} matrices of super-blocks, ${fallbacks} of 32-value blocks`);
+  const wide = await Model.fromPretrained(path, { weights: 'f32' });
+  for (const weights of ['auto', 'packed'] as const) {
+    const packed = await Model.fromPretrained(path, { weights });
+    const logits = run(packed);
+    assert.ok(logits.every((l) => l.every(Number.isFinite)));
+    assert.deepEqual(logits, run(wide), weights);
+    assert.ok(packed.arch.weightBytes < 0.8 * wide.arch.weightBytes, `${weights}: ${packed.arch.weightBytes} of ${wide.arch.weightBytes} bytes`);
+  }
+  // Loading packed says what the widened matrices cost; loading as float32 (what was asked) says nothing.
+  await new Promise((r) => setImmediate(r)); // the earlier loads' warnings are out
+  const warnings: string[] = [];
+  const listen = (w: Error) => warnings.push(w.message);
+  process.on('warning', listen);
+  const files = await loadModelFiles(path, { weights: 'packed' });
+  await loadModelFiles(path, { weights: 'f32' });
+  await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+  process.off('warning', listen);
+  assert.equal(warnings.filter((m) => m.includes(path)).length, 1, warnings.join('\n'));
+  assert.match(warnings.find((m) => m.includes(path))!, /9 Q2_K\/IQ4_XS matrices are held as float32 .*: 4\.0 MiB instead of the file's 0\.4 MiB/);
+  assert.deepEqual(heldFormats(files.weights), new Set(['q6_k', 'q8_0']));
+  const f32 = [...files.weights.entries()].filter(([name, t]) => !t.packed && /proj/.test(name)).length;
+  assert.ok(f32 >= 6, `${f32} projection matrices widened (the Q2_K and IQ4_XS ones)`);
 });
