@@ -1,6 +1,6 @@
 /**
  * Packed weights (src/models/pack.ts): memory, prefill and decode speed of the ~100M-parameter random Llama with
- * its matrices held as float32, f16, bf16, Q8_0 and Q4_0, and as random Q4_K and Q6_K blocks, on the native backend. Every storage runs in each repeat,
+ * its matrices held as float32, f16, bf16, Q8_0 and Q4_0, and as random Q4_K, Q6_K, Q2_K, Q3_K and IQ4_XS blocks, on the native backend. Every storage runs in each repeat,
  * in an order that rotates from repeat to repeat; figures are medians. The logits' largest difference from the
  * float32 run says how lossy each conversion is (a packed file loaded with weights: 'packed' gives exactly its
  * float32 widening's logits; see test/models/packed-weights.test.ts).
@@ -40,8 +40,10 @@ for (const s of storages) {
  * other weights than the float32 model's, so only their speed and memory compare. The float16 factors are small
  * (2^-10 .. 2^-7), which keeps the logits finite.
  */
-function randomKQuant(format: 'q4_k' | 'q6_k'): WeightMap {
-  const [size, factors] = format === 'q6_k' ? [210, [208]] : [144, [0, 2]];
+const RANDOM_BLOCKS = { q4_k: [144, [0, 2]], q6_k: [210, [208]], q2_k: [84, [80, 82]], q3_k: [110, [108]], iq4_xs: [136, [0]] } as const;
+type RandomBlocks = keyof typeof RANDOM_BLOCKS;
+function randomKQuant(format: RandomBlocks): WeightMap {
+  const [size, factors] = RANDOM_BLOCKS[format];
   const rng = new Rng(`bench:weights ${format}`);
   const w: WeightMap = new Map(), done = new Map<Tensor, Tensor>();
   for (const [name, t] of base) {
@@ -65,7 +67,7 @@ function randomKQuant(format: 'q4_k' | 'q6_k'): WeightMap {
   }
   return w;
 }
-for (const f of ['q4_k', 'q6_k'] as const) models.set(f, new Model(config, randomKQuant(f), null, backend));
+for (const f of Object.keys(RANDOM_BLOCKS) as RandomBlocks[]) models.set(f, new Model(config, randomKQuant(f), null, backend));
 const ids = Array.from({ length: context }, (_, i) => 3 + ((i * 7919) % (config.vocabSize - 3)));
 const median = (xs: number[]) => { const a = [...xs].sort((x, y) => x - y); const m = a.length >> 1; return a.length % 2 ? a[m]! : (a[m - 1]! + a[m]!) / 2; };
 const names = [...models.keys()];
@@ -92,7 +94,7 @@ for (const name of names) {
   const r = runs.get(name)!;
   let maxDiff = 0;
   for (let i = 0; i < r.logits!.length; i++) maxDiff = Math.max(maxDiff, Math.abs(r.logits![i]! - ref.logits![i]!));
-  const randomBlocks = name === 'q4_k' || name === 'q6_k';
+  const randomBlocks = Object.hasOwn(RANDOM_BLOCKS, name);
   console.log(JSON.stringify({
     bench: 'weights', model: 'random-llama-100m', backend: `${backend.name}/${backend.simd}`, threads: backend.threads, storage: name,
     context, repeats, weight_mib: +(models.get(name)!.arch.weightBytes / 2 ** 20).toFixed(1),

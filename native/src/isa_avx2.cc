@@ -21,7 +21,7 @@ struct V {
   static constexpr int W = 8, MR = 6, NRV = 2;
   static constexpr bool kTranspose8 = true, kF16 = true;
   // load_u4x32 / load_q5x32 / load_q6x32: a k-quant run of 32 values at once, its fields cut out with byte operations;
-  // bits16: Q5_0/Q5_1 values W at a time
+  // bits16: Q5_0/Q5_1 values W at a time; load_q2x32 / load_q3x32 / load_lut16x32: the runs of Q2_K, Q3_K, IQ4_XS
   static constexpr bool kQuant32 = true;
   static R zero() { return _mm256_setzero_ps(); }
   static R set1(float v) { return _mm256_set1_ps(v); }
@@ -78,6 +78,19 @@ struct V {
   static void load_q6x32(const uint8_t* ql, int shift, const uint8_t* qh, int hshift, R (&out)[4]) {
     const __m256i q = _mm256_or_si256(field_x32(ql, shift, 15), _mm256_slli_epi16(field_x32(qh, hshift, 3), 4));
     widen_x32<true>(_mm256_sub_epi8(q, _mm256_set1_epi8(32)), out);
+  }
+  // The low-bit super-blocks: a Q2_K run ((p[i] >> shift) & 3), a Q3_K run (that | bit `bit` of hm[i] << 2, less 4,
+  // signed) and an IQ4_XS sub-block (table[nibble]: the low nibbles of 16 bytes, then their high ones), 32 values each.
+  static void load_q2x32(const uint8_t* p, int shift, R (&out)[4]) { widen_x32<false>(field_x32(p, shift, 3), out); }
+  static void load_q3x32(const uint8_t* ql, int shift, const uint8_t* hm, int bit, R (&out)[4]) {
+    const __m256i q = _mm256_or_si256(field_x32(ql, shift, 3), _mm256_slli_epi16(field_x32(hm, bit, 1), 2));
+    widen_x32<true>(_mm256_sub_epi8(q, _mm256_set1_epi8(4)), out);
+  }
+  static void load_lut16x32(const uint8_t* q16, const int8_t* table, R (&out)[4]) {
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q16)), m = _mm_set1_epi8(15);
+    const __m256i idx = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m), _mm_and_si128(q, m));
+    const __m256i t = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table)));
+    widen_x32<true>(_mm256_shuffle_epi8(t, idx), out);
   }
   static void store(float* p, R v) { _mm256_storeu_ps(p, v); }
   static R add(R a, R b) { return _mm256_add_ps(a, b); }

@@ -17,7 +17,7 @@ import { llama3FromDivisors, ropeFrequencyDivisors, rotaryPairs } from './rope.j
 import { tieEmbeddings } from './load.js';
 import { isPackableTensor, keepsPacked, packedTensor, quantizeQ4_0, storedTensor, type WeightStorage } from './pack.js';
 import { PackedMatrix, unpackRows, type PackedFormat } from '../tensor/packed.js';
-import { IQ4_NL_BYTES, iq4nlToQ8_0, IQ4_XS_BYTES, Q2_K_BYTES, Q3_K_BYTES, q3kToQ6k, widenIq4Xs, widenQ2K } from './ggml-transcode.js';
+import { IQ4_NL_BYTES, iq4nlToQ8_0 } from './ggml-transcode.js';
 import { f32ToF16 as f32ToF16Bits, readExactly } from './safetensors.js';
 import { ggufEosEntries, ggufEosTokenIds, ggufTokenizerFromMetadata, ggufVocabularyMetadata } from './tokenizers/gguf-vocab.js';
 import type { ModelConfig, RopeScaling, Tensor, Tokenizer, WeightMap } from './types.js';
@@ -49,9 +49,8 @@ const GGML_NAMES: Record<number, string> = {
 };
 /** [values per block, bytes per block]. */
 const BLOCK: Record<number, [number, number]> = {
-  0: [1, 4], 1: [1, 2], 2: [32, 18], 3: [32, 20], 6: [32, 22], 7: [32, 24], 8: [32, 34], 10: [256, Q2_K_BYTES],
-  11: [256, Q3_K_BYTES], 12: [256, 144], 13: [256, 176], 14: [256, 210], 20: [32, IQ4_NL_BYTES], 23: [256, IQ4_XS_BYTES],
-  30: [1, 2],
+  0: [1, 4], 1: [1, 2], 2: [32, 18], 3: [32, 20], 6: [32, 22], 7: [32, 24], 8: [32, 34], 10: [256, 84], 11: [256, 110],
+  12: [256, 144], 13: [256, 176], 14: [256, 210], 20: [32, IQ4_NL_BYTES], 23: [256, 136], 30: [1, 2],
 };
 /** The types read, for error messages. */
 const SUPPORTED_TYPES = 'F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS';
@@ -247,27 +246,25 @@ export function q4_0ToF32(src: Uint8Array, dst: Float32Array, n: number): void {
 }
 
 /**
- * The packed format a ggml type stays in (src/tensor/packed.ts), if any: its own, or for Q3_K and IQ4_NL one that
- * holds the same values (src/models/ggml-transcode.ts). Q2_K and IQ4_XS have none: they are widened to float32.
+ * The packed format a ggml type stays in (src/tensor/packed.ts): its own, or for IQ4_NL Q8_0, which holds the same
+ * values (src/models/ggml-transcode.ts).
  */
 const PACKED_TYPE: Partial<Record<number, PackedFormat>> = {
   [GgmlType.F16]: 'f16', [GgmlType.BF16]: 'bf16', [GgmlType.Q8_0]: 'q8_0', [GgmlType.Q4_0]: 'q4_0',
   [GgmlType.Q4_K]: 'q4_k', [GgmlType.Q5_K]: 'q5_k', [GgmlType.Q6_K]: 'q6_k',
   [GgmlType.Q4_1]: 'q4_1', [GgmlType.Q5_0]: 'q5_0', [GgmlType.Q5_1]: 'q5_1',
-  [GgmlType.Q3_K]: 'q6_k', [GgmlType.IQ4_NL]: 'q8_0',
+  [GgmlType.Q2_K]: 'q2_k', [GgmlType.Q3_K]: 'q3_k', [GgmlType.IQ4_XS]: 'iq4_xs', [GgmlType.IQ4_NL]: 'q8_0',
 };
 
-/** A tensor's bytes in its packed format (PACKED_TYPE): as stored, or rewritten for Q3_K and IQ4_NL. */
+/** A tensor's bytes in its packed format (PACKED_TYPE): as stored, or rewritten for IQ4_NL. */
 function packedBytes(type: number, raw: Uint8Array, count: number): Uint8Array {
-  if (type === GgmlType.Q3_K) return q3kToQ6k(raw, count / 256);
-  if (type === GgmlType.IQ4_NL) return iq4nlToQ8_0(raw, count / 32);
-  return raw;
+  return type === GgmlType.IQ4_NL ? iq4nlToQ8_0(raw, count / 32) : raw;
 }
 
 /**
  * Reads one tensor as float32, shaped in HF order (outermost first), values exactly as stored; with `keepPacked`,
  * a 2-D tensor of a packed format (F16, BF16 or a ggml quantisation) stays packed (its bytes as stored: ggml rows
- * are HF rows; Q3_K and IQ4_NL rewritten as Q6_K and Q8_0, see PACKED_TYPE).
+ * are HF rows; IQ4_NL rewritten as Q8_0, see PACKED_TYPE).
  */
 export function readGgufTensor(fd: number, info: GgufTensorInfo, file: string, keepPacked = false): Tensor {
   const count = info.dims.reduce((a, b) => a * b, 1);
@@ -290,8 +287,6 @@ export function readGgufTensor(fd: number, info: GgufTensorInfo, file: string, k
     const raw = readExactly(fd, info.begin, bytes, file);
     if (info.type === GgmlType.Q8_0) backend.q8_0ToF32(raw, data, count);
     else if (info.type === GgmlType.Q4_0) q4_0ToF32(raw, data, count);
-    else if (info.type === GgmlType.Q2_K) widenQ2K(raw, count / 256, data);
-    else if (info.type === GgmlType.IQ4_XS) widenIq4Xs(raw, count / 256, data);
     else {
       // Other block formats: widened row by row exactly as the packed kernels widen them (src/tensor/packed.ts).
       const rows = count / info.dims[0]!;
@@ -564,30 +559,18 @@ export async function loadGguf(file: string, storage: WeightStorage = 'f32'): Pr
     const arch = config.arch;
     const weights: WeightMap = new Map();
     let converted = 0;
-    const widened = { matrices: 0, fileBytes: 0, bytes: 0 };
     for (const info of header.tensors) {
       if (info.name === ROPE_FREQS) continue;
       const hf = ggufToHfName(info.name, arch);
       if (!hf) throw new Error(`${file}: tensor "${info.name}" has no counterpart in a ${arch} model`);
       const format = PACKED_TYPE[info.type];
-      const packable = isPackableTensor(config, hf, [...info.dims].reverse());
-      const keep = format !== undefined && keepsPacked(storage, format) && packable;
+      const keep = format !== undefined && keepsPacked(storage, format) && isPackableTensor(config, hf, [...info.dims].reverse());
       let t = readGgufTensor(fd, info, file, keep);
       if (arch === 'gpt2' && GPT2_CONV1D.test(hf)) t = transpose2d(t);
       // A converting storage converts each matrix as it is read: the model is never whole in float32.
       const stored = storedTensor(config, hf, t, storage);
       if (stored !== t) converted++;
-      else if (packable && storage !== 'f32' && format === undefined && info.type !== GgmlType.F32) {
-        widened.matrices++;
-        widened.fileBytes += info.end - info.begin;
-        widened.bytes += stored.data.byteLength;
-      }
       weights.set(hf, stored);
-    }
-    if (widened.matrices > 0) {
-      // Q2_K and IQ4_XS have no packed form here: say what that costs rather than let memory grow unexplained.
-      const mib = (b: number) => (b / 2 ** 20).toFixed(1);
-      process.emitWarning(`namm: ${file}: ${widened.matrices} Q2_K/IQ4_XS matrices are held as float32 (no packed kernels for these formats): ${mib(widened.bytes)} MiB instead of the file's ${mib(widened.fileBytes)} MiB; --weights q8_0 (weights: 'q8_0') would hold them in about a quarter of that, with Q8_0's rounding`);
     }
     tieEmbeddings(config, weights, file);
     const tokenizer = meta.has('tokenizer.ggml.model') ? ggufTokenizerFromMetadata(meta) : null;

@@ -15,13 +15,13 @@ import type { ModelConfig, Tensor, WeightMap } from './types.js';
 /**
  * How a loaded model holds its weight matrices:
  * - `auto` (the default of loadModel and the CLI): every F16, BF16 or ggml-quantised matrix (Q8_0, Q4_0, Q4_1,
- *   Q5_0, Q5_1, Q4_K, Q5_K, Q6_K; Q3_K and IQ4_NL rewritten as Q6_K and Q8_0 with the same values, while Q2_K and
- *   IQ4_XS, which have no packed form, are widened: src/models/ggml-transcode.ts) stays packed, as its file stores it (widening would take 2–7 times the memory, and
+ *   Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS; IQ4_NL rewritten as Q8_0 with the same values:
+ *   src/models/ggml-transcode.ts) stays packed, as its file stores it (widening would take 2–12 times the memory, and
  *   the native kernels decode faster and prefill as fast packed: README, "Packed weights"); the same results as
  *   `f32`. On the TypeScript backend it widens everything (model.ts, autoWeights);
  * - `f32` (the default of loadModelFiles, which file tools use): everything widened to float32 at load;
  * - `packed`: matrices stay in the file's format whatever it is (F16, BF16 or a ggml quantisation: exactly the same
- *   values and results as `f32`, in a half to a seventh of the memory); float32 matrices stay float32;
+ *   values and results as `f32`, in a half to a twelfth of the memory); float32 matrices stay float32;
  * - `q8_0`, `q4_0`, `f16`, `bf16`: as `packed`, and float32 matrices are converted to that format after loading
  *   (lossy: the model's outputs change, slightly for f16/bf16/Q8_0, more for Q4_0; the block formats need rows of a
  *   multiple of 32 values, and a matrix whose rows are not stays as it was).

@@ -2,11 +2,13 @@
  * Packed weight matrices: a linear layer's weights `W [rows = out, cols = in]` kept in a compact storage format
  * (the one a GGUF or safetensors file stores them in) instead of being widened to float32 at load. The GEMM
  * (`Backend.matmulABt`) widens the rows it reads on the fly, so a model takes about the bytes of its file:
- * Q4_K ~0.56 bytes a weight, Q4_0 ~0.56, Q6_K ~0.82, Q8_0 ~1.06, F16/BF16 2, against 4 for float32.
+ * Q2_K ~0.33 bytes a weight, Q3_K ~0.43, IQ4_XS ~0.53, Q4_K ~0.56, Q4_0 ~0.56, Q6_K ~0.82, Q8_0 ~1.06, F16/BF16 2, against 4
+ * for float32.
  *
- * Every format widens exactly as ggml's own conversion does (f16 and bf16 to the same float32; Q8_0, Q4_0, Q5_0 and
- * Q6_K values are products of a float16 scale and small integers, exact in float32; Q4_1, Q5_1, Q4_K and Q5_K add an
- * offset, rounding once, at the sum), so a packed matrix holds precisely the values its float32 widening would, and
+ * Every format widens exactly as ggml's own conversion does (f16 and bf16 to the same float32; Q8_0, Q4_0, Q5_0,
+ * Q3_K, Q6_K and IQ4_XS values are products of a float16 scale and small integers, exact in float32; Q4_1, Q5_1, Q2_K,
+ * Q4_K and Q5_K add an offset, rounding once, at the sum; test/fixtures/ggml-reference.json checks each against
+ * ggml's own Python package), so a packed matrix holds precisely the values its float32 widening would, and
  * the native GEMM multiplies them in the same order (its k blocks are whole 32-value blocks whenever K is, see
  * plan_gemm): a packed model's logits equal those of the same file loaded as float32, bit for bit.
  *
@@ -14,12 +16,12 @@
  */
 import { halfToFloat } from './js.js';
 
-export const PACKED_FORMATS = ['f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1'] as const;
+export const PACKED_FORMATS = ['f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'iq4_xs'] as const;
 export type PackedFormat = (typeof PACKED_FORMATS)[number];
 
 /** The format codes of the native addon (native/src/packed_formats.h). */
 export const PACKED_FORMAT_CODE: Readonly<Record<PackedFormat, number>> = {
-  f16: 1, bf16: 2, q8_0: 3, q4_0: 4, q4_k: 5, q5_k: 6, q6_k: 7, q4_1: 8, q5_0: 9, q5_1: 10,
+  f16: 1, bf16: 2, q8_0: 3, q4_0: 4, q4_k: 5, q5_k: 6, q6_k: 7, q4_1: 8, q5_0: 9, q5_1: 10, q2_k: 11, q3_k: 12, iq4_xs: 13,
 };
 
 /** Values per block (a row holds whole blocks) and bytes per block. */
@@ -29,7 +31,12 @@ const BLOCK: Readonly<Record<PackedFormat, [values: number, bytes: number]>> = {
   q4_k: [256, 144], q5_k: [256, 176], q6_k: [256, 210],
   // The other 32-value blocks llama.cpp falls back to for rows that are not whole super-blocks.
   q4_1: [32, 20], q5_0: [32, 22], q5_1: [32, 24],
+  // The low-bit super-blocks of llama.cpp's Q2_K, Q3_K_S/M/L and IQ4_XS files (block_q2_K, block_q3_K, block_iq4_xs).
+  q2_k: [256, 84], q3_k: [256, 110], iq4_xs: [256, 136],
 };
+
+/** The 16 values a 4-bit index of IQ4_XS (and IQ4_NL) stands for (ggml's kvalues_iq4nl). */
+export const IQ4_TABLE: Readonly<Int8Array> = Int8Array.of(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
 
 /** Values per block of a format (a row length must be a multiple of it): 256 for k-quants, 32 for the other quantised ones, else 1. */
 export function packedBlockValues(format: PackedFormat): number {
@@ -130,6 +137,15 @@ export function unpackRows(m: PackedMatrix, r0: number, r1: number, out: Float32
     case 'q6_k':
       for (let b = 0; b < n / 256; b++) widenQ6K(src, base + b * 210, out, outOffset + b * 256);
       return;
+    case 'q2_k':
+      for (let b = 0; b < n / 256; b++) widenQ2K(src, base + b * 84, out, outOffset + b * 256);
+      return;
+    case 'q3_k':
+      for (let b = 0; b < n / 256; b++) widenQ3K(src, base + b * 110, out, outOffset + b * 256);
+      return;
+    case 'iq4_xs':
+      for (let b = 0; b < n / 256; b++) widenIq4Xs(src, base + b * 136, out, outOffset + b * 256);
+      return;
     default:
       throw new RangeError(`unknown packed format "${String(m.format)}" (expected ${PACKED_FORMATS.join(', ')})`);
   }
@@ -198,6 +214,57 @@ function widenQ6K(src: Uint8Array, o: number, out: Float32Array, at: number): vo
         const u = src[o + 192 + 8 * n + 2 * g + (l >> 4)]!;
         out[at + 128 * n + 32 * g + l] = d * (u > 127 ? u - 256 : u) * ((lo | (hi << 4)) - 32);
       }
+    }
+  }
+}
+
+/**
+ * One Q2_K super-block (84 bytes: 16 scale bytes, 64 bytes of two-bit values, float16 d and dmin): value v =
+ * 128h + 32j + l (half h, shift j, lane l) is d·(sc & 15)·q − dmin·(sc >> 4), sc = scales[⌊v/16⌋], q = (qs[32h + l]
+ * >> 2j) & 3. Both products are exact in float32, so the one rounding is the difference's, as ggml's.
+ */
+function widenQ2K(src: Uint8Array, o: number, out: Float32Array, at: number): void {
+  const d = halfToFloat(src[o + 80]! | (src[o + 81]! << 8)), dmin = halfToFloat(src[o + 82]! | (src[o + 83]! << 8));
+  for (let v = 0; v < 256; v++) {
+    const sc = src[o + (v >> 4)]!;
+    const q = (src[o + 16 + 32 * (v >> 7) + (v & 31)]! >> (2 * ((v >> 5) & 3))) & 3;
+    out[at + v] = d * (sc & 15) * q - dmin * (sc >> 4);
+  }
+}
+
+/**
+ * One Q3_K super-block (110 bytes: 32 bytes of high bits, 64 of two-bit lows, 12 of 6-bit scales, float16 d): value
+ * v = 128h + 32j + l is d·(s − 32)·(q − 4), exact in float32, with q = ((qs[32h + l] >> 2j) & 3) + 4·(bit 4h + j of
+ * hmask[l]) and the scale s of group g = ⌊v/16⌋: low nibble (scales[g mod 8] >> 4·⌊g/8⌋) & 15, top bits
+ * (scales[8 + g mod 4] >> 2·⌊g/4⌋) & 3.
+ */
+function widenQ3K(src: Uint8Array, o: number, out: Float32Array, at: number): void {
+  const d = halfToFloat(src[o + 108]! | (src[o + 109]! << 8));
+  for (let g = 0; g < 16; g++) {
+    const s = ((src[o + 96 + (g & 7)]! >> (4 * (g >> 3))) & 15) | (((src[o + 104 + (g & 3)]! >> (2 * (g >> 2))) & 3) << 4);
+    const dl = d * (s - 32);
+    for (let v = 16 * g; v < 16 * g + 16; v++) {
+      const l = v & 31, j = v >> 5;
+      const q = ((src[o + 32 + 32 * (v >> 7) + l]! >> (2 * (j & 3))) & 3) + 4 * ((src[o + l]! >> j) & 1);
+      out[at + v] = dl * (q - 4);
+    }
+  }
+}
+
+/**
+ * One IQ4_XS super-block (136 bytes: float16 d, 16 bits of scale tops, 4 bytes of scale nibbles, 128 of 4-bit
+ * indices): sub-block s (32 values) has scale ls = nibble s mod 2 of scales_l[⌊s/2⌋] | bits 2s, 2s+1 of scales_h << 4,
+ * and its value j is d·(ls − 32)·t[q], t = IQ4_TABLE, q the low nibble of qs[16s + j] (j < 16) or the high one of
+ * qs[16s + j − 16]: exact in float32.
+ */
+function widenIq4Xs(src: Uint8Array, o: number, out: Float32Array, at: number): void {
+  const d = halfToFloat(src[o]! | (src[o + 1]! << 8)), high = src[o + 2]! | (src[o + 3]! << 8);
+  for (let s = 0; s < 8; s++) {
+    const ls = ((src[o + 4 + (s >> 1)]! >> (4 * (s & 1))) & 15) | (((high >> (2 * s)) & 3) << 4);
+    const dl = d * (ls - 32);
+    for (let j = 0; j < 32; j++) {
+      const byte = src[o + 8 + 16 * s + (j & 15)]!;
+      out[at + 32 * s + j] = dl * IQ4_TABLE[j < 16 ? byte & 15 : byte >> 4]!;
     }
   }
 }

@@ -2,13 +2,12 @@
  * Every ggml weight format namm reads, widened by namm against ggml's own Python package: random blocks of each
  * format and the float32 values gguf-py's `gguf.quants.dequantize` gave them (test/fixtures/ggml-reference.json,
  * written by scripts/ggml-reference-fixture.py). Bit for bit: the TypeScript widening of the packed formats, the
- * rewrites of Q3_K and IQ4_NL into Q6_K and Q8_0, the float32 widening of Q2_K and IQ4_XS, and the native GEMM
- * reading the packed matrices.
+ * rewrite of IQ4_NL into Q8_0, and the native GEMM reading the packed matrices on every SIMD path.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { iq4nlToQ8_0, q3kToQ6k, widenIq4Xs, widenQ2K } from '../../src/models/ggml-transcode.js';
+import { iq4nlToQ8_0 } from '../../src/models/ggml-transcode.js';
 import { NativeBackend } from '../../src/tensor/native.js';
 import { PACKED_FORMATS, PackedMatrix, unpackMatrix, type PackedFormat } from '../../src/tensor/packed.js';
 import { simdPaths, skipNative } from '../tensor/native-fixtures.js';
@@ -24,22 +23,11 @@ function decode(e: Entry): { bytes: Uint8Array; want: Float32Array } {
   return { bytes, want };
 }
 
-/** The matrix [1, values] namm holds for a fixture entry (null for the formats it widens to float32). */
-function held(e: Entry, bytes: Uint8Array): PackedMatrix | null {
-  if (e.format === 'q3_k') return new PackedMatrix('q6_k', 1, e.values, q3kToQ6k(bytes, e.values / 256));
+/** The matrix [1, values] namm holds for a fixture entry. */
+function held(e: Entry, bytes: Uint8Array): PackedMatrix {
   if (e.format === 'iq4_nl') return new PackedMatrix('q8_0', 1, e.values, iq4nlToQ8_0(bytes, e.values / 32));
-  if ((PACKED_FORMATS as readonly string[]).includes(e.format)) return new PackedMatrix(e.format as PackedFormat, 1, e.values, bytes);
-  return null;
-}
-
-function widened(e: Entry, bytes: Uint8Array): Float32Array {
-  const m = held(e, bytes);
-  if (m) return unpackMatrix(m);
-  const out = new Float32Array(e.values);
-  if (e.format === 'q2_k') widenQ2K(bytes, e.values / 256, out);
-  else if (e.format === 'iq4_xs') widenIq4Xs(bytes, e.values / 256, out);
-  else assert.fail(`no decoder for ${e.format}`);
-  return out;
+  assert.ok((PACKED_FORMATS as readonly string[]).includes(e.format), `no packed format ${e.format}`);
+  return new PackedMatrix(e.format as PackedFormat, 1, e.values, bytes);
 }
 
 /** Index of the first value whose float32 bits differ (−1: none); with `signedZeros` false, −0 matches +0. */
@@ -60,7 +48,7 @@ test('the fixture covers every format namm reads from GGUF files', () => {
 for (const e of fixture.formats) {
   test(`${e.format}: namm widens gguf-py's blocks to its values, bit for bit`, () => {
     const { bytes, want } = decode(e);
-    const got = widened(e, bytes);
+    const got = unpackMatrix(held(e, bytes));
     const i = firstDifference(got, want);
     assert.equal(i, -1, i < 0 ? '' : `value ${i}: ${got[i]} against gguf-py's ${want[i]}`);
     // The fixture is not degenerate: mostly non-zero values, of both signs.
@@ -68,12 +56,12 @@ for (const e of fixture.formats) {
   });
 }
 
-test('native GEMM on the packed matrices (Q3_K as Q6_K, IQ4_NL as Q8_0) reads gguf-py\'s values, every SIMD path', { skip: skipNative }, () => {
+test('native GEMM and one-row products on the packed matrices (IQ4_NL as Q8_0) read gguf-py\'s values, every SIMD path', { skip: skipNative }, () => {
   for (const simd of simdPaths()) for (const e of fixture.formats) {
     const native = new NativeBackend({ simd, threads: 2 });
     const { bytes, want } = decode(e);
     const m = held(e, bytes);
-    if (!m || !want.every(Number.isFinite)) continue; // f16/bf16 hold ±inf, and 0·inf is NaN in a product
+    if (!want.every(Number.isFinite)) continue; // f16/bf16 hold ±inf, and 0·inf is NaN in a product
     // A = identity [K, K]: row i of A·Wᵀ is value i of W's one row (one product by 1, the rest by 0, added exactly;
     // a −0 comes out +0, as any sum with a +0 does).
     const K = e.values, a = new Float32Array(K * K);
@@ -82,5 +70,11 @@ test('native GEMM on the packed matrices (Q3_K as Q6_K, IQ4_NL as Q8_0) reads gg
     native.matmulABt(a, m, c, K, K, 1);
     const i = firstDifference(c, want, false);
     assert.equal(i, -1, i < 0 ? '' : `${simd} ${e.format} value ${i}: ${c[i]} against gguf-py's ${want[i]}`);
+    // One row of A at a time (the one-row kernel of decoding, which widens in its own way): row i of the identity.
+    const one = new Float32Array(1);
+    for (let v = 0; v < K; v++) {
+      native.matmulABt(a.subarray(v * K, (v + 1) * K), m, one, 1, K, 1);
+      if (one[0] !== want[v]) assert.fail(`${simd} ${e.format} value ${v} (one-row product): ${one[0]} against gguf-py's ${want[v]}`);
+    }
   }
 });

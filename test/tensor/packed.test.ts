@@ -17,8 +17,12 @@ import { randomQ8_0, randomU16 } from '../helpers/random-arrays.js';
 import { assertClose, assertGuardIntact, gemmAbsScale, randomF32, simdPaths, skipNative } from './native-fixtures.js';
 
 const js = new JsBackend();
-const FORMATS: PackedFormat[] = ['f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1'];
-const K_QUANTS = new Set<PackedFormat>(['q4_k', 'q5_k', 'q6_k']);
+const FORMATS: PackedFormat[] = ['f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'iq4_xs'];
+/** The 256-value super-block formats: bytes per super-block and the offsets of their float16 factors. */
+const SUPER_BLOCKS: Partial<Record<PackedFormat, [size: number, halves: number[]]>> = {
+  q4_k: [144, [0, 2]], q5_k: [176, [0, 2]], q6_k: [210, [208]], q2_k: [84, [80, 82]], q3_k: [110, [108]], iq4_xs: [136, [0]],
+};
+const K_QUANTS = new Set<PackedFormat>(Object.keys(SUPER_BLOCKS) as PackedFormat[]);
 /** Formats only the GGUF reader widens (no loader kernel to compare with): checked on hand-worked blocks. */
 const OTHER_BLOCKS = new Set<PackedFormat>(['q4_1', 'q5_0', 'q5_1'] as PackedFormat[]);
 /** A moderate finite float16 (exponent field 5..20: about 2^-10 .. 2^5), either sign, as its two bytes. */
@@ -41,14 +45,12 @@ function randomPacked(rng: Rng, format: PackedFormat, rows: number, cols: number
     }
     return new PackedMatrix(format, rows, cols, bytes);
   }
-  if (K_QUANTS.has(format)) {
-    // Any bytes are a valid k-quant super-block; only its float16 factors are kept moderate.
-    const size = format === 'q4_k' ? 144 : format === 'q5_k' ? 176 : 210;
+  const superBlock = SUPER_BLOCKS[format];
+  if (superBlock) {
+    // Any bytes are a valid super-block of these formats; only its float16 factors are kept moderate.
+    const [size, halves] = superBlock;
     const bytes = new Uint8Array((n / 256) * size).map(() => rng.int(256));
-    for (let b = 0; b < n / 256; b++) {
-      if (format === 'q6_k') moderateHalf(rng, bytes, b * size + 208);
-      else { moderateHalf(rng, bytes, b * size); moderateHalf(rng, bytes, b * size + 2); }
-    }
+    for (let b = 0; b < n / 256; b++) for (const o of halves) moderateHalf(rng, bytes, b * size + o);
     return new PackedMatrix(format, rows, cols, bytes);
   }
   const bytes = new Uint8Array((n / 32) * 18);
@@ -238,9 +240,9 @@ describe('A·Wᵀ with W packed: the TypeScript backend', () => {
     assert.throws(() => js.matmulABt(new Float32Array(32), wb, new Float32Array(shared, 96, 3), 1, 32, 3), /c must not overlap w/);
     // The fields are readonly to TypeScript only: an altered matrix is refused, not read as garbage.
     const bent = (field: string, value: unknown) => Object.defineProperty(new PackedMatrix('q8_0', 3, 32, new Uint8Array(3 * 34)), field, { value });
-    assert.throws(() => js.matmulABt(new Float32Array(32), bent('format', 'q2_k'), new Float32Array(3), 1, 32, 3), /unknown packed format "q2_k"/);
+    assert.throws(() => js.matmulABt(new Float32Array(32), bent('format', 'iq1_s'), new Float32Array(3), 1, 32, 3), /unknown packed format "iq1_s"/);
     assert.throws(() => js.matmulABt(new Float32Array(32), bent('bytes', new Uint8Array(10)), new Float32Array(3), 1, 32, 3), /w\.bytes holds 10 values but 102 are needed/);
-    assert.throws(() => unpackRows(bent('format', 'q2_k'), 0, 1, new Float32Array(32)), /unknown packed format "q2_k"/);
+    assert.throws(() => unpackRows(bent('format', 'iq1_s'), 0, 1, new Float32Array(32)), /unknown packed format "iq1_s"/);
   });
 });
 
@@ -282,7 +284,7 @@ describe('A·Wᵀ with W packed: the native backend', { skip: skipNative }, () =
     // The addon's own checks, below the TypeScript wrapper.
     const k = (nb as unknown as { k: { matmulABtPacked: (...args: unknown[]) => void } }).k;
     const a = new Float32Array(64), c = new Float32Array(4);
-    assert.throws(() => k.matmulABtPacked(a, new Uint8Array(68), 11, c, 1, 64, 1), /format must be 1 \(f16\), 2 \(bf16\), 3 \(Q8_0\), 4 \(Q4_0\), 5 \(Q4_K\), 6 \(Q5_K\), 7 \(Q6_K\), 8 \(Q4_1\), 9 \(Q5_0\) or 10 \(Q5_1\)/);
+    assert.throws(() => k.matmulABtPacked(a, new Uint8Array(68), 14, c, 1, 64, 1), /format must be 1 \(f16\), 2 \(bf16\), 3 \(Q8_0\), 4 \(Q4_0\), 5 \(Q4_K\), 6 \(Q5_K\), 7 \(Q6_K\), 8 \(Q4_1\), 9 \(Q5_0\), 10 \(Q5_1\), 11 \(Q2_K\), 12 \(Q3_K\) or 13 \(IQ4_XS\)/);
     assert.throws(() => k.matmulABtPacked(a, new Uint8Array(144), 5, c, 1, 64, 1), /K \(64\) must be a multiple of the format's block of 256 values/);
     assert.throws(() => k.matmulABtPacked(a, new Uint8Array(68), 3, c, 1, 48, 1), /K \(48\) must be a multiple of the format's block of 32 values/);
     assert.throws(() => k.matmulABtPacked(a, new Uint8Array(67), 3, c, 1, 64, 1), /w/);
