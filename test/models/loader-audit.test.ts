@@ -125,3 +125,29 @@ test('GGUF writer: F16 / Q8_0 refuse values float16 cannot hold instead of writi
   writeGguf(p, config, big, null, { dtype: 'F32' });
   assert.ok(readFileSync(p).length > 0);
 }));
+
+test('GGUF SentencePiece vocabulary without BOS/EOS keys gets llama.cpp\'s defaults (1 and 2); one that has none keeps none through the writer', async () => {
+  const { ggufVocabularyMetadata } = await import('../../src/models/tokenizers/gguf-vocab.js');
+  const { SpmTokenizer } = await import('../../src/models/tokenizers/spm.js');
+  const tokens = ['<unk>', '<s>', '</s>', '▁a', '▁b'];
+  const spmMeta = (extra: [string, ReturnType<typeof gv.str>][] = []) => new GgufMeta(new Map([
+    ['tokenizer.ggml.model', gv.str('llama')],
+    ['tokenizer.ggml.tokens', gv.arr(GgufValueType.STRING, tokens)],
+    ['tokenizer.ggml.scores', gv.arr(GgufValueType.FLOAT32, [0, 0, 0, -1, -2])],
+    ...extra,
+  ]), 'spm.gguf');
+  const plain = ggufTokenizerFromMetadata(spmMeta());
+  assert.equal(plain.bosTokenId, 1);
+  assert.deepEqual(plain.eosTokenIds, [2]);
+  assert.deepEqual(plain.encode('a b'), [1, 3, 4]);
+  // The keys, when present, win.
+  const keyed = ggufTokenizerFromMetadata(spmMeta([['tokenizer.ggml.bos_token_id', gv.u32(2)], ['tokenizer.ggml.eos_token_id', gv.u32(1)]]));
+  assert.equal(keyed.bosTokenId, 2);
+  assert.deepEqual(keyed.eosTokenIds, [1]);
+  // A vocabulary with neither, written and read back, still has neither (it would otherwise gain 1 and 2).
+  const none = new SpmTokenizer({ tokens, scores: [0, 0, 0, -1, -2], bosTokenId: null, eosTokenIds: [], unkTokenId: 0, spaceSymbol: '▁', addSpacePrefix: true, addBosByDefault: false, origin: 't' });
+  const config = { eosTokenIds: [] } as unknown as Parameters<typeof ggufVocabularyMetadata>[1];
+  const back = ggufTokenizerFromMetadata(new GgufMeta(new Map(ggufVocabularyMetadata(none, config, 'none.gguf')), 'none.gguf'));
+  assert.equal(back.bosTokenId, null);
+  assert.deepEqual(back.eosTokenIds, []);
+});

@@ -45,8 +45,10 @@ function optionalId(meta: GgufMeta, key: string, vocabSize: number): number | nu
   return id;
 }
 
-/** namm's own key for a list of end-of-generation ids (GGUF's standard keys hold one id each). */
+/** namm's own key for a list of end-of-generation ids (GGUF's standard keys hold one id each; empty: none). */
 export const GGUF_EOS_LIST_KEY = 'namm.tokenizer.eos_token_ids';
+/** namm's own key for a SentencePiece vocabulary that has no BOS (without the standard key, readers assume 1). */
+const GGUF_NO_BOS_KEY = 'namm.tokenizer.no_bos_token';
 /** The standard keys whose ids end a generation, as llama.cpp counts them: end of sequence, of turn, of message. */
 const GGUF_END_KEYS = ['tokenizer.ggml.eos_token_id', 'tokenizer.ggml.eot_token_id', 'tokenizer.ggml.eom_token_id'];
 
@@ -95,12 +97,18 @@ export function ggufTokenizerFromMetadata(meta: GgufMeta): Tokenizer {
   const eos = eosIds[0] ?? null;
   const chatTemplate = meta.string('tokenizer.chat_template');
   if (model === 'llama') {
+    // Without the keys, llama.cpp gives a SentencePiece vocabulary Llama's BOS 1 and EOS 2 (as the sentencepiece
+    // models it converts from define them); so does namm, where the vocabulary has those ids, unless the file says
+    // there are none (namm's keys, written for such vocabularies).
+    const asRead = meta.has('tokenizer.ggml.bos_token_id') || meta.bool(GGUF_NO_BOS_KEY) === true || n <= 1;
+    const spmBos = asRead ? bos : 1;
+    const spmEos = eosIds.length > 0 || meta.has(GGUF_EOS_LIST_KEY) || n <= 2 ? eosIds : [2];
     return new SpmTokenizer({
       tokens,
       scores: numberArray(meta, 'tokenizer.ggml.scores', n) ?? new Array<number>(n).fill(0),
       types: types ?? undefined,
-      bosTokenId: bos,
-      eosTokenIds: eosIds,
+      bosTokenId: spmBos,
+      eosTokenIds: spmEos,
       unkTokenId: optionalId(meta, 'tokenizer.ggml.unknown_token_id', n) ?? (types ? nullIfMissing(types.indexOf(TokenType.unknown)) : null),
       spaceSymbol: '▁',
       addSpacePrefix: meta.bool('tokenizer.ggml.add_space_prefix') ?? true,
@@ -204,6 +212,10 @@ function spmMetadata(t: SpmTokenizer): [string, GgufEntry][] {
   if (v.unkTokenId !== null) out.push(['tokenizer.ggml.unknown_token_id', gv.u32(v.unkTokenId)]);
   if (v.chatTemplate) out.push(['tokenizer.chat_template', gv.str(v.chatTemplate)]);
   common(t, out);
+  // A reader (llama.cpp, namm) gives a SentencePiece vocabulary without the standard keys BOS 1 and EOS 2: say so when
+  // this one has none (namm's keys; llama.cpp ignores them and falls back to its defaults).
+  if (t.bosTokenId === null) out.push([GGUF_NO_BOS_KEY, gv.bool(true)]);
+  if (t.eosTokenIds.length === 0) out.push([GGUF_EOS_LIST_KEY, gv.arr(GgufValueType.UINT32, [])]);
   return out;
 }
 
