@@ -20,9 +20,16 @@ export function validateSampling(o: SamplingOptions): void {
   if (o.seed !== undefined && !Number.isSafeInteger(o.seed)) throw new RangeError(`seed must be an integer (at most 2^53 − 1 in size), got ${o.seed}`);
 }
 
+/**
+ * Index of the largest logit (the first of ties). A NaN is refused: it compares false with everything, so it used to
+ * be skipped, and a model whose logits were all NaN (broken weights, an overflow) decoded token 0 over and over.
+ */
 export function argmax(logits: Float32Array): number {
   let best = 0, bv = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i]! > bv) { bv = logits[i]!; best = i; }
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i]!;
+    if (v > bv) { bv = v; best = i; } else if (v !== v) throw new RangeError(`greedy decoding: logits hold NaN (at ${i}); nothing to choose from`);
+  }
   return best;
 }
 

@@ -38,6 +38,10 @@ test('sessions: a memory that is not a policy, bad stop options, NaN logits', as
   // +∞ logits: the sampler fell through to the least likely token before (generate checks for them, as for NaN).
   assert.throws(() => new Sampler({ temperature: 1 }).next(Float32Array.of(Infinity, 1, Infinity)), /sampling: logits hold \+Infinity or NaN/);
   assert.equal(new Sampler({ temperature: 1 }).next(Float32Array.of(-Infinity, 2, -Infinity)), 1, '−∞ is a masked token');
+  // Greedy, used on its own: a NaN is refused (it was skipped, and all-NaN logits chose token 0); ties take the first.
+  assert.throws(() => new Sampler().next(Float32Array.of(1, Number.NaN, 0)), /greedy decoding: logits hold NaN \(at 1\)/);
+  assert.throws(() => new Sampler({ greedy: true }).next(new Float32Array(4).fill(Number.NaN)), /greedy decoding: logits hold NaN \(at 0\)/);
+  assert.equal(new Sampler().next(Float32Array.of(1, 3, 3, -Infinity)), 1);
   // Callbacks and options of the wrong type are refused before anything runs (onToken failed after the prefill).
   const fresh = model.createSessionWith(null);
   await assert.rejects(fresh.generate([1, 2], { onToken: 'x' as never }), /generate: onToken must be a function, got string/);
