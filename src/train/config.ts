@@ -245,6 +245,9 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
   if (o.warmupSteps !== undefined && optimizer.warmupSteps > training.steps) {
     throw new Error(`${wo}.warmupSteps (${optimizer.warmupSteps}) is more than training.steps (${training.steps}): the rate would never reach its peak`);
   }
+  // The default warm-up (100 steps) would outlast a shorter run, whose rate then never reached its peak: such a run
+  // warms up for a tenth of its steps instead (runs of 100 steps or more keep 100).
+  if (o.warmupSteps === undefined && training.steps < optimizer.warmupSteps) optimizer.warmupSteps = Math.ceil(training.steps / 10);
   const name = root.name ?? 'namm-model';
   if (typeof name !== 'string') throw new Error(`${source}: name must be a string`);
   return { name, init, model, tokenizer, data, optimizer, training };

@@ -114,6 +114,11 @@ describe('training config', () => {
     assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [128] } }), /exceeds the model's context 64/);
     assert.throws(() => parseTrainConfig({ ...base, optimizer: { lr: 1e-3, minLr: 1 } }), /minLr/);
     assert.throws(() => parseTrainConfig({ ...base, optimizer: { warmupSteps: 5 } }), /optimizer\.warmupSteps \(5\) is more than training\.steps \(1\)/);
+    // The default warm-up (100) fits a shorter run: a tenth of its steps; 100 steps or more keep 100.
+    assert.equal(parseTrainConfig({ ...base, training: { steps: 45 } }).optimizer.warmupSteps, 5);
+    assert.equal(parseTrainConfig(base).optimizer.warmupSteps, 1);
+    assert.equal(parseTrainConfig({ ...base, training: { steps: 100 } }).optimizer.warmupSteps, 100);
+    assert.equal(parseTrainConfig({ ...base, training: { steps: 50 }, optimizer: { warmupSteps: 50 } }).optimizer.warmupSteps, 50);
     assert.throws(() => parseTrainConfig({ ...base, training: { steps: 1, seed: 1_000_000 } }), /training\.seed must be an integer within 0\.\.999,999/);
     // What the data mixer refuses is refused before a run writes into its folder.
     assert.throws(() => parseTrainConfig({ ...base, data: { taskWeight: 1, tasks: ['paskey'], taskLengths: [64] } }), /data\.tasks: unknown task "paskey"/);
