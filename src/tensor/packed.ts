@@ -2,8 +2,8 @@
  * Packed weight matrices: a linear layer's weights `W [rows = out, cols = in]` kept in a compact storage format
  * (the one a GGUF or safetensors file stores them in) instead of being widened to float32 at load. The GEMM
  * (`Backend.matmulABt`) widens the rows it reads on the fly, so a model takes about the bytes of its file:
- * Q2_K ~0.33 bytes a weight, Q3_K ~0.43, IQ4_XS ~0.53, Q4_K ~0.56, Q4_0 ~0.56, Q6_K ~0.82, Q8_0 ~1.06, F16/BF16 2, against 4
- * for float32.
+ * Q2_K ~0.33 bytes a weight, Q3_K ~0.43, IQ4_XS ~0.53, Q4_K ~0.56, Q4_0 ~0.56, Q6_K ~0.82, Q8_0 ~1.06, F16/BF16 2,
+ * against 4 for float32.
  *
  * Every format widens exactly as ggml's own conversion does (f16 and bf16 to the same float32; Q8_0, Q4_0, Q5_0,
  * Q3_K, Q6_K and IQ4_XS values are products of a float16 scale and small integers, exact in float32; Q4_1, Q5_1, Q2_K,
@@ -16,7 +16,9 @@
  */
 import { halfToFloat } from './js.js';
 
-export const PACKED_FORMATS = ['f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'iq4_xs'] as const;
+export const PACKED_FORMATS = [
+  'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'iq4_xs',
+] as const;
 export type PackedFormat = (typeof PACKED_FORMATS)[number];
 
 /** The format codes of the native addon (native/src/packed_formats.h). */
@@ -38,7 +40,7 @@ const BLOCK: Readonly<Record<PackedFormat, [values: number, bytes: number]>> = {
 /** The 16 values a 4-bit index of IQ4_XS (and IQ4_NL) stands for (ggml's kvalues_iq4nl). */
 export const IQ4_TABLE: Readonly<Int8Array> = Int8Array.of(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
 
-/** Values per block of a format (a row length must be a multiple of it): 256 for k-quants, 32 for the other quantised ones, else 1. */
+/** Values per block of a format (a row length must be a multiple of it): 256 for k-quants and IQ4_XS, 32 for the other quantised ones, else 1. */
 export function packedBlockValues(format: PackedFormat): number {
   return BLOCK[format][0];
 }
