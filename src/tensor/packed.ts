@@ -137,17 +137,13 @@ export function unpackRows(m: PackedMatrix, r0: number, r1: number, out: Float32
       for (let b = 0; b < n / 256; b++) widenQ45K(src, base + b * BLOCK[m.format][1], m.format === 'q5_k', out, outOffset + b * 256);
       return;
     case 'q6_k':
-      for (let b = 0; b < n / 256; b++) widenQ6K(src, base + b * 210, out, outOffset + b * 256);
-      return;
     case 'q2_k':
-      for (let b = 0; b < n / 256; b++) widenQ2K(src, base + b * 84, out, outOffset + b * 256);
-      return;
     case 'q3_k':
-      for (let b = 0; b < n / 256; b++) widenQ3K(src, base + b * 110, out, outOffset + b * 256);
+    case 'iq4_xs': {
+      const widen = SUPER_BLOCK_WIDENERS[m.format], size = BLOCK[m.format][1];
+      for (let b = 0; b < n / 256; b++) widen(src, base + b * size, out, outOffset + b * 256);
       return;
-    case 'iq4_xs':
-      for (let b = 0; b < n / 256; b++) widenIq4Xs(src, base + b * 136, out, outOffset + b * 256);
-      return;
+    }
     default:
       throw new RangeError(`unknown packed format "${String(m.format)}" (expected ${PACKED_FORMATS.join(', ')})`);
   }
@@ -270,6 +266,14 @@ function widenIq4Xs(src: Uint8Array, o: number, out: Float32Array, at: number): 
     }
   }
 }
+
+/** Widens the super-block at byte `o` of `src` into out[at .. at + 256). */
+type BlockWidener = (src: Uint8Array, o: number, out: Float32Array, at: number) => void;
+
+/** The super-block formats widened by one function each, block by block (Q4_K/Q5_K share widenQ45K above). */
+const SUPER_BLOCK_WIDENERS: Readonly<Record<'q6_k' | 'q2_k' | 'q3_k' | 'iq4_xs', BlockWidener>> = {
+  q6_k: widenQ6K, q2_k: widenQ2K, q3_k: widenQ3K, iq4_xs: widenIq4Xs,
+};
 
 /** Value `index` (row-major) of a packed matrix, widened as unpackRows does. */
 export function packedValueAt(m: PackedMatrix, index: number): number {
