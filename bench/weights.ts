@@ -1,6 +1,6 @@
 /**
  * Packed weights (src/models/pack.ts): memory, prefill and decode speed of the ~100M-parameter random Llama with
- * its matrices held as float32, f16, bf16, Q8_0 and Q4_0, and as random Q4_K, Q6_K, Q2_K, Q3_K and IQ4_XS blocks, on the native backend. Every storage runs in each repeat,
+ * its matrices held as float32, f16, bf16, Q8_0 and Q4_0, and as random Q4_K, Q6_K, Q2_K, Q3_K, IQ4_XS and IQ4_NL blocks, on the native backend. Every storage runs in each repeat,
  * in an order that rotates from repeat to repeat; figures are medians. The logits' largest difference from the
  * float32 run says how lossy each conversion is (a packed file loaded with weights: 'packed' gives exactly its
  * float32 widening's logits; see test/models/packed-weights.test.ts).
@@ -35,23 +35,28 @@ for (const s of storages) {
   models.set(s, new Model(config, w, null, backend));
 }
 
+/** Formats filled with random blocks: bytes per block, offsets of the float16 factors, values per block. */
+const RANDOM_BLOCKS = {
+  q4_k: [144, [0, 2], 256], q6_k: [210, [208], 256], q2_k: [84, [80, 82], 256], q3_k: [110, [108], 256],
+  iq4_xs: [136, [0], 256], iq4_nl: [18, [0], 32],
+} as const;
+type RandomBlocks = keyof typeof RANDOM_BLOCKS;
+
 /**
- * The same model with every matrix in random blocks of a k-quant (namm reads k-quants but does not write them):
+ * The same model with every matrix in random blocks of a format namm reads but does not write (k-quants, IQ4):
  * other weights than the float32 model's, so only their speed and memory compare. The float16 factors are small
  * (2^-10 .. 2^-7), which keeps the logits finite.
  */
-const RANDOM_BLOCKS = { q4_k: [144, [0, 2]], q6_k: [210, [208]], q2_k: [84, [80, 82]], q3_k: [110, [108]], iq4_xs: [136, [0]] } as const;
-type RandomBlocks = keyof typeof RANDOM_BLOCKS;
 function randomKQuant(format: RandomBlocks): WeightMap {
-  const [size, factors] = RANDOM_BLOCKS[format];
+  const [size, factors, per] = RANDOM_BLOCKS[format];
   const rng = new Rng(`bench:weights ${format}`);
   const w: WeightMap = new Map(), done = new Map<Tensor, Tensor>();
   for (const [name, t] of base) {
     let k = done.get(t);
     if (!k) {
       k = t;
-      if (isPackableTensor(config, name, t.shape) && t.shape[1]! % 256 === 0) {
-        const blocks = (t.shape[0]! * t.shape[1]!) / 256;
+      if (isPackableTensor(config, name, t.shape) && t.shape[1]! % per === 0) {
+        const blocks = (t.shape[0]! * t.shape[1]!) / per;
         const bytes = new Uint8Array(blocks * size).map(() => rng.int(256));
         for (let b = 0; b < blocks; b++) {
           for (const o of factors) {

@@ -155,7 +155,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
   /**
    * matmulABtPacked(a, w, format, c, M, K, N[, accumulate]): C[M,N] (+)= A·Wᵀ with W [N, K] held packed (a
    * Uint8Array of N rows in `format`: 1 f16, 2 bf16, 3 Q8_0, 4 Q4_0, 5 Q4_K, 6 Q5_K, 7 Q6_K, 8 Q4_1, 9 Q5_0,
-   * 10 Q5_1, 11 Q2_K, 12 Q3_K, 13 IQ4_XS; packed_formats.h).
+   * 10 Q5_1, 11 Q2_K, 12 Q3_K, 13 IQ4_XS, 14 IQ4_NL; packed_formats.h).
    */
   Napi::Value MatmulABtPacked(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -163,7 +163,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const double f = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : -1;
     const int format = f == std::floor(f) && f >= 1 && f <= kPackedFormats ? static_cast<int>(f) : 0;
     if (!format)
-      throw Napi::RangeError::New(env, "format must be 1 (f16), 2 (bf16), 3 (Q8_0), 4 (Q4_0), 5 (Q4_K), 6 (Q5_K), 7 (Q6_K), 8 (Q4_1), 9 (Q5_0), 10 (Q5_1), 11 (Q2_K), 12 (Q3_K) or 13 (IQ4_XS)");
+      throw Napi::RangeError::New(env, "format must be 1 (f16), 2 (bf16), 3 (Q8_0), 4 (Q4_0), 5 (Q4_K), 6 (Q5_K), 7 (Q6_K), 8 (Q4_1), 9 (Q5_0), 10 (Q5_1), 11 (Q2_K), 12 (Q3_K), 13 (IQ4_XS) or 14 (IQ4_NL)");
     const int64_t per = packed_block_values(format);
     if (K % per != 0)
       throw Napi::RangeError::New(env, "K (" + std::to_string(K) + ") must be a multiple of the format's block of " +

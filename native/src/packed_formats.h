@@ -11,14 +11,15 @@ enum PackedFormat : int {
   kPackedQ4_K = 5, kPackedQ5_K = 6, kPackedQ6_K = 7,  // ggml k-quants: super-blocks of 256 values
   kPackedQ4_1 = 8, kPackedQ5_0 = 9, kPackedQ5_1 = 10,  // 32-value blocks with an offset and/or a fifth bit
   kPackedQ2_K = 11, kPackedQ3_K = 12, kPackedIQ4_XS = 13,  // low-bit super-blocks of 256 values
+  kPackedIQ4_NL = 14,  // 32-value blocks: a float16 scale times a table of 16 int8 values
 };
-constexpr int kPackedFormats = 13;
+constexpr int kPackedFormats = 14;
 
 /** Values per block (a row is whole blocks) and bytes per block; 0 for an unknown code. */
 inline int packed_block_values(int format) {
   switch (format) {
     case kPackedF16: case kPackedBf16: return 1;
-    case kPackedQ8_0: case kPackedQ4_0: case kPackedQ4_1: case kPackedQ5_0: case kPackedQ5_1: return 32;
+    case kPackedQ8_0: case kPackedQ4_0: case kPackedQ4_1: case kPackedQ5_0: case kPackedQ5_1: case kPackedIQ4_NL: return 32;
     case kPackedQ4_K: case kPackedQ5_K: case kPackedQ6_K: case kPackedQ2_K: case kPackedQ3_K: case kPackedIQ4_XS: return 256;
   }
   return 0;
@@ -37,6 +38,7 @@ inline int packed_block_bytes(int format) {
     case kPackedQ2_K: return 84;   // 16 bytes of 4-bit scales and mins, 64 bytes of 2-bit values, d, dmin
     case kPackedQ3_K: return 110;  // 32 bytes of high bits, 64 of 2-bit lows, 12 of 6-bit scales, d
     case kPackedIQ4_XS: return 136;  // d, 16 bits of scale tops, 4 bytes of scale nibbles, 128 bytes of 4-bit indices
+    case kPackedIQ4_NL: return 18;   // d, 16 bytes of 4-bit indices
   }
   return 0;
 }

@@ -17,7 +17,6 @@ import { llama3FromDivisors, ropeFrequencyDivisors, rotaryPairs } from './rope.j
 import { tieEmbeddings } from './load.js';
 import { isPackableTensor, keepsPacked, packedTensor, quantizeQ4_0, storedTensor, type WeightStorage } from './pack.js';
 import { PackedMatrix, unpackRows, type PackedFormat } from '../tensor/packed.js';
-import { IQ4_NL_BYTES, iq4nlToQ8_0 } from './ggml-transcode.js';
 import { f32ToF16 as f32ToF16Bits, readExactly } from './safetensors.js';
 import { ggufEosEntries, ggufEosTokenIds, ggufTokenizerFromMetadata, ggufVocabularyMetadata } from './tokenizers/gguf-vocab.js';
 import type { ModelConfig, RopeScaling, Tensor, Tokenizer, WeightMap } from './types.js';
@@ -50,7 +49,7 @@ const GGML_NAMES: Record<number, string> = {
 /** [values per block, bytes per block]. */
 const BLOCK: Record<number, [number, number]> = {
   0: [1, 4], 1: [1, 2], 2: [32, 18], 3: [32, 20], 6: [32, 22], 7: [32, 24], 8: [32, 34], 10: [256, 84], 11: [256, 110],
-  12: [256, 144], 13: [256, 176], 14: [256, 210], 20: [32, IQ4_NL_BYTES], 23: [256, 136], 30: [1, 2],
+  12: [256, 144], 13: [256, 176], 14: [256, 210], 20: [32, 18], 23: [256, 136], 30: [1, 2],
 };
 /** The types read, for error messages. */
 const SUPPORTED_TYPES = 'F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS';
@@ -245,33 +244,25 @@ export function q4_0ToF32(src: Uint8Array, dst: Float32Array, n: number): void {
   unpackRows(new PackedMatrix('q4_0', 1, n, src.subarray(0, (n / 32) * 18)), 0, 1, dst);
 }
 
-/**
- * The packed format a ggml type stays in (src/tensor/packed.ts): its own, or for IQ4_NL Q8_0, which holds the same
- * values (src/models/ggml-transcode.ts).
- */
+/** The packed format a ggml type stays in (src/tensor/packed.ts). */
 const PACKED_TYPE: Partial<Record<number, PackedFormat>> = {
   [GgmlType.F16]: 'f16', [GgmlType.BF16]: 'bf16', [GgmlType.Q8_0]: 'q8_0', [GgmlType.Q4_0]: 'q4_0',
   [GgmlType.Q4_K]: 'q4_k', [GgmlType.Q5_K]: 'q5_k', [GgmlType.Q6_K]: 'q6_k',
   [GgmlType.Q4_1]: 'q4_1', [GgmlType.Q5_0]: 'q5_0', [GgmlType.Q5_1]: 'q5_1',
-  [GgmlType.Q2_K]: 'q2_k', [GgmlType.Q3_K]: 'q3_k', [GgmlType.IQ4_XS]: 'iq4_xs', [GgmlType.IQ4_NL]: 'q8_0',
+  [GgmlType.Q2_K]: 'q2_k', [GgmlType.Q3_K]: 'q3_k', [GgmlType.IQ4_XS]: 'iq4_xs', [GgmlType.IQ4_NL]: 'iq4_nl',
 };
-
-/** A tensor's bytes in its packed format (PACKED_TYPE): as stored, or rewritten for IQ4_NL. */
-function packedBytes(type: number, raw: Uint8Array, count: number): Uint8Array {
-  return type === GgmlType.IQ4_NL ? iq4nlToQ8_0(raw, count / 32) : raw;
-}
 
 /**
  * Reads one tensor as float32, shaped in HF order (outermost first), values exactly as stored; with `keepPacked`,
  * a 2-D tensor of a packed format (F16, BF16 or a ggml quantisation) stays packed (its bytes as stored: ggml rows
- * are HF rows; IQ4_NL rewritten as Q8_0, see PACKED_TYPE).
+ * are HF rows).
  */
 export function readGgufTensor(fd: number, info: GgufTensorInfo, file: string, keepPacked = false): Tensor {
   const count = info.dims.reduce((a, b) => a * b, 1);
   const format = PACKED_TYPE[info.type];
   if (keepPacked && format && info.dims.length === 2) {
     const raw = readExactly(fd, info.begin, info.end - info.begin, file);
-    return packedTensor(info.name, new PackedMatrix(format, info.dims[1]!, info.dims[0]!, packedBytes(info.type, raw, count)));
+    return packedTensor(info.name, new PackedMatrix(format, info.dims[1]!, info.dims[0]!, raw));
   }
   const data = new Float32Array(count);
   const bytes = info.end - info.begin;
@@ -290,7 +281,7 @@ export function readGgufTensor(fd: number, info: GgufTensorInfo, file: string, k
     else {
       // Other block formats: widened row by row exactly as the packed kernels widen them (src/tensor/packed.ts).
       const rows = count / info.dims[0]!;
-      unpackRows(new PackedMatrix(format!, rows, info.dims[0]!, packedBytes(info.type, raw, count)), 0, rows, data);
+      unpackRows(new PackedMatrix(format!, rows, info.dims[0]!, raw), 0, rows, data);
     }
   }
   return { shape: [...info.dims].reverse(), data };

@@ -2,11 +2,11 @@
  * Packed weight matrices: a linear layer's weights `W [rows = out, cols = in]` kept in a compact storage format
  * (the one a GGUF or safetensors file stores them in) instead of being widened to float32 at load. The GEMM
  * (`Backend.matmulABt`) widens the rows it reads on the fly, so a model takes about the bytes of its file:
- * Q2_K ~0.33 bytes a weight, Q3_K ~0.43, IQ4_XS ~0.53, Q4_K ~0.56, Q4_0 ~0.56, Q6_K ~0.82, Q8_0 ~1.06, F16/BF16 2,
- * against 4 for float32.
+ * Q2_K ~0.33 bytes a weight, Q3_K ~0.43, IQ4_XS ~0.53, Q4_K ~0.56, Q4_0 and IQ4_NL ~0.56, Q6_K ~0.82, Q8_0 ~1.06,
+ * F16/BF16 2, against 4 for float32.
  *
  * Every format widens exactly as ggml's own conversion does (f16 and bf16 to the same float32; Q8_0, Q4_0, Q5_0,
- * Q3_K, Q6_K and IQ4_XS values are products of a float16 scale and small integers, exact in float32; Q4_1, Q5_1, Q2_K,
+ * Q3_K, Q6_K, IQ4_XS and IQ4_NL values are products of a float16 scale and small integers, exact in float32; Q4_1, Q5_1, Q2_K,
  * Q4_K and Q5_K add an offset, rounding once, at the sum; test/fixtures/ggml-reference.json checks each against
  * ggml's own Python package), so a packed matrix holds precisely the values its float32 widening would, and
  * the native GEMM multiplies them in the same order (its k blocks are whole 32-value blocks whenever K is, see
@@ -17,13 +17,14 @@
 import { halfToFloat } from './js.js';
 
 export const PACKED_FORMATS = [
-  'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'iq4_xs',
+  'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'iq4_xs', 'iq4_nl',
 ] as const;
 export type PackedFormat = (typeof PACKED_FORMATS)[number];
 
 /** The format codes of the native addon (native/src/packed_formats.h). */
 export const PACKED_FORMAT_CODE: Readonly<Record<PackedFormat, number>> = {
   f16: 1, bf16: 2, q8_0: 3, q4_0: 4, q4_k: 5, q5_k: 6, q6_k: 7, q4_1: 8, q5_0: 9, q5_1: 10, q2_k: 11, q3_k: 12, iq4_xs: 13,
+  iq4_nl: 14,
 };
 
 /** Values per block (a row holds whole blocks) and bytes per block. */
@@ -35,6 +36,8 @@ const BLOCK: Readonly<Record<PackedFormat, [values: number, bytes: number]>> = {
   q4_1: [32, 20], q5_0: [32, 22], q5_1: [32, 24],
   // The low-bit super-blocks of llama.cpp's Q2_K, Q3_K_S/M/L and IQ4_XS files (block_q2_K, block_q3_K, block_iq4_xs).
   q2_k: [256, 84], q3_k: [256, 110], iq4_xs: [256, 136],
+  // IQ4_NL: 32-value blocks of IQ4_XS's table (llama.cpp's IQ4_NL files, and its fallback in IQ4_XS ones).
+  iq4_nl: [32, 18],
 };
 
 /** The 16 values a 4-bit index of IQ4_XS (and IQ4_NL) stands for (ggml's kvalues_iq4nl). */
@@ -135,6 +138,9 @@ export function unpackRows(m: PackedMatrix, r0: number, r1: number, out: Float32
     case 'q4_k':
     case 'q5_k':
       for (let b = 0; b < n / 256; b++) widenQ45K(src, base + b * BLOCK[m.format][1], m.format === 'q5_k', out, outOffset + b * 256);
+      return;
+    case 'iq4_nl':
+      for (let b = 0; b < n / 32; b++) widenIq4Nl(src, base + b * 18, out, outOffset + b * 32);
       return;
     case 'q6_k':
     case 'q2_k':
@@ -264,6 +270,16 @@ function widenIq4Xs(src: Uint8Array, o: number, out: Float32Array, at: number): 
       const byte = src[o + 8 + 16 * s + (j & 15)]!;
       out[at + 32 * s + j] = dl * IQ4_TABLE[j < 16 ? byte & 15 : byte >> 4]!;
     }
+  }
+}
+
+/** One IQ4_NL block (18 bytes: float16 d, 16 bytes of 4-bit indices): value j is d·t[q], t = IQ4_TABLE, q as IQ4_XS's. */
+function widenIq4Nl(src: Uint8Array, o: number, out: Float32Array, at: number): void {
+  const d = halfToFloat(src[o]! | (src[o + 1]! << 8));
+  for (let j = 0; j < 16; j++) {
+    const byte = src[o + 2 + j]!;
+    out[at + j] = d * IQ4_TABLE[byte & 15]!;
+    out[at + j + 16] = d * IQ4_TABLE[byte >> 4]!;
   }
 }
 

@@ -1,13 +1,12 @@
 /**
  * Every ggml weight format namm reads, widened by namm against ggml's own Python package: random blocks of each
  * format and the float32 values gguf-py's `gguf.quants.dequantize` gave them (test/fixtures/ggml-reference.json,
- * written by scripts/ggml-reference-fixture.py). Bit for bit: the TypeScript widening of the packed formats, the
- * rewrite of IQ4_NL into Q8_0, and the native GEMM reading the packed matrices on every SIMD path.
+ * written by scripts/ggml-reference-fixture.py). Bit for bit: the TypeScript widening of the packed formats, and the
+ * native GEMM and one-row products reading the packed matrices on every SIMD path.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { iq4nlToQ8_0 } from '../../src/models/ggml-transcode.js';
 import { NativeBackend } from '../../src/tensor/native.js';
 import { PACKED_FORMATS, PackedMatrix, unpackMatrix, type PackedFormat } from '../../src/tensor/packed.js';
 import { simdPaths, skipNative } from '../tensor/native-fixtures.js';
@@ -25,7 +24,6 @@ function decode(e: Entry): { bytes: Uint8Array; want: Float32Array } {
 
 /** The matrix [1, values] namm holds for a fixture entry. */
 function held(e: Entry, bytes: Uint8Array): PackedMatrix {
-  if (e.format === 'iq4_nl') return new PackedMatrix('q8_0', 1, e.values, iq4nlToQ8_0(bytes, e.values / 32));
   assert.ok((PACKED_FORMATS as readonly string[]).includes(e.format), `no packed format ${e.format}`);
   return new PackedMatrix(e.format as PackedFormat, 1, e.values, bytes);
 }
@@ -56,7 +54,7 @@ for (const e of fixture.formats) {
   });
 }
 
-test('native GEMM and one-row products on the packed matrices (IQ4_NL as Q8_0) read gguf-py\'s values, every SIMD path', { skip: skipNative }, () => {
+test('native GEMM and one-row products on the packed matrices read gguf-py\'s values, every SIMD path', { skip: skipNative }, () => {
   for (const simd of simdPaths()) for (const e of fixture.formats) {
     const native = new NativeBackend({ simd, threads: 2 });
     const { bytes, want } = decode(e);

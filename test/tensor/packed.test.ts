@@ -17,14 +17,15 @@ import { randomQ8_0, randomU16 } from '../helpers/random-arrays.js';
 import { assertClose, assertGuardIntact, gemmAbsScale, randomF32, simdPaths, skipNative } from './native-fixtures.js';
 
 const js = new JsBackend();
-const FORMATS: PackedFormat[] = ['f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'iq4_xs'];
+const FORMATS: PackedFormat[] = ['f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'iq4_xs', 'iq4_nl'];
 /** The 256-value super-block formats: bytes per super-block and the offsets of their float16 factors. */
 const SUPER_BLOCKS: Partial<Record<PackedFormat, [size: number, halves: number[]]>> = {
   q4_k: [144, [0, 2]], q5_k: [176, [0, 2]], q6_k: [210, [208]], q2_k: [84, [80, 82]], q3_k: [110, [108]], iq4_xs: [136, [0]],
 };
 const K_QUANTS = new Set<PackedFormat>(Object.keys(SUPER_BLOCKS) as PackedFormat[]);
-/** Formats only the GGUF reader widens (no loader kernel to compare with): checked on hand-worked blocks. */
-const OTHER_BLOCKS = new Set<PackedFormat>(['q4_1', 'q5_0', 'q5_1'] as PackedFormat[]);
+/** Formats only the GGUF reader widens (no loader kernel to compare with): checked on hand-worked blocks (Q4_1, Q5_0,
+ * Q5_1) or against gguf-py (IQ4_NL, test/models/ggml-reference.test.ts). */
+const OTHER_BLOCKS = new Set<PackedFormat>(['q4_1', 'q5_0', 'q5_1', 'iq4_nl'] as PackedFormat[]);
 /** A moderate finite float16 (exponent field 5..20: about 2^-10 .. 2^5), either sign, as its two bytes. */
 function moderateHalf(rng: Rng, bytes: Uint8Array, at: number): void {
   const h = ((rng.int(2) << 15) | ((5 + rng.int(16)) << 10) | rng.int(1024)) >>> 0;
@@ -37,11 +38,11 @@ function randomPacked(rng: Rng, format: PackedFormat, rows: number, cols: number
   if (format === 'f16' || format === 'bf16') return new PackedMatrix(format, rows, cols, new Uint8Array(randomU16(rng, n).buffer));
   if (format === 'q8_0') return new PackedMatrix(format, rows, cols, randomQ8_0(rng, n / 32));
   if (OTHER_BLOCKS.has(format)) {
-    const size = format === 'q4_1' ? 20 : format === 'q5_0' ? 22 : 24;
+    const size = format === 'q4_1' ? 20 : format === 'q5_0' ? 22 : format === 'iq4_nl' ? 18 : 24;
     const bytes = new Uint8Array((n / 32) * size).map(() => rng.int(256));
     for (let b = 0; b < n / 32; b++) {
       moderateHalf(rng, bytes, b * size);
-      if (format !== 'q5_0') moderateHalf(rng, bytes, b * size + 2);
+      if (format === 'q4_1' || format === 'q5_1') moderateHalf(rng, bytes, b * size + 2);
     }
     return new PackedMatrix(format, rows, cols, bytes);
   }
@@ -284,7 +285,7 @@ describe('A·Wᵀ with W packed: the native backend', { skip: skipNative }, () =
     // The addon's own checks, below the TypeScript wrapper.
     const k = (nb as unknown as { k: { matmulABtPacked: (...args: unknown[]) => void } }).k;
     const a = new Float32Array(64), c = new Float32Array(4);
-    assert.throws(() => k.matmulABtPacked(a, new Uint8Array(68), 14, c, 1, 64, 1), /format must be 1 \(f16\), 2 \(bf16\), 3 \(Q8_0\), 4 \(Q4_0\), 5 \(Q4_K\), 6 \(Q5_K\), 7 \(Q6_K\), 8 \(Q4_1\), 9 \(Q5_0\), 10 \(Q5_1\), 11 \(Q2_K\), 12 \(Q3_K\) or 13 \(IQ4_XS\)/);
+    assert.throws(() => k.matmulABtPacked(a, new Uint8Array(68), 15, c, 1, 64, 1), /format must be 1 \(f16\), 2 \(bf16\), 3 \(Q8_0\), 4 \(Q4_0\), 5 \(Q4_K\), 6 \(Q5_K\), 7 \(Q6_K\), 8 \(Q4_1\), 9 \(Q5_0\), 10 \(Q5_1\), 11 \(Q2_K\), 12 \(Q3_K\), 13 \(IQ4_XS\) or 14 \(IQ4_NL\)/);
     assert.throws(() => k.matmulABtPacked(a, new Uint8Array(144), 5, c, 1, 64, 1), /K \(64\) must be a multiple of the format's block of 256 values/);
     assert.throws(() => k.matmulABtPacked(a, new Uint8Array(68), 3, c, 1, 48, 1), /K \(48\) must be a multiple of the format's block of 32 values/);
     assert.throws(() => k.matmulABtPacked(a, new Uint8Array(67), 3, c, 1, 64, 1), /w/);
