@@ -1,6 +1,7 @@
 /**
  * Packed weights (src/models/pack.ts): memory, prefill and decode speed of the ~100M-parameter random Llama with
- * its matrices held as float32, f16, bf16, Q8_0 and Q4_0, and as random Q4_K, Q6_K, Q2_K, Q3_K, IQ4_XS and IQ4_NL blocks, on the native backend. Every storage runs in each repeat,
+ * its matrices held as float32, f16, bf16, Q8_0 and Q4_0, and as random Q4_K, Q6_K, Q2_K, Q3_K, IQ4_XS and IQ4_NL
+ * blocks, on the native backend. Every storage runs in each repeat,
  * in an order that rotates from repeat to repeat; figures are medians. The logits' largest difference from the
  * float32 run says how lossy each conversion is (a packed file loaded with weights: 'packed' gives exactly its
  * float32 widening's logits; see test/models/packed-weights.test.ts).

@@ -15,9 +15,9 @@ import type { ModelConfig, Tensor, WeightMap } from './types.js';
 /**
  * How a loaded model holds its weight matrices:
  * - `auto` (the default of loadModel and the CLI): every F16, BF16 or ggml-quantised matrix (Q8_0, Q4_0, Q4_1,
- *   Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS, IQ4_NL) stays packed, as its file stores it (widening would take 2–12 times the memory, and
- *   the native kernels decode faster and prefill as fast packed: README, "Packed weights"); the same results as
- *   `f32`. On the TypeScript backend it widens everything (model.ts, autoWeights);
+ *   Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS, IQ4_NL) stays packed, as its file stores it (widening would
+ *   take 2–12 times the memory, and the native kernels decode faster and prefill as fast packed: README, "Packed
+ *   weights"); the same results as `f32`. On the TypeScript backend it widens everything (model.ts, autoWeights);
  * - `f32` (the default of loadModelFiles, which file tools use): everything widened to float32 at load;
  * - `packed`: matrices stay in the file's format whatever it is (F16, BF16 or a ggml quantisation: exactly the same
  *   values and results as `f32`, in a half to a twelfth of the memory); float32 matrices stay float32;

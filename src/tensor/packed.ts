@@ -6,9 +6,9 @@
  * F16/BF16 2, against 4 for float32.
  *
  * Every format widens exactly as ggml's own conversion does (f16 and bf16 to the same float32; Q8_0, Q4_0, Q5_0,
- * Q3_K, Q6_K, IQ4_XS and IQ4_NL values are products of a float16 scale and small integers, exact in float32; Q4_1, Q5_1, Q2_K,
- * Q4_K and Q5_K add an offset, rounding once, at the sum; test/fixtures/ggml-reference.json checks each against
- * ggml's own Python package), so a packed matrix holds precisely the values its float32 widening would, and
+ * Q3_K, Q6_K, IQ4_XS and IQ4_NL values are products of a float16 scale and small integers, exact in float32; Q4_1,
+ * Q5_1, Q2_K, Q4_K and Q5_K add an offset, rounding once, at the sum; test/fixtures/ggml-reference.json checks each
+ * against ggml's own Python package), so a packed matrix holds precisely the values its float32 widening would, and
  * the native GEMM multiplies them in the same order (its k blocks are whole 32-value blocks whenever K is, see
  * plan_gemm): a packed model's logits equal those of the same file loaded as float32, bit for bit.
  *
@@ -43,7 +43,7 @@ const BLOCK: Readonly<Record<PackedFormat, [values: number, bytes: number]>> = {
 /** The 16 values a 4-bit index of IQ4_XS (and IQ4_NL) stands for (ggml's kvalues_iq4nl). */
 export const IQ4_TABLE: Readonly<Int8Array> = Int8Array.of(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
 
-/** Values per block of a format (a row length must be a multiple of it): 256 for k-quants and IQ4_XS, 32 for the other quantised ones, else 1. */
+/** Values per block (a row length is a multiple of it): 256 for k-quants and IQ4_XS, 32 for the other quantised ones, else 1. */
 export function packedBlockValues(format: PackedFormat): number {
   return BLOCK[format][0];
 }
