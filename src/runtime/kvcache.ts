@@ -119,10 +119,9 @@ export class HeadStore {
     const d = this.headDim, n = keep.length;
     const keys = this.keys, values = this.values, positions = this.positions;
     if (kernels?.compactRows && keep instanceof Int32Array) {
-      // One kernel call per array: with scattered evictions the runs are short, and a copyWithin per run (a call
-      // into the engine each) cost several times the bytes moved.
-      kernels.compactRows(keys, d, keep, n);
-      kernels.compactRows(values, d, keep, n);
+      // Kernel calls, not copyWithin: with scattered evictions the runs are short, and a copyWithin per run (a call
+      // into the engine each) cost several times the bytes moved. Keys and values go in one call (two threads).
+      kernels.compactRows(keys, d, keep, n, values);
       // Not a JavaScript loop: element access to views of resizable buffers runs ~2× slower than to plain arrays.
       kernels.compactRows(this.positionBits, 1, keep, n);
       this.len = n;

@@ -195,8 +195,9 @@ export interface Backend {
   /**
    * In place: row i ← row keep[i] for i < k (rows of `width` floats; keep strictly ascending, so rows only move
    * towards the front), as KV-cache compaction needs (twin: the run-by-run copyWithin of HeadStore.compact in
-   * src/runtime/kvcache.ts).
+   * src/runtime/kvcache.ts). `also`, a second array that must not overlap `data` (a store's values beside its keys),
+   * is compacted the same way, in parallel with `data` where the arrays are large.
    */
-  compactRows?(data: Float32Array, width: number, keep: Int32Array, k: number): void;
+  compactRows?(data: Float32Array, width: number, keep: Int32Array, k: number, also?: Float32Array): void;
 }import type { Weight } from './packed.js';
 

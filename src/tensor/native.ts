@@ -221,8 +221,8 @@ export class NativeBackend implements Backend {
   ): void {
     this.k.gatherRows(src, srcPlane, dst, dstPlane, planes, width, keep, k);
   }
-  compactRows(data: Float32Array, width: number, keep: Int32Array, k: number): void {
-    this.k.compactRows(data, width, keep, k);
+  compactRows(data: Float32Array, width: number, keep: Int32Array, k: number, also?: Float32Array): void {
+    this.k.compactRows(data, width, keep, k, also);
   }
 
 }

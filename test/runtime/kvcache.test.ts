@@ -331,6 +331,20 @@ test('with a backend\'s row kernels, append (gatherRows) and retain (compactRows
   assert.deepEqual(Array.from(data), Array.from({ length: 12 }, (_, i) => i));
   be.compactRows!(data, 3, Int32Array.of(1, 3), 2);
   assert.deepEqual(Array.from(data.subarray(0, 6)), [3, 4, 5, 9, 10, 11]);
+  // Keys and values in one call (two threads from 32K floats on): each array as when compacted alone.
+  for (const [n, width] of [[40, 3], [3000, 64]] as const) {
+    const keys = Float32Array.from({ length: n * width }, (_, i) => i), values = keys.map((x) => -x);
+    const keep = Int32Array.from({ length: n }, (_, i) => i).filter((i) => i === n - 1 || rng.float() < 0.6);
+    const wantK = keys.slice(), wantV = values.slice();
+    be.compactRows!(wantK, width, keep, keep.length);
+    be.compactRows!(wantV, width, keep, keep.length);
+    be.compactRows!(keys, width, keep, keep.length, values);
+    assert.deepEqual(keys, wantK, `keys ${n}×${width}`);
+    assert.deepEqual(values, wantV, `values ${n}×${width}`);
+    assert.deepEqual(Array.from(keys.subarray(width, 2 * width)), Array.from({ length: width }, (_, c) => keep[1]! * width + c));
+  }
+  const shared = new Float32Array(24);
+  assert.throws(() => be.compactRows!(shared.subarray(0, 12), 3, Int32Array.of(1, 3), 2, shared.subarray(6)), /data and also overlap/);
 });
 
 test('append and HeadStore refuse bad arguments instead of storing a corrupt cache', () => {
