@@ -14,6 +14,7 @@
  *   are fed as one prefill chunk after the question (never compressed as a context), not decoded one by one.
  */
 import type { Model } from '../models/model.js';
+import { contextLength } from '../models/rope.js';
 import type { MemoryPolicy } from '../memory/policy.js';
 import { answerText, type TaskRecord } from '../tasks/record.js';
 import {
@@ -29,7 +30,10 @@ import { showValue } from '../util/show.js';
 export interface RunRecordOptions {
   /** Official LongBench prompts and generation lengths (records without their own template need it). */
   longbenchConfig?: LongBenchConfig;
-  /** Prompt budget in tokens; longer prompts are cut in the middle of the context (default: context − new tokens). */
+  /**
+   * Prompt budget in tokens; longer prompts are cut in the middle of the context (default: the model's context,
+   * YaRN's extended one where it has it (contextLength), less the new tokens).
+   */
   maxPromptTokens?: number;
   /** Compress context and question together (query-aware) instead of the context alone. */
   queryAware?: boolean;
@@ -77,7 +81,7 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
   const { context, question } = splitContextAndQuestion(record, options.longbenchConfig);
   let ctxIds = tok.encode(context, { addBos: true });
   const qIds = tok.encode(question, { addBos: false });
-  const budget = options.maxPromptTokens ?? model.config.maxPositions - maxNew;
+  const budget = options.maxPromptTokens ?? contextLength(model.config) - maxNew;
   let truncated = false;
   if (ctxIds.length + qIds.length > budget) {
     // LongBench's cut over the whole prompt: its first ⌊budget/2⌋ tokens and its last ⌊budget/2⌋, which hold the

@@ -120,7 +120,8 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
     ropeTheta = p.positive('rope_theta', ropeTheta);
     scalingJson = ropeParams;
   }
-  const ropeScaling = parseRopeScaling(scalingJson, maxPositions, source);
+  const ropeScaling = parseRopeScaling(scalingJson, maxPositions, source,
+    r.has('original_max_position_embeddings') ? r.size('original_max_position_embeddings') : undefined);
 
   // Llama/Mistral: `attention_bias` covers q, k, v and o together; Qwen2 always has q/k/v biases and no o bias.
   const attentionBias = r.bool('attention_bias', false);
@@ -204,8 +205,11 @@ function parseGpt2(r: ConfigReader, source: string): ModelConfig {
   };
 }
 
-/** HF `rope_scaling` (or v5 `rope_parameters`) → RopeScaling. */
-export function parseRopeScaling(json: unknown, maxPositions: number, source: string): RopeScaling {
+/**
+ * HF `rope_scaling` (or v5 `rope_parameters`) → RopeScaling. `topLevelOriginal` is the config's own
+ * `original_max_position_embeddings` (Phi-3 style), which HF puts before the one inside a YaRN rope_scaling.
+ */
+export function parseRopeScaling(json: unknown, maxPositions: number, source: string, topLevelOriginal?: number): RopeScaling {
   if (json === undefined || json === null) return { type: 'none' };
   if (typeof json !== 'object' || Array.isArray(json)) {
     throw new Error(`${source}: "rope_scaling" must be an object or null, got ${JSON.stringify(json)}`);
@@ -232,11 +236,37 @@ export function parseRopeScaling(json: unknown, maxPositions: number, source: st
         highFreqFactor: r.positive('high_freq_factor', 4),
         originalMaxPositions: r.size('original_max_position_embeddings', 8192),
       };
+    case 'yarn':
+      return parseYarn(r, maxPositions, topLevelOriginal);
     default:
       throw new Error(
-        `${source}: rope_scaling type "${String(type)}" is not supported (supported: linear, dynamic, ntk, llama3)`,
+        `${source}: rope_scaling type "${String(type)}" is not supported (supported: linear, dynamic, ntk, llama3, yarn)`,
       );
   }
+}
+
+/** YaRN's attention factor from its scale, as HF infers it (`get_mscale`): 1 up to a scale of 1, then 0.1·m·ln(scale) + 1. */
+export function yarnMscale(scale: number, m = 1): number {
+  return scale <= 1 ? 1 : 0.1 * m * Math.log(scale) + 1;
+}
+
+/**
+ * A YaRN rope_scaling, with HF's defaults (transformers 5, `_compute_yarn_parameters`): `original_max_position_embeddings`
+ * from the config's top level, else rope_scaling's, else max_position_embeddings; `factor` absent → max_position_embeddings
+ * over that; `attention_factor` absent → mscale(factor, mscale) / mscale(factor, mscale_all_dim) when both are set
+ * (non-zero), else mscale(factor); `beta_fast` / `beta_slow` absent or 0 → 32 / 1; `truncate` → true.
+ */
+function parseYarn(r: ConfigReader, maxPositions: number, topLevelOriginal: number | undefined): RopeScaling {
+  const originalMaxPositions = topLevelOriginal ?? r.size('original_max_position_embeddings', maxPositions);
+  const factor = r.has('factor') ? r.positive('factor', 1) : maxPositions / originalMaxPositions;
+  // Python's `x or default`: 0 (or null) takes the default.
+  const orDefault = (key: string, fallback: number) => (r.raw(key) === 0 ? fallback : r.positive(key, fallback));
+  const mscale = orDefault('mscale', 0), mscaleAllDim = orDefault('mscale_all_dim', 0);
+  const inferred = mscale && mscaleAllDim ? yarnMscale(factor, mscale) / yarnMscale(factor, mscaleAllDim) : yarnMscale(factor);
+  return {
+    type: 'yarn', factor, originalMaxPositions, attentionFactor: r.positive('attention_factor', inferred),
+    betaFast: orDefault('beta_fast', 32), betaSlow: orDefault('beta_slow', 1), truncate: r.bool('truncate', true),
+  };
 }
 
 /**
@@ -279,6 +309,7 @@ function validateRopeScaling(s: RopeScaling, pairs: number): void {
   const fields: Record<string, string[]> = {
     none: [], linear: ['factor'], ntk: ['factor', 'alpha'], dynamic: ['factor', 'originalMaxPositions'],
     llama3: ['factor', 'lowFreqFactor', 'highFreqFactor', 'originalMaxPositions'], factors: [],
+    yarn: ['factor', 'originalMaxPositions', 'attentionFactor', 'betaFast', 'betaSlow'],
   };
   const want = typeof r.type === 'string' ? fields[r.type] : undefined;
   if (!want) throw new RangeError(`model config: ropeScaling.type must be one of ${Object.keys(fields).join(', ')}, got ${showValue(r.type)}`);
@@ -288,6 +319,7 @@ function validateRopeScaling(s: RopeScaling, pairs: number): void {
       throw new RangeError(`model config: ropeScaling.factors must be ${pairs} positive finite numbers (one per rotary pair), got ${Array.isArray(f) ? `${f.length} values` : showValue(f)}`);
     }
   }
+  if (r.type === 'yarn' && typeof r.truncate !== 'boolean') throw new RangeError(`model config: ropeScaling.truncate (type "yarn") must be true or false, got ${showValue(r.truncate)}`);
   for (const k of want) {
     const v = r[k];
     const ok = k === 'originalMaxPositions' ? Number.isSafeInteger(v) && (v as number) >= 1 : typeof v === 'number' && Number.isFinite(v) && v > 0;
@@ -366,6 +398,12 @@ export function ropeScalingToHf(s: RopeScaling): Record<string, unknown> | null 
       return {
         rope_type: 'llama3', factor: s.factor, low_freq_factor: s.lowFreqFactor, high_freq_factor: s.highFreqFactor,
         original_max_position_embeddings: s.originalMaxPositions,
+      };
+    case 'yarn':
+      // Every value explicit (the attention factor as resolved), so the file means the same to any reader.
+      return {
+        rope_type: 'yarn', factor: s.factor, original_max_position_embeddings: s.originalMaxPositions,
+        attention_factor: s.attentionFactor, beta_fast: s.betaFast, beta_slow: s.betaSlow, truncate: s.truncate,
       };
   }
 }

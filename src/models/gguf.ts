@@ -12,7 +12,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { getBackend } from '../tensor/index.js';
-import { parseRopeScaling, ropeScalingToHf } from './config.js';
+import { parseRopeScaling, ropeScalingToHf, yarnMscale } from './config.js';
 import { llama3FromDivisors, ropeFrequencyDivisors, rotaryPairs } from './rope.js';
 import { tieEmbeddings } from './load.js';
 import { isPackableTensor, keepsPacked, packedTensor, quantizeQ4_0, storedTensor, type WeightStorage } from './pack.js';
@@ -474,7 +474,8 @@ export function ggufConfig(meta: GgufMeta, tensors: Map<string, GgufTensorInfo>)
 
 /**
  * RoPE scaling from metadata: llama.cpp's `rope.scaling.type` (none / linear), its older `rope.scale_linear`, or
- * namm's own `namm.rope_scaling` (HF JSON) for the kinds llama.cpp has no key for (dynamic, ntk, llama3).
+ * namm's own `namm.rope_scaling` (HF JSON) for the kinds llama.cpp has no key for (dynamic, ntk, llama3), which
+ * also carries YaRN exactly (llama.cpp's `yarn` keys are read when it is absent).
  */
 function ggufRopeScaling(meta: GgufMeta, a: string, maxPositions: number): RopeScaling {
   const own = meta.string('namm.rope_scaling');
@@ -489,7 +490,36 @@ function ggufRopeScaling(meta: GgufMeta, a: string, maxPositions: number): RopeS
     return { type: 'none' };
   }
   if (type === 'linear') return { type: 'linear', factor: meta.number(`${a}.rope.scaling.factor`) };
-  throw new Error(`${meta.file}: ${a}.rope.scaling.type "${type}" is not supported (none, linear)`);
+  if (type === 'yarn') return ggufYarn(meta, a, maxPositions);
+  throw new Error(`${meta.file}: ${a}.rope.scaling.type "${type}" is not supported (none, linear, yarn)`);
+}
+
+/**
+ * llama.cpp's YaRN keys → the HF form. llama.cpp blends the angles where HF blends the frequencies (the same
+ * values), ramps between the floored and ceiled correction dimensions of yarn_beta_fast and yarn_beta_slow
+ * (default 32 and 1: HF's truncate), and scales cos and sin by attn_factor·(1 + 0.1·ln factor), HF's attention
+ * factor. The original context defaults to the training context, as in llama.cpp. DeepSeek's log multiplier and a
+ * partial extrapolation (yarn_ext_factor other than 1) have no HF counterpart here and are refused.
+ */
+function ggufYarn(meta: GgufMeta, a: string, maxPositions: number): RopeScaling {
+  const k = (name: string) => `${a}.rope.scaling.${name}`;
+  const positive = (name: string, fallback?: number) => {
+    const v = meta.number(k(name), fallback);
+    if (!(Number.isFinite(v) && v > 0)) throw new Error(`${meta.file}: metadata "${k(name)}" must be a positive number, got ${v}`);
+    return v;
+  };
+  if (meta.has(k('yarn_log_multiplier')) && meta.number(k('yarn_log_multiplier')) !== 0) {
+    throw new Error(`${meta.file}: metadata "${k('yarn_log_multiplier')}" (DeepSeek's YaRN attention scaling) is not supported`);
+  }
+  if (meta.has(k('yarn_ext_factor')) && meta.number(k('yarn_ext_factor')) !== 1) {
+    throw new Error(`${meta.file}: metadata "${k('yarn_ext_factor')}" other than 1 (a partial YaRN extrapolation) is not supported`);
+  }
+  const factor = positive('factor');
+  return {
+    type: 'yarn', factor, originalMaxPositions: meta.size(k('original_context_length'), maxPositions),
+    attentionFactor: positive('attn_factor', 1) * yarnMscale(factor),
+    betaFast: positive('yarn_beta_fast', 32), betaSlow: positive('yarn_beta_slow', 1), truncate: true,
+  };
 }
 
 /** llama.cpp's per-pair RoPE divisors (its converter writes them for Llama 3 scaling; one tensor for every layer). */
@@ -764,6 +794,16 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
       meta.set(`${a}.rope.scaling.type`, gv.str('linear'));
       meta.set(`${a}.rope.scaling.factor`, gv.f32(s.factor));
     } else if (s.type !== 'none' && s.type !== 'factors') {
+      if (s.type === 'yarn') {
+        // llama.cpp's keys too, so that it runs the file with the same scaling (it has no form of truncate: false,
+        // which only namm's key below carries).
+        meta.set(`${a}.rope.scaling.type`, gv.str('yarn'));
+        meta.set(`${a}.rope.scaling.factor`, gv.f32(s.factor));
+        meta.set(`${a}.rope.scaling.original_context_length`, gv.u32(s.originalMaxPositions));
+        meta.set(`${a}.rope.scaling.attn_factor`, gv.f32(s.attentionFactor / yarnMscale(s.factor)));
+        meta.set(`${a}.rope.scaling.yarn_beta_fast`, gv.f32(s.betaFast));
+        meta.set(`${a}.rope.scaling.yarn_beta_slow`, gv.f32(s.betaSlow));
+      }
       // llama.cpp has no key for these; Llama 3's also goes out as the divisors below, which llama.cpp reads.
       meta.set('namm.rope_scaling', gv.str(JSON.stringify(ropeScalingToHf(s))));
     }

@@ -4,7 +4,7 @@
  */
 import type { Backend } from '../tensor/backend.js';
 import { requireTensor, Scratch, type AttendFn, type DecoderArch } from './arch.js';
-import { ropeInvFreq } from './rope.js';
+import { ropeAttentionFactor, ropeInvFreq, scaleRotaryDims } from './rope.js';
 import type { ModelConfig, Tensor, WeightMap } from './types.js';
 import { tensorBytes, tensorStorage } from './pack.js';
 import { unpackRows, type Weight } from '../tensor/packed.js';
@@ -84,6 +84,7 @@ export class LlamaArch implements DecoderArch {
     let maxPos = 0;
     for (let t = 0; t < n; t++) maxPos = Math.max(maxPos, positions[t]!);
     const invFreq = ropeInvFreq(c, Math.max(maxPos + 1, seqLength ?? 0));
+    const ropeFactor = ropeAttentionFactor(c);
     for (let l = 0; l < c.nLayers; l++) {
       const L = this.layers[l]!;
       be.rmsNorm(h, x, L.attnNorm, n, D, c.normEps);
@@ -93,6 +94,10 @@ export class LlamaArch implements DecoderArch {
       if (L.bq) { be.addBias(q, L.bq, n, qDim); be.addBias(k, L.bk!, n, kvDim); be.addBias(v, L.bv!, n, kvDim); }
       be.rope(q, n, c.nHeads, hd, positions, invFreq, c.ropeLayout);
       be.rope(k, n, c.nKvHeads, hd, positions, invFreq, c.ropeLayout);
+      if (ropeFactor !== 1) {
+        scaleRotaryDims(q, n, c.nHeads, hd, 2 * invFreq.length, ropeFactor);
+        scaleRotaryDims(k, n, c.nKvHeads, hd, 2 * invFreq.length, ropeFactor);
+      }
       attend(l, q, k, v, n, att);
       be.matmulABt(att, L.wo, tmp, n, qDim, D);
       if (L.bo) be.addBias(tmp, L.bo, n, D);

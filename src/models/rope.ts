@@ -16,14 +16,61 @@ export function ropeInvFreq(c: ModelConfig, seqLen: number): Float32Array {
     base = base * Math.pow((s.factor * seqLen) / s.originalMaxPositions - (s.factor - 1), rotaryDim / (rotaryDim - 2));
   }
   const inv = new Float32Array(half);
+  const ramp = s.type === 'yarn' ? yarnRamp(s, rotaryDim, base) : null;
   for (let i = 0; i < half; i++) {
     let f = 1 / Math.pow(base, (2 * i) / rotaryDim);
     if (s.type === 'linear') f /= s.factor;
     if (s.type === 'llama3') f = llama3Scale(f, s.factor, s.lowFreqFactor, s.highFreqFactor, s.originalMaxPositions);
     if (s.type === 'factors') f /= s.factors[i]!;
+    // YaRN: the pairs below the ramp keep f (extrapolation), those past it turn at f / factor (interpolation).
+    if (ramp) f = (f / (s as { factor: number }).factor) * ramp[i]! + f * (1 - ramp[i]!);
     inv[i] = f;
   }
   return inv;
+}
+
+/**
+ * YaRN's ramp per pair i < rotaryDim/2: 0 up to the correction dimension of betaFast rotations within the original
+ * context, 1 from that of betaSlow rotations on, linear between (HF `linear_ramp_factor`, the bounds floored and
+ * ceiled when `truncate`, clamped to [0, rotaryDim − 1], a zero-width range widened by 0.001). It is HF's
+ * 1 − inv_freq_extrapolation_factor: the weight of the interpolated frequency.
+ */
+export function yarnRamp(s: Extract<RopeScaling, { type: 'yarn' }>, rotaryDim: number, base: number): Float64Array {
+  const correctionDim = (rotations: number) =>
+    (rotaryDim * Math.log(s.originalMaxPositions / (rotations * 2 * Math.PI))) / (2 * Math.log(base));
+  let low = correctionDim(s.betaFast), high = correctionDim(s.betaSlow);
+  if (s.truncate) { low = Math.floor(low); high = Math.ceil(high); }
+  low = Math.max(low, 0);
+  high = Math.min(high, rotaryDim - 1);
+  if (low === high) high += 0.001;
+  const out = new Float64Array(rotaryDim / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Math.min(1, Math.max(0, (i - low) / (high - low)));
+  return out;
+}
+
+/** The factor on the rotated dims of queries and keys (YaRN's attention factor; 1 for every other scaling). */
+export function ropeAttentionFactor(c: ModelConfig): number {
+  return c.ropeScaling.type === 'yarn' ? c.ropeScaling.attentionFactor : 1;
+}
+
+/**
+ * x `[rows, nHeads, headDim]`: the first `rotaryDim` dims of every head multiplied by `factor` in place (float32,
+ * after the rotation; HF multiplies cos and sin instead, which rounds differently by at most an ulp or so).
+ */
+export function scaleRotaryDims(x: Float32Array, rows: number, nHeads: number, headDim: number, rotaryDim: number, factor: number): void {
+  const f = Math.fround(factor);
+  for (let o = 0; o < rows * nHeads * headDim; o += headDim) {
+    for (let d = o; d < o + rotaryDim; d++) x[d] = x[d]! * f;
+  }
+}
+
+/**
+ * The context a model is meant to run to: max_position_embeddings, or under YaRN the original context times the
+ * factor when that is longer (Qwen2.5's config keeps 32,768 and YaRN ×4 takes it to 131,072).
+ */
+export function contextLength(c: ModelConfig): number {
+  const s = c.ropeScaling;
+  return s.type === 'yarn' ? Math.max(c.maxPositions, Math.floor(s.factor * s.originalMaxPositions)) : c.maxPositions;
 }
 
 /** Rotary pairs of a config: rotaryDim / 2. */

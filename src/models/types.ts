@@ -13,6 +13,14 @@ export type RopeScaling =
   | { type: 'dynamic'; factor: number; originalMaxPositions: number }
   | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number }
   /**
+   * YaRN (Peng et al., arXiv 2309.00071; HF "yarn"): each pair's frequency blends the interpolated f/factor and
+   * the original f by a linear ramp over the pairs between the correction dimensions of betaFast and betaSlow
+   * rotations within originalMaxPositions (floored/ceiled when `truncate`), and the rotated dims of queries and
+   * keys are multiplied by attentionFactor (HF scales cos and sin by it). attentionFactor is stored resolved:
+   * HF's `attention_factor`, or the one it infers from factor (0.1·ln factor + 1) and mscale / mscale_all_dim.
+   */
+  | { type: 'yarn'; factor: number; originalMaxPositions: number; attentionFactor: number; betaFast: number; betaSlow: number; truncate: boolean }
+  /**
    * One divisor per rotary pair (llama.cpp's `rope_freqs.weight`, which its converter writes for Llama 3.1 and
    * later): pair i turns at base^(−2i/d) / factors[i].
    */

@@ -4,7 +4,7 @@
  * the Hugging Face names and `[out, in]` layouts, so export is a copy.
  */
 import type { ModelConfig, WeightMap } from '../models/types.js';
-import { ropeInvFreq } from '../models/rope.js';
+import { ropeAttentionFactor, ropeInvFreq } from '../models/rope.js';
 import { swigluBackward, swigluForward } from './ops/activation.js';
 import { attentionBackwardGemm, attentionForwardGemm } from './ops/attention-gemm.js';
 import { crossEntropyForwardBackward, crossEntropyLoss, type LossSum } from './ops/cross-entropy.js';
@@ -127,7 +127,7 @@ export class LlamaTrainModel implements TrainableModel {
   private rope(T: number): RopeTable {
     const positions = new Int32Array(T);
     for (let t = 0; t < T; t++) positions[t] = t;
-    return ropeTable(positions, ropeInvFreq(this.config, T));
+    return ropeTable(positions, ropeInvFreq(this.config, T), ropeAttentionFactor(this.config));
   }
 
   logits(ids: Int32Array): Vec {

@@ -88,7 +88,7 @@ test('rope_scaling forms: linear, dynamic, ntk, default/null, v5 rope_parameters
   const v5 = parseHfConfig({ ...tinystories, rope_theta: undefined, rope_parameters: { rope_type: 'linear', factor: 3, rope_theta: 5e5 } }, 'c.json');
   assert.equal(v5.ropeTheta, 5e5);
   assert.deepEqual(v5.ropeScaling, { type: 'linear', factor: 3 });
-  assert.throws(() => withScaling({ type: 'yarn', factor: 4 }), /c\.json: rope_scaling type "yarn" is not supported/);
+  assert.throws(() => withScaling({ type: 'longrope', factor: 4 }), /c\.json: rope_scaling type "longrope" is not supported \(supported: linear, dynamic, ntk, llama3, yarn\)/);
   assert.throws(() => withScaling({ type: 'linear' }), /needs "factor"/);
   assert.throws(() => withScaling({ type: 'linear', factor: -1 }), /"factor" must be a positive number/);
 });
@@ -146,7 +146,7 @@ test('a hand-built config is checked field by field before a Model is built from
     [{ bosTokenId: -1 }, /bosTokenId must be null or a token id/],
     [{ eosTokenIds: 2 }, /eosTokenIds must be an array of token ids, got 2/],
     [{ slidingWindow: 0 }, /slidingWindow must be a positive integer or absent/],
-    [{ ropeScaling: { type: 'yarn', factor: 2 } }, /ropeScaling\.type must be one of none, linear, ntk, dynamic, llama3, factors, got "yarn"/],
+    [{ ropeScaling: { type: 'longrope', factor: 2 } }, /ropeScaling\.type must be one of none, linear, ntk, dynamic, llama3, factors, yarn, got "longrope"/],
     [{ ropeScaling: { type: 'linear', factor: 0 } }, /ropeScaling\.factor \(type "linear"\) must be a positive finite number, got 0/],
     [{ ropeScaling: { type: 'dynamic', factor: 2, originalMaxPositions: 0.5 } }, /ropeScaling\.originalMaxPositions \(type "dynamic"\) must be a positive integer/],
     [{ ropeScaling: null }, /ropeScaling must be an object/],

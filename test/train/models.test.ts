@@ -25,6 +25,11 @@ const TINY: Record<string, ModelConfig> = {
     vocabSize: 9, hiddenSize: 8, nLayers: 2, nHeads: 2, nKvHeads: 1, headDim: 4, intermediateSize: 10, maxPositions: 16,
     attnQkvBias: true, tieEmbeddings: false, ropeLayout: 'interleaved', modelType: 'qwen2',
   }),
+  // YaRN with a tiny original context, so that one of the two pairs is interpolated, and an attention factor.
+  'llama, YaRN RoPE scaling': llamaConfig({
+    vocabSize: 11, hiddenSize: 8, nLayers: 2, nHeads: 2, nKvHeads: 1, headDim: 4, intermediateSize: 12, maxPositions: 64,
+    ropeScaling: { type: 'yarn', factor: 4, originalMaxPositions: 8, attentionFactor: 1.3, betaFast: 32, betaSlow: 1, truncate: true },
+  }),
   'gpt2, tied, GELU tanh': gpt2Config({ vocabSize: 10, hiddenSize: 8, nLayers: 2, nHeads: 2, intermediateSize: 12, maxPositions: 8 }),
   'gpt2, untied, GELU erf': gpt2Config({ vocabSize: 7, hiddenSize: 6, nLayers: 2, nHeads: 3, intermediateSize: 10, maxPositions: 8, tieEmbeddings: false, activation: 'gelu_erf' }),
 };

@@ -14,16 +14,20 @@ export interface RopeTable {
   sin: Float64Array;
 }
 
-/** cos/sin `[rows, half]` for the given positions and inverse frequencies (half = rotaryDim/2 = invFreq.length). */
-export function ropeTable(positions: Int32Array, invFreq: Float32Array): RopeTable {
+/**
+ * cos/sin `[rows, half]` for the given positions and inverse frequencies (half = rotaryDim/2 = invFreq.length),
+ * both multiplied by `factor` (YaRN's attention factor, as HF applies it; 1 otherwise). The table then applies
+ * factor·R, and its inverse application factor·Rᵀ, which is still the backward of the forward.
+ */
+export function ropeTable(positions: Int32Array, invFreq: Float32Array, factor = 1): RopeTable {
   const rows = positions.length, half = invFreq.length;
   const cos = new Float64Array(rows * half), sin = new Float64Array(rows * half);
   for (let r = 0; r < rows; r++) {
     const p = Math.fround(positions[r]!);
     for (let i = 0; i < half; i++) {
       const angle = Math.fround(p * invFreq[i]!);
-      cos[r * half + i] = Math.fround(Math.cos(angle));
-      sin[r * half + i] = Math.fround(Math.sin(angle));
+      cos[r * half + i] = factor === 1 ? Math.fround(Math.cos(angle)) : Math.fround(Math.fround(Math.cos(angle)) * Math.fround(factor));
+      sin[r * half + i] = factor === 1 ? Math.fround(Math.sin(angle)) : Math.fround(Math.fround(Math.sin(angle)) * Math.fround(factor));
     }
   }
   return { rows, half, cos, sin };
