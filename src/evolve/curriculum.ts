@@ -20,7 +20,7 @@ import { MAX_UPDATE_EVERY } from '../memory/namm/buffer.js';
 import { TAP_PRECISIONS, type TapPrecision } from '../memory/policy.js';
 import type { Tokenizer } from '../models/types.js';
 import { checkRecordOptions, generateRecords } from '../tasks/registry.js';
-import { readJsonl } from '../tasks/longbench.js';
+import { loadLongBenchConfig, readJsonl } from '../tasks/longbench.js';
 import type { TaskRecord } from '../tasks/record.js';
 import { RECORD_SCORES, type RecordScore } from '../eval/runner.js';
 import { MiB, readFileLimited } from '../util/files.js';
@@ -369,17 +369,31 @@ const sha = (s: string): string => createHash('sha256').update(s).digest('hex').
 /**
  * Fingerprints that a resumed run must match: the settings that change what a fitness value means, and each
  * stage's prompts (its tasks and samples per generation; not its generation count, which may be extended).
+ *
+ * 'portable' (what runs record): no absolute path, so that a run still resumes after its project folder moves. A
+ * JSONL task is fingerprinted by its name and limit (its records are checked apart, by the prompt-pool hashes), and
+ * the LongBench config folder by what it holds (its parsed templates and lengths), so that an edited config is now
+ * refused too. 'legacy' is the form of runs started before this one (those paths as they were resolved), still
+ * accepted from their checkpoints.
  */
-export function curriculumFingerprints(c: Curriculum): { settings: string; stages: string[] } {
+export function curriculumFingerprints(c: Curriculum, form: 'portable' | 'legacy' = 'portable'): { settings: string; stages: string[] } {
+  const portable = form === 'portable';
+  const run = runWithoutDefaultScore(c.run);
+  if (portable && typeof run.longbenchConfig === 'string') run.longbenchConfig = `content:${sha(stableJson(loadLongBenchConfig(run.longbenchConfig)))}`;
+  const task = (t: TaskSpec): unknown => {
+    if (!portable || t.kind !== 'jsonl') return t;
+    const { path: _path, ...rest } = t;
+    return rest;
+  };
   return {
     // The default score and fp32 taps are left out, so runs started before those options existed (on fp32 taps)
     // keep their fingerprint.
     // Validation changes where each stage ends; off, it is left out (runs from before it existed were without it).
     settings: sha(stableJson({
-      namm: nammWithoutFp32Taps(c.namm), run: runWithoutDefaultScore(c.run), fitness: c.fitness, calibration: c.calibration,
+      namm: nammWithoutFp32Taps(c.namm), run, fitness: c.fitness, calibration: c.calibration,
       ...(c.validation.every > 0 ? { validation: c.validation } : {}),
     })),
-    stages: c.stages.map((s) => sha(stableJson({ name: s.name, samplesPerTask: s.samplesPerTask, tasks: s.tasks }))),
+    stages: c.stages.map((s) => sha(stableJson({ name: s.name, samplesPerTask: s.samplesPerTask, tasks: s.tasks.map(task) }))),
   };
 }
 
@@ -390,7 +404,7 @@ function nammWithoutFp32Taps(namm: NammSettings): Partial<NammSettings> {
 }
 
 function runWithoutDefaultScore(run: RunSettings): Partial<RunSettings> {
-  if (run.score !== 'task') return run;
+  if (run.score !== 'task') return { ...run };
   const { score: _score, ...rest } = run;
   return rest;
 }

@@ -163,7 +163,7 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   const modeOverride = o.mode ?? restored?.mode;
   const mode = modeOverride ?? curriculum.cma.mode;
   const fingerprints = curriculumFingerprints(curriculum);
-  if (restored) checkFingerprints(restored, fingerprints, out);
+  if (restored) checkFingerprints(restored, fingerprints, () => curriculumFingerprints(curriculum, 'legacy'), out);
 
   const stream = o.progress === false ? null : o.progress === true || o.progress === undefined ? process.stderr : o.progress;
   const say = (line: string): void => { stream?.write(`${line}\n`); };
@@ -447,14 +447,23 @@ function readExtra(value: unknown, out: string): EvolveExtra {
   return e;
 }
 
-function checkFingerprints(restored: EvolveExtra, now: { settings: string; stages: string[] }, out: string): void {
-  if (restored.fingerprints.settings !== now.settings) {
+/**
+ * The curriculum must be the run's (settings, and every stage the run has): in the portable form runs record now, or
+ * in the legacy form (absolute paths) of runs started before it, which keep resuming as they did (from where they were).
+ */
+export function checkFingerprints(
+  restored: EvolveExtra, portable: { settings: string; stages: string[] }, legacy: () => { settings: string; stages: string[] }, out: string,
+): void {
+  let old: { settings: string; stages: string[] } | null = null;
+  const matches = (was: string, part: (f: { settings: string; stages: string[] }) => string | undefined) =>
+    was === part(portable) || was === part((old ??= legacy()));
+  if (!matches(restored.fingerprints.settings, (f) => f.settings)) {
     throw new Error(`the curriculum's namm/run/fitness/calibration/validation settings differ from those the run in ${out} started with (see ${join(out, 'curriculum.json')}; ` +
       'a run started before validation existed resumes with "validation": {"every": 0})');
   }
-  const n = Math.min(restored.fingerprints.stages.length, now.stages.length);
+  const n = Math.min(restored.fingerprints.stages.length, portable.stages.length);
   for (let i = 0; i < n; i++) {
-    if (restored.fingerprints.stages[i] !== now.stages[i]) {
+    if (!matches(restored.fingerprints.stages[i]!, (f) => f.stages[i])) {
       throw new Error(`stage ${i + 1} of the curriculum (its name, tasks or samplesPerTask) differs from the run in ${out}; only generations may change and stages be appended`);
     }
   }
