@@ -157,6 +157,7 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   if (restored && o.seed !== undefined && o.seed !== restored.seed) {
     throw new Error(`the run in ${out} uses seed ${restored.seed}; cannot resume it with seed ${o.seed}`);
   }
+  if (restored && o.seed === undefined) await checkCurriculumSeed(out, curriculum, restored.seed);
   const seed = restored?.seed ?? o.seed ?? curriculum.seed;
   // A mode given when the run started stays the run's: its resume need not repeat it (a different one is refused
   // with the other CMA-ES settings, by runEvolution).
@@ -466,6 +467,24 @@ export function checkFingerprints(
     if (!matches(restored.fingerprints.stages[i]!, (f) => f.stages[i])) {
       throw new Error(`stage ${i + 1} of the curriculum (its name, tasks or samplesPerTask) differs from the run in ${out}; only generations may change and stages be appended`);
     }
+  }
+}
+
+/**
+ * A resume without `--seed` keeps the run's seed; a curriculum whose own seed was edited since the run started (the
+ * copy in the run folder says what it was) is refused rather than silently run with the old one. Runs whose folder
+ * has no readable copy are not checked.
+ */
+async function checkCurriculumSeed(out: string, curriculum: Curriculum, runSeed: number): Promise<void> {
+  let started: unknown;
+  try {
+    started = JSON.parse(await fs.readFile(join(out, 'curriculum.json'), 'utf8'));
+  } catch {
+    return;
+  }
+  const was = (started as { seed?: unknown } | null)?.seed;
+  if (typeof was === 'number' && was !== curriculum.seed) {
+    throw new Error(`the curriculum's seed is ${curriculum.seed}, but the run in ${out} started from one whose seed was ${was} (it runs with seed ${runSeed}); a run keeps its seed: restore it in the curriculum`);
   }
 }
 

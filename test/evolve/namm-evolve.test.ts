@@ -100,6 +100,10 @@ test('a tiny evolution (population 4, 2 stages of 1 generation) writes a loadabl
   await writeFile(join(dir, 'changed.json'), JSON.stringify(tinyCurriculum({ fitness: { cachePenalty: 0.5 } })));
   await assert.rejects(evolveNamm({ curriculum: join(dir, 'changed.json'), model: MODEL, out, resume: true, progress: false }), /settings differ from those the run/);
   await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, seed: 3, progress: false }), /uses seed 11; cannot resume it with seed 3/);
+  // A seed edited in the curriculum is refused too (it used to be ignored: the run went on with its own).
+  await writeFile(join(dir, 'reseeded.json'), JSON.stringify(tinyCurriculum({ seed: 12 })));
+  await assert.rejects(evolveNamm({ curriculum: join(dir, 'reseeded.json'), model: MODEL, out, resume: true, progress: false }),
+    /the curriculum's seed is 12, but the run in .* started from one whose seed was 11 \(it runs with seed 11\); a run keeps its seed/);
 }));
 
 test('1 and 2 workers give the same fitness values bit for bit', { timeout: 120000 }, () => withTempDir(async (dir) => {
