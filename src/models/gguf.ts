@@ -804,7 +804,8 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
         meta.set(`${a}.rope.scaling.yarn_beta_fast`, gv.f32(s.betaFast));
         meta.set(`${a}.rope.scaling.yarn_beta_slow`, gv.f32(s.betaSlow));
       }
-      // llama.cpp has no key for these; Llama 3's also goes out as the divisors below, which llama.cpp reads.
+      // Every other kind goes under namm's key: llama.cpp has none for dynamic and NTK scaling, Llama 3's also goes
+      // out as the divisors below (which llama.cpp reads), and YaRN's as the keys above.
       meta.set('namm.rope_scaling', gv.str(JSON.stringify(ropeScalingToHf(s))));
     }
   }
