@@ -6,14 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertModel } from '../../src/cli/convert.js';
-import { GgmlType, readGgufHeader, writeGguf, writeGgufContainer, gv, type GgufMetadata } from '../../src/models/gguf.js';
+import { GgmlType, readGgufHeader, writeGguf, gv } from '../../src/models/gguf.js';
 import { loadModelFiles } from '../../src/models/load.js';
 import { Model } from '../../src/models/model.js';
 import { llamaConfig, randomWeights } from '../../src/models/random.js';
+import { rewriteGguf } from '../helpers/gguf-rewrite.js';
 import { llama3FromDivisors, ropeFrequencyDivisors, ropeInvFreq } from '../../src/models/rope.js';
 import type { ModelConfig, RopeScaling } from '../../src/models/types.js';
 
@@ -76,24 +77,7 @@ function relErr(a: Float32Array, b: Float32Array): number {
   return Math.sqrt(num / den);
 }
 
-/** Copies a GGUF file with its metadata and tensors edited. */
-function rewrite(src: string, dst: string, edit: { meta?: (m: GgufMetadata) => void; freqs?: (v: Float32Array) => Float32Array | null } = {}): void {
-  const fd = openSync(src, 'r');
-  const header = readGgufHeader(fd, src);
-  const meta: GgufMetadata = new Map(header.metadata);
-  edit.meta?.(meta);
-  const tensors = header.tensors.map((t) => {
-    const bytes = new Uint8Array(t.end - t.begin);
-    readSync(fd, bytes, 0, bytes.length, t.begin);
-    return { name: t.name, dims: [...t.dims], type: t.type, bytes };
-  }).flatMap((t) => {
-    if (t.name !== 'rope_freqs.weight' || !edit.freqs) return [t];
-    const v = edit.freqs(new Float32Array(t.bytes.slice().buffer));
-    return v ? [{ ...t, dims: [v.length], bytes: new Uint8Array(v.buffer) }] : [];
-  });
-  closeSync(fd);
-  writeGgufContainer(dst, meta, tensors);
-}
+const rewrite = rewriteGguf;
 
 test('GGUF rope_freqs.weight: written for Llama 3 scaling, read back as the scaling (namm\'s files and llama.cpp\'s), combined with linear scaling, or kept as per-pair factors', async () => {
   const reference = logits(base);

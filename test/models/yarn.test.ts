@@ -7,11 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseHfConfig, toHfConfig, validateModelConfig } from '../../src/models/config.js';
-import { gv, readGgufHeader, writeGguf, writeGgufContainer, type GgufMetadata } from '../../src/models/gguf.js';
+import { gv, writeGguf, type GgufMetadata } from '../../src/models/gguf.js';
 import { loadModelFiles } from '../../src/models/load.js';
 import { Model } from '../../src/models/model.js';
 import { llamaConfig, randomWeights } from '../../src/models/random.js';
@@ -20,6 +20,7 @@ import type { ModelConfig, RopeScaling, WeightMap } from '../../src/models/types
 import { JsBackend } from '../../src/tensor/js.js';
 import { NativeBackend } from '../../src/tensor/native.js';
 import { skipNative } from '../tensor/native-fixtures.js';
+import { rewriteGguf } from '../helpers/gguf-rewrite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'namm-yarn-'));
 process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -152,20 +153,7 @@ for (const [name, make] of [['TypeScript', () => new JsBackend()], ['native', ()
   });
 }
 
-/** Copies a GGUF file with its metadata edited. */
-function rewrite(src: string, dst: string, edit: (m: GgufMetadata) => void): void {
-  const fd = openSync(src, 'r');
-  const header = readGgufHeader(fd, src);
-  const meta: GgufMetadata = new Map(header.metadata);
-  edit(meta);
-  const tensors = header.tensors.map((t) => {
-    const bytes = new Uint8Array(t.end - t.begin);
-    readSync(fd, bytes, 0, bytes.length, t.begin);
-    return { name: t.name, dims: [...t.dims], type: t.type, bytes };
-  });
-  closeSync(fd);
-  writeGgufContainer(dst, meta, tensors);
-}
+const rewrite = (src: string, dst: string, meta: (m: GgufMetadata) => void) => rewriteGguf(src, dst, { meta });
 
 test('YaRN in GGUF files: namm\'s key, llama.cpp\'s keys (defaults, betas, attn_factor), and refusals', async () => {
   const file = join(dir, 'yarn.gguf');
