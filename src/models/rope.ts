@@ -16,14 +16,15 @@ export function ropeInvFreq(c: ModelConfig, seqLen: number): Float32Array {
     base = base * Math.pow((s.factor * seqLen) / s.originalMaxPositions - (s.factor - 1), rotaryDim / (rotaryDim - 2));
   }
   const inv = new Float32Array(half);
-  const ramp = s.type === 'yarn' ? yarnRamp(s, rotaryDim, base) : null;
+  const yarn = s.type === 'yarn' ? s : null;
+  const ramp = yarn ? yarnRamp(yarn, rotaryDim, base) : null;
   for (let i = 0; i < half; i++) {
     let f = 1 / Math.pow(base, (2 * i) / rotaryDim);
     if (s.type === 'linear') f /= s.factor;
     if (s.type === 'llama3') f = llama3Scale(f, s.factor, s.lowFreqFactor, s.highFreqFactor, s.originalMaxPositions);
     if (s.type === 'factors') f /= s.factors[i]!;
     // YaRN: the pairs below the ramp keep f (extrapolation), those past it turn at f / factor (interpolation).
-    if (ramp) f = (f / (s as { factor: number }).factor) * ramp[i]! + f * (1 - ramp[i]!);
+    if (yarn) f = (f / yarn.factor) * ramp![i]! + f * (1 - ramp![i]!);
     inv[i] = f;
   }
   return inv;
