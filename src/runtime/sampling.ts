@@ -8,7 +8,10 @@ export interface SamplingOptions {
   temperature?: number;
   /** Keep only the k most likely tokens (0 = off). */
   topK?: number;
-  /** Keep the smallest set of most likely tokens whose probability reaches p (1 = off). */
+  /**
+   * Keep the smallest set of most likely tokens whose probability reaches p (1 = off): a token stays when the tokens
+   * above it hold less than p, as HF's top-p; tokens tied with the last one kept stay too.
+   */
   topP?: number;
   seed?: number;
 }
@@ -68,6 +71,9 @@ export class Sampler {
     if (p < 1) {
       let acc = 0;
       for (let i = 0; i < probs.length; i++) { acc += probs[i]! / sum; if (acc >= p) { keep = i + 1; break; } }
+      // Tokens tied with the last one kept stay in too, as with top-k: which of equal logits made the cut would
+      // otherwise depend on token ids (HF sorts them in no defined order).
+      while (keep < probs.length && probs[keep] === probs[keep - 1]) keep++;
       sum = probs.slice(0, keep).reduce((a, b) => a + b, 0);
     }
     let u = this.rng.float() * sum;

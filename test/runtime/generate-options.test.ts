@@ -14,6 +14,26 @@ test('top-k keeps every token tied with the k-th largest logit, as HF does', () 
   for (const t of [1, 2, 3]) assert.ok(Math.abs(counts[t] / 20000 - p) < 0.01, `token ${t}: ${counts[t] / 20000} vs ${p}`);
 });
 
+test('top-p keeps a token while the tokens above it hold less than p, and every token tied with the last one kept', () => {
+  const draw = (logits: Float32Array, topP: number, n = 20000) => {
+    const counts = new Array(logits.length).fill(0);
+    const s = new Sampler({ temperature: 1, topP, seed: 11 });
+    for (let i = 0; i < n; i++) counts[s.next(logits)]++;
+    return counts.map((c) => c / n);
+  };
+  // Probabilities 0.5, 0.3, 0.2: with p = 0.7 the first two stay (0 and 0.5 above them), renormalised to 5/8 and 3/8.
+  const f = draw(Float32Array.of(Math.log(0.5), Math.log(0.3), Math.log(0.2)), 0.7);
+  assert.equal(f[2], 0);
+  assert.ok(Math.abs(f[0]! - 0.625) < 0.01 && Math.abs(f[1]! - 0.375) < 0.01, `${f}`);
+  // Logits 2, 1, 1, 1, 0 (probabilities 0.447, 0.164 ×3, 0.060): with p = 0.5 the cut falls on the first tied token,
+  // so all three ties stay (before, only the lowest id did) and the last token never comes.
+  const g = draw(Float32Array.of(2, 1, 1, 1, 0), 0.5);
+  assert.equal(g[4], 0);
+  const z = Math.exp(2) + 3 * Math.exp(1);
+  assert.ok(Math.abs(g[0]! - Math.exp(2) / z) < 0.01, `${g}`);
+  for (const t of [1, 2, 3]) assert.ok(Math.abs(g[t]! - Math.exp(1) / z) < 0.01, `token ${t}: ${g[t]} vs ${Math.exp(1) / z}`);
+});
+
 test('generate on text follows the tokenizer\'s own BOS rule unless addBos is given (GPT-2 adds none)', async () => {
   const { Model } = await import('../../src/models/model.js');
   const { HfTokenizer } = await import('../../src/models/tokenizers/hf.js');
