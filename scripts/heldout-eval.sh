@@ -8,12 +8,13 @@
 # Records use seed 7: evaluation seeds are below 1,000,000, model training draws from 1,000,000 up and the
 # shipped curriculum (configs/evolve-tiny-llama.json) from 2,000,000 up, so none of these prompts was ever seen.
 # Resumable: rerun the same command after an interruption (each pair's evaluation picks up where it stopped).
+# HELDOUT_TASKS and HELDOUT_BASELINES (space-separated) replace the default tasks and baselines, e.g. for a quick check.
 set -euo pipefail
 MODEL=${1:?model folder}; NAMM=${2:?.namm file}; OUT=${3:?output folder}; N=${4:-10}; LENGTHS=${5:-2048,4096}
 SCORE=${6:-task}; JOBS=${7:-2}
-TASKS="passkey niah_single_1 niah_single_2 niah_multikey_1 vt"
+TASKS=${HELDOUT_TASKS:-passkey niah_single_1 niah_single_2 niah_multikey_1 vt}
 CLI="node --import tsx src/cli/main.ts"
-BASELINES="random streaming h2o tova l2 snapkv adakv(snapkv)"
+BASELINES=${HELDOUT_BASELINES:-random streaming h2o tova l2 snapkv adakv(snapkv)}
 mkdir -p "$OUT/data" "$OUT/parts"
 memory=()
 for b in $BASELINES; do
@@ -24,7 +25,11 @@ pairs=()
 for L in ${LENGTHS//,/ }; do
   for t in $TASKS; do
     f="$OUT/data/$t-$L.jsonl"
-    [ -s "$f" ] || $CLI tasks generate --task "$t" --length "$L" -n "$N" --seed 7 --tokenizer "$MODEL" -q --force --out "$f"
+    # Reused from an earlier run only if it holds N records (a rerun with another N generates it again; records are
+    # drawn by index, so the first ones, and their results, stay the same).
+    if [ ! -s "$f" ] || [ "$(grep -c . "$f")" -ne "$N" ]; then
+      $CLI tasks generate --task "$t" --length "$L" -n "$N" --seed 7 --tokenizer "$MODEL" -q --force --out "$f"
+    fi
     pairs+=("$L $t")
   done
 done
