@@ -110,12 +110,20 @@ export class HeadStore {
   }
 
   /**
-   * Moves the rows `keep` (strictly ascending, already validated) to the front, in order, without allocating: with
-   * `kernels.compactRows`, one kernel call per array; otherwise each run of consecutive kept rows moves with one
-   * copyWithin per array. A row only ever moves towards the front, so compacting from the first run to the last
-   * never overwrites a row that is still to be moved.
+   * Moves the rows `keep` (strictly ascending indices below `len`, else a RangeError naming `where` and nothing
+   * moves) to the front, in order, without allocating: with `kernels.compactRows`, one kernel call per array;
+   * otherwise each run of consecutive kept rows moves with one copyWithin per array. A row only ever moves towards
+   * the front, so compacting from the first run to the last never overwrites a row that is still to be moved.
    */
-  compact(keep: Int32Array | readonly number[], kernels?: CacheKernels): void {
+  compact(keep: Int32Array | readonly number[], kernels?: CacheKernels, where = 'HeadStore.compact'): void {
+    let prev = -1;
+    for (let i = 0; i < keep.length; i++) {
+      const r = keep[i]!;
+      if (!Number.isInteger(r) || r <= prev || r >= this.len) {
+        throw new RangeError(`${where}: keep list must be strictly ascending row indices below ${this.len}; entry ${i} is ${r}`);
+      }
+      prev = r;
+    }
     const d = this.headDim, n = keep.length;
     const keys = this.keys, values = this.values, positions = this.positions;
     if (kernels?.compactRows && keep instanceof Int32Array) {
@@ -251,16 +259,8 @@ export class KVCache {
    */
   retain(layer: number, head: number, keep: Int32Array | readonly number[]): RetainResult {
     const s = this.store(layer, head);
-    let prev = -1;
-    for (let i = 0; i < keep.length; i++) {
-      const r = keep[i]!;
-      if (!Number.isInteger(r) || r <= prev || r >= s.len) {
-        throw new RangeError(`retain(layer ${layer}, head ${head}): keep list must be strictly ascending row indices below ${s.len}; entry ${i} is ${r}`);
-      }
-      prev = r;
-    }
     const removed = s.len - keep.length;
-    s.compact(keep, this.kernels);
+    s.compact(keep, this.kernels, `retain(layer ${layer}, head ${head})`);
     this.rowsEvicted += removed;
     if (s.capacity > 4 * MIN_CAPACITY && s.len < s.capacity / 4) s.resize(Math.max(MIN_CAPACITY, 2 * s.len));
     return { removed };

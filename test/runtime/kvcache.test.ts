@@ -97,6 +97,23 @@ test('retain rejects a bad keep list and leaves the store untouched', () => {
   assert.equal(c.rowsEvicted, 0);
 });
 
+test('HeadStore.compact, called directly, refuses a bad keep list on both paths and moves nothing', () => {
+  for (const kernels of [undefined, getBackend()]) {
+    const s = filled(10).store(0, 0);
+    const before = rows(s);
+    for (const bad of [[0, 2, 2], [3, 1], [0, 10], [-1, 2]]) {
+      // Int32Array too, the kernel path's input (before, the plain-copy path compacted whatever it was given).
+      for (const keep of [bad, Int32Array.from(bad)]) {
+        assert.throws(() => s.compact(keep, kernels), /HeadStore\.compact: keep list must be strictly ascending row indices below 10/);
+        assert.deepEqual(rows(s), before);
+      }
+    }
+    assert.throws(() => s.compact([0.5], kernels), /entry 0 is 0\.5/);
+    s.compact(Int32Array.of(1, 4), kernels);
+    assert.deepEqual(rows(s), [before[1], before[4]]);
+  }
+});
+
 test('an eviction keeps the capacity, and the tokens that follow reuse it without reallocating', () => {
   const c = filled(256);
   const s = c.store(0, 0);
