@@ -3,8 +3,9 @@
  * target only once complete (so an error or a kill mid-way leaves the old file, or none, never a cut-off one), and
  * commands refuse to overwrite what exists unless asked to, with messages that name the real paths.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 /** Why `path` cannot be written to as a file, or null: a folder there, or no folder to hold it. */
@@ -17,15 +18,50 @@ function fileTargetProblem(path: string): string | null {
   return null;
 }
 
+/** This machine in temporary file names (a hash of its host name), so that a cleanup only judges its own pids. */
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+
+/**
+ * Removes the temporary files beside `path` that writers on this machine left when they were killed (Ctrl-C, a
+ * crash) and that will never be renamed: those named with a pid that no longer runs, or with this process's own pid
+ * (an earlier process that had the same pid, as a container's often does: this process writes one file at a time,
+ * synchronously, so none of them is in progress). Files of other hosts, of live processes and of older versions
+ * (without a host tag) are left alone.
+ */
+function removeDeadWritersFiles(path: string): void {
+  const dir = dirname(resolve(path)), prefix = `.${basename(path)}.tmp-`;
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return; }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)-([0-9a-f]{8})-[0-9a-f]{8}$/.exec(name.slice(prefix.length));
+    if (!m || m[2] !== HOST_TAG) continue;
+    const pid = Number(m[1]);
+    if (pid !== process.pid && processRuns(pid)) continue;
+    rmSync(join(dir, name), { force: true });
+  }
+}
+
+/** Whether a process with this pid runs on this machine (as any user). */
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
 /**
  * Writes `path` through `write(tmp)`, which must create the whole file at `tmp`; the temporary file is fsynced and
  * renamed over `path`. On any error the temporary file is removed (`path` keeps what it held), and a file-system
- * error names `path`, not the temporary.
+ * error names `path`, not the temporary. Temporary files of `path` left by killed writers are removed first.
  */
 export function writeFileVia(path: string, write: (tmp: string) => void): void {
   const problem = fileTargetProblem(path);
   if (problem) throw new Error(`cannot write ${path}: ${problem}`);
-  const tmp = join(dirname(resolve(path)), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  removeDeadWritersFiles(path);
+  const tmp = join(dirname(resolve(path)), `.${basename(path)}.tmp-${process.pid}-${HOST_TAG}-${randomBytes(4).toString('hex')}`);
   try {
     write(tmp);
     const fd = openSync(tmp, 'r+');

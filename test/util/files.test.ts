@@ -50,3 +50,42 @@ test('readers of namm\'s files stop at their limit on a device that never ends (
   assert.throws(() => loadMemoryTrace('/dev/zero'), /cannot read memory trace \/dev\/zero: .*goes on past 512 MiB/);
   assert.throws(() => readTextFile('/dev/zero', 'prompt file'), /\/dev\/zero goes on past 1024 MiB, more than a prompt file can hold/);
 });
+
+test('writeFileVia removes the temporary files of writers that were killed, and leaves those of live ones', async () => {
+  const { spawn } = await import('node:child_process');
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const { writeFileVia } = await import('../../src/util/files.js');
+  const dir = mkdtempSync(join(tmpdir(), 'namm-tmpfiles-'));
+  const target = join(dir, 'out.json');
+  // A writer stopped in the middle of its file: it prints the temporary path and waits.
+  const writer = async () => {
+    const code = `import { writeFileSync } from 'node:fs'; import { writeFileVia } from ${JSON.stringify(join(process.cwd(), 'src/util/files.ts'))};
+      writeFileVia(${JSON.stringify(target)}, (tmp) => { writeFileSync(tmp, 'half'); console.log(tmp); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000); });`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const tmp = await new Promise<string>((res, rej) => {
+      let out = '';
+      child.stdout!.on('data', (d) => { out += d; if (out.includes('\n')) res(out.trim()); });
+      child.on('exit', (c) => rej(new Error(`writer exited with ${c}`)));
+    });
+    return { child, tmp };
+  };
+  const killed = await writer(), live = await writer();
+  try {
+    killed.child.kill('SIGKILL');
+    await new Promise((r) => killed.child.once('exit', r));
+    assert.ok(existsSync(killed.tmp) && existsSync(live.tmp));
+    // Another host's file and one named as older versions named them, with the killed writer's pid: never judged.
+    const pid = killed.child.pid!;
+    const foreign = join(dir, `.out.json.tmp-${pid}-0123abcd-89abcdef`), old = join(dir, `.out.json.tmp-${pid}-89abcdef`);
+    writeFileSync(foreign, 'x');
+    writeFileSync(old, 'x');
+    writeFileVia(target, (tmp) => writeFileSync(tmp, '{}'));
+    assert.equal(readFileSync(target, 'utf8'), '{}');
+    assert.ok(!existsSync(killed.tmp), 'the killed writer\'s file is gone');
+    assert.ok(existsSync(live.tmp), 'the live writer\'s file stays');
+    assert.deepEqual(readdirSync(dir).sort(), [live.tmp, foreign, old].map((p) => p.slice(dir.length + 1)).concat('out.json').sort());
+  } finally {
+    live.child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
