@@ -75,9 +75,17 @@ export function parseMemoryTrace(json: unknown, where = 'memory trace'): MemoryT
   }
   const out = sequences.map((seq, si) => {
     if (!Array.isArray(seq)) throw new Error(`${where}: sequence ${si} is not an array of events`);
+    // (layer, totalTokens) → event index: a point holds one eviction per layer (a recorder writes no more).
+    const seen = new Map<string, number>();
     return seq.map((e, ei) => {
       const ev = checkEvent(e, `${where}: sequence ${si} event ${ei}`);
       if (shape) checkEventShape(ev, shape, `${where}: sequence ${si} event ${ei}`);
+      const key = `${ev.layer}:${ev.totalTokens}`, first = seen.get(key);
+      if (first !== undefined) {
+        throw new Error(`${where}: sequence ${si} events ${first} and ${ei} both evict in layer ${ev.layer} at totalTokens ${ev.totalTokens}; ` +
+          'a trace holds one eviction per layer and point');
+      }
+      seen.set(key, ei);
       return ev;
     });
   });
@@ -268,7 +276,7 @@ export class MatchedPolicy implements MemoryPolicy {
         throw new Error(`${this.name}: the trace evicts in layer ${obs.layer} at totalTokens ${e.totalTokens}, but no chunk ended there ` +
           `(this one ends at ${obs.totalTokens}): the trace was recorded on another prompt or chunking`);
       }
-      event = e; // duplicates at the same point: the last one wins
+      event = e; // one per point (parseMemoryTrace refuses duplicates)
     }
     this.cursor[obs.layer] = c;
     let targets: Int32Array | null = null;

@@ -25,6 +25,14 @@ describe('matched memory: traces that cannot be followed are refused', () => {
     assert.throws(() => parseMemoryTrace([{ totalTokens: 16, layer: 0, kept: [3, 0] }]), /kept must be an integer ≥ 1/);
   });
 
+  it('two events for the same layer and point are refused (the last one used to win silently)', () => {
+    const e = (layer: number, totalTokens: number, kept: number) => ({ totalTokens, layer, kept });
+    assert.throws(() => parseMemoryTrace([e(0, 16, 4), e(1, 16, 4), e(0, 16, 2)]),
+      /sequence 0 events 0 and 2 both evict in layer 0 at totalTokens 16; a trace holds one eviction per layer and point/);
+    // The same point in two sequences, or two points of one layer, are fine.
+    assert.equal(parseMemoryTrace({ version: 1, sequences: [[e(0, 16, 4)], [e(0, 16, 4), e(0, 32, 4)]] }).sequences.length, 2);
+  });
+
   it('under per-head selection, a head asked to keep more rows than it holds is an error, not a silently smaller cache', () => {
     // Head 0 holds 16 rows and is asked for 20; head 1 keeps 2: in total 22 ≤ 32, yet the cache would hold 18.
     const t = parseMemoryTrace([{ totalTokens: 16, layer: 0, kept: [20, 2] }]);
