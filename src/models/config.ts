@@ -207,7 +207,7 @@ function parseGpt2(r: ConfigReader, source: string): ModelConfig {
 
 /**
  * HF `rope_scaling` (or v5 `rope_parameters`) → RopeScaling. `topLevelOriginal` is the config's own
- * `original_max_position_embeddings` (Phi-3 style), which HF puts before the one inside a YaRN rope_scaling.
+ * `original_max_position_embeddings` (Phi-3 style), which HF puts before the one inside a llama3 or YaRN rope_scaling.
  */
 export function parseRopeScaling(json: unknown, maxPositions: number, source: string, topLevelOriginal?: number): RopeScaling {
   if (json === undefined || json === null) return { type: 'none' };
@@ -234,7 +234,9 @@ export function parseRopeScaling(json: unknown, maxPositions: number, source: st
         factor: factor(),
         lowFreqFactor: r.positive('low_freq_factor', 1),
         highFreqFactor: r.positive('high_freq_factor', 4),
-        originalMaxPositions: r.size('original_max_position_embeddings', 8192),
+        // transformers 5 (`standardize_rope_params`): the config's top-level value first, then rope_scaling's, then
+        // max_position_embeddings.
+        originalMaxPositions: topLevelOriginal ?? r.size('original_max_position_embeddings', maxPositions),
       };
     case 'yarn':
       return parseYarn(r, maxPositions, topLevelOriginal);

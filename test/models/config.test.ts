@@ -42,6 +42,15 @@ test('qwen2 gets q/k/v biases; llama3 rope scaling; gpt2 defaults', () => {
   assert.equal(q.ropeTheta, 1e6);
   const l = parseHfConfig(llama31, 'l.json');
   assert.deepEqual(l.ropeScaling, { type: 'llama3', factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 });
+  // transformers 5's standardize_rope_params: a top-level original_max_position_embeddings wins over rope_scaling's,
+  // and with neither, max_position_embeddings (131,072 here) stands in (this used to be 8192 whatever the config said).
+  const orig = (top: Record<string, unknown>, inside: Record<string, unknown>) => {
+    const s = parseHfConfig({ ...llama31, ...top, rope_scaling: { ...llama31.rope_scaling, original_max_position_embeddings: undefined, ...inside } }, 'l.json').ropeScaling;
+    return s.type === 'llama3' ? s.originalMaxPositions : null;
+  };
+  assert.equal(orig({ original_max_position_embeddings: 4096 }, { original_max_position_embeddings: 8192 }), 4096);
+  assert.equal(orig({}, {}), llama31.max_position_embeddings);
+  assert.equal(orig({}, { original_max_position_embeddings: 2048 }), 2048);
   assert.deepEqual(l.eosTokenIds, [128001, 128008, 128009]);
   const g = parseHfConfig(gpt2, 'g.json');
   assert.equal(g.arch, 'gpt2');
