@@ -20,13 +20,15 @@ function fileTargetProblem(path: string): string | null {
 
 /** This machine in temporary file names (a hash of its host name), so that a cleanup only judges its own pids. */
 const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+/** When this process started (ms since the epoch): its own files cannot be older. */
+const PROCESS_START_MS = Date.now() - process.uptime() * 1000;
 
 /**
  * Removes the temporary files beside `path` that writers on this machine left when they were killed (Ctrl-C, a
- * crash) and that will never be renamed: those named with a pid that no longer runs, or with this process's own pid
- * (an earlier process that had the same pid, as a container's often does: this process writes one file at a time,
- * synchronously, so none of them is in progress). Files of other hosts, of live processes and of older versions
- * (without a host tag) are left alone.
+ * crash) and that will never be renamed: those named with a pid that no longer runs, and those named with this
+ * process's own pid but last written before it started (an earlier process that had the same pid, as a container's
+ * often does; a newer one may be a worker thread's write in progress). Files of other hosts, of live processes and
+ * of older versions (without a host tag) are left alone.
  */
 function removeDeadWritersFiles(path: string): void {
   const dir = dirname(resolve(path)), prefix = `.${basename(path)}.tmp-`;
@@ -36,9 +38,9 @@ function removeDeadWritersFiles(path: string): void {
     if (!name.startsWith(prefix)) continue;
     const m = /^(\d+)-([0-9a-f]{8})-[0-9a-f]{8}$/.exec(name.slice(prefix.length));
     if (!m || m[2] !== HOST_TAG) continue;
-    const pid = Number(m[1]);
-    if (pid !== process.pid && processRuns(pid)) continue;
-    rmSync(join(dir, name), { force: true });
+    const pid = Number(m[1]), file = join(dir, name);
+    const stale = pid === process.pid ? Number(statSafe(file)?.mtimeMs ?? Infinity) < PROCESS_START_MS : !processRuns(pid);
+    if (stale) rmSync(file, { force: true });
   }
 }
 

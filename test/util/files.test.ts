@@ -53,7 +53,7 @@ test('readers of namm\'s files stop at their limit on a device that never ends (
 
 test('writeFileVia removes the temporary files of writers that were killed, and leaves those of live ones', async () => {
   const { spawn } = await import('node:child_process');
-  const { readdirSync, readFileSync } = await import('node:fs');
+  const { readdirSync, readFileSync, utimesSync } = await import('node:fs');
   const { writeFileVia } = await import('../../src/util/files.js');
   const dir = mkdtempSync(join(tmpdir(), 'namm-tmpfiles-'));
   const target = join(dir, 'out.json');
@@ -79,11 +79,19 @@ test('writeFileVia removes the temporary files of writers that were killed, and 
     const foreign = join(dir, `.out.json.tmp-${pid}-0123abcd-89abcdef`), old = join(dir, `.out.json.tmp-${pid}-89abcdef`);
     writeFileSync(foreign, 'x');
     writeFileSync(old, 'x');
+    // Files named with this process's pid: one written before it started (an earlier process with the same pid)
+    // goes, one written since (say a worker thread's, in progress) stays.
+    const tag = killed.tmp.slice(killed.tmp.lastIndexOf('.tmp-') + 5).split('-')[1];
+    const ownOld = join(dir, `.out.json.tmp-${process.pid}-${tag}-00000001`), ownNew = join(dir, `.out.json.tmp-${process.pid}-${tag}-00000002`);
+    writeFileSync(ownOld, 'x');
+    writeFileSync(ownNew, 'x');
+    const past = new Date(Date.now() - process.uptime() * 1000 - 60_000);
+    utimesSync(ownOld, past, past);
     writeFileVia(target, (tmp) => writeFileSync(tmp, '{}'));
     assert.equal(readFileSync(target, 'utf8'), '{}');
     assert.ok(!existsSync(killed.tmp), 'the killed writer\'s file is gone');
     assert.ok(existsSync(live.tmp), 'the live writer\'s file stays');
-    assert.deepEqual(readdirSync(dir).sort(), [live.tmp, foreign, old].map((p) => p.slice(dir.length + 1)).concat('out.json').sort());
+    assert.deepEqual(readdirSync(dir).sort(), [live.tmp, foreign, old, ownNew].map((p) => p.slice(dir.length + 1)).concat('out.json').sort());
   } finally {
     live.child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
