@@ -254,6 +254,15 @@ export function parseCurriculum(value: unknown, source = 'curriculum', baseDir =
       }
       if (!seen) byName.set(t.name, { spec: t, where: `${where}.${key}` });
     });
+    // Two generated tasks of one stage with the same task, seed and haystack generate the same prompts at a length
+    // they share (a sample depends on its seed and index): that length's prompts would count twice in the fitness.
+    const gen = tasks.filter((t): t is Extract<TaskSpec, { kind: 'generated' }> => t.kind === 'generated');
+    gen.forEach((a, i) => gen.slice(i + 1).forEach((b) => {
+      const shared = a.lengths.find((l) => b.lengths.includes(l));
+      if (a.task === b.task && a.seed === b.seed && a.haystack === b.haystack && shared !== undefined) {
+        c.fail(where, `tasks "${a.name}" and "${b.name}" generate the same prompts (task ${a.task}, seed ${a.seed}, length ${shared}), which would count twice; give one of them another seed`);
+      }
+    }));
     const samplesPerTask = c.int(st.samplesPerTask, `${where}.samplesPerTask`, 1);
     for (const t of tasks) {
       if (t.kind === 'generated' && t.samples * t.lengths.length < samplesPerTask) {

@@ -29,6 +29,13 @@ test('a minimal curriculum gets the reference defaults; addTasks inherits the pr
   assert.deepEqual(jsonl, { kind: 'jsonl', name: 'x', path: '/base/data/x.jsonl', limit: 5 });
 });
 
+test('generated tasks that share a task and seed are fine at other lengths, or with another seed or haystack', () => {
+  for (const other of [{ lengths: [900] }, { seed: MIN_TRAINING_SEED + 1 }, { haystack: 'essay' }]) {
+    const c = parseCurriculum(oneStage([passkey, { ...passkey, name: 'other', ...other }]), 'c.json');
+    assert.deepEqual(c.stages[0]!.tasks.map((t) => t.name), ['passkey', 'other']);
+  }
+});
+
 test('curriculum validation names the place and the reason', () => {
   const bad = (value: unknown, pattern: RegExp): void => assert.throws(() => parseCurriculum(value, 'c.json'), pattern);
   bad([], /c\.json: \(top level\): must be a JSON object/);
@@ -41,6 +48,8 @@ test('curriculum validation names the place and the reason', () => {
   bad(oneStage([{ ...passkey, lenghts: [700] }]), /tasks\[0\]: unknown key "lenghts"/);
   bad(oneStage([{ ...passkey, samples: 1 }]), /samplesPerTask: 2 prompts per generation cannot be drawn without replacement from task "passkey"'s pool of 1/);
   bad(oneStage([passkey, passkey]), /task name "passkey" appears twice/);
+  bad(oneStage([passkey, { ...passkey, name: 'again', lengths: [900, 700] }]),
+    /stages\[0\]: tasks "passkey" and "again" generate the same prompts \(task passkey, seed 2000000, length 700\), which would count twice; give one of them another seed/);
   bad({ stages: [{ generations: 1, samplesPerTask: 1, addTasks: [passkey] }] }, /stages\[0\]\.addTasks: the first stage has no previous tasks/);
   bad({ stages: [{ generations: 1, samplesPerTask: 1, tasks: [passkey], addTasks: [passkey] }] }, /give exactly one of "tasks"/);
   bad({ stages: [{ name: 'a', generations: 1, samplesPerTask: 1, tasks: [passkey] }, { name: 'a', generations: 1, samplesPerTask: 1, tasks: [passkey] }] }, /duplicate stage name "a"/);
