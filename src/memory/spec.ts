@@ -333,14 +333,18 @@ function parseOptions(name: string, body: string): Options {
 
 function parseItems(name: string, items: string[]): Options {
   const out: Options = new Map();
-  for (const raw of items) {
+  items.forEach((raw, i) => {
     const item = raw.trim();
     const eq = item.indexOf('=');
-    if (eq <= 0 || eq === item.length - 1) throw new Error(`${name}: option "${item}" must look like key=value`);
+    if (eq <= 0 || eq === item.length - 1) {
+      // Text without "=" after another option is most likely the rest of a value cut at a comma (a path).
+      const hint = i > 0 && eq < 0 && item !== '' ? ` (options are separated by commas, so a value cannot contain one: "${items[i - 1]!.trim()}" ends at the comma)` : '';
+      throw new Error(`${name}: option "${item}" must look like key=value${hint}`);
+    }
     const key = item.slice(0, eq).trim(), value = item.slice(eq + 1).trim();
     if (out.has(key)) throw new Error(`${name}: option ${key}= given twice`);
     out.set(key, value);
-  }
+  });
   return out;
 }
 
