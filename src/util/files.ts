@@ -45,7 +45,7 @@ function removeDeadWritersFiles(path: string): void {
 }
 
 /** Whether a process with this pid runs on this machine (as any user). */
-function processRuns(pid: number): boolean {
+export function processRuns(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, linkSync, openSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { makeFolders } from './files.js';
+import { makeFolders, processRuns } from './files.js';
 
 export const RUN_LOCK_FILE = 'run.lock';
 
@@ -203,12 +203,7 @@ function liveness(info: RunLockInfo): 'gone' | 'alive' | 'other host' {
   // Not held in this process (checked before), so a lock naming this process's pid is an earlier process's (a
   // container restarted after a kill often gives its new process the old one's pid).
   if (info.pid === process.pid) return 'gone';
-  try {
-    process.kill(info.pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return 'gone';
-    // EPERM: it runs, as another user.
-  }
+  if (!processRuns(info.pid)) return 'gone';
   const start = procStartOf(info.pid);
   if (info.procStart && start && start !== info.procStart) return 'gone';
   return 'alive';
