@@ -120,8 +120,11 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
     ropeTheta = p.positive('rope_theta', ropeTheta);
     scalingJson = ropeParams;
   }
-  const ropeScaling = parseRopeScaling(scalingJson, maxPositions, source,
+  let ropeScaling = parseRopeScaling(scalingJson, maxPositions, source,
     r.has('original_max_position_embeddings') ? r.size('original_max_position_embeddings') : undefined);
+  // transformers' dynamic NTK takes max_position_embeddings as the original context (its rotary embedding's
+  // original_max_seq_len) and never reads an original_max_position_embeddings beside the factor.
+  if (ropeScaling.type === 'dynamic') ropeScaling = { ...ropeScaling, originalMaxPositions: maxPositions };
 
   // Llama/Mistral: `attention_bias` covers q, k, v and o together; Qwen2 always has q/k/v biases and no o bias.
   const attentionBias = r.bool('attention_bias', false);
@@ -332,6 +335,11 @@ function validateRopeScaling(s: RopeScaling, pairs: number): void {
 
 /** ModelConfig → HF config.json object (the inverse of parseHfConfig, for `namm convert` and the trainer). */
 export function toHfConfig(config: ModelConfig): Record<string, unknown> {
+  const rs = config.ropeScaling;
+  if (rs.type === 'dynamic' && rs.originalMaxPositions !== config.maxPositions) {
+    throw new Error(`a config.json cannot hold dynamic NTK scaling from an original context of ${rs.originalMaxPositions} tokens: ` +
+      `transformers takes max_position_embeddings (${config.maxPositions}) as the original context`);
+  }
   const eos = config.eosTokenIds.length === 1 ? config.eosTokenIds[0] : config.eosTokenIds.length ? config.eosTokenIds : null;
   if (config.arch === 'gpt2') {
     return {

@@ -90,7 +90,12 @@ test('rope_scaling forms: linear, dynamic, ntk, default/null, v5 rope_parameters
   const withScaling = (s: unknown) => parseHfConfig({ ...tinystories, rope_scaling: s }, 'c.json').ropeScaling;
   assert.deepEqual(withScaling({ type: 'linear', factor: 2 }), { type: 'linear', factor: 2 });
   assert.deepEqual(withScaling({ type: 'dynamic', factor: 4 }), { type: 'dynamic', factor: 4, originalMaxPositions: 512 });
-  assert.deepEqual(withScaling({ rope_type: 'dynamic', factor: 4, original_max_position_embeddings: 256 }), { type: 'dynamic', factor: 4, originalMaxPositions: 256 });
+  // transformers' dynamic NTK reads no original_max_position_embeddings: its original context is max_position_embeddings.
+  assert.deepEqual(withScaling({ rope_type: 'dynamic', factor: 4, original_max_position_embeddings: 256 }), { type: 'dynamic', factor: 4, originalMaxPositions: 512 });
+  const dyn = parseHfConfig({ ...tinystories, rope_scaling: { type: 'dynamic', factor: 4 } }, 'c.json');
+  assert.deepEqual(parseHfConfig(toHfConfig(dyn), 'back.json'), dyn);
+  assert.throws(() => toHfConfig({ ...dyn, ropeScaling: { type: 'dynamic', factor: 4, originalMaxPositions: 256 } }),
+    /a config\.json cannot hold dynamic NTK scaling from an original context of 256 tokens: transformers takes max_position_embeddings \(512\) as the original context/);
   assert.deepEqual(withScaling({ type: 'ntk', factor: 8, alpha: 2 }), { type: 'ntk', factor: 8, alpha: 2 });
   assert.deepEqual(withScaling({ type: 'ntk', factor: 8 }), { type: 'ntk', factor: 8, alpha: 1 });
   assert.deepEqual(withScaling({ rope_type: 'default' }), { type: 'none' });
