@@ -228,6 +228,7 @@ export function parseRopeScaling(json: unknown, maxPositions: number, source: st
     case 'linear':
       return { type: 'linear', factor: factor() };
     case 'dynamic':
+      // The key is read for namm's own GGUF key; a config.json's is not (parseLlamaFamily: transformers ignores it).
       return { type: 'dynamic', factor: factor(), originalMaxPositions: r.size('original_max_position_embeddings', maxPositions) };
     case 'ntk':
       return { type: 'ntk', factor: factor(), alpha: r.positive('alpha', 1) };
