@@ -249,6 +249,10 @@ export class SinkGuard implements TokenScorer {
     const scores = this.inner.score(obs, targets);
     for (let h = 0; h < scores.length; h++) {
       const pos = obs.positions[h]!, s = scores[h]!, n = obs.lens[h]!;
+      // The sinks must outrank the rows the inner rule itself always keeps (H2O's recent window, SnapKV's
+      // observation window score +∞): tied with them, the newer rows won and a budget short of sinks + window
+      // evicted position 0 first. So the inner +∞ become the largest finite score, and the sinks alone get +∞.
+      for (let i = 0; i < n; i++) if (s[i] === Infinity) s[i] = Number.MAX_VALUE;
       // Rows are oldest first, so the sinks (if still cached) lead.
       for (let i = 0; i < n && pos[i]! < this.sinks; i++) s[i] = Infinity;
     }

@@ -21,10 +21,13 @@ export function streamingWindowBudget(sinks: number, window: number): Budget {
 }
 
 /**
- * Scores that rank the sinks (the tokens at absolute positions below `sinks`) first, oldest first, and then every
- * other row by recency, so keeping the top k means keeping the sinks still held (at most k) plus the newest of the
- * rest. Sinks are told by position, not by row: once a budget at or below `sinks` has evicted one of them, the
- * first rows of the cache are later tokens, which must not become permanent sinks.
+ * Scores that rank the newest row first, then the sinks (the tokens at absolute positions below `sinks`), oldest
+ * first, then every other row by recency, so keeping the top k means keeping the newest token, the sinks still
+ * held (at most k − 1) and the newest of the rest. The newest token leads because a ratio budget is at or below
+ * `sinks` on a short sequence (⌊T·(1 − r)⌋ ≤ 4 for T < 40 at r = 0.875): ranked after the sinks, it was evicted as
+ * soon as it had attended, and decoding went on from the sinks alone. Sinks are told by position, not by row: once
+ * such a budget has evicted one of them, the first rows of the cache are later tokens, which must not become
+ * permanent sinks.
  */
 export class StreamingScorer implements TokenScorer {
   readonly method = 'streaming';
@@ -40,6 +43,8 @@ export class StreamingScorer implements TokenScorer {
     return Array.from(obs.lens, (n, h) => {
       const pos = obs.positions[h]!, s = new Float64Array(n);
       for (let i = 0; i < n; i++) s[i] = pos[i]! < this.sinks ? Number.MAX_SAFE_INTEGER - pos[i]! : pos[i]!;
+      // Rows are oldest first: the last is the newest (2^53, above every sink's score).
+      if (n > 0) s[n - 1] = Number.MAX_SAFE_INTEGER + 1;
       return s;
     });
   }

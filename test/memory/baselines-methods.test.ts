@@ -12,6 +12,7 @@ import { addColumns, h2oPolicy } from '../../src/memory/h2o.js';
 import { Rng } from '../../src/util/rng.js';
 import { l2Policy } from '../../src/memory/l2.js';
 import { withSinks } from '../../src/memory/scored.js';
+import { parsePolicySpec } from '../../src/memory/spec.js';
 import { SimCache, schedule } from '../helpers/cache-sim.js';
 
 /** One layer's observation from plain arrays (per head: positions, attention rows `[nQ][rows]`, keys `[rows][d]`). */
@@ -60,11 +61,24 @@ describe('StreamingLLM sinks are positions, not rows', () => {
       for (let h = 0; h < 2; h++) {
         const held = sim.positions(0, h), rest = held.filter((p) => p >= 4);
         if (T > 20) assert.equal(held.length, Math.min(k, T), `T = ${T}`);
-        // Whatever sinks are still held, every other token kept is one of the newest, the newest first of all.
+        // Whatever sinks are still held, every other token kept is one of the newest, and the newest always is
+        // (ranked after the sinks, it was evicted as soon as it had attended while the budget was ≤ 4).
         assert.deepEqual(rest, Array.from({ length: rest.length }, (_, i) => T - rest.length + i), `T = ${T}: ${held}`);
-        if (held.length > held.length - rest.length) assert.equal(held[held.length - 1], T - 1);
+        assert.equal(held[held.length - 1], T - 1, `T = ${T}: ${held}`);
       }
     }
+  });
+
+  it('a ratio budget at or below the sinks keeps the newest token and the first sinks', () => {
+    // 6 tokens at ratio 0.5 keep 3: the newest and sinks 0, 1 (it kept sinks 0, 1, 2 and then decoded without the
+    // token just generated); a token later, 7 keep 3 again, then 8 keep 4.
+    const sim = new SimCache({ nLayers: 1, nKvHeads: 1, headDim: 2 }, streamingPolicy({ budget: ratioBudget(0.5) }), { noAttention: true });
+    const seen: number[][] = [];
+    for (const chunk of schedule(6, 6, 2)) {
+      sim.run([chunk]);
+      seen.push(sim.positions(0, 0));
+    }
+    assert.deepEqual(seen, [[0, 1, 5], [0, 1, 6], [0, 1, 6, 7]]);
   });
 });
 
@@ -291,6 +305,23 @@ describe('L2 / KNorm', () => {
     assert.ok(kept[0]!.includes(0) && kept[1]!.includes(0));
     assert.equal(kept[0]!.length + kept[1]!.length, 4);
     assert.throws(() => withSinks(l2Policy({ budget: tokenBudget(3) }), 0), /sinks must be an integer ≥ 1/);
+  });
+
+  it('sinks=S outrank the rows the rule always keeps (H2O recent window, SnapKV observation window)', () => {
+    // Tied at +∞ with the window, the newer rows won: h2o:tokens=6,sinks=4 kept sinks 1–3 (not the BOS) and
+    // snapkv:tokens=66,sinks=4 kept only sinks 2 and 3.
+    for (const [spec, T, window] of [['h2o:tokens=6,sinks=4', 20, 3], ['snapkv:tokens=66,sinks=4', 200, 64]] as const) {
+      const sim = new SimCache({ nLayers: 1, nKvHeads: 2, headDim: 4 }, parsePolicySpec(spec), { seed: 2 });
+      sim.run(schedule(T, 128));
+      for (let h = 0; h < 2; h++) {
+        const held = sim.positions(0, h);
+        assert.deepEqual(held.slice(0, 4), [0, 1, 2, 3], `${spec}, head ${h}: ${held}`);
+        // The budget left after the sinks goes to the newest of the window rows.
+        const budget = spec.startsWith('h2o') ? 6 : 66;
+        assert.deepEqual(held.slice(4), Array.from({ length: budget - 4 }, (_, i) => T - (budget - 4) + i), `${spec}: ${held}`);
+        assert.ok(budget - 4 <= window);
+      }
+    }
   });
 });
 
