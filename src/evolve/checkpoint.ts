@@ -7,10 +7,10 @@
  * Frame: "NAMMCKP1" | u32 LE format version (1) | u32 LE reserved (0) | f64 LE payload length | 32-byte SHA-256
  * of the payload | payload.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { MiB, readFileLimited } from '../util/files.js';
+import { MiB, readFileLimited, removeDeadWritersFiles, tempFileFor } from '../util/files.js';
 
 const MAGIC = 'NAMMCKP1';
 const VERSION = 1;
@@ -28,7 +28,9 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string | 
   // and a wider typed array wrote .length bytes of its .byteLength.
   if (typeof data !== 'string') for (const chunk of Array.isArray(data) ? data : [data]) checkByteChunk(chunk, 'writeFileAtomic');
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}${TEMP_MARKER}${process.pid}-${randomBytes(4).toString('hex')}`);
+  // What a killed writer of this target left is removed first (a training run's checkpoint.bin is its size).
+  removeDeadWritersFiles(path);
+  const tmp = tempFileFor(path);
   const handle = await fs.open(tmp, 'w', 0o644);
   try {
     if (Array.isArray(data)) {

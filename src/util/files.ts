@@ -27,21 +27,39 @@ const PROCESS_START_MS = Date.now() - process.uptime() * 1000;
  * Removes the temporary files beside `path` that writers on this machine left when they were killed (Ctrl-C, a
  * crash) and that will never be renamed: those named with a pid that no longer runs, and those named with this
  * process's own pid but last written before it started (an earlier process that had the same pid, as a container's
- * often does; a newer one may be a worker thread's write in progress). Files of other hosts, of live processes and
- * of older versions (without a host tag) are left alone.
+ * often does; a newer one may be a worker thread's write in progress). Files of other hosts and of live processes
+ * are left alone. Names without a host tag (`.NAME.tmp-PID-HEX`, what the checkpoint writer used before it took
+ * this scheme) cannot tell a pid of this machine from one of another sharing the folder, so one is removed only
+ * when its pid is not running here and it was last written before this process started.
  */
-function removeDeadWritersFiles(path: string): void {
+export function removeDeadWritersFiles(path: string): void {
   const dir = dirname(resolve(path)), prefix = `.${basename(path)}.tmp-`;
   let names: string[];
   try { names = readdirSync(dir); } catch { return; }
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
-    const m = /^(\d+)-([0-9a-f]{8})-[0-9a-f]{8}$/.exec(name.slice(prefix.length));
-    if (!m || m[2] !== HOST_TAG) continue;
-    const pid = Number(m[1]), file = join(dir, name);
-    const stale = pid === process.pid ? Number(statSafe(file)?.mtimeMs ?? Infinity) < PROCESS_START_MS : !processRuns(pid);
-    if (stale) rmSync(file, { force: true });
+    const rest = name.slice(prefix.length), file = join(dir, name);
+    const m = /^(\d+)-([0-9a-f]{8})-[0-9a-f]{8}$/.exec(rest);
+    if (m) {
+      if (m[2] !== HOST_TAG) continue;
+      const pid = Number(m[1]);
+      const stale = pid === process.pid ? Number(statSafe(file)?.mtimeMs ?? Infinity) < PROCESS_START_MS : !processRuns(pid);
+      if (stale) rmSync(file, { force: true });
+      continue;
+    }
+    const old = /^(\d+)-[0-9a-f]{8}$/.exec(rest);
+    if (old && Number(old[1]) !== process.pid && !processRuns(Number(old[1])) && Number(statSafe(file)?.mtimeMs ?? Infinity) < PROCESS_START_MS) {
+      rmSync(file, { force: true });
+    }
   }
+}
+
+/**
+ * A fresh temporary file name beside `path` (`.NAME.tmp-PID-HOST-HEX`), the one name scheme of every writer, so
+ * that removeDeadWritersFiles recognises what any of them left.
+ */
+export function tempFileFor(path: string): string {
+  return join(dirname(resolve(path)), `.${basename(path)}.tmp-${process.pid}-${HOST_TAG}-${randomBytes(4).toString('hex')}`);
 }
 
 /** Whether a process with this pid runs on this machine (as any user). */
@@ -63,7 +81,7 @@ export function writeFileVia(path: string, write: (tmp: string) => void): void {
   const problem = fileTargetProblem(path);
   if (problem) throw new Error(`cannot write ${path}: ${problem}`);
   removeDeadWritersFiles(path);
-  const tmp = join(dirname(resolve(path)), `.${basename(path)}.tmp-${process.pid}-${HOST_TAG}-${randomBytes(4).toString('hex')}`);
+  const tmp = tempFileFor(path);
   try {
     write(tmp);
     const fd = openSync(tmp, 'r+');

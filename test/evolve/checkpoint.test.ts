@@ -45,6 +45,31 @@ test('checkpoint frame round-trips, and damaged files give clear errors', async 
   } finally { await rm(dir, { recursive: true, force: true }); }
 });
 
+test('writeFileAtomic removes what a killed writer of the same target left, and names its own file as writeFileVia does', async () => {
+  // Training checkpoints are written with writeFileAtomic; its leftovers (named without the host tag that
+  // writeFileVia's cleanup looks for) stayed through every later write.
+  const { spawnSync } = await import('node:child_process');
+  const { utimesSync } = await import('node:fs');
+  const dir = await mkdtemp(join(tmpdir(), 'namm-ckpt-'));
+  try {
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const target = join(dir, 'checkpoint.bin');
+    const past = new Date(Date.now() - process.uptime() * 1000 - 60_000);
+    const untagged = join(dir, `.checkpoint.bin.tmp-${dead}-deadbeef`);
+    await writeFile(untagged, 'half');
+    utimesSync(untagged, past, past);
+    await writeFileAtomic(target, 'one');
+    assert.deepEqual(await readdir(dir), ['checkpoint.bin']);
+    // A file in the scheme writeFileAtomic now uses (host tag included), of a writer that no longer runs.
+    const { tempFileFor } = await import('../../src/util/files.js');
+    const tagged = tempFileFor(target).replace(`.tmp-${process.pid}-`, `.tmp-${dead}-`);
+    await writeFile(tagged, 'half');
+    await writeFileAtomic(target, 'two');
+    assert.deepEqual(await readdir(dir), ['checkpoint.bin']);
+    assert.equal(await readFile(target, 'utf8'), 'two');
+  } finally { await rm(dir, { recursive: true, force: true }); }
+});
+
 test('removeStaleTempFiles removes only the temp files of that target', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'namm-ckpt-'));
   try {

@@ -87,7 +87,13 @@ test('writeFileVia removes the temporary files of writers that were killed, and 
     writeFileSync(ownNew, 'x');
     const past = new Date(Date.now() - process.uptime() * 1000 - 60_000);
     utimesSync(ownOld, past, past);
+    // An untagged name (the checkpoint writer's before it took the tagged scheme) of a pid not running here and
+    // last written before this process started goes (one written since, `old` above, may be another host's).
+    const oldPast = join(dir, `.out.json.tmp-${pid}-0badf00d`);
+    writeFileSync(oldPast, 'x');
+    utimesSync(oldPast, past, past);
     writeFileVia(target, (tmp) => writeFileSync(tmp, '{}'));
+    assert.ok(!existsSync(oldPast), 'an old-format file of a dead pid, from before this process, is gone');
     assert.equal(readFileSync(target, 'utf8'), '{}');
     assert.ok(!existsSync(killed.tmp), 'the killed writer\'s file is gone');
     assert.ok(existsSync(live.tmp), 'the live writer\'s file stays');
