@@ -1,9 +1,6 @@
 /** `namm evolve`: evolve a NAMM on task scores with CMA-ES, stage by stage as a curriculum file says. */
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { CHECKPOINT_FILE } from '../evolve/loop.js';
 import { evolveNamm } from '../evolve/namm-evolution.js';
 import { intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
@@ -37,8 +34,6 @@ export function register(program: Command): void {
     .option('--mode <mode>', "CMA-ES eigendecomposition: reference (every generation) or fast (lazy); default: the curriculum's (on --resume: the run's)", modeOption)
     .option(WEIGHTS_FLAGS, `${WEIGHTS_HELP}; a run resumes with the weights it started with`, weightsOption)
     .action(async (o: EvolveCliOptions) => {
-      // Resuming a run that never checkpointed is starting it; say so, in case --out is mistyped.
-      if (o.resume && !existsSync(join(o.out, CHECKPOINT_FILE))) process.stderr.write(`note: ${o.out} holds no evolution checkpoint; starting a new run there\n`);
       const result = await evolveNamm({
         curriculum: o.config, model: o.model, out: o.out, resume: o.resume, workers: o.workers,
         ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.mode ? { mode: o.mode } : {}),

@@ -17,9 +17,9 @@
  * run.lock while the run goes.
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, promises as fs, statSync } from 'node:fs';
+import { appendFileSync, existsSync, promises as fs, readdirSync, rmSync, statSync } from 'node:fs';
 import { makeFolders, MiB, readFileLimited } from '../util/files.js';
-import { acquireRunLock, type RunLock } from '../util/run-lock.js';
+import { acquireRunLock, RUN_LOCK_FILE, type RunLock } from '../util/run-lock.js';
 import { join } from 'node:path';
 import { calibrateNamm } from '../eval/calibrate.js';
 import type { RunRecordOptions } from '../eval/runner.js';
@@ -149,9 +149,39 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
   }
 }
 
+/**
+ * Written by a fresh run into its folder before anything else and removed once its first checkpoint is written: the
+ * run files beside it (log.jsonl, members.jsonl, curriculum.json, …) are that run's own, stopped before there was
+ * anything to resume, so a new run may start over there. A folder with other files and no checkpoint is refused.
+ */
+export const UNFINISHED_EVOLUTION_MARKER = 'evolve-unfinished.json';
+
+/** What `out` holds besides the lock and temporary files (a missing folder holds nothing). */
+function folderEntries(out: string): string[] {
+  if (!existsSync(out)) return [];
+  return readdirSync(out).filter((name) => name !== RUN_LOCK_FILE && !(name.startsWith('.') && name.includes('.tmp-')));
+}
+
 async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, workers: number, out: string, lock: RunLock): Promise<EvolveNammResult> {
   const checkpointExists = await exists(join(out, CHECKPOINT_FILE));
   if (checkpointExists && !o.resume) throw new Error(`${out} already holds an evolution run; pass resume (--resume) to continue it, or use a new directory`);
+  const markerPath = join(out, UNFINISHED_EVOLUTION_MARKER);
+  const stream = o.progress === false ? null : o.progress === true || o.progress === undefined ? process.stderr : o.progress;
+  const say = (line: string): void => { stream?.write(`${line}\n`); };
+  if (!checkpointExists) {
+    // A new run writes log.jsonl, members.jsonl, curriculum.json, evolved.namm… into the folder: one that holds other
+    // files (a model folder, an earlier run's results without their checkpoint, notes) would lose them silently.
+    const held = folderEntries(out);
+    const unfinished = existsSync(markerPath);
+    if (o.resume && !unfinished) {
+      throw new Error(`resume (--resume): ${out} holds no evolution run (no ${CHECKPOINT_FILE}); a new run drops --resume${held.length > 0 ? '' : ' (is the folder mistyped?)'}`);
+    }
+    if (held.length > 0 && !unfinished) {
+      const shown = held.slice(0, 4).join(', ') + (held.length > 4 ? `, … (${held.length} entries)` : '');
+      throw new Error(`${out} already holds files (${shown}) and no evolution checkpoint; a new run needs an empty or new folder`);
+    }
+    if (unfinished) say(`note: ${out} holds a run that stopped before its first generation ended; starting over in it`);
+  }
   const restoredMeta = checkpointExists ? (await loadEvolutionCheckpoint(out)).meta : null;
   const restored = restoredMeta ? readExtra(restoredMeta.extra, out) : null;
   if (restored && o.seed !== undefined && o.seed !== restored.seed) {
@@ -166,8 +196,6 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   const fingerprints = curriculumFingerprints(curriculum);
   if (restored) checkFingerprints(restored, fingerprints, () => curriculumFingerprints(curriculum, 'legacy'), out);
 
-  const stream = o.progress === false ? null : o.progress === true || o.progress === undefined ? process.stderr : o.progress;
-  const say = (line: string): void => { stream?.write(`${line}\n`); };
   // As the mode: the weights a run started with stay its own (a resume need not repeat them).
   const weights = o.weights !== undefined ? parseWeightStorage(o.weights) : restored?.weights ?? 'auto';
   const shared = await loadSharedModel(o.model, undefined, weights);
@@ -194,6 +222,7 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   // The lock made the folder if it was missing, and removes it again, if still empty, when a run refused above (a
   // bad model or task, a mismatched resume) releases it: no empty folder is left behind.
   makeFolders(out, 'output folder');
+  if (!restored) await writeFileAtomic(markerPath, JSON.stringify({ command: 'namm evolve', started: new Date().toISOString() }) + '\n');
   const references = await ReferenceScoreCache.open(join(out, REFERENCE_SCORES_FILE), shared.fingerprint);
   if (!restored) await writeFileAtomic(join(out, 'curriculum.json'), JSON.stringify(curriculum, null, 2) + '\n');
 
@@ -260,6 +289,8 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
     progress?.update({ ...record, generation: record.generation + 1, totalGenerations: total, etaS: remaining > 0 ? (remaining * recent.reduce((s, t) => s + t, 0)) / recent.length : 0 });
     const report = members.find((m) => m.generation === record.generation)!;
     appendFileSync(join(out, MEMBERS_FILE), JSON.stringify(report) + '\n');
+    // The generation's checkpoint is written: the run can be resumed from here on.
+    rmSync(markerPath, { force: true });
     o.onGeneration?.(record, report);
   };
 

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { evolveNamm, type EvolveNammResult, type MemberReport } from '../../src/evolve/namm-evolution.js';
+import { evolveNamm, UNFINISHED_EVOLUTION_MARKER, type EvolveNammResult, type MemberReport } from '../../src/evolve/namm-evolution.js';
 import { loadEvolutionCheckpoint, type GenerationRecord } from '../../src/evolve/loop.js';
 import { loadNammPolicy, readNammCheckpoint } from '../../src/memory/namm/index.js';
 import { loadModel } from '../../src/models/model.js';
@@ -42,6 +42,7 @@ test('a tiny evolution (population 4, 2 stages of 1 generation) writes a loadabl
   assert.deepEqual(r.history.map((h) => h.stage), ['retrieval', 'stories']);
   for (const f of ['checkpoint.bin', 'log.jsonl', 'mean.f32', 'members.jsonl', 'reference-scores.json', 'curriculum.json', 'fitness.svg',
     'stage-1-retrieval.namm', 'stage-2-stories.namm', 'evolved.namm']) assert.ok(existsSync(join(out, f)), `${f} is written`);
+  assert.ok(!existsSync(join(out, UNFINISHED_EVOLUTION_MARKER)), 'the marker of a run without a checkpoint went with the first one');
 
   // The deployed policy is the CMA-ES mean, with the calibrated statistics and provenance.
   const ckpt = readNammCheckpoint(r.nammPath);

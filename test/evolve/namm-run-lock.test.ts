@@ -6,12 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runEvolution } from '../../src/evolve/loop.js';
-import { evolveNamm } from '../../src/evolve/namm-evolution.js';
+import { evolveNamm, UNFINISHED_EVOLUTION_MARKER } from '../../src/evolve/namm-evolution.js';
 import { readRunLock, RUN_LOCK_FILE } from '../../src/util/run-lock.js';
 import { deadPid, holdLock } from '../util/run-lock-holder.js';
 import { MODEL, withTempDir, writeTinyCurriculum } from './namm-helpers.js';
@@ -63,7 +63,7 @@ test('namm evolve takes over a stale lock with a note on stderr, and an error en
   const out = join(dir, 'run');
   mkdirSync(out);
   const pid = staleLock(out);
-  const cli = await runCli(['--config', config, '--model', join(dir, 'no-such-model'), '--out', out, '--resume']);
+  const cli = await runCli(['--config', config, '--model', join(dir, 'no-such-model'), '--out', out]);
   assert.equal(cli.code, 1);
   assert.match(cli.stderr, new RegExp(`^note: taking over the stale run lock .*run\\.lock of process ${pid} \\(namm evolve\\), started 2020-01-01T00:00:00.000Z, which no longer runs$`, 'm'));
   assert.match(cli.stderr, /^namm: .*no-such-model/m, 'then the run went on, to the model');
@@ -100,4 +100,38 @@ test('runEvolution holds the lock while it runs, takes over a stale one, and rel
   assert.ok(!existsSync(join(dir, RUN_LOCK_FILE)), 'gone after a normal end');
   await assert.rejects(runEvolution({ dir, dim: 3, generations: 4, resume: true, progress: false, cmaOptions: { popSize: 4 }, evaluate: async () => { throw new Error('evaluation failed'); } }), /evaluation failed/);
   assert.ok(!existsSync(join(dir, RUN_LOCK_FILE)), 'gone after an error');
+}));
+
+test('a new evolution refuses a folder holding other files, --resume refuses one holding no run, and a run stopped before its first checkpoint starts over', { timeout: 60000 }, () => withTempDir(async (dir) => {
+  const config = await writeTinyCurriculum(dir);
+  // A model that does not exist: a run accepted by the folder checks fails there, after them.
+  const missing = join(dir, 'no-such-model');
+  const notes = join(dir, 'notes');
+  mkdirSync(notes);
+  writeFileSync(join(notes, 'log.jsonl'), 'my notes\n');
+  writeFileSync(join(notes, 'evolved.namm'), 'an earlier result');
+  // They were overwritten by the new run's log.jsonl and evolved.namm (exit 0).
+  for (const resume of [false, true]) {
+    await assert.rejects(evolveNamm({ curriculum: config, model: missing, out: notes, resume, progress: false }),
+      resume ? /resume \(--resume\): .*notes holds no evolution run \(no checkpoint\.bin\); a new run drops --resume$/
+        : /notes already holds files \(evolved\.namm, log\.jsonl\) and no evolution checkpoint; a new run needs an empty or new folder/);
+  }
+  assert.deepEqual(readdirSync(notes).sort(), ['evolved.namm', 'log.jsonl']);
+  assert.equal(readFileSync(join(notes, 'log.jsonl'), 'utf8'), 'my notes\n');
+  // --resume on a mistyped folder started a new run there.
+  const typo = join(dir, 'run-typo');
+  const cli = await runCli(['--config', config, '--model', MODEL, '--out', typo, '--resume']);
+  assert.equal(cli.code, 1);
+  assert.match(cli.stderr, /^namm: resume \(--resume\): .*run-typo holds no evolution run \(no checkpoint\.bin\); a new run drops --resume \(is the folder mistyped\?\)$/m);
+  assert.ok(!existsSync(typo), 'no folder is left behind');
+  // A run stopped before its first checkpoint left its marker beside its files: a new run (or --resume) starts over.
+  const stopped = join(dir, 'stopped');
+  mkdirSync(stopped);
+  for (const f of [UNFINISHED_EVOLUTION_MARKER, 'curriculum.json', 'log.jsonl', 'members.jsonl']) writeFileSync(join(stopped, f), '');
+  for (const resume of [false, true]) {
+    const lines: string[] = [];
+    await assert.rejects(evolveNamm({ curriculum: config, model: missing, out: stopped, resume, progress: { write: (s: string) => { lines.push(s); return true; } } as unknown as NodeJS.WritableStream }),
+      /no-such-model/);
+    assert.match(lines.join(''), /stopped holds a run that stopped before its first generation ended; starting over in it/);
+  }
 }));
