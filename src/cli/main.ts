@@ -22,6 +22,15 @@ program
   .showHelpAfterError();
 for (const register of commands) register(program);
 
+// A reader that goes away (`namm tasks list | head -1`) ends the command as SIGPIPE ends a Unix tool, silently and
+// with status 141 (128 + SIGPIPE), instead of an unhandled 'error' event's stack trace; files being written are
+// written atomically, so one cut off leaves its old version. Any other failure to write the output is an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(141);
+  process.stderr.write(`namm: cannot write the output: ${err.message}\n`);
+  process.exit(1);
+});
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as Error;
   process.stderr.write(`namm: ${e?.message ?? String(err)}\n`);

@@ -315,3 +315,17 @@ test('a run never reuses or overwrites another setup\'s folder: eval --out, trai
   assert.match(r.stderr, /already holds a model \(config\.json, model\.safetensors, tokenizer\.json\)/);
   assert.equal(readFileSync(join(model, 'config.json'), 'utf8'), config);
 });
+
+test('a reader that closes the pipe ends a command quietly with status 141, not a stack trace', async () => {
+  // `namm tasks list | head -1` and `namm generate … | head -c 20` printed an unhandled EPIPE 'error' event.
+  const { spawn } = await import('node:child_process');
+  for (const args of [['tasks', 'list'], ['generate', '--model', MODEL, '--prompt', 'Once upon a time', '--max-new-tokens', '20']]) {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // closed before the command writes anything: its first write fails
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    assert.equal(code, 141, `${args[0]}: ${stderr}`);
+    assert.equal(stderr.replace(/^.*Warning.*\n|^\(Use `node --trace-warnings.*\n/gm, ''), '', `${args[0]}: nothing on stderr`);
+  }
+});
