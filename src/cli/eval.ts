@@ -115,9 +115,12 @@ export function register(program: Command): void {
           // Weights converted at load (q8_0, q4_0, f16, bf16 where the file had float32 matrices) are another model;
           // packed ones hold the file's own values (the same results as f32), so they count as f32.
           weights: model.convertedWeights ?? 'f32',
+          // The path alone let results of the model that was there before (then retrained, or replaced) be reused.
+          modelFingerprint: model.fingerprint,
         };
-        // Keys an older run.json lacks held their defaults then.
-        const defaults: Record<string, unknown> = { chunkSize: DEFAULT_CHUNK_SIZE, weights: 'f32' };
+        // Keys an older run.json lacks held their defaults then; one without the fingerprint is trusted to the path
+        // it names (and gains the fingerprint of the model it is resumed with).
+        const defaults: Record<string, unknown> = { chunkSize: DEFAULT_CHUNK_SIZE, weights: 'f32', modelFingerprint: model.fingerprint };
         // The files a policy reads (a .namm, a trace), by content: the same spec with another file behind it is
         // another policy, whose results cannot be reused.
         const files: Record<string, Record<string, string>> = {};
@@ -128,7 +131,8 @@ export function register(program: Command): void {
           const was = (k: string) => before[k] ?? defaults[k] ?? null;
           const diff = Object.entries(setup).filter(([k, v]) => JSON.stringify(was(k)) !== JSON.stringify(v)).map(([k]) => k);
           if (diff.length) {
-            throw new Error(`${o.out} holds results of another setup (${diff.map((k) => `${k}: ${JSON.stringify(was(k))} there, ${JSON.stringify((setup as Record<string, unknown>)[k])} now`).join('; ')}); use another --out`);
+            const label = (k: string) => (k === 'modelFingerprint' ? "the model's content (fingerprint of its config and weights)" : k);
+            throw new Error(`${o.out} holds results of another setup (${diff.map((k) => `${label(k)}: ${JSON.stringify(was(k))} there, ${JSON.stringify((setup as Record<string, unknown>)[k])} now`).join('; ')}); use another --out`);
           }
           const beforeFiles = (before.policyFiles ?? {}) as Record<string, Record<string, string>>;
           for (const [s, f] of Object.entries(files)) {
@@ -146,7 +150,7 @@ export function register(program: Command): void {
             }
           }
           // Each spec keeps the paths it read last (their contents are those recorded, checked above).
-          const merged = { ...before, policyFiles: { ...beforeFiles, ...files } };
+          const merged = { ...before, modelFingerprint: model.fingerprint, policyFiles: { ...beforeFiles, ...files } };
           if (JSON.stringify(merged) !== JSON.stringify(before)) writeFileVia(runFile, (tmp) => writeFileSync(tmp, JSON.stringify(merged, null, 2) + '\n'));
         } else writeFileVia(runFile, (tmp) => writeFileSync(tmp, JSON.stringify({ ...setup, policyFiles: files }, null, 2) + '\n'));
         if (existsSync(resultsFile)) {

@@ -24,6 +24,10 @@ import { loadLongBenchConfig, readJsonl } from '../tasks/longbench.js';
 import type { TaskRecord } from '../tasks/record.js';
 import { RECORD_SCORES, type RecordScore } from '../eval/runner.js';
 import { MiB, readFileLimited } from '../util/files.js';
+import { stableJson } from '../util/stable-json.js';
+
+/** Re-exported: equal definitions hash equally wherever they are compared. */
+export { stableJson };
 
 /**
  * Generated tasks of an evolution use seeds from here up: seeds below 1,000,000 are evaluation sets', and
@@ -364,14 +368,6 @@ export function resolveTaskPools(curriculum: Curriculum, tokenizer: Tokenizer, m
   return pools;
 }
 
-/** JSON with sorted keys, so equal definitions hash equally. */
-export function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stableJson((v as Json)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 16);
 

@@ -28,7 +28,6 @@ import type { NammSelection } from '../memory/namm/selection.js';
 import { recordPrompt, runRecord, type RunRecordOptions } from '../eval/runner.js';
 import type { Session } from '../runtime/session.js';
 import type { TaskRecord } from '../tasks/record.js';
-import { modelFingerprint } from './reference-scores.js';
 
 /** How every member's NAMM is built and how every record is run. */
 export interface NammRunSettings {
@@ -114,7 +113,7 @@ export async function loadSharedModel(path: string, backend: Backend = getBacken
   const model = new Model(files.config, weights, files.tokenizer, backend, files.source);
   const tokenizerPath = files.format === 'safetensors' ? files.source
     : files.format === 'gguf' ? files.source : join(dirname(files.source), 'tokenizer.bin');
-  return { model, weights, tokenizerPath, format: files.format, fingerprint: modelFingerprint(files.config, weights), converted: files.converted };
+  return { model, weights, tokenizerPath, format: files.format, fingerprint: model.fingerprint, converted: files.converted };
 }
 
 function nammPolicyFor(model: Model, params: Float32Array, normStats: NormStats | null, settings: NammRunSettings): NammPolicy {

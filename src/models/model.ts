@@ -12,6 +12,7 @@ import { LlamaArch } from './llama.js';
 import { loadModelFiles } from './load.js';
 import type { WeightStorage } from './pack.js';
 import { validateModelConfig } from './config.js';
+import { modelFingerprint } from './fingerprint.js';
 import type { ModelConfig, Tokenizer, WeightMap } from './types.js';
 
 export interface LoadModelOptions {
@@ -38,6 +39,11 @@ export class Model {
    * from the file's, for records of a run.
    */
   convertedWeights: WeightStorage | null = null;
+  /**
+   * The model's identity by content (modelFingerprint: its config and a sample of every weight tensor), taken at
+   * construction: results kept on disk (eval --out, an evolution's reference scores) are reused only for the same one.
+   */
+  readonly fingerprint: string;
 
   constructor(
     readonly config: ModelConfig,
@@ -49,6 +55,7 @@ export class Model {
   ) {
     validateModelConfig(config);
     this.arch = config.arch === 'gpt2' ? new Gpt2Arch(config, weights) : new LlamaArch(config, weights);
+    this.fingerprint = modelFingerprint(config, weights);
   }
 
   /** Loads a Hugging Face folder (safetensors), a GGUF file or a llama2.c checkpoint. */

@@ -297,10 +297,26 @@ test('a run never reuses or overwrites another setup\'s folder: eval --out, trai
   // The default given explicitly is the same setup (a run.json from before the option reads as the default).
   const runJson = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(runJson.chunkSize, 128);
+  // A run.json from before the model's fingerprint was kept is trusted to its path, and gains the fingerprint.
+  const fingerprint = runJson.modelFingerprint;
+  assert.match(String(fingerprint), /^[0-9a-f]{32}$/);
   delete runJson.chunkSize;
+  delete runJson.modelFingerprint;
   writeFileSync(join(out, 'run.json'), JSON.stringify(runJson));
   r = namm('eval', '--model', MODEL, '--data', data, '--memory', 'h2o:ratio=0.5', '--out', out, '--chunk-size', '128', '--json');
   assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).modelFingerprint, fingerprint);
+  // Another model at the same path (retrained, replaced) is another setup: its path alone let the results of the
+  // model that was there before be reused.
+  const swapped = join(dir, 'swapped');
+  cpSync(MODEL, swapped, { recursive: true });
+  const evSwapped = join(dir, 'ev-swapped');
+  r = namm('eval', '--model', swapped, '--data', data, '--memory', 'h2o:ratio=0.5', '--out', evSwapped, '--json');
+  assert.equal(r.status, 0, r.stderr);
+  cpSync('models/namm-tiny-llama', swapped, { recursive: true });
+  r = namm('eval', '--model', swapped, '--data', data, '--memory', 'h2o:ratio=0.5', '--out', evSwapped, '--json');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, new RegExp(`holds results of another setup \\(the model's content \\(fingerprint of its config and weights\\): "${fingerprint}" there, "[0-9a-f]{32}" now\\)`));
   const full128 = JSON.parse(namm('eval', '--model', MODEL, '--data', data, '--out', out, '--json').stdout) as { policy: string; score: number }[];
   r = namm('eval', '--model', MODEL, '--data', data, '--out', join(dir, 'ev64'), '--chunk-size', '64', '--json');
   assert.equal(r.status, 0, r.stderr);
