@@ -36,7 +36,12 @@ export function perplexity(model: Model, ids: readonly number[], policy: MemoryP
     for (let t = 0; t < piece.length; t++) {
       const target = ids[start + t + 1];
       if (target === undefined) break;
-      nll += tokenNll(logits.subarray(t * V, (t + 1) * V), target).nll;
+      const tokenLoss = tokenNll(logits.subarray(t * V, (t + 1) * V), target).nll;
+      // A NaN loss made a NaN perplexity, printed as a result (`perplexity NaN`, `null` in JSON) with status 0.
+      if (!Number.isFinite(tokenLoss)) {
+        throw new Error(`perplexity: the model produced NaN or infinite logits predicting token ${start + t + 2} of ${ids.length} (its weights or activations hold NaN or infinities); the text has no perplexity`);
+      }
+      nll += tokenLoss;
       count++;
     }
     options.onProgress?.(Math.min(ids.length, start + chunk), ids.length);

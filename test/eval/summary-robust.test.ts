@@ -13,6 +13,7 @@ import { HfTokenizer } from '../../src/models/tokenizers/hf.js';
 import { answerText, type TaskRecord } from '../../src/tasks/record.js';
 import { getBackend } from '../../src/tensor/index.js';
 import { tinyByteLevelTokenizerJson, tinyGpt2 } from '../fixtures/tiny-models.js';
+import { perplexity } from '../../src/eval/perplexity.js';
 
 // A GPT-2 and its byte-level tokenizer, which (without a bos_token) adds no BOS.
 const { json, vocabSize } = tinyByteLevelTokenizerJson();
@@ -47,6 +48,10 @@ test('a model with NaN logits gets no likelihood score: the run is refused by re
   await assert.rejects(runRecord(bad, record(), null, {}), /NaN or \+Infinity logits/);
   const ok = await runRecord(gpt2, record(), null, { score: 'likelihood' });
   assert.ok(Number.isFinite(ok.score) && ok.score > 0 && ok.score <= 1);
+  // Perplexity too: it printed `perplexity NaN` (null in JSON) and exited 0.
+  const ids = tok.encode('in the air the answer');
+  assert.throws(() => perplexity(bad, ids, null), /^Error: perplexity: the model produced NaN or infinite logits predicting token 2 of \d+ .*no perplexity/);
+  assert.ok(Number.isFinite(perplexity(gpt2, ids, null).perplexity));
 });
 
 /** A result as results.jsonl holds it: through JSON, where a NaN score became null. */
