@@ -81,7 +81,17 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
   const { context, question } = splitContextAndQuestion(record, options.longbenchConfig);
   let ctxIds = tok.encode(context, { addBos: true });
   const qIds = tok.encode(question, { addBos: false });
-  const budget = options.maxPromptTokens ?? contextLength(model.config) - maxNew;
+  const window = contextLength(model.config);
+  const budget = options.maxPromptTokens ?? window - maxNew;
+  // What sets the budget, for the messages below (a record asking for more new tokens than the context holds gave
+  // "the question does not fit a −88-token prompt budget", never naming the new tokens).
+  const newTokens = answerIds ? `its answer's ${maxNew} tokens (scored by likelihood)`
+    : options.maxNewTokens !== undefined ? `${maxNew} new tokens (maxNewTokens)` : `${maxNew} new tokens (its max_new_tokens, or the LongBench config's dataset2maxlen)`;
+  if (options.maxPromptTokens === undefined && budget < 1) {
+    throw new Error(`record ${record._id}: ${newTokens} leave no room for a prompt in the model's ${window}-token context`);
+  }
+  const budgetText = options.maxPromptTokens !== undefined ? `${budget}-token prompt budget (maxPromptTokens)`
+    : `${budget}-token prompt budget (the model's ${window}-token context less ${newTokens})`;
   let truncated = false;
   if (ctxIds.length + qIds.length > budget) {
     // LongBench's cut over the whole prompt: its first ⌊budget/2⌋ tokens and its last ⌊budget/2⌋, which hold the
@@ -93,7 +103,7 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
       // A question longer than half the budget, which the official cut would split: it is kept whole and the
       // context alone is cut in the middle to the room left.
       const room = budget - qIds.length;
-      if (room < 2) throw new Error(`record ${record._id}: the question alone (${qIds.length} tokens) does not fit a ${budget}-token prompt budget`);
+      if (room < 2) throw new Error(`record ${record._id}: the question alone (${qIds.length} tokens) does not fit a ${budgetText}`);
       ctxIds = truncateMiddle(ctxIds, room);
     }
     truncated = true;

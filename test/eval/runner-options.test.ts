@@ -26,6 +26,19 @@ test('maxPromptTokens must be a positive safe integer when given (NaN fell back 
   assert.ok(cut.ctxIds.length + cut.qIds.length <= 100);
 });
 
+test('new tokens that leave no room for the prompt are named as the cause', () => {
+  const ctx = model.config.maxPositions;
+  // It said "the question alone (16 tokens) does not fit a −88-token prompt budget".
+  assert.throws(() => recordPrompt(model, { ...record, max_new_tokens: ctx + 88 }),
+    new RegExp(`^Error: record story: ${ctx + 88} new tokens \\(its max_new_tokens, or the LongBench config's dataset2maxlen\\) leave no room for a prompt in the model's ${ctx}-token context$`));
+  assert.throws(() => recordPrompt(model, record, { maxNewTokens: ctx }), /: \d+ new tokens \(maxNewTokens\) leave no room for a prompt/);
+  // A budget that holds some tokens, but fewer than the question: the message says where the budget comes from.
+  const question = recordPrompt(model, record).qIds.length;
+  assert.throws(() => recordPrompt(model, record, { maxNewTokens: ctx - question }),
+    new RegExp(`the question alone \\(${question} tokens\\) does not fit a ${question}-token prompt budget \\(the model's ${ctx}-token context less ${ctx - question} new tokens \\(maxNewTokens\\)\\)`));
+  assert.throws(() => recordPrompt(model, record, { maxPromptTokens: question }), /does not fit a \d+-token prompt budget \(maxPromptTokens\)$/);
+});
+
 test('maxNewTokens must be a safe integer ≥ 0 when given', () => {
   for (const bad of [Number.NaN, -1, 2.5, '4']) {
     assert.throws(() => recordPrompt(model, record, { maxNewTokens: bad as never }), /^RangeError: maxNewTokens must be a safe integer ≥ 0, got /);
