@@ -262,6 +262,12 @@ export class SinkGuard implements TokenScorer {
 
 /** `policy` with its first `sinks` positions protected (SinkGuard); the name gains ",sinks=S". */
 export function withSinks(policy: ScoredPolicy, sinks: number): ScoredPolicy {
+  // A token budget at or below the sinks keeps the sinks alone: the rule never chooses a token, and every other one
+  // (the current included) goes as soon as it has attended. As StreamingLLM's tokens ≤ sinks, it is refused.
+  const b = policy.budget as { kind?: unknown; tokens?: unknown } | null;
+  if (b?.kind === 'tokens' && typeof b.tokens === 'number' && b.tokens <= sinks) {
+    throw new RangeError(`${policy.name.split(':')[0]}: tokens=${b.tokens} holds no more than the ${sinks} sinks (sinks=${sinks}), so the rule would choose no token; give tokens > sinks`);
+  }
   const name = `${policy.name}${policy.name.includes(':') ? ',' : ':'}sinks=${sinks}`;
   return new ScoredPolicy(new SinkGuard(policy.scorer, sinks), { budget: policy.budget, every: policy.every, select: policy.select, name });
 }
