@@ -400,6 +400,7 @@ function numberValue(name: string, key: string, v: string): number {
 function intValue(name: string, key: string, v: string, min: number): number {
   if (!/^[+-]?\d+$/.test(v)) throw new Error(`${name}: ${key} must be an integer, got "${v}"`);
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min) throw new Error(`${name}: ${key} must be an integer ≥ ${min}, got ${v}`);
+  if (n < min) throw new Error(`${name}: ${key} must be an integer ≥ ${min}, got ${v}`);
+  if (!Number.isSafeInteger(n)) throw new Error(`${name}: ${key} must be an integer up to ${Number.MAX_SAFE_INTEGER} (2^53 − 1), got ${v}`);
   return n;
 }

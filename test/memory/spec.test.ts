@@ -154,6 +154,9 @@ describe('parsePolicySpec: errors say what is allowed', () => {
     ['snapkv:ratio=0.5,kernel=4', /odd/],
     ['snapkv:ratio=0.5,pool=median', /pool must be avg or max/],
     ['random:ratio=0.5,seed=x', /seed must be an integer/],
+    // It said "seed must be an integer ≥ -2147483648" of a value too large.
+    ['random:ratio=0.5,seed=9007199254740992', /^Error: random: seed must be an integer up to 9007199254740991 \(2\^53 − 1\), got 9007199254740992$/],
+    ['random:ratio=0.5,seed=-2147483649', /^Error: random: seed must be an integer ≥ -2147483648, got -2147483649$/],
     ['l2:ratio=0.5,sinks=-1', /l2: sinks must be an integer ≥ 0/],
     ['h2o:ratio=0.5,sinks=two', /h2o: sinks must be an integer/],
     ['full:sinks=4', /full takes no options/],
