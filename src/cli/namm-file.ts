@@ -25,7 +25,7 @@ export function register(program: Command): void {
       if (o.scorer !== 'bam' && o.scorer !== 'mlp') throw new Error(`--scorer must be bam or mlp, got ${o.scorer}`);
       if (!(NAMM_SELECTIONS as readonly string[]).includes(o.selection)) throw new Error(`--selection must be one of ${NAMM_SELECTIONS.join(', ')}`);
       if (!(TAP_PRECISIONS as readonly string[]).includes(o.taps)) throw new Error(`--taps must be ${TAP_PRECISIONS.join(' or ')}, got ${o.taps}`);
-      checkOutputPath(o.out, { force: o.force });
+      checkOutputPath(o.out, { force: o.force, file: true });
       saveNammCheckpoint(o.out, {
         scorer: o.scorer as 'bam' | 'mlp', params: zeroNammParams(o.scorer as 'bam' | 'mlp'), normStats: null, updateEvery: o.update,
         selection: o.selection as NammSelection, taps: o.taps as TapPrecision, provenance: { created: new Date().toISOString(), by: 'namm init' },
@@ -47,7 +47,7 @@ export function register(program: Command): void {
     .option(WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption)
     .action(async (o: { model: string; namm: string; data: string[]; out?: string; force?: boolean; longbenchConfig?: string; limit?: number; maxPromptTokens?: number; weights?: WeightStorage }) => {
       // Checked before the (long) calibration pass: another file at --out is not overwritten unasked, nor an input.
-      if (o.out && resolve(o.out) !== resolve(o.namm)) checkOutputPath(o.out, { force: o.force, inputs: [o.model, ...o.data] });
+      if (o.out && resolve(o.out) !== resolve(o.namm)) checkOutputPath(o.out, { force: o.force, inputs: [o.model, ...o.data], file: true });
       const ckpt = readNammCheckpoint(o.namm);
       const model = await loadModel(o.model, o.weights ? { weights: o.weights } : {});
       const records = o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity));

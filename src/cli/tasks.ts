@@ -102,11 +102,12 @@ export function register(program: Command): void {
     .action(async (opts: GenerateTasksCliOptions) => {
       const task = getTask(opts.task);
       if (opts.depth && !task.depth) throw new Error(`task ${task.name} has no needle depth to set`);
-      checkOutputPath(opts.out, { force: !!opts.force, inputs: [opts.tokenizer, ...(opts.haystack ? [opts.haystack] : [])] });
+      // The tokenizer first: a folder without one, given as --tokenizer, was reported as the folder --out lay in.
+      const tokenizer = await loadTokenizer(opts.tokenizer);
+      checkOutputPath(opts.out, { force: !!opts.force, inputs: [opts.tokenizer, ...(opts.haystack ? [opts.haystack] : [])], file: true });
       if (opts.seed >= 1_000_000) {
         process.stderr.write(`note: seed ${opts.seed} is in the range of training (1,000,000–1,999,999: namm train's samples) or evolution (2,000,000 and up); evaluation sets use seeds below 1,000,000\n`);
       }
-      const tokenizer = await loadTokenizer(opts.tokenizer);
       const total = opts.length.length * (opts.depth?.length ?? 1) * opts.n;
       const started = Date.now();
       const written = writeTaskFile(opts.out, { ...opts, tokenizer }, (done) => {

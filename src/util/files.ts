@@ -97,9 +97,15 @@ export function writeFileVia(path: string, write: (tmp: string) => void): void {
 
 /**
  * Refuses an output path that exists (unless `force`) or that is, or lies inside, one of `inputs` (always: a
- * command must not overwrite what it is reading). `flag` names the option that allows overwriting.
+ * command must not overwrite what it is reading). `flag` names the option that allows overwriting. With `file`, also
+ * one that cannot be written as a file (a folder there, no folder to hold it), which writeFileVia would refuse only
+ * once the command's work is done.
  */
-export function checkOutputPath(path: string, opts: { force?: boolean; inputs?: string[]; flag?: string } = {}): void {
+export function checkOutputPath(path: string, opts: { force?: boolean; inputs?: string[]; flag?: string; file?: boolean } = {}): void {
+  if (opts.file) {
+    const problem = fileTargetProblem(path);
+    if (problem) throw new Error(`cannot write ${path}: ${problem}`);
+  }
   const target = canonical(path);
   for (const input of opts.inputs ?? []) {
     const src = canonical(input);

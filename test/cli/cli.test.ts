@@ -268,6 +268,17 @@ test('outputs never destroy data: no overwriting an input, no overwriting unaske
   assert.equal(r.status, 1);
   assert.match(r.stderr, /would overwrite the input|exists; pass --force/);
   assert.equal(readFileSync(data, 'utf8'), 'old records\n');
+  // An --out in a folder that does not exist is refused before the work (calibrate failed only after its pass;
+  // no model is loaded here, as none exists: had the check come after the load, that would be the error).
+  r = namm('calibrate', '--model', join(dir, 'no-model'), '--namm', namFile, '--data', data, '--out', join(dir, 'no', 'z2.namm'));
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^namm: cannot write .*no\/z2\.namm: the folder .*no does not exist$/m);
+  r = namm('tasks', 'generate', '--task', 'passkey', '--length', '400', '--tokenizer', MODEL, '--out', join(dir, 'no', 'pk.jsonl'), '-q');
+  assert.match(r.stderr, /^namm: cannot write .*no\/pk\.jsonl: the folder .*no does not exist$/m);
+  // A --tokenizer folder without a tokenizer is named as such, not as the folder --out lies in.
+  r = namm('tasks', 'generate', '--task', 'passkey', '--length', '400', '--tokenizer', dir, '--out', join(dir, 'pk2.jsonl'), '-q');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /folder has neither tokenizer\.json nor tokenizer\.bin/);
   // A missing folder or a folder given for a file: messages name the real path, not a temporary one.
   r = namm('init', '--out', join(dir, 'no', 'such', 'z.namm'));
   assert.equal(r.status, 1);
