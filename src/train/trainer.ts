@@ -286,6 +286,10 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
 
   const schedule = { peak: cfg.optimizer.lr, min: cfg.optimizer.minLr, warmupSteps: cfg.optimizer.warmupSteps, totalSteps: cfg.training.steps };
   const stopAt = Math.min(cfg.training.steps, o.maxSteps !== undefined ? step + o.maxSteps : Infinity);
+  // A resume of a run at or past its steps trains nothing: say so (it printed a result line with a null loss and no word).
+  if (checkpoint && step >= cfg.training.steps) {
+    o.onStatus?.(`the run in ${o.outDir} is at step ${step}, ${step > cfg.training.steps ? 'past' : 'at'} the config's training.steps (${cfg.training.steps}): nothing to train; raise training.steps to continue it`);
+  }
   const log = async (entry: Record<string, unknown>) => fs.appendFile(logPath, JSON.stringify(entry) + '\n');
   const save = async () => {
     await writeModelWeights(o.outDir, model, { step: String(step) });

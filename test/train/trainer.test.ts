@@ -91,6 +91,13 @@ describe('namm train loop', () => {
     assert.ok(Buffer.from(a.v.buffer).equals(Buffer.from(b.v.buffer)), 'optimizer state identical');
     const steps = (dir: string) => readFileSync(join(dir, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
     assert.deepEqual(steps(split), steps(straight), 'the log holds each step once');
+    // A resume of the finished run (or with fewer steps) trains nothing and says so; before, it said nothing.
+    for (const steps of [4, 3]) {
+      const said: string[] = [];
+      const done = await runTraining({ config: { ...tinyConfig('llama'), training: { ...tinyConfig('llama').training, steps } }, outDir: split, backend: be, corpus, resume: true, onStatus: (m) => said.push(m) });
+      assert.equal(done.step, 4);
+      assert.ok(said.some((m) => new RegExp(`is at step 4, ${steps === 4 ? 'at' : 'past'} the config's training\\.steps \\(${steps}\\): nothing to train; raise training\\.steps to continue it`).test(m)), said.join(' | '));
+    }
   });
 
   it('a resume drops the log lines of steps after the checkpoint (a run stopped between checkpoints)', async () => {
