@@ -151,6 +151,8 @@ export class Session {
   private failure: Error | null = null;
   /** True while a generate() call runs (it yields to the event loop between steps). */
   private busy = false;
+  /** True while a chunk runs through the layers (see checkNotForwarding). */
+  private forwarding = false;
 
   /** `from` is internal (fork): the new session takes over that state instead of starting empty. */
   constructor(
@@ -230,6 +232,7 @@ export class Session {
 
   /** Forgets the sequence: empty cache, position 0, fresh policy state (and a session that had failed works again). */
   reset(): void {
+    this.checkNotForwarding('reset');
     if (this.busy) throw new Error('reset: the session is busy (a generate() call is in progress); await it first');
     const c = this.arch.config;
     this.cache.clear();
@@ -337,11 +340,23 @@ export class Session {
 
   /** Refuses calls on a session that failed part-way through a chunk, or while a generate() call runs. */
   private checkUsable(what: string): void {
+    this.checkNotForwarding(what);
     if (this.failure) {
       throw new Error(`${what}: this session is unusable: a chunk failed part-way through the layers (${this.failure.message}); call reset() to start over`);
     }
     if (this.busy) throw new Error(`${what}: the session is busy (a generate() call is in progress); await it, or fork() the session before it starts`);
     this.checkPolicyOwner(what);
+  }
+
+  /**
+   * Refuses a call made from inside this session's own forward (an `onEviction` callback, a memory policy): the cache
+   * is then updated for some layers and not others, so a fork copied a half-updated cache without complaint, a
+   * nested prefill mixed two chunks in the layers, and a reset left the session unusable with a misleading error.
+   */
+  private checkNotForwarding(what: string): void {
+    if (this.forwarding) {
+      throw new Error(`${what}: the session is in the middle of a forward (called from a callback such as onEviction, or from the memory policy); call it after the prefill, decode or generate call returns`);
+    }
   }
 
   /** Refuses to run once another session has taken this session's policy object (created with it, or reset on it). */
@@ -402,6 +417,15 @@ export class Session {
    * which attends and meets the policy on its own inside every layer (endOfPrefill applies to the last).
    */
   private runChunk(ids: Int32Array, phase: 'prefill' | 'decode', endOfPrefill: boolean, logitsFor: 'last' | 'all', parts?: number[]): Float32Array {
+    this.forwarding = true;
+    try {
+      return this.runChunkLayers(ids, phase, endOfPrefill, logitsFor, parts);
+    } finally {
+      this.forwarding = false;
+    }
+  }
+
+  private runChunkLayers(ids: Int32Array, phase: 'prefill' | 'decode', endOfPrefill: boolean, logitsFor: 'last' | 'all', parts?: number[]): Float32Array {
     const n = ids.length;
     this.checkLength(n);
     this.checkPolicyOwner(phase);
@@ -599,7 +623,17 @@ export class Session {
         if (stable.endsWith('\uFFFD')) stable = stable.slice(0, -1);
         stable = stable.slice(0, stable.length - stopPrefixTail(stable, tok ? [...stopStrings, ...CLEANUP_PATTERNS] : stopStrings));
       }
-      if (stable.length > text.length && stable.startsWith(text)) { options.onToken?.(stable.slice(text.length), id); text = stable; }
+      if (stable.length > text.length && stable.startsWith(text)) {
+        try {
+          options.onToken?.(stable.slice(text.length), id);
+        } catch (err) {
+          // The caller has this token's text: it joins the sequence (fed with the next call, as after a stop), so
+          // the session holds what was streamed. Dropped, the session went on from a sequence the caller never saw.
+          this.pending.push(id);
+          throw err;
+        }
+        text = stable;
+      }
       else if (!stable.startsWith(text)) text = stable;
       // Its token is in the output, so it joins the sequence (fed with the next call, as after a length stop).
       if (hit >= 0) { stoppedBy = 'stop-string'; this.pending.push(id); break; }

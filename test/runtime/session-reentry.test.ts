@@ -1,0 +1,57 @@
+/** A session's state after a callback throws, or calls the session back, in the middle of its work. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadModel } from '../../src/models/model.js';
+import type { Session } from '../../src/runtime/session.js';
+
+const model = await loadModel('../shared/models/tinystories-656k');
+const prompt = 'Once upon a time, there was a little girl named Lily. She liked to play in the park with her ball. '.repeat(4).trim();
+
+test('an onToken that throws leaves the session holding every token it was given, as a stop does', async () => {
+  const s = await model.createSession();
+  const seen: number[] = [];
+  await assert.rejects(s.generate(prompt, {
+    maxNewTokens: 20,
+    onToken: (_text, id) => { seen.push(id); if (seen.length === 3) throw new Error('enough'); },
+  }), /^Error: enough$/);
+  assert.equal(seen.length, 3);
+  // It went on from the prompt and the first two tokens only: the third, whose text the caller had, was dropped.
+  const promptIds = model.tokenizer!.encode(prompt);
+  const after = await s.generate(' Then', { maxNewTokens: 6 });
+  const fresh = await model.createSession();
+  fresh.prefill([...promptIds, ...seen]);
+  assert.deepEqual(after.outputTokens, (await fresh.generate(' Then', { maxNewTokens: 6 })).outputTokens);
+  assert.equal(s.totalTokens, fresh.totalTokens);
+});
+
+test('a session refuses calls from inside its own forward (onEviction), and works normally after', async () => {
+  const attempts: [string, (s: Session) => unknown][] = [
+    ['fork', (s) => s.fork()],
+    ['reset', (s) => s.reset()],
+    ['prefill', (s) => s.prefill([5, 6])],
+    ['decode', (s) => s.decode(5)],
+    ['generate', (s) => s.generate('x', { maxNewTokens: 1 })],
+  ];
+  for (const [what, call] of attempts) {
+    const errors: unknown[] = [];
+    let s: Session | null = null;
+    s = await model.createSession({
+      memory: 'streaming:sinks=4,window=16', chunkSize: 16,
+      onEviction: () => {
+        try { const r = call(s!); if (r instanceof Promise) r.catch((e: unknown) => errors.push(e)); } catch (e) { errors.push(e); }
+      },
+    });
+    // A fork taken there copied a cache updated in layer 0 only; a reset left an unusable session with an error
+    // about keep lists.
+    const logits = s.prefill(model.tokenizer!.encode(prompt));
+    await new Promise((r) => setImmediate(r));
+    assert.ok(errors.length > 0, `${what} was attempted`);
+    for (const e of errors) {
+      assert.match(String(e), new RegExp(`^Error: ${what}: the session is in the middle of a forward \\(called from a callback such as onEviction, or from the memory policy\\)`), what);
+    }
+    // The refusals changed nothing: the same logits and cache as a session without the callback.
+    const plain = await model.createSession({ memory: 'streaming:sinks=4,window=16', chunkSize: 16 });
+    assert.deepEqual(Array.from(logits), Array.from(plain.prefill(model.tokenizer!.encode(prompt))), what);
+    assert.deepEqual(Array.from(s.cache.lens(1)), Array.from(plain.cache.lens(1)), what);
+  }
+});
