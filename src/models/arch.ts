@@ -22,6 +22,22 @@ export interface DecoderArch {
   readonly weightBytes: number;
 }
 
+/**
+ * Refuses weights with layers past the config's count (a config.json saying fewer layers than the checkpoint holds):
+ * each architecture reads layers 0..nLayers−1 by name, so the others were ignored and the model ran truncated,
+ * with fluent-looking but wrong output and no error.
+ */
+export function checkLayerCount(config: ModelConfig, weights: WeightMap): void {
+  let last = -1, example = '';
+  for (const name of weights.keys()) {
+    const m = /^(?:model\.layers|(?:transformer\.)?h)\.(\d+)\./.exec(name);
+    if (m && Number(m[1]) > last) { last = Number(m[1]); example = name; }
+  }
+  if (last >= config.nLayers) {
+    throw new Error(`the weights hold ${last + 1} layers (up to "${example}") but the config has ${config.nLayers} (num_hidden_layers, n_layer or block_count); layers past it would be ignored`);
+  }
+}
+
 export function requireTensor(w: WeightMap, name: string, shape: number[]): Tensor {
   const t = w.get(name);
   if (!t) throw new Error(`missing weight "${name}"`);

@@ -6,7 +6,7 @@ import { getBackend } from '../tensor/index.js';
 import type { Backend } from '../tensor/backend.js';
 import type { MemoryPolicy } from '../memory/policy.js';
 import { Session, type SessionOptions } from '../runtime/session.js';
-import type { DecoderArch } from './arch.js';
+import { checkLayerCount, type DecoderArch } from './arch.js';
 import { Gpt2Arch } from './gpt2.js';
 import { LlamaArch } from './llama.js';
 import { loadModelFiles } from './load.js';
@@ -54,6 +54,7 @@ export class Model {
     readonly source = '',
   ) {
     validateModelConfig(config);
+    checkLayerCount(config, weights);
     this.arch = config.arch === 'gpt2' ? new Gpt2Arch(config, weights) : new LlamaArch(config, weights);
     this.fingerprint = modelFingerprint(config, weights);
   }

@@ -151,3 +151,28 @@ test('GGUF SentencePiece vocabulary without BOS/EOS keys gets llama.cpp\'s defau
   assert.equal(back.bosTokenId, null);
   assert.deepEqual(back.eosTokenIds, []);
 });
+
+test('a config with fewer layers than the weights is refused (the layers past it were ignored, the output fluent but wrong)', async () => {
+  const { loadModel } = await import('../../src/models/model.js');
+  const dir = mkdtempSync(join(tmpdir(), 'namm-layers-'));
+  try {
+    for (const [src, key, layers, example] of [
+      ['../shared/models/tinystories-656k', 'num_hidden_layers', 2, 'model.layers.1.'],
+      ['models/namm-tiny-gpt2', 'n_layer', 4, 'h.3.'],
+    ] as const) {
+      const folder = join(dir, key);
+      cpSync(src, folder, { recursive: true });
+      const config = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as Record<string, unknown>;
+      assert.equal(config[key], layers);
+      writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...config, [key]: layers - 1 }));
+      await assert.rejects(loadModel(folder), (e: Error) => {
+        assert.match(e.message, new RegExp(`^the weights hold ${layers} layers \\(up to ".*${example.replace(/\./g, '\\.')}.*"\\) but the config has ${layers - 1} \\(num_hidden_layers, n_layer or block_count\\); layers past it would be ignored$`));
+        return true;
+      });
+      writeFileSync(join(folder, 'config.json'), JSON.stringify(config));
+      assert.equal((await loadModel(folder)).config.nLayers, layers);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
