@@ -5,7 +5,8 @@
 import { getBackend } from '../tensor/index.js';
 import type { Backend } from '../tensor/backend.js';
 import type { MemoryPolicy } from '../memory/policy.js';
-import { Session, type SessionOptions } from '../runtime/session.js';
+import { Session, SESSION_OPTION_KEYS, type SessionOptions } from '../runtime/session.js';
+import { checkOptionKeys } from '../util/show.js';
 import { checkLayerCount, type DecoderArch } from './arch.js';
 import { Gpt2Arch } from './gpt2.js';
 import { LlamaArch } from './llama.js';
@@ -81,7 +82,7 @@ export class Model {
 
   /** Synchronous variant for an already-built policy object. */
   createSessionWith(memory: MemoryPolicy | null, options: Omit<SessionOptions, 'memory'> = {}): Session {
-    checkOptionsObject(options, 'createSessionWith');
+    checkOptionsObject(options, 'createSessionWith', false);
     return new Session(this.arch, this.backend, this.tokenizer, { ...options, memory });
   }
 }
@@ -99,6 +100,8 @@ export function loadModel(path: string, options: LoadModelOptions = {}): Promise
   return Model.fromPretrained(path, options);
 }
 
-function checkOptionsObject(options: unknown, where: string): void {
+function checkOptionsObject(options: unknown, where: string, memory = true): void {
   if (options === null || typeof options !== 'object') throw new TypeError(`${where}: session options must be an object, got ${options === null ? 'null' : typeof options}`);
+  // `{ memroy: 'h2o:…' }` ran the full cache without a word.
+  checkOptionKeys(options, memory ? SESSION_OPTION_KEYS : SESSION_OPTION_KEYS.filter((k) => k !== 'memory'), where);
 }

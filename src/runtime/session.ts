@@ -10,9 +10,16 @@ import { policyStateObjects, type KeepLists, type MemoryPolicy } from '../memory
 import { KVCache } from './kvcache.js';
 import { CacheStats, type CacheStatsSummary } from './stats.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
+import { checkOptionKeys } from '../util/show.js';
 
 /** The prefill chunk a session uses unless told otherwise: the reference's 128-token sub-forwards. */
 export const DEFAULT_CHUNK_SIZE = 128;
+
+/** The keys of SessionOptions, to refuse unknown ones. */
+export const SESSION_OPTION_KEYS = ['memory', 'chunkSize', 'forwardTokens', 'onEviction'] as const;
+const PREFILL_OPTION_KEYS = ['logits', 'endOfPrefill', 'sequenceLength'] as const;
+const GENERATE_OPTION_KEYS = ['maxNewTokens', 'stopTokens', 'stopStrings', 'minNewTokens', 'addBos', 'onToken', 'compressPrompt',
+  'greedy', 'temperature', 'topK', 'topP', 'seed'] as const;
 
 export interface SessionOptions {
   /** The memory policy (default: none, the full cache). */
@@ -209,6 +216,8 @@ export class Session {
    */
   fork(options: Omit<SessionOptions, 'memory'> = {}): Session {
     this.checkUsable('fork');
+    if (options === null || typeof options !== 'object') throw new TypeError(`fork: options must be an object, got ${options === null ? 'null' : typeof options}`);
+    checkOptionKeys(options, SESSION_OPTION_KEYS.filter((k) => k !== 'memory'), 'fork');
     const policy = this.policy;
     if (policy && typeof policy.clone !== 'function') {
       throw new Error(`memory policy ${policy.name} cannot be forked: it has no clone() method`);
@@ -252,6 +261,7 @@ export class Session {
   prefill(ids: ArrayLike<number>, options: PrefillOptions = {}): Float32Array {
     this.checkUsable('prefill');
     if (options === null || typeof options !== 'object') throw new TypeError(`prefill: options must be an object, got ${options === null ? 'null' : typeof options}`);
+    checkOptionKeys(options, PREFILL_OPTION_KEYS, 'prefill');
     if (options.logits !== undefined && options.logits !== 'last' && options.logits !== 'all') {
       throw new RangeError(`prefill: logits must be "last" or "all", got ${JSON.stringify(options.logits)}`);
     }
@@ -559,6 +569,7 @@ export class Session {
   async generate(prompt: string | readonly number[], options: GenerateOptions = {}): Promise<GenerateResult> {
     this.checkUsable('generate');
     if (options === null || typeof options !== 'object') throw new TypeError('generate: options must be an object');
+    checkOptionKeys(options, GENERATE_OPTION_KEYS, 'generate');
     this.busy = true;
     try {
       return await this.generateTokens(prompt, options);

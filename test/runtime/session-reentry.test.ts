@@ -55,3 +55,17 @@ test('a session refuses calls from inside its own forward (onEviction), and work
     assert.deepEqual(Array.from(s.cache.lens(1)), Array.from(plain.cache.lens(1)), what);
   }
 });
+
+test('unknown option names are refused with the name meant, not ignored', async () => {
+  // `{ memroy: … }` ran the full cache and `{ max_new_tokens: 3 }` generated 128 tokens, without a word.
+  await assert.rejects(model.createSession({ memroy: 'h2o:tokens=4' } as never), /^TypeError: createSession: unknown option "memroy" \(did you mean "memory"\?\); the options are memory, chunkSize, forwardTokens, onEviction$/);
+  const s = await model.createSession();
+  await assert.rejects(s.generate('Once', { max_new_tokens: 3 } as never), /generate: unknown option "max_new_tokens" \(did you mean "maxNewTokens"\?\)/);
+  await assert.rejects(s.generate('Once', { stop: ['e'] } as never), /generate: unknown option "stop" \(did you mean "stopTokens" or "stopStrings"\?\)/);
+  assert.throws(() => s.prefill([1, 2], { logit: 'all' } as never), /prefill: unknown option "logit" \(did you mean "logits"\?\)/);
+  assert.throws(() => s.fork({ memory: 'full' } as never), /^TypeError: fork: unknown option "memory"; the options are chunkSize, forwardTokens, onEviction$/);
+  assert.throws(() => model.createSessionWith(null, { chunk: 4 } as never), /createSessionWith: unknown option "chunk" \(did you mean "chunkSize"\?\)/);
+  // Nothing ran: the session is as new, and the known names work.
+  assert.equal(s.totalTokens, 0);
+  assert.equal((await s.generate('Once', { maxNewTokens: 3, stopStrings: ['zzz'], topK: 0, seed: 1 })).outputTokens.length, 3);
+});
