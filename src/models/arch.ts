@@ -23,11 +23,24 @@ export interface DecoderArch {
 }
 
 /**
- * Refuses weights with layers past the config's count (a config.json saying fewer layers than the checkpoint holds):
+ * Refuses a weight map that is not one (a plain object), tensors whose values do not fill their shape, and weights
+ * with layers past the config's count (a config.json saying fewer layers than the checkpoint holds):
  * each architecture reads layers 0..nLayers−1 by name, so the others were ignored and the model ran truncated,
  * with fluent-looking but wrong output and no error.
  */
-export function checkLayerCount(config: ModelConfig, weights: WeightMap): void {
+export function checkWeights(config: ModelConfig, weights: WeightMap): void {
+  if (!(weights instanceof Map)) {
+    throw new TypeError(`weights must be a Map of parameter names to tensors (as loadModelFiles gives), got ${weights === null ? 'null' : Array.isArray(weights) ? 'an array' : typeof weights}`);
+  }
+  // Each tensor holds what its shape says: a short one failed at the first forward, in a kernel naming its argument.
+  for (const [name, t] of weights) {
+    const shape = (t as { shape?: unknown } | null)?.shape;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new TypeError(`weight "${name}": shape must be an array of sizes`);
+    const want = shape.reduce((a: number, d: number) => a * d, 1);
+    const have = t.packed ? t.packed.rows * t.packed.cols : t.data instanceof Float32Array ? t.data.length : -1;
+    if (have < 0) throw new TypeError(`weight "${name}": data must be a Float32Array`);
+    if (have !== want) throw new RangeError(`weight "${name}" holds ${have} values but its shape [${shape.join(', ')}] needs ${want}`);
+  }
   let last = -1, example = '';
   for (const name of weights.keys()) {
     const m = /^(?:model\.layers|(?:transformer\.)?h)\.(\d+)\./.exec(name);

@@ -7,7 +7,7 @@ import type { Backend } from '../tensor/backend.js';
 import type { MemoryPolicy } from '../memory/policy.js';
 import { Session, SESSION_OPTION_KEYS, type SessionOptions } from '../runtime/session.js';
 import { checkOptionKeys } from '../util/show.js';
-import { checkLayerCount, type DecoderArch } from './arch.js';
+import { checkWeights, type DecoderArch } from './arch.js';
 import { Gpt2Arch } from './gpt2.js';
 import { LlamaArch } from './llama.js';
 import { loadModelFiles } from './load.js';
@@ -55,7 +55,8 @@ export class Model {
     readonly source = '',
   ) {
     validateModelConfig(config);
-    checkLayerCount(config, weights);
+    checkBackend(backend);
+    checkWeights(config, weights);
     this.arch = config.arch === 'gpt2' ? new Gpt2Arch(config, weights) : new LlamaArch(config, weights);
     this.fingerprint = modelFingerprint(config, weights);
   }
@@ -98,6 +99,17 @@ export function autoWeights(storage: WeightStorage, backend: Backend): WeightSto
 /** transformers.js-style entry point: `const model = await loadModel(path)`. */
 export function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
   return Model.fromPretrained(path, options);
+}
+
+/** The kernels every forward calls: a backend without them failed at the first generate ("be.rmsNorm is not a function"). */
+const REQUIRED_KERNELS = ['matmulABt', 'matmulAB', 'rmsNorm', 'layerNorm', 'rope', 'siluMul', 'gelu', 'softmax', 'add', 'addBias', 'attention'] as const;
+
+function checkBackend(backend: Backend): void {
+  const b = backend as unknown as Record<string, unknown> | null;
+  const missing = b === null || typeof b !== 'object' ? ['all'] : REQUIRED_KERNELS.filter((k) => typeof b[k] !== 'function');
+  if (missing.length > 0) {
+    throw new TypeError(`backend must be a Backend (getBackend(), new NativeBackend(), new JsBackend()); this one lacks ${missing.join(', ')}`);
+  }
 }
 
 function checkOptionsObject(options: unknown, where: string, memory = true): void {

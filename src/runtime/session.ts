@@ -10,7 +10,7 @@ import { policyStateObjects, type KeepLists, type MemoryPolicy } from '../memory
 import { KVCache } from './kvcache.js';
 import { CacheStats, type CacheStatsSummary } from './stats.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
-import { checkOptionKeys } from '../util/show.js';
+import { checkOptionKeys, showValue } from '../util/show.js';
 
 /** The prefill chunk a session uses unless told otherwise: the reference's 128-token sub-forwards. */
 export const DEFAULT_CHUNK_SIZE = 128;
@@ -538,7 +538,15 @@ export class Session {
     const t1 = performance.now();
     this.timings.policyMs += t1 - t0;
     if (!keep) return;
+    if (!Array.isArray(keep)) throw new TypeError(`memory policy ${policy.name} returned ${showValue(keep)} for layer ${layer}; observe() returns null or one keep list per KV head`);
     if (keep.length !== H) throw new Error(`memory policy ${policy.name} returned ${keep.length} keep lists for ${H} KV heads`);
+    for (let h = 0; h < H; h++) {
+      const k = keep[h] as unknown;
+      // A missing list (undefined, null) failed deep inside with "Cannot read properties of undefined".
+      if (!(k instanceof Int32Array) && !Array.isArray(k)) {
+        throw new TypeError(`memory policy ${policy.name} returned ${showValue(k)} as the keep list of layer ${layer} head ${h}; each must be an Int32Array of the rows to keep`);
+      }
+    }
     this.options.onEviction?.({ layer, totalTokens, keep, lensBefore: lens });
     let evicted = false;
     for (let h = 0; h < H; h++) {

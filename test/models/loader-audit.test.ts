@@ -176,3 +176,17 @@ test('a config with fewer layers than the weights is refused (the layers past it
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('new Model refuses a weight map that is not one, a tensor short of its shape and a backend without the kernels', async () => {
+  const { Model, loadModel } = await import('../../src/models/model.js');
+  const f = await loadModelFiles('../shared/models/tinystories-656k');
+  // Each was accepted and failed at the first forward: "w.get is not a function", "b holds 10 values but 256 are
+  // needed" (a kernel's argument), "be.rmsNorm is not a function".
+  assert.throws(() => new Model(f.config, Object.fromEntries(f.weights) as never, f.tokenizer), /^TypeError: weights must be a Map of parameter names to tensors .*, got object$/);
+  const short = new Map(f.weights);
+  const norm = short.get('model.norm.weight')!;
+  short.set('model.norm.weight', { shape: norm.shape, data: norm.data.subarray(0, 10) });
+  assert.throws(() => new Model(f.config, short, f.tokenizer), /^RangeError: weight "model\.norm\.weight" holds 10 values but its shape \[128\] needs 128$/);
+  await assert.rejects(loadModel('../shared/models/tinystories-656k', { backend: {} as never }), /^TypeError: backend must be a Backend .*; this one lacks matmulABt, matmulAB, rmsNorm/);
+  assert.equal(new Model(f.config, f.weights, f.tokenizer).config.nLayers, 2);
+});
