@@ -33,6 +33,8 @@ export function argmax(logits: Float32Array): number {
     const v = logits[i]!;
     if (v > bv) { bv = v; best = i; } else if (v !== v) throw new RangeError(`greedy decoding: logits hold NaN (at ${i}); nothing to choose from`);
   }
+  // Token 0 came back for no logits at all, or all −∞ (every token masked), as though it had been chosen.
+  if (bv === -Infinity) throw new RangeError(logits.length === 0 ? 'greedy decoding: no logits to choose from' : 'greedy decoding: every logit is −∞ (every token masked); nothing to choose from');
   return best;
 }
 

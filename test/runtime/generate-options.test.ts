@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Sampler } from '../../src/runtime/sampling.js';
+import { argmax, Sampler } from '../../src/runtime/sampling.js';
 
 test('top-k keeps every token tied with the k-th largest logit, as HF does', () => {
   // Logits 5, 3, 3, 3, 1: with k = 2 the three tokens at 3 tie for second place, so four tokens stay in.
@@ -65,4 +65,8 @@ test('the sampler refuses NaN and +Infinity wherever they are, and logits that a
   // One finite logit among −∞ (stop tokens masked by minNewTokens): always that one.
   const s = new Sampler({ temperature: 1, seed: 5 });
   for (let i = 0; i < 200; i++) assert.equal(s.next(Float32Array.of(-Infinity, 0.5, -Infinity, -Infinity)), 1);
+  // Greedy alike: it returned token 0 for no logits, or all −∞.
+  assert.throws(() => new Sampler({}).next(Float32Array.of(-Infinity, -Infinity)), /^RangeError: greedy decoding: every logit is −∞/);
+  assert.throws(() => argmax(new Float32Array(0)), /^RangeError: greedy decoding: no logits to choose from$/);
+  assert.equal(argmax(Float32Array.of(-Infinity, -3, -Infinity)), 1);
 });
