@@ -247,28 +247,43 @@ describe('A·Wᵀ with W packed: the TypeScript backend', () => {
   });
 });
 
+/**
+ * The cases of the native test, made once: each SIMD path and thread count is checked on the same inputs against
+ * the same TypeScript result (computing that twin anew for each of the six runs took most of the test's time).
+ */
+let nativeCases: { format: PackedFormat; M: number; K: number; N: number; acc: boolean; a: Float32Array; w: PackedMatrix; wide: Float32Array; c0: Float32Array; twin: Float32Array; scale: Float64Array }[] | null = null;
+function packedNativeCases() {
+  if (nativeCases) return nativeCases;
+  const rng = new Rng('packed/native');
+  nativeCases = [];
+  for (const format of FORMATS) {
+    for (const [M, K, N] of shapesFor(format, true)) {
+      for (const acc of [false, true]) {
+        const { a, w, wide, c0 } = productCase(rng, format, M, K, N);
+        const twin = c0.slice();
+        js.matmulABt(a, w, twin, M, K, N, acc);
+        const scale = gemmAbsScale(a, wide, M, K, N, K, 1, 1, K);
+        if (acc) for (let i = 0; i < M * N; i++) scale[i] = scale[i]! + Math.abs(c0[i]!);
+        nativeCases.push({ format, M, K, N, acc, a, w, wide, c0, twin, scale });
+      }
+    }
+  }
+  return nativeCases;
+}
+
 describe('A·Wᵀ with W packed: the native backend', { skip: skipNative }, () => {
   for (const simd of simdPaths()) {
     for (const threads of [1, 2]) {
       it(`${simd}, ${threads} thread(s): equals its own float32 product with the widened matrix bit for bit, and the TypeScript twin within float32 rounding`, () => {
         const nb = new NativeBackend({ simd, threads });
-        const rng = new Rng(`packed/native/${simd}/${threads}`);
-        for (const format of FORMATS) {
-          for (const [M, K, N] of shapesFor(format, true)) {
-            for (const acc of [false, true]) {
-              const { a, w, wide, c0 } = productCase(rng, format, M, K, N);
-              const got = c0.slice(), same = c0.slice(), twin = c0.slice();
-              nb.matmulABt(a, w, got, M, K, N, acc);
-              nb.matmulABt(a, wide, same, M, K, N, acc);
-              js.matmulABt(a, w, twin, M, K, N, acc);
-              const what = `${format} ${M}x${K}x${N} acc=${acc}`;
-              assert.deepEqual(got, same, what);
-              assertGuardIntact(what, got, M * N);
-              const scale = gemmAbsScale(a, wide, M, K, N, K, 1, 1, K);
-              if (acc) for (let i = 0; i < M * N; i++) scale[i] = scale[i]! + Math.abs(c0[i]!);
-              assertClose(what, got, twin, M * N, 1e-5, 1e-30, scale);
-            }
-          }
+        for (const { format, M, K, N, acc, a, w, wide, c0, twin, scale } of packedNativeCases()) {
+          const got = c0.slice(), same = c0.slice();
+          nb.matmulABt(a, w, got, M, K, N, acc);
+          nb.matmulABt(a, wide, same, M, K, N, acc);
+          const what = `${format} ${M}x${K}x${N} acc=${acc}`;
+          assert.deepEqual(got, same, what);
+          assertGuardIntact(what, got, M * N);
+          assertClose(what, got, twin, M * N, 1e-5, 1e-30, scale);
         }
       });
     }
