@@ -49,6 +49,15 @@ export function checkCadence(c: unknown): Cadence {
   throw new TypeError(`every must be { kind: 'tokens', every }, AT_PREFILL_END or AT_CONTEXT_END_AND_DECODE (everyTokens, parseCadence), got ${JSON.stringify(c) ?? String(c)}`);
 }
 
+/**
+ * The token count of a `tokens=N` budget when it is at most `sinks` (a budget that would keep the sinks alone), else
+ * null. Read loosely: a budget built by hand is checked later (checkBudget), when the policy is made.
+ */
+export function tokensWithinSinks(budget: Budget | null, sinks: number): number | null {
+  const b = budget as { kind?: unknown; tokens?: unknown } | null;
+  return b?.kind === 'tokens' && typeof b.tokens === 'number' && b.tokens <= sinks ? b.tokens : null;
+}
+
 /** Spec-string form, e.g. "ratio=0.5" or "tokens=1024". */
 export function describeBudget(b: Budget): string {
   return b.kind === 'ratio' ? `ratio=${b.ratio}` : `tokens=${b.tokens}`;

@@ -4,7 +4,7 @@
  * AdaKV's layer-wide top-k), so every method runs through the same code path and the same tests.
  */
 import type { CacheShape, KeepLists, LayerObservation, MemoryPolicy } from './policy.js';
-import { type Budget, type Cadence, budgetTargets, cadenceActs, checkBudget, checkCadence, describeBudget, describeCadence, sameCadence, selectTopK } from './budget.js';
+import { type Budget, type Cadence, budgetTargets, cadenceActs, checkBudget, checkCadence, describeBudget, describeCadence, sameCadence, selectTopK, tokensWithinSinks } from './budget.js';
 import { cloneState } from '../util/clone.js';
 
 /** One method's scoring rule and the per-sequence state it needs. Higher score = more worth keeping. */
@@ -264,9 +264,9 @@ export class SinkGuard implements TokenScorer {
 export function withSinks(policy: ScoredPolicy, sinks: number): ScoredPolicy {
   // A token budget at or below the sinks keeps the sinks alone: the rule never chooses a token, and every other one
   // (the current included) goes as soon as it has attended. As StreamingLLM's tokens ≤ sinks, it is refused.
-  const b = policy.budget as { kind?: unknown; tokens?: unknown } | null;
-  if (b?.kind === 'tokens' && typeof b.tokens === 'number' && b.tokens <= sinks) {
-    throw new RangeError(`${policy.name.split(':')[0]}: tokens=${b.tokens} holds no more than the ${sinks} sinks (sinks=${sinks}), so the rule would choose no token; give tokens > sinks`);
+  const tokens = tokensWithinSinks(policy.budget, sinks);
+  if (tokens !== null) {
+    throw new RangeError(`${policy.name.split(':')[0]}: tokens=${tokens} holds no more than the ${sinks} sinks (sinks=${sinks}), so the rule would choose no token; give tokens > sinks`);
   }
   const name = `${policy.name}${policy.name.includes(':') ? ',' : ':'}sinks=${sinks}`;
   return new ScoredPolicy(new SinkGuard(policy.scorer, sinks), { budget: policy.budget, every: policy.every, select: policy.select, name });

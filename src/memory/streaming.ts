@@ -1,6 +1,6 @@
 /** StreamingLLM (Xiao et al., arXiv 2309.17453): keep the first `sinks` tokens (attention sinks) and a recent window. */
 import type { LayerObservation } from './policy.js';
-import { type Budget, type Cadence, everyTokens, tokenBudget } from './budget.js';
+import { type Budget, type Cadence, everyTokens, tokenBudget, tokensWithinSinks } from './budget.js';
 import { ScoredPolicy, type TokenScorer } from './scored.js';
 
 export interface StreamingOptions {
@@ -55,9 +55,9 @@ export function streamingPolicy(opts: StreamingOptions): ScoredPolicy {
   const sinks = opts.sinks ?? STREAMING_DEFAULTS.sinks;
   // A token budget of at most the sinks is window=0, which streamingWindowBudget refuses: it kept only the sinks,
   // evicting every other token (the current one included) as soon as it had attended.
-  const b = opts.budget as { kind?: unknown; tokens?: unknown } | null;
-  if (b?.kind === 'tokens' && typeof b.tokens === 'number' && b.tokens <= sinks) {
-    throw new RangeError(`streaming: tokens=${b.tokens} leaves no recent window beside the ${sinks} sinks (it would keep only the sinks); ` +
+  const tokens = tokensWithinSinks(opts.budget, sinks);
+  if (tokens !== null) {
+    throw new RangeError(`streaming: tokens=${tokens} leaves no recent window beside the ${sinks} sinks (it would keep only the sinks); ` +
       `give tokens > sinks, or window=W (recent tokens besides the sinks)`);
   }
   return new ScoredPolicy(new StreamingScorer(sinks), {
