@@ -58,7 +58,7 @@ test('scoreByMetric: max over answers from 0, registry errors', () => {
   assert.equal(scoreByMetric('classification', 'Other number', ['Other number'], ['Other', 'number', 'Other number']), 0.5);
   assert.equal(scoreByMetric('classification', 'Other number', ['Other number'], ['Other', 'number', 'Other number'], { classification: 'corrected' }), 1);
   assert.equal(scoreByMetric('code_sim', 'aca', ['cccbbab'], null, { codeSimMatcher: 'levenshtein' }), 0.4);
-  const deep = Array.from({ length: 990 }, (_, i) => `w${i}`).join(' ');
+  const deep = Array.from({ length: 991 }, (_, i) => `w${i}`).join(' ');
   assert.equal(scoreByMetric('rouge', deep, [deep]), 0);
   assert.equal(scoreByMetric('rouge', deep, [deep], null, { rougeRecursion: 'corrected' }), 0.999999995);
   assert.equal(scoreByMetric('string_match_all', 'a b', ['A', 'c']), 0.5);

@@ -11,15 +11,18 @@
  *   y = hypothesis sentence), which decides which words the LCS contributes;
  * - F = 2PR / (P + R + 1e-8), so identical texts score 0.999999995;
  * - any exception gives 0: an empty hypothesis or reference, one made only of periods, and, in the official setup,
- *   a backtrack deeper than Python's recursion limit allows (about 990 calls).
+ *   a backtrack deeper than Python's recursion limit allows (991 calls).
  */
 import { checkOptionsObject, showValue } from './choice.js';
 import { collapseWhitespace } from './python-string.js';
 
-/** Deepest LCS backtrack (in recursive calls) that LongBench's eval.py survives under Python's limit of 1000 frames. */
-export const ROUGE_MAX_BACKTRACK_CALLS = 990;
+/**
+ * Deepest LCS backtrack (in recursive calls) that LongBench's eval.py, run as a script (`python eval.py --model M`:
+ * the scorer called from module level), survives under Python's limit of 1000 frames.
+ */
+export const ROUGE_MAX_BACKTRACK_CALLS = 991;
 /** rouge_zh goes through one more Python frame (`rouge_zh_score` → `rouge_score`). */
-export const ROUGE_ZH_MAX_BACKTRACK_CALLS = 989;
+export const ROUGE_ZH_MAX_BACKTRACK_CALLS = 990;
 
 export interface RougeOptions {
   /**
