@@ -1,13 +1,19 @@
 /** A real second process holding a folder's run lock (run-lock-child.ts), for the tests of the lock and its users. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { readRunLock, RUN_LOCK_FILE } from '../../src/util/run-lock.js';
 
 const CHILD = fileURLToPath(new URL('./run-lock-child.ts', import.meta.url));
 
 export interface LockHolder {
   pid: number;
   child: ChildProcess;
-  /** Sends `signal` and resolves with how the process ended. */
+  /**
+   * Sends `signal` and resolves with how the process ended, once its lock is released: a killed holder's guardian
+   * renames the lock aside and removes it a moment after the holder's end, and a folder removed meanwhile would
+   * gain that entry under the removal (ENOTEMPTY).
+   */
   stop(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
 }
 
@@ -23,7 +29,9 @@ export function holdLock(dir: string, command = 'lock-holder'): Promise<LockHold
     child.stdout!.on('data', (d: Buffer) => {
       stdout += d.toString();
       const m = /^locked (\d+)$/m.exec(stdout);
-      if (m) resolve({ pid: Number(m[1]), child, stop: (signal) => { child.kill(signal); return ended; } });
+      if (!m) return;
+      const pid = Number(m[1]);
+      resolve({ pid, child, stop: async (signal) => { child.kill(signal); const end = await ended; await released(dir, pid); return end; } });
     });
     void ended.then((e) => reject(new Error(`the lock holder ended (${e.code ?? e.signal}) without the lock: ${stdout}${e.stderr}`)));
   });
@@ -33,4 +41,15 @@ export function holdLock(dir: string, command = 'lock-holder'): Promise<LockHold
 export function deadPid(): number {
   const r = spawnSync(process.execPath, ['-e', ''], { stdio: 'ignore' });
   return r.pid!;
+}
+
+/** Waits (at most 10 s) until `dir` holds no lock of `pid` and no lock being moved aside by its guardian. */
+async function released(dir: string, pid: number): Promise<void> {
+  const aside = `${RUN_LOCK_FILE}.released-`;
+  for (let t = 0; t < 200; t++) {
+    let names: string[];
+    try { names = readdirSync(dir); } catch { return; } // the folder itself went (the guardian removes those it made)
+    if (readRunLock(dir)?.pid !== pid && !names.some((n) => n.startsWith(aside))) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
