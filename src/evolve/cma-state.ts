@@ -11,6 +11,8 @@ const MAGIC = 'NAMMCMA1';
 export interface CmaSnapshot {
   options: ResolvedCmaOptions;
   generation: number;
+  /** hσ's generation (CmaEs.stateGeneration); states written before it existed read it as `generation`. */
+  stateGeneration: number;
   eigenGeneration: number;
   sigma: number;
   bestFitness: number;
@@ -32,6 +34,7 @@ const SECTIONS: SectionName[] = ['mean', 'pathSigma', 'pathC', 'cov', 'eigenD', 
 interface Header {
   options: ResolvedCmaOptions;
   generation: number;
+  stateGeneration?: number;
   eigenGeneration: number;
   sigma: number;
   bestFitness: number | null; // JSON has no -Infinity
@@ -50,7 +53,7 @@ export function encodeCmaState(s: CmaSnapshot): Uint8Array {
     payloads.push([name, a]);
   }
   const header: Header = {
-    options: s.options, generation: s.generation, eigenGeneration: s.eigenGeneration, sigma: s.sigma,
+    options: s.options, generation: s.generation, stateGeneration: s.stateGeneration, eigenGeneration: s.eigenGeneration, sigma: s.sigma,
     bestFitness: Number.isFinite(s.bestFitness) ? s.bestFitness : null, rng: s.rng,
     sections: payloads.map(([name, a]) => [name, a.length]),
   };
@@ -109,7 +112,8 @@ export function decodeCmaState(bytes: Uint8Array): CmaSnapshot {
     cov = unpackLower(cov, n);
   }
   return {
-    options: header.options, generation: header.generation, eigenGeneration: header.eigenGeneration,
+    options: header.options, generation: header.generation, stateGeneration: header.stateGeneration ?? header.generation,
+    eigenGeneration: header.eigenGeneration,
     sigma: header.sigma, bestFitness: header.bestFitness ?? -Infinity, rng: header.rng,
     mean: need('mean'), pathSigma: need('pathSigma'), pathC: need('pathC'), cov,
     eigenD: found.get('eigenD') ?? null, eigenRows: found.get('eigenRows') ?? null, bestX: found.get('bestX') ?? null,

@@ -76,8 +76,14 @@ export class CmaEs {
   eigenRows: Float64Array;
   /** D: square roots of the eigenvalues (full) or of the diagonal (separable). */
   eigenD: Float64Array;
-  /** Generation counter g: the number of `tell` calls so far. */
+  /** Generation counter: the number of `tell` calls so far (it numbers generations; the run's samples follow it). */
   generation = 0;
+  /**
+   * The generation of the search state (mean, σ, C, paths): the g of hσ's correction √(1 − (1 − cσ)^{2g}). Equal to
+   * `generation`, except after `adoptSearchState`, which takes the adopted state's, as the reference's restore of
+   * its best checkpoint does (spec/namm.md §5); each `tell` then counts on from there.
+   */
+  stateGeneration = 0;
   /** Value of `generation` when B and D were last computed; −1 when they must be computed at the next ask. */
   eigenGeneration = -1;
   /** How many eigendecompositions this object has run (statistics only, not serialized). */
@@ -220,7 +226,8 @@ export class CmaEs {
       throw this.nonFinite(g, `the step size sigma became ${newSigma} (${this.sigma} × exp(csigma / dsigma × (‖pσ‖ / E‖N(0,I)‖ − 1)) with csigma = ${p.csigma}, dsigma = ${p.dsigma}, ‖pσ‖ / E‖N(0,I)‖ = ${psNorm / p.chiN}, exponent ${sigmaExponent}${tiny})`);
     }
 
-    const hsigma = psNorm / Math.sqrt(1 - Math.pow(1 - p.csigma, 2 * g)) < (1.4 + 2 / (n + 1)) * p.chiN ? 1 : 0;
+    const gs = this.stateGeneration + 1;
+    const hsigma = psNorm / Math.sqrt(1 - Math.pow(1 - p.csigma, 2 * gs)) < (1.4 + 2 / (n + 1)) * p.chiN ? 1 : 0;
     const pcScale = hsigma * Math.sqrt(p.cc * (2 - p.cc) * p.muEff);
     const newPathC = new Float64Array(n);
     for (let i = 0; i < n; i++) newPathC[i] = (1 - p.cc) * this.pathC[i]! + pcScale * yMean[i]!;
@@ -279,6 +286,7 @@ export class CmaEs {
     this.pathC.set(newPathC);
     this.sigma = newSigma;
     this.generation = g;
+    this.stateGeneration = gs;
     this.pending = null;
   }
 
@@ -313,9 +321,9 @@ export class CmaEs {
 
   /**
    * Takes over the search distribution of `other` (an earlier state of the same run): mean, σ, C, both evolution
-   * paths and the eigendecomposition (recomputed at the next ask), keeping this object's generation counter,
-   * random stream and best sample. Used to start a stage from the best validated state of the stage before
-   * (spec/namm.md §5), while sampling continues where the run is.
+   * paths, the state's generation (`stateGeneration`, hσ's g) and the eigendecomposition (recomputed at the next
+   * ask), keeping this object's generation numbering, random stream and best sample. Used to start a stage from
+   * the best validated state of the stage before (spec/namm.md §5), while sampling continues where the run is.
    */
   adoptSearchState(other: CmaEs): void {
     if (other.n !== this.n || other.options.variant !== this.options.variant || other.popSize !== this.popSize) {
@@ -327,6 +335,7 @@ export class CmaEs {
     this.cov = Float64Array.from(other.cov);
     this.pathSigma = Float64Array.from(other.pathSigma);
     this.pathC = Float64Array.from(other.pathC);
+    this.stateGeneration = other.stateGeneration;
     this.eigenGeneration = -1;
   }
 
@@ -349,6 +358,7 @@ export class CmaEs {
     return {
       options: this.options,
       generation: this.generation,
+      stateGeneration: this.stateGeneration,
       eigenGeneration: reuse ? this.eigenGeneration : -1,
       sigma: this.sigma,
       bestFitness: this.bestFitness,
@@ -379,6 +389,9 @@ export class CmaEs {
       throw new Error(`CMA-ES state: sigma is ${String(s.sigma)}, need a positive finite number`);
     }
     if (!Number.isSafeInteger(s.generation) || s.generation < 0) throw new Error(`CMA-ES state: generation is ${String(s.generation)}`);
+    if (!Number.isSafeInteger(s.stateGeneration) || s.stateGeneration < 0 || s.stateGeneration > s.generation) {
+      throw new Error(`CMA-ES state: stateGeneration is ${String(s.stateGeneration)} (generation ${s.generation})`);
+    }
     if (!Number.isSafeInteger(s.eigenGeneration) || s.eigenGeneration < -1 || s.eigenGeneration > s.generation) {
       throw new Error(`CMA-ES state: eigenGeneration is ${String(s.eigenGeneration)} (generation ${s.generation})`);
     }
@@ -389,6 +402,7 @@ export class CmaEs {
       if (bad >= 0) throw new Error(`CMA-ES state: ${name}[${bad}] is ${a![bad]}`);
     }
     this.generation = s.generation;
+    this.stateGeneration = s.stateGeneration;
     this.sigma = s.sigma;
     this.bestFitness = s.bestFitness;
     this.rng.setState(s.rng);

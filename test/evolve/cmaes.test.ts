@@ -253,6 +253,57 @@ for (const extra of [{}, { mode: 'fast', eigenEvery: 4 }, { variant: 'separable'
   });
 }
 
+test('a run that adopts an earlier state goes on as that state would (hσ\'s generation included); only the numbering runs on', () => {
+  // Spec §5: a stage starts from the best checkpoint, its generation counter included, which enters hσ's
+  // √(1 − (1 − cσ)^{2g}). Here the state of generation 2 is adopted at generation 40 (n = 20: cσ ≈ 0.16, so the
+  // correction still matters at g = 3..8), and its next six updates must equal those of that state itself, drawing
+  // the same samples. With generation 40's g, hσ differs in some of them for this seed (checked).
+  const f = (x: Float64Array): number => x[0]! + 0.5 * x[1]!;
+  const run40 = new CmaEs({ dim: 20, popSize: 10, seed: 1, initSigma: 0.3 });
+  let early: Uint8Array | null = null;
+  for (let g = 0; g < 40; g++) {
+    if (g === 2) early = run40.serialize();
+    run40.tell(run40.ask().map(f));
+  }
+  run40.adoptSearchState(CmaEs.deserialize(early!));
+  assert.equal(run40.generation, 40);
+  assert.equal(run40.stateGeneration, 2);
+  const itself = CmaEs.deserialize(early!);
+  itself.rng.setState(run40.rng.getState());
+  for (let k = 0; k < 6; k++) {
+    if (k === 3) {
+      // A checkpoint taken after the adoption keeps both counters.
+      const copy = CmaEs.deserialize(run40.serialize());
+      assert.deepEqual([copy.generation, copy.stateGeneration], [43, 5]);
+    }
+    run40.tell(run40.ask().map(f));
+    itself.tell(itself.ask().map(f));
+    assert.deepEqual(bytes(run40.pathC), bytes(itself.pathC), `pc after update ${k}`);
+    assert.deepEqual(bytes(run40.cov), bytes(itself.cov), `C after update ${k}`);
+    assert.deepEqual(bytes(run40.mean), bytes(itself.mean));
+    assert.ok(Object.is(run40.sigma, itself.sigma));
+  }
+  assert.deepEqual([run40.generation, run40.stateGeneration, itself.generation], [46, 8, 8]);
+
+  // A state written before stateGeneration existed reads it as its generation.
+  const bytesIn = run40.serialize();
+  const view = new DataView(bytesIn.buffer, bytesIn.byteOffset);
+  const header = JSON.parse(Buffer.from(bytesIn.subarray(12, 12 + view.getUint32(8, true))).toString('utf8'));
+  const start = (12 + view.getUint32(8, true) + 7) & ~7;
+  delete header.stateGeneration;
+  const json = Buffer.from(JSON.stringify(header));
+  const newStart = (12 + json.length + 7) & ~7;
+  const old = new Uint8Array(newStart + bytesIn.length - start);
+  old.set(bytesIn.subarray(0, 8));
+  new DataView(old.buffer).setUint32(8, json.length, true);
+  old.set(json, 12);
+  old.set(bytesIn.subarray(start), newStart);
+  const read = CmaEs.deserialize(old);
+  assert.deepEqual([read.generation, read.stateGeneration], [46, 46]);
+  assert.throws(() => CmaEs.deserialize(encodeCmaState({ ...decodeCmaState(bytesIn), stateGeneration: 47 })),
+    /^Error: CMA-ES state: stateGeneration is 47 \(generation 46\)$/);
+});
+
 test('lazy mode decomposes every k generations; reference mode every generation', () => {
   const lazy = new CmaEs({ dim: 6, popSize: 8, mode: 'fast', eigenEvery: 3 });
   run(lazy, 9);
