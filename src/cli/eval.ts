@@ -13,7 +13,7 @@ import { RECORD_SCORES, runRecord, type RecordResult, type RecordScore } from '.
 import { renderScoreVsKvSvg } from '../eval/plot.js';
 import { formatSummary, summarize } from '../eval/summary.js';
 import { createProgress } from './progress.js';
-import { collect, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
+import { BOTH_BUDGETS, collect, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
 import { makeFolders, writeFileVia } from '../util/files.js';
 import type { TaskRecord } from '../tasks/record.js';
@@ -30,6 +30,7 @@ interface EvalCliOptions {
   queryAware?: boolean;
   full: boolean;
   maxPromptTokens?: number;
+  contextWindow?: number;
   chunkSize?: number;
   threads?: number;
   match?: string;
@@ -62,6 +63,7 @@ export function register(program: Command): void {
     .option('--query-aware', 'compress context and question together (default: the context only, kvpress protocol)')
     .option('--no-full', 'do not add the full-cache reference run')
     .option('--max-prompt-tokens <n>', 'prompt budget; longer prompts are cut in the middle', intOption('--max-prompt-tokens', 2))
+    .option('--context-window <n>', "context the budget is taken from: n less each record's new tokens (default: the model's context; the reference's LongBench runs: 32768)", intOption('--context-window', 2))
     .option('--chunk-size <n>', 'prefill chunk size in tokens (default 128, as the reference; a baseline that acts after every chunk evicts elsewhere with another size)', intOption('--chunk-size', 1))
     .option('--threads <n>', 'kernel threads', intOption('--threads', 1))
     .option('--match <spec>', 'record this policy\'s cache sizes on every record; `matched(SPEC)` without trace= then follows them (matched memory)')
@@ -71,6 +73,7 @@ export function register(program: Command): void {
     .action(async (o: EvalCliOptions) => {
       const scoreKind = (o.score ?? 'task') as RecordScore;
       if (!RECORD_SCORES.includes(scoreKind)) throw new Error(`--score must be ${RECORD_SCORES.join(' or ')}, got "${o.score}"`);
+      if (o.maxPromptTokens !== undefined && o.contextWindow !== undefined) throw new Error(BOTH_BUDGETS);
       const model = await loadModel(o.model, o.weights ? { weights: o.weights } : {});
       if (o.threads) model.backend.threads = o.threads;
       const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
@@ -109,6 +112,7 @@ export function register(program: Command): void {
         const runFile = join(o.out!, 'run.json');
         const setup = {
           model: resolve(o.model), score: scoreKind, queryAware: !!o.queryAware, maxPromptTokens: o.maxPromptTokens ?? null,
+          contextWindow: o.contextWindow ?? null,
           longbenchConfig: o.longbenchConfig ? resolve(o.longbenchConfig) : null, match: o.match ?? null,
           // A baseline that acts after every chunk evicts at other points with another chunk size.
           chunkSize: o.chunkSize ?? DEFAULT_CHUNK_SIZE,
@@ -120,7 +124,7 @@ export function register(program: Command): void {
         };
         // Keys an older run.json lacks held their defaults then; one without the fingerprint is trusted to the path
         // it names (and gains the fingerprint of the model it is resumed with).
-        const defaults: Record<string, unknown> = { chunkSize: DEFAULT_CHUNK_SIZE, weights: 'f32', modelFingerprint: model.fingerprint };
+        const defaults: Record<string, unknown> = { chunkSize: DEFAULT_CHUNK_SIZE, weights: 'f32', modelFingerprint: model.fingerprint, contextWindow: null };
         // The files a policy reads (a .namm, a trace), by content: the same spec with another file behind it is
         // another policy, whose results cannot be reused.
         const files: Record<string, Record<string, string>> = {};
@@ -180,7 +184,7 @@ export function register(program: Command): void {
       let finished = 0;
       for (const record of records) for (const { spec } of policies) if (done.has(`${record._id}\u0000${spec}`)) finished++;
       progress.update(finished);
-      const runOptions = { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens, score: scoreKind, chunkSize: o.chunkSize };
+      const runOptions = { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens, contextWindow: o.contextWindow, score: scoreKind, chunkSize: o.chunkSize };
       for (const record of records) {
         const traceFile = traceDir ? join(traceDir, `${traceName(record._id)}.json`) : null;
         const needTrace = traceFile !== null && !existsSync(traceFile) && policies.some((p) => needsRecordTrace(p.spec) && !done.has(`${record._id}\u0000${p.spec}`));

@@ -8,7 +8,7 @@ import { calibrateNamm } from '../eval/calibrate.js';
 import { readNammCheckpoint, saveNammCheckpoint, zeroNammParams, NAMM_SELECTIONS, type NammSelection } from '../memory/namm/index.js';
 import { TAP_PRECISIONS, type TapPrecision } from '../memory/policy.js';
 import { createProgress } from './progress.js';
-import { collect, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
+import { BOTH_BUDGETS, collect, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
 
 export function register(program: Command): void {
@@ -44,8 +44,10 @@ export function register(program: Command): void {
     .option('--longbench-config <dir>', 'LongBench config folder for records without their own template')
     .option('--limit <n>', 'first n records of each file', intOption('--limit', 1))
     .option('--max-prompt-tokens <n>', "prompt budget (default: the model's context minus the answer)", intOption('--max-prompt-tokens', 2))
+    .option('--context-window <n>', "context the budget is taken from: n less each record's new tokens (default: the model's context)", intOption('--context-window', 2))
     .option(WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption)
-    .action(async (o: { model: string; namm: string; data: string[]; out?: string; force?: boolean; longbenchConfig?: string; limit?: number; maxPromptTokens?: number; weights?: WeightStorage }) => {
+    .action(async (o: { model: string; namm: string; data: string[]; out?: string; force?: boolean; longbenchConfig?: string; limit?: number; maxPromptTokens?: number; contextWindow?: number; weights?: WeightStorage }) => {
+      if (o.maxPromptTokens !== undefined && o.contextWindow !== undefined) throw new Error(BOTH_BUDGETS);
       // Checked before the (long) calibration pass: another file at --out is not overwritten unasked, nor an input.
       if (o.out && resolve(o.out) !== resolve(o.namm)) checkOutputPath(o.out, { force: o.force, inputs: [o.model, ...o.data], file: true });
       const ckpt = readNammCheckpoint(o.namm);
@@ -53,7 +55,7 @@ export function register(program: Command): void {
       const records = o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity));
       const bar = createProgress(records.length, 'calibrate');
       const stats = await calibrateNamm(model, records, ckpt.params, {
-        updateEvery: ckpt.updateEvery, scorer: ckpt.scorer, taps: ckpt.taps, maxPromptTokens: o.maxPromptTokens,
+        updateEvery: ckpt.updateEvery, scorer: ckpt.scorer, taps: ckpt.taps, maxPromptTokens: o.maxPromptTokens, contextWindow: o.contextWindow,
         longbenchConfig: o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined,
         onProgress: (d) => bar.update(d),
       });

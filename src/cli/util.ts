@@ -38,3 +38,6 @@ export function weightsOption(v: string): WeightStorage {
     throw new InvalidArgumentError((err as Error).message);
   }
 }
+
+/** The refusal of --max-prompt-tokens and --context-window given together (eval, calibrate). */
+export const BOTH_BUDGETS = '--max-prompt-tokens and --context-window both set the prompt budget; give one of them';

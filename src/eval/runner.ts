@@ -35,6 +35,13 @@ export interface RunRecordOptions {
    * YaRN's extended one where it has it (contextLength), less the new tokens).
    */
   maxPromptTokens?: number;
+  /**
+   * The context window the prompt budget is taken from, in tokens: a prompt gets this many less the record's new
+   * tokens, as LongBench's pred.py gives it `max_length − max_gen` (default: the model's context, contextLength).
+   * The reference's runs use 32,768 with a Llama 3 whose config says 8,192 (RoPE scaled by NTK). Not with
+   * maxPromptTokens, which sets the budget itself.
+   */
+  contextWindow?: number;
   /** Compress context and question together (query-aware) instead of the context alone. */
   queryAware?: boolean;
   metricOptions?: MetricOptions;
@@ -81,17 +88,18 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
   const { context, question } = splitContextAndQuestion(record, options.longbenchConfig);
   let ctxIds = tok.encode(context, { addBos: true });
   const qIds = tok.encode(question, { addBos: false });
-  const window = contextLength(model.config);
+  const window = options.contextWindow ?? contextLength(model.config);
   const budget = options.maxPromptTokens ?? window - maxNew;
+  const windowText = options.contextWindow !== undefined ? `the ${window}-token context window (contextWindow)` : `the model's ${window}-token context`;
   // What sets the budget, for the messages below (a record asking for more new tokens than the context holds gave
   // "the question does not fit a −88-token prompt budget", never naming the new tokens).
   const newTokens = answerIds ? `its answer's ${maxNew} tokens (scored by likelihood)`
     : options.maxNewTokens !== undefined ? `${maxNew} new tokens (maxNewTokens)` : `${maxNew} new tokens (its max_new_tokens, or the LongBench config's dataset2maxlen)`;
   if (options.maxPromptTokens === undefined && budget < 1) {
-    throw new Error(`record ${record._id}: ${newTokens} leave no room for a prompt in the model's ${window}-token context`);
+    throw new Error(`record ${record._id}: ${newTokens} leave no room for a prompt in ${windowText}`);
   }
   const budgetText = options.maxPromptTokens !== undefined ? `${budget}-token prompt budget (maxPromptTokens)`
-    : `${budget}-token prompt budget (the model's ${window}-token context less ${newTokens})`;
+    : `${budget}-token prompt budget (${windowText} less ${newTokens})`;
   let truncated = false;
   if (ctxIds.length + qIds.length > budget) {
     // LongBench's cut over the whole prompt: its first ⌊budget/2⌋ tokens and its last ⌊budget/2⌋, which hold the
@@ -121,9 +129,15 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
  */
 function checkRunOptions(options: RunRecordOptions): void {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(`run options must be an object, got ${showValue(options)}`);
-  const { maxPromptTokens, maxNewTokens, metricOptions } = options;
+  const { maxPromptTokens, contextWindow, maxNewTokens, metricOptions } = options;
   if (maxPromptTokens !== undefined && !(Number.isSafeInteger(maxPromptTokens) && maxPromptTokens >= 1)) {
     throw new RangeError(`maxPromptTokens must be a positive safe integer (a prompt budget in tokens), got ${showValue(maxPromptTokens)}`);
+  }
+  if (contextWindow !== undefined && !(Number.isSafeInteger(contextWindow) && contextWindow >= 2)) {
+    throw new RangeError(`contextWindow must be a safe integer ≥ 2 (a context window in tokens), got ${showValue(contextWindow)}`);
+  }
+  if (contextWindow !== undefined && maxPromptTokens !== undefined) {
+    throw new RangeError('maxPromptTokens and contextWindow both set the prompt budget; give one of them');
   }
   if (maxNewTokens !== undefined && !(Number.isSafeInteger(maxNewTokens) && maxNewTokens >= 0)) {
     throw new RangeError(`maxNewTokens must be a safe integer ≥ 0, got ${showValue(maxNewTokens)}`);

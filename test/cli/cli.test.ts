@@ -305,6 +305,13 @@ test('a run never reuses or overwrites another setup\'s folder: eval --out, trai
   r = namm('eval', '--model', MODEL, '--data', data, '--memory', 'h2o:ratio=0.5', '--out', out, '--chunk-size', '64');
   assert.equal(r.status, 1);
   assert.match(r.stderr, /holds results of another setup \(chunkSize: 128 there, 64 now\)/);
+  // So is another context window for the prompt budget; with --max-prompt-tokens as well, it is refused at once.
+  r = namm('eval', '--model', MODEL, '--data', data, '--memory', 'h2o:ratio=0.5', '--out', out, '--context-window', '256');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /holds results of another setup \(contextWindow: null there, 256 now\)/);
+  r = namm('eval', '--model', MODEL, '--data', data, '--out', join(dir, 'both'), '--context-window', '256', '--max-prompt-tokens', '200');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^namm: --max-prompt-tokens and --context-window both set the prompt budget; give one of them$/m);
   // The default given explicitly is the same setup (a run.json from before the option reads as the default).
   const runJson = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(runJson.chunkSize, 128);

@@ -39,6 +39,32 @@ test('new tokens that leave no room for the prompt are named as the cause', () =
   assert.throws(() => recordPrompt(model, record, { maxPromptTokens: question }), /does not fit a \d+-token prompt budget \(maxPromptTokens\)$/);
 });
 
+test('contextWindow: the budget is that window less each record\'s new tokens, as pred.py\'s max_length − max_gen', () => {
+  const whole = recordPrompt(model, record);
+  const total = whole.ctxIds.length + whole.qIds.length;
+  // A window that leaves exactly the whole prompt room, then one token less.
+  assert.equal(recordPrompt(model, record, { contextWindow: total + 4 }).truncated, false);
+  const cut = recordPrompt(model, record, { contextWindow: total + 3 });
+  assert.equal(cut.truncated, true);
+  assert.equal(cut.ctxIds.length + cut.qIds.length, total - 1 - ((total - 1) % 2), 'the first and last ⌊budget/2⌋ tokens');
+  // The new tokens come off the window, whatever sets them.
+  assert.deepEqual(recordPrompt(model, record, { contextWindow: total + 3, maxNewTokens: 3 }).ctxIds, whole.ctxIds);
+  // Larger than the model's own context: the budget follows the window (a model whose RoPE is scaled runs past it).
+  const long = { ...record, context: record.context!.repeat(8) };
+  const big = recordPrompt(model, long, { contextWindow: 4 * model.config.maxPositions });
+  assert.ok(big.ctxIds.length + big.qIds.length > model.config.maxPositions);
+  assert.throws(() => recordPrompt(model, record, { contextWindow: 4 }),
+    /^Error: record story: 4 new tokens \(its max_new_tokens, or the LongBench config's dataset2maxlen\) leave no room for a prompt in the 4-token context window \(contextWindow\)$/);
+  assert.throws(() => recordPrompt(model, record, { contextWindow: 12 }),
+    /the question alone \(7 tokens\) does not fit a 8-token prompt budget \(the 12-token context window \(contextWindow\) less 4 new tokens/);
+  for (const [bad, shown] of [[Number.NaN, 'NaN'], [1, '1'], [2.5, '2.5'], ['512', '"512"']] as const) {
+    assert.throws(() => recordPrompt(model, record, { contextWindow: bad as never }),
+      new RegExp(`^RangeError: contextWindow must be a safe integer ≥ 2 \\(a context window in tokens\\), got ${shown.replace('.', '\\.')}$`), shown);
+  }
+  assert.throws(() => recordPrompt(model, record, { contextWindow: 512, maxPromptTokens: 100 }),
+    /^RangeError: maxPromptTokens and contextWindow both set the prompt budget; give one of them$/);
+});
+
 test('maxNewTokens must be a safe integer ≥ 0 when given', () => {
   for (const bad of [Number.NaN, -1, 2.5, '4']) {
     assert.throws(() => recordPrompt(model, record, { maxNewTokens: bad as never }), /^RangeError: maxNewTokens must be a safe integer ≥ 0, got /);
