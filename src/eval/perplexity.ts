@@ -32,7 +32,9 @@ export function perplexity(model: Model, ids: readonly number[], policy: MemoryP
   let nll = 0, count = 0;
   for (let start = 0; start < ids.length; start += chunk) {
     const piece = ids.slice(start, start + chunk);
-    const logits = session.prefill(piece, { logits: 'all', endOfPrefill: start + chunk >= ids.length });
+    // One forward over the text, fed in pieces: length-dependent RoPE scaling (dynamic NTK) takes the whole length
+    // in every piece, so the result does not depend on the chunk size.
+    const logits = session.prefill(piece, { logits: 'all', endOfPrefill: start + chunk >= ids.length, sequenceLength: ids.length });
     for (let t = 0; t < piece.length; t++) {
       const target = ids[start + t + 1];
       if (target === undefined) break;

@@ -1,0 +1,23 @@
+/** perplexity(): a text fed in pieces is one forward, so the result does not depend on the chunk size. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { perplexity, tokenNll } from '../../src/eval/perplexity.js';
+import { Model } from '../../src/models/model.js';
+import { llamaConfig, randomWeights } from '../../src/models/random.js';
+
+test('dynamic NTK: the perplexity of a text past the original context is the same at every chunk size', () => {
+  // Dynamic NTK scales RoPE by the sequence's length: each piece computed it from its own end before, so chunks of
+  // 8 read 7.97 nats where one forward over the 64 tokens reads 8.13 (the pieces' float32 sums differ by ~1e-7).
+  const c = llamaConfig({ vocabSize: 64, hiddenSize: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, intermediateSize: 64, maxPositions: 16,
+    ropeScaling: { type: 'dynamic', factor: 4, originalMaxPositions: 16 } });
+  const model = new Model(c, randomWeights(c, 4, 0.5), null);
+  const ids = Array.from({ length: 64 }, (_, i) => (i * 11 + 3) % 64);
+  const logits = model.createSessionWith(null, { chunkSize: 64 }).prefill(ids, { logits: 'all' });
+  let nll = 0;
+  for (let t = 0; t + 1 < ids.length; t++) nll += tokenNll(logits.subarray(t * 64, (t + 1) * 64), ids[t + 1]!).nll;
+  const whole = nll / (ids.length - 1);
+  for (const chunkSize of [8, 32, 64, 128]) {
+    const r = perplexity(model, ids, null, { chunkSize });
+    assert.ok(Math.abs(r.nll - whole) <= 1e-6 * whole, `chunk ${chunkSize}: ${r.nll} against one forward's ${whole}`);
+  }
+});
