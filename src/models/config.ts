@@ -161,7 +161,9 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
     tieEmbeddings: r.bool('tie_word_embeddings', false),
     bosTokenId: r.tokenId('bos_token_id'),
     eosTokenIds: r.tokenIds('eos_token_id'),
-    ...(slidingWindow !== undefined && slidingWindow < maxPositions ? { slidingWindow } : {}),
+    // Kept even when it is not shorter than max_position_embeddings: a Llama-family model runs past that (RoPE has no
+    // table to run out of), and transformers' mask applies the window at every length.
+    ...(slidingWindow !== undefined ? { slidingWindow } : {}),
   };
 }
 

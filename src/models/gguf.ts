@@ -454,11 +454,12 @@ export function ggufConfig(meta: GgufMeta, tensors: Map<string, GgufTensorInfo>)
     };
   }
   const rotaryDims = meta.size(`${a}.rope.dimension_count`, headDim);
-  // llama.cpp's key for sliding-window attention (a window as long as the context never cuts, as in config.ts).
+  // llama.cpp's key for sliding-window attention (kept at any length, as in config.ts: the model runs past its
+  // context length, where the window cuts).
   const window = meta.has(`${a}.attention.sliding_window`) ? meta.size(`${a}.attention.sliding_window`) : undefined;
   return {
     ...common, arch,
-    ...(window !== undefined && window < maxPositions ? { slidingWindow: window } : {}),
+    ...(window !== undefined ? { slidingWindow: window } : {}),
     normEps: meta.number(`${a}.attention.layer_norm_rms_epsilon`, 1e-5),
     ropeTheta: meta.number(`${a}.rope.freq_base`, 10000),
     ropeScaling: ggufRopeScaling(meta, a, maxPositions),

@@ -68,11 +68,12 @@ test('qwen2 gets q/k/v biases; llama3 rope scaling; gpt2 defaults', () => {
   assert.equal(parseHfConfig({ ...tinystories, head_dim: 32 }, 'h.json').headDim, 32);
 });
 
-test('sliding_window: Mistral applies it, Qwen2 only with use_sliding_window; none when null or not shorter than the context; written back', () => {
+test('sliding_window: Mistral applies it, Qwen2 only with use_sliding_window; none when null, kept when as long as the context; written back', () => {
   const mistral = { ...tinystories, model_type: 'mistral', max_position_embeddings: 32768 };
   assert.equal(parseHfConfig({ ...mistral, sliding_window: 4096 }, 'm.json').slidingWindow, 4096);
   assert.equal(parseHfConfig({ ...mistral, sliding_window: null }, 'm.json').slidingWindow, undefined);
-  assert.equal(parseHfConfig({ ...mistral, sliding_window: 32768 }, 'm.json').slidingWindow, undefined, 'a window as long as the context never cuts');
+  // A window as long as max_position_embeddings still cuts past it, where a Llama-family model runs on.
+  assert.equal(parseHfConfig({ ...mistral, sliding_window: 32768 }, 'm.json').slidingWindow, 32768);
   assert.equal(parseHfConfig({ ...tinystories, sliding_window: 64 }, 'l.json').slidingWindow, undefined, 'llama has no window');
   assert.equal(parseHfConfig({ ...qwen2, sliding_window: 4096 }, 'q.json').slidingWindow, undefined, 'qwen2 without use_sliding_window');
   assert.equal(parseHfConfig({ ...qwen2, sliding_window: 4096, use_sliding_window: true }, 'q.json').slidingWindow, 4096);

@@ -221,7 +221,7 @@ test('qwen2 → GGUF keeps the half layout (llama.cpp runs qwen2 NEOX-style) and
   for (const [name, t] of weights) assert.deepEqual(g.weights.get(name)!.data, t.data, name);
 }));
 
-test('a sliding window travels through GGUF (attention.sliding_window); a window as long as the context is none', withDir(async (dir) => {
+test('a sliding window travels through GGUF (attention.sliding_window), also one as long as the context', withDir(async (dir) => {
   const { config, weights } = tinyQwen2();
   const window = Math.floor(config.maxPositions / 2);
   const p = join(dir, 'windowed.gguf');
@@ -236,9 +236,9 @@ test('a sliding window travels through GGUF (attention.sliding_window); a window
 
   writeGguf(p, config, weights, null, { dtype: 'F32' });
   assert.equal((await loadModelFiles(p)).config.slidingWindow, undefined, 'no key, no window');
-  // A file that states a window as long as the context has no effective window.
+  // A window as long as the context is kept: the model runs past its context length, where the window cuts.
   writeGguf(p, { ...config, slidingWindow: config.maxPositions }, weights, null, { dtype: 'F32' });
-  assert.equal((await loadModelFiles(p)).config.slidingWindow, undefined, 'a window as long as the context never cuts');
+  assert.equal((await loadModelFiles(p)).config.slidingWindow, config.maxPositions);
 }));
 
 test('GPT-2 → GGUF → load: Conv1D weights back in HF layout, byte-level vocabulary with merges', withDir(async (dir) => {
