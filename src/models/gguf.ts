@@ -486,11 +486,14 @@ function ggufRopeScaling(meta: GgufMeta, a: string, maxPositions: number): RopeS
     return parseRopeScaling(json, maxPositions, `${meta.file} (namm.rope_scaling)`);
   }
   const type = meta.string(`${a}.rope.scaling.type`);
-  if (type === null || type === 'none') {
-    if (meta.has(`${a}.rope.scale_linear`)) return { type: 'linear', factor: meta.number(`${a}.rope.scale_linear`) };
-    return { type: 'none' };
+  if (type === null || type === 'none' || type === 'linear') {
+    // As llama.cpp's load_hparams: the type defaults to linear, and whatever the type but YaRN, the frequencies are
+    // divided by rope.scaling.factor, else by the older rope.scale_linear; a factor of 0 (or none) scales nothing.
+    const key = meta.has(`${a}.rope.scaling.factor`) ? `${a}.rope.scaling.factor` : meta.has(`${a}.rope.scale_linear`) ? `${a}.rope.scale_linear` : null;
+    const factor = key === null ? 0 : meta.number(key);
+    if (!(Number.isFinite(factor) && factor >= 0)) throw new Error(`${meta.file}: metadata "${key}" must be a number ≥ 0, got ${factor}`);
+    return factor === 0 ? { type: 'none' } : { type: 'linear', factor };
   }
-  if (type === 'linear') return { type: 'linear', factor: meta.number(`${a}.rope.scaling.factor`) };
   if (type === 'yarn') return ggufYarn(meta, a, maxPositions);
   throw new Error(`${meta.file}: ${a}.rope.scaling.type "${type}" is not supported (none, linear, yarn)`);
 }

@@ -162,3 +162,24 @@ test('GGUF rope_freqs.weight that is malformed or contradicts the file\'s own sc
     await assert.rejects(loadModelFiles(p), want, name);
   }
 });
+
+test('GGUF linear scaling is read as llama.cpp reads it: the type defaults to linear, the factor key comes before scale_linear', async () => {
+  const c = llamaConfig({ hiddenSize: 64, nHeads: 2, nKvHeads: 1, headDim: 32, nLayers: 1, intermediateSize: 64, vocabSize: 64 });
+  const plain = join(dir, 'plain-scaling.gguf');
+  writeGguf(plain, c, randomWeights(c, 3), null);
+  const scaling = async (edit: (m: Map<string, unknown>) => void): Promise<RopeScaling> => {
+    const p = join(dir, 'scaling-edit.gguf');
+    rewrite(plain, p, { meta: (m) => { m.delete('namm.rope_scaling'); edit(m as Map<string, unknown>); } });
+    return (await loadModelFiles(p)).config.ropeScaling;
+  };
+  assert.deepEqual(await scaling(() => undefined), { type: 'none' });
+  // A factor with no type was ignored: llama.cpp divides the frequencies by it.
+  assert.deepEqual(await scaling((m) => m.set('llama.rope.scaling.factor', gv.f32(4))), { type: 'linear', factor: 4 });
+  assert.deepEqual(await scaling((m) => { m.set('llama.rope.scaling.type', gv.str('none')); m.set('llama.rope.scaling.factor', gv.f32(2)); }), { type: 'linear', factor: 2 });
+  assert.deepEqual(await scaling((m) => m.set('llama.rope.scale_linear', gv.f32(3))), { type: 'linear', factor: 3 });
+  assert.deepEqual(await scaling((m) => { m.set('llama.rope.scale_linear', gv.f32(3)); m.set('llama.rope.scaling.factor', gv.f32(2)); }), { type: 'linear', factor: 2 });
+  // A linear type with no factor, or a factor of 0, scales nothing (llama.cpp's frequency scale 1).
+  assert.deepEqual(await scaling((m) => m.set('llama.rope.scaling.type', gv.str('linear'))), { type: 'none' });
+  assert.deepEqual(await scaling((m) => m.set('llama.rope.scaling.factor', gv.f32(0))), { type: 'none' });
+  await assert.rejects(scaling((m) => m.set('llama.rope.scaling.factor', gv.f32(-2))), /metadata "llama\.rope\.scaling\.factor" must be a number ≥ 0, got -2/);
+});
