@@ -486,9 +486,11 @@ function ggufRopeScaling(meta: GgufMeta, a: string, maxPositions: number): RopeS
     return parseRopeScaling(json, maxPositions, `${meta.file} (namm.rope_scaling)`);
   }
   const type = meta.string(`${a}.rope.scaling.type`);
-  if (type === null || type === 'none' || type === 'linear') {
-    // As llama.cpp's load_hparams: the type defaults to linear, and whatever the type but YaRN, the frequencies are
-    // divided by rope.scaling.factor, else by the older rope.scale_linear; a factor of 0 (or none) scales nothing.
+  // As llama.cpp reads them: the type defaults to linear, 'none' never scales (llama_context sets its frequency
+  // scale to 1), and linear divides the frequencies by rope.scaling.factor, else by the older rope.scale_linear; a
+  // factor of 0 (or none) scales nothing.
+  if (type === 'none') return { type: 'none' };
+  if (type === null || type === 'linear') {
     const key = meta.has(`${a}.rope.scaling.factor`) ? `${a}.rope.scaling.factor` : meta.has(`${a}.rope.scale_linear`) ? `${a}.rope.scale_linear` : null;
     const factor = key === null ? 0 : meta.number(key);
     if (!(Number.isFinite(factor) && factor >= 0)) throw new Error(`${meta.file}: metadata "${key}" must be a number ≥ 0, got ${factor}`);

@@ -163,7 +163,7 @@ test('GGUF rope_freqs.weight that is malformed or contradicts the file\'s own sc
   }
 });
 
-test('GGUF linear scaling is read as llama.cpp reads it: the type defaults to linear, the factor key comes before scale_linear', async () => {
+test('GGUF linear scaling is read as llama.cpp reads it: the type defaults to linear, none never scales, the factor key comes before scale_linear', async () => {
   const c = llamaConfig({ hiddenSize: 64, nHeads: 2, nKvHeads: 1, headDim: 32, nLayers: 1, intermediateSize: 64, vocabSize: 64 });
   const plain = join(dir, 'plain-scaling.gguf');
   writeGguf(plain, c, randomWeights(c, 3), null);
@@ -175,7 +175,9 @@ test('GGUF linear scaling is read as llama.cpp reads it: the type defaults to li
   assert.deepEqual(await scaling(() => undefined), { type: 'none' });
   // A factor with no type was ignored: llama.cpp divides the frequencies by it.
   assert.deepEqual(await scaling((m) => m.set('llama.rope.scaling.factor', gv.f32(4))), { type: 'linear', factor: 4 });
-  assert.deepEqual(await scaling((m) => { m.set('llama.rope.scaling.type', gv.str('none')); m.set('llama.rope.scaling.factor', gv.f32(2)); }), { type: 'linear', factor: 2 });
+  // 'none' never scales, whatever factor the file has (llama.cpp sets its frequency scale to 1).
+  assert.deepEqual(await scaling((m) => { m.set('llama.rope.scaling.type', gv.str('none')); m.set('llama.rope.scaling.factor', gv.f32(2)); }), { type: 'none' });
+  assert.deepEqual(await scaling((m) => { m.set('llama.rope.scaling.type', gv.str('none')); m.set('llama.rope.scale_linear', gv.f32(2)); }), { type: 'none' });
   assert.deepEqual(await scaling((m) => m.set('llama.rope.scale_linear', gv.f32(3))), { type: 'linear', factor: 3 });
   assert.deepEqual(await scaling((m) => { m.set('llama.rope.scale_linear', gv.f32(3)); m.set('llama.rope.scaling.factor', gv.f32(2)); }), { type: 'linear', factor: 2 });
   // A linear type with no factor, or a factor of 0, scales nothing (llama.cpp's frequency scale 1).
