@@ -93,6 +93,10 @@ test('SentencePiece-style merging by best score, traced by hand', () => {
   assert.deepEqual(tok.encode('<unk>', { addBos: false }), [0]);
   assert.equal(tok.decode([1, 3, 9, 3, 11, 12]), 'abc é');
   assert.equal(tok.decode([1, 3, 9], { skipSpecial: false }), '<s> abc');
+  // An id past the vocabulary (a model whose embedding is padded past it) decodes to nothing, as in HfTokenizer; it
+  // threw, ending a generation that sampled one. Ids that are no ids are refused.
+  assert.equal(tok.decode([1, 3, 9, 13, 2000, 3, 11, 12]), 'abc é');
+  for (const bad of [-1, 2.5, Number.NaN]) assert.throws(() => tok.decode([3, bad]), new RegExp(`^RangeError: decode: ${String(bad).replace('.', '\\.')} is not a token id \\(an integer ≥ 0\\)$`));
 });
 
 /** run.c's encoder, transcribed plainly: O(n²) best-pair search over the whole id list. */

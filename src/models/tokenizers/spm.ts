@@ -217,7 +217,10 @@ export class SpmTokenizer implements Tokenizer {
     const bytes: number[] = [];
     const space = this.vocab.spaceSymbol;
     for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new RangeError(`token id ${id} is outside the vocabulary (${this.vocabSize})`);
+      // Not token ids at all are errors; an id past the vocabulary decodes to nothing, as HfTokenizer does (a model's
+      // embedding is often padded past its tokenizer's vocabulary, and sampling can land there).
+      if (!Number.isSafeInteger(id) || id < 0) throw new RangeError(`decode: ${String(id)} is not a token id (an integer ≥ 0)`);
+      if (id >= this.vocabSize) continue;
       const type = this.types[id]!;
       if (skip && (type === TokenType.control || type === TokenType.unknown || type === TokenType.unused)) continue;
       const token = this.vocab.tokens[id]!;
