@@ -64,6 +64,23 @@ test('GGUF llama-bpe vocabulary without tokenizer.ggml.add_bos_token adds BOS, a
   assert.throws(() => ggufTokenizerFromMetadata(gpt2VocabMeta('constructor', [], []).meta), /vocab\.gguf: pre-tokenizer "constructor" is not supported/);
 });
 
+test('GGUF byte-level vocabulary with pre-tokenizer "default" or none: llama.cpp\'s four successive splits, not GPT-2\'s alone', () => {
+  // Merges that build "12345" and "Ġ." (space, period): GPT-2's split keeps "12345" and " ." whole; llama.cpp's
+  // DEFAULT splits digits into groups of three and punctuation runs apart from the space first.
+  const extra = ['12', '123', '1234', '12345', '45', 'Ġ.'];
+  const merges = ['1 2', '12 3', '123 4', '1234 5', '4 5', 'Ġ .'];
+  const id = (t: string) => 256 + extra.indexOf(t);
+  const gpt2 = ggufTokenizerFromMetadata(gpt2VocabMeta('gpt-2', extra, merges, false).meta);
+  assert.deepEqual(gpt2.encode('12345'), [id('12345')]);
+  assert.deepEqual(gpt2.encode('a .'), [97, id('Ġ.')]);
+  for (const pre of ['default', null]) {
+    const tok = ggufTokenizerFromMetadata(gpt2VocabMeta(pre, extra, merges, false).meta);
+    assert.deepEqual(tok.encode('12345'), [id('123'), id('45')], String(pre));
+    assert.deepEqual(tok.encode('a .'), [97, byteToUnicode().indexOf('Ġ'), 46], String(pre));
+    assert.equal(tok.decode(tok.encode('x 12345, y.')), 'x 12345, y.');
+  }
+});
+
 test('sharded safetensors: a tensor stored in two shards is refused by name, not silently taken from the last', withDir(async (dir) => {
   const m = join(dir, 'sharded');
   cpSync(MODEL, m, { recursive: true });

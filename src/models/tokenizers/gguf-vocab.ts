@@ -17,6 +17,16 @@ const PRE_TOKENIZER_PATTERNS: Record<string, string> = {
   qwen2: "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
 };
 
+/** GPT-2's split pattern (what a ByteLevel pre-tokenizer with use_regex applies). */
+const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+
+/**
+ * llama.cpp's DEFAULT pre-tokenizer, for `tokenizer.ggml.pre` "default" or no key at all: four splits applied one
+ * after the other, each to the pieces of the one before (runs of punctuation and of $+<=>^~|, then GPT-2's pattern,
+ * then runs of digits, then groups of three ASCII digits), every match and every stretch between matches a piece.
+ */
+const DEFAULT_PRE_SPLITS = ['[\\p{P}\\$\\+<=>\\^~\\|]+', GPT2_PATTERN, '\\p{N}+', '[0-9][0-9][0-9]'];
+
 /** `tokenizer.ggml.pre` names llama.cpp treats as its Llama-3 pre-tokenizer. */
 const LLAMA3_PRE_NAMES = new Set(['llama-bpe', 'llama3', 'llama-v3']);
 
@@ -130,20 +140,23 @@ function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null,
   const eos = eosIds[0] ?? null;
   const merges = stringArray(meta, 'tokenizer.ggml.merges');
   if (!merges) throw new Error(`${meta.file}: metadata "tokenizer.ggml.merges" is missing (needed for a gpt2 vocabulary)`);
-  const named = meta.string('tokenizer.ggml.pre') ?? 'gpt2';
+  // No key is llama.cpp's DEFAULT (it warns "missing pre-tokenizer type, using: 'default'").
+  const named = meta.string('tokenizer.ggml.pre') ?? 'default';
   // llama.cpp reads "llama3" and "llama-v3" as its "llama-bpe" (the same regex, merges ignored, BOS added).
   const pre = LLAMA3_PRE_NAMES.has(named) ? 'llama-bpe' : named;
   const byteLevel = (useRegex: boolean): Json => ({ type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: useRegex });
   let preTokenizer: Json;
+  const split = (pattern: string): Json => ({ type: 'Split', pattern: { Regex: pattern }, behavior: 'Isolated', invert: false });
   // llama.cpp names GPT-2's regex "gpt-2"; files from namm before 0.1 wrote "gpt2".
-  if (pre === 'gpt-2' || pre === 'gpt2' || pre === 'default') preTokenizer = byteLevel(true);
+  if (pre === 'gpt-2' || pre === 'gpt2') preTokenizer = byteLevel(true);
+  else if (pre === 'default') preTokenizer = { type: 'Sequence', pretokenizers: [...DEFAULT_PRE_SPLITS.map(split), byteLevel(false)] };
   else if (Object.hasOwn(PRE_TOKENIZER_PATTERNS, pre)) {
     preTokenizer = {
       type: 'Sequence',
-      pretokenizers: [{ type: 'Split', pattern: { Regex: PRE_TOKENIZER_PATTERNS[pre] }, behavior: 'Isolated', invert: false }, byteLevel(false)],
+      pretokenizers: [split(PRE_TOKENIZER_PATTERNS[pre]!), byteLevel(false)],
     };
   } else {
-    throw new Error(`${meta.file}: pre-tokenizer "${named}" is not supported (gpt-2, llama-bpe, qwen2)`);
+    throw new Error(`${meta.file}: pre-tokenizer "${named}" is not supported (default, gpt-2, llama-bpe, qwen2)`);
   }
   // No prototype: a token such as "toString", "constructor" or "__proto__" (code-heavy vocabularies hold them) is a
   // key like any other, not an inherited property that `in` finds or an assignment that sets the prototype.
