@@ -11,6 +11,11 @@ import { KVCache } from './kvcache.js';
 import { CacheStats, type CacheStatsSummary } from './stats.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
 import { checkOptionKeys, showValue } from '../util/show.js';
+import { contextLength } from '../models/rope.js';
+import type { ModelConfig } from '../models/types.js';
+
+/** Models already warned about a sequence past their context (one warning per model and process). */
+const warnedPastContext = new WeakSet<ModelConfig>();
 
 /** The prefill chunk a session uses unless told otherwise: the reference's 128-token sub-forwards. */
 export const DEFAULT_CHUNK_SIZE = 128;
@@ -404,6 +409,16 @@ export class Session {
     const c = this.arch.config;
     if (c.arch === 'gpt2' && this.totalTokens + n > c.maxPositions) {
       throw new RangeError(`this GPT-2 model has ${c.maxPositions} learned positions; the sequence would reach ${this.totalTokens + n} tokens`);
+    }
+    // A RoPE model runs on past its context (transformers too), but what it gives there is not what it was trained
+    // for: said once per model, as transformers' generate says it. Dynamic NTK is made to run past it.
+    const context = contextLength(c);
+    if (this.totalTokens + n > context && c.ropeScaling.type !== 'dynamic' && !warnedPastContext.has(c)) {
+      warnedPastContext.add(c);
+      process.emitWarning(
+        `namm: the sequence reaches ${this.totalTokens + n} tokens, past this model's ${context}-token context (its max_position_embeddings${c.ropeScaling.type === 'yarn' ? ' under YaRN' : ''}); its output past that is not what it was trained for`,
+        { code: 'NAMM_PAST_CONTEXT' },
+      );
     }
   }
 

@@ -280,6 +280,31 @@ test('a sliding-window model: exact up to its window, longer sequences refused b
   assert.equal(r.outputTokens.length, 10, 'one that reaches it exactly runs (its last token is never fed)');
 });
 
+test('a sequence past a RoPE model\'s context runs, with one warning per model (none up to it, none for dynamic NTK)', async () => {
+  const warnings: Error[] = [];
+  const listener = (w: Error) => { if ((w as Error & { code?: string }).code === 'NAMM_PAST_CONTEXT') warnings.push(w); };
+  process.on('warning', listener);
+  try {
+    const short = new Model({ ...files.config, maxPositions: 12 }, files.weights, files.tokenizer, getBackend(), MODEL);
+    const s = await short.createSession({ chunkSize: 4 });
+    s.prefill([1, ...GOLDEN.slice(0, 11)]);
+    await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+    assert.equal(warnings.length, 0, 'up to the context: nothing to say');
+    s.decode(5);
+    s.decode(6);
+    await short.createSession().then((t) => t.prefill([1, ...GOLDEN]));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(warnings.length, 1, 'once for the model, whatever its sessions do');
+    assert.match(warnings[0]!.message, /^namm: the sequence reaches 13 tokens, past this model's 12-token context \(its max_position_embeddings\); its output past that is not what it was trained for$/);
+    const dynamic = new Model({ ...files.config, maxPositions: 12, ropeScaling: { type: 'dynamic', factor: 2, originalMaxPositions: 12 } }, files.weights, files.tokenizer, getBackend(), MODEL);
+    (await dynamic.createSession()).prefill([1, ...GOLDEN]);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(warnings.length, 1, 'dynamic NTK is made to run past it');
+  } finally {
+    process.off('warning', listener);
+  }
+});
+
 test('bad calls leave a session as it was, or unusable until reset(), never silently wrong', async () => {
   const model = new Model(files.config, files.weights, files.tokenizer, getBackend(), MODEL);
   const A = [1, 34, 72, 110, 300, 21, 9, 87, 402, 5, 66, 77, 88, 99, 100, 101, 102, 103, 104, 105];
