@@ -141,6 +141,13 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
   if (model.previousTokenHeads > model.nHeads) throw new Error(`${w}.previousTokenHeads must be at most nHeads (${model.nHeads})`);
   if (typeof model.tieEmbeddings !== 'boolean') throw new Error(`${w}.tieEmbeddings must be true or false`);
   if (model.hiddenSize % model.nHeads !== 0) throw new Error(`${w}: hiddenSize ${model.hiddenSize} must be a multiple of nHeads ${model.nHeads}`);
+  // Checked here, not when the model is initialised: that comes after the tokenizer is trained and files are written.
+  if (model.positionInit === 'sinusoidal' && model.hiddenSize % 2 !== 0) {
+    throw new Error(`${w}: "positionInit": "sinusoidal" needs an even hiddenSize (sine and cosine pairs), got ${model.hiddenSize}`);
+  }
+  if (model.previousTokenHeads > 0 && (model.hiddenSize / model.nHeads) % 2 !== 0) {
+    throw new Error(`${w}.previousTokenHeads needs an even head dimension (frequency pairs), got hiddenSize ${model.hiddenSize} / nHeads ${model.nHeads} = ${model.hiddenSize / model.nHeads}`);
+  }
   if (model.nHeads % model.nKvHeads !== 0) throw new Error(`${w}: nHeads ${model.nHeads} must be a multiple of nKvHeads ${model.nKvHeads}`);
   if (arch === 'llama' && model.activation !== 'silu') throw new Error(`${w}: llama models use activation "silu"`);
   if (arch === 'llama' && (model.hiddenSize / model.nHeads) % 2 !== 0) throw new Error(`${w}: RoPE needs an even head dimension`);

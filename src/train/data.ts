@@ -314,7 +314,17 @@ export class DataMixer {
         const w = heldOut.subarray(start, start + L + 1);
         out.push({ ids: w.slice(0, L), targets: w.slice(1), kind: 'text', source: 'text' });
       } else {
-        out.push(mixer.taskSample(o.tasks[i % o.tasks.length]!, rng.pick(o.taskLengths), VALIDATION_INDEX_BASE + i));
+        // As in training, a record that cannot be sized is skipped for another index: i + count·k, which no other
+        // validation sample uses.
+        const task = o.tasks[i % o.tasks.length]!, length = rng.pick(o.taskLengths);
+        for (let attempt = 0; ; attempt++) {
+          try {
+            out.push(mixer.taskSample(task, length, VALIDATION_INDEX_BASE + i + count * attempt));
+            break;
+          } catch (err) {
+            if (attempt + 1 >= MAX_SIZING_TRIES) throw new Error(`data: validation task ${task} could not be sized to ${length} tokens in ${MAX_SIZING_TRIES} records (${(err as Error).message})`);
+          }
+        }
       }
     }
     return out;

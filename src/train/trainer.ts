@@ -78,6 +78,8 @@ export interface TrainRunResult {
 }
 
 const PAD = 0, BOS = 1, EOS = 2;
+/** Consecutive steps with a non-finite gradient norm (each update skipped) after which a run counts as diverged. */
+export const MAX_SKIPPED_STEPS = 10;
 
 /** The ModelConfig a training config describes, for a tokenizer with `vocabSize` ids and the given BOS/EOS. */
 export function modelConfigFor(t: TrainConfig, vocabSize: number, bos: number, eos: number): ModelConfig {
@@ -307,6 +309,7 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
 
   const t0 = performance.now();
   let runTokens = 0, lastLoss = Number.NaN, valLoss: number | null = null;
+  let skippedInARow = 0;
   while (step < stopAt) {
     const stepStart = performance.now();
     // Draw the whole step first: the gradient is the mean over the step's target tokens, so the scale must be known.
@@ -322,8 +325,17 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
     for (const s of batch) lossSum += model.forwardBackward(s.ids, s.targets, 1 / Math.max(1, targets)).sum;
     const gradNorm = clipGradNorm(model.params.grad, cfg.optimizer.gradClip);
     const lr = learningRate(schedule, step);
-    if (Number.isFinite(gradNorm)) opt.update(lr);
-    else o.onStatus?.(`step ${step}: non-finite gradient norm, update skipped`);
+    if (Number.isFinite(gradNorm)) {
+      opt.update(lr);
+      skippedInARow = 0;
+    } else {
+      o.onStatus?.(`step ${step}: non-finite gradient norm, update skipped`);
+      // One bad batch is skipped; a run whose every step is non-finite has diverged, and stepping on would only
+      // checkpoint it and export a model whose forward is non-finite.
+      if (++skippedInARow >= MAX_SKIPPED_STEPS) {
+        throw new Error(`training diverged: the gradient norm was non-finite at ${MAX_SKIPPED_STEPS} steps in a row (steps ${step - MAX_SKIPPED_STEPS + 2}–${step + 1}), so the run stops; its last checkpoint (written every ${cfg.training.checkpointEvery} steps) may already hold the diverged weights. Try a lower optimizer.lr or gradClip`);
+      }
+    }
     step++; tokensSeen += stepTokens; runTokens += stepTokens;
     lastLoss = lossSum / Math.max(1, targets);
     const now = performance.now(), elapsedS = (now - t0) / 1000;

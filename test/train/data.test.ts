@@ -130,6 +130,26 @@ describe('corpus and data mixer', () => {
     assert.throws(() => tooSmall.next(), /kv_retrieval could not be sized to 70 tokens in 8 consecutive records/);
   });
 
+  it('validation samples skip a record that cannot be sized, as training does, instead of failing the run at its start', () => {
+    const kv = { ...options, textWeight: 0, tasks: ['kv_retrieval'], taskLengths: [340] };
+    const m = new DataMixer(kv, stream, tok, 1, 2, 512);
+    const count = 4;
+    const fails = (index: number): boolean => { try { m.taskSample('kv_retrieval', 340, index); return false; } catch { return true; } };
+    const failing = Array.from({ length: count }, (_, i) => i).filter((i) => fails(VALIDATION_INDEX_BASE + i));
+    assert.ok(failing.length > 0, 'some validation index cannot be sized (the case this checks)');
+    const samples = DataMixer.validationSamples(m, stream, count);
+    assert.equal(samples.length, count);
+    samples.forEach((s, i) => {
+      // Index i, else i + count, i + 2·count, ...: the first that can be sized, and no other sample's.
+      let k = 0;
+      while (fails(VALIDATION_INDEX_BASE + i + count * k)) k++;
+      assert.deepEqual(s, m.taskSample('kv_retrieval', 340, VALIDATION_INDEX_BASE + i + count * k), `sample ${i}`);
+    });
+    assert.deepEqual(DataMixer.validationSamples(m, stream, count), samples, 'deterministic');
+    const tooSmall = new DataMixer({ ...kv, taskLengths: [70] }, stream, tok, 1, 2, 512);
+    assert.throws(() => DataMixer.validationSamples(tooSmall, stream, 2), /^Error: data: validation task kv_retrieval could not be sized to 70 tokens in 8 records/);
+  });
+
   it('training and validation task seeds are disjoint from evaluation seeds (< 1,000,000)', () => {
     assert.equal(TRAIN_SEED_BASE, 1_000_000);
     const m = new DataMixer(options, stream, tok, 1, 2, 512);

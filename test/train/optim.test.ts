@@ -142,6 +142,9 @@ describe('training config', () => {
     const sinusoidal = { ...gpt2.model, positionInit: 'sinusoidal' };
     assert.throws(() => parseTrainConfig({ ...gpt2, model: { ...sinusoidal, previousTokenHeads: 5 } }), /at most nHeads/);
     assert.equal(parseTrainConfig({ ...gpt2, model: { ...sinusoidal, previousTokenHeads: 1 } }).model.previousTokenHeads, 1);
+    // Shapes the initialisation cannot use are refused here, before the tokenizer is trained and files are written.
+    assert.throws(() => parseTrainConfig({ ...gpt2, model: { ...sinusoidal, hiddenSize: 15, nHeads: 5 } }), /"positionInit": "sinusoidal" needs an even hiddenSize \(sine and cosine pairs\), got 15/);
+    assert.throws(() => parseTrainConfig({ ...gpt2, model: { ...sinusoidal, hiddenSize: 12, nHeads: 4, previousTokenHeads: 1 } }), /previousTokenHeads needs an even head dimension \(frequency pairs\), got hiddenSize 12 \/ nHeads 4 = 3/);
     // Recall samples: fields only with a weight; gaps within 0..16; lengths within the context.
     assert.ok(!('recallWeight' in parseTrainConfig(base).data), 'no recall fields without recall samples');
     const recall = parseTrainConfig({ ...base, data: { textLengths: [32], recallWeight: 0.5 } }).data;

@@ -14,7 +14,7 @@ import { parseTrainConfig, type TrainConfig } from '../../src/train/config.js';
 import { brownDocuments, wordnetDocuments } from '../../src/train/corpus.js';
 import { createTrainableModel } from '../../src/train/family.js';
 import { backendGemm } from '../../src/train/ops/gemm.js';
-import { runTraining, UNFINISHED_RUN_MARKER } from '../../src/train/trainer.js';
+import { MAX_SKIPPED_STEPS, runTraining, UNFINISHED_RUN_MARKER } from '../../src/train/trainer.js';
 import { RUN_LOCK_FILE, readRunLock } from '../../src/util/run-lock.js';
 import { worstError } from '../helpers/compare.js';
 import { deadPid, holdLock } from '../util/run-lock-holder.js';
@@ -76,6 +76,18 @@ describe('namm train loop', () => {
       assert.ok(res.outputTokens.length > 0);
     });
   }
+
+  it('a run that diverges (a non-finite gradient norm at MAX_SKIPPED_STEPS steps in a row) stops with an error', async () => {
+    // A learning rate of 1000 makes every step's gradient non-finite after a few; the run went on to its end, skipping
+    // every update, and exported a model whose forward was non-finite.
+    const base = tinyConfig('llama', 40);
+    const cfg = { ...base, data: { ...base.data, taskWeight: 0 }, optimizer: { ...base.optimizer, lr: 1e3, minLr: 1e3, warmupSteps: 0 } };
+    const out = tempDir(), said: string[] = [];
+    await assert.rejects(runTraining({ config: cfg, outDir: out, backend: new JsBackend(), corpus, onStatus: (m) => said.push(m) }),
+      new RegExp(`^Error: training diverged: the gradient norm was non-finite at ${MAX_SKIPPED_STEPS} steps in a row \\(steps \\d+–\\d+\\), so the run stops`));
+    const skipped = said.filter((l) => /non-finite gradient norm, update skipped/.test(l));
+    assert.ok(skipped.length >= MAX_SKIPPED_STEPS, `${skipped.length} skipped steps`);
+  });
 
   it('resuming from a checkpoint continues bit-identically', async () => {
     const straight = tempDir(), split = tempDir(), be = new JsBackend();
