@@ -17,8 +17,9 @@ export function passkeyScore(prediction: string, answers: readonly string[]): nu
 }
 
 /**
- * How kv_retrieval decides a match: `'contains'` (default; InfiniteBench's current `label in pred`) or `'words'`
- * (its first release: the output's \n : " ' . , ? ! { } become spaces and the answer must be one of the words).
+ * How kv_retrieval decides a match: `'contains'` (default: the spec's "exact containment", `label in pred`, as some
+ * copies of InfiniteBench's scorer have it) or `'words'` (OpenBMB/InfiniteBench's compute_scores.py: the output's
+ * \n : " ' . , ? ! { } become spaces and the answer must be one of the words).
  */
 export type KvRetrievalMatch = 'contains' | 'words';
 export const KV_RETRIEVAL_MATCHES: readonly KvRetrievalMatch[] = ['contains', 'words'];
