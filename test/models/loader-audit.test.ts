@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { GgufMeta, GgufValueType, gv, writeGguf, type GgufMetadata } from '../../src/models/gguf.js';
 import { loadModelFiles } from '../../src/models/load.js';
 import { readSafetensors, writeSafetensors } from '../../src/models/safetensors.js';
-import { ggufTokenizerFromMetadata } from '../../src/models/tokenizers/gguf-vocab.js';
+import { ggufTokenizerFromMetadata, ggufVocabularyMetadata } from '../../src/models/tokenizers/gguf-vocab.js';
+import type { ModelConfig } from '../../src/models/types.js';
 import type { HfTokenizer } from '../../src/models/tokenizers/hf.js';
 import { byteToUnicode, tinyQwen2 } from '../fixtures/tiny-models.js';
 
@@ -79,6 +80,11 @@ test('GGUF byte-level vocabulary with pre-tokenizer "default" or none: llama.cpp
     assert.deepEqual(tok.encode('a .'), [97, byteToUnicode().indexOf('Ġ'), 46], String(pre));
     assert.equal(tok.decode(tok.encode('x 12345, y.')), 'x 12345, y.');
   }
+  // Written back to GGUF under the same name, so that llama.cpp splits as it read.
+  const tok = ggufTokenizerFromMetadata(gpt2VocabMeta(null, extra, merges, false).meta);
+  const written = new Map(ggufVocabularyMetadata(tok, { vocabSize: 256 + extra.length + 1 } as ModelConfig, 'default.gguf'));
+  assert.equal(written.get('tokenizer.ggml.pre')?.value, 'default');
+  assert.deepEqual(ggufTokenizerFromMetadata(new GgufMeta(written, 'default.gguf')).encode('12345'), [id('123'), id('45')]);
 });
 
 test('sharded safetensors: a tensor stored in two shards is refused by name, not silently taken from the last', withDir(async (dir) => {
@@ -144,7 +150,6 @@ test('GGUF writer: F16 / Q8_0 refuse values float16 cannot hold instead of writi
 }));
 
 test('GGUF SentencePiece vocabulary without BOS/EOS keys gets llama.cpp\'s defaults (1 and 2); one that has none keeps none through the writer', async () => {
-  const { ggufVocabularyMetadata } = await import('../../src/models/tokenizers/gguf-vocab.js');
   const { SpmTokenizer } = await import('../../src/models/tokenizers/spm.js');
   const tokens = ['<unk>', '<s>', '</s>', '▁a', '▁b'];
   const spmMeta = (extra: [string, ReturnType<typeof gv.str>][] = []) => new GgufMeta(new Map([

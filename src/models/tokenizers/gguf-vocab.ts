@@ -345,6 +345,7 @@ function preTokenizerName(json: Json, path: string): string {
   const pre = json.pre_tokenizer as Json;
   if (pre.type === 'ByteLevel') return 'gpt-2';
   const text = JSON.stringify(pre);
+  if (text.includes(JSON.stringify(DEFAULT_PRE_SPLITS[0]))) return 'default';
   for (const [name, pattern] of Object.entries(PRE_TOKENIZER_PATTERNS)) if (text.includes(JSON.stringify(pattern))) return name;
-  throw new Error(`GGUF writer (${path}): the tokenizer.json pre-tokenizer matches none that GGUF names here (gpt-2, llama-bpe, qwen2)`);
+  throw new Error(`GGUF writer (${path}): the tokenizer.json pre-tokenizer matches none that GGUF names here (default, gpt-2, llama-bpe, qwen2)`);
 }
