@@ -416,7 +416,7 @@ export class Session {
     if (this.totalTokens + n > context && c.ropeScaling.type !== 'dynamic' && !warnedPastContext.has(c)) {
       warnedPastContext.add(c);
       process.emitWarning(
-        `namm: the sequence reaches ${this.totalTokens + n} tokens, past this model's ${context}-token context (its max_position_embeddings${c.ropeScaling.type === 'yarn' ? ' under YaRN' : ''}); its output past that is not what it was trained for`,
+        `namm: the sequence would reach ${this.totalTokens + n} tokens, past this model's ${context}-token context (${c.ropeScaling.type === 'yarn' ? "YaRN's extended context" : 'its max_position_embeddings'}); its output past that is not what it was trained for`,
         { code: 'NAMM_PAST_CONTEXT' },
       );
     }
