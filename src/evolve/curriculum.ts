@@ -88,6 +88,8 @@ export interface NammSettings {
 export interface RunSettings {
   /** Prompt budget in tokens (default: the model's context minus the answer). */
   maxPromptTokens: number | null;
+  /** The context the budget is taken from, less each record's answer (RunRecordOptions.contextWindow; null: the model's). */
+  contextWindow: number | null;
   /** Override of every record's answer length. */
   maxNewTokens: number | null;
   queryAware: boolean;
@@ -123,7 +125,7 @@ export const CURRICULUM_DEFAULTS = {
   seed: 0,
   cma: { popSize: 32, initSigma: 0.065, eliteRatio: 0.5, variant: 'full', mode: 'fast' } as CmaSettings,
   namm: { updateEvery: 512, selection: 'min-over-heads', cacheSize: null, taps: 'bf16' } as NammSettings,
-  run: { maxPromptTokens: null, maxNewTokens: null, queryAware: false, chunkSize: null, longbenchConfig: null, score: 'task' } as RunSettings,
+  run: { maxPromptTokens: null, contextWindow: null, maxNewTokens: null, queryAware: false, chunkSize: null, longbenchConfig: null, score: 'task' } as RunSettings,
   fitness: { normalisation: 'guarded' as FitnessNormalisation, cachePenalty: 0 },
   calibration: { limit: null as number | null },
   validation: { every: 10, limit: null as number | null },
@@ -210,9 +212,10 @@ export function parseCurriculum(value: unknown, source = 'curriculum', baseDir =
   if (namm.updateEvery % 16 !== 0) c.fail('namm.updateEvery', `must be a multiple of 16 (the STFT hop), got ${namm.updateEvery}`);
   if (namm.updateEvery > MAX_UPDATE_EVERY) c.fail('namm.updateEvery', `must be at most ${MAX_UPDATE_EVERY}, got ${namm.updateEvery}`);
 
-  const runIn = top.run === undefined ? {} : c.object(top.run, 'run', ['maxPromptTokens', 'maxNewTokens', 'queryAware', 'chunkSize', 'longbenchConfig', 'score']);
+  const runIn = top.run === undefined ? {} : c.object(top.run, 'run', ['maxPromptTokens', 'contextWindow', 'maxNewTokens', 'queryAware', 'chunkSize', 'longbenchConfig', 'score']);
   const run: RunSettings = {
     maxPromptTokens: c.intOrNull(runIn.maxPromptTokens, 'run.maxPromptTokens', 2),
+    contextWindow: c.intOrNull(runIn.contextWindow, 'run.contextWindow', 2),
     maxNewTokens: c.intOrNull(runIn.maxNewTokens, 'run.maxNewTokens', 1),
     queryAware: c.bool(runIn.queryAware, 'run.queryAware', false),
     chunkSize: c.intOrNull(runIn.chunkSize, 'run.chunkSize', 1),
@@ -220,6 +223,7 @@ export function parseCurriculum(value: unknown, source = 'curriculum', baseDir =
       ? null : resolve(baseDir, c.string(runIn.longbenchConfig, 'run.longbenchConfig')),
     score: c.oneOf(runIn.score, 'run.score', RECORD_SCORES, d.run.score),
   };
+  if (run.maxPromptTokens !== null && run.contextWindow !== null) c.fail('run', 'contextWindow and maxPromptTokens both set the prompt budget; give one of them');
 
   const fitIn = top.fitness === undefined ? {} : c.object(top.fitness, 'fitness', ['normalisation', 'cachePenalty']);
   const fitness = {
@@ -383,7 +387,7 @@ const sha = (s: string): string => createHash('sha256').update(s).digest('hex').
  */
 export function curriculumFingerprints(c: Curriculum, form: 'portable' | 'legacy' = 'portable'): { settings: string; stages: string[] } {
   const portable = form === 'portable';
-  const run = runWithoutDefaultScore(c.run);
+  const run = runWithoutDefaults(c.run);
   if (portable && typeof run.longbenchConfig === 'string') run.longbenchConfig = `content:${sha(stableJson(loadLongBenchConfig(run.longbenchConfig)))}`;
   const task = (t: TaskSpec): unknown => {
     if (!portable || t.kind !== 'jsonl') return t;
@@ -391,8 +395,8 @@ export function curriculumFingerprints(c: Curriculum, form: 'portable' | 'legacy
     return rest;
   };
   return {
-    // The default score and fp32 taps are left out, so runs started before those options existed (on fp32 taps)
-    // keep their fingerprint.
+    // The default score and context window and fp32 taps are left out, so runs started before those options existed
+    // (on fp32 taps) keep their fingerprint.
     // Validation changes where each stage ends; off, it is left out (runs from before it existed were without it).
     settings: sha(stableJson({
       namm: nammWithoutFp32Taps(c.namm), run, fitness: c.fitness, calibration: c.calibration,
@@ -408,8 +412,7 @@ function nammWithoutFp32Taps(namm: NammSettings): Partial<NammSettings> {
   return rest;
 }
 
-function runWithoutDefaultScore(run: RunSettings): Partial<RunSettings> {
-  if (run.score !== 'task') return { ...run };
-  const { score: _score, ...rest } = run;
-  return rest;
+function runWithoutDefaults(run: RunSettings): Partial<RunSettings> {
+  const { score, contextWindow, ...rest } = run;
+  return { ...rest, ...(score !== 'task' ? { score } : {}), ...(contextWindow !== null ? { contextWindow } : {}) };
 }

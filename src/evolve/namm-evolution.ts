@@ -212,6 +212,7 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   if (restored?.pools) checkPools(restored.pools, poolPrints, curriculum, out);
   const runOptions: RunRecordOptions = {
     ...(curriculum.run.maxPromptTokens !== null ? { maxPromptTokens: curriculum.run.maxPromptTokens } : {}),
+    ...(curriculum.run.contextWindow !== null ? { contextWindow: curriculum.run.contextWindow } : {}),
     ...(curriculum.run.maxNewTokens !== null ? { maxNewTokens: curriculum.run.maxNewTokens } : {}),
     ...(curriculum.run.queryAware ? { queryAware: true } : {}),
     ...(curriculum.run.chunkSize !== null ? { chunkSize: curriculum.run.chunkSize } : {}),

@@ -38,6 +38,7 @@ export function referenceSettings(o: RunRecordOptions): Record<string, unknown> 
     chunkSize: o.chunkSize ?? null, metricOptions: o.metricOptions ?? {}, longbenchConfig: o.longbenchConfig ?? null,
     // Only when not the default, so the keys of task-score runs stay what they were.
     ...(o.score && o.score !== 'task' ? { score: o.score } : {}),
+    ...(o.contextWindow !== undefined ? { contextWindow: o.contextWindow } : {}),
   };
 }
 

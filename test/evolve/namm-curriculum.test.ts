@@ -104,11 +104,18 @@ test('fingerprints change with what a fitness means, not with generation counts'
   const fp32 = parseCurriculum({ ...tinyCurriculum(), namm: { taps: 'fp32' } }, 'c.json');
   assert.notEqual(curriculumFingerprints(fp32).settings, curriculumFingerprints(base).settings);
   const { taps: _taps, ...nammBefore } = fp32.namm;
-  const { score: _score, ...runBefore } = fp32.run; // the default score is left out as well
+  const { score: _score, contextWindow: _cw, ...runBefore } = fp32.run; // the default score and window are left out as well
   assert.equal(fp32.run.score, 'task');
+  assert.equal(fp32.run.contextWindow, null);
   const settingsBefore = createHash('sha256').update(stableJson({ namm: nammBefore, run: runBefore, fitness: fp32.fitness, calibration: fp32.calibration })).digest('hex').slice(0, 16);
   assert.equal(curriculumFingerprints(fp32).settings, settingsBefore);
   assert.throws(() => parseCurriculum({ ...tinyCurriculum(), namm: { taps: 'fp16' } }, 'c.json'), /namm\.taps/);
+  // A context window for the prompt budget (the reference's 32,768 − max_len) changes what a fitness means.
+  const windowed = parseCurriculum({ ...tinyCurriculum(), run: { contextWindow: 32768 } }, 'c.json');
+  assert.equal(windowed.run.contextWindow, 32768);
+  assert.notEqual(curriculumFingerprints(windowed).settings, curriculumFingerprints(base).settings);
+  assert.throws(() => parseCurriculum({ ...tinyCurriculum(), run: { contextWindow: 4096, maxPromptTokens: 1000 } }, 'c.json'),
+    /^Error: c\.json: run: contextWindow and maxPromptTokens both set the prompt budget; give one of them$/);
   // Validation changes where stages end: on (the default, every 10 on all prompts) it is part of the settings.
   const { validation: _v, ...noValidation } = tinyCurriculum();
   const validated = parseCurriculum(noValidation, 'c.json');

@@ -18,6 +18,11 @@ test('reference keys change with the model, the record content and the generatio
   assert.notEqual(referenceKey('m1', { ...a!, context: a!.context + ' ' }, s), k);
   assert.notEqual(referenceKey('m1', a!, referenceSettings({ maxPromptTokens: 999 })), k);
   assert.notEqual(referenceKey('m1', a!, referenceSettings({ maxPromptTokens: 1000, queryAware: true })), k);
+  // A context window is another budget; without one, the keys stay those of runs from before the option.
+  const w = referenceKey('m1', a!, referenceSettings({ contextWindow: 32768 }));
+  assert.notEqual(w, referenceKey('m1', a!, referenceSettings({ contextWindow: 16384 })));
+  assert.notEqual(w, referenceKey('m1', a!, referenceSettings({})));
+  assert.deepEqual(Object.keys(referenceSettings({})).sort(), ['chunkSize', 'longbenchConfig', 'maxNewTokens', 'maxPromptTokens', 'metricOptions', 'queryAware']);
 });
 
 test('model fingerprints follow config and weights, whatever the map order', () => {
