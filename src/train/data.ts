@@ -249,11 +249,16 @@ export class DataMixer {
     const task = this.rng.pick(o.tasks), length = this.rng.pick(o.taskLengths);
     // A record that cannot be sized within 1% of the length (kv_retrieval grows in whole key-value pairs) is
     // skipped for the next index: deterministic, and a long run never dies on one unlucky draw.
-    for (let attempt = 1; ; attempt++) {
+    return this.sizedTaskSample(task, length, () => this.taskIndex++, `task ${task}`, 'consecutive records');
+  }
+
+  /** The first of up to MAX_SIZING_TRIES records (index(attempt) for attempt = 0, 1, …) that can be sized. */
+  private sizedTaskSample(task: string, length: number, index: (attempt: number) => number, what: string, records: string): Sample {
+    for (let attempt = 0; ; attempt++) {
       try {
-        return this.taskSample(task, length, this.taskIndex++);
+        return this.taskSample(task, length, index(attempt));
       } catch (err) {
-        if (attempt >= MAX_SIZING_TRIES) throw new Error(`data: task ${task} could not be sized to ${length} tokens in ${MAX_SIZING_TRIES} consecutive records (${(err as Error).message})`);
+        if (attempt + 1 >= MAX_SIZING_TRIES) throw new Error(`data: ${what} could not be sized to ${length} tokens in ${MAX_SIZING_TRIES} ${records} (${(err as Error).message})`);
       }
     }
   }
@@ -316,15 +321,8 @@ export class DataMixer {
       } else {
         // As in training, a record that cannot be sized is skipped for another index: i + count·k, which no other
         // validation sample uses.
-        const task = o.tasks[i % o.tasks.length]!, length = rng.pick(o.taskLengths);
-        for (let attempt = 0; ; attempt++) {
-          try {
-            out.push(mixer.taskSample(task, length, VALIDATION_INDEX_BASE + i + count * attempt));
-            break;
-          } catch (err) {
-            if (attempt + 1 >= MAX_SIZING_TRIES) throw new Error(`data: validation task ${task} could not be sized to ${length} tokens in ${MAX_SIZING_TRIES} records (${(err as Error).message})`);
-          }
-        }
+        const task = o.tasks[i % o.tasks.length]!;
+        out.push(mixer.sizedTaskSample(task, rng.pick(o.taskLengths), (k) => VALIDATION_INDEX_BASE + i + count * k, `validation task ${task}`, 'records'));
       }
     }
     return out;
