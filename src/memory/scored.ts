@@ -218,10 +218,15 @@ export function compactInPlace(data: Float64Array | Float32Array, keep: Int32Arr
   for (let i = 0; i < keep.length; i++) data[i] = data[keep[i]!]!;
 }
 
+/** The ulp of doubles in [2^1023, 2^1024): sink p scores MAX_VALUE − p·SINK_STEP, distinct for any p < 2^52. */
+const SINK_STEP = 2 ** 971;
+/** Where the inner rule's own +∞ (rows it always keeps) go: below every sink, above any score a rule computes. */
+const SINK_FLOOR = 2 ** 1022;
+
 /**
  * A scorer that never gives up the first `sinks` positions of the sequence (the attention sinks of StreamingLLM,
- * arXiv 2309.17453): their rows score +∞, so any top-k (per head or AdaKV's layer-wide one) keeps them while the
- * budget allows. Not part of the published L2/H2O/TOVA/SnapKV rules; an option for models whose first tokens a
+ * arXiv 2309.17453): their rows score above every other, the older the higher, so any top-k (per head or AdaKV's
+ * layer-wide one) keeps them while the budget allows, and a budget they fill keeps the newest token and the oldest. Not part of the published L2/H2O/TOVA/SnapKV rules; an option for models whose first tokens a
  * rule would evict (on namm-tiny-llama the BOS key has the largest L2 norm in most heads, so L2 drops it first).
  */
 export class SinkGuard implements TokenScorer {
@@ -251,10 +256,15 @@ export class SinkGuard implements TokenScorer {
       const pos = obs.positions[h]!, s = scores[h]!, n = obs.lens[h]!;
       // The sinks must outrank the rows the inner rule itself always keeps (H2O's recent window, SnapKV's
       // observation window score +∞): tied with them, the newer rows won and a budget short of sinks + window
-      // evicted position 0 first. So the inner +∞ become the largest finite score, and the sinks alone get +∞.
-      for (let i = 0; i < n; i++) if (s[i] === Infinity) s[i] = Number.MAX_VALUE;
-      // Rows are oldest first, so the sinks (if still cached) lead.
-      for (let i = 0; i < n && pos[i]! < this.sinks; i++) s[i] = Infinity;
+      // evicted position 0 first. So the inner +∞ become 2^1022, below every sink.
+      for (let i = 0; i < n; i++) if (s[i] === Infinity) s[i] = SINK_FLOOR;
+      // Rows are oldest first, so the sinks (if still cached) lead. Each gets its own score, the older the higher
+      // (all +∞, ties went to the newer rows: a ratio budget below the sinks kept the last of them and lost the BOS).
+      let held = 0;
+      for (; held < n && pos[held]! < this.sinks; held++) s[held] = Number.MAX_VALUE - pos[held]! * SINK_STEP;
+      // A budget that the held sinks fill (a ratio of a short sequence) keeps the newest token first, as
+      // StreamingLLM does: ranked after the sinks, every token was evicted as soon as it had attended.
+      if (n > 0 && targets[h]! <= held) s[n - 1] = Infinity;
     }
     return scores;
   }

@@ -325,6 +325,30 @@ describe('L2 / KNorm', () => {
   });
 });
 
+describe('sinks=S under a budget the sinks fill', () => {
+  it('a ratio budget below the held sinks keeps the newest token and the oldest sinks, for every rule', () => {
+    // 400 tokens in 128-token chunks at ratio 0.875 keep ⌊T/8⌋ (16 after the first chunk, fewer than 64 sinks).
+    // All +∞, the sinks tied and went to the newer rows: positions 48–63 stayed and the BOS was gone for good, and
+    // every decoded token was evicted as soon as it had attended.
+    for (const spec of ['l2:ratio=0.875,sinks=64', 'h2o:ratio=0.875,sinks=64', 'random:ratio=0.875,sinks=64,every=1', 'tova:ratio=0.875,sinks=64,every=1']) {
+      const sim = new SimCache({ nLayers: 1, nKvHeads: 2, headDim: 4 }, parsePolicySpec(spec), { seed: 3 });
+      for (const chunk of schedule(400, 128, 3)) {
+        sim.run([chunk]);
+        const T = sim.totalTokens, k = Math.floor(T / 8);
+        for (let h = 0; h < 2; h++) {
+          const held = sim.positions(0, h), sinks = held.filter((p) => p < 64);
+          assert.equal(held.length, Math.min(k, T), `${spec}, T = ${T}`);
+          // The first action (16 of 128 kept) keeps the newest and the 15 oldest; the sinks it dropped never come
+          // back, and later budgets go to the rule, but the sinks still held are always the oldest.
+          if (T === 128) assert.deepEqual(held, [...Array.from({ length: 15 }, (_, i) => i), 127], `${spec}: ${held}`);
+          assert.deepEqual(sinks, Array.from({ length: sinks.length }, (_, i) => i), `${spec}, T = ${T}: ${held}`);
+          assert.ok(sinks.length >= 15, `${spec}, T = ${T}: ${held}`);
+        }
+      }
+    }
+  });
+});
+
 describe('scored policies: errors', () => {
   it('observe before reset, wrong head count, no budget', () => {
     const p = l2Policy({ budget: tokenBudget(2) });
