@@ -13,10 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { loadModel } from '../models/model.js';
 import { MemoryTraceRecorder, recordingPolicy, saveMemoryTrace } from '../memory/matched.js';
 import type { MemoryPolicy } from '../memory/policy.js';
-import { parsePolicySpec } from '../memory/spec.js';
+import { parsePolicySpec, specWithTrace } from '../memory/spec.js';
 import { generateRecord } from '../tasks/registry.js';
 import { recordPrompt, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
-import { collect, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
+import { collect, intOption, traceFollower, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
 
 /** The package root (works from src/ through tsx and from dist/src/ after the build). */
@@ -26,14 +26,6 @@ function packageRoot(): string {
   return dir;
 }
 
-/** A `matched(...)` spec without trace=: it follows the trace of another policy's run on the demo's prompt. */
-const followsTrace = (spec: string): boolean => /^matched\(/.test(spec) && !/[:,]trace=/.test(spec);
-
-/** The spec with `trace=FILE` appended to its options. */
-function withTrace(spec: string, file: string): string {
-  const close = spec.lastIndexOf(')');
-  return spec.length > close + 1 ? `${spec},trace=${file}` : `${spec}:trace=${file}`;
-}
 
 export const DEFAULT_MODEL = 'models/namm-tiny-llama';
 export const DEFAULT_NAMM = 'models/namm-tiny-llama.namm';
@@ -60,6 +52,10 @@ export function register(program: Command): void {
       if (!existsSync(modelPath)) {
         throw new Error(`no model at ${modelPath}: the shipped model is made by \`namm train --config configs/namm-tiny-llama.json --out ${DEFAULT_MODEL}\`; or pass --model PATH`);
       }
+      // Whether a spec is a `matched(SPEC)` without trace=, which follows the trace of another policy's run on the
+      // demo's prompt; every spec given is checked in full here, before the model loads.
+      const followsTrace = traceFollower();
+      for (const spec of o.memory ?? []) followsTrace(spec);
       const model = await loadModel(modelPath, o.weights ? { weights: o.weights } : {});
       if (!model.tokenizer) throw new Error(`${modelPath} has no tokenizer`);
       let specs = o.memory;
@@ -101,7 +97,7 @@ export function register(program: Command): void {
           const runs = {} as Record<RecordScore, RecordResult>;
           for (const kind of ['task', 'likelihood'] as const) {
             let policy: MemoryPolicy | null = null, recorder: MemoryTraceRecorder | null = null;
-            if (followsTrace(spec) && matchTo) policy = parsePolicySpec(withTrace(spec, traceFile(kind)));
+            if (followsTrace(spec) && matchTo) policy = parsePolicySpec(specWithTrace(spec, traceFile(kind)));
             else if (spec !== 'full') {
               policy = parsePolicySpec(spec);
               if (spec === matchTo) { recorder = new MemoryTraceRecorder(spec); policy = recordingPolicy(policy, recorder); }

@@ -7,13 +7,13 @@ import { join, resolve } from 'node:path';
 import { loadModel } from '../models/model.js';
 import { MemoryTraceRecorder, recordingPolicy, saveMemoryTrace } from '../memory/matched.js';
 import type { MemoryPolicy } from '../memory/policy.js';
-import { parsePolicySpec } from '../memory/spec.js';
+import { parsePolicySpec, specWithTrace } from '../memory/spec.js';
 import { loadLongBenchConfig, readJsonl } from '../tasks/longbench.js';
 import { RECORD_SCORES, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
 import { renderScoreVsKvSvg } from '../eval/plot.js';
 import { formatSummary, summarize } from '../eval/summary.js';
 import { createProgress } from './progress.js';
-import { BOTH_BUDGETS, collect, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
+import { BOTH_BUDGETS, collect, intOption, traceFollower, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
 import { makeFolders, writeFileVia } from '../util/files.js';
 import type { TaskRecord } from '../tasks/record.js';
@@ -38,17 +38,9 @@ interface EvalCliOptions {
   weights?: WeightStorage;
 }
 
-/** A `matched(...)` spec that names no trace: it takes, per record, the trace of the `--match` policy. */
-const needsRecordTrace = (spec: string): boolean => /^matched\(/.test(spec) && !/[:,]trace=/.test(spec);
 
 /** A file name for a record's trace: the id itself when it is a safe name, else its hash (never two ids, one file). */
 const traceName = (id: string): string => (/^[\w.-]{1,100}$/.test(id) ? id : createHash('sha256').update(id).digest('hex').slice(0, 32));
-
-/** The spec with `trace=FILE` appended to its options. */
-function withTrace(spec: string, file: string): string {
-  const close = spec.lastIndexOf(')');
-  return spec.length > close + 1 ? `${spec},trace=${file}` : `${spec}:trace=${file}`;
-}
 
 export function register(program: Command): void {
   program
@@ -80,8 +72,11 @@ export function register(program: Command): void {
       // The --match policy runs first on each record, so its trace exists when the matched runs need it.
       const specs = [...new Set([...(o.match ? [o.match] : []), ...(o.full ? ['full'] : []), ...(o.memory ?? [])])];
       if (specs.length === 0) throw new Error('nothing to evaluate: give --memory or leave the full-cache run on');
-      if (o.match === 'full') throw new Error('--match full: the full cache never evicts, so there is nothing to match');
-      const unmatched = specs.filter(needsRecordTrace);
+      if (o.match?.trim().toLowerCase() === 'full') throw new Error('--match full: the full cache never evicts, so there is nothing to match');
+      // A `matched(...)` spec that names no trace takes, per record, the trace of the --match policy. Every spec is
+      // checked here, those included, so that a bad one fails before the first record runs.
+      const needsRecordTrace = traceFollower();
+      const unmatched = specs.filter((s) => s !== 'full' && needsRecordTrace(s));
       if (unmatched.length && !o.match) throw new Error(`${unmatched[0]} has no trace=FILE: give one, or --match SPEC to record it per record`);
       if (o.match && needsRecordTrace(o.match)) throw new Error('--match must name a policy with its own cache sizes, not a matched(...) one');
       // Static policies are parsed once (errors surface before any work); per-record matched ones on use.
@@ -195,7 +190,7 @@ export function register(program: Command): void {
           let run: MemoryPolicy | null = policy;
           const recorder = recordHere ? new MemoryTraceRecorder(spec) : null;
           if (recorder) run = recordingPolicy(policy!, recorder);
-          else if (needsRecordTrace(spec)) run = parsePolicySpec(withTrace(spec, traceFile!));
+          else if (needsRecordTrace(spec)) run = parsePolicySpec(specWithTrace(spec, traceFile!));
           const r = await runRecord(model, record, run, runOptions);
           // Written only after a whole run, so a trace file on disk is always complete.
           if (recorder) saveMemoryTrace(traceFile!, recorder.toTrace());

@@ -1,6 +1,7 @@
 /** Small helpers shared by the CLI commands: option parsing with clear errors. */
 import { InvalidArgumentError } from 'commander';
 import { parseWeightStorage, WEIGHT_STORAGES, type WeightStorage } from '../models/pack.js';
+import { checkPolicySpec } from '../memory/spec.js';
 
 export function intOption(name: string, min = 0): (v: string) => number {
   return (v: string) => {
@@ -41,3 +42,17 @@ export function weightsOption(v: string): WeightStorage {
 
 /** The refusal of --max-prompt-tokens and --context-window given together (eval, calibrate). */
 export const BOTH_BUDGETS = '--max-prompt-tokens and --context-window both set the prompt budget; give one of them';
+
+/**
+ * A predicate: whether a --memory spec is a `matched(SPEC)` without trace=, which follows the trace of another run
+ * (eval --match, demo). Each spec is checked in full on first sight (checkPolicySpec), so a bad one fails before any
+ * work runs, and the answer is kept (a given trace= is read once here).
+ */
+export function traceFollower(): (spec: string) => boolean {
+  const seen = new Map<string, boolean>();
+  return (spec) => {
+    let follows = seen.get(spec);
+    if (follows === undefined) seen.set(spec, (follows = checkPolicySpec(spec).followsTrace));
+    return follows;
+  };
+}

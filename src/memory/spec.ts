@@ -46,6 +46,11 @@ export interface PolicyInfo {
 interface Context {
   /** Inside matched(...): the budget and cadence come from the trace. */
   matched: boolean;
+  /**
+   * checkPolicySpec: a matched(...) without trace= is checked as far as it can be without its trace (which the
+   * caller supplies later, see specWithTrace), and `traceless` is set.
+   */
+  traceLater?: { traceless: boolean };
 }
 
 type Options = Map<string, string>;
@@ -225,11 +230,15 @@ const WRAPPERS: { info: PolicyInfo; keys: string[]; build(inner: string, own: Op
     keys: ['trace'],
     build: (inner, own, rest, ctx) => {
       const file = own.get('trace');
-      if (!file) throw new Error('matched(...) needs trace=FILE (a memory trace recorded on the same prompt)');
+      if (!file && !ctx.traceLater) throw new Error('matched(...) needs trace=FILE (a memory trace recorded on the same prompt)');
       if (ctx.matched) throw new Error('matched(...) cannot be nested');
       const policy = parseSpec(inner, rest, { matched: true });
       if (!(policy instanceof ScoredPolicy)) {
         throw new Error(`matched(...) wraps a scoring baseline (random, streaming, h2o, tova, l2, snapkv, adakv(...)), not "${policy.name}"`);
+      }
+      if (!file) {
+        ctx.traceLater!.traceless = true;
+        return policy;
       }
       return matchedPolicy(policy, loadMemoryTrace(file), file);
     },
@@ -243,6 +252,29 @@ export function parsePolicySpec(spec: string): MemoryPolicy {
   if (typeof spec !== 'string') throw new TypeError(`a memory policy spec is a string such as "h2o:ratio=0.5", got ${spec === null ? 'null' : typeof spec}`);
   if (spec.trim() === '') throw new Error(`empty memory policy spec; known policies: ${KNOWN}`);
   return parseSpec(spec.trim(), new Map(), { matched: false });
+}
+
+/**
+ * Checks a spec as parsePolicySpec does, except that a `matched(SPEC)` may leave out trace=FILE (a command that
+ * records the trace itself, such as `eval --match`, adds it with specWithTrace before use). `followsTrace`: it did.
+ * Every error a spec can have short of its trace surfaces here, before any work runs.
+ */
+export function checkPolicySpec(spec: string): { followsTrace: boolean } {
+  if (typeof spec !== 'string') throw new TypeError(`a memory policy spec is a string such as "h2o:ratio=0.5", got ${spec === null ? 'null' : typeof spec}`);
+  if (spec.trim() === '') throw new Error(`empty memory policy spec; known policies: ${KNOWN}`);
+  const traceLater = { traceless: false };
+  parseSpec(spec.trim(), new Map(), { matched: false, traceLater });
+  return { followsTrace: traceLater.traceless };
+}
+
+/** A `matched(SPEC)` spec (one that checkPolicySpec found without a trace) with `trace=FILE` added to its options. */
+export function specWithTrace(spec: string, file: string): string {
+  const s = spec.trim(), open = s.indexOf('(');
+  if (open < 0 || !/^matched$/i.test(s.slice(0, open).trim())) throw new Error(`specWithTrace: "${spec}" is not a matched(...) spec`);
+  const close = matchingParen(s, open);
+  const after = s.slice(close + 1).trim();
+  // Options follow a colon; an empty list (`matched(h2o):`) takes the trace as its only option.
+  return after === '' || after === ':' ? `${s.slice(0, close + 1)}:trace=${file}` : `${s},trace=${file}`;
 }
 
 /** Every policy and wrapper with its options and defaults (for help text). */
@@ -295,7 +327,9 @@ function parseSpec(spec: string, forwarded: Options, ctx: Context): MemoryPolicy
       const meant = [misplaced[1], misplaced[2], ...items].join(',');
       throw new Error(`namm: options follow the checkpoint path after a comma, not a colon: namm:${meant}`);
     }
-    if (!path || path.trim() === '' || path.includes('=')) {
+    // The first item is the path, unless it reads as an option (key=value with no folder in it): a path may hold
+    // '=' (a sweep's folder, runs/lr=0.1/best.namm); a file named like an option is written ./a=b.namm.
+    if (!path || path.trim() === '' || /^\s*[A-Za-z_]\w*=[^/\\]*$/.test(path)) {
       throw new Error('namm needs a checkpoint path first: namm:PATH[,key=value...], e.g. namm:models/namm-tiny-llama.namm,selection=per-head');
     }
     const overrides: Record<string, string> = {};

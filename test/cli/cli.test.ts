@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeToyRecords } from '../helpers/toy-records.js';
@@ -141,6 +141,12 @@ test('namm eval --match records a policy per record and matched(SPEC) holds the 
   const bad = namm('eval', '--model', MODEL, '--data', data, '--memory', 'matched(h2o)');
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /--match/);
+  // A bad matched(...) spec fails before any record runs (it was parsed per record, after the first --match run).
+  const early = namm('eval', '--model', MODEL, '--data', data, '--match', 'h2o:tokens=32', '--memory', 'matched(h2o):ratio=0.5', '--no-full', '--out', join(dir, 'early'));
+  assert.equal(early.status, 1);
+  assert.match(early.stderr, /matched\(h2o\): the trace sets the cache size; remove ratio=/);
+  assert.equal(existsSync(join(dir, 'early', 'results.jsonl')), false);
+  assert.equal(existsSync(join(dir, 'early', 'traces')), false);
 });
 
 test('namm perplexity gives a finite perplexity that eviction changes', () => {

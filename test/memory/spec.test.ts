@@ -1,9 +1,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describePolicies, listPolicies, parsePolicySpec } from '../../src/memory/spec.js';
+import { checkPolicySpec, describePolicies, listPolicies, parsePolicySpec, specWithTrace } from '../../src/memory/spec.js';
 import { ScoredPolicy, SinkGuard } from '../../src/memory/scored.js';
 import { FullPolicy } from '../../src/memory/full.js';
 import { MatchedPolicy, saveMemoryTrace } from '../../src/memory/matched.js';
@@ -115,6 +115,11 @@ describe('parsePolicySpec: the examples', () => {
     assert.throws(() => parsePolicySpec('namm'), /checkpoint path/);
     assert.throws(() => parsePolicySpec(5 as never), /a memory policy spec is a string such as "h2o:ratio=0\.5", got number/);
     assert.throws(() => parsePolicySpec('namm:selection=per-head'), /checkpoint path/);
+    // A path may hold '=' (a sweep's folder): it was refused as "needs a checkpoint path first".
+    const sweep = join(dir, 'lr=0.1');
+    mkdirSync(sweep);
+    copyFileSync(nammPath, join(sweep, 'best.namm'));
+    assert.match(parsePolicySpec(`namm:${join(sweep, 'best.namm')},selection=per-head`).name, /lr=0\.1\/best\.namm,.*selection=per-head/);
     // A colon before the options: the message shows the spelling meant (it said "needs a checkpoint path first").
     assert.throws(() => parsePolicySpec('namm:models/x.namm:update=1024'), /options follow the checkpoint path after a comma, not a colon: namm:models\/x\.namm,update=1024/);
     assert.throws(() => parsePolicySpec('namm:C:/models/x.namm:selection=per-head,update=1024'), /namm:C:\/models\/x\.namm,selection=per-head,update=1024$/);
@@ -190,6 +195,25 @@ describe('parsePolicySpec: errors say what is allowed', () => {
     assert.throws(() => parsePolicySpec(`matched(h2o):trace=${tracePath},every=64`), /remove every=/);
     assert.throws(() => parsePolicySpec(`matched(namm:${nammPath}):trace=${tracePath}`), /matched\(\.\.\.\) wraps a scoring baseline .*not namm/);
     assert.throws(() => parsePolicySpec(`matched(matched(h2o):trace=${tracePath}):trace=${tracePath}`), /cannot be nested/);
+  });
+});
+
+describe('checkPolicySpec and specWithTrace: matched(...) whose trace comes later', () => {
+  it('checks everything but the trace, whatever the case, spacing or empty option list', () => {
+    for (const spec of ['matched(h2o)', 'Matched(h2o):', 'matched(adakv(l2)):sinks=4', ' matched(snapkv):window=32 ']) {
+      assert.deepEqual(checkPolicySpec(spec), { followsTrace: true }, spec);
+      const withIt = specWithTrace(spec, tracePath);
+      assert.ok(parsePolicySpec(withIt) instanceof MatchedPolicy, `${spec} → ${withIt}`);
+    }
+    assert.equal(specWithTrace('matched(h2o):', 'F.json'), 'matched(h2o):trace=F.json');
+    assert.equal(specWithTrace('matched(h2o):sinks=4', 'F.json'), 'matched(h2o):sinks=4,trace=F.json');
+    for (const spec of ['full', 'h2o:ratio=0.5', `matched(h2o): trace=${tracePath}`]) assert.deepEqual(checkPolicySpec(spec), { followsTrace: false }, spec);
+    // The errors of the spec itself surface at once (they did only when the trace was added, after a run).
+    assert.throws(() => checkPolicySpec('matched(h2o):ratio=0.5'), /matched\(h2o\): the trace sets the cache size; remove ratio=/);
+    assert.throws(() => checkPolicySpec('matched(h2o):every=1'), /remove every=/);
+    assert.throws(() => checkPolicySpec('matched(namm:x.namm)'), /wraps a scoring baseline/);
+    assert.throws(() => checkPolicySpec('matched(h2o):trace=/nonexistent/t.json'), /cannot read memory trace/);
+    assert.throws(() => specWithTrace('h2o:ratio=0.5', 'F.json'), /not a matched\(\.\.\.\) spec/);
   });
 });
 
