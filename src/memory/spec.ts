@@ -182,7 +182,13 @@ const DEFS: PolicyDef[] = [
       const kernel = o.has('kernel') ? intValue('snapkv', 'kernel', o.get('kernel')!, 1) : undefined;
       const pool = o.get('pool');
       if (pool !== undefined && pool !== 'avg' && pool !== 'max') throw new Error(`snapkv: pool must be avg or max, got "${pool}"`);
-      return snapkvPolicy({ budget: budgetOf('snapkv', o, ctx), window, kernel, pool: pool as SnapKVPool | undefined, every: cadenceOf('snapkv', o, ctx) });
+      const budget = budgetOf('snapkv', o, ctx), w = window ?? SNAPKV_DEFAULTS.window;
+      // As h2o's recent ≥ tokens: the window alone fills the budget, so the votes never choose a token and what is
+      // kept is the newest `tokens` (the published code's top-k of capacity − window fails there).
+      if (budget?.kind === 'tokens' && budget.tokens <= w) {
+        throw new Error(`snapkv: tokens=${budget.tokens} holds no more than the observation window (window=${w}${window === undefined ? ', the default' : ''}, always kept), so the votes would choose no token; give tokens > window, or a smaller window=`);
+      }
+      return snapkvPolicy({ budget, window, kernel, pool: pool as SnapKVPool | undefined, every: cadenceOf('snapkv', o, ctx) });
     },
   },
 ];

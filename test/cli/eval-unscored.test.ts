@@ -107,9 +107,9 @@ test('namm eval on a GPT-2-style model (no BOS) runs a record whose context is e
   const model = gpt2Folder(join(dir, 'gpt2'), false);
   const data = writeRecords(join(dir, 'tasks.jsonl'), [toy({ context: '' }), toy({ _id: 'toy-1' })]);
   for (const score of ['task', 'likelihood']) {
-    const r = namm('eval', '--model', model, '--data', data, '--memory', 'snapkv:tokens=2', '--score', score, '--json');
+    const r = namm('eval', '--model', model, '--data', data, '--memory', 'snapkv:tokens=2,window=1', '--score', score, '--json');
     assert.equal(r.status, 0, r.stderr); // "a prefix of 0 tokens must leave some of the 0 tokens of the first prefill"
     const rows = JSON.parse(r.stdout) as { policy: string; samples: number }[];
-    assert.deepEqual(rows.map((x) => [x.policy, x.samples]), [['full', 2], ['snapkv:tokens=2', 2]]);
+    assert.deepEqual(rows.map((x) => [x.policy, x.samples]), [['full', 2], ['snapkv:tokens=2,window=1', 2]]);
   }
 });

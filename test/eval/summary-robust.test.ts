@@ -130,7 +130,7 @@ test('an empty context under a tokenizer without BOS: nothing to compress, the q
   assert.equal(like.contextTokens, 0);
   assert.ok(Math.abs(like.answerNll! - nll / a.length) < 1e-4, `NLL ${like.answerNll} vs ${nll / a.length}`);
   // A policy that compresses at the end of the context has nothing to compress; the task score generates.
-  const snap = await runRecord(gpt2, empty, parsePolicySpec('snapkv:tokens=2'), { score: 'likelihood' });
+  const snap = await runRecord(gpt2, empty, parsePolicySpec('snapkv:tokens=2,window=1'), { score: 'likelihood' });
   assert.equal(snap.memory.meanFraction, 1);
   assert.ok(Math.abs(snap.score - like.score) < 1e-6);
   const task = await runRecord(gpt2, empty, null, {});

@@ -158,6 +158,10 @@ describe('parsePolicySpec: errors say what is allowed', () => {
     ['streaming:sinks=4', /streaming needs a budget: window=W/],
     ['snapkv:ratio=0.5,kernel=4', /odd/],
     ['snapkv:ratio=0.5,pool=median', /pool must be avg or max/],
+    // The window alone filled the budget: a plain recency window under SnapKV's name.
+    ['snapkv:tokens=16', /snapkv: tokens=16 holds no more than the observation window \(window=64, the default, always kept\)/],
+    ['snapkv:tokens=8,window=8', /snapkv: tokens=8 holds no more than the observation window \(window=8, always kept\)/],
+    ['h2o:tokens=10,recent=10', /h2o: recent=10 leaves no room for heavy hitters in a budget of 10 tokens/],
     ['random:ratio=0.5,seed=x', /seed must be an integer/],
     // It said "seed must be an integer ≥ -2147483648" of a value too large.
     ['random:ratio=0.5,seed=9007199254740992', /^Error: random: seed must be an integer up to 9007199254740991 \(2\^53 − 1\), got 9007199254740992$/],
