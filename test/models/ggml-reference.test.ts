@@ -54,12 +54,29 @@ for (const e of fixture.formats) {
   });
 }
 
+/**
+ * The entry with its non-finite values (f16 and bf16 hold ±inf and NaN) replaced by +0 in both the packed bytes and
+ * the expected values: a product by the identity multiplies every value by 0 but one, and 0·inf is NaN. Every other
+ * value of the entry is still checked (these were skipped whole before).
+ */
+function finiteOnly(e: Entry, d: { bytes: Uint8Array; want: Float32Array }): { bytes: Uint8Array; want: Float32Array } {
+  if (d.want.every(Number.isFinite)) return d;
+  assert.ok(e.format === 'f16' || e.format === 'bf16', `${e.format}: non-finite values in a block format`);
+  const bytes = d.bytes.slice(), want = d.want.slice();
+  assert.equal(bytes.length, 2 * want.length);
+  for (let i = 0; i < want.length; i++) {
+    if (Number.isFinite(want[i])) continue;
+    bytes[2 * i] = bytes[2 * i + 1] = 0;
+    want[i] = 0;
+  }
+  return { bytes, want };
+}
+
 test('native GEMM and one-row products on the packed matrices read gguf-py\'s values, every SIMD path', { skip: skipNative }, () => {
   for (const simd of simdPaths()) for (const e of fixture.formats) {
     const native = new NativeBackend({ simd, threads: 2 });
-    const { bytes, want } = decode(e);
+    const { bytes, want } = finiteOnly(e, decode(e));
     const m = held(e, bytes);
-    if (!want.every(Number.isFinite)) continue; // f16/bf16 hold ±inf, and 0·inf is NaN in a product
     // A = identity [K, K]: row i of A·Wᵀ is value i of W's one row (one product by 1, the rest by 0, added exactly;
     // a −0 comes out +0, as any sum with a +0 does).
     const K = e.values, a = new Float32Array(K * K);
