@@ -14,7 +14,9 @@ inline float bits_to_float(uint32_t u) {
 inline float half_to_float(uint16_t h) {
   uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   uint32_t exp = (h >> 10) & 0x1fu, frac = h & 0x3ffu;
-  if (exp == 0x1f) return bits_to_float(sign | 0x7f800000u | (frac << 13));  // inf / NaN (payload kept)
+  // inf, or NaN with its payload and the quiet bit set, as the F16C conversion of the SIMD paths does to a
+  // signalling NaN (so a value widens the same in a loop's tail as in its body).
+  if (exp == 0x1f) return bits_to_float(sign | 0x7f800000u | ((frac ? frac | 0x200u : 0u) << 13));
   if (exp != 0) return bits_to_float(sign | ((exp + 112u) << 23) | (frac << 13));
   if (frac == 0) return bits_to_float(sign);
   // Subnormal half: value = frac · 2^-24, exactly representable as a normal float.

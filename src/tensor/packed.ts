@@ -101,7 +101,8 @@ export function unpackRows(m: PackedMatrix, r0: number, r1: number, out: Float32
       for (let i = 0; i < n; i++) out[outOffset + i] = halfToFloat(src[base + 2 * i]! | (src[base + 2 * i + 1]! << 8));
       return;
     case 'bf16': {
-      // bfloat16 is the top half of a float32: place the bits (NaN payloads and −0 survive).
+      // bfloat16 is the top half of a float32: place the bits (−0 survives; a NaN stays NaN, though JavaScript
+      // need not keep its payload).
       const bits = new Uint32Array(1), f = new Float32Array(bits.buffer);
       for (let i = 0; i < n; i++) {
         bits[0] = (src[base + 2 * i]! | (src[base + 2 * i + 1]! << 8)) << 16;

@@ -273,6 +273,17 @@ function kernelSuite(simd: SimdPath, threads: number): void {
     assert.deepEqual([...d], [1, -2, 65504, 2 ** -24, Infinity, 0.333251953125]);
     b.bf16ToF32(new Uint16Array([0x3f80, 0xc0a0]), d, 2);
     assert.deepEqual([...d.subarray(0, 2)], [1, -5]);
+    // A half NaN widens to the same bits in a loop's body (F16C on the SIMD paths) as in its tail (scalar code):
+    // payload kept, quiet bit set (0x7c01, a signalling NaN, becomes 0x7fc02000).
+    const bulk = zerosF32(65536);
+    b.f16ToF32(src, bulk, 65536);
+    const bulkBits = new Uint32Array(bulk.buffer, bulk.byteOffset, 65536), one = new Float32Array(1), oneBits = new Uint32Array(one.buffer);
+    for (let h = 0; h < 65536; h++) {
+      if ((h & 0x7c00) !== 0x7c00 || (h & 0x3ff) === 0) continue;
+      b.f16ToF32(src.subarray(h, h + 1), one, 1);
+      if (oneBits[0] !== bulkBits[h]) assert.fail(`0x${h.toString(16)}: 0x${oneBits[0]!.toString(16)} alone, 0x${bulkBits[h]!.toString(16)} in a run`);
+    }
+    assert.equal(bulkBits[0x7c01], 0x7fc02000);
   });
 
   it('Q8_0 → f32 matches the twin and a hand-computed block', () => {
