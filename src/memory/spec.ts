@@ -51,6 +51,8 @@ interface Context {
    * caller supplies later, see specWithTrace), and `traceless` is set.
    */
   traceLater?: { traceless: boolean };
+  /** The options of the wrappers around this spec ("floor of adakv(...)"), named when an option is unknown. */
+  outer?: string[];
 }
 
 type Options = Map<string, string>;
@@ -92,7 +94,7 @@ const DEFS: PolicyDef[] = [
       options: [...BUDGET_OPTIONS, { key: 'seed', value: 'S', default: String(RANDOM_DEFAULTS.seed), help: 'integer seed' }, SINKS_OPTION, everyOption('1')],
     },
     build: (o, ctx) => {
-      allowOnly('random', o, ['ratio', 'tokens', 'seed', 'every']);
+      allowOnly('random', o, ['ratio', 'tokens', 'seed', 'every'], ctx);
       const seed = o.has('seed') ? intValue('random', 'seed', o.get('seed')!, -(2 ** 31)) : undefined;
       return randomPolicy({ budget: budgetOf('random', o, ctx), seed, every: cadenceOf('random', o, ctx) });
     },
@@ -110,7 +112,7 @@ const DEFS: PolicyDef[] = [
       ],
     },
     build: (o, ctx) => {
-      allowOnly('streaming', o, ['window', 'ratio', 'tokens', 'sinks', 'every']);
+      allowOnly('streaming', o, ['window', 'ratio', 'tokens', 'sinks', 'every'], ctx);
       const sinks = o.has('sinks') ? intValue('streaming', 'sinks', o.get('sinks')!, 0) : STREAMING_DEFAULTS.sinks;
       let budget: Budget | null;
       if (o.has('window')) {
@@ -129,7 +131,7 @@ const DEFS: PolicyDef[] = [
       options: [...BUDGET_OPTIONS, { key: 'recent', value: 'W', default: 'half the budget', help: 'most recent tokens always kept' }, SINKS_OPTION, everyOption('1')],
     },
     build: (o, ctx) => {
-      allowOnly('h2o', o, ['ratio', 'tokens', 'recent', 'every']);
+      allowOnly('h2o', o, ['ratio', 'tokens', 'recent', 'every'], ctx);
       const recent = o.has('recent') ? intValue('h2o', 'recent', o.get('recent')!, 0) : undefined;
       const budget = budgetOf('h2o', o, ctx);
       if (recent !== undefined && budget?.kind === 'tokens' && recent >= budget.tokens) {
@@ -147,7 +149,7 @@ const DEFS: PolicyDef[] = [
       options: [...BUDGET_OPTIONS, SINKS_OPTION, everyOption('decode')],
     },
     build: (o, ctx) => {
-      allowOnly('tova', o, ['ratio', 'tokens', 'every']);
+      allowOnly('tova', o, ['ratio', 'tokens', 'every'], ctx);
       return tovaPolicy({ budget: budgetOf('tova', o, ctx), every: cadenceOf('tova', o, ctx) });
     },
   },
@@ -158,7 +160,7 @@ const DEFS: PolicyDef[] = [
       options: [...BUDGET_OPTIONS, SINKS_OPTION, everyOption('1')],
     },
     build: (o, ctx) => {
-      allowOnly('l2', o, ['ratio', 'tokens', 'every']);
+      allowOnly('l2', o, ['ratio', 'tokens', 'every'], ctx);
       return l2Policy({ budget: budgetOf('l2', o, ctx), every: cadenceOf('l2', o, ctx) });
     },
   },
@@ -177,7 +179,7 @@ const DEFS: PolicyDef[] = [
       ],
     },
     build: (o, ctx) => {
-      allowOnly('snapkv', o, ['ratio', 'tokens', 'window', 'kernel', 'pool', 'every']);
+      allowOnly('snapkv', o, ['ratio', 'tokens', 'window', 'kernel', 'pool', 'every'], ctx);
       const window = o.has('window') ? intValue('snapkv', 'window', o.get('window')!, 1) : undefined;
       const kernel = o.has('kernel') ? intValue('snapkv', 'kernel', o.get('kernel')!, 1) : undefined;
       const pool = o.get('pool');
@@ -238,7 +240,7 @@ const WRAPPERS: { info: PolicyInfo; keys: string[]; build(inner: string, own: Op
       const file = own.get('trace');
       if (!file && !ctx.traceLater) throw new Error('matched(...) needs trace=FILE (a memory trace recorded on the same prompt)');
       if (ctx.matched) throw new Error('matched(...) cannot be nested');
-      const policy = parseSpec(inner, rest, { matched: true });
+      const policy = parseSpec(inner, rest, { matched: true, outer: ctx.outer });
       if (!(policy instanceof ScoredPolicy)) {
         throw new Error(`matched(...) wraps a scoring baseline (random, streaming, h2o, tova, l2, snapkv, adakv(...)), not "${policy.name}"`);
       }
@@ -320,7 +322,8 @@ function parseSpec(spec: string, forwarded: Options, ctx: Context): MemoryPolicy
     const opts = merge(parseOptions(name, after.slice(1)), forwarded, name);
     const own = new Map<string, string>(), rest = new Map<string, string>();
     for (const [k, v] of opts) (wrapper.keys.includes(k) ? own : rest).set(k, v);
-    return wrapper.build(inner, own, rest, ctx);
+    const outer = [...(ctx.outer ?? []), ...wrapper.keys.map((k) => `${k} of ${name}(...)`)];
+    return wrapper.build(inner, own, rest, { ...ctx, outer });
   }
   const colon = spec.indexOf(':');
   const name = (colon < 0 ? spec : spec.slice(0, colon)).trim().toLowerCase();
@@ -397,11 +400,13 @@ function merge(a: Options, b: Options, name: string): Options {
   return out;
 }
 
-function allowOnly(name: string, o: Options, allowed: string[]): void {
+function allowOnly(name: string, o: Options, allowed: string[], ctx: Context): void {
   // sinks= is taken off before a scoring baseline's own options are checked (SinkGuard applies it), yet it is one.
   const shown = SINK_GUARDED.includes(name) && !allowed.includes('sinks') ? [...allowed, 'sinks'] : allowed;
+  // A wrapper's options share the list after its colon with the inner policy's, so a misspelt floor= lands here.
+  const outer = ctx.outer?.length ? `; and ${ctx.outer.join(', ')}` : '';
   for (const k of o.keys()) {
-    if (!allowed.includes(k)) throw new Error(`${name}: unknown option "${k}"; allowed: ${shown.join(', ')}`);
+    if (!allowed.includes(k)) throw new Error(`${name}: unknown option "${k}"; allowed: ${shown.join(', ')}${outer}`);
   }
 }
 

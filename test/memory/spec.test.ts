@@ -159,6 +159,9 @@ describe('parsePolicySpec: errors say what is allowed', () => {
     ['snapkv:ratio=0.5,kernel=4', /odd/],
     ['snapkv:ratio=0.5,pool=median', /pool must be avg or max/],
     // The window alone filled the budget: a plain recency window under SnapKV's name.
+    // A wrapper's options follow the same colon: a misspelt one names them too.
+    ['adakv(snapkv):ratio=0.5,flor=0.1', /^Error: snapkv: unknown option "flor"; allowed: ratio, tokens, window, kernel, pool, every, sinks; and floor of adakv\(\.\.\.\)$/],
+    ['matched(adakv(h2o)):trace=t.json,flor=0.1', /h2o: unknown option "flor"; allowed: ratio, tokens, recent, every, sinks; and trace of matched\(\.\.\.\), floor of adakv\(\.\.\.\)$/],
     ['snapkv:tokens=16', /snapkv: tokens=16 holds no more than the observation window \(window=64, the default, always kept\)/],
     ['snapkv:tokens=8,window=8', /snapkv: tokens=8 holds no more than the observation window \(window=8, always kept\)/],
     ['h2o:tokens=10,recent=10', /h2o: recent=10 leaves no room for heavy hitters in a budget of 10 tokens/],
