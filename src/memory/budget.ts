@@ -66,12 +66,26 @@ export function describeBudget(b: Budget): string {
 /**
  * Rows each head of a layer should keep (before clamping to the rows it holds): ⌊T·(1−r)⌋ or N, at least 1. The
  * floor is that of the decimal ratio the user wrote: 1 − 0.8 is 0.19999999999999996 in binary floating point, so
- * a plain floor would keep 1 of 10 tokens (kvpress's int() does) where ⌊10·0.2⌋ = 2; a product within 1e-9 of the
- * integer above it counts as that integer (far below the spacing of any ratio written with up to 8 decimals).
+ * a plain floor would keep 1 of 10 tokens (kvpress's int() does) where ⌊10·0.2⌋ = 2.
  */
 export function budgetWant(b: Budget, totalTokens: number): number {
-  const want = b.kind === 'ratio' ? Math.floor(totalTokens * (1 - b.ratio) + 1e-9) : b.tokens;
-  return Math.max(1, want);
+  return Math.max(1, b.kind === 'ratio' ? decimalKeep(totalTokens, b.ratio) : b.tokens);
+}
+
+/**
+ * ⌊T·(1−r)⌋ for the shortest decimal that reads back as r (what String(r) prints: the ratio as written, "0.8"),
+ * in exact integer arithmetic. A tolerance on the float product cannot do this at every T: the product's rounding
+ * error grows with T (T·(1 − 0.8) is 6291455.999999998 at T = 31,457,280, where the answer is 6,291,456), while a
+ * ratio's own decimals put true products as close as 1e-8 below an integer.
+ */
+function decimalKeep(totalTokens: number, ratio: number): number {
+  if (ratio === 0) return totalTokens;
+  const [digits = '', exp = '0'] = String(ratio).split('e');
+  const [whole = '', frac = ''] = digits.split('.');
+  // ratio = M / 10^D with M an integer.
+  const scale = frac.length - Number(exp);
+  const m = BigInt(whole + frac) * (scale < 0 ? 10n ** BigInt(-scale) : 1n), d = 10n ** BigInt(Math.max(0, scale));
+  return Number((BigInt(totalTokens) * (d - m)) / d);
 }
 
 /** Rows one head should keep, clamped to the rows it holds. */

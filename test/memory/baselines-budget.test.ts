@@ -24,6 +24,14 @@ describe('budgets', () => {
     // 1 − 0.8 is 0.19999999999999996 in float64, so a plain floor keeps 1 of 10 tokens where ⌊10·0.2⌋ = 2.
     assert.equal(budgetWant(ratioBudget(0.8), 10), 2);
     assert.equal(budgetWant(ratioBudget(0.9), 100), 10);
+    // Long sequences, where the float product's error outgrew a fixed tolerance (6291455.999999998 here), and
+    // ratios with many decimals or written with an exponent.
+    assert.equal(budgetWant(ratioBudget(0.8), 31_457_280), 6_291_456);
+    assert.equal(budgetWant(ratioBudget(0.3), 41_943_050), 29_360_135);
+    assert.equal(budgetWant(ratioBudget(0.123456789), 1e9), 876_543_211);
+    assert.equal(budgetWant(ratioBudget(1e-7), 1e8), 99_999_990);
+    assert.equal(budgetWant(ratioBudget(1e-7), 1e8 - 1), 99_999_989);
+    assert.equal(budgetWant(ratioBudget(0.99999999), 2e8), 2);
     // Every ratio with two decimals against exact integer arithmetic: ⌊T·(100 − c)/100⌋.
     for (let c = 1; c < 100; c++) {
       const b = ratioBudget(c / 100);
