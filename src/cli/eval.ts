@@ -219,10 +219,13 @@ export function register(program: Command): void {
     });
 }
 
-/** SHA-256 (16 hex digits) of every existing file a policy spec names: `namm:PATH` and `trace=PATH`. */
-function policyFileDigests(spec: string): Record<string, string> {
+/**
+ * SHA-256 (16 hex digits) of every existing file a policy spec names: `namm:PATH` and `trace=PATH`. A path ends
+ * where the spec parser ends it, at a comma (or the spec's end): it may hold parentheses, runs/exp(2)/best.namm.
+ */
+export function policyFileDigests(spec: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of spec.matchAll(/(?:^|[(:,])(?:namm:|trace=)([^,()]+)/g)) {
+  for (const m of spec.matchAll(/(?:^|[(:,])(?:namm:|trace=)([^,]+)/g)) {
     const path = resolve(m[1]!.trim());
     if (existsSync(path) && statSync(path).isFile()) out[path] = createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16);
   }

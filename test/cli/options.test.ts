@@ -23,3 +23,19 @@ test('floatOption: the message names the range accepted (Infinity is never in it
   assert.equal(floatOption('--top-p', 0, 1, true)('1'), 1);
   assert.throws(() => floatOption('-x', 0, Infinity, true)('0'), /-x must be a finite number > 0, got "0"/);
 });
+
+test('policyFileDigests: a path with parentheses is read whole (the digest keyed on "runs/exp" before)', async () => {
+  const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { policyFileDigests } = await import('../../src/cli/eval.js');
+  const dir = join(mkdtempSync(join(tmpdir(), 'namm-digests-')), 'exp(2)');
+  mkdirSync(dir);
+  const namm = join(dir, 'best.namm'), trace = join(dir, 'trace (a).json');
+  writeFileSync(namm, 'a');
+  writeFileSync(trace, 'b');
+  // sha256("a") and sha256("b"), 16 hex digits.
+  assert.deepEqual(policyFileDigests(`namm:${namm},selection=per-head`), { [namm]: 'ca978112ca1bbdca' });
+  assert.deepEqual(policyFileDigests(`matched(adakv(h2o)):trace=${trace}`), { [trace]: '3e23e8160039594a' });
+  assert.deepEqual(policyFileDigests('h2o:ratio=0.5'), {});
+});
