@@ -48,6 +48,10 @@ export function register(program: Command): void {
     .action(async (o: GenerateCliOptions) => {
       if ((o.prompt === undefined) === (o.promptFile === undefined)) throw new Error('give exactly one of --prompt and --prompt-file');
       if (o.question?.some((q) => q === '')) throw new Error('--question must not be empty');
+      // Before the model loads: greedy decoding (no --temperature) would ignore them.
+      if (!o.greedy && !o.temperature && ((o.topK ?? 0) > 0 || (o.topP ?? 1) < 1)) {
+        throw new Error('--top-k and --top-p shape sampling: give --temperature > 0 with them (without it, decoding is greedy)');
+      }
       const prompt = o.prompt ?? readTextFile(o.promptFile!, 'prompt file');
       const model = await loadModel(o.model, o.weights ? { weights: o.weights } : {});
       if (!model.tokenizer) throw new Error(`${o.model} has no tokenizer (no tokenizer.json, embedded vocabulary or tokenizer.bin): generate needs one to read the prompt`);

@@ -13,6 +13,7 @@ export interface SamplingOptions {
    * above it hold less than p, as HF's top-p; tokens tied with the last one kept stay too.
    */
   topP?: number;
+  /** Seed of the draw; without one, each call draws from a seed of its own (not reproducible). */
   seed?: number;
 }
 
@@ -41,52 +42,130 @@ export function argmax(logits: Float32Array): number {
 export class Sampler {
   private rng: Rng;
   private readonly greedy: boolean;
+  /** Reused between tokens: weights of every token, the candidates' ids, a copy of the logits for the top-k select. */
+  private weights = new Float64Array(0);
+  private cand = new Int32Array(0);
+  private scratch = new Float32Array(0);
 
+  /**
+   * Without a seed every Sampler draws a seed of its own (as an unseeded torch generator does), so two calls, or
+   * two forks of one session, sample independently; give `seed` for a reproducible draw. (The seed defaulted to 0:
+   * every call and every fork drew the same "samples".)
+   */
   constructor(private readonly o: SamplingOptions = {}) {
     validateSampling(o);
-    this.rng = new Rng(o.seed ?? 0);
     this.greedy = o.greedy === true || !o.temperature;
+    // top-k and top-p shape a sampling distribution; greedy decoding silently ignored them.
+    if (this.greedy && ((o.topK ?? 0) > 0 || (o.topP ?? 1) < 1)) {
+      const given = [(o.topK ?? 0) > 0 ? `topK=${o.topK}` : '', (o.topP ?? 1) < 1 ? `topP=${o.topP}` : ''].filter(Boolean).join(' and ');
+      throw new RangeError(`${given} only shape sampling: give a temperature > 0${o.greedy === true ? ' instead of greedy' : ''} (greedy decoding would ignore ${(o.topK ?? 0) > 0 && (o.topP ?? 1) < 1 ? 'them' : 'it'})`);
+    }
+    this.rng = new Rng(o.seed ?? randomSeed());
   }
 
   next(logits: Float32Array): number {
     if (this.greedy) return argmax(logits);
     const t = this.o.temperature!;
     const n = logits.length;
-    // Every logit, not just the largest after the sort: a NaN makes the comparator inconsistent, so it may sort
-    // anywhere, and its probability (NaN) made the draw fall through to the last token kept.
+    let max = -Infinity;
+    // Every logit: a NaN or +∞ would make the weights NaN, and the draw below fell through to the last token.
     for (let i = 0; i < n; i++) {
-      if (!(logits[i]! < Infinity)) throw new RangeError(`sampling: logits hold +Infinity or NaN (${logits[i]} at ${i}); nothing to sample from`);
+      const v = logits[i]!;
+      if (!(v < Infinity)) throw new RangeError(`sampling: logits hold +Infinity or NaN (${v} at ${i}); nothing to sample from`);
+      if (v > max) max = v;
     }
-    let order = Array.from({ length: n }, (_, i) => i);
-    let k = this.o.topK && this.o.topK < n ? this.o.topK : n;
-    order.sort((a, b) => logits[b]! - logits[a]! || a - b);
-    // Tokens tied with the k-th stay in, as HF's top-k keeps every logit ≥ the k-th largest.
-    while (k < n && logits[order[k]!] === logits[order[k - 1]!]) k++;
-    order = order.slice(0, k);
-    const max = logits[order[0]!]!;
-    // exp(−∞ − (−∞)) is NaN, and the draw below then fell through to the least likely token kept.
+    // exp(−∞ − (−∞)) is NaN, and the draw then fell through to the least likely token kept.
     if (!(max > -Infinity)) throw new RangeError('sampling: every logit is −Infinity; nothing to sample from');
-    const probs = order.map((i) => Math.exp((logits[i]! - max) / t));
-    let sum = probs.reduce((a, b) => a + b, 0);
+    if (this.weights.length < n) { this.weights = new Float64Array(n); this.cand = new Int32Array(n); }
+    const w = this.weights;
+    const topK = this.o.topK && this.o.topK < n ? this.o.topK : 0;
     const p = this.o.topP ?? 1;
-    let keep = probs.length;
-    if (p < 1) {
-      let acc = 0;
-      for (let i = 0; i < probs.length; i++) { acc += probs[i]! / sum; if (acc >= p) { keep = i + 1; break; } }
-      // Tokens tied with the last one kept stay in too, as with top-k: which of equal logits made the cut would
-      // otherwise depend on token ids (HF sorts them in no defined order).
-      while (keep < probs.length && probs[keep] === probs[keep - 1]) keep++;
-      sum = probs.slice(0, keep).reduce((a, b) => a + b, 0);
+    let total = 0;
+    for (let i = 0; i < n; i++) total += w[i] = Math.exp((logits[i]! - max) / t);
+    if (topK === 0 && p >= 1) return this.draw(w, null, n, total);
+    // The candidates, in one linear pass: with top-k, every token at or above the k-th largest logit (the tokens
+    // tied with it stay in, as HF's top-k keeps every logit ≥ the k-th); with top-p alone, every token whose weight
+    // is at least (1 − p)/(2n) of the total: those below hold less than (1 − p)/2 together, so the most likely
+    // tokens reach p before any of them would be needed. Only the candidates are sorted (the whole vocabulary was).
+    const cand = this.cand;
+    let m = 0;
+    if (topK > 0) {
+      const kth = this.kthLargest(logits, topK);
+      for (let i = 0; i < n; i++) if (logits[i]! >= kth) cand[m++] = i;
+    } else {
+      const floor = ((1 - p) / (2 * n)) * total;
+      for (let i = 0; i < n; i++) if (w[i]! >= floor) cand[m++] = i;
     }
+    const order = cand.subarray(0, m).sort((a, b) => logits[b]! - logits[a]! || a - b);
+    let sum = 0;
+    if (topK > 0) for (let i = 0; i < m; i++) sum += w[order[i]!]!;
+    else sum = total;
+    let keep = m;
+    if (p < 1) {
+      // A token stays while the tokens above it hold less than p (of the top-k's mass with top-k, as HF applies
+      // top-p after top-k), and so does every token tied with the last one kept: which of equal logits made the cut
+      // would otherwise depend on token ids (HF sorts them in no defined order).
+      let acc = 0;
+      for (let i = 0; i < m; i++) { acc += w[order[i]!]! / sum; if (acc >= p) { keep = i + 1; break; } }
+      while (keep < m && w[order[keep]!] === w[order[keep - 1]!]) keep++;
+      sum = 0;
+      for (let i = 0; i < keep; i++) sum += w[order[i]!]!;
+    }
+    return this.draw(w, order, keep, sum);
+  }
+
+  /** One token drawn with probability w[id]/sum over ids = order[0..count) (or 0..count when order is null). */
+  private draw(w: Float64Array, order: Int32Array | null, count: number, sum: number): number {
     let u = this.rng.float() * sum;
     let lastPositive = 0;
-    for (let i = 0; i < keep; i++) {
-      if (probs[i]! > 0) lastPositive = i;
-      u -= probs[i]!;
-      if (u < 0) return order[i]!;
+    for (let i = 0; i < count; i++) {
+      const id = order ? order[i]! : i;
+      if (w[id]! > 0) lastPositive = id;
+      u -= w[id]!;
+      if (u < 0) return id;
     }
     // Rounding (u within an ulp of the sum): the last token that can be drawn, never one of probability 0 (a stop
     // token minNewTokens masked to −∞, say).
-    return order[lastPositive]!;
+    return lastPositive;
   }
+
+  /** The k-th largest of the logits (1-based), by quickselect on a reused copy: O(n) where a sort is O(n log n). */
+  private kthLargest(logits: Float32Array, k: number): number {
+    const n = logits.length;
+    if (this.scratch.length < n) this.scratch = new Float32Array(n);
+    const a = this.scratch.subarray(0, n);
+    a.set(logits);
+    const target = n - k; // rank in ascending order
+    let lo = 0, hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (a[mid]! < a[lo]!) swap32(a, mid, lo);
+      if (a[hi]! < a[lo]!) swap32(a, hi, lo);
+      if (a[hi]! < a[mid]!) swap32(a, hi, mid);
+      const pivot = a[mid]!;
+      let i = lo, j = hi;
+      while (i <= j) {
+        while (a[i]! < pivot) i++;
+        while (a[j]! > pivot) j--;
+        if (i <= j) { swap32(a, i, j); i++; j--; }
+      }
+      if (target <= j) hi = j;
+      else if (target >= i) lo = i;
+      else return a[target]!;
+    }
+    return a[target]!;
+  }
+}
+
+function swap32(a: Float32Array, i: number, j: number): void {
+  const t = a[i]!;
+  a[i] = a[j]!;
+  a[j] = t;
+}
+
+/** A seed for an unseeded sampler: 53 random bits from the platform's generator (Node and browsers alike). */
+function randomSeed(): number {
+  const u = new Uint32Array(2);
+  globalThis.crypto.getRandomValues(u);
+  return (u[0]! & 0x1fffff) * 2 ** 32 + u[1]!;
 }

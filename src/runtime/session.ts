@@ -40,7 +40,8 @@ export interface SessionOptions {
   forwardTokens?: number;
   /**
    * Called with every non-null keep-list decision (e.g. to record a matched-memory trace). When a forward runs
-   * several chunks (forwardTokens), a layer's decisions for those chunks come before the next layer's.
+   * several chunks (forwardTokens), a layer's decisions for those chunks come before the next layer's. It runs
+   * inside the forward and must be synchronous: one that returns a promise is refused with an error.
    */
   onEviction?: (event: { layer: number; totalTokens: number; keep: KeepLists; lensBefore: Int32Array }) => void;
 }
@@ -93,9 +94,10 @@ export interface GenerateOptions extends SamplingOptions {
   /**
    * Streaming: called with each new piece of text and the token id that produced it. The pieces join to exactly the
    * result's text: a tail that could begin a stop string (or half a multi-byte character) waits for the tokens that
-   * tell.
+   * tell. A promise it returns is awaited before the next token (an async writer gets back-pressure), and its
+   * rejection ends generate as a throw does.
    */
-  onToken?: (text: string, tokenId: number) => void;
+  onToken?: (text: string, tokenId: number) => unknown;
   /**
    * Whether the end of the prompt counts as the end of a context to compress (PrefillOptions.endOfPrefill; default
    * true). The kvpress protocol prefills the context, then generates from the question with this set to false.
@@ -562,7 +564,12 @@ export class Session {
         throw new TypeError(`memory policy ${policy.name} returned ${showValue(k)} as the keep list of layer ${layer} head ${h}; each must be an Int32Array of the rows to keep`);
       }
     }
-    this.options.onEviction?.({ layer, totalTokens, keep, lensBefore: lens });
+    const returned = this.options.onEviction?.({ layer, totalTokens, keep, lensBefore: lens }) as unknown;
+    if (isThenable(returned)) {
+      // The forward cannot wait for it, and its rejection, left alone, would end the process as an unhandled one.
+      returned.then(undefined, () => {});
+      throw new TypeError('onEviction returned a promise: it runs inside the forward, which cannot wait for it; make it synchronous (queue async work from it instead)');
+    }
     let evicted = false;
     for (let h = 0; h < H; h++) {
       const k = keep[h]!;
@@ -659,7 +666,10 @@ export class Session {
       }
       if (stable.length > text.length && stable.startsWith(text)) {
         try {
-          options.onToken?.(stable.slice(text.length), id);
+          // An async callback is awaited (back-pressure for a slow writer), and its rejection handled as a throw:
+          // ignored, it became an unhandled rejection that ended the process past the caller's try/catch.
+          const pending = options.onToken?.(stable.slice(text.length), id);
+          if (isThenable(pending)) await pending;
         } catch (err) {
           // The caller has this token's text: it joins the sequence (fed with the next call, as after a stop), so
           // the session holds what was streamed. Dropped, the session went on from a sequence the caller never saw.
@@ -678,7 +688,10 @@ export class Session {
     if (stoppedBy !== 'stop-string') {
       // The whole output, the tail held back as a possible stop string's beginning included (without a tokenizer too).
       const full = tok ? tok.decode(out) : out.join(' ');
-      if (full.length > text.length && full.startsWith(text)) options.onToken?.(full.slice(text.length), out.at(-1) ?? -1);
+      if (full.length > text.length && full.startsWith(text)) {
+        const pending = options.onToken?.(full.slice(text.length), out.at(-1) ?? -1);
+        if (isThenable(pending)) await pending;
+      }
       text = full;
     }
     const t2 = performance.now();
@@ -712,6 +725,10 @@ function stopPrefixTail(text: string, stops: readonly string[]): number {
     }
   }
   return held;
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
 function hasNaNOrPlusInf(a: Float32Array): boolean {

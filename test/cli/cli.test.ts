@@ -164,6 +164,10 @@ test('namm perplexity gives a finite perplexity that eviction changes', () => {
   const topP = namm('generate', '--model', join(dir, 'no-such-model'), '--prompt', 'x', '--top-p', '0');
   assert.equal(topP.status, 1);
   assert.match(topP.stderr, /--top-p must be a number in \(0, 1\], got "0"/);
+  // --top-k without --temperature decoded greedily, ignoring it without a word.
+  const topK = namm('generate', '--model', join(dir, 'no-such-model'), '--prompt', 'x', '--top-k', '5');
+  assert.equal(topK.status, 1);
+  assert.match(topK.stderr, /^namm: --top-k and --top-p shape sampling: give --temperature > 0 with them/m);
   // A policy acts between forward chunks, so use chunks of 32 to let it matter within this short text.
   const small = JSON.parse(namm('perplexity', '--model', MODEL, '--text', text, '--memory', 'streaming:sinks=4,window=16', '--chunk-size', '32', '--json').stdout);
   assert.ok(Math.abs(small.perplexity - f.perplexity) > 0.1, 'forgetting changes the predictions');

@@ -70,3 +70,41 @@ test('the sampler refuses NaN and +Infinity wherever they are, and logits that a
   assert.throws(() => argmax(new Float32Array(0)), /^RangeError: greedy decoding: no logits to choose from$/);
   assert.equal(argmax(Float32Array.of(-Infinity, -3, -Infinity)), 1);
 });
+
+test('sampling over a large vocabulary: plain, top-k and top-p draw from exactly the right sets and weights', async () => {
+  const { Rng } = await import('../../src/util/rng.js');
+  const rng = new Rng('sampler-vocab');
+  const n = 3000;
+  // Logits on a coarse grid, so many ties, and a few −∞ (masked tokens).
+  const logits = Float32Array.from({ length: n }, (_, i) => (i % 97 === 0 ? -Infinity : Math.round(rng.normal() * 8) / 4));
+  const softmax = (ids: number[]) => {
+    const max = Math.max(...ids.map((i) => logits[i]!)), w = ids.map((i) => Math.exp(logits[i]! - max)), z = w.reduce((a, b) => a + b, 0);
+    return new Map(ids.map((id, j) => [id, w[j]! / z]));
+  };
+  // The sets written out from the definitions, by a full sort.
+  const sorted = [...logits.keys()].sort((a, b) => logits[b]! - logits[a]! || a - b);
+  const kth = logits[sorted[49]!]!;
+  const topK = sorted.filter((i) => logits[i]! >= kth);
+  const all = softmax(sorted.filter((i) => logits[i]! > -Infinity));
+  const nucleus: number[] = [];
+  let acc = 0;
+  for (const i of sorted) { if (acc >= 0.6 && logits[i]! !== logits[nucleus.at(-1)!]!) break; nucleus.push(i); acc += all.get(i)!; }
+  for (const [opts, set] of [[{}, [...all.keys()]], [{ topK: 50 }, topK], [{ topP: 0.6 }, nucleus]] as const) {
+    const want = softmax([...set]), s = new Sampler({ temperature: 1, seed: 9, ...opts }), draws = 40000;
+    const counts = new Map<number, number>();
+    for (let i = 0; i < draws; i++) { const t = s.next(logits); counts.set(t, (counts.get(t) ?? 0) + 1); }
+    for (const t of counts.keys()) assert.ok(want.has(t), `${JSON.stringify(opts)}: drew ${t} (logit ${logits[t]}), outside the set`);
+    for (const [t, p] of want) if (p > 0.02) assert.ok(Math.abs((counts.get(t) ?? 0) / draws - p) < 0.012, `${JSON.stringify(opts)} token ${t}: ${(counts.get(t) ?? 0) / draws} vs ${p}`);
+  }
+});
+
+test('an unseeded sampler draws a seed of its own (every call drew the same "samples"); top-k/top-p need a temperature', () => {
+  const logits = new Float32Array(1000);
+  const seq = (s: Sampler) => Array.from({ length: 20 }, () => s.next(logits));
+  assert.notDeepEqual(seq(new Sampler({ temperature: 1 })), seq(new Sampler({ temperature: 1 })));
+  assert.deepEqual(seq(new Sampler({ temperature: 1, seed: 4 })), seq(new Sampler({ temperature: 1, seed: 4 })));
+  // Greedy decoding ignored them without a word.
+  assert.throws(() => new Sampler({ topK: 5 }), /^RangeError: topK=5 only shape sampling: give a temperature > 0 \(greedy decoding would ignore it\)$/);
+  assert.throws(() => new Sampler({ greedy: true, temperature: 1, topK: 5, topP: 0.5 }), /topK=5 and topP=0.5 only shape sampling: give a temperature > 0 instead of greedy \(greedy decoding would ignore them\)/);
+  assert.equal(new Sampler({ topK: 0, topP: 1 }).next(Float32Array.of(0, 2, 1)), 1, 'the values that turn them off are fine');
+});

@@ -24,6 +24,42 @@ test('an onToken that throws leaves the session holding every token it was given
   assert.equal(s.totalTokens, fresh.totalTokens);
 });
 
+test('an async onToken is awaited, and its rejection ends generate as a throw does (it crashed the process)', async () => {
+  const s = await model.createSession();
+  const pieces: string[] = [];
+  let inFlight = 0, overlapped = false;
+  const ok = await s.generate(prompt, {
+    maxNewTokens: 8,
+    onToken: async (text) => {
+      overlapped ||= inFlight > 0;
+      inFlight++;
+      await new Promise((r) => setTimeout(r, 2));
+      inFlight--;
+      pieces.push(text);
+    },
+  });
+  assert.equal(overlapped, false, 'one callback at a time: the next token waits for the last one');
+  assert.ok(pieces.length > 1);
+  assert.equal(pieces.join(''), ok.text, 'every piece arrived before generate returned');
+  const s2 = await model.createSession();
+  const got: number[] = [];
+  await assert.rejects(s2.generate(prompt, {
+    maxNewTokens: 20,
+    onToken: async (_text, id) => { got.push(id); await Promise.resolve(); if (got.length === 3) throw new Error('async enough'); },
+  }), /^Error: async enough$/);
+  // As with a synchronous throw: the session holds the prompt and the three tokens the caller was given.
+  const fresh = await model.createSession();
+  fresh.prefill([...model.tokenizer!.encode(prompt), ...got]);
+  assert.deepEqual((await s2.generate(' Then', { maxNewTokens: 4 })).outputTokens, (await fresh.generate(' Then', { maxNewTokens: 4 })).outputTokens);
+});
+
+test('an async onEviction is refused with an error, not left to reject unhandled', async () => {
+  const s = await model.createSession({ memory: 'streaming:sinks=4,window=16', chunkSize: 16, onEviction: async () => { throw new Error('late'); } });
+  assert.throws(() => s.prefill(model.tokenizer!.encode(prompt)), /^TypeError: onEviction returned a promise: it runs inside the forward/);
+  // The rejection was handled: the process is still here after it settles.
+  await new Promise((r) => setImmediate(r));
+});
+
 test('a session refuses calls from inside its own forward (onEviction), and works normally after', async () => {
   const attempts: [string, (s: Session) => unknown][] = [
     ['fork', (s) => s.fork()],
