@@ -2,6 +2,7 @@
 
 // Kernels
 export { getBackend, JsBackend } from './tensor/index.js';
+export { NativeBackend, type SimdPath } from './tensor/native.js';
 export type { Backend, AttentionArgs, RopeLayout, GeluKind } from './tensor/index.js';
 
 // Models and runtime
@@ -18,7 +19,7 @@ export { Sampler, argmax } from './runtime/sampling.js';
 export type { SamplingOptions } from './runtime/sampling.js';
 
 // Memory policies
-export type { MemoryPolicy, LayerObservation, KeepLists, CacheShape } from './memory/policy.js';
+export type { MemoryPolicy, LayerObservation, KeepLists, CacheShape, TapPrecision } from './memory/policy.js';
 
 // Utilities
 export { Rng } from './util/rng.js';

@@ -190,6 +190,11 @@ export function recordingPolicy(policy: MemoryPolicy, recorder: MemoryTraceRecor
     // Recording adds nothing across layers (the trace is put in order when it is taken).
     ...(policy.layerwise ? { layerwise: true } : {}),
     stateObjects: () => [policy],
+    // A trace holds whole sequences, each from a reset on: a fork's evictions continue the middle of one, which no
+    // trace could replay. (Without this, the session reported that the inner policy, NAMM say, could not be cloned.)
+    clone(): MemoryPolicy {
+      throw new Error(`a recording policy (recordingPolicy(${policy.name})) cannot be forked: a memory trace records whole sequences from a reset on; record each sequence in a session of its own, or fork a session whose policy is not recorded`);
+    },
     reset(shape: CacheShape): void { recorder.setShape(shape); pending = true; policy.reset(shape); },
     observe(obs: LayerObservation): KeepLists | null {
       if (pending) { recorder.beginSequence(); pending = false; }

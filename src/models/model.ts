@@ -63,6 +63,10 @@ export class Model {
 
   /** Loads a Hugging Face folder (safetensors), a GGUF file or a llama2.c checkpoint. */
   static async fromPretrained(path: string, options: LoadModelOptions = {}): Promise<Model> {
+    if (options === null || typeof options !== 'object') throw new TypeError(`loadModel: options must be an object, got ${options === null ? 'null' : typeof options}`);
+    // `{ weigths: 'q8_0' }` loaded the default storage without a word.
+    checkOptionKeys(options, ['backend', 'weights'], 'loadModel');
+    if (options.backend !== undefined) checkBackend(options.backend);
     const backend = options.backend ?? getBackend();
     const files = await loadModelFiles(path, { weights: autoWeights(options.weights ?? 'auto', backend) });
     const model = new Model(files.config, files.weights, files.tokenizer, backend, files.source);

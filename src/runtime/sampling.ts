@@ -18,6 +18,7 @@ export interface SamplingOptions {
 }
 
 export function validateSampling(o: SamplingOptions): void {
+  if (o.greedy !== undefined && typeof o.greedy !== 'boolean') throw new TypeError(`greedy must be true or false, got ${JSON.stringify(o.greedy)}`);
   if (o.temperature !== undefined && !(o.temperature >= 0 && Number.isFinite(o.temperature))) throw new RangeError(`temperature must be a finite number ≥ 0, got ${o.temperature}`);
   if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 0)) throw new RangeError(`topK must be an integer ≥ 0, got ${o.topK}`);
   if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new RangeError(`topP must be in (0, 1], got ${o.topP}`);

@@ -139,8 +139,12 @@ export class Session {
    * evictions left at the end of a prefill), for profiling.
    */
   readonly timings = { policyMs: 0, compactionMs: 0 };
-  /** Tokens ever fed to this sequence (T_abs); the next token's position. */
-  totalTokens = 0;
+  /** Backs totalTokens, which is read-only outside (set to 0 as a "reset", it gave repeated positions). */
+  private fed = 0;
+  /** Tokens ever fed to this sequence (T_abs); the next token's position. Read-only: `reset()` starts over. */
+  get totalTokens(): number {
+    return this.fed;
+  }
   private readonly chunkSize: number;
   private readonly forwardTokens: number;
   /** The chunks of the forward in progress, when it runs more than one (null: the forward is one chunk). */
@@ -195,7 +199,7 @@ export class Session {
     if (from) {
       this.cache = from.cache;
       this.stats = from.stats;
-      this.totalTokens = from.totalTokens;
+      this.fed = from.totalTokens;
       this.pending = from.pending;
       this.policyState = this.policy ? policyStateObjects(this.policy) : [];
       this.takePolicy();
@@ -252,7 +256,7 @@ export class Session {
     if (this.busy) throw new Error('reset: the session is busy (a generate() call is in progress); await it first');
     const c = this.arch.config;
     this.cache.clear();
-    this.totalTokens = 0;
+    this.fed = 0;
     this.pending = [];
     this.failure = null;
     this.stats.snapshots.length = 0;
@@ -487,7 +491,7 @@ export class Session {
     } finally {
       this.parts = null;
     }
-    this.totalTokens += n;
+    this.fed += n;
     if (grouped) {
       for (const p of grouped) this.stats.record(p.totalTokens, p.n, p.held);
       return logits;
@@ -609,6 +613,10 @@ export class Session {
   }
 
   private async generateTokens(prompt: string | readonly number[], options: GenerateOptions): Promise<GenerateResult> {
+    // A string or number there read as true or false by accident ('yes' as no BOS, 0 as compressing).
+    for (const key of ['addBos', 'compressPrompt'] as const) {
+      if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new TypeError(`generate: ${key} must be true or false, got ${JSON.stringify(options[key])}`);
+    }
     const maxNew = options.maxNewTokens ?? 128;
     if (!Number.isInteger(maxNew) || maxNew < 0) throw new RangeError(`maxNewTokens must be an integer ≥ 0, got ${options.maxNewTokens}`);
     const tok = this.tokenizer;

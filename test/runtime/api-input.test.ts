@@ -17,6 +17,24 @@ import { Sampler } from '../../src/runtime/sampling.js';
 const MODEL = '../shared/models/tinystories-656k';
 const model = await loadModel(MODEL);
 
+test('loadModel: options are checked (a typo loaded the default storage; null crashed), and the names its errors cite are exported', async () => {
+  await assert.rejects(loadModel(MODEL, null as never), /^TypeError: loadModel: options must be an object, got null$/);
+  await assert.rejects(loadModel(MODEL, { weigths: 'q8_0' } as never), /^TypeError: loadModel: unknown option "weigths" \(did you mean "weights"\?\); the options are backend, weights$/);
+  await assert.rejects(loadModel(MODEL, { backend: {} as never }), /^TypeError: backend must be a Backend \(getBackend\(\), new NativeBackend\(\), new JsBackend\(\)\)/);
+  const api = await import('../../src/index.js');
+  for (const name of ['getBackend', 'NativeBackend', 'JsBackend', 'loadModel', 'Session', 'Sampler', 'parsePolicySpec']) assert.equal(typeof (api as Record<string, unknown>)[name], 'function', name);
+});
+
+test('a recording session refuses to fork by naming the recording (it blamed the inner policy\'s clone())', async () => {
+  const { MemoryTraceRecorder, recordingPolicy } = await import('../../src/memory/matched.js');
+  const { parsePolicySpec } = await import('../../src/memory/spec.js');
+  const s = model.createSessionWith(recordingPolicy(parsePolicySpec('h2o:ratio=0.5'), new MemoryTraceRecorder()));
+  s.prefill([1, 2, 3, 4]);
+  assert.throws(() => s.fork(), /^Error: a recording policy \(recordingPolicy\(h2o:ratio=0.5\)\) cannot be forked: a memory trace records whole sequences/);
+  assert.equal(s.totalTokens, 4);
+  s.decode(5);
+});
+
 test('sessions: a memory that is not a policy, bad stop options, NaN logits', async () => {
   assert.throws(() => model.createSessionWith(5 as never), /memory must be a memory policy/);
   await assert.rejects(model.createSession({ memory: {} as never }), /memory must be a memory policy/);
@@ -26,7 +44,13 @@ test('sessions: a memory that is not a policy, bad stop options, NaN logits', as
   await assert.rejects(s.generate([1, 2], null as never), /options must be an object/);
   // The sampling seed is named as such (it surfaced as the random generator's complaint before).
   await assert.rejects(s.generate([1, 2], { temperature: 1, seed: 1.5 }), /seed must be an integer/);
+  // True/false options take only true or false ('yes' read as false, 0 as true).
+  await assert.rejects(s.generate([1, 2], { addBos: 'yes' as never }), /^TypeError: generate: addBos must be true or false, got "yes"$/);
+  await assert.rejects(s.generate([1, 2], { compressPrompt: 0 as never }), /^TypeError: generate: compressPrompt must be true or false, got 0$/);
+  await assert.rejects(s.generate([1, 2], { greedy: 'no' as never }), /^TypeError: greedy must be true or false, got "no"$/);
   assert.equal(s.totalTokens, 0, 'refused before anything ran');
+  // totalTokens is read-only: set to 0 as a "reset", it gave repeated positions and a cache share of 200%.
+  assert.throws(() => { (s as { totalTokens: number }).totalTokens = 5; }, TypeError);
   // A NaN weight makes every logit NaN: generation says so instead of emitting token 0.
   const files = await loadModelFiles(MODEL);
   const embed = [...files.weights.entries()].find(([name]) => name.includes('embed'))![1];
