@@ -259,8 +259,7 @@ export class Session {
     this.fed = 0;
     this.pending = [];
     this.failure = null;
-    this.stats.snapshots.length = 0;
-    this.stats.evictionEvents = 0;
+    this.stats.clear();
     this.policy?.reset({ nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim });
     this.takePolicy();
   }
