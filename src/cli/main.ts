@@ -19,6 +19,10 @@ program
   .name('namm')
   .description('Neural Attention Memory Models: run transformers with a learned, evictable KV cache; evaluate and evolve memory policies.')
   .version(version())
+  // Commander's own errors (an unknown option or command, a missing or invalid value) begin `error: `; they begin
+  // `namm: ` as every other failure of the command does, so that one form tells a reader (or a script) what failed.
+  // Subcommands inherit this, since each is registered after it.
+  .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'namm: ')) })
   .showHelpAfterError();
 for (const register of commands) register(program);
 

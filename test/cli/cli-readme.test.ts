@@ -1,0 +1,37 @@
+/**
+ * The command line as README.md describes it, checked where a review found the two apart: how errors read, what a
+ * wrong file given as a model is called, and inputs that ran twice or produced duplicates without a word.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+
+const MODEL = resolve('../shared/models/tinystories-656k');
+const MAIN = resolve('src/cli/main.ts');
+const TSX = import.meta.resolve('tsx');
+
+function namm(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', TSX, MAIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('commander\'s own errors (unknown option or command, missing or invalid value) start `namm: ` like every other failure', () => {
+  const cases: [string[], RegExp][] = [
+    [['demo', '--bogus'], /^namm: unknown option '--bogus'\n/],
+    [['generate', '--model'], /^namm: option '-m, --model <path>' argument missing\n/],
+    [['tasks', 'generate', '--task', 'passkey'], /^namm: required option '--length <tokens>' not specified\n/],
+    [['demo', '--length', '10'], /^namm: option '--length <tokens>' argument '10' is invalid\. --length must be an integer ≥ 64/],
+    [['nosuch'], /^namm: unknown command 'nosuch'\n/],
+  ];
+  for (const [args, message] of cases) {
+    const r = namm(...args);
+    assert.equal(r.status, 1, args.join(' '));
+    assert.match(r.stderr, message, args.join(' '));
+    assert.doesNotMatch(r.stderr, /^error: /m, args.join(' '));
+  }
+  // Help and the version still go to stdout with status 0.
+  const version = namm('--version');
+  assert.equal(version.status, 0);
+  assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+});
