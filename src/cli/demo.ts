@@ -49,6 +49,9 @@ export function register(program: Command): void {
     .action(async (o: DemoOptions) => {
       const root = packageRoot();
       const modelPath = o.model ?? join(root, DEFAULT_MODEL);
+      // How to make the shipped model is the answer only when it is the one missing: a --model path that does not
+      // exist was answered with it too, as if the demo had looked for the shipped model.
+      if (o.model !== undefined && !existsSync(modelPath)) throw new Error(`--model ${o.model}: no such file or folder`);
       if (!existsSync(modelPath)) {
         throw new Error(`no model at ${modelPath}: the shipped model is made by \`namm train --config configs/namm-tiny-llama.json --out ${DEFAULT_MODEL}\`; or pass --model PATH`);
       }

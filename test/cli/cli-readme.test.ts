@@ -35,3 +35,9 @@ test('commander\'s own errors (unknown option or command, missing or invalid val
   assert.equal(version.status, 0);
   assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
 });
+
+test('namm demo --model PATH that does not exist says so, not how to make the shipped model', () => {
+  const r = namm('demo', '--model', '/nonexistent/model');
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, 'namm: --model /nonexistent/model: no such file or folder\n');
+});
