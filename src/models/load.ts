@@ -2,13 +2,14 @@
  * `loadModelFiles(path)`: config, weights under Hugging Face names (float32, or packed matrices with the `weights`
  * option), and the tokenizer, from a HF folder (single or sharded safetensors), a GGUF file, or a llama2.c checkpoint.
  */
-import { existsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseHfConfig, readJsonFile } from './config.js';
 import { readSafetensors } from './safetensors.js';
 import { loadHfTokenizer } from './tokenizer.js';
 import type { ModelConfig, Tokenizer, WeightMap } from './types.js';
 import { convertWeights, isPackableTensor, parseWeightStorage, storedTensor, type WeightStorage } from './pack.js';
+import { NAMM_FILE_MAGIC } from '../memory/namm/checkpoint.js';
 
 export type ModelFileFormat = 'safetensors' | 'gguf' | 'llama2c';
 
@@ -52,10 +53,26 @@ export async function loadModelFiles(path: string, options: LoadModelOptions = {
 async function loadFiles(source: string, weights: WeightStorage, tokenizerPath: string | undefined): Promise<LoadedModelFiles> {
   if (statSync(source).isDirectory()) return loadHfFolder(source, undefined, weights);
   if (basename(source).endsWith('.safetensors')) return loadHfFolder(dirname(source), source, weights);
+  // A .namm file given where a model goes (`--model policy.namm`) was read as a llama2.c checkpoint, whose header
+  // then gave nonsense sizes; it is a memory policy, and the message says where it goes.
+  if (basename(source).endsWith('.namm') || fileStartsWith(source, NAMM_FILE_MAGIC)) {
+    throw new Error(`${source} is a NAMM policy file, not a model: pass it as --memory namm:${source} (the memory spec namm:FILE in the API), and a model folder, .gguf or llama2.c .bin as the model`);
+  }
   const { isGgufFile, loadGguf } = await import('./gguf.js');
   if (isGgufFile(source)) return { ...(await loadGguf(source, weights)), source, format: 'gguf' };
   const { loadLlama2c } = await import('./llama2c.js');
   return { ...(await loadLlama2c(source, tokenizerPath)), source, format: 'llama2c', converted: 0 };
+}
+
+/** Whether a file's first bytes are `magic` (ASCII); false for a shorter file. */
+function fileStartsWith(path: string, magic: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const b = Buffer.alloc(magic.length);
+    return readSync(fd, b, 0, b.length, 0) === b.length && b.toString('latin1') === magic;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Embedding / output-projection names per architecture, for tied weights. */

@@ -5,7 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 const MODEL = resolve('../shared/models/tinystories-656k');
 const MAIN = resolve('src/cli/main.ts');
@@ -40,4 +42,17 @@ test('namm demo --model PATH that does not exist says so, not how to make the sh
   const r = namm('demo', '--model', '/nonexistent/model');
   assert.equal(r.status, 1);
   assert.equal(r.stderr, 'namm: --model /nonexistent/model: no such file or folder\n');
+});
+
+test('a .namm policy given as the model is named as one, with where it goes (it was read as a llama2.c header)', () => {
+  const policy = resolve('models/namm-tiny-llama.namm');
+  const r = namm('demo', '--model', policy);
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, `namm: ${policy} is a NAMM policy file, not a model: pass it as --memory namm:${policy} (the memory spec namm:FILE in the API), and a model folder, .gguf or llama2.c .bin as the model\n`);
+  // Known by its magic too, whatever its name.
+  const renamed = join(mkdtempSync(join(tmpdir(), 'namm-policy-')), 'policy.bin');
+  copyFileSync(policy, renamed);
+  const g = namm('generate', '--model', renamed, '--prompt', 'x');
+  assert.equal(g.status, 1);
+  assert.match(g.stderr, /^namm: .*policy\.bin is a NAMM policy file, not a model: pass it as --memory namm:/);
 });
