@@ -61,7 +61,10 @@ export function register(program: Command): void {
       for (const spec of o.memory ?? []) followsTrace(spec);
       const model = await loadModel(modelPath, o.weights ? { weights: o.weights } : {});
       if (!model.tokenizer) throw new Error(`${modelPath} has no tokenizer`);
-      let specs = o.memory;
+      // The full cache always runs first, as the reference each policy is compared with: a `--memory full` (in any
+      // spelling the parser takes) ran and printed it a second time, and a spec given twice ran twice.
+      const isFull = (spec: string): boolean => !followsTrace(spec) && parsePolicySpec(spec).name === 'full';
+      let specs = o.memory && [...new Set(o.memory)].filter((spec) => !isFull(spec));
       let matchTo: string | null = null;
       if (!specs) {
         const namm = join(root, DEFAULT_NAMM);
@@ -71,7 +74,7 @@ export function register(program: Command): void {
       } else if (specs.some(followsTrace)) {
         // As the default pair: a `matched(SPEC)` given without trace= follows the run of the first other policy given
         // (say, --memory namm:mine.namm --memory 'matched(h2o)'), which therefore runs first.
-        matchTo = specs.find((s) => !followsTrace(s) && s !== 'full') ?? null;
+        matchTo = specs.find((s) => !followsTrace(s)) ?? null;
         if (!matchTo) throw new Error(`${specs.find(followsTrace)} has no trace=FILE and no other --memory policy to follow: give one (e.g. --memory namm:FILE), or trace=FILE`);
         specs = [matchTo, ...specs.filter((s) => s !== matchTo)];
       }

@@ -56,3 +56,11 @@ test('a .namm policy given as the model is named as one, with where it goes (it 
   assert.equal(g.status, 1);
   assert.match(g.stderr, /^namm: .*policy\.bin is a NAMM policy file, not a model: pass it as --memory namm:/);
 });
+
+test('namm demo runs the full cache once: a --memory full, or a spec given twice, adds no second run', () => {
+  const r = namm('demo', '--model', MODEL, '--length', '200', '--memory', 'full', '--memory', 'h2o:tokens=32', '--memory', 'h2o:tokens=32', '--memory', ' FULL');
+  assert.equal(r.status, 0, r.stderr);
+  // The runs, by the unindented label line each starts with.
+  const labels = r.stdout.split('\n\n')[1]!.split('\n').filter((l) => l !== '' && !l.startsWith(' '));
+  assert.deepEqual(labels, ['full', 'h2o:tokens=32']);
+});
