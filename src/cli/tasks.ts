@@ -21,23 +21,39 @@ interface GenerateTasksCliOptions {
   quiet?: boolean;
 }
 
+/**
+ * Refuses a sweep that names one value twice (`1k,1024`): the second gives the same records again, with the same
+ * `_id`s, which evaluation then counts once (--n is how to have more records of one setting).
+ */
+function refuseRepeats(option: string, parts: string[], values: number[], unit: string): number[] {
+  values.forEach((v, i) => {
+    const first = values.indexOf(v);
+    if (first < i) {
+      throw new InvalidArgumentError(`${option} lists ${v}${unit} twice ("${parts[first]!.trim()}" and "${parts[i]!.trim()}"), which would write the same records twice, with the same ids; give each once (--n sets how many records each gets)`);
+    }
+  });
+  return values;
+}
+
 /** "1024,4096" or "4k,16K" → [1024, 4096]. */
 export function parseLengths(value: string): number[] {
-  return value.split(',').map((part) => {
+  const parts = value.split(',');
+  return refuseRepeats('--length', parts, parts.map((part) => {
     const m = /^\s*(\d+)\s*([kK]?)\s*$/.exec(part);
     const n = m ? Number(m[1]) * (m[2] ? 1024 : 1) : NaN;
     if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`--length must be positive token counts like 4096 or 4k, got "${part}"`);
     return n;
-  });
+  }), ' tokens');
 }
 
 /** "0,50,100" → [0, 50, 100] percent. */
 export function parseDepths(value: string): number[] {
-  return value.split(',').map((part) => {
+  const parts = value.split(',');
+  return refuseRepeats('--depth', parts, parts.map((part) => {
     const n = Number(part.trim());
     if (part.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError(`--depth must be percentages within 0..100, got "${part}"`);
     return n;
-  });
+  }), '%');
 }
 
 /** Writes every record as one JSON line; returns how many. */

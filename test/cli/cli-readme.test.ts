@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -63,4 +63,12 @@ test('namm demo runs the full cache once: a --memory full, or a spec given twice
   // The runs, by the unindented label line each starts with.
   const labels = r.stdout.split('\n\n')[1]!.split('\n').filter((l) => l !== '' && !l.startsWith(' '));
   assert.deepEqual(labels, ['full', 'h2o:tokens=32']);
+});
+
+test('namm tasks generate refuses a length given twice (the records and their ids came out twice) and writes nothing', () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'namm-tasks-')), 'tasks.jsonl');
+  const r = namm('tasks', 'generate', '--task', 'passkey', '--length', '1k,1k', '--tokenizer', MODEL, '--out', out);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^namm: option '--length <tokens>' argument '1k,1k' is invalid\. --length lists 1024 tokens twice \("1k" and "1k"\)/);
+  assert.ok(!existsSync(out));
 });

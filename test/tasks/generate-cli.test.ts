@@ -47,6 +47,9 @@ test('namm tasks list prints every task; bad options are refused with a clear me
   assert.throws(() => parseLengths('-5'), /--length must be positive/);
   assert.deepEqual(parseDepths('0, 50,100'), [0, 50, 100]);
   assert.throws(() => parseDepths('120'), /--depth must be percentages/);
+  // A value given twice wrote the same records twice, with the same _id.
+  assert.throws(() => parseLengths('1k,4k,1024'), /^InvalidArgumentError: --length lists 1024 tokens twice \("1k" and "1024"\), which would write the same records twice, with the same ids; give each once \(--n sets how many records each gets\)$/);
+  assert.throws(() => parseDepths('50, 50.0'), /--depth lists 50% twice \("50" and "50.0"\)/);
   await assert.rejects(program().parseAsync(['tasks', 'generate', '--task', 'nope', '--length', '1k', '--tokenizer', TINYSTORIES_DIR,
     '--out', join(tmpdir(), 'never-written.jsonl')], { from: 'user' }), /unknown task "nope"/);
   await assert.rejects(program().parseAsync(['tasks', 'generate', '--task', 'vt', '--length', '1k', '--depth', '10', '--tokenizer',
