@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { loadModel } from '../models/model.js';
 import { parsePolicySpec } from '../memory/spec.js';
-import { perplexity } from '../eval/perplexity.js';
+import { perplexity, sequenceLimit } from '../eval/perplexity.js';
 import { createProgress } from './progress.js';
 import { intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
@@ -24,7 +24,12 @@ export function register(program: Command): void {
       if (!model.tokenizer) throw new Error(`${o.model} has no tokenizer`);
       let ids = model.tokenizer.encode(readTextFile(o.text, 'text file'), { addBos: true });
       if (o.maxTokens) ids = ids.slice(0, o.maxTokens);
-      if (model.config.arch === 'gpt2' && ids.length > model.config.maxPositions) ids = ids.slice(0, model.config.maxPositions);
+      // A text longer than a GPT-2 model's positions was cut to them without a word, and its perplexity reported
+      // as the whole text's: it is refused instead, naming the limit and the option that scores a beginning.
+      const limit = sequenceLimit(model.config);
+      if (limit && ids.length > limit.tokens) {
+        throw new Error(`${o.maxTokens ? `--max-tokens ${o.maxTokens} is` : `${o.text} is ${ids.length} tokens,`} past ${limit.what}; pass --max-tokens ${limit.tokens} (or less) to score the text's first ${limit.tokens} tokens`);
+      }
       const policy = o.memory === 'full' ? null : parsePolicySpec(o.memory);
       const bar = createProgress(ids.length, 'perplexity');
       const r = perplexity(model, ids, policy, { chunkSize: o.chunkSize, onProgress: (d) => bar.update(d) });

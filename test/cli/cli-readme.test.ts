@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -71,4 +71,21 @@ test('namm tasks generate refuses a length given twice (the records and their id
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^namm: option '--length <tokens>' argument '1k,1k' is invalid\. --length lists 1024 tokens twice \("1k" and "1k"\)/);
   assert.ok(!existsSync(out));
+});
+
+test('namm perplexity on a GPT-2 model refuses a text past its positions (it was cut to them without a word); --max-tokens scores the start', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-ppl-'));
+  const text = join(dir, 'long.txt');
+  writeFileSync(text, 'Once upon a time, there was a little girl named Lily. She had a toy car that she loved very much. '.repeat(150));
+  const gpt2 = resolve('models/namm-tiny-gpt2');
+  const r = namm('perplexity', '--model', gpt2, '--text', text, '--json');
+  assert.equal(r.status, 1);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^namm: .*long\.txt is \d+ tokens, past this GPT-2 model's 2048 learned positions; pass --max-tokens 2048 \(or less\) to score the text's first 2048 tokens\n$/);
+  const over = namm('perplexity', '--model', gpt2, '--text', text, '--max-tokens', '3000');
+  assert.equal(over.status, 1);
+  assert.match(over.stderr, /^namm: --max-tokens 3000 is past this GPT-2 model's 2048 learned positions/);
+  const start = namm('perplexity', '--model', gpt2, '--text', text, '--max-tokens', '2048', '--json');
+  assert.equal(start.status, 0, start.stderr);
+  assert.equal(JSON.parse(start.stdout).tokens, 2048);
 });

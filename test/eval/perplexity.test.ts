@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { perplexity, tokenNll } from '../../src/eval/perplexity.js';
 import { Model } from '../../src/models/model.js';
-import { llamaConfig, randomWeights } from '../../src/models/random.js';
+import { gpt2Config, llamaConfig, randomWeights } from '../../src/models/random.js';
 
 test('dynamic NTK: the perplexity of a text past the original context is the same at every chunk size', () => {
   // Dynamic NTK scales RoPE by the sequence's length: each piece computed it from its own end before, so chunks of
@@ -20,4 +20,15 @@ test('dynamic NTK: the perplexity of a text past the original context is the sam
     const r = perplexity(model, ids, null, { chunkSize });
     assert.ok(Math.abs(r.nll - whole) <= 1e-6 * whole, `chunk ${chunkSize}: ${r.nll} against one forward's ${whole}`);
   }
+});
+
+test('a text past a GPT-2 model\'s learned positions is refused before any chunk runs, naming the limit', () => {
+  const c = gpt2Config({ vocabSize: 64, hiddenSize: 32, nLayers: 1, nHeads: 4, nKvHeads: 4, intermediateSize: 64, maxPositions: 16 });
+  const model = new Model(c, randomWeights(c, 4, 0.5), null);
+  const ids = Array.from({ length: 20 }, (_, i) => (i * 7 + 1) % 64);
+  let chunks = 0;
+  assert.throws(() => perplexity(model, ids, null, { chunkSize: 4, onProgress: () => { chunks++; } }),
+    /^RangeError: perplexity: the text is 20 tokens, past this GPT-2 model's 16 learned positions; score its first 16 tokens at most \(ids\.slice\(0, 16\)\)$/);
+  assert.equal(chunks, 0, 'nothing ran');
+  assert.equal(perplexity(model, ids.slice(0, 16), null, { chunkSize: 4 }).tokens, 16);
 });
