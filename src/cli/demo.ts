@@ -82,9 +82,10 @@ export function register(program: Command): void {
       for (const spec of specs) if (!followsTrace(spec) || !matchTo) parsePolicySpec(spec);
       const context = model.config.maxPositions;
       // A prompt longer than the model's context would be cut in its middle (where a needle may sit) before any policy
-      // saw it: refused unless a prompt budget is asked for (--max-prompt-tokens).
+      // saw it: refused unless a prompt budget is asked for (--max-prompt-tokens), when the cut is what was asked
+      // and the task line says it was made. The message names both ways on.
       if (o.length !== undefined && o.length > context && o.maxPromptTokens === undefined) {
-        throw new Error(`--length ${o.length} is longer than ${modelPath}'s context (${context} positions); pass --length ${context} or less`);
+        throw new Error(`--length ${o.length} is longer than ${modelPath}'s context (${context} positions); pass --length ${context} or less, or --max-prompt-tokens N to cut the prompt in its middle to N tokens`);
       }
       const record = generateRecord({ task: o.task, length: o.length ?? Math.min(DEFAULT_DEMO_LENGTH, context), tokenizer: model.tokenizer, seed: o.seed });
       const fed = recordPrompt(model, record, { maxPromptTokens: o.maxPromptTokens });

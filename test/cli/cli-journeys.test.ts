@@ -120,7 +120,7 @@ test('namm demo on a model with a short context: the default prompt fits it, a l
   assert.ok(Number(m[1]) <= 512, `the prompt (${m[1]} tokens) fits the 512-position context`);
   const long = namm(['demo', '--model', MODEL, '--memory', 'h2o:ratio=0.5', '--length', '1024']);
   assert.equal(long.status, 1);
-  assert.match(long.stderr, /--length 1024 is longer than .*tinystories-656k's context \(512 positions\); pass --length 512 or less/);
+  assert.match(long.stderr, /--length 1024 is longer than .*tinystories-656k's context \(512 positions\); pass --length 512 or less, or --max-prompt-tokens N to cut the prompt in its middle to N tokens$/m);
   // With a prompt budget asked for, the cut is made and said.
   const cut = namm(['demo', '--model', MODEL, '--memory', 'h2o:ratio=0.5', '--length', '1024', '--max-prompt-tokens', '400']);
   assert.equal(cut.status, 0, cut.stderr);
