@@ -232,7 +232,7 @@ test('namm demo (the README quick start) answers a generated prompt with the ful
   assert.equal([...r.stdout.matchAll(/NLL [\d.]+ nats \([+-][\d.]+ vs full\)$/gm)].length, 2);
   const missing = namm('demo', '--model', '/nonexistent/model');
   assert.equal(missing.status, 1);
-  assert.match(missing.stderr, /no model at/);
+  assert.match(missing.stderr, /^namm: --model \/nonexistent\/model: no such file or folder$/m);
 });
 
 test('outputs never destroy data: no overwriting an input, no overwriting unasked, no cut-off files', () => {
