@@ -18,6 +18,7 @@ import { generateRecord } from '../tasks/registry.js';
 import { recordPrompt, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
 import { collect, intOption, traceFollower, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
+import { contextLength } from '../models/rope.js';
 
 /** The package root (works from src/ through tsx and from dist/src/ after the build). */
 function packageRoot(): string {
@@ -80,7 +81,8 @@ export function register(program: Command): void {
       }
       // Policies are parsed before any work, so a bad spec fails at once.
       for (const spec of specs) if (!followsTrace(spec) || !matchTo) parsePolicySpec(spec);
-      const context = model.config.maxPositions;
+      // The context it is meant to run to: a YaRN model's extended one (eval cuts its prompts to the same).
+      const context = contextLength(model.config);
       // A prompt longer than the model's context would be cut in its middle (where a needle may sit) before any policy
       // saw it: refused unless a prompt budget is asked for (--max-prompt-tokens), when the cut is what was asked
       // and the task line says it was made. The message names both ways on.

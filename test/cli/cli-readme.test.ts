@@ -89,3 +89,19 @@ test('namm perplexity on a GPT-2 model refuses a text past its positions (it was
   assert.equal(start.status, 0, start.stderr);
   assert.equal(JSON.parse(start.stdout).tokens, 2048);
 });
+
+test('demo measures --length against a YaRN model\'s extended context, as eval does (it used max_position_embeddings)', async () => {
+  const { cpSync, readFileSync } = await import('node:fs');
+  const dir = join(mkdtempSync(join(tmpdir(), 'namm-demo-yarn-')), 'yarn');
+  cpSync(MODEL, dir, { recursive: true });
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  // 512 positions, ×2 by YaRN: a context of 1,024.
+  config.rope_scaling = { rope_type: 'yarn', factor: 2, original_max_position_embeddings: 512 };
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  const ok = namm('demo', '--model', dir, '--length', '800', '--memory', 'h2o:ratio=0.5');
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /^task {5}passkey: \d+ prompt tokens; question/m);
+  const past = namm('demo', '--model', dir, '--length', '1100', '--memory', 'h2o:ratio=0.5');
+  assert.equal(past.status, 1);
+  assert.match(past.stderr, /--length 1100 is longer than .*'s context \(1024 positions\)/);
+});
