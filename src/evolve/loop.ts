@@ -416,13 +416,25 @@ function checkCompatible(meta: LoopMeta, cma: CmaEs, o: RunEvolutionOptions, sta
       throw new Error(`the checkpoint in ${o.dir} has CMA-ES ${k} ${String(cma.options[k])}, this run asks for ${String(want[k])}: resume with the settings it was started with`);
     }
   }
-  for (let i = 0; i <= Math.min(meta.stageIndex, meta.stages.length - 1); i++) {
+  for (let i = 0; i <= Math.min(meta.stageIndex, meta.stages.length - 1, stages.length - 1); i++) {
     if (stages[i]?.name !== meta.stages[i]!.name) {
       throw new Error(`runEvolution: checkpoint stage ${i} is "${meta.stages[i]!.name}", asked for "${stages[i]?.name}"`);
     }
     if (i < meta.stageIndex && stages[i]!.generations !== meta.stages[i]!.generations) {
       throw new Error(`stage ${i + 1} ("${stages[i]!.name}") of the run in ${o.dir} ended after ${meta.stages[i]!.generations} generations and a later stage has begun: its length can no longer change (asked for ${stages[i]!.generations})`);
     }
+  }
+  // A resume may append stages, not drop the one the run has reached (the loop would find nothing left to run, and
+  // report the run done in a stage the stages given no longer hold).
+  if (meta.stageIndex >= stages.length) {
+    const at = meta.stages[meta.stageIndex]?.name;
+    throw new Error(`the run in ${o.dir} has reached stage ${meta.stageIndex + 1}${at !== undefined ? ` ("${at}")` : ''}, but this run gives ${stages.length} stage${stages.length === 1 ? '' : 's'}: a resume may add stages, not remove one the run has reached`);
+  }
+  // The stage the run is in may be lengthened or shortened, but not below the generations it has run: the loop
+  // would end it at once, past its length, and validate and count a state the stages given never reach.
+  const current = stages[meta.stageIndex]!;
+  if (current.generations < meta.stageGeneration) {
+    throw new Error(`stage ${meta.stageIndex + 1} ("${current.name}") of the run in ${o.dir} has run ${meta.stageGeneration} generations, but this run gives it ${current.generations}: a resume cannot shorten a stage below the generations it has run (give it at least ${meta.stageGeneration})`);
   }
 }
 

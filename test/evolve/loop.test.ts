@@ -183,6 +183,30 @@ test('bad evaluate results and options give clear errors; a corrupt checkpoint r
   await assert.rejects(runEvolution({ dir: c, dim: 3, generations: 4, progress: false, resume: true, evaluate: sphere }), /truncated/);
 }));
 
+test('resume refuses to shorten the stage a run is in below the generations it has run, or to drop that stage', () => withDir(async (dir) => {
+  const cmaOptions = { popSize: 4 };
+  /** Stops the run with an error once `generation` is asked for: its checkpoint is then mid-stage. */
+  const stopAt = (generation: number) => async (pop: Float32Array[], g: number) => {
+    if (g === generation) throw new Error('stopped');
+    return sphere(pop);
+  };
+  const one = join(dir, 'one');
+  await assert.rejects(runEvolution({ dir: one, dim: 3, stages: [{ name: 'a', generations: 5 }], seed: 1, cmaOptions, progress: false, evaluate: stopAt(3) }), /stopped/);
+  assert.equal((await loadEvolutionCheckpoint(one)).meta.stageGeneration, 3);
+  const before = await readFile(join(one, 'checkpoint.bin'));
+  await assert.rejects(runEvolution({ dir: one, dim: 3, stages: [{ name: 'a', generations: 2 }, { name: 'b', generations: 2 }], cmaOptions, progress: false, resume: true, evaluate: sphere }),
+    /stage 1 \("a"\) of the run in .* has run 3 generations, but this run gives it 2: a resume cannot shorten a stage below the generations it has run \(give it at least 3\)/);
+  assert.deepEqual(await readFile(join(one, 'checkpoint.bin')), before, 'the refused resume changed nothing');
+  // Shortened to the generations it has run, the stage ends there and the next one runs.
+  const r = await runEvolution({ dir: one, dim: 3, stages: [{ name: 'a', generations: 3 }, { name: 'b', generations: 2 }], cmaOptions, progress: false, resume: true, evaluate: sphere });
+  assert.deepEqual(r.history.map((h) => `${h.stage}:${h.stageGeneration}`), ['a:0', 'a:1', 'a:2', 'b:0', 'b:1']);
+
+  const two = join(dir, 'two');
+  await assert.rejects(runEvolution({ dir: two, dim: 3, stages: [{ name: 'a', generations: 1 }, { name: 'b', generations: 3 }], seed: 1, cmaOptions, progress: false, evaluate: stopAt(2) }), /stopped/);
+  await assert.rejects(runEvolution({ dir: two, dim: 3, stages: [{ name: 'a', generations: 1 }], cmaOptions, progress: false, resume: true, evaluate: sphere }),
+    /the run in .* has reached stage 2 \("b"\), but this run gives 1 stage: a resume may add stages, not remove one the run has reached/);
+}));
+
 test('progress line: \\r-updated on a TTY, one plain line per generation otherwise', () => {
   const stats = { stage: 's', generation: 3, totalGenerations: 10, best: 1.5, mean: 1, median: 1.2, sigma: 0.06, elapsedS: 75, etaS: 3700 };
   const make = (isTTY: boolean) => { const out: string[] = []; return { out, stream: { isTTY, write: (s: string) => { out.push(s); return true; } } as never }; };
