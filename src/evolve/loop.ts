@@ -55,9 +55,16 @@ export interface GenerationRecord {
   median: number;
   /** σ after this generation's update. */
   sigma: number;
-  /** Seconds this generation took, and since the run started (summed over resumed processes). */
+  /**
+   * Seconds this generation took (its evaluation and update), and since the run started (summed over resumed
+   * processes, validations of the mean included).
+   */
   timeS: number;
   elapsedS: number;
+  /**
+   * Estimated seconds to the end of the run's stages: the generations left at the mean of the latest generation
+   * times, plus the validations left at the mean of the latest validation times.
+   */
   etaS: number | null;
   info?: Record<string, number>;
 }
@@ -143,6 +150,11 @@ export interface LoopMeta {
   validationEvery?: number;
   /** Validations of the mean (absent in checkpoints written without validation). */
   validations?: ValidationRecord[];
+  /**
+   * Seconds the latest validations took (up to RECENT_TIMES), so that the ETA after a resume counts the validations
+   * left before this process has run one (absent in checkpoints written before it existed).
+   */
+  validationTimesS?: number[];
   extra: unknown;
 }
 
@@ -155,6 +167,8 @@ export const CHECKPOINT_FILE = 'checkpoint.bin';
 export const bestStateFile = (stageIndex: number, generation: number): string => `best-state-${stageIndex + 1}-${generation}.bin`;
 const BEST_STATE_NAME = /^best-state-(\d+)-(\d+)\.bin$/;
 export const LOG_FILE = 'log.jsonl';
+/** The latest generation and validation times the ETA averages. */
+const RECENT_TIMES = 10;
 
 export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionResult> {
   const stages = resolveStages(o);
@@ -211,14 +225,21 @@ async function evolveInLockedDir(o: RunEvolutionOptions, stages: EvolutionStage[
   const recentTimes: number[] = [];
   if (every > 0) meta.validations ??= [];
   const validations = meta.validations ?? [];
+  const validationTimes = every > 0 ? (meta.validationTimesS ??= []) : [];
   /** Scores the current mean unless this state of this stage was scored already (before a resume). */
   const validate = async (): Promise<boolean> => {
     const stageIndex = meta.stageIndex, generation = cma.generation;
     if (validations.some((v) => v.stageIndex === stageIndex && v.generation === generation)) return false;
     const stage = stages[stageIndex]!;
     const context: ValidationContext = { stage, stageIndex, stageGeneration: meta.stageGeneration, generation };
+    const started = performance.now();
     const score = await o.validation!.run(Float32Array.from(cma.mean), context);
     if (typeof score !== 'number' || !Number.isFinite(score)) throw new RangeError(`runEvolution: the validation score at generation ${generation} is ${String(score)}`);
+    // The run's time includes its validations (the whole pool of a stage, often longer than a generation): the
+    // elapsed time and the ETA would otherwise leave them out.
+    const seconds = (performance.now() - started) / 1000;
+    meta.elapsedS += seconds;
+    pushRecent(validationTimes, seconds);
     const record: ValidationRecord = { stage: stage.name, stageIndex, stageGeneration: meta.stageGeneration, generation, score };
     const best = bestValidation(validations, stageIndex);
     // The state is saved before the record joins the checkpoint: a kill in between repeats the validation.
@@ -261,13 +282,11 @@ async function evolveInLockedDir(o: RunEvolutionOptions, stages: EvolutionStage[
 
       const timeS = (performance.now() - started) / 1000;
       meta.elapsedS += timeS;
-      recentTimes.push(timeS);
-      if (recentTimes.length > 10) recentTimes.shift();
-      const remaining = totalGenerations - cma.generation;
+      pushRecent(recentTimes, timeS);
       const record: StoredRecord = {
         generation, stage: stage.name, stageGeneration: meta.stageGeneration - 1, ...summarise(fitness),
         sigma: cma.sigma, timeS, elapsedS: meta.elapsedS,
-        etaS: (remaining * recentTimes.reduce((s, t) => s + t, 0)) / recentTimes.length,
+        etaS: etaSeconds(stages, meta.stageIndex, meta.stageGeneration, every, recentTimes, validationTimes),
         ...(result.info ? { info: { ...result.info } } : {}), fitness,
       };
       meta.history.push(record);
@@ -438,7 +457,32 @@ function checkCompatible(meta: LoopMeta, cma: CmaEs, o: RunEvolutionOptions, sta
   }
 }
 
-/** Generations of the stages list that the checkpoint has already run (to size the ETA). */
+/** Keeps the latest RECENT_TIMES times. */
+function pushRecent(times: number[], seconds: number): void {
+  times.push(seconds);
+  if (times.length > RECENT_TIMES) times.splice(0, times.length - RECENT_TIMES);
+}
+
+/**
+ * Seconds left to the end of `stages` from generation `stageGeneration` of stage `stageIndex` (its state not yet
+ * validated): the generations left at the mean of `generationTimes`, and the validations left at the mean of
+ * `validationTimes` (none known: none counted).
+ */
+function etaSeconds(
+  stages: { generations: number }[], stageIndex: number, stageGeneration: number, every: number, generationTimes: number[], validationTimes: number[],
+): number {
+  const mean = (times: number[]): number => (times.length === 0 ? 0 : times.reduce((s, t) => s + t, 0) / times.length);
+  let generations = 0, checks = 0;
+  for (let k = stageIndex; k < stages.length; k++) {
+    const from = k === stageIndex ? stageGeneration : 0, length = stages[k]!.generations;
+    generations += Math.max(0, length - from);
+    // A stage validates at its generations 0, every, 2·every, … before its length, and at its end.
+    if (every > 0) checks += Math.max(0, Math.ceil(length / every) - Math.ceil(from / every)) + 1;
+  }
+  return generations * mean(generationTimes) + checks * mean(validationTimes);
+}
+
+/** Generations of the stages list that the checkpoint has already run (to size the progress line's total). */
 function completedInStages(meta: LoopMeta): number {
   let done = meta.stageGeneration;
   for (let i = 0; i < meta.stageIndex; i++) done += meta.stages[i]!.generations;

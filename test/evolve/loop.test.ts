@@ -207,6 +207,34 @@ test('resume refuses to shorten the stage a run is in below the generations it h
     /the run in .* has reached stage 2 \("b"\), but this run gives 1 stage: a resume may add stages, not remove one the run has reached/);
 }));
 
+test('the elapsed time and the ETA count the validations of the mean, also after a resume', () => withDir(async (dir) => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  // Validations far slower than the generations (as a stage's whole pool is against a generation's samples).
+  const validation = { every: 2, run: async () => { await sleep(100); return 1; } };
+  const stages = [{ name: 'a', generations: 4 }, { name: 'b', generations: 2 }];
+  const records: GenerationRecord[] = [];
+  await runEvolution({ dir: join(dir, 'straight'), dim: 3, stages, seed: 1, cmaOptions: { popSize: 4 }, progress: false, evaluate: sphere, validation, onProgress: (r) => records.push(r) });
+  // After generation 0: 5 generations left, and 4 validations (stage a's generation 2 and end, stage b's start and
+  // end), at the one generation's and the one validation's (generation 0's state) times so far.
+  const first = records[0]!;
+  const validated = first.elapsedS - first.timeS;
+  assert.ok(validated >= 0.09, `the elapsed time holds the first validation: ${first.elapsedS} s, the generation ${first.timeS} s`);
+  assert.ok(Math.abs(first.etaS! - (5 * first.timeS + 4 * validated)) < 1e-9, `ETA ${first.etaS} s`);
+  // The last generation leaves the validation of stage b's end; four validations went before it.
+  assert.ok(records.at(-1)!.etaS! >= 0.09, `ETA ${records.at(-1)!.etaS} s before the last validation`);
+  assert.ok(records.at(-1)!.elapsedS >= 0.36, `elapsed ${records.at(-1)!.elapsedS} s after four validations`);
+
+  // Resumed after generation 2 (validated before it), the first generation of the new process, which validates
+  // nothing before it, still counts the validations left at the times the checkpoint recorded.
+  const split = join(dir, 'split');
+  const stopAt3 = async (pop: Float32Array[], g: number) => { if (g === 3) throw new Error('stopped'); return sphere(pop); };
+  await assert.rejects(runEvolution({ dir: split, dim: 3, stages, seed: 1, cmaOptions: { popSize: 4 }, progress: false, evaluate: stopAt3, validation }), /stopped/);
+  const resumed: GenerationRecord[] = [];
+  await runEvolution({ dir: split, dim: 3, stages, seed: 1, cmaOptions: { popSize: 4 }, progress: false, resume: true, evaluate: sphere, validation, onProgress: (r) => resumed.push(r) });
+  assert.equal(resumed[0]!.generation, 3);
+  assert.ok(resumed[0]!.etaS! >= 3 * 0.09, `ETA ${resumed[0]!.etaS} s with 3 validations left`);
+}));
+
 test('progress line: \\r-updated on a TTY, one plain line per generation otherwise', () => {
   const stats = { stage: 's', generation: 3, totalGenerations: 10, best: 1.5, mean: 1, median: 1.2, sigma: 0.06, elapsedS: 75, etaS: 3700 };
   const make = (isTTY: boolean) => { const out: string[] = []; return { out, stream: { isTTY, write: (s: string) => { out.push(s); return true; } } as never }; };
