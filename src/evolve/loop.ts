@@ -62,8 +62,8 @@ export interface GenerationRecord {
   timeS: number;
   elapsedS: number;
   /**
-   * Estimated seconds to the end of the run's stages: the generations left at the mean of the latest generation
-   * times, plus the validations left at the mean of the latest validation times.
+   * Estimated seconds to the end of the run (every stage, the caller's `laterStages` included): the generations left
+   * at the mean of the latest generation times, plus the validations left at the mean of the latest validation times.
    */
   etaS: number | null;
   info?: Record<string, number>;
@@ -76,6 +76,11 @@ export interface RunEvolutionOptions {
   /** Generations of a single stage named 'main' (when `stages` is not given). */
   generations?: number;
   stages?: EvolutionStage[];
+  /**
+   * Stages the caller runs after these, in later calls (evolveNamm runs its curriculum one stage prefix at a time):
+   * they count in the ETA and the progress line's total only.
+   */
+  laterStages?: { generations: number }[];
   seed?: number | string;
   evaluate: (population: Float32Array[], generation: number, context: EvaluationContext) => Promise<EvaluationResult>;
   /** JSON blob stored with every checkpoint (e.g. normalisation statistics); called before each checkpoint is written. */
@@ -173,6 +178,10 @@ const RECENT_TIMES = 10;
 export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionResult> {
   const stages = resolveStages(o);
   if (typeof o.evaluate !== 'function') throw new TypeError('runEvolution: evaluate must be a function');
+  const later = o.laterStages;
+  if (later !== undefined && (!Array.isArray(later) || later.some((s) => !Number.isSafeInteger(s?.generations) || s.generations < 0))) {
+    throw new RangeError('runEvolution: laterStages must be a list of { generations } with generations a non-negative integer');
+  }
   if (typeof o.dir !== 'string' || o.dir === '') throw new TypeError('runEvolution: dir must be a directory path');
   if (o.lock && (!o.lock.held || resolve(o.lock.dir) !== resolve(o.dir))) throw new Error(`runEvolution: the lock given is not a held lock of ${o.dir}`);
   // Taken before the stale temporary files below are removed: those of a live run on `dir` are not stale.
@@ -221,7 +230,8 @@ async function evolveInLockedDir(o: RunEvolutionOptions, stages: EvolutionStage[
   }
 
   const progress = o.progress === false ? null : new ProgressLine(o.progress === true || o.progress === undefined ? process.stderr : o.progress);
-  const totalGenerations = cma.generation - completedInStages(meta) + stages.reduce((s, st) => s + st.generations, 0);
+  const plannedStages = [...stages, ...(o.laterStages ?? [])];
+  const totalGenerations = cma.generation - completedInStages(meta) + plannedStages.reduce((s, st) => s + st.generations, 0);
   const recentTimes: number[] = [];
   if (every > 0) meta.validations ??= [];
   const validations = meta.validations ?? [];
@@ -286,7 +296,7 @@ async function evolveInLockedDir(o: RunEvolutionOptions, stages: EvolutionStage[
       const record: StoredRecord = {
         generation, stage: stage.name, stageGeneration: meta.stageGeneration - 1, ...summarise(fitness),
         sigma: cma.sigma, timeS, elapsedS: meta.elapsedS,
-        etaS: etaSeconds(stages, meta.stageIndex, meta.stageGeneration, every, recentTimes, validationTimes),
+        etaS: etaSeconds(plannedStages, meta.stageIndex, meta.stageGeneration, every, recentTimes, validationTimes),
         ...(result.info ? { info: { ...result.info } } : {}), fitness,
       };
       meta.history.push(record);

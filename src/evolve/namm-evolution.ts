@@ -282,12 +282,9 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
 
   const total = curriculum.stages.reduce((s, st) => s + st.generations, 0);
   const progress = stream ? new ProgressLine(stream) : null;
-  const recent: number[] = [];
   const onProgress = (record: GenerationRecord): void => {
-    recent.push(record.timeS);
-    if (recent.length > 10) recent.shift();
-    const remaining = total - (record.generation + 1);
-    progress?.update({ ...record, generation: record.generation + 1, totalGenerations: total, etaS: remaining > 0 ? (remaining * recent.reduce((s, t) => s + t, 0)) / recent.length : 0 });
+    // The record's ETA (log.jsonl's etaS) runs to the end of the curriculum, validations included.
+    progress?.update({ ...record, generation: record.generation + 1, totalGenerations: total });
     const report = members.find((m) => m.generation === record.generation)!;
     appendFileSync(join(out, MEMBERS_FILE), JSON.stringify(report) + '\n');
     // The generation's checkpoint is written: the run can be resumed from here on.
@@ -319,6 +316,8 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
     for (let k = first; k < stages.length; k++) {
       last = await runEvolution({
         dir: out, lock, dim: NAMM_PARAM_COUNT, seed, stages: stages.slice(0, k + 1), resume: checkpointExists || k > 0, progress: false,
+        // The ETA runs to the end of the curriculum, not of this prefix.
+        laterStages: stages.slice(k + 1),
         cmaOptions: {
           popSize: curriculum.cma.popSize, initSigma: curriculum.cma.initSigma, eliteRatio: curriculum.cma.eliteRatio,
           variant: curriculum.cma.variant, mode,

@@ -235,6 +235,19 @@ test('the elapsed time and the ETA count the validations of the mean, also after
   assert.ok(resumed[0]!.etaS! >= 3 * 0.09, `ETA ${resumed[0]!.etaS} s with 3 validations left`);
 }));
 
+test('the ETA runs to the end of the later stages a caller will run (laterStages)', () => withDir(async (dir) => {
+  const records: GenerationRecord[] = [];
+  await runEvolution({
+    dir, dim: 3, stages: [{ name: 'a', generations: 2 }], laterStages: [{ generations: 3 }], seed: 1, cmaOptions: { popSize: 4 }, progress: false,
+    evaluate: sphere, onProgress: (r) => records.push(r),
+  });
+  const [g0, g1] = records;
+  assert.ok(Math.abs(g0!.etaS! - 4 * g0!.timeS) < 1e-9, `ETA ${g0!.etaS} s for 4 generations of ${g0!.timeS} s`);
+  assert.ok(Math.abs(g1!.etaS! - 3 * ((g0!.timeS + g1!.timeS) / 2)) < 1e-9, `ETA ${g1!.etaS} s for the later stage's 3 generations`);
+  await assert.rejects(runEvolution({ dir: join(dir, 'x'), dim: 3, generations: 1, laterStages: [{ generations: -1 }], progress: false, evaluate: sphere }),
+    /laterStages must be a list of \{ generations \} with generations a non-negative integer/);
+}));
+
 test('progress line: \\r-updated on a TTY, one plain line per generation otherwise', () => {
   const stats = { stage: 's', generation: 3, totalGenerations: 10, best: 1.5, mean: 1, median: 1.2, sigma: 0.06, elapsedS: 75, etaS: 3700 };
   const make = (isTTY: boolean) => { const out: string[] = []; return { out, stream: { isTTY, write: (s: string) => { out.push(s); return true; } } as never }; };

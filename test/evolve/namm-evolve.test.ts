@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { evolveNamm, UNFINISHED_EVOLUTION_MARKER, type EvolveNammResult, type MemberReport } from '../../src/evolve/namm-evolution.js';
 import { loadEvolutionCheckpoint, type GenerationRecord } from '../../src/evolve/loop.js';
+import { formatDuration } from '../../src/evolve/progress.js';
 import { loadNammPolicy, readNammCheckpoint } from '../../src/memory/namm/index.js';
 import { loadModel } from '../../src/models/model.js';
 import { readRunLock, RUN_LOCK_FILE } from '../../src/util/run-lock.js';
@@ -222,6 +223,26 @@ test('validation of the mean: every stage ends in its best-scoring state, record
   // A resume with other validation settings is refused.
   await writeFile(config, JSON.stringify(tinyCurriculum({ validation: { every: 3, limit: 2 }, stages: stages(2) })));
   await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, progress: false }), /settings differ from those the run/);
+}));
+
+test('log.jsonl\'s etaS and the progress line\'s ETA run to the end of the curriculum, validations included', { timeout: 120000 }, () => withTempDir(async (dir) => {
+  const config = await writeTinyCurriculum(dir, { validation: { every: 1, limit: 1 } });
+  const out = join(dir, 'run');
+  const lines: string[] = [];
+  const stream = { isTTY: false, write: (s: string) => { lines.push(s); return true; } } as unknown as NodeJS.WritableStream;
+  await evolveNamm({ curriculum: config, model: MODEL, out, progress: stream });
+  const log = await readJsonl<GenerationRecord>(join(out, 'log.jsonl'));
+  assert.deepEqual(log.map((r) => r.stage), ['retrieval', 'stories']);
+  // After stage 1's only generation: stage 2's generation is left, and three validations (stage 1's end, stage 2's
+  // start and end), at the times of that generation and of the one validation so far (stage 1's start).
+  const g0 = log[0]!;
+  const validated = g0.elapsedS - g0.timeS;
+  assert.ok(validated > 0, 'the elapsed time holds the validation of the starting state');
+  assert.ok(Math.abs(g0.etaS! - (g0.timeS + 3 * validated)) < 1e-9, `etaS ${g0.etaS} s, generation ${g0.timeS} s, validation ${validated} s`);
+  assert.ok(log[1]!.etaS! > 0, 'the last generation leaves the validation of stage 2\'s end');
+  const progress = lines.filter((l) => l.startsWith('['));
+  assert.equal(progress.length, 2);
+  assert.ok(progress[0]!.includes(`ETA ${formatDuration(g0.etaS)}`), progress[0]);
 }));
 
 test('a resume keeps the CMA-ES mode the run was started with, without repeating it', { timeout: 120000 }, () => withTempDir(async (dir) => {
