@@ -193,6 +193,15 @@ test('a run resumed inside its second stage, or with that stage lengthened, cont
   assert.deepEqual(resumed.stageFiles.map((f) => f.slice(out.length + 1)), ['stage-1-retrieval.namm', 'stage-2-stories.namm']);
   assert.deepEqual(await readFile(join(out, 'stage-1-retrieval.namm')), stage1, 'the finished stage 1 file is left as it was');
   assert.deepEqual(bytes(readNammCheckpoint(join(out, 'stage-2-stories.namm')).params), bytes(straight.mean));
+
+  // Stage 2 has run 3 generations: a curriculum giving it 2, or without it, is refused before anything runs.
+  await assert.rejects(evolveNamm({ curriculum: two, model: MODEL, out, resume: true, progress: false }),
+    /stage 2 \("stories"\) of the run in .* has run 3 generations, but this run gives it 2: a resume cannot shorten a stage below the generations it has run \(give it at least 3\)/);
+  const onlyFirst = join(dir, 'only-first.json');
+  await writeFile(onlyFirst, JSON.stringify(tinyCurriculum({ stages: (longer(1).stages as unknown[]).slice(0, 1) })));
+  await assert.rejects(evolveNamm({ curriculum: onlyFirst, model: MODEL, out, resume: true, progress: false }),
+    /the run in .* has reached stage 2 \("stories"\), but this run gives 1 stage: a resume may add stages, not remove one the run has reached/);
+  assert.equal((await loadEvolutionCheckpoint(out)).cma.generation, 4, 'the refused resumes ran nothing');
 }));
 
 test('validation of the mean: every stage ends in its best-scoring state, recorded in validation.jsonl and the .namm provenance', { timeout: 180000 }, () => withTempDir(async (dir) => {
