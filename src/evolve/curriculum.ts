@@ -341,8 +341,15 @@ export function loadCurriculum(path: string): Curriculum {
  * `maxLength` refuses generated lengths beyond it before anything is generated (evolveNamm passes 8× the model's
  * context: a longer prompt is cut to the context in the middle anyway, and generating millions of tokens would
  * only take the time and memory of a run that never starts).
+ *
+ * `checkRecord` is called on every pooled record of every stage and throws for one that cannot run (evolveNamm passes
+ * the runner's prompt check, recordPrompt): a record of a later stage that cannot run would otherwise fail the run
+ * only when it is first drawn or validated, generations into it. The error names the stage, the task, the record
+ * and its file.
  */
-export function resolveTaskPools(curriculum: Curriculum, tokenizer: Tokenizer, maxLength = Infinity): Map<string, TaskRecord[]> {
+export function resolveTaskPools(
+  curriculum: Curriculum, tokenizer: Tokenizer, maxLength = Infinity, checkRecord?: (record: TaskRecord) => void,
+): Map<string, TaskRecord[]> {
   for (const stage of curriculum.stages) {
     for (const t of stage.tasks) {
       const over = t.kind === 'generated' ? t.lengths.find((l) => l > maxLength) : undefined;
@@ -359,6 +366,16 @@ export function resolveTaskPools(curriculum: Curriculum, tokenizer: Tokenizer, m
       } else {
         records = readJsonl(t.path).slice(0, t.limit ?? Infinity);
         if (records.length === 0) throw new Error(`${curriculum.source}: task "${t.name}": ${t.path} holds no records`);
+      }
+      if (checkRecord) {
+        records.forEach((record, i) => {
+          try {
+            checkRecord(record);
+          } catch (err) {
+            const where = t.kind === 'jsonl' ? `record ${i + 1} of ${t.path}` : `generated record ${i + 1}`;
+            throw new Error(`${curriculum.source}: stage "${stage.name}", task "${t.name}": ${where} (_id ${record._id}) cannot run: ${(err as Error).message}`);
+          }
+        });
       }
       pools.set(t.name, records);
     }

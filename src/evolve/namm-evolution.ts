@@ -22,7 +22,7 @@ import { makeFolders, MiB, readFileLimited } from '../util/files.js';
 import { acquireRunLock, RUN_LOCK_FILE, type RunLock } from '../util/run-lock.js';
 import { join } from 'node:path';
 import { calibrateNamm } from '../eval/calibrate.js';
-import type { RunRecordOptions } from '../eval/runner.js';
+import { recordPrompt, type RunRecordOptions } from '../eval/runner.js';
 import { NAMM_PARAM_COUNT, saveNammCheckpoint, zeroNammParams } from '../memory/namm/index.js';
 import type { NormStats } from '../memory/namm/normalize.js';
 import { loadLongBenchConfig } from '../tasks/longbench.js';
@@ -207,9 +207,6 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
     throw new Error(`the run in ${out} was evolved on another model (fingerprint ${restored.model}${restored.weights ? `, weights ${restored.weights}` : ''}; ${o.model}${how} is ${shared.fingerprint})${hint}`);
   }
   const model = shared.model;
-  const pools = resolveTaskPools(curriculum, model.tokenizer!, 8 * model.config.maxPositions);
-  const poolPrints = Object.fromEntries([...pools].map(([name, records]) => [name, createHash('sha256').update(stableJson(records)).digest('hex').slice(0, 16)]));
-  if (restored?.pools) checkPools(restored.pools, poolPrints, curriculum, out);
   const runOptions: RunRecordOptions = {
     ...(curriculum.run.maxPromptTokens !== null ? { maxPromptTokens: curriculum.run.maxPromptTokens } : {}),
     ...(curriculum.run.contextWindow !== null ? { contextWindow: curriculum.run.contextWindow } : {}),
@@ -219,6 +216,11 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
     ...(curriculum.run.longbenchConfig !== null ? { longbenchConfig: loadLongBenchConfig(curriculum.run.longbenchConfig) } : {}),
     ...(curriculum.run.score !== 'task' ? { score: curriculum.run.score } : {}),
   };
+  // Every record of every stage is prompted as the runner will before anything runs: one that cannot run (a question
+  // longer than the prompt budget, an empty answer to score by likelihood) fails the run now, not stages into it.
+  const pools = resolveTaskPools(curriculum, model.tokenizer!, 8 * model.config.maxPositions, (record) => { recordPrompt(model, record, runOptions); });
+  const poolPrints = Object.fromEntries([...pools].map(([name, records]) => [name, createHash('sha256').update(stableJson(records)).digest('hex').slice(0, 16)]));
+  if (restored?.pools) checkPools(restored.pools, poolPrints, curriculum, out);
   const settings: NammRunSettings = { scorer: 'bam', ...curriculum.namm, run: runOptions };
   // The lock made the folder if it was missing, and removes it again, if still empty, when a run refused above (a
   // bad model or task, a mismatched resume) releases it: no empty folder is left behind.

@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { curriculumFingerprints, loadCurriculum, parseCurriculum, resolveTaskPools, stableJson, MIN_TRAINING_SEED } from '../../src/evolve/curriculum.js';
 import { loadTokenizer } from '../../src/models/tokenizer.js';
+import { loadModel } from '../../src/models/model.js';
+import { recordPrompt } from '../../src/eval/runner.js';
+import type { TaskRecord } from '../../src/tasks/record.js';
 import { MODEL, storyRecords, tinyCurriculum, withTempDir, writeTinyCurriculum } from './namm-helpers.js';
 
 const passkey = { task: 'passkey', lengths: [700], samples: 4, seed: MIN_TRAINING_SEED };
@@ -90,6 +93,23 @@ test('resolveTaskPools: generated pools sized in the model\'s tokens, JSONL pool
   await writeFile(join(dir, 'small.json'), JSON.stringify({ ...tinyCurriculum(), stages: [{ name: 'x', generations: 1, samplesPerTask: 5, tasks: [{ jsonl: 'stories.jsonl' }] }] }));
   assert.throws(() => resolveTaskPools(loadCurriculum(join(dir, 'small.json')), tokenizer),
     /stage "x" samples 5 prompts per generation but task "stories" has only 4 records/);
+}));
+
+test('resolveTaskPools: a record of a later stage that cannot run is refused up front, naming the stage, task, record and file', () => withTempDir(async (dir) => {
+  const path = await writeTinyCurriculum(dir);
+  // The third story's question alone is longer than the curriculum's 1000-token prompt budget.
+  const stories = storyRecords(4);
+  stories[2] = { ...stories[2]!, _id: 'story-long-question', input: 'Where did the little dog go? '.repeat(200) };
+  await writeFile(join(dir, 'stories.jsonl'), stories.map((r) => JSON.stringify(r) + '\n').join(''));
+  const c = loadCurriculum(path);
+  const model = await loadModel(MODEL);
+  const check = (record: TaskRecord): void => { recordPrompt(model, record, { maxPromptTokens: c.run.maxPromptTokens! }); };
+  assert.throws(() => resolveTaskPools(c, model.tokenizer!, Infinity, check), (err: Error) => {
+    assert.match(err.message, /curriculum\.json: stage "stories", task "story": record 3 of .*stories\.jsonl \(_id story-long-question\) cannot run: record story-long-question: the question alone \(\d+ tokens\) does not fit a 1000-token prompt budget \(maxPromptTokens\)/);
+    return true;
+  });
+  // Without the check the pools resolve as before (the record fails only when it is run).
+  assert.equal(resolveTaskPools(c, model.tokenizer!).get('story')!.length, 4);
 }));
 
 test('fingerprints change with what a fitness means, not with generation counts', () => {

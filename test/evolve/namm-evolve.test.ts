@@ -254,6 +254,21 @@ test('log.jsonl\'s etaS and the progress line\'s ETA run to the end of the curri
   assert.ok(progress[0]!.includes(`ETA ${formatDuration(g0.etaS)}`), progress[0]);
 }));
 
+test('a JSONL record of a later stage that cannot run fails the run before its first generation', { timeout: 120000 }, () => withTempDir(async (dir) => {
+  const config = await writeTinyCurriculum(dir);
+  // The last story's question alone is longer than the curriculum's 1000-token prompt budget: it could run only when
+  // stage 2 draws it (or never, undrawn), after stage 1's generations.
+  const stories = storyRecords(4);
+  stories[3] = { ...stories[3]!, _id: 'story-long-question', input: 'Where did the little dog go? '.repeat(200) };
+  await writeFile(join(dir, 'stories.jsonl'), stories.map((r) => JSON.stringify(r) + '\n').join(''));
+  const out = join(dir, 'run');
+  const generations: number[] = [];
+  await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, progress: false, onGeneration: (r) => generations.push(r.generation) }),
+    /curriculum\.json: stage "stories", task "story": record 4 of .*stories\.jsonl \(_id story-long-question\) cannot run: record story-long-question: the question alone \(\d+ tokens\) does not fit a 1000-token prompt budget/);
+  assert.deepEqual(generations, []);
+  assert.ok(!existsSync(join(out, 'checkpoint.bin')), 'no generation ran');
+}));
+
 test('a resume keeps the CMA-ES mode the run was started with, without repeating it', { timeout: 120000 }, () => withTempDir(async (dir) => {
   const stage = (generations: number) => [{ name: 'retrieval', generations, samplesPerTask: 2, tasks: [{ task: 'passkey', lengths: [700], samples: 3, seed: 2_000_000 }] }];
   const config = await writeTinyCurriculum(dir, { stages: stage(1) });
