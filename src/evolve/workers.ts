@@ -187,6 +187,11 @@ export async function runEvaluationJob(
   return { score: r.score, prediction: r.prediction, meanFraction: r.memory.meanFraction, promptTokens: r.promptTokens, seconds: r.seconds };
 }
 
+/** The job a failure happened in, for its message (the same with one worker and with several). */
+function describeJob(batch: EvaluationBatch, job: EvaluationBatch['jobs'][number]): string {
+  return ` (record ${batch.records[job.record]!._id}, ${job.member === null ? 'full cache' : `member ${job.member}`})`;
+}
+
 function checkBatch(batch: EvaluationBatch): void {
   for (const [i, j] of batch.jobs.entries()) {
     if (!(j.record >= 0 && j.record < batch.records.length)) throw new RangeError(`job ${i}: record ${j.record} is not in the batch`);
@@ -206,7 +211,12 @@ class InlineEvaluator implements Evaluator {
     try {
       for (const job of batch.jobs) {
         const params = job.member === null ? null : batch.params[job.member]!;
-        out.push(await runEvaluationJob(this.model, batch.records[job.record]!, params, batch.normStats, this.settings, this.prefixes));
+        try {
+          out.push(await runEvaluationJob(this.model, batch.records[job.record]!, params, batch.normStats, this.settings, this.prefixes));
+        } catch (err) {
+          // Named as a worker's failure is, so that a failing record is found with any number of workers.
+          throw new Error(`evaluation failed${describeJob(batch, job)}: ${(err as Error).message}`, { cause: err });
+        }
       }
     } finally {
       this.prefixes.clear();
@@ -345,18 +355,13 @@ class WorkerPoolEvaluator implements Evaluator {
           w.postMessage({ type: 'job', id, record, member } satisfies WorkerRequest);
         }
       };
-      const describe = (id: number | null): string => {
-        if (id === null) return '';
-        const job = batch.jobs[id]!;
-        return ` (record ${batch.records[job.record]!._id}, ${job.member === null ? 'full cache' : `member ${job.member}`})`;
-      };
       this.threads.forEach((w, i) => {
         const onMessage = (m: WorkerReply): void => {
           if (m.type === 'result') {
             results[m.id] = m.result;
             if (++done === batch.jobs.length) finish(null); else feed(w);
           } else if (m.type === 'error') {
-            finish(new Error(`evaluation worker ${i} failed${describe(m.id)}: ${m.message}`));
+            finish(new Error(`evaluation worker ${i} failed${m.id === null ? '' : describeJob(batch, batch.jobs[m.id]!)}: ${m.message}`));
           }
         };
         const onError = (err: Error): void => finish(new Error(`evaluation worker ${i} crashed: ${err.message}`));
