@@ -292,8 +292,12 @@ function workerEntryUrl(): URL {
 class WorkerPoolEvaluator implements Evaluator {
   private failure: Error | null = null;
   private busy = false;
+  private closed = false;
+  private readonly threads: Worker[] = [];
+  /** The batch in flight: where the workers' replies and failures go (null between batches). */
+  private batch: { reply: (worker: number, m: WorkerReply) => void; fail: (err: Error) => void } | null = null;
 
-  private constructor(readonly workers: number, private readonly threads: Worker[]) {}
+  private constructor(readonly workers: number) {}
 
   static async start(shared: SharedModel, settings: NammRunSettings, count: number): Promise<WorkerPoolEvaluator> {
     const be = shared.model.backend as Backend & { simd?: string };
@@ -307,10 +311,10 @@ class WorkerPoolEvaluator implements Evaluator {
       backend: be.name === 'native' ? { kind: 'native', simd: String(be.simd) } : { kind: 'js' },
       settings,
     };
-    const threads: Worker[] = [];
+    const pool = new WorkerPoolEvaluator(count);
     try {
-      for (let i = 0; i < count; i++) threads.push(new Worker(workerEntryUrl(), { workerData: init }));
-      await Promise.all(threads.map((w, i) => new Promise<void>((resolve, reject) => {
+      for (let i = 0; i < count; i++) pool.add(new Worker(workerEntryUrl(), { workerData: init }));
+      await Promise.all(pool.threads.map((w, i) => new Promise<void>((resolve, reject) => {
         const onMessage = (m: WorkerReply): void => {
           if (m.type === 'ready') { cleanup(); resolve(); }
           else if (m.type === 'error') { cleanup(); reject(new Error(`evaluation worker ${i} could not start: ${m.message}`)); }
@@ -321,14 +325,40 @@ class WorkerPoolEvaluator implements Evaluator {
         w.on('message', onMessage); w.on('error', onError); w.on('exit', onExit);
       })));
     } catch (err) {
-      await Promise.all(threads.map((w) => w.terminate()));
+      await pool.close();
       throw err;
     }
-    return new WorkerPoolEvaluator(count, threads);
+    return pool;
+  }
+
+  /**
+   * Listens to a worker for the pool's life. A worker can fail between batches too (an error thrown outside a job, a
+   * message that cannot be read, its exit): an 'error' event without a listener crashed the process, and a worker
+   * gone unnoticed left the next batch waiting for it forever. Such a failure now fails the batch in flight, or the
+   * next one, with its reason.
+   */
+  private add(w: Worker): void {
+    const i = this.threads.length;
+    this.threads.push(w);
+    w.on('message', (m: WorkerReply) => {
+      if (this.batch) this.batch.reply(i, m);
+      else if (m.type === 'error') this.fail(new Error(`evaluation worker ${i} failed between batches: ${m.message}`));
+    });
+    w.on('error', (err: Error) => this.fail(new Error(`evaluation worker ${i} crashed: ${err.message}`)));
+    w.on('messageerror', (err: Error) => this.fail(new Error(`evaluation worker ${i} sent a message that could not be read: ${err.message}`)));
+    w.on('exit', (code: number) => this.fail(new Error(`evaluation worker ${i} exited unexpectedly (code ${code})`)));
+  }
+
+  /** The pool's first failure stays its own: the batch in flight ends with it, and every later one is refused. */
+  private fail(err: Error): void {
+    if (this.closed) return;
+    this.failure ??= err;
+    this.batch?.fail(this.failure);
   }
 
   async run(batch: EvaluationBatch): Promise<JobResult[]> {
     if (this.failure) throw this.failure;
+    if (this.closed) throw new Error('evaluator: closed');
     if (this.busy) throw new Error('evaluator: one batch at a time');
     checkBatch(batch);
     this.busy = true;
@@ -343,10 +373,10 @@ class WorkerPoolEvaluator implements Evaluator {
     const results = new Array<JobResult | undefined>(batch.jobs.length);
     let next = 0, done = 0;
     return new Promise<JobResult[]>((resolve, reject) => {
-      const listeners: (() => void)[] = [];
       const finish = (err: Error | null): void => {
-        for (const off of listeners) off();
-        if (err) { this.failure = err; void this.close(); reject(err); } else resolve(results as JobResult[]);
+        if (this.batch !== current) return;
+        this.batch = null;
+        if (err) { this.failure ??= err; void this.close(); reject(err); } else resolve(results as JobResult[]);
       };
       const feed = (w: Worker): void => {
         if (next < batch.jobs.length) {
@@ -355,27 +385,28 @@ class WorkerPoolEvaluator implements Evaluator {
           w.postMessage({ type: 'job', id, record, member } satisfies WorkerRequest);
         }
       };
-      this.threads.forEach((w, i) => {
-        const onMessage = (m: WorkerReply): void => {
+      const current = {
+        reply: (i: number, m: WorkerReply): void => {
           if (m.type === 'result') {
             results[m.id] = m.result;
-            if (++done === batch.jobs.length) finish(null); else feed(w);
+            if (++done === batch.jobs.length) finish(null); else feed(this.threads[i]!);
           } else if (m.type === 'error') {
             finish(new Error(`evaluation worker ${i} failed${m.id === null ? '' : describeJob(batch, batch.jobs[m.id]!)}: ${m.message}`));
           }
-        };
-        const onError = (err: Error): void => finish(new Error(`evaluation worker ${i} crashed: ${err.message}`));
-        const onExit = (code: number): void => finish(new Error(`evaluation worker ${i} exited unexpectedly (code ${code})`));
-        w.on('message', onMessage); w.on('error', onError); w.on('exit', onExit);
-        listeners.push(() => { w.off('message', onMessage); w.off('error', onError); w.off('exit', onExit); });
+        },
+        fail: (err: Error): void => finish(err),
+      };
+      this.batch = current;
+      for (const w of this.threads) {
         w.postMessage({ type: 'batch', records: batch.records, params: batch.params, normStats: batch.normStats } satisfies WorkerRequest);
-      });
+      }
       if (batch.jobs.length === 0) { finish(null); return; }
       for (const w of this.threads) feed(w);
     });
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const threads = this.threads.splice(0);
     await Promise.all(threads.map((w) => w.terminate()));
   }
