@@ -55,7 +55,7 @@ async function loadFiles(source: string, weights: WeightStorage, tokenizerPath: 
   if (basename(source).endsWith('.safetensors')) return loadHfFolder(dirname(source), source, weights);
   // A .namm file given where a model goes (`--model policy.namm`) was read as a llama2.c checkpoint, whose header
   // then gave nonsense sizes; it is a memory policy, and the message says where it goes.
-  if (basename(source).endsWith('.namm') || fileStartsWith(source, NAMM_FILE_MAGIC)) {
+  if (isNammPolicyFile(source)) {
     throw new Error(`${source} is a NAMM policy file, not a model: pass it as --memory namm:${source} (the memory spec namm:FILE in the API), and a model folder, .gguf or llama2.c .bin as the model`);
   }
   const { isGgufFile, loadGguf } = await import('./gguf.js');
@@ -64,12 +64,16 @@ async function loadFiles(source: string, weights: WeightStorage, tokenizerPath: 
   return { ...(await loadLlama2c(source, tokenizerPath)), source, format: 'llama2c', converted: 0 };
 }
 
-/** Whether a file's first bytes are `magic` (ASCII); false for a shorter file. */
-function fileStartsWith(path: string, magic: string): boolean {
+/**
+ * Whether a file is a NAMM policy (.namm by name, or the NAMM magic in its first bytes): given where a model or a
+ * tokenizer goes, it was read as a llama2.c file of nonsense sizes.
+ */
+export function isNammPolicyFile(path: string): boolean {
+  if (basename(path).endsWith('.namm')) return true;
   const fd = openSync(path, 'r');
   try {
-    const b = Buffer.alloc(magic.length);
-    return readSync(fd, b, 0, b.length, 0) === b.length && b.toString('latin1') === magic;
+    const b = Buffer.alloc(NAMM_FILE_MAGIC.length);
+    return readSync(fd, b, 0, b.length, 0) === b.length && b.toString('latin1') === NAMM_FILE_MAGIC;
   } finally {
     closeSync(fd);
   }

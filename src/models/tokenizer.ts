@@ -35,6 +35,8 @@ export async function loadTokenizer(path: string, options: LoadTokenizerOptions 
     throw new Error(`${path}: folder has neither tokenizer.json nor tokenizer.bin`);
   }
   if (basename(path).endsWith('.json')) return loadHfTokenizer(path);
+  const { isNammPolicyFile } = await import('./load.js');
+  if (isNammPolicyFile(path)) throw new Error(`${path} is a NAMM policy file, not a tokenizer: give the model's folder, tokenizer.json, .gguf or llama2.c tokenizer.bin`);
   const { isGgufFile, loadGgufTokenizer } = await import('./gguf.js');
   if (isGgufFile(path)) return loadGgufTokenizer(path);
   const { loadLlama2cTokenizer } = await import('./llama2c.js');

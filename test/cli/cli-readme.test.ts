@@ -55,6 +55,11 @@ test('a .namm policy given as the model is named as one, with where it goes (it 
   const g = namm('generate', '--model', renamed, '--prompt', 'x');
   assert.equal(g.status, 1);
   assert.match(g.stderr, /^namm: .*policy\.bin is a NAMM policy file, not a model: pass it as --memory namm:/);
+  // Given as a tokenizer, likewise (it was read as a llama2.c tokenizer.bin).
+  const t = namm('tasks', 'generate', '--task', 'passkey', '--length', '300', '--tokenizer', renamed, '--out', `${renamed}.jsonl`);
+  assert.equal(t.status, 1);
+  assert.match(t.stderr, /^namm: .*policy\.bin is a NAMM policy file, not a tokenizer: give the model's folder/);
+  assert.equal(existsSync(`${renamed}.jsonl`), false);
 });
 
 test('namm demo runs the full cache once: a --memory full, or a spec given twice, adds no second run', () => {
