@@ -1,5 +1,6 @@
 /** Next-token choice: greedy, or temperature / top-k / top-p sampling from a seeded generator. */
 import { Rng } from '../util/rng.js';
+import { kthSmallest } from '../util/select.js';
 
 export interface SamplingOptions {
   /** Always take the most likely token (ties: the lowest id). Default when temperature is 0 or unset. */
@@ -46,7 +47,7 @@ export class Sampler {
   /** Reused between tokens: weights of every token, the candidates' ids, a copy of the logits for the top-k select. */
   private weights = new Float64Array(0);
   private cand = new Int32Array(0);
-  private scratch = new Float32Array(0);
+  private scratch = new Float64Array(0);
 
   /**
    * Without a seed every Sampler draws a seed of its own (as an unseeded torch generator does), so two calls, or
@@ -130,38 +131,14 @@ export class Sampler {
     return lastPositive;
   }
 
-  /** The k-th largest of the logits (1-based), by quickselect on a reused copy: O(n) where a sort is O(n log n). */
+  /** The k-th largest of the logits (1-based), by quickselect on a reused float64 copy: O(n) where a sort is O(n log n). */
   private kthLargest(logits: Float32Array, k: number): number {
     const n = logits.length;
-    if (this.scratch.length < n) this.scratch = new Float32Array(n);
+    if (this.scratch.length < n) this.scratch = new Float64Array(n);
     const a = this.scratch.subarray(0, n);
     a.set(logits);
-    const target = n - k; // rank in ascending order
-    let lo = 0, hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (a[mid]! < a[lo]!) swap32(a, mid, lo);
-      if (a[hi]! < a[lo]!) swap32(a, hi, lo);
-      if (a[hi]! < a[mid]!) swap32(a, hi, mid);
-      const pivot = a[mid]!;
-      let i = lo, j = hi;
-      while (i <= j) {
-        while (a[i]! < pivot) i++;
-        while (a[j]! > pivot) j--;
-        if (i <= j) { swap32(a, i, j); i++; j--; }
-      }
-      if (target <= j) hi = j;
-      else if (target >= i) lo = i;
-      else return a[target]!;
-    }
-    return a[target]!;
+    return kthSmallest(a, n - k);
   }
-}
-
-function swap32(a: Float32Array, i: number, j: number): void {
-  const t = a[i]!;
-  a[i] = a[j]!;
-  a[j] = t;
 }
 
 /** A seed for an unseeded sampler: 53 random bits from the platform's generator (Node and browsers alike). */
