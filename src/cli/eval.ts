@@ -88,10 +88,11 @@ export function register(program: Command): void {
       if (traceDir) makeFolders(traceDir, 'trace folder');
       const records: TaskRecord[] = [];
       const byId = new Map<string, string>();
+      const recordDigests = new Map<string, string>();
       for (const rec of o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity))) {
         // Results are kept per (record id, policy): a record given twice runs once, two different ones may not share an id.
         const text = JSON.stringify(rec), seen = byId.get(rec._id);
-        if (seen === undefined) { byId.set(rec._id, text); records.push(rec); } else if (seen !== text) {
+        if (seen === undefined) { byId.set(rec._id, text); recordDigests.set(rec._id, digest(text)); records.push(rec); } else if (seen !== text) {
           throw new Error(`two different records share the _id ${JSON.stringify(rec._id)}; results are kept per _id, so give them distinct ids`);
         }
       }
@@ -109,6 +110,8 @@ export function register(program: Command): void {
           model: resolve(o.model), score: scoreKind, queryAware: !!o.queryAware, maxPromptTokens: o.maxPromptTokens ?? null,
           contextWindow: o.contextWindow ?? null,
           longbenchConfig: o.longbenchConfig ? resolve(o.longbenchConfig) : null, match: o.match ?? null,
+          // Its content too: the path alone let results scored under other templates or lengths be reused.
+          longbenchConfigDigest: config ? digest(JSON.stringify(config)) : null,
           // A baseline that acts after every chunk evicts at other points with another chunk size.
           chunkSize: o.chunkSize ?? DEFAULT_CHUNK_SIZE,
           // Weights converted at load (q8_0, q4_0, f16, bf16 where the file had float32 matrices) are another model;
@@ -119,7 +122,7 @@ export function register(program: Command): void {
         };
         // Keys an older run.json lacks held their defaults then; one without the fingerprint is trusted to the path
         // it names (and gains the fingerprint of the model it is resumed with).
-        const defaults: Record<string, unknown> = { chunkSize: DEFAULT_CHUNK_SIZE, weights: 'f32', modelFingerprint: model.fingerprint, contextWindow: null };
+        const defaults: Record<string, unknown> = { chunkSize: DEFAULT_CHUNK_SIZE, weights: 'f32', modelFingerprint: model.fingerprint, contextWindow: null, longbenchConfigDigest: setup.longbenchConfigDigest };
         // The files a policy reads (a .namm, a trace), by content: the same spec with another file behind it is
         // another policy, whose results cannot be reused.
         const files: Record<string, Record<string, string>> = {};
@@ -130,7 +133,7 @@ export function register(program: Command): void {
           const was = (k: string) => before[k] ?? defaults[k] ?? null;
           const diff = Object.entries(setup).filter(([k, v]) => JSON.stringify(was(k)) !== JSON.stringify(v)).map(([k]) => k);
           if (diff.length) {
-            const label = (k: string) => (k === 'modelFingerprint' ? "the model's content (fingerprint of its config and weights)" : k);
+            const label = (k: string) => (k === 'modelFingerprint' ? "the model's content (fingerprint of its config and weights)" : k === 'longbenchConfigDigest' ? "the LongBench config's content" : k);
             throw new Error(`${o.out} holds results of another setup (${diff.map((k) => `${label(k)}: ${JSON.stringify(was(k))} there, ${JSON.stringify((setup as Record<string, unknown>)[k])} now`).join('; ')}); use another --out`);
           }
           const beforeFiles = (before.policyFiles ?? {}) as Record<string, Record<string, string>>;
@@ -149,7 +152,7 @@ export function register(program: Command): void {
             }
           }
           // Each spec keeps the paths it read last (their contents are those recorded, checked above).
-          const merged = { ...before, modelFingerprint: model.fingerprint, policyFiles: { ...beforeFiles, ...files } };
+          const merged = { ...before, modelFingerprint: model.fingerprint, longbenchConfigDigest: setup.longbenchConfigDigest, policyFiles: { ...beforeFiles, ...files } };
           if (JSON.stringify(merged) !== JSON.stringify(before)) writeFileVia(runFile, (tmp) => writeFileSync(tmp, JSON.stringify(merged, null, 2) + '\n'));
         } else writeFileVia(runFile, (tmp) => writeFileSync(tmp, JSON.stringify({ ...setup, policyFiles: files }, null, 2) + '\n'));
         if (existsSync(resultsFile)) {
@@ -159,13 +162,18 @@ export function register(program: Command): void {
           for (const line of text.split('\n')) {
             if (!line.trim()) continue;
             try {
-              const parsed = JSON.parse(line) as RecordResult & { spec?: string };
+              const parsed = JSON.parse(line) as RecordResult & { spec?: string; recordDigest?: unknown };
               // A result without a score (a NaN likelihood, which an older version wrote as null) is no result:
               // the pair runs again, and a model that still gives NaN logits is then refused by name, as in a new run.
               if (typeof parsed.score !== 'number') continue;
               // Older versions wrote no `spec`: their `policy` is the spec (the summary reads it so), so the pair is done
               // rather than run again and then counted twice.
               const r = { ...parsed, spec: typeof parsed.spec === 'string' ? parsed.spec : parsed.policy };
+              // A record edited in place under the same _id (its answers, its text) is another record: its result
+              // is stale and the pair runs again (its new line is the one read from then on). Lines written before
+              // results carried the digest are trusted to the id.
+              const digestNow = recordDigests.get(r.id);
+              if (typeof parsed.recordDigest === 'string' && digestNow !== undefined && parsed.recordDigest !== digestNow) continue;
               const key = `${r.id}\u0000${r.spec}`;
               if (done.has(key)) continue; // a pair written twice by an earlier version counts once
               results.push(r); done.add(key);
@@ -197,7 +205,7 @@ export function register(program: Command): void {
           if (isDone) continue;
           // JSON would write a NaN or infinite score as null (runRecord refuses to return one; this keeps it so).
           if (!Number.isFinite(r.score)) throw new Error(`record ${record._id} under ${spec}: its score is ${r.score}, which results.jsonl cannot hold`);
-          const line = { ...r, policy: spec, spec };
+          const line = { ...r, policy: spec, spec, recordDigest: recordDigests.get(record._id)! };
           results.push(line);
           done.add(`${record._id}\u0000${spec}`);
           if (resultsFile) appendFileSync(resultsFile, JSON.stringify(line) + '\n');
@@ -219,6 +227,11 @@ export function register(program: Command): void {
     });
 }
 
+/** SHA-256 of a text, 16 hex digits. */
+function digest(text: string | Buffer): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
 /**
  * SHA-256 (16 hex digits) of every existing file a policy spec names: `namm:PATH` and `trace=PATH`. A path ends
  * where the spec parser ends it, at a comma (or the spec's end): it may hold parentheses, runs/exp(2)/best.namm.
@@ -227,7 +240,7 @@ export function policyFileDigests(spec: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const m of spec.matchAll(/(?:^|[(:,])(?:namm:|trace=)([^,]+)/g)) {
     const path = resolve(m[1]!.trim());
-    if (existsSync(path) && statSync(path).isFile()) out[path] = createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16);
+    if (existsSync(path) && statSync(path).isFile()) out[path] = digest(readFileSync(path));
   }
   return out;
 }

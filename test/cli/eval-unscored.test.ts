@@ -113,3 +113,39 @@ test('namm eval on a GPT-2-style model (no BOS) runs a record whose context is e
     assert.deepEqual(rows.map((x) => [x.policy, x.samples]), [['full', 2], ['snapkv:tokens=2,window=1', 2]]);
   }
 });
+
+test('namm eval on a rerun: a record edited under the same _id runs again (its old score was reused), and a LongBench config whose content changed is another setup', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-eval-edited-'));
+  const record = {
+    input: 'What was the girl called?', context: 'Once upon a time, there was a little girl named Lily. She had a toy car.'.repeat(2),
+    length: 40, dataset: 'toy_names', language: 'en', all_classes: null, _id: 'toy-0', metric: 'string_match_part',
+    prompt_template: '{context}\nQuestion: {input}\nAnswer:', max_new_tokens: 4,
+  };
+  const data = join(dir, 'tasks.jsonl');
+  const out = join(dir, 'out');
+  const run = () => {
+    const r = namm('eval', '--model', MODEL, '--data', data, '--no-full', '--memory', 'h2o:ratio=0.5', '--out', out, '--json');
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { score: number }[];
+  };
+  writeRecords(data, [{ ...record, answers: ['zzzz-not-said'] }]);
+  assert.equal(run()[0]!.score, 0);
+  // The answer the policy gives, whatever it is: the edited record now scores 100, where its old score was reused.
+  const said = readLines(join(out, 'results.jsonl'))[0] as unknown as { prediction: string };
+  writeRecords(data, [{ ...record, answers: [said.prediction.trim()] }]);
+  assert.equal(run()[0]!.score, 100);
+  assert.equal(readLines(join(out, 'results.jsonl')).length, 2, 'the stale line stays; the new one is read from then on');
+  assert.equal(run()[0]!.score, 100);
+  assert.equal(readLines(join(out, 'results.jsonl')).length, 2, 'an unchanged record is reused');
+  // A LongBench config at the same path with other contents is another setup.
+  const cfg = join(dir, 'cfg');
+  mkdirSync(cfg);
+  writeFileSync(join(cfg, 'dataset2prompt.json'), JSON.stringify({ toy_names: '{context}\n{input}' }));
+  writeFileSync(join(cfg, 'dataset2maxlen.json'), JSON.stringify({ toy_names: 4 }));
+  const withCfg = (): ReturnType<typeof namm> => namm('eval', '--model', MODEL, '--data', data, '--no-full', '--memory', 'h2o:ratio=0.5', '--longbench-config', cfg, '--out', join(dir, 'lb'), '--json');
+  assert.equal(withCfg().status, 0);
+  writeFileSync(join(cfg, 'dataset2maxlen.json'), JSON.stringify({ toy_names: 2 }));
+  const changed = withCfg();
+  assert.equal(changed.status, 1);
+  assert.match(changed.stderr, /holds results of another setup \(the LongBench config's content: "[0-9a-f]{16}" there, "[0-9a-f]{16}" now\)/);
+});
