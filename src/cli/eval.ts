@@ -9,6 +9,7 @@ import { MemoryTraceRecorder, recordingPolicy, saveMemoryTrace } from '../memory
 import type { MemoryPolicy } from '../memory/policy.js';
 import { parsePolicySpec, specWithTrace } from '../memory/spec.js';
 import { loadLongBenchConfig, readJsonl } from '../tasks/longbench.js';
+import { checkMetricOptions, METRIC_OPTION_VALUES, type MetricOptions } from '../tasks/metrics/index.js';
 import { RECORD_SCORES, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
 import { renderScoreVsKvSvg } from '../eval/plot.js';
 import { formatSummary, summarize } from '../eval/summary.js';
@@ -36,6 +37,23 @@ interface EvalCliOptions {
   match?: string;
   score?: string;
   weights?: WeightStorage;
+  metricOption?: string[];
+}
+
+/**
+ * `--metric-option key=value` (repeatable) as MetricOptions, checked: the corrected metric variants (rougeRecursion,
+ * classification, codeSimMatcher, kvRetrievalMatch), which only the library could ask for.
+ */
+export function parseMetricOptions(items: readonly string[] | undefined): MetricOptions {
+  const out: Record<string, string> = {};
+  for (const item of items ?? []) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new Error(`--metric-option must look like key=value (e.g. rougeRecursion=corrected), got "${item}"`);
+    const key = item.slice(0, eq).trim(), value = item.slice(eq + 1).trim();
+    if (Object.hasOwn(out, key)) throw new Error(`--metric-option ${key}= given twice`);
+    out[key] = value;
+  }
+  return checkMetricOptions(out as MetricOptions);
 }
 
 
@@ -61,11 +79,13 @@ export function register(program: Command): void {
     .option('--match <spec>', 'record this policy\'s cache sizes on every record; `matched(SPEC)` without trace= then follows them (matched memory)')
     .option('--score <kind>', 'task: the task metric of the greedy answer (default); likelihood: exp(−mean NLL) of the gold answer, teacher-forced')
     .option(WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption)
+    .option('--metric-option <key=value>', `a corrected metric variant (repeatable): ${Object.entries(METRIC_OPTION_VALUES).map(([k, v]) => `${k}=${v.join('|')}`).join(', ')}; the default is the official code`, collect)
     .option('--json', 'print the summary as JSON')
     .action(async (o: EvalCliOptions) => {
       const scoreKind = (o.score ?? 'task') as RecordScore;
       if (!RECORD_SCORES.includes(scoreKind)) throw new Error(`--score must be ${RECORD_SCORES.join(' or ')}, got "${o.score}"`);
       if (o.maxPromptTokens !== undefined && o.contextWindow !== undefined) throw new Error(BOTH_BUDGETS);
+      const metricOptions = parseMetricOptions(o.metricOption);
       const model = await loadModel(o.model, o.weights ? { weights: o.weights } : {});
       if (o.threads) model.backend.threads = o.threads;
       const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
@@ -114,6 +134,8 @@ export function register(program: Command): void {
           longbenchConfigDigest: config ? digest(JSON.stringify(config)) : null,
           // A baseline that acts after every chunk evicts at other points with another chunk size.
           chunkSize: o.chunkSize ?? DEFAULT_CHUNK_SIZE,
+          // Another metric variant scores the same predictions otherwise.
+          metricOptions,
           // Weights converted at load (q8_0, q4_0, f16, bf16 where the file had float32 matrices) are another model;
           // packed ones hold the file's own values (the same results as f32), so they count as f32.
           weights: model.convertedWeights ?? 'f32',
@@ -122,7 +144,7 @@ export function register(program: Command): void {
         };
         // Keys an older run.json lacks held their defaults then; one without the fingerprint is trusted to the path
         // it names (and gains the fingerprint of the model it is resumed with).
-        const defaults: Record<string, unknown> = { chunkSize: DEFAULT_CHUNK_SIZE, weights: 'f32', modelFingerprint: model.fingerprint, contextWindow: null, longbenchConfigDigest: setup.longbenchConfigDigest };
+        const defaults: Record<string, unknown> = { chunkSize: DEFAULT_CHUNK_SIZE, weights: 'f32', modelFingerprint: model.fingerprint, contextWindow: null, longbenchConfigDigest: setup.longbenchConfigDigest, metricOptions: {} };
         // The files a policy reads (a .namm, a trace), by content: the same spec with another file behind it is
         // another policy, whose results cannot be reused.
         const files: Record<string, Record<string, string>> = {};
@@ -187,7 +209,7 @@ export function register(program: Command): void {
       let finished = 0;
       for (const record of records) for (const { spec } of policies) if (done.has(`${record._id}\u0000${spec}`)) finished++;
       progress.update(finished);
-      const runOptions = { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens, contextWindow: o.contextWindow, score: scoreKind, chunkSize: o.chunkSize };
+      const runOptions = { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens, contextWindow: o.contextWindow, score: scoreKind, chunkSize: o.chunkSize, metricOptions };
       for (const record of records) {
         const traceFile = traceDir ? join(traceDir, `${traceName(record._id)}.json`) : null;
         const needTrace = traceFile !== null && !existsSync(traceFile) && policies.some((p) => needsRecordTrace(p.spec) && !done.has(`${record._id}\u0000${p.spec}`));

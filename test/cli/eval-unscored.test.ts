@@ -148,4 +148,11 @@ test('namm eval on a rerun: a record edited under the same _id runs again (its o
   const changed = withCfg();
   assert.equal(changed.status, 1);
   assert.match(changed.stderr, /holds results of another setup \(the LongBench config's content: "[0-9a-f]{16}" there, "[0-9a-f]{16}" now\)/);
+  // So is another metric variant (--metric-option), which scores the same predictions otherwise.
+  const variant = namm('eval', '--model', MODEL, '--data', data, '--no-full', '--memory', 'h2o:ratio=0.5', '--out', out, '--metric-option', 'rougeRecursion=corrected', '--json');
+  assert.equal(variant.status, 1);
+  assert.match(variant.stderr, /holds results of another setup \(metricOptions: \{\} there, \{"rougeRecursion":"corrected"\} now\)/);
+  const bad = namm('eval', '--model', MODEL, '--data', data, '--metric-option', 'rouge=corrected');
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /^namm: unknown metric option "rouge"/m);
 });

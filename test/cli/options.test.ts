@@ -39,3 +39,13 @@ test('policyFileDigests: a path with parentheses is read whole (the digest keyed
   assert.deepEqual(policyFileDigests(`matched(adakv(h2o)):trace=${trace}`), { [trace]: '3e23e8160039594a' });
   assert.deepEqual(policyFileDigests('h2o:ratio=0.5'), {});
 });
+
+test('--metric-option: key=value pairs checked against the metric variants (only the library could ask for them)', async () => {
+  const { parseMetricOptions } = await import('../../src/cli/eval.js');
+  assert.deepEqual(parseMetricOptions(undefined), {});
+  assert.deepEqual(parseMetricOptions(['rougeRecursion=corrected', ' classification = corrected ']), { rougeRecursion: 'corrected', classification: 'corrected' });
+  assert.throws(() => parseMetricOptions(['rougeRecursion']), /--metric-option must look like key=value \(e\.g\. rougeRecursion=corrected\), got "rougeRecursion"/);
+  assert.throws(() => parseMetricOptions(['rouge=corrected']), /unknown metric option "rouge" \(expected one of: rougeRecursion, classification, codeSimMatcher, kvRetrievalMatch\)/);
+  assert.throws(() => parseMetricOptions(['rougeRecursion=fixed']), /metric option rougeRecursion/);
+  assert.throws(() => parseMetricOptions(['codeSimMatcher=difflib', 'codeSimMatcher=levenshtein']), /--metric-option codeSimMatcher= given twice/);
+});
