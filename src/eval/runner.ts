@@ -62,8 +62,11 @@ export interface RunRecordOptions {
 export interface RecordPrompt {
   ctxIds: number[];
   qIds: number[];
-  /** With score 'likelihood': the gold answer's tokens. */
-  answerIds: number[] | null;
+  /**
+   * With score 'likelihood': the tokens of each gold answer the record accepts (likelihoodAnswers), one list per
+   * alternative.
+   */
+  answerIds: number[][] | null;
   maxNew: number;
   truncated: boolean;
   /**
@@ -83,8 +86,9 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
   const scoreKind = options.score ?? 'task';
   if (!RECORD_SCORES.includes(scoreKind)) throw new RangeError(`score must be ${RECORD_SCORES.join(' or ')}, got "${String(scoreKind)}"`);
   if (scoreKind === 'likelihood' && record.answers.join('').trim() === '') throw new Error(`record ${record._id}: its answer is empty, so it has no likelihood`);
-  const answerIds = scoreKind === 'likelihood' ? tok.encode(answerText(record.answers), { addBos: false }) : null;
-  const maxNew = answerIds ? answerIds.length : options.maxNewTokens ?? maxNewTokensFor(record, options.longbenchConfig);
+  const answerIds = scoreKind === 'likelihood' ? likelihoodAnswers(record).map((a) => tok.encode(answerText(a), { addBos: false })) : null;
+  // The budget leaves room for the longest alternative.
+  const maxNew = answerIds ? Math.max(...answerIds.map((a) => a.length)) : options.maxNewTokens ?? maxNewTokensFor(record, options.longbenchConfig);
   const { context, question } = splitContextAndQuestion(record, options.longbenchConfig);
   let ctxIds = tok.encode(context, { addBos: true });
   const qIds = tok.encode(question, { addBos: false });
@@ -93,7 +97,7 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
   const windowText = options.contextWindow !== undefined ? `the ${window}-token context window (contextWindow)` : `the model's ${window}-token context`;
   // What sets the budget, for the messages below (a record asking for more new tokens than the context holds gave
   // "the question does not fit a −88-token prompt budget", never naming the new tokens).
-  const newTokens = answerIds ? `its answer's ${maxNew} tokens (scored by likelihood)`
+  const newTokens = answerIds ? `its ${answerIds.length > 1 ? 'longest ' : ''}answer's ${maxNew} tokens (scored by likelihood)`
     : options.maxNewTokens !== undefined ? `${maxNew} new tokens (maxNewTokens)` : `${maxNew} new tokens (its max_new_tokens, or the LongBench config's dataset2maxlen)`;
   if (options.maxPromptTokens === undefined && budget < 1) {
     throw new Error(`record ${record._id}: ${newTokens} leave no room for a prompt in ${windowText}`);
@@ -184,12 +188,12 @@ export async function runRecord(model: Model, record: TaskRecord, policy: Memory
   const session = options.prefix ? options.prefix.session : model.createSessionWith(policy, { chunkSize: options.chunkSize });
   const rest = prefill.slice(done);
   if (answerIds) {
-    const { nll, argmax } = answerLikelihood(session, rest, prefill === ctxIds ? qIds : [], answerIds, model.config.vocabSize, `record ${record._id} under ${policy?.name ?? 'full'}`);
+    const best = answerLikelihood(session, rest, prefill === ctxIds ? qIds : [], answerIds, model.config.vocabSize, `record ${record._id} under ${policy?.name ?? 'full'}`);
     return {
       id: record._id, dataset: record.dataset, metric: LIKELIHOOD_METRIC, policy: policy?.name ?? 'full',
-      prediction: tok.decode(argmax), score: Math.exp(-nll), answerNll: nll, answers: record.answers,
-      promptTokens: ctxIds.length + qIds.length, contextTokens: ctxIds.length, newTokens: answerIds.length, truncated,
-      memory: session.memoryStats(), seconds: (performance.now() - started) / 1000,
+      prediction: tok.decode(best.argmax), score: Math.exp(-best.nll), answerNll: best.nll, answers: record.answers,
+      promptTokens: ctxIds.length + qIds.length, contextTokens: ctxIds.length, newTokens: answerIds[best.index]!.length, truncated,
+      memory: best.memory, seconds: (performance.now() - started) / 1000,
     };
   }
   const extraStops = extraStopTokensFor(record.dataset, tok);
@@ -227,31 +231,54 @@ export async function runRecord(model: Model, record: TaskRecord, policy: Memory
 type LikelihoodSession = ReturnType<Model['createSessionWith']>;
 
 /**
- * Teacher-forced likelihood of `answer` after the prompt: `compressed` (what is left of the first prefill: the
- * context, with the question when query-aware) is prefilled as the part to compress, `question` (empty when it was
- * part of it; `compressed` is empty when the context tokenised to nothing) follows uncompressed, then the answer's
- * tokens but the last. Returns the mean negative log-likelihood (nats per token) and the argmax token at every
- * position. Logits with NaN or +∞ (a model whose weights or activations hold them) give no likelihood: refused
- * with an error naming `what`, as generate refuses them, rather than a NaN score (JSON writes it as null, which a
- * later summary read as a missing or zero score). A token given probability 0 (its logit −∞) is a score of 0.
+ * The answers whose likelihood a record is scored by, each a list of gold answers joined as answerText joins them:
+ * every gold answer on its own where the metric accepts any one of them (LongBench's metrics take the best over the
+ * golds, RULER's string_match_part too: triviaqa's aliases, narrativeqa's two references), all of them together
+ * where it needs them all (string_match_all: niah_multivalue's values) or there is one. Joined, the alternatives of
+ * a LongBench record were one long target whose likelihood measured mostly how many aliases it listed.
+ */
+export function likelihoodAnswers(record: TaskRecord): string[][] {
+  const alternatives = record.answers.filter((a) => a.trim() !== '');
+  if (alternatives.length <= 1 || metricForRecord(record) === 'string_match_all') return [record.answers];
+  return alternatives.map((a) => [a]);
+}
+
+/**
+ * Teacher-forced likelihood of the best of `answers` after the prompt: `compressed` (what is left of the first
+ * prefill: the context, with the question when query-aware) is prefilled as the part to compress, `question` (empty
+ * when it was part of it; `compressed` is empty when the context tokenised to nothing) follows uncompressed, then
+ * each answer's tokens but the last, in a fork of the session per answer when there are several (each is scored as
+ * if it were the only one, the policy evicting as it reads it). Returns the answer with the lowest mean negative
+ * log-likelihood (nats per token; the first of ties), the argmax token at each of its positions and the memory
+ * statistics of the session that read it. Logits with NaN or +∞ (a model whose weights or activations hold them) give no likelihood: refused with
+ * an error naming `what`, as generate refuses them, rather than a NaN score (JSON writes it as null, which a later
+ * summary read as a missing or zero score). A token given probability 0 (its logit −∞) is a score of 0.
  */
 function answerLikelihood(
-  session: LikelihoodSession, compressed: number[], question: number[], answer: number[], V: number, what: string,
-): { nll: number; argmax: number[] } {
+  session: LikelihoodSession, compressed: number[], question: number[], answers: number[][], V: number, what: string,
+): { nll: number; argmax: number[]; index: number; memory: CacheStatsSummary } {
   let last = compressed.length > 0 ? session.prefill(compressed, { endOfPrefill: true }) : null;
   if (question.length > 0) last = session.prefill(question, { endOfPrefill: false });
   if (!last) throw new Error(`${what}: no prompt tokens before the answer`); // recordPrompt refuses an empty prompt
-  last = last.slice(); // the session may reuse its logits buffer for the next chunk
-  const rest = answer.length > 1 ? session.prefill(answer.slice(0, -1), { endOfPrefill: false, logits: 'all' }) : null;
-  let nll = 0;
-  const argmax: number[] = [];
-  for (let i = 0; i < answer.length; i++) {
-    const r = tokenNll(i === 0 ? last : rest!.subarray((i - 1) * V, i * V), answer[i]!);
-    if (Number.isNaN(r.nll)) {
-      throw new Error(`${what}: the model produced NaN or +Infinity logits at answer token ${i + 1} of ${answer.length} (its weights or activations hold NaN or infinities); the answer has no likelihood`);
+  const first = last.slice(); // the session may reuse its logits buffer for the next chunk
+  let best: { nll: number; argmax: number[]; index: number; memory: CacheStatsSummary } | null = null;
+  answers.forEach((answer, k) => {
+    // A fork of the session as the prompt left it, one at a time (each freed once read); the last answer is read
+    // by the session itself.
+    const reader = k < answers.length - 1 ? session.fork() : session;
+    const rest = answer.length > 1 ? reader.prefill(answer.slice(0, -1), { endOfPrefill: false, logits: 'all' }) : null;
+    let nll = 0;
+    const argmax: number[] = [];
+    for (let i = 0; i < answer.length; i++) {
+      const r = tokenNll(i === 0 ? first : rest!.subarray((i - 1) * V, i * V), answer[i]!);
+      if (Number.isNaN(r.nll)) {
+        throw new Error(`${what}: the model produced NaN or +Infinity logits at answer token ${i + 1} of ${answer.length} (its weights or activations hold NaN or infinities); the answer has no likelihood`);
+      }
+      nll += r.nll;
+      argmax.push(r.argmax);
     }
-    nll += r.nll;
-    argmax.push(r.argmax);
-  }
-  return { nll: nll / answer.length, argmax };
+    nll /= answer.length;
+    if (!best || nll < best.nll) best = { nll, argmax, index: k, memory: reader.memoryStats() };
+  });
+  return best!;
 }

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import type { RunRecordOptions } from '../eval/runner.js';
+import { likelihoodAnswers, type RunRecordOptions } from '../eval/runner.js';
 import type { TaskRecord } from '../tasks/record.js';
 import { writeFileAtomic } from './checkpoint.js';
 import { stableJson } from './curriculum.js';
@@ -44,7 +44,10 @@ export function referenceSettings(o: RunRecordOptions): Record<string, unknown> 
 
 /** The cache key of one record's full-cache score. */
 export function referenceKey(model: string, record: TaskRecord, settings: Record<string, unknown>): string {
-  return createHash('sha256').update(stableJson({ model, record, settings })).digest('hex').slice(0, 40);
+  // A record with alternative answers is scored by likelihood as the best of them since they stopped being joined
+  // into one target (likelihoodAnswers): its cached score from before is another quantity. Other keys are unchanged.
+  const each = settings.score === 'likelihood' && likelihoodAnswers(record).length > 1 ? { likelihoodOf: 'each answer' } : {};
+  return createHash('sha256').update(stableJson({ model, record, settings, ...each })).digest('hex').slice(0, 40);
 }
 
 export class ReferenceScoreCache {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { recordPrompt, runRecord } from '../../src/eval/runner.js';
 import { summarize } from '../../src/eval/summary.js';
-import { parseCurriculum } from '../../src/evolve/curriculum.js';
+import { createHash } from 'node:crypto';
+import { parseCurriculum, stableJson } from '../../src/evolve/curriculum.js';
 import { referenceKey, referenceSettings } from '../../src/evolve/reference-scores.js';
 import { parsePolicySpec } from '../../src/memory/spec.js';
 import { loadModel } from '../../src/models/model.js';
@@ -83,6 +84,14 @@ test('likelihood runs get their own reference-score keys, task runs keep theirs'
   const task = referenceKey('m', record, referenceSettings({}));
   assert.equal(task, referenceKey('m', record, referenceSettings({ score: 'task' })));
   assert.notEqual(task, referenceKey('m', record, referenceSettings({ score: 'likelihood' })));
+  // A record with alternative answers, now scored by the best of them, gets a new likelihood key (its cached score
+  // was that of the joined answers); a single answer's key, and every task-score key, are what they were.
+  const before = (r: TaskRecord, settings: Record<string, unknown>) => createHash('sha256').update(stableJson({ model: 'm', record: r, settings })).digest('hex').slice(0, 40);
+  const like = referenceSettings({ score: 'likelihood' });
+  const multi = { ...record, answers: ['park', 'zoo'] };
+  assert.equal(referenceKey('m', record, like), before(record, like));
+  assert.notEqual(referenceKey('m', multi, like), before(multi, like));
+  assert.equal(referenceKey('m', multi, referenceSettings({})), before(multi, referenceSettings({})));
 });
 
 test('a curriculum takes run.score and refuses an unknown one', () => {
@@ -108,4 +117,28 @@ test('a too-long prompt is cut as LongBench cuts it: its first and last ⌊budge
   const p = recordPrompt(model, record, { maxPromptTokens: 2 * q.length - 2 });
   assert.deepEqual(p.qIds, q);
   assert.equal(p.ctxIds.length + q.length <= 2 * q.length - 2, true);
+});
+
+test('alternative gold answers: the likelihood is that of the best one, each read as if alone (they were joined into one target)', async () => {
+  const base = story(150);
+  const alone = (answers: string[]) => handLikelihood({ ...base, answers });
+  const park = alone(['park']), zoo = alone(['zoo']), moon = alone(['old green moon']);
+  // Any one of them answers (string_match_part, as LongBench's metrics): the best, whichever comes first.
+  for (const answers of [['old green moon', 'park', 'zoo'], ['zoo', 'park'], ['park', 'old green moon']]) {
+    const r = await runRecord(model, { ...base, answers }, null, { score: 'likelihood' });
+    const best = [park, zoo, moon].filter((_, i) => answers.includes(['park', 'zoo', 'old green moon'][i]!)).reduce((a, b) => (b.nll < a.nll ? b : a));
+    assert.ok(Math.abs(r.answerNll! - best.nll) < 1e-4, `${answers}: NLL ${r.answerNll} vs ${best.nll}`);
+    assert.equal(r.newTokens, tok.encode(answerText([best === park ? 'park' : best === zoo ? 'zoo' : 'old green moon']), { addBos: false }).length);
+  }
+  assert.ok(new Set([park.nll, zoo.nll, moon.nll]).size === 3, 'the probe needs answers of different likelihoods');
+  // Every one of them is needed (string_match_all, as niah_multivalue): still one target, all joined.
+  const all = await runRecord(model, { ...base, answers: ['park', 'zoo'], metric: 'string_match_all' }, null, { score: 'likelihood' });
+  assert.ok(Math.abs(all.answerNll! - alone(['park', 'zoo']).nll) < 1e-4);
+  // Under a policy, each alternative is read by its own copy of the compressed session, as if it were alone.
+  const spec = 'h2o:tokens=24';
+  const mixed = await runRecord(model, { ...base, answers: ['old green moon', 'park'] }, parsePolicySpec(spec), { score: 'likelihood' });
+  const single = await runRecord(model, { ...base, answers: ['park'] }, parsePolicySpec(spec), { score: 'likelihood' });
+  const other = await runRecord(model, { ...base, answers: ['old green moon'] }, parsePolicySpec(spec), { score: 'likelihood' });
+  assert.equal(mixed.answerNll, Math.min(single.answerNll!, other.answerNll!));
+  assert.ok(mixed.memory.meanFraction < 0.5);
 });
