@@ -40,7 +40,7 @@ export function register(program: Command): void {
     .requiredOption('--namm <file>', 'the .namm file whose parameters and cadence are used')
     .requiredOption('-d, --data <file>', 'task records, JSON lines (repeatable)', collect)
     .option('-o, --out <file>', 'where to write the calibrated .namm (default: update --namm in place)')
-    .option('--force', 'overwrite an existing --out file')
+    .option('--force', 'overwrite an existing --out file, or statistics --namm already holds')
     .option('--longbench-config <dir>', 'LongBench config folder for records without their own template')
     .option('--limit <n>', 'first n records of each file', intOption('--limit', 1))
     .option('--max-prompt-tokens <n>', "prompt budget (default: the model's context minus the answer)", intOption('--max-prompt-tokens', 2))
@@ -51,6 +51,11 @@ export function register(program: Command): void {
       // Checked before the (long) calibration pass: another file at --out is not overwritten unasked, nor an input.
       if (o.out && resolve(o.out) !== resolve(o.namm)) checkOutputPath(o.out, { force: o.force, inputs: [o.model, ...o.data], file: true });
       const ckpt = readNammCheckpoint(o.namm);
+      // In place, statistics already there (those the parameters were evolved against) would be replaced unasked,
+      // as an --out file is not.
+      if (!o.out && ckpt.normStats && !o.force) {
+        throw new Error(`${o.namm} already holds normalisation statistics (over ${ckpt.normStats.count} rows); pass --force to replace them, or --out FILE to write the calibrated policy elsewhere`);
+      }
       const model = await loadModel(o.model, o.weights ? { weights: o.weights } : {});
       const records = o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity));
       const bar = createProgress(records.length, 'calibrate');

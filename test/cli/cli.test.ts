@@ -203,7 +203,13 @@ test('namm init → calibrate → inspect → generate with the calibrated NAMM'
   assert.equal(JSON.parse(gen.stdout).memory.meanFraction, 1);
   const short = join(dir, 'short.jsonl');
   writeFileSync(short, readFileSync(data, 'utf8').replace(story.repeat(45), story));
-  assert.match(namm('calibrate', '--model', MODEL, '--namm', file, '--data', short, '--max-prompt-tokens', '2000').stderr, /shorter than the update cadence/);
+  // In place, statistics already there are replaced only with --force (they were replaced unasked).
+  const before = readFileSync(file);
+  const again = namm('calibrate', '--model', MODEL, '--namm', file, '--data', data, '--max-prompt-tokens', '2000');
+  assert.equal(again.status, 1);
+  assert.match(again.stderr, /already holds normalisation statistics \(over 4096 rows\); pass --force to replace them, or --out FILE/);
+  assert.deepEqual(readFileSync(file), before);
+  assert.match(namm('calibrate', '--model', MODEL, '--namm', file, '--data', short, '--max-prompt-tokens', '2000', '--force').stderr, /shorter than the update cadence/);
 });
 
 test('namm demo with no options runs the shipped model, the shipped NAMM and H2O held to its sizes', () => {
