@@ -44,11 +44,20 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
   if (o.to === 'gguf') checkOutputPath(o.out, { force: o.force, inputs });
   else {
     checkOutputPath(o.out, { force: true, inputs });
-    for (const f of HF_OUTPUT_FILES) checkOutputPath(join(o.out, f), { force: true, inputs });
+    for (const f of HF_OUTPUT_FILES) {
+      checkOutputPath(join(o.out, f), { force: true, inputs });
+      // A folder where a file goes failed its write only after the files before it had replaced the old model's.
+      if (existsSync(join(o.out, f)) && statSync(join(o.out, f)).isDirectory()) throw new Error(`cannot write ${join(o.out, f)}: it is a folder, not a file`);
+    }
     const held = existsSync(o.out) && statSync(o.out).isDirectory() ? HF_OUTPUT_FILES.filter((f) => existsSync(join(o.out, f))) : [];
     if (held.length > 0 && !o.force) throw new Error(`${o.out} already holds ${held.join(', ')}; pass --force to overwrite them`);
   }
   const src = await loadModelFiles(o.from, { tokenizerPath: o.tokenizer });
+  // Only a llama2.c checkpoint reads its tokenizer from beside it; other sources carry their own, and the option
+  // was ignored without a word.
+  if (o.tokenizer !== undefined && src.format !== 'llama2c') {
+    throw new Error(`--tokenizer applies to a llama2.c checkpoint (its tokenizer.bin); ${o.from} is a ${src.format === 'gguf' ? 'GGUF file' : 'Hugging Face model'}, whose own tokenizer is converted`);
+  }
   const notes: string[] = [];
   if (o.to === 'safetensors') {
     // --force replaces a folder's model files; a tokenizer file of the old model that this conversion does not

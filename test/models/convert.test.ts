@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertModel } from '../../src/cli/convert.js';
@@ -63,4 +63,19 @@ test('--force over a model folder: a tokenizer file the conversion would not rep
   // From a HF folder every tokenizer file is replaced, so --force goes through.
   const r = await convertModel({ from: MODEL, to: 'safetensors', out, force: true, dtype: 'f16' });
   assert.equal(r.tokenizer, 'copied');
+}));
+
+test('--force over a folder with a folder where a model file goes, and --tokenizer on a source that has its own: refused before anything is written', withDir(async (dir) => {
+  const out = join(dir, 'hf');
+  await convertModel({ from: MODEL, to: 'safetensors', out });
+  const before = readFileSync(join(out, 'model.safetensors'));
+  rmSync(join(out, 'tokenizer.json'));
+  mkdirSync(join(out, 'tokenizer.json'));
+  // It failed at that file, after model.safetensors and config.json had been replaced beside the old tokenizer files.
+  await assert.rejects(convertModel({ from: MODEL, to: 'safetensors', out, force: true, dtype: 'f16' }), /cannot write .*hf\/tokenizer\.json: it is a folder, not a file/);
+  assert.ok(readFileSync(join(out, 'model.safetensors')).equals(before), 'the folder is as it was');
+  // --tokenizer was ignored for a HF folder or a GGUF file (only a llama2.c checkpoint reads one beside it).
+  await assert.rejects(convertModel({ from: MODEL, to: 'gguf', out: join(dir, 'x.gguf'), tokenizer: join(MODEL, 'tokenizer.json') }),
+    /--tokenizer applies to a llama2\.c checkpoint \(its tokenizer\.bin\); .* is a Hugging Face model, whose own tokenizer is converted/);
+  assert.equal(existsSync(join(dir, 'x.gguf')), false);
 }));
