@@ -68,7 +68,11 @@ export interface TrainConfig {
     /** Recall samples (DataMixer): present only when recallWeight > 0, so that older checkpoints' configs still match. */
     recallWeight?: number; recallLengths?: number[]; recallGaps?: number[]; recallQueryGaps?: number[];
   };
-  optimizer: { lr: number; minLr: number; warmupSteps: number; weightDecay: number; beta1: number; beta2: number; eps: number; gradClip: number };
+  /**
+   * `warmupGiven`: whether the config set warmupSteps (else it is the default, or a tenth of a short run's steps,
+   * and a resumed run keeps the warm-up it started with).
+   */
+  optimizer: { lr: number; minLr: number; warmupSteps: number; warmupGiven: boolean; weightDecay: number; beta1: number; beta2: number; eps: number; gradClip: number };
   training: { steps: number; tokensPerStep: number; seed: number; checkpointEvery: number; evalEvery: number };
 }
 
@@ -232,6 +236,7 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
   const optimizer = {
     lr, minLr: num(o, 'minLr', wo, lr / 10, (v) => v >= 0 && v <= lr, `a number within 0..lr`),
     warmupSteps: num(o, 'warmupSteps', wo, 100, int(0), 'an integer ≥ 0'),
+    warmupGiven: o.warmupSteps !== undefined,
     weightDecay: num(o, 'weightDecay', wo, 0.1, (v) => v >= 0, 'a number ≥ 0'),
     beta1: num(o, 'beta1', wo, 0.9, (v) => v >= 0 && v < 1, 'within [0, 1)'),
     beta2: num(o, 'beta2', wo, 0.95, (v) => v >= 0 && v < 1, 'within [0, 1)'),

@@ -286,7 +286,13 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
     await fs.writeFile(logPath, '');
   }
 
-  const schedule = { peak: cfg.optimizer.lr, min: cfg.optimizer.minLr, warmupSteps: cfg.optimizer.warmupSteps, totalSteps: cfg.training.steps };
+  // A run's warm-up is set when it starts: a resume whose config leaves warmupSteps to the default keeps it (raising
+  // training.steps to continue a short run took its derived warm-up from a tenth of the old steps to 100, and the
+  // rate fell ~10× and climbed again from step 7 of 12).
+  const startedWarmup = (checkpoint?.header.config as TrainConfig | undefined)?.optimizer?.warmupSteps;
+  const warmupSteps = checkpoint && !cfg.optimizer.warmupGiven && typeof startedWarmup === 'number' ? startedWarmup : cfg.optimizer.warmupSteps;
+  if (warmupSteps !== cfg.optimizer.warmupSteps) o.onStatus?.(`warm-up stays ${warmupSteps} steps, as the run started (the config sets no optimizer.warmupSteps)`);
+  const schedule = { peak: cfg.optimizer.lr, min: cfg.optimizer.minLr, warmupSteps, totalSteps: cfg.training.steps };
   const stopAt = Math.min(cfg.training.steps, o.maxSteps !== undefined ? step + o.maxSteps : Infinity);
   // A resume of a run at or past its steps trains nothing: say so (it printed a result line with a null loss and no word).
   if (checkpoint && step >= cfg.training.steps) {

@@ -112,6 +112,33 @@ describe('namm train loop', () => {
     }
   });
 
+  it('a resume that raises training.steps keeps the warm-up the run started with when the config sets none', async () => {
+    const be = new JsBackend(), out = tempDir();
+    const cfg = (steps: number, optimizer: Record<string, number> = { lr: 3e-3 }) => parseTrainConfig({
+      name: 'tiny',
+      model: { arch: 'llama', hiddenSize: 16, nLayers: 2, nHeads: 4, nKvHeads: 2, intermediateSize: 24, maxPositions: 256 },
+      tokenizer: { vocabSize: 400 },
+      data: { textWeight: 1, taskWeight: 1, textLengths: [32, 64], taskLengths: [256], tasks: ['passkey'], lossOn: 'answer', validationSamples: 2 },
+      optimizer,
+      training: { steps, tokensPerStep: 200, seed: 3, checkpointEvery: 2, evalEvery: 2 },
+    }, 'tiny');
+    assert.equal(cfg(12).optimizer.warmupSteps, 2, 'a tenth of a short run');
+    await runTraining({ config: cfg(12), outDir: out, backend: be, corpus, maxSteps: 4 });
+    const said: string[] = [];
+    await runTraining({ config: cfg(200), outDir: out, backend: be, corpus, resume: true, maxSteps: 2, onStatus: (m) => said.push(m) });
+    const lrs = readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step?: number; lr?: number }).filter((e) => e.lr !== undefined);
+    // Step 5 (0-based 4) on the cosine after a 2-step warm-up over 200 steps: near the peak, where a new 100-step
+    // warm-up gave 5/100 of it.
+    const { learningRate } = await import('../../src/train/schedule.js');
+    assert.equal(lrs.find((e) => e.step === 5)!.lr, learningRate({ peak: 3e-3, min: cfg(200).optimizer.minLr, warmupSteps: 2, totalSteps: 200 }, 4));
+    assert.ok(lrs.find((e) => e.step === 5)!.lr! > 2.9e-3);
+    assert.ok(said.some((m) => /warm-up stays 2 steps, as the run started/.test(m)), said.join(' | '));
+    // A warm-up the config gives is the config's.
+    await runTraining({ config: cfg(200, { lr: 3e-3, warmupSteps: 50 }), outDir: out, backend: be, corpus, resume: true, maxSteps: 1 });
+    const last = readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step?: number; lr?: number }).filter((e) => e.step === 7 && e.lr !== undefined)[0]!;
+    assert.equal(last.lr, learningRate({ peak: 3e-3, min: cfg(200).optimizer.minLr, warmupSteps: 50, totalSteps: 200 }, 6));
+  });
+
   it('a resume drops the log lines of steps after the checkpoint (a run stopped between checkpoints)', async () => {
     const out = tempDir(), be = new JsBackend();
     await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, maxSteps: 2 });
