@@ -6,7 +6,12 @@ export interface Progress {
   stop(): void;
 }
 
-export function createProgress(total: number, label: string): Progress {
+/**
+ * `startedAt` (Date.now() milliseconds): when the work counted by `done` began, for a display made after its first
+ * unit finished (training makes it at its first step, whose time the ETA would otherwise leave out: the first line
+ * read "ETA 0s").
+ */
+export function createProgress(total: number, label: string, startedAt?: number): Progress {
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar({
       format: `${label} [{bar}] {value}/{total} {percentage}% · ETA {eta_formatted} · {status}`,
@@ -18,7 +23,7 @@ export function createProgress(total: number, label: string): Progress {
       stop: () => bar.stop(),
     };
   }
-  const t0 = Date.now();
+  const t0 = startedAt ?? Date.now();
   let last = 0;
   return {
     update(done, fields) {

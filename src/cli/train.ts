@@ -42,7 +42,8 @@ export function register(program: Command): void {
           if (!progress) {
             first = s.step - 1;
             const last = o.maxSteps ? Math.min(s.totalSteps, first + o.maxSteps) : s.totalSteps;
-            progress = createProgress(last - first, 'train');
+            // Made once the first step is done: it started that step's duration ago.
+            progress = createProgress(last - first, 'train', Date.now() - (s.stepTokens / s.tokensPerS) * 1000);
           }
           progress.update(s.step - first, { step: `${s.step}/${s.totalSteps}`, loss: fmt(s.loss), lr: s.lr.toExponential(2), 'tok/s': Math.round(s.tokensPerS) });
         },
