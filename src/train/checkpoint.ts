@@ -20,6 +20,11 @@ export interface TrainCheckpointHeader {
   paramCount: number;
   mixer: MixerState;
   config: TrainConfig;
+  /**
+   * The kernels that wrote it ("native/avx512", "js/scalar"): another backend or SIMD path continues the run with
+   * other roundings, so a resume on it is not bit-identical to an uninterrupted run. Absent in older checkpoints.
+   */
+  backend?: string;
 }
 
 export interface TrainCheckpoint {

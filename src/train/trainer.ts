@@ -216,6 +216,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
 
 async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> {
   const cfg = o.config, be = o.backend ?? getBackend();
+  const backendLabel = `${be.name}/${be.simd}`;
   const ckptPath = join(o.outDir, 'checkpoint.bin'), logPath = join(o.outDir, 'train-log.jsonl');
   if (!o.resume && !existsSync(ckptPath)) {
     // A fresh run writes config.json, the tokenizer and the weights into the folder from its first moments: a
@@ -271,6 +272,11 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
     if (phaseStarts) mixer.startPhase(checkpoint.header.step, checkpoint.header.mixer);
     else mixer.setState(checkpoint.header.mixer);
     step = checkpoint.header.step; tokensSeen = checkpoint.header.tokensSeen; elapsedBefore = checkpoint.header.elapsedS;
+    // Say so when the kernels changed (a native addon that failed to load falls back to TypeScript with a mere
+    // warning): the run goes on, but no longer bit-identically to one that was never stopped.
+    if (checkpoint.header.backend !== undefined && checkpoint.header.backend !== backendLabel) {
+      o.onStatus?.(`warning: ${ckptPath} was written on ${checkpoint.header.backend}, this run uses ${backendLabel}: it continues with other roundings, so it is not bit-identical to an uninterrupted run`);
+    }
     o.onStatus?.(`resumed at step ${step} (${tokensSeen} tokens seen)${phaseStarts ? ', new data phase' : ''}`);
     await truncateLog(logPath, step);
     // The log is read again at every checkpoint (for loss.svg): a damaged line fails now, not after a checkpoint's work.
@@ -305,7 +311,7 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
     await saveTrainCheckpoint(ckptPath, {
       header: {
         format: TRAIN_CHECKPOINT_FORMAT, step, tokensSeen, elapsedS: elapsedBefore + (performance.now() - t0) / 1000,
-        adamStep: opt.step, paramCount: model.params.count, mixer: mixer.getState(), config: cfg,
+        adamStep: opt.step, paramCount: model.params.count, mixer: mixer.getState(), config: cfg, backend: backendLabel,
       },
       params: model.params.data as Float32Array, m: opt.m as Float32Array, v: opt.v as Float32Array,
     });

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadModel } from '../../src/models/model.js';
 import { JsBackend } from '../../src/tensor/js.js';
+import { NativeBackend } from '../../src/tensor/native.js';
+import { skipNative } from '../tensor/native-fixtures.js';
 import { loadTrainCheckpoint, saveTrainCheckpoint } from '../../src/train/checkpoint.js';
 import { parseTrainConfig, type TrainConfig } from '../../src/train/config.js';
 import { brownDocuments, wordnetDocuments } from '../../src/train/corpus.js';
@@ -137,6 +139,18 @@ describe('namm train loop', () => {
     await runTraining({ config: cfg(200, { lr: 3e-3, warmupSteps: 50 }), outDir: out, backend: be, corpus, resume: true, maxSteps: 1 });
     const last = readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step?: number; lr?: number }).filter((e) => e.step === 7 && e.lr !== undefined)[0]!;
     assert.equal(last.lr, learningRate({ peak: 3e-3, min: cfg(200).optimizer.minLr, warmupSteps: 50, totalSteps: 200 }, 6));
+  });
+
+  it('a resume on other kernels than the checkpoint\'s says it is no longer bit-identical', { skip: skipNative }, async () => {
+    const out = tempDir();
+    await runTraining({ config: tinyConfig('llama'), outDir: out, backend: new NativeBackend({ threads: 1 }), corpus, maxSteps: 2 });
+    assert.match((await loadTrainCheckpoint(join(out, 'checkpoint.bin'))).header.backend!, /^native\//);
+    const said: string[] = [];
+    await runTraining({ config: tinyConfig('llama'), outDir: out, backend: new JsBackend(), corpus, resume: true, maxSteps: 1, onStatus: (m) => said.push(m) });
+    assert.ok(said.some((m) => /^warning: .*checkpoint\.bin was written on native\/\w+, this run uses js\/\w+: it continues with other roundings/.test(m)), said.join(' | '));
+    const same: string[] = [];
+    await runTraining({ config: tinyConfig('llama'), outDir: out, backend: new JsBackend(), corpus, resume: true, maxSteps: 1, onStatus: (m) => same.push(m) });
+    assert.ok(!same.some((m) => /warning/.test(m)), same.join(' | '));
   });
 
   it('a resume drops the log lines of steps after the checkpoint (a run stopped between checkpoints)', async () => {
