@@ -13,6 +13,7 @@ import { makeFolders, MiB, readFileLimited } from '../util/files.js';
 import { acquireRunLock } from '../util/run-lock.js';
 import { join } from 'node:path';
 import { readCheckpointFile, writeCheckpointFile, writeFileAtomic } from '../evolve/checkpoint.js';
+import { parseHfConfig, readJsonFile } from '../models/config.js';
 import { loadModelFiles } from '../models/load.js';
 import { gpt2Config, llamaConfig } from '../models/random.js';
 import { loadHfTokenizer } from '../models/tokenizer.js';
@@ -138,13 +139,28 @@ async function truncateLog(path: string, step: number): Promise<void> {
 async function loadInitialWeights(model: TrainableModel, dir: string): Promise<void> {
   if (!existsSync(join(dir, 'config.json'))) throw new Error(`init: ${dir} is not a model folder (no config.json)`);
   const files = await loadModelFiles(dir);
-  const have = files.config, want = model.config;
+  checkInitFields(files.config, model.config, dir, true);
+  model.loadHfWeights(files.weights);
+}
+
+function checkInitFields(have: ModelConfig, want: ModelConfig, dir: string, withVocab: boolean): void {
   const fields = ['arch', 'vocabSize', 'hiddenSize', 'nLayers', 'nHeads', 'nKvHeads', 'intermediateSize', 'maxPositions', 'tieEmbeddings', 'activation'] as const;
   for (const k of fields) {
+    if (k === 'vocabSize' && !withVocab) continue;
     if (have[k] !== want[k]) throw new Error(`init: ${dir} has ${k} ${String(have[k])}, the config's model ${String(want[k])}`);
   }
   if (want.arch === 'llama' && have.ropeTheta !== want.ropeTheta) throw new Error(`init: ${dir} has ropeTheta ${have.ropeTheta}, the config's model ${want.ropeTheta}`);
-  model.loadHfWeights(files.weights);
+}
+
+/**
+ * The init folder's architecture against the config's, from its config.json alone, before anything is written: the
+ * full check (loadInitialWeights) comes after the tokenizer and the corpus's tokenization, ~20–30 s in, with the
+ * run's first files already in --out. The vocabulary size waits for the tokenizer.
+ */
+async function checkInitArchitecture(cfg: TrainConfig): Promise<void> {
+  const dir = cfg.init!;
+  const have = parseHfConfig(await readJsonFile(join(dir, 'config.json')), join(dir, 'config.json'));
+  checkInitFields(have, modelConfigFor(cfg, have.vocabSize, 0, 0), dir, false);
 }
 
 /** Token streams of the (seed-shuffled) training and the validation documents, cached per tokenizer. */
@@ -230,6 +246,7 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
   }
   // A resumed run has its weights in the checkpoint and its tokenizer in --out: the init folder may be gone.
   if (cfg.init && !o.resume && !existsSync(join(cfg.init, 'config.json'))) throw new Error(`init: ${cfg.init} is not a model folder (no config.json)`);
+  if (cfg.init && !o.resume) await checkInitArchitecture(cfg);
   if (o.resume && !existsSync(ckptPath)) throw new Error(`--resume: ${o.outDir} holds no training checkpoint (checkpoint.bin); a new run drops --resume`);
   // The tokenizer is copied in once the folder is taken (a resumed run has it there already): a missing one is
   // refused now, before anything is written, not as a failed copy after.

@@ -253,7 +253,11 @@ describe('namm train loop', () => {
     assert.deepEqual(JSON.parse(readFileSync(join(second, 'train-log.jsonl'), 'utf8').split('\n')[0]!), { step: 0, init: first });
     const wider = tinyConfig('llama', 1);
     wider.init = first; wider.tokenizer.path = first; wider.model.hiddenSize = 32;
-    await assert.rejects(runTraining({ config: wider, outDir: tempDir(), backend: be, corpus }), /init: .* has hiddenSize 16, the config's model 32/);
+    // Refused from the folder's config.json before anything is written (it came after the corpus was tokenized,
+    // with config.json, the tokenizer and the token cache already in --out).
+    const widerOut = join(tempDir(), 'wider');
+    await assert.rejects(runTraining({ config: wider, outDir: widerOut, backend: be, corpus }), /init: .* has hiddenSize 16, the config's model 32/);
+    assert.equal(existsSync(widerOut), false, 'nothing written');
     const nowhere = tinyConfig('llama', 1);
     nowhere.init = join(first, 'missing'); nowhere.tokenizer.path = first;
     await assert.rejects(runTraining({ config: nowhere, outDir: tempDir(), backend: be, corpus }), /is not a model folder/);
