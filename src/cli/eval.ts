@@ -12,7 +12,7 @@ import { loadLongBenchConfig, readJsonl } from '../tasks/longbench.js';
 import { checkMetricOptions, METRIC_OPTION_VALUES, type MetricOptions } from '../tasks/metrics/index.js';
 import { RECORD_SCORES, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
 import { renderScoreVsKvSvg } from '../eval/plot.js';
-import { formatSummary, summarize } from '../eval/summary.js';
+import { formatSummary, rowLabel, SUMMARY_KEYS, summarize, type SummaryKey } from '../eval/summary.js';
 import { createProgress } from './progress.js';
 import { BOTH_BUDGETS, collect, intOption, traceFollower, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
@@ -38,6 +38,16 @@ interface EvalCliOptions {
   score?: string;
   weights?: WeightStorage;
   metricOption?: string[];
+  by?: string;
+}
+
+/** `--by length,depth`: the breakdown of the table, checked. */
+export function parseSummaryKeys(value: string | undefined): SummaryKey[] {
+  if (value === undefined) return [];
+  const keys = value.split(',').map((k) => k.trim()).filter((k) => k !== '');
+  for (const k of keys) if (!(SUMMARY_KEYS as readonly string[]).includes(k)) throw new Error(`--by takes ${SUMMARY_KEYS.join(', ')} (comma-separated), got "${k}"`);
+  if (keys.length === 0) throw new Error(`--by takes ${SUMMARY_KEYS.join(', ')} (comma-separated), got "${value}"`);
+  return [...new Set(keys)] as SummaryKey[];
 }
 
 /**
@@ -80,12 +90,14 @@ export function register(program: Command): void {
     .option('--score <kind>', 'task: the task metric of the greedy answer (default); likelihood: exp(−mean NLL) of the gold answer, teacher-forced')
     .option(WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption)
     .option('--metric-option <key=value>', `a corrected metric variant (repeatable): ${Object.entries(METRIC_OPTION_VALUES).map(([k, v]) => `${k}=${v.join('|')}`).join(', ')}; the default is the official code`, collect)
+    .option('--by <keys>', 'break each task down by length (the length a generated record was made for) and/or depth (its needle depth): --by length, --by length,depth')
     .option('--json', 'print the summary as JSON')
     .action(async (o: EvalCliOptions) => {
       const scoreKind = (o.score ?? 'task') as RecordScore;
       if (!RECORD_SCORES.includes(scoreKind)) throw new Error(`--score must be ${RECORD_SCORES.join(' or ')}, got "${o.score}"`);
       if (o.maxPromptTokens !== undefined && o.contextWindow !== undefined) throw new Error(BOTH_BUDGETS);
       const metricOptions = parseMetricOptions(o.metricOption);
+      const by = parseSummaryKeys(o.by);
       const model = await loadModel(o.model, o.weights ? { weights: o.weights } : {});
       if (o.threads) model.backend.threads = o.threads;
       const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
@@ -237,12 +249,12 @@ export function register(program: Command): void {
       progress.stop();
       // This run's records and policies only: the folder may hold results of others from earlier runs.
       const asked = new Set(specs);
-      const rows = summarize(results.filter((r) => byId.has(r.id) && asked.has((r as RecordResult & { spec?: string }).spec ?? r.policy)));
+      const rows = summarize(results.filter((r) => byId.has(r.id) && asked.has((r as RecordResult & { spec?: string }).spec ?? r.policy)), 'full', by);
       if (o.out) {
         // Whole or not at all, as every output file (README "Output files"): a kill mid-write leaves the old file.
         writeFileVia(join(o.out, 'summary.json'), (tmp) => writeFileSync(tmp, JSON.stringify(rows, null, 2) + '\n'));
         // One point per (task, policy): the task's score against the cache fraction the policy held on it.
-        const points = rows.map((r) => ({ policy: r.policy, kvFraction: r.meanKvFraction, score: r.score, task: r.dataset }));
+        const points = rows.map((r) => ({ policy: r.policy, kvFraction: r.meanKvFraction, score: r.score, task: rowLabel(r) }));
         writeFileVia(join(o.out, 'score-vs-kv.svg'), (tmp) => writeFileSync(tmp, renderScoreVsKvSvg(points)));
       }
       process.stdout.write(o.json ? JSON.stringify(rows) + '\n' : formatSummary(rows) + '\n');

@@ -171,6 +171,17 @@ export interface RecordResult {
   truncated: boolean;
   memory: CacheStatsSummary;
   seconds: number;
+  /** The record's target_length and depth_percent, where it has them (generated tasks), for summaries by length. */
+  targetLength?: number;
+  depthPercent?: number;
+}
+
+/** The grouping labels a result copies from its record. */
+function recordLabels(record: TaskRecord): Pick<RecordResult, 'targetLength' | 'depthPercent'> {
+  return {
+    ...(record.target_length !== undefined ? { targetLength: record.target_length } : {}),
+    ...(record.depth_percent !== undefined ? { depthPercent: record.depth_percent } : {}),
+  };
 }
 
 export async function runRecord(model: Model, record: TaskRecord, policy: MemoryPolicy | null, options: RunRecordOptions = {}): Promise<RecordResult> {
@@ -193,7 +204,7 @@ export async function runRecord(model: Model, record: TaskRecord, policy: Memory
       id: record._id, dataset: record.dataset, metric: LIKELIHOOD_METRIC, policy: policy?.name ?? 'full',
       prediction: tok.decode(best.argmax), score: Math.exp(-best.nll), answerNll: best.nll, answers: record.answers,
       promptTokens: ctxIds.length + qIds.length, contextTokens: ctxIds.length, newTokens: answerIds[best.index]!.length, truncated,
-      memory: best.memory, seconds: (performance.now() - started) / 1000,
+      memory: best.memory, seconds: (performance.now() - started) / 1000, ...recordLabels(record),
     };
   }
   const extraStops = extraStopTokensFor(record.dataset, tok);
@@ -225,6 +236,7 @@ export async function runRecord(model: Model, record: TaskRecord, policy: Memory
     truncated,
     memory: session.memoryStats(),
     seconds: (performance.now() - started) / 1000,
+    ...recordLabels(record),
   };
 }
 

@@ -28,7 +28,23 @@ export interface SummaryRow {
   /** Mean over samples of the token-weighted mean fraction of the full KV cache held. */
   meanKvFraction: number;
   peakKvFraction: number;
+  /** With `by` length: the records' target length (null: results without one, such as LongBench's). */
+  length?: number | null;
+  /** With `by` depth: the needle depth asked for, in percent (null: a random depth, or none). */
+  depth?: number | null;
 }
+
+/** What summarize can break a task's rows down by, besides the policy. */
+export type SummaryKey = 'length' | 'depth';
+export const SUMMARY_KEYS: readonly SummaryKey[] = ['length', 'depth'];
+
+/** The task column of a row: the task, and its length and depth when the rows are broken down by them. */
+export function rowLabel(r: Pick<SummaryRow, 'dataset' | 'length' | 'depth'>): string {
+  return r.dataset + (r.length !== undefined ? ` @${r.length ?? '?'}` : '') + (r.depth !== undefined ? ` d${r.depth === null ? '?' : `${r.depth}%`}` : '');
+}
+
+/** Whether two rows are of the same task, length and depth (the rows a policy's is compared with). */
+const sameGroup = (a: SummaryRow, b: SummaryRow): boolean => a.dataset === b.dataset && a.length === b.length && a.depth === b.depth;
 
 /** Whether a result carries a score (not the null a NaN became in JSON, nor a NaN). */
 const hasScore = (r: RecordResult): boolean => typeof r.score === 'number' && !Number.isNaN(r.score);
@@ -40,15 +56,17 @@ function scoreOf(metric: MetricName | typeof LIKELIHOOD_METRIC, rs: readonly Rec
   return metric === LIKELIHOOD_METRIC ? (100 * scores.reduce((a, x) => a + x, 0)) / scores.length : aggregateScores(metric, scores);
 }
 
-export function summarize(results: readonly RecordResult[], fullPolicy = 'full'): SummaryRow[] {
+export function summarize(results: readonly RecordResult[], fullPolicy = 'full', by: readonly SummaryKey[] = []): SummaryRow[] {
+  for (const k of by) if (!SUMMARY_KEYS.includes(k)) throw new RangeError(`summaries break down by ${SUMMARY_KEYS.join(' or ')}, not "${String(k)}"`);
+  const withLength = by.includes('length'), withDepth = by.includes('depth');
   const groups = new Map<string, RecordResult[]>();
   for (const r of results) {
-    const key = `${r.dataset}\u0000${r.policy}`;
+    const key = JSON.stringify([r.dataset, r.policy, withLength ? r.targetLength ?? null : 0, withDepth ? r.depthPercent ?? null : 0]);
     (groups.get(key) ?? groups.set(key, []).get(key)!).push(r);
   }
   const rows: { row: SummaryRow; metric: MetricName | typeof LIKELIHOOD_METRIC; scored: RecordResult[] }[] = [];
   for (const [key, rs] of groups) {
-    const [dataset, policy] = key.split('\u0000') as [string, string];
+    const [dataset, policy, length, depth] = JSON.parse(key) as [string, string, number | null, number | null];
     const metric = rs[0]!.metric;
     if (metric !== LIKELIHOOD_METRIC && !isMetricName(metric)) throw new Error(`unknown metric ${metric}`);
     if (rs.some((r) => r.metric !== metric)) throw new Error(`${dataset} under ${policy} mixes results scored by ${metric} and by ${rs.find((r) => r.metric !== metric)!.metric}`);
@@ -61,12 +79,14 @@ export function summarize(results: readonly RecordResult[], fullPolicy = 'full')
         relativeToFull: null, relativeSamples: null,
         meanKvFraction: rs.reduce((a, r) => a + r.memory.meanFraction, 0) / rs.length,
         peakKvFraction: Math.max(...rs.map((r) => r.memory.peakFraction)),
+        ...(withLength ? { length } : {}),
+        ...(withDepth ? { depth } : {}),
       },
     });
   }
   // "vs full" compares like with like: both scores over the records both scored, whatever else either holds.
   for (const { row, metric, scored } of rows) {
-    const full = rows.find((r) => r.row.dataset === row.dataset && r.row.policy === fullPolicy);
+    const full = rows.find((r) => sameGroup(r.row, row) && r.row.policy === fullPolicy);
     if (!full || full.metric !== metric) continue;
     const mine = new Set(scored.map((r) => r.id)), theirs = new Set(full.scored.map((r) => r.id));
     const own = scored.filter((r) => theirs.has(r.id)), ref = full.scored.filter((r) => mine.has(r.id));
@@ -78,7 +98,10 @@ export function summarize(results: readonly RecordResult[], fullPolicy = 'full')
     }
   }
   const out = rows.map((r) => r.row);
-  out.sort((a, b) => a.dataset.localeCompare(b.dataset) || (a.policy === fullPolicy ? -1 : b.policy === fullPolicy ? 1 : a.policy.localeCompare(b.policy)));
+  // null (no label) after every number.
+  const byNumber = (x: number | null | undefined, y: number | null | undefined) => (x ?? Infinity) - (y ?? Infinity) || 0;
+  out.sort((a, b) => a.dataset.localeCompare(b.dataset) || byNumber(a.length, b.length) || byNumber(a.depth, b.depth)
+    || (a.policy === fullPolicy ? -1 : b.policy === fullPolicy ? 1 : a.policy.localeCompare(b.policy)));
   return out;
 }
 
@@ -90,9 +113,9 @@ export function summarize(results: readonly RecordResult[], fullPolicy = 'full')
 export function formatSummary(rows: readonly SummaryRow[], fullPolicy = 'full'): string {
   const head = ['task', 'policy', 'n', 'score', 'vs full', 'mean KV', 'peak KV'];
   // A ratio over fewer records than the row or the full cache's row holds compares a subset: say on how many.
-  const fullSamples = (r: SummaryRow) => rows.find((x) => x.dataset === r.dataset && x.policy === fullPolicy)?.samples;
+  const fullSamples = (r: SummaryRow) => rows.find((x) => sameGroup(x, r) && x.policy === fullPolicy)?.samples;
   const partial = (r: SummaryRow) => r.policy !== fullPolicy && r.relativeSamples !== null && (r.relativeSamples !== r.samples || r.relativeSamples !== fullSamples(r));
-  const body = rows.map((r) => [r.dataset, r.policy, r.unscored > 0 ? `${r.samples} (${r.unscored} unscored)` : String(r.samples), r.score.toFixed(2),
+  const body = rows.map((r) => [rowLabel(r), r.policy, r.unscored > 0 ? `${r.samples} (${r.unscored} unscored)` : String(r.samples), r.score.toFixed(2),
     r.relativeToFull === null ? '-' : `${(100 * r.relativeToFull).toFixed(1)}%${partial(r) ? ` (on ${r.relativeSamples})` : ''}`,
     `${(100 * r.meanKvFraction).toFixed(1)}%`, `${(100 * r.peakKvFraction).toFixed(1)}%`]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));

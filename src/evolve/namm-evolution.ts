@@ -26,7 +26,7 @@ import { recordPrompt, type RunRecordOptions } from '../eval/runner.js';
 import { NAMM_PARAM_COUNT, saveNammCheckpoint, zeroNammParams } from '../memory/namm/index.js';
 import type { NormStats } from '../memory/namm/normalize.js';
 import { loadLongBenchConfig } from '../tasks/longbench.js';
-import type { TaskRecord } from '../tasks/record.js';
+import { recordContent, type TaskRecord } from '../tasks/record.js';
 import { writeFileAtomic } from './checkpoint.js';
 import type { CmaMode } from './cmaes.js';
 import { curriculumFingerprints, loadCurriculum, resolveTaskPools, stableJson, type Curriculum, type StageSpec } from './curriculum.js';
@@ -219,7 +219,7 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   // Every record of every stage is prompted as the runner will before anything runs: one that cannot run (a question
   // longer than the prompt budget, an empty answer to score by likelihood) fails the run now, not stages into it.
   const pools = resolveTaskPools(curriculum, model.tokenizer!, 8 * model.config.maxPositions, (record) => { recordPrompt(model, record, runOptions); });
-  const poolPrints = Object.fromEntries([...pools].map(([name, records]) => [name, createHash('sha256').update(stableJson(records)).digest('hex').slice(0, 16)]));
+  const poolPrints = Object.fromEntries([...pools].map(([name, records]) => [name, createHash('sha256').update(stableJson(records.map(recordContent))).digest('hex').slice(0, 16)]));
   if (restored?.pools) checkPools(restored.pools, poolPrints, curriculum, out);
   const settings: NammRunSettings = { scorer: 'bam', ...curriculum.namm, run: runOptions };
   // The lock made the folder if it was missing, and removes it again, if still empty, when a run refused above (a

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { likelihoodAnswers, type RunRecordOptions } from '../eval/runner.js';
-import type { TaskRecord } from '../tasks/record.js';
+import { recordContent, type TaskRecord } from '../tasks/record.js';
 import { writeFileAtomic } from './checkpoint.js';
 import { stableJson } from './curriculum.js';
 
@@ -47,7 +47,7 @@ export function referenceKey(model: string, record: TaskRecord, settings: Record
   // A record with alternative answers is scored by likelihood as the best of them since they stopped being joined
   // into one target (likelihoodAnswers): its cached score from before is another quantity. Other keys are unchanged.
   const each = settings.score === 'likelihood' && likelihoodAnswers(record).length > 1 ? { likelihoodOf: 'each answer' } : {};
-  return createHash('sha256').update(stableJson({ model, record, settings, ...each })).digest('hex').slice(0, 40);
+  return createHash('sha256').update(stableJson({ model, record: recordContent(record), settings, ...each })).digest('hex').slice(0, 40);
 }
 
 export class ReferenceScoreCache {

@@ -37,6 +37,8 @@ export function taskRecordProblem(value: unknown): string | null {
   if (r.max_new_tokens !== undefined && !(Number.isInteger(r.max_new_tokens) && (r.max_new_tokens as number) > 0)) {
     return '"max_new_tokens" must be a positive integer';
   }
+  if (r.target_length !== undefined && !(Number.isInteger(r.target_length) && (r.target_length as number) > 0)) return '"target_length" must be a positive integer';
+  if (r.depth_percent !== undefined && !(typeof r.depth_percent === 'number' && r.depth_percent >= 0 && r.depth_percent <= 100)) return '"depth_percent" must be a number within 0..100';
   return null;
 }
 

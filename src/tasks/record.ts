@@ -22,12 +22,29 @@ export interface TaskRecord {
   /** Generated tasks: the full prompt template with {context} and {input}, and the max new tokens. */
   prompt_template?: string;
   max_new_tokens?: number;
+  /**
+   * Generated tasks: the length in tokens the record was made for (`length` is what it came to), and the needle
+   * depth asked for, in percent, where one was (absent: a random depth). `namm eval --by` groups results by them.
+   */
+  target_length?: number;
+  depth_percent?: number;
 }
 
 /**
  * The answer text a model is trained to produce after a record's prompt (all gold answers, comma-separated, for
  * multi-answer tasks), and the text whose likelihood `score: 'likelihood'` measures.
  */
+/**
+ * A record without the fields that only label it for grouping (target_length, depth_percent): what evolution's
+ * pool fingerprints and reference-score keys hash, so records generated before the labels existed keep their
+ * fingerprints and cached scores.
+ */
+export function recordContent(r: TaskRecord): TaskRecord {
+  if (r.target_length === undefined && r.depth_percent === undefined) return r;
+  const { target_length: _t, depth_percent: _d, ...rest } = r;
+  return rest;
+}
+
 export function answerText(answers: readonly string[]): string {
   return ' ' + answers.join(', ');
 }

@@ -238,6 +238,8 @@ export function generateRecord(o: RecordOptions): TaskRecord {
     metric: task.metric,
     prompt_template: task.promptTemplate,
     max_new_tokens: task.maxNewTokens,
+    target_length: o.length,
+    ...(o.depthPercent !== undefined ? { depth_percent: o.depthPercent } : {}),
   };
 }
 

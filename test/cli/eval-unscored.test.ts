@@ -156,3 +156,25 @@ test('namm eval on a rerun: a record edited under the same _id runs again (its o
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /^namm: unknown metric option "rouge"/m);
 });
+
+test('namm eval --by length,depth: generated records carry their target length and depth, and the table breaks down by them', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-eval-by-'));
+  const data = join(dir, 'nih.jsonl');
+  const gen = namm('tasks', 'generate', '--task', 'niah_single_1', '--length', '300,400', '--depth', '0,100', '--n', '1', '--tokenizer', MODEL, '--out', data, '-q');
+  assert.equal(gen.status, 0, gen.stderr);
+  const records = readFileSync(data, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { target_length: number; depth_percent: number; length: number });
+  assert.deepEqual(records.map((r) => [r.target_length, r.depth_percent]), [[300, 0], [300, 100], [400, 0], [400, 100]]);
+  assert.ok(records.every((r) => r.length <= r.target_length));
+  const r = namm('eval', '--model', MODEL, '--data', data, '--memory', 'h2o:ratio=0.5', '--by', 'length,depth', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const rows = JSON.parse(r.stdout) as { policy: string; length: number; depth: number; samples: number }[];
+  assert.deepEqual(rows.map((x) => [x.length, x.depth, x.policy, x.samples]), [
+    [300, 0, 'full', 1], [300, 0, 'h2o:ratio=0.5', 1], [300, 100, 'full', 1], [300, 100, 'h2o:ratio=0.5', 1],
+    [400, 0, 'full', 1], [400, 0, 'h2o:ratio=0.5', 1], [400, 100, 'full', 1], [400, 100, 'h2o:ratio=0.5', 1],
+  ]);
+  const table = namm('eval', '--model', MODEL, '--data', data, '--by', 'length');
+  assert.match(table.stdout, /^niah_single_1 @300\s+full\s+2\s/m);
+  const bad = namm('eval', '--model', MODEL, '--data', data, '--by', 'size');
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /^namm: --by takes length, depth \(comma-separated\), got "size"/m);
+});

@@ -145,3 +145,32 @@ test('an empty context under a tokenizer without BOS: nothing to compress, the q
   assert.throws(() => recordPrompt(gpt2, record({ context: '', input: '', prompt_template: '{context}{input}' })),
     /record r1: its prompt tokenises to no tokens/);
 });
+
+test('a summary by length and depth: one row per task, length, depth and policy, each compared with its own full-cache row', () => {
+  const at = (id: string, policy: string, score: number, targetLength?: number, depthPercent?: number): RecordResult => ({
+    ...result(id, policy, score, 'string_match_part'), dataset: 'niah', ...(targetLength !== undefined ? { targetLength } : {}), ...(depthPercent !== undefined ? { depthPercent } : {}),
+  });
+  const results = [
+    at('a', 'full', 1, 4096, 0), at('b', 'full', 1, 4096, 100), at('c', 'full', 1, 1024, 0), at('d', 'full', 0, 1024, 100),
+    at('a', 'h2o', 1, 4096, 0), at('b', 'h2o', 0, 4096, 100), at('c', 'h2o', 0, 1024, 0), at('d', 'h2o', 0, 1024, 100),
+    at('e', 'full', 1), at('e', 'h2o', 1),
+  ];
+  // Pooled: one row per policy, the lengths averaged away (h2o: 50% of the full cache's 75).
+  const pooled = summarize(results);
+  assert.deepEqual(pooled.map((r) => [r.dataset, r.policy, r.samples, r.score]), [['niah', 'full', 5, 80], ['niah', 'h2o', 5, 40]]);
+  assert.equal('length' in pooled[0]!, false);
+  const byLength = summarize(results, 'full', ['length']);
+  assert.deepEqual(byLength.map((r) => [r.length, r.policy, r.samples, r.score, r.relativeToFull]), [
+    [1024, 'full', 2, 50, 1], [1024, 'h2o', 2, 0, 0], [4096, 'full', 2, 100, 1], [4096, 'h2o', 2, 50, 0.5],
+    [null, 'full', 1, 100, 1], [null, 'h2o', 1, 100, 1],
+  ]);
+  const both = summarize(results, 'full', ['length', 'depth']);
+  assert.equal(both.length, 10);
+  const row = both.find((r) => r.length === 4096 && r.depth === 100 && r.policy === 'h2o')!;
+  assert.equal(row.score, 0);
+  assert.equal(both.find((r) => r.length === 1024 && r.depth === 100 && r.policy === 'h2o')!.relativeToFull, null, 'the full cache scored 0 there');
+  const table = formatSummary(both);
+  assert.match(table, /^niah @4096 d100%\s+h2o\s+1\s+0\.00\s+0\.0%/m);
+  assert.match(table, /^niah @\? d\?\s+full/m);
+  assert.throws(() => summarize(results, 'full', ['size' as 'length']), /summaries break down by length or depth, not "size"/);
+});

@@ -50,8 +50,10 @@ test('different indices give different samples; a record carries the LongBench f
     // The needle sweep asks the same fixed fact every time; only its haystack moves.
     if (getTask(task).family !== 'needle') assert.notDeepEqual(a!.answers, b!.answers, `${task}: answers differ`);
     const def = getTask(task);
+    // Plus the length it was made for (and a needle depth where one is asked for: none here), for summaries by length.
     assert.deepEqual(Object.keys(a!), ['input', 'context', 'answers', 'length', 'dataset', 'language', 'all_classes', '_id',
-      'metric', 'prompt_template', 'max_new_tokens']);
+      'metric', 'prompt_template', 'max_new_tokens', 'target_length']);
+    assert.equal(a!.target_length, 1024);
     assert.equal(a!.dataset, task);
     assert.equal(a!.metric, def.metric);
     assert.equal(a!.max_new_tokens, def.maxNewTokens);
@@ -136,4 +138,16 @@ test('records load, prompt and score through the LongBench path: same prompt, sa
     assert.equal(scoreRecord(r, ` ${r.answers.join(', ')}.`), 1, `${task}: the gold answer scores full marks`);
     assert.ok(scoreRecord(r, 'I do not know.') < 1, `${task}: a wrong answer does not`);
   }
+});
+
+test('the grouping labels stay out of what evolution hashes (pool fingerprints, reference-score keys)', async () => {
+  const { recordContent } = await import('../../src/tasks/record.js');
+  const { referenceKey, referenceSettings } = await import('../../src/evolve/reference-scores.js');
+  const [a] = generateRecords({ task: 'needle_in_haystack', lengths: [1024], depths: [50], n: 1, seed: 0, tokenizer });
+  assert.equal(a!.target_length, 1024);
+  assert.equal(a!.depth_percent, 50);
+  const { target_length: _t, depth_percent: _d, ...before } = a!;
+  assert.deepEqual(recordContent(a!), before);
+  // A record generated before the labels existed keeps its cached full-cache score.
+  assert.equal(referenceKey('m', a!, referenceSettings({})), referenceKey('m', before, referenceSettings({})));
 });
