@@ -9,7 +9,7 @@ import type { NormStats } from '../memory/namm/index.js';
 import type { NammScorerKind } from '../memory/namm/params.js';
 import type { TapPrecision } from '../memory/policy.js';
 import type { TaskRecord } from '../tasks/record.js';
-import { runRecord, type RunRecordOptions } from './runner.js';
+import { recordPrompt, runRecord, type RunRecordOptions } from './runner.js';
 
 export interface CalibrateOptions extends RunRecordOptions {
   updateEvery?: number;
@@ -22,6 +22,17 @@ export interface CalibrateOptions extends RunRecordOptions {
 export async function calibrateNamm(model: Model, records: readonly TaskRecord[], params: Float32Array, options: CalibrateOptions = {}): Promise<NormStats> {
   if (records.length === 0) throw new Error('calibration needs at least one record');
   const policy = createNammPolicy({ params, calibrate: true, updateEvery: options.updateEvery, scorer: options.scorer, taps: options.taps });
+  // Before any forward: when no record's sequence (its prompt, as cut to the budget, and every new token) reaches
+  // the cadence, no update can happen, and the whole pass ran for nothing before saying so.
+  const every = options.updateEvery ?? 512;
+  let longest = 0;
+  for (const record of records) {
+    const p = recordPrompt(model, record, options);
+    longest = Math.max(longest, p.ctxIds.length + p.qIds.length + p.maxNew);
+  }
+  if (longest < every) {
+    throw new Error(`no NAMM update can happen: the longest record runs to ${longest} tokens (prompt and new tokens, the prompt cut to its budget), short of the update cadence (${every} tokens); calibrate on longer records, or give a larger --max-prompt-tokens / --context-window (a RoPE model may run past its context)`);
+  }
   let done = 0;
   for (const record of records) {
     await runRecord(model, record, policy, options);
