@@ -97,6 +97,11 @@ function num(obj: Json, key: string, where: string, dflt: number | undefined, ch
 }
 
 const int = (min: number) => (v: number) => Number.isInteger(v) && v >= min;
+/**
+ * An integer within min..max. The upper bounds are far past what trains on a CPU, and keep a typo (1e9 positions,
+ * 1e300 steps) from running into an out-of-memory crash or a loop that never ends instead of an error.
+ */
+const intIn = (min: number, max: number) => (v: number) => Number.isInteger(v) && v >= min && v <= max;
 const pos = (v: number) => v > 0;
 
 function ints(obj: Json, key: string, where: string, dflt: number[]): number[] {
@@ -123,12 +128,12 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
   const initStd = num(m, 'initStd', w, 0.02, pos, 'a number > 0');
   const model: TrainModelSection = {
     arch,
-    hiddenSize: num(m, 'hiddenSize', w, undefined, int(2), 'an integer ≥ 2'),
-    nLayers: num(m, 'nLayers', w, undefined, int(1), 'an integer ≥ 1'),
+    hiddenSize: num(m, 'hiddenSize', w, undefined, intIn(2, 65_536), 'an integer within 2..65,536'),
+    nLayers: num(m, 'nLayers', w, undefined, intIn(1, 1024), 'an integer within 1..1,024'),
     nHeads,
     nKvHeads: num(m, 'nKvHeads', w, nHeads, int(1), 'an integer ≥ 1'),
-    intermediateSize: num(m, 'intermediateSize', w, undefined, int(1), 'an integer ≥ 1'),
-    maxPositions: num(m, 'maxPositions', w, undefined, int(2), 'an integer ≥ 2'),
+    intermediateSize: num(m, 'intermediateSize', w, undefined, intIn(1, 262_144), 'an integer within 1..262,144'),
+    maxPositions: num(m, 'maxPositions', w, undefined, intIn(2, 1_048_576), 'an integer within 2..1,048,576 (2^20)'),
     ropeTheta: num(m, 'ropeTheta', w, 10000, pos, 'a number > 0'),
     normEps: num(m, 'normEps', w, 1e-5, pos, 'a number > 0'),
     tieEmbeddings: (m.tieEmbeddings ?? true) as boolean,
@@ -177,7 +182,7 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
     taskLengths: ints(d, 'taskLengths', wd, [Math.min(512, ctx), ctx]),
     tasks: (d.tasks ?? ['niah_single_1', 'niah_single_2', 'niah_multikey_1', 'passkey', 'number_string', 'kv_retrieval', 'vt']) as string[],
     lossOn: oneOf(d, 'lossOn', wd, 'answer', ['answer', 'all'] as const),
-    validationSamples: num(d, 'validationSamples', wd, 8, int(0), 'an integer ≥ 0'),
+    validationSamples: num(d, 'validationSamples', wd, 8, intIn(0, 100_000), 'an integer within 0..100,000'),
   };
   if (!Array.isArray(data.tasks) || data.tasks.some((x) => typeof x !== 'string')) throw new Error(`${wd}.tasks must be an array of task names`);
   const recallWeight = num(d, 'recallWeight', wd, 0, (v) => v >= 0, 'a number ≥ 0');
@@ -247,7 +252,7 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
   const r = section(root, 'training', source), wr = `${source}: training`;
   noUnknown(r, ['steps', 'tokensPerStep', 'seed', 'checkpointEvery', 'evalEvery'], wr);
   const training = {
-    steps: num(r, 'steps', wr, undefined, int(1), 'an integer ≥ 1'),
+    steps: num(r, 'steps', wr, undefined, intIn(1, 2 ** 31 - 1), 'an integer within 1..2,147,483,647'),
     tokensPerStep: num(r, 'tokensPerStep', wr, 16384, (v) => int(1)(v) && v <= MAX_TOKENS_PER_STEP, `an integer within 1..${MAX_TOKENS_PER_STEP} (2^24)`),
     // Task samples use seed 1,000,000 + seed: below 2,000,000, where NAMM evolution's prompts begin.
     seed: num(r, 'seed', wr, 0, (v) => int(0)(v) && v < 1_000_000, 'an integer within 0..999,999'),

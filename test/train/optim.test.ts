@@ -110,7 +110,11 @@ describe('training config', () => {
     assert.equal(parseTrainConfig(base).data.lossOn, 'answer');
     assert.throws(() => parseTrainConfig({ ...base, extra: 1 }), /unknown field "extra"/);
     assert.throws(() => parseTrainConfig({ ...base, model: { ...base.model, nKvHeads: 3 } }), /multiple of nKvHeads/);
-    assert.throws(() => parseTrainConfig({ ...base, training: { steps: 0 } }), /training\.steps must be an integer ≥ 1/);
+    assert.throws(() => parseTrainConfig({ ...base, training: { steps: 0 } }), /training\.steps must be an integer within 1\.\.2,147,483,647, got 0/);
+    // Typos far past anything a CPU trains: an error, not an out-of-memory crash or a run that never ends.
+    assert.throws(() => parseTrainConfig({ ...base, training: { steps: 1e300 } }), /training\.steps must be an integer within 1\.\.2,147,483,647, got 1e\+300/);
+    assert.throws(() => parseTrainConfig({ ...base, model: { ...base.model, maxPositions: 1e9 } }), /model\.maxPositions must be an integer within 2\.\.1,048,576 \(2\^20\), got 1000000000/);
+    assert.throws(() => parseTrainConfig({ ...base, data: { validationSamples: 1e9 } }), /data\.validationSamples must be an integer within 0\.\.100,000/);
     assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [128] } }), /exceeds the model's context 64/);
     assert.throws(() => parseTrainConfig({ ...base, optimizer: { lr: 1e-3, minLr: 1 } }), /minLr/);
     assert.throws(() => parseTrainConfig({ ...base, optimizer: { warmupSteps: 5 } }), /optimizer\.warmupSteps \(5\) is more than training\.steps \(1\)/);
