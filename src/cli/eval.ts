@@ -39,6 +39,7 @@ interface EvalCliOptions {
   weights?: WeightStorage;
   metricOption?: string[];
   by?: string;
+  chatTemplate?: boolean;
 }
 
 /** `--by length,depth`: the breakdown of the table, checked. */
@@ -90,6 +91,7 @@ export function register(program: Command): void {
     .option('--score <kind>', 'task: the task metric of the greedy answer (default); likelihood: exp(−mean NLL) of the gold answer, teacher-forced')
     .option(WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption)
     .option('--metric-option <key=value>', `a corrected metric variant (repeatable): ${Object.entries(METRIC_OPTION_VALUES).map(([k, v]) => `${k}=${v.join('|')}`).join(', ')}; the default is the official code`, collect)
+    .option('--chat-template', "wrap each prompt in the model's chat template, as LongBench's pred.py does for chat models (not trec, triviaqa, samsum, lsht, lcc, repobench-p; the NAMM reference does not)")
     .option('--by <keys>', 'break each task down by length (the length a generated record was made for) and/or depth (its needle depth): --by length, --by length,depth')
     .option('--json', 'print the summary as JSON')
     .action(async (o: EvalCliOptions) => {
@@ -100,6 +102,7 @@ export function register(program: Command): void {
       const by = parseSummaryKeys(o.by);
       const model = await loadModel(o.model, o.weights ? { weights: o.weights } : {});
       if (o.threads) model.backend.threads = o.threads;
+      if (o.chatTemplate && !model.tokenizer?.applyChatTemplate) throw new Error(`--chat-template: ${o.model} has no chat template (tokenizer_config.json's chat_template)`);
       const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
       // The --match policy runs first on each record, so its trace exists when the matched runs need it.
       const specs = [...new Set([...(o.match ? [o.match] : []), ...(o.full ? ['full'] : []), ...(o.memory ?? [])])];
@@ -148,6 +151,7 @@ export function register(program: Command): void {
           chunkSize: o.chunkSize ?? DEFAULT_CHUNK_SIZE,
           // Another metric variant scores the same predictions otherwise.
           metricOptions,
+          chatTemplate: !!o.chatTemplate,
           // Weights converted at load (q8_0, q4_0, f16, bf16 where the file had float32 matrices) are another model;
           // packed ones hold the file's own values (the same results as f32), so they count as f32.
           weights: model.convertedWeights ?? 'f32',
@@ -156,7 +160,7 @@ export function register(program: Command): void {
         };
         // Keys an older run.json lacks held their defaults then; one without the fingerprint is trusted to the path
         // it names (and gains the fingerprint of the model it is resumed with).
-        const defaults: Record<string, unknown> = { chunkSize: DEFAULT_CHUNK_SIZE, weights: 'f32', modelFingerprint: model.fingerprint, contextWindow: null, longbenchConfigDigest: setup.longbenchConfigDigest, metricOptions: {} };
+        const defaults: Record<string, unknown> = { chunkSize: DEFAULT_CHUNK_SIZE, weights: 'f32', modelFingerprint: model.fingerprint, contextWindow: null, longbenchConfigDigest: setup.longbenchConfigDigest, metricOptions: {}, chatTemplate: false };
         // The files a policy reads (a .namm, a trace), by content: the same spec with another file behind it is
         // another policy, whose results cannot be reused.
         const files: Record<string, Record<string, string>> = {};
@@ -221,7 +225,7 @@ export function register(program: Command): void {
       let finished = 0;
       for (const record of records) for (const { spec } of policies) if (done.has(`${record._id}\u0000${spec}`)) finished++;
       progress.update(finished);
-      const runOptions = { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens, contextWindow: o.contextWindow, score: scoreKind, chunkSize: o.chunkSize, metricOptions };
+      const runOptions = { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens, contextWindow: o.contextWindow, score: scoreKind, chunkSize: o.chunkSize, metricOptions, chatTemplate: !!o.chatTemplate };
       for (const record of records) {
         const traceFile = traceDir ? join(traceDir, `${traceName(record._id)}.json`) : null;
         const needTrace = traceFile !== null && !existsSync(traceFile) && policies.some((p) => needsRecordTrace(p.spec) && !done.has(`${record._id}\u0000${p.spec}`));

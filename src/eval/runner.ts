@@ -37,11 +37,19 @@ export interface RunRecordOptions {
   maxPromptTokens?: number;
   /**
    * The context window the prompt budget is taken from, in tokens: a prompt gets this many less the record's new
-   * tokens, as LongBench's pred.py gives it `max_length − max_gen` (default: the model's context, contextLength).
-   * The reference's runs use 32,768 with a Llama 3 whose config says 8,192 (RoPE scaled by NTK). Not with
-   * maxPromptTokens, which sets the budget itself.
+   * tokens, as the NAMM reference gives it `32768 − max_gen_len` (default: the model's context, contextLength; LongBench's
+   * pred.py subtracts nothing: maxPromptTokens reproduces it). The reference's runs use 32,768 with a Llama 3 whose
+   * config says 8,192 (RoPE scaled by NTK). Not with maxPromptTokens, which sets the budget itself.
    */
   contextWindow?: number;
+  /**
+   * Wraps each prompt, after the cut, in the model's chat template as one user message with the assistant's turn
+   * opened, as LongBench's pred.py does for chat models on every dataset but trec, triviaqa, samsum, lsht, lcc and
+   * repobench-p (NO_CHAT_DATASETS; the NAMM reference does not, hence the default false). The template's text
+   * before the message joins the context (it replaces the BOS a bare prompt begins with), the text after it joins
+   * the question. Needs a tokenizer with a chat template.
+   */
+  chatTemplate?: boolean;
   /** Compress context and question together (query-aware) instead of the context alone. */
   queryAware?: boolean;
   metricOptions?: MetricOptions;
@@ -91,7 +99,7 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
   const maxNew = answerIds ? Math.max(...answerIds.map((a) => a.length)) : options.maxNewTokens ?? maxNewTokensFor(record, options.longbenchConfig);
   const { context, question } = splitContextAndQuestion(record, options.longbenchConfig);
   let ctxIds = tok.encode(context, { addBos: true });
-  const qIds = tok.encode(question, { addBos: false });
+  let qIds = tok.encode(question, { addBos: false });
   const window = options.contextWindow ?? contextLength(model.config);
   const budget = options.maxPromptTokens ?? window - maxNew;
   const windowText = options.contextWindow !== undefined ? `the ${window}-token context window (contextWindow)` : `the model's ${window}-token context`;
@@ -121,10 +129,33 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
     truncated = true;
   }
   if (ctxIds.length + qIds.length === 0) throw new Error(`record ${record._id}: its prompt tokenises to no tokens (empty context and question, and a tokenizer that adds no BOS)`);
+  if (options.chatTemplate && !NO_CHAT_DATASETS.has(record.dataset)) {
+    const { prefix, suffix } = chatWrapping(tok, model.source);
+    // The prefix is encoded with the BOS the tokenizer adds unless its text holds it already (Llama 3's
+    // "<|begin_of_text|>"; pred.py tokenizes such a prompt with a second BOS, which is left out here).
+    const bos = tok.bosTokenId;
+    const prefixIds = tok.encode(prefix, { addBos: false });
+    const withBos = bos !== null && tok.encode('', { addBos: true })[0] === bos && prefixIds[0] !== bos ? [bos, ...prefixIds] : prefixIds;
+    ctxIds = [...withBos, ...(bos !== null && ctxIds[0] === bos ? ctxIds.slice(1) : ctxIds)];
+    qIds = [...qIds, ...tok.encode(suffix, { addBos: false })];
+  }
   const prefill = options.queryAware || qIds.length === 0 ? [...ctxIds, ...qIds] : ctxIds;
   return { ctxIds, qIds, answerIds, maxNew, truncated, prefill };
 }
 
+
+/** LongBench's datasets that pred.py never wraps in a chat template (few-shot and code completion). */
+export const NO_CHAT_DATASETS: ReadonlySet<string> = new Set(['trec', 'triviaqa', 'samsum', 'lsht', 'lcc', 'repobench-p']);
+
+/** The chat template's text around one user message, with the assistant's turn opened. */
+function chatWrapping(tok: NonNullable<Model['tokenizer']>, source: string): { prefix: string; suffix: string } {
+  if (!tok.applyChatTemplate) throw new Error(`chatTemplate: ${source || 'the model'} has no chat template (tokenizer_config.json's chat_template)`);
+  const marker = '\u0001namm-prompt\u0001';
+  const text = tok.applyChatTemplate([{ role: 'user', content: marker }], { addGenerationPrompt: true });
+  const parts = text.split(marker);
+  if (parts.length !== 2) throw new Error(`chatTemplate: the chat template of ${source || 'the model'} does not render the message once as it was given (it holds it ${parts.length - 1} times)`);
+  return { prefix: parts[0]!, suffix: parts[1]! };
+}
 
 /**
  * Refuses, before any work, run options that would be ignored or fail late: a prompt budget or new-token count that
@@ -147,6 +178,7 @@ function checkRunOptions(options: RunRecordOptions): void {
     throw new RangeError(`maxNewTokens must be a safe integer ≥ 0, got ${showValue(maxNewTokens)}`);
   }
   if (metricOptions !== undefined) checkMetricOptions(metricOptions);
+  if (options.chatTemplate !== undefined && typeof options.chatTemplate !== 'boolean') throw new TypeError(`chatTemplate must be true or false, got ${showValue(options.chatTemplate)}`);
 }
 
 export type RecordScore = 'task' | 'likelihood';

@@ -39,6 +39,7 @@ export function referenceSettings(o: RunRecordOptions): Record<string, unknown> 
     // Only when not the default, so the keys of task-score runs stay what they were.
     ...(o.score && o.score !== 'task' ? { score: o.score } : {}),
     ...(o.contextWindow !== undefined ? { contextWindow: o.contextWindow } : {}),
+    ...(o.chatTemplate ? { chatTemplate: true } : {}),
   };
 }
 
