@@ -174,6 +174,10 @@ test('namm eval --by length,depth: generated records carry their target length a
   ]);
   const table = namm('eval', '--model', MODEL, '--data', data, '--by', 'length');
   assert.match(table.stdout, /^niah_single_1 @300\s+full\s+2\s/m);
+  // A chat template asked of a model without one is refused before any record runs.
+  const chat = namm('eval', '--model', MODEL, '--data', data, '--chat-template');
+  assert.equal(chat.status, 1);
+  assert.match(chat.stderr, /^namm: --chat-template: .* has no chat template \(tokenizer_config\.json's chat_template\)/m);
   const bad = namm('eval', '--model', MODEL, '--data', data, '--by', 'size');
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /^namm: --by takes length, depth \(comma-separated\), got "size"/m);
