@@ -10,7 +10,10 @@ import type { MemoryPolicy } from '../memory/policy.js';
 import { parsePolicySpec, specWithTrace } from '../memory/spec.js';
 import { loadLongBenchConfig, readJsonl } from '../tasks/longbench.js';
 import { checkMetricOptions, METRIC_OPTION_VALUES, type MetricOptions } from '../tasks/metrics/index.js';
-import { RECORD_SCORES, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
+import { likelihoodAnswers, LIKELIHOOD_METRIC, RECORD_SCORES, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
+
+/** Marks a likelihood result scored with each alternative answer read on its own (likelihoodAnswers). */
+const EACH_ANSWER = 'each answer';
 import { renderScoreVsKvSvg } from '../eval/plot.js';
 import { formatSummary, rowLabel, SUMMARY_KEYS, summarize, type SummaryKey } from '../eval/summary.js';
 import { createProgress } from './progress.js';
@@ -124,10 +127,11 @@ export function register(program: Command): void {
       const records: TaskRecord[] = [];
       const byId = new Map<string, string>();
       const recordDigests = new Map<string, string>();
+      const recordById = new Map<string, TaskRecord>();
       for (const rec of o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity))) {
         // Results are kept per (record id, policy): a record given twice runs once, two different ones may not share an id.
         const text = JSON.stringify(rec), seen = byId.get(rec._id);
-        if (seen === undefined) { byId.set(rec._id, text); recordDigests.set(rec._id, digest(text)); records.push(rec); } else if (seen !== text) {
+        if (seen === undefined) { byId.set(rec._id, text); recordDigests.set(rec._id, digest(text)); recordById.set(rec._id, rec); records.push(rec); } else if (seen !== text) {
           throw new Error(`two different records share the _id ${JSON.stringify(rec._id)}; results are kept per _id, so give them distinct ids`);
         }
       }
@@ -200,7 +204,7 @@ export function register(program: Command): void {
           for (const line of text.split('\n')) {
             if (!line.trim()) continue;
             try {
-              const parsed = JSON.parse(line) as RecordResult & { spec?: string; recordDigest?: unknown };
+              const parsed = JSON.parse(line) as RecordResult & { spec?: string; recordDigest?: unknown; likelihoodOf?: unknown };
               // A result without a score (a NaN likelihood, which an older version wrote as null) is no result:
               // the pair runs again, and a model that still gives NaN logits is then refused by name, as in a new run.
               if (typeof parsed.score !== 'number') continue;
@@ -212,6 +216,10 @@ export function register(program: Command): void {
               // results carried the digest are trusted to the id.
               const digestNow = recordDigests.get(r.id);
               if (typeof parsed.recordDigest === 'string' && digestNow !== undefined && parsed.recordDigest !== digestNow) continue;
+              // A likelihood from before each alternative answer was read on its own (they were joined into one
+              // target) is another quantity for a record with alternatives: that pair runs again.
+              const rec = recordById.get(r.id);
+              if (parsed.metric === LIKELIHOOD_METRIC && parsed.likelihoodOf !== EACH_ANSWER && rec && likelihoodAnswers(rec).length > 1) continue;
               const key = `${r.id}\u0000${r.spec}`;
               if (done.has(key)) continue; // a pair written twice by an earlier version counts once
               results.push(r); done.add(key);
@@ -243,7 +251,7 @@ export function register(program: Command): void {
           if (isDone) continue;
           // JSON would write a NaN or infinite score as null (runRecord refuses to return one; this keeps it so).
           if (!Number.isFinite(r.score)) throw new Error(`record ${record._id} under ${spec}: its score is ${r.score}, which results.jsonl cannot hold`);
-          const line = { ...r, policy: spec, spec, recordDigest: recordDigests.get(record._id)! };
+          const line = { ...r, policy: spec, spec, recordDigest: recordDigests.get(record._id)!, ...(r.metric === LIKELIHOOD_METRIC ? { likelihoodOf: EACH_ANSWER } : {}) };
           results.push(line);
           done.add(`${record._id}\u0000${spec}`);
           if (resultsFile) appendFileSync(resultsFile, JSON.stringify(line) + '\n');

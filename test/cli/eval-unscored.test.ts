@@ -182,3 +182,29 @@ test('namm eval --by length,depth: generated records carry their target length a
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /^namm: --by takes length, depth \(comma-separated\), got "size"/m);
 });
+
+test('namm eval --score likelihood on resume: a multi-answer likelihood from before each answer was read alone runs again', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-eval-each-'));
+  const base = {
+    input: 'What was the girl called?', context: 'Once upon a time, there was a little girl named Lily. She had a toy car.'.repeat(2),
+    length: 40, dataset: 'toy_names', language: 'en', all_classes: null, metric: 'string_match_part',
+    prompt_template: '{context}\nQuestion: {input}\nAnswer:', max_new_tokens: 4,
+  };
+  const data = writeRecords(join(dir, 'tasks.jsonl'), [{ ...base, _id: 'many', answers: ['Lily', 'the girl'] }, { ...base, _id: 'one', answers: ['Lily'] }]);
+  const out = join(dir, 'out');
+  const run = () => {
+    const r = namm('eval', '--model', MODEL, '--data', data, '--no-full', '--memory', 'h2o:ratio=0.5', '--score', 'likelihood', '--out', out, '--json');
+    assert.equal(r.status, 0, r.stderr);
+  };
+  run();
+  const file = join(out, 'results.jsonl');
+  const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; score: number; likelihoodOf?: string });
+  assert.ok(lines.every((l) => l.likelihoodOf === 'each answer'));
+  // As an older version wrote them: no mark, another score.
+  writeFileSync(file, lines.map((l) => JSON.stringify({ ...l, likelihoodOf: undefined, score: 0.123 })).join('\n') + '\n');
+  run();
+  const after = readLines(file);
+  assert.equal(after.length, 3, 'the multi-answer record ran again; the single-answer one was reused');
+  assert.equal(after[2]!.id, 'many');
+  assert.notEqual(after[2]!.score, 0.123);
+});
