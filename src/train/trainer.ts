@@ -328,7 +328,10 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
     await saveTrainCheckpoint(ckptPath, {
       header: {
         format: TRAIN_CHECKPOINT_FORMAT, step, tokensSeen, elapsedS: elapsedBefore + (performance.now() - t0) / 1000,
-        adamStep: opt.step, paramCount: model.params.count, mixer: mixer.getState(), config: cfg, backend: backendLabel,
+        adamStep: opt.step, paramCount: model.params.count, mixer: mixer.getState(), backend: backendLabel,
+        // With the warm-up the run uses, which a config without warmupSteps leaves as the run started it: saved as
+        // the config's own, the next resume would read the new config's default as the run's.
+        config: { ...cfg, optimizer: { ...cfg.optimizer, warmupSteps } },
       },
       params: model.params.data as Float32Array, m: opt.m as Float32Array, v: opt.v as Float32Array,
     });

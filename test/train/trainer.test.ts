@@ -135,10 +135,14 @@ describe('namm train loop', () => {
     assert.equal(lrs.find((e) => e.step === 5)!.lr, learningRate({ peak: 3e-3, min: cfg(200).optimizer.minLr, warmupSteps: 2, totalSteps: 200 }, 4));
     assert.ok(lrs.find((e) => e.step === 5)!.lr! > 2.9e-3);
     assert.ok(said.some((m) => /warm-up stays 2 steps, as the run started/.test(m)), said.join(' | '));
+    // And at the resume after that (the checkpoint it wrote holds the warm-up in use, not the config's default).
+    await runTraining({ config: cfg(200), outDir: out, backend: be, corpus, resume: true, maxSteps: 1 });
+    const step7 = readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step?: number; lr?: number }).find((e) => e.step === 7 && e.lr !== undefined)!;
+    assert.equal(step7.lr, learningRate({ peak: 3e-3, min: cfg(200).optimizer.minLr, warmupSteps: 2, totalSteps: 200 }, 6));
     // A warm-up the config gives is the config's.
     await runTraining({ config: cfg(200, { lr: 3e-3, warmupSteps: 50 }), outDir: out, backend: be, corpus, resume: true, maxSteps: 1 });
-    const last = readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step?: number; lr?: number }).filter((e) => e.step === 7 && e.lr !== undefined)[0]!;
-    assert.equal(last.lr, learningRate({ peak: 3e-3, min: cfg(200).optimizer.minLr, warmupSteps: 50, totalSteps: 200 }, 6));
+    const last = readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step?: number; lr?: number }).filter((e) => e.step === 8 && e.lr !== undefined)[0]!;
+    assert.equal(last.lr, learningRate({ peak: 3e-3, min: cfg(200).optimizer.minLr, warmupSteps: 50, totalSteps: 200 }, 7));
   });
 
   it('a resume on other kernels than the checkpoint\'s says it is no longer bit-identical', { skip: skipNative }, async () => {
