@@ -11,9 +11,6 @@ import { parsePolicySpec, specWithTrace } from '../memory/spec.js';
 import { loadLongBenchConfig, readJsonl } from '../tasks/longbench.js';
 import { checkMetricOptions, METRIC_OPTION_VALUES, type MetricOptions } from '../tasks/metrics/index.js';
 import { likelihoodAnswers, LIKELIHOOD_METRIC, RECORD_SCORES, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
-
-/** Marks a likelihood result scored with each alternative answer read on its own (likelihoodAnswers). */
-const EACH_ANSWER = 'each answer';
 import { renderScoreVsKvSvg } from '../eval/plot.js';
 import { formatSummary, rowLabel, SUMMARY_KEYS, summarize, type SummaryKey } from '../eval/summary.js';
 import { createProgress } from './progress.js';
@@ -22,6 +19,9 @@ import type { WeightStorage } from '../models/pack.js';
 import { makeFolders, writeFileVia } from '../util/files.js';
 import type { TaskRecord } from '../tasks/record.js';
 import { DEFAULT_CHUNK_SIZE } from '../runtime/session.js';
+
+/** Marks a likelihood result scored with each alternative answer read on its own (likelihoodAnswers). */
+const EACH_ANSWER = 'each answer';
 
 interface EvalCliOptions {
   model: string;
@@ -125,13 +125,12 @@ export function register(program: Command): void {
       if (traceDir && !o.out) process.once('exit', () => rmSync(traceDir, { recursive: true, force: true }));
       if (traceDir) makeFolders(traceDir, 'trace folder');
       const records: TaskRecord[] = [];
-      const byId = new Map<string, string>();
-      const recordDigests = new Map<string, string>();
-      const recordById = new Map<string, TaskRecord>();
+      // Per id: the record, its text and that text's digest (which each result carries).
+      const byId = new Map<string, { record: TaskRecord; text: string; digest: string }>();
       for (const rec of o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity))) {
         // Results are kept per (record id, policy): a record given twice runs once, two different ones may not share an id.
-        const text = JSON.stringify(rec), seen = byId.get(rec._id);
-        if (seen === undefined) { byId.set(rec._id, text); recordDigests.set(rec._id, digest(text)); recordById.set(rec._id, rec); records.push(rec); } else if (seen !== text) {
+        const text = JSON.stringify(rec), seen = byId.get(rec._id)?.text;
+        if (seen === undefined) { byId.set(rec._id, { record: rec, text, digest: digest(text) }); records.push(rec); } else if (seen !== text) {
           throw new Error(`two different records share the _id ${JSON.stringify(rec._id)}; results are kept per _id, so give them distinct ids`);
         }
       }
@@ -214,12 +213,11 @@ export function register(program: Command): void {
               // A record edited in place under the same _id (its answers, its text) is another record: its result
               // is stale and the pair runs again (its new line is the one read from then on). Lines written before
               // results carried the digest are trusted to the id.
-              const digestNow = recordDigests.get(r.id);
-              if (typeof parsed.recordDigest === 'string' && digestNow !== undefined && parsed.recordDigest !== digestNow) continue;
+              const now = byId.get(r.id);
+              if (typeof parsed.recordDigest === 'string' && now !== undefined && parsed.recordDigest !== now.digest) continue;
               // A likelihood from before each alternative answer was read on its own (they were joined into one
               // target) is another quantity for a record with alternatives: that pair runs again.
-              const rec = recordById.get(r.id);
-              if (parsed.metric === LIKELIHOOD_METRIC && parsed.likelihoodOf !== EACH_ANSWER && rec && likelihoodAnswers(rec).length > 1) continue;
+              if (parsed.metric === LIKELIHOOD_METRIC && parsed.likelihoodOf !== EACH_ANSWER && now && likelihoodAnswers(now.record).length > 1) continue;
               const key = `${r.id}\u0000${r.spec}`;
               if (done.has(key)) continue; // a pair written twice by an earlier version counts once
               results.push(r); done.add(key);
@@ -251,7 +249,7 @@ export function register(program: Command): void {
           if (isDone) continue;
           // JSON would write a NaN or infinite score as null (runRecord refuses to return one; this keeps it so).
           if (!Number.isFinite(r.score)) throw new Error(`record ${record._id} under ${spec}: its score is ${r.score}, which results.jsonl cannot hold`);
-          const line = { ...r, policy: spec, spec, recordDigest: recordDigests.get(record._id)!, ...(r.metric === LIKELIHOOD_METRIC ? { likelihoodOf: EACH_ANSWER } : {}) };
+          const line = { ...r, policy: spec, spec, recordDigest: byId.get(record._id)!.digest, ...(r.metric === LIKELIHOOD_METRIC ? { likelihoodOf: EACH_ANSWER } : {}) };
           results.push(line);
           done.add(`${record._id}\u0000${spec}`);
           if (resultsFile) appendFileSync(resultsFile, JSON.stringify(line) + '\n');

@@ -23,12 +23,14 @@ export async function calibrateNamm(model: Model, records: readonly TaskRecord[]
   if (records.length === 0) throw new Error('calibration needs at least one record');
   const policy = createNammPolicy({ params, calibrate: true, updateEvery: options.updateEvery, scorer: options.scorer, taps: options.taps });
   // Before any forward: when no record's sequence (its prompt, as cut to the budget, and every new token) reaches
-  // the cadence, no update can happen, and the whole pass ran for nothing before saying so.
+  // the cadence, no update can happen, and the whole pass ran for nothing before saying so. The first record long
+  // enough ends the look (usually the first: records are not tokenized twice over).
   const every = options.updateEvery ?? 512;
   let longest = 0;
   for (const record of records) {
     const p = recordPrompt(model, record, options);
     longest = Math.max(longest, p.ctxIds.length + p.qIds.length + p.maxNew);
+    if (longest >= every) break;
   }
   if (longest < every) {
     throw new Error(`no NAMM update can happen: the longest record runs to ${longest} tokens (prompt and new tokens, the prompt cut to its budget), short of the update cadence (${every} tokens); calibrate on longer records, or give a larger --max-prompt-tokens / --context-window (a RoPE model may run past its context)`);
