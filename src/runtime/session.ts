@@ -10,6 +10,7 @@ import { policyStateObjects, type KeepLists, type MemoryPolicy } from '../memory
 import { KVCache } from './kvcache.js';
 import { CacheStats, type CacheStatsSummary } from './stats.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
+import { IncrementalDecoder } from './detokenize.js';
 import { checkOptionKeys, showValue } from '../util/show.js';
 import { contextLength } from '../models/rope.js';
 import type { ModelConfig } from '../models/types.js';
@@ -649,6 +650,8 @@ export class Session {
     const t1 = performance.now();
     if (!logits) throw new RangeError('generate needs a non-empty prompt');
     const out: number[] = [];
+    const decoder = tok ? new IncrementalDecoder(tok) : null;
+    let plain = '';  // the text without a tokenizer: the ids, space-separated
     let text = '';
     let stoppedBy: GenerateResult['stoppedBy'] = 'length';
     for (let step = 0; step < maxNew; step++) {
@@ -660,9 +663,16 @@ export class Session {
       const id = sampler.next(logits);
       if (stopTokens.has(id)) { stoppedBy = 'eos'; break; }
       out.push(id);
-      let full = tok ? tok.decode(out) : out.join(' ');
+      // The text so far, decoded in a short window rather than whole (IncrementalDecoder), and where this token may
+      // have changed it: no stop string was in the text before, so one can only begin from there.
+      let full: string, changedFrom: number;
+      if (decoder) { full = decoder.push(id); changedFrom = decoder.changedFrom; }
+      else { changedFrom = plain.length; plain = out.length > 1 ? `${plain} ${id}` : String(id); full = plain; }
       let hit = -1;
-      for (const s of stopStrings) { const at = full.indexOf(s); if (at >= 0 && (hit < 0 || at < hit)) hit = at; }
+      for (const s of stopStrings) {
+        const at = full.indexOf(s, Math.max(0, changedFrom - s.length + 1));
+        if (at >= 0 && (hit < 0 || at < hit)) hit = at;
+      }
       if (hit >= 0) full = full.slice(0, hit);
       // Hold back a trailing replacement character (usually half of a multi-byte character), and a tail that could
       // be the start of a stop string spanning several tokens: streamed now, it would show text the result cuts.

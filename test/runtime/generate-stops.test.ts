@@ -86,3 +86,21 @@ test('streaming with a tokenizer that cleans up spaces (" ." → "."): the piece
   }
   assert.ok(cleaned > 0, 'some output had a space the clean-up removed');
 });
+
+test('a stop string far into a long output stops there, and the streamed pieces join to the text (windowed decoding)', async () => {
+  // The output is decoded in a window past its first tokens (IncrementalDecoder) and stop strings are searched from
+  // where each token changed it: a string found late must be the first occurrence in the whole decoded text.
+  const base = await (await model.createSession()).generate(PROMPT, { maxNewTokens: 400, minNewTokens: 400, stopTokens: [] });
+  assert.equal(base.text, model.tokenizer!.decode(base.outputTokens));
+  // Short strings, and long ones that begin well before where the decoder's window starts when they complete.
+  for (const [at, length] of [[base.text.length >> 1, 7], [base.text.length - 40, 7], [base.text.length - 9, 7], [base.text.length >> 1, 200], [base.text.length - 300, 290]] as const) {
+    const stop = base.text.slice(at, at + length);
+    const first = base.text.indexOf(stop);
+    const pieces: string[] = [];
+    const r = await (await model.createSession()).generate(PROMPT, { maxNewTokens: 400, stopTokens: [], stopStrings: [stop], onToken: (t) => { pieces.push(t); } });
+    assert.equal(r.stoppedBy, 'stop-string', JSON.stringify(stop));
+    assert.equal(r.text, base.text.slice(0, first));
+    assert.equal(pieces.join(''), r.text);
+    assert.ok(r.outputTokens.length > 100, `${r.outputTokens.length} tokens before ${JSON.stringify(stop)}`);
+  }
+});
