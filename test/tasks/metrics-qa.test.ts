@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { normalizeAnswer, normalizeZhAnswer, qaF1Score, qaF1ZhScore } from '../../src/tasks/metrics/qa-f1.js';
 import { bagF1 } from '../../src/tasks/metrics/bag-f1.js';
 import { jiebaCut } from '../../src/tasks/metrics/jieba.js';
+import { scoreByMetric } from '../../src/tasks/metrics/index.js';
 
 // Expected values were checked against LongBench's metrics.py run with CPython 3.11 and jieba 0.42.1.
 
@@ -52,6 +53,12 @@ test('jiebaCut equals Python jieba 0.42.1 cut(cut_all=False), including the non-
   assert.deepEqual(jiebaCut('Adobe-3.0版本'), ['Adobe', '-', '3.0', '版本']);
   assert.deepEqual(jiebaCut('C++和AT&T的50%3份'), ['C++', '和', 'AT&T', '的', '50%', '3', '份']);
   assert.deepEqual(jiebaCut('我爱自然语言处理 NLP\r\n测试\t好'), ['我', '爱', '自然语言', '处理', ' ', 'NLP', '\r\n', '测试', '\t', '好']);
+  // A lone UTF-16 surrogate is a token of its own in Python (jieba 0.42.1 prints ['a', '\ud800', 'b']); through the
+  // segmenter's UTF-8 it became U+FFFD, so two different ones matched (qa_f1_zh 1 and rouge_zh 1 where both are 0).
+  assert.deepEqual(jiebaCut('a\ud800b'), ['a', '\ud800', 'b']);
+  assert.deepEqual(jiebaCut('\udc00北京\ud800\ud800清华大学 🙂\ud83d'), ['\udc00', '北京', '\ud800', '\ud800', '清华大学', ' ', '🙂', '\ud83d']);
+  assert.equal(qaF1ZhScore('\ud800', '\udc00'), 0);
+  assert.equal(scoreByMetric('rouge_zh', '\ud800', ['\udc00']), 0);
 });
 
 test('normalizeZhAnswer: the CJK list has 》 but not 《 〈 〉 · or U+3000 (which is removed as whitespace)', () => {

@@ -39,8 +39,27 @@ const ASCII_DICTIONARY_WORDS = new Set(['AT&T', 'c#', 'C#', 'c++', 'C++']);
 /** Python jieba's `finalseg.re_skip`. */
 const PYTHON_NON_HAN_PIECE = /([a-zA-Z0-9]+(?:\.\d+)?%?)/;
 
+/** A UTF-16 surrogate without its other half. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
 /** `list(jieba.cut(text, cut_all=False))` of Python jieba 0.42.1. */
 export function jiebaCut(text: string): string[] {
+  // The segmenter gets UTF-8, in which a lone surrogate becomes U+FFFD, so two different ones read as one word.
+  // Python keeps each as a token of its own (it is no Chinese character, so blocks split there): cut the text
+  // between them and keep them as they are.
+  if (text.search(LONE_SURROGATE) < 0) return cutWhole(text);
+  const out: string[] = [];
+  let from = 0;
+  for (const m of text.matchAll(LONE_SURROGATE)) {
+    if (m.index > from) out.push(...cutWhole(text.slice(from, m.index)));
+    out.push(m[0]);
+    from = m.index + 1;
+  }
+  if (from < text.length) out.push(...cutWhole(text.slice(from)));
+  return out;
+}
+
+function cutWhole(text: string): string[] {
   const tokens = loadSegmenter().cut(text, true);
   const out: string[] = [];
   let run: string[] = [];
