@@ -212,3 +212,31 @@ test('new Model refuses a weight map that is not one, a tensor short of its shap
   await assert.rejects(loadModel('../shared/models/tinystories-656k', { backend: {} as never }), /^TypeError: backend must be a Backend .*; this one lacks matmulABt, matmulAB, rmsNorm/);
   assert.equal(new Model(f.config, f.weights, f.tokenizer).config.nLayers, 2);
 });
+
+test('GGUF byte-level vocabulary: qwen2 and smollm decode without the clean-up of spaces, as llama.cpp does; the others with it', () => {
+  // Before, every byte-level GGUF vocabulary decoded with it (the tokenizer library's default): Qwen2's text lost the
+  // space in " ." and " 's" (llama.cpp sets clean_spaces = false for both names, and so do their tokenizer_configs).
+  const text = "Pi is about 3 .14 , isn 't it ? x = f(a) . b ! 'm";
+  for (const [pre, cleaned] of [['qwen2', false], ['smollm', false], ['gpt-2', true], ['llama-bpe', true], ['default', true], [null, true]] as const) {
+    const tok = ggufTokenizerFromMetadata(gpt2VocabMeta(pre, [], [], false).meta);
+    const ids = tok.encode(text);
+    assert.equal(ids.length, Buffer.byteLength(text), `${pre}: one byte per token without merges`);
+    assert.equal(tok.decode(ids), cleaned ? "Pi is about 3.14, isn 't it? x = f(a). b!'m" : text, String(pre));
+  }
+});
+
+test('GGUF byte-level vocabulary "smollm": each digit alone, then GPT-2\'s pattern (llama.cpp\'s split); written back under that name', () => {
+  // Merges that would build "12" and " 3": the smollm split puts every digit in a piece of its own, so neither forms.
+  const pieces = ['12', 'Ġ3', 'ab', 'Ġab'];
+  const { meta } = gpt2VocabMeta('smollm', pieces, ['1 2', 'Ġ 3', 'a b', 'Ġ ab'], false);
+  const tok = ggufTokenizerFromMetadata(meta) as HfTokenizer;
+  const id = (t: string) => tok.tokenToId(t)!;
+  assert.deepEqual(tok.encode('ab 123 ab'), [id('ab'), id('Ġ'), id('1'), id('2'), id('3'), id('Ġab')]);
+  assert.equal(tok.decode(tok.encode('ab 123 ab')), 'ab 123 ab');
+  // GPT-2's split alone keeps " 123" whole, so "12" forms.
+  const g = ggufTokenizerFromMetadata(gpt2VocabMeta('gpt-2', pieces, ['1 2', 'Ġ 3', 'a b', 'Ġ ab'], false).meta) as HfTokenizer;
+  assert.ok(g.encode('ab 123 ab').includes(g.tokenToId('12')!));
+  // The writer names SmolLM's own tokenizer.json form (Digits with individual_digits, then ByteLevel) "smollm".
+  const written = new Map(ggufVocabularyMetadata(tok, { vocabSize: tok.vocabSize } as ModelConfig, 'x.gguf'));
+  assert.equal(written.get('tokenizer.ggml.pre')!.value, 'smollm');
+});

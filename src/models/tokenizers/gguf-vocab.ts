@@ -27,6 +27,16 @@ const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\
  */
 const DEFAULT_PRE_SPLITS = ['[\\p{P}\\$\\+<=>\\^~\\|]+', GPT2_PATTERN, '\\p{N}+', '[0-9][0-9][0-9]'];
 
+/**
+ * `tokenizer.ggml.pre` names for which llama.cpp decodes without the clean-up of spaces before punctuation (its
+ * `clean_spaces = false`; their tokenizer_config.json files say `clean_up_tokenization_spaces: false`). The others it
+ * cleans, as transformers did by default before 4.45.
+ */
+const NO_CLEANUP_PRE_NAMES = new Set(['qwen2', 'smollm']);
+
+/** HF's form of llama.cpp's "smollm" split (each digit alone, then GPT-2's pattern), as SmolLM's tokenizer.json has it. */
+const SMOLLM_DIGITS: Json = { type: 'Digits', individual_digits: true };
+
 /** `tokenizer.ggml.pre` names llama.cpp treats as its Llama-3 pre-tokenizer. */
 const LLAMA3_PRE_NAMES = new Set(['llama-bpe', 'llama3', 'llama-v3']);
 
@@ -149,6 +159,7 @@ function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null,
   const split = (pattern: string): Json => ({ type: 'Split', pattern: { Regex: pattern }, behavior: 'Isolated', invert: false });
   // llama.cpp names GPT-2's regex "gpt-2"; files from namm before 0.1 wrote "gpt2".
   if (pre === 'gpt-2' || pre === 'gpt2') preTokenizer = byteLevel(true);
+  else if (pre === 'smollm') preTokenizer = { type: 'Sequence', pretokenizers: [SMOLLM_DIGITS, byteLevel(true)] };
   else if (pre === 'default') preTokenizer = { type: 'Sequence', pretokenizers: [...DEFAULT_PRE_SPLITS.map(split), byteLevel(false)] };
   else if (Object.hasOwn(PRE_TOKENIZER_PATTERNS, pre)) {
     preTokenizer = {
@@ -156,7 +167,7 @@ function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null,
       pretokenizers: [split(PRE_TOKENIZER_PATTERNS[pre]!), byteLevel(false)],
     };
   } else {
-    throw new Error(`${meta.file}: pre-tokenizer "${named}" is not supported (default, gpt-2, llama-bpe, qwen2)`);
+    throw new Error(`${meta.file}: pre-tokenizer "${named}" is not supported (default, gpt-2, llama-bpe, qwen2, smollm)`);
   }
   // No prototype: a token such as "toString", "constructor" or "__proto__" (code-heavy vocabularies hold them) is a
   // key like any other, not an inherited property that `in` finds or an assignment that sets the prototype.
@@ -188,7 +199,10 @@ function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null,
   };
   return new HfTokenizer({
     tokenizerJson,
-    tokenizerConfig: { bos_token: bos === null ? null : tokens[bos], eos_token: eos === null ? null : tokens[eos], chat_template: chatTemplate },
+    tokenizerConfig: {
+      bos_token: bos === null ? null : tokens[bos], eos_token: eos === null ? null : tokens[eos], chat_template: chatTemplate,
+      clean_up_tokenization_spaces: !NO_CLEANUP_PRE_NAMES.has(pre),
+    },
     modelConfig: { bos_token_id: bos, eos_token_id: eosIds.length > 1 ? eosIds : eos },
     origin: meta.file,
   });
@@ -344,8 +358,10 @@ function refuseUnwritable(json: Json, sentencePiece: boolean, path: string): voi
 function preTokenizerName(json: Json, path: string): string {
   const pre = json.pre_tokenizer as Json;
   if (pre.type === 'ByteLevel') return 'gpt-2';
+  const parts = pre.type === 'Sequence' && Array.isArray(pre.pretokenizers) ? (pre.pretokenizers as Json[]) : [];
+  if (parts.length === 2 && parts[0]!.type === 'Digits' && parts[0]!.individual_digits === true && parts[1]!.type === 'ByteLevel' && parts[1]!.use_regex !== false) return 'smollm';
   const text = JSON.stringify(pre);
   if (text.includes(JSON.stringify(DEFAULT_PRE_SPLITS[0]))) return 'default';
   for (const [name, pattern] of Object.entries(PRE_TOKENIZER_PATTERNS)) if (text.includes(JSON.stringify(pattern))) return name;
-  throw new Error(`GGUF writer (${path}): the tokenizer.json pre-tokenizer matches none that GGUF names here (default, gpt-2, llama-bpe, qwen2)`);
+  throw new Error(`GGUF writer (${path}): the tokenizer.json pre-tokenizer matches none that GGUF names here (default, gpt-2, llama-bpe, qwen2, smollm)`);
 }
