@@ -421,10 +421,17 @@ export function ropeScalingToHf(s: RopeScaling): Record<string, unknown> | null 
   }
 }
 
+/**
+ * The most a model folder's JSON file may hold: a config (config.json, generation_config.json, tokenizer_config.json,
+ * a weight index) is kilobytes, a tokenizer.json tens of MB at most (Gemma 3's, 262K tokens, is 33 MB). Far past
+ * either, JSON.parse could end the process (a 400 MB array of numbers is past V8's largest array) instead of failing.
+ */
+export const JSON_FILE_LIMITS = { config: 16 * MiB, tokenizer: 128 * MiB } as const;
+
 /** Reads and parses a JSON file, with the file named in any error. */
-export async function readJsonFile(path: string): Promise<unknown> {
-  // Bounded (a tokenizer.json is tens of MB at most); a folder or a device named here is a clear error.
-  const text = readFileLimited(path, 512 * MiB, 'JSON file').toString('utf8');
+export async function readJsonFile(path: string, kind: keyof typeof JSON_FILE_LIMITS = 'config'): Promise<unknown> {
+  // Bounded; a folder or a device named here is a clear error.
+  const text = readFileLimited(path, JSON_FILE_LIMITS[kind], kind === 'config' ? 'JSON config file' : 'tokenizer.json').toString('utf8');
   try {
     return JSON.parse(text);
   } catch (err) {

@@ -88,8 +88,17 @@ export function isGgufFile(path: string): boolean {
 // ---------------------------------------------------------------- reading
 
 /** Sequential reads over a file through a window, checking every length against the bytes that remain. */
+/**
+ * The most array entries the metadata may hold in all. Each entry becomes a JavaScript value, so a damaged count
+ * that a large file could still back (500 M int32s in a 2 GB file) ended the process out of memory rather than with
+ * an error; real files hold a few hundred thousand (a 262K vocabulary's tokens, scores and types, 500K merges).
+ */
+export const GGUF_MAX_ARRAY_ENTRIES = 1 << 25;
+
 class Cursor {
   pos = 0;
+  /** Array entries read so far (GGUF_MAX_ARRAY_ENTRIES in all). */
+  private entries = 0;
   private buf: Uint8Array = new Uint8Array(0);
   private bufStart = 0;
 
@@ -156,6 +165,10 @@ class Cursor {
     const minSize = elementType === GgufValueType.STRING ? 8 : elementType === GgufValueType.ARRAY ? 12 : FIXED_SIZE[elementType];
     if (minSize === undefined) throw new Error(`${this.file}: ${what} has unknown array element type ${elementType}`);
     const n = this.count(`${what} array length`, Math.floor((this.remaining() - 8) / minSize));
+    this.entries += n;
+    if (this.entries > GGUF_MAX_ARRAY_ENTRIES) {
+      throw new Error(`${this.file}: ${what} has ${n} array entries, past the ${GGUF_MAX_ARRAY_ENTRIES} that namm reads from a file's metadata in all (a damaged count?)`);
+    }
     const out: GgufValue[] = new Array(n);
     for (let i = 0; i < n; i++) out[i] = this.value(elementType, what, depth + 1).value;
     return { type, value: out, elementType };

@@ -34,12 +34,15 @@ export interface SafetensorsHeader {
   fileSize: number;
 }
 
-/** Reads `length` bytes at `position` of an open file, failing clearly on a short read. */
-export function readExactly(fd: number, position: number, length: number, file: string, target?: Uint8Array): Uint8Array {
+/** The most one read asks for: `readSync` refuses a length past 2³¹ − 1 (one tensor can be larger: a 72B embedding). */
+export const READ_CHUNK = 1 << 30;
+
+/** Reads `length` bytes at `position` of an open file (in reads of at most `chunk`), failing clearly on a short read. */
+export function readExactly(fd: number, position: number, length: number, file: string, target?: Uint8Array, chunk = READ_CHUNK): Uint8Array {
   const buf = target ?? new Uint8Array(length);
   let done = 0;
   while (done < length) {
-    const n = readSync(fd, buf, done, length - done, position + done);
+    const n = readSync(fd, buf, done, Math.min(length - done, chunk), position + done);
     if (n === 0) throw new Error(`${file}: unexpected end of file reading ${length} bytes at offset ${position}`);
     done += n;
   }

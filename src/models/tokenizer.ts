@@ -14,7 +14,7 @@ export { HfTokenizer } from './tokenizers/hf.js';
 export async function loadHfTokenizer(tokenizerJsonPath: string): Promise<HfTokenizer> {
   const dir = dirname(tokenizerJsonPath);
   const [tokenizerJson, tokenizerConfig, modelConfig, generationConfig] = await Promise.all([
-    readJsonFile(tokenizerJsonPath),
+    readJsonFile(tokenizerJsonPath, 'tokenizer'),
     readOptionalJsonObject(join(dir, 'tokenizer_config.json')),
     readOptionalJsonObject(join(dir, 'config.json')),
     readOptionalJsonObject(join(dir, 'generation_config.json')),

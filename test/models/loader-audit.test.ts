@@ -1,12 +1,12 @@
 /** Loader and writer defects found in an audit of src/models: each test failed before its fix. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GgufMeta, GgufValueType, gv, writeGguf, type GgufMetadata } from '../../src/models/gguf.js';
+import { GGUF_MAX_ARRAY_ENTRIES, GgufMeta, GgufValueType, gv, readGgufHeader, writeGguf, writeGgufContainer, type GgufMetadata } from '../../src/models/gguf.js';
 import { loadModelFiles } from '../../src/models/load.js';
-import { readSafetensors, writeSafetensors } from '../../src/models/safetensors.js';
+import { READ_CHUNK, readExactly, readSafetensors, writeSafetensors } from '../../src/models/safetensors.js';
 import { ggufTokenizerFromMetadata, ggufVocabularyMetadata } from '../../src/models/tokenizers/gguf-vocab.js';
 import type { ModelConfig } from '../../src/models/types.js';
 import type { HfTokenizer } from '../../src/models/tokenizers/hf.js';
@@ -239,4 +239,62 @@ test('GGUF byte-level vocabulary "smollm": each digit alone, then GPT-2\'s patte
   // The writer names SmolLM's own tokenizer.json form (Digits with individual_digits, then ByteLevel) "smollm".
   const written = new Map(ggufVocabularyMetadata(tok, { vocabSize: tok.vocabSize } as ModelConfig, 'x.gguf'));
   assert.equal(written.get('tokenizer.ggml.pre')!.value, 'smollm');
+});
+
+test('GGUF metadata arrays past 2^25 entries in all are refused by name (a damaged count that a large file could back ended the process out of memory)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-gguf-count-'));
+  try {
+    const path = join(dir, 'm.gguf');
+    writeGgufContainer(path, new Map([['general.architecture', gv.str('llama')], ['x.list', gv.arr(GgufValueType.INT32, [1, 2, 3])]]), []);
+    const bytes = readFileSync(path);
+    const key = Buffer.from('x.list');
+    const countAt = bytes.indexOf(key) + key.length + 8;  // after the value type and the element type
+    assert.equal(bytes.readBigUInt64LE(countAt), 3n);
+    // A count the (sparse) file can hold, one past the limit.
+    bytes.writeBigUInt64LE(BigInt(GGUF_MAX_ARRAY_ENTRIES + 1), countAt);
+    writeFileSync(path, bytes);
+    truncateSync(path, countAt + 8 + 4 * (GGUF_MAX_ARRAY_ENTRIES + 1) + 64);
+    const fd = openSync(path, 'r');
+    try {
+      assert.throws(() => readGgufHeader(fd, path), /metadata key #1 "x\.list" has 33554433 array entries, past the 33554432 that namm reads from a file's metadata in all \(a damaged count\?\)/);
+    } finally {
+      closeSync(fd);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('readExactly reads in pieces of at most READ_CHUNK, below readSync\'s 2^31 − 1 (a 2.15 GB tensor was refused with "length is out of range")', () => {
+  assert.ok(READ_CHUNK <= 2 ** 31 - 1);
+  const dir = mkdtempSync(join(tmpdir(), 'namm-read-'));
+  try {
+    const path = join(dir, 'b.bin');
+    const data = Uint8Array.from({ length: 10_000 }, (_, i) => (i * 7919) & 255);
+    writeFileSync(path, data);
+    const fd = openSync(path, 'r');
+    try {
+      assert.deepEqual(readExactly(fd, 3, 9_990, path, undefined, 4096), data.subarray(3, 9_993));
+      assert.throws(() => readExactly(fd, 5_000, 6_000, path, undefined, 1024), /unexpected end of file reading 6000 bytes at offset 5000/);
+    } finally {
+      closeSync(fd);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a model folder\'s JSON files are read up to 16 MiB (configs) and 128 MiB (tokenizer.json): past that, an error, not a crash of V8', async () => {
+  // A 400 MB config.json (under the 512 MiB read before) ended the process in JSON.parse.
+  const dir = mkdtempSync(join(tmpdir(), 'namm-json-limit-'));
+  try {
+    cpSync('../shared/models/tinystories-656k', dir, { recursive: true });
+    truncateSync(join(dir, 'config.json'), 16 * 1024 * 1024 + 1);
+    await assert.rejects(loadModelFiles(dir), /config\.json holds 16777217 bytes, more than a JSON config file can \(16 MiB\)/);
+    cpSync('../shared/models/tinystories-656k/config.json', join(dir, 'config.json'));
+    truncateSync(join(dir, 'tokenizer.json'), 128 * 1024 * 1024 + 1);
+    await assert.rejects(loadModelFiles(dir), /tokenizer\.json holds 134217729 bytes, more than a tokenizer\.json can \(128 MiB\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
