@@ -24,10 +24,11 @@ function mix32(x: number): number {
 /**
  * One uniform score in [0, 1) per token and head, drawn when the token arrives and never redrawn: a hash of (seed,
  * layer, head, absolute position). Keeping the top k of fixed scores at every action leaves a uniform random subset
- * of the tokens seen (the spec's rule) under a token budget; a ratio budget grows with the sequence, and a token
- * evicted while it was small does not come back, so later tokens are a little likelier to be held (ratio 0.5 over
- * 256 tokens fed one at a time: 0.44 of the first quarter, 0.56 of the last; 0.49/0.51 in 128-token chunks), whereas fresh scores at every action would give an old token another
- * chance to be evicted each time and so keep mostly recent ones. The scores depend on neither the chunking nor the
+ * of the tokens seen (the spec's rule) under a token budget, whereas fresh scores at every action would give an old
+ * token another chance to be evicted each time and so keep mostly recent ones. A ratio budget grows with the
+ * sequence, and a token evicted while it was small does not come back, so there later tokens are a little likelier
+ * to be held (ratio 0.5 over 256 tokens fed one at a time: 0.44 of the first quarter, 0.56 of the last; 0.49 and
+ * 0.51 in 128-token chunks). The scores depend on neither the chunking nor the
  * order in which layers are visited, so the same seed evicts the same tokens however a prompt is fed.
  */
 export class RandomScorer implements TokenScorer {

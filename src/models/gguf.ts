@@ -87,7 +87,6 @@ export function isGgufFile(path: string): boolean {
 
 // ---------------------------------------------------------------- reading
 
-/** Sequential reads over a file through a window, checking every length against the bytes that remain. */
 /**
  * The most array entries the metadata may hold in all. Each entry becomes a JavaScript value, so a damaged count
  * that a large file could still back (500 M int32s in a 2 GB file) ended the process out of memory rather than with
@@ -95,6 +94,7 @@ export function isGgufFile(path: string): boolean {
  */
 export const GGUF_MAX_ARRAY_ENTRIES = 1 << 25;
 
+/** Sequential reads over a file through a window, checking every length against the bytes that remain. */
 class Cursor {
   pos = 0;
   /** Array entries read so far (GGUF_MAX_ARRAY_ENTRIES in all). */
