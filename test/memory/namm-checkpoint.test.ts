@@ -103,6 +103,13 @@ test('.namm reading reports truncation, corruption, wrong counts and NaN clearly
   // A size of the wrong type is shown as written (it read "features 25 … differ from this build's (25, …)").
   assert.throws(() => decodeNammCheckpoint(rewrite((h) => { h.featureDim = '25'; delete h.nBins; })), /sizes \(features "25", bins missing, recency 8, hidden 32\) differ/);
   assert.throws(() => readNammCheckpoint('/nonexistent/x.namm'), /cannot read NAMM checkpoint/);
+  // A header that is JSON but no object: an array read as one with no scorer ('unknown scorer "undefined"').
+  for (const bad of ['[]', '[1,2]', 'null', '"bam"']) {
+    const j = new TextEncoder().encode(bad);
+    const f = new Uint8Array(((12 + j.length + 3) & ~3) + payload.length);
+    f.set(enc.subarray(0, 12)); new DataView(f.buffer).setUint32(8, j.length, true); f.set(j, 12);
+    assert.throws(() => decodeNammCheckpoint(f), /header is not an object/, bad);
+  }
 });
 
 test('loadNammPolicy applies and validates spec-string overrides', () => {

@@ -114,7 +114,7 @@ export function decodeNammCheckpoint(bytes: Uint8Array, source = 'NAMM checkpoin
   } catch (err) {
     return fail(`unreadable header (${(err as Error).message})`);
   }
-  if (!header || typeof header !== 'object') fail('header is not an object');
+  if (!header || typeof header !== 'object' || Array.isArray(header)) fail('header is not an object');
   if (header.scorer !== 'bam' && header.scorer !== 'mlp') fail(`unknown scorer "${String(header.scorer)}"`);
   if (header.featureDim !== FEATURE_DIM || header.nBins !== N_BINS || header.recencyDims !== RECENCY_DIMS || header.bamHidden !== BAM_HIDDEN) {
     // JSON.stringify, so that "25" (a string) does not read as the 25 it fails to equal.
