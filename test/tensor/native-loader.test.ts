@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { getBackend } from '../../src/tensor/index.js';
+import { chooseBackend, getBackend } from '../../src/tensor/index.js';
 import { loadNativeBackend, NativeBackend } from '../../src/tensor/native.js';
 import { simdPaths, skipNative } from './native-fixtures.js';
 
@@ -33,6 +33,17 @@ describe('native addon loading', { skip: skipNative }, () => {
       if (saved === undefined) delete process.env.NAMM_SIMD;
       else process.env.NAMM_SIMD = saved;
     }
+  });
+
+  it('chooseBackend: a NAMM_SIMD that names no path, or one this CPU lacks, is an error (a typo fell back to the TypeScript backend)', () => {
+    assert.throws(() => chooseBackend({ NAMM_SIMD: 'avx-2' }), /^Error: NAMM_SIMD must be "scalar", "avx2", "avx512" or "auto", got "avx-2"$/);
+    assert.throws(() => chooseBackend({ NAMM_SIMD: 'avx-2', NAMM_BACKEND: 'js' }), /NAMM_SIMD must be/);
+    for (const p of simdPaths()) assert.equal((chooseBackend({ NAMM_SIMD: p.toUpperCase() }) as NativeBackend).simd, p);
+    assert.equal((chooseBackend({ NAMM_SIMD: 'auto' }) as NativeBackend).simd, simdPaths().at(-1));
+    assert.equal((chooseBackend({}) as NativeBackend).simd, simdPaths().at(-1));
+    assert.equal(chooseBackend({ NAMM_BACKEND: 'js' }).name, 'js');
+    const missing = (['scalar', 'avx2', 'avx512'] as const).find((p) => !simdPaths().includes(p));
+    if (missing) assert.throws(() => chooseBackend({ NAMM_SIMD: missing }), new RegExp(`NAMM_SIMD=${missing}, but this CPU runs only ${simdPaths().join(', ')}`));
   });
 
   it('availableSimd lists scalar first and only paths this CPU runs', () => {
