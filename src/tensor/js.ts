@@ -15,7 +15,7 @@ import type { AttentionArgs, Backend, GeluKind, RopeLayout } from './backend.js'
 import { gemmAB, gemmABt, gemmAtB } from './js-gemm.js';
 import { PackedMatrix, unpackRows, type Weight } from './packed.js';
 import {
-  checkAttention, checkCount, checkF32, checkFiniteNumber, checkGemm, checkI32, checkPackedGemm, checkU16, checkU8,
+  checkAttention, checkCount, checkF32, checkFiniteNumber, checkGemm, checkI32, checkPackedGemm, checkThreads, checkU16, checkU8,
 } from './validate.js';
 
 export { checkAttention } from './validate.js';
@@ -28,8 +28,19 @@ const PACKED_PANEL_VALUES = 1 << 18;
 export class JsBackend implements Backend {
   readonly name = 'js' as const;
   readonly simd = 'js';
-  /** The TypeScript backend always runs on the calling thread; the value is kept for interface symmetry. */
-  threads = 1;
+  private threadCount = 1;
+
+  /**
+   * The TypeScript backend always runs on the calling thread; the value is kept for interface symmetry, and checked
+   * as the native backend checks it (1000 was taken, and a training run printed "1000 thread(s)").
+   */
+  get threads(): number {
+    return this.threadCount;
+  }
+
+  set threads(n: number) {
+    this.threadCount = checkThreads(n);
+  }
 
   matmulABt(a: Float32Array, b: Weight, c: Float32Array, M: number, K: number, N: number, accumulate = false): void {
     if (b instanceof PackedMatrix) {

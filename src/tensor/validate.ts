@@ -5,10 +5,32 @@
 import type { AttentionArgs } from './backend.js';
 import { packedRowBytes, type PackedMatrix } from './packed.js';
 
+/**
+ * A bad argument as the native addon's messages show it: a number as written, otherwise its kind. (String() of a
+ * typed array passed by mistake joined all its values into the message, and threw on a detached one.)
+ */
+export function describeArg(v: unknown): string {
+  if (typeof v === 'number' || v === undefined || v === null) return String(v);
+  if (typeof v === 'string') return 'a string';
+  if (typeof v === 'boolean') return 'a boolean';
+  if (typeof v === 'bigint') return 'a bigint';
+  return 'an object';
+}
+
 export function checkCount(name: string, v: number): void {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    throw new RangeError(`${name} must be a non-negative integer, got ${String(v)}`);
+    throw new RangeError(`${name} must be a non-negative integer, got ${describeArg(v)}`);
   }
+}
+
+/** Threads a backend may use: the native pool's bounds, so both backends take the same values. */
+export const MAX_THREADS = 256;
+
+export function checkThreads(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_THREADS) {
+    throw new RangeError(`threads must be an integer from 1 to ${MAX_THREADS}`);
+  }
+  return v;
 }
 
 function checkLength(name: string, a: ArrayLike<number>, need: number): void {

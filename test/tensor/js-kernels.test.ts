@@ -7,6 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JsBackend, erf, halfToFloat } from '../../src/tensor/js.js';
+import { NativeBackend } from '../../src/tensor/native.js';
+import { skipNative } from './native-fixtures.js';
 import type { AttentionArgs } from '../../src/tensor/backend.js';
 import { Rng } from '../../src/util/rng.js';
 import { randomF32, randomQ8_0, randomU16, uniformF32 } from '../helpers/random-arrays.js';
@@ -555,4 +557,27 @@ test('conversions: random half patterns against the reference, misuse throws', (
   assert.throws(() => js.q8_0ToF32(new Uint8Array(34), new Float32Array(32), 31), /multiple of 32/);
   assert.throws(() => js.q8_0ToF32(new Uint8Array(33), new Float32Array(32), 32), /src holds 33 values but 34/);
   assert.throws(() => js.q8_0ToF32(new Int8Array(34) as unknown as Uint8Array, new Float32Array(32), 32), TypeError);
+});
+
+test('JsBackend.threads takes what the native backend takes (1 … 256), and a bad count is shown by its kind, not joined into the message', () => {
+  const b = new JsBackend();
+  for (const bad of [0, -1, 257, 1000, 1.5, Number.NaN, '2' as unknown as number]) {
+    assert.throws(() => { b.threads = bad; }, /^RangeError: threads must be an integer from 1 to 256$/, String(bad));
+  }
+  assert.equal(b.threads, 1);
+  b.threads = 256;
+  assert.equal(b.threads, 256);
+  if (!skipNative) {
+    const n = new NativeBackend();
+    for (const bad of [0, 257, 1.5]) assert.throws(() => { n.threads = bad; }, /^RangeError: threads must be an integer from 1 to 256$/);
+  }
+  // A 4M-value array passed as a count made an 80-million-character message; a detached one threw a TypeError
+  // about join() instead.
+  const x = new Float32Array(8);
+  assert.throws(() => b.softmax(x, new Float32Array(1 << 22) as unknown as number, 4), /^RangeError: rows must be a non-negative integer, got an object$/);
+  const detached = new Float32Array(8);
+  structuredClone(detached.buffer, { transfer: [detached.buffer] });
+  assert.throws(() => b.softmax(x, detached as unknown as number, 4), /^RangeError: rows must be a non-negative integer, got an object$/);
+  assert.throws(() => b.softmax(x, 'x' as unknown as number, 4), /got a string$/);
+  assert.throws(() => b.softmax(x, -2, 4), /got -2$/);
 });
