@@ -153,6 +153,11 @@ test('the shipped example curricula are valid; the tinystories one resolves on t
     assert.ok(c.stages.length >= 2, `${name} has stages`);
     assert.ok(c.stages.every((s, i) => i === 0 || s.tasks.length > c.stages[i - 1]!.tasks.length), `${name}: later stages add tasks`);
   }
+  // The reference's LongBench truncation: 32,768 tokens less each task's answer (maxPromptTokens 32,000 cut 640–736
+  // tokens more than it does).
+  const lb = loadCurriculum('configs/evolve-longbench.json');
+  assert.equal(lb.run.contextWindow, 32768);
+  assert.equal(lb.run.maxPromptTokens, null);
   const c = loadCurriculum('configs/evolve-tinystories.json');
   const pools = resolveTaskPools(c, await loadTokenizer(MODEL));
   assert.deepEqual([...pools].map(([name, records]) => [name, records.length]), [['passkey', 32], ['niah_single_1', 32], ['vt', 16], ['niah_multikey_1', 16]]);
