@@ -88,6 +88,11 @@ export interface Tokenizer {
   encode(text: string, options?: { addBos?: boolean }): number[];
   /** Decodes ids; `skipSpecial` (default true) drops special tokens such as BOS/EOS. */
   decode(ids: readonly number[], options?: { skipSpecial?: boolean }): string;
+  /**
+   * Whether decode cleans up spaces (" ." → ".", " 's" → "'s"), so that a later token can change text before it:
+   * generate then holds such a tail back from streaming. Absent is taken as true (the careful reading).
+   */
+  readonly cleansUpSpaces?: boolean;
   /** Renders a chat with the model's template, when the model folder has one. */
   applyChatTemplate?(messages: { role: string; content: string }[], options?: { addGenerationPrompt?: boolean }): string;
 }

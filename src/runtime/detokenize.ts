@@ -16,6 +16,14 @@ import type { Tokenizer } from '../models/types.js';
 
 /** Tokens decoded before the anchor for context (covers a 4-byte character in byte-fallback tokens, twice). */
 const CONTEXT_TOKENS = 8;
+/**
+ * Characters the context's text must hold, more than any clean-up reaches back (" n't", " ' "): a rewrite that a later
+ * token sets off then changes the context's own text, which the window sees. Eight tokens can decode to one
+ * character (a quote after special tokens), and then a clean-up removed a space before it unseen. The context grows
+ * (16, 32, 64 tokens) until its text is this long; the anchor waits while it is not.
+ */
+const CONTEXT_CHARS = 16;
+const MAX_CONTEXT_TOKENS = 64;
 /** The window is moved on once it holds this many tokens past the anchor. */
 const WINDOW_TOKENS = 32;
 /** The first check against a whole decode; later ones at each doubling of the output. */
@@ -84,19 +92,23 @@ export class IncrementalDecoder {
 
   /**
    * Moves the anchor to CONTEXT_TOKENS before the end, where the text up to it is complete (not ending in half of a
-   * character, U+FFFD), reads the same at the front of the window as decoded alone, and the new context has text of
-   * its own (decoded alone, an empty context would let a tokenizer strip the window's leading space as the start of
-   * a text); otherwise it stays for now.
+   * character, U+FFFD), reads the same at the front of the window as decoded alone, and the new context has
+   * CONTEXT_CHARS of text of its own (an empty one would also let a tokenizer strip the window's leading space as the
+   * start of a text); otherwise it stays for now.
    */
   private moveAnchor(window: string): void {
     const to = this.ids.length - CONTEXT_TOKENS;
     const upTo = this.tokenizer.decode(this.ids.slice(this.contextStart, to));
     if (upTo.endsWith('\uFFFD') || !window.startsWith(upTo) || !upTo.startsWith(this.contextText)) return;
-    const context = this.tokenizer.decode(this.ids.slice(to - CONTEXT_TOKENS, to));
-    if (context.length === 0 || context.endsWith('\uFFFD') || !upTo.endsWith(context)) return;
+    let size = CONTEXT_TOKENS, context = this.tokenizer.decode(this.ids.slice(to - size, to));
+    while (context.length < CONTEXT_CHARS && size < MAX_CONTEXT_TOKENS && to - size > 0) {
+      size = Math.min(2 * size, MAX_CONTEXT_TOKENS, to);
+      context = this.tokenizer.decode(this.ids.slice(to - size, to));
+    }
+    if (context.length < CONTEXT_CHARS || context.endsWith('\uFFFD') || !upTo.endsWith(context)) return;
     this.anchorText += upTo.slice(this.contextText.length);
     this.anchor = to;
-    this.contextStart = to - CONTEXT_TOKENS;
+    this.contextStart = to - size;
     this.contextText = context;
   }
 }

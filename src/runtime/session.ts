@@ -280,13 +280,12 @@ export class Session {
   }
 
   private prefillTokens(ids: ArrayLike<number>, options: PrefillOptions): Float32Array {
-    const given = this.checkIds(ids, 'prefill');
+    const all = this.checkIds(ids, 'prefill');
     const held = this.pending.length;
-    const all = held > 0 ? [...this.pending, ...given] : given;
     const n = all.length;
-    if (given.length === 0) throw new RangeError('prefill needs at least one token');
-    // Every check before any chunk runs (and pending tokens are taken), so a refused prompt changes nothing.
-    this.checkLength(n);
+    if (n === 0) throw new RangeError('prefill needs at least one token');
+    // Every check before anything runs (the pending tokens included), so a refused prompt changes nothing.
+    this.checkLength(held + n);
     const wantAll = options.logits === 'all';
     const V = this.arch.config.vocabSize;
     const out = wantAll ? new Float32Array(n * V) : null;
@@ -300,10 +299,16 @@ export class Session {
     const boundary = asked ?? Number.MAX_SAFE_INTEGER;
     let i = 0;
     const asLong = options.sequenceLength;
-    if (asLong !== undefined && (!Number.isSafeInteger(asLong) || asLong < this.totalTokens + n)) {
-      throw new RangeError(`prefill: sequenceLength must be an integer ≥ the sequence's length after this prefill (${this.totalTokens + n}), got ${String(asLong)}`);
+    const after = this.totalTokens + held + n;
+    if (asLong !== undefined && (!Number.isSafeInteger(asLong) || asLong < after)) {
+      throw new RangeError(`prefill: sequenceLength must be an integer ≥ the sequence's length after this prefill (${after}), got ${String(asLong)}`);
     }
-    this.forwardLength = asLong ?? this.totalTokens + n;
+    // A token a stopped generate sampled but did not feed goes in first, as the decoding step generation would have
+    // run for it, as decode() feeds it. (It went in at the front of the prompt's first chunk, so a policy that acts
+    // at decoding steps, and the statistics, saw it as part of the prompt: the next answer depended on whether
+    // decode() or prefill() came next.)
+    this.feedPending();
+    this.forwardLength = asLong ?? after;
     // The chunks, then groups of consecutive ones that go through the layers together (see forwardTokens). A
     // one-token chunk stays alone: its projections are a matrix-vector product, whose sums are ordered differently.
     const sizes: number[] = [];
@@ -328,7 +333,6 @@ export class Session {
     } finally {
       this.forwardLength = undefined;
     }
-    this.pending = [];
     if (this.policy) {
       // Evictions keep each store's capacity for the tokens that follow (see KVCache); once the prompt is in, the
       // slack they left is given back, so the memory freed during the prompt is really released.
@@ -336,8 +340,20 @@ export class Session {
       this.cache.shrinkToFit(2);
       this.timings.compactionMs += performance.now() - t0;
     }
-    // With logits: 'all', one row per token the caller gave (a pending generated token went in first, unasked).
-    return out ? (held > 0 ? out.slice(held * V) : out) : last;
+    return out ?? last;
+  }
+
+  /**
+   * Feeds the tokens a stopped generate sampled but did not feed, each as its own decoding step (the step generation
+   * would have run for it); returns the last one's logits (empty when none was waiting).
+   */
+  private feedPending(): Float32Array {
+    let logits: Float32Array = new Float32Array(0);
+    while (this.pending.length > 0) {
+      logits = this.runChunk(Int32Array.of(this.pending[0]!), 'decode', false, 'last');
+      this.pending.shift();
+    }
+    return logits;
   }
 
   /** Feeds one token (a decoding step) and returns the next-token logits. */
@@ -352,10 +368,7 @@ export class Session {
     // A token generation sampled but did not feed (a length or stop-string stop) goes in first, as the decoding step
     // generation would have run for it. (It went in with this one as a two-token prefill chunk marked as the end of
     // a context: a policy acting at every token then evicted once for both, and the statistics saw one chunk.)
-    while (this.pending.length > 0) {
-      this.runChunk(Int32Array.of(this.pending[0]!), 'decode', false, 'last');
-      this.pending.shift();
-    }
+    this.feedPending();
     return this.runChunk(Int32Array.of(checked!), 'decode', false, 'last');
   }
 
@@ -644,11 +657,16 @@ export class Session {
 
     // A sliding-window model (or GPT-2 at its last position) would refuse a decoding step past its limit: refuse the
     // whole call up front instead, before anything runs, rather than stop halfway with the text generated so far lost.
-    if (promptIds.length > 0) this.checkLength(this.pending.length + promptIds.length + Math.max(0, maxNew - 1));
+    // An empty prompt continues a generation that stopped (by length or a stop string) from the token it sampled but
+    // did not feed; with nothing waiting there is nothing to continue from.
+    const continuing = promptIds.length === 0 && this.pending.length > 0;
+    if (promptIds.length === 0 && !continuing) {
+      throw new RangeError('generate needs a non-empty prompt (an empty one continues only after a generate that stopped by length or a stop string)');
+    }
+    this.checkLength(this.pending.length + promptIds.length + Math.max(0, maxNew - 1));
     const t0 = performance.now();
-    let logits = promptIds.length > 0 ? this.prefillTokens(promptIds, { endOfPrefill: options.compressPrompt !== false }) : null;
+    let logits = continuing ? this.feedPending() : this.prefillTokens(promptIds, { endOfPrefill: options.compressPrompt !== false });
     const t1 = performance.now();
-    if (!logits) throw new RangeError('generate needs a non-empty prompt');
     const out: number[] = [];
     const decoder = tok ? new IncrementalDecoder(tok) : null;
     let plain = '';  // the text without a tokenizer: the ids, space-separated
@@ -679,7 +697,9 @@ export class Session {
       let stable = full;
       if (hit < 0) {
         if (stable.endsWith('\uFFFD')) stable = stable.slice(0, -1);
-        stable = stable.slice(0, stable.length - stopPrefixTail(stable, tok ? [...stopStrings, ...CLEANUP_PATTERNS] : stopStrings));
+        const cleans = tok !== null && tok.cleansUpSpaces !== false;
+        const held = Math.max(stopPrefixTail(stable, cleans ? [...stopStrings, ...CLEANUP_PATTERNS] : stopStrings), cleans ? cleanupTail(stable) : 0);
+        stable = stable.slice(0, stable.length - held);
       }
       if (stable.length > text.length && stable.startsWith(text)) {
         try {
@@ -695,7 +715,10 @@ export class Session {
         }
         text = stable;
       }
-      else if (!stable.startsWith(text)) text = stable;
+      // Holding back more than before (a clean-up pattern's beginning, "  '" → " '") leaves what was streamed as it
+      // is while it still begins the text; rolled back, its end was streamed a second time. Only text the tokenizer
+      // has rewritten past what was streamed (which no piece can take back) moves the mark back.
+      else if (!stable.startsWith(text) && !full.startsWith(text)) text = stable;
       // Its token is in the output, so it joins the sequence (fed with the next call, as after a length stop).
       if (hit >= 0) { stoppedBy = 'stop-string'; this.pending.push(id); break; }
       if (step + 1 < maxNew) logits = this.decodeToken(id);
@@ -734,6 +757,17 @@ export class Session {
 const CLEANUP_PATTERNS = [' .', ' ?', ' !', ' ,', " ' ", " n't", " 'm", " 's", " 've", " 're"];
 
 /** The length of the longest tail of `text` that is a proper beginning of one of `stops` (0 when none). */
+/**
+ * The length of the trailing run of spaces, quotes and n's, which clean-ups can still rewrite in a chain: " ' " → "'"
+ * brings a space before it next to the quote, and " 's" or " n't" then removes that space too ("x  '" + " " + "s"
+ * reads "x's"), so holding back only a pattern's beginning (" '") streamed a space the result lost.
+ */
+function cleanupTail(text: string): number {
+  let k = text.length;
+  while (k > 0 && (text[k - 1] === ' ' || text[k - 1] === "'" || text[k - 1] === 'n')) k--;
+  return text.length - k;
+}
+
 function stopPrefixTail(text: string, stops: readonly string[]): number {
   let held = 0;
   for (const s of stops) {

@@ -94,8 +94,13 @@ test('IncrementalDecoder: a tokenizer that cleans up spaces (" ." → ".") acros
     const tok = await loadTokenizer(dir);
     const piece = (t: string) => tok.encode(t, { addBos: false });
     assert.equal(tok.decode([...piece('a'), ...piece(' '), ...piece('.')]), 'a.', 'the copy cleans up');
-    const pool = [...new Set([...piece(' '), ...piece('.'), ...piece(','), ...piece('n'), ...piece("'t"), ...piece(' the'), ...piece('?')])];
-    for (let seed = 11; seed <= 14; seed++) checkEveryStep(tok, mixedIds(seed, 400, tok.vocabSize, pool), `cleanup seed ${seed}`);
+    const specials = [...new Set([tok.bosTokenId!, ...tok.eosTokenIds])];
+    const pool = [...new Set([...piece(' '), ...piece('.'), ...piece(','), ...piece('n'), ...piece("'t"), ...piece(' the'), ...piece('?'), ...piece("'"), ...piece('s'), ...specials, ...specials])];
+    for (let seed = 11; seed <= 30; seed++) checkEveryStep(tok, mixedIds(seed, 400, tok.vocabSize, pool), `cleanup seed ${seed}`);
+    // Eight tokens of context that decode to one quote (seven special tokens after it): the " 's" a later "s" makes
+    // removes the space before them, which a context of eight tokens did not hold.
+    const quoteAfterSpecials = [...Array(8).fill(piece(' a')).flat(), ...piece(' '), ...piece("'"), ...Array(7).fill(specials[0]!), ...piece('s')];
+    checkEveryStep(tok, [...quoteAfterSpecials, ...quoteAfterSpecials, ...quoteAfterSpecials], 'quote after specials');
     // Text without the patterns is still decoded in windows: linear work.
     const ids = tok.encode(ESSAY.replace(/ ([.,?!])/g, '$1'), { addBos: false }).slice(0, 2000);
     const { tok: counted, decoded } = counting(tok);

@@ -104,3 +104,89 @@ test('a stop string far into a long output stops there, and the streamed pieces 
     assert.ok(r.outputTokens.length > 100, `${r.outputTokens.length} tokens before ${JSON.stringify(stop)}`);
   }
 });
+
+test('a clean-up tokenizer after special tokens: streamed pieces join to the text, and a stop string stops only on text the output has', async () => {
+  // A byte-level vocabulary of ten special tokens (decoded to nothing), "Ġ", "'" and "s", with the clean-up of
+  // spaces on (" 's" → "'s", " ' " → "'"), and a random model that samples them all. Two defects showed here: eight
+  // tokens of context could decode to one quote, so a clean-up reached back past them unseen (the text, and the stop
+  // strings searched in it, were not the whole decode's until the next check), and holding back the beginning of
+  // " ' " rolled the streamed mark back, so a space was streamed twice.
+  const { HfTokenizer } = await import('../../src/models/tokenizers/hf.js');
+  const { llamaConfig, randomWeights } = await import('../../src/models/random.js');
+  const specials = Array.from({ length: 10 }, (_, i) => (i === 0 ? '<eos>' : `<e${i - 1}>`));
+  const vocab = Object.fromEntries([...specials, 'Ġ', "'", 's'].map((t, i) => [t, i]));
+  const json = {
+    version: '1.0', normalizer: null, post_processor: null,
+    added_tokens: specials.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab, merges: [] },
+  };
+  const tok = new HfTokenizer({ tokenizerJson: json, tokenizerConfig: { eos_token: '<eos>', clean_up_tokenization_spaces: true }, origin: 'tiny-clean' });
+  assert.equal(tok.decode([11, 1, 2, 10, 11, 12]), "' 's".replace(" 's", "'s"), 'the copy cleans up');
+  const cfg = llamaConfig({ vocabSize: 13, hiddenSize: 16, nLayers: 1, nHeads: 2, nKvHeads: 1, headDim: 8, intermediateSize: 32, maxPositions: 4096, bosTokenId: 0, eosTokenIds: [0] });
+  const m = new Model(cfg, randomWeights(cfg, 1, 0.02), tok, getBackend());
+  let stopped = 0;
+  for (let seed = 1; seed <= 300; seed++) {
+    const opts = { maxNewTokens: 63, temperature: 1, seed, stopTokens: [] as number[] };
+    const pieces: string[] = [];
+    const r = await m.createSessionWith(null).generate([10], { ...opts, onToken: (t) => { pieces.push(t); } });
+    assert.equal(r.text, tok.decode(r.outputTokens));
+    assert.equal(pieces.join(''), r.text, `seed ${seed}`);
+    const s = await m.createSessionWith(null).generate([10], { ...opts, stopStrings: [" 's"] });
+    const whole = tok.decode(s.outputTokens);
+    if (s.stoppedBy === 'stop-string') {
+      stopped++;
+      assert.ok(whole.includes(" 's"), `seed ${seed}: stopped on ${JSON.stringify(whole)}`);
+      assert.equal(s.text, whole.slice(0, whole.indexOf(" 's")));
+    } else assert.ok(!whole.includes(" 's"), `seed ${seed}: ran past " 's" in ${JSON.stringify(whole)}`);
+  }
+  assert.ok(stopped > 10, `${stopped} of 300 stopped on the string`);
+});
+
+test('after a stopped generate, the next prompt gets the waiting token first as its own decoding step, as decode() does', async () => {
+  // It went in at the front of the prompt's first chunk: a policy acting at decoding steps (TOVA), AdaKV's layer-wide
+  // choice and the statistics then saw another sequence of steps than decode() gives, and the next answer differed.
+  const q = [201, 282, 215, 286, 598, 1662, 356, 499, 826];
+  for (const spec of ['tova:tokens=16', 'adakv(h2o:tokens=16)', 'full']) {
+    const g = await model.createSession({ memory: spec });
+    const first = await g.generate(PROMPT, { maxNewTokens: 5, stopTokens: [] });
+    assert.equal(first.stoppedBy, 'length');
+    const second = await g.generate(q, { maxNewTokens: 5, stopTokens: [] });
+    const h = await model.createSession({ memory: spec });
+    h.prefill(PROMPT);
+    for (const t of first.outputTokens) h.decode(t);
+    const again = await h.generate(q, { maxNewTokens: 5, stopTokens: [] });
+    assert.deepEqual(second.outputTokens, again.outputTokens, spec);
+    assert.deepEqual(g.memoryStats(), h.memoryStats(), spec);
+    assert.equal(g.stats.snapshots.length, h.stats.snapshots.length, spec);
+    // prefill() the same, its logits: 'all' one row per token given.
+    const p = await model.createSession({ memory: spec });
+    await p.generate(PROMPT, { maxNewTokens: 5, stopTokens: [] });
+    const rows = p.prefill(q, { logits: 'all' });
+    const r = await model.createSession({ memory: spec });
+    r.prefill(PROMPT);
+    for (const t of first.outputTokens) r.decode(t);
+    const rowsThen = r.prefill(q, { logits: 'all' });
+    assert.equal(rows.length, q.length * model.config.vocabSize);
+    assert.deepEqual(Array.from(rows), Array.from(rowsThen), spec);
+    assert.deepEqual(p.memoryStats(), r.memoryStats(), spec);
+  }
+});
+
+test('an empty prompt continues a generation that stopped by length, from the token it sampled last', async () => {
+  const whole = await (await model.createSession()).generate(PROMPT, { maxNewTokens: 16, stopTokens: [] });
+  const s = await model.createSession();
+  const a = await s.generate(PROMPT, { maxNewTokens: 8, stopTokens: [] });
+  const b = await s.generate([], { maxNewTokens: 8, stopTokens: [] });
+  assert.deepEqual([...a.outputTokens, ...b.outputTokens], whole.outputTokens);
+  const c = await s.generate('', { maxNewTokens: 3, stopTokens: [] });
+  assert.equal(c.outputTokens.length, 3);
+  assert.equal(s.totalTokens, PROMPT.length + 16 + 3 - 1);
+  // Nothing waiting (a fresh session, or after an end-of-sequence stop): nothing to continue from.
+  await assert.rejects((await model.createSession()).generate([], { maxNewTokens: 4 }), /^RangeError: generate needs a non-empty prompt \(an empty one continues only after a generate that stopped by length or a stop string\)$/);
+  const e = await model.createSession();
+  const stopped = await e.generate(PROMPT, { maxNewTokens: 4, stopTokens: [whole.outputTokens[0]!] });
+  assert.equal(stopped.stoppedBy, 'eos');
+  await assert.rejects(e.generate([], { maxNewTokens: 4 }), /generate needs a non-empty prompt/);
+});

@@ -42,6 +42,12 @@ export class HfTokenizer implements Tokenizer {
   private readonly core: HfCoreTokenizer;
   /** Present only when tokenizer_config.json has a `chat_template`. */
   readonly applyChatTemplate?: (messages: ChatMessage[], options?: { addGenerationPrompt?: boolean }) => string;
+  /**
+   * Whether decoding cleans up spaces before punctuation and contractions (" ." → ".", " 's" → "'s"):
+   * tokenizer_config's `clean_up_tokenization_spaces` (on when absent, as the library has it), or a decoder's own
+   * `cleanup` (WordPiece, CTC).
+   */
+  readonly cleansUpSpaces: boolean;
 
   constructor(src: HfTokenizerSources) {
     const { origin } = src;
@@ -57,6 +63,7 @@ export class HfTokenizer implements Tokenizer {
     // An empty vocabulary encodes every text to nothing (or to its special tokens alone): a run would answer a prompt it never read.
     if (Object.keys(model.vocab).length === 0) throw new Error(`${origin}: tokenizer.json model has an empty "vocab"`);
     this.tokenizerConfig = src.tokenizerConfig ?? {};
+    this.cleansUpSpaces = Boolean(this.tokenizerConfig.clean_up_tokenization_spaces ?? true) || /"cleanup":true/.test(JSON.stringify(this.json.decoder ?? null));
     try {
       this.core = new HfCoreTokenizer(this.json, this.tokenizerConfig);
     } catch (err) {

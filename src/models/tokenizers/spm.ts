@@ -79,6 +79,8 @@ export class SpmTokenizer implements Tokenizer {
   readonly bosTokenId: number | null;
   readonly eosTokenIds: number[];
   readonly vocab: SpmVocabulary;
+  /** SentencePiece decoding never cleans up spaces (Tokenizer.cleansUpSpaces). */
+  readonly cleansUpSpaces = false;
   readonly types: Uint8Array;
   readonly applyChatTemplate?: (messages: ChatMessage[], options?: { addGenerationPrompt?: boolean }) => string;
   private readonly ids = new Map<string, number>();
