@@ -138,10 +138,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     g.accumulate = optional_bool_arg(info[6], "accumulate");
     // C is written while A and B are still being read (by other threads too): an overlap would give results that
     // depend on the blocking and the thread count.
-    if (overlaps(g.c, M * N, sizeof(float), g.a, M * K, sizeof(float)))
-      throw Napi::RangeError::New(env, "c must not overlap a");
-    if (overlaps(g.c, M * N, sizeof(float), g.b, K * N, sizeof(float)))
-      throw Napi::RangeError::New(env, "c must not overlap b");
+    refuse_overlap(env, {span("c", g.c, M * N)}, {span("a", g.a, M * K), span("b", g.b, K * N)});
     switch (layout) {
       case Layout::ABt: g.rsA = K, g.csA = 1, g.rsB = 1, g.csB = K; break;
       case Layout::AB: g.rsA = K, g.csA = 1, g.rsB = N, g.csB = 1; break;
@@ -177,10 +174,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     g.M = M, g.K = K, g.N = N, g.ldc = N;
     g.rsA = K, g.csA = 1, g.rsB = 1, g.csB = K;
     g.accumulate = optional_bool_arg(info[7], "accumulate");
-    if (overlaps(g.c, M * N, sizeof(float), g.a, M * K, sizeof(float)))
-      throw Napi::RangeError::New(env, "c must not overlap a");
-    if (overlaps(g.c, M * N, sizeof(float), g.bq, N * g.bRowBytes, 1))
-      throw Napi::RangeError::New(env, "c must not overlap w");
+    refuse_overlap(env, {span("c", g.c, M * N)}, {span("a", g.a, M * K), span("w", g.bq, N * g.bRowBytes)});
     k().gemm(g, threads_);
     return env.Undefined();
   }
@@ -196,6 +190,9 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     float* out = f32_arg(info[0], "out", n).data;
     float* w = f32_arg(info[2], "weight", dim).data;
     const double eps = finite_arg(info[5], "eps");
+    // out may be x itself (each row's sum of squares is taken before the row is written), but no other overlap:
+    // out shifted by a row would normalise rows that another thread has already written.
+    refuse_overlap(env, {span("out", out, n)}, {span("x", x, n), span("weight", w, dim)}, true);
     k().rms_norm(out, x, w, rows, dim, eps, threads_);
     return env.Undefined();
   }
@@ -209,6 +206,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     float* w = f32_arg(info[2], "weight", dim).data;
     float* b = f32_arg(info[3], "bias", dim).data;
     const double eps = finite_arg(info[6], "eps");
+    refuse_overlap(env, {span("out", out, n)}, {span("x", x, n), span("weight", w, dim), span("bias", b, dim)}, true);
     k().layer_norm(out, x, w, b, rows, dim, eps, threads_);
     return env.Undefined();
   }
@@ -217,7 +215,8 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     Napi::Env env = info.Env();
     const int64_t rows = count_arg(info[1], "rows"), nHeads = count_arg(info[2], "nHeads"),
                   headDim = count_arg(info[3], "headDim");
-    float* x = f32_arg(info[0], "x", checked_mul(env, checked_mul(env, rows, nHeads), headDim)).data;
+    const int64_t n = checked_mul(env, checked_mul(env, rows, nHeads), headDim);
+    float* x = f32_arg(info[0], "x", n).data;
     const int32_t* positions = i32_arg(info[4], "positions", rows).data;
     Buffer<float> invFreq = f32_arg(info[5], "invFreq", 0);
     const int64_t half = static_cast<int64_t>(invFreq.length);
@@ -227,6 +226,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const std::string layout = info[6].IsString() ? info[6].As<Napi::String>().Utf8Value() : std::string();
     if (layout != "half" && layout != "interleaved")
       throw Napi::TypeError::New(env, "unknown RoPE layout (expected 'half' or 'interleaved')");
+    refuse_overlap(env, {span("x", x, n)}, {span("positions", positions, rows), span("invFreq", invFreq.data, half)});
     k().rope(x, rows, nHeads, headDim, positions, invFreq.data, half, layout == "interleaved", threads_);
     return env.Undefined();
   }
@@ -236,6 +236,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     float* out = f32_arg(info[0], "out", n).data;
     float* gate = f32_arg(info[1], "gate", n).data;
     float* up = f32_arg(info[2], "up", n).data;
+    refuse_overlap(info.Env(), {span("out", out, n)}, {span("gate", gate, n), span("up", up, n)}, true);
     k().silu_mul(out, gate, up, n, threads_);
     return info.Env().Undefined();
   }
@@ -245,6 +246,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const int64_t n = count_arg(info[2], "n");
     float* out = f32_arg(info[0], "out", n).data;
     float* x = f32_arg(info[1], "x", n).data;
+    refuse_overlap(env, {span("out", out, n)}, {span("x", x, n)}, true);
     const std::string kind = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : std::string();
     if (kind == "tanh") k().gelu_tanh(out, x, n, threads_);
     else if (kind == "erf") k().gelu_erf(out, x, n, threads_);
@@ -266,6 +268,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     float* out = f32_arg(info[0], "out", n).data;
     float* a = f32_arg(info[1], "a", n).data;
     float* b = f32_arg(info[2], "b", n).data;
+    refuse_overlap(info.Env(), {span("out", out, n)}, {span("a", a, n), span("b", b, n)}, true);
     k().add(out, a, b, n, threads_);
     return info.Env().Undefined();
   }
@@ -276,6 +279,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     float* x = f32_arg(info[0], "x", checked_mul(env, rows, cols)).data;
     float* bias = f32_arg(info[1], "bias", cols).data;
     if (rows == 0 || cols == 0) return env.Undefined();  // nothing to add (and no 2^53 empty rows to walk)
+    refuse_overlap(env, {span("x", x, rows * cols)}, {span("bias", bias, cols)});
     k().add_bias(x, bias, rows, cols, threads_);
     return env.Undefined();
   }
@@ -378,6 +382,8 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const int64_t n = count_arg(info[2], "n");
     const uint16_t* src = u16_arg(info[0], "src", n).data;
     float* dst = f32_arg(info[1], "dst", n).data;
+    // Never in place: a float is two halves wide, so any overlap overwrites halves that are still to be read.
+    refuse_overlap(info.Env(), {span("dst", dst, n)}, {span("src", src, n)});
     k().f16_to_f32(src, dst, n, threads_);
     return info.Env().Undefined();
   }
@@ -386,6 +392,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const int64_t n = count_arg(info[2], "n");
     const uint16_t* src = u16_arg(info[0], "src", n).data;
     float* dst = f32_arg(info[1], "dst", n).data;
+    refuse_overlap(info.Env(), {span("dst", dst, n)}, {span("src", src, n)});
     k().bf16_to_f32(src, dst, n, threads_);
     return info.Env().Undefined();
   }
@@ -398,6 +405,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
                                            " is not a multiple of 32");
     const uint8_t* src = u8_arg(info[0], "src", checked_mul(env, n / 32, 34)).data;
     float* dst = f32_arg(info[1], "dst", n).data;
+    refuse_overlap(env, {span("dst", dst, n)}, {span("src", src, n / 32 * 34)});
     k().q8_0_to_f32(src, dst, n, threads_);
     return env.Undefined();
   }
@@ -433,6 +441,8 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const float* q = f32_arg(info[2], "q", s.qn).data;
     const float* kk = f32_arg(info[3], "k", s.kvn).data;
     const float* v = f32_arg(info[4], "v", s.kvn).data;
+    refuse_overlap(env, {span("out", out, s.qn), span("lse", lse, s.T * s.nHeads)},
+                   {span("q", q, s.qn), span("k", kk, s.kvn), span("v", v, s.kvn)});
     k().train_attention_forward(out, lse, q, kk, v, s.T, s.nHeads, s.nKvHeads, s.headDim, s.scale, threads_);
     return env.Undefined();
   }
@@ -450,6 +460,9 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const float* v = f32_arg(info[6], "v", s.kvn).data;
     const float* out = f32_arg(info[7], "out", s.qn).data;
     const double* lse = f64_arg(info[8], "lse", checked_mul(env, s.T, s.nHeads)).data;
+    refuse_overlap(env, {span("dq", dq, s.qn), span("dk", dk, s.kvn), span("dv", dv, s.kvn)},
+                   {span("dout", dout, s.qn), span("q", q, s.qn), span("k", kk, s.kvn), span("v", v, s.kvn),
+                    span("out", out, s.qn), span("lse", lse, s.T * s.nHeads)});
     k().train_attention_backward(dq, dk, dv, dout, q, kk, v, out, lse, s.T, s.nHeads, s.nKvHeads, s.headDim, s.scale,
                                  threads_);
     return env.Undefined();
@@ -476,6 +489,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
                                              ") and is not IGNORE (-1)");
     }
     if (V == 0 && T > 0) throw Napi::RangeError::New(env, "V must be at least 1");
+    refuse_overlap(env, {span("logits", logits, T * V), span("rowLoss", rowLoss, T)}, {});
     k().cross_entropy(logits, targets, T, V, gradScale, rowLoss, threads_);
     return env.Undefined();
   }
@@ -488,6 +502,9 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const float* dout = f32_arg(info[2], "dout", n).data;
     const float* gate = f32_arg(info[3], "gate", n).data;
     const float* up = f32_arg(info[4], "up", n).data;
+    // Element-wise: an output may be one of the inputs itself (every input of a register is read before it is written).
+    refuse_overlap(info.Env(), {span("dgate", dgate, n), span("dup", dup, n)},
+                   {span("dout", dout, n), span("gate", gate, n), span("up", up, n)}, true);
     k().silu_mul_backward(dgate, dup, dout, gate, up, n, threads_);
     return info.Env().Undefined();
   }
@@ -498,6 +515,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     float* dx = f32_arg(info[0], "dx", n).data;
     const float* dout = f32_arg(info[1], "dout", n).data;
     const float* x = f32_arg(info[2], "x", n).data;
+    refuse_overlap(info.Env(), {span("dx", dx, n)}, {span("dout", dout, n), span("x", x, n)}, true);
     k().gelu_tanh_backward(dx, dout, x, n, threads_);
     return info.Env().Undefined();
   }
@@ -512,6 +530,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const float* x = f32_arg(info[2], "x", n).data;
     const float* w = f32_arg(info[3], "weight", dim).data;
     const double eps = finite_arg(info[6], "eps");
+    refuse_overlap(env, {span("out", out, n), span("rstd", rstd, rows)}, {span("x", x, n), span("weight", w, dim)}, true);
     k().rms_norm_train(out, rstd, x, w, rows, dim, eps, threads_);
     return env.Undefined();
   }
@@ -527,6 +546,10 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const float* x = f32_arg(info[3], "x", n).data;
     const float* w = f32_arg(info[4], "weight", dim).data;
     const double* rstd = f64_arg(info[5], "rstd", rows).data;
+    // dx is read and written element by element after the row's dot product, while dy and x are read again: no
+    // aliasing at all.
+    refuse_overlap(env, {span("dx", dx, n), span("dw", dw, dim)},
+                   {span("dy", dy, n), span("x", x, n), span("weight", w, dim), span("rstd", rstd, rows)});
     k().rms_norm_backward(dx, dw, dy, x, w, rstd, rows, dim, threads_);
     return env.Undefined();
   }
@@ -543,6 +566,8 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const float* w = f32_arg(info[4], "weight", dim).data;
     const float* b = f32_arg(info[5], "bias", dim).data;
     const double eps = finite_arg(info[8], "eps");
+    refuse_overlap(env, {span("out", out, n), span("mean", mean, rows), span("rstd", rstd, rows)},
+                   {span("x", x, n), span("weight", w, dim), span("bias", b, dim)}, true);
     k().layer_norm_train(out, mean, rstd, x, w, b, rows, dim, eps, threads_);
     return env.Undefined();
   }
@@ -560,6 +585,8 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const float* w = f32_arg(info[5], "weight", dim).data;
     const double* mean = f64_arg(info[6], "mean", rows).data;
     const double* rstd = f64_arg(info[7], "rstd", rows).data;
+    refuse_overlap(env, {span("dx", dx, n), span("dw", dw, dim), span("db", db, dim)},
+                   {span("dy", dy, n), span("x", x, n), span("weight", w, dim), span("mean", mean, rows), span("rstd", rstd, rows)});
     k().layer_norm_backward(dx, dw, db, dy, x, w, mean, rstd, rows, dim, threads_);
     return env.Undefined();
   }
@@ -572,8 +599,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     double* a = f64_arg(info[0], "a", checked_mul(env, n, n)).data;
     double* values = f64_arg(info[2], "values", n).data;
     // The QL iteration writes the eigenvalues while the matrix (the eigenvectors) is still being transformed.
-    if (overlaps(values, n, sizeof(double), a, n * n, sizeof(double)))
-      throw Napi::RangeError::New(env, "symmetricEigen: values must not overlap a");
+    refuse_overlap(env, {span("values", values, n)}, {span("a", a, n * n)}, false, "symmetricEigen: ");
     for (int64_t i = 0; i < n * n; i++)
       if (!std::isfinite(a[i]))
         throw Napi::RangeError::New(env, "symmetricEigen: matrix entry " + std::to_string(i) + " is " +
@@ -646,11 +672,8 @@ Napi::Value Kernels::StftAccumulateFrames(const Napi::CallbackInfo& info) {
                                            std::to_string(maxRows) + ")");
     const Buffer<float> out = f32_arg(info[8], "last", checked_mul(env, kNammHop, lastLd));
     last = out.data;
-    const uint8_t* lo = reinterpret_cast<const uint8_t*>(last);
-    const uint8_t* hi = lo + static_cast<size_t>(kNammHop * lastLd) * sizeof(float);
-    const uint8_t* nlo = packed ? reinterpret_cast<const uint8_t*>(next16) : reinterpret_cast<const uint8_t*>(next);
-    const uint8_t* nhi = nlo + static_cast<size_t>(nextNeed) * (packed ? sizeof(uint16_t) : sizeof(float));
-    if (lo < nhi && nlo < hi) throw Napi::RangeError::New(env, "stftAccumulateFrames: last must not overlap next");
+    refuse_overlap(env, {span("last", last, kNammHop * lastLd)},
+                   {packed ? span("next", next16, nextNeed) : span("next", next, nextNeed)}, false, "stftAccumulateFrames: ");
   }
   // The kernel writes each row block's part of `last` as soon as that block is done, while other blocks still
   // read prev and add into acc. That is safe for last = prev itself (same start, same stride: a block writes only
@@ -723,8 +746,7 @@ Napi::Value Kernels::CompactRows(const Napi::CallbackInfo& info) {
   float* data = f32_arg(info[0], "data", need).data;
   // An optional second array of the same rows (a store's values beside its keys), compacted the same way.
   float* also = info.Length() > 4 && !info[4].IsUndefined() ? f32_arg(info[4], "also", need).data : nullptr;
-  if (also && need > 0 && also < data + need && data < also + need)
-    throw Napi::RangeError::New(env, "compactRows: data and also overlap");
+  if (also) refuse_overlap(env, {span("also", also, need)}, {span("data", data, need)}, false, "compactRows: ");
   const auto compact = [&](float* d) {
     for (int64_t i = 0; i < k;) {
       int64_t j = i + 1;
@@ -763,9 +785,7 @@ Napi::Value Kernels::GatherRows(const Napi::CallbackInfo& info) {
   const int64_t dstNeed = empty ? 0 : checked_mul(env, planes - 1, dstPlane) + checked_mul(env, k, width);
   const float* src = f32_arg(info[0], "src", srcNeed).data;
   float* dst = f32_arg(info[2], "dst", dstNeed).data;
-  const auto at = [](const float* q) { return reinterpret_cast<uintptr_t>(q); };
-  if (!empty && at(src) < at(dst + dstNeed) && at(dst) < at(src + srcNeed))
-    throw Napi::RangeError::New(env, "gatherRows: src and dst overlap");
+  refuse_overlap(env, {span("dst", dst, dstNeed)}, {span("src", src, srcNeed)}, false, "gatherRows: ");
   if (!empty) namm_table_for(simd_).gather_rows(src, srcPlane, dst, dstPlane, planes, width, keep, k);
   return env.Undefined();
 }

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 namespace namm {
@@ -39,6 +40,28 @@ std::vector<int32_t> i32_copy(const Napi::Value& v, const char* name, int64_t ne
  * shares none): the check for outputs that must not overlap an input.
  */
 bool overlaps(const void* a, int64_t aCount, size_t aSize, const void* b, int64_t bCount, size_t bSize);
+
+/** A buffer argument as the range a kernel touches (`count` elements of `size` bytes from `data`), named for errors. */
+struct Span {
+  const char* name;
+  const void* data;
+  int64_t count;
+  size_t size;
+};
+template <class T>
+Span span(const char* name, const T* data, int64_t count) {
+  return Span{name, data, count, sizeof(T)};
+}
+/**
+ * Throws a RangeError "<prefix><output> must not overlap <input>" when an output shares a byte with an input or with
+ * another output. A kernel writes its outputs while other registers, rows or threads still read its inputs, so an
+ * overlap would give results that depend on the SIMD width, the blocking and the thread count. With `inPlace`, an
+ * output may be exactly one of the inputs (the same first byte, element type and length), which the element-wise
+ * and row kernels allow because they read every value of a register or a row before they write it there; any other
+ * overlap is refused ("... unless it is <input> itself"). src/tensor/validate.ts refuses the same in the same words.
+ */
+void refuse_overlap(Napi::Env env, std::initializer_list<Span> outputs, std::initializer_list<Span> inputs,
+                    bool inPlace = false, const char* prefix = "");
 /** undefined / null → false, else it must be a boolean. */
 bool optional_bool_arg(const Napi::Value& v, const char* name);
 

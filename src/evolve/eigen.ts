@@ -17,7 +17,7 @@
  * `NAMM_BACKEND=js` keeps CMA-ES on this file.
  */
 import { getBackend } from '../tensor/index.js';
-import { overlaps } from '../tensor/validate.js';
+import { refuseOverlap } from '../tensor/validate.js';
 
 /** Largest number of QL iterations spent on one eigenvalue before giving up. */
 const MAX_QL_ITERATIONS = 60;
@@ -75,7 +75,7 @@ function checkInPlace(a: Float64Array, n: number, values: Float64Array): void {
   if (!(values instanceof Float64Array)) throw new TypeError(`symmetricEigen: values must be a Float64Array, got ${kind(values)}`);
   if (values.length < n) throw new RangeError(`symmetricEigen: values has ${values.length} entries, need ${n}`);
   // As the native entry: the eigenvalues are written while the matrix (the eigenvectors) is still being transformed.
-  if (overlaps(values, n, a, n * n)) throw new RangeError('symmetricEigen: values must not overlap a');
+  refuseOverlap([['values', values, n]], [['a', a, n * n]], false, 'symmetricEigen: ');
 }
 
 /**

@@ -7,6 +7,9 @@
  * - Weights use the Hugging Face / PyTorch layout `[out, in]`, so a linear layer is `y = x · Wᵀ` (matmulABt).
  * - A kernel may be called with zero rows; it then does nothing.
  * - Every entry point validates sizes against buffer lengths and throws a RangeError/TypeError on misuse.
+ * - An output must not share memory with an input or another output (a RangeError naming both), except where a
+ *   kernel says "out may be x itself": then exactly x (the same first element and length) is allowed, in place, and
+ *   any partial overlap is still refused (the native threads would read values another thread had written).
  */
 
 export type RopeLayout = 'half' | 'interleaved';
@@ -66,9 +69,9 @@ export interface Backend {
   /** C[M,N] (+)= A[K,M]ᵀ · B[K,N] — weight gradients (dW = dYᵀ · X). */
   matmulAtB(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, accumulate?: boolean): void;
 
-  /** out[r,:] = x[r,:] / sqrt(mean(x[r,:]²) + eps) * weight. out may alias x. */
+  /** out[r,:] = x[r,:] / sqrt(mean(x[r,:]²) + eps) * weight. out may be x itself. */
   rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void;
-  /** out[r,:] = (x[r,:] − mean) / sqrt(var + eps) * weight + bias (biased variance). out may alias x. */
+  /** out[r,:] = (x[r,:] − mean) / sqrt(var + eps) * weight + bias (biased variance). out may be x itself. */
   layerNorm(out: Float32Array, x: Float32Array, weight: Float32Array, bias: Float32Array, rows: number, dim: number, eps: number): void;
   /**
    * Rotates x `[rows, nHeads, headDim]` in place. Row r is at absolute position `positions[r]`; pair i uses
@@ -76,13 +79,13 @@ export interface Backend {
    * 'half': pairs (i, i + rotaryDim/2) (HF Llama rotate_half); 'interleaved': pairs (2i, 2i+1) (llama2.c / GGUF).
    */
   rope(x: Float32Array, rows: number, nHeads: number, headDim: number, positions: Int32Array, invFreq: Float32Array, layout: RopeLayout): void;
-  /** out[i] = silu(gate[i]) * up[i]. out may alias gate or up. */
+  /** out[i] = silu(gate[i]) * up[i]. out may be gate or up itself. */
   siluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
-  /** out[i] = gelu(x[i]) ('tanh' approximation of GPT-2, or exact 'erf'). out may alias x. */
+  /** out[i] = gelu(x[i]) ('tanh' approximation of GPT-2, or exact 'erf'). out may be x itself. */
   gelu(out: Float32Array, x: Float32Array, n: number, kind: GeluKind): void;
   /** Row-wise softmax over the last dimension, in place, numerically stable. */
   softmax(x: Float32Array, rows: number, cols: number): void;
-  /** out[i] = a[i] + b[i]. out may alias a or b. */
+  /** out[i] = a[i] + b[i]. out may be a or b itself. */
   add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void;
   /** x[r,c] += bias[c] for rows × cols. */
   addBias(x: Float32Array, bias: Float32Array, rows: number, cols: number): void;
@@ -120,17 +123,17 @@ export interface Backend {
    * gradScale·(softmax − onehot(y)) and its loss (logZ − x[y]) goes to rowLoss; rows with y = −1 become 0 (loss 0).
    */
   crossEntropy?(logits: Float32Array, targets: Int32Array, T: number, V: number, gradScale: number, rowLoss: Float64Array): void;
-  /** Backward of siluMul: dgate = dout·up·silu'(gate), dup = dout·silu(gate) (both overwritten). */
+  /** Backward of siluMul: dgate = dout·up·silu'(gate), dup = dout·silu(gate) (both overwritten; each may be an input itself). */
   siluMulBackward?(dgate: Float32Array, dup: Float32Array, dout: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
-  /** dx = dout·gelu'(x) for GELU's tanh form (overwritten). */
+  /** dx = dout·gelu'(x) for GELU's tanh form (overwritten; dx may be dout or x itself). */
   geluTanhBackward?(dx: Float32Array, dout: Float32Array, x: Float32Array, n: number): void;
-  /** RMSNorm that also saves each row's 1/rms in rstd. */
+  /** RMSNorm that also saves each row's 1/rms in rstd. out may be x itself. */
   rmsNormTrain?(out: Float32Array, rstd: Float64Array, x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void;
   /** RMSNorm backward: dx is added into, dw accumulated. */
   rmsNormBackward?(
     dx: Float32Array, dw: Float32Array, dy: Float32Array, x: Float32Array, weight: Float32Array, rstd: Float64Array, rows: number, dim: number,
   ): void;
-  /** LayerNorm that also saves each row's mean and 1/σ. */
+  /** LayerNorm that also saves each row's mean and 1/σ. out may be x itself. */
   layerNormTrain?(
     out: Float32Array, mean: Float64Array, rstd: Float64Array, x: Float32Array, weight: Float32Array, bias: Float32Array, rows: number, dim: number, eps: number,
   ): void;

@@ -15,7 +15,7 @@ import type { AttentionArgs, Backend, GeluKind, RopeLayout } from './backend.js'
 import { gemmAB, gemmABt, gemmAtB } from './js-gemm.js';
 import { PackedMatrix, unpackRows, type Weight } from './packed.js';
 import {
-  checkAttention, checkCount, checkF32, checkFiniteNumber, checkGemm, checkI32, checkPackedGemm, checkThreads, checkU16, checkU8,
+  checkAttention, checkCount, checkF32, checkFiniteNumber, checkGemm, checkI32, checkPackedGemm, checkThreads, checkU16, checkU8, refuseOverlap,
 } from './validate.js';
 
 export { checkAttention } from './validate.js';
@@ -88,6 +88,8 @@ export class JsBackend implements Backend {
   rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void {
     checkCount('rows', rows); checkCount('dim', dim); checkFiniteNumber('eps', eps);
     checkF32('x', x, rows * dim); checkF32('out', out, rows * dim); checkF32('weight', weight, dim);
+    // out may be x itself, not a part of it (as the native addon, whose threads would read rows already written).
+    refuseOverlap([['out', out, rows * dim]], [['x', x, rows * dim], ['weight', weight, dim]], true);
     if (dim === 0) return; // empty rows: nothing to write (and no 2^53 of them to walk), as the native kernel
     for (let r = 0; r < rows; r++) {
       const o = r * dim;
@@ -103,6 +105,7 @@ export class JsBackend implements Backend {
     checkCount('rows', rows); checkCount('dim', dim); checkFiniteNumber('eps', eps);
     checkF32('x', x, rows * dim); checkF32('out', out, rows * dim);
     checkF32('weight', weight, dim); checkF32('bias', bias, dim);
+    refuseOverlap([['out', out, rows * dim]], [['x', x, rows * dim], ['weight', weight, dim], ['bias', bias, dim]], true);
     if (dim === 0) return; // empty rows, as in rmsNorm
     for (let r = 0; r < rows; r++) {
       const o = r * dim;
@@ -126,6 +129,7 @@ export class JsBackend implements Backend {
     // rotaryDim = 2·invFreq.length; a shorter invFreq rotates only the first rotaryDim dims (partial rotary).
     const half = invFreq.length;
     if (2 * half > headDim) throw new RangeError(`invFreq has ${half} entries, more than headDim/2 = ${headDim / 2}`);
+    refuseOverlap([['x', x, rows * nHeads * headDim]], [['positions', positions, rows], ['invFreq', invFreq, half]]);
     if (half === 0 || nHeads === 0 || rows === 0) return; // nothing rotates (headDim 0 leaves nHeads unbounded)
     // 'half' pairs dim i with i + rotaryDim/2 (HF rotate_half); 'interleaved' pairs 2i with 2i+1 (llama2.c, GGUF).
     const stride0 = layout === 'half' ? 1 : 2, partner = layout === 'half' ? half : 1;
@@ -151,12 +155,14 @@ export class JsBackend implements Backend {
 
   siluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
     checkCount('n', n); checkF32('out', out, n); checkF32('gate', gate, n); checkF32('up', up, n);
+    refuseOverlap([['out', out, n]], [['gate', gate, n], ['up', up, n]], true);
     // g / (1 + e^-g): for g → -∞ the denominator overflows to ∞ and the result is a clean -0, never NaN.
     for (let i = 0; i < n; i++) { const g = gate[i]!; out[i] = (g / (1 + Math.exp(-g))) * up[i]!; }
   }
 
   gelu(out: Float32Array, x: Float32Array, n: number, kind: GeluKind): void {
     checkCount('n', n); checkF32('out', out, n); checkF32('x', x, n);
+    refuseOverlap([['out', out, n]], [['x', x, n]], true);
     if (kind === 'tanh') {
       // GPT-2's approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
       const c = Math.sqrt(2 / Math.PI);
@@ -176,12 +182,14 @@ export class JsBackend implements Backend {
 
   add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void {
     checkCount('n', n); checkF32('out', out, n); checkF32('a', a, n); checkF32('b', b, n);
+    refuseOverlap([['out', out, n]], [['a', a, n], ['b', b, n]], true);
     for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!;
   }
 
   addBias(x: Float32Array, bias: Float32Array, rows: number, cols: number): void {
     checkCount('rows', rows); checkCount('cols', cols); checkF32('x', x, rows * cols); checkF32('bias', bias, cols);
     if (cols === 0) return; // as the native addon: nothing to add
+    refuseOverlap([['x', x, rows * cols]], [['bias', bias, cols]]);
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
       for (let c = 0; c < cols; c++) x[o + c] = x[o + c]! + bias[c]!;
@@ -252,11 +260,14 @@ export class JsBackend implements Backend {
 
   f16ToF32(src: Uint16Array, dst: Float32Array, n: number): void {
     checkCount('n', n); checkU16('src', src, n); checkF32('dst', dst, n);
+    // Never in place: a float is two halves wide (the native threads would read halves already overwritten).
+    refuseOverlap([['dst', dst, n]], [['src', src, n]]);
     for (let i = 0; i < n; i++) dst[i] = halfToFloat(src[i]!);
   }
 
   bf16ToF32(src: Uint16Array, dst: Float32Array, n: number): void {
     checkCount('n', n); checkU16('src', src, n); checkF32('dst', dst, n);
+    refuseOverlap([['dst', dst, n]], [['src', src, n]]);
     // bfloat16 is the top half of a float32: shift the bits into place (NaN payloads and −0 survive).
     const bits = new Uint32Array(dst.buffer, dst.byteOffset, n);
     for (let i = 0; i < n; i++) bits[i] = src[i]! << 16;
@@ -266,6 +277,7 @@ export class JsBackend implements Backend {
     checkCount('n', n);
     if (n % 32 !== 0) throw new RangeError(`Q8_0 holds blocks of 32 values; n = ${n} is not a multiple of 32`);
     checkU8('src', src, (n / 32) * 34); checkF32('dst', dst, n);
+    refuseOverlap([['dst', dst, n]], [['src', src, (n / 32) * 34]]);
     // Block layout (GGML block_q8_0): little-endian f16 scale d, then 32 int8 quants; value = d · q.
     for (let blk = 0; blk < n / 32; blk++) {
       const o = blk * 34;

@@ -74,6 +74,33 @@ export function overlaps(a: ArrayBufferView, aCount: number, b: ArrayBufferView,
   return lo < bhi && blo < hi;
 }
 
+/** A buffer argument as the range a kernel touches: its name (for the error), the view and the element count. */
+export type Span = readonly [name: string, view: ArrayBufferView, count: number];
+
+const elementSize = (v: ArrayBufferView): number => (v as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+
+/**
+ * Throws a RangeError "<prefix><output> must not overlap <input>" when an output shares a byte with an input or with
+ * another output, as the native addon's refuse_overlap (native/src/args.h) does: there the kernel writes its outputs
+ * while other registers, rows or threads still read its inputs, so an overlap gives results that depend on the SIMD
+ * width and the thread count. With `inPlace`, an output may be exactly one of the inputs (the same first byte,
+ * element type and length), the in-place use the element-wise and row kernels support; any other overlap is refused
+ * ("... unless it is <input> itself").
+ */
+export function refuseOverlap(outputs: readonly Span[], inputs: readonly Span[], inPlace = false, prefix = ''): void {
+  outputs.forEach((o, i) => {
+    for (const input of inputs) {
+      if (!overlaps(o[1], o[2], input[1], input[2])) continue;
+      // Only an output of the input's element type can be that input.
+      const aliasable = inPlace && elementSize(o[1]) === elementSize(input[1]);
+      if (aliasable && o[1].byteOffset === input[1].byteOffset && o[2] === input[2]) continue;
+      throw new RangeError(`${prefix}${o[0]} must not overlap ${input[0]}${aliasable ? ` unless it is ${input[0]} itself` : ''}`);
+    }
+    // Two outputs in one place: which one is left there would depend on the order of the writes.
+    for (const p of outputs.slice(0, i)) if (overlaps(o[1], o[2], p[1], p[2])) throw new RangeError(`${prefix}${o[0]} must not overlap ${p[0]}`);
+  });
+}
+
 /** undefined / null → false, else it must be a boolean (as the native addon's optional_bool_arg). */
 export function optionalBool(name: string, v: unknown): boolean {
   if (v === undefined || v === null) return false;
@@ -91,8 +118,7 @@ export function checkGemm(
   checkCount('M', M); checkCount('K', K); checkCount('N', N);
   checkF32('a', a, M * K); checkF32('b', b, K * N); checkF32('c', c, M * N);
   const acc = optionalBool('accumulate', accumulate);
-  if (overlaps(c, M * N, a, M * K)) throw new RangeError('c must not overlap a');
-  if (overlaps(c, M * N, b, K * N)) throw new RangeError('c must not overlap b');
+  refuseOverlap([['c', c, M * N]], [['a', a, M * K], ['b', b, K * N]]);
   return acc;
 }
 
@@ -107,8 +133,7 @@ export function checkPackedGemm(a: Float32Array, w: PackedMatrix, c: Float32Arra
   // The fields are readonly to TypeScript only: an altered format or byte array is refused, as the addon does.
   checkU8('w.bytes', w.bytes, N * packedRowBytes(w.format, K));
   const acc = optionalBool('accumulate', accumulate);
-  if (overlaps(c, M * N, a, M * K)) throw new RangeError('c must not overlap a');
-  if (overlaps(c, M * N, w.bytes, w.bytes.length)) throw new RangeError('c must not overlap w');
+  refuseOverlap([['c', c, M * N]], [['a', a, M * K], ['w', w.bytes, w.bytes.length]]);
   return acc;
 }
 

@@ -361,7 +361,7 @@ test('with a backend\'s row kernels, append (gatherRows) and retain (compactRows
     assert.deepEqual(Array.from(keys.subarray(width, 2 * width)), Array.from({ length: width }, (_, c) => keep[1]! * width + c));
   }
   const shared = new Float32Array(24);
-  assert.throws(() => be.compactRows!(shared.subarray(0, 12), 3, Int32Array.of(1, 3), 2, shared.subarray(6)), /data and also overlap/);
+  assert.throws(() => be.compactRows!(shared.subarray(0, 12), 3, Int32Array.of(1, 3), 2, shared.subarray(6)), /compactRows: also must not overlap data/);
 });
 
 test('append and HeadStore refuse bad arguments instead of storing a corrupt cache', () => {

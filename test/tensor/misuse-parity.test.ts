@@ -1,5 +1,6 @@
 /**
- * Misuse that both backends must refuse (or handle) alike: overlapping GEMM operands, a non-boolean `accumulate`,
+ * Misuse that both backends must refuse (or handle) alike: overlapping GEMM operands, outputs of the element-wise
+ * and row kernels that partly overlap an input (only exactly the input is allowed), a non-boolean `accumulate`,
  * attention with headDim 0, empty products whose other counts are huge, stftAccumulateFrames with `last` overlapping
  * `prev` or `acc`, symmetricEigen with `values` inside the matrix. Calls that could hang run in a child process.
  */
@@ -12,7 +13,7 @@ import { JsBackend } from '../../src/tensor/js.js';
 import { NativeBackend } from '../../src/tensor/native.js';
 import { stftAccumulateFramesTs } from '../../src/memory/namm/stft.js';
 import { symmetricEigenInPlaceJs } from '../../src/evolve/eigen.js';
-import { skipNative } from './native-fixtures.js';
+import { simdPaths, skipNative } from './native-fixtures.js';
 
 const f32 = (n: number, v = 0.25) => new Float32Array(n).fill(v);
 const wave = (n: number, s: number) => new Float32Array(n).map((_, i) => Math.sin(i * s));
@@ -23,6 +24,14 @@ function backends(): Backend[] {
   return list;
 }
 const label = (b: Backend) => `${b.name}/${b.threads}`;
+
+/** `call` throws a RangeError matching `message` and leaves `buf` (which holds every output) untouched. */
+function refused(be: Backend | NativeBackend, what: string, buf: ArrayBufferView, message: RegExp, call: () => void): void {
+  const bytes = () => Array.from(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+  const before = bytes();
+  assert.throws(call, { name: 'RangeError', message }, `${be.name}/${be.simd}/${be.threads} ${what}`);
+  assert.deepEqual(bytes(), before, `${be.name}/${be.simd}/${be.threads} ${what}: nothing written`);
+}
 
 describe('both backends refuse the same misuse', () => {
   it('GEMM: c must not overlap a or b (the result would depend on blocking and thread count)', () => {
@@ -46,6 +55,59 @@ describe('both backends refuse the same misuse', () => {
           be[op](a, b, a, 0, K, N); // empty c
         }
       }
+    }
+  });
+
+  it('element-wise and row kernels: an output that partly overlaps an input is refused; exactly the input is not', () => {
+    // On the native backend such a call gave results that depended on the thread count and the timing (out = a
+    // shifted by one value, rmsNorm's out shifted by a row), and f16ToF32 into its own source another result again.
+    const list = [...backends(), ...simdPaths().map((simd) => new NativeBackend({ simd, threads: 2 }))];
+    for (const be of list) {
+      const n = 4096, rows = 64, dim = 64;
+      // add, siluMul, gelu: out one value past an input, or over the second input.
+      let buf = wave(n + 1, 0.3), other = wave(n, 0.7);
+      refused(be, 'add', buf, /^out must not overlap a unless it is a itself$/, () => be.add(buf.subarray(1), buf.subarray(0, n), other, n));
+      refused(be, 'add', buf, /^out must not overlap b unless it is b itself$/, () => be.add(buf.subarray(0, n), other, buf.subarray(1), n));
+      refused(be, 'siluMul', buf, /^out must not overlap gate unless it is gate itself$/, () => be.siluMul(buf.subarray(1), buf.subarray(0, n), other, n));
+      refused(be, 'siluMul', buf, /^out must not overlap up unless it is up itself$/, () => be.siluMul(buf.subarray(0, n), other, buf.subarray(1), n));
+      for (const kind of ['tanh', 'erf'] as const) {
+        refused(be, `gelu ${kind}`, buf, /^out must not overlap x unless it is x itself$/, () => be.gelu(buf.subarray(0, n), buf.subarray(1), n, kind));
+      }
+      // rmsNorm and layerNorm: out one row past x, or over the weight or the bias.
+      buf = wave((rows + 1) * dim, 0.11);
+      const x = buf.subarray(0, rows * dim), shifted = buf.subarray(dim), w = wave(dim, 0.5), b = wave(dim, 0.9);
+      refused(be, 'rmsNorm', buf, /^out must not overlap x unless it is x itself$/, () => be.rmsNorm(shifted, x, w, rows, dim, 1e-5));
+      refused(be, 'rmsNorm', buf, /^out must not overlap weight unless it is weight itself$/, () => be.rmsNorm(x, wave(rows * dim, 1), buf.subarray(5, 5 + dim), rows, dim, 1e-5));
+      refused(be, 'layerNorm', buf, /^out must not overlap x unless it is x itself$/, () => be.layerNorm(shifted, x, w, b, rows, dim, 1e-5));
+      refused(be, 'layerNorm', buf, /^out must not overlap bias unless it is bias itself$/, () => be.layerNorm(x, wave(rows * dim, 1), w, buf.subarray(dim, 2 * dim), rows, dim, 1e-5));
+      // In-place kernels: the vector they read beside x must lie elsewhere.
+      refused(be, 'addBias', buf, /^x must not overlap bias$/, () => be.addBias(x, buf.subarray(dim, 2 * dim), rows, dim));
+      refused(be, 'rope', buf, /^x must not overlap invFreq$/, () => be.rope(x, rows, 1, dim, new Int32Array(rows), buf.subarray(rows * dim - 2, rows * dim + 2), 'half'));
+      refused(be, 'rope', buf, /^x must not overlap positions$/, () => be.rope(x, rows, 1, dim, new Int32Array(buf.buffer, buf.byteOffset + 8, rows), w.subarray(0, 4), 'interleaved'));
+      // Conversions: never in place (a float is two halves wide), not even from the same first byte.
+      const half = new Uint16Array(2 * n + 2).map((_, i) => 0x3c00 + (i % 50));
+      refused(be, 'f16ToF32', half, /^dst must not overlap src$/, () => be.f16ToF32(half.subarray(2, 2 + n), new Float32Array(half.buffer, 0, n), n));
+      refused(be, 'bf16ToF32', half, /^dst must not overlap src$/, () => be.bf16ToF32(half.subarray(0, n), new Float32Array(half.buffer, 0, n), n));
+      const q8 = new Uint8Array(512 + 64).fill(1);
+      refused(be, 'q8_0ToF32', q8, /^dst must not overlap src$/, () => be.q8_0ToF32(q8.subarray(64), new Float32Array(q8.buffer, 0, 128), 128));
+
+      // Exactly the input (and disjoint views of one buffer) stay allowed, with the results of separate buffers.
+      const ref = new JsBackend();
+      const same = (what: string, got: Float32Array, want: Float32Array) =>
+        assert.ok(got.every((v, i) => Math.abs(v - want[i]!) <= 1e-5 * (1 + Math.abs(want[i]!))), `${label(be)}/${be.simd} ${what}`);
+      const a0 = wave(n, 0.3), wantAdd = new Float32Array(n), wantSilu = new Float32Array(n), wantGelu = new Float32Array(n);
+      ref.add(wantAdd, a0, other, n); ref.siluMul(wantSilu, a0, other, n); ref.gelu(wantGelu, a0, n, 'tanh');
+      let t = a0.slice(); be.add(t, t, other, n); same('add in place', t, wantAdd);
+      t = a0.slice(); be.siluMul(t, t, other, n); same('siluMul in place', t, wantSilu);
+      t = a0.slice(); be.gelu(t, t, n, 'tanh'); same('gelu in place', t, wantGelu);
+      const wantNorm = new Float32Array(rows * dim), wantLn = new Float32Array(rows * dim);
+      ref.rmsNorm(wantNorm, x, w, rows, dim, 1e-5); ref.layerNorm(wantLn, x, w, b, rows, dim, 1e-5);
+      t = x.slice(); be.rmsNorm(t, t, w, rows, dim, 1e-5); same('rmsNorm in place', t, wantNorm);
+      t = x.slice(); be.layerNorm(t, t, w, b, rows, dim, 1e-5); same('layerNorm in place', t, wantLn);
+      const two = new Float32Array(2 * rows * dim);
+      two.set(x);
+      be.rmsNorm(two.subarray(rows * dim), two.subarray(0, rows * dim), w, rows, dim, 1e-5);
+      same('rmsNorm into the other half of one buffer', two.subarray(rows * dim), wantNorm);
     }
   });
 

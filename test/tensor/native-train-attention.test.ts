@@ -126,4 +126,26 @@ describe('native training attention', { skip: skipNative }, () => {
     assert.throws(() => be.trainAttentionBackward(f, f, f, f, f, f, f, f, d, 2, 2, 1, 40, 1), RangeError, 'backward buffers too short');
     assert.throws(() => be.trainAttentionBackward(f, f, new Float64Array(64) as unknown as Float32Array, f, f, f, f, f, d, 2, 2, 1, 4, 1), TypeError, 'dv must be float32');
   });
+
+  it('outputs that overlap an input or each other are refused before any kernel runs (every SIMD path)', () => {
+    const c = { T: 9, nHeads: 4, nKv: 2, hd: 8 }, { q, k, v, dout, qn, kvn } = inputs(c, 5), lseN = c.T * c.nHeads;
+    for (const simd of simdPaths()) {
+      const be = new NativeBackend({ simd, threads: 2 });
+      const buf = new Float32Array(4 * qn), lse = new Float64Array(lseN);
+      const refused = (what: string, message: RegExp, call: () => void) => {
+        const before = buf.slice();
+        assert.throws(call, { name: 'RangeError', message }, `${simd} ${what}`);
+        assert.deepEqual(buf, before, `${simd} ${what}: nothing written`);
+      };
+      buf.set(q.subarray(0, qn));
+      refused('out over q', /^out must not overlap q$/, () => be.trainAttentionForward(buf.subarray(1), lse, buf, k, v, c.T, c.nHeads, c.nKv, c.hd, 0.3));
+      refused('out is q', /^out must not overlap q$/, () => be.trainAttentionForward(buf, lse, buf, k, v, c.T, c.nHeads, c.nKv, c.hd, 0.3));
+      refused('lse over out', /^lse must not overlap out$/, () => be.trainAttentionForward(buf.subarray(qn), new Float64Array(buf.buffer, 4 * qn, lseN), q, k, v, c.T, c.nHeads, c.nKv, c.hd, 0.3));
+      const out = new Float32Array(qn);
+      be.trainAttentionForward(out, lse, q, k, v, c.T, c.nHeads, c.nKv, c.hd, 0.3);
+      buf.set(dout.subarray(0, qn));
+      refused('dq over dout', /^dq must not overlap dout$/, () => be.trainAttentionBackward(buf.subarray(7), new Float32Array(kvn), new Float32Array(kvn), buf, q, k, v, out, lse, c.T, c.nHeads, c.nKv, c.hd, 0.3));
+      refused('dv over dk', /^dv must not overlap dk$/, () => be.trainAttentionBackward(new Float32Array(qn), buf.subarray(qn), buf.subarray(qn + kvn - 1), dout, q, k, v, out, lse, c.T, c.nHeads, c.nKv, c.hd, 0.3));
+    }
+  });
 });

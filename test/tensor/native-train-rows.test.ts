@@ -148,6 +148,50 @@ describe('native training row kernels', { skip: skipNative }, () => {
     assert.equal(calls, 9, 'float64 stays in TypeScript');
   });
 
+  it('outputs that partly overlap an input, or each other, are refused before any kernel runs; exactly an input is not', () => {
+    const n = 999, rows = 9, D = 111;
+    const rng = new Rng(3), gate = randomF32(rng, n, 4), up = randomF32(rng, n), dout = randomF32(rng, n), w = randomF32(rng, D), b = randomF32(rng, D);
+    for (const simd of simdPaths()) {
+      const be = new NativeBackend({ simd, threads: 2 });
+      const buf = new Float32Array(4 * n);
+      const refused = (what: string, message: RegExp, call: () => void) => {
+        const before = buf.slice();
+        assert.throws(call, { name: 'RangeError', message }, `${simd} ${what}`);
+        assert.deepEqual(buf, before, `${simd} ${what}: nothing written`);
+      };
+      buf.set(gate.subarray(0, n));
+      const g = buf.subarray(0, n), g1 = buf.subarray(1), f = () => new Float32Array(n);
+      refused('siluMulBackward', /^dgate must not overlap gate unless it is gate itself$/, () => be.siluMulBackward(g1, f(), dout, g, up, n));
+      refused('siluMulBackward', /^dup must not overlap dgate$/, () => be.siluMulBackward(buf.subarray(n), buf.subarray(2 * n - 1), dout, gate, up, n));
+      refused('siluMulBackward', /^dup must not overlap dgate$/, () => be.siluMulBackward(g, g, dout, gate, up, n));
+      refused('geluTanhBackward', /^dx must not overlap x unless it is x itself$/, () => be.geluTanhBackward(g1, dout, g, n));
+      const x = buf.subarray(0, rows * D);
+      refused('rmsNormTrain', /^out must not overlap x unless it is x itself$/, () => be.rmsNormTrain(buf.subarray(D), new Float64Array(rows), x, w, rows, D, 1e-5));
+      refused('rmsNormTrain', /^rstd must not overlap x$/, () => be.rmsNormTrain(f(), new Float64Array(buf.buffer, 8, rows), x, w, rows, D, 1e-5));
+      refused('rmsNormBackward', /^dx must not overlap dy$/, () => be.rmsNormBackward(x, new Float32Array(D), x, up, w, new Float64Array(rows).fill(1), rows, D));
+      refused('rmsNormBackward', /^dw must not overlap dx$/, () => be.rmsNormBackward(x, buf.subarray(rows * D - 1), dout, up, w, new Float64Array(rows).fill(1), rows, D));
+      refused('layerNormTrain', /^out must not overlap x unless it is x itself$/, () => be.layerNormTrain(buf.subarray(1), new Float64Array(rows), new Float64Array(rows), x, w, b, rows, D, 1e-5));
+      refused('layerNormBackward', /^dx must not overlap x$/, () => be.layerNormBackward(x, new Float32Array(D), new Float32Array(D), dout, x, w, new Float64Array(rows), new Float64Array(rows).fill(1), rows, D));
+      refused('crossEntropy', /^rowLoss must not overlap logits$/, () => be.crossEntropy(x, new Int32Array(rows), rows, D, 1, new Float64Array(buf.buffer, 16, rows)));
+
+      // In place on exactly an input: the results of separate buffers, bit for bit.
+      const dg = new Float32Array(n), du = new Float32Array(n), dx = new Float32Array(n);
+      be.siluMulBackward(dg, du, dout, gate, up, n);
+      be.geluTanhBackward(dx, dout, gate, n);
+      let a = gate.slice(0, n), c = up.slice(0, n);
+      be.siluMulBackward(a, c, dout, a, c, n);
+      assert.deepEqual([a, c], [dg, du], `${simd}: siluMulBackward into gate and up`);
+      a = gate.slice(0, n);
+      be.geluTanhBackward(a, dout, a, n);
+      assert.deepEqual(a, dx, `${simd}: geluTanhBackward into x`);
+      const out = new Float32Array(rows * D), rstd = new Float64Array(rows);
+      be.rmsNormTrain(out, rstd, gate, w, rows, D, 1e-5);
+      a = gate.slice(0, rows * D);
+      be.rmsNormTrain(a, new Float64Array(rows), a, w, rows, D, 1e-5);
+      assert.deepEqual(a, out, `${simd}: rmsNormTrain in place`);
+    }
+  });
+
   it('misuse is a RangeError or TypeError before any kernel runs', () => {
     const be = new NativeBackend(), f = new Float32Array(12), d = new Float64Array(3);
     assert.throws(() => be.crossEntropy(f, Int32Array.of(0, 4, 1), 3, 4, 1, d), /target 4 at row 1 is outside the vocabulary/);

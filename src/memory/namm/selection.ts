@@ -12,7 +12,7 @@
  * Sorting is stable ascending (the older of two equal scores goes first); the reference's torch.sort is not
  * stable, so exact ties at the cut are unspecified there. A NaN score counts as +∞ (kept), as torch sorts NaN last.
  */
-import { overlaps } from '../../tensor/validate.js';
+import { refuseOverlap } from '../../tensor/validate.js';
 import { kthSmallest } from '../../util/select.js';
 
 export type NammSelection = 'min-over-heads' | 'per-head';
@@ -166,7 +166,7 @@ export function gatherRowsTs(
   if (!(dst instanceof Float32Array)) throw new TypeError('dst must be a Float32Array');
   if (dst.length < dstNeed) throw new RangeError(`dst holds ${dst.length} values but ${dstNeed} are needed`);
   if (empty) return;
-  if (overlaps(src, srcNeed, dst, dstNeed)) throw new RangeError('gatherRows: src and dst overlap');
+  refuseOverlap([['dst', dst, dstNeed]], [['src', src, srcNeed]], false, 'gatherRows: ');
   for (let p = 0; p < planes; p++) {
     const so = p * srcPlane, dOff = p * dstPlane;
     if (width === 1) {
