@@ -102,6 +102,36 @@ function kernelSuite(simd: SimdPath, threads: number): void {
     }
   });
 
+  it('rmsNorm and layerNorm: finite rows whose squares overflow float32 normalise as in the twin; other rows unchanged', () => {
+    // Values above ~1.8e19 square past FLT_MAX: the float32 sums overflowed and such a row came out all 0 (rmsNorm),
+    // all bias or NaN (layerNorm). Rows 0 and 3 are ordinary and must come out as they do alone, bit for bit.
+    const b = nb(), rng = new Rng(`${seed}/norm-overflow`);
+    for (const dim of [4, 37, 64]) {
+      const rows = 4, n = rows * dim;
+      const x = randomF32(rng, n, 3), w = randomF32(rng, dim), bias = randomF32(rng, dim);
+      for (let i = 0; i < dim; i++) {
+        x[dim + i] = (rng.float() * 2 - 1) * 3e20; // rmsNorm's squares overflow
+        x[2 * dim + i] = (i % 2 ? -1 : 1) * (1e38 + rng.float() * 2e38); // near FLT_MAX: layerNorm's deviations too
+      }
+      for (const op of ['rmsNorm', 'layerNorm'] as const) {
+        const o1 = zerosF32(n), o2 = zerosF32(n);
+        const run = (be: NativeBackend | JsBackend, out: Float32Array, xs: Float32Array, r: number) =>
+          op === 'rmsNorm' ? be.rmsNorm(out, xs, w, r, dim, 1e-5) : be.layerNorm(out, xs, w, bias, r, dim, 1e-5);
+        run(b, o1, x, rows); run(js, o2, x, rows);
+        assertClose(`${op} overflowing rows, dim ${dim}`, o1, o2, n, 1e-5, 1e-5);
+        assertGuardIntact(`${op} out`, o1, n);
+        for (const r of [0, 3]) {
+          const alone = new Float32Array(dim);
+          run(b, alone, x.slice(r * dim, (r + 1) * dim), 1);
+          assert.deepEqual(o1.subarray(r * dim, (r + 1) * dim), alone, `${op}: ordinary row ${r} beside overflowing ones, dim ${dim}`);
+        }
+        const inPlace = x.slice();
+        run(b, inPlace, inPlace, rows);
+        assert.deepEqual(inPlace.subarray(0, n), o1.subarray(0, n), `${op} in place, dim ${dim}`);
+      }
+    }
+  });
+
   it('rope, both layouts, partial rotary dims and large positions', () => {
     const b = nb(), rng = new Rng(`${seed}/rope`);
     for (const layout of ['half', 'interleaved'] as const)

@@ -125,6 +125,29 @@ describe('native training row kernels', { skip: skipNative }, () => {
     }
   }
 
+  it('RMSNorm and LayerNorm forwards for training: finite rows whose squares overflow float32 match the twins (every SIMD path)', () => {
+    // The float32 sums overflowed above ~1.8e19 (rstd 0, outputs 0, bias or NaN); such rows now run in float64.
+    const rows = 3, D = 37, n = rows * D, rng = new Rng(17);
+    const x = randomF32(rng, n, 2), w = randomF32(rng, D), b = randomF32(rng, D);
+    for (let i = 0; i < D; i++) { x[D + i] = (rng.float() * 2 - 1) * 5e25; x[2 * D + i] = (i % 2 ? -3e38 : 2e38) + i * 1e36; }
+    const wantOut = new Float32Array(n), wantRstd = new Float64Array(rows), wantLn = new Float32Array(n), wantMean = new Float64Array(rows), wantLnRstd = new Float64Array(rows);
+    rmsNormForward(wantOut, wantRstd, x, w, rows, D, 1e-5);
+    layerNormForward(wantLn, wantMean, wantLnRstd, x, w, b, rows, D, 1e-5);
+    for (const simd of simdPaths()) {
+      const [out, ln] = sameForAnyThreads(simd, (be) => {
+        const out = zerosF32(n), rstd = new Float64Array(rows), ln = zerosF32(n), mean = new Float64Array(rows), lnRstd = new Float64Array(rows);
+        be.rmsNormTrain(out, rstd, x, w, rows, D, 1e-5);
+        be.layerNormTrain(ln, mean, lnRstd, x, w, b, rows, D, 1e-5);
+        rstd.forEach((s, r) => assert.ok(Math.abs(s - wantRstd[r]!) <= 1e-6 * wantRstd[r]!, `${simd} rstd[${r}] ${s} vs ${wantRstd[r]}`));
+        mean.forEach((m, r) => assert.ok(Math.abs(m - wantMean[r]!) <= 1e-6 * (Math.abs(wantMean[r]!) + 1), `${simd} mean[${r}] ${m} vs ${wantMean[r]}`));
+        lnRstd.forEach((s, r) => assert.ok(Math.abs(s - wantLnRstd[r]!) <= 1e-4 * wantLnRstd[r]!, `${simd} layerNorm rstd[${r}] ${s} vs ${wantLnRstd[r]}`));
+        return [out, ln];
+      });
+      assertClose(`${simd} rmsNormTrain out`, out!, wantOut, n, 1e-5, 1e-6);
+      assertClose(`${simd} layerNormTrain out`, ln!, wantLn, n, 1e-4, 1e-4);
+    }
+  });
+
   it('the ops route float32 calls through backendGemm(native).rows, float64 and the TypeScript backend stay in TypeScript', () => {
     const be = new NativeBackend();
     const rows = backendGemm(be).rows!;
