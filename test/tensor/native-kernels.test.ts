@@ -209,6 +209,24 @@ function kernelSuite(simd: SimdPath, threads: number): void {
     }
   });
 
+  it('softmax: a row padded with -Infinity gives the row\'s own probabilities, bit for bit', () => {
+    // The last cols mod W values went through std::exp and a scalar sum: a row of 9 on AVX-512 differed from the
+    // same row padded with −∞ to 16 (and, with them, the probabilities of every other value of the row).
+    const b = nb(), rng = new Rng(`${seed}/softmax-pad`);
+    for (const cols of [1, 5, 9, 16, 17, 40]) {
+      const row = randomF32(rng, cols, 6).subarray(0, cols);
+      const alone = row.slice();
+      b.softmax(alone, 1, cols);
+      for (const pad of [1, 7, 16, 23]) {
+        const padded = new Float32Array(cols + pad).fill(-Infinity);
+        padded.set(row);
+        b.softmax(padded, 1, cols + pad);
+        assert.deepEqual(padded.subarray(0, cols), alone, `${cols} values, ${pad} −∞ added`);
+        assert.ok(padded.subarray(cols).every((v) => v === 0), `${cols} values, ${pad} −∞ added: they are 0`);
+      }
+    }
+  });
+
   it('attention: MHA and GQA, ragged lengths, causal chunks, decode, probabilities', () => {
     const b = nb(), rng = new Rng(`${seed}/attn`);
     const cases: [number, number, number, number, number[]][] = [

@@ -75,6 +75,40 @@ describe('native training row kernels', { skip: skipNative }, () => {
       });
     }
 
+    it(`${simd}: an element's value does not depend on the call's length (SwiGLU, GELU, their backwards)`, () => {
+      // The backwards ran the last n mod W elements through std::exp, the rest through the vector exp, so the same
+      // element changed its last bits with n (a step with another sequence length gave other gradients).
+      const rng = new Rng(41), N = 70;
+      const gate = randomF32(rng, N, 6), up = randomF32(rng, N, 2), dout = randomF32(rng, N);
+      const be = new NativeBackend({ simd, threads: 1 });
+      const call = (n: number) => {
+        const act = new Float32Array(n), gel = new Float32Array(n), dg = new Float32Array(n), du = new Float32Array(n), dx = new Float32Array(n);
+        be.siluMul(act, gate, up, n); be.gelu(gel, gate, n, 'tanh');
+        be.siluMulBackward(dg, du, dout, gate, up, n); be.geluTanhBackward(dx, dout, gate, n);
+        return { act, gel, dg, du, dx };
+      };
+      const full = call(N);
+      for (let n = 1; n < N; n++) {
+        const part = call(n);
+        for (const key of ['act', 'gel', 'dg', 'du', 'dx'] as const) assert.deepEqual(part[key], full[key].subarray(0, n), `${key}, n=${n} vs ${N}`);
+      }
+    });
+
+    it(`${simd}: cross-entropy of a row padded with -Infinity logits is the row's own (loss and gradient)`, () => {
+      const rng = new Rng(43), V0 = 21, T = 1;
+      for (const pad of [1, 3, 11, 27]) {
+        const logits = randomF32(rng, V0, 5).subarray(0, V0), target = Int32Array.of(4);
+        const padded = new Float32Array(V0 + pad).fill(-Infinity);
+        padded.set(logits);
+        const be = new NativeBackend({ simd, threads: 1 }), l1 = new Float64Array(1), l2 = new Float64Array(1);
+        const a = logits.slice();
+        be.crossEntropy(a, target, T, V0, 0.5, l1);
+        be.crossEntropy(padded, target, T, V0 + pad, 0.5, l2);
+        assert.equal(l2[0], l1[0], `loss, ${pad} −∞ logits added`);
+        assert.deepEqual(padded.subarray(0, V0), a, `gradient, ${pad} −∞ logits added`);
+      }
+    });
+
     for (const [rows, D] of [[1, 3], [5, 192], [130, 37], [200, 64]] as const) {
       it(`${simd}: RMSNorm forward with saved statistics and backward, ${rows}×${D}`, () => {
         const rng = new Rng(rows * 7 + D), n = rows * D;
