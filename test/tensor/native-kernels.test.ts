@@ -227,6 +227,23 @@ function kernelSuite(simd: SimdPath, threads: number): void {
     }
   });
 
+  it('softmax over a 128,256-token vocabulary and norms over 2^20 values agree with the twin (long float32 sums)', () => {
+    // The scalar path summed a whole row in one or two float32 accumulators: a flat 128,256-logit softmax was off by
+    // 1.6e-4 and a 2^20-value RMSNorm by 9e-4. It now sums blocks of 1,024 values and adds the blocks in float64.
+    const b = nb(), rng = new Rng(`${seed}/long-rows`);
+    const V = 128256, logits = new Float32Array(V).map(() => rng.float() * 0.01);
+    const p1 = logits.slice(), p2 = logits.slice();
+    b.softmax(p1, 1, V); js.softmax(p2, 1, V);
+    assertClose('softmax over 128,256 logits', p1, p2, V, 1e-5, 0);
+    const n = (1 << 20) + 3, x = new Float32Array(n).map(() => 1 + rng.float() * 0.01), w = new Float32Array(n).fill(1), bias = new Float32Array(n);
+    const o1 = new Float32Array(n), o2 = new Float32Array(n);
+    b.rmsNorm(o1, x, w, 1, n, 0); js.rmsNorm(o2, x, w, 1, n, 0);
+    assertClose(`rmsNorm over ${n} values`, o1, o2, n, 2e-5, 0);
+    // LayerNorm's output is (x − μ)/σ: its error is relative to the row's largest value, not to each (it cancels).
+    b.layerNorm(o1, x, w, bias, 1, n, 0); js.layerNorm(o2, x, w, bias, 1, n, 0);
+    assertClose(`layerNorm over ${n} values`, o1, o2, n, 0, 5e-5 * o2.reduce((m, v) => Math.max(m, Math.abs(v)), 0));
+  });
+
   it('attention: MHA and GQA, ragged lengths, causal chunks, decode, probabilities', () => {
     const b = nb(), rng = new Rng(`${seed}/attn`);
     const cases: [number, number, number, number, number[]][] = [

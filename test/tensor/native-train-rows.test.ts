@@ -109,6 +109,15 @@ describe('native training row kernels', { skip: skipNative }, () => {
       }
     });
 
+    it(`${simd}: cross-entropy over a 128,256-token vocabulary agrees with the twin (a long float32 sum)`, () => {
+      const rng = new Rng(47), V = 128256, logits = new Float32Array(V).map(() => rng.float() * 0.01), target = Int32Array.of(77);
+      const want = logits.slice(), got = logits.slice(), loss = new Float64Array(1);
+      const wantLoss = crossEntropyForwardBackward(want, target, 1, V, 1);
+      new NativeBackend({ simd, threads: 2 }).crossEntropy(got, target, 1, V, 1, loss);
+      assert.ok(Math.abs(loss[0]! - wantLoss.sum) <= 1e-6 * wantLoss.sum, `loss ${loss[0]} vs ${wantLoss.sum}`);
+      assertClose('dlogits', got, want, V, 1e-5, 1e-12);
+    });
+
     for (const [rows, D] of [[1, 3], [5, 192], [130, 37], [200, 64]] as const) {
       it(`${simd}: RMSNorm forward with saved statistics and backward, ${rows}×${D}`, () => {
         const rng = new Rng(rows * 7 + D), n = rows * D;
