@@ -756,7 +756,6 @@ export class Session {
  */
 const CLEANUP_PATTERNS = [' .', ' ?', ' !', ' ,', " ' ", " n't", " 'm", " 's", " 've", " 're"];
 
-/** The length of the longest tail of `text` that is a proper beginning of one of `stops` (0 when none). */
 /**
  * The length of the trailing run of spaces, quotes and n's, which clean-ups can still rewrite in a chain: " ' " → "'"
  * brings a space before it next to the quote, and " 's" or " n't" then removes that space too ("x  '" + " " + "s"
@@ -768,6 +767,7 @@ function cleanupTail(text: string): number {
   return text.length - k;
 }
 
+/** The length of the longest tail of `text` that is a proper beginning of one of `stops` (0 when none). */
 function stopPrefixTail(text: string, stops: readonly string[]): number {
   let held = 0;
   for (const s of stops) {
