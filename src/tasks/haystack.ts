@@ -164,7 +164,8 @@ export function directoryUnits(dir: string, language: Language): UnitText {
   const key = `dir:${language}:${dir}`;
   const hit = textCache.get(key);
   if (hit) return hit;
-  const files = readdirSync(dir).filter((f) => f.endsWith('.txt')).sort(compareCodeUnits);
+  // Files only: a folder named like one (notes.txt/) failed later with a bare EISDIR that named no path.
+  const files = readdirSync(dir).filter((f) => f.endsWith('.txt') && statSync(join(dir, f)).isFile()).sort(compareCodeUnits);
   if (files.length === 0) throw new Error(`haystack directory ${dir} has no .txt files`);
   const text = files.map((f) => readFileSync(join(dir, f), 'utf8')).join('\n\n');
   const units = language === 'ja' ? japaneseUnits(text) : englishUnits(text);

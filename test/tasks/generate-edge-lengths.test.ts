@@ -15,3 +15,16 @@ test('cwe at the test model\'s whole context (512 tokens): draws with long-token
     checkRecord(r);
   }
 });
+
+test('niah_multikey_2/3 (RULER\'s needle haystack) hold at least one distractor needle, or the length is refused', () => {
+  // Before, a length with no room for a distractor line gave the needle alone, padded with noise and at the top
+  // whatever depth_percent said: niah_single with another kind of key.
+  const tokenizer = tinyStoriesTokenizer();
+  assert.throws(() => generateRecord({ task: 'niah_multikey_3', length: 384, tokenizer, seed: 0, index: 0 }), /niah_multikey_3: a length of 384 tokens is too small/);
+  for (const [task, marker] of [['niah_multikey_2', /special magic number for /g], ['niah_multikey_3', /special magic uuid for /g]] as const) {
+    for (let index = 0; index < 4; index++) {
+      const r = generateRecord({ task, length: 512, tokenizer, seed: 0, index });
+      assert.ok((r.context.match(marker) ?? []).length >= 2, `${task} #${index}: a needle and a distractor`);
+    }
+  }
+});

@@ -74,3 +74,18 @@ test('values: v4-shaped seeded UUIDs, distinct coded words, depth grid, Zipf cou
   for (let level = 0; level < 6; level++) assert.deepEqual(JSON.parse(formatJsonObject(pairs, level)), { a: '1', b: '2', c: '3' });
   assert.equal(formatJsonObject(pairs, 4), '{\n  "a": "1",\n  "b": "2",\n  "c": "3"\n}');
 });
+
+test('a haystack folder\'s .txt files are its files: a folder named like one is passed over (it failed with a bare EISDIR)', async () => {
+  const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { directoryUnits } = await import('../../src/tasks/haystack.js');
+  const dir = mkdtempSync(join(tmpdir(), 'namm-haystack-'));
+  try {
+    mkdirSync(join(dir, 'notes.txt'));
+    writeFileSync(join(dir, 'a.txt'), 'One sentence here. Another one there.');
+    assert.ok(directoryUnits(dir, 'en').units.length >= 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -154,8 +154,10 @@ function needleHaystack(ctx: SampleContext, config: NiahConfig, drawn: Drawn, in
     return { context: all.join('\n'), input };
   };
   const common = { task: ctx.task, tokenizer: ctx.tokenizer, template: ctx.template, target: ctx.length, maxNewTokens: ctx.maxNewTokens, memo: ctx.memo };
+  // At least one distractor line: without one the record is niah_single with another kind of key (the needle alone,
+  // padded with noise, at the top whatever its depth said), so a length too small for one is refused.
   const lineFit = fitToLength({
-    ...common, render: (n) => render(n, 0), tokensPerProxy: 30, maxUnits: maxDistractors,
+    ...common, render: (n) => render(n, 0), tokensPerProxy: 30, maxUnits: maxDistractors, minUnits: 1,
     exhausted: `only ${maxDistractors} distinct distractor keys exist`,
   });
   if (lineFit.withinTolerance) return { ...lineFit.parts, answers, promptTokens: lineFit.promptTokens };
