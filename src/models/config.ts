@@ -423,7 +423,7 @@ export function ropeScalingToHf(s: RopeScaling): Record<string, unknown> | null 
 
 /**
  * The most a model folder's JSON file may hold: a config (config.json, generation_config.json, tokenizer_config.json,
- * a weight index) is kilobytes, a tokenizer.json tens of MB at most (Gemma 3's, 262K tokens, is 33 MB). Far past
+ * a weight index) is kilobytes, a tokenizer.json tens of MB at most (a 262K-token vocabulary's). Far past
  * either, JSON.parse could end the process (a 400 MB array of numbers is past V8's largest array) instead of failing.
  */
 export const JSON_FILE_LIMITS = { config: 16 * MiB, tokenizer: 128 * MiB } as const;

@@ -90,7 +90,7 @@ export function isGgufFile(path: string): boolean {
 /**
  * The most array entries the metadata may hold in all. Each entry becomes a JavaScript value, so a damaged count
  * that a large file could still back (500 M int32s in a 2 GB file) ended the process out of memory rather than with
- * an error; real files hold a few hundred thousand (a 262K vocabulary's tokens, scores and types, 500K merges).
+ * an error; a real file's vocabulary (tokens, scores, types and merges) is a few hundred thousand entries per array.
  */
 export const GGUF_MAX_ARRAY_ENTRIES = 1 << 25;
 

@@ -670,6 +670,9 @@ export class Session {
     const out: number[] = [];
     const decoder = tok ? new IncrementalDecoder(tok) : null;
     let plain = '';  // the text without a tokenizer: the ids, space-separated
+    // A tokenizer that cleans up spaces can still rewrite a tail that begins one of its patterns (see cleanupTail).
+    const cleans = tok !== null && tok.cleansUpSpaces !== false;
+    const heldPrefixes = cleans ? [...stopStrings, ...CLEANUP_PATTERNS] : stopStrings;
     let text = '';
     let stoppedBy: GenerateResult['stoppedBy'] = 'length';
     for (let step = 0; step < maxNew; step++) {
@@ -697,8 +700,7 @@ export class Session {
       let stable = full;
       if (hit < 0) {
         if (stable.endsWith('\uFFFD')) stable = stable.slice(0, -1);
-        const cleans = tok !== null && tok.cleansUpSpaces !== false;
-        const held = Math.max(stopPrefixTail(stable, cleans ? [...stopStrings, ...CLEANUP_PATTERNS] : stopStrings), cleans ? cleanupTail(stable) : 0);
+        const held = Math.max(stopPrefixTail(stable, heldPrefixes), cleans ? cleanupTail(stable) : 0);
         stable = stable.slice(0, stable.length - held);
       }
       if (stable.length > text.length && stable.startsWith(text)) {
