@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { loadModel } from '../models/model.js';
 import { parsePolicySpec } from '../memory/spec.js';
-import { perplexity, sequenceLimit } from '../eval/perplexity.js';
+import { perplexity } from '../eval/perplexity.js';
+import { sequenceLimit } from '../models/rope.js';
 import { createProgress } from './progress.js';
 import { intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
 import type { WeightStorage } from '../models/pack.js';

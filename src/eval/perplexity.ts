@@ -1,6 +1,6 @@
 /** Perplexity of a text under a memory policy: every token is predicted from the cache as the policy left it. */
 import type { Model } from '../models/model.js';
-import type { ModelConfig } from '../models/types.js';
+import { sequenceLimit } from '../models/rope.js';
 import type { MemoryPolicy } from '../memory/policy.js';
 import type { CacheStatsSummary } from '../runtime/stats.js';
 import { DEFAULT_CHUNK_SIZE } from '../runtime/session.js';
@@ -23,20 +23,6 @@ export function tokenNll(row: ArrayLike<number>, target: number): { nll: number;
   let z = 0;
   for (let v = 0; v < row.length; v++) z += Math.exp(row[v]! - max);
   return { nll: Math.log(z) + max - row[target]!, argmax };
-}
-
-/**
- * The longest text a model reads whole, and what sets it: a GPT-2 model's learned positions, or a sliding window
- * (which namm does not implement); null where neither binds (a RoPE model reads on past its context, with a
- * warning). A session refuses a sequence past it only when it gets there, after the text before has been run.
- */
-export function sequenceLimit(c: ModelConfig): { tokens: number; what: string } | null {
-  const limits: { tokens: number; what: string }[] = [];
-  if (c.arch === 'gpt2') limits.push({ tokens: c.maxPositions, what: `this GPT-2 model's ${c.maxPositions} learned positions` });
-  if (c.slidingWindow !== undefined) {
-    limits.push({ tokens: c.slidingWindow, what: `this ${c.modelType} model's ${c.slidingWindow}-token sliding window (which namm does not implement)` });
-  }
-  return limits.sort((a, b) => a.tokens - b.tokens)[0] ?? null;
 }
 
 export function perplexity(model: Model, ids: readonly number[], policy: MemoryPolicy | null, options: { chunkSize?: number; onProgress?: (done: number, total: number) => void } = {}): PerplexityResult {

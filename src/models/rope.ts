@@ -74,6 +74,21 @@ export function contextLength(c: ModelConfig): number {
   return s.type === 'yarn' ? Math.max(c.maxPositions, Math.floor(s.factor * s.originalMaxPositions)) : c.maxPositions;
 }
 
+/**
+ * The longest text a model reads whole, and what sets it: a GPT-2 model's learned positions, or a sliding window
+ * (which namm does not implement); null where neither binds (a RoPE model reads on past its context, with a
+ * warning). A session refuses to grow a sequence past it (Session.checkLength); perplexity refuses a text past it
+ * before any chunk runs.
+ */
+export function sequenceLimit(c: ModelConfig): { tokens: number; what: string } | null {
+  const limits: { tokens: number; what: string }[] = [];
+  if (c.arch === 'gpt2') limits.push({ tokens: c.maxPositions, what: `this GPT-2 model's ${c.maxPositions} learned positions` });
+  if (c.slidingWindow !== undefined) {
+    limits.push({ tokens: c.slidingWindow, what: `this ${c.modelType} model's ${c.slidingWindow}-token sliding window (which namm does not implement; up to ${c.slidingWindow} tokens the output is exact)` });
+  }
+  return limits.sort((a, b) => a.tokens - b.tokens)[0] ?? null;
+}
+
 /** Rotary pairs of a config: rotaryDim / 2. */
 export function rotaryPairs(c: ModelConfig): number {
   return Math.floor(c.headDim * c.partialRotaryFactor / 2);

@@ -12,7 +12,7 @@ import { CacheStats, type CacheStatsSummary } from './stats.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
 import { IncrementalDecoder } from './detokenize.js';
 import { checkOptionKeys, showValue } from '../util/show.js';
-import { contextLength } from '../models/rope.js';
+import { contextLength, sequenceLimit } from '../models/rope.js';
 import type { ModelConfig } from '../models/types.js';
 
 /** Models already warned about a sequence past their context (one warning per model and process). */
@@ -422,12 +422,15 @@ export class Session {
     return out;
   }
 
-  /** Refuses to grow the sequence by `n` tokens past what the model can attend to (see checkWindow, GPT-2 positions). */
+  /**
+   * Refuses to grow the sequence by `n` tokens past what the model reads whole (sequenceLimit: a GPT-2 model's
+   * learned positions, a sliding window namm does not implement; up to it the output is exact).
+   */
   private checkLength(n: number): void {
-    this.checkWindow(n);
     const c = this.arch.config;
-    if (c.arch === 'gpt2' && this.totalTokens + n > c.maxPositions) {
-      throw new RangeError(`this GPT-2 model has ${c.maxPositions} learned positions; the sequence would reach ${this.totalTokens + n} tokens`);
+    const limit = sequenceLimit(c);
+    if (limit && this.totalTokens + n > limit.tokens) {
+      throw new RangeError(`the sequence would reach ${this.totalTokens + n} tokens, past ${limit.what}`);
     }
     // A RoPE model runs on past its context (transformers too), but what it gives there is not what it was trained
     // for: said once per model, as transformers' generate says it. Dynamic NTK is made to run past it.
@@ -437,21 +440,6 @@ export class Session {
       process.emitWarning(
         `namm: the sequence would reach ${this.totalTokens + n} tokens, past this model's ${context}-token context (${c.ropeScaling.type === 'yarn' ? "YaRN's extended context" : 'its max_position_embeddings'}); its output past that is not what it was trained for`,
         { code: 'NAMM_PAST_CONTEXT' },
-      );
-    }
-  }
-
-  /**
-   * Refuses to grow the sequence past a sliding-window model's window (ModelConfig.slidingWindow): up to the window
-   * the full attention computed here is exactly the model's; past it the model would attend fewer keys than this
-   * runtime does.
-   */
-  private checkWindow(n: number): void {
-    const w = this.arch.config.slidingWindow;
-    if (w !== undefined && this.totalTokens + n > w) {
-      throw new RangeError(
-        `this ${this.arch.config.modelType} model attends through a sliding window of ${w} tokens, which namm does not implement; ` +
-        `the sequence would reach ${this.totalTokens + n} tokens (up to ${w} the output is exact)`,
       );
     }
   }

@@ -231,7 +231,7 @@ test('a sliding window travels through GGUF (attention.sliding_window), also one
   // A session on it refuses to run past the window (the guard of runtime/session.ts), before running anything.
   const { Model } = await import('../../src/models/model.js');
   const s = new Model(g.config, g.weights, null, getBackend()).createSessionWith(null);
-  assert.throws(() => s.prefill(Array.from({ length: window + 1 }, (_, i) => 1 + (i % 50))), /sliding window of \d+ tokens/);
+  assert.throws(() => s.prefill(Array.from({ length: window + 1 }, (_, i) => 1 + (i % 50))), /the sequence would reach \d+ tokens, past this \w+ model's \d+-token sliding window/);
   assert.equal(s.totalTokens, 0);
 
   writeGguf(p, config, weights, null, { dtype: 'F32' });
