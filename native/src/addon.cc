@@ -354,6 +354,30 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
       if (packed) probs16[h] = u16_arg(pv[h], ("probs" + hs).c_str(), checked_mul(env, nQ, len)).data;
       else if (hasProbs) probs[h] = f32_arg(pv[h], ("probs" + hs).c_str(), checked_mul(env, nQ, len)).data;
     }
+    {
+      // The outputs are written while other tasks still read keys and values: an overlap would make the result
+      // depend on the thread count. out may be q itself (a task reads its queries before it writes their rows), not
+      // q shifted. The names live in `names` (reserved up front, so no c_str moves).
+      std::vector<std::string> names;
+      names.reserve(static_cast<size_t>(3 * nKvHeads));
+      const Span qSpan = span("q", a.q, qn);
+      refuse_overlap(env, {span("out", a.out, qn)}, {qSpan}, true, "attention: ");
+      std::vector<Span> outs{span("out", a.out, qn)}, ins;
+      for (int64_t h = 0; h < nKvHeads; h++) {
+        const std::string hs = "[" + std::to_string(h) + "]";
+        const int64_t kvn = lens[h] * headDim, pn = nQ * lens[h];
+        names.push_back("keys" + hs);
+        ins.push_back(span(names.back().c_str(), keys[h], kvn));
+        names.push_back("values" + hs);
+        ins.push_back(span(names.back().c_str(), values[h], kvn));
+        if (hasProbs) {
+          names.push_back("probs" + hs);
+          outs.push_back(packed ? span(names.back().c_str(), probs16[h], pn) : span(names.back().c_str(), probs[h], pn));
+        }
+      }
+      refuse_overlap(env, std::vector<Span>(outs.begin() + 1, outs.end()), std::vector<Span>{qSpan}, false, "attention: ");
+      refuse_overlap(env, outs, ins, false, "attention: ");
+    }
     a.nQ = nQ;
     a.nHeads = nHeads;
     a.nKvHeads = nKvHeads;
@@ -632,6 +656,8 @@ Napi::Value Kernels::StftAccumulate(const Napi::CallbackInfo& info) {
   const float* prev = f32_arg(info[0], "prev", checked_mul(env, kNammHop, ld)).data;
   const float* cur = f32_arg(info[1], "cur", checked_mul(env, kNammHop, ld)).data;
   float* acc = f32_arg(info[5], "acc", namm_acc_size(ld)).data;
+  refuse_overlap(env, {span("acc", acc, namm_acc_size(ld))},
+                 {span("prev", prev, kNammHop * ld), span("cur", cur, kNammHop * ld)}, false, "stftAccumulate: ");
   namm_table_for(simd_).stft_accumulate(prev, cur, ld, rows, static_cast<float>(weight), acc, threads_);
   return env.Undefined();
 }
@@ -662,6 +688,10 @@ Napi::Value Kernels::StftAccumulateFrames(const Napi::CallbackInfo& info) {
   const uint16_t* next16 = packed ? u16_arg(info[2], "next", nextNeed).data : nullptr;
   const float* next = packed ? nullptr : f32_arg(info[2], "next", nextNeed).data;
   float* acc = f32_arg(info[7], "acc", namm_acc_size(maxRows)).data;
+  // acc gains each row block's frames while other blocks (other threads) still read prev and next.
+  refuse_overlap(env, {span("acc", acc, namm_acc_size(maxRows))},
+                 {span("prev", prev, kNammHop * prevLd), packed ? span("next", next16, nextNeed) : span("next", next, nextNeed)}, false,
+                 "stftAccumulateFrames: ");
   // Optional: last, lastLd — where the last block's rows < max rows[t] go (float32, stride lastLd ≥ those rows).
   float* last = nullptr;
   int64_t lastLd = 0;
@@ -723,6 +753,11 @@ Napi::Value Kernels::NammFeatures(const Napi::CallbackInfo& info) {
       throw Napi::RangeError::New(env, "nammFeatures: recency " + std::to_string(r) + " of row " + std::to_string(k) +
                                            " is outside the table (0.." + std::to_string(tableRows - 1) + ")");
   }
+  // acc is read and cleared, raw and features written, row by row while oldEma, the table and norm are read.
+  refuse_overlap(env, {span("acc", acc, namm_acc_size(n)), span("raw", raw, n * kNammBins), span("features", feat, n * kBamDim)},
+                 {span("oldEma", oldEma, nOld * kNammBins), span("table", table.data, static_cast<int64_t>(table.length)),
+                  span("norm", norm, norm ? 2 * kNammBins : 0)},
+                 false, "nammFeatures: ");
   namm_table_for(simd_).features(acc, n, nOld, oldEma, decay, positions, table.data, norm, raw, feat);
   return env.Undefined();
 }
@@ -796,6 +831,8 @@ Napi::Value Kernels::BamScores(const Napi::CallbackInfo& info) {
   const float* x = f32_arg(info[0], "x", checked_mul(env, n, kBamDim)).data;
   const float* params = f32_arg(info[2], "params", kBamParams).data;
   float* out = f32_arg(info[3], "out", n).data;
+  // Scores are written as row blocks finish while other blocks still read every row's features.
+  refuse_overlap(env, {span("out", out, n)}, {span("x", x, n * kBamDim), span("params", params, kBamParams)}, false, "bamScores: ");
   namm_table_for(simd_).bam_scores(x, n, params, out, threads_);
   return env.Undefined();
 }

@@ -81,22 +81,35 @@ bool overlaps(const void* a, int64_t aCount, size_t aSize, const void* b, int64_
   return lo < bhi && blo < hi;
 }
 
-void refuse_overlap(Napi::Env env, std::initializer_list<Span> outputs, std::initializer_list<Span> inputs, bool inPlace,
-                    const char* prefix) {
-  for (const Span* o = outputs.begin(); o != outputs.end(); o++) {
-    for (const Span& in : inputs) {
-      if (!overlaps(o->data, o->count, o->size, in.data, in.count, in.size)) continue;
+namespace {
+void refuse_overlap_range(Napi::Env env, const Span* outBegin, const Span* outEnd, const Span* inBegin, const Span* inEnd,
+                          bool inPlace, const char* prefix) {
+  for (const Span* o = outBegin; o != outEnd; o++) {
+    for (const Span* in = inBegin; in != inEnd; in++) {
+      if (!overlaps(o->data, o->count, o->size, in->data, in->count, in->size)) continue;
       // Only an output of the input's element type can be that input (rstd, float64, is never x, float32).
-      const bool aliasable = inPlace && o->size == in.size;
-      if (aliasable && o->data == in.data && o->count == in.count) continue;
-      throw Napi::RangeError::New(env, std::string(prefix) + o->name + " must not overlap " + in.name +
-                                           (aliasable ? std::string(" unless it is ") + in.name + " itself" : ""));
+      const bool aliasable = inPlace && o->size == in->size;
+      if (aliasable && o->data == in->data && o->count == in->count) continue;
+      throw Napi::RangeError::New(env, std::string(prefix) + o->name + " must not overlap " + in->name +
+                                           (aliasable ? std::string(" unless it is ") + in->name + " itself" : ""));
     }
     // Two outputs in one place: which one is left there would depend on the order of the writes.
-    for (const Span* p = outputs.begin(); p != o; p++)
+    for (const Span* p = outBegin; p != o; p++)
       if (overlaps(o->data, o->count, o->size, p->data, p->count, p->size))
         throw Napi::RangeError::New(env, std::string(prefix) + o->name + " must not overlap " + p->name);
   }
+}
+}  // namespace
+
+void refuse_overlap(Napi::Env env, std::initializer_list<Span> outputs, std::initializer_list<Span> inputs, bool inPlace,
+                    const char* prefix) {
+  refuse_overlap_range(env, outputs.begin(), outputs.end(), inputs.begin(), inputs.end(), inPlace, prefix);
+}
+
+void refuse_overlap(Napi::Env env, const std::vector<Span>& outputs, const std::vector<Span>& inputs, bool inPlace,
+                    const char* prefix) {
+  refuse_overlap_range(env, outputs.data(), outputs.data() + outputs.size(), inputs.data(), inputs.data() + inputs.size(),
+                       inPlace, prefix);
 }
 
 bool optional_bool_arg(const Napi::Value& v, const char* name) {

@@ -62,6 +62,9 @@ Span span(const char* name, const T* data, int64_t count) {
  */
 void refuse_overlap(Napi::Env env, std::initializer_list<Span> outputs, std::initializer_list<Span> inputs,
                     bool inPlace = false, const char* prefix = "");
+/** The same for lists built at run time (one span per KV head). */
+void refuse_overlap(Napi::Env env, const std::vector<Span>& outputs, const std::vector<Span>& inputs,
+                    bool inPlace = false, const char* prefix = "");
 /** undefined / null → false, else it must be a boolean. */
 bool optional_bool_arg(const Napi::Value& v, const char* name);
 

@@ -168,4 +168,14 @@ export function checkAttention(a: AttentionArgs): void {
     if (packed) checkU16(`probs[${h}]`, probs[h], nQ * len);
     else if (probs) checkF32(`probs[${h}]`, probs[h], nQ * len);
   }
+  // The outputs are written while other tasks still read keys and values (native: on other threads). out may be q
+  // itself (a task reads its queries before it writes their rows), not q shifted.
+  const qSpan: Span = ['q', q, nQ * nHeads * headDim], outs: Span[] = [['out', out, nQ * nHeads * headDim]], kv: Span[] = [];
+  for (let h = 0; h < nKvHeads; h++) {
+    kv.push([`keys[${h}]`, keys[h]!, lens[h]! * headDim], [`values[${h}]`, values[h]!, lens[h]! * headDim]);
+    if (probs) outs.push([`probs[${h}]`, probs[h]!, nQ * lens[h]!]);
+  }
+  refuseOverlap(outs.slice(0, 1), [qSpan], true, 'attention: ');
+  refuseOverlap(outs.slice(1), [qSpan], false, 'attention: ');
+  refuseOverlap(outs, kv, false, 'attention: ');
 }

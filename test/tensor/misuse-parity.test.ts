@@ -2,7 +2,8 @@
  * Misuse that both backends must refuse (or handle) alike: overlapping GEMM operands, outputs of the element-wise
  * and row kernels that partly overlap an input (only exactly the input is allowed), a non-boolean `accumulate`,
  * attention with headDim 0, empty products whose other counts are huge, stftAccumulateFrames with `last` overlapping
- * `prev` or `acc`, symmetricEigen with `values` inside the matrix. Calls that could hang run in a child process.
+ * `prev` or `acc`, symmetricEigen with `values` inside the matrix, outputs of attention and of the NAMM kernels
+ * (spectrogram, window close, BAM) over one of their inputs. Calls that could hang run in a child process.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,7 +12,10 @@ import { fileURLToPath } from 'node:url';
 import type { AttentionArgs, Backend } from '../../src/tensor/backend.js';
 import { JsBackend } from '../../src/tensor/js.js';
 import { NativeBackend } from '../../src/tensor/native.js';
-import { stftAccumulateFramesTs } from '../../src/memory/namm/stft.js';
+import { stftAccSize, stftAccumulateFramesTs, stftAccumulateTs } from '../../src/memory/namm/stft.js';
+import { nammFeaturesTs } from '../../src/memory/namm/features.js';
+import { BamScorer } from '../../src/memory/namm/bam.js';
+import { NAMM_PARAM_COUNT } from '../../src/memory/namm/params.js';
 import { symmetricEigenInPlaceJs } from '../../src/evolve/eigen.js';
 import { simdPaths, skipNative } from './native-fixtures.js';
 
@@ -161,6 +165,80 @@ describe('both backends refuse the same misuse', () => {
     assert.equal(r.signal, null, `child hung or was killed: ${r.signal} ${r.stderr}`);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /done/);
+  });
+});
+
+describe('attention and the NAMM kernels refuse an output over an input, in both backends', () => {
+  it('attention: out over keys, values or part of q (q itself is allowed); probabilities over q or out', () => {
+    const nQ = 4, nHeads = 2, nKv = 1, hd = 8, len = 6, qn = nQ * nHeads * hd;
+    for (const be of backends()) {
+      const buf = wave(qn + 2 * len * hd + nQ * len + 64, 0.3);
+      const q = buf.subarray(0, qn), keys = buf.subarray(qn, qn + len * hd), values = buf.subarray(qn + len * hd, qn + 2 * len * hd);
+      const args = (o: Partial<AttentionArgs>): AttentionArgs => ({ q, nQ, nHeads, nKvHeads: nKv, headDim: hd, keys: [keys], values: [values], lens: new Int32Array([len]), scale: 0.3, out: f32(qn), ...o });
+      refused(be, 'attention out over q', buf, /^attention: out must not overlap q unless it is q itself$/, () => be.attention(args({ out: buf.subarray(1, qn + 1) })));
+      refused(be, 'attention probs over q', buf, /^attention: probs\[0\] must not overlap q$/, () => be.attention(args({ out: f32(qn), probs: [buf.subarray(0, nQ * len)] })));
+      refused(be, 'attention out over keys', buf, /^attention: out must not overlap keys\[0\]$/, () => be.attention(args({ out: buf.subarray(qn + 1, 2 * qn + 1) })));
+      refused(be, 'attention out over values', buf, /^attention: out must not overlap values\[0\]$/, () => be.attention(args({ out: buf.subarray(qn + len * hd + 1, 2 * qn + len * hd + 1) })));
+      const probsAt = (off: number) => [buf.subarray(off, off + nQ * len)];
+      refused(be, 'attention probs over keys', buf, /^attention: probs\[0\] must not overlap keys\[0\]$/, () => be.attention(args({ probs: probsAt(qn + 5) })));
+      const out = f32(qn + nQ * len);
+      refused(be, 'attention probs over out', out, /^attention: probs\[0\] must not overlap out$/, () => be.attention(args({ out: out.subarray(0, qn), probs: [out.subarray(qn - 1)] })));
+      // Beside each other (not overlapping), in one buffer: accepted.
+      const whole = f32(2 * qn + nQ * len);
+      whole.set(q);
+      be.attention(args({ q: whole.subarray(0, qn), out: whole.subarray(qn, 2 * qn), probs: [whole.subarray(2 * qn)] }));
+    }
+  });
+
+  // The NAMM kernels: native (one and two threads) and their TypeScript twins, with the same words.
+  type Namm = { name: string; stft: typeof stftAccumulateTs; frames: typeof stftAccumulateFramesTs; features: typeof nammFeaturesTs; bam: (x: Float32Array, n: number, out: Float32Array) => void };
+  const params = new Float32Array(NAMM_PARAM_COUNT).map((_, i) => 0.01 * Math.sin(i));
+  const twin: Namm = { name: 'ts', stft: stftAccumulateTs, frames: stftAccumulateFramesTs, features: nammFeaturesTs, bam: (x, n, out) => new BamScorer(params).score(x, n, out) };
+  const kernels: Namm[] = [twin, ...(skipNative ? [] : [1, 2].map((threads) => {
+    const be = new NativeBackend({ threads });
+    return { name: `native/${threads}`, stft: be.stftAccumulate.bind(be), frames: be.stftAccumulateFrames.bind(be), features: be.nammFeatures.bind(be), bam: (x: Float32Array, n: number, out: Float32Array) => be.bamScores(x, n, params, out) };
+  }))];
+
+  it('stftAccumulate and stftAccumulateFrames: acc over prev, cur or next', () => {
+    const ld = 40, frames = 2;
+    for (const k of kernels) {
+      const buf = wave(16 * ld * 2 + stftAccSize(ld) + 64, 0.2);
+      const prev = buf.subarray(0, 16 * ld), cur = buf.subarray(16 * ld, 32 * ld);
+      refused({ name: k.name, simd: '', threads: 0 } as never, 'stftAccumulate', buf, /^stftAccumulate: acc must not overlap cur$/, () => k.stft(prev, cur, ld, ld, 0.5, buf.subarray(32 * ld - 5)));
+      refused({ name: k.name, simd: '', threads: 0 } as never, 'stftAccumulate', buf, /^stftAccumulate: acc must not overlap prev$/, () => k.stft(prev, wave(16 * ld, 0.6), ld, ld, 0.5, buf.subarray(5, 5 + stftAccSize(ld))));
+      const next = buf.subarray(16 * ld, 16 * ld + 16 * frames * ld), rows = new Int32Array([ld, ld]), weights = new Float32Array([1, 1]);
+      refused({ name: k.name, simd: '', threads: 0 } as never, 'stftAccumulateFrames', buf, /^stftAccumulateFrames: acc must not overlap next$/, () => k.frames(prev, ld, next, ld, frames, rows, weights, buf.subarray(16 * ld + 7)));
+      refused({ name: k.name, simd: '', threads: 0 } as never, 'stftAccumulateFrames', buf, /^stftAccumulateFrames: acc must not overlap prev$/, () => k.frames(prev, ld, wave(16 * frames * ld, 0.4), ld, frames, rows, weights, buf.subarray(3, 3 + stftAccSize(ld))));
+      const acc = new Float32Array(stftAccSize(ld));
+      k.stft(prev, cur, ld, ld, 0.5, acc);
+      k.frames(prev, ld, next, ld, frames, rows, weights, acc);
+    }
+  });
+
+  it('nammFeatures: acc, raw or features over oldEma, the table, norm or one another', () => {
+    const n = 20, nOld = 12, table = wave(8 * 128, 0.1), norm = new Float64Array(34).fill(1), positions = Int32Array.from({ length: n }, (_, i) => i);
+    for (const k of kernels) {
+      const buf = wave(stftAccSize(n) + n * 17 + n * 25 + nOld * 17, 0.05);
+      const acc = buf.subarray(0, stftAccSize(n)), raw = buf.subarray(stftAccSize(n), stftAccSize(n) + n * 17);
+      const feat = buf.subarray(stftAccSize(n) + n * 17, stftAccSize(n) + n * 42), oldEma = buf.subarray(stftAccSize(n) + n * 42);
+      const who = { name: k.name, simd: '', threads: 0 } as never;
+      const ema = wave(nOld * 17 + n * 17 + 3, 0.07);
+      refused(who, 'nammFeatures raw over oldEma', ema, /^nammFeatures: raw must not overlap oldEma$/, () => k.features(acc, n, nOld, ema.subarray(0, nOld * 17), 0.5, positions, table, norm, ema.subarray(3, 3 + n * 17), feat));
+      refused(who, 'nammFeatures features over raw', buf, /^nammFeatures: features must not overlap raw$/, () => k.features(acc, n, nOld, oldEma, 0.5, positions, table, norm, raw, buf.subarray(stftAccSize(n) + 3, stftAccSize(n) + 3 + n * 25)));
+      refused(who, 'nammFeatures acc over the table', table, /^nammFeatures: acc must not overlap table$/, () => k.features(table.subarray(0, stftAccSize(n)), n, nOld, oldEma, 0.5, positions, table.subarray(8 * 32), null, f32(n * 17), f32(n * 25)));
+      const nb = new Float64Array(256);
+      refused(who, 'nammFeatures over norm', nb, /^nammFeatures: raw must not overlap norm$/, () => k.features(acc, n, nOld, oldEma, 0.5, positions, table, nb.subarray(0, 34), new Float32Array(nb.buffer, 8 * 30, n * 17), feat));
+      k.features(acc, n, nOld, oldEma, 0.5, positions, table, norm, raw, feat);
+    }
+  });
+
+  it('BAM scores: out over the features', () => {
+    const n = 30;
+    for (const k of kernels) {
+      const buf = wave(n * 25 + n, 0.02);
+      refused({ name: k.name, simd: '', threads: 0 } as never, 'bam', buf, /(^bamScores|^BAM): output must not overlap features$|^bamScores: out must not overlap x$/, () => k.bam(buf.subarray(0, n * 25), n, buf.subarray(n * 25 - 1, n * 26 - 1)));
+      k.bam(buf.subarray(0, n * 25), n, new Float32Array(n));
+    }
   });
 });
 

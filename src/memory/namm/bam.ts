@@ -11,6 +11,7 @@
  * float64-accumulating loops — the TypeScript twin of the native kernel.
  */
 import type { Backend } from '../../tensor/backend.js';
+import { refuseOverlap } from '../../tensor/validate.js';
 import { BAM_HIDDEN, BAM_LAYOUT, FEATURE_DIM, validateNammParams } from './params.js';
 
 const D = FEATURE_DIM;
@@ -56,6 +57,8 @@ export class BamScorer {
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`BAM: token count must be a non-negative integer, got ${n}`);
     if (x.length < n * D) throw new RangeError(`BAM: features hold ${x.length} values, ${n * D} needed`);
     if (out.length < n) throw new RangeError(`BAM: output holds ${out.length} values, ${n} needed`);
+    // Scores are written while later rows' features are still read (by other threads in the native kernel).
+    refuseOverlap([['output', out, n]], [['features', x, n * D]], false, 'BAM: ');
     if (n === 0) return;
     if (this.backend?.bamScores) {
       this.backend.bamScores(x, n, this.flat, out);

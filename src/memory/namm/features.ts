@@ -12,6 +12,7 @@
  */
 import { RECENCY_DIMS, recencyEmbedding, RECENCY_TABLE_MAX, type RecencyOverflow } from './recency.js';
 import { ACC_BLOCK, N_BINS, stftAccSize } from './stft.js';
+import { refuseOverlap } from '../../tensor/validate.js';
 
 // Module-local copies: under a transpiling loader (tsx), imported bindings are getters, too slow for inner loops.
 const BINS = N_BINS;
@@ -113,4 +114,7 @@ export function checkNammFeaturesArgs(
   if (norm !== null && norm !== undefined) need('norm', norm, norm instanceof Float64Array, 'a Float64Array', 2 * BINS);
   need('raw', raw, raw instanceof Float32Array, 'a Float32Array', n * BINS);
   need('features', features, features instanceof Float32Array, 'a Float32Array', n * DIM);
+  // acc is read and cleared, raw and features written, row by row while oldEma, the table and norm are read.
+  refuseOverlap([['acc', acc, stftAccSize(n)], ['raw', raw, n * BINS], ['features', features, n * DIM]],
+    [['oldEma', oldEma, nOld * BINS], ['table', table, table.length], ...(norm ? [['norm', norm, 2 * BINS] as const] : [])], false, 'nammFeatures: ');
 }

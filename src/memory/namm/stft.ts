@@ -7,6 +7,8 @@
  * (pairs m ↔ 32−m) and of the bins (f ↔ 16−f) cut the work to about a quarter of a plain 32×17 DFT.
  */
 
+import { refuseOverlap } from '../../tensor/validate.js';
+
 export const N_FFT = 32;
 export const HOP = 16;
 /** One-sided bins of a 32-point DFT. */
@@ -201,6 +203,8 @@ export function checkStftAccumulateFramesArgs(
   need('prev', prev, Float32Array, 'a Float32Array', HOP * prevLd);
   need('next', next, next instanceof Uint16Array ? Uint16Array : Float32Array, 'a Float32Array or a Uint16Array', HOP * frames * nextLd);
   need('acc', acc, Float32Array, 'a Float32Array', stftAccSize(maxRows));
+  // acc gains each row's frames while the native kernel's other row blocks still read prev and next.
+  refuseOverlap([['acc', acc, stftAccSize(maxRows)]], [['prev', prev, HOP * prevLd], ['next', next, HOP * frames * nextLd]], false, 'stftAccumulateFrames: ');
 }
 
 /** The argument checks shared by the twin and (in the same words) the native kernel. */
@@ -214,4 +218,5 @@ export function checkStftAccumulateArgs(
   if (typeof weight !== 'number' || !Number.isFinite(weight)) throw new RangeError(`stftAccumulate: weight must be finite, got ${weight}`);
   if (prev.length < HOP * ld || cur.length < HOP * ld) throw new RangeError(`stftAccumulate: prev and cur need ${HOP * ld} values`);
   if (acc.length < stftAccSize(ld)) throw new RangeError(`stftAccumulate: acc needs ${stftAccSize(ld)} values, has ${acc.length}`);
+  refuseOverlap([['acc', acc, stftAccSize(ld)]], [['prev', prev, HOP * ld], ['cur', cur, HOP * ld]], false, 'stftAccumulate: ');
 }
