@@ -123,6 +123,13 @@ export interface GenerateResult {
  * to run (see checkPolicyOwner) instead.
  */
 const policyOwners = new WeakMap<object, Session>();
+/**
+ * The models (their DecoderArch) with a forward under way. Every session of a model runs its forwards in the model's
+ * one set of scratch buffers (Scratch), so a session that ran a forward from inside another's (its onEviction
+ * callback, its memory policy) overwrote that forward's activations between two layers: both went on with wrong
+ * values and no error.
+ */
+const modelsForwarding = new WeakSet<DecoderArch>();
 
 /** Names an object of a policy's state for an error message: a policy by its name, else by its kind. */
 function describeStatePart(o: object): string {
@@ -449,11 +456,16 @@ export class Session {
    * which attends and meets the policy on its own inside every layer (endOfPrefill applies to the last).
    */
   private runChunk(ids: Int32Array, phase: 'prefill' | 'decode', endOfPrefill: boolean, logitsFor: 'last' | 'all', parts?: number[]): Float32Array {
+    if (modelsForwarding.has(this.arch)) {
+      throw new Error(`${phase}: another session of this model is in the middle of a forward (this call came from its onEviction callback or its memory policy), and the sessions of one model share its scratch buffers; call it after that forward returns`);
+    }
     this.forwarding = true;
+    modelsForwarding.add(this.arch);
     try {
       return this.runChunkLayers(ids, phase, endOfPrefill, logitsFor, parts);
     } finally {
       this.forwarding = false;
+      modelsForwarding.delete(this.arch);
     }
   }
 

@@ -92,6 +92,30 @@ test('a session refuses calls from inside its own forward (onEviction), and work
   }
 });
 
+test('a forward of another session of the same model, from inside a forward, is refused (they share the scratch buffers)', async () => {
+  // B.decode from A's onEviction overwrote A's activations between two layers: A's logits were off by up to 1.5 and
+  // its cache kept the wrong keys, with no error.
+  const ids = model.tokenizer!.encode(prompt);
+  const b = await model.createSession();
+  b.prefill([1]);
+  const errors: unknown[] = [];
+  const a = await model.createSession({
+    memory: 'h2o:tokens=16', chunkSize: 16,
+    onEviction: () => { try { b.decode(42); } catch (e) { errors.push(e); } },
+  });
+  const logits = a.prefill(ids);
+  assert.ok(errors.length > 0);
+  for (const e of errors) assert.match(String(e), /^Error: decode: another session of this model is in the middle of a forward \(this call came from its onEviction callback or its memory policy\)/);
+  const plain = await model.createSession({ memory: 'h2o:tokens=16', chunkSize: 16 });
+  assert.deepEqual(Array.from(logits), Array.from(plain.prefill(ids)));
+  assert.deepEqual(Array.from(a.decode(42)), Array.from(plain.decode(42)));
+  // B is untouched and runs once A's forward is over; another model's sessions were never affected.
+  assert.equal(b.totalTokens, 1);
+  const fresh = await model.createSession();
+  fresh.prefill([1]);
+  assert.deepEqual(Array.from(b.decode(42)), Array.from(fresh.decode(42)));
+});
+
 test('unknown option names are refused with the name meant, not ignored', async () => {
   // `{ memroy: … }` ran the full cache and `{ max_new_tokens: 3 }` generated 128 tokens, without a word.
   await assert.rejects(model.createSession({ memroy: 'h2o:tokens=4' } as never), /^TypeError: createSession: unknown option "memroy" \(did you mean "memory"\?\); the options are memory, chunkSize, forwardTokens, onEviction$/);
