@@ -25,10 +25,15 @@ export interface CacheStatsSummary {
   evictionEvents: number;
 }
 
+/** The most snapshots a CacheStats keeps by default (see CacheStats.record). */
+export const MAX_SNAPSHOTS = 4096;
+
 export class CacheStats {
   /**
-   * One snapshot per forward chunk or decoded token, oldest first. Read-only: a snapshot is never changed once
-   * recorded, which lets a fork share them (and the summary is kept as they arrive, not recomputed from them).
+   * One snapshot per forward chunk or decoded token, oldest first, up to `maxSnapshots`: past that, neighbours are
+   * merged in pairs (see record), so a long run keeps between half and all of `maxSnapshots` points spread over it.
+   * Read-only: a snapshot is never changed once recorded, which lets a fork share them (and the summary is kept as
+   * they arrive, not recomputed from them).
    */
   readonly snapshots: readonly CacheSnapshot[] = [];
   evictionEvents = 0;
@@ -39,7 +44,8 @@ export class CacheStats {
   private final = 0;
   private perLayer: Float64Array;
 
-  constructor(readonly nLayers: number, readonly nKvHeads: number) {
+  constructor(readonly nLayers: number, readonly nKvHeads: number, readonly maxSnapshots = MAX_SNAPSHOTS) {
+    if (!Number.isSafeInteger(maxSnapshots) || maxSnapshots < 2) throw new RangeError(`CacheStats: maxSnapshots must be an integer ≥ 2, got ${maxSnapshots}`);
     this.perLayer = new Float64Array(nLayers);
   }
 
@@ -48,7 +54,7 @@ export class CacheStats {
    * copy cost a fork ~1 s after 100k decoded tokens on a 32-layer model.
    */
   clone(): CacheStats {
-    const c = new CacheStats(this.nLayers, this.nKvHeads);
+    const c = new CacheStats(this.nLayers, this.nKvHeads, this.maxSnapshots);
     (c as { snapshots: readonly CacheSnapshot[] }).snapshots = this.snapshots.slice();
     c.evictionEvents = this.evictionEvents;
     c.wSum = this.wSum; c.fSum = this.fSum; c.peak = this.peak; c.final = this.final;
@@ -56,8 +62,25 @@ export class CacheStats {
     return c;
   }
 
+  /**
+   * Adds the snapshot after a chunk (its tokens, the rows held per layer and head after its evictions) to the summary
+   * and the history. A history past `maxSnapshots` is thinned: each pair of neighbours becomes one snapshot with the
+   * later one's tokens and rows and the pair's chunk tokens, so a session decoding for hours holds a bounded history
+   * (one snapshot per token grew by ~1 KiB per token on a 32-layer model) while the summary stays exact.
+   */
   record(totalTokens: number, chunkTokens: number, held: Int32Array): void {
-    (this.snapshots as CacheSnapshot[]).push({ totalTokens, chunkTokens, held });
+    const snaps = this.snapshots as CacheSnapshot[];
+    snaps.push({ totalTokens, chunkTokens, held });
+    if (snaps.length > this.maxSnapshots) {
+      const thinned: CacheSnapshot[] = [];
+      for (let i = 0; i + 1 < snaps.length; i += 2) {
+        const later = snaps[i + 1]!;
+        thinned.push({ totalTokens: later.totalTokens, chunkTokens: snaps[i]!.chunkTokens + later.chunkTokens, held: later.held });
+      }
+      if (snaps.length % 2) thinned.push(snaps.at(-1)!);
+      // A new array, not the old one rewritten: a fork shares the snapshots of the one it was taken from.
+      (this as { snapshots: readonly CacheSnapshot[] }).snapshots = thinned;
+    }
     const L = this.nLayers, H = this.nKvHeads, full = totalTokens * H;
     let all = 0;
     for (let l = 0; l < L; l++) {

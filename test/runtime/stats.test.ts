@@ -68,3 +68,39 @@ test('the running summary equals one computed from the snapshots; copies and cle
   check(a, 'after clear');
   check(b, 'b after a was cleared');
 });
+
+test('a long history is thinned in pairs past maxSnapshots; the summary stays that of every snapshot', () => {
+  // One snapshot per decoded token grew without bound (~1 KiB a token on a 32-layer model).
+  const rng = new Rng('stats-thin');
+  const full = new CacheStats(L, H, 1_000_000), thin = new CacheStats(L, H, 8);
+  const records: [number, number, Int32Array][] = [];
+  let t = 0;
+  for (let i = 0; i < 101; i++) {
+    const n = 1 + rng.int(16);
+    t += n;
+    records.push([t, n, Int32Array.from({ length: L * H }, () => 1 + rng.int(t))]);
+  }
+  const forked: CacheStats[] = [];
+  records.forEach(([total, n, held], i) => {
+    full.record(total, n, held);
+    thin.record(total, n, held);
+    if (i === 50) forked.push(thin.clone());
+    assert.ok(thin.snapshots.length <= 8 && thin.snapshots.length >= Math.min(i + 1, 4), `after ${i + 1}: ${thin.snapshots.length}`);
+  });
+  assert.equal(full.snapshots.length, 101);
+  assert.deepEqual(thin.summary(BYTES), full.summary(BYTES));
+  // Each kept snapshot is a recorded one's tokens and rows, with the chunk tokens of the ones merged into it.
+  assert.equal(thin.snapshots.reduce((a, s) => a + s.chunkTokens, 0), t);
+  let prev = 0;
+  for (const s of thin.snapshots) {
+    const r = records.find(([total]) => total === s.totalTokens)!;
+    assert.ok(r, `snapshot at ${s.totalTokens} was recorded`);
+    assert.equal(s.held, r[2]);
+    assert.equal(s.chunkTokens, s.totalTokens - prev, 'the merged chunks cover the tokens since the snapshot before');
+    prev = s.totalTokens;
+  }
+  assert.equal(thin.snapshots.at(-1)!.totalTokens, t);
+  // A fork taken before a thinning keeps its own history.
+  assert.equal(forked[0]!.snapshots.at(-1)!.totalTokens, records[50]![0]);
+  assert.throws(() => new CacheStats(L, H, 1), /maxSnapshots must be an integer ≥ 2, got 1/);
+});
