@@ -218,9 +218,14 @@ export class MatchedPolicy implements MemoryPolicy {
   private queues: MemoryTraceEvent[][] = [];
   private cursor: number[] = [];
 
-  constructor(private readonly inner: TargetedPolicy, private readonly trace: MemoryTrace, label = 'trace') {
+  private readonly trace: MemoryTrace;
+
+  constructor(private readonly inner: TargetedPolicy, trace: MemoryTrace, label = 'trace') {
     this.name = `matched(${inner.name}):trace=${label}`;
     this.needsAttention = inner.needsAttention;
+    // Checked as a trace file is (a hand-built one with kept 0 emptied a layer's heads, one with no sequences
+    // failed inside the first forward and left the session unusable).
+    this.trace = parseMemoryTrace(trace, this.name);
   }
 
   /** Queues and cursors are per layer: chunks may go through the layers together when the baseline allows it. */

@@ -121,4 +121,16 @@ describe('matched(...)', () => {
     assert.equal(matchedPolicy(h2oPolicy({ budget: null }), t).needsAttention, true);
     assert.equal(matchedPolicy(l2Policy({ budget: null }), t).needsAttention, false);
   });
+
+  it('a trace built in code is checked as a file is, when the policy is made', () => {
+    // kept 0 (or NaN, -5) emptied a layer's heads at the event without an error; no sequences failed in the forward.
+    const h2o = () => h2oPolicy({ budget: null });
+    for (const kept of [0, -5, Number.NaN, [3, 0]]) {
+      const trace = { version: 1, sequences: [[{ totalTokens: 128, layer: 0, kept }]] } as unknown as MemoryTrace;
+      assert.throws(() => matchedPolicy(h2o(), trace), /^Error: matched\(h2o\):trace=trace: sequence 0 event 0: kept must be an integer ≥ 1 or a non-empty array of them/, String(kept));
+    }
+    assert.throws(() => matchedPolicy(h2o(), { version: 1, sequences: [] }, 'mine'), /^Error: matched\(h2o\):trace=mine: expected an array of events .* with at least one sequence$/);
+    const good: MemoryTrace = { version: 1, sequences: [[{ totalTokens: 128, layer: 0, kept: [3, 4] }]] };
+    assert.equal(matchedPolicy(h2o(), good).pendingEvents(), 0);
+  });
 });
