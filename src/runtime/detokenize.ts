@@ -57,9 +57,25 @@ export class IncrementalDecoder {
     return this.changed;
   }
 
-  /** Appends one token and returns the text of all tokens so far. */
+  /**
+   * Appends one token and returns the text of all tokens so far. An id the tokenizer refuses is not kept (it stayed
+   * in the list, and every later push failed with its error).
+   */
   push(id: number): string {
+    if (typeof id !== 'number') throw new TypeError(`IncrementalDecoder.push: a token id must be a number, got ${typeof id}`);
+    const changedBefore = this.changed;
     this.ids.push(id);
+    try {
+      return this.decodePushed();
+    } catch (e) {
+      // Every decode of a step includes the new id, and the first one fails before any other state changes.
+      this.ids.pop();
+      this.changed = changedBefore;
+      throw new RangeError(`IncrementalDecoder.push: the tokenizer refused token ${id} (${e instanceof Error ? e.message : String(e)})`, { cause: e });
+    }
+  }
+
+  private decodePushed(): string {
     this.changed = this.whole ? 0 : this.anchorText.length;
     this.current = this.whole ? this.tokenizer.decode(this.ids) : this.windowed();
     if (!this.whole && this.ids.length >= this.nextCheck) {

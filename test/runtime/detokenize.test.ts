@@ -138,3 +138,19 @@ test('IncrementalDecoder: a decoding that is not local is caught: at once where 
     if (i + 1 === 128) assert.equal(d.changedFrom, 0, 'the check changed the front of the text');
   }
 });
+
+test('IncrementalDecoder: an id the tokenizer refuses is not kept; the decoder goes on as if it had not been pushed', async () => {
+  // It stayed in the list, and every later push of a valid id failed with its error.
+  const tok = await loadTokenizer('models/namm-tiny-llama');
+  const ids = tok.encode(ESSAY.slice(0, 2000), { addBos: false }).slice(0, 200);
+  const d = new IncrementalDecoder(tok);
+  for (let i = 0; i < ids.length; i++) {
+    if (i === 3 || i === 100) {
+      for (const bad of [-1, 1.5, Number.NaN]) {
+        assert.throws(() => d.push(bad), new RegExp(`^RangeError: IncrementalDecoder.push: the tokenizer refused token ${bad} \\(`), String(bad));
+      }
+      assert.throws(() => d.push('3' as never), /^TypeError: IncrementalDecoder.push: a token id must be a number, got string$/);
+    }
+    assert.equal(d.push(ids[i]!), tok.decode(ids.slice(0, i + 1)), `step ${i + 1}`);
+  }
+});
