@@ -431,9 +431,11 @@ export class Session {
 
   /**
    * Refuses to grow the sequence by `n` tokens past what the model reads whole (sequenceLimit: a GPT-2 model's
-   * learned positions, a sliding window namm does not implement; up to it the output is exact).
+   * learned positions, a sliding window namm does not implement; up to it the output is exact). With `warn`, also
+   * gives the once-per-model warning past a RoPE model's context; generate's up-front check of a bound it may never
+   * reach (maxNewTokens) does not, or it spent the model's one warning on a run that stopped far short of it.
    */
-  private checkLength(n: number): void {
+  private checkLength(n: number, warn = true): void {
     const c = this.arch.config;
     const limit = sequenceLimit(c);
     if (limit && this.totalTokens + n > limit.tokens) {
@@ -442,7 +444,7 @@ export class Session {
     // A RoPE model runs on past its context (transformers too), but what it gives there is not what it was trained
     // for: said once per model, as transformers' generate says it. Dynamic NTK is made to run past it.
     const context = contextLength(c);
-    if (this.totalTokens + n > context && c.ropeScaling.type !== 'dynamic' && !warnedPastContext.has(c)) {
+    if (warn && this.totalTokens + n > context && c.ropeScaling.type !== 'dynamic' && !warnedPastContext.has(c)) {
       warnedPastContext.add(c);
       process.emitWarning(
         `namm: the sequence would reach ${this.totalTokens + n} tokens, past this model's ${context}-token context (${c.ropeScaling.type === 'yarn' ? "YaRN's extended context" : 'its max_position_embeddings'}); its output past that is not what it was trained for`,
@@ -663,7 +665,7 @@ export class Session {
     if (promptIds.length === 0 && !continuing) {
       throw new RangeError('generate needs a non-empty prompt (an empty one continues only after a generate that stopped by length or a stop string)');
     }
-    this.checkLength(this.pending.length + promptIds.length + Math.max(0, maxNew - 1));
+    this.checkLength(this.pending.length + promptIds.length + Math.max(0, maxNew - 1), false);
     const t0 = performance.now();
     let logits = continuing ? this.feedPending() : this.prefillTokens(promptIds, { endOfPrefill: options.compressPrompt !== false });
     const t1 = performance.now();

@@ -286,6 +286,11 @@ test('a sequence past a RoPE model\'s context runs, with one warning per model (
   process.on('warning', listener);
   try {
     const short = new Model({ ...files.config, maxPositions: 12 }, files.weights, files.tokenizer, getBackend(), MODEL);
+    // A generate whose maxNewTokens would pass the context, but that stops short of it, says nothing (its up-front
+    // check spent the model's one warning, and a run that really passed the context then got none).
+    const g = await short.createSession();
+    const stopped = await g.generate([1, 5], { maxNewTokens: 1000, stopTokens: [], stopStrings: ['\u0000never'], onToken: () => { if (g.totalTokens >= 4) throw new Error('enough'); } }).catch((e: Error) => e);
+    assert.match(String(stopped), /enough/);
     const s = await short.createSession({ chunkSize: 4 });
     s.prefill([1, ...GOLDEN.slice(0, 11)]);
     await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
