@@ -190,6 +190,8 @@ export class Session {
   ) {
     const c = arch.config;
     if (options === null || typeof options !== 'object') throw new TypeError(`session options must be an object, got ${options === null ? 'null' : typeof options}`);
+    // As createSession: `new Session(…, { memroy: policy })` ran the full cache without a word.
+    checkOptionKeys(options, SESSION_OPTION_KEYS, 'Session');
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${options.chunkSize}`);
     this.forwardTokens = options.forwardTokens ?? 512;
@@ -282,6 +284,11 @@ export class Session {
     checkOptionKeys(options, PREFILL_OPTION_KEYS, 'prefill');
     if (options.logits !== undefined && options.logits !== 'last' && options.logits !== 'all') {
       throw new RangeError(`prefill: logits must be "last" or "all", got ${JSON.stringify(options.logits)}`);
+    }
+    // 'false' or 0 read as true, and SnapKV compressed a context the caller meant to keep whole (as generate's
+    // compressPrompt).
+    if (options.endOfPrefill !== undefined && typeof options.endOfPrefill !== 'boolean') {
+      throw new TypeError(`prefill: endOfPrefill must be true or false, got ${JSON.stringify(options.endOfPrefill)}`);
     }
     return this.prefillTokens(ids, options);
   }

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AttentionArgs, Backend, GeluKind, RopeLayout } from './backend.js';
 import { PACKED_FORMAT_CODE, PackedMatrix, type Weight } from './packed.js';
+import { checkOptionKeys } from '../util/show.js';
 
 export type SimdPath = 'scalar' | 'avx2' | 'avx512';
 
@@ -73,6 +74,9 @@ export class NativeBackend implements Backend {
   private readonly k: NativeKernels;
 
   constructor(options: { threads?: number; simd?: SimdPath | 'auto' } = {}) {
+    if (options === null || typeof options !== 'object') throw new TypeError(`NativeBackend: options must be an object, got ${options === null ? 'null' : typeof options}`);
+    // `{ thread: 2 }` ran on every core without a word.
+    checkOptionKeys(options, ['threads', 'simd'], 'NativeBackend');
     const lib = loadNativeAddon();
     this.k = new lib.Kernels();
     const simd = options.simd ?? (process.env.NAMM_SIMD?.trim().toLowerCase() as SimdPath | 'auto' | undefined);

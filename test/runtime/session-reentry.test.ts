@@ -2,7 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadModel } from '../../src/models/model.js';
-import type { Session } from '../../src/runtime/session.js';
+import { Session } from '../../src/runtime/session.js';
+import { NativeBackend } from '../../src/tensor/native.js';
+import { skipNative } from '../tensor/native-fixtures.js';
 
 const model = await loadModel('../shared/models/tinystories-656k');
 const prompt = 'Once upon a time, there was a little girl named Lily. She liked to play in the park with her ball. '.repeat(4).trim();
@@ -125,6 +127,13 @@ test('unknown option names are refused with the name meant, not ignored', async 
   assert.throws(() => s.prefill([1, 2], { logit: 'all' } as never), /prefill: unknown option "logit" \(did you mean "logits"\?\)/);
   assert.throws(() => s.fork({ memory: 'full' } as never), /^TypeError: fork: unknown option "memory"; the options are chunkSize, forwardTokens, onEviction$/);
   assert.throws(() => model.createSessionWith(null, { chunk: 4 } as never), /createSessionWith: unknown option "chunk" \(did you mean "chunkSize"\?\)/);
+  // The exported constructors check their option names too (these ran the full cache / every core).
+  assert.throws(() => new Session(model.arch, model.backend, model.tokenizer, { memroy: null } as never), /^TypeError: Session: unknown option "memroy" \(did you mean "memory"\?\)/);
+  if (!skipNative) assert.throws(() => new NativeBackend({ thread: 2 } as never), /^TypeError: NativeBackend: unknown option "thread" \(did you mean "threads"\?\)/);
+  // A flag that is not a boolean ('false' and 0 read as true: SnapKV compressed the context) is refused.
+  for (const bad of ['false', 0, null]) {
+    assert.throws(() => s.prefill([1, 2], { endOfPrefill: bad } as never), new RegExp(`^TypeError: prefill: endOfPrefill must be true or false, got ${JSON.stringify(bad)}$`));
+  }
   // Nothing ran: the session is as new, and the known names work.
   assert.equal(s.totalTokens, 0);
   assert.equal((await s.generate('Once', { maxNewTokens: 3, stopStrings: ['zzz'], topK: 0, seed: 1 })).outputTokens.length, 3);
