@@ -72,6 +72,10 @@ export class Rng {
 
   /** k distinct indices from [0, n) without replacement, in draw order. */
   sample(n: number, k: number): number[] {
+    for (const [name, v] of [['n', n], ['k', k]] as const) {
+      // A negative k gave n + k indices (slice from the end).
+      if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`Rng.sample: ${name} must be an integer ≥ 0, got ${v}`);
+    }
     if (k > n) throw new RangeError(`cannot sample ${k} of ${n} without replacement`);
     const idx = Array.from({ length: n }, (_, i) => i);
     for (let i = 0; i < k; i++) { const j = i + this.int(n - i); [idx[i], idx[j]] = [idx[j]!, idx[i]!]; }
@@ -80,9 +84,16 @@ export class Rng {
 
   /** Serialisable state (for checkpoints). */
   getState(): { s: number[]; spare: number | null } { return { s: Array.from(this.s), spare: this.spare }; }
+  /**
+   * Restores a state getState gave: four 32-bit words, not all zero (xoshiro's one fixed point: every draw 0, and
+   * normal() looped for ever), and a spare that is null or a finite number.
+   */
   setState(st: { s: number[]; spare: number | null }): void {
-    if (!Array.isArray(st.s) || st.s.length !== 4) throw new TypeError('bad Rng state');
-    this.s.set(st.s.map((v) => v >>> 0)); this.spare = st.spare;
+    if (st === null || typeof st !== 'object' || !Array.isArray(st.s) || st.s.length !== 4) throw new TypeError('bad Rng state: expected { s: four 32-bit words, spare }');
+    if (!st.s.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32)) throw new RangeError(`bad Rng state: s must hold four integers in [0, 2^32), got ${JSON.stringify(st.s)}`);
+    if (st.s.every((v) => v === 0)) throw new RangeError('bad Rng state: s is all zero, a state no seed gives (every draw would be 0)');
+    if (st.spare !== null && !(typeof st.spare === 'number' && Number.isFinite(st.spare))) throw new RangeError(`bad Rng state: spare must be null or a finite number, got ${JSON.stringify(st.spare)}`);
+    this.s.set(st.s); this.spare = st.spare;
   }
 }
 

@@ -25,3 +25,23 @@ test('Rng: a numeric seed that is not a safe integer is refused', () => {
   // An object, an array or null gave seed 0's stream.
   for (const bad of [{}, [], null]) assert.throws(() => new Rng(bad as never), /Rng: a seed must be a safe integer or a string, got (object|null)/);
 });
+
+test('Rng: a state that is not one is refused on restore; sample refuses a negative count', () => {
+  const r = new Rng(7);
+  r.normal();
+  const st = r.getState();
+  const copy = new Rng(0);
+  copy.setState(st);
+  assert.deepEqual([copy.normal(), copy.nextU32()], [r.normal(), r.nextU32()]);
+  // All zero: every draw 0 and normal() looped for ever (a CMA-ES state restored with it hung in ask()).
+  assert.throws(() => copy.setState({ s: [0, 0, 0, 0], spare: null }), /^RangeError: bad Rng state: s is all zero/);
+  assert.throws(() => copy.setState({ s: [1, 2, 3, -4], spare: null }), /^RangeError: bad Rng state: s must hold four integers in \[0, 2\^32\)/);
+  assert.throws(() => copy.setState({ s: [1, 2, 3, 2 ** 32], spare: null }), /four integers/);
+  assert.throws(() => copy.setState({ s: [1, 2, 3, 4], spare: 'x' as never }), /^RangeError: bad Rng state: spare must be null or a finite number, got "x"$/);
+  assert.throws(() => copy.setState({ s: [1, 2, 3], spare: null }), /^TypeError: bad Rng state/);
+  assert.deepEqual([copy.normal(), copy.nextU32()], [r.normal(), r.nextU32()], 'a refused state changed nothing');
+  // sample(5, -1) gave four indices (a slice from the end).
+  assert.throws(() => new Rng(1).sample(5, -1), /^RangeError: Rng.sample: k must be an integer ≥ 0, got -1$/);
+  assert.throws(() => new Rng(1).sample(5, 1.5), /k must be an integer/);
+  assert.deepEqual(new Rng(1).sample(5, 0), []);
+});
