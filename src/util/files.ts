@@ -3,16 +3,26 @@
  * target only once complete (so an error or a kill mid-way leaves the old file, or none, never a cut-off one), and
  * commands refuse to overwrite what exists unless asked to, with messages that name the real paths.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
-/** Why `path` cannot be written to as a file, or null: a folder there, or no folder to hold it. */
+/**
+ * Why `path` cannot be written to as a file, or null: a folder there, something that is not a regular file (a device,
+ * a FIFO, a socket: the rename that puts a file in place would replace it, and as root `--out /dev/null --force`
+ * replaced /dev/null with a plain file), or no folder to hold it. A symbolic link is followed (writeFileVia writes
+ * the file it points to).
+ */
 function fileTargetProblem(path: string): string | null {
   if (path.trim() === '') return 'an empty path';
-  if (statSafe(path)?.isDirectory()) return `${path} is a folder, not a file`;
-  const dir = dirname(resolve(path));
+  const st = statSafe(path);
+  if (st?.isDirectory()) return `${path} is a folder, not a file`;
+  if (st && !st.isFile()) {
+    const kind = st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isFIFO() ? 'a FIFO (named pipe)' : st.isSocket() ? 'a socket' : 'not a regular file';
+    return `${path} is ${kind}; namm writes its files whole beside the target and renames them into place, so it writes only to regular files`;
+  }
+  const dir = dirname(linkTarget(path));
   if (!existsSync(dir)) return `the folder ${dir} does not exist`;
   if (!statSync(dir).isDirectory()) return `${dir} is not a folder`;
   return null;
@@ -80,13 +90,16 @@ export function processRuns(pid: number): boolean {
 export function writeFileVia(path: string, write: (tmp: string) => void): void {
   const problem = fileTargetProblem(path);
   if (problem) throw new Error(`cannot write ${path}: ${problem}`);
-  removeDeadWritersFiles(path);
-  const tmp = tempFileFor(path);
+  // Through a symbolic link to the file it names (the rename replaced the link with a file and left that file as
+  // it was).
+  const target = linkTarget(path);
+  removeDeadWritersFiles(target);
+  const tmp = tempFileFor(target);
   try {
     write(tmp);
     const fd = openSync(tmp, 'r+');
     try { fsyncSync(fd); } finally { closeSync(fd); }
-    renameSync(tmp, path);
+    renameSync(tmp, target);
   } catch (err) {
     rmSync(tmp, { force: true });
     const message = String((err as Error)?.message ?? err);
@@ -115,6 +128,18 @@ export function checkOutputPath(path: string, opts: { force?: boolean; inputs?: 
     if (inside) throw new Error(`${path} lies inside the input folder ${input}; write somewhere else`);
   }
   if (existsSync(path) && !opts.force) throw new Error(`${path} exists; pass ${opts.flag ?? '--force'} to overwrite it`);
+}
+
+/** The absolute path a chain of symbolic links at `path` ends at (itself when it is none; a dangling link's target). */
+export function linkTarget(path: string): string {
+  let p = resolve(path);
+  for (let hops = 0; hops < 40; hops++) {
+    let st;
+    try { st = lstatSync(p); } catch { return p; }
+    if (!st.isSymbolicLink()) return p;
+    p = resolve(dirname(p), readlinkSync(p));
+  }
+  throw new Error(`cannot write ${path}: too many levels of symbolic links`);
 }
 
 function statSafe(path: string): ReturnType<typeof statSync> | null {

@@ -103,3 +103,39 @@ test('writeFileVia removes the temporary files of writers that were killed, and 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('writeFileVia writes through a symbolic link, and refuses a target that is not a regular file', async () => {
+  const { writeFileVia, checkOutputPath } = await import('../../src/util/files.js');
+  const { execFileSync } = await import('node:child_process');
+  const { lstatSync, readFileSync, symlinkSync, mkdirSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'namm-target-'));
+  try {
+    // A link (relative, through a second link) to a file: the file gets the new contents, the links stay links.
+    mkdirSync(join(dir, 'real'));
+    writeFileSync(join(dir, 'real', 'x.txt'), 'old');
+    symlinkSync(join('real', 'x.txt'), join(dir, 'a.txt'));
+    symlinkSync('a.txt', join(dir, 'b.txt'));
+    writeFileVia(join(dir, 'b.txt'), (tmp) => writeFileSync(tmp, 'new'));
+    assert.equal(readFileSync(join(dir, 'real', 'x.txt'), 'utf8'), 'new');
+    assert.ok(lstatSync(join(dir, 'a.txt')).isSymbolicLink() && lstatSync(join(dir, 'b.txt')).isSymbolicLink());
+    // A dangling link: the file it names is created.
+    symlinkSync(join('real', 'y.txt'), join(dir, 'c.txt'));
+    writeFileVia(join(dir, 'c.txt'), (tmp) => writeFileSync(tmp, 'made'));
+    assert.equal(readFileSync(join(dir, 'real', 'y.txt'), 'utf8'), 'made');
+    // A FIFO (as a device such as /dev/null with --force, as root) was renamed over and became a plain file.
+    let fifo: string | null = join(dir, 'pipe');
+    try { execFileSync('mkfifo', [fifo]); } catch { fifo = null; }
+    if (fifo) {
+      const refusal = /^Error: cannot write .*pipe: .*pipe is a FIFO \(named pipe\); namm writes its files whole beside the target and renames them into place, so it writes only to regular files$/;
+      assert.throws(() => writeFileVia(fifo!, (tmp) => writeFileSync(tmp, 'x')), refusal);
+      assert.throws(() => checkOutputPath(fifo!, { force: true, file: true }), refusal);
+      assert.ok(lstatSync(fifo).isFIFO());
+    }
+    if (existsSync('/dev/null')) {
+      assert.throws(() => checkOutputPath('/dev/null', { force: true, file: true }), /\/dev\/null is a character device/);
+      assert.ok(statSync('/dev/null').isCharacterDevice());
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
