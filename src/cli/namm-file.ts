@@ -1,7 +1,6 @@
 /** `namm init`, `namm calibrate` and `namm inspect`: create, calibrate and read `.namm` checkpoint files. */
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
-import { checkOutputPath } from '../util/files.js';
+import { checkOutputPath, samePath } from '../util/files.js';
 import { loadModel } from '../models/model.js';
 import { readJsonl, loadLongBenchConfig } from '../tasks/longbench.js';
 import { calibrateNamm } from '../eval/calibrate.js';
@@ -49,11 +48,13 @@ export function register(program: Command): void {
     .action(async (o: { model: string; namm: string; data: string[]; out?: string; force?: boolean; longbenchConfig?: string; limit?: number; maxPromptTokens?: number; contextWindow?: number; weights?: WeightStorage }) => {
       if (o.maxPromptTokens !== undefined && o.contextWindow !== undefined) throw new Error(BOTH_BUDGETS);
       // Checked before the (long) calibration pass: another file at --out is not overwritten unasked, nor an input.
-      if (o.out && resolve(o.out) !== resolve(o.namm)) checkOutputPath(o.out, { force: o.force, inputs: [o.model, ...o.data], file: true });
+      // --out naming the --namm file (by another spelling, a link) is the in-place update, with its check below.
+      const inPlace = !o.out || samePath(o.out, o.namm);
+      if (!inPlace) checkOutputPath(o.out!, { force: o.force, inputs: [o.model, ...o.data], file: true });
       const ckpt = readNammCheckpoint(o.namm);
       // In place, statistics already there (those the parameters were evolved against) would be replaced unasked,
       // as an --out file is not.
-      if (!o.out && ckpt.normStats && !o.force) {
+      if (inPlace && ckpt.normStats && !o.force) {
         throw new Error(`${o.namm} already holds normalisation statistics (over ${ckpt.normStats.count} rows); pass --force to replace them, or --out FILE to write the calibrated policy elsewhere`);
       }
       const model = await loadModel(o.model, o.weights ? { weights: o.weights } : {});

@@ -130,6 +130,13 @@ export function checkOutputPath(path: string, opts: { force?: boolean; inputs?: 
   if (existsSync(path) && !opts.force) throw new Error(`${path} exists; pass ${opts.flag ?? '--force'} to overwrite it`);
 }
 
+/** Whether two paths name the same file: the same inode where both exist (links too), else the same resolved path. */
+export function samePath(a: string, b: string): boolean {
+  const sa = statSafe(a), sb = statSafe(b);
+  if (sa && sb) return sa.dev === sb.dev && sa.ino === sb.ino;
+  return canonical(a) === canonical(b);
+}
+
 /** The absolute path a chain of symbolic links at `path` ends at (itself when it is none; a dangling link's target). */
 export function linkTarget(path: string): string {
   let p = resolve(path);

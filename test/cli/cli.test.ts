@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { writeToyRecords } from '../helpers/toy-records.js';
 
 const MODEL = '../shared/models/tinystories-656k';
@@ -209,6 +209,14 @@ test('namm init → calibrate → inspect → generate with the calibrated NAMM'
   assert.equal(again.status, 1);
   assert.match(again.stderr, /already holds normalisation statistics \(over 4096 rows\); pass --force to replace them, or --out FILE/);
   assert.deepEqual(readFileSync(file), before);
+  // So is an --out that names the same file (another spelling of it, a link to it): it replaced them unasked.
+  symlinkSync(file, join(dir, 'link.namm'));
+  for (const out of [join(dir, '.', basename(file)), join(dir, 'link.namm')]) {
+    const same = namm('calibrate', '--model', MODEL, '--namm', file, '--out', out, '--data', data, '--max-prompt-tokens', '2000');
+    assert.equal(same.status, 1, out);
+    assert.match(same.stderr, /already holds normalisation statistics \(over 4096 rows\); pass --force/, out);
+    assert.deepEqual(readFileSync(file), before, out);
+  }
   assert.match(namm('calibrate', '--model', MODEL, '--namm', file, '--data', short, '--max-prompt-tokens', '2000', '--force').stderr, /no NAMM update can happen: the longest record runs to \d+ tokens \(prompt and new tokens, the prompt cut to its budget\), short of the update cadence \(512 tokens\)/);
 });
 
