@@ -234,7 +234,10 @@ export function register(program: Command): void {
       const runOptions = { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens, contextWindow: o.contextWindow, score: scoreKind, chunkSize: o.chunkSize, metricOptions, chatTemplate: !!o.chatTemplate };
       for (const record of records) {
         const traceFile = traceDir ? join(traceDir, `${traceName(record._id)}.json`) : null;
-        const needTrace = traceFile !== null && !existsSync(traceFile) && policies.some((p) => needsRecordTrace(p.spec) && !done.has(`${record._id}\u0000${p.spec}`));
+        // Recorded where none is on disk, and again where the --match pair itself runs again (a record edited in place
+        // under its _id: the matched runs followed the old record's trace).
+        const matchRuns = o.match !== undefined && !done.has(`${record._id}\u0000${o.match}`);
+        const needTrace = traceFile !== null && (!existsSync(traceFile) || matchRuns) && policies.some((p) => needsRecordTrace(p.spec) && !done.has(`${record._id}\u0000${p.spec}`));
         for (const { spec, policy } of policies) {
           const isDone = done.has(`${record._id}\u0000${spec}`);
           const recordHere = spec === o.match && needTrace;

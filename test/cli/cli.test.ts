@@ -138,6 +138,18 @@ test('namm eval --match records a policy per record and matched(SPEC) holds the 
   const again = namm(...args);
   assert.equal(again.status, 0, again.stderr);
   assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 6);
+  // A record edited in place under its _id runs again, and its trace is recorded again: the matched runs followed
+  // the old record's trace (holding other sizes than the --match policy had on the new text).
+  const edited = readFileSync(data, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  edited[1].context = edited[1].context.repeat(2);
+  writeFileSync(data, edited.map((e) => JSON.stringify(e)).join('\n') + '\n');
+  const rerun = namm(...args);
+  assert.equal(rerun.status, 0, rerun.stderr);
+  const after = readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.id === 'toy-1').slice(-3);
+  assert.equal(after.length, 3);
+  const heldAfter = (spec: string) => after.find((l) => l.spec === spec).memory.finalHeldPerHead;
+  assert.deepEqual(heldAfter('matched(h2o)'), heldAfter('l2:ratio=0.5,every=prefill'));
+  assert.deepEqual(heldAfter('matched(random)'), heldAfter('l2:ratio=0.5,every=prefill'));
   const bad = namm('eval', '--model', MODEL, '--data', data, '--memory', 'matched(h2o)');
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /--match/);
