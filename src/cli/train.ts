@@ -30,7 +30,13 @@ export function register(program: Command): void {
     .option('--threads <n>', 'kernel threads (default: all cores)', intOption('--threads', 1))
     .action(async (o: TrainCliOptions) => {
       const config = readTrainConfig(o.config);
-      const outDir = o.out ?? join('runs', config.name || basename(o.config, '.json'));
+      const runName = config.name || basename(o.config, '.json');
+      // The default folder is runs/<name>: a name with a path in it ("..", "../../x") trained into the working folder
+      // or outside it.
+      if (o.out === undefined && (/[/\\]/.test(runName) || runName === '.' || runName === '..' || runName.trim() === '')) {
+        throw new Error(`the config's name ${JSON.stringify(runName)} cannot name a folder under runs/ (it holds a path); pass --out DIR`);
+      }
+      const outDir = o.out ?? join('runs', runName);
       const backend = getBackend();
       if (o.threads) backend.threads = o.threads;
       process.stderr.write(`namm train: ${config.name} (${config.model.arch}) → ${outDir} · backend ${backend.name}/${backend.simd}, ${backend.threads} thread(s)\n`);

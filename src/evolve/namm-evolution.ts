@@ -17,9 +17,9 @@
  * run.lock while the run goes.
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, promises as fs, readdirSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, promises as fs, rmSync, statSync } from 'node:fs';
 import { makeFolders, MiB, readFileLimited } from '../util/files.js';
-import { acquireRunLock, RUN_LOCK_FILE, type RunLock } from '../util/run-lock.js';
+import { acquireRunLock, runFolderEntries, type RunLock } from '../util/run-lock.js';
 import { join } from 'node:path';
 import { calibrateNamm } from '../eval/calibrate.js';
 import { recordPrompt, type RunRecordOptions } from '../eval/runner.js';
@@ -156,12 +156,6 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
  */
 export const UNFINISHED_EVOLUTION_MARKER = 'evolve-unfinished.json';
 
-/** What `out` holds besides the lock and temporary files (a missing folder holds nothing). */
-function folderEntries(out: string): string[] {
-  if (!existsSync(out)) return [];
-  return readdirSync(out).filter((name) => name !== RUN_LOCK_FILE && !(name.startsWith('.') && name.includes('.tmp-')));
-}
-
 async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, workers: number, out: string, lock: RunLock): Promise<EvolveNammResult> {
   const checkpointExists = await exists(join(out, CHECKPOINT_FILE));
   if (checkpointExists && !o.resume) throw new Error(`${out} already holds an evolution run; pass resume (--resume) to continue it, or use a new directory`);
@@ -171,7 +165,7 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   if (!checkpointExists) {
     // A new run writes log.jsonl, members.jsonl, curriculum.json, evolved.namm… into the folder: one that holds other
     // files (a model folder, an earlier run's results without their checkpoint, notes) would lose them silently.
-    const held = folderEntries(out);
+    const held = runFolderEntries(out);
     const unfinished = existsSync(markerPath);
     if (o.resume && !unfinished) {
       throw new Error(`resume (--resume): ${out} holds no evolution run (no ${CHECKPOINT_FILE}); a new run drops --resume${held.length > 0 ? '' : ' (is the folder mistyped?)'}`);

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import { makeFolders, MiB, readFileLimited } from '../util/files.js';
-import { acquireRunLock } from '../util/run-lock.js';
+import { acquireRunLock, runFolderEntries } from '../util/run-lock.js';
 import { join } from 'node:path';
 import { readCheckpointFile, writeCheckpointFile, writeFileAtomic } from '../evolve/checkpoint.js';
 import { parseHfConfig, readJsonFile } from '../models/config.js';
@@ -237,11 +237,16 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
   if (!o.resume && !existsSync(ckptPath)) {
     // A fresh run writes config.json, the tokenizer and the weights into the folder from its first moments: a
     // folder that already holds a model (a shipped one, a finished run) would be overwritten piece by piece.
-    const held = existsSync(o.outDir) ? MODEL_FOLDER_FILES.filter((f) => existsSync(join(o.outDir, f))) : [];
-    if (held.length > 0 && existsSync(join(o.outDir, UNFINISHED_RUN_MARKER))) {
-      o.onStatus?.(`${o.outDir} holds a run that stopped before its first checkpoint (${held.join(', ')}); starting over in it`);
+    // So would any other file there (generation_config.json, loss.svg, someone's notes), as evolve refuses.
+    const entries = runFolderEntries(o.outDir);
+    const held = MODEL_FOLDER_FILES.filter((f) => entries.includes(f));
+    if (entries.includes(UNFINISHED_RUN_MARKER)) {
+      if (held.length > 0) o.onStatus?.(`${o.outDir} holds a run that stopped before its first checkpoint (${held.join(', ')}); starting over in it`);
     } else if (held.length > 0) {
       throw new Error(`${o.outDir} already holds a model (${held.join(', ')}) and no training checkpoint; a new run needs an empty or new --out (remove the folder to start over in it)`);
+    } else if (entries.length > 0) {
+      const shown = entries.slice(0, 4).join(', ') + (entries.length > 4 ? `, … (${entries.length} entries)` : '');
+      throw new Error(`${o.outDir} already holds files (${shown}) and no training checkpoint; a new run needs an empty or new --out`);
     }
   }
   // A resumed run has its weights in the checkpoint and its tokenizer in --out: the init folder may be gone.

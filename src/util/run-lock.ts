@@ -12,12 +12,18 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, linkSync, openSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { makeFolders, processRuns } from './files.js';
 
 export const RUN_LOCK_FILE = 'run.lock';
+
+/** What a run folder holds besides its lock and the temporary files of writers (a missing folder holds nothing). */
+export function runFolderEntries(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((name) => name !== RUN_LOCK_FILE && !(name.startsWith('.') && name.includes('.tmp-')));
+}
 
 /** What a lock file holds. */
 export interface RunLockInfo {

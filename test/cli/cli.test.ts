@@ -384,6 +384,15 @@ test('a run never reuses or overwrites another setup\'s folder: eval --out, trai
   assert.equal(r.status, 1);
   assert.match(r.stderr, /already holds a model \(config\.json, model\.safetensors, tokenizer\.json\)/);
   assert.equal(readFileSync(join(model, 'config.json'), 'utf8'), config);
+  // Without --out the folder is runs/<config name>: a name holding a path is refused (".." trained into the working
+  // folder, "../../x" outside it).
+  for (const name of ['..', '../../escape', 'a/b']) {
+    const cfg = join(dir, 'named.json');
+    writeFileSync(cfg, JSON.stringify({ ...JSON.parse(readFileSync('configs/toy-induction.json', 'utf8')), name }));
+    r = namm('train', '--config', cfg, '--max-steps', '1');
+    assert.equal(r.status, 1, name);
+    assert.match(r.stderr, new RegExp(`^namm: the config's name ${JSON.stringify(name).replace(/[.]/g, '\\.')} cannot name a folder under runs/ \\(it holds a path\\); pass --out DIR\n$`), name);
+  }
 });
 
 test('a reader that closes the pipe ends a command quietly with status 141, not a stack trace', async () => {

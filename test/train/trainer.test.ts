@@ -3,7 +3,7 @@
  * logits as the trainer's forward), exact resume from a checkpoint, and clear refusals.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -192,6 +192,12 @@ describe('namm train loop', () => {
     // Without the marker (a finished run, someone's model) the folder is still refused.
     rmSync(join(out, 'checkpoint.bin'));
     await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus }), /already holds a model/);
+    // So is a folder of other files: a run wrote its generation_config.json, loss.svg… over the user's.
+    const other = join(tempDir(), 'notes');
+    mkdirSync(other);
+    writeFileSync(join(other, 'generation_config.json'), '{"mine":1}');
+    await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: other, backend: be, corpus }), /notes already holds files \(generation_config\.json\) and no training checkpoint; a new run needs an empty or new --out$/);
+    assert.equal(readFileSync(join(other, 'generation_config.json'), 'utf8'), '{"mine":1}');
   });
 
   it('--resume of a folder without a checkpoint is refused before anything is created', async () => {
