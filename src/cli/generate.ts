@@ -48,6 +48,11 @@ export function register(program: Command): void {
     .action(async (o: GenerateCliOptions) => {
       if ((o.prompt === undefined) === (o.promptFile === undefined)) throw new Error('give exactly one of --prompt and --prompt-file');
       if (o.question?.some((q) => q === '')) throw new Error('--question must not be empty');
+      // An empty --stop matched nothing (it was dropped) and --greedy overrode a sampling option: both ran silently.
+      if (o.stop?.some((t) => t === '')) throw new Error('--stop must not be empty');
+      if (o.greedy && ((o.temperature ?? 0) > 0 || (o.topK ?? 0) > 0 || (o.topP ?? 1) < 1)) {
+        throw new Error('--greedy always takes the most likely token, so --temperature, --top-k and --top-p would be ignored; drop --greedy to sample, or them to decode greedily');
+      }
       // Before the model loads: greedy decoding (no --temperature) would ignore them.
       if (!o.greedy && !o.temperature && ((o.topK ?? 0) > 0 || (o.topP ?? 1) < 1)) {
         throw new Error('--top-k and --top-p shape sampling: give --temperature > 0 with them (without it, decoding is greedy)');

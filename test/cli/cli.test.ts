@@ -64,6 +64,13 @@ test('namm generate --question reads the prompt once and answers each question i
   const empty = namm(...args, '--question', '');
   assert.equal(empty.status, 1);
   assert.match(empty.stderr, /--question must not be empty/);
+  // Contradictions that ran silently: an empty --stop (dropped), --greedy with a sampling option (greedy won).
+  assert.match(namm(...args, '--stop', '').stderr, /^namm: --stop must not be empty\n$/);
+  for (const extra of [['--temperature', '1'], ['--top-k', '5'], ['--top-p', '0.5']]) {
+    const both = namm(...args, '--greedy', ...extra);
+    assert.equal(both.status, 1, extra.join(' '));
+    assert.match(both.stderr, /^namm: --greedy always takes the most likely token, so --temperature, --top-k and --top-p would be ignored/, extra.join(' '));
+  }
 });
 
 test('namm eval scores records under several policies, writes results and resumes', () => {
