@@ -353,7 +353,7 @@ function parseSpec(spec: string, forwarded: Options, ctx: Context): MemoryPolicy
       throw new Error('namm needs a checkpoint path first: namm:PATH[,key=value...], e.g. namm:models/namm-tiny-llama.namm,selection=per-head');
     }
     const overrides: Record<string, string> = {};
-    for (const [k, v] of parseItems('namm', items)) overrides[k] = v;
+    for (const [k, v] of parseItems('namm', items, path)) overrides[k] = v;
     return loadNammPolicy(path.trim(), overrides);
   }
   const def = DEFS.find((d) => d.info.name === name);
@@ -385,14 +385,16 @@ function parseOptions(name: string, body: string): Options {
   return parseItems(name, splitItems(body));
 }
 
-function parseItems(name: string, items: string[]): Options {
+/** `before`: what came before the first item after a comma (namm's checkpoint path), for the hint below. */
+function parseItems(name: string, items: string[], before?: string): Options {
   const out: Options = new Map();
   items.forEach((raw, i) => {
     const item = raw.trim();
     const eq = item.indexOf('=');
     if (eq <= 0 || eq === item.length - 1) {
-      // Text without "=" after another option is most likely the rest of a value cut at a comma (a path).
-      const hint = i > 0 && eq < 0 && item !== '' ? ` (options are separated by commas, so a value cannot contain one: "${items[i - 1]!.trim()}" ends at the comma)` : '';
+      // Text without "=" after another option (or namm's path) is most likely the rest of a value cut at a comma.
+      const prev = i > 0 ? items[i - 1] : before;
+      const hint = prev !== undefined && eq < 0 && item !== '' ? ` (options are separated by commas, so a value cannot contain one: "${prev.trim()}" ends at the comma)` : '';
       throw new Error(`${name}: option "${item}" must look like key=value${hint}`);
     }
     const key = item.slice(0, eq).trim(), value = item.slice(eq + 1).trim();

@@ -151,6 +151,8 @@ describe('parsePolicySpec: errors say what is allowed', () => {
     ['h2o:ratio', /must look like key=value/],
     ['h2o:ratio=0.5,', /must look like key=value/],
     ['matched(h2o):trace=/tmp/a,b.json', /matched: option "b\.json" must look like key=value \(options are separated by commas, so a value cannot contain one: "trace=\/tmp\/a" ends at the comma\)/],
+    // A comma in a namm path: the piece after it is the first item after the path, and got no hint.
+    ['namm:c,d.namm', /^Error: namm: option "d\.namm" must look like key=value \(options are separated by commas, so a value cannot contain one: "c" ends at the comma\)$/],
     ['h2o:ratio=0.5,every=0', /h2o: every must be an integer ≥ 1 .*, "prefill" or "decode"/],
     ['tova:ratio=0.5,every=always', /tova: every must be a positive integer \(tokens\), "prefill" or "decode"/],
     ['full:ratio=0.5', /full takes no options/],
