@@ -10,13 +10,12 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadModel } from '../models/model.js';
 import { MemoryTraceRecorder, recordingPolicy, saveMemoryTrace } from '../memory/matched.js';
 import type { MemoryPolicy } from '../memory/policy.js';
 import { parsePolicySpec, specWithTrace } from '../memory/spec.js';
 import { generateRecord } from '../tasks/registry.js';
 import { recordPrompt, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
-import { collect, intOption, traceFollower, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
+import { collect, intOption, traceFollower, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
 import { contextLength } from '../models/rope.js';
 
@@ -60,7 +59,7 @@ export function register(program: Command): void {
       // demo's prompt; every spec given is checked in full here, before the model loads.
       const followsTrace = traceFollower();
       for (const spec of o.memory ?? []) followsTrace(spec);
-      const model = await loadModel(modelPath, o.weights ? { weights: o.weights } : {});
+      const model = await loadCliModel(modelPath, o.weights);
       if (!model.tokenizer) throw new Error(`${modelPath} has no tokenizer`);
       // The full cache always runs first, as the reference each policy is compared with: a `--memory full` (in any
       // spelling the parser takes) ran and printed it a second time, and a spec given twice ran twice.

@@ -4,7 +4,6 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadModel } from '../models/model.js';
 import { MemoryTraceRecorder, recordingPolicy, saveMemoryTrace } from '../memory/matched.js';
 import type { MemoryPolicy } from '../memory/policy.js';
 import { parsePolicySpec, specWithTrace } from '../memory/spec.js';
@@ -14,7 +13,7 @@ import { likelihoodAnswers, LIKELIHOOD_METRIC, RECORD_SCORES, runRecord, type Re
 import { renderScoreVsKvSvg } from '../eval/plot.js';
 import { formatSummary, rowLabel, SUMMARY_KEYS, summarize, type SummaryKey } from '../eval/summary.js';
 import { createProgress } from './progress.js';
-import { BOTH_BUDGETS, collect, intOption, traceFollower, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
+import { BOTH_BUDGETS, collect, intOption, traceFollower, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
 import { makeFolders, writeFileVia } from '../util/files.js';
 import type { TaskRecord } from '../tasks/record.js';
@@ -103,7 +102,7 @@ export function register(program: Command): void {
       if (o.maxPromptTokens !== undefined && o.contextWindow !== undefined) throw new Error(BOTH_BUDGETS);
       const metricOptions = parseMetricOptions(o.metricOption);
       const by = parseSummaryKeys(o.by);
-      const model = await loadModel(o.model, o.weights ? { weights: o.weights } : {});
+      const model = await loadCliModel(o.model, o.weights);
       if (o.threads) model.backend.threads = o.threads;
       if (o.chatTemplate && !model.tokenizer?.applyChatTemplate) throw new Error(`--chat-template: ${o.model} has no chat template (tokenizer_config.json's chat_template)`);
       const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { loadModel, type Model } from '../models/model.js';
 import type { GenerateOptions, Session } from '../runtime/session.js';
-import { collect, floatOption, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
+import { collect, floatOption, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
 import { readTextFile } from '../util/files.js';
 
@@ -58,7 +58,7 @@ export function register(program: Command): void {
         throw new Error('--top-k and --top-p shape sampling: give --temperature > 0 with them (without it, decoding is greedy)');
       }
       const prompt = o.prompt ?? readTextFile(o.promptFile!, 'prompt file');
-      const model = await loadModel(o.model, o.weights ? { weights: o.weights } : {});
+      const model = await loadCliModel(o.model, o.weights);
       if (!model.tokenizer) throw new Error(`${o.model} has no tokenizer (no tokenizer.json, embedded vocabulary or tokenizer.bin): generate needs one to read the prompt`);
       if (o.threads) model.backend.threads = o.threads;
       const session = await model.createSession({ memory: o.memory ?? null, chunkSize: o.chunkSize });

@@ -1,13 +1,12 @@
 /** `namm init`, `namm calibrate` and `namm inspect`: create, calibrate and read `.namm` checkpoint files. */
 import type { Command } from 'commander';
 import { checkOutputPath, samePath } from '../util/files.js';
-import { loadModel } from '../models/model.js';
 import { readJsonl, loadLongBenchConfig } from '../tasks/longbench.js';
 import { calibrateNamm } from '../eval/calibrate.js';
 import { readNammCheckpoint, saveNammCheckpoint, zeroNammParams, NAMM_SELECTIONS, type NammSelection } from '../memory/namm/index.js';
 import { TAP_PRECISIONS, type TapPrecision } from '../memory/policy.js';
 import { createProgress } from './progress.js';
-import { BOTH_BUDGETS, collect, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
+import { BOTH_BUDGETS, collect, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
 
 export function register(program: Command): void {
@@ -57,7 +56,7 @@ export function register(program: Command): void {
       if (inPlace && ckpt.normStats && !o.force) {
         throw new Error(`${o.namm} already holds normalisation statistics (over ${ckpt.normStats.count} rows); pass --force to replace them, or --out FILE to write the calibrated policy elsewhere`);
       }
-      const model = await loadModel(o.model, o.weights ? { weights: o.weights } : {});
+      const model = await loadCliModel(o.model, o.weights);
       const records = o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity));
       const bar = createProgress(records.length, 'calibrate');
       const stats = await calibrateNamm(model, records, ckpt.params, {

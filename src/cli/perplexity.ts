@@ -1,11 +1,10 @@
 /** `namm perplexity`: perplexity of a text file under a memory policy. */
 import type { Command } from 'commander';
-import { loadModel } from '../models/model.js';
 import { parsePolicySpec } from '../memory/spec.js';
 import { perplexity } from '../eval/perplexity.js';
 import { sequenceLimit } from '../models/rope.js';
 import { createProgress } from './progress.js';
-import { intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption } from './util.js';
+import { intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel, weightsApplied } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
 import { readTextFile } from '../util/files.js';
 
@@ -21,7 +20,7 @@ export function register(program: Command): void {
     .option(WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption)
     .option('--json', 'print one JSON object')
     .action(async (o: { model: string; text: string; memory: string; maxTokens?: number; chunkSize: number; json?: boolean; weights?: WeightStorage }) => {
-      const model = await loadModel(o.model, o.weights ? { weights: o.weights } : {});
+      const model = await loadCliModel(o.model, o.weights);
       if (!model.tokenizer) throw new Error(`${o.model} has no tokenizer`);
       let ids = model.tokenizer.encode(readTextFile(o.text, 'text file'), { addBos: true });
       if (o.maxTokens) ids = ids.slice(0, o.maxTokens);
@@ -35,7 +34,7 @@ export function register(program: Command): void {
       const bar = createProgress(ids.length, 'perplexity');
       const r = perplexity(model, ids, policy, { chunkSize: o.chunkSize, onProgress: (d) => bar.update(d) });
       bar.stop();
-      const out = { model: model.source, weights: o.weights ?? 'auto', weight_bytes: model.arch.weightBytes, policy: o.memory, tokens: r.tokens, predicted: r.predicted, nll: r.nll, perplexity: r.perplexity, mean_kv_fraction: r.memory.meanFraction, memory: r.memory };
+      const out = { model: model.source, weights: weightsApplied(model, o.weights), weight_bytes: model.arch.weightBytes, policy: o.memory, tokens: r.tokens, predicted: r.predicted, nll: r.nll, perplexity: r.perplexity, mean_kv_fraction: r.memory.meanFraction, memory: r.memory };
       process.stdout.write(o.json ? JSON.stringify(out) + '\n' : `perplexity ${r.perplexity.toFixed(3)} over ${r.tokens} tokens (${r.predicted} predicted; mean KV ${(100 * r.memory.meanFraction).toFixed(1)}% of full)\n`);
     });
 }

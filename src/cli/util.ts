@@ -2,6 +2,7 @@
 import { InvalidArgumentError } from 'commander';
 import { parseWeightStorage, WEIGHT_STORAGES, type WeightStorage } from '../models/pack.js';
 import { checkPolicySpec } from '../memory/spec.js';
+import { loadModel, type Model } from '../models/model.js';
 
 export function intOption(name: string, min = 0): (v: string) => number {
   return (v: string) => {
@@ -38,6 +39,24 @@ export function weightsOption(v: string): WeightStorage {
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
+}
+
+/**
+ * The model at `path`, loaded with `--weights` as given. A GPT-2 model keeps its matrices float32 whatever the
+ * storage (its Conv1D matrices are transposed at load), so a converting one (q8_0, q4_0, f16, bf16) changes nothing
+ * there: said on stderr, since the results would otherwise read as the converted model's.
+ */
+export async function loadCliModel(path: string, weights: WeightStorage | undefined): Promise<Model> {
+  const model = await loadModel(path, weights ? { weights } : {});
+  if (model.config.arch === 'gpt2' && weights && ['q8_0', 'q4_0', 'f16', 'bf16'].includes(weights)) {
+    process.stderr.write(`namm: note: --weights ${weights} changes nothing on this GPT-2 model: its matrices stay float32 (only Llama-family matrices are converted)\n`);
+  }
+  return model;
+}
+
+/** The storage a model's matrices really have, for reports: float32 on a GPT-2 model whatever --weights said. */
+export function weightsApplied(model: Model, weights: WeightStorage | undefined): string {
+  return model.config.arch === 'gpt2' ? 'f32' : weights ?? 'auto';
 }
 
 /** The refusal of --max-prompt-tokens and --context-window given together (eval, calibrate). */

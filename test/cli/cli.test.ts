@@ -179,6 +179,13 @@ test('namm perplexity gives a finite perplexity that eviction changes', () => {
   assert.equal(f.predicted, f.tokens - 1, 'every token after the first is predicted');
   const plain = namm('perplexity', '--model', MODEL, '--text', text);
   assert.match(plain.stdout, new RegExp(`over ${f.tokens} tokens \\(${f.tokens - 1} predicted; mean KV`));
+  // A converting --weights on a GPT-2 model (whose matrices stay float32) changed nothing and was reported as applied.
+  const gpt2 = ['perplexity', '--model', 'models/namm-tiny-gpt2', '--text', text, '--max-tokens', '200', '--json'];
+  const g32 = JSON.parse(namm(...gpt2).stdout), gq = namm(...gpt2, '--weights', 'q4_0');
+  assert.equal(gq.status, 0, gq.stderr);
+  assert.match(gq.stderr, /^namm: note: --weights q4_0 changes nothing on this GPT-2 model: its matrices stay float32/);
+  assert.equal(JSON.parse(gq.stdout).weights, 'f32');
+  assert.equal(JSON.parse(gq.stdout).nll, g32.nll);
   // --top-p 0 is refused before the model loads, as the sampler would refuse it.
   const topP = namm('generate', '--model', join(dir, 'no-such-model'), '--prompt', 'x', '--top-p', '0');
   assert.equal(topP.status, 1);
