@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Rng } from '../util/rng.js';
+import { stripBom } from '../util/files.js';
 import { japaneseParagraph } from './generate/japanese-text.js';
 import { compareCodeUnits } from './wordlists.js';
 
@@ -167,7 +168,7 @@ export function directoryUnits(dir: string, language: Language): UnitText {
   // Files only: a folder named like one (notes.txt/) failed later with a bare EISDIR that named no path.
   const files = readdirSync(dir).filter((f) => f.endsWith('.txt') && statSync(join(dir, f)).isFile()).sort(compareCodeUnits);
   if (files.length === 0) throw new Error(`haystack directory ${dir} has no .txt files`);
-  const text = files.map((f) => readFileSync(join(dir, f), 'utf8')).join('\n\n');
+  const text = files.map((f) => stripBom(readFileSync(join(dir, f), 'utf8'))).join('\n\n');
   const units = language === 'ja' ? japaneseUnits(text) : englishUnits(text);
   if (units.units.length === 0) throw new Error(`haystack directory ${dir} has only empty .txt files`);
   textCache.set(key, units);

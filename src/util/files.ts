@@ -175,7 +175,15 @@ export function readTextFile(path: string, what = 'file'): string {
   const st = statSafe(path);
   if (!st) throw new Error(`${what} ${path} does not exist`);
   if (st.isDirectory()) throw new Error(`${what} ${path} is a folder, not a file`);
-  return readFileLimited(path, 1024 * MiB, what).toString('utf8');
+  return stripBom(readFileLimited(path, 1024 * MiB, what).toString('utf8'));
+}
+
+/**
+ * The text without a leading byte-order mark (U+FEFF), which editors on Windows often write: it was fed to a model
+ * as three byte tokens, and a JSON-lines file failed on its first line with an invisible character in the error.
+ */
+export function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /**

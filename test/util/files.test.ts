@@ -139,3 +139,20 @@ test('writeFileVia writes through a symbolic link, and refuses a target that is 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('readTextFile drops a leading byte-order mark (fed to a model as three byte tokens); task files read past it', async () => {
+  const { readJsonl } = await import('../../src/tasks/longbench.js');
+  const dir = mkdtempSync(join(tmpdir(), 'namm-bom-'));
+  try {
+    const bom = '\uFEFF';
+    writeFileSync(join(dir, 'p.txt'), `${bom}Once upon a time`);
+    assert.equal(readTextFile(join(dir, 'p.txt')), 'Once upon a time');
+    writeFileSync(join(dir, 'q.txt'), `Once ${bom}upon`);
+    assert.equal(readTextFile(join(dir, 'q.txt')), `Once ${bom}upon`, 'only a leading mark is one');
+    const record = { input: 'q', context: 'c', answers: ['a'], length: 1, dataset: 'toy', language: 'en', all_classes: null, _id: 'x' };
+    writeFileSync(join(dir, 'r.jsonl'), `${bom}${JSON.stringify(record)}\n`);
+    assert.deepEqual(readJsonl(join(dir, 'r.jsonl')), [record]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
