@@ -59,6 +59,16 @@ test('jiebaCut equals Python jieba 0.42.1 cut(cut_all=False), including the non-
   assert.deepEqual(jiebaCut('\udc00北京\ud800\ud800清华大学 🙂\ud83d'), ['\udc00', '北京', '\ud800', '\ud800', '清华大学', ' ', '🙂', '\ud83d']);
   assert.equal(qaF1ZhScore('\ud800', '\udc00'), 0);
   assert.equal(scoreByMetric('rouge_zh', '\ud800', ['\udc00']), 0);
+  // Ideographs outside Python's U+4E00–U+9FD5 (extension A, U+9FD6–U+9FFF, compatibility, astral) end a block there
+  // and are tokens of their own (jieba 0.42.1's outputs); jieba-rs's wider class joined them ("㐀㐁", "𠀀%").
+  assert.deepEqual(jiebaCut('我们㐀㐁是'), ['我们', '㐀', '㐁', '是']);
+  assert.deepEqual(jiebaCut('他的名字是刘䶮䶮'), ['他', '的', '名字', '是', '刘', '䶮', '䶮']);
+  assert.deepEqual(jiebaCut('答案是𠀀𠀁'), ['答案', '是', '𠀀', '𠀁']);
+  assert.deepEqual(jiebaCut('活𠀀%好'), ['活', '𠀀', '%', '好']);
+  assert.deepEqual(jiebaCut('鿿豈.x'), ['鿿', '豈', '.', 'x']);
+  assert.deepEqual(jiebaCut('a\r\r\n\nb'), ['a', '\r', '\r\n', '\n', 'b']);
+  // LongBench's qa_f1_zh on them: [我们, 㐀, 㐁, 是] vs [㐀]: P = 1/4, R = 1 → F = 0.4 (it was 0).
+  assert.equal(qaF1ZhScore('我们㐀㐁是', '㐀'), 0.4);
 });
 
 test('normalizeZhAnswer: the CJK list has 》 but not 《 〈 〉 · or U+3000 (which is removed as whitespace)', () => {
