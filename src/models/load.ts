@@ -58,6 +58,13 @@ async function loadFiles(source: string, weights: WeightStorage, tokenizerPath: 
   if (isNammPolicyFile(source)) {
     throw new Error(`${source} is a NAMM policy file, not a model: pass it as --memory namm:${source} (the memory spec namm:FILE in the API), and a model folder, .gguf or llama2.c .bin as the model`);
   }
+  // A file of a model folder given for the folder (config.json, tokenizer.json) was read as a llama2.c checkpoint
+  // whose header gave nonsense sizes.
+  if (basename(source).toLowerCase().endsWith('.json')) {
+    const folder = dirname(source);
+    const hint = existsSync(join(folder, 'config.json')) ? `: pass the folder that holds it (${folder})` : ' (a Hugging Face model is its folder, with config.json)';
+    throw new Error(`${source} is a JSON file, not a model${hint}`);
+  }
   const { isGgufFile, loadGguf } = await import('./gguf.js');
   if (isGgufFile(source)) return { ...(await loadGguf(source, weights)), source, format: 'gguf' };
   const { loadLlama2c } = await import('./llama2c.js');

@@ -298,3 +298,18 @@ test('a model folder\'s JSON files are read up to 16 MiB (configs) and 128 MiB (
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a JSON file of a model folder given as the model names the folder (it was read as a llama2.c header)', async () => {
+  const { resolve } = await import('node:path');
+  const folder = resolve('models/namm-tiny-llama');
+  for (const f of ['tokenizer.json', 'config.json']) {
+    await assert.rejects(loadModelFiles(join(folder, f)), new RegExp(`^Error: ${join(folder, f).replace(/[.]/g, '\\.')} is a JSON file, not a model: pass the folder that holds it \\(${folder.replace(/[.]/g, '\\.')}\\)$`));
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'namm-json-'));
+  try {
+    writeFileSync(join(dir, 'x.json'), '{}');
+    await assert.rejects(loadModelFiles(join(dir, 'x.json')), /x\.json is a JSON file, not a model \(a Hugging Face model is its folder, with config\.json\)$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
