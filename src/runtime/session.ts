@@ -25,7 +25,7 @@ export const DEFAULT_CHUNK_SIZE = 128;
 export const SESSION_OPTION_KEYS = ['memory', 'chunkSize', 'forwardTokens', 'onEviction'] as const;
 const PREFILL_OPTION_KEYS = ['logits', 'endOfPrefill', 'sequenceLength'] as const;
 const GENERATE_OPTION_KEYS = ['maxNewTokens', 'stopTokens', 'stopStrings', 'minNewTokens', 'addBos', 'onToken', 'compressPrompt',
-  'greedy', 'temperature', 'topK', 'topP', 'seed'] as const;
+  'signal', 'greedy', 'temperature', 'topK', 'topP', 'seed'] as const;
 
 export interface SessionOptions {
   /** The memory policy (default: none, the full cache). */
@@ -104,6 +104,13 @@ export interface GenerateOptions extends SamplingOptions {
    * true). The kvpress protocol prefills the context, then generates from the question with this set to false.
    */
   compressPrompt?: boolean;
+  /**
+   * Cancels the generation: looked at before each new token, and raced against a promise onToken returned (one that
+   * never settles no longer holds the session for good). generate then rejects with the signal's reason (an
+   * AbortError unless abort() was given one); the session keeps every token it generated so far, as after an
+   * onToken that throws, and takes further calls. A prompt's prefill, once started, runs to its end.
+   */
+  signal?: AbortSignal;
 }
 
 export interface GenerateResult {
@@ -659,6 +666,9 @@ export class Session {
     if (options.onToken !== undefined && typeof options.onToken !== 'function') {
       throw new TypeError(`generate: onToken must be a function, got ${typeof options.onToken}`);
     }
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`generate: signal must be an AbortSignal, got ${showValue(signal)}`);
+    signal?.throwIfAborted();
     const minNew = options.minNewTokens ?? 0;
     if (!Number.isInteger(minNew) || minNew < 0) throw new RangeError(`minNewTokens must be an integer ≥ 0, got ${options.minNewTokens}`);
     const stopTokens = new Set(options.stopTokens ?? tok?.eosTokenIds ?? this.arch.config.eosTokenIds);
@@ -685,6 +695,8 @@ export class Session {
     let text = '';
     let stoppedBy: GenerateResult['stoppedBy'] = 'length';
     for (let step = 0; step < maxNew; step++) {
+      // Every token so far is fed (or waits in pending): a cancellation here leaves the session whole.
+      signal?.throwIfAborted();
       if (hasNaNOrPlusInf(logits)) {
         // +∞ as well: softmax over it is NaN, and the sampler then fell through to the least likely token.
         throw new Error('generate: the model produced NaN or +Infinity logits (its weights or activations hold NaN or infinities); nothing to sample from');
@@ -717,7 +729,7 @@ export class Session {
           // An async callback is awaited (back-pressure for a slow writer), and its rejection handled as a throw:
           // ignored, it became an unhandled rejection that ended the process past the caller's try/catch.
           const pending = options.onToken?.(stable.slice(text.length), id);
-          if (isThenable(pending)) await pending;
+          if (isThenable(pending)) await (signal ? raceAbort(pending, signal) : pending);
         } catch (err) {
           // The caller has this token's text: it joins the sequence (fed with the next call, as after a stop), so
           // the session holds what was streamed. Dropped, the session went on from a sequence the caller never saw.
@@ -741,7 +753,7 @@ export class Session {
       const full = tok ? tok.decode(out) : out.join(' ');
       if (full.length > text.length && full.startsWith(text)) {
         const pending = options.onToken?.(full.slice(text.length), out.at(-1) ?? -1);
-        if (isThenable(pending)) await pending;
+        if (isThenable(pending)) await (signal ? raceAbort(pending, signal) : pending);
       }
       text = full;
     }
@@ -787,6 +799,22 @@ function stopPrefixTail(text: string, stops: readonly string[]): number {
     }
   }
   return held;
+}
+
+/**
+ * `p`, or the signal's reason as soon as it aborts, whichever comes first. A settlement of `p` after that is taken
+ * (a rejection is not left unhandled) and dropped.
+ */
+function raceAbort<T>(p: PromiseLike<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) { onAbort(); return; }
+    signal.addEventListener('abort', onAbort, { once: true });
+    Promise.resolve(p).then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {

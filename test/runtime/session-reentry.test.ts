@@ -150,3 +150,34 @@ test('a custom policy whose keep lists are not lists is refused by name, head an
   const notArray = { name: 'mine', needsAttention: false, reset() {}, observe: () => 7 } as never;
   assert.throws(() => model.createSessionWith(notArray).prefill([1, 5]), /^TypeError: memory policy mine returned 7 for layer 0; observe\(\) returns null or one keep list per KV head$/);
 });
+
+test('generate with an AbortSignal: cancelled between tokens or while onToken is pending; the session goes on', async () => {
+  const promptIds = model.tokenizer!.encode(prompt);
+  // Aborted from onToken after three tokens: the call rejects with the AbortError, the session holds what it made.
+  const s = await model.createSession();
+  const ac = new AbortController();
+  const seen: number[] = [];
+  await assert.rejects(s.generate(prompt, { maxNewTokens: 20, signal: ac.signal, onToken: (_t, id) => { seen.push(id); if (seen.length === 3) ac.abort(); } }), { name: 'AbortError' });
+  assert.equal(seen.length, 3);
+  const after = await s.generate(' Then', { maxNewTokens: 5 });
+  const fresh = await model.createSession();
+  fresh.prefill([...promptIds, ...seen]);
+  assert.deepEqual(after.outputTokens, (await fresh.generate(' Then', { maxNewTokens: 5 })).outputTokens);
+  // An onToken whose promise never settles held the session for good (busy: not even reset()); now abort ends it.
+  const stuck = await model.createSession();
+  const ac2 = new AbortController();
+  const run = stuck.generate(prompt, { maxNewTokens: 20, signal: ac2.signal, onToken: () => new Promise(() => {}) });
+  setTimeout(() => ac2.abort(new Error('user left')), 20);
+  await assert.rejects(run, /^Error: user left$/);
+  assert.equal((await stuck.generate(' Then', { maxNewTokens: 2 })).outputTokens.length, 2);
+  stuck.reset();
+  // Already aborted: refused before anything runs; a signal that is not one is refused by type.
+  const idle = await model.createSession();
+  await assert.rejects(idle.generate(prompt, { signal: AbortSignal.abort() }), { name: 'AbortError' });
+  assert.equal(idle.totalTokens, 0);
+  await assert.rejects(idle.generate(prompt, { signal: { aborted: false } as never }), /^TypeError: generate: signal must be an AbortSignal, got/);
+  // A signal that never fires changes nothing.
+  const a = await (await model.createSession()).generate(prompt, { maxNewTokens: 6, signal: new AbortController().signal });
+  const b = await (await model.createSession()).generate(prompt, { maxNewTokens: 6 });
+  assert.deepEqual(a.outputTokens, b.outputTokens);
+});
