@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Held-out evaluation of an evolved NAMM against the full cache and every baseline, at matched memory and at
-# fixed ratios 0.25 / 0.5 / 0.75 (the README's table and plot).
+# fixed ratios 0.25 / 0.5 / 0.75 / 0.875 (the README's table and plot).
 #   scripts/heldout-eval.sh MODEL NAMM OUT [N] [LENGTHS] [SCORE] [JOBS]
 # SCORE is `task` (the task metric of the greedy answer, default) or `likelihood` (the gold answer's teacher-forced
 # likelihood, exp(−mean NLL); see `namm eval --score`). JOBS evaluation processes (default 2, one kernel thread
@@ -8,18 +8,20 @@
 # Records use seed 7: evaluation seeds are below 1,000,000, model training draws from 1,000,000 up and the
 # shipped curriculum (configs/evolve-tiny-llama.json) from 2,000,000 up, so none of these prompts was ever seen.
 # Resumable: rerun the same command after an interruption (each pair's evaluation picks up where it stopped).
-# HELDOUT_TASKS and HELDOUT_BASELINES (space-separated) replace the default tasks and baselines, e.g. for a quick check.
+# HELDOUT_TASKS, HELDOUT_BASELINES and HELDOUT_RATIOS (space-separated) replace the default tasks, baselines and
+# ratios, e.g. for a quick check.
 set -euo pipefail
 MODEL=${1:?model folder}; NAMM=${2:?.namm file}; OUT=${3:?output folder}; N=${4:-10}; LENGTHS=${5:-2048,4096}
 SCORE=${6:-task}; JOBS=${7:-2}
 TASKS=${HELDOUT_TASKS:-passkey niah_single_1 niah_single_2 niah_multikey_1 vt}
 CLI="node --import tsx src/cli/main.ts"
 BASELINES=${HELDOUT_BASELINES:-random streaming h2o tova l2 snapkv adakv(snapkv)}
+RATIOS=${HELDOUT_RATIOS:-0.25 0.5 0.75 0.875}
 mkdir -p "$OUT/data" "$OUT/parts"
 memory=()
 for b in $BASELINES; do
   memory+=(--memory "matched($b)")
-  for r in 0.25 0.5 0.75; do memory+=(--memory "$b:ratio=$r"); done
+  for r in $RATIOS; do memory+=(--memory "$b:ratio=$r"); done
 done
 pairs=()
 for L in ${LENGTHS//,/ }; do
