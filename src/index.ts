@@ -54,7 +54,7 @@ export { PACKED_FORMATS, PackedMatrix, unpackRows, unpackMatrix, type PackedForm
 export * from './tasks/metrics/index.js';
 export * from './tasks/longbench.js';
 export type { TaskRecord } from './tasks/record.js';
-export { runRecord, type RecordResult, type RunRecordOptions } from './eval/runner.js';
+export { checkScorable, runRecord, type RecordResult, type RunRecordOptions } from './eval/runner.js';
 export { summarize, formatSummary, type SummaryRow } from './eval/summary.js';
 export { perplexity, type PerplexityResult } from './eval/perplexity.js';
 export { TASKS, listTasks, getTask, generateRecord, generateRecords, iterateRecords, checkRecordOptions } from './tasks/registry.js';

@@ -9,7 +9,7 @@ import type { MemoryPolicy } from '../memory/policy.js';
 import { parsePolicySpec, specWithTrace } from '../memory/spec.js';
 import { loadLongBenchConfig, readJsonl } from '../tasks/longbench.js';
 import { checkMetricOptions, METRIC_OPTION_VALUES, type MetricOptions } from '../tasks/metrics/index.js';
-import { likelihoodAnswers, LIKELIHOOD_METRIC, RECORD_SCORES, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
+import { checkScorable, likelihoodAnswers, LIKELIHOOD_METRIC, RECORD_SCORES, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
 import { renderScoreVsKvSvg } from '../eval/plot.js';
 import { formatSummary, rowLabel, SUMMARY_KEYS, summarize, type SummaryKey } from '../eval/summary.js';
 import { createProgress } from './progress.js';
@@ -134,6 +134,8 @@ export function register(program: Command): void {
         }
       }
       if (records.length === 0) throw new Error('no records in the data files');
+      // Before the model runs for any of them: a record the metric cannot score ended the run after the ones before.
+      if (scoreKind === 'task') checkScorable(records, metricOptions);
 
       const resultsFile = o.out ? join(o.out, 'results.jsonl') : null;
       const results: RecordResult[] = [];

@@ -21,7 +21,7 @@ import {
   maxNewTokensFor, metricForRecord, postprocessPrediction, scoreRecord, splitContextAndQuestion, extraStopTokensFor,
   truncateMiddle, type LongBenchConfig,
 } from '../tasks/longbench.js';
-import { checkMetricOptions, type MetricOptions } from '../tasks/metrics/index.js';
+import { checkMetricOptions, type MetricName, type MetricOptions } from '../tasks/metrics/index.js';
 import type { CacheStatsSummary } from '../runtime/stats.js';
 import type { Session } from '../runtime/session.js';
 import { tokenNll } from './perplexity.js';
@@ -206,6 +206,37 @@ export interface RecordResult {
   /** The record's target_length and depth_percent, where it has them (generated tasks), for summaries by length. */
   targetLength?: number;
   depthPercent?: number;
+}
+
+/** Metrics that look for a gold answer inside the prediction: any prediction holds "", so a blank gold scored 1. */
+const INCLUSION_METRICS: ReadonlySet<MetricName> = new Set(['string_match_all', 'string_match_part', 'passkey', 'kv_retrieval']);
+
+/**
+ * Refuses, before any model runs, records the task metric cannot score: no metric, what a metric needs and the
+ * record lacks (answers, all_classes, a retrieval gold naming its paragraph, a tokeniser namm does not have), a gold
+ * answer that is empty or blank under a metric that looks for it inside the prediction (it scored 1 whatever the
+ * model said; the official scorers share that), and a dataset scored by two metrics. Each was found only once the
+ * model had generated for the record (or, the last, once every record had run), and ended the run there.
+ */
+export function checkScorable(records: readonly TaskRecord[], options: MetricOptions = {}): void {
+  const metricOf = new Map<string, { metric: MetricName; id: string }>();
+  for (const r of records) {
+    try {
+      const metric = metricForRecord(r);
+      if (INCLUSION_METRICS.has(metric) && r.answers.some((a) => a.trim() === '')) {
+        throw new Error(`a gold answer is empty or blank, which ${metric} finds in any prediction (it would score 1 whatever the model says)`);
+      }
+      scoreRecord(r, '', options);
+      const seen = metricOf.get(r.dataset);
+      if (seen && seen.metric !== metric) {
+        throw new Error(`dataset ${JSON.stringify(r.dataset)} is scored by ${seen.metric} in record ${seen.id} and by ${metric} here; a task's records need one metric`);
+      }
+      metricOf.set(r.dataset, { metric, id: r._id });
+    } catch (err) {
+      const message = (err as Error).message;
+      throw new Error(message.startsWith(`record ${r._id}:`) ? message : `record ${r._id}: ${message}`, { cause: err });
+    }
+  }
 }
 
 /** The grouping labels a result copies from its record. */

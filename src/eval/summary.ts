@@ -12,6 +12,11 @@ export interface SummaryRow {
    */
   unscored: number;
   /**
+   * Samples whose prompt was longer than its budget and was cut in its middle (pred.py's truncation): a needle or a
+   * fact there is gone, so a low score there measures the cut, not the model or the policy. They count in the score.
+   */
+  truncated: number;
+  /**
    * Task score 0–100 with the metric's official aggregation (likelihood scores: 100 × their mean), over the scored
    * samples; NaN when none has a score.
    */
@@ -74,11 +79,12 @@ export function summarize(results: readonly RecordResult[], fullPolicy = 'full',
     rows.push({
       metric, scored,
       row: {
-        dataset, policy, samples: rs.length, unscored: rs.length - scored.length,
+        dataset, policy, samples: rs.length, unscored: rs.length - scored.length, truncated: rs.filter((r) => r.truncated === true).length,
         score: scoreOf(metric, scored),
         relativeToFull: null, relativeSamples: null,
         meanKvFraction: rs.reduce((a, r) => a + r.memory.meanFraction, 0) / rs.length,
-        peakKvFraction: Math.max(...rs.map((r) => r.memory.peakFraction)),
+        // A loop, not Math.max(...): a spread of ~125K arguments overflowed the stack.
+        peakKvFraction: rs.reduce((a, r) => Math.max(a, r.memory.peakFraction), -Infinity),
         ...(withLength ? { length } : {}),
         ...(withDepth ? { depth } : {}),
       },
@@ -106,7 +112,8 @@ export function summarize(results: readonly RecordResult[], fullPolicy = 'full',
 }
 
 /**
- * A plain-text table for the terminal. `n` says how many samples had no score (`5 (1 unscored)`), and "vs full"
+ * A plain-text table for the terminal. `n` says how many samples had no score (`5 (1 unscored)`) or a prompt cut to
+ * its budget (`5 (2 cut)`), and "vs full"
  * how many records it compares when that is not every sample of the row (`95.0% (on 3)`); a note under the table
  * explains either mark when it appears.
  */
@@ -115,13 +122,15 @@ export function formatSummary(rows: readonly SummaryRow[], fullPolicy = 'full'):
   // A ratio over fewer records than the row or the full cache's row holds compares a subset: say on how many.
   const fullSamples = (r: SummaryRow) => rows.find((x) => sameGroup(x, r) && x.policy === fullPolicy)?.samples;
   const partial = (r: SummaryRow) => r.policy !== fullPolicy && r.relativeSamples !== null && (r.relativeSamples !== r.samples || r.relativeSamples !== fullSamples(r));
-  const body = rows.map((r) => [rowLabel(r), r.policy, r.unscored > 0 ? `${r.samples} (${r.unscored} unscored)` : String(r.samples), r.score.toFixed(2),
+  const marks = (r: SummaryRow) => [...(r.unscored > 0 ? [`${r.unscored} unscored`] : []), ...(r.truncated > 0 ? [`${r.truncated} cut`] : [])];
+  const body = rows.map((r) => [rowLabel(r), r.policy, marks(r).length > 0 ? `${r.samples} (${marks(r).join(', ')})` : String(r.samples), r.score.toFixed(2),
     r.relativeToFull === null ? '-' : `${(100 * r.relativeToFull).toFixed(1)}%${partial(r) ? ` (on ${r.relativeSamples})` : ''}`,
     `${(100 * r.meanKvFraction).toFixed(1)}%`, `${(100 * r.peakKvFraction).toFixed(1)}%`]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const notes: string[] = [];
   if (rows.some((r) => r.unscored > 0)) notes.push('unscored: samples without a score (null in results.jsonl); the score leaves them out.');
+  if (rows.some((r) => r.truncated > 0)) notes.push('cut: records whose prompt was longer than its budget and was cut in its middle (a needle there is gone); they count in the score.');
   if (rows.some(partial)) notes.push('vs full (on k): over the k records both this policy and the full cache scored.');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line), ...notes].join('\n');
 }

@@ -23,6 +23,7 @@ import { checkRecordOptions, generateRecords } from '../tasks/registry.js';
 import { loadLongBenchConfig, readJsonl } from '../tasks/longbench.js';
 import type { TaskRecord } from '../tasks/record.js';
 import { RECORD_SCORES, type RecordScore } from '../eval/runner.js';
+import { checkMetricOptions, type MetricOptions } from '../tasks/metrics/index.js';
 import { MiB, readFileLimited } from '../util/files.js';
 import { stableJson } from '../util/stable-json.js';
 
@@ -98,6 +99,8 @@ export interface RunSettings {
   longbenchConfig: string | null;
   /** What a member is scored on: the task metric (the reference's) or the gold answer's likelihood (runner.ts). */
   score: RecordScore;
+  /** Variants of the task metrics (MetricOptions; {} the official ones, as `namm eval --metric-option`). */
+  metricOptions: MetricOptions;
 }
 
 export interface Curriculum {
@@ -125,13 +128,23 @@ export const CURRICULUM_DEFAULTS = {
   seed: 0,
   cma: { popSize: 32, initSigma: 0.065, eliteRatio: 0.5, variant: 'full', mode: 'fast' } as CmaSettings,
   namm: { updateEvery: 512, selection: 'min-over-heads', cacheSize: null, taps: 'bf16' } as NammSettings,
-  run: { maxPromptTokens: null, contextWindow: null, maxNewTokens: null, queryAware: false, chunkSize: null, longbenchConfig: null, score: 'task' } as RunSettings,
+  run: { maxPromptTokens: null, contextWindow: null, maxNewTokens: null, queryAware: false, chunkSize: null, longbenchConfig: null, score: 'task', metricOptions: {} } as RunSettings,
   fitness: { normalisation: 'guarded' as FitnessNormalisation, cachePenalty: 0 },
   calibration: { limit: null as number | null },
   validation: { every: 10, limit: null as number | null },
 };
 
 type Json = Record<string, unknown>;
+
+/** run.metricOptions: a MetricOptions object (checked as `namm eval --metric-option` is), or {} when absent. */
+function metricOptionsIn(c: Checker, v: unknown): MetricOptions {
+  if (v === undefined || v === null) return {};
+  try {
+    return { ...checkMetricOptions(v as MetricOptions) };
+  } catch (err) {
+    return c.fail('run.metricOptions', (err as Error).message);
+  }
+}
 
 /** Validation with the place of every problem in the message. */
 class Checker {
@@ -212,7 +225,7 @@ export function parseCurriculum(value: unknown, source = 'curriculum', baseDir =
   if (namm.updateEvery % 16 !== 0) c.fail('namm.updateEvery', `must be a multiple of 16 (the STFT hop), got ${namm.updateEvery}`);
   if (namm.updateEvery > MAX_UPDATE_EVERY) c.fail('namm.updateEvery', `must be at most ${MAX_UPDATE_EVERY}, got ${namm.updateEvery}`);
 
-  const runIn = top.run === undefined ? {} : c.object(top.run, 'run', ['maxPromptTokens', 'contextWindow', 'maxNewTokens', 'queryAware', 'chunkSize', 'longbenchConfig', 'score']);
+  const runIn = top.run === undefined ? {} : c.object(top.run, 'run', ['maxPromptTokens', 'contextWindow', 'maxNewTokens', 'queryAware', 'chunkSize', 'longbenchConfig', 'score', 'metricOptions']);
   const run: RunSettings = {
     maxPromptTokens: c.intOrNull(runIn.maxPromptTokens, 'run.maxPromptTokens', 2),
     contextWindow: c.intOrNull(runIn.contextWindow, 'run.contextWindow', 2),
@@ -222,6 +235,7 @@ export function parseCurriculum(value: unknown, source = 'curriculum', baseDir =
     longbenchConfig: runIn.longbenchConfig === undefined || runIn.longbenchConfig === null
       ? null : resolve(baseDir, c.string(runIn.longbenchConfig, 'run.longbenchConfig')),
     score: c.oneOf(runIn.score, 'run.score', RECORD_SCORES, d.run.score),
+    metricOptions: metricOptionsIn(c, runIn.metricOptions),
   };
   if (run.maxPromptTokens !== null && run.contextWindow !== null) c.fail('run', 'contextWindow and maxPromptTokens both set the prompt budget; give one of them');
 
@@ -430,6 +444,9 @@ function nammWithoutFp32Taps(namm: NammSettings): Partial<NammSettings> {
 }
 
 function runWithoutDefaults(run: RunSettings): Partial<RunSettings> {
-  const { score, contextWindow, ...rest } = run;
-  return { ...rest, ...(score !== 'task' ? { score } : {}), ...(contextWindow !== null ? { contextWindow } : {}) };
+  const { score, contextWindow, metricOptions, ...rest } = run;
+  return {
+    ...rest, ...(score !== 'task' ? { score } : {}), ...(contextWindow !== null ? { contextWindow } : {}),
+    ...(Object.keys(metricOptions).length > 0 ? { metricOptions } : {}),
+  };
 }

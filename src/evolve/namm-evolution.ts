@@ -22,7 +22,7 @@ import { makeFolders, MiB, readFileLimited } from '../util/files.js';
 import { acquireRunLock, runFolderEntries, type RunLock } from '../util/run-lock.js';
 import { join } from 'node:path';
 import { calibrateNamm } from '../eval/calibrate.js';
-import { recordPrompt, type RunRecordOptions } from '../eval/runner.js';
+import { checkScorable, recordPrompt, type RunRecordOptions } from '../eval/runner.js';
 import { NAMM_PARAM_COUNT, saveNammCheckpoint, zeroNammParams } from '../memory/namm/index.js';
 import type { NormStats } from '../memory/namm/normalize.js';
 import { loadLongBenchConfig } from '../tasks/longbench.js';
@@ -209,10 +209,15 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
     ...(curriculum.run.chunkSize !== null ? { chunkSize: curriculum.run.chunkSize } : {}),
     ...(curriculum.run.longbenchConfig !== null ? { longbenchConfig: loadLongBenchConfig(curriculum.run.longbenchConfig) } : {}),
     ...(curriculum.run.score !== 'task' ? { score: curriculum.run.score } : {}),
+    ...(Object.keys(curriculum.run.metricOptions).length > 0 ? { metricOptions: curriculum.run.metricOptions } : {}),
   };
   // Every record of every stage is prompted as the runner will before anything runs: one that cannot run (a question
   // longer than the prompt budget, an empty answer to score by likelihood) fails the run now, not stages into it.
-  const pools = resolveTaskPools(curriculum, model.tokenizer!, 8 * model.config.maxPositions, (record) => { recordPrompt(model, record, runOptions); });
+  // So is one the task metric cannot score (checkScorable: an empty gold answer, a record with no metric).
+  const pools = resolveTaskPools(curriculum, model.tokenizer!, 8 * model.config.maxPositions, (record) => {
+    recordPrompt(model, record, runOptions);
+    if (curriculum.run.score === 'task') checkScorable([record], curriculum.run.metricOptions);
+  });
   const poolPrints = Object.fromEntries([...pools].map(([name, records]) => [name, createHash('sha256').update(stableJson(records.map(recordContent))).digest('hex').slice(0, 16)]));
   if (restored?.pools) checkPools(restored.pools, poolPrints, curriculum, out);
   const settings: NammRunSettings = { scorer: 'bam', ...curriculum.namm, run: runOptions };

@@ -1,7 +1,8 @@
 /** runRecord / recordPrompt refuse run options that were ignored silently (a NaN prompt budget) or checked only after generation. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { recordPrompt, runRecord } from '../../src/eval/runner.js';
+import { checkScorable, recordPrompt, runRecord } from '../../src/eval/runner.js';
+import { summarize, formatSummary } from '../../src/eval/summary.js';
 import { loadModel } from '../../src/models/model.js';
 import type { TaskRecord } from '../../src/tasks/record.js';
 
@@ -82,4 +83,33 @@ test('metric options are checked before the run, not after the generation', asyn
   assert.throws(() => recordPrompt(model, record, null as never), /^TypeError: run options must be an object, got null$/);
   const r = await runRecord(model, record, null, { maxNewTokens: 2, metricOptions: { kvRetrievalMatch: 'words' } });
   assert.equal(r.newTokens <= 2, true);
+});
+
+test('checkScorable refuses, before any model runs, records the task metric cannot score', () => {
+  checkScorable([record, { ...record, _id: 'b' }]);
+  // A blank gold under a metric that looks for it inside the prediction scored 1 whatever the model said.
+  for (const [metric, answers] of [['string_match_all', ['', 'park']], ['string_match_part', [' ']], ['passkey', ['']], ['kv_retrieval', ['\t']]] as const) {
+    assert.throws(() => checkScorable([{ ...record, metric, answers: [...answers] }]),
+      new RegExp(`^Error: record story: a gold answer is empty or blank, which ${metric} finds in any prediction`), metric);
+  }
+  // What the metric needs and the record lacks: found after generation before.
+  assert.throws(() => checkScorable([{ ...record, metric: 'passkey', answers: [] }]), /^Error: record story: passkey: the record has no answer$/);
+  assert.throws(() => checkScorable([{ ...record, metric: 'classification', answers: ['a'], all_classes: null }]), /^Error: record story: classification needs the record's all_classes, which is null$/);
+  assert.throws(() => checkScorable([{ ...record, metric: undefined, dataset: 'my_task' }]), /^Error: record story: dataset "my_task" has no known metric; give the record a "metric"$/);
+  // One task, two metrics: found once every record had run.
+  assert.throws(() => checkScorable([record, { ...record, _id: 'b', metric: 'string_match_all' }]),
+    /^Error: record b: dataset "story" is scored by string_match_part in record story and by string_match_all here; a task's records need one metric$/);
+});
+
+test('the summary counts the records whose prompt was cut, and the table says so', () => {
+  const memory = { meanFraction: 1, peakFraction: 1 } as never;
+  const base = { dataset: 'passkey', metric: 'passkey', policy: 'full', score: 0, memory } as const;
+  const rows = summarize([{ ...base, id: 'a', truncated: true }, { ...base, id: 'b', truncated: false, score: 1 }, { ...base, id: 'c', truncated: true }] as never);
+  assert.equal(rows[0]!.truncated, 2);
+  const table = formatSummary(rows);
+  assert.match(table, /passkey {2}full {4}3 \(2 cut\) {2}33\.33/);
+  assert.match(table, /\ncut: records whose prompt was longer than its budget and was cut in its middle \(a needle there is gone\); they count in the score\.$/);
+  // A group of 200K results (a spread of that many arguments overflowed the stack).
+  const many = Array.from({ length: 200_000 }, (_, i) => ({ ...base, id: String(i), truncated: false, memory: { meanFraction: 0.5, peakFraction: i === 7 ? 0.9 : 0.5 } }));
+  assert.equal(summarize(many as never)[0]!.peakKvFraction, 0.9);
 });

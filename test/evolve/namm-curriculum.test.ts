@@ -124,7 +124,8 @@ test('fingerprints change with what a fitness means, not with generation counts'
   const fp32 = parseCurriculum({ ...tinyCurriculum(), namm: { taps: 'fp32' } }, 'c.json');
   assert.notEqual(curriculumFingerprints(fp32).settings, curriculumFingerprints(base).settings);
   const { taps: _taps, ...nammBefore } = fp32.namm;
-  const { score: _score, contextWindow: _cw, ...runBefore } = fp32.run; // the default score and window are left out as well
+  const { score: _score, contextWindow: _cw, metricOptions: _mo, ...runBefore } = fp32.run; // the default score, window and metrics are left out as well
+  assert.deepEqual(fp32.run.metricOptions, {});
   assert.equal(fp32.run.score, 'task');
   assert.equal(fp32.run.contextWindow, null);
   const settingsBefore = createHash('sha256').update(stableJson({ namm: nammBefore, run: runBefore, fitness: fp32.fitness, calibration: fp32.calibration })).digest('hex').slice(0, 16);
@@ -136,6 +137,13 @@ test('fingerprints change with what a fitness means, not with generation counts'
   assert.notEqual(curriculumFingerprints(windowed).settings, curriculumFingerprints(base).settings);
   assert.throws(() => parseCurriculum({ ...tinyCurriculum(), run: { contextWindow: 4096, maxPromptTokens: 1000 } }, 'c.json'),
     /^Error: c\.json: run: contextWindow and maxPromptTokens both set the prompt budget; give one of them$/);
+  // Metric variants (as eval's --metric-option) change what a fitness means; unknown ones are refused by name.
+  const corrected = parseCurriculum({ ...tinyCurriculum(), run: { metricOptions: { rougeRecursion: 'corrected' } } }, 'c.json');
+  assert.deepEqual(corrected.run.metricOptions, { rougeRecursion: 'corrected' });
+  assert.notEqual(curriculumFingerprints(corrected).settings, curriculumFingerprints(base).settings);
+  assert.equal(curriculumFingerprints(parseCurriculum({ ...tinyCurriculum(), run: { ...(tinyCurriculum().run as object | undefined), metricOptions: {} } }, 'c.json')).settings, curriculumFingerprints(base).settings);
+  assert.throws(() => parseCurriculum({ ...tinyCurriculum(), run: { metricOptions: { rouge: 'x' } } }, 'c.json'), /^Error: c\.json: run\.metricOptions: unknown metric option "rouge"/);
+  assert.throws(() => parseCurriculum({ ...tinyCurriculum(), run: { metricOptions: { rougeRecursion: 'fixed' } } }, 'c.json'), /^Error: c\.json: run\.metricOptions: metric option rougeRecursion/);
   // Validation changes where stages end: on (the default, every 10 on all prompts) it is part of the settings.
   const { validation: _v, ...noValidation } = tinyCurriculum();
   const validated = parseCurriculum(noValidation, 'c.json');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { SummaryRow } from '../../src/eval/summary.js';
 
 const row = (dataset: string, policy: string, score: number, kv: number, samples = 2): SummaryRow => ({
-  dataset, policy, samples, unscored: 0, score, relativeToFull: null, relativeSamples: null, meanKvFraction: kv, peakKvFraction: kv,
+  dataset, policy, samples, unscored: 0, truncated: 0, score, relativeToFull: null, relativeSamples: null, meanKvFraction: kv, peakKvFraction: kv,
 });
 
 function folder(perLength: Record<string, SummaryRow[]>): string {
