@@ -136,6 +136,11 @@ export const CURRICULUM_DEFAULTS = {
 
 type Json = Record<string, unknown>;
 
+/** The longest stage name (it names the stage's .namm file, under the file system's 255 bytes with its temporary). */
+export const MAX_STAGE_NAME = 100;
+/** The most prompts a generated task may pool per length (all are made before the run starts). */
+export const MAX_POOL_SAMPLES = 65_536;
+
 /** run.metricOptions: a MetricOptions object (checked as `namm eval --metric-option` is), or {} when absent. */
 function metricOptionsIn(c: Checker, v: unknown): MetricOptions {
   if (v === undefined || v === null) return {};
@@ -256,6 +261,9 @@ export function parseCurriculum(value: unknown, source = 'curriculum', baseDir =
     const where = `stages[${s}]`;
     const st = c.object(raw, where, ['name', 'generations', 'samplesPerTask', 'tasks', 'addTasks']);
     const name = st.name === undefined ? `stage${s + 1}` : c.string(st.name, `${where}.name`);
+    // It names the stage's .namm file (and its temporary beside it): a longer one passed here and failed with
+    // ENAMETOOLONG once the whole stage had run, on every resume after.
+    if (name.length > MAX_STAGE_NAME) c.fail(`${where}.name`, `must be at most ${MAX_STAGE_NAME} characters (it names the stage's .namm file), got ${name.length}`);
     if (stages.some((x) => x.name === name)) c.fail(`${where}.name`, `duplicate stage name "${name}"`);
     if ((st.tasks === undefined) === (st.addTasks === undefined)) {
       c.fail(where, 'give exactly one of "tasks" (the stage\'s full task list) and "addTasks" (tasks added to the previous stage\'s)');
@@ -284,6 +292,11 @@ export function parseCurriculum(value: unknown, source = 'curriculum', baseDir =
       if (a.task === b.task && a.seed === b.seed && a.haystack === b.haystack && shared !== undefined) {
         c.fail(where, `tasks "${a.name}" and "${b.name}" generate the same prompts (task ${a.task}, seed ${a.seed}, length ${shared}), which would count twice; give one of them another seed`);
       }
+    }));
+    // The same file under two names (and limits that share records) puts its prompts into the fitness twice.
+    const files = tasks.filter((t): t is Extract<TaskSpec, { kind: 'jsonl' }> => t.kind === 'jsonl');
+    files.forEach((a, i) => files.slice(i + 1).forEach((b) => {
+      if (a.path === b.path) c.fail(where, `tasks "${a.name}" and "${b.name}" both read ${a.path}, whose prompts would count twice; list the file once`);
     }));
     const samplesPerTask = c.int(st.samplesPerTask, `${where}.samplesPerTask`, 1);
     for (const t of tasks) {
@@ -318,6 +331,9 @@ function parseTask(c: Checker, raw: unknown, where: string, baseDir: string): Ta
     if (lengths.indexOf(l) !== i) c.fail(`${where}.lengths[${i}]`, `length ${l} appears twice (it would put the same prompts into the pool twice)`);
   });
   const samples = c.int(t.samples, `${where}.samples`, 1);
+  // Every prompt of a pool is made and tokenised before the run starts: a typo (an extra zero or three) ran for
+  // hours and filled memory before anything was said.
+  if (samples > MAX_POOL_SAMPLES) c.fail(`${where}.samples`, `must be at most ${MAX_POOL_SAMPLES} per length (every prompt of a pool is generated before the run starts), got ${samples}`);
   if (t.seed === undefined) c.fail(`${where}.seed`, `is required for a generated training task (an integer ≥ ${MIN_TRAINING_SEED})`);
   const seed = c.int(t.seed, `${where}.seed`, 0);
   if (seed < MIN_TRAINING_SEED) {

@@ -43,6 +43,13 @@ test('curriculum validation names the place and the reason', () => {
   const bad = (value: unknown, pattern: RegExp): void => assert.throws(() => parseCurriculum(value, 'c.json'), pattern);
   bad([], /c\.json: \(top level\): must be a JSON object/);
   bad({ stages: [], seeds: 1 }, /\(top level\): unknown key "seeds"/);
+  // A stage name names its .namm file: a long one ran the whole stage and then failed with ENAMETOOLONG, on every resume.
+  bad(oneStage([passkey], { name: 'x'.repeat(101) }), /^Error: c\.json: stages\[0\]\.name: must be at most 100 characters \(it names the stage's \.namm file\), got 101$/);
+  parseCurriculum(oneStage([passkey], { name: 'x'.repeat(100) }), 'c.json');
+  // A pool size typo generated for hours before anything was said.
+  bad(oneStage([{ ...passkey, samples: 2_000_000 }]), /stages\[0\]\.tasks\[0\]\.samples: must be at most 65536 per length/);
+  // One file under two names counted its prompts twice (two generated tasks that would are refused too).
+  bad(oneStage([{ jsonl: 'd.jsonl', name: 'a' }, { jsonl: './d.jsonl', name: 'b', limit: 3 }]), /^Error: c\.json: stages\[0\]: tasks "a" and "b" both read .*d\.jsonl, whose prompts would count twice; list the file once$/);
   bad({ stages: [] }, /stages: must be a non-empty list/);
   bad(oneStage([{ ...passkey, seed: 42 }]), /stages\[0\]\.tasks\[0\]\.seed: evolution seeds must be ≥ 2000000 so that its prompts never overlap evaluation prompts \(seeds below 1,000,000\) or the model trainer's samples/);
   bad(oneStage([{ task: 'passkey', lengths: [700], samples: 4 }]), /stages\[0\]\.tasks\[0\]\.seed: is required/);
@@ -179,3 +186,14 @@ test('a length given twice is refused: it would put every prompt into the pool t
   const pool = resolveTaskPools(c, await loadTokenizer(MODEL)).get('passkey')!;
   assert.equal(new Set(pool.map((r) => r._id)).size, 4);
 }));
+
+test('calibration and validation subsets are spread over a pool (its first records were all of its shortest length)', async () => {
+  const { spreadSubset } = await import('../../src/evolve/namm-evolution.js');
+  const pool = Array.from({ length: 12 }, (_, i) => i); // 3 lengths × 4 records, length-major
+  assert.deepEqual(spreadSubset(pool, 3), [2, 6, 10]);
+  assert.deepEqual(spreadSubset(pool, 6), [1, 3, 5, 7, 9, 11]);
+  assert.deepEqual(spreadSubset(pool, 12), pool);
+  assert.deepEqual(spreadSubset(pool, 50), pool);
+  assert.deepEqual(spreadSubset(pool, null), pool);
+  assert.deepEqual(spreadSubset(pool, 1), [6]);
+});
