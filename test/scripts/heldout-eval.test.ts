@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SummaryRow } from '../../src/eval/summary.js';
 
-const run = (out: string, n: number) =>
+const run = (out: string, n: number, ratios?: string) =>
   spawnSync('bash', ['scripts/heldout-eval.sh', 'models/namm-tiny-llama', 'models/namm-tiny-llama.namm', out, String(n), '512', 'task', '1'], {
-    encoding: 'utf8', env: { ...process.env, HELDOUT_TASKS: 'passkey', HELDOUT_BASELINES: 'streaming' },
+    encoding: 'utf8', env: { ...process.env, HELDOUT_TASKS: 'passkey', HELDOUT_BASELINES: 'streaming', ...(ratios !== undefined ? { HELDOUT_RATIOS: ratios } : {}) },
   });
 
 test('a rerun with another N generates the data again and evaluates N records (it reused the old file before)', () => {
@@ -21,15 +21,16 @@ test('a rerun with another N generates the data again and evaluates N records (i
     assert.equal(r.status, 0, r.stderr);
     const first = records();
     assert.equal(first.length, 1);
-    // The full cache, the NAMM, matched(streaming) and streaming at the three ratios, one record each.
+    // The full cache, the NAMM, matched(streaming) and streaming at the four ratios, one record each.
     assert.deepEqual(samples(), [['full', 1], ['matched(streaming)', 1], ['namm:models/namm-tiny-llama.namm', 1],
-      ['streaming:ratio=0.25', 1], ['streaming:ratio=0.5', 1], ['streaming:ratio=0.75', 1]]);
-    r = run(out, 2);
+      ['streaming:ratio=0.25', 1], ['streaming:ratio=0.5', 1], ['streaming:ratio=0.75', 1], ['streaming:ratio=0.875', 1]]);
+    // HELDOUT_RATIOS replaces the ratios.
+    r = run(out, 2, '0.5');
     assert.equal(r.status, 0, r.stderr);
     const second = records();
     assert.equal(second.length, 2);
     assert.equal(second[0], first[0], 'records are drawn by index: the first one is the same');
-    for (const [, n] of samples()) assert.equal(n, 2);
+    assert.deepEqual(samples(), [['full', 2], ['matched(streaming)', 2], ['namm:models/namm-tiny-llama.namm', 2], ['streaming:ratio=0.5', 2]]);
     assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /matched\(streaming\)/);
   } finally { rmSync(out, { recursive: true, force: true }); }
 });
