@@ -597,6 +597,21 @@ export class Session {
         throw new TypeError(`memory policy ${policy.name} returned ${showValue(k)} as the keep list of layer ${layer} head ${h}; each must be an Int32Array of the rows to keep`);
       }
     }
+    // Every head's list is checked before onEviction sees them and before any is applied: checked as each head was
+    // compacted, a bad list for head 2 left heads 0 and 1 of the layer already compacted.
+    for (let h = 0; h < H; h++) {
+      const k = keep[h]!, len = lens[h]!;
+      let prev = -1;
+      for (let i = 0; i < k.length; i++) {
+        const r = k[i]!;
+        if (Number.isInteger(r) && r > prev && r < len) { prev = r; continue; }
+        if (k.length === len) {
+          // A list as long as the rows held reads as "keep all": it must be every row once, in order.
+          throw new RangeError(`memory policy ${policy.name}: layer ${layer} head ${h}: a keep list as long as the ${len} rows held must list each row once, in order; entry ${i} is ${String(r)}`);
+        }
+        throw new RangeError(`memory policy ${policy.name}: layer ${layer} head ${h}: a keep list must hold strictly ascending rows below ${len} (the rows held); entry ${i} is ${String(r)}`);
+      }
+    }
     const returned = this.options.onEviction?.({ layer, totalTokens, keep, lensBefore: lens }) as unknown;
     if (isThenable(returned)) {
       // The forward cannot wait for it, and its rejection, left alone, would end the process as an unhandled one.
@@ -605,14 +620,8 @@ export class Session {
     }
     let evicted = false;
     for (let h = 0; h < H; h++) {
-      const k = keep[h]!;
-      if (k.length === lens[h]) {
-        // Nothing to evict, but still a keep list: it must be 0..len−1 (KVCache.retain checks the shorter ones).
-        for (let i = 0; i < k.length; i++) {
-          if (k[i] !== i) throw new RangeError(`memory policy ${policy.name}: layer ${layer} head ${h}: a keep list as long as the ${lens[h]} rows held must list each row once, in order; entry ${i} is ${String(k[i])}`);
-        }
-        continue;
-      }
+      // A list of every row (checked above to be 0..len−1) evicts nothing.
+      if (keep[h]!.length === lens[h]) continue;
       this.cache.retain(layer, h, keep[h]!);
       evicted = true;
     }

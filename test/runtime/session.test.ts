@@ -514,6 +514,16 @@ test('a keep list as long as the rows held must be every row in order: a policy 
   const s = model.createSessionWith(bad((n) => [0, ...Array.from({ length: n - 1 }, (_, i) => (i === 0 ? 0 : i))]));
   assert.throws(() => s.prefill([1, 2, 3, 4]), /memory policy bad-keep: layer 0 head 0: a keep list as long as the 4 rows held must list each row once, in order; entry 1 is 0/);
   assert.throws(() => s.prefill([5]), /unusable/);
+  // A bad list in a later head is found before any head of the layer is compacted and before onEviction sees them.
+  const seen: number[] = [];
+  const lateBad: MemoryPolicy = {
+    name: 'late-bad', needsAttention: false, reset() {},
+    observe: (o: LayerObservation) => Array.from(o.lens, (n, h) => Int32Array.from(h === o.lens.length - 1 ? [1, 0] : [0, n - 1])),
+  };
+  const late = new Model(files.config, files.weights, files.tokenizer, getBackend(), MODEL).createSessionWith(lateBad, { onEviction: (e) => { seen.push(e.layer); } });
+  assert.throws(() => late.prefill([1, 2, 3, 4]), new RegExp(`^RangeError: memory policy late-bad: layer 0 head ${files.config.nKvHeads - 1}: a keep list must hold strictly ascending rows below 4 \\(the rows held\\); entry 1 is 0$`));
+  assert.deepEqual(seen, []);
+  assert.deepEqual(Array.from(late.cache.lens(0)), Array(files.config.nKvHeads).fill(4), 'no head of the layer was compacted');
   // The identity list changes nothing and is accepted.
   const ok = model.createSessionWith(bad((n) => Array.from({ length: n }, (_, i) => i)));
   const full = model.createSessionWith(null);
