@@ -56,8 +56,15 @@ export class Model {
   ) {
     validateModelConfig(config);
     checkBackend(backend);
-    checkWeights(config, weights);
-    this.arch = config.arch === 'gpt2' ? new Gpt2Arch(config, weights) : new LlamaArch(config, weights);
+    try {
+      checkWeights(config, weights);
+      this.arch = config.arch === 'gpt2' ? new Gpt2Arch(config, weights) : new LlamaArch(config, weights);
+    } catch (err) {
+      // A missing layer or a weight of the wrong shape, named with the file it came from (every other damage is).
+      if (!source || !(err instanceof Error)) throw err;
+      const named = new (err.constructor as ErrorConstructor)(`${source}: ${err.message}`, { cause: err });
+      throw named;
+    }
     this.fingerprint = modelFingerprint(config, weights);
   }
 

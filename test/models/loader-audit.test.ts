@@ -9,7 +9,7 @@ import { loadModelFiles } from '../../src/models/load.js';
 import { READ_CHUNK, readExactly, readSafetensors, writeSafetensors } from '../../src/models/safetensors.js';
 import { ggufTokenizerFromMetadata, ggufVocabularyMetadata } from '../../src/models/tokenizers/gguf-vocab.js';
 import type { ModelConfig } from '../../src/models/types.js';
-import type { HfTokenizer } from '../../src/models/tokenizers/hf.js';
+import { HfTokenizer } from '../../src/models/tokenizers/hf.js';
 import { byteToUnicode, tinyQwen2 } from '../fixtures/tiny-models.js';
 
 const MODEL = '../shared/models/tinystories-656k';
@@ -188,7 +188,7 @@ test('a config with fewer layers than the weights is refused (the layers past it
       assert.equal(config[key], layers);
       writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...config, [key]: layers - 1 }));
       await assert.rejects(loadModel(folder), (e: Error) => {
-        assert.match(e.message, new RegExp(`^the weights hold ${layers} layers \\(up to ".*${example.replace(/\./g, '\\.')}.*"\\) but the config has ${layers - 1} \\(num_hidden_layers, n_layer or block_count\\); layers past it would be ignored$`));
+        assert.match(e.message, new RegExp(`^.*${key}: the weights hold ${layers} layers \\(up to ".*${example.replace(/\./g, '\\.')}.*"\\) but the config has ${layers - 1} \\(num_hidden_layers, n_layer or block_count\\); layers past it would be ignored$`));
         return true;
       });
       writeFileSync(join(folder, 'config.json'), JSON.stringify(config));
@@ -239,6 +239,20 @@ test('GGUF byte-level vocabulary "smollm": each digit alone, then GPT-2\'s patte
   // The writer names SmolLM's own tokenizer.json form (Digits with individual_digits, then ByteLevel) "smollm".
   const written = new Map(ggufVocabularyMetadata(tok, { vocabSize: tok.vocabSize } as ModelConfig, 'x.gguf'));
   assert.equal(written.get('tokenizer.ggml.pre')!.value, 'smollm');
+  // A pre-tokenizer that splits otherwise than every name is refused, not written under the nearest name: a ByteLevel
+  // without its regex was written "gpt-2", a Sequence with a Digits step of its own lost it (and tokenized otherwise).
+  const json = (g as unknown as { json: Record<string, unknown> }).json;
+  const variant = (pre: unknown) => new HfTokenizer({ origin: 'y', tokenizerJson: { ...json, pre_tokenizer: pre }, tokenizerConfig: { clean_up_tokenization_spaces: false } });
+  const bl = (useRegex: boolean) => ({ type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: useRegex });
+  const qwen2 = (json2: unknown) => (json2 as { pretokenizers: unknown[] }).pretokenizers[0];
+  const qwenSplit = qwen2((ggufTokenizerFromMetadata(gpt2VocabMeta('qwen2', [], []).meta) as unknown as { json: { pre_tokenizer: unknown } }).json.pre_tokenizer);
+  for (const pre of [bl(false), { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, qwenSplit, bl(false)] }, { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: false }, bl(true)] }]) {
+    assert.throws(() => ggufVocabularyMetadata(variant(pre), { vocabSize: tok.vocabSize } as ModelConfig, 'y.gguf'),
+      /^Error: GGUF writer \(y\.gguf\): the tokenizer\.json pre-tokenizer splits text as none that GGUF names here .* does; it would tokenize differently$/, JSON.stringify(pre));
+  }
+  // The known forms still get their names.
+  assert.equal(new Map(ggufVocabularyMetadata(variant(bl(true)), { vocabSize: tok.vocabSize } as ModelConfig, 'y.gguf')).get('tokenizer.ggml.pre')!.value, 'gpt-2');
+  assert.equal(new Map(ggufVocabularyMetadata(variant({ type: 'Sequence', pretokenizers: [qwenSplit, bl(false)] }), { vocabSize: tok.vocabSize } as ModelConfig, 'y.gguf')).get('tokenizer.ggml.pre')!.value, 'qwen2');
 });
 
 test('GGUF metadata arrays past 2^25 entries in all are refused by name (a damaged count that a large file could back ended the process out of memory)', () => {
@@ -312,4 +326,14 @@ test('a JSON file of a model folder given as the model names the folder (it was 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a tokenizer.json id past 2^24 is refused by name (the vocabulary size is the largest id + 1: 2e7 ran a conversion out of memory)', () => {
+  const json = JSON.parse(readFileSync('../shared/models/tinystories-656k/tokenizer.json', 'utf8')) as { model: { vocab: Record<string, number> }; added_tokens: { id: number }[] };
+  for (const [where, damage] of [['vocab', (j: typeof json) => { j.model.vocab['zz'] = 2e7; }], ['added_tokens', (j: typeof json) => { j.added_tokens[0]!.id = -3; }]] as const) {
+    const j = structuredClone(json);
+    damage(j);
+    assert.throws(() => new HfTokenizer({ origin: 't.json', tokenizerJson: j, tokenizerConfig: {} }), /^Error: t\.json: tokenizer\.json holds token id (20000000|-3), outside 0\.\.16777215 \(2\^24, far past any real vocabulary\): the file is damaged$/, where);
+  }
+  assert.equal(new HfTokenizer({ origin: 't.json', tokenizerJson: json, tokenizerConfig: {} }).vocabSize, 2048);
 });

@@ -8,6 +8,7 @@ import { GgufValueType, gv, type GgufEntry, type GgufMeta } from '../gguf.js';
 import type { ModelConfig, Tokenizer } from '../types.js';
 import { HfTokenizer } from './hf.js';
 import { SpmTokenizer, TokenType } from './spm.js';
+import { stableJson } from '../../util/stable-json.js';
 
 type Json = Record<string, unknown>;
 
@@ -146,6 +147,32 @@ function nullIfMissing(i: number): number | null {
   return i < 0 ? null : i;
 }
 
+/** The tokenizer.json pre-tokenizer a llama.cpp pre-tokenizer name stands for (null: a name not supported here). */
+function preTokenizerFor(pre: string): Json | null {
+  const byteLevel = (useRegex: boolean): Json => ({ type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: useRegex });
+  const split = (pattern: string): Json => ({ type: 'Split', pattern: { Regex: pattern }, behavior: 'Isolated', invert: false });
+  // llama.cpp names GPT-2's regex "gpt-2"; files from namm before 0.1 wrote "gpt2".
+  if (pre === 'gpt-2' || pre === 'gpt2') return byteLevel(true);
+  if (pre === 'smollm') return { type: 'Sequence', pretokenizers: [SMOLLM_DIGITS, byteLevel(true)] };
+  if (pre === 'default') return { type: 'Sequence', pretokenizers: [...DEFAULT_PRE_SPLITS.map(split), byteLevel(false)] };
+  if (Object.hasOwn(PRE_TOKENIZER_PATTERNS, pre)) return { type: 'Sequence', pretokenizers: [split(PRE_TOKENIZER_PATTERNS[pre]!), byteLevel(false)] };
+  return null;
+}
+
+/**
+ * What a pre-tokenizer does to a text, step by step, in the fields that change it (HF's defaults where a field is
+ * absent: ByteLevel's use_regex and add_prefix_space are true), so that two spellings of one pre-tokenizer compare equal.
+ */
+function splittingSteps(p: unknown): string[] {
+  if (!p || typeof p !== 'object') return [];
+  const o = p as Json;
+  if (o.type === 'Sequence' && Array.isArray(o.pretokenizers)) return o.pretokenizers.flatMap(splittingSteps);
+  if (o.type === 'Split') return [`Split ${JSON.stringify(o.pattern)} ${String(o.behavior)} ${o.invert === true}`];
+  if (o.type === 'ByteLevel') return [`ByteLevel ${o.use_regex !== false} ${o.add_prefix_space !== false}`];
+  if (o.type === 'Digits') return [`Digits ${o.individual_digits === true}`];
+  return [stableJson(o)];
+}
+
 function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null, bos: number | null, eosIds: number[], chatTemplate: string | null): Tokenizer {
   const eos = eosIds[0] ?? null;
   const merges = stringArray(meta, 'tokenizer.ggml.merges');
@@ -154,21 +181,8 @@ function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null,
   const named = meta.string('tokenizer.ggml.pre') ?? 'default';
   // llama.cpp reads "llama3" and "llama-v3" as its "llama-bpe" (the same regex, merges ignored, BOS added).
   const pre = LLAMA3_PRE_NAMES.has(named) ? 'llama-bpe' : named;
-  const byteLevel = (useRegex: boolean): Json => ({ type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: useRegex });
-  let preTokenizer: Json;
-  const split = (pattern: string): Json => ({ type: 'Split', pattern: { Regex: pattern }, behavior: 'Isolated', invert: false });
-  // llama.cpp names GPT-2's regex "gpt-2"; files from namm before 0.1 wrote "gpt2".
-  if (pre === 'gpt-2' || pre === 'gpt2') preTokenizer = byteLevel(true);
-  else if (pre === 'smollm') preTokenizer = { type: 'Sequence', pretokenizers: [SMOLLM_DIGITS, byteLevel(true)] };
-  else if (pre === 'default') preTokenizer = { type: 'Sequence', pretokenizers: [...DEFAULT_PRE_SPLITS.map(split), byteLevel(false)] };
-  else if (Object.hasOwn(PRE_TOKENIZER_PATTERNS, pre)) {
-    preTokenizer = {
-      type: 'Sequence',
-      pretokenizers: [split(PRE_TOKENIZER_PATTERNS[pre]!), byteLevel(false)],
-    };
-  } else {
-    throw new Error(`${meta.file}: pre-tokenizer "${named}" is not supported (default, gpt-2, llama-bpe, qwen2, smollm)`);
-  }
+  const preTokenizer = preTokenizerFor(pre);
+  if (!preTokenizer) throw new Error(`${meta.file}: pre-tokenizer "${named}" is not supported (default, gpt-2, llama-bpe, qwen2, smollm)`);
   // No prototype: a token such as "toString", "constructor" or "__proto__" (code-heavy vocabularies hold them) is a
   // key like any other, not an inherited property that `in` finds or an assignment that sets the prototype.
   const vocab: Record<string, number> = Object.create(null) as Record<string, number>;
@@ -193,7 +207,7 @@ function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null,
         pair: [{ SpecialToken: { id: tokens[bos!], type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
         special_tokens: { [tokens[bos!]!]: { id: tokens[bos!], ids: [bos], tokens: [tokens[bos!]] } } }
       : null,
-    decoder: byteLevel(true),
+    decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false,
       byte_fallback: false, ignore_merges: pre === 'llama-bpe', vocab, merges },
   };
@@ -354,14 +368,16 @@ function refuseUnwritable(json: Json, sentencePiece: boolean, path: string): voi
   }
 }
 
-/** The llama.cpp pre-tokenizer name for a byte-level tokenizer.json. */
+/**
+ * The llama.cpp pre-tokenizer name for a byte-level tokenizer.json: the name whose pre-tokenizer (as the reader
+ * rebuilds it) splits text step for step as this one does. Named by a pattern found inside it, a ByteLevel without
+ * its regex was written as "gpt-2", and a Sequence with steps of its own (Digits) lost them: the converted model
+ * tokenized differently, without a word.
+ */
 function preTokenizerName(json: Json, path: string): string {
-  const pre = json.pre_tokenizer as Json;
-  if (pre.type === 'ByteLevel') return 'gpt-2';
-  const parts = pre.type === 'Sequence' && Array.isArray(pre.pretokenizers) ? (pre.pretokenizers as Json[]) : [];
-  if (parts.length === 2 && parts[0]!.type === 'Digits' && parts[0]!.individual_digits === true && parts[1]!.type === 'ByteLevel' && parts[1]!.use_regex !== false) return 'smollm';
-  const text = JSON.stringify(pre);
-  if (text.includes(JSON.stringify(DEFAULT_PRE_SPLITS[0]))) return 'default';
-  for (const [name, pattern] of Object.entries(PRE_TOKENIZER_PATTERNS)) if (text.includes(JSON.stringify(pattern))) return name;
-  throw new Error(`GGUF writer (${path}): the tokenizer.json pre-tokenizer matches none that GGUF names here (default, gpt-2, llama-bpe, qwen2, smollm)`);
+  const steps = stableJson(splittingSteps(json.pre_tokenizer));
+  for (const name of ['gpt-2', 'smollm', 'default', ...Object.keys(PRE_TOKENIZER_PATTERNS)]) {
+    if (stableJson(splittingSteps(preTokenizerFor(name))) === steps) return name;
+  }
+  throw new Error(`GGUF writer (${path}): the tokenizer.json pre-tokenizer splits text as none that GGUF names here (default, gpt-2, llama-bpe, qwen2, smollm) does; it would tokenize differently`);
 }

@@ -32,6 +32,9 @@ function idList(v: unknown): number[] {
   return list.filter((x): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0);
 }
 
+/** Token ids at or past this are refused (see the constructor). */
+export const MAX_TOKEN_ID = 2 ** 24;
+
 export class HfTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly bosTokenId: number | null;
@@ -62,6 +65,15 @@ export class HfTokenizer implements Tokenizer {
     if (model.vocab === null || typeof model.vocab !== 'object') throw new Error(`${origin}: tokenizer.json model has no "vocab"`);
     // An empty vocabulary encodes every text to nothing (or to its special tokens alone): a run would answer a prompt it never read.
     if (Object.keys(model.vocab).length === 0) throw new Error(`${origin}: tokenizer.json model has an empty "vocab"`);
+    // The vocabulary size is the largest id + 1, and tables that size are made from it (one damaged id of 2e7 ran a
+    // GGUF conversion out of memory; 1e9 took 46 s to load): ids past 2^24, far beyond any real vocabulary, are refused.
+    const ids = [...(Array.isArray(model.vocab) ? [] : Object.values(model.vocab as Json)),
+      ...(Array.isArray(this.json.added_tokens) ? (this.json.added_tokens as Json[]).map((t) => t?.id) : [])];
+    for (const id of ids) {
+      if (typeof id === 'number' && !(Number.isSafeInteger(id) && id >= 0 && id < MAX_TOKEN_ID)) {
+        throw new Error(`${origin}: tokenizer.json holds token id ${id}, outside 0..${MAX_TOKEN_ID - 1} (2^24, far past any real vocabulary): the file is damaged`);
+      }
+    }
     this.tokenizerConfig = src.tokenizerConfig ?? {};
     this.cleansUpSpaces = Boolean(this.tokenizerConfig.clean_up_tokenization_spaces ?? true) || /"cleanup":true/.test(JSON.stringify(this.json.decoder ?? null));
     try {
