@@ -89,8 +89,16 @@ function noUnknown(obj: Json, known: string[], where: string): void {
   for (const k of Object.keys(obj)) if (!known.includes(k)) throw new Error(`${where}: unknown field "${k}" (known: ${known.join(', ')})`);
 }
 
+/**
+ * The field's value, or `dflt` when the field is absent. A null is not absent: `"lr": null` trained at the default
+ * rate and `"tieEmbeddings": null` tied, silently; it is refused as a value of the wrong type.
+ */
+function given(obj: Json, key: string, dflt: unknown): unknown {
+  return obj[key] === undefined ? dflt : obj[key];
+}
+
 function num(obj: Json, key: string, where: string, dflt: number | undefined, check: (v: number) => boolean, rule: string): number {
-  const v = obj[key] ?? dflt;
+  const v = given(obj, key, dflt);
   if (v === undefined) throw new Error(`${where}.${key} is required (${rule})`);
   if (typeof v !== 'number' || !Number.isFinite(v) || !check(v)) throw new Error(`${where}.${key} must be ${rule}, got ${JSON.stringify(v)}`);
   return v;
@@ -105,13 +113,13 @@ const intIn = (min: number, max: number) => (v: number) => Number.isInteger(v) &
 const pos = (v: number) => v > 0;
 
 function ints(obj: Json, key: string, where: string, dflt: number[]): number[] {
-  const v = obj[key] ?? dflt;
+  const v = given(obj, key, dflt);
   if (!Array.isArray(v) || v.some((x) => !Number.isInteger(x) || (x as number) < 1)) throw new Error(`${where}.${key} must be an array of positive integers`);
   return v as number[];
 }
 
 function oneOf<T extends string>(obj: Json, key: string, where: string, dflt: T, allowed: readonly T[]): T {
-  const v = obj[key] ?? dflt;
+  const v = given(obj, key, dflt);
   if (typeof v !== 'string' || !allowed.includes(v as T)) throw new Error(`${where}.${key} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
   return v as T;
 }
@@ -136,7 +144,7 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
     maxPositions: num(m, 'maxPositions', w, undefined, intIn(2, 1_048_576), 'an integer within 2..1,048,576 (2^20)'),
     ropeTheta: num(m, 'ropeTheta', w, 10000, pos, 'a number > 0'),
     normEps: num(m, 'normEps', w, 1e-5, pos, 'a number > 0'),
-    tieEmbeddings: (m.tieEmbeddings ?? true) as boolean,
+    tieEmbeddings: given(m, 'tieEmbeddings', true) as boolean,
     activation: oneOf(m, 'activation', w, arch === 'llama' ? 'silu' : 'gelu_tanh', ['silu', 'gelu_tanh', 'gelu_erf'] as const),
     initStd,
     positionInit: oneOf(m, 'positionInit', w, 'normal', ['normal', 'sinusoidal'] as const),

@@ -144,12 +144,18 @@ async function loadInitialWeights(model: TrainableModel, dir: string): Promise<v
 }
 
 function checkInitFields(have: ModelConfig, want: ModelConfig, dir: string, withVocab: boolean): void {
-  const fields = ['arch', 'vocabSize', 'hiddenSize', 'nLayers', 'nHeads', 'nKvHeads', 'intermediateSize', 'maxPositions', 'tieEmbeddings', 'activation'] as const;
+  // Biases, the norm's epsilon and the rotary scheme too: a Qwen2 folder (q/k/v biases, eps 1e-6) loaded without a
+  // word, its biases dropped and its eps changed, and trained on as another model (logits off by up to 8.7).
+  const fields = ['arch', 'vocabSize', 'hiddenSize', 'nLayers', 'nHeads', 'nKvHeads', 'headDim', 'intermediateSize', 'maxPositions', 'tieEmbeddings', 'activation',
+    'normEps', 'attnQkvBias', 'attnOutBias', 'mlpBias', 'partialRotaryFactor'] as const;
   for (const k of fields) {
     if (k === 'vocabSize' && !withVocab) continue;
     if (have[k] !== want[k]) throw new Error(`init: ${dir} has ${k} ${String(have[k])}, the config's model ${String(want[k])}`);
   }
-  if (want.arch === 'llama' && have.ropeTheta !== want.ropeTheta) throw new Error(`init: ${dir} has ropeTheta ${have.ropeTheta}, the config's model ${want.ropeTheta}`);
+  if (want.arch === 'llama') {
+    if (have.ropeTheta !== want.ropeTheta) throw new Error(`init: ${dir} has ropeTheta ${have.ropeTheta}, the config's model ${want.ropeTheta}`);
+    if (have.ropeScaling.type !== want.ropeScaling.type) throw new Error(`init: ${dir} has RoPE scaling ${have.ropeScaling.type}, the config's model ${want.ropeScaling.type}`);
+  }
 }
 
 /**

@@ -109,6 +109,10 @@ describe('training config', () => {
     const base = { model: { arch: 'llama', hiddenSize: 16, nLayers: 1, nHeads: 4, intermediateSize: 8, maxPositions: 64 }, training: { steps: 1 } };
     assert.equal(parseTrainConfig(base).data.lossOn, 'answer');
     assert.throws(() => parseTrainConfig({ ...base, extra: 1 }), /unknown field "extra"/);
+    // A null is a value of the wrong type, not "use the default" (it trained at the default rate, tied, seed 0).
+    assert.throws(() => parseTrainConfig({ ...base, optimizer: { lr: null } }), /optimizer\.lr must be a number > 0, got null/);
+    assert.throws(() => parseTrainConfig({ ...base, model: { ...base.model, tieEmbeddings: null } }), /model\.tieEmbeddings must be true or false/);
+    assert.throws(() => parseTrainConfig({ ...base, model: { ...base.model, activation: null } }), /model\.activation must be one of silu, gelu_tanh, gelu_erf, got null/);
     assert.throws(() => parseTrainConfig({ ...base, model: { ...base.model, nKvHeads: 3 } }), /multiple of nKvHeads/);
     assert.throws(() => parseTrainConfig({ ...base, training: { steps: 0 } }), /training\.steps must be an integer within 1\.\.2,147,483,647, got 0/);
     // Typos far past anything a CPU trains: an error, not an out-of-memory crash or a run that never ends.

@@ -268,6 +268,16 @@ describe('namm train loop', () => {
     const widerOut = join(tempDir(), 'wider');
     await assert.rejects(runTraining({ config: wider, outDir: widerOut, backend: be, corpus }), /init: .* has hiddenSize 16, the config's model 32/);
     assert.equal(existsSync(widerOut), false, 'nothing written');
+    // Other epsilon, q/k/v biases (a Qwen2 folder): loaded without a word before, biases dropped, eps changed.
+    for (const [key, value, shown] of [['rms_norm_eps', 1e-6, /has normEps 0\.000001, the config's model 0\.00001/], ['model_type', 'qwen2', /has attnQkvBias true, the config's model false/]] as const) {
+      const other = join(tempDir(), 'other');
+      cpSync(first, other, { recursive: true });
+      const cfgJson = JSON.parse(readFileSync(join(other, 'config.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(join(other, 'config.json'), JSON.stringify({ ...cfgJson, [key]: value }));
+      const c2 = tinyConfig('llama', 1);
+      c2.init = other; c2.tokenizer.path = first;
+      await assert.rejects(runTraining({ config: c2, outDir: join(tempDir(), 'o'), backend: be, corpus }), shown, key);
+    }
     const nowhere = tinyConfig('llama', 1);
     nowhere.init = join(first, 'missing'); nowhere.tokenizer.path = first;
     await assert.rejects(runTraining({ config: nowhere, outDir: tempDir(), backend: be, corpus }), /is not a model folder/);
