@@ -25,6 +25,20 @@ import type { Backend } from '../tensor/backend.js';
 /** The backend kernels a cache can use (Backend.gatherRows, Backend.compactRows); called as methods of this object. */
 export type CacheKernels = Pick<Backend, 'gatherRows' | 'compactRows'>;
 
+/**
+ * The index of the first entry that breaks a keep list of a store of `len` rows (strictly ascending integer rows
+ * below len), or −1 when there is none.
+ */
+export function keepListFault(keep: ArrayLike<number>, len: number): number {
+  let prev = -1;
+  for (let i = 0; i < keep.length; i++) {
+    const r = keep[i]!;
+    if (!Number.isInteger(r) || r <= prev || r >= len) return i;
+    prev = r;
+  }
+  return -1;
+}
+
 /** Smallest capacity (rows) a store is given when it allocates. */
 const MIN_CAPACITY = 16;
 /** Capacity growth factor when an append does not fit. */
@@ -116,14 +130,8 @@ export class HeadStore {
    * the front, so compacting from the first run to the last never overwrites a row that is still to be moved.
    */
   compact(keep: Int32Array | readonly number[], kernels?: CacheKernels, where = 'HeadStore.compact'): void {
-    let prev = -1;
-    for (let i = 0; i < keep.length; i++) {
-      const r = keep[i]!;
-      if (!Number.isInteger(r) || r <= prev || r >= this.len) {
-        throw new RangeError(`${where}: keep list must be strictly ascending row indices below ${this.len}; entry ${i} is ${r}`);
-      }
-      prev = r;
-    }
+    const bad = keepListFault(keep, this.len);
+    if (bad >= 0) throw new RangeError(`${where}: keep list must be strictly ascending row indices below ${this.len}; entry ${bad} is ${keep[bad]}`);
     const d = this.headDim, n = keep.length;
     const keys = this.keys, values = this.values, positions = this.positions;
     if (kernels?.compactRows && keep instanceof Int32Array) {

@@ -7,7 +7,7 @@ import type { Backend } from '../tensor/backend.js';
 import type { DecoderArch } from '../models/arch.js';
 import type { Tokenizer } from '../models/types.js';
 import { policyStateObjects, type KeepLists, type MemoryPolicy } from '../memory/policy.js';
-import { KVCache } from './kvcache.js';
+import { KVCache, keepListFault } from './kvcache.js';
 import { CacheStats, type CacheStatsSummary } from './stats.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
 import { IncrementalDecoder } from './detokenize.js';
@@ -600,17 +600,11 @@ export class Session {
     // Every head's list is checked before onEviction sees them and before any is applied: checked as each head was
     // compacted, a bad list for head 2 left heads 0 and 1 of the layer already compacted.
     for (let h = 0; h < H; h++) {
-      const k = keep[h]!, len = lens[h]!;
-      let prev = -1;
-      for (let i = 0; i < k.length; i++) {
-        const r = k[i]!;
-        if (Number.isInteger(r) && r > prev && r < len) { prev = r; continue; }
-        if (k.length === len) {
-          // A list as long as the rows held reads as "keep all": it must be every row once, in order.
-          throw new RangeError(`memory policy ${policy.name}: layer ${layer} head ${h}: a keep list as long as the ${len} rows held must list each row once, in order; entry ${i} is ${String(r)}`);
-        }
-        throw new RangeError(`memory policy ${policy.name}: layer ${layer} head ${h}: a keep list must hold strictly ascending rows below ${len} (the rows held); entry ${i} is ${String(r)}`);
-      }
+      const k = keep[h]!, len = lens[h]!, i = keepListFault(k, len);
+      if (i < 0) continue;
+      // A list as long as the rows held reads as "keep all": it must be every row once, in order.
+      if (k.length === len) throw new RangeError(`memory policy ${policy.name}: layer ${layer} head ${h}: a keep list as long as the ${len} rows held must list each row once, in order; entry ${i} is ${String(k[i])}`);
+      throw new RangeError(`memory policy ${policy.name}: layer ${layer} head ${h}: a keep list must hold strictly ascending rows below ${len} (the rows held); entry ${i} is ${String(k[i])}`);
     }
     const returned = this.options.onEviction?.({ layer, totalTokens, keep, lensBefore: lens }) as unknown;
     if (isThenable(returned)) {
