@@ -1,6 +1,6 @@
 /** `namm generate`: run a model on a prompt, streaming the text, optionally under a memory policy. */
 import type { Command } from 'commander';
-import { loadModel, type Model } from '../models/model.js';
+import type { Model } from '../models/model.js';
 import type { GenerateOptions, Session } from '../runtime/session.js';
 import { collect, floatOption, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
