@@ -357,25 +357,19 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     {
       // The outputs are written while other tasks still read keys and values: an overlap would make the result
       // depend on the thread count. out may be q itself (a task reads its queries before it writes their rows), not
-      // q shifted. The names live in `names` (reserved up front, so no c_str moves).
-      std::vector<std::string> names;
-      names.reserve(static_cast<size_t>(3 * nKvHeads));
+      // q shifted. Per-head spans carry their head as an index (named "keys[h]" only in an error).
       const Span qSpan = span("q", a.q, qn);
       refuse_overlap(env, {span("out", a.out, qn)}, {qSpan}, true, "attention: ");
       std::vector<Span> outs{span("out", a.out, qn)}, ins;
+      outs.reserve(static_cast<size_t>(1 + (hasProbs ? nKvHeads : 0)));
+      ins.reserve(static_cast<size_t>(2 * nKvHeads));
       for (int64_t h = 0; h < nKvHeads; h++) {
-        const std::string hs = "[" + std::to_string(h) + "]";
         const int64_t kvn = lens[h] * headDim, pn = nQ * lens[h];
-        names.push_back("keys" + hs);
-        ins.push_back(span(names.back().c_str(), keys[h], kvn));
-        names.push_back("values" + hs);
-        ins.push_back(span(names.back().c_str(), values[h], kvn));
-        if (hasProbs) {
-          names.push_back("probs" + hs);
-          outs.push_back(packed ? span(names.back().c_str(), probs16[h], pn) : span(names.back().c_str(), probs[h], pn));
-        }
+        ins.push_back(span("keys", keys[h], kvn, h));
+        ins.push_back(span("values", values[h], kvn, h));
+        if (hasProbs) outs.push_back(packed ? span("probs", probs16[h], pn, h) : span("probs", probs[h], pn, h));
       }
-      refuse_overlap(env, std::vector<Span>(outs.begin() + 1, outs.end()), std::vector<Span>{qSpan}, false, "attention: ");
+      refuse_overlap_range(env, outs.data() + 1, outs.data() + outs.size(), &qSpan, &qSpan + 1, false, "attention: ");
       refuse_overlap(env, outs, ins, false, "attention: ");
     }
     a.nQ = nQ;

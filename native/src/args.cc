@@ -82,6 +82,11 @@ bool overlaps(const void* a, int64_t aCount, size_t aSize, const void* b, int64_
 }
 
 namespace {
+std::string span_name(const Span& s) {
+  return s.index < 0 ? std::string(s.name) : std::string(s.name) + "[" + std::to_string(s.index) + "]";
+}
+}  // namespace
+
 void refuse_overlap_range(Napi::Env env, const Span* outBegin, const Span* outEnd, const Span* inBegin, const Span* inEnd,
                           bool inPlace, const char* prefix) {
   for (const Span* o = outBegin; o != outEnd; o++) {
@@ -90,16 +95,15 @@ void refuse_overlap_range(Napi::Env env, const Span* outBegin, const Span* outEn
       // Only an output of the input's element type can be that input (rstd, float64, is never x, float32).
       const bool aliasable = inPlace && o->size == in->size;
       if (aliasable && o->data == in->data && o->count == in->count) continue;
-      throw Napi::RangeError::New(env, std::string(prefix) + o->name + " must not overlap " + in->name +
-                                           (aliasable ? std::string(" unless it is ") + in->name + " itself" : ""));
+      throw Napi::RangeError::New(env, std::string(prefix) + span_name(*o) + " must not overlap " + span_name(*in) +
+                                           (aliasable ? " unless it is " + span_name(*in) + " itself" : ""));
     }
     // Two outputs in one place: which one is left there would depend on the order of the writes.
     for (const Span* p = outBegin; p != o; p++)
       if (overlaps(o->data, o->count, o->size, p->data, p->count, p->size))
-        throw Napi::RangeError::New(env, std::string(prefix) + o->name + " must not overlap " + p->name);
+        throw Napi::RangeError::New(env, std::string(prefix) + span_name(*o) + " must not overlap " + span_name(*p));
   }
 }
-}  // namespace
 
 void refuse_overlap(Napi::Env env, std::initializer_list<Span> outputs, std::initializer_list<Span> inputs, bool inPlace,
                     const char* prefix) {

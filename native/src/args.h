@@ -47,10 +47,12 @@ struct Span {
   const void* data;
   int64_t count;
   size_t size;
+  /** ≥ 0: the span is `name[index]` (one of several per KV head), named so in an error without a string per call. */
+  int64_t index = -1;
 };
 template <class T>
-Span span(const char* name, const T* data, int64_t count) {
-  return Span{name, data, count, sizeof(T)};
+Span span(const char* name, const T* data, int64_t count, int64_t index = -1) {
+  return Span{name, data, count, sizeof(T), index};
 }
 /**
  * Throws a RangeError "<prefix><output> must not overlap <input>" when an output shares a byte with an input or with
@@ -65,6 +67,9 @@ void refuse_overlap(Napi::Env env, std::initializer_list<Span> outputs, std::ini
 /** The same for lists built at run time (one span per KV head). */
 void refuse_overlap(Napi::Env env, const std::vector<Span>& outputs, const std::vector<Span>& inputs,
                     bool inPlace = false, const char* prefix = "");
+/** The same over two ranges of spans, [outBegin, outEnd) and [inBegin, inEnd). */
+void refuse_overlap_range(Napi::Env env, const Span* outBegin, const Span* outEnd, const Span* inBegin, const Span* inEnd,
+                          bool inPlace, const char* prefix);
 /** undefined / null → false, else it must be a boolean. */
 bool optional_bool_arg(const Napi::Value& v, const char* name);
 

@@ -62,8 +62,7 @@ export class Model {
     } catch (err) {
       // A missing layer or a weight of the wrong shape, named with the file it came from (every other damage is).
       if (!source || !(err instanceof Error)) throw err;
-      const named = new (err.constructor as ErrorConstructor)(`${source}: ${err.message}`, { cause: err });
-      throw named;
+      throw new (err.constructor as ErrorConstructor)(`${source}: ${err.message}`, { cause: err });
     }
     this.fingerprint = modelFingerprint(config, weights);
   }

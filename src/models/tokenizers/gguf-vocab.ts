@@ -147,9 +147,11 @@ function nullIfMissing(i: number): number | null {
   return i < 0 ? null : i;
 }
 
+/** A tokenizer.json ByteLevel step (pre-tokenizer or decoder) as llama.cpp's byte-level vocabularies read. */
+const byteLevel = (useRegex: boolean): Json => ({ type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: useRegex });
+
 /** The tokenizer.json pre-tokenizer a llama.cpp pre-tokenizer name stands for (null: a name not supported here). */
 function preTokenizerFor(pre: string): Json | null {
-  const byteLevel = (useRegex: boolean): Json => ({ type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: useRegex });
   const split = (pattern: string): Json => ({ type: 'Split', pattern: { Regex: pattern }, behavior: 'Isolated', invert: false });
   // llama.cpp names GPT-2's regex "gpt-2"; files from namm before 0.1 wrote "gpt2".
   if (pre === 'gpt-2' || pre === 'gpt2') return byteLevel(true);
@@ -207,7 +209,7 @@ function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null,
         pair: [{ SpecialToken: { id: tokens[bos!], type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
         special_tokens: { [tokens[bos!]!]: { id: tokens[bos!], ids: [bos], tokens: [tokens[bos!]] } } }
       : null,
-    decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    decoder: byteLevel(true),
     model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false,
       byte_fallback: false, ignore_merges: pre === 'llama-bpe', vocab, merges },
   };
