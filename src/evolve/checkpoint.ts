@@ -16,6 +16,9 @@ const MAGIC = 'NAMMCKP1';
 const VERSION = 1;
 const HEADER_BYTES = 8 + 4 + 4 + 8 + 32;
 
+/** The largest checkpoint file read back (one buffer): what a run writes must stay below it, or it could not resume. */
+export const MAX_CHECKPOINT_BYTES = 3 * 1024 * MiB;
+
 /** Marks temp files of `writeFileAtomic`, so stale ones from a killed writer can be recognised and removed. */
 export const TEMP_MARKER = '.tmp-';
 
@@ -117,7 +120,7 @@ function checkpointHeader(chunks: Uint8Array[]): Uint8Array {
 export async function readCheckpointFile(path: string): Promise<Uint8Array> {
   let bytes: Buffer;
   try {
-    bytes = readFileLimited(path, 3 * 1024 * MiB, 'checkpoint');
+    bytes = readFileLimited(path, MAX_CHECKPOINT_BYTES, 'checkpoint');
   } catch (err) {
     throw new Error(`checkpoint ${path}: cannot read (${(err as Error).message})`);
   }

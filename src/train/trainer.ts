@@ -9,10 +9,11 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
+import { totalmem } from 'node:os';
 import { makeFolders, MiB, readFileLimited } from '../util/files.js';
 import { acquireRunLock, runFolderEntries } from '../util/run-lock.js';
 import { join } from 'node:path';
-import { readCheckpointFile, writeCheckpointFile, writeFileAtomic } from '../evolve/checkpoint.js';
+import { MAX_CHECKPOINT_BYTES, readCheckpointFile, writeCheckpointFile, writeFileAtomic } from '../evolve/checkpoint.js';
 import { parseHfConfig, readJsonFile } from '../models/config.js';
 import { loadModelFiles } from '../models/load.js';
 import { gpt2Config, llamaConfig } from '../models/random.js';
@@ -28,7 +29,7 @@ import type { TrainConfig } from './config.js';
 import { corpusSplit, type Document } from './corpus.js';
 import { DataMixer, tokenStream, type Sample } from './data.js';
 import { writeModelConfigs, writeModelWeights } from './export.js';
-import { createTrainableModel } from './family.js';
+import { createTrainableModel, trainableParamCount } from './family.js';
 import { wirePreviousTokenHeads } from './gpt2-train.js';
 import type { TrainableModel } from './model.js';
 import { backendGemm } from './ops/gemm.js';
@@ -93,6 +94,33 @@ export function modelConfigFor(t: TrainConfig, vocabSize: number, bos: number, e
   return m.arch === 'gpt2'
     ? gpt2Config({ ...common, nKvHeads: m.nHeads, activation: m.activation })
     : llamaConfig({ ...common, nKvHeads: m.nKvHeads, ropeTheta: m.ropeTheta });
+}
+
+/** Room kept in a training checkpoint for its JSON header (the config and the data mixer's state). */
+const CHECKPOINT_HEADER_ROOM = MiB;
+/**
+ * The most parameters a run can train: its checkpoint holds three float32 copies of them (weights and AdamW's two
+ * moments), and a checkpoint larger than the reader takes could be written but never resumed.
+ */
+export const MAX_TRAIN_PARAMETERS = Math.floor((MAX_CHECKPOINT_BYTES - CHECKPOINT_HEADER_ROOM) / 12);
+
+/**
+ * Refuses a model too large to train here before anything is done for it (a tokenizer trained, files written): one
+ * past the checkpoint's bound, or whose parameter state alone exceeds this machine's memory. A run holds 16 bytes per
+ * parameter (float32 weights, gradients and AdamW's two moments) and 12 more while a checkpoint is written; its
+ * activations come on top, so this is a lower bound, never a promise that a smaller model fits.
+ */
+export function checkTrainingSize(config: ModelConfig, memoryBytes = totalmem()): number {
+  const n = trainableParamCount(config);
+  const GiB = 1024 * MiB, gib = (b: number) => (b / GiB).toFixed(1);
+  const shape = `${config.nLayers} layers of width ${config.hiddenSize} (MLP ${config.intermediateSize}), ${config.vocabSize} tokens`;
+  if (n > MAX_TRAIN_PARAMETERS) {
+    throw new Error(`the model has ${n.toLocaleString('en-US')} parameters (${shape}); namm train takes at most ${MAX_TRAIN_PARAMETERS.toLocaleString('en-US')}, whose checkpoint (weights and AdamW's two moments, ${gib(12 * n)} GiB here) must stay within ${gib(MAX_CHECKPOINT_BYTES)} GiB to be resumed`);
+  }
+  if (28 * n > memoryBytes) {
+    throw new Error(`the model has ${n.toLocaleString('en-US')} parameters (${shape}): training holds 16 bytes per parameter (weights, gradients, AdamW's moments) and 12 more while a checkpoint is written, ${gib(28 * n)} GiB before any activation, more than this machine's ${gib(memoryBytes)} GiB of memory`);
+  }
+  return n;
 }
 
 /** The tokenizer.json a config's tokenizer.path (a file, or a folder holding one) names. */
@@ -264,6 +292,8 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
   if (cfg.tokenizer.path && !(o.resume && existsSync(join(o.outDir, 'tokenizer.json'))) && !existsSync(tokenizerSource(cfg.tokenizer.path))) {
     throw new Error(`${cfg.init !== null && cfg.tokenizer.path === cfg.init ? 'init' : 'tokenizer.path'}: ${tokenizerSource(cfg.tokenizer.path)} does not exist (no tokenizer to train with)`);
   }
+  // The vocabulary is the config's when the run trains its tokenizer; a given tokenizer's is checked once it is read.
+  checkTrainingSize(modelConfigFor(cfg, cfg.tokenizer.path ? 1 : cfg.tokenizer.vocabSize, 0, 0));
   makeFolders(o.outDir, 'output folder');
   const checkpoint = o.resume ? await loadTrainCheckpoint(ckptPath) : null;
   if (!o.resume && existsSync(ckptPath)) throw new Error(`${o.outDir} already holds a training checkpoint; pass --resume to continue it or choose another --out`);
@@ -284,6 +314,7 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
   const bos = cfg.tokenizer.path ? probe.bosTokenId : BOS, eos = cfg.tokenizer.path ? probe.eosTokenIds[0] ?? null : EOS;
   if (bos === null || eos === null) throw new Error('the tokenizer must define BOS and EOS tokens');
   const config = modelConfigFor(cfg, probe.vocabSize, bos, eos);
+  if (cfg.tokenizer.path) checkTrainingSize(config);
   await writeModelConfigs(o.outDir, config, cfg.tokenizer.path ? null : PAD);
   const tokenizer = await loadHfTokenizer(join(o.outDir, 'tokenizer.json'));
   const streams = await prepareStreams(o, tokenizer, split, bos, eos);

@@ -1,7 +1,8 @@
 /**
  * Configs and inputs the trainer used to accept and then fail on mid-run (or never finish): empty length lists of a
  * drawn kind, recall lengths too short for their gaps, recall samples with more records than distinct keys, a
- * vocabulary the config allows but the BPE trainer refused, and a tokenizer path that does not exist.
+ * vocabulary the config allows but the BPE trainer refused, a tokenizer path that does not exist, and a model too large
+ * to train (it failed with "Invalid typed array length" after the tokenizer had been trained and files written).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -15,7 +16,9 @@ import { bpeTokenizerConfig, bpeTokenizerJson, trainBpe } from '../../src/train/
 import { MAX_VOCAB_SIZE, parseTrainConfig } from '../../src/train/config.js';
 import { brownDocuments } from '../../src/train/corpus.js';
 import { DataMixer, tokenStream } from '../../src/train/data.js';
-import { runTraining } from '../../src/train/trainer.js';
+import { createTrainableModel } from '../../src/train/family.js';
+import { backendGemm } from '../../src/train/ops/gemm.js';
+import { checkTrainingSize, MAX_TRAIN_PARAMETERS, modelConfigFor, runTraining } from '../../src/train/trainer.js';
 
 const dirs: string[] = [];
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
@@ -97,5 +100,34 @@ describe('trainer', () => {
     const corpus = { train: brownDocuments().slice(0, 1), validation: brownDocuments().slice(1, 2) };
     await assert.rejects(runTraining({ config, outDir: out, backend: new JsBackend(), corpus }), /tokenizer\.path: .*missing\.json does not exist/);
     assert.equal(existsSync(out), false, 'no folder made');
+  });
+
+  it('the parameter count of the size check is the one the model allocates (llama with GQA and an untied head, gpt2)', () => {
+    for (const model of [
+      { arch: 'llama', hiddenSize: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, intermediateSize: 24, maxPositions: 64, tieEmbeddings: false },
+      { arch: 'gpt2', hiddenSize: 32, nLayers: 2, nHeads: 4, intermediateSize: 24, maxPositions: 64 },
+    ]) {
+      const cfg = parseTrainConfig({ ...base, model, tokenizer: { vocabSize: 300 } });
+      const config = modelConfigFor(cfg, 300, 1, 2);
+      const allocated = createTrainableModel(config, backendGemm(new JsBackend())).params.count;
+      assert.equal(checkTrainingSize(config), allocated, model.arch);
+      // 28 bytes per parameter must fit in memory: one byte short is refused, with what it needs.
+      assert.equal(checkTrainingSize(config, 28 * allocated), allocated);
+      assert.throws(() => checkTrainingSize(config, 28 * allocated - 1), new RegExp(`the model has ${allocated.toLocaleString('en-US')} parameters .*more than this machine's`));
+    }
+  });
+
+  it('a model past the bound of a checkpoint is refused before anything is written', async () => {
+    // 24 layers of width 8,192: ~14 G parameters (168 GiB of checkpoint).
+    const big = { arch: 'llama', hiddenSize: 8192, nLayers: 24, nHeads: 64, intermediateSize: 28_672, maxPositions: 512 };
+    const config = parseTrainConfig({ ...base, model: big, data: { textLengths: [32], taskWeight: 0 }, training: { steps: 1, tokensPerStep: 64 } });
+    assert.throws(() => checkTrainingSize(modelConfigFor(config, 4096, 1, 2), 2 ** 60), /parameters .*namm train takes at most [\d,]+, whose checkpoint .* must stay within 3\.0 GiB/);
+    const root = mkdtempSync(join(tmpdir(), 'namm-audit-')); dirs.push(root);
+    const out = join(root, 'run');
+    const corpus = { train: brownDocuments().slice(0, 1), validation: brownDocuments().slice(1, 2) };
+    await assert.rejects(runTraining({ config, outDir: out, backend: new JsBackend(), corpus }), /namm train takes at most/);
+    assert.equal(existsSync(out), false, 'no folder made');
+    // The bound itself: its checkpoint (12 bytes a parameter and the header's room) is one the reader takes.
+    assert.ok(12 * MAX_TRAIN_PARAMETERS + 1024 * 1024 <= 3 * 1024 ** 3 && 12 * (MAX_TRAIN_PARAMETERS + 1) + 1024 * 1024 > 3 * 1024 ** 3);
   });
 });
