@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { toHfConfig } from '../models/config.js';
 import { convertRopeLayout, writeGguf, type GgufWriteDtype } from '../models/gguf.js';
 import { loadModelFiles, tiedNames } from '../models/load.js';
+import { buildArch } from '../models/model.js';
 import { writeSafetensors, type SafetensorsDtype, type SafetensorsWriteTensor } from '../models/safetensors.js';
 import { HfTokenizer } from '../models/tokenizers/hf.js';
 import { checkOutputPath, makeFolders, writeFileVia } from '../util/files.js';
@@ -58,6 +59,9 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
   if (o.tokenizer !== undefined && src.format !== 'llama2c') {
     throw new Error(`--tokenizer applies to a llama2.c checkpoint (its tokenizer.bin); ${o.from} is a ${src.format === 'gguf' ? 'GGUF file' : 'Hugging Face model'}, whose own tokenizer is converted`);
   }
+  // Every weight the config reads, there and of its shape, before anything is written: a folder whose config.json
+  // disagrees with its weights was converted into files the loader then refused.
+  buildArch(src.config, src.weights, src.source);
   const notes: string[] = [];
   if (o.to === 'safetensors') {
     // --force replaces a folder's model files; a tokenizer file of the old model that this conversion does not

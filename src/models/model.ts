@@ -32,6 +32,23 @@ export interface CreateSessionOptions extends Omit<SessionOptions, 'memory'> {
   memory?: MemoryPolicy | string | null;
 }
 
+/**
+ * The architecture `config` describes over `weights`, once the config is valid and every weight it reads is there
+ * with its shape (and none past its layers): what a Model runs, and what `namm convert` checks before it writes.
+ * `source` (a path) names the files in an error.
+ */
+export function buildArch(config: ModelConfig, weights: WeightMap, source = ''): DecoderArch {
+  validateModelConfig(config);
+  try {
+    checkWeights(config, weights);
+    return config.arch === 'gpt2' ? new Gpt2Arch(config, weights) : new LlamaArch(config, weights);
+  } catch (err) {
+    // A missing layer or a weight of the wrong shape, named with the file it came from (every other damage is).
+    if (!source || !(err instanceof Error)) throw err;
+    throw new (err.constructor as ErrorConstructor)(`${source}: ${err.message}`, { cause: err });
+  }
+}
+
 export class Model {
   readonly arch: DecoderArch;
   /**
@@ -54,16 +71,8 @@ export class Model {
     /** Where the model came from (path), for reports. */
     readonly source = '',
   ) {
-    validateModelConfig(config);
     checkBackend(backend);
-    try {
-      checkWeights(config, weights);
-      this.arch = config.arch === 'gpt2' ? new Gpt2Arch(config, weights) : new LlamaArch(config, weights);
-    } catch (err) {
-      // A missing layer or a weight of the wrong shape, named with the file it came from (every other damage is).
-      if (!source || !(err instanceof Error)) throw err;
-      throw new (err.constructor as ErrorConstructor)(`${source}: ${err.message}`, { cause: err });
-    }
+    this.arch = buildArch(config, weights, source);
     this.fingerprint = modelFingerprint(config, weights);
   }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertModel } from '../../src/cli/convert.js';
@@ -78,4 +78,18 @@ test('--force over a folder with a folder where a model file goes, and --tokeniz
   await assert.rejects(convertModel({ from: MODEL, to: 'gguf', out: join(dir, 'x.gguf'), tokenizer: join(MODEL, 'tokenizer.json') }),
     /--tokenizer applies to a llama2\.c checkpoint \(its tokenizer\.bin\); .* is a Hugging Face model, whose own tokenizer is converted/);
   assert.equal(existsSync(join(dir, 'x.gguf')), false);
+}));
+
+test('a folder whose config.json disagrees with its weights is refused before anything is written (both outputs)', withDir(async (dir) => {
+  // The same files with a config that says 3 layers and a 256-wide MLP: it was converted, and the loader then refused the output.
+  const bad = join(dir, 'bad');
+  mkdirSync(bad);
+  for (const f of ['model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(MODEL, f), join(bad, f));
+  const config = JSON.parse(readFileSync(join(MODEL, 'config.json'), 'utf8'));
+  writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...config, intermediate_size: 256 }));
+  await assert.rejects(convertModel({ from: bad, to: 'gguf', out: join(dir, 'x.gguf') }), /bad: weight "model\.layers\.0\.mlp\.gate_proj\.weight" has shape \[384,128\] but \[256,128\] was expected/);
+  writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...config, num_hidden_layers: 3 }));
+  await assert.rejects(convertModel({ from: bad, to: 'safetensors', out: join(dir, 'hf') }), /bad: missing weight "model\.layers\.2\.input_layernorm\.weight"/);
+  assert.equal(existsSync(join(dir, 'x.gguf')), false);
+  assert.equal(existsSync(join(dir, 'hf')), false);
 }));
