@@ -23,7 +23,7 @@ import type { Tokenizer } from '../models/types.js';
 import { buildPrompt } from '../tasks/longbench.js';
 import { answerText } from '../tasks/record.js';
 import { generateRecord, getTask } from '../tasks/registry.js';
-import type { SizingMemo } from '../tasks/generate/sizing.js';
+import { LengthTooSmallError, type SizingMemo } from '../tasks/generate/sizing.js';
 import { Rng } from '../util/rng.js';
 import { COPY_MIN_LENGTH, DEFAULT_RECALL_GAPS, MAX_RECALL_GAP, RECALL_MIN_LENGTH, recallLengthFor, TASK_MIN_LENGTH } from './config.js';
 import type { Document } from './corpus.js';
@@ -194,6 +194,7 @@ export class DataMixer {
       if (o.tasks.length === 0 || o.taskLengths.length === 0) throw new Error('data: tasks and taskLengths must be non-empty when taskWeight > 0');
       for (const t of o.tasks) getTask(t);
       for (const L of o.taskLengths) if (!(Number.isInteger(L) && L >= TASK_MIN_LENGTH && L <= maxLength)) throw new Error(`data: task length ${L} must be an integer within ${TASK_MIN_LENGTH}..${maxLength}`);
+      this.checkTaskLengths();
     }
     this.rng = new Rng(`namm-train-mixer|${o.seed}`);
   }
@@ -250,6 +251,32 @@ export class DataMixer {
     // A record that cannot be sized within 1% of the length (kv_retrieval grows in whole key-value pairs) is
     // skipped for the next index: deterministic, and a long run never dies on one unlucky draw.
     return this.sizedTaskSample(task, length, () => this.taskIndex++, `task ${task}`, 'consecutive records');
+  }
+
+  /**
+   * Every task must be sizable to every task length with this tokenizer. A length below a task's smallest prompt and
+   * answer budget (112 tokens for passkey, 464 for niah_multikey_3 with the shipped Llama's tokenizer), or one that a
+   * task's coarse units miss (kv_retrieval's key-value pairs run to ~80 tokens each with a 500-token vocabulary, so
+   * 260 tokens fell between two pair counts), failed only when that pair was first drawn, after every sizing try:
+   * mid-run. Each pair is probed with up to MAX_SIZING_TRIES records of its own (a fresh sizing memo, indices no draw
+   * uses), and refused when none can be sized: a draw skips a record that cannot, but a length most records miss
+   * would sooner or later meet that many in a row.
+   */
+  private checkTaskLengths(): void {
+    const o = this.options;
+    for (const task of new Set(o.tasks)) {
+      for (const length of new Set(o.taskLengths)) {
+        for (let k = 0; k < MAX_SIZING_TRIES; k++) {
+          try {
+            generateRecord({ task, length, tokenizer: this.tokenizer, seed: TRAIN_SEED_BASE + o.seed, index: VALIDATION_INDEX_BASE - 1 - k, memo: new Map() });
+            break;
+          } catch (err) {
+            if (err instanceof LengthTooSmallError) throw new Error(`data.taskLengths: ${length} tokens cannot hold a ${task} sample with this tokenizer (${err.message}); raise the task length or drop the task`);
+            if (k + 1 === MAX_SIZING_TRIES) throw new Error(`data.taskLengths: no ${task} sample of ${MAX_SIZING_TRIES} could be sized to ${length} tokens with this tokenizer (${(err as Error).message}); choose another task length or drop the task`);
+          }
+        }
+      }
+    }
   }
 
   /** The first of up to MAX_SIZING_TRIES records (index(attempt) for attempt = 0, 1, …) that can be sized. */

@@ -56,6 +56,29 @@ describe('data mixer', () => {
     assert.throws(() => new DataMixer({ ...recall, recallLengths: [32], recallGaps: [16] }, stream, tok, 1, 2, 512), /recall length 32 cannot hold a record/);
   });
 
+  it('refuses a shortest task length that cannot hold the prompt of a task with this tokenizer when it is made, not at a draw', () => {
+    const tasks = { textWeight: 0, taskWeight: 1, textLengths: [64], tasks: ['passkey', 'niah_single_1'], lossOn: 'answer' as const, seed: 0 };
+    // 256 tokens hold a passkey prompt but not niah_single_1's (with this 300-token vocabulary): the pair failed
+    // only when first drawn, after every sizing try.
+    assert.throws(() => new DataMixer({ ...tasks, taskLengths: [1024, 256] }, stream, tok, 1, 2, 1024),
+      /data\.taskLengths: 256 tokens cannot hold a niah_single_1 sample with this tokenizer \(niah_single_1: a length of 256 tokens is too small/);
+    const mixer = new DataMixer({ ...tasks, taskLengths: [1024] }, stream, tok, 1, 2, 1024);
+    assert.equal(mixer.next().kind, 'task');
+  });
+
+  it('refuses a task length that the units of a task miss (no record of eight sized to it) when it is made', () => {
+    // kv_retrieval grows in whole key-value pairs, ~80 tokens each with this vocabulary: 260 tokens lie between two
+    // pair counts, beyond what the object's layout can make up, while 240 and 320 are reached. Every draw at 260
+    // skipped record after record until the run failed.
+    const bpe500 = trainBpe(brownDocuments().slice(0, 8).map((d) => d.text), { vocabSize: 500 });
+    const tok500 = new HfTokenizer({ tokenizerJson: bpeTokenizerJson(bpe500), tokenizerConfig: bpeTokenizerConfig(bpe500, 512), origin: 'test' });
+    const stream500 = tokenStream(brownDocuments().slice(0, 4), tok500, 1, 2);
+    const kv = { textWeight: 0, taskWeight: 1, textLengths: [16], tasks: ['kv_retrieval'], lossOn: 'answer' as const, seed: 0 };
+    assert.throws(() => new DataMixer({ ...kv, taskLengths: [320, 260] }, stream500, tok500, 1, 2, 512),
+      /data\.taskLengths: no kv_retrieval sample of 8 could be sized to 260 tokens with this tokenizer \(kv_retrieval: cannot reach 260 tokens/);
+    assert.equal(new DataMixer({ ...kv, taskLengths: [240, 320] }, stream500, tok500, 1, 2, 512).next().source, 'kv_retrieval');
+  });
+
   it('a recall sample longer than its distinct keys allow ends (at most one record per key)', () => {
     // 64 ids (the mixer's least vocabulary for recall) leave 61 one-token keys; 4096 tokens would hold 682 records.
     // Run in a child process: the search for a 62nd distinct key never ended.

@@ -104,6 +104,14 @@ export function fedPromptOverflow(tokenizer: Tokenizer, template: string, parts:
   return Math.max(0, tokenizer.encode(head, { addBos: true }).length + tailTokens - budget);
 }
 
+/**
+ * A length below what a task's smallest prompt and answer budget need: no record of that length can be made (other
+ * sizing failures, a layout that misses the length's band, depend on the record and another index may succeed).
+ */
+export class LengthTooSmallError extends RangeError {
+  override name = 'LengthTooSmallError';
+}
+
 export function fitToLength(o: FitOptions): FitResult {
   const budget = o.target - o.maxNewTokens;
   const tol = Math.max(1, Math.floor(o.target * LENGTH_TOLERANCE));
@@ -120,7 +128,7 @@ export function fitToLength(o: FitOptions): FitResult {
 
   const t0 = count(min);
   if (t0 > budget) {
-    throw new Error(`${o.task}: a length of ${o.target} tokens is too small: the prompt with the smallest haystack already has ` +
+    throw new LengthTooSmallError(`${o.task}: a length of ${o.target} tokens is too small: the prompt with the smallest haystack already has ` +
       `${t0} tokens, and ${o.maxNewTokens} new tokens must fit too (need at least ${t0 + o.maxNewTokens})`);
   }
   // Smallest n in [from, to] whose proxy reaches x (exponential then binary search, since proxies extend lazily).
