@@ -61,7 +61,11 @@ export interface TrainConfig {
    */
   init: string | null;
   model: TrainModelSection;
-  tokenizer: { vocabSize: number; path: string | null };
+  /**
+   * `vocabSize`: the size of the tokenizer the run trains; with a given tokenizer (`path`, or init's) it is that
+   * tokenizer's, and a vocabSize the config sets (`vocabSizeGiven`) must equal it.
+   */
+  tokenizer: { vocabSize: number; path: string | null; vocabSizeGiven: boolean };
   data: {
     textWeight: number; taskWeight: number; copyWeight: number; textLengths: number[]; taskLengths: number[]; copyLengths: number[]; tasks: string[];
     lossOn: 'answer' | 'all'; validationSamples: number;
@@ -151,6 +155,8 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
     positionStd: num(m, 'positionStd', w, initStd / 2, pos, 'a number > 0'),
     previousTokenHeads: num(m, 'previousTokenHeads', w, 0, int(0), 'an integer ≥ 0'),
   };
+  // A field of the other family was accepted and ignored: a gpt2 model has learned positions, no rotary base.
+  if (arch === 'gpt2' && m.ropeTheta !== undefined) throw new Error(`${w}.ropeTheta applies to llama models (gpt2 models learn a position table)`);
   if (arch === 'llama' && (m.positionInit !== undefined || m.positionStd !== undefined || m.previousTokenHeads !== undefined)) {
     throw new Error(`${w}: positionInit, positionStd and previousTokenHeads apply to gpt2 models (llama has no position table)`);
   }
@@ -175,8 +181,12 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
   noUnknown(t, ['vocabSize', 'path'], wt);
   const init = (root.init ?? null) as string | null;
   if (init !== null && (typeof init !== 'string' || init === '')) throw new Error(`${source}: init must be a model folder's path or null`);
-  const tokenizer = { vocabSize: num(t, 'vocabSize', wt, 4096, (v) => int(259)(v) && v <= MAX_VOCAB_SIZE, `an integer within 259..${MAX_VOCAB_SIZE} (2^18)`), path: (t.path ?? init) as string | null };
+  const tokenizer = {
+    vocabSize: num(t, 'vocabSize', wt, 4096, (v) => int(259)(v) && v <= MAX_VOCAB_SIZE, `an integer within 259..${MAX_VOCAB_SIZE} (2^18)`), path: (t.path ?? init) as string | null,
+    vocabSizeGiven: t.vocabSize !== undefined,
+  };
   if (tokenizer.path !== null && typeof tokenizer.path !== 'string') throw new Error(`${wt}.path must be a file path or null`);
+
 
   const d = section(root, 'data', source), wd = `${source}: data`;
   noUnknown(d, ['textWeight', 'taskWeight', 'copyWeight', 'recallWeight', 'textLengths', 'taskLengths', 'copyLengths', 'recallLengths', 'recallGaps', 'recallQueryGaps', 'tasks', 'lossOn', 'validationSamples'], wd);
@@ -227,14 +237,24 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
     for (const L of lengths) if (L < min) throw new Error(`${wd}.${key}: ${L} is below the shortest sample of its kind (${min} tokens)`);
   };
   least('textLengths', data.textLengths, 2, ['textLengths']);
-  if (data.taskWeight > 0) {
-    least('taskLengths', data.taskLengths, TASK_MIN_LENGTH, ['taskLengths']);
-    for (const name of data.tasks) {
-      try { getTask(name); } catch (err) { throw new Error(`${wd}.tasks: ${(err as Error).message}`); }
-    }
+  // Task names are checked even when no task is drawn (taskWeight 0): a misspelt one waited there unnoticed.
+  for (const name of data.tasks) {
+    try { getTask(name); } catch (err) { throw new Error(`${wd}.tasks: ${(err as Error).message}`); }
   }
-  if (data.copyWeight > 0) least('copyLengths', data.copyLengths, COPY_MIN_LENGTH, ['copyLengths', 'textLengths']);
+  // A kind drawn at the lengths that follow the context (none given) needs a context that holds its shortest sample.
+  const contextHolds = (kind: string, min: number, from: string[]) => {
+    if (!from.some((k) => d[k] !== undefined) && ctx < min) throw new Error(`${w}.maxPositions ${ctx} is below the shortest ${kind} sample (${min} tokens), whose lengths follow the context when data sets none`);
+  };
+  if (data.taskWeight > 0) {
+    contextHolds('task', TASK_MIN_LENGTH, ['taskLengths']);
+    least('taskLengths', data.taskLengths, TASK_MIN_LENGTH, ['taskLengths']);
+  }
+  if (data.copyWeight > 0) {
+    contextHolds('copy', COPY_MIN_LENGTH, ['copyLengths', 'textLengths']);
+    least('copyLengths', data.copyLengths, COPY_MIN_LENGTH, ['copyLengths', 'textLengths']);
+  }
   if (data.recallLengths) {
+    contextHolds('recall', RECALL_MIN_LENGTH, ['recallLengths', 'copyLengths', 'textLengths']);
     least('recallLengths', data.recallLengths, RECALL_MIN_LENGTH, ['recallLengths', 'copyLengths', 'textLengths']);
     // Every length is drawn with every gap: each must hold a record and its query at the largest gaps.
     const need = recallLengthFor(data.recallGaps!, data.recallQueryGaps ?? [0]);

@@ -230,7 +230,9 @@ function sameSetup(a: TrainConfig, b: TrainConfig, newData = false): boolean {
     ...c.model, positionInit: c.model.positionInit ?? 'normal', positionStd: c.model.positionStd ?? c.model.initStd / 2,
     previousTokenHeads: c.model.previousTokenHeads ?? 0,
   });
-  const key = (c: TrainConfig) => JSON.stringify(newData ? [modelOf(c), c.tokenizer, c.training.seed] : [modelOf(c), c.tokenizer, c.data, c.training.seed, c.training.tokensPerStep]);
+  // The tokenizer by what it is (vocabSizeGiven, absent from older checkpoints, only says how the config spelt it).
+  const tokenizerOf = (c: TrainConfig) => ({ vocabSize: c.tokenizer.vocabSize, path: c.tokenizer.path });
+  const key = (c: TrainConfig) => JSON.stringify(newData ? [modelOf(c), tokenizerOf(c), c.training.seed] : [modelOf(c), tokenizerOf(c), c.data, c.training.seed, c.training.tokensPerStep]);
   return key(a) === key(b);
 }
 
@@ -289,11 +291,19 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
   if (o.resume && !existsSync(ckptPath)) throw new Error(`--resume: ${o.outDir} holds no training checkpoint (checkpoint.bin); a new run drops --resume`);
   // The tokenizer is copied in once the folder is taken (a resumed run has it there already): a missing one is
   // refused now, before anything is written, not as a failed copy after.
-  if (cfg.tokenizer.path && !(o.resume && existsSync(join(o.outDir, 'tokenizer.json'))) && !existsSync(tokenizerSource(cfg.tokenizer.path))) {
-    throw new Error(`${cfg.init !== null && cfg.tokenizer.path === cfg.init ? 'init' : 'tokenizer.path'}: ${tokenizerSource(cfg.tokenizer.path)} does not exist (no tokenizer to train with)`);
+  const tokenizerFrom = cfg.tokenizer.path && !(o.resume && existsSync(join(o.outDir, 'tokenizer.json'))) ? tokenizerSource(cfg.tokenizer.path) : null;
+  const givenBy = cfg.init !== null && cfg.tokenizer.path === cfg.init ? 'init' : 'tokenizer.path';
+  if (tokenizerFrom && !existsSync(tokenizerFrom)) throw new Error(`${givenBy}: ${tokenizerFrom} does not exist (no tokenizer to train with)`);
+  // The vocabulary: the config's for a tokenizer the run trains, else the given tokenizer's (read now, so that a model
+  // too large and a vocabSize that contradicts it are refused before anything is written).
+  let vocabSize = cfg.tokenizer.vocabSize;
+  if (cfg.tokenizer.path) {
+    vocabSize = (await loadHfTokenizer(tokenizerFrom ?? join(o.outDir, 'tokenizer.json'))).vocabSize;
+    if (cfg.tokenizer.vocabSizeGiven && vocabSize !== cfg.tokenizer.vocabSize) {
+      throw new Error(`tokenizer.vocabSize is ${cfg.tokenizer.vocabSize}, but the tokenizer ${givenBy} gives (${tokenizerFrom ?? join(o.outDir, 'tokenizer.json')}) has ${vocabSize} tokens; drop vocabSize or make it ${vocabSize}`);
+    }
   }
-  // The vocabulary is the config's when the run trains its tokenizer; a given tokenizer's is checked once it is read.
-  checkTrainingSize(modelConfigFor(cfg, cfg.tokenizer.path ? 1 : cfg.tokenizer.vocabSize, 0, 0));
+  checkTrainingSize(modelConfigFor(cfg, vocabSize, 0, 0));
   makeFolders(o.outDir, 'output folder');
   const checkpoint = o.resume ? await loadTrainCheckpoint(ckptPath) : null;
   if (!o.resume && existsSync(ckptPath)) throw new Error(`${o.outDir} already holds a training checkpoint; pass --resume to continue it or choose another --out`);
@@ -314,7 +324,6 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
   const bos = cfg.tokenizer.path ? probe.bosTokenId : BOS, eos = cfg.tokenizer.path ? probe.eosTokenIds[0] ?? null : EOS;
   if (bos === null || eos === null) throw new Error('the tokenizer must define BOS and EOS tokens');
   const config = modelConfigFor(cfg, probe.vocabSize, bos, eos);
-  if (cfg.tokenizer.path) checkTrainingSize(config);
   await writeModelConfigs(o.outDir, config, cfg.tokenizer.path ? null : PAD);
   const tokenizer = await loadHfTokenizer(join(o.outDir, 'tokenizer.json'));
   const streams = await prepareStreams(o, tokenizer, split, bos, eos);

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -42,6 +42,24 @@ describe('training config: what would fail at a draw is refused up front', () =>
     assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [64], recallWeight: 1, recallLengths: [58], recallGaps: [16], recallQueryGaps: [0, 16] } }),
       /58 cannot hold a recall record and its query at gap 16 and query gap 16 \(59 tokens\)/);
     assert.deepEqual(parseTrainConfig({ ...base, data: { textLengths: [64], recallWeight: 1, recallLengths: [43], recallGaps: [16] } }).data.recallLengths, [43]);
+  });
+});
+
+describe('training config: fields that were accepted and ignored are refused', () => {
+  it('ropeTheta on a gpt2 model, a misspelt task that is not drawn', () => {
+    const gpt2 = { arch: 'gpt2', hiddenSize: 16, nLayers: 1, nHeads: 4, intermediateSize: 8, maxPositions: 512 };
+    assert.throws(() => parseTrainConfig({ ...base, model: { ...gpt2, ropeTheta: 500000 } }), /model\.ropeTheta applies to llama models/);
+    assert.equal(parseTrainConfig({ ...base, model: gpt2 }).model.arch, 'gpt2');
+    assert.equal(parseTrainConfig({ ...base, init: 'models/x' }).tokenizer.path, 'models/x');
+    assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [64], taskWeight: 0, tasks: ['passkey', 'pass_key'] } }), /data\.tasks: unknown task "pass_key"/);
+  });
+
+  it('a context below the shortest sample of a drawn kind whose lengths follow it names the context', () => {
+    const small = { ...base.model, maxPositions: 24 };
+    assert.throws(() => parseTrainConfig({ ...base, model: small, data: { textWeight: 1, taskWeight: 0, copyWeight: 1 } }), /model\.maxPositions 24 is below the shortest copy sample \(32 tokens\)/);
+    assert.throws(() => parseTrainConfig({ ...base, model: { ...base.model, maxPositions: 48 }, data: { textWeight: 1 } }), /model\.maxPositions 48 is below the shortest task sample \(64 tokens\)/);
+    assert.throws(() => parseTrainConfig({ ...base, model: small, data: { textWeight: 1, taskWeight: 0, recallWeight: 1 } }), /model\.maxPositions 24 is below the shortest recall sample/);
+    assert.equal(parseTrainConfig({ ...base, model: small, data: { textWeight: 1, taskWeight: 0 } }).data.textLengths[1], 24);
   });
 });
 
@@ -123,6 +141,21 @@ describe('trainer', () => {
     const corpus = { train: brownDocuments().slice(0, 1), validation: brownDocuments().slice(1, 2) };
     await assert.rejects(runTraining({ config, outDir: out, backend: new JsBackend(), corpus }), /tokenizer\.path: .*missing\.json does not exist/);
     assert.equal(existsSync(out), false, 'no folder made');
+  });
+
+  it('a vocabSize that contradicts the given tokenizer is refused before anything is written; one that agrees passes', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'namm-audit-')); dirs.push(root);
+    const bpe = trainBpe(brownDocuments().slice(0, 2).map((d) => d.text), { vocabSize: 300 });
+    writeFileSync(join(root, 'tokenizer.json'), JSON.stringify(bpeTokenizerJson(bpe)));
+    writeFileSync(join(root, 'tokenizer_config.json'), JSON.stringify(bpeTokenizerConfig(bpe, 512)));
+    const corpus = { train: brownDocuments().slice(0, 1), validation: brownDocuments().slice(1, 2) };
+    const config = (vocabSize: number) => parseTrainConfig({ ...base, tokenizer: { path: join(root, 'tokenizer.json'), vocabSize }, data: { textLengths: [32], taskWeight: 0 }, training: { steps: 1, tokensPerStep: 32 } });
+    // It was ignored: the run trained with the file's 300 tokens.
+    await assert.rejects(runTraining({ config: config(4096), outDir: join(root, 'a'), backend: new JsBackend(), corpus }),
+      /tokenizer\.vocabSize is 4096, but the tokenizer tokenizer\.path gives \(.*tokenizer\.json\) has 300 tokens/);
+    assert.equal(existsSync(join(root, 'a')), false, 'no folder made');
+    const r = await runTraining({ config: config(300), outDir: join(root, 'b'), backend: new JsBackend(), corpus });
+    assert.equal(r.step, 1);
   });
 
   it('the parameter count of the size check is the one the model allocates (llama with GQA and an untied head, gpt2)', () => {

@@ -198,7 +198,7 @@ describe('parameter init', () => {
     assert.deepEqual(sinus.find((s) => s.name === 'wpe')!.init, { kind: 'sinusoidal', rms: 0.01 });
     assert.deepEqual(sinus.filter((s) => s.name !== 'wpe'), normal.filter((s) => s.name !== 'wpe'));
     assert.deepEqual(gpt2ParamSpecs(c, 0.02, 'sinusoidal', 0.05).find((s) => s.name === 'wpe')!.init, { kind: 'sinusoidal', rms: 0.05 });
-    const cfg = parseTrainConfig({ model: { arch: 'gpt2', hiddenSize: 8, nLayers: 1, nHeads: 2, intermediateSize: 8, maxPositions: 16, positionStd: 0.05 }, training: { steps: 1 } });
+    const cfg = parseTrainConfig({ model: { arch: 'gpt2', hiddenSize: 8, nLayers: 1, nHeads: 2, intermediateSize: 8, maxPositions: 16, positionStd: 0.05 }, data: { taskWeight: 0 }, training: { steps: 1 } });
     assert.equal(cfg.model.positionStd, 0.05);
     assert.throws(() => parseTrainConfig({ model: { ...cfg.model, positionStd: 0 }, training: { steps: 1 } }), /positionStd must be a number > 0/);
   });
