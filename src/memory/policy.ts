@@ -51,6 +51,12 @@ export type KeepLists = Int32Array[];
 export type TapPrecision = 'fp32' | 'bf16';
 export const TAP_PRECISIONS: readonly TapPrecision[] = ['fp32', 'bf16'];
 
+export interface PolicySequenceLimit {
+  tokens: number;
+  /** What sets it, for the error ("… past <what>"). */
+  what: string;
+}
+
 export interface MemoryPolicy {
   /** Spec-like name for reports, e.g. "h2o:ratio=0.5". */
   readonly name: string;
@@ -75,6 +81,12 @@ export interface MemoryPolicy {
    * policy that does not is run one chunk at a time.
    */
   readonly layerwise?: boolean;
+  /**
+   * Optional: the longest sequence (absolute tokens) this policy can run, and what sets it. A session refuses a call
+   * that would pass it before the call runs, as it refuses one past the model's limit, so the sequence read so far
+   * stays usable (NAMM with recency=error: a recency past the reference's table failed inside an update, mid-forward).
+   */
+  readonly sequenceLimit?: PolicySequenceLimit;
   /** Starts a new sequence: drop all per-sequence state. */
   reset(shape: CacheShape): void;
   /** Sees one layer's chunk; returns keep lists when this layer's cache should shrink now, else null. */

@@ -445,7 +445,8 @@ export class Session {
 
   /**
    * Refuses to grow the sequence by `n` tokens past what the model reads whole (sequenceLimit: a GPT-2 model's
-   * learned positions, a sliding window namm does not implement; up to it the output is exact). With `warn`, also
+   * learned positions, a sliding window namm does not implement; up to it the output is exact) or past what its
+   * memory policy can run (MemoryPolicy.sequenceLimit), before anything of the call runs. With `warn`, also
    * gives the once-per-model warning past a RoPE model's context; generate's up-front check of a bound it may never
    * reach (maxNewTokens) does not, or it spent the model's one warning on a run that stopped far short of it.
    */
@@ -454,6 +455,10 @@ export class Session {
     const limit = sequenceLimit(c);
     if (limit && this.totalTokens + n > limit.tokens) {
       throw new RangeError(`the sequence would reach ${this.totalTokens + n} tokens, past ${limit.what}`);
+    }
+    const policyLimit = this.policy?.sequenceLimit;
+    if (policyLimit && this.totalTokens + n > policyLimit.tokens) {
+      throw new RangeError(`the sequence would reach ${this.totalTokens + n} tokens, past ${policyLimit.what} (memory policy ${this.policy!.name})`);
     }
     // A RoPE model runs on past its context (transformers too), but what it gives there is not what it was trained
     // for: said once per model, as transformers' generate says it. Dynamic NTK is made to run past it.

@@ -15,14 +15,14 @@
  */
 import type { Backend } from '../../tensor/backend.js';
 import { getBackend } from '../../tensor/index.js';
-import { TAP_PRECISIONS, type CacheShape, type KeepLists, type LayerObservation, type MemoryPolicy, type TapPrecision } from '../policy.js';
+import { TAP_PRECISIONS, type CacheShape, type KeepLists, type LayerObservation, type MemoryPolicy, type PolicySequenceLimit, type TapPrecision } from '../policy.js';
 import { BamScorer } from './bam.js';
 import { endsWindow, HeadWindow, validateUpdateEvery, type TapRows } from './buffer.js';
 import { EMA_COEFF, emaOldStateDecay } from './ema.js';
 import { MlpScorer } from './mlp.js';
 import { FeatureNormalizer, NormAccumulator, validateNormStats, warnUnnormalisedOnce, type NormStats } from './normalize.js';
 import { FEATURE_DIM, validateNammParams, type NammScorerKind } from './params.js';
-import { recencyTable, type RecencyOverflow } from './recency.js';
+import { recencyTable, RECENCY_TABLE_MAX, type RecencyOverflow } from './recency.js';
 import { gatherRowsTs, NAMM_SELECTIONS, selectTokens, type NammSelection } from './selection.js';
 import { HOP, N_BINS as IMPORTED_N_BINS } from './stft.js';
 import { cloneState, isBackend } from '../../util/clone.js';
@@ -137,6 +137,14 @@ export class NammPolicy implements MemoryPolicy {
   readonly updateEvery: number;
   /** Sessions end their chunks at every update point, so that no later query attends before the update. */
   get chunkBoundary(): number { return this.updateEvery; }
+  /**
+   * With recency=error, the sequence a session may run: a row's recency (newest position − its position) reaches
+   * T − 1 in a sequence of T tokens, and the reference's table ends at 32,768, so up to 32,769 tokens always run.
+   */
+  get sequenceLimit(): PolicySequenceLimit | undefined {
+    if (this.recency !== 'error') return undefined;
+    return { tokens: RECENCY_TABLE_MAX + 1, what: `the NAMM's recency table (0..${RECENCY_TABLE_MAX.toLocaleString('en-US')}, the reference's; the namm option recency=extend continues its formula past it)` };
+  }
   readonly selection: NammSelection;
   readonly cacheSize: number | undefined;
   readonly scorerKind: NammScorerKind;
