@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { MiB, readFileLimited, removeDeadWritersFiles, tempFileFor } from '../util/files.js';
+import { MiB, readFileLimited, removeDeadWritersFiles, tempFileFor, writeTarget } from '../util/files.js';
 
 const MAGIC = 'NAMMCKP1';
 const VERSION = 1;
@@ -30,10 +30,12 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string | 
   // Checked before the temporary file exists: a string chunk was written at file position 0 (over earlier chunks),
   // and a wider typed array wrote .length bytes of its .byteLength.
   if (typeof data !== 'string') for (const chunk of Array.isArray(data) ? data : [data]) checkByteChunk(chunk, 'writeFileAtomic');
-  const dir = dirname(path);
+  // A folder or a device there is refused, and a symbolic link written through, as every other file namm writes.
+  const target = writeTarget(path);
+  const dir = dirname(target);
   // What a killed writer of this target left is removed first (a training run's checkpoint.bin is its size).
-  removeDeadWritersFiles(path);
-  const tmp = tempFileFor(path);
+  removeDeadWritersFiles(target);
+  const tmp = tempFileFor(target);
   const handle = await fs.open(tmp, 'w', 0o644);
   try {
     if (Array.isArray(data)) {
@@ -51,10 +53,10 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string | 
   }
   await handle.close();
   try {
-    await fs.rename(tmp, path);
+    await fs.rename(tmp, target);
   } catch (err) {
     await fs.rm(tmp, { force: true });
-    throw err;
+    throw new Error(`cannot write ${path}: ${String((err as Error).message).split(tmp).join(path)}`, { cause: err });
   }
   await syncDirectory(dir);
 }

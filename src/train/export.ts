@@ -3,13 +3,14 @@
  * model.safetensors (float32) and, when given, tokenizer.json + tokenizer_config.json. `loadModel(dir)` and
  * `namm generate --model dir` read it back; so do other tools that read HF folders.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../evolve/checkpoint.js';
 import { toHfConfig } from '../models/config.js';
 import { writeSafetensors, type SafetensorsWriteTensor } from '../models/safetensors.js';
 import type { ModelConfig } from '../models/types.js';
 import type { TrainableModel } from './model.js';
-import { makeFolders, writeFileVia } from '../util/files.js';
+import { makeFolders, writeFileVia, writeTarget } from '../util/files.js';
 
 export function generationConfig(c: ModelConfig, padTokenId: number | null): Record<string, unknown> {
   const eos = c.eosTokenIds.length === 1 ? c.eosTokenIds[0] : c.eosTokenIds;
@@ -30,14 +31,35 @@ export async function writeModelWeights(dir: string, model: TrainableModel, meta
   writeFileVia(join(dir, 'model.safetensors'), (tmp) => writeSafetensors(tmp, tensors, { format: 'pt', ...metadata }));
 }
 
-/** The whole folder: configs, weights and (optionally) the tokenizer files. */
+/** What saveHfModel writes, and the tokenizer files it leaves alone when it is given no tokenizer. */
+const MODEL_FILES = ['model.safetensors', 'config.json', 'generation_config.json'];
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json'];
+
+/**
+ * The whole folder: configs, weights and (optionally) the tokenizer files. A folder that already holds any of them
+ * is refused unless `force`; with `force` and no tokenizer, so is one holding tokenizer files (they would stay beside
+ * the new weights and be loaded with them). Every target is checked before anything is written (a folder or a
+ * device where a file goes), and the weights go first, so a failed write leaves the old model's configs with it.
+ */
 export async function saveHfModel(
-  dir: string, model: TrainableModel, tokenizer?: { json: unknown; config: unknown }, padTokenId: number | null = null,
+  dir: string, model: TrainableModel, tokenizer?: { json: unknown; config: unknown }, padTokenId: number | null = null, options: { force?: boolean } = {},
 ): Promise<void> {
+  if (typeof dir !== 'string' || dir === '') throw new TypeError(`saveHfModel: dir must be a folder path, got ${dir === '' ? 'an empty string' : typeof dir}`);
+  if (typeof model?.toHfWeights !== 'function' || !model.config) throw new TypeError('saveHfModel: model must be a trainable model (createTrainableModel)');
+  if (options === null || typeof options !== 'object') throw new TypeError('saveHfModel: options must be an object { force }');
+  const files = [...MODEL_FILES, ...(tokenizer ? TOKENIZER_FILES : [])];
+  if (existsSync(dir)) {
+    for (const f of files) writeTarget(join(dir, f));
+    const held = [...MODEL_FILES, ...TOKENIZER_FILES].filter((f) => existsSync(join(dir, f)));
+    const stale = tokenizer ? [] : held.filter((f) => TOKENIZER_FILES.includes(f));
+    if (held.length > 0 && !options.force) throw new Error(`saveHfModel: ${dir} already holds ${held.join(', ')}; pass { force: true } to overwrite`);
+    if (stale.length > 0) throw new Error(`saveHfModel: ${dir} holds ${stale.join(', ')} of another model, and no tokenizer is given to replace them; remove them or pass the tokenizer`);
+  }
+  makeFolders(dir, 'model folder');
+  await writeModelWeights(dir, model);
   await writeModelConfigs(dir, model.config, padTokenId);
   if (tokenizer) {
     await writeFileAtomic(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer.json));
     await writeFileAtomic(join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizer.config, null, 2) + '\n');
   }
-  await writeModelWeights(dir, model);
 }

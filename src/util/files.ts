@@ -28,6 +28,16 @@ function fileTargetProblem(path: string): string | null {
   return null;
 }
 
+/**
+ * The file a whole-file write of `path` replaces, once `path` can be written as one (fileTargetProblem): through a
+ * symbolic link, the file it names (the rename replaced the link with a file and left that file as it was).
+ */
+export function writeTarget(path: string): string {
+  const problem = fileTargetProblem(path);
+  if (problem) throw new Error(`cannot write ${path}: ${problem}`);
+  return linkTarget(path);
+}
+
 /** This machine in temporary file names (a hash of its host name), so that a cleanup only judges its own pids. */
 const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
 /** When this process started (ms since the epoch): its own files cannot be older. */
@@ -88,11 +98,7 @@ export function processRuns(pid: number): boolean {
  * error names `path`, not the temporary. Temporary files of `path` left by killed writers are removed first.
  */
 export function writeFileVia(path: string, write: (tmp: string) => void): void {
-  const problem = fileTargetProblem(path);
-  if (problem) throw new Error(`cannot write ${path}: ${problem}`);
-  // Through a symbolic link to the file it names (the rename replaced the link with a file and left that file as
-  // it was).
-  const target = linkTarget(path);
+  const target = writeTarget(path);
   removeDeadWritersFiles(target);
   const tmp = tempFileFor(target);
   try {

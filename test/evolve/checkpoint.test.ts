@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { frameCheckpoint, readCheckpointFile, removeStaleTempFiles, writeCheckpointFile, writeFileAtomic } from '../../src/evolve/checkpoint.js';
@@ -20,6 +20,24 @@ test('writeFileAtomic replaces the file and leaves no temp file behind', async (
     await assert.rejects(writeCheckpointFile(path, new Float32Array([1, 2, 3]) as never), /writeCheckpointFile: data must be a Uint8Array .* got Float32Array/);
     assert.deepEqual([...(await readFile(path))], [1, 2, 3]);
     assert.deepEqual(await readdir(dir), ['a.bin']);
+  } finally { await rm(dir, { recursive: true, force: true }); }
+});
+
+test('writeFileAtomic writes through a symbolic link and refuses a folder by name, as writeFileVia does', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'namm-ckpt-'));
+  try {
+    await mkdir(join(dir, 'store'));
+    await writeFile(join(dir, 'store', 'real.bin'), 'old\n');
+    await symlink(join('store', 'real.bin'), join(dir, 'link.bin'));
+    // The rename replaced the link with a file, and the file it named stayed "old".
+    await writeCheckpointFile(join(dir, 'link.bin'), Uint8Array.from([1, 2]));
+    assert.ok((await lstat(join(dir, 'link.bin'))).isSymbolicLink(), 'still a link');
+    assert.deepEqual([...(await readCheckpointFile(join(dir, 'link.bin')))], [1, 2]);
+    assert.deepEqual(await readdir(join(dir, 'store')), ['real.bin']);
+    await mkdir(join(dir, 'x'));
+    // The rename's EISDIR named the temporary file.
+    await assert.rejects(writeFileAtomic(join(dir, 'x'), 'data'), (err: Error) => /^cannot write .*\/x: .*x is a folder, not a file$/.test(err.message) && !err.message.includes('.tmp-'));
+    assert.deepEqual((await readdir(dir)).sort(), ['link.bin', 'store', 'x']);
   } finally { await rm(dir, { recursive: true, force: true }); }
 });
 
