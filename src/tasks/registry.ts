@@ -15,7 +15,7 @@ import { generateKvRetrieval, KV_TEMPLATE, KV_TEMPLATE_JA } from './generate/kv-
 import { generateNeedleSweep, NEEDLE_TEMPLATE, NEEDLE_TEMPLATE_JA, SAN_FRANCISCO_NEEDLE, SAN_FRANCISCO_NEEDLE_JA } from './generate/needle-sweep.js';
 import { generateNiah, niahTemplate, type NiahConfig } from './generate/niah.js';
 import { generatePasskey, NUMBER_STRING, PASSKEY, PASSKEY_TEMPLATE } from './generate/passkey.js';
-import { fedPromptOverflow, type SizingMemo } from './generate/sizing.js';
+import { fedPromptOverflow, LengthTooSmallError, type SizingMemo } from './generate/sizing.js';
 import { generateVariableTracking, VT_TEMPLATE } from './generate/vt.js';
 import { showValue } from '../util/show.js';
 
@@ -219,7 +219,15 @@ export function generateRecord(o: RecordOptions): TaskRecord {
       throw new Error(`${task.name}: cannot fit ${o.length} tokens as the evaluation feeds the prompt (context and question tokenised apart take ${over} tokens too many)`);
     }
     target -= over;
-    sample = make(target);
+    try {
+      sample = make(target);
+    } catch (err) {
+      // Named with the length asked for: the smaller target is this function's own, and its "need at least" fell
+      // short by as much as the fed prompt takes more.
+      if (!(err instanceof LengthTooSmallError)) throw err;
+      const needed = err.needed + (o.length - target);
+      throw new LengthTooSmallError(`${task.name}: a length of ${o.length} tokens is too small: the prompt with the smallest haystack, fed as the evaluation feeds it (context and question tokenised apart), and ${task.maxNewTokens} new tokens need at least ${needed}`, needed);
+    }
   }
   // The text is part of the id: the size a record gets can depend on the sizing rates learnt from the records made
   // before it (`memo`), so the same request in another run may give another text, which must not share the id.

@@ -255,10 +255,9 @@ export class DataMixer {
 
   /**
    * Every task must be sizable to every task length with this tokenizer. A length below a task's smallest prompt and
-   * answer budget (112 tokens for passkey, 464 for niah_multikey_3 with the shipped Llama's tokenizer), or one that a
-   * task's coarse units miss (kv_retrieval's key-value pairs run to ~80 tokens each with a 500-token vocabulary, so
-   * 260 tokens fell between two pair counts), failed only when that pair was first drawn, after every sizing try:
-   * mid-run. Each pair is probed with up to MAX_SIZING_TRIES records of its own (a fresh sizing memo, indices no draw
+   * answer budget (112 tokens for passkey, 464 for niah_multikey_3 with the shipped Llama's tokenizer), or one whose
+   * records all fail to size (a haystack's supply exhausted), failed only when that pair was first drawn, after every
+   * sizing try: mid-run. Each pair is probed with up to MAX_SIZING_TRIES records of its own (a fresh sizing memo, indices no draw
    * uses), and refused when none can be sized: a draw skips a record that cannot, but a length most records miss
    * would sooner or later meet that many in a row.
    */

@@ -28,3 +28,25 @@ test('niah_multikey_2/3 (RULER\'s needle haystack) hold at least one distractor 
     }
   }
 });
+
+test('kv_retrieval at the test model\'s whole context (512 tokens): every draw is made, ending below a pair count when it must', () => {
+  // The object's layouts could not make up the distance to the next key-value pair, and most draws failed with
+  // "cannot reach 512 tokens" (-n 3 wrote no file at all).
+  const tokenizer = tinyStoriesTokenizer();
+  for (let index = 0; index < 6; index++) {
+    const r = generateRecord({ task: 'kv_retrieval', length: 512, tokenizer, seed: 0, index });
+    assert.ok(r.length + r.max_new_tokens! <= 512 && r.length + r.max_new_tokens! > 400, `#${index}: ${r.length} prompt tokens`);
+    checkRecord(r);
+  }
+});
+
+test('a length too short for the prompt as the evaluation feeds it is named as asked, with what it needs', () => {
+  // The retry for a smaller target named that target ("a length of 263 tokens", asked 264) and what it needed.
+  const tokenizer = tinyStoriesTokenizer();
+  let needed = 0;
+  assert.throws(() => generateRecord({ task: 'niah_single_1', length: 264, tokenizer, seed: 0, index: 0 }), (err: Error & { needed?: number }) => {
+    needed = err.needed ?? 0;
+    return /^niah_single_1: a length of 264 tokens is too small: .* need at least (\d+)$/.test(err.message) && err.message.endsWith(`need at least ${needed}`) && needed > 264;
+  });
+  assert.ok(generateRecord({ task: 'niah_single_1', length: needed, tokenizer, seed: 0, index: 0 }).length > 0, `${needed} tokens are enough`);
+});

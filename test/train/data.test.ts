@@ -117,24 +117,25 @@ describe('corpus and data mixer', () => {
   });
 
   it('a record that cannot be sized is skipped for the next index', () => {
-    // With this tokenizer, kv_retrieval records 0-5 and 7-8 cannot be sized to 340 tokens; 6 and 9 can.
-    const kv = { ...options, textWeight: 0, tasks: ['kv_retrieval'], taskLengths: [340] };
-    const a = new DataMixer(kv, stream, tok, 1, 2, 512);
+    // With this tokenizer, vt records 0-2 and 4 cannot be sized to 288 tokens (their smallest prompts are a little
+    // longer than others'); 3 and 5 can.
+    const vt = { ...options, textWeight: 0, tasks: ['vt'], taskLengths: [288] };
+    const a = new DataMixer(vt, stream, tok, 1, 2, 512);
     const samples = Array.from({ length: 2 }, () => a.next());
-    assert.ok(samples.every((s) => s.source === 'kv_retrieval'));
-    assert.equal(a.getState().taskIndex, 10);
-    assert.deepEqual(samples[0], a.taskSample('kv_retrieval', 340, 6));
-    const b = new DataMixer(kv, stream, tok, 1, 2, 512);
+    assert.ok(samples.every((s) => s.source === 'vt'));
+    assert.equal(a.getState().taskIndex, 6);
+    assert.deepEqual(samples[0], a.taskSample('vt', 288, 3));
+    const b = new DataMixer(vt, stream, tok, 1, 2, 512);
     assert.deepEqual(Array.from({ length: 2 }, () => b.next()), samples, 'skipping is deterministic');
     // A length no record reaches is refused when the mixer is made (test/train/audit-checks.test.ts), not at a draw.
-    assert.throws(() => new DataMixer({ ...kv, taskLengths: [70] }, stream, tok, 1, 2, 512), /data\.taskLengths: 70 tokens cannot hold a kv_retrieval sample/);
+    assert.throws(() => new DataMixer({ ...vt, tasks: ['kv_retrieval'], taskLengths: [70] }, stream, tok, 1, 2, 512), /data\.taskLengths: 70 tokens cannot hold a kv_retrieval sample/);
   });
 
   it('validation samples skip a record that cannot be sized, as training does, instead of failing the run at its start', () => {
-    const kv = { ...options, textWeight: 0, tasks: ['kv_retrieval'], taskLengths: [340] };
-    const m = new DataMixer(kv, stream, tok, 1, 2, 512);
+    const vt = { ...options, textWeight: 0, tasks: ['vt'], taskLengths: [288] };
+    const m = new DataMixer(vt, stream, tok, 1, 2, 512);
     const count = 4;
-    const fails = (index: number): boolean => { try { m.taskSample('kv_retrieval', 340, index); return false; } catch { return true; } };
+    const fails = (index: number): boolean => { try { m.taskSample('vt', 288, index); return false; } catch { return true; } };
     const failing = Array.from({ length: count }, (_, i) => i).filter((i) => fails(VALIDATION_INDEX_BASE + i));
     assert.ok(failing.length > 0, 'some validation index cannot be sized (the case this checks)');
     const samples = DataMixer.validationSamples(m, stream, count);
@@ -143,7 +144,7 @@ describe('corpus and data mixer', () => {
       // Index i, else i + count, i + 2·count, ...: the first that can be sized, and no other sample's.
       let k = 0;
       while (fails(VALIDATION_INDEX_BASE + i + count * k)) k++;
-      assert.deepEqual(s, m.taskSample('kv_retrieval', 340, VALIDATION_INDEX_BASE + i + count * k), `sample ${i}`);
+      assert.deepEqual(s, m.taskSample('vt', 288, VALIDATION_INDEX_BASE + i + count * k), `sample ${i}`);
     });
     assert.deepEqual(DataMixer.validationSamples(m, stream, count), samples, 'deterministic');
   });

@@ -43,6 +43,11 @@ export interface FitOptions {
   /** The most units the haystack can supply; `exhausted` explains running out. */
   maxUnits: number;
   exhausted?: string;
+  /**
+   * When every unit is used and the prompt is still below the band: give that largest size (withinTolerance false)
+   * instead of an error. For a stage that can only fine-tune what an earlier one sized (kv_retrieval's layout).
+   */
+  shortWhenExhausted?: boolean;
   memo?: SizingMemo;
   /** Memo key (default: task); a second sizing stage of a task uses its own. */
   memoKey?: string;
@@ -110,6 +115,8 @@ export function fedPromptOverflow(tokenizer: Tokenizer, template: string, parts:
  */
 export class LengthTooSmallError extends RangeError {
   override name = 'LengthTooSmallError';
+  /** The shortest length (prompt + new tokens) the smallest prompt needs. */
+  constructor(message: string, readonly needed: number) { super(message); }
 }
 
 export function fitToLength(o: FitOptions): FitResult {
@@ -129,7 +136,7 @@ export function fitToLength(o: FitOptions): FitResult {
   const t0 = count(min);
   if (t0 > budget) {
     throw new LengthTooSmallError(`${o.task}: a length of ${o.target} tokens is too small: the prompt with the smallest haystack already has ` +
-      `${t0} tokens, and ${o.maxNewTokens} new tokens must fit too (need at least ${t0 + o.maxNewTokens})`);
+      `${t0} tokens, and ${o.maxNewTokens} new tokens must fit too (need at least ${t0 + o.maxNewTokens})`, t0 + o.maxNewTokens);
   }
   // Smallest n in [from, to] whose proxy reaches x (exponential then binary search, since proxies extend lazily).
   const invert = (x: number, from: number, to: number): number => {
@@ -177,7 +184,7 @@ export function fitToLength(o: FitOptions): FitResult {
   }
   if (o.memo && Number.isFinite(rate) && rate > 0) o.memo.set(key, rate);
   const within = budget - tLo <= tol;
-  if (!within && hi === Number.POSITIVE_INFINITY && lo >= o.maxUnits) {
+  if (!within && hi === Number.POSITIVE_INFINITY && lo >= o.maxUnits && !o.shortWhenExhausted) {
     throw new Error(`${o.task}: cannot reach ${o.target} tokens: ${o.exhausted ?? `the haystack stops growing at ${o.maxUnits} units`} ` +
       `(prompt ${tLo} tokens + ${o.maxNewTokens} new tokens)`);
   }
