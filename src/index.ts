@@ -16,7 +16,7 @@ export { KVCache, HeadStore } from './runtime/kvcache.js';
 export { CacheStats } from './runtime/stats.js';
 export type { CacheStatsSummary, CacheSnapshot } from './runtime/stats.js';
 export { Sampler, argmax } from './runtime/sampling.js';
-export { IncrementalDecoder } from './runtime/detokenize.js';
+export { decodeAfter, IncrementalDecoder } from './runtime/detokenize.js';
 export type { SamplingOptions } from './runtime/sampling.js';
 
 // Memory policies

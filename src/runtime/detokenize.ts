@@ -41,12 +41,35 @@ export class IncrementalDecoder {
   private whole = false;
   private current = '';
   private changed = 0;
+  /** decode(context): the text before the output, which `text` leaves out (see textAfter). */
+  private readonly contextOnly: string;
+  /** Where the output begins in `current`. */
+  private base = 0;
 
-  constructor(private readonly tokenizer: Tokenizer) {}
+  /**
+   * `context`: the tokens just before the first one pushed (the tail of the prompt, or of the sequence a generation
+   * continues), decoded with the output but not part of its text: as a text-generation pipeline takes
+   * decode(prompt + output) past decode(prompt). Decoded alone, the output lost its leading space to a
+   * SentencePiece tokenizer's strip of the start of a text ("time," + "an ordinary"), and a continuation that began
+   * in the middle of a character started with U+FFFD.
+   */
+  constructor(private readonly tokenizer: Tokenizer, context: readonly number[] = []) {
+    if (typeof tokenizer?.decode !== 'function') {
+      throw new TypeError(`IncrementalDecoder: tokenizer must be a tokenizer (an object with decode), got ${tokenizer === null ? 'null' : typeof tokenizer}`);
+    }
+    if (!Array.isArray(context) || !context.every((id) => Number.isInteger(id))) throw new TypeError('IncrementalDecoder: context must be an array of token ids');
+    this.contextOnly = context.length > 0 ? tokenizer.decode(context) : '';
+    if (context.length > 0) {
+      this.ids.push(...context);
+      this.anchor = context.length;
+      this.anchorText = this.contextText = this.current = this.contextOnly;
+      this.base = this.contextOnly.length;
+    }
+  }
 
-  /** The text so far. */
+  /** The text so far (of the pushed tokens, after the context's). */
   get text(): string {
-    return this.current;
+    return this.current.slice(this.base);
   }
 
   /**
@@ -54,7 +77,7 @@ export class IncrementalDecoder {
    * that was not in the text before can only begin from `changedFrom − its length + 1` on.
    */
   get changedFrom(): number {
-    return this.changed;
+    return Math.max(0, this.changed - this.base);
   }
 
   /**
@@ -88,7 +111,10 @@ export class IncrementalDecoder {
         this.changed = 0;
       }
     }
-    return this.current;
+    // The output begins where the whole text leaves the context's: a token that rewrote the context's end (half a
+    // character completed, a space cleaned up) starts the output there.
+    this.base = sharedPrefixLength(this.current, this.contextOnly);
+    return this.text;
   }
 
   private windowed(): string {
@@ -127,4 +153,19 @@ export class IncrementalDecoder {
     this.contextStart = to - size;
     this.contextText = context;
   }
+}
+
+/** The length of the longest common beginning of `a` and `b`. */
+function sharedPrefixLength(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}
+
+/** The text `ids` add after `context` (see IncrementalDecoder): decode(context + ids) past what it shares with decode(context). */
+export function decodeAfter(tokenizer: Tokenizer, context: readonly number[], ids: readonly number[]): string {
+  if (context.length === 0) return tokenizer.decode(ids);
+  const whole = tokenizer.decode([...context, ...ids]);
+  return whole.slice(sharedPrefixLength(whole, tokenizer.decode(context)));
 }

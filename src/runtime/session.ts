@@ -10,7 +10,7 @@ import { policyStateObjects, type KeepLists, type MemoryPolicy } from '../memory
 import { KVCache, keepListFault } from './kvcache.js';
 import { CacheStats, type CacheStatsSummary } from './stats.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
-import { IncrementalDecoder } from './detokenize.js';
+import { decodeAfter, IncrementalDecoder } from './detokenize.js';
 import { checkOptionKeys, showValue } from '../util/show.js';
 import { contextLength, sequenceLimit } from '../models/rope.js';
 import type { ModelConfig } from '../models/types.js';
@@ -58,12 +58,16 @@ interface ForwardPart {
   held: Int32Array;
 }
 
+/** Tokens of the sequence kept as the context of generate's decoding (more than any tokenizer's decoding reaches back). */
+const RECENT_TOKENS = 64;
+
 /** What Session.fork hands to the new session. */
 interface ForkedState {
   cache: KVCache;
   stats: CacheStats;
   totalTokens: number;
   pending: number[];
+  recent: number[];
 }
 
 export interface PrefillOptions {
@@ -177,6 +181,8 @@ export class Session {
   private forwardLength: number | undefined;
   /** A sampled token that generation returned but did not feed yet; it goes in first on the next call. */
   private pending: number[] = [];
+  /** The last RECENT_TOKENS tokens fed: the context generate decodes its output after (IncrementalDecoder). */
+  private recent: number[] = [];
   /**
    * Set when a chunk failed part-way through the layers (a policy or the cache threw after some layers had taken
    * the chunk): the cache no longer matches `totalTokens`, so every later call refuses until reset().
@@ -218,6 +224,7 @@ export class Session {
       this.stats = from.stats;
       this.fed = from.totalTokens;
       this.pending = from.pending;
+      this.recent = from.recent;
       this.policyState = this.policy ? policyStateObjects(this.policy) : [];
       this.takePolicy();
       return;
@@ -262,6 +269,7 @@ export class Session {
     }
     return new Session(this.arch, this.backend, this.tokenizer, { ...this.options, ...options, memory }, {
       cache: this.cache.clone(), stats: this.stats.clone(), totalTokens: this.totalTokens, pending: [...this.pending],
+      recent: [...this.recent],
     });
   }
 
@@ -275,6 +283,7 @@ export class Session {
     this.cache.clear();
     this.fed = 0;
     this.pending = [];
+    this.recent = [];
     this.failure = null;
     this.stats.clear();
     this.policy?.reset({ nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim });
@@ -526,6 +535,9 @@ export class Session {
       this.parts = null;
     }
     this.fed += n;
+    const tail = ids.subarray(Math.max(0, n - RECENT_TOKENS));
+    this.recent.push(...tail);
+    if (this.recent.length > 2 * RECENT_TOKENS) this.recent = this.recent.slice(-RECENT_TOKENS);
     if (grouped) {
       for (const p of grouped) this.stats.record(p.totalTokens, p.n, p.held);
       return logits;
@@ -695,7 +707,10 @@ export class Session {
     let logits = continuing ? this.feedPending() : this.prefillTokens(promptIds, { endOfPrefill: options.compressPrompt !== false });
     const t1 = performance.now();
     const out: number[] = [];
-    const decoder = tok ? new IncrementalDecoder(tok) : null;
+    // The output is decoded after the tokens before it (the prompt's tail, or the sequence a continuation goes on):
+    // on its own it lost a SentencePiece tokenizer's leading space and began a continuation with U+FFFD.
+    const context = this.recent.slice(-RECENT_TOKENS);
+    const decoder = tok ? new IncrementalDecoder(tok, context) : null;
     let plain = '';  // the text without a tokenizer: the ids, space-separated
     // A tokenizer that cleans up spaces can still rewrite a tail that begins one of its patterns (see cleanupTail).
     const cleans = tok !== null && tok.cleansUpSpaces !== false;
@@ -758,7 +773,7 @@ export class Session {
     }
     if (stoppedBy !== 'stop-string') {
       // The whole output, the tail held back as a possible stop string's beginning included (without a tokenizer too).
-      const full = tok ? tok.decode(out) : out.join(' ');
+      const full = tok ? decodeAfter(tok, context, out) : out.join(' ');
       if (full.length > text.length && full.startsWith(text)) {
         const pending = options.onToken?.(full.slice(text.length), out.at(-1) ?? -1);
         if (isThenable(pending)) await (signal ? raceAbort(pending, signal) : pending);

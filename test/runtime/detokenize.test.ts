@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadTokenizer } from '../../src/models/tokenizer.js';
 import { SpmTokenizer } from '../../src/models/tokenizers/spm.js';
-import { IncrementalDecoder } from '../../src/runtime/detokenize.js';
+import { decodeAfter, IncrementalDecoder } from '../../src/runtime/detokenize.js';
 import type { Tokenizer } from '../../src/models/types.js';
 
 /** The tokenizer with a count of the ids it was asked to decode. */
@@ -24,12 +24,12 @@ function counting(tok: Tokenizer): { tok: Tokenizer; decoded: () => number } {
 }
 
 /** Pushes ids one at a time, checking the text and `changedFrom` against whole decodes at every step. */
-function checkEveryStep(tok: Tokenizer, ids: readonly number[], label: string): IncrementalDecoder {
-  const d = new IncrementalDecoder(tok);
+function checkEveryStep(tok: Tokenizer, ids: readonly number[], label: string, context: readonly number[] = []): IncrementalDecoder {
+  const d = new IncrementalDecoder(tok, context);
   let before = '';
   for (let i = 0; i < ids.length; i++) {
     const text = d.push(ids[i]!);
-    const whole = tok.decode(ids.slice(0, i + 1));
+    const whole = decodeAfter(tok, context, ids.slice(0, i + 1));
     if (text !== whole) assert.fail(`${label}: after ${i + 1} tokens the text is ${JSON.stringify(text.slice(-40))}, the whole decode ends ${JSON.stringify(whole.slice(-40))}`);
     assert.equal(d.text, text);
     const from = d.changedFrom;
@@ -69,6 +69,35 @@ for (const path of ['models/namm-tiny-gpt2', 'models/namm-tiny-llama', '../share
     assert.ok(decoded() < 120 * ids.length, `${decoded()} ids decoded for ${ids.length} tokens`);
   });
 }
+
+test('IncrementalDecoder with a context: the text the output adds after the tokens before it, at every step', async () => {
+  // A continuation's output decoded on its own lost a SentencePiece tokenizer's leading space ("Once upon a time," +
+  // "an ordinary"), and began with U+FFFD when the sequence stopped in the middle of a character.
+  const ts = await loadTokenizer('../shared/models/tinystories-656k');
+  const prompt = ts.encode('Once upon a time,');
+  // What the test model continues it with, greedily (its first token is "▁an▁").
+  const out = [1137, 117, 1513, 101, 87, 1076];
+  assert.equal(ts.decode(out), 'an ordinary cat named ', 'alone, the leading space is stripped');
+  const d0 = new IncrementalDecoder(ts, prompt.slice(-8));
+  for (const id of out) d0.push(id);
+  assert.equal(d0.text, ' an ordinary cat named ');
+  assert.equal(decodeAfter(ts, prompt, out), ' an ordinary cat named ');
+  const gpt2 = await loadTokenizer('models/namm-tiny-gpt2');
+  const emoji = gpt2.encode('a😀b', { addBos: false });
+  assert.equal(gpt2.decode(emoji.slice(0, 2)), 'a\uFFFD', 'the context ends in the middle of the emoji');
+  const d = new IncrementalDecoder(gpt2, emoji.slice(0, 2));
+  for (const id of emoji.slice(2)) d.push(id);
+  assert.equal(d.text, '😀b', 'the continuation completes the character');
+  for (const path of ['models/namm-tiny-gpt2', 'models/namm-tiny-llama', '../shared/models/tinystories-656k']) {
+    const tok = await loadTokenizer(path);
+    const special = [...new Set([tok.bosTokenId ?? 0, ...tok.eosTokenIds])];
+    const awkward = [...new Set(tok.encode(' é 日本 🙂 . , n\'t  ? ! \n\n', { addBos: false }))];
+    for (let seed = 1; seed <= 4; seed++) {
+      const ids = mixedIds(seed, 200, tok.vocabSize, [...special, ...awkward]);
+      checkEveryStep(tok, ids.slice(20 + seed), `${path} seed ${seed} after context`, ids.slice(0, 20 + seed));
+    }
+  }
+});
 
 test('IncrementalDecoder: a SentencePiece text whose leading space is stripped, after special and byte tokens', () => {
   const bytes = Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadModelFiles } from '../../src/models/load.js';
-import { Model } from '../../src/models/model.js';
+import { loadModel, Model } from '../../src/models/model.js';
 import { getBackend } from '../../src/tensor/index.js';
+import { decodeAfter } from '../../src/runtime/detokenize.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 const files = await loadModelFiles(MODEL);
@@ -131,10 +132,11 @@ test('a clean-up tokenizer after special tokens: streamed pieces join to the tex
     const opts = { maxNewTokens: 63, temperature: 1, seed, stopTokens: [] as number[] };
     const pieces: string[] = [];
     const r = await m.createSessionWith(null).generate([10], { ...opts, onToken: (t) => { pieces.push(t); } });
-    assert.equal(r.text, tok.decode(r.outputTokens));
+    // The output's text is what it adds after the prompt's (here one space, which the clean-up may take with it).
+    assert.equal(r.text, decodeAfter(tok, [10], r.outputTokens));
     assert.equal(pieces.join(''), r.text, `seed ${seed}`);
     const s = await m.createSessionWith(null).generate([10], { ...opts, stopStrings: [" 's"] });
-    const whole = tok.decode(s.outputTokens);
+    const whole = decodeAfter(tok, [10], s.outputTokens);
     if (s.stoppedBy === 'stop-string') {
       stopped++;
       assert.ok(whole.includes(" 's"), `seed ${seed}: stopped on ${JSON.stringify(whole)}`);
@@ -180,6 +182,8 @@ test('an empty prompt continues a generation that stopped by length, from the to
   const a = await s.generate(PROMPT, { maxNewTokens: 8, stopTokens: [] });
   const b = await s.generate([], { maxNewTokens: 8, stopTokens: [] });
   assert.deepEqual([...a.outputTokens, ...b.outputTokens], whole.outputTokens);
+  // The texts join to the whole run's: the continuation is decoded after the tokens before it, not on its own.
+  assert.equal(a.text + b.text, whole.text);
   const c = await s.generate('', { maxNewTokens: 3, stopTokens: [] });
   assert.equal(c.outputTokens.length, 3);
   assert.equal(s.totalTokens, PROMPT.length + 16 + 3 - 1);
@@ -189,4 +193,14 @@ test('an empty prompt continues a generation that stopped by length, from the to
   const stopped = await e.generate(PROMPT, { maxNewTokens: 4, stopTokens: [whole.outputTokens[0]!] });
   assert.equal(stopped.stoppedBy, 'eos');
   await assert.rejects(e.generate([], { maxNewTokens: 4 }), /generate needs a non-empty prompt/);
+});
+
+test("generate's text is what the output adds after the prompt: a SentencePiece tokenizer's leading space stays", async () => {
+  // Decoded on its own, the output's first token ("▁an▁") lost its space to the strip of a text's start, and the
+  // prompt and the text read "Once upon a time,an ordinary".
+  const ts = await loadModel('../shared/models/tinystories-656k');
+  const pieces: string[] = [];
+  const r = await (await ts.createSession()).generate('Once upon a time,', { maxNewTokens: 6, onToken: (t) => { pieces.push(t); } });
+  assert.equal(r.text, ' an ordinary cat named ');
+  assert.equal(pieces.join(''), r.text);
 });
