@@ -1,9 +1,13 @@
 /** Next-token choice: greedy, or temperature / top-k / top-p sampling from a seeded generator. */
 import { Rng } from '../util/rng.js';
 import { kthSmallest } from '../util/select.js';
+import { checkOptionKeys, showValue } from '../util/show.js';
 
 export interface SamplingOptions {
-  /** Always take the most likely token (ties: the lowest id). Default when temperature is 0 or unset. */
+  /**
+   * Always take the most likely token (ties: the lowest id); the default when temperature is 0 or unset. `false`
+   * samples (at temperature 1 unless one is given), as transformers' `do_sample=True`.
+   */
   greedy?: boolean;
   /** Softmax temperature (> 0) for sampling. */
   temperature?: number;
@@ -19,12 +23,23 @@ export interface SamplingOptions {
 }
 
 export function validateSampling(o: SamplingOptions): void {
-  if (o.greedy !== undefined && typeof o.greedy !== 'boolean') throw new TypeError(`greedy must be true or false, got ${JSON.stringify(o.greedy)}`);
-  if (o.temperature !== undefined && !(o.temperature >= 0 && Number.isFinite(o.temperature))) throw new RangeError(`temperature must be a finite number ≥ 0, got ${o.temperature}`);
-  if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 0)) throw new RangeError(`topK must be an integer ≥ 0, got ${o.topK}`);
-  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new RangeError(`topP must be in (0, 1], got ${o.topP}`);
-  if (o.seed !== undefined && !Number.isSafeInteger(o.seed)) throw new RangeError(`seed must be an integer (at most 2^53 − 1 in size), got ${o.seed}`);
+  if (o === null || typeof o !== 'object') throw new TypeError(`sampling options must be an object, got ${showValue(o)}`);
+  checkOptionKeys(o, SAMPLING_OPTION_KEYS, 'Sampler');
+  if (o.greedy !== undefined && typeof o.greedy !== 'boolean') throw new TypeError(`greedy must be true or false, got ${showValue(o.greedy)}`);
+  // Numbers only: '0.5' and [0.5] passed top-p's comparisons as 0.5, and true as 1.
+  const isNumber = (v: unknown): v is number => typeof v === 'number';
+  if (o.temperature !== undefined && !(isNumber(o.temperature) && o.temperature >= 0 && Number.isFinite(o.temperature))) throw new RangeError(`temperature must be a finite number ≥ 0, got ${showValue(o.temperature)}`);
+  if (o.topK !== undefined && !(isNumber(o.topK) && Number.isInteger(o.topK) && o.topK >= 0)) throw new RangeError(`topK must be an integer ≥ 0, got ${showValue(o.topK)}`);
+  if (o.topP !== undefined && !(isNumber(o.topP) && o.topP > 0 && o.topP <= 1)) throw new RangeError(`topP must be a number in (0, 1], got ${showValue(o.topP)}`);
+  if (o.seed !== undefined && !(isNumber(o.seed) && Number.isSafeInteger(o.seed))) throw new RangeError(`seed must be an integer (at most 2^53 − 1 in size), got ${showValue(o.seed)}`);
+  // Contradictions: one of the two was ignored without a word (greedy decoding at a temperature, as the CLI refuses
+  // --greedy with -t; or sampling asked for with a temperature that means greedy).
+  if (o.greedy === true && (o.temperature ?? 0) > 0) throw new RangeError(`greedy: true ignores temperature=${o.temperature}; drop one (a temperature > 0 samples)`);
+  if (o.greedy === false && o.temperature === 0) throw new RangeError('greedy: false asks for sampling, and temperature 0 is greedy decoding; drop one');
 }
+
+/** The options a Sampler reads (generate's take these and its own). */
+export const SAMPLING_OPTION_KEYS = ['greedy', 'temperature', 'topK', 'topP', 'seed'] as const;
 
 /**
  * Index of the largest logit (the first of ties). A NaN is refused: it compares false with everything, so it used to
@@ -44,6 +59,7 @@ export function argmax(logits: Float32Array): number {
 export class Sampler {
   private rng: Rng;
   private readonly greedy: boolean;
+  private readonly temperature: number;
   /** Reused between tokens: weights of every token, the candidates' ids, a copy of the logits for the top-k select. */
   private weights = new Float64Array(0);
   private cand = new Int32Array(0);
@@ -56,7 +72,8 @@ export class Sampler {
    */
   constructor(private readonly o: SamplingOptions = {}) {
     validateSampling(o);
-    this.greedy = o.greedy === true || !o.temperature;
+    this.greedy = o.greedy === true || (o.greedy !== false && !o.temperature);
+    this.temperature = o.temperature || 1;
     // top-k and top-p shape a sampling distribution; greedy decoding silently ignored them.
     if (this.greedy && ((o.topK ?? 0) > 0 || (o.topP ?? 1) < 1)) {
       const given = [(o.topK ?? 0) > 0 ? `topK=${o.topK}` : '', (o.topP ?? 1) < 1 ? `topP=${o.topP}` : ''].filter(Boolean).join(' and ');
@@ -67,7 +84,7 @@ export class Sampler {
 
   next(logits: Float32Array): number {
     if (this.greedy) return argmax(logits);
-    const t = this.o.temperature!;
+    const t = this.temperature;
     const n = logits.length;
     let max = -Infinity;
     // Every logit: a NaN or +∞ would make the weights NaN, and the draw below fell through to the last token.

@@ -676,13 +676,19 @@ export class Session {
       // given; a text continuing a sequence never gets one.
       promptIds = this.totalTokens === 0 && options.addBos === undefined ? tok.encode(prompt) : tok.encode(prompt, { addBos: this.totalTokens === 0 && options.addBos === true });
     } else promptIds = this.checkIds(prompt, 'generate');
-    const sampler = new Sampler(options);
+    const sampler = new Sampler({ greedy: options.greedy, temperature: options.temperature, topK: options.topK, topP: options.topP, seed: options.seed });
     if (options.stopTokens !== undefined && !(Array.isArray(options.stopTokens) && options.stopTokens.every((t) => Number.isInteger(t)))) {
       throw new TypeError('generate: stopTokens must be an array of token ids');
     }
+    // An id no logit has could never stop anything: a mistake (another model's ids), refused as the CLI refuses one.
+    const vocab = this.arch.config.vocabSize;
+    const outside = options.stopTokens?.find((t) => t < 0 || t >= vocab);
+    if (outside !== undefined) throw new RangeError(`generate: stop token ${outside} is not a token id of this model (0..${vocab - 1})`);
     if (options.stopStrings !== undefined && !(Array.isArray(options.stopStrings) && options.stopStrings.every((t) => typeof t === 'string'))) {
       throw new TypeError('generate: stopStrings must be an array of strings');
     }
+    // Dropped without a word, as the CLI's --stop '' was before it was refused there.
+    if (options.stopStrings?.includes('')) throw new RangeError('generate: a stop string must not be empty (it would match before any text)');
     if (options.onToken !== undefined && typeof options.onToken !== 'function') {
       throw new TypeError(`generate: onToken must be a function, got ${typeof options.onToken}`);
     }
@@ -691,8 +697,9 @@ export class Session {
     signal?.throwIfAborted();
     const minNew = options.minNewTokens ?? 0;
     if (!Number.isInteger(minNew) || minNew < 0) throw new RangeError(`minNewTokens must be an integer ≥ 0, got ${options.minNewTokens}`);
+    if (minNew > maxNew) throw new RangeError(`minNewTokens (${minNew}) is above maxNewTokens (${maxNew}): at most ${maxNew} tokens can come`);
     const stopTokens = new Set(options.stopTokens ?? tok?.eosTokenIds ?? this.arch.config.eosTokenIds);
-    const stopStrings = (options.stopStrings ?? []).filter((s) => s.length > 0);
+    const stopStrings = options.stopStrings ?? [];
 
     // A sliding-window model (or GPT-2 at its last position) would refuse a decoding step past its limit: refuse the
     // whole call up front instead, before anything runs, rather than stop halfway with the text generated so far lost.
@@ -744,8 +751,12 @@ export class Session {
       let stable = full;
       if (hit < 0) {
         if (stable.endsWith('\uFFFD')) stable = stable.slice(0, -1);
-        const held = Math.max(stopPrefixTail(stable, heldPrefixes), cleans ? cleanupTail(stable) : 0);
-        stable = stable.slice(0, stable.length - held);
+        // Again on what is left, until nothing more is held: a tail the clean-up may remove brings what comes
+        // before it next to later text ("s " then "'s" reads "s's", which holds the stop string "s'").
+        for (let held = 1; held > 0;) {
+          held = Math.max(stopPrefixTail(stable, heldPrefixes), cleans ? cleanupTail(stable) : 0);
+          stable = stable.slice(0, stable.length - held);
+        }
       }
       if (stable.length > text.length && stable.startsWith(text)) {
         try {

@@ -105,6 +105,26 @@ test('an unseeded sampler draws a seed of its own (every call drew the same "sam
   assert.deepEqual(seq(new Sampler({ temperature: 1, seed: 4 })), seq(new Sampler({ temperature: 1, seed: 4 })));
   // Greedy decoding ignored them without a word.
   assert.throws(() => new Sampler({ topK: 5 }), /^RangeError: topK=5 only shape sampling: give a temperature > 0 \(greedy decoding would ignore it\)$/);
-  assert.throws(() => new Sampler({ greedy: true, temperature: 1, topK: 5, topP: 0.5 }), /topK=5 and topP=0.5 only shape sampling: give a temperature > 0 instead of greedy \(greedy decoding would ignore them\)/);
+  assert.throws(() => new Sampler({ greedy: true, topK: 5, topP: 0.5 }), /topK=5 and topP=0.5 only shape sampling: give a temperature > 0 instead of greedy \(greedy decoding would ignore them\)/);
   assert.equal(new Sampler({ topK: 0, topP: 1 }).next(Float32Array.of(0, 2, 1)), 1, 'the values that turn them off are fine');
+});
+
+test('greedy and temperature as transformers read do_sample; sampling options are numbers, and named as given', () => {
+  const logits = Float32Array.of(0, 0.5, 0.2, 0.1);
+  // greedy: true with a temperature decoded greedily without a word (the CLI refuses --greedy -t).
+  assert.throws(() => new Sampler({ greedy: true, temperature: 0.7 }), /^RangeError: greedy: true ignores temperature=0\.7; drop one/);
+  assert.throws(() => new Sampler({ greedy: false, temperature: 0 }), /greedy: false asks for sampling, and temperature 0 is greedy decoding/);
+  // greedy: false alone decoded greedily; it samples at temperature 1, as do_sample=True.
+  const counts = [0, 0, 0, 0];
+  const s = new Sampler({ greedy: false, seed: 3 });
+  for (let i = 0; i < 4000; i++) counts[s.next(logits)]!++;
+  const expected = Array.from(logits, (v) => Math.exp(v)), total = expected.reduce((a, b) => a + b);
+  counts.forEach((c, i) => assert.ok(Math.abs(c / 4000 - expected[i]! / total) < 0.03, `token ${i}: ${c} of 4000`));
+  assert.deepEqual(Array.from({ length: 50 }, () => new Sampler({ greedy: false, seed: 9 }).next(logits)), Array.from({ length: 50 }, () => new Sampler({ temperature: 1, seed: 9 }).next(logits)));
+  // '0.5', [0.5] and true passed top-p's comparisons; the messages showed a refused '0.8' as 0.8.
+  for (const topP of ['0.5', [0.5], true]) assert.throws(() => new Sampler({ temperature: 1, topP: topP as never }), /^RangeError: topP must be a number in \(0, 1\], got/);
+  assert.throws(() => new Sampler({ temperature: '0.8' as never }), /^RangeError: temperature must be a finite number ≥ 0, got "0\.8"$/);
+  assert.throws(() => new Sampler({ temperature: 1, topK: '2' as never }), /topK must be an integer ≥ 0, got "2"$/);
+  // A misspelt option sampled greedily without a word.
+  assert.throws(() => new Sampler({ temprature: 1 } as never), /Sampler: unknown option "temprature".*temperature/);
 });

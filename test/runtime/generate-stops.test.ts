@@ -144,6 +144,16 @@ test('a clean-up tokenizer after special tokens: streamed pieces join to the tex
     } else assert.ok(!whole.includes(" 's"), `seed ${seed}: ran past " 's" in ${JSON.stringify(whole)}`);
   }
   assert.ok(stopped > 10, `${stopped} of 300 stopped on the string`);
+  // A stop string whose beginning comes before a space the clean-up may take ("s " then "'s" reads "s's", which holds
+  // "s'"): holding back only the space streamed the "s" that the stop then cut.
+  let cut = 0;
+  for (let seed = 1; seed <= 300; seed++) {
+    const pieces: string[] = [];
+    const r = await m.createSessionWith(null).generate([10], { maxNewTokens: 63, temperature: 1, seed, stopTokens: [], stopStrings: ["s'"], onToken: (t) => { pieces.push(t); } });
+    assert.equal(pieces.join(''), r.text, `seed ${seed}: streamed ${JSON.stringify(pieces.join(''))}, text ${JSON.stringify(r.text)}`);
+    if (r.stoppedBy === 'stop-string') cut++;
+  }
+  assert.ok(cut > 10, `${cut} of 300 stopped on "s'"`);
 });
 
 test('after a stopped generate, the next prompt gets the waiting token first as its own decoding step, as decode() does', async () => {
@@ -203,4 +213,13 @@ test("generate's text is what the output adds after the prompt: a SentencePiece 
   const r = await (await ts.createSession()).generate('Once upon a time,', { maxNewTokens: 6, onToken: (t) => { pieces.push(t); } });
   assert.equal(r.text, ' an ordinary cat named ');
   assert.equal(pieces.join(''), r.text);
+});
+
+test('generate refuses a stop string that is empty, a stop token outside the vocabulary and a minimum above the maximum', async () => {
+  // Each was taken without a word: the empty string dropped, the id never matched, the minimum cut to the maximum.
+  const s = await model.createSession();
+  await assert.rejects(s.generate(PROMPT, { maxNewTokens: 4, stopStrings: ['.', ''] }), /^RangeError: generate: a stop string must not be empty/);
+  await assert.rejects(s.generate(PROMPT, { maxNewTokens: 4, stopTokens: [2, 99999] }), /^RangeError: generate: stop token 99999 is not a token id of this model \(0\.\.2047\)/);
+  await assert.rejects(s.generate(PROMPT, { maxNewTokens: 12, minNewTokens: 50 }), /^RangeError: minNewTokens \(50\) is above maxNewTokens \(12\)/);
+  assert.equal(s.totalTokens, 0, 'nothing ran');
 });
