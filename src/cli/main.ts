@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { commands } from './commands.js';
+import { refuseRepeatedOptions } from './util.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 function version(): string {
@@ -25,6 +26,7 @@ program
   .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'namm: ')) })
   .showHelpAfterError();
 for (const register of commands) register(program);
+refuseRepeatedOptions(program);
 
 // A reader that goes away (`namm tasks list | head -1`) ends the command as SIGPIPE ends a Unix tool, silently and
 // with status 141 (128 + SIGPIPE), instead of an unhandled 'error' event's stack trace; files being written are

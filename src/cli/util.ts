@@ -1,5 +1,5 @@
 /** Small helpers shared by the CLI commands: option parsing with clear errors. */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { parseWeightStorage, WEIGHT_STORAGES, type WeightStorage } from '../models/pack.js';
 import { checkPolicySpec } from '../memory/spec.js';
 import { loadModel, type Model } from '../models/model.js';
@@ -28,6 +28,23 @@ export function floatOption(name: string, min = -Infinity, max = Infinity, minEx
 
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+/**
+ * Refuses an option that takes one value given twice, in `cmd` and every subcommand (commander keeps the last:
+ * `generate --memory h2o:ratio=0.5 --memory full` ran the full cache without a word). Repeatable options (their values
+ * collected) and flags without a value are left alone.
+ */
+export function refuseRepeatedOptions(cmd: Command): void {
+  const seen = new Set<string>();
+  for (const opt of cmd.options) {
+    if ((!opt.required && !opt.optional) || opt.parseArg === collect) continue;
+    cmd.on(`option:${opt.name()}`, () => {
+      if (seen.has(opt.name())) cmd.error(`error: option '${opt.flags}' given twice; it takes one value (the last would have replaced the first)`);
+      seen.add(opt.name());
+    });
+  }
+  for (const sub of cmd.commands) refuseRepeatedOptions(sub);
 }
 
 /** `--weights <storage>`: how the model's weight matrices are held (src/models/pack.ts). */

@@ -49,3 +49,25 @@ test('--metric-option: key=value pairs checked against the metric variants (only
   assert.throws(() => parseMetricOptions(['rougeRecursion=fixed']), /metric option rougeRecursion/);
   assert.throws(() => parseMetricOptions(['codeSimMatcher=difflib', 'codeSimMatcher=levenshtein']), /--metric-option codeSimMatcher= given twice/);
 });
+
+test('an option that takes one value, given twice, is refused in every command; repeatable ones and flags are not', async () => {
+  // Commander keeps the last: `generate --memory h2o:ratio=0.5 --memory full` ran the full cache without a word.
+  const { Command } = await import('commander');
+  const { commands } = await import('../../src/cli/commands.js');
+  const { refuseRepeatedOptions } = await import('../../src/cli/util.js');
+  const run = async (args: string[]) => {
+    const program = new Command().exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+    for (const register of commands) register(program);
+    for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+    refuseRepeatedOptions(program);
+    // The action would load a model: stop before it, once the options are parsed.
+    for (const c of program.commands) c.hook('preAction', () => { throw new Error('parsed'); });
+    try { await program.parseAsync(args, { from: 'user' }); return 'ran'; } catch (err) { return (err as Error).message; }
+  };
+  assert.match(await run(['generate', '--model', 'm', '--prompt', 'hi', '--memory', 'h2o:ratio=0.5', '--memory', 'full']), /option '--memory <spec>' given twice; it takes one value/);
+  assert.match(await run(['generate', '-m', 'a', '--model', 'b', '--prompt', 'hi']), /option '-m, --model <path>' given twice/);
+  assert.match(await run(['eval', '--model', 'm', '-d', 'a.jsonl', '--out', 'x', '-o', 'y']), /option '-o, --out <dir>' given twice/);
+  // Repeatable (collected) options and flags may come more than once.
+  assert.equal(await run(['generate', '--model', 'm', '--prompt', 'hi', '--stop', 'a', '--stop', 'b', '--greedy', '--greedy']), 'parsed');
+  assert.equal(await run(['eval', '--model', 'm', '-d', 'a.jsonl', '-d', 'b.jsonl', '--memory', 'full', '--memory', 'h2o:ratio=0.5']), 'parsed');
+});
