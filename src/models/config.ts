@@ -184,10 +184,11 @@ function parseGpt2(r: ConfigReader, source: string): ModelConfig {
     throw new Error(`${source}: "scale_attn_by_inverse_layer_idx": ${JSON.stringify(r.raw('scale_attn_by_inverse_layer_idx'))} is not supported (namm does not divide the scores by the layer index)`);
   }
   const eos = r.tokenIds('eos_token_id');
+  const vocabSize = r.size('vocab_size');
   return {
     arch: 'gpt2',
     modelType: 'gpt2',
-    vocabSize: r.size('vocab_size'),
+    vocabSize,
     hiddenSize,
     nLayers: r.size('n_layer'),
     nHeads,
@@ -205,8 +206,10 @@ function parseGpt2(r: ConfigReader, source: string): ModelConfig {
     mlpBias: true,
     activation,
     tieEmbeddings: r.bool('tie_word_embeddings', true),
-    bosTokenId: r.has('bos_token_id') ? r.tokenId('bos_token_id') : 50256,
-    eosTokenIds: r.has('eos_token_id') ? eos : [50256],
+    // transformers' GPT2Config defaults, 50256, exist only in a vocabulary that holds them; a smaller model's config
+    // without the fields names no token (the tokenizer's then serve, see loadModelFiles).
+    bosTokenId: r.has('bos_token_id') ? r.tokenId('bos_token_id') : vocabSize > 50256 ? 50256 : null,
+    eosTokenIds: r.has('eos_token_id') ? eos : vocabSize > 50256 ? [50256] : [],
   };
 }
 
@@ -307,6 +310,12 @@ export function validateModelConfig(config: ModelConfig): void {
   if (!acts.includes(c.activation as string)) bad('activation', `one of ${acts.map((a) => `"${a}"`).join(', ')} for ${config.arch}`);
   if (c.bosTokenId !== null && (!Number.isSafeInteger(c.bosTokenId) || (c.bosTokenId as number) < 0)) bad('bosTokenId', 'null or a token id (an integer ≥ 0)');
   if (!Array.isArray(c.eosTokenIds) || !c.eosTokenIds.every((id) => Number.isSafeInteger(id) && id >= 0)) bad('eosTokenIds', 'an array of token ids');
+  // An id past the vocabulary was taken as the end of sequence, which no logit can be: generation ran past the real
+  // end token to its length limit (generation_config.json's eos_token_id 99999 for a 2,048-token model).
+  const vocab = c.vocabSize as number;
+  if (c.bosTokenId !== null && (c.bosTokenId as number) >= vocab) bad('bosTokenId', `null or a token id of the vocabulary (0..${vocab - 1})`);
+  const eosOutside = (c.eosTokenIds as number[]).find((id) => id >= vocab);
+  if (eosOutside !== undefined) throw new RangeError(`model config: eosTokenIds must be token ids of the vocabulary (0..${vocab - 1}), got ${eosOutside} among them`);
   if (c.slidingWindow !== undefined && (!Number.isSafeInteger(c.slidingWindow) || (c.slidingWindow as number) < 1)) bad('slidingWindow', 'a positive integer or absent');
   validateRopeScaling(config.ropeScaling, Math.floor(config.headDim * config.partialRotaryFactor / 2));
 }

@@ -38,8 +38,8 @@ export interface CreateSessionOptions extends Omit<SessionOptions, 'memory'> {
  * `source` (a path) names the files in an error.
  */
 export function buildArch(config: ModelConfig, weights: WeightMap, source = ''): DecoderArch {
-  validateModelConfig(config);
   try {
+    validateModelConfig(config);
     checkWeights(config, weights);
     return config.arch === 'gpt2' ? new Gpt2Arch(config, weights) : new LlamaArch(config, weights);
   } catch (err) {
@@ -47,6 +47,23 @@ export function buildArch(config: ModelConfig, weights: WeightMap, source = ''):
     if (!source || !(err instanceof Error)) throw err;
     throw new (err.constructor as ErrorConstructor)(`${source}: ${err.message}`, { cause: err });
   }
+}
+
+/**
+ * A tokenizer for `config`: one (encode and decode), whose BOS and end tokens are ids of the model's vocabulary (an
+ * end token past it, from a generation_config.json, replaced the real one, and generation ran to its length limit).
+ */
+function checkTokenizer(tokenizer: Tokenizer | null, config: ModelConfig, source: string): void {
+  if (tokenizer === null) return;
+  const where = source ? `${source}: ` : '';
+  const t = tokenizer as Partial<Tokenizer> | undefined;
+  if (typeof t !== 'object' || typeof t.encode !== 'function' || typeof t.decode !== 'function') {
+    throw new TypeError(`${where}the tokenizer must be an object with encode and decode (or null), got ${t === undefined ? 'undefined' : typeof t}`);
+  }
+  const v = config.vocabSize;
+  const ids = [...(t.bosTokenId !== null && t.bosTokenId !== undefined ? [t.bosTokenId] : []), ...(t.eosTokenIds ?? [])];
+  const outside = ids.find((id) => !(Number.isSafeInteger(id) && id >= 0 && id < v));
+  if (outside !== undefined) throw new RangeError(`${where}the tokenizer's BOS/EOS token ${String(outside)} is not a token id of the model (0..${v - 1})`);
 }
 
 export class Model {
@@ -73,6 +90,7 @@ export class Model {
   ) {
     checkBackend(backend);
     this.arch = buildArch(config, weights, source);
+    checkTokenizer(tokenizer, config, source);
     this.fingerprint = modelFingerprint(config, weights);
   }
 

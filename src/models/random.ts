@@ -17,10 +17,12 @@ export function llamaConfig(over: Partial<ModelConfig> = {}): ModelConfig {
 }
 
 export function gpt2Config(over: Partial<ModelConfig> = {}): ModelConfig {
+  // GPT-2's <|endoftext|> (BOS and EOS) is its vocabulary's last id: 50256, or the last of a smaller vocabulary.
+  const end = (over.vocabSize ?? 50257) - 1;
   const c = llamaConfig({
     arch: 'gpt2', modelType: 'gpt2', vocabSize: 50257, hiddenSize: 768, nLayers: 12, nHeads: 12, nKvHeads: 12,
     intermediateSize: 3072, maxPositions: 1024, normEps: 1e-5, attnQkvBias: true, attnOutBias: true, mlpBias: true,
-    activation: 'gelu_tanh', bosTokenId: 50256, eosTokenIds: [50256], ...over,
+    activation: 'gelu_tanh', bosTokenId: end, eosTokenIds: [end], ...over,
   });
   if (!over.nKvHeads) c.nKvHeads = c.nHeads;
   return c;

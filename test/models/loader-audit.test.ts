@@ -337,3 +337,25 @@ test('a tokenizer.json id past 2^24 is refused by name (the vocabulary size is t
   }
   assert.equal(new HfTokenizer({ origin: 't.json', tokenizerJson: json, tokenizerConfig: {} }).vocabSize, 2048);
 });
+
+test('an end or begin token past the vocabulary is refused at load, naming the folder; a small GPT-2 without them names none', withDir(async (dir) => {
+  // generation_config.json's eos_token_id 99999 replaced the real end token (2), which no logit can be: generation
+  // ran past it to its length limit.
+  const { loadModel, Model } = await import('../../src/models/model.js');
+  cpSync(MODEL, join(dir, 'm'), { recursive: true });
+  writeFileSync(join(dir, 'm', 'generation_config.json'), JSON.stringify({ eos_token_id: [99999] }));
+  await assert.rejects(loadModel(join(dir, 'm')), /m: .*(eosTokenIds must be token ids of the vocabulary \(0\.\.2047\), got 99999|BOS\/EOS token 99999 is not a token id of the model \(0\.\.2047\))/);
+  const config = JSON.parse(readFileSync(join(MODEL, 'config.json'), 'utf8'));
+  writeFileSync(join(dir, 'm', 'generation_config.json'), '{}');
+  writeFileSync(join(dir, 'm', 'config.json'), JSON.stringify({ ...config, bos_token_id: 5000 }));
+  await assert.rejects(loadModel(join(dir, 'm')), /m: model config: bosTokenId must be null or a token id of the vocabulary \(0\.\.2047\), got 5000/);
+  // A tokenizer that is not one failed only at the first encode.
+  const files = await loadModelFiles(MODEL);
+  assert.throws(() => new Model(files.config, files.weights, {} as never), /the tokenizer must be an object with encode and decode \(or null\), got object/);
+  // transformers' GPT-2 default (50256) for a 300-token GPT-2 config without the fields: none, not an id past it.
+  const { parseHfConfig } = await import('../../src/models/config.js');
+  const small = parseHfConfig({ model_type: 'gpt2', vocab_size: 300, n_embd: 32, n_head: 4, n_layer: 1, n_positions: 64 }, 'small');
+  assert.equal(small.bosTokenId, null);
+  assert.deepEqual(small.eosTokenIds, []);
+  assert.equal(parseHfConfig({ model_type: 'gpt2', vocab_size: 50257, n_embd: 32, n_head: 4, n_layer: 1, n_positions: 64 }, 'gpt2').bosTokenId, 50256);
+}));
