@@ -5,6 +5,7 @@ import type { GenerateOptions, Session } from '../runtime/session.js';
 import { collect, floatOption, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
 import { readTextFile } from '../util/files.js';
+import { sequenceLimit } from '../models/rope.js';
 
 interface GenerateCliOptions {
   model: string;
@@ -104,6 +105,17 @@ export function register(program: Command): void {
 async function answerQuestions(
   model: Model, session: Session, prompt: string, questions: string[], options: GenerateOptions, json: boolean,
 ): Promise<void> {
+  // The longest answer's sequence against the model's and the policy's limits, before the document is read (the
+  // refusal came after its whole prefill, with "Q: … A:" already printed).
+  const tok = model.tokenizer!;
+  const docTokens = tok.encode(prompt).length, maxNew = options.maxNewTokens ?? 128;
+  const longest = Math.max(...questions.map((q) => tok.encode(q, { addBos: false }).length));
+  const need = docTokens + longest + Math.max(0, maxNew - 1);
+  for (const limit of [sequenceLimit(model.config), session.memoryPolicy?.sequenceLimit]) {
+    if (limit && need > limit.tokens) {
+      throw new Error(`the document (${docTokens} tokens), its longest question (${longest}) and -n ${maxNew} would reach ${need} tokens, past ${limit.what}`);
+    }
+  }
   const doc = await session.generate(prompt, { ...options, maxNewTokens: 0 });
   const docReport = {
     prompt_tokens: doc.promptTokens.length,

@@ -42,6 +42,16 @@ test('namm generate --stop: the streamed text is the text the result reports, wi
   assert.equal(q.stdout, `Q: , a little girl named\nA: ${answer.text}\n`);
 });
 
+test('namm generate --question: a sequence past the limit of the model is refused before the document is read', () => {
+  // A GPT-2 model's 1,024 learned positions: the refusal came after the whole prefill, with "Q: … A:" printed.
+  const doc = join(mkdtempSync(join(tmpdir(), 'namm-q-')), 'doc.txt');
+  writeFileSync(doc, 'The cat sat on the mat and looked at the birds. '.repeat(60));
+  const r = namm(['generate', '--model', resolve('models/namm-tiny-gpt2'), '--prompt-file', doc, '--question', 'Who sat?', '--question', 'Where?', '-n', '2000']);
+  assert.equal(r.status, 1);
+  assert.equal(r.stdout, '', 'nothing printed');
+  assert.match(r.stderr, /^namm: the document \(\d+ tokens\), its longest question \(\d+\) and -n 2000 would reach \d+ tokens, past this GPT-2 model's \d+ learned positions\n$/);
+});
+
 test('namm eval --out refuses to reuse results when the same spec names another file (run from another folder)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'namm-cwd-'));
   const data = writeToyRecords(dir);
