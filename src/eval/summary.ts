@@ -97,9 +97,11 @@ export function summarize(results: readonly RecordResult[], fullPolicy = 'full',
     const mine = new Set(scored.map((r) => r.id)), theirs = new Set(full.scored.map((r) => r.id));
     const own = scored.filter((r) => theirs.has(r.id)), ref = full.scored.filter((r) => mine.has(r.id));
     if (own.length === 0) continue;
-    const fullScore = scoreOf(metric, ref);
+    // The means themselves, not the scores rounded to two decimals: 2/6 against 1/6 read 33.33/16.67 = 199.9%.
+    const mean = (rs: RecordResult[]) => rs.reduce((a, r) => a + r.score, 0) / rs.length;
+    const fullScore = mean(ref);
     if (fullScore > 0) {
-      row.relativeToFull = scoreOf(metric, own) / fullScore;
+      row.relativeToFull = mean(own) / fullScore;
       row.relativeSamples = new Set(own.map((r) => r.id)).size;
     }
   }

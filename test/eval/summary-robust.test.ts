@@ -174,3 +174,12 @@ test('a summary by length and depth: one row per task, length, depth and policy,
   assert.match(table, /^niah @\? d\?\s+full/m);
   assert.throws(() => summarize(results, 'full', ['size' as 'length']), /summaries break down by length or depth, not "size"/);
 });
+
+test('"vs full" divides the mean scores, not the scores rounded to two decimals', () => {
+  // Two of six against one of six: 33.33 / 16.67 gave 199.9%.
+  const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const rows = summarize([...ids.map((id, i) => result(id, 'full', i === 0 ? 1 : 0, 'string_match_all')), ...ids.map((id, i) => result(id, 'p', i < 2 ? 1 : 0, 'string_match_all'))]);
+  const p = rows.find((r) => r.policy === 'p')!;
+  assert.equal(p.score, 33.33);
+  assert.equal(p.relativeToFull, 2);
+});
