@@ -1,6 +1,6 @@
 /** `namm convert`: between Hugging Face folders, GGUF files and llama2.c checkpoints (as sources). */
 import type { Command } from 'commander';
-import { copyFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { toHfConfig } from '../models/config.js';
 import { convertRopeLayout, writeGguf, type GgufWriteDtype } from '../models/gguf.js';
@@ -9,6 +9,8 @@ import { buildArch } from '../models/model.js';
 import { writeSafetensors, type SafetensorsDtype, type SafetensorsWriteTensor } from '../models/safetensors.js';
 import { HfTokenizer } from '../models/tokenizers/hf.js';
 import { checkOutputPath, makeFolders, writeFileVia } from '../util/files.js';
+import { checkOptionKeys, showValue } from '../util/show.js';
+import type { ModelConfig } from '../models/types.js';
 
 export interface ConvertOptions {
   from: string;
@@ -35,6 +37,15 @@ const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tok
 const HF_OUTPUT_FILES = ['model.safetensors', 'config.json', ...TOKENIZER_FILES];
 
 export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
+  if (o === null || typeof o !== 'object') throw new TypeError(`convertModel: options must be an object { from, to, out, dtype?, tokenizer?, force? }, got ${showValue(o)}`);
+  checkOptionKeys(o, ['from', 'to', 'out', 'dtype', 'tokenizer', 'force'], 'convertModel');
+  for (const key of ['from', 'out'] as const) {
+    if (typeof o[key] !== 'string' || o[key] === '') throw new TypeError(`convertModel: ${key} must be a path, got ${showValue(o[key])}`);
+  }
+  for (const key of ['dtype', 'tokenizer'] as const) {
+    if (o[key] !== undefined && typeof o[key] !== 'string') throw new TypeError(`convertModel: ${key} must be a string, got ${showValue(o[key])}`);
+  }
+  if (o.force !== undefined && typeof o.force !== 'boolean') throw new TypeError(`convertModel: force must be true or false, got ${showValue(o.force)}`);
   const dtype = (o.dtype ?? 'f32').toUpperCase();
   if (o.to === 'gguf' && !['F32', 'F16', 'Q8_0', 'Q4_0'].includes(dtype)) throw new Error(`--dtype ${o.dtype} is not available for GGUF output (f32, f16, q8_0, q4_0)`);
   if (o.to === 'safetensors' && !['F32', 'F16', 'BF16'].includes(dtype)) throw new Error(`--dtype ${o.dtype} is not available for safetensors output (f32, f16, bf16)`);
@@ -42,7 +53,8 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
   // Before anything is read: the output must not be the source (or lie inside its folder), nor replace existing
   // files unasked. Every file is written whole beside its target and renamed over it (writeFileVia).
   const inputs = [o.from, ...(o.tokenizer ? [o.tokenizer] : [])];
-  if (o.to === 'gguf') checkOutputPath(o.out, { force: o.force, inputs });
+  // As a file: a device or FIFO there is refused at once (it said "exists; pass --force", which then refused it too).
+  if (o.to === 'gguf') checkOutputPath(o.out, { force: o.force, inputs, file: true });
   else {
     checkOutputPath(o.out, { force: true, inputs });
     for (const f of HF_OUTPUT_FILES) {
@@ -87,7 +99,19 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
   const config = { ...src.config, ropeLayout: 'half' as const };
   // Formed first: a config that config.json cannot say is refused before anything is written.
   const configJson = JSON.stringify({ ...toHfConfig(config), torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype] }, null, 2) + '\n';
+  // A folder this conversion makes goes again if the conversion fails before writing into it (it was left empty).
+  const madeOut = !existsSync(o.out);
   makeFolders(o.out, 'output folder');
+  try {
+    return writeHfFolder(o, src, config, configJson, dtype, notes);
+  } catch (err) {
+    if (madeOut && existsSync(o.out) && readdirSync(o.out).length === 0) rmdirSync(o.out);
+    throw err;
+  }
+}
+
+/** The safetensors output's files (convertModel has checked every target and made the folder). */
+function writeHfFolder(o: ConvertOptions, src: Awaited<ReturnType<typeof loadModelFiles>>, config: ModelConfig, configJson: string, dtype: string, notes: string[]): ConvertReport {
   const weights = convertRopeLayout(src.config, src.weights, 'half');
   const { embed, head } = tiedNames(config);
   const tensors = new Map<string, SafetensorsWriteTensor>();

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertModel } from '../../src/cli/convert.js';
 import { loadModelFiles } from '../../src/models/load.js';
-import { readSafetensors } from '../../src/models/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../../src/models/safetensors.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 
@@ -92,4 +92,25 @@ test('a folder whose config.json disagrees with its weights is refused before an
   await assert.rejects(convertModel({ from: bad, to: 'safetensors', out: join(dir, 'hf') }), /bad: missing weight "model\.layers\.2\.input_layernorm\.weight"/);
   assert.equal(existsSync(join(dir, 'x.gguf')), false);
   assert.equal(existsSync(join(dir, 'hf')), false);
+}));
+
+test('convertModel: bad options are named; a device target is refused as one; a failed folder output leaves no empty folder', withDir(async (dir) => {
+  // Raw errors before: "toUpperCase is not a function", Node's "paths[0]" message.
+  await assert.rejects(convertModel({ from: MODEL, to: 'gguf', out: join(dir, 'a.gguf'), dtype: 5 as never }), /^TypeError: convertModel: dtype must be a string, got 5/);
+  await assert.rejects(convertModel({ from: MODEL, to: 'gguf' } as never), /^TypeError: convertModel: out must be a path, got undefined/);
+  await assert.rejects(convertModel(undefined as never), /convertModel: options must be an object/);
+  await assert.rejects(convertModel({ from: MODEL, to: 'gguf', out: join(dir, 'b.gguf'), froce: true } as never), /convertModel: unknown option "froce"/);
+  // It said "/dev/null exists; pass --force to overwrite it", and --force was then refused.
+  await assert.rejects(convertModel({ from: MODEL, to: 'gguf', out: '/dev/null' }), /cannot write \/dev\/null: \/dev\/null is a character device/);
+  // A weight beyond float16's range: refused while writing, and the folder the conversion made is gone again.
+  const big = join(dir, 'big');
+  mkdirSync(big);
+  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(MODEL, f), join(big, f));
+  const src = await loadModelFiles(MODEL);
+  const tensors = new Map([...src.weights].filter(([name]) => name !== 'lm_head.weight').map(([name, t]) => [name, { dtype: 'F32' as const, shape: t.shape, data: t.data }]));
+  const norm = tensors.get('model.norm.weight')!;
+  tensors.set('model.norm.weight', { ...norm, data: Float32Array.from(norm.data, (v, i) => (i === 0 ? 100000 : v)) });
+  writeSafetensors(join(big, 'model.safetensors'), tensors, { format: 'pt' });
+  await assert.rejects(convertModel({ from: big, to: 'safetensors', out: join(dir, 'big-f16'), dtype: 'f16' }), /holds 100000, beyond float16's range/);
+  assert.equal(existsSync(join(dir, 'big-f16')), false, 'no empty folder left');
 }));
