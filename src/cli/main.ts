@@ -39,7 +39,9 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as Error;
-  process.stderr.write(`namm: ${e?.message ?? String(err)}\n`);
+  // A message that already begins "namm: " (the NAMM policy's own options) is not prefixed again ("namm: namm: …").
+  const message = e?.message ?? String(err);
+  process.stderr.write(`${message.startsWith('namm: ') ? '' : 'namm: '}${message}\n`);
   if (process.env.NAMM_DEBUG) process.stderr.write(`${e?.stack}\n`);
   process.exitCode = 1;
 });

@@ -350,7 +350,8 @@ function parseSpec(spec: string, forwarded: Options, ctx: Context): MemoryPolicy
     // The first item is the path, unless it reads as an option (key=value with no folder in it): a path may hold
     // '=' (a sweep's folder, runs/lr=0.1/best.namm); a file named like an option is written ./a=b.namm.
     if (!path || path.trim() === '' || /^\s*[A-Za-z_]\w*=[^/\\]*$/.test(path)) {
-      throw new Error('namm needs a checkpoint path first: namm:PATH[,key=value...], e.g. namm:models/namm-tiny-llama.namm,selection=per-head');
+      const fileLike = path && /^\s*[A-Za-z_]\w*=[^/\\]*\.namm\s*$/.test(path) ? ` (a file named like an option is written with its folder: namm:./${path.trim()})` : '';
+      throw new Error(`namm needs a checkpoint path first: namm:PATH[,key=value...], e.g. namm:models/namm-tiny-llama.namm,selection=per-head${fileLike}`);
     }
     const overrides: Record<string, string> = {};
     for (const [k, v] of parseItems('namm', items, path)) overrides[k] = v;

@@ -611,7 +611,8 @@ export class Session {
       const k = keep[h] as unknown;
       // A missing list (undefined, null) failed deep inside with "Cannot read properties of undefined".
       if (!(k instanceof Int32Array) && !Array.isArray(k)) {
-        throw new TypeError(`memory policy ${policy.name} returned ${showValue(k)} as the keep list of layer ${layer} head ${h}; each must be an Int32Array of the rows to keep`);
+        const what = ArrayBuffer.isView(k) ? `a ${k.constructor.name}` : showValue(k);
+        throw new TypeError(`memory policy ${policy.name} returned ${what} as the keep list of layer ${layer} head ${h}; each must be an Int32Array (or an array) of the rows to keep`);
       }
     }
     // Every head's list is checked before onEviction sees them and before any is applied: checked as each head was
@@ -620,8 +621,8 @@ export class Session {
       const k = keep[h]!, len = lens[h]!, i = keepListFault(k, len);
       if (i < 0) continue;
       // A list as long as the rows held reads as "keep all": it must be every row once, in order.
-      if (k.length === len) throw new RangeError(`memory policy ${policy.name}: layer ${layer} head ${h}: a keep list as long as the ${len} rows held must list each row once, in order; entry ${i} is ${String(k[i])}`);
-      throw new RangeError(`memory policy ${policy.name}: layer ${layer} head ${h}: a keep list must hold strictly ascending rows below ${len} (the rows held); entry ${i} is ${String(k[i])}`);
+      if (k.length === len) throw new RangeError(`memory policy ${policy.name}: layer ${layer} head ${h}: a keep list as long as the ${len} rows held must list each row once, in order; entry ${i} is ${showValue(k[i])}`);
+      throw new RangeError(`memory policy ${policy.name}: layer ${layer} head ${h}: a keep list must hold strictly ascending rows below ${len} (the rows held); entry ${i} is ${showValue(k[i])}`);
     }
     const returned = this.options.onEviction?.({ layer, totalTokens, keep, lensBefore: lens }) as unknown;
     if (isThenable(returned)) {

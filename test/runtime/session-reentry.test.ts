@@ -141,11 +141,11 @@ test('unknown option names are refused with the name meant, not ignored', async 
 
 test('a custom policy whose keep lists are not lists is refused by name, head and layer', async () => {
   const lists = (o: { lens: Int32Array }, bad: unknown) => Array.from(o.lens, (_, h) => (h === o.lens.length - 1 ? bad : Int32Array.of(0)));
-  for (const [bad, shown] of [[undefined, 'undefined'], [null, 'null'], ['0', '"0"']] as const) {
+  for (const [bad, shown] of [[undefined, 'undefined'], [null, 'null'], ['0', '"0"'], [Float32Array.of(0), 'a Float32Array']] as const) {
     const policy = { name: 'mine', needsAttention: false, reset() {}, observe: (o: { lens: Int32Array }) => lists(o, bad) } as never;
     const s = model.createSessionWith(policy);
     // It failed with "Cannot read properties of undefined (reading 'length')".
-    assert.throws(() => s.prefill([1, 5, 6]), new RegExp(`^TypeError: memory policy mine returned ${shown} as the keep list of layer 0 head ${model.config.nKvHeads - 1}; each must be an Int32Array of the rows to keep$`));
+    assert.throws(() => s.prefill([1, 5, 6]), new RegExp(`^TypeError: memory policy mine returned ${shown} as the keep list of layer 0 head ${model.config.nKvHeads - 1}; each must be an Int32Array \\(or an array\\) of the rows to keep$`));
   }
   const notArray = { name: 'mine', needsAttention: false, reset() {}, observe: () => 7 } as never;
   assert.throws(() => model.createSessionWith(notArray).prefill([1, 5]), /^TypeError: memory policy mine returned 7 for layer 0; observe\(\) returns null or one keep list per KV head$/);
