@@ -26,7 +26,7 @@ test('commander\'s own errors (unknown option or command, missing or invalid val
     [['demo', '--length', '10'], /^namm: option '--length <tokens>' argument '10' is invalid\. --length must be an integer ≥ 64/],
     [['nosuch'], /^namm: unknown command 'nosuch'\n/],
     // The NAMM policy's own messages begin "namm: ": not prefixed twice ("namm: namm: option cacheSize=0 …").
-    [['generate', '--model', 'models/namm-tiny-llama', '--prompt', 'hi', '--memory', 'namm:models/namm-tiny-llama.namm,cacheSize=0'], /^namm: option cacheSize=0 is invalid \(expected a positive integer or "none"\)\n$/],
+    [['generate', '--model', 'models/namm-tiny-llama', '--prompt', 'hi', '--memory', 'namm:models/namm-tiny-llama.namm,cacheSize=0'], /^namm: option cacheSize=0 is invalid \(expected a positive integer \(at most 2\^53 − 1\) or "none"\)\n$/],
     [['generate', '--model', 'models/namm-tiny-llama', '--prompt', 'hi', '--memory', 'namm:a=b.namm'], /^namm: namm needs a checkpoint path first: .*\(a file named like an option is written with its folder: namm:\.\/a=b\.namm\)\n$/],
   ];
   for (const [args, message] of cases) {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  decodeNammCheckpoint, encodeNammCheckpoint, loadNammPolicy, NAMM_PARAM_COUNT, readNammCheckpoint, saveNammCheckpoint,
+  decodeNammCheckpoint, encodeNammCheckpoint, loadNammPolicy, NAMM_PARAM_COUNT, readNammCheckpoint, saveNammCheckpoint, zeroNammParams,
   type NammCheckpoint, NammPolicy,
 } from '../../src/memory/namm/index.js';
 
@@ -139,4 +139,28 @@ test('loadNammPolicy applies and validates spec-string overrides', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('.namm header fields of the wrong JSON type are named as they are (a string 4172 read "needs 4172, says 4172")', () => {
+  const good = encodeNammCheckpoint({ scorer: 'bam', params: zeroNammParams(), normStats: null, updateEvery: 512, selection: 'min-over-heads', taps: 'fp32', provenance: {} });
+  const withHeader = (edit: (h: Record<string, unknown>) => void): Uint8Array => {
+    const dv = new DataView(good.buffer, good.byteOffset, good.byteLength);
+    const len = dv.getUint32(8, true);
+    const header = JSON.parse(new TextDecoder().decode(good.subarray(12, 12 + len))) as Record<string, unknown>;
+    const payload = good.subarray((12 + len + 3) & ~3);
+    edit(header);
+    // The file again around the edited header: magic and version, the header's length, the header, padding to 4.
+    const text = new TextEncoder().encode(JSON.stringify(header));
+    const start = (12 + text.length + 3) & ~3;
+    const out = new Uint8Array(start + payload.length);
+    out.set(good.subarray(0, 8), 0);
+    new DataView(out.buffer).setUint32(8, text.length, true);
+    out.set(text, 12);
+    out.set(payload, start);
+    return out;
+  };
+  assert.equal(decodeNammCheckpoint(withHeader(() => undefined)).updateEvery, 512, 'the rebuilt file reads');
+  assert.throws(() => decodeNammCheckpoint(withHeader((h) => { h.paramCount = '4172'; })), /bam scorer needs 4172 parameters, header says "4172"/);
+  assert.throws(() => decodeNammCheckpoint(withHeader((h) => { h.updateEvery = '512'; })), /updateEvery must be a positive multiple of 16, got "512"/);
+  assert.throws(() => decodeNammCheckpoint(withHeader((h) => { h.cacheSize = 1e300; })), /cacheSize must be a positive integer \(at most 2\^53 − 1\), got 1e\+300/);
 });

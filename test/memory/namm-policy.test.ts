@@ -342,3 +342,11 @@ test('chunks that run past a multiple are scored as if the update had happened e
   const ragged = aligned.session.rows.flat().map((r) => r.length);
   assert.ok(new Set(ragged).size > 1, 'per-head selection leaves ragged caches');
 });
+
+test('NammPolicy options: a misspelt key and a calibrate that is not a boolean are refused', () => {
+  // { cachesize: 10 } held no cap, and calibrate: 'false' turned calibration on (nothing evicted).
+  assert.throws(() => createNammPolicy({ params: zeroNammParams(), cachesize: 10 } as never), /NammPolicy: unknown option "cachesize".*cacheSize/);
+  assert.throws(() => createNammPolicy({ params: zeroNammParams(), calibrate: 'false' } as never), /^TypeError: NAMM calibrate must be true or false, got "false"$/);
+  assert.throws(() => createNammPolicy({ params: zeroNammParams(), name: 5 } as never), /NAMM name must be a string, got 5/);
+  assert.equal(createNammPolicy({ params: zeroNammParams(), calibrate: false, cacheSize: 10 }).cacheSize, 10);
+});

@@ -18,6 +18,7 @@
  * queries and tokens, and the rest of the chunk starts the next window (see NammPolicy.observe); only that chunk's
  * own queries past the multiple attended over rows the update then evicts.
  */
+import { showValue } from '../../util/show.js';
 import type { Backend } from '../../tensor/backend.js';
 import { getBackend } from '../../tensor/index.js';
 import { emaFrameWeights, EMA_COEFF } from './ema.js';
@@ -66,7 +67,7 @@ function copyTaps(src: TapRows, sOff: number, dst: Float32Array, dOff: number, n
 /** Checks an update cadence: a positive multiple of the STFT hop. */
 export function validateUpdateEvery(updateEvery: number): void {
   if (!Number.isInteger(updateEvery) || updateEvery < HOP || updateEvery % HOP !== 0) {
-    throw new RangeError(`NAMM updateEvery must be a positive multiple of ${HOP}, got ${updateEvery}`);
+    throw new RangeError(`NAMM updateEvery must be a positive multiple of ${HOP}, got ${showValue(updateEvery)}`);
   }
   if (updateEvery > MAX_UPDATE_EVERY) {
     throw new RangeError(`NAMM updateEvery must be at most ${MAX_UPDATE_EVERY} (a window's buffers grow with it), got ${updateEvery}`);

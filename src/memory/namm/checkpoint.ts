@@ -12,6 +12,7 @@
  * The header records the payload length and its CRC-32, so truncation, wrong counts, corruption and non-finite
  * values are all reported as clear errors on read. Writes are atomic (temporary file, then rename).
  */
+import { showValue } from '../../util/show.js';
 import { writeFileSync } from 'node:fs';
 import { MiB, readFileLimited, writeFileVia } from '../../util/files.js';
 import { TAP_PRECISIONS, type TapPrecision } from '../policy.js';
@@ -122,14 +123,14 @@ export function decodeNammCheckpoint(bytes: Uint8Array, source = 'NAMM checkpoin
     fail(`sizes (features ${j(header.featureDim)}, bins ${j(header.nBins)}, recency ${j(header.recencyDims)}, hidden ${j(header.bamHidden)}) differ from this build's (${FEATURE_DIM}, ${N_BINS}, ${RECENCY_DIMS}, ${BAM_HIDDEN})`);
   }
   const want = paramCountFor(header.scorer);
-  if (header.paramCount !== want) fail(`${header.scorer} scorer needs ${want} parameters, header says ${header.paramCount}`);
+  if (header.paramCount !== want) fail(`${header.scorer} scorer needs ${want} parameters, header says ${JSON.stringify(header.paramCount) ?? 'nothing'}`);
   if (header.norm !== null && (typeof header.norm !== 'object' || !Number.isInteger(header.norm.count) || header.norm.count < 0)) {
     fail('header has no usable "norm" entry (null, or the count of rows behind the normalisation statistics)');
   }
   if (!Number.isInteger(header.payloadCrc32)) fail('header has no payload checksum ("payloadCrc32")');
   const nNorm = header.norm === null ? 0 : 2 * N_BINS;
   const payloadBytes = 4 * (want + nNorm);
-  if (header.payloadBytes !== payloadBytes) fail(`header announces ${header.payloadBytes} payload bytes, the counts need ${payloadBytes}`);
+  if (header.payloadBytes !== payloadBytes) fail(`header announces ${JSON.stringify(header.payloadBytes) ?? 'no'} payload bytes, the counts need ${payloadBytes}`);
   const start = align4(12 + headerLen);
   if (bytes.length < start + payloadBytes) fail(`truncated: ${bytes.length} bytes, ${start + payloadBytes} expected`);
   if (bytes.length > start + payloadBytes) fail(`${bytes.length - start - payloadBytes} unexpected bytes after the payload`);
@@ -180,7 +181,7 @@ function validateCheckpoint(c: NammCheckpoint): void {
   if (c.normStats) validateNormStats(c.normStats);
   validateUpdateEvery(c.updateEvery);
   if (!NAMM_SELECTIONS.includes(c.selection)) throw new RangeError(`selection must be one of ${NAMM_SELECTIONS.join(', ')}, got "${String(c.selection)}"`);
-  if (c.cacheSize !== undefined && (!Number.isInteger(c.cacheSize) || c.cacheSize < 1)) throw new RangeError(`cacheSize must be a positive integer, got ${c.cacheSize}`);
+  if (c.cacheSize !== undefined && (!Number.isSafeInteger(c.cacheSize) || c.cacheSize < 1)) throw new RangeError(`cacheSize must be a positive integer (at most 2^53 − 1), got ${showValue(c.cacheSize)}`);
   if (!TAP_PRECISIONS.includes(c.taps)) throw new RangeError(`taps must be ${TAP_PRECISIONS.join(' or ')}, got "${String(c.taps)}"`);
   if (c.provenance !== undefined && (typeof c.provenance !== 'object' || c.provenance === null || Array.isArray(c.provenance))) {
     throw new TypeError('provenance must be a plain object');

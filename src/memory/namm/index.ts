@@ -80,7 +80,7 @@ export function loadNammPolicy(path: string, overrides: Record<string, string> =
       case 'cacheSize': {
         if (value === 'none') { delete opts.cacheSize; break; }
         const n = /^\d+$/.test(value) ? Number(value) : NaN;
-        if (!(n >= 1)) bad('expected a positive integer or "none"');
+        if (!(n >= 1 && Number.isSafeInteger(n))) bad('expected a positive integer (at most 2^53 − 1) or "none"');
         opts.cacheSize = n;
         break;
       }

@@ -13,6 +13,7 @@
  * is shared by the layers), so it allocates little beyond its keep lists: large typed arrays live outside the JS
  * heap and cost more to allocate than the loops that fill them.
  */
+import { checkOptionKeys, showValue } from '../../util/show.js';
 import type { Backend } from '../../tensor/backend.js';
 import { getBackend } from '../../tensor/index.js';
 import { TAP_PRECISIONS, type CacheShape, type KeepLists, type LayerObservation, type MemoryPolicy, type PolicySequenceLimit, type TapPrecision } from '../policy.js';
@@ -61,6 +62,9 @@ export interface NammPolicyOptions {
   /** Report name; default derived from the options. */
   name?: string;
 }
+
+/** The keys of NammPolicyOptions. */
+export const NAMM_POLICY_OPTION_KEYS = ['params', 'normStats', 'updateEvery', 'selection', 'cacheSize', 'scorer', 'calibrate', 'recency', 'taps', 'backend', 'onUpdate', 'name'];
 
 export interface NammHeadUpdate {
   /** Absolute positions of the scored rows (oldest first). */
@@ -170,6 +174,10 @@ export class NammPolicy implements MemoryPolicy {
 
   constructor(opts: NammPolicyOptions) {
     if (!opts || typeof opts !== 'object') throw new TypeError('NammPolicy needs an options object');
+    // A misspelt key was ignored ({ cachesize: 10 } held no cap), and calibrate: 'false' turned calibration on.
+    checkOptionKeys(opts, NAMM_POLICY_OPTION_KEYS, 'NammPolicy');
+    if (opts.calibrate !== undefined && typeof opts.calibrate !== 'boolean') throw new TypeError(`NAMM calibrate must be true or false, got ${showValue(opts.calibrate)}`);
+    if (opts.name !== undefined && typeof opts.name !== 'string') throw new TypeError(`NAMM name must be a string, got ${showValue(opts.name)}`);
     this.scorerKind = opts.scorer ?? 'bam';
     validateNammParams(opts.params, this.scorerKind);
     this.updateEvery = opts.updateEvery ?? 512;
@@ -177,7 +185,7 @@ export class NammPolicy implements MemoryPolicy {
     this.selection = opts.selection ?? 'min-over-heads';
     if (!NAMM_SELECTIONS.includes(this.selection)) throw new RangeError(`NAMM selection must be one of ${NAMM_SELECTIONS.join(', ')}, got "${this.selection}"`);
     if (opts.cacheSize !== undefined && (!Number.isSafeInteger(opts.cacheSize) || opts.cacheSize < 1)) {
-      throw new RangeError(`NAMM cacheSize must be a positive integer, got ${opts.cacheSize}`);
+      throw new RangeError(`NAMM cacheSize must be a positive integer (at most 2^53 − 1), got ${showValue(opts.cacheSize)}`);
     }
     this.cacheSize = opts.cacheSize;
     this.recency = opts.recency ?? 'error';
