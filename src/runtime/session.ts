@@ -393,6 +393,8 @@ export class Session {
   }
 
   private decodeToken(id: number): Float32Array {
+    // decode([5]) read as a token "5" out of range; a list of tokens is prefill's.
+    if (typeof id !== 'number') throw new TypeError(`decode: takes one token id (a number), got ${showValue(id)}${Array.isArray(id) ? '; prefill takes a list' : ''}`);
     const [checked] = this.checkIds([id], 'decode');
     this.checkLength(this.pending.length + 1);
     // A token generation sampled but did not feed (a length or stop-string stop) goes in first, as the decoding step
@@ -438,8 +440,9 @@ export class Session {
 
   /** Token ids as plain integers in [0, vocabSize), or a RangeError naming the first bad one. */
   private checkIds(ids: ArrayLike<number>, what: string): number[] {
-    if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number') {
-      throw new TypeError(`${what}: token ids must be an array of integers, got ${ids === null ? 'null' : typeof ids}`);
+    // An array or a typed array: an array-like ({ length: -1 }, { length: 1e10 }) failed as "Invalid array length".
+    if (!Array.isArray(ids) && !(ArrayBuffer.isView(ids) && !(ids instanceof DataView))) {
+      throw new TypeError(`${what}: token ids must be an array of integers, got ${showValue(ids)}`);
     }
     const V = this.arch.config.vocabSize, out = new Array<number>(ids.length);
     for (let i = 0; i < ids.length; i++) {

@@ -125,3 +125,16 @@ test('an empty model path and a cache of no layers are refused by name', async (
   assert.throws(() => new KVCache(Number.NaN, 4, 8), /KVCache: nLayers must be an integer ≥ 1, got NaN/);
   assert.throws(() => new KVCache(2, -1, 8), /nKvHeads must be an integer ≥ 1/);
 });
+
+test('token ids must be an array or a typed array: array-likes are refused before anything is allocated', async () => {
+  const m = await loadModel('../shared/models/tinystories-656k');
+  const s = await m.createSession();
+  // decode({ length: 1e9 }) spread the array-like first and ended the process out of memory; prefill({ length: -1 })
+  // failed with a bare "Invalid array length"; decode([5]) read as a token "5" out of range.
+  assert.throws(() => m.tokenizer!.decode({ length: 1e9 } as never), /^TypeError: decode: ids must be an array of token ids$/);
+  for (const bad of [{ length: -1 }, { length: 1e10 }, { length: 1.5 }]) assert.throws(() => s.prefill(bad as never), /^TypeError: prefill: token ids must be an array of integers, got object$/);
+  assert.throws(() => s.decode([5] as never), /^TypeError: decode: takes one token id \(a number\), got an array; prefill takes a list$/);
+  assert.equal(m.tokenizer!.decode(Int32Array.of(1, 147) as never), m.tokenizer!.decode([1, 147]), 'a typed array is fine');
+  s.prefill(Int32Array.of(1, 147, 201) as never);
+  assert.equal(s.totalTokens, 3);
+});

@@ -117,7 +117,8 @@ export class HfTokenizer implements Tokenizer {
   }
 
   decode(ids: readonly number[], options?: { skipSpecial?: boolean }): string {
-    if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number') throw new TypeError('decode: ids must be an array of token ids');
+    // An array or a typed array: an array-like ({ length: 1e9 }) was spread into an array first, and ran out of memory.
+    if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) throw new TypeError('decode: ids must be an array of token ids');
     // The library refuses an empty list; a generation that stops at once (EOS first) decodes to ''.
     if (ids.length === 0) return '';
     const list = Array.from(ids);

@@ -214,7 +214,8 @@ export class SpmTokenizer implements Tokenizer {
   }
 
   decode(ids: readonly number[], options?: { skipSpecial?: boolean }): string {
-    if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number') throw new TypeError('decode: ids must be an array of token ids');
+    // An array or a typed array: an array-like ({ length: 1e9 }) was spread into an array first, and ran out of memory.
+    if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) throw new TypeError('decode: ids must be an array of token ids');
     const skip = options?.skipSpecial ?? true;
     const bytes: number[] = [];
     const space = this.vocab.spaceSymbol;
