@@ -5,7 +5,8 @@
  * memory it used. By default the policies are the shipped NAMM and H2O evicting at the same points down to the same
  * per-head sizes (`matched(h2o)` following the NAMM run's trace).
  */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { parseLengths } from './tasks.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -32,6 +33,14 @@ export const DEFAULT_NAMM = 'models/namm-tiny-llama.namm';
 
 interface DemoOptions { model?: string; memory?: string[]; task: string; length?: number; seed: number; maxPromptTokens?: number; weights?: WeightStorage }
 
+/** --length: one length, written as tasks generate reads it (2048 or 2k), of at least 64 tokens. */
+function demoLength(value: string): number {
+  const lengths = parseLengths(value);
+  if (lengths.length !== 1) throw new InvalidArgumentError(`--length takes one length, got "${value}"`);
+  if (lengths[0]! < 64) throw new InvalidArgumentError(`--length must be an integer ≥ 64 (tokens, e.g. 2048 or 2k), got "${value}"`);
+  return lengths[0]!;
+}
+
 /** The demo's prompt length when --length is not given: 2,048 tokens, or the model's context when that is shorter. */
 export const DEFAULT_DEMO_LENGTH = 2048;
 
@@ -42,7 +51,7 @@ export function register(program: Command): void {
     .option('-m, --model <path>', `model (default: the shipped ${DEFAULT_MODEL})`)
     .option('--memory <spec>', `memory policy to compare with the full cache (repeatable; default: namm:${DEFAULT_NAMM} and matched(h2o), H2O at the NAMM run's per-head sizes; a matched(SPEC) without trace= follows the first other policy given)`, collect)
     .option('--task <name>', 'generated task (see `namm tasks list`)', 'passkey')
-    .option('--length <tokens>', `prompt length in model tokens (default ${DEFAULT_DEMO_LENGTH}, or the model's context if shorter)`, intOption('--length', 64))
+    .option('--length <tokens>', `prompt length in model tokens, e.g. 2048 or 2k (default ${DEFAULT_DEMO_LENGTH}, or the model's context if shorter)`, demoLength)
     .option('--seed <n>', 'task seed (seeds below 1,000,000 are never used in training)', intOption('--seed'), 7)
     .option('--max-prompt-tokens <n>', "prompt budget (default: the model's context)", intOption('--max-prompt-tokens', 2))
     .option(WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption)

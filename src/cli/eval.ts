@@ -47,10 +47,12 @@ interface EvalCliOptions {
 /** `--by length,depth`: the breakdown of the table, checked. */
 export function parseSummaryKeys(value: string | undefined): SummaryKey[] {
   if (value === undefined) return [];
-  const keys = value.split(',').map((k) => k.trim()).filter((k) => k !== '');
-  for (const k of keys) if (!(SUMMARY_KEYS as readonly string[]).includes(k)) throw new Error(`--by takes ${SUMMARY_KEYS.join(', ')} (comma-separated), got "${k}"`);
-  if (keys.length === 0) throw new Error(`--by takes ${SUMMARY_KEYS.join(', ')} (comma-separated), got "${value}"`);
-  return [...new Set(keys)] as SummaryKey[];
+  // As tasks generate's lists: an empty item (a trailing comma) and a key given twice are refused, not dropped.
+  const keys = value.split(',').map((k) => k.trim());
+  for (const k of keys) if (!(SUMMARY_KEYS as readonly string[]).includes(k)) throw new Error(`--by takes ${SUMMARY_KEYS.join(', ')} (comma-separated), got "${k === '' ? value : k}"`);
+  const twice = keys.find((k, i) => keys.indexOf(k) < i);
+  if (twice !== undefined) throw new Error(`--by lists ${twice} twice ("${value}")`);
+  return keys as SummaryKey[];
 }
 
 /**

@@ -50,8 +50,9 @@ export function parseLengths(value: string): number[] {
 export function parseDepths(value: string): number[] {
   const parts = value.split(',');
   return refuseRepeats('--depth', parts, parts.map((part) => {
-    const n = Number(part.trim());
-    if (part.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError(`--depth must be percentages within 0..100, got "${part}"`);
+    // Decimal numbers only: Number() read 0x32 as 50 and 1e1 as 10.
+    const n = /^\s*\d+(\.\d+)?\s*$/.test(part) ? Number(part.trim()) : NaN;
+    if (!Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError(`--depth must be percentages within 0..100, got "${part}"`);
     return n;
   }), '%');
 }

@@ -71,3 +71,20 @@ test('an option that takes one value, given twice, is refused in every command; 
   assert.equal(await run(['generate', '--model', 'm', '--prompt', 'hi', '--stop', 'a', '--stop', 'b', '--greedy', '--greedy']), 'parsed');
   assert.equal(await run(['eval', '--model', 'm', '-d', 'a.jsonl', '-d', 'b.jsonl', '--memory', 'full', '--memory', 'h2o:ratio=0.5']), 'parsed');
 });
+
+test('eval --by and demo --length read lists and lengths as tasks generate does', async () => {
+  const { parseSummaryKeys } = await import('../../src/cli/eval.js');
+  assert.deepEqual(parseSummaryKeys('length, depth'), ['length', 'depth']);
+  // A key given twice and a trailing comma were dropped without a word.
+  assert.throws(() => parseSummaryKeys('length,length'), /--by lists length twice/);
+  assert.throws(() => parseSummaryKeys('length,'), /--by takes length, depth \(comma-separated\), got "length,"/);
+  // demo --length 1k was refused while tasks generate --length 1k was read as 1,024.
+  const { Command } = await import('commander');
+  const { register } = await import('../../src/cli/demo.js');
+  const program = new Command().exitOverride();
+  register(program);
+  const demo = program.commands[0]!.exitOverride().configureOutput({ writeErr: () => undefined });
+  demo.hook('preAction', () => { throw new Error(`length ${String(demo.opts().length)}`); });
+  await assert.rejects(program.parseAsync(['demo', '--length', '1k'], { from: 'user' }), /^Error: length 1024$/);
+  await assert.rejects(program.parseAsync(['demo', '--length', '2k,4k'], { from: 'user' }), /--length takes one length, got "2k,4k"/);
+});

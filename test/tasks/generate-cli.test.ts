@@ -47,6 +47,9 @@ test('namm tasks list prints every task; bad options are refused with a clear me
   assert.throws(() => parseLengths('-5'), /--length must be positive/);
   assert.deepEqual(parseDepths('0, 50,100'), [0, 50, 100]);
   assert.throws(() => parseDepths('120'), /--depth must be percentages/);
+  // Number() read these as 50, 10 and 0: decimal percentages only.
+  for (const odd of ['0x32', '1e1', '']) assert.throws(() => parseDepths(odd), /--depth must be percentages within 0\.\.100/, odd);
+  assert.deepEqual(parseDepths('12.5'), [12.5]);
   // A value given twice wrote the same records twice, with the same _id.
   assert.throws(() => parseLengths('1k,4k,1024'), /^InvalidArgumentError: --length lists 1024 tokens twice \("1k" and "1024"\), which would write the same records twice, with the same ids; give each once \(--n sets how many records each gets\)$/);
   assert.throws(() => parseDepths('50, 50.0'), /--depth lists 50% twice \("50" and "50.0"\)/);
