@@ -1,6 +1,7 @@
 /** AdaKV (Feng et al., arXiv 2407.11550): one top-k across all heads of a layer, each head keeping a floor share. Wraps any scoring baseline. */
+import { showValue } from '../util/show.js';
 import { selectTopK } from './budget.js';
-import { ScoredPolicy, type Selector } from './scored.js';
+import { checkFactoryOptions, ScoredPolicy, type Selector } from './scored.js';
 
 export interface AdaKVOptions {
   /** Each head first keeps its own top max(1, ⌊floor·target_h⌋) rows (kvpress alpha_safeguard). Default 0.2. */
@@ -55,6 +56,8 @@ export function adaKvSelect(floor: number = ADAKV_DEFAULTS.floor): Selector {
  * wrapped policy on its own afterwards: they share per-sequence state).
  */
 export function adakvPolicy(inner: ScoredPolicy, opts: AdaKVOptions = {}): ScoredPolicy {
+  if (!(inner instanceof ScoredPolicy)) throw new TypeError(`adakvPolicy: inner must be a scoring baseline (h2oPolicy(...), snapkvPolicy(...), ...), got ${showValue(inner)}`);
+  checkFactoryOptions('adakvPolicy', opts, ['floor']);
   const floor = opts.floor ?? ADAKV_DEFAULTS.floor;
   const select = adaKvSelect(floor);
   const suffix = floor === ADAKV_DEFAULTS.floor ? '' : `,floor=${floor}`;

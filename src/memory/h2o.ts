@@ -1,7 +1,7 @@
 /** H2O, Heavy-Hitter Oracle (Zhang et al., arXiv 2306.14048): keep a recent window plus the tokens with the most accumulated attention. */
 import type { CacheShape, KeepLists, LayerObservation } from './policy.js';
 import { type Budget, type Cadence, everyTokens } from './budget.js';
-import { RowTracker, ScoredPolicy, compactInPlace, type TokenScorer } from './scored.js';
+import { checkFactoryOptions, RowTracker, ScoredPolicy, compactInPlace, type TokenScorer } from './scored.js';
 
 export interface H2OOptions {
   budget: Budget | null;
@@ -78,6 +78,11 @@ export class H2OScorer implements TokenScorer {
 }
 
 export function h2oPolicy(opts: H2OOptions): ScoredPolicy {
+  checkFactoryOptions('h2oPolicy', opts, ['budget', 'recent', 'every']);
+  // As the spec string refuses it: a recent window as large as a token budget keeps only the newest tokens.
+  if (opts.recent !== undefined && opts.budget?.kind === 'tokens' && opts.recent >= opts.budget.tokens) {
+    throw new RangeError(`h2o: recent=${opts.recent} leaves no room for heavy hitters in a budget of ${opts.budget.tokens} tokens (it would keep only the newest); give recent < tokens, or use streaming`);
+  }
   return new ScoredPolicy(new H2OScorer(opts.recent), {
     budget: opts.budget, every: opts.every ?? H2O_DEFAULTS.every, defaultEvery: H2O_DEFAULTS.every,
     extra: opts.recent !== undefined ? [`recent=${opts.recent}`] : [],

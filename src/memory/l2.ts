@@ -1,7 +1,7 @@
 /** L2 / KNorm (Devoto et al., arXiv 2406.11430): keep the keys with the lowest L2 norm (low norm ↔ high attention). */
 import type { CacheShape, KeepLists, LayerObservation } from './policy.js';
 import { type Budget, type Cadence, everyTokens } from './budget.js';
-import { RowTracker, ScoredPolicy, compactInPlace, type TokenScorer } from './scored.js';
+import { checkFactoryOptions, RowTracker, ScoredPolicy, compactInPlace, type TokenScorer } from './scored.js';
 
 export interface L2Options {
   budget: Budget | null;
@@ -66,5 +66,6 @@ export class L2Scorer implements TokenScorer {
 }
 
 export function l2Policy(opts: L2Options): ScoredPolicy {
+  checkFactoryOptions('l2Policy', opts, ['budget', 'every']);
   return new ScoredPolicy(new L2Scorer(), { budget: opts.budget, every: opts.every ?? L2_DEFAULTS.every, defaultEvery: L2_DEFAULTS.every });
 }

@@ -179,6 +179,8 @@ export class MemoryTraceRecorder {
  * after a reset (as MatchedPolicy consumes them), so resets without observations leave no empty sequences.
  */
 export function recordingPolicy(policy: MemoryPolicy, recorder: MemoryTraceRecorder): MemoryPolicy {
+  if (typeof policy?.observe !== 'function' || typeof policy.reset !== 'function') throw new TypeError('recordingPolicy: policy must be a memory policy (an object with reset() and observe())');
+  if (!(recorder instanceof MemoryTraceRecorder)) throw new TypeError('recordingPolicy: recorder must be a MemoryTraceRecorder (new MemoryTraceRecorder())');
   let pending = true;
   if (policy.chunkBoundary !== undefined) recorder.chunkBoundary = policy.chunkBoundary;
   return {

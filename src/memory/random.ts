@@ -1,7 +1,7 @@
 /** Random eviction: keeps a uniform random subset of each head's cache (the floor every method must beat; kvpress RandomPress). */
 import type { CacheShape, LayerObservation } from './policy.js';
 import { type Budget, type Cadence, everyTokens } from './budget.js';
-import { ScoredPolicy, type TokenScorer } from './scored.js';
+import { checkFactoryOptions, ScoredPolicy, type TokenScorer } from './scored.js';
 import { hashString } from '../util/rng.js';
 
 export interface RandomOptions {
@@ -67,6 +67,7 @@ export class RandomScorer implements TokenScorer {
 }
 
 export function randomPolicy(opts: RandomOptions): ScoredPolicy {
+  checkFactoryOptions('randomPolicy', opts, ['budget', 'seed', 'every']);
   const seed = opts.seed ?? RANDOM_DEFAULTS.seed;
   return new ScoredPolicy(new RandomScorer(seed), {
     budget: opts.budget, every: opts.every ?? RANDOM_DEFAULTS.every, defaultEvery: RANDOM_DEFAULTS.every, extra: [`seed=${seed}`],

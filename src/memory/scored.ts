@@ -6,6 +6,18 @@
 import type { CacheShape, KeepLists, LayerObservation, MemoryPolicy } from './policy.js';
 import { type Budget, type Cadence, budgetTargets, cadenceActs, checkBudget, checkCadence, describeBudget, describeCadence, sameCadence, selectTopK, tokensWithinSinks } from './budget.js';
 import { cloneState } from '../util/clone.js';
+import { checkOptionKeys, showValue } from '../util/show.js';
+
+/**
+ * The options object of a baseline's factory (h2oPolicy and the others), checked as a spec string's are: an object,
+ * with `budget` (a Budget, or null for none) and no key the factory does not read (`{ budget, sinks: '4' }` was
+ * ignored by h2oPolicy; `h2oPolicy()` failed reading a property of undefined).
+ */
+export function checkFactoryOptions(who: string, opts: unknown, keys: readonly string[]): void {
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new TypeError(`${who}: options must be an object { budget, ... }, got ${showValue(opts)}`);
+  if (keys.includes('budget') && !('budget' in opts)) throw new TypeError(`${who}: options need "budget" (ratioBudget(r), tokenBudget(n), or null for none)`);
+  checkOptionKeys(opts, keys, who);
+}
 
 /** One method's scoring rule and the per-sequence state it needs. Higher score = more worth keeping. */
 export interface TokenScorer {

@@ -1,7 +1,7 @@
 /** SnapKV (Li et al., arXiv 2404.14469): keep the tokens the last `window` prompt queries attend to (pooled), plus the window itself. */
 import type { CacheShape, KeepLists, LayerObservation } from './policy.js';
 import { AT_PREFILL_END, type Budget, type Cadence } from './budget.js';
-import { RowTracker, ScoredPolicy, type TokenScorer } from './scored.js';
+import { checkFactoryOptions, RowTracker, ScoredPolicy, type TokenScorer } from './scored.js';
 
 export type SnapKVPool = 'avg' | 'max';
 
@@ -109,6 +109,7 @@ export class SnapKVScorer implements TokenScorer {
 }
 
 export function snapkvPolicy(opts: SnapKVOptions): ScoredPolicy {
+  checkFactoryOptions('snapkvPolicy', opts, ['budget', 'window', 'kernel', 'pool', 'every']);
   const window = opts.window ?? SNAPKV_DEFAULTS.window, kernel = opts.kernel ?? SNAPKV_DEFAULTS.kernel;
   const pool = opts.pool ?? SNAPKV_DEFAULTS.pool;
   return new ScoredPolicy(new SnapKVScorer(window, kernel, pool), {

@@ -1,7 +1,7 @@
 /** StreamingLLM (Xiao et al., arXiv 2309.17453): keep the first `sinks` tokens (attention sinks) and a recent window. */
 import type { LayerObservation } from './policy.js';
 import { type Budget, type Cadence, everyTokens, tokenBudget, tokensWithinSinks } from './budget.js';
-import { ScoredPolicy, type TokenScorer } from './scored.js';
+import { checkFactoryOptions, ScoredPolicy, type TokenScorer } from './scored.js';
 
 export interface StreamingOptions {
   /** Total rows kept per head (sinks included): ratio=, tokens=, or null under matched(...). */
@@ -52,6 +52,7 @@ export class StreamingScorer implements TokenScorer {
 }
 
 export function streamingPolicy(opts: StreamingOptions): ScoredPolicy {
+  checkFactoryOptions('streamingPolicy', opts, ['budget', 'sinks', 'every']);
   const sinks = opts.sinks ?? STREAMING_DEFAULTS.sinks;
   // A token budget of at most the sinks is window=0, which streamingWindowBudget refuses: it kept only the sinks,
   // evicting every other token (the current one included) as soon as it had attended.

@@ -1,7 +1,7 @@
 /** TOVA, Token Omission Via Attention (Oren et al., arXiv 2401.06104): drop the tokens the current query attends to least, averaged over the layer's heads. */
 import type { CacheShape, LayerObservation } from './policy.js';
 import { AT_CONTEXT_END_AND_DECODE, type Budget, type Cadence } from './budget.js';
-import { ScoredPolicy, type TokenScorer } from './scored.js';
+import { checkFactoryOptions, ScoredPolicy, type TokenScorer } from './scored.js';
 
 export interface TOVAOptions {
   budget: Budget | null;
@@ -73,5 +73,6 @@ function alignedHeads(obs: LayerObservation): boolean {
 }
 
 export function tovaPolicy(opts: TOVAOptions): ScoredPolicy {
+  checkFactoryOptions('tovaPolicy', opts, ['budget', 'every']);
   return new ScoredPolicy(new TOVAScorer(), { budget: opts.budget, every: opts.every ?? TOVA_DEFAULTS.every, defaultEvery: TOVA_DEFAULTS.every });
 }

@@ -133,3 +133,19 @@ describe('namm:PATH options', () => {
     }
   });
 });
+
+describe('factories', () => it('the baseline factories check their options as spec strings do', async () => {
+  const { h2oPolicy } = await import('../../src/memory/h2o.js');
+  const { tovaPolicy } = await import('../../src/memory/tova.js');
+  const { recordingPolicy, MemoryTraceRecorder } = await import('../../src/memory/matched.js');
+  // h2oPolicy acted as a recent window only; the spec h2o:tokens=64,recent=1000 is refused.
+  assert.throws(() => h2oPolicy({ budget: tokenBudget(64), recent: 1000 }), /h2o: recent=1000 leaves no room for heavy hitters in a budget of 64 tokens/);
+  // Raw errors before: "Cannot read properties of undefined (reading 'recent')", and an unknown key ignored.
+  assert.throws(() => h2oPolicy(undefined as never), /^TypeError: h2oPolicy: options must be an object \{ budget, \.\.\. \}, got undefined$/);
+  assert.throws(() => h2oPolicy({ budget: tokenBudget(64), sinks: 4 } as never), /h2oPolicy: unknown option "sinks"/);
+  assert.throws(() => tovaPolicy({} as never), /tovaPolicy: options need "budget"/);
+  assert.throws(() => adakvPolicy({} as never), /adakvPolicy: inner must be a scoring baseline/);
+  assert.throws(() => recordingPolicy({} as never, new MemoryTraceRecorder()), /recordingPolicy: policy must be a memory policy/);
+  assert.throws(() => recordingPolicy(tovaPolicy({ budget: null }), 'x' as never), /recordingPolicy: recorder must be a MemoryTraceRecorder/);
+  assert.equal(h2oPolicy({ budget: tokenBudget(64), recent: 16 }).name, 'h2o:tokens=64,recent=16');
+}));
