@@ -2,7 +2,7 @@
  * `loadModelFiles(path)`: config, weights under Hugging Face names (float32, or packed matrices with the `weights`
  * option), and the tokenizer, from a HF folder (single or sharded safetensors), a GGUF file, or a llama2.c checkpoint.
  */
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseHfConfig, readJsonFile } from './config.js';
 import { readSafetensors } from './safetensors.js';
@@ -155,7 +155,15 @@ async function safetensorsFiles(dir: string): Promise<string[]> {
   const single = join(dir, 'model.safetensors');
   if (existsSync(single)) return [single];
   const indexPath = join(dir, 'model.safetensors.index.json');
-  if (!existsSync(indexPath)) throw new Error(`${dir}: neither model.safetensors nor model.safetensors.index.json is present`);
+  if (!existsSync(indexPath)) {
+    // existsSync is false for a link that leads nowhere (dangling, or a loop): say so rather than "not present".
+    for (const f of [single, indexPath]) {
+      let link = false;
+      try { link = lstatSync(f).isSymbolicLink(); } catch { /* not there at all */ }
+      if (link) throw new Error(`${dir}: ${basename(f)} is a symbolic link that leads to no file (a dangling link or a loop)`);
+    }
+    throw new Error(`${dir}: neither model.safetensors nor model.safetensors.index.json is present`);
+  }
   const index = await readJsonFile(indexPath);
   const map = (index as { weight_map?: unknown } | null)?.weight_map;
   if (map === null || typeof map !== 'object' || Array.isArray(map)) throw new Error(`${indexPath}: no "weight_map" object`);

@@ -359,3 +359,12 @@ test('an end or begin token past the vocabulary is refused at load, naming the f
   assert.deepEqual(small.eosTokenIds, []);
   assert.equal(parseHfConfig({ model_type: 'gpt2', vocab_size: 50257, n_embd: 32, n_head: 4, n_layer: 1, n_positions: 64 }, 'gpt2').bosTokenId, 50256);
 }));
+
+test('a model.safetensors link that leads nowhere is named as one (it read "neither … is present")', withDir(async (dir) => {
+  const { symlinkSync, mkdirSync: mk } = await import('node:fs');
+  const m = join(dir, 'm');
+  mk(m);
+  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) cpSync(join(MODEL, f), join(m, f));
+  symlinkSync('model.safetensors', join(m, 'model.safetensors'));
+  await assert.rejects(loadModelFiles(m), /m: model\.safetensors is a symbolic link that leads to no file \(a dangling link or a loop\)/);
+}));
