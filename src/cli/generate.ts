@@ -80,6 +80,7 @@ export function register(program: Command): void {
           backend: `${model.backend.name}/${model.backend.simd}`,
           memory_policy: session.memoryPolicy?.name ?? 'full',
           prompt_tokens: result.promptTokens,
+          prompt_token_count: result.promptTokens.length,
           output_tokens: result.outputTokens,
           text: result.text,
           stopped_by: result.stoppedBy,
@@ -117,8 +118,10 @@ async function answerQuestions(
     }
   }
   const doc = await session.generate(prompt, { ...options, maxNewTokens: 0 });
+  // prompt_tokens: the ids, as in the single-prompt mode (it was their count here), and their count beside them.
   const docReport = {
-    prompt_tokens: doc.promptTokens.length,
+    prompt_tokens: doc.promptTokens,
+    prompt_token_count: doc.promptTokens.length,
     prefill_tokens_per_s: round(doc.prefillTokensPerS),
     kv_cache_bytes: doc.kvCacheBytes,
     memory: doc.memory,

@@ -20,6 +20,7 @@ test('namm generate --json reports tokens, speed, cache bytes and memory statist
   const out = JSON.parse(r.stdout);
   assert.deepEqual(out.prompt_tokens.slice(0, 1), [1]);
   assert.equal(out.output_tokens.length, 12);
+  assert.equal(out.prompt_token_count, out.prompt_tokens.length);
   assert.equal(typeof out.text, 'string');
   assert.ok(out.prefill_tokens_per_s > 0 && out.decode_tokens_per_s > 0);
   assert.ok(out.kv_cache_bytes > 0);
@@ -50,7 +51,10 @@ test('namm generate --question reads the prompt once and answers each question i
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.equal(out.memory_policy, 'h2o:tokens=40');
-  assert.ok(out.document.prompt_tokens > 60);
+  assert.ok(out.document.prompt_token_count > 60);
+  // The ids, as the single-prompt mode gives them (a count here before: one field, two types).
+  assert.equal(out.document.prompt_tokens.length, out.document.prompt_token_count);
+  assert.equal(out.document.prompt_tokens[0], 1);
   assert.deepEqual(out.document.memory.finalHeldPerHead, [[40, 40, 40, 40], [40, 40, 40, 40]], 'the document was compressed');
   assert.deepEqual(out.answers.map((a: { question: string }) => a.question), ['One day, Lily', 'Her mom said', 'One day, Lily']);
   for (const a of out.answers) assert.equal(a.output_tokens.length, 6);
