@@ -112,7 +112,7 @@ async function answerQuestions(
   const docTokens = tok.encode(prompt).length, maxNew = options.maxNewTokens ?? 128;
   const longest = Math.max(...questions.map((q) => tok.encode(q, { addBos: false }).length));
   const need = docTokens + longest + Math.max(0, maxNew - 1);
-  for (const limit of [sequenceLimit(model.config), session.memoryPolicy?.sequenceLimit]) {
+  for (const limit of [sequenceLimit(model.config)]) {
     if (limit && need > limit.tokens) {
       throw new Error(`the document (${docTokens} tokens), its longest question (${longest}) and -n ${maxNew} would reach ${need} tokens, past ${limit.what}`);
     }

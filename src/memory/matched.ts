@@ -189,7 +189,7 @@ export function recordingPolicy(policy: MemoryPolicy, recorder: MemoryTraceRecor
     ...(policy.tapPrecision ? { tapPrecision: policy.tapPrecision } : {}),
     ...(policy.packedTaps ? { packedTaps: policy.packedTaps } : {}),
     ...(policy.chunkBoundary ? { chunkBoundary: policy.chunkBoundary } : {}),
-    get sequenceLimit() { return policy.sequenceLimit; },
+    get positionSpan() { return policy.positionSpan; },
     // Recording adds nothing across layers (the trace is put in order when it is taken).
     ...(policy.layerwise ? { layerwise: true } : {}),
     stateObjects: () => [policy],

@@ -51,7 +51,8 @@ export type KeepLists = Int32Array[];
 export type TapPrecision = 'fp32' | 'bf16';
 export const TAP_PRECISIONS: readonly TapPrecision[] = ['fp32', 'bf16'];
 
-export interface PolicySequenceLimit {
+export interface PolicyPositionSpan {
+  /** The largest newest − oldest position held. */
   tokens: number;
   /** What sets it, for the error ("… past <what>"). */
   what: string;
@@ -82,11 +83,13 @@ export interface MemoryPolicy {
    */
   readonly layerwise?: boolean;
   /**
-   * Optional: the longest sequence (absolute tokens) this policy can run, and what sets it. A session refuses a call
-   * that would pass it before the call runs, as it refuses one past the model's limit, so the sequence read so far
-   * stays usable (NAMM with recency=error: a recency past the reference's table failed inside an update, mid-forward).
+   * Optional: the largest distance between the newest position and the oldest one still held that this policy can
+   * handle, and what sets it. A session refuses a forward that could exceed it (from the oldest row held before the
+   * forward to the forward's last token) before the forward runs, so the sequence read so far stays usable (NAMM with
+   * recency=error: a recency past the reference's table failed inside an update, mid-forward, and the session was
+   * lost). Rows the policy evicts move the bound on, so a policy that drops its oldest rows runs on.
    */
-  readonly sequenceLimit?: PolicySequenceLimit;
+  readonly positionSpan?: PolicyPositionSpan;
   /** Starts a new sequence: drop all per-sequence state. */
   reset(shape: CacheShape): void;
   /** Sees one layer's chunk; returns keep lists when this layer's cache should shrink now, else null. */

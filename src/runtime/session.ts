@@ -457,8 +457,8 @@ export class Session {
 
   /**
    * Refuses to grow the sequence by `n` tokens past what the model reads whole (sequenceLimit: a GPT-2 model's
-   * learned positions, a sliding window namm does not implement; up to it the output is exact) or past what its
-   * memory policy can run (MemoryPolicy.sequenceLimit), before anything of the call runs. With `warn`, also
+   * learned positions, a sliding window namm does not implement; up to it the output is exact), before anything of
+   * the call runs. With `warn`, also
    * gives the once-per-model warning past a RoPE model's context; generate's up-front check of a bound it may never
    * reach (maxNewTokens) does not, or it spent the model's one warning on a run that stopped far short of it.
    */
@@ -467,10 +467,6 @@ export class Session {
     const limit = sequenceLimit(c);
     if (limit && this.totalTokens + n > limit.tokens) {
       throw new RangeError(`the sequence would reach ${this.totalTokens + n} tokens, past ${limit.what}`);
-    }
-    const policyLimit = this.policy?.sequenceLimit;
-    if (policyLimit && this.totalTokens + n > policyLimit.tokens) {
-      throw new RangeError(`the sequence would reach ${this.totalTokens + n} tokens, past ${policyLimit.what} (memory policy ${this.policy!.name})`);
     }
     // A RoPE model runs on past its context (transformers too), but what it gives there is not what it was trained
     // for: said once per model, as transformers' generate says it. Dynamic NTK is made to run past it.
@@ -481,6 +477,25 @@ export class Session {
         `namm: the sequence would reach ${this.totalTokens + n} tokens, past this model's ${context}-token context (${c.ropeScaling.type === 'yarn' ? "YaRN's extended context" : 'its max_position_embeddings'}); its output past that is not what it was trained for`,
         { code: 'NAMM_PAST_CONTEXT' },
       );
+    }
+  }
+
+  /**
+   * Refuses a forward of `n` tokens that could take the distance from the oldest row held to its last token past the
+   * policy's MemoryPolicy.positionSpan, before it runs: the tokens fed before it stay, and the session takes further
+   * calls (a reset, another policy). Rows evicted during the forward are not counted on, so it may refuse a forward
+   * that would have passed, by at most one forward's tokens (a chunk, or forwardTokens).
+   */
+  private checkPositionSpan(n: number): void {
+    const span = this.policy?.positionSpan;
+    if (!span) return;
+    let oldest = this.totalTokens;
+    for (let l = 0; l < this.cache.nLayers; l++) {
+      for (const s of this.cache.layerStores(l)) if (s.len > 0 && s.positions[0]! < oldest) oldest = s.positions[0]!;
+    }
+    const newest = this.totalTokens + n - 1;
+    if (newest - oldest > span.tokens) {
+      throw new RangeError(`memory policy ${this.policy!.name}: position ${newest} would be ${newest - oldest} positions from the oldest row held (position ${oldest}), past ${span.what}; ${this.totalTokens} tokens are in the session, which takes further calls`);
     }
   }
 
@@ -506,6 +521,7 @@ export class Session {
     const n = ids.length;
     this.checkLength(n);
     this.checkPolicyOwner(phase);
+    this.checkPositionSpan(n);
     // Sized by the chunk, not by chunkSize: a chunkSize far above any prompt (1e12) must not be allocated up front.
     if (this.chunkPositions.length < n) this.chunkPositions = new Int32Array(n);
     const positions = this.chunkPositions.subarray(0, n);
@@ -782,8 +798,16 @@ export class Session {
       else if (!stable.startsWith(text) && !full.startsWith(text)) text = stable;
       // Its token is in the output, so it joins the sequence (fed with the next call, as after a length stop).
       if (hit >= 0) { stoppedBy = 'stop-string'; this.pending.push(id); break; }
-      if (step + 1 < maxNew) logits = this.decodeToken(id);
-      else this.pending.push(id);
+      if (step + 1 < maxNew) {
+        try {
+          logits = this.decodeToken(id);
+        } catch (err) {
+          // Refused before its forward ran (a policy's position span): the token waits, as after a length stop, so
+          // the session holds what was streamed and takes further calls.
+          if (this.failure === null) this.pending.push(id);
+          throw err;
+        }
+      } else this.pending.push(id);
       if (step % 16 === 15) await new Promise<void>((r) => setImmediate(r));
     }
     if (stoppedBy !== 'stop-string') {

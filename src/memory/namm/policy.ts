@@ -16,7 +16,7 @@
 import { checkOptionKeys, showValue } from '../../util/show.js';
 import type { Backend } from '../../tensor/backend.js';
 import { getBackend } from '../../tensor/index.js';
-import { TAP_PRECISIONS, type CacheShape, type KeepLists, type LayerObservation, type MemoryPolicy, type PolicySequenceLimit, type TapPrecision } from '../policy.js';
+import { TAP_PRECISIONS, type CacheShape, type KeepLists, type LayerObservation, type MemoryPolicy, type PolicyPositionSpan, type TapPrecision } from '../policy.js';
 import { BamScorer } from './bam.js';
 import { endsWindow, HeadWindow, validateUpdateEvery, type TapRows } from './buffer.js';
 import { EMA_COEFF, emaOldStateDecay } from './ema.js';
@@ -142,12 +142,12 @@ export class NammPolicy implements MemoryPolicy {
   /** Sessions end their chunks at every update point, so that no later query attends before the update. */
   get chunkBoundary(): number { return this.updateEvery; }
   /**
-   * With recency=error, the sequence a session may run: a row's recency (newest position − its position) reaches
-   * T − 1 in a sequence of T tokens, and the reference's table ends at 32,768, so up to 32,769 tokens always run.
+   * With recency=error: an update reads each held row's recency (newest position − its position), and the
+   * reference's table ends at 32,768.
    */
-  get sequenceLimit(): PolicySequenceLimit | undefined {
+  get positionSpan(): PolicyPositionSpan | undefined {
     if (this.recency !== 'error') return undefined;
-    return { tokens: RECENCY_TABLE_MAX + 1, what: `the NAMM's recency table (0..${RECENCY_TABLE_MAX.toLocaleString('en-US')}, the reference's; the namm option recency=extend continues its formula past it)` };
+    return { tokens: RECENCY_TABLE_MAX, what: `the NAMM's recency table (0..${RECENCY_TABLE_MAX.toLocaleString('en-US')}, the reference's; the namm option recency=extend continues its formula past it)` };
   }
   readonly selection: NammSelection;
   readonly cacheSize: number | undefined;
