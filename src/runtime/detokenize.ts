@@ -57,10 +57,13 @@ export class IncrementalDecoder {
     if (typeof tokenizer?.decode !== 'function') {
       throw new TypeError(`IncrementalDecoder: tokenizer must be a tokenizer (an object with decode), got ${tokenizer === null ? 'null' : typeof tokenizer}`);
     }
-    if (!Array.isArray(context) || !context.every((id) => Number.isInteger(id))) throw new TypeError('IncrementalDecoder: context must be an array of token ids');
-    this.contextOnly = context.length > 0 ? tokenizer.decode(context) : '';
+    // An array or a typed array, as every other list of ids.
+    if (!(Array.isArray(context) || (ArrayBuffer.isView(context) && !(context instanceof DataView))) || !Array.from(context as ArrayLike<number>).every((id) => Number.isInteger(id))) {
+      throw new TypeError('IncrementalDecoder: context must be an array of token ids');
+    }
+    this.contextOnly = context.length > 0 ? tokenizer.decode(Array.from(context)) : '';
     if (context.length > 0) {
-      this.ids.push(...context);
+      this.ids.push(...Array.from(context));
       this.anchor = context.length;
       this.anchorText = this.contextText = this.current = this.contextOnly;
       this.base = this.contextOnly.length;

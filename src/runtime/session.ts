@@ -771,11 +771,13 @@ export class Session {
       let stable = full;
       if (hit < 0) {
         if (stable.endsWith('\uFFFD')) stable = stable.slice(0, -1);
-        // Again on what is left, until nothing more is held: a tail the clean-up may remove brings what comes
-        // before it next to later text ("s " then "'s" reads "s's", which holds the stop string "s'").
-        for (let held = 1; held > 0;) {
-          held = Math.max(stopPrefixTail(stable, heldPrefixes), cleans ? cleanupTail(stable) : 0);
-          stable = stable.slice(0, stable.length - held);
+        // After a clean-up tail, again on what is left: the tail may vanish and bring what comes before it next to
+        // later text ("s " then "'s" reads "s's", which holds the stop string "s'"). A stop string's beginning stays
+        // where it is, so nothing before it is held for it.
+        for (;;) {
+          const stop = stopPrefixTail(stable, heldPrefixes), clean = cleans ? cleanupTail(stable) : 0;
+          stable = stable.slice(0, stable.length - Math.max(stop, clean));
+          if (clean === 0 || clean < stop) break;
         }
       }
       if (stable.length > text.length && stable.startsWith(text)) {
@@ -812,7 +814,10 @@ export class Session {
     }
     if (stoppedBy !== 'stop-string') {
       // The whole output, the tail held back as a possible stop string's beginning included (without a tokenizer too).
-      const full = tok ? decodeAfter(tok, context, out) : out.join(' ');
+      let full = tok ? decodeAfter(tok, context, out) : out.join(' ');
+      // A length stop in the middle of a character: its end comes with the next call (generate([]) continues from
+      // here), so its U+FFFD is held back as the streaming held it, and the two texts join to the character.
+      if (tok && stoppedBy === 'length' && full.endsWith('\uFFFD')) full = full.slice(0, -1);
       if (full.length > text.length && full.startsWith(text)) {
         const pending = options.onToken?.(full.slice(text.length), out.at(-1) ?? -1);
         if (isThenable(pending)) await (signal ? raceAbort(pending, signal) : pending);

@@ -52,8 +52,9 @@ export async function saveHfModel(
     for (const f of files) writeTarget(join(dir, f));
     const held = [...MODEL_FILES, ...TOKENIZER_FILES].filter((f) => existsSync(join(dir, f)));
     const stale = tokenizer ? [] : held.filter((f) => TOKENIZER_FILES.includes(f));
-    if (held.length > 0 && !options.force) throw new Error(`saveHfModel: ${dir} already holds ${held.join(', ')}; pass { force: true } to overwrite`);
+    // First: force cannot help there (it advised { force: true }, which then refused them).
     if (stale.length > 0) throw new Error(`saveHfModel: ${dir} holds ${stale.join(', ')} of another model, and no tokenizer is given to replace them; remove them or pass the tokenizer`);
+    if (held.length > 0 && !options.force) throw new Error(`saveHfModel: ${dir} already holds ${held.join(', ')}; pass { force: true } to overwrite`);
   }
   makeFolders(dir, 'model folder');
   await writeModelWeights(dir, model);

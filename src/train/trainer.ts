@@ -230,8 +230,9 @@ function sameSetup(a: TrainConfig, b: TrainConfig, newData = false): boolean {
     ...c.model, positionInit: c.model.positionInit ?? 'normal', positionStd: c.model.positionStd ?? c.model.initStd / 2,
     previousTokenHeads: c.model.previousTokenHeads ?? 0,
   });
-  // The tokenizer by what it is (vocabSizeGiven, absent from older checkpoints, only says how the config spelt it).
-  const tokenizerOf = (c: TrainConfig) => ({ vocabSize: c.tokenizer.vocabSize, path: c.tokenizer.path });
+  // The tokenizer by what it is: a given one by its path (its size is the file's; the config's vocabSize, once
+  // ignored there, may have been dropped or corrected since), a trained one by its size.
+  const tokenizerOf = (c: TrainConfig) => (c.tokenizer.path !== null ? { path: c.tokenizer.path } : { vocabSize: c.tokenizer.vocabSize, path: null });
   const key = (c: TrainConfig) => JSON.stringify(newData ? [modelOf(c), tokenizerOf(c), c.training.seed] : [modelOf(c), tokenizerOf(c), c.data, c.training.seed, c.training.tokensPerStep]);
   return key(a) === key(b);
 }
@@ -300,7 +301,7 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
   if (cfg.tokenizer.path) {
     vocabSize = (await loadHfTokenizer(tokenizerFrom ?? join(o.outDir, 'tokenizer.json'))).vocabSize;
     if (cfg.tokenizer.vocabSizeGiven && vocabSize !== cfg.tokenizer.vocabSize) {
-      throw new Error(`tokenizer.vocabSize is ${cfg.tokenizer.vocabSize}, but the tokenizer ${givenBy} gives (${tokenizerFrom ?? join(o.outDir, 'tokenizer.json')}) has ${vocabSize} tokens; drop vocabSize or make it ${vocabSize}`);
+      throw new Error(`tokenizer.vocabSize is ${cfg.tokenizer.vocabSize}, but the tokenizer that ${givenBy} names (${tokenizerFrom ?? join(o.outDir, 'tokenizer.json')}) has ${vocabSize} tokens; drop vocabSize or make it ${vocabSize}`);
     }
   }
   checkTrainingSize(modelConfigFor(cfg, vocabSize, 0, 0));

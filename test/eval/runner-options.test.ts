@@ -113,3 +113,17 @@ test('the summary counts the records whose prompt was cut, and the table says so
   const many = Array.from({ length: 200_000 }, (_, i) => ({ ...base, id: String(i), truncated: false, memory: { meanFraction: 0.5, peakFraction: i === 7 ? 0.9 : 0.5 } }));
   assert.equal(summarize(many as never)[0]!.peakKvFraction, 0.9);
 });
+
+test('a prediction is the output decoded on its own, as LongBench\'s pred.py decodes it (no leading space of a SentencePiece token)', async () => {
+  const { loadModel } = await import('../../src/models/model.js');
+  const { runRecord } = await import('../../src/eval/runner.js');
+  const m = await loadModel('../shared/models/tinystories-656k');
+  const record = {
+    input: 'What was the girl called?', context: 'Once upon a time, there was a little girl named Lily. She had a toy car.'.repeat(4),
+    answers: ['Lily'], length: 80, dataset: 'toy_names', language: 'en', all_classes: null, _id: 'toy-0',
+    metric: 'string_match_part', prompt_template: '{context}\nQuestion: {input}\nAnswer:', max_new_tokens: 4,
+  };
+  // generate's text, decoded after the prompt, reads " a pretty dream "; code_sim and the other metrics that do not
+  // normalise spaces would score it apart from the official predictions.
+  assert.equal((await runRecord(m, record as never, null)).prediction, 'a pretty dream ');
+});

@@ -85,7 +85,7 @@ test('IncrementalDecoder with a context: the text the output adds after the toke
   const gpt2 = await loadTokenizer('models/namm-tiny-gpt2');
   const emoji = gpt2.encode('a😀b', { addBos: false });
   assert.equal(gpt2.decode(emoji.slice(0, 2)), 'a\uFFFD', 'the context ends in the middle of the emoji');
-  const d = new IncrementalDecoder(gpt2, emoji.slice(0, 2));
+  const d = new IncrementalDecoder(gpt2, Int32Array.from(emoji.slice(0, 2)) as never);
   for (const id of emoji.slice(2)) d.push(id);
   assert.equal(d.text, '😀b', 'the continuation completes the character');
   for (const path of ['models/namm-tiny-gpt2', 'models/namm-tiny-llama', '../shared/models/tinystories-656k']) {

@@ -153,10 +153,13 @@ describe('trainer', () => {
     const config = (vocabSize: number) => parseTrainConfig({ ...base, tokenizer: { path: join(root, 'tokenizer.json'), vocabSize }, data: { textLengths: [32], taskWeight: 0 }, training: { steps: 1, tokensPerStep: 32 } });
     // It was ignored: the run trained with the file's 300 tokens.
     await assert.rejects(runTraining({ config: config(4096), outDir: join(root, 'a'), backend: new JsBackend(), corpus }),
-      /tokenizer\.vocabSize is 4096, but the tokenizer tokenizer\.path gives \(.*tokenizer\.json\) has 300 tokens/);
+      /tokenizer\.vocabSize is 4096, but the tokenizer that tokenizer\.path names \(.*tokenizer\.json\) has 300 tokens/);
     assert.equal(existsSync(join(root, 'a')), false, 'no folder made');
     const r = await runTraining({ config: config(300), outDir: join(root, 'b'), backend: new JsBackend(), corpus });
     assert.equal(r.step, 1);
+    // A resume whose config drops the (matching) vocabSize continues: a given tokenizer is compared by its path.
+    const without = parseTrainConfig({ ...base, tokenizer: { path: join(root, 'tokenizer.json') }, data: { textLengths: [32], taskWeight: 0 }, training: { steps: 2, tokensPerStep: 32 } });
+    assert.equal((await runTraining({ config: without, outDir: join(root, 'b'), backend: new JsBackend(), corpus, resume: true })).step, 2);
   });
 
   it('the parameter count of the size check is the one the model allocates (llama with GQA and an untied head, gpt2)', () => {

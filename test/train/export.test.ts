@@ -41,6 +41,11 @@ test('saveHfModel writes a folder loadModel reads, and refuses to overwrite one 
     writeFileSync(join(other, 'config.json'), '{"old": true}');
     await assert.rejects(saveHfModel(other, modelOf(8), tokenizer, null, { force: true }), /cannot write .*model\.safetensors: .* is a folder, not a file/);
     assert.equal(readFileSync(join(other, 'config.json'), 'utf8'), '{"old": true}');
+    // Only tokenizer files and no tokenizer given: it advised { force: true }, which then refused them.
+    const tokOnly = join(root, 't');
+    mkdirSync(tokOnly);
+    writeFileSync(join(tokOnly, 'tokenizer.json'), '{}');
+    await assert.rejects(saveHfModel(tokOnly, modelOf(8)), /holds tokenizer\.json of another model, and no tokenizer is given/);
     assert.equal(existsSync(join(other, 'tokenizer.json')), false);
   } finally { rmSync(root, { recursive: true, force: true }); }
 });
