@@ -132,8 +132,11 @@ async function answerQuestions(
   }
   const answers = [];
   for (const question of questions) {
-    if (!json) process.stdout.write(`Q: ${question}\nA: `);
-    const r = await session.fork().generate(question, { ...options, onToken: json ? undefined : (text) => process.stdout.write(text) });
+    if (!json) process.stdout.write(`Q: ${question}\nA:`);
+    // One space after "A:", the answer's own when it begins with one (its text keeps its leading space: "A:  an").
+    let first = true;
+    const show = (text: string) => { process.stdout.write(first && !/^\s/.test(text) ? ` ${text}` : text); first = false; };
+    const r = await session.fork().generate(question, { ...options, onToken: json ? undefined : show });
     if (!json) process.stdout.write('\n');
     answers.push({
       question, output_tokens: r.outputTokens, text: r.text, stopped_by: r.stoppedBy,
