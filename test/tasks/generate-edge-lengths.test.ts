@@ -50,3 +50,13 @@ test('a length too short for the prompt as the evaluation feeds it is named as a
   });
   assert.ok(generateRecord({ task: 'niah_single_1', length: needed, tokenizer, seed: 0, index: 0 }).length > 0, `${needed} tokens are enough`);
 });
+
+test('a length that holds no uncommon cwe word, or no kv_retrieval pair but the asked one, is refused as too small', () => {
+  // Such records were made: a cwe list of the ten answers only, a JSON object of the asked pair alone.
+  const tokenizer = tinyStoriesTokenizer();
+  assert.throws(() => generateRecord({ task: 'cwe', length: 350, tokenizer, seed: 0, index: 0 }), /^LengthTooSmallError: cwe: a length of 350 tokens is too small: it holds the 10 common words and no uncommon one \(need at least \d+\)$/);
+  const cwe = generateRecord({ task: 'cwe', length: 360, tokenizer, seed: 0, index: 0 });
+  assert.ok(cwe.context.split(/\d+\. /).filter(Boolean).some((w) => !cwe.answers.includes(w.trim())), 'an uncommon word is listed');
+  assert.throws(() => generateRecord({ task: 'kv_retrieval', length: 240, tokenizer, seed: 0, index: 0 }), /kv_retrieval: a length of 240 tokens is too small: it holds the asked key-value pair and no other/);
+  assert.ok((generateRecord({ task: 'kv_retrieval', length: 300, tokenizer, seed: 0, index: 0 }).context.match(/": "/g) ?? []).length >= 2);
+});

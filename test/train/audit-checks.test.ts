@@ -85,17 +85,19 @@ describe('data mixer', () => {
   });
 
   it('kv_retrieval reaches lengths between two pair counts (it ended "cannot reach" there, and a run failed at such a draw)', () => {
-    // kv_retrieval grows in whole key-value pairs, ~80 tokens each with a 500-token vocabulary: 260 tokens lie
-    // between two pair counts, beyond what the object's layout makes up. Such a record now ends further below (as
-    // documented) instead of failing; every draw at 260 failed, until the run did.
+    // kv_retrieval grows in whole key-value pairs, ~80 tokens each with a 500-token vocabulary: 370 tokens lie
+    // between two pair counts, beyond what the object's layout makes up (350-390 all failed). Such a record now ends
+    // further below (as documented) instead of failing; every draw at 370 failed, until the run did.
     const bpe500 = trainBpe(brownDocuments().slice(0, 8).map((d) => d.text), { vocabSize: 500 });
     const tok500 = new HfTokenizer({ tokenizerJson: bpeTokenizerJson(bpe500), tokenizerConfig: bpeTokenizerConfig(bpe500, 512), origin: 'test' });
     const stream500 = tokenStream(brownDocuments().slice(0, 4), tok500, 1, 2);
     const kv = { textWeight: 0, taskWeight: 1, textLengths: [16], tasks: ['kv_retrieval'], lossOn: 'answer' as const, seed: 0 };
-    const mixer = new DataMixer({ ...kv, taskLengths: [260] }, stream500, tok500, 1, 2, 512);
+    const mixer = new DataMixer({ ...kv, taskLengths: [370] }, stream500, tok500, 1, 2, 512);
     const s = mixer.next();
     assert.equal(s.source, 'kv_retrieval');
-    assert.ok(s.ids.length <= 260 && s.ids.length > 180, `${s.ids.length} tokens`);
+    assert.ok(s.ids.length <= 370 && s.ids.length > 290, `${s.ids.length} tokens`);
+    // 260 holds the asked pair and no other: refused as too small (a record of the pair alone asks nothing).
+    assert.throws(() => new DataMixer({ ...kv, taskLengths: [260] }, stream500, tok500, 1, 2, 512), /260 tokens cannot hold a kv_retrieval sample .*no other/);
   });
 
   it('a recall sample longer than its distinct keys allow ends (at most one record per key)', () => {

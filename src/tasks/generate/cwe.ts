@@ -4,7 +4,7 @@
  */
 import { Rng } from '../../util/rng.js';
 import { commonEnglishWords } from '../wordlists.js';
-import { fitToLength, countPromptTokens } from './sizing.js';
+import { countPromptTokens, fitToLength, LengthTooSmallError } from './sizing.js';
 import type { Sample, SampleContext } from './common.js';
 
 export const CWE_TEMPLATE = 'Below is a numbered list of words. In these words, some appear more often than others. ' +
@@ -56,6 +56,13 @@ export function generateCommonWords(ctx: SampleContext): Sample {
       maxUnits: uncommon.length * freqUncommon, exhausted: `the word list has only ${words.length} words`,
       memo: ctx.memo,
     });
+    // No uncommon word at all: the list is the answer, which asks nothing. Fewer repetitions of the common words
+    // leave room for some; at the fewest, the length is too small.
+    if (fit.n === 0) {
+      if (freqCommon !== fallbackLast) continue;
+      const needed = countPromptTokens(ctx.tokenizer, ctx.template, render(freqCommon, freqUncommon, freqUncommon)) + ctx.maxNewTokens;
+      throw new LengthTooSmallError(`${ctx.task}: a length of ${ctx.length} tokens is too small: it holds the ${CWE_COMMON_WORDS} common words and no uncommon one (need at least ${needed})`, needed);
+    }
     return { ...fit.parts, answers: common, promptTokens: fit.promptTokens };
   }
   throw new Error('unreachable: the last common-word frequency is always tried');

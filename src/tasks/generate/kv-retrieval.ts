@@ -2,7 +2,7 @@
  * InfiniteBench's kv_retrieval: a JSON object of random UUID keys to UUID values, one key asked. The Japanese
  * variant uses Japanese key phrases and Japanese instructions.
  */
-import { fitToLength } from './sizing.js';
+import { countPromptTokens, fitToLength, LengthTooSmallError } from './sizing.js';
 import { fork, needleDepths, withChecks, type Sample, type SampleContext } from './common.js';
 import { JAPANESE_KEY_COUNT, japaneseKey } from './japanese-text.js';
 import { countOccurrences, drawDistinct, uuid } from './values.js';
@@ -63,6 +63,11 @@ export function generateKvRetrieval(ctx: SampleContext, language: 'en' | 'ja'): 
       ...common, render: (n) => render(n, 0), tokensPerProxy: 60, maxUnits: maxPairs,
       exhausted: `only ${JAPANESE_KEY_COUNT} distinct Japanese keys exist`,
     });
+    // The asked pair alone asks nothing of retrieval (niah_multikey_2/3 refuse a haystack of their needle alone too).
+    if (pairFit.n === 0) {
+      const needed = countPromptTokens(ctx.tokenizer, ctx.template, render(1, 0)) + ctx.maxNewTokens;
+      throw new LengthTooSmallError(`${ctx.task}: a length of ${ctx.length} tokens is too small: it holds the asked key-value pair and no other (need at least ${needed})`, needed);
+    }
     const fit = pairFit.withinTolerance ? pairFit : fitToLength({
       ...common, render: (level) => render(pairFit.n, level), tokensPerProxy: 2, maxUnits: pairFit.n + MAX_INDENT,
       memoKey: `${ctx.task}:layout`,
