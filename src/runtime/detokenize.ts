@@ -41,7 +41,7 @@ export class IncrementalDecoder {
   private whole = false;
   private current = '';
   private changed = 0;
-  /** decode(context): the text before the output, which `text` leaves out (see textAfter). */
+  /** decode(context): the text before the output, which `text` leaves out (see decodeAfter). */
   private readonly contextOnly: string;
   /** Where the output begins in `current`. */
   private base = 0;

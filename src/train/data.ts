@@ -257,9 +257,10 @@ export class DataMixer {
    * Every task must be sizable to every task length with this tokenizer. A length below a task's smallest prompt and
    * answer budget (112 tokens for passkey, 464 for niah_multikey_3 with the shipped Llama's tokenizer), or one whose
    * records all fail to size (a haystack's supply exhausted), failed only when that pair was first drawn, after every
-   * sizing try: mid-run. Each pair is probed with up to MAX_SIZING_TRIES records of its own (a fresh sizing memo, indices no draw
-   * uses), and refused when none can be sized: a draw skips a record that cannot, but a length most records miss
-   * would sooner or later meet that many in a row.
+   * sizing try: mid-run. Each pair is probed with up to MAX_SIZING_TRIES records of its own (a fresh sizing memo, so
+   * the draws are untouched), and refused when none can be sized: a draw skips a record that cannot (a record's
+   * smallest prompt varies a little with its content), but a length most records miss would sooner or later meet that
+   * many in a row.
    */
   private checkTaskLengths(): void {
     const o = this.options;
@@ -270,8 +271,9 @@ export class DataMixer {
             generateRecord({ task, length, tokenizer: this.tokenizer, seed: TRAIN_SEED_BASE + o.seed, index: VALIDATION_INDEX_BASE - 1 - k, memo: new Map() });
             break;
           } catch (err) {
+            if (k + 1 < MAX_SIZING_TRIES) continue;
             if (err instanceof LengthTooSmallError) throw new Error(`data.taskLengths: ${length} tokens cannot hold a ${task} sample with this tokenizer (${err.message}); raise the task length or drop the task`);
-            if (k + 1 === MAX_SIZING_TRIES) throw new Error(`data.taskLengths: no ${task} sample of ${MAX_SIZING_TRIES} could be sized to ${length} tokens with this tokenizer (${(err as Error).message}); choose another task length or drop the task`);
+            throw new Error(`data.taskLengths: no ${task} sample of ${MAX_SIZING_TRIES} could be sized to ${length} tokens with this tokenizer (${(err as Error).message}); choose another task length or drop the task`);
           }
         }
       }
