@@ -1,7 +1,7 @@
 /** `namm convert`: between Hugging Face folders, GGUF files and llama2.c checkpoints (as sources). */
 import type { Command } from 'commander';
 import { copyFileSync, existsSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { toHfConfig } from '../models/config.js';
 import { convertRopeLayout, writeGguf, type GgufWriteDtype } from '../models/gguf.js';
 import { loadModelFiles, tiedNames } from '../models/load.js';
@@ -99,13 +99,20 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
   const config = { ...src.config, ropeLayout: 'half' as const };
   // Formed first: a config that config.json cannot say is refused before anything is written.
   const configJson = JSON.stringify({ ...toHfConfig(config), torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype] }, null, 2) + '\n';
-  // A folder this conversion makes goes again if the conversion fails before writing into it (it was left empty).
-  const madeOut = !existsSync(o.out);
+  // The folders this conversion makes (--out and any missing parents) go again, as far as they are empty, if it
+  // fails (they were left behind).
+  let firstMade: string | null = null;
+  for (let p = resolve(o.out); !existsSync(p); p = dirname(p)) firstMade = p;
   makeFolders(o.out, 'output folder');
   try {
     return writeHfFolder(o, src, config, configJson, dtype, notes);
   } catch (err) {
-    if (madeOut && existsSync(o.out) && readdirSync(o.out).length === 0) rmdirSync(o.out);
+    if (firstMade !== null) {
+      for (let p = resolve(o.out); existsSync(p) && readdirSync(p).length === 0; p = dirname(p)) {
+        rmdirSync(p);
+        if (p === firstMade) break;
+      }
+    }
     throw err;
   }
 }

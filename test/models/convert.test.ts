@@ -113,4 +113,7 @@ test('convertModel: bad options are named; a device target is refused as one; a 
   writeSafetensors(join(big, 'model.safetensors'), tensors, { format: 'pt' });
   await assert.rejects(convertModel({ from: big, to: 'safetensors', out: join(dir, 'big-f16'), dtype: 'f16' }), /holds 100000, beyond float16's range/);
   assert.equal(existsSync(join(dir, 'big-f16')), false, 'no empty folder left');
+  // Parents it made go too, up to the first that existed.
+  await assert.rejects(convertModel({ from: big, to: 'safetensors', out: join(dir, 'a', 'b', 'c'), dtype: 'f16' }), /beyond float16's range/);
+  assert.equal(existsSync(join(dir, 'a')), false, 'no empty parents left');
 }));
