@@ -198,7 +198,7 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
     textLengths: ints(d, 'textLengths', wd, [Math.min(512, ctx), ctx]),
     copyLengths: ints(d, 'copyLengths', wd, (d.textLengths as number[] | undefined) ?? [Math.min(512, ctx), ctx]),
     taskLengths: ints(d, 'taskLengths', wd, [Math.min(512, ctx), ctx]),
-    tasks: (d.tasks ?? ['niah_single_1', 'niah_single_2', 'niah_multikey_1', 'passkey', 'number_string', 'kv_retrieval', 'vt']) as string[],
+    tasks: given(d, 'tasks', ['niah_single_1', 'niah_single_2', 'niah_multikey_1', 'passkey', 'number_string', 'kv_retrieval', 'vt']) as string[],
     lossOn: oneOf(d, 'lossOn', wd, 'answer', ['answer', 'all'] as const),
     validationSamples: num(d, 'validationSamples', wd, 8, intIn(0, 100_000), 'an integer within 0..100,000'),
   };
@@ -213,7 +213,7 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
       return v as number[];
     };
     Object.assign(data, {
-      recallWeight, recallLengths: ints(d, 'recallLengths', wd, data.copyLengths), recallGaps: gapList('recallGaps', d.recallGaps ?? [...DEFAULT_RECALL_GAPS]),
+      recallWeight, recallLengths: ints(d, 'recallLengths', wd, data.copyLengths), recallGaps: gapList('recallGaps', given(d, 'recallGaps', [...DEFAULT_RECALL_GAPS])),
     });
     if (d.recallQueryGaps !== undefined) data.recallQueryGaps = gapList('recallQueryGaps', d.recallQueryGaps);
   } else if (d.recallLengths !== undefined || d.recallGaps !== undefined || d.recallQueryGaps !== undefined) {
@@ -293,7 +293,7 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
   // The default warm-up (100 steps) would outlast a shorter run, whose rate then never reached its peak: such a run
   // warms up for a tenth of its steps instead (runs of 100 steps or more keep 100).
   if (o.warmupSteps === undefined && training.steps < optimizer.warmupSteps) optimizer.warmupSteps = Math.ceil(training.steps / 10);
-  const name = root.name ?? 'namm-model';
+  const name = given(root, 'name', 'namm-model');
   if (typeof name !== 'string') throw new Error(`${source}: name must be a string`);
   return { name, init, model, tokenizer, data, optimizer, training };
 }

@@ -413,7 +413,7 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
       opt.update(lr);
       skippedInARow = 0;
     } else {
-      o.onStatus?.(`step ${step}: non-finite gradient norm, update skipped`);
+      o.onStatus?.(`step ${step + 1}: non-finite gradient norm, update skipped`);
       // One bad batch is skipped; a run whose every step is non-finite has diverged, and stepping on would only
       // checkpoint it and export a model whose forward is non-finite.
       if (++skippedInARow >= MAX_SKIPPED_STEPS) {

@@ -193,3 +193,11 @@ describe('trainer', () => {
     assert.ok(12 * MAX_TRAIN_PARAMETERS + 1024 * 1024 <= 3 * 1024 ** 3 && 12 * (MAX_TRAIN_PARAMETERS + 1) + 1024 * 1024 > 3 * 1024 ** 3);
   });
 });
+
+describe('training config: null is refused in every field', () => {
+  it('data.tasks, data.recallGaps and name (null became their defaults)', () => {
+    assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [64], tasks: null } }), /data\.tasks must be an array of task names/);
+    assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [64], recallWeight: 1, recallGaps: null } }), /data\.recallGaps must be a non-empty array/);
+    assert.throws(() => parseTrainConfig({ ...base, name: null }), /name must be a string/);
+  });
+});
