@@ -33,7 +33,7 @@ export async function calibrateNamm(model: Model, records: readonly TaskRecord[]
     if (longest >= every) break;
   }
   if (longest < every) {
-    throw new Error(`no NAMM update can happen: the longest record runs to ${longest} tokens (prompt and new tokens, the prompt cut to its budget), short of the update cadence (${every} tokens); calibrate on longer records, or give a larger --max-prompt-tokens / --context-window (a RoPE model may run past its context)`);
+    throw new Error(`no NAMM update can happen: the longest record runs to ${longest} tokens (prompt and new tokens, the prompt cut to its budget), short of the update cadence (${every} tokens); calibrate on longer records, or give a larger prompt budget (calibrate's --max-prompt-tokens / --context-window, a curriculum's run.maxPromptTokens / run.contextWindow; a RoPE model may run past its context)`);
   }
   let done = 0;
   for (const record of records) {
