@@ -8,6 +8,7 @@
  * token's earlier occurrence (an induction head).
  *   npx tsx scripts/induction-probe.ts MODEL_DIR [period ...]
  */
+import './script-errors.js';
 import { tokenNll } from '../src/eval/perplexity.js';
 import type { LayerObservation } from '../src/memory/policy.js';
 import { loadModel } from '../src/models/model.js';

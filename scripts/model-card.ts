@@ -11,6 +11,7 @@
  * Writes the JSON to --out, `loss.svg` next to the model when the model folder (or --log) has a train-log.jsonl
  * (unless --no-plot: a card run meant only to score leaves the model folder as it was), and prints a Markdown table.
  */
+import './script-errors.js';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';

@@ -7,6 +7,7 @@
  * --query-gap m the queries put m shared tokens between key and filler, so the key must be found by what surrounds it.
  *   npx tsx scripts/recall-probe.ts MODEL_DIR [--length 256] [--samples 20] [--gaps 0,1,2,3] [--query-gap 0]
  */
+import './script-errors.js';
 import { parseArgs } from 'node:util';
 import { tokenNll } from '../src/eval/perplexity.js';
 import { loadModel } from '../src/models/model.js';
