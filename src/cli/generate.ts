@@ -106,16 +106,15 @@ export function register(program: Command): void {
 async function answerQuestions(
   model: Model, session: Session, prompt: string, questions: string[], options: GenerateOptions, json: boolean,
 ): Promise<void> {
-  // The longest answer's sequence against the model's and the policy's limits, before the document is read (the
+  // The longest answer's sequence against the model's limit, before the document is read (the
   // refusal came after its whole prefill, with "Q: … A:" already printed).
   const tok = model.tokenizer!;
   const docTokens = tok.encode(prompt).length, maxNew = options.maxNewTokens ?? 128;
   const longest = Math.max(...questions.map((q) => tok.encode(q, { addBos: false }).length));
   const need = docTokens + longest + Math.max(0, maxNew - 1);
-  for (const limit of [sequenceLimit(model.config)]) {
-    if (limit && need > limit.tokens) {
-      throw new Error(`the document (${docTokens} tokens), its longest question (${longest}) and -n ${maxNew} would reach ${need} tokens, past ${limit.what}`);
-    }
+  const limit = sequenceLimit(model.config);
+  if (limit && need > limit.tokens) {
+    throw new Error(`the document (${docTokens} tokens), its longest question (${longest}) and -n ${maxNew} would reach ${need} tokens, past ${limit.what}`);
   }
   const doc = await session.generate(prompt, { ...options, maxNewTokens: 0 });
   // prompt_tokens: the ids, as in the single-prompt mode (it was their count here), and their count beside them.

@@ -58,12 +58,11 @@ export class IncrementalDecoder {
       throw new TypeError(`IncrementalDecoder: tokenizer must be a tokenizer (an object with decode), got ${tokenizer === null ? 'null' : typeof tokenizer}`);
     }
     // An array or a typed array, as every other list of ids.
-    if (!(Array.isArray(context) || (ArrayBuffer.isView(context) && !(context instanceof DataView))) || !Array.from(context as ArrayLike<number>).every((id) => Number.isInteger(id))) {
-      throw new TypeError('IncrementalDecoder: context must be an array of token ids');
-    }
-    this.contextOnly = context.length > 0 ? tokenizer.decode(Array.from(context)) : '';
-    if (context.length > 0) {
-      this.ids.push(...Array.from(context));
+    const ids = Array.isArray(context) || (ArrayBuffer.isView(context) && !(context instanceof DataView)) ? Array.from(context as ArrayLike<number>) : null;
+    if (!ids || !ids.every((id) => Number.isInteger(id))) throw new TypeError('IncrementalDecoder: context must be an array of token ids');
+    this.contextOnly = ids.length > 0 ? tokenizer.decode(ids) : '';
+    if (ids.length > 0) {
+      this.ids.push(...ids);
       this.anchor = context.length;
       this.anchorText = this.contextText = this.current = this.contextOnly;
       this.base = this.contextOnly.length;
