@@ -8,11 +8,11 @@
  * checkpoint), token-cache.bin, and run.lock while the run goes (see runTraining).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs, realpathSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { makeFolders, MiB, readFileLimited } from '../util/files.js';
 import { acquireRunLock, runFolderEntries } from '../util/run-lock.js';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { MAX_CHECKPOINT_BYTES, readCheckpointFile, writeCheckpointFile, writeFileAtomic } from '../evolve/checkpoint.js';
 import { parseHfConfig, readJsonFile } from '../models/config.js';
 import { loadModelFiles } from '../models/load.js';
@@ -224,17 +224,47 @@ async function prepareStreams(o: TrainRunOptions, tokenizer: Tokenizer, split: {
   return { train, validation };
 }
 
-function sameSetup(a: TrainConfig, b: TrainConfig, newData = false): boolean {
+/**
+ * What of a run's setup differs between a checkpoint's config `a` and the config `b` it is resumed with, as field
+ * names ("model.layers", "tokenizer", "data", "training.seed", "training.tokensPerStep"); with `newData` the data
+ * section and tokensPerStep may change. `sameTokenizer` decides for two given tokenizers named by different paths.
+ */
+function setupDifferences(a: TrainConfig, b: TrainConfig, newData: boolean, sameTokenizer: (x: string, y: string) => boolean): string[] {
   // Checkpoints written before model.positionInit existed hold no such field: they used the default.
-  const modelOf = (c: TrainConfig) => ({
+  const modelOf = (c: TrainConfig): Record<string, unknown> => ({
     ...c.model, positionInit: c.model.positionInit ?? 'normal', positionStd: c.model.positionStd ?? c.model.initStd / 2,
     previousTokenHeads: c.model.previousTokenHeads ?? 0,
   });
-  // The tokenizer by what it is: a given one by its path (its size is the file's; the config's vocabSize, once
-  // ignored there, may have been dropped or corrected since), a trained one by its size.
-  const tokenizerOf = (c: TrainConfig) => (c.tokenizer.path !== null ? { path: c.tokenizer.path } : { vocabSize: c.tokenizer.vocabSize, path: null });
-  const key = (c: TrainConfig) => JSON.stringify(newData ? [modelOf(c), tokenizerOf(c), c.training.seed] : [modelOf(c), tokenizerOf(c), c.data, c.training.seed, c.training.tokensPerStep]);
-  return key(a) === key(b);
+  const out: string[] = [];
+  const ma = modelOf(a), mb = modelOf(b);
+  for (const k of [...new Set([...Object.keys(ma), ...Object.keys(mb)])]) {
+    if (JSON.stringify(ma[k]) !== JSON.stringify(mb[k])) out.push(`model.${k}`);
+  }
+  // The tokenizer by what it is: a given one by the file it names (its size is the file's; the config's vocabSize,
+  // once ignored there, may have been dropped or corrected since), a trained one by its size.
+  const ta = a.tokenizer.path, tb = b.tokenizer.path;
+  if ((ta === null) !== (tb === null) || (ta === null && a.tokenizer.vocabSize !== b.tokenizer.vocabSize)) out.push('tokenizer');
+  else if (ta !== null && tb !== null && ta !== tb && !sameTokenizer(ta, tb)) out.push('tokenizer');
+  if (!newData && JSON.stringify(a.data) !== JSON.stringify(b.data)) out.push('data');
+  if (a.training.seed !== b.training.seed) out.push('training.seed');
+  if (!newData && a.training.tokensPerStep !== b.training.tokensPerStep) out.push('training.tokensPerStep');
+  return out;
+}
+
+/**
+ * Whether two given tokenizers, named by paths spelt differently (relative and absolute, a folder and its
+ * tokenizer.json, a moved copy), are the same: the same file once resolved, or the same bytes as `copy`, the
+ * tokenizer a run copied into its folder (what a resumed run uses).
+ */
+function sameGivenTokenizer(x: string, y: string, copy: string): boolean {
+  const file = (p: string) => { const f = resolve(tokenizerSource(p)); try { return realpathSync(f); } catch { return f; } };
+  const fx = file(x), fy = file(y);
+  if (fx === fy) return true;
+  try {
+    return readFileLimited(copy, 512 * MiB, 'tokenizer').equals(readFileLimited(fy, 512 * MiB, 'tokenizer'));
+  } catch {
+    return false;
+  }
 }
 
 function validationLoss(model: TrainableModel, samples: Sample[]): number {
@@ -311,12 +341,15 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
   if (o.newData && !o.resume) throw new Error('a new data phase continues a run: pass --resume with it');
   const markerPath = join(o.outDir, UNFINISHED_RUN_MARKER);
   if (!o.resume) await fs.writeFile(markerPath, JSON.stringify({ run: cfg.name, started: new Date().toISOString() }) + '\n');
-  if (checkpoint && !sameSetup(checkpoint.header.config, cfg, o.newData)) {
+  const copiedTokenizer = join(o.outDir, 'tokenizer.json');
+  const changed = checkpoint ? setupDifferences(checkpoint.header.config, cfg, !!o.newData, (x, y) => sameGivenTokenizer(x, y, copiedTokenizer)) : [];
+  if (changed.length > 0) {
+    const named = `${changed.join(', ')} ${changed.length === 1 ? 'differs' : 'differ'} from the checkpoint's config`;
     throw new Error(o.newData
-      ? `${ckptPath} was made with a different model, tokenizer or seed; a new data phase may change only the data section, tokensPerStep, the schedule and the optimizer`
-      : `${ckptPath} was made with a different model, tokenizer, data or seed configuration; only training.steps, checkpointEvery, evalEvery and the optimizer may change on resume (--new-data starts a new data phase)`);
+      ? `${ckptPath} was made with a different model, tokenizer or seed (${named}); a new data phase may change only the data section, tokensPerStep, the schedule and the optimizer`
+      : `${ckptPath} was made with a different model, tokenizer, data or seed configuration (${named}); only training.steps, checkpointEvery, evalEvery and the optimizer may change on resume (--new-data starts a new data phase)`);
   }
-  const phaseStarts = !!checkpoint && !!o.newData && !sameSetup(checkpoint.header.config, cfg);
+  const phaseStarts = !!checkpoint && !!o.newData && setupDifferences(checkpoint.header.config, cfg, false, (x, y) => sameGivenTokenizer(x, y, copiedTokenizer)).length > 0;
 
   const split = o.corpus ?? corpusSplit();
   await prepareTokenizer(o, split.train);

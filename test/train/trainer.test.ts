@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadModel } from '../../src/models/model.js';
 import { JsBackend } from '../../src/tensor/js.js';
@@ -246,7 +246,7 @@ describe('namm train loop', () => {
     assert.equal(log.filter((l) => l.phase === 'new data').length, 1);
     const other = tinyConfig('llama', 4);
     other.model.nLayers = 3;
-    await assert.rejects(runTraining({ config: other, outDir: out, backend: be, corpus, resume: true, newData: true }), /different model, tokenizer or seed/);
+    await assert.rejects(runTraining({ config: other, outDir: out, backend: be, corpus, resume: true, newData: true }), /different model, tokenizer or seed \(model\.nLayers differs from the checkpoint's config\)/);
   });
 
   it('init: a run starts from a saved model\'s weights and tokenizer; a folder of another shape is refused', async () => {
@@ -294,6 +294,14 @@ describe('namm train loop', () => {
     rmSync(moved, { recursive: true });
     const more = { ...relocated, training: { ...relocated.training, steps: 3 } };
     assert.equal((await runTraining({ config: more, outDir: third, backend: be, corpus, resume: true })).step, 3);
+    // The tokenizer is compared by what it is: the same file spelt relative to the working folder, or a copy of it
+    // elsewhere, is the run's; a tokenizer of other bytes is refused by name.
+    const spelt = { ...more, init: relative(process.cwd(), first), tokenizer: { ...more.tokenizer, path: join(relative(process.cwd(), first), 'tokenizer.json') }, training: { ...more.training, steps: 4 } };
+    assert.equal((await runTraining({ config: spelt, outDir: third, backend: be, corpus, resume: true })).step, 4);
+    const edited = tempDir();
+    writeFileSync(join(edited, 'tokenizer.json'), readFileSync(join(first, 'tokenizer.json'), 'utf8').replace(/\}\s*$/, ', "x": 1}'));
+    const otherTok = { ...spelt, tokenizer: { ...spelt.tokenizer, path: edited }, training: { ...spelt.training, steps: 5 } };
+    await assert.rejects(runTraining({ config: otherTok, outDir: third, backend: be, corpus, resume: true }), /\(tokenizer differs from the checkpoint's config\)/);
   });
 
   it('refuses to overwrite a run without --resume, and to resume with another model', async () => {
