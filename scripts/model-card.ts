@@ -16,10 +16,12 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createProgress } from '../src/cli/progress.js';
+import { parseLengths } from '../src/cli/tasks.js';
+import { intOption } from '../src/cli/util.js';
 import { runRecord } from '../src/eval/runner.js';
 import { perplexity } from '../src/eval/perplexity.js';
 import { loadModel } from '../src/models/model.js';
-import { generateRecords } from '../src/tasks/registry.js';
+import { generateRecords, getTask } from '../src/tasks/registry.js';
 import { corpusSplit } from '../src/train/corpus.js';
 import { readTrainLog, renderLossSvg } from '../src/train/plot.js';
 
@@ -39,14 +41,21 @@ const { values: a } = parseArgs({
   },
 });
 if (!a.model) throw new Error('--model DIR is required');
-const seed = Number(a.seed), n = Number(a.n);
-if (!(Number.isInteger(seed) && seed >= 0 && seed < 1_000_000)) throw new Error('--seed must be an evaluation seed: an integer within 0..999999');
-if (!(Number.isInteger(n) && n >= 1)) throw new Error('--n must be an integer ≥ 1');
+const seed = intOption('--seed')(a.seed!), n = intOption('--n', 1)(a.n!);
+if (seed >= 1_000_000) throw new Error(`--seed must be an evaluation seed: an integer within 0..999999, got ${seed}`);
+// Every argument is checked before the model is read: a misspelt task or length printed an empty table before.
+const tasks = a.tasks!.split(',').map((t) => t.trim());
+for (const [i, task] of tasks.entries()) {
+  getTask(task);
+  if (tasks.indexOf(task) < i) throw new Error(`--tasks lists ${task} twice`);
+}
+const lengths = parseLengths(a.lengths!, '--lengths');
+const pplTokens = intOption('--ppl-tokens')(a['ppl-tokens']!);
+const threads = a.threads === undefined ? undefined : intOption('--threads', 1)(a.threads);
 const model = await loadModel(a.model);
-if (a.threads) model.backend.threads = Number(a.threads);
+if (threads) model.backend.threads = threads;
 const tokenizer = model.tokenizer;
 if (!tokenizer) throw new Error(`${a.model} has no tokenizer`);
-const tasks = a.tasks!.split(','), lengths = a.lengths!.split(',').map(Number);
 
 const scores: { task: string; length: number; samples: number; score: number; likelihood?: number; answerNll?: number; seconds: number }[] = [];
 const progress = createProgress(tasks.length * lengths.length * n, 'card');
@@ -84,7 +93,6 @@ for (const length of lengths) {
 progress.stop();
 
 // Perplexity: the held-out documents as one stream, scored in windows of the model's context.
-const pplTokens = Number(a['ppl-tokens']);
 const ids: number[] = [];
 for (const d of corpusSplit().validation) {
   if (ids.length >= pplTokens) break;

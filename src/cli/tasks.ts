@@ -36,12 +36,12 @@ function refuseRepeats(option: string, parts: string[], values: number[], unit: 
 }
 
 /** "1024,4096" or "4k,16K" → [1024, 4096]. */
-export function parseLengths(value: string): number[] {
+export function parseLengths(value: string, option = '--length'): number[] {
   const parts = value.split(',');
-  return refuseRepeats('--length', parts, parts.map((part) => {
+  return refuseRepeats(option, parts, parts.map((part) => {
     const m = /^\s*(\d+)\s*([kK]?)\s*$/.exec(part);
     const n = m ? Number(m[1]) * (m[2] ? 1024 : 1) : NaN;
-    if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`--length must be positive token counts like 4096 or 4k, got "${part}"`);
+    if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`${option} must be positive token counts like 4096 or 4k, got "${part}"`);
     return n;
   }), ' tokens');
 }
@@ -107,7 +107,7 @@ export function register(program: Command): void {
     .command('generate')
     .description('write N records of a task per length (and per depth) as LongBench-format JSONL')
     .requiredOption('--task <name>', 'task name (see `namm tasks list`)')
-    .requiredOption('--length <tokens>', 'target prompt + new tokens, comma-separated for a sweep (e.g. 4096 or 1k,4k,16k)', parseLengths)
+    .requiredOption('--length <tokens>', 'target prompt + new tokens, comma-separated for a sweep (e.g. 4096 or 1k,4k,16k)', (v) => parseLengths(v))
     .requiredOption('--tokenizer <path>', 'the model\'s tokenizer: a model folder, tokenizer.json, .gguf or llama2.c tokenizer.bin')
     .requiredOption('--out <file>', 'output .jsonl file')
     .option('-n, --n <n>', 'records per length (and depth)', intOption('--n', 1), 1)

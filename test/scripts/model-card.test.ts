@@ -20,3 +20,18 @@ test('held-out perplexity counts every token it read, one context token per wind
     assert.equal(card.perplexity.predicted, 4200 - 3);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('a misspelt task, a bad length or a repeated task is refused before the model is read, as one line', () => {
+  for (const [args, shown] of [
+    [['--tasks', 'passkee'], /^model-card\.ts: unknown task "passkee"; known tasks: /],
+    [['--tasks', 'passkey,passkey'], /^model-card\.ts: --tasks lists passkey twice/],
+    [['--lengths', '512x'], /^model-card\.ts: --lengths must be positive token counts like 4096 or 4k, got "512x"/],
+    [['--ppl-tokens', 'many'], /^model-card\.ts: --ppl-tokens must be an integer ≥ 0/],
+  ] as const) {
+    // The model folder does not exist: the argument is what is refused, before any model is loaded.
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/model-card.ts', '--model', 'no/such/model', ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 1, args.join(' '));
+    assert.match(r.stderr, shown);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
