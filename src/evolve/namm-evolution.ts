@@ -338,6 +338,8 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
         ...(validation ? { validation } : {}),
         extra, onProgress,
       });
+      // The stage's end wrote a checkpoint, also in a stage of 0 generations (whose onProgress never ran).
+      rmSync(markerPath, { force: true });
       const file = stageFile(k);
       saveNamm(file, last.mean, last.history, k, last.stageBest[k] ?? null);
       stageFiles.push(file);

@@ -11,6 +11,8 @@ export interface ProgressStats {
   mean: number;
   median: number;
   sigma: number;
+  /** Seconds the generation took (its evaluation and update); not shown when absent. */
+  timeS?: number;
   /** Seconds since the run (all processes together) started. */
   elapsedS: number;
   /** Estimated seconds left; null when unknown. */
@@ -30,7 +32,8 @@ const num = (v: number): string => (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v
 export function formatProgress(p: ProgressStats): string {
   const info = p.info ? Object.entries(p.info).map(([k, v]) => ` ${k} ${num(v)}`).join('') : '';
   return `[${p.stage}] gen ${p.generation}/${p.totalGenerations} best ${num(p.best)} mean ${num(p.mean)} ` +
-    `median ${num(p.median)} σ ${num(p.sigma)}${info} | ${formatDuration(p.elapsedS)} elapsed, ETA ${formatDuration(p.etaS)}`;
+    `median ${num(p.median)} σ ${num(p.sigma)}${info} | ${p.timeS !== undefined ? `${formatDuration(p.timeS)}/gen, ` : ''}` +
+    `${formatDuration(p.elapsedS)} elapsed, ETA ${formatDuration(p.etaS)}`;
 }
 
 /** Writes progress lines to a stream (stderr by default), TTY-aware. */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadEvolutionCheckpoint, runEvolution, type GenerationRecord } from '../../src/evolve/loop.js';
-import { ProgressLine } from '../../src/evolve/progress.js';
+import { formatProgress, ProgressLine } from '../../src/evolve/progress.js';
 import { Rng } from '../../src/util/rng.js';
 import { CHILD_SETUP, bigExtra, objective } from '../fixtures/evolve/evolution-child.js';
 
@@ -258,6 +258,8 @@ test('progress line: \\r-updated on a TTY, one plain line per generation otherwi
   assert.ok(tty.out[0]!.startsWith('\r[s] gen 3/10 best 1.5000 mean 1.0000 median 1.2000 σ 0.0600'));
   assert.match(tty.out[0]!, /1m15s elapsed, ETA 1h01m$/);
   assert.equal(tty.out.at(-1), '\n');
+  // With the generation's own time (what evolve shows), before the run's.
+  assert.match(formatProgress({ ...stats, timeS: 12.4 }), /σ 0\.0600 \| 12s\/gen, 1m15s elapsed, ETA 1h01m$/);
   assert.ok(tty.out.every((s) => !s.slice(0, -1).includes('\n')));
   assert.deepEqual(plain.out.map((s) => [s.startsWith('\r'), s.endsWith('\n')]), [[false, true], [false, true]]);
 });

@@ -297,6 +297,7 @@ test('a run whose first stage has 0 generations (validation on) resumes', { time
   const out = join(dir, 'run');
   const first = await evolveNamm({ curriculum: config, model: MODEL, out, progress: false });
   assert.equal(first.generation, 0);
+  assert.ok(!existsSync(join(out, UNFINISHED_EVOLUTION_MARKER)), 'a run of 0 generations ends with a checkpoint, not as unfinished');
   // Its only checkpoint was written at the first stage's end: it must hold the run's state (statistics, seed).
   await writeFile(config, JSON.stringify(tinyCurriculum({ validation: { every: 1, limit: 1 }, stages: stages(1) })));
   const resumed = await evolveNamm({ curriculum: config, model: MODEL, out, resume: true, progress: false });
