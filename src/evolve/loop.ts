@@ -209,10 +209,7 @@ async function evolveInLockedDir(o: RunEvolutionOptions, stages: EvolutionStage[
   if (await exists(ckptPath)) {
     if (!o.resume) throw new Error(`runEvolution: ${ckptPath} exists; pass resume: true to continue it, or use a new dir`);
     ({ cma, meta } = await loadEvolutionCheckpoint(o.dir));
-    checkCompatible(meta, cma, o, stages);
-    if ((meta.validationEvery ?? 0) !== every) {
-      throw new Error(`the checkpoint in ${o.dir} validates the mean every ${meta.validationEvery ?? 0} generations, this run asks for ${every}: resume with the settings it was started with`);
-    }
+    checkResumable(meta, cma, { ...o, validationEvery: every }, stages);
     meta.stages = stages.map((s) => ({ name: s.name, generations: s.generations }));
     restoredExtra = meta.extra;
     // The log and parameter files may be one generation behind (or half-written): rebuild them.
@@ -430,7 +427,22 @@ function resolveStages(o: RunEvolutionOptions): EvolutionStage[] {
   return stages;
 }
 
-function checkCompatible(meta: LoopMeta, cma: CmaEs, o: RunEvolutionOptions, stages: EvolutionStage[]): void {
+/**
+ * Refuses to resume the checkpointed run (`meta`, `cma`) with settings other than those it was started with: the
+ * parameter count, seed, CMA-ES settings, validation cadence, the stages it has reached. runEvolution checks this
+ * when it resumes; a caller with costly preparations (evolveNamm builds every task pool first) can check it before.
+ */
+export function checkResumable(
+  meta: LoopMeta, cma: CmaEs, o: Pick<RunEvolutionOptions, 'dir' | 'dim' | 'seed' | 'cmaOptions'> & { validationEvery: number }, stages: EvolutionStage[],
+): void {
+  checkCompatible(meta, cma, o, stages);
+  const every = o.validationEvery;
+  if ((meta.validationEvery ?? 0) !== every) {
+    throw new Error(`the checkpoint in ${o.dir} validates the mean every ${meta.validationEvery ?? 0} generations, this run asks for ${every}: resume with the settings it was started with`);
+  }
+}
+
+function checkCompatible(meta: LoopMeta, cma: CmaEs, o: Pick<RunEvolutionOptions, 'dir' | 'dim' | 'seed' | 'cmaOptions'>, stages: EvolutionStage[]): void {
   if (meta.dim !== o.dim) throw new Error(`the checkpoint in ${o.dir} has ${meta.dim} parameters, this run ${o.dim}: resume with the settings it was started with`);
   // The seed only seeded the strategy's Rng, whose state the checkpoint carries on: another one would be ignored.
   if (o.seed !== undefined && o.seed !== meta.seed) {

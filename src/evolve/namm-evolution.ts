@@ -32,7 +32,7 @@ import type { CmaMode } from './cmaes.js';
 import { curriculumFingerprints, loadCurriculum, resolveTaskPools, stableJson, type Curriculum, type StageSpec } from './curriculum.js';
 import { computeFitness, samplePromptIndices, type FitnessOptions, type TaskScores } from './fitness.js';
 import {
-  CHECKPOINT_FILE, loadEvolutionCheckpoint, runEvolution, type EvaluationResult, type GenerationRecord, type ValidationContext,
+  CHECKPOINT_FILE, checkResumable, loadEvolutionCheckpoint, runEvolution, type EvaluationResult, type GenerationRecord, type ValidationContext,
   type ValidationRecord,
 } from './loop.js';
 import { renderFitnessSvg } from './plot.js';
@@ -188,7 +188,8 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
     }
     if (unfinished) say(`note: ${out} holds a run that stopped before its first generation ended; starting over in it`);
   }
-  const restoredMeta = checkpointExists ? (await loadEvolutionCheckpoint(out)).meta : null;
+  const restoredCheckpoint = checkpointExists ? await loadEvolutionCheckpoint(out) : null;
+  const restoredMeta = restoredCheckpoint?.meta ?? null;
   const restored = restoredMeta ? readExtra(restoredMeta.extra, out) : null;
   if (restored && o.seed !== undefined && o.seed !== restored.seed) {
     throw new Error(`the run in ${out} uses seed ${restored.seed}; cannot resume it with seed ${o.seed}`);
@@ -199,8 +200,18 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   // with the other CMA-ES settings, by runEvolution).
   const modeOverride = o.mode ?? restored?.mode;
   const mode = modeOverride ?? curriculum.cma.mode;
+  const cmaOptions = {
+    popSize: curriculum.cma.popSize, initSigma: curriculum.cma.initSigma, eliteRatio: curriculum.cma.eliteRatio,
+    variant: curriculum.cma.variant, mode,
+  };
+  const stages = curriculum.stages.map((s) => ({ name: s.name, generations: s.generations }));
   const fingerprints = curriculumFingerprints(curriculum);
   if (restored) checkFingerprints(restored, fingerprints, () => curriculumFingerprints(curriculum, 'legacy'), out);
+  // Settings the run cannot resume with are refused now, before the model loads and the task pools are built (~14 s
+  // on the shipped curriculum); runEvolution checks them again as it resumes.
+  if (restoredCheckpoint) {
+    checkResumable(restoredCheckpoint.meta, restoredCheckpoint.cma, { dir: out, dim: NAMM_PARAM_COUNT, seed, cmaOptions, validationEvery: curriculum.validation.every }, stages);
+  }
 
   // As the mode: the weights a run started with stay its own (a resume need not repeat them).
   const weights = o.weights !== undefined ? parseWeightStorage(o.weights) : restored?.weights ?? 'auto';
@@ -314,7 +325,6 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   try {
     await writeFileAtomic(join(out, MEMBERS_FILE), members.map((m) => JSON.stringify(m) + '\n').join(''));
     if (validation) await writeFileAtomic(join(out, VALIDATION_FILE), await recordedValidationLines(join(out, VALIDATION_FILE), restoredMeta?.validations ?? []));
-    const stages = curriculum.stages.map((s) => ({ name: s.name, generations: s.generations }));
     // One runEvolution per stage prefix: the CMA-ES state carries over through the checkpoint, and each stage's
     // end is a point where its mean can be saved (also after a resume that finds the stage already done). A
     // resume starts at the checkpoint's stage: the stages before it ended, and their files were written, before
@@ -330,10 +340,7 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
         dir: out, lock, dim: NAMM_PARAM_COUNT, seed, stages: stages.slice(0, k + 1), resume: checkpointExists || k > 0, progress: false,
         // The ETA runs to the end of the curriculum, not of this prefix.
         laterStages: stages.slice(k + 1),
-        cmaOptions: {
-          popSize: curriculum.cma.popSize, initSigma: curriculum.cma.initSigma, eliteRatio: curriculum.cma.eliteRatio,
-          variant: curriculum.cma.variant, mode,
-        },
+        cmaOptions,
         evaluate: (population, generation, ctx) => evaluate(population, generation, ctx.stageIndex),
         ...(validation ? { validation } : {}),
         extra, onProgress,

@@ -284,6 +284,8 @@ test('a resume keeps the CMA-ES mode the run was started with, without repeating
   assert.deepEqual(bytes(resumed.mean), bytes(straight.mean));
   // Another mode is still refused, and a bad one before anything loads.
   await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, mode: 'fast', progress: false }), /has CMA-ES mode reference, this run asks for fast/);
+  // Before the model loads (a model path that does not exist is not reached) and the pools are built.
+  await assert.rejects(evolveNamm({ curriculum: config, model: join(dir, 'no-such-model'), out, resume: true, mode: 'fast', progress: false }), /has CMA-ES mode reference, this run asks for fast/);
   await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, mode: 'lazy' as 'fast', progress: false }), /mode must be 'reference' or 'fast', got lazy/);
   await assert.rejects(evolveNamm({ curriculum: config, model: 'no-such-model', out: ' ', progress: false }), /out must be the path of the run directory, got " "/);
 }));
