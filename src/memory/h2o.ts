@@ -32,6 +32,16 @@ export class H2OScorer implements TokenScorer {
     }
   }
 
+  /**
+   * The sinks and the recent window may fill a token budget between them: what is kept would be streaming's sinks
+   * and newest tokens whatever the attention, under H2O's name. (tokens ≤ sinks alone is withSinks' own refusal.)
+   */
+  refusesSinks(tokens: number, sinks: number): string | null {
+    const window = this.recent ?? Math.floor(tokens / 2);
+    if (sinks === 0 || tokens <= sinks || window + sinks < tokens) return null;
+    return `h2o: the ${sinks} sinks and the recent window of ${window} tokens${this.recent === undefined ? ' (the default, half the budget)' : ''} fill the budget of ${tokens} tokens, so no heavy hitter would be kept; give tokens > sinks + recent, or use streaming`;
+  }
+
   reset(shape: CacheShape): void {
     this.acc = Array.from({ length: shape.nLayers }, () => Array.from({ length: shape.nKvHeads }, () => new Float64Array(0)));
     this.rows.reset(shape.nLayers);

@@ -39,6 +39,12 @@ export interface TokenScorer {
   retain(layer: number, keep: KeepLists): void;
   /** This layer will never act again in this sequence: free its state and ignore its further chunks. */
   release?(layer: number): void;
+  /**
+   * Optional: why `sinks` sinks cannot be added under a budget of `tokens` tokens per head (they and the rows this
+   * rule keeps whatever the scores, such as H2O's recent window, fill it, so the scores would choose no token), or
+   * null when they can. withSinks refuses what this names.
+   */
+  refusesSinks?(tokens: number, sinks: number): string | null;
 }
 
 /**
@@ -290,6 +296,8 @@ export function withSinks(policy: ScoredPolicy, sinks: number): ScoredPolicy {
   if (tokens !== null) {
     throw new RangeError(`${policy.name.split(':')[0]}: tokens=${tokens} holds no more than the ${sinks} sinks (sinks=${sinks}), so the rule would choose no token; give tokens > sinks`);
   }
+  const refused = policy.budget?.kind === 'tokens' ? policy.scorer.refusesSinks?.(policy.budget.tokens, sinks) ?? null : null;
+  if (refused !== null) throw new RangeError(refused);
   const name = `${policy.name}${policy.name.includes(':') ? ',' : ':'}sinks=${sinks}`;
   return new ScoredPolicy(new SinkGuard(policy.scorer, sinks), { budget: policy.budget, every: policy.every, select: policy.select, name });
 }

@@ -23,7 +23,8 @@ export const SNAPKV_DEFAULTS = { window: 64, kernel: 5, pool: 'avg' as SnapKVPoo
  * Per KV head: the mean attention of the last `window` queries (buffered across chunks, since a prefill's last
  * chunk may hold fewer than `window` queries) on the rows before the window, smoothed by a 1-D pool with
  * padding ⌊kernel/2⌋; the window's own rows score +∞. The tap is averaged over the query heads of each KV head
- * before pooling (kvpress averages after; identical for avg pooling, close for max).
+ * before pooling (the spec and kvpress average after; identical for avg pooling, the only one kvpress has, while max
+ * pooling, the original SnapKV code's option, which has no GQA averaging, can keep other tokens).
  * Memory: up to `window` attention rows per layer and KV head are held until the layer acts.
  */
 export class SnapKVScorer implements TokenScorer {
@@ -35,12 +36,29 @@ export class SnapKVScorer implements TokenScorer {
   private buf: Float32Array[][][] = [];
   private readonly rows = new RowTracker('snapkv');
 
-  constructor(readonly window: number, readonly kernel: number, readonly pool: SnapKVPool) {
+  /** `windowGiven`: false when `window` is the default (error messages say so). */
+  constructor(readonly window: number, readonly kernel: number, readonly pool: SnapKVPool, private readonly windowGiven = true) {
     if (!Number.isInteger(window) || window < 1) throw new RangeError(`snapkv: window must be an integer ≥ 1, got ${window}`);
     if (!Number.isInteger(kernel) || kernel < 1 || kernel % 2 === 0) {
       throw new RangeError(`snapkv: kernel must be an odd integer ≥ 1, got ${kernel}`);
     }
     if (pool !== 'avg' && pool !== 'max') throw new RangeError(`snapkv: pool must be "avg" or "max", got "${pool}"`);
+  }
+
+  /**
+   * Why a budget of `tokens` cannot hold the observation window and the votes' choice (null when it can): as h2o's
+   * recent ≥ tokens, the window alone fills it, so the votes never choose a token and what is kept is the newest
+   * `tokens` (the published code's top-k of capacity − window fails there).
+   */
+  refusesBudget(tokens: number): string | null {
+    if (tokens > this.window) return null;
+    return `snapkv: tokens=${tokens} holds no more than the observation window (window=${this.window}${this.windowGiven ? '' : ', the default'}, always kept), so the votes would choose no token; give tokens > window, or a smaller window=`;
+  }
+
+  /** As refusesBudget, with `sinks` sinks kept as well (tokens ≤ sinks alone is withSinks' own refusal). */
+  refusesSinks(tokens: number, sinks: number): string | null {
+    if (sinks === 0 || tokens <= sinks || tokens > this.window + sinks) return null;
+    return `snapkv: tokens=${tokens} holds no more than the ${sinks} sinks and the observation window (window=${this.window}${this.windowGiven ? '' : ', the default'}), both always kept, so the votes would choose no token; give tokens > sinks + window`;
   }
 
   reset(shape: CacheShape): void {
@@ -112,7 +130,10 @@ export function snapkvPolicy(opts: SnapKVOptions): ScoredPolicy {
   checkFactoryOptions('snapkvPolicy', opts, ['budget', 'window', 'kernel', 'pool', 'every']);
   const window = opts.window ?? SNAPKV_DEFAULTS.window, kernel = opts.kernel ?? SNAPKV_DEFAULTS.kernel;
   const pool = opts.pool ?? SNAPKV_DEFAULTS.pool;
-  return new ScoredPolicy(new SnapKVScorer(window, kernel, pool), {
+  const scorer = new SnapKVScorer(window, kernel, pool, opts.window !== undefined);
+  const refused = opts.budget?.kind === 'tokens' ? scorer.refusesBudget(opts.budget.tokens) : null;
+  if (refused !== null) throw new RangeError(refused);
+  return new ScoredPolicy(scorer, {
     budget: opts.budget, every: opts.every ?? SNAPKV_DEFAULTS.every, defaultEvery: SNAPKV_DEFAULTS.every,
     extra: [`window=${window}`, `kernel=${kernel}`, `pool=${pool}`],
   });

@@ -59,8 +59,8 @@ type Options = Map<string, string>;
 
 interface PolicyDef {
   info: PolicyInfo;
-  /** `sinks`: the first positions a scoring baseline's `sinks=` protects (SinkGuard), 0 without. */
-  build(opts: Options, ctx: Context, sinks: number): MemoryPolicy;
+  /** A scoring baseline's `sinks=` is applied afterwards, by withSinks (which refuses sinks that fill its budget). */
+  build(opts: Options, ctx: Context): MemoryPolicy;
 }
 
 const BUDGET_OPTIONS: PolicyOptionInfo[] = [
@@ -131,21 +131,11 @@ const DEFS: PolicyDef[] = [
       paper: 'H2O, arXiv 2306.14048', needsAttention: 'yes (every query row)', acts: 'every chunk and decode step (every=1)',
       options: [...BUDGET_OPTIONS, { key: 'recent', value: 'W', default: 'half the budget', help: 'most recent tokens always kept' }, SINKS_OPTION, everyOption('1')],
     },
-    build: (o, ctx, sinks) => {
+    build: (o, ctx) => {
       allowOnly('h2o', o, ['ratio', 'tokens', 'recent', 'every'], ctx);
       const recent = o.has('recent') ? intValue('h2o', 'recent', o.get('recent')!, 0) : undefined;
-      const budget = budgetOf('h2o', o, ctx);
-      if (recent !== undefined && budget?.kind === 'tokens' && recent >= budget.tokens) {
-        throw new Error(`h2o: recent=${recent} leaves no room for heavy hitters in a budget of ${budget.tokens} tokens (it would keep only the newest); give recent < tokens, or use streaming`);
-      }
-      // With sinks= as well, the sinks and the window may fill the budget between them: what is kept would be
-      // streaming's sinks and newest tokens whatever the attention, under H2O's name.
-      const window = recent ?? Math.floor((budget?.kind === 'tokens' ? budget.tokens : 0) / 2);
-      // (tokens ≤ sinks alone is withSinks' refusal.)
-      if (sinks > 0 && budget?.kind === 'tokens' && budget.tokens > sinks && window + sinks >= budget.tokens) {
-        throw new Error(`h2o: the ${sinks} sinks and the recent window of ${window} tokens${recent === undefined ? ' (the default, half the budget)' : ''} fill the budget of ${budget.tokens} tokens, so no heavy hitter would be kept; give tokens > sinks + recent, or use streaming`);
-      }
-      return h2oPolicy({ budget, recent, every: cadenceOf('h2o', o, ctx) });
+      // A recent window that fills the budget, alone or with sinks=, is the factory's and withSinks' refusal.
+      return h2oPolicy({ budget: budgetOf('h2o', o, ctx), recent, every: cadenceOf('h2o', o, ctx) });
     },
   },
   {
@@ -186,22 +176,14 @@ const DEFS: PolicyDef[] = [
         everyOption('prefill'),
       ],
     },
-    build: (o, ctx, sinks) => {
+    build: (o, ctx) => {
       allowOnly('snapkv', o, ['ratio', 'tokens', 'window', 'kernel', 'pool', 'every'], ctx);
       const window = o.has('window') ? intValue('snapkv', 'window', o.get('window')!, 1) : undefined;
       const kernel = o.has('kernel') ? intValue('snapkv', 'kernel', o.get('kernel')!, 1) : undefined;
       const pool = o.get('pool');
       if (pool !== undefined && pool !== 'avg' && pool !== 'max') throw new Error(`snapkv: pool must be avg or max, got "${pool}"`);
-      const budget = budgetOf('snapkv', o, ctx), w = window ?? SNAPKV_DEFAULTS.window;
-      // As h2o's recent ≥ tokens: the window alone fills the budget, so the votes never choose a token and what is
-      // kept is the newest `tokens` (the published code's top-k of capacity − window fails there).
-      if (budget?.kind === 'tokens' && budget.tokens <= w) {
-        throw new Error(`snapkv: tokens=${budget.tokens} holds no more than the observation window (window=${w}${window === undefined ? ', the default' : ''}, always kept), so the votes would choose no token; give tokens > window, or a smaller window=`);
-      }
-      if (sinks > 0 && budget?.kind === 'tokens' && budget.tokens > sinks && budget.tokens <= w + sinks) {
-        throw new Error(`snapkv: tokens=${budget.tokens} holds no more than the ${sinks} sinks and the observation window (window=${w}${window === undefined ? ', the default' : ''}), both always kept, so the votes would choose no token; give tokens > sinks + window`);
-      }
-      return snapkvPolicy({ budget, window, kernel, pool: pool as SnapKVPool | undefined, every: cadenceOf('snapkv', o, ctx) });
+      // A window that fills a token budget, alone or with sinks=, is the factory's and withSinks' refusal.
+      return snapkvPolicy({ budget: budgetOf('snapkv', o, ctx), window, kernel, pool: pool as SnapKVPool | undefined, every: cadenceOf('snapkv', o, ctx) });
     },
   },
 ];
@@ -362,11 +344,11 @@ function parseSpec(spec: string, forwarded: Options, ctx: Context): MemoryPolicy
   const opts = merge(parseOptions(name, body), forwarded, name);
   // sinks= on a scoring baseline (streaming has its own): protect the first S positions whatever the rule says.
   const sinks = SINK_GUARDED.includes(name) ? opts.get('sinks') : undefined;
-  if (sinks === undefined) return def.build(opts, ctx, 0);
+  if (sinks === undefined) return def.build(opts, ctx);
   opts.delete('sinks');
   const s = intValue(name, 'sinks', sinks, 0);
   // sinks=0 is the default written out: the published rule, under its plain name.
-  return s === 0 ? def.build(opts, ctx, 0) : withSinks(def.build(opts, ctx, s) as ScoredPolicy, s);
+  return s === 0 ? def.build(opts, ctx) : withSinks(def.build(opts, ctx) as ScoredPolicy, s);
 }
 
 function matchingParen(s: string, open: number): number {

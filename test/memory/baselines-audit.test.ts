@@ -148,4 +148,12 @@ describe('factories', () => it('the baseline factories check their options as sp
   assert.throws(() => recordingPolicy({} as never, new MemoryTraceRecorder()), /recordingPolicy: policy must be a memory policy/);
   assert.throws(() => recordingPolicy(tovaPolicy({ budget: null }), 'x' as never), /recordingPolicy: recorder must be a MemoryTraceRecorder/);
   assert.equal(h2oPolicy({ budget: tokenBudget(64), recent: 16 }).name, 'h2o:tokens=64,recent=16');
+  // The conflicts spec strings refuse, refused by the factories and withSinks too (all three were accepted: SnapKV
+  // at a budget of its window kept the newest 64 tokens whatever the votes).
+  const { snapkvPolicy } = await import('../../src/memory/snapkv.js');
+  const { withSinks } = await import('../../src/memory/scored.js');
+  assert.throws(() => snapkvPolicy({ budget: tokenBudget(64) }), /^RangeError: snapkv: tokens=64 holds no more than the observation window \(window=64, the default, always kept\)/);
+  assert.throws(() => withSinks(h2oPolicy({ budget: tokenBudget(8), recent: 6 }), 2), /^RangeError: h2o: the 2 sinks and the recent window of 6 tokens fill the budget of 8 tokens/);
+  assert.throws(() => withSinks(snapkvPolicy({ budget: tokenBudget(70) }), 8), /^RangeError: snapkv: tokens=70 holds no more than the 8 sinks and the observation window \(window=64, the default\)/);
+  assert.equal(withSinks(snapkvPolicy({ budget: tokenBudget(73) }), 8).name, 'snapkv:tokens=73,window=64,kernel=5,pool=avg,sinks=8');
 }));

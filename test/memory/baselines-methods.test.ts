@@ -308,22 +308,17 @@ describe('L2 / KNorm', () => {
   });
 
   it('sinks=S outrank the rows the rule always keeps (H2O recent window, SnapKV observation window)', () => {
-    // Tied at +∞ with the window, the newer rows won: h2o:tokens=6,sinks=4 kept sinks 1–3 (not the BOS) and
-    // snapkv:tokens=66,sinks=4 kept only sinks 2 and 3.
-    // (Specs with such token budgets are refused now, since the rule chooses no token there; a ratio budget can
-    // still be that small early in a sequence, so the policies are built as the API allows.)
-    const policies = {
-      'h2o:tokens=6,sinks=4': withSinks(h2oPolicy({ budget: tokenBudget(6) }), 4),
-      'snapkv:tokens=66,sinks=4': withSinks(snapkvPolicy({ budget: tokenBudget(66) }), 4),
-    };
-    for (const [spec, T, window] of [['h2o:tokens=6,sinks=4', 20, 3], ['snapkv:tokens=66,sinks=4', 200, 64]] as const) {
-      const sim = new SimCache({ nLayers: 1, nKvHeads: 2, headDim: 4 }, policies[spec], { seed: 2 });
+    // Tied at +∞ with the window, the newer rows won: h2o at a budget of 6 with sinks=4 kept sinks 1–3 (not the BOS)
+    // and snapkv at 66 with sinks=4 kept only sinks 2 and 3.
+    // (Token budgets that small are refused, since the rule chooses no token there; a ratio budget can still be that
+    // small early in a sequence: ratio 0.7 of 20 tokens is 6, ratio 0.67 of 200 is 66.)
+    for (const [spec, T, window, budget] of [['h2o:ratio=0.7,sinks=4', 20, 3, 6], ['snapkv:ratio=0.67,sinks=4', 200, 64, 66]] as const) {
+      const sim = new SimCache({ nLayers: 1, nKvHeads: 2, headDim: 4 }, parsePolicySpec(spec), { seed: 2 });
       sim.run(schedule(T, 128));
       for (let h = 0; h < 2; h++) {
         const held = sim.positions(0, h);
         assert.deepEqual(held.slice(0, 4), [0, 1, 2, 3], `${spec}, head ${h}: ${held}`);
         // The budget left after the sinks goes to the newest of the window rows.
-        const budget = spec.startsWith('h2o') ? 6 : 66;
         assert.deepEqual(held.slice(4), Array.from({ length: budget - 4 }, (_, i) => T - (budget - 4) + i), `${spec}: ${held}`);
         assert.ok(budget - 4 <= window);
       }

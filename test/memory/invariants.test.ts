@@ -35,6 +35,8 @@ interface MethodCase {
   adakv?: boolean;
   /** Whether it acts once, at the end of the prefill. */
   once?: boolean;
+  /** The token budget of the matrix (40 unless the rule keeps more whatever the scores: SnapKV's window of 64). */
+  tokens?: number;
   /** Whether it acts at the end of the prefill and at every decode step only (every=decode). */
   decodeCadence?: boolean;
 }
@@ -126,13 +128,13 @@ const METHODS: MethodCase[] = [
   { name: 'tova', make: (b) => tovaPolicy({ budget: b }), needsAttention: true, ref: tovaRef, decodeCadence: true },
   { name: 'tova every=1', make: (b) => tovaPolicy({ budget: b, every: everyTokens(1) }), needsAttention: true, ref: tovaRef },
   { name: 'l2', make: (b) => l2Policy({ budget: b }), needsAttention: false, ref: l2Ref },
-  { name: 'snapkv', make: (b) => snapkvPolicy({ budget: b }), needsAttention: true, ref: snapkvRef(64, 5, 'avg'), once: true },
+  { name: 'snapkv', make: (b) => snapkvPolicy({ budget: b }), needsAttention: true, ref: snapkvRef(64, 5, 'avg'), once: true, tokens: 96 },
   { name: 'snapkv pool=max window=16', make: (b) => snapkvPolicy({ budget: b, pool: 'max', window: 16 }), needsAttention: true, ref: snapkvRef(16, 5, 'max'), once: true },
   {
     name: 'snapkv every=1 (evicts while buffering)', make: (b) => snapkvPolicy({ budget: b, window: 64, kernel: 3, every: everyTokens(1) }),
-    needsAttention: true, ref: snapkvRef(64, 3, 'avg'),
+    needsAttention: true, ref: snapkvRef(64, 3, 'avg'), tokens: 96,
   },
-  { name: 'adakv(snapkv)', make: (b) => adakvPolicy(snapkvPolicy({ budget: b })), needsAttention: true, ref: snapkvRef(64, 5, 'avg'), adakv: true, once: true },
+  { name: 'adakv(snapkv)', make: (b) => adakvPolicy(snapkvPolicy({ budget: b })), needsAttention: true, ref: snapkvRef(64, 5, 'avg'), adakv: true, once: true, tokens: 96 },
   { name: 'adakv(h2o)', make: (b) => adakvPolicy(h2oPolicy({ budget: b })), needsAttention: true, ref: h2oRef(undefined), adakv: true },
   { name: 'adakv(l2)', make: (b) => adakvPolicy(l2Policy({ budget: b })), needsAttention: false, ref: l2Ref, adakv: true },
 ];
@@ -152,7 +154,7 @@ const asArrays = (k: KeepLists | null): number[][] | null => k && k.map((x) => A
 
 for (const m of METHODS) {
   describe(`invariants: ${m.name}`, () => {
-    for (const budget of [ratioBudget(0.5), ratioBudget(0.875), tokenBudget(40)]) {
+    for (const budget of [ratioBudget(0.5), ratioBudget(0.875), tokenBudget(m.tokens ?? 40)]) {
       it(`keeps the top-k by score, the budgeted count, and shrinks the cache (${budget.kind}=${budget.kind === 'ratio' ? budget.ratio : budget.tokens})`, () => {
         const sim = runSim(m.make(budget));
         let actions = 0;

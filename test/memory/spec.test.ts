@@ -169,9 +169,9 @@ describe('parsePolicySpec: errors say what is allowed', () => {
     ['h2o:tokens=10,recent=10', /h2o: recent=10 leaves no room for heavy hitters in a budget of 10 tokens/],
     // sinks= as well: the sinks and the window filled the budget between them, and what was kept did not depend on
     // the attention at all (streaming under another name); one token of room is enough.
-    ['h2o:tokens=8,recent=6,sinks=2', /^Error: h2o: the 2 sinks and the recent window of 6 tokens fill the budget of 8 tokens, so no heavy hitter would be kept; give tokens > sinks \+ recent, or use streaming$/],
+    ['h2o:tokens=8,recent=6,sinks=2', /^RangeError: h2o: the 2 sinks and the recent window of 6 tokens fill the budget of 8 tokens, so no heavy hitter would be kept; give tokens > sinks \+ recent, or use streaming$/],
     ['h2o:tokens=8,sinks=4', /h2o: the 4 sinks and the recent window of 4 tokens \(the default, half the budget\) fill the budget of 8 tokens/],
-    ['snapkv:tokens=10,window=8,sinks=2', /^Error: snapkv: tokens=10 holds no more than the 2 sinks and the observation window \(window=8\), both always kept, so the votes would choose no token; give tokens > sinks \+ window$/],
+    ['snapkv:tokens=10,window=8,sinks=2', /^RangeError: snapkv: tokens=10 holds no more than the 2 sinks and the observation window \(window=8\), both always kept, so the votes would choose no token; give tokens > sinks \+ window$/],
     ['adakv(snapkv):tokens=66,sinks=2', /snapkv: tokens=66 holds no more than the 2 sinks and the observation window \(window=64, the default\)/],
     ['random:ratio=0.5,seed=x', /seed must be an integer/],
     // It said "seed must be an integer ≥ -2147483648" of a value too large.
