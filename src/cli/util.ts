@@ -2,7 +2,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseWeightStorage, WEIGHT_STORAGES, type WeightStorage } from '../models/pack.js';
 import { checkPolicySpec } from '../memory/spec.js';
-import { loadModel, type Model } from '../models/model.js';
+import { autoWeights, loadModel, type Model } from '../models/model.js';
 
 export function intOption(name: string, min = 0): (v: string) => number {
   return (v: string) => {
@@ -71,9 +71,12 @@ export async function loadCliModel(path: string, weights: WeightStorage | undefi
   return model;
 }
 
-/** The storage a model's matrices really have, for reports: float32 on a GPT-2 model whatever --weights said. */
+/**
+ * The storage a model's matrices really have, for reports: float32 on a GPT-2 model whatever --weights said, and
+ * 'auto' on the TypeScript backend, which widens every matrix at load; otherwise what was asked ('auto': as stored).
+ */
 export function weightsApplied(model: Model, weights: WeightStorage | undefined): string {
-  return model.config.arch === 'gpt2' ? 'f32' : weights ?? 'auto';
+  return model.config.arch === 'gpt2' ? 'f32' : autoWeights(weights ?? 'auto', model.backend);
 }
 
 /** The refusal of --max-prompt-tokens and --context-window given together (eval, calibrate). */

@@ -190,6 +190,11 @@ test('namm perplexity gives a finite perplexity that eviction changes', () => {
   assert.match(gq.stderr, /^namm: note: --weights q4_0 changes nothing on this GPT-2 model: its matrices stay float32/);
   assert.equal(JSON.parse(gq.stdout).weights, 'f32');
   assert.equal(JSON.parse(gq.stdout).nll, g32.nll);
+  // On the TypeScript backend 'auto' widens every matrix to float32 at load, and says so (it said 'auto').
+  const llama = ['--import', 'tsx', 'src/cli/main.ts', 'perplexity', '--model', 'models/namm-tiny-llama', '--text', text, '--max-tokens', '64', '--json'];
+  const onJs = spawnSync(process.execPath, llama, { encoding: 'utf8', env: { ...process.env, NAMM_BACKEND: 'js' } });
+  assert.equal(onJs.status, 0, onJs.stderr);
+  assert.equal(JSON.parse(onJs.stdout).weights, 'f32');
   // --top-p 0 is refused before the model loads, as the sampler would refuse it.
   const topP = namm('generate', '--model', join(dir, 'no-such-model'), '--prompt', 'x', '--top-p', '0');
   assert.equal(topP.status, 1);
