@@ -6,6 +6,7 @@
  * Payload: u32 LE header length | header JSON (UTF-8) | zero padding to a multiple of 4 | params f32 | m f32 | v f32.
  */
 import { readCheckpointFile, writeCheckpointFile } from '../evolve/checkpoint.js';
+import { Rng } from '../util/rng.js';
 import type { TrainConfig } from './config.js';
 import type { MixerState } from './data.js';
 
@@ -52,13 +53,61 @@ export function decodeTrainCheckpoint(payload: Uint8Array, name = 'checkpoint'):
   if (payload.length < 4) throw new Error(`${name}: truncated training checkpoint`);
   const len = view.getUint32(0, true);
   if (4 + len > payload.length) throw new Error(`${name}: truncated training checkpoint header`);
-  const header = JSON.parse(Buffer.from(payload.subarray(4, 4 + len)).toString('utf8')) as TrainCheckpointHeader;
-  if (header.format !== TRAIN_CHECKPOINT_FORMAT) throw new Error(`${name}: not a ${TRAIN_CHECKPOINT_FORMAT} training checkpoint (format ${JSON.stringify(header.format)})`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(payload.subarray(4, 4 + len)).toString('utf8'));
+  } catch (err) {
+    throw new Error(`${name}: the training checkpoint's header is not valid JSON (${(err as Error).message.split('\n')[0]})`);
+  }
+  const header = checkHeader(parsed, name);
   const n = header.paramCount, start = Math.ceil((4 + len) / 4) * 4;
   if (payload.length !== start + 12 * n) throw new Error(`${name}: expected ${n} parameters (${start + 12 * n} bytes), file holds ${payload.length} bytes`);
   // Copy into an aligned buffer (the payload's offset inside the file buffer need not be a multiple of 4).
   const floats = new Float32Array(new Uint8Array(payload.subarray(start)).buffer);
-  return { header, params: floats.slice(0, n), m: floats.slice(n, 2 * n), v: floats.slice(2 * n, 3 * n) };
+  const c = { header, params: floats.slice(0, n), m: floats.slice(n, 2 * n), v: floats.slice(2 * n, 3 * n) };
+  // A run resumed from non-finite weights or moments (or a negative second moment, whose square root is NaN) trains
+  // on NaN and writes NaN over the run's model: refused, whatever wrote them.
+  for (const [what, a, nonNegative] of [['parameter', c.params, false], ["AdamW's first moment", c.m, false], ["AdamW's second moment", c.v, true]] as const) {
+    for (let i = 0; i < n; i++) {
+      const x = a[i]!;
+      if (!Number.isFinite(x) || (nonNegative && x < 0)) throw new Error(`${name}: ${what} ${i} of ${n} is ${x}${nonNegative && x < 0 ? ' (negative)' : ''}: the checkpoint is damaged`);
+    }
+  }
+  return c;
+}
+
+/** The header's fields, each of the type a resume reads, or an error naming the first that is not. */
+function checkHeader(h: unknown, name: string): TrainCheckpointHeader {
+  const bad = (field: string, want: string, got: unknown): never => {
+    const shown = got === null ? 'null' : Array.isArray(got) ? 'an array' : typeof got === 'object' ? 'an object' : typeof got === 'string' ? JSON.stringify(got.slice(0, 40)) : String(got);
+    throw new Error(`${name}: the training checkpoint's header field "${field}" must be ${want}, got ${shown}`);
+  };
+  const isObject = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
+  if (!isObject(h)) return bad('(header)', 'an object', h);
+  if (h.format !== TRAIN_CHECKPOINT_FORMAT) throw new Error(`${name}: not a ${TRAIN_CHECKPOINT_FORMAT} training checkpoint (format ${typeof h.format === 'string' ? JSON.stringify(h.format.slice(0, 40)) : String(h.format)})`);
+  const count = (o: Record<string, unknown>, field: string, prefix = '') => {
+    const x = o[field];
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) bad(prefix + field, 'an integer ≥ 0', x);
+  };
+  for (const f of ['step', 'tokensSeen', 'adamStep', 'paramCount']) count(h, f);
+  if (typeof h.elapsedS !== 'number' || !Number.isFinite(h.elapsedS) || h.elapsedS < 0) bad('elapsedS', 'a number ≥ 0', h.elapsedS);
+  if (h.backend !== undefined && typeof h.backend !== 'string') bad('backend', 'a string', h.backend);
+  const mixer = h.mixer;
+  if (!isObject(mixer)) return bad('mixer', 'an object', mixer);
+  if (!isObject(mixer.rng)) bad('mixer.rng', 'an object', mixer.rng);
+  try {
+    new Rng('check').setState(mixer.rng as { s: number[]; spare: number | null });
+  } catch (err) {
+    throw new Error(`${name}: the training checkpoint's header field "mixer.rng" is not a random generator's state (${(err as Error).message})`);
+  }
+  for (const f of ['textCursor', 'taskIndex', 'epoch']) count(mixer, f, 'mixer.');
+  if (mixer.memo !== undefined && !(Array.isArray(mixer.memo) && mixer.memo.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && typeof e[1] === 'number' && Number.isFinite(e[1])))) {
+    bad('mixer.memo', 'a list of [key, rate] pairs', mixer.memo);
+  }
+  const config = h.config;
+  if (!isObject(config)) return bad('config', 'an object', config);
+  for (const f of ['model', 'tokenizer', 'data', 'training', 'optimizer']) if (!isObject(config[f])) bad(`config.${f}`, 'an object', config[f]);
+  return h as unknown as TrainCheckpointHeader;
 }
 
 export async function saveTrainCheckpoint(path: string, c: TrainCheckpoint): Promise<void> {

@@ -408,6 +408,12 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
   }
   const log = async (entry: Record<string, unknown>) => fs.appendFile(logPath, JSON.stringify(entry) + '\n');
   const save = async () => {
+    // Never write non-finite weights over the run's last good model and checkpoint (a step skips a non-finite
+    // gradient, and a checkpoint is checked when read, so this should not happen; if it does, the files stay).
+    const params = model.params.data as Float32Array;
+    for (let i = 0; i < params.length; i++) {
+      if (!Number.isFinite(params[i]!)) throw new Error(`step ${step}: parameter ${i} of ${params.length} is ${params[i]}; nothing was saved, and ${o.outDir} keeps the model and checkpoint of the last save`);
+    }
     await writeModelWeights(o.outDir, model, { step: String(step) });
     await writeFileAtomic(join(o.outDir, 'loss.svg'), renderLossSvg(readTrainLog(logPath), `${cfg.name}: training loss`));
     await saveTrainCheckpoint(ckptPath, {

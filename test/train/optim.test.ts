@@ -218,4 +218,33 @@ describe('training checkpoint codec', () => {
     assert.deepEqual(Array.from(back.m), Array.from(params, (x) => -x));
     assert.throws(() => decodeTrainCheckpoint(bytes.subarray(0, bytes.length - 4)), /expected 5 parameters/);
   });
+
+  it('refuses a header of the wrong shape and non-finite weights or moments, naming the file and field', () => {
+    const n = 3, params = Float32Array.from([0.5, -1, 2]);
+    const header = {
+      format: TRAIN_CHECKPOINT_FORMAT, step: 3, tokensSeen: 99, elapsedS: 1.5, adamStep: 3, paramCount: n,
+      mixer: { rng: { s: [1, 2, 3, 4], spare: null }, textCursor: 7, taskIndex: 2, epoch: 0 },
+      config: parseTrainConfig({ model: { arch: 'gpt2', hiddenSize: 8, nLayers: 1, nHeads: 2, intermediateSize: 8, maxPositions: 64 }, data: { textLengths: [32], taskLengths: [64] }, training: { steps: 1 } }),
+    };
+    const encode = (h: unknown, p = params, m = params, v = params.map((x) => x * x)) => encodeTrainCheckpoint({ header: h as typeof header, params: p, m, v });
+    // A header that is not JSON: the frame passes, the header does not.
+    const good = encode(header), len = new DataView(good.buffer).getUint32(0, true);
+    const broken = good.slice(); broken[4 + len - 1] = 0x20; // the closing brace
+    assert.throws(() => decodeTrainCheckpoint(broken, 'ck.bin'), /^Error: ck\.bin: the training checkpoint's header is not valid JSON \(/);
+    for (const [edit, shown] of [
+      [{ step: -5 }, /"step" must be an integer ≥ 0, got -5/],
+      [{ step: '2' }, /"step" must be an integer ≥ 0, got "2"/],
+      [{ tokensSeen: 1e20 }, /"tokensSeen" must be an integer ≥ 0, got 100000000000000000000/],
+      [{ mixer: null }, /"mixer" must be an object, got null/],
+      [{ mixer: { ...header.mixer, rng: 'x' } }, /"mixer\.rng" must be an object, got "x"/],
+      [{ mixer: { ...header.mixer, rng: { s: [0, 0, 0, 0], spare: null } } }, /"mixer\.rng" is not a random generator's state \(bad Rng state: s is all zero/],
+      [{ config: null }, /"config" must be an object, got null/],
+      [{ config: { ...header.config, data: 3 } }, /"config\.data" must be an object, got 3/],
+    ] as const) {
+      assert.throws(() => decodeTrainCheckpoint(encode({ ...header, ...edit }), 'ck.bin'), new RegExp(`^Error: ck\\.bin: (the training checkpoint's header field )?${shown.source}`), JSON.stringify(edit));
+    }
+    assert.throws(() => decodeTrainCheckpoint(encode(header, Float32Array.from([0.5, NaN, 2])), 'ck.bin'), /^Error: ck\.bin: parameter 1 of 3 is NaN: the checkpoint is damaged$/);
+    assert.throws(() => decodeTrainCheckpoint(encode(header, params, Float32Array.from([0, Infinity, 0])), 'ck.bin'), /AdamW's first moment 1 of 3 is Infinity/);
+    assert.throws(() => decodeTrainCheckpoint(encode(header, params, params, Float32Array.from([0, 0, -1])), 'ck.bin'), /AdamW's second moment 2 of 3 is -1 \(negative\)/);
+  });
 });
