@@ -64,6 +64,11 @@ function checkTokenizer(tokenizer: Tokenizer | null, config: ModelConfig, source
   const ids = [...(t.bosTokenId !== null && t.bosTokenId !== undefined ? [t.bosTokenId] : []), ...(t.eosTokenIds ?? [])];
   const outside = ids.find((id) => !(Number.isSafeInteger(id) && id >= 0 && id < v));
   if (outside !== undefined) throw new RangeError(`${where}the tokenizer's BOS/EOS token ${String(outside)} is not a token id of the model (0..${v - 1})`);
+  // A tokenizer larger than the model's embedding (the other way round is common: embeddings padded past it) gives
+  // ids the model cannot read: a prompt holding one failed in the forward, naming neither file.
+  if (typeof t.vocabSize === 'number' && t.vocabSize > v) {
+    throw new RangeError(`${where}the tokenizer has ${t.vocabSize} tokens (ids up to ${t.vocabSize - 1}), more than the model's vocabulary of ${v}: a text holding a token past ${v - 1} could not be read`);
+  }
 }
 
 export class Model {

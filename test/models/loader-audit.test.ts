@@ -333,10 +333,48 @@ test('a tokenizer.json id past 2^24 is refused by name (the vocabulary size is t
   for (const [where, damage] of [['vocab', (j: typeof json) => { j.model.vocab['zz'] = 2e7; }], ['added_tokens', (j: typeof json) => { j.added_tokens[0]!.id = -3; }]] as const) {
     const j = structuredClone(json);
     damage(j);
-    assert.throws(() => new HfTokenizer({ origin: 't.json', tokenizerJson: j, tokenizerConfig: {} }), /^Error: t\.json: tokenizer\.json holds token id (20000000|-3), outside 0\.\.16777215 \(2\^24, far past any real vocabulary\): the file is damaged$/, where);
+    assert.throws(() => new HfTokenizer({ origin: 't.json', tokenizerJson: j, tokenizerConfig: {} }), /^Error: t\.json: tokenizer\.json (model\.vocab gives token "zz" the id 20000000|added_tokens\[0\] gives token "<unk>" the id -3), not an integer within 0\.\.16777215 \(2\^24, far past any real vocabulary\): the file is damaged$/, where);
   }
   assert.equal(new HfTokenizer({ origin: 't.json', tokenizerJson: json, tokenizerConfig: {} }).vocabSize, 2048);
 });
+
+test('a tokenizer.json whose ids are not integers, whose vocabulary has the wrong form or whose model type is unknown is refused', () => {
+  const json = JSON.parse(readFileSync('../shared/models/tinystories-656k/tokenizer.json', 'utf8')) as { model: { type: string; vocab: unknown } };
+  const make = (damage: (j: typeof json) => void) => { const j = structuredClone(json); damage(j); return () => new HfTokenizer({ origin: 't.json', tokenizerJson: j, tokenizerConfig: {} }); };
+  // Each of these loaded: "4" failed in the model's embedding for the prompts holding it; a list or an unknown type
+  // encoded every prompt to <unk>.
+  assert.throws(make((j) => { (j.model.vocab as Record<string, unknown>)['!'] = '4'; }), /model\.vocab gives token "!" the id "4", not an integer/);
+  assert.throws(make((j) => { j.model.vocab = Object.entries(j.model.vocab as object); }), /^Error: t\.json: tokenizer\.json model is BPE, whose "vocab" must be an object of token → id, got a list$/);
+  assert.throws(make((j) => { j.model.type = 'Foo'; }), /^Error: t\.json: tokenizer\.json model type "Foo" is not one of BPE, WordPiece, WordLevel, Unigram$/);
+  assert.throws(make((j) => { j.model.type = 'Unigram'; }), /model is Unigram, whose "vocab" must be a list of \[piece, score\] pairs, got an object/);
+  assert.throws(make((j) => { (j as unknown as { added_tokens: unknown }).added_tokens = [{ id: 'x', content: 5 }]; }), /added_tokens\[0\] must be an object with a "content" string/);
+});
+
+test('a tokenizer with more tokens than the model reads is refused at load, naming the folder', withDir(async (dir) => {
+  // A token of id 3000 in a 2,048-token model loaded, and a prompt holding it failed in the forward, naming no file.
+  const { loadModel } = await import('../../src/models/model.js');
+  cpSync(MODEL, join(dir, 'm'), { recursive: true });
+  const tok = JSON.parse(readFileSync(join(dir, 'm', 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } };
+  tok.model.vocab['zzzz'] = 3000;
+  writeFileSync(join(dir, 'm', 'tokenizer.json'), JSON.stringify(tok));
+  await assert.rejects(loadModel(join(dir, 'm')), /m: the tokenizer has 3001 tokens \(ids up to 3000\), more than the model's vocabulary of 2048: a text holding a token past 2047 could not be read$/);
+}));
+
+test('generation_config.json ids that are not token ids are refused, naming the file and key', withDir(async (dir) => {
+  // Dropped without a word before, and config.json's end token used in their place.
+  const { loadModel } = await import('../../src/models/model.js');
+  cpSync(MODEL, join(dir, 'm'), { recursive: true });
+  for (const [gen, shown] of [
+    [{ eos_token_id: '2' }, /generation_config\.json: "eos_token_id" must be a token id or a list of token ids \(integers ≥ 0\), got "2"$/],
+    [{ eos_token_id: [2, -1] }, /generation_config\.json: "eos_token_id" must be .*, got -1 in the list$/],
+    [{ bos_token_id: 1.5 }, /generation_config\.json: "bos_token_id" must be .*, got 1\.5$/],
+  ] as const) {
+    writeFileSync(join(dir, 'm', 'generation_config.json'), JSON.stringify(gen));
+    await assert.rejects(loadModel(join(dir, 'm')), shown);
+  }
+  writeFileSync(join(dir, 'm', 'generation_config.json'), JSON.stringify({ eos_token_id: [2], bos_token_id: null }));
+  assert.deepEqual((await loadModel(join(dir, 'm'))).tokenizer!.eosTokenIds, [2]);
+}));
 
 test('an end or begin token past the vocabulary is refused at load, naming the folder; a small GPT-2 without them names none', withDir(async (dir) => {
   // generation_config.json's eos_token_id 99999 replaced the real end token (2), which no logit can be: generation

@@ -27,10 +27,25 @@ function tokenContent(v: unknown): string | null {
   return null;
 }
 
-function idList(v: unknown): number[] {
+/**
+ * A config's token id or list of ids (absent or null: none). Anything else is refused, naming `where`: a string id
+ * ("2") was dropped without a word, and the other file's id used in its place (a generation_config listing an
+ * end-of-turn id that way would not stop there).
+ */
+function idList(v: unknown, where: string): number[] {
+  if (v === undefined || v === null) return [];
   const list = Array.isArray(v) ? v : [v];
-  return list.filter((x): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0);
+  for (const x of list) {
+    if (!(typeof x === 'number' && Number.isSafeInteger(x) && x >= 0)) {
+      const shown = typeof x === 'string' ? JSON.stringify(x.slice(0, 40)) : x !== null && typeof x === 'object' ? (Array.isArray(x) ? 'a list' : 'an object') : String(x);
+      throw new Error(`${where} must be a token id or a list of token ids (integers ≥ 0), got ${Array.isArray(v) ? `${shown} in the list` : shown}`);
+    }
+  }
+  return list as number[];
 }
+
+/** The tokenizer model types of Hugging Face tokenizers (tokenizer.json `model.type`). */
+const MODEL_TYPES = ['BPE', 'WordPiece', 'WordLevel', 'Unigram'];
 
 /** Token ids at or past this are refused (see the constructor). */
 export const MAX_TOKEN_ID = 2 ** 24;
@@ -62,17 +77,40 @@ export class HfTokenizer implements Tokenizer {
     if (!model || typeof model !== 'object' || typeof model.type !== 'string') {
       throw new Error(`${origin}: tokenizer.json has no "model" with a "type"`);
     }
+    // The four model types of Hugging Face tokenizers. The library falls back on a plain lookup for any other (and for
+    // a vocabulary of the wrong form), which encoded every prompt to <unk>: a run answered a prompt it never read.
+    if (!MODEL_TYPES.includes(model.type)) throw new Error(`${origin}: tokenizer.json model type ${JSON.stringify(model.type.slice(0, 40))} is not one of ${MODEL_TYPES.join(', ')}`);
     if (model.vocab === null || typeof model.vocab !== 'object') throw new Error(`${origin}: tokenizer.json model has no "vocab"`);
     // An empty vocabulary encodes every text to nothing (or to its special tokens alone): a run would answer a prompt it never read.
     if (Object.keys(model.vocab).length === 0) throw new Error(`${origin}: tokenizer.json model has an empty "vocab"`);
-    // The vocabulary size is the largest id + 1, and tables that size are made from it (one damaged id of 2e7 ran a
-    // GGUF conversion out of memory; 1e9 took 46 s to load): ids past 2^24, far beyond any real vocabulary, are refused.
-    const ids = [...(Array.isArray(model.vocab) ? [] : Object.values(model.vocab as Json)),
-      ...(Array.isArray(this.json.added_tokens) ? (this.json.added_tokens as Json[]).map((t) => t?.id) : [])];
-    for (const id of ids) {
-      if (typeof id === 'number' && !(Number.isSafeInteger(id) && id >= 0 && id < MAX_TOKEN_ID)) {
-        throw new Error(`${origin}: tokenizer.json holds token id ${id}, outside 0..${MAX_TOKEN_ID - 1} (2^24, far past any real vocabulary): the file is damaged`);
+    // Unigram's vocabulary is a list of [piece, score] (ids by place); the others' an object of token → id. The
+    // vocabulary size is the largest id + 1, and tables that size are made from it (one damaged id of 2e7 ran a GGUF
+    // conversion out of memory; 1e9 took 46 s to load): ids past 2^24, far beyond any real vocabulary, are refused,
+    // as is an id that is no integer ("4" was taken, and failed in the model's embedding for the prompts holding it).
+    const tokenId = (id: unknown, token: unknown, where: string): void => {
+      if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0 || id >= MAX_TOKEN_ID) {
+        const shown = typeof id === 'string' ? JSON.stringify(id.slice(0, 40)) : id === null || typeof id !== 'object' ? String(id) : Array.isArray(id) ? 'an array' : 'an object';
+        throw new Error(`${origin}: tokenizer.json ${where} gives token ${JSON.stringify(String(token).slice(0, 40))} the id ${shown}, not an integer within 0..${MAX_TOKEN_ID - 1} (2^24, far past any real vocabulary): the file is damaged`);
       }
+    };
+    if (model.type === 'Unigram') {
+      if (!Array.isArray(model.vocab)) throw new Error(`${origin}: tokenizer.json model is Unigram, whose "vocab" must be a list of [piece, score] pairs, got an object`);
+      (model.vocab as unknown[]).forEach((e, i) => {
+        if (!(Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && typeof e[1] === 'number' && Number.isFinite(e[1]))) {
+          throw new Error(`${origin}: tokenizer.json Unigram vocab entry ${i} must be a [piece, score] pair`);
+        }
+      });
+    } else {
+      if (Array.isArray(model.vocab)) throw new Error(`${origin}: tokenizer.json model is ${model.type}, whose "vocab" must be an object of token → id, got a list`);
+      for (const [token, id] of Object.entries(model.vocab as Json)) tokenId(id, token, 'model.vocab');
+    }
+    if (this.json.added_tokens !== undefined && this.json.added_tokens !== null) {
+      if (!Array.isArray(this.json.added_tokens)) throw new Error(`${origin}: tokenizer.json "added_tokens" must be a list`);
+      (this.json.added_tokens as unknown[]).forEach((t, i) => {
+        const e = t as Json | null;
+        if (e === null || typeof e !== 'object' || typeof e.content !== 'string') throw new Error(`${origin}: tokenizer.json added_tokens[${i}] must be an object with a "content" string`);
+        tokenId(e.id, e.content, `added_tokens[${i}]`);
+      });
     }
     this.tokenizerConfig = src.tokenizerConfig ?? {};
     this.cleansUpSpaces = Boolean(this.tokenizerConfig.clean_up_tokenization_spaces ?? true) || /"cleanup":true/.test(JSON.stringify(this.json.decoder ?? null));
@@ -90,10 +128,14 @@ export class HfTokenizer implements Tokenizer {
     const eosName = tokenContent(this.tokenizerConfig.eos_token);
     const cfg = src.modelConfig ?? {};
     const gen = src.generationConfig ?? {};
-    const bosFromConfigs = idList(gen.bos_token_id)[0] ?? idList(cfg.bos_token_id)[0];
-    this.bosTokenId = bosFromConfigs ?? (bosName !== null ? this.core.token_to_id(bosName) ?? null : null);
+    // The files beside tokenizer.json (no node:path here: this module also runs in a browser).
+    const beside = (file: string, key: string) => `${origin.replace(/[^/\\]*$/, '')}${file}: "${key}"`;
+    const genBos = idList(gen.bos_token_id, beside('generation_config.json', 'bos_token_id'));
+    const cfgBos = idList(cfg.bos_token_id, beside('config.json', 'bos_token_id'));
+    this.bosTokenId = genBos[0] ?? cfgBos[0] ?? (bosName !== null ? this.core.token_to_id(bosName) ?? null : null);
     // generation_config's eos list is what generation stops on (Llama 3 instruct lists two); config.json next.
-    const eos = idList(gen.eos_token_id).length ? idList(gen.eos_token_id) : idList(cfg.eos_token_id);
+    const genEos = idList(gen.eos_token_id, beside('generation_config.json', 'eos_token_id'));
+    const eos = genEos.length ? genEos : idList(cfg.eos_token_id, beside('config.json', 'eos_token_id'));
     const eosFromName = eosName !== null ? this.core.token_to_id(eosName) : undefined;
     this.eosTokenIds = eos.length ? eos : eosFromName !== undefined ? [eosFromName] : [];
 
