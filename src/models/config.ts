@@ -4,7 +4,7 @@
  */
 import type { ModelConfig, RopeScaling } from './types.js';
 import { MiB, readFileLimited } from '../util/files.js';
-import { showValue } from '../util/show.js';
+import { shortJson, showValue } from '../util/show.js';
 
 type Json = Record<string, unknown>;
 
@@ -28,7 +28,7 @@ class ConfigReader {
     }
     const v = this.json[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-      throw new Error(`${this.source}: "${key}" must be a positive integer, got ${JSON.stringify(v)}`);
+      throw new Error(`${this.source}: "${key}" must be a positive integer, got ${shortJson(v)}`);
     }
     return v;
   }
@@ -37,7 +37,7 @@ class ConfigReader {
     if (!this.has(key)) return fallback;
     const v = this.json[key];
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-      throw new Error(`${this.source}: "${key}" must be a positive number, got ${JSON.stringify(v)}`);
+      throw new Error(`${this.source}: "${key}" must be a positive number, got ${shortJson(v)}`);
     }
     return v;
   }
@@ -45,7 +45,7 @@ class ConfigReader {
   bool(key: string, fallback: boolean): boolean {
     if (!this.has(key)) return fallback;
     const v = this.json[key];
-    if (typeof v !== 'boolean') throw new Error(`${this.source}: "${key}" must be true or false, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'boolean') throw new Error(`${this.source}: "${key}" must be true or false, got ${shortJson(v)}`);
     return v;
   }
 
@@ -54,7 +54,7 @@ class ConfigReader {
     if (!this.has(key)) return null;
     const v = this.json[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-      throw new Error(`${this.source}: "${key}" must be a non-negative integer token id, got ${JSON.stringify(v)}`);
+      throw new Error(`${this.source}: "${key}" must be a non-negative integer token id, got ${shortJson(v)}`);
     }
     return v;
   }
@@ -66,7 +66,7 @@ class ConfigReader {
     const list = Array.isArray(v) ? v : [v];
     for (const id of list) {
       if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
-        throw new Error(`${this.source}: "${key}" must be a token id or a list of token ids, got ${JSON.stringify(v)}`);
+        throw new Error(`${this.source}: "${key}" must be a token id or a list of token ids, got ${shortJson(v)}`);
       }
     }
     return list as number[];
@@ -178,10 +178,10 @@ function parseGpt2(r: ConfigReader, source: string): ModelConfig {
   else throw new Error(`${source}: activation_function "${String(act)}" is not supported for gpt2 (gelu_new, gelu)`);
   // HF's GPT2Attention honours these two; namm scales every layer's scores by 1/√head_dim only.
   if (r.has('scale_attn_weights') && r.raw('scale_attn_weights') !== true) {
-    throw new Error(`${source}: "scale_attn_weights": ${JSON.stringify(r.raw('scale_attn_weights'))} is not supported (namm scales attention scores by 1/√head_dim, as the default true does)`);
+    throw new Error(`${source}: "scale_attn_weights": ${shortJson(r.raw('scale_attn_weights'))} is not supported (namm scales attention scores by 1/√head_dim, as the default true does)`);
   }
   if (r.has('scale_attn_by_inverse_layer_idx') && r.raw('scale_attn_by_inverse_layer_idx') !== false) {
-    throw new Error(`${source}: "scale_attn_by_inverse_layer_idx": ${JSON.stringify(r.raw('scale_attn_by_inverse_layer_idx'))} is not supported (namm does not divide the scores by the layer index)`);
+    throw new Error(`${source}: "scale_attn_by_inverse_layer_idx": ${shortJson(r.raw('scale_attn_by_inverse_layer_idx'))} is not supported (namm does not divide the scores by the layer index)`);
   }
   const eos = r.tokenIds('eos_token_id');
   const vocabSize = r.size('vocab_size');
@@ -220,7 +220,7 @@ function parseGpt2(r: ConfigReader, source: string): ModelConfig {
 export function parseRopeScaling(json: unknown, maxPositions: number, source: string, topLevelOriginal?: number): RopeScaling {
   if (json === undefined || json === null) return { type: 'none' };
   if (typeof json !== 'object' || Array.isArray(json)) {
-    throw new Error(`${source}: "rope_scaling" must be an object or null, got ${JSON.stringify(json)}`);
+    throw new Error(`${source}: "rope_scaling" must be an object or null, got ${shortJson(json)}`);
   }
   const r = new ConfigReader(json as Json, `${source} (rope_scaling)`);
   const type = r.raw('rope_type') ?? r.raw('type');

@@ -212,16 +212,20 @@ export function readGgufHeader(fd: number, file: string): GgufHeader {
   const infos: { name: string; dims: number[]; type: number; offset: number }[] = [];
   for (let i = 0; i < nTensors; i++) {
     const name = c.string(`tensor #${i} name`);
-    const nDims = c.u32(`tensor "${name}" n_dims`);
-    if (nDims < 1 || nDims > 4) throw new Error(`${file}: tensor "${name}" has ${nDims} dimensions (1 to 4 allowed)`);
+    // ggml's names hold at most 63 bytes: a longer one is a damaged length (it read a quarter megabyte of the header
+    // and tensor data as the name, control bytes included, into the message). Quoted and cut in every message.
+    if (Buffer.byteLength(name) > 255) throw new Error(`${file}: tensor #${i}'s name is ${Buffer.byteLength(name)} bytes long (ggml allows 63), starting ${quoteKey(name)}: the file is damaged`);
+    const shown = quoteKey(name);
+    const nDims = c.u32(`tensor ${shown} n_dims`);
+    if (nDims < 1 || nDims > 4) throw new Error(`${file}: tensor ${shown} has ${nDims} dimensions (1 to 4 allowed)`);
     const dims: number[] = [];
     for (let d = 0; d < nDims; d++) {
-      const v = c.u64(`tensor "${name}" dim ${d}`);
-      if (v === 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`${file}: tensor "${name}" has an invalid dimension ${v}`);
+      const v = c.u64(`tensor ${shown} dim ${d}`);
+      if (v === 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`${file}: tensor ${shown} has an invalid dimension ${v}`);
       dims.push(Number(v));
     }
-    const type = c.u32(`tensor "${name}" type`);
-    const offset = c.count(`tensor "${name}" offset`, Number.MAX_SAFE_INTEGER);
+    const type = c.u32(`tensor ${shown} type`);
+    const offset = c.count(`tensor ${shown} offset`, Number.MAX_SAFE_INTEGER);
     infos.push({ name, dims, type, offset });
   }
   const dataStart = Math.ceil(c.pos / alignment) * alignment;
@@ -229,19 +233,20 @@ export function readGgufHeader(fd: number, file: string): GgufHeader {
   const tensors: GgufTensorInfo[] = [];
   const seen = new Set<string>();
   for (const { name, dims, type, offset } of infos) {
-    if (seen.has(name)) throw new Error(`${file}: duplicate tensor name "${name}"`);
+    const shown = quoteKey(name);
+    if (seen.has(name)) throw new Error(`${file}: duplicate tensor name ${shown}`);
     seen.add(name);
     const block = BLOCK[type];
     if (!block) {
       const known = GGML_NAMES[type];
-      throw new Error(`${file}: tensor "${name}" has type ${known ?? `#${type}`}, which is ${known ? 'not supported' : 'unknown'} (${SUPPORTED_TYPES} are)`);
+      throw new Error(`${file}: tensor ${shown} has type ${known ?? `#${type}`}, which is ${known ? 'not supported' : 'unknown'} (${SUPPORTED_TYPES} are)`);
     }
-    if (dims[0]! % block[0] !== 0) throw new Error(`${file}: tensor "${name}" row length ${dims[0]} is not a multiple of the ${GGML_NAMES[type]} block size ${block[0]}`);
+    if (dims[0]! % block[0] !== 0) throw new Error(`${file}: tensor ${shown} row length ${dims[0]} is not a multiple of the ${GGML_NAMES[type]} block size ${block[0]}`);
     const count = dims.reduce((a, b) => a * b, 1);
-    if (!Number.isSafeInteger(count)) throw new Error(`${file}: tensor "${name}" has too many elements`);
+    if (!Number.isSafeInteger(count)) throw new Error(`${file}: tensor ${shown} has too many elements`);
     const bytes = (count / block[0]) * block[1];
-    if (offset % alignment !== 0) throw new Error(`${file}: tensor "${name}" offset ${offset} is not a multiple of the alignment ${alignment}`);
-    if (offset + bytes > dataSize) throw new Error(`${file}: tensor "${name}" (${bytes} bytes at data offset ${offset}) runs past the end of the file; truncated?`);
+    if (offset % alignment !== 0) throw new Error(`${file}: tensor ${shown} offset ${offset} is not a multiple of the alignment ${alignment}`);
+    if (offset + bytes > dataSize) throw new Error(`${file}: tensor ${shown} (${bytes} bytes at data offset ${offset}) runs past the end of the file; truncated?`);
     tensors.push({ name, dims, type, begin: dataStart + offset, end: dataStart + offset + bytes });
   }
   const sorted = [...tensors].sort((a, b) => a.begin - b.begin);
@@ -602,7 +607,7 @@ export async function loadGguf(file: string, storage: WeightStorage = 'f32'): Pr
     for (const info of header.tensors) {
       if (info.name === ROPE_FREQS) continue;
       const hf = ggufToHfName(info.name, arch);
-      if (!hf) throw new Error(`${file}: tensor "${info.name}" has no counterpart in a ${arch} model`);
+      if (!hf) throw new Error(`${file}: tensor ${quoteKey(info.name)} has no counterpart in a ${arch} model`);
       const format = PACKED_TYPE[info.type];
       const keep = format !== undefined && keepsPacked(storage, format) && isPackableTensor(config, hf, [...info.dims].reverse());
       let t = readGgufTensor(fd, info, file, keep);

@@ -10,6 +10,7 @@ import { PackedMatrix } from '../tensor/packed.js';
 import { packedTensor } from './pack.js';
 import type { Tensor } from './types.js';
 import { writeFileVia } from '../util/files.js';
+import { shortJson } from '../util/show.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
@@ -98,7 +99,7 @@ export function readSafetensorsHeader(fd: number, file: string): SafetensorsHead
 function parseMetadata(value: unknown, file: string): Record<string, string> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${file}: __metadata__ must be an object of strings`);
   for (const [k, v] of Object.entries(value)) {
-    if (typeof v !== 'string') throw new Error(`${file}: __metadata__ value for "${k}" must be a string, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string') throw new Error(`${file}: __metadata__ value for "${k}" must be a string, got ${shortJson(v)}`);
   }
   return value as Record<string, string>;
 }
@@ -113,10 +114,10 @@ function parseEntry(name: string, value: unknown, dataStart: number, dataSize: n
     throw new Error(`${where} has unknown dtype "${dtype}"`);
   }
   if (!Array.isArray(shape) || !shape.every(isDim)) {
-    throw new Error(`${where} has an invalid shape ${JSON.stringify(shape)} (dimensions must be non-negative integers)`);
+    throw new Error(`${where} has an invalid shape ${shortJson(shape)} (dimensions must be non-negative integers)`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isDim)) {
-    throw new Error(`${where} has invalid data_offsets ${JSON.stringify(offsets)}`);
+    throw new Error(`${where} has invalid data_offsets ${shortJson(offsets)}`);
   }
   const [b, e] = offsets as [number, number];
   if (b > e) throw new Error(`${where}: data_offsets [${b}, ${e}] end before they begin`);
@@ -125,7 +126,7 @@ function parseEntry(name: string, value: unknown, dataStart: number, dataSize: n
   for (const d of shape as number[]) count *= d;
   const bytes = count * DTYPE_BYTES[dtype as SafetensorsDtype];
   if (bytes !== e - b) {
-    throw new Error(`${where}: shape ${JSON.stringify(shape)} × ${dtype} needs ${bytes} bytes but data_offsets cover ${e - b}`);
+    throw new Error(`${where}: shape ${shortJson(shape)} × ${dtype} needs ${bytes} bytes but data_offsets cover ${e - b}`);
   }
   return { name, dtype: dtype as SafetensorsDtype, shape: shape as number[], begin: dataStart + b, end: dataStart + e };
 }

@@ -11,6 +11,7 @@ import { FIRST_LINE_DATASETS, metricForDataset } from './metrics/datasets.js';
 import { stripLeadingNewlines } from './metrics/python-string.js';
 import type { TaskRecord } from './record.js';
 import { MiB, readFileLimited, readTextFile } from '../util/files.js';
+import { shortJson } from '../util/show.js';
 
 /** Prompt templates and new-token budgets per dataset (LongBench's dataset2prompt.json / dataset2maxlen.json). */
 export interface LongBenchConfig {
@@ -32,7 +33,7 @@ export function taskRecordProblem(value: unknown): string | null {
   if (r.all_classes !== null && !(Array.isArray(r.all_classes) && r.all_classes.every((c) => typeof c === 'string'))) {
     return '"all_classes" must be null or an array of strings';
   }
-  if (r.metric !== undefined && (typeof r.metric !== 'string' || !isMetricName(r.metric))) return `"metric" ${JSON.stringify(r.metric)} is not a known metric`;
+  if (r.metric !== undefined && (typeof r.metric !== 'string' || !isMetricName(r.metric))) return `"metric" ${shortJson(r.metric)} is not a known metric`;
   if (r.prompt_template !== undefined && typeof r.prompt_template !== 'string') return '"prompt_template" must be a string';
   if (r.max_new_tokens !== undefined && !(Number.isInteger(r.max_new_tokens) && (r.max_new_tokens as number) > 0)) {
     return '"max_new_tokens" must be a positive integer';
@@ -111,7 +112,7 @@ export function loadLongBenchConfig(dir: string): LongBenchConfig {
 
 function templateFor(record: TaskRecord, config?: LongBenchConfig): string {
   const template = record.prompt_template ?? config?.prompts[record.dataset];
-  if (template === undefined) throw new Error(`no prompt template for dataset ${JSON.stringify(record.dataset)}${config ? ' (the record has none and the config does not list it)' : NO_CONFIG_HINT}`);
+  if (template === undefined) throw new Error(`no prompt template for dataset ${shortJson(record.dataset)}${config ? ' (the record has none and the config does not list it)' : NO_CONFIG_HINT}`);
   return template;
 }
 
@@ -120,7 +121,7 @@ const NO_CONFIG_HINT = ": the record has none and no LongBench config was given 
 /** New tokens to generate: the record's own `max_new_tokens`, else the config's value for its dataset. */
 export function maxNewTokensFor(record: TaskRecord, config?: LongBenchConfig): number {
   const tokens = record.max_new_tokens ?? config?.maxNewTokens[record.dataset];
-  if (tokens === undefined) throw new Error(`no max_new_tokens for dataset ${JSON.stringify(record.dataset)}${config ? ' (the record has none and the config does not list it)' : NO_CONFIG_HINT}`);
+  if (tokens === undefined) throw new Error(`no max_new_tokens for dataset ${shortJson(record.dataset)}${config ? ' (the record has none and the config does not list it)' : NO_CONFIG_HINT}`);
   return tokens;
 }
 
@@ -227,11 +228,11 @@ export function postprocessPrediction(dataset: string, text: string): string {
 /** The metric of a record: its own `metric`, else its dataset's. */
 export function metricForRecord(record: TaskRecord): MetricName {
   if (record.metric !== undefined) {
-    if (!isMetricName(record.metric)) throw new Error(`record ${record._id}: unknown metric ${JSON.stringify(record.metric)}`);
+    if (!isMetricName(record.metric)) throw new Error(`record ${record._id}: unknown metric ${shortJson(record.metric)}`);
     return record.metric;
   }
   const metric = metricForDataset(record.dataset);
-  if (!metric) throw new Error(`record ${record._id}: dataset ${JSON.stringify(record.dataset)} has no known metric; give the record a "metric"`);
+  if (!metric) throw new Error(`record ${record._id}: dataset ${shortJson(record.dataset)} has no known metric; give the record a "metric"`);
   return metric;
 }
 

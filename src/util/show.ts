@@ -32,3 +32,38 @@ function editDistance(a: string, b: string): number {
   }
   return prev[b.length]!;
 }
+
+/**
+ * A value for an error message, as compact JSON (`[1,"a",{"k":null}]`) but bounded: at most 4 levels deep, 8 items
+ * per list or object, strings cut at 40 characters and the whole at `max` characters, control characters escaped.
+ * JSON.stringify of a value read from a damaged file overflowed the stack on a deeply nested one (the process then
+ * said only "Maximum call stack size exceeded") and printed a huge one whole. Non-finite numbers show as such.
+ */
+export function shortJson(v: unknown, max = 80): string {
+  let out = '';
+  const walk = (x: unknown, depth: number): void => {
+    if (out.length > max) return;
+    if (typeof x === 'string') out += JSON.stringify(x.length > 40 ? `${x.slice(0, 40)}…` : x).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    else if (x === null || typeof x === 'number' || typeof x === 'boolean' || typeof x === 'bigint' || x === undefined) out += String(x);
+    else if (typeof x !== 'object') out += typeof x;
+    else if (Array.isArray(x)) {
+      if (depth >= 4) { out += x.length ? '[…]' : '[]'; return; }
+      out += '[';
+      for (let i = 0; i < Math.min(x.length, 8) && out.length <= max; i++) { if (i) out += ','; walk(x[i], depth + 1); }
+      out += x.length > 8 ? ',…]' : ']';
+    } else {
+      const keys = Object.keys(x);
+      if (depth >= 4) { out += keys.length ? '{…}' : '{}'; return; }
+      out += '{';
+      for (let i = 0; i < Math.min(keys.length, 8) && out.length <= max; i++) {
+        if (i) out += ',';
+        walk(keys[i]!, depth + 1);
+        out += ':';
+        walk((x as Record<string, unknown>)[keys[i]!], depth + 1);
+      }
+      out += keys.length > 8 ? ',…}' : '}';
+    }
+  };
+  walk(v, 0);
+  return out.length > max ? `${out.slice(0, max)}…` : out;
+}

@@ -163,4 +163,24 @@ test('.namm header fields of the wrong JSON type are named as they are (a string
   assert.throws(() => decodeNammCheckpoint(withHeader((h) => { h.paramCount = '4172'; })), /bam scorer needs 4172 parameters, header says "4172"/);
   assert.throws(() => decodeNammCheckpoint(withHeader((h) => { h.updateEvery = '512'; })), /updateEvery must be a positive multiple of 16, got "512"/);
   assert.throws(() => decodeNammCheckpoint(withHeader((h) => { h.cacheSize = 1e300; })), /cacheSize must be a positive integer \(at most 2\^53 − 1\), got 1e\+300/);
+  // A provenance nested 100,000 deep read, then overflowed the stack when `namm inspect` printed it.
+  let deep: unknown = 1;
+  for (let i = 0; i < 100_000; i++) deep = [deep];
+  assert.throws(() => decodeNammCheckpoint(withHeaderText(good, (text) => text.replace('"provenance":{}', `"provenance":{"x":${'['.repeat(100_000)}1${']'.repeat(100_000)}}`))), /provenance is nested more than 64 levels deep/);
+  assert.throws(() => encodeNammCheckpoint({ scorer: 'bam', params: zeroNammParams(), normStats: null, updateEvery: 512, selection: 'min-over-heads', taps: 'fp32', provenance: { x: deep } }), /provenance is nested more than 64 levels deep/);
+  assert.throws(() => decodeNammCheckpoint(withHeader((h) => { h.scorer = [[['bam']]]; })), /unknown scorer \[\[\["bam"\]\]\]/);
 });
+
+/** The file `good` with its header's JSON text edited by `edit` (a value JSON.stringify could not write). */
+function withHeaderText(good: Uint8Array, edit: (text: string) => string): Uint8Array {
+  const len = new DataView(good.buffer, good.byteOffset, good.byteLength).getUint32(8, true);
+  const text = new TextEncoder().encode(edit(new TextDecoder().decode(good.subarray(12, 12 + len))));
+  const payload = good.subarray((12 + len + 3) & ~3);
+  const start = (12 + text.length + 3) & ~3;
+  const out = new Uint8Array(start + payload.length);
+  out.set(good.subarray(0, 8), 0);
+  new DataView(out.buffer).setUint32(8, text.length, true);
+  out.set(text, 12);
+  out.set(payload, start);
+  return out;
+}

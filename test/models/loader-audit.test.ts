@@ -112,6 +112,23 @@ test('sharded safetensors: a tensor stored in two shards is refused by name, not
   await assert.rejects(loadModelFiles(m), (e: Error) => e.message.includes(`tensor "${dup}" is stored in both ${a} and ${b}`) && e.message.includes(m));
 }));
 
+test('a deeply nested value or a huge name in a damaged file is shown cut, naming the file (not a stack overflow or a dump)', withDir((dir) => {
+  // JSON.stringify of the value in the message overflowed the stack: "Maximum call stack size exceeded", no file named.
+  const p = join(dir, 'deep.safetensors');
+  const json = Buffer.from(`{"w":{"dtype":"F32","shape":${'['.repeat(100_000)}${']'.repeat(100_000)},"data_offsets":[0,4]}}`);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  writeFileSync(p, Buffer.concat([len, json, Buffer.alloc(4)]));
+  assert.throws(() => readSafetensors(p), /deep\.safetensors.* has an invalid shape \[\[\[\[\[…\]\]\]\]\] \(dimensions must be non-negative integers\)$/);
+  // A GGUF tensor name of a damaged length read the header and data that followed into one 245 KB message.
+  const g = join(dir, 'long-name.gguf');
+  writeGgufContainer(g, new Map([['general.architecture', gv.str('llama')]]), [{ name: 'x'.repeat(300), dims: [1], type: 0, bytes: new Uint8Array(4) }]);
+  const fd = openSync(g, 'r');
+  try {
+    assert.throws(() => readGgufHeader(fd, g), /long-name\.gguf: tensor #0's name is 300 bytes long \(ggml allows 63\), starting "x{64}…": the file is damaged$/);
+  } finally { closeSync(fd); }
+}));
+
 test('safetensors: an empty tensor at the offset where another begins does not "overlap" it', withDir((dir) => {
   const p = join(dir, 'empty.safetensors');
   // Header order as written by a writer that lists the non-empty tensor first (JSON order is not offset order).

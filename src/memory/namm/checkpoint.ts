@@ -12,7 +12,7 @@
  * The header records the payload length and its CRC-32, so truncation, wrong counts, corruption and non-finite
  * values are all reported as clear errors on read. Writes are atomic (temporary file, then rename).
  */
-import { showValue } from '../../util/show.js';
+import { shortJson, showValue } from '../../util/show.js';
 import { writeFileSync } from 'node:fs';
 import { MiB, readFileLimited, writeFileVia } from '../../util/files.js';
 import { TAP_PRECISIONS, type TapPrecision } from '../policy.js';
@@ -116,21 +116,21 @@ export function decodeNammCheckpoint(bytes: Uint8Array, source = 'NAMM checkpoin
     return fail(`unreadable header (${(err as Error).message})`);
   }
   if (!header || typeof header !== 'object' || Array.isArray(header)) fail('header is not an object');
-  if (header.scorer !== 'bam' && header.scorer !== 'mlp') fail(`unknown scorer "${String(header.scorer)}"`);
+  if (header.scorer !== 'bam' && header.scorer !== 'mlp') fail(`unknown scorer ${shortJson(header.scorer)}`);
   if (header.featureDim !== FEATURE_DIM || header.nBins !== N_BINS || header.recencyDims !== RECENCY_DIMS || header.bamHidden !== BAM_HIDDEN) {
-    // JSON.stringify, so that "25" (a string) does not read as the 25 it fails to equal.
-    const j = (v: unknown) => JSON.stringify(v) ?? 'missing';
+    // As JSON, so that "25" (a string) does not read as the 25 it fails to equal.
+    const j = (v: unknown) => (v === undefined ? 'missing' : shortJson(v));
     fail(`sizes (features ${j(header.featureDim)}, bins ${j(header.nBins)}, recency ${j(header.recencyDims)}, hidden ${j(header.bamHidden)}) differ from this build's (${FEATURE_DIM}, ${N_BINS}, ${RECENCY_DIMS}, ${BAM_HIDDEN})`);
   }
   const want = paramCountFor(header.scorer);
-  if (header.paramCount !== want) fail(`${header.scorer} scorer needs ${want} parameters, header says ${JSON.stringify(header.paramCount) ?? 'nothing'}`);
+  if (header.paramCount !== want) fail(`${header.scorer} scorer needs ${want} parameters, header says ${header.paramCount === undefined ? 'nothing' : shortJson(header.paramCount)}`);
   if (header.norm !== null && (typeof header.norm !== 'object' || !Number.isInteger(header.norm.count) || header.norm.count < 0)) {
     fail('header has no usable "norm" entry (null, or the count of rows behind the normalisation statistics)');
   }
   if (!Number.isInteger(header.payloadCrc32)) fail('header has no payload checksum ("payloadCrc32")');
   const nNorm = header.norm === null ? 0 : 2 * N_BINS;
   const payloadBytes = 4 * (want + nNorm);
-  if (header.payloadBytes !== payloadBytes) fail(`header announces ${JSON.stringify(header.payloadBytes) ?? 'no'} payload bytes, the counts need ${payloadBytes}`);
+  if (header.payloadBytes !== payloadBytes) fail(`header announces ${header.payloadBytes === undefined ? 'no' : shortJson(header.payloadBytes)} payload bytes, the counts need ${payloadBytes}`);
   const start = align4(12 + headerLen);
   if (bytes.length < start + payloadBytes) fail(`truncated: ${bytes.length} bytes, ${start + payloadBytes} expected`);
   if (bytes.length > start + payloadBytes) fail(`${bytes.length - start - payloadBytes} unexpected bytes after the payload`);
@@ -180,12 +180,28 @@ function validateCheckpoint(c: NammCheckpoint): void {
   validateNammParams(c.params, c.scorer);
   if (c.normStats) validateNormStats(c.normStats);
   validateUpdateEvery(c.updateEvery);
-  if (!NAMM_SELECTIONS.includes(c.selection)) throw new RangeError(`selection must be one of ${NAMM_SELECTIONS.join(', ')}, got "${String(c.selection)}"`);
+  if (!NAMM_SELECTIONS.includes(c.selection)) throw new RangeError(`selection must be one of ${NAMM_SELECTIONS.join(', ')}, got ${shortJson(c.selection)}`);
   if (c.cacheSize !== undefined && (!Number.isSafeInteger(c.cacheSize) || c.cacheSize < 1)) throw new RangeError(`cacheSize must be a positive integer (at most 2^53 − 1), got ${showValue(c.cacheSize)}`);
-  if (!TAP_PRECISIONS.includes(c.taps)) throw new RangeError(`taps must be ${TAP_PRECISIONS.join(' or ')}, got "${String(c.taps)}"`);
+  if (!TAP_PRECISIONS.includes(c.taps)) throw new RangeError(`taps must be ${TAP_PRECISIONS.join(' or ')}, got ${shortJson(c.taps)}`);
   if (c.provenance !== undefined && (typeof c.provenance !== 'object' || c.provenance === null || Array.isArray(c.provenance))) {
     throw new TypeError('provenance must be a plain object');
   }
+  // Written out and printed as JSON, which overflows the stack on a value nested thousands deep (a damaged file's).
+  if (c.provenance !== undefined && nestedDeeperThan(c.provenance, MAX_PROVENANCE_DEPTH)) throw new RangeError(`provenance is nested more than ${MAX_PROVENANCE_DEPTH} levels deep`);
+}
+
+const MAX_PROVENANCE_DEPTH = 64;
+
+/** Whether a JSON value nests lists or objects more than `limit` deep (without recursion). */
+function nestedDeeperThan(v: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[v, 0]];
+  while (stack.length > 0) {
+    const [x, depth] = stack.pop()!;
+    if (x === null || typeof x !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(x)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 function align4(n: number): number { return (n + 3) & ~3; }

@@ -44,6 +44,17 @@ function idList(v: unknown, where: string): number[] {
   return list as number[];
 }
 
+/**
+ * Whether a tokenizer.json decoder, or one of a Sequence's, has `cleanup: true` (WordPiece, CTC). A walk of the
+ * decoders alone, a few levels deep: the whole decoder written out as JSON overflowed the stack on a deeply nested
+ * value in a damaged file.
+ */
+function decoderCleansUp(d: unknown, depth: number): boolean {
+  if (d === null || typeof d !== 'object' || depth > 8) return false;
+  const o = d as Json;
+  return o.cleanup === true || (Array.isArray(o.decoders) && o.decoders.some((x) => decoderCleansUp(x, depth + 1)));
+}
+
 /** The tokenizer model types of Hugging Face tokenizers (tokenizer.json `model.type`). */
 const MODEL_TYPES = ['BPE', 'WordPiece', 'WordLevel', 'Unigram'];
 
@@ -113,7 +124,7 @@ export class HfTokenizer implements Tokenizer {
       });
     }
     this.tokenizerConfig = src.tokenizerConfig ?? {};
-    this.cleansUpSpaces = Boolean(this.tokenizerConfig.clean_up_tokenization_spaces ?? true) || /"cleanup":true/.test(JSON.stringify(this.json.decoder ?? null));
+    this.cleansUpSpaces = Boolean(this.tokenizerConfig.clean_up_tokenization_spaces ?? true) || decoderCleansUp(this.json.decoder, 0);
     try {
       this.core = new HfCoreTokenizer(this.json, this.tokenizerConfig);
     } catch (err) {
