@@ -104,10 +104,7 @@ export function register(program: Command): void {
       if (o.maxPromptTokens !== undefined && o.contextWindow !== undefined) throw new Error(BOTH_BUDGETS);
       const metricOptions = parseMetricOptions(o.metricOption);
       const by = parseSummaryKeys(o.by);
-      const model = await loadCliModel(o.model, o.weights);
-      if (o.threads) model.backend.threads = o.threads;
-      if (o.chatTemplate && !model.tokenizer?.applyChatTemplate) throw new Error(`--chat-template: ${o.model} has no chat template (tokenizer_config.json's chat_template)`);
-      const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
+      // Every spec is checked before the model loads (a misspelt one cost the whole load).
       // The --match policy runs first on each record, so its trace exists when the matched runs need it.
       const specs = [...new Set([...(o.match ? [o.match] : []), ...(o.full ? ['full'] : []), ...(o.memory ?? [])])];
       if (specs.length === 0) throw new Error('nothing to evaluate: give --memory or leave the full-cache run on');
@@ -120,6 +117,10 @@ export function register(program: Command): void {
       if (o.match && needsRecordTrace(o.match)) throw new Error('--match must name a policy with its own cache sizes, not a matched(...) one');
       // Static policies are parsed once (errors surface before any work); per-record matched ones on use.
       const policies = specs.map((s) => ({ spec: s, policy: s === 'full' || needsRecordTrace(s) ? null : parsePolicySpec(s) }));
+      const model = await loadCliModel(o.model, o.weights);
+      if (o.threads) model.backend.threads = o.threads;
+      if (o.chatTemplate && !model.tokenizer?.applyChatTemplate) throw new Error(`--chat-template: ${o.model} has no chat template (tokenizer_config.json's chat_template)`);
+      const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
       const traceDir = o.match ? (o.out ? join(o.out, 'traces') : mkdtempSync(join(tmpdir(), 'namm-traces-'))) : null;
       // Without --out the traces are only needed during this run: the temporary folder goes when the process ends
       // (an error included), rather than one more folder left in the temporary directory by every run.

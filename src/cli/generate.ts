@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { Model } from '../models/model.js';
 import type { GenerateOptions, Session } from '../runtime/session.js';
+import { parsePolicySpec } from '../memory/spec.js';
 import { collect, floatOption, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
 import { readTextFile } from '../util/files.js';
@@ -59,10 +60,12 @@ export function register(program: Command): void {
         throw new Error('--top-k and --top-p shape sampling: give --temperature > 0 with them (without it, decoding is greedy)');
       }
       const prompt = o.prompt ?? readTextFile(o.promptFile!, 'prompt file');
+      // The policy before the model loads: a misspelt spec cost the whole load.
+      const memory = o.memory !== undefined ? parsePolicySpec(o.memory) : null;
       const model = await loadCliModel(o.model, o.weights);
       if (!model.tokenizer) throw new Error(`${o.model} has no tokenizer (no tokenizer.json, embedded vocabulary or tokenizer.bin): generate needs one to read the prompt`);
       if (o.threads) model.backend.threads = o.threads;
-      const session = await model.createSession({ memory: o.memory ?? null, chunkSize: o.chunkSize });
+      const session = await model.createSession({ memory, chunkSize: o.chunkSize });
       const sampling = o.greedy ? { greedy: true } : { temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed };
       if (o.question?.length) {
         await answerQuestions(model, session, prompt, o.question, { ...sampling, maxNewTokens: o.maxNewTokens, stopStrings: o.stop }, !!o.json);

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { commands } from './commands.js';
+import { stopAllProgress } from './progress.js';
 import { refuseRepeatedOptions } from './util.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -37,7 +38,19 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   process.exit(1);
 });
 
+// Node prints a process warning (NAMM_PAST_CONTEXT, a NAMM run without normalisation statistics) as
+// "(node:PID) [CODE] Warning: …" followed by a line about --trace-warnings: each is one line of the command's own
+// form instead. NODE_NO_WARNINGS=1 or --no-warnings still silences them.
+const quiet = process.env.NODE_NO_WARNINGS === '1' || process.execArgv.includes('--no-warnings');
+process.removeAllListeners('warning');
+process.on('warning', (w: Error & { code?: string }) => {
+  if (quiet) return;
+  const code = w.code && !w.code.startsWith('NAMM_') ? ` (${w.name}, ${w.code})` : '';
+  process.stderr.write(`namm: warning: ${w.message.replace(/^namm: /, '')}${code}\n`);
+});
+
 program.parseAsync(process.argv).catch((err: unknown) => {
+  stopAllProgress();
   const e = err as Error;
   // A message that already begins "namm: " (the NAMM policy's own options) is not prefixed again ("namm: namm: …").
   const message = e?.message ?? String(err);

@@ -20,6 +20,8 @@ export function register(program: Command): void {
     .option(WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption)
     .option('--json', 'print one JSON object')
     .action(async (o: { model: string; text: string; memory: string; maxTokens?: number; chunkSize: number; json?: boolean; weights?: WeightStorage }) => {
+      // The policy before the model loads: a misspelt spec cost the whole load.
+      const policy = o.memory === 'full' ? null : parsePolicySpec(o.memory);
       const model = await loadCliModel(o.model, o.weights);
       if (!model.tokenizer) throw new Error(`${o.model} has no tokenizer`);
       let ids = model.tokenizer.encode(readTextFile(o.text, 'text file'), { addBos: true });
@@ -30,7 +32,6 @@ export function register(program: Command): void {
       if (limit && ids.length > limit.tokens) {
         throw new Error(`${o.maxTokens ? `--max-tokens ${o.maxTokens} is` : `${o.text} is ${ids.length} tokens,`} past ${limit.what}; pass --max-tokens ${limit.tokens} (or less) to score the text's first ${limit.tokens} tokens`);
       }
-      const policy = o.memory === 'full' ? null : parsePolicySpec(o.memory);
       const bar = createProgress(ids.length, 'perplexity');
       const r = perplexity(model, ids, policy, { chunkSize: o.chunkSize, onProgress: (d) => bar.update(d) });
       bar.stop();

@@ -6,8 +6,9 @@ import { autoWeights, loadModel, type Model } from '../models/model.js';
 
 export function intOption(name: string, min = 0): (v: string) => number {
   return (v: string) => {
-    const n = v.trim() === '' ? NaN : Number(v); // Number('') is 0
-    // Safe integers only: 1e300 is an integer to JavaScript, but every step of arithmetic on it rounds.
+    // Decimal digits only: Number() read 0x10 as 16, 1e1 as 10 and '' as 0. Safe integers only: 1e300 is an
+    // integer to JavaScript, but every step of arithmetic on it rounds.
+    const n = /^\s*[+-]?\d+\s*$/.test(v) ? Number(v) : NaN;
     if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min} (at most 2^53 − 1), got "${v}"`);
     return n;
   };
@@ -15,7 +16,8 @@ export function intOption(name: string, min = 0): (v: string) => number {
 
 export function floatOption(name: string, min = -Infinity, max = Infinity, minExclusive = false): (v: string) => number {
   return (v: string) => {
-    const n = v.trim() === '' ? NaN : Number(v);
+    // Decimal numbers (an exponent allowed): Number() read 0x10 as 16 and '' as 0.
+    const n = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(v) ? Number(v) : NaN;
     if (!Number.isFinite(n) || n < min || (minExclusive && n === min) || n > max) {
       const range = max === Infinity
         ? (min === -Infinity ? 'a finite number' : `a finite number ${minExclusive ? '>' : '≥'} ${min}`)

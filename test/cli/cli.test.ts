@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { writeToyRecords } from '../helpers/toy-records.js';
@@ -42,6 +42,15 @@ test('namm generate streams text and refuses bad input with a clear message', ()
   const both = namm('generate', '--model', MODEL);
   assert.equal(both.status, 1);
   assert.match(both.stderr, /--prompt/);
+  // A misspelt --memory is refused before the model loads (the missing model is never reached), in every command.
+  const dir = mkdtempSync(join(tmpdir(), 'namm-spec-'));
+  writeFileSync(join(dir, 't.txt'), 'Once upon a time.');
+  for (const args of [['generate', '--prompt', 'x'], ['perplexity', '--text', join(dir, 't.txt')], ['eval', '--data', join(dir, 'no.jsonl')]]) {
+    const r = namm(...args, '--model', '/nonexistent/model', '--memory', 'h2o:ratoi=0.5');
+    assert.equal(r.status, 1, args[0]);
+    assert.match(r.stderr, /^namm: h2o: unknown option "ratoi"/, `${args[0]}: ${r.stderr}`);
+  }
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test('namm generate --question reads the prompt once and answers each question in its own copy', () => {
@@ -190,6 +199,13 @@ test('namm perplexity gives a finite perplexity that eviction changes', () => {
   assert.match(gq.stderr, /^namm: note: --weights q4_0 changes nothing on this GPT-2 model: its matrices stay float32/);
   assert.equal(JSON.parse(gq.stdout).weights, 'f32');
   assert.equal(JSON.parse(gq.stdout).nll, g32.nll);
+  // Past the model's 512-token context a RoPE model reads on, with one warning in the command's own one-line form
+  // (Node's read "(node:PID) [NAMM_PAST_CONTEXT] Warning: …" and a line about --trace-warnings).
+  writeFileSync(join(dir, 'long.txt'), 'Once upon a time, there was a little girl named Lily. '.repeat(80));
+  const past = namm('perplexity', '--model', MODEL, '--text', join(dir, 'long.txt'), '--max-tokens', '600');
+  assert.equal(past.status, 0, past.stderr);
+  assert.match(past.stderr, /^namm: warning: the sequence would reach 5\d\d tokens, past this model's 512-token context \(its max_position_embeddings\); its output past that is not what it was trained for$/m);
+  assert.ok(!past.stderr.includes('(node:') && !past.stderr.includes('--trace-warnings'), past.stderr);
   // On the TypeScript backend 'auto' widens every matrix to float32 at load, and says so (it said 'auto').
   const llama = ['--import', 'tsx', 'src/cli/main.ts', 'perplexity', '--model', 'models/namm-tiny-llama', '--text', text, '--max-tokens', '64', '--json'];
   const onJs = spawnSync(process.execPath, llama, { encoding: 'utf8', env: { ...process.env, NAMM_BACKEND: 'js' } });

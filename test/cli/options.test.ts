@@ -7,7 +7,8 @@ test('intOption: integers from the minimum up to 2^53 − 1; 1e300 is refused (i
   const seed = intOption('--seed');
   assert.equal(seed('42'), 42);
   assert.equal(seed('4294967296'), 2 ** 32);
-  for (const bad of ['1e300', '9007199254740993', '-1', '1.5', 'abc', '']) {
+  // Decimal digits only: 0x10 read as 16 and 1e1 as 10 (`-n 0x10` generated 16 tokens).
+  for (const bad of ['1e300', '9007199254740993', '-1', '1.5', 'abc', '', '0x10', '1e1', '0b11']) {
     assert.throws(() => seed(bad), /--seed must be an integer ≥ 0 \(at most 2\^53 − 1\)/, bad);
   }
 });
@@ -18,6 +19,9 @@ test('floatOption: the message names the range accepted (Infinity is never in it
   assert.throws(() => floatOption('--x')('NaN'), /--x must be a finite number, got "NaN"/);
   assert.throws(() => floatOption('-t', 0)(' '), /-t must be a finite number ≥ 0/);
   assert.equal(floatOption('-t', 0)('0.7'), 0.7);
+  assert.equal(floatOption('-t', 0)('1e-1'), 0.1);
+  assert.equal(floatOption('-t', 0)('.5'), 0.5);
+  assert.throws(() => floatOption('-t', 0)('0x1'), /-t must be a finite number ≥ 0, got "0x1"/);
   // An open lower end, as --top-p's (0, 1]: the sampler refuses 0, so the option does before the model loads.
   assert.throws(() => floatOption('--top-p', 0, 1, true)('0'), /--top-p must be a number in \(0, 1\], got "0"/);
   assert.equal(floatOption('--top-p', 0, 1, true)('1'), 1);
