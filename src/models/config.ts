@@ -53,7 +53,7 @@ class ConfigReader {
   tokenId(key: string): number | null {
     if (!this.has(key)) return null;
     const v = this.json[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
       throw new Error(`${this.source}: "${key}" must be a non-negative integer token id, got ${shortJson(v)}`);
     }
     return v;
@@ -65,7 +65,7 @@ class ConfigReader {
     const v = this.json[key];
     const list = Array.isArray(v) ? v : [v];
     for (const id of list) {
-      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
+      if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) {
         throw new Error(`${this.source}: "${key}" must be a token id or a list of token ids, got ${shortJson(v)}`);
       }
     }
@@ -441,10 +441,15 @@ export const JSON_FILE_LIMITS = { config: 16 * MiB, tokenizer: 128 * MiB } as co
 export async function readJsonFile(path: string, kind: keyof typeof JSON_FILE_LIMITS = 'config'): Promise<unknown> {
   // Bounded; a folder or a device named here is a clear error.
   const text = readFileLimited(path, JSON_FILE_LIMITS[kind], kind === 'config' ? 'JSON config file' : 'tokenizer.json').toString('utf8');
+  // A UTF-8 byte-order mark (some Windows editors write one) is not JSON but says nothing about the content: skipped.
   try {
-    return JSON.parse(text);
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (err) {
-    throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
+    // One line: V8's message quotes the text around the error, newlines included. A Python-written NaN or Infinity
+    // is named, since JSON has no such numbers.
+    const nonJson = /(?<![\w"])(-?Infinity|NaN)(?![\w"])/.exec(text);
+    const hint = nonJson ? `; it holds ${nonJson[1]}, which JSON has no number for (Python's json writes it)` : '';
+    throw new Error(`${path}: not valid JSON (${(err as Error).message.replace(/\s*\n\s*/g, ' ')})${hint}`);
   }
 }
 

@@ -367,6 +367,24 @@ test('a tokenizer.json whose ids are not integers, whose vocabulary has the wron
   assert.throws(make((j) => { (j as unknown as { added_tokens: unknown }).added_tokens = [{ id: 'x', content: 5 }]; }), /added_tokens\[0\] must be an object with a "content" string/);
 });
 
+test('config.json: a byte-order mark is skipped; a NaN is named, in one line; an id of 1e30 is named as a bad id', withDir(async (dir) => {
+  const { loadModel } = await import('../../src/models/model.js');
+  cpSync(MODEL, join(dir, 'm'), { recursive: true });
+  const text = readFileSync(join(MODEL, 'config.json'), 'utf8');
+  writeFileSync(join(dir, 'm', 'config.json'), '\ufeff' + text);
+  assert.equal((await loadModel(join(dir, 'm'))).config.vocabSize, 2048);
+  const cfg = JSON.parse(text) as Record<string, unknown>;
+  writeFileSync(join(dir, 'm', 'config.json'), JSON.stringify({ ...cfg, rms_norm_eps: 1e-5 }, null, 2).replace('0.00001', 'NaN'));
+  await assert.rejects(loadModel(join(dir, 'm')), (err: Error) => {
+    assert.match(err.message, /config\.json: not valid JSON \(.*\); it holds NaN, which JSON has no number for \(Python's json writes it\)$/);
+    assert.ok(!err.message.includes('\n'), err.message);
+    return true;
+  });
+  // It said "eosTokenIds must be an array of token ids, got an array".
+  writeFileSync(join(dir, 'm', 'config.json'), JSON.stringify({ ...cfg, eos_token_id: 1e30 }));
+  await assert.rejects(loadModel(join(dir, 'm')), /config\.json: "eos_token_id" must be a token id or a list of token ids, got 1e\+30$/);
+}));
+
 test('a tokenizer with more tokens than the model reads is refused at load, naming the folder', withDir(async (dir) => {
   // A token of id 3000 in a 2,048-token model loaded, and a prompt holding it failed in the forward, naming no file.
   const { loadModel } = await import('../../src/models/model.js');
