@@ -412,7 +412,8 @@ export class GgufMeta {
   }
   size(key: string, fallback?: number): number {
     const v = this.number(key, fallback);
-    if (!Number.isInteger(v) || v <= 0) throw new Error(`${this.file}: metadata "${key}" must be a positive integer, got ${v}`);
+    // Safe integers only: 2^62 rounded on its way to a number and was refused later under an internal field name.
+    if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`${this.file}: metadata "${key}" must be a positive integer (at most 2^53 − 1), got ${v}`);
     return v;
   }
   string(key: string): string | null {
@@ -472,6 +473,10 @@ export function ggufConfig(meta: GgufMeta, tensors: Map<string, GgufTensorInfo>)
     };
   }
   const rotaryDims = meta.size(`${a}.rope.dimension_count`, headDim);
+  // Rotary dimensions come in pairs, at most the head's (an odd 15 was taken; 1000 was refused as "partialRotaryFactor").
+  if (rotaryDims % 2 !== 0 || rotaryDims > headDim) {
+    throw new Error(`${file}: metadata "${a}.rope.dimension_count" must be an even number within 2..${headDim} (the head's size), got ${rotaryDims}`);
+  }
   // llama.cpp's key for sliding-window attention (kept at any length, as in config.ts: the model runs past its
   // context length, where the window cuts).
   const window = meta.has(`${a}.attention.sliding_window`) ? meta.size(`${a}.attention.sliding_window`) : undefined;

@@ -11,6 +11,7 @@ import { ggufTokenizerFromMetadata, ggufVocabularyMetadata } from '../../src/mod
 import type { ModelConfig } from '../../src/models/types.js';
 import { HfTokenizer } from '../../src/models/tokenizers/hf.js';
 import { byteToUnicode, tinyQwen2 } from '../fixtures/tiny-models.js';
+import { rewriteGguf } from '../helpers/gguf-rewrite.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 
@@ -51,6 +52,28 @@ test('GGUF byte-level vocabulary: tokens named like Object.prototype members ("t
   const g = ggufTokenizerFromMetadata(gpt2VocabMeta('gpt-2', pieces, ['t o', 'S t', 'r i', 'n g', 'ri ng', 'St ring', 'to String'], false).meta);
   assert.deepEqual(g.encode('toString'), [256 + pieces.indexOf('toString')]);
 });
+
+test('GGUF: merges that are not two pieces, unknown token types, odd or oversized rotary dims and huge sizes are refused by key', withDir(async (dir) => {
+  const { meta } = gpt2VocabMeta('gpt-2', ['ab'], ['a b', 'nospace'], false);
+  assert.throws(() => ggufTokenizerFromMetadata(meta), /vocab\.gguf: metadata "tokenizer\.ggml\.merges"\[1\] is "nospace", not two pieces separated by a space$/);
+  const typed = gpt2VocabMeta('gpt-2', ['ab'], ['a b'], false).meta;
+  const m = new Map(typed.map);
+  const n = (m.get('tokenizer.ggml.tokens')!.value as unknown[]).length;
+  m.set('tokenizer.ggml.token_type', gv.arr(GgufValueType.INT32, Array.from({ length: n }, () => 99)));
+  assert.throws(() => ggufTokenizerFromMetadata(new GgufMeta(m, 'vocab.gguf')), /metadata "tokenizer\.ggml\.token_type"\[0\] is 99, not a token type \(0 to 6\)$/);
+  const src = await loadModelFiles(MODEL);
+  const base = join(dir, 'base.gguf');
+  writeGguf(base, src.config, src.weights, src.tokenizer);
+  for (const [key, value, shown] of [
+    ['llama.rope.dimension_count', gv.u32(15), /metadata "llama\.rope\.dimension_count" must be an even number within 2\.\.\d+ \(the head's size\), got 15$/],
+    ['llama.rope.dimension_count', gv.u32(1000), /metadata "llama\.rope\.dimension_count" must be an even number within 2\.\.\d+ \(the head's size\), got 1000$/],
+    ['llama.context_length', { type: GgufValueType.UINT64, value: 2n ** 62n }, /metadata "llama\.context_length" must be a positive integer \(at most 2\^53 − 1\), got 4611686018427388000$/],
+  ] as const) {
+    const bad = join(dir, 'bad.gguf');
+    rewriteGguf(base, bad, { meta: (mm) => { mm.set(key, value); } });
+    await assert.rejects(loadModelFiles(bad), shown, key);
+  }
+}));
 
 test('GGUF llama-bpe vocabulary without tokenizer.ggml.add_bos_token adds BOS, as llama.cpp does (Llama 3 files)', () => {
   for (const pre of ['llama-bpe', 'llama3', 'llama-v3']) {

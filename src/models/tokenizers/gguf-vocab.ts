@@ -9,6 +9,7 @@ import type { ModelConfig, Tokenizer } from '../types.js';
 import { HfTokenizer } from './hf.js';
 import { SpmTokenizer, TokenType } from './spm.js';
 import { stableJson } from '../../util/stable-json.js';
+import { shortJson } from '../../util/show.js';
 
 type Json = Record<string, unknown>;
 
@@ -113,6 +114,9 @@ export function ggufTokenizerFromMetadata(meta: GgufMeta): Tokenizer {
   if (!tokens) throw new Error(`${meta.file}: metadata "tokenizer.ggml.tokens" is missing`);
   const n = tokens.length;
   const types = numberArray(meta, 'tokenizer.ggml.token_type', n);
+  // llama.cpp's token types are 0 (undefined) to 6 (byte); 99 everywhere was taken, every token read as normal.
+  const badType = types ? types.findIndex((t) => !(Number.isInteger(t) && t >= 0 && t <= 6)) : -1;
+  if (badType >= 0) throw new Error(`${meta.file}: metadata "tokenizer.ggml.token_type"[${badType}] is ${types![badType]}, not a token type (0 to 6)`);
   const bos = optionalId(meta, 'tokenizer.ggml.bos_token_id', n);
   const eosIds = ggufEosTokenIds(meta, n);
   const eos = eosIds[0] ?? null;
@@ -179,6 +183,9 @@ function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null,
   const eos = eosIds[0] ?? null;
   const merges = stringArray(meta, 'tokenizer.ggml.merges');
   if (!merges) throw new Error(`${meta.file}: metadata "tokenizer.ggml.merges" is missing (needed for a gpt2 vocabulary)`);
+  // As llama.cpp reads a merge: two pieces split at a space after the first character ("nospace" and "" were taken).
+  const badMerge = merges.findIndex((m) => m.indexOf(' ', 1) < 0);
+  if (badMerge >= 0) throw new Error(`${meta.file}: metadata "tokenizer.ggml.merges"[${badMerge}] is ${shortJson(merges[badMerge])}, not two pieces separated by a space`);
   // No key is llama.cpp's DEFAULT (it warns "missing pre-tokenizer type, using: 'default'").
   const named = meta.string('tokenizer.ggml.pre') ?? 'default';
   // llama.cpp reads "llama3" and "llama-v3" as its "llama-bpe" (the same regex, merges ignored, BOS added).
