@@ -7,7 +7,8 @@ import { join, resolve } from 'node:path';
 import { MemoryTraceRecorder, recordingPolicy, saveMemoryTrace } from '../memory/matched.js';
 import type { MemoryPolicy } from '../memory/policy.js';
 import { parsePolicySpec, specWithTrace } from '../memory/spec.js';
-import { loadLongBenchConfig, readJsonl } from '../tasks/longbench.js';
+import { loadLongBenchConfig, readJsonlLines } from '../tasks/longbench.js';
+import { shortJson } from '../util/show.js';
 import { checkMetricOptions, METRIC_OPTION_VALUES, type MetricOptions } from '../tasks/metrics/index.js';
 import { checkScorable, likelihoodAnswers, LIKELIHOOD_METRIC, RECORD_SCORES, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
 import { renderScoreVsKvSvg } from '../eval/plot.js';
@@ -129,16 +130,24 @@ export function register(program: Command): void {
       const records: TaskRecord[] = [];
       // Per id: the record, its text and that text's digest (which each result carries).
       const byId = new Map<string, { record: TaskRecord; text: string; digest: string }>();
-      for (const rec of o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity))) {
-        // Results are kept per (record id, policy): a record given twice runs once, two different ones may not share an id.
-        const text = JSON.stringify(rec), seen = byId.get(rec._id)?.text;
-        if (seen === undefined) { byId.set(rec._id, { record: rec, text, digest: digest(text) }); records.push(rec); } else if (seen !== text) {
-          throw new Error(`two different records share the _id ${JSON.stringify(rec._id)}; results are kept per _id, so give them distinct ids`);
+      // Where each record was read, for messages about it ("file:line").
+      const origin = new Map<TaskRecord, string>();
+      for (const f of o.data) {
+        for (const { record: rec, line } of readJsonlLines(f).slice(0, o.limit ?? Infinity)) {
+          // Results are kept per (record id, policy): a record given twice runs once, two different ones may not share an id.
+          const text = JSON.stringify(rec), seen = byId.get(rec._id);
+          if (seen === undefined) { byId.set(rec._id, { record: rec, text, digest: digest(text) }); records.push(rec); origin.set(rec, `${f}:${line}`); } else if (seen.text !== text) {
+            throw new Error(`${f}:${line}: its record and ${origin.get(seen.record)}'s are different but share the _id ${shortJson(rec._id)}; results are kept per _id, so give them distinct ids`);
+          }
         }
       }
-      if (records.length === 0) throw new Error('no records in the data files');
+      if (records.length === 0) throw new Error(`no records in ${o.data.join(', ')} (no line holds one)`);
       // Before the model runs for any of them: a record the metric cannot score ended the run after the ones before.
-      if (scoreKind === 'task') checkScorable(records, metricOptions);
+      if (scoreKind === 'task') {
+        for (const rec of records) {
+          try { checkScorable([rec], metricOptions); } catch (err) { throw new Error(`${origin.get(rec)}: ${(err as Error).message}`); }
+        }
+      }
 
       const resultsFile = o.out ? join(o.out, 'results.jsonl') : null;
       const results: RecordResult[] = [];

@@ -35,29 +35,36 @@ export function taskRecordProblem(value: unknown): string | null {
   }
   if (r.metric !== undefined && (typeof r.metric !== 'string' || !isMetricName(r.metric))) return `"metric" ${shortJson(r.metric)} is not a known metric`;
   if (r.prompt_template !== undefined && typeof r.prompt_template !== 'string') return '"prompt_template" must be a string';
-  if (r.max_new_tokens !== undefined && !(Number.isInteger(r.max_new_tokens) && (r.max_new_tokens as number) > 0)) {
-    return '"max_new_tokens" must be a positive integer';
+  if (r.max_new_tokens !== undefined && !(Number.isSafeInteger(r.max_new_tokens) && (r.max_new_tokens as number) > 0)) {
+    return '"max_new_tokens" must be a positive integer (at most 2^53 − 1)';
   }
-  if (r.target_length !== undefined && !(Number.isInteger(r.target_length) && (r.target_length as number) > 0)) return '"target_length" must be a positive integer';
+  if (r.target_length !== undefined && !(Number.isSafeInteger(r.target_length) && (r.target_length as number) > 0)) return '"target_length" must be a positive integer (at most 2^53 − 1)';
   if (r.depth_percent !== undefined && !(typeof r.depth_percent === 'number' && r.depth_percent >= 0 && r.depth_percent <= 100)) return '"depth_percent" must be a number within 0..100';
   return null;
 }
 
 /** Reads a JSONL file of TaskRecords; blank lines are skipped, anything else invalid is an error naming the line. */
 export function readJsonl(path: string): TaskRecord[] {
+  return readJsonlLines(path).map((r) => r.record);
+}
+
+/** readJsonl with each record's line number (from 1), for messages that point at it. */
+export function readJsonlLines(path: string): { record: TaskRecord; line: number }[] {
   const text = readTextFile(path, 'task file');
-  const records: TaskRecord[] = [];
+  const records: { record: TaskRecord; line: number }[] = [];
   text.split('\n').forEach((line, index) => {
     if (line.trim() === '') return;
     let value: unknown;
     try {
       value = JSON.parse(line);
     } catch (error) {
-      throw new Error(`${path}:${index + 1}: not valid JSON (${(error as Error).message})`);
+      // One line, control characters escaped: V8 quotes the text around the error, NUL bytes and newlines included.
+      const message = (error as Error).message.replace(/\s*\n\s*/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+      throw new Error(`${path}:${index + 1}: not valid JSON (${message})`);
     }
     const problem = taskRecordProblem(value);
     if (problem) throw new Error(`${path}:${index + 1}: not a task record: ${problem}`);
-    records.push(value as TaskRecord);
+    records.push({ record: value as TaskRecord, line: index + 1 });
   });
   return records;
 }

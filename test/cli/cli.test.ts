@@ -124,7 +124,16 @@ test('namm eval scores records under several policies, writes results and resume
   writeFileSync(join(dir, 'clash.jsonl'), JSON.stringify({ ...records[0], context: 'Another text.' }) + '\n');
   const clash = namm('eval', '--model', MODEL, '--data', data, '--data', join(dir, 'clash.jsonl'), '--out', join(dir, 'clash'));
   assert.notEqual(clash.status, 0);
-  assert.match(clash.stderr, /two different records share the _id "toy-0"/);
+  assert.match(clash.stderr, /clash\.jsonl:1: its record and .*\.jsonl:1's are different but share the _id "toy-0"/);
+  // Messages about the data name the file (and line): an empty file, a record the metric cannot score, NUL bytes.
+  writeFileSync(join(dir, 'empty.jsonl'), '');
+  assert.match(namm('eval', '--model', MODEL, '--data', join(dir, 'empty.jsonl')).stderr, /^namm: no records in \S*empty\.jsonl \(no line holds one\)$/m);
+  writeFileSync(join(dir, 'noanswer.jsonl'), JSON.stringify({ ...records[0], _id: 'x', answers: [], metric: 'passkey' }) + '\n');
+  assert.match(namm('eval', '--model', MODEL, '--data', join(dir, 'noanswer.jsonl')).stderr, /^namm: \S*noanswer\.jsonl:1: record x: passkey: the record has no answer$/m);
+  writeFileSync(join(dir, 'nul.jsonl'), '\u0000'.repeat(20));
+  const nul = namm('eval', '--model', MODEL, '--data', join(dir, 'nul.jsonl'));
+  assert.match(nul.stderr, /^namm: \S*nul\.jsonl:1: not valid JSON \(.*\\u0000/m);
+  assert.ok(!nul.stderr.includes('\u0000'), 'no raw NUL byte in the message');
   // A policy file that changed behind the same spec is another policy: its old results are not reused.
   const policyFile = join(dir, 'p.namm');
   assert.equal(namm('init', '--out', policyFile).status, 0);
