@@ -118,15 +118,7 @@ export function register(program: Command): void {
       if (o.match && needsRecordTrace(o.match)) throw new Error('--match must name a policy with its own cache sizes, not a matched(...) one');
       // Static policies are parsed once (errors surface before any work); per-record matched ones on use.
       const policies = specs.map((s) => ({ spec: s, policy: s === 'full' || needsRecordTrace(s) ? null : parsePolicySpec(s) }));
-      const model = await loadCliModel(o.model, o.weights);
-      if (o.threads) model.backend.threads = o.threads;
-      if (o.chatTemplate && !model.tokenizer?.applyChatTemplate) throw new Error(`--chat-template: ${o.model} has no chat template (tokenizer_config.json's chat_template)`);
-      const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
-      const traceDir = o.match ? (o.out ? join(o.out, 'traces') : mkdtempSync(join(tmpdir(), 'namm-traces-'))) : null;
-      // Without --out the traces are only needed during this run: the temporary folder goes when the process ends
-      // (an error included), rather than one more folder left in the temporary directory by every run.
-      if (traceDir && !o.out) process.once('exit', () => rmSync(traceDir, { recursive: true, force: true }));
-      if (traceDir) makeFolders(traceDir, 'trace folder');
+      // The data too, before the model loads: a bad record is refused at once.
       const records: TaskRecord[] = [];
       // Per id: the record, its text and that text's digest (which each result carries).
       const byId = new Map<string, { record: TaskRecord; text: string; digest: string }>();
@@ -148,6 +140,15 @@ export function register(program: Command): void {
           try { checkScorable([rec], metricOptions); } catch (err) { throw new Error(`${origin.get(rec)}: ${(err as Error).message}`); }
         }
       }
+      const model = await loadCliModel(o.model, o.weights);
+      if (o.threads) model.backend.threads = o.threads;
+      if (o.chatTemplate && !model.tokenizer?.applyChatTemplate) throw new Error(`--chat-template: ${o.model} has no chat template (tokenizer_config.json's chat_template)`);
+      const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
+      const traceDir = o.match ? (o.out ? join(o.out, 'traces') : mkdtempSync(join(tmpdir(), 'namm-traces-'))) : null;
+      // Without --out the traces are only needed during this run: the temporary folder goes when the process ends
+      // (an error included), rather than one more folder left in the temporary directory by every run.
+      if (traceDir && !o.out) process.once('exit', () => rmSync(traceDir, { recursive: true, force: true }));
+      if (traceDir) makeFolders(traceDir, 'trace folder');
 
       const resultsFile = o.out ? join(o.out, 'results.jsonl') : null;
       const results: RecordResult[] = [];
