@@ -31,7 +31,7 @@ function packageRoot(): string {
 export const DEFAULT_MODEL = 'models/namm-tiny-llama';
 export const DEFAULT_NAMM = 'models/namm-tiny-llama.namm';
 
-interface DemoOptions { model?: string; memory?: string[]; task: string; length?: number; seed: number; maxPromptTokens?: number; weights?: WeightStorage }
+interface DemoOptions { model?: string; memory?: string[]; task: string; length?: number; seed: number; maxPromptTokens?: number; threads?: number; weights?: WeightStorage }
 
 /** --length: one length, written as tasks generate reads it (2048 or 2k), of at least 64 tokens. */
 function demoLength(value: string): number {
@@ -54,6 +54,7 @@ export function register(program: Command): void {
     .option('--length <tokens>', `prompt length in model tokens, e.g. 2048 or 2k (default ${DEFAULT_DEMO_LENGTH}, or the model's context if shorter)`, demoLength)
     .option('--seed <n>', 'task seed (seeds below 1,000,000 are never used in training)', intOption('--seed'), 7)
     .option('--max-prompt-tokens <n>', "prompt budget (default: the model's context)", intOption('--max-prompt-tokens', 2))
+    .option('--threads <n>', 'kernel threads (default: all cores)', intOption('--threads', 1))
     .option(WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption)
     .action(async (o: DemoOptions) => {
       const root = packageRoot();
@@ -69,6 +70,7 @@ export function register(program: Command): void {
       const followsTrace = traceFollower();
       for (const spec of o.memory ?? []) followsTrace(spec);
       const model = await loadCliModel(modelPath, o.weights);
+      if (o.threads) model.backend.threads = o.threads;
       if (!model.tokenizer) throw new Error(`${modelPath} has no tokenizer`);
       // The full cache always runs first, as the reference each policy is compared with: a `--memory full` (in any
       // spelling the parser takes) ran and printed it a second time, and a spec given twice ran twice.

@@ -43,8 +43,9 @@ export function register(program: Command): void {
     .option('--limit <n>', 'first n records of each file', intOption('--limit', 1))
     .option('--max-prompt-tokens <n>', "prompt budget (default: the model's context minus the answer)", intOption('--max-prompt-tokens', 2))
     .option('--context-window <n>', "context the budget is taken from: n less each record's new tokens (default: the model's context)", intOption('--context-window', 2))
+    .option('--threads <n>', 'kernel threads (default: all cores)', intOption('--threads', 1))
     .option(WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption)
-    .action(async (o: { model: string; namm: string; data: string[]; out?: string; force?: boolean; longbenchConfig?: string; limit?: number; maxPromptTokens?: number; contextWindow?: number; weights?: WeightStorage }) => {
+    .action(async (o: { model: string; namm: string; data: string[]; out?: string; force?: boolean; longbenchConfig?: string; limit?: number; maxPromptTokens?: number; contextWindow?: number; threads?: number; weights?: WeightStorage }) => {
       if (o.maxPromptTokens !== undefined && o.contextWindow !== undefined) throw new Error(BOTH_BUDGETS);
       // Checked before the (long) calibration pass: another file at --out is not overwritten unasked, nor an input.
       // --out naming the --namm file (by another spelling, a link) is the in-place update, with its check below.
@@ -57,6 +58,7 @@ export function register(program: Command): void {
         throw new Error(`${o.namm} already holds normalisation statistics (over ${ckpt.normStats.count} rows); pass --force to replace them, or --out FILE to write the calibrated policy elsewhere`);
       }
       const model = await loadCliModel(o.model, o.weights);
+      if (o.threads) model.backend.threads = o.threads;
       const records = o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity));
       const bar = createProgress(records.length, 'calibrate');
       const stats = await calibrateNamm(model, records, ckpt.params, {

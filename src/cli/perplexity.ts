@@ -17,12 +17,14 @@ export function register(program: Command): void {
     .option('--memory <spec>', 'memory policy', 'full')
     .option('--max-tokens <n>', 'use only the first n tokens', intOption('--max-tokens', 2))
     .option('--chunk-size <n>', 'tokens per forward chunk (a policy acts between chunks)', intOption('--chunk-size', 1), 128)
+    .option('--threads <n>', 'kernel threads (default: all cores)', intOption('--threads', 1))
     .option(WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption)
     .option('--json', 'print one JSON object')
-    .action(async (o: { model: string; text: string; memory: string; maxTokens?: number; chunkSize: number; json?: boolean; weights?: WeightStorage }) => {
+    .action(async (o: { model: string; text: string; memory: string; maxTokens?: number; chunkSize: number; json?: boolean; threads?: number; weights?: WeightStorage }) => {
       // The policy before the model loads: a misspelt spec cost the whole load.
       const policy = o.memory === 'full' ? null : parsePolicySpec(o.memory);
       const model = await loadCliModel(o.model, o.weights);
+      if (o.threads) model.backend.threads = o.threads;
       if (!model.tokenizer) throw new Error(`${o.model} has no tokenizer`);
       let ids = model.tokenizer.encode(readTextFile(o.text, 'text file'), { addBos: true });
       if (o.maxTokens) ids = ids.slice(0, o.maxTokens);

@@ -211,7 +211,7 @@ test('namm perplexity gives a finite perplexity that eviction changes', () => {
   // Past the model's 512-token context a RoPE model reads on, with one warning in the command's own one-line form
   // (Node's read "(node:PID) [NAMM_PAST_CONTEXT] Warning: …" and a line about --trace-warnings).
   writeFileSync(join(dir, 'long.txt'), 'Once upon a time, there was a little girl named Lily. '.repeat(80));
-  const past = namm('perplexity', '--model', MODEL, '--text', join(dir, 'long.txt'), '--max-tokens', '600');
+  const past = namm('perplexity', '--model', MODEL, '--text', join(dir, 'long.txt'), '--max-tokens', '600', '--threads', '1');
   assert.equal(past.status, 0, past.stderr);
   assert.match(past.stderr, /^namm: warning: the sequence would reach 5\d\d tokens, past this model's 512-token context \(its max_position_embeddings\); its output past that is not what it was trained for$/m);
   assert.ok(!past.stderr.includes('(node:') && !past.stderr.includes('--trace-warnings'), past.stderr);
