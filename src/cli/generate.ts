@@ -5,7 +5,7 @@ import type { GenerateOptions, Session } from '../runtime/session.js';
 import { parsePolicySpec } from '../memory/spec.js';
 import { collect, floatOption, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
-import { readTextFile } from '../util/files.js';
+import { readTextInput } from '../util/files.js';
 import { sequenceLimit } from '../models/rope.js';
 
 interface GenerateCliOptions {
@@ -59,7 +59,7 @@ export function register(program: Command): void {
       if (!o.greedy && !o.temperature && ((o.topK ?? 0) > 0 || (o.topP ?? 1) < 1)) {
         throw new Error('--top-k and --top-p shape sampling: give --temperature > 0 with them (without it, decoding is greedy)');
       }
-      const prompt = o.prompt ?? readTextFile(o.promptFile!, 'prompt file');
+      const prompt = o.prompt ?? readTextInput(o.promptFile!, 'prompt file');
       // The policy before the model loads: a misspelt spec cost the whole load.
       const memory = o.memory !== undefined ? parsePolicySpec(o.memory) : null;
       const model = await loadCliModel(o.model, o.weights);

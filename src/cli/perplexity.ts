@@ -6,7 +6,7 @@ import { sequenceLimit } from '../models/rope.js';
 import { createProgress } from './progress.js';
 import { intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel, weightsApplied } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
-import { readTextFile } from '../util/files.js';
+import { readTextInput } from '../util/files.js';
 
 export function register(program: Command): void {
   program
@@ -26,7 +26,7 @@ export function register(program: Command): void {
       const model = await loadCliModel(o.model, o.weights);
       if (o.threads) model.backend.threads = o.threads;
       if (!model.tokenizer) throw new Error(`${o.model} has no tokenizer`);
-      let ids = model.tokenizer.encode(readTextFile(o.text, 'text file'), { addBos: true });
+      let ids = model.tokenizer.encode(readTextInput(o.text, 'text file'), { addBos: true });
       if (o.maxTokens) ids = ids.slice(0, o.maxTokens);
       // A text longer than a GPT-2 model's positions was cut to them without a word, and its perplexity reported
       // as the whole text's: it is refused instead, naming the limit and the option that scores a beginning.

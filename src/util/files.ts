@@ -121,6 +121,8 @@ export function writeFileVia(path: string, write: (tmp: string) => void): void {
  * once the command's work is done.
  */
 export function checkOutputPath(path: string, opts: { force?: boolean; inputs?: string[]; flag?: string; file?: boolean } = {}): void {
+  // `-` reads as standard output to a Unix user; a file named "-" was written in its place without a word.
+  if (path === '-') throw new Error('cannot write to -: outputs are files, written whole and atomically, not standard output (write ./- for a file named "-")');
   if (opts.file) {
     const problem = fileTargetProblem(path);
     if (problem) throw new Error(`cannot write ${path}: ${problem}`);
@@ -182,6 +184,31 @@ export function readTextFile(path: string, what = 'file'): string {
   if (!st) throw new Error(`${what} ${path} does not exist`);
   if (st.isDirectory()) throw new Error(`${what} ${path} is a folder, not a file`);
   return stripBom(readFileLimited(path, 1024 * MiB, what).toString('utf8'));
+}
+
+/** readTextFile, or standard input for `-` (`cat doc.txt | namm generate --prompt-file - …`); `./-` is a file. */
+export function readTextInput(path: string, what = 'file'): string {
+  if (path !== '-') return readTextFile(path, what);
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(1 << 20);
+  let total = 0;
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(0, buf, 0, buf.length, null);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // A non-blocking pipe with nothing yet: wait a little rather than spin.
+      if (code === 'EAGAIN') { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10); continue; }
+      if (code === 'EOF') break;
+      throw new Error(`${what} -: cannot read standard input (${(err as Error).message})`);
+    }
+    if (n === 0) break;
+    total += n;
+    if (total > 1024 * MiB) throw new Error(`${what} -: standard input holds more than 1 GiB`);
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return stripBom(Buffer.concat(chunks).toString('utf8'));
 }
 
 /**

@@ -39,6 +39,13 @@ test('namm generate streams text and refuses bad input with a clear message', ()
   const missing = namm('generate', '--model', '/nonexistent/model', '--prompt', 'x');
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /no such file/);
+  // `-` is standard input for --prompt-file and --text, and no output file.
+  const piped = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'generate', '--model', MODEL, '--prompt-file', '-', '-n', '4', '--greedy', '--json'], { encoding: 'utf8', input: 'Once upon a time' });
+  assert.equal(piped.status, 0, piped.stderr);
+  assert.equal(JSON.parse(piped.stdout).prompt_token_count, JSON.parse(namm('generate', '--model', MODEL, '--prompt', 'Once upon a time', '-n', '4', '--greedy', '--json').stdout).prompt_token_count);
+  const dash = namm('tasks', 'generate', '--task', 'passkey', '--length', '256', '--tokenizer', MODEL, '--out', '-');
+  assert.equal(dash.status, 1);
+  assert.match(dash.stderr, /^namm: cannot write to -: outputs are files, written whole and atomically, not standard output \(write \.\/- for a file named "-"\)$/m);
   const both = namm('generate', '--model', MODEL);
   assert.equal(both.status, 1);
   assert.match(both.stderr, /--prompt/);
