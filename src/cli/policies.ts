@@ -1,10 +1,13 @@
 /** `namm policies`: the memory policies, their options and defaults, and the spec grammar. */
 import type { Command } from 'commander';
-import { describePolicies } from '../memory/spec.js';
+import { describePolicies, listPolicies } from '../memory/spec.js';
 
 export function register(program: Command): void {
   program
     .command('policies')
     .description('list the memory policies that --memory accepts, with their options and defaults')
-    .action(() => { process.stdout.write(describePolicies() + '\n'); });
+    .option('--json', 'print them as one JSON array (name, usage, summary, paper, needsAttention, acts, options)')
+    .action((o: { json?: boolean }) => {
+      process.stdout.write((o.json ? JSON.stringify(listPolicies(), null, 2) : describePolicies()) + '\n');
+    });
 }

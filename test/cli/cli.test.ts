@@ -46,6 +46,12 @@ test('namm generate streams text and refuses bad input with a clear message', ()
   const dash = namm('tasks', 'generate', '--task', 'passkey', '--length', '256', '--tokenizer', MODEL, '--out', '-');
   assert.equal(dash.status, 1);
   assert.match(dash.stderr, /^namm: cannot write to -: outputs are files, written whole and atomically, not standard output \(write \.\/- for a file named "-"\)$/m);
+  // namm policies: the text listing, and with --json the same entries as data.
+  const listed = namm('policies'), asJson = namm('policies', '--json');
+  assert.equal(asJson.status, 0, asJson.stderr);
+  const entries = JSON.parse(asJson.stdout) as { name: string; usage: string; options: { key: string }[] }[];
+  assert.ok(['full', 'h2o', 'snapkv', 'namm', 'adakv(SPEC)'].every((n) => entries.some((e) => e.name === n)), entries.map((e) => e.name).join(' '));
+  for (const e of entries) assert.ok(listed.stdout.includes(e.usage), e.usage);
   const both = namm('generate', '--model', MODEL);
   assert.equal(both.status, 1);
   assert.match(both.stderr, /--prompt/);
