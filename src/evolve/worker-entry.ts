@@ -23,6 +23,9 @@ async function main(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('worker-entry.ts must run as a worker thread');
   const reply = (m: WorkerReply): void => port.postMessage(m);
+  // Warnings go to the main thread, which gives each once: every worker warned for itself (the same line N times).
+  process.removeAllListeners('warning');
+  process.on('warning', (w: Error & { code?: string }) => reply({ type: 'warning', code: w.code ?? null, name: w.name, message: w.message }));
   const init = workerData as WorkerInit;
   let model: Model;
   try {

@@ -268,7 +268,19 @@ export type WorkerRequest =
 export type WorkerReply =
   | { type: 'ready' }
   | { type: 'result'; id: number; result: JobResult }
-  | { type: 'error'; id: number | null; message: string };
+  | { type: 'error'; id: number | null; message: string }
+  /** A process warning in the worker (NAMM_PAST_CONTEXT), given again by the main thread once per code. */
+  | { type: 'warning'; code: string | null; name: string; message: string };
+
+/** The warning codes the workers have reported, each given once by the main thread (not once per worker). */
+const forwardedWarnings = new Set<string>();
+
+function forwardWarning(m: Extract<WorkerReply, { type: 'warning' }>): void {
+  const key = m.code ?? `${m.name}: ${m.message}`;
+  if (forwardedWarnings.has(key)) return;
+  forwardedWarnings.add(key);
+  process.emitWarning(m.message, { type: m.name, ...(m.code ? { code: m.code } : {}) });
+}
 
 /**
  * The worker's entry module. Compiled, it is worker-entry.js. Under tsx (tests, benches) it is a .ts file, and on
@@ -316,7 +328,8 @@ class WorkerPoolEvaluator implements Evaluator {
       for (let i = 0; i < count; i++) pool.add(new Worker(workerEntryUrl(), { workerData: init }));
       await Promise.all(pool.threads.map((w, i) => new Promise<void>((resolve, reject) => {
         const onMessage = (m: WorkerReply): void => {
-          if (m.type === 'ready') { cleanup(); resolve(); }
+          if (m.type === 'warning') forwardWarning(m);
+          else if (m.type === 'ready') { cleanup(); resolve(); }
           else if (m.type === 'error') { cleanup(); reject(new Error(`evaluation worker ${i} could not start: ${m.message}`)); }
         };
         const onError = (err: Error): void => { cleanup(); reject(new Error(`evaluation worker ${i} could not start: ${err.message}`)); };
@@ -341,7 +354,8 @@ class WorkerPoolEvaluator implements Evaluator {
     const i = this.threads.length;
     this.threads.push(w);
     w.on('message', (m: WorkerReply) => {
-      if (this.batch) this.batch.reply(i, m);
+      if (m.type === 'warning') forwardWarning(m);
+      else if (this.batch) this.batch.reply(i, m);
       else if (m.type === 'error') this.fail(new Error(`evaluation worker ${i} failed between batches: ${m.message}`));
     });
     w.on('error', (err: Error) => this.fail(new Error(`evaluation worker ${i} crashed: ${err.message}`)));

@@ -154,6 +154,8 @@ test('namm evolve --workers 2: SIGKILL mid-generation, then --resume, ends bit-i
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.ok(!existsSync(join(out, RUN_LOCK_FILE)), 'the resumed run removed the lock at its end');
   assert.match(resumed.stdout, /wrote .*evolved\.namm \(CMA-ES mean after 2 generations/);
+  // The prompts pass the model's 512-token context: the warning comes once, from the main thread, not once per worker.
+  assert.equal((resumed.stderr.match(/NAMM_PAST_CONTEXT/g) ?? []).length, 1, resumed.stderr);
   assert.deepEqual(bytes(readNammCheckpoint(join(out, 'evolved.namm')).params), bytes(single.mean));
   assert.deepEqual(fitnessOf(await readJsonl<GenerationRecord>(join(out, 'log.jsonl'))), fitnessOf(single.history));
   assert.deepEqual((await readJsonl<MemberReport>(join(out, 'members.jsonl'))).map((m) => m.fitness), single.members.map((m) => m.fitness));
