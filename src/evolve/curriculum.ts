@@ -392,7 +392,12 @@ export function resolveTaskPools(
       if (pools.has(t.name)) continue;
       let records: TaskRecord[];
       if (t.kind === 'generated') {
-        records = generateRecords({ task: t.task, lengths: t.lengths, n: t.samples, seed: t.seed, tokenizer, ...(t.haystack !== undefined ? { haystack: t.haystack } : {}) });
+        try {
+          records = generateRecords({ task: t.task, lengths: t.lengths, n: t.samples, seed: t.seed, tokenizer, ...(t.haystack !== undefined ? { haystack: t.haystack } : {}) });
+        } catch (err) {
+          // A length too small for the task (or a haystack too short) said only the task's name.
+          throw new Error(`${curriculum.source}: stage "${stage.name}", task "${t.name}": ${(err as Error).message}`);
+        }
       } else {
         records = readJsonl(t.path).slice(0, t.limit ?? Infinity);
         if (records.length === 0) throw new Error(`${curriculum.source}: task "${t.name}": ${t.path} holds no records`);

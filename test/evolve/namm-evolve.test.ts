@@ -269,6 +269,13 @@ test('a JSONL record of a later stage that cannot run fails the run before its f
     /curriculum\.json: stage "stories", task "story": record 4 of .*stories\.jsonl \(_id story-long-question\) cannot run: record story-long-question: the question alone \(\d+ tokens\) does not fit a 1000-token prompt budget/);
   assert.deepEqual(generations, []);
   assert.ok(!existsSync(join(out, 'checkpoint.bin')), 'no generation ran');
+  // A generated task whose length is too small names its stage and task too (it said only the task's name).
+  const short = await writeTinyCurriculum(dir, { stages: [
+    { name: 'retrieval', generations: 1, samplesPerTask: 2, tasks: [{ task: 'passkey', lengths: [700], samples: 3, seed: 2_000_000 }] },
+    { name: 'short', generations: 1, samplesPerTask: 2, tasks: [{ task: 'kv_retrieval', lengths: [60], samples: 3, seed: 2_000_000 }] },
+  ] });
+  await assert.rejects(evolveNamm({ curriculum: short, model: MODEL, out: join(dir, 'short'), progress: false }),
+    /curriculum\.json: stage "short", task "kv_retrieval": kv_retrieval: a length of 60 tokens is too small/);
 }));
 
 test('a resume keeps the CMA-ES mode the run was started with, without repeating it', { timeout: 120000 }, () => withTempDir(async (dir) => {
