@@ -215,14 +215,20 @@ export interface Needle { text: string; depthPercent: number }
 
 /**
  * The first n units of a stream with each needle at the last sentence boundary at or before its depth (RULER and
- * the original needle-in-a-haystack test both insert at sentence boundaries so no sentence is cut in two).
+ * the original needle-in-a-haystack test both insert at sentence boundaries so no sentence is cut in two), looked
+ * for back a tenth of the haystack (at least 64 units): none there, at the depth itself, between two units (words). Without
+ * that bound a haystack with few sentence ends moved the needle far from its depth (50% landed at 32% in legal
+ * prose, and near 0% in text without sentence ends) while the record still gave the depth asked for.
  */
 export function renderHaystack(stream: HaystackStream, n: number, needles: readonly Needle[]): string {
   const at = new Map<number, string[]>();
+  const reach = Math.max(64, Math.floor(n / 10));
   for (const needle of needles) {
     if (!(needle.depthPercent >= 0 && needle.depthPercent <= 100)) throw new Error(`needle depth ${needle.depthPercent} is not within 0..100`);
-    let b = Math.floor((needle.depthPercent / 100) * n);
-    while (b > 0 && b < n && !stream.endsSentence(b - 1)) b--;
+    const depth = Math.floor((needle.depthPercent / 100) * n);
+    let b = depth;
+    while (b > 0 && b < n && b > depth - reach && !stream.endsSentence(b - 1)) b--;
+    if (b > 0 && b < n && !stream.endsSentence(b - 1)) b = depth;
     const list = at.get(b) ?? [];
     list.push(needle.text);
     at.set(b, list);

@@ -37,6 +37,13 @@ test('needles go in at the last sentence boundary at or before their depth', () 
   const words = englishUnits('one two three. four five six seven. eight');
   const s = { separator: ' ', unit: (i: number) => words.units[i]!, endsSentence: (i: number) => words.sentenceEnd[i] === 1, chars: () => 0 };
   assert.equal(renderHaystack(s, 8, [{ text: 'N.', depthPercent: 80 }]), 'one two three. N. four five six seven. eight');
+  // The boundary is looked for back a tenth of the haystack (at least 64 units): a text with no sentence end near the
+  // depth gets the needle at the depth, between two words (it went to the start: depth 50% read ~0%).
+  const plain = (ends: number[]) => ({ separator: ' ', unit: (i: number) => `w${i}`, endsSentence: (i: number) => ends.includes(i), chars: () => 0 });
+  const placed = (ends: number[]) => renderHaystack(plain(ends), 1000, [{ text: 'N.', depthPercent: 50 }]).split(' ').indexOf('N.');
+  assert.equal(placed([]), 500, 'no sentence end at all');
+  assert.equal(placed([199]), 500, 'the last sentence end 300 words back: past the reach of 100');
+  assert.equal(placed([449]), 450, 'the last sentence end 50 words back: the needle goes there');
 });
 
 test('Japanese filler is deterministic, made of sentences, and a stream never depends on how much was asked first', () => {
