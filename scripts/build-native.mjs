@@ -7,8 +7,15 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 
-if (!existsSync('binding.gyp')) process.exit(0);
+// The package's own folder, wherever it is run from (`node node_modules/namm/scripts/build-native.mjs` found no
+// binding.gyp in the working folder and built nothing, with status 0).
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+if (!existsSync(join(root, 'binding.gyp'))) {
+  console.warn(`namm: ${root} holds no binding.gyp; nothing to build`);
+  process.exit(0);
+}
 if (process.env.NAMM_SKIP_NATIVE === '1') {
   console.log('namm: NAMM_SKIP_NATIVE=1, not building the native addon');
   process.exit(0);
@@ -38,9 +45,9 @@ if (!process.env.npm_config_nodedir && existsSync(join(nodePrefix, 'include', 'n
   args.push(`--nodedir=${nodePrefix}`);
 }
 const gyp = findNodeGyp();
-const r = spawnSync(gyp.cmd, [...gyp.pre, ...args], { stdio: 'inherit', shell: gyp.shell ?? false });
+const r = spawnSync(gyp.cmd, [...gyp.pre, ...args], { stdio: 'inherit', shell: gyp.shell ?? false, cwd: root });
 if (r.status !== 0) {
   console.warn('namm: the native addon did not build; the TypeScript backend will be used (slower).');
 } else {
-  console.log('namm: native kernels built (build/Release/namm_native.node)');
+  console.log(`namm: native kernels built (${join(root, 'build', 'Release', 'namm_native.node')})`);
 }

@@ -52,7 +52,7 @@ export function loadNativeAddon(): NativeAddon {
   if (loadError) throw loadError;
   const file = join(packageRoot(), 'build', 'Release', 'namm_native.node');
   if (!existsSync(file)) {
-    loadError = new Error(`native addon not built: ${file} is missing (run "npm run build" or "node scripts/build-native.mjs")`);
+    loadError = new Error(`native addon not built: ${file} is missing (build it with "node ${join(packageRoot(), 'scripts', 'build-native.mjs')}"; in a clone of the repository "npm run build" also compiles the TypeScript, and "npm rebuild namm" rebuilds an installed package)`);
     throw loadError;
   }
   try {
