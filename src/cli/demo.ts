@@ -48,8 +48,8 @@ export function register(program: Command): void {
   program
     .command('demo')
     .description('the main job: a long generated prompt answered with the full cache and with NAMM memory, showing answers and memory saved')
-    .option('-m, --model <path>', `model (default: the shipped ${DEFAULT_MODEL})`)
-    .option('--memory <spec>', `memory policy to compare with the full cache (repeatable; default: namm:${DEFAULT_NAMM} and matched(h2o), H2O at the NAMM run's per-head sizes; a matched(SPEC) without trace= follows the first other policy given)`, collect)
+    .option('-m, --model <path>', `model (default: the shipped ${join(packageRoot(), DEFAULT_MODEL)})`)
+    .option('--memory <spec>', `memory policy to compare with the full cache (repeatable; default: namm:${join(packageRoot(), DEFAULT_NAMM)} and matched(h2o), H2O at the NAMM run's per-head sizes; a matched(SPEC) without trace= follows the first other policy given)`, collect)
     .option('--task <name>', 'generated task (see `namm tasks list`)', 'passkey')
     .option('--length <tokens>', `prompt length in model tokens, e.g. 2048 or 2k (default ${DEFAULT_DEMO_LENGTH}, or the model's context if shorter)`, demoLength)
     .option('--seed <n>', 'task seed (seeds below 1,000,000 are never used in training)', intOption('--seed'), 7)
