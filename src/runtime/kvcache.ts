@@ -52,11 +52,63 @@ const DEFAULT_RESERVE_ROWS = 4096;
  * reserve that much address space (or has no resizable buffers).
  */
 function resizableBuffer(bytes: number, maxBytes: number): ArrayBuffer {
+  let buffer: ArrayBuffer;
   try {
-    return new ArrayBuffer(bytes, { maxByteLength: Math.max(bytes, maxBytes) });
+    buffer = new ArrayBuffer(bytes, { maxByteLength: Math.max(bytes, maxBytes) });
   } catch {
     return new ArrayBuffer(bytes);
   }
+  liveBuffers++;
+  collected.register(buffer, null);
+  return buffer;
+}
+
+/**
+ * Memory mappings. A resizable buffer is a reservation of its own: two mappings of the process once it is used (the
+ * used part and the reserved rest). Linux allows a process `vm.max_map_count` of them (65,530 by default), and at
+ * that limit V8 cannot map its own heap and aborts the process, which nothing can catch: with a Llama-3-8B-shaped
+ * cache (32 layers × 8 KV heads × 3 buffers) about 40 live sessions did it. So a cache is refused, with an error
+ * that says why, when the process's mappings and the cache's would pass 85% of the limit.
+ */
+let liveBuffers = 0;
+const collected = new FinalizationRegistry<null>(() => { liveBuffers--; });
+const MAPS_PER_BUFFER = 2;
+let mapLimit: number | null | undefined;
+
+/** Reads a file under /proc, or null (not Linux, not Node: the runtime itself imports no Node module). */
+function readProc(path: string): string | null {
+  const proc = (globalThis as { process?: { platform?: string; getBuiltinModule?: (id: string) => unknown } }).process;
+  if (proc?.platform !== 'linux' || typeof proc.getBuiltinModule !== 'function') return null;
+  try {
+    return (proc.getBuiltinModule('node:fs') as typeof import('node:fs')).readFileSync(path, 'latin1');
+  } catch {
+    return null;
+  }
+}
+
+function systemMapLimit(): number | null {
+  const n = Number(readProc('/proc/sys/vm/max_map_count')?.trim() ?? NaN);
+  return Number.isSafeInteger(n) && n > 0 ? n : null;
+}
+
+/** The mapping limit the caches check against (the system's; a test may set a smaller one, null for the system's). */
+export function setMapLimitForTesting(limit: number | null): void {
+  mapLimit = limit === null ? undefined : limit;
+}
+
+function checkMappingRoom(buffers: number, what: string): void {
+  if (mapLimit === undefined) mapLimit = systemMapLimit();
+  const limit = mapLimit;
+  if (limit === null) return;
+  // Cheap while this process's own buffers are far from the limit: only then are its mappings counted.
+  if (MAPS_PER_BUFFER * (liveBuffers + buffers) < limit / 4) return;
+  const maps = readProc('/proc/self/maps');
+  if (maps === null) return;
+  let used = 0;
+  for (let i = maps.indexOf('\n'); i >= 0; i = maps.indexOf('\n', i + 1)) used++;
+  const need = MAPS_PER_BUFFER * buffers;
+  if (used + need <= 0.85 * limit) return;
+  throw new RangeError(`${what} needs about ${need} more memory mappings (two for each of its ${buffers} buffers: keys, values and positions per layer and KV head), and this process already holds ${used} of the ${limit} the system allows (vm.max_map_count); past that the process would abort. Drop the sessions and forks no longer used (each holds its own cache until it is garbage-collected), or raise vm.max_map_count`);
 }
 
 /** One (layer, KV head) store. Rows 0..len-1 are valid, oldest first. */
@@ -211,6 +263,7 @@ export class KVCache {
     for (const [k, v] of [['nLayers', nLayers], ['nKvHeads', nKvHeads], ['headDim', headDim]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`KVCache: ${k} must be an integer ≥ 1, got ${v}`);
     }
+    checkMappingRoom(3 * nLayers * nKvHeads, `a KV cache of ${nLayers} layers × ${nKvHeads} KV heads`);
     this.stores = Array.from({ length: nLayers }, () =>
       Array.from({ length: nKvHeads }, () => new HeadStore(headDim, initialCapacity, reserveRows)));
   }

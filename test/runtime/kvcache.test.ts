@@ -384,3 +384,31 @@ test('append and HeadStore refuse bad arguments instead of storing a corrupt cac
   assert.throws(() => new HeadStore(4, -1), /capacity must be an integer ≥ 0, got -1/);
   assert.throws(() => new HeadStore(4, 8, 2.5), /reserveRows must be an integer ≥ 0, got 2.5/);
 });
+
+test('a cache that would take the process past its memory-mapping limit is refused with an error, not an abort', { skip: process.platform !== 'linux' }, async () => {
+  const { readFileSync } = await import('node:fs');
+  const { setMapLimitForTesting } = await import('../../src/runtime/kvcache.js');
+  const maps = () => readFileSync('/proc/self/maps', 'latin1').split('\n').length - 1;
+  // A Llama-3-8B-shaped cache: 32 layers × 8 KV heads, 768 buffers, two mappings each once used. At the real limit
+  // (65,530) about 40 such live sessions aborted the process (V8 could not map its heap).
+  const shape = [32, 8, 8] as const;
+  const limit = Math.ceil((maps() + 3 * 2 * 768 + 400) / 0.85);
+  setMapLimitForTesting(limit);
+  const live: KVCache[] = [];
+  try {
+    const row = (n: number) => ({ k: new Float32Array(n * 8 * 8), v: new Float32Array(n * 8 * 8), p: Int32Array.from({ length: n }, (_, i) => i) });
+    let error: unknown = null;
+    for (let i = 0; i < 12 && error === null; i++) {
+      try {
+        const c = new KVCache(...shape, 0, 4096);
+        const r = row(1);
+        for (let l = 0; l < 32; l++) c.append(l, r.k, r.v, r.p, 1);
+        live.push(c);
+      } catch (err) { error = err; }
+    }
+    assert.ok(live.length >= 2 && live.length <= 6, `${live.length} caches made before the refusal`);
+    assert.match(String(error), /^RangeError: a KV cache of 32 layers × 8 KV heads needs about 1536 more memory mappings \(two for each of its 768 buffers: keys, values and positions per layer and KV head\), and this process already holds \d+ of the \d+ the system allows \(vm\.max_map_count\); past that the process would abort\. Drop the sessions/);
+  } finally {
+    setMapLimitForTesting(null);
+  }
+});
