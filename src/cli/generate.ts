@@ -97,7 +97,7 @@ export function register(program: Command): void {
         const m = result.memory;
         process.stderr.write(
           `[${result.promptTokens.length} prompt + ${result.outputTokens.length} new tokens · prefill ${round(result.prefillTokensPerS)} tok/s · decode ${round(result.decodeTokensPerS)} tok/s · ` +
-          `KV cache ${(result.kvCacheBytes / 1024).toFixed(1)} KiB, mean ${(100 * m.meanFraction).toFixed(1)}% of full]\n`);
+          `KV cache ${(result.kvCacheBytes / 1024).toFixed(1)} KiB, mean ${(100 * m.meanFraction).toFixed(1)}% of full${policyNote(m.policyBytes)}]\n`);
       }
     });
 }
@@ -130,7 +130,7 @@ async function answerQuestions(
   };
   if (!json) {
     process.stderr.write(`[document: ${doc.promptTokens.length} tokens · prefill ${round(doc.prefillTokensPerS)} tok/s · ` +
-      `KV cache ${(doc.kvCacheBytes / 1024).toFixed(1)} KiB, ${(100 * doc.memory.finalFraction).toFixed(1)}% of full]\n`);
+      `KV cache ${(doc.kvCacheBytes / 1024).toFixed(1)} KiB, ${(100 * doc.memory.finalFraction).toFixed(1)}% of full${policyNote(doc.memory.policyBytes)}]\n`);
   }
   const answers = [];
   for (const question of questions) {
@@ -157,3 +157,8 @@ async function answerQuestions(
 }
 
 function round(x: number): number { return Math.round(x * 10) / 10; }
+
+/** The memory policy's own state, beside the cache, when it has any (NAMM's windows on a small model outweigh it). */
+function policyNote(bytes: number): string {
+  return bytes > 0 ? ` · policy state ${(bytes / 1024).toFixed(1)} KiB` : '';
+}

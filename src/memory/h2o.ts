@@ -42,6 +42,13 @@ export class H2OScorer implements TokenScorer {
     return `h2o: the ${sinks} sinks and the recent window of ${window} tokens${this.recent === undefined ? ' (the default, half the budget)' : ''} fill the budget of ${tokens} tokens, so no heavy hitter would be kept; give tokens > sinks + recent, or use streaming`;
   }
 
+  /** Bytes of the accumulated scores (MemoryPolicy.stateBytes). */
+  stateBytes(): number {
+    let n = 0;
+    for (const layer of this.acc) for (const a of layer) n += a.byteLength;
+    return n;
+  }
+
   reset(shape: CacheShape): void {
     this.acc = Array.from({ length: shape.nLayers }, () => Array.from({ length: shape.nKvHeads }, () => new Float64Array(0)));
     this.rows.reset(shape.nLayers);

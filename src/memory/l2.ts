@@ -25,6 +25,13 @@ export class L2Scorer implements TokenScorer {
   private headDim = 0;
   /** Per layer, per head: −‖k‖₂ of each cached row, in cache order (the first `rows` entries are valid). */
   private scores: Float64Array[][] = [];
+
+  /** Bytes of the kept key norms (MemoryPolicy.stateBytes). */
+  stateBytes(): number {
+    let n = 0;
+    for (const layer of this.scores) for (const a of layer) n += a.byteLength;
+    return n;
+  }
   private readonly rows = new RowTracker('l2');
 
   reset(shape: CacheShape): void {

@@ -105,6 +105,23 @@ export interface MemoryPolicy {
    * none of them. The built-in wrappers (matched, adakv, recordingPolicy) list theirs.
    */
   stateObjects?(): readonly object[];
+  /**
+   * Optional: the bytes of typed arrays this object holds for its per-sequence state (NAMM's attention windows and
+   * EMA, H2O's accumulated scores), not counting the objects stateObjects lists, which say their own. A session
+   * reports the sum over the policy's state objects (policyStateBytes) beside the cache's bytes.
+   */
+  stateBytes?(): number;
+}
+
+/** The bytes a policy holds for its state: Σ stateBytes() over the policy and its state objects (0 where none says). */
+export function policyStateBytes(policy: MemoryPolicy | null): number {
+  if (policy === null) return 0;
+  let sum = 0;
+  for (const o of policyStateObjects(policy)) {
+    const n = (o as { stateBytes?: () => number }).stateBytes?.();
+    if (typeof n === 'number' && Number.isFinite(n) && n > 0) sum += n;
+  }
+  return sum;
 }
 
 /** The policy and, recursively, every object its per-sequence state lives in (MemoryPolicy.stateObjects). */

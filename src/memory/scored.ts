@@ -45,6 +45,8 @@ export interface TokenScorer {
    * null when they can. withSinks refuses what this names.
    */
   refusesSinks?(tokens: number, sinks: number): string | null;
+  /** Optional: the bytes of its per-sequence state (MemoryPolicy.stateBytes). */
+  stateBytes?(): number;
 }
 
 /**
@@ -260,6 +262,7 @@ export class SinkGuard implements TokenScorer {
   }
 
   reset(shape: CacheShape): void { this.inner.reset(shape); }
+  stateBytes(): number { return this.inner.stateBytes?.() ?? 0; }
   /**
    * A method, not a closure over `inner` made in the constructor: a clone (Session.fork copies the state, functions
    * by reference) must free its own scorer's layer, not the original's.

@@ -61,6 +61,14 @@ export class SnapKVScorer implements TokenScorer {
     return `snapkv: tokens=${tokens} holds no more than the ${sinks} sinks and the observation window (window=${this.window}${this.windowGiven ? '' : ', the default'}), both always kept, so the votes would choose no token; give tokens > sinks + window`;
   }
 
+  /** Bytes of the buffered attention rows (MemoryPolicy.stateBytes; rows of one chunk share a copy, counted once). */
+  stateBytes(): number {
+    const seen = new Set<ArrayBufferLike>();
+    let n = 0;
+    for (const layer of this.buf) for (const head of layer) for (const r of head) if (!seen.has(r.buffer)) { seen.add(r.buffer); n += r.buffer.byteLength; }
+    return n;
+  }
+
   reset(shape: CacheShape): void {
     this.buf = Array.from({ length: shape.nLayers }, () => Array.from({ length: shape.nKvHeads }, () => []));
     this.rows.reset(shape.nLayers);

@@ -6,7 +6,7 @@
 import type { Backend } from '../tensor/backend.js';
 import type { DecoderArch } from '../models/arch.js';
 import type { Tokenizer } from '../models/types.js';
-import { policyStateObjects, type KeepLists, type MemoryPolicy } from '../memory/policy.js';
+import { policyStateBytes, policyStateObjects, type KeepLists, type MemoryPolicy } from '../memory/policy.js';
 import { KVCache, keepListFault } from './kvcache.js';
 import { CacheStats, type CacheStatsSummary } from './stats.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
@@ -662,7 +662,7 @@ export class Session {
 
   /** Cache statistics so far (fractions of the full cache, bytes held and freed). */
   memoryStats(): CacheStatsSummary {
-    return this.stats.summary({ held: this.cache.bytesHeld(), used: this.cache.bytesUsed(), freed: this.cache.bytesFreed() });
+    return this.stats.summary({ held: this.cache.bytesHeld(), used: this.cache.bytesUsed(), freed: this.cache.bytesFreed(), policy: policyStateBytes(this.policy) });
   }
 
   /**

@@ -22,6 +22,11 @@ export interface CacheStatsSummary {
   bytesHeld: number;
   bytesUsed: number;
   bytesFreed: number;
+  /**
+   * Bytes the memory policy holds for its own state beside the cache (NAMM's attention windows and EMA, H2O's
+   * accumulated scores: MemoryPolicy.stateBytes), 0 for the full cache or a policy that does not say.
+   */
+  policyBytes: number;
   evictionEvents: number;
 }
 
@@ -102,7 +107,7 @@ export class CacheStats {
     this.perLayer.fill(0);
   }
 
-  summary(bytes: { held: number; used: number; freed: number }): CacheStatsSummary {
+  summary(bytes: { held: number; used: number; freed: number; policy?: number }): CacheStatsSummary {
     const L = this.nLayers, H = this.nKvHeads, wSum = this.wSum;
     const last = this.snapshots.at(-1);
     return {
@@ -115,6 +120,7 @@ export class CacheStats {
       bytesHeld: bytes.held,
       bytesUsed: bytes.used,
       bytesFreed: bytes.freed,
+      policyBytes: bytes.policy ?? 0,
       evictionEvents: this.evictionEvents,
     };
   }

@@ -104,3 +104,25 @@ test('a long history is thinned in pairs past maxSnapshots; the summary stays th
   assert.equal(forked[0]!.snapshots.at(-1)!.totalTokens, records[50]![0]);
   assert.throws(() => new CacheStats(L, H, 1), /maxSnapshots must be an integer ≥ 2, got 1/);
 });
+
+test('memoryStats reports the policy\'s own state beside the cache: 0 for the full cache, NAMM\'s windows and EMA', async () => {
+  const { loadModel } = await import('../../src/models/model.js');
+  const { parsePolicySpec } = await import('../../src/memory/spec.js');
+  const model = await loadModel('models/namm-tiny-llama');
+  const prompt = 'Once upon a time there was a little girl who loved to play in the park with her dog. '.repeat(30);
+  const bytes: Record<string, number> = {};
+  for (const spec of ['full', 'h2o:ratio=0.5', 'namm:models/namm-tiny-llama.namm']) {
+    const session = await model.createSession({ memory: spec === 'full' ? null : parsePolicySpec(spec) });
+    session.prefill(model.tokenizer!.encode(prompt, { addBos: true }));
+    bytes[spec] = session.memoryStats().policyBytes;
+  }
+  assert.equal(bytes.full, 0);
+  // H2O: one float64 score per cached row and head, at least (the rows it holds).
+  const h2o = await model.createSession({ memory: parsePolicySpec('h2o:ratio=0.5') });
+  h2o.prefill(model.tokenizer!.encode(prompt, { addBos: true }));
+  const rows = h2o.memoryStats().finalHeldPerHead.flat().reduce((a, b) => a + b, 0);
+  assert.ok(bytes['h2o:ratio=0.5']! >= 8 * rows, `${bytes['h2o:ratio=0.5']} bytes for ${rows} rows`);
+  // NAMM: per layer and KV head at least a window's two 16-query blocks and its accumulator, for 512 queries' rows.
+  const { nLayers, nKvHeads } = model.config;
+  assert.ok(bytes['namm:models/namm-tiny-llama.namm']! >= nLayers * nKvHeads * (2 * 16 * 512 + 17 * 512) * 4, String(bytes['namm:models/namm-tiny-llama.namm']));
+});

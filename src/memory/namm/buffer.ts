@@ -233,6 +233,11 @@ export class HeadWindow {
     for (; i < end; i++) this.addQuery(att, i * len, len, colMap);
   }
 
+  /** Bytes of its buffers (the two query blocks, the accumulator, the frame weights and limits). */
+  get byteLength(): number {
+    return this.prev.byteLength + this.cur.byteLength + this.acc.byteLength + this.weights.byteLength + this.frameRows.byteLength;
+  }
+
   /** Frame t = [previous block | this block]; only rows born before the end of block t count (mask b(k) ≤ t). */
   private closeFrame(t: number): void {
     const limit = Math.min(this.rows, this.nOld + BLOCK * (t + 1));

@@ -257,6 +257,22 @@ export class NammPolicy implements MemoryPolicy {
    * An independent copy with the same per-sequence state (Session.fork); the backend and the read-only recency
    * table (1 MB, one per process) stay shared.
    */
+  /**
+   * Bytes of its per-sequence state (MemoryPolicy.stateBytes): per layer and head the window's buffers and the stored
+   * EMA, and the update's scratch (shared by the layers). On a small model these outweigh the cache it keeps.
+   */
+  stateBytes(): number {
+    let n = 0;
+    for (const st of this.layers) {
+      n += st.cacheRows.byteLength;
+      for (const w of st.windows) n += w.byteLength;
+      for (const e of st.ema) n += e.byteLength;
+    }
+    const sc = this.scratch;
+    for (const a of [...sc.positions, ...sc.raw, ...sc.scores, sc.features]) n += a.byteLength;
+    return n;
+  }
+
   clone(): NammPolicy {
     return cloneState(this, (v) => isBackend(v) || v === this.table);
   }
