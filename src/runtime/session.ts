@@ -370,6 +370,10 @@ export class Session {
       this.cache.shrinkToFit(2);
       this.timings.compactionMs += performance.now() - t0;
     }
+    // The attention taps of a prompt's chunks (chunk × cached rows per KV head: 8 MB at 4K tokens) are not needed
+    // by the decoding that follows, which reads one row per head: a large scratch is dropped and regrown on demand.
+    releaseLargeScratch(this.probsScratch);
+    releaseLargeScratch(this.packedScratch);
     return out ?? last;
   }
 
@@ -891,6 +895,13 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 function hasNaNOrPlusInf(a: Float32Array): boolean {
   for (let i = 0; i < a.length; i++) if (!(a[i]! < Infinity)) return true; // NaN fails the comparison too
   return false;
+}
+
+/** Empties a pool of tap scratch buffers holding more than 256 KiB (see the end of Session.prefillTokens). */
+function releaseLargeScratch(pool: (Float32Array | Uint16Array)[]): void {
+  let bytes = 0;
+  for (const b of pool) bytes += b?.byteLength ?? 0;
+  if (bytes > 1 << 18) pool.length = 0;
 }
 
 /** Per head, an `[n, lens[h]]` view of that head's scratch buffer in `pool`, grown geometrically and kept for the next chunks. */

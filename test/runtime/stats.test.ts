@@ -122,6 +122,8 @@ test('memoryStats reports the policy\'s own state beside the cache: 0 for the fu
   h2o.prefill(model.tokenizer!.encode(prompt, { addBos: true }));
   const rows = h2o.memoryStats().finalHeldPerHead.flat().reduce((a, b) => a + b, 0);
   assert.ok(bytes['h2o:ratio=0.5']! >= 8 * rows, `${bytes['h2o:ratio=0.5']} bytes for ${rows} rows`);
+  // The prompt's attention taps (a 1 MiB scratch: 128 queries × the rows held, per KV head) are not kept for decoding.
+  assert.equal((h2o as unknown as { probsScratch: unknown[] }).probsScratch.length, 0);
   // NAMM: per layer and KV head at least a window's two 16-query blocks and its accumulator, for 512 queries' rows.
   const { nLayers, nKvHeads } = model.config;
   assert.ok(bytes['namm:models/namm-tiny-llama.namm']! >= nLayers * nKvHeads * (2 * 16 * 512 + 17 * 512) * 4, String(bytes['namm:models/namm-tiny-llama.namm']));
