@@ -143,22 +143,12 @@ test('loadNammPolicy applies and validates spec-string overrides', () => {
 
 test('.namm header fields of the wrong JSON type are named as they are (a string 4172 read "needs 4172, says 4172")', () => {
   const good = encodeNammCheckpoint({ scorer: 'bam', params: zeroNammParams(), normStats: null, updateEvery: 512, selection: 'min-over-heads', taps: 'fp32', provenance: {} });
-  const withHeader = (edit: (h: Record<string, unknown>) => void): Uint8Array => {
-    const dv = new DataView(good.buffer, good.byteOffset, good.byteLength);
-    const len = dv.getUint32(8, true);
-    const header = JSON.parse(new TextDecoder().decode(good.subarray(12, 12 + len))) as Record<string, unknown>;
-    const payload = good.subarray((12 + len + 3) & ~3);
+  // The file again around the edited header: magic and version, the header's length, the header, padding to 4.
+  const withHeader = (edit: (h: Record<string, unknown>) => void): Uint8Array => withHeaderText(good, (text) => {
+    const header = JSON.parse(text) as Record<string, unknown>;
     edit(header);
-    // The file again around the edited header: magic and version, the header's length, the header, padding to 4.
-    const text = new TextEncoder().encode(JSON.stringify(header));
-    const start = (12 + text.length + 3) & ~3;
-    const out = new Uint8Array(start + payload.length);
-    out.set(good.subarray(0, 8), 0);
-    new DataView(out.buffer).setUint32(8, text.length, true);
-    out.set(text, 12);
-    out.set(payload, start);
-    return out;
-  };
+    return JSON.stringify(header);
+  });
   assert.equal(decodeNammCheckpoint(withHeader(() => undefined)).updateEvery, 512, 'the rebuilt file reads');
   assert.throws(() => decodeNammCheckpoint(withHeader((h) => { h.paramCount = '4172'; })), /bam scorer needs 4172 parameters, header says "4172"/);
   assert.throws(() => decodeNammCheckpoint(withHeader((h) => { h.updateEvery = '512'; })), /updateEvery must be a positive multiple of 16, got "512"/);
@@ -171,7 +161,7 @@ test('.namm header fields of the wrong JSON type are named as they are (a string
   assert.throws(() => decodeNammCheckpoint(withHeader((h) => { h.scorer = [[['bam']]]; })), /unknown scorer \[\[\["bam"\]\]\]/);
 });
 
-/** The file `good` with its header's JSON text edited by `edit` (a value JSON.stringify could not write). */
+/** The file `good` with its header's JSON text edited by `edit` (as text: also a value JSON.stringify could not write). */
 function withHeaderText(good: Uint8Array, edit: (text: string) => string): Uint8Array {
   const len = new DataView(good.buffer, good.byteOffset, good.byteLength).getUint32(8, true);
   const text = new TextEncoder().encode(edit(new TextDecoder().decode(good.subarray(12, 12 + len))));
