@@ -67,7 +67,7 @@ function resizableBuffer(bytes: number, maxBytes: number): ArrayBuffer {
  * Memory mappings. A resizable buffer is a reservation of its own: two mappings of the process once it is used (the
  * used part and the reserved rest). Linux allows a process `vm.max_map_count` of them (65,530 by default), and at
  * that limit V8 cannot map its own heap and aborts the process, which nothing can catch: with a Llama-3-8B-shaped
- * cache (32 layers × 8 KV heads × 3 buffers) about 40 live sessions did it. So a cache is refused, with an error
+ * cache (32 layers × 8 KV heads × 3 buffers, as a store had then) about 40 live sessions did it. So a cache is refused, with an error
  * that says why, when the process's mappings and the cache's would pass 85% of the limit.
  */
 let liveBuffers = 0;
@@ -108,7 +108,7 @@ function checkMappingRoom(buffers: number, what: string): void {
   for (let i = maps.indexOf('\n'); i >= 0; i = maps.indexOf('\n', i + 1)) used++;
   const need = MAPS_PER_BUFFER * buffers;
   if (used + need <= 0.85 * limit) return;
-  throw new RangeError(`${what} needs about ${need} more memory mappings (two for each of its ${buffers} buffers: keys, values and positions per layer and KV head), and this process already holds ${used} of the ${limit} the system allows (vm.max_map_count); past that the process would abort. Drop the sessions and forks no longer used (each holds its own cache until it is garbage-collected), or raise vm.max_map_count`);
+  throw new RangeError(`${what} needs about ${need} more memory mappings (two for each of its ${buffers} buffers: keys and values per layer and KV head), and this process already holds ${used} of the ${limit} the system allows (vm.max_map_count); past that the process would abort. Drop the sessions and forks no longer used (each holds its own cache until it is garbage-collected), or raise vm.max_map_count`);
 }
 
 /** One (layer, KV head) store. Rows 0..len-1 are valid, oldest first. */
@@ -116,10 +116,15 @@ export class HeadStore {
   /** Length-tracking views of resizable buffers: the same objects stay valid when the store resizes in place. */
   keys!: Float32Array;
   values!: Float32Array;
+  /**
+   * A plain array of `capacity` entries, replaced (and its rows copied) when the capacity changes: 4 bytes a row
+   * against keys' and values' 2 × 4 × headDim, it does not need a reservation of its own, which is a memory mapping
+   * (two once used) of a limited number (see checkMappingRoom), and whose shrink cost a system call per store.
+   */
   positions!: Int32Array;
   /**
-   * The positions' bytes seen as float32 (the same buffer, length-tracking), so that the float32 row kernel moves
-   * them: copying bit patterns leaves every int32 exactly as it was.
+   * The positions' bytes seen as float32 (the same buffer), so that the float32 row kernel moves them: copying bit
+   * patterns leaves every int32 exactly as it was.
    */
   private positionBits!: Float32Array;
   len = 0;
@@ -139,8 +144,12 @@ export class HeadStore {
     const d = this.headDim, r = this.reserveRows;
     this.keys = new Float32Array(resizableBuffer(capacity * d * 4, r * d * 4));
     this.values = new Float32Array(resizableBuffer(capacity * d * 4, r * d * 4));
-    this.positions = new Int32Array(resizableBuffer(capacity * 4, r * 4));
-    this.positionBits = new Float32Array(this.positions.buffer);
+    this.setPositions(new Int32Array(capacity));
+  }
+
+  private setPositions(p: Int32Array): void {
+    this.positions = p;
+    this.positionBits = new Float32Array(p.buffer, p.byteOffset, p.length);
   }
 
   get capacity(): number { return this.positions.length; }
@@ -160,11 +169,13 @@ export class HeadStore {
     if (!Number.isInteger(capacity) || capacity < this.len) throw new RangeError(`resize to ${capacity} rows would drop some of the ${this.len} valid rows`);
     if (capacity === this.capacity) return;
     const d = this.headDim;
-    const kb = this.keys.buffer as ArrayBuffer, vb = this.values.buffer as ArrayBuffer, pb = this.positions.buffer as ArrayBuffer;
-    if (kb.resizable && vb.resizable && pb.resizable && capacity * d * 4 <= kb.maxByteLength) {
+    const kb = this.keys.buffer as ArrayBuffer, vb = this.values.buffer as ArrayBuffer;
+    if (kb.resizable && vb.resizable && capacity * d * 4 <= kb.maxByteLength) {
       kb.resize(capacity * d * 4);
       vb.resize(capacity * d * 4);
-      pb.resize(capacity * 4);
+      const p = new Int32Array(capacity);
+      p.set(this.positions.subarray(0, this.len));
+      this.setPositions(p);
       return;
     }
     const { keys, values, positions } = this;
@@ -263,7 +274,7 @@ export class KVCache {
     for (const [k, v] of [['nLayers', nLayers], ['nKvHeads', nKvHeads], ['headDim', headDim]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`KVCache: ${k} must be an integer ≥ 1, got ${v}`);
     }
-    checkMappingRoom(3 * nLayers * nKvHeads, `a KV cache of ${nLayers} layers × ${nKvHeads} KV heads`);
+    checkMappingRoom(2 * nLayers * nKvHeads, `a KV cache of ${nLayers} layers × ${nKvHeads} KV heads`);
     this.stores = Array.from({ length: nLayers }, () =>
       Array.from({ length: nKvHeads }, () => new HeadStore(headDim, initialCapacity, reserveRows)));
   }

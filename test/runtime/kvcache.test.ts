@@ -161,7 +161,10 @@ test('a store grows and shrinks in place within its reserve, and past it realloc
   c.append(0, more.k, more.v, more.pos, 250); // 290 rows: grows within the reserve of 300
   assert.equal(s.keys, keys);
   assert.equal(s.values, values);
-  assert.equal(s.positions, positions);
+  // The positions are a plain array, replaced when the capacity changes (4 bytes a row: no reservation of their own).
+  assert.notEqual(s.positions, positions);
+  assert.equal(s.positions.length, s.capacity);
+  assert.deepEqual(Array.from(s.positions.subarray(0, 40)), Array.from({ length: 40 }, (_, i) => 5 * i));
   const again = chunk(1, 450, 60);
   c.append(0, again.k, again.v, again.pos, 60); // 350 rows: past the reserve, reallocated
   assert.notEqual(s.keys, keys);
@@ -389,10 +392,10 @@ test('a cache that would take the process past its memory-mapping limit is refus
   const { readFileSync } = await import('node:fs');
   const { setMapLimitForTesting } = await import('../../src/runtime/kvcache.js');
   const maps = () => readFileSync('/proc/self/maps', 'latin1').split('\n').length - 1;
-  // A Llama-3-8B-shaped cache: 32 layers × 8 KV heads, 768 buffers, two mappings each once used. At the real limit
-  // (65,530) about 40 such live sessions aborted the process (V8 could not map its heap).
+  // A Llama-3-8B-shaped cache: 32 layers × 8 KV heads, 512 buffers (keys and values), two mappings each once used.
+  // At the real limit (65,530) about 40 such live sessions, with a third buffer per store then, aborted the process.
   const shape = [32, 8, 8] as const;
-  const limit = Math.ceil((maps() + 3 * 2 * 768 + 400) / 0.85);
+  const limit = Math.ceil((maps() + 3 * 2 * 512 + 400) / 0.85);
   setMapLimitForTesting(limit);
   const live: KVCache[] = [];
   try {
@@ -407,7 +410,7 @@ test('a cache that would take the process past its memory-mapping limit is refus
       } catch (err) { error = err; }
     }
     assert.ok(live.length >= 2 && live.length <= 6, `${live.length} caches made before the refusal`);
-    assert.match(String(error), /^RangeError: a KV cache of 32 layers × 8 KV heads needs about 1536 more memory mappings \(two for each of its 768 buffers: keys, values and positions per layer and KV head\), and this process already holds \d+ of the \d+ the system allows \(vm\.max_map_count\); past that the process would abort\. Drop the sessions/);
+    assert.match(String(error), /^RangeError: a KV cache of 32 layers × 8 KV heads needs about 1024 more memory mappings \(two for each of its 512 buffers: keys and values per layer and KV head\), and this process already holds \d+ of the \d+ the system allows \(vm\.max_map_count\); past that the process would abort\. Drop the sessions/);
   } finally {
     setMapLimitForTesting(null);
   }
