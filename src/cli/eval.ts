@@ -139,6 +139,8 @@ export function register(program: Command): void {
         for (const rec of records) {
           try { checkScorable([rec], metricOptions); } catch (err) { throw new Error(`${origin.get(rec)}: ${(err as Error).message}`); }
         }
+        // And across records (a task's records scored by two metrics), which one record at a time cannot see.
+        checkScorable(records, metricOptions);
       }
       const model = await loadCliModel(o.model, o.weights);
       if (o.threads) model.backend.threads = o.threads;

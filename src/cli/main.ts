@@ -40,8 +40,9 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 // Node prints a process warning (NAMM_PAST_CONTEXT, a NAMM run without normalisation statistics) as
 // "(node:PID) [CODE] Warning: …" followed by a line about --trace-warnings: each is one line of the command's own
-// form instead. NODE_NO_WARNINGS=1 or --no-warnings still silences them.
-const quiet = process.env.NODE_NO_WARNINGS === '1' || process.execArgv.includes('--no-warnings');
+// form instead. Silenced as Node silences them (NODE_NO_WARNINGS=1, --no-warnings, also through NODE_OPTIONS): Node
+// then installs no printer of its own.
+const quiet = process.listenerCount('warning') === 0;
 process.removeAllListeners('warning');
 process.on('warning', (w: Error & { code?: string }) => {
   if (quiet) return;

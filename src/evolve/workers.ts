@@ -21,6 +21,7 @@ import { PackedMatrix, type PackedFormat } from '../tensor/packed.js';
 import type { Backend } from '../tensor/backend.js';
 import { getBackend } from '../tensor/index.js';
 import { createNammPolicy, type NammPolicy } from '../memory/namm/index.js';
+import { warnPastContext } from '../runtime/session.js';
 import type { NormStats } from '../memory/namm/normalize.js';
 import type { TapPrecision } from '../memory/policy.js';
 import type { NammScorerKind } from '../memory/namm/params.js';
@@ -272,13 +273,15 @@ export type WorkerReply =
   /** A process warning in the worker (NAMM_PAST_CONTEXT), given again by the main thread once per code. */
   | { type: 'warning'; code: string | null; name: string; message: string };
 
-/** The warning codes the workers have reported, each given once by the main thread (not once per worker). */
-const forwardedWarnings = new Set<string>();
-
-function forwardWarning(m: Extract<WorkerReply, { type: 'warning' }>): void {
+/**
+ * Gives a worker's warning on the main thread, once: NAMM_PAST_CONTEXT once per model, as the main thread's own
+ * sessions give it (`model`: the main thread's config), any other once per pool (`seen`), not once per worker.
+ */
+function forwardWarning(m: Extract<WorkerReply, { type: 'warning' }>, model: ModelConfig, seen: Set<string>): void {
+  if (m.code === 'NAMM_PAST_CONTEXT') { warnPastContext(model, m.message); return; }
   const key = m.code ?? `${m.name}: ${m.message}`;
-  if (forwardedWarnings.has(key)) return;
-  forwardedWarnings.add(key);
+  if (seen.has(key)) return;
+  seen.add(key);
   process.emitWarning(m.message, { type: m.name, ...(m.code ? { code: m.code } : {}) });
 }
 
@@ -309,7 +312,10 @@ class WorkerPoolEvaluator implements Evaluator {
   /** The batch in flight: where the workers' replies and failures go (null between batches). */
   private batch: { reply: (worker: number, m: WorkerReply) => void; fail: (err: Error) => void } | null = null;
 
-  private constructor(readonly workers: number) {}
+  /** The warnings (other than NAMM_PAST_CONTEXT) the workers have reported, each given once (forwardWarning). */
+  private readonly warned = new Set<string>();
+
+  private constructor(readonly workers: number, private readonly model: ModelConfig) {}
 
   static async start(shared: SharedModel, settings: NammRunSettings, count: number): Promise<WorkerPoolEvaluator> {
     const be = shared.model.backend as Backend & { simd?: string };
@@ -323,12 +329,12 @@ class WorkerPoolEvaluator implements Evaluator {
       backend: be.name === 'native' ? { kind: 'native', simd: String(be.simd) } : { kind: 'js' },
       settings,
     };
-    const pool = new WorkerPoolEvaluator(count);
+    const pool = new WorkerPoolEvaluator(count, shared.model.config);
     try {
       for (let i = 0; i < count; i++) pool.add(new Worker(workerEntryUrl(), { workerData: init }));
       await Promise.all(pool.threads.map((w, i) => new Promise<void>((resolve, reject) => {
         const onMessage = (m: WorkerReply): void => {
-          if (m.type === 'warning') forwardWarning(m);
+          if (m.type === 'warning') forwardWarning(m, pool.model, pool.warned);
           else if (m.type === 'ready') { cleanup(); resolve(); }
           else if (m.type === 'error') { cleanup(); reject(new Error(`evaluation worker ${i} could not start: ${m.message}`)); }
         };
@@ -354,7 +360,7 @@ class WorkerPoolEvaluator implements Evaluator {
     const i = this.threads.length;
     this.threads.push(w);
     w.on('message', (m: WorkerReply) => {
-      if (m.type === 'warning') forwardWarning(m);
+      if (m.type === 'warning') forwardWarning(m, this.model, this.warned);
       else if (this.batch) this.batch.reply(i, m);
       else if (m.type === 'error') this.fail(new Error(`evaluation worker ${i} failed between batches: ${m.message}`));
     });

@@ -53,6 +53,9 @@ export function buildArch(config: ModelConfig, weights: WeightMap, source = ''):
  * A tokenizer for `config`: one (encode and decode), whose BOS and end tokens are ids of the model's vocabulary (an
  * end token past it, from a generation_config.json, replaced the real one, and generation ran to its length limit).
  */
+/** Tokens a tokenizer may have past the model's vocabulary with a warning (see checkTokenizer); more are refused. */
+const MAX_TOKENS_PAST_VOCAB = 256;
+
 function checkTokenizer(tokenizer: Tokenizer | null, config: ModelConfig, source: string): void {
   if (tokenizer === null) return;
   const where = source ? `${source}: ` : '';
@@ -65,9 +68,13 @@ function checkTokenizer(tokenizer: Tokenizer | null, config: ModelConfig, source
   const outside = ids.find((id) => !(Number.isSafeInteger(id) && id >= 0 && id < v));
   if (outside !== undefined) throw new RangeError(`${where}the tokenizer's BOS/EOS token ${String(outside)} is not a token id of the model (0..${v - 1})`);
   // A tokenizer larger than the model's embedding (the other way round is common: embeddings padded past it) gives
-  // ids the model cannot read: a prompt holding one failed in the forward, naming neither file.
+  // ids the model cannot read: a prompt holding one failed in the forward, naming neither file. A few tokens past it
+  // (an added <pad> the embedding was never resized for, which transformers loads too) are said once; more is a
+  // tokenizer that does not belong to the model, or a damaged one (an id of 16,777,215 in a 2,048-token model).
   if (typeof t.vocabSize === 'number' && t.vocabSize > v) {
-    throw new RangeError(`${where}the tokenizer has ${t.vocabSize} tokens (ids up to ${t.vocabSize - 1}), more than the model's vocabulary of ${v}: a text holding a token past ${v - 1} could not be read`);
+    const what = `the tokenizer has ${t.vocabSize} tokens (ids up to ${t.vocabSize - 1}), more than the model's vocabulary of ${v}`;
+    if (t.vocabSize - v > MAX_TOKENS_PAST_VOCAB) throw new RangeError(`${where}${what}: it does not belong to this model (or is damaged)`);
+    process.emitWarning(`namm: ${where}${what}: a text holding a token past ${v - 1} cannot be read`, { code: 'NAMM_TOKENIZER_PAST_VOCAB' });
   }
 }
 

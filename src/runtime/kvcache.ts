@@ -100,8 +100,10 @@ function checkMappingRoom(buffers: number, what: string): void {
   if (mapLimit === undefined) mapLimit = systemMapLimit();
   const limit = mapLimit;
   if (limit === null) return;
-  // Cheap while this process's own buffers are far from the limit: only then are its mappings counted.
-  if (MAPS_PER_BUFFER * (liveBuffers + buffers) < limit / 4) return;
+  // Cheap while this thread's own buffers are far from the limit: only then are the process's mappings counted. The
+  // limit is the process's and the count this thread's, so the margin leaves room for other threads doing the same
+  // (evolve's workers): up to 1/32 of the limit each.
+  if (MAPS_PER_BUFFER * (liveBuffers + buffers) < limit / 32) return;
   const maps = readProc('/proc/self/maps');
   if (maps === null) return;
   let used = 0;

@@ -18,6 +18,16 @@ import type { ModelConfig } from '../models/types.js';
 /** Models already warned about a sequence past their context (one warning per model and process). */
 const warnedPastContext = new WeakSet<ModelConfig>();
 
+/**
+ * The NAMM_PAST_CONTEXT warning, once per model (its config object): from a session, or from an evaluation worker's
+ * session on the main thread's behalf (src/evolve/workers.ts), so that a model's warning comes once in all.
+ */
+export function warnPastContext(config: ModelConfig, message: string): void {
+  if (warnedPastContext.has(config)) return;
+  warnedPastContext.add(config);
+  process.emitWarning(message, { code: 'NAMM_PAST_CONTEXT' });
+}
+
 /** The prefill chunk a session uses unless told otherwise: the reference's 128-token sub-forwards. */
 export const DEFAULT_CHUNK_SIZE = 128;
 
@@ -475,12 +485,8 @@ export class Session {
     // A RoPE model runs on past its context (transformers too), but what it gives there is not what it was trained
     // for: said once per model, as transformers' generate says it. Dynamic NTK is made to run past it.
     const context = contextLength(c);
-    if (warn && this.totalTokens + n > context && c.ropeScaling.type !== 'dynamic' && !warnedPastContext.has(c)) {
-      warnedPastContext.add(c);
-      process.emitWarning(
-        `namm: the sequence would reach ${this.totalTokens + n} tokens, past this model's ${context}-token context (${c.ropeScaling.type === 'yarn' ? "YaRN's extended context" : 'its max_position_embeddings'}); its output past that is not what it was trained for`,
-        { code: 'NAMM_PAST_CONTEXT' },
-      );
+    if (warn && this.totalTokens + n > context && c.ropeScaling.type !== 'dynamic') {
+      warnPastContext(c, `namm: the sequence would reach ${this.totalTokens + n} tokens, past this model's ${context}-token context (${c.ropeScaling.type === 'yarn' ? "YaRN's extended context" : 'its max_position_embeddings'}); its output past that is not what it was trained for`);
     }
   }
 

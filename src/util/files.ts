@@ -226,6 +226,8 @@ export function stripBom(text: string): string {
  */
 export function makeFolders(path: string, what = 'folder'): void {
   if (path.trim() === '') throw new Error(`cannot create the ${what}: an empty path`);
+  // As for output files (checkOutputPath): `-` reads as standard output, and a folder named "-" was made instead.
+  if (path === '-') throw new Error(`cannot use - as the ${what}: outputs are files in a folder, not standard output (write ./- for a folder named "-")`);
   const abs = resolve(path);
   const missing: string[] = [];
   let head = abs;

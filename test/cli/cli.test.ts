@@ -46,6 +46,9 @@ test('namm generate streams text and refuses bad input with a clear message', ()
   const dash = namm('tasks', 'generate', '--task', 'passkey', '--length', '256', '--tokenizer', MODEL, '--out', '-');
   assert.equal(dash.status, 1);
   assert.match(dash.stderr, /^namm: cannot write to -: outputs are files, written whole and atomically, not standard output \(write \.\/- for a file named "-"\)$/m);
+  const dashFolder = namm('eval', '--model', MODEL, '--data', writeToyRecords(mkdtempSync(join(tmpdir(), 'namm-dash-'))), '--out', '-');
+  assert.equal(dashFolder.status, 1);
+  assert.match(dashFolder.stderr, /cannot use - as the output folder: outputs are files in a folder, not standard output/);
   // namm policies: the text listing, and with --json the same entries as data.
   const listed = namm('policies'), asJson = namm('policies', '--json');
   assert.equal(asJson.status, 0, asJson.stderr);
@@ -143,6 +146,11 @@ test('namm eval scores records under several policies, writes results and resume
   assert.match(namm('eval', '--model', MODEL, '--data', join(dir, 'empty.jsonl')).stderr, /^namm: no records in \S*empty\.jsonl \(no line holds one\)$/m);
   writeFileSync(join(dir, 'noanswer.jsonl'), JSON.stringify({ ...records[0], _id: 'x', answers: [], metric: 'passkey' }) + '\n');
   assert.match(namm('eval', '--model', MODEL, '--data', join(dir, 'noanswer.jsonl')).stderr, /^namm: \S*noanswer\.jsonl:1: record x: passkey: the record has no answer$/m);
+  // Across records, before the model runs: one task scored by two metrics (it was found only after every record ran).
+  writeFileSync(join(dir, 'mixed.jsonl'), [{ ...records[0], _id: 'm1' }, { ...records[0], _id: 'm2', metric: 'string_match_all' }].map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const mixed = namm('eval', '--model', MODEL, '--data', join(dir, 'mixed.jsonl'));
+  assert.match(mixed.stderr, /^namm: record m2: dataset "toy_names" is scored by string_match_part in record m1 and by string_match_all here; a task's records need one metric$/m);
+  assert.ok(!mixed.stderr.includes('eval '), 'refused before any record ran');
   writeFileSync(join(dir, 'nul.jsonl'), '\u0000'.repeat(20));
   const nul = namm('eval', '--model', MODEL, '--data', join(dir, 'nul.jsonl'));
   assert.match(nul.stderr, /^namm: \S*nul\.jsonl:1: not valid JSON \(.*\\u0000/m);

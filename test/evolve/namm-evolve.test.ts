@@ -145,6 +145,8 @@ test('namm evolve --workers 2: SIGKILL mid-generation, then --resume, ends bit-i
   assert.equal(killed.signal, 'SIGKILL', `the run was killed before finishing (exit ${killed.code}): ${killed.stderr}`);
   assert.match(killed.stderr, /\[retrieval\] gen 1\/2 best \S+ mean \S+ median \S+ σ \S+ kv \S+ kvBest \S+ \| .* elapsed, ETA/);
   assert.equal((await loadEvolutionCheckpoint(out)).cma.generation, 1, 'one generation was checkpointed, the second was lost');
+  // A fresh run: the main thread's calibration passes the context too, and the workers' warnings add nothing to it.
+  assert.equal((killed.stderr.match(/NAMM_PAST_CONTEXT/g) ?? []).length, 1, killed.stderr);
   assert.ok(!existsSync(join(out, 'evolved.namm')), 'no final .namm before the run ends');
 
   // The killed run's lock goes with it (its guardian removes it; were it left, the resume would take it over).

@@ -408,14 +408,27 @@ test('config.json: a byte-order mark is skipped; a NaN is named, in one line; an
   await assert.rejects(loadModel(join(dir, 'm')), /config\.json: "eos_token_id" must be a token id or a list of token ids, got 1e\+30$/);
 }));
 
-test('a tokenizer with more tokens than the model reads is refused at load, naming the folder', withDir(async (dir) => {
+test('a tokenizer with many more tokens than the model reads is refused at load, naming the folder; a few, warned of', withDir(async (dir) => {
   // A token of id 3000 in a 2,048-token model loaded, and a prompt holding it failed in the forward, naming no file.
   const { loadModel } = await import('../../src/models/model.js');
   cpSync(MODEL, join(dir, 'm'), { recursive: true });
   const tok = JSON.parse(readFileSync(join(dir, 'm', 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } };
   tok.model.vocab['zzzz'] = 3000;
   writeFileSync(join(dir, 'm', 'tokenizer.json'), JSON.stringify(tok));
-  await assert.rejects(loadModel(join(dir, 'm')), /m: the tokenizer has 3001 tokens \(ids up to 3000\), more than the model's vocabulary of 2048: a text holding a token past 2047 could not be read$/);
+  await assert.rejects(loadModel(join(dir, 'm')), /m: the tokenizer has 3001 tokens \(ids up to 3000\), more than the model's vocabulary of 2048: it does not belong to this model \(or is damaged\)$/);
+  // A few past it (an added <pad> the embedding was not resized for, which transformers loads) load, with a warning.
+  delete tok.model.vocab['zzzz'];
+  tok.model.vocab['<pad>'] = 2048;
+  writeFileSync(join(dir, 'm', 'tokenizer.json'), JSON.stringify(tok));
+  const warnings: string[] = [];
+  const listener = (w: Error & { code?: string }) => { if (w.code === 'NAMM_TOKENIZER_PAST_VOCAB') warnings.push(w.message); };
+  process.on('warning', listener);
+  try {
+    assert.equal((await loadModel(join(dir, 'm'))).tokenizer!.vocabSize, 2049);
+    await new Promise((r) => setImmediate(r));
+  } finally { process.off('warning', listener); }
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /the tokenizer has 2049 tokens \(ids up to 2048\), more than the model's vocabulary of 2048: a text holding a token past 2047 cannot be read$/);
 }));
 
 test('generation_config.json ids that are not token ids are refused, naming the file and key', withDir(async (dir) => {

@@ -233,9 +233,9 @@ export class HeadWindow {
     for (; i < end; i++) this.addQuery(att, i * len, len, colMap);
   }
 
-  /** Bytes of its buffers (the two query blocks, the accumulator, the frame weights and limits). */
+  /** Bytes of its own buffers (the two query blocks, the accumulator, the frame limits; the weights are shared). */
   get byteLength(): number {
-    return this.prev.byteLength + this.cur.byteLength + this.acc.byteLength + this.weights.byteLength + this.frameRows.byteLength;
+    return this.prev.byteLength + this.cur.byteLength + this.acc.byteLength + this.frameRows.byteLength;
   }
 
   /** Frame t = [previous block | this block]; only rows born before the end of block t count (mask b(k) ≤ t). */

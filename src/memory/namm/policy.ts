@@ -254,10 +254,6 @@ export class NammPolicy implements MemoryPolicy {
   }
 
   /**
-   * An independent copy with the same per-sequence state (Session.fork); the backend and the read-only recency
-   * table (1 MB, one per process) stay shared.
-   */
-  /**
    * Bytes of its per-sequence state (MemoryPolicy.stateBytes): per layer and head the window's buffers and the stored
    * EMA, and the update's scratch (shared by the layers). On a small model these outweigh the cache it keeps.
    */
@@ -273,6 +269,10 @@ export class NammPolicy implements MemoryPolicy {
     return n;
   }
 
+  /**
+   * An independent copy with the same per-sequence state (Session.fork); the backend and the read-only recency
+   * table (1 MB, one per process) stay shared.
+   */
   clone(): NammPolicy {
     return cloneState(this, (v) => isBackend(v) || v === this.table);
   }
