@@ -241,6 +241,12 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
     recordPrompt(model, record, runOptions);
     if (curriculum.run.score === 'task') checkScorable([record], curriculum.run.metricOptions);
   });
+  // And across each task's records (one dataset scored by two metrics), which one record at a time cannot see.
+  if (curriculum.run.score === 'task') {
+    for (const [name, records] of pools) {
+      try { checkScorable(records, curriculum.run.metricOptions); } catch (err) { throw new Error(`${curriculum.source}: task "${name}": ${(err as Error).message}`); }
+    }
+  }
   const poolPrints = Object.fromEntries([...pools].map(([name, records]) => [name, createHash('sha256').update(stableJson(records.map(recordContent))).digest('hex').slice(0, 16)]));
   if (restored?.pools) checkPools(restored.pools, poolPrints, curriculum, out);
   const settings: NammRunSettings = { scorer: 'bam', ...curriculum.namm, run: runOptions };

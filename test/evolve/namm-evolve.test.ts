@@ -271,6 +271,12 @@ test('a JSONL record of a later stage that cannot run fails the run before its f
     /curriculum\.json: stage "stories", task "story": record 4 of .*stories\.jsonl \(_id story-long-question\) cannot run: record story-long-question: the question alone \(\d+ tokens\) does not fit a 1000-token prompt budget/);
   assert.deepEqual(generations, []);
   assert.ok(!existsSync(join(out, 'checkpoint.bin')), 'no generation ran');
+  // Records of one task scored by two metrics are refused before the run too (each record alone was fine).
+  const mixed = storyRecords(4);
+  mixed[3] = { ...mixed[3]!, metric: 'string_match_all' };
+  await writeFile(join(dir, 'stories.jsonl'), mixed.map((r) => JSON.stringify(r) + '\n').join(''));
+  await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out: join(dir, 'mixed'), progress: false }),
+    /curriculum\.json: task "story": record story-3: dataset "story" is scored by string_match_part in record story-\d and by string_match_all here; a task's records need one metric/);
   // A generated task whose length is too small names its stage and task too (it said only the task's name).
   const short = await writeTinyCurriculum(dir, { stages: [
     { name: 'retrieval', generations: 1, samplesPerTask: 2, tasks: [{ task: 'passkey', lengths: [700], samples: 3, seed: 2_000_000 }] },
