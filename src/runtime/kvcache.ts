@@ -11,10 +11,10 @@
  * - `shrinkToFit`, which the session calls at the end of each prefill for stores holding more than twice their rows,
  *   and which anyone may call to release all slack;
  * - `clear`.
- * The arrays are views of resizable ArrayBuffers that reserve address space for `reserveRows` rows (the model's
+ * Keys and values are views of resizable ArrayBuffers that reserve address space for `reserveRows` rows (the model's
  * context; reserving commits no memory), so growing and shrinking a store happen in place: no copy, and the pages
- * a shrink gives up are returned to the system at once. Past the reserve (or where a runtime cannot reserve) a store
- * falls back to reallocating and copying.
+ * a shrink gives up are returned to the system at once (the positions, 4 bytes a row, are a plain array, copied).
+ * Past the reserve (or where a runtime cannot reserve) a store falls back to reallocating and copying.
  * The figures stay honest because they do not mix the two quantities: `bytesHeld` is the bytes allocated (capacity,
  * what the process really holds), `bytesUsed` the bytes of valid rows, and `bytesFreed` the bytes of the rows evicted
  * so far (whether their space was handed back to the process or is being reused for new tokens).
@@ -67,8 +67,8 @@ function resizableBuffer(bytes: number, maxBytes: number): ArrayBuffer {
  * Memory mappings. A resizable buffer is a reservation of its own: two mappings of the process once it is used (the
  * used part and the reserved rest). Linux allows a process `vm.max_map_count` of them (65,530 by default), and at
  * that limit V8 cannot map its own heap and aborts the process, which nothing can catch: with a Llama-3-8B-shaped
- * cache (32 layers × 8 KV heads × 3 buffers, as a store had then) about 40 live sessions did it. So a cache is refused, with an error
- * that says why, when the process's mappings and the cache's would pass 85% of the limit.
+ * cache (32 layers × 8 KV heads × 3 buffers, as a store had then) about 40 live sessions did it. So a cache is
+ * refused, with an error that says why, when the process's mappings and the cache's would pass 85% of the limit.
  */
 let liveBuffers = 0;
 const collected = new FinalizationRegistry<null>(() => { liveBuffers--; });
