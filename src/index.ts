@@ -9,10 +9,12 @@ export type { Backend, AttentionArgs, RopeLayout, GeluKind } from './tensor/inde
 export { Model, loadModel } from './models/model.js';
 export type { LoadModelOptions, CreateSessionOptions } from './models/model.js';
 export type { ModelConfig, Tensor, WeightMap, Tokenizer, Architecture, RopeScaling } from './models/types.js';
+export type { DecoderArch, AttendFn } from './models/arch.js';
+export type { ChatMessage } from './models/tokenizers/chat.js';
 export { llamaConfig, gpt2Config, randomWeights } from './models/random.js';
 export { Session } from './runtime/session.js';
-export type { SessionOptions, PrefillOptions, GenerateOptions, GenerateResult } from './runtime/session.js';
-export { KVCache, HeadStore } from './runtime/kvcache.js';
+export type { SessionOptions, PrefillOptions, GenerateOptions, GenerateResult, ForkedState } from './runtime/session.js';
+export { KVCache, HeadStore, type RetainResult, type CacheKernels } from './runtime/kvcache.js';
 export { CacheStats } from './runtime/stats.js';
 export type { CacheStatsSummary, CacheSnapshot } from './runtime/stats.js';
 export { Sampler, argmax } from './runtime/sampling.js';
@@ -20,31 +22,32 @@ export { decodeAfter, IncrementalDecoder } from './runtime/detokenize.js';
 export type { SamplingOptions } from './runtime/sampling.js';
 
 // Memory policies
-export type { MemoryPolicy, LayerObservation, KeepLists, CacheShape, TapPrecision } from './memory/policy.js';
+export { policyStateBytes } from './memory/policy.js';
+export type { MemoryPolicy, LayerObservation, KeepLists, CacheShape, TapPrecision, PolicyPositionSpan } from './memory/policy.js';
 
 // Utilities
 export { Rng } from './util/rng.js';
 export { parsePolicySpec, listPolicies, describePolicies, type PolicyInfo, type PolicyOptionInfo } from './memory/spec.js';
 export { type Budget, ratioBudget, tokenBudget, budgetTarget, budgetWant, type Cadence, everyTokens, AT_PREFILL_END, AT_CONTEXT_END_AND_DECODE, parseCadence, selectTopK } from './memory/budget.js';
-export { ScoredPolicy, perHeadSelect, isTargetedPolicy, type TokenScorer, type Selector, type TargetedPolicy } from './memory/scored.js';
+export { ScoredPolicy, perHeadSelect, isTargetedPolicy, withSinks, type TokenScorer, type Selector, type TargetedPolicy, type ScoredPolicyOptions } from './memory/scored.js';
 export { FullPolicy, fullPolicy } from './memory/full.js';
 export { randomPolicy, RandomScorer, type RandomOptions } from './memory/random.js';
 export { streamingPolicy, streamingWindowBudget, StreamingScorer, type StreamingOptions } from './memory/streaming.js';
 export { h2oPolicy, H2OScorer, type H2OOptions } from './memory/h2o.js';
 export { tovaPolicy, TOVAScorer, type TOVAOptions } from './memory/tova.js';
 export { l2Policy, L2Scorer, type L2Options } from './memory/l2.js';
-export { snapkvPolicy, SnapKVScorer, type SnapKVOptions } from './memory/snapkv.js';
+export { snapkvPolicy, SnapKVScorer, type SnapKVOptions, type SnapKVPool } from './memory/snapkv.js';
 export { adakvPolicy, adaKvSelect, type AdaKVOptions } from './memory/adakv.js';
-export { MatchedPolicy, matchedPolicy, MemoryTraceRecorder, recordingPolicy, parseMemoryTrace, loadMemoryTrace, saveMemoryTrace, type MemoryTrace, type MemoryTraceEvent } from './memory/matched.js';
+export { MatchedPolicy, matchedPolicy, MemoryTraceRecorder, recordingPolicy, parseMemoryTrace, loadMemoryTrace, saveMemoryTrace, type MemoryTrace, type MemoryTraceEvent, type MemoryTraceShape } from './memory/matched.js';
 export * from './memory/namm/index.js';
 
 // Model files
 export { parseHfConfig, toHfConfig, validateModelConfig } from './models/config.js';
-export { loadModelFiles, type LoadedModelFiles, type ModelFileFormat } from './models/load.js';
-export { loadTokenizer, HfTokenizer } from './models/tokenizer.js';
+export { loadModelFiles, type LoadedModelFiles, type ModelFileFormat, type LoadModelOptions as LoadModelFilesOptions } from './models/load.js';
+export { loadTokenizer, HfTokenizer, type LoadTokenizerOptions } from './models/tokenizer.js';
 export { SpmTokenizer } from './models/tokenizers/spm.js';
-export { readSafetensors, writeSafetensors } from './models/safetensors.js';
-export { loadGguf, writeGguf, readGgufHeader, convertRopeLayout } from './models/gguf.js';
+export { readSafetensors, writeSafetensors, type SafetensorsFile, type SafetensorsWriteTensor } from './models/safetensors.js';
+export { loadGguf, writeGguf, readGgufHeader, convertRopeLayout, type GgufHeader } from './models/gguf.js';
 export { loadLlama2c, loadLlama2cTokenizer } from './models/llama2c.js';
 export { convertModel } from './cli/convert.js';
 export { WEIGHT_STORAGES, convertWeights, packMatrix, quantizeQ4_0, tensorValues, widenTensor, type WeightStorage } from './models/pack.js';
@@ -54,15 +57,15 @@ export { PACKED_FORMATS, PackedMatrix, unpackRows, unpackMatrix, type PackedForm
 export * from './tasks/metrics/index.js';
 export * from './tasks/longbench.js';
 export type { TaskRecord } from './tasks/record.js';
-export { checkScorable, runRecord, type RecordResult, type RunRecordOptions } from './eval/runner.js';
-export { summarize, formatSummary, type SummaryRow } from './eval/summary.js';
+export { checkScorable, runRecord, type RecordResult, type RunRecordOptions, type RecordScore } from './eval/runner.js';
+export { summarize, formatSummary, type SummaryRow, type SummaryKey } from './eval/summary.js';
 export { perplexity, type PerplexityResult } from './eval/perplexity.js';
 export { TASKS, listTasks, getTask, generateRecord, generateRecords, iterateRecords, checkRecordOptions } from './tasks/registry.js';
 export type { TaskDefinition, TaskMetric, RecordOptions, RecordsOptions } from './tasks/registry.js';
 export { fitToLength, fillTemplate, countPromptTokens, LENGTH_TOLERANCE } from './tasks/generate/sizing.js';
 export type { SizingMemo, FitOptions, FitResult } from './tasks/generate/sizing.js';
 export { resolveHaystack, renderHaystack, NOISE_SENTENCES, HAYSTACK_NAMES } from './tasks/haystack.js';
-export type { HaystackSource, HaystackStream, Needle } from './tasks/haystack.js';
+export type { HaystackSource, HaystackStream, Needle, Language } from './tasks/haystack.js';
 export { calibrateNamm, type CalibrateOptions } from './eval/calibrate.js';
 
 // Evolution
@@ -70,7 +73,7 @@ export { CmaEs, cmaParameters, hansenEigenGap } from './evolve/cmaes.js';
 export type { CmaOptions, CmaMode, CmaVariant, CmaParameters, ResolvedCmaOptions } from './evolve/cmaes.js';
 export { symmetricEigen, symmetricEigenInPlace } from './evolve/eigen.js';
 export { runEvolution, loadEvolutionCheckpoint } from './evolve/loop.js';
-export type { RunEvolutionOptions, EvolutionStage, EvaluationContext, EvaluationResult, GenerationRecord, EvolutionResult, LoopMeta, StoredRecord } from './evolve/loop.js';
+export type { RunEvolutionOptions, EvolutionStage, EvaluationContext, EvaluationResult, GenerationRecord, EvolutionResult, LoopMeta, StoredRecord, ValidationContext, ValidationRecord } from './evolve/loop.js';
 export { writeFileAtomic, writeCheckpointFile, readCheckpointFile } from './evolve/checkpoint.js';
 export { evolveNamm, EVOLVED_FILE, MEMBERS_FILE, SVG_FILE, type EvolveNammOptions, type EvolveNammResult, type MemberReport } from './evolve/namm-evolution.js';
 export { computeFitness, samplePromptIndices, REFERENCE_EPSILON, FITNESS_NORMALISATIONS, type FitnessNormalisation, type TaskScores, type FitnessOptions, type FitnessResult } from './evolve/fitness.js';
@@ -90,6 +93,6 @@ export { createTrainableModel } from './train/family.js';
 export type { TrainableModel } from './train/model.js';
 export { AdamW, clipGradNorm } from './train/adamw.js';
 export { learningRate } from './train/schedule.js';
-export { DataMixer, TRAIN_SEED_BASE, type Sample } from './train/data.js';
+export { DataMixer, TRAIN_SEED_BASE, type Sample, type MixerOptions, type MixerState } from './train/data.js';
 export { corpusSplit } from './train/corpus.js';
 export { saveHfModel } from './train/export.js';

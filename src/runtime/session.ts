@@ -72,7 +72,7 @@ interface ForwardPart {
 const RECENT_TOKENS = 64;
 
 /** What Session.fork hands to the new session. */
-interface ForkedState {
+export interface ForkedState {
   cache: KVCache;
   stats: CacheStats;
   totalTokens: number;

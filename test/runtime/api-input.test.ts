@@ -22,7 +22,7 @@ test('loadModel: options are checked (a typo loaded the default storage; null cr
   await assert.rejects(loadModel(MODEL, { weigths: 'q8_0' } as never), /^TypeError: loadModel: unknown option "weigths" \(did you mean "weights"\?\); the options are backend, weights$/);
   await assert.rejects(loadModel(MODEL, { backend: {} as never }), /^TypeError: backend must be a Backend \(getBackend\(\), new NativeBackend\(\), new JsBackend\(\)\)/);
   const api = await import('../../src/index.js');
-  for (const name of ['getBackend', 'NativeBackend', 'JsBackend', 'loadModel', 'Session', 'Sampler', 'parsePolicySpec', 'IncrementalDecoder']) assert.equal(typeof (api as Record<string, unknown>)[name], 'function', name);
+  for (const name of ['getBackend', 'NativeBackend', 'JsBackend', 'loadModel', 'Session', 'Sampler', 'parsePolicySpec', 'IncrementalDecoder', 'withSinks', 'policyStateBytes']) assert.equal(typeof (api as Record<string, unknown>)[name], 'function', name);
 });
 
 test('a recording session refuses to fork by naming the recording (it blamed the inner policy\'s clone())', async () => {

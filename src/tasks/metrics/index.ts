@@ -117,7 +117,7 @@ export function aggregateScores(name: MetricName, sampleScores: readonly number[
 export { taskScore } from './aggregate.js';
 export { pythonRound } from './python-round.js';
 export { normalizeAnswer, normalizeZhAnswer, qaF1Score, qaF1ZhScore } from './qa-f1.js';
-export { rougeScore, rougeSentences, ROUGE_MAX_BACKTRACK_CALLS, ROUGE_ZH_MAX_BACKTRACK_CALLS } from './rouge.js';
+export { rougeScore, rougeSentences, ROUGE_MAX_BACKTRACK_CALLS, ROUGE_ZH_MAX_BACKTRACK_CALLS, type RougeOptions } from './rouge.js';
 export { rougeZhScore } from './rouge-zh.js';
 export { classificationScore } from './classification.js';
 export { retrievalScore, retrievalZhScore, countScore } from './retrieval.js';
