@@ -7,8 +7,8 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseLengths } from './tasks.js';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
+import { makeTemporaryFolder } from '../util/files.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MemoryTraceRecorder, recordingPolicy, saveMemoryTrace } from '../memory/matched.js';
@@ -108,7 +108,7 @@ export function register(program: Command): void {
       out(`expected ${JSON.stringify(record.answers.join(' | '))}`);
       out('');
       // One trace per kind of run: the likelihood run feeds the answer instead of generating, so its evictions differ.
-      const traceDir = matchTo ? mkdtempSync(join(tmpdir(), 'namm-demo-')) : null;
+      const traceDir = matchTo ? makeTemporaryFolder('namm-demo-') : null;
       const traceFile = (kind: RecordScore): string => join(traceDir!, `${kind}.json`);
       let fullNll: number | null = null;
       try {

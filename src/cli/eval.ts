@@ -1,8 +1,7 @@
 /** `namm eval`: every record under every memory policy; JSON lines per (record, policy) and a summary table. */
 import type { Command } from 'commander';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MemoryTraceRecorder, recordingPolicy, saveMemoryTrace } from '../memory/matched.js';
 import type { MemoryPolicy } from '../memory/policy.js';
@@ -16,7 +15,7 @@ import { formatSummary, rowLabel, SUMMARY_KEYS, summarize, type SummaryKey } fro
 import { createProgress } from './progress.js';
 import { BOTH_BUDGETS, collect, intOption, traceFollower, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
-import { makeFolders, writeFileVia } from '../util/files.js';
+import { makeFolders, makeTemporaryFolder, writeFileVia } from '../util/files.js';
 import type { TaskRecord } from '../tasks/record.js';
 import { DEFAULT_CHUNK_SIZE } from '../runtime/session.js';
 
@@ -146,10 +145,10 @@ export function register(program: Command): void {
       if (o.threads) model.backend.threads = o.threads;
       if (o.chatTemplate && !model.tokenizer?.applyChatTemplate) throw new Error(`--chat-template: ${o.model} has no chat template (tokenizer_config.json's chat_template)`);
       const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
-      const traceDir = o.match ? (o.out ? join(o.out, 'traces') : mkdtempSync(join(tmpdir(), 'namm-traces-'))) : null;
       // Without --out the traces are only needed during this run: the temporary folder goes when the process ends
-      // (an error included), rather than one more folder left in the temporary directory by every run.
-      if (traceDir && !o.out) process.once('exit', () => rmSync(traceDir, { recursive: true, force: true }));
+      // (an error included; one a signal left behind goes at the next such run), rather than one more folder left in
+      // the temporary directory by every run.
+      const traceDir = o.match ? (o.out ? join(o.out, 'traces') : makeTemporaryFolder('namm-traces-')) : null;
       if (traceDir) makeFolders(traceDir, 'trace folder');
 
       const resultsFile = o.out ? join(o.out, 'results.jsonl') : null;

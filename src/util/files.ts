@@ -3,9 +3,9 @@
  * target only once complete (so an error or a kill mid-way leaves the old file, or none, never a cut-off one), and
  * commands refuse to overwrite what exists unless asked to, with messages that name the real paths.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 /**
@@ -90,6 +90,24 @@ export function processRuns(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code !== 'ESRCH';
   }
+}
+
+/**
+ * A new folder in the system's temporary folder, `PREFIX<pid>-XXXXXX`, removed when the process exits (an error
+ * included). A signal ends the process without that (a Ctrl-C left one behind per run): such folders, whose process
+ * no longer runs, are removed here first. `dir` is for tests (default: the system's temporary folder).
+ */
+export function makeTemporaryFolder(prefix: string, dir = tmpdir()): string {
+  const own = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\d+)-`);
+  let entries: string[] = [];
+  try { entries = readdirSync(dir); } catch { /* nothing to clean */ }
+  for (const name of entries) {
+    const m = own.exec(name);
+    if (m && Number(m[1]) !== process.pid && !processRuns(Number(m[1]))) rmSync(join(dir, name), { recursive: true, force: true });
+  }
+  const folder = mkdtempSync(join(dir, `${prefix}${process.pid}-`));
+  process.once('exit', () => rmSync(folder, { recursive: true, force: true }));
+  return folder;
 }
 
 /**

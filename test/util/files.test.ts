@@ -156,3 +156,27 @@ test('readTextFile drops a leading byte-order mark (fed to a model as three byte
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('makeTemporaryFolder: a folder of this process, and those a killed process left behind are removed first', async () => {
+  const { mkdtempSync, mkdirSync, existsSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { spawnSync } = await import('node:child_process');
+  const { makeTemporaryFolder } = await import('../../src/util/files.js');
+  const dir = mkdtempSync(join(tmpdir(), 'namm-tmpf-'));
+  try {
+    // A process that has exited: its folder is stale (a Ctrl-C ends a run without its exit hook).
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const deadPid = Number(gone.stdout);
+    mkdirSync(join(dir, `namm-traces-${deadPid}-abc123`));
+    mkdirSync(join(dir, `namm-traces-${process.pid}-live01`)); // this process's: kept
+    mkdirSync(join(dir, 'namm-tracesX-1-other'));             // another prefix: kept
+    const made = makeTemporaryFolder('namm-traces-', dir);
+    assert.ok(existsSync(made) && made.startsWith(join(dir, `namm-traces-${process.pid}-`)), made);
+    assert.ok(!existsSync(join(dir, `namm-traces-${deadPid}-abc123`)), 'the stale folder went');
+    assert.ok(existsSync(join(dir, `namm-traces-${process.pid}-live01`)));
+    assert.ok(existsSync(join(dir, 'namm-tracesX-1-other')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
