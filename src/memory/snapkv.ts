@@ -34,6 +34,13 @@ export class SnapKVScorer implements TokenScorer {
   readonly layerwise = true;
   /** Per layer, per head: the last ≤ window attention rows, oldest first; row r covers the rows cached at its time. */
   private buf: Float32Array[][][] = [];
+  /**
+   * Per layer, per head: `window` row buffers reused in turn (the rows above are views of them), and the one the next
+   * row goes to. A copy of every chunk's last rows, most of them never to vote, made ~512 MB of short-lived garbage
+   * over a 4K prompt; the buffers are now written again, growing only as the cache does.
+   */
+  private slots: Float32Array[][][] = [];
+  private next: Int32Array[] = [];
   private readonly rows = new RowTracker('snapkv');
 
   /** `windowGiven`: false when `window` is the default (error messages say so). */
@@ -61,30 +68,38 @@ export class SnapKVScorer implements TokenScorer {
     return `snapkv: tokens=${tokens} holds no more than the ${sinks} sinks and the observation window (window=${this.window}${this.windowGiven ? '' : ', the default'}), both always kept, so the votes would choose no token; give tokens > sinks + window`;
   }
 
-  /** Bytes of the buffered attention rows (MemoryPolicy.stateBytes; rows of one chunk share a copy, counted once). */
+  /** Bytes of the row buffers (MemoryPolicy.stateBytes), each counted once. */
   stateBytes(): number {
     const seen = new Set<ArrayBufferLike>();
     let n = 0;
-    for (const layer of this.buf) for (const head of layer) for (const r of head) if (!seen.has(r.buffer)) { seen.add(r.buffer); n += r.buffer.byteLength; }
+    for (const layer of [...this.slots, ...this.buf]) for (const head of layer) for (const r of head) if (!seen.has(r.buffer)) { seen.add(r.buffer); n += r.buffer.byteLength; }
     return n;
   }
 
   reset(shape: CacheShape): void {
     this.buf = Array.from({ length: shape.nLayers }, () => Array.from({ length: shape.nKvHeads }, () => []));
+    this.slots = Array.from({ length: shape.nLayers }, () => Array.from({ length: shape.nKvHeads }, () => []));
+    this.next = Array.from({ length: shape.nLayers }, () => new Int32Array(shape.nKvHeads));
     this.rows.reset(shape.nLayers);
   }
 
   update(obs: LayerObservation): void {
     this.rows.advance(obs);
-    const heads = this.buf[obs.layer]!;
+    const heads = this.buf[obs.layer]!, slots = this.slots[obs.layer]!, next = this.next[obs.layer]!;
     const first = Math.max(0, obs.nQ - this.window);
     for (let h = 0; h < obs.lens.length; h++) {
-      const n = obs.lens[h]!, att = obs.attention![h]!, rows = heads[h]!;
+      const n = obs.lens[h]!, att = obs.attention![h]!, rows = heads[h]!, ring = slots[h]!;
       if (att.length < obs.nQ * n) throw new Error(`snapkv: attention of head ${h} holds ${att.length} values, need ${obs.nQ}×${n}`);
-      // One copy of the chunk's last rows, each row a view of it (a copy per row cost an allocation per query).
-      const block = att.slice(first * n, obs.nQ * n);
-      for (let q = first; q < obs.nQ; q++) rows.push(block.subarray((q - first) * n, (q - first + 1) * n));
-      if (rows.length > this.window) rows.splice(0, rows.length - this.window);
+      for (let q = first; q < obs.nQ; q++) {
+        // The slot taken holds the oldest row when `window` rows are held (rows fill the slots in turn): it goes.
+        const at = next[h]!;
+        if (rows.length === this.window) rows.shift();
+        let slot = ring[at];
+        if (!slot || slot.length < n) ring[at] = slot = new Float32Array(Math.max(n, Math.ceil((slot?.length ?? 0) * 1.5)));
+        slot.set(att.subarray(q * n, (q + 1) * n));
+        rows.push(slot.subarray(0, n));
+        next[h] = (at + 1) % this.window;
+      }
     }
   }
 
@@ -130,6 +145,7 @@ export class SnapKVScorer implements TokenScorer {
 
   release(layer: number): void {
     this.buf[layer] = this.buf[layer]!.map(() => []);
+    this.slots[layer] = this.slots[layer]!.map(() => []);
     this.rows.release(layer);
   }
 }
