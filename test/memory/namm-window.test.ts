@@ -150,16 +150,31 @@ test('selection: Hoare select gives the keep lists of a stable sort (ties, NaN, 
     const mode: NammSelection = rng.float() < 0.5 ? 'min-over-heads' : 'per-head';
     const cacheSize = rng.float() < 0.3 ? 1 + Math.floor(rng.float() * 40) : undefined;
     const got = selectTokens(scores, counts, { mode, cacheSize });
-    // Reference: keyed scores (NaN → +∞, newest → FLT_MAX), stable ascending sort, drop the first cut + d.
+    // Reference: keyed scores (NaN → +∞, newest → FLT_MAX), stable ascending sort, drop the first cut + d. The
+    // reference's c_h counts, among the kept top-k, every score not ≥ 0: NaN too (kept itself, being sorted last);
+    // 'per-head' (ours) counts the negatives alone.
     const keyed = scores.map((s, h) => { const k = Array.from(s, (v) => (v !== v ? Infinity : v)); if (counts[h]) k[counts[h]! - 1] = FLT_MAX; return k; });
     const cuts = counts.map((n) => (cacheSize !== undefined && n > cacheSize ? n - cacheSize : 0));
-    const negatives = keyed.map((k, h) => Math.max(0, k.filter((v) => v < 0).length - cuts[h]!));
-    const dMin = Math.min(...negatives);
+    const orders = keyed.map((k) => k.map((v, i) => [v, i] as const).sort((x, y) => x[0] - y[0] || x[1] - y[1]));
+    const kept = orders.map((o, h) => o.slice(cuts[h]!).map((x) => x[1]).filter((i) => i !== counts[h]! - 1));
+    const negatives = kept.map((ix, h) => ix.filter((i) => scores[h]![i]! < 0).length);
+    // (Capped at the valid tokens kept: the newest and the NaNs are never dropped.)
+    const notAtLeastZero = kept.map((ix, h) => Math.min(ix.filter((i) => scores[h]![i]! === scores[h]![i]!).length, ix.filter((i) => !(scores[h]![i]! >= 0)).length));
+    const dMin = Math.min(...notAtLeastZero);
     keyed.forEach((k, h) => {
       const d = cuts[h]! + (mode === 'per-head' ? negatives[h]! : dMin);
-      const order = k.map((v, i) => [v, i] as const).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+      const order = orders[h]!;
       const drop = new Set(order.slice(0, d).map((x) => x[1]));
       assert.deepEqual(Array.from(got[h]!), k.map((_, i) => i).filter((i) => !drop.has(i)), `trial ${trial} head ${h}`);
     });
   }
+});
+
+test('selection: a NaN score is kept but counts as not ≥ 0 in min-over-heads, as the reference counts c', () => {
+  // threshold_score_idxs: c = #(sorted scores not ≥ 0), and torch sorts NaN last, so the NaN token stays and one
+  // more valid token goes. (It counted only the negatives: [0, 1, 2, 4] was kept.)
+  const scores = [Float32Array.from([Number.NaN, 0.5, 0.2, -1, 0]), Float32Array.from([Number.NaN, 0.3, 0.1, -2, 0])];
+  assert.deepEqual(selectTokens(scores, [5, 5], { mode: 'min-over-heads' }).map((k) => Array.from(k)), [[0, 1, 4], [0, 1, 4]]);
+  // Ours, per head: each head drops its own negatives; a NaN is kept and not counted.
+  assert.deepEqual(selectTokens(scores, [5, 5], { mode: 'per-head' }).map((k) => Array.from(k)), [[0, 1, 2, 4], [0, 1, 2, 4]]);
 });

@@ -10,7 +10,9 @@
  * the memory really is freed per head.
  *
  * Sorting is stable ascending (the older of two equal scores goes first); the reference's torch.sort is not
- * stable, so exact ties at the cut are unspecified there. A NaN score counts as +∞ (kept), as torch sorts NaN last.
+ * stable, so exact ties at the cut are unspecified there. A NaN score sorts last (kept), as in torch's sort and top-k;
+ * in 'min-over-heads' it still counts towards c_h, as the reference counts every score that is not ≥ 0, so a head
+ * with a NaN drops one more of its valid tokens instead. In 'per-head' a NaN counts as +∞ (kept, not counted).
  */
 import { refuseOverlap } from '../../tensor/validate.js';
 import { kthSmallest } from '../../util/select.js';
@@ -43,28 +45,41 @@ export function selectTokens(scores: Float32Array[], counts: ArrayLike<number>, 
   const keyedAll: Float64Array[] = [];
   const cuts: number[] = [];
   const negatives: number[] = [];
+  /** c_h as the reference counts it: the negatives among the kept top-k and the NaNs (never dropped: sorted last). */
+  const notAtLeastZero: number[] = [];
   const allNegatives: number[] = [];
   for (let h = 0; h < nHeads; h++) {
     const n = counts[h]!;
     const s = scores[h]!;
     if (s.length < n) throw new RangeError(`selectTokens: head ${h} has ${s.length} scores for ${n} tokens`);
     const keyed = keyedScratch(h, n);
-    let neg = 0;
+    let neg = 0, nan = 0;
     // Branch-free counting: scores are in random order, so `if (v < 0)` would mispredict on many of them.
     for (let i = 0; i < n; i++) {
       const v = s[i]!;
       neg += +(v < 0);
+      nan += +(v !== v);
       keyed[i] = v === v ? v : Infinity; // NaN sorts last (kept)
     }
-    if (n > 0) { if (keyed[n - 1]! < 0) neg--; keyed[n - 1] = FLT_MAX; }
+    if (n > 0) {
+      const last = s[n - 1]!;
+      if (last < 0) neg--; else if (last !== last) nan--;
+      keyed[n - 1] = FLT_MAX;
+    }
     const cut = opts.cacheSize !== undefined && n > opts.cacheSize ? n - opts.cacheSize : 0;
     keyedAll.push(keyed);
     cuts.push(cut);
     negatives.push(Math.max(0, neg - cut));
+    // The NaNs rank above every score, so the top-k holds them all (up to k, the newest taking one place). What a
+    // head drops comes from its valid tokens alone: the newest and the NaNs, sorted last, are never reached (where
+    // the NaNs outnumber them, the reference would go on to drop the newest).
+    const nanKept = Math.min(nan, Math.max(0, n - cut - 1));
+    const validKept = Math.max(0, n - cut - 1 - nanKept);
+    notAtLeastZero.push(Math.min(validKept, Math.max(0, neg - cut) + nanKept));
     allNegatives.push(neg);
   }
   let dropMin = Infinity;
-  for (let h = 0; h < nHeads; h++) if (negatives[h]! < dropMin) dropMin = negatives[h]!;
+  for (let h = 0; h < nHeads; h++) if (notAtLeastZero[h]! < dropMin) dropMin = notAtLeastZero[h]!;
   const keep: Int32Array[] = [];
   for (let h = 0; h < nHeads; h++) {
     const drop = opts.mode === 'per-head' ? negatives[h]! : dropMin;

@@ -14,7 +14,11 @@ export const HOP = 16;
 /** One-sided bins of a 32-point DFT. */
 export const N_BINS = N_FFT / 2 + 1;
 
-/** Periodic Hann window w[m] = 0.5 − 0.5·cos(2πm/32), rounded to float32 like torch.hann_window. */
+/**
+ * Periodic Hann window w[m] = 0.5 − 0.5·cos(2πm/32), computed in float64 and rounded once to float32. torch.hann_window
+ * computes it in float32 arithmetic: 21 of the 32 values differ from these by up to 1.5e-6 (relative), which moves the
+ * magnitudes by at most 1.3e-7 of a row's bin-0 value, float32 rounding level.
+ */
 export const HANN_WINDOW: Float32Array = (() => {
   const w = new Float32Array(N_FFT);
   for (let m = 0; m < N_FFT; m++) w[m] = 0.5 - 0.5 * Math.cos((2 * Math.PI * m) / N_FFT);
