@@ -96,6 +96,11 @@ export function setMapLimitForTesting(limit: number | null): void {
   mapLimit = limit === null ? undefined : limit;
 }
 
+/** Resizable buffers this thread made that have not been collected yet (what checkMappingRoom counts first). */
+export function liveBuffersForTesting(): number {
+  return liveBuffers;
+}
+
 function checkMappingRoom(buffers: number, what: string): void {
   if (mapLimit === undefined) mapLimit = systemMapLimit();
   const limit = mapLimit;
@@ -268,17 +273,25 @@ export class KVCache {
   /**
    * `kernels`: a backend's row kernels (the session passes its backend); with them append copies each head's rows
    * of a chunk in one gatherRows call and retain compacts with compactRows; without, plain copies do the same.
+   * `makeStore` (clone passes it): builds the store of (layer, head) instead of an empty one.
    */
   constructor(
     readonly nLayers: number, readonly nKvHeads: number, readonly headDim: number, initialCapacity = 0,
     reserveRows = DEFAULT_RESERVE_ROWS, private readonly kernels?: CacheKernels,
+    makeStore?: (layer: number, head: number) => HeadStore,
   ) {
     for (const [k, v] of [['nLayers', nLayers], ['nKvHeads', nKvHeads], ['headDim', headDim]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`KVCache: ${k} must be an integer ≥ 1, got ${v}`);
     }
     checkMappingRoom(2 * nLayers * nKvHeads, `a KV cache of ${nLayers} layers × ${nKvHeads} KV heads`);
-    this.stores = Array.from({ length: nLayers }, () =>
-      Array.from({ length: nKvHeads }, () => new HeadStore(headDim, initialCapacity, reserveRows)));
+    this.stores = Array.from({ length: nLayers }, (_, l) => Array.from({ length: nKvHeads }, (_, h) => {
+      if (!makeStore) return new HeadStore(headDim, initialCapacity, reserveRows);
+      const s = makeStore(l, h);
+      if (!(s instanceof HeadStore) || s.headDim !== headDim) {
+        throw new TypeError(`KVCache: makeStore(${l}, ${h}) must return a HeadStore of head size ${headDim}`);
+      }
+      return s;
+    }));
   }
 
   /**
@@ -356,8 +369,7 @@ export class KVCache {
 
   /** An independent copy of every store (Session.fork). */
   clone(): KVCache {
-    const c = new KVCache(this.nLayers, this.nKvHeads, this.headDim, 0, 0, this.kernels);
-    for (let l = 0; l < this.nLayers; l++) for (let h = 0; h < this.nKvHeads; h++) c.stores[l]![h] = this.stores[l]![h]!.clone();
+    const c = new KVCache(this.nLayers, this.nKvHeads, this.headDim, 0, 0, this.kernels, (l, h) => this.stores[l]![h]!.clone());
     c.rowsEvicted = this.rowsEvicted;
     return c;
   }

@@ -415,3 +415,20 @@ test('a cache that would take the process past its memory-mapping limit is refus
     setMapLimitForTesting(null);
   }
 });
+
+test('clone makes one store per layer and KV head, no placeholders (each buffer counts towards the mapping limit)', async () => {
+  const { liveBuffersForTesting } = await import('../../src/runtime/kvcache.js');
+  const c = new KVCache(3, 2, 4, 0, 64);
+  const r = { k: new Float32Array(5 * 2 * 4).map((_, i) => i), v: new Float32Array(5 * 2 * 4).map((_, i) => -i), p: Int32Array.of(0, 1, 2, 3, 4) };
+  for (let l = 0; l < 3; l++) c.append(l, r.k, r.v, r.p, 5);
+  const before = liveBuffersForTesting();
+  const copy = c.clone();
+  assert.equal(liveBuffersForTesting() - before, 2 * 3 * 2, 'keys and values of six stores');
+  for (let l = 0; l < 3; l++) for (let h = 0; h < 2; h++) {
+    const a = c.store(l, h), b = copy.store(l, h);
+    assert.notEqual(a.keys.buffer, b.keys.buffer);
+    assert.deepEqual(b.keys.subarray(0, b.len * 4), a.keys.subarray(0, a.len * 4));
+    assert.deepEqual(b.positions.subarray(0, b.len), a.positions.subarray(0, a.len));
+  }
+  assert.throws(() => new KVCache(1, 1, 4, 0, 0, undefined, () => new HeadStore(8, 0, 0)), /makeStore\(0, 0\) must return a HeadStore of head size 4/);
+});
