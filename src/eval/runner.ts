@@ -19,7 +19,7 @@ import type { MemoryPolicy } from '../memory/policy.js';
 import { answerText, type TaskRecord } from '../tasks/record.js';
 import {
   maxNewTokensFor, metricForRecord, postprocessPrediction, scoreRecord, splitContextAndQuestion, extraStopTokensFor,
-  truncateMiddle, type LongBenchConfig,
+  type LongBenchConfig,
 } from '../tasks/longbench.js';
 import { checkMetricOptions, type MetricName, type MetricOptions } from '../tasks/metrics/index.js';
 import type { CacheStatsSummary } from '../runtime/stats.js';
@@ -98,8 +98,6 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
   // The budget leaves room for the longest alternative.
   const maxNew = answerIds ? Math.max(...answerIds.map((a) => a.length)) : options.maxNewTokens ?? maxNewTokensFor(record, options.longbenchConfig);
   const { context, question } = splitContextAndQuestion(record, options.longbenchConfig);
-  let ctxIds = tok.encode(context, { addBos: true });
-  let qIds = tok.encode(question, { addBos: false });
   const window = options.contextWindow ?? contextLength(model.config);
   const budget = options.maxPromptTokens ?? window - maxNew;
   const windowText = options.contextWindow !== undefined ? `the ${window}-token context window (contextWindow)` : `the model's ${window}-token context`;
@@ -112,35 +110,84 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
   }
   const budgetText = options.maxPromptTokens !== undefined ? `${budget}-token prompt budget (maxPromptTokens)`
     : `${budget}-token prompt budget (${windowText} less ${newTokens})`;
+  // The whole prompt is tokenised at once, with the tokenizer's own BOS rule, as pred.py and the reference do
+  // (context and question tokenised apart gave a SentencePiece tokenizer one more token at the seam, and lost
+  // merges across it); the question part is the tail of those ids that its own tokens match.
+  const questionAlone = question === '' ? [] : tok.encode(question, { addBos: false });
+  let text = context + question;
+  let ids = tok.encode(text);
   let truncated = false;
-  if (ctxIds.length + qIds.length > budget) {
-    // LongBench's cut over the whole prompt: its first ⌊budget/2⌋ tokens and its last ⌊budget/2⌋, which hold the
-    // question whenever it is at most half the budget (the context keeps its start and the rest of its end).
-    const half = Math.floor(budget / 2), tail = half - qIds.length;
-    if (tail >= 0 && half >= 1) {
-      ctxIds = [...ctxIds.slice(0, half), ...ctxIds.slice(ctxIds.length - tail)];
-    } else {
-      // A question longer than half the budget, which the official cut would split: it is kept whole and the
-      // context alone is cut in the middle to the room left.
-      const room = budget - qIds.length;
-      if (room < 2) throw new Error(`record ${record._id}: the question alone (${qIds.length} tokens) does not fit a ${budgetText}`);
-      ctxIds = truncateMiddle(ctxIds, room);
-    }
+  if (ids.length > budget) {
+    // A prompt past the budget can hold more tokens than the model's context less the new tokens (a given
+    // maxPromptTokens) only as far as pred.py's cut on text can lengthen it.
+    const limit = options.maxPromptTokens !== undefined ? Math.max(budget, contextLength(model.config) - maxNew) : budget;
+    ({ text, ids } = cutPromptMiddle(tok, ids, questionSuffix(ids, questionAlone), budget, limit, `record ${record._id}`, budgetText));
     truncated = true;
   }
-  if (ctxIds.length + qIds.length === 0) throw new Error(`record ${record._id}: its prompt tokenises to no tokens (empty context and question, and a tokenizer that adds no BOS)`);
+  if (ids.length === 0) throw new Error(`record ${record._id}: its prompt tokenises to no tokens (empty context and question, and a tokenizer that adds no BOS)`);
+  let split = ids.length - questionSuffix(ids, questionAlone);
+  let ctxIds = ids.slice(0, split);
+  let qIds = ids.slice(split);
   if (options.chatTemplate && !NO_CHAT_DATASETS.has(record.dataset)) {
-    const { prefix, suffix } = chatWrapping(tok, model.source);
-    // The prefix is encoded with the BOS the tokenizer adds unless its text holds it already (Llama 3's
+    // The cut prompt's text in the chat template, tokenised again as one text, as pred.py's build_chat is; the
+    // prefix is encoded with the BOS the tokenizer adds unless its text holds it already (Llama 3's
     // "<|begin_of_text|>"; pred.py tokenizes such a prompt with a second BOS, which is left out here).
+    const { prefix, suffix } = chatWrapping(tok, model.source);
     const bos = tok.bosTokenId;
-    const prefixIds = tok.encode(prefix, { addBos: false });
-    const withBos = bos !== null && tok.encode('', { addBos: true })[0] === bos && prefixIds[0] !== bos ? [bos, ...prefixIds] : prefixIds;
-    ctxIds = [...withBos, ...(bos !== null && ctxIds[0] === bos ? ctxIds.slice(1) : ctxIds)];
-    qIds = [...qIds, ...tok.encode(suffix, { addBos: false })];
+    const wrapped = tok.encode(prefix + text + suffix, { addBos: false });
+    ids = bos !== null && tok.encode('')[0] === bos && wrapped[0] !== bos ? [bos, ...wrapped] : wrapped;
+    split = ids.length - questionSuffix(ids, tok.encode(question + suffix, { addBos: false }));
+    ctxIds = ids.slice(0, split);
+    qIds = ids.slice(split);
   }
   const prefill = options.queryAware || qIds.length === 0 ? [...ctxIds, ...qIds] : ctxIds;
   return { ctxIds, qIds, answerIds, maxNew, truncated, prefill };
+}
+
+
+/**
+ * How many of the last ids of `ids` are the question's: the longest tail of `ids` equal to a tail of `question`
+ * (its tokens on their own). Tokens that differ at the seam (a merge across it, a SentencePiece tokenizer's space
+ * before a text of its own) go to the context.
+ */
+function questionSuffix(ids: readonly number[], question: readonly number[]): number {
+  let n = 0;
+  while (n < question.length && n < ids.length && ids[ids.length - 1 - n] === question[question.length - 1 - n]) n++;
+  return n;
+}
+
+/**
+ * LongBench's cut of a prompt longer than `budget`, as pred.py and the NAMM reference make it: the first and the
+ * last ⌊budget/2⌋ ids decoded (special tokens skipped), the two texts joined and tokenised again (so the seam
+ * tokenises as text does, and half a character at it becomes U+FFFD); returns that text and its ids. A question (its last `questionTokens` ids)
+ * longer than half the budget, which that cut would split, is kept whole and the context alone is cut so, to the
+ * room left. The new tokenisation can be longer than the budget; past `limit` (what the model's context allows) the
+ * cut is made again that much shorter.
+ */
+function cutPromptMiddle(
+  tok: NonNullable<Model['tokenizer']>, ids: readonly number[], questionTokens: number, budget: number, limit: number,
+  what: string, budgetText: string,
+): { text: string; ids: number[] } {
+  let keep = budget;
+  for (let attempt = 0; ; attempt++) {
+    const half = Math.floor(keep / 2);
+    let head: number[], tail: number[];
+    if (half >= 1 && half >= questionTokens) {
+      head = ids.slice(0, half);
+      tail = ids.slice(ids.length - half);
+    } else {
+      const room = keep - questionTokens;
+      if (room < 2) throw new Error(`${what}: the question alone (${questionTokens} tokens) does not fit a ${budgetText}`);
+      const side = Math.floor(room / 2);
+      head = ids.slice(0, side);
+      tail = ids.slice(ids.length - questionTokens - side);
+    }
+    const text = tok.decode(head, { skipSpecial: true }) + tok.decode(tail, { skipSpecial: true });
+    const cut = tok.encode(text);
+    if (cut.length <= limit) return { text, ids: cut };
+    if (attempt === 3) throw new Error(`${what}: its prompt cut in the middle to ${keep} tokens still tokenises to ${cut.length}, more than the ${limit} that fit`);
+    keep -= cut.length - limit;
+  }
 }
 
 
@@ -262,7 +309,7 @@ export async function runRecord(model: Model, record: TaskRecord, policy: Memory
   const session = options.prefix ? options.prefix.session : model.createSessionWith(policy, { chunkSize: options.chunkSize });
   const rest = prefill.slice(done);
   if (answerIds) {
-    const best = answerLikelihood(session, rest, prefill === ctxIds ? qIds : [], answerIds, model.config.vocabSize, `record ${record._id} under ${policy?.name ?? 'full'}`);
+    const best = answerLikelihood(session, rest, prefill === ctxIds ? qIds : [], answerIds, model.config.vocabSize, `record ${record._id} under ${policy?.name ?? 'full'}`, ctxIds.length + qIds.length);
     return {
       id: record._id, dataset: record.dataset, metric: LIKELIHOOD_METRIC, policy: policy?.name ?? 'full',
       prediction: tok.decode(best.argmax), score: Math.exp(-best.nll), answerNll: best.nll, answers: record.answers,
@@ -279,11 +326,14 @@ export async function runRecord(model: Model, record: TaskRecord, policy: Memory
   // output[context_length:]: generate's text, decoded after the prompt, keeps a SentencePiece tokenizer's leading
   // space, which code_sim counts (lcc 0.98 → 0.95 in one case).
   let text: string, newTokens: number;
+  // The prompt's keys are rotated for its whole length (a dynamic-NTK model's base follows the sequence's length), as
+  // one forward over the prompt makes them in transformers' generate, though the context is fed before the question.
+  const promptTokens = ctxIds.length + qIds.length;
   if (prefill !== ctxIds) {
     const r = await session.generate(rest, gen);
     text = tok.decode(r.outputTokens); newTokens = r.outputTokens.length;
   } else {
-    if (rest.length > 0) session.prefill(rest, { endOfPrefill: true });
+    if (rest.length > 0) session.prefill(rest, { endOfPrefill: true, sequenceLength: promptTokens });
     const r = await session.generate(qIds, { ...gen, compressPrompt: false });
     text = tok.decode(r.outputTokens); newTokens = r.outputTokens.length;
   }
@@ -334,8 +384,9 @@ export function likelihoodAnswers(record: TaskRecord): string[][] {
  */
 function answerLikelihood(
   session: LikelihoodSession, compressed: number[], question: number[], answers: number[][], V: number, what: string,
+  promptTokens: number,
 ): { nll: number; argmax: number[]; index: number; memory: CacheStatsSummary } {
-  let last = compressed.length > 0 ? session.prefill(compressed, { endOfPrefill: true }) : null;
+  let last = compressed.length > 0 ? session.prefill(compressed, { endOfPrefill: true, sequenceLength: promptTokens }) : null;
   if (question.length > 0) last = session.prefill(question, { endOfPrefill: false });
   if (!last) throw new Error(`${what}: no prompt tokens before the answer`); // recordPrompt refuses an empty prompt
   const first = last.slice(); // the session may reuse its logits buffer for the next chunk

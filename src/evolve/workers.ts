@@ -156,13 +156,14 @@ export class PromptPrefixes {
     this.normStats = normStats;
     let entry = this.byRecord.get(record);
     if (entry === undefined) {
-      const { prefill } = recordPrompt(model, record, settings.run);
+      const { prefill, ctxIds, qIds } = recordPrompt(model, record, settings.run);
       const tokens = tokensBeforeFirstUpdate(settings.updateEvery, settings.run.chunkSize ?? 128, prefill.length);
       entry = null;
       if (tokens > 0) {
         const session = model.createSessionWith(nammPolicyFor(model, params, normStats, settings), { chunkSize: settings.run.chunkSize });
-        // The run continues this prefill with the rest of `prefill`: one forward over it, as an unshared run's.
-        session.prefill(prefill.slice(0, tokens), { endOfPrefill: false, sequenceLength: prefill.length });
+        // The run continues this prefill with the rest of `prefill`, as an unshared run's, which rotates every key
+        // for the whole prompt's length (a dynamic-NTK model: one forward over the prompt, as transformers makes it).
+        session.prefill(prefill.slice(0, tokens), { endOfPrefill: false, sequenceLength: ctxIds.length + qIds.length });
         entry = { session, tokens };
       }
       this.byRecord.set(record, entry);

@@ -15,7 +15,7 @@ import { generateKvRetrieval, KV_TEMPLATE, KV_TEMPLATE_JA } from './generate/kv-
 import { generateNeedleSweep, NEEDLE_TEMPLATE, NEEDLE_TEMPLATE_JA, SAN_FRANCISCO_NEEDLE, SAN_FRANCISCO_NEEDLE_JA } from './generate/needle-sweep.js';
 import { generateNiah, niahTemplate, type NiahConfig } from './generate/niah.js';
 import { generatePasskey, NUMBER_STRING, PASSKEY, PASSKEY_TEMPLATE } from './generate/passkey.js';
-import { fedPromptOverflow, LengthTooSmallError, type SizingMemo } from './generate/sizing.js';
+import { type SizingMemo } from './generate/sizing.js';
 import { generateVariableTracking, VT_TEMPLATE } from './generate/vt.js';
 import { showValue } from '../util/show.js';
 
@@ -186,8 +186,8 @@ export function checkRecordOptions(o: Omit<RecordOptions, 'tokenizer' | 'memo'>)
 
 /**
  * One record, sized so that its prompt tokens + max new tokens is within 1% below `length` (or an Error); kv_retrieval
- * and fwe, whose units are coarse, may end further below when no layout reaches the band. The prompt also fits as
- * `runRecord` feeds it (context and question tokenised apart), which can put it a few tokens lower.
+ * and fwe, whose units are coarse, may end further below when no layout reaches the band. `runRecord` feeds the prompt
+ * tokenised as it was measured (whole, with the tokenizer's own BOS rule).
  */
 export function generateRecord(o: RecordOptions): TaskRecord {
   const task = checkRecordOptions(o);
@@ -202,33 +202,12 @@ export function generateRecord(o: RecordOptions): TaskRecord {
   // The sample's content depends on task, haystack, seed and index, not on the length: the same needles across a
   // length sweep make lengths comparable.
   const memo = o.memo ?? new Map<string, number>();
-  const make = (length: number) => task.generate({
-    task: task.name, tokenizer: o.tokenizer, length, maxNewTokens: task.maxNewTokens,
+  // Sized on the filled template, tokenised whole with the tokenizer's own BOS rule, as the evaluation feeds it.
+  const sample = task.generate({
+    task: task.name, tokenizer: o.tokenizer, length: o.length, maxNewTokens: task.maxNewTokens,
     template: task.promptTemplate, rng: new Rng(`${task.name}|${haystackName}|${seed}|${index}`), haystack,
     depthPercent: o.depthPercent, memo,
   });
-  // The sample is sized on the filled template, but the evaluation feeds its context part and its question part
-  // tokenised apart, which can take a token or two more; over the budget, the runner would cut the prompt in its
-  // middle, where a needle at 50% depth sits. Such a sample is made again (same content) for a target that much smaller.
-  const budget = o.length - task.maxNewTokens;
-  let sample = make(o.length);
-  for (let target = o.length, attempt = 0; ; attempt++) {
-    const over = fedPromptOverflow(o.tokenizer, task.promptTemplate, sample, sample.promptTokens, budget);
-    if (over === 0) break;
-    if (attempt === 4) {
-      throw new Error(`${task.name}: cannot fit ${o.length} tokens as the evaluation feeds the prompt (context and question tokenised apart take ${over} tokens too many)`);
-    }
-    target -= over;
-    try {
-      sample = make(target);
-    } catch (err) {
-      // Named with the length asked for: the smaller target is this function's own, and its "need at least" fell
-      // short by as much as the fed prompt takes more.
-      if (!(err instanceof LengthTooSmallError)) throw err;
-      const needed = err.needed + (o.length - target);
-      throw new LengthTooSmallError(`${task.name}: a length of ${o.length} tokens is too small: the prompt with the smallest haystack, fed as the evaluation feeds it (context and question tokenised apart), and ${task.maxNewTokens} new tokens need at least ${needed}`, needed);
-    }
-  }
   // The text is part of the id: the size a record gets can depend on the sizing rates learnt from the records made
   // before it (`memo`), so the same request in another run may give another text, which must not share the id.
   const id = createHash('sha256')

@@ -68,3 +68,13 @@ test('a tokenizer that adds BOS: the wrapped prompt starts with one BOS, whether
     assert.deepEqual(p.ctxIds.slice(-(bare.ctxIds.length - 1)), bare.ctxIds.slice(1), 'the context follows the template\'s start');
   }
 });
+
+test('the prompt gets BOS only where the tokenizer\'s own rule adds one, as pred.py\'s tokenizer(prompt) does', () => {
+  // GPT-2's tokenizer knows a BOS token but adds none; eval put one in front of every prompt.
+  const tok = new HfTokenizer({ tokenizerJson: json, tokenizerConfig: { eos_token: '<|endoftext|>', bos_token: '<|endoftext|>' }, origin: 'tiny' });
+  assert.notEqual(tok.bosTokenId, null);
+  const p = recordPrompt(model(tok), record({ context: 'a cat sat.' }), {});
+  assert.equal(p.truncated, false);
+  assert.deepEqual([...p.ctxIds, ...p.qIds], tok.encode('Read: a cat sat.\nQ: who?\nA:'));
+  assert.notEqual(p.ctxIds[0], tok.bosTokenId);
+});

@@ -1,7 +1,7 @@
 /**
- * A generated record sized for a model's whole context must reach that model whole: runRecord feeds the context part
- * (with BOS) and the question part tokenised separately, which can take a token or two more than the filled prompt
- * tokenised at once, and a prompt over the budget is cut in its middle, where a needle at 50% depth sits.
+ * A generated record sized for a model's whole context must reach that model whole: a prompt over the budget is cut
+ * in its middle, where a needle at 50% depth sits (the runner once fed context and question tokenised apart, a token
+ * or two more than the record was sized on).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -7,7 +7,9 @@ import { createHash } from 'node:crypto';
 import { parseCurriculum, stableJson } from '../../src/evolve/curriculum.js';
 import { referenceKey, referenceSettings } from '../../src/evolve/reference-scores.js';
 import { parsePolicySpec } from '../../src/memory/spec.js';
-import { loadModel } from '../../src/models/model.js';
+import { loadModel, Model } from '../../src/models/model.js';
+import { loadModelFiles } from '../../src/models/load.js';
+import { getBackend } from '../../src/tensor/index.js';
 import { answerText, type TaskRecord } from '../../src/tasks/record.js';
 import { tinyCurriculum } from '../evolve/namm-helpers.js';
 
@@ -26,16 +28,15 @@ function story(words: number): TaskRecord {
 
 /** exp(−mean NLL) of the answer from one full-cache forward over context, question and answer: the hand computation. */
 function handLikelihood(record: TaskRecord): { score: number; nll: number } {
-  // The template is '{context}\n\n{input}': the context is compressed, the rest is the question.
-  const ctx = tok.encode(record.context, { addBos: true });
-  const q = tok.encode(`\n\n${record.input}`, { addBos: false });
+  // The template is '{context}\n\n{input}', tokenised whole as pred.py does (the BOS by the tokenizer's own rule).
+  const prompt = tok.encode(`${record.context}\n\n${record.input}`);
   const a = tok.encode(answerText(record.answers), { addBos: false });
-  const ids = [...ctx, ...q, ...a];
+  const ids = [...prompt, ...a];
   const V = model.config.vocabSize;
   const logits = model.createSessionWith(null).prefill(ids, { logits: 'all' });
   let nll = 0;
   for (let i = 0; i < a.length; i++) {
-    const t = ctx.length + q.length - 1 + i;
+    const t = prompt.length - 1 + i;
     const row = logits.subarray(t * V, (t + 1) * V);
     const mx = Math.max(...row);
     const z = row.reduce((s, x) => s + Math.exp(x - mx), 0);
@@ -100,23 +101,34 @@ test('a curriculum takes run.score and refuses an unknown one', () => {
   assert.throws(() => parseCurriculum(tinyCurriculum({ run: { score: 'bleu' } })), /run\.score/);
 });
 
-test('a too-long prompt is cut as LongBench cuts it: its first and last ⌊budget/2⌋ tokens, the question within', () => {
+test('a too-long prompt is cut as LongBench cuts it: its first and last ⌊budget/2⌋ tokens decoded, joined and tokenised again', () => {
   const record = story(400);
-  const ctx = tok.encode(record.context, { addBos: true });
+  const prompt = `${record.context}\n\n${record.input}`;
+  const whole = tok.encode(prompt);
   const q = tok.encode(`\n\n${record.input}`, { addBos: false });
-  const whole = [...ctx, ...q];
+  const uncut = recordPrompt(model, record);
+  assert.deepEqual([...uncut.ctxIds, ...uncut.qIds], whole, 'tokenised whole, as pred.py does');
+  // The question part is the tail its own tokens match; this SentencePiece tokenizer starts a text of its own with a
+  // space token, which the whole prompt does not have at the seam.
+  assert.ok(uncut.qIds.length >= q.length - 2 && uncut.qIds.length < q.length, `${uncut.qIds.length} of ${q.length}`);
+  assert.deepEqual(uncut.qIds, q.slice(q.length - uncut.qIds.length));
   for (const budget of [101, 200, 257]) {
     const p = recordPrompt(model, record, { maxPromptTokens: budget });
     const half = Math.floor(budget / 2);
     assert.ok(whole.length > budget);
     assert.equal(p.truncated, true);
-    assert.deepEqual([...p.ctxIds, ...p.qIds], [...whole.slice(0, half), ...whole.slice(whole.length - half)], `budget ${budget}`);
-    assert.deepEqual(p.qIds, q, 'the question is whole');
+    const text = tok.decode(whole.slice(0, half), { skipSpecial: true }) + tok.decode(whole.slice(whole.length - half), { skipSpecial: true });
+    assert.deepEqual([...p.ctxIds, ...p.qIds], tok.encode(text), `budget ${budget}`);
+    assert.deepEqual(p.qIds, uncut.qIds, 'the question is whole');
   }
   // A question longer than half the budget is kept whole; the context is cut in the middle to the room left.
-  const p = recordPrompt(model, record, { maxPromptTokens: 2 * q.length - 2 });
-  assert.deepEqual(p.qIds, q);
-  assert.equal(p.ctxIds.length + q.length <= 2 * q.length - 2, true);
+  const budget = 2 * uncut.qIds.length - 2;
+  const p = recordPrompt(model, record, { maxPromptTokens: budget });
+  assert.deepEqual(p.qIds, uncut.qIds);
+  const side = Math.floor((budget - uncut.qIds.length) / 2);
+  const text = tok.decode(whole.slice(0, side), { skipSpecial: true }) + tok.decode(whole.slice(whole.length - uncut.qIds.length - side), { skipSpecial: true });
+  assert.deepEqual([...p.ctxIds, ...p.qIds], tok.encode(text));
+  assert.ok(p.ctxIds.length + p.qIds.length <= budget + 1);
 });
 
 test('alternative gold answers: the likelihood is that of the best one, each read as if alone (they were joined into one target)', async () => {
@@ -141,4 +153,28 @@ test('alternative gold answers: the likelihood is that of the best one, each rea
   const other = await runRecord(model, { ...base, answers: ['old green moon'] }, parsePolicySpec(spec), { score: 'likelihood' });
   assert.equal(mixed.answerNll, Math.min(single.answerNll!, other.answerNll!));
   assert.ok(mixed.memory.meanFraction < 0.5);
+});
+
+test('a dynamic-NTK model reads the context rotated for the whole prompt, as one forward over the prompt does', async () => {
+  // The context is fed before the question, but transformers' generate runs the prompt in one forward, whose base
+  // (past the original context) follows the whole prompt's length; the context's keys were rotated for its own.
+  const files = await loadModelFiles('../shared/models/tinystories-656k');
+  const dynamic = new Model({ ...files.config, ropeScaling: { type: 'dynamic', factor: 2, originalMaxPositions: 64 } }, files.weights, files.tokenizer, getBackend(), 'dynamic');
+  // The hand computation: the prompt in one forward, then the answer's tokens but the last in another.
+  const record = story(150);
+  const prompt = tok.encode(`${record.context}\n\n${record.input}`);
+  const a = tok.encode(answerText(record.answers), { addBos: false });
+  assert.ok(prompt.length > 64 && a.length > 1);
+  const V = dynamic.config.vocabSize;
+  const session = dynamic.createSessionWith(null);
+  const rows = [session.prefill(prompt), session.prefill(a.slice(0, -1), { logits: 'all' })];
+  let nll = 0;
+  for (let i = 0; i < a.length; i++) {
+    const row = i === 0 ? rows[0]! : rows[1]!.subarray((i - 1) * V, i * V);
+    const mx = Math.max(...row);
+    nll += (Math.log(row.reduce((s, x) => s + Math.exp(x - mx), 0)) + mx - row[a[i]!]!) / a.length;
+  }
+  const r = await runRecord(dynamic, record, null, { score: 'likelihood' });
+  assert.equal(r.newTokens, a.length);
+  assert.ok(Math.abs(r.answerNll! - nll) < 1e-4, `NLL ${r.answerNll} vs ${nll}`);
 });

@@ -40,14 +40,14 @@ test('kv_retrieval at the test model\'s whole context (512 tokens): every draw i
   }
 });
 
-test('a length too short for the prompt as the evaluation feeds it is named as asked, with what it needs', () => {
-  // The retry for a smaller target named that target ("a length of 263 tokens", asked 264) and what it needed.
+test('a length too short for the prompt is named as asked, with what it needs, and that length is enough', () => {
   const tokenizer = tinyStoriesTokenizer();
   let needed = 0;
-  assert.throws(() => generateRecord({ task: 'niah_single_1', length: 264, tokenizer, seed: 0, index: 0 }), (err: Error & { needed?: number }) => {
+  assert.throws(() => generateRecord({ task: 'niah_single_1', length: 240, tokenizer, seed: 0, index: 0 }), (err: Error & { needed?: number }) => {
     needed = err.needed ?? 0;
-    return /^niah_single_1: a length of 264 tokens is too small: .* need at least (\d+)$/.test(err.message) && err.message.endsWith(`need at least ${needed}`) && needed > 264;
+    return /^niah_single_1: a length of 240 tokens is too small: .*\(need at least (\d+)\)$/.test(err.message) && err.message.endsWith(`need at least ${needed})`) && needed > 240;
   });
+  assert.throws(() => generateRecord({ task: 'niah_single_1', length: needed - 1, tokenizer, seed: 0, index: 0 }), /is too small/);
   assert.ok(generateRecord({ task: 'niah_single_1', length: needed, tokenizer, seed: 0, index: 0 }).length > 0, `${needed} tokens are enough`);
 });
 

@@ -67,49 +67,6 @@ export function countPromptTokens(tokenizer: Tokenizer, template: string, parts:
 }
 
 /**
- * The filled template cut where `{context}` ends, as the evaluation runner cuts a prompt (`splitContextAndQuestion`):
- * `head` is the part a memory may compress, `tail` the question part. Without `{context}` the whole is the head.
- */
-export function splitFilledTemplate(template: string, parts: PromptParts): { head: string; tail: string } {
-  const at = template.indexOf('{context}');
-  if (at < 0) return { head: fillTemplate(template, parts), tail: '' };
-  const cut = at + '{context}'.length;
-  return { head: fillTemplate(template.slice(0, cut), parts), tail: fillTemplate(template.slice(cut), parts) };
-}
-
-/**
- * Tokens of the prompt as `runRecord` feeds it: the head tokenised with BOS, the question part without. This can
- * exceed the filled template's own count (a tokenizer with a dummy space prefix starts the question with an extra
- * token, a merge across the cut is lost, GPT-2's tokenizer adds no BOS unless asked).
- */
-export function countFedPromptTokens(tokenizer: Tokenizer, template: string, parts: PromptParts): number {
-  const { head, tail } = splitFilledTemplate(template, parts);
-  return tokenizer.encode(head, { addBos: true }).length + (tail ? tokenizer.encode(tail, { addBos: false }).length : 0);
-}
-
-/** Characters before the cut that the cheap estimate of the cut's extra tokens looks at. */
-const CUT_WINDOW = 256;
-/** Slack for that estimate: within it of the budget, the fed prompt is tokenised in full. */
-const CUT_MARGIN = 4;
-
-/**
- * By how many tokens the prompt as `runRecord` feeds it (see countFedPromptTokens) exceeds `budget`; 0 when it
- * fits. `wholeTokens` is the filled template's own count. The extra tokens of the cut are estimated on a short
- * window around it, and only a prompt near the budget is tokenised again in full, so the check costs little.
- */
-export function fedPromptOverflow(tokenizer: Tokenizer, template: string, parts: PromptParts, wholeTokens: number, budget: number): number {
-  const { head, tail } = splitFilledTemplate(template, parts);
-  let start = Math.max(0, head.length - CUT_WINDOW);
-  const code = head.charCodeAt(start);
-  if (code >= 0xdc00 && code <= 0xdfff) start++; // never start the window on half a surrogate pair
-  const window = head.slice(start);
-  const tailTokens = tail ? tokenizer.encode(tail, { addBos: false }).length : 0;
-  const extra = tokenizer.encode(window, { addBos: true }).length + tailTokens - tokenizer.encode(window + tail).length;
-  if (wholeTokens + Math.max(0, extra) + CUT_MARGIN <= budget) return 0;
-  return Math.max(0, tokenizer.encode(head, { addBos: true }).length + tailTokens - budget);
-}
-
-/**
  * A length below what a task's smallest prompt and answer budget need: no record of that length can be made (other
  * sizing failures, a layout that misses the length's band, depend on the record and another index may succeed).
  */
