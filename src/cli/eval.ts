@@ -1,7 +1,7 @@
 /** `namm eval`: every record under every memory policy; JSON lines per (record, policy) and a summary table. */
 import type { Command } from 'commander';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MemoryTraceRecorder, recordingPolicy, saveMemoryTrace } from '../memory/matched.js';
 import type { MemoryPolicy } from '../memory/policy.js';
@@ -16,6 +16,7 @@ import { createProgress } from './progress.js';
 import { BOTH_BUDGETS, collect, intOption, traceFollower, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
 import { makeFolders, makeTemporaryFolder, writeFileVia } from '../util/files.js';
+import { acquireRunLock } from '../util/run-lock.js';
 import type { TaskRecord } from '../tasks/record.js';
 import { DEFAULT_CHUNK_SIZE } from '../runtime/session.js';
 
@@ -145,147 +146,161 @@ export function register(program: Command): void {
       if (o.threads) model.backend.threads = o.threads;
       if (o.chatTemplate && !model.tokenizer?.applyChatTemplate) throw new Error(`--chat-template: ${o.model} has no chat template (tokenizer_config.json's chat_template)`);
       const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
-      // Without --out the traces are only needed during this run: the temporary folder goes when the process ends
-      // (an error included; one a signal left behind goes at the next such run), rather than one more folder left in
-      // the temporary directory by every run.
-      const traceDir = o.match ? (o.out ? join(o.out, 'traces') : makeTemporaryFolder('namm-traces-')) : null;
-      if (traceDir) makeFolders(traceDir, 'trace folder');
+      // One eval at a time on an --out folder: two started at once both passed the run.json check before either
+      // wrote it, then appended results of two setups to one results.jsonl.
+      if (o.out) makeFolders(o.out, 'output folder');
+      const lock = o.out ? acquireRunLock(o.out, { command: 'namm eval' }) : null;
+      try {
+        // Without --out the traces are only needed during this run: the temporary folder goes when the process ends
+        // (an error included; one a signal left behind goes at the next such run), rather than one more folder left in
+        // the temporary directory by every run.
+        const traceDir = o.match ? (o.out ? join(o.out, 'traces') : makeTemporaryFolder('namm-traces-')) : null;
+        if (traceDir) makeFolders(traceDir, 'trace folder');
 
-      const resultsFile = o.out ? join(o.out, 'results.jsonl') : null;
-      const results: RecordResult[] = [];
-      const done = new Set<string>();
-      if (resultsFile) {
-        makeFolders(o.out!, 'output folder');
-        // Results are reused by (record, policy) on a rerun, so they must come from the same setup: the model, the
-        // score kind and the prompt options are kept in run.json and a different setup is refused.
-        const runFile = join(o.out!, 'run.json');
-        const setup = {
-          model: resolve(o.model), score: scoreKind, queryAware: !!o.queryAware, maxPromptTokens: o.maxPromptTokens ?? null,
-          contextWindow: o.contextWindow ?? null,
-          longbenchConfig: o.longbenchConfig ? resolve(o.longbenchConfig) : null, match: o.match ?? null,
-          // Its content too: the path alone let results scored under other templates or lengths be reused.
-          longbenchConfigDigest: config ? digest(JSON.stringify(config)) : null,
-          // A baseline that acts after every chunk evicts at other points with another chunk size.
-          chunkSize: o.chunkSize ?? DEFAULT_CHUNK_SIZE,
-          // Another metric variant scores the same predictions otherwise.
-          metricOptions,
-          chatTemplate: !!o.chatTemplate,
-          // Weights converted at load (q8_0, q4_0, f16, bf16 where the file had float32 matrices) are another model;
-          // packed ones hold the file's own values (the same results as f32), so they count as f32.
-          weights: model.convertedWeights ?? 'f32',
-          // The path alone let results of the model that was there before (then retrained, or replaced) be reused.
-          modelFingerprint: model.fingerprint,
-        };
-        // Keys an older run.json lacks held their defaults then; one without the fingerprint is trusted to the path
-        // it names (and gains the fingerprint of the model it is resumed with).
-        const defaults: Record<string, unknown> = { chunkSize: DEFAULT_CHUNK_SIZE, weights: 'f32', modelFingerprint: model.fingerprint, contextWindow: null, longbenchConfigDigest: setup.longbenchConfigDigest, metricOptions: {}, chatTemplate: false };
-        // The files a policy reads (a .namm, a trace), by content: the same spec with another file behind it is
-        // another policy, whose results cannot be reused.
-        const files: Record<string, Record<string, string>> = {};
-        for (const s of specs) { const f = policyFileDigests(s); if (Object.keys(f).length) files[s] = f; }
-        if (existsSync(runFile)) {
-          let before: Record<string, unknown>;
-          try { before = JSON.parse(readFileSync(runFile, 'utf8')) as Record<string, unknown>; } catch { throw new Error(`${runFile} is not valid JSON; delete it if the results beside it are from this setup`); }
-          const was = (k: string) => before[k] ?? defaults[k] ?? null;
-          const diff = Object.entries(setup).filter(([k, v]) => JSON.stringify(was(k)) !== JSON.stringify(v)).map(([k]) => k);
-          if (diff.length) {
-            const label = (k: string) => (k === 'modelFingerprint' ? "the model's content (fingerprint of its config and weights)" : k === 'longbenchConfigDigest' ? "the LongBench config's content" : k);
-            throw new Error(`${o.out} holds results of another setup (${diff.map((k) => `${label(k)}: ${JSON.stringify(was(k))} there, ${JSON.stringify((setup as Record<string, unknown>)[k])} now`).join('; ')}); use another --out`);
-          }
-          const beforeFiles = (before.policyFiles ?? {}) as Record<string, Record<string, string>>;
-          for (const [s, f] of Object.entries(files)) {
-            const had = beforeFiles[s];
-            if (!had) continue;
-            for (const [path, digest] of Object.entries(f)) {
-              const was = had[path];
-              if (was !== undefined && was !== digest) throw new Error(`${path} (read by ${s}) has changed since ${o.out} was evaluated with it; use another --out`);
+        const resultsFile = o.out ? join(o.out, 'results.jsonl') : null;
+        const results: RecordResult[] = [];
+        const done = new Set<string>();
+        if (resultsFile) {
+          makeFolders(o.out!, 'output folder');
+          // Results are reused by (record, policy) on a rerun, so they must come from the same setup: the model, the
+          // score kind and the prompt options are kept in run.json and a different setup is refused.
+          const runFile = join(o.out!, 'run.json');
+          const setup = {
+            model: resolve(o.model), score: scoreKind, queryAware: !!o.queryAware, maxPromptTokens: o.maxPromptTokens ?? null,
+            contextWindow: o.contextWindow ?? null,
+            longbenchConfig: o.longbenchConfig ? resolve(o.longbenchConfig) : null, match: o.match ?? null,
+            // Its content too: the path alone let results scored under other templates or lengths be reused.
+            longbenchConfigDigest: config ? digest(JSON.stringify(config)) : null,
+            // A baseline that acts after every chunk evicts at other points with another chunk size.
+            chunkSize: o.chunkSize ?? DEFAULT_CHUNK_SIZE,
+            // Another metric variant scores the same predictions otherwise.
+            metricOptions,
+            chatTemplate: !!o.chatTemplate,
+            // Weights converted at load (q8_0, q4_0, f16, bf16 where the file had float32 matrices) are another model;
+            // packed ones hold the file's own values (the same results as f32), so they count as f32.
+            weights: model.convertedWeights ?? 'f32',
+            // The path alone let results of the model that was there before (then retrained, or replaced) be reused.
+            modelFingerprint: model.fingerprint,
+          };
+          // Keys an older run.json lacks held their defaults then; one without the fingerprint is trusted to the path
+          // it names (and gains the fingerprint of the model it is resumed with).
+          const defaults: Record<string, unknown> = { chunkSize: DEFAULT_CHUNK_SIZE, weights: 'f32', modelFingerprint: model.fingerprint, contextWindow: null, longbenchConfigDigest: setup.longbenchConfigDigest, metricOptions: {}, chatTemplate: false };
+          // The files a policy reads (a .namm, a trace), by content: the same spec with another file behind it is
+          // another policy, whose results cannot be reused.
+          const files: Record<string, Record<string, string>> = {};
+          for (const s of specs) { const f = policyFileDigests(s); if (Object.keys(f).length) files[s] = f; }
+          if (existsSync(runFile)) {
+            let before: Record<string, unknown>;
+            try { before = JSON.parse(readFileSync(runFile, 'utf8')) as Record<string, unknown>; } catch { throw new Error(`${runFile} is not valid JSON; delete it if the results beside it are from this setup`); }
+            const was = (k: string) => before[k] ?? defaults[k] ?? null;
+            const diff = Object.entries(setup).filter(([k, v]) => JSON.stringify(was(k)) !== JSON.stringify(v)).map(([k]) => k);
+            if (diff.length) {
+              const label = (k: string) => (k === 'modelFingerprint' ? "the model's content (fingerprint of its config and weights)" : k === 'longbenchConfigDigest' ? "the LongBench config's content" : k);
+              throw new Error(`${o.out} holds results of another setup (${diff.map((k) => `${label(k)}: ${JSON.stringify(was(k))} there, ${JSON.stringify((setup as Record<string, unknown>)[k])} now`).join('; ')}); use another --out`);
             }
-            // The same spec can name another file (a relative path, run from another folder): the results are reusable
-            // only if it holds what was evaluated, whatever its path.
-            const wasDigests = new Set(Object.values(had)), nowDigests = new Set(Object.values(f));
-            if (wasDigests.size !== nowDigests.size || [...nowDigests].some((d) => !wasDigests.has(d))) {
-              throw new Error(`${s} reads ${Object.keys(f).join(', ')}, which differs from what ${o.out} was evaluated with (${Object.keys(had).join(', ')}); use another --out`);
+            const beforeFiles = (before.policyFiles ?? {}) as Record<string, Record<string, string>>;
+            for (const [s, f] of Object.entries(files)) {
+              const had = beforeFiles[s];
+              if (!had) continue;
+              for (const [path, digest] of Object.entries(f)) {
+                const was = had[path];
+                if (was !== undefined && was !== digest) throw new Error(`${path} (read by ${s}) has changed since ${o.out} was evaluated with it; use another --out`);
+              }
+              // The same spec can name another file (a relative path, run from another folder): the results are reusable
+              // only if it holds what was evaluated, whatever its path.
+              const wasDigests = new Set(Object.values(had)), nowDigests = new Set(Object.values(f));
+              if (wasDigests.size !== nowDigests.size || [...nowDigests].some((d) => !wasDigests.has(d))) {
+                throw new Error(`${s} reads ${Object.keys(f).join(', ')}, which differs from what ${o.out} was evaluated with (${Object.keys(had).join(', ')}); use another --out`);
+              }
             }
-          }
-          // Each spec keeps the paths it read last (their contents are those recorded, checked above).
-          const merged = { ...before, modelFingerprint: model.fingerprint, longbenchConfigDigest: setup.longbenchConfigDigest, policyFiles: { ...beforeFiles, ...files } };
-          if (JSON.stringify(merged) !== JSON.stringify(before)) writeFileVia(runFile, (tmp) => writeFileSync(tmp, JSON.stringify(merged, null, 2) + '\n'));
-        } else writeFileVia(runFile, (tmp) => writeFileSync(tmp, JSON.stringify({ ...setup, policyFiles: files }, null, 2) + '\n'));
-        if (existsSync(resultsFile)) {
-          const text = readFileSync(resultsFile, 'utf8');
-          // A line cut by a crash is dropped below; end it so the next result starts a line of its own.
-          if (text.length > 0 && !text.endsWith('\n')) appendFileSync(resultsFile, '\n');
-          for (const line of text.split('\n')) {
-            if (!line.trim()) continue;
-            try {
-              const parsed = JSON.parse(line) as RecordResult & { spec?: string; recordDigest?: unknown; likelihoodOf?: unknown };
-              // A result without a score (a NaN likelihood, which an older version wrote as null) is no result:
-              // the pair runs again, and a model that still gives NaN logits is then refused by name, as in a new run.
-              if (typeof parsed.score !== 'number') continue;
-              // Older versions wrote no `spec`: their `policy` is the spec (the summary reads it so), so the pair is done
-              // rather than run again and then counted twice.
-              const r = { ...parsed, spec: typeof parsed.spec === 'string' ? parsed.spec : parsed.policy };
-              // A record edited in place under the same _id (its answers, its text) is another record: its result
-              // is stale and the pair runs again (its new line is the one read from then on). Lines written before
-              // results carried the digest are trusted to the id.
-              const now = byId.get(r.id);
-              if (typeof parsed.recordDigest === 'string' && now !== undefined && parsed.recordDigest !== now.digest) continue;
-              // A likelihood from before each alternative answer was read on its own (they were joined into one
-              // target) is another quantity for a record with alternatives: that pair runs again.
-              if (parsed.metric === LIKELIHOOD_METRIC && parsed.likelihoodOf !== EACH_ANSWER && now && likelihoodAnswers(now.record).length > 1) continue;
-              const key = `${r.id}\u0000${r.spec}`;
-              if (done.has(key)) continue; // a pair written twice by an earlier version counts once
-              results.push(r); done.add(key);
-            } catch { /* a line cut by a crash: that pair is simply run again */ }
+            // Each spec keeps the paths it read last (their contents are those recorded, checked above).
+            const merged = { ...before, modelFingerprint: model.fingerprint, longbenchConfigDigest: setup.longbenchConfigDigest, policyFiles: { ...beforeFiles, ...files } };
+            if (JSON.stringify(merged) !== JSON.stringify(before)) writeFileVia(runFile, (tmp) => writeFileSync(tmp, JSON.stringify(merged, null, 2) + '\n'));
+          } else writeFileVia(runFile, (tmp) => writeFileSync(tmp, JSON.stringify({ ...setup, policyFiles: files }, null, 2) + '\n'));
+          if (existsSync(resultsFile)) {
+            const text = readFileSync(resultsFile, 'utf8');
+            // Lines that are not JSON (one cut by a crash or a full disk) are dropped from the file, which is rewritten
+            // whole without them; their pairs simply run again. A last line whole but for its newline gets one.
+            const lines = text.split('\n');
+            const unreadable = lines.filter((line) => line.trim() && !parsesAsJson(line));
+            if (unreadable.length > 0) {
+              const kept = lines.filter((line) => line.trim() && parsesAsJson(line));
+              writeFileVia(resultsFile, (tmp) => writeFileSync(tmp, kept.map((line) => line + '\n').join('')));
+            } else if (text.length > 0 && !text.endsWith('\n')) appendLine(resultsFile, '');
+            for (const line of lines) {
+              if (!line.trim()) continue;
+              try {
+                const parsed = JSON.parse(line) as RecordResult & { spec?: string; recordDigest?: unknown; likelihoodOf?: unknown };
+                // A result without a score (a NaN likelihood, which an older version wrote as null) is no result:
+                // the pair runs again, and a model that still gives NaN logits is then refused by name, as in a new run.
+                if (typeof parsed.score !== 'number') continue;
+                // Older versions wrote no `spec`: their `policy` is the spec (the summary reads it so), so the pair is done
+                // rather than run again and then counted twice.
+                const r = { ...parsed, spec: typeof parsed.spec === 'string' ? parsed.spec : parsed.policy };
+                // A record edited in place under the same _id (its answers, its text) is another record: its result
+                // is stale and the pair runs again (its new line is the one read from then on). Lines written before
+                // results carried the digest are trusted to the id.
+                const now = byId.get(r.id);
+                if (typeof parsed.recordDigest === 'string' && now !== undefined && parsed.recordDigest !== now.digest) continue;
+                // A likelihood from before each alternative answer was read on its own (they were joined into one
+                // target) is another quantity for a record with alternatives: that pair runs again.
+                if (parsed.metric === LIKELIHOOD_METRIC && parsed.likelihoodOf !== EACH_ANSWER && now && likelihoodAnswers(now.record).length > 1) continue;
+                const key = `${r.id}\u0000${r.spec}`;
+                if (done.has(key)) continue; // a pair written twice by an earlier version counts once
+                results.push(r); done.add(key);
+              } catch { /* not JSON: dropped from the file above */ }
+            }
           }
         }
-      }
-      const total = records.length * policies.length;
-      const progress = createProgress(total, 'eval');
-      // Pairs of this run already done (the results file may also hold other records' or policies' results).
-      let finished = 0;
-      for (const record of records) for (const { spec } of policies) if (done.has(`${record._id}\u0000${spec}`)) finished++;
-      progress.update(finished);
-      const runOptions = { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens, contextWindow: o.contextWindow, score: scoreKind, chunkSize: o.chunkSize, metricOptions, chatTemplate: !!o.chatTemplate };
-      for (const record of records) {
-        const traceFile = traceDir ? join(traceDir, `${traceName(record._id)}.json`) : null;
-        // Recorded where none is on disk, and again where the --match pair itself runs again (a record edited in place
-        // under its _id: the matched runs followed the old record's trace).
-        const matchRuns = o.match !== undefined && !done.has(`${record._id}\u0000${o.match}`);
-        const needTrace = traceFile !== null && (!existsSync(traceFile) || matchRuns) && policies.some((p) => needsRecordTrace(p.spec) && !done.has(`${record._id}\u0000${p.spec}`));
-        for (const { spec, policy } of policies) {
-          const isDone = done.has(`${record._id}\u0000${spec}`);
-          const recordHere = spec === o.match && needTrace;
-          if (isDone && !recordHere) continue;
-          let run: MemoryPolicy | null = policy;
-          const recorder = recordHere ? new MemoryTraceRecorder(spec) : null;
-          if (recorder) run = recordingPolicy(policy!, recorder);
-          else if (needsRecordTrace(spec)) run = parsePolicySpec(specWithTrace(spec, traceFile!));
-          const r = await runRecord(model, record, run, runOptions);
-          // Written only after a whole run, so a trace file on disk is always complete.
-          if (recorder) saveMemoryTrace(traceFile!, recorder.toTrace());
-          if (isDone) continue;
-          // JSON would write a NaN or infinite score as null (runRecord refuses to return one; this keeps it so).
-          if (!Number.isFinite(r.score)) throw new Error(`record ${record._id} under ${spec}: its score is ${r.score}, which results.jsonl cannot hold`);
-          const line = { ...r, policy: spec, spec, recordDigest: byId.get(record._id)!.digest, ...(r.metric === LIKELIHOOD_METRIC ? { likelihoodOf: EACH_ANSWER } : {}) };
-          results.push(line);
-          done.add(`${record._id}\u0000${spec}`);
-          if (resultsFile) appendFileSync(resultsFile, JSON.stringify(line) + '\n');
-          progress.update(++finished, { task: record.dataset, policy: spec });
+        const total = records.length * policies.length;
+        const progress = createProgress(total, 'eval');
+        // Pairs of this run already done (the results file may also hold other records' or policies' results).
+        let finished = 0;
+        for (const record of records) for (const { spec } of policies) if (done.has(`${record._id}\u0000${spec}`)) finished++;
+        progress.update(finished);
+        const runOptions = { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens, contextWindow: o.contextWindow, score: scoreKind, chunkSize: o.chunkSize, metricOptions, chatTemplate: !!o.chatTemplate };
+        for (const record of records) {
+          const traceFile = traceDir ? join(traceDir, `${traceName(record._id)}.json`) : null;
+          // Recorded where none is on disk, and again where the --match pair itself runs again (a record edited in place
+          // under its _id: the matched runs followed the old record's trace).
+          const matchRuns = o.match !== undefined && !done.has(`${record._id}\u0000${o.match}`);
+          const needTrace = traceFile !== null && (!existsSync(traceFile) || matchRuns) && policies.some((p) => needsRecordTrace(p.spec) && !done.has(`${record._id}\u0000${p.spec}`));
+          for (const { spec, policy } of policies) {
+            const isDone = done.has(`${record._id}\u0000${spec}`);
+            const recordHere = spec === o.match && needTrace;
+            if (isDone && !recordHere) continue;
+            let run: MemoryPolicy | null = policy;
+            const recorder = recordHere ? new MemoryTraceRecorder(spec) : null;
+            if (recorder) run = recordingPolicy(policy!, recorder);
+            else if (needsRecordTrace(spec)) run = parsePolicySpec(specWithTrace(spec, traceFile!));
+            const r = await runRecord(model, record, run, runOptions);
+            // Written only after a whole run, so a trace file on disk is always complete.
+            if (recorder) saveMemoryTrace(traceFile!, recorder.toTrace());
+            if (isDone) continue;
+            // JSON would write a NaN or infinite score as null (runRecord refuses to return one; this keeps it so).
+            if (!Number.isFinite(r.score)) throw new Error(`record ${record._id} under ${spec}: its score is ${r.score}, which results.jsonl cannot hold`);
+            const line = { ...r, policy: spec, spec, recordDigest: byId.get(record._id)!.digest, ...(r.metric === LIKELIHOOD_METRIC ? { likelihoodOf: EACH_ANSWER } : {}) };
+            results.push(line);
+            done.add(`${record._id}\u0000${spec}`);
+            if (resultsFile) appendLine(resultsFile, JSON.stringify(line));
+            progress.update(++finished, { task: record.dataset, policy: spec });
+          }
         }
+        progress.stop();
+        // This run's records and policies only: the folder may hold results of others from earlier runs.
+        const asked = new Set(specs);
+        const rows = summarize(results.filter((r) => byId.has(r.id) && asked.has((r as RecordResult & { spec?: string }).spec ?? r.policy)), 'full', by);
+        if (o.out) {
+          // Whole or not at all, as every output file (README "Output files"): a kill mid-write leaves the old file.
+          writeFileVia(join(o.out, 'summary.json'), (tmp) => writeFileSync(tmp, JSON.stringify(rows, null, 2) + '\n'));
+          // One point per (task, policy): the task's score against the cache fraction the policy held on it.
+          const points = rows.map((r) => ({ policy: r.policy, kvFraction: r.meanKvFraction, score: r.score, task: rowLabel(r) }));
+          writeFileVia(join(o.out, 'score-vs-kv.svg'), (tmp) => writeFileSync(tmp, renderScoreVsKvSvg(points)));
+        }
+        process.stdout.write(o.json ? JSON.stringify(rows) + '\n' : formatSummary(rows) + '\n');
+      } finally {
+        lock?.release();
       }
-      progress.stop();
-      // This run's records and policies only: the folder may hold results of others from earlier runs.
-      const asked = new Set(specs);
-      const rows = summarize(results.filter((r) => byId.has(r.id) && asked.has((r as RecordResult & { spec?: string }).spec ?? r.policy)), 'full', by);
-      if (o.out) {
-        // Whole or not at all, as every output file (README "Output files"): a kill mid-write leaves the old file.
-        writeFileVia(join(o.out, 'summary.json'), (tmp) => writeFileSync(tmp, JSON.stringify(rows, null, 2) + '\n'));
-        // One point per (task, policy): the task's score against the cache fraction the policy held on it.
-        const points = rows.map((r) => ({ policy: r.policy, kvFraction: r.meanKvFraction, score: r.score, task: rowLabel(r) }));
-        writeFileVia(join(o.out, 'score-vs-kv.svg'), (tmp) => writeFileSync(tmp, renderScoreVsKvSvg(points)));
-      }
-      process.stdout.write(o.json ? JSON.stringify(rows) + '\n' : formatSummary(rows) + '\n');
     });
 }
 
@@ -305,4 +320,27 @@ export function policyFileDigests(spec: string): Record<string, string> {
     if (existsSync(path) && statSync(path).isFile()) out[path] = digest(readFileSync(path));
   }
   return out;
+}
+
+function parsesAsJson(line: string): boolean {
+  try {
+    JSON.parse(line);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Appends `text` and a newline to `file`; a write that fails (a full disk) is undone, so that no cut line is left,
+ * and the error names the file.
+ */
+function appendLine(file: string, text: string): void {
+  const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+  try {
+    appendFileSync(file, text + '\n');
+  } catch (err) {
+    try { truncateSync(file, size); } catch { /* the error below says what failed */ }
+    throw new Error(`cannot write ${file}: ${(err as Error).message}`, { cause: err });
+  }
 }

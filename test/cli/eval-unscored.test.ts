@@ -208,3 +208,33 @@ test('namm eval --score likelihood on resume: a multi-answer likelihood from bef
   assert.equal(after[2]!.id, 'many');
   assert.notEqual(after[2]!.score, 0.123);
 });
+
+test('namm eval --out: a line cut by a crash or a full disk is removed from results.jsonl on resume, and a busy folder is refused', async () => {
+  const { acquireRunLock } = await import('../../src/util/run-lock.js');
+  const dir = mkdtempSync(join(tmpdir(), 'namm-eval-cut-'));
+  const data = writeRecords(join(dir, 'tasks.jsonl'), [toy(), toy({ _id: 'toy-1' })]);
+  const out = join(dir, 'out');
+  const args = ['eval', '--model', MODEL, '--data', data, '--score', 'likelihood', '--out', out, '--json'];
+  const first = namm(...args);
+  assert.equal(first.status, 0, first.stderr);
+  const results = join(out, 'results.jsonl');
+  const [a, b] = readFileSync(results, 'utf8').trim().split('\n');
+  // The second result cut in the middle, then (as a later run appended) a whole line after it.
+  writeFileSync(results, `${a}\n${b!.slice(0, 40)}\n${a}\n`);
+  const resumed = namm(...args);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.deepEqual(JSON.parse(resumed.stdout), JSON.parse(first.stdout));
+  const lines = readFileSync(results, 'utf8').split('\n');
+  assert.equal(lines.at(-1), '', 'ends with a newline');
+  assert.deepEqual(lines.slice(0, -1).map((l) => (JSON.parse(l) as { id: string }).id), ['toy-0', 'toy-0', 'toy-1'], 'the cut line is gone, its pair ran again');
+  // Another eval holding the folder: refused at once, nothing written.
+  const lock = acquireRunLock(out, { command: 'namm eval' });
+  try {
+    const busy = namm(...args);
+    assert.equal(busy.status, 1);
+    assert.match(busy.stderr, new RegExp(`${process.pid}`));
+    assert.equal(readFileSync(results, 'utf8'), lines.join('\n'));
+  } finally {
+    lock.release();
+  }
+});
