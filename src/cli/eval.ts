@@ -1,7 +1,7 @@
 /** `namm eval`: every record under every memory policy; JSON lines per (record, policy) and a summary table. */
 import type { Command } from 'commander';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MemoryTraceRecorder, recordingPolicy, saveMemoryTrace } from '../memory/matched.js';
 import type { MemoryPolicy } from '../memory/policy.js';
@@ -15,7 +15,7 @@ import { formatSummary, rowLabel, SUMMARY_KEYS, summarize, type SummaryKey } fro
 import { createProgress } from './progress.js';
 import { BOTH_BUDGETS, collect, intOption, traceFollower, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
-import { makeFolders, makeTemporaryFolder, writeFileVia } from '../util/files.js';
+import { appendLineSync, makeFolders, makeTemporaryFolder, writeFileVia } from '../util/files.js';
 import { acquireRunLock } from '../util/run-lock.js';
 import type { TaskRecord } from '../tasks/record.js';
 import { DEFAULT_CHUNK_SIZE } from '../runtime/session.js';
@@ -226,7 +226,7 @@ export function register(program: Command): void {
             if (unreadable.length > 0) {
               const kept = lines.filter((line) => line.trim() && parsesAsJson(line));
               writeFileVia(resultsFile, (tmp) => writeFileSync(tmp, kept.map((line) => line + '\n').join('')));
-            } else if (text.length > 0 && !text.endsWith('\n')) appendLine(resultsFile, '');
+            } else if (text.length > 0 && !text.endsWith('\n')) appendLineSync(resultsFile, '');
             for (const line of lines) {
               if (!line.trim()) continue;
               try {
@@ -282,7 +282,7 @@ export function register(program: Command): void {
             const line = { ...r, policy: spec, spec, recordDigest: byId.get(record._id)!.digest, ...(r.metric === LIKELIHOOD_METRIC ? { likelihoodOf: EACH_ANSWER } : {}) };
             results.push(line);
             done.add(`${record._id}\u0000${spec}`);
-            if (resultsFile) appendLine(resultsFile, JSON.stringify(line));
+            if (resultsFile) appendLineSync(resultsFile, JSON.stringify(line));
             progress.update(++finished, { task: record.dataset, policy: spec });
           }
         }
@@ -331,16 +331,3 @@ function parsesAsJson(line: string): boolean {
   }
 }
 
-/**
- * Appends `text` and a newline to `file`; a write that fails (a full disk) is undone, so that no cut line is left,
- * and the error names the file.
- */
-function appendLine(file: string, text: string): void {
-  const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
-  try {
-    appendFileSync(file, text + '\n');
-  } catch (err) {
-    try { truncateSync(file, size); } catch { /* the error below says what failed */ }
-    throw new Error(`cannot write ${file}: ${(err as Error).message}`, { cause: err });
-  }
-}

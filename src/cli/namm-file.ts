@@ -1,6 +1,6 @@
 /** `namm init`, `namm calibrate` and `namm inspect`: create, calibrate and read `.namm` checkpoint files. */
 import type { Command } from 'commander';
-import { checkOutputPath, samePath } from '../util/files.js';
+import { checkOutputPath, checkWritable, samePath } from '../util/files.js';
 import { readJsonl, loadLongBenchConfig } from '../tasks/longbench.js';
 import { calibrateNamm } from '../eval/calibrate.js';
 import { readNammCheckpoint, saveNammCheckpoint, zeroNammParams, NAMM_SELECTIONS, type NammSelection } from '../memory/namm/index.js';
@@ -57,6 +57,8 @@ export function register(program: Command): void {
       if (inPlace && ckpt.normStats && !o.force) {
         throw new Error(`${o.namm} already holds normalisation statistics (over ${ckpt.normStats.count} rows); pass --force to replace them, or --out FILE to write the calibrated policy elsewhere`);
       }
+      // A folder that takes no file (read-only) failed the write after the whole pass.
+      checkWritable(o.out ?? o.namm);
       const model = await loadCliModel(o.model, o.weights);
       if (o.threads) model.backend.threads = o.threads;
       const records = o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity));

@@ -8,9 +8,9 @@
  * of the payload | payload.
  */
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { closeSync, openSync, promises as fs, readSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { MiB, readFileLimited, removeDeadWritersFiles, tempFileFor, writeTarget } from '../util/files.js';
+import { MiB, readFileLimited, removeDeadWritersFiles, tempFileFor, writeError, writeTarget } from '../util/files.js';
 
 const MAGIC = 'NAMMCKP1';
 const VERSION = 1;
@@ -36,7 +36,12 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string | 
   // What a killed writer of this target left is removed first (a training run's checkpoint.bin is its size).
   removeDeadWritersFiles(target);
   const tmp = tempFileFor(target);
-  const handle = await fs.open(tmp, 'w', 0o644);
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(tmp, 'w', 0o644);
+  } catch (err) {
+    throw writeError(path, err, tmp);
+  }
   try {
     if (Array.isArray(data)) {
       for (const chunk of data) {
@@ -49,14 +54,14 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string | 
   } catch (err) {
     await handle.close().catch(() => undefined);
     await fs.rm(tmp, { force: true });
-    throw err;
+    throw writeError(path, err, tmp);
   }
-  await handle.close();
   try {
+    await handle.close();
     await fs.rename(tmp, target);
   } catch (err) {
     await fs.rm(tmp, { force: true });
-    throw new Error(`cannot write ${path}: ${String((err as Error).message).split(tmp).join(path)}`, { cause: err });
+    throw writeError(path, err, tmp);
   }
   await syncDirectory(dir);
 }
@@ -144,4 +149,29 @@ export function unframeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Uint8
   const digest = createHash('sha256').update(payload).digest();
   if (!digest.equals(Buffer.from(bytes.subarray(24, 56)))) throw new Error(`checkpoint ${name}: corrupt (SHA-256 mismatch)`);
   return payload;
+}
+
+/** The format an evolution run's checkpoint names (a training run's: TRAIN_CHECKPOINT_FORMAT, src/train/checkpoint.ts). */
+export const EVOLUTION_CHECKPOINT_FORMAT = 'namm-evolution' as const;
+
+/**
+ * The `format` a framed checkpoint's payload names in its first bytes ("namm-train/1", "namm-evolution"), or null
+ * when the file is not one or names none: enough to tell a training run's folder from an evolution run's, whose
+ * checkpoints share the name `checkpoint.bin`, without reading a file of gigabytes.
+ */
+export function checkpointFormatOf(path: string): string | null {
+  let head: Buffer;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      head = Buffer.alloc(4096);
+      head = head.subarray(0, readSync(fd, head, 0, head.length, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+  if (head.length < HEADER_BYTES || head.subarray(0, 8).toString('latin1') !== MAGIC) return null;
+  return /"format":"([^"\\]{1,64})"/.exec(head.subarray(HEADER_BYTES).toString('latin1'))?.[1] ?? null;
 }

@@ -15,11 +15,11 @@
  *   removes this one's temporary files or writes anything.
  */
 import { promises as fs } from 'node:fs';
-import { makeFolders } from '../util/files.js';
+import { appendLineSync, makeFolders } from '../util/files.js';
 import { join, resolve } from 'node:path';
 import { acquireRunLock, type RunLock } from '../util/run-lock.js';
 import { CmaEs, type CmaOptions } from './cmaes.js';
-import { TEMP_MARKER, readCheckpointFile, removeStaleTempFiles, writeCheckpointFile, writeFileAtomic } from './checkpoint.js';
+import { EVOLUTION_CHECKPOINT_FORMAT, TEMP_MARKER, readCheckpointFile, removeStaleTempFiles, writeCheckpointFile, writeFileAtomic } from './checkpoint.js';
 import { ProgressLine, type ProgressStats } from './progress.js';
 
 export interface EvolutionStage {
@@ -142,7 +142,7 @@ export interface StoredRecord extends GenerationRecord { fitness: number[] }
 
 /** The loop's part of `checkpoint.bin` (the CMA-ES state follows it). */
 export interface LoopMeta {
-  format: 'namm-evolution';
+  format: typeof EVOLUTION_CHECKPOINT_FORMAT;
   version: 1;
   dim: number;
   seed: number | string;
@@ -218,7 +218,7 @@ async function evolveInLockedDir(o: RunEvolutionOptions, stages: EvolutionStage[
   } else {
     cma = new CmaEs({ ...(o.cmaOptions ?? {}), dim: o.dim, seed: o.seed ?? 0 });
     meta = {
-      format: 'namm-evolution', version: 1, dim: o.dim, seed: o.seed ?? 0,
+      format: EVOLUTION_CHECKPOINT_FORMAT, version: 1, dim: o.dim, seed: o.seed ?? 0,
       stages: stages.map((s) => ({ name: s.name, generations: s.generations })),
       stageIndex: 0, stageGeneration: 0, elapsedS: 0, history: [], extra: null,
       ...(every > 0 ? { validationEvery: every, validations: [] } : {}),
@@ -301,7 +301,7 @@ async function evolveInLockedDir(o: RunEvolutionOptions, stages: EvolutionStage[
 
       await writeCheckpointFile(ckptPath, encodeLoopCheckpoint(meta, cma));
       if (every > 0) await pruneBestStates(o.dir, meta.stageIndex, validations);
-      await fs.appendFile(join(o.dir, LOG_FILE), JSON.stringify(logLine(record)) + '\n');
+      appendLineSync(join(o.dir, LOG_FILE), JSON.stringify(logLine(record)));
       await writeParameterFiles(o.dir, cma);
       progress?.update({ ...record, totalGenerations } satisfies ProgressStats);
       o.onProgress?.(logLine(record));
@@ -368,7 +368,7 @@ export async function loadEvolutionCheckpoint(dir: string): Promise<{ cma: CmaEs
   const payload = await readCheckpointFile(path);
   const { json, rest } = decodeFramed(payload, path);
   const meta = json as LoopMeta;
-  if (meta?.format !== 'namm-evolution' || meta.version !== 1) throw new Error(`checkpoint ${path}: not a namm evolution checkpoint`);
+  if (meta?.format !== EVOLUTION_CHECKPOINT_FORMAT || meta.version !== 1) throw new Error(`checkpoint ${path}: not a namm evolution checkpoint`);
   const cma = CmaEs.deserialize(rest);
   if (cma.generation !== meta.history.length) {
     throw new Error(`checkpoint ${path}: CMA-ES generation ${cma.generation} but ${meta.history.length} history records`);

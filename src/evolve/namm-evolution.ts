@@ -17,8 +17,8 @@
  * run.lock while the run goes.
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, promises as fs, rmSync, statSync } from 'node:fs';
-import { makeFolders, MiB, readFileLimited } from '../util/files.js';
+import { existsSync, promises as fs, rmSync, statSync } from 'node:fs';
+import { appendLineSync, makeFolders, MiB, readFileLimited } from '../util/files.js';
 import { acquireRunLock, runFolderEntries, type RunLock } from '../util/run-lock.js';
 import { join } from 'node:path';
 import { calibrateNamm } from '../eval/calibrate.js';
@@ -27,7 +27,8 @@ import { NAMM_PARAM_COUNT, saveNammCheckpoint, zeroNammParams } from '../memory/
 import type { NormStats } from '../memory/namm/normalize.js';
 import { loadLongBenchConfig } from '../tasks/longbench.js';
 import { recordContent, type TaskRecord } from '../tasks/record.js';
-import { writeFileAtomic } from './checkpoint.js';
+import { checkpointFormatOf, writeFileAtomic } from './checkpoint.js';
+import { TRAIN_CHECKPOINT_FORMAT } from '../train/checkpoint.js';
 import type { CmaMode } from './cmaes.js';
 import { curriculumFingerprints, loadCurriculum, resolveTaskPools, stableJson, type Curriculum, type StageSpec } from './curriculum.js';
 import { computeFitness, samplePromptIndices, type FitnessOptions, type TaskScores } from './fitness.js';
@@ -170,7 +171,11 @@ export function spreadSubset<T>(pool: readonly T[], limit: number | null | undef
 
 async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, workers: number, out: string, lock: RunLock): Promise<EvolveNammResult> {
   const checkpointExists = await exists(join(out, CHECKPOINT_FILE));
-  if (checkpointExists && !o.resume) throw new Error(`${out} already holds an evolution run; pass resume (--resume) to continue it, or use a new directory`);
+  if (checkpointExists && !o.resume) {
+    // A training run's folder has a checkpoint.bin too, which resume would not read.
+    if (checkpointFormatOf(join(out, CHECKPOINT_FILE)) === TRAIN_CHECKPOINT_FORMAT) throw new Error(`${out} holds a namm train run (its checkpoint.bin is a training checkpoint); use a new directory`);
+    throw new Error(`${out} already holds an evolution run; pass resume (--resume) to continue it, or use a new directory`);
+  }
   const markerPath = join(out, UNFINISHED_EVOLUTION_MARKER);
   const stream = o.progress === false ? null : o.progress === true || o.progress === undefined ? process.stderr : o.progress;
   const say = (line: string): void => { stream?.write(`${line}\n`); };
@@ -304,7 +309,7 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
       }
       const { fit, kv } = await scoreRecords(scoring, records, taskRanges, [mean]);
       const score = fit.fitness[0]!;
-      appendFileSync(join(out, VALIDATION_FILE), JSON.stringify({ stage: ctx.stage.name, generation: ctx.generation, stageGeneration: ctx.stageGeneration, score, kv: kv[0], prompts: records.length, skippedTasks: fit.skippedTasks }) + '\n');
+      appendLineSync(join(out, VALIDATION_FILE), JSON.stringify({ stage: ctx.stage.name, generation: ctx.generation, stageGeneration: ctx.stageGeneration, score, kv: kv[0], prompts: records.length, skippedTasks: fit.skippedTasks }));
       return score;
     },
   } : undefined;
@@ -315,7 +320,7 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
     // The record's ETA (log.jsonl's etaS) runs to the end of the curriculum, validations included.
     progress?.update({ ...record, generation: record.generation + 1, totalGenerations: total });
     const report = members.find((m) => m.generation === record.generation)!;
-    appendFileSync(join(out, MEMBERS_FILE), JSON.stringify(report) + '\n');
+    appendLineSync(join(out, MEMBERS_FILE), JSON.stringify(report));
     // The generation's checkpoint is written: the run can be resumed from here on.
     rmSync(markerPath, { force: true });
     o.onGeneration?.(record, report);

@@ -10,10 +10,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, realpathSync } from 'node:fs';
 import { totalmem } from 'node:os';
-import { makeFolders, MiB, readFileLimited } from '../util/files.js';
+import { appendLineSync, makeFolders, MiB, readFileLimited } from '../util/files.js';
 import { acquireRunLock, runFolderEntries } from '../util/run-lock.js';
 import { join, resolve } from 'node:path';
-import { MAX_CHECKPOINT_BYTES, readCheckpointFile, writeCheckpointFile, writeFileAtomic } from '../evolve/checkpoint.js';
+import { checkpointFormatOf, EVOLUTION_CHECKPOINT_FORMAT, MAX_CHECKPOINT_BYTES, readCheckpointFile, writeCheckpointFile, writeFileAtomic } from '../evolve/checkpoint.js';
 import { parseHfConfig, readJsonFile } from '../models/config.js';
 import { loadModelFiles } from '../models/load.js';
 import { gpt2Config, llamaConfig } from '../models/random.js';
@@ -146,15 +146,17 @@ async function prepareTokenizer(o: TrainRunOptions, train: Document[]): Promise<
 
 /**
  * Drops the log lines of steps after `step`: a run stopped between two checkpoints had logged steps that the resumed
- * run does again, and the log (and its loss curve) must hold each step once. A torn last line goes too.
+ * run does again, and the log (and its loss curve) must hold each step once. A torn last line goes too, and with
+ * `phaseStarts` a phase line at `step` (a new data phase started again: one killed before its first checkpoint).
  */
-async function truncateLog(path: string, step: number): Promise<void> {
+async function truncateLog(path: string, step: number, phaseStarts: boolean): Promise<void> {
   if (!existsSync(path)) return;
   const lines = readFileLimited(path, 1024 * MiB, 'log').toString('utf8').split('\n').filter((l) => l.trim() !== '');
   const keep = lines.filter((line, i) => {
     let v: unknown;
     try { v = JSON.parse(line); } catch { return i < lines.length - 1; }
     const at = (v as { step?: unknown } | null)?.step;
+    if (phaseStarts && at === step && (v as { phase?: unknown }).phase !== undefined) return false;
     return typeof at !== 'number' || at <= step;
   });
   if (keep.length !== lines.length) await writeFileAtomic(path, keep.map((l) => l + '\n').join(''));
@@ -337,7 +339,11 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
   checkTrainingSize(modelConfigFor(cfg, vocabSize, 0, 0));
   makeFolders(o.outDir, 'output folder');
   const checkpoint = o.resume ? await loadTrainCheckpoint(ckptPath) : null;
-  if (!o.resume && existsSync(ckptPath)) throw new Error(`${o.outDir} already holds a training checkpoint; pass --resume to continue it or choose another --out`);
+  if (!o.resume && existsSync(ckptPath)) {
+    // An evolution run's folder has a checkpoint.bin too, which --resume would not read.
+    if (checkpointFormatOf(ckptPath) === EVOLUTION_CHECKPOINT_FORMAT) throw new Error(`${o.outDir} holds a namm evolve run (its checkpoint.bin is an evolution checkpoint); choose another --out`);
+    throw new Error(`${o.outDir} already holds a training checkpoint; pass --resume to continue it or choose another --out`);
+  }
   if (o.newData && !o.resume) throw new Error('a new data phase continues a run: pass --resume with it');
   const markerPath = join(o.outDir, UNFINISHED_RUN_MARKER);
   if (!o.resume) await fs.writeFile(markerPath, JSON.stringify({ run: cfg.name, started: new Date().toISOString() }) + '\n');
@@ -380,10 +386,10 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
       o.onStatus?.(`warning: ${ckptPath} was written on ${checkpoint.header.backend}, this run uses ${backendLabel}: it continues with other roundings, so it is not bit-identical to an uninterrupted run`);
     }
     o.onStatus?.(`resumed at step ${step} (${tokensSeen} tokens seen)${phaseStarts ? ', new data phase' : ''}`);
-    await truncateLog(logPath, step);
+    await truncateLog(logPath, step, phaseStarts);
     // The log is read again at every checkpoint (for loss.svg): a damaged line fails now, not after a checkpoint's work.
     if (existsSync(logPath)) readTrainLog(logPath);
-    if (phaseStarts) await fs.appendFile(logPath, JSON.stringify({ step, phase: 'new data', data: cfg.data, tokens_per_step: cfg.training.tokensPerStep }) + '\n');
+    if (phaseStarts) appendLineSync(logPath, JSON.stringify({ step, phase: 'new data', data: cfg.data, tokens_per_step: cfg.training.tokensPerStep }));
   } else if (cfg.init) {
     await loadInitialWeights(model, cfg.init);
     o.onStatus?.(`weights from ${cfg.init}`);
@@ -406,7 +412,7 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
   if (checkpoint && step >= cfg.training.steps) {
     o.onStatus?.(`the run in ${o.outDir} is at step ${step}, ${step > cfg.training.steps ? 'past' : 'at'} the config's training.steps (${cfg.training.steps}): nothing to train; raise training.steps to continue it`);
   }
-  const log = async (entry: Record<string, unknown>) => fs.appendFile(logPath, JSON.stringify(entry) + '\n');
+  const log = async (entry: Record<string, unknown>) => appendLineSync(logPath, JSON.stringify(entry));
   const save = async () => {
     // Never write non-finite weights over the run's last good model and checkpoint (a step skips a non-finite
     // gradient, and a checkpoint is checked when read, so this should not happen; if it does, the files stay).

@@ -3,7 +3,7 @@
  * target only once complete (so an error or a kill mid-way leaves the old file, or none, never a cut-off one), and
  * commands refuse to overwrite what exists unless asked to, with messages that name the real paths.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fstatSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname, tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -126,9 +126,53 @@ export function writeFileVia(path: string, write: (tmp: string) => void): void {
     renameSync(tmp, target);
   } catch (err) {
     rmSync(tmp, { force: true });
-    const message = String((err as Error)?.message ?? err);
-    if (!message.includes(tmp)) throw err; // the writer's own error (bad data, a task that cannot be sized)
-    throw new Error(`cannot write ${path}: ${message.split(tmp).join(path)}`, { cause: err });
+    throw writeError(path, err, tmp);
+  }
+}
+
+/**
+ * Refuses, naming `path`, a file target whose folder takes no new file (a read-only file system, no permission):
+ * checked before a long job whose result goes there, rather than when the job's work is done.
+ */
+export function checkWritable(path: string): void {
+  const target = writeTarget(path);
+  const tmp = tempFileFor(target);
+  try {
+    closeSync(openSync(tmp, 'wx'));
+  } catch (err) {
+    throw writeError(path, err, tmp);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** Errors of a write whose message names no file: a full disk or quota, a file too large, an I/O error. */
+const WRITE_FAILURES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EIO']);
+
+/**
+ * An error met writing `path`, named by it where it is the file system's: one about the temporary file `tmp` (its
+ * name replaced by `path`), one a write gives whatever the file (ENOSPC, …), or, without `tmp` (an append to `path`
+ * itself), any with a system call. The writer's own errors (bad data, an input it could not read) as they were.
+ */
+export function writeError(path: string, err: unknown, tmp?: string): unknown {
+  const message = String((err as Error)?.message ?? err);
+  const e = err as NodeJS.ErrnoException;
+  const system = tmp === undefined ? typeof e?.syscall === 'string' : message.includes(tmp) || WRITE_FAILURES.has(String(e?.code));
+  if (!system || message.startsWith(`cannot write ${path}`)) return err;
+  return new Error(`cannot write ${path}: ${tmp === undefined ? message : message.split(tmp).join(path)}`, { cause: err });
+}
+
+/**
+ * Appends `text` and a newline to `file` (a log line); a write that fails (a full disk) is undone, so that no cut
+ * line is left, and its error names the file.
+ */
+export function appendLineSync(file: string, text: string): void {
+  const size = Number(statSafe(file)?.size ?? 0);
+  try {
+    appendFileSync(file, text + '\n');
+  } catch (err) {
+    try { truncateSync(file, size); } catch { /* the error below says what failed */ }
+    throw writeError(file, err);
   }
 }
 

@@ -118,6 +118,12 @@ test('a new evolution refuses a folder holding other files, --resume refuses one
   }
   assert.deepEqual(readdirSync(notes).sort(), ['evolved.namm', 'log.jsonl']);
   assert.equal(readFileSync(join(notes, 'log.jsonl'), 'utf8'), 'my notes\n');
+  // A training run's folder (its checkpoint.bin too) is named as such, not offered resume, which could not read it.
+  const trained = join(dir, 'trained');
+  mkdirSync(trained);
+  const { writeCheckpointFile } = await import('../../src/evolve/checkpoint.js');
+  await writeCheckpointFile(join(trained, 'checkpoint.bin'), Buffer.from(JSON.stringify({ format: 'namm-train/1', step: 2 })));
+  await assert.rejects(evolveNamm({ curriculum: config, model: missing, out: trained, progress: false }), /trained holds a namm train run \(its checkpoint\.bin is a training checkpoint\); use a new directory$/);
   // --resume on a mistyped folder started a new run there.
   const typo = join(dir, 'run-typo');
   const cli = await runCli(['--config', config, '--model', MODEL, '--out', typo, '--resume']);

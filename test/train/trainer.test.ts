@@ -249,6 +249,26 @@ describe('namm train loop', () => {
     await assert.rejects(runTraining({ config: other, outDir: out, backend: be, corpus, resume: true, newData: true }), /different model, tokenizer or seed \(model\.nLayers differs from the checkpoint's config\)/);
   });
 
+  it('a new data phase started again after a kill before its first checkpoint logs its start once', async () => {
+    const out = tempDir(), be = new JsBackend();
+    await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, maxSteps: 2 });
+    const phase2 = tinyConfig('llama', 4);
+    phase2.data = { ...phase2.data, copyWeight: 1, copyLengths: [48], taskWeight: 0 };
+    // What a phase killed before its first checkpoint left: its start logged at the checkpoint's step.
+    const logPath = join(out, 'train-log.jsonl');
+    appendFileSync(logPath, JSON.stringify({ step: 2, phase: 'new data', data: phase2.data, tokens_per_step: phase2.training.tokensPerStep }) + '\n');
+    await runTraining({ config: phase2, outDir: out, backend: be, corpus, resume: true, newData: true, maxSteps: 1 });
+    const log = readFileSync(logPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(log.filter((l) => l.phase === 'new data').map((l) => l.step), [2]);
+  });
+
+  it('a folder of a namm evolve run is named as such, not offered --resume', async () => {
+    const { writeCheckpointFile } = await import('../../src/evolve/checkpoint.js');
+    const out = tempDir();
+    await writeCheckpointFile(join(out, 'checkpoint.bin'), Buffer.from(JSON.stringify({ format: 'namm-evolution', version: 1 })));
+    await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: new JsBackend(), corpus }), /holds a namm evolve run \(its checkpoint\.bin is an evolution checkpoint\); choose another --out$/);
+  });
+
   it('init: a run starts from a saved model\'s weights and tokenizer; a folder of another shape is refused', async () => {
     const first = tempDir(), be = new JsBackend();
     await runTraining({ config: tinyConfig('llama', 2), outDir: first, backend: be, corpus });

@@ -1,7 +1,7 @@
 /** Output folders: created level by level, with errors that name the path, and never a hang (Node's recursive mkdir under /proc). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeFolders, MiB, readFileLimited, readTextFile } from '../../src/util/files.js';
@@ -179,4 +179,20 @@ test('makeTemporaryFolder: a folder of this process, and those a killed process 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a full disk or a read-only folder is named by the file being written; the writer\'s own errors stay as they were', { skip: process.platform !== 'linux' }, async () => {
+  const { appendLineSync, checkWritable, writeFileVia } = await import('../../src/util/files.js');
+  const { writeFileAtomic } = await import('../../src/evolve/checkpoint.js');
+  const dir = mkdtempSync(join(tmpdir(), 'namm-full-'));
+  const target = join(dir, 'out.json');
+  // /dev/full fails every write with ENOSPC, whose message names no file.
+  assert.throws(() => writeFileVia(target, () => writeFileSync('/dev/full', 'x')), new RegExp(`^Error: cannot write ${target}: ENOSPC: no space left on device, write$`));
+  assert.throws(() => appendLineSync('/dev/full', '{}'), /^Error: cannot write \/dev\/full: ENOSPC: no space left on device, write$/);
+  await assert.rejects(writeFileAtomic('/sys/namm-test.bin', 'x'), /^Error: cannot write \/sys\/namm-test\.bin: EACCES: permission denied, open '\/sys\/namm-test\.bin'$/);
+  assert.throws(() => writeFileVia(target, () => { throw new RangeError('bad data'); }), /^RangeError: bad data$/);
+  // Checked before a long job: a folder that takes no new file (sysfs refuses even root).
+  assert.throws(() => checkWritable('/sys/namm-test.namm'), /^Error: cannot write \/sys\/namm-test\.namm: EACCES/);
+  checkWritable(target);
+  assert.deepEqual(readdirSync(dir), [], 'the probe leaves nothing');
 });
