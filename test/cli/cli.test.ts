@@ -378,6 +378,12 @@ test('outputs never destroy data: no overwriting an input, no overwriting unaske
   r = namm('calibrate', '--model', join(dir, 'no-model'), '--namm', namFile, '--data', data, '--out', join(dir, 'no', 'z2.namm'));
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^namm: cannot write .*no\/z2\.namm: the folder .*no does not exist$/m);
+  // So is one in a folder that takes no file (sysfs refuses even root; a read-only file system the same).
+  if (process.platform === 'linux') {
+    r = namm('calibrate', '--model', join(dir, 'no-model'), '--namm', namFile, '--data', data, '--out', '/sys/namm-test.namm');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^namm: cannot write \/sys\/namm-test\.namm: EACCES/m);
+  }
   r = namm('tasks', 'generate', '--task', 'passkey', '--length', '400', '--tokenizer', MODEL, '--out', join(dir, 'no', 'pk.jsonl'), '-q');
   assert.match(r.stderr, /^namm: cannot write .*no\/pk\.jsonl: the folder .*no does not exist$/m);
   // A --tokenizer folder without a tokenizer is named as such, not as the folder --out lies in.
