@@ -142,15 +142,15 @@ export function register(program: Command): void {
         // And across records (a task's records scored by two metrics), which one record at a time cannot see.
         checkScorable(records, metricOptions);
       }
-      const model = await loadCliModel(o.model, o.weights);
-      if (o.threads) model.backend.threads = o.threads;
-      if (o.chatTemplate && !model.tokenizer?.applyChatTemplate) throw new Error(`--chat-template: ${o.model} has no chat template (tokenizer_config.json's chat_template)`);
-      const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
-      // One eval at a time on an --out folder: two started at once both passed the run.json check before either
-      // wrote it, then appended results of two setups to one results.jsonl.
-      if (o.out) makeFolders(o.out, 'output folder');
-      const lock = o.out ? acquireRunLock(o.out, { command: 'namm eval' }) : null;
+      // One eval at a time on an --out folder (taken before the model loads, so a second one is refused at once): two
+      // started together both passed the run.json check before either wrote it, then appended results of two setups
+      // to one results.jsonl. A folder the lock made is removed again if the run fails before writing into it.
+      const lock = o.out ? acquireRunLock(o.out, { command: 'namm eval', resumeHint: 'the same command continues its run' }) : null;
       try {
+        const model = await loadCliModel(o.model, o.weights);
+        if (o.threads) model.backend.threads = o.threads;
+        if (o.chatTemplate && !model.tokenizer?.applyChatTemplate) throw new Error(`--chat-template: ${o.model} has no chat template (tokenizer_config.json's chat_template)`);
+        const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
         // Without --out the traces are only needed during this run: the temporary folder goes when the process ends
         // (an error included; one a signal left behind goes at the next such run), rather than one more folder left in
         // the temporary directory by every run.

@@ -116,16 +116,21 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
   const questionAlone = question === '' ? [] : tok.encode(question, { addBos: false });
   let text = context + question;
   let ids = tok.encode(text);
+  let questionTokens = questionTokensOf(ids, [questionAlone], questionAlone.length);
+  // The question's text as the prompt's text holds it: after a cut, its tokens decoded and tokenised again.
+  let questionText = question;
   let truncated = false;
   if (ids.length > budget) {
     // A prompt past the budget can hold more tokens than the model's context less the new tokens (a given
     // maxPromptTokens) only as far as pred.py's cut on text can lengthen it.
     const limit = options.maxPromptTokens !== undefined ? Math.max(budget, contextLength(model.config) - maxNew) : budget;
-    ({ text, ids } = cutPromptMiddle(tok, ids, questionSuffix(ids, questionAlone), budget, limit, `record ${record._id}`, budgetText));
+    questionText = tok.decode(ids.slice(ids.length - questionTokens), { skipSpecial: true });
+    ({ text, ids } = cutPromptMiddle(tok, ids, questionTokens, budget, limit, `record ${record._id}`, budgetText));
+    questionTokens = questionTokensOf(ids, [questionAlone, tok.encode(questionText, { addBos: false })], questionTokens);
     truncated = true;
   }
   if (ids.length === 0) throw new Error(`record ${record._id}: its prompt tokenises to no tokens (empty context and question, and a tokenizer that adds no BOS)`);
-  let split = ids.length - questionSuffix(ids, questionAlone);
+  let split = ids.length - questionTokens;
   let ctxIds = ids.slice(0, split);
   let qIds = ids.slice(split);
   if (options.chatTemplate && !NO_CHAT_DATASETS.has(record.dataset)) {
@@ -136,7 +141,8 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
     const bos = tok.bosTokenId;
     const wrapped = tok.encode(prefix + text + suffix, { addBos: false });
     ids = bos !== null && tok.encode('')[0] === bos && wrapped[0] !== bos ? [bos, ...wrapped] : wrapped;
-    split = ids.length - questionSuffix(ids, tok.encode(question + suffix, { addBos: false }));
+    const suffixTokens = suffix === '' ? 0 : tok.encode(suffix, { addBos: false }).length;
+    split = ids.length - questionTokensOf(ids, [...new Set([question, questionText])].map((q) => tok.encode(q + suffix, { addBos: false })), qIds.length + suffixTokens);
     ctxIds = ids.slice(0, split);
     qIds = ids.slice(split);
   }
@@ -168,16 +174,18 @@ function cutPromptMiddle(
   tok: NonNullable<Model['tokenizer']>, ids: readonly number[], questionTokens: number, budget: number, limit: number,
   what: string, budgetText: string,
 ): { text: string; ids: number[] } {
-  let keep = budget;
-  for (let attempt = 0; ; attempt++) {
+  let keep = budget, last = 0;
+  for (let attempt = 0; attempt < 16; attempt++) {
     const half = Math.floor(keep / 2);
     let head: number[], tail: number[];
     if (half >= 1 && half >= questionTokens) {
       head = ids.slice(0, half);
       tail = ids.slice(ids.length - half);
     } else {
+      // Under 2 tokens of context the question alone is said not to fit, unless a cut that was too long came first:
+      // then a side may go down to none.
       const room = keep - questionTokens;
-      if (room < 2) throw new Error(`${what}: the question alone (${questionTokens} tokens) does not fit a ${budgetText}`);
+      if (room < (last === 0 ? 2 : 0)) break;
       const side = Math.floor(room / 2);
       head = ids.slice(0, side);
       tail = ids.slice(ids.length - questionTokens - side);
@@ -185,9 +193,23 @@ function cutPromptMiddle(
     const text = tok.decode(head, { skipSpecial: true }) + tok.decode(tail, { skipSpecial: true });
     const cut = tok.encode(text);
     if (cut.length <= limit) return { text, ids: cut };
-    if (attempt === 3) throw new Error(`${what}: its prompt cut in the middle to ${keep} tokens still tokenises to ${cut.length}, more than the ${limit} that fit`);
-    keep -= cut.length - limit;
+    // Shorter by the excess, and by at least one token a side (an odd budget one less keeps the same halves).
+    last = cut.length;
+    keep -= Math.max(2, cut.length - limit);
   }
+  if (last === 0) throw new Error(`${what}: the question alone (${questionTokens} tokens) does not fit a ${budgetText}`);
+  throw new Error(`${what}: its prompt cut in the middle tokenises again to ${last} tokens, more than the ${limit} that fit, however short the cut`);
+}
+
+/**
+ * How many of the last ids of `ids` are the question's: the longest match of questionSuffix over `refs` (the
+ * question's tokens, on their own and as a cut prompt's text holds them: decoded and tokenised again, which drops
+ * unknown tokens and cleans up spaces). A match under half of `expected` (the question's tokens before any cut) is
+ * not the question's end, and `expected` tokens are taken: the question is never compressed as context wholesale.
+ */
+function questionTokensOf(ids: readonly number[], refs: readonly (readonly number[])[], expected: number): number {
+  const n = Math.max(0, ...refs.map((ref) => questionSuffix(ids, ref)));
+  return n * 2 < expected ? Math.min(expected, ids.length) : n;
 }
 
 

@@ -8,7 +8,7 @@
  * of the payload | payload.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, promises as fs, readSync } from 'node:fs';
+import { closeSync, openSync, promises as fs, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { MiB, readFileLimited, removeDeadWritersFiles, tempFileFor, writeError, writeTarget } from '../util/files.js';
 
@@ -162,6 +162,8 @@ export const EVOLUTION_CHECKPOINT_FORMAT = 'namm-evolution' as const;
 export function checkpointFormatOf(path: string): string | null {
   let head: Buffer;
   try {
+    // Not a regular file (a FIFO there would block the open): none.
+    if (!statSync(path).isFile()) return null;
     const fd = openSync(path, 'r');
     try {
       head = Buffer.alloc(4096);

@@ -58,6 +58,11 @@ export interface AcquireRunLockOptions {
   onNote?: (line: string) => void;
   /** What the folder is, for errors of its creation (default "output folder"). */
   what?: string;
+  /**
+   * How a refused user continues the holder's run once it has ended, in the refusal (default "with --resume to
+   * continue its run"; `namm eval` resumes without a flag).
+   */
+  resumeHint?: string;
 }
 
 /** A refusal: the folder is locked by a live (or uncheckable) process. */
@@ -108,7 +113,7 @@ export function acquireRunLock(dir: string, opts: AcquireRunLockOptions = {}): R
       const token = found.info.token;
       if ([...held.values()].some((l) => l.info.token === token)) throw refusal(dir, path, found.info, 'this process');
       const state = liveness(found.info);
-      if (state !== 'gone') throw refusal(dir, path, found.info, state);
+      if (state !== 'gone') throw refusal(dir, path, found.info, state, opts.resumeHint);
       if (removeIfUnchanged(path, found.raw)) {
         note(`note: taking over the stale run lock ${path} of process ${found.info.pid}${found.info.command ? ` (${found.info.command})` : ''}, started ${found.info.started}, which no longer runs`);
       }
@@ -215,13 +220,13 @@ function liveness(info: RunLockInfo): 'gone' | 'alive' | 'other host' {
   return 'alive';
 }
 
-function refusal(dir: string, path: string, h: RunLockInfo, state: 'alive' | 'other host' | 'this process'): RunLockedError {
+function refusal(dir: string, path: string, h: RunLockInfo, state: 'alive' | 'other host' | 'this process', resumeHint = 'with --resume to continue its run'): RunLockedError {
   const who = `process ${h.pid}${h.command ? ` (${h.command})` : ''} on ${h.hostname}, started ${h.started}`;
   const how = state === 'this process'
     ? 'wait for that run to end, or use another folder'
     : state === 'other host'
       ? `let that run end, or use another folder; if it no longer runs, remove ${path} and start again`
-      : `wait for it to end or stop it (kill ${h.pid}), then start again (with --resume to continue its run), or use another folder`;
+      : `wait for it to end or stop it (kill ${h.pid}), then start again (${resumeHint}), or use another folder`;
   return new RunLockedError(`${dir} is in use by another run: ${state === 'this process' ? 'this process' : who} holds its lock ${path}; ${how}`, dir, h);
 }
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -232,9 +232,16 @@ test('namm eval --out: a line cut by a crash or a full disk is removed from resu
   try {
     const busy = namm(...args);
     assert.equal(busy.status, 1);
-    assert.match(busy.stderr, new RegExp(`${process.pid}`));
+    assert.match(busy.stderr, new RegExp(`${process.pid}.*then start again \\(the same command continues its run\\)`));
+    // Taken before the model loads: a second eval is refused at once (here with a model that does not exist).
+    const early = namm('eval', '--model', join(dir, 'no-model'), '--data', data, '--out', out);
+    assert.match(early.stderr, /is in use by another run/);
     assert.equal(readFileSync(results, 'utf8'), lines.join('\n'));
   } finally {
     lock.release();
   }
+  // A folder the lock made for a run that failed before writing anything is not left behind.
+  const fresh = join(dir, 'never', 'out');
+  assert.equal(namm('eval', '--model', join(dir, 'no-model'), '--data', data, '--out', fresh).status, 1);
+  assert.equal(existsSync(join(dir, 'never')), false);
 });
