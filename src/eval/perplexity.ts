@@ -1,9 +1,10 @@
 /** Perplexity of a text under a memory policy: every token is predicted from the cache as the policy left it. */
-import type { Model } from '../models/model.js';
+import { checkModel, type Model } from '../models/model.js';
 import { sequenceLimit } from '../models/rope.js';
-import type { MemoryPolicy } from '../memory/policy.js';
+import { checkMemoryPolicy, type MemoryPolicy } from '../memory/policy.js';
 import type { CacheStatsSummary } from '../runtime/stats.js';
 import { DEFAULT_CHUNK_SIZE } from '../runtime/session.js';
+import { checkArg, checkArgOptions } from '../util/args.js';
 
 export interface PerplexityResult {
   /** Tokens of the text (the first, often BOS, is only context). */
@@ -26,6 +27,10 @@ export function tokenNll(row: ArrayLike<number>, target: number): { nll: number;
 }
 
 export function perplexity(model: Model, ids: readonly number[], policy: MemoryPolicy | null, options: { chunkSize?: number; onProgress?: (done: number, total: number) => void } = {}): PerplexityResult {
+  checkModel('perplexity', model);
+  checkArg('perplexity', 'ids', ids, 'ids');
+  if (policy !== null) checkMemoryPolicy('perplexity', 'policy', policy, ' or null; parsePolicySpec(spec) turns a spec string into one');
+  checkArgOptions('perplexity', options, ['chunkSize', 'onProgress']);
   if (ids.length < 2) throw new Error('perplexity needs at least two tokens');
   // Refused before any chunk runs, naming the limit: the session would refuse the chunk that crossed it, after
   // the ones before had run for nothing.

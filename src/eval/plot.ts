@@ -4,6 +4,7 @@
  * per (family, task), labelled with the task, so no line joins scores of different tasks.
  */
 import { PALETTE, renderLineChart, type LineSeries } from '../util/chart.js';
+import { argError, checkArg } from '../util/args.js';
 
 export interface ScoreVsKvPoint {
   /** Policy name as the runner records it, e.g. `full`, `h2o:ratio=0.5`, `adakv(snapkv):ratio=0.25`. */
@@ -31,6 +32,11 @@ export function policyFamily(policy: string): string {
 
 /** The SVG text of score vs KV fraction: one series per policy family, sorted by KV fraction, with markers. */
 export function renderScoreVsKvSvg(points: readonly ScoreVsKvPoint[], title = 'score vs KV-cache fraction'): string {
+  checkArg('renderScoreVsKvSvg', 'points', points, 'array', 'an array of points { policy, kvFraction, score }');
+  points.forEach((p, i) => {
+    if (typeof p?.policy !== 'string' || typeof p.kvFraction !== 'number' || typeof p.score !== 'number') throw argError('renderScoreVsKvSvg', `points[${i}]`, 'a point { policy, kvFraction, score }', p);
+  });
+  checkArg('renderScoreVsKvSvg', 'title', title, 'string');
   const tasks = new Set(points.map((p) => p.task ?? ''));
   const perTask = tasks.size > 1;
   const families = new Map<string, { family: string; points: [number, number][] }>();

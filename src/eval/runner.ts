@@ -13,9 +13,9 @@
  *   what forgetting costs); the prediction is then the argmax token at every answer position. The answer tokens
  *   are fed as one prefill chunk after the question (never compressed as a context), not decoded one by one.
  */
-import type { Model } from '../models/model.js';
+import { checkModel, type Model } from '../models/model.js';
 import { contextLength } from '../models/rope.js';
-import type { MemoryPolicy } from '../memory/policy.js';
+import { checkMemoryPolicy, type MemoryPolicy } from '../memory/policy.js';
 import { answerText, type TaskRecord } from '../tasks/record.js';
 import {
   maxNewTokensFor, metricForRecord, postprocessPrediction, scoreRecord, splitContextAndQuestion, extraStopTokensFor,
@@ -26,6 +26,7 @@ import type { CacheStatsSummary } from '../runtime/stats.js';
 import type { Session } from '../runtime/session.js';
 import { tokenNll } from './perplexity.js';
 import { showValue } from '../util/show.js';
+import { checkArg, checkArgOptions } from '../util/args.js';
 
 export interface RunRecordOptions {
   /** Official LongBench prompts and generation lengths (records without their own template need it). */
@@ -66,6 +67,10 @@ export interface RunRecordOptions {
   prefix?: { session: Session; tokens: number };
 }
 
+/** The keys of RunRecordOptions: a misspelt one was ignored and its default used. */
+export const RUN_RECORD_OPTION_KEYS = ['longbenchConfig', 'maxPromptTokens', 'contextWindow', 'chatTemplate', 'queryAware',
+  'metricOptions', 'chunkSize', 'maxNewTokens', 'score', 'prefix'] as const;
+
 /** A record's prompt as runRecord feeds it. */
 export interface RecordPrompt {
   ctxIds: number[];
@@ -88,6 +93,8 @@ export interface RecordPrompt {
 
 /** Tokenises a record as runRecord does (template, truncation in the middle of the context, question, answer). */
 export function recordPrompt(model: Model, record: TaskRecord, options: RunRecordOptions = {}): RecordPrompt {
+  checkModel('recordPrompt', model);
+  checkArg('recordPrompt', 'record', record, 'object', 'a task record');
   checkRunOptions(options);
   const tok = model.tokenizer;
   if (!tok) throw new Error(`model ${model.source} has no tokenizer; tasks need one`);
@@ -288,6 +295,8 @@ const INCLUSION_METRICS: ReadonlySet<MetricName> = new Set(['string_match_all', 
  * model had generated for the record (or, the last, once every record had run), and ended the run there.
  */
 export function checkScorable(records: readonly TaskRecord[], options: MetricOptions = {}): void {
+  checkArg('checkScorable', 'records', records, 'array', 'an array of task records');
+  records.forEach((r, i) => checkArg('checkScorable', `records[${i}]`, r, 'object', 'a task record'));
   const metricOf = new Map<string, { metric: MetricName; id: string }>();
   for (const r of records) {
     try {
@@ -317,6 +326,10 @@ function recordLabels(record: TaskRecord): Pick<RecordResult, 'targetLength' | '
 }
 
 export async function runRecord(model: Model, record: TaskRecord, policy: MemoryPolicy | null, options: RunRecordOptions = {}): Promise<RecordResult> {
+  checkModel('runRecord', model);
+  checkArg('runRecord', 'record', record, 'object', 'a task record');
+  if (policy !== null) checkMemoryPolicy('runRecord', 'policy', policy, ' or null; parsePolicySpec(spec) turns a spec string into one');
+  checkArgOptions('runRecord', options, RUN_RECORD_OPTION_KEYS);
   const started = performance.now();
   const { ctxIds, qIds, answerIds, maxNew, truncated, prefill } = recordPrompt(model, record, options);
   const tok = model.tokenizer!;

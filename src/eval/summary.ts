@@ -1,6 +1,7 @@
 /** The per-task, per-policy table of an evaluation: score, score relative to the full cache, mean KV fraction. */
 import { aggregateScores, isMetricName, type MetricName } from '../tasks/metrics/index.js';
 import { LIKELIHOOD_METRIC, type RecordResult } from './runner.js';
+import { argError, checkArg } from '../util/args.js';
 
 export interface SummaryRow {
   dataset: string;
@@ -62,6 +63,10 @@ function scoreOf(metric: MetricName | typeof LIKELIHOOD_METRIC, rs: readonly Rec
 }
 
 export function summarize(results: readonly RecordResult[], fullPolicy = 'full', by: readonly SummaryKey[] = []): SummaryRow[] {
+  checkArg('summarize', 'results', results, 'array', 'an array of record results (from runRecord)');
+  checkArg('summarize', 'fullPolicy', fullPolicy, 'string');
+  checkArg('summarize', 'by', by, 'array', `an array of breakdown keys (${SUMMARY_KEYS.join(', ')})`);
+  results.forEach((r, i) => checkArg('summarize', `results[${i}]`, r, 'object', 'a record result (from runRecord)'));
   for (const k of by) if (!SUMMARY_KEYS.includes(k)) throw new RangeError(`summaries break down by ${SUMMARY_KEYS.join(' or ')}, not "${String(k)}"`);
   const withLength = by.includes('length'), withDepth = by.includes('depth');
   const groups = new Map<string, RecordResult[]>();
@@ -120,6 +125,12 @@ export function summarize(results: readonly RecordResult[], fullPolicy = 'full',
  * explains either mark when it appears.
  */
 export function formatSummary(rows: readonly SummaryRow[], fullPolicy = 'full'): string {
+  checkArg('formatSummary', 'rows', rows, 'array', 'an array of summary rows (from summarize)');
+  checkArg('formatSummary', 'fullPolicy', fullPolicy, 'string');
+  rows.forEach((r, i) => {
+    const ok = r !== null && typeof r === 'object' && [r.score, r.meanKvFraction, r.peakKvFraction, r.samples].every((v) => typeof v === 'number');
+    if (!ok) throw argError('formatSummary', `rows[${i}]`, 'a summary row (from summarize: score, samples, meanKvFraction, peakKvFraction, …)', r);
+  });
   const head = ['task', 'policy', 'n', 'score', 'vs full', 'mean KV', 'peak KV'];
   // A ratio over fewer records than the row or the full cache's row holds compares a subset: say on how many.
   const fullSamples = (r: SummaryRow) => rows.find((x) => sameGroup(x, r) && x.policy === fullPolicy)?.samples;

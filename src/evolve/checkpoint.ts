@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, promises as fs, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { MiB, readFileLimited, removeDeadWritersFiles, tempFileFor, writeError, writeTarget } from '../util/files.js';
+import { checkArg } from '../util/args.js';
 
 const MAGIC = 'NAMMCKP1';
 const VERSION = 1;
@@ -27,6 +28,7 @@ export const TEMP_MARKER = '.tmp-';
  * chunks, written back to back, so large states need not be concatenated in memory first.
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string | Uint8Array[]): Promise<void> {
+  checkArg('writeFileAtomic', 'path', path, 'path');
   // Checked before the temporary file exists: a string chunk was written at file position 0 (over earlier chunks),
   // and a wider typed array wrote .length bytes of its .byteLength.
   if (typeof data !== 'string') for (const chunk of Array.isArray(data) ? data : [data]) checkByteChunk(chunk, 'writeFileAtomic');
@@ -100,6 +102,7 @@ export async function removeStaleTempFiles(path: string): Promise<number> {
 
 /** Frames `payload` (one buffer, or chunks that together form it) and writes it atomically. */
 export async function writeCheckpointFile(path: string, payload: Uint8Array | Uint8Array[]): Promise<void> {
+  checkArg('writeCheckpointFile', 'path', path, 'path');
   const chunks = Array.isArray(payload) ? payload : [payload];
   for (const c of chunks) checkByteChunk(c, 'writeCheckpointFile');
   await writeFileAtomic(path, [checkpointHeader(chunks), ...chunks]);
@@ -125,6 +128,7 @@ function checkpointHeader(chunks: Uint8Array[]): Uint8Array {
 
 /** Reads a framed checkpoint and returns its payload, or throws a clear Error if it is missing or damaged. */
 export async function readCheckpointFile(path: string): Promise<Uint8Array> {
+  checkArg('readCheckpointFile', 'path', path, 'path');
   let bytes: Buffer;
   try {
     bytes = readFileLimited(path, MAX_CHECKPOINT_BYTES, 'checkpoint');

@@ -4,6 +4,7 @@
  * scaling of Ros & Hansen (2008) for the diagonal variant. At elite ratios other than 0.5 the weights' base moves
  * with μ (see cmaParameters).
  */
+import { checkArg } from '../util/args.js';
 
 export type CmaVariant = 'full' | 'separable';
 
@@ -148,5 +149,8 @@ function effectiveSize(w: Float64Array): number {
  * O(n³) cost per generation at O(n²) amortised while C changes too little in between to matter.
  */
 export function hansenEigenGap(p: CmaParameters): number {
+  checkArg('hansenEigenGap', 'p', p, 'object', 'CMA-ES parameters (cmaParameters(dim, options))');
+  checkArg('hansenEigenGap', 'p.dim', p.dim, 'positive');
+  for (const k of ['c1', 'cmu'] as const) checkArg('hansenEigenGap', `p.${k}`, p[k], 'finite');
   return Math.max(1, Math.floor(1 / (10 * p.dim * (p.c1 + p.cmu))));
 }

@@ -8,6 +8,8 @@
  * restored strategy continues bit-identically.
  */
 import { Rng } from '../util/rng.js';
+import { argError } from '../util/args.js';
+import { checkOptionKeys } from '../util/show.js';
 import { symmetricEigenInPlace } from './eigen.js';
 import { CMA_RATE_NAMES, checkStrategyConstants, cmaParameters, hansenEigenGap, type CmaParameters, type CmaVariant } from './cma-parameters.js';
 import { decodeCmaState, encodeCmaState, type CmaSnapshot } from './cma-state.js';
@@ -165,6 +167,7 @@ export class CmaEs {
    */
   tell(fitness: ArrayLike<number>): void {
     if (!this.pending) throw new Error('CMA-ES: tell() without a pending ask()');
+    if (!Array.isArray(fitness) && !ArrayBuffer.isView(fitness)) throw argError('CmaEs.tell', 'fitness', `an array of ${this.popSize} fitness values`, fitness);
     const n = this.n, lambda = this.popSize, p = this.params;
     if (fitness.length !== lambda) throw new RangeError(`CMA-ES: got ${fitness.length} fitness values, need ${lambda}`);
     for (let k = 0; k < lambda; k++) {
@@ -419,8 +422,18 @@ export class CmaEs {
   }
 }
 
+/** The keys of CmaOptions: a misspelt one (`popsize`, `sigma`) was ignored and its default used. */
+const CMA_OPTION_KEYS = ['dim', 'popSize', 'eliteRatio', 'initSigma', 'cm', 'initMean', 'variant', 'mode', 'eigenEvery', 'shiftFirstGeneration', 'seed', ...CMA_RATE_NAMES];
+
+/** The largest dim of a full covariance: C and its eigenvectors are dim² float64 values each (8 GiB at this bound). */
+const MAX_FULL_DIM = 2 ** 15;
+
 function resolveOptions(o: CmaOptions): ResolvedCmaOptions {
   if (o === null || typeof o !== 'object') throw new TypeError('CMA-ES: options object required');
+  checkOptionKeys(o, CMA_OPTION_KEYS, 'CmaEs');
+  if ((o.variant ?? 'full') === 'full' && typeof o.dim === 'number' && o.dim > MAX_FULL_DIM) {
+    throw new RangeError(`CMA-ES: dim ${o.dim} is too large for a full covariance matrix (at most ${MAX_FULL_DIM}: dim² float64 values); use variant: 'separable'`);
+  }
   const mode = o.mode ?? 'reference';
   if (mode !== 'reference' && mode !== 'fast') throw new RangeError(`CMA-ES: mode must be 'reference' or 'fast', got ${String(mode)}`);
   const variant = o.variant ?? 'full';

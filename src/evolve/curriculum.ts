@@ -26,6 +26,7 @@ import { RECORD_SCORES, type RecordScore } from '../eval/runner.js';
 import { checkMetricOptions, type MetricOptions } from '../tasks/metrics/index.js';
 import { MiB, readFileLimited } from '../util/files.js';
 import { stableJson } from '../util/stable-json.js';
+import { argError, checkArg } from '../util/args.js';
 
 /** Re-exported: equal definitions hash equally wherever they are compared. */
 export { stableJson };
@@ -351,6 +352,7 @@ function parseTask(c: Checker, raw: unknown, where: string, baseDir: string): Ta
 
 /** Reads and validates a curriculum JSON file. */
 export function loadCurriculum(path: string): Curriculum {
+  checkArg('loadCurriculum', 'path', path, 'path');
   let text: string;
   try {
     text = readFileLimited(path, 16 * MiB, 'curriculum').toString('utf8');
@@ -380,6 +382,8 @@ export function loadCurriculum(path: string): Curriculum {
 export function resolveTaskPools(
   curriculum: Curriculum, tokenizer: Tokenizer, maxLength = Infinity, checkRecord?: (record: TaskRecord) => void,
 ): Map<string, TaskRecord[]> {
+  if (!Array.isArray((curriculum as Partial<Curriculum> | null)?.stages)) throw argError('resolveTaskPools', 'curriculum', 'a curriculum (parseCurriculum)', curriculum);
+  if (typeof tokenizer?.encode !== 'function') throw argError('resolveTaskPools', 'tokenizer', 'a tokenizer (an object with encode and decode)', tokenizer);
   for (const stage of curriculum.stages) {
     for (const t of stage.tasks) {
       const over = t.kind === 'generated' ? t.lengths.find((l) => l > maxLength) : undefined;
@@ -438,6 +442,8 @@ const sha = (s: string): string => createHash('sha256').update(s).digest('hex').
  * accepted from their checkpoints.
  */
 export function curriculumFingerprints(c: Curriculum, form: 'portable' | 'legacy' = 'portable'): { settings: string; stages: string[] } {
+  checkArg('curriculumFingerprints', 'c', c, 'object', 'a curriculum (parseCurriculum)');
+  if (form !== 'portable' && form !== 'legacy') throw argError('curriculumFingerprints', 'form', '"portable" or "legacy"', form);
   const portable = form === 'portable';
   const run = runWithoutDefaults(c.run);
   if (portable && typeof run.longbenchConfig === 'string') run.longbenchConfig = `content:${sha(stableJson(loadLongBenchConfig(run.longbenchConfig)))}`;

@@ -15,6 +15,7 @@
  *   ranks within a generation).
  */
 import { Rng } from '../util/rng.js';
+import { argError, checkArg } from '../util/args.js';
 
 export type FitnessNormalisation = 'guarded' | 'reference';
 export const FITNESS_NORMALISATIONS: readonly FitnessNormalisation[] = ['guarded', 'reference'];
@@ -54,6 +55,9 @@ const mean = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0) / 
  * is needed only when a cache penalty is set.
  */
 export function computeFitness(tasks: readonly TaskScores[], kvFractions: readonly number[] | null, options: FitnessOptions = {}): FitnessResult {
+  checkArg('computeFitness', 'tasks', tasks, 'array', 'an array of task scores { task, scores }');
+  if (kvFractions !== null) checkArg('computeFitness', 'kvFractions', kvFractions, 'numbers', 'an array of KV fractions (numbers) or null');
+  if (options === null || typeof options !== 'object') throw argError('computeFitness', 'options', 'an object', options);
   const normalisation = options.normalisation ?? 'guarded';
   if (!FITNESS_NORMALISATIONS.includes(normalisation)) {
     throw new RangeError(`fitness normalisation must be ${FITNESS_NORMALISATIONS.join(' or ')}, got "${String(normalisation)}"`);
@@ -111,6 +115,7 @@ function checkTask(t: TaskScores, popSize: number): void {
  * resumed run draws exactly what the interrupted one did.
  */
 export function samplePromptIndices(poolSize: number, count: number, seed: number, generation: number, task: string): number[] {
+  checkArg('samplePromptIndices', 'task', task, 'string', 'a task name (a string)');
   if (!Number.isInteger(poolSize) || poolSize < 1) throw new RangeError(`task ${task}: the prompt pool is empty`);
   if (!Number.isInteger(count) || count < 1 || count > poolSize) {
     throw new RangeError(`task ${task}: cannot sample ${count} prompts without replacement from a pool of ${poolSize}`);

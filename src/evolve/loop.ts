@@ -16,6 +16,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { appendLineSync, makeFolders } from '../util/files.js';
+import { checkArg } from '../util/args.js';
 import { join, resolve } from 'node:path';
 import { acquireRunLock, type RunLock } from '../util/run-lock.js';
 import { CmaEs, type CmaOptions } from './cmaes.js';
@@ -176,6 +177,7 @@ export const LOG_FILE = 'log.jsonl';
 const RECENT_TIMES = 10;
 
 export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionResult> {
+  checkArg('runEvolution', 'o', o, 'object', 'evolution options { dir, dim, evaluate, … }');
   const stages = resolveStages(o);
   if (typeof o.evaluate !== 'function') throw new TypeError('runEvolution: evaluate must be a function');
   const later = o.laterStages;
@@ -364,6 +366,7 @@ async function loadBestState(dir: string, best: ValidationRecord): Promise<CmaEs
 
 /** Reads and validates `dir/checkpoint.bin`. */
 export async function loadEvolutionCheckpoint(dir: string): Promise<{ cma: CmaEs; meta: LoopMeta }> {
+  checkArg('loadEvolutionCheckpoint', 'dir', dir, 'path');
   const path = join(dir, CHECKPOINT_FILE);
   const payload = await readCheckpointFile(path);
   const { json, rest } = decodeFramed(payload, path);

@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, rmSync, statSync } from 'node:fs';
 import { appendLineSync, makeFolders, MiB, readFileLimited } from '../util/files.js';
+import { checkArg } from '../util/args.js';
 import { acquireRunLock, runFolderEntries, type RunLock } from '../util/run-lock.js';
 import { join } from 'node:path';
 import { calibrateNamm } from '../eval/calibrate.js';
@@ -127,6 +128,7 @@ interface EvolveExtra {
 const MAX_WORKERS = 64;
 
 export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult> {
+  checkArg('evolveNamm', 'o', o, 'object', 'evolution options { curriculum, model, out, … }');
   const curriculum = typeof o.curriculum === 'string' ? loadCurriculum(o.curriculum) : o.curriculum;
   const workers = o.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {

@@ -5,6 +5,7 @@
 import { renderLineChart } from '../util/chart.js';
 import type { GenerationRecord } from './loop.js';
 import { MiB, readFileLimited } from '../util/files.js';
+import { argError, checkArg } from '../util/args.js';
 
 export { niceTicks } from '../util/chart.js';
 
@@ -12,6 +13,7 @@ const COLORS = { best: '#d62728', mean: '#1f77b4', median: '#2ca02c', kv: '#7f7f
 
 /** The generation records of a run's log.jsonl (blank lines skipped; a damaged line is an error naming it). */
 export function readEvolutionLog(path: string): GenerationRecord[] {
+  checkArg('readEvolutionLog', 'path', path, 'path');
   const out: GenerationRecord[] = [];
   readFileLimited(path, 1024 * MiB, 'log').toString('utf8').split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
@@ -26,6 +28,8 @@ export function readEvolutionLog(path: string): GenerationRecord[] {
 
 /** The SVG text for a run's generation records. */
 export function renderFitnessSvg(records: readonly GenerationRecord[], title = 'NAMM evolution'): string {
+  checkArg('renderFitnessSvg', 'records', records, 'array', 'an array of generation records (readEvolutionLog)');
+  records.forEach((r, i) => { if (typeof r?.generation !== 'number') throw argError('renderFitnessSvg', `records[${i}]`, 'a generation record { generation, … }', r); });
   const x0 = records[0]?.generation ?? 0, x1 = Math.max(records[records.length - 1]?.generation ?? 0, x0 + 1);
   const points = (pick: (r: GenerationRecord) => number | undefined): [number, number][] => records
     .filter((r) => Number.isFinite(pick(r)))

@@ -10,6 +10,7 @@ import { likelihoodAnswers, type RunRecordOptions } from '../eval/runner.js';
 import { recordContent, type TaskRecord } from '../tasks/record.js';
 import { writeFileAtomic } from './checkpoint.js';
 import { stableJson } from './curriculum.js';
+import { checkArg } from '../util/args.js';
 
 export { modelFingerprint } from '../models/fingerprint.js';
 
@@ -33,6 +34,7 @@ interface ReferenceFile {
 
 /** The generation settings that change a score (everything else in RunRecordOptions is the same for all runs). */
 export function referenceSettings(o: RunRecordOptions): Record<string, unknown> {
+  checkArg('referenceSettings', 'o', o, 'object', 'run options (RunRecordOptions)');
   return {
     maxPromptTokens: o.maxPromptTokens ?? null, maxNewTokens: o.maxNewTokens ?? null, queryAware: o.queryAware ?? false,
     chunkSize: o.chunkSize ?? null, metricOptions: o.metricOptions ?? {}, longbenchConfig: o.longbenchConfig ?? null,
@@ -45,6 +47,9 @@ export function referenceSettings(o: RunRecordOptions): Record<string, unknown> 
 
 /** The cache key of one record's full-cache score. */
 export function referenceKey(model: string, record: TaskRecord, settings: Record<string, unknown>): string {
+  checkArg('referenceKey', 'model', model, 'string', 'a model fingerprint (a string)');
+  checkArg('referenceKey', 'record', record, 'object', 'a task record');
+  checkArg('referenceKey', 'settings', settings, 'object', 'settings (referenceSettings(options))');
   // A record with alternative answers is scored by likelihood as the best of them since they stopped being joined
   // into one target (likelihoodAnswers): its cached score from before is another quantity. Other keys are unchanged.
   const each = settings.score === 'likelihood' && likelihoodAnswers(record).length > 1 ? { likelihoodOf: 'each answer' } : {};
@@ -54,7 +59,9 @@ export function referenceKey(model: string, record: TaskRecord, settings: Record
 export class ReferenceScoreCache {
   private dirty = false;
 
-  private constructor(readonly path: string, readonly model: string, private readonly entries: Map<string, ReferenceEntry>) {}
+  private constructor(readonly path: string, readonly model: string, private readonly entries: Map<string, ReferenceEntry>) {
+    checkArg('ReferenceScoreCache', 'path', path, 'path');
+  }
 
   /** Opens (or starts) the cache file; entries of another model in an existing file are an error. */
   static async open(path: string, model: string): Promise<ReferenceScoreCache> {

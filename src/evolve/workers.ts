@@ -13,8 +13,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
-import { loadModelFiles, type ModelFileFormat } from '../models/load.js';
-import { autoWeights, Model } from '../models/model.js';
+import { checkModelPath, loadModelFiles, type ModelFileFormat } from '../models/load.js';
+import { autoWeights, checkModel, Model } from '../models/model.js';
 import type { ModelConfig, Tensor, WeightMap } from '../models/types.js';
 import { packedTensor, tensorStorage, type WeightStorage } from '../models/pack.js';
 import { PackedMatrix, type PackedFormat } from '../tensor/packed.js';
@@ -29,6 +29,7 @@ import type { NammSelection } from '../memory/namm/selection.js';
 import { recordPrompt, runRecord, type RunRecordOptions } from '../eval/runner.js';
 import type { Session } from '../runtime/session.js';
 import type { TaskRecord } from '../tasks/record.js';
+import { argError, checkArg } from '../util/args.js';
 
 /** How every member's NAMM is built and how every record is run. */
 export interface NammRunSettings {
@@ -83,6 +84,7 @@ export interface SharedModel {
  * aliases keep sharing one copy.
  */
 export function shareWeights(weights: WeightMap): WeightMap {
+  checkArg('shareWeights', 'weights', weights, 'Map', 'a weight Map (name → tensor)');
   const copies = new Map<object, Tensor>();
   const out: WeightMap = new Map();
   for (const [name, t] of weights) {
@@ -107,6 +109,8 @@ export function shareWeights(weights: WeightMap): WeightMap {
 
 /** Loads a model (any format `loadModelFiles` reads) with its weights in shared memory; `weights` as loadModelFiles. */
 export async function loadSharedModel(path: string, backend: Backend = getBackend(), storage: WeightStorage = 'auto'): Promise<SharedModel> {
+  checkModelPath('loadSharedModel', path);
+  if (backend === null || typeof backend !== 'object') throw argError('loadSharedModel', 'backend', 'a kernel backend (getBackend())', backend);
   const files = await loadModelFiles(path, { weights: autoWeights(storage, backend) });
   if (!files.tokenizer) throw new Error(`model ${files.source} has no tokenizer; evolution runs tasks and needs one`);
   const weights = shareWeights(files.weights);
@@ -183,6 +187,9 @@ export async function runEvaluationJob(
   model: Model, record: TaskRecord, params: Float32Array | null, normStats: NormStats | null, settings: NammRunSettings,
   prefixes?: PromptPrefixes,
 ): Promise<JobResult> {
+  checkModel('runEvaluationJob', model);
+  checkArg('runEvaluationJob', 'record', record, 'object', 'a task record');
+  checkArg('runEvaluationJob', 'settings', settings, 'object', 'NAMM run settings');
   const prefix = params !== null && prefixes ? prefixes.fork(model, record, params, normStats, settings) : null;
   const policy = prefix ? prefix.session.memoryPolicy : params === null ? null : nammPolicyFor(model, params, normStats, settings);
   const r = await runRecord(model, record, policy, prefix ? { ...settings.run, prefix } : settings.run);
@@ -435,6 +442,8 @@ class WorkerPoolEvaluator implements Evaluator {
 
 /** An evaluator with `workers` threads (1: the calling thread). */
 export async function createEvaluator(shared: SharedModel, settings: NammRunSettings, workers: number): Promise<Evaluator> {
+  checkArg('createEvaluator', 'shared', shared, 'object', 'a shared model (loadSharedModel)');
+  checkArg('createEvaluator', 'settings', settings, 'object', 'NAMM run settings');
   if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be an integer ≥ 1, got ${workers}`);
   if (workers === 1) return new InlineEvaluator(shared.model, settings);
   return WorkerPoolEvaluator.start(shared, settings, workers);

@@ -41,7 +41,7 @@ export function adaKvSelect(floor: number = ADAKV_DEFAULTS.floor): Selector {
         const m = forced[h]!, s = scores[h]!;
         for (let i = 0; i < lens[h]!; i++) if (!m[i]) { flatScore[f] = s[i]!; flatHead[f] = h; flatRow[f] = i; f++; }
       }
-      for (const j of selectTopK(flatScore, f, total - nForced)) forced[flatHead[j]!]![flatRow[j]!] = 1;
+      for (const j of selectTopK(flatScore, f, Math.max(0, total - nForced))) forced[flatHead[j]!]![flatRow[j]!] = 1;
       return forced.map((m) => {
         const out: number[] = [];
         for (let i = 0; i < m.length; i++) if (m[i]) out.push(i);

@@ -7,6 +7,7 @@
  * length) keeps repeated actions at a fixed fraction of the sequence instead of compounding. A target is never
  * below 1 (attention needs at least one key); a head holding fewer rows than its target keeps them all.
  */
+import { argError, checkArg } from '../util/args.js';
 
 /** How many tokens a baseline keeps per layer and KV head. */
 export type Budget =
@@ -69,6 +70,12 @@ export function describeBudget(b: Budget): string {
  * a plain floor would keep 1 of 10 tokens (kvpress's int() does) where ⌊10·0.2⌋ = 2.
  */
 export function budgetWant(b: Budget, totalTokens: number): number {
+  return want('budgetWant', b, totalTokens);
+}
+
+function want(fn: string, b: Budget, totalTokens: number): number {
+  if (b?.kind !== 'ratio' && b?.kind !== 'tokens') throw argError(fn, 'b', 'a budget (ratioBudget(r) or tokenBudget(n))', b);
+  checkArg(fn, 'totalTokens', totalTokens, 'count');
   return Math.max(1, b.kind === 'ratio' ? decimalKeep(totalTokens, b.ratio) : b.tokens);
 }
 
@@ -90,7 +97,8 @@ function decimalKeep(totalTokens: number, ratio: number): number {
 
 /** Rows one head should keep, clamped to the rows it holds. */
 export function budgetTarget(b: Budget, totalTokens: number, rows: number): number {
-  return Math.min(rows, budgetWant(b, totalTokens));
+  checkArg('budgetTarget', 'rows', rows, 'count');
+  return Math.min(rows, want('budgetTarget', b, totalTokens));
 }
 
 /** Per-head targets for one layer, not clamped to the rows (AdaKV pools the whole layer's budget). */
@@ -124,6 +132,7 @@ export const AT_CONTEXT_END_AND_DECODE: Cadence = { kind: 'decode' };
 export function parseCadence(value: string): Cadence {
   if (value === 'prefill') return AT_PREFILL_END;
   if (value === 'decode') return AT_CONTEXT_END_AND_DECODE;
+  checkArg('parseCadence', 'value', value, 'string', 'a string: a positive integer (tokens), "prefill" or "decode"');
   if (!/^[0-9]+$/.test(value)) throw new RangeError(`every must be a positive integer (tokens), "prefill" or "decode", got "${value}"`);
   return everyTokens(Number(value));
 }
@@ -155,8 +164,9 @@ export function crossesMultiple(every: number, totalTokens: number, nQ: number):
  * selector's stable sort, and NaN counts as −∞. Expected O(n) (quickselect on a strict total order).
  */
 export function selectTopK(scores: ArrayLike<number>, n: number, k: number): Int32Array {
+  if (!ArrayBuffer.isView(scores) && !Array.isArray(scores)) throw argError('selectTopK', 'scores', 'an array or typed array of scores', scores);
   if (!Number.isInteger(n) || n < 0 || n > scores.length) throw new RangeError(`selectTopK: n must be an integer within 0..${scores.length} (the scores given), got ${n}`);
-  if (!Number.isInteger(k)) throw new RangeError(`selectTopK: k must be an integer, got ${k}`);
+  if (!Number.isInteger(k) || k < 0) throw new RangeError(`selectTopK: k must be an integer ≥ 0, got ${k}`);
   if (k >= n) return iota(n);
   if (k <= 0) return new Int32Array(0);
   const evict = n - k;

@@ -13,9 +13,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { CacheShape, KeepLists, LayerObservation, MemoryPolicy } from './policy.js';
-import { ScoredPolicy, type TargetedPolicy } from './scored.js';
+import { checkMemoryPolicy } from './policy.js';
+import { isTargetedPolicy, ScoredPolicy, type TargetedPolicy } from './scored.js';
 import { cloneState } from '../util/clone.js';
 import { MiB, readFileLimited, writeFileVia } from '../util/files.js';
+import { argError, checkArg } from '../util/args.js';
 
 export interface MemoryTraceEvent {
   /** Sequence length at the end of the chunk where the reference policy evicted. */
@@ -115,6 +117,7 @@ function checkEventShape(e: MemoryTraceEvent, shape: MemoryTraceShape, where: st
 }
 
 export function loadMemoryTrace(path: string): MemoryTrace {
+  checkArg('loadMemoryTrace', 'path', path, 'path');
   let text: string;
   try { text = readFileLimited(path, 512 * MiB, 'memory trace').toString('utf8'); } catch (err) { throw new Error(`cannot read memory trace ${path}: ${(err as Error).message}`); }
   let json: unknown;
@@ -124,6 +127,7 @@ export function loadMemoryTrace(path: string): MemoryTrace {
 
 /** Writes the trace atomically (a temporary file renamed over the target), so a crash never leaves half a trace. */
 export function saveMemoryTrace(path: string, trace: MemoryTrace): void {
+  checkArg('saveMemoryTrace', 'path', path, 'path');
   // Checked as loadMemoryTrace checks it, so that nothing is written that could not be read back.
   const checked = parseMemoryTrace(trace, `saveMemoryTrace(${path})`);
   writeFileVia(path, (tmp) => writeFileSync(tmp, JSON.stringify(checked) + '\n'));
@@ -136,7 +140,9 @@ export class MemoryTraceRecorder {
   chunkBoundary: number | undefined;
   /** The recorded model's layers and KV heads (recordingPolicy sets it at reset), kept in the trace. */
   shape: MemoryTraceShape | undefined;
-  constructor(readonly source?: string) {}
+  constructor(readonly source?: string) {
+    if (source !== undefined) checkArg('MemoryTraceRecorder', 'source', source, 'string', 'a string (the recorded policy spec) or undefined');
+  }
 
   beginSequence(): void { this.sequences.push([]); }
 
@@ -224,6 +230,9 @@ export class MatchedPolicy implements MemoryPolicy {
   private readonly trace: MemoryTrace;
 
   constructor(private readonly inner: TargetedPolicy, trace: MemoryTrace, label = 'trace') {
+    checkMemoryPolicy('MatchedPolicy', 'inner', inner);
+    if (!isTargetedPolicy(inner)) throw argError('MatchedPolicy', 'inner', 'a budgetable baseline (h2oPolicy(…), snapkvPolicy(…), …: a policy with observeAt)', inner);
+    checkArg('MatchedPolicy', 'label', label, 'string');
     this.name = `matched(${inner.name}):trace=${label}`;
     this.needsAttention = inner.needsAttention;
     // Checked as a trace file is (a hand-built one with kept 0 emptied a layer's heads, one with no sequences
@@ -328,5 +337,6 @@ export class MatchedPolicy implements MemoryPolicy {
 }
 
 export function matchedPolicy(inner: TargetedPolicy, trace: MemoryTrace, label?: string): MatchedPolicy {
+  checkMemoryPolicy('matchedPolicy', 'inner', inner);
   return new MatchedPolicy(inner, trace, label);
 }

@@ -3,6 +3,8 @@
  * decoded token), the session hands the active policy what it asked for and may receive keep lists back. The
  * policy never touches the cache: the session applies the keep lists with KVCache.retain.
  */
+import { argError } from '../util/args.js';
+import { showValue } from '../util/show.js';
 
 export interface CacheShape {
   nLayers: number;
@@ -116,12 +118,25 @@ export interface MemoryPolicy {
 /** The bytes a policy holds for its state: Σ stateBytes() over the policy and its state objects (0 where none says). */
 export function policyStateBytes(policy: MemoryPolicy | null): number {
   if (policy === null) return 0;
+  checkMemoryPolicy('policyStateBytes', 'policy', policy, ' or null');
   let sum = 0;
   for (const o of policyStateObjects(policy)) {
     const n = (o as { stateBytes?: () => number }).stateBytes?.();
-    if (typeof n === 'number' && Number.isFinite(n) && n > 0) sum += n;
+    if (n === undefined) continue;
+    if (typeof n !== 'number' || !(n >= 0) || n === Infinity) {
+      throw new TypeError(`policyStateBytes: stateBytes() of ${(o as Partial<MemoryPolicy>).name ?? 'a state object'} must return a finite number ≥ 0, got ${showValue(n)}`);
+    }
+    sum += n;
   }
   return sum;
+}
+
+/** Refuses argument `name` of `fn` unless it is a memory policy (an object with reset() and observe()). */
+export function checkMemoryPolicy(fn: string, name: string, value: unknown, orElse = ''): asserts value is MemoryPolicy {
+  const p = value as Partial<MemoryPolicy> | null | undefined;
+  if (typeof p?.observe !== 'function' || typeof p.reset !== 'function') {
+    throw argError(fn, name, `a memory policy (an object with reset() and observe(); parsePolicySpec makes one from a spec string)${orElse}`, value);
+  }
 }
 
 /** The policy and, recursively, every object its per-sequence state lives in (MemoryPolicy.stateObjects). */

@@ -4,9 +4,11 @@
  * AdaKV's layer-wide top-k), so every method runs through the same code path and the same tests.
  */
 import type { CacheShape, KeepLists, LayerObservation, MemoryPolicy } from './policy.js';
+import { checkMemoryPolicy } from './policy.js';
 import { type Budget, type Cadence, budgetTargets, cadenceActs, checkBudget, checkCadence, describeBudget, describeCadence, sameCadence, selectTopK, tokensWithinSinks } from './budget.js';
 import { cloneState } from '../util/clone.js';
 import { checkOptionKeys, showValue } from '../util/show.js';
+import { argError, checkArg, checkArgOptions } from '../util/args.js';
 
 /**
  * The options object of a baseline's factory (h2oPolicy and the others), checked as a spec string's are: an object,
@@ -83,6 +85,7 @@ export interface TargetedPolicy extends MemoryPolicy {
 }
 
 export function isTargetedPolicy(p: MemoryPolicy): p is TargetedPolicy {
+  checkMemoryPolicy('isTargetedPolicy', 'p', p);
   return typeof (p as Partial<TargetedPolicy>).observeAt === 'function';
 }
 
@@ -100,6 +103,8 @@ export interface ScoredPolicyOptions {
   extra?: string[];
 }
 
+const SCORED_POLICY_OPTION_KEYS = ['budget', 'every', 'select', 'defaultEvery', 'name', 'extra'];
+
 /** A scorer plus budget, cadence and selection: a complete MemoryPolicy. */
 export class ScoredPolicy implements TargetedPolicy {
   readonly name: string;
@@ -113,6 +118,11 @@ export class ScoredPolicy implements TargetedPolicy {
   private finished: boolean[] = [];
 
   constructor(scorer: TokenScorer, opts: ScoredPolicyOptions) {
+    if (typeof scorer?.score !== 'function' || typeof scorer.reset !== 'function') {
+      throw argError('ScoredPolicy', 'scorer', 'a token scorer (an object with reset() and score(), such as new H2OScorer())', scorer);
+    }
+    checkArgOptions('ScoredPolicy', opts, SCORED_POLICY_OPTION_KEYS, 'opts');
+    if (opts === undefined || !('budget' in opts)) throw new TypeError('ScoredPolicy: opts needs "budget" (a budget, or null for none) and "every" (a cadence)');
     this.scorer = scorer;
     this.budget = opts.budget == null ? null : checkBudget(opts.budget);
     this.every = checkCadence(opts.every);
@@ -293,6 +303,8 @@ export class SinkGuard implements TokenScorer {
 
 /** `policy` with its first `sinks` positions protected (SinkGuard); the name gains ",sinks=S". */
 export function withSinks(policy: ScoredPolicy, sinks: number): ScoredPolicy {
+  if (!(policy instanceof ScoredPolicy)) throw argError('withSinks', 'policy', 'a scoring policy (h2oPolicy(…), snapkvPolicy(…), …; not a spec string, full or a wrapper)', policy);
+  checkArg('withSinks', 'sinks', sinks, 'positive');
   // A token budget at or below the sinks keeps the sinks alone: the rule never chooses a token, and every other one
   // (the current included) goes as soon as it has attended. As StreamingLLM's tokens ≤ sinks, it is refused.
   const tokens = tokensWithinSinks(policy.budget, sinks);

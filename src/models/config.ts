@@ -5,6 +5,7 @@
 import type { ModelConfig, RopeScaling } from './types.js';
 import { MiB, readFileLimited } from '../util/files.js';
 import { shortJson, showValue } from '../util/show.js';
+import { checkArg } from '../util/args.js';
 
 type Json = Record<string, unknown>;
 
@@ -347,6 +348,8 @@ function validateRopeScaling(s: RopeScaling, pairs: number): void {
 
 /** ModelConfig → HF config.json object (the inverse of parseHfConfig, for `namm convert` and the trainer). */
 export function toHfConfig(config: ModelConfig): Record<string, unknown> {
+  checkArg('toHfConfig', 'config', config, 'object', 'a model config');
+  validateModelConfig(config);
   const rs = config.ropeScaling;
   if (rs.type === 'dynamic' && rs.originalMaxPositions !== config.maxPositions) {
     throw new Error(`a config.json cannot hold dynamic NTK scaling from an original context of ${rs.originalMaxPositions} tokens: ` +

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { ModelConfig, WeightMap } from './types.js';
 import { packedValueAt } from '../tensor/packed.js';
 import { stableJson } from '../util/stable-json.js';
+import { checkArg } from '../util/args.js';
 
 /** Values sampled from each tensor: enough to tell checkpoints apart without hashing gigabytes. */
 const SAMPLES_PER_TENSOR = 4096;
@@ -12,6 +13,8 @@ const SAMPLES_PER_TENSOR = 4096;
  * sample of its values. Moving the model folder keeps it; any retraining or re-quantisation changes it.
  */
 export function modelFingerprint(config: ModelConfig, weights: WeightMap): string {
+  checkArg('modelFingerprint', 'config', config, 'object', 'a model config');
+  checkArg('modelFingerprint', 'weights', weights, 'Map', 'a weight Map (name → tensor)');
   const hash = createHash('sha256').update(stableJson(config));
   for (const name of [...weights.keys()].sort()) {
     const t = weights.get(name)!;

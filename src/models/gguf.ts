@@ -20,6 +20,7 @@ import { PackedMatrix, unpackRows, type PackedFormat } from '../tensor/packed.js
 import { f32ToF16 as f32ToF16Bits, readExactly } from './safetensors.js';
 import { ggufEosEntries, ggufEosTokenIds, ggufTokenizerFromMetadata, ggufVocabularyMetadata } from './tokenizers/gguf-vocab.js';
 import type { ModelConfig, RopeScaling, Tensor, Tokenizer, WeightMap } from './types.js';
+import { argError, checkArg } from '../util/args.js';
 
 // ---------------------------------------------------------------- container types
 
@@ -183,6 +184,8 @@ function quoteKey(key: string): string {
 
 /** Parses and validates the header of an open GGUF file. */
 export function readGgufHeader(fd: number, file: string): GgufHeader {
+  checkArg('readGgufHeader', 'fd', fd, 'count', 'an open file descriptor (an integer: openSync(path) gives one)');
+  checkArg('readGgufHeader', 'file', file, 'string', 'a string (the file name, for messages)');
   const size = fstatSync(fd).size;
   const c = new Cursor(fd, size, file);
   if (size < 4 || c.u32('magic') !== MAGIC) throw new Error(`${file}: not a GGUF file (bad magic)`);
@@ -383,6 +386,9 @@ export function permuteRopeRows(t: Tensor, nHeads: number, inverse = false): Ten
 
 /** Converts q/k projections between RoPE layouts for a Llama-family model (no-op when they already match). */
 export function convertRopeLayout(config: ModelConfig, weights: WeightMap, to: 'half' | 'interleaved'): WeightMap {
+  checkArg('convertRopeLayout', 'config', config, 'object', 'a model config');
+  checkArg('convertRopeLayout', 'weights', weights, 'Map', 'a weight Map (name → tensor)');
+  if (to !== 'half' && to !== 'interleaved') throw argError('convertRopeLayout', 'to', '"half" or "interleaved"', to);
   if (config.arch !== 'llama' || config.ropeLayout === to) return weights;
   const out: WeightMap = new Map(weights);
   for (const [name, t] of weights) {
@@ -595,6 +601,7 @@ export interface GgufModel {
 
 /** `storage`: how matrices are held (src/models/pack.ts, keepsPacked and storedTensor). */
 export async function loadGguf(file: string, storage: WeightStorage = 'f32'): Promise<GgufModel> {
+  checkArg('loadGguf', 'file', file, 'path');
   const fd = openSync(file, 'r');
   try {
     const header = readGgufHeader(fd, file);
@@ -780,6 +787,9 @@ function encodeTensorData(t: Tensor, type: number, what: string): Uint8Array {
  * tokenizer's vocabulary embedded when one is given.
  */
 export function writeGguf(path: string, config: ModelConfig, weights: WeightMap, tokenizer?: Tokenizer | null, options: GgufWriteOptions = {}): void {
+  checkArg('writeGguf', 'path', path, 'path');
+  checkArg('writeGguf', 'config', config, 'object', 'a model config');
+  checkArg('writeGguf', 'weights', weights, 'Map', 'a weight Map (name → tensor)');
   const dtype = options.dtype ?? 'F32';
   const ggArch = config.arch === 'gpt2' ? 'gpt2' : config.modelType === 'qwen2' ? 'qwen2' : 'llama';
   // What GGUF's architectures cannot say, refused rather than written as another model.

@@ -10,6 +10,7 @@ import { readExactly } from './safetensors.js';
 import { SpmTokenizer } from './tokenizers/spm.js';
 import type { ModelConfig, Tensor, WeightMap } from './types.js';
 import { MiB, readFileLimited } from '../util/files.js';
+import { checkArg } from '../util/args.js';
 
 const HEADER_BYTES = 28;
 /** llama2.c's newer export versions start with this magic ("ak42" little-endian); they are a different layout. */
@@ -94,6 +95,8 @@ export function llama2cConfig(h: Llama2cHeader): ModelConfig {
 }
 
 export async function loadLlama2c(file: string, tokenizerPath?: string): Promise<{ config: ModelConfig; weights: WeightMap; tokenizer: SpmTokenizer | null }> {
+  checkArg('loadLlama2c', 'file', file, 'path');
+  if (tokenizerPath !== undefined) checkArg('loadLlama2c', 'tokenizerPath', tokenizerPath, 'path');
   const fd = openSync(file, 'r');
   let config: ModelConfig;
   const weights: WeightMap = new Map();
@@ -130,6 +133,7 @@ export async function loadLlama2c(file: string, tokenizerPath?: string): Promise
  * entries until the end of the file.
  */
 export async function loadLlama2cTokenizer(file: string, vocabSize?: number): Promise<SpmTokenizer> {
+  checkArg('loadLlama2cTokenizer', 'file', file, 'path');
   const buf = readFileLimited(file, 64 * MiB, 'llama2.c tokenizer.bin');
   if (buf.length < 4) throw new Error(`${file}: too short for a llama2.c tokenizer.bin`);
   const maxLen = buf.readInt32LE(0);

@@ -10,6 +10,8 @@ import { loadHfTokenizer } from './tokenizer.js';
 import type { ModelConfig, Tokenizer, WeightMap } from './types.js';
 import { convertWeights, isPackableTensor, parseWeightStorage, storedTensor, type WeightStorage } from './pack.js';
 import { NAMM_FILE_MAGIC } from '../memory/namm/checkpoint.js';
+import { checkArg, checkArgOptions } from '../util/args.js';
+import { showValue } from '../util/show.js';
 
 export type ModelFileFormat = 'safetensors' | 'gguf' | 'llama2c';
 
@@ -39,8 +41,15 @@ export interface LoadModelOptions {
   weights?: WeightStorage;
 }
 
+/** Refuses a model path that is not a non-empty string, naming `fn`. */
+export function checkModelPath(fn: string, path: unknown): asserts path is string {
+  if (typeof path !== 'string' || path.trim() === '') throw new Error(`${fn}: a model path is needed: a Hugging Face folder, a .gguf file or a llama2.c .bin, got ${showValue(path)}`);
+}
+
 export async function loadModelFiles(path: string, options: LoadModelOptions = {}): Promise<LoadedModelFiles> {
-  if (typeof path !== 'string' || path.trim() === '') throw new Error('a model path is needed: a Hugging Face folder, a .gguf file or a llama2.c .bin');
+  checkModelPath('loadModelFiles', path);
+  checkArgOptions('loadModelFiles', options, ['weights', 'tokenizerPath']);
+  if (options.tokenizerPath !== undefined) checkArg('loadModelFiles', 'options.tokenizerPath', options.tokenizerPath, 'path');
   const weights = options.weights === undefined ? 'f32' : parseWeightStorage(options.weights);
   const source = resolve(path);
   if (!existsSync(source)) throw new Error(`${source}: no such file or folder`);

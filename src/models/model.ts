@@ -10,11 +10,12 @@ import { checkOptionKeys } from '../util/show.js';
 import { checkWeights, type DecoderArch } from './arch.js';
 import { Gpt2Arch } from './gpt2.js';
 import { LlamaArch } from './llama.js';
-import { loadModelFiles } from './load.js';
+import { checkModelPath, loadModelFiles } from './load.js';
 import type { WeightStorage } from './pack.js';
 import { validateModelConfig } from './config.js';
 import { modelFingerprint } from './fingerprint.js';
 import type { ModelConfig, Tokenizer, WeightMap } from './types.js';
+import { argError } from '../util/args.js';
 
 export interface LoadModelOptions {
   backend?: Backend;
@@ -111,6 +112,7 @@ export class Model {
     if (options === null || typeof options !== 'object') throw new TypeError(`loadModel: options must be an object, got ${options === null ? 'null' : typeof options}`);
     // `{ weigths: 'q8_0' }` loaded the default storage without a word.
     checkOptionKeys(options, ['backend', 'weights'], 'loadModel');
+    checkModelPath('loadModel', path);
     if (options.backend !== undefined) checkBackend(options.backend);
     const backend = options.backend ?? getBackend();
     const files = await loadModelFiles(path, { weights: autoWeights(options.weights ?? 'auto', backend) });
@@ -143,6 +145,11 @@ export class Model {
  */
 export function autoWeights(storage: WeightStorage, backend: Backend): WeightStorage {
   return storage === 'auto' && backend.name === 'js' ? 'f32' : storage;
+}
+
+/** Refuses argument `model` of `fn` unless it is a loaded Model. */
+export function checkModel(fn: string, model: unknown): asserts model is Model {
+  if (!(model instanceof Model)) throw argError(fn, 'model', 'a loaded Model (loadModel(path))', model);
 }
 
 /** transformers.js-style entry point: `const model = await loadModel(path)`. */

@@ -11,6 +11,7 @@ import { quantizeQ8_0 } from './gguf.js';
 import { f32ToBf16, f32ToF16 } from './safetensors.js';
 import { PACKED_FORMATS, PackedMatrix, packedBlockValues, unpackMatrix, type PackedFormat } from '../tensor/packed.js';
 import type { ModelConfig, Tensor, WeightMap } from './types.js';
+import { argError, checkArg } from '../util/args.js';
 
 /**
  * How a loaded model holds its weight matrices:
@@ -60,8 +61,17 @@ export function packedTensor(name: string, packed: PackedMatrix): Tensor {
   };
 }
 
+/** Refuses argument `t` of `fn` unless it is a Tensor: float32 `data`, or a `packed` matrix. */
+function checkTensor(fn: string, t: unknown): asserts t is Tensor {
+  const o = t as Partial<Tensor> | null;
+  if (o === null || typeof o !== 'object' || !(o.packed instanceof PackedMatrix || o.data instanceof Float32Array)) {
+    throw argError(fn, 't', 'a tensor ({ shape, data: Float32Array } or { shape, packed })', t);
+  }
+}
+
 /** A tensor's values as float32: its own array, or a new widened copy of a packed tensor. */
 export function tensorValues(t: Tensor): Float32Array {
+  checkTensor('tensorValues', t);
   return t.packed ? unpackMatrix(t.packed) : t.data;
 }
 
@@ -85,7 +95,7 @@ const CONVERTIBLE: readonly PackedFormat[] = ['f16', 'bf16', 'q8_0', 'q4_0'];
  */
 export function packMatrix(data: Float32Array, rows: number, cols: number, format: PackedFormat, what = 'matrix'): PackedMatrix | null {
   if (!CONVERTIBLE.includes(format)) {
-    throw new RangeError(`cannot convert to "${String(format)}" (float32 matrices convert to ${CONVERTIBLE.join(', ')})`);
+    throw new RangeError(`packMatrix: cannot convert to "${String(format)}" (float32 matrices convert to ${CONVERTIBLE.join(', ')})`);
   }
   if (data.length !== rows * cols) throw new RangeError(`a ${rows}×${cols} matrix has ${rows * cols} values, got ${data.length}`);
   if (cols % packedBlockValues(format) !== 0) return null;
@@ -123,6 +133,7 @@ export function storedTensor(config: Pick<ModelConfig, 'arch'>, name: string, t:
  * value j + 16 in its high nibble.
  */
 export function quantizeQ4_0(x: Float32Array): Uint8Array {
+  checkArg('quantizeQ4_0', 'x', x, 'Float32Array');
   if (x.length % 32 !== 0) throw new Error(`Q4_0 needs a multiple of 32 values, got ${x.length}`);
   const out = new Uint8Array((x.length / 32) * 18);
   const view = new DataView(out.buffer);
@@ -130,6 +141,8 @@ export function quantizeQ4_0(x: Float32Array): Uint8Array {
     let amax = 0, max = 0;
     for (let i = 0; i < 32; i++) {
       const v = x[b * 32 + i]!;
+      // NaN or ±∞ made the block's scale NaN or ∞ and its 18 bytes garbage, without a word.
+      if (!Number.isFinite(v)) throw new RangeError(`quantizeQ4_0: x[${b * 32 + i}] is ${v}; Q4_0 holds finite values only`);
       if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; }
     }
     const d = Math.fround(max / -8);
@@ -148,6 +161,9 @@ export function quantizeQ4_0(x: Float32Array): Uint8Array {
  * Returns the number of tensors converted.
  */
 export function convertWeights(config: ModelConfig, weights: WeightMap, storage: WeightStorage): number {
+  checkArg('convertWeights', 'config', config, 'object', 'a model config');
+  checkArg('convertWeights', 'weights', weights, 'Map', 'a weight Map (name → tensor)');
+  if (!WEIGHT_STORAGES.includes(storage)) throw argError('convertWeights', 'storage', WEIGHT_STORAGES.map((s) => `"${s}"`).join(', '), storage);
   if (storage === 'auto' || storage === 'f32' || storage === 'packed') return 0;
   const done = new Map<Tensor, Tensor>();
   let converted = 0;
@@ -166,5 +182,6 @@ export function convertWeights(config: ModelConfig, weights: WeightMap, storage:
 
 /** A packed tensor widened back (for code that needs float32 values), or the tensor itself. */
 export function widenTensor(t: Tensor): Tensor {
+  checkTensor('widenTensor', t);
   return t.packed ? { shape: [...t.shape], data: unpackMatrix(t.packed) } : t;
 }

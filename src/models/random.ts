@@ -3,9 +3,17 @@
  * benchmarks at sizes no shipped model has, and for tests of architectures without a real checkpoint here.
  */
 import { Rng } from '../util/rng.js';
+import { validateModelConfig } from './config.js';
 import type { ModelConfig, Tensor, WeightMap } from './types.js';
+import { argError, checkArg, checkArgOptions } from '../util/args.js';
+
+/** The fields of a ModelConfig, which llamaConfig and gpt2Config take as overrides. */
+const CONFIG_KEYS = ['arch', 'modelType', 'vocabSize', 'hiddenSize', 'nLayers', 'nHeads', 'nKvHeads', 'headDim', 'intermediateSize',
+  'maxPositions', 'normEps', 'ropeTheta', 'ropeScaling', 'ropeLayout', 'partialRotaryFactor', 'attnQkvBias', 'attnOutBias', 'mlpBias',
+  'activation', 'tieEmbeddings', 'bosTokenId', 'eosTokenIds', 'slidingWindow'];
 
 export function llamaConfig(over: Partial<ModelConfig> = {}): ModelConfig {
+  checkArgOptions('llamaConfig', over, CONFIG_KEYS, 'over');
   const c: ModelConfig = {
     arch: 'llama', modelType: 'llama', vocabSize: 32000, hiddenSize: 768, nLayers: 12, nHeads: 12, nKvHeads: 4,
     headDim: 64, intermediateSize: 2048, maxPositions: 8192, normEps: 1e-5, ropeTheta: 10000,
@@ -17,6 +25,7 @@ export function llamaConfig(over: Partial<ModelConfig> = {}): ModelConfig {
 }
 
 export function gpt2Config(over: Partial<ModelConfig> = {}): ModelConfig {
+  checkArgOptions('gpt2Config', over, CONFIG_KEYS, 'over');
   // GPT-2's <|endoftext|> (BOS and EOS) is its vocabulary's last id: 50256, or the last of a smaller vocabulary.
   const end = (over.vocabSize ?? 50257) - 1;
   const c = llamaConfig({
@@ -30,6 +39,9 @@ export function gpt2Config(over: Partial<ModelConfig> = {}): ModelConfig {
 
 /** Random weights for `config` (seeded). Tied embeddings share one tensor under both names. */
 export function randomWeights(config: ModelConfig, seed = 0, std = 0.02): WeightMap {
+  checkArg('randomWeights', 'config', config, 'object', 'a model config');
+  validateModelConfig(config);
+  if (!(typeof std === 'number' && Number.isFinite(std) && std >= 0)) throw argError('randomWeights', 'std', 'a finite number ≥ 0', std);
   const rng = new Rng(seed);
   const w: WeightMap = new Map();
   const normal = (shape: number[]): Tensor => {

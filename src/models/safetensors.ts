@@ -11,6 +11,7 @@ import { packedTensor } from './pack.js';
 import type { Tensor } from './types.js';
 import { writeFileVia } from '../util/files.js';
 import { shortJson } from '../util/show.js';
+import { checkArg } from '../util/args.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
@@ -168,6 +169,7 @@ export interface SafetensorsFile {
 export function readSafetensors(
   file: string, keepPacked?: (name: string, shape: readonly number[]) => boolean, convert?: (name: string, t: Tensor) => Tensor,
 ): SafetensorsFile {
+  checkArg('readSafetensors', 'file', file, 'path');
   const fd = openSync(file, 'r');
   try {
     const header = readSafetensorsHeader(fd, file);
@@ -198,6 +200,8 @@ export interface SafetensorsWriteTensor {
  * file is touched, and the file is written whole beside `path` and renamed over it (writeFileVia).
  */
 export function writeSafetensors(path: string, tensors: Map<string, SafetensorsWriteTensor>, metadata?: Record<string, string>): void {
+  checkArg('writeSafetensors', 'path', path, 'path');
+  checkArg('writeSafetensors', 'tensors', tensors, 'Map', 'a Map of name → { dtype, shape, data }');
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;

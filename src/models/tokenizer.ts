@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { readJsonFile, readOptionalJsonObject } from './config.js';
 import { HfTokenizer } from './tokenizers/hf.js';
 import type { Tokenizer } from './types.js';
+import { checkArg, checkArgOptions } from '../util/args.js';
 
 export { HfTokenizer } from './tokenizers/hf.js';
 
@@ -28,6 +29,8 @@ export interface LoadTokenizerOptions {
 }
 
 export async function loadTokenizer(path: string, options: LoadTokenizerOptions = {}): Promise<Tokenizer> {
+  checkArg('loadTokenizer', 'path', path, 'path');
+  checkArgOptions('loadTokenizer', options, ['vocabSize']);
   if (!existsSync(path)) throw new Error(`${path}: no such file or folder`);
   if (statSync(path).isDirectory()) {
     if (existsSync(join(path, 'tokenizer.json'))) return loadHfTokenizer(join(path, 'tokenizer.json'));

@@ -13,6 +13,7 @@
  * the whole decode as of the last check, and from the first difference on, exactly the whole decode.
  */
 import type { Tokenizer } from '../models/types.js';
+import { argError, checkArg } from '../util/args.js';
 
 /** Tokens decoded before the anchor for context (covers a 4-byte character in byte-fallback tokens, twice). */
 const CONTEXT_TOKENS = 8;
@@ -167,6 +168,9 @@ function sharedPrefixLength(a: string, b: string): number {
 
 /** The text `ids` add after `context` (see IncrementalDecoder): decode(context + ids) past what it shares with decode(context). */
 export function decodeAfter(tokenizer: Tokenizer, context: readonly number[], ids: readonly number[]): string {
+  if (typeof tokenizer?.decode !== 'function') throw argError('decodeAfter', 'tokenizer', 'a tokenizer (an object with decode)', tokenizer);
+  checkArg('decodeAfter', 'context', context, 'ids');
+  checkArg('decodeAfter', 'ids', ids, 'ids');
   if (context.length === 0) return tokenizer.decode(ids);
   const whole = tokenizer.decode([...context, ...ids]);
   return whole.slice(sharedPrefixLength(whole, tokenizer.decode(context)));

@@ -149,9 +149,18 @@ export class HeadStore {
 
   private allocate(capacity: number): void {
     const d = this.headDim, r = this.reserveRows;
-    this.keys = new Float32Array(resizableBuffer(capacity * d * 4, r * d * 4));
-    this.values = new Float32Array(resizableBuffer(capacity * d * 4, r * d * 4));
-    this.setPositions(new Int32Array(capacity));
+    let keys: Float32Array, values: Float32Array, positions: Int32Array;
+    try {
+      keys = new Float32Array(resizableBuffer(capacity * d * 4, r * d * 4));
+      values = new Float32Array(resizableBuffer(capacity * d * 4, r * d * 4));
+      positions = new Int32Array(capacity);
+    } catch (err) {
+      // "Array buffer allocation failed" named neither the cache nor the size asked for.
+      throw new RangeError(`KV cache: cannot allocate ${capacity} rows of head size ${d} (keys and values: ${2 * capacity * d * 4} bytes): ${(err as Error).message}`, { cause: err });
+    }
+    this.keys = keys;
+    this.values = values;
+    this.setPositions(positions);
   }
 
   private setPositions(p: Int32Array): void {

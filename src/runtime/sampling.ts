@@ -2,6 +2,7 @@
 import { Rng } from '../util/rng.js';
 import { kthSmallest } from '../util/select.js';
 import { checkOptionKeys, showValue } from '../util/show.js';
+import { argError } from '../util/args.js';
 
 export interface SamplingOptions {
   /**
@@ -46,6 +47,7 @@ export const SAMPLING_OPTION_KEYS = ['greedy', 'temperature', 'topK', 'topP', 's
  * be skipped, and a model whose logits were all NaN (broken weights, an overflow) decoded token 0 over and over.
  */
 export function argmax(logits: Float32Array): number {
+  if (!ArrayBuffer.isView(logits) && !Array.isArray(logits)) throw argError('argmax', 'logits', 'a Float32Array of logits', logits);
   let best = 0, bv = -Infinity;
   for (let i = 0; i < logits.length; i++) {
     const v = logits[i]!;

@@ -14,6 +14,7 @@ import { decodeAfter, IncrementalDecoder } from './detokenize.js';
 import { checkOptionKeys, showValue } from '../util/show.js';
 import { contextLength, sequenceLimit } from '../models/rope.js';
 import type { ModelConfig } from '../models/types.js';
+import { argError } from '../util/args.js';
 
 /** Models already warned about a sequence past their context (one warning per model and process). */
 const warnedPastContext = new WeakSet<ModelConfig>();
@@ -211,6 +212,10 @@ export class Session {
     private readonly options: SessionOptions = {},
     from?: ForkedState,
   ) {
+    if (arch === null || typeof arch !== 'object' || arch.config === null || typeof arch.config !== 'object') {
+      throw argError('Session', 'arch', 'a model architecture with a config (Model.createSession makes sessions)', arch);
+    }
+    if (backend === null || typeof backend !== 'object') throw argError('Session', 'backend', 'a kernel backend (getBackend())', backend);
     const c = arch.config;
     if (options === null || typeof options !== 'object') throw new TypeError(`session options must be an object, got ${options === null ? 'null' : typeof options}`);
     // As createSession: `new Session(…, { memroy: policy })` ran the full cache without a word.

@@ -1,4 +1,5 @@
 /** How much of the full KV cache a session held over time, per layer and per KV head. */
+import { argError } from '../util/args.js';
 
 export interface CacheSnapshot {
   /** T_abs after the chunk. */
@@ -33,6 +34,9 @@ export interface CacheStatsSummary {
 /** The most snapshots a CacheStats keeps by default (see CacheStats.record). */
 export const MAX_SNAPSHOTS = 4096;
 
+/** The most layers or KV heads a CacheStats takes (a model has a few hundred at most). */
+const MAX_DIMENSION = 65536;
+
 export class CacheStats {
   /**
    * One snapshot per forward chunk or decoded token, oldest first, up to `maxSnapshots`: past that, neighbours are
@@ -50,6 +54,9 @@ export class CacheStats {
   private perLayer: Float64Array;
 
   constructor(readonly nLayers: number, readonly nKvHeads: number, readonly maxSnapshots = MAX_SNAPSHOTS) {
+    for (const [name, v] of [['nLayers', nLayers], ['nKvHeads', nKvHeads]] as const) {
+      if (!(Number.isSafeInteger(v) && v >= 1 && v <= MAX_DIMENSION)) throw argError('CacheStats', name, `an integer from 1 to ${MAX_DIMENSION}`, v);
+    }
     if (!Number.isSafeInteger(maxSnapshots) || maxSnapshots < 2) throw new RangeError(`CacheStats: maxSnapshots must be an integer ≥ 2, got ${maxSnapshots}`);
     this.perLayer = new Float64Array(nLayers);
   }

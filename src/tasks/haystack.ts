@@ -11,6 +11,7 @@ import type { Rng } from '../util/rng.js';
 import { stripBom } from '../util/files.js';
 import { japaneseParagraph } from './generate/japanese-text.js';
 import { compareCodeUnits } from './wordlists.js';
+import { argError, checkArg } from '../util/args.js';
 
 export type Language = 'en' | 'ja';
 
@@ -185,6 +186,8 @@ export const HAYSTACK_NAMES = ['noise', 'essay', 'brown'] as const;
  * Corpus for English, composed filler for Japanese), `brown`, or a directory of .txt files.
  */
 export function resolveHaystack(choice: string, language: Language): HaystackSource {
+  checkArg('resolveHaystack', 'choice', choice, 'text', 'a string: noise, essay, brown or a directory of .txt files');
+  if (language !== 'en' && language !== 'ja') throw argError('resolveHaystack', 'language', '"en" or "ja"', language);
   if (choice === 'noise') {
     return language === 'ja'
       ? fixedSource('noise', 'ja', noiseText(NOISE_SENTENCES_JA), '', false)
@@ -221,6 +224,9 @@ export interface Needle { text: string; depthPercent: number }
  * prose, and near 0% in text without sentence ends) while the record still gave the depth asked for.
  */
 export function renderHaystack(stream: HaystackStream, n: number, needles: readonly Needle[]): string {
+  if (typeof stream?.unit !== 'function' || typeof stream.endsSentence !== 'function') throw argError('renderHaystack', 'stream', 'a haystack stream (resolveHaystack(…).stream(…))', stream);
+  checkArg('renderHaystack', 'n', n, 'count');
+  checkArg('renderHaystack', 'needles', needles, 'array', 'an array of needles { text, depthPercent }');
   const at = new Map<number, string[]>();
   const reach = Math.max(64, Math.floor(n / 10));
   for (const needle of needles) {

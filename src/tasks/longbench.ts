@@ -12,6 +12,7 @@ import { stripLeadingNewlines } from './metrics/python-string.js';
 import type { TaskRecord } from './record.js';
 import { MiB, readFileLimited, readTextFile } from '../util/files.js';
 import { shortJson } from '../util/show.js';
+import { argError, checkArg } from '../util/args.js';
 
 /** Prompt templates and new-token budgets per dataset (LongBench's dataset2prompt.json / dataset2maxlen.json). */
 export interface LongBenchConfig {
@@ -45,11 +46,13 @@ export function taskRecordProblem(value: unknown): string | null {
 
 /** Reads a JSONL file of TaskRecords; blank lines are skipped, anything else invalid is an error naming the line. */
 export function readJsonl(path: string): TaskRecord[] {
+  checkArg('readJsonl', 'path', path, 'path');
   return readJsonlLines(path).map((r) => r.record);
 }
 
 /** readJsonl with each record's line number (from 1), for messages that point at it. */
 export function readJsonlLines(path: string): { record: TaskRecord; line: number }[] {
+  checkArg('readJsonlLines', 'path', path, 'path');
   const text = readTextFile(path, 'task file');
   const records: { record: TaskRecord; line: number }[] = [];
   text.split('\n').forEach((line, index) => {
@@ -71,6 +74,8 @@ export function readJsonlLines(path: string): { record: TaskRecord; line: number
 
 /** Writes TaskRecords as JSONL (one object a line), refusing an invalid record before writing anything. */
 export function writeJsonl(path: string, records: readonly TaskRecord[]): void {
+  checkArg('writeJsonl', 'path', path, 'path');
+  checkArg('writeJsonl', 'records', records, 'array', 'an array of task records');
   records.forEach((record, index) => {
     const problem = taskRecordProblem(record);
     if (problem) throw new Error(`writeJsonl ${path}: record ${index} is not a task record: ${problem}`);
@@ -108,6 +113,7 @@ function readConfigPair(promptPath: string, maxLenPath: string, into: LongBenchC
  * `choubun-dataset2prompt.json` / `choubun-dataset2maxlen.json` too when both are there.
  */
 export function loadLongBenchConfig(dir: string): LongBenchConfig {
+  checkArg('loadLongBenchConfig', 'dir', dir, 'path');
   const config: LongBenchConfig = { prompts: {}, maxNewTokens: {} };
   readConfigPair(join(dir, 'dataset2prompt.json'), join(dir, 'dataset2maxlen.json'), config);
   const chouBunPrompts = join(dir, 'choubun-dataset2prompt.json'), chouBunLengths = join(dir, 'choubun-dataset2maxlen.json');
@@ -117,7 +123,19 @@ export function loadLongBenchConfig(dir: string): LongBenchConfig {
 
 // ---------------------------------------------------------------------------------------------- prompts
 
+/** Refuses argument `tokenizer` of `fn` unless it has encode and decode. */
+function checkTokenizerArg(fn: string, tokenizer: unknown): void {
+  const t = tokenizer as Partial<Tokenizer> | null | undefined;
+  if (typeof t?.encode !== 'function' || typeof t.decode !== 'function') throw argError(fn, 'tokenizer', 'a tokenizer (an object with encode and decode)', tokenizer);
+}
+
+/** Refuses argument `record` of `fn` unless it is a task record (an object). */
+function checkRecordArg(fn: string, record: unknown): asserts record is TaskRecord {
+  checkArg(fn, 'record', record, 'object', 'a task record');
+}
+
 function templateFor(record: TaskRecord, config?: LongBenchConfig): string {
+  if (record.prompt_template !== undefined) checkArg('prompt template of a record', 'record.prompt_template', record.prompt_template, 'string');
   const template = record.prompt_template ?? config?.prompts[record.dataset];
   if (template === undefined) throw new Error(`no prompt template for dataset ${shortJson(record.dataset)}${config ? ' (the record has none and the config does not list it)' : NO_CONFIG_HINT}`);
   return template;
@@ -127,6 +145,8 @@ const NO_CONFIG_HINT = ": the record has none and no LongBench config was given 
 
 /** New tokens to generate: the record's own `max_new_tokens`, else the config's value for its dataset. */
 export function maxNewTokensFor(record: TaskRecord, config?: LongBenchConfig): number {
+  checkRecordArg('maxNewTokensFor', record);
+  if (record.max_new_tokens !== undefined) checkArg('maxNewTokensFor', 'record.max_new_tokens', record.max_new_tokens, 'count');
   const tokens = record.max_new_tokens ?? config?.maxNewTokens[record.dataset];
   if (tokens === undefined) throw new Error(`no max_new_tokens for dataset ${shortJson(record.dataset)}${config ? ' (the record has none and the config does not list it)' : NO_CONFIG_HINT}`);
   return tokens;
@@ -168,6 +188,7 @@ function renderPieces(pieces: readonly TemplatePiece[], record: TaskRecord): str
 
 /** The prompt: the template (`prompt_format.format(**record)` in LongBench's pred.py) with the record filled in. */
 export function buildPrompt(record: TaskRecord, config?: LongBenchConfig): string {
+  checkRecordArg('buildPrompt', record);
   return renderPieces(parseTemplate(templateFor(record, config)), record);
 }
 
@@ -177,6 +198,7 @@ export function buildPrompt(record: TaskRecord, config?: LongBenchConfig): strin
  * `buildPrompt(record, config)`.
  */
 export function splitContextAndQuestion(record: TaskRecord, config?: LongBenchConfig): { context: string; question: string } {
+  checkRecordArg('splitContextAndQuestion', record);
   const pieces = parseTemplate(templateFor(record, config));
   const positions = pieces.flatMap((piece, index) => ('field' in piece && piece.field === 'context' ? [index] : []));
   if (positions.length !== 1) throw new Error(`prompt template of ${record.dataset} must contain {context} exactly once, found ${positions.length}`);
@@ -197,6 +219,7 @@ function halfBudget(maxTokens: number): number {
  * `ids[-half:]` (so an odd budget keeps maxTokens − 1 tokens). Ids that fit are returned unchanged.
  */
 export function truncateMiddle(ids: readonly number[], maxTokens: number): number[] {
+  checkArg('truncateMiddle', 'ids', ids, 'ids');
   const half = halfBudget(maxTokens);
   if (ids.length <= maxTokens) return ids.slice();
   return [...ids.slice(0, half), ...ids.slice(ids.length - half)];
@@ -207,6 +230,8 @@ export function truncateMiddle(ids: readonly number[], maxTokens: number): numbe
  * (special tokens skipped) and join the two texts; the caller then tokenises the result again.
  */
 export function truncatePromptMiddle(prompt: string, tokenizer: Tokenizer, maxTokens: number): string {
+  checkArg('truncatePromptMiddle', 'prompt', prompt, 'string');
+  checkTokenizerArg('truncatePromptMiddle', tokenizer);
   const half = halfBudget(maxTokens);
   const ids = tokenizer.encode(prompt);
   if (ids.length <= maxTokens) return prompt;
@@ -221,6 +246,8 @@ export function truncatePromptMiddle(prompt: string, tokenizer: Tokenizer, maxTo
  * no stop token can end generation at the first new token (generate's `minNewTokens: 1`). Other datasets: none.
  */
 export function extraStopTokensFor(dataset: string, tokenizer: Tokenizer): number[] {
+  checkArg('extraStopTokensFor', 'dataset', dataset, 'string');
+  checkTokenizerArg('extraStopTokensFor', tokenizer);
   if (dataset !== 'samsum') return [];
   const ids = tokenizer.encode('\n', { addBos: false });
   return ids.length > 0 ? [ids[ids.length - 1]!] : [];
@@ -228,12 +255,15 @@ export function extraStopTokensFor(dataset: string, tokenizer: Tokenizer): numbe
 
 /** For trec, triviaqa, samsum and lsht: `text.lstrip('\n').split('\n')[0]` (only `\n` counts); others unchanged. */
 export function postprocessPrediction(dataset: string, text: string): string {
+  checkArg('postprocessPrediction', 'dataset', dataset, 'string');
+  checkArg('postprocessPrediction', 'text', text, 'string');
   if (!FIRST_LINE_DATASETS.has(dataset)) return text;
   return stripLeadingNewlines(text).split('\n')[0]!;
 }
 
 /** The metric of a record: its own `metric`, else its dataset's. */
 export function metricForRecord(record: TaskRecord): MetricName {
+  checkRecordArg('metricForRecord', record);
   if (record.metric !== undefined) {
     if (!isMetricName(record.metric)) throw new Error(`record ${record._id}: unknown metric ${shortJson(record.metric)}`);
     return record.metric;
@@ -245,11 +275,15 @@ export function metricForRecord(record: TaskRecord): MetricName {
 
 /** One sample's score in [0, 1]: the dataset's post-processing, then its metric against all gold answers. */
 export function scoreRecord(record: TaskRecord, prediction: string, options: MetricOptions = {}): number {
+  checkRecordArg('scoreRecord', record);
+  checkArg('scoreRecord', 'prediction', prediction, 'string');
   return scoreByMetric(metricForRecord(record), postprocessPrediction(record.dataset, prediction), record.answers, record.all_classes, options);
 }
 
 /** A task's score (0-100, 2 decimals, half to even) over records of one metric and their predictions. */
 export function scoreTask(records: readonly TaskRecord[], predictions: readonly string[], options: MetricOptions = {}): number {
+  checkArg('scoreTask', 'records', records, 'array', 'an array of task records');
+  checkArg('scoreTask', 'predictions', predictions, 'strings');
   if (records.length !== predictions.length) throw new Error(`scoreTask: ${records.length} records but ${predictions.length} predictions`);
   if (records.length === 0) throw new Error('scoreTask: no records');
   const metrics = new Set(records.map(metricForRecord));

@@ -17,7 +17,7 @@ import { generateNiah, niahTemplate, type NiahConfig } from './generate/niah.js'
 import { generatePasskey, NUMBER_STRING, PASSKEY, PASSKEY_TEMPLATE } from './generate/passkey.js';
 import { type SizingMemo } from './generate/sizing.js';
 import { generateVariableTracking, VT_TEMPLATE } from './generate/vt.js';
-import { showValue } from '../util/show.js';
+import { checkOptionKeys, showValue } from '../util/show.js';
 
 export type TaskMetric = 'string_match_all' | 'string_match_part' | 'passkey' | 'kv_retrieval';
 
@@ -120,6 +120,7 @@ export const TASKS: readonly TaskDefinition[] = [
 export function listTasks(): readonly TaskDefinition[] { return TASKS; }
 
 export function getTask(name: string): TaskDefinition {
+  if (typeof name !== 'string') throw new TypeError(`getTask: name must be a task name (a string), got ${showValue(name)}; known tasks: ${TASKS.map((t) => t.name).join(', ')}`);
   const task = TASKS.find((t) => t.name === name);
   if (!task) throw new Error(`unknown task "${name}"; known tasks: ${TASKS.map((t) => t.name).join(', ')}`);
   return task;
@@ -158,7 +159,16 @@ function checkOptionalInteger(what: string, v: unknown, min: number): void {
 
 /** Checks a request before any work (the CLI calls it before creating its output file); returns the task. */
 export function checkRecordOptions(o: Omit<RecordOptions, 'tokenizer' | 'memo'>): TaskDefinition {
+  return checkRecord('checkRecordOptions', o, true);
+}
+
+/** The keys of RecordOptions and RecordsOptions: a misspelt one (`depth` for depthPercent, `lenght`) was ignored. */
+const RECORD_KEYS = ['task', 'length', 'tokenizer', 'seed', 'index', 'haystack', 'depthPercent', 'memo'];
+const RECORDS_KEYS = ['task', 'n', 'lengths', 'depths', 'tokenizer', 'seed', 'haystack', 'memo'];
+
+function checkRecord(fn: string, o: Omit<RecordOptions, 'tokenizer' | 'memo'>, keys: boolean): TaskDefinition {
   if (o === null || typeof o !== 'object') throw new TypeError(`record options must be an object {task, length, tokenizer, …}, got ${o === null ? 'null' : typeof o}`);
+  if (keys) checkOptionKeys(o, RECORD_KEYS, fn);
   const task = getTask(o.task);
   checkInteger('length', o.length, 1);
   if (o.length > MAX_RECORD_LENGTH) {
@@ -190,7 +200,7 @@ export function checkRecordOptions(o: Omit<RecordOptions, 'tokenizer' | 'memo'>)
  * tokenised as it was measured (whole, with the tokenizer's own BOS rule).
  */
 export function generateRecord(o: RecordOptions): TaskRecord {
-  const task = checkRecordOptions(o);
+  const task = checkRecord('generateRecord', o, true);
   if (typeof o.tokenizer?.encode !== 'function') {
     throw new TypeError(`generateRecord: tokenizer must be the model's tokenizer (an object with encode and decode), got ${o.tokenizer === null ? 'null' : typeof o.tokenizer}`);
   }
@@ -242,8 +252,15 @@ export interface RecordsOptions extends Omit<RecordOptions, 'index' | 'length' |
  * Records for every length × depth × index, in that order. Record i of every cell shares its needle, so a sweep
  * compares the same fact across lengths and depths.
  */
-export function* iterateRecords(o: RecordsOptions): Generator<TaskRecord> {
+export function iterateRecords(o: RecordsOptions): Generator<TaskRecord> {
+  checkRecords('iterateRecords', o);
+  return recordsOf(o);
+}
+
+/** Checks RecordsOptions before any record is made (iterateRecords is lazy: its checks would wait for the first next()). */
+function checkRecords(fn: string, o: RecordsOptions): void {
   if (o === null || typeof o !== 'object') throw new TypeError(`records options must be an object {task, n, lengths, tokenizer, …}, got ${showValue(o)}`);
+  checkOptionKeys(o, RECORDS_KEYS, fn);
   checkInteger('n', o.n, 1);
   if (!Array.isArray(o.lengths)) throw new TypeError(`lengths must be an array of lengths in tokens, got ${showValue(o.lengths)}`);
   if (o.lengths.length === 0) throw new RangeError('lengths: at least one length is needed, got []');
@@ -252,17 +269,22 @@ export function* iterateRecords(o: RecordsOptions): Generator<TaskRecord> {
     // An empty sweep would give no records at all, silently.
     if (o.depths.length === 0) throw new RangeError('depths: at least one depth is needed (undefined: a random depth per record), got []');
   }
-  for (const length of o.lengths) for (const depthPercent of o.depths ?? [undefined]) checkRecordOptions({ ...o, length, depthPercent });
+  for (const length of o.lengths) for (const depthPercent of o.depths ?? [undefined]) checkRecord(fn, { ...o, length, depthPercent }, false);
+}
+
+function* recordsOf(o: RecordsOptions): Generator<TaskRecord> {
+  const { n, lengths, depths, ...one } = o;
   const memo = o.memo ?? new Map();
-  for (const length of o.lengths) {
-    for (const depthPercent of o.depths ?? [undefined]) {
-      for (let index = 0; index < o.n; index++) {
-        yield generateRecord({ ...o, length, depthPercent, index, memo });
+  for (const length of lengths) {
+    for (const depthPercent of depths ?? [undefined]) {
+      for (let index = 0; index < n; index++) {
+        yield generateRecord({ ...one, length, depthPercent, index, memo });
       }
     }
   }
 }
 
 export function generateRecords(o: RecordsOptions): TaskRecord[] {
-  return [...iterateRecords(o)];
+  checkRecords('generateRecords', o);
+  return [...recordsOf(o)];
 }

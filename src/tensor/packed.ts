@@ -15,6 +15,7 @@
  * Rows are self-contained (block formats block along a row), which is what lets a kernel widen any row range.
  */
 import { halfToFloat } from './js.js';
+import { argError, checkArg } from '../util/args.js';
 
 export const PACKED_FORMATS = [
   'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'iq4_xs', 'iq4_nl',
@@ -88,6 +89,8 @@ export function isPackedMatrix(x: unknown): x is PackedMatrix {
  * TypeScript twin of the native kernels' on-the-fly widening, value for value.
  */
 export function unpackRows(m: PackedMatrix, r0: number, r1: number, out: Float32Array, outOffset = 0): void {
+  if (!(m instanceof PackedMatrix)) throw argError('unpackRows', 'm', 'a PackedMatrix', m);
+  checkArg('unpackRows', 'out', out, 'Float32Array');
   if (!Number.isSafeInteger(r0) || !Number.isSafeInteger(r1) || r0 < 0 || r1 < r0 || r1 > m.rows) {
     throw new RangeError(`rows [${r0}, ${r1}) are not inside the matrix's ${m.rows} rows`);
   }
@@ -306,6 +309,7 @@ export function packedValueAt(m: PackedMatrix, index: number): number {
 
 /** The whole matrix widened to float32 (row-major `[rows, cols]`). */
 export function unpackMatrix(m: PackedMatrix): Float32Array {
+  if (!(m instanceof PackedMatrix)) throw argError('unpackMatrix', 'm', 'a PackedMatrix', m);
   const out = new Float32Array(m.rows * m.cols);
   unpackRows(m, 0, m.rows, out);
   return out;

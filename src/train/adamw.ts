@@ -4,6 +4,7 @@
  */
 import { allocVec, type Vec } from './ops/types.js';
 import type { ParamStore } from './params.js';
+import { argError, checkArgOptions } from '../util/args.js';
 
 export interface AdamWOptions {
   beta1: number;
@@ -26,6 +27,8 @@ export class AdamW {
   private readonly decay: Uint8Array;
 
   constructor(private readonly params: ParamStore, options: Partial<AdamWOptions> = {}) {
+    if (typeof params?.decayMask !== 'function' || !Number.isSafeInteger(params.count)) throw argError('AdamW', 'params', 'a parameter store (a trainable model\'s params)', params);
+    checkArgOptions('AdamW', options, Object.keys(ADAMW_DEFAULTS));
     this.options = { ...ADAMW_DEFAULTS, ...options };
     const o = this.options;
     if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1)) throw new Error(`AdamW betas must lie in [0, 1), got ${o.beta1}, ${o.beta2}`);
@@ -67,6 +70,8 @@ export class AdamW {
 
 /** The L2 norm of all gradients; when it exceeds `maxNorm` (> 0) they are scaled down to it. Returns the norm before. */
 export function clipGradNorm(grad: Vec, maxNorm: number): number {
+  if (!(grad instanceof Float32Array || grad instanceof Float64Array)) throw argError('clipGradNorm', 'grad', 'a gradient vector (a Float32Array)', grad);
+  if (!(typeof maxNorm === 'number' && maxNorm >= 0)) throw argError('clipGradNorm', 'maxNorm', 'a number ≥ 0 (0: no clipping)', maxNorm);
   let ss = 0;
   for (let i = 0; i < grad.length; i++) ss += grad[i]! * grad[i]!;
   const norm = Math.sqrt(ss);

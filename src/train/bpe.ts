@@ -7,6 +7,7 @@
  * smaller ids, so the same texts and options always give the same vocabulary.
  */
 import { showValue } from '../util/show.js';
+import { argError, checkArg } from '../util/args.js';
 
 /**
  * The pre-tokeniser: GPT-2's pattern, except that digits split one by one (so numbers, pass keys and counts are
@@ -235,8 +236,17 @@ export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): Bpe
   return { vocab, merges, specialTokens: specials };
 }
 
+/** Refuses argument `model` of `fn` unless it is a trained BPE model (trainBpe's result). */
+function checkBpeModel(fn: string, model: unknown): asserts model is BpeModel {
+  const m = model as Partial<BpeModel> | null;
+  if (m === null || typeof m !== 'object' || !Array.isArray(m.vocab) || m.specialTokens === null || typeof m.specialTokens !== 'object') {
+    throw argError(fn, 'model', 'a trained BPE model (trainBpe(texts, options))', model);
+  }
+}
+
 /** The standard `tokenizer.json` of a trained model: BPE + byte-level, BOS prepended by the post-processor. */
 export function bpeTokenizerJson(model: BpeModel): Record<string, unknown> {
+  checkBpeModel('bpeTokenizerJson', model);
   const { pad, bos, eos } = model.specialTokens;
   const vocab: Record<string, number> = {};
   model.vocab.forEach((t, i) => { vocab[t] = i; });
@@ -274,6 +284,8 @@ export function bpeTokenizerJson(model: BpeModel): Record<string, unknown> {
 
 /** tokenizer_config.json beside it (what transformers' AutoTokenizer reads for the special tokens). */
 export function bpeTokenizerConfig(model: BpeModel, maxLength: number): Record<string, unknown> {
+  checkBpeModel('bpeTokenizerConfig', model);
+  checkArg('bpeTokenizerConfig', 'maxLength', maxLength, 'positive');
   const { pad, bos, eos } = model.specialTokens;
   return {
     tokenizer_class: 'PreTrainedTokenizerFast', bos_token: bos, eos_token: eos, pad_token: pad,

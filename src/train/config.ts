@@ -5,6 +5,7 @@
 import { getTask } from '../tasks/registry.js';
 import { MiB, readFileLimited } from '../util/files.js';
 import { BPE_MAX_VOCAB_SIZE } from './bpe.js';
+import { checkArg } from '../util/args.js';
 
 /** Recall samples (src/train/data.ts): the largest gap between key and value, and the gaps drawn by default. */
 export const MAX_RECALL_GAP = 16;
@@ -299,6 +300,7 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
 }
 
 export function readTrainConfig(path: string): TrainConfig {
+  checkArg('readTrainConfig', 'path', path, 'path');
   let json: unknown;
   try {
     json = JSON.parse(readFileLimited(path, 16 * MiB, 'training config').toString('utf8'));

@@ -28,6 +28,7 @@ import { Rng } from '../util/rng.js';
 import { COPY_MIN_LENGTH, DEFAULT_RECALL_GAPS, MAX_RECALL_GAP, RECALL_MIN_LENGTH, recallLengthFor, TASK_MIN_LENGTH } from './config.js';
 import type { Document } from './corpus.js';
 import { IGNORE } from './ops/cross-entropy.js';
+import { argError, checkArg } from '../util/args.js';
 
 export const TRAIN_SEED_BASE = 1_000_000;
 export const VALIDATION_INDEX_BASE = 1_000_000_000;
@@ -163,6 +164,9 @@ export class DataMixer {
     private readonly eos: number,
     private readonly maxLength: number,
   ) {
+    checkArg('DataMixer', 'options', options, 'object', 'mixer options');
+    if (!(stream instanceof Int32Array)) throw argError('DataMixer', 'stream', 'an Int32Array of corpus token ids', stream);
+    if (typeof tokenizer?.encode !== 'function') throw argError('DataMixer', 'tokenizer', 'a tokenizer (an object with encode and decode)', tokenizer);
     const o = options;
     const copyWeight = o.copyWeight ?? 0, recallWeight = o.recallWeight ?? 0;
     if (!(o.textWeight >= 0 && o.taskWeight >= 0 && copyWeight >= 0 && recallWeight >= 0 && o.textWeight + o.taskWeight + copyWeight + recallWeight > 0)) {

@@ -5,6 +5,7 @@
  */
 import { renderLineChart, type ChartPoint } from '../util/chart.js';
 import { MiB, readFileLimited } from '../util/files.js';
+import { checkArg, checkArgOptions } from '../util/args.js';
 
 /** One line of train-log.jsonl (a non-finite loss is written by JSON.stringify as null). */
 export interface TrainLogLine {
@@ -55,6 +56,7 @@ export function parseTrainLog(text: string, source = 'train-log.jsonl'): TrainLo
 
 /** The lines of a run's train-log.jsonl (see parseTrainLog). */
 export function readTrainLog(path: string): TrainLogLine[] {
+  checkArg('readTrainLog', 'path', path, 'path');
   return parseTrainLog(readFileLimited(path, 1024 * MiB, 'log').toString('utf8'), path);
 }
 
@@ -75,6 +77,9 @@ function movingAverage(points: readonly ChartPoint[], window: number): ChartPoin
 
 /** The SVG text of the loss curves of a train log. */
 export function renderLossSvg(logLines: readonly TrainLogLine[], title = 'training loss', options: LossPlotOptions = {}): string {
+  checkArg('renderLossSvg', 'logLines', logLines, 'array', 'an array of train-log lines (readTrainLog)');
+  logLines.forEach((l, i) => checkArg('renderLossSvg', `logLines[${i}]`, l, 'object', 'a train-log line { step, loss | validation_loss, … }'));
+  checkArgOptions('renderLossSvg', options, ['window', 'x']);
   // A resumed run appends again from its checkpoint's step: a step at or before an earlier one supersedes the
   // lines logged after it by the interrupted run.
   const train: TrainLogLine[] = [], val: TrainLogLine[] = [];

@@ -35,6 +35,7 @@ import type { TrainableModel } from './model.js';
 import { backendGemm } from './ops/gemm.js';
 import { readTrainLog, renderLossSvg } from './plot.js';
 import { learningRate } from './schedule.js';
+import { argError, checkArg } from '../util/args.js';
 
 export interface StepInfo {
   step: number;
@@ -85,6 +86,8 @@ export const MAX_SKIPPED_STEPS = 10;
 
 /** The ModelConfig a training config describes, for a tokenizer with `vocabSize` ids and the given BOS/EOS. */
 export function modelConfigFor(t: TrainConfig, vocabSize: number, bos: number, eos: number): ModelConfig {
+  if ((t as Partial<TrainConfig> | null)?.model === null || typeof (t as Partial<TrainConfig> | null)?.model !== 'object') throw argError('modelConfigFor', 't', 'a training config (parseTrainConfig)', t);
+  for (const [name, v] of [['vocabSize', vocabSize], ['bos', bos], ['eos', eos]] as const) checkArg('modelConfigFor', name, v, 'count');
   const m = t.model;
   const common = {
     vocabSize, hiddenSize: m.hiddenSize, nLayers: m.nLayers, nHeads: m.nHeads, headDim: m.hiddenSize / m.nHeads,
@@ -288,6 +291,9 @@ export const UNFINISHED_RUN_MARKER = 'train-unfinished.json';
  * second run on the folder meanwhile is refused before it looks at or writes anything there.
  */
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
+  checkArg('runTraining', 'o', o, 'object', 'an object { config, outDir, … }');
+  checkArg('runTraining', 'o.outDir', o.outDir, 'path');
+  if ((o.config as Partial<TrainConfig> | null)?.model === null || typeof (o.config as Partial<TrainConfig> | null)?.model !== 'object') throw argError('runTraining', 'o.config', 'a parsed training config (parseTrainConfig / readTrainConfig)', o.config);
   const lock = acquireRunLock(o.outDir, {
     command: 'namm train',
     onNote: (line) => { if (o.onStatus) o.onStatus(line); else process.stderr.write(`${line}\n`); },

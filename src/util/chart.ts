@@ -4,6 +4,7 @@
  * Optional extras used by the run plots: a logarithmic x axis, fixed axis ranges, a second (right) y axis, marker
  * dots, and labelled dashed vertical lines (e.g. where a curriculum stage starts).
  */
+import { argError, checkArg, checkArgOptions } from './args.js';
 
 /** One (x, y) sample. */
 export type ChartPoint = readonly [number, number];
@@ -68,6 +69,10 @@ export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '
 
 /** "Nice" tick values covering [lo, hi] (a flat or empty range is padded). */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
+  checkArg('niceTicks', 'lo', lo, 'finite');
+  checkArg('niceTicks', 'hi', hi, 'finite');
+  checkArg('niceTicks', 'count', count, 'positive');
+  if (hi < lo) throw new RangeError(`niceTicks: hi (${hi}) is below lo (${lo})`);
   if (!(hi > lo)) { const pad = Math.abs(lo) > 0 ? Math.abs(lo) * 0.1 : 1; lo -= pad; hi += pad; }
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
@@ -109,8 +114,15 @@ function logTicks(lo: number, hi: number): number[] {
   return niceTicks(10 ** lo, 10 ** hi).filter((v) => v > 0 && inside(v));
 }
 
+const LINE_CHART_KEYS = ['title', 'xLabel', 'yLabel', 'series', 'xLog', 'xRange', 'yRange', 'xIntegerTicks', 'rightAxis', 'vlines', 'emptyText', 'width'];
+
 /** The SVG text of a line chart (see LineChartOptions). */
 export function renderLineChart(o: LineChartOptions): string {
+  checkArg('renderLineChart', 'o', o, 'object');
+  checkArgOptions('renderLineChart', o, LINE_CHART_KEYS, 'o');
+  checkArg('renderLineChart', 'o.title', o.title, 'string');
+  checkArg('renderLineChart', 'o.series', o.series, 'array', 'an array of series { label, points }');
+  o.series.forEach((s, i) => { if (!Array.isArray(s?.points)) throw argError('renderLineChart', `o.series[${i}]`, 'a series { label, points: [x, y][] }', s); });
   const W = o.width ?? 800;
   const right = o.rightAxis ? 70 : 25;
   const pw = W - LEFT - right;

@@ -386,6 +386,7 @@ test('append and HeadStore refuse bad arguments instead of storing a corrupt cac
   assert.throws(() => new HeadStore(0, 4), /headDim must be an integer ≥ 1, got 0/);
   assert.throws(() => new HeadStore(4, -1), /capacity must be an integer ≥ 0, got -1/);
   assert.throws(() => new HeadStore(4, 8, 2.5), /reserveRows must be an integer ≥ 0, got 2.5/);
+  assert.throws(() => new KVCache(2, 2, 4, 1e12), /^RangeError: KV cache: cannot allocate 1000000000000 rows of head size 4 \(keys and values: 32000000000000 bytes\): /);
 });
 
 test('a cache that would take the process past its memory-mapping limit is refused with an error, not an abort', { skip: process.platform !== 'linux' }, async () => {

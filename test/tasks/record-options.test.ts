@@ -57,3 +57,11 @@ test('iterateRecords refuses lengths and depths that are not non-empty arrays (a
   assert.throws(() => iterateRecords(null as never).next(), /^TypeError: records options must be an object \{task, n, lengths, tokenizer, …\}, got null$/);
   assert.throws(() => generateRecords({ ...o, n: 0, lengths: [1024] }), /^RangeError: n must be an integer ≥ 1, got 0$/);
 });
+
+test('a misspelt record option is refused, not ignored (depth for depthPercent placed the needle at random)', () => {
+  const o = { task: 'passkey', length: 512, tokenizer };
+  assert.throws(() => generateRecord({ ...o, depth: 50 } as never), /generateRecord: unknown option "depth" \(did you mean "depthPercent"\?\)/);
+  assert.throws(() => checkRecordOptions({ task: 'passkey', lenght: 512 } as never), /checkRecordOptions: unknown option "lenght"/);
+  assert.throws(() => generateRecords({ task: 'passkey', n: 1, lengths: [512], tokenizer, count: 3 } as never), /generateRecords: unknown option "count"/);
+  assert.throws(() => iterateRecords({ task: 'passkey', n: 1, lengths: [512], tokenizer, bogus: 1 } as never), /iterateRecords: unknown option "bogus"/);
+});

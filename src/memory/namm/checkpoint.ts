@@ -12,7 +12,7 @@
  * The header records the payload length and its CRC-32, so truncation, wrong counts, corruption and non-finite
  * values are all reported as clear errors on read. Writes are atomic (temporary file, then rename).
  */
-import { shortJson, showValue } from '../../util/show.js';
+import { checkOptionKeys, shortJson, showValue } from '../../util/show.js';
 import { writeFileSync } from 'node:fs';
 import { MiB, readFileLimited, writeFileVia } from '../../util/files.js';
 import { TAP_PRECISIONS, type TapPrecision } from '../policy.js';
@@ -22,6 +22,7 @@ import { BAM_HIDDEN, FEATURE_DIM, paramCountFor, validateNammParams, type NammSc
 import { RECENCY_DIMS } from './recency.js';
 import { NAMM_SELECTIONS, type NammSelection } from './selection.js';
 import { N_BINS } from './stft.js';
+import { checkArg } from '../../util/args.js';
 
 export const NAMM_FILE_MAGIC = 'NAMM';
 export const NAMM_FILE_VERSION = 1;
@@ -63,6 +64,15 @@ export interface NammCheckpointHeader {
 
 /** Serialises a checkpoint (validated first). */
 export function encodeNammCheckpoint(ckpt: NammCheckpoint): Uint8Array {
+  return encode('encodeNammCheckpoint', ckpt);
+}
+
+/** The fields of a NammCheckpoint (an unknown one is refused: it would not be written). */
+const CHECKPOINT_KEYS = ['scorer', 'params', 'normStats', 'updateEvery', 'selection', 'cacheSize', 'taps', 'provenance'];
+
+function encode(fn: string, ckpt: NammCheckpoint): Uint8Array {
+  checkArg(fn, 'ckpt', ckpt, 'object', 'a NAMM checkpoint {scorer, params, normStats, updateEvery, selection, taps, …}');
+  checkOptionKeys(ckpt, CHECKPOINT_KEYS, fn);
   validateCheckpoint(ckpt);
   const nParams = ckpt.params.length;
   const payload = new Uint8Array(4 * (nParams + (ckpt.normStats ? 2 * N_BINS : 0)));
@@ -101,6 +111,8 @@ export function encodeNammCheckpoint(ckpt: NammCheckpoint): Uint8Array {
 
 /** Parses and validates a checkpoint; `source` names it in error messages. */
 export function decodeNammCheckpoint(bytes: Uint8Array, source = 'NAMM checkpoint'): NammCheckpoint {
+  checkArg('decodeNammCheckpoint', 'bytes', bytes, 'Uint8Array', 'a Uint8Array (the bytes of a .namm file; wrap an ArrayBuffer in new Uint8Array(…))');
+  checkArg('decodeNammCheckpoint', 'source', source, 'string');
   const fail = (why: string): never => { throw new Error(`${source}: ${why}`); };
   if (bytes.length < 12) fail(`too short to be a .namm file (${bytes.length} bytes)`);
   if (new TextDecoder().decode(bytes.subarray(0, 4)) !== NAMM_FILE_MAGIC) fail('not a .namm file (bad magic)');
@@ -161,12 +173,14 @@ export function decodeNammCheckpoint(bytes: Uint8Array, source = 'NAMM checkpoin
 
 /** Writes a `.namm` file atomically (a temporary file in the same folder, fsynced, then renamed over `path`). */
 export function saveNammCheckpoint(path: string, ckpt: NammCheckpoint): void {
-  const bytes = encodeNammCheckpoint(ckpt);
+  checkArg('saveNammCheckpoint', 'path', path, 'path');
+  const bytes = encode('saveNammCheckpoint', ckpt);
   writeFileVia(path, (tmp) => writeFileSync(tmp, bytes));
 }
 
 /** Reads and validates a `.namm` file. */
 export function readNammCheckpoint(path: string): NammCheckpoint {
+  checkArg('readNammCheckpoint', 'path', path, 'path');
   let bytes: Uint8Array;
   try {
     bytes = readFileLimited(path, 16 * MiB, 'NAMM checkpoint');

@@ -17,8 +17,12 @@ export const EMA_COEFF = 0.99;
  * Weight of frame t (t = 0..F−1, oldest first): (1−a)·a^{F−1−t} with a = γ^16, computed in float64 and stored as
  * float32, as the reference (a python float, a float32 weight vector).
  */
+/** The most frames emaFrameWeights makes weights for. */
+const MAX_FRAMES = 2 ** 26;
+
 export function emaFrameWeights(frames: number, gamma = EMA_COEFF): Float32Array {
-  if (!Number.isInteger(frames) || frames <= 0) throw new RangeError(`EMA needs a positive frame count, got ${frames}`);
+  if (!Number.isInteger(frames) || frames <= 0) throw new RangeError(`emaFrameWeights: EMA needs a positive frame count, got ${frames}`);
+  if (frames > MAX_FRAMES) throw new RangeError(`emaFrameWeights: EMA frame count ${frames} is past ${MAX_FRAMES} (a cache of 2^30 tokens)`);
   checkGamma(gamma);
   const a = gamma ** HOP;
   const w = new Float32Array(frames);
@@ -28,7 +32,7 @@ export function emaFrameWeights(frames: number, gamma = EMA_COEFF): Float32Array
 
 /** Factor applied to the stored EMA of tokens seen in earlier updates: γ^U (float32). */
 export function emaOldStateDecay(updateEvery: number, gamma = EMA_COEFF): number {
-  if (!Number.isInteger(updateEvery) || updateEvery <= 0) throw new RangeError(`updateEvery must be a positive integer, got ${updateEvery}`);
+  if (!Number.isInteger(updateEvery) || updateEvery <= 0) throw new RangeError(`emaOldStateDecay: updateEvery must be a positive integer, got ${updateEvery}`);
   checkGamma(gamma);
   return Math.fround(gamma ** updateEvery);
 }

@@ -3,6 +3,7 @@ import { TAP_PRECISIONS, type MemoryPolicy, type TapPrecision } from '../policy.
 import { readNammCheckpoint } from './checkpoint.js';
 import { NammPolicy, type NammPolicyOptions } from './policy.js';
 import { NAMM_SELECTIONS, type NammSelection } from './selection.js';
+import { checkArg } from '../../util/args.js';
 
 export { NammPolicy } from './policy.js';
 export type { NammPolicyOptions, NammUpdateInfo, NammHeadUpdate } from './policy.js';
@@ -44,6 +45,7 @@ const ALIASES: Record<string, (typeof NAMM_OVERRIDE_KEYS)[number]> = {
  */
 export function loadNammPolicy(path: string, overrides: Record<string, string> = {}): MemoryPolicy {
   if (typeof path !== 'string' || path.length === 0) throw new Error('loadNammPolicy needs the path of a .namm file');
+  checkArg('loadNammPolicy', 'overrides', overrides, 'object', 'an object of option → value strings ({ update: "512" })');
   const ckpt = readNammCheckpoint(path);
   const opts: NammPolicyOptions = {
     params: ckpt.params,

@@ -6,6 +6,7 @@
  * calibration pass fills a NormAccumulator and the result ships inside the `.namm` file.
  */
 import { N_BINS } from './stft.js';
+import { checkArg } from '../../util/args.js';
 
 export interface NormStats {
   /** Per-bin mean (17). */
@@ -45,6 +46,7 @@ export class FeatureNormalizer {
   private readonly invStd: Float64Array;
 
   constructor(stats: NormStats) {
+    checkArg('FeatureNormalizer', 'stats', stats, 'object', 'normalisation statistics {mean, variance, count}');
     validateNormStats(stats);
     this.mean = Float64Array.from(stats.mean);
     this.invStd = new Float64Array(N_BINS);

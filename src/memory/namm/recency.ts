@@ -6,6 +6,7 @@
  * r = 0..32768 and fails on anything larger; by default so do we (with a clear error), or `extend` continues the
  * same formula past the table.
  */
+import { argError, checkArg } from '../../util/args.js';
 
 export const RECENCY_DIMS = 8;
 export const RECENCY_MAX_FREQ = 50000;
@@ -23,6 +24,11 @@ const OMEGA: Float64Array = (() => {
 
 /** Writes e(r) (8 float32 values) into out at offset. */
 export function recencyEmbedding(r: number, out: Float32Array, offset = 0, overflow: RecencyOverflow = 'error'): void {
+  checkArg('recencyEmbedding', 'r', r, 'count', 'a non-negative integer (a recency)');
+  checkArg('recencyEmbedding', 'out', out, 'Float32Array');
+  checkArg('recencyEmbedding', 'offset', offset, 'count');
+  if (offset + RECENCY_DIMS > out.length) throw new RangeError(`recencyEmbedding: out holds ${out.length} values, so offset ${offset} leaves no room for the ${RECENCY_DIMS} of an embedding`);
+  if (overflow !== 'error' && overflow !== 'extend') throw argError('recencyEmbedding', 'overflow', '"error" or "extend"', overflow);
   if (!Number.isInteger(r) || r < 0) throw new RangeError(`recency must be a non-negative integer, got ${r}`);
   if (r > RECENCY_TABLE_MAX && overflow === 'error') {
     throw new RangeError(

@@ -16,6 +16,7 @@
  */
 import { refuseOverlap } from '../../tensor/validate.js';
 import { kthSmallest } from '../../util/select.js';
+import { argError, checkArg } from '../../util/args.js';
 
 export type NammSelection = 'min-over-heads' | 'per-head';
 export const NAMM_SELECTIONS: readonly NammSelection[] = ['min-over-heads', 'per-head'];
@@ -34,6 +35,9 @@ export interface SelectionOptions {
  * forced kept). Returns ascending keep indices per head. `scores` is not modified.
  */
 export function selectTokens(scores: Float32Array[], counts: ArrayLike<number>, opts: SelectionOptions): Int32Array[] {
+  if (!Array.isArray(scores) || !scores.every((s) => s instanceof Float32Array)) throw argError('selectTokens', 'scores', 'an array of Float32Array (one per head)', scores);
+  if (!Array.isArray(counts) && !ArrayBuffer.isView(counts)) throw argError('selectTokens', 'counts', 'an array or typed array of counts (one per head)', counts);
+  checkArg('selectTokens', 'opts', opts, 'object');
   const nHeads = scores.length;
   if (nHeads === 0) return [];
   if (counts.length < nHeads) throw new RangeError('selectTokens: one count per head is needed');

@@ -8,6 +8,7 @@
  */
 
 import { refuseOverlap } from '../../tensor/validate.js';
+import { checkArg } from '../../util/args.js';
 
 export const N_FFT = 32;
 export const HOP = 16;
@@ -88,6 +89,7 @@ export function frameMagnitudes(
  * tools and documentation; the policy feeds frames incrementally through frameMagnitudes.
  */
 export function stftMagnitudes(signal: Float32Array): Float32Array {
+  checkArg('stftMagnitudes', 'signal', signal, 'Float32Array');
   if (signal.length < N_FFT || signal.length % HOP !== 0) {
     throw new RangeError(`stftMagnitudes needs a signal of 32 + 16·k samples, got ${signal.length}`);
   }

@@ -5,6 +5,8 @@
 import { Tokenizer as HfCoreTokenizer } from '@huggingface/tokenizers';
 import type { Tokenizer } from '../types.js';
 import { ChatTemplate, pickChatTemplate, type ChatMessage } from './chat.js';
+import { checkArg } from '../../util/args.js';
+import { checkDecodeOptions, checkEncodeOptions } from './options.js';
 
 type Json = Record<string, unknown>;
 
@@ -79,6 +81,8 @@ export class HfTokenizer implements Tokenizer {
   readonly cleansUpSpaces: boolean;
 
   constructor(src: HfTokenizerSources) {
+    checkArg('HfTokenizer', 'src', src, 'object', 'an object { tokenizerJson, tokenizerConfig?, modelConfig?, generationConfig?, origin } (loadTokenizer reads one from files)');
+    checkArg('HfTokenizer', 'src.origin', src.origin, 'string');
     const { origin } = src;
     if (src.tokenizerJson === null || typeof src.tokenizerJson !== 'object' || Array.isArray(src.tokenizerJson)) {
       throw new Error(`${origin}: tokenizer.json must hold a JSON object`);
@@ -164,6 +168,7 @@ export class HfTokenizer implements Tokenizer {
 
   encode(text: string, options?: { addBos?: boolean }): number[] {
     if (typeof text !== 'string') throw new TypeError(`encode: text must be a string, got ${text === null ? 'null' : typeof text}`);
+    checkEncodeOptions(options);
     if (options?.addBos === undefined) return this.core.encode(text).ids;
     const ids = this.core.encode(text, { add_special_tokens: false }).ids;
     return options.addBos && this.bosTokenId !== null ? [this.bosTokenId, ...ids] : ids;
@@ -172,6 +177,7 @@ export class HfTokenizer implements Tokenizer {
   decode(ids: readonly number[], options?: { skipSpecial?: boolean }): string {
     // An array or a typed array: an array-like ({ length: 1e9 }) was spread into an array first, and ran out of memory.
     if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) throw new TypeError('decode: ids must be an array of token ids');
+    checkDecodeOptions(options);
     // The library refuses an empty list; a generation that stops at once (EOS first) decodes to ''.
     if (ids.length === 0) return '';
     const list = Array.from(ids);

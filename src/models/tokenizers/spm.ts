@@ -6,6 +6,8 @@
  */
 import type { Tokenizer } from '../types.js';
 import { ChatTemplate, type ChatMessage } from './chat.js';
+import { argError, checkArg } from '../../util/args.js';
+import { checkDecodeOptions, checkEncodeOptions } from './options.js';
 
 /** GGUF token types (llama.cpp `llama_token_type`). */
 export const TokenType = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
@@ -90,6 +92,9 @@ export class SpmTokenizer implements Tokenizer {
   private readonly specialIds = new Map<string, number>();
 
   constructor(vocab: SpmVocabulary) {
+    checkArg('SpmTokenizer', 'vocab', vocab, 'object', 'a vocabulary { tokens, scores, origin, … } (loadTokenizer reads one from files)');
+    checkArg('SpmTokenizer', 'vocab.tokens', vocab.tokens, 'strings');
+    if (!Array.isArray(vocab.scores) && !ArrayBuffer.isView(vocab.scores)) throw argError('SpmTokenizer', 'vocab.scores', 'an array of numbers', vocab.scores);
     const { tokens, scores, origin } = vocab;
     if (tokens.length === 0) throw new Error(`${origin}: the vocabulary is empty`);
     if (scores.length !== tokens.length) throw new Error(`${origin}: ${tokens.length} tokens but ${scores.length} scores`);
@@ -144,6 +149,7 @@ export class SpmTokenizer implements Tokenizer {
 
   encode(text: string, options?: { addBos?: boolean }): number[] {
     if (typeof text !== 'string') throw new TypeError(`encode: text must be a string, got ${text === null ? 'null' : typeof text}`);
+    checkEncodeOptions(options);
     const out: number[] = [];
     if ((options?.addBos ?? this.vocab.addBosByDefault) && this.bosTokenId !== null) out.push(this.bosTokenId);
     // Special tokens written in the text (e.g. by a chat template) are emitted as themselves; the text between them
@@ -216,6 +222,7 @@ export class SpmTokenizer implements Tokenizer {
   decode(ids: readonly number[], options?: { skipSpecial?: boolean }): string {
     // An array or a typed array: an array-like ({ length: 1e9 }) was spread into an array first, and ran out of memory.
     if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) throw new TypeError('decode: ids must be an array of token ids');
+    checkDecodeOptions(options);
     const skip = options?.skipSpecial ?? true;
     const bytes: number[] = [];
     const space = this.vocab.spaceSymbol;

@@ -11,6 +11,8 @@
  * The bracket [largest n that fits, smallest n that does not] keeps the search exact and finite.
  */
 import type { Tokenizer } from '../../models/types.js';
+import { argError, checkArg } from '../../util/args.js';
+import { showValue } from '../../util/show.js';
 
 /** Accept a prompt once prompt + new tokens is within this fraction below the target. */
 export const LENGTH_TOLERANCE = 0.01;
@@ -21,7 +23,14 @@ export interface PromptParts { context: string; input: string }
 
 /** Fills `{context}` and `{input}` in one pass, so braces inside the context are never touched. */
 export function fillTemplate(template: string, parts: PromptParts): string {
-  return template.replace(/\{context\}|\{input\}/g, (m) => (m === '{context}' ? parts.context : parts.input));
+  checkArg('fillTemplate', 'template', template, 'string');
+  checkArg('fillTemplate', 'parts', parts, 'object', 'the prompt parts { context, input }');
+  return template.replace(/\{context\}|\{input\}/g, (m) => {
+    const key = m === '{context}' ? 'context' : 'input';
+    const value = parts[key];
+    if (typeof value !== 'string') throw new TypeError(`fillTemplate: the template has ${m} but parts.${key} is ${showValue(value)}`);
+    return value;
+  });
 }
 
 /** Tokens-per-proxy rates learnt by earlier records of one run, by task. */
@@ -63,7 +72,10 @@ export interface FitResult {
 }
 
 export function countPromptTokens(tokenizer: Tokenizer, template: string, parts: PromptParts): number {
-  return tokenizer.encode(fillTemplate(template, parts)).length;
+  if (typeof tokenizer?.encode !== 'function') throw argError('countPromptTokens', 'tokenizer', 'a tokenizer (an object with encode and decode)', tokenizer);
+  const ids = tokenizer.encode(fillTemplate(template, parts));
+  if (!Array.isArray(ids)) throw new TypeError(`countPromptTokens: tokenizer.encode must return an array of ids, got ${showValue(ids)}`);
+  return ids.length;
 }
 
 /**
@@ -77,6 +89,9 @@ export class LengthTooSmallError extends RangeError {
 }
 
 export function fitToLength(o: FitOptions): FitResult {
+  checkArg('fitToLength', 'o', o, 'object', 'fit options { task, tokenizer, template, target, render, … }');
+  checkArg('fitToLength', 'o.render', o.render, 'function');
+  checkArg('fitToLength', 'o.target', o.target, 'positive');
   const budget = o.target - o.maxNewTokens;
   const tol = Math.max(1, Math.floor(o.target * LENGTH_TOLERANCE));
   const aim = budget - Math.floor(tol / 2);

@@ -1,4 +1,5 @@
 /** Checks of metric options: a bad one is refused rather than silently read as the default. */
+import { checkArg } from '../../util/args.js';
 import { showValue } from '../../util/show.js';
 
 export { showValue };
@@ -16,4 +17,16 @@ export function checkOptionsObject(what: string, options: unknown): asserts opti
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new TypeError(`${what} must be an object, got ${showValue(options)}`);
   }
+}
+
+/** The arguments of a metric that scores a prediction against one gold answer (a string: not the answers list). */
+export function checkPredictionAndGold(fn: string, prediction: unknown, gold: unknown): void {
+  checkArg(fn, 'prediction', prediction, 'string');
+  checkArg(fn, 'gold', gold, 'string', 'one gold answer (a string)');
+}
+
+/** The arguments of a metric that scores a prediction against all the answers (an array of strings: not one string). */
+export function checkPredictionAndAnswers(fn: string, prediction: unknown, answers: unknown, name = 'answers'): void {
+  checkArg(fn, 'prediction', prediction, 'string');
+  checkArg(fn, name, answers, 'strings');
 }

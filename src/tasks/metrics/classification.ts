@@ -5,7 +5,8 @@
  * removed one is never looked at; `'official'` (default) reproduces that, `'corrected'` looks at every element.
  * The score is 1/(number collected) when the gold label is among them, else 0.
  */
-import { checkChoice } from './choice.js';
+import { checkArg } from '../../util/args.js';
+import { checkChoice, checkPredictionAndGold } from './choice.js';
 
 export type ClassificationVariant = 'official' | 'corrected';
 export const CLASSIFICATION_VARIANTS: readonly ClassificationVariant[] = ['official', 'corrected'];
@@ -16,8 +17,10 @@ export function classificationScore(
   allClasses: readonly string[] | null,
   variant: ClassificationVariant = 'official',
 ): number {
+  checkPredictionAndGold('classificationScore', prediction, gold);
   checkChoice('classification variant', variant, CLASSIFICATION_VARIANTS);
   if (!allClasses) throw new Error('classification needs the record\'s all_classes, which is null');
+  checkArg('classificationScore', 'allClasses', allClasses, 'strings', 'an array of class names (strings) or null');
   const matched = allClasses.filter((name) => prediction.includes(name));
   const isPartOfGold = (name: string) => gold.includes(name) && name !== gold;
   let kept: string[];

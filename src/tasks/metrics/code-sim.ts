@@ -1,8 +1,9 @@
-import { checkChoice } from './choice.js';
+import { checkChoice, checkPredictionAndGold } from './choice.js';
 import { sequenceMatcherRatio } from './difflib.js';
 import { indelRatio } from './indel.js';
 import { pythonRound } from './python-round.js';
 import { stripLeadingNewlines } from './python-string.js';
+import { checkArg } from '../../util/args.js';
 
 /**
  * Which similarity fuzzywuzzy's `fuzz.ratio` runs on: `'difflib'` (what LongBench's requirements install, the
@@ -16,6 +17,8 @@ export const CODE_SIM_MATCHERS: readonly CodeSimMatcher[] = ['difflib', 'levensh
  * `int(round(100 · ratio))` with Python's half-to-even rounding.
  */
 export function fuzzRatio(a: string, b: string, matcher: CodeSimMatcher = 'difflib'): number {
+  checkArg('fuzzRatio', 'a', a, 'string');
+  checkArg('fuzzRatio', 'b', b, 'string');
   checkChoice('code_sim matcher', matcher, CODE_SIM_MATCHERS);
   if (a === b) return 100;
   if (a.length === 0 || b.length === 0) return 0;
@@ -28,6 +31,7 @@ export function fuzzRatio(a: string, b: string, matcher: CodeSimMatcher = 'diffl
  * any of `` ` ``, `#`, `//` (a blank line qualifies), or `""` when no line does.
  */
 export function firstCodeLine(prediction: string): string {
+  checkArg('firstCodeLine', 'prediction', prediction, 'string');
   for (const line of stripLeadingNewlines(prediction).split('\n')) {
     if (!line.includes('`') && !line.includes('#') && !line.includes('//')) return line;
   }
@@ -36,5 +40,6 @@ export function firstCodeLine(prediction: string): string {
 
 /** LongBench `code_sim_score` (lcc, repobench-p): `fuzz.ratio(line, gold) / 100`. */
 export function codeSimScore(prediction: string, gold: string, matcher: CodeSimMatcher = 'difflib'): number {
+  checkPredictionAndGold('codeSimScore', prediction, gold);
   return fuzzRatio(firstCodeLine(prediction), gold, matcher) / 100;
 }

@@ -1,4 +1,5 @@
 import type { MetricName } from './index.js';
+import { checkArg } from '../../util/args.js';
 
 /** LongBench's `dataset2metric` (eval.py), all 21 tasks. */
 export const LONGBENCH_DATASET_METRICS: Readonly<Record<string, MetricName>> = {
@@ -35,5 +36,6 @@ export const FIRST_LINE_DATASETS: ReadonlySet<string> = new Set(['trec', 'trivia
 
 /** The metric of a dataset, from the tables above; undefined for an unknown dataset. */
 export function metricForDataset(dataset: string): MetricName | undefined {
+  checkArg('metricForDataset', 'dataset', dataset, 'string');
   return LONGBENCH_DATASET_METRICS[dataset] ?? CHOUBUN_DATASET_METRICS[dataset] ?? GENERATED_DATASET_METRICS[dataset];
 }

@@ -1,3 +1,4 @@
+import { checkArg, checkArgOptions } from '../../util/args.js';
 /**
  * `difflib.SequenceMatcher(None, a, b).ratio()` of Python (3.x; unchanged since 2.7.1), over code points:
  * 2·M / (len(a) + len(b)), where M is the total size of the matching blocks found by recursively taking the longest
@@ -9,6 +10,9 @@
  * over them.
  */
 export function sequenceMatcherRatio(a: string, b: string, options: { autojunk?: boolean } = {}): number {
+  checkArg('sequenceMatcherRatio', 'a', a, 'string');
+  checkArg('sequenceMatcherRatio', 'b', b, 'string');
+  checkArgOptions('sequenceMatcherRatio', options, ['autojunk']);
   const left = Array.from(a), right = Array.from(b);
   const total = left.length + right.length;
   if (total === 0) return 1.0;

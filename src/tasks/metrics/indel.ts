@@ -1,8 +1,11 @@
+import { checkArg } from '../../util/args.js';
 /**
  * python-Levenshtein's `ratio(a, b)`, which fuzzywuzzy uses instead of difflib when that package is installed:
  * (len(a) + len(b) − indel distance) / (len(a) + len(b)) = 2·LCS / (len(a) + len(b)), over code points.
  */
 export function indelRatio(a: string, b: string): number {
+  checkArg('indelRatio', 'a', a, 'string');
+  checkArg('indelRatio', 'b', b, 'string');
   const left = Array.from(a), right = Array.from(b);
   const total = left.length + right.length;
   if (total === 0) return 1.0;

@@ -3,6 +3,7 @@
  * RULER, InfiniteBench) by default, quirks included, with corrected variants behind options.
  */
 import { taskScore } from './aggregate.js';
+import { argError, checkArg } from '../../util/args.js';
 import { checkChoice, checkOptionsObject } from './choice.js';
 import { CLASSIFICATION_VARIANTS, classificationScore, type ClassificationVariant } from './classification.js';
 import { CODE_SIM_MATCHERS, codeSimScore, type CodeSimMatcher } from './code-sim.js';
@@ -89,9 +90,10 @@ export function scoreByMetric(
   allClasses: readonly string[] | null = null,
   options: MetricOptions = {},
 ): number {
-  if (!isMetricName(name)) throw new Error(`unknown metric ${JSON.stringify(name)}; known: ${METRICS.join(', ')}`);
+  if (!isMetricName(name)) throw new Error(`scoreByMetric: unknown metric ${JSON.stringify(name)}; known: ${METRICS.join(', ')}`);
   if (typeof prediction !== 'string') throw new TypeError(`${name}: the prediction must be a string, got ${prediction === null ? 'null' : typeof prediction}`);
   if (!Array.isArray(answers) || !answers.every((a) => typeof a === 'string')) throw new TypeError(`${name}: the answers must be an array of strings`);
+  if (allClasses !== null) checkArg('scoreByMetric', 'allClasses', allClasses, 'strings', 'an array of class names (strings) or null');
   checkMetricOptions(options);
   const pair = PAIR_METRICS[name];
   if (pair) {
@@ -111,6 +113,7 @@ export function scoreByMetric(
 
 /** Task score (0-100, 2 decimals, half to even) with the averaging formula of the metric's own benchmark. */
 export function aggregateScores(name: MetricName, sampleScores: readonly number[]): number {
+  if (!isMetricName(name)) throw argError('aggregateScores', 'name', `a metric name (${METRICS.join(', ')})`, name);
   return taskScore(sampleScores, name === 'string_match_all' || name === 'string_match_part' ? 'ruler' : 'longbench');
 }
 

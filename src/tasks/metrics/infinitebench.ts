@@ -1,8 +1,10 @@
-import { checkChoice } from './choice.js';
+import { checkChoice, checkPredictionAndAnswers } from './choice.js';
 import { pySplit } from './python-string.js';
+import { checkArg } from '../../util/args.js';
 
 /** InfiniteBench `first_int_match`: the first run of ASCII digits (`re.split("[^0-9]", text)`), or `""`. */
 export function firstInteger(text: string): string {
+  checkArg('firstInteger', 'text', text, 'string');
   return /[0-9]+/.exec(text)?.[0] ?? '';
 }
 
@@ -13,6 +15,7 @@ function firstAnswer(answers: readonly string[], metric: string): string {
 
 /** InfiniteBench passkey / number_string: 1 when the first integer of the output equals the (first) answer string. */
 export function passkeyScore(prediction: string, answers: readonly string[]): number {
+  checkPredictionAndAnswers('passkeyScore', prediction, answers);
   return firstInteger(prediction) === firstAnswer(answers, 'passkey') ? 1.0 : 0.0;
 }
 
@@ -26,6 +29,7 @@ export const KV_RETRIEVAL_MATCHES: readonly KvRetrievalMatch[] = ['contains', 'w
 
 /** InfiniteBench kv_retrieval: is the (first) answer in the output. */
 export function kvRetrievalScore(prediction: string, answers: readonly string[], match: KvRetrievalMatch = 'contains'): number {
+  checkPredictionAndAnswers('kvRetrievalScore', prediction, answers);
   checkChoice('kv_retrieval match', match, KV_RETRIEVAL_MATCHES);
   const answer = firstAnswer(answers, 'kv_retrieval');
   if (match === 'contains') return prediction.includes(answer) ? 1.0 : 0.0;

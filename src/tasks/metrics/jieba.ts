@@ -13,6 +13,7 @@
  * jieba-rs 常在/美); it was seen once in 12,000 random strings.
  */
 import { createRequire } from 'node:module';
+import { checkArg } from '../../util/args.js';
 
 interface JiebaSegmenter { cut(text: string, hmm?: boolean): string[] }
 
@@ -53,6 +54,7 @@ const PYTHON_HAN_BLOCK = /([\u4E00-\u9FD5a-zA-Z0-9+#&._%-]+)/;
 
 /** `list(jieba.cut(text, cut_all=False))` of Python jieba 0.42.1. */
 export function jiebaCut(text: string): string[] {
+  checkArg('jiebaCut', 'text', text, 'string');
   const out: string[] = [];
   // split with a capturing group, as Python's re.split: the blocks at odd indices, what lies between at even ones.
   text.split(PYTHON_HAN_BLOCK).forEach((piece, i) => {

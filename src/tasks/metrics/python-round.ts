@@ -1,3 +1,4 @@
+import { checkArg } from '../../util/args.js';
 /**
  * Python's `round(x, ndigits)` for floats: the exact binary value of `x` is rounded to `ndigits` decimals with ties
  * going to the even digit, and the decimal result is read back as the nearest double. So `round(2.675, 2)` is 2.67
@@ -5,6 +6,7 @@
  * round ties up (or work on an already rounded decimal), so scores would drift from published ones.
  */
 export function pythonRound(x: number, ndigits = 0): number {
+  checkArg('pythonRound', 'x', x, 'number');
   if (!Number.isInteger(ndigits)) throw new RangeError(`pythonRound: ndigits must be an integer, got ${ndigits}`);
   if (!Number.isFinite(x) || x === 0) return x;
   // CPython's float.__round__ limits: past 323 digits every double is already exact, below −308 every one rounds to

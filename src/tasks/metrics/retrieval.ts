@@ -1,3 +1,4 @@
+import { checkPredictionAndGold } from './choice.js';
 import { digitRuns } from './python-string.js';
 
 /**
@@ -18,15 +19,18 @@ function goldParagraphId(gold: string, pattern: RegExp, metric: string): string 
 
 /** passage_retrieval_en: the gold id is the first `Paragraph (\d+)` of the gold answer. */
 export function retrievalScore(prediction: string, gold: string): number {
+  checkPredictionAndGold('retrievalScore', prediction, gold);
   return shareOfRunsEqualTo(prediction, goldParagraphId(gold, /Paragraph (\p{Nd}+)/u, 'retrieval'));
 }
 
 /** passage_retrieval_zh: the gold id is the first `段落(\d+)` of the gold answer. */
 export function retrievalZhScore(prediction: string, gold: string): number {
+  checkPredictionAndGold('retrievalZhScore', prediction, gold);
   return shareOfRunsEqualTo(prediction, goldParagraphId(gold, /段落(\p{Nd}+)/u, 'retrieval_zh'));
 }
 
 /** passage_count: the gold answer is the count itself. */
 export function countScore(prediction: string, gold: string): number {
+  checkPredictionAndGold('countScore', prediction, gold);
   return shareOfRunsEqualTo(prediction, gold);
 }

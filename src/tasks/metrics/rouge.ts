@@ -13,8 +13,9 @@
  * - any exception gives 0: an empty hypothesis or reference, one made only of periods, and, in the official setup,
  *   a backtrack deeper than Python's recursion limit allows (991 calls).
  */
-import { checkOptionsObject, showValue } from './choice.js';
+import { checkOptionsObject, checkPredictionAndGold, showValue } from './choice.js';
 import { collapseWhitespace } from './python-string.js';
+import { checkArg } from '../../util/args.js';
 
 /**
  * Deepest LCS backtrack (in recursive calls) that LongBench's eval.py, run as a script (`python eval.py --model M`:
@@ -51,6 +52,7 @@ export function rougeBacktrackLimit(options: RougeOptions, fallback: number): nu
 
 /** `[" ".join(s.split()) for s in text.split(".") if len(s) > 0]`. */
 export function rougeSentences(text: string): string[] {
+  checkArg('rougeSentences', 'text', text, 'string');
   return text.split('.').filter((piece) => piece.length > 0).map(collapseWhitespace);
 }
 
@@ -58,6 +60,7 @@ class RougeFailure extends Error {}
 
 /** LongBench `rouge_score(prediction, gold)`: ROUGE-L F of rouge 1.0.1, or 0 where the official code fails. */
 export function rougeScore(prediction: string, gold: string, options: RougeOptions = {}): number {
+  checkPredictionAndGold('rougeScore', prediction, gold);
   const maxBacktrackCalls = rougeBacktrackLimit(options, ROUGE_MAX_BACKTRACK_CALLS);
   try {
     return rougeLSummaryLevel(rougeSentences(prediction), rougeSentences(gold), maxBacktrackCalls);

@@ -1,3 +1,4 @@
+import { checkPredictionAndAnswers } from './choice.js';
 import { pyLower } from './python-string.js';
 
 function requireReferences(references: readonly string[], metric: string): void {
@@ -6,6 +7,7 @@ function requireReferences(references: readonly string[], metric: string): void 
 
 /** RULER `string_match_all` for one sample: the share of references contained in the prediction, case-insensitive. */
 export function stringMatchAll(prediction: string, references: readonly string[]): number {
+  checkPredictionAndAnswers('stringMatchAll', prediction, references, 'references');
   requireReferences(references, 'string_match_all');
   const text = pyLower(prediction);
   let found = 0;
@@ -15,6 +17,7 @@ export function stringMatchAll(prediction: string, references: readonly string[]
 
 /** RULER `string_match_part` for one sample: 1 when any reference is contained, case-insensitive. */
 export function stringMatchPart(prediction: string, references: readonly string[]): number {
+  checkPredictionAndAnswers('stringMatchPart', prediction, references, 'references');
   requireReferences(references, 'string_match_part');
   const text = pyLower(prediction);
   return references.some((reference) => text.includes(pyLower(reference))) ? 1.0 : 0.0;
