@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as api from '../src/index.js';
+import { skipNative } from './tensor/native-fixtures.js';
 
 /** Messages of errors that come from the runtime, not from the library's own checks. */
 const RAW = [
@@ -53,15 +54,13 @@ function isClass(f: Function): boolean {
   return /^class\b/.test(Function.prototype.toString.call(f));
 }
 
-async function callWithNoArgs(name: string, f: Function): Promise<{ ok: true } | { ok: false; error: unknown }> {
+async function callWithNoArgs(f: Function): Promise<{ ok: true } | { ok: false; error: unknown }> {
   try {
     const r: unknown = isClass(f) ? new (f as new () => unknown)() : (f as () => unknown)();
     if (r !== null && typeof r === 'object' && typeof (r as Promise<unknown>).then === 'function') await r;
     return { ok: true };
   } catch (error) {
     return { ok: false, error };
-  } finally {
-    void name;
   }
 }
 
@@ -74,8 +73,10 @@ test('the API exports callables to check', () => {
 });
 
 for (const [name, f] of callables) {
-  test(`${name}() with no arguments ${NO_ARGS_OK.has(name) ? 'returns normally' : 'is refused with a message naming it'}`, async () => {
-    const r = await callWithNoArgs(name, f);
+  // Without the addon built (NAMM_SKIP_NATIVE=1), the native backend cannot be made at all.
+  const skip = name === 'NativeBackend' ? skipNative : false;
+  test(`${name}() with no arguments ${NO_ARGS_OK.has(name) ? 'returns normally' : 'is refused with a message naming it'}`, { skip }, async () => {
+    const r = await callWithNoArgs(f);
     if (NO_ARGS_OK.has(name)) {
       assert.ok(r.ok, `${name}() threw: ${r.ok ? '' : String((r.error as Error)?.message ?? r.error)}`);
       return;

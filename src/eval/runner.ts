@@ -133,7 +133,9 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
     const limit = options.maxPromptTokens !== undefined ? Math.max(budget, contextLength(model.config) - maxNew) : budget;
     questionText = tok.decode(ids.slice(ids.length - questionTokens), { skipSpecial: true });
     ({ text, ids } = cutPromptMiddle(tok, ids, questionTokens, budget, limit, `record ${record._id}`, budgetText));
-    questionTokens = questionTokensOf(ids, [questionAlone, tok.encode(questionText, { addBos: false })], questionTokens);
+    // Judged against the question as the cut text holds it (its unknown tokens gone, say), not its uncut length.
+    const asCut = tok.encode(questionText, { addBos: false });
+    questionTokens = questionTokensOf(ids, [questionAlone, asCut], asCut.length);
     truncated = true;
   }
   if (ids.length === 0) throw new Error(`record ${record._id}: its prompt tokenises to no tokens (empty context and question, and a tokenizer that adds no BOS)`);
@@ -211,12 +213,18 @@ function cutPromptMiddle(
 /**
  * How many of the last ids of `ids` are the question's: the longest match of questionSuffix over `refs` (the
  * question's tokens, on their own and as a cut prompt's text holds them: decoded and tokenised again, which drops
- * unknown tokens and cleans up spaces). A match under half of `expected` (the question's tokens before any cut) is
- * not the question's end, and `expected` tokens are taken: the question is never compressed as context wholesale.
+ * unknown tokens and cleans up spaces). A match that covers a whole ref is the question. Otherwise a match under
+ * half of `expected` (the question's tokens before any cut) is not the question's end, and `expected` tokens are
+ * taken: the question is never compressed as context wholesale.
  */
 function questionTokensOf(ids: readonly number[], refs: readonly (readonly number[])[], expected: number): number {
-  const n = Math.max(0, ...refs.map((ref) => questionSuffix(ids, ref)));
-  return n * 2 < expected ? Math.min(expected, ids.length) : n;
+  let n = 0, whole = false;
+  for (const ref of refs) {
+    const m = questionSuffix(ids, ref);
+    n = Math.max(n, m);
+    if (m === ref.length && m > 0) whole = true;
+  }
+  return whole || n * 2 >= expected ? n : Math.min(expected, ids.length);
 }
 
 

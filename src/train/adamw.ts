@@ -70,7 +70,7 @@ export class AdamW {
 
 /** The L2 norm of all gradients; when it exceeds `maxNorm` (> 0) they are scaled down to it. Returns the norm before. */
 export function clipGradNorm(grad: Vec, maxNorm: number): number {
-  if (!(grad instanceof Float32Array || grad instanceof Float64Array)) throw argError('clipGradNorm', 'grad', 'a gradient vector (a Float32Array)', grad);
+  if (!(grad instanceof Float32Array || grad instanceof Float64Array)) throw argError('clipGradNorm', 'grad', 'a gradient vector (a Float32Array or Float64Array)', grad);
   if (!(typeof maxNorm === 'number' && maxNorm >= 0)) throw argError('clipGradNorm', 'maxNorm', 'a number ≥ 0 (0: no clipping)', maxNorm);
   let ss = 0;
   for (let i = 0; i < grad.length; i++) ss += grad[i]! * grad[i]!;

@@ -120,9 +120,11 @@ const LINE_CHART_KEYS = ['title', 'xLabel', 'yLabel', 'series', 'xLog', 'xRange'
 export function renderLineChart(o: LineChartOptions): string {
   checkArg('renderLineChart', 'o', o, 'object');
   checkArgOptions('renderLineChart', o, LINE_CHART_KEYS, 'o');
-  checkArg('renderLineChart', 'o.title', o.title, 'string');
+  for (const key of ['title', 'xLabel', 'yLabel'] as const) checkArg('renderLineChart', `o.${key}`, o[key], 'string');
   checkArg('renderLineChart', 'o.series', o.series, 'array', 'an array of series { label, points }');
-  o.series.forEach((s, i) => { if (!Array.isArray(s?.points)) throw argError('renderLineChart', `o.series[${i}]`, 'a series { label, points: [x, y][] }', s); });
+  o.series.forEach((s, i) => {
+    if (!Array.isArray(s?.points) || typeof s.label !== 'string') throw argError('renderLineChart', `o.series[${i}]`, 'a series { label, points: [x, y][] }', s);
+  });
   const W = o.width ?? 800;
   const right = o.rightAxis ? 70 : 25;
   const pw = W - LEFT - right;

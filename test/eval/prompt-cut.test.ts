@@ -57,4 +57,11 @@ test('after a cut the question is found as the cut text holds it (spaces cleaned
   const whole = recordPrompt(tiny, zh, { maxPromptTokens: 100000 }), cut = recordPrompt(tiny, zh);
   assert.ok(cut.truncated && whole.qIds.length > 4);
   assert.ok(cut.qIds.length >= whole.qIds.length / 2, `${cut.qIds.length} of ${whole.qIds.length} question tokens kept apart from the context`);
+  // A question mostly of unknown tokens is much shorter once cut: no context may be taken for the rest of it.
+  const unknown = record({ context: 'Lily had a red ball. '.repeat(20) + 'The end.', input: "球 莉莉 don't😀  ", prompt_template: '{context}{input}' });
+  for (const maxPromptTokens of [30, 40, 50]) {
+    const p = recordPrompt(tiny, unknown, { maxPromptTokens });
+    assert.ok(p.truncated && p.qIds.length > 0, `${maxPromptTokens}`);
+    assert.doesNotMatch(tiny.tokenizer!.decode(p.qIds), /ball|end/, `budget ${maxPromptTokens}: ${JSON.stringify(tiny.tokenizer!.decode(p.qIds))}`);
+  }
 });

@@ -128,3 +128,8 @@ test('fitness.svg, drawn by the shared renderer, is well formed', () => {
   assert.match(svg, />mean KV-cache fraction<\/text>/);
   assertWellFormedSvg(renderFitnessSvg([]));
 });
+
+test('renderLineChart names a missing axis label or a series without a label', () => {
+  assert.throws(() => renderLineChart({ title: 't', series: [{ label: 'a', points: [[1, 2]] }] } as unknown as LineChartOptions), /^TypeError: renderLineChart: o\.xLabel must be a string, got undefined$/);
+  assert.throws(() => renderLineChart({ title: 't', xLabel: 'x', yLabel: 'y', series: [{ points: [[1, 2]] }] } as unknown as LineChartOptions), /^TypeError: renderLineChart: o\.series\[0\] must be a series/);
+});
