@@ -58,7 +58,7 @@ export * from './tasks/metrics/index.js';
 export * from './tasks/longbench.js';
 export type { TaskRecord } from './tasks/record.js';
 export { checkScorable, runRecord, type RecordResult, type RunRecordOptions, type RecordScore } from './eval/runner.js';
-export { summarize, formatSummary, type SummaryRow, type SummaryKey } from './eval/summary.js';
+export { summarize, formatSummary, withTaskAverages, AVERAGE_ROW, type SummaryRow, type SummaryKey } from './eval/summary.js';
 export { perplexity, type PerplexityResult } from './eval/perplexity.js';
 export { TASKS, listTasks, getTask, generateRecord, generateRecords, iterateRecords, checkRecordOptions } from './tasks/registry.js';
 export type { TaskDefinition, TaskMetric, RecordOptions, RecordsOptions } from './tasks/registry.js';

@@ -11,7 +11,7 @@ import { shortJson } from '../util/show.js';
 import { checkMetricOptions, METRIC_OPTION_VALUES, type MetricOptions } from '../tasks/metrics/index.js';
 import { checkScorable, likelihoodAnswers, LIKELIHOOD_METRIC, RECORD_SCORES, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
 import { renderScoreVsKvSvg } from '../eval/plot.js';
-import { formatSummary, rowLabel, SUMMARY_KEYS, summarize, type SummaryKey } from '../eval/summary.js';
+import { formatSummary, rowLabel, SUMMARY_KEYS, summarize, withTaskAverages, type SummaryKey } from '../eval/summary.js';
 import { createProgress } from './progress.js';
 import { BOTH_BUDGETS, collect, intOption, traceFollower, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
@@ -289,7 +289,9 @@ export function register(program: Command): void {
         progress.stop();
         // This run's records and policies only: the folder may hold results of others from earlier runs.
         const asked = new Set(specs);
-        const rows = summarize(results.filter((r) => byId.has(r.id) && asked.has((r as RecordResult & { spec?: string }).spec ?? r.policy)), 'full', by);
+        const taskRows = summarize(results.filter((r) => byId.has(r.id) && asked.has((r as RecordResult & { spec?: string }).spec ?? r.policy)), 'full', by);
+        // Several tasks: each policy's plain mean over them too, as LongBench's average is taken.
+        const rows = by.length === 0 ? withTaskAverages(taskRows, 'full') : taskRows;
         if (o.out) {
           // Whole or not at all, as every output file (README "Output files"): a kill mid-write leaves the old file.
           writeFileVia(join(o.out, 'summary.json'), (tmp) => writeFileSync(tmp, JSON.stringify(rows, null, 2) + '\n'));

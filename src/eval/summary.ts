@@ -38,6 +38,8 @@ export interface SummaryRow {
   length?: number | null;
   /** With `by` depth: the needle depth asked for, in percent (null: a random depth, or none). */
   depth?: number | null;
+  /** An average row (withTaskAverages): how many tasks it averages. */
+  tasks?: number;
 }
 
 /** What summarize can break a task's rows down by, besides the policy. */
@@ -45,8 +47,8 @@ export type SummaryKey = 'length' | 'depth';
 export const SUMMARY_KEYS: readonly SummaryKey[] = ['length', 'depth'];
 
 /** The task column of a row: the task, and its length and depth when the rows are broken down by them. */
-export function rowLabel(r: Pick<SummaryRow, 'dataset' | 'length' | 'depth'>): string {
-  return r.dataset + (r.length !== undefined ? ` @${r.length ?? '?'}` : '') + (r.depth !== undefined ? ` d${r.depth === null ? '?' : `${r.depth}%`}` : '');
+export function rowLabel(r: Pick<SummaryRow, 'dataset' | 'length' | 'depth' | 'tasks'>): string {
+  return r.dataset + (r.tasks !== undefined ? ` (${r.tasks} task${r.tasks === 1 ? '' : 's'})` : '') + (r.length !== undefined ? ` @${r.length ?? '?'}` : '') + (r.depth !== undefined ? ` d${r.depth === null ? '?' : `${r.depth}%`}` : '');
 }
 
 /** Whether two rows are of the same task, length and depth (the rows a policy's is compared with). */
@@ -116,6 +118,43 @@ export function summarize(results: readonly RecordResult[], fullPolicy = 'full',
   out.sort((a, b) => a.dataset.localeCompare(b.dataset) || byNumber(a.length, b.length) || byNumber(a.depth, b.depth)
     || (a.policy === fullPolicy ? -1 : b.policy === fullPolicy ? 1 : a.policy.localeCompare(b.policy)));
   return out;
+}
+
+/** The `dataset` of the rows withTaskAverages adds. */
+export const AVERAGE_ROW = 'average';
+
+/**
+ * `rows` (one task each, as summarize gives them without a breakdown) with, when they hold two tasks or more, one
+ * row per policy after them: the plain mean of the policy's task scores, as LongBench and the NAMM reference average
+ * over tasks (the reference's full-cache Llama 3 row averages 21 task scores to 28.86), with its mean KV fraction
+ * the mean of the tasks', its peak their maximum and its sample counts their sums. Its "vs full" is the policy's
+ * average over the tasks both it and the full cache scored against the full cache's over the same tasks.
+ */
+export function withTaskAverages(rows: readonly SummaryRow[], fullPolicy = 'full'): SummaryRow[] {
+  checkArg('withTaskAverages', 'rows', rows, 'array', 'an array of summary rows (from summarize)');
+  if (rows.some((r) => r.length !== undefined || r.depth !== undefined)) throw new RangeError('withTaskAverages: rows broken down by length or depth have no task average');
+  const tasks = new Set(rows.map((r) => r.dataset));
+  if (tasks.size < 2) return [...rows];
+  const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+  const scoredOf = (policy: string) => new Map(rows.filter((r) => r.policy === policy && Number.isFinite(r.score)).map((r) => [r.dataset, r]));
+  const full = scoredOf(fullPolicy);
+  const averages: SummaryRow[] = [];
+  for (const policy of [...new Set(rows.map((r) => r.policy))]) {
+    const own = rows.filter((r) => r.policy === policy);
+    const scored = [...scoredOf(policy).values()];
+    const common = scored.filter((r) => full.has(r.dataset));
+    const fullAverage = common.length > 0 ? mean(common.map((r) => full.get(r.dataset)!.score)) : 0;
+    averages.push({
+      dataset: AVERAGE_ROW, policy, tasks: scored.length,
+      samples: own.reduce((a, r) => a + r.samples, 0), unscored: own.reduce((a, r) => a + r.unscored, 0), truncated: own.reduce((a, r) => a + r.truncated, 0),
+      score: scored.length > 0 ? mean(scored.map((r) => r.score)) : NaN,
+      relativeToFull: policy !== fullPolicy && fullAverage > 0 ? mean(common.map((r) => r.score)) / fullAverage : policy === fullPolicy && fullAverage > 0 ? 1 : null,
+      relativeSamples: fullAverage > 0 ? common.reduce((a, r) => a + r.samples, 0) : null,
+      meanKvFraction: mean(own.map((r) => r.meanKvFraction)),
+      peakKvFraction: own.reduce((a, r) => Math.max(a, r.peakKvFraction), -Infinity),
+    });
+  }
+  return [...rows, ...averages];
 }
 
 /**

@@ -183,3 +183,25 @@ test('"vs full" divides the mean scores, not the scores rounded to two decimals'
   assert.equal(p.score, 33.33);
   assert.equal(p.relativeToFull, 2);
 });
+
+test('several tasks: each policy gets the plain mean of its task scores, as LongBench averages, compared with the full cache on the same tasks', async () => {
+  const { withTaskAverages, AVERAGE_ROW } = await import('../../src/eval/summary.js');
+  const on = (dataset: string, r: RecordResult) => ({ ...r, dataset });
+  // Task x: full 80, p 40 (two records: 60 and 20 → 40); task y: full 20, p 30; task z: p alone, 90.
+  const rows = withTaskAverages(summarize([
+    on('x', result('a', 'full', 0.8)), on('x', result('a', 'p', 0.6)), on('x', result('b', 'full', 0.8)), on('x', result('b', 'p', 0.2)),
+    on('y', result('c', 'full', 0.2)), on('y', result('c', 'p', 0.3)), on('z', result('d', 'p', 0.9)),
+  ]));
+  const full = rows.find((r) => r.dataset === AVERAGE_ROW && r.policy === 'full')!, p = rows.find((r) => r.dataset === AVERAGE_ROW && r.policy === 'p')!;
+  assert.equal(rows.length, 5 + 2, 'one average row per policy, after the task rows');
+  assert.ok(Math.abs(full.score - 50) < 1e-9, `full ${full.score}`);
+  assert.ok(Math.abs(p.score - (40 + 30 + 90) / 3) < 1e-9, `p ${p.score}: every task it scored`);
+  assert.deepEqual([p.tasks, p.samples, full.tasks, full.samples], [3, 4, 2, 3]);
+  assert.ok(Math.abs(p.relativeToFull! - 35 / 50) < 1e-12, 'vs full over x and y, the tasks both scored');
+  assert.equal(p.relativeSamples, 3);
+  assert.ok(Math.abs(p.meanKvFraction - 0.5) < 1e-12 && p.peakKvFraction === 0.6);
+  assert.match(formatSummary(rows), /^average \(3 tasks\)\s+p\s+4\s+53\.33\s+70\.0% \(on 3\)/m);
+  // One task: nothing to average.
+  assert.equal(withTaskAverages(summarize([result('a', 'full', 0.5)])).length, 1);
+  assert.throws(() => withTaskAverages(summarize([result('a', 'full', 0.5)], 'full', ['length'])), /broken down by length or depth have no task average/);
+});
