@@ -20,6 +20,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, rmSync, statSync } from 'node:fs';
 import { appendLineSync, makeFolders, MiB, readFileLimited } from '../util/files.js';
 import { checkArg } from '../util/args.js';
+import { shortJson } from '../util/show.js';
 import { acquireRunLock, runFolderEntries, type RunLock } from '../util/run-lock.js';
 import { join } from 'node:path';
 import { calibrateNamm } from '../eval/calibrate.js';
@@ -113,6 +114,11 @@ interface EvolveExtra {
   /** The weight storage the run was given (`weights`), when not f32. */
   weights?: WeightStorage;
   model: string;
+  /**
+   * The kernels the run's members were scored with (`native/avx2`, `js/f64`, …): another backend rounds otherwise, so
+   * a run resumed on it is not bit-identical to one never stopped. Absent in checkpoints written before it existed.
+   */
+  backend?: string;
   fingerprints: { settings: string; stages: string[] };
   /**
    * Per task name: a hash of its prompt pool as resolved (a JSONL file's records, not just its path), so a resume
@@ -231,6 +237,10 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
     throw new Error(`the run in ${out} was evolved on another model (fingerprint ${restored.model}${restored.weights ? `, weights ${restored.weights}` : ''}; ${o.model}${how} is ${shared.fingerprint})${hint}`);
   }
   const model = shared.model;
+  const backend = `${model.backend.name}/${model.backend.simd}`;
+  if (restored?.backend !== undefined && restored.backend !== backend) {
+    process.emitWarning(`namm: the run in ${out} was scored with the ${restored.backend} kernels and continues with ${backend}: other roundings, so it is not bit-identical to a run never stopped`, { code: 'NAMM_RESUME_BACKEND' });
+  }
   const runOptions: RunRecordOptions = {
     ...(curriculum.run.maxPromptTokens !== null ? { maxPromptTokens: curriculum.run.maxPromptTokens } : {}),
     ...(curriculum.run.contextWindow !== null ? { contextWindow: curriculum.run.contextWindow } : {}),
@@ -284,7 +294,7 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   const referenceKeySettings = referenceSettings(runOptions);
   const extra = (): EvolveExtra => ({
     format: 'namm-evolve', version: 1, seed, ...(modeOverride !== undefined ? { mode: modeOverride } : {}),
-    ...(!sameValues ? { weights } : {}), model: shared.fingerprint, fingerprints, pools: poolPrints,
+    ...(!sameValues ? { weights } : {}), model: shared.fingerprint, backend, fingerprints, pools: poolPrints,
     normStats: { mean: Array.from(normStats.mean), variance: Array.from(normStats.variance), count: normStats.count },
     calibration, members,
   });
@@ -510,6 +520,7 @@ function readExtra(value: unknown, out: string): EvolveExtra {
   if (e.pools !== undefined && (typeof e.pools !== 'object' || e.pools === null || Object.values(e.pools).some((v) => typeof v !== 'string'))) {
     throw new Error(`${join(out, CHECKPOINT_FILE)}: bad prompt-pool fingerprints`);
   }
+  if (e.backend !== undefined && (typeof e.backend !== 'string' || e.backend.length > 64)) throw new Error(`${join(out, CHECKPOINT_FILE)}: bad backend ${shortJson(e.backend)}`);
   return e;
 }
 

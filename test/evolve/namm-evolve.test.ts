@@ -299,6 +299,27 @@ test('a resume keeps the CMA-ES mode the run was started with, without repeating
   assert.equal((readNammCheckpoint(resumed.nammPath).provenance as Record<string, any>).cma.mode, 'reference');
   const straight = await evolveNamm({ curriculum: config, model: MODEL, out: join(dir, 'straight'), mode: 'reference', progress: false });
   assert.deepEqual(bytes(resumed.mean), bytes(straight.mean));
+  // The checkpoint names the kernels the members were scored with; a resume on others says it is not bit-identical.
+  const { getBackend } = await import('../../src/tensor/index.js');
+  const { readCheckpointFile, writeCheckpointFile } = await import('../../src/evolve/checkpoint.js');
+  const label = `${getBackend().name}/${getBackend().simd}`;
+  const path = join(out, 'checkpoint.bin');
+  const payload = Buffer.from(await readCheckpointFile(path));
+  const at = payload.indexOf(`"backend":"${label}"`);
+  assert.ok(at > 0, 'the backend is recorded');
+  payload.write(`"backend":"${'z'.repeat(label.length)}"`, at); // another backend, the same length (the layout stays)
+  await writeCheckpointFile(path, payload);
+  await writeFile(config, JSON.stringify(tinyCurriculum({ stages: stage(3) })));
+  const warnings: Error[] = [];
+  const listen = (w: Error) => warnings.push(w);
+  process.on('warning', listen);
+  try {
+    await evolveNamm({ curriculum: config, model: MODEL, out, resume: true, progress: false });
+    await new Promise((r) => setImmediate(r));
+  } finally {
+    process.off('warning', listen);
+  }
+  assert.ok(warnings.some((w) => (w as Error & { code?: string }).code === 'NAMM_RESUME_BACKEND' && w.message.includes(`scored with the ${'z'.repeat(label.length)} kernels and continues with ${label}`)), warnings.map((w) => w.message).join('; '));
   // Another mode is still refused, and a bad one before anything loads.
   await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, mode: 'fast', progress: false }), /has CMA-ES mode reference, this run asks for fast/);
   // Before the model loads (a model path that does not exist is not reached) and the pools are built.
