@@ -174,10 +174,10 @@ function questionSuffix(ids: readonly number[], question: readonly number[]): nu
 /**
  * LongBench's cut of a prompt longer than `budget`, as pred.py and the NAMM reference make it: the first and the
  * last ⌊budget/2⌋ ids decoded (special tokens skipped), the two texts joined and tokenised again (so the seam
- * tokenises as text does, and half a character at it becomes U+FFFD); returns that text and its ids. A question (its last `questionTokens` ids)
- * longer than half the budget, which that cut would split, is kept whole and the context alone is cut so, to the
- * room left. The new tokenisation can be longer than the budget; past `limit` (what the model's context allows) the
- * cut is made again that much shorter.
+ * tokenises as text does, and half a character at it becomes U+FFFD); returns that text and its ids. A question (its
+ * last `questionTokens` ids) longer than half the budget, which that cut would split, is kept whole and the context
+ * alone is cut so, to the room left. The new tokenisation can be longer than the budget; past `limit` (what the
+ * model's context allows) the cut is made again, shorter, until it fits.
  */
 function cutPromptMiddle(
   tok: NonNullable<Model['tokenizer']>, ids: readonly number[], questionTokens: number, budget: number, limit: number,
@@ -214,8 +214,8 @@ function cutPromptMiddle(
  * How many of the last ids of `ids` are the question's: the longest match of questionSuffix over `refs` (the
  * question's tokens, on their own and as a cut prompt's text holds them: decoded and tokenised again, which drops
  * unknown tokens and cleans up spaces). A match that covers a whole ref is the question. Otherwise a match under
- * half of `expected` (the question's tokens before any cut) is not the question's end, and `expected` tokens are
- * taken: the question is never compressed as context wholesale.
+ * half of `expected` (the question's tokens as the prompt's text holds it) is not the question's end, and `expected`
+ * tokens are taken: the question is never compressed as context wholesale.
  */
 function questionTokensOf(ids: readonly number[], refs: readonly (readonly number[])[], expected: number): number {
   let n = 0, whole = false;
