@@ -383,7 +383,7 @@ export function resolveTaskPools(
   curriculum: Curriculum, tokenizer: Tokenizer, maxLength = Infinity, checkRecord?: (record: TaskRecord) => void,
 ): Map<string, TaskRecord[]> {
   if (!Array.isArray((curriculum as Partial<Curriculum> | null)?.stages)) throw argError('resolveTaskPools', 'curriculum', 'a curriculum (parseCurriculum)', curriculum);
-  if (typeof tokenizer?.encode !== 'function') throw argError('resolveTaskPools', 'tokenizer', 'a tokenizer (an object with encode and decode)', tokenizer);
+  checkArg('resolveTaskPools', 'tokenizer', tokenizer, 'tokenizer');
   for (const stage of curriculum.stages) {
     for (const t of stage.tasks) {
       const over = t.kind === 'generated' ? t.lengths.find((l) => l > maxLength) : undefined;

@@ -12,7 +12,7 @@ import { stripLeadingNewlines } from './metrics/python-string.js';
 import type { TaskRecord } from './record.js';
 import { MiB, readFileLimited, readTextFile } from '../util/files.js';
 import { shortJson } from '../util/show.js';
-import { argError, checkArg } from '../util/args.js';
+import { checkArg } from '../util/args.js';
 
 /** Prompt templates and new-token budgets per dataset (LongBench's dataset2prompt.json / dataset2maxlen.json). */
 export interface LongBenchConfig {
@@ -123,12 +123,6 @@ export function loadLongBenchConfig(dir: string): LongBenchConfig {
 
 // ---------------------------------------------------------------------------------------------- prompts
 
-/** Refuses argument `tokenizer` of `fn` unless it has encode and decode. */
-function checkTokenizerArg(fn: string, tokenizer: unknown): void {
-  const t = tokenizer as Partial<Tokenizer> | null | undefined;
-  if (typeof t?.encode !== 'function' || typeof t.decode !== 'function') throw argError(fn, 'tokenizer', 'a tokenizer (an object with encode and decode)', tokenizer);
-}
-
 /** Refuses argument `record` of `fn` unless it is a task record (an object). */
 function checkRecordArg(fn: string, record: unknown): asserts record is TaskRecord {
   checkArg(fn, 'record', record, 'object', 'a task record');
@@ -231,7 +225,7 @@ export function truncateMiddle(ids: readonly number[], maxTokens: number): numbe
  */
 export function truncatePromptMiddle(prompt: string, tokenizer: Tokenizer, maxTokens: number): string {
   checkArg('truncatePromptMiddle', 'prompt', prompt, 'string');
-  checkTokenizerArg('truncatePromptMiddle', tokenizer);
+  checkArg('truncatePromptMiddle', 'tokenizer', tokenizer, 'tokenizer');
   const half = halfBudget(maxTokens);
   const ids = tokenizer.encode(prompt);
   if (ids.length <= maxTokens) return prompt;
@@ -247,7 +241,7 @@ export function truncatePromptMiddle(prompt: string, tokenizer: Tokenizer, maxTo
  */
 export function extraStopTokensFor(dataset: string, tokenizer: Tokenizer): number[] {
   checkArg('extraStopTokensFor', 'dataset', dataset, 'string');
-  checkTokenizerArg('extraStopTokensFor', tokenizer);
+  checkArg('extraStopTokensFor', 'tokenizer', tokenizer, 'tokenizer');
   if (dataset !== 'samsum') return [];
   const ids = tokenizer.encode('\n', { addBos: false });
   return ids.length > 0 ? [ids[ids.length - 1]!] : [];

@@ -166,7 +166,7 @@ export class DataMixer {
   ) {
     checkArg('DataMixer', 'options', options, 'object', 'mixer options');
     if (!(stream instanceof Int32Array)) throw argError('DataMixer', 'stream', 'an Int32Array of corpus token ids', stream);
-    if (typeof tokenizer?.encode !== 'function') throw argError('DataMixer', 'tokenizer', 'a tokenizer (an object with encode and decode)', tokenizer);
+    checkArg('DataMixer', 'tokenizer', tokenizer, 'tokenizer');
     const o = options;
     const copyWeight = o.copyWeight ?? 0, recallWeight = o.recallWeight ?? 0;
     if (!(o.textWeight >= 0 && o.taskWeight >= 0 && copyWeight >= 0 && recallWeight >= 0 && o.textWeight + o.taskWeight + copyWeight + recallWeight > 0)) {

@@ -25,6 +25,7 @@ interface ArgTypes {
   Float32Array: Float32Array;
   Uint8Array: Uint8Array;
   Map: Map<unknown, unknown>;
+  tokenizer: { encode: (...args: never[]) => unknown; decode: (...args: never[]) => unknown };
 }
 
 const isObject = (v: unknown): boolean => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -49,6 +50,7 @@ const KINDS: { [K in keyof ArgTypes]: readonly [test: (v: unknown) => boolean, w
   Float32Array: [(v) => v instanceof Float32Array, 'a Float32Array'],
   Uint8Array: [(v) => v instanceof Uint8Array, 'a Uint8Array'],
   Map: [(v) => v instanceof Map, 'a Map'],
+  tokenizer: [(v) => typeof (v as { encode?: unknown } | null)?.encode === 'function' && typeof (v as { decode?: unknown }).decode === 'function', 'a tokenizer (an object with encode and decode)'],
 };
 
 /** The error for argument `name` of `fn` that is not `what` (a TypeError: `fn: name must be what, got value`). */

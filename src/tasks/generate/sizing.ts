@@ -11,7 +11,7 @@
  * The bracket [largest n that fits, smallest n that does not] keeps the search exact and finite.
  */
 import type { Tokenizer } from '../../models/types.js';
-import { argError, checkArg } from '../../util/args.js';
+import { checkArg } from '../../util/args.js';
 import { showValue } from '../../util/show.js';
 
 /** Accept a prompt once prompt + new tokens is within this fraction below the target. */
@@ -72,7 +72,7 @@ export interface FitResult {
 }
 
 export function countPromptTokens(tokenizer: Tokenizer, template: string, parts: PromptParts): number {
-  if (typeof tokenizer?.encode !== 'function') throw argError('countPromptTokens', 'tokenizer', 'a tokenizer (an object with encode and decode)', tokenizer);
+  checkArg('countPromptTokens', 'tokenizer', tokenizer, 'tokenizer');
   const ids = tokenizer.encode(fillTemplate(template, parts));
   if (!Array.isArray(ids)) throw new TypeError(`countPromptTokens: tokenizer.encode must return an array of ids, got ${showValue(ids)}`);
   return ids.length;
