@@ -504,11 +504,13 @@ export class Session {
   private checkPositionSpan(n: number): void {
     const span = this.policy?.positionSpan;
     if (!span) return;
+    const newest = this.totalTokens + n - 1;
+    // Every position held is ≥ 0: a sequence no longer than the span needs no pass over the stores.
+    if (newest <= span.tokens) return;
     let oldest = this.totalTokens;
     for (let l = 0; l < this.cache.nLayers; l++) {
       for (const s of this.cache.layerStores(l)) if (s.len > 0 && s.positions[0]! < oldest) oldest = s.positions[0]!;
     }
-    const newest = this.totalTokens + n - 1;
     if (newest - oldest > span.tokens) {
       throw new RangeError(`memory policy ${this.policy!.name}: position ${newest} would be ${newest - oldest} positions from the oldest row held (position ${oldest}), past ${span.what}; ${this.totalTokens} tokens are in the session, which takes further calls`);
     }
