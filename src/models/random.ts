@@ -12,28 +12,56 @@ const CONFIG_KEYS = ['arch', 'modelType', 'vocabSize', 'hiddenSize', 'nLayers', 
   'maxPositions', 'normEps', 'ropeTheta', 'ropeScaling', 'ropeLayout', 'partialRotaryFactor', 'attnQkvBias', 'attnOutBias', 'mlpBias',
   'activation', 'tieEmbeddings', 'bosTokenId', 'eosTokenIds', 'slidingWindow'];
 
+/**
+ * A Llama-family config (the 100M-parameter random model's shape unless overridden). The result is validated as a
+ * loaded config is (validateModelConfig): an override of the wrong type or an impossible shape is refused here,
+ * naming the field, instead of failing later inside a kernel.
+ */
 export function llamaConfig(over: Partial<ModelConfig> = {}): ModelConfig {
   checkArgOptions('llamaConfig', over, CONFIG_KEYS, 'over');
+  return checked('llamaConfig', over, llamaDefaults(over));
+}
+
+/** A GPT-2 config (GPT-2 small's shape unless overridden), validated as llamaConfig's. */
+export function gpt2Config(over: Partial<ModelConfig> = {}): ModelConfig {
+  checkArgOptions('gpt2Config', over, CONFIG_KEYS, 'over');
+  // GPT-2's <|endoftext|> (BOS and EOS) is its vocabulary's last id: 50256, or the last of a smaller vocabulary.
+  const vocab = over.vocabSize, end = Number.isSafeInteger(vocab) && vocab! >= 1 ? vocab! - 1 : 50256;
+  const c = llamaDefaults({
+    arch: 'gpt2', modelType: 'gpt2', vocabSize: 50257, hiddenSize: 768, nLayers: 12, nHeads: 12, nKvHeads: 12,
+    intermediateSize: 3072, maxPositions: 1024, normEps: 1e-5, attnQkvBias: true, attnOutBias: true, mlpBias: true,
+    activation: 'gelu_tanh', bosTokenId: end, eosTokenIds: [end], ...over,
+  });
+  if (over.nKvHeads === undefined) c.nKvHeads = c.nHeads;
+  return checked('gpt2Config', over, c);
+}
+
+/** The defaults with `over` on top, headDim derived from the width unless given; not validated. */
+function llamaDefaults(over: Partial<ModelConfig>): ModelConfig {
   const c: ModelConfig = {
     arch: 'llama', modelType: 'llama', vocabSize: 32000, hiddenSize: 768, nLayers: 12, nHeads: 12, nKvHeads: 4,
     headDim: 64, intermediateSize: 2048, maxPositions: 8192, normEps: 1e-5, ropeTheta: 10000,
     ropeScaling: { type: 'none' }, ropeLayout: 'half', partialRotaryFactor: 1, attnQkvBias: false, attnOutBias: false,
     mlpBias: false, activation: 'silu', tieEmbeddings: true, bosTokenId: 1, eosTokenIds: [2], ...over,
   };
-  if (!over.headDim) c.headDim = c.hiddenSize / c.nHeads;
+  if (over.headDim === undefined) c.headDim = c.hiddenSize / c.nHeads;
   return c;
 }
 
-export function gpt2Config(over: Partial<ModelConfig> = {}): ModelConfig {
-  checkArgOptions('gpt2Config', over, CONFIG_KEYS, 'over');
-  // GPT-2's <|endoftext|> (BOS and EOS) is its vocabulary's last id: 50256, or the last of a smaller vocabulary.
-  const end = (over.vocabSize ?? 50257) - 1;
-  const c = llamaConfig({
-    arch: 'gpt2', modelType: 'gpt2', vocabSize: 50257, hiddenSize: 768, nLayers: 12, nHeads: 12, nKvHeads: 12,
-    intermediateSize: 3072, maxPositions: 1024, normEps: 1e-5, attnQkvBias: true, attnOutBias: true, mlpBias: true,
-    activation: 'gelu_tanh', bosTokenId: end, eosTokenIds: [end], ...over,
-  });
-  if (!over.nKvHeads) c.nKvHeads = c.nHeads;
+/** validateModelConfig with the caller's name, and a derived headDim that is no integer explained. */
+function checked(fn: string, over: Partial<ModelConfig>, c: ModelConfig): ModelConfig {
+  if (over.headDim === undefined && Number.isSafeInteger(c.hiddenSize) && Number.isSafeInteger(c.nHeads) && c.nHeads > 0 && c.hiddenSize % c.nHeads !== 0) {
+    throw new RangeError(`${fn}: hiddenSize (${c.hiddenSize}) is not a multiple of nHeads (${c.nHeads}), so headDim cannot be derived from them; give headDim`);
+  }
+  if (over.nKvHeads === undefined && Number.isSafeInteger(c.nHeads) && c.nHeads > 0 && c.nHeads % c.nKvHeads !== 0) {
+    throw new RangeError(`${fn}: nKvHeads (${c.nKvHeads}, the default) does not divide nHeads (${c.nHeads}); give nKvHeads`);
+  }
+  try {
+    validateModelConfig(c);
+  } catch (err) {
+    (err as Error).message = `${fn}: ${(err as Error).message}`;
+    throw err;
+  }
   return c;
 }
 

@@ -39,6 +39,22 @@ test('randomWeights refuses a NaN std; llamaConfig a misspelt field; quantizeQ4_
   assert.equal(quantizeQ4_0(new Float32Array(32).fill(1)).length, 18);
 });
 
+test('llamaConfig and gpt2Config validate the values of their overrides, naming the function and the field', () => {
+  assert.throws(() => llamaConfig({ hiddenSize: '512' as never }), /^RangeError: llamaConfig: model config: hiddenSize must be a positive integer, got "512"$/);
+  assert.throws(() => llamaConfig({ tieEmbeddings: 'no' as never }), /llamaConfig: model config: tieEmbeddings must be true or false, got "no"/);
+  assert.throws(() => llamaConfig({ nKvHeads: 5 }), /llamaConfig: model config: nKvHeads \(5\) must divide nHeads \(12\)/);
+  assert.throws(() => llamaConfig({ headDim: 0 }), /llamaConfig: model config: headDim must be a positive integer, got 0/);
+  assert.throws(() => llamaConfig({ nHeads: 6, hiddenSize: 384 }), /^RangeError: llamaConfig: nKvHeads \(4, the default\) does not divide nHeads \(6\); give nKvHeads$/);
+  assert.throws(() => llamaConfig({ hiddenSize: 100 }), /^RangeError: llamaConfig: hiddenSize \(100\) is not a multiple of nHeads \(12\), so headDim cannot be derived from them; give headDim$/);
+  assert.throws(() => llamaConfig({ ropeScaling: { type: 'linear' } as never }), /llamaConfig: model config: ropeScaling.factor \(type "linear"\) must be a positive finite number, got undefined/);
+  assert.throws(() => gpt2Config({ vocabSize: 0 }), /^RangeError: gpt2Config: model config: vocabSize must be a positive integer, got 0$/);
+  assert.throws(() => gpt2Config({ nKvHeads: 0 }), /gpt2Config: model config: nKvHeads must be a positive integer, got 0/);
+  // A width that is no multiple of the heads is fine with headDim given; GPT-2's heads follow nHeads, its end token the vocabulary.
+  assert.equal(llamaConfig({ hiddenSize: 100, headDim: 8 }).headDim, 8);
+  const g = gpt2Config({ nHeads: 16, vocabSize: 100 });
+  assert.deepEqual([g.nHeads, g.nKvHeads, g.headDim, g.bosTokenId, g.eosTokenIds], [16, 16, 48, 99, [99]]);
+});
+
 test('tensor, config and file helpers name the function and the argument', () => {
   assert.throws(() => tensorValues('x' as never), /^TypeError: tensorValues: t must be a tensor/);
   assert.throws(() => widenTensor(42 as never), /widenTensor: t must be a tensor .*got 42/);

@@ -69,7 +69,7 @@ test('dynamic NTK scaling uses the whole prefill\'s length in every chunk, as HF
 });
 
 test('RoPE frequency scaling rules match their formulas', () => {
-  const base = llamaConfig({ hiddenSize: 128, nHeads: 1, headDim: 128, ropeTheta: 500000 });
+  const base = llamaConfig({ hiddenSize: 128, nHeads: 1, nKvHeads: 1, headDim: 128, ropeTheta: 500000 });
   const plain = ropeInvFreq(base, 10);
   assert.equal(plain.length, 64);
   assert.ok(Math.abs(plain[1]! - Math.fround(500000 ** (-2 / 128))) < 1e-12);

@@ -184,6 +184,6 @@ describe('GPT-2 positional prior (wirePreviousTokenHeads)', () => {
     assert.ok(argmax[0]! > 0.95, `wired head: the previous position is the most attended for ${argmax[0]} of the queries`);
     assert.ok(prev[1]! < 0.1 && argmax[1]! < 0.1, `unwired head: ${prev[1]}, ${argmax[1]}`);
     assert.throws(() => wirePreviousTokenHeads(m.params, c, 9, { std: 0.02, positionStd: 0.1 }), /previousTokenHeads must be an integer in 0\.\.8/);
-    assert.throws(() => wirePreviousTokenHeads(m.params, gpt2Config({ ...c, hiddenSize: 16, nHeads: 2 }), 2, { std: 0.02, positionStd: 0.1 }), /frequency pairs/);
+    assert.throws(() => wirePreviousTokenHeads(m.params, gpt2Config({ ...c, hiddenSize: 16, nHeads: 2, nKvHeads: 2 }), 2, { std: 0.02, positionStd: 0.1 }), /frequency pairs/);
   });
 });
