@@ -230,6 +230,11 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
     ['copyLengths', data.copyLengths, data.copyWeight], ['recallLengths', data.recallLengths ?? [], recallWeight],
   ];
   for (const [key, list, weight] of used) if (weight > 0 && list.length === 0) throw new Error(`${wd}.${key} is empty, but its kind of sample is drawn (weight ${weight})`);
+  // Validation takes held-out text windows of the longest text length unless task samples are drawn (then it
+  // alternates with tasks, or takes tasks alone when no text is drawn).
+  if (data.validationSamples > 0 && data.taskWeight === 0 && data.textLengths.length === 0) {
+    throw new Error(`${wd}.textLengths is empty, but validation takes held-out text windows of its longest length (validationSamples ${data.validationSamples}); give a text length, or validationSamples 0`);
+  }
   // What the data mixer would refuse, refused here, before a run writes anything into its folder: lengths given, or
   // inherited from given ones (copy lengths default to the text lengths, recall lengths to the copy lengths). Lengths
   // that only follow the context are the mixer's to report (a context too small for them).

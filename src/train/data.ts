@@ -343,6 +343,7 @@ export class DataMixer {
   static validationSamples(mixer: DataMixer, heldOut: Int32Array, count: number): Sample[] {
     const o = mixer.options, out: Sample[] = [];
     const rng = new Rng(`namm-train-validation|${o.seed}`);
+    let taskSamples = 0;  // task samples so far: every task in turn (they alternate with text windows)
     for (let i = 0; i < count; i++) {
       const useText = o.taskWeight === 0 || (o.textWeight > 0 && i % 2 === 0);
       if (useText) {
@@ -353,7 +354,7 @@ export class DataMixer {
       } else {
         // As in training, a record that cannot be sized is skipped for another index: i + count·k, which no other
         // validation sample uses.
-        const task = o.tasks[i % o.tasks.length]!;
+        const task = o.tasks[taskSamples++ % o.tasks.length]!;
         out.push(mixer.sizedTaskSample(task, rng.pick(o.taskLengths), (k) => VALIDATION_INDEX_BASE + i + count * k, `validation task ${task}`, 'records'));
       }
     }

@@ -149,6 +149,12 @@ describe('corpus and data mixer', () => {
     assert.deepEqual(DataMixer.validationSamples(m, stream, count), samples, 'deterministic');
   });
 
+  it('validation alternates text windows with every task in turn, whatever the number of tasks', () => {
+    const four = { ...options, tasks: ['passkey', 'niah_single_1', 'niah_single_2', 'vt'], taskLengths: [512] };
+    const samples = DataMixer.validationSamples(new DataMixer(four, stream, tok, 1, 2, 512), stream, 10);
+    assert.deepEqual(samples.map((s) => s.source), ['text', 'passkey', 'text', 'niah_single_1', 'text', 'niah_single_2', 'text', 'vt', 'text', 'passkey']);
+  });
+
   it('training and validation task seeds are disjoint from evaluation seeds (< 1,000,000)', () => {
     assert.equal(TRAIN_SEED_BASE, 1_000_000);
     const m = new DataMixer(options, stream, tok, 1, 2, 512);

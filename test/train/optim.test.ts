@@ -120,6 +120,10 @@ describe('training config', () => {
     assert.throws(() => parseTrainConfig({ ...base, model: { ...base.model, maxPositions: 1e9 } }), /model\.maxPositions must be an integer within 2\.\.1,048,576 \(2\^20\), got 1000000000/);
     assert.throws(() => parseTrainConfig({ ...base, data: { validationSamples: 1e9 } }), /data\.validationSamples must be an integer within 0\.\.100,000/);
     assert.throws(() => parseTrainConfig({ ...base, data: { textLengths: [128] } }), /exceeds the model's context 64/);
+    // Validation takes text windows when no task is drawn: a copy-only run needs a text length for them.
+    const copyOnly = { textWeight: 0, taskWeight: 0, copyWeight: 1, copyLengths: [32], textLengths: [] };
+    assert.throws(() => parseTrainConfig({ ...base, data: copyOnly }), /data\.textLengths is empty, but validation takes held-out text windows of its longest length \(validationSamples 8\)/);
+    assert.equal(parseTrainConfig({ ...base, data: { ...copyOnly, validationSamples: 0 } }).data.validationSamples, 0);
     assert.throws(() => parseTrainConfig({ ...base, optimizer: { lr: 1e-3, minLr: 1 } }), /minLr/);
     assert.throws(() => parseTrainConfig({ ...base, optimizer: { warmupSteps: 5 } }), /optimizer\.warmupSteps \(5\) is more than training\.steps \(1\)/);
     // The default warm-up (100) fits a shorter run: a tenth of its steps; 100 steps or more keep 100.
