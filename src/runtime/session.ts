@@ -762,7 +762,8 @@ export class Session {
     let text = '';
     let stoppedBy: GenerateResult['stoppedBy'] = 'length';
     for (let step = 0; step < maxNew; step++) {
-      // Every token so far is fed (or waits in pending): a cancellation here leaves the session whole.
+      // Every token so far is fed (or waits in pending): a cancellation here (before the first token: later ones are
+      // seen before their token is fed, below) leaves the session whole.
       signal?.throwIfAborted();
       if (hasNaNOrPlusInf(logits)) {
         // +∞ as well: softmax over it is NaN, and the sampler then fell through to the least likely token.
@@ -818,6 +819,10 @@ export class Session {
       // Its token is in the output, so it joins the sequence (fed with the next call, as after a length stop).
       if (hit >= 0) { stoppedBy = 'stop-string'; this.pending.push(id); break; }
       if (step + 1 < maxNew) {
+        // Other work gets a turn every 16 tokens, before this one is fed: an abort from then, or from a synchronous
+        // onToken, leaves it waiting unfed, as an abort during an async onToken does, so generate([]) goes on from it.
+        if (step % 16 === 15) await new Promise<void>((r) => setImmediate(r));
+        if (signal?.aborted) { this.pending.push(id); signal.throwIfAborted(); }
         try {
           logits = this.decodeToken(id);
         } catch (err) {
@@ -827,7 +832,6 @@ export class Session {
           throw err;
         }
       } else this.pending.push(id);
-      if (step % 16 === 15) await new Promise<void>((r) => setImmediate(r));
     }
     if (stoppedBy !== 'stop-string') {
       // The whole output, the tail held back as a possible stop string's beginning included (without a tokenizer too).

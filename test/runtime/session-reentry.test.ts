@@ -163,6 +163,27 @@ test('generate with an AbortSignal: cancelled between tokens or while onToken is
   const fresh = await model.createSession();
   fresh.prefill([...promptIds, ...seen]);
   assert.deepEqual(after.outputTokens, (await fresh.generate(' Then', { maxNewTokens: 5 })).outputTokens);
+  // generate([]) takes an aborted generation up again from its last token, whether the abort came from a synchronous
+  // onToken, during an async one, or from a timer (seen at the turn generate gives other work every 16 tokens): the
+  // tokens are those of one uninterrupted run.
+  const whole = (await (await model.createSession()).generate(prompt, { maxNewTokens: 24, minNewTokens: 24 })).outputTokens;
+  for (const how of ['sync', 'async', 'timer'] as const) {
+    const r = await model.createSession();
+    const abort = new AbortController();
+    const got: number[] = [];
+    const onToken = (_t: string, id: number) => {
+      got.push(id);
+      if (got.length === 3) {
+        if (how === 'timer') setImmediate(() => abort.abort());
+        else abort.abort();
+      }
+      return how === 'async' ? new Promise<void>((res) => setImmediate(res)) : undefined;
+    };
+    await assert.rejects(r.generate(prompt, { maxNewTokens: 24, minNewTokens: 24, signal: abort.signal, onToken }), { name: 'AbortError' });
+    assert.equal(got.length, how === 'timer' ? 16 : 3, how);
+    const rest = await r.generate([], { maxNewTokens: 24 - got.length, minNewTokens: 24 - got.length });
+    assert.deepEqual([...got, ...rest.outputTokens], whole, how);
+  }
   // An onToken whose promise never settles held the session for good (busy: not even reset()); now abort ends it.
   const stuck = await model.createSession();
   const ac2 = new AbortController();
