@@ -374,7 +374,11 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
       torch_dtype: 'float32',
     };
   }
-  const modelType = config.modelType === 'qwen2' || config.modelType === 'mistral' ? config.modelType : 'llama';
+  // Only Mistral's and Qwen2's config.json say a sliding window: a Llama-family model with one (a Mistral read from
+  // GGUF, whose architecture name is "llama") is written as a Mistral, so that neither namm nor transformers runs it
+  // past its window as a plain Llama.
+  const modelType = config.modelType === 'qwen2' || config.modelType === 'mistral' ? config.modelType
+    : config.slidingWindow !== undefined ? 'mistral' : 'llama';
   const archName = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM' }[modelType];
   const out: Record<string, unknown> = {
     architectures: [archName],

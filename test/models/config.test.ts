@@ -85,6 +85,12 @@ test('sliding_window: Mistral applies it, Qwen2 only with use_sliding_window; no
   assert.equal(parseHfConfig(mistral, 'm.json').slidingWindow, 4096, 'no sliding_window key: MistralConfig\'s default of 4,096');
   const q = parseHfConfig({ ...qwen2, sliding_window: 4096, use_sliding_window: true }, 'q.json');
   assert.deepEqual(parseHfConfig(toHfConfig(q), 'back.json'), q);
+  // A Llama-family config with a window (a Mistral read from GGUF says "llama") goes out as a Mistral, window kept.
+  const fromGguf = { ...m, modelType: 'llama' };
+  const hf = toHfConfig(fromGguf);
+  assert.deepEqual([hf.model_type, hf.architectures, hf.sliding_window], ['mistral', ['MistralForCausalLM'], 4096]);
+  assert.equal(parseHfConfig(hf, 'back.json').slidingWindow, 4096);
+  assert.equal(toHfConfig({ ...fromGguf, slidingWindow: undefined }).model_type, 'llama', 'no window: a Llama');
 });
 
 test('rope_scaling forms: linear, dynamic, ntk, default/null, v5 rope_parameters', () => {
