@@ -401,7 +401,22 @@ export function convertRopeLayout(config: ModelConfig, weights: WeightMap, to: '
 
 // ---------------------------------------------------------------- metadata → config
 
-/** Typed access to GGUF metadata with errors naming the key and the file. */
+/**
+ * The shortest decimal that rounds to the float32 `x`: what a float32 metadata value was written from, as far as the
+ * file can tell (config.json's rms_norm_eps 1e-5 is stored as 9.99999974e-6, and read back as that it made every later
+ * config.json say so, and a float64 computation differ from the source model's by ~1e-6 in the logits). It rounds to
+ * the same float32, so float32 arithmetic sees the stored value either way.
+ */
+export function shortestFloat32Decimal(x: number): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  for (let digits = 1; digits < 9; digits++) {
+    const d = Number(x.toPrecision(digits));
+    if (Math.fround(d) === x) return d;
+  }
+  return x;
+}
+
+/** Typed access to GGUF metadata with errors naming the key and the file; float32 values as shortestFloat32Decimal. */
 export class GgufMeta {
   constructor(readonly map: GgufMetadata, readonly file: string) {}
   has(key: string): boolean { return this.map.has(key); }
@@ -414,7 +429,7 @@ export class GgufMeta {
     if (typeof e.value !== 'number' && typeof e.value !== 'bigint') throw new Error(`${this.file}: metadata "${key}" must be a number`);
     const v = Number(e.value);
     if (!Number.isFinite(v)) throw new Error(`${this.file}: metadata "${key}" is not finite`);
-    return v;
+    return e.type === GgufValueType.FLOAT32 ? shortestFloat32Decimal(v) : v;
   }
   size(key: string, fallback?: number): number {
     const v = this.number(key, fallback);

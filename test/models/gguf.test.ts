@@ -7,7 +7,7 @@ import { loadModelFiles } from '../../src/models/load.js';
 import { loadTokenizer } from '../../src/models/tokenizer.js';
 import { HfTokenizer } from '../../src/models/tokenizers/hf.js';
 import {
-  GgmlType, GgufValueType, ggufToHfName, hfToGgufName, permuteRopeRows, q4_0ToF32, quantizeQ8_0, writeGguf, writeGgufContainer, gv,
+  GgmlType, GgufValueType, shortestFloat32Decimal, ggufToHfName, hfToGgufName, permuteRopeRows, q4_0ToF32, quantizeQ8_0, writeGguf, writeGgufContainer, gv,
   type GgufMetadata,
 } from '../../src/models/gguf.js';
 import { getBackend } from '../../src/tensor/index.js';
@@ -37,8 +37,10 @@ test('tinystories → GGUF F32 / F16 → load: every tensor identical, interleav
     const g = await loadModelFiles(p);
     assert.equal(g.format, 'gguf');
     assert.equal(g.config.ropeLayout, 'interleaved');
-    // GGUF stores eps as float32.
-    assert.deepEqual({ ...g.config, ropeLayout: 'half', modelType: 'llama' }, { ...src.config, normEps: Math.fround(src.config.normEps) });
+    // GGUF stores eps as float32 (9.99999997e-7 for 1e-6); it is read back as the shortest decimal of that float32,
+    // the config's own value.
+    assert.notEqual(Math.fround(src.config.normEps), src.config.normEps);
+    assert.deepEqual({ ...g.config, ropeLayout: 'half', modelType: 'llama' }, src.config);
     assert.equal(g.weights.size, src.weights.size);
     assert.equal(g.weights.get('lm_head.weight'), g.weights.get('model.embed_tokens.weight'));
     for (const [name, t] of src.weights) {
@@ -74,6 +76,15 @@ test('tinystories → GGUF Q8_0 → load: within the Q8_0 quantisation bound', w
   assert.ok(maxErr > 0 && maxErr < 0.02, `max abs error ${maxErr}`);
   console.log(`# tinystories Q8_0 round trip: max abs error ${maxErr}`);
 }));
+
+test('float32 metadata reads as the shortest decimal that rounds to it', () => {
+  assert.equal(shortestFloat32Decimal(Math.fround(1e-5)), 1e-5);
+  assert.equal(shortestFloat32Decimal(Math.fround(0.1)), 0.1);
+  assert.equal(shortestFloat32Decimal(Math.fround(-2.5e-7)), -2.5e-7);
+  assert.equal(shortestFloat32Decimal(500000), 500000);
+  assert.equal(shortestFloat32Decimal(Math.fround(1 / 3)), 0.33333334, 'eight digits where fewer do not round back');
+  assert.equal(shortestFloat32Decimal(0), 0);
+});
 
 test('Q8_0 quantiser: one block by hand (halves round away from zero, as roundf)', () => {
   const x = Float32Array.from({ length: 32 }, (_, i) => i - 16); // amax 16 → d = 16/127
