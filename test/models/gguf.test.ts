@@ -179,6 +179,14 @@ test('GGUF embedded vocabulary encodes like tokenizer.json (tinystories, sample 
     const ids = tok.encode(t);
     assert.equal(tok.decode(ids), src.tokenizer!.decode(ids));
   }
+  // An added token that strips the spaces around it has no form in a SentencePiece GGUF vocabulary: refused, not dropped.
+  const hf = src.tokenizer as HfTokenizer, added = hf.json.added_tokens as { content: string }[];
+  const stripping = new HfTokenizer({
+    tokenizerJson: { ...hf.json, added_tokens: added.map((a, i) => (i === 0 ? { ...a, rstrip: true } : a)) },
+    tokenizerConfig: hf.tokenizerConfig, origin: 'stripping',
+  });
+  assert.throws(() => writeGguf(join(dir, 'x.gguf'), src.config, src.weights, stripping),
+    new RegExp(`added token ${JSON.stringify(added[0]!.content).replace(/[|[\]]/g, '\\$&')} has rstrip set, which a SentencePiece GGUF vocabulary has no form for`));
 }));
 
 test('end-of-generation ids: GGUF eos, eot and eom keys all stop a generation; several ids survive a round trip', withDir(async (dir) => {
@@ -287,6 +295,23 @@ test('GPT-2 → GGUF → load: Conv1D weights back in HF layout, byte-level voca
   assert.throws(() => writeGguf(join(dir, 'x.gguf'), config, weights, variant((j) => {
     j.post_processor = { type: 'TemplateProcessing', single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<|endoftext|>', type_id: 0 } }], pair: [], special_tokens: { '<|endoftext|>': { id: '<|endoftext|>', ids: [vocabSize - 1], tokens: ['<|endoftext|>'] } } };
   })), /post-processor adds tokens other than a leading BOS/);
+  // What namm's own keys carry through (llama.cpp has none for them): the tokenizer's clean-up of decoded spaces, and
+  // added tokens that strip the whitespace around them.
+  for (const cleanUp of [false, true]) {
+    const stripping = new HfTokenizer({
+      tokenizerJson: { ...json, added_tokens: [{ ...(json.added_tokens as object[])[0]!, lstrip: true, rstrip: true }] },
+      tokenizerConfig: { eos_token: '<|endoftext|>', bos_token: '<|endoftext|>', clean_up_tokenization_spaces: cleanUp }, origin: 'tiny',
+    });
+    const q = join(dir, `strip-${cleanUp}.gguf`);
+    writeGguf(q, config, weights, stripping, { dtype: 'F32' });
+    const back = (await loadModelFiles(q)).tokenizer!;
+    assert.equal(back.cleansUpSpaces, cleanUp);
+    for (const text of ['the cat <|endoftext|>  in the hat', 'an apple , the end .']) {
+      assert.deepEqual(back.encode(text), stripping.encode(text), text);
+      assert.equal(back.decode(back.encode(text)), stripping.decode(stripping.encode(text)), text);
+    }
+    assert.equal(stripping.encode('a <|endoftext|> b').length, 3, 'the spaces around the token are stripped (the case this checks)');
+  }
 }));
 
 test('tensor names map both ways', () => {

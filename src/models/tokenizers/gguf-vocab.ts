@@ -67,10 +67,33 @@ function optionalId(meta: GgufMeta, key: string, vocabSize: number): number | nu
   return id;
 }
 
+/** An optional metadata array of token ids (empty when absent), each checked against the vocabulary. */
+function idList(meta: GgufMeta, key: string, vocabSize: number): number[] {
+  const list = meta.array(key);
+  if (list === null) return [];
+  return list.map((x, i) => {
+    const id = Number(x);
+    if ((typeof x !== 'number' && typeof x !== 'bigint') || !Number.isSafeInteger(id) || id < 0 || id >= vocabSize) {
+      throw new Error(`${meta.file}: metadata "${key}"[${i}] is ${shortJson(x)}, not a token id of the vocabulary (${vocabSize} tokens)`);
+    }
+    return id;
+  });
+}
+
 /** namm's own key for a list of end-of-generation ids (GGUF's standard keys hold one id each; empty: none). */
 export const GGUF_EOS_LIST_KEY = 'namm.tokenizer.eos_token_ids';
 /** namm's own key for a SentencePiece vocabulary that has no BOS (without the standard key, readers assume 1). */
 const GGUF_NO_BOS_KEY = 'namm.tokenizer.no_bos_token';
+/** namm's key for a byte-level tokenizer's clean-up of decoded spaces (llama.cpp decides it by pre-tokenizer name). */
+const GGUF_CLEANUP_KEY = 'namm.tokenizer.clean_up_tokenization_spaces';
+/**
+ * namm's keys for the added tokens of a byte-level vocabulary that strip the whitespace before / after them or match
+ * whole words only (tokenizer.json's lstrip, rstrip, single_word): the ids of those that do. llama.cpp has no key
+ * for them and ignores these.
+ */
+const GGUF_ADDED_FLAG_KEYS = { lstrip: 'namm.tokenizer.added_lstrip', rstrip: 'namm.tokenizer.added_rstrip', single_word: 'namm.tokenizer.added_single_word' } as const;
+type AddedFlag = keyof typeof GGUF_ADDED_FLAG_KEYS;
+const ADDED_FLAGS = Object.keys(GGUF_ADDED_FLAG_KEYS) as AddedFlag[];
 /** The standard keys whose ids end a generation, as llama.cpp counts them: end of sequence, of turn, of message. */
 const GGUF_END_KEYS = ['tokenizer.ggml.eos_token_id', 'tokenizer.ggml.eot_token_id', 'tokenizer.ggml.eom_token_id'];
 
@@ -196,13 +219,21 @@ function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null,
   // key like any other, not an inherited property that `in` finds or an assignment that sets the prototype.
   const vocab: Record<string, number> = Object.create(null) as Record<string, number>;
   const added: Json[] = [];
+  const flagged = Object.fromEntries(ADDED_FLAGS.map((f) => [f, new Set(idList(meta, GGUF_ADDED_FLAG_KEYS[f], tokens.length))])) as Record<AddedFlag, Set<number>>;
   tokens.forEach((t, id) => {
     if (!Object.hasOwn(vocab, t)) vocab[t] = id;
     const type = types?.[id] ?? TokenType.normal;
     if (type === TokenType.control || type === TokenType.userDefined) {
-      added.push({ id, content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: type === TokenType.control });
+      added.push({
+        id, content: t, single_word: flagged.single_word.has(id), lstrip: flagged.lstrip.has(id), rstrip: flagged.rstrip.has(id),
+        normalized: false, special: type === TokenType.control,
+      });
     }
   });
+  for (const f of ADDED_FLAGS) {
+    const stray = [...flagged[f]].find((id) => !added.some((a) => a.id === id));
+    if (stray !== undefined) throw new Error(`${meta.file}: metadata "${GGUF_ADDED_FLAG_KEYS[f]}" names token ${stray}, which is not an added (control or user-defined) token`);
+  }
   // Without the key, llama.cpp adds BOS for the Llama-3 pre-tokenizer family (its "llama-bpe" arm sets add_bos) and
   // not for the others; Llama-3 GGUFs from before llama.cpp's converter wrote the key rely on that default.
   const addBos = (meta.bool('tokenizer.ggml.add_bos_token') ?? pre === 'llama-bpe') && bos !== null;
@@ -224,7 +255,7 @@ function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null,
     tokenizerJson,
     tokenizerConfig: {
       bos_token: bos === null ? null : tokens[bos], eos_token: eos === null ? null : tokens[eos], chat_template: chatTemplate,
-      clean_up_tokenization_spaces: !NO_CLEANUP_PRE_NAMES.has(pre),
+      clean_up_tokenization_spaces: meta.bool(GGUF_CLEANUP_KEY) ?? !NO_CLEANUP_PRE_NAMES.has(pre),
     },
     modelConfig: { bos_token_id: bos, eos_token_id: eosIds.length > 1 ? eosIds : eos },
     origin: meta.file,
@@ -269,7 +300,7 @@ function spmMetadata(t: SpmTokenizer): [string, GgufEntry][] {
   return out;
 }
 
-interface HfAdded { id: number; content: string; special?: boolean }
+interface HfAdded { id: number; content: string; special?: boolean; lstrip?: boolean; rstrip?: boolean; single_word?: boolean }
 
 function mergePair(m: unknown): [string, string] | null {
   if (typeof m === 'string') {
@@ -317,7 +348,13 @@ function hfMetadata(t: HfTokenizer, config: ModelConfig, path: string): [string,
   refuseUnwritable(json, isSentencePieceStyle(json), path);
   const template = typeof t.tokenizerConfig.chat_template === 'string' ? t.tokenizerConfig.chat_template : null;
   const out: [string, GgufEntry][] = [];
+  const flaggedAdded = (f: AddedFlag) => addedList.filter((a) => a[f] === true).map((a) => a.id);
   if (isSentencePieceStyle(json)) {
+    const flag = ADDED_FLAGS.find((f) => flaggedAdded(f).length > 0);
+    if (flag) {
+      const a = addedList.find((x) => x[flag] === true)!;
+      throw new Error(`GGUF writer (${path}): added token ${JSON.stringify(a.content)} has ${flag} set, which a SentencePiece GGUF vocabulary has no form for; it would tokenize differently`);
+    }
     // SentencePiece merges the best-scoring piece; score each piece by the rank of the first merge that makes it,
     // so earlier merges win as in BPE. Pieces no merge makes (characters, specials) score below every merge.
     const scores = new Array<number>(size).fill(0);
@@ -347,7 +384,13 @@ function hfMetadata(t: HfTokenizer, config: ModelConfig, path: string): [string,
       ['tokenizer.ggml.token_type', arr(GgufValueType.INT32, types)],
       ['tokenizer.ggml.merges', arr(GgufValueType.STRING, merges.map((m) => `${m![0]} ${m![1]}`))],
       ['tokenizer.ggml.add_bos_token', gv.bool(addBos)],
+      // llama.cpp decides clean-up by the pre-tokenizer's name; namm's reader takes this tokenizer's own setting.
+      [GGUF_CLEANUP_KEY, gv.bool(t.cleansUpSpaces)],
     );
+    for (const f of ADDED_FLAGS) {
+      const ids = flaggedAdded(f);
+      if (ids.length) out.push([GGUF_ADDED_FLAG_KEYS[f], arr(GgufValueType.UINT32, ids)]);
+    }
   }
   if (template) out.push(['tokenizer.chat_template', gv.str(template)]);
   common(t, out);
