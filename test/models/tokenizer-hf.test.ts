@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, copyFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadTokenizer } from '../../src/models/tokenizer.js';
@@ -79,6 +79,28 @@ test('broken tokenizer files give errors that name the file', async () => {
     writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({ model: { type: 'BPE', vocab: {}, merges: [] } }));
     await assert.rejects(loadTokenizer(dir), /tokenizer\.json: tokenizer\.json model has an empty "vocab"/);
     await assert.rejects(loadTokenizer(join(dir, 'missing')), /no such file or folder/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('BOS is the one the tokenizer adds, whatever a stale generation_config.json says; a tokenizer that adds none takes it from there', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-tok-'));
+  try {
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(MODEL, f), join(dir, f));
+    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 5, eos_token_id: 2 }));
+    const tok = await loadTokenizer(dir);
+    assert.equal(tok.bosTokenId, 1);
+    assert.deepEqual(tok.encode('Hi', { addBos: true }), tok.encode('Hi'));
+    assert.equal(tok.encode('Hi')[0], 1);
+    // Without a post-processor that adds it and without a bos_token, generation_config's id is the BOS.
+    const json = JSON.parse(readFileSync(join(MODEL, 'tokenizer.json'), 'utf8'));
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({ ...json, post_processor: null }));
+    const config = JSON.parse(readFileSync(join(MODEL, 'tokenizer_config.json'), 'utf8'));
+    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ ...config, bos_token: null }));
+    const bare = await loadTokenizer(dir);
+    assert.equal(bare.bosTokenId, 5);
+    assert.equal(bare.encode('Hi', { addBos: true })[0], 5);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

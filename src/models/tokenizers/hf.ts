@@ -147,7 +147,13 @@ export class HfTokenizer implements Tokenizer {
     const beside = (file: string, key: string) => `${origin.replace(/[^/\\]*$/, '')}${file}: "${key}"`;
     const genBos = idList(gen.bos_token_id, beside('generation_config.json', 'bos_token_id'));
     const cfgBos = idList(cfg.bos_token_id, beside('config.json', 'bos_token_id'));
-    this.bosTokenId = genBos[0] ?? cfgBos[0] ?? (bosName !== null ? this.core.token_to_id(bosName) ?? null : null);
+    // The tokenizer's own BOS first, the one its default encoding adds (then its bos_token), as transformers' tokenizer
+    // has it: generation_config's (then config.json's) only for a tokenizer that names none. A stale generation_config
+    // (Llama 2's 1 copied into a fine-tune) made encode(x, { addBos: true }) prepend another id than encode(x) did.
+    const probe = this.core.encode('a').ids, plain = this.core.encode('a', { add_special_tokens: false }).ids;
+    const addedBos = probe.length === plain.length + 1 && probe.slice(1).every((id: number, i: number) => id === plain[i]) ? probe[0]! : null;
+    const namedBos = bosName !== null ? this.core.token_to_id(bosName) ?? null : null;
+    this.bosTokenId = addedBos ?? namedBos ?? genBos[0] ?? cfgBos[0] ?? null;
     // generation_config's eos list is what generation stops on (Llama 3 instruct lists two); config.json next.
     const genEos = idList(gen.eos_token_id, beside('generation_config.json', 'eos_token_id'));
     const eos = genEos.length ? genEos : idList(cfg.eos_token_id, beside('config.json', 'eos_token_id'));
