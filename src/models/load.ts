@@ -4,7 +4,7 @@
  */
 import { closeSync, existsSync, lstatSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { parseHfConfig, readJsonFile } from './config.js';
+import { parseHfConfig, readJsonFile, readOptionalJsonObject } from './config.js';
 import { readSafetensors } from './safetensors.js';
 import { loadHfTokenizer } from './tokenizer.js';
 import type { ModelConfig, Tokenizer, WeightMap } from './types.js';
@@ -152,11 +152,28 @@ async function loadHfFolder(dir: string, singleFile: string | undefined, storage
 
   const tokenizerPath = join(dir, 'tokenizer.json');
   const tokenizer = existsSync(tokenizerPath) ? await loadHfTokenizer(tokenizerPath) : null;
+  // generation_config.json's end ids (a list, as Llama 3 instruct's) are what a generation stops on, as in transformers'
+  // generate: the model's too, not only its tokenizer's (without a tokenizer, a generation from ids ran past them).
+  const genPath = join(dir, 'generation_config.json');
+  const gen = await readOptionalJsonObject(genPath);
+  const genEos = gen ? tokenIdList(gen.eos_token_id, config.vocabSize, genPath, 'eos_token_id') : [];
+  if (genEos.length) config.eosTokenIds = genEos;
   if (tokenizer) {
     if (config.bosTokenId === null) config.bosTokenId = tokenizer.bosTokenId;
     if (config.eosTokenIds.length === 0) config.eosTokenIds = [...tokenizer.eosTokenIds];
+  } else if (config.bosTokenId === null && gen) {
+    config.bosTokenId = tokenIdList(gen.bos_token_id, config.vocabSize, genPath, 'bos_token_id')[0] ?? null;
   }
   return { config, weights, tokenizer, source: dir, format: 'safetensors', converted };
+}
+
+/** A generation_config.json id or list of ids (none when absent or null), each a token id of the vocabulary. */
+function tokenIdList(v: unknown, vocabSize: number, file: string, key: string): number[] {
+  if (v === undefined || v === null) return [];
+  const list = Array.isArray(v) ? v : [v];
+  const bad = list.find((x) => !(typeof x === 'number' && Number.isSafeInteger(x) && x >= 0 && x < vocabSize));
+  if (bad !== undefined) throw new Error(`${file}: "${key}" must be a token id of the vocabulary (0..${vocabSize - 1}) or a list of them, got ${showValue(bad)}`);
+  return [...new Set(list as number[])];
 }
 
 /** model.safetensors, or the shards that model.safetensors.index.json lists. */

@@ -453,7 +453,15 @@ test('an end or begin token past the vocabulary is refused at load, naming the f
   const { loadModel, Model } = await import('../../src/models/model.js');
   cpSync(MODEL, join(dir, 'm'), { recursive: true });
   writeFileSync(join(dir, 'm', 'generation_config.json'), JSON.stringify({ eos_token_id: [99999] }));
-  await assert.rejects(loadModel(join(dir, 'm')), /m: .*(eosTokenIds must be token ids of the vocabulary \(0\.\.2047\), got 99999|BOS\/EOS token 99999 is not a token id of the model \(0\.\.2047\))/);
+  await assert.rejects(loadModel(join(dir, 'm')), /m\/generation_config\.json: "eos_token_id" must be a token id of the vocabulary \(0\.\.2047\) or a list of them, got 99999$/);
+  // Without tokenizer.json too: generation_config's end ids are the model's (a generation from ids stops on them).
+  rmSync(join(dir, 'm', 'tokenizer.json'));
+  await assert.rejects(loadModel(join(dir, 'm')), /generation_config\.json: "eos_token_id" must be a token id/);
+  writeFileSync(join(dir, 'm', 'generation_config.json'), JSON.stringify({ eos_token_id: [2, 7], bos_token_id: 1 }));
+  assert.deepEqual((await loadModelFiles(join(dir, 'm'))).config.eosTokenIds, [2, 7]);
+  cpSync(join(MODEL, 'tokenizer.json'), join(dir, 'm', 'tokenizer.json'));
+  const withTokenizer = await loadModelFiles(join(dir, 'm'));
+  assert.deepEqual([withTokenizer.config.eosTokenIds, withTokenizer.tokenizer!.eosTokenIds], [[2, 7], [2, 7]]);
   const config = JSON.parse(readFileSync(join(MODEL, 'config.json'), 'utf8'));
   writeFileSync(join(dir, 'm', 'generation_config.json'), '{}');
   writeFileSync(join(dir, 'm', 'config.json'), JSON.stringify({ ...config, bos_token_id: 5000 }));
