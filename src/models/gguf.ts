@@ -801,7 +801,13 @@ function encodeTensorData(t: Tensor, type: number, what: string): Uint8Array {
  * RoPE, GPT-2 Conv1D weights transposed, tied embeddings stored once, 1-D tensors (norms, biases) kept F32, and the
  * tokenizer's vocabulary embedded when one is given.
  */
-export function writeGguf(path: string, config: ModelConfig, weights: WeightMap, tokenizer?: Tokenizer | null, options: GgufWriteOptions = {}): void {
+/** What writeGguf did beyond the request. */
+export interface GgufWriteReport {
+  /** Matrices written as F16 for a Q8_0 or Q4_0 request: their rows are no multiple of 32 values (HF names). */
+  f16Instead: string[];
+}
+
+export function writeGguf(path: string, config: ModelConfig, weights: WeightMap, tokenizer?: Tokenizer | null, options: GgufWriteOptions = {}): GgufWriteReport {
   checkArg('writeGguf', 'path', path, 'path');
   checkArg('writeGguf', 'config', config, 'object', 'a model config');
   checkArg('writeGguf', 'weights', weights, 'Map', 'a weight Map (name → tensor)');
@@ -872,6 +878,7 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
     : { embed: 'model.embed_tokens.weight', head: 'lm_head.weight' };
   const tied = config.tieEmbeddings || stored.get(embed) === stored.get(head);
   const tensors: { name: string; dims: number[]; type: number; bytes: Uint8Array }[] = [];
+  const f16Instead: string[] = [];
   for (const [hf, t0] of stored) {
     if (tied && hf === head) continue;
     const name = hfToGgufName(hf, config.arch);
@@ -881,8 +888,10 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
     // As llama.cpp: vectors stay F32; matrices take the requested type when their rows fit its blocks.
     let type: number = GgmlType.F32;
     if (dims.length >= 2 && dtype === 'F16') type = GgmlType.F16;
-    if (dims.length >= 2 && dtype === 'Q8_0') type = dims[0]! % 32 === 0 ? GgmlType.Q8_0 : GgmlType.F16;
-    if (dims.length >= 2 && dtype === 'Q4_0') type = dims[0]! % 32 === 0 ? GgmlType.Q4_0 : GgmlType.F16;
+    if (dims.length >= 2 && (dtype === 'Q8_0' || dtype === 'Q4_0')) {
+      type = dims[0]! % 32 === 0 ? (dtype === 'Q8_0' ? GgmlType.Q8_0 : GgmlType.Q4_0) : GgmlType.F16;
+      if (type === GgmlType.F16) f16Instead.push(hf);
+    }
     tensors.push({ name, dims, type, bytes: encodeTensorData(t, type, `GGUF writer (${path}): tensor "${hf}"`) });
   }
   const divisors = config.arch === 'llama' ? ropeFrequencyDivisors(config) : null;
@@ -893,4 +902,5 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
     tensors.splice(at, 0, { name: ROPE_FREQS, dims: [divisors.length], type: GgmlType.F32, bytes: encodeTensorData(t, GgmlType.F32, `GGUF writer (${path}): tensor "${ROPE_FREQS}"`) });
   }
   writeGgufContainer(path, meta, tensors);
+  return { f16Instead };
 }

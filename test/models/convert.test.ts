@@ -26,7 +26,7 @@ test('HF → GGUF → HF folder gives back the original weights, config and toke
   assert.match(r2.notes.join(), /not written as tokenizer\.json/);
   const back = await loadModelFiles(join(dir, 'back'));
   assert.equal(back.config.ropeLayout, 'half');
-  assert.deepEqual({ ...back.config, normEps: src.config.normEps }, src.config);
+  assert.deepEqual(back.config, src.config, 'rms_norm_eps too: GGUF\'s float32 of 1e-6 reads back as 1e-6');
   for (const [name, t] of src.weights) assert.deepEqual(back.weights.get(name)!.data, t.data, name);
   assert.equal(back.weights.get('lm_head.weight'), back.weights.get('model.embed_tokens.weight'));
   assert.deepEqual(readSafetensors(join(dir, 'back', 'model.safetensors')).metadata, { format: 'pt', 'model.embed_tokens.weight': 'lm_head.weight' });
@@ -116,4 +116,22 @@ test('convertModel: bad options are named; a device target is refused as one; a 
   // Parents it made go too, up to the first that existed.
   await assert.rejects(convertModel({ from: big, to: 'safetensors', out: join(dir, 'a', 'b', 'c'), dtype: 'f16' }), /beyond float16's range/);
   assert.equal(existsSync(join(dir, 'a')), false, 'no empty parents left');
+}));
+
+test('GGUF Q8_0 / Q4_0: matrices whose rows are no multiple of 32 go out as F16, and the report says so', withDir(async (dir) => {
+  const { llamaConfig, randomWeights } = await import('../../src/models/random.js');
+  const { toHfConfig } = await import('../../src/models/config.js');
+  const config = llamaConfig({ vocabSize: 64, hiddenSize: 40, nLayers: 1, nHeads: 2, nKvHeads: 2, intermediateSize: 64, maxPositions: 64 });
+  const src = join(dir, 'odd');
+  mkdirSync(src);
+  writeFileSync(join(src, 'config.json'), JSON.stringify(toHfConfig(config)));
+  const weights = [...randomWeights(config, 1)].filter(([name]) => name !== 'lm_head.weight'); // tied: stored once
+  writeSafetensors(join(src, 'model.safetensors'), new Map(weights.map(([name, t]) => [name, { dtype: 'F32' as const, shape: t.shape, data: t.data as Float32Array }])));
+  for (const dtype of ['q8_0', 'q4_0']) {
+    const r = await convertModel({ from: src, to: 'gguf', out: join(dir, `odd-${dtype}.gguf`), dtype });
+    // Rows of 40 (the embedding and every matrix that reads the hidden state: 7) cannot be split into 32-value blocks; down_proj's rows of 64 can.
+    assert.match(r.notes.join('\n'), new RegExp(`^7 matrices whose rows are no multiple of 32 values went out as F16, not ${dtype.toUpperCase()} \\(as llama\\.cpp writes them\\): model\\.embed_tokens\\.weight, `, 'm'));
+  }
+  const even = await convertModel({ from: MODEL, to: 'gguf', out: join(dir, 'even.gguf'), dtype: 'q8_0' });
+  assert.ok(!even.notes.some((n) => n.includes('F16')), even.notes.join());
 }));
