@@ -188,7 +188,9 @@ export function readGgufHeader(fd: number, file: string): GgufHeader {
   checkArg('readGgufHeader', 'file', file, 'string', 'a string (the file name, for messages)');
   const size = fstatSync(fd).size;
   const c = new Cursor(fd, size, file);
-  if (size < 4 || c.u32('magic') !== MAGIC) throw new Error(`${file}: not a GGUF file (bad magic)`);
+  if (size >= 4 && c.u32('magic') !== MAGIC) throw new Error(`${file}: not a GGUF file (bad magic)`);
+  // Magic, version and the two counts: a shorter file read as counts that "exceed what the file can hold (-1)".
+  if (size < 24) throw new Error(`${file}: too short for a GGUF file (${size} bytes; its header alone takes 24)`);
   const version = c.u32('version');
   if (version !== 2 && version !== 3) throw new Error(`${file}: GGUF version ${version} is not supported (2 and 3 are)`);
   // Each tensor info is at least 8 (name) + 4 (n_dims) + 4 (type) + 8 (offset) bytes; each KV at least 8 + 4 + 1.

@@ -75,7 +75,8 @@ async function loadFiles(source: string, weights: WeightStorage, tokenizerPath: 
     throw new Error(`${source} is a JSON file, not a model${hint}`);
   }
   const { isGgufFile, loadGguf } = await import('./gguf.js');
-  if (isGgufFile(source)) return { ...(await loadGguf(source, weights)), source, format: 'gguf' };
+  // A .gguf file is read as one even when its magic is wrong: a damaged one was described as a llama2.c checkpoint.
+  if (isGgufFile(source) || /\.gguf$/i.test(source)) return { ...(await loadGguf(source, weights)), source, format: 'gguf' };
   const { loadLlama2c } = await import('./llama2c.js');
   return { ...(await loadLlama2c(source, tokenizerPath)), source, format: 'llama2c', converted: 0 };
 }

@@ -352,9 +352,12 @@ test('malformed GGUF files end in clear errors naming the file and the problem',
   const emb = (type: number, offset: number, dims = [32, 4]) =>
     Buffer.concat([str('token_embd.weight'), u32(dims.length), ...dims.map((d) => u64(d)), u32(type), u64(offset)]);
   const cases: [string, Buffer, RegExp][] = [
-    ['bad magic', Buffer.from('GGML\x03\x00\x00\x00'), /not a GGUF file \(bad magic\)|not a llama2\.c|too short/],
+    // A .gguf file is read as one (these were described as llama2.c checkpoints, or as "exceeding (-1)").
+    ['bad magic', Buffer.from('GGML\x03\x00\x00\x00'), /bad\.gguf: not a GGUF file \(bad magic\)$/],
+    ['empty', Buffer.alloc(0), /bad\.gguf: too short for a GGUF file \(0 bytes; its header alone takes 24\)$/],
+    ['20 bytes', header(3, 20, 0).subarray(0, 20), /too short for a GGUF file \(20 bytes/],
     ['version 1', header(1, 0, 0), /GGUF version 1 is not supported/],
-    ['truncated counts', Buffer.from('GGUF\x03\x00\x00\x00\x01'), /unexpected end of file reading tensor count/],
+    ['truncated counts', Buffer.from('GGUF\x03\x00\x00\x00\x01'), /too short for a GGUF file \(9 bytes/],
     ['truncated header', goodBytes.subarray(0, 60), /unexpected end of file|exceeds what the file can hold/],
     ['huge tensor count', header(3, 1n << 60n, 0), /tensor count \d+ exceeds what the file can hold/],
     ['huge string length', header(3, 0, 1, u64(1n << 50n)), /metadata key #0 length \d+ exceeds/],
