@@ -8,6 +8,7 @@ import { loadModelFiles, tiedNames } from '../models/load.js';
 import { buildArch } from '../models/model.js';
 import { writeSafetensors, type SafetensorsDtype, type SafetensorsWriteTensor } from '../models/safetensors.js';
 import { HfTokenizer } from '../models/tokenizers/hf.js';
+import { isSentencePieceStyle } from '../models/tokenizers/gguf-vocab.js';
 import { checkOutputPath, makeFolders, writeFileVia } from '../util/files.js';
 import { checkOptionKeys, showValue } from '../util/show.js';
 import type { ModelConfig } from '../models/types.js';
@@ -96,6 +97,9 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
       notes.push(`${f16.length} ${f16.length === 1 ? 'matrix' : 'matrices'} whose rows are no multiple of 32 values went out as F16, not ${dtype.toUpperCase()} (as llama.cpp writes them): ${f16.slice(0, 3).join(', ')}${f16.length > 3 ? ', …' : ''}`);
     }
     if (!src.tokenizer) notes.push('the source has no tokenizer; the GGUF file has no vocabulary');
+    if (src.tokenizer instanceof HfTokenizer && isSentencePieceStyle(src.tokenizer.json)) {
+      notes.push('the SentencePiece-style vocabulary tokenizes as llama.cpp reads it, which differs from tokenizer.json around special tokens (the text after one, and a special token\'s text written in plain text) and, with Metaspace\'s prepend_scheme "first", for text that begins with a space; plain text otherwise tokenizes the same');
+    }
     return { out: resolve(o.out), tensors: src.weights.size, tokenizer: src.tokenizer ? 'embedded' : 'none', notes };
   }
 

@@ -21,6 +21,7 @@ test('HF → GGUF → HF folder gives back the original weights, config and toke
   const gguf = join(dir, 'ts.gguf');
   const r1 = await convertModel({ from: MODEL, to: 'gguf', out: gguf });
   assert.equal(r1.tokenizer, 'embedded');
+  assert.match(r1.notes.join(), /SentencePiece-style vocabulary tokenizes as llama\.cpp reads it, which differs from tokenizer\.json around special tokens/);
   const r2 = await convertModel({ from: gguf, to: 'safetensors', out: join(dir, 'back') });
   assert.equal(r2.tensors, 20, 'the tied embedding is stored once');
   assert.match(r2.notes.join(), /not written as tokenizer\.json/);

@@ -312,7 +312,7 @@ function mergePair(m: unknown): [string, string] | null {
 }
 
 /** True when a tokenizer.json spells spaces as '▁' and prepends one (Llama-2 style), so SentencePiece rules fit. */
-function isSentencePieceStyle(json: Json): boolean {
+export function isSentencePieceStyle(json: Json): boolean {
   const norm = JSON.stringify(json.normalizer ?? null);
   const pre = JSON.stringify(json.pre_tokenizer ?? null);
   return norm.includes('"Prepend"') || pre.includes('"Metaspace"') || (json.model as Json).byte_fallback === true;
