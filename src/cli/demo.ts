@@ -9,8 +9,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { parseLengths } from './tasks.js';
 import { existsSync, rmSync } from 'node:fs';
 import { makeTemporaryFolder } from '../util/files.js';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { MemoryTraceRecorder, recordingPolicy, saveMemoryTrace } from '../memory/matched.js';
 import type { MemoryPolicy } from '../memory/policy.js';
 import { parsePolicySpec, specWithTrace } from '../memory/spec.js';
@@ -19,13 +18,8 @@ import { recordPrompt, runRecord, type RecordResult, type RecordScore } from '..
 import { collect, intOption, traceFollower, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
 import { contextLength } from '../models/rope.js';
+import { packageRoot } from '../util/package.js';
 
-/** The package root (works from src/ through tsx and from dist/src/ after the build). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
 
 
 export const DEFAULT_MODEL = 'models/namm-tiny-llama';

@@ -1,26 +1,16 @@
 #!/usr/bin/env node
 /** The `namm` command: each subcommand lives in its own file and registers itself here. */
 import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
 import { commands } from './commands.js';
 import { stopAllProgress } from './progress.js';
 import { refuseRepeatedOptions } from './util.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
-function version(): string {
-  for (const p of [join(here, '../../package.json'), join(here, '../../../package.json')]) {
-    try { return (JSON.parse(readFileSync(p, 'utf8')) as { version: string }).version; } catch { /* try the next layout */ }
-  }
-  return '0.0.0';
-}
+import { packageVersion } from '../util/package.js';
 
 const program = new Command();
 program
   .name('namm')
   .description('Neural Attention Memory Models: run transformers with a learned, evictable KV cache; evaluate and evolve memory policies.')
-  .version(version())
+  .version(packageVersion())
   // Commander's own errors (an unknown option or command, a missing or invalid value) begin `error: `; they begin
   // `namm: ` as every other failure of the command does, so that one form tells a reader (or a script) what failed.
   // Subcommands inherit this, since each is registered after it.

@@ -43,6 +43,7 @@ import { ProgressLine } from './progress.js';
 import { REFERENCE_SCORES_FILE, ReferenceScoreCache, referenceKey, referenceSettings } from './reference-scores.js';
 import { createEvaluator, loadSharedModel, type Evaluator, type NammRunSettings } from './workers.js';
 import { parseWeightStorage, WEIGHT_STORAGES, type WeightStorage } from '../models/pack.js';
+import { codeIdentity } from '../util/package.js';
 
 export const EVOLVED_FILE = 'evolved.namm';
 export const MEMBERS_FILE = 'members.jsonl';
@@ -119,6 +120,11 @@ interface EvolveExtra {
    * a run resumed on it is not bit-identical to one never stopped. Absent in checkpoints written before it existed.
    */
   backend?: string;
+  /**
+   * The code the run's members were scored with (codeIdentity: version and a hash of the sources): a resume under
+   * changed code warns that it is not bit-identical. Absent in checkpoints written before it existed.
+   */
+  code?: string;
   fingerprints: { settings: string; stages: string[] };
   /**
    * Per task name: a hash of its prompt pool as resolved (a JSONL file's records, not just its path), so a resume
@@ -241,6 +247,10 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   if (restored?.backend !== undefined && restored.backend !== backend) {
     process.emitWarning(`namm: the run in ${out} was scored with the ${restored.backend} kernels and continues with ${backend}: other roundings, so it is not bit-identical to a run never stopped`, { code: 'NAMM_RESUME_BACKEND' });
   }
+  const code = codeIdentity();
+  if (restored?.code !== undefined && restored.code !== code) {
+    process.emitWarning(`namm: the run in ${out} was scored by namm ${restored.code} and continues under ${code}, whose code differs: its members may be scored otherwise, so it is not bit-identical to a run never stopped`, { code: 'NAMM_RESUME_CODE' });
+  }
   const runOptions: RunRecordOptions = {
     ...(curriculum.run.maxPromptTokens !== null ? { maxPromptTokens: curriculum.run.maxPromptTokens } : {}),
     ...(curriculum.run.contextWindow !== null ? { contextWindow: curriculum.run.contextWindow } : {}),
@@ -294,7 +304,7 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   const referenceKeySettings = referenceSettings(runOptions);
   const extra = (): EvolveExtra => ({
     format: 'namm-evolve', version: 1, seed, ...(modeOverride !== undefined ? { mode: modeOverride } : {}),
-    ...(!sameValues ? { weights } : {}), model: shared.fingerprint, backend, fingerprints, pools: poolPrints,
+    ...(!sameValues ? { weights } : {}), model: shared.fingerprint, backend, code, fingerprints, pools: poolPrints,
     normStats: { mean: Array.from(normStats.mean), variance: Array.from(normStats.variance), count: normStats.count },
     calibration, members,
   });
@@ -521,6 +531,7 @@ function readExtra(value: unknown, out: string): EvolveExtra {
     throw new Error(`${join(out, CHECKPOINT_FILE)}: bad prompt-pool fingerprints`);
   }
   if (e.backend !== undefined && (typeof e.backend !== 'string' || e.backend.length > 64)) throw new Error(`${join(out, CHECKPOINT_FILE)}: bad backend ${shortJson(e.backend)}`);
+  if (e.code !== undefined && (typeof e.code !== 'string' || e.code.length > 64)) throw new Error(`${join(out, CHECKPOINT_FILE)}: bad code identity ${shortJson(e.code)}`);
   return e;
 }
 

@@ -5,11 +5,11 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { AttentionArgs, Backend, GeluKind, RopeLayout } from './backend.js';
 import { PACKED_FORMAT_CODE, PackedMatrix, type Weight } from './packed.js';
 import { checkOptionKeys } from '../util/show.js';
+import { packageRoot } from '../util/package.js';
 
 export type SimdPath = 'scalar' | 'avx2' | 'avx512';
 
@@ -35,16 +35,6 @@ interface NativeAddon {
 
 let addon: NativeAddon | undefined;
 let loadError: Error | undefined;
-
-/** The package root: two levels above this file both from src/tensor (tsx) and from dist/src/tensor (tsc). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir;
-    dir = dirname(dir);
-  }
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-}
 
 /** The compiled addon, loaded once per thread; throws a clear Error when it is missing or cannot load. */
 export function loadNativeAddon(): NativeAddon {

@@ -308,6 +308,12 @@ test('a resume keeps the CMA-ES mode the run was started with, without repeating
   const at = payload.indexOf(`"backend":"${label}"`);
   assert.ok(at > 0, 'the backend is recorded');
   payload.write(`"backend":"${'z'.repeat(label.length)}"`, at); // another backend, the same length (the layout stays)
+  // And the code it was scored by (version + source hash): a resume under other code says so too.
+  const { codeIdentity } = await import('../../src/util/package.js');
+  const codeAt = payload.indexOf(`"code":"${codeIdentity()}"`);
+  assert.ok(codeAt > 0, 'the code identity is recorded');
+  const otherCode = `9.9.9+${'0'.repeat(codeIdentity().length - 6)}`;
+  payload.write(`"code":"${otherCode}"`, codeAt);
   await writeCheckpointFile(path, payload);
   await writeFile(config, JSON.stringify(tinyCurriculum({ stages: stage(3) })));
   const warnings: Error[] = [];
@@ -320,6 +326,7 @@ test('a resume keeps the CMA-ES mode the run was started with, without repeating
     process.off('warning', listen);
   }
   assert.ok(warnings.some((w) => (w as Error & { code?: string }).code === 'NAMM_RESUME_BACKEND' && w.message.includes(`scored with the ${'z'.repeat(label.length)} kernels and continues with ${label}`)), warnings.map((w) => w.message).join('; '));
+  assert.ok(warnings.some((w) => (w as Error & { code?: string }).code === 'NAMM_RESUME_CODE' && w.message.includes(`was scored by namm ${otherCode} and continues under ${codeIdentity()}, whose code differs`)), warnings.map((w) => w.message).join('; '));
   // Another mode is still refused, and a bad one before anything loads.
   await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, mode: 'fast', progress: false }), /has CMA-ES mode reference, this run asks for fast/);
   // Before the model loads (a model path that does not exist is not reached) and the pools are built.
