@@ -8,19 +8,27 @@ import { readJsonFile, readOptionalJsonObject } from './config.js';
 import { HfTokenizer } from './tokenizers/hf.js';
 import type { Tokenizer } from './types.js';
 import { checkArg, checkArgOptions } from '../util/args.js';
+import { readTextFile } from '../util/files.js';
 
 export { HfTokenizer } from './tokenizers/hf.js';
 
 /** Loads tokenizer.json from `dir` with the bos/eos/chat-template settings of the JSON files beside it. */
 export async function loadHfTokenizer(tokenizerJsonPath: string): Promise<HfTokenizer> {
   const dir = dirname(tokenizerJsonPath);
-  const [tokenizerJson, tokenizerConfig, modelConfig, generationConfig] = await Promise.all([
+  const [tokenizerJson, tokenizerConfig, modelConfig, generationConfig, specialTokensMap] = await Promise.all([
     readJsonFile(tokenizerJsonPath, 'tokenizer'),
     readOptionalJsonObject(join(dir, 'tokenizer_config.json')),
     readOptionalJsonObject(join(dir, 'config.json')),
     readOptionalJsonObject(join(dir, 'generation_config.json')),
+    readOptionalJsonObject(join(dir, 'special_tokens_map.json')),
   ]);
-  return new HfTokenizer({ tokenizerJson, tokenizerConfig, modelConfig, generationConfig, origin: tokenizerJsonPath });
+  // As transformers loads a tokenizer: special_tokens_map.json names the special tokens tokenizer_config.json does
+  // not, and a chat_template.jinja file (where recent versions save the template) is the chat template.
+  const config: Record<string, unknown> = { ...(tokenizerConfig ?? {}) };
+  for (const [key, v] of Object.entries(specialTokensMap ?? {})) if (key.endsWith('_token') && (config[key] === undefined || config[key] === null)) config[key] = v;
+  const jinja = join(dir, 'chat_template.jinja');
+  if (existsSync(jinja)) config.chat_template = readTextFile(jinja, 'chat template');
+  return new HfTokenizer({ tokenizerJson, tokenizerConfig: config, modelConfig, generationConfig, origin: tokenizerJsonPath });
 }
 
 export interface LoadTokenizerOptions {

@@ -93,6 +93,12 @@ export interface Tokenizer {
    * generate then holds such a tail back from streaming. Absent is taken as true (the careful reading).
    */
   readonly cleansUpSpaces?: boolean;
-  /** Renders a chat with the model's template, when the model folder has one. */
-  applyChatTemplate?(messages: { role: string; content: string }[], options?: { addGenerationPrompt?: boolean }): string;
+  /**
+   * Renders a chat with the model's template, when the model has one: the text of the conversation, ending with the
+   * assistant's header unless `addGenerationPrompt: false` (transformers' apply_chat_template defaults to false).
+   * The text begins with BOS's own text when the template writes it; generate() then adds no second one.
+   */
+  applyChatTemplate?(messages: { role: string; content: string }[], options?: {
+    addGenerationPrompt?: boolean; tools?: unknown[] | null; documents?: unknown[] | null; variables?: Record<string, unknown>;
+  }): string;
 }

@@ -712,6 +712,13 @@ export class Session {
       // At the start of a sequence the tokenizer's own rule decides (GPT-2's and Qwen2's add no BOS) unless addBos is
       // given; a text continuing a sequence never gets one.
       promptIds = this.totalTokens === 0 && options.addBos === undefined ? tok.encode(prompt) : tok.encode(prompt, { addBos: this.totalTokens === 0 && options.addBos === true });
+      // A text that already begins with BOS's own text (a chat template that writes it) gets no second one from the
+      // rule, as transformers' apply_chat_template(tokenize=True) encodes without special tokens.
+      const bos = tok.bosTokenId;
+      if (options.addBos === undefined && bos !== null && promptIds[0] === bos && promptIds[1] === bos) {
+        const plain = tok.encode(prompt, { addBos: false });
+        if (plain[0] === bos) promptIds = plain;
+      }
     } else promptIds = this.checkIds(prompt, 'generate');
     const sampler = new Sampler({ greedy: options.greedy, temperature: options.temperature, topK: options.topK, topP: options.topP, seed: options.seed });
     if (options.stopTokens !== undefined && !(Array.isArray(options.stopTokens) && options.stopTokens.every((t) => Number.isInteger(t)))) {

@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync, copyFileSync, readFileSync, rmSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadTokenizer } from '../../src/models/tokenizer.js';
+import { strftimeEnglish } from '../../src/models/tokenizers/chat.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 /** Golden ids and text from the model's SOURCE.md. */
@@ -56,6 +57,58 @@ test('chat template from tokenizer_config.json renders through jinja', async () 
     const out = tok.applyChatTemplate!([{ role: 'user', content: 'hi' }]);
     assert.equal(out, '<|start_story|>[user] hi<|end_story|>[assistant] ');
     assert.equal(tok.applyChatTemplate!([{ role: 'user', content: 'hi' }], { addGenerationPrompt: false }), '<|start_story|>[user] hi<|end_story|>');
+    // Options and messages are checked; a misspelt option is named, not ignored.
+    assert.throws(() => tok.applyChatTemplate!([{ role: 'user', content: 'hi' }], { add_generation_prompt: false } as never), /applyChatTemplate: unknown option "add_generation_prompt"/);
+    assert.throws(() => tok.applyChatTemplate!([{ role: 'user', content: 'hi' }], { addGenerationPrompt: 'no' as never }), /addGenerationPrompt must be true or false, got "no"/);
+    assert.throws(() => tok.applyChatTemplate!('hi' as never), /applyChatTemplate: messages must be an array of \{ role, content \}, got "hi"/);
+    assert.throws(() => tok.applyChatTemplate!([{ content: 'hi' }] as never), /messages\[0\] must be an object with a string role/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('chat templates as transformers loads them: chat_template.jinja, special_tokens_map.json, named lists, tools and dates', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-tok-'));
+  const withConfig = async (config: object, files: Record<string, string> = {}) => {
+    for (const f of ['tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja']) rmSync(join(dir, f), { force: true });
+    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(config));
+    for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
+    return loadTokenizer(dir);
+  };
+  const hi = [{ role: 'user', content: 'hi' }];
+  try {
+    copyFileSync(join(MODEL, 'tokenizer.json'), join(dir, 'tokenizer.json'));
+    // The template in chat_template.jinja (where recent transformers saves it), over tokenizer_config.json's; the
+    // special tokens tokenizer_config.json does not name come from special_tokens_map.json.
+    const jinja = await withConfig({ chat_template: 'old' }, {
+      'chat_template.jinja': '{{ bos_token }}|{{ eos_token }}|{{ sep_token }}|{% for m in messages %}{{ m.content }}{% endfor %}',
+      'special_tokens_map.json': JSON.stringify({ bos_token: '<|start_story|>', eos_token: { content: '<|end_story|>' }, sep_token: '<s>' }),
+    });
+    assert.equal(jinja.applyChatTemplate!(hi), '<|start_story|>|<|end_story|>|<s>|hi');
+    assert.equal(jinja.bosTokenId, 1);
+    // A template @huggingface/jinja cannot parse ({% with %}, valid Jinja) fails the chat call, not the model's load.
+    const unparsable = await withConfig({ chat_template: '{% with x = 1 %}{{ x }}{% endwith %}' });
+    assert.deepEqual(unparsable.encode('hi'), jinja.encode('hi'));
+    assert.throws(() => unparsable.applyChatTemplate!(hi), /tokenizer\.json: chat_template does not parse \(Unknown statement type: with\)/);
+    // A list of named templates: the one named "default"; without one, the call asks which (transformers raises too).
+    const named = await withConfig({ chat_template: [{ name: 'rag', template: 'RAG' }, { name: 'default', template: 'DEFAULT' }] });
+    assert.equal(named.applyChatTemplate!(hi), 'DEFAULT');
+    const noDefault = await withConfig({ chat_template: [{ name: 'tool_use', template: 'TOOL' }, { name: 'rag', template: 'RAG' }] });
+    assert.throws(() => noDefault.applyChatTemplate!(hi), /chat_template lists several templates \(tool_use, rag\) and none named "default"/);
+    const malformed = await withConfig({ chat_template: [{ name: 'default', template: 5 }] });
+    assert.throws(() => malformed.applyChatTemplate!(hi), /chat_template\[0\] must be a \{name, template\} pair of strings/);
+    // tools and documents are passed as transformers passes them (None when not given), and given ones reach the
+    // template, as do further variables; a refusal names the tokenizer.
+    const tools = await withConfig({
+      chat_template: '{% if tools is not none %}[{{ tools | length }} tools]{% endif %}{% if documents is defined %}[docs defined]{% endif %}{{ today }}{% if messages | length > 1 %}{{ raise_exception("one message only") }}{% endif %}',
+    });
+    assert.equal(tools.applyChatTemplate!(hi), '[docs defined]');
+    assert.equal(tools.applyChatTemplate!(hi, { tools: [{ name: 'f' }], variables: { today: '2 Dec' } }), '[1 tools][docs defined]2 Dec');
+    assert.throws(() => tools.applyChatTemplate!([...hi, ...hi]), /tokenizer\.json: chat template: one message only$/);
+    // strftime_now in English whatever the locale (Python's), as Llama 3.2's date line uses it.
+    const date = await withConfig({ chat_template: "{{ strftime_now('%d %b %Y') }}" });
+    assert.equal(date.applyChatTemplate!(hi), strftimeEnglish(new Date(), '%d %b %Y'));
+    assert.equal(strftimeEnglish(new Date(2026, 11, 2, 15, 4, 5), '%d %b %Y, %A %I:%M:%S %p, day %j, %B %y %% %Q'), '02 Dec 2026, Wednesday 03:04:05 PM, day 336, December 26 % %Q');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -128,3 +128,19 @@ test('greedy and temperature as transformers read do_sample; sampling options ar
   // A misspelt option sampled greedily without a word.
   assert.throws(() => new Sampler({ temprature: 1 } as never), /Sampler: unknown option "temprature".*temperature/);
 });
+
+test('generate on a rendered chat whose template writes BOS adds no second BOS (as apply_chat_template(tokenize=True))', async () => {
+  const { loadModel } = await import('../../src/models/model.js');
+  const model = await loadModel('models/namm-tiny-llama');
+  const tok = model.tokenizer!;
+  const bos = tok.bosTokenId!;
+  const bosText = tok.decode([bos], { skipSpecial: false });
+  const rendered = `${bosText}[user] Tell me a story. [assistant]`;
+  assert.deepEqual(tok.encode(rendered).slice(0, 2), [bos, bos], 'the tokenizer itself adds its rule\'s BOS (as transformers\' tokenizer(text))');
+  const r = await (await model.createSession()).generate(rendered, { maxNewTokens: 1 });
+  assert.deepEqual(r.promptTokens, tok.encode(rendered, { addBos: false }));
+  assert.equal(r.promptTokens.filter((t) => t === bos).length, 1);
+  // addBos: true still means what it says; a text without BOS's text still gets the rule's.
+  assert.deepEqual((await (await model.createSession()).generate(rendered, { maxNewTokens: 1, addBos: true })).promptTokens.slice(0, 2), [bos, bos]);
+  assert.deepEqual((await (await model.createSession()).generate('[user] Hi', { maxNewTokens: 1 })).promptTokens, tok.encode('[user] Hi'));
+});

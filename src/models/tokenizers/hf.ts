@@ -4,7 +4,7 @@
  */
 import { Tokenizer as HfCoreTokenizer } from '@huggingface/tokenizers';
 import type { Tokenizer } from '../types.js';
-import { ChatTemplate, pickChatTemplate, type ChatMessage } from './chat.js';
+import { ChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat.js';
 import { checkArg } from '../../util/args.js';
 import { checkDecodeOptions, checkEncodeOptions } from './options.js';
 
@@ -72,7 +72,7 @@ export class HfTokenizer implements Tokenizer {
   readonly tokenizerConfig: Json;
   private readonly core: HfCoreTokenizer;
   /** Present only when tokenizer_config.json has a `chat_template`. */
-  readonly applyChatTemplate?: (messages: ChatMessage[], options?: { addGenerationPrompt?: boolean }) => string;
+  readonly applyChatTemplate?: (messages: ChatMessage[], options?: ChatTemplateOptions) => string;
   /**
    * Whether decoding cleans up spaces before punctuation and contractions (" ." → ".", " 's" → "'s"):
    * tokenizer_config's `clean_up_tokenization_spaces` (on when absent, as the library has it), or a decoder's own
@@ -160,15 +160,14 @@ export class HfTokenizer implements Tokenizer {
     const eosFromName = eosName !== null ? this.core.token_to_id(eosName) : undefined;
     this.eosTokenIds = eos.length ? eos : eosFromName !== undefined ? [eosFromName] : [];
 
-    const template = pickChatTemplate(this.tokenizerConfig.chat_template, origin);
-    if (template !== null) {
-      const chat = new ChatTemplate(template, {
-        bos_token: bosName ?? '',
-        eos_token: eosName ?? '',
-        unk_token: tokenContent(this.tokenizerConfig.unk_token) ?? '',
-        pad_token: tokenContent(this.tokenizerConfig.pad_token) ?? '',
-      }, origin);
-      this.applyChatTemplate = (messages, options) => chat.render(messages, options?.addGenerationPrompt ?? true);
+    const template = this.tokenizerConfig.chat_template;
+    if (template !== undefined && template !== null) {
+      const specials: Record<string, string> = {};
+      for (const key of ['bos_token', 'eos_token', 'unk_token', 'pad_token', 'sep_token', 'cls_token', 'mask_token']) {
+        specials[key] = tokenContent(this.tokenizerConfig[key]) ?? '';
+      }
+      const chat = new ChatTemplate(template, specials, origin);
+      this.applyChatTemplate = (messages, options) => chat.render(messages, options);
     }
   }
 

@@ -5,7 +5,7 @@
  * A heap keeps this O(n log n), so long prompts stay fast (llama2.c's own loop is O(n²)).
  */
 import type { Tokenizer } from '../types.js';
-import { ChatTemplate, type ChatMessage } from './chat.js';
+import { ChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat.js';
 import { argError, checkArg } from '../../util/args.js';
 import { checkDecodeOptions, checkEncodeOptions } from './options.js';
 
@@ -84,7 +84,7 @@ export class SpmTokenizer implements Tokenizer {
   /** SentencePiece decoding never cleans up spaces (Tokenizer.cleansUpSpaces). */
   readonly cleansUpSpaces = false;
   readonly types: Uint8Array;
-  readonly applyChatTemplate?: (messages: ChatMessage[], options?: { addGenerationPrompt?: boolean }) => string;
+  readonly applyChatTemplate?: (messages: ChatMessage[], options?: ChatTemplateOptions) => string;
   private readonly ids = new Map<string, number>();
   private readonly byteIds = new Int32Array(256).fill(-1);
   /** Control and user-defined tokens, matched literally in input text (longest first). */
@@ -138,7 +138,7 @@ export class SpmTokenizer implements Tokenizer {
         bos_token: vocab.bosTokenId !== null ? tokens[vocab.bosTokenId]! : '',
         eos_token: vocab.eosTokenIds.length ? tokens[vocab.eosTokenIds[0]!]! : '',
       }, origin);
-      this.applyChatTemplate = (messages, options) => chat.render(messages, options?.addGenerationPrompt ?? true);
+      this.applyChatTemplate = (messages, options) => chat.render(messages, options);
     }
   }
 
