@@ -149,7 +149,7 @@ export function register(program: Command): void {
       try {
         const model = await loadCliModel(o.model, o.weights);
         if (o.threads) model.backend.threads = o.threads;
-        if (o.chatTemplate && !model.tokenizer?.applyChatTemplate) throw new Error(`--chat-template: ${o.model} has no chat template (tokenizer_config.json's chat_template)`);
+        if (o.chatTemplate && !model.tokenizer?.applyChatTemplate) throw new Error(`--chat-template: ${o.model} has no chat template (tokenizer_config.json's chat_template, chat_template.jinja, or a GGUF file's tokenizer.chat_template)`);
         const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
         // Without --out the traces are only needed during this run: the temporary folder goes when the process ends
         // (an error included; one a signal left behind goes at the next such run), rather than one more folder left in

@@ -233,7 +233,7 @@ export const NO_CHAT_DATASETS: ReadonlySet<string> = new Set(['trec', 'triviaqa'
 
 /** The chat template's text around one user message, with the assistant's turn opened. */
 function chatWrapping(tok: NonNullable<Model['tokenizer']>, source: string): { prefix: string; suffix: string } {
-  if (!tok.applyChatTemplate) throw new Error(`chatTemplate: ${source || 'the model'} has no chat template (tokenizer_config.json's chat_template)`);
+  if (!tok.applyChatTemplate) throw new Error(`chatTemplate: ${source || 'the model'} has no chat template (tokenizer_config.json's chat_template, chat_template.jinja, or a GGUF file's tokenizer.chat_template)`);
   const marker = '\u0001namm-prompt\u0001';
   const text = tok.applyChatTemplate([{ role: 'user', content: marker }], { addGenerationPrompt: true });
   const parts = text.split(marker);

@@ -177,7 +177,7 @@ test('namm eval --by length,depth: generated records carry their target length a
   // A chat template asked of a model without one is refused before any record runs.
   const chat = namm('eval', '--model', MODEL, '--data', data, '--chat-template');
   assert.equal(chat.status, 1);
-  assert.match(chat.stderr, /^namm: --chat-template: .* has no chat template \(tokenizer_config\.json's chat_template\)/m);
+  assert.match(chat.stderr, /^namm: --chat-template: .* has no chat template \(tokenizer_config\.json's chat_template, chat_template\.jinja, or a GGUF file's tokenizer\.chat_template\)/m);
   const bad = namm('eval', '--model', MODEL, '--data', data, '--by', 'size');
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /^namm: --by takes length, depth \(comma-separated\), got "size"/m);

@@ -38,7 +38,7 @@ test('the chat template wraps the prompt after the cut: its text before the mess
 });
 
 test('chatTemplate on a model without one, or not a boolean, is refused by name', async () => {
-  await assert.rejects(runRecord(model(plain), record(), null, { chatTemplate: true }), /chatTemplate: .*has no chat template \(tokenizer_config\.json's chat_template\)/);
+  await assert.rejects(runRecord(model(plain), record(), null, { chatTemplate: true }), /chatTemplate: .*has no chat template \(tokenizer_config\.json's chat_template, chat_template\.jinja, or a GGUF file's tokenizer\.chat_template\)/);
   await assert.rejects(runRecord(model(withChat), record(), null, { chatTemplate: 'yes' as never }), /^TypeError: chatTemplate must be true or false, got "yes"$/);
   // It runs: the wrapped prompt is generated from.
   const short = record({ context: 'a cat sat.' });
