@@ -26,7 +26,9 @@ export function register(program: Command): void {
       const model = await loadCliModel(o.model, o.weights);
       if (o.threads) model.backend.threads = o.threads;
       if (!model.tokenizer) throw new Error(`${o.model} has no tokenizer`);
-      let ids = model.tokenizer.encode(readTextInput(o.text, 'text file'), { addBos: true });
+      const text = readTextInput(o.text, 'text file');
+      if (text.length === 0) throw new Error(`${o.text} is empty: there is no text to score`);
+      let ids = model.tokenizer.encode(text, { addBos: true });
       if (o.maxTokens) ids = ids.slice(0, o.maxTokens);
       // A text longer than a GPT-2 model's positions was cut to them without a word, and its perplexity reported
       // as the whole text's: it is refused instead, naming the limit and the option that scores a beginning.
@@ -37,7 +39,16 @@ export function register(program: Command): void {
       const bar = createProgress(ids.length, 'perplexity');
       const r = perplexity(model, ids, policy, { chunkSize: o.chunkSize, onProgress: (d) => bar.update(d) });
       bar.stop();
-      const out = { model: model.source, weights: weightsApplied(model, o.weights), weight_bytes: model.arch.weightBytes, policy: o.memory, tokens: r.tokens, predicted: r.predicted, nll: r.nll, perplexity: r.perplexity, mean_kv_fraction: r.memory.meanFraction, memory: r.memory };
+      const out = {
+        model: model.source, weights: weightsApplied(model, o.weights), weight_bytes: model.arch.weightBytes, policy: o.memory, tokens: r.tokens,
+        predicted: r.predicted, nll: r.nll, perplexity: r.perplexity, mean_kv_fraction: r.memory.meanFraction, evicted_while_scoring: r.evictedWhileScoring, memory: r.memory,
+      };
+      // The memory figures describe the cache at the end; say when no prediction saw an evicted cache.
+      if (policy && !r.evictedWhileScoring) {
+        process.stderr.write(r.memory.evictionEvents > 0
+          ? `note: ${o.memory} evicted only while the text's last piece was read, after which nothing is predicted (it compresses once a prompt has been read), so this is the full cache's perplexity; a token cadence (every=N) scores under compression\n`
+          : `note: ${o.memory} evicted nothing on this text (its budget holds it), so this is the full cache's perplexity\n`);
+      }
       process.stdout.write(o.json ? JSON.stringify(out) + '\n' : `perplexity ${r.perplexity.toFixed(3)} over ${r.tokens} tokens (${r.predicted} predicted; mean KV ${(100 * r.memory.meanFraction).toFixed(1)}% of full)\n`);
     });
 }

@@ -15,6 +15,12 @@ export interface PerplexityResult {
   nll: number;
   perplexity: number;
   memory: CacheStatsSummary;
+  /**
+   * Whether the policy evicted anything that a prediction could miss: an eviction before the text's last piece. When
+   * false, the perplexity is the full cache's whatever the memory figures say (a policy that compresses only once a
+   * prompt has been read, or a budget the text never filled).
+   */
+  evictedWhileScoring: boolean;
 }
 
 /** −log softmax(row)[target] in nats, and the row's argmax (the greedy token), from one row of logits. */
@@ -31,7 +37,14 @@ export function perplexity(model: Model, ids: readonly number[], policy: MemoryP
   checkArg('perplexity', 'ids', ids, 'ids');
   if (policy !== null) checkMemoryPolicy('perplexity', 'policy', policy, ' or null; parsePolicySpec(spec) turns a spec string into one');
   checkArgOptions('perplexity', options, ['chunkSize', 'onProgress']);
-  if (ids.length < 2) throw new Error('perplexity needs at least two tokens');
+  // Every id against the vocabulary before anything runs, named by its place in the text (a piece's own check named
+  // its place in the piece, after the pieces before had run).
+  const V = model.config.vocabSize;
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!Number.isInteger(id) || id! < 0 || id! >= V) throw new RangeError(`perplexity: ids[${i}] must be a token id of the model (an integer in 0..${V - 1}), got ${String(id)}`);
+  }
+  if (ids.length < 2) throw new Error(`perplexity needs at least two tokens (the first is only context), got ${ids.length}`);
   // Refused before any chunk runs, naming the limit: the session would refuse the chunk that crossed it, after
   // the ones before had run for nothing.
   const limit = sequenceLimit(model.config);
@@ -40,8 +53,8 @@ export function perplexity(model: Model, ids: readonly number[], policy: MemoryP
   }
   const chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const session = model.createSessionWith(policy, { chunkSize: chunk });
-  const V = model.config.vocabSize;
   let nll = 0, count = 0;
+  let evictedBeforeLast = 0;
   for (let start = 0; start < ids.length; start += chunk) {
     const piece = ids.slice(start, start + chunk);
     // One forward over the text, fed in pieces: length-dependent RoPE scaling (dynamic NTK) takes the whole length
@@ -59,6 +72,12 @@ export function perplexity(model: Model, ids: readonly number[], policy: MemoryP
       count++;
     }
     options.onProgress?.(Math.min(ids.length, start + chunk), ids.length);
+    if (start + chunk < ids.length) evictedBeforeLast = session.memoryStats().evictionEvents;
   }
-  return { tokens: ids.length, predicted: count, nll: nll / count, perplexity: Math.exp(nll / count), memory: session.memoryStats() };
+  // A piece's queries attend over the cache as it was before the piece, so evictions during the last piece (a policy
+  // that compresses once a prompt has been read: SnapKV, TOVA's default, every=prefill) changed no prediction.
+  return {
+    tokens: ids.length, predicted: count, nll: nll / count, perplexity: Math.exp(nll / count), memory: session.memoryStats(),
+    evictedWhileScoring: evictedBeforeLast > 0,
+  };
 }

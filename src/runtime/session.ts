@@ -330,7 +330,12 @@ export class Session {
     const n = all.length;
     if (n === 0) throw new RangeError('prefill needs at least one token');
     // Every check before anything runs (the pending tokens included), so a refused prompt changes nothing.
-    this.checkLength(held + n);
+    const asLong = options.sequenceLength;
+    const after = this.totalTokens + held + n;
+    if (asLong !== undefined && (!Number.isSafeInteger(asLong) || asLong < after)) {
+      throw new RangeError(`prefill: sequenceLength must be an integer ≥ the sequence's length after this prefill (${after}), got ${String(asLong)}`);
+    }
+    this.checkLength(held + n, true, asLong);
     const wantAll = options.logits === 'all';
     const V = this.arch.config.vocabSize;
     const out = wantAll ? new Float32Array(n * V) : null;
@@ -343,11 +348,6 @@ export class Session {
     }
     const boundary = asked ?? Number.MAX_SAFE_INTEGER;
     let i = 0;
-    const asLong = options.sequenceLength;
-    const after = this.totalTokens + held + n;
-    if (asLong !== undefined && (!Number.isSafeInteger(asLong) || asLong < after)) {
-      throw new RangeError(`prefill: sequenceLength must be an integer ≥ the sequence's length after this prefill (${after}), got ${String(asLong)}`);
-    }
     // A token a stopped generate sampled but did not feed goes in first, as the decoding step generation would have
     // run for it, as decode() feeds it. (It went in at the front of the prompt's first chunk, so a policy that acts
     // at decoding steps, and the statistics, saw it as part of the prompt: the next answer depended on whether
@@ -480,8 +480,10 @@ export class Session {
    * the call runs. With `warn`, also
    * gives the once-per-model warning past a RoPE model's context; generate's up-front check of a bound it may never
    * reach (maxNewTokens) does not, or it spent the model's one warning on a run that stopped far short of it.
+   * `sequenceLength`, the length the forward this call begins will reach (a text read in pieces), warns of it at
+   * the first piece, with that length.
    */
-  private checkLength(n: number, warn = true): void {
+  private checkLength(n: number, warn = true, sequenceLength?: number): void {
     const c = this.arch.config;
     const limit = sequenceLimit(c);
     if (limit && this.totalTokens + n > limit.tokens) {
@@ -490,8 +492,9 @@ export class Session {
     // A RoPE model runs on past its context (transformers too), but what it gives there is not what it was trained
     // for: said once per model, as transformers' generate says it. Dynamic NTK is made to run past it.
     const context = contextLength(c);
-    if (warn && this.totalTokens + n > context && c.ropeScaling.type !== 'dynamic') {
-      warnPastContext(c, `namm: the sequence would reach ${this.totalTokens + n} tokens, past this model's ${context}-token context (${c.ropeScaling.type === 'yarn' ? "YaRN's extended context" : 'its max_position_embeddings'}); its output past that is not what it was trained for`);
+    const reach = Math.max(this.totalTokens + n, sequenceLength ?? 0);
+    if (warn && reach > context && c.ropeScaling.type !== 'dynamic') {
+      warnPastContext(c, `namm: the sequence would reach ${reach} tokens, past this model's ${context}-token context (${c.ropeScaling.type === 'yarn' ? "YaRN's extended context" : 'its max_position_embeddings'}); its output past that is not what it was trained for`);
     }
   }
 

@@ -232,9 +232,12 @@ test('namm perplexity gives a finite perplexity that eviction changes', () => {
   // Past the model's 512-token context a RoPE model reads on, with one warning in the command's own one-line form
   // (Node's read "(node:PID) [NAMM_PAST_CONTEXT] Warning: …" and a line about --trace-warnings).
   writeFileSync(join(dir, 'long.txt'), 'Once upon a time, there was a little girl named Lily. '.repeat(80));
-  const past = namm('perplexity', '--model', MODEL, '--text', join(dir, 'long.txt'), '--max-tokens', '600', '--threads', '1');
+  const past = namm('perplexity', '--model', MODEL, '--text', join(dir, 'long.txt'), '--max-tokens', '600', '--threads', '1', '--chunk-size', '32');
   assert.equal(past.status, 0, past.stderr);
-  assert.match(past.stderr, /^namm: warning: the sequence would reach 5\d\d tokens, past this model's 512-token context \(its max_position_embeddings\); its output past that is not what it was trained for$/m);
+  // It names the length the text reaches (its piece's end before), before the first piece runs.
+  const textTokens = /over (\d+) tokens/.exec(past.stdout)![1]!;
+  assert.ok(Number(textTokens) > 512 + 32, 'the text ends in a later piece than the one crossing the context (the case this checks)');
+  assert.match(past.stderr, new RegExp(`^namm: warning: the sequence would reach ${textTokens} tokens, past this model's 512-token context \\(its max_position_embeddings\\); its output past that is not what it was trained for$`, 'm'));
   assert.ok(!past.stderr.includes('(node:') && !past.stderr.includes('--trace-warnings'), past.stderr);
   // On the TypeScript backend 'auto' widens every matrix to float32 at load, and says so (it said 'auto').
   const llama = ['--import', 'tsx', 'src/cli/main.ts', 'perplexity', '--model', 'models/namm-tiny-llama', '--text', text, '--max-tokens', '64', '--json'];
@@ -254,8 +257,19 @@ test('namm perplexity gives a finite perplexity that eviction changes', () => {
   assert.ok(Math.abs(small.perplexity - f.perplexity) > 0.1, 'forgetting changes the predictions');
   assert.ok(small.mean_kv_fraction < 0.5 && f.mean_kv_fraction === 1);
   // A window larger than the text never evicts: exactly the full-cache figure.
-  const roomy = JSON.parse(namm('perplexity', '--model', MODEL, '--text', text, '--memory', 'streaming:sinks=4,window=4096', '--chunk-size', '32', '--json').stdout);
+  const roomyRun = namm('perplexity', '--model', MODEL, '--text', text, '--memory', 'streaming:sinks=4,window=4096', '--chunk-size', '32', '--json');
+  const roomy = JSON.parse(roomyRun.stdout);
   assert.equal(roomy.perplexity, JSON.parse(namm('perplexity', '--model', MODEL, '--text', text, '--chunk-size', '32', '--json').stdout).perplexity);
+  assert.equal(roomy.evicted_while_scoring, false);
+  assert.match(roomyRun.stderr, /note: streaming:sinks=4,window=4096 evicted nothing on this text \(its budget holds it\), so this is the full cache's perplexity/);
+  // SnapKV compresses once the text has been read, when nothing is left to predict: said, as the figures suggest otherwise.
+  const snap = namm('perplexity', '--model', MODEL, '--text', text, '--memory', 'snapkv:ratio=0.9', '--json');
+  assert.equal(JSON.parse(snap.stdout).perplexity, f.perplexity);
+  assert.match(snap.stderr, /note: snapkv:ratio=0\.9 evicted only while the text's last piece was read, after which nothing is predicted/);
+  assert.equal(small.evicted_while_scoring, true);
+  assert.ok(!namm('perplexity', '--model', MODEL, '--text', text, '--memory', 'streaming:sinks=4,window=16', '--chunk-size', '32').stderr.includes('note:'));
+  writeFileSync(join(dir, 'empty.txt'), '');
+  assert.match(namm('perplexity', '--model', MODEL, '--text', join(dir, 'empty.txt')).stderr, /empty\.txt is empty: there is no text to score/);
 });
 
 test('namm init → calibrate → inspect → generate with the calibrated NAMM', () => {

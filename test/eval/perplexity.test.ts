@@ -32,3 +32,26 @@ test('a text past a GPT-2 model\'s learned positions is refused before any chunk
   assert.equal(chunks, 0, 'nothing ran');
   assert.equal(perplexity(model, ids.slice(0, 16), null, { chunkSize: 4 }).tokens, 16);
 });
+
+test('whether a policy evicted anything a prediction could miss: SnapKV compresses after the text, H2O every chunk', async () => {
+  const { parsePolicySpec } = await import('../../src/memory/spec.js');
+  const c = llamaConfig({ vocabSize: 64, hiddenSize: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, intermediateSize: 64, maxPositions: 256 });
+  const model = new Model(c, randomWeights(c, 4, 0.5), null);
+  const ids = Array.from({ length: 200 }, (_, i) => (i * 11 + 3) % 64);
+  const full = perplexity(model, ids, null, { chunkSize: 32 });
+  assert.equal(full.evictedWhileScoring, false);
+  // SnapKV acts once the prompt has been read: after the last piece, whose queries saw the cache as it was before.
+  const snap = perplexity(model, ids, parsePolicySpec('snapkv:ratio=0.9'), { chunkSize: 32 });
+  assert.ok(snap.memory.evictionEvents > 0 && snap.memory.finalFraction < 0.2, 'it did compress, at the end');
+  assert.equal(snap.evictedWhileScoring, false);
+  assert.equal(snap.nll, full.nll, 'so the perplexity is the full cache\'s');
+  const h2o = perplexity(model, ids, parsePolicySpec('h2o:ratio=0.9'), { chunkSize: 32 });
+  assert.equal(h2o.evictedWhileScoring, true);
+  assert.notEqual(h2o.nll, full.nll);
+  // Ids are checked against the vocabulary before anything runs, named by their place in the text.
+  let ran = 0;
+  assert.throws(() => perplexity(model, [...ids.slice(0, 100), 64, ...ids.slice(100)], null, { chunkSize: 32, onProgress: () => { ran++; } }),
+    /^RangeError: perplexity: ids\[100\] must be a token id of the model \(an integer in 0\.\.63\), got 64$/);
+  assert.equal(ran, 0);
+  assert.throws(() => perplexity(model, [3], null), /perplexity needs at least two tokens \(the first is only context\), got 1/);
+});
