@@ -164,9 +164,10 @@ export class JsBackend implements Backend {
     checkCount('n', n); checkF32('out', out, n); checkF32('x', x, n);
     refuseOverlap([['out', out, n]], [['x', x, n]], true);
     if (kind === 'tanh') {
-      // GPT-2's approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+      // GPT-2's approximation: 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³), computed as x / (1 + e^(−2u)), the
+      // same value without 1 + tanh(u) cancelling to 0 for x below −5 (it read 0 from −8 down, 0.7% off at −7).
       const c = Math.sqrt(2 / Math.PI);
-      for (let i = 0; i < n; i++) { const v = x[i]!; out[i] = 0.5 * v * (1 + Math.tanh(c * (v + 0.044715 * v * v * v))); }
+      for (let i = 0; i < n; i++) { const v = x[i]!; out[i] = v / (1 + Math.exp(-2 * c * (v + 0.044715 * v * v * v))); }
     } else if (kind === 'erf') {
       // Exact: x·Φ(x) = 0.5·x·(1 + erf(x/√2)).
       for (let i = 0; i < n; i++) { const v = x[i]!; out[i] = 0.5 * v * (1 + erf(v / Math.SQRT2)); }

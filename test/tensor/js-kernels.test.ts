@@ -306,6 +306,14 @@ test('GELU at known points: erf form is x·Φ(x); tanh form is GPT-2’s approxi
   // gelu_tanh(1) = 0.5·(1 + tanh(0.7978845608·1.044715)) = 0.8411919906082768.
   assertClose(out.subarray(1, 2), [0.8411919906082768], TOL, 'tanh at 1');
   assertClose(out, refGelu(x, 6, 'tanh'), TOL, 'tanh');
+  // Far below 0, ½x(1 + tanh u) cancels to 0 in float64 (1 + tanh u below 2^−53); the value is x·e^(2u)/(1 + e^(2u)):
+  // at −7, u = 0.7978845608·(−7 − 0.044715·343) = −17.822739…, so −7·e^(−35.645478…) = −2.31544e-15; at −8 it is
+  // about −3.1078e-21, where the cancelling form read 0.
+  const far = new Float32Array(2);
+  js.gelu(far, f32([-7, -8]), 2, 'tanh');
+  const u7 = Math.sqrt(2 / Math.PI) * (-7 - 0.044715 * 343);
+  assert.ok(Math.abs(far[0]! / (-7 * Math.exp(2 * u7)) - 1) < 1e-6, `gelu_tanh(−7) = ${far[0]}`);
+  assert.ok(far[1]! < -3.1e-21 && far[1]! > -3.11e-21, `gelu_tanh(−8) = ${far[1]}`);
 });
 
 test('erf: float64-accurate at tabulated points and symmetric', () => {

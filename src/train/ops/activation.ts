@@ -32,7 +32,8 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 export function geluForward(out: Vec, x: Vec, n: number, kind: GeluKind, kernels?: RowKernels): void {
   if (kernels && allF32(out, x) && (kind === 'tanh' || kind === 'erf')) return kernels.gelu(out as Float32Array, x as Float32Array, n, kind);
   if (kind === 'tanh') {
-    for (let i = 0; i < n; i++) { const v = x[i]!; out[i] = 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))); }
+    // ½x(1 + tanh u) as x·σ(2u): the same value, without 1 + tanh u cancelling for x below −5.
+    for (let i = 0; i < n; i++) { const v = x[i]!; out[i] = v / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))); }
   } else if (kind === 'erf') {
     for (let i = 0; i < n; i++) { const v = x[i]!; out[i] = 0.5 * v * (1 + erf(v / Math.SQRT2)); }
   } else throw new TypeError(`unknown GELU kind ${String(kind)}`);
@@ -40,7 +41,8 @@ export function geluForward(out: Vec, x: Vec, n: number, kind: GeluKind, kernels
 
 /**
  * dx = dout · gelu'(x), overwritten.
- * tanh: with u = c(x + 0.044715x³): ½(1 + tanh u) + ½x(1 − tanh²u)·c(1 + 3·0.044715x²).
+ * tanh: with u = c(x + 0.044715x³) and s = ½(1 + tanh u) = σ(2u) (so ½(1 − tanh²u) = 2s(1 − s)):
+ * s + 2x·s(1 − s)·c(1 + 3·0.044715x²).
  * erf: Φ(x) + x·φ(x).
  */
 export function geluBackward(dx: Vec, dout: Vec, x: Vec, n: number, kind: GeluKind, kernels?: RowKernels): void {
@@ -48,8 +50,8 @@ export function geluBackward(dx: Vec, dout: Vec, x: Vec, n: number, kind: GeluKi
   if (kernels && kind === 'tanh' && allF32(dx, dout, x)) return kernels.geluTanhBackward(dx as Float32Array, dout as Float32Array, x as Float32Array, n);
   if (kind === 'tanh') {
     for (let i = 0; i < n; i++) {
-      const v = x[i]!, th = Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v));
-      dx[i] = dout[i]! * (0.5 * (1 + th) + 0.5 * v * (1 - th * th) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v));
+      const v = x[i]!, s = 1 / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
+      dx[i] = dout[i]! * (s + 2 * v * s * (1 - s) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v));
     }
   } else if (kind === 'erf') {
     for (let i = 0; i < n; i++) {
