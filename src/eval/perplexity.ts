@@ -16,8 +16,8 @@ export interface PerplexityResult {
   perplexity: number;
   memory: CacheStatsSummary;
   /**
-   * Whether the policy evicted anything that a prediction could miss: an eviction before the text's last piece. When
-   * false, the perplexity is the full cache's whatever the memory figures say (a policy that compresses only once a
+   * Whether the policy evicted anything that a prediction could miss: an eviction made before the text's last token
+   * had been read (later tokens then attended over the smaller cache). When false, the perplexity is the full cache's whatever the memory figures say (a policy that compresses only once a
    * prompt has been read, or a budget the text never filled).
    */
   evictedWhileScoring: boolean;
@@ -52,9 +52,17 @@ export function perplexity(model: Model, ids: readonly number[], policy: MemoryP
     throw new RangeError(`perplexity: the text is ${ids.length} tokens, past ${limit.what}; score its first ${limit.tokens} tokens at most (ids.slice(0, ${limit.tokens}))`);
   }
   const chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  const session = model.createSessionWith(policy, { chunkSize: chunk });
+  // An eviction counts when tokens of the text were still to be read after it. Counted per event rather than per
+  // piece: a policy's update points (NAMM's update interval, which the session ends chunks at) can fall inside a
+  // piece, and the piece's later tokens then attend over what was left.
+  let evictedWhileScoring = false;
+  const session = model.createSessionWith(policy, {
+    chunkSize: chunk,
+    onEviction: ({ totalTokens, keep, lensBefore }) => {
+      if (totalTokens < ids.length && keep.some((k, h) => k.length !== lensBefore[h])) evictedWhileScoring = true;
+    },
+  });
   let nll = 0, count = 0;
-  let evictedBeforeLast = 0;
   for (let start = 0; start < ids.length; start += chunk) {
     const piece = ids.slice(start, start + chunk);
     // One forward over the text, fed in pieces: length-dependent RoPE scaling (dynamic NTK) takes the whole length
@@ -72,12 +80,11 @@ export function perplexity(model: Model, ids: readonly number[], policy: MemoryP
       count++;
     }
     options.onProgress?.(Math.min(ids.length, start + chunk), ids.length);
-    if (start + chunk < ids.length) evictedBeforeLast = session.memoryStats().evictionEvents;
   }
-  // A piece's queries attend over the cache as it was before the piece, so evictions during the last piece (a policy
-  // that compresses once a prompt has been read: SnapKV, TOVA's default, every=prefill) changed no prediction.
+  // Evictions once the whole text had been read (a policy that compresses once a prompt has been read: SnapKV,
+  // TOVA's default, every=prefill) changed no prediction.
   return {
     tokens: ids.length, predicted: count, nll: nll / count, perplexity: Math.exp(nll / count), memory: session.memoryStats(),
-    evictedWhileScoring: evictedBeforeLast > 0,
+    evictedWhileScoring,
   };
 }

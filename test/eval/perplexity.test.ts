@@ -48,6 +48,24 @@ test('whether a policy evicted anything a prediction could miss: SnapKV compress
   const h2o = perplexity(model, ids, parsePolicySpec('h2o:ratio=0.9'), { chunkSize: 32 });
   assert.equal(h2o.evictedWhileScoring, true);
   assert.notEqual(h2o.nll, full.nll);
+  // Update points inside a piece (a NAMM's update interval, at which the session ends its internal chunks): the
+  // piece's later tokens attend over what an eviction at 16 or 32 left, though no piece came before.
+  const dropOldestEvery16 = {
+    name: 'drop-oldest-every-16', needsAttention: false, chunkBoundary: 16, layerwise: true,
+    reset() {},
+    observe(o: { totalTokens: number; lens: Int32Array }) {
+      return o.totalTokens % 16 === 0 ? Array.from(o.lens, (len) => Int32Array.from({ length: len - 1 }, (_, i) => i + 1)) : null;
+    },
+  };
+  const split = perplexity(model, ids.slice(0, 40), dropOldestEvery16, { chunkSize: 256 });
+  assert.equal(split.memory.evictionEvents, 2 * c.nLayers);
+  assert.equal(split.evictedWhileScoring, true);
+  assert.notEqual(split.nll, perplexity(model, ids.slice(0, 40), null, { chunkSize: 256 }).nll);
+  // An eviction once the last token has been read changes no prediction.
+  const atEnd = perplexity(model, ids.slice(0, 16), dropOldestEvery16, { chunkSize: 256 });
+  assert.equal(atEnd.memory.evictionEvents, c.nLayers);
+  assert.equal(atEnd.evictedWhileScoring, false);
+  assert.equal(atEnd.nll, perplexity(model, ids.slice(0, 16), null, { chunkSize: 256 }).nll);
   // Ids are checked against the vocabulary before anything runs, named by their place in the text.
   let ran = 0;
   assert.throws(() => perplexity(model, [...ids.slice(0, 100), 64, ...ids.slice(100)], null, { chunkSize: 32, onProgress: () => { ran++; } }),
