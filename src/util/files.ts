@@ -242,6 +242,8 @@ function canonical(path: string): string {
  * "prompt file") where Node's would not (a folder).
  */
 export function readTextFile(path: string, what = 'file'): string {
+  // An empty path (`--text ""`, an unset shell variable) read as "text file  does not exist".
+  if (path === '') throw new Error(`${what}: the path is empty`);
   const st = statSafe(path);
   if (!st) throw new Error(`${what} ${path} does not exist`);
   if (st.isDirectory()) throw new Error(`${what} ${path} is a folder, not a file`);

@@ -49,6 +49,7 @@ test('readers of namm\'s files stop at their limit on a device that never ends (
   assert.throws(() => readNammCheckpoint('/dev/zero'), /cannot read NAMM checkpoint \/dev\/zero: .*goes on past 16 MiB/);
   assert.throws(() => loadMemoryTrace('/dev/zero'), /cannot read memory trace \/dev\/zero: .*goes on past 512 MiB/);
   assert.throws(() => readTextFile('/dev/zero', 'prompt file'), /\/dev\/zero goes on past 1024 MiB, more than a prompt file can hold/);
+  assert.throws(() => readTextFile('', 'text file'), /^Error: text file: the path is empty$/);
 });
 
 test('writeFileVia removes the temporary files of writers that were killed, and leaves those of live ones', async () => {
