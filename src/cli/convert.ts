@@ -33,7 +33,7 @@ export interface ConvertReport {
 }
 
 /** Files of a HF folder that travel with the tokenizer. */
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json'];
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'chat_template.jinja'];
 /** Files a safetensors conversion may write into its output folder. */
 const HF_OUTPUT_FILES = ['model.safetensors', 'config.json', ...TOKENIZER_FILES];
 

@@ -51,6 +51,22 @@ test('HF → HF f16 copies the tokenizer files; bad dtypes are refused', withDir
   assert.equal(existsSync(join(dir, 'x.gguf')), false);
 }));
 
+test('HF → HF copies chat_template.jinja, and a stale one in the output folder is refused', withDir(async (dir) => {
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  for (const f of ['config.json', 'generation_config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(MODEL, f), join(src, f));
+  writeFileSync(join(src, 'chat_template.jinja'), '{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}');
+  const out = join(dir, 'out');
+  await convertModel({ from: src, to: 'safetensors', out });
+  assert.deepEqual(readFileSync(join(out, 'chat_template.jinja')), readFileSync(join(src, 'chat_template.jinja')));
+  const back = await loadModelFiles(out);
+  assert.equal(back.tokenizer!.applyChatTemplate!([{ role: 'user', content: 'hi' }], { addGenerationPrompt: false }), '<user>hi');
+  // A GGUF's SentencePiece vocabulary writes no tokenizer files: the old template would stay beside new weights.
+  const gguf = join(dir, 'm.gguf');
+  await convertModel({ from: MODEL, to: 'gguf', out: gguf });
+  await assert.rejects(convertModel({ from: gguf, to: 'safetensors', out, force: true }), /out holds tokenizer\.json, .*chat_template\.jinja, which this conversion would not replace/);
+}));
+
 test('--force over a model folder: a tokenizer file the conversion would not replace is refused, nothing written', withDir(async (dir) => {
   const out = join(dir, 'hf');
   await convertModel({ from: MODEL, to: 'safetensors', out });
