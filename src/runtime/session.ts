@@ -79,6 +79,8 @@ export interface ForkedState {
   totalTokens: number;
   pending: number[];
   recent: number[];
+  /** Session.heldText: output text a stopped generate had not streamed yet. */
+  heldText?: string;
 }
 
 export interface PrefillOptions {
@@ -195,6 +197,12 @@ export class Session {
   /** The last RECENT_TOKENS tokens fed: the context generate decodes its output after (IncrementalDecoder). */
   private recent: number[] = [];
   /**
+   * Output text a generate that was stopped by an abort or a throwing onToken had held back from its stream (the
+   * beginning of a possible stop string, a space that clean-up may drop): the next generate([]) begins its text with
+   * it, so the streams of the two calls join as one would have run. Dropped once the pending tokens are fed otherwise.
+   */
+  private heldText = '';
+  /**
    * Set when a chunk failed part-way through the layers (a policy or the cache threw after some layers had taken
    * the chunk): the cache no longer matches `totalTokens`, so every later call refuses until reset().
    */
@@ -240,6 +248,7 @@ export class Session {
       this.fed = from.totalTokens;
       this.pending = from.pending;
       this.recent = from.recent;
+      this.heldText = from.heldText ?? '';
       this.policyState = this.policy ? policyStateObjects(this.policy) : [];
       this.takePolicy();
       return;
@@ -284,7 +293,7 @@ export class Session {
     }
     return new Session(this.arch, this.backend, this.tokenizer, { ...this.options, ...options, memory }, {
       cache: this.cache.clone(), stats: this.stats.clone(), totalTokens: this.totalTokens, pending: [...this.pending],
-      recent: [...this.recent],
+      recent: [...this.recent], heldText: this.heldText,
     });
   }
 
@@ -299,6 +308,7 @@ export class Session {
     this.fed = 0;
     this.pending = [];
     this.recent = [];
+    this.heldText = '';
     this.failure = null;
     this.stats.clear();
     this.policy?.reset({ nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim });
@@ -398,6 +408,7 @@ export class Session {
    */
   private feedPending(): Float32Array {
     let logits: Float32Array = new Float32Array(0);
+    this.heldText = '';
     while (this.pending.length > 0) {
       logits = this.runChunk(Int32Array.of(this.pending[0]!), 'decode', false, 'last');
       this.pending.shift();
@@ -757,6 +768,8 @@ export class Session {
       throw new RangeError('generate needs a non-empty prompt (an empty one continues only after a generate that stopped by length or a stop string)');
     }
     this.checkLength(this.pending.length + promptIds.length + Math.max(0, maxNew - 1), false);
+    // What a stopped call held back from its stream begins this one's text (and is streamed as this call's own).
+    const heldBefore = continuing ? this.heldText : '';
     const t0 = performance.now();
     let logits = continuing ? this.feedPending() : this.prefillTokens(promptIds, { endOfPrefill: options.compressPrompt !== false });
     const t1 = performance.now();
@@ -770,7 +783,11 @@ export class Session {
     const cleans = tok !== null && tok.cleansUpSpaces !== false;
     const heldPrefixes = cleans ? [...stopStrings, ...CLEANUP_PATTERNS] : stopStrings;
     let text = '';
+    // The output's text as far as it goes (before anything is held back from the stream): what a stop by an abort or
+    // a throwing onToken leaves for the next generate([]) to stream (heldText).
+    let reached = heldBefore;
     let stoppedBy: GenerateResult['stoppedBy'] = 'length';
+    try {
     for (let step = 0; step < maxNew; step++) {
       // Every token so far is fed (or waits in pending): a cancellation here (before the first token: later ones are
       // seen before their token is fed, below) leaves the session whole.
@@ -786,14 +803,15 @@ export class Session {
       // The text so far, decoded in a short window rather than whole (IncrementalDecoder), and where this token may
       // have changed it: no stop string was in the text before, so one can only begin from there.
       let full: string, changedFrom: number;
-      if (decoder) { full = decoder.push(id); changedFrom = decoder.changedFrom; }
-      else { changedFrom = plain.length; plain = out.length > 1 ? `${plain} ${id}` : String(id); full = plain; }
+      if (decoder) { full = heldBefore + decoder.push(id); changedFrom = heldBefore.length + decoder.changedFrom; }
+      else { changedFrom = heldBefore.length + plain.length; plain = out.length > 1 ? `${plain} ${id}` : String(id); full = heldBefore + plain; }
       let hit = -1;
       for (const s of stopStrings) {
         const at = full.indexOf(s, Math.max(0, changedFrom - s.length + 1));
         if (at >= 0 && (hit < 0 || at < hit)) hit = at;
       }
       if (hit >= 0) full = full.slice(0, hit);
+      reached = full;
       // Hold back a trailing replacement character (usually half of a multi-byte character), and a tail that could
       // be the start of a stop string spanning several tokens: streamed now, it would show text the result cuts.
       let stable = full;
@@ -809,10 +827,12 @@ export class Session {
         }
       }
       if (stable.length > text.length && stable.startsWith(text)) {
+        const piece = stable.slice(text.length);
+        text = stable;
         try {
           // An async callback is awaited (back-pressure for a slow writer), and its rejection handled as a throw:
           // ignored, it became an unhandled rejection that ended the process past the caller's try/catch.
-          const pending = options.onToken?.(stable.slice(text.length), id);
+          const pending = options.onToken?.(piece, id);
           if (isThenable(pending)) await (signal ? raceAbort(pending, signal) : pending);
         } catch (err) {
           // The caller has this token's text: it joins the sequence (fed with the next call, as after a stop), so
@@ -820,7 +840,6 @@ export class Session {
           this.pending.push(id);
           throw err;
         }
-        text = stable;
       }
       // Holding back more than before (a clean-up pattern's beginning, "  '" → " '") leaves what was streamed as it
       // is while it still begins the text; rolled back, its end was streamed a second time. Only text the tokenizer
@@ -843,17 +862,29 @@ export class Session {
         }
       } else this.pending.push(id);
     }
+    // An abort that came with the last token (from its onToken) stops the call as one before it would: a rejection,
+    // with what was held back left for generate([]).
+    signal?.throwIfAborted();
     if (stoppedBy !== 'stop-string') {
       // The whole output, the tail held back as a possible stop string's beginning included (without a tokenizer too).
-      let full = tok ? decodeAfter(tok, context, out) : out.join(' ');
+      let full = heldBefore + (tok ? decodeAfter(tok, context, out) : out.join(' '));
       // A length stop in the middle of a character: its end comes with the next call (generate([]) continues from
       // here), so its U+FFFD is held back as the streaming held it, and the two texts join to the character.
       if (tok && stoppedBy === 'length' && full.endsWith('\uFFFD')) full = full.slice(0, -1);
-      if (full.length > text.length && full.startsWith(text)) {
-        const pending = options.onToken?.(full.slice(text.length), out.at(-1) ?? -1);
+      const streamed = text;
+      text = full;
+      if (full.length > streamed.length && full.startsWith(streamed)) {
+        const pending = options.onToken?.(full.slice(streamed.length), out.at(-1) ?? this.recent.at(-1) ?? -1);
         if (isThenable(pending)) await (signal ? raceAbort(pending, signal) : pending);
       }
-      text = full;
+    }
+    } catch (err) {
+      // Stopped part-way with tokens waiting (an abort, a throwing onToken): the text past what was streamed is kept
+      // for the generate([]) that takes the generation up. Half a character is not: that call decodes after these
+      // tokens, and its first piece brings the whole character.
+      const rest = reached.endsWith('\uFFFD') ? reached.slice(0, -1) : reached;
+      this.heldText = this.pending.length > 0 && rest.length > text.length && rest.startsWith(text) ? rest.slice(text.length) : '';
+      throw err;
     }
     const t2 = performance.now();
     const decodeSteps = Math.max(0, out.length - 1);

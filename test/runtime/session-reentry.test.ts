@@ -184,6 +184,32 @@ test('generate with an AbortSignal: cancelled between tokens or while onToken is
     const rest = await r.generate([], { maxNewTokens: 24 - got.length, minNewTokens: 24 - got.length });
     assert.deepEqual([...got, ...rest.outputTokens], whole, how);
   }
+  // What the stream held back when the abort came (here the beginning of a stop string that never completes) begins
+  // the stream and the text of the call that takes the generation up: the two streams join as the uninterrupted one.
+  const plainRun = await (await model.createSession()).generate(prompt, { maxNewTokens: 24, minNewTokens: 24 });
+  const tail = model.tokenizer!.decode(plainRun.outputTokens.slice(0, 16)).slice(model.tokenizer!.decode(plainRun.outputTokens.slice(0, 14)).length);
+  assert.ok(tail.length > 0);
+  const stopStrings = [`${tail}\u0001`];
+  const wholeStream: string[] = [];
+  const one = await (await model.createSession()).generate(prompt, { maxNewTokens: 24, minNewTokens: 24, stopStrings, onToken: (t) => { wholeStream.push(t); } });
+  const held = await model.createSession();
+  const heldAbort = new AbortController();
+  const pieces: string[] = [];
+  await assert.rejects(held.generate(prompt, { maxNewTokens: 24, minNewTokens: 24, stopStrings, signal: heldAbort.signal,
+    onToken: (t) => { pieces.push(t); if (pieces.length === 1) setImmediate(() => heldAbort.abort()); } }), { name: 'AbortError' });
+  assert.ok(!pieces.join('').endsWith(tail), 'the tail was held back when the abort came');
+  const firstPieces = pieces.length;
+  const taken = await held.generate([], { maxNewTokens: 8, minNewTokens: 8, stopStrings, onToken: (t) => { pieces.push(t); } });
+  assert.ok(taken.text.startsWith(tail), 'the held-back text begins the next call\'s text');
+  assert.equal(pieces.slice(firstPieces).join(''), taken.text);
+  assert.equal(pieces.join(''), wholeStream.join(''));
+  assert.equal(pieces.join(''), one.text);
+  // An abort from the last token's onToken rejects as any other (it resolved), and the token waits for generate([]).
+  const last = await model.createSession();
+  const lastAbort = new AbortController();
+  let calls = 0;
+  await assert.rejects(last.generate(prompt, { maxNewTokens: 3, minNewTokens: 3, signal: lastAbort.signal, onToken: () => { if (++calls === 3) lastAbort.abort(); } }), { name: 'AbortError' });
+  assert.deepEqual([...plainRun.outputTokens.slice(0, 3), ...(await last.generate([], { maxNewTokens: 3, minNewTokens: 3 })).outputTokens], plainRun.outputTokens.slice(0, 6));
   // An onToken whose promise never settles held the session for good (busy: not even reset()); now abort ends it.
   const stuck = await model.createSession();
   const ac2 = new AbortController();
