@@ -237,9 +237,14 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   const shared = await loadSharedModel(o.model, undefined, weights);
   // A load that converted nothing holds the file's own values: nothing for the run to remember.
   const sameValues = shared.converted === 0;
+  const code = codeIdentity();
   if (restored && restored.model !== shared.fingerprint) {
     const how = o.weights !== undefined ? ` loaded with weights ${weights}` : '';
-    const hint = restored.weights || o.weights !== undefined ? '' : ' (started with other --weights? give them)';
+    // Another version can read the same files as another config (a GGUF's float32 metadata as its shortest decimal,
+    // generation_config.json's end-of-sequence ids: both have changed), and the fingerprint covers the config.
+    const hint = restored.code !== undefined && restored.code !== code
+      ? `; the run was started by namm ${restored.code} and this is ${code}, which may read the same model files as another config (then resume under the version that started the run, or start a new one)`
+      : restored.weights || o.weights !== undefined ? '' : ' (started with other --weights? give them)';
     throw new Error(`the run in ${out} was evolved on another model (fingerprint ${restored.model}${restored.weights ? `, weights ${restored.weights}` : ''}; ${o.model}${how} is ${shared.fingerprint})${hint}`);
   }
   const model = shared.model;
@@ -247,7 +252,6 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   if (restored?.backend !== undefined && restored.backend !== backend) {
     process.emitWarning(`namm: the run in ${out} was scored with the ${restored.backend} kernels and continues with ${backend}: other roundings, so it is not bit-identical to a run never stopped`, { code: 'NAMM_RESUME_BACKEND' });
   }
-  const code = codeIdentity();
   if (restored?.code !== undefined && restored.code !== code) {
     process.emitWarning(`namm: the run in ${out} was scored by namm ${restored.code} and continues under ${code}, whose code differs: its members may be scored otherwise, so it is not bit-identical to a run never stopped`, { code: 'NAMM_RESUME_CODE' });
   }

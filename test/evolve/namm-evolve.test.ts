@@ -327,6 +327,19 @@ test('a resume keeps the CMA-ES mode the run was started with, without repeating
   }
   assert.ok(warnings.some((w) => (w as Error & { code?: string }).code === 'NAMM_RESUME_BACKEND' && w.message.includes(`scored with the ${'z'.repeat(label.length)} kernels and continues with ${label}`)), warnings.map((w) => w.message).join('; '));
   assert.ok(warnings.some((w) => (w as Error & { code?: string }).code === 'NAMM_RESUME_CODE' && w.message.includes(`was scored by namm ${otherCode} and continues under ${codeIdentity()}, whose code differs`)), warnings.map((w) => w.message).join('; '));
+  // A checkpoint of another model from other code: the refusal says the other version may read the files otherwise.
+  const again = Buffer.from(await readCheckpointFile(path));
+  const { loadSharedModel } = await import('../../src/evolve/workers.js');
+  const fp = (await loadSharedModel(MODEL)).fingerprint;
+  const fpAt = again.indexOf(`"model":"${fp}"`), codeAt2 = again.indexOf(`"code":"${codeIdentity()}"`);
+  assert.ok(fpAt > 0 && codeAt2 > 0);
+  again.write(`"model":"${'f'.repeat(fp.length)}"`, fpAt);
+  await writeCheckpointFile(path, again);
+  await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, progress: false }), /evolved on another model \(fingerprint f+; .* is \w+\) \(started with other --weights\? give them\)$/);
+  again.write(`"code":"${otherCode}"`, codeAt2);
+  await writeCheckpointFile(path, again);
+  await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, progress: false }),
+    new RegExp(`evolved on another model \\(fingerprint f+; .* is \\w+\\); the run was started by namm ${otherCode.replace(/[.+]/g, '\\$&')} and this is ${codeIdentity().replace(/[.+]/g, '\\$&')}, which may read the same model files as another config`));
   // Another mode is still refused, and a bad one before anything loads.
   await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, mode: 'fast', progress: false }), /has CMA-ES mode reference, this run asks for fast/);
   // Before the model loads (a model path that does not exist is not reached) and the pools are built.
