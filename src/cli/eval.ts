@@ -9,7 +9,7 @@ import { parsePolicySpec, specWithTrace } from '../memory/spec.js';
 import { loadLongBenchConfig, readJsonlLines } from '../tasks/longbench.js';
 import { shortJson } from '../util/show.js';
 import { checkMetricOptions, METRIC_OPTION_VALUES, type MetricOptions } from '../tasks/metrics/index.js';
-import { checkScorable, likelihoodAnswers, LIKELIHOOD_METRIC, RECORD_SCORES, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
+import { chatWrapping, checkScorable, likelihoodAnswers, LIKELIHOOD_METRIC, RECORD_SCORES, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
 import { renderScoreVsKvSvg } from '../eval/plot.js';
 import { formatSummary, rowLabel, SUMMARY_KEYS, summarize, withTaskAverages, type SummaryKey } from '../eval/summary.js';
 import { createProgress } from './progress.js';
@@ -150,6 +150,9 @@ export function register(program: Command): void {
         const model = await loadCliModel(o.model, o.weights);
         if (o.threads) model.backend.threads = o.threads;
         if (o.chatTemplate && !model.tokenizer?.applyChatTemplate) throw new Error(`--chat-template: ${o.model} has no chat template (tokenizer_config.json's chat_template, chat_template.jinja, or a GGUF file's tokenizer.chat_template)`);
+        // Rendered once before run.json is written: a template that fails on a user message (a raise_exception, a
+        // syntax error) failed at the first record, after the run's folder had been set up.
+        if (o.chatTemplate) chatWrapping(model.tokenizer!, o.model);
         const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
         // Without --out the traces are only needed during this run: the temporary folder goes when the process ends
         // (an error included; one a signal left behind goes at the next such run), rather than one more folder left in

@@ -231,8 +231,11 @@ function questionTokensOf(ids: readonly number[], refs: readonly (readonly numbe
 /** LongBench's datasets that pred.py never wraps in a chat template (few-shot and code completion). */
 export const NO_CHAT_DATASETS: ReadonlySet<string> = new Set(['trec', 'triviaqa', 'samsum', 'lsht', 'lcc', 'repobench-p']);
 
-/** The chat template's text around one user message, with the assistant's turn opened. */
-function chatWrapping(tok: NonNullable<Model['tokenizer']>, source: string): { prefix: string; suffix: string } {
+/**
+ * The chat template's text around one user message, with the assistant's turn opened. Throws when the model has no
+ * template or its template does not render one message (a CLI checks it before a run starts).
+ */
+export function chatWrapping(tok: NonNullable<Model['tokenizer']>, source: string): { prefix: string; suffix: string } {
   if (!tok.applyChatTemplate) throw new Error(`chatTemplate: ${source || 'the model'} has no chat template (tokenizer_config.json's chat_template, chat_template.jinja, or a GGUF file's tokenizer.chat_template)`);
   const marker = '\u0001namm-prompt\u0001';
   const text = tok.applyChatTemplate([{ role: 'user', content: marker }], { addGenerationPrompt: true });

@@ -178,6 +178,17 @@ test('namm eval --by length,depth: generated records carry their target length a
   const chat = namm('eval', '--model', MODEL, '--data', data, '--chat-template');
   assert.equal(chat.status, 1);
   assert.match(chat.stderr, /^namm: --chat-template: .* has no chat template \(tokenizer_config\.json's chat_template, chat_template\.jinja, or a GGUF file's tokenizer\.chat_template\)/m);
+  // A template that fails on a user message fails before the run's folder is set up, not at its first record.
+  const templated = join(dir, 'templated');
+  mkdirSync(templated);
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json']) {
+    writeFileSync(join(templated, f), readFileSync(join(MODEL, f)));
+  }
+  writeFileSync(join(templated, 'chat_template.jinja'), "{% for m in messages %}{% if m.role == 'user' %}{{ raise_exception('Only system turns here') }}{% endif %}{% endfor %}");
+  const failing = namm('eval', '--model', templated, '--data', data, '--chat-template', '--out', join(dir, 'chat-run'));
+  assert.equal(failing.status, 1);
+  assert.match(failing.stderr, /Only system turns here/);
+  assert.equal(existsSync(join(dir, 'chat-run')), false, 'no run folder is left');
   const bad = namm('eval', '--model', MODEL, '--data', data, '--by', 'size');
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /^namm: --by takes length, depth \(comma-separated\), got "size"/m);
