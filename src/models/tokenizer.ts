@@ -22,8 +22,9 @@ export async function loadHfTokenizer(tokenizerJsonPath: string): Promise<HfToke
     readOptionalJsonObject(join(dir, 'generation_config.json')),
     readOptionalJsonObject(join(dir, 'special_tokens_map.json')),
   ]);
-  // As transformers loads a tokenizer: special_tokens_map.json names the special tokens tokenizer_config.json does
-  // not, and a chat_template.jinja file (where recent versions save the template) is the chat template.
+  // The special tokens tokenizer_config.json does not name come from special_tokens_map.json (transformers reads
+  // both; where both name one, namm takes tokenizer_config.json's, and transformers' own saves write the same in
+  // both), and a chat_template.jinja file (where recent transformers saves the template) is the chat template.
   const config: Record<string, unknown> = { ...(tokenizerConfig ?? {}) };
   for (const [key, v] of Object.entries(specialTokensMap ?? {})) if (key.endsWith('_token') && (config[key] === undefined || config[key] === null)) config[key] = v;
   const jinja = join(dir, 'chat_template.jinja');

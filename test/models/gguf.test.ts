@@ -7,7 +7,7 @@ import { loadModelFiles } from '../../src/models/load.js';
 import { loadTokenizer } from '../../src/models/tokenizer.js';
 import { HfTokenizer } from '../../src/models/tokenizers/hf.js';
 import {
-  GgmlType, GgufValueType, shortestFloat32Decimal, ggufToHfName, hfToGgufName, permuteRopeRows, q4_0ToF32, quantizeQ8_0, writeGguf, writeGgufContainer, gv,
+  GgmlType, GgufValueType, readGgufHeader, shortestFloat32Decimal, ggufToHfName, hfToGgufName, permuteRopeRows, q4_0ToF32, quantizeQ8_0, writeGguf, writeGgufContainer, gv,
   type GgufMetadata,
 } from '../../src/models/gguf.js';
 import { getBackend } from '../../src/tensor/index.js';
@@ -283,6 +283,23 @@ test('GPT-2 → GGUF → load: Conv1D weights back in HF layout, byte-level voca
   assert.deepEqual(tok.encode('<|endoftext|>'), [vocabSize - 1]);
   // llama.cpp's name for GPT-2's pre-tokenizer is "gpt-2" (it refuses "gpt2", which files before it was fixed hold).
   assert.match(readFileSync(p).subarray(0, 1 << 16).toString('latin1'), /tokenizer\.ggml\.pre[\s\S]{12}gpt-2/);
+  // A named list of chat templates goes out as llama.cpp's converter writes it: the default as
+  // tokenizer.chat_template, the others under their names; the file's model renders the default.
+  const named = new HfTokenizer({ tokenizerJson: json, tokenizerConfig: { eos_token: '<|endoftext|>', bos_token: '<|endoftext|>', chat_template: [
+    { name: 'default', template: '{% for m in messages %}[{{ m.content }}]{% endfor %}' }, { name: 'tool_use', template: 'tools' },
+  ] }, origin: 'tiny' });
+  const np = join(dir, 'named.gguf');
+  writeGguf(np, config, weights, named, { dtype: 'F32' });
+  const { openSync, closeSync } = await import('node:fs');
+  const fd = openSync(np, 'r');
+  try {
+    const meta = readGgufHeader(fd, np).metadata;
+    assert.equal(meta.get('tokenizer.chat_template')?.value, '{% for m in messages %}[{{ m.content }}]{% endfor %}');
+    assert.equal(meta.get('tokenizer.chat_template.tool_use')?.value, 'tools');
+  } finally { closeSync(fd); }
+  assert.equal((await loadModelFiles(np)).tokenizer!.applyChatTemplate!([{ role: 'user', content: 'hi' }]), '[hi]');
+  const twice = new HfTokenizer({ tokenizerJson: json, tokenizerConfig: { chat_template: [{ name: 'rag', template: 'a' }, { name: 'rag', template: 'b' }] }, origin: 'tiny' });
+  assert.throws(() => writeGguf(join(dir, 'x.gguf'), config, weights, twice), /chat_template names "rag" twice/);
   // What GGUF has no field for is refused, not dropped: a normalizer, ByteLevel's add_prefix_space, an EOS template.
   const variant = (edit: (j: Record<string, any>) => void) => {
     const j = structuredClone(json) as Record<string, any>;

@@ -346,7 +346,7 @@ function hfMetadata(t: HfTokenizer, config: ModelConfig, path: string): [string,
     throw new Error(`GGUF writer (${path}): the tokenizer's post-processor adds tokens other than a leading BOS ("a" → ${full.join(', ')} for ${plain.join(', ')}), which GGUF cannot say`);
   }
   refuseUnwritable(json, isSentencePieceStyle(json), path);
-  const template = typeof t.tokenizerConfig.chat_template === 'string' ? t.tokenizerConfig.chat_template : null;
+  const templates = ggufChatTemplates(t.tokenizerConfig.chat_template, path);
   const out: [string, GgufEntry][] = [];
   const flaggedAdded = (f: AddedFlag) => addedList.filter((a) => a[f] === true).map((a) => a.id);
   if (isSentencePieceStyle(json)) {
@@ -392,7 +392,7 @@ function hfMetadata(t: HfTokenizer, config: ModelConfig, path: string): [string,
       if (ids.length) out.push([GGUF_ADDED_FLAG_KEYS[f], arr(GgufValueType.UINT32, ids)]);
     }
   }
-  if (template) out.push(['tokenizer.chat_template', gv.str(template)]);
+  for (const [key, template] of templates) out.push([key, gv.str(template)]);
   common(t, out);
   return out;
 }
@@ -432,4 +432,25 @@ function preTokenizerName(json: Json, path: string): string {
     if (stableJson(splittingSteps(preTokenizerFor(name))) === steps) return name;
   }
   throw new Error(`GGUF writer (${path}): the tokenizer.json pre-tokenizer splits text as none that GGUF names here (default, gpt-2, llama-bpe, qwen2, smollm) does; it would tokenize differently`);
+}
+
+/**
+ * A tokenizer_config.json `chat_template` as GGUF keys, as llama.cpp's converter writes it: a string, or a named
+ * list's "default" one, as `tokenizer.chat_template`, and every other named one as `tokenizer.chat_template.<name>`.
+ */
+function ggufChatTemplates(value: unknown, path: string): [string, string][] {
+  if (value === undefined || value === null) return [];
+  if (typeof value === 'string') return [['tokenizer.chat_template', value]];
+  if (!Array.isArray(value)) throw new Error(`GGUF writer (${path}): chat_template must be a string or a list of {name, template}, got ${shortJson(value)}`);
+  const out: [string, string][] = [];
+  value.forEach((v: unknown, i) => {
+    const e = v as { name?: unknown; template?: unknown } | null;
+    if (e === null || typeof e !== 'object' || typeof e.name !== 'string' || typeof e.template !== 'string' || e.name === '' || /[^\w.-]/.test(e.name)) {
+      throw new Error(`GGUF writer (${path}): chat_template[${i}] must be a {name, template} pair of strings whose name is letters, digits, "_", "." or "-", got ${shortJson(v)}`);
+    }
+    const key = e.name === 'default' ? 'tokenizer.chat_template' : `tokenizer.chat_template.${e.name}`;
+    if (out.some(([k]) => k === key)) throw new Error(`GGUF writer (${path}): chat_template names "${e.name}" twice`);
+    out.push([key, e.template]);
+  });
+  return out;
 }
