@@ -329,6 +329,45 @@ test('GPT-2 → GGUF → load: Conv1D weights back in HF layout, byte-level voca
     }
     assert.equal(stripping.encode('a <|endoftext|> b').length, 3, 'the spaces around the token are stripped (the case this checks)');
   }
+  // An added token that is also the model's unknown token keeps its flags (it failed to load: "names token 255,
+  // which is not an added token"), and one matched only as a whole word (single_word) too.
+  const first = (json.added_tokens as Record<string, unknown>[])[0]!;
+  for (const flags of [{ lstrip: true }, { single_word: true }]) {
+    const unk = new HfTokenizer({
+      tokenizerJson: { ...json, added_tokens: [{ ...first, ...flags }], model: { ...(json.model as object), unk_token: first.content } },
+      tokenizerConfig: { eos_token: '<|endoftext|>', bos_token: '<|endoftext|>', unk_token: first.content, pad_token: first.content }, origin: 'tiny',
+    });
+    const q = join(dir, 'unk.gguf');
+    writeGguf(q, config, weights, unk, { dtype: 'F32' });
+    const back = (await loadModelFiles(q)).tokenizer!;
+    for (const text of ['the cat <|endoftext|>  in the hat', 'a<|endoftext|>b', 'a <|endoftext|>b']) {
+      assert.deepEqual(back.encode(text), unk.encode(text), `${JSON.stringify(flags)}: ${text}`);
+    }
+    const kept = ((back as HfTokenizer).json.added_tokens as Record<string, unknown>[]).find((a) => a.content === first.content)!;
+    assert.deepEqual([kept.lstrip, kept.single_word, kept.special], [flags.lstrip === true, flags.single_word === true, true]);
+    if (flags.lstrip) assert.notDeepEqual(unk.encode('a <|endoftext|>b'), new HfTokenizer({ tokenizerJson: json, tokenizerConfig: {}, origin: 'tiny' }).encode('a <|endoftext|>b'), 'lstrip changes this text (the case this checks)');
+  }
+}));
+
+test('GGUF special tokens besides BOS and EOS reach a chat template (unk, pad, sep, cls, mask), written by llama.cpp\'s keys', withDir(async (dir) => {
+  const { json, vocabSize } = tinyByteLevelTokenizerJson();
+  const { config, weights } = tinyGpt2(vocabSize);
+  const eot = (json.added_tokens as { content: string }[])[0]!.content;
+  const template = '{{ bos_token }}|{{ eos_token }}|{{ unk_token }}|{{ pad_token }}|{{ sep_token }}|{{ cls_token }}|{{ mask_token }}';
+  const tok = new HfTokenizer({ tokenizerJson: json, tokenizerConfig: { eos_token: eot, bos_token: eot, pad_token: 'the', mask_token: eot, chat_template: template }, origin: 'tiny' });
+  const p = join(dir, 's.gguf');
+  writeGguf(p, config, weights, tok, { dtype: 'F32' });
+  const { openSync, closeSync } = await import('node:fs');
+  const fd = openSync(p, 'r');
+  try {
+    const meta = readGgufHeader(fd, p).metadata;
+    assert.equal(meta.get('tokenizer.ggml.padding_token_id')?.value, tok.tokenToId('the'));
+    assert.equal(meta.get('tokenizer.ggml.mask_token_id')?.value, vocabSize - 1);
+    assert.equal(meta.has('tokenizer.ggml.seperator_token_id'), false);
+  } finally { closeSync(fd); }
+  const back = (await loadModelFiles(p)).tokenizer!;
+  assert.equal(back.applyChatTemplate!([]), `${eot}|${eot}||the|||${eot}`);
+  assert.equal(back.applyChatTemplate!([]), tok.applyChatTemplate!([]));
 }));
 
 test('tensor names map both ways', () => {

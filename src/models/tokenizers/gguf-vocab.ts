@@ -6,7 +6,7 @@
  */
 import { GgufValueType, gv, type GgufEntry, type GgufMeta } from '../gguf.js';
 import type { ModelConfig, Tokenizer } from '../types.js';
-import { HfTokenizer } from './hf.js';
+import { HfTokenizer, tokenContent } from './hf.js';
 import { SpmTokenizer, TokenType } from './spm.js';
 import { stableJson } from '../../util/stable-json.js';
 import { shortJson } from '../../util/show.js';
@@ -65,6 +65,22 @@ function optionalId(meta: GgufMeta, key: string, vocabSize: number): number | nu
   const id = meta.number(key);
   if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new Error(`${meta.file}: ${key} ${id} is outside the vocabulary (${vocabSize} tokens)`);
   return id;
+}
+
+/** llama.cpp's keys for the special tokens besides BOS and EOS, by the name a chat template knows each by. */
+const GGUF_SPECIAL_KEYS = [
+  ['unk_token', 'tokenizer.ggml.unknown_token_id'], ['pad_token', 'tokenizer.ggml.padding_token_id'],
+  ['sep_token', 'tokenizer.ggml.seperator_token_id'], ['cls_token', 'tokenizer.ggml.cls_token_id'], ['mask_token', 'tokenizer.ggml.mask_token_id'],
+] as const;
+
+/** The texts of the special tokens a file names besides BOS and EOS (`pad_token`: its padding token's text, …). */
+function ggufSpecialTexts(meta: GgufMeta, tokens: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, key] of GGUF_SPECIAL_KEYS) {
+    const id = optionalId(meta, key, tokens.length);
+    if (id !== null) out[name] = tokens[id]!;
+  }
+  return out;
 }
 
 /** An optional metadata array of token ids (empty when absent), each checked against the vocabulary. */
@@ -162,6 +178,7 @@ export function ggufTokenizerFromMetadata(meta: GgufMeta): Tokenizer {
       addSpacePrefix: meta.bool('tokenizer.ggml.add_space_prefix') ?? true,
       addBosByDefault: meta.bool('tokenizer.ggml.add_bos_token') ?? true,
       chatTemplate,
+      chatSpecials: ggufSpecialTexts(meta, tokens),
       fuseUnk: meta.bool('namm.tokenizer.fuse_unk') ?? false,
       origin: meta.file,
     });
@@ -223,16 +240,18 @@ function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null,
   tokens.forEach((t, id) => {
     if (!Object.hasOwn(vocab, t)) vocab[t] = id;
     const type = types?.[id] ?? TokenType.normal;
-    if (type === TokenType.control || type === TokenType.userDefined) {
+    // The unknown token is matched in text as a special token, as llama.cpp matches it (and as tokenizer.json lists
+    // it among its added tokens, whose flags namm's keys carry).
+    if (type === TokenType.control || type === TokenType.userDefined || type === TokenType.unknown) {
       added.push({
         id, content: t, single_word: flagged.single_word.has(id), lstrip: flagged.lstrip.has(id), rstrip: flagged.rstrip.has(id),
-        normalized: false, special: type === TokenType.control,
+        normalized: false, special: type !== TokenType.userDefined,
       });
     }
   });
   for (const f of ADDED_FLAGS) {
     const stray = [...flagged[f]].find((id) => !added.some((a) => a.id === id));
-    if (stray !== undefined) throw new Error(`${meta.file}: metadata "${GGUF_ADDED_FLAG_KEYS[f]}" names token ${stray}, which is not an added (control or user-defined) token`);
+    if (stray !== undefined) throw new Error(`${meta.file}: metadata "${GGUF_ADDED_FLAG_KEYS[f]}" names token ${stray}, which is not an added (control, user-defined or unknown) token`);
   }
   // Without the key, llama.cpp adds BOS for the Llama-3 pre-tokenizer family (its "llama-bpe" arm sets add_bos) and
   // not for the others; Llama-3 GGUFs from before llama.cpp's converter wrote the key rely on that default.
@@ -254,6 +273,7 @@ function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null,
   return new HfTokenizer({
     tokenizerJson,
     tokenizerConfig: {
+      ...ggufSpecialTexts(meta, tokens),
       bos_token: bos === null ? null : tokens[bos], eos_token: eos === null ? null : tokens[eos], chat_template: chatTemplate,
       clean_up_tokenization_spaces: meta.bool(GGUF_CLEANUP_KEY) ?? !NO_CLEANUP_PRE_NAMES.has(pre),
     },
@@ -276,6 +296,18 @@ export function ggufVocabularyMetadata(tokenizer: Tokenizer, config: ModelConfig
 function common(tokenizer: Tokenizer, out: [string, GgufEntry][]): void {
   if (tokenizer.bosTokenId !== null) out.push(['tokenizer.ggml.bos_token_id', gv.u32(tokenizer.bosTokenId)]);
   out.push(...ggufEosEntries(tokenizer.eosTokenIds));
+  // The other special tokens a chat template may name, by llama.cpp's keys (where the vocabulary holds them).
+  for (const [name, key] of GGUF_SPECIAL_KEYS) {
+    let id: number | undefined;
+    if (tokenizer instanceof SpmTokenizer) {
+      const text = name === 'unk_token' ? null : tokenizer.vocab.chatSpecials?.[name];
+      id = name === 'unk_token' ? tokenizer.vocab.unkTokenId ?? undefined : text === undefined || text === null ? undefined : tokenizer.vocab.tokens.indexOf(text);
+    } else if (tokenizer instanceof HfTokenizer) {
+      const text = tokenContent(tokenizer.tokenizerConfig[name]);
+      id = text === null ? undefined : tokenizer.tokenToId(text);
+    }
+    if (id !== undefined && id >= 0) out.push([key, gv.u32(id)]);
+  }
 }
 
 function spmMetadata(t: SpmTokenizer): [string, GgufEntry][] {
@@ -290,7 +322,6 @@ function spmMetadata(t: SpmTokenizer): [string, GgufEntry][] {
     ['tokenizer.ggml.add_bos_token', gv.bool(v.addBosByDefault)],
   ];
   if (v.fuseUnk) out.push(['namm.tokenizer.fuse_unk', gv.bool(true)]);
-  if (v.unkTokenId !== null) out.push(['tokenizer.ggml.unknown_token_id', gv.u32(v.unkTokenId)]);
   if (v.chatTemplate) out.push(['tokenizer.chat_template', gv.str(v.chatTemplate)]);
   common(t, out);
   // A reader (llama.cpp, namm) gives a SentencePiece vocabulary without the standard keys BOS 1 and EOS 2: say so when

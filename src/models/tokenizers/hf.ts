@@ -23,7 +23,7 @@ export interface HfTokenizerSources {
 }
 
 /** A special token in tokenizer_config.json is a string or an AddedToken object with `content`. */
-function tokenContent(v: unknown): string | null {
+export function tokenContent(v: unknown): string | null {
   if (typeof v === 'string') return v;
   if (v !== null && typeof v === 'object' && typeof (v as Json).content === 'string') return (v as Json).content as string;
   return null;

@@ -27,6 +27,8 @@ export interface SpmVocabulary {
   /** Whether encode() adds BOS when the caller does not say. */
   addBosByDefault: boolean;
   chatTemplate?: string | null;
+  /** The texts of special tokens besides BOS and EOS that a chat template may name (`pad_token`, …), by that name. */
+  chatSpecials?: Record<string, string>;
   /** Emit one `<unk>` for a run of unknown pieces (HF BPE `fuse_unk`); llama.cpp and llama2.c do not. */
   fuseUnk?: boolean;
   /** File name for messages. */
@@ -135,8 +137,10 @@ export class SpmTokenizer implements Tokenizer {
       : null;
     if (vocab.chatTemplate) {
       const chat = new ChatTemplate(vocab.chatTemplate, {
+        ...vocab.chatSpecials,
         bos_token: vocab.bosTokenId !== null ? tokens[vocab.bosTokenId]! : '',
         eos_token: vocab.eosTokenIds.length ? tokens[vocab.eosTokenIds[0]!]! : '',
+        unk_token: vocab.unkTokenId !== null ? tokens[vocab.unkTokenId]! : '',
       }, origin);
       this.applyChatTemplate = (messages, options) => chat.render(messages, options);
     }
