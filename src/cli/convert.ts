@@ -98,7 +98,8 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
     }
     if (!src.tokenizer) notes.push('the source has no tokenizer; the GGUF file has no vocabulary');
     if (src.tokenizer instanceof HfTokenizer && isSentencePieceStyle(src.tokenizer.json)) {
-      notes.push('the SentencePiece-style vocabulary tokenizes as llama.cpp reads it, which differs from tokenizer.json around special tokens (the text after one, and a special token\'s text written in plain text) and, with Metaspace\'s prepend_scheme "first", for text that begins with a space; plain text otherwise tokenizes the same');
+      const first = prependsFirst(src.tokenizer.json.pre_tokenizer);
+      notes.push(`the SentencePiece-style vocabulary tokenizes as llama.cpp reads it, which differs from tokenizer.json around special tokens (the text after one, and a special token's text written in plain text)${first ? ' and, with its Metaspace prepend_scheme "first", for text that begins with a space' : ''}; plain text otherwise tokenizes the same`);
     }
     return { out: resolve(o.out), tensors: src.weights.size, tokenizer: src.tokenizer ? 'embedded' : 'none', notes };
   }
@@ -155,6 +156,14 @@ function writeHfFolder(o: ConvertOptions, src: Awaited<ReturnType<typeof loadMod
     notes.push('SentencePiece-style vocabularies (GGUF "llama", llama2.c tokenizer.bin) are not written as tokenizer.json yet; keep the source file for its tokenizer');
   }
   return { out: resolve(o.out), tensors: tensors.size, tokenizer, notes };
+}
+
+/** Whether a tokenizer.json pre-tokenizer (or one in its Sequence) is a Metaspace with prepend_scheme "first". */
+function prependsFirst(pre: unknown): boolean {
+  if (pre === null || typeof pre !== 'object') return false;
+  const p = pre as { type?: unknown; prepend_scheme?: unknown; pretokenizers?: unknown };
+  if (p.type === 'Metaspace') return p.prepend_scheme === 'first';
+  return Array.isArray(p.pretokenizers) && p.pretokenizers.some(prependsFirst);
 }
 
 export function register(program: Command): void {

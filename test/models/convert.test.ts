@@ -22,6 +22,7 @@ test('HF → GGUF → HF folder gives back the original weights, config and toke
   const r1 = await convertModel({ from: MODEL, to: 'gguf', out: gguf });
   assert.equal(r1.tokenizer, 'embedded');
   assert.match(r1.notes.join(), /SentencePiece-style vocabulary tokenizes as llama\.cpp reads it, which differs from tokenizer\.json around special tokens/);
+  assert.doesNotMatch(r1.notes.join(), /prepend_scheme/, 'this one prepends by its normalizer');
   const r2 = await convertModel({ from: gguf, to: 'safetensors', out: join(dir, 'back') });
   assert.equal(r2.tensors, 20, 'the tied embedding is stored once');
   assert.match(r2.notes.join(), /not written as tokenizer\.json/);
@@ -49,6 +50,18 @@ test('HF → HF f16 copies the tokenizer files; bad dtypes are refused', withDir
   await assert.rejects(convertModel({ from: MODEL, to: 'safetensors', out, dtype: 'q8_0' }), /--dtype q8_0 is not available for safetensors/);
   await assert.rejects(convertModel({ from: MODEL, to: 'gguf', out: join(dir, 'x.gguf'), dtype: 'bf16' }), /--dtype bf16 is not available for GGUF/);
   assert.equal(existsSync(join(dir, 'x.gguf')), false);
+}));
+
+test('HF → GGUF of a Metaspace vocabulary with prepend_scheme "first": the note says where it tokenizes otherwise', withDir(async (dir) => {
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  for (const f of ['config.json', 'generation_config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer_config.json']) copyFileSync(join(MODEL, f), join(src, f));
+  const json = JSON.parse(readFileSync(join(MODEL, 'tokenizer.json'), 'utf8'));
+  json.normalizer = null;
+  json.pre_tokenizer = { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: false };
+  writeFileSync(join(src, 'tokenizer.json'), JSON.stringify(json));
+  const r = await convertModel({ from: src, to: 'gguf', out: join(dir, 'm.gguf') });
+  assert.match(r.notes.join(), /with its Metaspace prepend_scheme "first", for text that begins with a space/);
 }));
 
 test('HF → HF copies chat_template.jinja, and a stale one in the output folder is refused', withDir(async (dir) => {
