@@ -4,6 +4,7 @@
  * commands refuse to overwrite what exists unless asked to, with messages that name the real paths.
  */
 import { appendFileSync, closeSync, existsSync, fstatSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname, tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -247,7 +248,34 @@ export function readTextFile(path: string, what = 'file'): string {
   const st = statSafe(path);
   if (!st) throw new Error(`${what} ${path} does not exist`);
   if (st.isDirectory()) throw new Error(`${what} ${path} is a folder, not a file`);
-  return stripBom(readFileLimited(path, 1024 * MiB, what).toString('utf8'));
+  return stripBom(decodeUtf8(readFileLimited(path, 1024 * MiB, what), `${what} ${path}`));
+}
+
+/**
+ * The bytes as UTF-8 text. Bytes that are not UTF-8 (a Latin-1 or UTF-16 file) read as U+FFFD, as Node reads them,
+ * but with the NAMM_NOT_UTF8 warning naming the first one: the text a model was given had silently lost them.
+ */
+export function decodeUtf8(bytes: Buffer, what: string): string {
+  if (isUtf8(bytes)) return bytes.toString('utf8');
+  // The longest prefix that decodes, a character cut at its end allowed (stream mode): monotonic, so a binary search.
+  let lo = 0, hi = bytes.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, mid), { stream: true });
+      lo = mid;
+    } catch {
+      hi = mid - 1;
+    }
+  }
+  // Where the character cut at that end begins (the bad byte may be a continuation its lead byte was waiting for).
+  let at = lo;
+  const whole = (k: number) => { try { new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, k)); return true; } catch { return false; } };
+  while (at > 0 && lo - at < 3 && !whole(at)) at--;
+  at = Math.min(at, bytes.length - 1);
+  const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff);
+  process.emitWarning(`${what} is not valid UTF-8 (byte ${at} is 0x${bytes[at]!.toString(16).padStart(2, '0')}${utf16 ? '; it begins with a UTF-16 byte-order mark' : ''}): its invalid bytes read as U+FFFD; convert it to UTF-8 first (e.g. iconv -f latin1 -t utf-8)`, { code: 'NAMM_NOT_UTF8' });
+  return bytes.toString('utf8');
 }
 
 /** readTextFile, or standard input for `-` (`cat doc.txt | namm generate --prompt-file - …`); `./-` is a file. */
@@ -272,7 +300,7 @@ export function readTextInput(path: string, what = 'file'): string {
     if (total > 1024 * MiB) throw new Error(`${what} -: standard input holds more than 1 GiB`);
     chunks.push(Buffer.from(buf.subarray(0, n)));
   }
-  return stripBom(Buffer.concat(chunks).toString('utf8'));
+  return stripBom(decodeUtf8(Buffer.concat(chunks), `${what} -`));
 }
 
 /**

@@ -197,3 +197,26 @@ test('a full disk or a read-only folder is named by the file being written; the 
   checkWritable(target);
   assert.deepEqual(readdirSync(dir), [], 'the probe leaves nothing');
 });
+
+test('a text file that is not UTF-8 reads with U+FFFD and the NAMM_NOT_UTF8 warning naming its first bad byte', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-utf8-'));
+  const warnings: Error[] = [];
+  const listen = (w: Error) => warnings.push(w);
+  process.on('warning', listen);
+  try {
+    writeFileSync(join(dir, 'latin1.txt'), Buffer.from('café au lait', 'latin1'));
+    assert.equal(readTextFile(join(dir, 'latin1.txt'), 'prompt file'), 'caf\uFFFD au lait');
+    writeFileSync(join(dir, 'ok.txt'), 'café ☃ 🙂');
+    assert.equal(readTextFile(join(dir, 'ok.txt'), 'prompt file'), 'café ☃ 🙂');
+    writeFileSync(join(dir, 'cut.txt'), Buffer.concat([Buffer.from('ab ☃'), Buffer.from([0xe2, 0x98, 0x41])]));
+    assert.equal(readTextFile(join(dir, 'cut.txt'), 'prompt file'), 'ab ☃\uFFFDA');
+    await new Promise((r) => setImmediate(r));
+  } finally {
+    process.off('warning', listen);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const ours = warnings.filter((w) => (w as Error & { code?: string }).code === 'NAMM_NOT_UTF8').map((w) => w.message);
+  assert.equal(ours.length, 2, ours.join('; '));
+  assert.match(ours[0]!, /^prompt file .*latin1\.txt is not valid UTF-8 \(byte 3 is 0xe9\): its invalid bytes read as U\+FFFD; convert it to UTF-8 first/);
+  assert.match(ours[1]!, /cut\.txt is not valid UTF-8 \(byte 6 is 0xe2\)/);
+});
