@@ -146,12 +146,15 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
     // The cut prompt's text in the chat template, tokenised again as one text, as pred.py's build_chat is; the
     // prefix is encoded with the BOS the tokenizer adds unless its text holds it already (Llama 3's
     // "<|begin_of_text|>"; pred.py tokenizes such a prompt with a second BOS, which is left out here).
-    const { prefix, suffix } = chatWrapping(tok, model.source);
+    // The text is rendered in the template itself, not spliced between its two halves: a template that edits the
+    // message (Llama 3's `| trim`) edits it here as it would there.
+    const { suffix } = chatWrapping(tok, model.source);
     const bos = tok.bosTokenId;
-    const wrapped = tok.encode(prefix + text + suffix, { addBos: false });
+    const wrapped = tok.encode(tok.applyChatTemplate!([{ role: 'user', content: text }], { addGenerationPrompt: true }), { addBos: false });
     ids = bos !== null && tok.encode('')[0] === bos && wrapped[0] !== bos ? [bos, ...wrapped] : wrapped;
     const suffixTokens = suffix === '' ? 0 : tok.encode(suffix, { addBos: false }).length;
-    split = ids.length - questionTokensOf(ids, [...new Set([question, questionText])].map((q) => tok.encode(q + suffix, { addBos: false })), qIds.length + suffixTokens);
+    const questions = [...new Set([question, questionText, question.trimEnd(), questionText.trimEnd()])];
+    split = ids.length - questionTokensOf(ids, questions.map((q) => tok.encode(q + suffix, { addBos: false })), qIds.length + suffixTokens);
     ctxIds = ids.slice(0, split);
     qIds = ids.slice(split);
   }

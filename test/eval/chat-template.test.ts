@@ -37,6 +37,20 @@ test('the chat template wraps the prompt after the cut: its text before the mess
   for (const dataset of NO_CHAT_DATASETS) assert.deepEqual(recordPrompt(m, record({ dataset }), { chatTemplate: true }).ctxIds, recordPrompt(m, record({ dataset }), {}).ctxIds, dataset);
 });
 
+test('a template that edits the message (Llama 3\'s `| trim`) edits the prompt as it renders it, and the question is still found', () => {
+  const trimming = new HfTokenizer({ tokenizerJson: json, tokenizerConfig: { eos_token: '<|endoftext|>', chat_template:
+    '{% for m in messages %}[{{ m.role }}] {{ m.content | trim }}\n{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}' }, origin: 'tiny' });
+  const m = model(trimming);
+  const rec = record({ context: 'a cat sat on a mat.', prompt_template: 'Read: {context}\nQ: {input}\nA: ' });
+  const chat = recordPrompt(m, rec, { chatTemplate: true });
+  assert.equal(chat.truncated, false);
+  const rendered = trimming.applyChatTemplate!([{ role: 'user', content: `Read: ${rec.context}\nQ: who?\nA: ` }]);
+  assert.ok(rendered.includes('A:\n[assistant] '), 'the template trimmed the prompt\'s last space (the case this checks)');
+  assert.deepEqual([...chat.ctxIds, ...chat.qIds], trimming.encode(rendered, { addBos: false }));
+  assert.deepEqual(chat.qIds, trimming.encode('\nQ: who?\nA:\n[assistant] ', { addBos: false }).slice(-chat.qIds.length));
+  assert.ok(chat.qIds.length >= trimming.encode('Q: who?\nA:\n[assistant] ', { addBos: false }).length, 'the question and what follows it');
+});
+
 test('chatTemplate on a model without one, or not a boolean, is refused by name', async () => {
   await assert.rejects(runRecord(model(plain), record(), null, { chatTemplate: true }), /chatTemplate: .*has no chat template \(tokenizer_config\.json's chat_template, chat_template\.jinja, or a GGUF file's tokenizer\.chat_template\)/);
   await assert.rejects(runRecord(model(withChat), record(), null, { chatTemplate: 'yes' as never }), /^TypeError: chatTemplate must be true or false, got "yes"$/);
