@@ -243,7 +243,18 @@ export class JsBackend implements Backend {
             else for (let j = 0; j <= past + i; j++) P[po + j] = P[po + j]! + S[so + j]! / group;
           }
         }
-        gemmAB(S, V, oBlock, rows, width, headDim, false);
+        // Masked keys have probability 0, and 0·x is 0 for a finite value row: the block is one product. A non-finite
+        // value among the keys the block's first query may not see (a model that overflowed at a later token of the
+        // chunk) would make 0·∞ = NaN in that query's output, which the native kernel (it reads only visible keys)
+        // does not: each row then takes only its own keys (the same float64 sums in the same order).
+        const common = past + Math.floor(r0 / group) + 1;
+        if (allFinite(V, common * headDim, width * headDim)) gemmAB(S, V, oBlock, rows, width, headDim, false);
+        else {
+          for (let r = 0; r < rows; r++) {
+            const visible = past + Math.floor((r0 + r) / group) + 1;
+            gemmAB(S.subarray(r * width, r * width + visible), V, oBlock.subarray(r * headDim, (r + 1) * headDim), 1, visible, headDim, false);
+          }
+        }
         for (let r = 0; r < rows; r++) {
           const i = Math.floor((r0 + r) / group), h = kvh * group + ((r0 + r) % group);
           out.set(oBlock.subarray(r * headDim, (r + 1) * headDim), (i * nHeads + h) * headDim);
@@ -289,6 +300,12 @@ export class JsBackend implements Backend {
       }
     }
   }
+}
+
+/** Whether x[from .. to) holds only finite values. */
+function allFinite(x: Float32Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (!Number.isFinite(x[i]!)) return false;
+  return true;
 }
 
 /**

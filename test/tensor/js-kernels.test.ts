@@ -483,6 +483,32 @@ test('attention: probs rows sum to 1 over the visible keys and beyond them are e
   }
 });
 
+test('attention: an infinite or NaN value row reaches only the queries that see it (0·∞ is not added for a masked key), as on the native backend', () => {
+  const rng = new Rng('attention-inf');
+  // 70 queries × 3 heads per KV head: row blocks of 64 rows whose first queries do not see the block's last keys.
+  for (const bad of [Number.POSITIVE_INFINITY, Number.NaN]) {
+    const args = attentionCase(rng, 70, 6, 2, 4, [75, 70], false);
+    const clean = { ...args, values: args.values.map((v) => new Float32Array(v)), out: new Float32Array(args.out.length) };
+    js.attention(clean);
+    const badKey = [75 - 70 + 40, 50];  // query 40 of KV head 0 and query 50 of KV head 1 are the first to see them
+    args.values.forEach((v, h) => v.fill(bad, badKey[h]! * 4, badKey[h]! * 4 + 4));
+    js.attention(args);
+    for (let i = 0; i < 70; i++) {
+      for (let h = 0; h < 6; h++) {
+        const kv = Math.floor(h / 3), sees = i >= (kv === 0 ? 40 : 50);
+        const o = (i * 6 + h) * 4, got = Array.from(args.out.subarray(o, o + 4));
+        if (sees) assert.ok(got.every((x) => !Number.isFinite(x)), `query ${i} head ${h} sees the bad row: ${got}`);
+        else assert.deepEqual(got, Array.from(clean.out.subarray(o, o + 4)), `query ${i} head ${h} does not see it`);
+      }
+    }
+    if (!skipNative) {
+      const native = { ...args, out: new Float32Array(args.out.length) };
+      new NativeBackend().attention(native);
+      for (let x = 0; x < args.out.length; x++) assert.equal(Number.isFinite(native.out[x]!), Number.isFinite(args.out[x]!), `out[${x}] on both backends`);
+    }
+  }
+});
+
 test('attention: out may share memory with q', () => {
   const rng = new Rng('attention-alias');
   const args = attentionCase(rng, 3, 4, 2, 6, [5, 8], false);
