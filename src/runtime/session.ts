@@ -788,96 +788,97 @@ export class Session {
     let reached = heldBefore;
     let stoppedBy: GenerateResult['stoppedBy'] = 'length';
     try {
-    for (let step = 0; step < maxNew; step++) {
-      // Every token so far is fed (or waits in pending): a cancellation here (before the first token: later ones are
-      // seen before their token is fed, below) leaves the session whole.
-      signal?.throwIfAborted();
-      if (hasNaNOrPlusInf(logits)) {
-        // +∞ as well: softmax over it is NaN, and the sampler then fell through to the least likely token.
-        throw new Error('generate: the model produced NaN or +Infinity logits (its weights or activations hold NaN or infinities); nothing to sample from');
-      }
-      if (step < minNew) for (const t of stopTokens) if (t >= 0 && t < logits.length) logits[t] = Number.NEGATIVE_INFINITY;
-      const id = sampler.next(logits);
-      if (stopTokens.has(id)) { stoppedBy = 'eos'; break; }
-      out.push(id);
-      // The text so far, decoded in a short window rather than whole (IncrementalDecoder), and where this token may
-      // have changed it: no stop string was in the text before, so one can only begin from there.
-      let full: string, changedFrom: number;
-      if (decoder) { full = heldBefore + decoder.push(id); changedFrom = heldBefore.length + decoder.changedFrom; }
-      else { changedFrom = heldBefore.length + plain.length; plain = out.length > 1 ? `${plain} ${id}` : String(id); full = heldBefore + plain; }
-      let hit = -1;
-      for (const s of stopStrings) {
-        const at = full.indexOf(s, Math.max(0, changedFrom - s.length + 1));
-        if (at >= 0 && (hit < 0 || at < hit)) hit = at;
-      }
-      if (hit >= 0) full = full.slice(0, hit);
-      reached = full;
-      // Hold back a trailing replacement character (usually half of a multi-byte character), and a tail that could
-      // be the start of a stop string spanning several tokens: streamed now, it would show text the result cuts.
-      let stable = full;
-      if (hit < 0) {
-        if (stable.endsWith('\uFFFD')) stable = stable.slice(0, -1);
-        // After a clean-up tail, again on what is left: the tail may vanish and bring what comes before it next to
-        // later text ("s " then "'s" reads "s's", which holds the stop string "s'"). A stop string's beginning stays
-        // where it is, so nothing before it is held for it.
-        for (;;) {
-          const stop = stopPrefixTail(stable, heldPrefixes), clean = cleans ? cleanupTail(stable) : 0;
-          stable = stable.slice(0, stable.length - Math.max(stop, clean));
-          if (clean === 0 || clean < stop) break;
+      for (let step = 0; step < maxNew; step++) {
+        // Every token so far is fed (or waits in pending): a cancellation here (before the first token: later ones are
+        // seen before their token is fed, below) leaves the session whole.
+        signal?.throwIfAborted();
+        if (hasNaNOrPlusInf(logits)) {
+          // +∞ as well: softmax over it is NaN, and the sampler then fell through to the least likely token.
+          throw new Error('generate: the model produced NaN or +Infinity logits (its weights or activations hold NaN or infinities); nothing to sample from');
         }
+        if (step < minNew) for (const t of stopTokens) if (t >= 0 && t < logits.length) logits[t] = Number.NEGATIVE_INFINITY;
+        const id = sampler.next(logits);
+        if (stopTokens.has(id)) { stoppedBy = 'eos'; break; }
+        out.push(id);
+        // The text so far, decoded in a short window rather than whole (IncrementalDecoder), and where this token may
+        // have changed it: no stop string was in the text before, so one can only begin from there.
+        let full: string, changedFrom: number;
+        if (decoder) { full = heldBefore + decoder.push(id); changedFrom = heldBefore.length + decoder.changedFrom; }
+        else { changedFrom = heldBefore.length + plain.length; plain = out.length > 1 ? `${plain} ${id}` : String(id); full = heldBefore + plain; }
+        let hit = -1;
+        for (const s of stopStrings) {
+          const at = full.indexOf(s, Math.max(0, changedFrom - s.length + 1));
+          if (at >= 0 && (hit < 0 || at < hit)) hit = at;
+        }
+        if (hit >= 0) full = full.slice(0, hit);
+        reached = full;
+        // Hold back a trailing replacement character (usually half of a multi-byte character), and a tail that could
+        // be the start of a stop string spanning several tokens: streamed now, it would show text the result cuts.
+        let stable = full;
+        if (hit < 0) {
+          if (stable.endsWith('\uFFFD')) stable = stable.slice(0, -1);
+          // After a clean-up tail, again on what is left: the tail may vanish and bring what comes before it next to
+          // later text ("s " then "'s" reads "s's", which holds the stop string "s'"). A stop string's beginning stays
+          // where it is, so nothing before it is held for it.
+          for (;;) {
+            const stop = stopPrefixTail(stable, heldPrefixes), clean = cleans ? cleanupTail(stable) : 0;
+            stable = stable.slice(0, stable.length - Math.max(stop, clean));
+            if (clean === 0 || clean < stop) break;
+          }
+        }
+        if (stable.length > text.length && stable.startsWith(text)) {
+          const piece = stable.slice(text.length);
+          text = stable;
+          try {
+            // An async callback is awaited (back-pressure for a slow writer), and its rejection handled as a throw:
+            // ignored, it became an unhandled rejection that ended the process past the caller's try/catch.
+            const pending = options.onToken?.(piece, id);
+            if (isThenable(pending)) await (signal ? raceAbort(pending, signal) : pending);
+          } catch (err) {
+            // The caller has this token's text: it joins the sequence (fed with the next call, as after a stop), so
+            // the session holds what was streamed. Dropped, the session went on from a sequence the caller never saw.
+            this.pending.push(id);
+            throw err;
+          }
+        }
+        // Holding back more than before (a clean-up pattern's beginning, "  '" → " '") leaves what was streamed as it
+        // is while it still begins the text; rolled back, its end was streamed a second time. Only text the tokenizer
+        // has rewritten past what was streamed (which no piece can take back) moves the mark back.
+        else if (!stable.startsWith(text) && !full.startsWith(text)) text = stable;
+        // Its token is in the output, so it joins the sequence (fed with the next call, as after a length stop).
+        if (hit >= 0) { stoppedBy = 'stop-string'; this.pending.push(id); break; }
+        if (step + 1 < maxNew) {
+          // Other work gets a turn every 16 tokens, before this one is fed: an abort from then, or from a synchronous
+          // onToken, leaves it waiting unfed, as an abort during an async onToken does, so generate([]) goes on from it.
+          if (step % 16 === 15) await new Promise<void>((r) => setImmediate(r));
+          if (signal?.aborted) { this.pending.push(id); signal.throwIfAborted(); }
+          try {
+            logits = this.decodeToken(id);
+          } catch (err) {
+            // Refused before its forward ran (a policy's position span): the token waits, as after a length stop, so
+            // the session holds what was streamed and takes further calls.
+            if (this.failure === null) this.pending.push(id);
+            throw err;
+          }
+        } else this.pending.push(id);
       }
-      if (stable.length > text.length && stable.startsWith(text)) {
-        const piece = stable.slice(text.length);
-        text = stable;
-        try {
-          // An async callback is awaited (back-pressure for a slow writer), and its rejection handled as a throw:
-          // ignored, it became an unhandled rejection that ended the process past the caller's try/catch.
-          const pending = options.onToken?.(piece, id);
+      // An abort that came with the last token of a length stop (from its onToken) stops the call as one before it
+      // would: a rejection, with what was held back left for generate([]). (After a stop string or EOS the generation
+      // had ended by itself.)
+      if (stoppedBy === 'length') signal?.throwIfAborted();
+      if (stoppedBy !== 'stop-string') {
+        // The whole output, the tail held back as a possible stop string's beginning included (without a tokenizer too).
+        let full = heldBefore + (tok ? decodeAfter(tok, context, out) : out.join(' '));
+        // A length stop in the middle of a character: its end comes with the next call (generate([]) continues from
+        // here), so its U+FFFD is held back as the streaming held it, and the two texts join to the character.
+        if (tok && stoppedBy === 'length' && full.endsWith('\uFFFD')) full = full.slice(0, -1);
+        const streamed = text;
+        text = full;
+        if (full.length > streamed.length && full.startsWith(streamed)) {
+          const pending = options.onToken?.(full.slice(streamed.length), out.at(-1) ?? this.recent.at(-1) ?? -1);
           if (isThenable(pending)) await (signal ? raceAbort(pending, signal) : pending);
-        } catch (err) {
-          // The caller has this token's text: it joins the sequence (fed with the next call, as after a stop), so
-          // the session holds what was streamed. Dropped, the session went on from a sequence the caller never saw.
-          this.pending.push(id);
-          throw err;
         }
       }
-      // Holding back more than before (a clean-up pattern's beginning, "  '" → " '") leaves what was streamed as it
-      // is while it still begins the text; rolled back, its end was streamed a second time. Only text the tokenizer
-      // has rewritten past what was streamed (which no piece can take back) moves the mark back.
-      else if (!stable.startsWith(text) && !full.startsWith(text)) text = stable;
-      // Its token is in the output, so it joins the sequence (fed with the next call, as after a length stop).
-      if (hit >= 0) { stoppedBy = 'stop-string'; this.pending.push(id); break; }
-      if (step + 1 < maxNew) {
-        // Other work gets a turn every 16 tokens, before this one is fed: an abort from then, or from a synchronous
-        // onToken, leaves it waiting unfed, as an abort during an async onToken does, so generate([]) goes on from it.
-        if (step % 16 === 15) await new Promise<void>((r) => setImmediate(r));
-        if (signal?.aborted) { this.pending.push(id); signal.throwIfAborted(); }
-        try {
-          logits = this.decodeToken(id);
-        } catch (err) {
-          // Refused before its forward ran (a policy's position span): the token waits, as after a length stop, so
-          // the session holds what was streamed and takes further calls.
-          if (this.failure === null) this.pending.push(id);
-          throw err;
-        }
-      } else this.pending.push(id);
-    }
-    // An abort that came with the last token (from its onToken) stops the call as one before it would: a rejection,
-    // with what was held back left for generate([]).
-    signal?.throwIfAborted();
-    if (stoppedBy !== 'stop-string') {
-      // The whole output, the tail held back as a possible stop string's beginning included (without a tokenizer too).
-      let full = heldBefore + (tok ? decodeAfter(tok, context, out) : out.join(' '));
-      // A length stop in the middle of a character: its end comes with the next call (generate([]) continues from
-      // here), so its U+FFFD is held back as the streaming held it, and the two texts join to the character.
-      if (tok && stoppedBy === 'length' && full.endsWith('\uFFFD')) full = full.slice(0, -1);
-      const streamed = text;
-      text = full;
-      if (full.length > streamed.length && full.startsWith(streamed)) {
-        const pending = options.onToken?.(full.slice(streamed.length), out.at(-1) ?? this.recent.at(-1) ?? -1);
-        if (isThenable(pending)) await (signal ? raceAbort(pending, signal) : pending);
-      }
-    }
     } catch (err) {
       // Stopped part-way with tokens waiting (an abort, a throwing onToken): the text past what was streamed is kept
       // for the generate([]) that takes the generation up. Half a character is not: that call decodes after these
