@@ -46,6 +46,8 @@ export class IncrementalDecoder {
   private readonly contextOnly: string;
   /** Where the output begins in `current`. */
   private base = 0;
+  /** Characters at the end of the context's text that the output's text begins with (`lead`, see the constructor). */
+  private readonly lead: number;
 
   /**
    * `context`: the tokens just before the first one pushed (the tail of the prompt, or of the sequence a generation
@@ -53,8 +55,10 @@ export class IncrementalDecoder {
    * decode(prompt + output) past decode(prompt). Decoded alone, the output lost its leading space to a
    * SentencePiece tokenizer's strip of the start of a text ("time," + "an ordinary"), and a continuation that began
    * in the middle of a character started with U+FFFD.
+   * `lead`: the text begins that many characters before the context's text ends (a generation taken up again after
+   * it stopped with the end of its text not yet shown), or earlier where the output rewrites the context's end.
    */
-  constructor(private readonly tokenizer: Tokenizer, context: readonly number[] = []) {
+  constructor(private readonly tokenizer: Tokenizer, context: readonly number[] = [], lead = 0) {
     if (typeof tokenizer?.decode !== 'function') {
       throw new TypeError(`IncrementalDecoder: tokenizer must be a tokenizer (an object with decode), got ${tokenizer === null ? 'null' : typeof tokenizer}`);
     }
@@ -62,11 +66,15 @@ export class IncrementalDecoder {
     const ids = Array.isArray(context) || (ArrayBuffer.isView(context) && !(context instanceof DataView)) ? Array.from(context as ArrayLike<number>) : null;
     if (!ids || !ids.every((id) => Number.isInteger(id))) throw new TypeError('IncrementalDecoder: context must be an array of token ids');
     this.contextOnly = ids.length > 0 ? tokenizer.decode(ids) : '';
+    if (!Number.isSafeInteger(lead) || lead < 0 || lead > this.contextOnly.length) {
+      throw new RangeError(`IncrementalDecoder: lead must be an integer from 0 to the context's ${this.contextOnly.length} characters, got ${String(lead)}`);
+    }
+    this.lead = lead;
     if (ids.length > 0) {
       this.ids.push(...ids);
       this.anchor = context.length;
       this.anchorText = this.contextText = this.current = this.contextOnly;
-      this.base = this.contextOnly.length;
+      this.base = this.contextOnly.length - lead;
     }
   }
 
@@ -116,7 +124,7 @@ export class IncrementalDecoder {
     }
     // The output begins where the whole text leaves the context's: a token that rewrote the context's end (half a
     // character completed, a space cleaned up) starts the output there.
-    this.base = sharedPrefixLength(this.current, this.contextOnly);
+    this.base = Math.min(sharedPrefixLength(this.current, this.contextOnly), this.contextOnly.length - this.lead);
     return this.text;
   }
 
@@ -166,12 +174,18 @@ function sharedPrefixLength(a: string, b: string): number {
   return i;
 }
 
-/** The text `ids` add after `context` (see IncrementalDecoder): decode(context + ids) past what it shares with decode(context). */
-export function decodeAfter(tokenizer: Tokenizer, context: readonly number[], ids: readonly number[]): string {
+/**
+ * The text `ids` add after `context` (see IncrementalDecoder): decode(context + ids) past what it shares with
+ * decode(context), and from at least `lead` characters before the context's text ends.
+ */
+export function decodeAfter(tokenizer: Tokenizer, context: readonly number[], ids: readonly number[], lead = 0): string {
   if (typeof tokenizer?.decode !== 'function') throw argError('decodeAfter', 'tokenizer', 'a tokenizer (an object with decode)', tokenizer);
   checkArg('decodeAfter', 'context', context, 'ids');
   checkArg('decodeAfter', 'ids', ids, 'ids');
   if (context.length === 0) return tokenizer.decode(ids);
-  const whole = tokenizer.decode([...context, ...ids]);
-  return whole.slice(sharedPrefixLength(whole, tokenizer.decode(context)));
+  const whole = tokenizer.decode([...context, ...ids]), before = tokenizer.decode(context);
+  if (!Number.isSafeInteger(lead) || lead < 0 || lead > before.length) {
+    throw new RangeError(`decodeAfter: lead must be an integer from 0 to the context's ${before.length} characters, got ${String(lead)}`);
+  }
+  return whole.slice(Math.min(sharedPrefixLength(whole, before), before.length - lead));
 }

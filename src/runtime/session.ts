@@ -777,7 +777,13 @@ export class Session {
     // The output is decoded after the tokens before it (the prompt's tail, or the sequence a continuation goes on):
     // on its own it lost a SentencePiece tokenizer's leading space and began a continuation with U+FFFD.
     const context = this.recent.slice(-RECENT_TOKENS);
-    const decoder = tok ? new IncrementalDecoder(tok, context) : null;
+    // The held text is the end of the context's text: the decoder starts its text that far back, so that a clean-up
+    // the new tokens set off there (" '" + "s" → "'s") is read as the whole decode reads it. Where the context's
+    // text does not end with it (a tokenizer that decodes otherwise in a window), it is put in front of the new text
+    // as it is. Without a tokenizer the text is the ids joined by spaces, so a continuation's begins with one.
+    const lead = tok && heldBefore !== '' && tok.decode(context).endsWith(heldBefore) ? heldBefore.length : 0;
+    const prefix = !tok ? (continuing ? `${heldBefore} ` : '') : lead > 0 ? '' : heldBefore;
+    const decoder = tok ? new IncrementalDecoder(tok, context, lead) : null;
     let plain = '';  // the text without a tokenizer: the ids, space-separated
     // A tokenizer that cleans up spaces can still rewrite a tail that begins one of its patterns (see cleanupTail).
     const cleans = tok !== null && tok.cleansUpSpaces !== false;
@@ -803,8 +809,8 @@ export class Session {
         // The text so far, decoded in a short window rather than whole (IncrementalDecoder), and where this token may
         // have changed it: no stop string was in the text before, so one can only begin from there.
         let full: string, changedFrom: number;
-        if (decoder) { full = heldBefore + decoder.push(id); changedFrom = heldBefore.length + decoder.changedFrom; }
-        else { changedFrom = heldBefore.length + plain.length; plain = out.length > 1 ? `${plain} ${id}` : String(id); full = heldBefore + plain; }
+        if (decoder) { full = prefix + decoder.push(id); changedFrom = prefix.length + decoder.changedFrom; }
+        else { changedFrom = prefix.length + plain.length; plain = out.length > 1 ? `${plain} ${id}` : String(id); full = prefix + plain; }
         let hit = -1;
         for (const s of stopStrings) {
           const at = full.indexOf(s, Math.max(0, changedFrom - s.length + 1));
@@ -868,7 +874,7 @@ export class Session {
       if (stoppedBy === 'length') signal?.throwIfAborted();
       if (stoppedBy !== 'stop-string') {
         // The whole output, the tail held back as a possible stop string's beginning included (without a tokenizer too).
-        let full = heldBefore + (tok ? decodeAfter(tok, context, out) : out.join(' '));
+        let full = out.length === 0 ? heldBefore : prefix + (tok ? decodeAfter(tok, context, out, lead) : out.join(' '));
         // A length stop in the middle of a character: its end comes with the next call (generate([]) continues from
         // here), so its U+FFFD is held back as the streaming held it, and the two texts join to the character.
         if (tok && stoppedBy === 'length' && full.endsWith('\uFFFD')) full = full.slice(0, -1);

@@ -228,3 +228,59 @@ test('generate with an AbortSignal: cancelled between tokens or while onToken is
   const b = await (await model.createSession()).generate(prompt, { maxNewTokens: 6 });
   assert.deepEqual(a.outputTokens, b.outputTokens);
 });
+
+test('generate([]) after an abort: held text joins as the uninterrupted stream (a clean-up across the seam, a stop string spanning the calls, a fork, no tokenizer)', async () => {
+  const promptIds = model.tokenizer!.encode(prompt);
+  const ids = (await (await model.createSession()).generate(promptIds, { maxNewTokens: 24, minNewTokens: 24 })).outputTokens;
+  // Two output tokens that occur nowhere else in the sequence, read by a tokenizer that cleans " 's" up to "'s".
+  const seen = [...promptIds, ...ids], once = (x: number) => seen.filter((y) => y === x).length === 1;
+  const k = ids.findIndex((x, i) => i >= 3 && i + 2 < ids.length && once(x) && once(ids[i + 1]!) && x !== ids[i + 1]);
+  assert.ok(k > 0);
+  const table = new Map([[ids[k]!, "x '"], [ids[k + 1]!, 's']]);
+  const cleaning = {
+    vocabSize: model.config.vocabSize, bosTokenId: null, eosTokenIds: model.tokenizer!.eosTokenIds, cleansUpSpaces: true,
+    encode: () => { throw new Error('not needed'); },
+    decode: (xs: readonly number[]) => xs.map((x) => table.get(x) ?? 'w').join('').replace(/ 's/g, "'s"),
+  };
+  const sessionWith = (tok: unknown) => new Session(model.arch, model.backend, tok as never, {});
+  const run = async (tok: unknown, stopStrings: string[], abortAt: 'timer' | ((text: string, id: number) => boolean), fork: boolean) => {
+    const whole: string[] = [];
+    const one = await sessionWith(tok).generate(promptIds, { maxNewTokens: 24, minNewTokens: 24, stopStrings, onToken: (t) => { whole.push(t); } });
+    let s = sessionWith(tok);
+    const ac = new AbortController(), pieces: string[] = [];
+    await assert.rejects(s.generate(promptIds, { maxNewTokens: 24, minNewTokens: 24, stopStrings, signal: ac.signal,
+      onToken: (t, id) => {
+        pieces.push(t);
+        // 'timer': an abort from elsewhere, seen at the turn generate gives other work before token 16 is fed (when
+        // tokens 15 and 16 may be held back); else one from this call.
+        if (abortAt === 'timer') { if (pieces.length === 1) setImmediate(() => ac.abort()); } else if (abortAt(pieces.join(''), id)) ac.abort();
+      } }), { name: 'AbortError' });
+    if (fork) s = s.fork();
+    const first = pieces.join('');
+    const done = s.totalTokens + 1 - promptIds.length;  // the tokens out: those fed, and the one waiting
+    const rest = await s.generate([], { maxNewTokens: 24 - done, minNewTokens: 24 - done, stopStrings, onToken: (t) => { pieces.push(t); } });
+    return { one, whole: whole.join(''), joined: pieces.join(''), rest, first };
+  };
+  // Aborted when "x '" is out ("x" streamed, " '" held back: clean-up may take its space away), taken up by
+  // generate([]).
+  const r = await run(cleaning, [], (_t, id) => id === ids[k], false);
+  assert.equal(r.joined, r.whole);
+  assert.ok(r.whole.includes("x'sw"), `the clean-up happened (the case this checks): ${JSON.stringify(r.whole)}`);
+  // A stop string that the abort cut in two (tokens 15 and 16 held back, 17 to come): the second call (on the
+  // session or a fork of it) finds it, and the texts join as one run's.
+  const text = (xs: number[]) => model.tokenizer!.decode(xs);
+  const stop = text(ids.slice(0, 17)).slice(text(ids.slice(0, 14)).length);
+  for (const fork of [false, true]) {
+    const spanning = await run(model.tokenizer, [stop], 'timer', fork);
+    assert.ok(!spanning.first.endsWith(text(ids.slice(0, 15)).slice(text(ids.slice(0, 14)).length)), 'the abort came while the stop string\'s beginning was held back (the case this checks)');
+    assert.equal(spanning.one.stoppedBy, 'stop-string');
+    assert.equal(spanning.rest.stoppedBy, 'stop-string', `fork ${fork}`);
+    assert.equal(spanning.joined, spanning.whole, `fork ${fork}`);
+  }
+  // Without a tokenizer the text is the ids, space-separated, across the seam as well.
+  const plainStop = `${ids[k]} ${ids[k + 1]}`;
+  const plain = await run(null, [plainStop], (_t, id) => id === ids[k], false);
+  assert.equal(plain.one.stoppedBy, 'stop-string');
+  assert.equal(plain.rest.stoppedBy, 'stop-string');
+  assert.equal(plain.joined, plain.whole);
+});
