@@ -16,8 +16,9 @@ export interface PerplexityResult {
   perplexity: number;
   memory: CacheStatsSummary;
   /**
-   * Whether the policy evicted anything that a prediction could miss: an eviction made before the text's last token
-   * had been read (later tokens then attended over the smaller cache). When false, the perplexity is the full cache's whatever the memory figures say (a policy that compresses only once a
+   * Whether the policy evicted anything that a prediction could miss: an eviction made before the text's
+   * second-to-last token had been read (a later token whose logits are scored then attended over the smaller cache).
+   * When false, the perplexity is the full cache's whatever the memory figures say (a policy that compresses only once a
    * prompt has been read, or a budget the text never filled).
    */
   evictedWhileScoring: boolean;
@@ -52,14 +53,15 @@ export function perplexity(model: Model, ids: readonly number[], policy: MemoryP
     throw new RangeError(`perplexity: the text is ${ids.length} tokens, past ${limit.what}; score its first ${limit.tokens} tokens at most (ids.slice(0, ${limit.tokens}))`);
   }
   const chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  // An eviction counts when tokens of the text were still to be read after it. Counted per event rather than per
-  // piece: a policy's update points (NAMM's update interval, which the session ends chunks at) can fall inside a
-  // piece, and the piece's later tokens then attend over what was left.
+  // An eviction counts when a token whose logits predict the text was still to be read after it (the last token's
+  // predict nothing). Counted per event rather than per piece: a policy's update points (NAMM's update interval,
+  // which the session ends chunks at) can fall inside a piece, and the piece's later tokens then attend over what
+  // was left.
   let evictedWhileScoring = false;
   const session = model.createSessionWith(policy, {
     chunkSize: chunk,
     onEviction: ({ totalTokens, keep, lensBefore }) => {
-      if (totalTokens < ids.length && keep.some((k, h) => k.length !== lensBefore[h])) evictedWhileScoring = true;
+      if (totalTokens < ids.length - 1 && keep.some((k, h) => k.length !== lensBefore[h])) evictedWhileScoring = true;
     },
   });
   let nll = 0, count = 0;

@@ -57,15 +57,21 @@ test('whether a policy evicted anything a prediction could miss: SnapKV compress
       return o.totalTokens % 16 === 0 ? Array.from(o.lens, (len) => Int32Array.from({ length: len - 1 }, (_, i) => i + 1)) : null;
     },
   };
+  // The same cadence without evictions, so that a difference is the evictions' and not the chunking's.
+  const keepAllEvery16 = { ...dropOldestEvery16, name: 'keep-all-every-16', observe: () => null };
   const split = perplexity(model, ids.slice(0, 40), dropOldestEvery16, { chunkSize: 256 });
   assert.equal(split.memory.evictionEvents, 2 * c.nLayers);
   assert.equal(split.evictedWhileScoring, true);
-  assert.notEqual(split.nll, perplexity(model, ids.slice(0, 40), null, { chunkSize: 256 }).nll);
-  // An eviction once the last token has been read changes no prediction.
-  const atEnd = perplexity(model, ids.slice(0, 16), dropOldestEvery16, { chunkSize: 256 });
-  assert.equal(atEnd.memory.evictionEvents, c.nLayers);
-  assert.equal(atEnd.evictedWhileScoring, false);
-  assert.equal(atEnd.nll, perplexity(model, ids.slice(0, 16), null, { chunkSize: 256 }).nll);
+  assert.notEqual(split.nll, perplexity(model, ids.slice(0, 40), keepAllEvery16, { chunkSize: 256 }).nll);
+  // An eviction once the last token, or the one before it (its logits predict the last), has been read changes no
+  // prediction.
+  for (const n of [16, 17]) {
+    const atEnd = perplexity(model, ids.slice(0, n), dropOldestEvery16, { chunkSize: 256 });
+    assert.equal(atEnd.memory.evictionEvents, c.nLayers);
+    assert.equal(atEnd.evictedWhileScoring, false, `${n} tokens`);
+    assert.equal(atEnd.nll, perplexity(model, ids.slice(0, n), keepAllEvery16, { chunkSize: 256 }).nll);
+  }
+  assert.equal(perplexity(model, ids.slice(0, 18), dropOldestEvery16, { chunkSize: 256 }).evictedWhileScoring, true);
   // Ids are checked against the vocabulary before anything runs, named by their place in the text.
   let ran = 0;
   assert.throws(() => perplexity(model, [...ids.slice(0, 100), 64, ...ids.slice(100)], null, { chunkSize: 32, onProgress: () => { ran++; } }),
