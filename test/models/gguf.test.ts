@@ -284,9 +284,10 @@ test('GPT-2 → GGUF → load: Conv1D weights back in HF layout, byte-level voca
   // llama.cpp's name for GPT-2's pre-tokenizer is "gpt-2" (it refuses "gpt2", which files before it was fixed hold).
   assert.match(readFileSync(p).subarray(0, 1 << 16).toString('latin1'), /tokenizer\.ggml\.pre[\s\S]{12}gpt-2/);
   // A named list of chat templates goes out as llama.cpp's converter writes it: the default as
-  // tokenizer.chat_template, the others under their names; the file's model renders the default.
+  // tokenizer.chat_template, the others under their names (other characters than letters and digits as "_"), listed
+  // in tokenizer.chat_templates; the file's model renders the default.
   const named = new HfTokenizer({ tokenizerJson: json, tokenizerConfig: { eos_token: '<|endoftext|>', bos_token: '<|endoftext|>', chat_template: [
-    { name: 'default', template: '{% for m in messages %}[{{ m.content }}]{% endfor %}' }, { name: 'tool_use', template: 'tools' },
+    { name: 'default', template: '{% for m in messages %}[{{ m.content }}]{% endfor %}' }, { name: 'tool-use', template: 'tools' }, { name: '', template: 'dropped' },
   ] }, origin: 'tiny' });
   const np = join(dir, 'named.gguf');
   writeGguf(np, config, weights, named, { dtype: 'F32' });
@@ -296,10 +297,12 @@ test('GPT-2 → GGUF → load: Conv1D weights back in HF layout, byte-level voca
     const meta = readGgufHeader(fd, np).metadata;
     assert.equal(meta.get('tokenizer.chat_template')?.value, '{% for m in messages %}[{{ m.content }}]{% endfor %}');
     assert.equal(meta.get('tokenizer.chat_template.tool_use')?.value, 'tools');
+    assert.deepEqual(meta.get('tokenizer.chat_templates')?.value, ['tool_use']);
+    assert.deepEqual([...meta.keys()].filter((k) => k.startsWith('tokenizer.chat_template')).sort(), ['tokenizer.chat_template', 'tokenizer.chat_template.tool_use', 'tokenizer.chat_templates']);
   } finally { closeSync(fd); }
   assert.equal((await loadModelFiles(np)).tokenizer!.applyChatTemplate!([{ role: 'user', content: 'hi' }]), '[hi]');
-  const twice = new HfTokenizer({ tokenizerJson: json, tokenizerConfig: { chat_template: [{ name: 'rag', template: 'a' }, { name: 'rag', template: 'b' }] }, origin: 'tiny' });
-  assert.throws(() => writeGguf(join(dir, 'x.gguf'), config, weights, twice), /chat_template names "rag" twice/);
+  const twice = new HfTokenizer({ tokenizerJson: json, tokenizerConfig: { chat_template: [{ name: 'rag', template: 'a' }, { name: 'r.g', template: 'b' }, { name: 'r-g', template: 'c' }] }, origin: 'tiny' });
+  assert.throws(() => writeGguf(join(dir, 'x.gguf'), config, weights, twice), /chat_template names "r_g" twice \(as "r-g" made a key\)/);
   // What GGUF has no field for is refused, not dropped: a normalizer, ByteLevel's add_prefix_space, an EOS template.
   const variant = (edit: (j: Record<string, any>) => void) => {
     const j = structuredClone(json) as Record<string, any>;
@@ -368,6 +371,29 @@ test('GGUF special tokens besides BOS and EOS reach a chat template (unk, pad, s
   const back = (await loadModelFiles(p)).tokenizer!;
   assert.equal(back.applyChatTemplate!([]), `${eot}|${eot}||the|||${eot}`);
   assert.equal(back.applyChatTemplate!([]), tok.applyChatTemplate!([]));
+  // An id outside the vocabulary names no token, as llama.cpp reads it (its llama2.c converter writes 0xFFFFFFFF for
+  // the padding and separator ids): the file loads, that variable is empty.
+  const { rewriteGguf } = await import('../helpers/gguf-rewrite.js');
+  const q = join(dir, 'bad-ids.gguf');
+  rewriteGguf(p, q, { meta: (m) => { m.set('tokenizer.ggml.padding_token_id', gv.u32(0xffffffff)); m.set('tokenizer.ggml.seperator_token_id', gv.u32(vocabSize + 5)); } });
+  assert.equal((await loadModelFiles(q)).tokenizer!.applyChatTemplate!([]), `${eot}|${eot}|||||${eot}`);
+  // A byte-level model whose unknown token is an ordinary entry of its vocabulary keeps it ordinary (typed unknown,
+  // it was read back as a special token, matched inside words and dropped when decoded).
+  const plainUnk = new HfTokenizer({ tokenizerJson: { ...json, model: { ...(json.model as object), unk_token: 'the' } }, tokenizerConfig: { eos_token: eot }, origin: 'tiny' });
+  const u = join(dir, 'plain-unk.gguf');
+  writeGguf(u, config, weights, plainUnk, { dtype: 'F32' });
+  const uBack = (await loadModelFiles(u)).tokenizer!;
+  for (const text of ['a the b', 'xthey']) {
+    assert.deepEqual(uBack.encode(text), plainUnk.encode(text), text);
+    assert.equal(uBack.decode(uBack.encode(text)), text);
+  }
+  // Likewise in a SentencePiece vocabulary, whose unknown token then comes from the token types.
+  const ts = await loadModelFiles('../shared/models/tinystories-656k');
+  const sp = join(dir, 'spm.gguf'), spBad = join(dir, 'spm-bad.gguf');
+  writeGguf(sp, ts.config, ts.weights, ts.tokenizer, { dtype: 'F32' });
+  rewriteGguf(sp, spBad, { meta: (m) => { for (const k of ['unknown_token_id', 'padding_token_id', 'seperator_token_id']) m.set(`tokenizer.ggml.${k}`, gv.u32(0xffffffff)); } });
+  const spTok = (await loadModelFiles(spBad)).tokenizer!, spRef = (await loadModelFiles(sp)).tokenizer!;
+  for (const text of ['Once upon a time', 'a ☃ <unk> b']) assert.deepEqual(spTok.encode(text), spRef.encode(text), text);
 }));
 
 test('tensor names map both ways', () => {

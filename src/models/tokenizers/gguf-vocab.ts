@@ -67,7 +67,18 @@ function optionalId(meta: GgufMeta, key: string, vocabSize: number): number | nu
   return id;
 }
 
-/** llama.cpp's keys for the special tokens besides BOS and EOS, by the name a chat template knows each by. */
+/**
+ * An optional token id that only names a token (the unknown one, padding, …): one outside the vocabulary is taken as
+ * none, as llama.cpp takes it ("bad special token", id −1). llama.cpp's llama2.c converter writes 0xFFFFFFFF for the
+ * padding and separator ids its files do not have.
+ */
+function lenientId(meta: GgufMeta, key: string, vocabSize: number): number | null {
+  if (!meta.has(key)) return null;
+  const id = meta.number(key);
+  return Number.isInteger(id) && id >= 0 && id < vocabSize ? id : null;
+}
+
+/** The keys llama.cpp's converter writes for the special tokens besides BOS and EOS, by the name a chat template knows each by. */
 const GGUF_SPECIAL_KEYS = [
   ['unk_token', 'tokenizer.ggml.unknown_token_id'], ['pad_token', 'tokenizer.ggml.padding_token_id'],
   ['sep_token', 'tokenizer.ggml.seperator_token_id'], ['cls_token', 'tokenizer.ggml.cls_token_id'], ['mask_token', 'tokenizer.ggml.mask_token_id'],
@@ -77,7 +88,7 @@ const GGUF_SPECIAL_KEYS = [
 function ggufSpecialTexts(meta: GgufMeta, tokens: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, key] of GGUF_SPECIAL_KEYS) {
-    const id = optionalId(meta, key, tokens.length);
+    const id = lenientId(meta, key, tokens.length);
     if (id !== null) out[name] = tokens[id]!;
   }
   return out;
@@ -173,7 +184,7 @@ export function ggufTokenizerFromMetadata(meta: GgufMeta): Tokenizer {
       types: types ?? undefined,
       bosTokenId: spmBos,
       eosTokenIds: spmEos,
-      unkTokenId: optionalId(meta, 'tokenizer.ggml.unknown_token_id', n) ?? (types ? nullIfMissing(types.indexOf(TokenType.unknown)) : null),
+      unkTokenId: lenientId(meta, 'tokenizer.ggml.unknown_token_id', n) ?? (types ? nullIfMissing(types.indexOf(TokenType.unknown)) : null),
       spaceSymbol: '▁',
       addSpacePrefix: meta.bool('tokenizer.ggml.add_space_prefix') ?? true,
       addBosByDefault: meta.bool('tokenizer.ggml.add_bos_token') ?? true,
@@ -303,7 +314,9 @@ function common(tokenizer: Tokenizer, out: [string, GgufEntry][]): void {
       const text = name === 'unk_token' ? null : tokenizer.vocab.chatSpecials?.[name];
       id = name === 'unk_token' ? tokenizer.vocab.unkTokenId ?? undefined : text === undefined || text === null ? undefined : tokenizer.vocab.tokens.indexOf(text);
     } else if (tokenizer instanceof HfTokenizer) {
-      const text = tokenContent(tokenizer.tokenizerConfig[name]);
+      // The unknown token the model itself uses (tokenizer.json's) before the one tokenizer_config.json names.
+      const modelUnk = (tokenizer.json.model as Json | undefined)?.unk_token;
+      const text = name === 'unk_token' && typeof modelUnk === 'string' ? modelUnk : tokenContent(tokenizer.tokenizerConfig[name]);
       id = text === null ? undefined : tokenizer.tokenToId(text);
     }
     if (id !== undefined && id >= 0) out.push([key, gv.u32(id)]);
@@ -366,7 +379,9 @@ function hfMetadata(t: HfTokenizer, config: ModelConfig, path: string): [string,
     else if (/^<0x[0-9A-Fa-f]{2}>$/.test(tokens[id]!) && (vocab[tokens[id]!] === id || types[id] === TokenType.normal)) types[id] = TokenType.byte;
   }
   const unk = typeof model.unk_token === 'string' ? t.tokenToId(model.unk_token) : undefined;
-  if (unk !== undefined) types[unk] = TokenType.unknown;
+  // SentencePiece vocabularies type their unknown piece; a byte-level one keeps it as it is (llama.cpp's BPE converter
+  // types none, and a reader matches an unknown-typed token in text as a special token).
+  if (unk !== undefined && isSentencePieceStyle(json)) types[unk] = TokenType.unknown;
   const merges = (Array.isArray(model.merges) ? model.merges : []).map(mergePair);
   if (merges.some((m) => m === null)) throw new Error(`GGUF writer (${path}): tokenizer.json has malformed merges`);
 
@@ -423,7 +438,7 @@ function hfMetadata(t: HfTokenizer, config: ModelConfig, path: string): [string,
       if (ids.length) out.push([GGUF_ADDED_FLAG_KEYS[f], arr(GgufValueType.UINT32, ids)]);
     }
   }
-  for (const [key, template] of templates) out.push([key, gv.str(template)]);
+  out.push(...templates);
   common(t, out);
   return out;
 }
@@ -466,22 +481,28 @@ function preTokenizerName(json: Json, path: string): string {
 }
 
 /**
- * A tokenizer_config.json `chat_template` as GGUF keys, as llama.cpp's converter writes it: a string, or a named
- * list's "default" one, as `tokenizer.chat_template`, and every other named one as `tokenizer.chat_template.<name>`.
+ * A tokenizer_config.json `chat_template` as GGUF entries, as llama.cpp's converter (gguf-py) writes it: a string, or a
+ * named list's "default" one, as `tokenizer.chat_template`; every other named one as `tokenizer.chat_template.<name>`,
+ * its name with each character other than an ASCII letter or digit made "_", and those names listed in
+ * `tokenizer.chat_templates`.
  */
-function ggufChatTemplates(value: unknown, path: string): [string, string][] {
+function ggufChatTemplates(value: unknown, path: string): [string, GgufEntry][] {
   if (value === undefined || value === null) return [];
-  if (typeof value === 'string') return [['tokenizer.chat_template', value]];
+  if (typeof value === 'string') return [['tokenizer.chat_template', gv.str(value)]];
   if (!Array.isArray(value)) throw new Error(`GGUF writer (${path}): chat_template must be a string or a list of {name, template}, got ${shortJson(value)}`);
-  const out: [string, string][] = [];
+  const out: [string, GgufEntry][] = [], names: string[] = [];
   value.forEach((v: unknown, i) => {
     const e = v as { name?: unknown; template?: unknown } | null;
-    if (e === null || typeof e !== 'object' || typeof e.name !== 'string' || typeof e.template !== 'string' || e.name === '' || /[^\w.-]/.test(e.name)) {
-      throw new Error(`GGUF writer (${path}): chat_template[${i}] must be a {name, template} pair of strings whose name is letters, digits, "_", "." or "-", got ${shortJson(v)}`);
+    if (e === null || typeof e !== 'object' || typeof e.name !== 'string' || typeof e.template !== 'string') {
+      throw new Error(`GGUF writer (${path}): chat_template[${i}] must be a {name, template} pair of strings, got ${shortJson(v)}`);
     }
-    const key = e.name === 'default' ? 'tokenizer.chat_template' : `tokenizer.chat_template.${e.name}`;
-    if (out.some(([k]) => k === key)) throw new Error(`GGUF writer (${path}): chat_template names "${e.name}" twice`);
-    out.push([key, e.template]);
+    const name = e.name.replace(/[^A-Za-z0-9]/g, '_');
+    if (name === '') return;  // as gguf-py: a nameless entry is not written
+    const key = name === 'default' ? 'tokenizer.chat_template' : `tokenizer.chat_template.${name}`;
+    if (out.some(([k]) => k === key)) throw new Error(`GGUF writer (${path}): chat_template names "${name}" twice${name !== e.name ? ` (as "${e.name}" made a key)` : ''}`);
+    out.push([key, gv.str(e.template)]);
+    if (name !== 'default') names.push(name);
   });
+  if (names.length > 0) out.push(['tokenizer.chat_templates', arr(GgufValueType.STRING, names)]);
   return out;
 }
