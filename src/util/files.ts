@@ -252,27 +252,37 @@ export function readTextFile(path: string, what = 'file'): string {
 }
 
 /**
+ * The offset of the first byte that does not begin a well-formed UTF-8 sequence (a lead byte whose sequence is cut
+ * short or ill-formed, or a stray continuation byte), or −1: one pass, as Unicode's table of well-formed sequences
+ * (no overlong forms, surrogates or code points past U+10FFFF).
+ */
+export function firstInvalidUtf8(b: Uint8Array): number {
+  const n = b.length;
+  for (let i = 0; i < n;) {
+    const c = b[i]!;
+    if (c < 0x80) { i++; continue; }
+    // The sequence's length and the range its second byte must fall in; later bytes are 0x80..0xBF.
+    let len: number, lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) len = 2;
+    else if (c >= 0xe0 && c <= 0xef) { len = 3; if (c === 0xe0) lo = 0xa0; else if (c === 0xed) hi = 0x9f; }
+    else if (c >= 0xf0 && c <= 0xf4) { len = 4; if (c === 0xf0) lo = 0x90; else if (c === 0xf4) hi = 0x8f; }
+    else return i;
+    if (i + len > n) return i;
+    const c1 = b[i + 1]!;
+    if (c1 < lo || c1 > hi) return i;
+    for (let k = 2; k < len; k++) if ((b[i + k]! & 0xc0) !== 0x80) return i;
+    i += len;
+  }
+  return -1;
+}
+
+/**
  * The bytes as UTF-8 text. Bytes that are not UTF-8 (a Latin-1 or UTF-16 file) read as U+FFFD, as Node reads them,
  * but with the NAMM_NOT_UTF8 warning naming the first one: the text a model was given had silently lost them.
  */
 export function decodeUtf8(bytes: Buffer, what: string): string {
   if (isUtf8(bytes)) return bytes.toString('utf8');
-  // The longest prefix that decodes, a character cut at its end allowed (stream mode): monotonic, so a binary search.
-  let lo = 0, hi = bytes.length;
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    try {
-      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, mid), { stream: true });
-      lo = mid;
-    } catch {
-      hi = mid - 1;
-    }
-  }
-  // Where the character cut at that end begins (the bad byte may be a continuation its lead byte was waiting for).
-  let at = lo;
-  const whole = (k: number) => { try { new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, k)); return true; } catch { return false; } };
-  while (at > 0 && lo - at < 3 && !whole(at)) at--;
-  at = Math.min(at, bytes.length - 1);
+  const at = firstInvalidUtf8(bytes);
   const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff);
   process.emitWarning(`${what} is not valid UTF-8 (byte ${at} is 0x${bytes[at]!.toString(16).padStart(2, '0')}${utf16 ? '; it begins with a UTF-16 byte-order mark' : ''}): its invalid bytes read as U+FFFD; convert it to UTF-8 first (e.g. iconv -f latin1 -t utf-8)`, { code: 'NAMM_NOT_UTF8' });
   return bytes.toString('utf8');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeFolders, MiB, readFileLimited, readTextFile } from '../../src/util/files.js';
+import { firstInvalidUtf8, makeFolders, MiB, readFileLimited, readTextFile } from '../../src/util/files.js';
 import { readNammCheckpoint } from '../../src/memory/namm/checkpoint.js';
 import { loadMemoryTrace } from '../../src/memory/matched.js';
 
@@ -219,4 +219,27 @@ test('a text file that is not UTF-8 reads with U+FFFD and the NAMM_NOT_UTF8 warn
   assert.equal(ours.length, 2, ours.join('; '));
   assert.match(ours[0]!, /^prompt file .*latin1\.txt is not valid UTF-8 \(byte 3 is 0xe9\): its invalid bytes read as U\+FFFD; convert it to UTF-8 first/);
   assert.match(ours[1]!, /cut\.txt is not valid UTF-8 \(byte 6 is 0xe2\)/);
+});
+
+test('firstInvalidUtf8 agrees with the WHATWG decoder on where well-formed UTF-8 ends (random bytes near the edges)', () => {
+  const fatal = (b: Uint8Array, stream: boolean) => {
+    try { new TextDecoder('utf-8', { fatal: true }).decode(b, { stream }); return true; } catch { return false; }
+  };
+  // The oracle: the longest prefix that decodes with a character cut at its end allowed, then back to where that
+  // character began.
+  const oracle = (b: Uint8Array) => {
+    if (fatal(b, false)) return -1;
+    let p = 0;
+    while (p < b.length && fatal(b.subarray(0, p + 1), true)) p++;
+    while (p > 0 && !fatal(b.subarray(0, p), false)) p--;
+    return p;
+  };
+  let seed = 12345;
+  const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  const interesting = [0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff];
+  for (let t = 0; t < 3000; t++) {
+    const b = Uint8Array.from({ length: 1 + Math.floor(next() * 8) }, () => interesting[Math.floor(next() * interesting.length)]!);
+    assert.equal(firstInvalidUtf8(b), oracle(b), `bytes ${Buffer.from(b).toString('hex')}`);
+  }
+  assert.equal(firstInvalidUtf8(Buffer.from('café ☃ 🙂')), -1);
 });
