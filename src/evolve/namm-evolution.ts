@@ -242,9 +242,11 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
     const how = o.weights !== undefined ? ` loaded with weights ${weights}` : '';
     // Another version can read the same files as another config (a GGUF's float32 metadata as its shortest decimal,
     // generation_config.json's end-of-sequence ids: both have changed), and the fingerprint covers the config.
-    const hint = restored.code !== undefined && restored.code !== code
+    const weightsHint = restored.weights || o.weights !== undefined ? '' : ' (started with other --weights? give them)';
+    const codeHint = restored.code !== undefined && restored.code !== code
       ? `; the run was started by namm ${restored.code} and this is ${code}, which may read the same model files as another config (then resume under the version that started the run, or start a new one)`
-      : restored.weights || o.weights !== undefined ? '' : ' (started with other --weights? give them)';
+      : '';
+    const hint = weightsHint + codeHint;
     throw new Error(`the run in ${out} was evolved on another model (fingerprint ${restored.model}${restored.weights ? `, weights ${restored.weights}` : ''}; ${o.model}${how} is ${shared.fingerprint})${hint}`);
   }
   const model = shared.model;
