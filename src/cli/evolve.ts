@@ -43,5 +43,10 @@ export function register(program: Command): void {
       const chosen = result.stageBest.at(-1);
       process.stdout.write(`wrote ${result.nammPath} (CMA-ES mean ${chosen ? `at generation ${chosen.generation} of ${result.generation}, the last stage's best validation score ${chosen.score.toFixed(4)}` : `after ${result.generation} generations`}` +
         `${last ? `, last best fitness ${last.best.toFixed(4)}, mean ${last.mean.toFixed(4)}` : ''})\n`);
+      // The starting mean is all zeros (the reference's initialiser): a policy that evicts nothing, whose validation
+      // scores 1 − the cache penalty and can stay the best of a short run.
+      if (result.mean.every((v) => v === 0)) {
+        process.stderr.write(`note: its parameters are all zero, the starting policy, which evicts nothing (KV 100%): no later validation of the mean scored higher${chosen ? ` than generation ${chosen.generation}'s ${chosen.score.toFixed(4)}` : ''}; evolve for more generations, or validate less early\n`);
+      }
     });
 }

@@ -156,6 +156,7 @@ test('namm evolve --workers 2: SIGKILL mid-generation, then --resume, ends bit-i
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.ok(!existsSync(join(out, RUN_LOCK_FILE)), 'the resumed run removed the lock at its end');
   assert.match(resumed.stdout, /wrote .*evolved\.namm \(CMA-ES mean after 2 generations/);
+  assert.doesNotMatch(resumed.stderr, /parameters are all zero/);
   // The prompts pass the model's 512-token context: the warning comes once, from the main thread, not once per worker.
   assert.equal((resumed.stderr.match(/NAMM_PAST_CONTEXT/g) ?? []).length, 1, resumed.stderr);
   assert.deepEqual(bytes(readNammCheckpoint(join(out, 'evolved.namm')).params), bytes(single.mean));
@@ -358,6 +359,10 @@ test('a run whose first stage has 0 generations (validation on) resumes', { time
   const first = await evolveNamm({ curriculum: config, model: MODEL, out, progress: false });
   assert.equal(first.generation, 0);
   assert.ok(!existsSync(join(out, UNFINISHED_EVOLUTION_MARKER)), 'a run of 0 generations ends with a checkpoint, not as unfinished');
+  // Its policy is the starting one, all zeros: the command says that it evicts nothing.
+  const cli = await runCli(['--config', config, '--model', MODEL, '--out', join(dir, 'cli')]);
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.match(cli.stderr, /note: its parameters are all zero, the starting policy, which evicts nothing \(KV 100%\)/);
   // Its only checkpoint was written at the first stage's end: it must hold the run's state (statistics, seed).
   await writeFile(config, JSON.stringify(tinyCurriculum({ validation: { every: 1, limit: 1 }, stages: stages(1) })));
   const resumed = await evolveNamm({ curriculum: config, model: MODEL, out, resume: true, progress: false });
