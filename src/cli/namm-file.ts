@@ -63,15 +63,17 @@ export function register(program: Command): void {
       if (o.threads) model.backend.threads = o.threads;
       const records = o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity));
       const bar = createProgress(records.length, 'calibrate');
+      let reached = 0;
       const stats = await calibrateNamm(model, records, ckpt.params, {
         updateEvery: ckpt.updateEvery, scorer: ckpt.scorer, taps: ckpt.taps, maxPromptTokens: o.maxPromptTokens, contextWindow: o.contextWindow,
         longbenchConfig: o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined,
         onProgress: (d) => bar.update(d),
+        onRecord: (_i, updated) => { if (updated) reached++; },
       });
       bar.stop();
       const out = o.out ?? o.namm;
       saveNammCheckpoint(out, { ...ckpt, normStats: stats, provenance: { ...ckpt.provenance, calibration: { model: model.source, ...(model.convertedWeights ? { weights: model.convertedWeights } : {}), records: records.length, rows: stats.count, data: o.data } } });
-      process.stdout.write(`wrote ${out}: statistics over ${stats.count} cached rows of ${records.length} records\n`);
+      process.stdout.write(`wrote ${out}: statistics over ${stats.count} cached rows of ${reached} records${reached < records.length ? ` (of ${records.length}: the other sequences stayed short of the ${ckpt.updateEvery}-token update cadence)` : ''}\n`);
     });
 
   program

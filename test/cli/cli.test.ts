@@ -312,7 +312,13 @@ test('namm init → calibrate → inspect → generate with the calibrated NAMM'
     assert.match(same.stderr, /already holds normalisation statistics \(over 4096 rows\); pass --force/, out);
     assert.deepEqual(readFileSync(file), before, out);
   }
-  assert.match(namm('calibrate', '--model', MODEL, '--namm', file, '--data', short, '--max-prompt-tokens', '2000', '--force').stderr, /no NAMM update can happen: the longest record runs to \d+ tokens \(prompt and new tokens, the prompt cut to its budget\), short of the update cadence \(512 tokens\)/);
+  assert.match(namm('calibrate', '--model', MODEL, '--namm', file, '--data', short, '--max-prompt-tokens', '2000', '--force').stderr, /no NAMM update can happen: the longest record runs to \d+ tokens fed \(its prompt, cut to its budget, and the new tokens but the last, which is never fed\), short of the update cadence \(512 tokens\)/);
+  // A prompt of 508 tokens and 4 new ones feeds 511: refused before the pass (it ran, then failed).
+  assert.match(namm('calibrate', '--model', MODEL, '--namm', file, '--data', data, '--max-prompt-tokens', '508', '--force').stderr, /no NAMM update can happen: the longest record runs to 511 tokens fed/);
+  // Records whose sequences stay short add nothing, and the summary counts those that did.
+  const mixed = namm('calibrate', '--model', MODEL, '--namm', file, '--out', join(dir, 'mixed.namm'), '--data', data, '--data', short, '--max-prompt-tokens', '2000');
+  assert.equal(mixed.status, 0, mixed.stderr);
+  assert.match(mixed.stdout, /statistics over 4096 cached rows of 1 records \(of 2: the other sequences stayed short of the 512-token update cadence\)/);
 });
 
 test('namm demo with no options runs the shipped model, the shipped NAMM and H2O held to its sizes', () => {
