@@ -158,6 +158,13 @@ const WRITE_FAILURES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EIO']);
 export function writeError(path: string, err: unknown, tmp?: string): unknown {
   const message = String((err as Error)?.message ?? err);
   const e = err as NodeJS.ErrnoException;
+  // A writer's own refusal that names the file it was given (the temporary one: "GGUF writer (….tmp): the
+  // tokenizer …") is no failure to write: it names the target instead, without "cannot write", which read as a disk
+  // or permission problem.
+  if (tmp !== undefined && err instanceof Error && e.code === undefined && e.syscall === undefined && message.includes(tmp)) {
+    err.message = message.split(tmp).join(path);
+    return err;
+  }
   const system = tmp === undefined ? typeof e?.syscall === 'string' : message.includes(tmp) || WRITE_FAILURES.has(String(e?.code));
   if (!system || message.startsWith(`cannot write ${path}`)) return err;
   return new Error(`cannot write ${path}: ${tmp === undefined ? message : message.split(tmp).join(path)}`, { cause: err });

@@ -192,6 +192,9 @@ test('a full disk or a read-only folder is named by the file being written; the 
   assert.throws(() => appendLineSync('/dev/full', '{}'), /^Error: cannot write \/dev\/full: ENOSPC: no space left on device, write$/);
   await assert.rejects(writeFileAtomic('/sys/namm-test.bin', 'x'), /^Error: cannot write \/sys\/namm-test\.bin: EACCES: permission denied, open '\/sys\/namm-test\.bin'$/);
   assert.throws(() => writeFileVia(target, () => { throw new RangeError('bad data'); }), /^RangeError: bad data$/);
+  // One that names the temporary file it was given names the target, and is no "cannot write" (a format's limit read
+  // as a disk problem).
+  assert.throws(() => writeFileVia(target, (tmp) => { throw new RangeError(`writer (${tmp}): cannot say this`); }), new RegExp(`^RangeError: writer \\(${target}\\): cannot say this$`));
   // Checked before a long job: a folder that takes no new file (sysfs refuses even root).
   assert.throws(() => checkWritable('/sys/namm-test.namm'), /^Error: cannot write \/sys\/namm-test\.namm: EACCES/);
   checkWritable(target);

@@ -477,7 +477,7 @@ function preTokenizerName(json: Json, path: string): string {
   for (const name of ['gpt-2', 'smollm', 'default', ...Object.keys(PRE_TOKENIZER_PATTERNS)]) {
     if (stableJson(splittingSteps(preTokenizerFor(name))) === steps) return name;
   }
-  throw new Error(`GGUF writer (${path}): the tokenizer.json pre-tokenizer splits text as none that GGUF names here (default, gpt-2, llama-bpe, qwen2, smollm) does; it would tokenize differently`);
+  throw new Error(`GGUF writer (${path}): the tokenizer.json pre-tokenizer splits text as none that GGUF names here (default, gpt-2, llama-bpe, qwen2, smollm) does; it would tokenize differently (convert --to safetensors keeps it)`);
 }
 
 /**
