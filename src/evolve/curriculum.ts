@@ -160,10 +160,10 @@ class Checker {
     throw new Error(`${this.source}: ${path}: ${why}`);
   }
 
-  object(v: unknown, path: string, keys: readonly string[]): Json {
+  object(v: unknown, path: string, keys: readonly string[], otherwise = ''): Json {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(path, 'must be a JSON object');
     for (const k of Object.keys(v as Json)) {
-      if (!keys.includes(k)) this.fail(path, `unknown key "${k}" (valid: ${keys.join(', ')})`);
+      if (!keys.includes(k)) this.fail(path, `unknown key "${k}" (valid: ${keys.join(', ')}${otherwise})`);
     }
     return v as Json;
   }
@@ -322,7 +322,7 @@ function parseTask(c: Checker, raw: unknown, where: string, baseDir: string): Ta
     const name = t.name === undefined ? path.split(/[\\/]/).pop()!.replace(/\.jsonl?$/, '') : c.string(t.name, `${where}.name`);
     return { kind: 'jsonl', name, path, ...(limit !== null ? { limit } : {}) };
   }
-  const t = c.object(raw, where, ['task', 'name', 'lengths', 'samples', 'seed', 'haystack']);
+  const t = c.object(raw, where, ['task', 'name', 'lengths', 'samples', 'seed', 'haystack'], '; a task read from a file: jsonl, name, limit');
   const task = c.string(t.task, `${where}.task`);
   if (!Array.isArray(t.lengths) || t.lengths.length === 0) c.fail(`${where}.lengths`, 'must be a non-empty list of token lengths');
   const lengths = (t.lengths as unknown[]).map((l, i) => c.int(l, `${where}.lengths[${i}]`, 1));

@@ -56,6 +56,7 @@ test('curriculum validation names the place and the reason', () => {
   bad(oneStage([{ ...passkey, task: 'nope' }]), /stages\[0\]\.tasks\[0\]: unknown task "nope"; known tasks: niah_single_1/);
   bad(oneStage([{ ...passkey, lengths: [] }]), /lengths: must be a non-empty list/);
   bad(oneStage([{ ...passkey, lenghts: [700] }]), /tasks\[0\]: unknown key "lenghts"/);
+  bad(oneStage([{ file: "x.jsonl" }]), /tasks\[0\]: unknown key "file" \(valid: task, name, lengths, samples, seed, haystack; a task read from a file: jsonl, name, limit\)/);
   bad(oneStage([{ ...passkey, samples: 1 }]), /samplesPerTask: 2 prompts per generation cannot be drawn without replacement from task "passkey"'s pool of 1/);
   bad(oneStage([passkey, passkey]), /task name "passkey" appears twice/);
   bad(oneStage([passkey, { ...passkey, name: 'again', lengths: [900, 700] }]),
