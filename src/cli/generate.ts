@@ -60,6 +60,10 @@ export function register(program: Command): void {
         throw new Error('--top-k and --top-p shape sampling: give --temperature > 0 with them (without it, decoding is greedy)');
       }
       const prompt = o.prompt ?? readTextInput(o.promptFile!, 'prompt file');
+      // An empty file (a wrong redirect, a file not yet written) generated from the start token alone, as if asked.
+      if (o.promptFile !== undefined && prompt === '') {
+        throw new Error(`prompt file ${o.promptFile === '-' ? '- (standard input)' : o.promptFile} is empty; to generate from the start token alone, give --prompt ''`);
+      }
       // The policy before the model loads: a misspelt spec cost the whole load.
       const memory = o.memory !== undefined ? parsePolicySpec(o.memory) : null;
       const model = await loadCliModel(o.model, o.weights);

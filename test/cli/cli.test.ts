@@ -43,6 +43,11 @@ test('namm generate streams text and refuses bad input with a clear message', ()
   const piped = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'generate', '--model', MODEL, '--prompt-file', '-', '-n', '4', '--greedy', '--json'], { encoding: 'utf8', input: 'Once upon a time' });
   assert.equal(piped.status, 0, piped.stderr);
   assert.equal(JSON.parse(piped.stdout).prompt_token_count, JSON.parse(namm('generate', '--model', MODEL, '--prompt', 'Once upon a time', '-n', '4', '--greedy', '--json').stdout).prompt_token_count);
+  // An empty prompt file or input is refused (it generated from the start token alone); --prompt '' asks for that.
+  const emptyIn = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'generate', '--model', MODEL, '--prompt-file', '-', '-n', '2'], { encoding: 'utf8', input: '' });
+  assert.equal(emptyIn.status, 1);
+  assert.match(emptyIn.stderr, /^namm: prompt file - \(standard input\) is empty; to generate from the start token alone, give --prompt ''$/m);
+  assert.equal(namm('generate', '--model', MODEL, '--prompt', '', '-n', '2').status, 0);
   const dash = namm('tasks', 'generate', '--task', 'passkey', '--length', '256', '--tokenizer', MODEL, '--out', '-');
   assert.equal(dash.status, 1);
   assert.match(dash.stderr, /^namm: cannot write to -: outputs are files, written whole and atomically, not standard output \(write \.\/- for a file named "-"\)$/m);
