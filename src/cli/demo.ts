@@ -19,6 +19,7 @@ import { collect, intOption, traceFollower, WEIGHTS_FLAGS, WEIGHTS_HELP, weights
 import type { WeightStorage } from '../models/pack.js';
 import { contextLength } from '../models/rope.js';
 import { packageRoot } from '../util/package.js';
+import { readNammCheckpoint } from '../memory/namm/checkpoint.js';
 
 
 
@@ -76,6 +77,13 @@ export function register(program: Command): void {
         if (!existsSync(namm)) throw new Error(`no evolved NAMM at ${namm} yet (see \`namm evolve\`); pass --memory SPEC`);
         matchTo = `namm:${namm}`;
         specs = [matchTo, 'matched(h2o)'];
+        // The shipped NAMM was evolved on the shipped model (an earlier step of its training): on another model it
+        // runs as it is (NAMMs can transfer), but its evictions were chosen for that one, which the output alone did
+        // not say.
+        const evolvedOn = (readNammCheckpoint(namm).provenance as { model?: { fingerprint?: unknown } } | undefined)?.model?.fingerprint;
+        if (resolve(modelPath) !== join(root, DEFAULT_MODEL) && typeof evolvedOn === 'string' && evolvedOn !== model.fingerprint) {
+          process.stderr.write(`note: ${namm} was evolved on another model (${DEFAULT_MODEL}); it runs here unchanged, as a NAMM can transfer, but its evictions were not chosen for ${modelPath}\n`);
+        }
       } else if (specs.some(followsTrace)) {
         // As the default pair: a `matched(SPEC)` given without trace= follows the run of the first other policy given
         // (say, --memory namm:mine.namm --memory 'matched(h2o)'), which therefore runs first.

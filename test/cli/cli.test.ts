@@ -337,6 +337,11 @@ test('namm demo with no options runs the shipped model, the shipped NAMM and H2O
   assert.equal(kv[0], 100);
   assert.ok(kv[1]! < 100, `the NAMM evicted (held ${kv[1]}%)`);
   assert.ok(Math.abs(kv[2]! - kv[1]!) < 1, `matched H2O holds what the NAMM held (${kv[2]}% vs ${kv[1]}%)`);
+  assert.doesNotMatch(r.stderr, /note:/);
+  // On another model the shipped NAMM runs as it is, with a note that it was evolved elsewhere.
+  const other = namm('demo', '--model', 'models/namm-tiny-gpt2', '--length', '600');
+  assert.equal(other.status, 0, other.stderr);
+  assert.match(other.stderr, /^note: \S*namm-tiny-llama\.namm was evolved on another model \(models\/namm-tiny-llama\); it runs here unchanged, as a NAMM can transfer, but its evictions were not chosen for models\/namm-tiny-gpt2$/m);
 });
 
 test('namm demo (the README quick start) answers a generated prompt with the full cache and each policy', () => {
