@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModelFiles } from '../../src/models/load.js';
@@ -15,6 +15,12 @@ import { tinyByteLevelTokenizerJson, tinyGpt2, tinyQwen2 } from '../fixtures/tin
 
 const MODEL = '../shared/models/tinystories-656k';
 const ESSAYS = '../shared/data/pg-essays';
+
+/** A GGUF file's metadata. */
+function ggufMetadataOf(path: string): GgufMetadata {
+  const fd = openSync(path, 'r');
+  try { return readGgufHeader(fd, path).metadata; } finally { closeSync(fd); }
+}
 
 function withDir(fn: (dir: string) => void | Promise<void>) {
   return async () => {
@@ -291,15 +297,11 @@ test('GPT-2 → GGUF → load: Conv1D weights back in HF layout, byte-level voca
   ] }, origin: 'tiny' });
   const np = join(dir, 'named.gguf');
   writeGguf(np, config, weights, named, { dtype: 'F32' });
-  const { openSync, closeSync } = await import('node:fs');
-  const fd = openSync(np, 'r');
-  try {
-    const meta = readGgufHeader(fd, np).metadata;
-    assert.equal(meta.get('tokenizer.chat_template')?.value, '{% for m in messages %}[{{ m.content }}]{% endfor %}');
-    assert.equal(meta.get('tokenizer.chat_template.tool_use')?.value, 'tools');
-    assert.deepEqual(meta.get('tokenizer.chat_templates')?.value, ['tool_use']);
-    assert.deepEqual([...meta.keys()].filter((k) => k.startsWith('tokenizer.chat_template')).sort(), ['tokenizer.chat_template', 'tokenizer.chat_template.tool_use', 'tokenizer.chat_templates']);
-  } finally { closeSync(fd); }
+  const namedMeta = ggufMetadataOf(np);
+  assert.equal(namedMeta.get('tokenizer.chat_template')?.value, '{% for m in messages %}[{{ m.content }}]{% endfor %}');
+  assert.equal(namedMeta.get('tokenizer.chat_template.tool_use')?.value, 'tools');
+  assert.deepEqual(namedMeta.get('tokenizer.chat_templates')?.value, ['tool_use']);
+  assert.deepEqual([...namedMeta.keys()].filter((k) => k.startsWith('tokenizer.chat_template')).sort(), ['tokenizer.chat_template', 'tokenizer.chat_template.tool_use', 'tokenizer.chat_templates']);
   assert.equal((await loadModelFiles(np)).tokenizer!.applyChatTemplate!([{ role: 'user', content: 'hi' }]), '[hi]');
   const twice = new HfTokenizer({ tokenizerJson: json, tokenizerConfig: { chat_template: [{ name: 'rag', template: 'a' }, { name: 'r.g', template: 'b' }, { name: 'r-g', template: 'c' }] }, origin: 'tiny' });
   assert.throws(() => writeGguf(join(dir, 'x.gguf'), config, weights, twice), /chat_template names "r_g" twice \(as "r-g" made a key\)/);
@@ -360,14 +362,10 @@ test('GGUF special tokens besides BOS and EOS reach a chat template (unk, pad, s
   const tok = new HfTokenizer({ tokenizerJson: json, tokenizerConfig: { eos_token: eot, bos_token: eot, pad_token: 'the', mask_token: eot, chat_template: template }, origin: 'tiny' });
   const p = join(dir, 's.gguf');
   writeGguf(p, config, weights, tok, { dtype: 'F32' });
-  const { openSync, closeSync } = await import('node:fs');
-  const fd = openSync(p, 'r');
-  try {
-    const meta = readGgufHeader(fd, p).metadata;
-    assert.equal(meta.get('tokenizer.ggml.padding_token_id')?.value, tok.tokenToId('the'));
-    assert.equal(meta.get('tokenizer.ggml.mask_token_id')?.value, vocabSize - 1);
-    assert.equal(meta.has('tokenizer.ggml.seperator_token_id'), false);
-  } finally { closeSync(fd); }
+  const meta = ggufMetadataOf(p);
+  assert.equal(meta.get('tokenizer.ggml.padding_token_id')?.value, tok.tokenToId('the'));
+  assert.equal(meta.get('tokenizer.ggml.mask_token_id')?.value, vocabSize - 1);
+  assert.equal(meta.has('tokenizer.ggml.seperator_token_id'), false);
   const back = (await loadModelFiles(p)).tokenizer!;
   assert.equal(back.applyChatTemplate!([]), `${eot}|${eot}||the|||${eot}`);
   assert.equal(back.applyChatTemplate!([]), tok.applyChatTemplate!([]));
