@@ -199,7 +199,9 @@ export function register(program: Command): void {
             const diff = Object.entries(setup).filter(([k, v]) => JSON.stringify(was(k)) !== JSON.stringify(v)).map(([k]) => k);
             if (diff.length) {
               const label = (k: string) => (k === 'modelFingerprint' ? "the model's content (fingerprint of its config and weights)" : k === 'longbenchConfigDigest' ? "the LongBench config's content" : k);
-              throw new Error(`${o.out} holds results of another setup (${diff.map((k) => `${label(k)}: ${JSON.stringify(was(k))} there, ${JSON.stringify((setup as Record<string, unknown>)[k])} now`).join('; ')}); use another --out`);
+              // Weights are recorded as what they hold: "f32" is the file's own values, which auto and packed load too.
+              const shown = (k: string, v: unknown) => (k === 'weights' && v === 'f32' ? '"f32" (the file\'s own values: auto, f32 or packed)' : JSON.stringify(v));
+              throw new Error(`${o.out} holds results of another setup (${diff.map((k) => `${label(k)}: ${shown(k, was(k))} there, ${shown(k, (setup as Record<string, unknown>)[k])} now`).join('; ')}); use another --out`);
             }
             const beforeFiles = (before.policyFiles ?? {}) as Record<string, Record<string, string>>;
             for (const [s, f] of Object.entries(files)) {

@@ -167,5 +167,5 @@ test('namm --weights: a GGUF run packed prints the same text and perplexity as f
   assert.equal(evm(['--weights', 'q8_0']).status, 0);
   const other = evm(['--weights', 'f32']);
   assert.notEqual(other.status, 0);
-  assert.match(other.stderr, /holds results of another setup \(weights: "q8_0" there, "f32" now; the model's content \(fingerprint of its config and weights\): "[0-9a-f]{32}" there, "[0-9a-f]{32}" now\)/);
+  assert.match(other.stderr, /holds results of another setup \(weights: "q8_0" there, "f32" \(the file's own values: auto, f32 or packed\) now; the model's content \(fingerprint of its config and weights\): "[0-9a-f]{32}" there, "[0-9a-f]{32}" now\)/);
 });
