@@ -32,6 +32,9 @@ struct V {
   static R mul(R a, R b) { return a * b; }
   static R div(R a, R b) { return a / b; }
   static R max(R a, R b) { return a > b ? a : b; }
+  static R clamp(R x, R lo, R hi) { return x < lo ? lo : x > hi ? hi : x; }  // NaN x stays NaN
+  static R select_lt(R x, R c, R a, R b) { return x < c ? a : b; }
+  static R select_gt(R x, R c, R a, R b) { return x > c ? a : b; }
   static R fma(R a, R b, R c) { return a * b + c; }
   static float hsum(R v) { return v; }
   static float hmax(R v) { return v; }
