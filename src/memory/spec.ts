@@ -179,7 +179,8 @@ const DEFS: PolicyDef[] = [
     build: (o, ctx) => {
       allowOnly('snapkv', o, ['ratio', 'tokens', 'window', 'kernel', 'pool', 'every'], ctx);
       const window = o.has('window') ? intValue('snapkv', 'window', o.get('window')!, 1) : undefined;
-      const kernel = o.has('kernel') ? intValue('snapkv', 'kernel', o.get('kernel')!, 1) : undefined;
+      // Even and non-positive kernels get the factory's "odd integer ≥ 1" message.
+      const kernel = o.has('kernel') ? intValue('snapkv', 'kernel', o.get('kernel')!, -Infinity) : undefined;
       const pool = o.get('pool');
       if (pool !== undefined && pool !== 'avg' && pool !== 'max') throw new Error(`snapkv: pool must be avg or max, got "${pool}"`);
       // A window that fills a token budget, alone or with sinks=, is the factory's and withSinks' refusal.
@@ -374,7 +375,8 @@ function parseItems(name: string, items: string[], before?: string): Options {
   items.forEach((raw, i) => {
     const item = raw.trim();
     const eq = item.indexOf('=');
-    if (eq <= 0 || eq === item.length - 1) {
+    if (eq > 0 && eq === item.length - 1) throw new Error(`${name}: option ${item.slice(0, eq).trim()}= has no value`);
+    if (eq <= 0) {
       // Text without "=" after another option (or namm's path) is most likely the rest of a value cut at a comma.
       const prev = i > 0 ? items[i - 1] : before;
       const hint = prev !== undefined && eq < 0 && item !== '' ? ` (options are separated by commas, so a value cannot contain one: "${prev.trim()}" ends at the comma)` : '';
@@ -419,7 +421,11 @@ function budgetOf(name: string, o: Options, ctx: Context, alt = ''): Budget | nu
   if (hasRatio && hasTokens) throw new Error(`${name}: give either ratio= or tokens=, not both`);
   if (hasRatio) {
     const r = numberValue(name, 'ratio', o.get('ratio')!);
-    if (r < 0 || r >= 1) throw new Error(`${name}: ratio must satisfy 0 ≤ ratio < 1 (the fraction of tokens removed), got ${r}`);
+    if (r < 0 || r >= 1) {
+      // A decimal just below 1 that float64 rounds to 1 (0.99999999999999999) is quoted as written, with the reason.
+      const text = o.get('ratio')!, rounded = r === 1 && /^\+?0*\./.test(text) ? ', which a float64 rounds to 1' : '';
+      throw new Error(`${name}: ratio must satisfy 0 ≤ ratio < 1 (the fraction of tokens removed), got ${text}${rounded}`);
+    }
     return ratioBudget(r);
   }
   if (hasTokens) return tokenBudget(intValue(name, 'tokens', o.get('tokens')!, 1));

@@ -149,6 +149,10 @@ describe('parsePolicySpec: errors say what is allowed', () => {
     ['h2o:ratio=0.5,window=3', /h2o: unknown option "window"; allowed: ratio, tokens, recent, every/],
     ['h2o:ratio=0.5,ratio=0.4', /given twice/],
     ['h2o:ratio', /must look like key=value/],
+    ['h2o:ratio=', /^Error: h2o: option ratio= has no value$/],
+    // Quoted as written: the decimal is below 1, its float64 is not.
+    ['h2o:ratio=0.99999999999999999', /got 0\.99999999999999999, which a float64 rounds to 1$/],
+    ['snapkv:ratio=0.5,kernel=0', /kernel must be an odd integer ≥ 1, got 0/],
     ['h2o:ratio=0.5,', /must look like key=value/],
     ['matched(h2o):trace=/tmp/a,b.json', /matched: option "b\.json" must look like key=value \(options are separated by commas, so a value cannot contain one: "trace=\/tmp\/a" ends at the comma\)/],
     // A comma in a namm path: the piece after it is the first item after the path, and got no hint.
