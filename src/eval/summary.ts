@@ -2,6 +2,7 @@
 import { aggregateScores, isMetricName, type MetricName } from '../tasks/metrics/index.js';
 import { LIKELIHOOD_METRIC, type RecordResult } from './runner.js';
 import { argError, checkArg } from '../util/args.js';
+import { pythonRound } from '../tasks/metrics/python-round.js';
 
 export interface SummaryRow {
   dataset: string;
@@ -175,7 +176,7 @@ export function formatSummary(rows: readonly SummaryRow[], fullPolicy = 'full'):
   const fullSamples = (r: SummaryRow) => rows.find((x) => sameGroup(x, r) && x.policy === fullPolicy)?.samples;
   const partial = (r: SummaryRow) => r.policy !== fullPolicy && r.relativeSamples !== null && (r.relativeSamples !== r.samples || r.relativeSamples !== fullSamples(r));
   const marks = (r: SummaryRow) => [...(r.unscored > 0 ? [`${r.unscored} unscored`] : []), ...(r.truncated > 0 ? [`${r.truncated} cut`] : [])];
-  const body = rows.map((r) => [rowLabel(r), r.policy, marks(r).length > 0 ? `${r.samples} (${marks(r).join(', ')})` : String(r.samples), r.score.toFixed(2),
+  const body = rows.map((r) => [rowLabel(r), r.policy, marks(r).length > 0 ? `${r.samples} (${marks(r).join(', ')})` : String(r.samples), pythonRound(r.score, 2).toFixed(2),
     r.relativeToFull === null ? '-' : `${(100 * r.relativeToFull).toFixed(1)}%${partial(r) ? ` (on ${r.relativeSamples})` : ''}`,
     `${(100 * r.meanKvFraction).toFixed(1)}%`, `${(100 * r.peakKvFraction).toFixed(1)}%`]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));

@@ -115,6 +115,12 @@ test('the summary counts the records whose prompt was cut, and the table says so
   assert.equal(summarize(many as never)[0]!.peakKvFraction, 0.9);
 });
 
+test('the average row prints its score rounded as Python rounds (12.125 → 12.12, where toFixed gave 12.13)', () => {
+  const row = { policy: 'full', samples: 2, unscored: 0, truncated: 0, relativeToFull: 1, relativeSamples: 2, meanKvFraction: 1, peakKvFraction: 1 };
+  const table = formatSummary([{ ...row, dataset: 'a', score: 12.12 }, { ...row, dataset: 'b', score: 12.13 }, { ...row, dataset: 'average', tasks: 2, score: 12.125 }] as never);
+  assert.match(table, /\naverage \(2 tasks\) +full +2 +12\.12 /);
+});
+
 test('a prediction is the output decoded on its own, as LongBench\'s pred.py decodes it (no leading space of a SentencePiece token)', async () => {
   const { loadModel } = await import('../../src/models/model.js');
   const { runRecord } = await import('../../src/eval/runner.js');

@@ -47,6 +47,8 @@ test('jiebaCut equals Python jieba 0.42.1 cut(cut_all=False), including the non-
   assert.deepEqual(jiebaCut('他来到了网易杭研大厦'), ['他', '来到', '了', '网易', '杭研', '大厦']);
   assert.deepEqual(jiebaCut('小明硕士毕业于中国科学院计算所，后在日本京都大学深造'),
     ['小明', '硕士', '毕业', '于', '中国科学院', '计算所', '，', '后', '在', '日本京都大学', '深造']);
+  // A dictionary word with a Latin letter ("B超 3 n" in both dictionaries).
+  assert.deepEqual(jiebaCut('他去做B超检查'), ['他', '去', '做', 'B超', '检查']);
   // jieba-rs alone gives "UTF-8", "2018-07", "Adobe-3", "."; Python gives these:
   assert.deepEqual(jiebaCut('UTF-8编码'), ['UTF', '-', '8', '编码']);
   assert.deepEqual(jiebaCut('2018-07-01发布'), ['2018', '-', '07', '-', '01', '发布']);

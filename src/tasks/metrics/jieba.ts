@@ -3,7 +3,7 @@
  * dictionary, HMM on), which LongBench's Chinese metrics use.
  *
  * It runs on `@node-rs/jieba` (jieba-rs, prebuilt binaries inside the npm packages). jieba-rs carries the same
- * dictionary minus one entry (`B超 3 n`, added back here) and the same HMM, and differs in two places. Its Chinese
+ * dictionary (the package's dict.txt, `B超 3 n` included) and the same HMM, and differs in two places. Its Chinese
  * blocks take more characters than Python's (see PYTHON_HAN_BLOCK: the text is cut into Python's blocks here). And in the HMM
  * fallback for runs of non-Chinese characters its pattern `[a-zA-Z0-9]+(?:.\d+)?%?` has an unescaped dot, so it
  * yields `UTF-8` and `2018-07` where Python yields `UTF`, `-`, `8`. Python splits such a run with
@@ -22,7 +22,7 @@ let segmenter: JiebaSegmenter | null = null;
 function loadSegmenter(): JiebaSegmenter {
   if (segmenter) return segmenter;
   const require = createRequire(import.meta.url);
-  let jieba: { Jieba: { withDict(dict: Uint8Array): JiebaSegmenter & { loadDict(dict: Uint8Array): void } } };
+  let jieba: { Jieba: { withDict(dict: Uint8Array): JiebaSegmenter } };
   let dict: Uint8Array;
   try {
     jieba = require('@node-rs/jieba');
@@ -31,7 +31,6 @@ function loadSegmenter(): JiebaSegmenter {
     throw new Error(`Chinese metrics need the npm package @node-rs/jieba, which failed to load: ${(error as Error).message}`);
   }
   const instance = jieba.Jieba.withDict(dict);
-  instance.loadDict(new TextEncoder().encode('B超 3 n\n'));
   segmenter = instance;
   return instance;
 }
