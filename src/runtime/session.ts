@@ -123,7 +123,9 @@ export interface GenerateOptions extends SamplingOptions {
   compressPrompt?: boolean;
   /**
    * Cancels the generation: looked at before each new token, and raced against a promise onToken returned (one that
-   * never settles no longer holds the session for good). generate then rejects with the signal's reason (an
+   * never settles no longer holds the session for good). An abort from a timer or I/O (AbortSignal.timeout) can only
+   * happen while the event loop has a turn: with a signal, generate gives it one after the prompt's prefill and before
+   * each token is fed. generate then rejects with the signal's reason (an
    * AbortError unless abort() was given one); the session keeps every token it generated so far, as after an
    * onToken that throws, and takes further calls. A prompt's prefill, once started, runs to its end.
    */
@@ -795,6 +797,9 @@ export class Session {
     let stoppedBy: GenerateResult['stoppedBy'] = 'length';
     try {
       for (let step = 0; step < maxNew; step++) {
+        // With a signal, the event loop gets a turn after the prefill and before every token is fed (below), so that an
+        // abort from a timer or I/O (AbortSignal.timeout, a closed connection) is seen there (a turn costs ~4 µs).
+        if (step === 0 && signal) await eventLoopTurn();
         // Every token so far is fed (or waits in pending): a cancellation here (before the first token: later ones are
         // seen before their token is fed, below) leaves the session whole.
         signal?.throwIfAborted();
@@ -854,9 +859,10 @@ export class Session {
         // Its token is in the output, so it joins the sequence (fed with the next call, as after a length stop).
         if (hit >= 0) { stoppedBy = 'stop-string'; this.pending.push(id); break; }
         if (step + 1 < maxNew) {
-          // Other work gets a turn every 16 tokens, before this one is fed: an abort from then, or from a synchronous
-          // onToken, leaves it waiting unfed, as an abort during an async onToken does, so generate([]) goes on from it.
-          if (step % 16 === 15) await new Promise<void>((r) => setImmediate(r));
+          // Other work gets a turn before this token is fed (at every token with a signal to watch, else every 16): an
+          // abort from then, or from a synchronous onToken, leaves it waiting unfed, as an abort during an async onToken
+          // does, so generate([]) goes on from it.
+          if (signal || step % 16 === 15) await eventLoopTurn();
           if (signal?.aborted) { this.pending.push(id); signal.throwIfAborted(); }
           try {
             logits = this.decodeToken(id);
@@ -935,6 +941,15 @@ function stopPrefixTail(text: string, stops: readonly string[]): number {
     }
   }
   return held;
+}
+
+/**
+ * One pass of the event loop through its timers phase: a single setImmediate resolves in the check phase of the
+ * current pass, before the timers of the next, so an expired timer (AbortSignal.timeout) would not have run yet.
+ */
+async function eventLoopTurn(): Promise<void> {
+  await new Promise<void>((r) => setImmediate(r));
+  await new Promise<void>((r) => setImmediate(r));
 }
 
 /**

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadModel } from '../../src/models/model.js';
 import { Session } from '../../src/runtime/session.js';
+import type { MemoryPolicy } from '../../src/memory/policy.js';
 import { NativeBackend } from '../../src/tensor/native.js';
 import { skipNative } from '../tensor/native-fixtures.js';
 
@@ -151,6 +152,40 @@ test('a custom policy whose keep lists are not lists is refused by name, head an
   assert.throws(() => model.createSessionWith(notArray).prefill([1, 5]), /^TypeError: memory policy mine returned 7 for layer 0; observe\(\) returns null or one keep list per KV head$/);
 });
 
+/**
+ * A memory policy that keeps everything and, when a forward brings the sequence to `total` tokens, sets an immediate
+ * that aborts `ac`: an abort from outside generate's callbacks, run at the next turn generate gives the event loop
+ * (before the next token is fed), at a known token. Its clones do nothing.
+ */
+function abortWhenFed(total: number, ac: AbortController | null): MemoryPolicy {
+  return {
+    name: 'abort-when-fed', needsAttention: false, reset() {},
+    observe(obs) { if (obs.layer === 0 && obs.totalTokens === total && ac) setImmediate(() => ac.abort()); return null; },
+    clone: () => abortWhenFed(total, null),
+  };
+}
+
+test('generate with a signal gives the event loop a turn after the prefill and before each token is fed', async () => {
+  // An abort from a timer or I/O can only run in such a turn. Before, the loop gave one every 16 tokens only, so a
+  // short generation never saw AbortSignal.timeout, and a longer one saw it 16–32 tokens late.
+  const long = 'Lily played with a red ball in the park. '.repeat(60);
+  const s = await model.createSession();
+  const ac = new AbortController();
+  setImmediate(() => ac.abort());
+  const seen: string[] = [];
+  await assert.rejects(s.generate(long, { maxNewTokens: 8, signal: ac.signal, onToken: (t) => { seen.push(t); } }), { name: 'AbortError' });
+  assert.equal(seen.length, 0, 'seen after the prefill, before the first token');
+  // A timer that expires during the prefill (which takes far longer than 1 ms) fires in that turn as well.
+  const t = await model.createSession();
+  await assert.rejects(t.generate(long, { maxNewTokens: 8, signal: AbortSignal.timeout(1) }), { name: 'TimeoutError' });
+  // Mid-decoding: scheduled from the third token's callback, seen before that token is fed.
+  const u = await model.createSession();
+  const ac2 = new AbortController();
+  const got: number[] = [];
+  await assert.rejects(u.generate(long, { maxNewTokens: 8, minNewTokens: 8, signal: ac2.signal, onToken: (_t, id) => { got.push(id); if (got.length === 3) setImmediate(() => ac2.abort()); } }), { name: 'AbortError' });
+  assert.equal(got.length, 3);
+});
+
 test('generate with an AbortSignal: cancelled between tokens or while onToken is pending; the session goes on', async () => {
   const promptIds = model.tokenizer!.encode(prompt);
   // Aborted from onToken after three tokens: the call rejects with the AbortError, the session holds what it made.
@@ -164,8 +199,8 @@ test('generate with an AbortSignal: cancelled between tokens or while onToken is
   fresh.prefill([...promptIds, ...seen]);
   assert.deepEqual(after.outputTokens, (await fresh.generate(' Then', { maxNewTokens: 5 })).outputTokens);
   // generate([]) takes an aborted generation up again from its last token, whether the abort came from a synchronous
-  // onToken, during an async one, or from a timer (seen at the turn generate gives other work every 16 tokens): the
-  // tokens are those of one uninterrupted run.
+  // onToken, during an async one, or from a timer (seen at the turn generate with a signal gives other work before
+  // each token is fed): the tokens are those of one uninterrupted run.
   const whole = (await (await model.createSession()).generate(prompt, { maxNewTokens: 24, minNewTokens: 24 })).outputTokens;
   for (const how of ['sync', 'async', 'timer'] as const) {
     const r = await model.createSession();
@@ -180,7 +215,7 @@ test('generate with an AbortSignal: cancelled between tokens or while onToken is
       return how === 'async' ? new Promise<void>((res) => setImmediate(res)) : undefined;
     };
     await assert.rejects(r.generate(prompt, { maxNewTokens: 24, minNewTokens: 24, signal: abort.signal, onToken }), { name: 'AbortError' });
-    assert.equal(got.length, how === 'timer' ? 16 : 3, how);
+    assert.equal(got.length, 3, how);
     const rest = await r.generate([], { maxNewTokens: 24 - got.length, minNewTokens: 24 - got.length });
     assert.deepEqual([...got, ...rest.outputTokens], whole, how);
   }
@@ -192,11 +227,13 @@ test('generate with an AbortSignal: cancelled between tokens or while onToken is
   const stopStrings = [`${tail}\u0001`];
   const wholeStream: string[] = [];
   const one = await (await model.createSession()).generate(prompt, { maxNewTokens: 24, minNewTokens: 24, stopStrings, onToken: (t) => { wholeStream.push(t); } });
-  const held = await model.createSession();
+  // The abort comes from elsewhere while no text is streamed: set up by a memory policy as token 14 is fed, it runs at
+  // the turn before token 15 is fed, with tokens 14 and 15 held back.
   const heldAbort = new AbortController();
+  const held = model.createSessionWith(abortWhenFed(plainRun.promptTokens.length + 15, heldAbort));
   const pieces: string[] = [];
   await assert.rejects(held.generate(prompt, { maxNewTokens: 24, minNewTokens: 24, stopStrings, signal: heldAbort.signal,
-    onToken: (t) => { pieces.push(t); if (pieces.length === 1) setImmediate(() => heldAbort.abort()); } }), { name: 'AbortError' });
+    onToken: (t) => { pieces.push(t); } }), { name: 'AbortError' });
   assert.ok(!pieces.join('').endsWith(tail), 'the tail was held back when the abort came');
   const firstPieces = pieces.length;
   const taken = await held.generate([], { maxNewTokens: 8, minNewTokens: 8, stopStrings, onToken: (t) => { pieces.push(t); } });
@@ -243,17 +280,17 @@ test('generate([]) after an abort: held text joins as the uninterrupted stream (
     decode: (xs: readonly number[]) => xs.map((x) => table.get(x) ?? 'w').join('').replace(/ 's/g, "'s"),
   };
   const sessionWith = (tok: unknown) => new Session(model.arch, model.backend, tok as never, {});
-  const run = async (tok: unknown, stopStrings: string[], abortAt: 'timer' | ((text: string, id: number) => boolean), fork: boolean) => {
+  const run = async (tok: unknown, stopStrings: string[], abortAt: 'elsewhere' | ((text: string, id: number) => boolean), fork: boolean) => {
     const whole: string[] = [];
     const one = await sessionWith(tok).generate(promptIds, { maxNewTokens: 24, minNewTokens: 24, stopStrings, onToken: (t) => { whole.push(t); } });
-    let s = sessionWith(tok);
     const ac = new AbortController(), pieces: string[] = [];
+    // 'elsewhere': an abort set up by a memory policy as token 14 is fed, seen before token 15 is fed (when tokens 14
+    // and 15 may be held back); else one from this call's onToken.
+    let s = abortAt === 'elsewhere' ? new Session(model.arch, model.backend, tok as never, { memory: abortWhenFed(promptIds.length + 15, ac) }) : sessionWith(tok);
     await assert.rejects(s.generate(promptIds, { maxNewTokens: 24, minNewTokens: 24, stopStrings, signal: ac.signal,
       onToken: (t, id) => {
         pieces.push(t);
-        // 'timer': an abort from elsewhere, seen at the turn generate gives other work before token 16 is fed (when
-        // tokens 15 and 16 may be held back); else one from this call.
-        if (abortAt === 'timer') { if (pieces.length === 1) setImmediate(() => ac.abort()); } else if (abortAt(pieces.join(''), id)) ac.abort();
+        if (abortAt !== 'elsewhere' && abortAt(pieces.join(''), id)) ac.abort();
       } }), { name: 'AbortError' });
     if (fork) s = s.fork();
     const first = pieces.join('');
@@ -271,7 +308,7 @@ test('generate([]) after an abort: held text joins as the uninterrupted stream (
   const text = (xs: number[]) => model.tokenizer!.decode(xs);
   const stop = text(ids.slice(0, 17)).slice(text(ids.slice(0, 14)).length);
   for (const fork of [false, true]) {
-    const spanning = await run(model.tokenizer, [stop], 'timer', fork);
+    const spanning = await run(model.tokenizer, [stop], 'elsewhere', fork);
     assert.ok(!spanning.first.endsWith(text(ids.slice(0, 15)).slice(text(ids.slice(0, 14)).length)), 'the abort came while the stop string\'s beginning was held back (the case this checks)');
     assert.equal(spanning.one.stoppedBy, 'stop-string');
     assert.equal(spanning.rest.stoppedBy, 'stop-string', `fork ${fork}`);
