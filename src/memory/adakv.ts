@@ -1,10 +1,13 @@
 /** AdaKV (Feng et al., arXiv 2407.11550): one top-k across all heads of a layer, each head keeping a floor share. Wraps any scoring baseline. */
 import { showValue } from '../util/show.js';
 import { selectTopK } from './budget.js';
-import { checkFactoryOptions, ScoredPolicy, type Selector } from './scored.js';
+import { ALWAYS_KEPT_SCORE, checkFactoryOptions, ScoredPolicy, type Selector } from './scored.js';
 
 export interface AdaKVOptions {
-  /** Each head first keeps its own top max(1, ⌊floor·target_h⌋) rows (kvpress alpha_safeguard). Default 0.2. */
+  /**
+   * Each head first keeps the rows its rule always keeps (windows, sinks) and its top ⌊floor·(target_h − those)⌋
+   * other rows, as AdaKV's floor_alpha applies to the budget less the window. Default 0.2.
+   */
   floor?: number;
 }
 
@@ -12,8 +15,12 @@ export const ADAKV_DEFAULTS = { floor: 0.2 } as const;
 
 /**
  * The layer keeps min(Σ_h target_h, Σ_h rows_h) rows in total (the budget it would have had per head, pooled).
- * Each head is guaranteed its top max(1, ⌊floor·target_h⌋); the rest of the total goes to the highest scores of the layer,
- * flattened over heads (ties: newer rows and later heads win). Heads therefore end up with different lengths.
+ * Each head is guaranteed the a_h rows its rule always keeps (scores ≥ ALWAYS_KEPT_SCORE: SnapKV's observation
+ * window, H2O's recent window, sinks) and ⌊floor·(target_h − a_h)⌋ more, its best other rows — at least one row
+ * and at most target_h in all; the rest of the total goes to the highest scores of the layer, flattened over heads
+ * (ties: newer rows and later heads win). Heads therefore end up with different lengths. The floor is a share of
+ * what the rule chooses, as in AdaKV's own code (floor_alpha of the budget less the window); kvpress takes it of the
+ * whole share, which the window already fills at the usual sizes, so there a head can be left with its window alone.
  */
 export function adaKvSelect(floor: number = ADAKV_DEFAULTS.floor): Selector {
   if (typeof floor !== 'number' || !Number.isFinite(floor) || floor < 0 || floor > 1) {
@@ -28,9 +35,12 @@ export function adaKvSelect(floor: number = ADAKV_DEFAULTS.floor): Selector {
       const forced: Uint8Array[] = [];
       let nForced = 0;
       for (let h = 0; h < H; h++) {
-        const n = lens[h]!, mark = new Uint8Array(n);
+        const n = lens[h]!, s = scores[h]!, t = targets[h]!, mark = new Uint8Array(n);
+        let always = 0;
+        for (let i = 0; i < n; i++) always += +(s[i]! >= ALWAYS_KEPT_SCORE);
         // At least one row per head: attention over an emptied head is undefined.
-        for (const i of selectTopK(scores[h]!, n, Math.max(1, Math.floor(floor * targets[h]!)))) { mark[i] = 1; nForced++; }
+        const guaranteed = Math.max(1, Math.min(t, always + Math.floor(floor * Math.max(0, t - always))));
+        for (const i of selectTopK(s, n, guaranteed)) { mark[i] = 1; nForced++; }
         forced.push(mark);
       }
       // Flatten the rows not yet guaranteed; the best of them fill what remains of the total.

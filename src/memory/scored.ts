@@ -252,6 +252,11 @@ export function compactInPlace(data: Float64Array | Float32Array, keep: Int32Arr
 const SINK_STEP = 2 ** 971;
 /** Where the inner rule's own +∞ (rows it always keeps) go: below every sink, above any score a rule computes. */
 const SINK_FLOOR = 2 ** 1022;
+/**
+ * Scores at or above this mark the rows a rule always keeps (its own +∞: SnapKV's observation window, H2O's recent
+ * window; and the sinks of withSinks, which rank above them); no rule computes such a score for any other row.
+ */
+export const ALWAYS_KEPT_SCORE = SINK_FLOOR;
 
 /**
  * A scorer that never gives up the first `sinks` positions of the sequence (the attention sinks of StreamingLLM,

@@ -198,6 +198,19 @@ describe('AdaKV', () => {
     assert.deepEqual(keepOf(keep0), [[1, 2, 3, 4, 5, 6, 7, 8, 9], [9]], 'floor 0 still leaves every head one row');
   });
 
+  it('takes the floor of what the rule chooses, besides the rows it always keeps (AdaKV: the budget less the window)', () => {
+    // Rows 8 and 9 are each head's window (+∞). Floor 0.5 of the 3 rows left of a budget of 5 guarantees the weak head
+    // its best chosen row (7) besides its window; a floor over the whole budget (⌊0.5·5⌋ = 2) would be its window alone.
+    const win = (s: Float64Array) => { const w = s.slice(); w.fill(Infinity, 8); return w; };
+    const keep = adaKvSelect(0.5).select([win(strong), win(weak)], Int32Array.from([5, 5]), lens);
+    assert.deepEqual(keepOf(keep), [[3, 4, 5, 6, 7, 8, 9], [7, 8, 9]]);
+    // Sinks rank above the window (scores near the float64 maximum) and count among the rows always kept as well.
+    const sunk = win(weak);
+    sunk[0] = Number.MAX_VALUE;
+    const keepSinks = adaKvSelect(0.5).select([win(strong), sunk], Int32Array.from([5, 5]), lens);
+    assert.deepEqual(keepOf(keepSinks)![1], [0, 7, 8, 9], 'sink, window and ⌊0.5·2⌋ = 1 chosen row');
+  });
+
   it('wraps a scorer: same budget in total, unequal heads', () => {
     const shape = { nLayers: 1, nKvHeads: 4, headDim: 8 };
     const sim = new SimCache(shape, adakvPolicy(l2Policy({ budget: tokenBudget(20), every: AT_PREFILL_END })));

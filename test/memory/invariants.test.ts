@@ -108,9 +108,15 @@ function streamingRef(sinks: number): RefScores {
   return (hist) => hist[hist.length - 1]!.positions.map((pos) => pos.map((p) => (p < sinks ? 1e9 - p : p)));
 }
 
-/** AdaKV selection recomputed from reference scores: per-head floor first, then one flattened top-k. */
+/**
+ * AdaKV selection recomputed from reference scores: per head, the rows its rule always keeps (+∞) and a floor share
+ * of the rest of its budget first (at least 1 row, at most its budget), then one flattened top-k.
+ */
 function adakvRefKeep(scores: number[][], targets: number[], floor: number): number[][] {
-  const keep = scores.map((s, h) => new Set(topKRows(s, Math.max(1, Math.floor(floor * targets[h]!)))));
+  const keep = scores.map((s, h) => {
+    const always = s.filter((v) => v === Infinity).length, t = targets[h]!;
+    return new Set(topKRows(s, Math.max(1, Math.min(t, always + Math.floor(floor * Math.max(0, t - always))))));
+  });
   const total = targets.reduce((a, b) => a + b, 0);
   const rest: { s: number; h: number; j: number; f: number }[] = [];
   let f = 0, forced = 0;
