@@ -16,7 +16,8 @@
  */
 import { promises as fs } from 'node:fs';
 import { appendLineSync, makeFolders } from '../util/files.js';
-import { checkArg } from '../util/args.js';
+import { argError, checkArg, checkProgressOption } from '../util/args.js';
+import { checkOptionKeys } from '../util/show.js';
 import { join, resolve } from 'node:path';
 import { acquireRunLock, type RunLock } from '../util/run-lock.js';
 import { CmaEs, type CmaOptions } from './cmaes.js';
@@ -176,8 +177,15 @@ export const LOG_FILE = 'log.jsonl';
 /** The latest generation and validation times the ETA averages. */
 const RECENT_TIMES = 10;
 
+const RUN_EVOLUTION_OPTION_KEYS = ['dir', 'dim', 'cmaOptions', 'generations', 'stages', 'laterStages', 'seed', 'evaluate', 'extra', 'onProgress', 'validation', 'resume', 'progress', 'lock'];
+
 export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionResult> {
   checkArg('runEvolution', 'o', o, 'object', 'evolution options { dir, dim, evaluate, … }');
+  checkOptionKeys(o, RUN_EVOLUTION_OPTION_KEYS, 'runEvolution');
+  for (const cb of ['extra', 'onProgress'] as const) {
+    if (o[cb] !== undefined && typeof o[cb] !== 'function') throw argError('runEvolution', cb, 'a function', o[cb]);
+  }
+  checkProgressOption('runEvolution', o.progress);
   const stages = resolveStages(o);
   if (typeof o.evaluate !== 'function') throw new TypeError('runEvolution: evaluate must be a function');
   const later = o.laterStages;

@@ -19,8 +19,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, rmSync, statSync } from 'node:fs';
 import { appendLineSync, makeFolders, MiB, readFileLimited } from '../util/files.js';
-import { checkArg } from '../util/args.js';
-import { shortJson } from '../util/show.js';
+import { argError, checkArg, checkProgressOption } from '../util/args.js';
+import { checkOptionKeys, shortJson, showValue } from '../util/show.js';
 import { acquireRunLock, runFolderEntries, type RunLock } from '../util/run-lock.js';
 import { join } from 'node:path';
 import { calibrateNamm } from '../eval/calibrate.js';
@@ -32,7 +32,7 @@ import { recordContent, type TaskRecord } from '../tasks/record.js';
 import { checkpointFormatOf, writeFileAtomic } from './checkpoint.js';
 import { TRAIN_CHECKPOINT_FORMAT } from '../train/checkpoint.js';
 import type { CmaMode } from './cmaes.js';
-import { curriculumFingerprints, loadCurriculum, resolveTaskPools, stableJson, type Curriculum, type StageSpec } from './curriculum.js';
+import { curriculumFingerprints, isParsedCurriculum, loadCurriculum, parseCurriculum, resolveTaskPools, stableJson, type Curriculum, type StageSpec } from './curriculum.js';
 import { computeFitness, samplePromptIndices, type FitnessOptions, type TaskScores } from './fitness.js';
 import {
   CHECKPOINT_FILE, checkResumable, loadEvolutionCheckpoint, runEvolution, type EvaluationResult, type GenerationRecord, type ValidationContext,
@@ -139,14 +139,25 @@ interface EvolveExtra {
 /** The most evaluation workers a run may start: each is a thread with its own sessions (~12 MB and up). */
 const MAX_WORKERS = 64;
 
+const EVOLVE_OPTION_KEYS = ['curriculum', 'model', 'out', 'resume', 'workers', 'seed', 'mode', 'weights', 'progress', 'onGeneration'];
+
 export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult> {
   checkArg('evolveNamm', 'o', o, 'object', 'evolution options { curriculum, model, out, … }');
-  const curriculum = typeof o.curriculum === 'string' ? loadCurriculum(o.curriculum) : o.curriculum;
+  // A misspelt option (`wokers: 2`) ran the whole evolution on its default.
+  checkOptionKeys(o, EVOLVE_OPTION_KEYS, 'evolveNamm');
+  // A plain object (a curriculum file's contents) is validated as the file would be; relative JSONL paths in it
+  // resolve against the current folder. It failed deep inside the run with TypeErrors before.
+  const curriculum = typeof o.curriculum === 'string' ? loadCurriculum(o.curriculum)
+    : isParsedCurriculum(o.curriculum) ? o.curriculum
+    : o.curriculum !== null && typeof o.curriculum === 'object' && !Array.isArray(o.curriculum) ? parseCurriculum(o.curriculum, 'evolveNamm: curriculum', process.cwd())
+    : (() => { throw argError('evolveNamm', 'curriculum', 'a curriculum: a file path, the file\'s contents as an object, or parseCurriculum\'s result', o.curriculum); })();
   const workers = o.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
-    throw new RangeError(`workers must be an integer from 1 to ${MAX_WORKERS}, got ${workers} (each holds its own sessions; more workers than cores gain nothing)`);
+    throw new RangeError(`workers must be an integer from 1 to ${MAX_WORKERS}, got ${showValue(workers)} (each holds its own sessions; more workers than cores gain nothing)`);
   }
-  if (o.seed !== undefined && (!Number.isSafeInteger(o.seed) || o.seed < 0)) throw new RangeError(`seed must be an integer ≥ 0, got ${o.seed}`);
+  if (o.seed !== undefined && (!Number.isSafeInteger(o.seed) || o.seed < 0)) throw new RangeError(`seed must be an integer ≥ 0, got ${showValue(o.seed)}`);
+  if (o.onGeneration !== undefined && typeof o.onGeneration !== 'function') throw argError('evolveNamm', 'onGeneration', 'a function', o.onGeneration);
+  checkProgressOption('evolveNamm', o.progress);
   if (o.mode !== undefined && o.mode !== 'reference' && o.mode !== 'fast') throw new RangeError(`mode must be 'reference' or 'fast', got ${String(o.mode)}`);
   const out = o.out;
   // An empty path would name the current folder's files (checkpoint.bin) and fail only after the model has loaded.

@@ -36,6 +36,7 @@ import { backendGemm } from './ops/gemm.js';
 import { readTrainLog, renderLossSvg } from './plot.js';
 import { learningRate } from './schedule.js';
 import { argError, checkArg } from '../util/args.js';
+import { checkOptionKeys } from '../util/show.js';
 
 export interface StepInfo {
   step: number;
@@ -290,8 +291,15 @@ export const UNFINISHED_RUN_MARKER = 'train-unfinished.json';
  * Trains as `o` says. The run holds the lock of --out (src/util/run-lock.ts) from its first moment to its end: a
  * second run on the folder meanwhile is refused before it looks at or writes anything there.
  */
+const TRAIN_RUN_OPTION_KEYS = ['config', 'outDir', 'resume', 'backend', 'newData', 'maxSteps', 'onStep', 'onEval', 'onStatus', 'corpus'];
+
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   checkArg('runTraining', 'o', o, 'object', 'an object { config, outDir, … }');
+  // A misspelt option (`resum: true`) started a fresh run where a resume was meant.
+  checkOptionKeys(o, TRAIN_RUN_OPTION_KEYS, 'runTraining');
+  for (const cb of ['onStep', 'onEval', 'onStatus'] as const) {
+    if (o[cb] !== undefined && typeof o[cb] !== 'function') throw argError('runTraining', cb, 'a function', o[cb]);
+  }
   checkArg('runTraining', 'o.outDir', o.outDir, 'path');
   if ((o.config as Partial<TrainConfig> | null)?.model === null || typeof (o.config as Partial<TrainConfig> | null)?.model !== 'object') throw argError('runTraining', 'o.config', 'a parsed training config (parseTrainConfig / readTrainConfig)', o.config);
   const lock = acquireRunLock(o.outDir, {

@@ -58,6 +58,14 @@ export function argError(fn: string, name: string, what: string, value: unknown)
   return new TypeError(`${fn}: ${name} must be ${what}, got ${showValue(value)}`);
 }
 
+/** Refuses a `progress` option that is none of true, false, undefined or a writable stream (an object with write). */
+export function checkProgressOption(fn: string, value: unknown): void {
+  if (value === undefined || typeof value === 'boolean') return;
+  if (value === null || typeof value !== 'object' || typeof (value as { write?: unknown }).write !== 'function') {
+    throw argError(fn, 'progress', 'true, false or a writable stream', value);
+  }
+}
+
 /** Refuses argument `name` of `fn` unless it is of `kind` (see KINDS); `what` replaces the kind's description. */
 export function checkArg<K extends keyof ArgTypes>(fn: string, name: string, value: unknown, kind: K, what?: string): asserts value is ArgTypes[K] {
   const [test, described] = KINDS[kind];

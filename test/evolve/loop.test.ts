@@ -172,6 +172,9 @@ test('validation: a first stage of 0 generations writes a checkpoint that holds 
 
 test('bad evaluate results and options give clear errors; a corrupt checkpoint refuses to resume', () => withDir(async (dir) => {
   await assert.rejects(runEvolution({ dir, dim: 3, evaluate: sphere, progress: false }), /give generations or a non-empty stages list/);
+  await assert.rejects(runEvolution({ dir, dim: 3, generations: 2, evaluate: sphere, progress: false, resum: true } as never), /^TypeError: runEvolution: unknown option "resum" \(did you mean "resume"\?\)/);
+  await assert.rejects(runEvolution({ dir, dim: 3, generations: 2, evaluate: sphere, progress: false, onProgress: 1 as never }), /^TypeError: runEvolution: onProgress must be a function, got 1$/);
+  await assert.rejects(runEvolution({ dir, dim: 3, generations: 2, evaluate: sphere, progress: null as never }), /^TypeError: runEvolution: progress must be true, false or a writable stream, got null$/);
   await assert.rejects(runEvolution({ dir: join(dir, 'a'), dim: 3, generations: 2, cmaOptions: { popSize: 4 }, progress: false,
     evaluate: async () => ({ fitness: [1, 2, 3] }) }), /returned 3 fitness values for 4 members/);
   await assert.rejects(runEvolution({ dir: join(dir, 'b'), dim: 3, generations: 2, cmaOptions: { popSize: 4 }, progress: false,

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -347,6 +347,15 @@ test('a resume keeps the CMA-ES mode the run was started with, without repeating
   await assert.rejects(evolveNamm({ curriculum: config, model: join(dir, 'no-such-model'), out, resume: true, mode: 'fast', progress: false }), /has CMA-ES mode reference, this run asks for fast/);
   await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, mode: 'lazy' as 'fast', progress: false }), /mode must be 'reference' or 'fast', got lazy/);
   await assert.rejects(evolveNamm({ curriculum: config, model: 'no-such-model', out: ' ', progress: false }), /out must be the path of the run directory, got " "/);
+  // A misspelt option ran the whole evolution on its default; callbacks and streams of the wrong type failed mid-run.
+  await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, progress: false, wokers: 2 } as never), /^TypeError: evolveNamm: unknown option "wokers" \(did you mean "workers"\?\)/);
+  await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, progress: false, onGeneration: 5 as never }), /^TypeError: evolveNamm: onGeneration must be a function, got 5$/);
+  await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, progress: 'yes' as never }), /^TypeError: evolveNamm: progress must be true, false or a writable stream, got "yes"$/);
+  // The curriculum as a plain object (the file's contents) is validated as the file is, and then runs as the file does.
+  const plain = JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
+  await assert.rejects(evolveNamm({ curriculum: { ...plain, stage: [] } as never, model: MODEL, out, progress: false }), /evolveNamm: curriculum: \(top level\): unknown key "stage"/);
+  await assert.rejects(evolveNamm({ curriculum: plain as never, model: MODEL, out, resume: true, mode: 'fast', progress: false }), /has CMA-ES mode reference, this run asks for fast/);
+  await assert.rejects(evolveNamm({ curriculum: [] as never, model: MODEL, out, progress: false }), /evolveNamm: curriculum must be a curriculum: a file path, the file's contents as an object, or parseCurriculum's result, got an array/);
 }));
 
 test('a run whose first stage has 0 generations (validation on) resumes', { timeout: 120000 }, () => withTempDir(async (dir) => {

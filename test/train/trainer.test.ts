@@ -195,6 +195,9 @@ describe('namm train loop', () => {
     // Without the marker (a finished run, someone's model) the folder is still refused.
     rmSync(join(out, 'checkpoint.bin'));
     await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus }), /already holds a model/);
+    // A misspelt option started a fresh run where a resume was meant; a callback of the wrong type failed mid-run.
+    await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, resum: true } as never), /^TypeError: runTraining: unknown option "resum" \(did you mean "resume"\?\)/);
+    await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, onStep: 'log' as never }), /^TypeError: runTraining: onStep must be a function, got "log"$/);
     // So is a folder of other files: a run wrote its generation_config.json, loss.svg… over the user's.
     const other = join(tempDir(), 'notes');
     mkdirSync(other);
