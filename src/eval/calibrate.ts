@@ -9,8 +9,8 @@ import type { NormStats } from '../memory/namm/index.js';
 import type { NammScorerKind } from '../memory/namm/params.js';
 import type { TapPrecision } from '../memory/policy.js';
 import type { TaskRecord } from '../tasks/record.js';
-import { recordPrompt, runRecord, type RunRecordOptions } from './runner.js';
-import { argError, checkArg } from '../util/args.js';
+import { recordPrompt, runRecord, RUN_RECORD_OPTION_KEYS, type RunRecordOptions } from './runner.js';
+import { argError, checkArg, checkArgOptions } from '../util/args.js';
 
 export interface CalibrateOptions extends RunRecordOptions {
   updateEvery?: number;
@@ -26,6 +26,11 @@ export async function calibrateNamm(model: Model, records: readonly TaskRecord[]
   checkModel('calibrateNamm', model);
   checkArg('calibrateNamm', 'records', records, 'array', 'an array of task records');
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw argError('calibrateNamm', 'options', 'an object', options);
+  // Its own keys and runRecord's (an unknown one was reported as runRecord's, with runRecord's list).
+  checkArgOptions('calibrateNamm', options, [...RUN_RECORD_OPTION_KEYS, 'updateEvery', 'scorer', 'taps', 'onProgress', 'onRecord']);
+  for (const cb of ['onProgress', 'onRecord'] as const) {
+    if (options[cb] !== undefined && typeof options[cb] !== 'function') throw argError('calibrateNamm', cb, 'a function', options[cb]);
+  }
   if (records.length === 0) throw new Error('calibration needs at least one record');
   // The run options alone go on to runRecord (which refuses keys it does not know).
   const { updateEvery: _updateEvery, scorer: _scorer, taps: _taps, onProgress: _onProgress, onRecord: _onRecord, ...run } = options;

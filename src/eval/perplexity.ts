@@ -4,7 +4,7 @@ import { sequenceLimit } from '../models/rope.js';
 import { checkMemoryPolicy, type MemoryPolicy } from '../memory/policy.js';
 import type { CacheStatsSummary } from '../runtime/stats.js';
 import { DEFAULT_CHUNK_SIZE } from '../runtime/session.js';
-import { checkArg, checkArgOptions } from '../util/args.js';
+import { argError, checkArg, checkArgOptions } from '../util/args.js';
 
 export interface PerplexityResult {
   /** Tokens of the text (the first, often BOS, is only context). */
@@ -38,6 +38,7 @@ export function perplexity(model: Model, ids: readonly number[], policy: MemoryP
   checkArg('perplexity', 'ids', ids, 'ids');
   if (policy !== null) checkMemoryPolicy('perplexity', 'policy', policy, ' or null; parsePolicySpec(spec) turns a spec string into one');
   checkArgOptions('perplexity', options, ['chunkSize', 'onProgress']);
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw argError('perplexity', 'onProgress', 'a function', options.onProgress);
   // Every id against the vocabulary before anything runs, named by its place in the text (a piece's own check named
   // its place in the piece, after the pieces before had run).
   const V = model.config.vocabSize;

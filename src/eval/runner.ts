@@ -18,15 +18,15 @@ import { contextLength } from '../models/rope.js';
 import { checkMemoryPolicy, type MemoryPolicy } from '../memory/policy.js';
 import { answerText, type TaskRecord } from '../tasks/record.js';
 import {
-  maxNewTokensFor, metricForRecord, postprocessPrediction, scoreRecord, splitContextAndQuestion, extraStopTokensFor,
-  type LongBenchConfig,
+  checkRecordArg, maxNewTokensFor, metricForRecord, postprocessPrediction, scoreRecord, splitContextAndQuestion, extraStopTokensFor,
+  taskRecordProblem, type LongBenchConfig,
 } from '../tasks/longbench.js';
 import { checkMetricOptions, type MetricName, type MetricOptions } from '../tasks/metrics/index.js';
 import type { CacheStatsSummary } from '../runtime/stats.js';
-import type { Session } from '../runtime/session.js';
+import { Session } from '../runtime/session.js';
 import { tokenNll } from './perplexity.js';
-import { showValue } from '../util/show.js';
-import { checkArg, checkArgOptions } from '../util/args.js';
+import { shortJson, showValue } from '../util/show.js';
+import { argError, checkArg, checkArgOptions } from '../util/args.js';
 
 export interface RunRecordOptions {
   /** Official LongBench prompts and generation lengths (records without their own template need it). */
@@ -94,7 +94,7 @@ export interface RecordPrompt {
 /** Tokenises a record as runRecord does (template, truncation in the middle of the context, question, answer). */
 export function recordPrompt(model: Model, record: TaskRecord, options: RunRecordOptions = {}): RecordPrompt {
   checkModel('recordPrompt', model);
-  checkArg('recordPrompt', 'record', record, 'object', 'a task record');
+  checkRecordArg('recordPrompt', record);
   checkRunOptions(options);
   const tok = model.tokenizer;
   if (!tok) throw new Error(`model ${model.source} has no tokenizer; tasks need one`);
@@ -310,7 +310,11 @@ const INCLUSION_METRICS: ReadonlySet<MetricName> = new Set(['string_match_all', 
  */
 export function checkScorable(records: readonly TaskRecord[], options: MetricOptions = {}): void {
   checkArg('checkScorable', 'records', records, 'array', 'an array of task records');
-  records.forEach((r, i) => checkArg('checkScorable', `records[${i}]`, r, 'object', 'a task record'));
+  records.forEach((r, i) => {
+    checkArg('checkScorable', `records[${i}]`, r, 'object', 'a task record');
+    const problem = taskRecordProblem(r);
+    if (problem !== null) throw new TypeError(`checkScorable: records[${i}] (${shortJson(r._id ?? '(no _id)')}): ${problem}`);
+  });
   const metricOf = new Map<string, { metric: MetricName; id: string }>();
   for (const r of records) {
     try {
@@ -341,11 +345,21 @@ function recordLabels(record: TaskRecord): Pick<RecordResult, 'targetLength' | '
 
 export async function runRecord(model: Model, record: TaskRecord, policy: MemoryPolicy | null, options: RunRecordOptions = {}): Promise<RecordResult> {
   checkModel('runRecord', model);
-  checkArg('runRecord', 'record', record, 'object', 'a task record');
+  checkRecordArg('runRecord', record);
   if (policy !== null) checkMemoryPolicy('runRecord', 'policy', policy, ' or null; parsePolicySpec(spec) turns a spec string into one');
   checkArgOptions('runRecord', options, RUN_RECORD_OPTION_KEYS);
+  const prefixGiven = options.prefix;
+  if (prefixGiven !== undefined) {
+    checkArg('runRecord', 'prefix', prefixGiven, 'object', 'an object { session, tokens }');
+    if (!(prefixGiven.session instanceof Session)) throw argError('runRecord', 'prefix.session', 'a Session', prefixGiven.session);
+    // A session of another model ran this record on that model's cache with no word.
+    if (prefixGiven.session.arch !== model.arch) throw new Error(`runRecord: prefix.session belongs to another model than ${model.source}`);
+    if (!Number.isSafeInteger(prefixGiven.tokens)) throw argError('runRecord', 'prefix.tokens', 'an integer (the tokens the session holds)', prefixGiven.tokens);
+  }
   const started = performance.now();
   const { ctxIds, qIds, answerIds, maxNew, truncated, prefill } = recordPrompt(model, record, options);
+  // What the task metric needs from the record, before the model runs (a bad metric failed once it had generated).
+  if (options.score !== 'likelihood') checkScorable([record], options.metricOptions);
   const tok = model.tokenizer!;
   const done = options.prefix?.tokens ?? 0;
   // Without a prefix the first prefill may be empty (an empty context under a tokenizer without BOS).

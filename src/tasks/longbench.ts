@@ -123,9 +123,15 @@ export function loadLongBenchConfig(dir: string): LongBenchConfig {
 
 // ---------------------------------------------------------------------------------------------- prompts
 
-/** Refuses argument `record` of `fn` unless it is a task record (an object). */
-function checkRecordArg(fn: string, record: unknown): asserts record is TaskRecord {
+/**
+ * Refuses argument `record` of `fn` unless it is a task record with every field of the right type (taskRecordProblem,
+ * as a JSONL line is checked): a null context went into the prompt as the text "null", and a bad answers list or
+ * metric failed only after the model had generated.
+ */
+export function checkRecordArg(fn: string, record: unknown): asserts record is TaskRecord {
   checkArg(fn, 'record', record, 'object', 'a task record');
+  const problem = taskRecordProblem(record);
+  if (problem !== null) throw new TypeError(`${fn}: record ${shortJson((record as { _id?: unknown })._id ?? '(no _id)')}: ${problem}`);
 }
 
 function templateFor(record: TaskRecord, config?: LongBenchConfig): string {

@@ -30,3 +30,28 @@ test('summaries and plots name a wrong argument instead of failing inside', () =
   assert.throws(() => formatSummary([{}] as never), /formatSummary: rows\[0\] must be a summary row/);
   assert.throws(() => renderScoreVsKvSvg([{}] as never), /renderScoreVsKvSvg: points\[0\] must be a point/);
 });
+
+test('runRecord, recordPrompt and checkScorable check a record\'s fields before the model runs; runRecord checks its prefix', async () => {
+  const { loadModel } = await import('../../src/models/model.js');
+  const { generateRecord } = await import('../../src/tasks/registry.js');
+  const { checkScorable, recordPrompt, runRecord } = await import('../../src/eval/runner.js');
+  const llama = await loadModel('models/namm-tiny-llama');
+  const rec = generateRecord({ task: 'passkey', length: 300, tokenizer: llama.tokenizer!, seed: 1 });
+  // A null context went into the prompt as the text "null"; a bad answers list or metric failed after generating.
+  await assert.rejects(runRecord(llama, { ...rec, context: null } as never, null), /^TypeError: runRecord: record ".*": "context" must be a string$/);
+  await assert.rejects(runRecord(llama, { ...rec, answers: '77234' } as never, null), /runRecord: record ".*": "answers" must be an array of strings/);
+  await assert.rejects(runRecord(llama, { ...rec, metric: 'f1' } as never, null), /"metric" "f1" is not a known metric/);
+  assert.throws(() => recordPrompt(llama, { ...rec, input: null } as never), /^TypeError: recordPrompt: record ".*": "input" must be a string$/);
+  assert.throws(() => checkScorable([rec, { ...rec, answers: null } as never]), /^TypeError: checkScorable: records\[1\] \(".*"\): "answers" must be an array of strings$/);
+  // The prefix: an object with a session of this model and its token count.
+  const other = model.createSessionWith(null);
+  await assert.rejects(runRecord(llama, rec, null, { prefix: { session: other, tokens: 0 } }), /^Error: runRecord: prefix\.session belongs to another model than /);
+  await assert.rejects(runRecord(llama, rec, null, { prefix: {} as never }), /^TypeError: runRecord: prefix\.session must be a Session, got undefined$/);
+  await assert.rejects(runRecord(llama, rec, null, { prefix: { session: llama.createSessionWith(null), tokens: '0' as never } }), /runRecord: prefix\.tokens must be an integer \(the tokens the session holds\), got "0"$/);
+});
+
+test('perplexity and calibrateNamm check their callbacks and options before anything runs', async () => {
+  assert.throws(() => perplexity(model, [1, 2, 3], null, { onProgress: 5 as never }), /^TypeError: perplexity: onProgress must be a function, got 5$/);
+  await assert.rejects(calibrateNamm(model, [{ _id: 'r' }] as never, zeroNammParams(), { updateevery: 64 } as never), /^TypeError: calibrateNamm: unknown option "updateevery" \(did you mean "updateEvery"\?\)/);
+  await assert.rejects(calibrateNamm(model, [{ _id: 'r' }] as never, zeroNammParams(), { onRecord: 'x' } as never), /^TypeError: calibrateNamm: onRecord must be a function, got "x"$/);
+});
