@@ -36,7 +36,7 @@ export function tokenNll(row: ArrayLike<number>, target: number): { nll: number;
 export function perplexity(model: Model, ids: readonly number[], policy: MemoryPolicy | null, options: { chunkSize?: number; onProgress?: (done: number, total: number) => void } = {}): PerplexityResult {
   checkModel('perplexity', model);
   checkArg('perplexity', 'ids', ids, 'ids');
-  if (policy !== null) checkMemoryPolicy('perplexity', 'policy', policy, ' or null; parsePolicySpec(spec) turns a spec string into one');
+  if (policy !== null) checkMemoryPolicy('perplexity', 'policy', policy, ' or null (the full cache)');
   checkArgOptions('perplexity', options, ['chunkSize', 'onProgress']);
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw argError('perplexity', 'onProgress', 'a function', options.onProgress);
   // Every id against the vocabulary before anything runs, named by its place in the text (a piece's own check named

@@ -18,7 +18,7 @@ import { contextLength } from '../models/rope.js';
 import { checkMemoryPolicy, type MemoryPolicy } from '../memory/policy.js';
 import { answerText, type TaskRecord } from '../tasks/record.js';
 import {
-  checkRecordArg, maxNewTokensFor, metricForRecord, postprocessPrediction, scoreRecord, splitContextAndQuestion, extraStopTokensFor,
+  checkTaskRecord, maxNewTokensFor, metricForRecord, postprocessPrediction, scoreRecord, splitContextAndQuestion, extraStopTokensFor,
   taskRecordProblem, type LongBenchConfig,
 } from '../tasks/longbench.js';
 import { checkMetricOptions, type MetricName, type MetricOptions } from '../tasks/metrics/index.js';
@@ -94,7 +94,7 @@ export interface RecordPrompt {
 /** Tokenises a record as runRecord does (template, truncation in the middle of the context, question, answer). */
 export function recordPrompt(model: Model, record: TaskRecord, options: RunRecordOptions = {}): RecordPrompt {
   checkModel('recordPrompt', model);
-  checkRecordArg('recordPrompt', record);
+  checkTaskRecord(record, 'recordPrompt');
   checkRunOptions(options);
   const tok = model.tokenizer;
   if (!tok) throw new Error(`model ${model.source} has no tokenizer; tasks need one`);
@@ -345,8 +345,8 @@ function recordLabels(record: TaskRecord): Pick<RecordResult, 'targetLength' | '
 
 export async function runRecord(model: Model, record: TaskRecord, policy: MemoryPolicy | null, options: RunRecordOptions = {}): Promise<RecordResult> {
   checkModel('runRecord', model);
-  checkRecordArg('runRecord', record);
-  if (policy !== null) checkMemoryPolicy('runRecord', 'policy', policy, ' or null; parsePolicySpec(spec) turns a spec string into one');
+  checkTaskRecord(record, 'runRecord');
+  if (policy !== null) checkMemoryPolicy('runRecord', 'policy', policy, ' or null (the full cache)');
   checkArgOptions('runRecord', options, RUN_RECORD_OPTION_KEYS);
   const prefixGiven = options.prefix;
   if (prefixGiven !== undefined) {

@@ -3,6 +3,7 @@ import { aggregateScores, isMetricName, type MetricName } from '../tasks/metrics
 import { LIKELIHOOD_METRIC, type RecordResult } from './runner.js';
 import { argError, checkArg } from '../util/args.js';
 import { pythonRound } from '../tasks/metrics/python-round.js';
+import { shortJson } from '../util/show.js';
 
 export interface SummaryRow {
   dataset: string;
@@ -81,7 +82,7 @@ export function summarize(results: readonly RecordResult[], fullPolicy = 'full',
   for (const [key, rs] of groups) {
     const [dataset, policy, length, depth] = JSON.parse(key) as [string, string, number | null, number | null];
     const metric = rs[0]!.metric;
-    if (metric !== LIKELIHOOD_METRIC && !isMetricName(metric)) throw new Error(`unknown metric ${metric}`);
+    if (metric !== LIKELIHOOD_METRIC && !isMetricName(metric)) throw new Error(`summarize: the results of ${shortJson(dataset)} under ${shortJson(policy)} have ${metric === undefined ? 'no metric' : `the unknown metric ${shortJson(metric)}`} (results as runRecord returns them have one)`);
     if (rs.some((r) => r.metric !== metric)) throw new Error(`${dataset} under ${policy} mixes results scored by ${metric} and by ${rs.find((r) => r.metric !== metric)!.metric}`);
     const scored = rs.filter(hasScore);
     rows.push({

@@ -13,6 +13,7 @@ import { checkOptionKeys } from '../util/show.js';
 import { symmetricEigenInPlace } from './eigen.js';
 import { CMA_RATE_NAMES, checkStrategyConstants, cmaParameters, hansenEigenGap, type CmaParameters, type CmaVariant } from './cma-parameters.js';
 import { decodeCmaState, encodeCmaState, type CmaSnapshot } from './cma-state.js';
+import { showValue } from '../util/show.js';
 
 export type { CmaVariant, CmaParameters } from './cma-parameters.js';
 export { cmaParameters, hansenEigenGap } from './cma-parameters.js';
@@ -172,7 +173,7 @@ export class CmaEs {
     if (fitness.length !== lambda) throw new RangeError(`CMA-ES: got ${fitness.length} fitness values, need ${lambda}`);
     for (let k = 0; k < lambda; k++) {
       if (typeof fitness[k] !== 'number' || !Number.isFinite(fitness[k])) {
-        throw new RangeError(`CMA-ES: fitness[${k}] is ${fitness[k]}; every fitness must be a finite number`);
+        throw new RangeError(`CMA-ES: fitness[${k}] is ${showValue(fitness[k])}; every fitness must be a finite number`);
       }
     }
     const { z, y } = this.pending;

@@ -8,6 +8,7 @@
  * below 1 (attention needs at least one key); a head holding fewer rows than its target keeps them all.
  */
 import { argError, checkArg } from '../util/args.js';
+import { showValue } from '../util/show.js';
 
 /** How many tokens a baseline keeps per layer and KV head. */
 export type Budget =
@@ -17,7 +18,7 @@ export type Budget =
 /** Fraction removed, 0 ≤ r < 1 (kvpress `compression_ratio`). */
 export function ratioBudget(ratio: number): Budget {
   if (typeof ratio !== 'number' || !Number.isFinite(ratio) || ratio < 0 || ratio >= 1) {
-    throw new RangeError(`ratio must be a number with 0 ≤ ratio < 1 (the fraction of tokens removed), got ${ratio}`);
+    throw new RangeError(`ratio must be a number with 0 ≤ ratio < 1 (the fraction of tokens removed), got ${showValue(ratio)}`);
   }
   return { kind: 'ratio', ratio };
 }

@@ -3,6 +3,7 @@ import type { CacheShape, LayerObservation } from './policy.js';
 import { type Budget, type Cadence, everyTokens } from './budget.js';
 import { checkFactoryOptions, ScoredPolicy, type TokenScorer } from './scored.js';
 import { hashString } from '../util/rng.js';
+import { showValue } from '../util/show.js';
 
 export interface RandomOptions {
   budget: Budget | null;
@@ -39,7 +40,7 @@ export class RandomScorer implements TokenScorer {
   /** Per layer, per head: two hash keys derived from (seed, layer, head). */
   private keys: Uint32Array[] = [];
   constructor(readonly seed: number) {
-    if (!Number.isInteger(seed)) throw new RangeError(`random: seed must be an integer, got ${seed}`);
+    if (!Number.isInteger(seed)) throw new RangeError(`random: seed must be an integer, got ${showValue(seed)}`);
   }
   reset(shape: CacheShape): void {
     this.keys = Array.from({ length: shape.nLayers }, (_, l) => {

@@ -231,7 +231,7 @@ export class Session {
     // As createSession: `new Session(…, { memroy: policy })` ran the full cache without a word.
     checkOptionKeys(options, SESSION_OPTION_KEYS, 'Session');
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-    if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${options.chunkSize}`);
+    if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${showValue(options.chunkSize)}`);
     this.forwardTokens = options.forwardTokens ?? 512;
     if (!Number.isSafeInteger(this.forwardTokens) || this.forwardTokens < 1) {
       throw new RangeError(`forwardTokens must be a positive integer, got ${options.forwardTokens}`);
@@ -357,6 +357,11 @@ export class Session {
     const asked = this.policy?.chunkBoundary;
     if (asked !== undefined && (!Number.isSafeInteger(asked) || asked < 1)) {
       throw new RangeError(`memory policy ${this.policy!.name}: chunkBoundary must be a positive integer, got ${String(asked)}`);
+    }
+    // An unknown tap precision ran as fp32 without a word.
+    const taps = this.policy?.tapPrecision;
+    if (taps !== undefined && taps !== 'fp32' && taps !== 'bf16') {
+      throw new RangeError(`memory policy ${this.policy!.name}: tapPrecision must be 'fp32' or 'bf16', got ${showValue(taps)}`);
     }
     const boundary = asked ?? Number.MAX_SAFE_INTEGER;
     let i = 0;
@@ -520,6 +525,9 @@ export class Session {
   private checkPositionSpan(n: number): void {
     const span = this.policy?.positionSpan;
     if (!span) return;
+    if (!Number.isSafeInteger(span.tokens) || span.tokens < 0) {
+      throw new RangeError(`memory policy ${this.policy!.name}: positionSpan.tokens must be an integer ≥ 0, got ${showValue(span.tokens)}`);
+    }
     const newest = this.totalTokens + n - 1;
     // Every position held is ≥ 0: a sequence no longer than the span needs no pass over the stores.
     if (newest <= span.tokens) return;
@@ -657,6 +665,10 @@ export class Session {
     const t1 = performance.now();
     this.timings.policyMs += t1 - t0;
     if (!keep) return;
+    if (isThenable(keep)) {
+      keep.then(undefined, () => {});  // its rejection, if it comes, is not left unhandled (that would end the process)
+      throw new TypeError(`memory policy ${policy.name} returned a promise for layer ${layer}: observe() must be synchronous (the forward cannot wait), returning null or one keep list per KV head`);
+    }
     if (!Array.isArray(keep)) throw new TypeError(`memory policy ${policy.name} returned ${showValue(keep)} for layer ${layer}; observe() returns null or one keep list per KV head`);
     if (keep.length !== H) throw new Error(`memory policy ${policy.name} returned ${keep.length} keep lists for ${H} KV heads`);
     for (let h = 0; h < H; h++) {
@@ -720,7 +732,7 @@ export class Session {
       if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new TypeError(`generate: ${key} must be true or false, got ${JSON.stringify(options[key])}`);
     }
     const maxNew = options.maxNewTokens ?? 128;
-    if (!Number.isInteger(maxNew) || maxNew < 0) throw new RangeError(`maxNewTokens must be an integer ≥ 0, got ${options.maxNewTokens}`);
+    if (!Number.isInteger(maxNew) || maxNew < 0) throw new RangeError(`maxNewTokens must be an integer ≥ 0, got ${showValue(options.maxNewTokens)}`);
     const tok = this.tokenizer;
     let promptIds: number[];
     if (typeof prompt === 'string') {
@@ -756,7 +768,7 @@ export class Session {
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`generate: signal must be an AbortSignal, got ${showValue(signal)}`);
     signal?.throwIfAborted();
     const minNew = options.minNewTokens ?? 0;
-    if (!Number.isInteger(minNew) || minNew < 0) throw new RangeError(`minNewTokens must be an integer ≥ 0, got ${options.minNewTokens}`);
+    if (!Number.isInteger(minNew) || minNew < 0) throw new RangeError(`minNewTokens must be an integer ≥ 0, got ${showValue(options.minNewTokens)}`);
     if (minNew > maxNew) throw new RangeError(`minNewTokens (${minNew}) is above maxNewTokens (${maxNew}): at most ${maxNew} tokens can come`);
     const stopTokens = new Set(options.stopTokens ?? tok?.eosTokenIds ?? this.arch.config.eosTokenIds);
     const stopStrings = options.stopStrings ?? [];

@@ -124,11 +124,11 @@ export function loadLongBenchConfig(dir: string): LongBenchConfig {
 // ---------------------------------------------------------------------------------------------- prompts
 
 /**
- * Refuses argument `record` of `fn` unless it is a task record with every field of the right type (taskRecordProblem,
- * as a JSONL line is checked): a null context went into the prompt as the text "null", and a bad answers list or
- * metric failed only after the model had generated.
+ * Refuses `record` unless it is a task record with every field of the right type (taskRecordProblem, as a JSONL line
+ * is checked), naming `fn` (the function it was given to) and the record's id: a null context went into the prompt
+ * as the text "null", and a bad answers list or metric failed only after the model had generated.
  */
-export function checkRecordArg(fn: string, record: unknown): asserts record is TaskRecord {
+export function checkTaskRecord(record: unknown, fn = 'checkTaskRecord'): asserts record is TaskRecord {
   checkArg(fn, 'record', record, 'object', 'a task record');
   const problem = taskRecordProblem(record);
   if (problem !== null) throw new TypeError(`${fn}: record ${shortJson((record as { _id?: unknown })._id ?? '(no _id)')}: ${problem}`);
@@ -145,7 +145,7 @@ const NO_CONFIG_HINT = ": the record has none and no LongBench config was given 
 
 /** New tokens to generate: the record's own `max_new_tokens`, else the config's value for its dataset. */
 export function maxNewTokensFor(record: TaskRecord, config?: LongBenchConfig): number {
-  checkRecordArg('maxNewTokensFor', record);
+  checkTaskRecord(record, 'maxNewTokensFor');
   if (record.max_new_tokens !== undefined) checkArg('maxNewTokensFor', 'record.max_new_tokens', record.max_new_tokens, 'count');
   const tokens = record.max_new_tokens ?? config?.maxNewTokens[record.dataset];
   if (tokens === undefined) throw new Error(`no max_new_tokens for dataset ${shortJson(record.dataset)}${config ? ' (the record has none and the config does not list it)' : NO_CONFIG_HINT}`);
@@ -188,7 +188,7 @@ function renderPieces(pieces: readonly TemplatePiece[], record: TaskRecord): str
 
 /** The prompt: the template (`prompt_format.format(**record)` in LongBench's pred.py) with the record filled in. */
 export function buildPrompt(record: TaskRecord, config?: LongBenchConfig): string {
-  checkRecordArg('buildPrompt', record);
+  checkTaskRecord(record, 'buildPrompt');
   return renderPieces(parseTemplate(templateFor(record, config)), record);
 }
 
@@ -198,7 +198,7 @@ export function buildPrompt(record: TaskRecord, config?: LongBenchConfig): strin
  * `buildPrompt(record, config)`.
  */
 export function splitContextAndQuestion(record: TaskRecord, config?: LongBenchConfig): { context: string; question: string } {
-  checkRecordArg('splitContextAndQuestion', record);
+  checkTaskRecord(record, 'splitContextAndQuestion');
   const pieces = parseTemplate(templateFor(record, config));
   const positions = pieces.flatMap((piece, index) => ('field' in piece && piece.field === 'context' ? [index] : []));
   if (positions.length !== 1) throw new Error(`prompt template of ${record.dataset} must contain {context} exactly once, found ${positions.length}`);
@@ -263,7 +263,7 @@ export function postprocessPrediction(dataset: string, text: string): string {
 
 /** The metric of a record: its own `metric`, else its dataset's. */
 export function metricForRecord(record: TaskRecord): MetricName {
-  checkRecordArg('metricForRecord', record);
+  checkTaskRecord(record, 'metricForRecord');
   if (record.metric !== undefined) {
     if (!isMetricName(record.metric)) throw new Error(`record ${record._id}: unknown metric ${shortJson(record.metric)}`);
     return record.metric;
@@ -275,7 +275,7 @@ export function metricForRecord(record: TaskRecord): MetricName {
 
 /** One sample's score in [0, 1]: the dataset's post-processing, then its metric against all gold answers. */
 export function scoreRecord(record: TaskRecord, prediction: string, options: MetricOptions = {}): number {
-  checkRecordArg('scoreRecord', record);
+  checkTaskRecord(record, 'scoreRecord');
   checkArg('scoreRecord', 'prediction', prediction, 'string');
   return scoreByMetric(metricForRecord(record), postprocessPrediction(record.dataset, prediction), record.answers, record.all_classes, options);
 }

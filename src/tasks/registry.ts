@@ -269,6 +269,11 @@ function checkRecords(fn: string, o: RecordsOptions): void {
     // An empty sweep would give no records at all, silently.
     if (o.depths.length === 0) throw new RangeError('depths: at least one depth is needed (undefined: a random depth per record), got []');
   }
+  // As the CLI refuses them: a value listed twice gives the same records twice, with the same ids.
+  for (const [key, list] of [['lengths', o.lengths], ['depths', o.depths ?? []]] as const) {
+    const twice = list.find((v, i) => list.indexOf(v) !== i);
+    if (twice !== undefined) throw new RangeError(`${fn}: ${key} lists ${showValue(twice)} twice, which would give the same records twice, with the same ids; give each once (n sets how many records each gets)`);
+  }
   for (const length of o.lengths) for (const depthPercent of o.depths ?? [undefined]) checkRecord(fn, { ...o, length, depthPercent }, false);
 }
 

@@ -1,0 +1,44 @@
+/**
+ * Findings of a newcomer's audit of the library API (session 35): values printed as what they are, policies' own
+ * fields checked, duplicate sweep values refused, a summary of results without a metric explained.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CmaEs, generateRecords, ratioBudget, randomPolicy, summarize } from '../src/index.js';
+import { loadModel } from '../src/models/model.js';
+
+const model = await loadModel('models/namm-tiny-llama');
+
+test('a string where a number goes is quoted in the message ("got "5"", not "got 5")', async () => {
+  const s = model.createSessionWith(null);
+  await assert.rejects(s.generate('hi', { maxNewTokens: '5' as never }), /^RangeError: maxNewTokens must be an integer ≥ 0, got "5"$/);
+  await assert.rejects(s.generate('hi', { maxNewTokens: 5, minNewTokens: '1' as never }), /^RangeError: minNewTokens must be an integer ≥ 0, got "1"$/);
+  assert.throws(() => model.createSessionWith(null, { chunkSize: '128' as never }), /chunkSize must be a positive integer, got "128"$/);
+  assert.throws(() => ratioBudget('0.5' as never), /got "0\.5"$/);
+  assert.throws(() => randomPolicy({ budget: ratioBudget(0.5), seed: 'x' as never }), /random: seed must be an integer, got "x"$/);
+  const es = new CmaEs({ dim: 2, popSize: 2, seed: 1 });
+  es.ask();
+  assert.throws(() => es.tell(['1', '2'] as never), /CMA-ES: fitness\[0\] is "1"; every fitness must be a finite number/);
+});
+
+test('a custom policy: an async observe, an unknown tap precision and a bad position span are named', () => {
+  const base = { name: 'mine', needsAttention: false, reset() {} };
+  assert.throws(() => model.createSessionWith({ ...base, observe: (async () => null) as never }).prefill([1, 2, 3]),
+    /^TypeError: memory policy mine returned a promise for layer 0: observe\(\) must be synchronous/);
+  assert.throws(() => model.createSessionWith({ ...base, needsAttention: true, tapPrecision: 'fp8' as never, observe: () => null }).prefill([1, 2, 3]),
+    /^RangeError: memory policy mine: tapPrecision must be 'fp32' or 'bf16', got "fp8"$/);
+  assert.throws(() => model.createSessionWith({ ...base, positionSpan: { tokens: -1, what: 'x' }, observe: () => null }).prefill([1, 2, 3]),
+    /^RangeError: memory policy mine: positionSpan\.tokens must be an integer ≥ 0, got -1$/);
+});
+
+test('generateRecords refuses a length or depth listed twice (the same records twice, with the same ids), as the CLI does', () => {
+  const tokenizer = model.tokenizer!;
+  assert.throws(() => generateRecords({ task: 'passkey', n: 1, lengths: [512, 512], tokenizer }), /^RangeError: generateRecords: lengths lists 512 twice/);
+  assert.throws(() => generateRecords({ task: 'passkey', n: 1, lengths: [512], depths: [50, 10, 50], tokenizer }), /depths lists 50 twice/);
+  assert.equal(generateRecords({ task: 'passkey', n: 1, lengths: [300, 400], tokenizer }).length, 2);
+});
+
+test('summarize names results without a metric instead of "unknown metric undefined"', () => {
+  assert.throws(() => summarize([{ dataset: 'a', policy: 'full' }] as never), /^Error: summarize: the results of "a" under "full" have no metric \(results as runRecord returns them have one\)$/);
+  assert.throws(() => summarize([{ dataset: 'a', policy: 'full', metric: 'f1' }] as never), /have the unknown metric "f1"/);
+});
