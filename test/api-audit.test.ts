@@ -42,3 +42,11 @@ test('summarize names results without a metric instead of "unknown metric undefi
   assert.throws(() => summarize([{ dataset: 'a', policy: 'full' }] as never), /^Error: summarize: the results of "a" under "full" have no metric \(results as runRecord returns them have one\)$/);
   assert.throws(() => summarize([{ dataset: 'a', policy: 'full', metric: 'f1' }] as never), /have the unknown metric "f1"/);
 });
+
+test('policy factories refuse what the spec strings refuse: adakv around adakv, sinks given twice', async () => {
+  const { adakvPolicy, h2oPolicy, withSinks } = await import('../src/index.js');
+  assert.throws(() => adakvPolicy(adakvPolicy(h2oPolicy({ budget: ratioBudget(0.5) }))), /^Error: adakvPolicy: adakv\(h2o\):ratio=0\.5 is an AdaKV policy already/);
+  assert.throws(() => withSinks(withSinks(h2oPolicy({ budget: ratioBudget(0.5) }), 4), 2), /^Error: withSinks: h2o:ratio=0\.5,sinks=4 already keeps 4 sinks/);
+  // Once each is fine, in either order.
+  assert.equal(adakvPolicy(withSinks(h2oPolicy({ budget: ratioBudget(0.5) }), 4)).name, 'adakv(h2o):ratio=0.5,sinks=4');
+});

@@ -68,6 +68,8 @@ export function adaKvSelect(floor: number = ADAKV_DEFAULTS.floor): Selector {
 export function adakvPolicy(inner: ScoredPolicy, opts: AdaKVOptions = {}): ScoredPolicy {
   if (!(inner instanceof ScoredPolicy)) throw new TypeError(`adakvPolicy: inner must be a scoring baseline (h2oPolicy(...), snapkvPolicy(...), ...), got ${showValue(inner)}`);
   checkFactoryOptions('adakvPolicy', opts, ['floor']);
+  // As the spec string refuses adakv(adakv(…)): the inner selection would be replaced anyway, and the name not parse back.
+  if (inner.select.pooled) throw new Error(`adakvPolicy: ${inner.name} is an AdaKV policy already; wrap the scoring baseline once`);
   const floor = opts.floor ?? ADAKV_DEFAULTS.floor;
   const select = adaKvSelect(floor);
   const suffix = floor === ADAKV_DEFAULTS.floor ? '' : `,floor=${floor}`;

@@ -310,6 +310,8 @@ export class SinkGuard implements TokenScorer {
 export function withSinks(policy: ScoredPolicy, sinks: number): ScoredPolicy {
   if (!(policy instanceof ScoredPolicy)) throw argError('withSinks', 'policy', 'a scoring policy (h2oPolicy(…), snapkvPolicy(…), …; not a spec string, full or a wrapper)', policy);
   checkArg('withSinks', 'sinks', sinks, 'positive');
+  // Twice, its name read "…,sinks=4,sinks=2", which a spec string refuses (and each check saw only its own sinks).
+  if (policy.scorer instanceof SinkGuard) throw new Error(`withSinks: ${policy.name} already keeps ${policy.scorer.sinks} sinks; give the number once`);
   // A token budget at or below the sinks keeps the sinks alone: the rule never chooses a token, and every other one
   // (the current included) goes as soon as it has attended. As StreamingLLM's tokens ≤ sinks, it is refused.
   const tokens = tokensWithinSinks(policy.budget, sinks);
