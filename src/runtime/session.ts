@@ -234,7 +234,7 @@ export class Session {
     if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${showValue(options.chunkSize)}`);
     this.forwardTokens = options.forwardTokens ?? 512;
     if (!Number.isSafeInteger(this.forwardTokens) || this.forwardTokens < 1) {
-      throw new RangeError(`forwardTokens must be a positive integer, got ${options.forwardTokens}`);
+      throw new RangeError(`forwardTokens must be a positive integer, got ${showValue(options.forwardTokens)}`);
     }
     if (options.onEviction !== undefined && typeof options.onEviction !== 'function') {
       throw new TypeError(`onEviction must be a function, got ${typeof options.onEviction}`);
