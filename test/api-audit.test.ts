@@ -50,3 +50,12 @@ test('policy factories refuse what the spec strings refuse: adakv around adakv, 
   // Once each is fine, in either order.
   assert.equal(adakvPolicy(withSinks(h2oPolicy({ budget: ratioBudget(0.5) }), 4)).name, 'adakv(h2o):ratio=0.5,sinks=4');
 });
+
+test('summarize refuses a full-cache policy named on purpose that no result has (a typo left every "vs full" empty)', () => {
+  const r = { id: 'a', dataset: 'passkey', metric: 'passkey', score: 1, memory: { meanFraction: 1, peakFraction: 1 } };
+  const results = [{ ...r, policy: 'full' }, { ...r, policy: 'h2o:ratio=0.5' }];
+  assert.throws(() => summarize(results as never, 'ful'), /^RangeError: summarize: no result has the policy "ful" named as the full cache; the results' policies are "full", "h2o:ratio=0\.5"$/);
+  assert.equal(summarize(results as never, 'h2o:ratio=0.5').find((x) => x.policy === 'full')!.relativeToFull, 1);
+  // The default "full" may be absent (a run without it): no ratio, no refusal.
+  assert.equal(summarize([results[1]!] as never)[0]!.relativeToFull, null);
+});

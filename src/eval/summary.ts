@@ -72,6 +72,10 @@ export function summarize(results: readonly RecordResult[], fullPolicy = 'full',
   checkArg('summarize', 'by', by, 'array', `an array of breakdown keys (${SUMMARY_KEYS.join(', ')})`);
   results.forEach((r, i) => checkArg('summarize', `results[${i}]`, r, 'object', 'a record result (from runRecord)'));
   for (const k of by) if (!SUMMARY_KEYS.includes(k)) throw new RangeError(`summaries break down by ${SUMMARY_KEYS.join(' or ')}, not "${String(k)}"`);
+  // A full-cache policy named on purpose that no result has is a typo: every "vs full" came out empty without a word.
+  if (fullPolicy !== 'full' && results.length > 0 && !results.some((r) => r.policy === fullPolicy)) {
+    throw new RangeError(`summarize: no result has the policy ${shortJson(fullPolicy)} named as the full cache; the results' policies are ${[...new Set(results.map((r) => r.policy))].map((p) => shortJson(p)).join(', ')}`);
+  }
   const withLength = by.includes('length'), withDepth = by.includes('depth');
   const groups = new Map<string, RecordResult[]>();
   for (const r of results) {
