@@ -27,6 +27,18 @@ export const SNAPKV_DEFAULTS = { window: 64, kernel: 5, pool: 'avg' as SnapKVPoo
  * pooling, the original SnapKV code's option, which has no GQA averaging, can keep other tokens).
  * Memory: up to `window` attention rows per layer and KV head are held until the layer acts.
  */
+let warnedWindowFillsBudget = false;
+
+/**
+ * Once per process: an action whose budget the observation window fills (a ratio of a short sequence, a matched
+ * trace's small size) keeps the window's newest rows and chooses nothing by the votes; nothing said so before.
+ */
+function warnWindowFillsBudget(layer: number, head: number, target: number, window: number): void {
+  if (warnedWindowFillsBudget) return;
+  warnedWindowFillsBudget = true;
+  process.emitWarning(`snapkv: layer ${layer} head ${head} keeps ${target} rows, no more than the ${window} rows of the observation window, which are always kept: there (and wherever else this happens) the policy keeps the window's newest rows and chooses no token by the votes; a smaller window= or a larger budget leaves it a choice`, { code: 'NAMM_SNAPKV_WINDOW_FILLS_BUDGET' });
+}
+
 export class SnapKVScorer implements TokenScorer {
   readonly method = 'snapkv';
   readonly needsAttention = true;
@@ -103,12 +115,13 @@ export class SnapKVScorer implements TokenScorer {
     }
   }
 
-  score(obs: LayerObservation): Float64Array[] {
+  score(obs: LayerObservation, targets?: Int32Array): Float64Array[] {
     const half = this.kernel >> 1;
     return Array.from(obs.lens, (n, h) => {
       const rows = this.buf[obs.layer]![h]!;
       const win = Math.min(rows.length, n);
       const prefix = n - win;
+      if (targets && targets[h]! <= win && targets[h]! < n) warnWindowFillsBudget(obs.layer, h, targets[h]!, win);
       const vote = new Float64Array(prefix);
       for (const r of rows) { const e = Math.min(prefix, r.length); for (let j = 0; j < e; j++) vote[j]! += r[j]!; }
       if (rows.length > 0) for (let j = 0; j < prefix; j++) vote[j]! /= rows.length;
