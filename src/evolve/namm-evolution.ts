@@ -148,7 +148,8 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
   // A plain object (a curriculum file's contents) is validated as the file would be; relative JSONL paths in it
   // resolve against the current folder. It failed deep inside the run with TypeErrors before.
   const curriculum = typeof o.curriculum === 'string' ? loadCurriculum(o.curriculum)
-    : isParsedCurriculum(o.curriculum) ? o.curriculum
+    // A parsed curriculum, or a copy of one (spread, structuredClone: it carries parseCurriculum's `source`).
+    : isParsedCurriculum(o.curriculum) || typeof (o.curriculum as { source?: unknown } | null)?.source === 'string' ? o.curriculum as Curriculum
     : o.curriculum !== null && typeof o.curriculum === 'object' && !Array.isArray(o.curriculum) ? parseCurriculum(o.curriculum, 'evolveNamm: curriculum', process.cwd())
     : (() => { throw argError('evolveNamm', 'curriculum', 'a curriculum: a file path, the file\'s contents as an object, or parseCurriculum\'s result', o.curriculum); })();
   const workers = o.workers ?? 1;

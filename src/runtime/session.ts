@@ -124,7 +124,7 @@ export interface GenerateOptions extends SamplingOptions {
   /**
    * Cancels the generation: looked at before each new token, and raced against a promise onToken returned (one that
    * never settles no longer holds the session for good). An abort from a timer or I/O (AbortSignal.timeout) can only
-   * happen while the event loop has a turn: with a signal, generate gives it one after the prompt's prefill and before
+   * happen while the event loop has a turn: with a signal, generate gives it one before the prompt's prefill and before
    * each token is fed. generate then rejects with the signal's reason (an
    * AbortError unless abort() was given one); the session keeps every token it generated so far, as after an
    * onToken that throws, and takes further calls. A prompt's prefill, once started, runs to its end.
@@ -784,6 +784,10 @@ export class Session {
     this.checkLength(this.pending.length + promptIds.length + Math.max(0, maxNew - 1), false);
     // What a stopped call held back from its stream begins this one's text (and is streamed as this call's own).
     const heldBefore = continuing ? this.heldText : '';
+    // With a signal, the event loop gets a turn before the prompt is fed and before every token is fed (below), so
+    // that an abort from a timer or I/O (AbortSignal.timeout, a closed connection) is seen there (a turn costs ~4 µs);
+    // here, nothing has been fed yet, so the session is left as it was (a continuation's held text included).
+    if (signal) { await eventLoopTurn(); signal.throwIfAborted(); }
     const t0 = performance.now();
     let logits = continuing ? this.feedPending() : this.prefillTokens(promptIds, { endOfPrefill: options.compressPrompt !== false });
     const t1 = performance.now();
@@ -809,9 +813,6 @@ export class Session {
     let stoppedBy: GenerateResult['stoppedBy'] = 'length';
     try {
       for (let step = 0; step < maxNew; step++) {
-        // With a signal, the event loop gets a turn after the prefill and before every token is fed (below), so that an
-        // abort from a timer or I/O (AbortSignal.timeout, a closed connection) is seen there (a turn costs ~4 µs).
-        if (step === 0 && signal) await eventLoopTurn();
         // Every token so far is fed (or waits in pending): a cancellation here (before the first token: later ones are
         // seen before their token is fed, below) leaves the session whole.
         signal?.throwIfAborted();

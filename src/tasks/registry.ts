@@ -271,7 +271,7 @@ function checkRecords(fn: string, o: RecordsOptions): void {
   }
   // As the CLI refuses them: a value listed twice gives the same records twice, with the same ids.
   for (const [key, list] of [['lengths', o.lengths], ['depths', o.depths ?? []]] as const) {
-    const twice = list.find((v, i) => list.indexOf(v) !== i);
+    const twice = list.find((v, i) => list.findIndex((x) => Object.is(x, v)) !== i);  // NaN is not indexOf-able
     if (twice !== undefined) throw new RangeError(`${fn}: ${key} lists ${showValue(twice)} twice, which would give the same records twice, with the same ids; give each once (n sets how many records each gets)`);
   }
   for (const length of o.lengths) for (const depthPercent of o.depths ?? [undefined]) checkRecord(fn, { ...o, length, depthPercent }, false);

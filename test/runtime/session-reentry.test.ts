@@ -165,7 +165,7 @@ function abortWhenFed(total: number, ac: AbortController | null): MemoryPolicy {
   };
 }
 
-test('generate with a signal gives the event loop a turn after the prefill and before each token is fed', async () => {
+test('generate with a signal gives the event loop a turn before the prefill and before each token is fed', async () => {
   // An abort from a timer or I/O can only run in such a turn. Before, the loop gave one every 16 tokens only, so a
   // short generation never saw AbortSignal.timeout, and a longer one saw it 16–32 tokens late.
   const long = 'Lily played with a red ball in the park. '.repeat(60);
@@ -174,8 +174,9 @@ test('generate with a signal gives the event loop a turn after the prefill and b
   setImmediate(() => ac.abort());
   const seen: string[] = [];
   await assert.rejects(s.generate(long, { maxNewTokens: 8, signal: ac.signal, onToken: (t) => { seen.push(t); } }), { name: 'AbortError' });
-  assert.equal(seen.length, 0, 'seen after the prefill, before the first token');
-  // A timer that expires during the prefill (which takes far longer than 1 ms) fires in that turn as well.
+  assert.equal(seen.length, 0, 'seen before the prefill');
+  assert.equal(s.totalTokens, 0, 'nothing fed');
+  // A timer that expires during the prefill (which takes far longer than 1 ms) fires at the turn before the first token is fed.
   const t = await model.createSession();
   await assert.rejects(t.generate(long, { maxNewTokens: 8, signal: AbortSignal.timeout(1) }), { name: 'TimeoutError' });
   // Mid-decoding: scheduled from the third token's callback, seen before that token is fed.
