@@ -19,14 +19,6 @@ export interface SnapKVOptions {
 
 export const SNAPKV_DEFAULTS = { window: 64, kernel: 5, pool: 'avg' as SnapKVPool, every: AT_PREFILL_END } as const;
 
-/**
- * Per KV head: the mean attention of the last `window` queries (buffered across chunks, since a prefill's last
- * chunk may hold fewer than `window` queries) on the rows before the window, smoothed by a 1-D pool with
- * padding ⌊kernel/2⌋; the window's own rows score +∞. The tap is averaged over the query heads of each KV head
- * before pooling (the spec and kvpress average after; identical for avg pooling, the only one kvpress has, while max
- * pooling, the original SnapKV code's option, which has no GQA averaging, can keep other tokens).
- * Memory: up to `window` attention rows per layer and KV head are held until the layer acts.
- */
 let warnedWindowFillsBudget = false;
 
 /**
@@ -39,6 +31,14 @@ function warnWindowFillsBudget(layer: number, head: number, target: number, wind
   process.emitWarning(`snapkv: layer ${layer} head ${head} keeps ${target} rows, no more than the ${window} rows of the observation window, which are always kept: there (and wherever else this happens) the policy keeps the window's newest rows and chooses no token by the votes; a smaller window= or a larger budget leaves it a choice`, { code: 'NAMM_SNAPKV_WINDOW_FILLS_BUDGET' });
 }
 
+/**
+ * Per KV head: the mean attention of the last `window` queries (buffered across chunks, since a prefill's last
+ * chunk may hold fewer than `window` queries) on the rows before the window, smoothed by a 1-D pool with
+ * padding ⌊kernel/2⌋; the window's own rows score +∞. The tap is averaged over the query heads of each KV head
+ * before pooling (the spec and kvpress average after; identical for avg pooling, the only one kvpress has, while max
+ * pooling, the original SnapKV code's option, which has no GQA averaging, can keep other tokens).
+ * Memory: up to `window` attention rows per layer and KV head are held until the layer acts.
+ */
 export class SnapKVScorer implements TokenScorer {
   readonly method = 'snapkv';
   readonly needsAttention = true;
