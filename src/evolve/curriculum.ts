@@ -204,22 +204,8 @@ class Checker {
   }
 }
 
-/** The curricula parseCurriculum returned (so evolveNamm can tell one from a plain object to validate). */
-const parsedCurricula = new WeakSet<object>();
-
-/** Whether `value` is a curriculum that parseCurriculum (or loadCurriculum) returned. */
-export function isParsedCurriculum(value: unknown): value is Curriculum {
-  return value !== null && typeof value === 'object' && parsedCurricula.has(value);
-}
-
 /** Validates a parsed curriculum; relative JSONL and config paths resolve against `baseDir`. */
 export function parseCurriculum(value: unknown, source = 'curriculum', baseDir = '.'): Curriculum {
-  const parsed = parseCurriculumValue(value, source, baseDir);
-  parsedCurricula.add(parsed);
-  return parsed;
-}
-
-function parseCurriculumValue(value: unknown, source: string, baseDir: string): Curriculum {
   const c = new Checker(source);
   const top = c.object(value, '(top level)', ['description', 'seed', 'cma', 'namm', 'run', 'fitness', 'calibration', 'validation', 'stages']);
   const d = CURRICULUM_DEFAULTS;

@@ -32,7 +32,7 @@ import { recordContent, type TaskRecord } from '../tasks/record.js';
 import { checkpointFormatOf, writeFileAtomic } from './checkpoint.js';
 import { TRAIN_CHECKPOINT_FORMAT } from '../train/checkpoint.js';
 import type { CmaMode } from './cmaes.js';
-import { curriculumFingerprints, isParsedCurriculum, loadCurriculum, parseCurriculum, resolveTaskPools, stableJson, type Curriculum, type StageSpec } from './curriculum.js';
+import { curriculumFingerprints, loadCurriculum, parseCurriculum, resolveTaskPools, stableJson, type Curriculum, type StageSpec } from './curriculum.js';
 import { computeFitness, samplePromptIndices, type FitnessOptions, type TaskScores } from './fitness.js';
 import {
   CHECKPOINT_FILE, checkResumable, loadEvolutionCheckpoint, runEvolution, type EvaluationResult, type GenerationRecord, type ValidationContext,
@@ -141,17 +141,25 @@ const MAX_WORKERS = 64;
 
 const EVOLVE_OPTION_KEYS = ['curriculum', 'model', 'out', 'resume', 'workers', 'seed', 'mode', 'weights', 'progress', 'onGeneration'];
 
+/**
+ * evolveNamm's curriculum: a file path (loaded), a parsed curriculum or a copy of one (spread, structuredClone: it
+ * carries parseCurriculum's `source`), used as it is, or a plain object (a file's contents), validated as the file
+ * would be, its relative JSONL paths resolving against the current folder (it failed deep inside the run before).
+ */
+function curriculumOf(value: unknown): Curriculum {
+  if (typeof value === 'string') return loadCurriculum(value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw argError('evolveNamm', 'curriculum', 'a curriculum: a file path, the file\'s contents as an object, or parseCurriculum\'s result', value);
+  }
+  if (typeof (value as { source?: unknown }).source === 'string') return value as Curriculum;
+  return parseCurriculum(value, 'evolveNamm: curriculum', process.cwd());
+}
+
 export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult> {
   checkArg('evolveNamm', 'o', o, 'object', 'evolution options { curriculum, model, out, … }');
   // A misspelt option (`wokers: 2`) ran the whole evolution on its default.
   checkOptionKeys(o, EVOLVE_OPTION_KEYS, 'evolveNamm');
-  // A plain object (a curriculum file's contents) is validated as the file would be; relative JSONL paths in it
-  // resolve against the current folder. It failed deep inside the run with TypeErrors before.
-  const curriculum = typeof o.curriculum === 'string' ? loadCurriculum(o.curriculum)
-    // A parsed curriculum, or a copy of one (spread, structuredClone: it carries parseCurriculum's `source`).
-    : isParsedCurriculum(o.curriculum) || typeof (o.curriculum as { source?: unknown } | null)?.source === 'string' ? o.curriculum as Curriculum
-    : o.curriculum !== null && typeof o.curriculum === 'object' && !Array.isArray(o.curriculum) ? parseCurriculum(o.curriculum, 'evolveNamm: curriculum', process.cwd())
-    : (() => { throw argError('evolveNamm', 'curriculum', 'a curriculum: a file path, the file\'s contents as an object, or parseCurriculum\'s result', o.curriculum); })();
+  const curriculum = curriculumOf(o.curriculum);
   const workers = o.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
     throw new RangeError(`workers must be an integer from 1 to ${MAX_WORKERS}, got ${showValue(workers)} (each holds its own sessions; more workers than cores gain nothing)`);
