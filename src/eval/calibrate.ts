@@ -9,7 +9,7 @@ import type { NormStats } from '../memory/namm/index.js';
 import type { NammScorerKind } from '../memory/namm/params.js';
 import type { TapPrecision } from '../memory/policy.js';
 import type { TaskRecord } from '../tasks/record.js';
-import { recordPrompt, runRecord, RUN_RECORD_OPTION_KEYS, type RunRecordOptions } from './runner.js';
+import { feedRecord, recordPrompt, RUN_RECORD_OPTION_KEYS, type RunRecordOptions } from './runner.js';
 import { argError, checkArg, checkArgOptions } from '../util/args.js';
 
 export interface CalibrateOptions extends RunRecordOptions {
@@ -32,7 +32,7 @@ export async function calibrateNamm(model: Model, records: readonly TaskRecord[]
     if (options[cb] !== undefined && typeof options[cb] !== 'function') throw argError('calibrateNamm', cb, 'a function', options[cb]);
   }
   if (records.length === 0) throw new Error('calibration needs at least one record');
-  // The run options alone go on to runRecord (which refuses keys it does not know).
+  // The run options alone go on to feedRecord (runRecord without the score, which refuses keys it does not know).
   const { updateEvery: _updateEvery, scorer: _scorer, taps: _taps, onProgress: _onProgress, onRecord: _onRecord, ...run } = options;
   const policy = createNammPolicy({ params, calibrate: true, updateEvery: options.updateEvery, scorer: options.scorer, taps: options.taps });
   // Before any forward: when no record's sequence can reach the cadence, no update can happen, and the whole pass ran
@@ -54,7 +54,7 @@ export async function calibrateNamm(model: Model, records: readonly TaskRecord[]
   }
   let done = 0, updates = 0;
   for (const record of records) {
-    await runRecord(model, record, policy, run);
+    await feedRecord(model, record, policy, run);
     const now = policy.timings.updates;
     options.onRecord?.(done, now > updates);
     updates = now;

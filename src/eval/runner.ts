@@ -344,6 +344,21 @@ function recordLabels(record: TaskRecord): Pick<RecordResult, 'targetLength' | '
 }
 
 export async function runRecord(model: Model, record: TaskRecord, policy: MemoryPolicy | null, options: RunRecordOptions = {}): Promise<RecordResult> {
+  return (await runRecordWith(model, record, policy, options, true))!;
+}
+
+/**
+ * runRecord without the score (calibrateNamm's pass, which reads only what the policy saw): the record is run as
+ * runRecord runs it, but what the metric needs (a gold answer it can look for, a metric at all) is not asked for,
+ * and nothing is returned. A record with a blank gold answer, or of a dataset without a metric, feeds as any other.
+ */
+export async function feedRecord(model: Model, record: TaskRecord, policy: MemoryPolicy | null, options: RunRecordOptions = {}): Promise<void> {
+  await runRecordWith(model, record, policy, options, false);
+}
+
+async function runRecordWith(
+  model: Model, record: TaskRecord, policy: MemoryPolicy | null, options: RunRecordOptions, scored: boolean,
+): Promise<RecordResult | null> {
   checkModel('runRecord', model);
   checkTaskRecord(record, 'runRecord');
   if (policy !== null) checkMemoryPolicy('runRecord', 'policy', policy, ' or null (the full cache)');
@@ -359,7 +374,7 @@ export async function runRecord(model: Model, record: TaskRecord, policy: Memory
   const started = performance.now();
   const { ctxIds, qIds, answerIds, maxNew, truncated, prefill } = recordPrompt(model, record, options);
   // What the task metric needs from the record, before the model runs (a bad metric failed once it had generated).
-  if (options.score !== 'likelihood') checkScorable([record], options.metricOptions);
+  if (scored && options.score !== 'likelihood') checkScorable([record], options.metricOptions);
   const tok = model.tokenizer!;
   const done = options.prefix?.tokens ?? 0;
   // Without a prefix the first prefill may be empty (an empty context under a tokenizer without BOS).
@@ -400,6 +415,7 @@ export async function runRecord(model: Model, record: TaskRecord, policy: Memory
     const r = await session.generate(qIds, { ...gen, compressPrompt: false });
     text = tok.decode(r.outputTokens); newTokens = r.outputTokens.length;
   }
+  if (!scored) return null;
   const prediction = postprocessPrediction(record.dataset, text);
   return {
     id: record._id,

@@ -55,3 +55,20 @@ test('perplexity and calibrateNamm check their callbacks and options before anyt
   await assert.rejects(calibrateNamm(model, [{ _id: 'r' }] as never, zeroNammParams(), { updateevery: 64 } as never), /^TypeError: calibrateNamm: unknown option "updateevery" \(did you mean "updateEvery"\?\)/);
   await assert.rejects(calibrateNamm(model, [{ _id: 'r' }] as never, zeroNammParams(), { onRecord: 'x' } as never), /^TypeError: calibrateNamm: onRecord must be a function, got "x"$/);
 });
+
+test('calibrateNamm feeds records the task metric could not score: a blank gold answer, a dataset without a metric', async () => {
+  const { loadModel } = await import('../../src/models/model.js');
+  const { generateRecord } = await import('../../src/tasks/registry.js');
+  const { runRecord } = await import('../../src/eval/runner.js');
+  const llama = await loadModel('models/namm-tiny-llama');
+  const rec = generateRecord({ task: 'passkey', length: 300, tokenizer: llama.tokenizer!, seed: 1 });
+  const blank = { ...rec, answers: [' '] };
+  const noMetric = { ...rec, dataset: 'my_notes', metric: undefined };
+  // runRecord refuses both before the model runs (it would have nothing to score them by) ...
+  await assert.rejects(runRecord(llama, blank, null), /a gold answer is empty or blank/);
+  await assert.rejects(runRecord(llama, noMetric, null), /my_notes/);
+  // ... calibration reads only the attention, so both calibrate as the scorable record does, to the same statistics.
+  const opts = { updateEvery: 64, maxNewTokens: 1 };
+  const ref = await calibrateNamm(llama, [rec], zeroNammParams(), opts);
+  for (const r of [blank, noMetric]) assert.deepEqual(await calibrateNamm(llama, [r], zeroNammParams(), opts), ref);
+});
