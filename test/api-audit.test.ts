@@ -27,6 +27,9 @@ test('a custom policy: an async observe, an unknown tap precision and a bad posi
     /^TypeError: memory policy mine returned a promise for layer 0: observe\(\) must be synchronous/);
   assert.throws(() => model.createSessionWith({ ...base, needsAttention: true, tapPrecision: 'fp8' as never, observe: () => null }).prefill([1, 2, 3]),
     /^RangeError: memory policy mine: tapPrecision must be 'fp32' or 'bf16', got "fp8"$/);
+  // A session that starts with decode() is checked too.
+  assert.throws(() => model.createSessionWith({ ...base, needsAttention: true, tapPrecision: 'fp8' as never, observe: () => null }).decode(1),
+    /^RangeError: memory policy mine: tapPrecision must be 'fp32' or 'bf16', got "fp8"$/);
   assert.throws(() => model.createSessionWith({ ...base, positionSpan: { tokens: -1, what: 'x' }, observe: () => null }).prefill([1, 2, 3]),
     /^RangeError: memory policy mine: positionSpan\.tokens must be an integer ≥ 0, got -1$/);
 });

@@ -358,11 +358,7 @@ export class Session {
     if (asked !== undefined && (!Number.isSafeInteger(asked) || asked < 1)) {
       throw new RangeError(`memory policy ${this.policy!.name}: chunkBoundary must be a positive integer, got ${String(asked)}`);
     }
-    // An unknown tap precision ran as fp32 without a word.
-    const taps = this.policy?.tapPrecision;
-    if (taps !== undefined && taps !== 'fp32' && taps !== 'bf16') {
-      throw new RangeError(`memory policy ${this.policy!.name}: tapPrecision must be 'fp32' or 'bf16', got ${showValue(taps)}`);
-    }
+    this.checkTapPrecision();
     const boundary = asked ?? Number.MAX_SAFE_INTEGER;
     let i = 0;
     // A token a stopped generate sampled but did not feed goes in first, as the decoding step generation would have
@@ -434,11 +430,20 @@ export class Session {
     if (typeof id !== 'number') throw new TypeError(`decode: takes one token id (a number), got ${showValue(id)}${Array.isArray(id) ? '; prefill takes a list' : ''}`);
     const [checked] = this.checkIds([id], 'decode');
     this.checkLength(this.pending.length + 1);
+    this.checkTapPrecision();
     // A token generation sampled but did not feed (a length or stop-string stop) goes in first, as the decoding step
     // generation would have run for it. (It went in with this one as a two-token prefill chunk marked as the end of
     // a context: a policy acting at every token then evicted once for both, and the statistics saw one chunk.)
     this.feedPending();
     return this.runChunk(Int32Array.of(checked!), 'decode', false, 'last');
+  }
+
+  /** Before a forward: an unknown tap precision ran as fp32 without a word. */
+  private checkTapPrecision(): void {
+    const taps = this.policy?.tapPrecision;
+    if (taps !== undefined && taps !== 'fp32' && taps !== 'bf16') {
+      throw new RangeError(`memory policy ${this.policy!.name}: tapPrecision must be 'fp32' or 'bf16', got ${showValue(taps)}`);
+    }
   }
 
   /** Refuses calls on a session that failed part-way through a chunk, or while a generate() call runs. */
