@@ -35,8 +35,11 @@ export interface TokenScorer {
   reset(shape: CacheShape): void;
   /** Sees every chunk of a layer (before any selection on it) to update running state. */
   update(obs: LayerObservation): void;
-  /** Per-head scores for the current rows (`[lens[h]]` each); `targets` lets windows size themselves. */
-  score(obs: LayerObservation, targets: Int32Array): Float64Array[];
+  /**
+   * Per-head scores for the current rows (`[lens[h]]` each); `targets` lets windows size themselves, and `pooled`
+   * says the selection pools them over the layer's heads (AdaKV: Selector.pooled).
+   */
+  score(obs: LayerObservation, targets: Int32Array, pooled?: boolean): Float64Array[];
   /** The session keeps exactly these rows of `layer`: realign per-row state. */
   retain(layer: number, keep: KeepLists): void;
   /** This layer will never act again in this sequence: free its state and ignore its further chunks. */
@@ -174,7 +177,7 @@ export class ScoredPolicy implements TargetedPolicy {
     if (targets) {
       if (targets.length !== shape.nKvHeads) throw new Error(`${this.name}: ${targets.length} targets for ${shape.nKvHeads} KV heads`);
       if (this.select.shrinks(targets, obs.lens)) {
-        const scores = this.scorer.score(obs, targets);
+        const scores = this.scorer.score(obs, targets, this.select.pooled === true);
         keep = this.select.select(scores, targets, obs.lens);
         this.scorer.retain(obs.layer, keep);
       }
@@ -286,8 +289,8 @@ export class SinkGuard implements TokenScorer {
   update(obs: LayerObservation): void { this.inner.update(obs); }
   retain(layer: number, keep: KeepLists): void { this.inner.retain(layer, keep); }
 
-  score(obs: LayerObservation, targets: Int32Array): Float64Array[] {
-    const scores = this.inner.score(obs, targets);
+  score(obs: LayerObservation, targets: Int32Array, pooled?: boolean): Float64Array[] {
+    const scores = this.inner.score(obs, targets, pooled);
     for (let h = 0; h < scores.length; h++) {
       const pos = obs.positions[h]!, s = scores[h]!, n = obs.lens[h]!;
       // The sinks must outrank the rows the inner rule itself always keeps (H2O's recent window, SnapKV's

@@ -25,10 +25,10 @@ let warnedWindowFillsBudget = false;
  * Once per process: an action whose budget the observation window fills (a ratio of a short sequence, a matched
  * trace's small size) keeps the window's newest rows and chooses nothing by the votes; nothing said so before.
  */
-function warnWindowFillsBudget(layer: number, head: number, target: number, window: number): void {
+function warnWindowFillsBudget(what: string): void {
   if (warnedWindowFillsBudget) return;
   warnedWindowFillsBudget = true;
-  process.emitWarning(`snapkv: layer ${layer} head ${head} keeps ${target} rows, no more than the ${window} rows of the observation window, which are always kept: there (and wherever else this happens) the policy keeps the window's newest rows and chooses no token by the votes; a smaller window= or a larger budget leaves it a choice`, { code: 'NAMM_SNAPKV_WINDOW_FILLS_BUDGET' });
+  process.emitWarning(`snapkv: ${what}, which are always kept: there (and wherever else this happens) the policy keeps the window's newest rows and chooses no token by the votes; a smaller window= or a larger budget leaves it a choice`, { code: 'NAMM_SNAPKV_WINDOW_FILLS_BUDGET' });
 }
 
 /**
@@ -115,13 +115,19 @@ export class SnapKVScorer implements TokenScorer {
     }
   }
 
-  score(obs: LayerObservation, targets?: Int32Array): Float64Array[] {
+  score(obs: LayerObservation, targets?: Int32Array, pooled = false): Float64Array[] {
     const half = this.kernel >> 1;
+    if (targets && pooled) {
+      // AdaKV keeps Σ targets rows over the layer's heads, the windows' rows first.
+      let kept = 0, windows = 0, rowsHeld = 0;
+      obs.lens.forEach((n, h) => { kept += targets[h]!; windows += Math.min(this.buf[obs.layer]![h]!.length, n); rowsHeld += n; });
+      if (kept <= windows && kept < rowsHeld) warnWindowFillsBudget(`layer ${obs.layer} keeps ${kept} rows over its ${obs.lens.length} KV heads (pooled by AdaKV), no more than the ${windows} rows of their observation windows`);
+    }
     return Array.from(obs.lens, (n, h) => {
       const rows = this.buf[obs.layer]![h]!;
       const win = Math.min(rows.length, n);
       const prefix = n - win;
-      if (targets && targets[h]! <= win && targets[h]! < n) warnWindowFillsBudget(obs.layer, h, targets[h]!, win);
+      if (targets && !pooled && targets[h]! <= win && targets[h]! < n) warnWindowFillsBudget(`layer ${obs.layer} head ${h} keeps ${targets[h]} rows, no more than the ${win} rows of the observation window`);
       const vote = new Float64Array(prefix);
       for (const r of rows) { const e = Math.min(prefix, r.length); for (let j = 0; j < e; j++) vote[j]! += r[j]!; }
       if (rows.length > 0) for (let j = 0; j < prefix; j++) vote[j]! /= rows.length;

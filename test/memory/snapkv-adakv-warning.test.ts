@@ -1,0 +1,29 @@
+/**
+ * snapkv's warning that its observation window fills the budget, under AdaKV (a process of its own: the warning is
+ * given once per process, and test/api-audit.test.ts checks the per-head one).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parsePolicySpec } from '../../src/index.js';
+import { loadModel } from '../../src/models/model.js';
+
+test('under adakv(snapkv) the warning names the pooled budget, not one head\'s share of it', async () => {
+  const model = await loadModel('models/namm-tiny-llama');
+  const warnings: Error[] = [];
+  const listener = (w: Error) => { if ((w as Error & { code?: string }).code === 'NAMM_SNAPKV_WINDOW_FILLS_BUDGET') warnings.push(w); };
+  process.on('warning', listener);
+  try {
+    const ids = model.tokenizer!.encode('Lily played with a red ball in the park. '.repeat(12));
+    model.createSessionWith(parsePolicySpec('adakv(snapkv):ratio=0.25,window=16')).prefill(ids);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(warnings.length, 0);
+    const heads = model.config.nKvHeads, kept = heads * Math.floor(ids.length * (1 - 0.9));
+    model.createSessionWith(parsePolicySpec('adakv(snapkv):ratio=0.9')).prefill(ids);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]!.message.split(', which')[0],
+      `snapkv: layer 0 keeps ${kept} rows over its ${heads} KV heads (pooled by AdaKV), no more than the ${heads * 64} rows of their observation windows`);
+  } finally {
+    process.off('warning', listener);
+  }
+});
