@@ -9,7 +9,7 @@ import { parsePolicySpec, specWithTrace } from '../memory/spec.js';
 import { loadLongBenchConfig, readJsonlLines } from '../tasks/longbench.js';
 import { shortJson } from '../util/show.js';
 import { checkMetricOptions, METRIC_OPTION_VALUES, type MetricOptions } from '../tasks/metrics/index.js';
-import { chatWrapping, checkScorable, likelihoodAnswers, LIKELIHOOD_METRIC, RECORD_SCORES, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
+import { chatWrapping, checkScorable, likelihoodAnswers, LIKELIHOOD_METRIC, RECORD_SCORES, recordPrompt, runRecord, type RecordResult, type RecordScore } from '../eval/runner.js';
 import { renderScoreVsKvSvg } from '../eval/plot.js';
 import { formatSummary, rowLabel, SUMMARY_KEYS, summarize, withTaskAverages, type SummaryKey } from '../eval/summary.js';
 import { createProgress } from './progress.js';
@@ -154,6 +154,14 @@ export function register(program: Command): void {
         // syntax error) failed at the first record, after the run's folder had been set up.
         if (o.chatTemplate) chatWrapping(model.tokenizer!, o.model);
         const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
+        const runOptions = { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens, contextWindow: o.contextWindow, score: scoreKind, chunkSize: o.chunkSize, metricOptions, chatTemplate: !!o.chatTemplate };
+        // Every record's prompt is built once before run.json is written (as evolve checks its curriculum): one that
+        // cannot run (no generation length without --longbench-config, a question longer than the prompt budget)
+        // failed at its turn, after the folder had been set up for this setup, so the corrected command was refused
+        // there as "another setup".
+        for (const rec of records) {
+          try { recordPrompt(model, rec, runOptions); } catch (err) { throw new Error(`${origin.get(rec)}: ${(err as Error).message}`); }
+        }
         // Without --out the traces are only needed during this run: the temporary folder goes when the process ends
         // (an error included; one a signal left behind goes at the next such run), rather than one more folder left in
         // the temporary directory by every run.
@@ -263,7 +271,6 @@ export function register(program: Command): void {
         let finished = 0;
         for (const record of records) for (const { spec } of policies) if (done.has(`${record._id}\u0000${spec}`)) finished++;
         progress.update(finished);
-        const runOptions = { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens, contextWindow: o.contextWindow, score: scoreKind, chunkSize: o.chunkSize, metricOptions, chatTemplate: !!o.chatTemplate };
         for (const record of records) {
           const traceFile = traceDir ? join(traceDir, `${traceName(record._id)}.json`) : null;
           // Recorded where none is on disk, and again where the --match pair itself runs again (a record edited in place

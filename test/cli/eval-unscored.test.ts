@@ -256,3 +256,37 @@ test('namm eval --out: a line cut by a crash or a full disk is removed from resu
   assert.equal(namm('eval', '--model', join(dir, 'no-model'), '--data', data, '--out', fresh).status, 1);
   assert.equal(existsSync(join(dir, 'never')), false);
 });
+
+test('namm eval checks every record\'s prompt before its --out folder is set up: the corrected command then runs there', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-eval-preflight-'));
+  const record = {
+    input: 'What was the girl called?', context: 'Once upon a time, there was a little girl named Lily.'.repeat(2),
+    length: 20, dataset: 'toy_names', language: 'en', all_classes: null, metric: 'string_match_part', answers: ['Lily'],
+    prompt_template: '{context}\nQuestion: {input}\nAnswer:', max_new_tokens: 2,
+  };
+  // The second record has no generation length of its own (a LongBench record without --longbench-config).
+  const data = writeRecords(join(dir, 'tasks.jsonl'), [{ ...record, _id: 'a' }, { ...record, _id: 'b', max_new_tokens: undefined }]);
+  const out = join(dir, 'out');
+  const eval_ = (...extra: string[]) => namm('eval', '--model', MODEL, '--data', data, '--no-full', '--memory', 'streaming:sinks=1,window=8', '--out', out, ...extra);
+  const failed = eval_();
+  assert.equal(failed.status, 1);
+  assert.match(failed.stderr, /^namm: .*tasks\.jsonl:2: no max_new_tokens for dataset "toy_names"/m);
+  assert.equal(existsSync(out), false, 'the folder the run made is gone: nothing ran');
+  // A question longer than the prompt budget, named by file and line too.
+  const tight = eval_('--max-prompt-tokens', '5', '--longbench-config', writeConfig(dir));
+  assert.equal(tight.status, 1);
+  assert.match(tight.stderr, /tasks\.jsonl:1: record a: the question alone \(\d+ tokens\) does not fit a 5-token prompt budget/);
+  assert.equal(existsSync(out), false);
+  // The command the first message asks for runs in the same folder.
+  const fixed = eval_('--longbench-config', writeConfig(dir));
+  assert.equal(fixed.status, 0, fixed.stderr);
+  assert.equal(readLines(join(out, 'results.jsonl')).length, 2);
+});
+
+function writeConfig(dir: string): string {
+  const cfg = join(dir, 'cfg');
+  mkdirSync(cfg, { recursive: true });
+  writeFileSync(join(cfg, 'dataset2prompt.json'), JSON.stringify({ toy_names: '{context}\nQuestion: {input}\nAnswer:' }));
+  writeFileSync(join(cfg, 'dataset2maxlen.json'), JSON.stringify({ toy_names: 2 }));
+  return cfg;
+}
