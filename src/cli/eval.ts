@@ -142,6 +142,8 @@ export function register(program: Command): void {
         // And across records (a task's records scored by two metrics), which one record at a time cannot see.
         checkScorable(records, metricOptions);
       }
+      // The LongBench config too (a file given for its folder cost a model load first).
+      const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
       // One eval at a time on an --out folder (taken before the model loads, so a second one is refused at once): two
       // started together both passed the run.json check before either wrote it, then appended results of two setups
       // to one results.jsonl. A folder the lock made is removed again if the run fails before writing into it.
@@ -153,7 +155,6 @@ export function register(program: Command): void {
         // Rendered once before run.json is written: a template that fails on a user message (a raise_exception, a
         // syntax error) failed at the first record, after the run's folder had been set up.
         if (o.chatTemplate) chatWrapping(model.tokenizer!, o.model);
-        const config = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
         const runOptions = { longbenchConfig: config, queryAware: o.queryAware, maxPromptTokens: o.maxPromptTokens, contextWindow: o.contextWindow, score: scoreKind, chunkSize: o.chunkSize, metricOptions, chatTemplate: !!o.chatTemplate };
         // Every record's prompt is built once before run.json is written (as evolve checks its curriculum): one that
         // cannot run (no generation length without --longbench-config, a question longer than the prompt budget)

@@ -59,14 +59,16 @@ export function register(program: Command): void {
       }
       // A folder that takes no file (read-only) failed the write after the whole pass.
       checkWritable(o.out ?? o.namm);
+      // The records and the LongBench config before the model loads: a bad one cost the load first.
+      const records = o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity));
+      const longbenchConfig = o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined;
       const model = await loadCliModel(o.model, o.weights);
       if (o.threads) model.backend.threads = o.threads;
-      const records = o.data.flatMap((f) => readJsonl(f).slice(0, o.limit ?? Infinity));
       const bar = createProgress(records.length, 'calibrate');
       let reached = 0;
       const stats = await calibrateNamm(model, records, ckpt.params, {
         updateEvery: ckpt.updateEvery, scorer: ckpt.scorer, taps: ckpt.taps, maxPromptTokens: o.maxPromptTokens, contextWindow: o.contextWindow,
-        longbenchConfig: o.longbenchConfig ? loadLongBenchConfig(o.longbenchConfig) : undefined,
+        longbenchConfig,
         onProgress: (d) => bar.update(d),
         onRecord: (_i, updated) => { if (updated) reached++; },
       });

@@ -3,7 +3,7 @@
  * (with the kvpress split into a compressed context part and a kept question part), middle truncation, stop
  * strings, the first-line cut, and scoring. Generated tasks use the same path with their own template and length.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tokenizer } from '../models/types.js';
 import { aggregateScores, isMetricName, scoreByMetric, type MetricName, type MetricOptions } from './metrics/index.js';
@@ -115,6 +115,11 @@ function readConfigPair(promptPath: string, maxLenPath: string, into: LongBenchC
 export function loadLongBenchConfig(dir: string): LongBenchConfig {
   checkArg('loadLongBenchConfig', 'dir', dir, 'path');
   const config: LongBenchConfig = { prompts: {}, maxNewTokens: {} };
+  // A file given where the folder goes was reported as a missing file at a path that never existed (FILE/dataset2prompt.json).
+  if (!existsSync(dir)) throw new Error(`LongBench config folder not found: ${dir}`);
+  if (!statSync(dir).isDirectory()) {
+    throw new Error(`LongBench config: ${dir} is a file; give the folder that holds dataset2prompt.json and dataset2maxlen.json`);
+  }
   readConfigPair(join(dir, 'dataset2prompt.json'), join(dir, 'dataset2maxlen.json'), config);
   const chouBunPrompts = join(dir, 'choubun-dataset2prompt.json'), chouBunLengths = join(dir, 'choubun-dataset2maxlen.json');
   if (existsSync(chouBunPrompts) && existsSync(chouBunLengths)) readConfigPair(chouBunPrompts, chouBunLengths, config);

@@ -64,6 +64,10 @@ test('loadLongBenchConfig reads the official files (and ChouBun beside them)', (
     assert.throws(() => loadLongBenchConfig(dir), /dataset2maxlen\.json/);
     writeFileSync(join(dir, 'dataset2maxlen.json'), '{"x": 0}');
     assert.throws(() => loadLongBenchConfig(dir), /length of x is not a positive integer/);
+    // One of the files where the folder goes, and a folder that is not there, are named as such.
+    assert.throws(() => loadLongBenchConfig(join(dir, 'dataset2prompt.json')),
+      (e: Error) => e.message === `LongBench config: ${join(dir, 'dataset2prompt.json')} is a file; give the folder that holds dataset2prompt.json and dataset2maxlen.json`);
+    assert.throws(() => loadLongBenchConfig(join(dir, 'nope')), (e: Error) => e.message === `LongBench config folder not found: ${join(dir, 'nope')}`);
   });
 });
 
