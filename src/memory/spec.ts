@@ -210,7 +210,7 @@ const WRAPPERS: { info: PolicyInfo; keys: string[]; build(inner: string, own: Op
       name: 'adakv(SPEC)', usage: 'adakv(SPEC)[:floor=F,…]',
       summary: 'one top-k across all heads of a layer (flattened), each head keeping at least a floor share; wraps random, streaming, h2o, tova, l2 or snapkv',
       paper: 'AdaKV, arXiv 2407.11550', needsAttention: 'as SPEC', acts: 'as SPEC',
-      options: [{ key: 'floor', value: 'F', default: String(ADAKV_DEFAULTS.floor), help: 'each head keeps its own top ⌊F·budget⌋ first, 0 ≤ F ≤ 1' }],
+      options: [{ key: 'floor', value: 'F', default: String(ADAKV_DEFAULTS.floor), help: 'each head keeps, besides the rows the wrapped rule always keeps (a window, sinks), its own top ⌊F·(share − those rows)⌋ first, 0 ≤ F ≤ 1' }],
     },
     keys: ['floor'],
     build: (inner, own, rest, ctx) => {
