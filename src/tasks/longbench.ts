@@ -50,6 +50,12 @@ export function readJsonl(path: string): TaskRecord[] {
   return readJsonlLines(path).map((r) => r.record);
 }
 
+const JSON_LINES_HINT = 'a task file is JSON Lines: one record (a JSON object) on each line';
+
+function parsesAsJsonDocument(text: string): boolean {
+  try { JSON.parse(text); return true; } catch { return false; }
+}
+
 /** readJsonl with each record's line number (from 1), for messages that point at it. */
 export function readJsonlLines(path: string): { record: TaskRecord; line: number }[] {
   checkArg('readJsonlLines', 'path', path, 'path');
@@ -63,8 +69,11 @@ export function readJsonlLines(path: string): { record: TaskRecord; line: number
     } catch (error) {
       // One line, control characters escaped: V8 quotes the text around the error, NUL bytes and newlines included.
       const message = (error as Error).message.replace(/\s*\n\s*/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+      // A pretty-printed JSON document (json.dump(records, indent=2)) reads as broken JSON line by line.
+      if (parsesAsJsonDocument(text)) throw new Error(`${path}: ${JSON_LINES_HINT}, not a JSON document spread over several lines`);
       throw new Error(`${path}:${index + 1}: not valid JSON (${message})`);
     }
+    if (Array.isArray(value)) throw new Error(`${path}:${index + 1}: a JSON array; ${JSON_LINES_HINT}, not a list of them`);
     const problem = taskRecordProblem(value);
     if (problem) throw new Error(`${path}:${index + 1}: not a task record: ${problem}`);
     records.push({ record: value as TaskRecord, line: index + 1 });

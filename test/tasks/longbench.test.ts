@@ -45,8 +45,15 @@ test('readJsonl names the file and line of a bad line', () => {
     assert.throws(() => readJsonl(path), (e: Error) => e.message === `${path}:3: not a task record: "answers" must be an array of strings`);
     writeFileSync(path, `${JSON.stringify({ ...record({}), metric: 'bleu' })}\n`);
     assert.throws(() => readJsonl(path), /:1: not a task record: "metric" "bleu"/);
-    writeFileSync(path, '[1, 2]\n');
+    writeFileSync(path, '"a record"\n');
     assert.throws(() => readJsonl(path), /:1: not a task record: not a JSON object/);
+    // A list of records (on one line, or a pretty-printed document) is named as what it is.
+    writeFileSync(path, `[${JSON.stringify(record({}))}]\n`);
+    assert.throws(() => readJsonl(path), (e: Error) => e.message === `${path}:1: a JSON array; a task file is JSON Lines: one record (a JSON object) on each line, not a list of them`);
+    writeFileSync(path, JSON.stringify([record({})], null, 2));
+    assert.throws(() => readJsonl(path), (e: Error) => e.message === `${path}: a task file is JSON Lines: one record (a JSON object) on each line, not a JSON document spread over several lines`);
+    writeFileSync(path, JSON.stringify(record({}), null, 2));
+    assert.throws(() => readJsonl(path), /not a JSON document spread over several lines$/);
   });
   assert.throws(() => writeJsonl('/nonexistent/x.jsonl', [{ ...record({}), all_classes: 'x' } as unknown as TaskRecord]), /record 0 .*all_classes/);
 });
