@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { Model } from '../models/model.js';
 import type { GenerateOptions, Session } from '../runtime/session.js';
 import { parsePolicySpec } from '../memory/spec.js';
-import { collect, floatOption, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel } from './util.js';
+import { collect, floatOption, intOption, unreachedTraceNote, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
 import { readTextInput } from '../util/files.js';
 import { sequenceLimit } from '../models/rope.js';
@@ -81,7 +81,9 @@ export function register(program: Command): void {
         stopStrings: o.stop,
         onToken: o.json ? undefined : (text) => process.stdout.write(text),
       });
+      const unreached = unreachedTraceNote(session.memoryPolicy, session.totalTokens);
       if (o.json) {
+        if (unreached) process.stderr.write(unreached);
         process.stdout.write(JSON.stringify({
           model: model.source,
           backend: `${model.backend.name}/${model.backend.simd}`,
@@ -102,6 +104,7 @@ export function register(program: Command): void {
         process.stderr.write(
           `[${result.promptTokens.length} prompt + ${result.outputTokens.length} new tokens · prefill ${round(result.prefillTokensPerS)} tok/s · decode ${round(result.decodeTokensPerS)} tok/s · ` +
           `KV cache ${(result.kvCacheBytes / 1024).toFixed(1)} KiB, mean ${(100 * m.meanFraction).toFixed(1)}% of full${policyNote(m.policyBytes)}]\n`);
+        if (unreached) process.stderr.write(unreached);
       }
     });
 }
@@ -137,18 +140,22 @@ async function answerQuestions(
       `KV cache ${(doc.kvCacheBytes / 1024).toFixed(1)} KiB, ${(100 * doc.memory.finalFraction).toFixed(1)}% of full${policyNote(doc.memory.policyBytes)}]\n`);
   }
   const answers = [];
+  let unreached: string | null = null;
   for (const question of questions) {
     if (!json) process.stdout.write(`Q: ${question}\nA:`);
     // One space after "A:", the answer's own when it begins with one (its text keeps its leading space: "A:  an").
     let first = true;
     const show = (text: string) => { process.stdout.write(first && !/^\s/.test(text) ? ` ${text}` : text); first = false; };
-    const r = await session.fork().generate(question, { ...options, onToken: json ? undefined : show });
+    const fork = session.fork();
+    const r = await fork.generate(question, { ...options, onToken: json ? undefined : show });
     if (!json) process.stdout.write('\n');
+    unreached ??= unreachedTraceNote(fork.memoryPolicy, fork.totalTokens);
     answers.push({
       question, output_tokens: r.outputTokens, text: r.text, stopped_by: r.stoppedBy,
       decode_tokens_per_s: round(r.decodeTokensPerS), kv_cache_bytes: r.kvCacheBytes, memory: r.memory,
     });
   }
+  if (unreached) process.stderr.write(unreached);
   if (json) {
     process.stdout.write(JSON.stringify({
       model: model.source,

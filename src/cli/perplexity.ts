@@ -4,7 +4,7 @@ import { parsePolicySpec } from '../memory/spec.js';
 import { perplexity } from '../eval/perplexity.js';
 import { sequenceLimit } from '../models/rope.js';
 import { createProgress } from './progress.js';
-import { intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel, weightsApplied } from './util.js';
+import { intOption, unreachedTraceNote, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel, weightsApplied } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
 import { readTextInput } from '../util/files.js';
 
@@ -44,7 +44,9 @@ export function register(program: Command): void {
         predicted: r.predicted, nll: r.nll, perplexity: r.perplexity, mean_kv_fraction: r.memory.meanFraction, evicted_while_scoring: r.evictedWhileScoring, memory: r.memory,
       };
       // The memory figures describe the cache at the end; say when no prediction saw an evicted cache.
-      if (policy && !r.evictedWhileScoring) {
+      const unreached = unreachedTraceNote(policy, r.tokens);
+      if (unreached) process.stderr.write(unreached);
+      else if (policy && !r.evictedWhileScoring) {
         process.stderr.write(r.memory.evictionEvents > 0
           ? `note: ${o.memory} evicted only while the text's last piece was read, after which nothing is predicted (it compresses once a prompt has been read), so this is the full cache's perplexity; a token cadence (every=N) scores under compression\n`
           : `note: ${o.memory} evicted nothing on this text (its budget holds it), so this is the full cache's perplexity\n`);

@@ -2,6 +2,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseWeightStorage, WEIGHT_STORAGES, type WeightStorage } from '../models/pack.js';
 import { checkPolicySpec } from '../memory/spec.js';
+import { MatchedPolicy } from '../memory/matched.js';
+import type { MemoryPolicy } from '../memory/policy.js';
 import { autoWeights, loadModel, type Model } from '../models/model.js';
 
 export function intOption(name: string, min = 0): (v: string) => number {
@@ -96,4 +98,15 @@ export function traceFollower(): (spec: string) => boolean {
     if (follows === undefined) seen.set(spec, (follows = checkPolicySpec(spec).followsTrace));
     return follows;
   };
+}
+
+/**
+ * A note (or null) for a `matched(…)` policy some of whose trace's eviction points this sequence never reached: the
+ * trace came from a longer prompt or generation, and with none reached the run was the full cache, without a word.
+ */
+export function unreachedTraceNote(policy: MemoryPolicy | null, tokens: number): string | null {
+  if (!(policy instanceof MatchedPolicy)) return null;
+  const left = policy.pendingEvents();
+  if (left === 0) return null;
+  return `note: ${policy.name}: ${left} of the trace's evictions (counted per layer) lie past this sequence's ${tokens} tokens and never happened; the trace was recorded on a longer prompt or generation, and matched(…) follows the prompt it was recorded on\n`;
 }

@@ -169,3 +169,34 @@ test('namm --weights: a GGUF run packed prints the same text and perplexity as f
   assert.notEqual(other.status, 0);
   assert.match(other.stderr, /holds results of another setup \(weights: "q8_0" there, "f32" \(the file's own values: auto, f32 or packed\) now; the model's content \(fingerprint of its config and weights\): "[0-9a-f]{32}" there, "[0-9a-f]{32}" now\)/);
 });
+
+test('a matched(…) trace whose eviction points a sequence never reaches is noted (generate, --question, perplexity): the run was the full cache', async () => {
+  const { loadModel } = await import('../../src/models/model.js');
+  const { MemoryTraceRecorder, recordingPolicy, saveMemoryTrace } = await import('../../src/memory/matched.js');
+  const { parsePolicySpec } = await import('../../src/memory/spec.js');
+  const model = await loadModel(MODEL);
+  const long = 'Once upon a time, there was a little girl named Lily. She loved to play in the park with her ball. '.repeat(6);
+  const recorder = new MemoryTraceRecorder('h2o:tokens=32');
+  model.createSessionWith(recordingPolicy(parsePolicySpec('h2o:tokens=32,every=16') as never, recorder)).prefill(model.tokenizer!.encode(long));
+  const dir = mkdtempSync(join(tmpdir(), 'namm-unreached-'));
+  const trace = join(dir, 'trace.json');
+  saveMemoryTrace(trace, recorder.toTrace());
+  const spec = `matched(h2o):trace=${trace}`;
+  const note = /^note: matched\(h2o\):trace=.*trace\.json: \d+ of the trace's evictions \(counted per layer\) lie past this sequence's \d+ tokens and never happened/m;
+  const short = namm(['generate', '--model', MODEL, '--prompt', 'Once upon a time', '-n', '2', '--greedy', '--memory', spec]);
+  assert.equal(short.status, 0, short.stderr);
+  assert.match(short.stderr, note);
+  const asked = namm(['generate', '--model', MODEL, '--prompt', 'Once upon a time', '-q', 'Who?', '-n', '2', '--greedy', '--memory', spec, '--json']);
+  assert.equal(asked.status, 0, asked.stderr);
+  assert.match(asked.stderr, note);
+  const text = join(dir, 'short.txt');
+  writeFileSync(text, 'Once upon a time, there was a girl.');
+  const ppl = namm(['perplexity', '--model', MODEL, '--text', text, '--memory', spec]);
+  assert.equal(ppl.status, 0, ppl.stderr);
+  assert.match(ppl.stderr, note);
+  assert.doesNotMatch(ppl.stderr, /its budget holds it/);
+  // On the prompt it was recorded on, every point is reached: nothing to say.
+  const same = namm(['generate', '--model', MODEL, '--prompt', long, '-n', '1', '--greedy', '--memory', spec]);
+  assert.equal(same.status, 0, same.stderr);
+  assert.doesNotMatch(same.stderr, /note:/);
+});
