@@ -177,12 +177,21 @@ export async function evolveNamm(o: EvolveNammOptions): Promise<EvolveNammResult
   // The run holds the folder's lock from here to its end: a second run on it meanwhile is refused now, before it
   // loads the model, reads the checkpoint or removes this run's temporary files (src/util/run-lock.ts).
   const lock = acquireRunLock(out, { command: 'namm evolve' });
+  const start: StartMarker = { early: null };
   try {
-    return await evolveInLockedDir(o, curriculum, workers, out, lock);
+    return await evolveInLockedDir(o, curriculum, workers, out, lock, start);
+  } catch (err) {
+    // A run refused before it began (a bad model or task, a mismatched setting) leaves no marker, so the lock removes
+    // the folder it made; a kill there leaves it, so that the same command, with --resume or not, starts over.
+    if (start.early) rmSync(start.early, { force: true });
+    throw err;
   } finally {
     lock.release();
   }
 }
+
+/** The marker a fresh run writes as it takes its folder (`early`), until the run has begun (model and pools ready). */
+interface StartMarker { early: string | null }
 
 /**
  * Written by a fresh run into its folder before anything else and removed once its first checkpoint is written: the
@@ -203,7 +212,7 @@ export function spreadSubset<T>(pool: readonly T[], limit: number | null | undef
   return Array.from({ length: limit }, (_, i) => pool[Math.floor(((i + 0.5) * n) / limit)]!);
 }
 
-async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, workers: number, out: string, lock: RunLock): Promise<EvolveNammResult> {
+async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, workers: number, out: string, lock: RunLock, start: StartMarker): Promise<EvolveNammResult> {
   const checkpointExists = await exists(join(out, CHECKPOINT_FILE));
   if (checkpointExists && !o.resume) {
     // A training run's folder has a checkpoint.bin too, which resume would not read.
@@ -226,6 +235,13 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
       throw new Error(`${out} already holds files (${shown}) and no evolution checkpoint; a new run needs an empty or new folder`);
     }
     if (unfinished) say(`note: ${out} holds a run that stopped before its first generation ended; starting over in it`);
+    else {
+      // At once, not once the model has loaded and the task pools are built (~14 s on the shipped curriculum): a run
+      // killed meanwhile left an empty folder, which the lock removed, and then `--resume` found no run to start over.
+      makeFolders(out, 'output folder');
+      await writeFileAtomic(markerPath, JSON.stringify({ command: 'namm evolve', started: new Date().toISOString() }) + '\n');
+      start.early = markerPath;
+    }
   }
   const restoredCheckpoint = checkpointExists ? await loadEvolutionCheckpoint(out) : null;
   const restoredMeta = restoredCheckpoint?.meta ?? null;
@@ -304,9 +320,11 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   if (restored?.pools) checkPools(restored.pools, poolPrints, curriculum, out);
   const settings: NammRunSettings = { scorer: 'bam', ...curriculum.namm, run: runOptions };
   // The lock made the folder if it was missing, and removes it again, if still empty, when a run refused above (a
-  // bad model or task, a mismatched resume) releases it: no empty folder is left behind.
+  // bad model or task, a mismatched resume) releases it (evolveNamm removes the early marker first): no empty folder
+  // is left behind.
   makeFolders(out, 'output folder');
-  if (!restored) await writeFileAtomic(markerPath, JSON.stringify({ command: 'namm evolve', started: new Date().toISOString() }) + '\n');
+  if (!restored && !start.early) await writeFileAtomic(markerPath, JSON.stringify({ command: 'namm evolve', started: new Date().toISOString() }) + '\n');
+  start.early = null;  // the run has begun: from here a failure leaves the marker, as a kill does
   const references = await ReferenceScoreCache.open(join(out, REFERENCE_SCORES_FILE), shared.fingerprint);
   if (!restored) await writeFileAtomic(join(out, 'curriculum.json'), JSON.stringify(curriculum, null, 2) + '\n');
 

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -140,4 +140,28 @@ test('a new evolution refuses a folder holding other files, --resume refuses one
       /no-such-model/);
     assert.match(lines.join(''), /stopped holds a run that stopped before its first generation ended; starting over in it/);
   }
+}));
+
+test('namm evolve killed in its first seconds (before its model has loaded) leaves its marker: the same command with --resume starts over', { timeout: 60000 }, () => withTempDir(async (dir) => {
+  const config = await writeTinyCurriculum(dir);
+  const out = join(dir, 'early');
+  const marker = join(out, UNFINISHED_EVOLUTION_MARKER);
+  // A model whose config.json is a FIFO with no writer: its load never ends, so the run is killed while loading it.
+  const stuck = join(dir, 'stuck-model');
+  mkdirSync(stuck);
+  execFileSync('mkfifo', [join(stuck, 'config.json')]);
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI_CHILD, '--config', config, '--model', stuck, '--out', out], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  for (let i = 0; i < 2000 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 5));
+  child.kill('SIGKILL');
+  await exited;
+  assert.ok(existsSync(marker), 'the marker outlives the kill');
+  const missing = join(dir, 'no-such-model');
+  const lines: string[] = [];
+  await assert.rejects(evolveNamm({ curriculum: config, model: missing, out, resume: true, progress: { write: (s: string) => { lines.push(s); return true; } } as unknown as NodeJS.WritableStream }), /no-such-model/);
+  assert.match(lines.join(''), /early holds a run that stopped before its first generation ended; starting over in it/);
+  // A fresh run refused before it began (here: its model) leaves no folder, marker or not.
+  const refused = join(dir, 'refused');
+  await assert.rejects(evolveNamm({ curriculum: config, model: missing, out: refused, progress: false }), /no-such-model/);
+  assert.ok(!existsSync(refused), 'no folder is left behind');
 }));
