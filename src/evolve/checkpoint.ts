@@ -131,7 +131,7 @@ export async function readCheckpointFile(path: string): Promise<Uint8Array> {
   checkArg('readCheckpointFile', 'path', path, 'path');
   let bytes: Buffer;
   try {
-    bytes = readFileLimited(path, MAX_CHECKPOINT_BYTES, 'checkpoint');
+    bytes = readFileLimited(path, MAX_CHECKPOINT_BYTES, 'checkpoint', true);
   } catch (err) {
     throw new Error(`checkpoint ${path}: cannot read (${(err as Error).message})`);
   }

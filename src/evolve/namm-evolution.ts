@@ -549,7 +549,7 @@ async function recordedValidationLines(path: string, recorded: ValidationRecord[
   if (recorded.length === 0 || !existsSync(path)) return '';
   const want = new Set(recorded.map((v) => `${v.stage}|${v.generation}`));
   const kept: string[] = [];
-  for (const line of readFileLimited(path, 1024 * MiB, 'log').toString('utf8').split('\n')) {
+  for (const line of readFileLimited(path, 1024 * MiB, 'log', true).toString('utf8').split('\n')) {
     let v: { stage?: unknown; generation?: unknown };
     try { v = JSON.parse(line) as typeof v; } catch { continue; } // a line cut off by a kill
     const key = `${String(v.stage)}|${String(v.generation)}`;

@@ -155,7 +155,7 @@ async function prepareTokenizer(o: TrainRunOptions, train: Document[]): Promise<
  */
 async function truncateLog(path: string, step: number, phaseStarts: boolean): Promise<void> {
   if (!existsSync(path)) return;
-  const lines = readFileLimited(path, 1024 * MiB, 'log').toString('utf8').split('\n').filter((l) => l.trim() !== '');
+  const lines = readFileLimited(path, 1024 * MiB, 'log', true).toString('utf8').split('\n').filter((l) => l.trim() !== '');
   const keep = lines.filter((line, i) => {
     let v: unknown;
     try { v = JSON.parse(line); } catch { return i < lines.length - 1; }

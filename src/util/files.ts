@@ -367,11 +367,14 @@ export const MiB = 2 ** 20;
 /**
  * A file's bytes, read whole but never past `maxBytes`: a device or pipe that never ends (/dev/zero named as a
  * trace, say) or a wrong file of many gigabytes is an error, not a process that fills memory. Pipes and process
- * substitutions (`<(…)`) still work. Errors say what the file was meant to be (`what`).
+ * substitutions (`<(…)`) still work, unless `regular` (a run's own files: checkpoints, logs) refuses anything but a
+ * regular file: opening a FIFO with no writer there blocked the process for good. Errors say what the file was
+ * meant to be (`what`).
  */
-export function readFileLimited(path: string, maxBytes: number, what: string): Buffer {
+export function readFileLimited(path: string, maxBytes: number, what: string, regular = false): Buffer {
   const st = statSafe(path);
   if (st?.isDirectory()) throw new Error(`${path} is a folder, not a ${what}`);
+  if (regular && st && !st.isFile()) throw new Error(`${path} is not a regular file (a FIFO, a device or a socket), so not a ${what}`);
   if (st?.isFile() && st.size > maxBytes) throw new Error(`${path} holds ${st.size} bytes, more than a ${what} can (${Math.round(maxBytes / MiB)} MiB)`);
   const fd = openSync(path, 'r');
   try {

@@ -98,3 +98,24 @@ test('removeStaleTempFiles removes only the temp files of that target', async ()
     assert.deepEqual((await readdir(dir)).sort(), ['.other.bin.tmp-1-ff', 'c.bin']);
   } finally { await rm(dir, { recursive: true, force: true }); }
 });
+
+test('a FIFO where a checkpoint or a run log goes is refused at once (opening it blocked the process for good)', async () => {
+  const { execFileSync, spawn, spawnSync } = await import('node:child_process');
+  const { readFileLimited } = await import('../../src/util/files.js');
+  const dir = await mkdtemp(join(tmpdir(), 'namm-ckpt-fifo-'));
+  try {
+    const fifo = join(dir, 'checkpoint.bin');
+    execFileSync('mkfifo', [fifo]);
+    // In a child with a time limit: a regression blocks in open(), where no timer of this process could end it.
+    const script = `import { readCheckpointFile } from ${JSON.stringify(new URL('../../src/evolve/checkpoint.ts', import.meta.url).href)};
+      try { await readCheckpointFile(${JSON.stringify(fifo)}); } catch (e) { console.log(e.message); }`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20000 });
+    assert.equal(r.stdout.trim(), `checkpoint ${fifo}: cannot read (${fifo} is not a regular file (a FIFO, a device or a socket), so not a checkpoint)`, r.stderr);
+    // Inputs may still be pipes: a FIFO with a writer reads as a file does.
+    const writer = spawn('sh', ['-c', `printf hi > ${fifo}`]);
+    assert.equal(readFileLimited(fifo, 1024, 'prompt').toString(), 'hi');
+    await new Promise((r) => writer.on('exit', r));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
