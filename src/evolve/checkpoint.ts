@@ -14,6 +14,14 @@ import { MiB, readFileLimited, removeDeadWritersFiles, tempFileFor, writeError, 
 import { checkArg } from '../util/args.js';
 
 const MAGIC = 'NAMMCKP1';
+/** The first bytes of a run checkpoint (train's or evolve's checkpoint.bin, a best-state file, a token cache). */
+export const RUN_CHECKPOINT_MAGIC = MAGIC;
+
+/**
+ * What to say where a run checkpoint is given in place of a model or a .namm policy (its first bytes, "NAMM", are
+ * also a .namm file's magic).
+ */
+export const RUN_CHECKPOINT_HINT = 'a namm train or evolve run checkpoint, which only --resume reads: a training run\'s model is its --out folder (config.json, model.safetensors), an evolution\'s policy the evolved.namm (or stage-*.namm) in its folder';
 const VERSION = 1;
 const HEADER_BYTES = 8 + 4 + 4 + 8 + 32;
 

@@ -10,6 +10,7 @@ import { loadHfTokenizer } from './tokenizer.js';
 import type { ModelConfig, Tokenizer, WeightMap } from './types.js';
 import { convertWeights, isPackableTensor, parseWeightStorage, storedTensor, type WeightStorage } from './pack.js';
 import { NAMM_FILE_MAGIC } from '../memory/namm/checkpoint.js';
+import { RUN_CHECKPOINT_HINT, RUN_CHECKPOINT_MAGIC } from '../evolve/checkpoint.js';
 import { checkArg, checkArgOptions } from '../util/args.js';
 import { showValue } from '../util/show.js';
 
@@ -64,6 +65,7 @@ async function loadFiles(source: string, weights: WeightStorage, tokenizerPath: 
   if (basename(source).endsWith('.safetensors')) return loadHfFolder(dirname(source), source, weights);
   // A .namm file given where a model goes (`--model policy.namm`) was read as a llama2.c checkpoint, whose header
   // then gave nonsense sizes; it is a memory policy, and the message says where it goes.
+  if (isRunCheckpointFile(source)) throw new Error(`${source} is ${RUN_CHECKPOINT_HINT}`);
   if (isNammPolicyFile(source)) {
     throw new Error(`${source} is a NAMM policy file, not a model: pass it as --memory namm:${source} (the memory spec namm:FILE in the API), and a model folder, .gguf or llama2.c .bin as the model`);
   }
@@ -87,10 +89,20 @@ async function loadFiles(source: string, weights: WeightStorage, tokenizerPath: 
  */
 export function isNammPolicyFile(path: string): boolean {
   if (basename(path).endsWith('.namm')) return true;
+  return startsWith(path, NAMM_FILE_MAGIC) && !startsWith(path, RUN_CHECKPOINT_MAGIC);
+}
+
+/** Whether a file is a namm train/evolve run checkpoint (its magic), which is neither a model nor a tokenizer. */
+export function isRunCheckpointFile(path: string): boolean {
+  return startsWith(path, RUN_CHECKPOINT_MAGIC);
+}
+
+/** Whether a file's first bytes are `magic` (latin1). */
+function startsWith(path: string, magic: string): boolean {
   const fd = openSync(path, 'r');
   try {
-    const b = Buffer.alloc(NAMM_FILE_MAGIC.length);
-    return readSync(fd, b, 0, b.length, 0) === b.length && b.toString('latin1') === NAMM_FILE_MAGIC;
+    const b = Buffer.alloc(magic.length);
+    return readSync(fd, b, 0, b.length, 0) === b.length && b.toString('latin1') === magic;
   } finally {
     closeSync(fd);
   }

@@ -9,6 +9,7 @@ import { HfTokenizer } from './tokenizers/hf.js';
 import type { Tokenizer } from './types.js';
 import { checkArg, checkArgOptions } from '../util/args.js';
 import { readTextFile } from '../util/files.js';
+import { RUN_CHECKPOINT_HINT } from '../evolve/checkpoint.js';
 
 export { HfTokenizer } from './tokenizers/hf.js';
 
@@ -47,7 +48,8 @@ export async function loadTokenizer(path: string, options: LoadTokenizerOptions 
     throw new Error(`${path}: folder has neither tokenizer.json nor tokenizer.bin`);
   }
   if (basename(path).endsWith('.json')) return loadHfTokenizer(path);
-  const { isNammPolicyFile } = await import('./load.js');
+  const { isNammPolicyFile, isRunCheckpointFile } = await import('./load.js');
+  if (isRunCheckpointFile(path)) throw new Error(`${path} is not a tokenizer but ${RUN_CHECKPOINT_HINT}`);
   if (isNammPolicyFile(path)) throw new Error(`${path} is a NAMM policy file, not a tokenizer: give the model's folder, tokenizer.json, .gguf or llama2.c tokenizer.bin`);
   const { isGgufFile, loadGgufTokenizer } = await import('./gguf.js');
   if (isGgufFile(path)) return loadGgufTokenizer(path);

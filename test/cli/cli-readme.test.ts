@@ -65,6 +65,19 @@ test('a .namm policy given as the model is named as one, with where it goes (it 
   assert.equal(existsSync(`${renamed}.jsonl`), false);
 });
 
+test('a train or evolve run checkpoint given as the model, the tokenizer or the .namm is named as one (its "NAMM" magic made it a policy file of version 827345731)', async () => {
+  const { writeCheckpointFile } = await import('../../src/evolve/checkpoint.js');
+  const ckpt = join(mkdtempSync(join(tmpdir(), 'namm-run-ckpt-')), 'checkpoint.bin');
+  await writeCheckpointFile(ckpt, Buffer.from(JSON.stringify({ format: 'namm-train/1' })));
+  const what = 'a namm train or evolve run checkpoint, which only --resume reads: a training run\'s model is its --out folder (config.json, model.safetensors), an evolution\'s policy the evolved.namm (or stage-*.namm) in its folder';
+  const g = namm('generate', '--model', ckpt, '--prompt', 'x');
+  assert.equal(g.stderr, `namm: ${ckpt} is ${what}\n`);
+  const t = namm('tasks', 'generate', '--task', 'passkey', '--length', '300', '--tokenizer', ckpt, '--out', `${ckpt}.jsonl`);
+  assert.equal(t.stderr, `namm: ${ckpt} is not a tokenizer but ${what}\n`);
+  const i = namm('inspect', ckpt);
+  assert.equal(i.stderr, `namm: ${ckpt}: not a .namm file but ${what}\n`);
+});
+
 test('namm demo runs the full cache once: a --memory full, or a spec given twice, adds no second run', () => {
   const r = namm('demo', '--model', MODEL, '--length', '200', '--memory', 'full', '--memory', 'h2o:tokens=32', '--memory', 'h2o:tokens=32', '--memory', ' FULL');
   assert.equal(r.status, 0, r.stderr);

@@ -23,6 +23,7 @@ import { RECENCY_DIMS } from './recency.js';
 import { NAMM_SELECTIONS, type NammSelection } from './selection.js';
 import { N_BINS } from './stft.js';
 import { checkArg } from '../../util/args.js';
+import { RUN_CHECKPOINT_HINT, RUN_CHECKPOINT_MAGIC } from '../../evolve/checkpoint.js';
 
 export const NAMM_FILE_MAGIC = 'NAMM';
 export const NAMM_FILE_VERSION = 1;
@@ -116,6 +117,8 @@ export function decodeNammCheckpoint(bytes: Uint8Array, source = 'NAMM checkpoin
   const fail = (why: string): never => { throw new Error(`${source}: ${why}`); };
   if (bytes.length < 12) fail(`too short to be a .namm file (${bytes.length} bytes)`);
   if (new TextDecoder().decode(bytes.subarray(0, 4)) !== NAMM_FILE_MAGIC) fail('not a .namm file (bad magic)');
+  // Its first bytes, "NAMM", are a .namm file's too: read on, its version was "827345731" ("CKP1").
+  if (new TextDecoder().decode(bytes.subarray(0, 8)) === RUN_CHECKPOINT_MAGIC) fail(`not a .namm file but ${RUN_CHECKPOINT_HINT}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = dv.getUint32(4, true);
   if (version !== NAMM_FILE_VERSION) fail(`unsupported format version ${version} (this build reads ${NAMM_FILE_VERSION})`);
