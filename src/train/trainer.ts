@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, realpathSync } from 'node:fs';
 import { totalmem } from 'node:os';
-import { appendLineSync, makeFolders, MiB, readFileLimited } from '../util/files.js';
+import { appendLineSync, checkWritable, makeFolders, MiB, readFileLimited } from '../util/files.js';
 import { acquireRunLock, runFolderEntries } from '../util/run-lock.js';
 import { join, resolve } from 'node:path';
 import { checkpointFormatOf, EVOLUTION_CHECKPOINT_FORMAT, MAX_CHECKPOINT_BYTES, readCheckpointFile, writeCheckpointFile, writeFileAtomic } from '../evolve/checkpoint.js';
@@ -450,6 +450,9 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
     await fs.rm(markerPath, { force: true });
   };
 
+  // What save() writes, checked before the first step: a folder or a read-only file where model.safetensors, loss.svg
+  // or checkpoint.bin goes failed only at the first save, checkpointEvery steps of work later.
+  if (step < stopAt) for (const f of ['model.safetensors', 'loss.svg', 'checkpoint.bin']) checkWritable(join(o.outDir, f));
   const t0 = performance.now();
   let runTokens = 0, lastLoss = Number.NaN, valLoss: number | null = null;
   let skippedInARow = 0;

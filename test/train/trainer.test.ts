@@ -160,6 +160,17 @@ describe('namm train loop', () => {
     assert.ok(!same.some((m) => /warning/.test(m)), same.join(' | '));
   });
 
+  it('a folder where model.safetensors goes is refused before the first step, not at the first save', async () => {
+    const out = tempDir(), be = new JsBackend();
+    await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, maxSteps: 2 });
+    rmSync(join(out, 'model.safetensors'));
+    mkdirSync(join(out, 'model.safetensors'));
+    const steps: number[] = [];
+    await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, resume: true, onStep: (s) => steps.push(s.step) }),
+      /^Error: cannot write .*model\.safetensors: .*folder/);
+    assert.deepEqual(steps, [], 'no step ran');
+  });
+
   it('a resume drops the log lines of steps after the checkpoint (a run stopped between checkpoints)', async () => {
     const out = tempDir(), be = new JsBackend();
     await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, maxSteps: 2 });
