@@ -546,14 +546,20 @@ async function scoreRecords(
  * resume and writes its line again), once each.
  */
 async function recordedValidationLines(path: string, recorded: ValidationRecord[]): Promise<string> {
-  if (recorded.length === 0 || !existsSync(path)) return '';
+  if (recorded.length === 0) return '';
   const want = new Set(recorded.map((v) => `${v.stage}|${v.generation}`));
   const kept: string[] = [];
-  for (const line of readFileLimited(path, 1024 * MiB, 'log', true).toString('utf8').split('\n')) {
+  const text = existsSync(path) ? readFileLimited(path, 1024 * MiB, 'log', true).toString('utf8') : '';
+  for (const line of text.split('\n')) {
     let v: { stage?: unknown; generation?: unknown };
     try { v = JSON.parse(line) as typeof v; } catch { continue; } // a line cut off by a kill
     const key = `${String(v.stage)}|${String(v.generation)}`;
     if (want.delete(key)) kept.push(line + '\n');
+  }
+  // The checkpoint keeps each validation's score, not its line (its KV fractions, prompts, skipped tasks): a file
+  // deleted or damaged since lost them with no word.
+  if (want.size > 0) {
+    process.emitWarning(`namm: ${path} lacks the lines of ${want.size} of the ${recorded.length} validations the checkpoint recorded (stage|generation ${[...want].slice(0, 4).join(', ')}${want.size > 4 ? ', …' : ''}); their scores stay in the checkpoint and still choose the best state, but those lines are gone`, { code: 'NAMM_VALIDATION_LINES_LOST' });
   }
   return kept.join('');
 }

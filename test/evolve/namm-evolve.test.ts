@@ -229,11 +229,20 @@ test('validation of the mean: every stage ends in its best-scoring state, record
   assert.equal((readNammCheckpoint(join(out, 'stage-1-retrieval.namm')).provenance as Record<string, any>).validation.generation, r.stageBest[0]!.generation);
 
   // Lengthened, the run goes on without validating a recorded state again or repeating its lines.
+  // A line lost meanwhile (the file edited, damaged) is said to be gone: the checkpoint keeps the score, not the line.
   await writeFile(config, JSON.stringify(tinyCurriculum({ validation: { every: 2, limit: 2 }, stages: stages(2) })));
-  const more = await evolveNamm({ curriculum: config, model: MODEL, out, resume: true, progress: false });
+  const validationFile = join(out, 'validation.jsonl');
+  await writeFile(validationFile, (await readFile(validationFile, 'utf8')).split('\n').slice(1).join('\n'));
+  const warnings: string[] = [];
+  const onWarning = (w: Error & { code?: string }) => { if (w.code === 'NAMM_VALIDATION_LINES_LOST') warnings.push(w.message); };
+  process.on('warning', onWarning);
+  const more = await evolveNamm({ curriculum: config, model: MODEL, out, resume: true, progress: false }).finally(() => process.off('warning', onWarning));
+  await new Promise((r) => setImmediate(r));
   assert.equal(more.generation, 4);
-  const after = await readJsonl<{ stage: string; generation: number }>(join(out, 'validation.jsonl'));
-  assert.deepEqual(after.map((l) => [l.stage, l.generation]), more.validations.map((v) => [v.stage, v.generation]));
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /validation\.jsonl lacks the lines of 1 of the 4 validations the checkpoint recorded \(stage\|generation retrieval\|0\)/);
+  const after = await readJsonl<{ stage: string; generation: number }>(validationFile);
+  assert.deepEqual(after.map((l) => [l.stage, l.generation]), more.validations.slice(1).map((v) => [v.stage, v.generation]));
   // A resume with other validation settings is refused.
   await writeFile(config, JSON.stringify(tinyCurriculum({ validation: { every: 3, limit: 2 }, stages: stages(2) })));
   await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, progress: false }), /settings differ from those the run/);
