@@ -203,9 +203,32 @@ async function checkInitArchitecture(cfg: TrainConfig): Promise<void> {
   checkInitFields(have, modelConfigFor(cfg, have.vocabSize, 0, 0), dir, false);
 }
 
+/** What token-cache.bin begins with: a digest of the run's tokenizer.json and its seed. */
+async function tokenCacheKey(o: TrainRunOptions): Promise<Buffer> {
+  return createHash('sha256').update(await fs.readFile(join(o.outDir, 'tokenizer.json'))).update(`|${o.config.training.seed}`).digest();
+}
+
+/**
+ * On a resume whose tokenizer.json was missing and has just been made again (trained again, or copied again from
+ * tokenizer.path): the token cache the run made says whether it is the tokenizer the weights were trained with. One
+ * that differs (a tokenizer.path file edited since) is refused; without the cache there is nothing to check it by.
+ */
+async function checkRemadeTokenizer(o: TrainRunOptions): Promise<void> {
+  const cachePath = join(o.outDir, 'token-cache.bin');
+  let cached: Uint8Array | null = null;
+  try { if (existsSync(cachePath)) cached = (await readCheckpointFile(cachePath)).subarray(0, 32); } catch { /* damaged: no evidence */ }
+  if (!cached) {
+    o.onStatus?.(`warning: ${join(o.outDir, 'tokenizer.json')} was missing and has been made again; nothing in the run shows whether it is the tokenizer its weights were trained with`);
+    return;
+  }
+  if (!Buffer.from(cached).equals(await tokenCacheKey(o))) {
+    throw new Error(`${join(o.outDir, 'tokenizer.json')} was missing, and the one made again differs from the tokenizer this run was trained with (its token-cache.bin was made with another); put the run's tokenizer.json back`);
+  }
+}
+
 /** Token streams of the (seed-shuffled) training and the validation documents, cached per tokenizer. */
 async function prepareStreams(o: TrainRunOptions, tokenizer: Tokenizer, split: { train: Document[]; validation: Document[] }, bos: number, eos: number) {
-  const tokHash = createHash('sha256').update(await fs.readFile(join(o.outDir, 'tokenizer.json'))).update(`|${o.config.training.seed}`).digest();
+  const tokHash = await tokenCacheKey(o);
   const cachePath = join(o.outDir, 'token-cache.bin');
   if (existsSync(cachePath)) {
     try {
@@ -372,7 +395,9 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
   const phaseStarts = !!checkpoint && !!o.newData && setupDifferences(checkpoint.header.config, cfg, false, (x, y) => sameGivenTokenizer(x, y, copiedTokenizer)).length > 0;
 
   const split = o.corpus ?? corpusSplit();
+  const remade = !!o.resume && !existsSync(join(o.outDir, 'tokenizer.json'));
   await prepareTokenizer(o, split.train);
+  if (remade) await checkRemadeTokenizer(o);
   // config.json must exist before the tokenizer is loaded: it names the BOS/EOS ids.
   const probe = await loadHfTokenizer(join(o.outDir, 'tokenizer.json'));
   const bos = cfg.tokenizer.path ? probe.bosTokenId : BOS, eos = cfg.tokenizer.path ? probe.eosTokenIds[0] ?? null : EOS;
@@ -400,6 +425,8 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
       o.onStatus?.(`warning: ${ckptPath} was written on ${checkpoint.header.backend}, this run uses ${backendLabel}: it continues with other roundings, so it is not bit-identical to an uninterrupted run`);
     }
     o.onStatus?.(`resumed at step ${step} (${tokensSeen} tokens seen)${phaseStarts ? ', new data phase' : ''}`);
+    // The checkpoint holds no history to rebuild it from: a log gone since starts again here, and says so.
+    if (!existsSync(logPath)) o.onStatus?.(`warning: ${logPath} is missing: the log (and loss.svg) of steps 1–${step} is gone, and it goes on from step ${step + 1}`);
     await truncateLog(logPath, step, phaseStarts);
     // The log is read again at every checkpoint (for loss.svg): a damaged line fails now, not after a checkpoint's work.
     if (existsSync(logPath)) readTrainLog(logPath);

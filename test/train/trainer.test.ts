@@ -171,6 +171,25 @@ describe('namm train loop', () => {
     assert.deepEqual(steps, [], 'no step ran');
   });
 
+  it('a resume whose tokenizer.json or log is gone: a tokenizer made again must be the run\'s (by its token cache); a lost log is said to be lost', async () => {
+    const out = tempDir(), be = new JsBackend();
+    await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, maxSteps: 2 });
+    const first = readFileSync(join(out, 'tokenizer.json'));
+    // Made again from other documents (as from a tokenizer.path file edited since), it is another tokenizer: refused.
+    rmSync(join(out, 'tokenizer.json'));
+    const other = { ...corpus, train: corpus.train.slice(1) };
+    await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus: other, resume: true }),
+      /tokenizer\.json was missing, and the one made again differs from the tokenizer this run was trained with \(its token-cache\.bin was made with another\); put the run's tokenizer\.json back$/);
+    // Made again as it was (the BPE is deterministic), the run goes on; a log gone meanwhile is named.
+    rmSync(join(out, 'tokenizer.json'));
+    rmSync(join(out, 'train-log.jsonl'));
+    const said: string[] = [];
+    const r = await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, resume: true, onStatus: (m) => said.push(m) });
+    assert.equal(r.step, 4);
+    assert.ok(readFileSync(join(out, 'tokenizer.json')).equals(first));
+    assert.ok(said.some((m) => /^warning: .*train-log\.jsonl is missing: the log \(and loss\.svg\) of steps 1–2 is gone, and it goes on from step 3$/.test(m)), said.join('\n'));
+  });
+
   it('a resume drops the log lines of steps after the checkpoint (a run stopped between checkpoints)', async () => {
     const out = tempDir(), be = new JsBackend();
     await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, maxSteps: 2 });
