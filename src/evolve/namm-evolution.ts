@@ -278,7 +278,7 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
     const how = o.weights !== undefined ? ` loaded with weights ${weights}` : '';
     // Another version can read the same files as another config (a GGUF's float32 metadata as its shortest decimal,
     // generation_config.json's end-of-sequence ids: both have changed), and the fingerprint covers the config.
-    const weightsHint = restored.weights || o.weights !== undefined ? '' : ' (started with other --weights? give them)';
+    const weightsHint = restored.weights || o.weights !== undefined ? '' : ' (if it is the model the run started on, the run may have loaded it with other --weights: give them)';
     const codeHint = restored.code !== undefined && restored.code !== code
       ? `; the run was started by namm ${restored.code} and this is ${code}, which may read the same model files as another config (then resume under the version that started the run, or start a new one)`
       : '';

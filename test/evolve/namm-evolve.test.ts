@@ -345,11 +345,11 @@ test('a resume keeps the CMA-ES mode the run was started with, without repeating
   assert.ok(fpAt > 0 && codeAt2 > 0);
   again.write(`"model":"${'f'.repeat(fp.length)}"`, fpAt);
   await writeCheckpointFile(path, again);
-  await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, progress: false }), /evolved on another model \(fingerprint f+; .* is \w+\) \(started with other --weights\? give them\)$/);
+  await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, progress: false }), /evolved on another model \(fingerprint f+; .* is \w+\) \(if it is the model the run started on, the run may have loaded it with other --weights: give them\)$/);
   again.write(`"code":"${otherCode}"`, codeAt2);
   await writeCheckpointFile(path, again);
   await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, progress: false }),
-    new RegExp(`evolved on another model \\(fingerprint f+; .* is \\w+\\) \\(started with other --weights\\? give them\\); the run was started by namm ${otherCode.replace(/[.+]/g, '\\$&')} and this is ${codeIdentity().replace(/[.+]/g, '\\$&')}, which may read the same model files as another config`));
+    new RegExp(`evolved on another model \\(fingerprint f+; .* is \\w+\\) \\(if it is the model the run started on, the run may have loaded it with other --weights: give them\\); the run was started by namm ${otherCode.replace(/[.+]/g, '\\$&')} and this is ${codeIdentity().replace(/[.+]/g, '\\$&')}, which may read the same model files as another config`));
   // Another mode is still refused, and a bad one before anything loads.
   await assert.rejects(evolveNamm({ curriculum: config, model: MODEL, out, resume: true, mode: 'fast', progress: false }), /has CMA-ES mode reference, this run asks for fast/);
   // Before the model loads (a model path that does not exist is not reached) and the pools are built.
