@@ -373,6 +373,7 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
         taskRanges.push({ task: t.name, start: records.length, count: pool.length });
         records.push(...pool);
       }
+      progress?.status(`[${ctx.stage.name}] validating the mean of generation ${ctx.generation} on ${records.length} prompt${records.length === 1 ? '' : 's'}…`);
       const { fit, kv } = await scoreRecords(scoring, records, taskRanges, [mean]);
       const score = fit.fitness[0]!;
       appendLineSync(join(out, VALIDATION_FILE), JSON.stringify({ stage: ctx.stage.name, generation: ctx.generation, stageGeneration: ctx.stageGeneration, score, kv: kv[0], prompts: records.length, skippedTasks: fit.skippedTasks }));

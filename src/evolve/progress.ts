@@ -36,19 +36,45 @@ export function formatProgress(p: ProgressStats): string {
     `${formatDuration(p.elapsedS)} elapsed, ETA ${formatDuration(p.etaS)}`;
 }
 
+/**
+ * The line for a terminal `width` columns wide, shorter than it: a line that wrapped was rewritten by `\r` on its last
+ * row only, leaving a stale row per update. Too long, it keeps the stage, generation, best and mean and the ETA; then
+ * it is cut.
+ */
+export function fitProgress(p: ProgressStats, width: number): string {
+  const full = formatProgress(p);
+  if (full.length < width) return full;
+  const short = `[${p.stage}] gen ${p.generation}/${p.totalGenerations} best ${num(p.best)} mean ${num(p.mean)} | ETA ${formatDuration(p.etaS)}`;
+  if (short.length < width) return short;
+  return width > 2 ? `${short.slice(0, width - 2)}…` : '';
+}
+
 /** Writes progress lines to a stream (stderr by default), TTY-aware. */
 export class ProgressLine {
   private lastLength = 0;
-  constructor(private readonly stream: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr) {}
+  constructor(private readonly stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number } = process.stderr) {}
 
   update(p: ProgressStats): void {
-    const line = formatProgress(p);
+    const columns = this.stream.columns;
+    const line = this.stream.isTTY && typeof columns === 'number' && columns > 0 ? fitProgress(p, columns) : formatProgress(p);
     if (this.stream.isTTY) {
       this.stream.write(`\r${line}${' '.repeat(Math.max(0, this.lastLength - line.length))}`);
       this.lastLength = line.length;
     } else {
       this.stream.write(`${line}\n`);
     }
+  }
+
+  /**
+   * A phase between generations that shows nothing else (a validation of the mean, often longer than a generation):
+   * in place of the line on a terminal, until the next update; a line of its own otherwise.
+   */
+  status(text: string): void {
+    if (!this.stream.isTTY) { this.stream.write(`${text}\n`); return; }
+    const columns = this.stream.columns;
+    const line = typeof columns === 'number' && columns > 0 && text.length >= columns ? (columns > 2 ? `${text.slice(0, columns - 2)}…` : '') : text;
+    this.stream.write(`\r${line}${' '.repeat(Math.max(0, this.lastLength - line.length))}`);
+    this.lastLength = line.length;
   }
 
   /** Ends the in-place line on a terminal. */

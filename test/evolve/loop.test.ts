@@ -265,6 +265,12 @@ test('progress line: \\r-updated on a TTY, one plain line per generation otherwi
   assert.match(formatProgress({ ...stats, timeS: 12.4 }), /σ 0\.0600 \| 12s\/gen, 1m15s elapsed, ETA 1h01m$/);
   assert.ok(tty.out.every((s) => !s.slice(0, -1).includes('\n')));
   assert.deepEqual(plain.out.map((s) => [s.startsWith('\r'), s.endsWith('\n')]), [[false, true], [false, true]]);
+  // On a terminal narrower than the line, it never wraps: a shorter line with the ETA, then a cut one.
+  const narrow = (columns: number) => { const out: string[] = []; new ProgressLine({ isTTY: true, columns, write: (s: string) => { out.push(s); return true; } } as never).update({ ...stats, timeS: 12.4, info: { kv: 0.5, kvBest: 0.45 } }); return out[0]!.slice(1); };
+  assert.ok(narrow(200).includes('median 1.2000'));
+  assert.equal(narrow(80), '[s] gen 3/10 best 1.5000 mean 1.0000 | ETA 1h01m');
+  assert.equal(narrow(20), '[s] gen 3/10 best …');
+  for (const w of [10, 20, 50, 80, 120]) assert.ok(narrow(w).length < w, `fits ${w} columns`);
 });
 
 type Kill = { afterMs: number } | { afterCheckpoint: number; delayMs: number } | { onTempFile: number };

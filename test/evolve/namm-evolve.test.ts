@@ -263,8 +263,13 @@ test('log.jsonl\'s etaS and the progress line\'s ETA run to the end of the curri
   assert.ok(validated > 0, 'the elapsed time holds the validation of the starting state');
   assert.ok(Math.abs(g0.etaS! - (g0.timeS + 3 * validated)) < 1e-9, `etaS ${g0.etaS} s, generation ${g0.timeS} s, validation ${validated} s`);
   assert.ok(log[1]!.etaS! > 0, 'the last generation leaves the validation of stage 2\'s end');
-  const progress = lines.filter((l) => l.startsWith('['));
+  const progress = lines.filter((l) => l.startsWith('[') && !l.includes('validating'));
   assert.equal(progress.length, 2);
+  // Each validation (stage 1's start and end, stage 2's start and end) says so while it runs.
+  assert.deepEqual(lines.filter((l) => l.includes('validating')).map((l) => l.trim()), [
+    '[retrieval] validating the mean of generation 0 on 1 prompt…', '[retrieval] validating the mean of generation 1 on 1 prompt…',
+    '[stories] validating the mean of generation 1 on 2 prompts…', '[stories] validating the mean of generation 2 on 2 prompts…',
+  ]);
   assert.ok(progress[0]!.includes(`ETA ${formatDuration(g0.etaS)}`), progress[0]);
 }));
 
