@@ -53,7 +53,7 @@ export function register(program: Command): void {
           }
           progress.update(s.step - first, { step: `${s.step}/${s.totalSteps}`, loss: fmt(s.loss), lr: s.lr.toExponential(2), 'tok/s': Math.round(s.tokensPerS) });
         },
-        onEval: (step, loss) => process.stderr.write(`\nnamm train: step ${step} validation loss ${fmt(loss)}\n`),
+        onEval: (step, loss) => process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}namm train: step ${step} validation loss ${fmt(loss)}\n`),
       });
       (progress as Progress | null)?.stop();
       process.stdout.write(JSON.stringify({
