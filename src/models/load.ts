@@ -63,9 +63,10 @@ export async function loadModelFiles(path: string, options: LoadModelOptions = {
 async function loadFiles(source: string, weights: WeightStorage, tokenizerPath: string | undefined): Promise<LoadedModelFiles> {
   if (statSync(source).isDirectory()) return loadHfFolder(source, undefined, weights);
   if (basename(source).endsWith('.safetensors')) return loadHfFolder(dirname(source), source, weights);
+  // A train or evolve run's checkpoint.bin (its magic begins as a .namm file's) was called a policy file.
+  if (isRunCheckpointFile(source)) throw new Error(`${source} is ${RUN_CHECKPOINT_HINT}`);
   // A .namm file given where a model goes (`--model policy.namm`) was read as a llama2.c checkpoint, whose header
   // then gave nonsense sizes; it is a memory policy, and the message says where it goes.
-  if (isRunCheckpointFile(source)) throw new Error(`${source} is ${RUN_CHECKPOINT_HINT}`);
   if (isNammPolicyFile(source)) {
     throw new Error(`${source} is a NAMM policy file, not a model: pass it as --memory namm:${source} (the memory spec namm:FILE in the API), and a model folder, .gguf or llama2.c .bin as the model`);
   }
