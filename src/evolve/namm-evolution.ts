@@ -305,7 +305,10 @@ async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, w
   };
   // Every record of every stage is prompted as the runner will before anything runs: one that cannot run (a question
   // longer than the prompt budget, an empty answer to score by likelihood) fails the run now, not stages into it.
-  // So is one the task metric cannot score (checkScorable: an empty gold answer, a record with no metric).
+  // So is one the task metric cannot score (checkScorable: an empty gold answer, a record with no metric). It takes
+  // a while (~14 s on the shipped curriculum) with nothing else to show.
+  const taskCount = new Set(curriculum.stages.flatMap((st) => st.tasks.map((t) => t.name))).size;
+  say(`preparing the prompts of ${taskCount} task${taskCount === 1 ? '' : 's'} and checking every record…`);
   const pools = resolveTaskPools(curriculum, model.tokenizer!, 8 * model.config.maxPositions, (record) => {
     recordPrompt(model, record, runOptions);
     if (curriculum.run.score === 'task') checkScorable([record], curriculum.run.metricOptions);

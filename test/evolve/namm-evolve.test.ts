@@ -265,6 +265,8 @@ test('log.jsonl\'s etaS and the progress line\'s ETA run to the end of the curri
   assert.ok(log[1]!.etaS! > 0, 'the last generation leaves the validation of stage 2\'s end');
   const progress = lines.filter((l) => l.startsWith('[') && !l.includes('validating'));
   assert.equal(progress.length, 2);
+  // The task pools' preparation, before anything else runs, says so too.
+  assert.ok(lines.some((l) => l === 'preparing the prompts of 2 tasks and checking every record…\n'), lines.join(''));
   // Each validation (stage 1's start and end, stage 2's start and end) says so while it runs.
   assert.deepEqual(lines.filter((l) => l.includes('validating')).map((l) => l.trim()), [
     '[retrieval] validating the mean of generation 0 on 1 prompt…', '[retrieval] validating the mean of generation 1 on 1 prompt…',
