@@ -286,7 +286,9 @@ export function register(program: Command): void {
             const recorder = recordHere ? new MemoryTraceRecorder(spec) : null;
             if (recorder) run = recordingPolicy(policy!, recorder);
             else if (needsRecordTrace(spec)) run = parsePolicySpec(specWithTrace(spec, traceFile!));
-            const r = await runRecord(model, record, run, runOptions);
+            let r: RecordResult;
+            // Named by file and line, as the checks before the run name a record.
+            try { r = await runRecord(model, record, run, runOptions); } catch (err) { throw new Error(`${origin.get(record)}: ${(err as Error).message}`, { cause: err }); }
             // Written only after a whole run, so a trace file on disk is always complete.
             if (recorder) saveMemoryTrace(traceFile!, recorder.toTrace());
             if (isDone) continue;

@@ -91,7 +91,7 @@ test('namm eval --score likelihood on a model with NaN logits is refused by reco
   const args = ['eval', '--model', model, '--data', data, '--score', 'likelihood', '--out', out, '--json'];
   const run = namm(...args);
   assert.equal(run.status, 1, 'it printed a table with a NaN score and wrote the score as null');
-  assert.match(run.stderr, /record toy-0 under full: the model produced NaN or \+Infinity logits at answer token 1 of \d+ .*no likelihood/);
+  assert.match(run.stderr, /^namm: .*\.jsonl:1: record toy-0 under full: the model produced NaN or \+Infinity logits at answer token 1 of \d+ .*no likelihood/m);
   assert.equal(readFileSync(join(out, 'results.jsonl'), { encoding: 'utf8', flag: 'a+' }), '', 'no result without a score');
   // A folder where an earlier version wrote that score as null: the resume meets the same error, not a summary.
   writeFileSync(join(out, 'results.jsonl'), JSON.stringify({ id: 'toy-0', dataset: 'toy', metric: 'answer_likelihood', policy: 'full', spec: 'full',
