@@ -130,22 +130,30 @@ export function checkTrainingSize(config: ModelConfig, memoryBytes = totalmem())
 /** The tokenizer.json a config's tokenizer.path (a file, or a folder holding one) names. */
 const tokenizerSource = (path: string) => (path.endsWith('.json') ? path : join(path, 'tokenizer.json'));
 
-/** The tokenizer: the configured file, or a byte-level BPE trained on the training documents (deterministic). */
+/**
+ * The tokenizer: the configured file, or a byte-level BPE trained on the training documents (deterministic). A resume
+ * whose tokenizer.json is gone makes it again, and writes it only once checkRemadeTokenizer has found it to be the
+ * run's: written first, a refused one stayed in the folder, and the next resume took it unchecked.
+ */
 async function prepareTokenizer(o: TrainRunOptions, train: Document[]): Promise<void> {
   const path = join(o.outDir, 'tokenizer.json');
   if (o.resume && existsSync(path)) return;
   const t = o.config.tokenizer;
+  let tokenizer: Buffer, config: Buffer | null;
   if (t.path) {
     const src = tokenizerSource(t.path);
-    await fs.copyFile(src, path);
+    tokenizer = await fs.readFile(src);
     const cfg = join(src, '..', 'tokenizer_config.json');
-    if (existsSync(cfg)) await fs.copyFile(cfg, join(o.outDir, 'tokenizer_config.json'));
-    return;
+    config = existsSync(cfg) ? await fs.readFile(cfg) : null;
+  } else {
+    o.onStatus?.(`training a ${t.vocabSize}-token byte-level BPE on ${train.length} documents`);
+    const bpe = trainBpe(train.map((d) => d.text), { vocabSize: t.vocabSize });
+    tokenizer = Buffer.from(JSON.stringify(bpeTokenizerJson(bpe)));
+    config = Buffer.from(JSON.stringify(bpeTokenizerConfig(bpe, o.config.model.maxPositions), null, 2) + '\n');
   }
-  o.onStatus?.(`training a ${t.vocabSize}-token byte-level BPE on ${train.length} documents`);
-  const bpe = trainBpe(train.map((d) => d.text), { vocabSize: t.vocabSize });
-  await writeFileAtomic(path, JSON.stringify(bpeTokenizerJson(bpe)));
-  await writeFileAtomic(join(o.outDir, 'tokenizer_config.json'), JSON.stringify(bpeTokenizerConfig(bpe, o.config.model.maxPositions), null, 2) + '\n');
+  if (o.resume) await checkRemadeTokenizer(o, tokenizer);
+  await writeFileAtomic(path, tokenizer);
+  if (config) await writeFileAtomic(join(o.outDir, 'tokenizer_config.json'), config);
 }
 
 /**
@@ -203,17 +211,18 @@ async function checkInitArchitecture(cfg: TrainConfig): Promise<void> {
   checkInitFields(have, modelConfigFor(cfg, have.vocabSize, 0, 0), dir, false);
 }
 
-/** What token-cache.bin begins with: a digest of the run's tokenizer.json and its seed. */
-async function tokenCacheKey(o: TrainRunOptions): Promise<Buffer> {
-  return createHash('sha256').update(await fs.readFile(join(o.outDir, 'tokenizer.json'))).update(`|${o.config.training.seed}`).digest();
+/** What token-cache.bin begins with: a digest of the tokenizer.json bytes and the run's seed. */
+function tokenCacheKey(o: TrainRunOptions, tokenizer: Buffer): Buffer {
+  return createHash('sha256').update(tokenizer).update(`|${o.config.training.seed}`).digest();
 }
 
 /**
- * On a resume whose tokenizer.json was missing and has just been made again (trained again, or copied again from
- * tokenizer.path): the token cache the run made says whether it is the tokenizer the weights were trained with. One
- * that differs (a tokenizer.path file edited since) is refused; without the cache there is nothing to check it by.
+ * On a resume whose tokenizer.json was missing and has just been made again (trained again, or read again from
+ * tokenizer.path; not written yet): the token cache the run made says whether it is the tokenizer the weights were
+ * trained with. One that differs (a tokenizer.path file edited since) is refused; without the cache there is nothing
+ * to check it by.
  */
-async function checkRemadeTokenizer(o: TrainRunOptions): Promise<void> {
+async function checkRemadeTokenizer(o: TrainRunOptions, tokenizer: Buffer): Promise<void> {
   const cachePath = join(o.outDir, 'token-cache.bin');
   let cached: Uint8Array | null = null;
   try { if (existsSync(cachePath)) cached = (await readCheckpointFile(cachePath)).subarray(0, 32); } catch { /* damaged: no evidence */ }
@@ -221,14 +230,14 @@ async function checkRemadeTokenizer(o: TrainRunOptions): Promise<void> {
     o.onStatus?.(`warning: ${join(o.outDir, 'tokenizer.json')} was missing and has been made again; nothing in the run shows whether it is the tokenizer its weights were trained with`);
     return;
   }
-  if (!Buffer.from(cached).equals(await tokenCacheKey(o))) {
+  if (!Buffer.from(cached).equals(tokenCacheKey(o, tokenizer))) {
     throw new Error(`${join(o.outDir, 'tokenizer.json')} was missing, and the one made again differs from the tokenizer this run was trained with (its token-cache.bin was made with another); put the run's tokenizer.json back`);
   }
 }
 
 /** Token streams of the (seed-shuffled) training and the validation documents, cached per tokenizer. */
 async function prepareStreams(o: TrainRunOptions, tokenizer: Tokenizer, split: { train: Document[]; validation: Document[] }, bos: number, eos: number) {
-  const tokHash = await tokenCacheKey(o);
+  const tokHash = tokenCacheKey(o, readFileLimited(join(o.outDir, 'tokenizer.json'), 512 * MiB, 'tokenizer', true));
   const cachePath = join(o.outDir, 'token-cache.bin');
   if (existsSync(cachePath)) {
     try {
@@ -395,9 +404,7 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
   const phaseStarts = !!checkpoint && !!o.newData && setupDifferences(checkpoint.header.config, cfg, false, (x, y) => sameGivenTokenizer(x, y, copiedTokenizer)).length > 0;
 
   const split = o.corpus ?? corpusSplit();
-  const remade = !!o.resume && !existsSync(join(o.outDir, 'tokenizer.json'));
   await prepareTokenizer(o, split.train);
-  if (remade) await checkRemadeTokenizer(o);
   // config.json must exist before the tokenizer is loaded: it names the BOS/EOS ids.
   const probe = await loadHfTokenizer(join(o.outDir, 'tokenizer.json'));
   const bos = cfg.tokenizer.path ? probe.bosTokenId : BOS, eos = cfg.tokenizer.path ? probe.eosTokenIds[0] ?? null : EOS;

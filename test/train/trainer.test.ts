@@ -178,10 +178,12 @@ describe('namm train loop', () => {
     // Made again from other documents (as from a tokenizer.path file edited since), it is another tokenizer: refused.
     rmSync(join(out, 'tokenizer.json'));
     const other = { ...corpus, train: corpus.train.slice(1) };
-    await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus: other, resume: true }),
-      /tokenizer\.json was missing, and the one made again differs from the tokenizer this run was trained with \(its token-cache\.bin was made with another\); put the run's tokenizer\.json back$/);
+    const refused = /tokenizer\.json was missing, and the one made again differs from the tokenizer this run was trained with \(its token-cache\.bin was made with another\); put the run's tokenizer\.json back$/;
+    await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus: other, resume: true }), refused);
+    // The refused tokenizer is not left in the folder, where the same command would have taken it unchecked.
+    assert.equal(existsSync(join(out, 'tokenizer.json')), false);
+    await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus: other, resume: true }), refused);
     // Made again as it was (the BPE is deterministic), the run goes on; a log gone meanwhile is named.
-    rmSync(join(out, 'tokenizer.json'));
     rmSync(join(out, 'train-log.jsonl'));
     const said: string[] = [];
     const r = await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, resume: true, onStatus: (m) => said.push(m) });
