@@ -18,7 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, rmSync, statSync } from 'node:fs';
-import { appendLineSync, makeFolders, MiB, readFileLimited } from '../util/files.js';
+import { appendLineSync, makeFolders, MiB, readFileLimited, refuseNonRegularRunFiles } from '../util/files.js';
 import { argError, checkArg, checkProgressOption } from '../util/args.js';
 import { checkOptionKeys, shortJson, showValue } from '../util/show.js';
 import { acquireRunLock, runFolderEntries, type RunLock } from '../util/run-lock.js';
@@ -213,6 +213,7 @@ export function spreadSubset<T>(pool: readonly T[], limit: number | null | undef
 }
 
 async function evolveInLockedDir(o: EvolveNammOptions, curriculum: Curriculum, workers: number, out: string, lock: RunLock, start: StartMarker): Promise<EvolveNammResult> {
+  refuseNonRegularRunFiles(out, [CHECKPOINT_FILE, 'curriculum.json', REFERENCE_SCORES_FILE, 'log.jsonl', MEMBERS_FILE, VALIDATION_FILE, UNFINISHED_EVOLUTION_MARKER]);
   const checkpointExists = await exists(join(out, CHECKPOINT_FILE));
   if (checkpointExists && !o.resume) {
     // A training run's folder has a checkpoint.bin too, which resume would not read.

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, realpathSync } from 'node:fs';
 import { totalmem } from 'node:os';
-import { appendLineSync, checkWritable, makeFolders, MiB, readFileLimited } from '../util/files.js';
+import { appendLineSync, checkWritable, makeFolders, MiB, readFileLimited, refuseNonRegularRunFiles } from '../util/files.js';
 import { acquireRunLock, runFolderEntries } from '../util/run-lock.js';
 import { join, resolve } from 'node:path';
 import { checkpointFormatOf, EVOLUTION_CHECKPOINT_FORMAT, MAX_CHECKPOINT_BYTES, readCheckpointFile, writeCheckpointFile, writeFileAtomic } from '../evolve/checkpoint.js';
@@ -349,6 +349,7 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
   const cfg = o.config, be = o.backend ?? getBackend();
   const backendLabel = `${be.name}/${be.simd}`;
   const ckptPath = join(o.outDir, 'checkpoint.bin'), logPath = join(o.outDir, 'train-log.jsonl');
+  refuseNonRegularRunFiles(o.outDir, ['checkpoint.bin', 'token-cache.bin', 'train-log.jsonl', 'tokenizer.json', 'tokenizer_config.json', 'config.json', 'generation_config.json', 'model.safetensors', UNFINISHED_RUN_MARKER]);
   if (!o.resume && !existsSync(ckptPath)) {
     // A fresh run writes config.json, the tokenizer and the weights into the folder from its first moments: a
     // folder that already holds a model (a shipped one, a finished run) would be overwritten piece by piece.

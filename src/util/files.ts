@@ -231,6 +231,17 @@ function statSafe(path: string): ReturnType<typeof statSync> | null {
   try { return statSync(path); } catch { return null; }
 }
 
+/**
+ * Refuses, in a run's folder, any of `names` that is there but is neither a file nor a folder (a FIFO, a device, a
+ * socket): a run reads its own files on resume, and opening a FIFO with no writer blocked the process for good.
+ */
+export function refuseNonRegularRunFiles(dir: string, names: readonly string[]): void {
+  for (const name of names) {
+    const path = join(dir, name), st = statSafe(path);
+    if (st && !st.isFile() && !st.isDirectory()) throw new Error(`${path} is not a regular file (a FIFO, a device or a socket); a run's own files must be`);
+  }
+}
+
 /** The absolute path with symbolic links resolved as far as the path exists. */
 function canonical(path: string): string {
   const abs = resolve(path);

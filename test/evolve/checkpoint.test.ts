@@ -119,3 +119,33 @@ test('a FIFO where a checkpoint or a run log goes is refused at once (opening it
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('evolve and train refuse a FIFO among their run files (curriculum.json, tokenizer.json, …) before reading any', async () => {
+  const { execFileSync, spawnSync } = await import('node:child_process');
+  const dir = await mkdtemp(join(tmpdir(), 'namm-run-fifo-'));
+  try {
+    const evolveOut = join(dir, 'evolve'), trainOut = join(dir, 'train');
+    await mkdir(evolveOut);
+    await mkdir(trainOut);
+    execFileSync('mkfifo', [join(evolveOut, 'curriculum.json')]);
+    execFileSync('mkfifo', [join(trainOut, 'tokenizer.json')]);
+    const url = (p: string) => JSON.stringify(new URL(p, import.meta.url).href);
+    // In a child with a time limit: a regression blocks in open(), where no timer of this process could end it.
+    const script = `import { evolveNamm } from ${url('../../src/evolve/namm-evolution.ts')};
+      import { runTraining } from ${url('../../src/train/trainer.ts')};
+      import { parseTrainConfig } from ${url('../../src/train/config.ts')};
+      const config = parseTrainConfig({ name: 't', model: { arch: 'llama', hiddenSize: 16, nLayers: 1, nHeads: 2, nKvHeads: 1, intermediateSize: 16, maxPositions: 64 }, tokenizer: { vocabSize: 300 }, training: { steps: 1, tokensPerStep: 64 } }, 't');
+      import { MODEL, tinyCurriculum } from ${url('./namm-helpers.ts')};
+      for (const run of [() => evolveNamm({ curriculum: tinyCurriculum(), model: MODEL, out: ${JSON.stringify(evolveOut)}, resume: true, progress: false }),
+                         () => runTraining({ config, outDir: ${JSON.stringify(trainOut)}, resume: true })]) {
+        try { await run(); console.log('ran'); } catch (e) { console.log(e.message); }
+      }`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30000 });
+    assert.deepEqual(r.stdout.trim().split('\n'), [
+      `${join(evolveOut, 'curriculum.json')} is not a regular file (a FIFO, a device or a socket); a run's own files must be`,
+      `${join(trainOut, 'tokenizer.json')} is not a regular file (a FIFO, a device or a socket); a run's own files must be`,
+    ], r.stderr);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
