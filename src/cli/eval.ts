@@ -159,9 +159,15 @@ export function register(program: Command): void {
         // Every record's prompt is built once before run.json is written (as evolve checks its curriculum): one that
         // cannot run (no generation length without --longbench-config, a question longer than the prompt budget)
         // failed at its turn, after the folder had been set up for this setup, so the corrected command was refused
-        // there as "another setup".
-        for (const rec of records) {
-          try { recordPrompt(model, rec, runOptions); } catch (err) { throw new Error(`${origin.get(rec)}: ${(err as Error).message}`); }
+        // there as "another setup", and without --out the results before it were lost. A folder whose run.json is
+        // there already keeps every result as it comes, so a rerun (often of records all done) is not held up by it.
+        if (!o.out || !existsSync(join(o.out, 'run.json'))) {
+          const checking = createProgress(records.length, 'checking prompts');
+          records.forEach((rec, i) => {
+            try { recordPrompt(model, rec, runOptions); } catch (err) { checking.stop(); throw new Error(`${origin.get(rec)}: ${(err as Error).message}`); }
+            checking.update(i + 1);
+          });
+          checking.stop();
         }
         // Without --out the traces are only needed during this run: the temporary folder goes when the process ends
         // (an error included; one a signal left behind goes at the next such run), rather than one more folder left in
