@@ -52,17 +52,29 @@ export function fitProgress(p: ProgressStats, width: number): string {
 /** Writes progress lines to a stream (stderr by default), TTY-aware. */
 export class ProgressLine {
   private lastLength = 0;
+  /** The latest generation's figures, and whether a status line has replaced them on the terminal since. */
+  private last: ProgressStats | null = null;
+  private statusShown = false;
   constructor(private readonly stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number } = process.stderr) {}
 
   update(p: ProgressStats): void {
+    this.last = p;
+    this.statusShown = false;
     const columns = this.stream.columns;
     const line = this.stream.isTTY && typeof columns === 'number' && columns > 0 ? fitProgress(p, columns) : formatProgress(p);
-    if (this.stream.isTTY) {
-      this.stream.write(`\r${line}${' '.repeat(Math.max(0, this.lastLength - line.length))}`);
-      this.lastLength = line.length;
-    } else {
-      this.stream.write(`${line}\n`);
-    }
+    if (this.stream.isTTY) this.rewrite(line);
+    else this.stream.write(`${line}\n`);
+  }
+
+  /**
+   * The line in place, padded over what is left of the previous one, but never past the terminal's width (after the
+   * terminal was narrowed, the padding alone wrapped).
+   */
+  private rewrite(line: string): void {
+    const columns = this.stream.columns;
+    const room = typeof columns === 'number' && columns > 0 ? columns - 1 : Infinity;
+    this.stream.write(`\r${line}${' '.repeat(Math.max(0, Math.min(this.lastLength, room) - line.length))}`);
+    this.lastLength = line.length;
   }
 
   /**
@@ -72,13 +84,13 @@ export class ProgressLine {
   status(text: string): void {
     if (!this.stream.isTTY) { this.stream.write(`${text}\n`); return; }
     const columns = this.stream.columns;
-    const line = typeof columns === 'number' && columns > 0 && text.length >= columns ? (columns > 2 ? `${text.slice(0, columns - 2)}…` : '') : text;
-    this.stream.write(`\r${line}${' '.repeat(Math.max(0, this.lastLength - line.length))}`);
-    this.lastLength = line.length;
+    this.rewrite(typeof columns === 'number' && columns > 0 && text.length >= columns ? (columns > 2 ? `${text.slice(0, columns - 2)}…` : '') : text);
+    this.statusShown = true;
   }
 
-  /** Ends the in-place line on a terminal. */
+  /** Ends the in-place line on a terminal, with the latest generation's figures rather than a finished status. */
   done(): void {
+    if (this.stream.isTTY && this.statusShown && this.last) this.update(this.last);
     if (this.stream.isTTY && this.lastLength > 0) this.stream.write('\n');
     this.lastLength = 0;
   }

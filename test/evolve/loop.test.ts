@@ -271,6 +271,18 @@ test('progress line: \\r-updated on a TTY, one plain line per generation otherwi
   assert.equal(narrow(80), '[s] gen 3/10 best 1.5000 mean 1.0000 | ETA 1h01m');
   assert.equal(narrow(20), '[s] gen 3/10 best …');
   for (const w of [10, 20, 50, 80, 120]) assert.ok(narrow(w).length < w, `fits ${w} columns`);
+  // A status (a validation) shows in place; the run's last line is the latest generation's figures again; and after
+  // the terminal is narrowed, the padding over the longer line before stays within it.
+  const term = { isTTY: true, columns: 200, out: [] as string[], write(s: string) { this.out.push(s); return true; } };
+  const line = new ProgressLine(term as never);
+  line.update(stats);
+  line.status('[s] validating the mean of generation 3 on 4 prompts…');
+  assert.ok(term.out.at(-1)!.startsWith('\r[s] validating'));
+  term.columns = 60;
+  line.done();
+  assert.ok(term.out.at(-2)!.startsWith('\r[s] gen 3/10 best 1.5000 mean 1.0000 | ETA 1h01m'), term.out.at(-2));
+  assert.ok(term.out.at(-2)!.length - 1 < 60, 'the padding stays within the narrowed terminal');
+  assert.equal(term.out.at(-1), '\n');
 });
 
 type Kill = { afterMs: number } | { afterCheckpoint: number; delayMs: number } | { onTempFile: number };
