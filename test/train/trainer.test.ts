@@ -302,12 +302,12 @@ describe('namm train loop', () => {
     const out = tempDir();
     await writeCheckpointFile(join(out, 'checkpoint.bin'), Buffer.from(JSON.stringify({ format: 'namm-evolution', version: 1 })));
     await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: new JsBackend(), corpus }), /holds a namm evolve run \(its checkpoint\.bin is an evolution checkpoint\); choose another --out$/);
-    // A checkpoint.bin that is not a regular file (a FIFO, whose open would block) is not read to tell.
+    // A checkpoint.bin that is not a regular file (a FIFO, whose open would block) is not read to tell: it is refused.
     if (process.platform === 'linux') {
       const { execFileSync } = await import('node:child_process');
       const fifo = tempDir();
       execFileSync('mkfifo', [join(fifo, 'checkpoint.bin')]);
-      await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: fifo, backend: new JsBackend(), corpus }), /already holds a training checkpoint/);
+      await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: fifo, backend: new JsBackend(), corpus }), /checkpoint\.bin is not a regular file \(a FIFO, a device or a socket\); a run's own files must be$/);
     }
   });
 
