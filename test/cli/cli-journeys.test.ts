@@ -199,4 +199,15 @@ test('a matched(…) trace whose eviction points a sequence never reaches is not
   const same = namm(['generate', '--model', MODEL, '--prompt', long, '-n', '1', '--greedy', '--memory', spec]);
   assert.equal(same.status, 0, same.stderr);
   assert.doesNotMatch(same.stderr, /note:/);
+  // With --question, each answer's own sequence counts: a trace recorded on a short document, then the long text as
+  // its question, is reached by the answer's sequence, not by the document alone (whose session keeps its points).
+  const asked2 = new MemoryTraceRecorder('h2o:tokens=32');
+  const s2 = model.createSessionWith(recordingPolicy(parsePolicySpec('h2o:tokens=32,every=16') as never, asked2));
+  await s2.generate('Once upon a time', { maxNewTokens: 0 });
+  await s2.generate(long, { maxNewTokens: 2, greedy: true });
+  const trace2 = join(dir, 'asked.json');
+  saveMemoryTrace(trace2, asked2.toTrace());
+  const reached = namm(['generate', '--model', MODEL, '--prompt', 'Once upon a time', '-q', long, '-n', '2', '--greedy', '--memory', `matched(h2o):trace=${trace2}`, '--json']);
+  assert.equal(reached.status, 0, reached.stderr);
+  assert.doesNotMatch(reached.stderr, /note:/);
 });
