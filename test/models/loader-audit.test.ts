@@ -388,6 +388,13 @@ test('a tokenizer.json whose ids are not integers, whose vocabulary has the wron
   assert.throws(make((j) => { j.model.type = 'Foo'; }), /^Error: t\.json: tokenizer\.json model type "Foo" is not one of BPE, WordPiece, WordLevel, Unigram$/);
   assert.throws(make((j) => { j.model.type = 'Unigram'; }), /model is Unigram, whose "vocab" must be a list of \[piece, score\] pairs, got an object/);
   assert.throws(make((j) => { (j as unknown as { added_tokens: unknown }).added_tokens = [{ id: 'x', content: 5 }]; }), /added_tokens\[0\] must be an object with a "content" string/);
+  // A post-processor or a model that names a token the vocabulary lacks gave undefined ids, found only by a later
+  // decode or prefill that did not name the file.
+  // (The shipped model's tokenizer has no unknown token to fall back on, as this one has.)
+  const own = JSON.parse(readFileSync('models/namm-tiny-llama/tokenizer.json', 'utf8')) as Record<string, unknown>;
+  own.post_processor = { type: 'TemplateProcessing', single: [{ SpecialToken: { id: 'nope', type_id: 0 } }], pair: [], special_tokens: {} };
+  assert.throws(() => new HfTokenizer({ origin: 't.json', tokenizerJson: own, tokenizerConfig: {} }),
+    /^Error: t\.json: the tokenizer gave no token id at position 0 \(its model or post-processor names a token that its vocabulary lacks\)$/);
 });
 
 test('config.json: a byte-order mark is skipped; a NaN is named, in one line; an id of 1e30 is named as a bad id', withDir(async (dir) => {

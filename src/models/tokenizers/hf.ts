@@ -71,6 +71,8 @@ export class HfTokenizer implements Tokenizer {
   readonly json: Json;
   readonly tokenizerConfig: Json;
   private readonly core: HfCoreTokenizer;
+  /** Where the tokenizer came from, for the messages about it. */
+  private readonly origin: string;
   /** Present only when tokenizer_config.json has a `chat_template`. */
   readonly applyChatTemplate?: (messages: ChatMessage[], options?: ChatTemplateOptions) => string;
   /**
@@ -84,6 +86,7 @@ export class HfTokenizer implements Tokenizer {
     checkArg('HfTokenizer', 'src', src, 'object', 'an object { tokenizerJson, tokenizerConfig?, modelConfig?, generationConfig?, origin } (loadTokenizer reads one from files)');
     checkArg('HfTokenizer', 'src.origin', src.origin, 'string');
     const { origin } = src;
+    this.origin = origin;
     if (src.tokenizerJson === null || typeof src.tokenizerJson !== 'object' || Array.isArray(src.tokenizerJson)) {
       throw new Error(`${origin}: tokenizer.json must hold a JSON object`);
     }
@@ -150,7 +153,7 @@ export class HfTokenizer implements Tokenizer {
     // The tokenizer's own BOS first, the one its default encoding adds (then its bos_token), as transformers' tokenizer
     // has it: generation_config's (then config.json's) only for a tokenizer that names none. A stale generation_config
     // (Llama 2's 1 copied into a fine-tune) made encode(x, { addBos: true }) prepend another id than encode(x) did.
-    const probe = this.core.encode('a').ids, plain = this.core.encode('a', { add_special_tokens: false }).ids;
+    const probe = this.checkedIds(this.core.encode('a').ids), plain = this.checkedIds(this.core.encode('a', { add_special_tokens: false }).ids);
     const addedBos = probe.length === plain.length + 1 && probe.slice(1).every((id: number, i: number) => id === plain[i]) ? probe[0]! : null;
     const namedBos = bosName !== null ? this.core.token_to_id(bosName) ?? null : null;
     this.bosTokenId = addedBos ?? namedBos ?? genBos[0] ?? cfgBos[0] ?? null;
@@ -174,9 +177,23 @@ export class HfTokenizer implements Tokenizer {
   encode(text: string, options?: { addBos?: boolean }): number[] {
     if (typeof text !== 'string') throw new TypeError(`encode: text must be a string, got ${text === null ? 'null' : typeof text}`);
     checkEncodeOptions(options);
-    if (options?.addBos === undefined) return this.core.encode(text).ids;
-    const ids = this.core.encode(text, { add_special_tokens: false }).ids;
+    if (options?.addBos === undefined) return this.checkedIds(this.core.encode(text).ids);
+    const ids = this.checkedIds(this.core.encode(text, { add_special_tokens: false }).ids);
     return options.addBos && this.bosTokenId !== null ? [this.bosTokenId, ...ids] : ids;
+  }
+
+  /**
+   * The library's ids, refused when one is not an id: a tokenizer.json whose model or post-processor names a token its
+   * vocabulary lacks (a WordPiece model without its unknown token, a template's special token) gave `undefined` ids,
+   * and the error came later, from decode or a prefill, without naming the file.
+   */
+  private checkedIds(ids: number[]): number[] {
+    for (let i = 0; i < ids.length; i++) {
+      if (!Number.isSafeInteger(ids[i])) {
+        throw new Error(`${this.origin}: the tokenizer gave no token id at position ${i} (its model or post-processor names a token that its vocabulary lacks)`);
+      }
+    }
+    return ids;
   }
 
   decode(ids: readonly number[], options?: { skipSpecial?: boolean }): string {
