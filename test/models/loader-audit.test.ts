@@ -395,6 +395,21 @@ test('a tokenizer.json whose ids are not integers, whose vocabulary has the wron
   own.post_processor = { type: 'TemplateProcessing', single: [{ SpecialToken: { id: 'nope', type_id: 0 } }], pair: [], special_tokens: {} };
   assert.throws(() => new HfTokenizer({ origin: 't.json', tokenizerJson: own, tokenizerConfig: {} }),
     /^Error: t\.json: the tokenizer gave no token id at position 0 \(its model or post-processor names a token that its vocabulary lacks\)$/);
+  // Damaged pre-tokenizer, normaliser and merges sections are named: a null Split pattern loaded with a console message
+  // and encoded a prompt to its BOS alone; a null list ran the words together; null merges were the library's TypeError.
+  const damaged = (damage: (j: Record<string, any>) => void) => {
+    const j = JSON.parse(readFileSync('models/namm-tiny-llama/tokenizer.json', 'utf8')) as Record<string, any>;
+    damage(j);
+    return () => new HfTokenizer({ origin: 't.json', tokenizerJson: j, tokenizerConfig: {} });
+  };
+  assert.throws(damaged((j) => { j.pre_tokenizer.pretokenizers[0].pattern = null; }), /^Error: t\.json: tokenizer\.json pre_tokenizer\.pretokenizers\[0\] \(Split\) needs a "pattern" of \{ "String": … \} or a non-empty \{ "Regex": … \}$/);
+  assert.throws(damaged((j) => { j.pre_tokenizer.pretokenizers = null; }), /pre_tokenizer is a Sequence whose "pretokenizers" must be a list$/);
+  assert.throws(damaged((j) => { j.pre_tokenizer.pretokenizers[0].behavior = 'Foo'; }), /\(Split\) has behavior "Foo", not one of Removed, Isolated/);
+  assert.throws(damaged((j) => { j.normalizer = { type: 'Sequence', normalizers: null }; }), /normalizer is a Sequence whose "normalizers" must be a list$/);
+  assert.throws(damaged((j) => { j.model.merges = null; }), /BPE "merges" must be a list of "a b" strings or \[a, b\] pairs$/);
+  assert.throws(damaged((j) => { j.model.merges[3] = 5; }), /BPE merges\[3\] must be an "a b" string or an \[a, b\] pair$/);
+  assert.throws(damaged((j) => { j.added_tokens = null; }), /"added_tokens" must be a list$/);
+  assert.ok(damaged(() => {})().encode('Hello world').length > 2, 'the undamaged file loads');
 });
 
 test('config.json: a byte-order mark is skipped; a NaN is named, in one line; an id of 1e30 is named as a bad id', withDir(async (dir) => {

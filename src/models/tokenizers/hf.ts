@@ -122,7 +122,21 @@ export class HfTokenizer implements Tokenizer {
       if (Array.isArray(model.vocab)) throw new Error(`${origin}: tokenizer.json model is ${model.type}, whose "vocab" must be an object of token → id, got a list`);
       for (const [token, id] of Object.entries(model.vocab as Json)) tokenId(id, token, 'model.vocab');
     }
-    if (this.json.added_tokens !== undefined && this.json.added_tokens !== null) {
+    // BPE's merges: the library read a missing, null or wrong-typed list as a TypeError of its own ("x.split is not a
+    // function").
+    if (model.type === 'BPE') {
+      if (!Array.isArray(model.merges)) throw new Error(`${origin}: tokenizer.json BPE "merges" must be a list of "a b" strings or [a, b] pairs`);
+      (model.merges as unknown[]).forEach((m, i) => {
+        if (!(typeof m === 'string' || (Array.isArray(m) && m.length === 2 && m.every((x) => typeof x === 'string')))) {
+          throw new Error(`${origin}: tokenizer.json BPE merges[${i}] must be an "a b" string or an [a, b] pair`);
+        }
+      });
+    }
+    // The pre-tokenizer and normaliser sections: a damaged one (a null pattern, a null list) loaded with a mere console
+    // message from the library, and then encoded a prompt to its BOS alone, or ran its words together.
+    checkPipelineSection(this.json.pre_tokenizer, 'pre_tokenizer', 'pretokenizers', origin);
+    checkPipelineSection(this.json.normalizer, 'normalizer', 'normalizers', origin);
+    if (this.json.added_tokens !== undefined) {
       if (!Array.isArray(this.json.added_tokens)) throw new Error(`${origin}: tokenizer.json "added_tokens" must be a list`);
       (this.json.added_tokens as unknown[]).forEach((t, i) => {
         const e = t as Json | null;
@@ -217,5 +231,39 @@ export class HfTokenizer implements Tokenizer {
 
   tokenToId(token: string): number | undefined {
     return this.core.token_to_id(token);
+  }
+}
+
+/** The behaviours of a Split pre-tokenizer. */
+const SPLIT_BEHAVIOURS = ['Removed', 'Isolated', 'MergedWithPrevious', 'MergedWithNext', 'Contiguous'];
+
+/**
+ * A tokenizer.json pre_tokenizer or normalizer section (`where`), null or absent allowed: an object with a string
+ * "type"; a Sequence's list (`listKey`) holds such objects; a Split's or a Replace's pattern is { String } or a
+ * non-empty { Regex }, and a Split's behaviour is one the library knows.
+ */
+function checkPipelineSection(value: unknown, where: string, listKey: string, origin: string): void {
+  if (value === undefined || value === null) return;
+  const v = value as Record<string, unknown>;
+  if (typeof value !== 'object' || Array.isArray(value) || typeof v.type !== 'string') {
+    throw new Error(`${origin}: tokenizer.json ${where} must be an object with a "type"`);
+  }
+  if (v.type === 'Sequence') {
+    const list = v[listKey];
+    if (!Array.isArray(list)) throw new Error(`${origin}: tokenizer.json ${where} is a Sequence whose "${listKey}" must be a list`);
+    list.forEach((item, i) => {
+      if (item === null) throw new Error(`${origin}: tokenizer.json ${where}.${listKey}[${i}] is null`);
+      checkPipelineSection(item, `${where}.${listKey}[${i}]`, listKey, origin);
+    });
+    return;
+  }
+  if (v.type === 'Split' || v.type === 'Replace') {
+    const p = v.pattern as Record<string, unknown> | null | undefined;
+    const ok = p !== null && typeof p === 'object' && !Array.isArray(p)
+      && (typeof p.String === 'string' || (typeof p.Regex === 'string' && p.Regex !== ''));
+    if (!ok) throw new Error(`${origin}: tokenizer.json ${where} (${v.type}) needs a "pattern" of { "String": … } or a non-empty { "Regex": … }`);
+  }
+  if (v.type === 'Split' && !SPLIT_BEHAVIOURS.includes(v.behavior as string)) {
+    throw new Error(`${origin}: tokenizer.json ${where} (Split) has behavior ${JSON.stringify(String(v.behavior).slice(0, 40))}, not one of ${SPLIT_BEHAVIOURS.join(', ')}`);
   }
 }
