@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CmaEs, generateRecords, ratioBudget, randomPolicy, summarize } from '../src/index.js';
 import { loadModel } from '../src/models/model.js';
+import { collectWarnings } from './helpers/warnings.js';
 
 const model = await loadModel('models/namm-tiny-llama');
 
@@ -65,22 +66,19 @@ test('summarize refuses a full-cache policy named on purpose that no result has 
 
 test('snapkv warns once when a budget is no more than its observation window (it then keeps the newest rows, choosing nothing)', async () => {
   const { parsePolicySpec } = await import('../src/index.js');
-  const warnings: Error[] = [];
-  const listener = (w: Error) => { if ((w as Error & { code?: string }).code === 'NAMM_SNAPKV_WINDOW_FILLS_BUDGET') warnings.push(w); };
-  process.on('warning', listener);
+  const warnings = collectWarnings('NAMM_SNAPKV_WINDOW_FILLS_BUDGET');
   try {
     const ids = model.tokenizer!.encode('Lily played with a red ball in the park. '.repeat(12));
     // A budget above the window: the votes choose; nothing to say.
     model.createSessionWith(parsePolicySpec('snapkv:ratio=0.25,window=16')).prefill(ids);
-    await new Promise((r) => setImmediate(r));
-    assert.equal(warnings.length, 0);
+    assert.equal((await warnings.seen()).length, 0);
     // ⌊T·(1 − 0.9)⌋ rows, under the 64 of the default window.
     model.createSessionWith(parsePolicySpec('snapkv:ratio=0.9')).prefill(ids);
     model.createSessionWith(parsePolicySpec('snapkv:ratio=0.95')).prefill(ids);
-    await new Promise((r) => setImmediate(r));
-    assert.equal(warnings.length, 1, 'once per process');
-    assert.match(warnings[0]!.message, /^snapkv: layer 0 head 0 keeps \d+ rows, no more than the 64 rows of the observation window, which are always kept/);
+    const seen = await warnings.seen();
+    assert.equal(seen.length, 1, 'once per process');
+    assert.match(seen[0]!.message, /^snapkv: layer 0 head 0 keeps \d+ rows, no more than the 64 rows of the observation window, which are always kept/);
   } finally {
-    process.off('warning', listener);
+    warnings.stop();
   }
 });

@@ -45,8 +45,13 @@ export function fitProgress(p: ProgressStats, width: number): string {
   const full = formatProgress(p);
   if (full.length < width) return full;
   const short = `[${p.stage}] gen ${p.generation}/${p.totalGenerations} best ${num(p.best)} mean ${num(p.mean)} | ETA ${formatDuration(p.etaS)}`;
-  if (short.length < width) return short;
-  return width > 2 ? `${short.slice(0, width - 2)}…` : '';
+  return cutToWidth(short, width);
+}
+
+/** `text` as it fits a terminal `width` columns wide (shorter than it), cut with an ellipsis when it does not. */
+function cutToWidth(text: string, width: number): string {
+  if (text.length < width) return text;
+  return width > 2 ? `${text.slice(0, width - 2)}…` : '';
 }
 
 /** Writes progress lines to a stream (stderr by default), TTY-aware. */
@@ -60,10 +65,16 @@ export class ProgressLine {
   update(p: ProgressStats): void {
     this.last = p;
     this.statusShown = false;
-    const columns = this.stream.columns;
-    const line = this.stream.isTTY && typeof columns === 'number' && columns > 0 ? fitProgress(p, columns) : formatProgress(p);
+    const width = this.width();
+    const line = this.stream.isTTY && width !== null ? fitProgress(p, width) : formatProgress(p);
     if (this.stream.isTTY) this.rewrite(line);
     else this.stream.write(`${line}\n`);
+  }
+
+  /** The terminal's width in columns, when the stream tells it. */
+  private width(): number | null {
+    const columns = this.stream.columns;
+    return typeof columns === 'number' && columns > 0 ? columns : null;
   }
 
   /**
@@ -71,8 +82,7 @@ export class ProgressLine {
    * terminal was narrowed, the padding alone wrapped).
    */
   private rewrite(line: string): void {
-    const columns = this.stream.columns;
-    const room = typeof columns === 'number' && columns > 0 ? columns - 1 : Infinity;
+    const room = (this.width() ?? Infinity) - 1;
     this.stream.write(`\r${line}${' '.repeat(Math.max(0, Math.min(this.lastLength, room) - line.length))}`);
     this.lastLength = line.length;
   }
@@ -83,8 +93,8 @@ export class ProgressLine {
    */
   status(text: string): void {
     if (!this.stream.isTTY) { this.stream.write(`${text}\n`); return; }
-    const columns = this.stream.columns;
-    this.rewrite(typeof columns === 'number' && columns > 0 && text.length >= columns ? (columns > 2 ? `${text.slice(0, columns - 2)}…` : '') : text);
+    const width = this.width();
+    this.rewrite(width !== null ? cutToWidth(text, width) : text);
     this.statusShown = true;
   }
 
