@@ -409,6 +409,19 @@ test('a tokenizer.json whose ids are not integers, whose vocabulary has the wron
   assert.throws(damaged((j) => { j.model.merges = null; }), /BPE "merges" must be a list of "a b" strings or \[a, b\] pairs$/);
   assert.throws(damaged((j) => { j.model.merges[3] = 5; }), /BPE merges\[3\] must be an "a b" string or an \[a, b\] pair$/);
   assert.throws(damaged((j) => { j.added_tokens = null; }), /"added_tokens" must be a list$/);
+  // Merges that could never apply loaded without a word (Hugging Face tokenizers refuses them): unknown tokens, a
+  // result the vocabulary lacks, a string that is not two tokens.
+  assert.throws(damaged((j) => { j.model.merges[3] = 'QQQ ZZZ'; }), /^Error: t\.json: tokenizer\.json BPE merges\[3\] \("QQQ" \+ "ZZZ"\) needs the token "QQQ", which the vocabulary lacks: the merge could never apply \(Hugging Face tokenizers refuses the file\)$/);
+  assert.throws(damaged((j) => { j.model.merges[3] = ['i', 'QQQ']; }), /merges\[3\] \("i" \+ "QQQ"\) needs the token "QQQ"/);
+  assert.throws(damaged((j) => { j.model.merges[3] = 'Ġ t n'; }), /merges\[3\] \("Ġ" \+ "t n"\) needs the token "t n"/);
+  assert.throws(damaged((j) => { j.model.merges[3] = 'Ġt'; }), /^Error: t\.json: tokenizer\.json BPE merges\[3\] is "Ġt", not two tokens separated by a space$/);
+  assert.throws(damaged((j) => {
+    // Two tokens of the vocabulary ("cc" and "c") whose concatenation is not one.
+    const vocab = j.model.vocab as Record<string, number>;
+    const c = Object.keys(vocab).find((t) => /^[a-z]$/.test(t) && !(`${t}${t}${t}` in vocab))!;
+    vocab[`${c}${c}`] ??= Object.keys(vocab).length;
+    j.model.merges[3] = `${c}${c} ${c}`;
+  }), /merges\[3\] \("(.)\1" \+ "\1"\) needs the token "\1\1\1", which the vocabulary lacks/);
   assert.ok(damaged(() => {})().encode('Hello world').length > 2, 'the undamaged file loads');
 });
 

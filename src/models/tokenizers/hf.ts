@@ -126,11 +126,7 @@ export class HfTokenizer implements Tokenizer {
     // function").
     if (model.type === 'BPE') {
       if (!Array.isArray(model.merges)) throw new Error(`${origin}: tokenizer.json BPE "merges" must be a list of "a b" strings or [a, b] pairs`);
-      (model.merges as unknown[]).forEach((m, i) => {
-        if (!(typeof m === 'string' || (Array.isArray(m) && m.length === 2 && m.every((x) => typeof x === 'string')))) {
-          throw new Error(`${origin}: tokenizer.json BPE merges[${i}] must be an "a b" string or an [a, b] pair`);
-        }
-      });
+      checkBpeMerges(model.merges as unknown[], model.vocab as Json, model.continuing_subword_prefix, origin);
     }
     // The pre-tokenizer and normaliser sections: a damaged one (a null pattern, a null list) loaded with a mere console
     // message from the library, and then encoded a prompt to its BOS alone, or ran its words together.
@@ -231,6 +227,37 @@ export class HfTokenizer implements Tokenizer {
 
   tokenToId(token: string): number | undefined {
     return this.core.token_to_id(token);
+  }
+}
+
+/**
+ * A BPE model's merges, as Hugging Face tokenizers (Rust) checks them when it builds the model: each an "a b" string
+ * (split at its first space) or an [a, b] pair, whose two tokens and whose result (a, then b less the model's
+ * continuing_subword_prefix) are tokens of the vocabulary. The JavaScript library took a merge it could never apply
+ * ("QQQ ZZZ"), a string without a space or with two (it kept the first two pieces), without a word.
+ */
+function checkBpeMerges(merges: unknown[], vocab: Json, subwordPrefix: unknown, origin: string): void {
+  const prefix = typeof subwordPrefix === 'string' ? subwordPrefix : '';
+  const has = (token: string) => Object.hasOwn(vocab, token);
+  const shown = (t: string) => JSON.stringify(t.length > 40 ? `${t.slice(0, 40)}…` : t);
+  for (let i = 0; i < merges.length; i++) {
+    const m = merges[i];
+    let a: string, b: string;
+    if (typeof m === 'string') {
+      const space = m.indexOf(' ');
+      if (space < 0) throw new Error(`${origin}: tokenizer.json BPE merges[${i}] is ${shown(m)}, not two tokens separated by a space`);
+      a = m.slice(0, space);
+      b = m.slice(space + 1);
+    } else if (Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string') {
+      [a, b] = m as [string, string];
+    } else {
+      throw new Error(`${origin}: tokenizer.json BPE merges[${i}] must be an "a b" string or an [a, b] pair`);
+    }
+    const merged = a + b.slice(prefix.length);
+    const missing = !has(a) ? a : !has(b) ? b : !has(merged) ? merged : null;
+    if (missing !== null) {
+      throw new Error(`${origin}: tokenizer.json BPE merges[${i}] (${shown(a)} + ${shown(b)}) needs the token ${shown(missing)}, which the vocabulary lacks: the merge could never apply (Hugging Face tokenizers refuses the file)`);
+    }
   }
 }
 
