@@ -9,14 +9,14 @@
 # shipped curriculum (configs/evolve-tiny-llama.json) from 2,000,000 up, so none of these prompts was ever seen.
 # Resumable: rerun the same command after an interruption (each pair's evaluation picks up where it stopped).
 # HELDOUT_TASKS, HELDOUT_BASELINES and HELDOUT_RATIOS (space-separated) replace the default tasks, baselines and
-# ratios, e.g. for a quick check.
+# ratios, e.g. for a quick check; HELDOUT_RATIOS set empty runs the baselines matched to the NAMM only.
 set -euo pipefail
 MODEL=${1:?model folder}; NAMM=${2:?.namm file}; OUT=${3:?output folder}; N=${4:-10}; LENGTHS=${5:-2048,4096}
 SCORE=${6:-task}; JOBS=${7:-2}
 TASKS=${HELDOUT_TASKS:-passkey niah_single_1 niah_single_2 niah_multikey_1 vt}
 CLI="node --import tsx src/cli/main.ts"
 BASELINES=${HELDOUT_BASELINES:-random streaming h2o tova l2 snapkv adakv(snapkv)}
-RATIOS=${HELDOUT_RATIOS:-0.25 0.5 0.75 0.875}
+RATIOS=${HELDOUT_RATIOS-0.25 0.5 0.75 0.875}
 mkdir -p "$OUT/data" "$OUT/parts"
 memory=()
 for b in $BASELINES; do

@@ -36,7 +36,9 @@ const quiet = process.listenerCount('warning') === 0;
 process.removeAllListeners('warning');
 process.on('warning', (w: Error & { code?: string }) => {
   if (quiet) return;
-  const code = w.code && !w.code.startsWith('NAMM_') ? ` (${w.name}, ${w.code})` : '';
+  // namm's own codes (the README names them: NAMM_NOT_UTF8, NAMM_PAST_CONTEXT, …) end the line, so that a log can be
+  // searched for one; another library's keep the warning's class too.
+  const code = !w.code ? '' : w.code.startsWith('NAMM_') ? ` [${w.code}]` : ` (${w.name}, ${w.code})`;
   process.stderr.write(`namm: warning: ${w.message.replace(/^namm: /, '')}${code}\n`);
 });
 

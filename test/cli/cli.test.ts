@@ -242,7 +242,7 @@ test('namm perplexity gives a finite perplexity that eviction changes', () => {
   // It names the length the text reaches (its piece's end before), before the first piece runs.
   const textTokens = /over (\d+) tokens/.exec(past.stdout)![1]!;
   assert.ok(Number(textTokens) > 512 + 32, 'the text ends in a later piece than the one crossing the context (the case this checks)');
-  assert.match(past.stderr, new RegExp(`^namm: warning: the sequence would reach ${textTokens} tokens, past this model's 512-token context \\(its max_position_embeddings\\); its output past that is not what it was trained for$`, 'm'));
+  assert.match(past.stderr, new RegExp(`^namm: warning: the sequence would reach ${textTokens} tokens, past this model's 512-token context \\(its max_position_embeddings\\); its output past that is not what it was trained for \\[NAMM_PAST_CONTEXT\\]$`, 'm'));
   assert.ok(!past.stderr.includes('(node:') && !past.stderr.includes('--trace-warnings'), past.stderr);
   // On the TypeScript backend 'auto' widens every matrix to float32 at load, and says so (it said 'auto').
   const llama = ['--import', 'tsx', 'src/cli/main.ts', 'perplexity', '--model', 'models/namm-tiny-llama', '--text', text, '--max-tokens', '64', '--json'];
