@@ -84,6 +84,18 @@ export class Sampler {
     this.rng = new Rng(o.seed ?? randomSeed());
   }
 
+  /** Options equal to `o` (the same draws from the same state would follow): what a continuation compares. */
+  sameOptions(o: SamplingOptions): boolean {
+    return o.greedy === this.o.greedy && o.temperature === this.o.temperature && o.topK === this.o.topK && o.topP === this.o.topP && o.seed === this.o.seed;
+  }
+
+  /** A sampler with the same options whose random stream goes on from where this one's stands (a forked session's). */
+  clone(): Sampler {
+    const copy = new Sampler(this.o);
+    copy.rng.setState(this.rng.getState());
+    return copy;
+  }
+
   next(logits: Float32Array): number {
     if (this.greedy) return argmax(logits);
     const t = this.temperature;

@@ -81,6 +81,8 @@ export interface ForkedState {
   recent: number[];
   /** Session.heldText: output text a stopped generate had not streamed yet. */
   heldText?: string;
+  /** Session.stoppedSampler: the sampler of a stopped generate, whose stream a continuation goes on with. */
+  stoppedSampler?: Sampler | null;
 }
 
 export interface PrefillOptions {
@@ -205,6 +207,12 @@ export class Session {
    */
   private heldText = '';
   /**
+   * The sampler of the generate that left tokens waiting: a continuation (generate([])) with the same sampling options
+   * draws on from its state, so a seeded sampled generation taken up after a stop goes on as the uninterrupted one
+   * (a new sampler restarted the seed's stream, and the continuation repeated the first call's draws).
+   */
+  private stoppedSampler: Sampler | null = null;
+  /**
    * Set when a chunk failed part-way through the layers (a policy or the cache threw after some layers had taken
    * the chunk): the cache no longer matches `totalTokens`, so every later call refuses until reset().
    */
@@ -251,6 +259,7 @@ export class Session {
       this.pending = from.pending;
       this.recent = from.recent;
       this.heldText = from.heldText ?? '';
+      this.stoppedSampler = from.stoppedSampler ?? null;
       this.policyState = this.policy ? policyStateObjects(this.policy) : [];
       this.takePolicy();
       return;
@@ -295,7 +304,7 @@ export class Session {
     }
     return new Session(this.arch, this.backend, this.tokenizer, { ...this.options, ...options, memory }, {
       cache: this.cache.clone(), stats: this.stats.clone(), totalTokens: this.totalTokens, pending: [...this.pending],
-      recent: [...this.recent], heldText: this.heldText,
+      recent: [...this.recent], heldText: this.heldText, stoppedSampler: this.stoppedSampler?.clone() ?? null,
     });
   }
 
@@ -311,6 +320,7 @@ export class Session {
     this.pending = [];
     this.recent = [];
     this.heldText = '';
+    this.stoppedSampler = null;
     this.failure = null;
     this.stats.clear();
     this.policy?.reset({ nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim });
@@ -753,7 +763,9 @@ export class Session {
         if (plain[0] === bos) promptIds = plain;
       }
     } else promptIds = this.checkIds(prompt, 'generate');
-    const sampler = new Sampler({ greedy: options.greedy, temperature: options.temperature, topK: options.topK, topP: options.topP, seed: options.seed });
+    const sampling = { greedy: options.greedy, temperature: options.temperature, topK: options.topK, topP: options.topP, seed: options.seed };
+    const resumable = promptIds.length === 0 && this.pending.length > 0 ? this.stoppedSampler : null;
+    const sampler = resumable?.sameOptions(sampling) ? resumable : new Sampler(sampling);
     if (options.stopTokens !== undefined && !(Array.isArray(options.stopTokens) && options.stopTokens.every((t) => Number.isInteger(t)))) {
       throw new TypeError('generate: stopTokens must be an array of token ids');
     }
@@ -805,7 +817,9 @@ export class Session {
     // text does not end with it (a tokenizer that decodes otherwise in a window), it is put in front of the new text
     // as it is. Without a tokenizer the text is the ids joined by spaces, so a continuation's begins with one.
     const lead = tok && heldBefore !== '' && tok.decode(context).endsWith(heldBefore) ? heldBefore.length : 0;
-    const prefix = !tok ? (continuing ? `${heldBefore} ` : '') : lead > 0 ? '' : heldBefore;
+    // Put in front as it is, held text cannot be decoded again: a trailing U+FFFD there is taken for half a character,
+    // whose whole the new tokens bring.
+    const prefix = !tok ? (continuing ? `${heldBefore} ` : '') : lead > 0 ? '' : heldBefore.endsWith('\uFFFD') ? heldBefore.slice(0, -1) : heldBefore;
     const decoder = tok ? new IncrementalDecoder(tok, context, lead) : null;
     let plain = '';  // the text without a tokenizer: the ids, space-separated
     // A tokenizer that cleans up spaces can still rewrite a tail that begins one of its patterns (see cleanupTail).
@@ -900,8 +914,14 @@ export class Session {
         // The whole output, the tail held back as a possible stop string's beginning included (without a tokenizer too).
         let full = out.length === 0 ? heldBefore : prefix + (tok ? decodeAfter(tok, context, out, lead) : out.join(' '));
         // A length stop in the middle of a character: its end comes with the next call (generate([]) continues from
-        // here), so its U+FFFD is held back as the streaming held it, and the two texts join to the character.
-        if (tok && stoppedBy === 'length' && full.endsWith('\uFFFD')) full = full.slice(0, -1);
+        // here), so its U+FFFD is held back as the streaming held it, and left to that call (heldText), which decodes
+        // it again with the next token: half a character then reads as the whole one, and a byte that can begin no
+        // character (a lone continuation byte) as the U+FFFD it is (dropped for good, the two texts lacked it).
+        this.heldText = '';
+        if (tok && stoppedBy === 'length' && full.endsWith('\uFFFD')) {
+          full = full.slice(0, -1);
+          if (this.pending.length > 0) this.heldText = '\uFFFD';
+        }
         const streamed = text;
         text = full;
         if (full.length > streamed.length && full.startsWith(streamed)) {
@@ -911,12 +931,13 @@ export class Session {
       }
     } catch (err) {
       // Stopped part-way with tokens waiting (an abort, a throwing onToken): the text past what was streamed is kept
-      // for the generate([]) that takes the generation up. Half a character is not: that call decodes after these
-      // tokens, and its first piece brings the whole character.
-      const rest = reached.endsWith('\uFFFD') ? reached.slice(0, -1) : reached;
-      this.heldText = this.pending.length > 0 && rest.length > text.length && rest.startsWith(text) ? rest.slice(text.length) : '';
+      // for the generate([]) that takes the generation up, a trailing U+FFFD included (that call decodes it again
+      // with its first token: half a character becomes the whole one, an invalid byte stays U+FFFD).
+      this.heldText = this.pending.length > 0 && reached.length > text.length && reached.startsWith(text) ? reached.slice(text.length) : '';
+      this.stoppedSampler = this.pending.length > 0 ? sampler : null;
       throw err;
     }
+    this.stoppedSampler = this.pending.length > 0 ? sampler : null;
     const t2 = performance.now();
     const decodeSteps = Math.max(0, out.length - 1);
     return {

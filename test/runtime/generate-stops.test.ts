@@ -205,6 +205,32 @@ test('an empty prompt continues a generation that stopped by length, from the to
   await assert.rejects(e.generate([], { maxNewTokens: 4 }), /generate needs a non-empty prompt/);
 });
 
+test('a seeded sampled generation stopped by length or an abort, taken up by generate([]) with the same options, goes on as the uninterrupted one (a fork too)', async () => {
+  const opts = { temperature: 1.5, topK: 40, seed: 11, stopTokens: [] as number[] };
+  const whole = await (await model.createSession()).generate(PROMPT, { ...opts, maxNewTokens: 24 });
+  const s = await model.createSession();
+  const a = await s.generate(PROMPT, { ...opts, maxNewTokens: 10 });
+  const f = s.fork();
+  const b = await s.generate([], { ...opts, maxNewTokens: 14 });
+  // Before, the continuation began the seed's stream again and repeated the first call's draws.
+  assert.deepEqual([...a.outputTokens, ...b.outputTokens], whole.outputTokens);
+  assert.deepEqual((await f.generate([], { ...opts, maxNewTokens: 14 })).outputTokens, b.outputTokens, 'the fork draws on from the same state');
+  // Aborted from onToken after 6 pieces: the continuation goes on from the token left waiting.
+  const t = await model.createSession(), ac = new AbortController();
+  let pieces = 0;
+  await assert.rejects(t.generate(PROMPT, { ...opts, maxNewTokens: 24, signal: ac.signal, onToken: () => { if (++pieces === 6) ac.abort(); } }), { name: 'AbortError' });
+  const done = t.totalTokens + 1 - PROMPT.length;
+  const rest = await t.generate([], { ...opts, maxNewTokens: 24 - done });
+  assert.deepEqual(rest.outputTokens, whole.outputTokens.slice(done));
+  // Other sampling options (another seed) start a stream of their own, as a new call does.
+  const u = await model.createSession();
+  await u.generate(PROMPT, { ...opts, maxNewTokens: 10 });
+  const other = await u.generate([], { ...opts, seed: 12, maxNewTokens: 14 });
+  const fresh = await (await model.createSession()).generate([...PROMPT, ...a.outputTokens], { ...opts, seed: 12, maxNewTokens: 14 });
+  assert.deepEqual(other.outputTokens, fresh.outputTokens);
+  assert.notDeepEqual(other.outputTokens, b.outputTokens);
+});
+
 test("generate's text is what the output adds after the prompt: a SentencePiece tokenizer's leading space stays", async () => {
   // Decoded on its own, the output's first token ("▁an▁") lost its space to the strip of a text's start, and the
   // prompt and the text read "Once upon a time,an ordinary".

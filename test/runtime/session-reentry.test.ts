@@ -322,3 +322,42 @@ test('generate([]) after an abort: held text joins as the uninterrupted stream (
   assert.equal(plain.rest.stoppedBy, 'stop-string');
   assert.equal(plain.joined, plain.whole);
 });
+
+test('a generation stopped right after a byte that is no whole character, taken up by generate([]): the texts join as one run (an invalid byte kept, half a character completed)', async () => {
+  // A byte-level tokenizer of the model's own greedy output: one chosen token is a byte, the next either completes a
+  // character with it (0xC3 then 0xA9: "é") or is a byte that no character begins with (0x81 then "x"). Decoded with
+  // the same rule as the byte-level decoders (TextDecoder, non-fatal: U+FFFD per invalid sequence).
+  const promptIds = model.tokenizer!.encode(prompt);
+  const ids = (await (await model.createSession()).generate(promptIds, { maxNewTokens: 24, minNewTokens: 24 })).outputTokens;
+  const seen = [...promptIds, ...ids], once = (x: number) => seen.filter((y) => y === x).length === 1;
+  const k = ids.findIndex((x, i) => i >= 15 && i + 2 < ids.length && once(x) && once(ids[i + 1]!) && x !== ids[i + 1]);
+  assert.ok(k >= 15, 'two tokens of the output that occur once');
+  const utf8 = new TextDecoder();
+  const bytesTokenizer = (first: number[], second: number[]) => {
+    const table = new Map([[ids[k]!, first], [ids[k + 1]!, second]]);
+    return {
+      vocabSize: model.config.vocabSize, bosTokenId: null, eosTokenIds: model.tokenizer!.eosTokenIds, cleansUpSpaces: false,
+      encode: () => { throw new Error('not needed'); },
+      decode: (xs: readonly number[]) => utf8.decode(Uint8Array.from(xs.flatMap((x) => table.get(x) ?? [0x77]))),
+    };
+  };
+  const cases = [{ name: 'an invalid byte', tok: bytesTokenizer([0x81], [0x78]), seam: '\uFFFDx' }, { name: 'half a character', tok: bytesTokenizer([0xc3], [0xa9]), seam: 'é' }];
+  for (const { name, tok, seam } of cases) {
+    const whole = (await new Session(model.arch, model.backend, tok as never, {}).generate(promptIds, { maxNewTokens: 24, minNewTokens: 24 })).text;
+    assert.ok(whole.includes(`w${seam}w`), `${name}: the seam reads ${JSON.stringify(seam)} in one run (the case this checks)`);
+    // Stopped by length with the byte as its last token.
+    const s = new Session(model.arch, model.backend, tok as never, {});
+    const a = await s.generate(promptIds, { maxNewTokens: k + 1, minNewTokens: k + 1 });
+    assert.equal(a.stoppedBy, 'length');
+    assert.ok(!a.text.endsWith('\uFFFD'), `${name}: the stopped text holds the byte back`);
+    const b = await s.generate([], { maxNewTokens: 23 - k, minNewTokens: 23 - k });
+    assert.equal(a.text + b.text, whole, `${name}: length stop`);
+    // Stopped by an abort (seen before token k + 1 is fed, so the byte waits with the text it ended held back).
+    const ac = new AbortController(), pieces: string[] = [];
+    const t = new Session(model.arch, model.backend, tok as never, { memory: abortWhenFed(promptIds.length + k, ac) });
+    await assert.rejects(t.generate(promptIds, { maxNewTokens: 24, minNewTokens: 24, signal: ac.signal, onToken: (p) => { pieces.push(p); } }), { name: 'AbortError' });
+    assert.equal(t.totalTokens, promptIds.length + k, `${name}: the abort came with the byte waiting (the case this checks)`);
+    await t.generate([], { maxNewTokens: 24 - k - 1, minNewTokens: 24 - k - 1, onToken: (p) => { pieces.push(p); } });
+    assert.equal(pieces.join(''), whole, `${name}: abort`);
+  }
+});
