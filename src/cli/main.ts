@@ -36,9 +36,10 @@ const quiet = process.listenerCount('warning') === 0;
 process.removeAllListeners('warning');
 process.on('warning', (w: Error & { code?: string }) => {
   if (quiet) return;
-  // namm's own codes (the README names them: NAMM_NOT_UTF8, NAMM_PAST_CONTEXT, …) end the line, so that a log can be
-  // searched for one; another library's keep the warning's class too.
-  const code = !w.code ? '' : w.code.startsWith('NAMM_') ? ` [${w.code}]` : ` (${w.name}, ${w.code})`;
+  // namm's own codes (NAMM_PAST_CONTEXT, NAMM_NOT_UTF8, …) end the line, so that a log can be searched for one;
+  // another source's warning keeps its class (and code), so that it does not read as namm's.
+  const other = w.name && w.name !== 'Warning' ? w.name : '';
+  const code = w.code?.startsWith('NAMM_') ? ` [${w.code}]` : w.code ? ` (${w.name}, ${w.code})` : other ? ` (${other})` : '';
   process.stderr.write(`namm: warning: ${w.message.replace(/^namm: /, '')}${code}\n`);
 });
 

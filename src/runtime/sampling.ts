@@ -84,9 +84,15 @@ export class Sampler {
     this.rng = new Rng(o.seed ?? randomSeed());
   }
 
-  /** Options equal to `o` (the same draws from the same state would follow): what a continuation compares. */
+  /**
+   * Options that sample as this sampler's do (what a continuation compares): the values in effect, so that a default
+   * written out (topK: 0, topP: 1, greedy: false with a temperature) is the same as one left out.
+   */
   sameOptions(o: SamplingOptions): boolean {
-    return o.greedy === this.o.greedy && o.temperature === this.o.temperature && o.topK === this.o.topK && o.topP === this.o.topP && o.seed === this.o.seed;
+    const greedy = o.greedy === true || (o.greedy !== false && !o.temperature);
+    if (greedy !== this.greedy) return false;
+    if (greedy) return true;
+    return (o.temperature || 1) === this.temperature && (o.topK ?? 0) === (this.o.topK ?? 0) && (o.topP ?? 1) === (this.o.topP ?? 1) && o.seed === this.o.seed;
   }
 
   /** A sampler with the same options whose random stream goes on from where this one's stands (a forked session's). */

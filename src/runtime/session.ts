@@ -422,6 +422,7 @@ export class Session {
   private feedPending(): Float32Array {
     let logits: Float32Array = new Float32Array(0);
     this.heldText = '';
+    this.stoppedSampler = null;
     while (this.pending.length > 0) {
       logits = this.runChunk(Int32Array.of(this.pending[0]!), 'decode', false, 'last');
       this.pending.shift();

@@ -37,7 +37,7 @@ export function chooseBackend(env: Record<string, string | undefined>): Backend 
     if (want === 'native') throw new Error(`NAMM_BACKEND=native but the native addon could not be loaded: ${(err as Error).message}`);
     if (!warned) {
       warned = true;
-      process.emitWarning(`namm: native kernels unavailable (${(err as Error).message}); using the slower TypeScript backend`);
+      process.emitWarning(`namm: native kernels unavailable (${(err as Error).message}); using the slower TypeScript backend`, { code: 'NAMM_NO_NATIVE' });
     }
     return new JsBackend();
   }

@@ -513,3 +513,18 @@ test('a reader that closes the pipe ends a command quietly with status 141, not 
     assert.equal(stderr.replace(/^.*Warning.*\n|^\(Use `node --trace-warnings.*\n/gm, ''), '', `${args[0]}: nothing on stderr`);
   }
 });
+
+test("a warning reads as one line: namm's ends with its code, another source's with its class (it read as namm's own)", () => {
+  // Warnings emitted inside the command's process once it has set its printer up (a preloaded module sees the
+  // listener being added).
+  const emit = `const on = process.on.bind(process); let done = false;
+process.on = (event, fn) => { const r = on(event, fn); if (event === 'warning' && !done) { done = true; setImmediate(() => {
+  process.emitWarning('namm: from namm', { code: 'NAMM_X' });
+  process.emitWarning('too many listeners', { type: 'MaxListenersExceededWarning' });
+  process.emitWarning('old api', { type: 'DeprecationWarning', code: 'DEP0999' }); }); } return r; };`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(emit)}`, 'src/cli/main.ts', 'policies'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^namm: warning: from namm \[NAMM_X\]$/m);
+  assert.match(r.stderr, /^namm: warning: too many listeners \(MaxListenersExceededWarning\)$/m);
+  assert.match(r.stderr, /^namm: warning: old api \(DeprecationWarning, DEP0999\)$/m);
+});

@@ -214,6 +214,10 @@ test('a seeded sampled generation stopped by length or an abort, taken up by gen
   const b = await s.generate([], { ...opts, maxNewTokens: 14 });
   // Before, the continuation began the seed's stream again and repeated the first call's draws.
   assert.deepEqual([...a.outputTokens, ...b.outputTokens], whole.outputTokens);
+  // Defaults written out are the same options.
+  const d = await model.createSession();
+  await d.generate(PROMPT, { ...opts, maxNewTokens: 10 });
+  assert.deepEqual((await d.generate([], { ...opts, topP: 1, greedy: false, maxNewTokens: 14 })).outputTokens, b.outputTokens);
   assert.deepEqual((await f.generate([], { ...opts, maxNewTokens: 14 })).outputTokens, b.outputTokens, 'the fork draws on from the same state');
   // Aborted from onToken after 6 pieces: the continuation goes on from the token left waiting.
   const t = await model.createSession(), ac = new AbortController();
@@ -229,6 +233,11 @@ test('a seeded sampled generation stopped by length or an abort, taken up by gen
   const fresh = await (await model.createSession()).generate([...PROMPT, ...a.outputTokens], { ...opts, seed: 12, maxNewTokens: 14 });
   assert.deepEqual(other.outputTokens, fresh.outputTokens);
   assert.notDeepEqual(other.outputTokens, b.outputTokens);
+  // A new prompt after a stop is a new call: the seed's stream from its start.
+  const w = await model.createSession();
+  await w.generate(PROMPT, { ...opts, maxNewTokens: 10 });
+  const next = await w.generate([5, 6], { ...opts, maxNewTokens: 6 });
+  assert.deepEqual(next.outputTokens, (await (await model.createSession()).generate([...PROMPT, ...a.outputTokens, 5, 6], { ...opts, maxNewTokens: 6 })).outputTokens);
 });
 
 test("generate's text is what the output adds after the prompt: a SentencePiece tokenizer's leading space stays", async () => {

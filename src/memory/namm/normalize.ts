@@ -26,7 +26,7 @@ let warnedUnnormalised = false;
 export function warnUnnormalisedOnce(): void {
   if (warnedUnnormalised) return;
   warnedUnnormalised = true;
-  process.emitWarning('namm: no normalisation statistics (never calibrated, none loaded): NAMM features are used un-normalised, as the reference does');
+  process.emitWarning('namm: no normalisation statistics (never calibrated, none loaded): NAMM features are used un-normalised, as the reference does', { code: 'NAMM_UNNORMALISED' });
 }
 
 /** Checks shape and values of statistics; throws a clear Error. */

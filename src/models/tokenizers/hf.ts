@@ -7,6 +7,7 @@ import type { Tokenizer } from '../types.js';
 import { ChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat.js';
 import { checkArg } from '../../util/args.js';
 import { checkDecodeOptions, checkEncodeOptions } from './options.js';
+import { shortJson } from '../../util/show.js';
 
 type Json = Record<string, unknown>;
 
@@ -20,6 +21,12 @@ export interface HfTokenizerSources {
   generationConfig?: Json | null;
   /** File name for error messages. */
   origin: string;
+  /**
+   * The BPE merges come from a GGUF file, checked as llama.cpp reads them (gguf-vocab.ts), which takes merges whose
+   * tokens or result the vocabulary lacks (their pieces stay apart); a tokenizer.json's are checked here, as Hugging
+   * Face tokenizers checks them.
+   */
+  llamaCppMerges?: boolean;
 }
 
 /** A special token in tokenizer_config.json is a string or an AddedToken object with `content`. */
@@ -126,7 +133,12 @@ export class HfTokenizer implements Tokenizer {
     // function").
     if (model.type === 'BPE') {
       if (!Array.isArray(model.merges)) throw new Error(`${origin}: tokenizer.json BPE "merges" must be a list of "a b" strings or [a, b] pairs`);
-      checkBpeMerges(model.merges as unknown[], model.vocab as Json, model.continuing_subword_prefix, origin);
+      // The library's BPE never reads continuing_subword_prefix: such a model encoded words into single characters
+      // (or <unk>) where Hugging Face tokenizers gives whole ones.
+      if (typeof model.continuing_subword_prefix === 'string' && model.continuing_subword_prefix !== '') {
+        throw new Error(`${origin}: tokenizer.json BPE model has continuing_subword_prefix ${shortJson(model.continuing_subword_prefix)}, which the tokenizer library namm uses does not apply (it would encode words into single characters)`);
+      }
+      if (src.llamaCppMerges !== true) checkBpeMerges(model.merges as unknown[], model.vocab as Json, origin);
     }
     // The pre-tokenizer and normaliser sections: a damaged one (a null pattern, a null list) loaded with a mere console
     // message from the library, and then encoded a prompt to its BOS alone, or ran its words together.
@@ -231,32 +243,40 @@ export class HfTokenizer implements Tokenizer {
 }
 
 /**
- * A BPE model's merges, as Hugging Face tokenizers (Rust) checks them when it builds the model: each an "a b" string
- * (split at its first space) or an [a, b] pair, whose two tokens and whose result (a, then b less the model's
- * continuing_subword_prefix) are tokens of the vocabulary. The JavaScript library took a merge it could never apply
- * ("QQQ ZZZ"), a string without a space or with two (it kept the first two pieces), without a word.
+ * A BPE model's merges, as Hugging Face tokenizers (Rust) reads them when it builds the model from a tokenizer.json:
+ * all "a b" strings (exactly one space; one beginning "#version", a merges.txt header, is skipped) or all [a, b]
+ * pairs, each merge's two tokens and its result tokens of the vocabulary (a continuing_subword_prefix, which Rust
+ * takes off b first, is refused before: the library does not apply it). (Not for a GGUF file's merges, which gguf-vocab.ts reads as llama.cpp does: llama.cpp takes merges that
+ * can never apply, and keeps their pieces apart.) The JavaScript library took a merge it could never apply ("QQQ ZZZ"), a string with two spaces
+ * (it applied its first two pieces) and a list that mixes the two forms (it reads the form of the first entry,
+ * ignoring or failing on the others), without a word.
  */
-function checkBpeMerges(merges: unknown[], vocab: Json, subwordPrefix: unknown, origin: string): void {
-  const prefix = typeof subwordPrefix === 'string' ? subwordPrefix : '';
-  const has = (token: string) => Object.hasOwn(vocab, token);
-  const shown = (t: string) => JSON.stringify(t.length > 40 ? `${t.slice(0, 40)}…` : t);
+function checkBpeMerges(merges: unknown[], vocab: Json, origin: string): void {
+  const where = `${origin}: tokenizer.json BPE merges`;
+  const isPair = (m: unknown): m is [string, string] => Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string';
+  const pairs = merges.length > 0 && Array.isArray(merges[0]);
   for (let i = 0; i < merges.length; i++) {
     const m = merges[i];
     let a: string, b: string;
-    if (typeof m === 'string') {
-      const space = m.indexOf(' ');
-      if (space < 0) throw new Error(`${origin}: tokenizer.json BPE merges[${i}] is ${shown(m)}, not two tokens separated by a space`);
-      a = m.slice(0, space);
-      b = m.slice(space + 1);
-    } else if (Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string') {
-      [a, b] = m as [string, string];
+    if (pairs ? isPair(m) : typeof m === 'string' && !m.startsWith('#version')) {
+      if (pairs) [a, b] = m as [string, string];
+      else {
+        const s = m as string, space = s.indexOf(' ');
+        if (space < 0 || s.indexOf(' ', space + 1) >= 0) throw new Error(`${where}[${i}] is ${shortJson(s)}, not two tokens separated by one space`);
+        a = s.slice(0, space);
+        b = s.slice(space + 1);
+      }
+    } else if (typeof m === 'string' && !pairs) {
+      continue;  // a merges.txt header ("#version: 0.2"), which Hugging Face tokenizers skips
+    } else if (pairs ? typeof m === 'string' : isPair(m)) {
+      throw new Error(`${where} mix "a b" strings and [a, b] pairs (entry 0 is ${pairs ? 'a pair' : 'a string'}, entry ${i} is not): a list holds one form`);
     } else {
-      throw new Error(`${origin}: tokenizer.json BPE merges[${i}] must be an "a b" string or an [a, b] pair`);
+      throw new Error(`${where}[${i}] must be an "a b" string or an [a, b] pair`);
     }
-    const merged = a + b.slice(prefix.length);
-    const missing = !has(a) ? a : !has(b) ? b : !has(merged) ? merged : null;
+    const merged = a + b;
+    const missing = !Object.hasOwn(vocab, a) ? a : !Object.hasOwn(vocab, b) ? b : !Object.hasOwn(vocab, merged) ? merged : null;
     if (missing !== null) {
-      throw new Error(`${origin}: tokenizer.json BPE merges[${i}] (${shown(a)} + ${shown(b)}) needs the token ${shown(missing)}, which the vocabulary lacks: the merge could never apply (Hugging Face tokenizers refuses the file)`);
+      throw new Error(`${where}[${i}] (${shortJson(a)} + ${shortJson(b)}) needs the token ${shortJson(missing)}, which the vocabulary lacks: the merge could never apply (Hugging Face tokenizers refuses the file)`);
     }
   }
 }
