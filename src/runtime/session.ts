@@ -917,7 +917,8 @@ export class Session {
         // A length stop in the middle of a character: its end comes with the next call (generate([]) continues from
         // here), so its U+FFFD is held back as the streaming held it, and left to that call (heldText), which decodes
         // it again with the next token: half a character then reads as the whole one, and a byte that can begin no
-        // character (a lone continuation byte) as the U+FFFD it is (dropped for good, the two texts lacked it).
+        // character (a lone continuation byte) as the U+FFFD it is (dropped here for good, it was missing from the
+        // two texts joined).
         this.heldText = '';
         if (tok && stoppedBy === 'length' && full.endsWith('\uFFFD')) {
           full = full.slice(0, -1);

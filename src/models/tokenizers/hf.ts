@@ -246,10 +246,10 @@ export class HfTokenizer implements Tokenizer {
  * A BPE model's merges, as Hugging Face tokenizers (Rust) reads them when it builds the model from a tokenizer.json:
  * all "a b" strings (exactly one space; one beginning "#version", a merges.txt header, is skipped) or all [a, b]
  * pairs, each merge's two tokens and its result tokens of the vocabulary (a continuing_subword_prefix, which Rust
- * takes off b first, is refused before: the library does not apply it). (Not for a GGUF file's merges, which gguf-vocab.ts reads as llama.cpp does: llama.cpp takes merges that
- * can never apply, and keeps their pieces apart.) The JavaScript library took a merge it could never apply ("QQQ ZZZ"), a string with two spaces
- * (it applied its first two pieces) and a list that mixes the two forms (it reads the form of the first entry,
- * ignoring or failing on the others), without a word.
+ * takes off b first, is refused before this: the library does not apply it). The JavaScript library took a merge it
+ * could never apply ("QQQ ZZZ"), a string with two spaces (it applied its first two pieces) and a list that mixes the
+ * two forms (it reads every entry in the form of the first, ignoring or failing on the others), without a word. Not
+ * for a GGUF file's merges, which gguf-vocab.ts reads as llama.cpp does (it takes merges that can never apply).
  */
 function checkBpeMerges(merges: unknown[], vocab: Json, origin: string): void {
   const where = `${origin}: tokenizer.json BPE merges`;
