@@ -51,6 +51,9 @@ test('GGUF byte-level vocabulary: tokens named like Object.prototype members ("t
   const pieces = ['to', 'St', 'ri', 'ng', 'ring', 'String', 'toString'];
   const g = ggufTokenizerFromMetadata(gpt2VocabMeta('gpt-2', pieces, ['t o', 'S t', 'r i', 'n g', 'ri ng', 'St ring', 'to String'], false).meta);
   assert.deepEqual(g.encode('toString'), [256 + pieces.indexOf('toString')]);
+  // A merge "t o S" is "t" + "o S" for llama.cpp (it never applies: no symbol "o S"); the library read it as "t" + "o".
+  const odd = ggufTokenizerFromMetadata(gpt2VocabMeta('gpt-2', pieces, ['t o S'], false).meta);
+  assert.deepEqual(odd.encode('to'), [...'to'].map((c) => c.charCodeAt(0)));
 });
 
 test('GGUF: merges that are not two pieces, unknown token types, odd or oversized rotary dims and huge sizes are refused by key', withDir(async (dir) => {

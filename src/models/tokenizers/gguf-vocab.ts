@@ -278,8 +278,10 @@ function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null,
         special_tokens: { [tokens[bos!]!]: { id: tokens[bos!], ids: [bos], tokens: [tokens[bos!]] } } }
       : null,
     decoder: byteLevel(true),
+    // As pairs split where llama.cpp splits them: the library splits a string at its first two spaces ("a b c" as
+    // "a" + "b", where llama.cpp reads "a" + "b c").
     model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false,
-      byte_fallback: false, ignore_merges: pre === 'llama-bpe', vocab, merges },
+      byte_fallback: false, ignore_merges: pre === 'llama-bpe', vocab, merges: merges.map((m) => mergePair(m)!) },
   };
   return new HfTokenizer({
     tokenizerJson,
