@@ -257,21 +257,21 @@ function checkBpeMerges(merges: unknown[], vocab: Json, origin: string): void {
   const pairs = merges.length > 0 && Array.isArray(merges[0]);
   for (let i = 0; i < merges.length; i++) {
     const m = merges[i];
-    let a: string, b: string;
-    if (pairs ? isPair(m) : typeof m === 'string' && !m.startsWith('#version')) {
-      if (pairs) [a, b] = m as [string, string];
-      else {
-        const s = m as string, space = s.indexOf(' ');
-        if (space < 0 || s.indexOf(' ', space + 1) >= 0) throw new Error(`${where}[${i}] is ${shortJson(s)}, not two tokens separated by one space`);
-        a = s.slice(0, space);
-        b = s.slice(space + 1);
+    if (pairs ? !isPair(m) : typeof m !== 'string') {
+      if (pairs ? typeof m === 'string' : isPair(m)) {
+        throw new Error(`${where} mix "a b" strings and [a, b] pairs (entry 0 is ${pairs ? 'a pair' : 'a string'}, entry ${i} is not): a list holds one form`);
       }
-    } else if (typeof m === 'string' && !pairs) {
-      continue;  // a merges.txt header ("#version: 0.2"), which Hugging Face tokenizers skips
-    } else if (pairs ? typeof m === 'string' : isPair(m)) {
-      throw new Error(`${where} mix "a b" strings and [a, b] pairs (entry 0 is ${pairs ? 'a pair' : 'a string'}, entry ${i} is not): a list holds one form`);
-    } else {
       throw new Error(`${where}[${i}] must be an "a b" string or an [a, b] pair`);
+    }
+    let a: string, b: string;
+    if (pairs) [a, b] = m as [string, string];
+    else {
+      const s = m as string;
+      if (s.startsWith('#version')) continue;  // a merges.txt header ("#version: 0.2"), which Hugging Face tokenizers skips
+      const space = s.indexOf(' ');
+      if (space < 0 || s.indexOf(' ', space + 1) >= 0) throw new Error(`${where}[${i}] is ${shortJson(s)}, not two tokens separated by one space`);
+      a = s.slice(0, space);
+      b = s.slice(space + 1);
     }
     const merged = a + b;
     const missing = !Object.hasOwn(vocab, a) ? a : !Object.hasOwn(vocab, b) ? b : !Object.hasOwn(vocab, merged) ? merged : null;
