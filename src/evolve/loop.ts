@@ -281,6 +281,12 @@ async function evolveInLockedDir(o: RunEvolutionOptions, stages: EvolutionStage[
           const best = bestValidation(validations, meta.stageIndex)!;
           if (best.generation !== cma.generation) cma.adoptSearchState(await loadBestState(o.dir, best));
           await writeParameterFiles(o.dir, cma);
+        } else if (stage.generations === 0) {
+          // Without validation only generations write checkpoints, and this stage has none: a run that starts with
+          // it had no checkpoint at all once it ended (neither a new run nor a resume would take its folder, and the
+          // caller's blob, e.g. NAMM's statistics, was lost). The same point as the validated path's checkpoint.
+          if (o.extra) meta.extra = o.extra();
+          await writeCheckpointFile(ckptPath, encodeLoopCheckpoint(meta, cma));
         }
         meta.stageIndex++;
         meta.stageGeneration = 0;

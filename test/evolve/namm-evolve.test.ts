@@ -373,12 +373,13 @@ test('a resume keeps the CMA-ES mode the run was started with, without repeating
   await assert.rejects(evolveNamm({ curriculum: [] as never, model: MODEL, out, progress: false }), /evolveNamm: curriculum must be a curriculum: a file path, the file's contents as an object, or parseCurriculum's result, got an array/);
 }));
 
-test('a run whose first stage has 0 generations (validation on) resumes', { timeout: 120000 }, () => withTempDir(async (dir) => {
+for (const every of [1, 0]) test(`a run whose first stage has 0 generations (validation ${every ? 'on' : 'off'}) resumes`, { timeout: 120000 }, () => withTempDir(async (dir) => {
+  const validation = { every, limit: 1 };
   const stages = (g2: number) => [
     { name: 'retrieval', generations: 0, samplesPerTask: 2, tasks: [{ task: 'passkey', lengths: [700], samples: 3, seed: 2_000_000 }] },
     { name: 'stories', generations: g2, samplesPerTask: 2, addTasks: [{ jsonl: 'stories.jsonl', name: 'story' }] },
   ];
-  const config = await writeTinyCurriculum(dir, { validation: { every: 1, limit: 1 }, stages: stages(0) });
+  const config = await writeTinyCurriculum(dir, { validation, stages: stages(0) });
   const out = join(dir, 'run');
   const first = await evolveNamm({ curriculum: config, model: MODEL, out, progress: false });
   assert.equal(first.generation, 0);
@@ -388,7 +389,7 @@ test('a run whose first stage has 0 generations (validation on) resumes', { time
   assert.equal(cli.code, 0, cli.stderr);
   assert.match(cli.stderr, /note: its parameters are all zero, the starting policy, which evicts nothing \(KV 100%\)/);
   // Its only checkpoint was written at the first stage's end: it must hold the run's state (statistics, seed).
-  await writeFile(config, JSON.stringify(tinyCurriculum({ validation: { every: 1, limit: 1 }, stages: stages(1) })));
+  await writeFile(config, JSON.stringify(tinyCurriculum({ validation, stages: stages(1) })));
   const resumed = await evolveNamm({ curriculum: config, model: MODEL, out, resume: true, progress: false });
   assert.equal(resumed.generation, 1);
   assert.deepEqual(resumed.normStats, first.normStats);
