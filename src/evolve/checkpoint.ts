@@ -113,6 +113,9 @@ export async function writeCheckpointFile(path: string, payload: Uint8Array | Ui
   checkArg('writeCheckpointFile', 'path', path, 'path');
   const chunks = Array.isArray(payload) ? payload : [payload];
   for (const c of chunks) checkByteChunk(c, 'writeCheckpointFile');
+  // Nothing is written that readCheckpointFile would refuse: a run would find out only when it resumed.
+  const bytes = HEADER_BYTES + chunks.reduce((sum, c) => sum + c.length, 0);
+  if (bytes > MAX_CHECKPOINT_BYTES) throw new RangeError(`writeCheckpointFile: ${path} would hold ${bytes} bytes, more than a checkpoint can (${MAX_CHECKPOINT_BYTES / MiB} MiB) to be read back`);
   await writeFileAtomic(path, [checkpointHeader(chunks), ...chunks]);
 }
 

@@ -348,6 +348,24 @@ export class CmaEs {
     return encodeCmaState(this.snapshot());
   }
 
+  /**
+   * An upper bound on `serialize()`'s length: the float64 sections (a full C packed; its eigenvectors when a later
+   * ask may reuse them; a pending ask's samples) and a generous allowance for the JSON header. With `pending`
+   * false, the bound of a state between generations (after a `tell`), which is when a run checkpoints: then the
+   * eigenvectors are saved only if they are not recomputed at every ask. A run checks it against what a checkpoint
+   * may hold before its first generation, not when it first tries to resume.
+   */
+  serializedBytesBound(pending = true): number {
+    return stateBytesBound(this.n, !this.isSeparable, this.eigenEvery, this.popSize, pending);
+  }
+
+  /** `serializedBytesBound` of the state that `new CmaEs(opts)` would make, without allocating it (dim² values). */
+  static serializedBytesBound(opts: CmaOptions, pending = true): number {
+    const options = resolveOptions(opts);
+    const eigenEvery = options.eigenEvery > 0 ? options.eigenEvery : hansenEigenGap(cmaParameters(options.dim, options));
+    return stateBytesBound(options.dim, options.variant === 'full', eigenEvery, options.popSize, pending);
+  }
+
   static deserialize(bytes: Uint8Array): CmaEs {
     const s = decodeCmaState(bytes);
     const cma = new CmaEs(s.options);
@@ -421,6 +439,12 @@ export class CmaEs {
     if (s.pendingZ && s.pendingY) this.pending = { z: Float64Array.from(s.pendingZ), y: Float64Array.from(s.pendingY) };
     else if (s.pendingZ || s.pendingY) throw new Error('CMA-ES state: pending samples incomplete');
   }
+}
+
+function stateBytesBound(n: number, full: boolean, eigenEvery: number, popSize: number, pending: boolean): number {
+  const cov = full ? (n * (n + 1)) / 2 : n;
+  const eigen = pending || eigenEvery !== 1 ? n + (full ? n * n : 0) : 0;
+  return 8 * (cov + eigen + 4 * n + (pending ? 2 * popSize * n : 0)) + 64 * 1024;
 }
 
 /** The keys of CmaOptions: a misspelt one (`popsize`, `sigma`) was ignored and its default used. */

@@ -124,7 +124,12 @@ export interface Curriculum {
   stages: StageSpec[];
 }
 
-/** The defaults: the reference's CMA-ES (population 32, σ 0.065, elite ratio 0.5, full covariance). */
+/**
+ * The defaults: the reference's CMA-ES settings (population 32, σ 0.065, elite ratio 0.5, full covariance), with
+ * two of the project's options in place of the reference's algorithm: a lazy eigendecomposition (mode 'fast'; the
+ * reference decomposes at every ask) and the 'guarded' fitness normalisation. A run as the reference's sets
+ * cma.mode and fitness.normalisation to 'reference'.
+ */
 export const CURRICULUM_DEFAULTS = {
   seed: 0,
   cma: { popSize: 32, initSigma: 0.065, eliteRatio: 0.5, variant: 'full', mode: 'fast' } as CmaSettings,

@@ -21,7 +21,7 @@ import { checkOptionKeys } from '../util/show.js';
 import { join, resolve } from 'node:path';
 import { acquireRunLock, type RunLock } from '../util/run-lock.js';
 import { CmaEs, type CmaOptions } from './cmaes.js';
-import { EVOLUTION_CHECKPOINT_FORMAT, TEMP_MARKER, readCheckpointFile, removeStaleTempFiles, writeCheckpointFile, writeFileAtomic } from './checkpoint.js';
+import { EVOLUTION_CHECKPOINT_FORMAT, MAX_CHECKPOINT_BYTES, TEMP_MARKER, readCheckpointFile, removeStaleTempFiles, writeCheckpointFile, writeFileAtomic } from './checkpoint.js';
 import { ProgressLine, type ProgressStats } from './progress.js';
 
 export interface EvolutionStage {
@@ -179,6 +179,9 @@ const RECENT_TIMES = 10;
 
 const RUN_EVOLUTION_OPTION_KEYS = ['dir', 'dim', 'cmaOptions', 'generations', 'stages', 'laterStages', 'seed', 'evaluate', 'extra', 'onProgress', 'validation', 'resume', 'progress', 'lock'];
 
+/** Room kept in a checkpoint for the loop's JSON (history, validations, the caller's blob) beside the CMA-ES state. */
+const LOOP_META_ROOM = 64 * 1024 * 1024;
+
 export async function runEvolution(o: RunEvolutionOptions): Promise<EvolutionResult> {
   checkArg('runEvolution', 'o', o, 'object', 'evolution options { dir, dim, evaluate, … }');
   checkOptionKeys(o, RUN_EVOLUTION_OPTION_KEYS, 'runEvolution');
@@ -226,7 +229,16 @@ async function evolveInLockedDir(o: RunEvolutionOptions, stages: EvolutionStage[
     await writeFileAtomic(join(o.dir, LOG_FILE), meta.history.map((r) => JSON.stringify(logLine(r)) + '\n').join(''));
     await writeParameterFiles(o.dir, cma);
   } else {
-    cma = new CmaEs({ ...(o.cmaOptions ?? {}), dim: o.dim, seed: o.seed ?? 0 });
+    const cmaOptions = { ...(o.cmaOptions ?? {}), dim: o.dim, seed: o.seed ?? 0 };
+    // Each generation's checkpoint holds the CMA-ES state: one past what a checkpoint may hold would be written every
+    // generation and refused at the first resume, after hours of work. Checked before the state is allocated.
+    const stateBytes = CmaEs.serializedBytesBound(cmaOptions, false);
+    if (stateBytes + LOOP_META_ROOM > MAX_CHECKPOINT_BYTES) {
+      const gib = (b: number) => (b / 2 ** 30).toFixed(2);
+      const lazy = CmaEs.serializedBytesBound({ ...cmaOptions, mode: 'reference', eigenEvery: 1 }, false) < stateBytes ? ' (its eigenvectors too, which mode \'fast\' keeps between decompositions)' : '';
+      throw new RangeError(`runEvolution: the CMA-ES state of dim ${o.dim}${cmaOptions.variant === 'separable' ? '' : ' with a full covariance'}${lazy} takes up to ${gib(stateBytes)} GiB, and a checkpoint that can be resumed holds at most ${gib(MAX_CHECKPOINT_BYTES - LOOP_META_ROOM)} GiB of it; use variant: 'separable'${lazy ? ' or mode \'reference\'' : ''}`);
+    }
+    cma = new CmaEs(cmaOptions);
     meta = {
       format: EVOLUTION_CHECKPOINT_FORMAT, version: 1, dim: o.dim, seed: o.seed ?? 0,
       stages: stages.map((s) => ({ name: s.name, generations: s.generations })),
@@ -296,6 +308,7 @@ async function evolveInLockedDir(o: RunEvolutionOptions, stages: EvolutionStage[
       const started = performance.now();
       const population = cma.ask().map((x) => Float32Array.from(x));
       const generation = cma.generation;
+      checkPopulationRange(population, generation, cma.sigma);
       const result = await o.evaluate(population, generation, {
         stage, stageIndex: meta.stageIndex, stageGeneration: meta.stageGeneration, restoredExtra,
       });
@@ -394,6 +407,21 @@ export async function loadEvolutionCheckpoint(dir: string): Promise<{ cma: CmaEs
 }
 
 /** The checkpoint payload as two chunks: u32 metadata length + metadata JSON + padding, then the CMA-ES state. */
+/**
+ * The members go to the evaluator as float32: a sample past float32's range (a huge initial σ, or a search that
+ * diverged) would reach it as ±Infinity and fail there, naming a parameter but not the step size.
+ */
+function checkPopulationRange(population: Float32Array[], generation: number, sigma: number): void {
+  for (let k = 0; k < population.length; k++) {
+    const x = population[k]!;
+    for (let i = 0; i < x.length; i++) {
+      if (!Number.isFinite(x[i]!)) {
+        throw new RangeError(`runEvolution: generation ${generation}, member ${k}: parameter ${i} is past float32's range (the step size σ is ${sigma.toPrecision(3)}); start with a smaller initSigma`);
+      }
+    }
+  }
+}
+
 function encodeLoopCheckpoint(meta: LoopMeta, cma: CmaEs): Uint8Array[] {
   return encodeFramed(meta, cma);
 }

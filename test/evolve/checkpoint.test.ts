@@ -60,6 +60,10 @@ test('checkpoint frame round-trips, and damaged files give clear errors', async 
     await writeFile(path, Buffer.from('hello world, this is not a checkpoint at all. '.repeat(3)));
     await assert.rejects(readCheckpointFile(path), /bad magic/);
     await assert.rejects(readCheckpointFile(join(dir, 'missing.bin')), /cannot read/);
+    // A payload past what readCheckpointFile takes is not written (chunks of zero pages the OS never backs).
+    const big = [new Uint8Array(2 ** 31), new Uint8Array(2 ** 30)];
+    await assert.rejects(writeCheckpointFile(join(dir, 'big.bin'), big), /^RangeError: writeCheckpointFile: .*big\.bin would hold 3221225528 bytes, more than a checkpoint can \(3072 MiB\) to be read back$/);
+    assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('big')), []);
   } finally { await rm(dir, { recursive: true, force: true }); }
 });
 

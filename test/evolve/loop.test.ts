@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, watch } from 'node:fs';
+import { existsSync, mkdirSync, watch } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CmaEs } from '../../src/evolve/cmaes.js';
 import { loadEvolutionCheckpoint, runEvolution, type GenerationRecord } from '../../src/evolve/loop.js';
 import { formatProgress, ProgressLine } from '../../src/evolve/progress.js';
 import { Rng } from '../../src/util/rng.js';
@@ -179,6 +180,11 @@ test('bad evaluate results and options give clear errors; a corrupt checkpoint r
     evaluate: async () => ({ fitness: [1, 2, 3] }) }), /returned 3 fitness values for 4 members/);
   await assert.rejects(runEvolution({ dir: join(dir, 'b'), dim: 3, generations: 2, cmaOptions: { popSize: 4 }, progress: false,
     evaluate: async () => ({ fitness: [1, 2, NaN, 4] }) }), /fitness\[2\] is NaN/);
+  // A step size whose samples float32 cannot hold stops the run before they are evaluated, naming σ.
+  let evaluated = false;
+  await assert.rejects(runEvolution({ dir: join(dir, 'sigma'), dim: 3, generations: 2, cmaOptions: { initSigma: 1e40 }, progress: false,
+    evaluate: async (pop) => { evaluated = true; return sphere(pop); } }), /^RangeError: runEvolution: generation 0, member 0: parameter 0 is past float32's range \(the step size σ is 1\.00e\+40\); start with a smaller initSigma$/);
+  assert.equal(evaluated, false);
   const c = join(dir, 'c');
   await runEvolution({ dir: c, dim: 3, generations: 2, progress: false, evaluate: sphere });
   const file = await readFile(join(c, 'checkpoint.bin'));
@@ -360,4 +366,32 @@ test('SIGKILL at random moments (also mid-checkpoint) + resume ends exactly like
   const log = (await readFile(join(killed, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as GenerationRecord);
   assert.deepEqual(log.map((l) => l.generation), Array.from({ length: reference.generation }, (_, i) => i));
   assert.ok(!(await readdir(killed)).some((f) => f.includes('.tmp-')));
+}));
+
+test('a full covariance whose checkpoints could not be read back is refused before the first generation, not at the first resume', () => withDir(async (dir) => {
+  // The bound holds: what serialize() writes, between generations and with an ask pending, in both modes.
+  for (const mode of ['reference', 'fast'] as const) {
+    for (const variant of ['full', 'separable'] as const) {
+      const cma = new CmaEs({ dim: 40, popSize: 6, mode, variant, eigenEvery: mode === 'fast' ? 5 : undefined });
+      for (let g = 0; g < 3; g++) {
+        const pop = cma.ask();
+        assert.ok(cma.serialize().length <= cma.serializedBytesBound(true), `${mode}/${variant} pending`);
+        cma.tell(pop.map((x) => -x.reduce((s, v) => s + v * v, 0)));
+        const between = cma.serialize().length;
+        assert.ok(between <= cma.serializedBytesBound(false), `${mode}/${variant} between generations`);
+        // Not loose by more than the header's allowance (the float64 sections are counted exactly).
+        if (mode === 'fast' || variant === 'separable') assert.ok(cma.serializedBytesBound(false) - between <= 64 * 1024, `${mode}/${variant}`);
+      }
+      assert.equal(CmaEs.serializedBytesBound({ dim: 40, popSize: 6, mode, variant, eigenEvery: mode === 'fast' ? 5 : undefined }, false), cma.serializedBytesBound(false));
+    }
+  }
+  // dim 17,000 with a full covariance: ~1.2 GB in mode 'reference' (C packed), ~3.5 GB in mode 'fast' (its eigenvectors
+  // too), past the 3 GiB a checkpoint may hold. Refused before the state (two 2.3 GB matrices) is allocated.
+  assert.ok(CmaEs.serializedBytesBound({ dim: 17000 }, false) < 2 ** 31);
+  assert.ok(CmaEs.serializedBytesBound({ dim: 17000, mode: 'fast' }, false) > 3 * 2 ** 30);
+  let evaluated = false;
+  await assert.rejects(runEvolution({ dir, dim: 17000, generations: 1, cmaOptions: { mode: 'fast' }, progress: false, evaluate: async () => { evaluated = true; return { fitness: [] }; } }),
+    /^RangeError: runEvolution: the CMA-ES state of dim 17000 with a full covariance \(its eigenvectors too, which mode 'fast' keeps between decompositions\) takes up to 3\.\d\d GiB, and a checkpoint that can be resumed holds at most 2\.94 GiB of it; use variant: 'separable' or mode 'reference'$/);
+  assert.equal(evaluated, false);
+  assert.equal(existsSync(join(dir, 'checkpoint.bin')), false);
 }));
