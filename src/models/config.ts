@@ -109,18 +109,26 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
   if (act !== 'silu' && act !== 'swish') {
     throw new Error(`${source}: hidden_act "${String(act)}" is not supported for ${modelType} (only "silu")`);
   }
-  const partial = r.positive('partial_rotary_factor', 1);
-  if (partial > 1) throw new Error(`${source}: "partial_rotary_factor" must be in (0, 1], got ${partial}`);
+  let partial = r.positive('partial_rotary_factor', 1);
 
-  // transformers v5 moves rope settings into `rope_parameters`; older files keep rope_theta + rope_scaling.
+  // transformers v5 moves rope settings into `rope_parameters` (partial_rotary_factor too); older files keep
+  // rope_theta + rope_scaling.
   const ropeParams = r.raw('rope_parameters');
   let ropeTheta = r.positive('rope_theta', 10000);
   let scalingJson: unknown = r.raw('rope_scaling');
   if (ropeParams && typeof ropeParams === 'object' && !Array.isArray(ropeParams)) {
+    const entries = Object.entries(ropeParams as Json);
+    // A model with `layer_types` gets one set per layer type ({"full_attention": {…}, "sliding_attention": {…}}):
+    // read as a flat set it had no rope_type and no rope_theta, so it ran as plain RoPE with θ = 10000.
+    if (entries.some(([, v]) => v !== null && typeof v === 'object')) {
+      throw new Error(`${source}: rope_parameters holds a set per layer type (${entries.map(([k]) => JSON.stringify(k)).join(', ')}); namm reads one set for every layer`);
+    }
     const p = new ConfigReader(ropeParams as Json, `${source} (rope_parameters)`);
     ropeTheta = p.positive('rope_theta', ropeTheta);
+    partial = p.positive('partial_rotary_factor', partial);
     scalingJson = ropeParams;
   }
+  if (partial > 1) throw new Error(`${source}: "partial_rotary_factor" must be in (0, 1], got ${partial}`);
   let ropeScaling = parseRopeScaling(scalingJson, maxPositions, source,
     r.has('original_max_position_embeddings') ? r.size('original_max_position_embeddings') : undefined);
   // transformers' dynamic NTK takes max_position_embeddings as the original context (its rotary embedding's
@@ -136,8 +144,9 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
   let slidingWindow: number | undefined;
   if (window !== undefined && window !== null && (modelType === 'mistral' || (isQwen2 && r.bool('use_sliding_window', false)))) {
     slidingWindow = r.size('sliding_window');
-  } else if (window === undefined && modelType === 'mistral') {
-    slidingWindow = 4096; // MistralConfig's default when the key is absent (only an explicit null turns it off)
+  } else if (window === undefined && (modelType === 'mistral' || (isQwen2 && r.bool('use_sliding_window', false)))) {
+    // MistralConfig's and Qwen2Config's default when the key is absent (only an explicit null turns it off)
+    slidingWindow = 4096;
   }
   return {
     arch: 'llama',

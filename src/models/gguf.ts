@@ -209,8 +209,10 @@ export function readGgufHeader(fd: number, file: string): GgufHeader {
   const al = metadata.get('general.alignment');
   if (al) {
     const a = Number(al.value);
-    if (typeof al.value !== 'number' && typeof al.value !== 'bigint' || !Number.isInteger(a) || a <= 0 || (a & (a - 1)) !== 0) {
-      throw new Error(`${file}: general.alignment must be a positive power of two, got ${String(al.value)}`);
+    // At most 2³¹ (llama.cpp keeps it in 32 bits), which also keeps the bit test exact: `&` reads its operands as
+    // int32, so any multiple of 2³² passed it.
+    if (typeof al.value !== 'number' && typeof al.value !== 'bigint' || !Number.isInteger(a) || a <= 0 || a > 2 ** 31 || (a & (a - 1)) !== 0) {
+      throw new Error(`${file}: general.alignment must be a power of two from 1 to 2^31, got ${String(al.value)}`);
     }
     alignment = a;
   }

@@ -68,7 +68,13 @@ export function readSafetensorsHeader(fd: number, file: string): SafetensorsHead
   }
   if (headerLen > MAX_HEADER_BYTES) throw new Error(`${file}: header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   if (headerLen < 2) throw new Error(`${file}: header length ${headerLen} is too small to hold a JSON object`);
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(readExactly(fd, 8, headerLen, file));
+  let text: string;
+  try {
+    // Replacement characters let a damaged name load, to fail later as a weight that is missing.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(readExactly(fd, 8, headerLen, file));
+  } catch {
+    throw new Error(`${file}: header is not valid UTF-8`);
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -76,6 +82,10 @@ export function readSafetensorsHeader(fd: number, file: string): SafetensorsHead
     throw new Error(`${file}: header is not valid JSON (${(err as Error).message})`);
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${file}: header must be a JSON object`);
+  // JSON.parse keeps the last of two equal keys: a tensor named twice loaded from its second entry, its first byte
+  // range silently dropped (a tensor in two shards is refused; so is one named twice in one header).
+  const twice = repeatedTopLevelKey(text);
+  if (twice !== null) throw new Error(`${file}: header names ${JSON.stringify(twice)} twice`);
 
   const dataStart = 8 + headerLen;
   const dataSize = fileSize - dataStart;
@@ -287,4 +297,29 @@ export function f32ToF16(x: number): number {
   const rem = mant & 0x1fff;
   if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++;
   return sign | half;
+}
+
+/**
+ * The first key that a JSON object's text (already known to parse) holds twice at its top level, or null. Keys are
+ * compared as decoded ("w" and "\u0077" are one key), as JSON.parse would merge them.
+ */
+function repeatedTopLevelKey(text: string): string | null {
+  const seen = new Set<string>();
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '"') {
+      const start = i;
+      for (i++; text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      if (depth !== 1) continue;
+      let j = i + 1;
+      while (j < text.length && /\s/.test(text[j]!)) j++;
+      if (text[j] !== ':') continue; // a value at the top level, not a key
+      const key = JSON.parse(text.slice(start, i + 1)) as string;
+      if (seen.has(key)) return key;
+      seen.add(key);
+    } else if (ch === '{' || ch === '[') depth++;
+    else if (ch === '}' || ch === ']') depth--;
+  }
+  return null;
 }

@@ -77,6 +77,8 @@ test('sliding_window: Mistral applies it, Qwen2 only with use_sliding_window; no
   assert.equal(parseHfConfig({ ...tinystories, sliding_window: 64 }, 'l.json').slidingWindow, undefined, 'llama has no window');
   assert.equal(parseHfConfig({ ...qwen2, sliding_window: 4096 }, 'q.json').slidingWindow, undefined, 'qwen2 without use_sliding_window');
   assert.equal(parseHfConfig({ ...qwen2, sliding_window: 4096, use_sliding_window: true }, 'q.json').slidingWindow, 4096);
+  assert.equal(parseHfConfig({ ...qwen2, sliding_window: undefined, use_sliding_window: true }, 'q.json').slidingWindow, 4096, 'no sliding_window key: Qwen2Config\'s default of 4,096');
+  assert.equal(parseHfConfig({ ...qwen2, sliding_window: null, use_sliding_window: true }, 'q.json').slidingWindow, undefined);
   assert.throws(() => parseHfConfig({ ...mistral, sliding_window: -1 }, 'm.json'), /m\.json: "sliding_window" must be a positive integer, got -1/);
   const m = parseHfConfig({ ...mistral, sliding_window: 4096 }, 'm.json');
   assert.equal(toHfConfig(m).sliding_window, 4096);
@@ -109,6 +111,12 @@ test('rope_scaling forms: linear, dynamic, ntk, default/null, v5 rope_parameters
   const v5 = parseHfConfig({ ...tinystories, rope_theta: undefined, rope_parameters: { rope_type: 'linear', factor: 3, rope_theta: 5e5 } }, 'c.json');
   assert.equal(v5.ropeTheta, 5e5);
   assert.deepEqual(v5.ropeScaling, { type: 'linear', factor: 3 });
+  // v5 moves partial_rotary_factor into rope_parameters too.
+  assert.equal(parseHfConfig({ ...tinystories, rope_parameters: { rope_type: 'default', rope_theta: 1e4, partial_rotary_factor: 0.5 } }, 'c.json').partialRotaryFactor, 0.5);
+  assert.throws(() => parseHfConfig({ ...tinystories, rope_parameters: { rope_type: 'default', partial_rotary_factor: 2 } }, 'c.json'), /"partial_rotary_factor" must be in \(0, 1\], got 2/);
+  // One set per layer type (models with layer_types) ran as plain RoPE with θ = 10000.
+  assert.throws(() => parseHfConfig({ ...tinystories, rope_parameters: { full_attention: { rope_type: 'yarn', factor: 4, rope_theta: 1e6 }, sliding_attention: { rope_type: 'default', rope_theta: 1e4 } } }, 'c.json'),
+    /^Error: c\.json: rope_parameters holds a set per layer type \("full_attention", "sliding_attention"\); namm reads one set for every layer$/);
   assert.throws(() => withScaling({ type: 'longrope', factor: 4 }), /c\.json: rope_scaling type "longrope" is not supported \(supported: linear, dynamic, ntk, llama3, yarn\)/);
   assert.throws(() => withScaling({ type: 'linear' }), /needs "factor"/);
   assert.throws(() => withScaling({ type: 'linear', factor: -1 }), /"factor" must be a positive number/);

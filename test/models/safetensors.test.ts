@@ -81,6 +81,16 @@ test('malformed files end in clear errors naming the file and the problem', with
     ['overlapping tensors', () => rawFile(p, { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, 16), /"a" and "b" have overlapping byte ranges/],
     ['bad metadata', () => rawFile(p, { __metadata__: { a: 1 } }, 0), /__metadata__ value for "a" must be a string/],
     ['huge shape product', () => rawFile(p, { w: { dtype: 'F32', shape: [2 ** 40, 2 ** 12], data_offsets: [0, 16] } }, 16), /needs \d+ bytes but data_offsets cover 16/],
+    // JSON.parse kept the second entry and dropped the first one's bytes; an escaped spelling is the same name.
+    ['a tensor named twice', () => rawFile(p, null, 16, '{"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "w": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}}'), /header names "w" twice/],
+    ['named twice, once escaped', () => rawFile(p, null, 16, '{"__metadata__": {"w": "x", "\\"w\\"": "y"}, "w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "\\u0077": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}}'), /header names "w" twice/],
+    // Read with replacement characters, the name loaded and failed later as a missing weight.
+    ['invalid UTF-8', () => {
+      const json = Buffer.concat([Buffer.from('{"model.norm.w'), Buffer.from([0xff, 0xfe]), Buffer.from('ight": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}')]);
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(json.length));
+      writeFileSync(p, Buffer.concat([len, json, Buffer.alloc(8)]));
+    }, /header is not valid UTF-8/],
   ];
   for (const [what, make, re] of cases) {
     make();
