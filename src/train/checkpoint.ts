@@ -26,6 +26,11 @@ export interface TrainCheckpointHeader {
    * other roundings, so a resume on it is not bit-identical to an uninterrupted run. Absent in older checkpoints.
    */
   backend?: string;
+  /**
+   * SHA-256 (hex) of the tokenizer.json the run trains with: a resume with another tokenizer in the folder is
+   * refused by it. Absent in older checkpoints (their token-cache.bin's key is checked instead).
+   */
+  tokenizerSha256?: string;
 }
 
 export interface TrainCheckpoint {
@@ -92,6 +97,7 @@ function checkHeader(h: unknown, name: string): TrainCheckpointHeader {
   for (const f of ['step', 'tokensSeen', 'adamStep', 'paramCount']) count(h, f);
   if (typeof h.elapsedS !== 'number' || !Number.isFinite(h.elapsedS) || h.elapsedS < 0) bad('elapsedS', 'a number ≥ 0', h.elapsedS);
   if (h.backend !== undefined && typeof h.backend !== 'string') bad('backend', 'a string', h.backend);
+  if (h.tokenizerSha256 !== undefined && !(typeof h.tokenizerSha256 === 'string' && /^[0-9a-f]{64}$/.test(h.tokenizerSha256))) bad('tokenizerSha256', 'a SHA-256 in hex', h.tokenizerSha256);
   const mixer = h.mixer;
   if (!isObject(mixer)) return bad('mixer', 'an object', mixer);
   if (!isObject(mixer.rng)) bad('mixer.rng', 'an object', mixer.rng);

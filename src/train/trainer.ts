@@ -132,12 +132,16 @@ const tokenizerSource = (path: string) => (path.endsWith('.json') ? path : join(
 
 /**
  * The tokenizer: the configured file, or a byte-level BPE trained on the training documents (deterministic). A resume
- * whose tokenizer.json is gone makes it again, and writes it only once checkRemadeTokenizer has found it to be the
- * run's: written first, a refused one stayed in the folder, and the next resume took it unchecked.
+ * takes the one in the folder once checkRunTokenizer has found it to be the run's; one whose tokenizer.json is gone
+ * makes it again, and writes it only once found to be the run's: written first, a refused one stayed in the folder.
+ * `recorded`: the checkpoint's tokenizer digest, when it has one.
  */
-async function prepareTokenizer(o: TrainRunOptions, train: Document[]): Promise<void> {
+async function prepareTokenizer(o: TrainRunOptions, train: Document[], recorded: string | undefined): Promise<void> {
   const path = join(o.outDir, 'tokenizer.json');
-  if (o.resume && existsSync(path)) return;
+  if (o.resume && existsSync(path)) {
+    await checkRunTokenizer(o, readFileLimited(path, 512 * MiB, 'tokenizer', true), recorded, false);
+    return;
+  }
   const t = o.config.tokenizer;
   let tokenizer: Buffer, config: Buffer | null;
   if (t.path) {
@@ -151,7 +155,7 @@ async function prepareTokenizer(o: TrainRunOptions, train: Document[]): Promise<
     tokenizer = Buffer.from(JSON.stringify(bpeTokenizerJson(bpe)));
     config = Buffer.from(JSON.stringify(bpeTokenizerConfig(bpe, o.config.model.maxPositions), null, 2) + '\n');
   }
-  if (o.resume) await checkRemadeTokenizer(o, tokenizer);
+  if (o.resume) await checkRunTokenizer(o, tokenizer, recorded, true);
   await writeFileAtomic(path, tokenizer);
   if (config) await writeFileAtomic(join(o.outDir, 'tokenizer_config.json'), config);
 }
@@ -216,22 +220,35 @@ function tokenCacheKey(o: TrainRunOptions, tokenizer: Buffer): Buffer {
   return createHash('sha256').update(tokenizer).update(`|${o.config.training.seed}`).digest();
 }
 
+/** SHA-256 (hex) of a tokenizer.json's bytes, as a training checkpoint records it. */
+const tokenizerDigest = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
 /**
- * On a resume whose tokenizer.json was missing and has just been made again (trained again, or read again from
- * tokenizer.path; not written yet): the token cache the run made says whether it is the tokenizer the weights were
- * trained with. One that differs (a tokenizer.path file edited since) is refused; without the cache there is nothing
- * to check it by.
+ * On a resume: whether `tokenizer` (the folder's tokenizer.json, or with `remade` one made again because it was
+ * missing: trained again, or read again from tokenizer.path; not written yet) is the tokenizer the weights were
+ * trained with, by the checkpoint's digest, or for a checkpoint without one by the key of the token cache the run
+ * made. One that differs (another run's tokenizer copied over it, a tokenizer.path file edited since) is refused: the
+ * weights would go on training on ids that now mean other tokens, and the token cache, taken for a damaged one, was
+ * tokenized again over the only evidence. Without either there is nothing to check it by.
  */
-async function checkRemadeTokenizer(o: TrainRunOptions, tokenizer: Buffer): Promise<void> {
+async function checkRunTokenizer(o: TrainRunOptions, tokenizer: Buffer, recorded: string | undefined, remade: boolean): Promise<void> {
+  const file = join(o.outDir, 'tokenizer.json');
+  const which = remade ? `${file} was missing, and the one made again` : file;
+  if (recorded !== undefined) {
+    if (tokenizerDigest(tokenizer) !== recorded) {
+      throw new Error(`${which} differs from the tokenizer this run was trained with (its checkpoint.bin records SHA-256 ${recorded.slice(0, 16)}…); put the run's tokenizer.json back`);
+    }
+    return;
+  }
   const cachePath = join(o.outDir, 'token-cache.bin');
   let cached: Uint8Array | null = null;
   try { if (existsSync(cachePath)) cached = (await readCheckpointFile(cachePath)).subarray(0, 32); } catch { /* damaged: no evidence */ }
   if (!cached) {
-    o.onStatus?.(`warning: ${join(o.outDir, 'tokenizer.json')} was missing and has been made again; nothing in the run shows whether it is the tokenizer its weights were trained with`);
+    if (remade) o.onStatus?.(`warning: ${file} was missing and has been made again; nothing in the run shows whether it is the tokenizer its weights were trained with`);
     return;
   }
   if (!Buffer.from(cached).equals(tokenCacheKey(o, tokenizer))) {
-    throw new Error(`${join(o.outDir, 'tokenizer.json')} was missing, and the one made again differs from the tokenizer this run was trained with (its token-cache.bin was made with another); put the run's tokenizer.json back`);
+    throw new Error(`${which} differs from the tokenizer this run was trained with (its token-cache.bin was made with another); put the run's tokenizer.json back`);
   }
 }
 
@@ -405,7 +422,8 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
   const phaseStarts = !!checkpoint && !!o.newData && setupDifferences(checkpoint.header.config, cfg, false, (x, y) => sameGivenTokenizer(x, y, copiedTokenizer)).length > 0;
 
   const split = o.corpus ?? corpusSplit();
-  await prepareTokenizer(o, split.train);
+  await prepareTokenizer(o, split.train, checkpoint?.header.tokenizerSha256);
+  const tokenizerSha256 = tokenizerDigest(readFileLimited(join(o.outDir, 'tokenizer.json'), 512 * MiB, 'tokenizer', true));
   // config.json must exist before the tokenizer is loaded: it names the BOS/EOS ids.
   const probe = await loadHfTokenizer(join(o.outDir, 'tokenizer.json'));
   const bos = cfg.tokenizer.path ? probe.bosTokenId : BOS, eos = cfg.tokenizer.path ? probe.eosTokenIds[0] ?? null : EOS;
@@ -474,7 +492,7 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
     await saveTrainCheckpoint(ckptPath, {
       header: {
         format: TRAIN_CHECKPOINT_FORMAT, step, tokensSeen, elapsedS: elapsedBefore + (performance.now() - t0) / 1000,
-        adamStep: opt.step, paramCount: model.params.count, mixer: mixer.getState(), backend: backendLabel,
+        adamStep: opt.step, paramCount: model.params.count, mixer: mixer.getState(), backend: backendLabel, tokenizerSha256,
         // With the warm-up the run uses, which a config without warmupSteps leaves as the run started it: saved as
         // the config's own, the next resume would read the new config's default as the run's.
         config: { ...cfg, optimizer: { ...cfg.optimizer, warmupSteps } },

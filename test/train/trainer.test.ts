@@ -3,6 +3,7 @@
  * logits as the trainer's forward), exact resume from a checkpoint, and clear refusals.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -171,14 +172,15 @@ describe('namm train loop', () => {
     assert.deepEqual(steps, [], 'no step ran');
   });
 
-  it('a resume whose tokenizer.json or log is gone: a tokenizer made again must be the run\'s (by its token cache); a lost log is said to be lost', async () => {
+  it('a resume whose tokenizer.json or log is gone: a tokenizer made again must be the run\'s (by its checkpoint\'s digest); a lost log is said to be lost', async () => {
     const out = tempDir(), be = new JsBackend();
     await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, maxSteps: 2 });
     const first = readFileSync(join(out, 'tokenizer.json'));
+    assert.equal((await loadTrainCheckpoint(join(out, 'checkpoint.bin'))).header.tokenizerSha256, createHash('sha256').update(first).digest('hex'));
     // Made again from other documents (as from a tokenizer.path file edited since), it is another tokenizer: refused.
     rmSync(join(out, 'tokenizer.json'));
     const other = { ...corpus, train: corpus.train.slice(1) };
-    const refused = /tokenizer\.json was missing, and the one made again differs from the tokenizer this run was trained with \(its token-cache\.bin was made with another\); put the run's tokenizer\.json back$/;
+    const refused = /tokenizer\.json was missing, and the one made again differs from the tokenizer this run was trained with \(its checkpoint\.bin records SHA-256 [0-9a-f]{16}…\); put the run's tokenizer\.json back$/;
     await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus: other, resume: true }), refused);
     // The refused tokenizer is not left in the folder, where the same command would have taken it unchecked.
     assert.equal(existsSync(join(out, 'tokenizer.json')), false);
@@ -190,6 +192,36 @@ describe('namm train loop', () => {
     assert.equal(r.step, 4);
     assert.ok(readFileSync(join(out, 'tokenizer.json')).equals(first));
     assert.ok(said.some((m) => /^warning: .*train-log\.jsonl is missing: the log \(and loss\.svg\) of steps 1–2 is gone, and it goes on from step 3$/.test(m)), said.join('\n'));
+  });
+
+  it('a resume whose tokenizer.json was replaced by another is refused, by the checkpoint\'s digest or an older checkpoint\'s token cache', async () => {
+    const out = tempDir(), elsewhere = tempDir(), be = new JsBackend();
+    await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, maxSteps: 2 });
+    // Another run's tokenizer, trained on other documents, of the same size: the parameter count does not tell.
+    await runTraining({ config: tinyConfig('llama'), outDir: elsewhere, backend: be, corpus: { ...corpus, train: corpus.train.slice(1) }, maxSteps: 1 });
+    const mine = readFileSync(join(out, 'tokenizer.json')), theirs = readFileSync(join(elsewhere, 'tokenizer.json'));
+    assert.ok(!mine.equals(theirs));
+    writeFileSync(join(out, 'tokenizer.json'), theirs);
+    const cache = readFileSync(join(out, 'token-cache.bin')), ckpt = readFileSync(join(out, 'checkpoint.bin'));
+    const steps: number[] = [];
+    await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, resume: true, onStep: (st) => steps.push(st.step) }),
+      /tokenizer\.json differs from the tokenizer this run was trained with \(its checkpoint\.bin records SHA-256 [0-9a-f]{16}…\); put the run's tokenizer\.json back$/);
+    // It went on training the old weights on ids that meant other tokens, and tokenized the corpus again over the cache.
+    assert.deepEqual(steps, []);
+    assert.ok(readFileSync(join(out, 'token-cache.bin')).equals(cache));
+    assert.ok(readFileSync(join(out, 'checkpoint.bin')).equals(ckpt));
+    // A checkpoint written before the digest: its token cache's key says the same.
+    const old = await loadTrainCheckpoint(join(out, 'checkpoint.bin'));
+    delete old.header.tokenizerSha256;
+    await saveTrainCheckpoint(join(out, 'checkpoint.bin'), old);
+    await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, resume: true }),
+      /tokenizer\.json differs from the tokenizer this run was trained with \(its token-cache\.bin was made with another\); put the run's tokenizer\.json back$/);
+    assert.ok(readFileSync(join(out, 'token-cache.bin')).equals(cache));
+    // The run's own tokenizer back: it goes on, and its next checkpoint records the digest.
+    writeFileSync(join(out, 'tokenizer.json'), mine);
+    const r = await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, resume: true, maxSteps: 1 });
+    assert.equal(r.step, 3);
+    assert.equal((await loadTrainCheckpoint(join(out, 'checkpoint.bin'))).header.tokenizerSha256, createHash('sha256').update(mine).digest('hex'));
   });
 
   it('a resume drops the log lines of steps after the checkpoint (a run stopped between checkpoints)', async () => {
