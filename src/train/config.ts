@@ -186,7 +186,8 @@ export function parseTrainConfig(json: unknown, source = 'config'): TrainConfig 
     vocabSize: num(t, 'vocabSize', wt, 4096, (v) => int(259)(v) && v <= MAX_VOCAB_SIZE, `an integer within 259..${MAX_VOCAB_SIZE} (2^18)`), path: (t.path ?? init) as string | null,
     vocabSizeGiven: t.vocabSize !== undefined,
   };
-  if (tokenizer.path !== null && typeof tokenizer.path !== 'string') throw new Error(`${wt}.path must be a file path or null`);
+  // "" read as no path: it trained a BPE, and beside `init` replaced the tokenizer init's weights were trained with.
+  if (tokenizer.path !== null && (typeof tokenizer.path !== 'string' || tokenizer.path.trim() === '')) throw new Error(`${wt}.path must be a file path or null`);
 
 
   const d = section(root, 'data', source), wd = `${source}: data`;

@@ -152,6 +152,9 @@ async function prepareTokenizer(o: TrainRunOptions, train: Document[], recorded:
   } else {
     o.onStatus?.(`training a ${t.vocabSize}-token byte-level BPE on ${train.length} documents`);
     const bpe = trainBpe(train.map((d) => d.text), { vocabSize: t.vocabSize });
+    // The merges stop when no pair is seen twice: a small corpus gives fewer tokens than asked, and the model is
+    // sized by the tokenizer it gets.
+    if (bpe.vocab.length < t.vocabSize) o.onStatus?.(`note: the documents hold merges for ${bpe.vocab.length} tokens, fewer than tokenizer.vocabSize (${t.vocabSize}): the tokenizer and the model have ${bpe.vocab.length}`);
     tokenizer = Buffer.from(JSON.stringify(bpeTokenizerJson(bpe)));
     config = Buffer.from(JSON.stringify(bpeTokenizerConfig(bpe, o.config.model.maxPositions), null, 2) + '\n');
   }
@@ -162,17 +165,19 @@ async function prepareTokenizer(o: TrainRunOptions, train: Document[], recorded:
 
 /**
  * Drops the log lines of steps after `step`: a run stopped between two checkpoints had logged steps that the resumed
- * run does again, and the log (and its loss curve) must hold each step once. A torn last line goes too, and with
- * `phaseStarts` a phase line at `step` (a new data phase started again: one killed before its first checkpoint).
+ * run does again, and the log (and its loss curve) must hold each step once. A torn last line goes too, and so does
+ * a phase line at `step`: a phase's first checkpoint comes after steps of it, so a phase that logged its start at
+ * the checkpoint's step was stopped before any (a phase started again logs its line anew; one given up, the run
+ * resumed on the old data, never happened, and the steps after the line were not of it).
  */
-async function truncateLog(path: string, step: number, phaseStarts: boolean): Promise<void> {
+async function truncateLog(path: string, step: number): Promise<void> {
   if (!existsSync(path)) return;
   const lines = readFileLimited(path, 1024 * MiB, 'log', true).toString('utf8').split('\n').filter((l) => l.trim() !== '');
   const keep = lines.filter((line, i) => {
     let v: unknown;
     try { v = JSON.parse(line); } catch { return i < lines.length - 1; }
     const at = (v as { step?: unknown } | null)?.step;
-    if (phaseStarts && at === step && (v as { phase?: unknown }).phase !== undefined) return false;
+    if (at === step && (v as { phase?: unknown }).phase !== undefined) return false;
     return typeof at !== 'number' || at <= step;
   });
   if (keep.length !== lines.length) await writeFileAtomic(path, keep.map((l) => l + '\n').join(''));
@@ -350,7 +355,16 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     if (o[cb] !== undefined && typeof o[cb] !== 'function') throw argError('runTraining', cb, 'a function', o[cb]);
   }
   checkArg('runTraining', 'o.outDir', o.outDir, 'path');
+  // 1.5 ran two steps and saved nothing (a save comes at exactly the last step); 0, −2 and NaN trained nothing.
+  if (o.maxSteps !== undefined) checkArg('runTraining', 'o.maxSteps', o.maxSteps, 'positive');
   if ((o.config as Partial<TrainConfig> | null)?.model === null || typeof (o.config as Partial<TrainConfig> | null)?.model !== 'object') throw argError('runTraining', 'o.config', 'a parsed training config (parseTrainConfig / readTrainConfig)', o.config);
+  // A config built by hand is not parsed: the cadences a run's saves depend on are checked here (checkpointEvery 0
+  // never saved).
+  const training = (o.config as Partial<TrainConfig>).training as Partial<TrainConfig['training']> | undefined;
+  checkArg('runTraining', 'o.config.training', training, 'object');
+  checkArg('runTraining', 'o.config.training.steps', training.steps, 'positive');
+  checkArg('runTraining', 'o.config.training.checkpointEvery', training.checkpointEvery, 'positive');
+  checkArg('runTraining', 'o.config.training.evalEvery', training.evalEvery, 'count');
   const lock = acquireRunLock(o.outDir, {
     command: 'namm train',
     onNote: (line) => { if (o.onStatus) o.onStatus(line); else process.stderr.write(`${line}\n`); },
@@ -453,7 +467,7 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
     o.onStatus?.(`resumed at step ${step} (${tokensSeen} tokens seen)${phaseStarts ? ', new data phase' : ''}`);
     // The checkpoint holds no history to rebuild it from: a log gone since starts again here, and says so.
     if (!existsSync(logPath)) o.onStatus?.(`warning: ${logPath} is missing: the log (and loss.svg) of steps 1–${step} is gone, and it goes on from step ${step + 1}`);
-    await truncateLog(logPath, step, phaseStarts);
+    await truncateLog(logPath, step);
     // The log is read again at every checkpoint (for loss.svg): a damaged line fails now, not after a checkpoint's work.
     if (existsSync(logPath)) readTrainLog(logPath);
     if (phaseStarts) appendLineSync(logPath, JSON.stringify({ step, phase: 'new data', data: cfg.data, tokens_per_step: cfg.training.tokensPerStep }));

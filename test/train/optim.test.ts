@@ -173,6 +173,11 @@ describe('training config', () => {
     assert.deepEqual([init.init, init.tokenizer.path], ['models/x', 'models/x']);
     assert.equal(parseTrainConfig({ ...base, init: 'models/x', tokenizer: { path: 't.json' } }).tokenizer.path, 't.json');
     assert.throws(() => parseTrainConfig({ ...base, init: 3 }), /init must be a model folder/);
+    // An empty path trained a BPE (and beside init replaced the tokenizer its weights were trained with).
+    for (const path of ['', ' ']) {
+      assert.throws(() => parseTrainConfig({ ...base, tokenizer: { path } }), /tokenizer\.path must be a file path or null/);
+      assert.throws(() => parseTrainConfig({ ...base, init: 'models/x', tokenizer: { path } }), /tokenizer\.path must be a file path or null/);
+    }
   });
 });
 

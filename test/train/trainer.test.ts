@@ -29,13 +29,13 @@ function tempDir(): string { const d = mkdtempSync(join(tmpdir(), 'namm-train-')
 
 const corpus = { train: [...brownDocuments().slice(0, 6), ...wordnetDocuments().slice(0, 20)], validation: brownDocuments().slice(6, 7) };
 
-function tinyConfig(arch: 'llama' | 'gpt2', steps = 4): TrainConfig {
+function tinyConfig(arch: 'llama' | 'gpt2', steps = 4, vocabSize = 400): TrainConfig {
   return parseTrainConfig({
     name: 'tiny',
     model: arch === 'llama'
       ? { arch, hiddenSize: 16, nLayers: 2, nHeads: 4, nKvHeads: 2, intermediateSize: 24, maxPositions: 256 }
       : { arch, hiddenSize: 16, nLayers: 2, nHeads: 2, intermediateSize: 32, maxPositions: 256 },
-    tokenizer: { vocabSize: 400 },
+    tokenizer: { vocabSize },
     data: { textWeight: 1, taskWeight: 1, textLengths: [32, 64], taskLengths: [256], tasks: ['passkey'], lossOn: 'answer', validationSamples: 2 },
     optimizer: { lr: 3e-3, warmupSteps: 1 },
     training: { steps, tokensPerStep: 200, seed: 3, checkpointEvery: 2, evalEvery: 2 },
@@ -262,12 +262,30 @@ describe('namm train loop', () => {
     // A misspelt option started a fresh run where a resume was meant; a callback of the wrong type failed mid-run.
     await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, resum: true } as never), /^TypeError: runTraining: unknown option "resum" \(did you mean "resume"\?\)/);
     await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, onStep: 'log' as never }), /^TypeError: runTraining: onStep must be a function, got "log"$/);
+    // maxSteps 1.5 ran two steps and saved nothing; 0, −2 and NaN trained nothing without a word.
+    for (const [maxSteps, shown] of [[1.5, '1.5'], [0, '0'], [-2, '-2'], [NaN, 'NaN']] as const) {
+      await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, maxSteps }), new RegExp(`^TypeError: runTraining: o\\.maxSteps must be an integer ≥ 1, got ${shown}$`));
+    }
+    // A config built by hand is not parsed: checkpointEvery 0 never saved.
+    const never = { ...tinyConfig('llama') };
+    never.training = { ...never.training, checkpointEvery: 0 };
+    await assert.rejects(runTraining({ config: never, outDir: out, backend: be, corpus }), /^TypeError: runTraining: o\.config\.training\.checkpointEvery must be an integer ≥ 1, got 0$/);
     // So is a folder of other files: a run wrote its generation_config.json, loss.svg… over the user's.
     const other = join(tempDir(), 'notes');
     mkdirSync(other);
     writeFileSync(join(other, 'generation_config.json'), '{"mine":1}');
     await assert.rejects(runTraining({ config: tinyConfig('llama'), outDir: other, backend: be, corpus }), /notes already holds files \(generation_config\.json\) and no training checkpoint; a new run needs an empty or new --out$/);
     assert.equal(readFileSync(join(other, 'generation_config.json'), 'utf8'), '{"mine":1}');
+  });
+
+  it('a corpus too small for the vocabulary asked for says how many tokens the tokenizer and the model got', async () => {
+    const out = tempDir(), said: string[] = [];
+    const config = tinyConfig('llama', 4, 20000);
+    const small = { train: brownDocuments().slice(0, 1), validation: brownDocuments().slice(6, 7) };
+    await runTraining({ config, outDir: out, backend: new JsBackend(), corpus: small, maxSteps: 1, onStatus: (m) => said.push(m) });
+    const vocab = (JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { vocab_size: number }).vocab_size;
+    assert.ok(vocab < 20000);
+    assert.ok(said.includes(`note: the documents hold merges for ${vocab} tokens, fewer than tokenizer.vocabSize (20000): the tokenizer and the model have ${vocab}`), said.join('\n'));
   });
 
   it('--resume of a folder without a checkpoint is refused before anything is created', async () => {
@@ -327,6 +345,20 @@ describe('namm train loop', () => {
     await runTraining({ config: phase2, outDir: out, backend: be, corpus, resume: true, newData: true, maxSteps: 1 });
     const log = readFileSync(logPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(log.filter((l) => l.phase === 'new data').map((l) => l.step), [2]);
+  });
+
+  it('a new data phase given up after a kill before its first checkpoint (the run resumed on its old data) leaves no phase line', async () => {
+    const out = tempDir(), be = new JsBackend();
+    await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, maxSteps: 2 });
+    const phase2 = tinyConfig('llama', 4);
+    phase2.data = { ...phase2.data, copyWeight: 1, copyLengths: [48], taskWeight: 0 };
+    const logPath = join(out, 'train-log.jsonl');
+    appendFileSync(logPath, JSON.stringify({ step: 2, phase: 'new data', data: phase2.data, tokens_per_step: phase2.training.tokensPerStep }) + '\n');
+    // Steps 3 and 4 train on the old data: a phase line before them said otherwise.
+    await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, resume: true });
+    const log = readFileSync(logPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(log.filter((l) => 'phase' in l), []);
+    assert.deepEqual(log.filter((l) => 'loss' in l).map((l) => l.step), [1, 2, 3, 4]);
   });
 
   it('a folder of a namm evolve run is named as such, not offered --resume', async () => {
