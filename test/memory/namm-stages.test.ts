@@ -179,6 +179,26 @@ function bamReference(p: Float32Array, x: number[][]): number[] {
   });
 }
 
+test('BAM: a token whose features are not finite spoils the scores of the tokens that see it, and no others (loops and backend GEMMs)', () => {
+  // The blocked path's product of a 64-row block weighed the masked key by 0, and 0·NaN spoiled every row of the block.
+  const rng = new Rng(22);
+  const params = Float32Array.from({ length: NAMM_PARAM_COUNT }, () => rng.normal() * 0.2);
+  const n = 100, bad = 40;
+  const x = Float32Array.from({ length: n * 25 }, () => rng.normal());
+  for (const scorer of [new BamScorer(params), new BamScorer(params, new JsBackend())]) {
+    const clean = new Float32Array(n);
+    scorer.score(x, n, clean);
+    for (const value of [NaN, Infinity]) {
+      const y = x.slice();
+      y[bad * 25 + 3] = value;
+      const got = new Float32Array(n);
+      scorer.score(y, n, got);
+      for (let i = bad + 1; i < n; i++) assert.equal(got[i], clean[i], `${value}: row ${i}`);
+      for (let i = 0; i <= bad; i++) assert.ok(!Number.isFinite(got[i]!), `${value}: row ${i} sees token ${bad}, got ${got[i]}`);
+    }
+  }
+});
+
 test('BAM forward on random parameters matches a float64 re-implementation (loops and backend GEMMs)', () => {
   const rng = new Rng(21);
   const params = Float32Array.from({ length: NAMM_PARAM_COUNT }, () => rng.normal() * 0.2);

@@ -110,6 +110,25 @@ describe('native NAMM kernels', { skip: skipNative }, () => {
       }
     });
 
+    it(`bamScores: a token whose features are not finite spoils the scores of the tokens that see it, and no others (${simd})`, () => {
+      // The backward mask: token i sees the tokens j ≥ i. A NaN or an infinity in token 40's features reaches rows
+      // 0..40 only; the newer rows score as they do with any other features there (a masked key weighed 0, and
+      // 0·NaN carried NaN to the rest of its SIMD group, 8 or 16 keys).
+      const be = new NativeBackend({ threads: 2, simd });
+      const n = 100, bad = 40;
+      const { params, x } = bamInputs(new Rng(14), n);
+      const clean = new Float32Array(n);
+      be.bamScores(x, n, params, clean);
+      for (const value of [NaN, Infinity, -Infinity]) {
+        const y = x.slice();
+        y[bad * 25 + 3] = value;
+        const got = new Float32Array(n);
+        be.bamScores(y, n, params, got);
+        for (let i = bad + 1; i < n; i++) assert.equal(got[i], clean[i], `${value}: row ${i}`);
+        for (let i = 0; i <= bad; i++) assert.ok(!Number.isFinite(got[i]!), `${value}: row ${i} sees token ${bad}, got ${got[i]}`);
+      }
+    });
+
     it(`bamScores is bit-identical for any thread count (${simd})`, () => {
       const rng = new Rng(12);
       const n = 1111;

@@ -139,7 +139,21 @@ export class BamScorer {
       // Backward mask: row r (token i0 + r) does not see the older tokens of its own block.
       for (let r = 1; r < rows; r++) s.fill(MASKED, r * cols, r * cols + r);
       be.softmax(s, rows, cols);
-      be.matmulAB(s, v.subarray(i0 * H, n * H), o.subarray(i0 * H, (i0 + rows) * H), rows, cols, H);
+      // A masked key weighs 0, but 0·NaN is NaN: a key of the block whose value is not finite (features that are
+      // not) would spoil every row of the block through the product, the newer rows that do not see it too. Such
+      // a block sums each row over the keys it sees.
+      let finite = true;
+      for (let i = i0 * H; i < (i0 + rows) * H && finite; i++) finite = Number.isFinite(v[i]!);
+      if (finite) be.matmulAB(s, v.subarray(i0 * H, n * H), o.subarray(i0 * H, (i0 + rows) * H), rows, cols, H);
+      else {
+        for (let r = 0; r < rows; r++) {
+          for (let c = 0; c < H; c++) {
+            let acc = 0;
+            for (let j = r; j < cols; j++) acc += s[r * cols + j]! * v[(i0 + j) * H + c]!;
+            o[(i0 + r) * H + c] = acc;
+          }
+        }
+      }
     }
   }
 
