@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { collectWarnings } from '../helpers/warnings.js';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +160,32 @@ test('.namm header fields of the wrong JSON type are named as they are (a string
   assert.throws(() => decodeNammCheckpoint(withHeaderText(good, (text) => text.replace('"provenance":{}', `"provenance":{"x":${'['.repeat(100_000)}1${']'.repeat(100_000)}}`))), /provenance is nested more than 64 levels deep/);
   assert.throws(() => encodeNammCheckpoint({ scorer: 'bam', params: zeroNammParams(), normStats: null, updateEvery: 512, selection: 'min-over-heads', taps: 'fp32', provenance: { x: deep } }), /provenance is nested more than 64 levels deep/);
   assert.throws(() => decodeNammCheckpoint(withHeader((h) => { h.scorer = [[['bam']]]; })), /unknown scorer \[\[\["bam"\]\]\]/);
+  // A file from before the field reads fp32 taps; a null one is damaged, not that (it loaded as fp32).
+  assert.equal(decodeNammCheckpoint(withHeader((h) => { delete h.taps; })).taps, 'fp32');
+  assert.throws(() => decodeNammCheckpoint(withHeader((h) => { h.taps = null; })), /taps must be fp32 or bf16, got null/);
+});
+
+test('loadNammPolicy says when an update= override reads the file\'s statistics at another cadence (once per file and cadence)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-load-'));
+  const warnings = collectWarnings('NAMM_STATS_CADENCE');
+  try {
+    const path = join(dir, 'cadence.namm'), bare = join(dir, 'bare.namm');
+    writeFileSync(path, encodeNammCheckpoint(sample()));
+    writeFileSync(bare, encodeNammCheckpoint({ ...sample(), normStats: null }));
+    loadNammPolicy(path, { update: '512' });
+    loadNammPolicy(bare, { update: '256' });
+    // (Another test's override, warned on the next tick, may arrive here: only this folder's files count.)
+    const mine = async () => (await warnings.seen()).filter((w) => w.message.includes(dir));
+    assert.deepEqual(await mine(), [], 'the file\'s own cadence, or no statistics: nothing to say');
+    loadNammPolicy(path, { update: '256' });
+    loadNammPolicy(path, { updateEvery: '256' });
+    const seen = await mine();
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.message, `namm: ${path} holds normalisation statistics collected with update=512; with update=256 they normalise features of another scale, so its scores are not those it was evolved and calibrated for`);
+  } finally {
+    warnings.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /** The file `good` with its header's JSON text edited by `edit` (as text: also a value JSON.stringify could not write). */

@@ -163,7 +163,8 @@ export function decodeNammCheckpoint(bytes: Uint8Array, source = 'NAMM checkpoin
     updateEvery: header.updateEvery,
     selection: header.selection,
     ...(header.cacheSize !== null && header.cacheSize !== undefined ? { cacheSize: header.cacheSize } : {}),
-    taps: header.taps ?? 'fp32',
+    // Files from before the field read fp32 taps; a null is a damaged field, refused below as any other value.
+    taps: header.taps === undefined ? 'fp32' : header.taps,
     provenance: header.provenance ?? {},
   };
   try {

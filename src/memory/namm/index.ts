@@ -101,5 +101,20 @@ export function loadNammPolicy(path: string, overrides: Record<string, string> =
     }
     named.push(`${key}=${value}`);
   }
+  if (ckpt.normStats && opts.updateEvery !== ckpt.updateEvery) warnStatsCadenceOnce(path, ckpt.updateEvery, opts.updateEvery!);
   return new NammPolicy({ ...opts, name: ['namm:' + path, ...named].join(',') });
+}
+
+const warnedStatsCadence = new Set<string>();
+
+/**
+ * A file's statistics belong to its update cadence: the EMA sums as many spectrogram frames as a window has (bin 0's
+ * spread was 1.7× larger at 64 tokens than at 512 on the same attention), so under another cadence the features are
+ * normalised by statistics of another scale. Said once per file and cadence.
+ */
+function warnStatsCadenceOnce(path: string, fileUpdate: number, update: number): void {
+  const key = `${path}\0${update}`;
+  if (warnedStatsCadence.has(key)) return;
+  warnedStatsCadence.add(key);
+  process.emitWarning(`namm: ${path} holds normalisation statistics collected with update=${fileUpdate}; with update=${update} they normalise features of another scale, so its scores are not those it was evolved and calibrated for`, { code: 'NAMM_STATS_CADENCE' });
 }
