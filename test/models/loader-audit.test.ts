@@ -215,6 +215,10 @@ test('GGUF SentencePiece vocabulary without BOS/EOS keys gets llama.cpp\'s defau
   const back = ggufTokenizerFromMetadata(new GgufMeta(new Map(ggufVocabularyMetadata(none, config, 'none.gguf')), 'none.gguf'));
   assert.equal(back.bosTokenId, null);
   assert.deepEqual(back.eosTokenIds, []);
+  // A piece listed twice encodes to its last id, as llama.cpp's token_to_id (assigned in order) has it; both decode.
+  const twice = new SpmTokenizer({ tokens: ['<unk>', '<s>', '</s>', '▁a', '▁a'], scores: [0, 0, 0, -1, -1], bosTokenId: null, eosTokenIds: [], unkTokenId: 0, spaceSymbol: '▁', addSpacePrefix: true, addBosByDefault: false, origin: 't' });
+  assert.deepEqual(twice.encode('a'), [4]);
+  assert.deepEqual([twice.decode([3]), twice.decode([4])], ['a', 'a']);
 });
 
 test('a config with fewer layers than the weights is refused (the layers past it were ignored, the output fluent but wrong)', async () => {
@@ -397,7 +401,11 @@ test('a tokenizer.json whose ids are not integers, whose vocabulary has the wron
   const own = JSON.parse(readFileSync('models/namm-tiny-llama/tokenizer.json', 'utf8')) as Record<string, unknown>;
   own.post_processor = { type: 'TemplateProcessing', single: [{ SpecialToken: { id: 'nope', type_id: 0 } }], pair: [], special_tokens: {} };
   assert.throws(() => new HfTokenizer({ origin: 't.json', tokenizerJson: own, tokenizerConfig: {} }),
-    /^Error: t\.json: the tokenizer gave no token id at position 0 \(its model or post-processor names a token that its vocabulary lacks\)$/);
+    /^Error: t\.json: tokenizer\.json post_processor \(TemplateProcessing\) single\[0\] names the special token "nope", which "special_tokens" does not list$/);
+  // Listed with an id, by a name the vocabulary lacks: the library adds the token of that name (none here).
+  own.post_processor = { ...(own.post_processor as object), special_tokens: { nope: { id: 'nope', ids: [1], tokens: ['nope'] } } };
+  assert.throws(() => new HfTokenizer({ origin: 't.json', tokenizerJson: own, tokenizerConfig: {} }),
+    /^Error: t\.json: tokenizer\.json post_processor \(TemplateProcessing\): the special token "nope" adds the ids \[1\], but the tokenizer library namm uses adds the token of that name, which the vocabulary lacks; they must be one id, the same$/);
   // Damaged pre-tokenizer, normaliser and merges sections are named: a null Split pattern loaded with a console message
   // and encoded a prompt to its BOS alone; a null list ran the words together; null merges were the library's TypeError.
   const damaged = (damage: (j: Record<string, any>) => void) => {

@@ -128,6 +128,8 @@ test('broken tokenizer files give errors that name the file', async () => {
     // eslint-disable-next-line no-sparse-arrays
     assert.throws(() => tok.decode([100, , 101] as number[]), /ids\[1\] is undefined/);
     assert.equal(tok.decode([100, tok.vocabSize, 101]), tok.decode([100, 101]));
+    // Special tokens kept too (this tokenizer's <unk> is special, so the default hid the library's "<unk>" for it).
+    assert.equal(tok.decode([100, tok.vocabSize, 101], { skipSpecial: false }), tok.decode([100, 101], { skipSpecial: false }));
     // An empty vocabulary encoded every prompt to its BOS alone, and generation ran on that.
     writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({ model: { type: 'BPE', vocab: {}, merges: [] } }));
     await assert.rejects(loadTokenizer(dir), /tokenizer\.json: tokenizer\.json model has an empty "vocab"/);

@@ -249,7 +249,7 @@ function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null,
   const added: Json[] = [];
   const flagged = Object.fromEntries(ADDED_FLAGS.map((f) => [f, new Set(idList(meta, GGUF_ADDED_FLAG_KEYS[f], tokens.length))])) as Record<AddedFlag, Set<number>>;
   tokens.forEach((t, id) => {
-    if (!Object.hasOwn(vocab, t)) vocab[t] = id;
+    vocab[t] = id; // the last id of a string twice in the list, as llama.cpp's token_to_id map, assigned in order
     const type = types?.[id] ?? TokenType.normal;
     // The unknown token is matched in text as a special token, as llama.cpp matches it (and as tokenizer.json lists
     // it among its added tokens, whose flags namm's keys carry).

@@ -140,25 +140,41 @@ export class HfTokenizer implements Tokenizer {
       }
       if (src.llamaCppMerges !== true) checkBpeMerges(model.merges as unknown[], model.vocab as Json, origin);
     }
-    // The pre-tokenizer and normaliser sections: a damaged one (a null pattern, a null list) loaded with a mere console
-    // message from the library, and then encoded a prompt to its BOS alone, or ran its words together.
-    checkPipelineSection(this.json.pre_tokenizer, 'pre_tokenizer', 'pretokenizers', origin);
-    checkPipelineSection(this.json.normalizer, 'normalizer', 'normalizers', origin);
+    if (model.type === 'Unigram') {
+      // Rust refuses an unk_id outside the vocabulary (the library returned it as a token id, past the embedding).
+      const unk = model.unk_id;
+      if (unk !== undefined && unk !== null && !(Number.isSafeInteger(unk) && (unk as number) >= 0 && (unk as number) < (model.vocab as unknown[]).length)) {
+        throw new Error(`${origin}: tokenizer.json Unigram unk_id is ${shortJson(unk)}, not the id of one of its ${(model.vocab as unknown[]).length} pieces`);
+      }
+      // The library's Unigram has no byte fallback: a character with no piece became <unk>, and the text was lost.
+      if (model.byte_fallback === true) throw new Error(`${origin}: tokenizer.json Unigram model has byte_fallback, which the tokenizer library namm uses does not apply (characters without a piece would encode to <unk>)`);
+    }
+    // The pipeline sections: a damaged one (a null pattern, a null list) loaded with a mere console message from the
+    // library, and then encoded a prompt to its BOS alone, ran its words together, or failed in every decode with the
+    // library's own TypeError.
+    checkPipelineSection(this.json.pre_tokenizer, 'pre_tokenizer', 'pretokenizers', origin, 0);
+    checkPipelineSection(this.json.normalizer, 'normalizer', 'normalizers', origin, 0);
+    checkPipelineSection(this.json.decoder, 'decoder', 'decoders', origin, 0);
+    checkPostProcessor(this.json.post_processor, 'post_processor', origin, 0);
+    checkMetaspaceSplit(this.json.pre_tokenizer, model, origin);
     if (this.json.added_tokens !== undefined) {
       if (!Array.isArray(this.json.added_tokens)) throw new Error(`${origin}: tokenizer.json "added_tokens" must be a list`);
       (this.json.added_tokens as unknown[]).forEach((t, i) => {
         const e = t as Json | null;
         if (e === null || typeof e !== 'object' || typeof e.content !== 'string') throw new Error(`${origin}: tokenizer.json added_tokens[${i}] must be an object with a "content" string`);
         tokenId(e.id, e.content, `added_tokens[${i}]`);
+        // Matched only as a whole word in Hugging Face tokenizers; the library matches it inside words too.
+        if (e.single_word === true) throw new Error(`${origin}: tokenizer.json added token ${shortJson(e.content)} is single_word (matched only as a whole word), which the tokenizer library namm uses does not apply (it would split it out of the middle of words)`);
       });
     }
     this.tokenizerConfig = src.tokenizerConfig ?? {};
     this.cleansUpSpaces = Boolean(this.tokenizerConfig.clean_up_tokenization_spaces ?? true) || decoderCleansUp(this.json.decoder, 0);
     try {
-      this.core = new HfCoreTokenizer(this.json, this.tokenizerConfig);
+      this.core = new HfCoreTokenizer(forLibrary(this.json), libraryConfig(this.json, this.tokenizerConfig));
     } catch (err) {
       throw new Error(`${origin}: cannot build the tokenizer (${(err as Error).message})`);
     }
+    checkTemplateIds(this.json.post_processor, (name) => this.core.token_to_id(name), origin, 0);
 
     let maxId = -1;
     for (const id of this.core.get_vocab(true).values()) if (id > maxId) maxId = id;
@@ -175,7 +191,15 @@ export class HfTokenizer implements Tokenizer {
     // The tokenizer's own BOS first, the one its default encoding adds (then its bos_token), as transformers' tokenizer
     // has it: generation_config's (then config.json's) only for a tokenizer that names none. A stale generation_config
     // (Llama 2's 1 copied into a fine-tune) made encode(x, { addBos: true }) prepend another id than encode(x) did.
-    const probe = this.checkedIds(this.core.encode('a').ids), plain = this.checkedIds(this.core.encode('a', { add_special_tokens: false }).ids);
+    let probe: number[], plain: number[];
+    try {
+      probe = this.checkedIds(this.core.encode('a').ids);
+      plain = this.checkedIds(this.core.encode('a', { add_special_tokens: false }).ids);
+    } catch (err) {
+      // The library's own TypeError ("type is not iterable") named neither the file nor the section.
+      if ((err as Error).message.startsWith(origin)) throw err;
+      throw new Error(`${origin}: the tokenizer fails on a one-letter text (${(err as Error).message}): its pipeline is damaged`);
+    }
     const addedBos = probe.length === plain.length + 1 && probe.slice(1).every((id: number, i: number) => id === plain[i]) ? probe[0]! : null;
     const namedBos = bosName !== null ? this.core.token_to_id(bosName) ?? null : null;
     this.bosTokenId = addedBos ?? namedBos ?? genBos[0] ?? cfgBos[0] ?? null;
@@ -229,7 +253,11 @@ export class HfTokenizer implements Tokenizer {
     // tokenizers (a model's embedding is often padded past its tokenizer's vocabulary, and sampling can land there).
     const bad = list.findIndex((id) => !Number.isSafeInteger(id) || id < 0);
     if (bad >= 0) throw new RangeError(`decode: ids[${bad}] is ${String(list[bad])}, not a token id (an integer ≥ 0)`);
-    return this.core.decode(list, { skip_special_tokens: options?.skipSpecial ?? true });
+    // The library turns such an id (or one in a hole of the vocabulary) into the unknown token's text ("<unk>",
+    // "[UNK]"), or fails without one: they are left out first.
+    const known = list.filter((id) => id < this.vocabSize && this.core.id_to_token(id) !== undefined);
+    if (known.length === 0) return '';
+    return this.core.decode(known, { skip_special_tokens: options?.skipSpecial ?? true });
   }
 
   /** Token string of an id (undefined when out of range). */
@@ -284,23 +312,48 @@ function checkBpeMerges(merges: unknown[], vocab: Json, origin: string): void {
 /** The behaviours of a Split pre-tokenizer. */
 const SPLIT_BEHAVIOURS = ['Removed', 'Isolated', 'MergedWithPrevious', 'MergedWithNext', 'Contiguous'];
 
+/** Sections nested deeper than this are refused (a damaged file's nesting overflowed the stack in the check). */
+const MAX_PIPELINE_DEPTH = 32;
+
 /**
- * A tokenizer.json pre_tokenizer or normalizer section (`where`), null or absent allowed: an object with a string
- * "type"; a Sequence's list (`listKey`) holds such objects; a Split's or a Replace's pattern is { String } or a
- * non-empty { Regex }, and a Split's behaviour is one the library knows.
+ * Whether a JavaScript regular expression's source has a capturing group (`text.split` keeps what a group captured).
+ * Escapes and character classes are skipped; `(?:`, lookarounds and `(?i:`-style groups do not capture.
  */
-function checkPipelineSection(value: unknown, where: string, listKey: string, origin: string): void {
+function hasCapturingGroup(src: string): boolean {
+  let inClass = false;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i];
+    if (c === '\\') { i++; continue; }
+    if (inClass) { if (c === ']') inClass = false; continue; }
+    if (c === '[') { inClass = true; continue; }
+    if (c !== '(') continue;
+    if (src[i + 1] !== '?') return true;
+    if (src[i + 2] === '<' && src[i + 3] !== '=' && src[i + 3] !== '!') return true; // a named group
+  }
+  return false;
+}
+
+/**
+ * A tokenizer.json pre_tokenizer, normalizer or decoder section (`where`), null or absent allowed: an object with a
+ * string "type"; a Sequence's list (`listKey`) holds such objects; a Split's or a Replace's pattern is { String } or a
+ * non-empty { Regex }; a Split does what Hugging Face tokenizers does with it in the library (Isolated, or Removed by
+ * a regular expression without capturing groups, not inverted: the library made MergedWithPrevious, MergedWithNext
+ * and Contiguous Isolated, kept a Removed String delimiter, and dropped every piece but the matches of an inverted
+ * one); a FixedLength's length is a positive integer (0 looped for ever).
+ */
+function checkPipelineSection(value: unknown, where: string, listKey: string, origin: string, depth: number): void {
   if (value === undefined || value === null) return;
   const v = value as Record<string, unknown>;
   if (typeof value !== 'object' || Array.isArray(value) || typeof v.type !== 'string') {
     throw new Error(`${origin}: tokenizer.json ${where} must be an object with a "type"`);
   }
+  if (depth > MAX_PIPELINE_DEPTH) throw new Error(`${origin}: tokenizer.json ${where} is nested more than ${MAX_PIPELINE_DEPTH} Sequences deep: the file is damaged`);
   if (v.type === 'Sequence') {
     const list = v[listKey];
     if (!Array.isArray(list)) throw new Error(`${origin}: tokenizer.json ${where} is a Sequence whose "${listKey}" must be a list`);
     list.forEach((item, i) => {
       if (item === null) throw new Error(`${origin}: tokenizer.json ${where}.${listKey}[${i}] is null`);
-      checkPipelineSection(item, `${where}.${listKey}[${i}]`, listKey, origin);
+      checkPipelineSection(item, `${where}.${listKey}[${i}]`, listKey, origin, depth + 1);
     });
     return;
   }
@@ -310,7 +363,170 @@ function checkPipelineSection(value: unknown, where: string, listKey: string, or
       && (typeof p.String === 'string' || (typeof p.Regex === 'string' && p.Regex !== ''));
     if (!ok) throw new Error(`${origin}: tokenizer.json ${where} (${v.type}) needs a "pattern" of { "String": … } or a non-empty { "Regex": … }`);
   }
-  if (v.type === 'Split' && !SPLIT_BEHAVIOURS.includes(v.behavior as string)) {
-    throw new Error(`${origin}: tokenizer.json ${where} (Split) has behavior ${JSON.stringify(String(v.behavior).slice(0, 40))}, not one of ${SPLIT_BEHAVIOURS.join(', ')}`);
+  if (v.type === 'Split') {
+    if (!SPLIT_BEHAVIOURS.includes(v.behavior as string)) {
+      throw new Error(`${origin}: tokenizer.json ${where} (Split) has behavior ${JSON.stringify(String(v.behavior).slice(0, 40))}, not one of ${SPLIT_BEHAVIOURS.join(', ')}`);
+    }
+    const regex = (v.pattern as Record<string, unknown>).Regex;
+    const applied = v.invert !== true && (v.behavior === 'Isolated'
+      || (v.behavior === 'Removed' && typeof regex === 'string' && !hasCapturingGroup(regex)));
+    if (!applied) {
+      throw new Error(`${origin}: tokenizer.json ${where} is a Split with behavior ${v.behavior}${v.invert === true ? ', inverted,' : ''} by a ${typeof regex === 'string' ? 'regular expression' : 'string'}, which the tokenizer library namm uses does not apply as Hugging Face tokenizers does (it does Isolated, and Removed by a regular expression without capturing groups, neither inverted)`);
+    }
   }
+  if (v.type === 'FixedLength' && !(Number.isSafeInteger(v.length) && (v.length as number) >= 1)) {
+    throw new Error(`${origin}: tokenizer.json ${where} (FixedLength) needs a "length" that is a positive integer, got ${shortJson(v.length)}`);
+  }
+}
+
+/** The token pairs of BertProcessing and RobertaProcessing. */
+const CLS_SEP = ['cls', 'sep'] as const;
+
+/**
+ * A tokenizer.json post_processor: null or absent, or an object with a "type"; a Sequence's `processors` such objects;
+ * a TemplateProcessing's `single` (and `pair`, when given) a list of { SpecialToken } and { Sequence } items, each
+ * special token listed in `special_tokens`; Bert/RobertaProcessing's `cls` and `sep` [token, id] pairs. A missing
+ * `single` failed every encode with the library's "type is not iterable", naming no file.
+ */
+function checkPostProcessor(value: unknown, where: string, origin: string, depth: number): void {
+  if (value === undefined || value === null) return;
+  const v = value as Json;
+  if (typeof value !== 'object' || Array.isArray(value) || typeof v.type !== 'string') throw new Error(`${origin}: tokenizer.json ${where} must be an object with a "type"`);
+  if (depth > MAX_PIPELINE_DEPTH) throw new Error(`${origin}: tokenizer.json ${where} is nested more than ${MAX_PIPELINE_DEPTH} Sequences deep: the file is damaged`);
+  const bad = (why: string): never => { throw new Error(`${origin}: tokenizer.json ${where} (${v.type}) ${why}`); };
+  if (v.type === 'Sequence') {
+    if (!Array.isArray(v.processors)) bad('needs a list of "processors"');
+    (v.processors as unknown[]).forEach((p, i) => {
+      if (p === null) bad(`has a null processors[${i}]`);
+      checkPostProcessor(p, `${where}.processors[${i}]`, origin, depth + 1);
+    });
+  } else if (v.type === 'TemplateProcessing') {
+    const specials = v.special_tokens;
+    if (specials === null || typeof specials !== 'object' || Array.isArray(specials)) bad('needs a "special_tokens" object');
+    for (const key of ['single', 'pair'] as const) {
+      const items = v[key];
+      if (key === 'pair' && (items === undefined || items === null)) continue;
+      if (!Array.isArray(items)) bad(`needs "${key}" as a list of { "SpecialToken": … } and { "Sequence": … } items`);
+      (items as unknown[]).forEach((item, i) => {
+        const it = item as Json | null;
+        const special = it?.SpecialToken as Json | undefined, seq = it?.Sequence as Json | undefined;
+        if (special !== undefined && special !== null && typeof special === 'object' && typeof special.id === 'string') {
+          if (!Object.hasOwn(specials as Json, special.id)) bad(`${key}[${i}] names the special token ${shortJson(special.id)}, which "special_tokens" does not list`);
+        } else if (!(seq !== undefined && seq !== null && typeof seq === 'object' && (seq.id === 'A' || seq.id === 'B'))) {
+          bad(`${key}[${i}] must be { "SpecialToken": { "id": name } } or { "Sequence": { "id": "A" or "B" } }`);
+        }
+      });
+    }
+  } else if (v.type === 'BertProcessing' || v.type === 'RobertaProcessing') {
+    for (const key of CLS_SEP) {
+      const pair = v[key];
+      if (!(Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && Number.isSafeInteger(pair[1]))) bad(`needs "${key}" as a [token, id] pair`);
+    }
+  }
+}
+
+/**
+ * The ids a post-processor adds, as the library adds them: by the token's name, looked up in the vocabulary, where
+ * Hugging Face tokenizers adds the ids that `special_tokens` (or the [token, id] pair) lists. The two must agree: a
+ * name the vocabulary lacks became the unknown token (and namm's BOS with it), and an entry of two ids gave one.
+ */
+function checkTemplateIds(value: unknown, idOf: (name: string) => number | undefined, origin: string, depth: number): void {
+  if (value === undefined || value === null || depth > MAX_PIPELINE_DEPTH) return;
+  const v = value as Json;
+  const where = `${origin}: tokenizer.json post_processor (${v.type as string})`;
+  if (v.type === 'Sequence') {
+    for (const p of v.processors as unknown[]) checkTemplateIds(p, idOf, origin, depth + 1);
+  } else if (v.type === 'TemplateProcessing') {
+    const specials = v.special_tokens as Json;
+    const used = new Set<string>();
+    for (const key of ['single', 'pair'] as const) {
+      for (const item of (v[key] ?? []) as Json[]) if (item.SpecialToken) used.add((item.SpecialToken as Json).id as string);
+    }
+    for (const name of used) {
+      const entry = specials[name] as Json | null;
+      const ids = entry !== null && typeof entry === 'object' ? entry.ids : undefined;
+      const id = idOf(name);
+      if (!(Array.isArray(ids) && ids.length === 1 && ids[0] === id)) {
+        throw new Error(`${where}: the special token ${shortJson(name)} adds the ids ${shortJson(ids)}, but the tokenizer library namm uses adds the token of that name${id === undefined ? ', which the vocabulary lacks' : ` (id ${id})`}; they must be one id, the same`);
+      }
+    }
+  } else if (v.type === 'BertProcessing' || v.type === 'RobertaProcessing') {
+    for (const key of CLS_SEP) {
+      const [name, id] = v[key] as [string, number];
+      if (idOf(name) !== id) throw new Error(`${where}: "${key}" is ${shortJson(name)} with id ${id}, but the vocabulary gives ${shortJson(name)} ${idOf(name) === undefined ? 'no id' : `the id ${idOf(name)}`}`);
+    }
+  }
+}
+
+/**
+ * A Metaspace pre-tokenizer with `split` (the default) splits the text into words at each ▁ before the model runs.
+ * The library never splits, which gives the same tokens unless the vocabulary has a token with a ▁ past its first
+ * character ("▁▁", "a▁b"): then merges or pieces cross word boundaries, and such a file is refused.
+ */
+function checkMetaspaceSplit(pre: unknown, model: Json, origin: string): void {
+  const metaspaces: Json[] = [];
+  const walk = (v: unknown, depth: number) => {
+    if (v === null || typeof v !== 'object' || depth > MAX_PIPELINE_DEPTH) return;
+    const o = v as Json;
+    if (o.type === 'Metaspace' && o.split !== false) metaspaces.push(o);
+    if (o.type === 'Sequence' && Array.isArray(o.pretokenizers)) for (const x of o.pretokenizers) walk(x, depth + 1);
+  };
+  walk(pre, 0);
+  for (const m of metaspaces) {
+    const rep = typeof m.replacement === 'string' && m.replacement !== '' ? m.replacement : '\u2581';
+    const tokens = model.type === 'Unigram' ? (model.vocab as [string, number][]).map((e) => e[0]) : Object.keys(model.vocab as Json);
+    const spanning = tokens.find((t) => t.indexOf(rep, 1) > 0);
+    if (spanning !== undefined) {
+      throw new Error(`${origin}: tokenizer.json pre_tokenizer Metaspace splits words at ${shortJson(rep)} (split: true), which the tokenizer library namm uses does not do, and the vocabulary has tokens across that boundary (${shortJson(spanning)}): its words would run together`);
+    }
+  }
+}
+
+/**
+ * The tokenizer.json as the library is given it (the object itself when nothing needs changing; never modified):
+ * Digits splits at every numeric character, as a Split by \p{N} (Rust's char::is_numeric), not at ASCII digits only;
+ * a Metaspace written before `prepend_scheme` existed gets the one its `add_prefix_space` means (Hugging Face
+ * tokenizers reads false as "never"; the library took any Metaspace as "always", and added a ▁ the model never saw),
+ * and a Metaspace decoder that never prepends becomes the plain replacement of ▁ by a space (the library's took the
+ * first space off whatever the scheme).
+ */
+function forLibrary(json: Json): Json {
+  const scheme = (m: Json): string => (typeof m.prepend_scheme === 'string' ? m.prepend_scheme : m.add_prefix_space === false ? 'never' : 'always');
+  let changed = false;
+  const patch = (v: unknown, listKey: string, decoder: boolean, depth: number): unknown => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || depth > MAX_PIPELINE_DEPTH) return v;
+    const o = v as Json;
+    if (o.type === 'Sequence' && Array.isArray(o[listKey])) {
+      const list = o[listKey] as unknown[];
+      const next = list.map((x) => patch(x, listKey, decoder, depth + 1));
+      return next.some((x, i) => x !== list[i]) ? { ...o, [listKey]: next } : o;
+    }
+    if (o.type === 'Digits' && !decoder) {
+      // Rust's digits are char::is_numeric (\p{N}); the library's \d is ASCII only ("٣" or "²" stayed in the word).
+      changed = true;
+      return { type: 'Split', pattern: { Regex: o.individual_digits === true ? '\\p{N}' : '\\p{N}+' }, behavior: 'Isolated', invert: false };
+    }
+    if (o.type !== 'Metaspace') return o;
+    const s = scheme(o);
+    if (decoder && s === 'never') {
+      changed = true;
+      return { type: 'Replace', pattern: { String: typeof o.replacement === 'string' ? o.replacement : '\u2581' }, content: ' ' };
+    }
+    if (o.prepend_scheme === s) return o;
+    changed = true;
+    return { ...o, prepend_scheme: s };
+  };
+  const pre = patch(json.pre_tokenizer, 'pretokenizers', false, 0), dec = patch(json.decoder, 'decoders', true, 0);
+  return changed ? { ...json, pre_tokenizer: pre, decoder: dec } : json;
+}
+
+/**
+ * tokenizer_config as the library is given it: the library has no WordLevel model and reads such a vocabulary
+ * through a plain lookup that takes its unknown token from tokenizer_config, not from the model (encode failed
+ * without one there, and took another token's id with another one).
+ */
+function libraryConfig(json: Json, config: Json): Json {
+  const model = json.model as Json;
+  if (model.type !== 'WordLevel') return config;
+  return { ...config, unk_token: typeof model.unk_token === 'string' ? model.unk_token : '<unk>' };
 }

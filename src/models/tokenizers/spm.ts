@@ -123,8 +123,8 @@ export class SpmTokenizer implements Tokenizer {
       this.types[id] = type;
       const byte = BYTE_TOKEN.exec(t);
       if (type === TokenType.byte && byte) this.byteIds[parseInt(byte[1]!, 16)] = id;
-      // First id wins for duplicate strings, as in llama.cpp's token_to_id map built in order.
-      if ((type === TokenType.normal || type === TokenType.userDefined) && !this.ids.has(t)) this.ids.set(t, id);
+      // The last id wins for duplicate strings, as in llama.cpp's token_to_id map, assigned in order.
+      if (type === TokenType.normal || type === TokenType.userDefined) this.ids.set(t, id);
       // Control, user-defined and the unknown token itself are matched in text, as llama.cpp does.
       if ((type === TokenType.control || type === TokenType.userDefined || type === TokenType.unknown) && t.length > 0 && !this.specialIds.has(t)) {
         this.specialIds.set(t, id);

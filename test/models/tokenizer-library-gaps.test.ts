@@ -1,0 +1,115 @@
+/**
+ * What Hugging Face tokenizers (Rust) does with a tokenizer.json and the JavaScript library namm hands encoding to
+ * does not: each such file is either made to tokenize as Rust does (old Metaspace flags, WordLevel's unknown token,
+ * ids past the vocabulary in decode) or refused by name (Split behaviours, Metaspace splitting across tokens that span
+ * words, single_word, Unigram byte fallback, template ids), never tokenized otherwise without a word. The expected
+ * tokens are worked out from the Rust library's documented algorithm.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HfTokenizer } from '../../src/models/tokenizers/hf.js';
+
+type Json = Record<string, unknown>;
+const BASE = { version: '1.0', added_tokens: [], normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null };
+const make = (json: Json, config: Json = {}) => new HfTokenizer({ tokenizerJson: { ...BASE, ...json }, tokenizerConfig: config, origin: 'fixture.json' });
+const vocabOf = (tokens: string[]): Record<string, number> => Object.fromEntries(tokens.map((t, i) => [t, i]));
+const pieces = (t: HfTokenizer, text: string) => t.encode(text).map((id) => t.idToToken(id));
+const wordLevel = (tokens: string[], extra: Json = {}) => ({ model: { type: 'WordLevel', vocab: vocabOf(tokens), unk_token: '[UNK]' }, ...extra });
+
+test('Split pre-tokenizers: Isolated and Removed by a regular expression as Rust splits; the behaviours the library gets wrong are refused', () => {
+  const split = (pattern: Json, behavior: string, invert = false) => wordLevel(['[UNK]', 'a', 'b', ' '], { pre_tokenizer: { type: 'Split', pattern, behavior, invert } });
+  assert.deepEqual(pieces(make(split({ String: ' ' }, 'Isolated')), 'a b'), ['a', ' ', 'b']);
+  assert.deepEqual(pieces(make(split({ Regex: '\\s+' }, 'Removed')), 'a  b'), ['a', 'b']);
+  assert.deepEqual(pieces(make(split({ Regex: '(?:\\s)+' }, 'Removed')), 'a  b'), ['a', 'b'], 'a group that does not capture');
+  // Each of these loaded and split as Isolated ("a"," ","b"), kept the delimiter, or (inverted) dropped "a" and "b".
+  for (const [pattern, behavior, invert] of [
+    [{ String: ' ' }, 'MergedWithPrevious', false], [{ String: ' ' }, 'MergedWithNext', false], [{ String: ' ' }, 'Contiguous', false],
+    [{ String: ' ' }, 'Removed', false], [{ Regex: '(\\s)' }, 'Removed', false], [{ Regex: '(?<sp>\\s)' }, 'Removed', false], [{ String: ' ' }, 'Isolated', true],
+  ] as const) {
+    assert.throws(() => make(split(pattern, behavior, invert)), /^Error: fixture\.json: tokenizer\.json pre_tokenizer is a Split with behavior \w+(, inverted,)? by a (string|regular expression), which the tokenizer library namm uses does not apply as Hugging Face tokenizers does/, `${behavior} ${JSON.stringify(pattern)} invert ${invert}`);
+  }
+  // Inside a Sequence too.
+  assert.throws(() => make(wordLevel(['[UNK]'], { pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { String: ' ' }, behavior: 'Contiguous', invert: false }] } })),
+    /pre_tokenizer\.pretokenizers\[0\] is a Split with behavior Contiguous/);
+});
+
+test('Digits splits at every numeric character, as Rust\'s char::is_numeric (the library\'s \\d split at ASCII digits alone)', () => {
+  const digits = (individual: boolean) => make(wordLevel(['[UNK]', 'x', 'y', '٣', '٤', '٣٤', '²', '7', '²7'], { pre_tokenizer: { type: 'Digits', individual_digits: individual } }));
+  assert.deepEqual(pieces(digits(true), 'x٣٤y²7'), ['x', '٣', '٤', 'y', '²', '7']);
+  assert.deepEqual(pieces(digits(false), 'x٣٤y²7'), ['x', '٣٤', 'y', '²7']);
+});
+
+test('Metaspace: split at ▁ is refused where the vocabulary spans words; add_prefix_space false and prepend_scheme never are honoured', () => {
+  const bpe = (tokens: string[], merges: string[], metaspace: Json) => ({
+    model: { type: 'BPE', vocab: vocabOf(tokens), merges, unk_token: '<unk>' },
+    pre_tokenizer: { type: 'Metaspace', replacement: '▁', ...metaspace }, decoder: { type: 'Metaspace', replacement: '▁', ...metaspace },
+  });
+  const spanning = ['<unk>', '▁', 'a', 'b', '▁a', '▁b', '▁a▁b'];
+  // Rust splits "▁a▁b" into the words "▁a", "▁b" before merging; the library merged across them.
+  assert.throws(() => make(bpe(spanning, ['▁ a', '▁ b', '▁a ▁b'], { prepend_scheme: 'always' })),
+    /^Error: fixture\.json: tokenizer\.json pre_tokenizer Metaspace splits words at "▁" \(split: true\), which the tokenizer library namm uses does not do, and the vocabulary has tokens across that boundary \("▁a▁b"\): its words would run together$/);
+  // Without such a token splitting changes nothing; split: false (as transformers writes for Llama) keeps it whole.
+  assert.deepEqual(pieces(make(bpe(['<unk>', '▁', 'a', 'b', '▁a', '▁b'], ['▁ a', '▁ b'], { prepend_scheme: 'always', split: true })), 'a b'), ['▁a', '▁b']);
+  assert.deepEqual(pieces(make(bpe(spanning, ['▁ a', '▁ b', '▁a ▁b'], { prepend_scheme: 'always', split: false })), 'a b'), ['▁a▁b']);
+  // A file written before prepend_scheme: add_prefix_space false is "never" (the library prepended a ▁ anyway).
+  const old = make(bpe(['<unk>', '▁', 'a', '▁a'], ['▁ a'], { add_prefix_space: false, split: false }));
+  assert.deepEqual(pieces(old, 'a'), ['a']);
+  assert.deepEqual(pieces(old, ' a'), ['▁a']);
+  assert.equal(old.decode(old.encode(' a')), ' a', 'the decoder keeps the space that never was prepended');
+  const never = make(bpe(['<unk>', '▁', 'a', '▁a'], ['▁ a'], { prepend_scheme: 'never', split: false }));
+  assert.equal(never.decode(never.encode(' a')), ' a');
+  const always = make(bpe(['<unk>', '▁', 'a', '▁a'], ['▁ a'], { add_prefix_space: true, split: false }));
+  assert.deepEqual(pieces(always, 'a'), ['▁a']);
+  assert.equal(always.decode(always.encode('a')), 'a');
+  // The tokenizer.json kept for conversion is the file's own.
+  assert.equal(((old.json.pre_tokenizer as Json).prepend_scheme), undefined);
+});
+
+test('WordLevel takes its unknown token from the model; Unigram\'s unk_id and byte_fallback are checked', () => {
+  // The library read the unknown token from tokenizer_config: without one encode failed, with another it gave that id.
+  const wl = wordLevel(['[UNK]', 'a', '<unk>'], { pre_tokenizer: { type: 'WhitespaceSplit' } });
+  assert.deepEqual(pieces(make(wl), 'a zz'), ['a', '[UNK]']);
+  assert.deepEqual(pieces(make(wl, { unk_token: '<unk>' }), 'a zz'), ['a', '[UNK]']);
+  const unigram = (extra: Json) => ({ model: { type: 'Unigram', vocab: [['<unk>', 0], ['a', -1], ['b', -2]], unk_id: 0, ...extra } });
+  assert.deepEqual(pieces(make(unigram({})), 'ab'), ['a', 'b']);
+  assert.throws(() => make(unigram({ unk_id: 999 })), /^Error: fixture\.json: tokenizer\.json Unigram unk_id is 999, not the id of one of its 3 pieces$/);
+  assert.throws(() => make(unigram({ unk_id: '0' })), /Unigram unk_id is "0", not the id/);
+  assert.throws(() => make(unigram({ byte_fallback: true })), /Unigram model has byte_fallback, which the tokenizer library namm uses does not apply/);
+});
+
+test('decode leaves out ids past the vocabulary or in its holes, with or without an unknown token', () => {
+  const bpe = (unk: string | null) => make({
+    model: { type: 'BPE', vocab: vocabOf(['<unk>', '▁', 'a', '▁a']), merges: ['▁ a'], unk_token: unk },
+    pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: false },
+    decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
+  });
+  for (const unk of ['<unk>', null]) {
+    const t = bpe(unk);
+    // "a<unk>" (the unknown token is no special token here, so skipSpecial kept it), or the library's TypeError.
+    assert.equal(t.decode([3, 99]), 'a', `unk ${unk}`);
+    assert.equal(t.decode([3, 99], { skipSpecial: false }), 'a', `unk ${unk}`);
+    assert.equal(t.decode([99]), '');
+  }
+  const holes = make({ model: { type: 'WordLevel', vocab: { '[UNK]': 0, a: 1, b: 5 }, unk_token: '[UNK]' }, decoder: null });
+  assert.equal(holes.decode([1, 3, 5], { skipSpecial: false }), 'a b');
+});
+
+test('damaged decoder and post-processor sections, and a FixedLength of no length, are refused when loaded', () => {
+  const base = wordLevel(['[UNK]', 'a']);
+  // Each loaded: the first failed every decode with the library's TypeError, the second every encode, the third looped for ever.
+  assert.throws(() => make({ ...base, decoder: { type: 'Sequence', decoders: [null] } }), /^Error: fixture\.json: tokenizer\.json decoder\.decoders\[0\] is null$/);
+  assert.throws(() => make({ ...base, decoder: { type: 'Replace', pattern: {} } }), /decoder \(Replace\) needs a "pattern"/);
+  assert.throws(() => make({ ...base, post_processor: { type: 'TemplateProcessing' } }), /^Error: fixture\.json: tokenizer\.json post_processor \(TemplateProcessing\) needs a "special_tokens" object$/);
+  assert.throws(() => make({ ...base, post_processor: { type: 'TemplateProcessing', special_tokens: {} } }), /post_processor \(TemplateProcessing\) needs "single" as a list/);
+  assert.throws(() => make({ ...base, post_processor: { type: 'BertProcessing', sep: ['a', 1] } }), /post_processor \(BertProcessing\) needs "cls" as a \[token, id\] pair/);
+  assert.throws(() => make({ ...base, post_processor: { type: 'BertProcessing', cls: ['a', 0], sep: ['a', 1] } }), /"cls" is "a" with id 0, but the vocabulary gives "a" the id 1/);
+  assert.throws(() => make({ ...base, post_processor: { type: 'Sequence', processors: [null] } }), /post_processor \(Sequence\) has a null processors\[0\]/);
+  for (const length of [0, -1, 1.5, '2']) {
+    assert.throws(() => make({ ...base, pre_tokenizer: { type: 'FixedLength', length } }), /pre_tokenizer \(FixedLength\) needs a "length" that is a positive integer/, String(length));
+  }
+  assert.deepEqual(pieces(make({ model: { type: 'WordLevel', vocab: vocabOf(['[UNK]', 'ab', 'c']), unk_token: '[UNK]' }, pre_tokenizer: { type: 'FixedLength', length: 2 } }), 'abc'), ['ab', 'c']);
+  // A section nested thousands deep overflowed the stack in the check itself.
+  let deep: Json = { type: 'Whitespace' };
+  for (let i = 0; i < 20_000; i++) deep = { type: 'Sequence', pretokenizers: [deep] };
+  assert.throws(() => make({ ...base, pre_tokenizer: deep }), /pre_tokenizer(\.pretokenizers\[0\])+ is nested more than 32 Sequences deep: the file is damaged/);
+});
