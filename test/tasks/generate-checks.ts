@@ -50,6 +50,9 @@ function checkCommonWords(r: TaskRecord): void {
   assert.equal(r.answers.length, 10);
   assert.deepEqual(ranked.slice(0, 10).map(([w]) => w).sort(), [...r.answers].sort());
   assert.ok(ranked[9]![1] > (ranked[10]?.[1] ?? 0), 'the 10th common word is strictly more frequent than the rest');
+  // Every uncommon word the same number of times (3, fewer in a short list), the last one too.
+  const uncommon = new Set(ranked.slice(10).map(([, n]) => n));
+  assert.ok(uncommon.size <= 1, `uncommon words appear ${[...uncommon].join(', ')} times`);
 }
 
 function checkFrequentWords(r: TaskRecord): void {

@@ -35,12 +35,12 @@ test('the same seed gives byte-identical JSONL files; another seed gives another
 
 test('a record\'s _id covers its text: the same request sized after other records in a sweep gets another id', async () => {
   const shipped = await loadHfTokenizer('models/namm-tiny-llama/tokenizer.json');
-  const alone = generateRecords({ task: 'cwe', lengths: [2048], n: 1, tokenizer: shipped, seed: 0 })[0]!;
-  const inSweep = generateRecords({ task: 'cwe', lengths: [1024, 2048], n: 1, tokenizer: shipped, seed: 0 })[1]!;
-  // With this tokenizer the sweep's learnt rates size record 0 at 2,048 to another text (1,928 against 1,920 tokens).
+  const alone = generateRecords({ task: 'fwe', lengths: [2048], n: 1, tokenizer: shipped, seed: 0 })[0]!;
+  const inSweep = generateRecords({ task: 'fwe', lengths: [1024, 2048], n: 1, tokenizer: shipped, seed: 0 })[1]!;
+  // With this tokenizer the sweep's learnt rates size record 0 at 2,048 to another text (of the same length).
   assert.notEqual(inSweep.context, alone.context);
   assert.notEqual(inSweep._id, alone._id);
-  assert.equal(generateRecords({ task: 'cwe', lengths: [2048], n: 1, tokenizer: shipped, seed: 0 })[0]!._id, alone._id, 'the same run gives the same id');
+  assert.equal(generateRecords({ task: 'fwe', lengths: [2048], n: 1, tokenizer: shipped, seed: 0 })[0]!._id, alone._id, 'the same run gives the same id');
 });
 
 test('different indices give different samples; a record carries the LongBench fields plus metric and template', () => {

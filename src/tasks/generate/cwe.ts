@@ -31,11 +31,12 @@ export function generateCommonWords(ctx: SampleContext): Sample {
     'words that appear most often in the list are:';
   const budget = ctx.length - ctx.maxNewTokens;
 
-  // The list of n uncommon entries: each uncommon word repeated freqUncommon times, in draw order, then shuffled.
+  // The list with n uncommon words, each repeated freqUncommon times (in draw order), then shuffled. (Counted in
+  // entries, the last word of the list could appear once or twice where the others appear three times.)
   const render = (freqCommon: number, freqUncommon: number, n: number) => {
     const entries: string[] = [];
     for (const w of common) for (let i = 0; i < freqCommon; i++) entries.push(w);
-    for (let j = 0; j < n; j++) entries.push(uncommon[Math.floor(j / freqUncommon)]!);
+    for (let j = 0; j < n; j++) for (let i = 0; i < freqUncommon; i++) entries.push(uncommon[j]!);
     new Rng(`${shuffleSeed}:${freqCommon}:${n}`).shuffle(entries);
     return { context: entries.map((w, i) => `${i + 1}. ${w}`).join(' '), input };
   };
@@ -52,15 +53,15 @@ export function generateCommonWords(ctx: SampleContext): Sample {
     }
     const fit = fitToLength({
       task: ctx.task, tokenizer: ctx.tokenizer, template: ctx.template, target: ctx.length, maxNewTokens: ctx.maxNewTokens,
-      render: (n) => render(freqCommon, freqUncommon, n), tokensPerProxy: 5,
-      maxUnits: uncommon.length * freqUncommon, exhausted: `the word list has only ${words.length} words`,
+      render: (n) => render(freqCommon, freqUncommon, n), tokensPerProxy: 5 * freqUncommon,
+      maxUnits: uncommon.length, exhausted: `the word list has only ${words.length} words`,
       memo: ctx.memo,
     });
     // No uncommon word at all: the list is the answer, which asks nothing. Fewer repetitions of the common words
     // leave room for some; at the fewest, the length is too small.
     if (fit.n === 0) {
       if (freqCommon !== fallbackLast) continue;
-      const needed = countPromptTokens(ctx.tokenizer, ctx.template, render(freqCommon, freqUncommon, freqUncommon)) + ctx.maxNewTokens;
+      const needed = countPromptTokens(ctx.tokenizer, ctx.template, render(freqCommon, freqUncommon, 1)) + ctx.maxNewTokens;
       throw new LengthTooSmallError(`${ctx.task}: a length of ${ctx.length} tokens is too small: it holds the ${CWE_COMMON_WORDS} common words and no uncommon one (need at least ${needed})`, needed);
     }
     return { ...fit.parts, answers: common, promptTokens: fit.promptTokens };
