@@ -19,6 +19,7 @@ import { appendLineSync, makeFolders, makeTemporaryFolder, writeFileVia } from '
 import { acquireRunLock } from '../util/run-lock.js';
 import type { TaskRecord } from '../tasks/record.js';
 import { DEFAULT_CHUNK_SIZE } from '../runtime/session.js';
+import { tokenizerFingerprint } from '../models/fingerprint.js';
 
 /** Marks a likelihood result scored with each alternative answer read on its own (likelihoodAnswers). */
 const EACH_ANSWER = 'each answer';
@@ -199,10 +200,12 @@ export function register(program: Command): void {
             weights: model.convertedWeights ?? 'f32',
             // The path alone let results of the model that was there before (then retrained, or replaced) be reused.
             modelFingerprint: model.fingerprint,
+            // Which covers config.json and the weights only: another chat template or BOS rule is another prompt.
+            tokenizerFingerprint: model.tokenizer ? tokenizerFingerprint(model.tokenizer) : null,
           };
           // Keys an older run.json lacks held their defaults then; one without the fingerprint is trusted to the path
           // it names (and gains the fingerprint of the model it is resumed with).
-          const defaults: Record<string, unknown> = { chunkSize: DEFAULT_CHUNK_SIZE, weights: 'f32', modelFingerprint: model.fingerprint, contextWindow: null, longbenchConfigDigest: setup.longbenchConfigDigest, metricOptions: {}, chatTemplate: false };
+          const defaults: Record<string, unknown> = { chunkSize: DEFAULT_CHUNK_SIZE, weights: 'f32', modelFingerprint: model.fingerprint, tokenizerFingerprint: setup.tokenizerFingerprint, contextWindow: null, longbenchConfigDigest: setup.longbenchConfigDigest, metricOptions: {}, chatTemplate: false };
           // The files a policy reads (a .namm, a trace), by content: the same spec with another file behind it is
           // another policy, whose results cannot be reused.
           const files: Record<string, Record<string, string>> = {};
@@ -213,7 +216,7 @@ export function register(program: Command): void {
             const was = (k: string) => before[k] ?? defaults[k] ?? null;
             const diff = Object.entries(setup).filter(([k, v]) => JSON.stringify(was(k)) !== JSON.stringify(v)).map(([k]) => k);
             if (diff.length) {
-              const label = (k: string) => (k === 'modelFingerprint' ? "the model's content (fingerprint of its config and weights)" : k === 'longbenchConfigDigest' ? "the LongBench config's content" : k);
+              const label = (k: string) => (k === 'modelFingerprint' ? "the model's content (fingerprint of its config and weights)" : k === 'tokenizerFingerprint' ? "the tokenizer's content (its files, chat template and BOS and end ids)" : k === 'longbenchConfigDigest' ? "the LongBench config's content" : k);
               // Weights are recorded as what they hold: "f32" is the file's own values, which auto and packed load too.
               const shown = (k: string, v: unknown) => (k === 'weights' && v === 'f32' ? '"f32" (the file\'s own values: auto, f32 or packed)' : JSON.stringify(v));
               throw new Error(`${o.out} holds results of another setup (${diff.map((k) => `${label(k)}: ${shown(k, was(k))} there, ${shown(k, (setup as Record<string, unknown>)[k])} now`).join('; ')}); use another --out`);
@@ -234,9 +237,16 @@ export function register(program: Command): void {
               }
             }
             // Each spec keeps the paths it read last (their contents are those recorded, checked above).
-            const merged = { ...before, modelFingerprint: model.fingerprint, longbenchConfigDigest: setup.longbenchConfigDigest, policyFiles: { ...beforeFiles, ...files } };
+            const merged = { ...before, modelFingerprint: model.fingerprint, tokenizerFingerprint: setup.tokenizerFingerprint, longbenchConfigDigest: setup.longbenchConfigDigest, policyFiles: { ...beforeFiles, ...files } };
             if (JSON.stringify(merged) !== JSON.stringify(before)) writeFileVia(runFile, (tmp) => writeFileSync(tmp, JSON.stringify(merged, null, 2) + '\n'));
-          } else writeFileVia(runFile, (tmp) => writeFileSync(tmp, JSON.stringify({ ...setup, policyFiles: files }, null, 2) + '\n'));
+          } else {
+            // Results without the file that says what made them (deleted, copied in, from a version that wrote none)
+            // were all taken as this setup's.
+            if (existsSync(resultsFile) && readFileSync(resultsFile, 'utf8').split('\n').some((line) => parsesAsJson(line))) {
+              throw new Error(`${o.out} holds results (results.jsonl) but no run.json saying what setup made them; use another --out, or delete results.jsonl to evaluate there again`);
+            }
+            writeFileVia(runFile, (tmp) => writeFileSync(tmp, JSON.stringify({ ...setup, policyFiles: files }, null, 2) + '\n'));
+          }
           if (existsSync(resultsFile)) {
             const text = readFileSync(resultsFile, 'utf8');
             // Lines that are not JSON (one cut by a crash or a full disk) are dropped from the file, which is rewritten

@@ -1,6 +1,8 @@
 /** A model's identity by content, cheap enough to take at every load. */
 import { createHash } from 'node:crypto';
-import type { ModelConfig, WeightMap } from './types.js';
+import type { ModelConfig, Tokenizer, WeightMap } from './types.js';
+import { HfTokenizer } from './tokenizers/hf.js';
+import { SpmTokenizer } from './tokenizers/spm.js';
 import { packedValueAt } from '../tensor/packed.js';
 import { stableJson } from '../util/stable-json.js';
 import { checkArg } from '../util/args.js';
@@ -26,6 +28,34 @@ export function modelFingerprint(config: ModelConfig, weights: WeightMap): strin
     const sample = new Float32Array(Math.ceil(length / step));
     for (let i = 0, j = 0; i < length; i += step, j++) sample[j] = at(i);
     hash.update(new Uint8Array(sample.buffer));
+  }
+  return hash.digest('hex').slice(0, 32);
+}
+
+/** Texts every tokenizer is asked to encode for its fingerprint: spaces, digits, punctuation, accents, CJK, emoji. */
+const PROBE_TEXTS = ['Hello, world! 12 345 6789.', '  two  spaces\tand\nlines  ', "l'été à Zürich — ΟΔΟΣ", '中文 日本語 한국어 😀', 'a'];
+const PROBE_CHAT = [{ role: 'user', content: 'What is 2 + 2?' }, { role: 'assistant', content: 'Four.' }, { role: 'user', content: 'Thanks.' }];
+
+/**
+ * A fingerprint of a tokenizer: what it was built from (a tokenizer.json with its tokenizer_config, chat template
+ * included; a SentencePiece vocabulary), its BOS and end ids, how it encodes a few probe texts (with and without BOS)
+ * and how its chat template renders a probe conversation. Files moved keep it; another template, another BOS rule or
+ * another vocabulary changes it. (The model's fingerprint covers config.json and the weights, not these.)
+ */
+export function tokenizerFingerprint(t: Tokenizer): string {
+  checkArg('tokenizerFingerprint', 't', t, 'tokenizer');
+  const hash = createHash('sha256');
+  if (t instanceof HfTokenizer) hash.update(stableJson({ json: t.json, config: t.tokenizerConfig }));
+  else if (t instanceof SpmTokenizer) {
+    const { origin: _origin, scores, types, ...rest } = t.vocab;
+    hash.update(stableJson({ ...rest, scores: Array.from(scores), types: types ? Array.from(types) : null }));
+  }
+  hash.update(stableJson({ kind: t.constructor.name, vocabSize: t.vocabSize, bos: t.bosTokenId, eos: t.eosTokenIds, cleansUpSpaces: t.cleansUpSpaces ?? null }));
+  for (const text of PROBE_TEXTS) hash.update(JSON.stringify([t.encode(text), t.encode(text, { addBos: false })]));
+  if (t.applyChatTemplate) {
+    let rendered: string;
+    try { rendered = t.applyChatTemplate(PROBE_CHAT); } catch (err) { rendered = `error: ${(err as Error).message}`; }
+    hash.update(rendered);
   }
   return hash.digest('hex').slice(0, 32);
 }

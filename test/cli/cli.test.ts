@@ -459,12 +459,16 @@ test('a run never reuses or overwrites another setup\'s folder: eval --out, trai
   // A run.json from before the model's fingerprint was kept is trusted to its path, and gains the fingerprint.
   const fingerprint = runJson.modelFingerprint;
   assert.match(String(fingerprint), /^[0-9a-f]{32}$/);
+  const tokenizerPrint = runJson.tokenizerFingerprint;
+  assert.match(String(tokenizerPrint), /^[0-9a-f]{32}$/);
   delete runJson.chunkSize;
   delete runJson.modelFingerprint;
+  delete runJson.tokenizerFingerprint;
   writeFileSync(join(out, 'run.json'), JSON.stringify(runJson));
   r = namm('eval', '--model', MODEL, '--data', data, '--memory', 'h2o:ratio=0.5', '--out', out, '--chunk-size', '128', '--json');
   assert.equal(r.status, 0, r.stderr);
   assert.equal(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).modelFingerprint, fingerprint);
+  assert.equal(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).tokenizerFingerprint, tokenizerPrint);
   // Another model at the same path (retrained, replaced) is another setup: its path alone let the results of the
   // model that was there before be reused.
   const swapped = join(dir, 'swapped');
@@ -475,7 +479,23 @@ test('a run never reuses or overwrites another setup\'s folder: eval --out, trai
   cpSync('models/namm-tiny-llama', swapped, { recursive: true });
   r = namm('eval', '--model', swapped, '--data', data, '--memory', 'h2o:ratio=0.5', '--out', evSwapped, '--json');
   assert.equal(r.status, 1);
-  assert.match(r.stderr, new RegExp(`holds results of another setup \\(the model's content \\(fingerprint of its config and weights\\): "${fingerprint}" there, "[0-9a-f]{32}" now\\)`));
+  assert.match(r.stderr, new RegExp(`holds results of another setup \\(the model's content \\(fingerprint of its config and weights\\): "${fingerprint}" there, "[0-9a-f]{32}" now; the tokenizer's content`));
+  // The model's fingerprint covers config.json and the weights: a tokenizer changed beside them (here no BOS added
+  // any more; a chat template alike) changes every prompt, and its results were reused.
+  const retok = join(dir, 'retok'), evRetok = join(dir, 'ev-retok');
+  cpSync(MODEL, retok, { recursive: true });
+  r = namm('eval', '--model', retok, '--data', data, '--memory', 'h2o:ratio=0.5', '--out', evRetok, '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const tokJson = JSON.parse(readFileSync(join(retok, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(retok, 'tokenizer.json'), JSON.stringify({ ...tokJson, post_processor: null }));
+  r = namm('eval', '--model', retok, '--data', data, '--memory', 'h2o:ratio=0.5', '--out', evRetok, '--json');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, new RegExp(`holds results of another setup \\(the tokenizer's content \\(its files, chat template and BOS and end ids\\): "${tokenizerPrint}" there, "[0-9a-f]{32}" now\\); use another --out`));
+  // Results whose run.json is gone were all taken as the new setup's.
+  rmSync(join(evRetok, 'run.json'));
+  r = namm('eval', '--model', retok, '--data', data, '--memory', 'h2o:ratio=0.5', '--out', evRetok, '--json');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /ev-retok holds results \(results\.jsonl\) but no run\.json saying what setup made them; use another --out, or delete results\.jsonl to evaluate there again/);
   const full128 = JSON.parse(namm('eval', '--model', MODEL, '--data', data, '--out', out, '--json').stdout) as { policy: string; score: number }[];
   r = namm('eval', '--model', MODEL, '--data', data, '--out', join(dir, 'ev64'), '--chunk-size', '64', '--json');
   assert.equal(r.status, 0, r.stderr);
