@@ -164,11 +164,23 @@ export function register(program: Command): void {
         // there already keeps every result as it comes, so a rerun (often of records all done) is not held up by it.
         if (!o.out || !existsSync(join(o.out, 'run.json'))) {
           const checking = createProgress(records.length, 'checking prompts');
+          const otherTokenizer: string[] = [];
           records.forEach((rec, i) => {
-            try { recordPrompt(model, rec, runOptions); } catch (err) { checking.stop(); throw new Error(`${origin.get(rec)}: ${(err as Error).message}`); }
+            let prompt: ReturnType<typeof recordPrompt>;
+            try { prompt = recordPrompt(model, rec, runOptions); } catch (err) { checking.stop(); throw new Error(`${origin.get(rec)}: ${(err as Error).message}`); }
+            // A generated record counts its prompt's tokens with the tokenizer it was sized with: far from this model's
+            // count, it was made for another model, and runs at another length than its target_length says.
+            const file = origin.get(rec)!.replace(/:\d+$/, '');
+            if (rec.target_length !== undefined && typeof rec.length === 'number' && rec.length > 0 && !otherTokenizer.some((w) => w.startsWith(`${file}:`))
+              && Math.abs(prompt.promptTokens - rec.length) > Math.max(2, 0.01 * rec.length)) {
+              otherTokenizer.push(`${origin.get(rec)}: ${rec.length} prompt tokens when it was made for ${rec.target_length}, ${prompt.promptTokens} with this model's tokenizer`);
+            }
             checking.update(i + 1);
           });
           checking.stop();
+          for (const w of otherTokenizer) {
+            process.emitWarning(`namm: records sized with another tokenizer (${w}): they run at other lengths than they were made for; generate them with --tokenizer ${o.model}`, { code: 'NAMM_RECORDS_OTHER_TOKENIZER' });
+          }
         }
         // Without --out the traces are only needed during this run: the temporary folder goes when the process ends
         // (an error included; one a signal left behind goes at the next such run), rather than one more folder left in

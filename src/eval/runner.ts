@@ -82,6 +82,8 @@ export interface RecordPrompt {
   answerIds: number[][] | null;
   maxNew: number;
   truncated: boolean;
+  /** The prompt's tokens before any cut (a generated record's `length` counts the same, with the tokenizer it was made with). */
+  promptTokens: number;
   /**
    * The tokens of the first prefill call (the part a policy compresses): the context, with the question when
    * query-aware. Empty when the context part tokenises to nothing (a tokenizer that adds no BOS, such as GPT-2's,
@@ -123,6 +125,7 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
   const questionAlone = question === '' ? [] : tok.encode(question, { addBos: false });
   let text = context + question;
   let ids = tok.encode(text);
+  const promptTokens = ids.length;
   let questionTokens = questionTokensOf(ids, [questionAlone], questionAlone.length);
   // The question's text as the prompt's text holds it: after a cut, its tokens decoded and tokenised again.
   let questionText = question;
@@ -159,7 +162,7 @@ export function recordPrompt(model: Model, record: TaskRecord, options: RunRecor
     qIds = ids.slice(split);
   }
   const prefill = options.queryAware || qIds.length === 0 ? [...ctxIds, ...qIds] : ctxIds;
-  return { ctxIds, qIds, answerIds, maxNew, truncated, prefill };
+  return { ctxIds, qIds, answerIds, maxNew, truncated, prefill, promptTokens };
 }
 
 

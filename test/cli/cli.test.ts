@@ -548,3 +548,23 @@ process.on = (event, fn) => { const r = on(event, fn); if (event === 'warning' &
   assert.match(r.stderr, /^namm: warning: too many listeners \(MaxListenersExceededWarning\)$/m);
   assert.match(r.stderr, /^namm: warning: old api \(DeprecationWarning, DEP0999\)$/m);
 });
+
+test('eval says when generated records were sized with another tokenizer than the model\'s (they run at other lengths)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'namm-cli-sized-'));
+  try {
+    const mine = join(dir, 'mine.jsonl'), theirs = join(dir, 'theirs.jsonl');
+    assert.equal(namm('tasks', 'generate', '--task', 'passkey', '--length', '450', '-n', '2', '--tokenizer', MODEL, '--out', mine, '-q').status, 0);
+    assert.equal(namm('tasks', 'generate', '--task', 'passkey', '--length', '450', '-n', '2', '--tokenizer', 'models/namm-tiny-llama', '--out', theirs, '-q').status, 0);
+    let r = namm('eval', '--model', MODEL, '--data', mine, '--memory', 'h2o:ratio=0.5', '--no-full', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /NAMM_RECORDS_OTHER_TOKENIZER/);
+    r = namm('eval', '--model', MODEL, '--data', theirs, '--memory', 'h2o:ratio=0.5', '--no-full', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    // Once per file, naming its first such record.
+    const said = r.stderr.split('\n').filter((l) => l.includes('NAMM_RECORDS_OTHER_TOKENIZER'));
+    assert.equal(said.length, 1, r.stderr);
+    assert.match(said[0]!, /^namm: warning: records sized with another tokenizer \(.*theirs\.jsonl:1: \d+ prompt tokens when it was made for 450, \d+ with this model's tokenizer\): they run at other lengths than they were made for; generate them with --tokenizer \.\.\/shared\/models\/tinystories-656k \[NAMM_RECORDS_OTHER_TOKENIZER\]$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
