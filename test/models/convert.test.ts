@@ -50,6 +50,9 @@ test('HF → HF f16 copies the tokenizer files; bad dtypes are refused', withDir
   await assert.rejects(convertModel({ from: MODEL, to: 'safetensors', out, dtype: 'q8_0' }), /--dtype q8_0 is not available for safetensors/);
   await assert.rejects(convertModel({ from: MODEL, to: 'gguf', out: join(dir, 'x.gguf'), dtype: 'bf16' }), /--dtype bf16 is not available for GGUF/);
   assert.equal(existsSync(join(dir, 'x.gguf')), false);
+  // The writer's refusals name the file asked for, not the temporary file it writes first.
+  await assert.rejects(convertModel({ from: 'models/namm-tiny-llama', to: 'gguf', out: join(dir, 'shipped.gguf') }),
+    (err: Error) => err.message.startsWith(`GGUF writer (${join(dir, 'shipped.gguf')}): `) && !err.message.includes('.tmp-'));
 }));
 
 test('HF → GGUF of a Metaspace vocabulary with prepend_scheme "first": the note says where it tokenizes otherwise', withDir(async (dir) => {

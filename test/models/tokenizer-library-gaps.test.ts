@@ -1,8 +1,8 @@
 /**
  * What Hugging Face tokenizers (Rust) does with a tokenizer.json and the JavaScript library namm hands encoding to
  * does not: each such file is either made to tokenize as Rust does (old Metaspace flags, WordLevel's unknown token,
- * ids past the vocabulary in decode) or refused by name (Split behaviours, Metaspace splitting across tokens that span
- * words, single_word, Unigram byte fallback, template ids), never tokenized otherwise without a word. The expected
+ * ids past the vocabulary in decode, Split behaviours, Metaspace's split at ▁, Digits) or refused by name (inverted
+ * merging Splits, single_word, Unigram byte fallback, template ids), never tokenized otherwise without a word. The expected
  * tokens are worked out from the Rust library's documented algorithm.
  */
 import { test } from 'node:test';
@@ -16,21 +16,33 @@ const vocabOf = (tokens: string[]): Record<string, number> => Object.fromEntries
 const pieces = (t: HfTokenizer, text: string) => t.encode(text).map((id) => t.idToToken(id));
 const wordLevel = (tokens: string[], extra: Json = {}) => ({ model: { type: 'WordLevel', vocab: vocabOf(tokens), unk_token: '[UNK]' }, ...extra });
 
-test('Split pre-tokenizers: Isolated and Removed by a regular expression as Rust splits; the behaviours the library gets wrong are refused', () => {
-  const split = (pattern: Json, behavior: string, invert = false) => wordLevel(['[UNK]', 'a', 'b', ' '], { pre_tokenizer: { type: 'Split', pattern, behavior, invert } });
-  assert.deepEqual(pieces(make(split({ String: ' ' }, 'Isolated')), 'a b'), ['a', ' ', 'b']);
-  assert.deepEqual(pieces(make(split({ Regex: '\\s+' }, 'Removed')), 'a  b'), ['a', 'b']);
-  assert.deepEqual(pieces(make(split({ Regex: '(?:\\s)+' }, 'Removed')), 'a  b'), ['a', 'b'], 'a group that does not capture');
-  // Each of these loaded and split as Isolated ("a"," ","b"), kept the delimiter, or (inverted) dropped "a" and "b".
-  for (const [pattern, behavior, invert] of [
-    [{ String: ' ' }, 'MergedWithPrevious', false], [{ String: ' ' }, 'MergedWithNext', false], [{ String: ' ' }, 'Contiguous', false],
-    [{ String: ' ' }, 'Removed', false], [{ Regex: '(\\s)' }, 'Removed', false], [{ Regex: '(?<sp>\\s)' }, 'Removed', false], [{ String: ' ' }, 'Isolated', true],
-  ] as const) {
-    assert.throws(() => make(split(pattern, behavior, invert)), /^Error: fixture\.json: tokenizer\.json pre_tokenizer is a Split with behavior \w+(, inverted,)? by a (string|regular expression), which the tokenizer library namm uses does not apply as Hugging Face tokenizers does/, `${behavior} ${JSON.stringify(pattern)} invert ${invert}`);
+test('Split pre-tokenizers split as Rust does with every behaviour (the library did Isolated alone), inverted ones too', () => {
+  const tokens = ['[UNK]', 'a', 'b', ' ', '  ', 'a ', ' b', 'a  ', '  b', 'x.y', '.', 'x', 'y', 'x.', '.y'];
+  const split = (pattern: Json, behavior: string, invert = false) => make(wordLevel(tokens, { pre_tokenizer: { type: 'Split', pattern, behavior, invert } }));
+  // Rust's pieces of "a  b" split by " " (its tests and docs): each behaviour, by a string and by a regex.
+  const cases: [string, string[]][] = [
+    ['Isolated', ['a', ' ', ' ', 'b']], ['Removed', ['a', 'b']], ['MergedWithPrevious', ['a ', ' ', 'b']],
+    ['MergedWithNext', ['a', ' ', ' b']], ['Contiguous', ['a', '  ', 'b']],
+  ];
+  for (const [behavior, want] of cases) {
+    assert.deepEqual(pieces(split({ String: ' ' }, behavior), 'a  b'), want, `${behavior} by a string`);
+    assert.deepEqual(pieces(split({ Regex: ' ' }, behavior), 'a  b'), want, `${behavior} by a regex`);
+    assert.deepEqual(pieces(split({ Regex: '( )' }, behavior), 'a  b'), want, `${behavior} by a regex with a capturing group`);
   }
-  // Inside a Sequence too.
-  assert.throws(() => make(wordLevel(['[UNK]'], { pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { String: ' ' }, behavior: 'Contiguous', invert: false }] } })),
-    /pre_tokenizer\.pretokenizers\[0\] is a Split with behavior Contiguous/);
+  // A string pattern is literal ("." is no wildcard); no match leaves the text whole (Gemma's split by " " after its
+  // normaliser has made every space "▁").
+  assert.deepEqual(pieces(split({ String: '.' }, 'MergedWithPrevious'), 'x.y'), ['x.', 'y']);
+  assert.deepEqual(pieces(split({ String: ' ' }, 'MergedWithPrevious'), 'x.y'), ['x.y']);
+  // Inverted (the pattern matches the content, the runs between are the delimiters): Isolated keeps every piece,
+  // Removed the matches (the library dropped all but the matches of an inverted Isolated); an inverted merging one is
+  // refused.
+  assert.deepEqual(pieces(split({ Regex: '[ab]' }, 'Isolated', true), 'a  b'), ['a', '  ', 'b']);
+  assert.deepEqual(pieces(split({ Regex: '[ab]' }, 'Removed', true), 'a  b'), ['a', 'b']);
+  for (const behavior of ['MergedWithPrevious', 'MergedWithNext', 'Contiguous']) {
+    assert.throws(() => split({ String: ' ' }, behavior, true), new RegExp(`^Error: fixture\\.json: tokenizer\\.json pre_tokenizer is an inverted Split with behavior ${behavior}, which the tokenizer library namm uses cannot be made to apply as Hugging Face tokenizers does$`));
+  }
+  // The file's own form is kept for conversion.
+  assert.equal(((split({ String: ' ' }, 'Contiguous').json.pre_tokenizer as Json).behavior), 'Contiguous');
 });
 
 test('Digits splits at every numeric character, as Rust\'s char::is_numeric (the library\'s \\d split at ASCII digits alone)', () => {
@@ -39,18 +51,26 @@ test('Digits splits at every numeric character, as Rust\'s char::is_numeric (the
   assert.deepEqual(pieces(digits(false), 'x٣٤y²7'), ['x', '٣٤', 'y', '²7']);
 });
 
-test('Metaspace: split at ▁ is refused where the vocabulary spans words; add_prefix_space false and prepend_scheme never are honoured', () => {
+test('Metaspace splits words at ▁ as Rust does (the library never split); add_prefix_space false and prepend_scheme never are honoured', () => {
   const bpe = (tokens: string[], merges: string[], metaspace: Json) => ({
     model: { type: 'BPE', vocab: vocabOf(tokens), merges, unk_token: '<unk>' },
     pre_tokenizer: { type: 'Metaspace', replacement: '▁', ...metaspace }, decoder: { type: 'Metaspace', replacement: '▁', ...metaspace },
   });
   const spanning = ['<unk>', '▁', 'a', 'b', '▁a', '▁b', '▁a▁b'];
-  // Rust splits "▁a▁b" into the words "▁a", "▁b" before merging; the library merged across them.
-  assert.throws(() => make(bpe(spanning, ['▁ a', '▁ b', '▁a ▁b'], { prepend_scheme: 'always' })),
-    /^Error: fixture\.json: tokenizer\.json pre_tokenizer Metaspace splits words at "▁" \(split: true\), which the tokenizer library namm uses does not do, and the vocabulary has tokens across that boundary \("▁a▁b"\): its words would run together$/);
-  // Without such a token splitting changes nothing; split: false (as transformers writes for Llama) keeps it whole.
-  assert.deepEqual(pieces(make(bpe(['<unk>', '▁', 'a', 'b', '▁a', '▁b'], ['▁ a', '▁ b'], { prepend_scheme: 'always', split: true })), 'a b'), ['▁a', '▁b']);
+  // Rust splits "▁a▁b" into the words "▁a", "▁b" before merging (split is the default); the library merged across.
+  for (const split of [{}, { split: true }]) {
+    const t = make(bpe(spanning, ['▁ a', '▁ b', '▁a ▁b'], { prepend_scheme: 'always', ...split }));
+    assert.deepEqual(pieces(t, 'a b'), ['▁a', '▁b']);
+    assert.equal(t.decode(t.encode('a b')), 'a b');
+  }
+  // split: false (as transformers writes for Llama) keeps it whole.
   assert.deepEqual(pieces(make(bpe(spanning, ['▁ a', '▁ b', '▁a ▁b'], { prepend_scheme: 'always', split: false })), 'a b'), ['▁a▁b']);
+  // A WordLevel model looks each word up (the whole text was one unknown word).
+  const wl = make({ model: { type: 'WordLevel', vocab: vocabOf(['[UNK]', '▁a', '▁b']), unk_token: '[UNK]' }, pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always' } });
+  assert.deepEqual(pieces(wl, 'a b'), ['▁a', '▁b']);
+  // Unigram with a piece across words: "a  b" is ▁a ▁ ▁b in Rust (the library took ▁▁).
+  const uni = make({ model: { type: 'Unigram', vocab: [['<unk>', 0], ['▁a', -1], ['▁', -2], ['▁b', -1], ['▁▁', -0.5], ['b', -3]], unk_id: 0 }, pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always' } });
+  assert.deepEqual(pieces(uni, 'a  b'), ['▁a', '▁', '▁b']);
   // A file written before prepend_scheme: add_prefix_space false is "never" (the library prepended a ▁ anyway).
   const old = make(bpe(['<unk>', '▁', 'a', '▁a'], ['▁ a'], { add_prefix_space: false, split: false }));
   assert.deepEqual(pieces(old, 'a'), ['a']);
@@ -61,6 +81,9 @@ test('Metaspace: split at ▁ is refused where the vocabulary spans words; add_p
   const always = make(bpe(['<unk>', '▁', 'a', '▁a'], ['▁ a'], { add_prefix_space: true, split: false }));
   assert.deepEqual(pieces(always, 'a'), ['▁a']);
   assert.equal(always.decode(always.encode('a')), 'a');
+  // prepend_scheme "first": a ▁ before the first word only, also with the split.
+  const first = make(bpe(['<unk>', '▁', 'a', 'b', '▁a', '▁b'], ['▁ a', '▁ b'], { prepend_scheme: 'first' }));
+  assert.deepEqual(pieces(first, 'a b'), ['▁a', '▁b']);
   // The tokenizer.json kept for conversion is the file's own.
   assert.equal(((old.json.pre_tokenizer as Json).prepend_scheme), undefined);
 });

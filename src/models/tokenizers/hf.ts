@@ -156,7 +156,6 @@ export class HfTokenizer implements Tokenizer {
     checkPipelineSection(this.json.normalizer, 'normalizer', 'normalizers', origin, 0);
     checkPipelineSection(this.json.decoder, 'decoder', 'decoders', origin, 0);
     checkPostProcessor(this.json.post_processor, 'post_processor', origin, 0);
-    checkMetaspaceSplit(this.json.pre_tokenizer, model, origin);
     if (this.json.added_tokens !== undefined) {
       if (!Array.isArray(this.json.added_tokens)) throw new Error(`${origin}: tokenizer.json "added_tokens" must be a list`);
       (this.json.added_tokens as unknown[]).forEach((t, i) => {
@@ -316,30 +315,10 @@ const SPLIT_BEHAVIOURS = ['Removed', 'Isolated', 'MergedWithPrevious', 'MergedWi
 const MAX_PIPELINE_DEPTH = 32;
 
 /**
- * Whether a JavaScript regular expression's source has a capturing group (`text.split` keeps what a group captured).
- * Escapes and character classes are skipped; `(?:`, lookarounds and `(?i:`-style groups do not capture.
- */
-function hasCapturingGroup(src: string): boolean {
-  let inClass = false;
-  for (let i = 0; i < src.length; i++) {
-    const c = src[i];
-    if (c === '\\') { i++; continue; }
-    if (inClass) { if (c === ']') inClass = false; continue; }
-    if (c === '[') { inClass = true; continue; }
-    if (c !== '(') continue;
-    if (src[i + 1] !== '?') return true;
-    if (src[i + 2] === '<' && src[i + 3] !== '=' && src[i + 3] !== '!') return true; // a named group
-  }
-  return false;
-}
-
-/**
  * A tokenizer.json pre_tokenizer, normalizer or decoder section (`where`), null or absent allowed: an object with a
  * string "type"; a Sequence's list (`listKey`) holds such objects; a Split's or a Replace's pattern is { String } or a
- * non-empty { Regex }; a Split does what Hugging Face tokenizers does with it in the library (Isolated, or Removed by
- * a regular expression without capturing groups, not inverted: the library made MergedWithPrevious, MergedWithNext
- * and Contiguous Isolated, kept a Removed String delimiter, and dropped every piece but the matches of an inverted
- * one); a FixedLength's length is a positive integer (0 looped for ever).
+ * non-empty { Regex }; a Split is not an inverted merging one (forLibrary gives the library every other Split in a
+ * form it applies as Rust does); a FixedLength's length is a positive integer (0 looped for ever).
  */
 function checkPipelineSection(value: unknown, where: string, listKey: string, origin: string, depth: number): void {
   if (value === undefined || value === null) return;
@@ -367,11 +346,9 @@ function checkPipelineSection(value: unknown, where: string, listKey: string, or
     if (!SPLIT_BEHAVIOURS.includes(v.behavior as string)) {
       throw new Error(`${origin}: tokenizer.json ${where} (Split) has behavior ${JSON.stringify(String(v.behavior).slice(0, 40))}, not one of ${SPLIT_BEHAVIOURS.join(', ')}`);
     }
-    const regex = (v.pattern as Record<string, unknown>).Regex;
-    const applied = v.invert !== true && (v.behavior === 'Isolated'
-      || (v.behavior === 'Removed' && typeof regex === 'string' && !hasCapturingGroup(regex)));
-    if (!applied) {
-      throw new Error(`${origin}: tokenizer.json ${where} is a Split with behavior ${v.behavior}${v.invert === true ? ', inverted,' : ''} by a ${typeof regex === 'string' ? 'regular expression' : 'string'}, which the tokenizer library namm uses does not apply as Hugging Face tokenizers does (it does Isolated, and Removed by a regular expression without capturing groups, neither inverted)`);
+    // The others are given to the library in a form it applies as Rust does (splitFor); these have none.
+    if (v.invert === true && (v.behavior === 'MergedWithPrevious' || v.behavior === 'MergedWithNext' || v.behavior === 'Contiguous')) {
+      throw new Error(`${origin}: tokenizer.json ${where} is an inverted Split with behavior ${v.behavior}, which the tokenizer library namm uses cannot be made to apply as Hugging Face tokenizers does`);
     }
   }
   if (v.type === 'FixedLength' && !(Number.isSafeInteger(v.length) && (v.length as number) >= 1)) {
@@ -459,31 +436,8 @@ function checkTemplateIds(value: unknown, idOf: (name: string) => number | undef
 }
 
 /**
- * A Metaspace pre-tokenizer with `split` (the default) splits the text into words at each ▁ before the model runs.
- * The library never splits, which gives the same tokens unless the vocabulary has a token with a ▁ past its first
- * character ("▁▁", "a▁b"): then merges or pieces cross word boundaries, and such a file is refused.
- */
-function checkMetaspaceSplit(pre: unknown, model: Json, origin: string): void {
-  const metaspaces: Json[] = [];
-  const walk = (v: unknown, depth: number) => {
-    if (v === null || typeof v !== 'object' || depth > MAX_PIPELINE_DEPTH) return;
-    const o = v as Json;
-    if (o.type === 'Metaspace' && o.split !== false) metaspaces.push(o);
-    if (o.type === 'Sequence' && Array.isArray(o.pretokenizers)) for (const x of o.pretokenizers) walk(x, depth + 1);
-  };
-  walk(pre, 0);
-  for (const m of metaspaces) {
-    const rep = typeof m.replacement === 'string' && m.replacement !== '' ? m.replacement : '\u2581';
-    const tokens = model.type === 'Unigram' ? (model.vocab as [string, number][]).map((e) => e[0]) : Object.keys(model.vocab as Json);
-    const spanning = tokens.find((t) => t.indexOf(rep, 1) > 0);
-    if (spanning !== undefined) {
-      throw new Error(`${origin}: tokenizer.json pre_tokenizer Metaspace splits words at ${shortJson(rep)} (split: true), which the tokenizer library namm uses does not do, and the vocabulary has tokens across that boundary (${shortJson(spanning)}): its words would run together`);
-    }
-  }
-}
-
-/**
  * The tokenizer.json as the library is given it (the object itself when nothing needs changing; never modified):
+ * every Split in a form the library applies as Rust does (splitFor), a Metaspace's split at ▁ as a Split of its own,
  * Digits splits at every numeric character, as a Split by \p{N} (Rust's char::is_numeric), not at ASCII digits only;
  * a Metaspace written before `prepend_scheme` existed gets the one its `add_prefix_space` means (Hugging Face
  * tokenizers reads false as "never"; the library took any Metaspace as "always", and added a ▁ the model never saw),
@@ -501,6 +455,11 @@ function forLibrary(json: Json): Json {
       const next = list.map((x) => patch(x, listKey, decoder, depth + 1));
       return next.some((x, i) => x !== list[i]) ? { ...o, [listKey]: next } : o;
     }
+    if (o.type === 'Split' && !decoder) {
+      const next = splitFor(o);
+      if (next !== o) changed = true;
+      return next;
+    }
     if (o.type === 'Digits' && !decoder) {
       // Rust's digits are char::is_numeric (\p{N}); the library's \d is ASCII only ("٣" or "²" stayed in the word).
       changed = true;
@@ -512,12 +471,51 @@ function forLibrary(json: Json): Json {
       changed = true;
       return { type: 'Replace', pattern: { String: typeof o.replacement === 'string' ? o.replacement : '\u2581' }, content: ' ' };
     }
-    if (o.prepend_scheme === s) return o;
+    if (decoder) {
+      if (o.prepend_scheme === s) return o;
+      changed = true;
+      return { ...o, prepend_scheme: s };
+    }
+    // Rust's Metaspace splits the text into words at each ▁ (split, its default) after replacing the spaces: the
+    // library never splits, so a vocabulary with tokens across ▁ ("▁▁", "a▁b") ran words together, and a WordLevel
+    // or WordPiece model looked the whole text up as one word. The split, as a Split of its own, after it.
+    const replacement = typeof o.replacement === 'string' && o.replacement !== '' ? o.replacement : '\u2581';
+    const metaspace = { ...o, prepend_scheme: s, split: false };
     changed = true;
-    return { ...o, prepend_scheme: s };
+    if (o.split === false) return metaspace;
+    return { type: 'Sequence', pretokenizers: [metaspace, splitFor({ type: 'Split', pattern: { String: replacement }, behavior: 'MergedWithNext', invert: false })] };
   };
   const pre = patch(json.pre_tokenizer, 'pretokenizers', false, 0), dec = patch(json.decoder, 'decoders', true, 0);
   return changed ? { ...json, pre_tokenizer: pre, decoder: dec } : json;
+}
+
+/** A string as a regular expression that matches it literally. */
+const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+/**
+ * A Split pre-tokenizer in a form the library applies as Hugging Face tokenizers (Rust) does. The library splits by
+ * a pattern's matches as Isolated, removes them (Removed) by `String.split` (which keeps what a capturing group
+ * holds, and a String pattern is made one), and with `invert` keeps the matches alone; it reads no other behaviour
+ * (MergedWithPrevious, MergedWithNext and Contiguous were Isolated). So each behaviour becomes an inverted Split whose
+ * expression matches Rust's pieces, with P the pattern and R = (?:(?!P)[\s\S])+ a run that holds no match:
+ * MergedWithPrevious R?P | R; MergedWithNext P R? | R; Contiguous (?:P)+ | R; Removed R. Rust's inverted Isolated
+ * keeps every piece, as the plain one; its inverted Removed keeps the matches, as the library's inverted Split.
+ * Matches are found from left to right, as Rust finds them.
+ */
+function splitFor(o: Json): Json {
+  const pattern = o.pattern as Json;
+  const p = typeof pattern.Regex === 'string' ? pattern.Regex : literal(pattern.String as string);
+  const run = `(?:(?!${p})[\\s\\S])+`;
+  const pieces = (regex: string): Json => ({ type: 'Split', pattern: { Regex: regex }, behavior: 'Removed', invert: true });
+  if (o.invert === true) return o.behavior === 'Isolated' ? { ...o, invert: false } : o;
+  switch (o.behavior) {
+    case 'Isolated': return o;
+    case 'Removed': return pieces(run);
+    case 'MergedWithPrevious': return pieces(`${run.slice(0, -1)}*(?:${p})|${run}`);
+    case 'MergedWithNext': return pieces(`(?:${p})${run.slice(0, -1)}*|${run}`);
+    case 'Contiguous': return pieces(`(?:${p})+|${run}`);
+    default: return o;
+  }
 }
 
 /**
