@@ -32,20 +32,28 @@ export function modelFingerprint(config: ModelConfig, weights: WeightMap): strin
   return hash.digest('hex').slice(0, 32);
 }
 
+/** The tokenizer_config.json keys that change what a tokenizer does (namm's, or the tokenizer library's). */
+const TOKENIZER_CONFIG_KEYS = ['chat_template', 'bos_token', 'eos_token', 'unk_token', 'pad_token', 'sep_token', 'cls_token', 'mask_token',
+  'clean_up_tokenization_spaces', 'add_bos_token', 'add_eos_token', 'legacy', 'add_prefix_space', 'do_lower_case', 'added_tokens_decoder'];
+
 /** Texts every tokenizer is asked to encode for its fingerprint: spaces, digits, punctuation, accents, CJK, emoji. */
 const PROBE_TEXTS = ['Hello, world! 12 345 6789.', '  two  spaces\tand\nlines  ', "l'été à Zürich — ΟΔΟΣ", '中文 日本語 한국어 😀', 'a'];
 const PROBE_CHAT = [{ role: 'user', content: 'What is 2 + 2?' }, { role: 'assistant', content: 'Four.' }, { role: 'user', content: 'Thanks.' }];
 
 /**
- * A fingerprint of a tokenizer: what it was built from (a tokenizer.json with its tokenizer_config, chat template
- * included; a SentencePiece vocabulary), its BOS and end ids, how it encodes a few probe texts (with and without BOS)
+ * A fingerprint of a tokenizer: what it was built from (a tokenizer.json with the tokenizer_config keys that act on
+ * it, chat template included; a SentencePiece vocabulary), its BOS and end ids, how it encodes a few probe texts (with and without BOS)
  * and how its chat template renders a probe conversation. Files moved keep it; another template, another BOS rule or
  * another vocabulary changes it. (The model's fingerprint covers config.json and the weights, not these.)
  */
 export function tokenizerFingerprint(t: Tokenizer): string {
   checkArg('tokenizerFingerprint', 't', t, 'tokenizer');
   const hash = createHash('sha256');
-  if (t instanceof HfTokenizer) hash.update(stableJson({ json: t.json, config: t.tokenizerConfig }));
+  if (t instanceof HfTokenizer) {
+    // Of tokenizer_config, what the tokenizer reads (an edited model_max_length is the same tokenizer).
+    const config = Object.fromEntries(TOKENIZER_CONFIG_KEYS.filter((k) => Object.hasOwn(t.tokenizerConfig, k)).map((k) => [k, t.tokenizerConfig[k]]));
+    hash.update(stableJson({ json: t.json, config }));
+  }
   else if (t instanceof SpmTokenizer) {
     const { origin: _origin, scores, types, ...rest } = t.vocab;
     hash.update(stableJson({ ...rest, scores: Array.from(scores), types: types ? Array.from(types) : null }));

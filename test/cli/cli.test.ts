@@ -486,6 +486,11 @@ test('a run never reuses or overwrites another setup\'s folder: eval --out, trai
   cpSync(MODEL, retok, { recursive: true });
   r = namm('eval', '--model', retok, '--data', data, '--memory', 'h2o:ratio=0.5', '--out', evRetok, '--json');
   assert.equal(r.status, 0, r.stderr);
+  // A tokenizer_config key that the tokenizer does not read is the same tokenizer.
+  const tokConfig = JSON.parse(readFileSync(join(retok, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(retok, 'tokenizer_config.json'), JSON.stringify({ ...tokConfig, model_max_length: 12345 }));
+  r = namm('eval', '--model', retok, '--data', data, '--memory', 'h2o:ratio=0.5', '--out', evRetok, '--json');
+  assert.equal(r.status, 0, r.stderr);
   const tokJson = JSON.parse(readFileSync(join(retok, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
   writeFileSync(join(retok, 'tokenizer.json'), JSON.stringify({ ...tokJson, post_processor: null }));
   r = namm('eval', '--model', retok, '--data', data, '--memory', 'h2o:ratio=0.5', '--out', evRetok, '--json');
