@@ -5,6 +5,7 @@ import { readJsonl, loadLongBenchConfig } from '../tasks/longbench.js';
 import { calibrateNamm } from '../eval/calibrate.js';
 import { readNammCheckpoint, saveNammCheckpoint, zeroNammParams, NAMM_SELECTIONS, type NammSelection } from '../memory/namm/index.js';
 import { TAP_PRECISIONS, type TapPrecision } from '../memory/policy.js';
+import { validateUpdateEvery } from '../memory/namm/buffer.js';
 import { createProgress } from './progress.js';
 import { BOTH_BUDGETS, collect, intOption, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption, loadCliModel } from './util.js';
 import type { WeightStorage } from '../models/pack.js';
@@ -38,6 +39,7 @@ export function register(program: Command): void {
     .requiredOption('--namm <file>', 'the .namm file whose parameters and cadence are used')
     .requiredOption('-d, --data <file>', 'task records, JSON lines (repeatable)', collect)
     .option('-o, --out <file>', 'where to write the calibrated .namm (default: update --namm in place)')
+    .option('--update <n>', "collect them at this update cadence and write it into the file (default: the file's)", intOption('--update', 16))
     .option('--force', 'overwrite an existing --out file, or statistics --namm already holds')
     .option('--longbench-config <dir>', 'LongBench config folder for records without their own template')
     .option('--limit <n>', 'first n records of each file', intOption('--limit', 1))
@@ -45,13 +47,18 @@ export function register(program: Command): void {
     .option('--context-window <n>', "context the budget is taken from: n less each record's new tokens (default: the model's context)", intOption('--context-window', 2))
     .option('--threads <n>', 'kernel threads (default: all cores)', intOption('--threads', 1))
     .option(WEIGHTS_FLAGS, WEIGHTS_HELP, weightsOption)
-    .action(async (o: { model: string; namm: string; data: string[]; out?: string; force?: boolean; longbenchConfig?: string; limit?: number; maxPromptTokens?: number; contextWindow?: number; threads?: number; weights?: WeightStorage }) => {
+    .action(async (o: { model: string; namm: string; data: string[]; out?: string; update?: number; force?: boolean; longbenchConfig?: string; limit?: number; maxPromptTokens?: number; contextWindow?: number; threads?: number; weights?: WeightStorage }) => {
       if (o.maxPromptTokens !== undefined && o.contextWindow !== undefined) throw new Error(BOTH_BUDGETS);
+      if (o.update !== undefined) {
+        try { validateUpdateEvery(o.update); } catch (err) { throw new Error(`--update: ${(err as Error).message}`); }
+      }
       // Checked before the (long) calibration pass: another file at --out is not overwritten unasked, nor an input.
       // --out naming the --namm file (by another spelling, a link) is the in-place update, with its check below.
       const inPlace = !o.out || samePath(o.out, o.namm);
       if (!inPlace) checkOutputPath(o.out!, { force: o.force, inputs: [o.model, ...o.data], file: true });
-      const ckpt = readNammCheckpoint(o.namm);
+      const read = readNammCheckpoint(o.namm);
+      // Statistics belong to the cadence they were collected at: the file takes the one they were collected with.
+      const ckpt = { ...read, updateEvery: o.update ?? read.updateEvery };
       // In place, statistics already there (those the parameters were evolved against) would be replaced unasked,
       // as an --out file is not.
       if (inPlace && ckpt.normStats && !o.force) {

@@ -324,6 +324,21 @@ test('namm init → calibrate → inspect → generate with the calibrated NAMM'
   const mixed = namm('calibrate', '--model', MODEL, '--namm', file, '--out', join(dir, 'mixed.namm'), '--data', data, '--data', short, '--max-prompt-tokens', '2000');
   assert.equal(mixed.status, 0, mixed.stderr);
   assert.match(mixed.stdout, /statistics over 4096 cached rows of 1 records \(of 2: the other sequences stayed short of the 512-token update cadence\)/);
+  // Loaded with another update=, the file's statistics are another cadence's: said, with the command that makes them.
+  const other = namm('generate', '--model', MODEL, '--prompt-file', data, '--max-new-tokens', '4', '--memory', `namm:${file},update=256`, '--json');
+  assert.equal(other.status, 0, other.stderr);
+  assert.match(other.stderr, new RegExp(`namm: warning: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} holds normalisation statistics collected with update=512; with update=256 they normalise features of another scale, .*; statistics for it: namm calibrate --namm .* --update 256 --out FILE \\[NAMM_STATS_CADENCE\\]`));
+  // That command collects them at 256 and writes the cadence into the new file, whose statistics then fit it.
+  const at256 = join(dir, 'at256.namm');
+  const cal256 = namm('calibrate', '--model', MODEL, '--namm', file, '--update', '256', '--out', at256, '--data', data, '--max-prompt-tokens', '2000');
+  assert.equal(cal256.status, 0, cal256.stderr);
+  const info256 = JSON.parse(namm('inspect', at256).stdout);
+  assert.equal(info256.update_every, 256);
+  assert.notDeepEqual(info256.normalisation.mean, info.normalisation.mean);
+  const fits = namm('generate', '--model', MODEL, '--prompt-file', data, '--max-new-tokens', '4', '--memory', `namm:${at256}`, '--json');
+  assert.equal(fits.status, 0, fits.stderr);
+  assert.doesNotMatch(fits.stderr, /NAMM_STATS_CADENCE/);
+  assert.match(namm('calibrate', '--model', MODEL, '--namm', file, '--update', '100', '--out', join(dir, 'bad.namm'), '--data', data).stderr, /--update: NAMM updateEvery must be a positive multiple of 16, got 100/);
 });
 
 test('namm demo with no options runs the shipped model, the shipped NAMM and H2O held to its sizes', () => {

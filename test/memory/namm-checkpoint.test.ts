@@ -181,7 +181,7 @@ test('loadNammPolicy says when an update= override reads the file\'s statistics 
     loadNammPolicy(path, { updateEvery: '256' });
     const seen = await mine();
     assert.equal(seen.length, 1);
-    assert.equal(seen[0]!.message, `namm: ${path} holds normalisation statistics collected with update=512; with update=256 they normalise features of another scale, so its scores are not those it was evolved and calibrated for`);
+    assert.equal(seen[0]!.message, `namm: ${path} holds normalisation statistics collected with update=512; with update=256 they normalise features of another scale, so its scores are not those it was evolved and calibrated for; statistics for it: namm calibrate --namm ${path} --update 256 --out FILE`);
   } finally {
     warnings.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -116,5 +116,5 @@ function warnStatsCadenceOnce(path: string, fileUpdate: number, update: number):
   const key = `${path}\0${update}`;
   if (warnedStatsCadence.has(key)) return;
   warnedStatsCadence.add(key);
-  process.emitWarning(`namm: ${path} holds normalisation statistics collected with update=${fileUpdate}; with update=${update} they normalise features of another scale, so its scores are not those it was evolved and calibrated for`, { code: 'NAMM_STATS_CADENCE' });
+  process.emitWarning(`namm: ${path} holds normalisation statistics collected with update=${fileUpdate}; with update=${update} they normalise features of another scale, so its scores are not those it was evolved and calibrated for; statistics for it: namm calibrate --namm ${path} --update ${update} --out FILE`, { code: 'NAMM_STATS_CADENCE' });
 }
