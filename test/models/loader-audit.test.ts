@@ -405,7 +405,7 @@ test('a tokenizer.json whose ids are not integers, whose vocabulary has the wron
   // Listed with an id, by a name the vocabulary lacks: the library adds the token of that name (none here).
   own.post_processor = { ...(own.post_processor as object), special_tokens: { nope: { id: 'nope', ids: [1], tokens: ['nope'] } } };
   assert.throws(() => new HfTokenizer({ origin: 't.json', tokenizerJson: own, tokenizerConfig: {} }),
-    /^Error: t\.json: tokenizer\.json post_processor \(TemplateProcessing\): the special token "nope" adds the ids \[1\], but the tokenizer library namm uses adds the token of that name, which the vocabulary lacks; they must be one id, the same$/);
+    /^Error: t\.json: tokenizer\.json post_processor \(TemplateProcessing\): the special token "nope" adds the ids \[1\], where the tokenizer library namm uses adds the unknown token \(the vocabulary has no token of that name\): namm cannot add them as Hugging Face tokenizers does$/);
   // Damaged pre-tokenizer, normaliser and merges sections are named: a null Split pattern loaded with a console message
   // and encoded a prompt to its BOS alone; a null list ran the words together; null merges were the library's TypeError.
   const damaged = (damage: (j: Record<string, any>) => void) => {

@@ -424,7 +424,7 @@ function checkTemplateIds(value: unknown, idOf: (name: string) => number | undef
       const ids = entry !== null && typeof entry === 'object' ? entry.ids : undefined;
       const id = idOf(name);
       if (!(Array.isArray(ids) && ids.length === 1 && ids[0] === id)) {
-        throw new Error(`${where}: the special token ${shortJson(name)} adds the ids ${shortJson(ids)}, but the tokenizer library namm uses adds the token of that name${id === undefined ? ', which the vocabulary lacks' : ` (id ${id})`}; they must be one id, the same`);
+        throw new Error(`${where}: the special token ${shortJson(name)} adds the ids ${shortJson(ids)}, where the tokenizer library namm uses adds ${id === undefined ? 'the unknown token (the vocabulary has no token of that name)' : `the id of the token of that name, ${id}`}: namm cannot add them as Hugging Face tokenizers does`);
       }
     }
   } else if (v.type === 'BertProcessing' || v.type === 'RobertaProcessing') {
