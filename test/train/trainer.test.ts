@@ -334,32 +334,24 @@ describe('namm train loop', () => {
     await assert.rejects(runTraining({ config: other, outDir: out, backend: be, corpus, resume: true, newData: true }), /different model, tokenizer or seed \(model\.nLayers differs from the checkpoint's config\)/);
   });
 
-  it('a new data phase started again after a kill before its first checkpoint logs its start once', async () => {
-    const out = tempDir(), be = new JsBackend();
-    await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, maxSteps: 2 });
-    const phase2 = tinyConfig('llama', 4);
-    phase2.data = { ...phase2.data, copyWeight: 1, copyLengths: [48], taskWeight: 0 };
-    // What a phase killed before its first checkpoint left: its start logged at the checkpoint's step.
-    const logPath = join(out, 'train-log.jsonl');
-    appendFileSync(logPath, JSON.stringify({ step: 2, phase: 'new data', data: phase2.data, tokens_per_step: phase2.training.tokensPerStep }) + '\n');
-    await runTraining({ config: phase2, outDir: out, backend: be, corpus, resume: true, newData: true, maxSteps: 1 });
-    const log = readFileSync(logPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.deepEqual(log.filter((l) => l.phase === 'new data').map((l) => l.step), [2]);
-  });
-
-  it('a new data phase given up after a kill before its first checkpoint (the run resumed on its old data) leaves no phase line', async () => {
-    const out = tempDir(), be = new JsBackend();
-    await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, maxSteps: 2 });
-    const phase2 = tinyConfig('llama', 4);
-    phase2.data = { ...phase2.data, copyWeight: 1, copyLengths: [48], taskWeight: 0 };
-    const logPath = join(out, 'train-log.jsonl');
-    appendFileSync(logPath, JSON.stringify({ step: 2, phase: 'new data', data: phase2.data, tokens_per_step: phase2.training.tokensPerStep }) + '\n');
-    // Steps 3 and 4 train on the old data: a phase line before them said otherwise.
-    await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, resume: true });
-    const log = readFileSync(logPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.deepEqual(log.filter((l) => 'phase' in l), []);
-    assert.deepEqual(log.filter((l) => 'loss' in l).map((l) => l.step), [1, 2, 3, 4]);
-  });
+  for (const taken of [true, false]) {
+    it(taken ? 'a new data phase started again after a kill before its first checkpoint logs its start once'
+      : 'a new data phase given up after a kill before its first checkpoint (the run resumed on its old data) leaves no phase line', async () => {
+      const out = tempDir(), be = new JsBackend();
+      await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, maxSteps: 2 });
+      const phase2 = tinyConfig('llama', 4);
+      phase2.data = { ...phase2.data, copyWeight: 1, copyLengths: [48], taskWeight: 0 };
+      // What a phase killed before its first checkpoint left: its start logged at the checkpoint's step.
+      const logPath = join(out, 'train-log.jsonl');
+      appendFileSync(logPath, JSON.stringify({ step: 2, phase: 'new data', data: phase2.data, tokens_per_step: phase2.training.tokensPerStep }) + '\n');
+      // Started again, or given up: then steps 3 and 4 train on the old data, and a phase line before them said otherwise.
+      if (taken) await runTraining({ config: phase2, outDir: out, backend: be, corpus, resume: true, newData: true, maxSteps: 1 });
+      else await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, resume: true });
+      const log = readFileSync(logPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(log.filter((l) => 'phase' in l).map((l) => l.step), taken ? [2] : []);
+      assert.deepEqual(log.filter((l) => 'loss' in l).map((l) => l.step), taken ? [1, 2, 3] : [1, 2, 3, 4]);
+    });
+  }
 
   it('a folder of a namm evolve run is named as such, not offered --resume', async () => {
     const { writeCheckpointFile } = await import('../../src/evolve/checkpoint.js');
