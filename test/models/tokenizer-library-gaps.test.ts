@@ -1,8 +1,9 @@
 /**
  * What Hugging Face tokenizers (Rust) does with a tokenizer.json and the JavaScript library namm hands encoding to
  * does not: each such file is either made to tokenize as Rust does (old Metaspace flags, WordLevel's unknown token,
- * ids past the vocabulary in decode, Split behaviours, Metaspace's split at ▁, Digits) or refused by name (inverted
- * merging Splits, single_word, Unigram byte fallback, template ids), never tokenized otherwise without a word. The expected
+ * ids past the vocabulary in decode, Split behaviours, Metaspace's split at ▁ and its "first" scheme in a Sequence,
+ * Digits) or refused by name (single_word, Unigram byte fallback, template ids), never tokenized otherwise without a
+ * word. The expected
  * tokens are worked out from the Rust library's documented algorithm.
  */
 import { test } from 'node:test';
@@ -14,9 +15,11 @@ const BASE = { version: '1.0', added_tokens: [], normalizer: null, pre_tokenizer
 const make = (json: Json, config: Json = {}) => new HfTokenizer({ tokenizerJson: { ...BASE, ...json }, tokenizerConfig: config, origin: 'fixture.json' });
 const vocabOf = (tokens: string[]): Record<string, number> => Object.fromEntries(tokens.map((t, i) => [t, i]));
 const pieces = (t: HfTokenizer, text: string) => t.encode(text).map((id) => t.idToToken(id));
+/** The pre-tokenizer's pieces of a text (as the model sees them before its vocabulary). */
+const rustPieces = (t: HfTokenizer, text: string): string[] => (t as unknown as { core: { pre_tokenizer: (x: string, o: object) => string[] } }).core.pre_tokenizer(text, { section_index: 0 });
 const wordLevel = (tokens: string[], extra: Json = {}) => ({ model: { type: 'WordLevel', vocab: vocabOf(tokens), unk_token: '[UNK]' }, ...extra });
 
-test('Split pre-tokenizers split as Rust does with every behaviour (the library did Isolated alone), inverted ones too', () => {
+test('Split pre-tokenizers split as Rust does with every behaviour (the library did Isolated alone), inverted or not', () => {
   const tokens = ['[UNK]', 'a', 'b', ' ', '  ', 'a ', ' b', 'a  ', '  b', 'x.y', '.', 'x', 'y', 'x.', '.y'];
   const split = (pattern: Json, behavior: string, invert = false) => make(wordLevel(tokens, { pre_tokenizer: { type: 'Split', pattern, behavior, invert } }));
   // Rust's pieces of "a  b" split by " " (its tests and docs): each behaviour, by a string and by a regex.
@@ -33,14 +36,23 @@ test('Split pre-tokenizers split as Rust does with every behaviour (the library 
   // normaliser has made every space "▁").
   assert.deepEqual(pieces(split({ String: '.' }, 'MergedWithPrevious'), 'x.y'), ['x.', 'y']);
   assert.deepEqual(pieces(split({ String: ' ' }, 'MergedWithPrevious'), 'x.y'), ['x.y']);
-  // Inverted (the pattern matches the content, the runs between are the delimiters): Isolated keeps every piece,
-  // Removed the matches (the library dropped all but the matches of an inverted Isolated); an inverted merging one is
-  // refused.
-  assert.deepEqual(pieces(split({ Regex: '[ab]' }, 'Isolated', true), 'a  b'), ['a', '  ', 'b']);
-  assert.deepEqual(pieces(split({ Regex: '[ab]' }, 'Removed', true), 'a  b'), ['a', 'b']);
-  for (const behavior of ['MergedWithPrevious', 'MergedWithNext', 'Contiguous']) {
-    assert.throws(() => split({ String: ' ' }, behavior, true), new RegExp(`^Error: fixture\\.json: tokenizer\\.json pre_tokenizer is an inverted Split with behavior ${behavior}, which the tokenizer library namm uses cannot be made to apply as Hugging Face tokenizers does$`));
-  }
+  // Inverted (the pattern matches the content, the runs between are the delimiters): every behaviour (the library
+  // dropped all but the matches of an inverted Isolated Split).
+  const inverted: [string, string[]][] = [
+    ['Isolated', ['a', '  ', 'b']], ['Removed', ['a', 'b']], ['MergedWithPrevious', ['a  ', 'b']],
+    ['MergedWithNext', ['a', '  b']], ['Contiguous', ['a', '  ', 'b']],
+  ];
+  for (const [behavior, want] of inverted) assert.deepEqual(pieces(split({ Regex: '[ab]' }, behavior, true), 'a  b'), want, `inverted ${behavior}`);
+  // Delimiters of several characters, and patterns that match the empty string (Rust keeps every character).
+  const text = (pattern: Json, behavior: string, input: string) => rustPieces(make(wordLevel(['[UNK]'], { pre_tokenizer: { type: 'Split', pattern, behavior, invert: false } })), input);
+  assert.deepEqual(text({ String: '\r\n' }, 'Removed', 'a\r\nb'), ['a', 'b']);
+  assert.deepEqual(text({ String: '<br>' }, 'Removed', 'x<br>y'), ['x', 'y']);
+  assert.deepEqual(text({ String: 'ab' }, 'Removed', 'abab'), []);
+  assert.deepEqual(text({ Regex: '(?=[A-Z])' }, 'MergedWithNext', 'aBcDe'), ['a', 'Bc', 'De']);
+  assert.deepEqual(text({ Regex: 'x*' }, 'Isolated', 'abc'), ['a', 'b', 'c']);
+  assert.deepEqual(text({ String: '' }, 'Isolated', 'abc'), ['abc'], 'an empty string matches nowhere');
+  assert.deepEqual(text({ Regex: '(?<d>\\d)\\k<d>' }, 'Contiguous', 'a1122b'), ['a', '1122', 'b'], 'named groups and back-references');
+  assert.deepEqual(text({ String: '😀' }, 'MergedWithPrevious', 'a😀b😀'), ['a😀', 'b😀']);
   // The file's own form is kept for conversion.
   assert.equal(((split({ String: ' ' }, 'Contiguous').json.pre_tokenizer as Json).behavior), 'Contiguous');
 });
@@ -81,6 +93,9 @@ test('Metaspace splits words at ▁ as Rust does (the library never split); add_
   const always = make(bpe(['<unk>', '▁', 'a', '▁a'], ['▁ a'], { add_prefix_space: true, split: false }));
   assert.deepEqual(pieces(always, 'a'), ['▁a']);
   assert.equal(always.decode(always.encode('a')), 'a');
+  // "first" after another step of a Sequence: the ▁ goes before the text's first piece alone.
+  const seq = make({ model: { type: 'WordLevel', vocab: vocabOf(['[UNK]']), unk_token: '[UNK]' }, pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: false }] } });
+  assert.deepEqual(rustPieces(seq, 'ab1cd'), ['▁ab', '1', 'cd']);
   // prepend_scheme "first": a ▁ before the first word only, also with the split.
   const first = make(bpe(['<unk>', '▁', 'a', 'b', '▁a', '▁b'], ['▁ a', '▁ b'], { prepend_scheme: 'first' }));
   assert.deepEqual(pieces(first, 'a b'), ['▁a', '▁b']);

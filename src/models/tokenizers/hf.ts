@@ -169,7 +169,9 @@ export class HfTokenizer implements Tokenizer {
     this.tokenizerConfig = src.tokenizerConfig ?? {};
     this.cleansUpSpaces = Boolean(this.tokenizerConfig.clean_up_tokenization_spaces ?? true) || decoderCleansUp(this.json.decoder, 0);
     try {
-      this.core = new HfCoreTokenizer(forLibrary(this.json), libraryConfig(this.json, this.tokenizerConfig));
+      const given = forLibrary(this.json);
+      this.core = new HfCoreTokenizer(given, libraryConfig(this.json, this.tokenizerConfig));
+      applyAsRust((this.core as unknown as { pre_tokenizer: unknown }).pre_tokenizer, given.pre_tokenizer, false, 0);
     } catch (err) {
       throw new Error(`${origin}: cannot build the tokenizer (${(err as Error).message})`);
     }
@@ -317,8 +319,8 @@ const MAX_PIPELINE_DEPTH = 32;
 /**
  * A tokenizer.json pre_tokenizer, normalizer or decoder section (`where`), null or absent allowed: an object with a
  * string "type"; a Sequence's list (`listKey`) holds such objects; a Split's or a Replace's pattern is { String } or a
- * non-empty { Regex }; a Split is not an inverted merging one (forLibrary gives the library every other Split in a
- * form it applies as Rust does); a FixedLength's length is a positive integer (0 looped for ever).
+ * non-empty { Regex }, and a Split's behaviour one of Rust's (applyAsRust splits as Rust does); a FixedLength's length
+ * is a positive integer (0 looped for ever).
  */
 function checkPipelineSection(value: unknown, where: string, listKey: string, origin: string, depth: number): void {
   if (value === undefined || value === null) return;
@@ -345,10 +347,6 @@ function checkPipelineSection(value: unknown, where: string, listKey: string, or
   if (v.type === 'Split') {
     if (!SPLIT_BEHAVIOURS.includes(v.behavior as string)) {
       throw new Error(`${origin}: tokenizer.json ${where} (Split) has behavior ${JSON.stringify(String(v.behavior).slice(0, 40))}, not one of ${SPLIT_BEHAVIOURS.join(', ')}`);
-    }
-    // The others are given to the library in a form it applies as Rust does (splitFor); these have none.
-    if (v.invert === true && (v.behavior === 'MergedWithPrevious' || v.behavior === 'MergedWithNext' || v.behavior === 'Contiguous')) {
-      throw new Error(`${origin}: tokenizer.json ${where} is an inverted Split with behavior ${v.behavior}, which the tokenizer library namm uses cannot be made to apply as Hugging Face tokenizers does`);
     }
   }
   if (v.type === 'FixedLength' && !(Number.isSafeInteger(v.length) && (v.length as number) >= 1)) {
@@ -437,7 +435,7 @@ function checkTemplateIds(value: unknown, idOf: (name: string) => number | undef
 
 /**
  * The tokenizer.json as the library is given it (the object itself when nothing needs changing; never modified):
- * every Split in a form the library applies as Rust does (splitFor), a Metaspace's split at ▁ as a Split of its own,
+ * a Metaspace's split at ▁ as a Split of its own after it (applyAsRust splits it as Rust does),
  * Digits splits at every numeric character, as a Split by \p{N} (Rust's char::is_numeric), not at ASCII digits only;
  * a Metaspace written before `prepend_scheme` existed gets the one its `add_prefix_space` means (Hugging Face
  * tokenizers reads false as "never"; the library took any Metaspace as "always", and added a ▁ the model never saw),
@@ -454,11 +452,6 @@ function forLibrary(json: Json): Json {
       const list = o[listKey] as unknown[];
       const next = list.map((x) => patch(x, listKey, decoder, depth + 1));
       return next.some((x, i) => x !== list[i]) ? { ...o, [listKey]: next } : o;
-    }
-    if (o.type === 'Split' && !decoder) {
-      const next = splitFor(o);
-      if (next !== o) changed = true;
-      return next;
     }
     if (o.type === 'Digits' && !decoder) {
       // Rust's digits are char::is_numeric (\p{N}); the library's \d is ASCII only ("٣" or "²" stayed in the word).
@@ -483,39 +476,117 @@ function forLibrary(json: Json): Json {
     const metaspace = { ...o, prepend_scheme: s, split: false };
     changed = true;
     if (o.split === false) return metaspace;
-    return { type: 'Sequence', pretokenizers: [metaspace, splitFor({ type: 'Split', pattern: { String: replacement }, behavior: 'MergedWithNext', invert: false })] };
+    return { type: 'Sequence', pretokenizers: [metaspace, { type: 'Split', pattern: { String: replacement }, behavior: 'MergedWithNext', invert: false }] };
   };
   const pre = patch(json.pre_tokenizer, 'pretokenizers', false, 0), dec = patch(json.decoder, 'decoders', true, 0);
   return changed ? { ...json, pre_tokenizer: pre, decoder: dec } : json;
 }
 
-/** A string as a regular expression that matches it literally. */
-const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+/** A library pre-tokenizer instance, as far as applyAsRust reads and replaces it. */
+interface LibraryPreTokenizer {
+  pattern?: RegExp | null;
+  tokenizers?: (LibraryPreTokenizer | null)[];
+  pre_tokenize_text: (text: string, options?: { section_index?: number }) => string[];
+  pre_tokenize: (text: string | string[], options?: { section_index?: number }) => string[];
+}
 
 /**
- * A Split pre-tokenizer in a form the library applies as Hugging Face tokenizers (Rust) does. The library splits by
- * a pattern's matches as Isolated, removes them (Removed) by `String.split` (which keeps what a capturing group
- * holds, and a String pattern is made one), and with `invert` keeps the matches alone; it reads no other behaviour
- * (MergedWithPrevious, MergedWithNext and Contiguous were Isolated). So each behaviour becomes an inverted Split whose
- * expression matches Rust's pieces, with P the pattern and R = (?:(?!P)[\s\S])+ a run that holds no match:
- * MergedWithPrevious R?P | R; MergedWithNext P R? | R; Contiguous (?:P)+ | R; Removed R. Rust's inverted Isolated
- * keeps every piece, as the plain one; its inverted Removed keeps the matches, as the library's inverted Split.
- * Matches are found from left to right, as Rust finds them.
+ * Makes the library's pre-tokenizer instances (built from `config`, walked in step with it) do what Hugging Face
+ * tokenizers (Rust) does where the library does otherwise: a Split splits by Rust's algorithm (rustSplit) over the
+ * expression the library compiled (its rewrite of Oniguruma syntax kept), where the library did Isolated alone (it
+ * made MergedWithPrevious, MergedWithNext and Contiguous Isolated, kept a Removed string delimiter, and dropped all
+ * but the matches of an inverted Isolated Split); a Metaspace after another step of a Sequence prepends its ▁ with the
+ * "first" scheme to the first piece only (Rust: to the text at offset 0; the library, to every piece of the first
+ * section).
  */
-function splitFor(o: Json): Json {
-  const pattern = o.pattern as Json;
-  const p = typeof pattern.Regex === 'string' ? pattern.Regex : literal(pattern.String as string);
-  const run = `(?:(?!${p})[\\s\\S])+`;
-  const pieces = (regex: string): Json => ({ type: 'Split', pattern: { Regex: regex }, behavior: 'Removed', invert: true });
-  if (o.invert === true) return o.behavior === 'Isolated' ? { ...o, invert: false } : o;
-  switch (o.behavior) {
-    case 'Isolated': return o;
-    case 'Removed': return pieces(run);
-    case 'MergedWithPrevious': return pieces(`${run.slice(0, -1)}*(?:${p})|${run}`);
-    case 'MergedWithNext': return pieces(`(?:${p})${run.slice(0, -1)}*|${run}`);
-    case 'Contiguous': return pieces(`(?:${p})+|${run}`);
-    default: return o;
+function applyAsRust(instance: unknown, config: unknown, inSequence: boolean, depth: number): void {
+  if (instance === null || typeof instance !== 'object' && typeof instance !== 'function') return;
+  if (config === null || typeof config !== 'object' || depth > MAX_PIPELINE_DEPTH) return;
+  const inst = instance as LibraryPreTokenizer, c = config as Json;
+  if (c.type === 'Sequence' && Array.isArray(c.pretokenizers) && Array.isArray(inst.tokenizers)) {
+    c.pretokenizers.forEach((x, i) => applyAsRust(inst.tokenizers![i], x, true, depth + 1));
+    return;
   }
+  if (c.type === 'Split') {
+    const pattern = c.pattern as Json;
+    const regex = inst.pattern;
+    if (!(regex instanceof RegExp)) throw new Error('the tokenizer library built its Split without an expression');
+    // Rust's string pattern "" matches nowhere (the library's matched between every character).
+    const never = typeof pattern.String === 'string' && pattern.String === '';
+    const behavior = c.behavior as string, invert = c.invert === true;
+    inst.pre_tokenize_text = (text) => rustSplit(text, never ? null : regex, behavior, invert);
+    return;
+  }
+  if (c.type === 'Metaspace' && inSequence) {
+    const own = inst.pre_tokenize_text.bind(inst);
+    inst.pre_tokenize = (text, options) => {
+      if (!Array.isArray(text)) return own(text, options);
+      return text.flatMap((piece, i) => own(piece, i === 0 ? options : { ...options, section_index: (options?.section_index ?? 0) + 1 }));
+    };
+  }
+}
+
+/**
+ * Hugging Face tokenizers' Split (Rust): the text cut into the pattern's matches (left to right, as an iterator of
+ * matches finds them, empty ones included) and the runs between, the flags inverted with `invert`, then joined or
+ * dropped by the behaviour: Isolated keeps every piece, Removed drops the matches, MergedWithPrevious joins a match to
+ * the piece before it, MergedWithNext to the piece after it, Contiguous joins consecutive pieces of one kind. Empty
+ * pieces are dropped.
+ */
+export function rustSplit(text: string, regex: RegExp | null, behavior: string, invert: boolean): string[] {
+  const spans: [number, number, boolean][] = [];
+  if (text === '') return [];
+  let prev = 0;
+  if (regex !== null) {
+    const re = regex.global ? regex : new RegExp(regex.source, `${regex.flags}g`);
+    for (const m of text.matchAll(re)) {
+      const start = m.index!, end = start + m[0].length;
+      if (prev !== start) spans.push([prev, start, false]);
+      spans.push([start, end, true]);
+      prev = end;
+    }
+  }
+  if (prev !== text.length) spans.push([prev, text.length, false]);
+  if (invert) for (const sp of spans) sp[2] = !sp[2];
+  let pieces: [number, number, boolean][];
+  switch (behavior) {
+    case 'Isolated': pieces = spans.map(([a, b]) => [a, b, false]); break;
+    case 'Removed': pieces = spans; break;
+    case 'Contiguous': {
+      pieces = [];
+      let previous = false;
+      for (const [a, b, m] of spans) {
+        const last = pieces[pieces.length - 1];
+        if (m === previous && last) last[1] = b; else pieces.push([a, b, false]);
+        previous = m;
+      }
+      break;
+    }
+    case 'MergedWithPrevious': {
+      pieces = [];
+      let previous = false;
+      for (const [a, b, m] of spans) {
+        const last = pieces[pieces.length - 1];
+        if (m && !previous && last) last[1] = b; else pieces.push([a, b, false]);
+        previous = m;
+      }
+      break;
+    }
+    case 'MergedWithNext': {
+      pieces = [];
+      let previous = false;
+      for (let k = spans.length - 1; k >= 0; k--) {
+        const [a, b, m] = spans[k]!;
+        const last = pieces[pieces.length - 1];
+        if (m && !previous && last) last[0] = a; else pieces.push([a, b, false]);
+        previous = m;
+      }
+      pieces.reverse();
+      break;
+    }
+    default: throw new Error(`Split behavior ${behavior} is not one of ${SPLIT_BEHAVIOURS.join(', ')}`);
+  }
+  return pieces.filter(([a, b, removed]) => !removed && b > a).map(([a, b]) => text.slice(a, b));
 }
 
 /**
