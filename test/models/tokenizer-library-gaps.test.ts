@@ -93,6 +93,16 @@ test('Metaspace splits words at ▁ as Rust does (the library never split); add_
   const always = make(bpe(['<unk>', '▁', 'a', '▁a'], ['▁ a'], { add_prefix_space: true, split: false }));
   assert.deepEqual(pieces(always, 'a'), ['▁a']);
   assert.equal(always.decode(always.encode('a')), 'a');
+  // Rust's decoder drops every ▁ of the first token (the library one leading space), none of the others.
+  assert.equal(always.decode([1, 1, 3, 1]), '  a ');
+  const ids = (t: HfTokenizer, toks: string[]) => toks.map((x) => t.tokenToId(x)!);
+  const twoSpaces = make(bpe(['<unk>', '▁', 'a', '▁a', '▁▁a'], ['▁ a'], { prepend_scheme: 'always', split: false }));
+  assert.equal(twoSpaces.decode(ids(twoSpaces, ['▁▁a', '▁a'])), 'a a');
+  assert.equal(never.decode(ids(never, ['▁a', '▁a'])), ' a a');
+  // A replacement that is not one character is refused (an empty one deleted every space), as Rust refuses it.
+  for (const replacement of ['', '▁▁']) {
+    assert.throws(() => make(bpe(['<unk>', 'a'], [], { replacement, prepend_scheme: 'always' })), /pre_tokenizer \(Metaspace\) needs a "replacement" of one character/);
+  }
   // "first" after another step of a Sequence: the ▁ goes before the text's first piece alone.
   const seq = make({ model: { type: 'WordLevel', vocab: vocabOf(['[UNK]']), unk_token: '[UNK]' }, pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: false }] } });
   assert.deepEqual(rustPieces(seq, 'ab1cd'), ['▁ab', '1', 'cd']);

@@ -172,6 +172,7 @@ export class HfTokenizer implements Tokenizer {
       const given = forLibrary(this.json);
       this.core = new HfCoreTokenizer(given, libraryConfig(this.json, this.tokenizerConfig));
       applyAsRust((this.core as unknown as { pre_tokenizer: unknown }).pre_tokenizer, given.pre_tokenizer, false, 0);
+      decodeAsRust((this.core as unknown as { decoder: unknown }).decoder, given.decoder, 0);
     } catch (err) {
       throw new Error(`${origin}: cannot build the tokenizer (${(err as Error).message})`);
     }
@@ -349,6 +350,10 @@ function checkPipelineSection(value: unknown, where: string, listKey: string, or
       throw new Error(`${origin}: tokenizer.json ${where} (Split) has behavior ${JSON.stringify(String(v.behavior).slice(0, 40))}, not one of ${SPLIT_BEHAVIOURS.join(', ')}`);
     }
   }
+  // Rust reads the replacement as one character (an empty one deleted every space here).
+  if (v.type === 'Metaspace' && v.replacement !== undefined && !(typeof v.replacement === 'string' && [...v.replacement].length === 1)) {
+    throw new Error(`${origin}: tokenizer.json ${where} (Metaspace) needs a "replacement" of one character, got ${shortJson(v.replacement)}`);
+  }
   if (v.type === 'FixedLength' && !(Number.isSafeInteger(v.length) && (v.length as number) >= 1)) {
     throw new Error(`${origin}: tokenizer.json ${where} (FixedLength) needs a "length" that is a positive integer, got ${shortJson(v.length)}`);
   }
@@ -438,9 +443,8 @@ function checkTemplateIds(value: unknown, idOf: (name: string) => number | undef
  * a Metaspace's split at ▁ as a Split of its own after it (applyAsRust splits it as Rust does),
  * Digits splits at every numeric character, as a Split by \p{N} (Rust's char::is_numeric), not at ASCII digits only;
  * a Metaspace written before `prepend_scheme` existed gets the one its `add_prefix_space` means (Hugging Face
- * tokenizers reads false as "never"; the library took any Metaspace as "always", and added a ▁ the model never saw),
- * and a Metaspace decoder that never prepends becomes the plain replacement of ▁ by a space (the library's took the
- * first space off whatever the scheme).
+ * tokenizers reads false as "never"; the library took any Metaspace as "always", and added a ▁ the model never saw;
+ * decodeAsRust reads the decoder's).
  */
 function forLibrary(json: Json): Json {
   const scheme = (m: Json): string => (typeof m.prepend_scheme === 'string' ? m.prepend_scheme : m.add_prefix_space === false ? 'never' : 'always');
@@ -460,10 +464,6 @@ function forLibrary(json: Json): Json {
     }
     if (o.type !== 'Metaspace') return o;
     const s = scheme(o);
-    if (decoder && s === 'never') {
-      changed = true;
-      return { type: 'Replace', pattern: { String: typeof o.replacement === 'string' ? o.replacement : '\u2581' }, content: ' ' };
-    }
     if (decoder) {
       if (o.prepend_scheme === s) return o;
       changed = true;
@@ -524,6 +524,25 @@ function applyAsRust(instance: unknown, config: unknown, inSequence: boolean, de
       return text.flatMap((piece, i) => own(piece, i === 0 ? options : { ...options, section_index: (options?.section_index ?? 0) + 1 }));
     };
   }
+}
+
+/**
+ * Makes the library's Metaspace decoders (walked in step with `config`) decode as Rust's: each ▁ a space, except in
+ * the first token, where every ▁ goes, unless the scheme is "never" (the library took one leading space off the
+ * first token whatever the scheme).
+ */
+function decodeAsRust(instance: unknown, config: unknown, depth: number): void {
+  if (instance === null || typeof instance !== 'object' && typeof instance !== 'function') return;
+  if (config === null || typeof config !== 'object' || depth > MAX_PIPELINE_DEPTH) return;
+  const inst = instance as { decoders?: unknown[]; decode_chain: (tokens: string[]) => string[] }, c = config as Json;
+  if (c.type === 'Sequence' && Array.isArray(c.decoders) && Array.isArray(inst.decoders)) {
+    c.decoders.forEach((x, i) => decodeAsRust(inst.decoders![i], x, depth + 1));
+    return;
+  }
+  if (c.type !== 'Metaspace') return;
+  const replacement = typeof c.replacement === 'string' ? c.replacement : '\u2581';
+  const never = (typeof c.prepend_scheme === 'string' ? c.prepend_scheme : c.add_prefix_space === false ? 'never' : 'always') === 'never';
+  inst.decode_chain = (tokens) => tokens.map((t, i) => t.replaceAll(replacement, i === 0 && !never ? '' : ' '));
 }
 
 /**
