@@ -406,7 +406,6 @@ export async function loadEvolutionCheckpoint(dir: string): Promise<{ cma: CmaEs
   return { cma, meta };
 }
 
-/** The checkpoint payload as two chunks: u32 metadata length + metadata JSON + padding, then the CMA-ES state. */
 /**
  * The members go to the evaluator as float32: a sample past float32's range (a huge initial σ, or a search that
  * diverged) would reach it as ±Infinity and fail there, naming a parameter but not the step size.
@@ -422,6 +421,7 @@ function checkPopulationRange(population: Float32Array[], generation: number, si
   }
 }
 
+/** The checkpoint payload as two chunks: u32 metadata length + metadata JSON + padding, then the CMA-ES state. */
 function encodeLoopCheckpoint(meta: LoopMeta, cma: CmaEs): Uint8Array[] {
   return encodeFramed(meta, cma);
 }

@@ -42,8 +42,8 @@ const PROBE_CHAT = [{ role: 'user', content: 'What is 2 + 2?' }, { role: 'assist
 
 /**
  * A fingerprint of a tokenizer: what it was built from (a tokenizer.json with the tokenizer_config keys that act on
- * it, chat template included; a SentencePiece vocabulary), its BOS and end ids, how it encodes a few probe texts (with and without BOS)
- * and how its chat template renders a probe conversation. Files moved keep it; another template, another BOS rule or
+ * it, chat template included; a SentencePiece vocabulary), its BOS and end ids, how it encodes a few probe texts
+ * (with and without BOS) and how its chat template renders a probe conversation. Files moved keep it; another template, another BOS rule or
  * another vocabulary changes it. (The model's fingerprint covers config.json and the weights, not these.)
  */
 export function tokenizerFingerprint(t: Tokenizer): string {
@@ -53,8 +53,7 @@ export function tokenizerFingerprint(t: Tokenizer): string {
     // Of tokenizer_config, what the tokenizer reads (an edited model_max_length is the same tokenizer).
     const config = Object.fromEntries(TOKENIZER_CONFIG_KEYS.filter((k) => Object.hasOwn(t.tokenizerConfig, k)).map((k) => [k, t.tokenizerConfig[k]]));
     hash.update(stableJson({ json: t.json, config }));
-  }
-  else if (t instanceof SpmTokenizer) {
+  } else if (t instanceof SpmTokenizer) {
     const { origin: _origin, scores, types, ...rest } = t.vocab;
     hash.update(stableJson({ ...rest, scores: Array.from(scores), types: types ? Array.from(types) : null }));
   }

@@ -68,10 +68,11 @@ export function readSafetensorsHeader(fd: number, file: string): SafetensorsHead
   }
   if (headerLen > MAX_HEADER_BYTES) throw new Error(`${file}: header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   if (headerLen < 2) throw new Error(`${file}: header length ${headerLen} is too small to hold a JSON object`);
+  const headerBytes = readExactly(fd, 8, headerLen, file);
   let text: string;
   try {
     // Replacement characters let a damaged name load, to fail later as a weight that is missing.
-    text = new TextDecoder('utf-8', { fatal: true }).decode(readExactly(fd, 8, headerLen, file));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
   } catch {
     throw new Error(`${file}: header is not valid UTF-8`);
   }

@@ -258,8 +258,8 @@ async function checkRunTokenizer(o: TrainRunOptions, tokenizer: Buffer, recorded
 }
 
 /** Token streams of the (seed-shuffled) training and the validation documents, cached per tokenizer. */
-async function prepareStreams(o: TrainRunOptions, tokenizer: Tokenizer, split: { train: Document[]; validation: Document[] }, bos: number, eos: number) {
-  const tokHash = tokenCacheKey(o, readFileLimited(join(o.outDir, 'tokenizer.json'), 512 * MiB, 'tokenizer', true));
+async function prepareStreams(o: TrainRunOptions, tokenizer: Tokenizer, tokenizerBytes: Buffer, split: { train: Document[]; validation: Document[] }, bos: number, eos: number) {
+  const tokHash = tokenCacheKey(o, tokenizerBytes);
   const cachePath = join(o.outDir, 'token-cache.bin');
   if (existsSync(cachePath)) {
     try {
@@ -437,7 +437,8 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
 
   const split = o.corpus ?? corpusSplit();
   await prepareTokenizer(o, split.train, checkpoint?.header.tokenizerSha256);
-  const tokenizerSha256 = tokenizerDigest(readFileLimited(join(o.outDir, 'tokenizer.json'), 512 * MiB, 'tokenizer', true));
+  const tokenizerBytes = readFileLimited(join(o.outDir, 'tokenizer.json'), 512 * MiB, 'tokenizer', true);
+  const tokenizerSha256 = tokenizerDigest(tokenizerBytes);
   // config.json must exist before the tokenizer is loaded: it names the BOS/EOS ids.
   const probe = await loadHfTokenizer(join(o.outDir, 'tokenizer.json'));
   const bos = cfg.tokenizer.path ? probe.bosTokenId : BOS, eos = cfg.tokenizer.path ? probe.eosTokenIds[0] ?? null : EOS;
@@ -445,7 +446,7 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
   const config = modelConfigFor(cfg, probe.vocabSize, bos, eos);
   await writeModelConfigs(o.outDir, config, cfg.tokenizer.path ? null : PAD);
   const tokenizer = await loadHfTokenizer(join(o.outDir, 'tokenizer.json'));
-  const streams = await prepareStreams(o, tokenizer, split, bos, eos);
+  const streams = await prepareStreams(o, tokenizer, tokenizerBytes, split, bos, eos);
 
   const mixer = new DataMixer({ ...cfg.data, seed: cfg.training.seed }, streams.train, tokenizer, bos, eos, config.maxPositions);
   const validation = cfg.data.validationSamples > 0 ? DataMixer.validationSamples(mixer, streams.validation, cfg.data.validationSamples) : [];
