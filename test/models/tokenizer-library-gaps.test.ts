@@ -125,6 +125,11 @@ test('WordLevel takes its unknown token from the model; Unigram\'s unk_id and by
   assert.throws(() => make(unigram({ byte_fallback: true })), /Unigram model has byte_fallback, which the tokenizer library namm uses does not apply/);
 });
 
+test('a WordPiece model without continuing_subword_prefix takes Rust\'s "##" (the library\'s was "undefined")', () => {
+  const t = make({ model: { type: 'WordPiece', vocab: vocabOf(['[UNK]', 'a', '##b']), unk_token: '[UNK]', max_input_chars_per_word: 100 }, pre_tokenizer: { type: 'WhitespaceSplit' } });
+  assert.deepEqual(pieces(t, 'ab'), ['a', '##b']);
+});
+
 test('decode leaves out ids past the vocabulary or in its holes, with or without an unknown token', () => {
   const bpe = (unk: string | null) => make({
     model: { type: 'BPE', vocab: vocabOf(['<unk>', '▁', 'a', '▁a']), merges: ['▁ a'], unk_token: unk },

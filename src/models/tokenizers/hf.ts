@@ -479,6 +479,11 @@ function forLibrary(json: Json): Json {
     return { type: 'Sequence', pretokenizers: [metaspace, { type: 'Split', pattern: { String: replacement }, behavior: 'MergedWithNext', invert: false }] };
   };
   const pre = patch(json.pre_tokenizer, 'pretokenizers', false, 0), dec = patch(json.decoder, 'decoders', true, 0);
+  // A WordPiece model without the key takes Rust's default prefix, "##" (the library's was "undefined").
+  const model = json.model as Json;
+  if (model.type === 'WordPiece' && typeof model.continuing_subword_prefix !== 'string') {
+    return { ...json, pre_tokenizer: pre, decoder: dec, model: { ...model, continuing_subword_prefix: '##' } };
+  }
   return changed ? { ...json, pre_tokenizer: pre, decoder: dec } : json;
 }
 
