@@ -438,16 +438,18 @@ function checkTemplateIds(value: unknown, idOf: (name: string) => number | undef
   }
 }
 
+/** A Metaspace's prepend scheme, as Rust reads it: `prepend_scheme`, else from an older file's `add_prefix_space`. */
+const metaspaceScheme = (m: Json): string => (typeof m.prepend_scheme === 'string' ? m.prepend_scheme : m.add_prefix_space === false ? 'never' : 'always');
+
 /**
  * The tokenizer.json as the library is given it (the object itself when nothing needs changing; never modified):
  * a Metaspace's split at ▁ as a Split of its own after it (applyAsRust splits it as Rust does),
  * Digits splits at every numeric character, as a Split by \p{N} (Rust's char::is_numeric), not at ASCII digits only;
  * a Metaspace written before `prepend_scheme` existed gets the one its `add_prefix_space` means (Hugging Face
  * tokenizers reads false as "never"; the library took any Metaspace as "always", and added a ▁ the model never saw;
- * decodeAsRust reads the decoder's).
+ * decodeAsRust reads the decoder's); a WordPiece model without `continuing_subword_prefix` gets Rust's "##".
  */
 function forLibrary(json: Json): Json {
-  const scheme = (m: Json): string => (typeof m.prepend_scheme === 'string' ? m.prepend_scheme : m.add_prefix_space === false ? 'never' : 'always');
   let changed = false;
   const patch = (v: unknown, listKey: string, decoder: boolean, depth: number): unknown => {
     if (v === null || typeof v !== 'object' || Array.isArray(v) || depth > MAX_PIPELINE_DEPTH) return v;
@@ -462,13 +464,9 @@ function forLibrary(json: Json): Json {
       changed = true;
       return { type: 'Split', pattern: { Regex: o.individual_digits === true ? '\\p{N}' : '\\p{N}+' }, behavior: 'Isolated', invert: false };
     }
-    if (o.type !== 'Metaspace') return o;
-    const s = scheme(o);
-    if (decoder) {
-      if (o.prepend_scheme === s) return o;
-      changed = true;
-      return { ...o, prepend_scheme: s };
-    }
+    // A Metaspace decoder is left as it is: decodeAsRust replaces its decoding, reading the scheme itself.
+    if (o.type !== 'Metaspace' || decoder) return o;
+    const s = metaspaceScheme(o);
     // Rust's Metaspace splits the text into words at each ▁ (split, its default) after replacing the spaces: the
     // library never splits, so a vocabulary with tokens across ▁ ("▁▁", "a▁b") ran words together, and a WordLevel
     // or WordPiece model looked the whole text up as one word. The split, as a Split of its own, after it.
@@ -546,7 +544,7 @@ function decodeAsRust(instance: unknown, config: unknown, depth: number): void {
   }
   if (c.type !== 'Metaspace') return;
   const replacement = typeof c.replacement === 'string' ? c.replacement : '\u2581';
-  const never = (typeof c.prepend_scheme === 'string' ? c.prepend_scheme : c.add_prefix_space === false ? 'never' : 'always') === 'never';
+  const never = metaspaceScheme(c) === 'never';
   inst.decode_chain = (tokens) => tokens.map((t, i) => t.replaceAll(replacement, i === 0 && !never ? '' : ' '));
 }
 
@@ -557,7 +555,7 @@ function decodeAsRust(instance: unknown, config: unknown, depth: number): void {
  * the piece before it, MergedWithNext to the piece after it, Contiguous joins consecutive pieces of one kind. Empty
  * pieces are dropped.
  */
-export function rustSplit(text: string, regex: RegExp | null, behavior: string, invert: boolean): string[] {
+function rustSplit(text: string, regex: RegExp | null, behavior: string, invert: boolean): string[] {
   const spans: [number, number, boolean][] = [];
   if (text === '') return [];
   let prev = 0;
