@@ -124,10 +124,26 @@ test('an eviction keeps the capacity, and the tokens that follow reuse it withou
   c.append(0, k, v, pos, 128);
   assert.equal(s.len, 228);
   assert.equal(s.keys, keys, 'grew back into the kept capacity');
-  // Growth beyond the capacity is geometric, not to the exact size.
+  // A chunk grows a store in place to exactly the rows it needs: capacity never written to would be faulted in,
+  // page by page, by V8's zero-fill when the session shrinks the store at the end of the prompt.
   const more = chunk(1, 384, 64);
   c.append(0, more.k, more.v, more.pos, 64);
-  assert.ok(s.capacity >= Math.ceil(cap * 1.5), `capacity ${s.capacity} after growing from ${cap}`);
+  assert.equal(s.capacity, 292);
+  assert.equal(s.keys, keys, 'grown in place');
+  // One row at a time (decoding), growth is geometric, so that appends stay amortised O(1).
+  const one = chunk(1, 448, 1);
+  c.append(0, one.k, one.v, one.pos, 1);
+  assert.equal(s.capacity, Math.ceil(292 * 1.5));
+});
+
+test('past its reserve a store grows geometrically, by reallocating, whatever the chunk', () => {
+  const s = new HeadStore(D, 16, 32);
+  const fill = (n: number) => { s.reserve(n); s.len += n; };
+  fill(30);
+  assert.equal(s.capacity, 30, 'within the reserve: exactly the rows needed');
+  fill(10);
+  assert.equal(s.capacity, 45, 'past the reserve of 32 rows: ×1.5');
+  assert.equal((s.keys.buffer as ArrayBuffer).maxByteLength, 90 * D * 4, 'reallocated with a reserve of twice the capacity');
 });
 
 test('a store that falls below a quarter of its capacity is reallocated to twice its rows', () => {
