@@ -3,8 +3,7 @@
  * position of every cached token. Any token of any head can be dropped with `retain`, which compacts in place.
  *
  * Memory: a store is a growable array. Its capacity grows geometrically (×1.5) so that appends do not reallocate at
- * every chunk (in a cache whose slack is released after each prompt, `exactChunks`, a chunk that grows a store in
- * place takes just the rows it needs), and an eviction keeps the capacity (the freed rows are reused by the tokens that follow) instead of
+ * every chunk, and an eviction keeps the capacity (the freed rows are reused by the tokens that follow) instead of
  * reallocating the store down and then up again at every memory-policy update, which used to cost a megabyte-sized
  * allocation and copy per head and update and the garbage collection that came with them. The memory is given back
  * to the process (the arrays are reallocated smaller) in three places:
@@ -171,18 +170,10 @@ export class HeadStore {
 
   get capacity(): number { return this.positions.length; }
 
-  /**
-   * Makes room for `extra` more rows, growing the capacity geometrically so that appends stay amortised O(1). With
-   * `exact`, a chunk of rows (extra > 1) into a store that grows in place takes just the rows it fills: growing in
-   * place copies nothing, and a capacity never written to is not free when the store is shrunk later, because V8
-   * zero-fills what a shrink releases, faulting in each page never touched (at 4K tokens on the 100M model, ~1,600
-   * page faults of ~10 µs each on a virtual machine, in the end-of-prompt shrink of a session with a policy).
-   */
-  reserve(extra: number, exact = false): void {
+  /** Makes room for `extra` more rows, growing geometrically so appends stay amortised O(1). */
+  reserve(extra: number): void {
     const need = this.len + extra;
     if (need <= this.capacity) return;
-    const buffer = this.keys.buffer as ArrayBuffer;
-    if (exact && extra > 1 && buffer.resizable && need * this.headDim * 4 <= buffer.maxByteLength) return this.resize(Math.max(need, MIN_CAPACITY));
     this.resize(Math.max(need, Math.ceil(this.capacity * GROWTH), MIN_CAPACITY));
   }
 
@@ -282,18 +273,13 @@ export class KVCache {
   rowsEvicted = 0;
 
   /**
-   * Whether a chunk that grows a store in place grows it to exactly the rows it needs (HeadStore.reserve), for a
-   * cache whose slack is released after each prompt (the session sets it when it has a memory policy): geometric
-   * growth would leave capacity never written to, which the release then faults in page by page. A full cache keeps
-   * geometric growth, which at 4K tokens on the 100M model takes a quarter of the resizes.
+   * `reserveRows`: the rows each store reserves address space for, so that it grows and shrinks in place up to
+   * there (the session passes the model's context length); more rows still fit, by reallocation.
    */
-  exactChunks = false;
   /** Row indices t·nKvHeads + h of one head's rows in a chunk (reused by append). */
   private rowIndex = new Int32Array(0);
 
   /**
-   * `reserveRows`: the rows each store reserves address space for, so that it grows and shrinks in place up to
-   * there (the session passes the model's context length); more rows still fit, by reallocation.
    * `kernels`: a backend's row kernels (the session passes its backend); with them append copies each head's rows
    * of a chunk in one gatherRows call and retain compacts with compactRows; without, plain copies do the same.
    * `makeStore` (clone passes it): builds the store of (layer, head) instead of an empty one.
@@ -339,7 +325,7 @@ export class KVCache {
       const idx = this.rowIndex;
       for (let h = 0; h < H; h++) {
         const s = heads[h]!;
-        s.reserve(n, this.exactChunks);
+        s.reserve(n);
         for (let t = 0; t < n; t++) idx[t] = t * H + h;
         gather.call(this.kernels, k, 0, s.keys.subarray(s.len * d), 0, 1, d, idx, n);
         gather.call(this.kernels, v, 0, s.values.subarray(s.len * d), 0, 1, d, idx, n);
@@ -350,7 +336,7 @@ export class KVCache {
     }
     for (let h = 0; h < H; h++) {
       const s = heads[h]!;
-      s.reserve(n, this.exactChunks);
+      s.reserve(n);
       for (let t = 0; t < n; t++) {
         const src = (t * H + h) * d, dst = (s.len + t) * d;
         s.keys.set(k.subarray(src, src + d), dst);
@@ -394,7 +380,6 @@ export class KVCache {
   clone(): KVCache {
     const c = new KVCache(this.nLayers, this.nKvHeads, this.headDim, 0, 0, this.kernels, (l, h) => this.stores[l]![h]!.clone());
     c.rowsEvicted = this.rowsEvicted;
-    c.exactChunks = this.exactChunks;
     return c;
   }
 

@@ -265,7 +265,6 @@ export class Session {
       return;
     }
     this.cache = new KVCache(c.nLayers, c.nKvHeads, c.headDim, 0, c.maxPositions, backend);
-    this.cache.exactChunks = this.policy !== null;  // its slack is released after each prompt (see prefill)
     this.stats = new CacheStats(c.nLayers, c.nKvHeads);
     this.policyState = this.policy ? policyStateObjects(this.policy) : [];
     this.policy?.reset({ nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim });
