@@ -272,14 +272,12 @@ export class KVCache {
   /** Rows removed by retain over the cache's life (all layers and heads). */
   rowsEvicted = 0;
 
-  /**
-   * `reserveRows`: the rows each store reserves address space for, so that it grows and shrinks in place up to
-   * there (the session passes the model's context length); more rows still fit, by reallocation.
-   */
   /** Row indices t·nKvHeads + h of one head's rows in a chunk (reused by append). */
   private rowIndex = new Int32Array(0);
 
   /**
+   * `reserveRows`: the rows each store reserves address space for, so that it grows and shrinks in place up to
+   * there (the session passes the model's context length); more rows still fit, by reallocation.
    * `kernels`: a backend's row kernels (the session passes its backend); with them append copies each head's rows
    * of a chunk in one gatherRows call and retain compacts with compactRows; without, plain copies do the same.
    * `makeStore` (clone passes it): builds the store of (layer, head) instead of an empty one.
