@@ -95,10 +95,15 @@ export class Sampler {
     return (o.temperature || 1) === this.temperature && (o.topK ?? 0) === (this.o.topK ?? 0) && (o.topP ?? 1) === (this.o.topP ?? 1) && o.seed === this.o.seed;
   }
 
-  /** A sampler with the same options whose random stream goes on from where this one's stands (a forked session's). */
+  /**
+   * A sampler with the same options for a forked session: a seeded one's random stream goes on from where this one's
+   * stands (the seed asked for a reproducible draw); an unseeded one draws a seed of its own, as every unseeded
+   * sampler does, so that forks continuing a generation that stopped by length sample independently (they drew
+   * the same tokens: best-of-n from a common prefix gave n copies).
+   */
   clone(): Sampler {
     const copy = new Sampler(this.o);
-    copy.rng.setState(this.rng.getState());
+    if (this.o.seed !== undefined) copy.rng.setState(this.rng.getState());
     return copy;
   }
 

@@ -205,6 +205,17 @@ test('an empty prompt continues a generation that stopped by length, from the to
   await assert.rejects(e.generate([], { maxNewTokens: 4 }), /generate needs a non-empty prompt/);
 });
 
+test('forks of an unseeded sampled generation stopped by length continue with streams of their own', async () => {
+  const opts = { temperature: 1.5, stopTokens: [] as number[] };
+  const s = await model.createSession();
+  await s.generate(PROMPT, { ...opts, maxNewTokens: 3 });
+  const forks = [s.fork(), s.fork(), s.fork()];
+  const outs: string[] = [];
+  for (const f of [...forks, s]) outs.push((await f.generate([], { ...opts, maxNewTokens: 24 })).outputTokens.join(','));
+  // The last token drawn before the forks waits in each (it was already returned); what follows is four streams.
+  assert.equal(new Set(outs).size, 4, `continuations: ${outs.join(' | ')}`);
+});
+
 test('a seeded sampled generation stopped by length or an abort, taken up by generate([]) with the same options, goes on as the uninterrupted one (a fork too)', async () => {
   const opts = { temperature: 1.5, topK: 40, seed: 11, stopTokens: [] as number[] };
   const whole = await (await model.createSession()).generate(PROMPT, { ...opts, maxNewTokens: 24 });
