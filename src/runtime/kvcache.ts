@@ -135,6 +135,8 @@ export class HeadStore {
    */
   private positionBits!: Float32Array;
   len = 0;
+  /** Rows of the latest append (KVCache.append): what the next one is likely to need room for. */
+  lastAppend = 0;
   private reserveRows: number;
 
   constructor(readonly headDim: number, capacity: number, reserveRows = DEFAULT_RESERVE_ROWS) {
@@ -257,6 +259,7 @@ export class HeadStore {
     c.values.set(this.values.subarray(0, this.len * d));
     c.positions.set(this.positions.subarray(0, this.len));
     c.len = this.len;
+    c.lastAppend = this.lastAppend;
     return c;
   }
 }
@@ -329,6 +332,7 @@ export class KVCache {
         gather.call(this.kernels, v, 0, s.values.subarray(s.len * d), 0, 1, d, idx, n);
         s.positions.set(positions.subarray(0, n), s.len);
         s.len += n;
+        s.lastAppend = n;
       }
       return;
     }
@@ -342,21 +346,27 @@ export class KVCache {
         s.positions[s.len + t] = positions[t]!;
       }
       s.len += n;
+      s.lastAppend = n;
     }
   }
 
   /**
    * Keeps only the rows `keep` (strictly ascending indices into the current rows) of one layer's head, compacting in
    * place with one copy per run of consecutive kept rows. The capacity is kept for the tokens that follow, unless the
-   * store falls below a quarter of it: then it is reallocated to twice its rows, so a store that lost most of its
-   * tokens really gives the memory back while one that will refill soon does not reallocate at every update.
+   * store falls below a quarter of it: then it is reallocated to twice its rows, or to its rows and room for another
+   * chunk as large as the last one when that is more, so a store that lost most of its tokens really gives the memory
+   * back while one that will refill soon does not reallocate at every update (a policy keeping 16 rows of every
+   * 128-token chunk shrank each store after every chunk and grew it back at the next: two resizes per store and chunk).
    */
   retain(layer: number, head: number, keep: Int32Array | readonly number[]): RetainResult {
     const s = this.store(layer, head);
     const removed = s.len - keep.length;
     s.compact(keep, this.kernels, `retain(layer ${layer}, head ${head})`);
     this.rowsEvicted += removed;
-    if (s.capacity > 4 * MIN_CAPACITY && s.len < s.capacity / 4) s.resize(Math.max(MIN_CAPACITY, 2 * s.len));
+    if (s.capacity > 4 * MIN_CAPACITY && s.len < s.capacity / 4) {
+      const target = Math.max(MIN_CAPACITY, 2 * s.len, s.len + s.lastAppend);
+      if (target < s.capacity) s.resize(target);
+    }
     return { removed };
   }
 
@@ -383,7 +393,7 @@ export class KVCache {
 
   /** Drops everything (a new sequence) and releases the memory. */
   clear(): void {
-    for (const layer of this.stores) for (const s of layer) { s.len = 0; s.resize(MIN_CAPACITY); }
+    for (const layer of this.stores) for (const s of layer) { s.len = 0; s.lastAppend = 0; s.resize(MIN_CAPACITY); }
     this.rowsEvicted = 0;
   }
 

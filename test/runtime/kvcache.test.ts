@@ -130,29 +130,65 @@ test('an eviction keeps the capacity, and the tokens that follow reuse it withou
   assert.ok(s.capacity >= Math.ceil(cap * 1.5), `capacity ${s.capacity} after growing from ${cap}`);
 });
 
-test('a store that falls below a quarter of its capacity is reallocated to twice its rows', () => {
-  const c = filled(512);
+/** A one-head cache of n rows appended in chunks of `rows`. */
+function filledInChunks(n: number, rows: number): KVCache {
+  const c = new KVCache(1, 1, D);
+  for (let t = 0; t < n; t += rows) {
+    const { k, v, pos } = chunk(1, t, Math.min(rows, n - t));
+    c.append(0, k, v, pos, Math.min(rows, n - t));
+  }
+  return c;
+}
+
+test('a store that falls below a quarter of its capacity is reallocated to twice its rows, or its rows and another chunk', () => {
+  const c = filledInChunks(512, 64);
   const s = c.store(0, 0);
-  c.retain(0, 0, Int32Array.from({ length: 200 }, (_, i) => i * 2)); // 200 of 512: above a quarter, kept
-  assert.equal(s.capacity, 512);
-  c.retain(0, 0, Int32Array.from({ length: 100 }, (_, i) => i)); // 100 < 128: released
+  assert.equal(s.capacity, 648, '64, 128, 192, 288, 432, 648');
+  c.retain(0, 0, Int32Array.from({ length: 200 }, (_, i) => i * 2)); // 200 of 648: above a quarter, kept
+  assert.equal(s.capacity, 648);
+  c.retain(0, 0, Int32Array.from({ length: 100 }, (_, i) => i)); // 100 < 162: released, to twice the rows
   assert.equal(s.capacity, 200);
   assert.deepEqual(Array.from(s.positions.subarray(0, 3)), [0, 2, 4]);
-  c.retain(0, 0, [99]); // the newest only
-  assert.equal(s.capacity, 16);
+  c.retain(0, 0, [99]); // the newest only: room for it and another chunk of 64
+  assert.equal(s.capacity, 65);
   assert.equal(s.len, 1);
   assert.equal(s.positions[0], 198);
   assert.equal(s.keys[0], 198 * 1000);
+  // In decoding (chunks of one row) twice the rows, at least 16.
+  const d = filled(100);
+  d.append(0, chunk(1, 100, 1).k, chunk(1, 100, 1).v, chunk(1, 100, 1).pos, 1);
+  d.retain(0, 0, [100]);
+  assert.equal(d.store(0, 0).capacity, 16);
+});
+
+test('a store a policy cuts to a few rows after every chunk is not shrunk and grown back at every chunk', () => {
+  const c = new KVCache(1, 1, D);
+  const s = c.store(0, 0);
+  let resizes = 0;
+  const resize = s.resize.bind(s);
+  s.resize = (capacity: number) => { if (capacity !== s.capacity) resizes++; resize(capacity); };
+  for (let t = 0; t < 128 * 16; t += 128) {
+    const { k, v, pos } = chunk(1, t, 128);
+    c.append(0, k, v, pos, 128);
+    c.retain(0, 0, Int32Array.from({ length: 16 }, (_, i) => s.len - 16 + i)); // a window of the newest 16 rows
+  }
+  // Growth to 128, then to 192 (144 rows needed), then one shrink to 144 (16 rows and a chunk): three in all,
+  // where the shrink to twice the rows made two at every chunk.
+  assert.equal(resizes, 3);
+  assert.equal(s.capacity, 144);
+  assert.deepEqual(Array.from(s.positions.subarray(0, s.len)), Array.from({ length: 16 }, (_, i) => 128 * 16 - 16 + i));
 });
 
 test('a store grows and shrinks in place within its reserve, and past it reallocates, keeping its rows', () => {
   const c = new KVCache(1, 1, D, 0, 300);
   const s = c.store(0, 0);
-  const { k, v, pos } = chunk(1, 0, 200);
-  c.append(0, k, v, pos, 200);
+  for (let t = 0; t < 200; t += 20) {
+    const { k, v, pos } = chunk(1, t, 20);
+    c.append(0, k, v, pos, 20);
+  }
   const keys = s.keys, values = s.values, positions = s.positions;
   assert.ok((keys.buffer as ArrayBuffer).resizable, 'keys live in a resizable buffer');
-  c.retain(0, 0, Int32Array.from({ length: 40 }, (_, i) => 5 * i)); // 40 < 200 / 4: the store shrinks
+  c.retain(0, 0, Int32Array.from({ length: 40 }, (_, i) => 5 * i)); // 40 < 202 / 4: the store shrinks
   assert.equal(s.capacity, 80);
   assert.equal(s.keys, keys, 'shrunk in place: the same views');
   assert.equal(keys.length, 80 * D, 'the views track the new size');
