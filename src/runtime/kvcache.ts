@@ -377,6 +377,8 @@ export class KVCache {
    * up to 1.5×) and the memory freed by evictions during the prompt is really released.
    */
   shrinkToFit(ratio = 1): number {
+    // NaN did nothing and a ratio below 1 has no meaning (a store cannot hold fewer rows than it uses).
+    if (typeof ratio !== 'number' || !(ratio >= 1 && ratio < Infinity)) throw new RangeError(`KVCache.shrinkToFit: ratio must be a finite number ≥ 1, got ${ratio}`);
     let released = 0;
     for (const layer of this.stores) for (const s of layer) {
       if (s.capacity > Math.max(MIN_CAPACITY, ratio * s.len)) released += s.shrinkToFit();

@@ -81,6 +81,15 @@ export class CacheStats {
    * (one snapshot per token grew by ~1 KiB per token on a 32-layer model) while the summary stays exact.
    */
   record(totalTokens: number, chunkTokens: number, held: Int32Array): void {
+    // One bad snapshot (no tokens, a short `held`) turned the mean, peak and final fractions into NaN for good.
+    if (!Number.isSafeInteger(totalTokens) || totalTokens < 1) throw new RangeError(`CacheStats.record: totalTokens must be an integer ≥ 1, got ${totalTokens}`);
+    if (!Number.isSafeInteger(chunkTokens) || chunkTokens < 1 || chunkTokens > totalTokens) throw new RangeError(`CacheStats.record: chunkTokens must be an integer from 1 to totalTokens (${totalTokens}), got ${chunkTokens}`);
+    if (!(held instanceof Int32Array) || held.length !== this.nLayers * this.nKvHeads) {
+      throw new RangeError(`CacheStats.record: held must be an Int32Array of ${this.nLayers * this.nKvHeads} rows held (layers × KV heads), got ${ArrayBuffer.isView(held) ? `a ${held.constructor.name} of ${(held as Int32Array).length}` : typeof held}`);
+    }
+    for (let i = 0; i < held.length; i++) {
+      if (held[i]! < 0) throw new RangeError(`CacheStats.record: held[${i}] is ${held[i]}, rows held cannot be negative`);
+    }
     const snaps = this.snapshots as CacheSnapshot[];
     snaps.push({ totalTokens, chunkTokens, held });
     if (snaps.length > this.maxSnapshots) {
