@@ -12,6 +12,7 @@ import { loadModel } from '../../src/models/model.js';
 import { JsBackend } from '../../src/tensor/js.js';
 import { NativeBackend } from '../../src/tensor/native.js';
 import { skipNative } from '../tensor/native-fixtures.js';
+import { readCheckpointFile, writeCheckpointFile } from '../../src/evolve/checkpoint.js';
 import { loadTrainCheckpoint, saveTrainCheckpoint } from '../../src/train/checkpoint.js';
 import { parseTrainConfig, type TrainConfig } from '../../src/train/config.js';
 import { brownDocuments, wordnetDocuments } from '../../src/train/corpus.js';
@@ -222,6 +223,34 @@ describe('namm train loop', () => {
     const r = await runTraining({ config: tinyConfig('llama'), outDir: out, backend: be, corpus, resume: true, maxSteps: 1 });
     assert.equal(r.step, 3);
     assert.equal((await loadTrainCheckpoint(join(out, 'checkpoint.bin'))).header.tokenizerSha256, createHash('sha256').update(mine).digest('hex'));
+  });
+
+  it('the token cache is keyed by the documents too: a resume given other documents tokenizes them, not the old ones\' tokens', async () => {
+    const out = tempDir(), be = new JsBackend();
+    await runTraining({ config: tinyConfig('llama', 8), outDir: out, backend: be, corpus, maxSteps: 2 });
+    const cache = readFileSync(join(out, 'token-cache.bin'));
+    const said: string[] = [];
+    await runTraining({ config: tinyConfig('llama', 8), outDir: out, backend: be, corpus, resume: true, maxSteps: 1, onStatus: (m) => said.push(m) });
+    assert.ok(!said.some((m) => m.startsWith('tokenizing')), 'the same documents: the cache is used');
+    assert.ok(readFileSync(join(out, 'token-cache.bin')).equals(cache));
+    // Other documents (the run's tokenizer.json stays the run's): tokenized again, where the old tokens were trained on.
+    const other = { train: corpus.train.slice(2), validation: corpus.validation };
+    await runTraining({ config: tinyConfig('llama', 8), outDir: out, backend: be, corpus: other, resume: true, maxSteps: 1, onStatus: (m) => said.push(m) });
+    assert.ok(said.includes(`tokenizing ${other.train.length + other.validation.length} documents`), said.join('\n'));
+    assert.ok(!readFileSync(join(out, 'token-cache.bin')).equals(cache));
+    // A cache written before the documents counted (its key: the tokenizer and the seed) still vouches for the
+    // tokenizer of a checkpoint without a digest, and is then made again.
+    const legacy = createHash('sha256').update(readFileSync(join(out, 'tokenizer.json'))).update(`|${tinyConfig('llama', 8).training.seed}`).digest();
+    const old = await loadTrainCheckpoint(join(out, 'checkpoint.bin'));
+    delete old.header.tokenizerSha256;
+    await saveTrainCheckpoint(join(out, 'checkpoint.bin'), old);
+    const payload = await readCheckpointFile(join(out, 'token-cache.bin'));
+    payload.set(legacy, 0);
+    await writeCheckpointFile(join(out, 'token-cache.bin'), payload);
+    said.length = 0;
+    const r = await runTraining({ config: tinyConfig('llama', 8), outDir: out, backend: be, corpus: other, resume: true, maxSteps: 1, onStatus: (m) => said.push(m) });
+    assert.equal(r.step, 5);
+    assert.ok(said.includes(`tokenizing ${other.train.length + other.validation.length} documents`), said.join('\n'));
   });
 
   it('a resume drops the log lines of steps after the checkpoint (a run stopped between checkpoints)', async () => {
