@@ -71,7 +71,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
   }
 
   explicit Kernels(const Napi::CallbackInfo& info)
-      : Napi::ObjectWrap<Kernels>(info), simd_(best_simd()), threads_(available_cores()) {}
+      : Napi::ObjectWrap<Kernels>(info), simd_(best_simd()), threads_(default_threads()) {}
 
  private:
   Simd simd_;
@@ -838,7 +838,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   for (Simd s : {Simd::Scalar, Simd::Avx2, Simd::Avx512})
     if (simd_supported(s)) simd.Set(i++, Napi::String::New(env, simd_name(s)));
   exports.Set("availableSimd", simd);
-  exports.Set("cores", Napi::Number::New(env, available_cores()));
+  // The default thread count, so at most kMaxThreads even where the process may run on more CPUs.
+  exports.Set("cores", Napi::Number::New(env, default_threads()));
   return exports;
 }
 

@@ -1,5 +1,6 @@
 #include "thread_pool.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -103,7 +104,9 @@ void ThreadPool::run(int threads, int64_t n, TaskFn fn, void* ctx) {
     for (int64_t i = 0; i < n; i++) fn(ctx, i, 0);
     return;
   }
-  int helpers = threads - 1;  // ≤ kMaxThreads - 1, so it fits the 16-bit field of `job`
+  // Slots are indexes into per-slot arrays of kMaxThreads entries, and helpers must fit the 16-bit field of
+  // `job`: a caller that asks for more threads gets kMaxThreads, so no slot is ever out of range.
+  int helpers = std::min(threads, kMaxThreads) - 1;
   if (n - 1 < helpers) helpers = static_cast<int>(n - 1);
   while (static_cast<int>(s->workers.size()) < helpers) {
     int index = static_cast<int>(s->workers.size());
@@ -144,5 +147,7 @@ int available_cores() {
   unsigned h = std::thread::hardware_concurrency();
   return h > 0 ? static_cast<int>(h) : 1;
 }
+
+int default_threads() { return std::min(available_cores(), kMaxThreads); }
 
 }  // namespace namm

@@ -30,8 +30,15 @@ class ThreadPool {
 /** Hardware threads available to this process (affinity-aware), at least 1. */
 int available_cores();
 
-/** Upper bound on backend.threads. */
+/** Upper bound on backend.threads (per-slot scratch arrays have this many entries). */
 constexpr int kMaxThreads = 256;
+
+/**
+ * The default thread count: the available cores, but at most kMaxThreads. A machine with more CPUs (a
+ * dual-socket server easily has 300) would otherwise get a default that its own setter refuses, and kernels
+ * would index their per-slot arrays past the end.
+ */
+int default_threads();
 
 template <class F>
 void parallel_for(int threads, int64_t n, F&& f) {

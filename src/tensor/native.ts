@@ -29,7 +29,7 @@ interface NativeAddon {
   Kernels: new () => NativeKernels;
   /** SIMD paths this CPU can run, e.g. ['scalar', 'avx2']. */
   availableSimd: SimdPath[];
-  /** CPUs available to this process: the default thread count. */
+  /** The default thread count: the CPUs available to this process, at most 256 (the largest `threads`). */
   cores: number;
 }
 
@@ -55,9 +55,9 @@ export function loadNativeAddon(): NativeAddon {
 }
 
 /**
- * The C++ kernels. `threads` (default: the CPUs available) sets how many threads of the process-wide pool a
- * kernel may use; 1 runs every kernel on the calling thread. `forceSimd` pins a SIMD path (a test hook; it
- * refuses paths the CPU lacks). `NAMM_SIMD=scalar|avx2|avx512` pins the path of new instances.
+ * The C++ kernels. `threads` (default: the CPUs available, at most 256) sets how many threads of the
+ * process-wide pool a kernel may use; 1 runs every kernel on the calling thread. `forceSimd` pins a SIMD path (a
+ * test hook; it refuses paths the CPU lacks). `NAMM_SIMD=scalar|avx2|avx512` pins the path of new instances.
  */
 export class NativeBackend implements Backend {
   readonly name = 'native' as const;
