@@ -328,17 +328,29 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
 
     // Phase 2: types, sizes and pointers.
     AttentionArgs a{};
-    const int64_t qn = checked_mul(env, checked_mul(env, nQ, nHeads), headDim);
-    a.q = f32_arg(vq, "q", qn).data;
-    a.out = f32_arg(vout, "out", qn).data;
     const int32_t* lensIn = i32_arg(vlens, "lens", nKvHeads).data;
-    a.scale = static_cast<float>(finite_arg(vscale, "scale"));
     // Private copies: a shared lens array could change under the kernel after it was checked.
     std::vector<int32_t> lens(lensIn, lensIn + nKvHeads);
-    std::vector<const float*> keys(nKvHeads), values(nKvHeads);
+    const int64_t maxLen = std::max<int64_t>(0, *std::max_element(lens.begin(), lens.end()));
     // probs holds Float32Arrays, or Uint16Arrays that receive the bf16 probabilities' bit patterns (probsBf16).
     const bool packed = hasProbs && nKvHeads > 0 && pv[0].IsTypedArray() &&
                         pv[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array;
+    auto outOfMemory = [&] {
+      // The scratch holds every query row of a group against the longest cache.
+      return Napi::RangeError::New(env, "attention: out of memory for the scratch of " + std::to_string(nQ) +
+                                            " queries × " + std::to_string(nHeads / nKvHeads) +
+                                            " heads per group against caches of up to " + std::to_string(maxLen) +
+                                            " rows");
+    };
+    // The scratch size depends on the shape alone. One whose size does not even fit in 64 bits (2^31 query heads
+    // per KV head against 2^31 rows) is refused before any buffer is checked, so a caller need not allocate
+    // gigabytes of inputs to learn that.
+    if (k().attention_scratch_floats(nQ, nHeads, nKvHeads, headDim, maxLen, packed) < 0) throw outOfMemory();
+    const int64_t qn = checked_mul(env, checked_mul(env, nQ, nHeads), headDim);
+    a.q = f32_arg(vq, "q", qn).data;
+    a.out = f32_arg(vout, "out", qn).data;
+    a.scale = static_cast<float>(finite_arg(vscale, "scale"));
+    std::vector<const float*> keys(nKvHeads), values(nKvHeads);
     if (packed && !probsBf16)
       throw Napi::RangeError::New(env, "probs as Uint16Array (bf16 bit patterns) need probsBf16: true");
     std::vector<float*> probs(hasProbs && !packed ? nKvHeads : 0);
@@ -385,11 +397,8 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     try {
       k().attention(a, threads_);
     } catch (const std::bad_alloc&) {
-      // The scratch holds every query row of a group against the longest cache (any other bad_alloc in the addon
-      // becomes a plain JS Error through NODE_ADDON_API_CPP_EXCEPTIONS_ALL).
-      throw Napi::RangeError::New(env, "attention: out of memory for the scratch of " + std::to_string(nQ) + " queries × " +
-                                           std::to_string(nHeads / nKvHeads) + " heads per group against caches of up to " +
-                                           std::to_string(*std::max_element(lens.begin(), lens.end())) + " rows");
+      // Any other bad_alloc in the addon becomes a plain JS Error through NODE_ADDON_API_CPP_EXCEPTIONS_ALL.
+      throw outOfMemory();
     }
     return env.Undefined();
   }

@@ -51,6 +51,12 @@ struct KernelTable {
   void (*add)(float* out, const float* a, const float* b, int64_t n, int threads);
   void (*add_bias)(float* x, const float* bias, int64_t rows, int64_t cols, int threads);
   void (*attention)(const AttentionArgs& a, int threads);
+  /**
+   * Floats of scratch that attention needs per thread for this shape (maxLen: the longest lens[h]; probs16: bf16
+   * probabilities), or −1 when its size in bytes does not fit in 64 bits.
+   */
+  int64_t (*attention_scratch_floats)(int64_t nQ, int64_t nHeads, int64_t nKvHeads, int64_t headDim, int64_t maxLen,
+                                      bool probs16);
   void (*f16_to_f32)(const uint16_t* src, float* dst, int64_t n, int threads);
   void (*bf16_to_f32)(const uint16_t* src, float* dst, int64_t n, int threads);
   void (*q8_0_to_f32)(const uint8_t* src, float* dst, int64_t n, int threads);

@@ -2,6 +2,7 @@
 // attention scores). thread_local, so kernels running at once on different threads never share it.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 
@@ -16,6 +17,8 @@ class AlignedBuffer {
 
   /** At least `count` floats, 64-byte aligned; contents are unspecified. */
   float* floats(size_t count) {
+    // A count this large would wrap the byte count below around to a small allocation.
+    if (count > (SIZE_MAX - 63) / sizeof(float)) throw std::bad_alloc();
     size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
     if (bytes > capacity_) {
       std::free(data_);

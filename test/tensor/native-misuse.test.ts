@@ -154,6 +154,15 @@ describe('native argument checks', { skip: skipNative }, () => {
     const nHeads = 2 ** 21, len = 2 ** 24;
     assert.throws(() => be.attention({ q: f32(8 * nHeads), out: f32(8 * nHeads), nQ: 8, nHeads, nKvHeads: 1, headDim: 1, keys: [f32(len)], values: [f32(len)], lens: Int32Array.of(len), scale: 1 }),
       { name: 'RangeError', message: /attention: out of memory for the scratch of 8 queries × 2097152 heads per group against caches of up to 16777216 rows/ });
+    // A scratch whose size does not fit in 64 bits (1 query × 2^31 heads per group × (2^31 − 1) keys, about 2^62 floats)
+    // wrapped around to 8 GiB, which the kernel then wrote far past (a segfault). The shape alone decides that, so it is
+    // refused before any buffer is checked: the buffers here are deliberately empty (real ones would take 16 GB).
+    for (const path of NativeBackend.availableSimd()) {
+      be.forceSimd(path);
+      assert.throws(() => be.attention({ q: f32(0), out: f32(0), nQ: 1, nHeads: 2 ** 31, nKvHeads: 1, headDim: 1, keys: [f32(0)], values: [f32(0)], lens: Int32Array.of(2 ** 31 - 1), scale: 1 }),
+        { name: 'RangeError', message: /^attention: out of memory for the scratch of 1 queries × 2147483648 heads per group against caches of up to 2147483647 rows$/ }, path);
+    }
+    be.forceSimd('auto');
     be.addBias(f32(0), f32(0), 2 ** 53 - 1, 0); // returns: no row has anything to add
     assert.throws(() => be.gatherRows(f32(1), 0, f32(1), 0, 2 ** 53 - 1, 1, Int32Array.of(0), 1), { name: 'RangeError', message: /dstPlane \(0\) must be at least k·width \(1\) when planes > 1/ });
     assert.throws(() => gatherRowsTs(f32(1), 0, f32(1), 0, 2, 1, Int32Array.of(0), 1), { name: 'RangeError', message: /dstPlane \(0\) must be at least k·width \(1\) when planes > 1/ });
