@@ -691,10 +691,12 @@ Napi::Value Kernels::StftAccumulateFrames(const Napi::CallbackInfo& info) {
   const uint16_t* next16 = packed ? u16_arg(info[2], "next", nextNeed).data : nullptr;
   const float* next = packed ? nullptr : f32_arg(info[2], "next", nextNeed).data;
   float* acc = f32_arg(info[7], "acc", namm_acc_size(maxRows)).data;
-  // acc gains each row block's frames while other blocks (other threads) still read prev and next.
+  // acc gains each row block's frames while other blocks (other threads) still read prev, next and weights.
+  const Span weightsSpan = span("weights", weights, frames);
   refuse_overlap(env, {span("acc", acc, namm_acc_size(maxRows))},
-                 {span("prev", prev, kNammHop * prevLd), packed ? span("next", next16, nextNeed) : span("next", next, nextNeed)}, false,
-                 "stftAccumulateFrames: ");
+                 {span("prev", prev, kNammHop * prevLd), packed ? span("next", next16, nextNeed) : span("next", next, nextNeed),
+                  weightsSpan},
+                 false, "stftAccumulateFrames: ");
   // Optional: last, lastLd — where the last block's rows < max rows[t] go (float32, stride lastLd ≥ those rows).
   float* last = nullptr;
   int64_t lastLd = 0;
@@ -705,8 +707,10 @@ Napi::Value Kernels::StftAccumulateFrames(const Napi::CallbackInfo& info) {
                                            std::to_string(maxRows) + ")");
     const Buffer<float> out = f32_arg(info[8], "last", checked_mul(env, kNammHop, lastLd));
     last = out.data;
+    // A block writes its rows of `last` while other blocks still read every frame's weight.
     refuse_overlap(env, {span("last", last, kNammHop * lastLd)},
-                   {packed ? span("next", next16, nextNeed) : span("next", next, nextNeed)}, false, "stftAccumulateFrames: ");
+                   {packed ? span("next", next16, nextNeed) : span("next", next, nextNeed), weightsSpan}, false,
+                   "stftAccumulateFrames: ");
   }
   // The kernel writes each row block's part of `last` as soon as that block is done, while other blocks still
   // read prev and add into acc. That is safe for last = prev itself (same start, same stride: a block writes only

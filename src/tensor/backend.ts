@@ -165,10 +165,11 @@ export interface Backend {
    * src/memory/namm/stft.ts), the same as stftAccumulate once per frame in order: frame t = [block t−1 | block t]
    * where block −1 is `prev` (stride prevLd, ≥ 16·prevLd values) and block t ≥ 0 is the 16 query rows of `next`
    * from 16·t·nextLd on (stride nextLd, ≥ 16·frames·nextLd values); frame t adds weights[t]·|X| to the rows
-   * r < rows[t] (rows[t] ≤ nextLd, rows[0] ≤ prevLd; acc ≥ stftAccSize(max rows[t]) values). `next` may hold
-   * packed bf16 taps (a Uint16Array of bit patterns), read as the float32 values they stand for. With `last`
-   * (≥ 16·lastLd values, lastLd ≥ max rows[t]; it may be `prev` itself, but must not overlap `next`), the last
-   * block's rows r < max rows[t] are also written there as float32, sample m of row r at m·lastLd + r.
+   * r < rows[t] (rows[t] ≤ nextLd, rows[0] ≤ prevLd; acc ≥ stftAccSize(max rows[t]) values, not overlapping
+   * prev, next or weights). `next` may hold packed bf16 taps (a Uint16Array of bit patterns), read as the float32
+   * values they stand for. With `last` (≥ 16·lastLd values, lastLd ≥ max rows[t]; it may be `prev` itself, but
+   * must not overlap `next` or `weights`), the last block's rows r < max rows[t] are also written there as
+   * float32, sample m of row r at m·lastLd + r.
    */
   stftAccumulateFrames?(
     prev: Float32Array, prevLd: number, next: Float32Array | Uint16Array, nextLd: number, frames: number,

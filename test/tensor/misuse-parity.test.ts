@@ -2,7 +2,7 @@
  * Misuse that both backends must refuse (or handle) alike: overlapping GEMM operands, outputs of the element-wise
  * and row kernels that partly overlap an input (only exactly the input is allowed), a non-boolean `accumulate`,
  * attention with headDim 0, empty products whose other counts are huge, stftAccumulateFrames with `last` overlapping
- * `prev` or `acc`, symmetricEigen with `values` inside the matrix, outputs of attention and of the NAMM kernels
+ * `prev` or `acc` and with `weights` inside `acc` or `last`, symmetricEigen with `values` inside the matrix, outputs of attention and of the NAMM kernels
  * (spectrogram, window close, BAM) over one of their inputs. Calls that could hang run in a child process.
  */
 import assert from 'node:assert/strict';
@@ -212,6 +212,29 @@ describe('attention and the NAMM kernels refuse an output over an input, in both
       const acc = new Float32Array(stftAccSize(ld));
       k.stft(prev, cur, ld, ld, 0.5, acc);
       k.frames(prev, ld, next, ld, frames, rows, weights, acc);
+    }
+  });
+
+  it('stftAccumulateFrames: weights inside acc or last (every row block reads them while others write)', () => {
+    // Native results depended on which block ran first (and so on the thread count), and the twin, which goes frame
+    // by frame, gave values off by 1.5e9.
+    const ld = 40, frames = 2, accN = stftAccSize(ld);
+    const prev = wave(16 * ld, 0.2), next = wave(16 * frames * ld, 0.4), rows = new Int32Array([ld, ld]);
+    for (const k of kernels) {
+      const who = { name: k.name, simd: '', threads: 0 } as never;
+      const buf = wave(accN + 16 * ld + frames, 0.3);
+      const acc = buf.subarray(0, accN), last = buf.subarray(accN, accN + 16 * ld);
+      refused(who, 'weights at the head of acc', buf, /^stftAccumulateFrames: acc must not overlap weights$/, () => k.frames(prev, ld, next, ld, frames, rows, acc.subarray(0, frames), acc));
+      refused(who, 'weights at the tail of acc', buf, /^stftAccumulateFrames: acc must not overlap weights$/, () => k.frames(prev, ld, next, ld, frames, rows, buf.subarray(accN - 1, accN + 1), acc));
+      refused(who, 'weights inside last', buf, /^stftAccumulateFrames: last must not overlap weights$/, () => k.frames(prev, ld, next, ld, frames, rows, last.subarray(5, 5 + frames), new Float32Array(accN), last, ld));
+      // Weights right after acc and last in the same buffer are fine, and give what a separate array gives.
+      const weights = buf.subarray(accN + 16 * ld);
+      const accRef = new Float32Array(accN), lastRef = new Float32Array(16 * ld);
+      k.frames(prev, ld, next, ld, frames, rows, weights.slice(), accRef, lastRef, ld);
+      acc.fill(0);
+      k.frames(prev, ld, next, ld, frames, rows, weights, acc, last, ld);
+      assert.deepEqual(acc, accRef, k.name);
+      assert.deepEqual(last, lastRef, k.name);
     }
   });
 

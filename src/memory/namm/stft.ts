@@ -162,9 +162,8 @@ export function stftAccumulateFramesTs(
     if (lastLd < maxRows) throw new RangeError(`stftAccumulateFrames: lastLd (${lastLd}) is below the rows written (${maxRows})`);
     if (!(last instanceof Float32Array)) throw new TypeError('last must be a Float32Array');
     if (last.length < HOP * lastLd) throw new RangeError(`last holds ${last.length} values but ${HOP * lastLd} are needed`);
-    const lo = last.byteOffset, hi = lo + HOP * lastLd * 4;
-    const nlo = nextIn.byteOffset, nhi = nlo + HOP * frames * nextLd * nextIn.BYTES_PER_ELEMENT;
-    if (last.buffer === nextIn.buffer && lo < nhi && nlo < hi) throw new RangeError('stftAccumulateFrames: last must not overlap next');
+    // The native kernel writes each row block's part of `last` while other blocks still read next and weights.
+    refuseOverlap([['last', last, HOP * lastLd]], [['next', nextIn, HOP * frames * nextLd], ['weights', weights, frames]], false, 'stftAccumulateFrames: ');
   }
   // Packed bf16 taps: each value is the upper half of its float32, so widening them first changes nothing.
   let next: Float32Array;
@@ -209,8 +208,8 @@ export function checkStftAccumulateFramesArgs(
   need('prev', prev, Float32Array, 'a Float32Array', HOP * prevLd);
   need('next', next, next instanceof Uint16Array ? Uint16Array : Float32Array, 'a Float32Array or a Uint16Array', HOP * frames * nextLd);
   need('acc', acc, Float32Array, 'a Float32Array', stftAccSize(maxRows));
-  // acc gains each row's frames while the native kernel's other row blocks still read prev and next.
-  refuseOverlap([['acc', acc, stftAccSize(maxRows)]], [['prev', prev, HOP * prevLd], ['next', next, HOP * frames * nextLd]], false, 'stftAccumulateFrames: ');
+  // acc gains each row's frames while the native kernel's other row blocks still read prev, next and weights.
+  refuseOverlap([['acc', acc, stftAccSize(maxRows)]], [['prev', prev, HOP * prevLd], ['next', next, HOP * frames * nextLd], ['weights', weights, frames]], false, 'stftAccumulateFrames: ');
 }
 
 /** The argument checks shared by the twin and (in the same words) the native kernel. */
