@@ -132,6 +132,26 @@ function kernelSuite(simd: SimdPath, threads: number): void {
     }
   });
 
+  it('rmsNorm and layerNorm with eps = 0: rows of tiny values normalise exactly as in the twin', () => {
+    // Below |x| ≈ 1e-19 the float32 squares underflow (to 0 below ~1e-23): with eps = 0 such a row came out all ±Inf
+    // or NaN. It now runs in float64, which is the twin's arithmetic, so the result is the twin's bit for bit.
+    const b = nb();
+    for (const dim of [4, 37, 64]) {
+      for (const scale of [1e-20, 1e-23, 1e-30]) {
+        const x = new Float32Array(dim).map((_, i) => (i % 2 ? -1 : 1) * (1 + i / 8) * scale);
+        const w = new Float32Array(dim).map((_, i) => 0.5 + i / dim), bias = new Float32Array(dim).map((_, i) => i / 100);
+        for (const op of ['rmsNorm', 'layerNorm'] as const) {
+          const got = new Float32Array(dim), want = new Float32Array(dim);
+          const run = (be: NativeBackend | JsBackend, out: Float32Array) =>
+            op === 'rmsNorm' ? be.rmsNorm(out, x, w, 1, dim, 0) : be.layerNorm(out, x, w, bias, 1, dim, 0);
+          run(b, got); run(js, want);
+          assert.ok(want.every(Number.isFinite), `${op}: the twin's row is finite`);
+          assert.deepEqual(got, want, `${op}, dim ${dim}, |x| ≈ ${scale}`);
+        }
+      }
+    }
+  });
+
   it('rope, both layouts, partial rotary dims and large positions', () => {
     const b = nb(), rng = new Rng(`${seed}/rope`);
     for (const layout of ['half', 'interleaved'] as const)

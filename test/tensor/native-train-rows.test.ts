@@ -191,6 +191,27 @@ describe('native training row kernels', { skip: skipNative }, () => {
     }
   });
 
+  it('RMSNorm and LayerNorm forwards for training with eps = 0: rows of tiny values match the twins exactly (every SIMD path)', () => {
+    // The float32 squares underflowed (|x| ≈ 1e-25 squares to 0), so with eps = 0 the outputs and rstd were Infinity.
+    const rows = 2, D = 37, n = rows * D;
+    const x = new Float32Array(n).map((_, i) => (i % 2 ? -1 : 1) * (1 + (i % D) / 8) * (i < D ? 1e-25 : 1e-21));
+    const w = new Float32Array(D).map((_, i) => 0.5 + i / D), b = new Float32Array(D).map((_, i) => i / 100);
+    const wantOut = new Float32Array(n), wantRstd = new Float64Array(rows), wantLn = new Float32Array(n), wantMean = new Float64Array(rows), wantLnRstd = new Float64Array(rows);
+    rmsNormForward(wantOut, wantRstd, x, w, rows, D, 0);
+    layerNormForward(wantLn, wantMean, wantLnRstd, x, w, b, rows, D, 0);
+    assert.ok(wantOut.every(Number.isFinite) && wantRstd.every(Number.isFinite), 'the twin is finite');
+    for (const simd of simdPaths()) {
+      sameForAnyThreads(simd, (be) => {
+        const out = new Float32Array(n), rstd = new Float64Array(rows), ln = new Float32Array(n), mean = new Float64Array(rows), lnRstd = new Float64Array(rows);
+        be.rmsNormTrain(out, rstd, x, w, rows, D, 0);
+        be.layerNormTrain(ln, mean, lnRstd, x, w, b, rows, D, 0);
+        assert.deepEqual([out, rstd], [wantOut, wantRstd], `${simd} rmsNormTrain`);
+        assert.deepEqual([ln, mean, lnRstd], [wantLn, wantMean, wantLnRstd], `${simd} layerNormTrain`);
+        return [out, ln];
+      });
+    }
+  });
+
   it('the ops route float32 calls through backendGemm(native).rows, float64 and the TypeScript backend stay in TypeScript', () => {
     const be = new NativeBackend();
     const rows = backendGemm(be).rows!;
