@@ -65,6 +65,12 @@ export function checkFiniteNumber(name: string, v: unknown): asserts v is number
 /**
  * Whether the first `aCount` elements of a and the first `bCount` of b share a byte (an empty range shares none),
  * as the native addon's `overlaps`: the check for outputs that must not overlap an input.
+ *
+ * Views over two different buffer objects count as disjoint. That misses one case the addon (which compares
+ * addresses) catches: two SharedArrayBuffer objects over the same memory (structuredClone of one, or one posted
+ * to a worker and back). JavaScript offers no way to tell whether two such objects share their memory short of
+ * writing to one and reading the other, which other threads could see or race with, so that case is left to the
+ * caller.
  */
 export function overlaps(a: ArrayBufferView, aCount: number, b: ArrayBufferView, bCount: number): boolean {
   if (aCount <= 0 || bCount <= 0 || a.buffer !== b.buffer) return false;
