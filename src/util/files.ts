@@ -376,13 +376,19 @@ export function makeFolders(path: string, what = 'folder'): void {
 export const MiB = 2 ** 20;
 
 /**
+ * The most one read takes: Node refuses a length past 2³¹ − 1 ("The value of "length" is out of range"), and a
+ * checkpoint can be larger.
+ */
+export const IO_PIECE = 1 << 30;
+
+/**
  * A file's bytes, read whole but never past `maxBytes`: a device or pipe that never ends (/dev/zero named as a
  * trace, say) or a wrong file of many gigabytes is an error, not a process that fills memory. Pipes and process
  * substitutions (`<(…)`) still work, unless `regular` (a run's own files: checkpoints, logs) refuses anything but a
  * regular file: opening a FIFO with no writer there blocked the process for good. Errors say what the file was
- * meant to be (`what`).
+ * meant to be (`what`). `piece`, the most one read asks for, is for tests.
  */
-export function readFileLimited(path: string, maxBytes: number, what: string, regular = false): Buffer {
+export function readFileLimited(path: string, maxBytes: number, what: string, regular = false, piece = IO_PIECE): Buffer {
   const st = statSafe(path);
   if (st?.isDirectory()) throw new Error(`${path} is a folder, not a ${what}`);
   if (regular && st && !st.isFile()) throw new Error(`${path} is not a regular file (a FIFO, a device or a socket), so not a ${what}`);
@@ -392,12 +398,19 @@ export function readFileLimited(path: string, maxBytes: number, what: string, re
     if (fstatSync(fd).isDirectory()) throw new Error(`${path} is a folder, not a ${what}`);
     const parts: Buffer[] = [];
     let total = 0;
-    // A regular file in one read of its size (+1, to see that it ends); a pipe or device in doubling chunks.
+    // A regular file into one buffer of its size (+1, to see that it ends), a pipe or device in doubling chunks.
+    // Each buffer is filled by reads of at most `piece` bytes: Node refuses one read past 2³¹ − 1 bytes, and
+    // checkpoints of 2 to 3 GiB could not be read back to resume.
     let chunk = st?.isFile() ? Number(st.size) + 1 : 64 * 1024;
-    for (;;) {
+    for (let ended = false; !ended;) {
       const buf = Buffer.allocUnsafe(Math.min(chunk, maxBytes + 1 - total));
       chunk = Math.min(2 * chunk, 16 * MiB);
-      const n = readSync(fd, buf, 0, buf.length, null);
+      let n = 0;
+      while (n < buf.length) {
+        const got = readSync(fd, buf, n, Math.min(buf.length - n, piece), null);
+        if (got === 0) { ended = true; break; }
+        n += got;
+      }
       if (n === 0) break;
       parts.push(n === buf.length ? buf : buf.subarray(0, n));
       total += n;

@@ -1,10 +1,11 @@
 /** Output folders: created level by level, with errors that name the path, and never a hang (Node's recursive mkdir under /proc). */
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import fs, { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firstInvalidUtf8, makeFolders, MiB, readFileLimited, readTextFile } from '../../src/util/files.js';
+import { firstInvalidUtf8, makeFolders, MiB, IO_PIECE, readFileLimited, readTextFile } from '../../src/util/files.js';
 import { readNammCheckpoint } from '../../src/memory/namm/checkpoint.js';
 import { loadMemoryTrace } from '../../src/memory/matched.js';
 
@@ -40,6 +41,33 @@ test('readFileLimited: whole files up to the limit; a folder, a larger file or a
     assert.throws(() => readFileLimited(root, 1000, 'config'), /is a folder, not a config/);
     assert.throws(() => readFileLimited(join(root, 'missing'), 1000, 'config'), /ENOENT/);
   } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('readFileLimited reads in pieces of at most IO_PIECE, below readSync\'s 2^31 − 1 (a 2–3 GiB checkpoint was written but refused on resume)', { skip: !existsSync('/dev/zero') }, () => {
+  assert.ok(IO_PIECE <= 2 ** 31 - 1);
+  const root = mkdtempSync(join(tmpdir(), 'namm-read-'));
+  // Every length asked of readSync (a 2 GiB file to show it would fill 2 GiB of memory; a small piece shows the same).
+  const lengths: number[] = [];
+  const readSync = fs.readSync;
+  mock.method(fs, 'readSync', (...args: unknown[]) => { lengths.push(args[3] as number); return (readSync as (...a: unknown[]) => number)(...args); });
+  syncBuiltinESMExports();
+  try {
+    const p = join(root, 'f.bin');
+    const data = Buffer.from(Uint8Array.from({ length: 10_000 }, (_, i) => (i * 7919) & 255));
+    writeFileSync(p, data);
+    for (const piece of [1, 999, 4096, 10_000, 10_001]) {
+      lengths.length = 0;
+      assert.deepEqual(readFileLimited(p, 10_000, 'checkpoint', true, piece), data);
+      assert.ok(lengths.length > 0 && lengths.every((n) => n <= piece), `piece ${piece}: reads of ${lengths.join(', ')} bytes`);
+    }
+    lengths.length = 0;
+    assert.throws(() => readFileLimited('/dev/zero', 1 * MiB, 'trace', false, 1000), /\/dev\/zero goes on past 1 MiB/);
+    assert.ok(lengths.every((n) => n <= 1000));
+  } finally {
+    mock.restoreAll();
+    syncBuiltinESMExports();
     rmSync(root, { recursive: true, force: true });
   }
 });
