@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, promises as fs, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { MiB, readFileLimited, removeDeadWritersFiles, tempFileFor, writeError, writeTarget } from '../util/files.js';
+import { IO_PIECE, MiB, readFileLimited, removeDeadWritersFiles, tempFileFor, updateHash, writeError, writeTarget } from '../util/files.js';
 import { checkArg } from '../util/args.js';
 
 const MAGIC = 'NAMMCKP1';
@@ -55,7 +55,8 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string | 
   try {
     if (Array.isArray(data)) {
       for (const chunk of data) {
-        for (let off = 0; off < chunk.length;) off += (await handle.write(chunk, off, chunk.length - off)).bytesWritten;
+        // In writes of at most IO_PIECE: a training run's checkpoint is one chunk, 2 to 3 GiB from ~179M parameters.
+        for (let off = 0; off < chunk.length;) off += (await handle.write(chunk, off, Math.min(chunk.length - off, IO_PIECE))).bytesWritten;
       }
     } else {
       await handle.writeFile(data);
@@ -132,7 +133,7 @@ function checkpointHeader(chunks: Uint8Array[]): Uint8Array {
   view.setUint32(12, 0, true);
   view.setFloat64(16, chunks.reduce((s, c) => s + c.length, 0), true);
   const hash = createHash('sha256');
-  for (const c of chunks) hash.update(c);
+  for (const c of chunks) updateHash(hash, c);
   out.set(hash.digest(), 24);
   return out;
 }
@@ -161,7 +162,7 @@ export function unframeCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Uint8
   if (have < length) throw new Error(`checkpoint ${name}: truncated (payload ${have} of ${length} bytes)`);
   if (have > length) throw new Error(`checkpoint ${name}: ${have - length} unexpected trailing bytes`);
   const payload = bytes.subarray(HEADER_BYTES);
-  const digest = createHash('sha256').update(payload).digest();
+  const digest = updateHash(createHash('sha256'), payload).digest();
   if (!digest.equals(Buffer.from(bytes.subarray(24, 56)))) throw new Error(`checkpoint ${name}: corrupt (SHA-256 mismatch)`);
   return payload;
 }

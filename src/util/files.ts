@@ -3,9 +3,9 @@
  * target only once complete (so an error or a kill mid-way leaves the old file, or none, never a cut-off one), and
  * commands refuse to overwrite what exists unless asked to, with messages that name the real paths.
  */
-import { appendFileSync, closeSync, existsSync, fstatSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fstatSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { hostname, tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
@@ -376,10 +376,21 @@ export function makeFolders(path: string, what = 'folder'): void {
 export const MiB = 2 ** 20;
 
 /**
- * The most one read takes: Node refuses a length past 2³¹ − 1 ("The value of "length" is out of range"), and a
- * checkpoint can be larger.
+ * The most one read, write or hash update takes: Node refuses a length past 2³¹ − 1 (`readSync` and `writeSync`:
+ * "The value of "length" is out of range"; a hash: "data is too long"), and a checkpoint or a tensor can be larger.
  */
 export const IO_PIECE = 1 << 30;
+
+/** Writes all of `bytes` at the file's current position, in writes of at most IO_PIECE bytes. */
+export function writeAllSync(fd: number, bytes: Uint8Array): void {
+  for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, Math.min(bytes.length - off, IO_PIECE));
+}
+
+/** Feeds all of `bytes` to `hash`, in updates of at most IO_PIECE bytes; returns `hash`. */
+export function updateHash(hash: Hash, bytes: Uint8Array): Hash {
+  for (let off = 0; off < bytes.length; off += IO_PIECE) hash.update(bytes.subarray(off, off + IO_PIECE));
+  return hash;
+}
 
 /**
  * A file's bytes, read whole but never past `maxBytes`: a device or pipe that never ends (/dev/zero named as a

@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { frameCheckpoint, readCheckpointFile, removeStaleTempFiles, writeCheckpointFile, writeFileAtomic } from '../../src/evolve/checkpoint.js';
+import { createHash } from 'node:crypto';
+import { frameCheckpoint, readCheckpointFile, removeStaleTempFiles, unframeCheckpoint, writeCheckpointFile, writeFileAtomic } from '../../src/evolve/checkpoint.js';
+import { IO_PIECE } from '../../src/util/files.js';
+import { mockBigIo, NODE_IO_LIMIT } from '../helpers/big-io.js';
 
 test('writeFileAtomic replaces the file and leaves no temp file behind', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'namm-ckpt-'));
@@ -65,6 +68,32 @@ test('checkpoint frame round-trips, and damaged files give clear errors', async 
     await assert.rejects(writeCheckpointFile(join(dir, 'big.bin'), big), /^RangeError: writeCheckpointFile: .*big\.bin would hold 3221225528 bytes, more than a checkpoint can \(3072 MiB\) to be read back$/);
     assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('big')), []);
   } finally { await rm(dir, { recursive: true, force: true }); }
+});
+
+test('a checkpoint of one chunk past 2 GiB is written and checked in pieces (a ~180M-parameter training run failed at its first save)', async () => {
+  // Node takes at most 2^31 − 1 bytes a write or hash update; a training checkpoint is one chunk of 12 bytes a
+  // parameter. The mocks keep that limit but skip the work, so the untouched 2 GiB costs no memory or disk.
+  const dir = await mkdtemp(join(tmpdir(), 'namm-ckpt-'));
+  const payload = new Uint8Array(2 ** 31 + 8);
+  const framed = new Uint8Array(56 + payload.length);
+  const io = await mockBigIo();
+  try {
+    await writeCheckpointFile(join(dir, 'c.bin'), payload);
+    assert.ok(Math.max(...io.lengths) <= NODE_IO_LIMIT, `calls of ${Math.max(...io.lengths)} bytes`);
+    framed.set(Buffer.from('NAMMCKP1', 'latin1'), 0);
+    const view = new DataView(framed.buffer);
+    view.setUint32(8, 1, true);
+    view.setFloat64(16, payload.length, true);
+    const hash = createHash('sha256');
+    for (let off = 0; off < payload.length; off += IO_PIECE) hash.update(framed.subarray(56 + off, 56 + Math.min(off + IO_PIECE, payload.length)));
+    framed.set(hash.digest(), 24);
+    io.lengths.length = 0;
+    assert.equal(unframeCheckpoint(framed).length, payload.length);
+    assert.ok(Math.max(...io.lengths) <= NODE_IO_LIMIT, `calls of ${Math.max(...io.lengths)} bytes`);
+  } finally {
+    io.restore();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('writeFileAtomic removes what a killed writer of the same target left, and names its own file as writeFileVia does', async () => {
