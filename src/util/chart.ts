@@ -114,6 +114,17 @@ function logTicks(lo: number, hi: number): number[] {
   return niceTicks(10 ** lo, 10 ** hi).filter((v) => v > 0 && inside(v));
 }
 
+/**
+ * The least and the greatest of `values` ([Infinity, -Infinity] for none). A loop, not Math.min(...values): a
+ * spread of ~125K arguments overflowed the stack, and a training run's loss chart (two points a step) failed at
+ * every save past ~62K steps.
+ */
+function extent(values: readonly number[]): [number, number] {
+  let lo = Infinity, hi = -Infinity;
+  for (const v of values) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  return [lo, hi];
+}
+
 const LINE_CHART_KEYS = ['title', 'xLabel', 'yLabel', 'series', 'xLog', 'xRange', 'yRange', 'xIntegerTicks', 'rightAxis', 'vlines', 'emptyText', 'width'];
 
 /** The SVG text of a line chart (see LineChartOptions). */
@@ -154,7 +165,7 @@ export function renderLineChart(o: LineChartOptions): string {
   // x domain (in log10 units on a log axis) and ticks.
   const xs = series.flatMap((s) => s.pts.map((p) => p[0]));
   const tx = (x: number) => (o.xLog ? Math.log10(x) : x);
-  let [x0, x1] = o.xRange ? [tx(o.xRange[0]), tx(o.xRange[1])] : [Math.min(...xs.map(tx)), Math.max(...xs.map(tx))];
+  let [x0, x1] = o.xRange ? [tx(o.xRange[0]), tx(o.xRange[1])] : extent(xs.map(tx));
   if (!(x1 > x0)) {
     if (o.xLog) { x0 -= 0.5; x1 += 0.5; } else { const t = niceTicks(x0, x1); x0 = t[0]!; x1 = t[t.length - 1]!; }
   }
@@ -169,7 +180,7 @@ export function renderLineChart(o: LineChartOptions): string {
     [y0, y1] = o.yRange;
     yTicks = niceTicks(y0, y1).filter((v) => v >= y0 - 1e-9 * (y1 - y0) && v <= y1 + 1e-9 * (y1 - y0));
   } else {
-    yTicks = ys.length ? niceTicks(Math.min(...ys), Math.max(...ys)) : niceTicks(0, 1);
+    yTicks = ys.length ? niceTicks(...extent(ys)) : niceTicks(0, 1);
     y0 = yTicks[0]!; y1 = yTicks[yTicks.length - 1]!;
   }
 

@@ -109,6 +109,13 @@ test('log x axis, fixed ranges, right axis and dashed vertical lines', () => {
   assert.ok(loss.every(([x]) => x >= l && x <= r));
 });
 
+test('a chart of 200K points is drawn (Math.min(...xs) overflowed the stack past ~125K, so a long training run failed at every save)', () => {
+  const points = Array.from({ length: 100_000 }, (_, i): [number, number] => [i + 1, 5 / Math.sqrt(i + 1)]);
+  const svg = renderLineChart(base([{ label: 'loss', points }, { label: 'average', points: points.map(([x, y]) => [x, y + 0.1] as [number, number]) }]));
+  assertWellFormedSvg(svg);
+  assert.equal(verticesOf(pathsOf(svg)[0]!).length, 100_000);
+});
+
 test('a long legend wraps onto more rows and the image grows to fit', () => {
   const many = Array.from({ length: 12 }, (_, i) => ({ label: `a rather long series name ${i}`, points: [[0, i], [1, i + 1]] as [number, number][] }));
   const svg = renderLineChart(base(many));
