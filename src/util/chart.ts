@@ -5,6 +5,7 @@
  * dots, and labelled dashed vertical lines (e.g. where a curriculum stage starts).
  */
 import { argError, checkArg, checkArgOptions } from './args.js';
+import { showValue } from './show.js';
 
 /** One (x, y) sample. */
 export type ChartPoint = readonly [number, number];
@@ -136,6 +137,17 @@ export function renderLineChart(o: LineChartOptions): string {
   o.series.forEach((s, i) => {
     if (!Array.isArray(s?.points) || typeof s.label !== 'string') throw argError('renderLineChart', `o.series[${i}]`, 'a series { label, points: [x, y][] }', s);
   });
+  // A range with NaN threw a TypeError from niceTicks, and a log axis from 0 (log10(0) = −Infinity) hung in logTicks
+  // until memory ran out.
+  for (const key of ['xRange', 'yRange'] as const) {
+    const r = o[key];
+    if (r === undefined) continue;
+    const log = key === 'xRange' && o.xLog === true;
+    if (!Array.isArray(r) || r.length !== 2 || !r.every(Number.isFinite) || r[0] > r[1] || (log && !(r[0] > 0))) {
+      const shown = Array.isArray(r) && r.length <= 4 ? `[${r.map((v) => showValue(v)).join(', ')}]` : showValue(r);
+      throw new TypeError(`renderLineChart: o.${key} must be [lo, hi], two finite numbers with lo ≤ hi${log ? ' and lo > 0 (o.xLog is a logarithmic axis)' : ''}, got ${shown}`);
+    }
+  }
   const W = o.width ?? 800;
   const right = o.rightAxis ? 70 : 25;
   const pw = W - LEFT - right;

@@ -116,6 +116,18 @@ test('a chart of 200K points is drawn (Math.min(...xs) overflowed the stack past
   assert.equal(verticesOf(pathsOf(svg)[0]!).length, 100_000);
 });
 
+test('renderLineChart refuses an axis range that is not two finite, ordered numbers (a log axis from 0 hung until memory ran out)', () => {
+  const series = [{ label: 'a', points: [[1, 1], [10, 2]] as [number, number][] }];
+  assert.throws(() => renderLineChart(base(series, { xLog: true, xRange: [0, 100] })),
+    /^TypeError: renderLineChart: o\.xRange must be \[lo, hi\], two finite numbers with lo ≤ hi and lo > 0 \(o\.xLog is a logarithmic axis\), got \[0, 100\]$/);
+  assert.throws(() => renderLineChart(base(series, { xRange: [NaN, NaN] })), /^TypeError: renderLineChart: o\.xRange must be \[lo, hi\], two finite numbers with lo ≤ hi, got \[NaN, NaN\]$/);
+  assert.throws(() => renderLineChart(base(series, { yRange: [NaN, 1] })), /o\.yRange must be \[lo, hi\]/);
+  assert.throws(() => renderLineChart(base(series, { xRange: [5, 1] })), /o\.xRange must be \[lo, hi\]/);
+  // A range of one value is padded (x) or left to the data (y), as before.
+  assertWellFormedSvg(renderLineChart(base(series, { xRange: [3, 3], yRange: [1, 1] })));
+  assertWellFormedSvg(renderLineChart(base(series, { xLog: true, xRange: [0.5, 100] })));
+});
+
 test('a long legend wraps onto more rows and the image grows to fit', () => {
   const many = Array.from({ length: 12 }, (_, i) => ({ label: `a rather long series name ${i}`, points: [[0, i], [1, i + 1]] as [number, number][] }));
   const svg = renderLineChart(base(many));
