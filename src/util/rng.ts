@@ -41,9 +41,10 @@ export class Rng {
     return (hi * 67108864 + lo) / 9007199254740992;
   }
 
-  /** Uniform integer in [0, n). */
+  /** Uniform integer in [0, n), for n up to 2^53 − 1. */
   int(n: number): number {
-    if (!Number.isInteger(n) || n <= 0) throw new RangeError(`Rng.int needs a positive integer, got ${n}`);
+    // float() has 53 random bits: past 2^53 only some integers could come out (for 2^60, multiples of 128).
+    if (!Number.isSafeInteger(n) || n <= 0) throw new RangeError(`Rng.int: n must be a positive safe integer (at most 2^53 − 1), got ${n}`);
     return Math.floor(this.float() * n);
   }
 

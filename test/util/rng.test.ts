@@ -26,7 +26,7 @@ test('Rng: a numeric seed that is not a safe integer is refused', () => {
   for (const bad of [{}, [], null]) assert.throws(() => new Rng(bad as never), /Rng: a seed must be a safe integer or a string, got (object|null)/);
 });
 
-test('Rng: a state that is not one is refused on restore; sample refuses a negative count', () => {
+test('Rng: a state that is not one is refused on restore; sample refuses a negative count, int a bound past 2^53', () => {
   const r = new Rng(7);
   r.normal();
   const st = r.getState();
@@ -40,6 +40,10 @@ test('Rng: a state that is not one is refused on restore; sample refuses a negat
   assert.throws(() => copy.setState({ s: [1, 2, 3, 4], spare: 'x' as never }), /^RangeError: bad Rng state: spare must be null or a finite number, got "x"$/);
   assert.throws(() => copy.setState({ s: [1, 2, 3], spare: null }), /^TypeError: bad Rng state/);
   assert.deepEqual([copy.normal(), copy.nextU32()], [r.normal(), r.nextU32()], 'a refused state changed nothing');
+  // Past 2^53 int(n) drew from a 53-bit float, so only some integers came out (for 2^60, multiples of 128).
+  assert.throws(() => new Rng(1).int(2 ** 60), /^RangeError: Rng\.int: n must be a positive safe integer \(at most 2\^53 − 1\), got 1152921504606847000$/);
+  assert.throws(() => new Rng(1).int(0), /n must be a positive safe integer/);
+  assert.ok(new Rng(1).int(Number.MAX_SAFE_INTEGER) < Number.MAX_SAFE_INTEGER);
   // sample(5, -1) gave four indices (a slice from the end).
   assert.throws(() => new Rng(1).sample(5, -1), /^RangeError: Rng.sample: k must be an integer ≥ 0, got -1$/);
   assert.throws(() => new Rng(1).sample(5, 1.5), /k must be an integer/);
