@@ -203,31 +203,47 @@ function parseInfo(raw: string): RunLockInfo | null {
   return null;
 }
 
+/** When this process started (ms since the epoch): a lock it took cannot be older. */
+const PROCESS_START_MS = Date.now() - process.uptime() * 1000;
+
 /**
  * Whether the lock's process still runs: 'gone' (no such process on this host, the host rebooted since, or its pid
- * now belongs to a later process), 'alive', or 'other host' (cannot be checked from here).
+ * now belongs to a later process), 'alive', 'other host' (cannot be checked from here), or 'another thread' (this
+ * process, in a worker thread: each thread has its own list of held locks).
  */
-function liveness(info: RunLockInfo): 'gone' | 'alive' | 'other host' {
+function liveness(info: RunLockInfo): 'gone' | 'alive' | 'other host' | 'another thread' {
   if (info.hostname !== hostname()) return 'other host';
   const boot = bootId();
   if (info.bootId && boot && info.bootId !== boot) return 'gone';
-  // Not held in this process (checked before), so a lock naming this process's pid is an earlier process's (a
-  // container restarted after a kill often gives its new process the old one's pid).
-  if (info.pid === process.pid) return 'gone';
+  // Not held by this thread (checked before): a lock naming this process's pid is another thread's (two jobs of a
+  // library user in worker_threads; the second took the first's lock over as stale, and both ran in one folder), or
+  // an earlier process's (a container restarted after a kill often gives its new process the old one's pid). The
+  // same start time since boot tells them apart where Linux gives it, else a lock taken since this process started.
+  if (info.pid === process.pid) {
+    const start = procStartOf(process.pid);
+    const ours = info.procStart && start ? info.procStart === start : Date.parse(info.started) >= PROCESS_START_MS;
+    return ours ? 'another thread' : 'gone';
+  }
   if (!processRuns(info.pid)) return 'gone';
   const start = procStartOf(info.pid);
   if (info.procStart && start && start !== info.procStart) return 'gone';
   return 'alive';
 }
 
-function refusal(dir: string, path: string, h: RunLockInfo, state: 'alive' | 'other host' | 'this process', resumeHint = 'with --resume to continue its run'): RunLockedError {
-  const who = `process ${h.pid}${h.command ? ` (${h.command})` : ''} on ${h.hostname}, started ${h.started}`;
+function refusal(dir: string, path: string, h: RunLockInfo, state: 'alive' | 'other host' | 'this process' | 'another thread', resumeHint = 'with --resume to continue its run'): RunLockedError {
+  const who = state === 'this process'
+    ? 'this process'
+    : state === 'another thread'
+      ? `another thread of this process${h.command ? ` (${h.command})` : ''}, started ${h.started},`
+      : `process ${h.pid}${h.command ? ` (${h.command})` : ''} on ${h.hostname}, started ${h.started}`;
   const how = state === 'this process'
     ? 'wait for that run to end, or use another folder'
-    : state === 'other host'
-      ? `let that run end, or use another folder; if it no longer runs, remove ${path} and start again`
-      : `wait for it to end or stop it (kill ${h.pid}), then start again (${resumeHint}), or use another folder`;
-  return new RunLockedError(`${dir} is in use by another run: ${state === 'this process' ? 'this process' : who} holds its lock ${path}; ${how}`, dir, h);
+    : state === 'another thread'
+      ? `wait for that run to end, or use another folder; if no thread of this process runs there any more, remove ${path} and start again`
+      : state === 'other host'
+        ? `let that run end, or use another folder; if it no longer runs, remove ${path} and start again`
+        : `wait for it to end or stop it (kill ${h.pid}), then start again (${resumeHint}), or use another folder`;
+  return new RunLockedError(`${dir} is in use by another run: ${who} holds its lock ${path}; ${how}`, dir, h);
 }
 
 /**

@@ -94,6 +94,37 @@ test('a stale lock (a pid that does not exist, or this process\'s own pid from a
   assert.deepEqual(readdirSync(dir), []);
 }));
 
+test('a lock held by another thread of this process is refused, not taken over as stale (two jobs in worker_threads both ran in one folder)', withDir(async (dir) => {
+  const { Worker } = await import('node:worker_threads');
+  // The worker takes the lock, says so, and releases it when told.
+  const code = `(async () => {
+    const { parentPort, workerData } = require('node:worker_threads');
+    (await import(workerData.tsx)).register();
+    const { acquireRunLock } = await import(workerData.lock);
+    const lock = acquireRunLock(workerData.dir, { command: 'worker job' });
+    parentPort.postMessage('locked');
+    parentPort.once('message', () => { lock.release(); parentPort.postMessage('released'); });
+  })().catch((err) => require('node:worker_threads').parentPort.postMessage('error: ' + err.message));`;
+  const worker = new Worker(code, { eval: true, workerData: { dir, tsx: import.meta.resolve('tsx/esm/api'), lock: import.meta.resolve('../../src/util/run-lock.ts') } });
+  const next = () => new Promise<string>((r) => worker.once('message', r));
+  try {
+    assert.equal(await next(), 'locked');
+    const notes: string[] = [];
+    assert.throws(() => acquireRunLock(dir, { onNote: (l) => notes.push(l) }), (e: Error) => e instanceof RunLockedError
+      && new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by another run: another thread of this process \\(worker job\\), started [^ ]+, holds its lock .*${RUN_LOCK_FILE}; wait for that run to end`).test(e.message));
+    assert.deepEqual(notes, []);
+    assert.equal(readRunLock(dir)?.command, 'worker job');
+    worker.postMessage('release');
+    assert.equal(await next(), 'released');
+    acquireRunLock(dir).release();
+    // Without a process start time (not Linux), a lock of this pid taken since this process started is its own.
+    writeFileSync(join(dir, RUN_LOCK_FILE), JSON.stringify({ pid: process.pid, hostname: hostname(), started: new Date().toISOString(), token: 'x' }) + '\n');
+    assert.throws(() => acquireRunLock(dir), /another thread of this process, started .*if no thread of this process runs there any more, remove/);
+  } finally {
+    await worker.terminate();
+  }
+}));
+
 test('a lock of another host, or an unreadable one, is refused with how to proceed; an existing folder is kept', withDir((dir) => {
   const path = join(dir, RUN_LOCK_FILE);
   writeFileSync(path, JSON.stringify({ pid: 1, hostname: `not-${hostname()}`, started: '2020-01-01T00:00:00.000Z' }));
