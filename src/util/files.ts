@@ -95,16 +95,24 @@ export function processRuns(pid: number): boolean {
 
 /**
  * A new folder in the system's temporary folder, `PREFIX<pid>-XXXXXX`, removed when the process exits (an error
- * included). A signal ends the process without that (a Ctrl-C left one behind per run): such folders, whose process
- * no longer runs, are removed here first. `dir` is for tests (default: the system's temporary folder).
+ * included). A signal ends the process without that (a Ctrl-C left one behind per run): such folders of this user,
+ * whose process no longer runs, are removed here first. `dir` is for tests (default: the system's temporary folder).
  */
 export function makeTemporaryFolder(prefix: string, dir = tmpdir()): string {
   const own = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\d+)-`);
   let entries: string[] = [];
   try { entries = readdirSync(dir); } catch { /* nothing to clean */ }
+  // Only this user's folders, and a cleanup that fails is no error: in a shared /tmp, another user's left-over
+  // folder made every such run fail with EACCES.
+  const uid = process.getuid?.();
   for (const name of entries) {
     const m = own.exec(name);
-    if (m && Number(m[1]) !== process.pid && !processRuns(Number(m[1]))) rmSync(join(dir, name), { recursive: true, force: true });
+    if (!m || Number(m[1]) === process.pid || processRuns(Number(m[1]))) continue;
+    const path = join(dir, name);
+    try {
+      if (uid !== undefined && lstatSync(path).uid !== uid) continue;
+      rmSync(path, { recursive: true, force: true });
+    } catch { /* left for its owner */ }
   }
   const folder = mkdtempSync(join(dir, `${prefix}${process.pid}-`));
   process.once('exit', () => rmSync(folder, { recursive: true, force: true }));

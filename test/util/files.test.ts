@@ -210,6 +210,43 @@ test('makeTemporaryFolder: a folder of this process, and those a killed process 
   }
 });
 
+test('makeTemporaryFolder leaves other users\' left-over folders alone, and a cleanup that fails is no error (EACCES in a shared /tmp failed every run)', async () => {
+  const { chownSync, mkdirSync, mkdtempSync, existsSync, rmSync } = await import('node:fs');
+  const { spawnSync } = await import('node:child_process');
+  const { makeTemporaryFolder } = await import('../../src/util/files.js');
+  const dir = mkdtempSync(join(tmpdir(), 'namm-tmpf-'));
+  const deadPid = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+  try {
+    // Another user's (only root can make one here): kept.
+    if (process.getuid?.() === 0) {
+      const theirs = join(dir, `namm-traces-${deadPid}-theirs`);
+      mkdirSync(theirs);
+      chownSync(theirs, 65534, 65534);
+      makeTemporaryFolder('namm-traces-', dir);
+      assert.ok(existsSync(theirs), 'another user\'s folder stays');
+      rmSync(theirs, { recursive: true });
+    }
+    // A removal that fails (what a non-root user meets on another user's folder).
+    const stuck = join(dir, `namm-traces-${deadPid}-stuck`);
+    mkdirSync(stuck);
+    const rmSyncReal = fs.rmSync;
+    mock.method(fs, 'rmSync', (path: string, opts?: object) => {
+      if (path === stuck) throw Object.assign(new Error(`EACCES: permission denied, unlink '${stuck}/x'`), { code: 'EACCES' });
+      return rmSyncReal(path, opts);
+    });
+    syncBuiltinESMExports();
+    try {
+      const made = makeTemporaryFolder('namm-traces-', dir);
+      assert.ok(existsSync(made) && existsSync(stuck));
+    } finally {
+      mock.restoreAll();
+      syncBuiltinESMExports();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a full disk or a read-only folder is named by the file being written; the writer\'s own errors stay as they were', { skip: process.platform !== 'linux' }, async () => {
   const { appendLineSync, checkWritable, writeFileVia } = await import('../../src/util/files.js');
   const { writeFileAtomic } = await import('../../src/evolve/checkpoint.js');
