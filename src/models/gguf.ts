@@ -21,6 +21,7 @@ import { f32ToF16 as f32ToF16Bits, readExactly } from './safetensors.js';
 import { ggufEosEntries, ggufEosTokenIds, ggufTokenizerFromMetadata, ggufVocabularyMetadata } from './tokenizers/gguf-vocab.js';
 import type { ModelConfig, RopeScaling, Tensor, Tokenizer, WeightMap } from './types.js';
 import { argError, checkArg } from '../util/args.js';
+import { writeAllSync } from '../util/files.js';
 
 // ---------------------------------------------------------------- container types
 
@@ -749,7 +750,8 @@ export function writeGgufContainer(path: string, metadata: GgufMetadata, tensors
   try {
     for (const c of head.chunks) writeSync(fd, c);
     for (const t of tensors) {
-      writeSync(fd, t.bytes);
+      // In writes of at most 1 GiB: Node refuses one past 2³¹ − 1 bytes (a 7B model's F32 embedding is 2.2 GB).
+      writeAllSync(fd, t.bytes);
       const pad = (alignment - (t.bytes.length % alignment)) % alignment;
       if (pad) writeSync(fd, Buffer.alloc(pad));
     }
@@ -780,7 +782,8 @@ export function quantizeQ8_0(x: Float32Array): Uint8Array {
 }
 
 function encodeTensorData(t: Tensor, type: number, what: string): Uint8Array {
-  if (type === GgmlType.F32) return new Uint8Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength));
+  // A view, not a copy: the bytes are written as they are, and a copy of a large tensor doubled the memory it took.
+  if (type === GgmlType.F32) return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   // Past 65,519 a value (F16), or a Q8_0 block scale max|x|/127 (Q4_0: max|x|/8), rounds to an infinity in float16:
   // a silent change of the model (a row of infinities, or a block of NaNs), so refused as the safetensors writer does.
   const limit = type === GgmlType.F16 ? 65520 : type === GgmlType.Q4_0 ? 65520 * 8 : 65520 * 127;

@@ -9,7 +9,7 @@ import { getBackend } from '../tensor/index.js';
 import { PackedMatrix } from '../tensor/packed.js';
 import { packedTensor } from './pack.js';
 import type { Tensor } from './types.js';
-import { writeFileVia } from '../util/files.js';
+import { writeAllSync, writeFileVia } from '../util/files.js';
 import { shortJson } from '../util/show.js';
 import { checkArg } from '../util/args.js';
 
@@ -248,7 +248,8 @@ export function writeSafetensors(path: string, tensors: Map<string, SafetensorsW
     try {
       writeSync(fd, lenBytes);
       writeSync(fd, jsonBytes);
-      for (const t of tensors.values()) writeSync(fd, encodeTensor(t));
+      // In writes of at most 1 GiB: Node refuses one past 2³¹ − 1 bytes (a 7B model's F32 embedding is 2.2 GB).
+      for (const t of tensors.values()) writeAllSync(fd, encodeTensor(t));
     } finally {
       closeSync(fd);
     }

@@ -12,6 +12,8 @@ import type { ModelConfig } from '../../src/models/types.js';
 import { HfTokenizer } from '../../src/models/tokenizers/hf.js';
 import { byteToUnicode, tinyQwen2 } from '../fixtures/tiny-models.js';
 import { rewriteGguf } from '../helpers/gguf-rewrite.js';
+import { mockBigIo, NODE_IO_LIMIT } from '../helpers/big-io.js';
+import { llamaConfig } from '../../src/models/random.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 
@@ -344,6 +346,22 @@ test('readExactly reads in pieces of at most READ_CHUNK, below readSync\'s 2^31 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a tensor of 2 GiB or more is written in pieces, by the safetensors and the GGUF writer (a 7B model\'s F32 embedding was refused with "length is out of range")', withDir(async (dir) => {
+  // The mocks keep Node's limit of 2^31 − 1 bytes a write but skip the work: the tensors are never touched.
+  const io = await mockBigIo();
+  try {
+    const n = 2 ** 29 + 16;
+    writeSafetensors(join(dir, 'model.safetensors'), new Map([['w', { dtype: 'F32', shape: [n], data: new Float32Array(n) }]]));
+    assert.ok(Math.max(...io.lengths) <= NODE_IO_LIMIT && io.lengths.includes(2 ** 30), `writes of ${io.lengths.join(', ')} bytes`);
+    io.lengths.length = 0;
+    const config = llamaConfig({ vocabSize: 524800, hiddenSize: 1024, nLayers: 1, nHeads: 8, nKvHeads: 8, intermediateSize: 64, maxPositions: 64 });
+    writeGguf(join(dir, 'model.gguf'), config, new Map([['model.embed_tokens.weight', { shape: [524800, 1024], data: new Float32Array(524800 * 1024) }]]), null);
+    assert.ok(Math.max(...io.lengths) <= NODE_IO_LIMIT && io.lengths.includes(2 ** 30), `writes of ${io.lengths.join(', ')} bytes`);
+  } finally {
+    io.restore();
+  }
+}));
 
 test('a model folder\'s JSON files are read up to 16 MiB (configs) and 128 MiB (tokenizer.json): past that, an error, not a crash of V8', async () => {
   // A 400 MB config.json (under the 512 MiB read before) ended the process in JSON.parse.
