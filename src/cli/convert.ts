@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { copyFileSync, existsSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { toHfConfig } from '../models/config.js';
-import { convertRopeLayout, writeGguf, type GgufWriteDtype, type GgufWriteReport } from '../models/gguf.js';
+import { convertRopeLayout, writeGguf, type GgufWriteDtype } from '../models/gguf.js';
 import { loadModelFiles, tiedNames } from '../models/load.js';
 import { buildArch } from '../models/model.js';
 import { writeSafetensors, type SafetensorsDtype, type SafetensorsWriteTensor } from '../models/safetensors.js';
@@ -90,9 +90,8 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
   }
 
   if (o.to === 'gguf') {
-    let written: GgufWriteReport | undefined;
-    writeFileVia(o.out, (tmp) => { written = writeGguf(tmp, src.config, src.weights, src.tokenizer, { dtype: dtype as GgufWriteDtype }); });
-    const f16 = written?.f16Instead ?? [];
+    // Written whole beside --out and renamed over it, as every file namm writes (writeGguf does so itself).
+    const f16 = writeGguf(o.out, src.config, src.weights, src.tokenizer, { dtype: dtype as GgufWriteDtype }).f16Instead;
     if (f16.length) {
       notes.push(`${f16.length} ${f16.length === 1 ? 'matrix' : 'matrices'} whose rows are no multiple of 32 values went out as F16, not ${dtype.toUpperCase()} (as llama.cpp writes them): ${f16.slice(0, 3).join(', ')}${f16.length > 3 ? ', …' : ''}`);
     }

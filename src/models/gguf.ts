@@ -21,7 +21,7 @@ import { f32ToF16 as f32ToF16Bits, readExactly } from './safetensors.js';
 import { ggufEosEntries, ggufEosTokenIds, ggufTokenizerFromMetadata, ggufVocabularyMetadata } from './tokenizers/gguf-vocab.js';
 import type { ModelConfig, RopeScaling, Tensor, Tokenizer, WeightMap } from './types.js';
 import { argError, checkArg } from '../util/args.js';
-import { writeAllSync } from '../util/files.js';
+import { writeAllSync, writeFileVia } from '../util/files.js';
 
 // ---------------------------------------------------------------- container types
 
@@ -727,7 +727,10 @@ class ByteSink {
   }
 }
 
-/** Writes a raw GGUF container (metadata + already-encoded tensors). Exposed for tests of malformed files. */
+/**
+ * Writes a raw GGUF container (metadata + already-encoded tensors). Exposed for tests of malformed files. The file
+ * is written whole beside `path` and renamed over it (writeFileVia), so an error part-way leaves what `path` held.
+ */
 export function writeGgufContainer(path: string, metadata: GgufMetadata, tensors: { name: string; dims: number[]; type: number; bytes: Uint8Array }[], version = 3): void {
   const alignment = Number(metadata.get('general.alignment')?.value ?? 32);
   const head = new ByteSink();
@@ -746,18 +749,21 @@ export function writeGgufContainer(path: string, metadata: GgufMetadata, tensors
     offset += Math.ceil(t.bytes.length / alignment) * alignment;
   }
   head.push(Buffer.alloc((alignment - (head.length % alignment)) % alignment));
-  const fd = openSync(path, 'w');
-  try {
-    for (const c of head.chunks) writeSync(fd, c);
-    for (const t of tensors) {
-      // In writes of at most 1 GiB: Node refuses one past 2³¹ − 1 bytes (a 7B model's F32 embedding is 2.2 GB).
-      writeAllSync(fd, t.bytes);
-      const pad = (alignment - (t.bytes.length % alignment)) % alignment;
-      if (pad) writeSync(fd, Buffer.alloc(pad));
+  // Written in place before, the exported writeGguf left an API user's old file cut off after an error part-way.
+  writeFileVia(path, (tmp) => {
+    const fd = openSync(tmp, 'w');
+    try {
+      for (const c of head.chunks) writeSync(fd, c);
+      for (const t of tensors) {
+        // In writes of at most 1 GiB: Node refuses one past 2³¹ − 1 bytes (a 7B model's F32 embedding is 2.2 GB).
+        writeAllSync(fd, t.bytes);
+        const pad = (alignment - (t.bytes.length % alignment)) % alignment;
+        if (pad) writeSync(fd, Buffer.alloc(pad));
+      }
+    } finally {
+      closeSync(fd);
     }
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 /** float32 → ggml Q8_0 blocks, as ggml's reference quantiser: d = max|x|/127, q = round(x/d). */
@@ -806,7 +812,8 @@ function encodeTensorData(t: Tensor, type: number, what: string): Uint8Array {
 /**
  * Writes a model as GGUF v3 the way llama.cpp's converter lays it out: llama q/k rows permuted for interleaved
  * RoPE, GPT-2 Conv1D weights transposed, tied embeddings stored once, 1-D tensors (norms, biases) kept F32, and the
- * tokenizer's vocabulary embedded when one is given.
+ * tokenizer's vocabulary embedded when one is given. Everything is checked and encoded before the file is touched,
+ * and the file is written whole beside `path` and renamed over it (writeFileVia).
  */
 /** What writeGguf did beyond the request. */
 export interface GgufWriteReport {

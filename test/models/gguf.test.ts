@@ -35,6 +35,31 @@ function expectedStored(name: string, t: { shape: number[]; data: Float32Array }
   return m ? permuteRopeRows(t, m[1] === 'q' ? 8 : 4) : t;
 }
 
+test('writeGguf writes beside the file and renames: an error part-way leaves the old file as it was (it was cut off)', withDir(async (dir) => {
+  const { default: fs } = await import('node:fs');
+  const { syncBuiltinESMExports } = await import('node:module');
+  const { mock } = await import('node:test');
+  const src = await loadModelFiles(MODEL);
+  const p = join(dir, 'model.gguf');
+  writeFileSync(p, 'the old model');
+  // The disk fills after the first tensor's bytes.
+  const writeSync = fs.writeSync as (...a: unknown[]) => number;
+  let big = 0;
+  mock.method(fs, 'writeSync', (...args: unknown[]) => {
+    if (ArrayBuffer.isView(args[1]) && (args[1] as Uint8Array).byteLength > 1000 && ++big === 2) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    return writeSync(...args);
+  });
+  syncBuiltinESMExports();
+  try {
+    assert.throws(() => writeGguf(p, src.config, src.weights, src.tokenizer), new RegExp(`^Error: cannot write ${p}: ENOSPC`));
+  } finally {
+    mock.restoreAll();
+    syncBuiltinESMExports();
+  }
+  assert.equal(readFileSync(p, 'utf8'), 'the old model');
+  assert.deepEqual(readdirSync(dir), ['model.gguf']);
+}));
+
 test('tinystories → GGUF F32 / F16 → load: every tensor identical, interleaved layout, tied embeddings', withDir(async (dir) => {
   const src = await loadModelFiles(MODEL);
   for (const dtype of ['F32', 'F16'] as const) {
