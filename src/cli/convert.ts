@@ -1,15 +1,15 @@
 /** `namm convert`: between Hugging Face folders, GGUF files and llama2.c checkpoints (as sources). */
 import type { Command } from 'commander';
 import { copyFileSync, existsSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { toHfConfig } from '../models/config.js';
-import { convertRopeLayout, writeGguf, type GgufWriteDtype } from '../models/gguf.js';
+import { convertRopeLayout, isGgufFile, writeGguf, type GgufWriteDtype } from '../models/gguf.js';
 import { loadModelFiles, tiedNames } from '../models/load.js';
 import { buildArch } from '../models/model.js';
 import { writeSafetensors, type SafetensorsDtype, type SafetensorsWriteTensor } from '../models/safetensors.js';
 import { HfTokenizer } from '../models/tokenizers/hf.js';
 import { isSentencePieceStyle } from '../models/tokenizers/gguf-vocab.js';
-import { checkOutputPath, makeFolders, writeFileVia } from '../util/files.js';
+import { checkOutputPath, makeFolders, writeFileVia, type ImpliedInput } from '../util/files.js';
 import { checkOptionKeys, showValue } from '../util/show.js';
 import type { ModelConfig } from '../models/types.js';
 
@@ -53,7 +53,7 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
   if (o.to !== 'gguf' && o.to !== 'safetensors') throw new Error(`--to must be gguf or safetensors, got "${String(o.to)}"`);
   // Before anything is read: the output must not be the source (or lie inside its folder), nor replace existing
   // files unasked. Every file is written whole beside its target and renamed over it (writeFileVia).
-  const inputs = [o.from, ...(o.tokenizer ? [o.tokenizer] : [])];
+  const inputs = [o.from, ...(o.tokenizer ? [o.tokenizer] : []), ...readBeside(o.from, o.tokenizer)];
   // As a file: a device or FIFO there is refused at once (it said "exists; pass --force", which then refused it too).
   if (o.to === 'gguf') checkOutputPath(o.out, { force: o.force, inputs, file: true });
   else {
@@ -155,6 +155,22 @@ function writeHfFolder(o: ConvertOptions, src: Awaited<ReturnType<typeof loadMod
     notes.push('SentencePiece-style vocabularies (GGUF "llama", llama2.c tokenizer.bin) are not written as tokenizer.json yet; keep the source file for its tokenizer');
   }
   return { out: resolve(o.out), tensors: tensors.size, tokenizer, notes };
+}
+
+/**
+ * What a conversion of `from` reads besides it and `--tokenizer` (as loadModelFiles does), inputs too: the folder of
+ * a .safetensors file (its config.json and tokenizer files: `--out` that folder with --force rewrote the source's
+ * config.json, dropping the keys namm does not read), and the tokenizer.bin beside a llama2.c checkpoint.
+ */
+function readBeside(from: string, tokenizer: string | undefined): ImpliedInput[] {
+  if (!existsSync(from) || !statSync(from).isFile()) return [];
+  const abs = resolve(from);
+  if (basename(abs).endsWith('.safetensors')) {
+    return [{ path: dirname(abs), why: `the folder of --from ${from}, whose config.json and tokenizer files are read` }];
+  }
+  let llama2c = false;
+  try { llama2c = tokenizer === undefined && !/\.gguf$/i.test(abs) && !isGgufFile(abs); } catch { /* unreadable: the load says so */ }
+  return llama2c ? [{ path: join(dirname(abs), 'tokenizer.bin'), why: `the tokenizer of the llama2.c checkpoint --from ${from}` }] : [];
 }
 
 /** Whether a tokenizer.json pre-tokenizer (or one in its Sequence) is a Metaspace with prepend_scheme "first". */

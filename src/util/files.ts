@@ -192,13 +192,20 @@ export function appendLineSync(file: string, text: string): void {
   }
 }
 
+/** An input of a command that the user did not name (a model file's folder), with why it is read. */
+export interface ImpliedInput {
+  path: string;
+  /** Said after the path in a refusal, e.g. "the folder of --from x.safetensors, whose config.json is read". */
+  why: string;
+}
+
 /**
  * Refuses an output path that exists (unless `force`) or that is, or lies inside, one of `inputs` (always: a
  * command must not overwrite what it is reading). `flag` names the option that allows overwriting. With `file`, also
  * one that cannot be written as a file (a folder there, no folder to hold it), which writeFileVia would refuse only
  * once the command's work is done.
  */
-export function checkOutputPath(path: string, opts: { force?: boolean; inputs?: string[]; flag?: string; file?: boolean } = {}): void {
+export function checkOutputPath(path: string, opts: { force?: boolean; inputs?: (string | ImpliedInput)[]; flag?: string; file?: boolean } = {}): void {
   // `-` reads as standard output to a Unix user; a file named "-" was written in its place without a word.
   if (path === '-') throw new Error('cannot write to -: outputs are files, written whole and atomically, not standard output (write ./- for a file named "-")');
   if (opts.file) {
@@ -206,12 +213,13 @@ export function checkOutputPath(path: string, opts: { force?: boolean; inputs?: 
     if (problem) throw new Error(`cannot write ${path}: ${problem}`);
   }
   const target = canonical(path);
-  for (const input of opts.inputs ?? []) {
+  for (const given of opts.inputs ?? []) {
+    const input = typeof given === 'string' ? given : given.path, why = typeof given === 'string' ? '' : ` (${given.why})`;
     const src = canonical(input);
     const rel = relative(src, target);
     const inside = rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel) && statSafe(src)?.isDirectory();
-    if (rel === '') throw new Error(`${path} would overwrite the input ${input}; write somewhere else`);
-    if (inside) throw new Error(`${path} lies inside the input folder ${input}; write somewhere else`);
+    if (rel === '') throw new Error(`${path} would overwrite the input ${input}${why}; write somewhere else`);
+    if (inside) throw new Error(`${path} lies inside the input folder ${input}${why}; write somewhere else`);
   }
   if (existsSync(path) && !opts.force) throw new Error(`${path} exists; pass ${opts.flag ?? '--force'} to overwrite it`);
 }

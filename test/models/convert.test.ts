@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertModel } from '../../src/cli/convert.js';
@@ -111,6 +111,29 @@ test('--force over a folder with a folder where a model file goes, and --tokeniz
   await assert.rejects(convertModel({ from: MODEL, to: 'gguf', out: join(dir, 'x.gguf'), tokenizer: join(MODEL, 'tokenizer.json') }),
     /--tokenizer applies to a llama2\.c checkpoint \(its tokenizer\.bin\); .* is a Hugging Face model, whose own tokenizer is converted/);
   assert.equal(existsSync(join(dir, 'x.gguf')), false);
+}));
+
+test('what --from reads beside it is an input too: a .safetensors file\'s folder, a llama2.c checkpoint\'s tokenizer.bin (--force rewrote the source\'s config.json)', withDir(async (dir) => {
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(MODEL, f), join(src, f === 'model.safetensors' ? 'model.fp32.safetensors' : f));
+  const config = readFileSync(join(src, 'config.json'));
+  const from = join(src, 'model.fp32.safetensors');
+  const why = `\\(the folder of --from ${from.replace(/[.]/g, '\\.')}, whose config\\.json and tokenizer files are read\\); write somewhere else$`;
+  await assert.rejects(convertModel({ from, to: 'safetensors', out: src, dtype: 'bf16', force: true }), new RegExp(`^Error: ${src} would overwrite the input ${src} ${why}`));
+  await assert.rejects(convertModel({ from, to: 'gguf', out: join(src, 'm.gguf'), force: true }), new RegExp(`^Error: ${src}/m\\.gguf lies inside the input folder ${src} ${why}`));
+  assert.ok(readFileSync(join(src, 'config.json')).equals(config));
+  assert.deepEqual(readdirSync(src).sort(), ['config.json', 'model.fp32.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+  // Elsewhere it converts as before.
+  assert.equal((await convertModel({ from, to: 'gguf', out: join(dir, 'm.gguf') })).tokenizer, 'embedded');
+  // A llama2.c checkpoint reads the tokenizer.bin beside it unless --tokenizer names another.
+  const l2c = join(dir, 'l2c');
+  mkdirSync(l2c);
+  writeFileSync(join(l2c, 'model.bin'), Buffer.alloc(64));
+  writeFileSync(join(l2c, 'tokenizer.bin'), 'the old tokenizer');
+  await assert.rejects(convertModel({ from: join(l2c, 'model.bin'), to: 'gguf', out: join(l2c, 'tokenizer.bin'), force: true }),
+    new RegExp(`^Error: ${l2c}/tokenizer\\.bin would overwrite the input ${l2c}/tokenizer\\.bin \\(the tokenizer of the llama2\\.c checkpoint --from ${l2c}/model\\.bin\\); write somewhere else$`));
+  assert.equal(readFileSync(join(l2c, 'tokenizer.bin'), 'utf8'), 'the old tokenizer');
 }));
 
 test('a folder whose config.json disagrees with its weights is refused before anything is written (both outputs)', withDir(async (dir) => {
