@@ -32,8 +32,14 @@ export interface ConvertReport {
   notes: string[];
 }
 
-/** Files of a HF folder that travel with the tokenizer. */
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'chat_template.jinja'];
+/**
+ * Files of a HF folder that travel with the tokenizer: copied from a HF source, and refused in an output folder when
+ * the conversion would not replace them. The slow tokenizers' files (tokenizer.model, vocab.json, merges.txt,
+ * added_tokens.json) and chat_template.json among them: left beside new weights, transformers loaded the old
+ * model's tokenizer from them.
+ */
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'chat_template.jinja',
+  'chat_template.json', 'tokenizer.model', 'vocab.json', 'merges.txt', 'added_tokens.json'];
 /** Files a safetensors conversion may write into its output folder. */
 const HF_OUTPUT_FILES = ['model.safetensors', 'config.json', ...TOKENIZER_FILES];
 

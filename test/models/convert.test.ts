@@ -98,6 +98,31 @@ test('--force over a model folder: a tokenizer file the conversion would not rep
   assert.equal(r.tokenizer, 'copied');
 }));
 
+test('the slow tokenizers\' files and chat_template.json travel with the tokenizer: copied from a HF folder, refused when stale (transformers loaded the old model\'s)', withDir(async (dir) => {
+  const gguf = join(dir, 'ts.gguf');
+  await convertModel({ from: MODEL, to: 'gguf', out: gguf });
+  const extra = ['chat_template.json', 'tokenizer.model', 'vocab.json', 'merges.txt', 'added_tokens.json'];
+  for (const f of extra) {
+    const out = join(dir, `old-${f}`);
+    mkdirSync(out);
+    copyFileSync(join(MODEL, 'config.json'), join(out, 'config.json'));
+    copyFileSync(join(MODEL, 'model.safetensors'), join(out, 'model.safetensors'));
+    writeFileSync(join(out, f), `the old model's ${f}`);
+    await assert.rejects(convertModel({ from: gguf, to: 'safetensors', out, force: true }),
+      new RegExp(`old-${f.replace('.', '\\.')} holds ${f.replace('.', '\\.')}, which this conversion would not replace \\(the source has no tokenizer to write\\)`));
+    assert.ok(readFileSync(join(out, 'model.safetensors')).equals(readFileSync(join(MODEL, 'model.safetensors'))), 'nothing written');
+  }
+  // From a HF folder that has them, they are copied as the other tokenizer files are.
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(MODEL, f), join(src, f));
+  for (const f of extra) writeFileSync(join(src, f), `the source's ${f}`);
+  const out = join(dir, 'old-vocab.json');
+  const r = await convertModel({ from: src, to: 'safetensors', out, force: true });
+  assert.equal(r.tokenizer, 'copied');
+  for (const f of extra) assert.equal(readFileSync(join(out, f), 'utf8'), `the source's ${f}`);
+}));
+
 test('--force over a folder with a folder where a model file goes, and --tokenizer on a source that has its own: refused before anything is written', withDir(async (dir) => {
   const out = join(dir, 'hf');
   await convertModel({ from: MODEL, to: 'safetensors', out });
