@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, promises as fs, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { IO_PIECE, MiB, readFileLimited, removeDeadWritersFiles, tempFileFor, updateHash, writeError, writeTarget } from '../util/files.js';
+import { IO_PIECE, keepModeOf, MiB, readFileLimited, removeDeadWritersFiles, tempFileFor, updateHash, writeError, writeTarget } from '../util/files.js';
 import { checkArg } from '../util/args.js';
 
 const MAGIC = 'NAMMCKP1';
@@ -61,6 +61,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string | 
     } else {
       await handle.writeFile(data);
     }
+    keepModeOf(target, handle.fd);
     await handle.sync();
   } catch (err) {
     await handle.close().catch(() => undefined);

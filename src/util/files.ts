@@ -3,7 +3,7 @@
  * target only once complete (so an error or a kill mid-way leaves the old file, or none, never a cut-off one), and
  * commands refuse to overwrite what exists unless asked to, with messages that name the real paths.
  */
-import { appendFileSync, closeSync, existsSync, fstatSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { hostname, tmpdir } from 'node:os';
@@ -131,12 +131,31 @@ export function writeFileVia(path: string, write: (tmp: string) => void): void {
   try {
     write(tmp);
     const fd = openSync(tmp, 'r+');
-    try { fsyncSync(fd); } finally { closeSync(fd); }
+    try {
+      keepModeOf(target, fd);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, target);
   } catch (err) {
     rmSync(tmp, { force: true });
     throw writeError(path, err, tmp);
   }
+}
+
+/**
+ * Gives the file open as `fd`, about to be renamed over `target`, the mode of the file there (and, as root, its owner
+ * and group): a 0600 file became 0644, a new file's default, after a `--force` or a `calibrate` in place.
+ */
+export function keepModeOf(target: string, fd: number): void {
+  const st = statSafe(target);
+  if (!st?.isFile()) return;
+  // The owner first: a change of owner clears the set-id bits that the mode then sets again.
+  if (process.getuid?.() === 0) {
+    try { fchownSync(fd, Number(st.uid), Number(st.gid)); } catch { /* a file system without owners */ }
+  }
+  try { fchmodSync(fd, Number(st.mode) & 0o7777); } catch { /* a file system without modes */ }
 }
 
 /**

@@ -247,6 +247,36 @@ test('makeTemporaryFolder leaves other users\' left-over folders alone, and a cl
   }
 });
 
+test('writeFileVia and writeFileAtomic keep the mode of the file they replace, and as root its owner (a 0600 file became 0644)', { skip: process.platform === 'win32' }, async () => {
+  const { chmodSync, chownSync, mkdtempSync, rmSync, readFileSync } = await import('node:fs');
+  const { writeFileVia } = await import('../../src/util/files.js');
+  const { writeFileAtomic } = await import('../../src/evolve/checkpoint.js');
+  const dir = mkdtempSync(join(tmpdir(), 'namm-mode-'));
+  try {
+    const p = join(dir, 'policy.namm');
+    writeFileSync(p, 'old');
+    for (const mode of [0o600, 0o755, 0o640]) {
+      chmodSync(p, mode);
+      writeFileVia(p, (tmp) => writeFileSync(tmp, 'via'));
+      assert.equal(statSync(p).mode & 0o7777, mode, `writeFileVia over a file of mode ${mode.toString(8)}`);
+      await writeFileAtomic(p, 'atomic');
+      assert.equal(statSync(p).mode & 0o7777, mode, `writeFileAtomic over a file of mode ${mode.toString(8)}`);
+    }
+    assert.equal(readFileSync(p, 'utf8'), 'atomic');
+    if (process.getuid?.() === 0) {
+      chownSync(p, 65534, 65534);
+      writeFileVia(p, (tmp) => writeFileSync(tmp, 'via'));
+      assert.deepEqual([statSync(p).uid, statSync(p).gid], [65534, 65534]);
+    }
+    // A new file takes the default mode, as before.
+    writeFileVia(join(dir, 'new.txt'), (tmp) => writeFileSync(tmp, 'x'));
+    writeFileSync(join(dir, 'plain.txt'), 'x');
+    assert.equal(statSync(join(dir, 'new.txt')).mode, statSync(join(dir, 'plain.txt')).mode);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a full disk or a read-only folder is named by the file being written; the writer\'s own errors stay as they were', { skip: process.platform !== 'linux' }, async () => {
   const { appendLineSync, checkWritable, writeFileVia } = await import('../../src/util/files.js');
   const { writeFileAtomic } = await import('../../src/evolve/checkpoint.js');
