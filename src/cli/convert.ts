@@ -64,6 +64,8 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
   if (o.to === 'gguf') checkOutputPath(o.out, { force: o.force, inputs, file: true });
   else {
     checkOutputPath(o.out, { force: true, inputs });
+    // Here, not after the source is loaded (minutes, for a large model).
+    if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new Error(`${o.out}: exists and is not a folder (safetensors output is a HF folder); choose another --out`);
     for (const f of HF_OUTPUT_FILES) {
       checkOutputPath(join(o.out, f), { force: true, inputs });
       // A folder where a file goes failed its write only after the files before it had replaced the old model's.
@@ -110,7 +112,6 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
   }
 
   // A HF folder: weights back in rotate-half layout (HF config.json cannot say "interleaved").
-  if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new Error(`${o.out}: exists and is not a folder (safetensors output is a HF folder)`);
   const config = { ...src.config, ropeLayout: 'half' as const };
   // Formed first: a config that config.json cannot say is refused before anything is written.
   const configJson = JSON.stringify({ ...toHfConfig(config), torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype] }, null, 2) + '\n';

@@ -161,6 +161,17 @@ test('what --from reads beside it is an input too: a .safetensors file\'s folder
   assert.equal(readFileSync(join(l2c, 'tokenizer.bin'), 'utf8'), 'the old tokenizer');
 }));
 
+test('--to safetensors --out an existing file is refused before the source is read (it was loaded whole first)', withDir(async (dir) => {
+  const out = join(dir, 'a-file');
+  writeFileSync(out, 'keep me');
+  // A source that fails to load: the refusal comes first.
+  const broken = join(dir, 'broken.gguf');
+  writeFileSync(broken, 'not a model');
+  await assert.rejects(convertModel({ from: broken, to: 'safetensors', out, force: true }),
+    new RegExp(`^Error: ${out}: exists and is not a folder \\(safetensors output is a HF folder\\); choose another --out$`));
+  assert.equal(readFileSync(out, 'utf8'), 'keep me');
+}));
+
 test('a folder whose config.json disagrees with its weights is refused before anything is written (both outputs)', withDir(async (dir) => {
   // The same files with a config that says 3 layers and a 256-wide MLP: it was converted, and the loader then refused the output.
   const bad = join(dir, 'bad');
