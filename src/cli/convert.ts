@@ -8,6 +8,7 @@ import { loadModelFiles, tiedNames } from '../models/load.js';
 import { buildArch } from '../models/model.js';
 import { writeSafetensors, type SafetensorsDtype, type SafetensorsWriteTensor } from '../models/safetensors.js';
 import { HfTokenizer } from '../models/tokenizers/hf.js';
+import { HF_TOKENIZER_FILES } from '../models/tokenizer.js';
 import { isSentencePieceStyle } from '../models/tokenizers/gguf-vocab.js';
 import { checkOutputPath, makeFolders, writeFileVia, type ImpliedInput } from '../util/files.js';
 import { checkOptionKeys, showValue } from '../util/show.js';
@@ -32,14 +33,8 @@ export interface ConvertReport {
   notes: string[];
 }
 
-/**
- * Files of a HF folder that travel with the tokenizer: copied from a HF source, and refused in an output folder when
- * the conversion would not replace them. The slow tokenizers' files (tokenizer.model, vocab.json, merges.txt,
- * added_tokens.json) and chat_template.json among them: left beside new weights, transformers loaded the old
- * model's tokenizer from them.
- */
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'chat_template.jinja',
-  'chat_template.json', 'tokenizer.model', 'vocab.json', 'merges.txt', 'added_tokens.json'];
+/** Files of a HF folder that travel with the tokenizer: copied from a HF source, refused when stale in an output folder. */
+const TOKENIZER_FILES = HF_TOKENIZER_FILES;
 /** Files a safetensors conversion may write into its output folder. */
 const HF_OUTPUT_FILES = ['model.safetensors', 'config.json', ...TOKENIZER_FILES];
 

@@ -13,6 +13,17 @@ import { RUN_CHECKPOINT_HINT } from '../evolve/checkpoint.js';
 
 export { HfTokenizer } from './tokenizers/hf.js';
 
+/**
+ * The files of a Hugging Face model folder that describe its tokenizer, read by namm (tokenizer.json and the JSON
+ * files and chat_template.jinja beside it) or by transformers (its slow tokenizers' files, chat_template.json). A
+ * conversion or an export that writes a new model into a folder replaces each of them or refuses to leave it: left
+ * beside the new weights, it made the new model load the old one's chat template or special tokens.
+ */
+export const HF_TOKENIZER_FILES: readonly string[] = [
+  'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'chat_template.jinja',
+  'chat_template.json', 'tokenizer.model', 'vocab.json', 'merges.txt', 'added_tokens.json',
+];
+
 /** Loads tokenizer.json from `dir` with the bos/eos/chat-template settings of the JSON files beside it. */
 export async function loadHfTokenizer(tokenizerJsonPath: string): Promise<HfTokenizer> {
   const dir = dirname(tokenizerJsonPath);

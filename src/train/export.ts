@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../evolve/checkpoint.js';
 import { toHfConfig } from '../models/config.js';
+import { HF_TOKENIZER_FILES } from '../models/tokenizer.js';
 import { writeSafetensors, type SafetensorsWriteTensor } from '../models/safetensors.js';
 import type { ModelConfig } from '../models/types.js';
 import type { TrainableModel } from './model.js';
@@ -31,15 +32,17 @@ export async function writeModelWeights(dir: string, model: TrainableModel, meta
   writeFileVia(join(dir, 'model.safetensors'), (tmp) => writeSafetensors(tmp, tensors, { format: 'pt', ...metadata }));
 }
 
-/** What saveHfModel writes, and the tokenizer files it leaves alone when it is given no tokenizer. */
+/** What saveHfModel writes, and the tokenizer files it writes when given a tokenizer. */
 const MODEL_FILES = ['model.safetensors', 'config.json', 'generation_config.json'];
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json'];
 
 /**
  * The whole folder: configs, weights and (optionally) the tokenizer files. A folder that already holds any of them
- * is refused unless `force`; with `force` and no tokenizer, so is one holding tokenizer files (they would stay beside
- * the new weights and be loaded with them). Every target is checked before anything is written (a folder or a
- * device where a file goes), and the weights go first, so a failed write leaves the old model's configs with it.
+ * is refused unless `force`; with `force`, so is one holding tokenizer files this save does not write (all of them
+ * without a tokenizer; with one, another model's special_tokens_map.json, chat_template.jinja, slow tokenizer files
+ * and the like, HF_TOKENIZER_FILES), which would stay beside the new weights and be loaded with them. Every target
+ * is checked before anything is written (a folder or a device where a file goes), and the weights go first, so a
+ * failed write leaves the old model's configs with it.
  */
 export async function saveHfModel(
   dir: string, model: TrainableModel, tokenizer?: { json: unknown; config: unknown }, padTokenId: number | null = null, options: { force?: boolean } = {},
@@ -50,10 +53,14 @@ export async function saveHfModel(
   const files = [...MODEL_FILES, ...(tokenizer ? TOKENIZER_FILES : [])];
   if (existsSync(dir)) {
     for (const f of files) writeTarget(join(dir, f));
-    const held = [...MODEL_FILES, ...TOKENIZER_FILES].filter((f) => existsSync(join(dir, f)));
-    const stale = tokenizer ? [] : held.filter((f) => TOKENIZER_FILES.includes(f));
+    const held = [...new Set([...MODEL_FILES, ...HF_TOKENIZER_FILES])].filter((f) => existsSync(join(dir, f)));
+    const stale = held.filter((f) => !files.includes(f));
     // First: force cannot help there (it advised { force: true }, which then refused them).
-    if (stale.length > 0) throw new Error(`saveHfModel: ${dir} holds ${stale.join(', ')} of another model, and no tokenizer is given to replace them; remove them or pass the tokenizer`);
+    if (stale.length > 0) {
+      throw new Error(tokenizer
+        ? `saveHfModel: ${dir} holds ${stale.join(', ')} of another model, which this save does not write (they would be read with the new model's tokenizer); remove them`
+        : `saveHfModel: ${dir} holds ${stale.join(', ')} of another model, and no tokenizer is given to replace them; remove them or pass the tokenizer`);
+    }
     if (held.length > 0 && !options.force) throw new Error(`saveHfModel: ${dir} already holds ${held.join(', ')}; pass { force: true } to overwrite`);
   }
   makeFolders(dir, 'model folder');

@@ -47,5 +47,12 @@ test('saveHfModel writes a folder loadModel reads, and refuses to overwrite one 
     writeFileSync(join(tokOnly, 'tokenizer.json'), '{}');
     await assert.rejects(saveHfModel(tokOnly, modelOf(8)), /holds tokenizer\.json of another model, and no tokenizer is given/);
     assert.equal(existsSync(join(other, 'tokenizer.json')), false);
+    // Another model's chat template and special tokens map, which a save with a tokenizer does not write: namm read
+    // them with the new tokenizer (the old model's chat template, its special tokens).
+    writeFileSync(join(dir, 'chat_template.jinja'), '{{ old }}');
+    writeFileSync(join(dir, 'special_tokens_map.json'), '{"bos_token": "<old>"}');
+    await assert.rejects(saveHfModel(dir, modelOf(8), tokenizer, null, { force: true }),
+      /holds special_tokens_map\.json, chat_template\.jinja of another model, which this save does not write \(they would be read with the new model's tokenizer\); remove them$/);
+    assert.equal((await loadModelFiles(dir)).config.hiddenSize, 16, 'nothing written');
   } finally { rmSync(root, { recursive: true, force: true }); }
 });
