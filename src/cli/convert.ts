@@ -82,7 +82,7 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
   if (o.to === 'safetensors') {
     // --force replaces a folder's model files; a tokenizer file of the old model that this conversion does not
     // write would stay beside the new weights and be loaded with them, so it is refused before anything is written.
-    const fromHfFolder = src.format === 'safetensors' && existsSync(join(src.source, 'tokenizer.json'));
+    const fromHfFolder = src.format === 'safetensors' && TOKENIZER_FILES.some((f) => existsSync(join(src.source, f)));
     const written = fromHfFolder ? TOKENIZER_FILES.filter((f) => existsSync(join(src.source, f)))
       : src.tokenizer instanceof HfTokenizer ? ['tokenizer.json', 'tokenizer_config.json'] : [];
     const stale = existsSync(o.out) ? TOKENIZER_FILES.filter((f) => !written.includes(f) && existsSync(join(o.out, f))) : [];
@@ -143,11 +143,15 @@ function writeHfFolder(o: ConvertOptions, src: Awaited<ReturnType<typeof loadMod
   write('config.json', configJson);
 
   let tokenizer: ConvertReport['tokenizer'] = 'none';
-  if (src.format === 'safetensors' && existsSync(join(src.source, 'tokenizer.json'))) {
-    for (const f of TOKENIZER_FILES) {
-      if (existsSync(join(src.source, f))) writeFileVia(join(o.out, f), (tmp) => copyFileSync(join(src.source, f), tmp));
+  const present = src.format === 'safetensors' ? TOKENIZER_FILES.filter((f) => existsSync(join(src.source, f))) : [];
+  if (present.length > 0) {
+    // Every one there, tokenizer.json or not: a folder with only a slow tokenizer (tokenizer.model, vocab.json and
+    // merges.txt) lost it in the conversion.
+    for (const f of present) writeFileVia(join(o.out, f), (tmp) => copyFileSync(join(src.source, f), tmp));
+    if (present.some((f) => f !== 'generation_config.json')) tokenizer = 'copied';
+    if (tokenizer === 'copied' && !present.includes('tokenizer.json')) {
+      notes.push(`the source has no tokenizer.json: its ${present.filter((f) => f !== 'generation_config.json').join(', ')} were copied as they are (transformers reads them; namm reads a tokenizer.json)`);
     }
-    tokenizer = 'copied';
   } else if (src.tokenizer instanceof HfTokenizer) {
     // GGUF byte-level vocabularies become a tokenizer.json in memory; write it out.
     write('tokenizer.json', JSON.stringify(src.tokenizer.json));

@@ -227,3 +227,23 @@ test('GGUF Q8_0 / Q4_0: matrices whose rows are no multiple of 32 go out as F16,
   const even = await convertModel({ from: MODEL, to: 'gguf', out: join(dir, 'even.gguf'), dtype: 'q8_0' });
   assert.ok(!even.notes.some((n) => n.includes('F16')), even.notes.join());
 }));
+
+test('HF → HF from a folder with only a slow tokenizer copies its files and says namm cannot read them', withDir(async (dir) => {
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  for (const f of ['config.json', 'model.safetensors', 'generation_config.json']) copyFileSync(join(MODEL, f), join(src, f));
+  writeFileSync(join(src, 'tokenizer.model'), Buffer.from([1, 2, 3, 4]));
+  writeFileSync(join(src, 'special_tokens_map.json'), '{"bos_token": "<s>"}');
+  const out = join(dir, 'out');
+  const r = await convertModel({ from: src, to: 'safetensors', out });
+  // It converted with no tokenizer at all and no word about it.
+  assert.equal(r.tokenizer, 'copied');
+  for (const f of ['tokenizer.model', 'special_tokens_map.json', 'generation_config.json']) assert.deepEqual(readFileSync(join(out, f)), readFileSync(join(src, f)), f);
+  assert.ok(r.notes.includes('the source has no tokenizer.json: its special_tokens_map.json, tokenizer.model were copied as they are (transformers reads them; namm reads a tokenizer.json)'), r.notes.join('\n'));
+  // generation_config.json alone is no tokenizer.
+  rmSync(join(src, 'tokenizer.model'));
+  rmSync(join(src, 'special_tokens_map.json'));
+  const bare = await convertModel({ from: src, to: 'safetensors', out: join(dir, 'bare') });
+  assert.equal(bare.tokenizer, 'none');
+  assert.ok(existsSync(join(dir, 'bare', 'generation_config.json')));
+}));
