@@ -136,10 +136,10 @@ const tokenizerSource = (path: string) => (path.endsWith('.json') ? path : join(
  * makes it again, and writes it only once found to be the run's: written first, a refused one stayed in the folder.
  * `recorded`: the checkpoint's tokenizer digest, when it has one.
  */
-async function prepareTokenizer(o: TrainRunOptions, train: Document[], recorded: string | undefined, corpus: string): Promise<void> {
+async function prepareTokenizer(o: TrainRunOptions, train: Document[], recorded: string | undefined): Promise<void> {
   const path = join(o.outDir, 'tokenizer.json');
   if (o.resume && existsSync(path)) {
-    await checkRunTokenizer(o, readFileLimited(path, 512 * MiB, 'tokenizer', true), recorded, false, corpus);
+    await checkRunTokenizer(o, readFileLimited(path, 512 * MiB, 'tokenizer', true), recorded, false);
     return;
   }
   const t = o.config.tokenizer;
@@ -158,7 +158,7 @@ async function prepareTokenizer(o: TrainRunOptions, train: Document[], recorded:
     tokenizer = Buffer.from(JSON.stringify(bpeTokenizerJson(bpe)));
     config = Buffer.from(JSON.stringify(bpeTokenizerConfig(bpe, o.config.model.maxPositions), null, 2) + '\n');
   }
-  if (o.resume) await checkRunTokenizer(o, tokenizer, recorded, true, corpus);
+  if (o.resume) await checkRunTokenizer(o, tokenizer, recorded, true);
   await writeFileAtomic(path, tokenizer);
   if (config) await writeFileAtomic(join(o.outDir, 'tokenizer_config.json'), config);
 }
@@ -221,24 +221,24 @@ async function checkInitArchitecture(cfg: TrainConfig): Promise<void> {
 }
 
 /**
- * What token-cache.bin begins with: a digest of the tokenizer.json bytes, the run's seed and the documents (the
- * token streams are theirs; a run given other documents, through the API's `corpus` or a new version of the corpus
- * packages, trained on the old ones' tokens). `corpus` null: the key of caches written before the documents counted,
- * which a resume's tokenizer check still accepts as evidence.
+ * What token-cache.bin begins with: a digest of the tokenizer.json bytes and the run's seed (a resume's evidence of
+ * the tokenizer for a checkpoint that records none). The documents' digest (corpusDigest) ends the file: the token
+ * streams are the documents', and a run given other ones (through the API's `corpus`, or a new version of the
+ * corpus packages) trained on the old ones' tokens. Kept apart so that other documents do not read as another
+ * tokenizer.
  */
-function tokenCacheKey(o: TrainRunOptions, tokenizer: Buffer, corpus: string | null): Buffer {
-  const h = createHash('sha256').update(tokenizer).update(`|${o.config.training.seed}`);
-  return (corpus === null ? h : h.update(`|${corpus}`)).digest();
+function tokenCacheKey(o: TrainRunOptions, tokenizer: Buffer): Buffer {
+  return createHash('sha256').update(tokenizer).update(`|${o.config.training.seed}`).digest();
 }
 
-/** SHA-256 (hex) of a split's documents, names and texts, in order. */
-function corpusDigest(split: { train: Document[]; validation: Document[] }): string {
+/** SHA-256 of a split's documents, names and texts, in order. */
+function corpusDigest(split: { train: Document[]; validation: Document[] }): Buffer {
   const h = createHash('sha256');
   for (const [part, docs] of [['train', split.train], ['validation', split.validation]] as const) {
     h.update(`${part}:${docs.length}\0`);
     for (const d of docs) h.update(`${d.name.length}:${d.name}${d.text.length}:`).update(d.text);
   }
-  return h.digest('hex');
+  return h.digest();
 }
 
 /** SHA-256 (hex) of a tokenizer.json's bytes, as a training checkpoint records it. */
@@ -252,7 +252,7 @@ const tokenizerDigest = (bytes: Uint8Array): string => createHash('sha256').upda
  * weights would go on training on ids that now mean other tokens, and the token cache, taken for a damaged one, was
  * tokenized again over the only evidence. Without either there is nothing to check it by.
  */
-async function checkRunTokenizer(o: TrainRunOptions, tokenizer: Buffer, recorded: string | undefined, remade: boolean, corpus: string): Promise<void> {
+async function checkRunTokenizer(o: TrainRunOptions, tokenizer: Buffer, recorded: string | undefined, remade: boolean): Promise<void> {
   const file = join(o.outDir, 'tokenizer.json');
   const which = remade ? `${file} was missing, and the one made again` : file;
   if (recorded !== undefined) {
@@ -268,23 +268,24 @@ async function checkRunTokenizer(o: TrainRunOptions, tokenizer: Buffer, recorded
     if (remade) o.onStatus?.(`warning: ${file} was missing and has been made again; nothing in the run shows whether it is the tokenizer its weights were trained with`);
     return;
   }
-  const key = Buffer.from(cached);
-  if (!key.equals(tokenCacheKey(o, tokenizer, corpus)) && !key.equals(tokenCacheKey(o, tokenizer, null))) {
+  if (!Buffer.from(cached).equals(tokenCacheKey(o, tokenizer))) {
     throw new Error(`${which} differs from the tokenizer this run was trained with (its token-cache.bin was made with another); put the run's tokenizer.json back`);
   }
 }
 
 /** Token streams of the (seed-shuffled) training and the validation documents, cached per tokenizer. */
-async function prepareStreams(o: TrainRunOptions, tokenizer: Tokenizer, tokenizerBytes: Buffer, split: { train: Document[]; validation: Document[] }, corpus: string, bos: number, eos: number) {
-  const tokHash = tokenCacheKey(o, tokenizerBytes, corpus);
+async function prepareStreams(o: TrainRunOptions, tokenizer: Tokenizer, tokenizerBytes: Buffer, split: { train: Document[]; validation: Document[] }, bos: number, eos: number) {
+  // Layout: the tokenizer key (32 bytes), the two streams' lengths, the streams (int32), the documents' digest.
+  const tokHash = tokenCacheKey(o, tokenizerBytes), docs = corpusDigest(split);
   const cachePath = join(o.outDir, 'token-cache.bin');
   if (existsSync(cachePath)) {
     try {
       const p = await readCheckpointFile(cachePath);
-      if (Buffer.from(p.subarray(0, 32)).equals(tokHash)) {
-        const ints = new Int32Array(new Uint8Array(p.subarray(40)).buffer);
-        const view = new DataView(p.buffer, p.byteOffset, p.byteLength);
-        const nTrain = view.getUint32(32, true), nVal = view.getUint32(36, true);
+      const view = new DataView(p.buffer, p.byteOffset, p.byteLength);
+      const nTrain = view.getUint32(32, true), nVal = view.getUint32(36, true), end = 40 + 4 * (nTrain + nVal);
+      // A cache written before the documents' digest ends at `end`, and is made again.
+      if (p.length === end + 32 && Buffer.from(p.subarray(0, 32)).equals(tokHash) && Buffer.from(p.subarray(end)).equals(docs)) {
+        const ints = new Int32Array(new Uint8Array(p.subarray(40, end)).buffer);
         return { train: ints.slice(0, nTrain), validation: ints.slice(nTrain, nTrain + nVal) };
       }
     } catch { /* a damaged cache is rebuilt */ }
@@ -292,11 +293,13 @@ async function prepareStreams(o: TrainRunOptions, tokenizer: Tokenizer, tokenize
   o.onStatus?.(`tokenizing ${split.train.length + split.validation.length} documents`);
   const order = new Rng(`namm-train-docs|${o.config.training.seed}`).shuffle([...split.train]);
   const train = tokenStream(order, tokenizer, bos, eos), validation = tokenStream(split.validation, tokenizer, bos, eos);
-  const payload = new Uint8Array(40 + 4 * (train.length + validation.length));
+  const end = 40 + 4 * (train.length + validation.length);
+  const payload = new Uint8Array(end + 32);
   payload.set(tokHash, 0);
   const view = new DataView(payload.buffer);
   view.setUint32(32, train.length, true); view.setUint32(36, validation.length, true);
   new Int32Array(payload.buffer, 40).set(train); new Int32Array(payload.buffer, 40 + 4 * train.length).set(validation);
+  payload.set(docs, end);
   await writeCheckpointFile(cachePath, payload);
   return { train, validation };
 }
@@ -453,8 +456,7 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
   const phaseStarts = !!checkpoint && !!o.newData && setupDifferences(checkpoint.header.config, cfg, false, (x, y) => sameGivenTokenizer(x, y, copiedTokenizer)).length > 0;
 
   const split = o.corpus ?? corpusSplit();
-  const corpus = corpusDigest(split);
-  await prepareTokenizer(o, split.train, checkpoint?.header.tokenizerSha256, corpus);
+  await prepareTokenizer(o, split.train, checkpoint?.header.tokenizerSha256);
   const tokenizerBytes = readFileLimited(join(o.outDir, 'tokenizer.json'), 512 * MiB, 'tokenizer', true);
   const tokenizerSha256 = tokenizerDigest(tokenizerBytes);
   // config.json must exist before the tokenizer is loaded: it names the BOS/EOS ids.
@@ -464,7 +466,7 @@ async function trainInLockedFolder(o: TrainRunOptions): Promise<TrainRunResult> 
   const config = modelConfigFor(cfg, probe.vocabSize, bos, eos);
   await writeModelConfigs(o.outDir, config, cfg.tokenizer.path ? null : PAD);
   const tokenizer = await loadHfTokenizer(join(o.outDir, 'tokenizer.json'));
-  const streams = await prepareStreams(o, tokenizer, tokenizerBytes, split, corpus, bos, eos);
+  const streams = await prepareStreams(o, tokenizer, tokenizerBytes, split, bos, eos);
 
   const mixer = new DataMixer({ ...cfg.data, seed: cfg.training.seed }, streams.train, tokenizer, bos, eos, config.maxPositions);
   const validation = cfg.data.validationSamples > 0 ? DataMixer.validationSamples(mixer, streams.validation, cfg.data.validationSamples) : [];
