@@ -126,6 +126,11 @@ function extent(values: readonly number[]): [number, number] {
   return [lo, hi];
 }
 
+/** A short array as its values ("[NaN, 1]"), anything else as showValue says it. */
+function showRange(r: unknown): string {
+  return Array.isArray(r) && r.length <= 4 ? `[${r.map((v) => showValue(v)).join(', ')}]` : showValue(r);
+}
+
 const LINE_CHART_KEYS = ['title', 'xLabel', 'yLabel', 'series', 'xLog', 'xRange', 'yRange', 'xIntegerTicks', 'rightAxis', 'vlines', 'emptyText', 'width'];
 
 /** The SVG text of a line chart (see LineChartOptions). */
@@ -144,9 +149,16 @@ export function renderLineChart(o: LineChartOptions): string {
     if (r === undefined) continue;
     const log = key === 'xRange' && o.xLog === true;
     if (!Array.isArray(r) || r.length !== 2 || !r.every(Number.isFinite) || r[0] > r[1] || (log && !(r[0] > 0))) {
-      const shown = Array.isArray(r) && r.length <= 4 ? `[${r.map((v) => showValue(v)).join(', ')}]` : showValue(r);
-      throw new TypeError(`renderLineChart: o.${key} must be [lo, hi], two finite numbers with lo ≤ hi${log ? ' and lo > 0 (o.xLog is a logarithmic axis)' : ''}, got ${shown}`);
+      throw new TypeError(`renderLineChart: o.${key} must be [lo, hi], two finite numbers with lo ≤ hi${log ? ' and lo > 0 (o.xLog is a logarithmic axis)' : ''}, got ${showRange(r)}`);
     }
+  }
+  // The right axis's range may run either way, but NaN wrote NaN coordinates into the SVG (or threw from niceTicks).
+  const ra = o.rightAxis;
+  if (ra?.range !== undefined && !(Array.isArray(ra.range) && ra.range.length === 2 && ra.range.every(Number.isFinite))) {
+    throw new TypeError(`renderLineChart: o.rightAxis.range must be [a, b], two finite numbers, got ${showRange(ra.range)}`);
+  }
+  if (ra?.ticks !== undefined && !(Array.isArray(ra.ticks) && ra.ticks.every(Number.isFinite))) {
+    throw new TypeError(`renderLineChart: o.rightAxis.ticks must be finite numbers, got ${showRange(ra.ticks)}`);
   }
   const W = o.width ?? 800;
   const right = o.rightAxis ? 70 : 25;

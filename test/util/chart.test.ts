@@ -126,6 +126,13 @@ test('renderLineChart refuses an axis range that is not two finite, ordered numb
   // A range of one value is padded (x) or left to the data (y), as before.
   assertWellFormedSvg(renderLineChart(base(series, { xRange: [3, 3], yRange: [1, 1] })));
   assertWellFormedSvg(renderLineChart(base(series, { xLog: true, xRange: [0.5, 100] })));
+  // The right axis: NaN wrote NaN coordinates into the SVG; a range that runs downwards is allowed.
+  const right = [{ label: 'r', points: [[1, 0.5], [10, 0.25]] as [number, number][], axis: 'right' as const }];
+  assert.throws(() => renderLineChart(base(right, { rightAxis: { label: 'kv', range: [NaN, 1] } })), /^TypeError: renderLineChart: o\.rightAxis\.range must be \[a, b\], two finite numbers, got \[NaN, 1\]$/);
+  assert.throws(() => renderLineChart(base(right, { rightAxis: { label: 'kv', range: [0, 1], ticks: [0, NaN] } })), /o\.rightAxis\.ticks must be finite numbers/);
+  const svg = renderLineChart(base(right, { rightAxis: { label: 'kv', range: [1, 0] } }));
+  assertWellFormedSvg(svg);
+  assert.ok(!svg.includes('NaN'));
 });
 
 test('a long legend wraps onto more rows and the image grows to fit', () => {
