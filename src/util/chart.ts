@@ -227,9 +227,10 @@ export function renderLineChart(o: LineChartOptions): string {
       `<text x="${x}" y="${bottom + 18}" text-anchor="middle">${formatTick(t)}</text>`);
   }
   parts.push(`<rect x="${LEFT}" y="${TOP}" width="${pw}" height="${PLOT_H}" fill="none" stroke="#444"/>`);
-  if (o.rightAxis) {
-    const ra = o.rightAxis, color = escapeXml(ra.color ?? '#7f7f7f');
-    const ticks = ra.ticks ?? niceTicks(r0, r1).filter((v) => v >= Math.min(r0, r1) && v <= Math.max(r0, r1));
+  if (ra) {
+    const color = escapeXml(ra.color ?? '#7f7f7f');
+    const lo = Math.min(r0, r1), hi = Math.max(r0, r1);
+    const ticks = ra.ticks ?? niceTicks(lo, hi).filter((v) => v >= lo && v <= hi);
     for (const t of ticks) {
       parts.push(`<text x="${LEFT + pw + 6}" y="${c(sr(t))}" dominant-baseline="middle" fill="${color}">${formatTick(t)}</text>`);
     }
