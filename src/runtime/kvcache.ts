@@ -354,9 +354,11 @@ export class KVCache {
    * Keeps only the rows `keep` (strictly ascending indices into the current rows) of one layer's head, compacting in
    * place with one copy per run of consecutive kept rows. The capacity is kept for the tokens that follow, unless the
    * store falls below a quarter of it: then it is reallocated to twice its rows, or to its rows and room for another
-   * chunk as large as the last one when that is more, so a store that lost most of its tokens really gives the memory
-   * back while one that will refill soon does not reallocate at every update (a policy keeping 16 rows of every
-   * 128-token chunk shrank each store after every chunk and grew it back at the next: two resizes per store and chunk).
+   * chunk as large as the last one when that is more (and left as it is when that is no less than its capacity: one
+   * chunk filled it, and the session's end-of-prompt shrinkToFit releases it), so a store that lost most of its
+   * tokens really gives the memory back while one that will refill soon does not reallocate at every update (a policy
+   * keeping 16 rows of every 128-token chunk shrank each store after every chunk and grew it back at the next: two
+   * resizes per store and chunk).
    */
   retain(layer: number, head: number, keep: Int32Array | readonly number[]): RetainResult {
     const s = this.store(layer, head);
