@@ -75,9 +75,11 @@ export class FeatureNormalizer {
  */
 export class NormAccumulator {
   count = 0;
-  readonly mean = new Float64Array(N_BINS);
+  // Typed as plain Float64Array: inferred, they declared Float64Array<ArrayBuffer>, which TypeScript before 5.7 does
+  // not read (a consumer's type check failed on namm's own declarations).
+  readonly mean: Float64Array = new Float64Array(N_BINS);
   /** Sum of squared deviations from the mean (M2). */
-  readonly m2 = new Float64Array(N_BINS);
+  readonly m2: Float64Array = new Float64Array(N_BINS);
 
   /** Adds `rows` rows of 17 values from `data` (row r at r·17). */
   addRows(data: Float32Array, rows: number): void {
