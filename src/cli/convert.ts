@@ -68,6 +68,11 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
     }
     const held = existsSync(o.out) && statSync(o.out).isDirectory() ? HF_OUTPUT_FILES.filter((f) => existsSync(join(o.out, f))) : [];
     if (held.length > 0 && !o.force) throw new Error(`${o.out} already holds ${held.join(', ')}; pass --force to overwrite them`);
+    // A sharded model's index (and its shards) would stay beside the new model.safetensors, a second set of weights
+    // for whoever reads the folder by its index.
+    if (existsSync(join(o.out, 'model.safetensors.index.json'))) {
+      throw new Error(`${o.out} holds model.safetensors.index.json, another model's sharded weights, which this conversion would not replace; remove it and its shards, or choose another --out`);
+    }
   }
   const src = await loadModelFiles(o.from, { tokenizerPath: o.tokenizer });
   // Only a llama2.c checkpoint reads its tokenizer from beside it; other sources carry their own, and the option

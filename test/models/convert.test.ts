@@ -247,3 +247,12 @@ test('HF → HF from a folder with only a slow tokenizer copies its files and sa
   assert.equal(bare.tokenizer, 'none');
   assert.ok(existsSync(join(dir, 'bare', 'generation_config.json')));
 }));
+
+test('HF → HF --force into a folder of a sharded model is refused before anything is read', withDir(async (dir) => {
+  const out = join(dir, 'sharded');
+  mkdirSync(out);
+  writeFileSync(join(out, 'model.safetensors.index.json'), '{"weight_map": {}}');
+  await assert.rejects(convertModel({ from: MODEL, to: 'safetensors', out, force: true }),
+    /sharded holds model\.safetensors\.index\.json, another model's sharded weights, which this conversion would not replace; remove it and its shards, or choose another --out$/);
+  assert.deepEqual(readdirSync(out), ['model.safetensors.index.json']);
+}));
