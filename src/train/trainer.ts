@@ -273,7 +273,7 @@ async function checkRunTokenizer(o: TrainRunOptions, tokenizer: Buffer, recorded
   }
 }
 
-/** Token streams of the (seed-shuffled) training and the validation documents, cached per tokenizer. */
+/** Token streams of the (seed-shuffled) training and the validation documents, cached per tokenizer, seed and documents. */
 async function prepareStreams(o: TrainRunOptions, tokenizer: Tokenizer, tokenizerBytes: Buffer, split: { train: Document[]; validation: Document[] }, bos: number, eos: number) {
   // Layout: the tokenizer key (32 bytes), the two streams' lengths, the streams (int32), the documents' digest.
   const tokHash = tokenCacheKey(o, tokenizerBytes), docs = corpusDigest(split);
