@@ -4,8 +4,9 @@
  * references stay shared between the copies (an object reached twice is copied once; but two different typed-array
  * views of one buffer become two arrays of their own, each the copy of its own range, so state must not rely on
  * such views aliasing each other), and functions and the objects `shared` accepts (by default a compute backend)
- * are not copied but referenced. Property descriptors are kept, so readonly (non-writable) properties stay readonly. Not for objects whose state lives outside their
- * properties (native handles, JavaScript private `#fields`, WeakMaps): those must be listed as shared.
+ * are not copied but referenced. Property descriptors are kept, so readonly (non-writable) properties stay readonly.
+ * Not for objects whose state lives outside their properties (native handles, JavaScript private `#fields`,
+ * WeakMaps): those must be listed as shared.
  */
 export function cloneState<T>(value: T, shared: (v: object) => boolean = isBackend): T {
   return copy(value, shared, new Map()) as T;
