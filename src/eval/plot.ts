@@ -1,6 +1,6 @@
 /**
  * Task score against the KV-cache fraction held, one line per policy family (e.g. every `h2o:ratio=…` run is one
- * line through its budgets), with the full cache as a single point at x = 1. Points of several tasks make one line
+ * line through its budgets, every run of one NAMM checkpoint another), with the full cache as a single point at x = 1. Points of several tasks make one line
  * per (family, task), labelled with the task, so no line joins scores of different tasks.
  */
 import { PALETTE, renderLineChart, type LineSeries } from '../util/chart.js';
@@ -17,7 +17,11 @@ export interface ScoreVsKvPoint {
   task?: string;
 }
 
-/** The family of a policy spec: its name without options (`h2o:ratio=0.5` → `h2o`, `adakv(snapkv):ratio=0.5` → `adakv(snapkv)`). */
+/**
+ * The family of a policy spec: its name without options (`h2o:ratio=0.5` → `h2o`, `adakv(snapkv):ratio=0.5` →
+ * `adakv(snapkv)`), except that a NAMM's is its checkpoint (`namm:runs/a.namm,cacheSize=512` → `namm:runs/a.namm`):
+ * two evolved NAMMs are two policies, and one line through both joined their scores as if they were budgets of one.
+ */
 export function policyFamily(policy: string): string {
   // The options start at the first ':' outside parentheses; wrappers such as adakv(snapkv) keep their inner name.
   let depth = 0;
@@ -25,7 +29,14 @@ export function policyFamily(policy: string): string {
     const c = policy[i];
     if (c === '(') depth++;
     else if (c === ')') depth--;
-    else if (c === ':' && depth === 0) return policy.slice(0, i).trim() || policy;
+    else if (c === ':' && depth === 0) {
+      const name = policy.slice(0, i).trim();
+      if (name === 'namm') {
+        const path = policy.slice(i + 1).split(',')[0]!.trim();
+        return path ? `namm:${path}` : 'namm';
+      }
+      return name || policy;
+    }
   }
   return policy.trim() || policy;
 }

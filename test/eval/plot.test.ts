@@ -3,11 +3,14 @@ import assert from 'node:assert/strict';
 import { policyFamily, renderScoreVsKvSvg, type ScoreVsKvPoint } from '../../src/eval/plot.js';
 import { assertWellFormedSvg, frameOf, pathsOf, verticesOf, yTickLabels } from '../helpers/svg.js';
 
-test('policy families: the name before the first ":" or "("', () => {
+test('policy families: the name before the first ":" or "(", and a NAMM\'s checkpoint', () => {
   assert.equal(policyFamily('h2o:ratio=0.5'), 'h2o');
   assert.equal(policyFamily('adakv(snapkv):ratio=0.25'), 'adakv(snapkv)');
   assert.equal(policyFamily('matched(h2o):trace=namm'), 'matched(h2o)');
-  assert.equal(policyFamily('namm:models/x.namm,selection=per-head'), 'namm');
+  // Two evolved NAMMs are two policies (one line through both joined their scores); one NAMM's options are its budgets.
+  assert.equal(policyFamily('namm:models/x.namm,selection=per-head'), 'namm:models/x.namm');
+  assert.equal(policyFamily('namm:runs/lr=0.1/best.namm,cacheSize=512'), 'namm:runs/lr=0.1/best.namm');
+  assert.equal(policyFamily('namm: a.namm'), 'namm:a.namm');
   assert.equal(policyFamily('full'), 'full');
   assert.equal(policyFamily('namm'), 'namm');
 });
