@@ -173,6 +173,7 @@ export class HfTokenizer implements Tokenizer {
       this.core = new HfCoreTokenizer(given, libraryConfig(this.json, this.tokenizerConfig));
       applyAsRust((this.core as unknown as { pre_tokenizer: unknown }).pre_tokenizer, given.pre_tokenizer, false, 0);
       decodeAsRust((this.core as unknown as { decoder: unknown }).decoder, given.decoder, 0);
+      normalizeAsRust((this.core as unknown as { normalizer: unknown }).normalizer, given.normalizer, 0);
     } catch (err) {
       throw new Error(`${origin}: cannot build the tokenizer (${(err as Error).message})`);
     }
@@ -485,6 +486,9 @@ function forLibrary(json: Json): Json {
   return changed ? { ...json, pre_tokenizer: pre, decoder: dec } : json;
 }
 
+/** Rust's Whitespace pre-tokenizer expression, \w+|[^\w\s]+, with Rust regex's Unicode \w and \s. */
+const RUST_WHITESPACE = /[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]+|[^\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}\p{White_Space}]+/gu;
+
 /** A library pre-tokenizer instance, as far as applyAsRust reads and replaces it. */
 interface LibraryPreTokenizer {
   pattern?: RegExp | null;
@@ -508,6 +512,22 @@ function applyAsRust(instance: unknown, config: unknown, inSequence: boolean, de
   const inst = instance as LibraryPreTokenizer, c = config as Json;
   if (c.type === 'Sequence' && Array.isArray(c.pretokenizers) && Array.isArray(inst.tokenizers)) {
     c.pretokenizers.forEach((x, i) => applyAsRust(inst.tokenizers![i], x, true, depth + 1));
+    // A Sequence within a Sequence (forLibrary makes one of a splitting Metaspace) is given the pieces all at once,
+    // as Rust's steps see them: the library ran it on each piece alone, so a "first" Metaspace after Digits took
+    // every digit for the text's first piece and prepended ▁ to each.
+    if (inSequence) {
+      const steps = inst.tokenizers;
+      const own = inst.pre_tokenize.bind(inst);
+      inst.pre_tokenize = (text, options) => Array.isArray(text)
+        ? steps.reduce<string[]>((pieces, t) => (t ? t.pre_tokenize(pieces, options) : pieces), text)
+        : own(text, options);
+    }
+    return;
+  }
+  if (c.type === 'Whitespace') {
+    // Rust's \w+|[^\w\s]+ is Unicode's \w (letters, marks, digits, connectors, ZWJ); the library's JavaScript \w is
+    // ASCII alone, so "café" split into "caf" and "é".
+    inst.pre_tokenize_text = (text) => text.match(RUST_WHITESPACE) ?? [];
     return;
   }
   if (c.type === 'Split') {
@@ -526,6 +546,25 @@ function applyAsRust(instance: unknown, config: unknown, inSequence: boolean, de
       if (!Array.isArray(text)) return own(text, options);
       return text.flatMap((piece, i) => own(piece, i === 0 ? options : { ...options, section_index: (options?.section_index ?? 0) + 1 }));
     };
+  }
+}
+
+/**
+ * Makes the library's normalizer instances (walked in step with `config`) do what Rust's do where the library does
+ * otherwise: Prepend leaves an empty text empty (the library made "" — or a blank text that Strip emptied — into
+ * the prepended string alone, one token where Rust encodes none).
+ */
+function normalizeAsRust(instance: unknown, config: unknown, depth: number): void {
+  if (instance === null || typeof instance !== 'object' && typeof instance !== 'function') return;
+  if (config === null || typeof config !== 'object' || depth > MAX_PIPELINE_DEPTH) return;
+  const inst = instance as { normalizers?: unknown[]; normalize: (text: string) => string }, c = config as Json;
+  if (c.type === 'Sequence' && Array.isArray(c.normalizers) && Array.isArray(inst.normalizers)) {
+    c.normalizers.forEach((x, i) => normalizeAsRust(inst.normalizers![i], x, depth + 1));
+    return;
+  }
+  if (c.type === 'Prepend') {
+    const own = inst.normalize.bind(inst);
+    inst.normalize = (text) => (text === '' ? '' : own(text));
   }
 }
 
