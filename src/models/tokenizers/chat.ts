@@ -46,6 +46,43 @@ function pythonRange(start: number, stop?: number, step = 1): number[] {
   return out;
 }
 
+type Value = { type: string; value: unknown; toString(): string };
+type Filter = (operand: Value, filter: { type: string; value?: unknown }, env: Environment) => Value;
+type Block = (statements: unknown[], env: Environment) => Value;
+
+/**
+ * An Interpreter patched (this instance only, not the library's class) where @huggingface/jinja's output differs
+ * from jinja2's, as test/models/golden-chat-templates.test.ts found: a boolean is written True / False (Python's
+ * str), not true / false; a string's `length` counts code points, as Python's len (the library counted UTF-16 units,
+ * so an emoji was 2); `count`, jinja2's alias of `length`, is known. The runtime classes are not exported: their
+ * constructors are taken from values the library made.
+ */
+function pythonicInterpreter(env: Environment): Interpreter {
+  const interpreter = new Interpreter(env);
+  const patched = interpreter as unknown as { applyFilter: Filter; evaluateBlock: Block };
+  const probe = new Environment();
+  const IntegerValue = (probe.set('i', 1) as unknown as Value).constructor as new (v: number) => Value;
+  const StringValue = (probe.set('s', '') as unknown as Value).constructor as new (v: string) => Value;
+  const applyFilter = patched.applyFilter.bind(interpreter);
+  patched.applyFilter = (operand, filter, scope) => {
+    if (filter.type === 'Identifier' && (filter.value === 'length' || filter.value === 'count')) {
+      if (operand.type === 'StringValue') return new IntegerValue([...(operand.value as string)].length);
+      return applyFilter(operand, { ...filter, value: 'length' }, scope);
+    }
+    return applyFilter(operand, filter, scope);
+  };
+  patched.evaluateBlock = (statements, scope) => {
+    let out = '';
+    for (const statement of statements) {
+      const v = interpreter.evaluate(statement as Parameters<Interpreter['evaluate']>[0], scope) as unknown as Value;
+      if (v.type === 'NullValue' || v.type === 'UndefinedValue') continue;
+      out += v.type === 'BooleanValue' ? (v.value ? 'True' : 'False') : v.toString();
+    }
+    return new StringValue(out);
+  };
+  return interpreter;
+}
+
 /**
  * A chat template with the special-token strings templates refer to. It is compiled at its first use, not when the
  * tokenizer is made, so a template that @huggingface/jinja cannot parse (a `{% with %}` block, valid Jinja it does
@@ -94,7 +131,7 @@ export class ChatTemplate {
         ...this.specials, tools, documents, ...variables, messages, add_generation_prompt: addGenerationPrompt,
       };
       for (const [key, v] of Object.entries(scope)) env.set(key, v);
-      return new Interpreter(env).run(template.parsed).value as string;
+      return pythonicInterpreter(env).run(template.parsed).value as string;
     } catch (err) {
       // raise_exception's message (a refused conversation: "Conversation roles must alternate …") as the template says it.
       throw new Error(`${this.origin}: chat template: ${(err as Error).message}`);
