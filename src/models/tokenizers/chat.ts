@@ -50,6 +50,17 @@ type Value = { type: string; value: unknown; toString(): string };
 type Filter = (operand: Value, filter: { type: string; value?: unknown }, env: Environment) => Value;
 type Block = (statements: unknown[], env: Environment) => Value;
 
+type ValueClasses = { IntegerValue: new (v: number) => Value; StringValue: new (v: string) => Value };
+/** The library's value classes, found once (it does not export them): the constructors of values it made. */
+let valueClasses: ValueClasses | undefined;
+function libraryValueClasses(): ValueClasses {
+  const probe = new Environment();
+  return {
+    IntegerValue: (probe.set('i', 1) as unknown as Value).constructor as ValueClasses['IntegerValue'],
+    StringValue: (probe.set('s', '') as unknown as Value).constructor as ValueClasses['StringValue'],
+  };
+}
+
 /**
  * An Interpreter patched (this instance only, not the library's class) where @huggingface/jinja's output differs
  * from jinja2's, as test/models/golden-chat-templates.test.ts found: a boolean is written True / False (Python's
@@ -60,9 +71,7 @@ type Block = (statements: unknown[], env: Environment) => Value;
 function pythonicInterpreter(env: Environment): Interpreter {
   const interpreter = new Interpreter(env);
   const patched = interpreter as unknown as { applyFilter: Filter; evaluateBlock: Block };
-  const probe = new Environment();
-  const IntegerValue = (probe.set('i', 1) as unknown as Value).constructor as new (v: number) => Value;
-  const StringValue = (probe.set('s', '') as unknown as Value).constructor as new (v: string) => Value;
+  const { IntegerValue, StringValue } = valueClasses ??= libraryValueClasses();
   const applyFilter = patched.applyFilter.bind(interpreter);
   patched.applyFilter = (operand, filter, scope) => {
     if (filter.type === 'Identifier' && (filter.value === 'length' || filter.value === 'count')) {
