@@ -11,7 +11,9 @@ extra keyword arguments.
 The templates exercise what real chat templates use: loops with loop.first/last/index, role checks that raise,
 system-message handling, namespace() counters, whitespace control with trim_blocks/lstrip_blocks, string methods,
 filters (tojson with non-ASCII and indent, join, default, first/last, selectattr/map, ...), tests (defined, none,
-string, mapping), slicing, tools and tool calls, content given as a list of parts, macros and loop controls.
+string, mapping), slicing, tools and tool calls, content given as a list of parts, macros and loop controls; and
+values that are not strings written out as Python writes them (str and repr: True, None, 1e+20, {'a': [1, None]})
+through {{ }}, ~, |string and |join, |list of a string, and tojson as json.dumps writes floats and sorts keys.
 strftime_now is left out: its output depends on the clock.
 
 test/models/golden-chat-templates.test.ts renders each case with namm's ChatTemplate (@huggingface/jinja, patched)
@@ -112,6 +114,7 @@ PARTS = [
     A([{'type': 'text', 'text': 'A dog.'}]),
     U('Plain string again.'),
 ]
+ODD_CHARACTERS = [U('del\x7f nul\x00 bell\x07 nbsp\xa0 zwsp\u200b ls\u2028 private\ue000 tag\U000E0001 back\\slash \'quote\' "dq"')]
 THINKING = [U('2+2?'), A('<think>\nsimple sum\n</think>\n\n4'), U('And 3+3?')]
 DOCUMENTS = [{'title': 'Lighthouse', 'text': 'The lamp turns every 30 seconds.'}, {'title': 'Café', 'text': 'Crème brûlée costs €4.50.'}]
 
@@ -473,6 +476,67 @@ template('llama-style-header', 'header per role with a system default, eos after
     "    {{- '<|header|>assistant<|/header|>\\n\\n' }}\n"
     "{%- endif %}\n"
 ), [conv('system', WITH_SYSTEM), conv('no-system', MULTI), conv('non-ascii', NON_ASCII), conv('empty', EMPTY)])
+
+
+# ---- Python's str() and repr() where a template prints a value that is not a string -------------------------------
+template('python-str-scalars', "booleans, None, integers and floats printed, joined with ~ and through |string, as Python's str()", (
+    "{{ true ~ '|' ~ false ~ '|' ~ none ~ '|' ~ 42 ~ '|' ~ -7 ~ '|' ~ 1.0 ~ '|' ~ 0.1 ~ '|' ~ (10.0 ** 20) ~ '|' ~ (10.0 ** 16)"
+    " ~ '|' ~ (10.0 ** 15) ~ '|' ~ (1 / 3) ~ '|' ~ 0.00001 ~ '|' ~ (0.5 - 1) ~ '|' ~ (10 ** 20) }}\n"
+    "{{ (10.0 ** 300) * (10.0 ** 10) }} {{ -(10.0 ** 300) * (10.0 ** 10) }} {{ (10.0 ** 300) * (10.0 ** 10) - (10.0 ** 300) * (10.0 ** 10) }} {{ -0.0 }}"
+    " {{ [(10.0 ** 300) * (10.0 ** 10), -0.0] | tojson }}\n"
+    "{{ true | string }} {{ false | string }} {{ none | string }} {{ 42 | string }} {{ 2.5 | string }} {{ (10.0 ** 20) | string }}\n"
+    "{{ none }} {{ true }} {{ false }} {{ 1.0 }} {{ 0.0001 }} {{ 4 / 2 }} {{ 10.0 ** 16 }} {{ 2.0 ** -20 }} {{ 7 // 2 }}\n"
+    "[{{ not_given }}] [{{ not_given ~ 'x' }}] [{{ not_given | string }}] [{{ messages[0].not_a_key }}]\n"
+    "{% for m in messages %}{{ loop.first ~ ':' ~ (m.content is string) ~ ':' ~ m.content }} {{ m.get('name') }} {{ m.content is none }}\n{% endfor %}"
+    "{{ 'generation prompt: ' ~ add_generation_prompt }}"
+), [conv('multi', MULTI), conv('string-args', TOOL_CALLS_STRING_ARGS)])
+
+template('python-repr-containers', "dicts and lists printed as Python's repr ({'a': 1}, [1, 'x', None, True]), nested, "
+         "through |string and ~, with quotes, escapes and non-ASCII in their strings", (
+    "{{ {'a': 1} }} {{ [1, 'x', none, true, 2.5] }} {{ {'a': [1, {'b': none}], 'c': \"d'e\", 'f': [], 'g': {}} }}\n"
+    "{{ [1, 2] | string }} {{ {'k': false} | string }} {{ 'list: ' ~ [1, 'x'] }} {{ {'k': 1.0} ~ ' (dict)' }}\n"
+    "{{ ['it\\'s', 'say \"hi\"', 'both \\' \"', 'tab\\tnew\\nline\\\\', '\\u00a0nbsp'] }} {{ (1, 'a') }} {{ [(1, 2)] }}\n"
+    "{% for m in messages %}\n"
+    "{{ m }}\n"
+    "{% if m.tool_calls is defined %}calls: {{ m.tool_calls | map(attribute='function') | map(attribute='arguments') | list }}\n{% endif %}\n"
+    "{% endfor %}\n"
+    "{% if add_generation_prompt %}{{ messages | length }} messages: {{ messages | map(attribute='role') | list }}{% endif %}"
+), [conv('non-ascii', NON_ASCII), conv('tool-calls', TOOL_CALLS, tools=TOOLS), conv('parts', PARTS), conv('odd-characters', ODD_CHARACTERS)])
+
+template('join-and-list', '|join of mixed lists and of a mapping (its keys), |list of a string and of a mapping', (
+    "{{ [1, 'x', none, true, 2.5, [3, 'y'], {'k': 'v'}] | join(', ') }}\n"
+    "{{ [1, 2, 3] | join }} {{ {'a': 1, 'b': 2} | join('-') }} {{ 'abc' | join('.') }}\n"
+    "{{ 'abc' | list }} {{ 'h\u00e9llo \U0001F600' | list | length }} {{ ('abc' | list)[1] }} {{ {'a': 1, 'b': 2} | list }}\n"
+    "{% for m in messages %}{{ (m.content | list)[:3] | join('.') }} {{ m.keys() | join('+') }} {{ m.content | list | length }}\n{% endfor %}"
+    "{% if add_generation_prompt %}{{ [add_generation_prompt, none] | join(' and ') }}{% endif %}"
+), [conv('multi', MULTI), conv('non-ascii', NON_ASCII)])
+
+template('tojson-python', "tojson as json.dumps writes it: sort_keys by code point, floats (1.0, 1e+20), indent=0, separators, "
+         "ensure_ascii", (
+    "{{ {'z': 1, '\u00e9': 2, 'a': 3, 'Z': 4, '_': 5, '\u6771': 6, '\U0001F600': 7, '\uff01': 8} | tojson(sort_keys=true) }}\n"
+    "{{ [1.0, 2.5, 10.0 ** 20, 0.1, 1 / 3, 0.00001, -0.5] | tojson }}\n"
+    "{{ {'b': [1, {}], 'a': []} | tojson(indent=0) }}\n"
+    "{{ {'b': 1, 'a': [1, 2]} | tojson(separators=(',', ':'), sort_keys=true) }}\n"
+    "{{ messages[-1] | tojson(ensure_ascii=true) }}\n"
+    "{{ messages | tojson(indent=2, sort_keys=true) }}\n"
+    "{% if add_generation_prompt %}{{ {'gen': add_generation_prompt, 'none': none} | tojson(indent='\\t') }}{% endif %}"
+), [conv('non-ascii', NON_ASCII), conv('tool-calls', TOOL_CALLS, tools=TOOLS)])
+
+template('items-pairs', "the pairs of dict.items() printed: tuples in Python, ('a', 1)", (
+    "{{ {'a': 1, 'b': none}.items() | list }}\n"
+    "{% for m in messages %}{% for pair in m.items() %}{{ pair }} {% endfor %}\n{% endfor %}"
+    "{% if add_generation_prompt %}gen{% endif %}"
+), [conv('simple', SIMPLE)])
+
+template('float-power', "a float to a negative power: Python's pow, correctly rounded (10.0 ** -5 is 1e-05)", (
+    "{{ 10.0 ** -5 }} {{ 2 ** -1 }}\n"
+    "{% if add_generation_prompt %}gen{% endif %}"
+), [conv('simple', SIMPLE)])
+
+template('float-literals', 'float literals with an exponent (1e20, 2.5e-3), as jinja2 reads them', (
+    "{{ 1e20 }} {{ 2.5e-3 }} {{ 1E3 }}\n"
+    "{% if add_generation_prompt %}gen{% endif %}"
+), [conv('simple', SIMPLE)])
 
 
 def render(env, source, c, add_generation_prompt):

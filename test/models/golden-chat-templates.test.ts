@@ -28,8 +28,13 @@ const KNOWN: Record<string, string> = {};
 const known = (name: string, cases: string[], reason: string) => {
   for (const c of cases) KNOWN[`${name}|${c}`] = reason;
 };
-// The library sorts tojson(sort_keys=true)'s keys with localeCompare ("a", "é", "z"); Python's json by code point ("a", "z", "é").
-known('tojson', ['simple/no-gen', 'simple/gen', 'non-ascii/no-gen', 'non-ascii/gen', 'empty/no-gen', 'empty/gen'], 'tojson sort_keys: locale order, not code-point order, for non-ASCII keys');
+// The library's dict.items() makes each pair a list, so a printed pair is ['a', 1], not Python's tuple ('a', 1); the pairs
+// are the library's own (items() is a builtin of its dict class), told from other lists by nothing that reaches the patch.
+known('items-pairs', ['simple/no-gen', 'simple/gen'], "dict.items() pairs print as lists ['a', 1], not tuples ('a', 1)");
+// The library's lexer reads no exponent in a number literal (1e20, 2.5e-3): the template does not parse.
+known('float-literals', ['simple/no-gen', 'simple/gen'], 'a float literal with an exponent (1e20) does not parse');
+// `**` is JavaScript's, whose pow is not always correctly rounded: 10.0 ** -5 is 9.999999999999999e-06, Python's 1e-05.
+known('float-power', ['simple/no-gen', 'simple/gen'], "** is JavaScript's pow, 10.0 ** -5 = 9.999999999999999e-06");
 
 test('the fixture covers what it claims (a regenerated fixture that lost a feature fails here)', () => {
   assert.ok(FIXTURE.templates.length >= 20, `${FIXTURE.templates.length} templates`);
@@ -40,7 +45,9 @@ test('the fixture covers what it claims (a regenerated fixture that lost a featu
   for (const s of ['raise_exception', 'namespace(', 'loop.first', 'loop.last', 'loop.index', '{%-', '-%}', '| tojson', 'tojson(indent=', '.strip(',
     '.split(', '.startswith(', '| upper', '.title()', '.replace(', '| trim', '| length', '| join', '| default', '| first', '| last',
     'selectattr', 'map(attribute=', 'is defined', 'is none', 'is string', 'is mapping', '[1:]', '[::-1]', 'add_generation_prompt',
-    'bos_token', 'eos_token', 'tools', 'documents', '{% break %}', '{% continue %}', '{%- macro', '{% generation %}', '.items()']) {
+    'bos_token', 'eos_token', 'tools', 'documents', '{% break %}', '{% continue %}', '{%- macro', '{% generation %}', '.items()',
+    '| string', "~ '|' ~ none", '{{ none }}', '{{ m }}', "{{ {'a': 1} }}", '| list', "| join(', ')", 'tojson(sort_keys=true)', 'tojson(indent=0)',
+    'separators=', 'ensure_ascii=true', '10.0 ** 20', '{{ not_given }}']) {
     assert.ok(all.includes(s), s);
   }
 });

@@ -46,11 +46,14 @@ function pythonRange(start: number, stop?: number, step = 1): number[] {
   return out;
 }
 
-type Value = { type: string; value: unknown; toString(): string };
-type Filter = (operand: Value, filter: { type: string; value?: unknown }, env: Environment) => Value;
-type Block = (statements: unknown[], env: Environment) => Value;
+type Value = { type: string; value: unknown; toString(): string; __bool__(): { value: boolean } };
+type Node = { type: string; operator?: { value: string }; left?: Node; right?: Node; callee?: Node; value?: unknown; args?: Node[] };
+type Filter = (operand: Value, filter: Node, env: Environment) => Value;
+type Block = (statements: Node[], env: Environment) => Value;
+type Binary = (node: Node, env: Environment) => Value;
+type Arguments = (args: Node[], env: Environment) => [Value[], Map<string, Value>];
 
-type ValueClasses = { IntegerValue: new (v: number) => Value; StringValue: new (v: string) => Value };
+type ValueClasses = { IntegerValue: new (v: number) => Value; StringValue: new (v: string) => Value; ArrayValue: new (v: Value[]) => Value };
 /** The library's value classes, found once (it does not export them): the constructors of values it made. */
 let valueClasses: ValueClasses | undefined;
 function libraryValueClasses(): ValueClasses {
@@ -58,34 +61,208 @@ function libraryValueClasses(): ValueClasses {
   return {
     IntegerValue: (probe.set('i', 1) as unknown as Value).constructor as ValueClasses['IntegerValue'],
     StringValue: (probe.set('s', '') as unknown as Value).constructor as ValueClasses['StringValue'],
+    ArrayValue: (probe.set('a', []) as unknown as Value).constructor as ValueClasses['ArrayValue'],
   };
 }
 
 /**
+ * Python's repr of a float, which str() and json.dumps write too: the shortest digits that read back as the same
+ * number (as JavaScript's), in positional form from 1e-4 up to 1e16 with at least one decimal ("1.0", "0.0001",
+ * "1000000000000000.0"), in exponent form outside it, the exponent signed and of two digits at least ("1e+20", "1e-05").
+ */
+function pythonFloat(x: number): string {
+  if (Number.isNaN(x)) return 'nan';
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
+  if (Object.is(x, -0)) return '-0.0';
+  const sign = x < 0 ? '-' : '';
+  const [mantissa, exponent] = Math.abs(x).toExponential().split('e') as [string, string];
+  const e = Number(exponent), digits = mantissa.replace('.', '');
+  if (e < -4 || e >= 16) return `${sign}${mantissa}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+  if (e < 0) return `${sign}0.${'0'.repeat(-e - 1)}${digits}`;
+  return `${sign}${digits.slice(0, e + 1).padEnd(e + 1, '0')}.${digits.slice(e + 1) || '0'}`;
+}
+
+/** Characters Python's repr escapes (str.isprintable is false): controls, format, separators, surrogates, private use, unassigned. */
+const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
+
+/** Python's repr of a str: single quotes unless it holds ' and no ", backslash escapes for what is not printable. */
+function pythonStringRepr(s: string): string {
+  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
+  let out = quote;
+  for (const ch of s) {
+    if (ch === quote || ch === '\\') out += `\\${ch}`;
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (ch !== ' ' && NOT_PRINTABLE.test(ch)) {
+      const c = ch.codePointAt(0)!;
+      out += c < 0x100 ? `\\x${c.toString(16).padStart(2, '0')}` : c < 0x10000 ? `\\u${c.toString(16).padStart(4, '0')}` : `\\U${c.toString(16).padStart(8, '0')}`;
+    } else out += ch;
+  }
+  return out + quote;
+}
+
+/** Python's repr of a template value, as it appears inside a printed list or dict. */
+function pythonRepr(v: Value): string {
+  switch (v.type) {
+    case 'StringValue': return pythonStringRepr(v.value as string);
+    case 'UndefinedValue': return 'Undefined';
+    case 'ArrayValue': return `[${(v.value as Value[]).map(pythonRepr).join(', ')}]`;
+    case 'TupleValue': {
+      const items = (v.value as Value[]).map(pythonRepr);
+      return items.length === 1 ? `(${items[0]},)` : `(${items.join(', ')})`;
+    }
+    case 'ObjectValue': return `{${[...(v.value as Map<string, Value>)].map(([k, x]) => `${pythonStringRepr(k)}: ${pythonRepr(x)}`).join(', ')}}`;
+    case 'NamespaceValue': return `<Namespace ${pythonRepr({ ...v, type: 'ObjectValue' })}>`;
+    default: return pythonStr(v);
+  }
+}
+
+/** Python's str of a template value, as jinja2 writes `{{ x }}`, `x ~ y`, `x | string` and the items of `| join`. */
+function pythonStr(v: Value): string {
+  switch (v.type) {
+    case 'StringValue': return v.value as string;
+    case 'UndefinedValue': return '';
+    case 'NullValue': return 'None';
+    case 'BooleanValue': return v.value ? 'True' : 'False';
+    case 'FloatValue': return pythonFloat(v.value as number);
+    case 'ArrayValue': case 'TupleValue': case 'ObjectValue': case 'NamespaceValue': return pythonRepr(v);
+    default: return v.toString();
+  }
+}
+
+/** Code-point order (Python's for str), not UTF-16 order (JavaScript's sort) nor the locale's (the library's sort_keys). */
+function byCodePoint(a: string, b: string): number {
+  const x = [...a], y = [...b];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const d = x[i]!.codePointAt(0)! - y[i]!.codePointAt(0)!;
+    if (d !== 0) return d;
+  }
+  return x.length - y.length;
+}
+
+type JsonOptions = { ensureAscii: boolean; indent: string | null; separators: [string, string]; sortKeys: boolean };
+
+/**
+ * json.dumps of a template value, as transformers' tojson filter calls it: floats as Python writes them (1.0, 1e+20),
+ * keys sorted by code point, an indent of 0 still breaking lines. Undefined is written null (as the library did;
+ * json.dumps would refuse it).
+ */
+function pythonJson(v: Value, o: JsonOptions, depth = 0): string {
+  let open: string, close: string, items: string[];
+  switch (v.type) {
+    case 'NullValue': case 'UndefinedValue': return 'null';
+    case 'BooleanValue': return v.value ? 'true' : 'false';
+    case 'IntegerValue': return String(v.value);
+    case 'FloatValue': {
+      const x = v.value as number;
+      return Number.isNaN(x) ? 'NaN' : Number.isFinite(x) ? pythonFloat(x) : x > 0 ? 'Infinity' : '-Infinity';
+    }
+    case 'StringValue': {
+      const s = JSON.stringify(v.value);
+      return o.ensureAscii ? s.replace(/[^ -~]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : s;
+    }
+    case 'ArrayValue': case 'TupleValue':
+      [open, close, items] = ['[', ']', (v.value as Value[]).map((x) => pythonJson(x, o, depth + 1))];
+      break;
+    case 'ObjectValue': case 'NamespaceValue': {
+      let entries = [...(v.value as Map<string, Value>)];
+      if (o.sortKeys) entries = entries.sort(([a], [b]) => byCodePoint(a, b));
+      [open, close] = ['{', '}'];
+      items = entries.map(([k, x]) => `${pythonJson({ type: 'StringValue', value: k } as Value, o)}${o.separators[1]}${pythonJson(x, o, depth + 1)}`);
+      break;
+    }
+    default: throw new Error(`Object of type ${v.type} is not JSON serializable`);
+  }
+  if (items.length === 0) return open + close;
+  if (o.indent === null) return open + items.join(o.separators[0]) + close;
+  const inner = `\n${o.indent.repeat(depth + 1)}`;
+  return `${open}${inner}${items.join(o.separators[0] + inner)}\n${o.indent.repeat(depth)}${close}`;
+}
+
+/** transformers' tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False), arguments by position or name. */
+function jsonOptions(args: Value[], kwargs: Map<string, Value>): JsonOptions {
+  const names = ['ensure_ascii', 'indent', 'separators', 'sort_keys'];
+  if (args.length > names.length) throw new Error(`tojson() takes at most ${names.length} arguments (${args.length} given)`);
+  const given = new Map(args.map((a, i) => [names[i]!, a]));
+  for (const [k, a] of kwargs) {
+    if (!names.includes(k)) throw new Error(`tojson() got an unexpected keyword argument '${k}'`);
+    given.set(k, a);
+  }
+  const indent = given.get('indent'), separators = given.get('separators');
+  let indentText: string | null = null;
+  if (indent !== undefined && indent.type !== 'NullValue') {
+    if (indent.type === 'IntegerValue') indentText = ' '.repeat(Math.max(0, indent.value as number));
+    else if (indent.type === 'StringValue') indentText = indent.value as string;
+    else throw new Error(`tojson: indent must be an integer, a string or none, got ${indent.type}`);
+  }
+  let seps: [string, string] = indentText === null ? [', ', ': '] : [',', ': '];
+  if (separators !== undefined && separators.type !== 'NullValue') {
+    const pair = separators.value as Value[];
+    if (!Array.isArray(pair) || pair.length !== 2 || pair.some((x) => x.type !== 'StringValue')) throw new Error('tojson: separators must be a pair of strings');
+    seps = [pair[0]!.value as string, pair[1]!.value as string];
+  }
+  const flag = (name: string) => given.get(name)?.__bool__().value ?? false;
+  return { ensureAscii: flag('ensure_ascii'), indent: indentText, separators: seps, sortKeys: flag('sort_keys') };
+}
+
+/** Statement nodes: what they give is their text, or nothing ({% set %} gives the library's null); not an expression's value. */
+const STATEMENTS = new Set(['If', 'For', 'Set', 'Macro', 'Comment', 'CallStatement', 'FilterStatement', 'Break', 'Continue']);
+
+/**
  * An Interpreter patched (this instance only, not the library's class) where @huggingface/jinja's output differs
- * from jinja2's, as test/models/golden-chat-templates.test.ts found: a boolean is written True / False (Python's
- * str), not true / false; a string's `length` counts code points, as Python's len (the library counted UTF-16 units,
- * so an emoji was 2); `count`, jinja2's alias of `length`, is known. The runtime classes are not exported: their
- * constructors are taken from values the library made.
+ * from jinja2's, as test/models/golden-chat-templates.test.ts found. A value is written as Python's str() writes it,
+ * in `{{ x }}`, `x ~ y`, `x | string` and the items `| join` joins: True / False, None (the library wrote nothing for
+ * `{{ none }}` and refused none in `~`), floats as Python's repr (1e+20, not 100000000000000000000.0), lists, tuples
+ * and dicts as Python's repr ({'a': [1, None]}, not JSON), undefined as nothing (the library refused it in `~`).
+ * `tojson` is json.dumps (floats as Python's, sort_keys by code point, indent=0 breaking lines). A string's `length`
+ * counts code points, as Python's len (the library counted UTF-16 units, so an emoji was 2); `count`, jinja2's alias
+ * of `length`, is known; `list` makes a list of a string's characters or of a dict's keys; `join` joins a dict's keys.
+ * The runtime classes are not exported: their constructors are taken from values the library made.
  */
 function pythonicInterpreter(env: Environment): Interpreter {
   const interpreter = new Interpreter(env);
-  const patched = interpreter as unknown as { applyFilter: Filter; evaluateBlock: Block };
-  const { IntegerValue, StringValue } = valueClasses ??= libraryValueClasses();
+  const patched = interpreter as unknown as { applyFilter: Filter; evaluateBlock: Block; evaluateBinaryExpression: Binary; evaluateArguments: Arguments };
+  const { IntegerValue, StringValue, ArrayValue } = valueClasses ??= libraryValueClasses();
+  const evaluate = (node: Node, scope: Environment) => interpreter.evaluate(node as Parameters<Interpreter['evaluate']>[0], scope) as unknown as Value;
+  /** The items a Python for-loop over the value takes (a string's characters, a dict's keys), or null for another type. */
+  const iterated = (v: Value): Value[] | null =>
+    v.type === 'ArrayValue' || v.type === 'TupleValue' ? v.value as Value[]
+      : v.type === 'StringValue' ? [...(v.value as string)].map((c) => new StringValue(c))
+        : v.type === 'ObjectValue' ? [...(v.value as Map<string, Value>).keys()].map((k) => new StringValue(k)) : null;
   const applyFilter = patched.applyFilter.bind(interpreter);
   patched.applyFilter = (operand, filter, scope) => {
-    if (filter.type === 'Identifier' && (filter.value === 'length' || filter.value === 'count')) {
-      if (operand.type === 'StringValue') return new IntegerValue([...(operand.value as string)].length);
-      return applyFilter(operand, { ...filter, value: 'length' }, scope);
+    const name = filter.type === 'Identifier' ? filter.value : filter.type === 'CallExpression' && filter.callee?.type === 'Identifier' ? filter.callee.value : undefined;
+    if (name === 'tojson') {
+      const [args, kwargs] = filter.type === 'CallExpression' ? patched.evaluateArguments(filter.args ?? [], scope) : [[], new Map<string, Value>()];
+      return new StringValue(pythonJson(operand, jsonOptions(args, kwargs)));
+    }
+    if (name === 'join') {
+      const items = iterated(operand);
+      if (items) return applyFilter(new ArrayValue(items.map((x) => new StringValue(pythonStr(x)))), filter, scope);
+    }
+    if (filter.type === 'Identifier') {
+      if (name === 'string') return new StringValue(pythonStr(operand));
+      if (name === 'list' && operand.type !== 'ArrayValue') {
+        const items = iterated(operand);
+        if (items) return new ArrayValue(items);
+      }
+      if (name === 'length' || name === 'count') {
+        if (operand.type === 'StringValue') return new IntegerValue([...(operand.value as string)].length);
+        return applyFilter(operand, { ...filter, value: 'length' }, scope);
+      }
     }
     return applyFilter(operand, filter, scope);
   };
+  const evaluateBinaryExpression = patched.evaluateBinaryExpression.bind(interpreter);
+  patched.evaluateBinaryExpression = (node, scope) =>
+    node.operator?.value === '~' ? new StringValue(pythonStr(evaluate(node.left!, scope)) + pythonStr(evaluate(node.right!, scope))) : evaluateBinaryExpression(node, scope);
   patched.evaluateBlock = (statements, scope) => {
     let out = '';
     for (const statement of statements) {
-      const v = interpreter.evaluate(statement as Parameters<Interpreter['evaluate']>[0], scope) as unknown as Value;
-      if (v.type === 'NullValue' || v.type === 'UndefinedValue') continue;
-      out += v.type === 'BooleanValue' ? (v.value ? 'True' : 'False') : v.toString();
+      const v = evaluate(statement, scope);
+      if (!STATEMENTS.has(statement.type)) out += pythonStr(v);
+      else if (v.type !== 'NullValue' && v.type !== 'UndefinedValue') out += v.toString();
     }
     return new StringValue(out);
   };
