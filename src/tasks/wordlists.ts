@@ -82,6 +82,34 @@ export function commonEnglishWords(): readonly string[] {
   return sorted;
 }
 
+/**
+ * The words of `words` (in their order) that answer-scoring by substring cannot credit wrongly: no other word of
+ * the list contains them and no text of `fixedTexts` does, compared in lower case. RULER scores cwe with
+ * string_match_all (is each answer a case-insensitive substring of the prediction?), so with "art" and "depart" both
+ * in a pool, a prediction naming "depart" would be credited with "art", and an answer word found in the prompt's own
+ * instructions ("above", "list", "ten" inside "often") would be credited to a model that only echoes them. A word is
+ * dropped rather than the longer word that holds it: what is left then holds no pool word at all, whatever a
+ * prediction names from the whole list. Deterministic: a pure function of the list and the texts.
+ */
+export function substringFreeWords(words: readonly string[], fixedTexts: readonly string[] = []): string[] {
+  const lower = words.map((w) => w.toLowerCase());
+  const set = new Set(lower);
+  if (set.size !== lower.length) throw new Error('substringFreeWords: the words must be distinct in lower case');
+  const lengths = [...new Set(lower.map((w) => w.length))].sort((a, b) => a - b);
+  const inside = new Set<string>();
+  for (const w of lower) {
+    for (const n of lengths) {
+      if (n >= w.length) break; // a proper substring only: the word itself is not another word
+      for (let i = 0; i + n <= w.length; i++) {
+        const part = w.slice(i, i + n);
+        if (set.has(part)) inside.add(part);
+      }
+    }
+  }
+  const texts = fixedTexts.map((t) => t.toLowerCase());
+  return words.filter((_, i) => !inside.has(lower[i]!) && !texts.some((t) => t.includes(lower[i]!)));
+}
+
 /** Plain code-unit order: deterministic, unlike localeCompare. */
 export function compareCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -9,6 +9,12 @@ function count(text: string, needle: string): number {
   return text.split(needle).length - 1;
 }
 
+/** The answers, lower-cased as string_match_all compares, are not in the prompt's own wording (template and question). */
+function assertNotInWording(r: TaskRecord): void {
+  const wording = `${r.prompt_template!.split(/\{context\}|\{input\}/).join('\n')}\n${r.input}`.toLowerCase();
+  for (const a of r.answers) assert.ok(!wording.includes(a.toLowerCase()), `the answer ${a} is in the prompt's wording`);
+}
+
 function checkNiahEnglish(r: TaskRecord): void {
   const needles = [...r.context.matchAll(/(?:A special magic \w+|One of the special magic \w+) for (\S+) is: (\S+)\.(?=\s|$)/g)]
     .map((m) => ({ key: m[1]!, value: m[2]! }));
@@ -53,6 +59,12 @@ function checkCommonWords(r: TaskRecord): void {
   // Every uncommon word the same number of times (3, fewer in a short list), the last one too.
   const uncommon = new Set(ranked.slice(10).map(([, n]) => n));
   assert.ok(uncommon.size <= 1, `uncommon words appear ${[...uncommon].join(', ')} times`);
+  // Scored by substring (string_match_all): no answer inside another listed word or the prompt's own wording.
+  assertNotInWording(r);
+  for (const a of r.answers) {
+    const host = [...freq.keys()].find((w) => w !== a && w.includes(a));
+    assert.equal(host, undefined, `the answer ${a} is inside the listed word ${host}`);
+  }
 }
 
 function checkFrequentWords(r: TaskRecord): void {

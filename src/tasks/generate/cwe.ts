@@ -3,7 +3,7 @@
  * many others a few times (3); the answer is the 10 common words.
  */
 import { Rng } from '../../util/rng.js';
-import { commonEnglishWords } from '../wordlists.js';
+import { commonEnglishWords, substringFreeWords } from '../wordlists.js';
 import { countPromptTokens, fitToLength, LengthTooSmallError } from './sizing.js';
 import type { Sample, SampleContext } from './common.js';
 
@@ -11,6 +11,28 @@ export const CWE_TEMPLATE = 'Below is a numbered list of words. In these words, 
   'Memorize the ones that appear most often.\n{context}\nQuestion: {input}';
 
 export const CWE_COMMON_WORDS = 10;
+/** The question after the list, ending in the answer prefix. */
+export const CWE_QUESTION = `What are the ${CWE_COMMON_WORDS} most common words in the above list? Answer: The top ` +
+  `${CWE_COMMON_WORDS} words that appear most often in the list are:`;
+
+const pools = new Map<string, readonly string[]>();
+
+/**
+ * The words a cwe list is drawn from: the familiar WordNet words (commonEnglishWords, 13,025) less every word that
+ * is part of another of them ("art" of "depart", "old" of "manifold") or of the prompt's fixed text (the template
+ * around the list and the question: "above", "list", "ten" of "often"), 9,428 words. The answers are scored by
+ * substring matching (string_match_all), so without this a prediction naming "depart" from the list, or echoing the
+ * instructions, was credited with an answer it never gave. RULER draws from its word lists unfiltered.
+ */
+export function cweWordPool(template = CWE_TEMPLATE): readonly string[] {
+  let pool = pools.get(template);
+  if (!pool) {
+    pool = substringFreeWords(commonEnglishWords(), [...template.split(/\{context\}|\{input\}/), CWE_QUESTION]);
+    pools.set(template, pool);
+  }
+  return pool;
+}
+
 /** Repetitions of the common words, largest first: short prompts cannot hold 10 × 30 entries. */
 const COMMON_FREQUENCIES = [30, 20, 15, 10, 8, 6, 5, 4];
 /**
@@ -23,12 +45,11 @@ const COMMON_SHARE = 0.6;
 
 export function generateCommonWords(ctx: SampleContext): Sample {
   const rng = ctx.rng;
-  const words = rng.shuffle([...commonEnglishWords()]);
+  const words = rng.shuffle([...cweWordPool(ctx.template)]);
   const common = words.slice(0, CWE_COMMON_WORDS);
   const uncommon = words.slice(CWE_COMMON_WORDS);
   const shuffleSeed = rng.nextU32();
-  const input = `What are the ${CWE_COMMON_WORDS} most common words in the above list? Answer: The top ${CWE_COMMON_WORDS} ` +
-    'words that appear most often in the list are:';
+  const input = CWE_QUESTION;
   const budget = ctx.length - ctx.maxNewTokens;
 
   // The list with n uncommon words, each repeated freqUncommon times (in draw order), then shuffled. (Counted in
