@@ -5,11 +5,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Rng } from '../../src/util/rng.js';
 import { generateRecord } from '../../src/tasks/registry.js';
+import { resolveHaystack } from '../../src/tasks/haystack.js';
 import { stringMatchAll } from '../../src/tasks/metrics/string-match.js';
 import { commonEnglishWords, substringFreeWords } from '../../src/tasks/wordlists.js';
 import { CWE_QUESTION, CWE_TEMPLATE, cweWordPool, generateCommonWords } from '../../src/tasks/generate/cwe.js';
+import { FWE_QUESTION, FWE_TEMPLATE, generateFrequentWords } from '../../src/tasks/generate/fwe.js';
+import { generateVariableTracking, VT_TEMPLATE } from '../../src/tasks/generate/vt.js';
+import { letterRuns } from '../../src/tasks/generate/values.js';
 import type { SampleContext } from '../../src/tasks/generate/common.js';
 import { tinyStoriesTokenizer } from './generate-helpers.js';
 
@@ -60,18 +67,43 @@ test('cwe: a prediction that repeats the question and names every listed word bu
 });
 
 function context(task: string, template: string, length: number, seed: string): SampleContext {
-  return { task, tokenizer: tinyStoriesTokenizer(), length, maxNewTokens: 50, template, rng: new Rng(seed), haystack: null, memo: new Map() };
+  return {
+    task, tokenizer: tinyStoriesTokenizer(), length, maxNewTokens: 50, template, rng: new Rng(seed),
+    haystack: task === 'vt' ? resolveHaystack('noise', 'en') : null, memo: new Map(),
+  };
 }
 
-test('an answer that a template\'s own wording holds is never drawn', () => {
-  // The first draw, then the same draw under a template whose instructions spell that answer out: the answer must
-  // change, and no answer may be in the wording.
-  for (const seed of ['a', 'b']) {
-    const plain = generateCommonWords(context('cwe', CWE_TEMPLATE, 1024, seed));
-    const spelt = `Note the word ${plain.answers[0]}. ${CWE_TEMPLATE}`;
-    const s = generateCommonWords(context('cwe', spelt, 1024, seed));
-    const wording = [...fixedParts(spelt), CWE_QUESTION].join('\n').toLowerCase();
-    assert.ok(!s.answers.includes(plain.answers[0]!), `${seed}: ${plain.answers[0]} is still an answer`);
-    assert.deepEqual(s.answers.filter((a) => wording.includes(a.toLowerCase())), [], seed);
+test('an answer that a template\'s own wording holds is never drawn (cwe, fwe, vt)', () => {
+  // Each generator's first draw, then the same draw under a template whose instructions spell that answer out:
+  // the answer must change, and no answer may be in the wording.
+  const cases = [
+    { task: 'cwe', template: CWE_TEMPLATE, question: CWE_QUESTION, generate: generateCommonWords },
+    { task: 'fwe', template: FWE_TEMPLATE, question: FWE_QUESTION, generate: generateFrequentWords },
+    { task: 'vt', template: VT_TEMPLATE, question: '', generate: (ctx: SampleContext) => generateVariableTracking(ctx) },
+  ];
+  for (const { task, template, question, generate } of cases) {
+    for (const seed of ['a', 'b']) {
+      const plain = generate(context(task, template, 1024, seed));
+      const spelt = `Note the word ${plain.answers[0]}. ${template}`;
+      const s = generate(context(task, spelt, 1024, seed));
+      const wording = [...fixedParts(spelt), question, task === 'vt' ? s.input : ''].join('\n').toLowerCase();
+      assert.ok(!s.answers.includes(plain.answers[0]!), `${task} ${seed}: ${plain.answers[0]} is still an answer`);
+      assert.deepEqual(s.answers.filter((a) => wording.includes(a.toLowerCase())), [], `${task} ${seed}`);
+    }
+  }
+  assert.deepEqual([...letterRuns(['Ask twice; AT-HOME'], 3)].sort(), ['ask', 'hom', 'ice', 'ome', 'twi', 'wic']);
+});
+
+test('needle_in_haystack refuses a haystack that holds an answer phrase outside the needle', () => {
+  const root = mkdtempSync(join(tmpdir(), 'namm-answer-words-'));
+  try {
+    const sentence = 'We walked across the city all afternoon and rested for a while near the fountain in the square. ';
+    const texts = { plain: sentence.repeat(200), park: `${sentence.repeat(4)}We sat in dolores park for an hour. `.repeat(40) };
+    for (const [name, text] of Object.entries(texts)) { mkdirSync(join(root, name)); writeFileSync(join(root, name, 'a.txt'), text); }
+    const base = { task: 'needle_in_haystack', length: 1024, tokenizer: tinyStoriesTokenizer(), seed: 0, index: 0 };
+    assert.ok(generateRecord({ ...base, haystack: join(root, 'plain') }).context.includes('Dolores Park'));
+    assert.throws(() => generateRecord({ ...base, haystack: join(root, 'park') }), /the answer "Dolores Park" also occurs outside the needle/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });

@@ -23,6 +23,7 @@ function checkNiahEnglish(r: TaskRecord): void {
   const expected = asked.flatMap((k) => needles.filter((n) => n.key === k).map((n) => n.value));
   assert.deepEqual([...r.answers].sort(), [...expected].sort(), 'answers are the values of the asked keys');
   for (const v of r.answers) assert.equal(count(r.context, v), 1, `value ${v} occurs once`);
+  assertNotInWording(r);
   const keys = new Set(needles.map((n) => n.key));
   if (r.dataset.startsWith('niah_multikey')) assert.ok(keys.size > 1 && keys.size === needles.length, 'distractors have different keys');
   if (r.dataset === 'niah_multivalue') assert.equal(r.answers.length, 4);
@@ -45,6 +46,7 @@ function checkVariableTracking(r: TaskRecord): void {
   const holders = [...assigned].filter(([, v]) => v === value).map(([k]) => k);
   assert.equal(holders.length, 5, 'one chain of 4 hops: 5 variables');
   assert.deepEqual([...r.answers].sort(), holders.sort());
+  assertNotInWording(r);
 }
 
 function checkCommonWords(r: TaskRecord): void {
@@ -75,6 +77,7 @@ function checkFrequentWords(r: TaskRecord): void {
   for (let k = 1; k < 4; k++) assert.ok(ranked[k]![1] > ranked[k + 1]![1], `rank ${k + 1} is strictly ahead`);
   assert.deepEqual(r.answers, ranked.slice(1, 4).map(([w]) => w));
   for (const w of r.answers) assert.match(w, /^[a-z]{6}$/);
+  assertNotInWording(r);
 }
 
 function checkPasskey(r: TaskRecord, noun: string, digits: number): void {
@@ -99,6 +102,7 @@ function checkKv(r: TaskRecord): void {
 function checkNeedle(r: TaskRecord, needle: string): void {
   assert.equal(count(r.context, needle), 1);
   for (const a of r.answers) assert.ok(needle.includes(a));
+  assertNotInWording(r);
 }
 
 /** Checks a record of any registered task; throws on the first problem. */

@@ -4,11 +4,16 @@
  */
 import { Rng } from '../../util/rng.js';
 import { fitToLength } from './sizing.js';
-import { codedWords } from './values.js';
+import { codedWords, letterRuns } from './values.js';
 import { fork, type Sample, type SampleContext } from './common.js';
 
 export const FWE_TEMPLATE = 'Read the following coded text and track the frequency of each coded word. Find the three most ' +
   'frequently appearing coded words. {context}\nQuestion: {input}';
+/** The question after the text, ending in the answer prefix. */
+export const FWE_QUESTION = "Do not provide any explanation. Please ignore the dots '...'. What are the three most frequently " +
+  'appearing words in the above coded text? Answer: According to the coded text above, the three most frequently appearing words are:';
+/** Letters of a coded word (RULER's coded_wordlen). */
+export const FWE_WORD_LENGTH = 6;
 
 /** ζ(2) = π²/6, written out so no platform maths library is involved. */
 const ZETA_2 = 1.6449340668482264;
@@ -28,13 +33,14 @@ export function generateFrequentWords(ctx: SampleContext): Sample {
   const vocabRng = fork(ctx.rng);
   const shuffleSeed = ctx.rng.nextU32();
   const vocab: string[] = ['...'];
-  const taken = new Set<string>(vocab);
+  // No coded word is a piece of the prompt's own wording ("freque" of "frequently"): string_match_all would credit
+  // it to a prediction that only repeats the question. A draw that hits one is drawn again (RULER does not check).
+  const input = FWE_QUESTION;
+  const taken = new Set<string>([...vocab, ...letterRuns([...ctx.template.split(/\{context\}|\{input\}/), input], FWE_WORD_LENGTH)]);
   const word = (k: number): string => { // rank k (from 1); drawn lazily in rank order
-    while (vocab.length < k) vocab.push(codedWords(vocabRng, 1, 6, taken)[0]!);
+    while (vocab.length < k) vocab.push(codedWords(vocabRng, 1, FWE_WORD_LENGTH, taken)[0]!);
     return vocab[k - 1]!;
   };
-  const input = "Do not provide any explanation. Please ignore the dots '...'. What are the three most frequently appearing " +
-    'words in the above coded text? Answer: According to the coded text above, the three most frequently appearing words are:';
   const render = (n: number) => {
     const words: string[] = [];
     for (let k = 1; zipfCount(n, k) > 0; k++) for (let c = zipfCount(n, k); c > 0; c--) words.push(word(k));

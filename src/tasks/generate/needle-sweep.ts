@@ -3,6 +3,7 @@
  * depth, swept over context lengths × depths; plus a Japanese version over composed Japanese filler.
  */
 import { fitTextHaystack, fork, needleDepths, requireHaystack, withChecks, type Sample, type SampleContext } from './common.js';
+import { fillTemplate } from './sizing.js';
 import { countOccurrences } from './values.js';
 
 export interface NeedleSpec {
@@ -34,5 +35,12 @@ export function generateNeedleSweep(ctx: SampleContext, spec: NeedleSpec, langua
     const [depthPercent] = needleDepths(ctx, 1);
     const fit = fitTextHaystack(ctx, requireHaystack(ctx).open(fork(ctx.rng)), [{ text: spec.needle, depthPercent: depthPercent! }], input);
     return { ...fit.parts, answers: [...spec.answers], promptTokens: fit.promptTokens };
-  }, (s) => (countOccurrences(s.context, spec.needle) === 1 ? null : 'the needle sentence occurs more than once'));
+  }, (s) => {
+    if (countOccurrences(s.context, spec.needle) !== 1) return 'the needle sentence occurs more than once';
+    // Each answer phrase only in the needle, looked for in the whole prompt in lower case as string_match_all
+    // compares: haystack text of one's own saying "Dolores Park" would credit a prediction that quotes it.
+    const prompt = fillTemplate(ctx.template, s).toLowerCase();
+    const stray = spec.answers.find((a) => countOccurrences(prompt, a.toLowerCase()) !== countOccurrences(spec.needle.toLowerCase(), a.toLowerCase()));
+    return stray === undefined ? null : `the answer "${stray}" also occurs outside the needle`;
+  });
 }

@@ -71,6 +71,21 @@ export function codedWords(rng: Rng, count: number, length: number, taken = new 
   }, taken);
 }
 
+/**
+ * Every run of `length` letters inside the texts, lower-cased. Coded words drawn with these in `taken` never occur
+ * in the texts (the prompt's fixed wording), so string_match_all, which looks for each answer in the prediction in
+ * lower case, cannot credit a prediction that merely repeats the instructions.
+ */
+export function letterRuns(texts: readonly string[], length: number): Set<string> {
+  const runs = new Set<string>();
+  for (const text of texts) {
+    for (const word of text.toLowerCase().split(/[^a-z]+/)) {
+      for (let i = 0; i + length <= word.length; i++) runs.add(word.slice(i, i + length));
+    }
+  }
+  return runs;
+}
+
 /** `count` distinct variable names of 5 random capital letters (vt). */
 export function variableNames(rng: Rng, count: number): string[] {
   const letters = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';

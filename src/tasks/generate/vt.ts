@@ -3,6 +3,7 @@
  * the answer is every variable that ends up holding the value.
  */
 import { fitTextHaystack, fork, requireHaystack, withChecks, RULER_DEPTHS, type Sample, type SampleContext } from './common.js';
+import { fillTemplate } from './sizing.js';
 import { countOccurrences, digitString, variableNames } from './values.js';
 
 export const VT_TEMPLATE = 'Memorize and track the chain of variable assignments hidden in the following text.\n\n{context}\n\nQuestion: {input}';
@@ -24,9 +25,12 @@ export function generateVariableTracking(ctx: SampleContext, hops = 4): Sample {
     return { ...fit.parts, answers: names, promptTokens: fit.promptTokens };
   }, (s) => {
     if (countOccurrences(s.context, value) !== 1) return `value ${value} does not occur exactly once`;
+    // Counted in the whole prompt in lower case, as string_match_all compares: a name that is also a piece of the
+    // instructions ("VALUE", "ABOVE") or of the haystack ("GREEN") would be credited to a prediction echoing them.
+    const prompt = fillTemplate(ctx.template, s).toLowerCase();
     for (let i = 0; i < names.length; i++) {
       const expected = i < names.length - 1 ? 2 : 1; // assigned once, read by the next statement once
-      if (countOccurrences(s.context, names[i]!) !== expected) return `variable ${names[i]} occurs an unexpected number of times`;
+      if (countOccurrences(prompt, names[i]!.toLowerCase()) !== expected) return `variable ${names[i]} occurs an unexpected number of times`;
     }
     return null;
   });
