@@ -166,3 +166,70 @@ test('damaged decoder and post-processor sections, and a FixedLength of no lengt
   for (let i = 0; i < 20_000; i++) deep = { type: 'Sequence', pretokenizers: [deep] };
   assert.throws(() => make({ ...base, pre_tokenizer: deep }), /pre_tokenizer(\.pretokenizers\[0\])+ is nested more than 32 Sequences deep: the file is damaged/);
 });
+
+/** An added token of tokenizer.json. */
+const added = (id: number, content: string, flags: { special?: boolean; normalized?: boolean; lstrip?: boolean } = {}) => ({
+  id, content, single_word: false, lstrip: flags.lstrip ?? false, rstrip: false, normalized: flags.normalized ?? false, special: flags.special ?? false,
+});
+
+test('a normalized added token decodes as its normalized content, as Rust 0.23 decodes it; idToToken keeps its content', () => {
+  // Llama 2's pipeline (results from tokenizers 0.23.2): "<s>" marked normalized is "▁<s>" to the decoders, so it
+  // decodes as " <s>" after a token (the Strip takes the first token's space alone); "X Y" as "▁X▁Y".
+  const llama = (special: boolean, normalized: boolean) => make({
+    model: { type: 'BPE', vocab: vocabOf(['<unk>', '<s>', '</s>', '▁', 'a', 'b', '▁a']), merges: ['▁ a'], unk_token: '<unk>' },
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+    decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
+    added_tokens: [added(1, '<s>', { special, normalized }), added(7, 'X Y', { special, normalized }), added(8, 'HELLO', { special, normalized })],
+  });
+  const plain = llama(false, true);
+  assert.equal(plain.decode([4, 1, 4]), 'a <s>a');
+  assert.equal(plain.decode([1]), '<s>');
+  assert.equal(plain.decode([4, 7, 4]), 'a X Ya');
+  assert.equal(plain.decode([4, 8], { skipSpecial: false }), 'a HELLO');
+  // The vocabulary's strings stay the contents (what the GGUF writer and tokenToId read).
+  assert.deepEqual([1, 7, 8].map((id) => plain.idToToken(id)), ['<s>', 'X Y', 'HELLO']);
+  assert.deepEqual(['<s>', 'X Y', 'HELLO'].map((t) => plain.tokenToId(t)), [1, 7, 8]);
+  // Not normalized: the content, as before.
+  assert.equal(llama(false, false).decode([4, 1, 4]), 'a<s>a');
+  assert.equal(llama(false, false).decode([4, 7, 4]), 'aX Ya');
+  // Special and normalized: " <s>" when kept; dropped by skipSpecial (Rust 0.23 keeps it, as "▁<s>" is no special
+  // token's text: 0.22 and transformers drop it, as namm does).
+  const special = llama(true, true);
+  assert.equal(special.decode([4, 1, 4], { skipSpecial: false }), 'a <s>a');
+  assert.equal(special.decode([4, 1, 4]), 'aa');
+  assert.equal(llama(true, false).decode([4, 1, 4], { skipSpecial: false }), 'a<s>a');
+  // Lowercase: "HEL" decodes as "hel"; a special "<EOS>" normalizes to another special token's text, "<eos>".
+  const lower = make({
+    model: { type: 'WordLevel', vocab: vocabOf(['<unk>', 'a']), unk_token: '<unk>' }, normalizer: { type: 'Lowercase' }, pre_tokenizer: { type: 'WhitespaceSplit' },
+    added_tokens: [added(2, 'HEL', { normalized: true }), added(3, '<EOS>', { special: true, normalized: true }), added(4, '<eos>', { special: true })],
+  });
+  assert.equal(lower.decode([2, 1]), 'hel a');
+  assert.equal(lower.decode([3, 1], { skipSpecial: false }), '<eos> a');
+  assert.equal(lower.decode([3, 4, 1]), 'a');
+  assert.equal(lower.idToToken(2), 'HEL');
+});
+
+test('the ByteLevel decoder decodes as Rust: every token spelt in the byte alphabet as bytes, added ones too, others as their text', () => {
+  // Results from tokenizers 0.23.2. The library passed an added token through as its text ("ĠQ"), and made a
+  // character outside the alphabet (▁) a 0 byte.
+  const byteLevel = (extra: Json = {}) => ({
+    model: { type: 'BPE', vocab: vocabOf(['<unk>', 'a', 'b', 'Ġa', 'Ã©', '▁', 'Ã', '©', 'x']), merges: [], unk_token: '<unk>' },
+    normalizer: { type: 'Lowercase' }, pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    added_tokens: [added(9, 'HELLO', { normalized: true }), added(10, 'X Y', { normalized: true }), added(11, 'ĠZ', { normalized: true }),
+      added(12, 'ĠQ'), added(13, 'Ã©X'), added(14, '<S>', { special: true, normalized: true }), added(15, 'café'), added(16, 'ĊĊ')],
+    ...extra,
+  });
+  const t = make(byteLevel());
+  const cases: [number[], string][] = [
+    [[3, 9], ' ahello'], [[3, 10], ' ax y'], [[3, 11], ' a\x7fz'], [[3, 12], ' a Q'], [[4, 13], 'ééX'], [[5], '▁'], [[3, 5, 4], ' a▁é'],
+    [[6, 9, 7], '\uFFFDhello\uFFFD'], [[6, 12, 7], '\uFFFD Q\uFFFD'], [[6, 10, 7], '\uFFFDx y\uFFFD'], [[1, 15, 1], 'acaf\uFFFDa'], [[1, 16, 1], 'a\n\na'],
+  ];
+  for (const [ids, want] of cases) assert.equal(t.decode(ids), want, JSON.stringify(ids));
+  assert.equal(t.decode([3, 14], { skipSpecial: false }), ' a<s>');
+  assert.equal(t.decode([3, 14]), ' a');
+  // A GGUF file's added tokens decode as their text, as llama.cpp decodes user-defined and control tokens.
+  const gguf = new HfTokenizer({ tokenizerJson: { ...BASE, ...byteLevel({ normalizer: null }) }, origin: 'fixture.gguf', llamaCppAddedTokens: true });
+  assert.equal(gguf.decode([3, 12, 3]), ' aĠQ a');
+  assert.equal(gguf.decode([1, 15, 5]), 'acafé▁');
+});

@@ -293,6 +293,7 @@ function gpt2Tokenizer(meta: GgufMeta, tokens: string[], types: number[] | null,
     modelConfig: { bos_token_id: bos, eos_token_id: eosIds.length > 1 ? eosIds : eos },
     origin: meta.file,
     llamaCppMerges: true,
+    llamaCppAddedTokens: true,
   });
 }
 

@@ -27,6 +27,12 @@ export interface HfTokenizerSources {
    * Face tokenizers checks them.
    */
   llamaCppMerges?: boolean;
+  /**
+   * The added tokens come from a GGUF file, and decode as llama.cpp decodes its user-defined and control tokens: as
+   * their text. Hugging Face tokenizers' ByteLevel decoder reads an added token spelt wholly in its byte alphabet as
+   * bytes ("ĠQ" as " Q", "café" as "caf\uFFFD"), as it reads every other token.
+   */
+  llamaCppAddedTokens?: boolean;
 }
 
 /** A special token in tokenizer_config.json is a string or an AddedToken object with `content`. */
@@ -78,6 +84,19 @@ export class HfTokenizer implements Tokenizer {
   readonly json: Json;
   readonly tokenizerConfig: Json;
   private readonly core: HfCoreTokenizer;
+  /**
+   * The text a `normalized` added token decodes as, by id: its content passed through the normalizer (Rust's
+   * `id_to_token` gives it, and its decode decodes it: "HELLO" under Lowercase decodes to "hello", "<s>" under Llama
+   * 2's Prepend("▁") to "▁<s>", which its decoders make " <s>"). idToToken keeps the content.
+   */
+  private readonly decodedText = new Map<number, string>();
+  /**
+   * The special tokens' texts: decode drops with `skipSpecial` an id whose vocabulary string is one of them. Not its
+   * decoded text, as Rust 0.23 compares: there a normalized special token whose normalized content is not its content
+   * is never dropped (Llama 2's "<s>" marked normalized decodes as "<s> Hello" with skip_special_tokens). That came
+   * with 0.23's decoding of normalized contents (0.22 and transformers drop it), and is not followed.
+   */
+  private readonly specialTexts: Set<string>;
   /** Where the tokenizer came from, for the messages about it. */
   private readonly origin: string;
   /** Present only when tokenizer_config.json has a `chat_template`. */
@@ -172,8 +191,17 @@ export class HfTokenizer implements Tokenizer {
       const given = forLibrary(this.json);
       this.core = new HfCoreTokenizer(given, libraryConfig(this.json, this.tokenizerConfig));
       applyAsRust((this.core as unknown as { pre_tokenizer: unknown }).pre_tokenizer, given.pre_tokenizer, false, 0);
-      decodeAsRust((this.core as unknown as { decoder: unknown }).decoder, given.decoder, 0);
+      const addedTexts = src.llamaCppAddedTokens === true ? new Set(((this.json.added_tokens ?? []) as Json[]).map((a) => a.content as string)) : null;
+      decodeAsRust((this.core as unknown as { decoder: unknown }).decoder, given.decoder, addedTexts, 0);
       normalizeAsRust((this.core as unknown as { normalizer: unknown }).normalizer, given.normalizer, 0);
+      const core = this.core as unknown as LibraryCore;
+      // The special tokens' texts: tokenizer.json's special added tokens and tokenizer_config's additional ones.
+      this.specialTexts = new Set(core.special_tokens);
+      // A normalized added token's decoded text, as the library reads the flags (`normalized` defaults to "not
+      // special"; Rust requires the key).
+      for (const t of (this.json.added_tokens ?? []) as Json[]) {
+        if ((t.normalized ?? !(t.special ?? false)) && core.normalizer) this.decodedText.set(t.id as number, core.normalizer(t.content as string));
+      }
     } catch (err) {
       throw new Error(`${origin}: cannot build the tokenizer (${(err as Error).message})`);
     }
@@ -260,10 +288,26 @@ export class HfTokenizer implements Tokenizer {
     // "[UNK]"), or fails without one: they are left out first.
     const known = list.filter((id) => id < this.vocabSize && this.core.id_to_token(id) !== undefined);
     if (known.length === 0) return '';
-    return this.core.decode(known, { skip_special_tokens: options?.skipSpecial ?? true });
+    // As Rust decodes: the special tokens dropped when asked (see specialTexts), each other id's text (a normalized
+    // added token's normalized content) through the decoder (none: joined by spaces).
+    const core = this.core as unknown as LibraryCore;
+    const kept = options?.skipSpecial ?? true ? known.filter((id) => !this.specialTexts.has(core.id_to_token(id)!)) : known;
+    const tokens = kept.map((id) => this.decodedText.get(id) ?? core.id_to_token(id)!);
+    let text = core.decoder ? core.decoder(tokens) : tokens.join(' ');
+    // A BPE model's end_of_word_suffix, as the library reads it (its decoders are given the model's suffix).
+    const suffix = core.decoder?.end_of_word_suffix;
+    if (suffix) {
+      text = text.replaceAll(suffix, ' ');
+      if (options?.skipSpecial ?? true) text = text.trim();
+    }
+    return core.clean_up_tokenization_spaces ? cleanUpSpaces(text) : text;
   }
 
-  /** Token string of an id (undefined when out of range). */
+  /**
+   * The vocabulary's string of an id (undefined when out of range): an added token's content as tokenizer.json
+   * writes it, the inverse of tokenToId. Not the text the id decodes as: Rust's `id_to_token`, and decode, give a
+   * `normalized` added token's normalized content ("▁<s>" for Llama 2's "<s>" marked normalized).
+   */
   idToToken(id: number): string | undefined {
     return this.core.id_to_token(id);
   }
@@ -549,6 +593,28 @@ function applyAsRust(instance: unknown, config: unknown, inSequence: boolean, de
   }
 }
 
+/** The library's tokenizer, as far as namm reads and patches it. */
+interface LibraryCore {
+  /** The special tokens' texts (special added tokens, then tokenizer_config's additional_special_tokens). */
+  special_tokens: string[];
+  normalizer: ((text: string) => string) | null;
+  decoder: (((tokens: string[]) => string) & { end_of_word_suffix?: string | null }) | null;
+  clean_up_tokenization_spaces: boolean;
+  id_to_token(id: number): string | undefined;
+  /** Added tokens by content and by normalized content. */
+  added_tokens_map: Map<string, unknown>;
+  /** Splits a normalized text at the normalized added tokens. */
+  splitter_normalized?: { split(text: string): string[] };
+  pre_tokenizer: { _call(text: string, options?: { section_index?: number }): string[] } | null;
+  model: { fuse_unk?: boolean; _call(words: string[]): string[] };
+}
+
+/** The clean-up of spaces that decode applies unless clean_up_tokenization_spaces is off (transformers' rules, in order). */
+const CLEAN_UP: [string, string][] = [
+  [' .', '.'], [' ?', '?'], [' !', '!'], [' ,', ','], [" ' ", "'"], [" n't", "n't"], [" 'm", "'m"], [" 's", "'s"], [" 've", "'ve"], [" 're", "'re"],
+];
+const cleanUpSpaces = (text: string): string => CLEAN_UP.reduce((t, [from, to]) => t.replaceAll(from, to), text);
+
 /**
  * Makes the library's normalizer instances (walked in step with `config`) do what Rust's do where the library does
  * otherwise: Prepend leaves an empty text empty (the library made "" — or a blank text that Strip emptied — into
@@ -569,16 +635,35 @@ function normalizeAsRust(instance: unknown, config: unknown, depth: number): voi
 }
 
 /**
- * Makes the library's Metaspace decoders (walked in step with `config`) decode as Rust's: each ▁ a space, except in
- * the first token, where every ▁ goes, unless the scheme is "never" (the library took one leading space off the
- * first token whatever the scheme).
+ * Makes the library's decoders (walked in step with `config`) decode as Rust's where the library does otherwise:
+ * Metaspace: each ▁ a space, except in the first token, where every ▁ goes, unless the scheme is "never" (the library
+ * took one leading space off the first token whatever the scheme). ByteLevel: a token spelt wholly in the byte
+ * alphabet is its bytes, any other its own UTF-8 (the library made a character outside the alphabet a 0 byte, and
+ * passed an added token through as its text: "ĠQ" stayed "ĠQ", where Rust decodes " Q"), and the bytes of all the
+ * tokens are read as UTF-8 together. `addedTexts` (a GGUF file's added tokens) are passed through as their text, as
+ * llama.cpp decodes them.
  */
-function decodeAsRust(instance: unknown, config: unknown, depth: number): void {
+function decodeAsRust(instance: unknown, config: unknown, addedTexts: Set<string> | null, depth: number): void {
   if (instance === null || typeof instance !== 'object' && typeof instance !== 'function') return;
   if (config === null || typeof config !== 'object' || depth > MAX_PIPELINE_DEPTH) return;
-  const inst = instance as { decoders?: unknown[]; decode_chain: (tokens: string[]) => string[] }, c = config as Json;
+  const inst = instance as { decoders?: unknown[]; decode_chain: (tokens: string[]) => string[]; byte_decoder?: Record<string, number> }, c = config as Json;
   if (c.type === 'Sequence' && Array.isArray(c.decoders) && Array.isArray(inst.decoders)) {
-    c.decoders.forEach((x, i) => decodeAsRust(inst.decoders![i], x, depth + 1));
+    c.decoders.forEach((x, i) => decodeAsRust(inst.decoders![i], x, addedTexts, depth + 1));
+    return;
+  }
+  if (c.type === 'ByteLevel') {
+    const bytesOf = inst.byte_decoder;
+    if (bytesOf === null || typeof bytesOf !== 'object') throw new Error('the tokenizer library built its ByteLevel decoder without its byte table');
+    const utf8 = new TextEncoder(), text = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+    inst.decode_chain = (tokens) => {
+      const bytes: number[] = [];
+      for (const token of tokens) {
+        const chars = [...token];
+        if (addedTexts?.has(token) !== true && chars.every((ch) => Object.hasOwn(bytesOf, ch))) for (const ch of chars) bytes.push(bytesOf[ch]!);
+        else for (const b of utf8.encode(token)) bytes.push(b);
+      }
+      return [text.decode(Uint8Array.from(bytes))];
+    };
     return;
   }
   if (c.type !== 'Metaspace') return;
