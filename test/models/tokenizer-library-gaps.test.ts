@@ -233,3 +233,17 @@ test('the ByteLevel decoder decodes as Rust: every token spelt in the byte alpha
   assert.equal(gguf.decode([3, 12, 3]), ' aĠQ a');
   assert.equal(gguf.decode([1, 15, 5]), 'acafé▁');
 });
+
+test('unknown tokens are fused within a word, as Rust fuses them (BPE\'s fuse_unk, Unigram), not across words', () => {
+  // Results from tokenizers 0.23.2; the library fused "☃ ☃ ☃" into one unknown token.
+  const bpe = make({ model: { type: 'BPE', vocab: vocabOf(['<unk>', 'a', 'b']), merges: [], unk_token: '<unk>', fuse_unk: true }, pre_tokenizer: { type: 'WhitespaceSplit' } });
+  const unigram = make({ model: { type: 'Unigram', vocab: [['<unk>', 0], ['a', -1], ['b', -1], ['▁', -2]], unk_id: 0 }, pre_tokenizer: { type: 'WhitespaceSplit' } });
+  for (const t of [bpe, unigram]) {
+    assert.deepEqual(t.encode('☃∮ ✈ᚠ a☃'), [0, 0, 1, 0]);
+    assert.deepEqual(t.encode('a ☃ ☃ ☃a'), [1, 0, 0, 0, 1]);
+    assert.deepEqual(t.encode('☃☃b☃∮'), [0, 2, 0]);
+  }
+  // Without fuse_unk each unknown character is one token, as before.
+  const unfused = make({ model: { type: 'BPE', vocab: vocabOf(['<unk>', 'a']), merges: [], unk_token: '<unk>' }, pre_tokenizer: { type: 'WhitespaceSplit' } });
+  assert.deepEqual(unfused.encode('☃∮ a'), [0, 0, 1]);
+});

@@ -194,6 +194,7 @@ export class HfTokenizer implements Tokenizer {
       const addedTexts = src.llamaCppAddedTokens === true ? new Set(((this.json.added_tokens ?? []) as Json[]).map((a) => a.content as string)) : null;
       decodeAsRust((this.core as unknown as { decoder: unknown }).decoder, given.decoder, addedTexts, 0);
       normalizeAsRust((this.core as unknown as { normalizer: unknown }).normalizer, given.normalizer, 0);
+      fuseUnknownPerWord(this.core);
       const core = this.core as unknown as LibraryCore;
       // The special tokens' texts: tokenizer.json's special added tokens and tokenizer_config's additional ones.
       this.specialTexts = new Set(core.special_tokens);
@@ -614,6 +615,18 @@ const CLEAN_UP: [string, string][] = [
   [' .', '.'], [' ?', '?'], [' !', '!'], [' ,', ','], [" ' ", "'"], [" n't", "n't"], [" 'm", "'m"], [" 's", "'s"], [" 've", "'ve"], [" 're", "'re"],
 ];
 const cleanUpSpaces = (text: string): string => CLEAN_UP.reduce((t, [from, to]) => t.replaceAll(from, to), text);
+
+/**
+ * Makes the library's model fuse unknown tokens (BPE's fuse_unk, Unigram always) within each word, as Rust's model
+ * does (it is given one word at a time): the library fused them across the words of a text ("☃ ☃" split by
+ * whitespace gave one unknown token, Rust two).
+ */
+function fuseUnknownPerWord(library: unknown): void {
+  const model = (library as LibraryCore).model;
+  if (model.fuse_unk !== true) return;
+  const call = model._call.bind(model);
+  model._call = (words) => (words.length < 2 ? call(words) : words.flatMap((w) => call([w])));
+}
 
 /**
  * Makes the library's normalizer instances (walked in step with `config`) do what Rust's do where the library does
