@@ -247,3 +247,19 @@ test('unknown tokens are fused within a word, as Rust fuses them (BPE\'s fuse_un
   const unfused = make({ model: { type: 'BPE', vocab: vocabOf(['<unk>', 'a']), merges: [], unk_token: '<unk>' }, pre_tokenizer: { type: 'WhitespaceSplit' } });
   assert.deepEqual(unfused.encode('☃∮ a'), [0, 0, 1]);
 });
+
+test('a "first" Metaspace prepends nothing to the text after a normalized added token, as Rust (the library did)', () => {
+  // Results from tokenizers 0.23.2: Rust prepends ▁ to a piece of text at offset 0 only.
+  const t = make({
+    model: { type: 'BPE', vocab: vocabOf(['<unk>', 'a', 'b', '▁', '▁a', 'w', 'o', 'r', 'l', 'd', 'h', 'e']), merges: ['▁ a'], unk_token: '<unk>' },
+    normalizer: { type: 'Lowercase' }, pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true },
+    decoder: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true },
+    added_tokens: [added(12, 'HELLO', { normalized: true, lstrip: true }), added(13, 'RAW'), added(14, '<S>', { special: true, normalized: true })],
+  });
+  const cases: [string, number[]][] = [
+    ['HELLOworld', [12, 5, 6, 7, 8, 9]], ['aHELLOa', [4, 12, 1]], [' HELLOa', [12, 1]], ['  HELLOa', [12, 1]], ['b HELLOa', [3, 2, 12, 1]],
+    ['RAWa', [13, 1]], ['<S>a', [14, 1]], ['a<S>a', [4, 14, 1]], ['hello HELLO', [12, 12]], ['a', [4]],
+  ];
+  for (const [text, want] of cases) assert.deepEqual(t.encode(text), want, text);
+  assert.equal(t.decode([12, 5, 6, 7, 8, 9]), 'helloworld');
+});

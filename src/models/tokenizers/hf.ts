@@ -194,6 +194,7 @@ export class HfTokenizer implements Tokenizer {
       const addedTexts = src.llamaCppAddedTokens === true ? new Set(((this.json.added_tokens ?? []) as Json[]).map((a) => a.content as string)) : null;
       decodeAsRust((this.core as unknown as { decoder: unknown }).decoder, given.decoder, addedTexts, 0);
       normalizeAsRust((this.core as unknown as { normalizer: unknown }).normalizer, given.normalizer, 0);
+      firstPieceAsRust(this.core);
       fuseUnknownPerWord(this.core);
       const core = this.core as unknown as LibraryCore;
       // The special tokens' texts: tokenizer.json's special added tokens and tokenizer_config's additional ones.
@@ -615,6 +616,37 @@ const CLEAN_UP: [string, string][] = [
   [' .', '.'], [' ?', '?'], [' !', '!'], [' ,', ','], [" ' ", "'"], [" n't", "n't"], [" 'm", "'m"], [" 's", "'s"], [" 've", "'ve"], [" 're", "'re"],
 ];
 const cleanUpSpaces = (text: string): string => CLEAN_UP.reduce((t, [from, to]) => t.replaceAll(from, to), text);
+
+/**
+ * Makes the library prepend a "first" Metaspace's ▁ as Rust does after a normalized added token: Rust prepends to a
+ * piece of text that begins where the text does (offset 0), so not to the text after such a token at the start
+ * ("HELLOworld" with HELLO added: "world", not "▁world"). The library passes the pre-tokenizer the index of the text's
+ * section between the added tokens matched before normalizing, and the piece after a normalized token has its
+ * section's index: 0 at the start. The pre-tokenizer is called once for each piece of the split of a section's
+ * normalized text at the normalized added tokens (skipping empty pieces and the tokens), in order: a piece after a
+ * non-empty one is given a section index of 1 (which "first" reads as not the first; nothing else reads it).
+ */
+function firstPieceAsRust(library: unknown): void {
+  const core = library as LibraryCore;
+  const pre = core.pre_tokenizer, splitter = core.splitter_normalized;
+  if (!pre || !splitter || typeof splitter.split !== 'function' || typeof pre._call !== 'function') return;
+  const split = splitter.split.bind(splitter), call = pre._call.bind(pre);
+  // The last split (the library trims its pieces in place for an added token's lstrip and rstrip) and the next piece.
+  let pieces: string[] = [], next = 0;
+  splitter.split = (text) => {
+    pieces = split(text);
+    next = 0;
+    return pieces;
+  };
+  pre._call = (text, options) => {
+    let k = next;
+    while (k < pieces.length && (pieces[k] === '' || core.added_tokens_map.has(pieces[k]!))) k++;
+    if (pieces[k] !== text) return call(text, options);  // not called from the library's encode, as above
+    next = k + 1;
+    const atStart = pieces.slice(0, k).every((p) => p === '');
+    return call(text, options?.section_index === 0 && !atStart ? { ...options, section_index: 1 } : options);
+  };
+}
 
 /**
  * Makes the library's model fuse unknown tokens (BPE's fuse_unk, Unigram always) within each word, as Rust's model
