@@ -74,7 +74,7 @@ class ConfigReader {
   }
 }
 
-const LLAMA_FAMILY = new Set(['llama', 'mistral', 'qwen2']);
+const LLAMA_FAMILY = new Set(['llama', 'mistral', 'qwen2', 'qwen3']);
 
 /** Parses a HF config.json object. `source` names the file in error messages. */
 export function parseHfConfig(json: unknown, source = 'config.json'): ModelConfig {
@@ -88,7 +88,7 @@ export function parseHfConfig(json: unknown, source = 'config.json'): ModelConfi
   if (modelType === 'gpt2') return parseGpt2(r, source);
   if (LLAMA_FAMILY.has(modelType)) return parseLlamaFamily(r, modelType, source);
   throw new Error(
-    `${source}: model_type "${modelType}" is not supported (supported: llama, mistral, qwen2, gpt2; SmolLM and TinyLlama use "llama")`,
+    `${source}: model_type "${modelType}" is not supported (supported: llama, mistral, qwen2, qwen3, gpt2; SmolLM and TinyLlama use "llama")`,
   );
 }
 
@@ -96,13 +96,15 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
   const hiddenSize = r.size('hidden_size');
   const nHeads = r.size('num_attention_heads');
   const nKvHeads = r.size('num_key_value_heads', nHeads);
-  if (!r.has('head_dim') && hiddenSize % nHeads !== 0) {
+  const isQwen3 = modelType === 'qwen3';
+  // Qwen3Config's head_dim is 128 when the key is absent (the released models' value), not hidden_size / heads.
+  if (!r.has('head_dim') && !isQwen3 && hiddenSize % nHeads !== 0) {
     throw new Error(`${source}: num_attention_heads (${nHeads}) does not divide hidden_size (${hiddenSize})`);
   }
   if (nHeads % nKvHeads !== 0) {
     throw new Error(`${source}: num_key_value_heads (${nKvHeads}) does not divide num_attention_heads (${nHeads})`);
   }
-  const headDim = r.size('head_dim', hiddenSize / nHeads);
+  const headDim = r.size('head_dim', isQwen3 ? 128 : hiddenSize / nHeads);
   const maxPositions = r.size('max_position_embeddings');
 
   const act = r.has('hidden_act') ? r.raw('hidden_act') : 'silu';
@@ -135,14 +137,17 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
   // original_max_seq_len) and never reads an original_max_position_embeddings beside the factor.
   if (ropeScaling.type === 'dynamic') ropeScaling = { ...ropeScaling, originalMaxPositions: maxPositions };
 
-  // Llama/Mistral: `attention_bias` covers q, k, v and o together; Qwen2 always has q/k/v biases and no o bias.
+  // Llama/Mistral/Qwen3: `attention_bias` covers q, k, v and o together; Qwen2 always has q/k/v biases and no o bias.
   const attentionBias = r.bool('attention_bias', false);
   const isQwen2 = modelType === 'qwen2';
+  const nLayers = r.size('num_hidden_layers');
   // Mistral applies `sliding_window` whenever it is set; Qwen2 only with `use_sliding_window` (and then from layer
-  // max_window_layers on, which the guard below covers conservatively); Llama has none.
+  // max_window_layers on, which the guard below covers conservatively); Qwen3 as its layer_types say; Llama has none.
   const window = r.raw('sliding_window');
   let slidingWindow: number | undefined;
-  if (window !== undefined && window !== null && (modelType === 'mistral' || (isQwen2 && r.bool('use_sliding_window', false)))) {
+  if (isQwen3) {
+    slidingWindow = qwen3Window(r, nLayers, source);
+  } else if (window !== undefined && window !== null && (modelType === 'mistral' || (isQwen2 && r.bool('use_sliding_window', false)))) {
     slidingWindow = r.size('sliding_window');
   } else if (window === undefined && (modelType === 'mistral' || (isQwen2 && r.bool('use_sliding_window', false)))) {
     // MistralConfig's and Qwen2Config's default when the key is absent (only an explicit null turns it off)
@@ -153,7 +158,7 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
     modelType,
     vocabSize: r.size('vocab_size'),
     hiddenSize,
-    nLayers: r.size('num_hidden_layers'),
+    nLayers,
     nHeads,
     nKvHeads,
     headDim,
@@ -166,7 +171,9 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
     partialRotaryFactor: partial,
     attnQkvBias: isQwen2 ? true : attentionBias,
     attnOutBias: isQwen2 ? false : attentionBias,
-    mlpBias: r.bool('mlp_bias', false),
+    // Qwen3's MLP has no biases and its config no mlp_bias (transformers ignores one).
+    mlpBias: isQwen3 ? false : r.bool('mlp_bias', false),
+    ...(isQwen3 ? { qkNorm: true } : {}),
     activation: 'silu',
     tieEmbeddings: r.bool('tie_word_embeddings', false),
     bosTokenId: r.tokenId('bos_token_id'),
@@ -175,6 +182,40 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
     // table to run out of), and transformers' mask applies the window at every length.
     ...(slidingWindow !== undefined ? { slidingWindow } : {}),
   };
+}
+
+/**
+ * Qwen3's sliding window, as Qwen3Config and Qwen3Attention apply it: a window of `sliding_window` tokens (4,096 when
+ * the key is absent) on the layers whose `layer_types` entry is "sliding_attention", and only with
+ * `use_sliding_window`; without `layer_types` (configs written before transformers wrote it), on layers
+ * max_window_layers (28) and up. namm runs every layer with full attention, so a model with a sliding layer gets the
+ * window as a limit (exact up to it, longer sequences refused, as Mistral's and Qwen2's); a layer type other than
+ * full and sliding attention, or a sliding layer without a window (which transformers fails on), is refused by name.
+ */
+function qwen3Window(r: ConfigReader, nLayers: number, source: string): number | undefined {
+  const use = r.bool('use_sliding_window', false);
+  const window = use && r.raw('sliding_window') !== null ? r.size('sliding_window', 4096) : undefined;
+  const types = r.raw('layer_types');
+  if (types === undefined || types === null) {
+    const firstSliding = r.has('max_window_layers') ? r.raw('max_window_layers') : 28;
+    if (typeof firstSliding !== 'number' || !Number.isSafeInteger(firstSliding) || firstSliding < 0) {
+      throw new Error(`${source}: "max_window_layers" must be an integer ≥ 0, got ${shortJson(firstSliding)}`);
+    }
+    return window !== undefined && firstSliding < nLayers ? window : undefined;
+  }
+  if (!Array.isArray(types) || types.length !== nLayers) {
+    throw new Error(`${source}: "layer_types" must be a list of one entry per layer (num_hidden_layers ${nLayers}), got ${shortJson(types)}`);
+  }
+  const other = types.findIndex((t) => t !== 'full_attention' && t !== 'sliding_attention');
+  if (other >= 0) {
+    throw new Error(`${source}: "layer_types" entry ${other} is ${shortJson(types[other])}, which namm does not run (it runs "full_attention" layers, and "sliding_attention" ones up to their window)`);
+  }
+  const sliding = types.indexOf('sliding_attention');
+  if (sliding < 0) return undefined;
+  if (window === undefined) {
+    throw new Error(`${source}: "layer_types" makes layer ${sliding} "sliding_attention" but the config sets no window (${use ? '"sliding_window": null' : '"use_sliding_window" is not true'}), which transformers cannot run either`);
+  }
+  return window;
 }
 
 function parseGpt2(r: ConfigReader, source: string): ModelConfig {
@@ -316,6 +357,8 @@ export function validateModelConfig(config: ModelConfig): void {
     bad('partialRotaryFactor', 'a number in (0, 1]');
   }
   for (const k of ['attnQkvBias', 'attnOutBias', 'mlpBias', 'tieEmbeddings'] as const) if (typeof c[k] !== 'boolean') bad(k, 'true or false');
+  if (c.qkNorm !== undefined && typeof c.qkNorm !== 'boolean') bad('qkNorm', 'true, false or absent');
+  if (c.qkNorm === true && c.arch !== 'llama') throw new RangeError(`model config: qkNorm (per-head q/k RMSNorm, Qwen3's) applies to the llama family, not ${String(c.arch)}`);
   const acts = config.arch === 'llama' ? ['silu'] : ['gelu_tanh', 'gelu_erf'];
   if (!acts.includes(c.activation as string)) bad('activation', `one of ${acts.map((a) => `"${a}"`).join(', ')} for ${config.arch}`);
   if (c.bosTokenId !== null && (!Number.isSafeInteger(c.bosTokenId) || (c.bosTokenId as number) < 0)) bad('bosTokenId', 'null or a token id (an integer ≥ 0)');
@@ -383,12 +426,16 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
       torch_dtype: 'float32',
     };
   }
-  // Only Mistral's and Qwen2's config.json say a sliding window: a Llama-family model with one (a Mistral read from
-  // GGUF, whose architecture name is "llama") is written as a Mistral, so that neither namm nor transformers runs it
-  // past its window as a plain Llama.
-  const modelType = config.modelType === 'qwen2' || config.modelType === 'mistral' ? config.modelType
+  // Only Mistral's, Qwen2's and Qwen3's config.json say a sliding window: a Llama-family model with one (a Mistral read
+  // from GGUF, whose architecture name is "llama") is written as a Mistral, so that neither namm nor transformers runs
+  // it past its window as a plain Llama. Per-head q/k norms are Qwen3's alone, whatever the model type says.
+  const modelType = config.qkNorm ? 'qwen3' : config.modelType === 'qwen2' || config.modelType === 'mistral' ? config.modelType
     : config.slidingWindow !== undefined ? 'mistral' : 'llama';
-  const archName = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM' }[modelType];
+  if (modelType === 'qwen3' && (config.attnQkvBias !== config.attnOutBias || config.mlpBias)) {
+    throw new Error(`a config.json cannot hold per-head q/k norms with ${config.mlpBias ? 'MLP biases' : `${config.attnQkvBias ? '' : 'no '}q/k/v biases and ${config.attnOutBias ? 'an' : 'no'} o_proj bias`}: ` +
+      'Qwen3\'s attention_bias covers q, k, v and o together, and its MLP has no biases');
+  }
+  const archName = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM' }[modelType];
   const out: Record<string, unknown> = {
     architectures: [archName],
     model_type: modelType,
@@ -409,16 +456,20 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
     eos_token_id: eos,
     torch_dtype: 'float32',
   };
-  if (modelType !== 'qwen2') {
-    out.attention_bias = config.attnQkvBias;
-    out.mlp_bias = config.mlpBias;
-  }
+  if (modelType !== 'qwen2') out.attention_bias = config.attnQkvBias;
+  if (modelType !== 'qwen2' && modelType !== 'qwen3') out.mlp_bias = config.mlpBias;
   if (config.partialRotaryFactor !== 1) out.partial_rotary_factor = config.partialRotaryFactor;
   // Written out for Mistral either way: transformers' MistralConfig assumes a 4,096-token window when the key is absent.
   if (modelType === 'mistral') out.sliding_window = config.slidingWindow ?? null;
   else if (modelType === 'qwen2' && config.slidingWindow !== undefined) {
     out.use_sliding_window = true;
     out.sliding_window = config.slidingWindow;
+  } else if (modelType === 'qwen3') {
+    // namm keeps one window for the whole model: written on every layer (max_window_layers 0), the reading namm's
+    // limit assumes; Qwen3Config's sliding_window of 4,096 would otherwise apply to layers 28 and up.
+    out.use_sliding_window = config.slidingWindow !== undefined;
+    out.sliding_window = config.slidingWindow ?? null;
+    if (config.slidingWindow !== undefined) out.max_window_layers = 0;
   }
   return out;
 }

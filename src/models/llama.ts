@@ -1,5 +1,6 @@
 /**
- * The Llama family (Llama 2/3, Mistral, Qwen2, SmolLM, TinyLlama): RMSNorm, RoPE, grouped-query attention, SwiGLU.
+ * The Llama family (Llama 2/3, Mistral, Qwen2, Qwen3, SmolLM, TinyLlama): RMSNorm, RoPE, grouped-query attention,
+ * SwiGLU; Qwen3 adds an RMSNorm over each query and key head before RoPE.
  * Each step is written out in order, llm.c style; the attention itself is the session's (cache + memory policy).
  */
 import type { Backend } from '../tensor/backend.js';
@@ -18,6 +19,8 @@ interface LlamaLayer {
   attnNorm: Float32Array;
   wq: Weight; wk: Weight; wv: Weight; wo: Weight;
   bq: Float32Array | null; bk: Float32Array | null; bv: Float32Array | null; bo: Float32Array | null;
+  /** Qwen3's per-head norms of queries and keys `[headDim]` (null without them). */
+  qNorm: Float32Array | null; kNorm: Float32Array | null;
   mlpNorm: Float32Array;
   wGate: Weight; wUp: Weight; wDown: Weight;
   bGate: Float32Array | null; bUp: Float32Array | null; bDown: Float32Array | null;
@@ -44,6 +47,7 @@ export class LlamaArch implements DecoderArch {
     // attention_bias also covers o_proj (Llama, Mistral; not Qwen2), mlp_bias the three MLP projections.
     const outBias = (name: string, n: number) => (c.attnOutBias ? requireTensor(w, name, [n]).data : null);
     const mlpBias = (name: string, n: number) => (c.mlpBias ? requireTensor(w, name, [n]).data : null);
+    const headNorm = (name: string) => (c.qkNorm ? requireTensor(w, name, [hd]).data : null);
     this.layers = [];
     for (let l = 0; l < c.nLayers; l++) {
       const p = `model.layers.${l}.`;
@@ -55,6 +59,7 @@ export class LlamaArch implements DecoderArch {
         wo: mat(p + 'self_attn.o_proj.weight', [D, qDim]),
         bq: bias(p + 'self_attn.q_proj.bias', qDim), bk: bias(p + 'self_attn.k_proj.bias', kvDim), bv: bias(p + 'self_attn.v_proj.bias', kvDim),
         bo: outBias(p + 'self_attn.o_proj.bias', D),
+        qNorm: headNorm(p + 'self_attn.q_norm.weight'), kNorm: headNorm(p + 'self_attn.k_norm.weight'),
         mlpNorm: requireTensor(w, p + 'post_attention_layernorm.weight', [D]).data,
         wGate: mat(p + 'mlp.gate_proj.weight', [I, D]),
         wUp: mat(p + 'mlp.up_proj.weight', [I, D]),
@@ -92,6 +97,11 @@ export class LlamaArch implements DecoderArch {
       be.matmulABt(h, L.wk, k, n, D, kvDim);
       be.matmulABt(h, L.wv, v, n, D, kvDim);
       if (L.bq) { be.addBias(q, L.bq, n, qDim); be.addBias(k, L.bk!, n, kvDim); be.addBias(v, L.bv!, n, kvDim); }
+      // Qwen3: each head's query and key normalised over its headDim values (rows of hd), before they are rotated.
+      if (L.qNorm) {
+        be.rmsNorm(q, q, L.qNorm, n * c.nHeads, hd, c.normEps);
+        be.rmsNorm(k, k, L.kNorm!, n * c.nKvHeads, hd, c.normEps);
+      }
       be.rope(q, n, c.nHeads, hd, positions, invFreq, c.ropeLayout);
       be.rope(k, n, c.nKvHeads, hd, positions, invFreq, c.ropeLayout);
       if (ropeFactor !== 1) {

@@ -10,7 +10,7 @@ import { argError, checkArg, checkArgOptions } from '../util/args.js';
 /** The fields of a ModelConfig, which llamaConfig and gpt2Config take as overrides. */
 const CONFIG_KEYS = ['arch', 'modelType', 'vocabSize', 'hiddenSize', 'nLayers', 'nHeads', 'nKvHeads', 'headDim', 'intermediateSize',
   'maxPositions', 'normEps', 'ropeTheta', 'ropeScaling', 'ropeLayout', 'partialRotaryFactor', 'attnQkvBias', 'attnOutBias', 'mlpBias',
-  'activation', 'tieEmbeddings', 'bosTokenId', 'eosTokenIds', 'slidingWindow'];
+  'activation', 'tieEmbeddings', 'bosTokenId', 'eosTokenIds', 'slidingWindow', 'qkNorm'];
 
 /**
  * A Llama-family config (the 100M-parameter random model's shape unless overridden). The result is validated as a
@@ -98,6 +98,10 @@ export function randomWeights(config: ModelConfig, seed = 0, std = 0.02): Weight
         w.set(p + 'self_attn.v_proj.bias', normal([c.nKvHeads * hd]));
       }
       if (c.attnOutBias) w.set(p + 'self_attn.o_proj.bias', normal([D]));
+      if (c.qkNorm) {
+        w.set(p + 'self_attn.q_norm.weight', fill([hd], 1));
+        w.set(p + 'self_attn.k_norm.weight', fill([hd], 1));
+      }
       w.set(p + 'mlp.gate_proj.weight', normal([I, D]));
       w.set(p + 'mlp.up_proj.weight', normal([I, D]));
       w.set(p + 'mlp.down_proj.weight', normal([D, I]));

@@ -50,6 +50,12 @@ export interface ModelConfig {
   attnQkvBias: boolean;
   attnOutBias: boolean;
   mlpBias: boolean;
+  /**
+   * Per-head RMSNorm on the queries and keys (Qwen3's `q_norm` / `k_norm`: a weight of headDim values each, epsilon
+   * normEps), applied to the projections' output, head by head, before RoPE. Absent (or false) when the model has
+   * none, which every family but Qwen3 is.
+   */
+  qkNorm?: boolean;
   /** llama: 'silu' (SwiGLU); gpt2: 'gelu_new' (tanh) or 'gelu' (erf). */
   activation: 'silu' | 'gelu_tanh' | 'gelu_erf';
   tieEmbeddings: boolean;
