@@ -319,6 +319,8 @@ const LLAMA_LAYER_NAMES: [string, string][] = [
   ['attn_norm', 'input_layernorm'], ['attn_q', 'self_attn.q_proj'], ['attn_k', 'self_attn.k_proj'],
   ['attn_v', 'self_attn.v_proj'], ['attn_output', 'self_attn.o_proj'], ['ffn_norm', 'post_attention_layernorm'],
   ['ffn_gate', 'mlp.gate_proj'], ['ffn_up', 'mlp.up_proj'], ['ffn_down', 'mlp.down_proj'],
+  // Qwen3's per-head q/k norms (llama.cpp's qwen3 architecture; a model without them refuses them, see loadGguf)
+  ['attn_q_norm', 'self_attn.q_norm'], ['attn_k_norm', 'self_attn.k_norm'],
 ];
 const GPT2_LAYER_NAMES: [string, string][] = [
   ['attn_norm', 'ln_1'], ['attn_qkv', 'attn.c_attn'], ['attn_output', 'attn.c_proj'], ['ffn_norm', 'ln_2'],
@@ -397,9 +399,10 @@ export function convertRopeLayout(config: ModelConfig, weights: WeightMap, to: '
   if (config.arch !== 'llama' || config.ropeLayout === to) return weights;
   const out: WeightMap = new Map(weights);
   for (const [name, t] of weights) {
-    const m = /^model\.layers\.\d+\.self_attn\.(q|k)_proj\.(weight|bias)$/.exec(name);
+    const m = /^model\.layers\.\d+\.self_attn\.(q|k)_(proj|norm)\.(weight|bias)$/.exec(name);
     if (!m) continue;
-    out.set(name, permuteRopeRows(t, m[1] === 'q' ? config.nHeads : config.nKvHeads, to === 'half'));
+    // A per-head norm's weight (Qwen3's, [headDim]) follows its head's values: one head's permutation.
+    out.set(name, permuteRopeRows(t, m[2] === 'norm' ? 1 : m[1] === 'q' ? config.nHeads : config.nKvHeads, to === 'half'));
   }
   return out;
 }
@@ -462,7 +465,7 @@ export class GgufMeta {
   }
 }
 
-const SUPPORTED_ARCHS = ['llama', 'qwen2', 'gpt2'];
+const SUPPORTED_ARCHS = ['llama', 'qwen2', 'qwen3', 'gpt2'];
 
 export function ggufConfig(meta: GgufMeta, tensors: Map<string, GgufTensorInfo>): ModelConfig {
   const file = meta.file;
@@ -512,13 +515,15 @@ export function ggufConfig(meta: GgufMeta, tensors: Map<string, GgufTensorInfo>)
     normEps: meta.number(`${a}.attention.layer_norm_rms_epsilon`, 1e-5),
     ropeTheta: meta.number(`${a}.rope.freq_base`, 10000),
     ropeScaling: ggufRopeScaling(meta, a, maxPositions),
-    // llama.cpp runs 'llama' with interleaved pairs (its converter permuted q/k) and qwen2 with NEOX (= HF half).
-    ropeLayout: archName === 'qwen2' ? 'half' : 'interleaved',
+    // llama.cpp runs 'llama' with interleaved pairs (its converter permuted q/k) and qwen2, qwen3 with NEOX (= HF half).
+    ropeLayout: archName === 'qwen2' || archName === 'qwen3' ? 'half' : 'interleaved',
     partialRotaryFactor: rotaryDims / headDim,
     attnQkvBias: tensors.has('blk.0.attn_q.bias'),
     attnOutBias: tensors.has('blk.0.attn_output.bias'),
     mlpBias: tensors.has('blk.0.ffn_up.bias'),
     activation: 'silu',
+    // Qwen3's per-head q/k norms (blk.N.attn_q_norm / attn_k_norm), which the architecture always has.
+    ...(archName === 'qwen3' ? { qkNorm: true } : {}),
   };
 }
 
@@ -640,6 +645,10 @@ export async function loadGguf(file: string, storage: WeightStorage = 'f32'): Pr
       if (info.name === ROPE_FREQS) continue;
       const hf = ggufToHfName(info.name, arch);
       if (!hf) throw new Error(`${file}: tensor ${quoteKey(info.name)} has no counterpart in a ${arch} model`);
+      // q/k norms belong to qwen3 only: in another architecture's file they would be left unused without a word.
+      if (!config.qkNorm && /\.self_attn\.[qk]_norm\./.test(hf)) {
+        throw new Error(`${file}: tensor ${quoteKey(info.name)} (a per-head q/k norm) has no counterpart in a ${config.modelType} model (qwen3 files have them)`);
+      }
       const format = PACKED_TYPE[info.type];
       const keep = format !== undefined && keepsPacked(storage, format) && isPackableTensor(config, hf, [...info.dims].reverse());
       let t = readGgufTensor(fd, info, file, keep);
@@ -826,7 +835,8 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
   checkArg('writeGguf', 'config', config, 'object', 'a model config');
   checkArg('writeGguf', 'weights', weights, 'Map', 'a weight Map (name → tensor)');
   const dtype = options.dtype ?? 'F32';
-  const ggArch = config.arch === 'gpt2' ? 'gpt2' : config.modelType === 'qwen2' ? 'qwen2' : 'llama';
+  // Per-head q/k norms are llama.cpp's qwen3 architecture, whatever the model type says.
+  const ggArch = config.arch === 'gpt2' ? 'gpt2' : config.qkNorm ? 'qwen3' : config.modelType === 'qwen2' ? 'qwen2' : 'llama';
   // What GGUF's architectures cannot say, refused rather than written as another model.
   if (config.arch === 'gpt2' && config.activation !== 'gelu_tanh') {
     throw new Error(`GGUF writer: GGUF's gpt2 uses the tanh GELU; this model's ${config.activation === 'gelu_erf' ? 'exact (erf) GELU' : config.activation} would run as another model`);
@@ -834,9 +844,9 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
   if (config.arch === 'llama' && config.partialRotaryFactor !== 1) {
     throw new Error(`GGUF writer: partial rotary embeddings (partial_rotary_factor ${config.partialRotaryFactor}) are not supported for ${ggArch}`);
   }
-  // qwen2 runs NEOX-style (= HF half) in llama.cpp; llama runs interleaved pairs.
-  const layout = ggArch === 'qwen2' ? 'half' : 'interleaved';
-  if (ggArch === 'qwen2' && config.ropeLayout !== 'half') throw new Error('GGUF writer: a qwen2 model must be in the half RoPE layout');
+  // qwen2 and qwen3 run NEOX-style (= HF half) in llama.cpp; llama runs interleaved pairs.
+  const layout = ggArch === 'qwen2' || ggArch === 'qwen3' ? 'half' : 'interleaved';
+  if (layout === 'half' && config.ropeLayout !== 'half') throw new Error(`GGUF writer: a ${ggArch} model must be in the half RoPE layout`);
   const stored = config.arch === 'llama' ? convertRopeLayout(config, weights, layout) : weights;
 
   const meta: GgufMetadata = new Map();
@@ -859,7 +869,8 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
     meta.set(`${a}.rope.freq_base`, gv.f32(config.ropeTheta));
     meta.set(`${a}.rope.dimension_count`, gv.u32(Math.round(config.headDim * config.partialRotaryFactor)));
     if (config.slidingWindow !== undefined) meta.set(`${a}.attention.sliding_window`, gv.u32(config.slidingWindow));
-    if (config.headDim * config.nHeads !== config.hiddenSize) {
+    // llama.cpp's converter writes the head size whenever config.json has head_dim (every Qwen3's): then always for qwen3.
+    if (config.headDim * config.nHeads !== config.hiddenSize || ggArch === 'qwen3') {
       meta.set(`${a}.attention.key_length`, gv.u32(config.headDim));
       meta.set(`${a}.attention.value_length`, gv.u32(config.headDim));
     }
