@@ -2,7 +2,9 @@
 """Writes test/fixtures/golden-logits.json: the logits of the real TinyStories-656K model (../shared/models) on one
 prompt, computed here in float64 with numpy from Hugging Face transformers' Llama formulas, written out independently
 of namm's code: RMSNorm, rotate-half RoPE (default, linear, llama3 and YaRN frequencies, as transformers 5's
-`_compute_*_parameters` define them), grouped-query causal attention, SwiGLU, the tied output head.
+`_compute_*_parameters` define them), grouped-query causal attention, SwiGLU, the tied output head. `forward` also
+runs Qwen3 (`model_type` "qwen3": RMSNorm over each query and key head before RoPE, as Qwen3Attention's q_norm and
+k_norm), for scripts/golden-qwen3-fixture.py.
 
 The tests load the same weights with namm (each backend) under each config variant and compare every logit of the
 positions kept here. The greedy ids of SOURCE.md see only the argmax; these catch a misread config field (an
@@ -114,8 +116,12 @@ def forward(cfg, w, ids):
     for layer in range(cfg['num_hidden_layers']):
         p = 'model.layers.%d.' % layer
         h = norm(x, w[p + 'input_layernorm.weight'])
-        q = rotate((h @ w[p + 'self_attn.q_proj.weight'].T).reshape(t, nh, hd))
-        k = rotate((h @ w[p + 'self_attn.k_proj.weight'].T).reshape(t, nkv, hd))
+        q = (h @ w[p + 'self_attn.q_proj.weight'].T).reshape(t, nh, hd)
+        k = (h @ w[p + 'self_attn.k_proj.weight'].T).reshape(t, nkv, hd)
+        if cfg['model_type'] == 'qwen3':  # Qwen3Attention: q_norm / k_norm over each head's hd values, then RoPE
+            q = norm(q, w[p + 'self_attn.q_norm.weight'])
+            k = norm(k, w[p + 'self_attn.k_norm.weight'])
+        q, k = rotate(q), rotate(k)
         v = (h @ w[p + 'self_attn.v_proj.weight'].T).reshape(t, nkv, hd)
         group = nh // nkv
         out = np.empty((t, nh, hd))

@@ -6,6 +6,8 @@
 import type { ModelConfig, WeightMap } from '../../src/models/types.js';
 
 export type Visibility = (layer: number, kvHead: number, query: number, key: number) => boolean;
+/** Receives each query head's post-softmax attention: over the positions `keys`, the probabilities `p`. */
+export type ProbabilitySink = (layer: number, head: number, query: number, keys: readonly number[], p: readonly number[]) => void;
 
 function get(w: WeightMap, name: string): Float32Array {
   const t = w.get(name);
@@ -50,7 +52,7 @@ function rope(x: Float64Array, n: number, heads: number, hd: number, theta: numb
 }
 
 /** Logits `[n, vocab]` (float64) of the whole sequence `ids` at positions 0..n-1. */
-export function referenceLlamaLogits(c: ModelConfig, w: WeightMap, ids: number[], visible?: Visibility): Float64Array {
+export function referenceLlamaLogits(c: ModelConfig, w: WeightMap, ids: number[], visible?: Visibility, probs?: ProbabilitySink): Float64Array {
   const n = ids.length, D = c.hiddenSize, hd = c.headDim, H = c.nHeads, KV = c.nKvHeads, I = c.intermediateSize, V = c.vocabSize;
   const group = H / KV;
   const emb = w.has('model.embed_tokens.weight') ? get(w, 'model.embed_tokens.weight') : get(w, 'lm_head.weight');
@@ -69,6 +71,11 @@ export function referenceLlamaLogits(c: ModelConfig, w: WeightMap, ids: number[]
       add(k, get(w, p + 'self_attn.k_proj.bias'), KV * hd);
       add(v, get(w, p + 'self_attn.v_proj.bias'), KV * hd);
     }
+    if (c.qkNorm) {
+      // Qwen3: every head's query and key normalised over its own headDim values.
+      q.set(rmsNorm(q, n * H, hd, get(w, p + 'self_attn.q_norm.weight'), c.normEps));
+      k.set(rmsNorm(k, n * KV, hd, get(w, p + 'self_attn.k_norm.weight'), c.normEps));
+    }
     rope(q, n, H, hd, c.ropeTheta);
     rope(k, n, KV, hd, c.ropeTheta);
     const att = new Float64Array(n * H * hd);
@@ -85,6 +92,7 @@ export function referenceLlamaLogits(c: ModelConfig, w: WeightMap, ids: number[]
         const m = Math.max(...scores);
         const e = scores.map((s) => Math.exp(s - m));
         const z = e.reduce((a, b) => a + b, 0);
+        probs?.(l, hh, t, keys, e.map((x) => x / z));
         for (let a = 0; a < keys.length; a++) {
           const pj = e[a]! / z, j = keys[a]!;
           for (let d = 0; d < hd; d++) att[(t * H + hh) * hd + d] = att[(t * H + hh) * hd + d]! + pj * v[(j * KV + kvh) * hd + d]!;
