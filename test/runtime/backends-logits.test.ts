@@ -30,6 +30,9 @@ const g = gpt2Config({ vocabSize: 300, hiddenSize: 64, nLayers: 2, nHeads: 4, in
 cases.push({ name: 'random gpt2', config: g, weights: randomWeights(g, 3, 0.1), tokenizer: null, contexts: [1, 200] });
 const q = llamaConfig({ modelType: 'qwen2', vocabSize: 300, hiddenSize: 96, nLayers: 2, nHeads: 6, nKvHeads: 2, intermediateSize: 160, attnQkvBias: true, tieEmbeddings: false });
 cases.push({ name: 'random qwen2', config: q, weights: randomWeights(q, 4, 0.1), tokenizer: null, contexts: [1, 300] });
+// Qwen3: per-head q/k norms (the RMSNorm kernel over rows of headDim), head_dim ≠ hidden / heads, q/k/v/o biases.
+const q3 = llamaConfig({ modelType: 'qwen3', qkNorm: true, vocabSize: 300, hiddenSize: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, headDim: 24, intermediateSize: 160, attnQkvBias: true, attnOutBias: true, ropeTheta: 1e6 });
+cases.push({ name: 'random qwen3', config: q3, weights: randomWeights(q3, 5, 0.1), tokenizer: null, contexts: [1, 300] });
 
 for (const c of cases) {
   for (const ctx of c.contexts) {
