@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { convertModel } from '../../src/cli/convert.js';
 import { parseHfConfig, toHfConfig, validateModelConfig } from '../../src/models/config.js';
-import { readGgufHeader, type GgufMetadata } from '../../src/models/gguf.js';
+import { convertRopeLayout, readGgufHeader, type GgufMetadata } from '../../src/models/gguf.js';
 import { loadModelFiles } from '../../src/models/load.js';
 import { Model } from '../../src/models/model.js';
 import { gpt2Config, llamaConfig, randomWeights } from '../../src/models/random.js';
@@ -194,3 +194,21 @@ test('a GGUF file of another architecture holding q/k norms is refused by name (
   });
   await assert.rejects(loadModelFiles(other), /q2\.gguf: tensor "blk\.0\.attn_[qk]_norm\.weight" \(a per-head q\/k norm\) has no counterpart in a qwen2 model \(qwen3 files have them\)/);
 }));
+
+test('the RoPE layout permutation carries the q/k norm weights with their heads\' values (interleaved gives the same logits)', () => {
+  const c = llamaConfig({ modelType: 'qwen3', qkNorm: true, vocabSize: 64, hiddenSize: 32, nLayers: 1, nHeads: 4, nKvHeads: 2, headDim: 16, intermediateSize: 48, maxPositions: 64, ropeTheta: 1e6 });
+  const w = randomWeights(c, 3, 0.3);
+  // Norm weights that are not all alike, so that their order matters.
+  for (const [name, t] of w) if (/_norm\.weight$/.test(name)) w.set(name, { shape: t.shape, data: Float32Array.from(t.data, (_, i) => 0.5 + ((i * 7) % 16) / 16) });
+  const ids = Array.from({ length: 20 }, (_, i) => (i * 11 + 3) % 64);
+  const half = new Model(c, w, null).createSessionWith(null).prefill(ids, { logits: 'all' });
+  const inter = { ...c, ropeLayout: 'interleaved' as const };
+  const moved = convertRopeLayout(c, w, 'interleaved');
+  assert.notDeepEqual(moved.get('model.layers.0.self_attn.q_norm.weight')!.data, w.get('model.layers.0.self_attn.q_norm.weight')!.data);
+  const got = new Model(inter, moved, null).createSessionWith(null).prefill(ids, { logits: 'all' });
+  let worst = 0;
+  for (let i = 0; i < half.length; i++) worst = Math.max(worst, Math.abs(got[i]! - half[i]!));
+  assert.ok(worst < 1e-5, `${worst}`);
+  // And back.
+  assert.deepEqual(convertRopeLayout(inter, moved, 'half').get('model.layers.0.self_attn.k_norm.weight')!.data, w.get('model.layers.0.self_attn.k_norm.weight')!.data);
+});
