@@ -217,6 +217,21 @@ function kernelSuite(simd: SimdPath, threads: number): void {
     assert.equal(o[1], Infinity);
   });
 
+  it('e^x just below overflow (x in 88.38–88.72, where 2^n needs n = 128) through silu and gelu, against float64', () => {
+    // silu(x) = x / (1 + e^−x) and gelu_tanh(v) = v / (1 + e^u) both divide by e^x for such x: a wrong e^x shows as a
+    // relative error in a tiny but normal result, so the comparison is relative with no absolute slack.
+    const b = nb();
+    const x = new Float32Array([-88.3, -88.38, -88.45, -88.55, -88.65, -88.7, -88.7228317]);
+    const n = x.length, o = new Float32Array(n);
+    b.siluMul(o, x, new Float32Array(n).fill(1), n);
+    assertClose('silu near overflow', o, new Float32Array([...x].map((v) => v / (1 + Math.exp(-v)))), n, 1e-5, 0);
+    const v = new Float32Array([-10.045, -10.05, -10.055, -10.06]); // u = 88.35, 88.47, 88.58, 88.70
+    const c = Math.sqrt(2 / Math.PI), g = new Float32Array(v.length);
+    b.gelu(g, v, v.length, 'tanh');
+    const want = [...v].map((t) => t / (1 + Math.exp(-2 * c * (t + 0.044715 * t * t * t))));
+    assertClose('gelu tanh near overflow', g, new Float32Array(want), v.length, 2e-5, 0);
+  });
+
   it('softmax: odd widths, one column, -Infinity entries, large logits', () => {
     const b = nb(), rng = new Rng(`${seed}/softmax`);
     for (const [rows, cols, scale] of [[0, 4, 1], [1, 1, 1], [3, 7, 5], [5, 33, 40], [9, 1000, 20], [2, 70000, 3]] as const) {
