@@ -5,10 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, linkSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeToyRecords } from '../helpers/toy-records.js';
+import { tempDir } from '../helpers/temp.js';
 
 const MODEL = resolve('../shared/models/tinystories-656k');
 const MAIN = resolve('src/cli/main.ts');
@@ -44,7 +44,7 @@ test('namm generate --stop: the streamed text is the text the result reports, wi
 
 test('namm generate --question: a sequence past the limit of the model is refused before the document is read', () => {
   // A GPT-2 model's 1,024 learned positions: the refusal came after the whole prefill, with "Q: … A:" printed.
-  const doc = join(mkdtempSync(join(tmpdir(), 'namm-q-')), 'doc.txt');
+  const doc = join(tempDir('namm-q-'), 'doc.txt');
   writeFileSync(doc, 'The cat sat on the mat and looked at the birds. '.repeat(60));
   const r = namm(['generate', '--model', resolve('models/namm-tiny-gpt2'), '--prompt-file', doc, '--question', 'Who sat?', '--question', 'Where?', '-n', '2000']);
   assert.equal(r.status, 1);
@@ -53,7 +53,7 @@ test('namm generate --question: a sequence past the limit of the model is refuse
 });
 
 test('namm eval --out refuses to reuse results when the same spec names another file (run from another folder)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-cwd-'));
+  const dir = tempDir('namm-cwd-');
   const data = writeToyRecords(dir);
   const a = join(dir, 'a'), b = join(dir, 'b');
   mkdirSync(a); mkdirSync(b);
@@ -76,7 +76,7 @@ test('namm eval --out refuses to reuse results when the same spec names another 
 });
 
 test('namm eval --match without --out leaves no temporary trace folder behind', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-tmp-'));
+  const dir = tempDir('namm-tmp-');
   const data = writeToyRecords(dir);
   const tmp = join(dir, 'tmp');
   mkdirSync(tmp);
@@ -86,7 +86,7 @@ test('namm eval --match without --out leaves no temporary trace folder behind', 
 });
 
 test('namm eval --out replaces summary.json and score-vs-kv.svg whole, never writing into the old file', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-sum-'));
+  const dir = tempDir('namm-sum-');
   const data = writeToyRecords(dir);
   const out = join(dir, 'out');
   mkdirSync(out);
@@ -138,7 +138,7 @@ test('namm demo on a model with a short context: the default prompt fits it, a l
 });
 
 test('namm --weights: a GGUF run packed prints the same text and perplexity as float32 in less memory; a bad value is refused', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-weights-'));
+  const dir = tempDir('namm-weights-');
   const gguf = join(dir, 'ts.gguf');
   assert.equal(namm(['convert', '--from', MODEL, '--to', 'gguf', '--out', gguf, '--dtype', 'q4_0']).status, 0);
   const gen = (extra: string[]) => namm(['generate', '--model', gguf, '--prompt', 'Once upon a time', '--max-new-tokens', '12', '--greedy', '--json', ...extra]);
@@ -178,7 +178,7 @@ test('a matched(…) trace whose eviction points a sequence never reaches is not
   const long = 'Once upon a time, there was a little girl named Lily. She loved to play in the park with her ball. '.repeat(6);
   const recorder = new MemoryTraceRecorder('h2o:tokens=32');
   model.createSessionWith(recordingPolicy(parsePolicySpec('h2o:tokens=32,every=16') as never, recorder)).prefill(model.tokenizer!.encode(long));
-  const dir = mkdtempSync(join(tmpdir(), 'namm-unreached-'));
+  const dir = tempDir('namm-unreached-');
   const trace = join(dir, 'trace.json');
   saveMemoryTrace(trace, recorder.toTrace());
   const spec = `matched(h2o):trace=${trace}`;

@@ -5,9 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { tempDir } from '../helpers/temp.js';
 
 const MODEL = resolve('../shared/models/tinystories-656k');
 const MAIN = resolve('src/cli/main.ts');
@@ -53,7 +53,7 @@ test('a .namm policy given as the model is named as one, with where it goes (it 
   assert.equal(r.status, 1);
   assert.equal(r.stderr, `namm: ${policy} is a NAMM policy file, not a model: pass it as --memory namm:${policy} (the memory spec namm:FILE in the API), and a model folder, .gguf or llama2.c .bin as the model\n`);
   // Known by its magic too, whatever its name.
-  const renamed = join(mkdtempSync(join(tmpdir(), 'namm-policy-')), 'policy.bin');
+  const renamed = join(tempDir('namm-policy-'), 'policy.bin');
   copyFileSync(policy, renamed);
   const g = namm('generate', '--model', renamed, '--prompt', 'x');
   assert.equal(g.status, 1);
@@ -67,7 +67,7 @@ test('a .namm policy given as the model is named as one, with where it goes (it 
 
 test('a train or evolve run checkpoint given as the model, the tokenizer or the .namm is named as one (its "NAMM" magic made it a policy file of version 827345731)', async () => {
   const { writeCheckpointFile } = await import('../../src/evolve/checkpoint.js');
-  const ckpt = join(mkdtempSync(join(tmpdir(), 'namm-run-ckpt-')), 'checkpoint.bin');
+  const ckpt = join(tempDir('namm-run-ckpt-'), 'checkpoint.bin');
   await writeCheckpointFile(ckpt, Buffer.from(JSON.stringify({ format: 'namm-train/1' })));
   const what = 'a namm train or evolve run checkpoint, which only --resume reads: a training run\'s model is its --out folder (config.json, model.safetensors), an evolution\'s policy the evolved.namm (or stage-*.namm) in its folder';
   const g = namm('generate', '--model', ckpt, '--prompt', 'x');
@@ -87,7 +87,7 @@ test('namm demo runs the full cache once: a --memory full, or a spec given twice
 });
 
 test('namm tasks generate refuses a length given twice (the records and their ids came out twice) and writes nothing', () => {
-  const out = join(mkdtempSync(join(tmpdir(), 'namm-tasks-')), 'tasks.jsonl');
+  const out = join(tempDir('namm-tasks-'), 'tasks.jsonl');
   const r = namm('tasks', 'generate', '--task', 'passkey', '--length', '1k,1k', '--tokenizer', MODEL, '--out', out);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^namm: option '--length <tokens>' argument '1k,1k' is invalid\. --length lists 1024 tokens twice \("1k" and "1k"\)/);
@@ -95,7 +95,7 @@ test('namm tasks generate refuses a length given twice (the records and their id
 });
 
 test('namm perplexity on a GPT-2 model refuses a text past its positions (it was cut to them without a word); --max-tokens scores the start', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-ppl-'));
+  const dir = tempDir('namm-ppl-');
   const text = join(dir, 'long.txt');
   writeFileSync(text, 'Once upon a time, there was a little girl named Lily. She had a toy car that she loved very much. '.repeat(150));
   const gpt2 = resolve('models/namm-tiny-gpt2');
@@ -113,7 +113,7 @@ test('namm perplexity on a GPT-2 model refuses a text past its positions (it was
 
 test('demo measures --length against a YaRN model\'s extended context, as eval does (it used max_position_embeddings)', async () => {
   const { cpSync, readFileSync } = await import('node:fs');
-  const dir = join(mkdtempSync(join(tmpdir(), 'namm-demo-yarn-')), 'yarn');
+  const dir = join(tempDir('namm-demo-yarn-'), 'yarn');
   cpSync(MODEL, dir, { recursive: true });
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
   // 512 positions, ×2 by YaRN: a context of 1,024.

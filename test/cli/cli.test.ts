@@ -2,10 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { writeToyRecords } from '../helpers/toy-records.js';
+import { tempDir } from '../helpers/temp.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 
@@ -51,7 +51,7 @@ test('namm generate streams text and refuses bad input with a clear message', ()
   const dash = namm('tasks', 'generate', '--task', 'passkey', '--length', '256', '--tokenizer', MODEL, '--out', '-');
   assert.equal(dash.status, 1);
   assert.match(dash.stderr, /^namm: cannot write to -: outputs are files, written whole and atomically, not standard output \(write \.\/- for a file named "-"\)$/m);
-  const dashFolder = namm('eval', '--model', MODEL, '--data', writeToyRecords(mkdtempSync(join(tmpdir(), 'namm-dash-'))), '--out', '-');
+  const dashFolder = namm('eval', '--model', MODEL, '--data', writeToyRecords(tempDir('namm-dash-')), '--out', '-');
   assert.equal(dashFolder.status, 1);
   assert.match(dashFolder.stderr, /cannot use - as the output folder: outputs are files in a folder, not standard output/);
   // namm policies: the text listing, and with --json the same entries as data.
@@ -64,7 +64,7 @@ test('namm generate streams text and refuses bad input with a clear message', ()
   assert.equal(both.status, 1);
   assert.match(both.stderr, /--prompt/);
   // A misspelt --memory is refused before the model loads (the missing model is never reached), in every command.
-  const dir = mkdtempSync(join(tmpdir(), 'namm-spec-'));
+  const dir = tempDir('namm-spec-');
   writeFileSync(join(dir, 't.txt'), 'Once upon a time.');
   for (const args of [['generate', '--prompt', 'x'], ['perplexity', '--text', join(dir, 't.txt')], ['eval', '--data', join(dir, 'no.jsonl')]]) {
     const r = namm(...args, '--model', '/nonexistent/model', '--memory', 'h2o:ratoi=0.5');
@@ -108,7 +108,7 @@ test('namm generate --question reads the prompt once and answers each question i
 });
 
 test('namm eval scores records under several policies, writes results and resumes', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-eval-'));
+  const dir = tempDir('namm-eval-');
   const data = join(dir, 'tasks.jsonl');
   const records = [0, 1].map((i) => ({
     input: 'What was the girl called?', context: 'Once upon a time, there was a little girl named Lily. She had a toy car.'.repeat(3 + i),
@@ -172,7 +172,7 @@ test('namm eval scores records under several policies, writes results and resume
 });
 
 test('namm eval --match records a policy per record and matched(SPEC) holds the same cache sizes', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-match-'));
+  const dir = tempDir('namm-match-');
   const data = writeToyRecords(dir);
   const out = join(dir, 'out');
   const args = ['eval', '--model', MODEL, '--data', data, '--match', 'l2:ratio=0.5,every=prefill', '--memory', 'matched(h2o)', '--memory', 'matched(random)', '--no-full', '--out', out, '--json'];
@@ -217,7 +217,7 @@ test('namm eval --match records a policy per record and matched(SPEC) holds the 
 });
 
 test('namm perplexity gives a finite perplexity that eviction changes', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-ppl-'));
+  const dir = tempDir('namm-ppl-');
   const text = join(dir, 'story.txt');
   writeFileSync(text, 'Once upon a time, there was a little girl named Lily. She had a toy car that she loved very much. One day, she went to the park to play with her toy car in the park. Lily was very happy. '.repeat(12));
   const full = namm('perplexity', '--model', MODEL, '--text', text, '--json');
@@ -278,7 +278,7 @@ test('namm perplexity gives a finite perplexity that eviction changes', () => {
 });
 
 test('namm init → calibrate → inspect → generate with the calibrated NAMM', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-file-'));
+  const dir = tempDir('namm-file-');
   const file = join(dir, 'zero.namm');
   assert.equal(namm('init', '--out', file).status, 0);
   assert.match(namm('init', '--out', file).stderr, /exists/);
@@ -376,7 +376,7 @@ test('namm demo (the README quick start) answers a generated prompt with the ful
 });
 
 test('outputs never destroy data: no overwriting an input, no overwriting unasked, no cut-off files', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-cli-out-'));
+  const dir = tempDir('namm-cli-out-');
   const src = join(dir, 'ts');
   cpSync(MODEL, src, { recursive: true });
   const weights = readFileSync(join(src, 'model.safetensors'));
@@ -446,7 +446,7 @@ test('outputs never destroy data: no overwriting an input, no overwriting unaske
 });
 
 test('a run never reuses or overwrites another setup\'s folder: eval --out, train --out', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-cli-setup-'));
+  const dir = tempDir('namm-cli-setup-');
   const data = join(dir, 'pk.jsonl');
   assert.equal(namm('tasks', 'generate', '--task', 'passkey', '--length', '300', '--tokenizer', MODEL, '--out', data, '-q').status, 0);
   const out = join(dir, 'ev');
@@ -570,7 +570,7 @@ process.on = (event, fn) => { const r = on(event, fn); if (event === 'warning' &
 });
 
 test('eval says when generated records were sized with another tokenizer than the model\'s (they run at other lengths)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-cli-sized-'));
+  const dir = tempDir('namm-cli-sized-');
   try {
     const mine = join(dir, 'mine.jsonl'), theirs = join(dir, 'theirs.jsonl');
     assert.equal(namm('tasks', 'generate', '--task', 'passkey', '--length', '450', '-n', '2', '--tokenizer', MODEL, '--out', mine, '-q').status, 0);

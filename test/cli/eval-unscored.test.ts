@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { writeSafetensors } from '../../src/models/safetensors.js';
 import { tinyByteLevelTokenizerJson, tinyGpt2 } from '../fixtures/tiny-models.js';
+import { tempDir } from '../helpers/temp.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 
@@ -48,7 +48,7 @@ const toy = (fields: object = {}) => ({
 const readLines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; spec: string; score: number | null });
 
 test('namm eval --score likelihood: a null score in results.jsonl is run again on resume, not counted as 0', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-eval-null-'));
+  const dir = tempDir('namm-eval-null-');
   const data = writeRecords(join(dir, 'tasks.jsonl'), [{
     input: 'What was the girl called?', context: 'Once upon a time, there was a little girl named Lily. She had a toy car.'.repeat(2),
     answers: ['Lily'], length: 40, dataset: 'toy_names', language: 'en', all_classes: null, _id: 'toy-0',
@@ -84,7 +84,7 @@ test('namm eval --score likelihood: a null score in results.jsonl is run again o
 });
 
 test('namm eval --score likelihood on a model with NaN logits is refused by record, in a new run and on resume alike', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-eval-nan-'));
+  const dir = tempDir('namm-eval-nan-');
   const model = gpt2Folder(join(dir, 'nan-gpt2'), true);
   const data = writeRecords(join(dir, 'tasks.jsonl'), [toy()]);
   const out = join(dir, 'out');
@@ -103,7 +103,7 @@ test('namm eval --score likelihood on a model with NaN logits is refused by reco
 });
 
 test('namm eval on a GPT-2-style model (no BOS) runs a record whose context is empty', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-eval-empty-'));
+  const dir = tempDir('namm-eval-empty-');
   const model = gpt2Folder(join(dir, 'gpt2'), false);
   const data = writeRecords(join(dir, 'tasks.jsonl'), [toy({ context: '' }), toy({ _id: 'toy-1' })]);
   for (const score of ['task', 'likelihood']) {
@@ -115,7 +115,7 @@ test('namm eval on a GPT-2-style model (no BOS) runs a record whose context is e
 });
 
 test('namm eval on a rerun: a record edited under the same _id runs again (its old score was reused), and a LongBench config whose content changed is another setup', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-eval-edited-'));
+  const dir = tempDir('namm-eval-edited-');
   const record = {
     input: 'What was the girl called?', context: 'Once upon a time, there was a little girl named Lily. She had a toy car.'.repeat(2),
     length: 40, dataset: 'toy_names', language: 'en', all_classes: null, _id: 'toy-0', metric: 'string_match_part',
@@ -158,7 +158,7 @@ test('namm eval on a rerun: a record edited under the same _id runs again (its o
 });
 
 test('namm eval --by length,depth: generated records carry their target length and depth, and the table breaks down by them', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-eval-by-'));
+  const dir = tempDir('namm-eval-by-');
   const data = join(dir, 'nih.jsonl');
   const gen = namm('tasks', 'generate', '--task', 'niah_single_1', '--length', '300,400', '--depth', '0,100', '--n', '1', '--tokenizer', MODEL, '--out', data, '-q');
   assert.equal(gen.status, 0, gen.stderr);
@@ -195,7 +195,7 @@ test('namm eval --by length,depth: generated records carry their target length a
 });
 
 test('namm eval --score likelihood on resume: a multi-answer likelihood from before each answer was read alone runs again', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-eval-each-'));
+  const dir = tempDir('namm-eval-each-');
   const base = {
     input: 'What was the girl called?', context: 'Once upon a time, there was a little girl named Lily. She had a toy car.'.repeat(2),
     length: 40, dataset: 'toy_names', language: 'en', all_classes: null, metric: 'string_match_part',
@@ -222,7 +222,7 @@ test('namm eval --score likelihood on resume: a multi-answer likelihood from bef
 
 test('namm eval --out: a line cut by a crash or a full disk is removed from results.jsonl on resume, and a busy folder is refused', async () => {
   const { acquireRunLock } = await import('../../src/util/run-lock.js');
-  const dir = mkdtempSync(join(tmpdir(), 'namm-eval-cut-'));
+  const dir = tempDir('namm-eval-cut-');
   const data = writeRecords(join(dir, 'tasks.jsonl'), [toy(), toy({ _id: 'toy-1' })]);
   const out = join(dir, 'out');
   const args = ['eval', '--model', MODEL, '--data', data, '--score', 'likelihood', '--out', out, '--json'];
@@ -258,7 +258,7 @@ test('namm eval --out: a line cut by a crash or a full disk is removed from resu
 });
 
 test('namm eval checks every record\'s prompt before its --out folder is set up: the corrected command then runs there', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-eval-preflight-'));
+  const dir = tempDir('namm-eval-preflight-');
   const record = {
     input: 'What was the girl called?', context: 'Once upon a time, there was a little girl named Lily.'.repeat(2),
     length: 20, dataset: 'toy_names', language: 'en', all_classes: null, metric: 'string_match_part', answers: ['Lily'],

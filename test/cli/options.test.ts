@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { floatOption, intOption } from '../../src/cli/util.js';
+import { tempDir } from '../helpers/temp.js';
 
 test('intOption: integers from the minimum up to 2^53 − 1; 1e300 is refused (it aliased other seeds before)', () => {
   const seed = intOption('--seed');
@@ -33,7 +34,7 @@ test('policyFileDigests: a path with parentheses is read whole (the digest keyed
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const { policyFileDigests } = await import('../../src/cli/eval.js');
-  const dir = join(mkdtempSync(join(tmpdir(), 'namm-digests-')), 'exp(2)');
+  const dir = join(tempDir('namm-digests-'), 'exp(2)');
   mkdirSync(dir);
   const namm = join(dir, 'best.namm'), trace = join(dir, 'trace (a).json');
   writeFileSync(namm, 'a');

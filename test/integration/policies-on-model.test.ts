@@ -1,14 +1,13 @@
 /** Memory policies running inside real sessions of the tinystories model. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '../../src/models/model.js';
 import { parsePolicySpec } from '../../src/memory/spec.js';
 import { createNammPolicy, saveNammCheckpoint, zeroNammParams, NAMM_PARAM_COUNT } from '../../src/memory/namm/index.js';
 import type { Session } from '../../src/runtime/session.js';
 import { MemoryTraceRecorder, recordingPolicy, saveMemoryTrace } from '../../src/memory/matched.js';
+import { tempDir } from '../helpers/temp.js';
 
 const model = await loadModel('../shared/models/tinystories-656k');
 const story = model.tokenizer!.encode('Once upon a time, there was a little girl named Lily. She had a toy car that she loved very much. One day, she went to the park to play with her toy car in the park. Lily was very happy.', { addBos: false });
@@ -31,7 +30,7 @@ for (const spec of ['h2o:ratio=0', 'tova:ratio=0', 'l2:ratio=0', 'snapkv:ratio=0
 }
 
 test('a NAMM with all-zero parameters (loaded from a .namm file) evicts nothing and reproduces the full cache', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-'));
+  const dir = tempDir('namm-');
   const file = join(dir, 'zero.namm');
   saveNammCheckpoint(file, { scorer: 'bam', params: zeroNammParams(), normStats: null, updateEvery: 512, selection: 'min-over-heads', taps: 'bf16' });
   const s = model.createSessionWith(parsePolicySpec(`namm:${file}`));
@@ -87,7 +86,7 @@ test('a NAMM trace with an update interval that is no multiple of the chunk size
   const trace = recorder.toTrace();
   assert.equal(trace.chunkBoundary, 48);
   assert.deepEqual([...new Set(trace.sequences[0]!.map((e) => e.totalTokens))], [48, 96, 144, 192, 240, 288]);
-  const dir = mkdtempSync(join(tmpdir(), 'namm-'));
+  const dir = tempDir('namm-');
   const file = join(dir, 'trace.json');
   saveMemoryTrace(file, trace);
   // Before traces kept the boundary, the matched run chunked at 128 and refused: "no chunk ended there".

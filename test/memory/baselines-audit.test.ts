@@ -3,8 +3,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tokenBudget } from '../../src/memory/budget.js';
 import { l2Policy } from '../../src/memory/l2.js';
@@ -16,6 +15,7 @@ import {
 } from '../../src/memory/matched.js';
 import { saveNammCheckpoint, zeroNammParams } from '../../src/memory/namm/index.js';
 import { SimCache, schedule } from '../helpers/cache-sim.js';
+import { tempDir } from '../helpers/temp.js';
 
 const SHAPE = { nLayers: 2, nKvHeads: 2, headDim: 4 };
 
@@ -65,7 +65,7 @@ describe('matched memory: traces that cannot be followed are refused', () => {
     assert.throws(() => new SimCache({ ...SHAPE, nKvHeads: 4 }, matchedPolicy(l2Policy({ budget: null }), trace)),
       /recorded on a model with 2 layers and 2 KV heads; this one has 2 layers and 4 KV heads/);
     // The shape survives a save and a load, and is checked against the events when the file is read.
-    const dir = mkdtempSync(join(tmpdir(), 'namm-trace-audit-'));
+    const dir = tempDir('namm-trace-audit-');
     try {
       const path = join(dir, 't.json');
       saveMemoryTrace(path, trace);
@@ -117,7 +117,7 @@ describe('sinks=S on a scoring baseline: a token budget must leave the rule a to
 
 describe('namm:PATH options', () => {
   it('refuses Object.prototype names and an option given under two of its names', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'namm-spec-audit-'));
+    const dir = tempDir('namm-spec-audit-');
     try {
       const path = join(dir, 'zero.namm');
       saveNammCheckpoint(path, { scorer: 'bam', params: zeroNammParams('bam'), normStats: null, updateEvery: 512, selection: 'min-over-heads', taps: 'bf16' });

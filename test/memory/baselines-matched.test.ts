@@ -1,8 +1,7 @@
 /** Matched memory: the trace format, the recorder, replay, and the errors that say a trace does not fit. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MemoryPolicy } from '../../src/memory/policy.js';
 import { tokenBudget } from '../../src/memory/budget.js';
@@ -13,6 +12,7 @@ import {
   type MemoryTrace, MemoryTraceRecorder, loadMemoryTrace, matchedPolicy, parseMemoryTrace, recordingPolicy, saveMemoryTrace,
 } from '../../src/memory/matched.js';
 import { SimCache, schedule } from '../helpers/cache-sim.js';
+import { tempDir } from '../helpers/temp.js';
 
 const SHAPE = { nLayers: 2, nKvHeads: 2, headDim: 4 };
 
@@ -34,7 +34,7 @@ describe('memory traces', () => {
   });
 
   it('save and load round-trip; unreadable files name the path', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'namm-trace-'));
+    const dir = tempDir('namm-trace-');
     try {
       const t: MemoryTrace = { version: 1, source: 'x', sequences: [[{ totalTokens: 8, layer: 1, kept: [2, 3] }]] };
       const path = join(dir, 't.json');

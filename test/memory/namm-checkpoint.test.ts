@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { collectWarnings } from '../helpers/warnings.js';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   decodeNammCheckpoint, encodeNammCheckpoint, loadNammPolicy, NAMM_PARAM_COUNT, readNammCheckpoint, saveNammCheckpoint, zeroNammParams,
   type NammCheckpoint, NammPolicy,
 } from '../../src/memory/namm/index.js';
+import { tempDir } from '../helpers/temp.js';
 
 function sample(): NammCheckpoint {
   return {
@@ -22,7 +22,7 @@ function sample(): NammCheckpoint {
 }
 
 test('.namm round trip keeps params, statistics and config exactly; the write is atomic', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-ckpt-'));
+  const dir = tempDir('namm-ckpt-');
   try {
     const path = join(dir, 'policy.namm');
     const ck = sample();
@@ -114,7 +114,7 @@ test('.namm reading reports truncation, corruption, wrong counts and NaN clearly
 });
 
 test('loadNammPolicy applies and validates spec-string overrides', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-load-'));
+  const dir = tempDir('namm-load-');
   try {
     const path = join(dir, 'p.namm');
     writeFileSync(path, encodeNammCheckpoint(sample()));
@@ -166,7 +166,7 @@ test('.namm header fields of the wrong JSON type are named as they are (a string
 });
 
 test('loadNammPolicy says when an update= override reads the file\'s statistics at another cadence (once per file and cadence)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-load-'));
+  const dir = tempDir('namm-load-');
   const warnings = collectWarnings('NAMM_STATS_CADENCE');
   try {
     const path = join(dir, 'cadence.namm'), bare = join(dir, 'bare.namm');

@@ -1,7 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkPolicySpec, describePolicies, listPolicies, parsePolicySpec, specWithTrace } from '../../src/memory/spec.js';
 import { ScoredPolicy, SinkGuard } from '../../src/memory/scored.js';
@@ -14,12 +13,13 @@ import { ratioBudget } from '../../src/memory/budget.js';
 import { saveNammCheckpoint, zeroNammParams } from '../../src/memory/namm/index.js';
 import type { MemoryPolicy } from '../../src/memory/policy.js';
 import { SimCache, schedule } from '../helpers/cache-sim.js';
+import { tempDir } from '../helpers/temp.js';
 
 let dir = '';
 let tracePath = '';
 let nammPath = '';
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'namm-spec-'));
+  dir = tempDir('namm-spec-');
   tracePath = join(dir, 'run.json');
   saveMemoryTrace(tracePath, { version: 1, source: 'test', sequences: [[{ totalTokens: 32, layer: 0, kept: 8 }]] });
   nammPath = join(dir, 'zero.namm');

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModelFiles } from '../../src/models/load.js';
 import { loadTokenizer } from '../../src/models/tokenizer.js';
@@ -12,6 +11,7 @@ import {
 } from '../../src/models/gguf.js';
 import { getBackend } from '../../src/tensor/index.js';
 import { tinyByteLevelTokenizerJson, tinyGpt2, tinyQwen2 } from '../fixtures/tiny-models.js';
+import { tempDir } from '../helpers/temp.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 const ESSAYS = '../shared/data/pg-essays';
@@ -24,7 +24,7 @@ function ggufMetadataOf(path: string): GgufMetadata {
 
 function withDir(fn: (dir: string) => void | Promise<void>) {
   return async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'namm-gguf-'));
+    const dir = tempDir('namm-gguf-');
     try { await fn(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
   };
 }

@@ -6,11 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Model } from '../../src/models/model.js';
 import { getBackend } from '../../src/tensor/index.js';
 import { JsBackend } from '../../src/tensor/js.js';
+import { tempDir } from '../helpers/temp.js';
 
 const MODEL = resolve('../shared/models/tinystories-656k');
 const FIXTURE = JSON.parse(readFileSync(new URL('../fixtures/golden-logits.json', import.meta.url), 'utf8')) as {
@@ -21,7 +21,7 @@ const FIXTURE = JSON.parse(readFileSync(new URL('../fixtures/golden-logits.json'
 const TOLERANCE = 5e-5;
 
 test('logits of the real model match an independent float64 forward, as shipped and with linear, llama3 and YaRN RoPE scaling', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-golden-logits-'));
+  const dir = tempDir('namm-golden-logits-');
   try {
     const config = JSON.parse(readFileSync(join(MODEL, 'config.json'), 'utf8')) as Record<string, unknown>;
     for (const v of FIXTURE.variants) {

@@ -1,20 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModelFiles } from '../../src/models/load.js';
 import { loadTokenizer } from '../../src/models/tokenizer.js';
 import { convertRopeLayout, permuteRopeRows, writeGguf } from '../../src/models/gguf.js';
 import { encodeLlama2cCheckpoint, encodeLlama2cTokenizer, loadLlama2cTokenizer } from '../../src/models/llama2c.js';
 import { SpmTokenizer } from '../../src/models/tokenizers/spm.js';
+import { tempDir } from '../helpers/temp.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 const ESSAYS = '../shared/data/pg-essays';
 
 function withDir(fn: (dir: string) => void | Promise<void>) {
   return async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'namm-l2c-'));
+    const dir = tempDir('namm-l2c-');
     try { await fn(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
   };
 }

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { loadModelFiles } from '../../src/models/load.js';
+import { tempDir } from '../helpers/temp.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 
@@ -46,7 +47,7 @@ test('a model folder whose config.json or model.safetensors is a folder: the err
   const { cpSync, mkdirSync, mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const dir = mkdtempSync(join(tmpdir(), 'namm-load-'));
+  const dir = tempDir('namm-load-');
   try {
     for (const f of ['config.json', 'model.safetensors']) {
       const m = join(dir, f.replace('.', '-'));
@@ -67,7 +68,7 @@ test('tie_word_embeddings with both matrices stored: the embedding serves as bot
   const { join } = await import('node:path');
   const { writeSafetensors } = await import('../../src/models/safetensors.js');
   const { Model } = await import('../../src/models/model.js');
-  const dir = mkdtempSync(join(tmpdir(), 'namm-tied-'));
+  const dir = tempDir('namm-tied-');
   try {
     const src = await loadModelFiles(MODEL);
     const embed = src.weights.get('model.embed_tokens.weight')!;

@@ -1,8 +1,7 @@
 /** Loader and writer defects found in an audit of src/models: each test failed before its fix. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, cpSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, cpSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GGUF_MAX_ARRAY_ENTRIES, GgufMeta, GgufValueType, gv, readGgufHeader, writeGguf, writeGgufContainer, type GgufMetadata } from '../../src/models/gguf.js';
 import { loadModelFiles } from '../../src/models/load.js';
@@ -14,12 +13,13 @@ import { byteToUnicode, tinyQwen2 } from '../fixtures/tiny-models.js';
 import { rewriteGguf } from '../helpers/gguf-rewrite.js';
 import { mockBigIo, NODE_IO_LIMIT } from '../helpers/big-io.js';
 import { llamaConfig } from '../../src/models/random.js';
+import { tempDir } from '../helpers/temp.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 
 function withDir(fn: (dir: string) => void | Promise<void>) {
   return async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'namm-audit-'));
+    const dir = tempDir('namm-audit-');
     try { await fn(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
   };
 }
@@ -225,7 +225,7 @@ test('GGUF SentencePiece vocabulary without BOS/EOS keys gets llama.cpp\'s defau
 
 test('a config with fewer layers than the weights is refused (the layers past it were ignored, the output fluent but wrong)', async () => {
   const { loadModel } = await import('../../src/models/model.js');
-  const dir = mkdtempSync(join(tmpdir(), 'namm-layers-'));
+  const dir = tempDir('namm-layers-');
   try {
     for (const [src, key, layers, example] of [
       ['../shared/models/tinystories-656k', 'num_hidden_layers', 2, 'model.layers.1.'],
@@ -305,7 +305,7 @@ test('GGUF byte-level vocabulary "smollm": each digit alone, then GPT-2\'s patte
 });
 
 test('GGUF metadata arrays past 2^25 entries in all are refused by name (a damaged count that a large file could back ended the process out of memory)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-gguf-count-'));
+  const dir = tempDir('namm-gguf-count-');
   try {
     const path = join(dir, 'm.gguf');
     writeGgufContainer(path, new Map([['general.architecture', gv.str('llama')], ['x.list', gv.arr(GgufValueType.INT32, [1, 2, 3])]]), []);
@@ -330,7 +330,7 @@ test('GGUF metadata arrays past 2^25 entries in all are refused by name (a damag
 
 test('readExactly reads in pieces of at most READ_CHUNK, below readSync\'s 2^31 − 1 (a 2.15 GB tensor was refused with "length is out of range")', () => {
   assert.ok(READ_CHUNK <= 2 ** 31 - 1);
-  const dir = mkdtempSync(join(tmpdir(), 'namm-read-'));
+  const dir = tempDir('namm-read-');
   try {
     const path = join(dir, 'b.bin');
     const data = Uint8Array.from({ length: 10_000 }, (_, i) => (i * 7919) & 255);
@@ -365,7 +365,7 @@ test('a tensor of 2 GiB or more is written in pieces, by the safetensors and the
 
 test('a model folder\'s JSON files are read up to 16 MiB (configs) and 128 MiB (tokenizer.json): past that, an error, not a crash of V8', async () => {
   // A 400 MB config.json (under the 512 MiB read before) ended the process in JSON.parse.
-  const dir = mkdtempSync(join(tmpdir(), 'namm-json-limit-'));
+  const dir = tempDir('namm-json-limit-');
   try {
     cpSync('../shared/models/tinystories-656k', dir, { recursive: true });
     truncateSync(join(dir, 'config.json'), 16 * 1024 * 1024 + 1);
@@ -384,7 +384,7 @@ test('a JSON file of a model folder given as the model names the folder (it was 
   for (const f of ['tokenizer.json', 'config.json']) {
     await assert.rejects(loadModelFiles(join(folder, f)), new RegExp(`^Error: ${join(folder, f).replace(/[.]/g, '\\.')} is a JSON file, not a model: pass the folder that holds it \\(${folder.replace(/[.]/g, '\\.')}\\)$`));
   }
-  const dir = mkdtempSync(join(tmpdir(), 'namm-json-'));
+  const dir = tempDir('namm-json-');
   try {
     writeFileSync(join(dir, 'x.json'), '{}');
     await assert.rejects(loadModelFiles(join(dir, 'x.json')), /x\.json is a JSON file, not a model \(a Hugging Face model is its folder, with config\.json\)$/);

@@ -6,8 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { convertModel } from '../../src/cli/convert.js';
 import { loadModelFiles } from '../../src/models/load.js';
@@ -18,12 +17,13 @@ import { modelFingerprint } from '../../src/evolve/reference-scores.js';
 import { loadSharedModel, shareWeights, workerWeights } from '../../src/evolve/workers.js';
 import { PackedMatrix } from '../../src/tensor/packed.js';
 import { GOLDEN_FROM_BOS, greedyFromBos } from '../helpers/golden.js';
+import { tempDir } from '../helpers/temp.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 const GPT2 = 'models/namm-tiny-gpt2';
 const GOLDEN = GOLDEN_FROM_BOS;
 
-const dir = mkdtempSync(join(tmpdir(), 'namm-packed-'));
+const dir = tempDir('namm-packed-');
 process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 /** Prefill logits of a fixed 300-token prompt, then 6 decode steps' logits, all concatenated. */

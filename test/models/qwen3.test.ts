@@ -5,8 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { convertModel } from '../../src/cli/convert.js';
@@ -20,6 +19,7 @@ import { backendGemm } from '../../src/train/ops/gemm.js';
 import { JsBackend } from '../../src/tensor/js.js';
 import { RUN_LOCK_FILE } from '../../src/util/run-lock.js';
 import { rewriteGguf } from '../helpers/gguf-rewrite.js';
+import { tempDir } from '../helpers/temp.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/tiny-qwen3', import.meta.url));
 const PROMPT = [254, 17, 200, 3, 99, 128, 64, 0, 255, 31, 150, 77, 9, 240, 180, 45];
@@ -39,7 +39,7 @@ const qwen3large = {
 
 function withDir(fn: (dir: string) => void | Promise<void>) {
   return async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'namm-qwen3-'));
+    const dir = tempDir('namm-qwen3-');
     try { await fn(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
   };
 }

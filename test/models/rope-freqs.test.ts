@@ -6,8 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { convertModel } from '../../src/cli/convert.js';
 import { GgmlType, readGgufHeader, writeGguf, gv } from '../../src/models/gguf.js';
@@ -17,8 +16,9 @@ import { llamaConfig, randomWeights } from '../../src/models/random.js';
 import { rewriteGguf } from '../helpers/gguf-rewrite.js';
 import { llama3FromDivisors, ropeFrequencyDivisors, ropeInvFreq } from '../../src/models/rope.js';
 import type { ModelConfig, RopeScaling } from '../../src/models/types.js';
+import { tempDir } from '../helpers/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'namm-rope-freqs-'));
+const dir = tempDir('namm-rope-freqs-');
 process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 /** The divisor of pair i as llama.cpp's converter defines it for Llama 3 scaling, written out from its formula. */

@@ -1,8 +1,7 @@
 /** End to end: the converted files run through the runtime reproduce the golden greedy ids of SOURCE.md. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { convertModel } from '../../src/cli/convert.js';
 import { convertRopeLayout } from '../../src/models/gguf.js';
@@ -10,6 +9,7 @@ import { encodeLlama2cCheckpoint } from '../../src/models/llama2c.js';
 import { loadModelFiles } from '../../src/models/load.js';
 import { Model } from '../../src/models/model.js';
 import { GOLDEN_FROM_BOS, greedyFromBos as greedyIds } from '../helpers/golden.js';
+import { tempDir } from '../helpers/temp.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 const GOLDEN = GOLDEN_FROM_BOS;
@@ -19,7 +19,7 @@ async function greedyFromBos(path: string): Promise<number[]> {
 }
 
 test('GGUF F32 and Q8_0 (interleaved RoPE) and a llama2.c checkpoint all give the golden ids', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-golden-'));
+  const dir = tempDir('namm-golden-');
   try {
     for (const dtype of ['f32', 'q8_0']) {
       const p = join(dir, `ts-${dtype}.gguf`);

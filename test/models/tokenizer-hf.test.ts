@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, copyFileSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, copyFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTokenizer } from '../../src/models/tokenizer.js';
 import { strftimeEnglish } from '../../src/models/tokenizers/chat.js';
+import { tempDir } from '../helpers/temp.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 /** Golden ids and text from the model's SOURCE.md. */
@@ -44,7 +44,7 @@ test('tinystories tokenizer.json: encodes like the Rust tokenizers library (ids 
 });
 
 test('chat template from tokenizer_config.json renders through jinja', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-tok-'));
+  const dir = tempDir('namm-tok-');
   try {
     copyFileSync(join(MODEL, 'tokenizer.json'), join(dir, 'tokenizer.json'));
     writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({
@@ -68,7 +68,7 @@ test('chat template from tokenizer_config.json renders through jinja', async () 
 });
 
 test('chat templates as transformers loads them: chat_template.jinja, special_tokens_map.json, named lists, tools and dates', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-tok-'));
+  const dir = tempDir('namm-tok-');
   const withConfig = async (config: object, files: Record<string, string> = {}) => {
     for (const f of ['tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja']) rmSync(join(dir, f), { force: true });
     writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(config));
@@ -115,7 +115,7 @@ test('chat templates as transformers loads them: chat_template.jinja, special_to
 });
 
 test('broken tokenizer files give errors that name the file', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-tok-'));
+  const dir = tempDir('namm-tok-');
   try {
     writeFileSync(join(dir, 'tokenizer.json'), '{"model": ');
     await assert.rejects(loadTokenizer(dir), /tokenizer\.json: not valid JSON/);
@@ -140,7 +140,7 @@ test('broken tokenizer files give errors that name the file', async () => {
 });
 
 test('BOS is the one the tokenizer adds, whatever a stale generation_config.json says; a tokenizer that adds none takes it from there', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-tok-'));
+  const dir = tempDir('namm-tok-');
   try {
     for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(MODEL, f), join(dir, f));
     writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 5, eos_token_id: 2 }));

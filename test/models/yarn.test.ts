@@ -7,8 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseHfConfig, toHfConfig, validateModelConfig } from '../../src/models/config.js';
 import { gv, writeGguf, type GgufMetadata } from '../../src/models/gguf.js';
@@ -21,8 +20,9 @@ import { JsBackend } from '../../src/tensor/js.js';
 import { NativeBackend } from '../../src/tensor/native.js';
 import { skipNative } from '../tensor/native-fixtures.js';
 import { rewriteGguf } from '../helpers/gguf-rewrite.js';
+import { tempDir } from '../helpers/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'namm-yarn-'));
+const dir = tempDir('namm-yarn-');
 process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 type Yarn = Extract<RopeScaling, { type: 'yarn' }>;

@@ -1,8 +1,7 @@
 /** Library calls with bad input: each is refused with a message that names what is wrong, and writes nothing. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, Model } from '../../src/models/model.js';
 import { loadModelFiles } from '../../src/models/load.js';
@@ -13,6 +12,7 @@ import type { TaskRecord } from '../../src/tasks/record.js';
 import { scoreByMetric } from '../../src/tasks/metrics/index.js';
 import { KVCache } from '../../src/runtime/kvcache.js';
 import { Sampler } from '../../src/runtime/sampling.js';
+import { tempDir } from '../helpers/temp.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 const model = await loadModel(MODEL);
@@ -84,7 +84,7 @@ test('a chunk size far above any prompt runs the prompt as one chunk (it was all
 });
 
 test('saveMemoryTrace refuses a trace loadMemoryTrace could not read, and leaves no file', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-trace-'));
+  const dir = tempDir('namm-trace-');
   const path = join(dir, 't.json');
   assert.throws(() => saveMemoryTrace(path, null as unknown as MemoryTrace), /expected an array of events/);
   assert.throws(() => saveMemoryTrace(path, { version: 1, sequences: [[{ totalTokens: Number.NaN, layer: -1, kept: 'x' as never }]] }), /totalTokens must be an integer/);

@@ -4,13 +4,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTokenizer } from '../../src/models/tokenizer.js';
 import { SpmTokenizer } from '../../src/models/tokenizers/spm.js';
 import { decodeAfter, IncrementalDecoder } from '../../src/runtime/detokenize.js';
 import type { Tokenizer } from '../../src/models/types.js';
+import { tempDir } from '../helpers/temp.js';
 
 /** The tokenizer with a count of the ids it was asked to decode. */
 function counting(tok: Tokenizer): { tok: Tokenizer; decoded: () => number } {
@@ -115,7 +115,7 @@ test('IncrementalDecoder: a SentencePiece text whose leading space is stripped, 
 test('IncrementalDecoder: a tokenizer that cleans up spaces (" ." → ".") across the anchor', async () => {
   // The shipped GPT-2 tokenizer with clean_up_tokenization_spaces on (the library's default when a folder does not
   // say): a "." changes the text before it, which the window notices and answers with a whole decode.
-  const dir = mkdtempSync(join(tmpdir(), 'namm-detok-'));
+  const dir = tempDir('namm-detok-');
   try {
     copyFileSync('models/namm-tiny-gpt2/tokenizer.json', join(dir, 'tokenizer.json'));
     const config = JSON.parse(readFileSync('models/namm-tiny-gpt2/tokenizer_config.json', 'utf8'));

@@ -2,10 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SummaryRow } from '../../src/eval/summary.js';
+import { tempDir } from '../helpers/temp.js';
 
 const run = (out: string, n: number, ratios?: string) =>
   spawnSync('bash', ['scripts/heldout-eval.sh', 'models/namm-tiny-llama', 'models/namm-tiny-llama.namm', out, String(n), '512', 'task', '1'], {
@@ -13,7 +13,7 @@ const run = (out: string, n: number, ratios?: string) =>
   });
 
 test('a rerun with another N generates the data again and evaluates N records (it reused the old file before)', () => {
-  const out = mkdtempSync(join(tmpdir(), 'heldout-eval-'));
+  const out = tempDir('heldout-eval-');
   try {
     const records = () => readFileSync(join(out, 'data', 'passkey-512.jsonl'), 'utf8').split('\n').filter((l) => l.trim());
     const samples = () => (JSON.parse(readFileSync(join(out, '512', 'summary.json'), 'utf8')) as SummaryRow[]).map((r) => [r.policy, r.samples]).sort();

@@ -2,17 +2,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SummaryRow } from '../../src/eval/summary.js';
+import { tempDir } from '../helpers/temp.js';
 
 const row = (dataset: string, policy: string, score: number, kv: number, samples = 2): SummaryRow => ({
   dataset, policy, samples, unscored: 0, truncated: 0, score, relativeToFull: null, relativeSamples: null, meanKvFraction: kv, peakKvFraction: kv,
 });
 
 function folder(perLength: Record<string, SummaryRow[]>): string {
-  const out = mkdtempSync(join(tmpdir(), 'heldout-report-'));
+  const out = tempDir('heldout-report-');
   for (const [L, rows] of Object.entries(perLength)) {
     mkdirSync(join(out, L));
     writeFileSync(join(out, L, 'summary.json'), JSON.stringify(rows));

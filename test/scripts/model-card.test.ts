@@ -2,12 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../helpers/temp.js';
 
 test('held-out perplexity counts every token it read, one context token per window', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'model-card-'));
+  const dir = tempDir('model-card-');
   try {
     const out = join(dir, 'card.json');
     // namm-tiny-gpt2 reads windows of 2,048 tokens: 4,200 tokens are windows of 2,048, 2,048 and 104.

@@ -5,8 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../../src/util/rng.js';
 import { generateRecord } from '../../src/tasks/registry.js';
@@ -19,6 +18,7 @@ import { generateVariableTracking, VT_TEMPLATE } from '../../src/tasks/generate/
 import { letterRuns } from '../../src/tasks/generate/values.js';
 import type { SampleContext } from '../../src/tasks/generate/common.js';
 import { tinyStoriesTokenizer } from './generate-helpers.js';
+import { tempDir } from '../helpers/temp.js';
 
 /** The template's text around its placeholders. */
 const fixedParts = (template: string): string[] => template.split(/\{context\}|\{input\}/);
@@ -95,7 +95,7 @@ test('an answer that a template\'s own wording holds is never drawn (cwe, fwe, v
 });
 
 test('needle_in_haystack refuses a haystack that holds an answer phrase outside the needle', () => {
-  const root = mkdtempSync(join(tmpdir(), 'namm-answer-words-'));
+  const root = tempDir('namm-answer-words-');
   try {
     const sentence = 'We walked across the city all afternoon and rested for a while near the fountain in the square. ';
     const texts = { plain: sentence.repeat(200), park: `${sentence.repeat(4)}We sat in dolores park for an hour. `.repeat(40) };

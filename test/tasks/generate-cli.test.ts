@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { parseDepths, parseLengths, register } from '../../src/cli/tasks.js';
 import { assertSized, checkRecord } from './generate-checks.js';
 import { TINYSTORIES_DIR } from './generate-helpers.js';
+import { tempDir } from '../helpers/temp.js';
 
 function program(): Command {
   const p = new Command().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
@@ -15,7 +16,7 @@ function program(): Command {
 }
 
 test('namm tasks generate writes N records per length × depth as JSONL, sized with the model folder\'s tokenizer', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-tasks-cli-'));
+  const dir = tempDir('namm-tasks-cli-');
   try {
     const out = join(dir, 'nih.jsonl');
     await program().parseAsync(['tasks', 'generate', '--task', 'needle_in_haystack', '--length', '1k,2048', '--depth', '0,100',
@@ -57,7 +58,7 @@ test('namm tasks list prints every task; bad options are refused with a clear me
     '--out', join(tmpdir(), 'never-written.jsonl')], { from: 'user' }), /unknown task "nope"/);
   await assert.rejects(program().parseAsync(['tasks', 'generate', '--task', 'vt', '--length', '1k', '--depth', '10', '--tokenizer',
     TINYSTORIES_DIR, '--out', join(tmpdir(), 'never-written.jsonl')], { from: 'user' }), /vt has no needle depth/);
-  const dir = mkdtempSync(join(tmpdir(), 'namm-tasks-cli-'));
+  const dir = tempDir('namm-tasks-cli-');
   try {
     const out = join(dir, 'cwe.jsonl');
     await assert.rejects(program().parseAsync(['tasks', 'generate', '--task', 'cwe', '--length', '1k', '--haystack', 'noise',

@@ -8,6 +8,7 @@ import { commonEnglishWords, englishAdjectives, englishNouns } from '../../src/t
 import { uuid, codedWords, depthGrid } from '../../src/tasks/generate/values.js';
 import { formatJsonObject } from '../../src/tasks/generate/kv-retrieval.js';
 import { zipfCount, FWE_MIN_SIZE } from '../../src/tasks/generate/fwe.js';
+import { tempDir } from '../helpers/temp.js';
 
 test('Brown Corpus lines lose their /tags and get ordinary spacing and quotes', () => {
   const line = "\tThe/at jury/nn said/vbd ``/`` it/pps was/bedz Atlanta's/np$ best/jjt ''/'' ,/, and/cc left/vbd (/( 1961/cd )/) ./.";
@@ -87,7 +88,7 @@ test('a haystack folder\'s .txt files are its files: a folder named like one is 
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const { directoryUnits } = await import('../../src/tasks/haystack.js');
-  const dir = mkdtempSync(join(tmpdir(), 'namm-haystack-'));
+  const dir = tempDir('namm-haystack-');
   try {
     mkdirSync(join(dir, 'notes.txt'));
     writeFileSync(join(dir, 'a.txt'), 'One sentence here. Another one there.');

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateRecord, generateRecords, getTask, listTasks } from '../../src/tasks/registry.js';
 import { writeTaskFile } from '../../src/cli/tasks.js';
@@ -10,11 +9,12 @@ import { codePointTokenizer, tinyStoriesTokenizer } from './generate-helpers.js'
 import { buildPrompt, scoreRecord, splitContextAndQuestion, taskRecordProblem } from '../../src/tasks/longbench.js';
 import { fillTemplate } from '../../src/tasks/generate/sizing.js';
 import { loadHfTokenizer } from '../../src/models/tokenizer.js';
+import { tempDir } from '../helpers/temp.js';
 
 const tokenizer = tinyStoriesTokenizer();
 
 test('the same seed gives byte-identical JSONL files; another seed gives another file', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-tasks-'));
+  const dir = tempDir('namm-tasks-');
   try {
     for (const task of ['niah_single_2', 'niah_multikey_2', 'cwe', 'fwe', 'kv_retrieval', 'vt', 'niah_ja']) {
       const write = (name: string, seed: number) => {

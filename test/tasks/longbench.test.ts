@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TaskRecord } from '../../src/tasks/record.js';
@@ -10,6 +9,7 @@ import {
   buildPrompt, loadLongBenchConfig, maxNewTokensFor, metricForRecord, postprocessPrediction, readJsonl, scoreRecord,
   scoreTask, splitContextAndQuestion, extraStopTokensFor, truncateMiddle, truncatePromptMiddle, writeJsonl,
 } from '../../src/tasks/longbench.js';
+import { tempDir } from '../helpers/temp.js';
 
 const CONFIG_DIR = fileURLToPath(new URL('../../../shared/data/longbench', import.meta.url));
 
@@ -21,7 +21,7 @@ function record(overrides: Partial<TaskRecord>): TaskRecord {
 }
 
 function withTempDir(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-longbench-'));
+  const dir = tempDir('namm-longbench-');
   try { fn(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
 }
 

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
@@ -14,6 +14,7 @@ import { NativeBackend } from '../../src/tensor/native.js';
 import { MAX_THREADS } from '../../src/tensor/validate.js';
 import { Rng } from '../../src/util/rng.js';
 import { randomF32, skipNative } from './native-fixtures.js';
+import { tempDir } from '../helpers/temp.js';
 
 const ADDON = join(process.cwd(), 'build', 'Release', 'namm_native.node');
 
@@ -108,7 +109,7 @@ describe('native thread pool', { skip: skipNative }, () => {
     // 256 per-slot entries (a segfault).
     if (process.platform !== 'linux') return t.skip('the sched_getaffinity shim needs Linux');
     if (spawnSync('cc', ['--version']).status !== 0) return t.skip('no C compiler (cc) to build the LD_PRELOAD shim');
-    const dir = mkdtempSync(join(tmpdir(), 'namm-cpus-'));
+    const dir = tempDir('namm-cpus-');
     try {
       writeFileSync(join(dir, 'shim.c'), MANY_CPUS_SHIM);
       const cc = spawnSync('cc', ['-shared', '-fPIC', '-O1', '-o', join(dir, 'shim.so'), join(dir, 'shim.c')], { encoding: 'utf8' });

@@ -6,8 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { HfTokenizer } from '../../src/models/tokenizers/hf.js';
@@ -19,6 +18,7 @@ import { DataMixer, tokenStream } from '../../src/train/data.js';
 import { createTrainableModel } from '../../src/train/family.js';
 import { backendGemm } from '../../src/train/ops/gemm.js';
 import { checkTrainingSize, MAX_TRAIN_PARAMETERS, modelConfigFor, runTraining } from '../../src/train/trainer.js';
+import { tempDir } from '../helpers/temp.js';
 
 const dirs: string[] = [];
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
@@ -138,7 +138,7 @@ describe('BPE: every vocabulary size the config accepts', () => {
 
 describe('trainer', () => {
   it('a tokenizer path that does not exist is refused before anything is written', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'namm-audit-')); dirs.push(root);
+    const root = tempDir('namm-audit-'); dirs.push(root);
     const out = join(root, 'run');
     const config = parseTrainConfig({ ...base, tokenizer: { path: join(root, 'missing.json') }, data: { textLengths: [32], taskWeight: 0 }, training: { steps: 1, tokensPerStep: 64 } });
     const corpus = { train: brownDocuments().slice(0, 1), validation: brownDocuments().slice(1, 2) };
@@ -147,7 +147,7 @@ describe('trainer', () => {
   });
 
   it('a vocabSize that contradicts the given tokenizer is refused before anything is written; one that agrees passes', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'namm-audit-')); dirs.push(root);
+    const root = tempDir('namm-audit-'); dirs.push(root);
     const bpe = trainBpe(brownDocuments().slice(0, 2).map((d) => d.text), { vocabSize: 300 });
     writeFileSync(join(root, 'tokenizer.json'), JSON.stringify(bpeTokenizerJson(bpe)));
     writeFileSync(join(root, 'tokenizer_config.json'), JSON.stringify(bpeTokenizerConfig(bpe, 512)));
@@ -184,7 +184,7 @@ describe('trainer', () => {
     const big = { arch: 'llama', hiddenSize: 8192, nLayers: 24, nHeads: 64, intermediateSize: 28_672, maxPositions: 512 };
     const config = parseTrainConfig({ ...base, model: big, data: { textLengths: [32], taskWeight: 0 }, training: { steps: 1, tokensPerStep: 64 } });
     assert.throws(() => checkTrainingSize(modelConfigFor(config, 4096, 1, 2), 2 ** 60), /parameters .*namm train takes at most [\d,]+, whose checkpoint .* must stay within 3\.0 GiB/);
-    const root = mkdtempSync(join(tmpdir(), 'namm-audit-')); dirs.push(root);
+    const root = tempDir('namm-audit-'); dirs.push(root);
     const out = join(root, 'run');
     const corpus = { train: brownDocuments().slice(0, 1), validation: brownDocuments().slice(1, 2) };
     await assert.rejects(runTraining({ config, outDir: out, backend: new JsBackend(), corpus }), /namm train takes at most/);

@@ -1,8 +1,7 @@
 /** saveHfModel: a trained model's folder, which loadModel reads back; an existing model is never overwritten unasked. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModelFiles } from '../../src/models/load.js';
 import { llamaConfig } from '../../src/models/random.js';
@@ -11,6 +10,7 @@ import { bpeTokenizerConfig, bpeTokenizerJson, trainBpe } from '../../src/train/
 import { saveHfModel } from '../../src/train/export.js';
 import { createTrainableModel } from '../../src/train/family.js';
 import { backendGemm } from '../../src/train/ops/gemm.js';
+import { tempDir } from '../helpers/temp.js';
 
 const gemm = backendGemm(new JsBackend());
 const modelOf = (hiddenSize: number) => {
@@ -20,7 +20,7 @@ const modelOf = (hiddenSize: number) => {
 };
 
 test('saveHfModel writes a folder loadModel reads, and refuses to overwrite one unasked or leave stale files', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'namm-save-'));
+  const root = tempDir('namm-save-');
   try {
     const bpe = trainBpe(['the cat sat on the mat '.repeat(20)], { vocabSize: 300, minFrequency: 1 });
     const tokenizer = { json: bpeTokenizerJson(bpe), config: bpeTokenizerConfig(bpe, 64) };

@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { firstInvalidUtf8, makeFolders, MiB, IO_PIECE, readFileLimited, readTextFile } from '../../src/util/files.js';
 import { readNammCheckpoint } from '../../src/memory/namm/checkpoint.js';
 import { loadMemoryTrace } from '../../src/memory/matched.js';
+import { tempDir } from '../helpers/temp.js';
 
 test('makeFolders: creates missing levels, accepts an existing folder, refuses a file in the way', () => {
-  const root = mkdtempSync(join(tmpdir(), 'namm-folders-'));
+  const root = tempDir('namm-folders-');
   try {
     const deep = join(root, 'a', 'b', 'c');
     makeFolders(deep);
@@ -32,7 +33,7 @@ test('makeFolders: a place where no folder can be made is a clear error, not a h
 });
 
 test('readFileLimited: whole files up to the limit; a folder, a larger file or an endless device is an error', () => {
-  const root = mkdtempSync(join(tmpdir(), 'namm-read-'));
+  const root = tempDir('namm-read-');
   try {
     const p = join(root, 'f.json');
     writeFileSync(p, 'x'.repeat(1000));
@@ -47,7 +48,7 @@ test('readFileLimited: whole files up to the limit; a folder, a larger file or a
 
 test('readFileLimited reads in pieces of at most IO_PIECE, below readSync\'s 2^31 − 1 (a 2–3 GiB checkpoint was written but refused on resume)', { skip: !existsSync('/dev/zero') }, () => {
   assert.ok(IO_PIECE <= 2 ** 31 - 1);
-  const root = mkdtempSync(join(tmpdir(), 'namm-read-'));
+  const root = tempDir('namm-read-');
   // Every length asked of readSync (a 2 GiB file to show it would fill 2 GiB of memory; a small piece shows the same).
   const lengths: number[] = [];
   const readSync = fs.readSync;
@@ -84,7 +85,7 @@ test('writeFileVia removes the temporary files of writers that were killed, and 
   const { spawn } = await import('node:child_process');
   const { readdirSync, readFileSync, utimesSync } = await import('node:fs');
   const { writeFileVia } = await import('../../src/util/files.js');
-  const dir = mkdtempSync(join(tmpdir(), 'namm-tmpfiles-'));
+  const dir = tempDir('namm-tmpfiles-');
   const target = join(dir, 'out.json');
   // A writer stopped in the middle of its file: it prints the temporary path and waits.
   const writer = async () => {
@@ -137,7 +138,7 @@ test('writeFileVia writes through a symbolic link, and refuses a target that is 
   const { writeFileVia, checkOutputPath } = await import('../../src/util/files.js');
   const { execFileSync } = await import('node:child_process');
   const { lstatSync, readFileSync, symlinkSync, mkdirSync } = await import('node:fs');
-  const dir = mkdtempSync(join(tmpdir(), 'namm-target-'));
+  const dir = tempDir('namm-target-');
   try {
     // A link (relative, through a second link) to a file: the file gets the new contents, the links stay links.
     mkdirSync(join(dir, 'real'));
@@ -171,7 +172,7 @@ test('writeFileVia writes through a symbolic link, and refuses a target that is 
 
 test('readTextFile drops a leading byte-order mark (fed to a model as three byte tokens); task files read past it', async () => {
   const { readJsonl } = await import('../../src/tasks/longbench.js');
-  const dir = mkdtempSync(join(tmpdir(), 'namm-bom-'));
+  const dir = tempDir('namm-bom-');
   try {
     const bom = '\uFEFF';
     writeFileSync(join(dir, 'p.txt'), `${bom}Once upon a time`);
@@ -192,7 +193,7 @@ test('makeTemporaryFolder: a folder of this process, and those a killed process 
   const { join } = await import('node:path');
   const { spawnSync } = await import('node:child_process');
   const { makeTemporaryFolder } = await import('../../src/util/files.js');
-  const dir = mkdtempSync(join(tmpdir(), 'namm-tmpf-'));
+  const dir = tempDir('namm-tmpf-');
   try {
     // A process that has exited: its folder is stale (a Ctrl-C ends a run without its exit hook).
     const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
@@ -214,7 +215,7 @@ test('makeTemporaryFolder leaves other users\' left-over folders alone, and a cl
   const { chownSync, mkdirSync, mkdtempSync, existsSync, rmSync } = await import('node:fs');
   const { spawnSync } = await import('node:child_process');
   const { makeTemporaryFolder } = await import('../../src/util/files.js');
-  const dir = mkdtempSync(join(tmpdir(), 'namm-tmpf-'));
+  const dir = tempDir('namm-tmpf-');
   const deadPid = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
   try {
     // Another user's (only root can make one here): kept.
@@ -251,7 +252,7 @@ test('writeFileVia and writeFileAtomic keep the mode of the file they replace, a
   const { chmodSync, chownSync, mkdtempSync, rmSync, readFileSync } = await import('node:fs');
   const { writeFileVia } = await import('../../src/util/files.js');
   const { writeFileAtomic } = await import('../../src/evolve/checkpoint.js');
-  const dir = mkdtempSync(join(tmpdir(), 'namm-mode-'));
+  const dir = tempDir('namm-mode-');
   try {
     const p = join(dir, 'policy.namm');
     writeFileSync(p, 'old');
@@ -280,7 +281,7 @@ test('writeFileVia and writeFileAtomic keep the mode of the file they replace, a
 test('a full disk or a read-only folder is named by the file being written; the writer\'s own errors stay as they were', { skip: process.platform !== 'linux' }, async () => {
   const { appendLineSync, checkWritable, writeFileVia } = await import('../../src/util/files.js');
   const { writeFileAtomic } = await import('../../src/evolve/checkpoint.js');
-  const dir = mkdtempSync(join(tmpdir(), 'namm-full-'));
+  const dir = tempDir('namm-full-');
   const target = join(dir, 'out.json');
   // /dev/full fails every write with ENOSPC, whose message names no file.
   assert.throws(() => writeFileVia(target, () => writeFileSync('/dev/full', 'x')), new RegExp(`^Error: cannot write ${target}: ENOSPC: no space left on device, write$`));
@@ -297,7 +298,7 @@ test('a full disk or a read-only folder is named by the file being written; the 
 });
 
 test('a text file that is not UTF-8 reads with U+FFFD and the NAMM_NOT_UTF8 warning naming its first bad byte', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'namm-utf8-'));
+  const dir = tempDir('namm-utf8-');
   const warnings: Error[] = [];
   const listen = (w: Error) => warnings.push(w);
   process.on('warning', listen);

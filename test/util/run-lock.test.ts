@@ -1,11 +1,12 @@
 /** The run lock of an output folder (src/util/run-lock.ts), against real second processes. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { acquireRunLock, readRunLock, RUN_LOCK_FILE, RunLockedError } from '../../src/util/run-lock.js';
 import { deadPid, holdLock } from './run-lock-holder.js';
+import { tempDir } from '../helpers/temp.js';
 
 /** Waits until `path` is gone (the guardian of a holder that died removes its lock a moment later); false: it stayed. */
 async function gone(path: string, ms = 5000): Promise<boolean> {
@@ -15,7 +16,7 @@ async function gone(path: string, ms = 5000): Promise<boolean> {
 
 function withDir(fn: (dir: string) => Promise<void> | void): () => Promise<void> {
   return async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'namm-lock-'));
+    const dir = tempDir('namm-lock-');
     try { await fn(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
   };
 }
