@@ -141,17 +141,15 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
   const attentionBias = r.bool('attention_bias', false);
   const isQwen2 = modelType === 'qwen2';
   const nLayers = r.size('num_hidden_layers');
-  // Mistral applies `sliding_window` whenever it is set; Qwen2 only with `use_sliding_window` (and then from layer
-  // max_window_layers on, which the guard below covers conservatively); Qwen3 as its layer_types say; Llama has none.
+  // Mistral applies `sliding_window` whenever it is set, on every layer; Qwen2 and Qwen3 only with
+  // `use_sliding_window`, and on the layers their layer_types (or max_window_layers) say; Llama has none.
   const window = r.raw('sliding_window');
-  let slidingWindow: number | undefined;
-  if (isQwen3) {
-    slidingWindow = qwen3Window(r, nLayers, source);
-  } else if (window !== undefined && window !== null && (modelType === 'mistral' || (isQwen2 && r.bool('use_sliding_window', false)))) {
-    slidingWindow = r.size('sliding_window');
-  } else if (window === undefined && (modelType === 'mistral' || (isQwen2 && r.bool('use_sliding_window', false)))) {
-    // MistralConfig's and Qwen2Config's default when the key is absent (only an explicit null turns it off)
-    slidingWindow = 4096;
+  let slidingWindow: number | undefined, slidingLayers: number[] | undefined;
+  if (isQwen2 || isQwen3) {
+    ({ window: slidingWindow, layers: slidingLayers } = qwenWindow(r, modelType, nLayers, source) ?? {});
+  } else if (modelType === 'mistral' && window !== null) {
+    // MistralConfig's default when the key is absent (only an explicit null turns it off)
+    slidingWindow = window === undefined ? 4096 : r.size('sliding_window');
   }
   return {
     arch: 'llama',
@@ -181,41 +179,46 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
     // Kept even when it is not shorter than max_position_embeddings: a Llama-family model runs past that (RoPE has no
     // table to run out of), and transformers' mask applies the window at every length.
     ...(slidingWindow !== undefined ? { slidingWindow } : {}),
+    ...(slidingLayers !== undefined && slidingLayers.length < nLayers ? { slidingLayers } : {}),
   };
 }
 
 /**
- * Qwen3's sliding window, as Qwen3Config and Qwen3Attention apply it: a window of `sliding_window` tokens (4,096 when
- * the key is absent) on the layers whose `layer_types` entry is "sliding_attention", and only with
+ * Qwen2's and Qwen3's sliding window, as their configs and attention layers apply it: a window of `sliding_window`
+ * tokens (4,096 when the key is absent) on the layers whose `layer_types` entry is "sliding_attention", and only with
  * `use_sliding_window`; without `layer_types` (configs written before transformers wrote it), on layers
- * max_window_layers (28) and up. namm runs every layer with full attention, so a model with a sliding layer gets the
- * window as a limit (exact up to it, longer sequences refused, as Mistral's and Qwen2's); a layer type other than
- * full and sliding attention, or a sliding layer without a window (which transformers fails on), is refused by name.
+ * max_window_layers (28 when absent) and up. No window when no layer slides. namm runs every layer with full
+ * attention, so a model with a sliding layer gets the window as a limit (exact up to it, longer sequences refused, as
+ * Mistral's); the sliding layers are kept for writing the config back. A layer type other than full and sliding
+ * attention is refused by name, and so is a Qwen3 sliding layer without a window (Qwen3's attention fails on it; Qwen2's
+ * runs it with full attention).
  */
-function qwen3Window(r: ConfigReader, nLayers: number, source: string): number | undefined {
+function qwenWindow(r: ConfigReader, modelType: string, nLayers: number, source: string): { window: number; layers: number[] } | undefined {
   const use = r.bool('use_sliding_window', false);
   const window = use && r.raw('sliding_window') !== null ? r.size('sliding_window', 4096) : undefined;
   const types = r.raw('layer_types');
+  let layers: number[];
   if (types === undefined || types === null) {
+    if (window === undefined) return undefined;
     const firstSliding = r.has('max_window_layers') ? r.raw('max_window_layers') : 28;
     if (typeof firstSliding !== 'number' || !Number.isSafeInteger(firstSliding) || firstSliding < 0) {
       throw new Error(`${source}: "max_window_layers" must be an integer ≥ 0, got ${shortJson(firstSliding)}`);
     }
-    return window !== undefined && firstSliding < nLayers ? window : undefined;
+    layers = Array.from({ length: Math.max(0, nLayers - firstSliding) }, (_, i) => firstSliding + i);
+  } else {
+    if (!Array.isArray(types) || types.length !== nLayers) {
+      throw new Error(`${source}: "layer_types" must be a list of one entry per layer (num_hidden_layers ${nLayers}), got ${shortJson(types)}`);
+    }
+    const other = types.findIndex((t) => t !== 'full_attention' && t !== 'sliding_attention');
+    if (other >= 0) {
+      throw new Error(`${source}: "layer_types" entry ${other} is ${shortJson(types[other])}, which namm does not run (it runs "full_attention" layers, and "sliding_attention" ones up to their window)`);
+    }
+    layers = types.flatMap((t, i) => (t === 'sliding_attention' ? [i] : []));
+    if (layers.length > 0 && window === undefined && modelType === 'qwen3') {
+      throw new Error(`${source}: "layer_types" makes layer ${layers[0]} "sliding_attention" but the config sets no window (${use ? '"sliding_window": null' : '"use_sliding_window" is not true'}), which transformers cannot run either`);
+    }
   }
-  if (!Array.isArray(types) || types.length !== nLayers) {
-    throw new Error(`${source}: "layer_types" must be a list of one entry per layer (num_hidden_layers ${nLayers}), got ${shortJson(types)}`);
-  }
-  const other = types.findIndex((t) => t !== 'full_attention' && t !== 'sliding_attention');
-  if (other >= 0) {
-    throw new Error(`${source}: "layer_types" entry ${other} is ${shortJson(types[other])}, which namm does not run (it runs "full_attention" layers, and "sliding_attention" ones up to their window)`);
-  }
-  const sliding = types.indexOf('sliding_attention');
-  if (sliding < 0) return undefined;
-  if (window === undefined) {
-    throw new Error(`${source}: "layer_types" makes layer ${sliding} "sliding_attention" but the config sets no window (${use ? '"sliding_window": null' : '"use_sliding_window" is not true'}), which transformers cannot run either`);
-  }
-  return window;
+  return window !== undefined && layers.length > 0 ? { window, layers } : undefined;
 }
 
 function parseGpt2(r: ConfigReader, source: string): ModelConfig {
@@ -370,6 +373,13 @@ export function validateModelConfig(config: ModelConfig): void {
   const eosOutside = (c.eosTokenIds as number[]).find((id) => id >= vocab);
   if (eosOutside !== undefined) throw new RangeError(`model config: eosTokenIds must be token ids of the vocabulary (0..${vocab - 1}), got ${eosOutside} among them`);
   if (c.slidingWindow !== undefined && (!Number.isSafeInteger(c.slidingWindow) || (c.slidingWindow as number) < 1)) bad('slidingWindow', 'a positive integer or absent');
+  if (c.slidingLayers !== undefined) {
+    const l = c.slidingLayers as unknown[], n = c.nLayers as number;
+    if (c.slidingWindow === undefined) bad('slidingLayers', 'absent when there is no slidingWindow');
+    if (!Array.isArray(l) || l.length === 0 || !l.every((x, i) => Number.isSafeInteger(x) && (x as number) >= 0 && (x as number) < n && (i === 0 || (x as number) > (l[i - 1] as number)))) {
+      bad('slidingLayers', `absent, or layer indices (0..${n - 1}) in strictly ascending order`);
+    }
+  }
   validateRopeScaling(config.ropeScaling, Math.floor(config.headDim * config.partialRotaryFactor / 2));
 }
 
@@ -461,15 +471,18 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
   if (config.partialRotaryFactor !== 1) out.partial_rotary_factor = config.partialRotaryFactor;
   // Written out for Mistral either way: transformers' MistralConfig assumes a 4,096-token window when the key is absent.
   if (modelType === 'mistral') out.sliding_window = config.slidingWindow ?? null;
-  else if (modelType === 'qwen2' && config.slidingWindow !== undefined) {
-    out.use_sliding_window = true;
-    out.sliding_window = config.slidingWindow;
-  } else if (modelType === 'qwen3') {
-    // namm keeps one window for the whole model: written on every layer (max_window_layers 0), the reading namm's
-    // limit assumes; Qwen3Config's sliding_window of 4,096 would otherwise apply to layers 28 and up.
+  else if (modelType === 'qwen2' || modelType === 'qwen3') {
+    // On the layers it was read from (every layer when none are named: a GGUF file's window), as layer_types, which
+    // transformers reads first, and as max_window_layers for readers before it, when the layers are the last ones
+    // (Qwen2Config and Qwen3Config would otherwise put a window of 4,096 on layers 28 and up, or none).
     out.use_sliding_window = config.slidingWindow !== undefined;
     out.sliding_window = config.slidingWindow ?? null;
-    if (config.slidingWindow !== undefined) out.max_window_layers = 0;
+    if (config.slidingWindow !== undefined) {
+      const layers = new Set(config.slidingLayers ?? Array.from({ length: config.nLayers }, (_, i) => i));
+      out.layer_types = Array.from({ length: config.nLayers }, (_, i) => (layers.has(i) ? 'sliding_attention' : 'full_attention'));
+      const first = config.nLayers - layers.size;
+      if ([...layers].every((l) => l >= first)) out.max_window_layers = first;
+    }
   }
   return out;
 }

@@ -10,7 +10,7 @@ import { argError, checkArg, checkArgOptions } from '../util/args.js';
 /** The fields of a ModelConfig, which llamaConfig and gpt2Config take as overrides. */
 const CONFIG_KEYS = ['arch', 'modelType', 'vocabSize', 'hiddenSize', 'nLayers', 'nHeads', 'nKvHeads', 'headDim', 'intermediateSize',
   'maxPositions', 'normEps', 'ropeTheta', 'ropeScaling', 'ropeLayout', 'partialRotaryFactor', 'attnQkvBias', 'attnOutBias', 'mlpBias',
-  'activation', 'tieEmbeddings', 'bosTokenId', 'eosTokenIds', 'slidingWindow', 'qkNorm'];
+  'activation', 'tieEmbeddings', 'bosTokenId', 'eosTokenIds', 'slidingWindow', 'slidingLayers', 'qkNorm'];
 
 /**
  * A Llama-family config (the 100M-parameter random model's shape unless overridden). The result is validated as a

@@ -68,6 +68,13 @@ export interface ModelConfig {
    * refuse longer ones. Absent when the model has none.
    */
   slidingWindow?: number;
+  /**
+   * The layers the sliding window is on (strictly ascending), when it is not on every layer: Qwen2's and Qwen3's
+   * `layer_types` or `max_window_layers`. namm applies the window as a limit on the whole model either way; these are
+   * kept so that a config written back (convert, train's output) windows the same layers for transformers. Absent
+   * when the window is on every layer (Mistral, a GGUF file) or there is none.
+   */
+  slidingLayers?: number[];
 }
 
 /** A named float32 tensor with its shape (PyTorch/HF layout: linear weights are [out, in]). */

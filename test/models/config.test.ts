@@ -76,17 +76,30 @@ test('sliding_window: Mistral applies it, Qwen2 only with use_sliding_window; no
   assert.equal(parseHfConfig({ ...mistral, sliding_window: 32768 }, 'm.json').slidingWindow, 32768);
   assert.equal(parseHfConfig({ ...tinystories, sliding_window: 64 }, 'l.json').slidingWindow, undefined, 'llama has no window');
   assert.equal(parseHfConfig({ ...qwen2, sliding_window: 4096 }, 'q.json').slidingWindow, undefined, 'qwen2 without use_sliding_window');
-  assert.equal(parseHfConfig({ ...qwen2, sliding_window: 4096, use_sliding_window: true }, 'q.json').slidingWindow, 4096);
-  assert.equal(parseHfConfig({ ...qwen2, sliding_window: undefined, use_sliding_window: true }, 'q.json').slidingWindow, 4096, 'no sliding_window key: Qwen2Config\'s default of 4,096');
-  assert.equal(parseHfConfig({ ...qwen2, sliding_window: null, use_sliding_window: true }, 'q.json').slidingWindow, undefined);
+  // Qwen2Config puts the window on layers max_window_layers (28 when absent) and up: none of this model's 24.
+  assert.equal(parseHfConfig({ ...qwen2, sliding_window: 4096, use_sliding_window: true }, 'q.json').slidingWindow, undefined, 'no layer from 28 on');
+  assert.equal(parseHfConfig({ ...qwen2, sliding_window: 4096, use_sliding_window: true, max_window_layers: 0 }, 'q.json').slidingWindow, 4096);
+  assert.equal(parseHfConfig({ ...qwen2, sliding_window: undefined, use_sliding_window: true, max_window_layers: 0 }, 'q.json').slidingWindow, 4096, 'no sliding_window key: Qwen2Config\'s default of 4,096');
+  assert.equal(parseHfConfig({ ...qwen2, sliding_window: null, use_sliding_window: true, max_window_layers: 0 }, 'q.json').slidingWindow, undefined);
   assert.throws(() => parseHfConfig({ ...mistral, sliding_window: -1 }, 'm.json'), /m\.json: "sliding_window" must be a positive integer, got -1/);
   const m = parseHfConfig({ ...mistral, sliding_window: 4096 }, 'm.json');
   assert.equal(toHfConfig(m).sliding_window, 4096);
   assert.deepEqual(parseHfConfig(toHfConfig(m), 'back.json'), m);
   assert.equal(toHfConfig(parseHfConfig({ ...mistral, sliding_window: null }, 'm.json')).sliding_window, null, 'no window is written as null (transformers would assume 4,096)');
   assert.equal(parseHfConfig(mistral, 'm.json').slidingWindow, 4096, 'no sliding_window key: MistralConfig\'s default of 4,096');
-  const q = parseHfConfig({ ...qwen2, sliding_window: 4096, use_sliding_window: true }, 'q.json');
+  const q = parseHfConfig({ ...qwen2, sliding_window: 4096, use_sliding_window: true, max_window_layers: 0 }, 'q.json');
   assert.deepEqual(parseHfConfig(toHfConfig(q), 'back.json'), q);
+  // On some layers only: those layers written back (layer_types, and max_window_layers for older readers), where
+  // transformers' default (28) would have taken the window off every layer of this model.
+  const some = parseHfConfig({ ...qwen2, sliding_window: 256, use_sliding_window: true, max_window_layers: 22 }, 'q.json');
+  assert.deepEqual([some.slidingWindow, some.slidingLayers], [256, [22, 23]]);
+  const someHf = toHfConfig(some);
+  assert.deepEqual([someHf.use_sliding_window, someHf.sliding_window, someHf.max_window_layers, someHf.layer_types],
+    [true, 256, 22, [...Array(22).fill('full_attention'), 'sliding_attention', 'sliding_attention']]);
+  assert.deepEqual(parseHfConfig(someHf, 'back.json'), some);
+  assert.throws(() => validateModelConfig({ ...some, slidingLayers: [4, 3] }), /model config: slidingLayers must be absent, or layer indices \(0\.\.23\) in strictly ascending order, got an array/);
+  assert.throws(() => validateModelConfig({ ...some, slidingLayers: [24] }), /slidingLayers must be absent, or layer indices/);
+  assert.throws(() => validateModelConfig({ ...some, slidingWindow: undefined }), /slidingLayers must be absent when there is no slidingWindow/);
   // A Llama-family config with a window (a Mistral read from GGUF says "llama") goes out as a Mistral, window kept.
   const fromGguf = { ...m, modelType: 'llama' };
   const hf = toHfConfig(fromGguf);

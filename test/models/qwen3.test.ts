@@ -92,13 +92,24 @@ test('qwen3 sliding windows: by layer_types, else from max_window_layers on, onl
   refused({ layer_types: [...types([]).slice(1), 'linear_attention'] }, /\/m\/config\.json: "layer_types" entry 27 is "linear_attention", which namm does not run/);
   refused({ layer_types: types([]).slice(1) }, /\/m\/config\.json: "layer_types" must be a list of one entry per layer \(num_hidden_layers 28\)/);
   refused({ layer_types: 'full_attention' }, /"layer_types" must be a list/);
-  refused({ max_window_layers: -1 }, /\/m\/config\.json: "max_window_layers" must be an integer ≥ 0, got -1/);
+  refused({ use_sliding_window: true, sliding_window: 512, max_window_layers: -1 }, /\/m\/config\.json: "max_window_layers" must be an integer ≥ 0, got -1/);
+  assert.equal(windowOf({ max_window_layers: -1 }), undefined, 'without use_sliding_window transformers never reads max_window_layers');
   refused({ hidden_act: 'gelu' }, /hidden_act "gelu" is not supported for qwen3/);
-  // A window travels back into a config.json that says it for every layer (namm keeps one window per model).
+  // A window travels back into a config.json on the same layers (namm applies one limit to the whole model, but a
+  // converted model must run in transformers as the original did): as layer_types, and as max_window_layers when
+  // the sliding layers are the last ones.
   const windowed = parseHfConfig({ ...qwen3small, use_sliding_window: true, sliding_window: 4096, max_window_layers: 20 }, 'w.json');
+  assert.deepEqual(windowed.slidingLayers, [20, 21, 22, 23, 24, 25, 26, 27]);
   const hf = toHfConfig(windowed);
-  assert.deepEqual([hf.use_sliding_window, hf.sliding_window, hf.max_window_layers], [true, 4096, 0]);
+  assert.deepEqual([hf.use_sliding_window, hf.sliding_window, hf.max_window_layers, hf.layer_types], [true, 4096, 20, types([20, 21, 22, 23, 24, 25, 26, 27])]);
   assert.deepEqual(parseHfConfig(hf, 'back.json'), windowed);
+  const odd = parseHfConfig({ ...qwen3small, use_sliding_window: true, sliding_window: 512, layer_types: types([1, 3]) }, 'w.json');
+  const oddHf = toHfConfig(odd);
+  assert.deepEqual([oddHf.layer_types, 'max_window_layers' in oddHf], [types([1, 3]), false]);
+  assert.deepEqual(parseHfConfig(oddHf, 'back.json'), odd);
+  const every = parseHfConfig({ ...qwen3small, use_sliding_window: true, sliding_window: 512, max_window_layers: 0 }, 'w.json');
+  assert.equal(every.slidingLayers, undefined, 'on every layer: none named');
+  assert.deepEqual([toHfConfig(every).max_window_layers, toHfConfig(every).layer_types], [0, types(Array.from({ length: 28 }, (_, i) => i))]);
 });
 
 test('qwen3 toHfConfig inverts parseHfConfig; a model config.json cannot say is refused', () => {
