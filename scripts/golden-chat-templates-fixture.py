@@ -539,6 +539,62 @@ template('float-literals', 'float literals with an exponent (1e20, 2.5e-3), as j
 ), [conv('simple', SIMPLE)])
 
 
+# ---- Python's str methods, arithmetic, comparisons and the filters whose JavaScript namesakes differ ---------------
+REASONING = [U('Hi'), A('<think>\nI should greet.\n</think>\n\n  Hello  '), U('  again\n')]
+ODD_SPACE = [U('\x1c\x85 odd space \u3000'), A('\ufeffnot space in Python\ufeff')]
+ROWS = {'rows': [{'a': 2, 'b': {'c': 'x'}}, {'a': 1.5, 'b': {'c': 'y'}}, {'a': 3, 'b': None}],
+        'words': ['b', 'B', 'a', '\U0001F600', '\uff5e', 'A']}
+
+template('python-str-methods', "strip/lstrip/rstrip with characters (Qwen3's reasoning split), capitalize and title as "
+         "Python's str methods, and jinja2's title, capitalize and trim filters", (
+    "{{ 'xxhixx'.strip('x') }}|{{ 'abcba'.strip('ab') }}|{{ 'ab\\n\\n'.rstrip('\\n') }}|{{ '  x  '.strip() }}|{{ 'xy'.lstrip('') }}\n"
+    "{{ 'hello WORLD'.capitalize() }} {{ 'HELLO wORLD'.title() }} {{ \"a-b_c d 3x they're\".title() }} {{ 'ΟΔΟΣ ΟΔΟΣ'.title() }} {{ 'ßa'.capitalize() }}\n"
+    "{{ 'hello WORLD' | capitalize }} {{ 'HELLO wORLD' | title }} {{ \"a-b_c d (x) [y] <z> they're\" | title }} [{{ '  xyx  ' | trim }}] {{ 'xxhixx' | trim('x') }} {{ 'hi' | trim(chars='h') }}\n"
+    "{% for m in messages %}\n"
+    "{% set content = m.content %}\n"
+    "{% if '</think>' in content %}\n"
+    "{% set reasoning = content.split('</think>')[0].rstrip('\\n').split('<think>')[-1].lstrip('\\n') %}\n"
+    "{% set content = content.split('</think>')[-1].lstrip('\\n') %}\n"
+    "[{{ reasoning }}]\n"
+    "{% endif %}\n"
+    "{{ m.role | capitalize }}: <{{ content }}> <{{ content.strip() }}> <{{ content | trim }}> <{{ content.rstrip() }}>\n"
+    "{% endfor %}\n"
+    "{% if add_generation_prompt %}{{ 'assistant' | title }}:{% endif %}"
+), [conv('reasoning', REASONING), conv('odd-space', ODD_SPACE)])
+
+template('python-arithmetic', "%, // and / as Python computes them, ints written with every digit, int and float "
+         "filters, * repeating str and lists, str compared by code point", (
+    "{{ -7 % 3 }} {{ 7 % -3 }} {{ -7.5 % 2 }} {{ 7.5 % -2 }} {{ 1 // 0.1 }} {{ -7 // 2 }} {{ 7 // -2 }} {{ -7.0 // 2 }} {{ 0.0 // -1 }} {{ 4 / 2 }} {{ 1 / 3 }}\n"
+    "{{ 10 ** 21 }} {{ 2 ** 70 }} {{ (2 ** 70) | tojson }} {{ [10 ** 21] }} {{ 'x' ~ 10 ** 22 }} {{ (10 ** 21) | string }}\n"
+    "{{ (-1.9) | int }} {{ 1.9 | int }} {{ '12' | int }} {{ ' 42 ' | int }} {{ '1_000' | int }} {{ '12.7' | int }} {{ '-3.9' | int }}"
+    " {{ 'abc' | int }} {{ 'abc' | int(7) }} {{ '1e3' | int }} {{ none | int }} {{ true | int }} {{ '12abc' | int }}\n"
+    "{{ '2.5' | float }} {{ ' 1e3 ' | float }} {{ '12abc' | float }} {{ 'inf' | float }} {{ 3 | float }} {{ 'x' | float(1.5) }}\n"
+    "{{ '-' * 3 }} {{ 3 * 'ab' }} {{ [1, 'a'] * 2 }} [{{ 'a' * 0 }}] {{ 'abc' < 'abd' }} {{ 'b' > 'a' }} {{ 'é' > 'z' }} {{ '😀' > '～' }} {{ 'a' <= 'a' }}\n"
+    "{% for m in messages %}{{ loop.index0 % 2 }}{{ '=' * loop.index }} {% endfor %}\n"
+    "{% if add_generation_prompt %}gen{% endif %}"
+), [conv('multi', MULTI)])
+
+template('python-equality-in', "== and in as Python compares: None, True == 1, lists and dicts by value, a str never "
+         "equal to an int, undefined", (
+    "{{ none in [none] }} {{ true in [1] }} {{ 1 in [1.0] }} {{ {'a': 1} in [{'a': 1}] }} {{ [1, 2] == [1, 2] }}"
+    " {{ {'a': [1]} == {'a': [1]} }} {{ '1' == 1 }} {{ '1' != 1 }} {{ not_given == none }} {{ 'a' in {'a': 1} }}"
+    " {{ 'b' not in {'a': 1} }} {{ 'ell' in 'hello' }} {{ 'x' in not_given }} {{ (1, 2) == [1, 2] }} {{ [1, 2] != [1, 3] }}\n"
+    "{% for m in messages %}{{ m.role in ['user', 'system'] }} {{ m == messages[loop.index0] }} {{ m.get('name') == none }} {{ m.content == none }}\n{% endfor %}"
+    "{% if add_generation_prompt %}gen{% endif %}"
+), [conv('multi', MULTI), conv('string-args', TOOL_CALLS_STRING_ARGS)])
+
+template('filter-arguments', "join with attribute= and d=, sort and dictsort by code point (case-insensitive by default, "
+         "stable under reverse), dict pairs as tuples, and the call forms string(), list(), length(), count()", (
+    "{{ rows | join(', ', attribute='a') }} {{ rows | join(d='-') }} [{{ rows | join('/', attribute='b.c') }}] {{ rows | map(attribute='a') | join(d=';') }}\n"
+    "{{ words | sort }} {{ words | sort(reverse=true) }} {{ words | sort(case_sensitive=true) }} {{ 'cab' | sort }}\n"
+    "{{ rows | sort(attribute='a') | map(attribute='a') | list }} {{ rows | sort(attribute='a', reverse=true) | map(attribute='a') | list }}\n"
+    "{{ {'b': 1, 'B': 2, 'a': 3, '😀': 0, '～': 4} | dictsort }} {{ {'b': 1, 'a': 3} | dictsort(by='value', reverse=true) }} {{ {'x': 1} | items | list }}\n"
+    "{% for k, v in {'z': 1, 'y': 2} | dictsort %}{{ k }}={{ v }};{% endfor %} {% for k, v in {'z': 1, 'y': 2}.items() %}{{ k }}={{ v }};{% endfor %}\n"
+    "{{ true | string() }} {{ [1, none] | string() }} {{ 'ab' | list() }} {{ 'ab' | length() }} {{ [1, 2] | count() }} {{ 'héllo' | count }}\n"
+    "{% if add_generation_prompt %}gen{% endif %}"
+), [conv('data', SIMPLE, variables=ROWS)])
+
+
 def render(env, source, c, add_generation_prompt):
     kwargs = dict(SPECIALS)
     kwargs.update(c.get('variables', {}))

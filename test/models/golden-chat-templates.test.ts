@@ -28,9 +28,6 @@ const KNOWN: Record<string, string> = {};
 const known = (name: string, cases: string[], reason: string) => {
   for (const c of cases) KNOWN[`${name}|${c}`] = reason;
 };
-// The library's dict.items() makes each pair a list, so a printed pair is ['a', 1], not Python's tuple ('a', 1); the pairs
-// are the library's own (items() is a builtin of its dict class), told from other lists by nothing that reaches the patch.
-known('items-pairs', ['simple/no-gen', 'simple/gen'], "dict.items() pairs print as lists ['a', 1], not tuples ('a', 1)");
 // The library's lexer reads no exponent in a number literal (1e20, 2.5e-3): the template does not parse.
 known('float-literals', ['simple/no-gen', 'simple/gen'], 'a float literal with an exponent (1e20) does not parse');
 // `**` is JavaScript's, whose pow is not always correctly rounded: 10.0 ** -5 is 9.999999999999999e-06, Python's 1e-05.

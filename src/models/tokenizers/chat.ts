@@ -1,6 +1,10 @@
 /** Chat templates (Jinja, as transformers renders them) through `@huggingface/jinja`. */
 import { Environment, Interpreter, Template } from '@huggingface/jinja';
 import { checkOptionKeys, showValue } from '../../util/show.js';
+import {
+  byCodePoint, jinjaIntOfFloat, jinjaIntOfString, jinjaTitle, pythonCapitalize, pythonDiv, pythonFloat, pythonFloorDiv, pythonInt,
+  pythonMod, pythonParseFloat, pythonStringRepr, pythonStrip, pythonTitle,
+} from './python.js';
 
 export type ChatMessage = { role: string; content: string };
 
@@ -47,59 +51,81 @@ function pythonRange(start: number, stop?: number, step = 1): number[] {
 }
 
 type Value = { type: string; value: unknown; toString(): string; __bool__(): { value: boolean } };
-type Node = { type: string; operator?: { value: string }; left?: Node; right?: Node; callee?: Node; value?: unknown; args?: Node[] };
+type Node = {
+  type: string; operator?: { value: string }; left?: Node; right?: Node; callee?: Node; value?: unknown; args?: Node[];
+  object?: Node; property?: Node; computed?: boolean;
+};
 type Filter = (operand: Value, filter: Node, env: Environment) => Value;
 type Block = (statements: Node[], env: Environment) => Value;
 type Binary = (node: Node, env: Environment) => Value;
+type Member = (node: Node, env: Environment) => Value;
 type Arguments = (args: Node[], env: Environment) => [Value[], Map<string, Value>];
 
-type ValueClasses = { IntegerValue: new (v: number) => Value; StringValue: new (v: string) => Value; ArrayValue: new (v: Value[]) => Value };
+type ValueClasses = {
+  IntegerValue: new (v: number) => Value; FloatValue: new (v: number) => Value; BooleanValue: new (v: boolean) => Value;
+  StringValue: new (v: string) => Value; ArrayValue: new (v: Value[]) => Value;
+  FunctionValue: new (f: (args: Value[], env: Environment) => Value) => Value; UndefinedValue: new () => Value;
+};
 /** The library's value classes, found once (it does not export them): the constructors of values it made. */
 let valueClasses: ValueClasses | undefined;
 function libraryValueClasses(): ValueClasses {
   const probe = new Environment();
+  const made = (v: unknown) => (v as Value).constructor;
   return {
-    IntegerValue: (probe.set('i', 1) as unknown as Value).constructor as ValueClasses['IntegerValue'],
-    StringValue: (probe.set('s', '') as unknown as Value).constructor as ValueClasses['StringValue'],
-    ArrayValue: (probe.set('a', []) as unknown as Value).constructor as ValueClasses['ArrayValue'],
-  };
+    IntegerValue: made(probe.set('i', 1)), FloatValue: made(probe.set('f', 0.5)), BooleanValue: made(probe.set('b', true)),
+    StringValue: made(probe.set('s', '')), ArrayValue: made(probe.set('a', [])),
+    FunctionValue: made(probe.set('fn', () => 0)), UndefinedValue: made(probe.lookupVariable('not defined')),
+  } as unknown as ValueClasses;
 }
 
+const NUMBERS = new Set(['IntegerValue', 'FloatValue', 'BooleanValue']);
+const SEQUENCES = new Set(['ArrayValue', 'TupleValue']);
 /**
- * Python's repr of a float, which str() and json.dumps write too: the shortest digits that read back as the same
- * number (as JavaScript's), in positional form from 1e-4 up to 1e16 with at least one decimal ("1.0", "0.0001",
- * "1000000000000000.0"), in exponent form outside it, the exponent signed and of two digits at least ("1e+20", "1e-05").
+ * Marks a list the library can unpack (its for-loop unpacks only its lists, not its own tuples) that Python would
+ * hold as a tuple: the pairs of `dict.items()`, `| items` and `| dictsort`, printed ('a', 1).
  */
-function pythonFloat(x: number): string {
-  if (Number.isNaN(x)) return 'nan';
-  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
-  if (Object.is(x, -0)) return '-0.0';
-  const sign = x < 0 ? '-' : '';
-  const [mantissa, exponent] = Math.abs(x).toExponential().split('e') as [string, string];
-  const e = Number(exponent), digits = mantissa.replace('.', '');
-  if (e < -4 || e >= 16) return `${sign}${mantissa}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
-  if (e < 0) return `${sign}0.${'0'.repeat(-e - 1)}${digits}`;
-  return `${sign}${digits.slice(0, e + 1).padEnd(e + 1, '0')}.${digits.slice(e + 1) || '0'}`;
+const AS_TUPLE = Symbol('python tuple');
+const isTuple = (v: Value) => v.type === 'TupleValue' || (v.type === 'ArrayValue' && (v as { [AS_TUPLE]?: boolean })[AS_TUPLE] === true);
+
+/** Python's name of a value's type, for TypeError's messages. */
+function pythonTypeName(v: Value): string {
+  return ({
+    IntegerValue: 'int', FloatValue: 'float', BooleanValue: 'bool', StringValue: 'str', NullValue: 'NoneType', ArrayValue: 'list',
+    TupleValue: 'tuple', ObjectValue: 'dict', UndefinedValue: 'Undefined', FunctionValue: 'function',
+  } as Record<string, string>)[isTuple(v) ? 'TupleValue' : v.type] ?? v.type;
 }
 
-/** Characters Python's repr escapes (str.isprintable is false): controls, format, separators, surrogates, private use, unassigned. */
-const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
-
-/** Python's repr of a str: single quotes unless it holds ' and no ", backslash escapes for what is not printable. */
-function pythonStringRepr(s: string): string {
-  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
-  let out = quote;
-  for (const ch of s) {
-    if (ch === quote || ch === '\\') out += `\\${ch}`;
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\r') out += '\\r';
-    else if (ch === '\t') out += '\\t';
-    else if (ch !== ' ' && NOT_PRINTABLE.test(ch)) {
-      const c = ch.codePointAt(0)!;
-      out += c < 0x100 ? `\\x${c.toString(16).padStart(2, '0')}` : c < 0x10000 ? `\\u${c.toString(16).padStart(4, '0')}` : `\\U${c.toString(16).padStart(8, '0')}`;
-    } else out += ch;
+/** Python's a == b: numbers by value (True == 1 == 1.0), lists, tuples and dicts item by item, a list never a tuple. */
+function pythonEquals(a: Value, b: Value): boolean {
+  if (NUMBERS.has(a.type) && NUMBERS.has(b.type)) return Number(a.value) === Number(b.value);
+  if (a.type !== b.type && !(SEQUENCES.has(a.type) && SEQUENCES.has(b.type))) return false;
+  switch (a.type) {
+    case 'NullValue': case 'UndefinedValue': return true;
+    case 'ArrayValue': case 'TupleValue': {
+      const x = a.value as Value[], y = b.value as Value[];
+      return isTuple(a) === isTuple(b) && x.length === y.length && x.every((v, i) => pythonEquals(v, y[i]!));
+    }
+    case 'ObjectValue': {
+      const x = a.value as Map<string, Value>, y = b.value as Map<string, Value>;
+      return x.size === y.size && [...x].every(([k, v]) => y.has(k) && pythonEquals(v, y.get(k)!));
+    }
+    default: return a.value === b.value; // strings by value; functions and namespaces by identity
   }
-  return out + quote;
+}
+
+/** Python's order (what sorted() asks of a < b): numbers, str by code point, lists and tuples item by item; else TypeError. */
+function pythonCompare(a: Value, b: Value): number {
+  if (NUMBERS.has(a.type) && NUMBERS.has(b.type)) {
+    const x = Number(a.value), y = Number(b.value);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (a.type === 'StringValue' && b.type === 'StringValue') return byCodePoint(a.value as string, b.value as string);
+  if (SEQUENCES.has(a.type) && SEQUENCES.has(b.type) && isTuple(a) === isTuple(b)) {
+    const x = a.value as Value[], y = b.value as Value[];
+    for (let i = 0; i < Math.min(x.length, y.length); i++) if (!pythonEquals(x[i]!, y[i]!)) return pythonCompare(x[i]!, y[i]!);
+    return x.length - y.length;
+  }
+  throw new TypeError(`'<' not supported between instances of '${pythonTypeName(a)}' and '${pythonTypeName(b)}'`);
 }
 
 /** Python's repr of a template value, as it appears inside a printed list or dict. */
@@ -107,9 +133,9 @@ function pythonRepr(v: Value): string {
   switch (v.type) {
     case 'StringValue': return pythonStringRepr(v.value as string);
     case 'UndefinedValue': return 'Undefined';
-    case 'ArrayValue': return `[${(v.value as Value[]).map(pythonRepr).join(', ')}]`;
-    case 'TupleValue': {
+    case 'ArrayValue': case 'TupleValue': {
       const items = (v.value as Value[]).map(pythonRepr);
+      if (!isTuple(v)) return `[${items.join(', ')}]`;
       return items.length === 1 ? `(${items[0]},)` : `(${items.join(', ')})`;
     }
     case 'ObjectValue': return `{${[...(v.value as Map<string, Value>)].map(([k, x]) => `${pythonStringRepr(k)}: ${pythonRepr(x)}`).join(', ')}}`;
@@ -125,20 +151,11 @@ function pythonStr(v: Value): string {
     case 'UndefinedValue': return '';
     case 'NullValue': return 'None';
     case 'BooleanValue': return v.value ? 'True' : 'False';
+    case 'IntegerValue': return pythonInt(v.value as number);
     case 'FloatValue': return pythonFloat(v.value as number);
     case 'ArrayValue': case 'TupleValue': case 'ObjectValue': case 'NamespaceValue': return pythonRepr(v);
     default: return v.toString();
   }
-}
-
-/** Code-point order (Python's for str), not UTF-16 order (JavaScript's sort) nor the locale's (the library's sort_keys). */
-function byCodePoint(a: string, b: string): number {
-  const x = [...a], y = [...b];
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    const d = x[i]!.codePointAt(0)! - y[i]!.codePointAt(0)!;
-    if (d !== 0) return d;
-  }
-  return x.length - y.length;
 }
 
 type JsonOptions = { ensureAscii: boolean; indent: string | null; separators: [string, string]; sortKeys: boolean };
@@ -153,7 +170,7 @@ function pythonJson(v: Value, o: JsonOptions, depth = 0): string {
   switch (v.type) {
     case 'NullValue': case 'UndefinedValue': return 'null';
     case 'BooleanValue': return v.value ? 'true' : 'false';
-    case 'IntegerValue': return String(v.value);
+    case 'IntegerValue': return pythonInt(v.value as number);
     case 'FloatValue': {
       const x = v.value as number;
       return Number.isNaN(x) ? 'NaN' : Number.isFinite(x) ? pythonFloat(x) : x > 0 ? 'Infinity' : '-Infinity';
@@ -209,54 +226,252 @@ function jsonOptions(args: Value[], kwargs: Map<string, Value>): JsonOptions {
 /** Statement nodes: what they give is their text, or nothing ({% set %} gives the library's null); not an expression's value. */
 const STATEMENTS = new Set(['If', 'For', 'Set', 'Macro', 'Comment', 'CallStatement', 'FilterStatement', 'Break', 'Continue']);
 
+/** A node standing for a value already evaluated, so that a patched step can hand the library an operand it evaluated once. */
+const EVALUATED = 'NammEvaluated';
+
 /**
  * An Interpreter patched (this instance only, not the library's class) where @huggingface/jinja's output differs
  * from jinja2's, as test/models/golden-chat-templates.test.ts found. A value is written as Python's str() writes it,
  * in `{{ x }}`, `x ~ y`, `x | string` and the items `| join` joins: True / False, None (the library wrote nothing for
- * `{{ none }}` and refused none in `~`), floats as Python's repr (1e+20, not 100000000000000000000.0), lists, tuples
- * and dicts as Python's repr ({'a': [1, None]}, not JSON), undefined as nothing (the library refused it in `~`).
- * `tojson` is json.dumps (floats as Python's, sort_keys by code point, indent=0 breaking lines). A string's `length`
- * counts code points, as Python's len (the library counted UTF-16 units, so an emoji was 2); `count`, jinja2's alias
- * of `length`, is known; `list` makes a list of a string's characters or of a dict's keys; `join` joins a dict's keys.
+ * `{{ none }}` and refused none in `~`), ints with every digit (10 ** 21, not 1e+21), floats as Python's repr (1e+20,
+ * not 100000000000000000000.0), lists, tuples and dicts as Python's repr ({'a': [1, None]}, not JSON), undefined as
+ * nothing (the library refused it in `~`); `dict.items()`, `| items` and `| dictsort` give tuples. `tojson` is
+ * json.dumps (floats as Python's, sort_keys by code point, indent=0 breaking lines). A string's `length` counts code
+ * points, as Python's len (the library counted UTF-16 units, so an emoji was 2); `count`, jinja2's alias of `length`,
+ * is known; `list` makes a list of a string's characters or of a dict's keys; `join` joins a dict's keys and takes
+ * `attribute=`; `sort` and `dictsort` order str by code point. The str methods `strip`, `lstrip` and `rstrip` take
+ * their characters (the library ignored them: Qwen3's `.lstrip('\n')` took spaces too), `capitalize` and `title`
+ * lower the rest as Python's do, and the `title`, `capitalize` and `trim` filters are jinja2's. `==`, `!=`, `in` and
+ * `not in` compare as Python (`[1] == [1]`, `none in [none]`, `'1' != 1`); `%` and `//` round as Python (-7 % 3 is 2,
+ * 1 // 0.1 is 9.0), a zero divisor fails as Python's ZeroDivisionError; str and list repeat with `*`, and str compare
+ * with `<` by code point. `int` truncates (the library floored -1.9 to -2) and reads a str as jinja2 does, `float` too.
  * The runtime classes are not exported: their constructors are taken from values the library made.
  */
 function pythonicInterpreter(env: Environment): Interpreter {
   const interpreter = new Interpreter(env);
-  const patched = interpreter as unknown as { applyFilter: Filter; evaluateBlock: Block; evaluateBinaryExpression: Binary; evaluateArguments: Arguments };
-  const { IntegerValue, StringValue, ArrayValue } = valueClasses ??= libraryValueClasses();
-  const evaluate = (node: Node, scope: Environment) => interpreter.evaluate(node as Parameters<Interpreter['evaluate']>[0], scope) as unknown as Value;
+  const patched = interpreter as unknown as {
+    applyFilter: Filter; evaluateBlock: Block; evaluateBinaryExpression: Binary; evaluateMemberExpression: Member;
+    evaluateArguments: Arguments; evaluate: (node: Node, scope: Environment) => Value;
+  };
+  const C = valueClasses ??= libraryValueClasses();
+  const { IntegerValue, FloatValue, BooleanValue, StringValue, ArrayValue, FunctionValue, UndefinedValue } = C;
+  const tuple = (items: Value[]) => Object.assign(new ArrayValue(items), { [AS_TUPLE]: true });
+  const evaluateNode = patched.evaluate.bind(interpreter);
+  patched.evaluate = (node, scope) => (node?.type === EVALUATED ? node.value as Value : evaluateNode(node, scope));
+  const evaluate = (node: Node, scope: Environment) => patched.evaluate(node, scope);
+  const evaluated = (value: Value): Node => ({ type: EVALUATED, value });
   /** The items a Python for-loop over the value takes (a string's characters, a dict's keys), or null for another type. */
   const iterated = (v: Value): Value[] | null =>
-    v.type === 'ArrayValue' || v.type === 'TupleValue' ? v.value as Value[]
+    SEQUENCES.has(v.type) ? v.value as Value[]
       : v.type === 'StringValue' ? [...(v.value as string)].map((c) => new StringValue(c))
         : v.type === 'ObjectValue' ? [...(v.value as Map<string, Value>).keys()].map((k) => new StringValue(k)) : null;
+  const pairs = (v: Value) => new ArrayValue([...(v.value as Map<string, Value>)].map(([k, x]) => tuple([new StringValue(k), x])));
+  /** jinja2's attribute lookup of a filter's `attribute=` ("a.b", "0"): a dict's key, a list's index, else undefined. */
+  const lookup = (item: Value, path: string): Value => {
+    let v = item;
+    for (const part of path.split('.')) {
+      const next = v.type === 'ObjectValue' && !/^\d+$/.test(part) ? (v.value as Map<string, Value>).get(part)
+        : SEQUENCES.has(v.type) && /^\d+$/.test(part) ? (v.value as Value[])[Number(part)] : undefined;
+      if (next === undefined) return new UndefinedValue();
+      v = next;
+    }
+    return v;
+  };
+  /** A filter's or method's arguments by position or name (Python's binding), refusing unknown names and extra ones. */
+  const bind = (what: string, names: string[], args: Value[], kwargs: Map<string, Value>): Map<string, Value> => {
+    if (args.length > names.length) throw new Error(`${what}() takes at most ${names.length} arguments (${args.length} given)`);
+    const given = new Map(args.map((a, i) => [names[i]!, a]));
+    for (const [k, a] of kwargs) {
+      if (!names.includes(k)) throw new Error(`${what}() got an unexpected keyword argument '${k}'`);
+      if (given.has(k)) throw new Error(`${what}() got multiple values for argument '${k}'`);
+      given.set(k, a);
+    }
+    return given;
+  };
+  const truthy = (v: Value | undefined, fallback: boolean) => (v === undefined ? fallback : v.__bool__().value);
+  const lowered = (v: Value) => (v.type === 'StringValue' ? new StringValue((v.value as string).toLowerCase()) : v);
+  /** Python's sorted(items, key=..., reverse=...): stable, and reverse keeps equal items in their order, as Python's. */
+  const sorted = (items: Value[], key: (v: Value) => Value, reverse: boolean) => {
+    const keyed = items.map((v) => ({ v, k: key(v) }));
+    keyed.sort((a, b) => (reverse ? -1 : 1) * pythonCompare(a.k, b.k));
+    return keyed.map((x) => x.v);
+  };
+  const stringArgument = (what: string, v: Value | undefined): string | null => {
+    if (v === undefined || v.type === 'NullValue') return null;
+    if (v.type !== 'StringValue') throw new TypeError(`${what} arg must be None or str`);
+    return v.value as string;
+  };
+
+  /** The filters done here, by name: each gets the operand and its arguments, or returns undefined for the library's own. */
+  const filters: Record<string, (v: Value, args: Value[], kwargs: Map<string, Value>) => Value | undefined> = {
+    tojson: (v, args, kwargs) => new StringValue(pythonJson(v, jsonOptions(args, kwargs))),
+    string: (v, args, kwargs) => (bind('string', [], args, kwargs), new StringValue(pythonStr(v))),
+    length: (v, args, kwargs) => {
+      bind('length', [], args, kwargs);
+      return v.type === 'StringValue' ? new IntegerValue([...(v.value as string)].length)
+        : SEQUENCES.has(v.type) ? new IntegerValue((v.value as Value[]).length)
+          : v.type === 'ObjectValue' ? new IntegerValue((v.value as Map<string, Value>).size) : undefined;
+    },
+    list: (v, args, kwargs) => {
+      bind('list', [], args, kwargs);
+      const items = v.type === 'ArrayValue' ? null : iterated(v);
+      return items ? new ArrayValue(items) : undefined;
+    },
+    join: (v, args, kwargs) => {
+      const items = iterated(v);
+      if (!items) return undefined;
+      const a = bind('join', ['d', 'attribute'], args, kwargs), attribute = a.get('attribute');
+      const parts = attribute === undefined || attribute.type === 'NullValue' ? items : items.map((x) => lookup(x, pythonStr(attribute)));
+      return new StringValue(parts.map(pythonStr).join(a.has('d') ? pythonStr(a.get('d')!) : ''));
+    },
+    sort: (v, args, kwargs) => {
+      const items = iterated(v);
+      if (!items) return undefined;
+      const a = bind('sort', ['reverse', 'case_sensitive', 'attribute'], args, kwargs);
+      const attribute = a.get('attribute'), caseSensitive = truthy(a.get('case_sensitive'), false);
+      const paths = attribute === undefined || attribute.type === 'NullValue' ? null : pythonStr(attribute).split(',');
+      const key = (x: Value): Value => {
+        const keys = (paths ?? [null]).map((p) => { const k = p === null ? x : lookup(x, p); return caseSensitive ? k : lowered(k); });
+        return keys.length === 1 ? keys[0]! : new ArrayValue(keys);
+      };
+      return new ArrayValue(sorted(items, key, truthy(a.get('reverse'), false)));
+    },
+    dictsort: (v, args, kwargs) => {
+      if (v.type !== 'ObjectValue') return undefined;
+      const a = bind('dictsort', ['case_sensitive', 'by', 'reverse'], args, kwargs);
+      const by = a.has('by') ? pythonStr(a.get('by')!) : 'key';
+      if (by !== 'key' && by !== 'value') throw new Error('You can only sort by either "key" or "value"');
+      const at = by === 'key' ? 0 : 1, caseSensitive = truthy(a.get('case_sensitive'), false);
+      const key = (pair: Value) => { const k = (pair.value as Value[])[at]!; return caseSensitive ? k : lowered(k); };
+      return new ArrayValue(sorted(pairs(v).value as Value[], key, truthy(a.get('reverse'), false)));
+    },
+    items: (v, args, kwargs) => {
+      bind('items', [], args, kwargs);
+      if (v.type === 'UndefinedValue') return new ArrayValue([]);
+      if (v.type !== 'ObjectValue') throw new Error('Can only get item pairs from a mapping.');
+      return pairs(v);
+    },
+    trim: (v, args, kwargs) => {
+      const chars = stringArgument('trim', bind('trim', ['chars'], args, kwargs).get('chars'));
+      return new StringValue(pythonStrip(pythonStr(v), chars, 'both'));
+    },
+    capitalize: (v, args, kwargs) => (bind('capitalize', [], args, kwargs), new StringValue(pythonCapitalize(pythonStr(v)))),
+    title: (v, args, kwargs) => (bind('title', [], args, kwargs), new StringValue(jinjaTitle(pythonStr(v)))),
+    int: (v, args, kwargs) => {
+      const a = bind('int', ['default', 'base'], args, kwargs), fallback = a.get('default') ?? new IntegerValue(0);
+      if (a.has('base') && Number(a.get('base')!.value) !== 10) throw new Error('int filter: only base 10 is supported');
+      switch (v.type) {
+        case 'IntegerValue': return v;
+        case 'BooleanValue': return new IntegerValue(v.value ? 1 : 0);
+        case 'FloatValue': return Number.isNaN(v.value) ? fallback : new IntegerValue(jinjaIntOfFloat(v.value as number, 0));
+        case 'StringValue': {
+          const n = jinjaIntOfString(v.value as string, NaN);
+          return Number.isNaN(n) ? fallback : new IntegerValue(n);
+        }
+        default: return fallback; // int(None), int([]): TypeError, which jinja2 answers with the default
+      }
+    },
+    float: (v, args, kwargs) => {
+      const fallback = bind('float', ['default'], args, kwargs).get('default') ?? new FloatValue(0);
+      if (NUMBERS.has(v.type)) return new FloatValue(Number(v.value));
+      const x = v.type === 'StringValue' ? pythonParseFloat(v.value as string) : null;
+      return x === null ? fallback : new FloatValue(x);
+    },
+  };
+  filters.count = filters.length!;
   const applyFilter = patched.applyFilter.bind(interpreter);
   patched.applyFilter = (operand, filter, scope) => {
-    const name = filter.type === 'Identifier' ? filter.value : filter.type === 'CallExpression' && filter.callee?.type === 'Identifier' ? filter.callee.value : undefined;
-    if (name === 'tojson') {
-      const [args, kwargs] = filter.type === 'CallExpression' ? patched.evaluateArguments(filter.args ?? [], scope) : [[], new Map<string, Value>()];
-      return new StringValue(pythonJson(operand, jsonOptions(args, kwargs)));
-    }
-    if (name === 'join') {
-      const items = iterated(operand);
-      if (items) return applyFilter(new ArrayValue(items.map((x) => new StringValue(pythonStr(x)))), filter, scope);
-    }
-    if (filter.type === 'Identifier') {
-      if (name === 'string') return new StringValue(pythonStr(operand));
-      if (name === 'list' && operand.type !== 'ArrayValue') {
-        const items = iterated(operand);
-        if (items) return new ArrayValue(items);
-      }
-      if (name === 'length' || name === 'count') {
-        if (operand.type === 'StringValue') return new IntegerValue([...(operand.value as string)].length);
-        return applyFilter(operand, { ...filter, value: 'length' }, scope);
-      }
+    const call = filter.type === 'CallExpression';
+    const name = filter.type === 'Identifier' ? filter.value as string : call && filter.callee?.type === 'Identifier' ? filter.callee.value as string : undefined;
+    const ours = name !== undefined && Object.hasOwn(filters, name) ? filters[name]! : undefined;
+    if (ours) {
+      const [args, kwargs] = call ? patched.evaluateArguments(filter.args ?? [], scope) : [[], new Map<string, Value>()];
+      const out = ours(operand, args, kwargs);
+      if (out !== undefined) return out;
+      // The library's own, for an operand this filter leaves to it: its arguments, evaluated once, handed over as they are.
+      const kwargNodes = [...kwargs].map(([k, v]) => ({ type: 'KeywordArgumentExpression', key: { type: 'Identifier', value: k }, value: evaluated(v) }) as Node);
+      // `count` is jinja2's alias of `length`, which the library does not know.
+      const named = name === 'count' ? (call ? { ...filter, callee: { ...filter.callee!, value: 'length' } } : { ...filter, value: 'length' }) : filter;
+      return applyFilter(operand, call ? { ...named, args: [...args.map(evaluated), ...kwargNodes] } : named, scope);
     }
     return applyFilter(operand, filter, scope);
   };
+
+  /** str methods whose library versions differ from Python's, by name. */
+  const stringMethods: Record<string, (s: string, args: Value[]) => string> = {
+    strip: (s, args) => pythonStrip(s, stringArgument('strip', bind('strip', ['chars'], args, new Map()).get('chars')), 'both'),
+    lstrip: (s, args) => pythonStrip(s, stringArgument('lstrip', bind('lstrip', ['chars'], args, new Map()).get('chars')), 'left'),
+    rstrip: (s, args) => pythonStrip(s, stringArgument('rstrip', bind('rstrip', ['chars'], args, new Map()).get('chars')), 'right'),
+    capitalize: (s, args) => (bind('capitalize', [], args, new Map()), pythonCapitalize(s)),
+    title: (s, args) => (bind('title', [], args, new Map()), pythonTitle(s)),
+  };
+  const evaluateMember = patched.evaluateMemberExpression.bind(interpreter);
+  patched.evaluateMemberExpression = (node, scope) => {
+    const name = !node.computed && node.property?.type === 'Identifier' ? node.property.value as string : undefined;
+    if (name === undefined || !(Object.hasOwn(stringMethods, name) || name === 'items')) return evaluateMember(node, scope);
+    const object = evaluate(node.object!, scope);
+    const method = object.type === 'StringValue' && Object.hasOwn(stringMethods, name) ? stringMethods[name]!
+      : undefined;
+    if (method) {
+      return new FunctionValue((args) => {
+        if (args.some((a) => a.type === 'KeywordArgumentsValue')) throw new TypeError(`str.${name}() takes no keyword arguments`);
+        return new StringValue(method(object.value as string, args));
+      });
+    }
+    if (name === 'items' && object.type === 'ObjectValue' && !(object.value as Map<string, Value>).has('items')) {
+      return new FunctionValue((args) => { bind('items', [], args, new Map()); return pairs(object); });
+    }
+    return evaluateMember({ ...node, object: evaluated(object) }, scope);
+  };
+
   const evaluateBinaryExpression = patched.evaluateBinaryExpression.bind(interpreter);
-  patched.evaluateBinaryExpression = (node, scope) =>
-    node.operator?.value === '~' ? new StringValue(pythonStr(evaluate(node.left!, scope)) + pythonStr(evaluate(node.right!, scope))) : evaluateBinaryExpression(node, scope);
+  const ours = new Set(['~', '==', '!=', 'in', 'not in', '%', '//', '/', '*', '<', '>', '<=', '>=']);
+  patched.evaluateBinaryExpression = (node, scope) => {
+    const op = node.operator?.value;
+    if (op === undefined || !ours.has(op)) return evaluateBinaryExpression(node, scope);
+    const left = evaluate(node.left!, scope), right = evaluate(node.right!, scope);
+    const out = pythonBinary(op, left, right);
+    return out ?? evaluateBinaryExpression({ ...node, left: evaluated(left), right: evaluated(right) }, scope);
+  };
+  /** The operators done here, on operands of the types Python gives them; undefined leaves the pair to the library. */
+  const pythonBinary = (op: string, a: Value, b: Value): Value | undefined => {
+    const float = a.type === 'FloatValue' || b.type === 'FloatValue';
+    const numbers = NUMBERS.has(a.type) && NUMBERS.has(b.type);
+    const x = Number(a.value), y = Number(b.value);
+    switch (op) {
+      case '~': return new StringValue(pythonStr(a) + pythonStr(b));
+      case '==': return new BooleanValue(pythonEquals(a, b));
+      case '!=': return new BooleanValue(!pythonEquals(a, b));
+      case 'in': case 'not in': {
+        let found: boolean;
+        if (SEQUENCES.has(b.type)) found = (b.value as Value[]).some((item) => item === a || pythonEquals(a, item));
+        else if (b.type === 'ObjectValue') found = a.type === 'StringValue' && (b.value as Map<string, Value>).has(a.value as string);
+        else if (b.type === 'StringValue') {
+          if (a.type !== 'StringValue') throw new TypeError(`'in <string>' requires string as left operand, not ${pythonTypeName(a)}`);
+          found = (b.value as string).includes(a.value as string);
+        } else if (b.type === 'UndefinedValue') found = false;
+        else return undefined;
+        return new BooleanValue(op === 'in' ? found : !found);
+      }
+      case '%': return numbers ? (float ? new FloatValue(pythonMod(x, y, true)) : new IntegerValue(pythonMod(x, y, false))) : undefined;
+      case '//': return numbers ? (float ? new FloatValue(pythonFloorDiv(x, y, true)) : new IntegerValue(pythonFloorDiv(x, y, false))) : undefined;
+      case '/': return numbers ? new FloatValue(pythonDiv(x, y, float)) : undefined;
+      case '*': {
+        const [seq, times] = b.type === 'IntegerValue' || b.type === 'BooleanValue' ? [a, y] : a.type === 'IntegerValue' || a.type === 'BooleanValue' ? [b, x] : [null, 0];
+        if (seq?.type === 'StringValue') return new StringValue((seq.value as string).repeat(Math.max(0, times)));
+        if (seq !== null && SEQUENCES.has(seq.type)) {
+          const items = Array.from({ length: Math.max(0, times) }, () => seq.value as Value[]).flat();
+          return isTuple(seq) ? tuple(items) : new ArrayValue(items);
+        }
+        return undefined;
+      }
+      default: { // < > <= >=
+        if (a.type !== 'StringValue' || b.type !== 'StringValue') return undefined;
+        const c = byCodePoint(a.value as string, b.value as string);
+        return new BooleanValue(op === '<' ? c < 0 : op === '>' ? c > 0 : op === '<=' ? c <= 0 : c >= 0);
+      }
+    }
+  };
   patched.evaluateBlock = (statements, scope) => {
     let out = '';
     for (const statement of statements) {
