@@ -253,8 +253,7 @@ function pythonicInterpreter(env: Environment): Interpreter {
     applyFilter: Filter; evaluateBlock: Block; evaluateBinaryExpression: Binary; evaluateMemberExpression: Member;
     evaluateArguments: Arguments; evaluate: (node: Node, scope: Environment) => Value;
   };
-  const C = valueClasses ??= libraryValueClasses();
-  const { IntegerValue, FloatValue, BooleanValue, StringValue, ArrayValue, FunctionValue, UndefinedValue } = C;
+  const { IntegerValue, FloatValue, BooleanValue, StringValue, ArrayValue, FunctionValue, UndefinedValue } = valueClasses ??= libraryValueClasses();
   const tuple = (items: Value[]) => Object.assign(new ArrayValue(items), { [AS_TUPLE]: true });
   const evaluateNode = patched.evaluate.bind(interpreter);
   patched.evaluate = (node, scope) => (node?.type === EVALUATED ? node.value as Value : evaluateNode(node, scope));
@@ -314,7 +313,8 @@ function pythonicInterpreter(env: Environment): Interpreter {
     },
     list: (v, args, kwargs) => {
       bind('list', [], args, kwargs);
-      const items = v.type === 'ArrayValue' ? null : iterated(v);
+      // A list is the library's own (itself); a pair from items() becomes a list, as Python's list(('a', 1)).
+      const items = v.type === 'ArrayValue' && !isTuple(v) ? null : iterated(v);
       return items ? new ArrayValue(items) : undefined;
     },
     join: (v, args, kwargs) => {
@@ -410,8 +410,7 @@ function pythonicInterpreter(env: Environment): Interpreter {
     const name = !node.computed && node.property?.type === 'Identifier' ? node.property.value as string : undefined;
     if (name === undefined || !(Object.hasOwn(stringMethods, name) || name === 'items')) return evaluateMember(node, scope);
     const object = evaluate(node.object!, scope);
-    const method = object.type === 'StringValue' && Object.hasOwn(stringMethods, name) ? stringMethods[name]!
-      : undefined;
+    const method = object.type === 'StringValue' && Object.hasOwn(stringMethods, name) ? stringMethods[name]! : undefined;
     if (method) {
       return new FunctionValue((args) => {
         if (args.some((a) => a.type === 'KeywordArgumentsValue')) throw new TypeError(`str.${name}() takes no keyword arguments`);
