@@ -30,8 +30,7 @@ test('floatOption: the message names the range accepted (Infinity is never in it
 });
 
 test('policyFileDigests: a path with parentheses is read whole (the digest keyed on "runs/exp" before)', async () => {
-  const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { policyFileDigests } = await import('../../src/cli/eval.js');
   const dir = join(tempDir('namm-digests-'), 'exp(2)');

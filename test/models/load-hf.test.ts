@@ -44,8 +44,7 @@ test('loads the tinystories HF folder: config, tied embeddings, weights, tokeniz
 });
 
 test('a model folder whose config.json or model.safetensors is a folder: the error names the path', async () => {
-  const { cpSync, mkdirSync, mkdtempSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
+  const { cpSync, mkdirSync, rmSync } = await import('node:fs');
   const { join } = await import('node:path');
   const dir = tempDir('namm-load-');
   try {
@@ -63,8 +62,7 @@ test('a model folder whose config.json or model.safetensors is a folder: the err
 });
 
 test('tie_word_embeddings with both matrices stored: the embedding serves as both (as transformers ties them), the stored head is not kept; untied, each is its own', async () => {
-  const { cpSync, mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
+  const { cpSync, rmSync, writeFileSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { writeSafetensors } = await import('../../src/models/safetensors.js');
   const { Model } = await import('../../src/models/model.js');

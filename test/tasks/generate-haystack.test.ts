@@ -84,8 +84,7 @@ test('values: v4-shaped seeded UUIDs, distinct coded words, depth grid, Zipf cou
 });
 
 test('a haystack folder\'s .txt files are its files: a folder named like one is passed over (it failed with a bare EISDIR)', async () => {
-  const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
+  const { mkdirSync, writeFileSync, rmSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { directoryUnits } = await import('../../src/tasks/haystack.js');
   const dir = tempDir('namm-haystack-');

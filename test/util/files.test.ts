@@ -1,9 +1,8 @@
 /** Output folders: created level by level, with errors that name the path, and never a hang (Node's recursive mkdir under /proc). */
 import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs, { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import fs, { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstInvalidUtf8, makeFolders, MiB, IO_PIECE, readFileLimited, readTextFile } from '../../src/util/files.js';
 import { readNammCheckpoint } from '../../src/memory/namm/checkpoint.js';
@@ -188,8 +187,7 @@ test('readTextFile drops a leading byte-order mark (fed to a model as three byte
 });
 
 test('makeTemporaryFolder: a folder of this process, and those a killed process left behind are removed first', async () => {
-  const { mkdtempSync, mkdirSync, existsSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
+  const { mkdirSync, existsSync, rmSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { spawnSync } = await import('node:child_process');
   const { makeTemporaryFolder } = await import('../../src/util/files.js');
@@ -212,7 +210,7 @@ test('makeTemporaryFolder: a folder of this process, and those a killed process 
 });
 
 test('makeTemporaryFolder leaves other users\' left-over folders alone, and a cleanup that fails is no error (EACCES in a shared /tmp failed every run)', async () => {
-  const { chownSync, mkdirSync, mkdtempSync, existsSync, rmSync } = await import('node:fs');
+  const { chownSync, mkdirSync, existsSync, rmSync } = await import('node:fs');
   const { spawnSync } = await import('node:child_process');
   const { makeTemporaryFolder } = await import('../../src/util/files.js');
   const dir = tempDir('namm-tmpf-');
@@ -249,7 +247,7 @@ test('makeTemporaryFolder leaves other users\' left-over folders alone, and a cl
 });
 
 test('writeFileVia and writeFileAtomic keep the mode of the file they replace, and as root its owner (a 0600 file became 0644)', { skip: process.platform === 'win32' }, async () => {
-  const { chmodSync, chownSync, mkdtempSync, rmSync, readFileSync } = await import('node:fs');
+  const { chmodSync, chownSync, rmSync, readFileSync } = await import('node:fs');
   const { writeFileVia } = await import('../../src/util/files.js');
   const { writeFileAtomic } = await import('../../src/evolve/checkpoint.js');
   const dir = tempDir('namm-mode-');
