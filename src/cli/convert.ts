@@ -5,6 +5,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { toHfConfig } from '../models/config.js';
 import { convertRopeLayout, isGgufFile, writeGguf, type GgufWriteDtype } from '../models/gguf.js';
 import { loadModelFiles, tiedNames } from '../models/load.js';
+import { hfCheckpointWeights } from '../models/phi3.js';
 import { buildArch } from '../models/model.js';
 import { writeSafetensors, type SafetensorsDtype, type SafetensorsWriteTensor } from '../models/safetensors.js';
 import { HfTokenizer } from '../models/tokenizers/hf.js';
@@ -135,7 +136,8 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertReport> {
 
 /** The safetensors output's files (convertModel has checked every target and made the folder). */
 function writeHfFolder(o: ConvertOptions, src: Awaited<ReturnType<typeof loadModelFiles>>, config: ModelConfig, configJson: string, dtype: string, notes: string[]): ConvertReport {
-  const weights = convertRopeLayout(src.config, src.weights, 'half');
+  // Phi-3's config.json reads fused projections (src/models/phi3.ts).
+  const weights = hfCheckpointWeights(config, convertRopeLayout(src.config, src.weights, 'half'));
   const { embed, head } = tiedNames(config);
   const tensors = new Map<string, SafetensorsWriteTensor>();
   const tied = weights.get(embed) === weights.get(head);

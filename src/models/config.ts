@@ -6,12 +6,13 @@ import type { ModelConfig, RopeScaling } from './types.js';
 import { MiB, readFileLimited } from '../util/files.js';
 import { shortJson, showValue } from '../util/show.js';
 import { checkArg } from '../util/args.js';
+import { isPhi3Checkpoint } from './phi3.js';
 
 type Json = Record<string, unknown>;
 
 /** Reads config keys with errors that name the key and the file. */
 class ConfigReader {
-  constructor(private readonly json: Json, private readonly source: string) {}
+  constructor(private readonly json: Json, readonly source: string) {}
 
   has(key: string): boolean {
     return this.json[key] !== undefined && this.json[key] !== null;
@@ -74,7 +75,7 @@ class ConfigReader {
   }
 }
 
-const LLAMA_FAMILY = new Set(['llama', 'mistral', 'qwen2', 'qwen3']);
+const LLAMA_FAMILY = new Set(['llama', 'mistral', 'qwen2', 'qwen3', 'phi3']);
 
 /** Parses a HF config.json object. `source` names the file in error messages. */
 export function parseHfConfig(json: unknown, source = 'config.json'): ModelConfig {
@@ -88,7 +89,7 @@ export function parseHfConfig(json: unknown, source = 'config.json'): ModelConfi
   if (modelType === 'gpt2') return parseGpt2(r, source);
   if (LLAMA_FAMILY.has(modelType)) return parseLlamaFamily(r, modelType, source);
   throw new Error(
-    `${source}: model_type "${modelType}" is not supported (supported: llama, mistral, qwen2, qwen3, gpt2; SmolLM and TinyLlama use "llama")`,
+    `${source}: model_type "${modelType}" is not supported (supported: llama, mistral, qwen2, qwen3, phi3, gpt2; SmolLM and TinyLlama use "llama", Phi-3, Phi-3.5 and Phi-4-mini "phi3")`,
   );
 }
 
@@ -131,8 +132,11 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
     scalingJson = ropeParams;
   }
   if (partial > 1) throw new Error(`${source}: "partial_rotary_factor" must be in (0, 1], got ${partial}`);
-  let ropeScaling = parseRopeScaling(scalingJson, maxPositions, source,
-    r.has('original_max_position_embeddings') ? r.size('original_max_position_embeddings') : undefined);
+  const isPhi3 = modelType === 'phi3';
+  // Phi3Config's original_max_position_embeddings is 4,096 when the key is absent (the released models' value).
+  const topLevelOriginal = r.has('original_max_position_embeddings') ? r.size('original_max_position_embeddings') : isPhi3 ? 4096 : undefined;
+  let ropeScaling = parseRopeScaling(scalingJson, maxPositions, source, topLevelOriginal);
+  if (ropeScaling.type === 'longrope') checkLongRopeFactors(ropeScaling, Math.floor(headDim * partial / 2), source);
   // transformers' dynamic NTK takes max_position_embeddings as the original context (its rotary embedding's
   // original_max_seq_len) and never reads an original_max_position_embeddings beside the factor.
   if (ropeScaling.type === 'dynamic') ropeScaling = { ...ropeScaling, originalMaxPositions: maxPositions };
@@ -150,6 +154,9 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
   } else if (modelType === 'mistral' && window !== null) {
     // MistralConfig's default when the key is absent (only an explicit null turns it off)
     slidingWindow = window === undefined ? 4096 : r.size('sliding_window');
+  } else if (isPhi3 && r.has('sliding_window')) {
+    // Phi-3 applies sliding_window whenever it is set (Phi-3-mini-4k's 2,047), on every layer; absent means none.
+    slidingWindow = r.size('sliding_window');
   }
   return {
     arch: 'llama',
@@ -162,15 +169,16 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
     headDim,
     intermediateSize: r.size('intermediate_size'),
     maxPositions,
-    normEps: r.positive('rms_norm_eps', 1e-6),
+    normEps: r.positive('rms_norm_eps', isPhi3 ? 1e-5 : 1e-6),
     ropeTheta,
     ropeScaling,
     ropeLayout: 'half',
     partialRotaryFactor: partial,
-    attnQkvBias: isQwen2 ? true : attentionBias,
-    attnOutBias: isQwen2 ? false : attentionBias,
+    // Phi-3's projections have no biases, whatever the config says (Phi3Attention and Phi3MLP make none).
+    attnQkvBias: isQwen2 ? true : isPhi3 ? false : attentionBias,
+    attnOutBias: isQwen2 || isPhi3 ? false : attentionBias,
     // Qwen3's MLP has no biases and its config no mlp_bias (transformers ignores one).
-    mlpBias: isQwen3 ? false : r.bool('mlp_bias', false),
+    mlpBias: isQwen3 || isPhi3 ? false : r.bool('mlp_bias', false),
     ...(isQwen3 ? { qkNorm: true } : {}),
     activation: 'silu',
     tieEmbeddings: r.bool('tie_word_embeddings', false),
@@ -303,10 +311,52 @@ export function parseRopeScaling(json: unknown, maxPositions: number, source: st
       };
     case 'yarn':
       return parseYarn(r, maxPositions, topLevelOriginal);
+    case 'longrope':
+    case 'su': // LongRoPE's name in the first Phi-3 configs (transformers 4 and llama.cpp read it as longrope)
+      return parseLongRope(r, maxPositions, topLevelOriginal);
     default:
       throw new Error(
-        `${source}: rope_scaling type "${String(type)}" is not supported (supported: linear, dynamic, ntk, llama3, yarn)`,
+        `${source}: rope_scaling type "${String(type)}" is not supported (supported: linear, dynamic, ntk, llama3, yarn, longrope)`,
       );
+  }
+}
+
+/**
+ * A LongRoPE rope_scaling, as transformers 5 resolves it (`standardize_rope_params`, `_compute_longrope_parameters`):
+ * the original context is the config's top-level original_max_position_embeddings (Phi-3's), else rope_scaling's,
+ * else max_position_embeddings; the scale is rope_scaling's `factor`, else max_position_embeddings over the original
+ * context (transformers 4 took that ratio even beside a factor; Phi-3's configs have no factor, so both agree on
+ * them). `attention_factor` absent → √(1 + ln scale / ln original) for a scale above 1, else 1. The factor lists are
+ * checked against the rotary pairs by the caller (checkLongRopeFactors).
+ */
+function parseLongRope(r: ConfigReader, maxPositions: number, topLevelOriginal: number | undefined): RopeScaling {
+  const originalMaxPositions = topLevelOriginal ?? r.size('original_max_position_embeddings', maxPositions);
+  const scale = r.has('factor') ? r.positive('factor', 1) : maxPositions / originalMaxPositions;
+  const inferred = longRopeAttentionFactor(scale, originalMaxPositions);
+  const list = (key: string): number[] => {
+    const v = r.raw(key);
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0)) {
+      throw new Error(`${r.source}: "${key}" must be a list of positive numbers (one per rotary pair), got ${shortJson(v)}`);
+    }
+    return v as number[];
+  };
+  return {
+    type: 'longrope', shortFactors: list('short_factor'), longFactors: list('long_factor'), originalMaxPositions,
+    attentionFactor: r.positive('attention_factor', inferred),
+  };
+}
+
+/** LongRoPE's attention factor for a scale of the context, as transformers infers it: √(1 + ln scale / ln original), 1 up to a scale of 1. */
+export function longRopeAttentionFactor(scale: number, originalMaxPositions: number): number {
+  return scale <= 1 ? 1 : Math.sqrt(1 + Math.log(scale) / Math.log(originalMaxPositions));
+}
+
+/** LongRoPE's two factor lists must hold one value per rotary pair (transformers refuses other lengths too). */
+function checkLongRopeFactors(s: Extract<RopeScaling, { type: 'longrope' }>, pairs: number, source: string): void {
+  for (const [key, list] of [['short_factor', s.shortFactors], ['long_factor', s.longFactors]] as const) {
+    if (list.length !== pairs) {
+      throw new Error(`${source}: rope_scaling "${key}" holds ${list.length} values; this model's heads rotate ${pairs} pairs (head_dim × partial_rotary_factor / 2), one factor each`);
+    }
   }
 }
 
@@ -390,6 +440,7 @@ function validateRopeScaling(s: RopeScaling, pairs: number): void {
     none: [], linear: ['factor'], ntk: ['factor', 'alpha'], dynamic: ['factor', 'originalMaxPositions'],
     llama3: ['factor', 'lowFreqFactor', 'highFreqFactor', 'originalMaxPositions'], factors: [],
     yarn: ['factor', 'originalMaxPositions', 'attentionFactor', 'betaFast', 'betaSlow'],
+    longrope: ['originalMaxPositions', 'attentionFactor'],
   };
   const want = typeof r.type === 'string' ? fields[r.type] : undefined;
   if (!want) throw new RangeError(`model config: ropeScaling.type must be one of ${Object.keys(fields).join(', ')}, got ${showValue(r.type)}`);
@@ -397,6 +448,14 @@ function validateRopeScaling(s: RopeScaling, pairs: number): void {
     const f = r.factors;
     if (!Array.isArray(f) || f.length !== pairs || !f.every((v) => typeof v === 'number' && Number.isFinite(v) && v > 0)) {
       throw new RangeError(`model config: ropeScaling.factors must be ${pairs} positive finite numbers (one per rotary pair), got ${Array.isArray(f) ? `${f.length} values` : showValue(f)}`);
+    }
+  }
+  if (r.type === 'longrope') {
+    for (const k of ['shortFactors', 'longFactors']) {
+      const f = r[k];
+      if (!Array.isArray(f) || f.length !== pairs || !f.every((v) => typeof v === 'number' && Number.isFinite(v) && v > 0)) {
+        throw new RangeError(`model config: ropeScaling.${k} must be ${pairs} positive finite numbers (one per rotary pair), got ${Array.isArray(f) ? `${f.length} values` : showValue(f)}`);
+      }
     }
   }
   if (r.type === 'yarn' && typeof r.truncate !== 'boolean') throw new RangeError(`model config: ropeScaling.truncate (type "yarn") must be true or false, got ${showValue(r.truncate)}`);
@@ -439,13 +498,16 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
   // Only Mistral's, Qwen2's and Qwen3's config.json say a sliding window: a Llama-family model with one (a Mistral read
   // from GGUF, whose architecture name is "llama") is written as a Mistral, so that neither namm nor transformers runs
   // it past its window as a plain Llama. Per-head q/k norms are Qwen3's alone, whatever the model type says.
-  const modelType = config.qkNorm ? 'qwen3' : config.modelType === 'qwen2' || config.modelType === 'mistral' ? config.modelType
+  const modelType = config.qkNorm ? 'qwen3' : isPhi3Checkpoint(config) ? 'phi3' : config.modelType === 'qwen2' || config.modelType === 'mistral' ? config.modelType
     : config.slidingWindow !== undefined ? 'mistral' : 'llama';
+  if (modelType === 'phi3' && (config.attnQkvBias || config.attnOutBias || config.mlpBias)) {
+    throw new Error('a Phi-3 config.json cannot hold biases: Phi-3\'s projections have none');
+  }
   if (modelType === 'qwen3' && (config.attnQkvBias !== config.attnOutBias || config.mlpBias)) {
     throw new Error(`a config.json cannot hold per-head q/k norms with ${config.mlpBias ? 'MLP biases' : `${config.attnQkvBias ? '' : 'no '}q/k/v biases and ${config.attnOutBias ? 'an' : 'no'} o_proj bias`}: ` +
       'Qwen3\'s attention_bias covers q, k, v and o together, and its MLP has no biases');
   }
-  const archName = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM' }[modelType];
+  const archName = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', phi3: 'Phi3ForCausalLM' }[modelType];
   const out: Record<string, unknown> = {
     architectures: [archName],
     model_type: modelType,
@@ -466,8 +528,24 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
     eos_token_id: eos,
     torch_dtype: 'float32',
   };
-  if (modelType !== 'qwen2') out.attention_bias = config.attnQkvBias;
-  if (modelType !== 'qwen2' && modelType !== 'qwen3') out.mlp_bias = config.mlpBias;
+  if (modelType !== 'qwen2' && modelType !== 'phi3') out.attention_bias = config.attnQkvBias;
+  if (modelType !== 'qwen2' && modelType !== 'qwen3' && modelType !== 'phi3') out.mlp_bias = config.mlpBias;
+  // transformers reads a top-level original context first (and Phi3Config assumes 4,096 without one).
+  if (rs.type === 'longrope') out.original_max_position_embeddings = rs.originalMaxPositions;
+  if (modelType === 'phi3') {
+    // Phi-3 applies a window whenever one is set, and none when it is null.
+    out.sliding_window = config.slidingWindow ?? null;
+    // transformers 4's Phi3Config takes a rope_scaling of exactly "type", "short_factor" and "long_factor" (and
+    // infers the attention factor from the two context lengths): that form, with the attention factor added only
+    // where it is not the inferred one (which transformers 5 reads).
+    if (rs.type === 'longrope') {
+      const scaling: Record<string, unknown> = { type: 'longrope', short_factor: [...rs.shortFactors], long_factor: [...rs.longFactors] };
+      if (rs.attentionFactor !== longRopeAttentionFactor(config.maxPositions / rs.originalMaxPositions, rs.originalMaxPositions)) {
+        scaling.attention_factor = rs.attentionFactor;
+      }
+      out.rope_scaling = scaling;
+    }
+  }
   if (config.partialRotaryFactor !== 1) out.partial_rotary_factor = config.partialRotaryFactor;
   // Written out for Mistral either way: transformers' MistralConfig assumes a 4,096-token window when the key is absent.
   if (modelType === 'mistral') out.sliding_window = config.slidingWindow ?? null;
@@ -506,6 +584,13 @@ export function ropeScalingToHf(s: RopeScaling): Record<string, unknown> | null 
       return {
         rope_type: 'yarn', factor: s.factor, original_max_position_embeddings: s.originalMaxPositions,
         attention_factor: s.attentionFactor, beta_fast: s.betaFast, beta_slow: s.betaSlow, truncate: s.truncate,
+      };
+    case 'longrope':
+      // The attention factor as resolved; toHfConfig also writes the original context at the top level, where
+      // transformers reads it first.
+      return {
+        rope_type: 'longrope', short_factor: [...s.shortFactors], long_factor: [...s.longFactors],
+        original_max_position_embeddings: s.originalMaxPositions, attention_factor: s.attentionFactor,
       };
   }
 }

@@ -6,6 +6,7 @@ import { closeSync, existsSync, lstatSync, openSync, readSync, statSync } from '
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseHfConfig, readJsonFile, readOptionalJsonObject } from './config.js';
 import { readSafetensors } from './safetensors.js';
+import { splitPhi3Weights } from './phi3.js';
 import { loadHfTokenizer } from './tokenizer.js';
 import type { ModelConfig, Tokenizer, WeightMap } from './types.js';
 import { convertWeights, isPackableTensor, parseWeightStorage, storedTensor, type WeightStorage } from './pack.js';
@@ -162,6 +163,7 @@ async function loadHfFolder(dir: string, singleFile: string | undefined, storage
   }
   for (const [name, t] of aliases) if (!weights.has(name)) weights.set(name, t);
   if (config.arch === 'gpt2') normaliseGpt2Names(weights);
+  if (config.modelType === 'phi3') splitPhi3Weights(config, weights, dir);
   tieEmbeddings(config, weights, dir);
 
   const tokenizerPath = join(dir, 'tokenizer.json');

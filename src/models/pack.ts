@@ -34,7 +34,7 @@ export function parseWeightStorage(value: unknown, what = 'weights'): WeightStor
   throw new RangeError(`${what} must be one of ${WEIGHT_STORAGES.join(', ')}, got ${JSON.stringify(value)}`);
 }
 
-const PACKABLE = /^(model\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)|model\.embed_tokens|lm_head)\.weight$/;
+const PACKABLE = /^(model\.layers\.\d+\.(self_attn\.(q|k|v|o|qkv)_proj|mlp\.(gate|up|down|gate_up)_proj)|model\.embed_tokens|lm_head)\.weight$/;
 
 /** Whether a storage keeps a packable matrix of this file format packed (the loaders' rule). */
 export function keepsPacked(storage: WeightStorage, format: PackedFormat): boolean {

@@ -3,8 +3,8 @@ import type { ModelConfig, RopeScaling } from './types.js';
 
 /**
  * Inverse frequencies `invFreq[i]`, i < rotaryDim/2, for a forward whose largest position is `seqLen − 1`.
- * Only the 'dynamic' rule depends on seqLen (HF recomputes its base when the sequence outgrows the original context;
- * keys already cached are not re-rotated).
+ * Only the 'dynamic' and 'longrope' rules depend on seqLen (HF recomputes the base, or takes the long factors, when
+ * the sequence outgrows the original context; keys already cached are not re-rotated).
  */
 export function ropeInvFreq(c: ModelConfig, seqLen: number): Float32Array {
   const rotaryDim = rotaryPairs(c) * 2;
@@ -23,6 +23,7 @@ export function ropeInvFreq(c: ModelConfig, seqLen: number): Float32Array {
     if (s.type === 'linear') f /= s.factor;
     if (s.type === 'llama3') f = llama3Scale(f, s.factor, s.lowFreqFactor, s.highFreqFactor, s.originalMaxPositions);
     if (s.type === 'factors') f /= s.factors[i]!;
+    if (s.type === 'longrope') f /= (seqLen > s.originalMaxPositions ? s.longFactors : s.shortFactors)[i]!;
     // YaRN: the pairs below the ramp keep f (extrapolation), those past it turn at f / factor (interpolation).
     if (yarn) f = (f / yarn.factor) * ramp![i]! + f * (1 - ramp![i]!);
     inv[i] = f;
@@ -49,9 +50,10 @@ export function yarnRamp(s: Extract<RopeScaling, { type: 'yarn' }>, rotaryDim: n
   return out;
 }
 
-/** The factor on the rotated dims of queries and keys (YaRN's attention factor; 1 for every other scaling). */
+/** The factor on the rotated dims of queries and keys (YaRN's and LongRoPE's attention factor; 1 for every other scaling). */
 export function ropeAttentionFactor(c: ModelConfig): number {
-  return c.ropeScaling.type === 'yarn' ? c.ropeScaling.attentionFactor : 1;
+  const s = c.ropeScaling;
+  return s.type === 'yarn' || s.type === 'longrope' ? s.attentionFactor : 1;
 }
 
 /**

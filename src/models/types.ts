@@ -24,7 +24,16 @@ export type RopeScaling =
    * One divisor per rotary pair (llama.cpp's `rope_freqs.weight`, which its converter writes for Llama 3.1 and
    * later): pair i turns at base^(−2i/d) / factors[i].
    */
-  | { type: 'factors'; factors: number[] };
+  | { type: 'factors'; factors: number[] }
+  /**
+   * LongRoPE (Phi-3 and Phi-4-mini; HF "longrope", formerly "su"): pair i turns at base^(−2i/d) / factor_i, with the
+   * long factors in a forward whose sequence is longer than originalMaxPositions and the short ones otherwise (HF
+   * chooses per forward, from its last position; keys already cached are not re-rotated), and the rotated dims of
+   * queries and keys multiplied by attentionFactor at every length. attentionFactor is stored resolved: HF's
+   * `attention_factor`, or √(1 + ln s / ln originalMaxPositions) for s = maxPositions / originalMaxPositions (1 when
+   * s ≤ 1).
+   */
+  | { type: 'longrope'; shortFactors: number[]; longFactors: number[]; originalMaxPositions: number; attentionFactor: number };
 
 export interface ModelConfig {
   arch: Architecture;
@@ -44,7 +53,7 @@ export interface ModelConfig {
   ropeScaling: RopeScaling;
   /** 'half' = HF rotate_half (safetensors), 'interleaved' = llama2.c / GGUF pair layout. */
   ropeLayout: 'half' | 'interleaved';
-  /** Fraction of head dims that rotate (1 for every supported family today). */
+  /** Fraction of head dims that rotate, the first ones of each head (Phi-4-mini's 0.75; 1 for most models). */
   partialRotaryFactor: number;
   /** Biases on q/k/v projections (Qwen2, GPT-2) and on o/MLP projections (GPT-2). */
   attnQkvBias: boolean;

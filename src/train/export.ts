@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../evolve/checkpoint.js';
 import { toHfConfig } from '../models/config.js';
+import { hfCheckpointWeights } from '../models/phi3.js';
 import { HF_TOKENIZER_FILES } from '../models/tokenizer.js';
 import { writeSafetensors, type SafetensorsWriteTensor } from '../models/safetensors.js';
 import type { ModelConfig } from '../models/types.js';
@@ -28,7 +29,8 @@ export async function writeModelConfigs(dir: string, config: ModelConfig, padTok
 /** Writes model.safetensors through a temp file and a rename (writeFileVia), so a crash never leaves half a file. */
 export async function writeModelWeights(dir: string, model: TrainableModel, metadata: Record<string, string> = {}): Promise<void> {
   const tensors = new Map<string, SafetensorsWriteTensor>();
-  for (const [name, t] of model.toHfWeights()) tensors.set(name, { dtype: 'F32', shape: t.shape, data: t.data });
+  // Phi-3's config.json reads fused projections (src/models/phi3.ts).
+  for (const [name, t] of hfCheckpointWeights(model.config, model.toHfWeights())) tensors.set(name, { dtype: 'F32', shape: t.shape, data: t.data });
   writeFileVia(join(dir, 'model.safetensors'), (tmp) => writeSafetensors(tmp, tensors, { format: 'pt', ...metadata }));
 }
 

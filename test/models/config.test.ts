@@ -130,7 +130,9 @@ test('rope_scaling forms: linear, dynamic, ntk, default/null, v5 rope_parameters
   // One set per layer type (models with layer_types) ran as plain RoPE with θ = 10000.
   assert.throws(() => parseHfConfig({ ...tinystories, rope_parameters: { full_attention: { rope_type: 'yarn', factor: 4, rope_theta: 1e6 }, sliding_attention: { rope_type: 'default', rope_theta: 1e4 } } }, 'c.json'),
     /^Error: c\.json: rope_parameters holds a set per layer type \("full_attention", "sliding_attention"\); namm reads one set for every layer$/);
-  assert.throws(() => withScaling({ type: 'longrope', factor: 4 }), /c\.json: rope_scaling type "longrope" is not supported \(supported: linear, dynamic, ntk, llama3, yarn\)/);
+  // Qwen2-VL's multimodal rotary sections
+  assert.throws(() => withScaling({ type: 'mrope', mrope_section: [16, 24, 24] }), /c\.json: rope_scaling type "mrope" is not supported \(supported: linear, dynamic, ntk, llama3, yarn, longrope\)/);
+  assert.throws(() => withScaling({ type: 'longrope', factor: 4 }), /c\.json \(rope_scaling\): "short_factor" must be a list of positive numbers/);
   assert.throws(() => withScaling({ type: 'linear' }), /needs "factor"/);
   assert.throws(() => withScaling({ type: 'linear', factor: -1 }), /"factor" must be a positive number/);
 });
@@ -188,7 +190,8 @@ test('a hand-built config is checked field by field before a Model is built from
     [{ bosTokenId: -1 }, /bosTokenId must be null or a token id/],
     [{ eosTokenIds: 2 }, /eosTokenIds must be an array of token ids, got 2/],
     [{ slidingWindow: 0 }, /slidingWindow must be a positive integer or absent/],
-    [{ ropeScaling: { type: 'longrope', factor: 2 } }, /ropeScaling\.type must be one of none, linear, ntk, dynamic, llama3, factors, yarn, got "longrope"/],
+    [{ ropeScaling: { type: 'mrope', factor: 2 } }, /ropeScaling\.type must be one of none, linear, ntk, dynamic, llama3, factors, yarn, longrope, got "mrope"/],
+    [{ ropeScaling: { type: 'longrope', factor: 2 } }, /ropeScaling\.shortFactors must be 4 positive finite numbers \(one per rotary pair\), got undefined/],
     [{ ropeScaling: { type: 'linear', factor: 0 } }, /ropeScaling\.factor \(type "linear"\) must be a positive finite number, got 0/],
     [{ ropeScaling: { type: 'dynamic', factor: 2, originalMaxPositions: 0.5 } }, /ropeScaling\.originalMaxPositions \(type "dynamic"\) must be a positive integer/],
     [{ ropeScaling: null }, /ropeScaling must be an object/],

@@ -1,0 +1,72 @@
+/**
+ * Every logit of a tiny random Phi-3 (test/fixtures/tiny-phi3: fused qkv_proj and gate_up_proj, grouped-query
+ * attention, LongRoPE with an original context of 16, partial rotary embeddings, an untied head) against an
+ * independent float64 forward (numpy, written from transformers' formulas: scripts/golden-phi3-fixture.py), on both
+ * backends: a forward longer than the original context (the long factors), a shorter one (the short factors), and a
+ * decoding that crosses from one to the other (cached keys keep the rotation they were made with).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Model } from '../../src/models/model.js';
+import { getBackend } from '../../src/tensor/index.js';
+import { JsBackend } from '../../src/tensor/js.js';
+
+const MODEL = fileURLToPath(new URL('../fixtures/tiny-phi3', import.meta.url));
+interface Path { positions: number[]; logits_f32: string }
+const FIXTURE = JSON.parse(readFileSync(new URL('../fixtures/golden-phi3.json', import.meta.url), 'utf8')) as {
+  prompt: number[]; vocab: number; short_length: number; decode_from: number;
+  moved_with_short_factors_for_long: number; moved_with_gate_up_swapped: number;
+  paths: { long: Path; short: Path; decoded: Path };
+};
+/** As test/models/golden-logits.test.ts: float64 against float32 arithmetic. */
+const TOLERANCE = 5e-5;
+
+function worstDiff(got: Float32Array, path: Path, V: number): [number, string] {
+  const want = new Float32Array(Uint8Array.from(Buffer.from(path.logits_f32, 'base64')).buffer);
+  assert.equal(want.length, path.positions.length * V);
+  let worst = 0, at = '';
+  path.positions.forEach((p, k) => {
+    for (let j = 0; j < V; j++) {
+      const d = Math.abs(got[p * V + j]! - want[k * V + j]!);
+      if (!(d <= worst)) { worst = d; at = `position ${p}, token ${j}`; }
+    }
+  });
+  return [worst, at];
+}
+
+test('a tiny Phi-3 with LongRoPE matches an independent float64 forward: long and short forwards, and a decoding across', async () => {
+  // The long factors, and the gate's half of gate_up_proj, move the logits far past the tolerance.
+  assert.ok(FIXTURE.moved_with_short_factors_for_long > 100 * TOLERANCE && FIXTURE.moved_with_gate_up_swapped > 100 * TOLERANCE);
+  const V = FIXTURE.vocab, ids = FIXTURE.prompt;
+  for (const backend of [getBackend(), new JsBackend()]) {
+    for (const weights of ['f32', 'auto'] as const) {
+      const model = await Model.fromPretrained(MODEL, { backend, weights });
+      const c = model.config;
+      assert.equal(c.modelType, 'phi3');
+      assert.equal(c.partialRotaryFactor, 0.75);
+      assert.equal(c.ropeScaling.type, 'longrope');
+      if (c.ropeScaling.type === 'longrope') {
+        assert.equal(c.ropeScaling.originalMaxPositions, 16);
+        assert.ok(Math.abs(c.ropeScaling.attentionFactor - Math.sqrt(1.5)) < 1e-15);
+      }
+      const runs: [keyof typeof FIXTURE.paths, string, () => Float32Array][] = [
+        ['long', 'all 24 tokens in chunks of 8', () => model.createSessionWith(null, { chunkSize: 8 }).prefill(ids, { logits: 'all' })],
+        ['long', 'one chunk at a time', () => model.createSessionWith(null, { chunkSize: 8, forwardTokens: 1 }).prefill(ids, { logits: 'all' })],
+        ['short', `the first ${FIXTURE.short_length} tokens`, () => model.createSessionWith(null, { chunkSize: 5 }).prefill(ids.slice(0, FIXTURE.short_length), { logits: 'all' })],
+        ['decoded', 'a prefill, then token by token', () => {
+          const s = model.createSessionWith(null, { chunkSize: 4 });
+          const all = new Float32Array(ids.length * V);
+          all.set(s.prefill(ids.slice(0, FIXTURE.decode_from), { logits: 'all' }));
+          for (let t = FIXTURE.decode_from; t < ids.length; t++) all.set(s.decode(ids[t]!), t * V);
+          return all;
+        }],
+      ];
+      for (const [path, what, run] of runs) {
+        const [worst, at] = worstDiff(run(), FIXTURE.paths[path], V);
+        assert.ok(worst <= TOLERANCE, `${backend.name}, weights ${weights}, ${what}: ${worst} at ${at}`);
+      }
+    }
+  }
+});
