@@ -15,6 +15,7 @@ import { getBackend } from '../tensor/index.js';
 import { parseRopeScaling, ropeScalingToHf, yarnMscale } from './config.js';
 import { llama3FromDivisors, ropeFrequencyDivisors, rotaryPairs } from './rope.js';
 import { tieEmbeddings } from './load.js';
+import { fusePhi3Weights, isPhi3Checkpoint, splitPhi3Weights } from './phi3.js';
 import { isPackableTensor, keepsPacked, packedTensor, quantizeQ4_0, storedTensor, type WeightStorage } from './pack.js';
 import { PackedMatrix, unpackRows, type PackedFormat } from '../tensor/packed.js';
 import { f32ToF16 as f32ToF16Bits, readExactly } from './safetensors.js';
@@ -347,6 +348,24 @@ export function ggufToHfName(name: string, arch: 'llama' | 'gpt2'): string | nul
   return null;
 }
 
+/**
+ * A phi3 file's tensor name → HF name: llama.cpp's fused `attn_qkv` is Phi-3's `qkv_proj`, and its `ffn_up` holds the
+ * gate's rows and then the up projection's (Phi-3's `gate_up_proj`) unless the layer also has an `ffn_gate`.
+ */
+function phi3GgufToHfName(name: string, infos: Map<string, GgufTensorInfo>): string | null {
+  const m = /^blk\.(\d+)\.(attn_qkv|ffn_up)\.(weight|bias)$/.exec(name);
+  if (!m) return ggufToHfName(name, 'llama');
+  if (m[2] === 'attn_qkv') return `model.layers.${m[1]}.self_attn.qkv_proj.${m[3]}`;
+  return infos.has(`blk.${m[1]}.ffn_gate.${m[3]}`) ? ggufToHfName(name, 'llama') : `model.layers.${m[1]}.mlp.gate_up_proj.${m[3]}`;
+}
+
+/** The inverse of phi3GgufToHfName for the fused projections; every other name as for llama. */
+function phi3HfToGgufName(name: string): string | null {
+  const m = /^model\.layers\.(\d+)\.(self_attn\.qkv_proj|mlp\.gate_up_proj)\.(weight|bias)$/.exec(name);
+  if (!m) return hfToGgufName(name, 'llama');
+  return `blk.${m[1]}.${m[2] === 'self_attn.qkv_proj' ? 'attn_qkv' : 'ffn_up'}.${m[3]}`;
+}
+
 /** HF name → GGUF tensor name (null for names GGUF has no slot for). */
 export function hfToGgufName(name: string, arch: 'llama' | 'gpt2'): string | null {
   const m = /^(.*)\.(weight|bias)$/.exec(name);
@@ -465,7 +484,7 @@ export class GgufMeta {
   }
 }
 
-const SUPPORTED_ARCHS = ['llama', 'qwen2', 'qwen3', 'gpt2'];
+const SUPPORTED_ARCHS = ['llama', 'qwen2', 'qwen3', 'phi3', 'gpt2'];
 
 export function ggufConfig(meta: GgufMeta, tensors: Map<string, GgufTensorInfo>): ModelConfig {
   const file = meta.file;
@@ -507,18 +526,21 @@ export function ggufConfig(meta: GgufMeta, tensors: Map<string, GgufTensorInfo>)
     throw new Error(`${file}: metadata "${a}.rope.dimension_count" must be an even number within 2..${headDim} (the head's size), got ${rotaryDims}`);
   }
   // llama.cpp's key for sliding-window attention (kept at any length, as in config.ts: the model runs past its
-  // context length, where the window cuts).
-  const window = meta.has(`${a}.attention.sliding_window`) ? meta.size(`${a}.attention.sliding_window`) : undefined;
+  // context length, where the window cuts). llama.cpp's converter writes 0 for a Phi-3 without one.
+  const windowKey = `${a}.attention.sliding_window`;
+  const window = meta.has(windowKey) && !(archName === 'phi3' && meta.number(windowKey) === 0) ? meta.size(windowKey) : undefined;
+  const neox = archName === 'qwen2' || archName === 'qwen3' || archName === 'phi3';
   return {
     ...common, arch,
     ...(window !== undefined ? { slidingWindow: window } : {}),
     normEps: meta.number(`${a}.attention.layer_norm_rms_epsilon`, 1e-5),
     ropeTheta: meta.number(`${a}.rope.freq_base`, 10000),
     ropeScaling: ggufRopeScaling(meta, a, maxPositions),
-    // llama.cpp runs 'llama' with interleaved pairs (its converter permuted q/k) and qwen2, qwen3 with NEOX (= HF half).
-    ropeLayout: archName === 'qwen2' || archName === 'qwen3' ? 'half' : 'interleaved',
+    // llama.cpp runs 'llama' with interleaved pairs (its converter permuted q/k) and qwen2, qwen3, phi3 with NEOX
+    // (= HF half).
+    ropeLayout: neox ? 'half' : 'interleaved',
     partialRotaryFactor: rotaryDims / headDim,
-    attnQkvBias: tensors.has('blk.0.attn_q.bias'),
+    attnQkvBias: tensors.has('blk.0.attn_q.bias') || tensors.has('blk.0.attn_qkv.bias'),
     attnOutBias: tensors.has('blk.0.attn_output.bias'),
     mlpBias: tensors.has('blk.0.ffn_up.bias'),
     activation: 'silu',
@@ -584,6 +606,38 @@ function ggufYarn(meta: GgufMeta, a: string, maxPositions: number): RopeScaling 
 
 /** llama.cpp's per-pair RoPE divisors (its converter writes them for Llama 3 scaling; one tensor for every layer). */
 const ROPE_FREQS = 'rope_freqs.weight';
+/** llama.cpp's LongRoPE factors (its phi3 architecture's; one pair of tensors for every layer). */
+const ROPE_FACTORS_LONG = 'rope_factors_long.weight', ROPE_FACTORS_SHORT = 'rope_factors_short.weight';
+
+/**
+ * A phi3 file's LongRoPE: the factors of its two tensors, the original context of `rope.scaling.original_context_length`
+ * (the training context when absent) and the attention factor of `rope.scaling.attn_factor` (1 when absent), as
+ * llama.cpp applies them (the long factors once a batch reaches past the original context, which is transformers'
+ * rule, and cos and sin multiplied by the attention factor at every length). No other scaling may be named beside it.
+ */
+function ggufLongRope(fd: number, long: GgufTensorInfo | undefined, short: GgufTensorInfo | undefined, config: ModelConfig, meta: GgufMeta): RopeScaling {
+  const file = meta.file, a = config.modelType;
+  if (!long || !short) throw new Error(`${file}: tensor "${long ? ROPE_FACTORS_SHORT : ROPE_FACTORS_LONG}" is missing beside "${long ? ROPE_FACTORS_LONG : ROPE_FACTORS_SHORT}" (LongRoPE needs both)`);
+  if (a !== 'phi3') throw new Error(`${file}: tensors "${ROPE_FACTORS_LONG}" and "${ROPE_FACTORS_SHORT}" (LongRoPE) have no counterpart in a ${a} model (phi3 files have them)`);
+  if (config.ropeScaling.type !== 'none') throw new Error(`${file}: LongRoPE factors beside a ${config.ropeScaling.type} RoPE scaling in the metadata`);
+  const pairs = rotaryPairs(config);
+  const read = (info: GgufTensorInfo) => {
+    if (info.dims.length !== 1 || info.dims[0] !== pairs) {
+      throw new Error(`${file}: tensor "${info.name}" must hold ${pairs} values (one per rotary pair), got shape [${[...info.dims].reverse().join(', ')}]`);
+    }
+    // As float32 metadata is read: the shortest decimal of each value, what config.json's list said.
+    const values = [...readGgufTensor(fd, info, file).data].map(shortestFloat32Decimal);
+    const bad = values.findIndex((v) => !(Number.isFinite(v) && v > 0));
+    if (bad >= 0) throw new Error(`${file}: tensor "${info.name}" value ${bad} is ${values[bad]}, not a positive finite factor`);
+    return values;
+  };
+  const attentionFactor = meta.number(`${a}.rope.scaling.attn_factor`, 1);
+  if (!(Number.isFinite(attentionFactor) && attentionFactor > 0)) throw new Error(`${file}: metadata "${a}.rope.scaling.attn_factor" must be a positive number, got ${attentionFactor}`);
+  return {
+    type: 'longrope', shortFactors: read(short), longFactors: read(long),
+    originalMaxPositions: meta.size(`${a}.rope.scaling.original_context_length`, config.maxPositions), attentionFactor,
+  };
+}
 
 /**
  * The scaling a file's `rope_freqs.weight` gives, as llama.cpp applies it: pair i turns at base^(−2i/d) divided by
@@ -634,6 +688,8 @@ export async function loadGguf(file: string, storage: WeightStorage = 'f32'): Pr
     const infos = new Map(header.tensors.map((t) => [t.name, t]));
     const config = ggufConfig(meta, infos);
     const freqs = infos.get(ROPE_FREQS);
+    const long = infos.get(ROPE_FACTORS_LONG), short = infos.get(ROPE_FACTORS_SHORT);
+    if (long || short) config.ropeScaling = ggufLongRope(fd, long, short, config, meta);
     if (freqs) {
       const key = `${meta.string('general.architecture')}.rope.scaling.original_context_length`;
       config.ropeScaling = ggufRopeFactors(fd, freqs, config, meta.has(key) ? meta.size(key) : null, file);
@@ -642,8 +698,8 @@ export async function loadGguf(file: string, storage: WeightStorage = 'f32'): Pr
     const weights: WeightMap = new Map();
     let converted = 0;
     for (const info of header.tensors) {
-      if (info.name === ROPE_FREQS) continue;
-      const hf = ggufToHfName(info.name, arch);
+      if (info.name === ROPE_FREQS || info.name === ROPE_FACTORS_LONG || info.name === ROPE_FACTORS_SHORT) continue;
+      const hf = config.modelType === 'phi3' ? phi3GgufToHfName(info.name, infos) : ggufToHfName(info.name, arch);
       if (!hf) throw new Error(`${file}: tensor ${quoteKey(info.name)} has no counterpart in a ${arch} model`);
       // q/k norms belong to qwen3 only: in another architecture's file they would be left unused without a word.
       if (!config.qkNorm && /\.self_attn\.[qk]_norm\./.test(hf)) {
@@ -658,6 +714,7 @@ export async function loadGguf(file: string, storage: WeightStorage = 'f32'): Pr
       if (stored !== t) converted++;
       weights.set(hf, stored);
     }
+    if (config.modelType === 'phi3') splitPhi3Weights(config, weights, file);
     tieEmbeddings(config, weights, file);
     const tokenizer = meta.has('tokenizer.ggml.model') ? ggufTokenizerFromMetadata(meta) : null;
     if (tokenizer && config.eosTokenIds.length === 0) config.eosTokenIds = [...tokenizer.eosTokenIds];
@@ -836,18 +893,21 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
   checkArg('writeGguf', 'weights', weights, 'Map', 'a weight Map (name → tensor)');
   const dtype = options.dtype ?? 'F32';
   // Per-head q/k norms are llama.cpp's qwen3 architecture, whatever the model type says.
-  const ggArch = config.arch === 'gpt2' ? 'gpt2' : config.qkNorm ? 'qwen3' : config.modelType === 'qwen2' ? 'qwen2' : 'llama';
+  const ggArch = config.arch === 'gpt2' ? 'gpt2' : config.qkNorm ? 'qwen3' : isPhi3Checkpoint(config) ? 'phi3' : config.modelType === 'qwen2' ? 'qwen2' : 'llama';
   // What GGUF's architectures cannot say, refused rather than written as another model.
   if (config.arch === 'gpt2' && config.activation !== 'gelu_tanh') {
     throw new Error(`GGUF writer: GGUF's gpt2 uses the tanh GELU; this model's ${config.activation === 'gelu_erf' ? 'exact (erf) GELU' : config.activation} would run as another model`);
   }
-  if (config.arch === 'llama' && config.partialRotaryFactor !== 1) {
+  // llama.cpp's phi3 rotates the first rope.dimension_count dims (Phi-4-mini's 3/4).
+  if (config.arch === 'llama' && config.partialRotaryFactor !== 1 && ggArch !== 'phi3') {
     throw new Error(`GGUF writer: partial rotary embeddings (partial_rotary_factor ${config.partialRotaryFactor}) are not supported for ${ggArch}`);
   }
-  // qwen2 and qwen3 run NEOX-style (= HF half) in llama.cpp; llama runs interleaved pairs.
-  const layout = ggArch === 'qwen2' || ggArch === 'qwen3' ? 'half' : 'interleaved';
+  // qwen2, qwen3 and phi3 run NEOX-style (= HF half) in llama.cpp; llama runs interleaved pairs.
+  const layout = ggArch === 'qwen2' || ggArch === 'qwen3' || ggArch === 'phi3' ? 'half' : 'interleaved';
   if (layout === 'half' && config.ropeLayout !== 'half') throw new Error(`GGUF writer: a ${ggArch} model must be in the half RoPE layout`);
-  const stored = config.arch === 'llama' ? convertRopeLayout(config, weights, layout) : weights;
+  const laidOut = config.arch === 'llama' ? convertRopeLayout(config, weights, layout) : weights;
+  // llama.cpp's phi3 reads Phi-3's fused projections (attn_qkv, and ffn_up holding the gate's rows and the up's).
+  const stored = ggArch === 'phi3' ? fusePhi3Weights(config, laidOut) : laidOut;
 
   const meta: GgufMetadata = new Map();
   meta.set('general.architecture', gv.str(ggArch));
@@ -875,7 +935,11 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
       meta.set(`${a}.attention.value_length`, gv.u32(config.headDim));
     }
     const s = config.ropeScaling;
-    if (s.type === 'linear') {
+    if (s.type === 'longrope' && ggArch === 'phi3') {
+      // llama.cpp's keys (the factors go out as two tensors below): the attention factor as resolved.
+      meta.set(`${a}.rope.scaling.original_context_length`, gv.u32(s.originalMaxPositions));
+      meta.set(`${a}.rope.scaling.attn_factor`, gv.f32(s.attentionFactor));
+    } else if (s.type === 'linear') {
       meta.set(`${a}.rope.scaling.type`, gv.str('linear'));
       meta.set(`${a}.rope.scaling.factor`, gv.f32(s.factor));
     } else if (s.type !== 'none' && s.type !== 'factors') {
@@ -906,7 +970,7 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
   const f16Instead: string[] = [];
   for (const [hf, t0] of stored) {
     if (tied && hf === head) continue;
-    const name = hfToGgufName(hf, config.arch);
+    const name = ggArch === 'phi3' ? phi3HfToGgufName(hf) : hfToGgufName(hf, config.arch);
     if (!name) throw new Error(`GGUF writer: weight "${hf}" has no GGUF name for a ${config.arch} model`);
     const t = config.arch === 'gpt2' && GPT2_CONV1D.test(hf) ? transpose2d(t0) : t0;
     const dims = [...t.shape].reverse();
@@ -918,6 +982,15 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
       if (type === GgmlType.F16) f16Instead.push(hf);
     }
     tensors.push({ name, dims, type, bytes: encodeTensorData(t, type, `GGUF writer (${path}): tensor "${hf}"`) });
+  }
+  const rs = config.ropeScaling;
+  if (rs.type === 'longrope' && ggArch === 'phi3') {
+    // As llama.cpp's converter: two float32 vectors, placed after the token embeddings.
+    const at = tensors.findIndex((x) => x.name === 'token_embd.weight') + 1;
+    tensors.splice(at, 0, ...([[ROPE_FACTORS_LONG, rs.longFactors], [ROPE_FACTORS_SHORT, rs.shortFactors]] as const).map(([name, values]) => {
+      const t: Tensor = { shape: [values.length], data: Float32Array.from(values) };
+      return { name, dims: [values.length], type: GgmlType.F32, bytes: encodeTensorData(t, GgmlType.F32, `GGUF writer (${path}): tensor "${name}"`) };
+    }));
   }
   const divisors = config.arch === 'llama' ? ropeFrequencyDivisors(config) : null;
   if (divisors) {

@@ -1,4 +1,4 @@
-/** Copies a GGUF file with its metadata and its `rope_freqs.weight` tensor edited (for loader tests of edge cases). */
+/** Copies a GGUF file with its metadata and its tensors edited (for loader tests of edge cases). */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { readGgufHeader, writeGgufContainer, type GgufMetadata } from '../../src/models/gguf.js';
 
@@ -6,7 +6,11 @@ export interface GgufEdit {
   meta?: (m: GgufMetadata) => void;
   /** The new divisors, or null to drop the tensor. */
   freqs?: (v: Float32Array) => Float32Array | null;
+  /** Any other change to the list of tensors (applied after `freqs`). */
+  tensors?: (list: GgufTensorBytes[]) => GgufTensorBytes[];
 }
+
+export interface GgufTensorBytes { name: string; dims: number[]; type: number; bytes: Uint8Array }
 
 export function rewriteGguf(src: string, dst: string, edit: GgufEdit = {}): void {
   const fd = openSync(src, 'r');
@@ -23,5 +27,5 @@ export function rewriteGguf(src: string, dst: string, edit: GgufEdit = {}): void
     return v ? [{ ...t, dims: [v.length], bytes: new Uint8Array(v.buffer) }] : [];
   });
   closeSync(fd);
-  writeGgufContainer(dst, meta, tensors);
+  writeGgufContainer(dst, meta, edit.tensors ? edit.tensors(tensors) : tensors);
 }

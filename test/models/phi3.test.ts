@@ -5,17 +5,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { convertModel } from '../../src/cli/convert.js';
 import { parseHfConfig, toHfConfig, validateModelConfig } from '../../src/models/config.js';
+import { readGgufHeader, type GgufMetadata } from '../../src/models/gguf.js';
 import { loadModelFiles } from '../../src/models/load.js';
 import { Model } from '../../src/models/model.js';
 import { fusePhi3Weights, splitPhi3Weights } from '../../src/models/phi3.js';
 import { ropeAttentionFactor, ropeInvFreq } from '../../src/models/rope.js';
 import { readSafetensors } from '../../src/models/safetensors.js';
 import type { WeightMap } from '../../src/models/types.js';
+import { rewriteGguf } from '../helpers/gguf-rewrite.js';
 import { tempDir } from '../helpers/temp.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/tiny-phi3', import.meta.url));
@@ -96,10 +98,10 @@ test('phi3 config.json: bad LongRoPE settings are refused with the file and the 
   assert.throws(() => parseHfConfig({ ...mini128k, original_max_position_embeddings: 0 }, '/m/config.json'), /"original_max_position_embeddings" must be a positive integer/);
   assert.throws(() => parseHfConfig({ ...mini128k, model_type: 'phi3small' }, '/m/config.json'), /model_type "phi3small" is not supported \(supported: .*phi3.*\)/);
   // A hand-built config: validateModelConfig checks the lists too.
-  const c = parseHfConfig(mini128k, 'p.json');
-  if (c.ropeScaling.type !== 'longrope') throw new Error('longrope expected');
-  assert.throws(() => validateModelConfig({ ...c, ropeScaling: { ...c.ropeScaling, longFactors: [1, 2] } }), /ropeScaling\.longFactors must be 48 positive finite numbers/);
-  assert.throws(() => validateModelConfig({ ...c, ropeScaling: { ...c.ropeScaling, attentionFactor: Number.NaN } }), /ropeScaling\.attentionFactor \(type "longrope"\) must be a positive finite number/);
+  const c = parseHfConfig(mini128k, 'p.json'), s = c.ropeScaling;
+  if (s.type !== 'longrope') throw new Error('longrope expected');
+  assert.throws(() => validateModelConfig({ ...c, ropeScaling: { ...s, longFactors: [1, 2] } }), /ropeScaling\.longFactors must be 48 positive finite numbers/);
+  assert.throws(() => validateModelConfig({ ...c, ropeScaling: { ...s, attentionFactor: Number.NaN } }), /ropeScaling\.attentionFactor \(type "longrope"\) must be a positive finite number/);
 });
 
 test('phi3 config.json written back: the form transformers 4 and 5 both read, the same config read again', () => {
@@ -169,6 +171,71 @@ test('namm convert: a Phi-3 folder to safetensors and back stores the fused proj
     assert.equal(names.some((n) => /\.(q|k|v|gate|up)_proj\./.test(n)), false);
     const logits = async (path: string) => (await Model.fromPretrained(path, { weights: 'f32' })).createSessionWith(null, { chunkSize: 8 }).prefill(PROMPT, { logits: 'all' });
     assert.deepEqual(await logits(out), await logits(FIXTURE));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function ggufMetadataOf(path: string): GgufMetadata {
+  const fd = openSync(path, 'r');
+  try { return readGgufHeader(fd, path).metadata; } finally { closeSync(fd); }
+}
+
+function ggufTensorsOf(path: string): Map<string, number[]> {
+  const fd = openSync(path, 'r');
+  try { return new Map(readGgufHeader(fd, path).tensors.map((t) => [t.name, [...t.dims]])); } finally { closeSync(fd); }
+}
+
+test('namm convert: a Phi-3 to GGUF is llama.cpp\'s phi3 (fused tensors, LongRoPE factor tensors and keys) and reads back the same', async () => {
+  const dir = tempDir('namm-phi3-');
+  try {
+    const gguf = join(dir, 'phi3.gguf');
+    await convertModel({ from: FIXTURE, to: 'gguf', out: gguf });
+    const meta = ggufMetadataOf(gguf);
+    const value = (k: string) => meta.get(k)?.value;
+    assert.equal(value('general.architecture'), 'phi3');
+    assert.deepEqual([value('phi3.rope.dimension_count'), value('phi3.rope.scaling.original_context_length'), value('phi3.context_length')], [12, 16, 64]);
+    assert.ok(Math.abs((value('phi3.rope.scaling.attn_factor') as number) - Math.sqrt(1.5)) < 1e-7);
+    assert.equal(meta.has('namm.rope_scaling') || meta.has('phi3.rope.scaling.type'), false);
+    const tensors = ggufTensorsOf(gguf);
+    // ggml's dims are innermost first: [in, out].
+    assert.deepEqual([tensors.get('blk.0.attn_qkv.weight'), tensors.get('blk.1.ffn_up.weight'), tensors.get('rope_factors_long.weight'), tensors.get('rope_factors_short.weight')], [[64, 128], [64, 192], [6], [6]]);
+    assert.equal(tensors.has('blk.0.attn_q.weight') || tensors.has('blk.0.ffn_gate.weight'), false);
+    const back = await loadModelFiles(gguf, { weights: 'f32' });
+    const from = await loadModelFiles(FIXTURE, { weights: 'f32' });
+    assert.deepEqual({ ...back.config, ropeScaling: null }, { ...from.config, ropeScaling: null });
+    const [a, b] = [back.config.ropeScaling, from.config.ropeScaling];
+    assert.ok(a.type === 'longrope' && b.type === 'longrope');
+    assert.deepEqual([a.shortFactors, a.longFactors, a.originalMaxPositions], [b.shortFactors, b.longFactors, b.originalMaxPositions]);
+    assert.ok(Math.abs(a.attentionFactor - b.attentionFactor) < 1e-7);
+    const logits = async (path: string) => (await Model.fromPretrained(path, { weights: 'f32' })).createSessionWith(null, { chunkSize: 8 }).prefill(PROMPT, { logits: 'all' });
+    const want = await logits(FIXTURE), got = await logits(gguf);
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+    // Only the attention factor differs, rounded to float32 in the file (and read back as its shortest decimal).
+    assert.ok(worst < 1e-5, `largest logit difference ${worst}`);
+    // And to a folder again: the original config.
+    const out = join(dir, 'again');
+    await convertModel({ from: gguf, to: 'safetensors', out });
+    const hf = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual([hf.model_type, hf.original_max_position_embeddings, hf.partial_rotary_factor], ['phi3', 16, 0.75]);
+
+    // As llama.cpp's converter writes a Phi-3 without a window or an output head (Phi-4-mini ties it): a window of 0
+    // is none, and no attn_factor key is a factor of 1.
+    const edited = join(dir, 'edited.gguf');
+    rewriteGguf(gguf, edited, {
+      meta: (m) => { m.set('phi3.attention.sliding_window', { type: 4, value: 0 }); m.delete('phi3.rope.scaling.attn_factor'); },
+      tensors: (list) => list.filter((t) => t.name !== 'output.weight'),
+    });
+    const e = (await loadModelFiles(edited, { weights: 'f32' })).config;
+    assert.deepEqual([e.slidingWindow, e.tieEmbeddings, e.ropeScaling.type === 'longrope' && e.ropeScaling.attentionFactor], [undefined, true, 1]);
+    const refused = async (edit: Parameters<typeof rewriteGguf>[2], why: RegExp) => {
+      rewriteGguf(gguf, edited, edit);
+      await assert.rejects(loadModelFiles(edited, { weights: 'f32' }), why);
+    };
+    await refused({ tensors: (list) => list.filter((t) => t.name !== 'rope_factors_short.weight') }, /edited\.gguf: tensor "rope_factors_short\.weight" is missing beside "rope_factors_long\.weight" \(LongRoPE needs both\)/);
+    await refused({ tensors: (list) => list.map((t) => (t.name === 'rope_factors_long.weight' ? { ...t, dims: [5], bytes: t.bytes.subarray(0, 20) } : t)) },
+      /tensor "rope_factors_long\.weight" must hold 6 values \(one per rotary pair\), got shape \[5\]/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
