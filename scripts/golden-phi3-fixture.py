@@ -18,9 +18,11 @@ What the model is chosen to catch:
 The three paths:
 - `long`: one forward over all 24 tokens (24 > 16: the long factors for every position);
 - `short`: one forward over the first 12 (the short factors);
-- `decoded`: a forward over the first 6 tokens, then one token at a time with the keys cached, as generate runs:
-  the token at position p is rotated with the factors of a forward of length p + 1, so positions 0..15 with the
-  short factors and 16..23 with the long ones, and the cached keys keep the rotation they were made with.
+- `decoded`: a forward over the first 6 tokens, then one token at a time with the keys cached, as transformers'
+  Phi3Model runs with past_key_values (and llama.cpp by batch): the token at position p is rotated with the factors
+  of a forward of length p + 1, so positions 0..15 with the short factors and 16..23 with the long ones, and the
+  cached keys keep the rotation they were made with. (Phi3ForCausalLM's generate instead drops its cache at the
+  first token past the original context and runs the whole sequence again with the long factors.)
 
 Usage: python3 scripts/golden-phi3-fixture.py. Needs numpy and safetensors. Deterministic: numpy's PCG64 with a fixed
 seed, so the same numpy writes the same files.
