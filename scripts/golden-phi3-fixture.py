@@ -35,8 +35,8 @@ import os
 import numpy as np
 from safetensors.numpy import save_file
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURES = os.path.join(HERE, '..', 'test', 'fixtures')
+from fixture_common import FIXTURES, Draws
+
 MODEL_DIR = os.path.join(FIXTURES, 'tiny-phi3')
 OUT = os.path.join(FIXTURES, 'golden-phi3.json')
 
@@ -78,14 +78,9 @@ POSITIONS = {'long': [0, 5, 11, 15, 16, 17, 23], 'short': [0, 5, 11], 'decoded':
 
 def weights(seed=20261204):
     """name → float16 array. Projections N(0, 0.15²), embeddings and head N(0, 0.5²), norm weights 1 + N(0, 0.2²)."""
-    rng = np.random.default_rng(seed)
+    draw = Draws(seed)
+    normal, around_one = draw.normal, draw.around_one
     w = {}
-
-    def normal(shape, std):
-        return (rng.standard_normal(shape) * std).astype(np.float16)
-
-    def around_one(n):
-        return (1 + rng.standard_normal(n) * 0.2).astype(np.float16)
 
     w['model.embed_tokens.weight'] = normal((VOCAB, HIDDEN), 0.5)
     for layer in range(LAYERS):

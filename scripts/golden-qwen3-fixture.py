@@ -22,8 +22,9 @@ import os
 import numpy as np
 from safetensors.numpy import save_file
 
+from fixture_common import FIXTURES, Draws
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURES = os.path.join(HERE, '..', 'test', 'fixtures')
 MODEL_DIR = os.path.join(FIXTURES, 'tiny-qwen3')
 OUT = os.path.join(FIXTURES, 'golden-qwen3.json')
 
@@ -65,14 +66,9 @@ POSITIONS = [0, 5, 11, 17, 23]
 
 def weights(seed=20250):
     """name → float16 array. Projections N(0, 0.15²), embeddings N(0, 0.5²), every norm weight 1 + N(0, 0.2²)."""
-    rng = np.random.default_rng(seed)
+    draw = Draws(seed)
+    normal, around_one = draw.normal, draw.around_one
     w = {}
-
-    def normal(shape, std):
-        return (rng.standard_normal(shape) * std).astype(np.float16)
-
-    def around_one(n):
-        return (1 + rng.standard_normal(n) * 0.2).astype(np.float16)
 
     w['model.embed_tokens.weight'] = normal((VOCAB, HIDDEN), 0.5)
     for layer in range(LAYERS):
