@@ -96,10 +96,10 @@ def weights(seed=20261204):
     return w
 
 
-def cos_sin(position, forward_length, short=SHORT, long=LONG):
+def cos_sin(position, forward_length, short=SHORT, long=LONG, attention_factor=True):
     """cos and sin over the ROTARY dims for one position, in a forward of `forward_length` tokens."""
     scale = MAX_POSITIONS / ORIGINAL
-    attention = math.sqrt(1 + math.log(scale) / math.log(ORIGINAL)) if scale > 1 else 1.0
+    attention = math.sqrt(1 + math.log(scale) / math.log(ORIGINAL)) if scale > 1 and attention_factor else 1.0
     factors = np.array(long if forward_length > ORIGINAL else short, dtype=np.float64)
     inv = 1.0 / (factors * CONFIG['rope_theta'] ** (np.arange(0, ROTARY, 2, dtype=np.float64) / ROTARY))
     angles = position * inv
@@ -114,7 +114,7 @@ def rotate(x, cos, sin):
     return np.concatenate([rot * cos + half * sin, rest], axis=-1)
 
 
-def run(w, ids, forward_of, long=LONG):
+def run(w, ids, forward_of, long=LONG, attention_factor=True):
     """Logits [len(ids), VOCAB]; forward_of[p] is the length of the forward in which position p is computed."""
     t = len(ids)
     eps = CONFIG['rms_norm_eps']
@@ -132,7 +132,7 @@ def run(w, ids, forward_of, long=LONG):
         k = qkv[:, q_rows:q_rows + kv_rows].reshape(t, KV_HEADS, HEAD_DIM)
         v = qkv[:, q_rows + kv_rows:].reshape(t, KV_HEADS, HEAD_DIM)
         for pos in range(t):
-            cos, sin = cos_sin(pos, forward_of[pos], long=long)
+            cos, sin = cos_sin(pos, forward_of[pos], long=long, attention_factor=attention_factor)
             q[pos], k[pos] = rotate(q[pos], cos, sin), rotate(k[pos], cos, sin)
         out = np.empty((t, HEADS, HEAD_DIM))
         group = HEADS // KV_HEADS
@@ -158,14 +158,24 @@ def main():
         'short': run(wide, PROMPT[:SHORT_LENGTH], [SHORT_LENGTH] * SHORT_LENGTH),
         'decoded': run(wide, PROMPT, [DECODE_FROM if p < DECODE_FROM else p + 1 for p in range(n)]),
     }
-    # How far the logits move when the long factors are taken as the short ones, or the gate and up halves swapped:
-    # the test is blind below its tolerance, so both must move them far past it.
+    # How far the logits move when the long factors are taken as the short ones, or the gate and up halves swapped
+    # (and, below, keys and values swapped, or the attention factor left out): the test is blind below its
+    # tolerance, so each must move them far past it.
     same_factors = run(wide, PROMPT, [n] * n, long=SHORT)
     swapped = dict(wide)
     for layer in range(LAYERS):
         name = 'model.layers.%d.mlp.gate_up_proj.weight' % layer
         swapped[name] = np.concatenate([wide[name][INTERMEDIATE:], wide[name][:INTERMEDIATE]])
     swapped_logits = run(swapped, PROMPT, [n] * n)
+    # Keys and values are the same size here: taken the other way round, and the attention factor left out.
+    kv_swapped = dict(wide)
+    q_rows, kv_rows = HEADS * HEAD_DIM, KV_HEADS * HEAD_DIM
+    for layer in range(LAYERS):
+        name = 'model.layers.%d.self_attn.qkv_proj.weight' % layer
+        qkv = wide[name]
+        kv_swapped[name] = np.concatenate([qkv[:q_rows], qkv[q_rows + kv_rows:], qkv[q_rows:q_rows + kv_rows]])
+    kv_swapped_logits = run(kv_swapped, PROMPT, [n] * n)
+    unscaled = run(wide, PROMPT, [n] * n, attention_factor=False)
     positions = POSITIONS['long']
     moved = lambda other: float(np.abs(other[positions] - paths['long'][positions]).max())  # noqa: E731
 
@@ -179,6 +189,7 @@ def main():
         'model': 'test/fixtures/tiny-phi3 (random, seeded)', 'prompt': PROMPT, 'vocab': VOCAB,
         'short_length': SHORT_LENGTH, 'decode_from': DECODE_FROM,
         'moved_with_short_factors_for_long': moved(same_factors), 'moved_with_gate_up_swapped': moved(swapped_logits),
+        'moved_with_k_v_swapped': moved(kv_swapped_logits), 'moved_without_attention_factor': moved(unscaled),
         'paths': {
             name: {'positions': POSITIONS[name],
                    'logits_f32': base64.b64encode(logits[POSITIONS[name]].astype('<f4').tobytes()).decode('ascii')}
@@ -188,8 +199,10 @@ def main():
     with open(OUT, 'w') as f:
         json.dump(fixture, f, indent=1)
         f.write('\n')
-    print('max |logit| %.3f; moved with the short factors for the long %.3g, with gate and up swapped %.3g'
-          % (np.abs(paths['long']).max(), fixture['moved_with_short_factors_for_long'], fixture['moved_with_gate_up_swapped']))
+    print('max |logit| %.3f; moved with the short factors for the long %.3g, with gate and up swapped %.3g, with k and v'
+          ' swapped %.3g, without the attention factor %.3g'
+          % (np.abs(paths['long']).max(), fixture['moved_with_short_factors_for_long'], fixture['moved_with_gate_up_swapped'],
+             fixture['moved_with_k_v_swapped'], fixture['moved_without_attention_factor']))
     print('wrote', os.path.relpath(MODEL_DIR), 'and', os.path.relpath(OUT))
 
 

@@ -122,8 +122,9 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
   if (ropeParams && typeof ropeParams === 'object' && !Array.isArray(ropeParams)) {
     const entries = Object.entries(ropeParams as Json);
     // A model with `layer_types` gets one set per layer type ({"full_attention": {…}, "sliding_attention": {…}}):
-    // read as a flat set it had no rope_type and no rope_theta, so it ran as plain RoPE with θ = 10000.
-    if (entries.some(([, v]) => v !== null && typeof v === 'object')) {
+    // read as a flat set it had no rope_type and no rope_theta, so it ran as plain RoPE with θ = 10000. (Lists are
+    // values of one set: LongRoPE's factors.)
+    if (entries.some(([, v]) => v !== null && typeof v === 'object' && !Array.isArray(v))) {
       throw new Error(`${source}: rope_parameters holds a set per layer type (${entries.map(([k]) => JSON.stringify(k)).join(', ')}); namm reads one set for every layer`);
     }
     const p = new ConfigReader(ropeParams as Json, `${source} (rope_parameters)`);
@@ -137,6 +138,10 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
   const topLevelOriginal = r.has('original_max_position_embeddings') ? r.size('original_max_position_embeddings') : isPhi3 ? 4096 : undefined;
   let ropeScaling = parseRopeScaling(scalingJson, maxPositions, source, topLevelOriginal);
   if (ropeScaling.type === 'longrope') checkLongRopeFactors(ropeScaling, Math.floor(headDim * partial / 2), source);
+  // transformers' Phi3Config takes LongRoPE or none (version 4 refuses any other type; 5 names only these two).
+  if (isPhi3 && ropeScaling.type !== 'none' && ropeScaling.type !== 'longrope') {
+    throw new Error(`${source}: a phi3 model's RoPE scaling must be "longrope" (or "su"), got "${ropeScaling.type}", which transformers' Phi3Config refuses too`);
+  }
   // transformers' dynamic NTK takes max_position_embeddings as the original context (its rotary embedding's
   // original_max_seq_len) and never reads an original_max_position_embeddings beside the factor.
   if (ropeScaling.type === 'dynamic') ropeScaling = { ...ropeScaling, originalMaxPositions: maxPositions };
@@ -540,7 +545,8 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
     // where it is not the inferred one (which transformers 5 reads).
     if (rs.type === 'longrope') {
       const scaling: Record<string, unknown> = { type: 'longrope', short_factor: [...rs.shortFactors], long_factor: [...rs.longFactors] };
-      if (rs.attentionFactor !== longRopeAttentionFactor(config.maxPositions / rs.originalMaxPositions, rs.originalMaxPositions)) {
+      // Compared in float32: a GGUF file's attn_factor is the inferred one rounded.
+      if (Math.fround(rs.attentionFactor) !== Math.fround(longRopeAttentionFactor(config.maxPositions / rs.originalMaxPositions, rs.originalMaxPositions))) {
         scaling.attention_factor = rs.attentionFactor;
       }
       out.rope_scaling = scaling;

@@ -12,7 +12,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { getBackend } from '../tensor/index.js';
-import { parseRopeScaling, ropeScalingToHf, yarnMscale } from './config.js';
+import { longRopeAttentionFactor, parseRopeScaling, ropeScalingToHf, yarnMscale } from './config.js';
 import { llama3FromDivisors, ropeFrequencyDivisors, rotaryPairs } from './rope.js';
 import { tieEmbeddings } from './load.js';
 import { fusePhi3Weights, isPhi3Checkpoint, splitPhi3Weights } from './phi3.js';
@@ -611,9 +611,12 @@ const ROPE_FACTORS_LONG = 'rope_factors_long.weight', ROPE_FACTORS_SHORT = 'rope
 
 /**
  * A phi3 file's LongRoPE: the factors of its two tensors, the original context of `rope.scaling.original_context_length`
- * (the training context when absent) and the attention factor of `rope.scaling.attn_factor` (1 when absent), as
- * llama.cpp applies them (the long factors once a batch reaches past the original context, which is transformers'
- * rule, and cos and sin multiplied by the attention factor at every length). No other scaling may be named beside it.
+ * (the training context when absent) and the attention factor of `rope.scaling.attn_factor` (1 when absent; the
+ * exact √(1 + ln s / ln original) that llama.cpp's converter rounded when the file holds that rounded, so that the
+ * model is the config.json's to the last bit). namm applies them as transformers does: the long factors in a forward
+ * that reaches past the original context (recent llama.cpp chooses by the batch's last position too; older versions
+ * by the context size the run was given), and cos and sin multiplied by the attention factor at every length. No
+ * other scaling may be named beside it.
  */
 function ggufLongRope(fd: number, long: GgufTensorInfo | undefined, short: GgufTensorInfo | undefined, config: ModelConfig, meta: GgufMeta): RopeScaling {
   const file = meta.file, a = config.modelType;
@@ -631,12 +634,12 @@ function ggufLongRope(fd: number, long: GgufTensorInfo | undefined, short: GgufT
     if (bad >= 0) throw new Error(`${file}: tensor "${info.name}" value ${bad} is ${values[bad]}, not a positive finite factor`);
     return values;
   };
-  const attentionFactor = meta.number(`${a}.rope.scaling.attn_factor`, 1);
+  let attentionFactor = meta.number(`${a}.rope.scaling.attn_factor`, 1);
   if (!(Number.isFinite(attentionFactor) && attentionFactor > 0)) throw new Error(`${file}: metadata "${a}.rope.scaling.attn_factor" must be a positive number, got ${attentionFactor}`);
-  return {
-    type: 'longrope', shortFactors: read(short), longFactors: read(long),
-    originalMaxPositions: meta.size(`${a}.rope.scaling.original_context_length`, config.maxPositions), attentionFactor,
-  };
+  const originalMaxPositions = meta.size(`${a}.rope.scaling.original_context_length`, config.maxPositions);
+  const inferred = longRopeAttentionFactor(config.maxPositions / originalMaxPositions, originalMaxPositions);
+  if (Math.fround(inferred) === Math.fround(attentionFactor)) attentionFactor = inferred;
+  return { type: 'longrope', shortFactors: read(short), longFactors: read(long), originalMaxPositions, attentionFactor };
 }
 
 /**
@@ -689,6 +692,7 @@ export async function loadGguf(file: string, storage: WeightStorage = 'f32'): Pr
     const config = ggufConfig(meta, infos);
     const freqs = infos.get(ROPE_FREQS);
     const long = infos.get(ROPE_FACTORS_LONG), short = infos.get(ROPE_FACTORS_SHORT);
+    if ((long || short) && freqs) throw new Error(`${file}: tensor "${ROPE_FREQS}" beside LongRoPE's "${long ? ROPE_FACTORS_LONG : ROPE_FACTORS_SHORT}": two RoPE scalings, which namm does not combine`);
     if (long || short) config.ropeScaling = ggufLongRope(fd, long, short, config, meta);
     if (freqs) {
       const key = `${meta.string('general.architecture')}.rope.scaling.original_context_length`;

@@ -61,7 +61,8 @@ export function splitPhi3Weights(config: ModelConfig, weights: WeightMap, source
 
 /**
  * The weights as a Phi-3 checkpoint stores them: each layer's q/k/v stacked into `qkv_proj` and gate/up into
- * `gate_up_proj` (float32 copies), every other tensor as it is. The inverse of splitPhi3Weights.
+ * `gate_up_proj` (float32: views where the parts already lie in order in one buffer, else copies), every other
+ * tensor as it is. The inverse of splitPhi3Weights.
  */
 export function fusePhi3Weights(config: ModelConfig, weights: WeightMap): WeightMap {
   const out: WeightMap = new Map();
@@ -76,15 +77,33 @@ export function fusePhi3Weights(config: ModelConfig, weights: WeightMap): Weight
     const pieces = parts(config, fused).map(([part]) => {
       const p = weights.get(`model.layers.${m[1]}.${part}.${m[3]}`);
       if (!p) throw new Error(`cannot write a Phi-3 checkpoint: "${fusedName}" needs "model.layers.${m[1]}.${part}.${m[3]}", which the weights do not hold`);
-      return tensorValues(p);
+      return p;
     });
-    const data = new Float32Array(pieces.reduce((a, p) => a + p.length, 0));
-    let at = 0;
-    for (const p of pieces) { data.set(p, at); at += p.length; }
     const rows = parts(config, fused).reduce((a, [, r]) => a + r, 0);
-    out.set(fusedName, { shape: t.shape.length > 1 ? [rows, t.shape[1]!] : [rows], data });
+    out.set(fusedName, { shape: t.shape.length > 1 ? [rows, t.shape[1]!] : [rows], data: stacked(pieces) });
   }
   return out;
+}
+
+/**
+ * The values of tensors stacked row after row: a view when they are float32 views that follow each other in one
+ * buffer (the parts splitPhi3Weights made of a float32 matrix, so that writing a model does not copy its projections),
+ * else a float32 copy (widening packed parts).
+ */
+function stacked(pieces: Tensor[]): Float32Array {
+  const first = pieces[0]!.packed ? null : pieces[0]!.data;
+  let end = first ? first.byteOffset + first.byteLength : -1;
+  const adjacent = first !== null && pieces.slice(1).every((p) => {
+    if (p.packed || p.data.buffer !== first.buffer || p.data.byteOffset !== end) return false;
+    end += p.data.byteLength;
+    return true;
+  });
+  if (adjacent) return new Float32Array(first.buffer, first.byteOffset, (end - first.byteOffset) / 4);
+  const values = pieces.map(tensorValues);
+  const data = new Float32Array(values.reduce((a, v) => a + v.length, 0));
+  let at = 0;
+  for (const v of values) { data.set(v, at); at += v.length; }
+  return data;
 }
 
 /** Whether a config is written as a Phi-3 config.json (toHfConfig), whose checkpoint stores the fused projections. */

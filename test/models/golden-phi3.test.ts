@@ -17,7 +17,7 @@ const MODEL = fileURLToPath(new URL('../fixtures/tiny-phi3', import.meta.url));
 interface Path { positions: number[]; logits_f32: string }
 const FIXTURE = JSON.parse(readFileSync(new URL('../fixtures/golden-phi3.json', import.meta.url), 'utf8')) as {
   prompt: number[]; vocab: number; short_length: number; decode_from: number;
-  moved_with_short_factors_for_long: number; moved_with_gate_up_swapped: number;
+  moved_with_short_factors_for_long: number; moved_with_gate_up_swapped: number; moved_with_k_v_swapped: number; moved_without_attention_factor: number;
   paths: { long: Path; short: Path; decoded: Path };
 };
 /** As test/models/golden-logits.test.ts: float64 against float32 arithmetic. */
@@ -37,8 +37,11 @@ function worstDiff(got: Float32Array, path: Path, V: number): [number, string] {
 }
 
 test('a tiny Phi-3 with LongRoPE matches an independent float64 forward: long and short forwards, and a decoding across', async () => {
-  // The long factors, and the gate's half of gate_up_proj, move the logits far past the tolerance.
-  assert.ok(FIXTURE.moved_with_short_factors_for_long > 100 * TOLERANCE && FIXTURE.moved_with_gate_up_swapped > 100 * TOLERANCE);
+  // The long factors, the order of gate_up_proj's and qkv_proj's parts, and the attention factor each move the logits
+  // far past the tolerance.
+  for (const moved of [FIXTURE.moved_with_short_factors_for_long, FIXTURE.moved_with_gate_up_swapped, FIXTURE.moved_with_k_v_swapped, FIXTURE.moved_without_attention_factor]) {
+    assert.ok(moved > 100 * TOLERANCE, `moved by ${moved}`);
+  }
   const V = FIXTURE.vocab, ids = FIXTURE.prompt;
   for (const backend of [getBackend(), new JsBackend()]) {
     for (const weights of ['f32', 'auto'] as const) {

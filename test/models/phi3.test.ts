@@ -13,6 +13,7 @@ import { parseHfConfig, toHfConfig, validateModelConfig } from '../../src/models
 import { readGgufHeader, type GgufMetadata } from '../../src/models/gguf.js';
 import { loadModelFiles } from '../../src/models/load.js';
 import { Model } from '../../src/models/model.js';
+import { packMatrix } from '../../src/models/pack.js';
 import { fusePhi3Weights, splitPhi3Weights } from '../../src/models/phi3.js';
 import { ropeAttentionFactor, ropeInvFreq } from '../../src/models/rope.js';
 import { readSafetensors } from '../../src/models/safetensors.js';
@@ -80,6 +81,10 @@ test('phi3 config.json: LongRoPE from the two context lengths, the window, no bi
   assert.equal(parseHfConfig({ ...mini4k, sliding_window: undefined }, 'p.json').slidingWindow, undefined);
   // Phi-4-mini: 3/4 of each head rotates, so 48 factors for 128 dims.
   const four4 = parseHfConfig(phi4mini, 'p.json');
+  // transformers 5 saves the scaling in rope_parameters, the factor lists inside it.
+  const { rope_scaling: scaling, rope_theta: theta, partial_rotary_factor: partial, ...rest } = phi4mini;
+  const v5 = { ...rest, rope_parameters: { rope_type: 'longrope', short_factor: scaling.short_factor, long_factor: scaling.long_factor, rope_theta: theta, partial_rotary_factor: partial, original_max_position_embeddings: 4096 } };
+  assert.deepEqual(parseHfConfig(v5, 'p.json'), four4);
   assert.deepEqual([four4.headDim, four4.partialRotaryFactor, four4.nKvHeads, four4.tieEmbeddings], [128, 0.75, 8, true]);
   assert.equal(ropeInvFreq(four4, 10).length, 48);
   validateModelConfig(four4);
@@ -95,6 +100,9 @@ test('phi3 config.json: bad LongRoPE settings are refused with the file and the 
   refused({ short_factor: [...factors(47, 2), 0] }, /"short_factor" must be a list of positive numbers/);
   refused({ short_factor: 'ones' }, /"short_factor" must be a list of positive numbers/);
   refused({ attention_factor: -1 }, /"attention_factor" must be a positive number, got -1/);
+  // Phi3Config takes LongRoPE or nothing.
+  assert.throws(() => parseHfConfig({ ...mini128k, rope_scaling: { type: 'linear', factor: 2 } }, '/m/config.json'),
+    /^Error: \/m\/config\.json: a phi3 model's RoPE scaling must be "longrope" \(or "su"\), got "linear", which transformers' Phi3Config refuses too$/);
   assert.throws(() => parseHfConfig({ ...mini128k, original_max_position_embeddings: 0 }, '/m/config.json'), /"original_max_position_embeddings" must be a positive integer/);
   assert.throws(() => parseHfConfig({ ...mini128k, model_type: 'phi3small' }, '/m/config.json'), /model_type "phi3small" is not supported \(supported: .*phi3.*\)/);
   // A hand-built config: validateModelConfig checks the lists too.
@@ -148,6 +156,12 @@ test('phi3 fused projections: split at load into views of the same storage, refu
     assert.deepEqual(fused.get(name)!.data, raw.get(name)!.data, name);
   }
   assert.equal(fused.has('model.layers.0.self_attn.k_proj.weight'), false);
+  // Parts that lie in order in one buffer (a float32 load's) are fused without a copy; others are copied.
+  assert.equal(fused.get('model.layers.1.self_attn.qkv_proj.weight')!.data.buffer, q.data.buffer);
+  const apart: WeightMap = new Map([...weights].map(([n, t]) => [n, { shape: t.shape, data: t.data.slice() }]));
+  const copied = fusePhi3Weights(config, apart).get('model.layers.1.self_attn.qkv_proj.weight')!;
+  assert.notEqual(copied.data.buffer, apart.get('model.layers.1.self_attn.q_proj.weight')!.data.buffer);
+  assert.deepEqual(copied.data, raw.get('model.layers.1.self_attn.qkv_proj.weight')!.data);
   // Rows that do not stack to this config's parts, and a part held twice, are refused with the tensor named.
   const bad: WeightMap = new Map([['model.layers.0.self_attn.qkv_proj.weight', { shape: [120, 64], data: new Float32Array(120 * 64) }]]);
   assert.throws(() => splitPhi3Weights(config, bad, '/m'), /^Error: \/m: tensor "model\.layers\.0\.self_attn\.qkv_proj\.weight" has shape \[120, 64\]; this config's queries, keys and values stack to \[128, 64\]$/);
@@ -171,6 +185,14 @@ test('namm convert: a Phi-3 folder to safetensors and back stores the fused proj
     assert.equal(names.some((n) => /\.(q|k|v|gate|up)_proj\./.test(n)), false);
     const logits = async (path: string) => (await Model.fromPretrained(path, { weights: 'f32' })).createSessionWith(null, { chunkSize: 8 }).prefill(PROMPT, { logits: 'all' });
     assert.deepEqual(await logits(out), await logits(FIXTURE));
+    // Quantised as the (float32) file is read, the fused matrix splits into the rows that quantising each part gives
+    // (blocks run along rows).
+    const f32 = (await loadModelFiles(FIXTURE, { weights: 'f32' })).weights, q8 = (await loadModelFiles(out, { weights: 'q8_0' })).weights;
+    for (const name of ['model.layers.0.self_attn.k_proj.weight', 'model.layers.0.mlp.up_proj.weight']) {
+      const part = f32.get(name)!;
+      assert.equal(q8.get(name)!.packed!.format, 'q8_0');
+      assert.deepEqual(q8.get(name)!.packed!.bytes, packMatrix(part.data, part.shape[0]!, part.shape[1]!, 'q8_0')!.bytes, name);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -207,18 +229,16 @@ test('namm convert: a Phi-3 to GGUF is llama.cpp\'s phi3 (fused tensors, LongRoP
     const [a, b] = [back.config.ropeScaling, from.config.ropeScaling];
     assert.ok(a.type === 'longrope' && b.type === 'longrope');
     assert.deepEqual([a.shortFactors, a.longFactors, a.originalMaxPositions], [b.shortFactors, b.longFactors, b.originalMaxPositions]);
-    assert.ok(Math.abs(a.attentionFactor - b.attentionFactor) < 1e-7);
     const logits = async (path: string) => (await Model.fromPretrained(path, { weights: 'f32' })).createSessionWith(null, { chunkSize: 8 }).prefill(PROMPT, { logits: 'all' });
-    const want = await logits(FIXTURE), got = await logits(gguf);
-    let worst = 0;
-    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
-    // Only the attention factor differs, rounded to float32 in the file (and read back as its shortest decimal).
-    assert.ok(worst < 1e-5, `largest logit difference ${worst}`);
+    // The file's attn_factor is the inferred one rounded to float32, read back as that exact value: the same logits.
+    assert.equal(a.attentionFactor, b.attentionFactor);
+    assert.deepEqual(await logits(gguf), await logits(FIXTURE));
     // And to a folder again: the original config.
     const out = join(dir, 'again');
     await convertModel({ from: gguf, to: 'safetensors', out });
     const hf = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
     assert.deepEqual([hf.model_type, hf.original_max_position_embeddings, hf.partial_rotary_factor], ['phi3', 16, 0.75]);
+    assert.deepEqual(Object.keys(hf.rope_scaling as object).sort(), ['long_factor', 'short_factor', 'type']);
 
     // As llama.cpp's converter writes a Phi-3 without a window or an output head (Phi-4-mini ties it): a window of 0
     // is none, and no attn_factor key is a factor of 1.
@@ -229,6 +249,10 @@ test('namm convert: a Phi-3 to GGUF is llama.cpp\'s phi3 (fused tensors, LongRoP
     });
     const e = (await loadModelFiles(edited, { weights: 'f32' })).config;
     assert.deepEqual([e.slidingWindow, e.tieEmbeddings, e.ropeScaling.type === 'longrope' && e.ropeScaling.attentionFactor], [undefined, true, 1]);
+    // Another attn_factor than the inferred one is kept (as its shortest decimal).
+    rewriteGguf(gguf, edited, { meta: (m) => m.set('phi3.rope.scaling.attn_factor', { type: 6, value: 1.5 }) });
+    const other = (await loadModelFiles(edited, { weights: 'f32' })).config.ropeScaling;
+    assert.equal(other.type === 'longrope' && other.attentionFactor, 1.5);
     const refused = async (edit: Parameters<typeof rewriteGguf>[2], why: RegExp) => {
       rewriteGguf(gguf, edited, edit);
       await assert.rejects(loadModelFiles(edited, { weights: 'f32' }), why);
@@ -236,6 +260,8 @@ test('namm convert: a Phi-3 to GGUF is llama.cpp\'s phi3 (fused tensors, LongRoP
     await refused({ tensors: (list) => list.filter((t) => t.name !== 'rope_factors_short.weight') }, /edited\.gguf: tensor "rope_factors_short\.weight" is missing beside "rope_factors_long\.weight" \(LongRoPE needs both\)/);
     await refused({ tensors: (list) => list.map((t) => (t.name === 'rope_factors_long.weight' ? { ...t, dims: [5], bytes: t.bytes.subarray(0, 20) } : t)) },
       /tensor "rope_factors_long\.weight" must hold 6 values \(one per rotary pair\), got shape \[5\]/);
+    await refused({ tensors: (list) => [...list, { ...list.find((t) => t.name === 'rope_factors_long.weight')!, name: 'rope_freqs.weight' }] },
+      /edited\.gguf: tensor "rope_freqs\.weight" beside LongRoPE's "rope_factors_long\.weight": two RoPE scalings, which namm does not combine/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
