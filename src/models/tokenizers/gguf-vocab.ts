@@ -169,7 +169,6 @@ export function ggufTokenizerFromMetadata(meta: GgufMeta): Tokenizer {
   if (badType >= 0) throw new Error(`${meta.file}: metadata "tokenizer.ggml.token_type"[${badType}] is ${types![badType]}, not a token type (0 to 6)`);
   const bos = optionalId(meta, 'tokenizer.ggml.bos_token_id', n);
   const eosIds = ggufEosTokenIds(meta, n);
-  const eos = eosIds[0] ?? null;
   const chatTemplate = meta.string('tokenizer.chat_template');
   if (model === 'llama') {
     // Without the keys, llama.cpp gives a SentencePiece vocabulary Llama's BOS 1 and EOS 2 (as the sentencepiece
