@@ -9,7 +9,7 @@
  */
 import { quantizeQ8_0 } from './gguf.js';
 import { f32ToBf16, f32ToF16 } from './safetensors.js';
-import { PACKED_FORMATS, PackedMatrix, packedBlockValues, unpackMatrix, type PackedFormat } from '../tensor/packed.js';
+import { PackedMatrix, packedBlockValues, unpackMatrix, type PackedFormat } from '../tensor/packed.js';
 import type { ModelConfig, Tensor, WeightMap } from './types.js';
 import { argError, checkArg } from '../util/args.js';
 

@@ -18,7 +18,7 @@ import type { AttentionArgs, Backend } from '../../src/tensor/backend.js';
 import { JsBackend } from '../../src/tensor/js.js';
 import { NativeBackend, loadNativeBackend, type SimdPath } from '../../src/tensor/native.js';
 import { Rng } from '../../src/util/rng.js';
-import { randomF32, randomQ8_0, randomU16, uniformF32 } from '../helpers/random-arrays.js';
+import { randomF32, randomQ8_0, randomU16 } from '../helpers/random-arrays.js';
 import { assertClose, assertSameBits } from '../helpers/compare.js';
 
 const TOL = 1e-4;
