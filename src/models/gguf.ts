@@ -609,6 +609,17 @@ const ROPE_FREQS = 'rope_freqs.weight';
 /** llama.cpp's LongRoPE factors (its phi3 architecture's; one pair of tensors for every layer). */
 const ROPE_FACTORS_LONG = 'rope_factors_long.weight', ROPE_FACTORS_SHORT = 'rope_factors_short.weight';
 
+/** A file's per-pair RoPE vector (rope_freqs, LongRoPE's factors): one value per rotary pair, each positive and finite. */
+function readRopeVector(fd: number, info: GgufTensorInfo, pairs: number, file: string, what: string): number[] {
+  if (info.dims.length !== 1 || info.dims[0] !== pairs) {
+    throw new Error(`${file}: tensor "${info.name}" must hold ${pairs} values (one per rotary pair), got shape [${[...info.dims].reverse().join(', ')}]`);
+  }
+  const values = [...readGgufTensor(fd, info, file).data];
+  const bad = values.findIndex((v) => !(Number.isFinite(v) && v > 0));
+  if (bad >= 0) throw new Error(`${file}: tensor "${info.name}" value ${bad} is ${values[bad]}, not a positive finite ${what}`);
+  return values;
+}
+
 /**
  * A phi3 file's LongRoPE: the factors of its two tensors, the original context of `rope.scaling.original_context_length`
  * (the training context when absent) and the attention factor of `rope.scaling.attn_factor` (1 when absent; the
@@ -623,17 +634,8 @@ function ggufLongRope(fd: number, long: GgufTensorInfo | undefined, short: GgufT
   if (!long || !short) throw new Error(`${file}: tensor "${long ? ROPE_FACTORS_SHORT : ROPE_FACTORS_LONG}" is missing beside "${long ? ROPE_FACTORS_LONG : ROPE_FACTORS_SHORT}" (LongRoPE needs both)`);
   if (a !== 'phi3') throw new Error(`${file}: tensors "${ROPE_FACTORS_LONG}" and "${ROPE_FACTORS_SHORT}" (LongRoPE) have no counterpart in a ${a} model (phi3 files have them)`);
   if (config.ropeScaling.type !== 'none') throw new Error(`${file}: LongRoPE factors beside a ${config.ropeScaling.type} RoPE scaling in the metadata`);
-  const pairs = rotaryPairs(config);
-  const read = (info: GgufTensorInfo) => {
-    if (info.dims.length !== 1 || info.dims[0] !== pairs) {
-      throw new Error(`${file}: tensor "${info.name}" must hold ${pairs} values (one per rotary pair), got shape [${[...info.dims].reverse().join(', ')}]`);
-    }
-    // As float32 metadata is read: the shortest decimal of each value, what config.json's list said.
-    const values = [...readGgufTensor(fd, info, file).data].map(shortestFloat32Decimal);
-    const bad = values.findIndex((v) => !(Number.isFinite(v) && v > 0));
-    if (bad >= 0) throw new Error(`${file}: tensor "${info.name}" value ${bad} is ${values[bad]}, not a positive finite factor`);
-    return values;
-  };
+  // As float32 metadata is read: the shortest decimal of each value, what config.json's list said.
+  const read = (info: GgufTensorInfo) => readRopeVector(fd, info, rotaryPairs(config), file, 'factor').map(shortestFloat32Decimal);
   let attentionFactor = meta.number(`${a}.rope.scaling.attn_factor`, 1);
   if (!(Number.isFinite(attentionFactor) && attentionFactor > 0)) throw new Error(`${file}: metadata "${a}.rope.scaling.attn_factor" must be a positive number, got ${attentionFactor}`);
   const originalMaxPositions = meta.size(`${a}.rope.scaling.original_context_length`, config.maxPositions);
@@ -652,13 +654,7 @@ function ggufLongRope(fd: number, long: GgufTensorInfo | undefined, short: GgufT
  */
 function ggufRopeFactors(fd: number, info: GgufTensorInfo, config: ModelConfig, originalContext: number | null, file: string): RopeScaling {
   if (config.arch !== 'llama') throw new Error(`${file}: tensor "${ROPE_FREQS}" has no counterpart in a ${config.arch} model`);
-  const pairs = rotaryPairs(config);
-  if (info.dims.length !== 1 || info.dims[0] !== pairs) {
-    throw new Error(`${file}: tensor "${ROPE_FREQS}" must hold ${pairs} values (one per rotary pair), got shape [${[...info.dims].reverse().join(', ')}]`);
-  }
-  const values = [...readGgufTensor(fd, info, file).data];
-  const bad = values.findIndex((v) => !(Number.isFinite(v) && v > 0));
-  if (bad >= 0) throw new Error(`${file}: tensor "${ROPE_FREQS}" value ${bad} is ${values[bad]}, not a positive finite divisor`);
+  const values = readRopeVector(fd, info, rotaryPairs(config), file, 'divisor');
   const s = config.ropeScaling;
   if (s.type === 'none') return llama3FromDivisors(config, values, originalContext ?? undefined) ?? { type: 'factors', factors: values };
   if (s.type === 'linear') return { type: 'factors', factors: values.map((v) => v * s.factor) };
@@ -987,22 +983,17 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
     }
     tensors.push({ name, dims, type, bytes: encodeTensorData(t, type, `GGUF writer (${path}): tensor "${hf}"`) });
   }
+  // Per-pair RoPE vectors (LongRoPE's factors for phi3, the divisors of Llama 3 or per-pair scaling), as llama.cpp's
+  // converter writes them: float32, placed after the token embeddings.
   const rs = config.ropeScaling;
-  if (rs.type === 'longrope' && ggArch === 'phi3') {
-    // As llama.cpp's converter: two float32 vectors, placed after the token embeddings.
-    const at = tensors.findIndex((x) => x.name === 'token_embd.weight') + 1;
-    tensors.splice(at, 0, ...([[ROPE_FACTORS_LONG, rs.longFactors], [ROPE_FACTORS_SHORT, rs.shortFactors]] as const).map(([name, values]) => {
-      const t: Tensor = { shape: [values.length], data: Float32Array.from(values) };
-      return { name, dims: [values.length], type: GgmlType.F32, bytes: encodeTensorData(t, GgmlType.F32, `GGUF writer (${path}): tensor "${name}"`) };
-    }));
-  }
+  const vectors: (readonly [string, readonly number[]])[] = rs.type === 'longrope' && ggArch === 'phi3'
+    ? [[ROPE_FACTORS_LONG, rs.longFactors], [ROPE_FACTORS_SHORT, rs.shortFactors]] : [];
   const divisors = config.arch === 'llama' ? ropeFrequencyDivisors(config) : null;
-  if (divisors) {
-    // As llama.cpp's converter: one float32 vector, placed after the token embeddings.
-    const t: Tensor = { shape: [divisors.length], data: Float32Array.from(divisors) };
-    const at = tensors.findIndex((x) => x.name === 'token_embd.weight') + 1;
-    tensors.splice(at, 0, { name: ROPE_FREQS, dims: [divisors.length], type: GgmlType.F32, bytes: encodeTensorData(t, GgmlType.F32, `GGUF writer (${path}): tensor "${ROPE_FREQS}"`) });
-  }
+  if (divisors) vectors.push([ROPE_FREQS, divisors]);
+  tensors.splice(tensors.findIndex((x) => x.name === 'token_embd.weight') + 1, 0, ...vectors.map(([name, values]) => {
+    const t: Tensor = { shape: [values.length], data: Float32Array.from(values) };
+    return { name, dims: [values.length], type: GgmlType.F32, bytes: encodeTensorData(t, GgmlType.F32, `GGUF writer (${path}): tensor "${name}"`) };
+  }));
   writeGgufContainer(path, meta, tensors);
   return { f16Instead };
 }
