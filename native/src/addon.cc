@@ -295,7 +295,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     Napi::Value vq = o.Get("q"), vnQ = o.Get("nQ"), vnHeads = o.Get("nHeads"), vnKv = o.Get("nKvHeads"),
                 vhd = o.Get("headDim"), vkeys = o.Get("keys"), vvalues = o.Get("values"), vlens = o.Get("lens"),
                 vscale = o.Get("scale"), vout = o.Get("out"), vprobs = o.Get("probs"),
-                vbf16 = o.Get("probsBf16");
+                vbf16 = o.Get("probsBf16"), vfirst = o.Get("firstRow");
     const int64_t nQ = count_arg(vnQ, "nQ"), nHeads = count_arg(vnHeads, "nHeads"),
                   nKvHeads = count_arg(vnKv, "nKvHeads"), headDim = count_arg(vhd, "headDim");
     if (nKvHeads == 0 || nHeads == 0 || nHeads % nKvHeads != 0)
@@ -394,6 +394,21 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     a.probs = hasProbs && !packed ? probs.data() : nullptr;
     a.probs16 = packed ? probs16.data() : nullptr;
     a.probsBf16 = probsBf16;
+    // firstRow: a private copy (as lens), each entry within its query's causal horizon.
+    std::vector<int32_t> firstRow;
+    if (!vfirst.IsUndefined()) {
+      firstRow = i32_copy(vfirst, "firstRow", checked_mul(env, nKvHeads, nQ));
+      for (int64_t h = 0; h < nKvHeads; h++)
+        for (int64_t i = 0; i < nQ; i++) {
+          const int64_t f = firstRow[h * nQ + i], last = lens[h] - nQ + i;
+          if (f < 0 || f > last)
+            throw Napi::RangeError::New(env, "firstRow[" + std::to_string(h * nQ + i) + "] = " + std::to_string(f) +
+                                                 " (KV head " + std::to_string(h) + ", query " + std::to_string(i) +
+                                                 ") must be within 0.." + std::to_string(last) +
+                                                 ", the rows that query can see");
+        }
+    }
+    a.firstRow = firstRow.empty() ? nullptr : firstRow.data();
     try {
       k().attention(a, threads_);
     } catch (const std::bad_alloc&) {

@@ -34,6 +34,7 @@ struct AttentionArgs {
   float* const* probs;   // null, or per KV head [nQ, lens[h]]
   bool probsBf16;        // probs as a bfloat16 model's: each head's rounded to bf16, then their mean rounded again
   uint16_t* const* probs16;  // null, or (instead of probs, with probsBf16) per KV head [nQ, lens[h]] bf16 bit patterns
+  const int32_t* firstRow;   // null (every query sees row 0 on), or [nKvHeads, nQ]: the first row each query sees
 };
 
 struct KernelTable {

@@ -33,6 +33,12 @@ export interface AttentionArgs {
   values: Float32Array[];
   /** Per KV head: number of valid rows (each ≥ nQ). */
   lens: Int32Array;
+  /**
+   * Optional, `[nKvHeads, nQ]`: the first cached row each query sees (a sliding window), so that query i of KV
+   * head h reads rows `firstRow[h·nQ + i] .. lens[h] − nQ + i`; each entry within 0 .. lens[h] − nQ + i. Absent:
+   * row 0 for every query. Rows before it get probability 0 in probs.
+   */
+  firstRow?: Int32Array;
   /** Softmax scale, usually 1/√headDim. */
   scale: number;
   /** Output `[nQ, nHeads, headDim]`. */

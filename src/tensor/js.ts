@@ -199,8 +199,8 @@ export class JsBackend implements Backend {
 
   /**
    * For query head h (KV head h / group) and chunk query i: scores s_j = scale·⟨q_i, k_j⟩ over the visible rows
-   * j ≤ lens − nQ + i, p = softmax(s), out = Σ_j p_j v_j. probs[kv][i, j] = mean over the group's heads of p_j,
-   * and 0 for j beyond the visible rows.
+   * f ≤ j ≤ lens − nQ + i (f = firstRow[kv·nQ + i], else 0), p = softmax(s), out = Σ_j p_j v_j.
+   * probs[kv][i, j] = mean over the group's heads of p_j, and 0 for j outside the visible rows.
    *
    * Computed per KV head as two GEMMs over a block of query rows (every query of the chunk × every head of the
    * group): S = Q·Kᵀ, a masked softmax of each row, then O = P·V. Each key and value row is then loaded once per
@@ -209,7 +209,7 @@ export class JsBackend implements Backend {
    */
   attention(args: AttentionArgs): void {
     checkAttention(args);
-    const { q, nQ, nHeads, nKvHeads, headDim, keys, values, lens, scale, out, probs } = args;
+    const { q, nQ, nHeads, nKvHeads, headDim, keys, values, lens, scale, out, probs, firstRow } = args;
     const bf16 = !!args.probsBf16;
     const group = nHeads / nKvHeads, rowsPerHead = nQ * group;
     let maxLen = 0;
@@ -223,7 +223,7 @@ export class JsBackend implements Backend {
       // Uint16Array probabilities (bf16 bit patterns) are computed in float32 first, then their upper halves kept.
       const P = dst instanceof Uint16Array ? new Float32Array(nQ * len) : dst;
       if (P) P.fill(0, 0, nQ * len);
-      const past = len - nQ;
+      const past = len - nQ, firstOf = (i: number): number => (firstRow ? firstRow[kvh * nQ + i]! : 0);
       // Row r of this KV head is query i = ⌊r / group⌋ of head kvh·group + r mod group.
       for (let r0 = 0; r0 < rowsPerHead; r0 += blockRows) {
         const rows = Math.min(blockRows, rowsPerHead - r0);
@@ -236,23 +236,27 @@ export class JsBackend implements Backend {
         gemmABt(qBlock, K, S, rows, headDim, width, false);
         for (let r = 0; r < rows; r++) {
           const i = Math.floor((r0 + r) / group);
-          maskedSoftmaxRow(S, r * width, width, past + i + 1, scale);
+          const first = firstOf(i);
+          maskedSoftmaxRow(S, r * width, width, first, past + i + 1, scale);
           if (P) {
             const po = i * len, so = r * width;
-            if (bf16) for (let j = 0; j <= past + i; j++) P[po + j] = P[po + j]! + roundToBf16(S[so + j]!) / group;
-            else for (let j = 0; j <= past + i; j++) P[po + j] = P[po + j]! + S[so + j]! / group;
+            if (bf16) for (let j = first; j <= past + i; j++) P[po + j] = P[po + j]! + roundToBf16(S[so + j]!) / group;
+            else for (let j = first; j <= past + i; j++) P[po + j] = P[po + j]! + S[so + j]! / group;
           }
         }
         // Masked keys have probability 0, and 0·x is 0 for a finite value row: the block is one product. A non-finite
-        // value among the keys the block's first query may not see (a model that overflowed at a later token of the
-        // chunk) would make 0·∞ = NaN in that query's output, which the native kernel (it reads only visible keys)
-        // does not: each row then takes only its own keys (the same float64 sums in the same order).
+        // value among the keys some query of the block may not see (a model that overflowed at a later token of the
+        // chunk, or before a window's first row) would make 0·∞ = NaN in that query's output, which the native kernel
+        // (it reads only visible keys) does not: each row then takes only its own keys (the same float64 sums in the
+        // same order).
         const common = past + Math.floor(r0 / group) + 1;
-        if (allFinite(V, common * headDim, width * headDim)) gemmAB(S, V, oBlock, rows, width, headDim, false);
+        let firstMax = 0;
+        if (firstRow) for (let r = 0; r < rows; r++) firstMax = Math.max(firstMax, firstOf(Math.floor((r0 + r) / group)));
+        if (allFinite(V, 0, firstMax * headDim) && allFinite(V, common * headDim, width * headDim)) gemmAB(S, V, oBlock, rows, width, headDim, false);
         else {
           for (let r = 0; r < rows; r++) {
-            const visible = past + Math.floor((r0 + r) / group) + 1;
-            gemmAB(S.subarray(r * width, r * width + visible), V, oBlock.subarray(r * headDim, (r + 1) * headDim), 1, visible, headDim, false);
+            const i = Math.floor((r0 + r) / group), first = firstOf(i), visible = past + i + 1;
+            gemmAB(S.subarray(r * width + first, r * width + visible), V.subarray(first * headDim), oBlock.subarray(r * headDim, (r + 1) * headDim), 1, visible - first, headDim, false);
           }
         }
         for (let r = 0; r < rows; r++) {
@@ -309,16 +313,17 @@ function allFinite(x: Float32Array, from: number, to: number): boolean {
 }
 
 /**
- * Softmax of scale·x[o .. o+visible) in place (float64 max, exponentials and sum), and zeros over the masked
- * rest x[o+visible .. o+width), so the P·V product that follows ignores those keys.
+ * Softmax of scale·x[o+first .. o+visible) in place (float64 max, exponentials and sum), and zeros over the masked
+ * rest x[o .. o+first) and x[o+visible .. o+width), so the P·V product that follows ignores those keys.
  */
-function maskedSoftmaxRow(x: Float32Array, o: number, width: number, visible: number, scale: number): void {
+function maskedSoftmaxRow(x: Float32Array, o: number, width: number, first: number, visible: number, scale: number): void {
   let m = -Infinity;
-  for (let j = 0; j < visible; j++) { const v = x[o + j]! * scale; if (v > m) m = v; }
+  for (let j = first; j < visible; j++) { const v = x[o + j]! * scale; if (v > m) m = v; }
   let sum = 0;
-  for (let j = 0; j < visible; j++) { const e = Math.exp(x[o + j]! * scale - m); x[o + j] = e; sum += e; }
+  for (let j = first; j < visible; j++) { const e = Math.exp(x[o + j]! * scale - m); x[o + j] = e; sum += e; }
   const inv = 1 / sum;
-  for (let j = 0; j < visible; j++) x[o + j] = x[o + j]! * inv;
+  for (let j = first; j < visible; j++) x[o + j] = x[o + j]! * inv;
+  x.fill(0, o, o + first);
   x.fill(0, o + visible, o + width);
 }
 

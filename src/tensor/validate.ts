@@ -166,10 +166,17 @@ export function checkAttention(a: AttentionArgs): void {
     if (probs.length < nKvHeads) throw new RangeError(`probs needs one array per KV head (${nKvHeads}), got ${probs.length}`);
     if (packed && !a.probsBf16) throw new RangeError('probs as Uint16Array (bf16 bit patterns) need probsBf16: true');
   }
+  if (a.firstRow !== undefined) checkI32('firstRow', a.firstRow, nKvHeads * nQ);
   checkFiniteNumber('scale', a.scale);
   for (let h = 0; h < nKvHeads; h++) {
     const len = lens[h]!;
     if (len < nQ) throw new RangeError(`lens[${h}] = ${len} is smaller than the chunk (${nQ} queries)`);
+    if (a.firstRow !== undefined) {
+      for (let i = 0; i < nQ; i++) {
+        const f = a.firstRow[h * nQ + i]!, last = len - nQ + i;
+        if (f < 0 || f > last) throw new RangeError(`firstRow[${h * nQ + i}] = ${f} (KV head ${h}, query ${i}) must be within 0..${last}, the rows that query can see`);
+      }
+    }
     checkF32(`keys[${h}]`, keys[h], len * headDim); checkF32(`values[${h}]`, values[h], len * headDim);
     if (packed) checkU16(`probs[${h}]`, probs[h], nQ * len);
     else if (probs) checkF32(`probs[${h}]`, probs[h], nQ * len);

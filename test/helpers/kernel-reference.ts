@@ -127,8 +127,11 @@ export interface RefAttention {
   headProbs: Float64Array[];
 }
 
-/** Causal attention of nQ chunk queries over per-KV-head caches whose last nQ rows are the chunk's own keys. */
-export function refAttention(q: Float32Array, nQ: number, nHeads: number, nKvHeads: number, headDim: number, keys: Float32Array[], values: Float32Array[], lens: Int32Array, scale: number): RefAttention {
+/**
+ * Causal attention of nQ chunk queries over per-KV-head caches whose last nQ rows are the chunk's own keys; with
+ * firstRow (`[nKvHeads, nQ]`), query i of KV head h sees rows from firstRow[h·nQ + i] on (a sliding window).
+ */
+export function refAttention(q: Float32Array, nQ: number, nHeads: number, nKvHeads: number, headDim: number, keys: Float32Array[], values: Float32Array[], lens: Int32Array, scale: number, firstRow?: Int32Array): RefAttention {
   const group = nHeads / nKvHeads;
   const out = new Float64Array(nQ * nHeads * headDim);
   const probs = Array.from({ length: nKvHeads }, (_, kv) => new Float64Array(nQ * lens[kv]!));
@@ -136,9 +139,9 @@ export function refAttention(q: Float32Array, nQ: number, nHeads: number, nKvHea
   for (let h = 0; h < nHeads; h++) {
     const kv = Math.floor(h / group), len = lens[kv]!;
     for (let i = 0; i < nQ; i++) {
-      const lastVisible = len - nQ + i;
+      const lastVisible = len - nQ + i, first = firstRow ? firstRow[kv * nQ + i]! : 0;
       const s: number[] = [];
-      for (let j = 0; j <= lastVisible; j++) {
+      for (let j = first; j <= lastVisible; j++) {
         let dot = 0;
         for (let d = 0; d < headDim; d++) dot += q[(i * nHeads + h) * headDim + d]! * keys[kv]![j * headDim + d]!;
         s.push(dot * scale);
@@ -146,8 +149,8 @@ export function refAttention(q: Float32Array, nQ: number, nHeads: number, nKvHea
       const m = Math.max(...s);
       const e = s.map((v) => Math.exp(v - m));
       const sum = e.reduce((acc, v) => acc + v, 0);
-      for (let j = 0; j <= lastVisible; j++) {
-        const p = e[j]! / sum;
+      for (let j = first; j <= lastVisible; j++) {
+        const p = e[j - first]! / sum;
         probs[kv]![i * len + j]! += p / group;
         headProbs[h]![i * len + j] = p;
         for (let d = 0; d < headDim; d++) out[(i * nHeads + h) * headDim + d]! += p * values[kv]![j * headDim + d]!;

@@ -194,6 +194,58 @@ test('attention: native matches TypeScript (GQA, ragged lens, odd headDim, probs
   checkMatrix(cases);
 });
 
+test('attention with firstRow (sliding windows, random first rows): native matches TypeScript, taps f32 and bf16', { skip: unavailable }, () => {
+  const rng = new Rng('matrix-attention-window');
+  const cases: Case[] = [];
+  // [nQ, nHeads, nKv, headDim, lens, window (0: first rows drawn at random)]: one query (the streaming path), small
+  // chunks, blocks of 32 queries with windows shorter and longer than the block (the GEMM path, where some rows are
+  // seen by every query of a block and some by only part of it), and a long cache.
+  const shapes: [number, number, number, number, number[], number][] = [
+    [1, 4, 2, 8, [9, 30], 4], [1, 8, 2, 64, [700, 333], 100], [3, 6, 3, 5, [3, 10, 7], 2], [5, 4, 4, 7, [5, 6, 50, 9], 0],
+    [64, 8, 2, 64, [1024, 900], 5], [64, 8, 2, 64, [1024, 900], 40], [64, 8, 2, 64, [1024, 900], 500], [33, 4, 1, 16, [200], 0],
+    [2, 3, 1, 3, [20], 1],
+  ];
+  for (const [nQ, nHeads, nKv, headDim, lens, window] of shapes) {
+    const q = randomF32(rng, nQ * nHeads * headDim);
+    const keys = lens.map((l) => randomF32(rng, l * headDim)), values = lens.map((l) => randomF32(rng, l * headDim));
+    const firstRow = new Int32Array(nKv * nQ);
+    lens.forEach((len, h) => {
+      for (let i = 0; i < nQ; i++) {
+        const last = len - nQ + i;
+        firstRow[h * nQ + i] = window > 0 ? Math.max(0, last - window + 1) : rng.int(last + 1);
+      }
+    });
+    const tag = `nQ=${nQ} heads=${nHeads}/${nKv} d=${headDim} lens=${lens} window=${window || 'random'}`;
+    for (const taps of ['none', 'f32', 'bf16'] as const) {
+      cases.push({
+        name: `attention ${tag} taps ${taps}`,
+        run: (be) => {
+          const args: AttentionArgs = {
+            q, nQ, nHeads, nKvHeads: nKv, headDim, keys, values, lens: Int32Array.from(lens), scale: 1 / Math.sqrt(headDim), firstRow,
+            out: new Float32Array(nQ * nHeads * headDim).fill(Number.NaN),
+            ...(taps === 'f32' ? { probs: lens.map((l) => new Float32Array(nQ * l).fill(Number.NaN)) } : {}),
+            ...(taps === 'bf16' ? { probs: lens.map((l) => new Uint16Array(nQ * l).fill(0x7fc0)), probsBf16: true } : {}),
+          };
+          be.attention(args);
+          if (taps !== 'bf16') return [args.out, ...((args.probs as Float32Array[] | undefined) ?? [])];
+          // bf16 taps round float32 (native) and float64 (TypeScript) probabilities, which can straddle a rounding
+          // boundary: within one backend the packed bit patterns are those of its float32 probsBf16 taps, and the
+          // output is compared across backends.
+          const wide = { ...args, out: new Float32Array(args.out.length), probs: lens.map((l) => new Float32Array(nQ * l).fill(Number.NaN)) };
+          be.attention(wide);
+          (args.probs as Uint16Array[]).forEach((p, h) => {
+            const bits = new Uint32Array((wide.probs[h] as Float32Array).buffer);
+            for (let x = 0; x < p.length; x++) if (p[x] !== bits[x]! >>> 16 || (bits[x]! & 0xffff) !== 0) assert.fail(`${be.name}: packed tap [${h}][${x}] differs from its float32 bf16 tap`);
+          });
+          assertSameBits(wide.out, args.out, `${be.name}: out with packed and float32 bf16 taps`);
+          return [args.out];
+        },
+      });
+    }
+  }
+  checkMatrix(cases);
+});
+
 // ---------------------------------------------------------------- conversions
 
 test('f16, bf16 and Q8_0 conversions: native matches TypeScript bit for bit', { skip: unavailable }, () => {
@@ -249,6 +301,10 @@ test('misuse: native throws the same error class as TypeScript for each bad call
     ['attention short keys', (be) => be.attention({ ...attn(), keys: [f(12), f(19)] })],
     ['attention short probs', (be) => be.attention({ ...attn(), probs: [f(6), f(9)] })],
     ['attention lens type', (be) => be.attention({ ...attn(), lens: bad([3, 5]) })],
+    ['attention firstRow past a horizon', (be) => be.attention({ ...attn(), firstRow: Int32Array.of(0, 0, 4, 0) })],
+    ['attention firstRow negative', (be) => be.attention({ ...attn(), firstRow: Int32Array.of(0, -1, 0, 0) })],
+    ['attention firstRow short', (be) => be.attention({ ...attn(), firstRow: Int32Array.of(0, 0, 0) })],
+    ['attention firstRow type', (be) => be.attention({ ...attn(), firstRow: bad([0, 0, 0, 0]) })],
     ['f16 wrong src type', (be) => be.f16ToF32(bad(new Int16Array(4)), f(4), 4)],
     ['bf16 short dst', (be) => be.bf16ToF32(new Uint16Array(4), f(3), 4)],
     ['q8_0 n not a multiple of 32', (be) => be.q8_0ToF32(new Uint8Array(34), f(32), 31)],

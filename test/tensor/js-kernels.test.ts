@@ -441,6 +441,57 @@ test('attention: random GQA caches against the reference (ragged lens, odd headD
   }
 });
 
+/**
+ * First rows as a sliding window of `window` positions gives them (query i at position past + i, one row per
+ * position), or, with window 0, drawn at random within each query's horizon (not monotone).
+ */
+function firstRows(rng: Rng, nQ: number, lens: readonly number[], window: number): Int32Array {
+  const f = new Int32Array(lens.length * nQ);
+  lens.forEach((len, h) => {
+    for (let i = 0; i < nQ; i++) {
+      const last = len - nQ + i;
+      f[h * nQ + i] = window > 0 ? Math.max(0, last - window + 1) : rng.int(last + 1);
+    }
+  });
+  return f;
+}
+
+test('attention: firstRow (a sliding window) against the reference, probs zero before it, misuse refused', () => {
+  const rng = new Rng('attention-window');
+  const cases: [number, number, number, number, number[], number][] = [
+    [1, 1, 1, 4, [9], 3], [3, 6, 3, 5, [3, 10, 7], 2], [4, 8, 2, 16, [40, 4], 1], [16, 4, 1, 8, [300], 5],
+    [5, 4, 4, 7, [5, 6, 50, 9], 0], [40, 4, 2, 8, [100, 60], 0], [40, 4, 2, 8, [100, 60], 7],
+  ];
+  for (const [nQ, nHeads, nKv, headDim, lens, window] of cases) {
+    const firstRow = firstRows(rng, nQ, lens, window);
+    const args = { ...attentionCase(rng, nQ, nHeads, nKv, headDim, lens, true), firstRow };
+    js.attention(args);
+    const ref = refAttention(args.q, nQ, nHeads, nKv, headDim, args.keys, args.values, args.lens, args.scale, firstRow);
+    const tag = `nQ=${nQ} heads=${nHeads}/${nKv} d=${headDim} lens=${lens} window=${window || 'random'}`;
+    assertClose(args.out, ref.out, TOL, `out ${tag}`);
+    for (let h = 0; h < nKv; h++) {
+      assertClose(args.probs![h]!, ref.probs[h]!, TOL, `probs[${h}] ${tag}`);
+      for (let i = 0; i < nQ; i++) {
+        for (let j = 0; j < firstRow[h * nQ + i]!; j++) assert.equal(args.probs![h]![i * lens[h]! + j], 0, `probs[${h}][${i}, ${j}] before the first row ${tag}`);
+      }
+    }
+  }
+  // Every first row 0 is the plain causal attention, bit for bit.
+  const plain = attentionCase(rng, 5, 4, 2, 8, [9, 30], true), zero = { ...plain, out: new Float32Array(plain.out.length), probs: [new Float32Array(45), new Float32Array(150)], firstRow: new Int32Array(10) };
+  js.attention(plain); js.attention(zero);
+  assertSameBits(zero.out, plain.out, 'out with firstRow all 0');
+  // A non-finite value before a query's first row does not reach its output (as past its horizon).
+  const inf = { ...attentionCase(rng, 4, 2, 1, 4, [12], false), firstRow: Int32Array.of(2, 3, 3, 4) };
+  inf.values[0]!.fill(Number.POSITIVE_INFINITY, 0, 8);
+  js.attention(inf);
+  assert.ok(inf.out.every(Number.isFinite), `out ${inf.out}`);
+  const bad = (firstRow: unknown) => () => js.attention({ ...attentionCase(rng, 2, 2, 1, 4, [5], false), firstRow: firstRow as Int32Array });
+  assert.throws(bad(Int32Array.of(0, 5)), { name: 'RangeError', message: /firstRow\[1\] = 5 \(KV head 0, query 1\) must be within 0\.\.4/ });
+  assert.throws(bad(Int32Array.of(-1, 0)), { name: 'RangeError', message: /firstRow\[0\] = -1/ });
+  assert.throws(bad(Int32Array.of(0)), RangeError);
+  assert.throws(bad([0, 0]), { name: 'TypeError', message: /firstRow must be an Int32Array/ });
+});
+
 test('attention: probsBf16 rounds each head to bfloat16, then the group mean (as a bf16 model)', () => {
   const rng = new Rng('attention-bf16');
   for (const [nQ, nHeads, nKv, headDim, lens] of [[3, 4, 2, 8, [9, 5]], [5, 12, 4, 6, [6, 70, 9, 5]], [1, 8, 1, 16, [40]]] as const) {
