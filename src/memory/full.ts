@@ -8,6 +8,8 @@ export class FullPolicy implements MemoryPolicy {
   readonly needsAttention = false;
   /** Nothing to decide: chunks may go through the layers together (MemoryPolicy.layerwise). */
   readonly layerwise = true;
+  /** Nothing per row: a sliding-window layer's rows that no query can see any more go (MemoryPolicy.stateless). */
+  readonly stateless = true;
   reset(shape: CacheShape): void { checkShape(shape); }
   /** An independent copy (Session.fork); the full cache has no state of its own. */
   clone(): FullPolicy {

@@ -92,6 +92,12 @@ export interface MemoryPolicy {
    * lost). Rows the policy evicts move the bound on, so a policy that drops its oldest rows runs on.
    */
   readonly positionSpan?: PolicyPositionSpan;
+  /**
+   * Optional: true when the policy holds nothing per cached row, so that the session may drop rows without telling
+   * it: on a sliding-window layer, the rows that no later query can see (Session: exact, as a sliding-window cache
+   * does). The full cache says so; a policy that keeps per-row state (scores, NAMM's windows) must not.
+   */
+  readonly stateless?: boolean;
   /** Starts a new sequence: drop all per-sequence state. */
   reset(shape: CacheShape): void;
   /** Sees one layer's chunk; returns keep lists when this layer's cache should shrink now, else null. */

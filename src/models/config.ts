@@ -200,10 +200,9 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
  * Qwen2's and Qwen3's sliding window, as their configs and attention layers apply it: a window of `sliding_window`
  * tokens (4,096 when the key is absent) on the layers whose `layer_types` entry is "sliding_attention", and only with
  * `use_sliding_window`; without `layer_types` (configs written before transformers wrote it), on layers
- * max_window_layers (28 when absent) and up. No window when no layer slides. namm runs every layer with full
- * attention, so a model with a sliding layer gets the window as a limit (exact up to it, longer sequences refused, as
- * Mistral's); the sliding layers are kept for writing the config back. A layer type other than full and sliding
- * attention is refused by name, and so is a Qwen3 sliding layer without a window (Qwen3's attention fails on it; Qwen2's
+ * max_window_layers (28 when absent) and up. No window when no layer slides. namm windows those layers and runs the
+ * others with full attention (rope.ts layerWindows), and writes the same layers back. A layer type other than full
+ * and sliding attention is refused by name, and so is a Qwen3 sliding layer without a window (Qwen3's attention fails on it; Qwen2's
  * runs it with full attention).
  */
 function qwenWindow(r: ConfigReader, modelType: string, nLayers: number, source: string): { window: number; layers: number[] } | undefined {
@@ -224,7 +223,7 @@ function qwenWindow(r: ConfigReader, modelType: string, nLayers: number, source:
     }
     const other = types.findIndex((t) => t !== 'full_attention' && t !== 'sliding_attention');
     if (other >= 0) {
-      throw new Error(`${source}: "layer_types" entry ${other} is ${shortJson(types[other])}, which namm does not run (it runs "full_attention" layers, and "sliding_attention" ones up to their window)`);
+      throw new Error(`${source}: "layer_types" entry ${other} is ${shortJson(types[other])}, which namm does not run (it runs "full_attention" and "sliding_attention" layers)`);
     }
     layers = types.flatMap((t, i) => (t === 'sliding_attention' ? [i] : []));
     if (layers.length > 0 && window === undefined && modelType === 'qwen3') {
@@ -502,7 +501,7 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
   }
   // Only Mistral's, Qwen2's and Qwen3's config.json say a sliding window: a Llama-family model with one (a Mistral read
   // from GGUF, whose architecture name is "llama") is written as a Mistral, so that neither namm nor transformers runs
-  // it past its window as a plain Llama. Per-head q/k norms are Qwen3's alone, whatever the model type says.
+  // it without its window as a plain Llama. Per-head q/k norms are Qwen3's alone, whatever the model type says.
   const modelType = config.qkNorm ? 'qwen3' : isPhi3Checkpoint(config) ? 'phi3' : config.modelType === 'qwen2' || config.modelType === 'mistral' ? config.modelType
     : config.slidingWindow !== undefined ? 'mistral' : 'llama';
   if (modelType === 'phi3' && (config.attnQkvBias || config.attnOutBias || config.mlpBias)) {

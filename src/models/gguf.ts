@@ -525,8 +525,10 @@ export function ggufConfig(meta: GgufMeta, tensors: Map<string, GgufTensorInfo>)
   if (rotaryDims % 2 !== 0 || rotaryDims > headDim) {
     throw new Error(`${file}: metadata "${a}.rope.dimension_count" must be an even number within 2..${headDim} (the head's size), got ${rotaryDims}`);
   }
-  // llama.cpp's key for sliding-window attention (kept at any length, as in config.ts: the model runs past its
-  // context length, where the window cuts). llama.cpp's converter writes 0 for a Phi-3 without one.
+  // llama.cpp's key for sliding-window attention, on every layer (kept at any length, as in config.ts: the model runs
+  // past its context length, where the window cuts). llama.cpp's converter writes 0 for a Phi-3 without one. (llama.cpp
+  // itself runs Phi-3 files without their window, "Phi SWA is currently disabled"; namm applies the window a file
+  // declares, as transformers applies config.json's.)
   const windowKey = `${a}.attention.sliding_window`;
   const window = meta.has(windowKey) && !(archName === 'phi3' && meta.number(windowKey) === 0) ? meta.size(windowKey) : undefined;
   const neox = archName === 'qwen2' || archName === 'qwen3' || archName === 'phi3';
@@ -898,6 +900,11 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
   if (config.arch === 'gpt2' && config.activation !== 'gelu_tanh') {
     throw new Error(`GGUF writer: GGUF's gpt2 uses the tanh GELU; this model's ${config.activation === 'gelu_erf' ? 'exact (erf) GELU' : config.activation} would run as another model`);
   }
+  // GGUF's one sliding_window key windows every layer (as namm reads it): a window on some layers only (Qwen2's and
+  // Qwen3's layer_types / max_window_layers) would come back on all of them, another model past the window.
+  if (config.slidingLayers !== undefined && config.slidingLayers.length > 0 && config.slidingLayers.length < config.nLayers) {
+    throw new Error(`GGUF writer: this model's ${config.slidingWindow}-token sliding window is on layers ${config.slidingLayers.join(', ')} only, which GGUF cannot say (its sliding_window key windows every layer)`);
+  }
   // llama.cpp's phi3 rotates the first rope.dimension_count dims (Phi-4-mini's 3/4).
   if (config.arch === 'llama' && config.partialRotaryFactor !== 1 && ggArch !== 'phi3') {
     throw new Error(`GGUF writer: partial rotary embeddings (partial_rotary_factor ${config.partialRotaryFactor}) are not supported for ${ggArch}`);
@@ -928,7 +935,8 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
     meta.set(`${a}.attention.layer_norm_rms_epsilon`, gv.f32(config.normEps));
     meta.set(`${a}.rope.freq_base`, gv.f32(config.ropeTheta));
     meta.set(`${a}.rope.dimension_count`, gv.u32(Math.round(config.headDim * config.partialRotaryFactor)));
-    if (config.slidingWindow !== undefined) meta.set(`${a}.attention.sliding_window`, gv.u32(config.slidingWindow));
+    // A window on no layer (slidingLayers empty: Qwen2's use_sliding_window past max_window_layers) is no window.
+    if (config.slidingWindow !== undefined && config.slidingLayers?.length !== 0) meta.set(`${a}.attention.sliding_window`, gv.u32(config.slidingWindow));
     // llama.cpp's converter writes the head size whenever config.json has head_dim (every Qwen3's): then always for qwen3.
     if (config.headDim * config.nHeads !== config.hiddenSize || ggArch === 'qwen3') {
       meta.set(`${a}.attention.key_length`, gv.u32(config.headDim));

@@ -77,18 +77,27 @@ export function contextLength(c: ModelConfig): number {
 }
 
 /**
- * The longest text a model reads whole, and what sets it: a GPT-2 model's learned positions, or a sliding window
- * (which namm does not implement); null where neither binds (a RoPE model reads on past its context, with a
- * warning). A session refuses to grow a sequence past it (Session.checkLength); perplexity refuses a text past it
+ * The longest text a model reads whole, and what sets it: a GPT-2 model's learned positions; null where nothing
+ * binds (a RoPE model reads on past its context, with a warning; a sliding window reads on, each query seeing its
+ * window). A session refuses to grow a sequence past it (Session.checkLength); perplexity refuses a text past it
  * before any chunk runs.
  */
 export function sequenceLimit(c: ModelConfig): { tokens: number; what: string } | null {
-  const limits: { tokens: number; what: string }[] = [];
-  if (c.arch === 'gpt2') limits.push({ tokens: c.maxPositions, what: `this GPT-2 model's ${c.maxPositions} learned positions` });
-  if (c.slidingWindow !== undefined) {
-    limits.push({ tokens: c.slidingWindow, what: `this ${c.modelType} model's ${c.slidingWindow}-token sliding window (which namm does not implement; up to ${c.slidingWindow} tokens the output is exact)` });
-  }
-  return limits.sort((a, b) => a.tokens - b.tokens)[0] ?? null;
+  if (c.arch === 'gpt2') return { tokens: c.maxPositions, what: `this GPT-2 model's ${c.maxPositions} learned positions` };
+  return null;
+}
+
+/**
+ * Per layer, its sliding window in positions (a query at position p sees the keys at positions p − window + 1 .. p),
+ * or 0 where the layer attends to everything: ModelConfig.slidingWindow on the layers slidingLayers lists, or on
+ * every layer when it lists none.
+ */
+export function layerWindows(c: ModelConfig): Int32Array {
+  const w = new Int32Array(c.nLayers);
+  if (c.slidingWindow === undefined) return w;
+  if (c.slidingLayers === undefined) w.fill(c.slidingWindow);
+  else for (const l of c.slidingLayers) w[l] = c.slidingWindow;
+  return w;
 }
 
 /** Rotary pairs of a config: rotaryDim / 2. */

@@ -71,17 +71,17 @@ export interface ModelConfig {
   bosTokenId: number | null;
   eosTokenIds: number[];
   /**
-   * Sliding-window attention span in positions (HF `sliding_window` of Mistral, or of Qwen2 with
-   * `use_sliding_window`): a query attends only the keys less than this many positions back. namm does not implement
-   * the window: a sequence of at most this many tokens is computed exactly (the window never cuts), and sessions
-   * refuse longer ones. Absent when the model has none.
+   * Sliding-window attention span in positions (HF `sliding_window` of Mistral and Phi-3, or of Qwen2 and Qwen3 with
+   * `use_sliding_window`; GGUF's `attention.sliding_window`): a query at position p attends only to the keys at
+   * positions p − slidingWindow + 1 .. p, as transformers' masks and llama.cpp's say. A session applies it on every
+   * sliding layer (AttentionArgs.firstRow), and a full cache gives back the rows behind it. Absent when the model has
+   * none.
    */
   slidingWindow?: number;
   /**
    * The layers the sliding window is on (strictly ascending), when it is not on every layer: Qwen2's and Qwen3's
-   * `layer_types` or `max_window_layers`. namm applies the window as a limit on the whole model either way; these are
-   * kept so that a config written back (convert, train's output) windows the same layers for transformers. Absent
-   * when the window is on every layer (Mistral, a GGUF file) or there is none.
+   * `layer_types` or `max_window_layers`; the other layers attend to everything. Written back as such (convert,
+   * train's output). Absent when the window is on every layer (Mistral, Phi-3, a GGUF file) or there is none.
    */
   slidingLayers?: number[];
 }

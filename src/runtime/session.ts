@@ -7,12 +7,12 @@ import type { Backend } from '../tensor/backend.js';
 import type { DecoderArch } from '../models/arch.js';
 import type { Tokenizer } from '../models/types.js';
 import { policyStateBytes, policyStateObjects, type KeepLists, type MemoryPolicy } from '../memory/policy.js';
-import { KVCache, keepListFault } from './kvcache.js';
+import { KVCache, keepListFault, type HeadStore } from './kvcache.js';
 import { CacheStats, type CacheStatsSummary } from './stats.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
 import { decodeAfter, IncrementalDecoder } from './detokenize.js';
 import { checkOptionKeys, showValue } from '../util/show.js';
-import { contextLength, sequenceLimit } from '../models/rope.js';
+import { contextLength, layerWindows, sequenceLimit } from '../models/rope.js';
 import type { ModelConfig } from '../models/types.js';
 import { argError } from '../util/args.js';
 
@@ -159,6 +159,9 @@ const policyOwners = new WeakMap<object, Session>();
  */
 const modelsForwarding = new WeakSet<DecoderArch>();
 
+/** The fewest rows behind a sliding window that a full cache drops at once (Session.releaseBehindWindow). */
+const WINDOW_RELEASE_MIN = 64;
+
 /** Names an object of a policy's state for an error message: a policy by its name, else by its kind. */
 function describeStatePart(o: object): string {
   const name = (o as { name?: unknown }).name;
@@ -191,6 +194,10 @@ export class Session {
   private readonly probsScratch: Float32Array[] = [];
   private readonly packedScratch: Uint16Array[] = [];
   private chunkPositions = new Int32Array(0);
+  /** Per layer: its sliding window in positions, or 0 for full attention (ModelConfig.slidingWindow, slidingLayers). */
+  private readonly windows: Int32Array;
+  /** Scratch of AttentionArgs.firstRow, [nKvHeads, chunk]. */
+  private firstRowScratch = new Int32Array(0);
   private phase: 'prefill' | 'decode' = 'prefill';
   private endOfPrefill = false;
   private readonly nextTokenTotal = { value: 0 };
@@ -252,6 +259,7 @@ export class Session {
     if (pol !== null && (typeof pol !== 'object' || typeof pol.reset !== 'function' || typeof pol.observe !== 'function')) {
       throw new TypeError('memory must be a memory policy (an object with reset() and observe()), a spec string given to createSession, or null');
     }
+    this.windows = layerWindows(c);
     if (from) {
       this.cache = from.cache;
       this.stats = from.stats;
@@ -510,8 +518,7 @@ export class Session {
 
   /**
    * Refuses to grow the sequence by `n` tokens past what the model reads whole (sequenceLimit: a GPT-2 model's
-   * learned positions, a sliding window namm does not implement; up to it the output is exact), before anything of
-   * the call runs. With `warn`, also
+   * learned positions), before anything of the call runs. With `warn`, also
    * gives the once-per-model warning past a RoPE model's context; generate's up-front check of a bound it may never
    * reach (maxNewTokens) does not, or it spent the model's one warning on a run that stopped far short of it.
    * `sequenceLength`, the length the forward this call begins will reach (a text read in pieces), warns of it at
@@ -658,6 +665,7 @@ export class Session {
     const stores = this.cache.layerStores(layer);
     const lens = Int32Array.from(stores, (s) => s.len);
     const keys = stores.map((s) => s.keys), values = stores.map((s) => s.values);
+    const firstRow = this.windows[layer]! > 0 ? this.windowFirstRows(stores, positions, n, this.windows[layer]!) : null;
     const policy = this.policy;
     let probs: Float32Array[] | undefined, packed: Uint16Array[] | undefined;
     if (policy?.needsAttention) {
@@ -670,8 +678,18 @@ export class Session {
       q, nQ: n, nHeads: c.nHeads, nKvHeads: H, headDim: c.headDim, keys, values, lens, scale: 1 / Math.sqrt(c.headDim), out,
       probs: packed ?? probs,
       ...((probs || packed) && policy?.tapPrecision === 'bf16' ? { probsBf16: true } : {}),
+      ...(firstRow ? { firstRow } : {}),
     });
-    if (!policy) return;
+    if (policy) this.meetPolicy(policy, layer, n, totalTokens, endOfPrefill, stores, lens, keys, values, probs, packed);
+    if (firstRow && (!policy || policy.stateless === true)) this.releaseBehindWindow(layer, positions[n - 1]!);
+  }
+
+  /** Shows the policy one layer's chunk and applies the keep lists it returns, if any. */
+  private meetPolicy(
+    policy: MemoryPolicy, layer: number, n: number, totalTokens: number, endOfPrefill: boolean, stores: readonly HeadStore[],
+    lens: Int32Array, keys: Float32Array[], values: Float32Array[], probs: Float32Array[] | undefined, packed: Uint16Array[] | undefined,
+  ): void {
+    const H = lens.length;
     const t0 = performance.now();
     const keep = policy.observe({
       layer, nQ: n, totalTokens, phase: this.phase, endOfPrefill,
@@ -719,6 +737,65 @@ export class Session {
     }
     if (evicted) this.stats.evictionEvents++;
     this.timings.compactionMs += performance.now() - t1;
+  }
+
+  /**
+   * AttentionArgs.firstRow of a sliding-window layer: per KV head, the first row whose position is less than `window`
+   * positions before each query's (transformers' and llama.cpp's rule: query p sees key q iff p − q < window). Rows
+   * are oldest first, so the first rows only move on from query to query. Null when every query sees every row.
+   */
+  private windowFirstRows(stores: readonly HeadStore[], positions: Int32Array, n: number, window: number): Int32Array | null {
+    const H = stores.length;
+    if (this.firstRowScratch.length < H * n) this.firstRowScratch = new Int32Array(H * n);
+    const first = this.firstRowScratch.subarray(0, H * n);
+    let any = false;
+    for (let h = 0; h < H; h++) {
+      const pos = stores[h]!.positions, len = stores[h]!.len;
+      // The first query's row by bisection (a long cache), the later ones by walking on from it.
+      let lo = 0, hi = len - n;
+      const from0 = positions[0]! - window + 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (pos[mid]! < from0) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let i = 0; i < n; i++) {
+        const from = positions[i]! - window + 1;
+        while (pos[lo]! < from) lo++;
+        first[h * n + i] = lo;
+        if (lo > 0) any = true;
+      }
+    }
+    return any ? first : null;
+  }
+
+  /**
+   * Drops the rows of a sliding-window layer that no later query can see (positions before `newest` − window + 1,
+   * `newest` the position of the chunk's last query: positions only grow), on a cache whose policy holds nothing per
+   * row (none, or MemoryPolicy.stateless: the full cache), as transformers' and llama.cpp's sliding-window caches do.
+   * In batches of at least a quarter of the window (64 rows at least), so that decoding moves the window's rows once
+   * per that many tokens, not at every token: a store holds at most the window, a quarter of it and a chunk. Exact
+   * (the rows dropped are masked for every later query), so neither onEviction nor the eviction count hears of it;
+   * the rows held and the bytes freed do.
+   */
+  private releaseBehindWindow(layer: number, newest: number): void {
+    const window = this.windows[layer]!, batch = Math.max(WINDOW_RELEASE_MIN, Math.ceil(window / 4));
+    const t0 = performance.now();
+    const stores = this.cache.layerStores(layer);
+    for (let h = 0; h < stores.length; h++) {
+      const pos = stores[h]!.positions, len = stores[h]!.len, from = newest - window + 1;
+      let dead = 0, hi = len;
+      while (dead < hi) {
+        const mid = (dead + hi) >>> 1;
+        if (pos[mid]! < from) dead = mid + 1;
+        else hi = mid;
+      }
+      if (dead < batch) continue;
+      const keep = new Int32Array(len - dead);
+      for (let i = 0; i < keep.length; i++) keep[i] = dead + i;
+      this.cache.retain(layer, h, keep);
+    }
+    this.timings.compactionMs += performance.now() - t0;
   }
 
   /** Cache statistics so far (fractions of the full cache, bytes held and freed). */
@@ -791,7 +868,7 @@ export class Session {
     const stopTokens = new Set(options.stopTokens ?? tok?.eosTokenIds ?? this.arch.config.eosTokenIds);
     const stopStrings = options.stopStrings ?? [];
 
-    // A sliding-window model (or GPT-2 at its last position) would refuse a decoding step past its limit: refuse the
+    // GPT-2 at its last position would refuse a decoding step past its limit: refuse the
     // whole call up front instead, before anything runs, rather than stop halfway with the text generated so far lost.
     // An empty prompt continues a generation that stopped (by length or a stop string) from the token it sampled but
     // did not feed; with nothing waiting there is nothing to continue from.

@@ -197,6 +197,9 @@ async function loadInitialWeights(model: TrainableModel, dir: string): Promise<v
 function checkInitFields(have: ModelConfig, want: ModelConfig, dir: string, withVocab: boolean): void {
   // First: no training config can say per-head q/k norms, so no field below would make a Qwen3 folder fit.
   if (have.qkNorm) throw new Error(`init: ${dir} is a ${have.modelType} model with per-head q/k norms (Qwen3's q_norm / k_norm), which namm train does not train`);
+  // Training attends to every earlier token and writes a model without a window: a windowed model would come back
+  // as another one past its window.
+  if (have.slidingWindow !== undefined) throw new Error(`init: ${dir} is a ${have.modelType} model with a ${have.slidingWindow}-token sliding window, which namm train does not train (its attention sees every earlier token)`);
   // Biases, the norm's epsilon and the rotary scheme too: a Qwen2 folder (q/k/v biases, eps 1e-6) loaded without a
   // word, its biases dropped and its eps changed, and trained on as another model (logits off by up to 8.7).
   const fields = ['arch', 'vocabSize', 'hiddenSize', 'nLayers', 'nHeads', 'nKvHeads', 'headDim', 'intermediateSize', 'maxPositions', 'tieEmbeddings', 'activation',

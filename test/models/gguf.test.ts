@@ -12,6 +12,7 @@ import {
 import { getBackend } from '../../src/tensor/index.js';
 import { tinyByteLevelTokenizerJson, tinyGpt2, tinyQwen2 } from '../fixtures/tiny-models.js';
 import { tempDir } from '../helpers/temp.js';
+import { assertClose } from '../helpers/compare.js';
 
 const MODEL = '../shared/models/tinystories-656k';
 const ESSAYS = '../shared/data/pg-essays';
@@ -278,11 +279,18 @@ test('a sliding window travels through GGUF (attention.sliding_window), also one
   writeGguf(p, { ...config, slidingWindow: window }, weights, null, { dtype: 'F32' });
   const g = await loadModelFiles(p);
   assert.equal(g.config.slidingWindow, window);
-  // A session on it refuses to run past the window (the guard of runtime/session.ts), before running anything.
+  // A session on it runs past the window with the window's mask: the same logits as the model it was written from.
   const { Model } = await import('../../src/models/model.js');
-  const s = new Model(g.config, g.weights, null, getBackend()).createSessionWith(null);
-  assert.throws(() => s.prefill(Array.from({ length: window + 1 }, (_, i) => 1 + (i % 50))), /the sequence would reach \d+ tokens, past this \w+ model's \d+-token sliding window/);
-  assert.equal(s.totalTokens, 0);
+  const ids = Array.from({ length: window + 9 }, (_, i) => 1 + ((i * 7) % 50));
+  const got = new Model(g.config, g.weights, null, getBackend()).createSessionWith(null, { chunkSize: 4 }).prefill(ids, { logits: 'all' });
+  const want = new Model({ ...config, slidingWindow: window }, weights, null, getBackend()).createSessionWith(null, { chunkSize: 4 }).prefill(ids, { logits: 'all' });
+  const plain = new Model(config, weights, null, getBackend()).createSessionWith(null, { chunkSize: 4 }).prefill(ids, { logits: 'all' });
+  assertClose(got, want, 1e-5, 'windowed logits');
+  assert.ok(plain.some((x, i) => Math.abs(x - want[i]!) > 1e-3), 'the window matters at this length');
+  // A window on some layers only cannot be said in GGUF (one key for every layer): refused, not written as another model.
+  assert.throws(() => writeGguf(p, { ...config, nLayers: 3, slidingWindow: window, slidingLayers: [0, 2] }, weights, null, { dtype: 'F32' }), /sliding window is on layers 0, 2 only, which GGUF cannot say/);
+  writeGguf(p, { ...config, slidingWindow: window, slidingLayers: [] }, weights, null, { dtype: 'F32' });
+  assert.equal((await loadModelFiles(p)).config.slidingWindow, undefined, 'a window on no layer is no window');
 
   writeGguf(p, config, weights, null, { dtype: 'F32' });
   assert.equal((await loadModelFiles(p)).config.slidingWindow, undefined, 'no key, no window');

@@ -260,26 +260,6 @@ test('a generation whose first token is a stop token returns empty text (the tok
   assert.equal(r.text, '');
 });
 
-test('a sliding-window model: exact up to its window, longer sequences refused before anything runs', async () => {
-  const base = new Model(files.config, files.weights, files.tokenizer, getBackend(), MODEL);
-  const windowed = new Model({ ...files.config, modelType: 'mistral', slidingWindow: 12 }, files.weights, files.tokenizer, getBackend(), MODEL);
-  const ids = [1, ...GOLDEN.slice(0, 11)];
-  const want = (await base.createSession({ chunkSize: 4 })).prefill(ids, { logits: 'all' });
-  const s = await windowed.createSession({ chunkSize: 4 });
-  assert.deepEqual(s.prefill(ids, { logits: 'all' }), want, 'within the window the output is the full attention\'s');
-  assert.throws(() => s.decode(5), { name: 'RangeError', message: /^the sequence would reach 13 tokens, past this \w+ model's 12-token sliding window \(which namm does not implement; up to 12 tokens the output is exact\)$/ });
-  assert.equal(s.totalTokens, 12);
-  const fresh = await windowed.createSession({ chunkSize: 4 });
-  assert.throws(() => fresh.prefill([1, ...GOLDEN]), { name: 'RangeError', message: /would reach 25 tokens, .*up to 12 tokens the output is exact\)$/ });
-  assert.equal(fresh.totalTokens, 0, 'a refused prompt leaves the session untouched');
-  assert.equal(fresh.prefill(ids).length, files.config.vocabSize, 'and the session is still usable');
-  const gen = await windowed.createSession();
-  await assert.rejects(gen.generate([1, 2, 3], { maxNewTokens: 11 }), { name: 'RangeError', message: /would reach 13 tokens/ });
-  assert.equal(gen.totalTokens, 0, 'a generate call that would pass the window is refused before it runs');
-  const r = await gen.generate([1, ...GOLDEN.slice(0, 2)], { maxNewTokens: 10, stopTokens: [] });
-  assert.equal(r.outputTokens.length, 10, 'one that reaches it exactly runs (its last token is never fed)');
-});
-
 test('a sequence past a RoPE model\'s context runs, with one warning per model (none up to it, none for dynamic NTK)', async () => {
   const warnings: Error[] = [];
   const listener = (w: Error) => { if ((w as Error & { code?: string }).code === 'NAMM_PAST_CONTEXT') warnings.push(w); };

@@ -432,6 +432,14 @@ describe('namm train loop', () => {
       c2.init = other; c2.tokenizer.path = first;
       await assert.rejects(runTraining({ config: c2, outDir: join(tempDir(), 'o'), backend: be, corpus }), shown, key);
     }
+    // A sliding window: training attends to every earlier token and writes a model without one.
+    const windowed = join(tempDir(), 'windowed');
+    cpSync(first, windowed, { recursive: true });
+    const wJson = JSON.parse(readFileSync(join(windowed, 'config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(windowed, 'config.json'), JSON.stringify({ ...wJson, model_type: 'mistral', sliding_window: 8 }));
+    const c3 = tinyConfig('llama', 1);
+    c3.init = windowed; c3.tokenizer.path = first;
+    await assert.rejects(runTraining({ config: c3, outDir: join(tempDir(), 'o'), backend: be, corpus }), /is a mistral model with a 8-token sliding window, which namm train does not train/);
     const nowhere = tinyConfig('llama', 1);
     nowhere.init = join(first, 'missing'); nowhere.tokenizer.path = first;
     await assert.rejects(runTraining({ config: nowhere, outDir: tempDir(), backend: be, corpus }), /is not a model folder/);
