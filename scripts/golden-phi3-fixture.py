@@ -15,7 +15,7 @@ What the model is chosen to catch:
   (rotate-half within them), the other 4 pass through;
 - an untied output head, rms_norm_eps 1e-5, norm weights drawn around 1.
 
-The three paths:
+The paths:
 - `long`: one forward over all 24 tokens (24 > 16: the long factors for every position);
 - `short`: one forward over the first 12 (the short factors);
 - `decoded`: a forward over the first 6 tokens, then one token at a time with the keys cached, as transformers'
@@ -23,6 +23,9 @@ The three paths:
   of a forward of length p + 1, so positions 0..15 with the short factors and 16..23 with the long ones, and the
   cached keys keep the rotation they were made with. (Phi3ForCausalLM's generate instead drops its cache at the
   first token past the original context and runs the whole sequence again with the long factors.)
+- `windowed` and `windowed_decoded`: `long` and `decoded` again with a sliding window of WINDOW tokens (the test
+  gives the model's config `sliding_window`), masked as transformers' sliding-window mask does: the query at
+  position p sees the keys at positions p - WINDOW + 1 .. p.
 
 Usage: python3 scripts/golden-phi3-fixture.py. Needs numpy and safetensors. Deterministic: numpy's PCG64 with a fixed
 seed, so the same numpy writes the same files.
@@ -73,7 +76,9 @@ CONFIG = {
 # Ids from across the vocabulary, the first and the last included.
 PROMPT = [1, 17, 200, 3, 99, 128, 64, 0, 255, 31, 150, 77, 9, 240, 180, 45, 101, 6, 222, 58, 133, 12, 90, 199]
 SHORT_LENGTH, DECODE_FROM = 12, 6
-POSITIONS = {'long': [0, 5, 11, 15, 16, 17, 23], 'short': [0, 5, 11], 'decoded': [5, 11, 15, 16, 17, 23]}
+POSITIONS = {'long': [0, 5, 11, 15, 16, 17, 23], 'short': [0, 5, 11], 'decoded': [5, 11, 15, 16, 17, 23],
+             'windowed': [0, 4, 5, 11, 16, 23], 'windowed_decoded': [5, 6, 11, 16, 23]}
+WINDOW = 5
 
 
 def weights(seed=20261204):
@@ -114,8 +119,9 @@ def rotate(x, cos, sin):
     return np.concatenate([rot * cos + half * sin, rest], axis=-1)
 
 
-def run(w, ids, forward_of, long=LONG, attention_factor=True):
-    """Logits [len(ids), VOCAB]; forward_of[p] is the length of the forward in which position p is computed."""
+def run(w, ids, forward_of, long=LONG, attention_factor=True, window=None):
+    """Logits [len(ids), VOCAB]; forward_of[p] is the length of the forward in which position p is computed; with
+    `window`, the query at position p sees only the keys at positions above p - window."""
     t = len(ids)
     eps = CONFIG['rms_norm_eps']
 
@@ -136,9 +142,12 @@ def run(w, ids, forward_of, long=LONG, attention_factor=True):
             q[pos], k[pos] = rotate(q[pos], cos, sin), rotate(k[pos], cos, sin)
         out = np.empty((t, HEADS, HEAD_DIM))
         group = HEADS // KV_HEADS
+        mask = np.triu(np.full((t, t), -np.inf), 1)
+        if window is not None:
+            mask = mask + np.tril(np.full((t, t), -np.inf), -window)
         for head in range(HEADS):
             kv = head // group
-            scores = q[:, head] @ k[:, kv].T / math.sqrt(HEAD_DIM) + np.triu(np.full((t, t), -np.inf), 1)
+            scores = q[:, head] @ k[:, kv].T / math.sqrt(HEAD_DIM) + mask
             scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
             out[:, head] = (scores / scores.sum(axis=-1, keepdims=True)) @ v[:, kv]
         x = x + out.reshape(t, q_rows) @ w[p + 'self_attn.o_proj.weight'].T
@@ -153,10 +162,13 @@ def main():
     w = weights()
     wide = {k: v.astype(np.float64) for k, v in w.items()}
     n = len(PROMPT)
+    decoded_of = [DECODE_FROM if p < DECODE_FROM else p + 1 for p in range(n)]
     paths = {
         'long': run(wide, PROMPT, [n] * n),
         'short': run(wide, PROMPT[:SHORT_LENGTH], [SHORT_LENGTH] * SHORT_LENGTH),
-        'decoded': run(wide, PROMPT, [DECODE_FROM if p < DECODE_FROM else p + 1 for p in range(n)]),
+        'decoded': run(wide, PROMPT, decoded_of),
+        'windowed': run(wide, PROMPT, [n] * n, window=WINDOW),
+        'windowed_decoded': run(wide, PROMPT, decoded_of, window=WINDOW),
     }
     # How far the logits move when the long factors are taken as the short ones, or the gate and up halves swapped
     # (and, below, keys and values swapped, or the attention factor left out): the test is blind below its
@@ -178,6 +190,10 @@ def main():
     unscaled = run(wide, PROMPT, [n] * n, attention_factor=False)
     positions = POSITIONS['long']
     moved = lambda other: float(np.abs(other[positions] - paths['long'][positions]).max())  # noqa: E731
+    # The window must matter where it cuts, and by one position (a window one longer) as well.
+    cut = [p for p in POSITIONS['windowed'] if p >= WINDOW]
+    off_by_one = run(wide, PROMPT, [n] * n, window=WINDOW + 1)
+    window_off_by_one = float(np.abs(off_by_one[cut] - paths['windowed'][cut]).max())
 
     os.makedirs(MODEL_DIR, exist_ok=True)
     with open(os.path.join(MODEL_DIR, 'config.json'), 'w') as f:
@@ -187,9 +203,11 @@ def main():
     fixture = {
         'source': 'numpy %s float64 forward, scripts/golden-phi3-fixture.py' % np.__version__,
         'model': 'test/fixtures/tiny-phi3 (random, seeded)', 'prompt': PROMPT, 'vocab': VOCAB,
-        'short_length': SHORT_LENGTH, 'decode_from': DECODE_FROM,
+        'short_length': SHORT_LENGTH, 'decode_from': DECODE_FROM, 'window': WINDOW,
         'moved_with_short_factors_for_long': moved(same_factors), 'moved_with_gate_up_swapped': moved(swapped_logits),
         'moved_with_k_v_swapped': moved(kv_swapped_logits), 'moved_without_attention_factor': moved(unscaled),
+        'moved_without_window': float(np.abs(paths['windowed'][cut] - paths['long'][cut]).max()),
+        'moved_with_window_one_longer': window_off_by_one,
         'paths': {
             name: {'positions': POSITIONS[name],
                    'logits_f32': base64.b64encode(logits[POSITIONS[name]].astype('<f4').tobytes()).decode('ascii')}

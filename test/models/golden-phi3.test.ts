@@ -3,22 +3,26 @@
  * attention, LongRoPE with an original context of 16, partial rotary embeddings, an untied head) against an
  * independent float64 forward (numpy, written from transformers' formulas: scripts/golden-phi3-fixture.py), on both
  * backends: a forward longer than the original context (the long factors), a shorter one (the short factors), and a
- * decoding that crosses from one to the other (cached keys keep the rotation they were made with).
+ * decoding that crosses from one to the other (cached keys keep the rotation they were made with); and the long
+ * forward and the decoding again with a sliding window (the folder's config.json given `sliding_window`).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Model } from '../../src/models/model.js';
 import { getBackend } from '../../src/tensor/index.js';
 import { JsBackend } from '../../src/tensor/js.js';
+import { tempDir } from '../helpers/temp.js';
 
 const MODEL = fileURLToPath(new URL('../fixtures/tiny-phi3', import.meta.url));
 interface Path { positions: number[]; logits_f32: string }
 const FIXTURE = JSON.parse(readFileSync(new URL('../fixtures/golden-phi3.json', import.meta.url), 'utf8')) as {
-  prompt: number[]; vocab: number; short_length: number; decode_from: number;
+  prompt: number[]; vocab: number; short_length: number; decode_from: number; window: number;
   moved_with_short_factors_for_long: number; moved_with_gate_up_swapped: number; moved_with_k_v_swapped: number; moved_without_attention_factor: number;
-  paths: { long: Path; short: Path; decoded: Path };
+  moved_without_window: number; moved_with_window_one_longer: number;
+  paths: { long: Path; short: Path; decoded: Path; windowed: Path; windowed_decoded: Path };
 };
 /** As test/models/golden-logits.test.ts: float64 against float32 arithmetic. */
 const TOLERANCE = 5e-5;
@@ -70,6 +74,35 @@ test('a tiny Phi-3 with LongRoPE matches an independent float64 forward: long an
         const [worst, at] = worstDiff(run(), FIXTURE.paths[path], V);
         assert.ok(worst <= TOLERANCE, `${backend.name}, weights ${weights}, ${what}: ${worst} at ${at}`);
       }
+    }
+  }
+});
+
+test('the tiny Phi-3 with a sliding window (its config\'s sliding_window) matches the float64 forward with the window\'s mask', async () => {
+  // Leaving the window out, or taking it one position longer, moves the logits far past the tolerance.
+  for (const moved of [FIXTURE.moved_without_window, FIXTURE.moved_with_window_one_longer]) assert.ok(moved > 100 * TOLERANCE, `moved by ${moved}`);
+  const dir = join(tempDir('namm-phi3-window-'), 'tiny-phi3');
+  cpSync(MODEL, dir, { recursive: true });
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, sliding_window: FIXTURE.window }));
+  const V = FIXTURE.vocab, ids = FIXTURE.prompt;
+  for (const backend of [getBackend(), new JsBackend()]) {
+    const model = await Model.fromPretrained(dir, { backend });
+    assert.equal(model.config.slidingWindow, FIXTURE.window);
+    const runs: [keyof typeof FIXTURE.paths, string, () => Float32Array][] = [
+      ['windowed', 'all 24 tokens in chunks of 8', () => model.createSessionWith(null, { chunkSize: 8 }).prefill(ids, { logits: 'all' })],
+      ['windowed', 'in chunks of 3, one at a time', () => model.createSessionWith(null, { chunkSize: 3, forwardTokens: 1 }).prefill(ids, { logits: 'all' })],
+      ['windowed_decoded', 'a prefill, then token by token', () => {
+        const s = model.createSessionWith(null, { chunkSize: 4 });
+        const all = new Float32Array(ids.length * V);
+        all.set(s.prefill(ids.slice(0, FIXTURE.decode_from), { logits: 'all' }));
+        for (let t = FIXTURE.decode_from; t < ids.length; t++) all.set(s.decode(ids[t]!), t * V);
+        return all;
+      }],
+    ];
+    for (const [path, what, run] of runs) {
+      const [worst, at] = worstDiff(run(), FIXTURE.paths[path], V);
+      assert.ok(worst <= TOLERANCE, `${backend.name}, ${what}: ${worst} at ${at}`);
     }
   }
 });
