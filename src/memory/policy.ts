@@ -30,6 +30,13 @@ export interface LayerObservation {
   /** Per KV head: values `[lens[h], headDim]` (read-only). */
   values: Float32Array[];
   /**
+   * On a sliding-window layer, its window in positions: the query at position p sees the keys at positions
+   * p − window + 1 .. p, so the rows at positions ≤ (totalTokens − 1) − window will never be seen again. The built-in
+   * policies drop those rows whenever they evict (before choosing among the others). Absent on a layer that attends
+   * to everything.
+   */
+  window?: number;
+  /**
    * Only when the policy's `needsAttention` is true: per KV head, the GQA-averaged post-softmax attention of the
    * chunk's queries over the current cache, `[nQ, lens[h]]` row-major (future positions are 0), computed as the
    * policy's `tapPrecision` says. Valid only during the call; copy what must be kept.
@@ -119,6 +126,31 @@ export interface MemoryPolicy {
    * reports the sum over the policy's state objects (policyStateBytes) beside the cache's bytes.
    */
   stateBytes?(): number;
+}
+
+/**
+ * Per KV head, how many of the oldest rows of `obs` no query after position `newest` (default: the chunk's last,
+ * totalTokens − 1) can see on a sliding-window layer (LayerObservation.window): those at positions ≤ newest − window,
+ * a prefix of the rows since they are oldest first. Null when the layer has no window or no row is behind it.
+ */
+export function rowsBehindWindow(obs: LayerObservation, newest = obs.totalTokens - 1): Int32Array | null {
+  const window = obs.window;
+  if (window === undefined) return null;
+  if (!Number.isSafeInteger(window) || window < 1) throw new RangeError(`observation: window must be an integer ≥ 1 or absent, got ${showValue(window)}`);
+  const last = newest - window;
+  let any = false;
+  const dead = Int32Array.from(obs.lens, (len, h) => {
+    const pos = obs.positions[h]!;
+    let lo = 0, hi = len;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (pos[mid]! <= last) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0) any = true;
+    return lo;
+  });
+  return any ? dead : null;
 }
 
 /** The bytes a policy holds for its state: Σ stateBytes() over the policy and its state objects (0 where none says). */

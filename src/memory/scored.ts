@@ -4,7 +4,7 @@
  * AdaKV's layer-wide top-k), so every method runs through the same code path and the same tests.
  */
 import type { CacheShape, KeepLists, LayerObservation, MemoryPolicy } from './policy.js';
-import { checkMemoryPolicy } from './policy.js';
+import { checkMemoryPolicy, rowsBehindWindow } from './policy.js';
 import { type Budget, type Cadence, budgetTargets, cadenceActs, checkBudget, checkCadence, describeBudget, describeCadence, sameCadence, selectTopK, tokensWithinSinks } from './budget.js';
 import { cloneState } from '../util/clone.js';
 import { checkOptionKeys, showValue } from '../util/show.js';
@@ -176,9 +176,16 @@ export class ScoredPolicy implements TargetedPolicy {
     let keep: KeepLists | null = null;
     if (targets) {
       if (targets.length !== shape.nKvHeads) throw new Error(`${this.name}: ${targets.length} targets for ${shape.nKvHeads} KV heads`);
-      if (this.select.shrinks(targets, obs.lens)) {
-        const scores = this.scorer.score(obs, targets, this.select.pooled === true);
-        keep = this.select.select(scores, targets, obs.lens);
+      // On a sliding-window layer the rows behind the window go first: no query will see them again, so the budget
+      // is spent on the others (a head keeps at most the rows still in reach).
+      const dead = rowsBehindWindow(obs);
+      const within = dead ? Int32Array.from(targets, (t, h) => Math.min(t, obs.lens[h]! - dead[h]!)) : targets;
+      if (this.select.shrinks(within, obs.lens)) {
+        // Scored with the targets the budget gives (windows size themselves by them); a scorer may hand back its own
+        // state (H2O's sums), so the dead rows' scores are set on a copy.
+        let scores = this.scorer.score(obs, targets, this.select.pooled === true);
+        if (dead) scores = scores.map((sc, h) => (dead[h]! > 0 ? Float64Array.from(sc).fill(-Infinity, 0, dead[h]!) : sc));
+        keep = this.select.select(scores, within, obs.lens);
         this.scorer.retain(obs.layer, keep);
       }
       // The once-per-sequence cadence is spent on this layer even when nothing needed evicting.

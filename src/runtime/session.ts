@@ -691,8 +691,9 @@ export class Session {
   ): void {
     const H = lens.length;
     const t0 = performance.now();
+    const window = this.windows[layer]!;
     const keep = policy.observe({
-      layer, nQ: n, totalTokens, phase: this.phase, endOfPrefill,
+      layer, nQ: n, totalTokens, phase: this.phase, endOfPrefill, ...(window > 0 ? { window } : {}),
       lens, positions: stores.map((s) => s.positions), keys, values, attention: probs,
       ...(packed ? { attentionBf16: packed } : {}),
     });

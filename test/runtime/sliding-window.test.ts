@@ -146,3 +146,52 @@ test('a policy\'s evictions on a windowed model: the keys seen are those both th
   s.prefill(IDS);
   assert.deepEqual([...s.cache.lens(0)], Array(files.config.nKvHeads).fill(IDS.length));
 });
+
+test('the built-in policies drop the rows behind the window whenever they evict, and spend their budget on the rest', () => {
+  const model = new Model(windowed(12), files.weights, files.tokenizer, getBackend(), MODEL);
+  for (const [spec, budget] of [['h2o:tokens=20', 20], ['snapkv:tokens=20,window=4', 20], ['adakv(snapkv):tokens=20,window=4', 20], ['streaming:sinks=4,window=12', 16], ['l2:tokens=20', 20], ['tova:tokens=8', 8]] as const) {
+    let events = 0;
+    // The rows each eviction keeps, read from the cache before the session applies it (onEviction comes first).
+    let s: ReturnType<Model['createSessionWith']> | null = null;
+    s = model.createSessionWith(parsePolicySpec(spec), {
+      chunkSize: 16,
+      onEviction: ({ layer, totalTokens, keep, lensBefore }) => {
+        events++;
+        let total = 0, reach = 0;
+        keep.forEach((k, h) => {
+          const pos = s!.cache.store(layer, h).positions;
+          const kept = Array.from(k, (r) => pos[r]!);
+          assert.ok(kept.every((p) => p > totalTokens - 1 - 12), `${spec} layer ${layer} head ${h} at ${totalTokens}: kept ${kept}`);
+          total += kept.length;
+          for (let r = 0; r < lensBefore[h]!; r++) if (pos[r]! > totalTokens - 1 - 12) reach++;
+        });
+        // Every head keeps min(budget, the rows in reach) (AdaKV: the layer's total of them).
+        assert.equal(total, Math.min(budget * keep.length, reach), `${spec} layer ${layer} at ${totalTokens}: kept ${total} rows of ${reach} in reach`);
+      },
+    });
+    s.prefill(IDS.slice(0, 120));
+    for (let t = 120; t < 130; t++) s.decode(IDS[t]!);
+    assert.ok(events > 0, `${spec} evicted`);
+  }
+});
+
+test('a NAMM on a windowed model drops the rows behind the window at its updates (all-zero parameters: nothing else)', async () => {
+  const { createNammPolicy, zeroNammParams } = await import('../../src/memory/namm/index.js');
+  const model = new Model(windowed(40), files.weights, files.tokenizer, getBackend(), MODEL);
+  const kept: number[][] = [];
+  const policy = createNammPolicy({ params: zeroNammParams(), updateEvery: 32, onUpdate: (u) => { if (u.layer === 0) kept.push(Array.from(u.heads[0]!.keep, (k) => u.heads[0]!.positions[k]!)); } });
+  const s = model.createSessionWith(policy, { chunkSize: 16 });
+  const got = new Float32Array(IDS.length * V);
+  got.set(s.prefill(IDS.slice(0, 128), { logits: 'all' }));
+  for (let t = 128; t < IDS.length; t++) got.set(s.decode(IDS[t]!), t * V);
+  assert.ok(kept.length >= 4);
+  kept.forEach((rows, u) => {
+    const newest = 32 * (u + 1) - 1;
+    assert.deepEqual(rows, rows.filter((p) => p > newest - 40), `update ${u}: kept only rows in reach`);
+    assert.equal(rows.length, Math.min(newest + 1, 40), `update ${u}: every row in reach kept (scores 0 keep all)`);
+  });
+  // Exact: the rows dropped are the ones the window hides.
+  const want = referenceLlamaLogits(windowed(40), files.weights, IDS, inWindow(40));
+  assert.ok(relErr(got, want) < 1e-4, `relative error ${relErr(got, want)}`);
+  assert.ok(s.cache.lens(0)[0]! < 40 + 32, `rows held at the end: ${s.cache.lens(0)}`);
+});

@@ -413,6 +413,18 @@ export class NammPolicy implements MemoryPolicy {
     const keep = this.calibrate
       ? Array.from(counts, (n) => Int32Array.from({ length: n }, (_, i) => i))
       : selectTokens(sc.scores.slice(0, nH), counts, { mode: this.selection, cacheSize: this.cacheSize });
+    // On a sliding-window layer (a model the reference never ran) the rows behind the window go as well: no query
+    // after this one can see them. They are the oldest, a prefix of the scored rows.
+    const window = obs.window;
+    if (window !== undefined && !this.calibrate) {
+      const last = totalTokens - 1 - window;
+      for (let h = 0; h < nH; h++) {
+        const pos = sc.positions[h]!;
+        let dead = 0;
+        while (dead < counts[h]! && pos[dead]! <= last) dead++;
+        if (dead > 0) keep[h] = keep[h]!.filter((row) => row >= dead);
+      }
+    }
     const gather = this.gather;
     for (let h = 0; h < nH; h++) {
       const k = keep[h]!;
