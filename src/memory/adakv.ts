@@ -29,9 +29,10 @@ export function adaKvSelect(floor: number = ADAKV_DEFAULTS.floor): Selector {
   const sum = (a: Int32Array): number => a.reduce((x, y) => x + y, 0);
   return {
     pooled: true,
-    shrinks: (targets, lens) => sum(targets) < sum(lens),
-    select(scores, targets, lens) {
-      const H = lens.length, total = Math.min(sum(targets), sum(lens));
+    // With `reach` (a sliding-window layer): the layer keeps at most the rows in reach, a head at most its own.
+    shrinks: (targets, lens, reach) => Math.min(sum(targets), sum(reach ?? lens)) < sum(lens),
+    select(scores, targets, lens, reach) {
+      const H = lens.length, total = Math.min(sum(targets), sum(reach ?? lens));
       const forced: Uint8Array[] = [];
       let nForced = 0;
       for (let h = 0; h < H; h++) {
@@ -39,7 +40,7 @@ export function adaKvSelect(floor: number = ADAKV_DEFAULTS.floor): Selector {
         let always = 0;
         for (let i = 0; i < n; i++) always += +(s[i]! >= ALWAYS_KEPT_SCORE);
         // At least one row per head: attention over an emptied head is undefined.
-        const guaranteed = Math.max(1, Math.min(t, always + Math.floor(floor * Math.max(0, t - always))));
+        const guaranteed = Math.max(1, Math.min(t, reach ? reach[h]! : n, always + Math.floor(floor * Math.max(0, t - always))));
         for (const i of selectTopK(s, n, guaranteed)) { mark[i] = 1; nForced++; }
         forced.push(mark);
       }

@@ -198,6 +198,8 @@ export function recordingPolicy(policy: MemoryPolicy, recorder: MemoryTraceRecor
     get positionSpan() { return policy.positionSpan; },
     // Recording adds nothing across layers (the trace is put in order when it is taken).
     ...(policy.layerwise ? { layerwise: true } : {}),
+    // Nor does it hold anything per row: the session may free a stateless policy's rows behind a window as before.
+    ...(policy.stateless ? { stateless: true } : {}),
     stateObjects: () => [policy],
     // A trace holds whole sequences, each from a reset on: a fork's evictions continue the middle of one, which no
     // trace could replay. (Without this, the session reported that the inner policy, NAMM say, could not be cloned.)

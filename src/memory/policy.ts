@@ -31,7 +31,8 @@ export interface LayerObservation {
   values: Float32Array[];
   /**
    * On a sliding-window layer, its window in positions: the query at position p sees the keys at positions
-   * p − window + 1 .. p, so the rows at positions ≤ (totalTokens − 1) − window will never be seen again. The built-in
+   * p − window + 1 .. p, so the rows at positions ≤ totalTokens − window will never be seen again (the next query is
+   * at position totalTokens). The built-in
    * policies drop those rows whenever they evict (before choosing among the others). Absent on a layer that attends
    * to everything.
    */
@@ -130,14 +131,14 @@ export interface MemoryPolicy {
 
 /**
  * Per KV head, how many of the oldest rows of `obs` no query after position `newest` (default: the chunk's last,
- * totalTokens − 1) can see on a sliding-window layer (LayerObservation.window): those at positions ≤ newest − window,
- * a prefix of the rows since they are oldest first. Null when the layer has no window or no row is behind it.
+ * totalTokens − 1) can see on a sliding-window layer (LayerObservation.window): those at positions ≤ newest + 1 −
+ * window, a prefix of the rows since they are oldest first. Null when the layer has no window or no row is behind it.
  */
 export function rowsBehindWindow(obs: LayerObservation, newest = obs.totalTokens - 1): Int32Array | null {
   const window = obs.window;
   if (window === undefined) return null;
   if (!Number.isSafeInteger(window) || window < 1) throw new RangeError(`observation: window must be an integer ≥ 1 or absent, got ${showValue(window)}`);
-  const last = newest - window;
+  const last = newest + 1 - window;
   let any = false;
   const dead = Int32Array.from(obs.lens, (len, h) => {
     const pos = obs.positions[h]!;

@@ -64,9 +64,13 @@ export interface Selector {
    * target, only the layer's total is fixed. Absent or false: head h keeps min(targets[h], lens[h]).
    */
   readonly pooled?: boolean;
-  /** Whether these targets remove anything (checked before scoring). */
-  shrinks(targets: Int32Array, lens: Int32Array): boolean;
-  select(scores: Float64Array[], targets: Int32Array, lens: Int32Array): KeepLists;
+  /**
+   * Whether these targets remove anything (checked before scoring). `reach` (pooled selectors only, on a
+   * sliding-window layer): per head, the rows a later query can still see, the newest lens[h] − … of them, whose
+   * total bounds the layer's; the others score −∞ and go first.
+   */
+  shrinks(targets: Int32Array, lens: Int32Array, reach?: Int32Array): boolean;
+  select(scores: Float64Array[], targets: Int32Array, lens: Int32Array, reach?: Int32Array): KeepLists;
 }
 
 /** The plain rule: every head keeps its own top `targets[h]` rows. */
@@ -177,15 +181,16 @@ export class ScoredPolicy implements TargetedPolicy {
     if (targets) {
       if (targets.length !== shape.nKvHeads) throw new Error(`${this.name}: ${targets.length} targets for ${shape.nKvHeads} KV heads`);
       // On a sliding-window layer the rows behind the window go first: no query will see them again, so the budget
-      // is spent on the others (a head keeps at most the rows still in reach).
-      const dead = rowsBehindWindow(obs);
-      const within = dead ? Int32Array.from(targets, (t, h) => Math.min(t, obs.lens[h]! - dead[h]!)) : targets;
-      if (this.select.shrinks(within, obs.lens)) {
+      // is spent on the others (a head keeps at most the rows still in reach; a pooled selection, the layer).
+      const dead = rowsBehindWindow(obs), pooled = this.select.pooled === true;
+      const reach = dead ? Int32Array.from(obs.lens, (len, h) => len - dead[h]!) : undefined;
+      const shares = reach && !pooled ? Int32Array.from(targets, (t, h) => Math.min(t, reach[h]!)) : targets;
+      if (this.select.shrinks(shares, obs.lens, pooled ? reach : undefined)) {
         // Scored with the targets the budget gives (windows size themselves by them); a scorer may hand back its own
         // state (H2O's sums), so the dead rows' scores are set on a copy.
-        let scores = this.scorer.score(obs, targets, this.select.pooled === true);
+        let scores = this.scorer.score(obs, targets, pooled);
         if (dead) scores = scores.map((sc, h) => (dead[h]! > 0 ? Float64Array.from(sc).fill(-Infinity, 0, dead[h]!) : sc));
-        keep = this.select.select(scores, within, obs.lens);
+        keep = this.select.select(scores, shares, obs.lens, pooled ? reach : undefined);
         this.scorer.retain(obs.layer, keep);
       }
       // The once-per-sequence cadence is spent on this layer even when nothing needed evicting.

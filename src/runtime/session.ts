@@ -771,8 +771,8 @@ export class Session {
   }
 
   /**
-   * Drops the rows of a sliding-window layer that no later query can see (positions before `newest` − window + 1,
-   * `newest` the position of the chunk's last query: positions only grow), on a cache whose policy holds nothing per
+   * Drops the rows of a sliding-window layer that no later query can see (positions ≤ `newest` + 1 − window, `newest`
+   * the position of the chunk's last query: positions only grow), on a cache whose policy holds nothing per
    * row (none, or MemoryPolicy.stateless: the full cache), as transformers' and llama.cpp's sliding-window caches do.
    * In batches of at least a quarter of the window (64 rows at least), so that decoding moves the window's rows once
    * per that many tokens, not at every token: a store holds at most the window, a quarter of it and a chunk. Exact
@@ -784,7 +784,7 @@ export class Session {
     const t0 = performance.now();
     const stores = this.cache.layerStores(layer);
     for (let h = 0; h < stores.length; h++) {
-      const pos = stores[h]!.positions, len = stores[h]!.len, from = newest - window + 1;
+      const pos = stores[h]!.positions, len = stores[h]!.len, from = newest + 2 - window;
       let dead = 0, hi = len;
       while (dead < hi) {
         const mid = (dead + hi) >>> 1;

@@ -39,6 +39,8 @@ export function llamaParamSpecs(c: ModelConfig, initStd = 0.02): ParamSpec[] {
   if (c.attnOutBias || c.mlpBias) throw new Error('training Llama models with o_proj / MLP biases is not supported');
   // The trainer's forward and backward have no q/k norm step; a Qwen3 trained without one would be another model.
   if (c.qkNorm) throw new Error('training models with per-head q/k norms (Qwen3) is not supported');
+  // Its attention sees every earlier token: a windowed model would train as another one past its window.
+  if (c.slidingWindow !== undefined) throw new Error(`training models with a sliding window (${c.slidingWindow} tokens) is not supported`);
   if (c.ropeScaling.type === 'dynamic') throw new Error('training with dynamic RoPE scaling is not supported (its base depends on the sequence length)');
   const D = c.hiddenSize, hd = c.headDim, I = c.intermediateSize, qDim = c.nHeads * hd, kvDim = c.nKvHeads * hd;
   const normal = (std: number) => ({ kind: 'normal', std }) as const;

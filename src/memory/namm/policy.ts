@@ -414,10 +414,11 @@ export class NammPolicy implements MemoryPolicy {
       ? Array.from(counts, (n) => Int32Array.from({ length: n }, (_, i) => i))
       : selectTokens(sc.scores.slice(0, nH), counts, { mode: this.selection, cacheSize: this.cacheSize });
     // On a sliding-window layer (a model the reference never ran) the rows behind the window go as well: no query
-    // after this one can see them. They are the oldest, a prefix of the scored rows.
+    // after this one (the next is at position totalTokens) can see them. They are the oldest, a prefix of the
+    // scored rows.
     const window = obs.window;
     if (window !== undefined && !this.calibrate) {
-      const last = totalTokens - 1 - window;
+      const last = totalTokens - window;
       for (let h = 0; h < nH; h++) {
         const pos = sc.positions[h]!;
         let dead = 0;
