@@ -88,8 +88,12 @@ export function parseHfConfig(json: unknown, source = 'config.json'): ModelConfi
   if (typeof modelType !== 'string') throw new Error(`${source}: required key "model_type" is missing or not a string`);
   if (modelType === 'gpt2') return parseGpt2(r, source);
   if (LLAMA_FAMILY.has(modelType)) return parseLlamaFamily(r, modelType, source);
+  if (modelType === 'gemma3_text') return parseGemma3Text(r, source);
+  if (modelType === 'gemma3') {
+    throw new Error(`${source}: model_type "gemma3" is Gemma 3's image-and-text model (Gemma3ForConditionalGeneration), which namm does not run; it runs the text-only "gemma3_text" (Gemma 3 1B, Gemma3ForCausalLM)`);
+  }
   throw new Error(
-    `${source}: model_type "${modelType}" is not supported (supported: llama, mistral, qwen2, qwen3, phi3, gpt2; SmolLM and TinyLlama use "llama", Phi-3, Phi-3.5 and Phi-4-mini "phi3")`,
+    `${source}: model_type "${modelType}" is not supported (supported: llama, mistral, qwen2, qwen3, phi3, gemma3_text, gpt2; SmolLM and TinyLlama use "llama", Phi-3, Phi-3.5 and Phi-4-mini "phi3", Gemma 3 1B "gemma3_text")`,
   );
 }
 
@@ -193,6 +197,105 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
     // table to run out of), and transformers' mask applies the window at every length.
     ...(slidingWindow !== undefined ? { slidingWindow } : {}),
     ...(slidingLayers !== undefined && slidingLayers.length < nLayers ? { slidingLayers } : {}),
+  };
+}
+
+/**
+ * Gemma 3's text model (HF Gemma3TextConfig, `gemma3_text`; Gemma 3 1B), read as transformers reads it: head_dim 256,
+ * query_pre_attn_scalar 256, rms_norm_eps 1e-6, rope_theta 1e6 with rope_scaling on the full-attention layers and
+ * rope_local_base_freq 10,000 unscaled on the sliding ones, a window of sliding_window (4,096 when absent) on the layers
+ * layer_types makes "sliding_attention" (without layer_types, every layer but each sliding_window_pattern-th (6)),
+ * tied embeddings, BOS 2 and EOS 1 when absent, attention_bias on q, k, v and o together; transformers 5's
+ * rope_parameters with a set per layer type too. Attention or final logit soft-capping (Gemma 2's) and bidirectional
+ * attention (EmbeddingGemma's) are refused by name.
+ */
+function parseGemma3Text(r: ConfigReader, source: string): ModelConfig {
+  const hiddenSize = r.size('hidden_size');
+  const nHeads = r.size('num_attention_heads');
+  const nKvHeads = r.size('num_key_value_heads', nHeads);
+  if (nHeads % nKvHeads !== 0) throw new Error(`${source}: num_key_value_heads (${nKvHeads}) does not divide num_attention_heads (${nHeads})`);
+  const nLayers = r.size('num_hidden_layers');
+  const act = r.has('hidden_activation') ? r.raw('hidden_activation') : 'gelu_pytorch_tanh';
+  if (act !== 'gelu_pytorch_tanh' && act !== 'gelu_tanh') {
+    throw new Error(`${source}: hidden_activation ${shortJson(act)} is not supported for gemma3_text (only "gelu_pytorch_tanh", the tanh GELU)`);
+  }
+  for (const key of ['attn_logit_softcapping', 'final_logit_softcapping']) {
+    if (r.has(key)) throw new Error(`${source}: "${key}" is ${shortJson(r.raw(key))}: logit soft-capping (Gemma 2's) is not implemented; Gemma 3 sets it to null`);
+  }
+  if (r.bool('use_bidirectional_attention', false)) throw new Error(`${source}: "use_bidirectional_attention" is true (an embedding model's attention), which namm does not run`);
+  const maxPositions = r.size('max_position_embeddings', 131072);
+  // Rope: one set for the full-attention layers (rope_theta, rope_scaling) and the sliding layers' own base; in
+  // transformers 5, rope_parameters with a set per layer type.
+  let ropeTheta = r.positive('rope_theta', 1e6), localRopeTheta = r.positive('rope_local_base_freq', 10000);
+  let scalingJson: unknown = r.raw('rope_scaling');
+  const ropeParams = r.raw('rope_parameters');
+  if (ropeParams !== undefined && ropeParams !== null) {
+    if (typeof ropeParams !== 'object' || Array.isArray(ropeParams)) throw new Error(`${source}: "rope_parameters" must be an object, got ${shortJson(ropeParams)}`);
+    const sets = ropeParams as Json;
+    const perType = Object.values(sets).some((v) => v !== null && typeof v === 'object' && !Array.isArray(v));
+    const full = perType ? sets.full_attention : sets;
+    if (full !== undefined && (full === null || typeof full !== 'object' || Array.isArray(full))) throw new Error(`${source}: rope_parameters.full_attention must be an object`);
+    if (full) {
+      ropeTheta = new ConfigReader(full as Json, `${source} (rope_parameters)`).positive('rope_theta', ropeTheta);
+      scalingJson = full;
+    }
+    const local = perType ? sets.sliding_attention : undefined;
+    if (local !== undefined) {
+      if (local === null || typeof local !== 'object' || Array.isArray(local)) throw new Error(`${source}: rope_parameters.sliding_attention must be an object`);
+      const lr = new ConfigReader(local as Json, `${source} (rope_parameters.sliding_attention)`);
+      const type = lr.raw('rope_type') ?? lr.raw('type') ?? 'default';
+      if (type !== 'default') throw new Error(`${source}: the sliding layers' RoPE must be "default" (unscaled, as Gemma 3's), got ${shortJson(type)}`);
+      localRopeTheta = lr.positive('rope_theta', localRopeTheta);
+    }
+  }
+  const headDim = r.size('head_dim', 256);
+  const ropeScaling = parseRopeScaling(scalingJson, maxPositions, source, r.has('original_max_position_embeddings') ? r.size('original_max_position_embeddings') : undefined);
+  if (ropeScaling.type === 'longrope' || ropeScaling.type === 'dynamic') {
+    throw new Error(`${source}: a gemma3_text model's RoPE scaling "${ropeScaling.type}" is not supported (Gemma 3 uses none or "linear")`);
+  }
+  // Sliding layers: layer_types, else all but every sliding_window_pattern-th.
+  let layers: number[];
+  if (r.has('layer_types')) {
+    const types = r.raw('layer_types');
+    if (!Array.isArray(types) || types.length !== nLayers) throw new Error(`${source}: "layer_types" must list ${nLayers} layer types (num_hidden_layers), got ${shortJson(types)}`);
+    const other = types.findIndex((t) => t !== 'full_attention' && t !== 'sliding_attention');
+    if (other >= 0) throw new Error(`${source}: "layer_types" entry ${other} is ${shortJson(types[other])}, which namm does not run (it runs "full_attention" and "sliding_attention" layers)`);
+    layers = types.flatMap((t, i) => (t === 'sliding_attention' ? [i] : []));
+  } else {
+    const pattern = r.size('sliding_window_pattern', 6);
+    layers = Array.from({ length: nLayers }, (_, i) => i).filter((i) => (i + 1) % pattern !== 0);
+  }
+  if (layers.length > 0 && r.raw('sliding_window') === null) throw new Error(`${source}: layer ${layers[0]} is a sliding layer but "sliding_window" is null`);
+  const slidingWindow = layers.length > 0 ? r.size('sliding_window', 4096) : undefined;
+  const attentionBias = r.bool('attention_bias', false);
+  const bos = r.tokenId('bos_token_id'), eos = r.tokenIds('eos_token_id');
+  return {
+    arch: 'llama',
+    modelType: 'gemma3_text',
+    vocabSize: r.size('vocab_size', 262208),
+    hiddenSize,
+    nLayers,
+    nHeads,
+    nKvHeads,
+    headDim,
+    intermediateSize: r.size('intermediate_size'),
+    maxPositions,
+    normEps: r.positive('rms_norm_eps', 1e-6),
+    ropeTheta,
+    ropeScaling,
+    ropeLayout: 'half',
+    partialRotaryFactor: 1,
+    attnQkvBias: attentionBias,
+    attnOutBias: attentionBias,
+    mlpBias: false,
+    qkNorm: true,
+    activation: 'gelu_tanh',
+    gemma: { embedScale: Math.fround(Math.sqrt(hiddenSize)), queryPreAttnScalar: r.positive('query_pre_attn_scalar', 256), localRopeTheta },
+    tieEmbeddings: r.bool('tie_word_embeddings', true),
+    bosTokenId: r.has('bos_token_id') ? bos : 2,
+    eosTokenIds: r.has('eos_token_id') ? eos : [1],
+    ...(slidingWindow !== undefined ? { slidingWindow } : {}),
+    ...(slidingWindow !== undefined && layers.length < nLayers ? { slidingLayers: layers } : {}),
   };
 }
 
@@ -416,8 +519,19 @@ export function validateModelConfig(config: ModelConfig): void {
   for (const k of ['attnQkvBias', 'attnOutBias', 'mlpBias', 'tieEmbeddings'] as const) if (typeof c[k] !== 'boolean') bad(k, 'true or false');
   if (c.qkNorm !== undefined && typeof c.qkNorm !== 'boolean') bad('qkNorm', 'true, false or absent');
   if (c.qkNorm === true && c.arch !== 'llama') throw new RangeError(`model config: qkNorm (per-head q/k RMSNorm, Qwen3's) applies to the llama family, not ${String(c.arch)}`);
-  const acts = config.arch === 'llama' ? ['silu'] : ['gelu_tanh', 'gelu_erf'];
-  if (!acts.includes(c.activation as string)) bad('activation', `one of ${acts.map((a) => `"${a}"`).join(', ')} for ${config.arch}`);
+  if (c.gemma !== undefined) {
+    const g = c.gemma as Record<string, unknown> | null;
+    if (g === null || typeof g !== 'object') bad('gemma', 'absent, or { embedScale, queryPreAttnScalar, localRopeTheta }');
+    for (const k of ['embedScale', 'queryPreAttnScalar', 'localRopeTheta']) {
+      const v = g![k];
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new RangeError(`model config: gemma.${k} must be a positive finite number, got ${showValue(v)}`);
+    }
+    if (c.arch !== 'llama' || c.qkNorm !== true || c.activation !== 'gelu_tanh') {
+      throw new RangeError('model config: gemma (Gemma 3\'s layer) goes with arch "llama", qkNorm true and activation "gelu_tanh"');
+    }
+  }
+  const acts = config.arch === 'llama' ? (c.gemma !== undefined ? ['gelu_tanh'] : ['silu']) : ['gelu_tanh', 'gelu_erf'];
+  if (!acts.includes(c.activation as string)) bad('activation', `one of ${acts.map((a) => `"${a}"`).join(', ')} for ${config.arch}${config.arch === 'llama' && c.gemma === undefined ? ' (gelu_tanh with gemma)' : ''}`);
   if (c.bosTokenId !== null && (!Number.isSafeInteger(c.bosTokenId) || (c.bosTokenId as number) < 0)) bad('bosTokenId', 'null or a token id (an integer ≥ 0)');
   if (!Array.isArray(c.eosTokenIds) || !c.eosTokenIds.every((id) => Number.isSafeInteger(id) && id >= 0)) bad('eosTokenIds', 'an array of token ids');
   // An id past the vocabulary was taken as the end of sequence, which no logit can be: generation ran past the real

@@ -10,7 +10,7 @@ import { argError, checkArg, checkArgOptions } from '../util/args.js';
 /** The fields of a ModelConfig, which llamaConfig and gpt2Config take as overrides. */
 const CONFIG_KEYS = ['arch', 'modelType', 'vocabSize', 'hiddenSize', 'nLayers', 'nHeads', 'nKvHeads', 'headDim', 'intermediateSize',
   'maxPositions', 'normEps', 'ropeTheta', 'ropeScaling', 'ropeLayout', 'partialRotaryFactor', 'attnQkvBias', 'attnOutBias', 'mlpBias',
-  'activation', 'tieEmbeddings', 'bosTokenId', 'eosTokenIds', 'slidingWindow', 'slidingLayers', 'qkNorm'];
+  'activation', 'tieEmbeddings', 'bosTokenId', 'eosTokenIds', 'slidingWindow', 'slidingLayers', 'qkNorm', 'gemma'];
 
 /**
  * A Llama-family config (the 100M-parameter random model's shape unless overridden). The result is validated as a
@@ -77,17 +77,23 @@ export function randomWeights(config: ModelConfig, seed = 0, std = 0.02): Weight
     for (let i = 0; i < n; i++) data[i] = rng.normal() * std;
     return { shape, data };
   };
-  const fill = (shape: number[], v: number): Tensor => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(v) });
   const c = config, D = c.hiddenSize, I = c.intermediateSize, hd = c.headDim;
+  // Unit norms: Gemma's store the offset from 1.
+  const unit = c.gemma ? 0 : 1;
+  const fill = (shape: number[], v: number): Tensor => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(v) });
   if (c.arch === 'llama') {
     const emb = normal([c.vocabSize, D]);
     w.set('model.embed_tokens.weight', emb);
     w.set('lm_head.weight', c.tieEmbeddings ? emb : normal([c.vocabSize, D]));
-    w.set('model.norm.weight', fill([D], 1));
+    w.set('model.norm.weight', fill([D], unit));
     for (let l = 0; l < c.nLayers; l++) {
       const p = `model.layers.${l}.`;
-      w.set(p + 'input_layernorm.weight', fill([D], 1));
-      w.set(p + 'post_attention_layernorm.weight', fill([D], 1));
+      w.set(p + 'input_layernorm.weight', fill([D], unit));
+      w.set(p + 'post_attention_layernorm.weight', fill([D], unit));
+      if (c.gemma) {
+        w.set(p + 'pre_feedforward_layernorm.weight', fill([D], unit));
+        w.set(p + 'post_feedforward_layernorm.weight', fill([D], unit));
+      }
       w.set(p + 'self_attn.q_proj.weight', normal([c.nHeads * hd, D]));
       w.set(p + 'self_attn.k_proj.weight', normal([c.nKvHeads * hd, D]));
       w.set(p + 'self_attn.v_proj.weight', normal([c.nKvHeads * hd, D]));
@@ -99,8 +105,8 @@ export function randomWeights(config: ModelConfig, seed = 0, std = 0.02): Weight
       }
       if (c.attnOutBias) w.set(p + 'self_attn.o_proj.bias', normal([D]));
       if (c.qkNorm) {
-        w.set(p + 'self_attn.q_norm.weight', fill([hd], 1));
-        w.set(p + 'self_attn.k_norm.weight', fill([hd], 1));
+        w.set(p + 'self_attn.q_norm.weight', fill([hd], unit));
+        w.set(p + 'self_attn.k_norm.weight', fill([hd], unit));
       }
       w.set(p + 'mlp.gate_proj.weight', normal([I, D]));
       w.set(p + 'mlp.up_proj.weight', normal([I, D]));

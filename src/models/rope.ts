@@ -87,6 +87,11 @@ export function sequenceLimit(c: ModelConfig): { tokens: number; what: string } 
   return null;
 }
 
+/** The softmax scale of the attention logits: headDim^−½, or Gemma's query_pre_attn_scalar^−½. */
+export function attentionScale(c: ModelConfig): number {
+  return 1 / Math.sqrt(c.gemma ? c.gemma.queryPreAttnScalar : c.headDim);
+}
+
 /**
  * Per layer, its sliding window in positions (a query at position p sees the keys at positions p − window + 1 .. p),
  * or 0 where the layer attends to everything: ModelConfig.slidingWindow on the layers slidingLayers lists, or on

@@ -35,6 +35,16 @@ export type RopeScaling =
    */
   | { type: 'longrope'; shortFactors: number[]; longFactors: number[]; originalMaxPositions: number; attentionFactor: number };
 
+/** See ModelConfig.gemma. */
+export interface GemmaOptions {
+  /** The token embeddings are multiplied by it (√hiddenSize, rounded to float32, as Gemma3TextScaledWordEmbedding). */
+  embedScale: number;
+  /** The attention logits are scaled by queryPreAttnScalar^−½ (HF `query_pre_attn_scalar`), not headDim^−½. */
+  queryPreAttnScalar: number;
+  /** RoPE base of the sliding layers (HF `rope_local_base_freq`), unscaled; the full layers take ropeTheta and ropeScaling. */
+  localRopeTheta: number;
+}
+
 export interface ModelConfig {
   arch: Architecture;
   /** HF `model_type` (or GGUF `general.architecture`) it came from, for messages. */
@@ -65,8 +75,15 @@ export interface ModelConfig {
    * none, which every family but Qwen3 is.
    */
   qkNorm?: boolean;
-  /** llama: 'silu' (SwiGLU); gpt2: 'gelu_new' (tanh) or 'gelu' (erf). */
+  /** llama: 'silu' (SwiGLU), or with `gemma` 'gelu_tanh' (GeGLU); gpt2: 'gelu_new' (tanh) or 'gelu' (erf). */
   activation: 'silu' | 'gelu_tanh' | 'gelu_erf';
+  /**
+   * Gemma 3's departures from the Llama layer (HF `gemma3_text`), with qkNorm, activation 'gelu_tanh' and windows on
+   * its sliding layers: every RMSNorm (the input, post-attention, pre- and post-feed-forward norms of each layer, the
+   * q/k norms, the final norm) multiplies by 1 + weight; the attention output and the MLP output are each normalised
+   * before their residual add; the MLP is gelu_tanh(gate)·up. Absent for every other family.
+   */
+  gemma?: GemmaOptions;
   tieEmbeddings: boolean;
   bosTokenId: number | null;
   eosTokenIds: number[];

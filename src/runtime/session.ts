@@ -12,7 +12,7 @@ import { CacheStats, type CacheStatsSummary } from './stats.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
 import { decodeAfter, IncrementalDecoder } from './detokenize.js';
 import { checkOptionKeys, showValue } from '../util/show.js';
-import { contextLength, layerWindows, sequenceLimit } from '../models/rope.js';
+import { attentionScale, contextLength, layerWindows, sequenceLimit } from '../models/rope.js';
 import type { ModelConfig } from '../models/types.js';
 import { argError } from '../util/args.js';
 
@@ -675,7 +675,7 @@ export class Session {
       else probs = scratchViews(this.probsScratch, (m) => new Float32Array(m), lens, n);
     }
     this.backend.attention({
-      q, nQ: n, nHeads: c.nHeads, nKvHeads: H, headDim: c.headDim, keys, values, lens, scale: 1 / Math.sqrt(c.headDim), out,
+      q, nQ: n, nHeads: c.nHeads, nKvHeads: H, headDim: c.headDim, keys, values, lens, scale: attentionScale(c), out,
       probs: packed ?? probs,
       ...((probs || packed) && policy?.tapPrecision === 'bf16' ? { probsBf16: true } : {}),
       ...(firstRow ? { firstRow } : {}),
