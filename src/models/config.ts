@@ -613,6 +613,7 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
       torch_dtype: 'float32',
     };
   }
+  if (config.gemma) return gemma3ToHf(config, eos);
   // Only Mistral's, Qwen2's and Qwen3's config.json say a sliding window: a Llama-family model with one (a Mistral read
   // from GGUF, whose architecture name is "llama") is written as a Mistral, so that neither namm nor transformers runs
   // it without its window as a plain Llama. Per-head q/k norms are Qwen3's alone, whatever the model type says.
@@ -682,6 +683,54 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
     }
   }
   return out;
+}
+
+/**
+ * A Gemma3TextConfig config.json (transformers 4's keys, which transformers 5 reads too): the sliding layers as
+ * layer_types, the full layers' RoPE as rope_theta and rope_scaling, the sliding layers' base as rope_local_base_freq.
+ */
+function gemma3ToHf(config: ModelConfig, eos: unknown): Record<string, unknown> {
+  const g = config.gemma!;
+  if (config.mlpBias || config.attnQkvBias !== config.attnOutBias) {
+    throw new Error('a Gemma 3 config.json cannot hold MLP biases, nor q/k/v biases without an o_proj one: its attention_bias covers q, k, v and o together');
+  }
+  if (Math.fround(Math.sqrt(config.hiddenSize)) !== Math.fround(g.embedScale)) {
+    throw new Error(`a Gemma 3 config.json cannot hold an embedding scale of ${g.embedScale}: transformers takes √hidden_size (${Math.sqrt(config.hiddenSize)})`);
+  }
+  const sliding = new Set(layerWindowsOf(config));
+  return {
+    architectures: ['Gemma3ForCausalLM'],
+    model_type: 'gemma3_text',
+    vocab_size: config.vocabSize,
+    hidden_size: config.hiddenSize,
+    intermediate_size: config.intermediateSize,
+    num_hidden_layers: config.nLayers,
+    num_attention_heads: config.nHeads,
+    num_key_value_heads: config.nKvHeads,
+    head_dim: config.headDim,
+    hidden_activation: 'gelu_pytorch_tanh',
+    max_position_embeddings: config.maxPositions,
+    rms_norm_eps: config.normEps,
+    rope_theta: config.ropeTheta,
+    rope_local_base_freq: g.localRopeTheta,
+    rope_scaling: ropeScalingToHf(config.ropeScaling),
+    query_pre_attn_scalar: g.queryPreAttnScalar,
+    sliding_window: config.slidingWindow ?? null,
+    layer_types: Array.from({ length: config.nLayers }, (_, i) => (sliding.has(i) ? 'sliding_attention' : 'full_attention')),
+    attn_logit_softcapping: null,
+    final_logit_softcapping: null,
+    attention_bias: config.attnQkvBias,
+    tie_word_embeddings: config.tieEmbeddings,
+    bos_token_id: config.bosTokenId,
+    eos_token_id: eos,
+    torch_dtype: 'float32',
+  };
+}
+
+/** The layers a config's sliding window is on (none without one). */
+function layerWindowsOf(config: ModelConfig): number[] {
+  if (config.slidingWindow === undefined) return [];
+  return config.slidingLayers ?? Array.from({ length: config.nLayers }, (_, i) => i);
 }
 
 /** HF's form of a scaling; per-pair factors (a GGUF file's `rope_freqs.weight`) have none and are refused. */

@@ -900,6 +900,8 @@ export function writeGguf(path: string, config: ModelConfig, weights: WeightMap,
   if (config.arch === 'gpt2' && config.activation !== 'gelu_tanh') {
     throw new Error(`GGUF writer: GGUF's gpt2 uses the tanh GELU; this model's ${config.activation === 'gelu_erf' ? 'exact (erf) GELU' : config.activation} would run as another model`);
   }
+  // llama.cpp's gemma3 architecture is not one namm reads or writes: written as a llama, a Gemma 3 would run as another model.
+  if (config.gemma) throw new Error('GGUF writer: Gemma 3 (gemma3_text) is not supported; keep it as a Hugging Face folder');
   // GGUF's one sliding_window key windows every layer (as namm reads it): a window on some layers only (Qwen2's and
   // Qwen3's layer_types / max_window_layers) would come back on all of them, another model past the window.
   if (config.slidingLayers !== undefined && config.slidingLayers.length > 0 && config.slidingLayers.length < config.nLayers) {

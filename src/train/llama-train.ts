@@ -38,6 +38,7 @@ export function llamaParamSpecs(c: ModelConfig, initStd = 0.02): ParamSpec[] {
   if (c.arch !== 'llama') throw new Error(`llamaParamSpecs needs a llama config, got ${c.arch}`);
   if (c.attnOutBias || c.mlpBias) throw new Error('training Llama models with o_proj / MLP biases is not supported');
   // The trainer's forward and backward have no q/k norm step; a Qwen3 trained without one would be another model.
+  if (c.gemma) throw new Error('training Gemma 3 models is not supported (its layer is not the trainer\'s Llama layer)');
   if (c.qkNorm) throw new Error('training models with per-head q/k norms (Qwen3) is not supported');
   // Its attention sees every earlier token: a windowed model would train as another one past its window.
   if (c.slidingWindow !== undefined) throw new Error(`training models with a sliding window (${c.slidingWindow} tokens) is not supported`);

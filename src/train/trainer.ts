@@ -196,6 +196,7 @@ async function loadInitialWeights(model: TrainableModel, dir: string): Promise<v
 
 function checkInitFields(have: ModelConfig, want: ModelConfig, dir: string, withVocab: boolean): void {
   // First: no training config can say per-head q/k norms, so no field below would make a Qwen3 folder fit.
+  if (have.gemma) throw new Error(`init: ${dir} is a Gemma 3 model, which namm train does not train`);
   if (have.qkNorm) throw new Error(`init: ${dir} is a ${have.modelType} model with per-head q/k norms (Qwen3's q_norm / k_norm), which namm train does not train`);
   // Training attends to every earlier token and writes a model without a window: a windowed model would come back
   // as another one past its window.
