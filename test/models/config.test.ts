@@ -177,7 +177,7 @@ test('a hand-built config is checked field by field before a Model is built from
     [{ ropeTheta: 0 }, /ropeTheta must be a positive finite number, got 0/],
     [{ ropeTheta: -5 }, /ropeTheta must be a positive finite number, got -5/],
     [{ ropeTheta: Number.NaN }, /ropeTheta must be a positive finite number, got NaN/],
-    [{ activation: 'relu' }, /activation must be one of "silu" for llama, got "relu"/],
+    [{ activation: 'relu' }, /activation must be one of "silu" for llama \(gelu_tanh with gemma\), got "relu"/],
     [{ activation: 'gelu_tanh' }, /activation must be one of "silu" for llama/],
     [{ arch: 'bert' }, /arch must be "llama" or "gpt2", got "bert"/],
     [{ nLayers: 0 }, /nLayers must be a positive integer, got 0/],
