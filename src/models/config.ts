@@ -89,9 +89,7 @@ export function parseHfConfig(json: unknown, source = 'config.json'): ModelConfi
   if (modelType === 'gpt2') return parseGpt2(r, source);
   if (LLAMA_FAMILY.has(modelType)) return parseLlamaFamily(r, modelType, source);
   if (modelType === 'gemma3_text') return parseGemma3Text(r, source);
-  if (modelType === 'gemma3') {
-    throw new Error(`${source}: model_type "gemma3" is Gemma 3's image-and-text model (Gemma3ForConditionalGeneration), which namm does not run; it runs the text-only "gemma3_text" (Gemma 3 1B, Gemma3ForCausalLM)`);
-  }
+  if (modelType === 'gemma3') return parseGemma3Text(gemma3TextConfig(r, source), source);
   throw new Error(
     `${source}: model_type "${modelType}" is not supported (supported: llama, mistral, qwen2, qwen3, phi3, gemma3_text, gpt2; SmolLM and TinyLlama use "llama", Phi-3, Phi-3.5 and Phi-4-mini "phi3", Gemma 3 1B "gemma3_text")`,
   );
@@ -201,27 +199,44 @@ function parseLlamaFamily(r: ConfigReader, modelType: string, source: string): M
 }
 
 /**
+ * The text model's config of a Gemma 3 image-and-text file (`gemma3`, Gemma3ForConditionalGeneration: the 4B, 12B and
+ * 27B releases): its `text_config`, with the file's top-level token ids where the text config names none. The loader
+ * reads its language model's weights under the text model's names and leaves the image tower unread.
+ */
+function gemma3TextConfig(r: ConfigReader, source: string): ConfigReader {
+  const text = r.raw('text_config');
+  if (text === null || typeof text !== 'object' || Array.isArray(text)) throw new Error(`${source}: a "gemma3" config needs a "text_config" object (its language model's)`);
+  const t = text as Json;
+  const merged: Json = { ...t, model_type: 'gemma3_text' };
+  for (const key of ['bos_token_id', 'eos_token_id', 'pad_token_id', 'tie_word_embeddings']) {
+    if (merged[key] === undefined && r.raw(key) !== undefined) merged[key] = r.raw(key);
+  }
+  return new ConfigReader(merged, `${source} (text_config)`);
+}
+
+/**
  * Gemma 3's text model (HF Gemma3TextConfig, `gemma3_text`; Gemma 3 1B), read as transformers reads it: head_dim 256,
  * query_pre_attn_scalar 256, rms_norm_eps 1e-6, rope_theta 1e6 with rope_scaling on the full-attention layers and
  * rope_local_base_freq 10,000 unscaled on the sliding ones, a window of sliding_window (4,096 when absent) on the layers
  * layer_types makes "sliding_attention" (without layer_types, every layer but each sliding_window_pattern-th (6)),
  * tied embeddings, BOS 2 and EOS 1 when absent, attention_bias on q, k, v and o together; transformers 5's
- * rope_parameters with a set per layer type too. Attention or final logit soft-capping (Gemma 2's) and bidirectional
- * attention (EmbeddingGemma's) are refused by name.
+ * rope_parameters with a set per layer type too; final_logit_softcapping when set (attn_logit_softcapping, which
+ * transformers never applies, is ignored). Bidirectional attention (EmbeddingGemma's) is refused by name.
  */
 function parseGemma3Text(r: ConfigReader, source: string): ModelConfig {
-  const hiddenSize = r.size('hidden_size');
-  const nHeads = r.size('num_attention_heads');
-  const nKvHeads = r.size('num_key_value_heads', nHeads);
+  // Gemma3TextConfig's defaults (Gemma 3 4B's text model): a multimodal file's text_config often names only what differs.
+  const hiddenSize = r.size('hidden_size', 2304);
+  const nHeads = r.size('num_attention_heads', 8);
+  const nKvHeads = r.size('num_key_value_heads', r.has('num_attention_heads') ? nHeads : 4);
   if (nHeads % nKvHeads !== 0) throw new Error(`${source}: num_key_value_heads (${nKvHeads}) does not divide num_attention_heads (${nHeads})`);
-  const nLayers = r.size('num_hidden_layers');
+  const nLayers = r.size('num_hidden_layers', 26);
   const act = r.has('hidden_activation') ? r.raw('hidden_activation') : 'gelu_pytorch_tanh';
   if (act !== 'gelu_pytorch_tanh' && act !== 'gelu_tanh') {
     throw new Error(`${source}: hidden_activation ${shortJson(act)} is not supported for gemma3_text (only "gelu_pytorch_tanh", the tanh GELU)`);
   }
-  for (const key of ['attn_logit_softcapping', 'final_logit_softcapping']) {
-    if (r.has(key)) throw new Error(`${source}: "${key}" is ${shortJson(r.raw(key))}: logit soft-capping (Gemma 2's) is not implemented; Gemma 3 sets it to null`);
-  }
+  // attn_logit_softcapping is read by Gemma3TextConfig but never used by its attention (transformers 4.57 and 5.18):
+  // ignored here too. final_logit_softcapping caps the logits (cap · tanh(logit / cap)).
+  const finalCap = r.has('final_logit_softcapping') ? r.positive('final_logit_softcapping', 1) : undefined;
   if (r.bool('use_bidirectional_attention', false)) throw new Error(`${source}: "use_bidirectional_attention" is true (an embedding model's attention), which namm does not run`);
   const maxPositions = r.size('max_position_embeddings', 131072);
   // Rope: one set for the full-attention layers (rope_theta, rope_scaling) and the sliding layers' own base; in
@@ -278,7 +293,7 @@ function parseGemma3Text(r: ConfigReader, source: string): ModelConfig {
     nHeads,
     nKvHeads,
     headDim,
-    intermediateSize: r.size('intermediate_size'),
+    intermediateSize: r.size('intermediate_size', 9216),
     maxPositions,
     normEps: r.positive('rms_norm_eps', 1e-6),
     ropeTheta,
@@ -290,7 +305,10 @@ function parseGemma3Text(r: ConfigReader, source: string): ModelConfig {
     mlpBias: false,
     qkNorm: true,
     activation: 'gelu_tanh',
-    gemma: { embedScale: Math.fround(Math.sqrt(hiddenSize)), queryPreAttnScalar: r.positive('query_pre_attn_scalar', 256), localRopeTheta },
+    gemma: {
+      embedScale: Math.fround(Math.sqrt(hiddenSize)), queryPreAttnScalar: r.positive('query_pre_attn_scalar', 256), localRopeTheta,
+      ...(finalCap !== undefined ? { finalLogitSoftcap: finalCap } : {}),
+    },
     tieEmbeddings: r.bool('tie_word_embeddings', true),
     bosTokenId: r.has('bos_token_id') ? bos : 2,
     eosTokenIds: r.has('eos_token_id') ? eos : [1],
@@ -522,8 +540,9 @@ export function validateModelConfig(config: ModelConfig): void {
   if (c.gemma !== undefined) {
     const g = c.gemma as Record<string, unknown> | null;
     if (g === null || typeof g !== 'object') bad('gemma', 'absent, or { embedScale, queryPreAttnScalar, localRopeTheta }');
-    for (const k of ['embedScale', 'queryPreAttnScalar', 'localRopeTheta']) {
+    for (const k of ['embedScale', 'queryPreAttnScalar', 'localRopeTheta', 'finalLogitSoftcap']) {
       const v = g![k];
+      if (k === 'finalLogitSoftcap' && v === undefined) continue;
       if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new RangeError(`model config: gemma.${k} must be a positive finite number, got ${showValue(v)}`);
     }
     if (c.arch !== 'llama' || c.qkNorm !== true || c.activation !== 'gelu_tanh') {
@@ -718,7 +737,7 @@ function gemma3ToHf(config: ModelConfig, eos: unknown): Record<string, unknown> 
     sliding_window: config.slidingWindow ?? null,
     layer_types: Array.from({ length: config.nLayers }, (_, i) => (sliding.has(i) ? 'sliding_attention' : 'full_attention')),
     attn_logit_softcapping: null,
-    final_logit_softcapping: null,
+    final_logit_softcapping: g.finalLogitSoftcap ?? null,
     attention_bias: config.attnQkvBias,
     tie_word_embeddings: config.tieEmbeddings,
     bos_token_id: config.bosTokenId,

@@ -154,6 +154,9 @@ export class LlamaArch implements DecoderArch {
     be.rmsNorm(h, last, this.finalNorm, rows, D, c.normEps);
     const logits = new Float32Array(rows * V);
     be.matmulABt(h, this.lmHead, logits, rows, D, V);
+    // Gemma's final soft-capping, when its config sets one: cap · tanh(logit / cap).
+    const cap = c.gemma?.finalLogitSoftcap;
+    if (cap !== undefined) for (let i = 0; i < logits.length; i++) logits[i] = cap * Math.tanh(logits[i]! / cap);
     return logits;
   }
 }

@@ -133,10 +133,24 @@ export function tieEmbeddings(config: ModelConfig, weights: WeightMap, source: s
   if (!e || !h) config.tieEmbeddings = true;
 }
 
+/**
+ * The text model's name of a tensor in a Gemma 3 image-and-text checkpoint, or null for the image tower's and the
+ * projector's: `language_model.model.*` (Google's files) or `model.language_model.*` (files saved by transformers
+ * 4.52 and later) become `model.*`, and `language_model.lm_head.weight` `lm_head.weight`.
+ */
+export function gemma3TextName(name: string): string | null {
+  for (const prefix of ['language_model.model.', 'model.language_model.']) if (name.startsWith(prefix)) return 'model.' + name.slice(prefix.length);
+  if (name === 'language_model.lm_head.weight' || name === 'lm_head.weight') return 'lm_head.weight';
+  return null;
+}
+
 async function loadHfFolder(dir: string, singleFile: string | undefined, storage: WeightStorage): Promise<LoadedModelFiles> {
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) throw new Error(`${dir}: no config.json (a Hugging Face model folder needs one)`);
-  const config = parseHfConfig(await readJsonFile(configPath), configPath);
+  const rawConfig = await readJsonFile(configPath);
+  const config = parseHfConfig(rawConfig, configPath);
+  // A Gemma 3 image-and-text file: its language model's weights under the text model's names, the image tower unread.
+  const gemmaText = (rawConfig as { model_type?: unknown }).model_type === 'gemma3' ? gemma3TextName : null;
 
   const weights: WeightMap = new Map();
   let converted = 0;
@@ -148,13 +162,15 @@ async function loadHfFolder(dir: string, singleFile: string | undefined, storage
   for (const file of singleFile ? [singleFile] : await safetensorsFiles(dir)) {
     const { tensors, metadata } = readSafetensors(
       // Safetensors hold F16/BF16 at most, which every storage but 'f32' keeps packed.
-      file, storage === 'f32' ? undefined : (name, shape) => isPackableTensor(config, name, shape),
+      file, storage === 'f32' ? undefined : (name, shape) => isPackableTensor(config, gemmaText?.(name) ?? name, shape),
       // A converting storage converts each matrix as it is read: the model is never whole in float32.
-      (name, t) => { const s = storedTensor(config, name, t, storage); if (s !== t) converted++; return s; },
+      (name, t) => { const s = storedTensor(config, gemmaText?.(name) ?? name, t, storage); if (s !== t) converted++; return s; },
+      gemmaText ? (name) => gemmaText(name) === null : undefined,
     );
-    for (const [name, t] of tensors) {
-      const target = Object.hasOwn(metadata, name) ? metadata[name]! : undefined;
-      if (target !== undefined && target !== name && tensors.get(target) === t) { aliases.set(name, t); continue; }
+    for (const [stored, t] of tensors) {
+      const name = gemmaText?.(stored) ?? stored;
+      const target = Object.hasOwn(metadata, stored) ? metadata[stored]! : undefined;
+      if (target !== undefined && target !== stored && tensors.get(target) === t) { aliases.set(name, t); continue; }
       const prev = storedIn.get(name);
       if (prev !== undefined) throw new Error(`${dir}: tensor "${name}" is stored in both ${basename(prev)} and ${basename(file)}`);
       storedIn.set(name, file);

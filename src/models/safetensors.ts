@@ -172,13 +172,14 @@ export interface SafetensorsFile {
 
 /**
  * Reads every tensor of a safetensors file as float32 (those `keepPacked` names, when F16/BF16 matrices, packed;
- * each then through `convert`, if given).
+ * each then through `convert`, if given), but those `skip` names, which are not read.
  * Names that `__metadata__` maps to another stored tensor
  * (transformers' record of tied weights it de-duplicated, e.g. `model.embed_tokens.weight` → `lm_head.weight`)
  * are filled in with that same Tensor object.
  */
 export function readSafetensors(
   file: string, keepPacked?: (name: string, shape: readonly number[]) => boolean, convert?: (name: string, t: Tensor) => Tensor,
+  skip?: (name: string) => boolean,
 ): SafetensorsFile {
   checkArg('readSafetensors', 'file', file, 'path');
   const fd = openSync(file, 'r');
@@ -186,6 +187,8 @@ export function readSafetensors(
     const header = readSafetensorsHeader(fd, file);
     const tensors = new Map<string, Tensor>();
     for (const entry of header.entries) {
+      // Tensors the model does not use (an image tower beside a text model) are not read at all.
+      if (skip?.(entry.name)) continue;
       const t = readSafetensorsTensor(fd, entry, file, keepPacked?.(entry.name, entry.shape) ?? false);
       tensors.set(entry.name, convert ? convert(entry.name, t) : t);
     }

@@ -43,6 +43,8 @@ export interface GemmaOptions {
   queryPreAttnScalar: number;
   /** RoPE base of the sliding layers (HF `rope_local_base_freq`), unscaled; the full layers take ropeTheta and ropeScaling. */
   localRopeTheta: number;
+  /** When set, the logits are capped: cap · tanh(logit / cap) (HF `final_logit_softcapping`; null in Gemma 3's). */
+  finalLogitSoftcap?: number;
 }
 
 export interface ModelConfig {

@@ -6,12 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { convertModel } from '../../src/cli/convert.js';
 import { parseHfConfig, toHfConfig } from '../../src/models/config.js';
+import { loadModelFiles } from '../../src/models/load.js';
 import { Model } from '../../src/models/model.js';
+import { readSafetensors, writeSafetensors } from '../../src/models/safetensors.js';
 import { llamaConfig, randomWeights } from '../../src/models/random.js';
 import { createTrainableModel } from '../../src/train/family.js';
 import { backendGemm } from '../../src/train/ops/gemm.js';
@@ -55,9 +57,7 @@ test('gemma3_text config.json: the 1B model\'s shape, its sliding layers every l
 
 test('gemma3_text: what namm does not run is refused by name', () => {
   const refused: [Record<string, unknown>, RegExp][] = [
-    [{ ...gemma1b, model_type: 'gemma3' }, /Gemma 3's image-and-text model .* it runs the text-only "gemma3_text"/],
-    [{ ...gemma1b, final_logit_softcapping: 30 }, /"final_logit_softcapping" is 30: logit soft-capping \(Gemma 2's\) is not implemented/],
-    [{ ...gemma1b, attn_logit_softcapping: 50 }, /"attn_logit_softcapping" is 50/],
+    [{ ...gemma1b, model_type: 'gemma3' }, /a "gemma3" config needs a "text_config" object/],
     [{ ...gemma1b, hidden_activation: 'gelu' }, /hidden_activation "gelu" is not supported for gemma3_text/],
     [{ ...gemma1b, use_bidirectional_attention: true }, /"use_bidirectional_attention" is true/],
     [{ ...gemma1b, sliding_window: null }, /layer 0 is a sliding layer but "sliding_window" is null/],
@@ -95,4 +95,44 @@ test('namm convert: the tiny Gemma 3 to safetensors and back gives the same logi
     gemma: { embedScale: Math.fround(Math.sqrt(32)), queryPreAttnScalar: 16, localRopeTheta: 10000 }, slidingWindow: 4, slidingLayers: [0] });
   const model = new Model(rc, randomWeights(rc, 1), null, new JsBackend());
   assert.equal(model.createSessionWith(null).prefill([1, 2, 3, 4, 5, 6]).length, 64);
+});
+
+const PROMPT = [2, 17, 200, 3, 99, 128, 64, 0, 255, 31];
+const logitsOf = async (path: string) => (await Model.fromPretrained(path, { weights: 'f32' })).createSessionWith(null, { chunkSize: 4 }).prefill(PROMPT, { logits: 'all' });
+
+test('a Gemma 3 image-and-text folder (gemma3) runs its text model: text_config, the language model\'s weights, the image tower unread', async () => {
+  const want = await logitsOf(FIXTURE);
+  const stored = readSafetensors(join(FIXTURE, 'model.safetensors')).tensors;
+  for (const prefix of ['language_model.model.', 'model.language_model.']) {
+    const dir = join(tempDir('namm-gemma3-mm-'), 'gemma3');
+    const tensors = new Map<string, { dtype: 'F32'; shape: number[]; data: Float32Array }>();
+    for (const [name, t] of stored) tensors.set(prefix + name.slice('model.'.length), { dtype: 'F32', shape: t.shape, data: t.data });
+    tensors.set('vision_tower.vision_model.embeddings.patch_embedding.weight', { dtype: 'F32', shape: [4, 3], data: new Float32Array(12).fill(1) });
+    tensors.set('multi_modal_projector.mm_input_projection_weight', { dtype: 'F32', shape: [3, 64], data: new Float32Array(192) });
+    const { model_type: _t, architectures: _a, bos_token_id: _b, eos_token_id: _e, ...text } = fixtureJson;
+    const config = { architectures: ['Gemma3ForConditionalGeneration'], model_type: 'gemma3', text_config: { ...text, model_type: 'gemma3_text' },
+      vision_config: { model_type: 'siglip_vision_model', hidden_size: 4 }, mm_tokens_per_image: 256, bos_token_id: 2, eos_token_id: [1, 106] };
+    cpSync(FIXTURE, dir, { recursive: true });
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+    writeSafetensors(join(dir, 'model.safetensors'), tensors);
+    const files = await loadModelFiles(dir, { weights: 'f32' });
+    assert.equal(files.config.modelType, 'gemma3_text');
+    assert.deepEqual(files.config.eosTokenIds, [1, 106], 'the file\'s top-level ids where text_config names none');
+    assert.deepEqual([...files.weights.keys()].filter((n) => !n.startsWith('model.') && n !== 'lm_head.weight'), [], 'no image-tower tensor read');
+    assert.deepEqual(await logitsOf(dir), want, prefix);
+  }
+});
+
+test('gemma3_text: final_logit_softcapping caps the logits (cap · tanh(logit / cap)); attn_logit_softcapping is ignored, as in transformers', async () => {
+  const plain = await logitsOf(FIXTURE);
+  for (const [over, map] of [[{ final_logit_softcapping: 3 }, (x: number) => 3 * Math.tanh(x / 3)], [{ attn_logit_softcapping: 50 }, (x: number) => x]] as const) {
+    const dir = join(tempDir('namm-gemma3-cap-'), 'gemma3');
+    cpSync(FIXTURE, dir, { recursive: true });
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...fixtureJson, ...over }));
+    const got = await logitsOf(dir);
+    let worst = 0;
+    for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - map(plain[i]!)));
+    assert.ok(worst < 1e-5, `${JSON.stringify(over)}: ${worst}`);
+    if ('final_logit_softcapping' in over) assert.ok(got.every((x) => Math.abs(x) <= 3), 'capped');
+  }
 });
