@@ -8,7 +8,7 @@ export type { Backend, AttentionArgs, RopeLayout, GeluKind } from './tensor/inde
 // Models and runtime
 export { Model, loadModel } from './models/model.js';
 export type { LoadModelOptions, CreateSessionOptions } from './models/model.js';
-export type { ModelConfig, Tensor, WeightMap, Tokenizer, Architecture, RopeScaling } from './models/types.js';
+export type { ModelConfig, GemmaOptions, Tensor, WeightMap, Tokenizer, Architecture, RopeScaling } from './models/types.js';
 export type { DecoderArch, AttendFn } from './models/arch.js';
 export type { ChatMessage } from './models/tokenizers/chat.js';
 export { llamaConfig, gpt2Config, randomWeights } from './models/random.js';
@@ -22,7 +22,7 @@ export { decodeAfter, IncrementalDecoder } from './runtime/detokenize.js';
 export type { SamplingOptions } from './runtime/sampling.js';
 
 // Memory policies
-export { policyStateBytes } from './memory/policy.js';
+export { policyStateBytes, rowsBehindWindow } from './memory/policy.js';
 export type { MemoryPolicy, LayerObservation, KeepLists, CacheShape, TapPrecision, PolicyPositionSpan } from './memory/policy.js';
 
 // Utilities

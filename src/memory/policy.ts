@@ -134,12 +134,18 @@ export interface MemoryPolicy {
  * totalTokens − 1) can see on a sliding-window layer (LayerObservation.window): those at positions ≤ newest + 1 −
  * window, a prefix of the rows since they are oldest first. Null when the layer has no window or no row is behind it.
  */
-export function rowsBehindWindow(obs: LayerObservation, newest = obs.totalTokens - 1): Int32Array | null {
+export function rowsBehindWindow(obs: LayerObservation, newest?: number): Int32Array | null {
+  if (obs === null || typeof obs !== 'object' || !(obs.lens instanceof Int32Array) || !Array.isArray(obs.positions)) {
+    throw argError('rowsBehindWindow', 'obs', 'a layer observation (with lens and positions)', obs);
+  }
+  if (newest === undefined) newest = obs.totalTokens - 1;
+  if (!Number.isSafeInteger(newest)) throw argError('rowsBehindWindow', 'newest', 'a position (an integer)', newest);
   const window = obs.window;
   if (window === undefined) return null;
   if (!Number.isSafeInteger(window) || window < 1) throw new RangeError(`observation: window must be an integer ≥ 1 or absent, got ${showValue(window)}`);
   const last = newest + 1 - window;
   let any = false;
+  if (obs.positions.length < obs.lens.length) throw new RangeError(`rowsBehindWindow: ${obs.lens.length} heads' lens but positions for ${obs.positions.length}`);
   const dead = Int32Array.from(obs.lens, (len, h) => {
     const pos = obs.positions[h]!;
     let lo = 0, hi = len;
