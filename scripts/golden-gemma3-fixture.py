@@ -19,15 +19,12 @@ What the model is chosen to catch (each moves the logits far past the test's tol
 Usage: python3 scripts/golden-gemma3-fixture.py. Needs numpy and safetensors. Deterministic: numpy's PCG64 with a fixed
 seed, so the same numpy writes the same files.
 """
-import base64
-import json
 import math
 import os
 
 import numpy as np
-from safetensors.numpy import save_file
 
-from fixture_common import FIXTURES, Draws
+from fixture_common import FIXTURES, Draws, logits_b64, write_golden, write_model
 
 MODEL_DIR = os.path.join(FIXTURES, 'tiny-gemma3')
 OUT = os.path.join(FIXTURES, 'golden-gemma3.json')
@@ -159,21 +156,15 @@ def main():
         other = run(wide, PROMPT, **kwargs)
         moved[name] = float(np.abs(other[POSITIONS] - logits[POSITIONS]).max())
 
-    os.makedirs(MODEL_DIR, exist_ok=True)
-    with open(os.path.join(MODEL_DIR, 'config.json'), 'w') as f:
-        json.dump(CONFIG, f, indent=2)
-        f.write('\n')
-    save_file(w, os.path.join(MODEL_DIR, 'model.safetensors'), metadata={'format': 'pt'})
+    write_model(MODEL_DIR, CONFIG, w)
     fixture = {
         'source': 'numpy %s float64 forward, scripts/golden-gemma3-fixture.py' % np.__version__,
         'model': 'test/fixtures/tiny-gemma3 (random, seeded)', 'prompt': PROMPT, 'vocab': VOCAB, 'window': WINDOW,
         'moved': moved,
         'positions': POSITIONS,
-        'logits_f32': base64.b64encode(logits[POSITIONS].astype('<f4').tobytes()).decode('ascii'),
+        'logits_f32': logits_b64(logits[POSITIONS]),
     }
-    with open(OUT, 'w') as f:
-        json.dump(fixture, f, indent=1)
-        f.write('\n')
+    write_golden(OUT, fixture)
     print('max |logit| %.3f; moved: %s' % (np.abs(logits).max(), ', '.join('%s %.3g' % kv for kv in moved.items())))
     print('wrote', os.path.relpath(MODEL_DIR), 'and', os.path.relpath(OUT))
 

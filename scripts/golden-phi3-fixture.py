@@ -30,15 +30,12 @@ The paths:
 Usage: python3 scripts/golden-phi3-fixture.py. Needs numpy and safetensors. Deterministic: numpy's PCG64 with a fixed
 seed, so the same numpy writes the same files.
 """
-import base64
-import json
 import math
 import os
 
 import numpy as np
-from safetensors.numpy import save_file
 
-from fixture_common import FIXTURES, Draws
+from fixture_common import FIXTURES, Draws, logits_b64, write_golden, write_model
 
 MODEL_DIR = os.path.join(FIXTURES, 'tiny-phi3')
 OUT = os.path.join(FIXTURES, 'golden-phi3.json')
@@ -195,11 +192,7 @@ def main():
     off_by_one = run(wide, PROMPT, [n] * n, window=WINDOW + 1)
     window_off_by_one = float(np.abs(off_by_one[cut] - paths['windowed'][cut]).max())
 
-    os.makedirs(MODEL_DIR, exist_ok=True)
-    with open(os.path.join(MODEL_DIR, 'config.json'), 'w') as f:
-        json.dump(CONFIG, f, indent=2)
-        f.write('\n')
-    save_file(w, os.path.join(MODEL_DIR, 'model.safetensors'), metadata={'format': 'pt'})
+    write_model(MODEL_DIR, CONFIG, w)
     fixture = {
         'source': 'numpy %s float64 forward, scripts/golden-phi3-fixture.py' % np.__version__,
         'model': 'test/fixtures/tiny-phi3 (random, seeded)', 'prompt': PROMPT, 'vocab': VOCAB,
@@ -210,13 +203,11 @@ def main():
         'moved_with_window_one_longer': window_off_by_one,
         'paths': {
             name: {'positions': POSITIONS[name],
-                   'logits_f32': base64.b64encode(logits[POSITIONS[name]].astype('<f4').tobytes()).decode('ascii')}
+                   'logits_f32': logits_b64(logits[POSITIONS[name]])}
             for name, logits in paths.items()
         },
     }
-    with open(OUT, 'w') as f:
-        json.dump(fixture, f, indent=1)
-        f.write('\n')
+    write_golden(OUT, fixture)
     print('max |logit| %.3f; moved with the short factors for the long %.3g, with gate and up swapped %.3g, with k and v'
           ' swapped %.3g, without the attention factor %.3g'
           % (np.abs(paths['long']).max(), fixture['moved_with_short_factors_for_long'], fixture['moved_with_gate_up_swapped'],

@@ -14,15 +14,12 @@ exactly those values, widened.
 Usage: python3 scripts/golden-qwen3-fixture.py. Needs numpy and safetensors. Deterministic: numpy's PCG64 with a fixed
 seed, so the same numpy writes the same files.
 """
-import base64
 import importlib.util
-import json
 import os
 
 import numpy as np
-from safetensors.numpy import save_file
 
-from fixture_common import FIXTURES, Draws
+from fixture_common import FIXTURES, Draws, logits_b64, write_golden, write_model
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL_DIR = os.path.join(FIXTURES, 'tiny-qwen3')
@@ -109,22 +106,16 @@ def main():
     unit = logits(cfg, ones)
     moved = lambda other: float(np.abs(other[POSITIONS] - want[POSITIONS]).max())  # noqa: E731
 
-    os.makedirs(MODEL_DIR, exist_ok=True)
-    with open(os.path.join(MODEL_DIR, 'config.json'), 'w') as f:
-        json.dump(CONFIG, f, indent=2)
-        f.write('\n')
     # Tied: the embedding alone, as transformers saves a tied model.
-    save_file(w, os.path.join(MODEL_DIR, 'model.safetensors'), metadata={'format': 'pt'})
+    write_model(MODEL_DIR, CONFIG, w)
     rows = want[POSITIONS].astype('<f4')
     fixture = {
         'source': 'numpy %s float64 forward, scripts/golden-qwen3-fixture.py' % np.__version__,
         'model': 'test/fixtures/tiny-qwen3 (random, seeded)', 'prompt': PROMPT, 'positions': POSITIONS, 'vocab': VOCAB,
         'moved_without_qk_norm': moved(without), 'moved_with_unit_qk_norm_weights': moved(unit),
-        'logits_f32': base64.b64encode(rows.tobytes()).decode('ascii'),
+        'logits_f32': logits_b64(rows),
     }
-    with open(OUT, 'w') as f:
-        json.dump(fixture, f, indent=1)
-        f.write('\n')
+    write_golden(OUT, fixture)
     print('max |logit| %.3f; moved without the q/k norms %.3g, with unit norm weights %.3g'
           % (np.abs(rows).max(), fixture['moved_without_qk_norm'], fixture['moved_with_unit_qk_norm_weights']))
     print('wrote', os.path.relpath(MODEL_DIR), 'and', os.path.relpath(OUT))

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Model } from '../../src/models/model.js';
 import { getBackend } from '../../src/tensor/index.js';
 import { JsBackend } from '../../src/tensor/js.js';
+import { prefillThenDecode, worstAtPositions } from '../helpers/golden.js';
 
 const MODEL = fileURLToPath(new URL('../fixtures/tiny-gemma3', import.meta.url));
 const FIXTURE = JSON.parse(readFileSync(new URL('../fixtures/golden-gemma3.json', import.meta.url), 'utf8')) as {
@@ -34,23 +35,10 @@ test('a tiny Gemma 3 matches an independent float64 forward: chunked prefills an
       const runs: [string, () => Float32Array][] = [
         ['all 24 tokens in chunks of 8', () => model.createSessionWith(null, { chunkSize: 8 }).prefill(ids, { logits: 'all' })],
         ['in chunks of 3, one at a time', () => model.createSessionWith(null, { chunkSize: 3, forwardTokens: 1 }).prefill(ids, { logits: 'all' })],
-        ['a prefill, then token by token', () => {
-          const s = model.createSessionWith(null, { chunkSize: 4 });
-          const all = new Float32Array(ids.length * V);
-          all.set(s.prefill(ids.slice(0, 6), { logits: 'all' }));
-          for (let t = 6; t < ids.length; t++) all.set(s.decode(ids[t]!), t * V);
-          return all;
-        }],
+        ['a prefill, then token by token', () => prefillThenDecode(model, ids, 6)],
       ];
       for (const [what, run] of runs) {
-        const got = run();
-        let worst = 0, at = '';
-        FIXTURE.positions.forEach((p, k) => {
-          for (let j = 0; j < V; j++) {
-            const d = Math.abs(got[p * V + j]! - want[k * V + j]!);
-            if (!(d <= worst)) { worst = d; at = `position ${p}, token ${j}`; }
-          }
-        });
+        const [worst, at] = worstAtPositions(run(), want, FIXTURE.positions, V);
         assert.ok(worst <= TOLERANCE, `${backend.name}, weights ${weights}, ${what}: ${worst} at ${at}`);
       }
     }

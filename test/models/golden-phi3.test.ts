@@ -15,6 +15,7 @@ import { Model } from '../../src/models/model.js';
 import { getBackend } from '../../src/tensor/index.js';
 import { JsBackend } from '../../src/tensor/js.js';
 import { tempDir } from '../helpers/temp.js';
+import { prefillThenDecode, worstAtPositions } from '../helpers/golden.js';
 
 const MODEL = fileURLToPath(new URL('../fixtures/tiny-phi3', import.meta.url));
 interface Path { positions: number[]; logits_f32: string }
@@ -30,14 +31,7 @@ const TOLERANCE = 5e-5;
 function worstDiff(got: Float32Array, path: Path, V: number): [number, string] {
   const want = new Float32Array(Uint8Array.from(Buffer.from(path.logits_f32, 'base64')).buffer);
   assert.equal(want.length, path.positions.length * V);
-  let worst = 0, at = '';
-  path.positions.forEach((p, k) => {
-    for (let j = 0; j < V; j++) {
-      const d = Math.abs(got[p * V + j]! - want[k * V + j]!);
-      if (!(d <= worst)) { worst = d; at = `position ${p}, token ${j}`; }
-    }
-  });
-  return [worst, at];
+  return worstAtPositions(got, want, path.positions, V);
 }
 
 test('a tiny Phi-3 with LongRoPE matches an independent float64 forward: long and short forwards, and a decoding across', async () => {
@@ -62,13 +56,7 @@ test('a tiny Phi-3 with LongRoPE matches an independent float64 forward: long an
         ['long', 'all 24 tokens in chunks of 8', () => model.createSessionWith(null, { chunkSize: 8 }).prefill(ids, { logits: 'all' })],
         ['long', 'one chunk at a time', () => model.createSessionWith(null, { chunkSize: 8, forwardTokens: 1 }).prefill(ids, { logits: 'all' })],
         ['short', `the first ${FIXTURE.short_length} tokens`, () => model.createSessionWith(null, { chunkSize: 5 }).prefill(ids.slice(0, FIXTURE.short_length), { logits: 'all' })],
-        ['decoded', 'a prefill, then token by token', () => {
-          const s = model.createSessionWith(null, { chunkSize: 4 });
-          const all = new Float32Array(ids.length * V);
-          all.set(s.prefill(ids.slice(0, FIXTURE.decode_from), { logits: 'all' }));
-          for (let t = FIXTURE.decode_from; t < ids.length; t++) all.set(s.decode(ids[t]!), t * V);
-          return all;
-        }],
+        ['decoded', 'a prefill, then token by token', () => prefillThenDecode(model, ids, FIXTURE.decode_from)],
       ];
       for (const [path, what, run] of runs) {
         const [worst, at] = worstDiff(run(), FIXTURE.paths[path], V);
@@ -92,13 +80,7 @@ test('the tiny Phi-3 with a sliding window (its config\'s sliding_window) matche
     const runs: [keyof typeof FIXTURE.paths, string, () => Float32Array][] = [
       ['windowed', 'all 24 tokens in chunks of 8', () => model.createSessionWith(null, { chunkSize: 8 }).prefill(ids, { logits: 'all' })],
       ['windowed', 'in chunks of 3, one at a time', () => model.createSessionWith(null, { chunkSize: 3, forwardTokens: 1 }).prefill(ids, { logits: 'all' })],
-      ['windowed_decoded', 'a prefill, then token by token', () => {
-        const s = model.createSessionWith(null, { chunkSize: 4 });
-        const all = new Float32Array(ids.length * V);
-        all.set(s.prefill(ids.slice(0, FIXTURE.decode_from), { logits: 'all' }));
-        for (let t = FIXTURE.decode_from; t < ids.length; t++) all.set(s.decode(ids[t]!), t * V);
-        return all;
-      }],
+      ['windowed_decoded', 'a prefill, then token by token', () => prefillThenDecode(model, ids, FIXTURE.decode_from)],
     ];
     for (const [path, what, run] of runs) {
       const [worst, at] = worstDiff(run(), FIXTURE.paths[path], V);

@@ -4,6 +4,7 @@ import { loadModelFiles } from '../../src/models/load.js';
 import { Model } from '../../src/models/model.js';
 import type { LayerObservation, MemoryPolicy } from '../../src/memory/policy.js';
 import { referenceLlamaLogits } from '../helpers/reference-llama.js';
+import { PatternPolicy } from '../helpers/pattern-policy.js';
 import { JsBackend } from '../../src/tensor/js.js';
 import { getBackend } from '../../src/tensor/index.js';
 import { Rng } from '../../src/util/rng.js';
@@ -52,34 +53,10 @@ for (const backend of [getBackend(), new JsBackend()]) {
   });
 }
 
-/** Evicts a fixed, position-based pattern at given T_abs, and remembers what it removed. */
-class PatternPolicy implements MemoryPolicy {
-  readonly name = 'pattern';
-  readonly needsAttention = false;
-  /** (time, layer, head) → evicted absolute positions. */
-  readonly events: { time: number; layer: number; head: number; evicted: Set<number> }[] = [];
-  constructor(private readonly at: number[]) {}
-  reset(): void { this.events.length = 0; }
-  observe(o: LayerObservation): Int32Array[] | null {
-    if (!this.at.includes(o.totalTokens)) return null;
-    return Array.from(o.lens, (len, h) => {
-      const keep: number[] = [];
-      const evicted = new Set<number>();
-      for (let r = 0; r < len; r++) {
-        const pos = o.positions[h]![r]!;
-        const drop = r < len - 1 && (pos * (o.layer + 2) + h + o.totalTokens) % 3 === 0;
-        if (drop) evicted.add(pos); else keep.push(r);
-      }
-      this.events.push({ time: o.totalTokens, layer: o.layer, head: h, evicted });
-      return Int32Array.from(keep);
-    });
-  }
-}
-
 test('evicting through retain and continuing equals attending only to the kept tokens at their positions', async () => {
   const model = new Model(files.config, files.weights, files.tokenizer, getBackend(), MODEL);
   const ids = [1, ...GOLDEN, ...GOLDEN, ...GOLDEN.slice(0, 10)];
-  const policy = new PatternPolicy([24, 40, 53]);
+  const policy = new PatternPolicy([24, 40, 53], (pos, layer, head, totalTokens) => (pos * (layer + 2) + head + totalTokens) % 3 === 0);
   const s = model.createSessionWith(policy, { chunkSize: 8 });
   const V = files.config.vocabSize;
   const got = new Float32Array(ids.length * V);
@@ -88,9 +65,7 @@ test('evicting through retain and continuing equals attending only to the kept t
   assert.ok(policy.events.length > 0);
   const bytesBefore = 2 * files.config.nLayers * files.config.nKvHeads * ids.length * files.config.headDim * 4;
   assert.ok(s.cache.bytesUsed() < bytesBefore, 'cache holds fewer bytes after eviction');
-  const visible = (layer: number, head: number, query: number, key: number) =>
-    !policy.events.some((e) => e.layer === layer && e.head === head && e.time <= query && e.evicted.has(key));
-  const ref = referenceLlamaLogits(files.config, files.weights, ids, visible);
+  const ref = referenceLlamaLogits(files.config, files.weights, ids, policy.visible);
   assert.ok(relErr(got, ref) < 1e-4, `relative error ${relErr(got, ref)}`);
   // The same run without eviction differs, so the comparison above is sensitive to the evictions.
   const full = referenceLlamaLogits(files.config, files.weights, ids);

@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadModelFiles } from '../../src/models/load.js';
 import { Model } from '../../src/models/model.js';
-import type { LayerObservation, MemoryPolicy } from '../../src/memory/policy.js';
+import type { MemoryPolicy } from '../../src/memory/policy.js';
+import { PatternPolicy } from '../helpers/pattern-policy.js';
 import { parsePolicySpec } from '../../src/memory/spec.js';
 import { referenceLlamaLogits, type Visibility } from '../helpers/reference-llama.js';
 import { JsBackend } from '../../src/tensor/js.js';
@@ -105,36 +106,14 @@ test('the full cache gives back the rows no later query can see, in batches, tel
   }
 });
 
-/** Drops rows by a fixed rule of their positions at given T_abs, and remembers what it removed. */
-class DropPolicy implements MemoryPolicy {
-  readonly name = 'drop';
-  readonly needsAttention = false;
-  readonly events: { time: number; layer: number; head: number; evicted: Set<number> }[] = [];
-  constructor(private readonly at: number[]) {}
-  reset(): void { this.events.length = 0; }
-  observe(o: LayerObservation): Int32Array[] | null {
-    if (!this.at.includes(o.totalTokens)) return null;
-    return Array.from(o.lens, (len, h) => {
-      const keep: number[] = [], evicted = new Set<number>();
-      for (let r = 0; r < len; r++) {
-        const pos = o.positions[h]![r]!;
-        if (r < len - 1 && (pos * (o.layer + 3) + h) % 4 === 1) evicted.add(pos); else keep.push(r);
-      }
-      this.events.push({ time: o.totalTokens, layer: o.layer, head: h, evicted });
-      return Int32Array.from(keep);
-    });
-  }
-}
-
 test('a policy\'s evictions on a windowed model: the keys seen are those both the window and the policy left', () => {
   for (const backend of [getBackend(), new JsBackend()]) {
     const model = new Model(windowed(20), files.weights, files.tokenizer, backend, MODEL);
-    const policy = new DropPolicy([32, 64, 90, 101]);
+    const policy = new PatternPolicy([32, 64, 90, 101], (pos, layer, head) => (pos * (layer + 3) + head) % 4 === 1);
     const got = run(model, IDS.slice(0, 110), 16, 96, policy);
     assert.ok(policy.events.length > 0);
     const window = inWindow(20);
-    const visible: Visibility = (layer, head, query, key) => window(layer, head, query, key) &&
-      !policy.events.some((e) => e.layer === layer && e.head === head && e.time <= query && e.evicted.has(key));
+    const visible: Visibility = (layer, head, query, key) => window(layer, head, query, key) && policy.visible(layer, head, query, key);
     const want = referenceLlamaLogits(windowed(20), files.weights, IDS.slice(0, 110), visible);
     assert.ok(relErr(got, want) < 1e-4, `[${backend.name}] relative error ${relErr(got, want)}`);
     const windowOnly = referenceLlamaLogits(windowed(20), files.weights, IDS.slice(0, 110), window);
@@ -142,7 +121,7 @@ test('a policy\'s evictions on a windowed model: the keys seen are those both th
   }
   // A policy with state per row keeps the rows behind the window until it evicts them itself.
   const model = new Model(windowed(12), files.weights, files.tokenizer, getBackend(), MODEL);
-  const s = model.createSessionWith(new DropPolicy([]), { chunkSize: 16 });
+  const s = model.createSessionWith(new PatternPolicy([], () => false), { chunkSize: 16 });
   s.prefill(IDS);
   assert.deepEqual([...s.cache.lens(0)], Array(files.config.nKvHeads).fill(IDS.length));
 });
