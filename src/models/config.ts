@@ -227,7 +227,7 @@ function parseGemma3Text(r: ConfigReader, source: string): ModelConfig {
   // Gemma3TextConfig's defaults (Gemma 3 4B's text model): a multimodal file's text_config often names only what differs.
   const hiddenSize = r.size('hidden_size', 2304);
   const nHeads = r.size('num_attention_heads', 8);
-  const nKvHeads = r.size('num_key_value_heads', r.has('num_attention_heads') ? nHeads : 4);
+  const nKvHeads = r.size('num_key_value_heads', 4);
   if (nHeads % nKvHeads !== 0) throw new Error(`${source}: num_key_value_heads (${nKvHeads}) does not divide num_attention_heads (${nHeads})`);
   const nLayers = r.size('num_hidden_layers', 26);
   const act = r.has('hidden_activation') ? r.raw('hidden_activation') : 'gelu_pytorch_tanh';
