@@ -168,6 +168,8 @@ async function loadHfFolder(dir: string, singleFile: string | undefined, storage
       gemmaText ? (name) => gemmaText(name) === null : undefined,
     );
     for (const [stored, t] of tensors) {
+      // (A tied-weight alias of the image tower's, which the reader fills in from __metadata__, is not the model's.)
+      if (gemmaText && gemmaText(stored) === null) continue;
       const name = gemmaText?.(stored) ?? stored;
       const target = Object.hasOwn(metadata, stored) ? metadata[stored]! : undefined;
       if (target !== undefined && target !== stored && tensors.get(target) === t) { aliases.set(name, t); continue; }
