@@ -224,7 +224,7 @@ function gemma3TextConfig(r: ConfigReader, source: string): ConfigReader {
  * transformers never applies, is ignored). Bidirectional attention (EmbeddingGemma's) is refused by name.
  */
 function parseGemma3Text(r: ConfigReader, source: string): ModelConfig {
-  // Gemma3TextConfig's defaults (Gemma 3 4B's text model): a multimodal file's text_config often names only what differs.
+  // Gemma3TextConfig's defaults where a key is absent: a multimodal file's text_config often names only what differs.
   const hiddenSize = r.size('hidden_size', 2304);
   const nHeads = r.size('num_attention_heads', 8);
   const nKvHeads = r.size('num_key_value_heads', 4);

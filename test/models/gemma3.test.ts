@@ -51,7 +51,7 @@ test('gemma3_text config.json: the 1B model\'s shape, its sliding layers every l
   const fourV5 = parseHfConfig({ ...v5, rope_parameters: { full_attention: { rope_type: 'linear', factor: 8, rope_theta: 1000000 }, sliding_attention: { rope_type: 'default', rope_theta: 10000 } } }, 'g.json');
   assert.deepEqual(fourV5.ropeScaling, { type: 'linear', factor: 8 });
   // Defaults when keys are absent (Gemma3TextConfig's): BOS 2, EOS 1, tied embeddings, a 4,096-token window, head_dim
-  // 256, 4 KV heads whatever the heads, and the 4B's shape for what a sparse text_config leaves out.
+  // 256, 4 KV heads whatever the heads, and Gemma3TextConfig's shape for what a sparse text_config leaves out.
   const bare = parseHfConfig({ model_type: 'gemma3_text', hidden_size: 64, intermediate_size: 96, num_hidden_layers: 2, num_attention_heads: 8 }, 'g.json');
   assert.deepEqual([bare.bosTokenId, bare.eosTokenIds, bare.tieEmbeddings, bare.slidingWindow, bare.slidingLayers, bare.headDim, bare.vocabSize, bare.nKvHeads], [2, [1], true, 4096, undefined, 256, 262208, 4]);
   const sparse = parseHfConfig({ model_type: 'gemma3_text' }, 'g.json');
