@@ -207,7 +207,8 @@ function gemma3TextConfig(r: ConfigReader, source: string): ConfigReader {
   const text = r.raw('text_config');
   if (text === null || typeof text !== 'object' || Array.isArray(text)) throw new Error(`${source}: a "gemma3" config needs a "text_config" object (its language model's)`);
   const t = text as Json;
-  const merged: Json = { ...t, model_type: 'gemma3_text' };
+  // Gemma3ForConditionalGeneration never applies final_logit_softcapping (transformers 5.18; the releases set null).
+  const merged: Json = { ...t, model_type: 'gemma3_text', final_logit_softcapping: null };
   for (const key of ['bos_token_id', 'eos_token_id', 'pad_token_id', 'tie_word_embeddings']) {
     if (merged[key] === undefined && r.raw(key) !== undefined) merged[key] = r.raw(key);
   }
@@ -231,7 +232,7 @@ function parseGemma3Text(r: ConfigReader, source: string): ModelConfig {
   if (nHeads % nKvHeads !== 0) throw new Error(`${source}: num_key_value_heads (${nKvHeads}) does not divide num_attention_heads (${nHeads})`);
   const nLayers = r.size('num_hidden_layers', 26);
   const act = r.has('hidden_activation') ? r.raw('hidden_activation') : 'gelu_pytorch_tanh';
-  if (act !== 'gelu_pytorch_tanh' && act !== 'gelu_tanh') {
+  if (act !== 'gelu_pytorch_tanh') {
     throw new Error(`${source}: hidden_activation ${shortJson(act)} is not supported for gemma3_text (only "gelu_pytorch_tanh", the tanh GELU)`);
   }
   // attn_logit_softcapping is read by Gemma3TextConfig but never used by its attention (transformers 4.57 and 5.18):
@@ -310,8 +311,9 @@ function parseGemma3Text(r: ConfigReader, source: string): ModelConfig {
       ...(finalCap !== undefined ? { finalLogitSoftcap: finalCap } : {}),
     },
     tieEmbeddings: r.bool('tie_word_embeddings', true),
-    bosTokenId: r.has('bos_token_id') ? bos : 2,
-    eosTokenIds: r.has('eos_token_id') ? eos : [1],
+    // An explicit null is none, as in transformers; an absent key is Gemma3TextConfig's default.
+    bosTokenId: r.raw('bos_token_id') === undefined ? 2 : bos,
+    eosTokenIds: r.raw('eos_token_id') === undefined ? [1] : eos,
     ...(slidingWindow !== undefined ? { slidingWindow } : {}),
     ...(slidingWindow !== undefined && layers.length < nLayers ? { slidingLayers: layers } : {}),
   };
@@ -540,6 +542,8 @@ export function validateModelConfig(config: ModelConfig): void {
   if (c.gemma !== undefined) {
     const g = c.gemma as Record<string, unknown> | null;
     if (g === null || typeof g !== 'object') bad('gemma', 'absent, or { embedScale, queryPreAttnScalar, localRopeTheta }');
+    const unknown = Object.keys(g!).find((k) => !['embedScale', 'queryPreAttnScalar', 'localRopeTheta', 'finalLogitSoftcap'].includes(k));
+    if (unknown !== undefined) throw new RangeError(`model config: gemma has no field "${unknown}" (it takes embedScale, queryPreAttnScalar, localRopeTheta and finalLogitSoftcap)`);
     for (const k of ['embedScale', 'queryPreAttnScalar', 'localRopeTheta', 'finalLogitSoftcap']) {
       const v = g![k];
       if (k === 'finalLogitSoftcap' && v === undefined) continue;
@@ -713,6 +717,7 @@ function gemma3ToHf(config: ModelConfig, eos: unknown): Record<string, unknown> 
   if (config.mlpBias || config.attnQkvBias !== config.attnOutBias) {
     throw new Error('a Gemma 3 config.json cannot hold MLP biases, nor q/k/v biases without an o_proj one: its attention_bias covers q, k, v and o together');
   }
+  if (config.partialRotaryFactor !== 1) throw new Error(`a Gemma 3 config.json cannot hold partial rotary embeddings (partial_rotary_factor ${config.partialRotaryFactor})`);
   if (Math.fround(Math.sqrt(config.hiddenSize)) !== Math.fround(g.embedScale)) {
     throw new Error(`a Gemma 3 config.json cannot hold an embedding scale of ${g.embedScale}: transformers takes √hidden_size (${Math.sqrt(config.hiddenSize)})`);
   }

@@ -126,7 +126,8 @@ export class LlamaArch implements DecoderArch {
       const invFreq = L.localRope ? localInvFreq : globalInvFreq;
       be.rope(q, n, c.nHeads, hd, positions, invFreq, c.ropeLayout);
       be.rope(k, n, c.nKvHeads, hd, positions, invFreq, c.ropeLayout);
-      if (ropeFactor !== 1) {
+      // YaRN's attention factor belongs to the full layers' RoPE: Gemma 3's sliding layers turn unscaled.
+      if (ropeFactor !== 1 && !L.localRope) {
         scaleRotaryDims(q, n, c.nHeads, hd, 2 * invFreq.length, ropeFactor);
         scaleRotaryDims(k, n, c.nKvHeads, hd, 2 * invFreq.length, ropeFactor);
       }

@@ -139,3 +139,28 @@ test('gemma3_text: final_logit_softcapping caps the logits (cap · tanh(logit / 
     if ('final_logit_softcapping' in over) assert.ok(got.every((x) => Math.abs(x) <= 3), 'capped');
   }
 });
+
+test('gemma3_text: the full layers\' RoPE scaling stays off the sliding layers (YaRN\'s attention factor too); fields checked', async () => {
+  const plain = await logitsOf(FIXTURE);
+  const allSliding = { ...fixtureJson, sliding_window_pattern: 1000, rope_scaling: null };
+  const yarn = { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 16 };
+  const run = async (over: Record<string, unknown>) => {
+    const dir = join(tempDir('namm-gemma3-rope-'), 'gemma3');
+    cpSync(FIXTURE, dir, { recursive: true });
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...fixtureJson, ...over }));
+    return logitsOf(dir);
+  };
+  // Every layer sliding: any scaling of the full layers changes nothing.
+  assert.deepEqual(await run({ ...allSliding, rope_scaling: yarn }), await run(allSliding));
+  // Every layer full: YaRN moves the logits.
+  const full = await run({ sliding_window_pattern: 1, rope_scaling: yarn }), fullPlain = await run({ sliding_window_pattern: 1, rope_scaling: null });
+  assert.ok(full.some((x, i) => Math.abs(x - fullPlain[i]!) > 1e-3));
+  assert.ok(plain.length > 0);
+  const c = parseHfConfig(fixtureJson, 'c.json');
+  assert.throws(() => llamaConfig({ ...c, gemma: { ...c.gemma!, finalLogitSoftCap: 30 } as never }), /gemma has no field "finalLogitSoftCap"/);
+  assert.throws(() => toHfConfig({ ...c, partialRotaryFactor: 0.5 }), /cannot hold partial rotary embeddings/);
+  // An explicit null is none, as in transformers; an image-and-text file's text model never caps its logits.
+  assert.deepEqual([parseHfConfig({ ...fixtureJson, eos_token_id: null, bos_token_id: null }, 'c.json').eosTokenIds, parseHfConfig({ ...fixtureJson, bos_token_id: null }, 'c.json').bosTokenId], [[], null]);
+  const mm = parseHfConfig({ model_type: 'gemma3', text_config: { ...fixtureJson, final_logit_softcapping: 30 } }, 'c.json');
+  assert.equal(mm.gemma!.finalLogitSoftcap, undefined);
+});
