@@ -231,15 +231,25 @@ export class JsBackend implements Backend {
           const i = Math.floor((r0 + r) / group), h = kvh * group + ((r0 + r) % group);
           qBlock.set(q.subarray((i * nHeads + h) * headDim, (i * nHeads + h + 1) * headDim), r * headDim);
         }
-        // Keys visible to the block's last query; earlier queries mask their tail inside the softmax.
+        // Keys visible to the block's last query, from the first row any of its queries sees (0 without firstRow);
+        // earlier queries mask their tail, and queries with a later first row their head, inside the softmax. Column c
+        // of S is row lo + c of the cache.
         const width = past + Math.floor((r0 + rows - 1) / group) + 1;
-        gemmABt(qBlock, K, S, rows, headDim, width, false);
+        let lo = firstRow ? width : 0, firstMax = 0;
+        if (firstRow) {
+          for (let r = 0; r < rows; r++) {
+            const f = firstOf(Math.floor((r0 + r) / group));
+            lo = Math.min(lo, f); firstMax = Math.max(firstMax, f);
+          }
+        }
+        const w = width - lo;
+        gemmABt(qBlock, lo ? K.subarray(lo * headDim) : K, S, rows, headDim, w, false);
         for (let r = 0; r < rows; r++) {
           const i = Math.floor((r0 + r) / group);
           const first = firstOf(i);
-          maskedSoftmaxRow(S, r * width, width, first, past + i + 1, scale);
+          maskedSoftmaxRow(S, r * w, w, first - lo, past + i + 1 - lo, scale);
           if (P) {
-            const po = i * len, so = r * width;
+            const po = i * len, so = r * w - lo;
             if (bf16) for (let j = first; j <= past + i; j++) P[po + j] = P[po + j]! + roundToBf16(S[so + j]!) / group;
             else for (let j = first; j <= past + i; j++) P[po + j] = P[po + j]! + S[so + j]! / group;
           }
@@ -250,13 +260,12 @@ export class JsBackend implements Backend {
         // (it reads only visible keys) does not: each row then takes only its own keys (the same float64 sums in the
         // same order).
         const common = past + Math.floor(r0 / group) + 1;
-        let firstMax = 0;
-        if (firstRow) for (let r = 0; r < rows; r++) firstMax = Math.max(firstMax, firstOf(Math.floor((r0 + r) / group)));
-        if (allFinite(V, 0, firstMax * headDim) && allFinite(V, common * headDim, width * headDim)) gemmAB(S, V, oBlock, rows, width, headDim, false);
-        else {
+        if (allFinite(V, lo * headDim, firstMax * headDim) && allFinite(V, common * headDim, width * headDim)) {
+          gemmAB(S, lo ? V.subarray(lo * headDim) : V, oBlock, rows, w, headDim, false);
+        } else {
           for (let r = 0; r < rows; r++) {
             const i = Math.floor((r0 + r) / group), first = firstOf(i), visible = past + i + 1;
-            gemmAB(S.subarray(r * width + first, r * width + visible), V.subarray(first * headDim), oBlock.subarray(r * headDim, (r + 1) * headDim), 1, visible - first, headDim, false);
+            gemmAB(S.subarray(r * w + first - lo, r * w + visible - lo), V.subarray(first * headDim), oBlock.subarray(r * headDim, (r + 1) * headDim), 1, visible - first, headDim, false);
           }
         }
         for (let r = 0; r < rows; r++) {
